@@ -1,0 +1,129 @@
+#include "cli/bench.h"
+
+#include <algorithm>
+#include <fstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "common/steady_tick_source.h"
+#include "policies/builtin.h"
+#include "sim/generator.h"
+#include "sim/openb_protocol.h"
+#include "trace/openb_reader.h"
+
+namespace awan::cli {
+namespace {
+
+int Fail(const Status& s) {
+  fmt::print(stderr, "awan: error: {}\n", s.message());
+  return 1;
+}
+
+double Percentile(std::vector<int64_t> v, double q) {
+  if (v.empty()) return 0;
+  const size_t k = std::min(v.size() - 1, static_cast<size_t>(q * (v.size() - 1) + 0.5));
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+  return static_cast<double>(v[k]);
+}
+
+}  // namespace
+
+void AddBench(CLI::App& bench, BenchArgs& a) {
+  CLI::App* c = bench.add_subcommand("placement", "Placement decisions/s and decision latency per policy");
+  c->add_option("--nodes", a.nodes, "openb node list CSV");
+  c->add_option("--pods", a.pods, "openb pod list CSV");
+  c->add_option("--generate-nodes", a.generate_nodes,
+                "instead of files: a generated fleet of N nodes (with a generated pod mix)");
+  c->add_option("--mix", a.mix, "generated fleet mix: hgx (8 GPUs per node) or mixed")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"mixed", "hgx"}));
+  c->add_option("--policy", a.policies, "comma-separated policies")->capture_default_str();
+  c->add_option("--seed", a.seed, "protocol seed")->capture_default_str();
+  c->add_option("--repeat", a.repeat, "runs per policy; the median run is reported")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
+  c->add_option("--max-pods", a.max_pods, "measure only the first N decisions of each run");
+  c->add_option("--json", a.json_out, "also write the results as JSON");
+}
+
+int RunBench(const BenchArgs& a) {
+  Fleet fleet;
+  std::vector<PodSpec> pods;
+  std::string source;
+  if (a.generate_nodes > 0) {
+    sim::GeneratorSpec g;
+    g.nodes = a.generate_nodes;
+    g.mix = a.mix == "hgx" ? sim::FleetMix::kHgx : sim::FleetMix::kMixed;
+    g.seed = a.seed;
+    if (Status s = trace::ParseOpenbNodes(sim::GenerateNodesCsv(g), "generated nodes", fleet); !s.ok()) return Fail(s);
+    auto p = trace::ParseOpenbPods(sim::GeneratePodsCsv(g), "generated pods", fleet.models());
+    if (!p.ok()) return Fail(p.status());
+    pods = std::move(*p);
+    source = fmt::format("generated {} mix, {} nodes", a.mix, a.generate_nodes);
+  } else {
+    if (a.nodes.empty() || a.pods.empty()) return Fail(InvalidArgument("give --nodes and --pods, or --generate-nodes N"));
+    if (Status s = trace::ReadOpenbNodes(a.nodes, fleet); !s.ok()) return Fail(s);
+    auto p = trace::ReadOpenbPods(a.pods, fleet.models());
+    if (!p.ok()) return Fail(p.status());
+    pods = std::move(*p);
+    source = a.pods;
+  }
+  pods = sim::SortedByName(std::move(pods));
+  fmt::print("bench placement: {} ({} nodes, {} GPUs), seed {}, {} repeat(s), one thread\n", source, fleet.size(),
+             fleet.total_gpus(), a.seed, a.repeat);
+  fmt::print("{:<12} {:>9} {:>13} {:>10} {:>10} {:>10} {:>9}\n", "policy", "decisions", "decisions/s", "p50 us",
+             "p99 us", "max us", "cache hit");
+  nlohmann::json out = nlohmann::json::array();
+  std::string list = a.policies;
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t c = list.find(',', start);
+    if (c == std::string::npos) c = list.size();
+    const std::string policy = list.substr(start, c - start);
+    start = c + 1;
+    if (policy.empty()) continue;
+    struct Rep {
+      double rate;
+      std::vector<int64_t> ns;
+      FrameworkStats stats;
+    };
+    std::vector<Rep> reps;
+    for (int r = 0; r < a.repeat; ++r) {
+      SteadyTickSource ticks;
+      std::vector<int64_t> ns;
+      sim::OpenbRunOptions opt;
+      opt.record_frag = false;
+      opt.ticks = &ticks;
+      opt.decision_ns = &ns;
+      opt.max_pods = a.max_pods;
+      auto run = sim::RunOpenb(fleet, pods, "bench", policy, a.seed, policies::BuiltinRegistry(), opt);
+      if (!run.ok()) return Fail(run.status());
+      int64_t total = 0;
+      for (int64_t v : ns) total += v;
+      reps.push_back(Rep{total > 0 ? 1e9 * static_cast<double>(ns.size()) / static_cast<double>(total) : 0,
+                         std::move(ns), run->stats});
+    }
+    std::sort(reps.begin(), reps.end(), [](const Rep& x, const Rep& y) { return x.rate < y.rate; });
+    const Rep& med = reps[reps.size() / 2];
+    const double p50 = Percentile(med.ns, 0.50) / 1000, p99 = Percentile(med.ns, 0.99) / 1000;
+    const double mx = med.ns.empty() ? 0 : *std::max_element(med.ns.begin(), med.ns.end()) / 1000.0;
+    const int64_t lookups = med.stats.score_cache_hits + med.stats.score_cache_misses;
+    const std::string hit = lookups ? fmt::format("{:.1f}%", 100.0 * med.stats.score_cache_hits / lookups) : "-";
+    fmt::print("{:<12} {:>9} {:>13.0f} {:>10.1f} {:>10.1f} {:>10.1f} {:>9}\n", policy, med.ns.size(), med.rate, p50,
+               p99, mx, hit);
+    std::vector<double> rates;
+    for (const Rep& r : reps) rates.push_back(r.rate);
+    out.push_back({{"policy", policy}, {"decisions", med.ns.size()}, {"decisions_per_s_median", med.rate},
+                   {"decisions_per_s_all", rates}, {"p50_us", p50}, {"p99_us", p99}, {"max_us", mx},
+                   {"nodes", fleet.size()}, {"gpus", fleet.total_gpus()}, {"source", source}});
+  }
+  if (!a.json_out.empty()) {
+    std::ofstream f(a.json_out);
+    f << out.dump(1) << "\n";
+    if (!f) return Fail(IoError("cannot write " + a.json_out));
+  }
+  return 0;
+}
+
+}  // namespace awan::cli

@@ -1,0 +1,54 @@
+#include "cli/commands.h"
+
+#include <fmt/format.h>
+
+#include "cli/bench.h"
+#include "cli/sim_openb.h"
+#include "policies/builtin.h"
+
+namespace awan::cli {
+
+int Main(int argc, char** argv) {
+  CLI::App app{"awan: scheduler and control plane for sovereign AI clouds", "awan"};
+  app.set_version_flag("--version", "awan 0.1.0");
+  app.require_subcommand(1);
+
+  CLI::App* sim = app.add_subcommand("sim", "Trace-driven simulation on awan's scheduling core");
+  sim->require_subcommand(1);
+  SimOpenbArgs sim_openb;
+  AddSimOpenb(*sim, sim_openb);
+
+  CLI::App* gen = app.add_subcommand("generate", "Generate example fleets and workloads");
+  gen->require_subcommand(1);
+  GenerateArgs gen_args;
+  AddGenerate(*gen, gen_args);
+
+  CLI::App* bench = app.add_subcommand("bench", "Benchmarks (use a Release build)");
+  bench->require_subcommand(1);
+  BenchArgs bench_args;
+  AddBench(*bench, bench_args);
+
+  CLI::App* pol = app.add_subcommand("policies", "List the placement policies and their plugins");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (sim->got_subcommand("openb")) return RunSimOpenb(sim_openb);
+  if (gen->got_subcommand("example")) return RunGenerate(gen_args);
+  if (bench->got_subcommand("placement")) return RunBench(bench_args);
+  if (pol->parsed()) {
+    const PluginRegistry& r = policies::BuiltinRegistry();
+    for (const std::string& name : r.ProfileNames()) {
+      const ProfileConfig* c = r.FindProfile(name);
+      std::string scorers;
+      for (const auto& [s, w] : c->scorers) scorers += (scorers.empty() ? "" : " + ") + s + "x" + std::to_string(w);
+      fmt::print("{:<12} {:<48} devices={:<7} {}\n", name, scorers, c->device_selector, c->description);
+    }
+    return 0;
+  }
+  return 2;
+}
+
+}  // namespace awan::cli

@@ -1,0 +1,42 @@
+// FitReason: why a node cannot take a workload. "Does not fit" is data, not an error: filters return a
+// reason, the framework counts them per cycle (FitDiagnosis), and explanations and metrics read the counts.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace awan {
+
+enum class FitReason : uint8_t {
+  kFits = 0,
+  kNodeUnavailable,      // node down, cordoned or draining
+  kTooManyPods,          // pod slots exhausted
+  kInsufficientCpu,
+  kInsufficientMemory,
+  kNoGpu,                // the workload wants GPU, the node has none
+  kGpuModelMismatch,     // the node's accelerator model is not in the workload's allowed set
+  kInsufficientGpu,      // not enough free (or free enough) devices
+  kCount                 // number of reasons; keep last
+};
+inline constexpr int kFitReasonCount = static_cast<int>(FitReason::kCount);
+
+// Stable CamelCase name, used in scenario files, JSON and metrics ("InsufficientGpu").
+std::string_view FitReasonName(FitReason r);
+// Parses a name produced by FitReasonName; returns false if unknown.
+bool ParseFitReason(std::string_view name, FitReason* out);
+
+// How many nodes rejected a workload for each reason during one cycle.
+struct FitDiagnosis {
+  std::array<uint32_t, kFitReasonCount> nodes{};
+
+  void Add(FitReason r) { ++nodes[static_cast<int>(r)]; }
+  uint32_t count(FitReason r) const { return nodes[static_cast<int>(r)]; }
+  // The reason that rejected the most nodes (kFits if none did).
+  FitReason Dominant() const;
+  // "InsufficientGpu: 1180 nodes, GpuModelMismatch: 33 nodes"
+  std::string ToString() const;
+};
+
+}  // namespace awan

@@ -1,0 +1,131 @@
+#include "core/framework.h"
+
+#include <limits>
+
+namespace awan {
+
+Framework::Framework(Profile profile) : profile_(std::move(profile)) {
+  stats_.scorer_ns.assign(profile_.scorers.size(), 0);
+  cache_.resize(profile_.scorers.size());
+}
+
+int64_t Framework::ScoreNode(size_t s, const PodSpec& pod, const ClusterSnapshot& snap, NodeIndex n,
+                             std::vector<CacheEntry>* cache) {
+  if (cache == nullptr) return profile_.scorers[s].plugin->Score(pod, snap, n);
+  CacheEntry& e = (*cache)[n.value];
+  const uint64_t gen = snap.node(n).generation;
+  if (e.generation == gen) {
+    ++stats_.score_cache_hits;
+    return e.score;
+  }
+  ++stats_.score_cache_misses;
+  e.score = profile_.scorers[s].plugin->Score(pod, snap, n);
+  e.generation = gen;
+  return e.score;
+}
+
+Status Framework::Normalize(size_t s, std::vector<int64_t>& raw) {
+  const ScorePlugin& plugin = *profile_.scorers[s].plugin;
+  if (plugin.normalization() == Normalization::kMinMax) {
+    int64_t lo = std::numeric_limits<int64_t>::max(), hi = std::numeric_limits<int64_t>::min();
+    for (int64_t v : raw) lo = std::min(lo, v), hi = std::max(hi, v);
+    for (int64_t& v : raw) v = hi == lo ? 0 : (v - lo) * kMaxNodeScore / (hi - lo);
+    return Status::Ok();
+  }
+  for (int64_t v : raw) {
+    if (v < 0 || v > kMaxNodeScore) {
+      return Internal("plugin " + std::string(plugin.name()) + " returned score " + std::to_string(v) +
+                      " outside [0, 100]");
+    }
+  }
+  return Status::Ok();
+}
+
+StatusOr<Decision> Framework::Schedule(const PodSpec& pod, const ClusterSnapshot& snap,
+                                       const CycleContext& ctx) {
+  TickSource& ticks = ctx.ticks ? *ctx.ticks : null_ticks_;
+  Decision d;
+  ++stats_.cycles;
+
+  // 1. Filter.
+  int64_t t0 = ticks.NowNanos();
+  feasible_.clear();
+  for (uint32_t i = 0; i < snap.size(); ++i) {
+    const NodeState& node = snap.node(NodeIndex(i));
+    FitReason why = FitReason::kFits;
+    for (const auto& f : profile_.filters) {
+      why = f->Filter(pod, node);
+      if (why != FitReason::kFits) break;
+    }
+    if (why == FitReason::kFits) {
+      feasible_.push_back(NodeIndex(i));
+    } else {
+      d.diagnosis.Add(why);
+    }
+  }
+  d.feasible_nodes = static_cast<int>(feasible_.size());
+  int64_t t1 = ticks.NowNanos();
+  stats_.filter_ns += t1 - t0;
+  if (feasible_.empty()) return d;
+
+  // 2-5. PreScore, Score, Normalize, SelectHost. A single feasible node is chosen without scoring.
+  NodeIndex chosen = feasible_[0];
+  if (feasible_.size() > 1 && !profile_.scorers.empty()) {
+    if (cache_snapshot_uid_ != snap.uid()) {
+      for (auto& m : cache_) m.clear();
+      cache_snapshot_uid_ = snap.uid();
+    }
+    total_.assign(feasible_.size(), 0);
+    for (size_t s = 0; s < profile_.scorers.size(); ++s) {
+      const int64_t ts = ticks.NowNanos();
+      ScorePlugin& plugin = *profile_.scorers[s].plugin;
+      plugin.PreScore(pod, snap, feasible_, *ctx.rng);
+      std::vector<CacheEntry>* cache = nullptr;
+      if (auto key = plugin.CacheKey(pod)) {
+        auto& v = cache_[s][*key];
+        if (v.size() != snap.size()) v.assign(snap.size(), CacheEntry{});
+        cache = &v;
+      }
+      raw_.resize(feasible_.size());
+      for (size_t k = 0; k < feasible_.size(); ++k) raw_[k] = ScoreNode(s, pod, snap, feasible_[k], cache);
+      AWAN_RETURN_IF_ERROR(Normalize(s, raw_));
+      const int64_t w = profile_.scorers[s].weight;
+      for (size_t k = 0; k < feasible_.size(); ++k) total_[k] += raw_[k] * w;
+      stats_.scorer_ns[s] += ticks.NowNanos() - ts;
+    }
+    size_t best = 0;
+    auto rank = [&](NodeIndex n) { return ctx.tie_rank.empty() ? n.value : ctx.tie_rank[n.value]; };
+    for (size_t k = 1; k < feasible_.size(); ++k) {
+      if (total_[k] > total_[best] || (total_[k] == total_[best] && rank(feasible_[k]) < rank(feasible_[best]))) {
+        best = k;
+      }
+    }
+    chosen = feasible_[best];
+  }
+  int64_t t2 = ticks.NowNanos();
+  stats_.score_ns += t2 - t1;
+
+  // 6. Reserve devices.
+  d.placed = true;
+  d.placement.node = chosen;
+  const NodeState& node = snap.node(chosen);
+  if (pod.wants_gpu()) {
+    d.placement.devices = profile_.device_selector->Select(pod, node, *ctx.rng);
+    if (d.placement.devices.count != pod.gpu_count) {
+      return Internal("device selector " + std::string(profile_.device_selector->name()) + " chose " +
+                      std::to_string(d.placement.devices.count) + " devices for a " +
+                      std::to_string(pod.gpu_count) + "-GPU pod");
+    }
+    for (int i = 0; i < d.placement.devices.count; ++i) {
+      if (node.gpu_left[d.placement.devices.index[i]] < pod.gpu_milli.value) {
+        return Internal("device selector " + std::string(profile_.device_selector->name()) +
+                        " chose a device without room");
+      }
+    }
+  }
+  stats_.select_ns += ticks.NowNanos() - t2;
+  ++stats_.placed;
+  return d;
+}
+
+}  // namespace awan

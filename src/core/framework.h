@@ -1,0 +1,91 @@
+// Framework: runs one Profile over a ClusterSnapshot to decide where one workload goes. The stages, in
+// order, each timed through the injected TickSource:
+//   1. Filter     every node through every filter; count the reasons of the rejected ones
+//   2. PreScore   once, over the feasible nodes (skipped when exactly one node is feasible)
+//   3. Score      every feasible node by every scorer (served from the score cache when allowed)
+//   4. Normalize  per scorer, then weight and sum
+//   5. SelectHost highest total; ties go to the node with the smallest tie rank
+//   6. Reserve    the device selector picks GPU devices on the chosen node
+// The framework never changes the snapshot: committing a Decision is the caller's job.
+//
+// Not thread-safe (one Framework per thread); the score cache is the only state kept between cycles.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/rng.h"
+#include "common/status.h"
+#include "common/tick_source.h"
+#include "core/fit_reason.h"
+#include "core/placement.h"
+#include "core/profile.h"
+#include "core/snapshot.h"
+
+namespace awan {
+
+// What one cycle needs from its caller. The rng drives random plugins; tie_rank[i] is node i's rank for
+// tie-breaking (smaller wins; empty = node index); ticks times the stages (a NullTickSource if unset).
+struct CycleContext {
+  Rng* rng = nullptr;
+  std::span<const uint32_t> tie_rank;
+  TickSource* ticks = nullptr;
+};
+
+struct Decision {
+  bool placed = false;
+  Placement placement;       // valid when placed
+  int feasible_nodes = 0;
+  FitDiagnosis diagnosis;    // why the other nodes were rejected
+};
+
+// Cumulative stage timings and counters, for benchmarks and metrics.
+struct FrameworkStats {
+  int64_t cycles = 0;
+  int64_t placed = 0;
+  int64_t filter_ns = 0;
+  int64_t score_ns = 0;
+  int64_t select_ns = 0;
+  int64_t score_cache_hits = 0;
+  int64_t score_cache_misses = 0;
+  std::vector<int64_t> scorer_ns;  // per scorer, profile order
+};
+
+class Framework {
+ public:
+  explicit Framework(Profile profile);
+
+  const std::string& profile_name() const { return profile_.name; }
+  const Profile& profile() const { return profile_; }
+
+  // Decides where `pod` goes on `snap`. Fails only on a plugin contract violation (a score outside
+  // [0, 100] or a device selection that does not fit), never because the pod does not fit.
+  StatusOr<Decision> Schedule(const PodSpec& pod, const ClusterSnapshot& snap, const CycleContext& ctx);
+
+  const FrameworkStats& stats() const { return stats_; }
+
+ private:
+  struct CacheEntry {
+    uint64_t generation = 0;  // 0 = empty
+    int64_t score = 0;
+  };
+  int64_t ScoreNode(size_t scorer, const PodSpec& pod, const ClusterSnapshot& snap, NodeIndex n,
+                    std::vector<CacheEntry>* cache);
+  Status Normalize(size_t scorer, std::vector<int64_t>& raw);
+
+  Profile profile_;
+  FrameworkStats stats_;
+  NullTickSource null_ticks_;
+  // Score cache: per scorer, per cache key, one entry per node. Reset when the snapshot uid changes.
+  uint64_t cache_snapshot_uid_ = 0;
+  std::vector<std::unordered_map<uint64_t, std::vector<CacheEntry>>> cache_;
+  // Scratch buffers reused across cycles.
+  std::vector<NodeIndex> feasible_;
+  std::vector<int64_t> raw_;
+  std::vector<int64_t> total_;
+};
+
+}  // namespace awan

@@ -1,0 +1,132 @@
+#include "core/snapshot.h"
+
+#include <atomic>
+
+namespace awan {
+namespace {
+
+uint64_t NextUid() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
+int WidthSlot(const PodSpec& pod) { return pod.is_share() ? 0 : pod.gpu_count; }
+
+}  // namespace
+
+int NodeState::FullyFreeGpus() const { return DevicesWithAtLeast(kWholeGpu.value); }
+
+int NodeState::DevicesWithAtLeast(int32_t milli) const {
+  int n = 0;
+  for (int d = 0; d < gpu_count; ++d) n += gpu_left[d] >= milli;
+  return n;
+}
+
+ClusterSnapshot::ClusterSnapshot(const Fleet& fleet) : fleet_(&fleet), uid_(NextUid()) {
+  nodes_.reserve(fleet.size());
+  for (const NodeSpec& spec : fleet.nodes()) {
+    NodeState s;
+    s.cpu_left = spec.cpu;
+    s.mem_left = spec.memory;
+    s.max_pods = spec.max_pods;
+    s.gpu_count = spec.gpu_count;
+    s.model = spec.model;
+    for (int d = 0; d < spec.gpu_count; ++d) s.gpu_left[d] = static_cast<int32_t>(kWholeGpu.value);
+    s.gpu_left_total = static_cast<int32_t>(kWholeGpu.value * spec.gpu_count);
+    gpu_capacity_milli_ += s.gpu_left_total;
+    nodes_.push_back(s);
+  }
+}
+
+ClusterSnapshot::ClusterSnapshot(const ClusterSnapshot& o)
+    : fleet_(o.fleet_), nodes_(o.nodes_), uid_(NextUid()), last_generation_(o.last_generation_),
+      gpu_capacity_milli_(o.gpu_capacity_milli_), gpu_allocated_milli_(o.gpu_allocated_milli_),
+      cpu_allocated_milli_(o.cpu_allocated_milli_), pods_placed_(o.pods_placed_) {}
+
+ClusterSnapshot& ClusterSnapshot::operator=(const ClusterSnapshot& o) {
+  if (this == &o) return *this;
+  fleet_ = o.fleet_;
+  nodes_ = o.nodes_;
+  uid_ = NextUid();
+  last_generation_ = o.last_generation_;
+  gpu_capacity_milli_ = o.gpu_capacity_milli_;
+  gpu_allocated_milli_ = o.gpu_allocated_milli_;
+  cpu_allocated_milli_ = o.cpu_allocated_milli_;
+  pods_placed_ = o.pods_placed_;
+  return *this;
+}
+
+Status ClusterSnapshot::Assign(const PodSpec& pod, const Placement& p) {
+  if (p.node.value >= nodes_.size()) return InvalidArgument("placement on unknown node index");
+  NodeState& n = nodes_[p.node.value];
+  const std::string& where = fleet_->node(p.node).name;
+  if (n.pods + 1 > n.max_pods) return FailedPrecondition(pod.name + " on " + where + ": no pod slot left");
+  if (n.cpu_left < pod.cpu) return FailedPrecondition(pod.name + " on " + where + ": CPU over-commit");
+  if (n.mem_left < pod.memory) return FailedPrecondition(pod.name + " on " + where + ": memory over-commit");
+  const int want = pod.wants_gpu() ? pod.gpu_count : 0;
+  if (p.devices.count != want) {
+    return FailedPrecondition(pod.name + " on " + where + ": wants " + std::to_string(want) +
+                              " devices, placement names " + std::to_string(p.devices.count));
+  }
+  for (int i = 0; i < p.devices.count; ++i) {
+    const int d = p.devices.index[i];
+    if (d >= n.gpu_count) return FailedPrecondition(pod.name + " on " + where + ": no device " + std::to_string(d));
+    for (int j = 0; j < i; ++j)
+      if (p.devices.index[j] == d) return FailedPrecondition(pod.name + ": device listed twice");
+    if (n.gpu_left[d] < pod.gpu_milli.value) {
+      return FailedPrecondition(pod.name + " on " + where + ": GPU " + std::to_string(d) + " over-commit");
+    }
+  }
+  n.cpu_left -= pod.cpu;
+  n.mem_left -= pod.memory;
+  n.pods += 1;
+  for (int i = 0; i < p.devices.count; ++i) n.gpu_left[p.devices.index[i]] -= static_cast<int32_t>(pod.gpu_milli.value);
+  if (want > 0) {
+    n.gpu_left_total -= static_cast<int32_t>(pod.gpu_milli.value * want);
+    n.gpu_pods_by_width[WidthSlot(pod)] += 1;
+    gpu_allocated_milli_ += pod.gpu_milli.value * want;
+  }
+  cpu_allocated_milli_ += pod.cpu.value;
+  pods_placed_ += 1;
+  Touch(n);
+  return Status::Ok();
+}
+
+Status ClusterSnapshot::Release(const PodSpec& pod, const Placement& p) {
+  if (p.node.value >= nodes_.size()) return InvalidArgument("release on unknown node index");
+  NodeState& n = nodes_[p.node.value];
+  const NodeSpec& spec = fleet_->node(p.node);
+  const int want = pod.wants_gpu() ? pod.gpu_count : 0;
+  if (n.pods == 0 || p.devices.count != want) return FailedPrecondition(pod.name + ": release of a pod not placed here");
+  if ((n.cpu_left + pod.cpu) > spec.cpu || (n.mem_left + pod.memory) > spec.memory) {
+    return FailedPrecondition(pod.name + ": release would exceed node capacity");
+  }
+  for (int i = 0; i < p.devices.count; ++i) {
+    const int d = p.devices.index[i];
+    if (d >= n.gpu_count || n.gpu_left[d] + pod.gpu_milli.value > kWholeGpu.value) {
+      return FailedPrecondition(pod.name + ": release would exceed GPU " + std::to_string(d) + " capacity");
+    }
+  }
+  n.cpu_left += pod.cpu;
+  n.mem_left += pod.memory;
+  n.pods -= 1;
+  for (int i = 0; i < p.devices.count; ++i) n.gpu_left[p.devices.index[i]] += static_cast<int32_t>(pod.gpu_milli.value);
+  if (want > 0) {
+    n.gpu_left_total += static_cast<int32_t>(pod.gpu_milli.value * want);
+    n.gpu_pods_by_width[WidthSlot(pod)] -= 1;
+    gpu_allocated_milli_ -= pod.gpu_milli.value * want;
+  }
+  cpu_allocated_milli_ -= pod.cpu.value;
+  pods_placed_ -= 1;
+  Touch(n);
+  return Status::Ok();
+}
+
+void ClusterSnapshot::SetUnavailable(NodeIndex i, bool unavailable) {
+  NodeState& n = nodes_[i.value];
+  if (n.unavailable == unavailable) return;
+  n.unavailable = unavailable;
+  Touch(n);
+}
+
+}  // namespace awan

@@ -1,0 +1,77 @@
+// ClusterSnapshot: the mutable runtime state of every node of a Fleet (what is left of CPU, memory, pod
+// slots and each GPU device), with cluster totals kept incrementally. Plugins read it through const
+// references; only the commit stage (Assign/Release) changes it.
+//
+// Every change to a node stamps it with a new generation number, unique within the snapshot; together with
+// uid() this lets the framework cache per-node scores safely. A copy is an independent snapshot with a new
+// uid (use copies for "what if" questions).
+//
+// Thread-compatible. Borrows the Fleet, which must outlive it.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "common/status.h"
+#include "core/placement.h"
+#include "model/fleet.h"
+#include "model/workload.h"
+
+namespace awan {
+
+struct NodeState {
+  CpuMilli cpu_left;
+  MemMiB mem_left;
+  int pods = 0;
+  int max_pods = 0;
+  int gpu_count = 0;
+  AcceleratorId model = kNoAccelerator;
+  bool unavailable = false;  // down, cordoned or draining: takes no new work
+  std::array<int32_t, kMaxGpusPerNode> gpu_left{};  // milli-GPU left per device
+  int32_t gpu_left_total = 0;                        // sum of gpu_left
+  // Placed GPU workloads by width: [0] = fractional ("share") pods, [k] = pods holding k whole GPUs.
+  std::array<uint16_t, kMaxGpusPerNode + 1> gpu_pods_by_width{};
+  uint64_t generation = 1;
+
+  int FullyFreeGpus() const;
+  // Number of devices with at least `milli` left.
+  int DevicesWithAtLeast(int32_t milli) const;
+};
+
+class ClusterSnapshot {
+ public:
+  explicit ClusterSnapshot(const Fleet& fleet);
+  ClusterSnapshot(const ClusterSnapshot& other);
+  ClusterSnapshot& operator=(const ClusterSnapshot& other);
+
+  const Fleet& fleet() const { return *fleet_; }
+  size_t size() const { return nodes_.size(); }
+  const NodeState& node(NodeIndex i) const { return nodes_[i.value]; }
+  uint64_t uid() const { return uid_; }
+
+  // Commits `pod` at `p`. Fails (changing nothing) if it does not fit there: the core never over-commits.
+  Status Assign(const PodSpec& pod, const Placement& p);
+  // Undoes a previous Assign of the same pod at the same placement.
+  Status Release(const PodSpec& pod, const Placement& p);
+  void SetUnavailable(NodeIndex i, bool unavailable);
+
+  int64_t gpu_capacity_milli() const { return gpu_capacity_milli_; }
+  int64_t gpu_allocated_milli() const { return gpu_allocated_milli_; }
+  int64_t cpu_allocated_milli() const { return cpu_allocated_milli_; }
+  int64_t pods_placed() const { return pods_placed_; }
+
+ private:
+  void Touch(NodeState& n) { n.generation = ++last_generation_; }
+
+  const Fleet* fleet_;
+  std::vector<NodeState> nodes_;
+  uint64_t uid_;
+  uint64_t last_generation_ = 1;
+  int64_t gpu_capacity_milli_ = 0;
+  int64_t gpu_allocated_milli_ = 0;
+  int64_t cpu_allocated_milli_ = 0;
+  int64_t pods_placed_ = 0;
+};
+
+}  // namespace awan

@@ -1,0 +1,88 @@
+#include "policies/builtin.h"
+
+#include "policies/bestfit/best_fit_score.h"
+#include "policies/clustering/gpu_clustering_score.h"
+#include "policies/dotprod/dot_product_score.h"
+#include "policies/fgd/fgd_score.h"
+#include "policies/fit/device_selectors.h"
+#include "policies/fit/fit_filters.h"
+#include "policies/k8s/k8s_scores.h"
+#include "policies/packing/gpu_packing_score.h"
+#include "policies/random/random_score.h"
+
+namespace awan::policies {
+namespace {
+
+template <typename T>
+PluginRegistry::ScorerFactory Simple() {
+  return [](const PluginContext&) -> StatusOr<std::unique_ptr<ScorePlugin>> { return std::make_unique<T>(); };
+}
+
+StatusOr<std::shared_ptr<const FragmentationModel>> FragModelFor(const PluginContext& ctx) {
+  if (ctx.workload == nullptr || ctx.workload->empty()) {
+    return FailedPrecondition("FGD needs the workload's pod list to estimate its target workload");
+  }
+  return std::make_shared<const FragmentationModel>(EstimateTypicalPods(*ctx.workload));
+}
+
+ProfileConfig Single(std::string name, std::string description, std::string scorer, std::string devices) {
+  return ProfileConfig{std::move(name), std::move(description), {"NodeResourcesFit", "GpuFit"},
+                       {{std::move(scorer), 1000}}, std::move(devices)};
+}
+
+}  // namespace
+
+void RegisterBuiltins(PluginRegistry& r) {
+  r.AddFilter("NodeResourcesFit", [](const PluginContext&) -> StatusOr<std::unique_ptr<FilterPlugin>> {
+    return std::make_unique<NodeResourcesFit>();
+  });
+  r.AddFilter("GpuFit", [](const PluginContext&) -> StatusOr<std::unique_ptr<FilterPlugin>> {
+    return std::make_unique<GpuFit>();
+  });
+  r.AddSelector("best", [](const PluginContext&) -> StatusOr<std::unique_ptr<DeviceSelector>> {
+    return std::make_unique<BestFitDevices>();
+  });
+  r.AddSelector("random", [](const PluginContext&) -> StatusOr<std::unique_ptr<DeviceSelector>> {
+    return std::make_unique<RandomDevices>();
+  });
+  r.AddSelector("fgd", [](const PluginContext& ctx) -> StatusOr<std::unique_ptr<DeviceSelector>> {
+    AWAN_ASSIGN_OR_RETURN(auto model, FragModelFor(ctx));
+    return std::make_unique<FgdDevices>(std::move(model));
+  });
+  r.AddScorer("RandomScore", Simple<RandomScore>());
+  r.AddScorer("DotProductScore", Simple<DotProductScore>());
+  r.AddScorer("GpuClusteringScore", Simple<GpuClusteringScore>());
+  r.AddScorer("GpuPackingScore", Simple<GpuPackingScore>());
+  r.AddScorer("BestFitScore", Simple<BestFitScore>());
+  r.AddScorer("LeastAllocated", Simple<LeastAllocatedScore>());
+  r.AddScorer("BalancedAllocation", Simple<BalancedAllocationScore>());
+  r.AddScorer("FgdScore", [](const PluginContext& ctx) -> StatusOr<std::unique_ptr<ScorePlugin>> {
+    AWAN_ASSIGN_OR_RETURN(auto model, FragModelFor(ctx));
+    return std::make_unique<FgdScore>(std::move(model));
+  });
+
+  r.AddProfile(Single("random", "uniformly random feasible node (FGD paper: Random)", "RandomScore", "random"));
+  r.AddProfile(Single("dotprod", "smallest dot product of free and requested CPU/GPU (FGD paper: DotProd)",
+                      "DotProductScore", "best"));
+  r.AddProfile(Single("clustering", "group GPU pods of the same width (FGD paper: GpuClustering)",
+                      "GpuClusteringScore", "best"));
+  r.AddProfile(Single("packing", "partly used GPUs first, then used nodes (FGD paper: GpuPacking)",
+                      "GpuPackingScore", "best"));
+  r.AddProfile(Single("bestfit", "least CPU+GPU left after placement (FGD paper: BestFit)", "BestFitScore", "best"));
+  r.AddProfile(Single("fgd", "fragmentation gradient descent (Weng et al., USENIX ATC'23)", "FgdScore", "fgd"));
+  r.AddProfile(ProfileConfig{"k8s", "Kubernetes default scoring: LeastAllocated + BalancedAllocation (CPU, memory)",
+                             {"NodeResourcesFit", "GpuFit"},
+                             {{"LeastAllocated", 1}, {"BalancedAllocation", 1}},
+                             "best"});
+}
+
+const PluginRegistry& BuiltinRegistry() {
+  static const PluginRegistry* r = [] {
+    auto* reg = new PluginRegistry();
+    RegisterBuiltins(*reg);
+    return reg;
+  }();
+  return *r;
+}
+
+}  // namespace awan::policies

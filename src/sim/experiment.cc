@@ -1,0 +1,182 @@
+#include "sim/experiment.h"
+
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <mutex>
+#include <thread>
+
+namespace awan::sim {
+
+Stat Summarize(const std::vector<double>& v) {
+  Stat s;
+  s.n = static_cast<int>(v.size());
+  if (v.empty()) return s;
+  s.min = s.max = v[0];
+  double sum = 0;
+  for (double x : v) sum += x, s.min = std::min(s.min, x), s.max = std::max(s.max, x);
+  s.mean = sum / v.size();
+  if (v.size() > 1) {
+    double ss = 0;
+    for (double x : v) ss += (x - s.mean) * (x - s.mean);
+    s.stddev = std::sqrt(ss / (v.size() - 1));
+  }
+  return s;
+}
+
+static std::vector<std::optional<double>> MeanCurve(const std::vector<const Curve*>& curves) {
+  std::vector<std::optional<double>> out(kCurvePoints);
+  for (int k = 0; k < kCurvePoints; ++k) {
+    double sum = 0;
+    int n = 0;
+    for (const Curve* c : curves) {
+      if ((*c)[k]) sum += *(*c)[k], ++n;
+    }
+    if (n > 0) out[k] = sum / n;
+  }
+  return out;
+}
+
+StatusOr<ExperimentResult> RunExperiment(const ExperimentSpec& spec, const PluginRegistry& registry,
+                                         const ProgressFn& progress) {
+  if (spec.fleet == nullptr || spec.fleet->size() == 0) return InvalidArgument("experiment has no nodes");
+  if (spec.fleet->total_gpus() == 0) return InvalidArgument("the fleet has no GPUs: nothing to measure");
+  for (const auto& p : spec.policies) {
+    if (!registry.FindProfile(p)) {
+      std::string known;
+      for (const auto& n : registry.ProfileNames()) known += (known.empty() ? "" : ", ") + n;
+      return NotFound("unknown policy '" + p + "' (known: " + known + ")");
+    }
+  }
+  struct Job {
+    size_t w, p;
+    uint64_t seed;
+  };
+  std::vector<Job> jobs;
+  for (size_t w = 0; w < spec.workloads.size(); ++w)
+    for (size_t p = 0; p < spec.policies.size(); ++p)
+      for (uint64_t s : spec.seeds) jobs.push_back({w, p, s});
+
+  ExperimentResult result;
+  result.runs.resize(jobs.size());
+  std::atomic<size_t> next{0};
+  std::atomic<int64_t> pods_done{0};
+  std::atomic<int64_t> runs_done{0};
+  std::mutex mu;
+  Status first_error;
+  const auto start = std::chrono::steady_clock::now();
+
+  auto worker = [&] {
+    for (;;) {
+      const size_t j = next.fetch_add(1);
+      if (j >= jobs.size()) return;
+      const Job& job = jobs[j];
+      const Workload& wl = spec.workloads[job.w];
+      OpenbRunOptions opt;
+      opt.tune_ratio = spec.tune_ratio;
+      opt.pods_done = &pods_done;
+      auto run = RunOpenb(*spec.fleet, wl.pods_by_name, wl.name, spec.policies[job.p], job.seed, registry, opt);
+      if (!run.ok()) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (first_error.ok()) first_error = run.status();
+        next = jobs.size();
+        return;
+      }
+      RunSummary& r = result.runs[j];
+      r.workload = wl.name;
+      r.policy = spec.policies[job.p];
+      r.seed = job.seed;
+      r.pods = run->pods;
+      r.placed = run->placed;
+      r.failed = run->failed;
+      r.failures_by_reason = run->failures_by_reason;
+      r.alloc_curve = AllocationCurve(run->timeline, run->total_gpus);
+      r.frag_curve = FragmentationCurve(run->timeline, run->total_gpus);
+      r.unalloc_100 = UnallocatedAt(r.alloc_curve, 100);
+      r.unalloc_130 = UnallocatedAt(r.alloc_curve, 130);
+      r.stats = run->stats;
+      runs_done.fetch_add(1);
+    }
+  };
+  // Expected pods per run: the tuned sequence length of each workload for its first seed.
+  int64_t pods_total = 0;
+  for (const Workload& wl : spec.workloads) {
+    Rng rng = Rng(spec.seeds.empty() ? 0 : spec.seeds[0]).Fork(1);
+    const int64_t len = static_cast<int64_t>(
+        BuildOpenbSequence(wl.pods_by_name, spec.fleet->total_gpus() * kWholeGpu.value, spec.tune_ratio, rng).size());
+    pods_total += len * static_cast<int64_t>(spec.policies.size() * spec.seeds.size());
+  }
+  const int threads = std::max(1, std::min<int>(spec.threads, static_cast<int>(jobs.size())));
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
+  auto report = [&] {
+    if (progress) {
+      progress(Progress{runs_done.load(), static_cast<int64_t>(jobs.size()), pods_done.load(), pods_total});
+    }
+  };
+  while (runs_done.load() < static_cast<int64_t>(jobs.size())) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (!first_error.ok()) break;
+    }
+    report();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  for (auto& t : pool) t.join();
+  report();
+  if (!first_error.ok()) return first_error;
+  result.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  for (size_t w = 0; w < spec.workloads.size(); ++w) {
+    for (size_t p = 0; p < spec.policies.size(); ++p) {
+      CellSummary c;
+      c.workload = spec.workloads[w].name;
+      c.policy = spec.policies[p];
+      std::vector<double> u100, u130;
+      std::vector<const Curve*> alloc, frag;
+      for (const RunSummary& r : result.runs) {
+        if (r.workload != c.workload || r.policy != c.policy) continue;
+        if (r.unalloc_100) u100.push_back(*r.unalloc_100);
+        if (r.unalloc_130) u130.push_back(*r.unalloc_130);
+        alloc.push_back(&r.alloc_curve);
+        frag.push_back(&r.frag_curve);
+      }
+      c.unalloc_100 = Summarize(u100);
+      c.unalloc_130 = Summarize(u130);
+      c.mean_alloc_curve = MeanCurve(alloc);
+      c.mean_frag_curve = MeanCurve(frag);
+      result.cells.push_back(std::move(c));
+    }
+  }
+  return result;
+}
+
+StatusOr<std::vector<uint64_t>> ParseSeeds(const std::string& text) {
+  std::vector<uint64_t> out;
+  auto num = [](std::string_view s, uint64_t* v) {
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *v);
+    return !s.empty() && ec == std::errc() && p == s.data() + s.size();
+  };
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    std::string_view part(text.data() + start, comma - start);
+    const size_t dash = part.find('-');
+    uint64_t a = 0, b = 0;
+    if (dash == std::string_view::npos) {
+      if (!num(part, &a)) return InvalidArgument("bad seed '" + std::string(part) + "' (expected e.g. 42-51 or 1,2,3)");
+      out.push_back(a);
+    } else {
+      if (!num(part.substr(0, dash), &a) || !num(part.substr(dash + 1), &b) || b < a || b - a > 100000) {
+        return InvalidArgument("bad seed range '" + std::string(part) + "' (expected FIRST-LAST, e.g. 42-51)");
+      }
+      for (uint64_t s = a; s <= b; ++s) out.push_back(s);
+    }
+    start = comma + 1;
+  }
+  if (out.empty()) return InvalidArgument("no seeds given");
+  return out;
+}
+
+}  // namespace awan::sim

@@ -1,0 +1,75 @@
+// An openb experiment: workloads x policies x seeds, run on worker threads (each run is independent and
+// deterministic, so results do not depend on the thread count), then summarized over seeds.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sim/alloc_curve.h"
+#include "sim/openb_protocol.h"
+
+namespace awan::sim {
+
+struct Workload {
+  std::string name;
+  std::vector<PodSpec> pods_by_name;
+};
+
+struct ExperimentSpec {
+  const Fleet* fleet = nullptr;
+  std::vector<Workload> workloads;
+  std::vector<std::string> policies;
+  std::vector<uint64_t> seeds;
+  double tune_ratio = 1.3;
+  int threads = 1;
+};
+
+// One run, reduced to what reports need.
+struct RunSummary {
+  std::string workload, policy;
+  uint64_t seed = 0;
+  int64_t pods = 0, placed = 0, failed = 0;
+  std::array<int64_t, kFitReasonCount> failures_by_reason{};
+  Curve alloc_curve;
+  Curve frag_curve;
+  std::optional<double> unalloc_100, unalloc_130;
+  FrameworkStats stats;
+};
+
+struct Stat {
+  double mean = 0, min = 0, max = 0, stddev = 0;
+  int n = 0;
+};
+Stat Summarize(const std::vector<double>& v);
+
+// Seeds of one (workload, policy) cell, aggregated.
+struct CellSummary {
+  std::string workload, policy;
+  Stat unalloc_100, unalloc_130;
+  std::vector<std::optional<double>> mean_alloc_curve;  // mean over seeds per arrived %
+  std::vector<std::optional<double>> mean_frag_curve;
+};
+
+struct ExperimentResult {
+  std::vector<RunSummary> runs;   // workload-major, then policy, then seed (spec order)
+  std::vector<CellSummary> cells;
+  double wall_seconds = 0;
+};
+
+// Progress, reported about five times a second from the calling thread while workers run, and once at
+// the end: runs finished, runs in all, pods processed so far, pods expected in all (an estimate).
+struct Progress {
+  int64_t runs_done = 0, runs_total = 0, pods_done = 0, pods_total = 0;
+};
+using ProgressFn = std::function<void(const Progress&)>;
+
+StatusOr<ExperimentResult> RunExperiment(const ExperimentSpec& spec, const PluginRegistry& registry,
+                                         const ProgressFn& progress);
+
+// Parses "42-51", "42,45,50" or "7" into seeds.
+StatusOr<std::vector<uint64_t>> ParseSeeds(const std::string& text);
+
+}  // namespace awan::sim

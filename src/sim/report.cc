@@ -1,0 +1,233 @@
+#include "sim/report.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace awan::sim {
+namespace {
+
+std::vector<std::string> Distinct(const ExperimentResult& r, bool workloads) {
+  std::vector<std::string> out;
+  for (const CellSummary& c : r.cells) {
+    const std::string& v = workloads ? c.workload : c.policy;
+    if (std::find(out.begin(), out.end(), v) == out.end()) out.push_back(v);
+  }
+  return out;
+}
+
+struct PubStat {
+  bool has = false;
+  Stat s;
+};
+
+PubStat Published(const PublishedCurves* pub, const CellSummary& c, int pct) {
+  PubStat p;
+  if (!pub || !pub->Has(c.workload, c.policy)) return p;
+  p.has = true;
+  p.s = Summarize(pub->Unallocated(c.workload, c.policy, pct));
+  return p;
+}
+
+nlohmann::json CurveJson(const std::vector<std::optional<double>>& c) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const auto& v : c) {
+    if (v) {
+      a.push_back(std::round(*v * 10000) / 10000);
+    } else {
+      a.push_back(nullptr);
+    }
+  }
+  return a;
+}
+
+std::string Esc(const std::string& s) {
+  std::string o;
+  for (char ch : s) {
+    if (ch == '<') o += "&lt;";
+    else if (ch == '>') o += "&gt;";
+    else if (ch == '&') o += "&amp;";
+    else o += ch;
+  }
+  return o;
+}
+
+Status WriteText(const std::string& path, const std::string& text) {
+  std::ofstream f(path);
+  f << text;
+  f.close();
+  if (!f) return IoError("cannot write " + path);
+  return Status::Ok();
+}
+
+Status RunGnuplot(const std::string& script_path) {
+  if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) {
+    return FailedPrecondition("gnuplot is not installed (Debian package gnuplot-nox; run scripts/install-deps.sh)");
+  }
+  const std::string cmd = "gnuplot '" + script_path + "' 2>'" + script_path + ".log'";
+  if (std::system(cmd.c_str()) != 0) {
+    return Internal("gnuplot failed on " + script_path + " (see " + script_path + ".log)");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string FormatTable(const ExperimentResult& r, const PublishedCurves* pub) {
+  std::string out;
+  const bool any_pub = pub != nullptr;
+  out += fmt::format("{:<14} {:<12} {:>5}  {:>22}  {:>22}", "workload", "policy", "seeds",
+                     "unalloc% @100 mean[min,max]", "unalloc% @130 mean[min,max]");
+  if (any_pub) out += fmt::format("  {:>9} {:>7} {:>6}", "published", "diff", "2SE");
+  out += "\n";
+  for (const CellSummary& c : r.cells) {
+    out += fmt::format("{:<14} {:<12} {:>5}  {:>7.2f} [{:>5.2f},{:>5.2f}]      {:>7.2f} [{:>5.2f},{:>5.2f}]     ",
+                       c.workload, c.policy, c.unalloc_100.n, c.unalloc_100.mean, c.unalloc_100.min,
+                       c.unalloc_100.max, c.unalloc_130.mean, c.unalloc_130.min, c.unalloc_130.max);
+    if (any_pub) {
+      const PubStat p = Published(pub, c, 100);
+      if (p.has && p.s.n > 0) {
+        const double se = std::sqrt(c.unalloc_100.stddev * c.unalloc_100.stddev / std::max(1, c.unalloc_100.n) +
+                                    p.s.stddev * p.s.stddev / p.s.n);
+        out += fmt::format("  {:>9.2f} {:>+7.2f} {:>6.2f}", p.s.mean, c.unalloc_100.mean - p.s.mean, 2 * se);
+      } else {
+        out += fmt::format("  {:>9} {:>7} {:>6}", "-", "-", "-");
+      }
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+std::string ToJson(const ExperimentResult& r, const PublishedCurves* pub, double tune_ratio) {
+  nlohmann::json j;
+  j["meta"] = {{"protocol", "openb (FGD, USENIX ATC'23)"}, {"tune_ratio", tune_ratio},
+               {"wall_seconds", r.wall_seconds}, {"runs", r.runs.size()}};
+  nlohmann::json runs = nlohmann::json::array();
+  for (const RunSummary& s : r.runs) {
+    nlohmann::json reasons = nlohmann::json::object();
+    for (int k = 1; k < kFitReasonCount; ++k) {
+      if (s.failures_by_reason[k]) reasons[std::string(FitReasonName(static_cast<FitReason>(k)))] = s.failures_by_reason[k];
+    }
+    nlohmann::json u = nlohmann::json::object();
+    u["100"] = s.unalloc_100 ? nlohmann::json(*s.unalloc_100) : nlohmann::json(nullptr);
+    u["130"] = s.unalloc_130 ? nlohmann::json(*s.unalloc_130) : nlohmann::json(nullptr);
+    runs.push_back({{"workload", s.workload},
+                    {"policy", s.policy},
+                    {"seed", s.seed},
+                    {"pods", s.pods},
+                    {"placed", s.placed},
+                    {"failed", s.failed},
+                    {"failures_by_reason", reasons},
+                    {"unallocated_gpu_pct", u},
+                    {"alloc_curve", CurveJson(s.alloc_curve)},
+                    {"frag_curve", CurveJson(s.frag_curve)}});
+  }
+  j["runs"] = runs;
+  nlohmann::json summary = nlohmann::json::array();
+  for (const CellSummary& c : r.cells) {
+    nlohmann::json e = {{"workload", c.workload},
+                        {"policy", c.policy},
+                        {"seeds", c.unalloc_100.n},
+                        {"unallocated_gpu_pct_100_mean", c.unalloc_100.mean},
+                        {"unallocated_gpu_pct_100_min", c.unalloc_100.min},
+                        {"unallocated_gpu_pct_100_max", c.unalloc_100.max},
+                        {"unallocated_gpu_pct_100_stddev", c.unalloc_100.stddev},
+                        {"unallocated_gpu_pct_130_mean", c.unalloc_130.mean},
+                        {"unallocated_gpu_pct_130_min", c.unalloc_130.min},
+                        {"unallocated_gpu_pct_130_max", c.unalloc_130.max},
+                        {"mean_alloc_curve", CurveJson(c.mean_alloc_curve)}};
+    const PubStat p = Published(pub, c, 100);
+    if (p.has) e["published_unallocated_gpu_pct_100_mean"] = p.s.mean;
+    summary.push_back(std::move(e));
+  }
+  j["summary"] = summary;
+  return j.dump(1);
+}
+
+Status WriteJson(const std::string& path, const ExperimentResult& r, const PublishedCurves* pub, double tune_ratio) {
+  return WriteText(path, ToJson(r, pub, tune_ratio) + "\n");
+}
+
+Status WriteHtmlReport(const std::string& dir, const ExperimentResult& r, const PublishedCurves* pub) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return IoError("cannot create " + dir + ": " + ec.message());
+  const auto workloads = Distinct(r, true);
+  const auto policies = Distinct(r, false);
+  std::string html = "<!doctype html><html><head><meta charset='utf-8'><title>awan sim openb report</title>"
+                     "<style>body{font-family:sans-serif;margin:2em;max-width:1100px}"
+                     "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
+                     "th{background:#eee}td:first-child,td:nth-child(2){text-align:left}</style></head><body>";
+  html += "<h1>awan sim openb</h1><p>Protocol of the FGD paper (USENIX ATC'23): pods submitted one at a time "
+          "with no departures, workload tuned to 130% of GPU capacity. " +
+          std::to_string(r.runs.size()) + " runs in " + fmt::format("{:.1f}", r.wall_seconds) + " s.</p>";
+  html += "<h2>Unallocated GPU % (lower is better)</h2><table><tr><th>workload</th><th>policy</th><th>seeds</th>"
+          "<th>@100% mean</th><th>min</th><th>max</th><th>@130% mean</th>";
+  if (pub) html += "<th>published @100%</th><th>diff</th>";
+  html += "</tr>";
+  for (const CellSummary& c : r.cells) {
+    html += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.2f}</td><td>{:.2f}</td><td>{:.2f}</td><td>{:.2f}</td>",
+                        Esc(c.workload), Esc(c.policy), c.unalloc_100.n, c.unalloc_100.mean, c.unalloc_100.min,
+                        c.unalloc_100.max, c.unalloc_130.mean);
+    if (pub) {
+      const PubStat p = Published(pub, c, 100);
+      html += p.has ? fmt::format("<td>{:.2f}</td><td>{:+.2f}</td>", p.s.mean, c.unalloc_100.mean - p.s.mean)
+                    : "<td>-</td><td>-</td>";
+    }
+    html += "</tr>";
+  }
+  html += "</table>";
+
+  for (size_t w = 0; w < workloads.size(); ++w) {
+    const std::string base = fmt::format("{:02d}-{}", w, workloads[w]);
+    // Data: one block per policy (gnuplot "index"), columns arrived%, alloc%, frag%.
+    std::string dat;
+    for (const auto& pol : policies) {
+      for (const CellSummary& c : r.cells) {
+        if (c.workload != workloads[w] || c.policy != pol) continue;
+        dat += "# " + pol + "\n";
+        for (int k = 0; k < kCurvePoints; ++k) {
+          if (!c.mean_alloc_curve[k]) continue;
+          dat += fmt::format("{} {:.4f} {:.4f}\n", k, *c.mean_alloc_curve[k],
+                             c.mean_frag_curve[k] ? *c.mean_frag_curve[k] : 0.0);
+        }
+        dat += "\n\n";
+      }
+    }
+    const std::string dat_path = (std::filesystem::path(dir) / (base + ".dat")).string();
+    AWAN_RETURN_IF_ERROR(WriteText(dat_path, dat));
+    std::string gp = "cd '" + std::filesystem::absolute(dir).string() + "'\n";
+    gp += "set terminal pngcairo size 900,520 font 'sans,10'\nset grid\nset key left top\n"
+                     "set xlabel 'arrived GPU request (% of capacity)'\n";
+    gp += "set output '" + base + "-alloc.png'\nset title 'GPU allocation ratio vs arrived workload: " +
+          workloads[w] + "'\nset ylabel 'GPU allocated (% of capacity)'\nset xrange [0:130]\nset yrange [0:100]\n";
+    gp += "plot ";
+    for (size_t p = 0; p < policies.size(); ++p) {
+      gp += fmt::format("{}'{}.dat' index {} using 1:2 with lines lw 2 title '{}'", p ? ", " : "", base, p,
+                        policies[p]);
+    }
+    gp += "\nset output '" + base + "-zoom.png'\nset title 'Zoom on arrived 80-130%: " + workloads[w] +
+          "'\nset xrange [80:130]\nset yrange [*:*]\nreplot\n";
+    gp += "set output '" + base + "-frag.png'\nset title 'Fragmented GPU (FGD measure): " + workloads[w] +
+          "'\nset ylabel 'fragmented GPU (% of capacity)'\nset xrange [0:130]\nset yrange [0:*]\nplot ";
+    for (size_t p = 0; p < policies.size(); ++p) {
+      gp += fmt::format("{}'{}.dat' index {} using 1:3 with lines lw 2 title '{}'", p ? ", " : "", base, p,
+                        policies[p]);
+    }
+    gp += "\n";
+    const std::string gp_path = (std::filesystem::path(dir) / (base + ".gp")).string();
+    AWAN_RETURN_IF_ERROR(WriteText(gp_path, gp));
+    AWAN_RETURN_IF_ERROR(RunGnuplot(gp_path));
+    html += "<h2>" + Esc(workloads[w]) + "</h2><p><img src='" + base + "-alloc.png'><br><img src='" + base +
+            "-zoom.png'><br><img src='" + base + "-frag.png'></p>";
+  }
+  html += "</body></html>\n";
+  return WriteText((std::filesystem::path(dir) / "index.html").string(), html);
+}
+
+}  // namespace awan::sim
