@@ -33,7 +33,7 @@ struct FitDiagnosis {
 
   void Add(FitReason r) { ++nodes[static_cast<int>(r)]; }
   uint32_t count(FitReason r) const { return nodes[static_cast<int>(r)]; }
-  // The reason that rejected the most nodes (kFits if none did).
+  // The reason that rejected the most nodes (ties: the earlier reason in enum order; kFits if none did).
   FitReason Dominant() const;
   // "InsufficientGpu: 1180 nodes, GpuModelMismatch: 33 nodes"
   std::string ToString() const;

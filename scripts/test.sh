@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every test on a fresh Debian 12 machine: installs dependencies, builds the Release preset and runs
+# its whole suite (unit, scenario, contract, integration, and the quality gate against the published FGD
+# results in ../shared), then builds the Debug preset with AddressSanitizer + UndefinedBehaviorSanitizer
+# and runs everything but the slow quality gate under the sanitizers.
+# Usage: scripts/test.sh [--release-only]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+JOBS=${AWAN_BUILD_JOBS:-$(nproc)}
+bash scripts/install-deps.sh
+echo "== release build"
+cmake --preset release >/dev/null
+cmake --build --preset release -j "$JOBS"
+echo "== release tests"
+ctest --preset release -j "$JOBS"
+if [ "${1:-}" != "--release-only" ]; then
+  echo "== debug build (ASan + UBSan)"
+  cmake --preset debug >/dev/null
+  cmake --build --preset debug -j "$JOBS"
+  echo "== debug tests (sanitizers; the slow quality gate runs in release only)"
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --preset debug -j "$JOBS"
+fi

@@ -1,0 +1,94 @@
+// The awan binary end to end: what a user types, what they get back.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace {
+
+struct Result {
+  int code;
+  std::string out;
+};
+
+Result Awan(const std::string& args) {
+  const std::string cmd = std::string(AWAN_BINARY) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+std::string TempDir(const std::string& name) {
+  auto d = std::filesystem::temp_directory_path() / ("awan-test-" + name + "-" + std::to_string(getpid()));
+  std::filesystem::remove_all(d);
+  std::filesystem::create_directories(d);
+  return d.string();
+}
+
+TEST(Cli, GenerateThenSimulateWithJsonAndReport) {
+  const std::string dir = TempDir("sim");
+  Result g = Awan("generate example --out " + dir + " --nodes 60 --seed 3");
+  ASSERT_EQ(g.code, 0) << g.out;
+  Result r = Awan("sim openb --nodes " + dir + "/nodes.csv --pods " + dir + "/pods.csv --policy fgd,bestfit,k8s --seeds 1-2 --json " +
+                 dir + "/out.json --report " + dir + "/report --quiet");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("fgd"), std::string::npos);
+  std::ifstream f(dir + "/out.json");
+  nlohmann::json j = nlohmann::json::parse(f);
+  ASSERT_EQ(j["runs"].size(), 6u);
+  const auto& run = j["runs"][0];
+  for (const char* k : {"workload", "policy", "seed", "unallocated_gpu_pct", "alloc_curve"}) EXPECT_TRUE(run.contains(k)) << k;
+  EXPECT_TRUE(run["unallocated_gpu_pct"].contains("100"));
+  EXPECT_TRUE(run["unallocated_gpu_pct"].contains("130"));
+  EXPECT_EQ(run["alloc_curve"].size(), 131u);
+  ASSERT_EQ(j["summary"].size(), 3u);
+  for (const char* k : {"workload", "policy", "unallocated_gpu_pct_100_mean", "unallocated_gpu_pct_130_mean"}) {
+    EXPECT_TRUE(j["summary"][0].contains(k)) << k;
+  }
+  EXPECT_TRUE(std::filesystem::exists(dir + "/report/index.html"));
+  EXPECT_GT(std::filesystem::file_size(dir + "/report/00-pods-alloc.png"), 1000u);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Cli, MalformedTraceIsAClearErrorWithLineAndColumn) {
+  const std::string dir = TempDir("bad");
+  std::ofstream(dir + "/nodes.csv") << "sn,cpu_milli,memory_mib,gpu,model\nn0,64000,262144,2,P100\n";
+  std::ofstream(dir + "/pods.csv") << "name,cpu_milli,memory_mib,num_gpu,gpu_milli\np0,12000,16384,1,1000\np1,6000,lots,1,460\n";
+  Result r = Awan("sim openb --nodes " + dir + "/nodes.csv --pods " + dir + "/pods.csv --seeds 1 --quiet");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("pods.csv:3:9: column 'memory_mib': expected an integer"), std::string::npos) << r.out;
+  Result missing = Awan("sim openb --nodes " + dir + "/nope.csv --pods " + dir + "/pods.csv --quiet");
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_NE(missing.out.find("cannot open"), std::string::npos) << missing.out;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Cli, UsageErrorsAndUnknownPolicies) {
+  EXPECT_EQ(Awan("").code, 2);
+  EXPECT_EQ(Awan("sim openb --pods x.csv").code, 2);  // --nodes missing
+  const std::string dir = TempDir("pol");
+  ASSERT_EQ(Awan("generate example --out " + dir + " --nodes 10").code, 0);
+  Result r = Awan("sim openb --nodes " + dir + "/nodes.csv --pods " + dir + "/pods.csv --policy magic --quiet");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("unknown policy 'magic'"), std::string::npos) << r.out;
+  Result seeds = Awan("sim openb --nodes " + dir + "/nodes.csv --pods " + dir + "/pods.csv --seeds 9-1 --quiet");
+  EXPECT_EQ(seeds.code, 1);
+  Result list = Awan("policies");
+  EXPECT_EQ(list.code, 0);
+  EXPECT_NE(list.out.find("fgd"), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Cli, BenchPlacementReportsRatesAndLatencies) {
+  Result r = Awan("bench placement --generate-nodes 50 --policy bestfit,fgd --repeat 1 --max-pods 300");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("decisions/s"), std::string::npos);
+  EXPECT_NE(r.out.find("fgd"), std::string::npos);
+}
+
+}  // namespace

@@ -1,0 +1,210 @@
+#include <map>
+
+#include <gtest/gtest.h>
+
+#include "common/tick_source.h"
+#include "core/framework.h"
+#include "core/registry.h"
+#include "policies/builtin.h"
+#include "policies/fit/device_selectors.h"
+#include "policies/fit/fit_filters.h"
+#include "test_util.h"
+
+namespace awan {
+namespace {
+
+using testing::AddNode;
+using testing::Pod;
+
+// A scorer whose raw score per node name is set by the test.
+class TableScore final : public ScorePlugin {
+ public:
+  TableScore(std::map<uint32_t, int64_t> s, Normalization n) : scores_(std::move(s)), norm_(n) {}
+  std::string_view name() const override { return "Table"; }
+  Normalization normalization() const override { return norm_; }
+  int64_t Score(const PodSpec&, const ClusterSnapshot&, NodeIndex n) const override {
+    ++calls;
+    auto it = scores_.find(n.value);
+    return it == scores_.end() ? 0 : it->second;
+  }
+  std::optional<uint64_t> CacheKey(const PodSpec&) const override {
+    if (cacheable) return 1;
+    return std::nullopt;
+  }
+  bool cacheable = false;
+  mutable int calls = 0;
+
+ private:
+  std::map<uint32_t, int64_t> scores_;
+  Normalization norm_;
+};
+
+struct Built {
+  Fleet fleet;
+  std::unique_ptr<ClusterSnapshot> snap;
+};
+
+std::unique_ptr<Built> ThreeNodes() {
+  auto b = std::make_unique<Built>();
+  AddNode(b->fleet, "n0", 8000, 8000, 2);
+  AddNode(b->fleet, "n1", 8000, 8000, 2);
+  AddNode(b->fleet, "n2", 8000, 8000, 2);
+  b->snap = std::make_unique<ClusterSnapshot>(b->fleet);
+  return b;
+}
+
+Profile MakeProfile(std::vector<std::pair<std::unique_ptr<ScorePlugin>, int64_t>> scorers) {
+  Profile p;
+  p.name = "test";
+  p.filters.push_back(std::make_unique<policies::NodeResourcesFit>());
+  p.filters.push_back(std::make_unique<policies::GpuFit>());
+  for (auto& [s, w] : scorers) p.scorers.push_back(WeightedScorer{std::move(s), w});
+  p.device_selector = std::make_unique<policies::BestFitDevices>();
+  return p;
+}
+
+TEST(Framework, WeightsAndSumsScoresThenPicksTheHighest) {
+  auto b = ThreeNodes();
+  std::vector<std::pair<std::unique_ptr<ScorePlugin>, int64_t>> s;
+  s.emplace_back(std::make_unique<TableScore>(std::map<uint32_t, int64_t>{{0, 100}, {1, 0}, {2, 50}}, Normalization::kNone), 1);
+  s.emplace_back(std::make_unique<TableScore>(std::map<uint32_t, int64_t>{{0, 0}, {1, 60}, {2, 10}}, Normalization::kNone), 2);
+  Framework fw(MakeProfile(std::move(s)));
+  Rng rng(1);
+  auto d = fw.Schedule(Pod("p", 100, 100, 1, 1000, b->fleet), *b->snap, CycleContext{&rng, {}, nullptr});
+  ASSERT_TRUE(d.ok());
+  // totals: n0 = 100, n1 = 120, n2 = 70
+  EXPECT_TRUE(d->placed);
+  EXPECT_EQ(d->placement.node.value, 1u);
+  EXPECT_EQ(d->placement.devices.count, 1);
+  EXPECT_EQ(d->feasible_nodes, 3);
+}
+
+TEST(Framework, MinMaxNormalizationIsAppliedByTheFramework) {
+  auto b = ThreeNodes();
+  // Raw 1000/1010/1005 would be out of range; min-max maps them to 0/100/50.
+  std::vector<std::pair<std::unique_ptr<ScorePlugin>, int64_t>> s;
+  s.emplace_back(std::make_unique<TableScore>(std::map<uint32_t, int64_t>{{0, 1000}, {1, 1010}, {2, 1005}}, Normalization::kMinMax), 1);
+  s.emplace_back(std::make_unique<TableScore>(std::map<uint32_t, int64_t>{{0, 0}, {1, 0}, {2, 60}}, Normalization::kNone), 1);
+  Framework fw(MakeProfile(std::move(s)));
+  Rng rng(1);
+  auto d = fw.Schedule(Pod("p", 100, 100, 0, 0, b->fleet), *b->snap, CycleContext{&rng, {}, nullptr});
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->placement.node.value, 2u);  // 50 + 60 > 100 + 0
+}
+
+TEST(Framework, OutOfRangeScoreIsAContractErrorNotADecision) {
+  auto b = ThreeNodes();
+  std::vector<std::pair<std::unique_ptr<ScorePlugin>, int64_t>> s;
+  s.emplace_back(std::make_unique<TableScore>(std::map<uint32_t, int64_t>{{0, 101}}, Normalization::kNone), 1);
+  Framework fw(MakeProfile(std::move(s)));
+  Rng rng(1);
+  auto d = fw.Schedule(Pod("p", 100, 100, 0, 0, b->fleet), *b->snap, CycleContext{&rng, {}, nullptr});
+  EXPECT_FALSE(d.ok());
+  EXPECT_NE(d.status().message().find("outside [0, 100]"), std::string::npos);
+}
+
+TEST(Framework, TiesGoToTheSmallestTieRank) {
+  auto b = ThreeNodes();
+  std::vector<std::pair<std::unique_ptr<ScorePlugin>, int64_t>> s;
+  s.emplace_back(std::make_unique<TableScore>(std::map<uint32_t, int64_t>{{0, 10}, {1, 70}, {2, 70}}, Normalization::kNone), 1);
+  Framework fw(MakeProfile(std::move(s)));
+  Rng rng(1);
+  std::vector<uint32_t> ranks = {0, 9, 4};
+  auto d = fw.Schedule(Pod("p", 100, 100, 0, 0, b->fleet), *b->snap, CycleContext{&rng, ranks, nullptr});
+  EXPECT_EQ(d->placement.node.value, 2u);
+  std::vector<uint32_t> ranks2 = {0, 3, 4};
+  auto d2 = fw.Schedule(Pod("p", 100, 100, 0, 0, b->fleet), *b->snap, CycleContext{&rng, ranks2, nullptr});
+  EXPECT_EQ(d2->placement.node.value, 1u);
+}
+
+TEST(Framework, CountsWhyNodesWereRejected) {
+  Fleet f;
+  AddNode(f, "small-cpu", 1000, 8000, 2);
+  AddNode(f, "no-gpu", 8000, 8000, 0);
+  AddNode(f, "t4", 8000, 8000, 2, "T4");
+  NodeIndex busy = AddNode(f, "busy", 8000, 8000, 1);
+  ClusterSnapshot snap(f);
+  testing::UseDevices(snap, busy, {200});
+  snap.SetUnavailable(NodeIndex(0), false);
+  std::vector<std::pair<std::unique_ptr<ScorePlugin>, int64_t>> none;
+  Framework fw(MakeProfile(std::move(none)));
+  Rng rng(1);
+  auto d = fw.Schedule(Pod("p", 2000, 100, 1, 500, f, "V100"), snap, CycleContext{&rng, {}, nullptr});
+  ASSERT_TRUE(d.ok());
+  EXPECT_FALSE(d->placed);
+  EXPECT_EQ(d->diagnosis.count(FitReason::kInsufficientCpu), 1u);
+  EXPECT_EQ(d->diagnosis.count(FitReason::kNoGpu), 1u);
+  EXPECT_EQ(d->diagnosis.count(FitReason::kGpuModelMismatch), 1u);
+  EXPECT_EQ(d->diagnosis.count(FitReason::kInsufficientGpu), 1u);
+  EXPECT_EQ(d->diagnosis.ToString(),
+            "InsufficientCpu: 1 node, NoGpu: 1 node, GpuModelMismatch: 1 node, InsufficientGpu: 1 node");
+}
+
+TEST(Framework, SingleFeasibleNodeIsChosenWithoutScoring) {
+  Fleet f;
+  AddNode(f, "a", 8000, 8000, 1);
+  AddNode(f, "b", 8000, 8000, 0);
+  ClusterSnapshot snap(f);
+  auto scorer = std::make_unique<TableScore>(std::map<uint32_t, int64_t>{}, Normalization::kNone);
+  TableScore* raw = scorer.get();
+  std::vector<std::pair<std::unique_ptr<ScorePlugin>, int64_t>> s;
+  s.emplace_back(std::move(scorer), 1);
+  Framework fw(MakeProfile(std::move(s)));
+  Rng rng(1);
+  auto d = fw.Schedule(Pod("p", 100, 100, 1, 1000, f), snap, CycleContext{&rng, {}, nullptr});
+  EXPECT_EQ(d->placement.node.value, 0u);
+  EXPECT_EQ(raw->calls, 0);
+}
+
+TEST(Framework, ScoreCacheServesUnchangedNodesAndRescoresChangedOnes) {
+  auto b = ThreeNodes();
+  auto scorer = std::make_unique<TableScore>(std::map<uint32_t, int64_t>{{0, 1}, {1, 2}, {2, 3}}, Normalization::kNone);
+  scorer->cacheable = true;
+  TableScore* raw = scorer.get();
+  std::vector<std::pair<std::unique_ptr<ScorePlugin>, int64_t>> s;
+  s.emplace_back(std::move(scorer), 1);
+  Framework fw(MakeProfile(std::move(s)));
+  Rng rng(1);
+  PodSpec pod = Pod("p", 100, 100, 0, 0, b->fleet);
+  auto d = fw.Schedule(pod, *b->snap, CycleContext{&rng, {}, nullptr});
+  EXPECT_EQ(raw->calls, 3);
+  ASSERT_TRUE(b->snap->Assign(pod, d->placement).ok());  // touches node 2 only
+  ASSERT_TRUE(fw.Schedule(pod, *b->snap, CycleContext{&rng, {}, nullptr}).ok());
+  EXPECT_EQ(raw->calls, 4);
+  EXPECT_EQ(fw.stats().score_cache_hits, 2);
+  ClusterSnapshot copy = *b->snap;  // a new snapshot: nothing cached for it
+  ASSERT_TRUE(fw.Schedule(pod, copy, CycleContext{&rng, {}, nullptr}).ok());
+  EXPECT_EQ(raw->calls, 7);
+}
+
+TEST(Framework, RecordsStageTimingsThroughTheInjectedTickSource) {
+  auto b = ThreeNodes();
+  std::vector<std::pair<std::unique_ptr<ScorePlugin>, int64_t>> s;
+  s.emplace_back(std::make_unique<TableScore>(std::map<uint32_t, int64_t>{}, Normalization::kNone), 1);
+  Framework fw(MakeProfile(std::move(s)));
+  Rng rng(1);
+  FakeTickSource ticks(10);
+  ASSERT_TRUE(fw.Schedule(Pod("p", 100, 100, 0, 0, b->fleet), *b->snap, CycleContext{&rng, {}, &ticks}).ok());
+  EXPECT_EQ(fw.stats().filter_ns, 10);
+  EXPECT_GT(fw.stats().score_ns, 0);
+  EXPECT_EQ(fw.stats().scorer_ns.size(), 1u);
+  EXPECT_EQ(fw.stats().cycles, 1);
+}
+
+TEST(Registry, BuildsEveryBuiltinPolicyAndRejectsUnknownNames) {
+  const PluginRegistry& r = policies::BuiltinRegistry();
+  Fleet f;
+  AddNode(f, "n", 8000, 8000, 2);
+  std::vector<PodSpec> workload = {Pod("a", 100, 100, 1, 500, f), Pod("b", 100, 100, 0, 0, f)};
+  for (const std::string name : {"random", "dotprod", "clustering", "packing", "bestfit", "fgd", "k8s"}) {
+    auto p = r.BuildProfile(name, PluginContext{&f, &workload});
+    EXPECT_TRUE(p.ok()) << name << ": " << p.status().ToString();
+  }
+  auto bad = r.BuildProfile("fifo-magic", PluginContext{&f, &workload});
+  EXPECT_EQ(bad.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(bad.status().message().find("known: bestfit"), std::string::npos);
+  EXPECT_FALSE(r.BuildProfile("fgd", PluginContext{&f, nullptr}).ok());  // FGD needs a workload
+}
+
+}  // namespace
+}  // namespace awan

@@ -1,0 +1,176 @@
+#include <algorithm>
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "policies/builtin.h"
+#include "sim/alloc_curve.h"
+#include "sim/experiment.h"
+#include "sim/generator.h"
+#include "sim/openb_protocol.h"
+#include "trace/openb_reader.h"
+#include "test_util.h"
+
+namespace awan::sim {
+namespace {
+
+TEST(PyRound, HalfToEvenOnTheExactBinaryValue) {
+  EXPECT_EQ(PyRound(0.5, 0), 0.0);
+  EXPECT_EQ(PyRound(1.5, 0), 2.0);
+  EXPECT_EQ(PyRound(2.5, 0), 2.0);
+  EXPECT_EQ(PyRound(2.675, 2), 2.67);  // 2.675 is 2.67499999... in binary
+  EXPECT_EQ(PyRound(0.125, 2), 0.12);  // exact tie, to even
+  EXPECT_EQ(PyRound(95.456, 2), 95.46);
+}
+
+TEST(Sequence, TuneUpKeepsEveryOriginalOnceThenAppendsUntilTheFirstOvershoot) {
+  Fleet f;
+  std::vector<PodSpec> pods;
+  for (int i = 0; i < 10; ++i) pods.push_back(testing::Pod("p" + std::to_string(i), 100, 100, 1, 500, f));
+  pods.push_back(testing::Pod("cpu", 100, 100, 0, 0, f));
+  Rng rng(1);
+  // capacity 4 GPUs: originals hold 5000 milli; target 1.3 * 4000 = 5200 -> no 500 draw fits, stop at once.
+  auto seq = BuildOpenbSequence(pods, 4000, 1.3, rng);
+  std::set<uint32_t> first(seq.begin(), seq.begin() + 11);
+  EXPECT_EQ(first.size(), 11u);
+  EXPECT_LE(seq.size(), 11u + 20u);  // only CPU-only draws (which never stop the loop) can be added
+  int64_t total = 0;
+  for (uint32_t i : seq) total += pods[i].total_gpu().value;
+  EXPECT_EQ(total, 5000);
+  Rng rng2(1);
+  auto seq2 = BuildOpenbSequence(pods, 10000, 1.3, rng2);  // target 13000: add 500s up to 13000
+  total = 0;
+  for (uint32_t i : seq2) total += pods[i].total_gpu().value;
+  EXPECT_EQ(total, 13000);
+}
+
+TEST(Sequence, TuneDownRemovesUntilAtOrBelowTarget) {
+  Fleet f;
+  std::vector<PodSpec> pods;
+  for (int i = 0; i < 40; ++i) pods.push_back(testing::Pod("p" + std::to_string(i), 100, 100, 1, 1000, f));
+  Rng rng(3);
+  auto seq = BuildOpenbSequence(pods, 10000, 1.3, rng);
+  EXPECT_EQ(seq.size(), 13u);
+  std::set<uint32_t> unique(seq.begin(), seq.end());
+  EXPECT_EQ(unique.size(), 13u);
+}
+
+TEST(TieRanks, APermutationAssignedInNameOrder) {
+  Fleet f;
+  for (const char* n : {"c", "a", "b"}) testing::AddNode(f, n, 1000, 1000, 1);
+  Rng r1(9), r2(9);
+  auto ranks = NodeTieRanks(f, r1);
+  std::set<uint32_t> s(ranks.begin(), ranks.end());
+  EXPECT_EQ(s, (std::set<uint32_t>{0, 1, 2}));
+  EXPECT_EQ(ranks, NodeTieRanks(f, r2));
+}
+
+TEST(Curves, BucketByRoundedArrivedPercentWithFallback) {
+  OpenbTimeline t;
+  // total 1 GPU: arrived % = milli / 10. Events at 0%, 0.4% (-> 0), 2%, and 2.6% (-> 3).
+  t.arrived_milli = {0, 4, 20, 26};
+  t.used_milli = {0, 4, 20, 26};
+  Curve c = AllocationCurve(t, 1);
+  ASSERT_TRUE(c[0]);
+  EXPECT_DOUBLE_EQ(*c[0], 0.2);            // mean of 0.0 and 0.4
+  ASSERT_TRUE(c[1]);                        // empty: falls back to buckets 0..2
+  EXPECT_DOUBLE_EQ(*c[1], 0.8);            // (0 + 0.4 + 2.0) / 3
+  EXPECT_DOUBLE_EQ(*c[2], 2.0);
+  EXPECT_DOUBLE_EQ(*c[3], 2.6);
+  EXPECT_TRUE(c[4]);                        // falls back to bucket 3
+  EXPECT_FALSE(c[5]);
+  EXPECT_DOUBLE_EQ(*UnallocatedAt(c, 2), 98.0);
+  EXPECT_FALSE(UnallocatedAt(c, 100));
+}
+
+TEST(Seeds, RangesListsAndErrors) {
+  EXPECT_EQ(*ParseSeeds("42-44"), (std::vector<uint64_t>{42, 43, 44}));
+  EXPECT_EQ(*ParseSeeds("1,5,7-8"), (std::vector<uint64_t>{1, 5, 7, 8}));
+  EXPECT_FALSE(ParseSeeds("9-3").ok());
+  EXPECT_FALSE(ParseSeeds("x").ok());
+  EXPECT_FALSE(ParseSeeds("").ok());
+}
+
+struct Example {
+  Fleet fleet;
+  std::vector<PodSpec> pods;
+};
+
+std::unique_ptr<Example> SmallExample(uint64_t seed) {
+  auto e = std::make_unique<Example>();
+  GeneratorSpec g;
+  g.nodes = 40;
+  g.seed = seed;
+  EXPECT_TRUE(trace::ParseOpenbNodes(GenerateNodesCsv(g), "gen", e->fleet).ok());
+  auto p = trace::ParseOpenbPods(GeneratePodsCsv(g), "gen", e->fleet.models());
+  EXPECT_TRUE(p.ok());
+  e->pods = SortedByName(std::move(*p));
+  return e;
+}
+
+TEST(Generator, DeterministicForASeedAndDifferentAcrossSeeds) {
+  GeneratorSpec a;
+  a.seed = 5;
+  GeneratorSpec b = a;
+  b.seed = 6;
+  EXPECT_EQ(GenerateNodesCsv(a), GenerateNodesCsv(a));
+  EXPECT_EQ(GeneratePodsCsv(a), GeneratePodsCsv(a));
+  EXPECT_NE(GeneratePodsCsv(a), GeneratePodsCsv(b));
+  auto e = SmallExample(5);
+  int64_t demand = 0;
+  for (const auto& p : e->pods) demand += p.total_gpu().value;
+  EXPECT_GE(demand, e->fleet.total_gpus() * 1000);  // pods fill at least the requested demand
+}
+
+TEST(RunOpenb, SameSeedSameDecisionsBitForBit) {
+  auto e = SmallExample(3);
+  for (const std::string policy : {"random", "fgd", "bestfit"}) {
+    OpenbRunOptions opt;
+    auto a = RunOpenb(e->fleet, e->pods, "ex", policy, 42, policies::BuiltinRegistry(), opt);
+    auto b = RunOpenb(e->fleet, e->pods, "ex", policy, 42, policies::BuiltinRegistry(), opt);
+    auto c = RunOpenb(e->fleet, e->pods, "ex", policy, 43, policies::BuiltinRegistry(), opt);
+    ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+    EXPECT_EQ(a->timeline.used_milli, b->timeline.used_milli) << policy;
+    EXPECT_EQ(a->timeline.frag_milli, b->timeline.frag_milli) << policy;
+    EXPECT_NE(a->timeline.arrived_milli, c->timeline.arrived_milli) << policy;
+    EXPECT_EQ(a->placed + a->failed, a->pods);
+    // Allocation never exceeds capacity and never decreases (no departures).
+    EXPECT_TRUE(std::is_sorted(a->timeline.used_milli.begin(), a->timeline.used_milli.end()));
+    EXPECT_LE(a->timeline.used_milli.back(), e->fleet.total_gpus() * 1000);
+  }
+}
+
+TEST(RunOpenb, AllPoliciesSeeTheSamePodSequenceForASeed) {
+  auto e = SmallExample(4);
+  OpenbRunOptions opt;
+  auto a = RunOpenb(e->fleet, e->pods, "ex", "packing", 7, policies::BuiltinRegistry(), opt);
+  auto b = RunOpenb(e->fleet, e->pods, "ex", "random", 7, policies::BuiltinRegistry(), opt);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->timeline.arrived_milli, b->timeline.arrived_milli);
+}
+
+TEST(Experiment, ThreadCountDoesNotChangeResults) {
+  auto e = SmallExample(2);
+  ExperimentSpec spec;
+  spec.fleet = &e->fleet;
+  spec.workloads.push_back(Workload{"ex", e->pods});
+  spec.policies = {"fgd", "random"};
+  spec.seeds = {1, 2, 3};
+  spec.threads = 1;
+  auto one = RunExperiment(spec, policies::BuiltinRegistry(), nullptr);
+  spec.threads = 3;
+  auto three = RunExperiment(spec, policies::BuiltinRegistry(), nullptr);
+  ASSERT_TRUE(one.ok() && three.ok());
+  ASSERT_EQ(one->runs.size(), 6u);
+  for (size_t i = 0; i < one->runs.size(); ++i) {
+    EXPECT_EQ(one->runs[i].alloc_curve, three->runs[i].alloc_curve);
+    EXPECT_EQ(one->runs[i].policy, three->runs[i].policy);
+  }
+  ASSERT_EQ(one->cells.size(), 2u);
+  EXPECT_EQ(one->cells[0].unalloc_100.n, 3);
+  spec.policies = {"nope"};
+  EXPECT_EQ(RunExperiment(spec, policies::BuiltinRegistry(), nullptr).status().code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace awan::sim
