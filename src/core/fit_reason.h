@@ -9,7 +9,7 @@
 
 namespace awan {
 
-enum class FitReason : uint8_t {
+enum class FitReason : uint16_t {  // not a char type: stores must not alias everything
   kFits = 0,
   kNodeUnavailable,      // node down, cordoned or draining
   kTooManyPods,          // pod slots exhausted

@@ -1,5 +1,6 @@
 #include "core/framework.h"
 
+#include <algorithm>
 #include <limits>
 
 namespace awan {
@@ -11,7 +12,6 @@ Framework::Framework(Profile profile) : profile_(std::move(profile)) {
 
 int64_t Framework::ScoreNode(size_t s, const PodSpec& pod, const ClusterSnapshot& snap, NodeIndex n,
                              std::vector<CacheEntry>* cache) {
-  if (cache == nullptr) return profile_.scorers[s].plugin->Score(pod, snap, n);
   CacheEntry& e = (*cache)[n.value];
   const uint64_t gen = snap.node(n).generation;
   if (e.generation == gen) {
@@ -29,7 +29,17 @@ Status Framework::Normalize(size_t s, std::vector<int64_t>& raw) {
   if (plugin.normalization() == Normalization::kMinMax) {
     int64_t lo = std::numeric_limits<int64_t>::max(), hi = std::numeric_limits<int64_t>::min();
     for (int64_t v : raw) lo = std::min(lo, v), hi = std::max(hi, v);
-    for (int64_t& v : raw) v = hi == lo ? 0 : (v - lo) * kMaxNodeScore / (hi - lo);
+    const int64_t range = hi - lo;
+    if (range == 0) {
+      std::fill(raw.begin(), raw.end(), 0);
+    } else if (range <= 4096 && static_cast<size_t>(range) < raw.size() * 4) {
+      // Same integers as the division below, one division per distinct value instead of per node.
+      norm_table_.resize(static_cast<size_t>(range) + 1);
+      for (int64_t x = 0; x <= range; ++x) norm_table_[x] = x * kMaxNodeScore / range;
+      for (int64_t& v : raw) v = norm_table_[v - lo];
+    } else {
+      for (int64_t& v : raw) v = (v - lo) * kMaxNodeScore / range;
+    }
     return Status::Ok();
   }
   for (int64_t v : raw) {
@@ -50,17 +60,13 @@ StatusOr<Decision> Framework::Schedule(const PodSpec& pod, const ClusterSnapshot
   // 1. Filter.
   int64_t t0 = ticks.NowNanos();
   feasible_.clear();
+  reasons_.assign(snap.size(), FitReason::kFits);
+  for (const auto& f : profile_.filters) f->FilterAll(pod, snap, reasons_);
   for (uint32_t i = 0; i < snap.size(); ++i) {
-    const NodeState& node = snap.node(NodeIndex(i));
-    FitReason why = FitReason::kFits;
-    for (const auto& f : profile_.filters) {
-      why = f->Filter(pod, node);
-      if (why != FitReason::kFits) break;
-    }
-    if (why == FitReason::kFits) {
+    if (reasons_[i] == FitReason::kFits) {
       feasible_.push_back(NodeIndex(i));
     } else {
-      d.diagnosis.Add(why);
+      d.diagnosis.Add(reasons_[i]);
     }
   }
   d.feasible_nodes = static_cast<int>(feasible_.size());
@@ -87,17 +93,26 @@ StatusOr<Decision> Framework::Schedule(const PodSpec& pod, const ClusterSnapshot
         cache = &v;
       }
       raw_.resize(feasible_.size());
-      for (size_t k = 0; k < feasible_.size(); ++k) raw_[k] = ScoreNode(s, pod, snap, feasible_[k], cache);
+      if (cache == nullptr) {
+        plugin.ScoreAll(pod, snap, feasible_, raw_);
+      } else {
+        for (size_t k = 0; k < feasible_.size(); ++k) raw_[k] = ScoreNode(s, pod, snap, feasible_[k], cache);
+      }
       AWAN_RETURN_IF_ERROR(Normalize(s, raw_));
       const int64_t w = profile_.scorers[s].weight;
       for (size_t k = 0; k < feasible_.size(); ++k) total_[k] += raw_[k] * w;
       stats_.scorer_ns[s] += ticks.NowNanos() - ts;
     }
     size_t best = 0;
-    auto rank = [&](NodeIndex n) { return ctx.tie_rank.empty() ? n.value : ctx.tie_rank[n.value]; };
-    for (size_t k = 1; k < feasible_.size(); ++k) {
-      if (total_[k] > total_[best] || (total_[k] == total_[best] && rank(feasible_[k]) < rank(feasible_[best]))) {
-        best = k;
+    if (ctx.tie_rank.empty()) {
+      for (size_t k = 1; k < feasible_.size(); ++k) best = total_[k] > total_[best] ? k : best;
+    } else {
+      const uint32_t* rank = ctx.tie_rank.data();
+      for (size_t k = 1; k < feasible_.size(); ++k) {
+        if (total_[k] > total_[best] ||
+            (total_[k] == total_[best] && rank[feasible_[k].value] < rank[feasible_[best].value])) {
+          best = k;
+        }
       }
     }
     chosen = feasible_[best];

@@ -72,6 +72,7 @@ class Framework {
     uint64_t generation = 0;  // 0 = empty
     int64_t score = 0;
   };
+  // Score from the cache when the node's generation matches, else compute and store.
   int64_t ScoreNode(size_t scorer, const PodSpec& pod, const ClusterSnapshot& snap, NodeIndex n,
                     std::vector<CacheEntry>* cache);
   Status Normalize(size_t scorer, std::vector<int64_t>& raw);
@@ -83,9 +84,11 @@ class Framework {
   uint64_t cache_snapshot_uid_ = 0;
   std::vector<std::unordered_map<uint64_t, std::vector<CacheEntry>>> cache_;
   // Scratch buffers reused across cycles.
+  std::vector<FitReason> reasons_;
   std::vector<NodeIndex> feasible_;
   std::vector<int64_t> raw_;
   std::vector<int64_t> total_;
+  std::vector<int64_t> norm_table_;
 };
 
 }  // namespace awan

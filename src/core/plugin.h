@@ -27,7 +27,24 @@ class FilterPlugin {
   virtual ~FilterPlugin() = default;
   virtual std::string_view name() const = 0;
   virtual FitReason Filter(const PodSpec& pod, const NodeState& node) const = 0;
+
+  // Batch form used by the framework: for every node i with reasons[i] == kFits, sets reasons[i] to
+  // Filter(pod, node i). Must agree with Filter; a final plugin overrides it (FilterEach) so that the
+  // per-node call is inlined.
+  virtual void FilterAll(const PodSpec& pod, const ClusterSnapshot& snap, std::span<FitReason> reasons) const {
+    for (uint32_t i = 0; i < reasons.size(); ++i) {
+      if (reasons[i] == FitReason::kFits) reasons[i] = Filter(pod, snap.node(NodeIndex(i)));
+    }
+  }
 };
+
+// Implements FilterAll for a final filter class T by calling T::Filter directly (inlinable).
+template <typename T>
+void FilterEach(const T& self, const PodSpec& pod, const ClusterSnapshot& snap, std::span<FitReason> reasons) {
+  for (uint32_t i = 0; i < reasons.size(); ++i) {
+    if (reasons[i] == FitReason::kFits) reasons[i] = self.T::Filter(pod, snap.node(NodeIndex(i)));
+  }
+}
 
 // How the framework maps a plugin's raw scores to [0, 100] across the feasible nodes of one cycle.
 enum class Normalization {
@@ -51,6 +68,13 @@ class ScorePlugin {
 
   virtual int64_t Score(const PodSpec& pod, const ClusterSnapshot& snap, NodeIndex node) const = 0;
 
+  // Batch form used by the framework when nothing is cached: out[k] = Score(pod, snap, nodes[k]). Must agree
+  // with Score; a final plugin overrides it (ScoreEach) so that the per-node call is inlined.
+  virtual void ScoreAll(const PodSpec& pod, const ClusterSnapshot& snap, std::span<const NodeIndex> nodes,
+                        std::span<int64_t> out) const {
+    for (size_t k = 0; k < nodes.size(); ++k) out[k] = Score(pod, snap, nodes[k]);
+  }
+
   // If the score is a pure function of the node's state and of this key of the pod (no PreScore state),
   // return the key: the framework then caches scores per (node generation, key) across cycles.
   virtual std::optional<uint64_t> CacheKey(const PodSpec& pod) const {
@@ -58,6 +82,13 @@ class ScorePlugin {
     return std::nullopt;
   }
 };
+
+// Implements ScoreAll for a final scorer class T by calling T::Score directly (inlinable).
+template <typename T>
+void ScoreEach(const T& self, const PodSpec& pod, const ClusterSnapshot& snap, std::span<const NodeIndex> nodes,
+               std::span<int64_t> out) {
+  for (size_t k = 0; k < nodes.size(); ++k) out[k] = self.T::Score(pod, snap, nodes[k]);
+}
 
 // DeviceSelect (the Reserve stage for devices): which GPU devices of the chosen node the workload gets.
 // REQUIRES: the node passed the filters for this pod. Returns exactly pod.gpu_count devices for a GPU pod

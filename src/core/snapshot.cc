@@ -1,5 +1,6 @@
 #include "core/snapshot.h"
 
+#include <algorithm>
 #include <atomic>
 
 namespace awan {
@@ -14,12 +15,13 @@ int WidthSlot(const PodSpec& pod) { return pod.is_share() ? 0 : pod.gpu_count; }
 
 }  // namespace
 
-int NodeState::FullyFreeGpus() const { return DevicesWithAtLeast(kWholeGpu.value); }
-
-int NodeState::DevicesWithAtLeast(int32_t milli) const {
-  int n = 0;
-  for (int d = 0; d < gpu_count; ++d) n += gpu_left[d] >= milli;
-  return n;
+void NodeState::RefreshDeviceSummary() {
+  max_gpu_left = 0;
+  fully_free_gpus = 0;
+  for (int d = 0; d < gpu_count; ++d) {
+    max_gpu_left = std::max(max_gpu_left, gpu_left[d]);
+    fully_free_gpus += gpu_left[d] >= kWholeGpu.value;
+  }
 }
 
 ClusterSnapshot::ClusterSnapshot(const Fleet& fleet) : fleet_(&fleet), uid_(NextUid()) {
@@ -33,6 +35,7 @@ ClusterSnapshot::ClusterSnapshot(const Fleet& fleet) : fleet_(&fleet), uid_(Next
     s.model = spec.model;
     for (int d = 0; d < spec.gpu_count; ++d) s.gpu_left[d] = static_cast<int32_t>(kWholeGpu.value);
     s.gpu_left_total = static_cast<int32_t>(kWholeGpu.value * spec.gpu_count);
+    s.RefreshDeviceSummary();
     gpu_capacity_milli_ += s.gpu_left_total;
     nodes_.push_back(s);
   }
@@ -82,6 +85,7 @@ Status ClusterSnapshot::Assign(const PodSpec& pod, const Placement& p) {
   n.pods += 1;
   for (int i = 0; i < p.devices.count; ++i) n.gpu_left[p.devices.index[i]] -= static_cast<int32_t>(pod.gpu_milli.value);
   if (want > 0) {
+    n.RefreshDeviceSummary();
     n.gpu_left_total -= static_cast<int32_t>(pod.gpu_milli.value * want);
     n.gpu_pods_by_width[WidthSlot(pod)] += 1;
     gpu_allocated_milli_ += pod.gpu_milli.value * want;
@@ -112,6 +116,7 @@ Status ClusterSnapshot::Release(const PodSpec& pod, const Placement& p) {
   n.pods -= 1;
   for (int i = 0; i < p.devices.count; ++i) n.gpu_left[p.devices.index[i]] += static_cast<int32_t>(pod.gpu_milli.value);
   if (want > 0) {
+    n.RefreshDeviceSummary();
     n.gpu_left_total += static_cast<int32_t>(pod.gpu_milli.value * want);
     n.gpu_pods_by_width[WidthSlot(pod)] -= 1;
     gpu_allocated_milli_ -= pod.gpu_milli.value * want;

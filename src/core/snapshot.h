@@ -30,13 +30,29 @@ struct NodeState {
   bool unavailable = false;  // down, cordoned or draining: takes no new work
   std::array<int32_t, kMaxGpusPerNode> gpu_left{};  // milli-GPU left per device
   int32_t gpu_left_total = 0;                        // sum of gpu_left
+  int32_t max_gpu_left = 0;                          // the largest gpu_left (0 without devices)
+  int fully_free_gpus = 0;                           // devices with gpu_left == 1000
   // Placed GPU workloads by width: [0] = fractional ("share") pods, [k] = pods holding k whole GPUs.
   std::array<uint16_t, kMaxGpusPerNode + 1> gpu_pods_by_width{};
   uint64_t generation = 1;
 
-  int FullyFreeGpus() const;
+  int FullyFreeGpus() const { return fully_free_gpus; }
   // Number of devices with at least `milli` left.
-  int DevicesWithAtLeast(int32_t milli) const;
+  int DevicesWithAtLeast(int32_t milli) const {
+    if (milli >= 1000) return fully_free_gpus;
+    int n = 0;
+    for (int d = 0; d < gpu_count; ++d) n += gpu_left[d] >= milli;
+    return n;
+  }
+  // True if `count` devices have at least `milli` left each (the common cases without a loop).
+  bool HasDevices(int count, int32_t milli) const {
+    if (count <= 0) return true;
+    if (milli >= 1000) return fully_free_gpus >= count;
+    if (count == 1) return max_gpu_left >= milli;
+    return DevicesWithAtLeast(milli) >= count;
+  }
+  // Recomputes max_gpu_left and fully_free_gpus from gpu_left (after a device changed).
+  void RefreshDeviceSummary();
 };
 
 class ClusterSnapshot {

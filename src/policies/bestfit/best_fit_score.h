@@ -12,6 +12,10 @@ class BestFitScore final : public ScorePlugin {
   std::string_view name() const override { return "BestFitScore"; }
   Normalization normalization() const override { return Normalization::kMinMax; }
   int64_t Score(const PodSpec& pod, const ClusterSnapshot& snap, NodeIndex node) const override;
+  void ScoreAll(const PodSpec& pod, const ClusterSnapshot& snap, std::span<const NodeIndex> nodes,
+                std::span<int64_t> out) const override {
+    ScoreEach(*this, pod, snap, nodes, out);
+  }
 };
 
 }  // namespace awan::policies

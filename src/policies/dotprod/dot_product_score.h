@@ -11,6 +11,10 @@ class DotProductScore final : public ScorePlugin {
  public:
   std::string_view name() const override { return "DotProductScore"; }
   int64_t Score(const PodSpec& pod, const ClusterSnapshot& snap, NodeIndex node) const override;
+  void ScoreAll(const PodSpec& pod, const ClusterSnapshot& snap, std::span<const NodeIndex> nodes,
+                std::span<int64_t> out) const override {
+    ScoreEach(*this, pod, snap, nodes, out);
+  }
 };
 
 }  // namespace awan::policies

@@ -11,13 +11,26 @@ namespace awan::policies {
 class NodeResourcesFit final : public FilterPlugin {
  public:
   std::string_view name() const override { return "NodeResourcesFit"; }
-  FitReason Filter(const PodSpec& pod, const NodeState& node) const override;
+  FitReason Filter(const PodSpec& pod, const NodeState& node) const override {
+    if (node.unavailable) return FitReason::kNodeUnavailable;
+    if (node.pods + 1 > node.max_pods) return FitReason::kTooManyPods;
+    if (node.cpu_left < pod.cpu) return FitReason::kInsufficientCpu;
+    if (node.mem_left < pod.memory) return FitReason::kInsufficientMemory;
+    return FitReason::kFits;
+  }
+  void FilterAll(const PodSpec& pod, const ClusterSnapshot& snap, std::span<FitReason> reasons) const override {
+    FilterEach(*this, pod, snap, reasons);
+  }
 };
 
 class GpuFit final : public FilterPlugin {
  public:
   std::string_view name() const override { return "GpuFit"; }
   FitReason Filter(const PodSpec& pod, const NodeState& node) const override;
+  void FilterAll(const PodSpec& pod, const ClusterSnapshot& snap, std::span<FitReason> reasons) const override {
+    if (!pod.wants_gpu()) return;  // CPU-only pods pass every node
+    FilterEach(*this, pod, snap, reasons);
+  }
 };
 
 // True if the node's accelerator model may serve the pod's GPU request (the rule GpuFit applies, shared

@@ -12,12 +12,20 @@ class LeastAllocatedScore final : public ScorePlugin {
  public:
   std::string_view name() const override { return "LeastAllocated"; }
   int64_t Score(const PodSpec& pod, const ClusterSnapshot& snap, NodeIndex node) const override;
+  void ScoreAll(const PodSpec& pod, const ClusterSnapshot& snap, std::span<const NodeIndex> nodes,
+                std::span<int64_t> out) const override {
+    ScoreEach(*this, pod, snap, nodes, out);
+  }
 };
 
 class BalancedAllocationScore final : public ScorePlugin {
  public:
   std::string_view name() const override { return "BalancedAllocation"; }
   int64_t Score(const PodSpec& pod, const ClusterSnapshot& snap, NodeIndex node) const override;
+  void ScoreAll(const PodSpec& pod, const ClusterSnapshot& snap, std::span<const NodeIndex> nodes,
+                std::span<int64_t> out) const override {
+    ScoreEach(*this, pod, snap, nodes, out);
+  }
 };
 
 }  // namespace awan::policies

@@ -15,6 +15,10 @@ class GpuPackingScore final : public ScorePlugin {
  public:
   std::string_view name() const override { return "GpuPackingScore"; }
   int64_t Score(const PodSpec& pod, const ClusterSnapshot& snap, NodeIndex node) const override;
+  void ScoreAll(const PodSpec& pod, const ClusterSnapshot& snap, std::span<const NodeIndex> nodes,
+                std::span<int64_t> out) const override {
+    ScoreEach(*this, pod, snap, nodes, out);
+  }
 };
 
 }  // namespace awan::policies
