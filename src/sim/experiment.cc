@@ -90,6 +90,12 @@ StatusOr<ExperimentResult> RunExperiment(const ExperimentSpec& spec, const Plugi
       r.placed = run->placed;
       r.failed = run->failed;
       r.failures_by_reason = run->failures_by_reason;
+      const int64_t capacity = spec.fleet->total_gpus() * kWholeGpu.value;
+      for (uint32_t pos : run->failed_at) {
+        if (run->timeline.arrived_milli[pos] * 100 > capacity * 100 + capacity / 2) break;  // rounds past 100 %
+        const PodSpec& pod = wl.pods_by_name[run->sequence[pos]];
+        r.failed_gpu_by_shape_100[ShapeName(pod)] += pod.total_gpu().value;
+      }
       r.alloc_curve = AllocationCurve(run->timeline, run->total_gpus);
       r.frag_curve = FragmentationCurve(run->timeline, run->total_gpus);
       r.unalloc_100 = UnallocatedAt(r.alloc_curve, 100);
@@ -149,6 +155,13 @@ StatusOr<ExperimentResult> RunExperiment(const ExperimentSpec& spec, const Plugi
     }
   }
   return result;
+}
+
+std::string ShapeName(const PodSpec& pod) {
+  std::string s = pod.wants_gpu() ? std::to_string(pod.gpu_count) + "x" + std::to_string(pod.gpu_milli.value) + " " : "";
+  s += "cpu=" + std::to_string(pod.cpu.value);
+  if (!pod.model_constraint.empty()) s += " [" + pod.model_constraint + "]";
+  return s;
 }
 
 StatusOr<std::vector<uint64_t>> ParseSeeds(const std::string& text) {

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,6 +34,9 @@ struct RunSummary {
   uint64_t seed = 0;
   int64_t pods = 0, placed = 0, failed = 0;
   std::array<int64_t, kFitReasonCount> failures_by_reason{};
+  // GPU milli that failed before arrived reached 100 % of capacity, by pod shape ("1x460 cpu=6000"):
+  // what makes up the headline "unallocated at 100 %" figure.
+  std::map<std::string, int64_t> failed_gpu_by_shape_100;
   Curve alloc_curve;
   Curve frag_curve;
   std::optional<double> unalloc_100, unalloc_130;
@@ -68,6 +72,9 @@ using ProgressFn = std::function<void(const Progress&)>;
 
 StatusOr<ExperimentResult> RunExperiment(const ExperimentSpec& spec, const PluginRegistry& registry,
                                          const ProgressFn& progress);
+
+// "2x1000 cpu=16000" (GPU pods), "cpu=4000" (CPU-only pods); a model constraint is appended as " [T4|P100]".
+std::string ShapeName(const PodSpec& pod);
 
 // Parses "42-51", "42,45,50" or "7" into seeds.
 StatusOr<std::vector<uint64_t>> ParseSeeds(const std::string& text);

@@ -116,6 +116,7 @@ StatusOr<OpenbRunResult> RunOpenb(const Fleet& fleet, const std::vector<PodSpec>
       }
     } else {
       ++out.failed;
+      out.failed_at.push_back(static_cast<uint32_t>(out.pods - 1));
       ++out.failures_by_reason[static_cast<int>(d.diagnosis.Dominant())];
     }
     out.timeline.arrived_milli.push_back(arrived);
@@ -128,6 +129,7 @@ StatusOr<OpenbRunResult> RunOpenb(const Fleet& fleet, const std::vector<PodSpec>
   }
   if (options.pods_done) options.pods_done->fetch_add(since_progress, std::memory_order_relaxed);
   out.stats = framework.stats();
+  out.sequence = seq;
   return out;
 }
 

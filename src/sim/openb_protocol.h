@@ -58,6 +58,8 @@ struct OpenbRunResult {
   int64_t failed = 0;
   int total_gpus = 0;
   std::array<int64_t, kFitReasonCount> failures_by_reason{};  // dominant reason of each failed pod
+  std::vector<uint32_t> failed_at;  // positions (in submission order) of the pods that fit nowhere
+  std::vector<uint32_t> sequence;   // submission order, as indices into the name-sorted pod list
   OpenbTimeline timeline;
   FrameworkStats stats;
 };

@@ -123,6 +123,7 @@ std::string ToJson(const ExperimentResult& r, const PublishedCurves* pub, double
                     {"placed", s.placed},
                     {"failed", s.failed},
                     {"failures_by_reason", reasons},
+                    {"failed_gpu_milli_by_shape_at_100", s.failed_gpu_by_shape_100},
                     {"unallocated_gpu_pct", u},
                     {"alloc_curve", CurveJson(s.alloc_curve)},
                     {"frag_curve", CurveJson(s.frag_curve)}});
