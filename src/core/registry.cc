@@ -1,5 +1,7 @@
 #include "core/registry.h"
 
+#include <stdexcept>
+
 namespace awan {
 namespace {
 
@@ -11,10 +13,60 @@ std::string JoinKeys(const auto& m) {
 
 }  // namespace
 
+StatusOr<ProfileConfig> ParseProfileExpression(const std::string& text) {
+  ProfileConfig c;
+  c.name = text;
+  c.description = "inline profile";
+  c.filters = {"NodeResourcesFit", "GpuFit"};
+  c.device_selector = "best";
+  std::string body = text;
+  const size_t at = body.find('@');
+  if (at != std::string::npos) {
+    c.device_selector = body.substr(at + 1);
+    body.resize(at);
+  }
+  size_t start = 0;
+  while (start <= body.size()) {
+    size_t plus = body.find('+', start);
+    if (plus == std::string::npos) plus = body.size();
+    std::string term = body.substr(start, plus - start);
+    start = plus + 1;
+    int64_t weight = 1;
+    const size_t star = term.find('*');
+    if (star != std::string::npos) {
+      try {
+        size_t used = 0;
+        weight = std::stoll(term.substr(star + 1), &used);
+        if (used != term.size() - star - 1) throw std::invalid_argument("trailing");
+      } catch (const std::exception&) {
+        return InvalidArgument("profile expression '" + text + "': bad weight in '" + term + "'");
+      }
+      term.resize(star);
+    }
+    if (term.empty()) return InvalidArgument("profile expression '" + text + "': empty scorer name");
+    c.scorers.emplace_back(term, weight);
+  }
+  return c;
+}
+
 StatusOr<Profile> PluginRegistry::BuildProfile(const std::string& policy, const PluginContext& ctx) const {
   auto it = profiles_.find(policy);
-  if (it == profiles_.end()) return NotFound("unknown policy '" + policy + "' (known: " + JoinKeys(profiles_) + ")");
-  return Build(it->second, ctx);
+  if (it != profiles_.end()) return Build(it->second, ctx);
+  if (policy.find_first_of("*+@") != std::string::npos || scorers_.count(policy)) {
+    AWAN_ASSIGN_OR_RETURN(ProfileConfig c, ParseProfileExpression(policy));
+    return Build(c, ctx);
+  }
+  return NotFound("unknown policy '" + policy + "' (known: " + JoinKeys(profiles_) +
+                  "; or an expression such as FgdScore*1000+BestFitScore@fgd)");
+}
+
+bool PluginRegistry::Knows(const std::string& policy) const {
+  if (profiles_.count(policy)) return true;
+  auto c = ParseProfileExpression(policy);
+  if (!c.ok()) return false;
+  for (const auto& [name, w] : c->scorers)
+    if (!scorers_.count(name)) return false;
+  return selectors_.count(c->device_selector) > 0;
 }
 
 StatusOr<Profile> PluginRegistry::Build(const ProfileConfig& c, const PluginContext& ctx) const {

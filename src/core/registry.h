@@ -30,6 +30,10 @@ struct ProfileConfig {
   std::string device_selector;
 };
 
+// A profile written inline: "Scorer[*weight]+Scorer[*weight]...[@device_selector]", filtered by
+// NodeResourcesFit and GpuFit, e.g. "FgdScore*1000+BestFitScore@fgd" (device selector default: best).
+StatusOr<ProfileConfig> ParseProfileExpression(const std::string& text);
+
 class PluginRegistry {
  public:
   using FilterFactory = std::function<StatusOr<std::unique_ptr<FilterPlugin>>(const PluginContext&)>;
@@ -41,8 +45,11 @@ class PluginRegistry {
   void AddSelector(std::string name, SelectorFactory f) { selectors_[std::move(name)] = std::move(f); }
   void AddProfile(ProfileConfig c) { profiles_[c.name] = std::move(c); }
 
-  // Builds the named policy's profile. NotFound lists the known policies.
+  // Builds the named policy's profile, or a profile expression (see ParseProfileExpression). NotFound lists
+  // the known policies.
   StatusOr<Profile> BuildProfile(const std::string& policy, const PluginContext& ctx) const;
+  // True if `policy` names a registered profile or is a valid profile expression.
+  bool Knows(const std::string& policy) const;
   StatusOr<Profile> Build(const ProfileConfig& config, const PluginContext& ctx) const;
 
   std::vector<std::string> ProfileNames() const;

@@ -42,7 +42,7 @@ StatusOr<ExperimentResult> RunExperiment(const ExperimentSpec& spec, const Plugi
   if (spec.fleet == nullptr || spec.fleet->size() == 0) return InvalidArgument("experiment has no nodes");
   if (spec.fleet->total_gpus() == 0) return InvalidArgument("the fleet has no GPUs: nothing to measure");
   for (const auto& p : spec.policies) {
-    if (!registry.FindProfile(p)) {
+    if (!registry.Knows(p)) {
       std::string known;
       for (const auto& n : registry.ProfileNames()) known += (known.empty() ? "" : ", ") + n;
       return NotFound("unknown policy '" + p + "' (known: " + known + ")");

@@ -208,3 +208,29 @@ TEST(Registry, BuildsEveryBuiltinPolicyAndRejectsUnknownNames) {
 
 }  // namespace
 }  // namespace awan
+
+namespace awan {
+namespace {
+
+TEST(Registry, ProfileExpressionsBuildInlineProfiles) {
+  auto c = ParseProfileExpression("FgdScore*1000+BestFitScore@fgd");
+  ASSERT_TRUE(c.ok());
+  ASSERT_EQ(c->scorers.size(), 2u);
+  EXPECT_EQ(c->scorers[0], (std::pair<std::string, int64_t>{"FgdScore", 1000}));
+  EXPECT_EQ(c->scorers[1], (std::pair<std::string, int64_t>{"BestFitScore", 1}));
+  EXPECT_EQ(c->device_selector, "fgd");
+  EXPECT_FALSE(ParseProfileExpression("FgdScore*x").ok());
+  EXPECT_FALSE(ParseProfileExpression("+BestFitScore").ok());
+  const PluginRegistry& r = policies::BuiltinRegistry();
+  EXPECT_TRUE(r.Knows("BestFitScore"));
+  EXPECT_TRUE(r.Knows("GpuPackingScore*2+BestFitScore@random"));
+  EXPECT_FALSE(r.Knows("NoSuchScore+BestFitScore"));
+  EXPECT_FALSE(r.Knows("BestFitScore@nowhere"));
+  Fleet f;
+  testing::AddNode(f, "n", 8000, 8000, 2);
+  EXPECT_TRUE(r.BuildProfile("BestFitScore*3@best", PluginContext{&f, nullptr}).ok());
+  EXPECT_EQ(r.BuildProfile("NoSuchScore*3", PluginContext{&f, nullptr}).status().code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace awan
