@@ -42,10 +42,11 @@ Status Framework::Normalize(size_t s, std::vector<int64_t>& raw) {
     }
     return Status::Ok();
   }
+  const int64_t max = plugin.max_score();
   for (int64_t v : raw) {
-    if (v < 0 || v > kMaxNodeScore) {
+    if (v < 0 || v > max) {
       return Internal("plugin " + std::string(plugin.name()) + " returned score " + std::to_string(v) +
-                      " outside [0, 100]");
+                      " outside [0, " + std::to_string(max) + "]");
     }
   }
   return Status::Ok();

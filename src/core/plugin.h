@@ -58,6 +58,9 @@ class ScorePlugin {
   virtual ~ScorePlugin() = default;
   virtual std::string_view name() const = 0;
   virtual Normalization normalization() const { return Normalization::kNone; }
+  // The largest score a kNone plugin returns; the framework checks [0, max_score()]. Kubernetes-style
+  // plugins keep 100; a plugin that needs finer resolution (awan's own) declares more.
+  virtual int64_t max_score() const { return kMaxNodeScore; }
 
   // Called once per cycle with the feasible nodes (in index order), before any Score call. A plugin may
   // keep per-cycle state here (for example a random pick). Not called when only one node is feasible.

@@ -1,5 +1,6 @@
 #include "policies/builtin.h"
 
+#include "policies/awan/awan_score.h"
 #include "policies/bestfit/best_fit_score.h"
 #include "policies/clustering/gpu_clustering_score.h"
 #include "policies/dotprod/dot_product_score.h"
@@ -25,6 +26,13 @@ StatusOr<std::shared_ptr<const FragmentationModel>> FragModelFor(const PluginCon
   return std::make_shared<const FragmentationModel>(EstimateTypicalPods(*ctx.workload));
 }
 
+StatusOr<std::shared_ptr<const PackingFragModel>> PackingModelFor(const PluginContext& ctx) {
+  if (ctx.workload == nullptr || ctx.workload->empty()) {
+    return FailedPrecondition("awan's scorer needs the workload's pod list to estimate its target workload");
+  }
+  return std::make_shared<const PackingFragModel>(EstimateTypicalPods(*ctx.workload));
+}
+
 ProfileConfig Single(std::string name, std::string description, std::string scorer, std::string devices) {
   return ProfileConfig{std::move(name), std::move(description), {"NodeResourcesFit", "GpuFit"},
                        {{std::move(scorer), 1000}}, std::move(devices)};
@@ -48,6 +56,14 @@ void RegisterBuiltins(PluginRegistry& r) {
   r.AddSelector("fgd", [](const PluginContext& ctx) -> StatusOr<std::unique_ptr<DeviceSelector>> {
     AWAN_ASSIGN_OR_RETURN(auto model, FragModelFor(ctx));
     return std::make_unique<FgdDevices>(std::move(model));
+  });
+  r.AddSelector("awan", [](const PluginContext& ctx) -> StatusOr<std::unique_ptr<DeviceSelector>> {
+    AWAN_ASSIGN_OR_RETURN(auto model, PackingModelFor(ctx));
+    return std::make_unique<AwanDevices>(std::move(model));
+  });
+  r.AddScorer("AwanScore", [](const PluginContext& ctx) -> StatusOr<std::unique_ptr<ScorePlugin>> {
+    AWAN_ASSIGN_OR_RETURN(auto model, PackingModelFor(ctx));
+    return std::make_unique<AwanScore>(std::move(model));
   });
   r.AddScorer("RandomScore", Simple<RandomScore>());
   r.AddScorer("DotProductScore", Simple<DotProductScore>());

@@ -89,7 +89,7 @@ TEST_P(ScorerContract, DeterministicInRangeAndReadOnly) {
         ASSERT_EQ(first[k], again) << GetParam() << " is not deterministic";
         if (s.normalization() == Normalization::kNone) {
           ASSERT_GE(again, 0) << GetParam();
-          ASSERT_LE(again, kMaxNodeScore) << GetParam();
+          ASSERT_LE(again, s.max_score()) << GetParam();
         }
       }
       ASSERT_TRUE(SameState(before, snap)) << GetParam() << " mutated the snapshot";
