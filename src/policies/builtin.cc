@@ -86,6 +86,15 @@ void RegisterBuiltins(PluginRegistry& r) {
                       "GpuPackingScore", "best"));
   r.AddProfile(Single("bestfit", "least CPU+GPU left after placement (FGD paper: BestFit)", "BestFitScore", "best"));
   r.AddProfile(Single("fgd", "fragmentation gradient descent (Weng et al., USENIX ATC'23)", "FgdScore", "fgd"));
+  // awan: FGD's score decides; among nodes FGD scores equal (its integer truncation makes many ties), awan's
+  // packing-aware fragmentation decides instead of the random rank. The FGD weight exceeds AwanScore's whole
+  // range, so the sum is lexicographic.
+  r.AddProfile(ProfileConfig{"awan",
+                             "awan's own: FGD's score, ties broken by packing-aware fragmentation "
+                             "(how many typical pods still fit)",
+                             {"NodeResourcesFit", "GpuFit"},
+                             {{"FgdScore", 2 * AwanScore::kCenter + 1}, {"AwanScore", 1}},
+                             "awan"});
   r.AddProfile(ProfileConfig{"k8s", "Kubernetes default scoring: LeastAllocated + BalancedAllocation (CPU, memory)",
                              {"NodeResourcesFit", "GpuFit"},
                              {{"LeastAllocated", 1}, {"BalancedAllocation", 1}},

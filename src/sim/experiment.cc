@@ -1,5 +1,7 @@
 #include "sim/experiment.h"
 
+#include "sim/packing_bound.h"
+
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -37,12 +39,44 @@ static std::vector<std::optional<double>> MeanCurve(const std::vector<const Curv
   return out;
 }
 
+StatusOr<RunSummary> BoundRun(const Fleet& fleet, const Workload& wl, uint64_t seed, double tune_ratio,
+                              const std::vector<int>& points) {
+  const int64_t capacity = fleet.total_gpus() * kWholeGpu.value;
+  const std::vector<uint32_t> seq = OpenbSequenceForSeed(wl.pods_by_name, capacity, tune_ratio, seed);
+  RunSummary r;
+  r.workload = wl.name;
+  r.policy = kBoundPolicy;
+  r.seed = seed;
+  r.pods = static_cast<int64_t>(seq.size());
+  r.alloc_curve.assign(kCurvePoints, std::nullopt);
+  r.frag_curve.assign(kCurvePoints, std::nullopt);
+  std::vector<const PodSpec*> prefix;
+  int64_t arrived = 0;
+  size_t next = 0;
+  for (int k : points) {
+    // Every pod whose arrived value rounds to bucket k or below: the allocation at any event of bucket k is
+    // at most the optimum over this prefix, so 100 - bound is a floor for the bucket's mean.
+    while (next < seq.size()) {
+      const PodSpec& p = wl.pods_by_name[seq[next]];
+      if ((arrived + p.total_gpu().value) * 200 > capacity * (2 * k + 1)) break;
+      arrived += p.total_gpu().value;
+      prefix.push_back(&p);
+      ++next;
+    }
+    AWAN_ASSIGN_OR_RETURN(PackingBound b, MaxAllocatableGpu(fleet, prefix));
+    if (k >= 0 && k < kCurvePoints) r.alloc_curve[k] = 100.0 * b.max_allocated_milli / static_cast<double>(capacity);
+  }
+  r.unalloc_100 = UnallocatedAt(r.alloc_curve, 100);
+  r.unalloc_130 = UnallocatedAt(r.alloc_curve, 130);
+  return r;
+}
+
 StatusOr<ExperimentResult> RunExperiment(const ExperimentSpec& spec, const PluginRegistry& registry,
                                          const ProgressFn& progress) {
   if (spec.fleet == nullptr || spec.fleet->size() == 0) return InvalidArgument("experiment has no nodes");
   if (spec.fleet->total_gpus() == 0) return InvalidArgument("the fleet has no GPUs: nothing to measure");
   for (const auto& p : spec.policies) {
-    if (!registry.Knows(p)) {
+    if (p != kBoundPolicy && !registry.Knows(p)) {
       std::string known;
       for (const auto& n : registry.ProfileNames()) known += (known.empty() ? "" : ", ") + n;
       return NotFound("unknown policy '" + p + "' (known: " + known + ")");
@@ -72,6 +106,19 @@ StatusOr<ExperimentResult> RunExperiment(const ExperimentSpec& spec, const Plugi
       if (j >= jobs.size()) return;
       const Job& job = jobs[j];
       const Workload& wl = spec.workloads[job.w];
+      if (spec.policies[job.p] == kBoundPolicy) {
+        auto b = BoundRun(*spec.fleet, wl, job.seed, spec.tune_ratio, spec.bound_points);
+        std::lock_guard<std::mutex> lock(mu);
+        if (!b.ok()) {
+          if (first_error.ok()) first_error = b.status();
+          next = jobs.size();
+          return;
+        }
+        result.runs[j] = std::move(*b);
+        pods_done.fetch_add(result.runs[j].pods);
+        runs_done.fetch_add(1);
+        continue;
+      }
       OpenbRunOptions opt;
       opt.tune_ratio = spec.tune_ratio;
       opt.pods_done = &pods_done;
@@ -107,9 +154,10 @@ StatusOr<ExperimentResult> RunExperiment(const ExperimentSpec& spec, const Plugi
   // Expected pods per run: the tuned sequence length of each workload for its first seed.
   int64_t pods_total = 0;
   for (const Workload& wl : spec.workloads) {
-    Rng rng = Rng(spec.seeds.empty() ? 0 : spec.seeds[0]).Fork(1);
-    const int64_t len = static_cast<int64_t>(
-        BuildOpenbSequence(wl.pods_by_name, spec.fleet->total_gpus() * kWholeGpu.value, spec.tune_ratio, rng).size());
+    const int64_t len = static_cast<int64_t>(OpenbSequenceForSeed(wl.pods_by_name,
+                                                                  spec.fleet->total_gpus() * kWholeGpu.value,
+                                                                  spec.tune_ratio, spec.seeds.empty() ? 0 : spec.seeds[0])
+                                                 .size());
     pods_total += len * static_cast<int64_t>(spec.policies.size() * spec.seeds.size());
   }
   const int threads = std::max(1, std::min<int>(spec.threads, static_cast<int>(jobs.size())));

@@ -19,6 +19,10 @@ struct Workload {
   std::vector<PodSpec> pods_by_name;
 };
 
+// The pseudo-policy that, instead of a replay, computes the LP upper bound on allocation (sim/packing_bound.h)
+// over each seed's pod sequence at `ExperimentSpec::bound_points` arrived %.
+inline constexpr const char* kBoundPolicy = "bound";
+
 struct ExperimentSpec {
   const Fleet* fleet = nullptr;
   std::vector<Workload> workloads;
@@ -26,6 +30,7 @@ struct ExperimentSpec {
   std::vector<uint64_t> seeds;
   double tune_ratio = 1.3;
   int threads = 1;
+  std::vector<int> bound_points = {50, 60, 70, 80, 90, 100, 110, 120, 130};  // arrived % for `bound`, ascending
 };
 
 // One run, reduced to what reports need.
@@ -69,6 +74,11 @@ struct Progress {
   int64_t runs_done = 0, runs_total = 0, pods_done = 0, pods_total = 0;
 };
 using ProgressFn = std::function<void(const Progress&)>;
+
+// The bound's "run" for one seed: alloc_curve holds the most any placement could allocate (% of capacity)
+// at each of `points` (ascending arrived %), other points empty; unalloc_100/130 as for a policy.
+StatusOr<RunSummary> BoundRun(const Fleet& fleet, const Workload& wl, uint64_t seed, double tune_ratio,
+                              const std::vector<int>& points);
 
 StatusOr<ExperimentResult> RunExperiment(const ExperimentSpec& spec, const PluginRegistry& registry,
                                          const ProgressFn& progress);

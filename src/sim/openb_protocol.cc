@@ -44,6 +44,12 @@ std::vector<uint32_t> BuildOpenbSequence(const std::vector<PodSpec>& by_name, in
   return seq;
 }
 
+std::vector<uint32_t> OpenbSequenceForSeed(const std::vector<PodSpec>& by_name, int64_t gpu_capacity_milli,
+                                           double tune_ratio, uint64_t seed) {
+  Rng rng = Rng(seed).Fork(kWorkloadStream);
+  return BuildOpenbSequence(by_name, gpu_capacity_milli, tune_ratio, rng);
+}
+
 std::vector<uint32_t> NodeTieRanks(const Fleet& fleet, Rng& rng) {
   std::vector<uint32_t> by_name(fleet.size());
   std::iota(by_name.begin(), by_name.end(), 0u);
@@ -63,13 +69,12 @@ StatusOr<OpenbRunResult> RunOpenb(const Fleet& fleet, const std::vector<PodSpec>
   Framework framework(std::move(profile));
 
   const Rng master(seed);
-  Rng workload_rng = master.Fork(kWorkloadStream);
   Rng rank_rng = master.Fork(kRankStream);
   Rng policy_rng = master.Fork(kPolicyStream);
 
   ClusterSnapshot snap(fleet);
-  const std::vector<uint32_t> seq = BuildOpenbSequence(by_name, snap.gpu_capacity_milli(), options.tune_ratio,
-                                                       workload_rng);
+  const std::vector<uint32_t> seq =
+      OpenbSequenceForSeed(by_name, snap.gpu_capacity_milli(), options.tune_ratio, seed);
   const std::vector<uint32_t> ranks = NodeTieRanks(fleet, rank_rng);
   CycleContext cycle{&policy_rng, ranks, options.ticks};
 

@@ -30,6 +30,10 @@ namespace awan::sim {
 std::vector<uint32_t> BuildOpenbSequence(const std::vector<PodSpec>& by_name, int64_t gpu_capacity_milli,
                                          double tune_ratio, Rng& rng);
 
+// The submission order of one seed's run, exactly as RunOpenb builds it (the seed's workload stream).
+std::vector<uint32_t> OpenbSequenceForSeed(const std::vector<PodSpec>& by_name, int64_t gpu_capacity_milli,
+                                           double tune_ratio, uint64_t seed);
+
 // rank[node index] for tie-breaking: a random permutation assigned to the nodes in name order.
 std::vector<uint32_t> NodeTieRanks(const Fleet& fleet, Rng& rng);
 

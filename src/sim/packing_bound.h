@@ -1,0 +1,40 @@
+// An upper bound on the GPU any placement could allocate to a set of pods on a fleet, even offline with the
+// whole sequence known: the optimum of a linear program (solved with GLPK) that relaxes the real problem.
+//
+// Nodes are grouped into types (model, GPU count, CPU, memory, pod slots) and pods into shapes (CPU, memory,
+// GPU count and milli, allowed models). Variables: x[s][t], pods of shape s placed on type t (only where the
+// filter would allow it), and z[c][t], devices of type t filled with the fractional-pod configuration c.
+// A configuration is a maximal multiset of the fractional sizes present that fits one device (sum <= 1000),
+// so a 0.81-GPU pod leaves a 190-milli hole that only pods of <= 190 milli can use, as on a real device.
+//   maximize   sum x[s][t] * gpu(s)
+//   subject to sum_t x[s][t] <= count(s)                                   every shape
+//              CPU, memory, pod slots of type t pooled over its nodes        every type
+//              whole-GPU devices of t + sum_c z[c][t] <= devices of t        every type
+//              fractional pods of size q on t <= slots of size q in z[.][t]  every type, every size
+// Relaxed: CPU and memory are pooled per type (not per node) and multi-GPU pods need only enough free
+// devices of the type, not on one node; so the bound is valid but can be loose where those bind. When the
+// configurations would exceed `max_configurations`, fractional pods are bounded by device capacity alone
+// (weaker, still valid), and the result says so.
+//
+// Pure computation, no I/O; thread-safe (GLPK keeps no global state between problems here).
+#pragma once
+
+#include <span>
+
+#include "common/status.h"
+#include "model/fleet.h"
+#include "model/workload.h"
+
+namespace awan::sim {
+
+struct PackingBound {
+  double max_allocated_milli = 0;  // LP optimum: no placement allocates more GPU milli than this
+  int node_types = 0;
+  int pod_shapes = 0;
+  int configurations = 0;          // fractional device configurations used (0 = capacity-only fallback)
+};
+
+StatusOr<PackingBound> MaxAllocatableGpu(const Fleet& fleet, std::span<const PodSpec* const> pods,
+                                         int max_configurations = 200000);
+
+}  // namespace awan::sim
