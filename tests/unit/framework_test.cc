@@ -196,13 +196,13 @@ TEST(Registry, BuildsEveryBuiltinPolicyAndRejectsUnknownNames) {
   Fleet f;
   AddNode(f, "n", 8000, 8000, 2);
   std::vector<PodSpec> workload = {Pod("a", 100, 100, 1, 500, f), Pod("b", 100, 100, 0, 0, f)};
-  for (const std::string name : {"random", "dotprod", "clustering", "packing", "bestfit", "fgd", "k8s"}) {
+  for (const std::string name : {"awan", "random", "dotprod", "clustering", "packing", "bestfit", "fgd", "k8s"}) {
     auto p = r.BuildProfile(name, PluginContext{&f, &workload});
     EXPECT_TRUE(p.ok()) << name << ": " << p.status().ToString();
   }
   auto bad = r.BuildProfile("fifo-magic", PluginContext{&f, &workload});
   EXPECT_EQ(bad.status().code(), StatusCode::kNotFound);
-  EXPECT_NE(bad.status().message().find("known: bestfit"), std::string::npos);
+  EXPECT_NE(bad.status().message().find("known: awan, bestfit"), std::string::npos);
   EXPECT_FALSE(r.BuildProfile("fgd", PluginContext{&f, nullptr}).ok());  // FGD needs a workload
 }
 
