@@ -1,5 +1,6 @@
 #include "cli/sim_openb.h"
 
+#include <algorithm>
 #include <thread>
 
 #include <fmt/format.h>
@@ -48,6 +49,9 @@ void AddSimOpenb(CLI::App& sim, SimOpenbArgs& a) {
   c->add_option("--published", a.published,
                 "the paper's analysis_allo_discrete.csv: show published means and differences");
   c->add_option("--threads", a.threads, "worker threads (default: all cores)");
+  c->add_flag("--bound", a.bound,
+              "also compute the LP upper bound on allocation per seed (policy `bound`; on by default with --report)");
+  c->add_flag("--no-bound", a.no_bound, "never compute the bound, even with --report");
   c->add_flag("--quiet", a.quiet, "no progress bar");
 }
 
@@ -65,6 +69,14 @@ int RunSimOpenb(const SimOpenbArgs& a) {
   }
   spec.policies = SplitList(a.policies);
   if (spec.policies.empty()) return Fail(InvalidArgument("--policy names no policy"));
+  const bool has_bound =
+      std::find(spec.policies.begin(), spec.policies.end(), sim::kBoundPolicy) != spec.policies.end();
+  if (a.no_bound) {
+    std::erase(spec.policies, std::string(sim::kBoundPolicy));
+    if (spec.policies.empty()) return Fail(InvalidArgument("--no-bound leaves no policy to run"));
+  } else if (!has_bound && (a.bound || !a.report_dir.empty())) {
+    spec.policies.push_back(sim::kBoundPolicy);
+  }
   auto seeds = sim::ParseSeeds(a.seeds);
   if (!seeds.ok()) return Fail(seeds.status());
   spec.seeds = *seeds;

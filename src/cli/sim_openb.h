@@ -11,13 +11,15 @@ namespace awan::cli {
 struct SimOpenbArgs {
   std::string nodes;
   std::vector<std::string> pods;
-  std::string policies = "random,dotprod,clustering,packing,bestfit,fgd";
+  std::string policies = "random,dotprod,clustering,packing,bestfit,fgd,awan";
   std::string seeds = "42-51";
   std::string json_out;
   std::string report_dir;
   std::string published;
   double tune = 1.3;
   int threads = 0;
+  bool bound = false;
+  bool no_bound = false;
   bool quiet = false;
 };
 

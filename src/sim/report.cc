@@ -209,16 +209,21 @@ Status WriteHtmlReport(const std::string& dir, const ExperimentResult& r, const 
           workloads[w] + "'\nset ylabel 'GPU allocated (% of capacity)'\nset xrange [0:130]\nset yrange [0:100]\n";
     gp += "plot ";
     for (size_t p = 0; p < policies.size(); ++p) {
-      gp += fmt::format("{}'{}.dat' index {} using 1:2 with lines lw 2 title '{}'", p ? ", " : "", base, p,
-                        policies[p]);
+      const bool bound = policies[p] == kBoundPolicy;
+      gp += fmt::format("{}'{}.dat' index {} using 1:2 with {} title '{}'", p ? ", " : "", base, p,
+                        bound ? "linespoints dt 2 lw 2 lc rgb 'black'" : "lines lw 2",
+                        bound ? "bound (LP: no placement allocates more)" : policies[p]);
     }
     gp += "\nset output '" + base + "-zoom.png'\nset title 'Zoom on arrived 80-130%: " + workloads[w] +
           "'\nset xrange [80:130]\nset yrange [*:*]\nreplot\n";
     gp += "set output '" + base + "-frag.png'\nset title 'Fragmented GPU (FGD measure): " + workloads[w] +
           "'\nset ylabel 'fragmented GPU (% of capacity)'\nset xrange [0:130]\nset yrange [0:*]\nplot ";
+    bool first = true;
     for (size_t p = 0; p < policies.size(); ++p) {
-      gp += fmt::format("{}'{}.dat' index {} using 1:3 with lines lw 2 title '{}'", p ? ", " : "", base, p,
+      if (policies[p] == kBoundPolicy) continue;  // the bound has no fragmentation curve
+      gp += fmt::format("{}'{}.dat' index {} using 1:3 with lines lw 2 title '{}'", first ? "" : ", ", base, p,
                         policies[p]);
+      first = false;
     }
     gp += "\n";
     const std::string gp_path = (std::filesystem::path(dir) / (base + ".gp")).string();

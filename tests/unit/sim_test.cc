@@ -172,5 +172,31 @@ TEST(Experiment, ThreadCountDoesNotChangeResults) {
   EXPECT_EQ(RunExperiment(spec, policies::BuiltinRegistry(), nullptr).status().code(), StatusCode::kNotFound);
 }
 
+// awan's policy: every decision is committed through ClusterSnapshot::Assign, which refuses any over-commit
+// of CPU, memory, pod slots or a device, so a run that completes placed nothing that did not fit; the same
+// seed gives the same decisions, pod by pod.
+TEST(AwanPolicy, CompletesWithoutOverCommitAndIsDeterministic) {
+  GeneratorSpec g;
+  g.nodes = 60;
+  g.gpu_demand_ratio = 1.0;
+  g.seed = 11;
+  Fleet fleet;
+  ASSERT_TRUE(trace::ParseOpenbNodes(GenerateNodesCsv(g), "nodes", fleet).ok());
+  auto pods = trace::ParseOpenbPods(GeneratePodsCsv(g), "pods", fleet.models());
+  ASSERT_TRUE(pods.ok()) << pods.status().ToString();
+  const std::vector<PodSpec> by_name = SortedByName(std::move(*pods));
+  OpenbRunOptions opt;
+  auto a = RunOpenb(fleet, by_name, "gen", "awan", 5, policies::BuiltinRegistry(), opt);
+  auto b = RunOpenb(fleet, by_name, "gen", "awan", 5, policies::BuiltinRegistry(), opt);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(a->placed + a->failed, a->pods);
+  EXPECT_GT(a->failed, 0);  // demand is tuned to 130 % of capacity: some pods must fail
+  EXPECT_LE(a->timeline.used_milli.back(), fleet.total_gpus() * 1000);
+  EXPECT_EQ(a->timeline.used_milli, b->timeline.used_milli);
+  EXPECT_EQ(a->failed_at, b->failed_at);
+  EXPECT_EQ(a->timeline.frag_milli, b->timeline.frag_milli);
+}
+
 }  // namespace
 }  // namespace awan::sim
