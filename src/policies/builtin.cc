@@ -1,6 +1,7 @@
 #include "policies/builtin.h"
 
 #include "policies/awan/awan_score.h"
+#include "policies/awan/model_reservation.h"
 #include "policies/bestfit/best_fit_score.h"
 #include "policies/clustering/gpu_clustering_score.h"
 #include "policies/dotprod/dot_product_score.h"
@@ -65,6 +66,12 @@ void RegisterBuiltins(PluginRegistry& r) {
     AWAN_ASSIGN_OR_RETURN(auto model, PackingModelFor(ctx));
     return std::make_unique<AwanScore>(std::move(model));
   });
+  r.AddScorer("ModelReservation", [](const PluginContext& ctx) -> StatusOr<std::unique_ptr<ScorePlugin>> {
+    if (ctx.fleet == nullptr || ctx.workload == nullptr) {
+      return FailedPrecondition("ModelReservation needs the fleet and the workload's pod list");
+    }
+    return std::make_unique<ModelReservation>(*ctx.fleet, *ctx.workload);
+  });
   r.AddScorer("RandomScore", Simple<RandomScore>());
   r.AddScorer("DotProductScore", Simple<DotProductScore>());
   r.AddScorer("GpuClusteringScore", Simple<GpuClusteringScore>());
@@ -86,15 +93,21 @@ void RegisterBuiltins(PluginRegistry& r) {
                       "GpuPackingScore", "best"));
   r.AddProfile(Single("bestfit", "least CPU+GPU left after placement (FGD paper: BestFit)", "BestFitScore", "best"));
   r.AddProfile(Single("fgd", "fragmentation gradient descent (Weng et al., USENIX ATC'23)", "FgdScore", "fgd"));
-  // awan: FGD's score decides; among nodes FGD scores equal (its integer truncation makes many ties), awan's
-  // packing-aware fragmentation decides instead of the random rank. The FGD weight exceeds AwanScore's whole
-  // range, so the sum is lexicographic.
-  r.AddProfile(ProfileConfig{"awan",
-                             "awan's own: FGD's score, ties broken by packing-aware fragmentation "
-                             "(how many typical pods still fit)",
-                             {"NodeResourcesFit", "GpuFit"},
-                             {{"FgdScore", 2 * AwanScore::kCenter + 1}, {"AwanScore", 1}},
-                             "awan"});
+  // awan: three levels, lexicographic (each weight exceeds the whole range of the levels below it):
+  //   1. ModelReservation: unconstrained pods keep off the models that constrained pods will need;
+  //   2. FgdScore: fragmentation gradient descent, as the paper scores it;
+  //   3. AwanScore: among nodes FGD scores alike (its integer truncation makes many ties), packing-aware
+  //      fragmentation decides, instead of the random rank.
+  {
+    constexpr int64_t kFgdWeight = 2 * AwanScore::kCenter + 1;
+    constexpr int64_t kReservationWeight = (kMaxNodeScore + 1) * kFgdWeight;
+    r.AddProfile(ProfileConfig{"awan",
+                               "awan's own: keep scarce models for pods pinned to them, then FGD, ties broken by "
+                               "packing-aware fragmentation",
+                               {"NodeResourcesFit", "GpuFit"},
+                               {{"ModelReservation", kReservationWeight}, {"FgdScore", kFgdWeight}, {"AwanScore", 1}},
+                               "awan"});
+  }
   r.AddProfile(ProfileConfig{"k8s", "Kubernetes default scoring: LeastAllocated + BalancedAllocation (CPU, memory)",
                              {"NodeResourcesFit", "GpuFit"},
                              {{"LeastAllocated", 1}, {"BalancedAllocation", 1}},
