@@ -29,12 +29,15 @@ ModelReservation::ModelReservation(const Fleet& fleet, const std::vector<PodSpec
       if (p.allowed_models.Allows(AcceleratorId(static_cast<uint32_t>(m)))) reserve_[m] += gpu * cap[m] / allowed;
   }
   if (demand <= 0) return;
-  for (size_t m = 0; m < models; ++m) reserve_[m] = std::min(cap[m], reserve_[m] * capacity / demand);
+  for (size_t m = 0; m < models; ++m) {
+    reserve_[m] = std::min(cap[m], reserve_[m] * capacity / demand);
+    any_ = any_ || reserve_[m] > 0;
+  }
 }
 
 void ModelReservation::PreScore(const PodSpec& pod, const ClusterSnapshot& snap, std::span<const NodeIndex>, Rng&) {
   std::fill(reserved_.begin(), reserved_.end(), 0);
-  if (!pod.wants_gpu() || !pod.allowed_models.any_model()) return;
+  if (!any_ || !pod.wants_gpu() || !pod.allowed_models.any_model()) return;
   std::fill(idle_.begin(), idle_.end(), 0);
   for (size_t i = 0; i < snap.size(); ++i) {
     const NodeState& n = snap.node(NodeIndex(static_cast<uint32_t>(i)));

@@ -35,6 +35,7 @@ class ModelReservation final : public ScorePlugin {
   std::vector<double> reserve_;    // by model id
   std::vector<uint8_t> reserved_;  // by model id, this cycle: 1 = kept for constrained pods
   std::vector<int64_t> idle_;      // scratch: idle milli by model
+  bool any_ = false;               // some model has a reservation (else the plugin is a no-op)
 };
 
 }  // namespace awan::policies
