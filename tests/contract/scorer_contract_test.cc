@@ -130,14 +130,19 @@ TEST_P(ScorerContract, FrameworkDecisionsEqualFreshScoringAndStayInRange) {
       uint32_t who = 0;
       std::vector<int64_t> raw;
       std::vector<uint32_t> idx;
+      std::vector<NodeIndex> feasible;
       for (uint32_t i = 0; i < snap.size(); ++i) {
         const NodeState& n = snap.node(NodeIndex(i));
         if (policies::NodeResourcesFit().Filter(pod, n) != FitReason::kFits ||
             policies::GpuFit().Filter(pod, n) != FitReason::kFits) {
           continue;
         }
-        raw.push_back(fresh->Score(pod, snap, NodeIndex(i)));
-        idx.push_back(i);
+        feasible.push_back(NodeIndex(i));
+      }
+      fresh->PreScore(pod, snap, feasible, rng_fresh);  // as the framework does once per cycle
+      for (NodeIndex i : feasible) {
+        raw.push_back(fresh->Score(pod, snap, i));
+        idx.push_back(i.value);
       }
       for (size_t k = 0; k < raw.size(); ++k) {
         if (raw[k] > best) best = raw[k], who = idx[k];
@@ -146,7 +151,6 @@ TEST_P(ScorerContract, FrameworkDecisionsEqualFreshScoringAndStayInRange) {
     }
     ASSERT_TRUE(snap.Assign(pod, d->placement).ok());
   }
-  (void)rng_fresh;
 }
 
 INSTANTIATE_TEST_SUITE_P(AllScorers, ScorerContract,
@@ -175,7 +179,7 @@ TEST_P(SelectorContract, ReturnsExactlyTheRequestedDevicesWithRoom) {
   EXPECT_GT(placed, 50);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllSelectors, SelectorContract, ::testing::Values("best", "random", "fgd"));
+INSTANTIATE_TEST_SUITE_P(AllSelectors, SelectorContract, ::testing::Values("best", "random", "fgd", "awan"));
 
 }  // namespace
 }  // namespace awan

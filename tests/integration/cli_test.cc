@@ -40,18 +40,29 @@ TEST(Cli, GenerateThenSimulateWithJsonAndReport) {
   EXPECT_NE(r.out.find("fgd"), std::string::npos);
   std::ifstream f(dir + "/out.json");
   nlohmann::json j = nlohmann::json::parse(f);
-  ASSERT_EQ(j["runs"].size(), 6u);
+  ASSERT_EQ(j["runs"].size(), 8u);  // 3 policies x 2 seeds, and the bound (added with --report) x 2 seeds
   const auto& run = j["runs"][0];
   for (const char* k : {"workload", "policy", "seed", "unallocated_gpu_pct", "alloc_curve"}) EXPECT_TRUE(run.contains(k)) << k;
   EXPECT_TRUE(run["unallocated_gpu_pct"].contains("100"));
   EXPECT_TRUE(run["unallocated_gpu_pct"].contains("130"));
   EXPECT_EQ(run["alloc_curve"].size(), 131u);
-  ASSERT_EQ(j["summary"].size(), 3u);
+  ASSERT_EQ(j["summary"].size(), 4u);
+  EXPECT_EQ(j["summary"][3]["policy"], "bound");
+  // The bound is an upper bound on allocation: never more unallocated than a policy leaves.
+  for (int k = 0; k < 3; ++k) {
+    EXPECT_LE(j["summary"][3]["unallocated_gpu_pct_100_mean"].get<double>(),
+              j["summary"][k]["unallocated_gpu_pct_100_mean"].get<double>() + 0.01);
+  }
   for (const char* k : {"workload", "policy", "unallocated_gpu_pct_100_mean", "unallocated_gpu_pct_130_mean"}) {
     EXPECT_TRUE(j["summary"][0].contains(k)) << k;
   }
   EXPECT_TRUE(std::filesystem::exists(dir + "/report/index.html"));
   EXPECT_GT(std::filesystem::file_size(dir + "/report/00-pods-alloc.png"), 1000u);
+  Result nb = Awan("sim openb --nodes " + dir + "/nodes.csv --pods " + dir + "/pods.csv --policy fgd --seeds 1 --json " +
+                   dir + "/nb.json --report " + dir + "/nb --no-bound --quiet");
+  ASSERT_EQ(nb.code, 0) << nb.out;
+  std::ifstream fnb(dir + "/nb.json");
+  EXPECT_EQ(nlohmann::json::parse(fnb)["runs"].size(), 1u);
   std::filesystem::remove_all(dir);
 }
 

@@ -27,11 +27,14 @@ double Bound(const Fleet& f, const std::vector<PodSpec>& pods, int max_configs =
 TEST(PackingBound, AFractionalPodStrandsTheRestOfItsDevice) {
   Fleet f;
   AddNode(f, "n", 64000, 64000, 1);
-  // Two 0.81-GPU pods on one device: only one fits, and the 190 milli left serve only a pod of <= 190.
+  // Two 0.81-GPU pods and a 0.2 on one device: a 0.81 leaves 190 milli that the 0.2 cannot use. The LP may
+  // split the device: 0.8 of it as {0.81} and 0.2 as {0.2 x 5}, so 648 + 200 = 848, far below the 1000 that
+  // device capacity alone allows (and above the true optimum, 810: it is a relaxation).
   std::vector<PodSpec> pods = {Pod("a", 1000, 1, 1, 810, f), Pod("b", 1000, 1, 1, 810, f),
                                Pod("c", 1000, 1, 1, 200, f)};
-  EXPECT_NEAR(Bound(f, pods), 810, 1e-6);
-  pods.push_back(Pod("d", 1000, 1, 1, 190, f));
+  EXPECT_NEAR(Bound(f, pods), 848, 1e-6);
+  EXPECT_NEAR(Bound(f, pods, 0), 1000, 1e-6);  // the capacity-only fallback: weaker, still a bound
+  pods.push_back(Pod("d", 1000, 1, 1, 190, f));  // fills the sliver exactly
   EXPECT_NEAR(Bound(f, pods), 1000, 1e-6);
 }
 
@@ -41,21 +44,15 @@ TEST(PackingBound, CpuMemoryAndModelsLimitWhatFits) {
   AddNode(f, "a100", 64000, 64000, 1, "A100");
   std::vector<PodSpec> pods = {Pod("w1", 6000, 1, 1, 1000, f, "T4"), Pod("w2", 6000, 1, 1, 1000, f, "T4"),
                                Pod("w3", 6000, 1, 1, 1000, f, "T4")};
-  // Only 8 cores on the T4 node: one 6-core pod fits; the A100 node is not allowed.
-  EXPECT_NEAR(Bound(f, pods), 1000, 1e-6);
-  pods.push_back(Pod("any", 6000, 1, 2, 1000, f));  // two whole GPUs: no node has two free for it after w1...
-  // ...but the relaxation pools devices per type, and no type has two devices left besides the T4 one used.
-  EXPECT_NEAR(Bound(f, pods), 1000, 1e-6);
-  pods.push_back(Pod("one", 1000, 1, 1, 1000, f));
+  // 8 cores on the only T4 node: 8/6 of a 6-core pod (the LP is fractional); the A100 is not allowed.
+  EXPECT_NEAR(Bound(f, pods), 1000.0 * 8 / 6, 1e-6);
+  // A 2-GPU pod fits only the T4 node (the A100 node has one device) and is worth more per core.
+  pods.push_back(Pod("two", 6000, 1, 2, 1000, f));
   EXPECT_NEAR(Bound(f, pods), 2000, 1e-6);
-}
-
-TEST(PackingBound, FallbackWithoutConfigurationsIsWeakerButStillABound) {
-  Fleet f;
-  AddNode(f, "n", 64000, 64000, 1);
-  std::vector<PodSpec> pods = {Pod("a", 1000, 1, 1, 810, f), Pod("b", 1000, 1, 1, 810, f)};
-  EXPECT_NEAR(Bound(f, pods, 200000), 810, 1e-6);
-  EXPECT_NEAR(Bound(f, pods, 0), 1000, 1e-6);  // capacity only: 1000 milli of device for 1620 of demand
+  pods.push_back(Pod("one", 1000, 1, 1, 1000, f));  // unconstrained: the A100
+  EXPECT_NEAR(Bound(f, pods), 3000, 1e-6);
+  pods.push_back(Pod("fat", 1000, 128000, 1, 1000, f));  // more memory than any node: adds nothing
+  EXPECT_NEAR(Bound(f, pods), 3000, 1e-6);
 }
 
 TEST(PackingBound, NeverBelowWhatAPolicyAllocatesOnAGeneratedFleet) {
