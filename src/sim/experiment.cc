@@ -65,6 +65,12 @@ StatusOr<RunSummary> BoundRun(const Fleet& fleet, const Workload& wl, uint64_t s
     }
     AWAN_ASSIGN_OR_RETURN(PackingBound b, MaxAllocatableGpu(fleet, prefix));
     if (k >= 0 && k < kCurvePoints) r.alloc_curve[k] = 100.0 * b.max_allocated_milli / static_cast<double>(capacity);
+    if (k == 100) {
+      for (const PackingBound::LeftOut& l : b.left_out) {
+        r.failed_gpu_by_shape_100[ShapeName(*l.pod)] +=
+            static_cast<int64_t>(std::llround(l.count * static_cast<double>(l.pod->total_gpu().value)));
+      }
+    }
   }
   r.unalloc_100 = UnallocatedAt(r.alloc_curve, 100);
   r.unalloc_130 = UnallocatedAt(r.alloc_curve, 130);

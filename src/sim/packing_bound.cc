@@ -64,7 +64,8 @@ class Lp {
     ja_.push_back(col);
     ar_.push_back(v);
   }
-  StatusOr<double> Maximize() const {
+  // Solves; on success fills `values` with every column's value (index = column - 1).
+  StatusOr<double> Maximize(std::vector<double>* values) const {
     std::unique_ptr<glp_prob, void (*)(glp_prob*)> lp(glp_create_prob(), glp_delete_prob);
     glp_set_obj_dir(lp.get(), GLP_MAX);
     if (!upper_.empty()) glp_add_rows(lp.get(), static_cast<int>(upper_.size()));
@@ -91,6 +92,8 @@ class Lp {
       return Internal("GLPK could not solve the packing bound (simplex code " + std::to_string(rc) + ", status " +
                       std::to_string(glp_get_status(lp.get())) + ")");
     }
+    values->resize(objective_.size());
+    for (size_t c = 0; c < objective_.size(); ++c) (*values)[c] = glp_get_col_prim(lp.get(), static_cast<int>(c + 1));
     return glp_get_obj_val(lp.get());
   }
 
@@ -129,6 +132,7 @@ StatusOr<PackingBound> MaxAllocatableGpu(const Fleet& fleet, std::span<const Pod
   if (!use_configs) configs.clear();
 
   Lp lp;
+  std::vector<std::pair<size_t, int>> placement_cols;  // (shape ordinal, column)
   std::vector<int> shape_row;
   for (const auto& [key, s] : shapes) shape_row.push_back(lp.AddRow(static_cast<double>(s.count)));
   for (const auto& [tkey, t] : types) {
@@ -147,6 +151,7 @@ StatusOr<PackingBound> MaxAllocatableGpu(const Fleet& fleet, std::span<const Pod
       const PodSpec& p = *s.pod;
       if (!Compatible(p, n)) continue;
       const int col = lp.AddColumn(static_cast<double>(p.total_gpu().value));
+      placement_cols.emplace_back(si - 1, col);
       lp.Set(row, col, 1);
       lp.Set(cpu, col, static_cast<double>(p.cpu.value));
       lp.Set(mem, col, static_cast<double>(p.memory.value));
@@ -179,8 +184,18 @@ StatusOr<PackingBound> MaxAllocatableGpu(const Fleet& fleet, std::span<const Pod
       lp.Set(share_milli_row, col, -static_cast<double>(kWholeGpu.value));
     }
   }
-  AWAN_ASSIGN_OR_RETURN(double best, lp.Maximize());
+  std::vector<double> values;
+  AWAN_ASSIGN_OR_RETURN(double best, lp.Maximize(&values));
   PackingBound out;
+  std::vector<double> placed(shapes.size(), 0.0);
+  for (const auto& [shape, col] : placement_cols) {
+    if (static_cast<size_t>(col - 1) < values.size()) placed[shape] += values[static_cast<size_t>(col - 1)];
+  }
+  size_t k = 0;
+  for (const auto& [key, s] : shapes) {
+    const double left = static_cast<double>(s.count) - placed[k++];
+    if (left > 1e-6) out.left_out.push_back({s.pod, left});
+  }
   out.max_allocated_milli = best;
   out.node_types = static_cast<int>(types.size());
   out.pod_shapes = static_cast<int>(shapes.size());

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <span>
+#include <vector>
 
 #include "common/status.h"
 #include "model/fleet.h"
@@ -29,6 +30,13 @@ namespace awan::sim {
 
 struct PackingBound {
   double max_allocated_milli = 0;  // LP optimum: no placement allocates more GPU milli than this
+  // What the optimum leaves out, by pod shape (a representative pod and how many of its shape, fractional):
+  // an offline optimum may skip a pod that fits, which an online policy placing every pod it can does not.
+  struct LeftOut {
+    const PodSpec* pod = nullptr;
+    double count = 0;
+  };
+  std::vector<LeftOut> left_out;
   int node_types = 0;
   int pod_shapes = 0;
   int configurations = 0;          // fractional device configurations used (0 = capacity-only fallback)
