@@ -203,16 +203,19 @@ Status WriteHtmlReport(const std::string& dir, const ExperimentResult& r, const 
     const std::string dat_path = (std::filesystem::path(dir) / (base + ".dat")).string();
     AWAN_RETURN_IF_ERROR(WriteText(dat_path, dat));
     std::string gp = "cd '" + std::filesystem::absolute(dir).string() + "'\n";
-    gp += "set terminal pngcairo size 900,520 font 'sans,10'\nset grid\nset key left top\n"
+    gp += "set terminal pngcairo size 900,520 font 'sans,10'\nset grid\nset key right bottom\n"
                      "set xlabel 'arrived GPU request (% of capacity)'\n";
     gp += "set output '" + base + "-alloc.png'\nset title 'GPU allocation ratio vs arrived workload: " +
           workloads[w] + "'\nset ylabel 'GPU allocated (% of capacity)'\nset xrange [0:130]\nset yrange [0:100]\n";
     gp += "plot ";
     for (size_t p = 0; p < policies.size(); ++p) {
       const bool bound = policies[p] == kBoundPolicy;
+      // The bound is known only at its points; between two of them the later one still bounds, so it is
+      // drawn as steps that rise at each point (an upper envelope), with the points marked.
       gp += fmt::format("{}'{}.dat' index {} using 1:2 with {} title '{}'", p ? ", " : "", base, p,
-                        bound ? "linespoints dt 2 lw 2 lc rgb 'black'" : "lines lw 2",
+                        bound ? "fsteps dt 2 lw 2 lc rgb 'black'" : "lines lw 2",
                         bound ? "bound (LP: no placement allocates more)" : policies[p]);
+      if (bound) gp += fmt::format(", '{}.dat' index {} using 1:2 with points pt 6 lc rgb 'black' notitle", base, p);
     }
     gp += "\nset output '" + base + "-zoom.png'\nset title 'Zoom on arrived 80-130%: " + workloads[w] +
           "'\nset xrange [80:130]\nset yrange [*:*]\nreplot\n";
