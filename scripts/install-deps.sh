@@ -8,7 +8,7 @@ PKGS=(
   build-essential cmake ninja-build pkg-config git
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libfmt-dev nlohmann-json3-dev
-  gnuplot-nox libglpk-dev
+  gnuplot-nox libglpk-dev libyaml-cpp-dev
 )
 missing=()
 for p in "${PKGS[@]}"; do
