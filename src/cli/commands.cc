@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "cli/bench.h"
+#include "cli/sim_jobs.h"
 #include "cli/sim_openb.h"
 #include "policies/builtin.h"
 
@@ -17,6 +18,8 @@ int Main(int argc, char** argv) {
   sim->require_subcommand(1);
   SimOpenbArgs sim_openb;
   AddSimOpenb(*sim, sim_openb);
+  SimJobsArgs sim_jobs;
+  AddSimJobs(*sim, sim_jobs);
 
   CLI::App* gen = app.add_subcommand("generate", "Generate example fleets and workloads");
   gen->require_subcommand(1);
@@ -36,6 +39,7 @@ int Main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   if (sim->got_subcommand("openb")) return RunSimOpenb(sim_openb);
+  if (sim->got_subcommand("jobs")) return RunSimJobs(sim_jobs);
   if (gen->got_subcommand("example")) return RunGenerate(gen_args);
   if (bench->got_subcommand("placement")) return RunBench(bench_args);
   if (pol->parsed()) {

@@ -4,7 +4,7 @@ namespace awan {
 
 static constexpr std::array<std::string_view, kFitReasonCount> kNames = {
     "Fits",          "NodeUnavailable", "TooManyPods",     "InsufficientCpu",
-    "InsufficientMemory", "NoGpu",      "GpuModelMismatch", "InsufficientGpu"};
+    "InsufficientMemory", "NoGpu",      "GpuModelMismatch", "InsufficientGpu", "OutsideDomain"};
 
 std::string_view FitReasonName(FitReason r) { return kNames[static_cast<int>(r)]; }
 

@@ -62,6 +62,11 @@ StatusOr<Decision> Framework::Schedule(const PodSpec& pod, const ClusterSnapshot
   int64_t t0 = ticks.NowNanos();
   feasible_.clear();
   reasons_.assign(snap.size(), FitReason::kFits);
+  if (!ctx.allowed.empty()) {
+    for (uint32_t i = 0; i < snap.size() && i < ctx.allowed.size(); ++i) {
+      if (!ctx.allowed[i]) reasons_[i] = FitReason::kOutsideDomain;
+    }
+  }
   for (const auto& f : profile_.filters) f->FilterAll(pod, snap, reasons_);
   for (uint32_t i = 0; i < snap.size(); ++i) {
     if (reasons_[i] == FitReason::kFits) {

@@ -33,6 +33,9 @@ struct CycleContext {
   Rng* rng = nullptr;
   std::span<const uint32_t> tie_rank;
   TickSource* ticks = nullptr;
+  // If not empty, only nodes i with allowed[i] != 0 are candidates (the others fail with kOutsideDomain):
+  // how a caller confines one placement to a topology domain.
+  std::span<const uint8_t> allowed;
 };
 
 struct Decision {

@@ -1,0 +1,144 @@
+#include "cli/sim_jobs.h"
+
+#include <atomic>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/progress.h"
+#include "config/fleet_file.h"
+#include "sim/jobs_sim.h"
+#include "trace/philly_reader.h"
+
+namespace awan::cli {
+namespace {
+
+int Fail(const Status& s) {
+  fmt::print(stderr, "awan: error: {}\n", s.message());
+  return 1;
+}
+
+std::vector<std::string> Split(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t c = s.find(',', start);
+    if (c == std::string::npos) c = s.size();
+    if (c > start) out.push_back(s.substr(start, c - start));
+    start = c + 1;
+  }
+  return out;
+}
+
+nlohmann::json SummaryJson(const sim::JobsSummary& s) {
+  nlohmann::json tenants = nlohmann::json::array();
+  for (const auto& t : s.tenants) tenants.push_back({{"tenant", t.tenant}, {"jobs", t.jobs}, {"avg_jct_s", t.avg_jct_s}});
+  return {{"policy", s.policy},
+          {"oracle", s.oracle},
+          {"isolated", s.isolated},
+          {"offered_load", s.offered_load},
+          {"jobs", s.jobs},
+          {"finished", s.finished},
+          {"avg_jct_s", s.avg_jct_s},
+          {"p50_jct_s", s.p50_jct_s},
+          {"p99_jct_s", s.p99_jct_s},
+          {"avg_queue_s", s.avg_queue_s},
+          {"avg_slowdown", s.avg_slowdown},
+          {"makespan_s", s.makespan_s},
+          {"gpu_util_pct", s.gpu_util_pct},
+          {"preemptions", s.preemptions},
+          {"gang_locality", {{"supernode", s.gang_locality_supernode}, {"block", s.gang_locality_block}}},
+          {"jain_fairness", s.jain_fairness},
+          {"tenants", tenants}};
+}
+
+}  // namespace
+
+void AddSimJobs(CLI::App& sim, SimJobsArgs& a) {
+  CLI::App* c = sim.add_subcommand("jobs", "Jobs over time (submit, wait, run, finish) on a fleet file");
+  c->add_option("--fleet", a.fleet, "fleet file (YAML, docs/formats/fleet.md)")->required();
+  c->add_option("--jobs", a.jobs, "Philly job table CSV (timestamp,duration,num_gpus,gpu_time,cluster)")->required();
+  c->add_option("--policy", a.policies, "comma-separated orderings: fifo, sjf (oracle), srtf (oracle), tiresias, awan")
+      ->capture_default_str();
+  c->add_flag("--isolated", a.isolated, "each tenant alone on its guaranteed quota, no borrowing (Helios protocol)");
+  c->add_option("--target-load", a.target_load,
+                "rescale submit times (not durations) so that the offered load is X (GPU-time / (GPUs x span))")
+      ->check(CLI::Range(0.001, 100.0));
+  c->add_option("--json", a.json_out, "write the summary as JSON to this file");
+  c->add_option("--threads", a.threads, "worker threads (default: all cores; results do not depend on it)");
+  c->add_flag("--quiet", a.quiet, "no progress bar");
+}
+
+int RunSimJobs(const SimJobsArgs& a) {
+  auto fleet = config::ReadFleetFile(a.fleet);
+  if (!fleet.ok()) return Fail(fleet.status());
+  auto jobs = trace::ReadPhillyJobs(a.jobs);
+  if (!jobs.ok()) return Fail(jobs.status());
+  const std::vector<std::string> policies = Split(a.policies);
+  if (policies.empty()) return Fail(InvalidArgument("--policy names no policy"));
+  const double native = sim::OfferedLoad(*jobs, (*fleet)->fleet.total_gpus());
+  fmt::print(stderr, "awan sim jobs: {} jobs, {} nodes ({} GPUs), native offered load {:.3f}{}\n", jobs->size(),
+             (*fleet)->fleet.size(), (*fleet)->fleet.total_gpus(), native,
+             a.target_load > 0 ? fmt::format(", rescaled to {:.3f}", a.target_load) : std::string());
+
+  std::vector<StatusOr<sim::JobsSimResult>> results(policies.size(), Internal("not run"));
+  std::atomic<size_t> next{0};
+  std::atomic<int64_t> done{0};
+  const int threads = std::max(1, std::min<int>(a.threads > 0 ? a.threads : std::max(1u, std::thread::hardware_concurrency()),
+                                                static_cast<int>(policies.size())));
+  std::atomic<int> workers_done{0};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&] {
+      for (size_t k; (k = next.fetch_add(1)) < policies.size();) {
+        sim::JobsSimOptions o;
+        o.policy = policies[k];
+        o.isolated = a.isolated;
+        o.target_load = a.target_load;
+        results[k] = sim::RunJobsSim(**fleet, *jobs, o, &done);
+      }
+      workers_done.fetch_add(1);
+    });
+  }
+  ProgressBar bar("sim jobs", !a.quiet);
+  const int64_t total = static_cast<int64_t>(jobs->size() * policies.size());
+  while (workers_done.load() < threads) {
+    bar.Update(done.load(), total, fmt::format("{} policies", policies.size()));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  for (auto& t : pool) t.join();
+  bar.Finish(fmt::format("{} policies", policies.size()));
+
+  nlohmann::json summary = nlohmann::json::array();
+  fmt::print("{:<16} {:>9} {:>12} {:>10} {:>12} {:>12} {:>9} {:>7} {:>12} {:>6}\n", "policy", "finished", "avg JCT s",
+             "p50 s", "p99 s", "avg queue s", "slowdown", "util %", "gang sn/blk", "jain");
+  for (size_t k = 0; k < policies.size(); ++k) {
+    if (!results[k].ok()) return Fail(results[k].status());
+    const sim::JobsSummary& s = results[k]->summary;
+    fmt::print("{:<16} {:>9} {:>12.0f} {:>10.0f} {:>12.0f} {:>12.0f} {:>9.2f} {:>7.1f} {:>5.2f}/{:<6.2f} {:>6.3f}\n",
+               s.policy + (s.oracle ? " (oracle)" : ""), s.finished, s.avg_jct_s, s.p50_jct_s, s.p99_jct_s,
+               s.avg_queue_s, s.avg_slowdown, s.gpu_util_pct, s.gang_locality_supernode, s.gang_locality_block,
+               s.jain_fairness);
+    if (s.finished < s.jobs) {
+      fmt::print(stderr, "awan: warning: {}: {} of {} jobs never started (no quota or domain can ever hold them)\n",
+                 s.policy, s.jobs - s.finished, s.jobs);
+    }
+    summary.push_back(SummaryJson(s));
+  }
+  if (!a.json_out.empty()) {
+    nlohmann::json j = {{"meta", {{"fleet", a.fleet}, {"jobs", a.jobs}, {"native_offered_load", native},
+                                  {"target_load", a.target_load}, {"isolated", a.isolated}}},
+                        {"summary", summary}};
+    std::ofstream f(a.json_out);
+    f << j.dump(1) << "\n";
+    f.close();
+    if (!f) return Fail(IoError("cannot write " + a.json_out));
+    fmt::print(stderr, "wrote {}\n", a.json_out);
+  }
+  return 0;
+}
+
+}  // namespace awan::cli

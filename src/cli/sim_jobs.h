@@ -1,0 +1,24 @@
+// `awan sim jobs`: jobs over time on a fleet file (docs/formats/fleet.md) from a Philly job table.
+#pragma once
+
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace awan::cli {
+
+struct SimJobsArgs {
+  std::string fleet;
+  std::string jobs;
+  std::string policies = "fifo,sjf,srtf,tiresias,awan";
+  bool isolated = false;
+  double target_load = 0;
+  std::string json_out;
+  int threads = 0;
+  bool quiet = false;
+};
+
+void AddSimJobs(CLI::App& sim, SimJobsArgs& args);
+int RunSimJobs(const SimJobsArgs& args);
+
+}  // namespace awan::cli

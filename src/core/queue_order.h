@@ -1,0 +1,34 @@
+// QueueOrder: the QueueSort extension point for jobs that wait: which pending job the scheduling cycle tries
+// first. A policy turns what it may know about a job into a key; smaller keys go first, ties by submit time,
+// then by arrival order. Keys are computed once, when the job joins the queue, from what is known then.
+//
+// Only oracle policies (reads_true_duration() == true, labelled as such in every output) may read
+// `true_duration_s`; every other policy must decide from shape, tenant and history alone.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace awan {
+
+struct QueuedJob {
+  int64_t submit_s = 0;
+  int64_t gpus = 0;
+  int tasks = 1;
+  int tenant = 0;                 // dense tenant index
+  int64_t attained_gpu_s = 0;     // GPU-seconds of service received so far (0 until preemption exists)
+  int64_t true_duration_s = 0;    // oracle policies only
+};
+
+class QueueOrder {
+ public:
+  virtual ~QueueOrder() = default;
+  virtual std::string_view name() const = 0;
+  virtual bool reads_true_duration() const { return false; }
+  // REQUIRES: called once per job, when it joins the queue.
+  virtual double Key(const QueuedJob& job) = 0;
+  // A job finished after `run_s` seconds of run time: history any real scheduler has from then on.
+  virtual void Finished(const QueuedJob& job, int64_t run_s) { (void)job, (void)run_s; }
+};
+
+}  // namespace awan

@@ -1,0 +1,102 @@
+#include "policies/ordering/orderings.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <utility>
+
+namespace awan::policies {
+namespace {
+
+class Fifo final : public QueueOrder {
+ public:
+  std::string_view name() const override { return "fifo"; }
+  double Key(const QueuedJob& j) override { return static_cast<double>(j.submit_s); }
+};
+
+class Sjf final : public QueueOrder {
+ public:
+  std::string_view name() const override { return "sjf"; }
+  bool reads_true_duration() const override { return true; }
+  double Key(const QueuedJob& j) override { return static_cast<double>(j.true_duration_s); }
+};
+
+class Srtf final : public QueueOrder {
+ public:
+  std::string_view name() const override { return "srtf"; }
+  bool reads_true_duration() const override { return true; }
+  double Key(const QueuedJob& j) override {
+    const double done = j.gpus > 0 ? static_cast<double>(j.attained_gpu_s) / static_cast<double>(j.gpus) : 0.0;
+    return std::max(0.0, static_cast<double>(j.true_duration_s) - done);
+  }
+};
+
+class Tiresias final : public QueueOrder {
+ public:
+  std::string_view name() const override { return "tiresias"; }
+  double Key(const QueuedJob& j) override {
+    // Queue index by attained service (GPU-seconds), then FIFO inside the queue.
+    static constexpr double kThresholds[] = {3200.0 * 3600, 10000.0 * 3600};
+    int queue = 0;
+    for (double t : kThresholds) queue += static_cast<double>(j.attained_gpu_s) >= t;
+    return queue * 1e12 + static_cast<double>(j.submit_s);
+  }
+};
+
+// Running statistics of finished jobs' durations, in log space (durations span seconds to weeks).
+class History {
+ public:
+  void Add(double seconds) {
+    samples_.push_back(std::log(std::max(1.0, seconds)));
+    sorted_ = false;
+  }
+  size_t size() const { return samples_.size(); }
+  double Median() {
+    if (!sorted_) std::sort(samples_.begin(), samples_.end()), sorted_ = true;
+    return std::exp(samples_[samples_.size() / 2]);
+  }
+
+ private:
+  std::vector<double> samples_;
+  bool sorted_ = true;
+};
+
+class AwanOrder final : public QueueOrder {
+ public:
+  std::string_view name() const override { return "awan"; }
+  double Key(const QueuedJob& j) override {
+    static constexpr size_t kMinSamples = 3;
+    auto it = by_tenant_gpus_.find({j.tenant, j.gpus});
+    if (it != by_tenant_gpus_.end() && it->second.size() >= kMinSamples) return it->second.Median();
+    auto g = by_gpus_.find(j.gpus);
+    if (g != by_gpus_.end() && g->second.size() >= kMinSamples) return g->second.Median();
+    if (all_.size() > 0) return all_.Median();
+    return static_cast<double>(j.submit_s);  // no history yet: first come, first served
+  }
+  void Finished(const QueuedJob& j, int64_t run_s) override {
+    const double s = static_cast<double>(run_s);
+    by_tenant_gpus_[{j.tenant, j.gpus}].Add(s);
+    by_gpus_[j.gpus].Add(s);
+    all_.Add(s);
+  }
+
+ private:
+  std::map<std::pair<int, int64_t>, History> by_tenant_gpus_;
+  std::map<int64_t, History> by_gpus_;
+  History all_;
+};
+
+}  // namespace
+
+std::vector<std::string> QueueOrderNames() { return {"fifo", "sjf", "srtf", "tiresias", "awan"}; }
+
+StatusOr<std::unique_ptr<QueueOrder>> MakeQueueOrder(const std::string& name) {
+  if (name == "fifo") return std::unique_ptr<QueueOrder>(std::make_unique<Fifo>());
+  if (name == "sjf") return std::unique_ptr<QueueOrder>(std::make_unique<Sjf>());
+  if (name == "srtf") return std::unique_ptr<QueueOrder>(std::make_unique<Srtf>());
+  if (name == "tiresias") return std::unique_ptr<QueueOrder>(std::make_unique<Tiresias>());
+  if (name == "awan") return std::unique_ptr<QueueOrder>(std::make_unique<AwanOrder>());
+  return NotFound("unknown ordering policy '" + name + "' (known: fifo, sjf, srtf, tiresias, awan)");
+}
+
+}  // namespace awan::policies

@@ -1,0 +1,78 @@
+// `awan sim jobs`: a discrete-event simulation of jobs that arrive, wait, run and finish on a fleet, driven
+// by awan's scheduling core (the Framework places each task, the GangPlacer places gangs on the topology
+// tree, a QueueOrder policy orders the queue). Events: submit, finish; after the events of an instant the
+// scheduling cycle runs, as named stages:
+//   1. order     pending jobs by the policy's key (computed at submission)
+//   2. admit     the tenant's quota: within its guarantee, or borrowing idle quota of its cohort (not with
+//                --isolated), within its borrowing limit and the lenders' lending limits
+//   3. place     the gang all or nothing, tightest topology domain first (GangPlacer)
+//   4. backfill  a job that cannot start does not block the ones behind it; at most `backfill_window`
+//                blocked jobs are examined per cycle (like Slurm's bf_max_job_test)
+// A gang spread over a wider domain runs slower: its duration is multiplied by the level's factor.
+// Not yet here (see docs/benchmarks.md): preemption, checkpoints, node failures, periodic cycles.
+//
+// Deterministic: no clock, no randomness. Times are integer seconds.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "config/fleet_file.h"
+#include "model/job.h"
+
+namespace awan::sim {
+
+struct JobsSimOptions {
+  std::string policy = "awan";       // a QueueOrder name
+  std::string placement = "bestfit"; // the placement profile each task goes through
+  bool isolated = false;             // each tenant alone on its guarantee: no borrowing
+  double target_load = 0;            // > 0: rescale submit times to this offered load
+  // Duration factor of a gang whose tightest common domain is the supernode, block or zone.
+  double slowdown_supernode = 1.0, slowdown_block = 1.1, slowdown_zone = 1.3;
+  int backfill_window = 1000;
+};
+
+struct JobOutcome {
+  int64_t submit_s = 0, start_s = -1, end_s = -1, duration_s = 0;  // start/end -1: never ran
+  int64_t gpus = 0;
+  int tasks = 1;
+  int tenant = 0;
+  int level = -1;  // TopologyLevel of a gang's placement (3 supernode, 2 block, 1 zone); -1 single task
+};
+
+struct TenantSummary {
+  std::string tenant;
+  int64_t jobs = 0;
+  double avg_jct_s = 0;
+};
+
+struct JobsSummary {
+  std::string policy;
+  bool oracle = false;
+  bool isolated = false;
+  double offered_load = 0;  // after rescaling
+  int64_t jobs = 0, finished = 0;
+  double avg_jct_s = 0, p50_jct_s = 0, p99_jct_s = 0, avg_queue_s = 0, avg_slowdown = 0;
+  double makespan_s = 0, gpu_util_pct = 0;
+  int64_t preemptions = 0;
+  double gang_locality_supernode = 0, gang_locality_block = 0;  // share of multi-node GPU-hours
+  double jain_fairness = 0;  // Jain's index over tenants' average slowdown
+  std::vector<TenantSummary> tenants;
+};
+
+struct JobsSimResult {
+  JobsSummary summary;
+  std::vector<JobOutcome> jobs;  // in input order
+  std::vector<std::string> tenant_names;
+};
+
+// The offered load of `jobs` on `gpus` GPUs: GPU-seconds requested / (GPUs x submit span).
+double OfferedLoad(const std::vector<JobSpec>& jobs, int64_t gpus);
+
+StatusOr<JobsSimResult> RunJobsSim(const config::FleetFile& fleet, const std::vector<JobSpec>& jobs,
+                                   const JobsSimOptions& options, std::atomic<int64_t>* progress = nullptr);
+
+}  // namespace awan::sim
