@@ -83,17 +83,24 @@ StatusOr<JobsSimResult> RunJobsSim(const config::FleetFile& file, const std::vec
   Quota quota;
   quota.isolated = o.isolated;
   std::map<std::string, int> tenant_index, cohort_index;
+  auto add_tenant = [&](TenantSpec t) {
+    tenant_index.emplace(t.name, static_cast<int>(out.tenant_names.size()));
+    out.tenant_names.push_back(t.name);
+    int c = -1;
+    if (!t.cohort.empty()) c = cohort_index.emplace(t.cohort, static_cast<int>(cohort_index.size())).first->second;
+    quota.cohort.push_back(c);
+    quota.spec.push_back(std::move(t));
+    quota.used.push_back(0);
+  };
+  // Every tenant of the file lends its idle quota, whether or not it submits anything.
+  for (const TenantSpec& t : file.tenants) add_tenant(t);
   std::vector<int> tenant_of(jobs.size());
   for (size_t i = 0; i < jobs.size(); ++i) {
-    auto [it, added] = tenant_index.emplace(jobs[i].tenant, static_cast<int>(out.tenant_names.size()));
-    if (added) {
+    auto it = tenant_index.find(jobs[i].tenant);
+    if (it == tenant_index.end()) {
       AWAN_ASSIGN_OR_RETURN(TenantSpec t, file.Tenant(jobs[i].tenant));
-      out.tenant_names.push_back(jobs[i].tenant);
-      int c = -1;
-      if (!t.cohort.empty()) c = cohort_index.emplace(t.cohort, static_cast<int>(cohort_index.size())).first->second;
-      quota.cohort.push_back(c);
-      quota.spec.push_back(std::move(t));
-      quota.used.push_back(0);
+      add_tenant(std::move(t));
+      it = tenant_index.find(jobs[i].tenant);
     }
     tenant_of[i] = it->second;
     if (jobs[i].tasks < 1 || jobs[i].task.gpu_count < 1 || jobs[i].duration_s < 1) {

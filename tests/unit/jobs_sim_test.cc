@@ -1,0 +1,164 @@
+// The jobs simulator and the pieces under it: gangs all or nothing on the topology tree, quotas with
+// borrowing, and the simulator's sanity (no contention: JCT = duration; the oracles order as theory says).
+#include <gtest/gtest.h>
+
+#include "common/rng.h"
+#include "config/fleet_file.h"
+#include "core/gang.h"
+#include "policies/builtin.h"
+#include "sim/jobs_sim.h"
+
+namespace awan::sim {
+namespace {
+
+// Two blocks of two supernodes of two 8-GPU nodes: 8 nodes, 64 GPUs.
+const char* kFleet = R"(
+node_types:
+  g8: {accelerator: H100, gpus: 8, cpu: 96, memory_gib: 1024}
+regions:
+  - name: r
+    zones:
+      - name: z
+        layout: {type: g8, nodes: 8, nodes_per_supernode: 2, supernodes_per_block: 2}
+tenants:
+  - {name: a, guaranteed_gpus: 32, cohort: c}
+  - {name: b, guaranteed_gpus: 32, cohort: c}
+)";
+
+std::unique_ptr<config::FleetFile> Fleet8() {
+  auto f = config::ParseFleetFile(kFleet, "test.yaml");
+  EXPECT_TRUE(f.ok()) << f.status().ToString();
+  return std::move(*f);
+}
+
+JobSpec Job(const std::string& name, const std::string& tenant, int64_t submit, int64_t duration, int tasks, int gpus) {
+  JobSpec j;
+  j.name = name;
+  j.tenant = tenant;
+  j.submit_s = submit;
+  j.duration_s = duration;
+  j.tasks = tasks;
+  j.task.name = name;
+  j.task.gpu_count = gpus;
+  j.task.gpu_milli = kWholeGpu;
+  return j;
+}
+
+TEST(GangPlacer, AllOrNothingAndTightestDomainFirst) {
+  auto f = Fleet8();
+  ClusterSnapshot snap(f->fleet);
+  std::vector<PodSpec> none;
+  auto profile = policies::BuiltinRegistry().BuildProfile("bestfit", PluginContext{&f->fleet, &none});
+  ASSERT_TRUE(profile.ok());
+  Framework fw(std::move(*profile));
+  GangPlacer placer(f->fleet);
+  Rng rng(1);
+  const CycleContext ctx{&rng, {}, nullptr, {}};
+  PodSpec task = Job("t", "a", 0, 1, 1, 8).task;
+  // Two 8-GPU tasks: one supernode holds them.
+  auto g = placer.Place(GangRequest{&task, 2, TopologyLevel::kZone}, snap, fw, ctx);
+  ASSERT_TRUE(g.ok() && g->has_value());
+  EXPECT_EQ((*g)->level, TopologyLevel::kSupernode);
+  EXPECT_EQ(snap.gpu_allocated_milli(), 16000);
+  // Seven more 8-GPU tasks do not fit (6 nodes left): nothing is assigned.
+  const uint64_t before = snap.gpu_allocated_milli();
+  auto big = placer.Place(GangRequest{&task, 7, TopologyLevel::kZone}, snap, fw, ctx);
+  ASSERT_TRUE(big.ok());
+  EXPECT_FALSE(big->has_value());
+  EXPECT_EQ(static_cast<uint64_t>(snap.gpu_allocated_milli()), before);
+  // Three tasks fit in one block (4 nodes each, one used supernode leaves a whole block free).
+  auto three = placer.Place(GangRequest{&task, 3, TopologyLevel::kZone}, snap, fw, ctx);
+  ASSERT_TRUE(three.ok() && three->has_value());
+  EXPECT_EQ((*three)->level, TopologyLevel::kBlock);
+  // Requiring one supernode: two tasks still fit (a free supernode remains), three cannot.
+  auto req = placer.Place(GangRequest{&task, 3, TopologyLevel::kSupernode}, snap, fw, ctx);
+  ASSERT_TRUE(req.ok());
+  EXPECT_FALSE(req->has_value());
+}
+
+TEST(JobsSim, WithoutContentionEveryJctIsTheDuration) {
+  auto f = Fleet8();
+  std::vector<JobSpec> jobs = {Job("j1", "a", 0, 100, 1, 1), Job("j2", "b", 10, 50, 2, 8),
+                               Job("j3", "a", 20, 3600, 2, 8), Job("j4", "b", 5000, 7, 1, 4)};
+  for (const std::string policy : {"fifo", "sjf", "srtf", "tiresias", "awan"}) {
+    JobsSimOptions o;
+    o.policy = policy;
+    auto r = RunJobsSim(*f, jobs, o);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      EXPECT_EQ(r->jobs[i].start_s, jobs[i].submit_s) << policy << " " << i;
+      // Gangs inside one supernode run at full speed.
+      EXPECT_EQ(r->jobs[i].end_s - r->jobs[i].submit_s, jobs[i].duration_s) << policy << " " << i;
+    }
+    EXPECT_EQ(r->summary.avg_queue_s, 0);
+    EXPECT_DOUBLE_EQ(r->summary.avg_slowdown, 1.0);
+    EXPECT_DOUBLE_EQ(r->summary.gang_locality_supernode, 1.0);
+  }
+}
+
+TEST(JobsSim, GangsSpreadOverABlockRunSlower) {
+  auto f = Fleet8();
+  std::vector<JobSpec> jobs = {Job("wide", "a", 0, 1000, 3, 8)};  // 3 nodes: no supernode has them
+  auto r = RunJobsSim(*f, jobs, JobsSimOptions{});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->jobs[0].level, static_cast<int>(TopologyLevel::kBlock));
+  EXPECT_EQ(r->jobs[0].end_s, 1100);  // x 1.1
+  EXPECT_DOUBLE_EQ(r->summary.gang_locality_supernode, 0.0);
+  EXPECT_DOUBLE_EQ(r->summary.gang_locality_block, 1.0);
+}
+
+TEST(JobsSim, IdleQuotaIsLentInTheCohortButNotWhenIsolated) {
+  auto f = Fleet8();
+  // Tenant a asks for 48 GPUs (6 x 8) while b is idle: 16 of them are borrowed from b.
+  std::vector<JobSpec> jobs;
+  for (int k = 0; k < 6; ++k) jobs.push_back(Job("a" + std::to_string(k), "a", 0, 100, 1, 8));
+  auto shared = RunJobsSim(*f, jobs, JobsSimOptions{});
+  ASSERT_TRUE(shared.ok());
+  for (const JobOutcome& j : shared->jobs) EXPECT_EQ(j.start_s, 0);
+  JobsSimOptions iso;
+  iso.isolated = true;
+  auto isolated = RunJobsSim(*f, jobs, iso);
+  ASSERT_TRUE(isolated.ok());
+  int late = 0;
+  for (const JobOutcome& j : isolated->jobs) late += j.start_s == 100;
+  EXPECT_EQ(late, 2);  // only 32 GPUs of guarantee: two jobs wait for the first ones
+}
+
+TEST(JobsSim, UnknownTenantWithoutDefaultIsAnError) {
+  auto f = Fleet8();
+  auto r = RunJobsSim(*f, {Job("x", "stranger", 0, 1, 1, 1)}, JobsSimOptions{});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("stranger"), std::string::npos);
+}
+
+// Random jobs on a shared fleet at load above 1: the oracles order queueing delay as theory says, awan
+// (no durations) lands between fifo and the oracles, and every run is deterministic.
+TEST(JobsSim, OraclesOrderQueueingDelayAndRunsAreDeterministic) {
+  auto f = Fleet8();
+  Rng rng(9);
+  std::vector<JobSpec> jobs;
+  for (int k = 0; k < 400; ++k) {
+    const int gpus = rng.Uniform(10) == 0 ? 8 : 1 + static_cast<int>(rng.Uniform(4));
+    const int64_t duration = 60 + static_cast<int64_t>(rng.Uniform(20)) * static_cast<int64_t>(rng.Uniform(600));
+    jobs.push_back(Job("j" + std::to_string(k), rng.Uniform(2) ? "a" : "b", k * 30, duration, 1, gpus));
+  }
+  std::map<std::string, double> queue;
+  for (const std::string policy : {"fifo", "sjf", "srtf", "awan"}) {
+    JobsSimOptions o;
+    o.policy = policy;
+    o.target_load = 1.2;
+    auto r = RunJobsSim(*f, jobs, o);
+    auto again = RunJobsSim(*f, jobs, o);
+    ASSERT_TRUE(r.ok() && again.ok());
+    EXPECT_EQ(r->summary.finished, 400);
+    for (size_t i = 0; i < jobs.size(); ++i) EXPECT_EQ(r->jobs[i].start_s, again->jobs[i].start_s) << policy;
+    queue[policy] = r->summary.avg_queue_s;
+  }
+  EXPECT_GT(queue["fifo"], 0);
+  EXPECT_LE(queue["srtf"], queue["sjf"]);
+  EXPECT_LT(queue["sjf"], queue["fifo"]);
+  EXPECT_LT(queue["awan"], queue["fifo"]);
+}
+
+}  // namespace
+}  // namespace awan::sim
