@@ -25,6 +25,9 @@ class QueueOrder {
   virtual ~QueueOrder() = default;
   virtual std::string_view name() const = 0;
   virtual bool reads_true_duration() const { return false; }
+  // True if a running job whose key (recomputed with its attained service) is larger than a waiting job's
+  // may be preempted for it.
+  virtual bool preemptive() const { return false; }
   // REQUIRES: called once per job, when it joins the queue.
   virtual double Key(const QueuedJob& job) = 0;
   // A job finished after `run_s` seconds of run time: history any real scheduler has from then on.

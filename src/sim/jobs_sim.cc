@@ -125,64 +125,207 @@ StatusOr<JobsSimResult> RunJobsSim(const config::FleetFile& file, const std::vec
   std::stable_sort(by_submit.begin(), by_submit.end(),
                    [&](size_t a, size_t b) { return out.jobs[a].submit_s < out.jobs[b].submit_s; });
 
-  auto view = [&](size_t i) {
-    return QueuedJob{out.jobs[i].submit_s, out.jobs[i].gpus, out.jobs[i].tasks, tenant_of[i], 0, jobs[i].duration_s};
+  // Per-job run state. Work is counted in seconds at full speed; a run at factor f needs work x f seconds.
+  struct Run {
+    double work_left = 0;      // seconds of work still to do (at factor 1)
+    int64_t started = -1;      // start of the current run
+    int64_t overhead = 0;      // restart cost at the start of the current run
+    double factor = 1.0;
+    int64_t attained_gpu_s = 0;
+    uint32_t id = 0;           // bumped on preemption: stale finish events are ignored
+    bool running = false;
   };
+  std::vector<Run> run(jobs.size());
+  for (size_t i = 0; i < jobs.size(); ++i) run[i].work_left = static_cast<double>(jobs[i].duration_s);
+  // What the ordering may see of job i at time `now` (attained service includes the current run).
+  auto view_at = [&](size_t i, int64_t now) {
+    const int64_t current = run[i].running ? out.jobs[i].gpus * (now - run[i].started) : 0;
+    return QueuedJob{out.jobs[i].submit_s, out.jobs[i].gpus, out.jobs[i].tasks, tenant_of[i],
+                     run[i].attained_gpu_s + current, jobs[i].duration_s};
+  };
+  auto view = [&](size_t i) { return view_at(i, 0); };  // for jobs that are not running
   std::set<std::tuple<double, int64_t, size_t>> pending;
-  using Finish = std::pair<int64_t, size_t>;
-  std::priority_queue<Finish, std::vector<Finish>, std::greater<>> running;
+  struct Finish {
+    int64_t at;
+    size_t job;
+    uint32_t id;
+    bool operator>(const Finish& o) const { return std::tie(at, job) > std::tie(o.at, o.job); }
+  };
+  std::priority_queue<Finish, std::vector<Finish>, std::greater<>> finishes;
+  std::set<size_t> running;  // job indices, for victim selection
   std::vector<std::vector<Placement>> placed(jobs.size());
   const int64_t capacity_milli = snap.gpu_capacity_milli();
   size_t next_submit = 0;
+  const bool preemptive_order = order->preemptive();
+  int64_t next_preempt_pass = INT64_MIN;
+
+  auto start = [&](size_t i, int64_t now, GangPlacement g) {
+    JobOutcome& r = out.jobs[i];
+    Run& u = run[i];
+    u.factor = 1.0;
+    if (r.tasks > 1) {
+      r.level = static_cast<int>(g.level);
+      u.factor = g.level == TopologyLevel::kSupernode ? o.slowdown_supernode
+                 : g.level == TopologyLevel::kBlock   ? o.slowdown_block
+                                                      : o.slowdown_zone;
+    }
+    if (r.start_s < 0) r.start_s = now;
+    u.started = now;
+    u.overhead = r.preemptions > 0 ? o.restart_s : 0;
+    u.running = true;
+    const int64_t end = now + u.overhead + std::max<int64_t>(1, static_cast<int64_t>(std::ceil(u.work_left * u.factor)));
+    placed[i] = std::move(g.tasks);
+    quota.used[r.tenant] += r.gpus;
+    running.insert(i);
+    finishes.push({end, i, u.id});
+  };
+  // Stops job i's current run (its placements are already released by the caller): progress since the
+  // last checkpoint is lost, the job waits again with a key computed from what is known now.
+  auto preempt = [&](size_t i, int64_t now) {
+    JobOutcome& r = out.jobs[i];
+    Run& u = run[i];
+    const double done = std::max<double>(0, static_cast<double>(now - u.started - u.overhead)) / u.factor;
+    const double saved = o.checkpoint_s > 0 ? std::floor(done / static_cast<double>(o.checkpoint_s)) * o.checkpoint_s : done;
+    u.work_left = std::max(1.0, u.work_left - saved);
+    u.attained_gpu_s += r.gpus * (now - u.started);
+    u.running = false;
+    ++u.id;
+    ++r.preemptions;
+    ++out.summary.preemptions;
+    placed[i].clear();
+    quota.used[r.tenant] -= r.gpus;
+    running.erase(i);
+    pending.insert({order->Key(view(i)), r.submit_s, i});
+  };
+  // May pending job b take running job v's place? Reclaiming a guarantee from a borrower (any policy), or a
+  // preemptive ordering (srtf, tiresias) putting b strictly before v; never before v ran min_run_s.
+  std::vector<double> running_key(jobs.size(), 0);  // the ordering's key of each running job, per stage 5
+  auto preemptible = [&](size_t b, double b_key, size_t v, int64_t now) {
+    const JobOutcome& rb = out.jobs[b];
+    const JobOutcome& rv = out.jobs[v];
+    // Never before the minimum run time, nor before the run saved a checkpoint: every stopped run has made
+    // progress that survives, so a job is stopped at most duration / checkpoint_s times and no preemption
+    // cycle can go on for ever.
+    const int64_t first_checkpoint =
+        run[v].overhead + static_cast<int64_t>(std::ceil(static_cast<double>(o.checkpoint_s) * run[v].factor));
+    if (now - run[v].started < std::max(o.min_run_s, first_checkpoint)) return false;
+    const TenantSpec& tb = quota.spec[rb.tenant];
+    const TenantSpec& tv = quota.spec[rv.tenant];
+    const bool reclaim = !o.isolated && rv.tenant != rb.tenant && quota.cohort[rv.tenant] >= 0 &&
+                         quota.cohort[rv.tenant] == quota.cohort[rb.tenant] &&
+                         quota.used[rb.tenant] + rb.gpus <= tb.guaranteed_gpus &&
+                         quota.used[rv.tenant] > tv.guaranteed_gpus;
+    if (reclaim) return true;
+    if (!preemptive_order || (o.isolated && rv.tenant != rb.tenant)) return false;
+    return running_key[v] > b_key;
+  };
+
+  // Stage 5, preempt: make room for the first few pending jobs that could not start.
+  auto try_preempt = [&](size_t b, double b_key, int64_t now) -> StatusOr<bool> {
+    const JobOutcome& rb = out.jobs[b];
+    std::vector<size_t> victims;
+    int64_t freeable = capacity_milli - snap.gpu_allocated_milli();
+    for (size_t v : running)
+      if (preemptible(b, b_key, v, now)) victims.push_back(v);
+    // Least lost work first (progress since the last checkpoint), then the most recently started.
+    auto lost = [&](size_t v) {
+      const double done = std::max<double>(0, static_cast<double>(now - run[v].started - run[v].overhead)) / run[v].factor;
+      const double since = o.checkpoint_s > 0 ? std::fmod(done, static_cast<double>(o.checkpoint_s)) : 0.0;
+      return since * static_cast<double>(out.jobs[v].gpus);
+    };
+    std::sort(victims.begin(), victims.end(), [&](size_t x, size_t y) {
+      const double lx = lost(x), ly = lost(y);
+      return lx != ly ? lx < ly : run[x].started != run[y].started ? run[x].started > run[y].started : x < y;
+    });
+    std::vector<size_t> chosen;
+    for (size_t v : victims) {
+      if (freeable >= rb.gpus * kWholeGpu.value) break;
+      chosen.push_back(v);
+      freeable += out.jobs[v].gpus * kWholeGpu.value;
+    }
+    if (freeable < rb.gpus * kWholeGpu.value || chosen.empty()) return false;
+    for (size_t v : chosen) {
+      for (const Placement& p : placed[v]) AWAN_RETURN_IF_ERROR(snap.Release(jobs[v].task, p));
+      quota.used[out.jobs[v].tenant] -= out.jobs[v].gpus;
+    }
+    std::optional<GangPlacement> g;
+    if (quota.Admit(rb.tenant, rb.gpus)) {
+      AWAN_ASSIGN_OR_RETURN(g, gangs.Place(GangRequest{&jobs[b].task, jobs[b].tasks, TopologyLevel::kZone}, snap, fw, ctx));
+    }
+    for (size_t v : chosen) quota.used[out.jobs[v].tenant] += out.jobs[v].gpus;
+    if (!g) {  // undo: the victims keep running where they were
+      for (size_t v : chosen)
+        for (const Placement& p : placed[v]) AWAN_RETURN_IF_ERROR(snap.Assign(jobs[v].task, p));
+      return false;
+    }
+    for (size_t v : chosen) preempt(v, now);
+    start(b, now, std::move(*g));
+    return true;
+  };
 
   auto cycle = [&](int64_t now) -> Status {
+    // 1. order (the pending set is kept sorted), 2. admit, 3. place, 4. backfill past jobs that cannot start.
     int blocked = 0;
+    std::vector<std::pair<double, size_t>> waiting;  // the first jobs that could not start, for stage 5
     for (auto it = pending.begin(); it != pending.end() && blocked <= o.backfill_window;) {
-      const int64_t free_milli = capacity_milli - snap.gpu_allocated_milli();
-      if (free_milli <= 0) break;
       const size_t i = std::get<2>(*it);
+      const double key = std::get<0>(*it);
       JobOutcome& r = out.jobs[i];
-      // 2. admit, 3. place; 4. a job that cannot start is skipped (backfill).
-      if (r.gpus * kWholeGpu.value > free_milli || !quota.Admit(r.tenant, r.gpus)) {
-        ++blocked, ++it;
-        continue;
+      const int64_t free_milli = capacity_milli - snap.gpu_allocated_milli();
+      bool started = false;
+      if (r.gpus * kWholeGpu.value <= free_milli && quota.Admit(r.tenant, r.gpus)) {
+        AWAN_ASSIGN_OR_RETURN(std::optional<GangPlacement> g,
+                              gangs.Place(GangRequest{&jobs[i].task, jobs[i].tasks, TopologyLevel::kZone}, snap, fw, ctx));
+        if (g) {
+          it = pending.erase(it);
+          start(i, now, std::move(*g));
+          started = true;
+        }
       }
-      const GangRequest req{&jobs[i].task, jobs[i].tasks, TopologyLevel::kZone};
-      AWAN_ASSIGN_OR_RETURN(std::optional<GangPlacement> g, gangs.Place(req, snap, fw, ctx));
-      if (!g) {
-        ++blocked, ++it;
-        continue;
-      }
-      double factor = 1.0;
-      if (r.tasks > 1) {
-        r.level = static_cast<int>(g->level);
-        factor = g->level == TopologyLevel::kSupernode ? o.slowdown_supernode
-                 : g->level == TopologyLevel::kBlock   ? o.slowdown_block
-                                                       : o.slowdown_zone;
-      }
-      r.start_s = now;
-      r.end_s = now + std::max<int64_t>(1, std::llround(static_cast<double>(r.duration_s) * factor));
-      placed[i] = std::move(g->tasks);
-      quota.used[r.tenant] += r.gpus;
-      running.push({r.end_s, i});
-      it = pending.erase(it);
+      if (started) continue;
+      if (waiting.size() < static_cast<size_t>(o.preempt_window)) waiting.push_back({key, i});
+      ++blocked, ++it;
+      if (free_milli <= 0 && waiting.size() >= static_cast<size_t>(o.preempt_window)) break;
     }
-    (void)now;
+    // 5. preempt, for the first jobs that could not start: at most once per preempt_interval_s (a periodic
+    // pass, as real schedulers run it), and only if some running job could be a victim at all.
+    if (waiting.empty() || now < next_preempt_pass) return Status::Ok();
+    next_preempt_pass = now + o.preempt_interval_s;
+    bool borrowing = false;
+    for (size_t t = 0; t < quota.spec.size() && !borrowing; ++t) borrowing = quota.used[t] > quota.spec[t].guaranteed_gpus;
+    if (!borrowing && !preemptive_order) return Status::Ok();
+    if (preemptive_order) {
+      for (size_t v : running) running_key[v] = order->Key(view_at(v, now));
+    }
+    for (const auto& [key, i] : waiting) {
+      auto it = pending.find({key, out.jobs[i].submit_s, i});
+      if (it == pending.end()) continue;
+      AWAN_ASSIGN_OR_RETURN(bool ok, try_preempt(i, key, now));
+      if (ok) pending.erase(it);
+    }
     return Status::Ok();
   };
 
-  // The event loop: finishes, then submissions, of one instant; then one scheduling cycle.
-  while (next_submit < by_submit.size() || !running.empty()) {
+  // The event loop: finishes, then submissions, of one instant; then one scheduling cycle. A job that
+  // waits while nothing runs and nothing arrives can never start; the loop ends.
+  while (next_submit < by_submit.size() || !finishes.empty()) {
     int64_t now = INT64_MAX;
     if (next_submit < by_submit.size()) now = out.jobs[by_submit[next_submit]].submit_s;
-    if (!running.empty()) now = std::min(now, running.top().first);
-    while (!running.empty() && running.top().first == now) {
-      const size_t i = running.top().second;
-      running.pop();
+    if (!finishes.empty()) now = std::min(now, finishes.top().at);
+    while (!finishes.empty() && finishes.top().at == now) {
+      const Finish f = finishes.top();
+      finishes.pop();
+      if (f.id != run[f.job].id || !run[f.job].running) continue;  // preempted since
+      const size_t i = f.job;
       for (const Placement& p : placed[i]) AWAN_RETURN_IF_ERROR(snap.Release(jobs[i].task, p));
       placed[i].clear();
+      running.erase(i);
+      run[i].running = false;
+      run[i].attained_gpu_s += out.jobs[i].gpus * (now - run[i].started);
       quota.used[out.jobs[i].tenant] -= out.jobs[i].gpus;
-      order->Finished(view(i), out.jobs[i].end_s - out.jobs[i].start_s);
+      out.jobs[i].end_s = now;
+      out.jobs[i].gpu_s = run[i].attained_gpu_s;
+      order->Finished(view(i), jobs[i].duration_s);
       if (progress) progress->fetch_add(1, std::memory_order_relaxed);
     }
     while (next_submit < by_submit.size() && out.jobs[by_submit[next_submit]].submit_s == now) {
@@ -190,7 +333,6 @@ StatusOr<JobsSimResult> RunJobsSim(const config::FleetFile& file, const std::vec
       pending.insert({order->Key(view(i)), out.jobs[i].submit_s, i});
     }
     AWAN_RETURN_IF_ERROR(cycle(now));
-    if (running.empty() && next_submit == by_submit.size()) break;  // what is left can never start
   }
 
   // Summary.
@@ -208,9 +350,9 @@ StatusOr<JobsSimResult> RunJobsSim(const config::FleetFile& file, const std::vec
     last = std::max(last, r.end_s);
     const double j = static_cast<double>(r.end_s - r.submit_s);
     jct.push_back(j);
-    queue_sum += static_cast<double>(r.start_s - r.submit_s);
+    queue_sum += j - static_cast<double>(r.gpu_s) / static_cast<double>(r.gpus);  // all time not running
     slow_sum += j / static_cast<double>(r.duration_s);
-    const double gh = static_cast<double>(r.gpus) * static_cast<double>(r.end_s - r.start_s);
+    const double gh = static_cast<double>(r.gpu_s);
     gpu_run_s += gh;
     if (r.tasks > 1) {
       multi += gh;

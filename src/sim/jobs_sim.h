@@ -9,7 +9,11 @@
 //   4. backfill  a job that cannot start does not block the ones behind it; at most `backfill_window`
 //                blocked jobs are examined per cycle (like Slurm's bf_max_job_test)
 // A gang spread over a wider domain runs slower: its duration is multiplied by the level's factor.
-// Not yet here (see docs/benchmarks.md): preemption, checkpoints, node failures, periodic cycles.
+//   5. preempt   for the first jobs that still cannot start: stop running jobs that are borrowing quota the
+//                waiting job's tenant is guaranteed (any policy), or, under a preemptive ordering (srtf,
+//                tiresias), jobs the ordering now puts after it; whole gangs, least lost work first, never
+//                before a minimum run time; undone if the waiting job still would not fit
+// Not yet here: node failures and recovery, periodic cycles, topology-aware victim choice.
 //
 // Deterministic: no clock, no randomness. Times are integer seconds.
 #pragma once
@@ -33,6 +37,15 @@ struct JobsSimOptions {
   // Duration factor of a gang whose tightest common domain is the supernode, block or zone.
   double slowdown_supernode = 1.0, slowdown_block = 1.1, slowdown_zone = 1.3;
   int backfill_window = 1000;
+  // Preemption (the same costs for every policy): a run is never stopped before min_run_s, nor before it
+  // saved its first checkpoint; a stopped job keeps the progress of its last checkpoint (every checkpoint_s of
+  // work; 0 = it keeps everything) and pays restart_s when it runs again. So a job is stopped at most
+  // duration / checkpoint_s times: preemption cannot loop. Stage 5 looks for room for the first preempt_window jobs that could not start.
+  int64_t min_run_s = 600;
+  int64_t checkpoint_s = 1800;
+  int64_t restart_s = 60;
+  int preempt_window = 8;
+  int64_t preempt_interval_s = 300;  // stage 5 runs at most this often (simulated seconds)
 };
 
 struct JobOutcome {
@@ -40,7 +53,9 @@ struct JobOutcome {
   int64_t gpus = 0;
   int tasks = 1;
   int tenant = 0;
-  int level = -1;  // TopologyLevel of a gang's placement (3 supernode, 2 block, 1 zone); -1 single task
+  int level = -1;  // TopologyLevel of a gang's (last) placement (3 supernode, 2 block, 1 zone); -1 single task
+  int preemptions = 0;
+  int64_t gpu_s = 0;  // GPU-seconds it held GPUs, over all its runs
 };
 
 struct TenantSummary {
@@ -55,6 +70,7 @@ struct JobsSummary {
   bool isolated = false;
   double offered_load = 0;  // after rescaling
   int64_t jobs = 0, finished = 0;
+  // avg_queue_s: all the time a job did not run (before its first start and after preemptions).
   double avg_jct_s = 0, p50_jct_s = 0, p99_jct_s = 0, avg_queue_s = 0, avg_slowdown = 0;
   double makespan_s = 0, gpu_util_pct = 0;
   int64_t preemptions = 0;

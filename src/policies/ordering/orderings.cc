@@ -25,6 +25,7 @@ class Srtf final : public QueueOrder {
  public:
   std::string_view name() const override { return "srtf"; }
   bool reads_true_duration() const override { return true; }
+  bool preemptive() const override { return true; }
   double Key(const QueuedJob& j) override {
     const double done = j.gpus > 0 ? static_cast<double>(j.attained_gpu_s) / static_cast<double>(j.gpus) : 0.0;
     return std::max(0.0, static_cast<double>(j.true_duration_s) - done);
@@ -34,6 +35,7 @@ class Srtf final : public QueueOrder {
 class Tiresias final : public QueueOrder {
  public:
   std::string_view name() const override { return "tiresias"; }
+  bool preemptive() const override { return true; }
   double Key(const QueuedJob& j) override {
     // Queue index by attained service (GPU-seconds), then FIFO inside the queue.
     static constexpr double kThresholds[] = {3200.0 * 3600, 10000.0 * 3600};
@@ -43,34 +45,38 @@ class Tiresias final : public QueueOrder {
   }
 };
 
-// Running statistics of finished jobs' durations, in log space (durations span seconds to weeks).
+// The durations of finished jobs, sorted, to answer "how much longer will a job that already ran `a`
+// seconds run?" as the median of D - a over the finished jobs with D > a.
 class History {
  public:
   void Add(double seconds) {
-    samples_.push_back(std::log(std::max(1.0, seconds)));
-    sorted_ = false;
+    samples_.insert(std::upper_bound(samples_.begin(), samples_.end(), seconds), seconds);
   }
   size_t size() const { return samples_.size(); }
-  double Median() {
-    if (!sorted_) std::sort(samples_.begin(), samples_.end()), sorted_ = true;
-    return std::exp(samples_[samples_.size() / 2]);
+  // REQUIRES: size() > 0. With no finished job longer than `a`, expects it to run as long again.
+  double MedianRemaining(double a) const {
+    auto first = std::upper_bound(samples_.begin(), samples_.end(), a);
+    const size_t n = static_cast<size_t>(samples_.end() - first);
+    if (n == 0) return std::max(1.0, a);
+    return *(first + static_cast<std::ptrdiff_t>(n / 2)) - a;
   }
 
  private:
   std::vector<double> samples_;
-  bool sorted_ = true;
 };
 
 class AwanOrder final : public QueueOrder {
  public:
   std::string_view name() const override { return "awan"; }
+  bool preemptive() const override { return true; }
   double Key(const QueuedJob& j) override {
     static constexpr size_t kMinSamples = 3;
+    const double attained = j.gpus > 0 ? static_cast<double>(j.attained_gpu_s) / static_cast<double>(j.gpus) : 0.0;
     auto it = by_tenant_gpus_.find({j.tenant, j.gpus});
-    if (it != by_tenant_gpus_.end() && it->second.size() >= kMinSamples) return it->second.Median();
+    if (it != by_tenant_gpus_.end() && it->second.size() >= kMinSamples) return it->second.MedianRemaining(attained);
     auto g = by_gpus_.find(j.gpus);
-    if (g != by_gpus_.end() && g->second.size() >= kMinSamples) return g->second.Median();
-    if (all_.size() > 0) return all_.Median();
+    if (g != by_gpus_.end() && g->second.size() >= kMinSamples) return g->second.MedianRemaining(attained);
+    if (all_.size() > 0) return all_.MedianRemaining(attained);
     return static_cast<double>(j.submit_s);  // no history yet: first come, first served
   }
   void Finished(const QueuedJob& j, int64_t run_s) override {
