@@ -64,6 +64,8 @@ void AddSimJobs(CLI::App& sim, SimJobsArgs& a) {
   c->add_option("--policy", a.policies, "comma-separated orderings: fifo, sjf (oracle), srtf (oracle), tiresias, awan")
       ->capture_default_str();
   c->add_flag("--isolated", a.isolated, "each tenant alone on its guaranteed quota, no borrowing (Helios protocol)");
+  c->add_flag("--topology-blind", a.topology_blind,
+              "place gangs ignoring supernodes and blocks (best-fit task by task), to measure what topology buys");
   c->add_option("--target-load", a.target_load,
                 "rescale submit times (not durations) so that the offered load is X (GPU-time / (GPUs x span))")
       ->check(CLI::Range(0.001, 100.0));
@@ -97,6 +99,7 @@ int RunSimJobs(const SimJobsArgs& a) {
         sim::JobsSimOptions o;
         o.policy = policies[k];
         o.isolated = a.isolated;
+        o.topology_aware = !a.topology_blind;
         o.target_load = a.target_load;
         results[k] = sim::RunJobsSim(**fleet, *jobs, o, &done);
       }
@@ -130,7 +133,8 @@ int RunSimJobs(const SimJobsArgs& a) {
   }
   if (!a.json_out.empty()) {
     nlohmann::json j = {{"meta", {{"fleet", a.fleet}, {"jobs", a.jobs}, {"native_offered_load", native},
-                                  {"target_load", a.target_load}, {"isolated", a.isolated}}},
+                                  {"target_load", a.target_load}, {"isolated", a.isolated},
+                                  {"topology_aware", !a.topology_blind}}},
                         {"summary", summary}};
     std::ofstream f(a.json_out);
     f << j.dump(1) << "\n";

@@ -12,6 +12,7 @@ struct SimJobsArgs {
   std::string jobs;
   std::string policies = "fifo,sjf,srtf,tiresias,awan";
   bool isolated = false;
+  bool topology_blind = false;
   double target_load = 0;
   std::string json_out;
   int threads = 0;

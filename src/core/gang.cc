@@ -57,7 +57,8 @@ StatusOr<std::optional<GangPlacement>> GangPlacer::Place(const GangRequest& req,
       r.free_gpu += n.gpu_left_total;
     }
   }
-  for (int l = static_cast<int>(TopologyLevel::kSupernode); l >= static_cast<int>(req.widest); --l) {
+  const int tightest = req.topology_aware ? static_cast<int>(TopologyLevel::kSupernode) : static_cast<int>(req.widest);
+  for (int l = tightest; l >= static_cast<int>(req.widest); --l) {
     if (l < static_cast<int>(TopologyLevel::kZone)) break;  // gangs never span zones
     std::vector<std::pair<Room, uint32_t>> candidates;
     for (const auto& [dom, room] : rooms[l])

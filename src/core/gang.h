@@ -24,6 +24,9 @@ struct GangRequest {
   int tasks = 1;
   // The widest level the gang may span (kZone = anywhere within one zone); a "required" topology.
   TopologyLevel widest = TopologyLevel::kZone;
+  // false: topology-blind, as a plain best-fit scheduler: the gang goes to the first zone that holds it,
+  // task by task wherever the profile likes best (for comparison; the level reached is still reported).
+  bool topology_aware = true;
 };
 
 struct GangPlacement {

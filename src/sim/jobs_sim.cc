@@ -250,7 +250,7 @@ StatusOr<JobsSimResult> RunJobsSim(const config::FleetFile& file, const std::vec
     }
     std::optional<GangPlacement> g;
     if (quota.Admit(rb.tenant, rb.gpus)) {
-      AWAN_ASSIGN_OR_RETURN(g, gangs.Place(GangRequest{&jobs[b].task, jobs[b].tasks, TopologyLevel::kZone}, snap, fw, ctx));
+      AWAN_ASSIGN_OR_RETURN(g, gangs.Place(GangRequest{&jobs[b].task, jobs[b].tasks, TopologyLevel::kZone, o.topology_aware}, snap, fw, ctx));
     }
     for (size_t v : chosen) quota.used[out.jobs[v].tenant] += out.jobs[v].gpus;
     if (!g) {  // undo: the victims keep running where they were
@@ -275,7 +275,7 @@ StatusOr<JobsSimResult> RunJobsSim(const config::FleetFile& file, const std::vec
       bool started = false;
       if (r.gpus * kWholeGpu.value <= free_milli && quota.Admit(r.tenant, r.gpus)) {
         AWAN_ASSIGN_OR_RETURN(std::optional<GangPlacement> g,
-                              gangs.Place(GangRequest{&jobs[i].task, jobs[i].tasks, TopologyLevel::kZone}, snap, fw, ctx));
+                              gangs.Place(GangRequest{&jobs[i].task, jobs[i].tasks, TopologyLevel::kZone, o.topology_aware}, snap, fw, ctx));
         if (g) {
           it = pending.erase(it);
           start(i, now, std::move(*g));

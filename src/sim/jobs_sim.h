@@ -33,6 +33,7 @@ struct JobsSimOptions {
   std::string policy = "awan";       // a QueueOrder name
   std::string placement = "bestfit"; // the placement profile each task goes through
   bool isolated = false;             // each tenant alone on its guarantee: no borrowing
+  bool topology_aware = true;        // false: gangs placed topology-blind (GangRequest::topology_aware)
   double target_load = 0;            // > 0: rescale submit times to this offered load
   // Duration factor of a gang whose tightest common domain is the supernode, block or zone.
   double slowdown_supernode = 1.0, slowdown_block = 1.1, slowdown_zone = 1.3;

@@ -56,22 +56,22 @@ TEST(GangPlacer, AllOrNothingAndTightestDomainFirst) {
   const CycleContext ctx{&rng, {}, nullptr, {}};
   PodSpec task = Job("t", "a", 0, 1, 1, 8).task;
   // Two 8-GPU tasks: one supernode holds them.
-  auto g = placer.Place(GangRequest{&task, 2, TopologyLevel::kZone}, snap, fw, ctx);
+  auto g = placer.Place(GangRequest{&task, 2, TopologyLevel::kZone, true}, snap, fw, ctx);
   ASSERT_TRUE(g.ok() && g->has_value());
   EXPECT_EQ((*g)->level, TopologyLevel::kSupernode);
   EXPECT_EQ(snap.gpu_allocated_milli(), 16000);
   // Seven more 8-GPU tasks do not fit (6 nodes left): nothing is assigned.
   const uint64_t before = snap.gpu_allocated_milli();
-  auto big = placer.Place(GangRequest{&task, 7, TopologyLevel::kZone}, snap, fw, ctx);
+  auto big = placer.Place(GangRequest{&task, 7, TopologyLevel::kZone, true}, snap, fw, ctx);
   ASSERT_TRUE(big.ok());
   EXPECT_FALSE(big->has_value());
   EXPECT_EQ(static_cast<uint64_t>(snap.gpu_allocated_milli()), before);
   // Three tasks fit in one block (4 nodes each, one used supernode leaves a whole block free).
-  auto three = placer.Place(GangRequest{&task, 3, TopologyLevel::kZone}, snap, fw, ctx);
+  auto three = placer.Place(GangRequest{&task, 3, TopologyLevel::kZone, true}, snap, fw, ctx);
   ASSERT_TRUE(three.ok() && three->has_value());
   EXPECT_EQ((*three)->level, TopologyLevel::kBlock);
   // Requiring one supernode: two tasks still fit (a free supernode remains), three cannot.
-  auto req = placer.Place(GangRequest{&task, 3, TopologyLevel::kSupernode}, snap, fw, ctx);
+  auto req = placer.Place(GangRequest{&task, 3, TopologyLevel::kSupernode, true}, snap, fw, ctx);
   ASSERT_TRUE(req.ok());
   EXPECT_FALSE(req->has_value());
 }
