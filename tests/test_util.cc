@@ -4,6 +4,21 @@
 
 namespace awan::testing {
 
+std::string Mutate(const std::string& base, Rng& rng, std::string_view alphabet, int max_edits) {
+  std::string s = base;
+  const int edits = 1 + static_cast<int>(rng.Uniform(static_cast<uint64_t>(max_edits)));
+  for (int e = 0; e < edits; ++e) {
+    const size_t pos = rng.Uniform(s.size() + 1);
+    const char c = alphabet[rng.Uniform(alphabet.size())];
+    switch (rng.Uniform(3)) {
+      case 0: s.insert(s.begin() + static_cast<std::ptrdiff_t>(pos), c); break;
+      case 1: if (pos < s.size()) s.erase(pos, 1); break;
+      default: if (pos < s.size()) s[pos] = c; break;
+    }
+  }
+  return s;
+}
+
 NodeIndex AddNode(Fleet& fleet, const std::string& name, int64_t cpu, int64_t mem, int gpus,
                   const std::string& model) {
   NodeSpec n;

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/cli_util.h"
 #include "common/steady_tick_source.h"
 #include "policies/builtin.h"
 #include "sim/generator.h"
@@ -14,11 +15,6 @@
 
 namespace awan::cli {
 namespace {
-
-int Fail(const Status& s) {
-  fmt::print(stderr, "awan: error: {}\n", s.message());
-  return 1;
-}
 
 double Percentile(std::vector<int64_t> v, double q) {
   if (v.empty()) return 0;

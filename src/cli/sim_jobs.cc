@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/cli_util.h"
 #include "cli/progress.h"
 #include "config/fleet_file.h"
 #include "sim/jobs_sim.h"
@@ -15,23 +16,6 @@
 
 namespace awan::cli {
 namespace {
-
-int Fail(const Status& s) {
-  fmt::print(stderr, "awan: error: {}\n", s.message());
-  return 1;
-}
-
-std::vector<std::string> Split(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= s.size()) {
-    size_t c = s.find(',', start);
-    if (c == std::string::npos) c = s.size();
-    if (c > start) out.push_back(s.substr(start, c - start));
-    start = c + 1;
-  }
-  return out;
-}
 
 nlohmann::json SummaryJson(const sim::JobsSummary& s) {
   nlohmann::json tenants = nlohmann::json::array();
@@ -79,7 +63,7 @@ int RunSimJobs(const SimJobsArgs& a) {
   if (!fleet.ok()) return Fail(fleet.status());
   auto jobs = trace::ReadPhillyJobs(a.jobs);
   if (!jobs.ok()) return Fail(jobs.status());
-  const std::vector<std::string> policies = Split(a.policies);
+  const std::vector<std::string> policies = SplitList(a.policies);
   if (policies.empty()) return Fail(InvalidArgument("--policy names no policy"));
   const double native = sim::OfferedLoad(*jobs, (*fleet)->fleet.total_gpus());
   fmt::print(stderr, "awan sim jobs: {} jobs, {} nodes ({} GPUs), native offered load {:.3f}{}\n", jobs->size(),

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "cli/cli_util.h"
 #include "cli/progress.h"
 #include "policies/builtin.h"
 #include "sim/experiment.h"
@@ -13,27 +14,6 @@
 #include "trace/openb_reader.h"
 
 namespace awan::cli {
-namespace {
-
-std::vector<std::string> SplitList(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= s.size()) {
-    size_t c = s.find(',', start);
-    if (c == std::string::npos) c = s.size();
-    if (c > start) out.push_back(s.substr(start, c - start));
-    start = c + 1;
-  }
-  return out;
-}
-
-int Fail(const Status& s) {
-  fmt::print(stderr, "awan: error: {}\n", s.message());
-  return 1;
-}
-
-}  // namespace
-
 void AddSimOpenb(CLI::App& sim, SimOpenbArgs& a) {
   CLI::App* c = sim.add_subcommand(
       "openb", "Replay an openb pod list (Alibaba GPU trace 2023) with the FGD paper's protocol");

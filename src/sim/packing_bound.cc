@@ -88,13 +88,21 @@ class Lp {
     parm.msg_lev = GLP_MSG_OFF;
     parm.presolve = GLP_ON;
     const int rc = glp_simplex(lp.get(), &parm);
-    if (rc != 0 || glp_get_status(lp.get()) != GLP_OPT) {
-      return Internal("GLPK could not solve the packing bound (simplex code " + std::to_string(rc) + ", status " +
-                      std::to_string(glp_get_status(lp.get())) + ")");
+    const int status = glp_get_status(lp.get());
+    double best = 0;
+    if (rc == 0 && status == GLP_OPT) {
+      values->resize(objective_.size());
+      for (size_t c = 0; c < objective_.size(); ++c) (*values)[c] = glp_get_col_prim(lp.get(), static_cast<int>(c + 1));
+      best = glp_get_obj_val(lp.get());
     }
-    values->resize(objective_.size());
-    for (size_t c = 0; c < objective_.size(); ++c) (*values)[c] = glp_get_col_prim(lp.get(), static_cast<int>(c + 1));
-    return glp_get_obj_val(lp.get());
+    // GLPK keeps an environment per thread; free it so that worker threads leave nothing behind.
+    lp.reset();
+    glp_free_env();
+    if (rc != 0 || status != GLP_OPT) {
+      return Internal("GLPK could not solve the packing bound (simplex code " + std::to_string(rc) + ", status " +
+                      std::to_string(status) + ")");
+    }
+    return best;
   }
 
  private:

@@ -16,7 +16,8 @@
 // configurations would exceed `max_configurations`, fractional pods are bounded by device capacity alone
 // (weaker, still valid), and the result says so.
 //
-// Pure computation, no I/O; thread-safe (GLPK keeps no global state between problems here).
+// Pure computation, no I/O; callable from several threads (GLPK keeps one environment per thread, freed after
+// every solve).
 #pragma once
 
 #include <span>

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "common/rng.h"
+#include "test_util.h"
 #include "config/fleet_file.h"
 
 namespace awan::config {
@@ -103,16 +104,7 @@ TEST(FleetFile, RandomlyMutatedInputNeverCrashes) {
   Rng rng(5);
   const char alphabet[] = "{}[]:,- \n\"'#0123456789abz";
   for (int i = 0; i < 2000; ++i) {
-    std::string s = base;
-    const int edits = 1 + static_cast<int>(rng.Uniform(5));
-    for (int e = 0; e < edits; ++e) {
-      const size_t pos = rng.Uniform(s.size() + 1);
-      switch (rng.Uniform(3)) {
-        case 0: s.insert(s.begin() + static_cast<std::ptrdiff_t>(pos), alphabet[rng.Uniform(sizeof alphabet - 1)]); break;
-        case 1: if (pos < s.size()) s.erase(pos, 1); break;
-        default: if (pos < s.size()) s[pos] = alphabet[rng.Uniform(sizeof alphabet - 1)]; break;
-      }
-    }
+    const std::string s = testing::Mutate(base, rng, alphabet, 5);
     auto f = ParseFleetFile(s, "fuzz.yaml");
     if (!f.ok()) {
       EXPECT_EQ(f.status().message().rfind("fuzz.yaml", 0), 0u) << f.status().message();

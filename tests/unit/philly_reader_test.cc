@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "common/rng.h"
+#include "test_util.h"
 #include "trace/philly_reader.h"
 
 namespace awan::trace {
@@ -100,16 +101,7 @@ TEST(PhillyJobs, RandomlyMutatedInputNeverCrashes) {
   Rng rng(77);
   const char alphabet[] = ",\"\n\r:.- 0123456789e";
   for (int i = 0; i < 3000; ++i) {
-    std::string s = base;
-    const int edits = 1 + static_cast<int>(rng.Uniform(6));
-    for (int e = 0; e < edits; ++e) {
-      const size_t pos = rng.Uniform(s.size() + 1);
-      switch (rng.Uniform(3)) {
-        case 0: s.insert(s.begin() + static_cast<std::ptrdiff_t>(pos), alphabet[rng.Uniform(sizeof alphabet - 1)]); break;
-        case 1: if (pos < s.size()) s.erase(pos, 1); break;
-        default: if (pos < s.size()) s[pos] = alphabet[rng.Uniform(sizeof alphabet - 1)]; break;
-      }
-    }
+    const std::string s = testing::Mutate(base, rng, alphabet, 6);
     auto r = ParsePhillyJobs(s, "fuzz.csv");
     if (!r.ok()) {
       EXPECT_EQ(r.status().message().rfind("fuzz.csv", 0), 0u) << r.status().message();

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "common/rng.h"
+#include "test_util.h"
 #include "trace/csv.h"
 #include "trace/openb_reader.h"
 
@@ -102,16 +103,7 @@ TEST(OpenbPods, RandomlyMutatedInputNeverCrashes) {
   Rng rng(2024);
   const char alphabet[] = ",\"\n\r|-0123456789aZ ";
   for (int i = 0; i < 3000; ++i) {
-    std::string s = base;
-    const int edits = 1 + static_cast<int>(rng.Uniform(6));
-    for (int e = 0; e < edits; ++e) {
-      const size_t pos = rng.Uniform(s.size() + 1);
-      switch (rng.Uniform(3)) {
-        case 0: s.insert(s.begin() + static_cast<std::ptrdiff_t>(pos), alphabet[rng.Uniform(sizeof alphabet - 1)]); break;
-        case 1: if (pos < s.size()) s.erase(pos, 1); break;
-        default: if (pos < s.size()) s[pos] = alphabet[rng.Uniform(sizeof alphabet - 1)]; break;
-      }
-    }
+    const std::string s = testing::Mutate(base, rng, alphabet, 6);
     AcceleratorRegistry m;
     auto r = ParseOpenbPods(s, "fuzz.csv", m);
     if (!r.ok()) {
