@@ -34,6 +34,7 @@ nlohmann::json SummaryJson(const sim::JobsSummary& s) {
           {"makespan_s", s.makespan_s},
           {"gpu_util_pct", s.gpu_util_pct},
           {"preemptions", s.preemptions},
+          {"failure_requeues", s.failure_requeues},
           {"gang_locality", {{"supernode", s.gang_locality_supernode}, {"block", s.gang_locality_block}}},
           {"jain_fairness", s.jain_fairness},
           {"tenants", tenants}};

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common/strong_types.h"
+#include "model/topology.h"
 #include "model/workload.h"
 
 namespace awan {
@@ -19,6 +20,9 @@ struct JobSpec {
   int64_t duration_s = 0;    // run time with every task running (the trace's truth)
   int tasks = 1;
   PodSpec task;              // what one task asks for (CPU, memory, GPUs per task, models)
+  // The widest topology domain the gang may span ("all tasks in one supernode" = kSupernode); the placer
+  // always tries tighter domains first, so a wider level is a preference for locality, not a requirement.
+  TopologyLevel widest = TopologyLevel::kZone;
 
   int64_t total_gpus() const { return static_cast<int64_t>(tasks) * task.gpu_count; }
 };

@@ -171,9 +171,11 @@ StatusOr<JobsSimResult> RunJobsSim(const config::FleetFile& file, const std::vec
     }
     if (r.start_s < 0) r.start_s = now;
     u.started = now;
-    u.overhead = r.preemptions > 0 ? o.restart_s : 0;
+    u.overhead = r.preemptions + r.failure_requeues > 0 ? o.restart_s : 0;
     u.running = true;
-    const int64_t end = now + u.overhead + std::max<int64_t>(1, static_cast<int64_t>(std::ceil(u.work_left * u.factor)));
+    // (the small epsilon keeps 100 x 1.1 at 110, not 111)
+    const int64_t end =
+        now + u.overhead + std::max<int64_t>(1, static_cast<int64_t>(std::ceil(u.work_left * u.factor - 1e-9)));
     placed[i] = std::move(g.tasks);
     quota.used[r.tenant] += r.gpus;
     running.insert(i);
@@ -181,7 +183,7 @@ StatusOr<JobsSimResult> RunJobsSim(const config::FleetFile& file, const std::vec
   };
   // Stops job i's current run (its placements are already released by the caller): progress since the
   // last checkpoint is lost, the job waits again with a key computed from what is known now.
-  auto preempt = [&](size_t i, int64_t now) {
+  auto preempt = [&](size_t i, int64_t now, bool node_failed = false) {
     JobOutcome& r = out.jobs[i];
     Run& u = run[i];
     const double done = std::max<double>(0, static_cast<double>(now - u.started - u.overhead)) / u.factor;
@@ -190,8 +192,13 @@ StatusOr<JobsSimResult> RunJobsSim(const config::FleetFile& file, const std::vec
     u.attained_gpu_s += r.gpus * (now - u.started);
     u.running = false;
     ++u.id;
-    ++r.preemptions;
-    ++out.summary.preemptions;
+    if (node_failed) {
+      ++r.failure_requeues;
+      ++out.summary.failure_requeues;
+    } else {
+      ++r.preemptions;
+      ++out.summary.preemptions;
+    }
     placed[i].clear();
     quota.used[r.tenant] -= r.gpus;
     running.erase(i);
@@ -250,7 +257,7 @@ StatusOr<JobsSimResult> RunJobsSim(const config::FleetFile& file, const std::vec
     }
     std::optional<GangPlacement> g;
     if (quota.Admit(rb.tenant, rb.gpus)) {
-      AWAN_ASSIGN_OR_RETURN(g, gangs.Place(GangRequest{&jobs[b].task, jobs[b].tasks, TopologyLevel::kZone, o.topology_aware}, snap, fw, ctx));
+      AWAN_ASSIGN_OR_RETURN(g, gangs.Place(GangRequest{&jobs[b].task, jobs[b].tasks, jobs[b].widest, o.topology_aware}, snap, fw, ctx));
     }
     for (size_t v : chosen) quota.used[out.jobs[v].tenant] += out.jobs[v].gpus;
     if (!g) {  // undo: the victims keep running where they were
@@ -275,7 +282,7 @@ StatusOr<JobsSimResult> RunJobsSim(const config::FleetFile& file, const std::vec
       bool started = false;
       if (r.gpus * kWholeGpu.value <= free_milli && quota.Admit(r.tenant, r.gpus)) {
         AWAN_ASSIGN_OR_RETURN(std::optional<GangPlacement> g,
-                              gangs.Place(GangRequest{&jobs[i].task, jobs[i].tasks, TopologyLevel::kZone, o.topology_aware}, snap, fw, ctx));
+                              gangs.Place(GangRequest{&jobs[i].task, jobs[i].tasks, jobs[i].widest, o.topology_aware}, snap, fw, ctx));
         if (g) {
           it = pending.erase(it);
           start(i, now, std::move(*g));
@@ -308,10 +315,18 @@ StatusOr<JobsSimResult> RunJobsSim(const config::FleetFile& file, const std::vec
 
   // The event loop: finishes, then submissions, of one instant; then one scheduling cycle. A job that
   // waits while nothing runs and nothing arrives can never start; the loop ends.
-  while (next_submit < by_submit.size() || !finishes.empty()) {
-    int64_t now = INT64_MAX;
+  std::vector<NodeEvent> node_events = o.node_events;
+  for (const NodeEvent& e : node_events) {
+    if (e.node >= fleet.size()) return InvalidArgument("node event for node index " + std::to_string(e.node) + " beyond the fleet");
+  }
+  std::stable_sort(node_events.begin(), node_events.end(), [](const NodeEvent& a, const NodeEvent& b) { return a.at_s < b.at_s; });
+  size_t next_node_event = 0;
+  int64_t next_tick = INT64_MAX;  // the periodic cycle, while jobs wait
+  while (next_submit < by_submit.size() || !finishes.empty() || next_node_event < node_events.size()) {
+    int64_t now = next_tick;
     if (next_submit < by_submit.size()) now = out.jobs[by_submit[next_submit]].submit_s;
     if (!finishes.empty()) now = std::min(now, finishes.top().at);
+    if (next_node_event < node_events.size()) now = std::min(now, node_events[next_node_event].at_s);
     while (!finishes.empty() && finishes.top().at == now) {
       const Finish f = finishes.top();
       finishes.pop();
@@ -328,11 +343,30 @@ StatusOr<JobsSimResult> RunJobsSim(const config::FleetFile& file, const std::vec
       order->Finished(view(i), jobs[i].duration_s);
       if (progress) progress->fetch_add(1, std::memory_order_relaxed);
     }
+    while (next_node_event < node_events.size() && node_events[next_node_event].at_s == now) {
+      const NodeEvent& e = node_events[next_node_event++];
+      snap.SetUnavailable(NodeIndex(e.node), e.down);
+      if (!e.down) continue;
+      std::vector<size_t> hit;
+      for (size_t v : running) {
+        for (const Placement& p : placed[v]) {
+          if (p.node.value == e.node) {
+            hit.push_back(v);
+            break;
+          }
+        }
+      }
+      for (size_t v : hit) {
+        for (const Placement& p : placed[v]) AWAN_RETURN_IF_ERROR(snap.Release(jobs[v].task, p));
+        preempt(v, now, /*node_failed=*/true);
+      }
+    }
     while (next_submit < by_submit.size() && out.jobs[by_submit[next_submit]].submit_s == now) {
       const size_t i = by_submit[next_submit++];
       pending.insert({order->Key(view(i)), out.jobs[i].submit_s, i});
     }
     AWAN_RETURN_IF_ERROR(cycle(now));
+    next_tick = pending.empty() || o.cycle_period_s <= 0 ? INT64_MAX : now + o.cycle_period_s;
   }
 
   // Summary.

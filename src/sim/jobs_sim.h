@@ -13,7 +13,10 @@
 //                waiting job's tenant is guaranteed (any policy), or, under a preemptive ordering (srtf,
 //                tiresias), jobs the ordering now puts after it; whole gangs, least lost work first, never
 //                before a minimum run time; undone if the waiting job still would not fit
-// Not yet here: node failures and recovery, periodic cycles, topology-aware victim choice.
+// Node events: a node that goes down stops every job on it (they requeue with the progress of their last
+// checkpoint); it takes work again when it comes back.
+// The cycle runs after the events of each instant and, while jobs wait, every cycle_period_s.
+// Not yet here: topology-aware victim choice, fair share by dominant resource.
 //
 // Deterministic: no clock, no randomness. Times are integer seconds.
 #pragma once
@@ -28,6 +31,14 @@
 #include "model/job.h"
 
 namespace awan::sim {
+
+// A node going down (its jobs are stopped and requeue, losing the work since their last checkpoint) or
+// coming back.
+struct NodeEvent {
+  int64_t at_s = 0;
+  uint32_t node = 0;  // node index in the fleet
+  bool down = true;
+};
 
 struct JobsSimOptions {
   std::string policy = "awan";       // a QueueOrder name
@@ -47,6 +58,8 @@ struct JobsSimOptions {
   int64_t restart_s = 60;
   int preempt_window = 8;
   int64_t preempt_interval_s = 300;  // stage 5 runs at most this often (simulated seconds)
+  int64_t cycle_period_s = 300;      // while jobs wait, the cycle also runs this often (0 = on events only)
+  std::vector<NodeEvent> node_events;  // at simulated times (after --target-load rescaling), any order
 };
 
 struct JobOutcome {
@@ -55,7 +68,8 @@ struct JobOutcome {
   int tasks = 1;
   int tenant = 0;
   int level = -1;  // TopologyLevel of a gang's (last) placement (3 supernode, 2 block, 1 zone); -1 single task
-  int preemptions = 0;
+  int preemptions = 0;        // stopped by the scheduler
+  int failure_requeues = 0;   // stopped because a node it ran on went down
   int64_t gpu_s = 0;  // GPU-seconds it held GPUs, over all its runs
 };
 
@@ -75,6 +89,7 @@ struct JobsSummary {
   double avg_jct_s = 0, p50_jct_s = 0, p99_jct_s = 0, avg_queue_s = 0, avg_slowdown = 0;
   double makespan_s = 0, gpu_util_pct = 0;
   int64_t preemptions = 0;
+  int64_t failure_requeues = 0;
   double gang_locality_supernode = 0, gang_locality_block = 0;  // share of multi-node GPU-hours
   double jain_fairness = 0;  // Jain's index over tenants' average slowdown
   std::vector<TenantSummary> tenants;
