@@ -139,6 +139,13 @@ Status RunJobScenarioText(const std::string& text, const std::string& source) {
       else if (k == "end") got = j.end_s;
       else if (k == "preemptions") got = j.preemptions;
       else if (k == "requeues") got = j.failure_requeues;
+      else if (k.rfind("waited_", 0) == 0) {
+        int reason = -1;
+        for (int w = 0; w < sim::kWaitReasons; ++w)
+          if (k.substr(7) == sim::WaitReasonName(static_cast<sim::WaitReason>(w))) reason = w;
+        if (reason < 0) return err(l, "unknown wait reason in '" + k + "'");
+        got = j.waited_s[static_cast<size_t>(reason)];
+      }
       else if (k == "level") {
         auto lv = Level(v);
         if (!lv.ok()) return err(l, lv.status().message());

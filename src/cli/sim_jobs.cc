@@ -18,6 +18,10 @@ namespace awan::cli {
 namespace {
 
 nlohmann::json SummaryJson(const sim::JobsSummary& s) {
+  nlohmann::json waited = nlohmann::json::object();
+  for (int k = 0; k < sim::kWaitReasons; ++k) {
+    waited[sim::WaitReasonName(static_cast<sim::WaitReason>(k))] = s.waited_s[static_cast<size_t>(k)];
+  }
   nlohmann::json tenants = nlohmann::json::array();
   for (const auto& t : s.tenants) tenants.push_back({{"tenant", t.tenant}, {"jobs", t.jobs}, {"avg_jct_s", t.avg_jct_s}});
   return {{"policy", s.policy},
@@ -37,6 +41,7 @@ nlohmann::json SummaryJson(const sim::JobsSummary& s) {
           {"failure_requeues", s.failure_requeues},
           {"gang_locality", {{"supernode", s.gang_locality_supernode}, {"block", s.gang_locality_block}}},
           {"jain_fairness", s.jain_fairness},
+          {"waited_job_s_by_reason", waited},
           {"tenants", tenants}};
 }
 
@@ -55,6 +60,7 @@ void AddSimJobs(CLI::App& sim, SimJobsArgs& a) {
                 "rescale submit times (not durations) so that the offered load is X (GPU-time / (GPUs x span))")
       ->check(CLI::Range(0.001, 100.0));
   c->add_option("--json", a.json_out, "write the summary as JSON to this file");
+  c->add_option("--explain", a.explain, "a job name (philly-<line>): when it ran, and why it waited, per policy");
   c->add_option("--threads", a.threads, "worker threads (default: all cores; results do not depend on it)");
   c->add_flag("--quiet", a.quiet, "no progress bar");
 }
@@ -115,6 +121,30 @@ int RunSimJobs(const SimJobsArgs& a) {
                  s.policy, s.jobs - s.finished, s.jobs);
     }
     summary.push_back(SummaryJson(s));
+  }
+  if (!a.explain.empty()) {
+    size_t idx = jobs->size();
+    for (size_t i = 0; i < jobs->size(); ++i)
+      if ((*jobs)[i].name == a.explain) idx = i;
+    if (idx == jobs->size()) return Fail(NotFound("no job named '" + a.explain + "' in " + a.jobs));
+    const JobSpec& js = (*jobs)[idx];
+    fmt::print("\n{}: tenant {}, {} task(s) x {} GPU, {} s of work\n", js.name, js.tenant, js.tasks, js.task.gpu_count,
+               js.duration_s);
+    for (size_t k = 0; k < policies.size(); ++k) {
+      const sim::JobOutcome& o = results[k]->jobs[idx];
+      if (o.start_s < 0) {
+        fmt::print("  {:<10} submitted at {} s, never started\n", policies[k], o.submit_s);
+      } else {
+        fmt::print("  {:<10} submitted {} s, started {} s, finished {} s (JCT {} s); preempted {}x, node failures {}x\n",
+                   policies[k], o.submit_s, o.start_s, o.end_s, o.end_s - o.submit_s, o.preemptions, o.failure_requeues);
+      }
+      std::string why;
+      for (int r = 0; r < sim::kWaitReasons; ++r) {
+        const int64_t w = o.waited_s[static_cast<size_t>(r)];
+        if (w > 0) why += fmt::format("{}{}: {} s", why.empty() ? "" : ", ", sim::WaitReasonName(static_cast<sim::WaitReason>(r)), w);
+      }
+      fmt::print("  {:<10} waited: {}\n", "", why.empty() ? "never" : why);
+    }
   }
   if (!a.json_out.empty()) {
     nlohmann::json j = {{"meta", {{"fleet", a.fleet}, {"jobs", a.jobs}, {"native_offered_load", native},

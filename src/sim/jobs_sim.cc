@@ -51,6 +51,11 @@ double Percentile(std::vector<double> v, double q) {
 
 }  // namespace
 
+const char* WaitReasonName(WaitReason r) {
+  static constexpr const char* kNames[] = {"queue", "capacity", "quota", "fragmentation", "topology"};
+  return kNames[static_cast<int>(r)];
+}
+
 double OfferedLoad(const std::vector<JobSpec>& jobs, int64_t gpus) {
   if (jobs.empty() || gpus <= 0) return 0;
   int64_t lo = jobs[0].submit_s, hi = jobs[0].submit_s;
@@ -136,6 +141,14 @@ StatusOr<JobsSimResult> RunJobsSim(const config::FleetFile& file, const std::vec
     bool running = false;
   };
   std::vector<Run> run(jobs.size());
+  // Why each waiting job waits: the reason the cycle gave last, and since when.
+  std::vector<int> last_reason(jobs.size(), -1);
+  std::vector<int64_t> last_seen(jobs.size(), 0);
+  auto account = [&](size_t i, int64_t now, int reason) {
+    if (last_reason[i] >= 0) out.jobs[i].waited_s[static_cast<size_t>(last_reason[i])] += now - last_seen[i];
+    last_reason[i] = reason;
+    last_seen[i] = now;
+  };
   for (size_t i = 0; i < jobs.size(); ++i) run[i].work_left = static_cast<double>(jobs[i].duration_s);
   // What the ordering may see of job i at time `now` (attained service includes the current run).
   auto view_at = [&](size_t i, int64_t now) {
@@ -170,6 +183,7 @@ StatusOr<JobsSimResult> RunJobsSim(const config::FleetFile& file, const std::vec
                                                       : o.slowdown_zone;
     }
     if (r.start_s < 0) r.start_s = now;
+    account(i, now, -1);
     u.started = now;
     u.overhead = r.preemptions + r.failure_requeues > 0 ? o.restart_s : 0;
     u.running = true;
@@ -202,6 +216,8 @@ StatusOr<JobsSimResult> RunJobsSim(const config::FleetFile& file, const std::vec
     placed[i].clear();
     quota.used[r.tenant] -= r.gpus;
     running.erase(i);
+    last_reason[i] = static_cast<int>(WaitReason::kCapacity);  // stopped: it waits for GPUs again
+    last_seen[i] = now;
     pending.insert({order->Key(view(i)), r.submit_s, i});
   };
   // May pending job b take running job v's place? Reclaiming a guarantee from a borrower (any policy), or a
@@ -280,16 +296,27 @@ StatusOr<JobsSimResult> RunJobsSim(const config::FleetFile& file, const std::vec
       JobOutcome& r = out.jobs[i];
       const int64_t free_milli = capacity_milli - snap.gpu_allocated_milli();
       bool started = false;
-      if (r.gpus * kWholeGpu.value <= free_milli && quota.Admit(r.tenant, r.gpus)) {
+      WaitReason why = WaitReason::kCapacity;
+      if (r.gpus * kWholeGpu.value > free_milli) {
+        why = WaitReason::kCapacity;
+      } else if (!quota.Admit(r.tenant, r.gpus)) {
+        why = WaitReason::kQuota;
+      } else {
         AWAN_ASSIGN_OR_RETURN(std::optional<GangPlacement> g,
                               gangs.Place(GangRequest{&jobs[i].task, jobs[i].tasks, jobs[i].widest, o.topology_aware}, snap, fw, ctx));
         if (g) {
           it = pending.erase(it);
           start(i, now, std::move(*g));
           started = true;
+        } else {
+          // Would the tasks fit one by one, ignoring topology? Then topology is what blocks the gang.
+          int64_t fit = 0;
+          for (uint32_t n = 0; n < snap.size() && fit < r.tasks; ++n) fit += GangPlacer::TasksThatFit(jobs[i].task, snap.node(NodeIndex(n)));
+          why = r.tasks > 1 && fit >= r.tasks ? WaitReason::kTopology : WaitReason::kFragmentation;
         }
       }
       if (started) continue;
+      account(i, now, static_cast<int>(why));
       if (waiting.size() < static_cast<size_t>(o.preempt_window)) waiting.push_back({key, i});
       ++blocked, ++it;
       if (free_milli <= 0 && waiting.size() >= static_cast<size_t>(o.preempt_window)) break;
@@ -363,6 +390,8 @@ StatusOr<JobsSimResult> RunJobsSim(const config::FleetFile& file, const std::vec
     }
     while (next_submit < by_submit.size() && out.jobs[by_submit[next_submit]].submit_s == now) {
       const size_t i = by_submit[next_submit++];
+      last_reason[i] = static_cast<int>(WaitReason::kQueue);
+      last_seen[i] = now;
       pending.insert({order->Key(view(i)), out.jobs[i].submit_s, i});
     }
     AWAN_RETURN_IF_ERROR(cycle(now));
@@ -393,6 +422,7 @@ StatusOr<JobsSimResult> RunJobsSim(const config::FleetFile& file, const std::vec
       if (r.level >= static_cast<int>(TopologyLevel::kSupernode)) multi_sn += gh;
       if (r.level >= static_cast<int>(TopologyLevel::kBlock)) multi_block += gh;
     }
+    for (int k = 0; k < kWaitReasons; ++k) s.waited_s[static_cast<size_t>(k)] += static_cast<double>(r.waited_s[static_cast<size_t>(k)]);
     tenant_jct[r.tenant] += j;
     tenant_slow[r.tenant] += j / static_cast<double>(r.duration_s);
     ++tenant_n[r.tenant];

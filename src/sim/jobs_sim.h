@@ -62,6 +62,18 @@ struct JobsSimOptions {
   std::vector<NodeEvent> node_events;  // at simulated times (after --target-load rescaling), any order
 };
 
+// Why a job could not start when the cycle looked at it.
+enum class WaitReason : int {
+  kQueue = 0,      // behind other jobs: the cycle filled the fleet (or its backfill window) before reaching it
+  kCapacity,       // fewer free GPUs in the fleet than it needs
+  kQuota,          // its tenant's guarantee (and what it may borrow) is used up
+  kFragmentation,  // enough free GPUs in total, but no node holds a task of it
+  kTopology,       // enough free GPUs and nodes, but no allowed topology domain holds the whole gang
+  kCount
+};
+inline constexpr int kWaitReasons = static_cast<int>(WaitReason::kCount);
+const char* WaitReasonName(WaitReason r);  // "queue", "capacity", "quota", "fragmentation", "topology"
+
 struct JobOutcome {
   int64_t submit_s = 0, start_s = -1, end_s = -1, duration_s = 0;  // start/end -1: never ran
   int64_t gpus = 0;
@@ -71,6 +83,8 @@ struct JobOutcome {
   int preemptions = 0;        // stopped by the scheduler
   int failure_requeues = 0;   // stopped because a node it ran on went down
   int64_t gpu_s = 0;  // GPU-seconds it held GPUs, over all its runs
+  // Seconds it waited, by the reason the cycle last gave (time until the next look goes to that reason).
+  std::array<int64_t, kWaitReasons> waited_s{};
 };
 
 struct TenantSummary {
@@ -92,6 +106,7 @@ struct JobsSummary {
   int64_t failure_requeues = 0;
   double gang_locality_supernode = 0, gang_locality_block = 0;  // share of multi-node GPU-hours
   double jain_fairness = 0;  // Jain's index over tenants' average slowdown
+  std::array<double, kWaitReasons> waited_s{};  // job-seconds of waiting, by reason, over all jobs
   std::vector<TenantSummary> tenants;
 };
 
