@@ -11,6 +11,7 @@
 #include "cli/cli_util.h"
 #include "cli/progress.h"
 #include "config/fleet_file.h"
+#include "sim/jobs_report.h"
 #include "sim/jobs_sim.h"
 #include "trace/philly_reader.h"
 
@@ -60,6 +61,7 @@ void AddSimJobs(CLI::App& sim, SimJobsArgs& a) {
                 "rescale submit times (not durations) so that the offered load is X (GPU-time / (GPUs x span))")
       ->check(CLI::Range(0.001, 100.0));
   c->add_option("--json", a.json_out, "write the summary as JSON to this file");
+  c->add_option("--report", a.report_dir, "write an HTML report with gnuplot charts into this folder");
   c->add_option("--explain", a.explain, "a job name (philly-<line>): when it ran, and why it waited, per policy");
   c->add_option("--threads", a.threads, "worker threads (default: all cores; results do not depend on it)");
   c->add_flag("--quiet", a.quiet, "no progress bar");
@@ -145,6 +147,15 @@ int RunSimJobs(const SimJobsArgs& a) {
       }
       fmt::print("  {:<10} waited: {}\n", "", why.empty() ? "never" : why);
     }
+  }
+  if (!a.report_dir.empty()) {
+    std::vector<sim::JobsSimResult> all;
+    for (auto& r : results) all.push_back(*r);
+    const std::string title = fmt::format("{} jobs from {} on {} ({} GPUs); offered load {:.3f}{}{}", jobs->size(), a.jobs,
+                                          a.fleet, (*fleet)->fleet.total_gpus(), a.target_load > 0 ? a.target_load : native,
+                                          a.isolated ? ", isolated tenants" : "", a.topology_blind ? ", topology-blind" : "");
+    if (Status s = sim::WriteJobsReport(a.report_dir, all, title); !s.ok()) return Fail(s);
+    fmt::print(stderr, "wrote {}/index.html\n", a.report_dir);
   }
   if (!a.json_out.empty()) {
     nlohmann::json j = {{"meta", {{"fleet", a.fleet}, {"jobs", a.jobs}, {"native_offered_load", native},

@@ -15,6 +15,7 @@ struct SimJobsArgs {
   bool topology_blind = false;
   double target_load = 0;
   std::string json_out;
+  std::string report_dir;
   std::string explain;  // a job name: print where its time went
   int threads = 0;
   bool quiet = false;

@@ -395,6 +395,9 @@ StatusOr<JobsSimResult> RunJobsSim(const config::FleetFile& file, const std::vec
       pending.insert({order->Key(view(i)), out.jobs[i].submit_s, i});
     }
     AWAN_RETURN_IF_ERROR(cycle(now));
+    if (out.timeline.empty() || now >= out.timeline.back().t_s + o.sample_s) {
+      out.timeline.push_back({now, static_cast<int64_t>(pending.size()), snap.gpu_allocated_milli() / kWholeGpu.value});
+    }
     next_tick = pending.empty() || o.cycle_period_s <= 0 ? INT64_MAX : now + o.cycle_period_s;
   }
 

@@ -59,6 +59,7 @@ struct JobsSimOptions {
   int preempt_window = 8;
   int64_t preempt_interval_s = 300;  // stage 5 runs at most this often (simulated seconds)
   int64_t cycle_period_s = 300;      // while jobs wait, the cycle also runs this often (0 = on events only)
+  int64_t sample_s = 3600;           // timeline resolution
   std::vector<NodeEvent> node_events;  // at simulated times (after --target-load rescaling), any order
 };
 
@@ -110,8 +111,16 @@ struct JobsSummary {
   std::vector<TenantSummary> tenants;
 };
 
+// The fleet over time, sampled after the cycle at most once per JobsSimOptions::sample_s.
+struct TimelineSample {
+  int64_t t_s = 0;
+  int64_t pending = 0;       // jobs waiting
+  int64_t gpus_in_use = 0;
+};
+
 struct JobsSimResult {
   JobsSummary summary;
+  std::vector<TimelineSample> timeline;
   std::vector<JobOutcome> jobs;  // in input order
   std::vector<std::string> tenant_names;
 };

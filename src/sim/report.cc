@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "sim/report_util.h"
+
 namespace awan::sim {
 namespace {
 
@@ -43,36 +45,6 @@ nlohmann::json CurveJson(const std::vector<std::optional<double>>& c) {
     }
   }
   return a;
-}
-
-std::string Esc(const std::string& s) {
-  std::string o;
-  for (char ch : s) {
-    if (ch == '<') o += "&lt;";
-    else if (ch == '>') o += "&gt;";
-    else if (ch == '&') o += "&amp;";
-    else o += ch;
-  }
-  return o;
-}
-
-Status WriteText(const std::string& path, const std::string& text) {
-  std::ofstream f(path);
-  f << text;
-  f.close();
-  if (!f) return IoError("cannot write " + path);
-  return Status::Ok();
-}
-
-Status RunGnuplot(const std::string& script_path) {
-  if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) {
-    return FailedPrecondition("gnuplot is not installed (Debian package gnuplot-nox; run scripts/install-deps.sh)");
-  }
-  const std::string cmd = "gnuplot '" + script_path + "' 2>'" + script_path + ".log'";
-  if (std::system(cmd.c_str()) != 0) {
-    return Internal("gnuplot failed on " + script_path + " (see " + script_path + ".log)");
-  }
-  return Status::Ok();
 }
 
 }  // namespace
@@ -173,7 +145,7 @@ Status WriteHtmlReport(const std::string& dir, const ExperimentResult& r, const 
   html += "</tr>";
   for (const CellSummary& c : r.cells) {
     html += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.2f}</td><td>{:.2f}</td><td>{:.2f}</td><td>{:.2f}</td>",
-                        Esc(c.workload), Esc(c.policy), c.unalloc_100.n, c.unalloc_100.mean, c.unalloc_100.min,
+                        HtmlEscape(c.workload), HtmlEscape(c.policy), c.unalloc_100.n, c.unalloc_100.mean, c.unalloc_100.min,
                         c.unalloc_100.max, c.unalloc_130.mean);
     if (pub) {
       const PubStat p = Published(pub, c, 100);
@@ -232,7 +204,7 @@ Status WriteHtmlReport(const std::string& dir, const ExperimentResult& r, const 
     const std::string gp_path = (std::filesystem::path(dir) / (base + ".gp")).string();
     AWAN_RETURN_IF_ERROR(WriteText(gp_path, gp));
     AWAN_RETURN_IF_ERROR(RunGnuplot(gp_path));
-    html += "<h2>" + Esc(workloads[w]) + "</h2><p><img src='" + base + "-alloc.png'><br><img src='" + base +
+    html += "<h2>" + HtmlEscape(workloads[w]) + "</h2><p><img src='" + base + "-alloc.png'><br><img src='" + base +
             "-zoom.png'><br><img src='" + base + "-frag.png'></p>";
   }
   html += "</body></html>\n";

@@ -66,6 +66,43 @@ TEST(Cli, GenerateThenSimulateWithJsonAndReport) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(Cli, SimJobsTableJsonReportExplainAndErrors) {
+  const std::string dir = TempDir("jobs");
+  std::ofstream(dir + "/fleet.yaml") << "node_types: {g: {accelerator: P100, gpus: 8, cpu: 64, memory_gib: 512}}\n"
+                                        "regions: [{name: r, zones: [{name: z, layout: {type: g, nodes: 4, "
+                                        "nodes_per_supernode: 2, supernodes_per_block: 2}}]}]\n"
+                                        "default_tenant: {guaranteed_gpus: 16, cohort: c}\n";
+  std::ofstream(dir + "/jobs.csv") << "timestamp,duration,num_gpus,gpu_time,cluster\n"
+                                      "2017-10-01 00:00:00,3600,8,28800,vc1\n"
+                                      "2017-10-01 00:10:00,600,16,9600,vc2\n"
+                                      "2017-10-01 00:20:00,60,1,60,vc1\n"
+                                      "2017-10-01 01:00:00,7200,4,28800,vc2\n";
+  Result r = Awan("sim jobs --fleet " + dir + "/fleet.yaml --jobs " + dir + "/jobs.csv --policy fifo,srtf,awan --quiet "
+                  "--target-load 1.5 --json " + dir + "/out.json --report " + dir + "/report --explain philly-3");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("srtf (oracle)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("philly-3: tenant vc2, 2 task(s) x 8 GPU"), std::string::npos) << r.out;
+  std::ifstream f(dir + "/out.json");
+  nlohmann::json j = nlohmann::json::parse(f);
+  ASSERT_EQ(j["summary"].size(), 3u);
+  for (const char* k : {"policy", "avg_jct_s", "p50_jct_s", "p99_jct_s", "avg_queue_s", "makespan_s", "gpu_util_pct",
+                        "preemptions", "gang_locality", "jain_fairness", "tenants", "waited_job_s_by_reason"}) {
+    EXPECT_TRUE(j["summary"][0].contains(k)) << k;
+  }
+  EXPECT_EQ(j["summary"][0]["finished"], 4);
+  EXPECT_GT(std::filesystem::file_size(dir + "/report/jct_cdf.png"), 1000u);
+  EXPECT_TRUE(std::filesystem::exists(dir + "/report/index.html"));
+  // Bad input: a clear error naming the file, non-zero exit.
+  std::ofstream(dir + "/bad.yaml") << "node_types: {g: {gpus: 8, cpu: 64, memory_gib: 512}}\nregions: []\n";
+  Result bad = Awan("sim jobs --fleet " + dir + "/bad.yaml --jobs " + dir + "/jobs.csv --quiet");
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.out.find("bad.yaml:1:"), std::string::npos) << bad.out;
+  Result unknown = Awan("sim jobs --fleet " + dir + "/fleet.yaml --jobs " + dir + "/jobs.csv --policy lottery --quiet");
+  EXPECT_EQ(unknown.code, 1);
+  EXPECT_NE(unknown.out.find("unknown ordering policy 'lottery'"), std::string::npos) << unknown.out;
+  std::filesystem::remove_all(dir);
+}
+
 TEST(Cli, MalformedTraceIsAClearErrorWithLineAndColumn) {
   const std::string dir = TempDir("bad");
   std::ofstream(dir + "/nodes.csv") << "sn,cpu_milli,memory_mib,gpu,model\nn0,64000,262144,2,P100\n";
