@@ -63,6 +63,8 @@ Status RunJobScenarioText(const std::string& text, const std::string& source) {
       if (l.kv.count("cohort")) tenants += ", cohort: " + l.kv.at("cohort");
       if (l.kv.count("borrow")) tenants += ", borrowing_limit_gpus: " + l.kv.at("borrow");
       if (l.kv.count("lend")) tenants += ", lending_limit_gpus: " + l.kv.at("lend");
+      if (l.kv.count("weight")) tenants += ", weight: " + l.kv.at("weight");
+      if (l.kv.count("priority")) tenants += ", priority: " + l.kv.at("priority");
       tenants += "}\n";
     }
   }
@@ -91,6 +93,7 @@ Status RunJobScenarioText(const std::string& text, const std::string& source) {
         else if (k == "restart") o.restart_s = std::stoll(v);
         else if (k == "preempt_interval") o.preempt_interval_s = std::stoll(v);
         else if (k == "cycle_period") o.cycle_period_s = std::stoll(v);
+        else if (k == "fair_share") o.fair_share = v == "1";
         else return err(l, "unknown option '" + k + "'");
       }
     } else if (w == "job") {

@@ -57,6 +57,8 @@ void AddSimJobs(CLI::App& sim, SimJobsArgs& a) {
   c->add_flag("--isolated", a.isolated, "each tenant alone on its guaranteed quota, no borrowing (Helios protocol)");
   c->add_flag("--topology-blind", a.topology_blind,
               "place gangs ignoring supernodes and blocks (best-fit task by task), to measure what topology buys");
+  c->add_flag("--fair-share", a.fair_share,
+              "jobs that borrow idle quota go by fair share: the tenant with the least decayed GPU usage per weight first");
   c->add_option("--target-load", a.target_load,
                 "rescale submit times (not durations) so that the offered load is X (GPU-time / (GPUs x span))")
       ->check(CLI::Range(0.001, 100.0));
@@ -93,6 +95,7 @@ int RunSimJobs(const SimJobsArgs& a) {
         o.policy = policies[k];
         o.isolated = a.isolated;
         o.topology_aware = !a.topology_blind;
+        o.fair_share = a.fair_share;
         o.target_load = a.target_load;
         results[k] = sim::RunJobsSim(**fleet, *jobs, o, &done);
       }
@@ -153,14 +156,15 @@ int RunSimJobs(const SimJobsArgs& a) {
     for (auto& r : results) all.push_back(*r);
     const std::string title = fmt::format("{} jobs from {} on {} ({} GPUs); offered load {:.3f}{}{}", jobs->size(), a.jobs,
                                           a.fleet, (*fleet)->fleet.total_gpus(), a.target_load > 0 ? a.target_load : native,
-                                          a.isolated ? ", isolated tenants" : "", a.topology_blind ? ", topology-blind" : "");
+                                          a.isolated ? ", isolated tenants" : "", a.topology_blind ? ", topology-blind" : "") +
+                              (a.fair_share ? ", fair share" : "");
     if (Status s = sim::WriteJobsReport(a.report_dir, all, title); !s.ok()) return Fail(s);
     fmt::print(stderr, "wrote {}/index.html\n", a.report_dir);
   }
   if (!a.json_out.empty()) {
     nlohmann::json j = {{"meta", {{"fleet", a.fleet}, {"jobs", a.jobs}, {"native_offered_load", native},
                                   {"target_load", a.target_load}, {"isolated", a.isolated},
-                                  {"topology_aware", !a.topology_blind}}},
+                                  {"topology_aware", !a.topology_blind}, {"fair_share", a.fair_share}}},
                         {"summary", summary}};
     std::ofstream f(a.json_out);
     f << j.dump(1) << "\n";

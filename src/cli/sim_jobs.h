@@ -13,6 +13,7 @@ struct SimJobsArgs {
   std::string policies = "fifo,sjf,srtf,tiresias,awan";
   bool isolated = false;
   bool topology_blind = false;
+  bool fair_share = false;
   double target_load = 0;
   std::string json_out;
   std::string report_dir;

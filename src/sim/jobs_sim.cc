@@ -158,6 +158,19 @@ StatusOr<JobsSimResult> RunJobsSim(const config::FleetFile& file, const std::vec
   };
   auto view = [&](size_t i) { return view_at(i, 0); };  // for jobs that are not running
   std::set<std::tuple<double, int64_t, size_t>> pending;
+  // A job's place in the queue: its tenant's priority first (higher first), then the ordering's key.
+  auto QueueKey = [&](size_t i) {
+    return order->Key(view(i)) - static_cast<double>(quota.spec[tenant_of[i]].priority) * 1e12;
+  };
+  // Fair share: each tenant's GPU usage, decayed with a half-life, per unit of weight. Among jobs that would
+  // borrow, the tenant with the smallest share goes first (dominant-resource fairness: GPUs are the dominant
+  // resource of every job here).
+  std::vector<double> decayed_gpu_s(quota.spec.size(), 0.0);
+  int64_t decayed_at = 0;
+  auto share = [&](size_t t) {
+    return (decayed_gpu_s[t] / static_cast<double>(o.fair_share_half_life_s) + static_cast<double>(quota.used[t])) /
+           quota.spec[t].weight;
+  };
   struct Finish {
     int64_t at;
     size_t job;
@@ -218,7 +231,7 @@ StatusOr<JobsSimResult> RunJobsSim(const config::FleetFile& file, const std::vec
     running.erase(i);
     last_reason[i] = static_cast<int>(WaitReason::kCapacity);  // stopped: it waits for GPUs again
     last_seen[i] = now;
-    pending.insert({order->Key(view(i)), r.submit_s, i});
+    pending.insert({QueueKey(i), r.submit_s, i});
   };
   // May pending job b take running job v's place? Reclaiming a guarantee from a borrower (any policy), or a
   // preemptive ordering (srtf, tiresias) putting b strictly before v; never before v ran min_run_s.
@@ -286,40 +299,86 @@ StatusOr<JobsSimResult> RunJobsSim(const config::FleetFile& file, const std::vec
     return true;
   };
 
+  // Tries to start pending job i now (stages 2 and 3); returns why not, or nullopt when it started.
+  auto try_start = [&](size_t i, int64_t now) -> StatusOr<std::optional<WaitReason>> {
+    JobOutcome& r = out.jobs[i];
+    const int64_t free_milli = capacity_milli - snap.gpu_allocated_milli();
+    if (r.gpus * kWholeGpu.value > free_milli) return std::optional<WaitReason>(WaitReason::kCapacity);
+    if (!quota.Admit(r.tenant, r.gpus)) return std::optional<WaitReason>(WaitReason::kQuota);
+    AWAN_ASSIGN_OR_RETURN(std::optional<GangPlacement> g,
+                          gangs.Place(GangRequest{&jobs[i].task, jobs[i].tasks, jobs[i].widest, o.topology_aware}, snap, fw, ctx));
+    if (g) {
+      start(i, now, std::move(*g));
+      return std::optional<WaitReason>();
+    }
+    // Would the tasks fit one by one, ignoring topology? Then topology is what blocks the gang.
+    int64_t fit = 0;
+    for (uint32_t n = 0; n < snap.size() && fit < r.tasks; ++n) fit += GangPlacer::TasksThatFit(jobs[i].task, snap.node(NodeIndex(n)));
+    return std::optional<WaitReason>(r.tasks > 1 && fit >= r.tasks ? WaitReason::kTopology : WaitReason::kFragmentation);
+  };
+
   auto cycle = [&](int64_t now) -> Status {
+    // Fair-share usage, decayed to now.
+    if (now > decayed_at) {
+      const double keep = std::exp2(-static_cast<double>(now - decayed_at) / static_cast<double>(o.fair_share_half_life_s));
+      for (size_t t = 0; t < decayed_gpu_s.size(); ++t) {
+        decayed_gpu_s[t] = decayed_gpu_s[t] * keep + static_cast<double>(quota.used[t]) * static_cast<double>(now - decayed_at);
+      }
+      decayed_at = now;
+    }
     // 1. order (the pending set is kept sorted), 2. admit, 3. place, 4. backfill past jobs that cannot start.
+    // A job that would borrow waits for the fair-share pass below.
     int blocked = 0;
     std::vector<std::pair<double, size_t>> waiting;  // the first jobs that could not start, for stage 5
+    std::vector<std::vector<std::pair<double, size_t>>> borrowers(quota.spec.size());
+    int deferred = 0;
     for (auto it = pending.begin(); it != pending.end() && blocked <= o.backfill_window;) {
       const size_t i = std::get<2>(*it);
       const double key = std::get<0>(*it);
       JobOutcome& r = out.jobs[i];
       const int64_t free_milli = capacity_milli - snap.gpu_allocated_milli();
-      bool started = false;
-      WaitReason why = WaitReason::kCapacity;
-      if (r.gpus * kWholeGpu.value > free_milli) {
-        why = WaitReason::kCapacity;
-      } else if (!quota.Admit(r.tenant, r.gpus)) {
-        why = WaitReason::kQuota;
-      } else {
-        AWAN_ASSIGN_OR_RETURN(std::optional<GangPlacement> g,
-                              gangs.Place(GangRequest{&jobs[i].task, jobs[i].tasks, jobs[i].widest, o.topology_aware}, snap, fw, ctx));
-        if (g) {
-          it = pending.erase(it);
-          start(i, now, std::move(*g));
-          started = true;
-        } else {
-          // Would the tasks fit one by one, ignoring topology? Then topology is what blocks the gang.
-          int64_t fit = 0;
-          for (uint32_t n = 0; n < snap.size() && fit < r.tasks; ++n) fit += GangPlacer::TasksThatFit(jobs[i].task, snap.node(NodeIndex(n)));
-          why = r.tasks > 1 && fit >= r.tasks ? WaitReason::kTopology : WaitReason::kFragmentation;
-        }
+      if (o.fair_share && !o.isolated && quota.cohort[r.tenant] >= 0 &&
+          quota.used[r.tenant] + r.gpus > quota.spec[r.tenant].guaranteed_gpus && deferred < o.backfill_window) {
+        borrowers[r.tenant].push_back({key, i});
+        ++deferred, ++it;
+        continue;
       }
-      if (started) continue;
-      account(i, now, static_cast<int>(why));
+      bool started = false;
+      AWAN_ASSIGN_OR_RETURN(std::optional<WaitReason> why, try_start(i, now));
+      started = !why.has_value();
+      if (started) {
+        it = pending.erase(it);
+        continue;
+      }
+      (void)r;
+      account(i, now, static_cast<int>(*why));
       if (waiting.size() < static_cast<size_t>(o.preempt_window)) waiting.push_back({key, i});
       ++blocked, ++it;
       if (free_milli <= 0 && waiting.size() >= static_cast<size_t>(o.preempt_window)) break;
+    }
+    // The fair-share pass: jobs that would borrow, the tenant with the smallest share first, each tenant's
+    // jobs in queue order; a tenant's share grows with every job it starts.
+    std::vector<size_t> next(quota.spec.size(), 0);
+    for (;;) {
+      int best = -1;
+      for (size_t t = 0; t < borrowers.size(); ++t) {
+        if (next[t] < borrowers[t].size() && (best < 0 || share(t) < share(static_cast<size_t>(best)))) best = static_cast<int>(t);
+      }
+      if (best < 0 || capacity_milli - snap.gpu_allocated_milli() <= 0) break;
+      const auto [key, i] = borrowers[static_cast<size_t>(best)][next[static_cast<size_t>(best)]++];
+      AWAN_ASSIGN_OR_RETURN(std::optional<WaitReason> why, try_start(i, now));
+      if (!why) {
+        pending.erase({key, out.jobs[i].submit_s, i});
+        continue;
+      }
+      account(i, now, static_cast<int>(*why));
+      if (waiting.size() < static_cast<size_t>(o.preempt_window)) waiting.push_back({key, i});
+    }
+    for (size_t t = 0; t < borrowers.size(); ++t) {
+      for (size_t k = next[t]; k < borrowers[t].size(); ++k) {
+        account(borrowers[t][k].second, now, static_cast<int>(WaitReason::kCapacity));
+        if (waiting.size() < static_cast<size_t>(o.preempt_window)) waiting.push_back(borrowers[t][k]);
+      }
     }
     // 5. preempt, for the first jobs that could not start: at most once per preempt_interval_s (a periodic
     // pass, as real schedulers run it), and only if some running job could be a victim at all.
@@ -392,7 +451,7 @@ StatusOr<JobsSimResult> RunJobsSim(const config::FleetFile& file, const std::vec
       const size_t i = by_submit[next_submit++];
       last_reason[i] = static_cast<int>(WaitReason::kQueue);
       last_seen[i] = now;
-      pending.insert({order->Key(view(i)), out.jobs[i].submit_s, i});
+      pending.insert({QueueKey(i), out.jobs[i].submit_s, i});
     }
     AWAN_RETURN_IF_ERROR(cycle(now));
     if (out.timeline.empty() || now >= out.timeline.back().t_s + o.sample_s) {

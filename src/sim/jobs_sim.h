@@ -4,7 +4,10 @@
 // scheduling cycle runs, as named stages:
 //   1. order     pending jobs by the policy's key (computed at submission)
 //   2. admit     the tenant's quota: within its guarantee, or borrowing idle quota of its cohort (not with
-//                --isolated), within its borrowing limit and the lenders' lending limits
+//                --isolated), within its borrowing limit and the lenders' lending limits; with fair share on,
+//                jobs that would borrow are started after the others, the tenant with the smallest fair share
+//                first (GPU usage decayed with a half-life, per unit of weight); higher-priority tenants' jobs
+//                go first
 //   3. place     the gang all or nothing, tightest topology domain first (GangPlacer)
 //   4. backfill  a job that cannot start does not block the ones behind it; at most `backfill_window`
 //                blocked jobs are examined per cycle (like Slurm's bf_max_job_test)
@@ -16,7 +19,7 @@
 // Node events: a node that goes down stops every job on it (they requeue with the progress of their last
 // checkpoint); it takes work again when it comes back.
 // The cycle runs after the events of each instant and, while jobs wait, every cycle_period_s.
-// Not yet here: topology-aware victim choice, fair share by dominant resource.
+// Not yet here: topology-aware victim choice, deeper queue hierarchies than cohort -> tenant.
 //
 // Deterministic: no clock, no randomness. Times are integer seconds.
 #pragma once
@@ -60,6 +63,10 @@ struct JobsSimOptions {
   int64_t preempt_interval_s = 300;  // stage 5 runs at most this often (simulated seconds)
   int64_t cycle_period_s = 300;      // while jobs wait, the cycle also runs this often (0 = on events only)
   int64_t sample_s = 3600;           // timeline resolution
+  // Fair share among jobs that borrow: the tenant with the smallest decayed GPU usage per weight first
+  // (`--fair-share`). Off by default: it overrides the ordering across tenants (docs/benchmarks.md §4).
+  bool fair_share = false;
+  int64_t fair_share_half_life_s = 7 * 86400;
   std::vector<NodeEvent> node_events;  // at simulated times (after --target-load rescaling), any order
 };
 
