@@ -24,4 +24,16 @@ struct BenchArgs {
 void AddBench(CLI::App& bench, BenchArgs& args);
 int RunBench(const BenchArgs& args);
 
+// `awan bench cycle`: the jobs simulator's scheduling-cycle latency with a standing queue: a generated fleet
+// of N 8-GPU nodes filled with 8-GPU jobs, `pending` more waiting, and jobs finishing one by one so that
+// every timed cycle runs with the whole queue waiting (it stops scanning once the fleet is full again).
+struct BenchCycleArgs {
+  int nodes = 12500;
+  int pending = 1000;
+  std::string policy = "awan";
+  int finishes = 2000;
+};
+void AddBenchCycle(CLI::App& bench, BenchCycleArgs& args);
+int RunBenchCycle(const BenchCycleArgs& args);
+
 }  // namespace awan::cli

@@ -30,6 +30,8 @@ int Main(int argc, char** argv) {
   bench->require_subcommand(1);
   BenchArgs bench_args;
   AddBench(*bench, bench_args);
+  BenchCycleArgs bench_cycle;
+  AddBenchCycle(*bench, bench_cycle);
 
   CLI::App* pol = app.add_subcommand("policies", "List the placement policies and their plugins");
 
@@ -42,6 +44,7 @@ int Main(int argc, char** argv) {
   if (sim->got_subcommand("jobs")) return RunSimJobs(sim_jobs);
   if (gen->got_subcommand("example")) return RunGenerate(gen_args);
   if (bench->got_subcommand("placement")) return RunBench(bench_args);
+  if (bench->got_subcommand("cycle")) return RunBenchCycle(bench_cycle);
   if (pol->parsed()) {
     const PluginRegistry& r = policies::BuiltinRegistry();
     for (const std::string& name : r.ProfileNames()) {

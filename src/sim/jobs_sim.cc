@@ -453,7 +453,10 @@ StatusOr<JobsSimResult> RunJobsSim(const config::FleetFile& file, const std::vec
       last_seen[i] = now;
       pending.insert({QueueKey(i), out.jobs[i].submit_s, i});
     }
+    const bool timed = o.ticks != nullptr && o.cycle_ns != nullptr && !pending.empty();
+    const int64_t t0 = timed ? o.ticks->NowNanos() : 0;
     AWAN_RETURN_IF_ERROR(cycle(now));
+    if (timed) o.cycle_ns->push_back(o.ticks->NowNanos() - t0);
     if (out.timeline.empty() || now >= out.timeline.back().t_s + o.sample_s) {
       out.timeline.push_back({now, static_cast<int64_t>(pending.size()), snap.gpu_allocated_milli() / kWholeGpu.value});
     }

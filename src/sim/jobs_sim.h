@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/tick_source.h"
 #include "config/fleet_file.h"
 #include "model/job.h"
 
@@ -68,6 +69,10 @@ struct JobsSimOptions {
   bool fair_share = false;
   int64_t fair_share_half_life_s = 7 * 86400;
   std::vector<NodeEvent> node_events;  // at simulated times (after --target-load rescaling), any order
+  // Benchmarks: if both are set, the wall time of every scheduling cycle that had jobs waiting is appended
+  // (elapsed time only: it never influences a decision).
+  TickSource* ticks = nullptr;
+  std::vector<int64_t>* cycle_ns = nullptr;
 };
 
 // Why a job could not start when the cycle looked at it.
