@@ -41,6 +41,8 @@ nlohmann::json SummaryJson(const sim::JobsSummary& s) {
           {"preemptions", s.preemptions},
           {"failure_requeues", s.failure_requeues},
           {"gang_locality", {{"supernode", s.gang_locality_supernode}, {"block", s.gang_locality_block}}},
+          {"gangs", s.gangs},
+          {"gang_avg_jct_s", s.gang_avg_jct_s},
           {"jain_fairness", s.jain_fairness},
           {"waited_job_s_by_reason", waited},
           {"tenants", tenants}};

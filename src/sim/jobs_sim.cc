@@ -274,10 +274,46 @@ StatusOr<JobsSimResult> RunJobsSim(const config::FleetFile& file, const std::vec
       return lx != ly ? lx < ly : run[x].started != run[y].started ? run[x].started > run[y].started : x < y;
     });
     std::vector<size_t> chosen;
-    for (size_t v : victims) {
-      if (freeable >= rb.gpus * kWholeGpu.value) break;
-      chosen.push_back(v);
-      freeable += out.jobs[v].gpus * kWholeGpu.value;
+    // Topology-aware victims for a gang: free one supernode (else one block) rather than scatter victims:
+    // the domain where idle GPUs plus the victims' GPUs there cover the gang at the least lost work.
+    if (o.topology_aware && rb.tasks > 1) {
+      const Fleet& f = fleet;
+      double best_cost = -1;
+      for (int l = static_cast<int>(TopologyLevel::kSupernode); l >= static_cast<int>(TopologyLevel::kBlock) && best_cost < 0; --l) {
+        std::map<uint32_t, int64_t> idle;  // free GPU milli per domain
+        for (uint32_t n = 0; n < snap.size(); ++n) {
+          const NodeState& ns = snap.node(NodeIndex(n));
+          if (!ns.unavailable) idle[f.node(NodeIndex(n)).topology.domain[l].value] += ns.gpu_left_total;
+        }
+        for (const auto& [dom, free_milli] : idle) {
+          int64_t have = free_milli;
+          double cost = 0;
+          std::vector<size_t> pick;
+          for (size_t v : victims) {
+            if (have >= rb.gpus * kWholeGpu.value) break;
+            int64_t here = 0;
+            for (const Placement& p : placed[v]) {
+              if (f.node(p.node).topology.domain[l].value == dom) here += jobs[v].task.gpu_count * kWholeGpu.value;
+            }
+            if (here == 0) continue;
+            pick.push_back(v);
+            have += here;
+            cost += lost(v);
+          }
+          if (have >= rb.gpus * kWholeGpu.value && !pick.empty() && (best_cost < 0 || cost < best_cost)) {
+            best_cost = cost;
+            chosen = pick;
+          }
+        }
+      }
+      if (!chosen.empty()) freeable = rb.gpus * kWholeGpu.value;  // enough, inside one domain
+    }
+    if (chosen.empty()) {
+      for (size_t v : victims) {
+        if (freeable >= rb.gpus * kWholeGpu.value) break;
+        chosen.push_back(v);
+        freeable += out.jobs[v].gpus * kWholeGpu.value;
+      }
     }
     if (freeable < rb.gpus * kWholeGpu.value || chosen.empty()) return false;
     for (size_t v : chosen) {
@@ -483,6 +519,8 @@ StatusOr<JobsSimResult> RunJobsSim(const config::FleetFile& file, const std::vec
     const double gh = static_cast<double>(r.gpu_s);
     gpu_run_s += gh;
     if (r.tasks > 1) {
+      ++s.gangs;
+      s.gang_avg_jct_s += j;
       multi += gh;
       if (r.level >= static_cast<int>(TopologyLevel::kSupernode)) multi_sn += gh;
       if (r.level >= static_cast<int>(TopologyLevel::kBlock)) multi_block += gh;
@@ -506,6 +544,7 @@ StatusOr<JobsSimResult> RunJobsSim(const config::FleetFile& file, const std::vec
       s.gpu_util_pct = 100.0 * gpu_run_s / (static_cast<double>(fleet.total_gpus()) * s.makespan_s);
     }
   }
+  if (s.gangs > 0) s.gang_avg_jct_s /= static_cast<double>(s.gangs);
   if (multi > 0) {
     s.gang_locality_supernode = multi_sn / multi;
     s.gang_locality_block = multi_block / multi;

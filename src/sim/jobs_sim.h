@@ -14,12 +14,13 @@
 // A gang spread over a wider domain runs slower: its duration is multiplied by the level's factor.
 //   5. preempt   for the first jobs that still cannot start: stop running jobs that are borrowing quota the
 //                waiting job's tenant is guaranteed (any policy), or, under a preemptive ordering (srtf,
-//                tiresias), jobs the ordering now puts after it; whole gangs, least lost work first, never
-//                before a minimum run time; undone if the waiting job still would not fit
+//                tiresias, awan), jobs the ordering now puts after it; whole gangs, least lost work first,
+//                for a waiting gang those inside one supernode (else block) so that it lands in one domain;
+//                never before a minimum run time; undone if the waiting job still would not fit
 // Node events: a node that goes down stops every job on it (they requeue with the progress of their last
 // checkpoint); it takes work again when it comes back.
 // The cycle runs after the events of each instant and, while jobs wait, every cycle_period_s.
-// Not yet here: topology-aware victim choice, deeper queue hierarchies than cohort -> tenant.
+// Not yet here: deeper queue hierarchies than cohort -> tenant.
 //
 // Deterministic: no clock, no randomness. Times are integer seconds.
 #pragma once
@@ -118,6 +119,8 @@ struct JobsSummary {
   int64_t preemptions = 0;
   int64_t failure_requeues = 0;
   double gang_locality_supernode = 0, gang_locality_block = 0;  // share of multi-node GPU-hours
+  int64_t gangs = 0;            // multi-node jobs that finished
+  double gang_avg_jct_s = 0;    // their average JCT (what topology-aware placement is for)
   double jain_fairness = 0;  // Jain's index over tenants' average slowdown
   std::array<double, kWaitReasons> waited_s{};  // job-seconds of waiting, by reason, over all jobs
   std::vector<TenantSummary> tenants;
