@@ -68,6 +68,18 @@ TEST(FleetFile, ThePhillyLikeExample) {
   EXPECT_EQ(other->cohort, "philly");
 }
 
+TEST(FleetFile, TheSmallLabExample) {
+  auto f = ReadFleetFile(std::string(AWAN_SOURCE_DIR) + "/examples/fleets/small-lab.yaml");
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  const Fleet& fleet = (*f)->fleet;
+  EXPECT_EQ(fleet.size(), 8u + 6 + 4 + 8);
+  EXPECT_EQ(fleet.total_gpus(), 8 * 8 + 6 * 4 + 8 * 4);
+  EXPECT_EQ(fleet.topology().DomainCount(TopologyLevel::kZone), 2u);
+  ASSERT_EQ((*f)->tenants.size(), 3u);
+  EXPECT_EQ((*f)->tenants[0].borrowing_limit_gpus, 32);
+  EXPECT_EQ((*f)->tenants[2].priority, -1);
+}
+
 void ExpectError(const std::string& text, const std::string& expected) {
   auto f = ParseFleetFile(text, "f.yaml");
   ASSERT_FALSE(f.ok()) << text;
