@@ -1,11 +1,13 @@
 #include "jobs_scenario_runner.h"
 
+
 #include <map>
 #include <sstream>
 
 #include "config/fleet_file.h"
 #include "sim/jobs_sim.h"
 #include "trace/csv.h"
+#include "test_util.h"
 
 namespace awan::testing {
 namespace {
@@ -27,19 +29,13 @@ StatusOr<TopologyLevel> Level(const std::string& s) {
 
 Status RunJobScenarioText(const std::string& text, const std::string& source) {
   std::vector<Line> lines;
-  std::istringstream in(text);
-  std::string raw;
-  for (int n = 1; std::getline(in, raw); ++n) {
-    const size_t hash = raw.find('#');
-    if (hash != std::string::npos) raw.resize(hash);
-    std::istringstream ws(raw);
-    Line l{n, {}, {}};
-    for (std::string w; ws >> w;) l.words.push_back(w);
+  for (ScenarioLine& sl : ScenarioLines(text)) {
+    Line l{sl.number, std::move(sl.words), {}};
     for (size_t i = 1; i < l.words.size(); ++i) {
       const size_t eq = l.words[i].find('=');
       if (eq != std::string::npos) l.kv[l.words[i].substr(0, eq)] = l.words[i].substr(eq + 1);
     }
-    if (!l.words.empty()) lines.push_back(std::move(l));
+    lines.push_back(std::move(l));
   }
   auto err = [&](const Line& l, const std::string& m) {
     return FailedPrecondition(source + ":" + std::to_string(l.number) + ": " + m);

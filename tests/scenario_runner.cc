@@ -1,11 +1,13 @@
 #include "scenario_runner.h"
 
+
 #include <map>
 #include <sstream>
 
 #include "core/framework.h"
 #include "policies/builtin.h"
 #include "trace/csv.h"
+#include "test_util.h"
 
 namespace awan::testing {
 namespace {
@@ -39,16 +41,7 @@ struct Placed {
 
 Status RunScenarioText(const std::string& text, const std::string& source) {
   std::vector<Line> lines;
-  std::istringstream in(text);
-  std::string raw;
-  for (int n = 1; std::getline(in, raw); ++n) {
-    const size_t hash = raw.find('#');
-    if (hash != std::string::npos) raw.resize(hash);
-    std::istringstream ws(raw);
-    Line l{n, {}};
-    for (std::string w; ws >> w;) l.words.push_back(w);
-    if (!l.words.empty()) lines.push_back(std::move(l));
-  }
+  for (ScenarioLine& sl : ScenarioLines(text)) lines.push_back(Line{sl.number, std::move(sl.words)});
   auto err = [&](const Line& l, const std::string& m) { return FailedPrecondition(source + ":" + std::to_string(l.number) + ": " + m); };
 
   Fleet fleet;

@@ -1,8 +1,25 @@
 #include "test_util.h"
 
+#include <sstream>
+
 #include <gtest/gtest.h>
 
 namespace awan::testing {
+
+std::vector<ScenarioLine> ScenarioLines(const std::string& text) {
+  std::vector<ScenarioLine> lines;
+  std::istringstream in(text);
+  std::string raw;
+  for (int n = 1; std::getline(in, raw); ++n) {
+    const size_t hash = raw.find('#');
+    if (hash != std::string::npos) raw.resize(hash);
+    std::istringstream ws(raw);
+    ScenarioLine l{n, {}};
+    for (std::string w; ws >> w;) l.words.push_back(w);
+    if (!l.words.empty()) lines.push_back(std::move(l));
+  }
+  return lines;
+}
 
 std::string Mutate(const std::string& base, Rng& rng, std::string_view alphabet, int max_edits) {
   std::string s = base;
