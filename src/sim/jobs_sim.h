@@ -1,28 +1,10 @@
-// `awan sim jobs`: a discrete-event simulation of jobs that arrive, wait, run and finish on a fleet, driven
-// by awan's scheduling core (the Framework places each task, the GangPlacer places gangs on the topology
-// tree, a QueueOrder policy orders the queue). Events: submit, finish; after the events of an instant the
-// scheduling cycle runs, as named stages:
-//   1. order     pending jobs by the policy's key (computed at submission)
-//   2. admit     the tenant's quota: within its guarantee, or borrowing idle quota of its cohort (not with
-//                --isolated), within its borrowing limit and the lenders' lending limits; with fair share on,
-//                jobs that would borrow are started after the others, the tenant with the smallest fair share
-//                first (GPU usage decayed with a half-life, per unit of weight); higher-priority tenants' jobs
-//                go first
-//   3. place     the gang all or nothing, tightest topology domain first (GangPlacer)
-//   4. backfill  a job that cannot start does not block the ones behind it; at most `backfill_window`
-//                blocked jobs are examined per cycle (like Slurm's bf_max_job_test)
-// A gang spread over a wider domain runs slower: its duration is multiplied by the level's factor.
-//   5. preempt   for the first jobs that still cannot start: stop running jobs that are borrowing quota the
-//                waiting job's tenant is guaranteed (any policy), or, under a preemptive ordering (srtf,
-//                tiresias, awan), jobs the ordering now puts after it; whole gangs, least lost work first,
-//                for a waiting gang those inside one supernode (else block) so that it lands in one domain;
-//                never before a minimum run time; undone if the waiting job still would not fit
-// Node events: a node that goes down stops every job on it (they requeue with the progress of their last
-// checkpoint); it takes work again when it comes back.
-// The cycle runs after the events of each instant and, while jobs wait, every cycle_period_s.
-// Not yet here: deeper queue hierarchies than cohort -> tenant.
+// `awan sim jobs`: a discrete-event simulation of jobs that arrive, wait, run and finish on a fleet. The
+// scheduling itself is the core's JobScheduler (core/job_scheduler.h: the cycle's stages, quotas, fair
+// share, gangs on the topology tree, preemption, wait reasons), the same code the server will run; this file
+// only turns a job table into events (submit, finish, node down and up, a periodic cycle while jobs wait),
+// feeds them to the scheduler, and measures the outcome.
 //
-// Deterministic: no clock, no randomness. Times are integer seconds.
+// Deterministic: no clock (except the optional benchmark timing), no randomness. Times are integer seconds.
 #pragma once
 
 #include <array>
@@ -33,6 +15,7 @@
 #include "common/status.h"
 #include "common/tick_source.h"
 #include "config/fleet_file.h"
+#include "core/job_scheduler.h"
 #include "model/job.h"
 
 namespace awan::sim {
@@ -76,17 +59,10 @@ struct JobsSimOptions {
   std::vector<int64_t>* cycle_ns = nullptr;
 };
 
-// Why a job could not start when the cycle looked at it.
-enum class WaitReason : int {
-  kQueue = 0,      // behind other jobs: the cycle filled the fleet (or its backfill window) before reaching it
-  kCapacity,       // fewer free GPUs in the fleet than it needs
-  kQuota,          // its tenant's guarantee (and what it may borrow) is used up
-  kFragmentation,  // enough free GPUs in total, but no node holds a task of it
-  kTopology,       // enough free GPUs and nodes, but no allowed topology domain holds the whole gang
-  kCount
-};
-inline constexpr int kWaitReasons = static_cast<int>(WaitReason::kCount);
-const char* WaitReasonName(WaitReason r);  // "queue", "capacity", "quota", "fragmentation", "topology"
+// Wait reasons are the core's (core/job_scheduler.h).
+using ::awan::kWaitReasons;
+using ::awan::WaitReason;
+using ::awan::WaitReasonName;
 
 struct JobOutcome {
   int64_t submit_s = 0, start_s = -1, end_s = -1, duration_s = 0;  // start/end -1: never ran

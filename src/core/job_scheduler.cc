@@ -1,0 +1,390 @@
+#include "core/job_scheduler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+namespace awan {
+
+const char* WaitReasonName(WaitReason r) {
+  static constexpr const char* kNames[] = {"queue", "capacity", "quota", "fragmentation", "topology"};
+  return kNames[static_cast<int>(r)];
+}
+
+JobScheduler::JobScheduler(const Fleet& fleet, ClusterSnapshot& snap, Framework& framework, QueueOrder& order,
+                           SchedulerOptions options)
+    : fleet_(&fleet), snap_(&snap), fw_(&framework), order_(&order), o_(options), gangs_(fleet),
+      ctx_{&rng_, {}, nullptr, {}} {}
+
+int JobScheduler::AddTenant(TenantSpec t) {
+  int c = -1;
+  if (!t.cohort.empty()) {
+    auto it = std::find(cohort_names_.begin(), cohort_names_.end(), t.cohort);
+    c = static_cast<int>(it - cohort_names_.begin());
+    if (it == cohort_names_.end()) cohort_names_.push_back(t.cohort);
+  }
+  cohort_.push_back(c);
+  tenants_.push_back(std::move(t));
+  used_.push_back(0);
+  decayed_gpu_s_.push_back(0);
+  return static_cast<int>(tenants_.size() - 1);
+}
+
+size_t JobScheduler::AddJob(const JobSpec& spec, int tenant, int64_t submit_s) {
+  JobRecord r;
+  r.spec = &spec;
+  r.tenant = tenant;
+  r.submit_s = submit_s;
+  r.gpus = spec.total_gpus();
+  r.work_left = static_cast<double>(spec.duration_s);
+  jobs_.push_back(r);
+  placed_.emplace_back();
+  running_key_.push_back(0);
+  return jobs_.size() - 1;
+}
+
+// Stage 2, admit: may tenant `t` start `need` more GPUs now?
+bool JobScheduler::Admit(int t, int64_t need) const {
+  const size_t ti = static_cast<size_t>(t);
+  const TenantSpec& s = tenants_[ti];
+  if (used_[ti] + need <= s.guaranteed_gpus) return true;
+  if (o_.isolated || cohort_[ti] < 0) return false;
+  const int64_t over = used_[ti] + need - s.guaranteed_gpus;
+  if (s.borrowing_limit_gpus != kUnlimited && over > s.borrowing_limit_gpus) return false;
+  // The cohort as a whole stays within its guarantees, less the idle quota lenders do not lend.
+  int64_t used_sum = 0, guaranteed_sum = 0, locked = 0;
+  for (size_t x = 0; x < tenants_.size(); ++x) {
+    if (cohort_[x] != cohort_[ti]) continue;
+    used_sum += used_[x];
+    guaranteed_sum += tenants_[x].guaranteed_gpus;
+    if (x != ti && tenants_[x].lending_limit_gpus != kUnlimited) {
+      locked += std::max<int64_t>(0, tenants_[x].guaranteed_gpus - used_[x] - tenants_[x].lending_limit_gpus);
+    }
+  }
+  return used_sum + need <= guaranteed_sum - locked;
+}
+
+// What the ordering may see of job i at `now` (attained service includes the current run).
+QueuedJob JobScheduler::View(size_t i, int64_t now) const {
+  const JobRecord& r = jobs_[i];
+  const int64_t current = r.running ? r.gpus * (now - r.started) : 0;
+  return QueuedJob{r.submit_s, r.gpus, r.spec->tasks, r.tenant, r.attained_gpu_s + current, r.spec->duration_s};
+}
+
+// A job's place in the queue: its tenant's priority first (higher first), then the ordering's key.
+double JobScheduler::QueueKey(size_t i) const {
+  return order_->Key(View(i, 0)) - static_cast<double>(tenants_[static_cast<size_t>(jobs_[i].tenant)].priority) * 1e12;
+}
+
+// Fair share: GPU usage decayed with a half-life, per unit of weight (GPUs are every job's dominant resource).
+double JobScheduler::Share(size_t t) const {
+  return (decayed_gpu_s_[t] / static_cast<double>(o_.fair_share_half_life_s) + static_cast<double>(used_[t])) /
+         tenants_[t].weight;
+}
+
+void JobScheduler::Account(size_t i, int64_t now, int reason) {
+  JobRecord& r = jobs_[i];
+  if (r.last_reason >= 0) r.waited_s[static_cast<size_t>(r.last_reason)] += now - r.last_seen;
+  r.last_reason = reason;
+  r.last_seen = now;
+}
+
+void JobScheduler::Submit(size_t i, int64_t now) {
+  jobs_[i].last_reason = static_cast<int>(WaitReason::kQueue);
+  jobs_[i].last_seen = now;
+  pending_.insert({QueueKey(i), jobs_[i].submit_s, i});
+}
+
+void JobScheduler::Start(size_t i, int64_t now, GangPlacement g) {
+  JobRecord& r = jobs_[i];
+  r.factor = 1.0;
+  if (r.spec->tasks > 1) {
+    r.level = static_cast<int>(g.level);
+    r.factor = g.level == TopologyLevel::kSupernode ? o_.slowdown_supernode
+               : g.level == TopologyLevel::kBlock   ? o_.slowdown_block
+                                                    : o_.slowdown_zone;
+  }
+  if (r.first_start_s < 0) r.first_start_s = now;
+  Account(i, now, -1);
+  r.started = now;
+  r.overhead = r.preemptions + r.failure_requeues > 0 ? o_.restart_s : 0;
+  r.running = true;
+  // (the small epsilon keeps 100 x 1.1 at 110, not 111)
+  const int64_t end = now + r.overhead + std::max<int64_t>(1, static_cast<int64_t>(std::ceil(r.work_left * r.factor - 1e-9)));
+  placed_[i] = std::move(g.tasks);
+  used_[static_cast<size_t>(r.tenant)] += r.gpus;
+  running_.insert(i);
+  started_.push_back({i, r.run_id, end});
+}
+
+// Stops job i's current run (its placements are already released by the caller): progress since the last
+// checkpoint is lost; the job waits again with a key computed from what is known now.
+void JobScheduler::Stop(size_t i, int64_t now, bool node_failed) {
+  JobRecord& r = jobs_[i];
+  const double done = std::max<double>(0, static_cast<double>(now - r.started - r.overhead)) / r.factor;
+  const double saved = o_.checkpoint_s > 0 ? std::floor(done / static_cast<double>(o_.checkpoint_s)) * o_.checkpoint_s : done;
+  r.work_left = std::max(1.0, r.work_left - saved);
+  r.attained_gpu_s += r.gpus * (now - r.started);
+  r.running = false;
+  ++r.run_id;
+  if (node_failed) {
+    ++r.failure_requeues;
+    ++failure_requeues_;
+  } else {
+    ++r.preemptions;
+    ++preemptions_;
+  }
+  placed_[i].clear();
+  used_[static_cast<size_t>(r.tenant)] -= r.gpus;
+  running_.erase(i);
+  r.last_reason = static_cast<int>(WaitReason::kCapacity);  // stopped: it waits for GPUs again
+  r.last_seen = now;
+  pending_.insert({QueueKey(i), r.submit_s, i});
+}
+
+Status JobScheduler::Finish(size_t i, int64_t now) {
+  JobRecord& r = jobs_[i];
+  if (!r.running) return FailedPrecondition("job " + r.spec->name + " finished but is not running");
+  for (const Placement& p : placed_[i]) AWAN_RETURN_IF_ERROR(snap_->Release(r.spec->task, p));
+  placed_[i].clear();
+  running_.erase(i);
+  r.running = false;
+  r.attained_gpu_s += r.gpus * (now - r.started);
+  used_[static_cast<size_t>(r.tenant)] -= r.gpus;
+  r.end_s = now;
+  r.gpu_s = r.attained_gpu_s;
+  order_->Finished(View(i, 0), r.spec->duration_s);
+  return Status::Ok();
+}
+
+Status JobScheduler::NodeDown(NodeIndex node, int64_t now) {
+  snap_->SetUnavailable(node, true);
+  std::vector<size_t> hit;
+  for (size_t v : running_) {
+    for (const Placement& p : placed_[v]) {
+      if (p.node == node) {
+        hit.push_back(v);
+        break;
+      }
+    }
+  }
+  for (size_t v : hit) {
+    for (const Placement& p : placed_[v]) AWAN_RETURN_IF_ERROR(snap_->Release(jobs_[v].spec->task, p));
+    Stop(v, now, /*node_failed=*/true);
+  }
+  return Status::Ok();
+}
+
+void JobScheduler::NodeUp(NodeIndex node) { snap_->SetUnavailable(node, false); }
+
+std::vector<RunStarted> JobScheduler::TakeStarted() {
+  std::vector<RunStarted> out;
+  out.swap(started_);
+  return out;
+}
+
+// May pending job b take running job v's place? Reclaiming a guarantee from a borrower (any ordering), or a
+// preemptive ordering putting b strictly before v. Never before v ran min_run_s, nor before its run saved
+// a checkpoint: every stopped run has made progress that survives, so a job is stopped at most
+// duration / checkpoint_s times and no preemption cycle can go on for ever.
+bool JobScheduler::Preemptible(size_t b, double b_key, size_t v, int64_t now) const {
+  const JobRecord& rb = jobs_[b];
+  const JobRecord& rv = jobs_[v];
+  const int64_t first_checkpoint =
+      rv.overhead + static_cast<int64_t>(std::ceil(static_cast<double>(o_.checkpoint_s) * rv.factor));
+  if (now - rv.started < std::max(o_.min_run_s, first_checkpoint)) return false;
+  const size_t tb = static_cast<size_t>(rb.tenant), tv = static_cast<size_t>(rv.tenant);
+  const bool reclaim = !o_.isolated && tv != tb && cohort_[tv] >= 0 && cohort_[tv] == cohort_[tb] &&
+                       used_[tb] + rb.gpus <= tenants_[tb].guaranteed_gpus && used_[tv] > tenants_[tv].guaranteed_gpus;
+  if (reclaim) return true;
+  if (!order_->preemptive() || (o_.isolated && tv != tb)) return false;
+  return running_key_[v] > b_key;
+}
+
+// GPU-seconds of work a stop of v would lose now (progress since its last checkpoint).
+double JobScheduler::LostWork(size_t v, int64_t now) const {
+  const JobRecord& r = jobs_[v];
+  const double done = std::max<double>(0, static_cast<double>(now - r.started - r.overhead)) / r.factor;
+  const double since = o_.checkpoint_s > 0 ? std::fmod(done, static_cast<double>(o_.checkpoint_s)) : 0.0;
+  return since * static_cast<double>(r.gpus);
+}
+
+// Stages 2 and 3 for pending job i: why it cannot start, or nullopt when it started.
+StatusOr<std::optional<WaitReason>> JobScheduler::TryStart(size_t i, int64_t now) {
+  const JobRecord& r = jobs_[i];
+  const int64_t free_milli = snap_->gpu_capacity_milli() - snap_->gpu_allocated_milli();
+  if (r.gpus * kWholeGpu.value > free_milli) return std::optional<WaitReason>(WaitReason::kCapacity);
+  if (!Admit(r.tenant, r.gpus)) return std::optional<WaitReason>(WaitReason::kQuota);
+  AWAN_ASSIGN_OR_RETURN(std::optional<GangPlacement> g,
+                        gangs_.Place(GangRequest{&r.spec->task, r.spec->tasks, r.spec->widest, o_.topology_aware},
+                                     *snap_, *fw_, ctx_));
+  if (g) {
+    Start(i, now, std::move(*g));
+    return std::optional<WaitReason>();
+  }
+  // Would the tasks fit one by one, ignoring topology? Then topology is what blocks the gang.
+  int64_t fit = 0;
+  for (uint32_t n = 0; n < snap_->size() && fit < r.spec->tasks; ++n) {
+    fit += GangPlacer::TasksThatFit(r.spec->task, snap_->node(NodeIndex(n)));
+  }
+  return std::optional<WaitReason>(r.spec->tasks > 1 && fit >= r.spec->tasks ? WaitReason::kTopology
+                                                                             : WaitReason::kFragmentation);
+}
+
+// Stage 5 for pending job b: choose victims, release them, try b; undo if b still does not fit.
+StatusOr<bool> JobScheduler::TryPreempt(size_t b, double b_key, int64_t now) {
+  const JobRecord& rb = jobs_[b];
+  const int64_t need = rb.gpus * kWholeGpu.value;
+  std::vector<size_t> victims;
+  int64_t freeable = snap_->gpu_capacity_milli() - snap_->gpu_allocated_milli();
+  for (size_t v : running_)
+    if (Preemptible(b, b_key, v, now)) victims.push_back(v);
+  // Least lost work first, then the most recently started.
+  std::sort(victims.begin(), victims.end(), [&](size_t x, size_t y) {
+    const double lx = LostWork(x, now), ly = LostWork(y, now);
+    return lx != ly ? lx < ly : jobs_[x].started != jobs_[y].started ? jobs_[x].started > jobs_[y].started : x < y;
+  });
+  std::vector<size_t> chosen;
+  // Topology-aware victims for a gang: free one supernode (else one block) rather than scatter victims: the
+  // domain where idle GPUs plus the victims' GPUs there cover the gang at the least lost work.
+  if (o_.topology_aware && rb.spec->tasks > 1) {
+    double best_cost = -1;
+    for (int l = static_cast<int>(TopologyLevel::kSupernode); l >= static_cast<int>(TopologyLevel::kBlock) && best_cost < 0; --l) {
+      std::map<uint32_t, int64_t> idle;  // free GPU milli per domain
+      for (uint32_t n = 0; n < snap_->size(); ++n) {
+        const NodeState& ns = snap_->node(NodeIndex(n));
+        if (!ns.unavailable) idle[fleet_->node(NodeIndex(n)).topology.domain[l].value] += ns.gpu_left_total;
+      }
+      for (const auto& [dom, free_milli] : idle) {
+        int64_t have = free_milli;
+        double cost = 0;
+        std::vector<size_t> pick;
+        for (size_t v : victims) {
+          if (have >= need) break;
+          int64_t here = 0;
+          for (const Placement& p : placed_[v]) {
+            if (fleet_->node(p.node).topology.domain[l].value == dom) here += jobs_[v].spec->task.gpu_count * kWholeGpu.value;
+          }
+          if (here == 0) continue;
+          pick.push_back(v);
+          have += here;
+          cost += LostWork(v, now);
+        }
+        if (have >= need && !pick.empty() && (best_cost < 0 || cost < best_cost)) {
+          best_cost = cost;
+          chosen = pick;
+        }
+      }
+    }
+    if (!chosen.empty()) freeable = need;  // enough, inside one domain
+  }
+  if (chosen.empty()) {
+    for (size_t v : victims) {
+      if (freeable >= need) break;
+      chosen.push_back(v);
+      freeable += jobs_[v].gpus * kWholeGpu.value;
+    }
+  }
+  if (freeable < need || chosen.empty()) return false;
+  for (size_t v : chosen) {
+    for (const Placement& p : placed_[v]) AWAN_RETURN_IF_ERROR(snap_->Release(jobs_[v].spec->task, p));
+    used_[static_cast<size_t>(jobs_[v].tenant)] -= jobs_[v].gpus;
+  }
+  std::optional<GangPlacement> g;
+  if (Admit(rb.tenant, rb.gpus)) {
+    AWAN_ASSIGN_OR_RETURN(g, gangs_.Place(GangRequest{&rb.spec->task, rb.spec->tasks, rb.spec->widest, o_.topology_aware},
+                                          *snap_, *fw_, ctx_));
+  }
+  for (size_t v : chosen) used_[static_cast<size_t>(jobs_[v].tenant)] += jobs_[v].gpus;
+  if (!g) {  // undo: the victims keep running where they were
+    for (size_t v : chosen)
+      for (const Placement& p : placed_[v]) AWAN_RETURN_IF_ERROR(snap_->Assign(jobs_[v].spec->task, p));
+    return false;
+  }
+  for (size_t v : chosen) Stop(v, now, /*node_failed=*/false);
+  Start(b, now, std::move(*g));
+  return true;
+}
+
+Status JobScheduler::Cycle(int64_t now) {
+  // Fair-share usage, decayed to now.
+  if (now > decayed_at_) {
+    const double keep = std::exp2(-static_cast<double>(now - decayed_at_) / static_cast<double>(o_.fair_share_half_life_s));
+    for (size_t t = 0; t < decayed_gpu_s_.size(); ++t) {
+      decayed_gpu_s_[t] = decayed_gpu_s_[t] * keep + static_cast<double>(used_[t]) * static_cast<double>(now - decayed_at_);
+    }
+    decayed_at_ = now;
+  }
+  const int64_t capacity = snap_->gpu_capacity_milli();
+  // 1. order (the pending set is kept sorted), 2. admit, 3. place, 4. backfill past jobs that cannot start.
+  // With fair share on, a job that would borrow waits for the fair-share pass below.
+  int blocked = 0;
+  std::vector<std::pair<double, size_t>> waiting;  // the first jobs that could not start, for stage 5
+  std::vector<std::vector<std::pair<double, size_t>>> borrowers(tenants_.size());
+  int deferred = 0;
+  for (auto it = pending_.begin(); it != pending_.end() && blocked <= o_.backfill_window;) {
+    const size_t i = std::get<2>(*it);
+    const double key = std::get<0>(*it);
+    const JobRecord& r = jobs_[i];
+    const size_t t = static_cast<size_t>(r.tenant);
+    const int64_t free_milli = capacity - snap_->gpu_allocated_milli();
+    if (o_.fair_share && !o_.isolated && cohort_[t] >= 0 && used_[t] + r.gpus > tenants_[t].guaranteed_gpus &&
+        deferred < o_.backfill_window) {
+      borrowers[t].push_back({key, i});
+      ++deferred, ++it;
+      continue;
+    }
+    AWAN_ASSIGN_OR_RETURN(std::optional<WaitReason> why, TryStart(i, now));
+    if (!why) {
+      it = pending_.erase(it);
+      continue;
+    }
+    Account(i, now, static_cast<int>(*why));
+    if (waiting.size() < static_cast<size_t>(o_.preempt_window)) waiting.push_back({key, i});
+    ++blocked, ++it;
+    if (free_milli <= 0 && waiting.size() >= static_cast<size_t>(o_.preempt_window)) break;
+  }
+  // The fair-share pass: jobs that would borrow, the tenant with the smallest share first, each tenant's jobs
+  // in queue order; a tenant's share grows with every job it starts.
+  std::vector<size_t> next(tenants_.size(), 0);
+  for (;;) {
+    int best = -1;
+    for (size_t t = 0; t < borrowers.size(); ++t) {
+      if (next[t] < borrowers[t].size() && (best < 0 || Share(t) < Share(static_cast<size_t>(best)))) best = static_cast<int>(t);
+    }
+    if (best < 0 || capacity - snap_->gpu_allocated_milli() <= 0) break;
+    const auto [key, i] = borrowers[static_cast<size_t>(best)][next[static_cast<size_t>(best)]++];
+    AWAN_ASSIGN_OR_RETURN(std::optional<WaitReason> why, TryStart(i, now));
+    if (!why) {
+      pending_.erase({key, jobs_[i].submit_s, i});
+      continue;
+    }
+    Account(i, now, static_cast<int>(*why));
+    if (waiting.size() < static_cast<size_t>(o_.preempt_window)) waiting.push_back({key, i});
+  }
+  for (size_t t = 0; t < borrowers.size(); ++t) {
+    for (size_t k = next[t]; k < borrowers[t].size(); ++k) {
+      Account(borrowers[t][k].second, now, static_cast<int>(WaitReason::kCapacity));
+      if (waiting.size() < static_cast<size_t>(o_.preempt_window)) waiting.push_back(borrowers[t][k]);
+    }
+  }
+  // 5. preempt, for the first jobs that could not start: at most once per preempt_interval_s (a periodic
+  // pass, as real schedulers run it), and only if some running job could be a victim at all.
+  if (waiting.empty() || now < next_preempt_pass_) return Status::Ok();
+  next_preempt_pass_ = now + o_.preempt_interval_s;
+  bool borrowing = false;
+  for (size_t t = 0; t < tenants_.size() && !borrowing; ++t) borrowing = used_[t] > tenants_[t].guaranteed_gpus;
+  if (!borrowing && !order_->preemptive()) return Status::Ok();
+  if (order_->preemptive()) {
+    for (size_t v : running_) running_key_[v] = order_->Key(View(v, now));
+  }
+  for (const auto& [key, i] : waiting) {
+    auto it = pending_.find({key, jobs_[i].submit_s, i});
+    if (it == pending_.end()) continue;
+    AWAN_ASSIGN_OR_RETURN(bool ok, TryPreempt(i, key, now));
+    if (ok) pending_.erase(it);
+  }
+  return Status::Ok();
+}
+
+}  // namespace awan

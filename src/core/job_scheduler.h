@@ -1,0 +1,163 @@
+// JobScheduler: the scheduling cycle for jobs that arrive, wait, run and finish, as the simulator and (later)
+// the server drive it. Pure: no I/O, no clock (times are passed in), no threads. The caller reports events
+// (Submit, Finish, NodeDown, NodeUp) and calls Cycle(now); the scheduler commits placements to the snapshot
+// and reports the runs it started (TakeStarted). The cycle's stages:
+//   1. order     pending jobs by tenant priority, then the QueueOrder's key (computed when a job joins)
+//   2. admit     the tenant's quota: within its guarantee, or borrowing idle quota of its cohort (not when
+//                isolated), within its borrowing limit and the lenders' lending limits; with fair share on,
+//                jobs that would borrow go after the others, the tenant with the smallest fair share first
+//                (GPU usage decayed with a half-life, per unit of weight)
+//   3. place     the gang all or nothing, tightest topology domain first (GangPlacer)
+//   4. backfill  a job that cannot start does not block the ones behind it (at most backfill_window blocked
+//                jobs are examined per cycle)
+//   5. preempt   for the first jobs that still cannot start: stop running jobs that borrow quota the waiting
+//                job's tenant is guaranteed (any ordering), or jobs a preemptive ordering now puts after it;
+//                whole gangs, least lost work first, for a waiting gang those inside one supernode (else
+//                block); never before min_run_s nor before the run's first checkpoint (so no loops); undone
+//                if the waiting job still would not fit
+// A gang whose tightest common domain is wider than a supernode runs slower by the level's factor. A stopped
+// job keeps the work of its last checkpoint and pays restart_s when it runs again.
+//
+// Not thread-safe. Borrows the fleet, snapshot, framework and ordering, which must outlive it.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <set>
+#include <tuple>
+#include <vector>
+
+#include "common/rng.h"
+#include "common/status.h"
+#include "core/framework.h"
+#include "core/gang.h"
+#include "core/queue_order.h"
+#include "core/snapshot.h"
+#include "model/job.h"
+#include "model/tenant.h"
+
+namespace awan {
+
+struct SchedulerOptions {
+  bool isolated = false;        // each tenant on its own guarantee: no borrowing
+  bool topology_aware = true;   // false: gangs and victims placed topology-blind (for comparison)
+  double slowdown_supernode = 1.0, slowdown_block = 1.1, slowdown_zone = 1.3;
+  int backfill_window = 1000;
+  int64_t min_run_s = 600;
+  int64_t checkpoint_s = 1800;  // 0 = a stopped job keeps all its work
+  int64_t restart_s = 60;
+  int preempt_window = 8;
+  int64_t preempt_interval_s = 300;  // stage 5 runs at most this often
+  bool fair_share = false;
+  int64_t fair_share_half_life_s = 7 * 86400;
+};
+
+// Why a job could not start when the cycle looked at it.
+enum class WaitReason : int {
+  kQueue = 0,      // behind other jobs: the cycle filled the fleet (or its backfill window) before reaching it
+  kCapacity,       // fewer free GPUs in the fleet than it needs
+  kQuota,          // its tenant's guarantee (and what it may borrow) is used up
+  kFragmentation,  // enough free GPUs in total, but no node holds a task of it
+  kTopology,       // enough free GPUs and nodes, but no allowed topology domain holds the whole gang
+  kCount
+};
+inline constexpr int kWaitReasons = static_cast<int>(WaitReason::kCount);
+const char* WaitReasonName(WaitReason r);  // "queue", "capacity", "quota", "fragmentation", "topology"
+
+// One job as the scheduler sees it, and what happened to it.
+struct JobRecord {
+  const JobSpec* spec = nullptr;
+  int tenant = 0;
+  int64_t submit_s = 0;
+  int64_t gpus = 0;
+  // Outcome.
+  int64_t first_start_s = -1, end_s = -1;
+  int level = -1;  // TopologyLevel of a gang's last placement; -1 for a single task
+  int preemptions = 0, failure_requeues = 0;
+  int64_t gpu_s = 0;  // GPU-seconds held, over all runs (set when it finishes)
+  std::array<int64_t, kWaitReasons> waited_s{};
+  // Run state. Work is counted in seconds at full speed; a run at factor f needs work x f seconds.
+  double work_left = 0;
+  int64_t started = -1, overhead = 0;
+  double factor = 1.0;
+  int64_t attained_gpu_s = 0;
+  uint32_t run_id = 0;  // bumped when a run stops: a finish reported for an older run is stale
+  bool running = false;
+  int last_reason = -1;
+  int64_t last_seen = 0;
+};
+
+// A run the cycle started; at factor 1 and without failures it ends at expected_end_s.
+struct RunStarted {
+  size_t job = 0;
+  uint32_t run_id = 0;
+  int64_t expected_end_s = 0;
+};
+
+class JobScheduler {
+ public:
+  JobScheduler(const Fleet& fleet, ClusterSnapshot& snap, Framework& framework, QueueOrder& order,
+               SchedulerOptions options);
+
+  // Tenants and jobs are registered first (indices are dense, in call order).
+  int AddTenant(TenantSpec t);
+  size_t AddJob(const JobSpec& spec, int tenant, int64_t submit_s);  // REQUIRES: spec outlives the scheduler
+
+  void Submit(size_t job, int64_t now);
+  // REQUIRES: the job runs (run_id matches its current run).
+  Status Finish(size_t job, int64_t now);
+  // Stops every job with a task on the node (they requeue with their last checkpoint); the node takes no work.
+  Status NodeDown(NodeIndex node, int64_t now);
+  void NodeUp(NodeIndex node);
+  Status Cycle(int64_t now);
+  std::vector<RunStarted> TakeStarted();
+
+  const JobRecord& job(size_t i) const { return jobs_[i]; }
+  const TenantSpec& tenant(int t) const { return tenants_[static_cast<size_t>(t)]; }
+  size_t tenant_count() const { return tenants_.size(); }
+  bool has_pending() const { return !pending_.empty(); }
+  size_t pending_count() const { return pending_.size(); }
+  int64_t preemptions() const { return preemptions_; }
+  int64_t failure_requeues() const { return failure_requeues_; }
+
+ private:
+  using PendingKey = std::tuple<double, int64_t, size_t>;
+  bool Admit(int t, int64_t need) const;
+  QueuedJob View(size_t i, int64_t now) const;
+  double QueueKey(size_t i) const;
+  double Share(size_t t) const;
+  void Account(size_t i, int64_t now, int reason);
+  void Start(size_t i, int64_t now, GangPlacement g);
+  void Stop(size_t i, int64_t now, bool node_failed);
+  bool Preemptible(size_t b, double b_key, size_t v, int64_t now) const;
+  double LostWork(size_t v, int64_t now) const;
+  StatusOr<std::optional<WaitReason>> TryStart(size_t i, int64_t now);
+  StatusOr<bool> TryPreempt(size_t b, double b_key, int64_t now);
+
+  const Fleet* fleet_;
+  ClusterSnapshot* snap_;
+  Framework* fw_;
+  QueueOrder* order_;
+  SchedulerOptions o_;
+  GangPlacer gangs_;
+  Rng rng_{1};  // the placement profiles used for jobs draw nothing; a fixed stream keeps runs reproducible
+  CycleContext ctx_;
+
+  std::vector<TenantSpec> tenants_;
+  std::vector<int> cohort_;        // by tenant; -1 = none
+  std::vector<int64_t> used_;      // GPUs in use, by tenant
+  std::vector<double> decayed_gpu_s_;
+  std::vector<std::string> cohort_names_;
+  int64_t decayed_at_ = 0;
+
+  std::vector<JobRecord> jobs_;
+  std::vector<std::vector<Placement>> placed_;
+  std::vector<double> running_key_;
+  std::set<PendingKey> pending_;
+  std::set<size_t> running_;
+  std::vector<RunStarted> started_;
+  int64_t next_preempt_pass_ = INT64_MIN;
+  int64_t preemptions_ = 0, failure_requeues_ = 0;
+};
+
+}  // namespace awan
