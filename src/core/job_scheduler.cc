@@ -14,7 +14,13 @@ const char* WaitReasonName(WaitReason r) {
 JobScheduler::JobScheduler(const Fleet& fleet, ClusterSnapshot& snap, Framework& framework, QueueOrder& order,
                            SchedulerOptions options)
     : fleet_(&fleet), snap_(&snap), fw_(&framework), order_(&order), o_(options), gangs_(fleet),
-      ctx_{&rng_, {}, nullptr, {}} {}
+      ctx_{&rng_, {}, nullptr, {}} {
+  for (const NodeSpec& n : fleet.nodes()) {
+    capacity_gpu_ += n.gpu_count;
+    capacity_cpu_ += static_cast<double>(n.cpu.value);
+    capacity_mem_ += static_cast<double>(n.memory.value);
+  }
+}
 
 int JobScheduler::AddTenant(TenantSpec t) {
   int c = -1;
@@ -26,7 +32,9 @@ int JobScheduler::AddTenant(TenantSpec t) {
   cohort_.push_back(c);
   tenants_.push_back(std::move(t));
   used_.push_back(0);
-  decayed_gpu_s_.push_back(0);
+  used_cpu_.push_back(0);
+  used_mem_.push_back(0);
+  decayed_share_s_.push_back(0);
   return static_cast<int>(tenants_.size() - 1);
 }
 
@@ -76,10 +84,26 @@ double JobScheduler::QueueKey(size_t i) const {
   return order_->Key(View(i, 0)) - static_cast<double>(tenants_[static_cast<size_t>(jobs_[i].tenant)].priority) * 1e12;
 }
 
-// Fair share: GPU usage decayed with a half-life, per unit of weight (GPUs are every job's dominant resource).
+// The largest of tenant t's shares of the fleet's GPUs, CPU and memory in use now.
+double JobScheduler::DominantShare(size_t t) const {
+  double s = capacity_gpu_ > 0 ? static_cast<double>(used_[t]) / capacity_gpu_ : 0.0;
+  if (capacity_cpu_ > 0) s = std::max(s, static_cast<double>(used_cpu_[t]) / capacity_cpu_);
+  if (capacity_mem_ > 0) s = std::max(s, static_cast<double>(used_mem_[t]) / capacity_mem_);
+  return s;
+}
+
+// Fair share: the dominant share, decayed over time with a half-life plus the current one, per unit of weight.
 double JobScheduler::Share(size_t t) const {
-  return (decayed_gpu_s_[t] / static_cast<double>(o_.fair_share_half_life_s) + static_cast<double>(used_[t])) /
-         tenants_[t].weight;
+  return (decayed_share_s_[t] / static_cast<double>(o_.fair_share_half_life_s) + DominantShare(t)) / tenants_[t].weight;
+}
+
+// Adds (sign +1) or removes (-1) job i's resources from its tenant's usage.
+void JobScheduler::Use(size_t i, int sign) {
+  const JobRecord& r = jobs_[i];
+  const size_t t = static_cast<size_t>(r.tenant);
+  used_[t] += sign * r.gpus;
+  used_cpu_[t] += sign * r.spec->tasks * r.spec->task.cpu.value;
+  used_mem_[t] += sign * r.spec->tasks * r.spec->task.memory.value;
 }
 
 void JobScheduler::Account(size_t i, int64_t now, int reason) {
@@ -112,7 +136,7 @@ void JobScheduler::Start(size_t i, int64_t now, GangPlacement g) {
   // (the small epsilon keeps 100 x 1.1 at 110, not 111)
   const int64_t end = now + r.overhead + std::max<int64_t>(1, static_cast<int64_t>(std::ceil(r.work_left * r.factor - 1e-9)));
   placed_[i] = std::move(g.tasks);
-  used_[static_cast<size_t>(r.tenant)] += r.gpus;
+  Use(i, +1);
   running_.insert(i);
   started_.push_back({i, r.run_id, end});
 }
@@ -135,7 +159,7 @@ void JobScheduler::Stop(size_t i, int64_t now, bool node_failed) {
     ++preemptions_;
   }
   placed_[i].clear();
-  used_[static_cast<size_t>(r.tenant)] -= r.gpus;
+  Use(i, -1);
   running_.erase(i);
   r.last_reason = static_cast<int>(WaitReason::kCapacity);  // stopped: it waits for GPUs again
   r.last_seen = now;
@@ -150,7 +174,7 @@ Status JobScheduler::Finish(size_t i, int64_t now) {
   running_.erase(i);
   r.running = false;
   r.attained_gpu_s += r.gpus * (now - r.started);
-  used_[static_cast<size_t>(r.tenant)] -= r.gpus;
+  Use(i, -1);
   r.end_s = now;
   r.gpu_s = r.attained_gpu_s;
   order_->Finished(View(i, 0), r.spec->duration_s);
@@ -288,14 +312,14 @@ StatusOr<bool> JobScheduler::TryPreempt(size_t b, double b_key, int64_t now) {
   if (freeable < need || chosen.empty()) return false;
   for (size_t v : chosen) {
     for (const Placement& p : placed_[v]) AWAN_RETURN_IF_ERROR(snap_->Release(jobs_[v].spec->task, p));
-    used_[static_cast<size_t>(jobs_[v].tenant)] -= jobs_[v].gpus;
+    Use(v, -1);
   }
   std::optional<GangPlacement> g;
   if (Admit(rb.tenant, rb.gpus)) {
     AWAN_ASSIGN_OR_RETURN(g, gangs_.Place(GangRequest{&rb.spec->task, rb.spec->tasks, rb.spec->widest, o_.topology_aware},
                                           *snap_, *fw_, ctx_));
   }
-  for (size_t v : chosen) used_[static_cast<size_t>(jobs_[v].tenant)] += jobs_[v].gpus;
+  for (size_t v : chosen) Use(v, +1);
   if (!g) {  // undo: the victims keep running where they were
     for (size_t v : chosen)
       for (const Placement& p : placed_[v]) AWAN_RETURN_IF_ERROR(snap_->Assign(jobs_[v].spec->task, p));
@@ -310,8 +334,8 @@ Status JobScheduler::Cycle(int64_t now) {
   // Fair-share usage, decayed to now.
   if (now > decayed_at_) {
     const double keep = std::exp2(-static_cast<double>(now - decayed_at_) / static_cast<double>(o_.fair_share_half_life_s));
-    for (size_t t = 0; t < decayed_gpu_s_.size(); ++t) {
-      decayed_gpu_s_[t] = decayed_gpu_s_[t] * keep + static_cast<double>(used_[t]) * static_cast<double>(now - decayed_at_);
+    for (size_t t = 0; t < decayed_share_s_.size(); ++t) {
+      decayed_share_s_[t] = decayed_share_s_[t] * keep + DominantShare(t) * static_cast<double>(now - decayed_at_);
     }
     decayed_at_ = now;
   }

@@ -5,8 +5,9 @@
 //   1. order     pending jobs by tenant priority, then the QueueOrder's key (computed when a job joins)
 //   2. admit     the tenant's quota: within its guarantee, or borrowing idle quota of its cohort (not when
 //                isolated), within its borrowing limit and the lenders' lending limits; with fair share on,
-//                jobs that would borrow go after the others, the tenant with the smallest fair share first
-//                (GPU usage decayed with a half-life, per unit of weight)
+//                jobs that would borrow go after the others, the tenant with the smallest fair share first:
+//                its dominant share (the largest of its GPU, CPU and memory shares of the fleet), now and
+//                decayed over time with a half-life, per unit of weight
 //   3. place     the gang all or nothing, tightest topology domain first (GangPlacer)
 //   4. backfill  a job that cannot start does not block the ones behind it (at most backfill_window blocked
 //                jobs are examined per cycle)
@@ -125,7 +126,9 @@ class JobScheduler {
   bool Admit(int t, int64_t need) const;
   QueuedJob View(size_t i, int64_t now) const;
   double QueueKey(size_t i) const;
+  double DominantShare(size_t t) const;
   double Share(size_t t) const;
+  void Use(size_t job, int sign);
   void Account(size_t i, int64_t now, int reason);
   void Start(size_t i, int64_t now, GangPlacement g);
   void Stop(size_t i, int64_t now, bool node_failed);
@@ -145,8 +148,10 @@ class JobScheduler {
 
   std::vector<TenantSpec> tenants_;
   std::vector<int> cohort_;        // by tenant; -1 = none
-  std::vector<int64_t> used_;      // GPUs in use, by tenant
-  std::vector<double> decayed_gpu_s_;
+  std::vector<int64_t> used_;      // GPUs in use, by tenant (what quotas count)
+  std::vector<int64_t> used_cpu_, used_mem_;  // CPU milli and memory MiB in use, by tenant (for fair share)
+  std::vector<double> decayed_share_s_;       // dominant share x seconds, decayed, by tenant
+  double capacity_gpu_ = 0, capacity_cpu_ = 0, capacity_mem_ = 0;
   std::vector<std::string> cohort_names_;
   int64_t decayed_at_ = 0;
 
