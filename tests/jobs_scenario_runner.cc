@@ -50,7 +50,7 @@ Status RunJobScenarioText(const std::string& text, const std::string& source) {
   for (const Line& l : lines) {
     if (l.words[0] == "fleet") {
       yaml = "node_types: {g: {accelerator: GPU, gpus: " + std::to_string(num(l, "gpus", 8)) +
-             ", cpu: 1000, memory_gib: 10000}}\nregions: [{name: r, zones: [{name: z, layout: {type: g, nodes: " +
+             ", cpu: " + std::to_string(num(l, "cpu", 1000)) + ", memory_gib: 10000}}\nregions: [{name: r, zones: [{name: z, layout: {type: g, nodes: " +
              std::to_string(num(l, "nodes", 1)) + ", nodes_per_supernode: " + std::to_string(num(l, "per_supernode", 1)) +
              ", supernodes_per_block: " + std::to_string(num(l, "per_block", 1)) + "}}]}]\n";
     } else if (l.words[0] == "tenant") {
@@ -103,6 +103,7 @@ Status RunJobScenarioText(const std::string& text, const std::string& source) {
       j.task.name = j.name;
       j.task.gpu_count = static_cast<int>(num(l, "gpus", 1));
       j.task.gpu_milli = kWholeGpu;
+      j.task.cpu = CpuMilli(num(l, "cpu", 0) * 1000);
       if (l.kv.count("within")) {
         auto lv = Level(l.kv.at("within"));
         if (!lv.ok()) return err(l, lv.status().message());
