@@ -1,16 +1,17 @@
-// The job ordering policies of `awan sim jobs` (and, later, the server):
+// The job ordering policies (QueueOrder) of core::JobScheduler, used by `awan sim jobs` (and, later, the
+// server). Smaller keys run first; "preemptive" orderings may also stop running jobs whose key, recomputed
+// with the service they received, is larger than a waiting job's.
 //   fifo      submit time
 //   sjf       ORACLE: the job's true duration, shortest first
-//   srtf      ORACLE: the true remaining run time, shortest first (equal to sjf until preemption exists)
-//   tiresias  two-dimensional least attained service (Gu et al., NSDI'19): jobs in discrete queues by
-//             attained service in GPU-time (awan's thresholds: 3,200 and 10,000 GPU-hours), FIFO inside a
-//             queue; no duration knowledge. Until preemption exists every queued job has attained 0, so it
-//             orders as fifo.
-//   awan      no duration knowledge: the job's expected duration from the history of jobs that already
-//             finished, most specific first (same tenant and GPU count, then same GPU count, then all jobs;
-//             at least 3 samples at a level, else the next), shortest expected first; a job with no
-//             history at all is expected to run as long as the median finished job. Like Helios' QSSF, but
-//             from finished jobs only.
+//   srtf      ORACLE, preemptive: the true remaining run time (duration - attained GPU-time / GPUs)
+//   tiresias  preemptive two-dimensional least attained service (Gu et al., NSDI'19): discrete queues by
+//             attained GPU-time (awan's thresholds: 3,200 and 10,000 GPU-hours), FIFO inside a queue; no
+//             duration knowledge
+//   awan      preemptive, no duration knowledge: the median remaining run time of finished jobs like this one
+//             given the time it already ran (median of D - a over finished jobs with D > a), from the most
+//             specific history with at least 3 samples (same tenant and GPU count, then same GPU count, then
+//             all jobs); a job longer than every finished one is expected to run as long again; with no
+//             history at all, first come, first served
 #pragma once
 
 #include <memory>
