@@ -16,7 +16,7 @@ struct QueuedJob {
   int64_t gpus = 0;
   int tasks = 1;
   int tenant = 0;                 // dense tenant index
-  int64_t attained_gpu_s = 0;     // GPU-seconds of service received so far (0 until preemption exists)
+  int64_t attained_gpu_s = 0;     // GPU-seconds of service received so far (all runs, the current one included)
   int64_t true_duration_s = 0;    // oracle policies only
 };
 
