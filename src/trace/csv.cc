@@ -95,6 +95,13 @@ StatusOr<int> CsvHeader::Require(std::string_view name) const {
   return FieldError(source_, row_.line, 1, "missing column '" + std::string(name) + "' (header has: " + have + ")");
 }
 
+Status CheckFieldCount(std::string_view source, const CsvRow& header, const CsvRow& row) {
+  if (row.fields.size() == header.fields.size()) return Status::Ok();
+  return FieldError(source, row.line, 1,
+                    "expected " + std::to_string(header.fields.size()) + " fields, got " +
+                        std::to_string(row.fields.size()));
+}
+
 StatusOr<int64_t> ParseCount(std::string_view source, const CsvRow& row, int index, std::string_view column_name,
                              int64_t max) {
   if (index >= static_cast<int>(row.fields.size())) {

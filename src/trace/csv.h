@@ -44,6 +44,9 @@ class CsvHeader {
 // "source:line:column: message"
 Status FieldError(std::string_view source, int line, int column, const std::string& message);
 
+// "source:line:1: expected N fields, got M" unless `row` has as many fields as the header.
+Status CheckFieldCount(std::string_view source, const CsvRow& header, const CsvRow& row);
+
 // Parses a field as a non-negative decimal integer no larger than `max`.
 StatusOr<int64_t> ParseCount(std::string_view source, const CsvRow& row, int index, std::string_view column_name,
                              int64_t max);

@@ -25,11 +25,7 @@ Status ParseOpenbNodes(std::string_view text, std::string_view source, Fleet& fl
   if (rows.size() == 1) return InvalidArgument(std::string(source) + ": node list has a header but no nodes");
   for (size_t r = 1; r < rows.size(); ++r) {
     const CsvRow& row = rows[r];
-    if (row.fields.size() != rows[0].fields.size()) {
-      return FieldError(source, row.line, 1,
-                        "expected " + std::to_string(rows[0].fields.size()) + " fields, got " +
-                            std::to_string(row.fields.size()));
-    }
+    AWAN_RETURN_IF_ERROR(CheckFieldCount(source, rows[0], row));
     NodeSpec n;
     n.name = row.fields[c_name].text;
     if (n.name.empty()) return FieldError(source, row.line, row.fields[c_name].column, "column 'sn': empty node name");
@@ -72,11 +68,7 @@ StatusOr<std::vector<PodSpec>> ParseOpenbPods(std::string_view text, std::string
   std::unordered_set<std::string> names;
   for (size_t r = 1; r < rows.size(); ++r) {
     const CsvRow& row = rows[r];
-    if (row.fields.size() != rows[0].fields.size()) {
-      return FieldError(source, row.line, 1,
-                        "expected " + std::to_string(rows[0].fields.size()) + " fields, got " +
-                            std::to_string(row.fields.size()));
-    }
+    AWAN_RETURN_IF_ERROR(CheckFieldCount(source, rows[0], row));
     PodSpec p;
     p.name = row.fields[c_name].text;
     if (p.name.empty()) return FieldError(source, row.line, row.fields[c_name].column, "column 'name': empty pod name");

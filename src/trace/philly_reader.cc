@@ -65,11 +65,7 @@ StatusOr<std::vector<JobSpec>> ParsePhillyJobs(std::string_view text, std::strin
   jobs.reserve(rows.size() - 1);
   for (size_t r = 1; r < rows.size(); ++r) {
     const CsvRow& row = rows[r];
-    if (row.fields.size() != rows[0].fields.size()) {
-      return FieldError(source, row.line, 1,
-                        "expected " + std::to_string(rows[0].fields.size()) + " fields, got " +
-                            std::to_string(row.fields.size()));
-    }
+    AWAN_RETURN_IF_ERROR(CheckFieldCount(source, rows[0], row));
     const CsvField& ts = row.fields[c_ts];
     int64_t submit = 0;
     if (!ParseTimestamp(ts.text, &submit)) {
