@@ -32,12 +32,12 @@ void BM_Decision(benchmark::State& state, const std::string& policy) {
   Rng rng(1);
   size_t i = 0;
   for (; i < s.pods.size() && snap.gpu_allocated_milli() < snap.gpu_capacity_milli() * 6 / 10; ++i) {
-    auto d = fw.Schedule(s.pods[i], snap, CycleContext{&rng, {}, nullptr, {}});
+    auto d = fw.Schedule(s.pods[i], snap, CycleContext{&rng, {}, nullptr, {}, false, {}});
     if (d.ok() && d->placed) (void)snap.Assign(s.pods[i], d->placement);
   }
   size_t k = i;
   for (auto _ : state) {
-    auto d = fw.Schedule(s.pods[k], snap, CycleContext{&rng, {}, nullptr, {}});
+    auto d = fw.Schedule(s.pods[k], snap, CycleContext{&rng, {}, nullptr, {}, false, {}});
     benchmark::DoNotOptimize(d);
     if (++k == s.pods.size()) k = i;
   }

@@ -108,7 +108,7 @@ Status RunScenarioText(const std::string& text, const std::string& source) {
       }
     } else if (verb == "pod") {
       PodSpec p = make_pod(l);
-      auto d = fw.Schedule(p, snap, CycleContext{&rng, ranks, nullptr, {}});
+      auto d = fw.Schedule(p, snap, CycleContext{&rng, ranks, nullptr, {}, false, {}});
       if (!d.ok()) return err(l, d.status().ToString());
       if (d->placed) AWAN_RETURN_IF_ERROR(snap.Assign(p, d->placement));
       pods[p.name] = Placed{p, *d, d->placed};

@@ -4,7 +4,8 @@ namespace awan {
 
 static constexpr std::array<std::string_view, kFitReasonCount> kNames = {
     "Fits",          "NodeUnavailable", "TooManyPods",     "InsufficientCpu",
-    "InsufficientMemory", "NoGpu",      "GpuModelMismatch", "InsufficientGpu", "OutsideDomain"};
+    "InsufficientMemory", "NoGpu",      "GpuModelMismatch", "InsufficientGpu", "OutsideDomain",
+    "Residency"};
 
 std::string_view FitReasonName(FitReason r) { return kNames[static_cast<int>(r)]; }
 

@@ -19,6 +19,7 @@ enum class FitReason : uint16_t {  // not a char type: stores must not alias eve
   kGpuModelMismatch,     // the node's accelerator model is not in the workload's allowed set
   kInsufficientGpu,      // not enough free (or free enough) devices
   kOutsideDomain,        // the caller restricted this cycle to other nodes (a topology domain, a region)
+  kResidency,            // the workload's data may not be processed in this node's region (core/residency.h)
   kCount                 // number of reasons; keep last
 };
 inline constexpr int kFitReasonCount = static_cast<int>(FitReason::kCount);

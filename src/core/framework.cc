@@ -67,6 +67,11 @@ StatusOr<Decision> Framework::Schedule(const PodSpec& pod, const ClusterSnapshot
       if (!ctx.allowed[i]) reasons_[i] = FitReason::kOutsideDomain;
     }
   }
+  if (ctx.residency_enforced) {  // residency first: no other reason may hide it, nothing may get around it
+    for (uint32_t i = 0; i < snap.size(); ++i) {
+      if (i >= ctx.residency.size() || !ctx.residency[i]) reasons_[i] = FitReason::kResidency;
+    }
+  }
   for (const auto& f : profile_.filters) f->FilterAll(pod, snap, reasons_);
   for (uint32_t i = 0; i < snap.size(); ++i) {
     if (reasons_[i] == FitReason::kFits) {

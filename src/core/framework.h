@@ -36,6 +36,10 @@ struct CycleContext {
   // If not empty, only nodes i with allowed[i] != 0 are candidates (the others fail with kOutsideDomain):
   // how a caller confines one placement to a topology domain.
   std::span<const uint8_t> allowed;
+  // With residency_enforced, only nodes i with residency[i] != 0 may take the pod (the others fail with
+  // kResidency): the regions where every piece of the job's data may be processed (core/residency.h).
+  bool residency_enforced = false;
+  std::span<const uint8_t> residency;
 };
 
 struct Decision {

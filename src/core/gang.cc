@@ -48,6 +48,7 @@ StatusOr<std::optional<GangPlacement>> GangPlacer::Place(const GangRequest& req,
   };
   std::vector<std::map<uint32_t, Room>> rooms(kTopologyLevels);
   for (uint32_t i = 0; i < snap.size(); ++i) {
+    if (ctx.residency_enforced && (i >= ctx.residency.size() || !ctx.residency[i])) continue;
     const NodeState& n = snap.node(NodeIndex(i));
     const int k = TasksThatFit(task, n);
     if (k == 0) continue;

@@ -7,19 +7,86 @@
 namespace awan {
 
 const char* WaitReasonName(WaitReason r) {
-  static constexpr const char* kNames[] = {"queue", "capacity", "quota", "fragmentation", "topology"};
+  static constexpr const char* kNames[] = {"queue", "capacity", "quota", "fragmentation", "topology", "residency"};
   return kNames[static_cast<int>(r)];
 }
 
 JobScheduler::JobScheduler(const Fleet& fleet, ClusterSnapshot& snap, Framework& framework, QueueOrder& order,
                            SchedulerOptions options)
     : fleet_(&fleet), snap_(&snap), fw_(&framework), order_(&order), o_(options), gangs_(fleet),
-      ctx_{&rng_, {}, nullptr, {}} {
+      ctx_{&rng_, {}, nullptr, {}, false, {}} {
   for (const NodeSpec& n : fleet.nodes()) {
     capacity_gpu_ += n.gpu_count;
     capacity_cpu_ += static_cast<double>(n.cpu.value);
     capacity_mem_ += static_cast<double>(n.memory.value);
   }
+  region_nodes_.assign(fleet.region_count(), std::vector<uint8_t>(fleet.size(), 0));
+  for (uint32_t n = 0; n < fleet.size(); ++n) region_nodes_[fleet.region_of(NodeIndex(n)).value][n] = 1;
+}
+
+std::unique_ptr<JobScheduler> JobScheduler::Clone(ClusterSnapshot& snap, Framework& framework, QueueOrder& order) const {
+  std::unique_ptr<JobScheduler> c(new JobScheduler(*this));
+  c->snap_ = &snap;
+  c->fw_ = &framework;
+  c->order_ = &order;
+  c->ctx_.rng = &c->rng_;
+  return c;
+}
+
+bool JobScheduler::is_pending(size_t i) const {
+  return !jobs_[i].running && jobs_[i].end_s < 0 && pending_.count({QueueKey(i), jobs_[i].submit_s, i}) > 0;
+}
+
+void JobScheduler::SetResidency(size_t i, JobResidency residency) {
+  residency_[i] = std::move(residency);
+  OrderRegions(i);
+}
+
+void JobScheduler::SetTenant(int t, TenantSpec spec) { tenants_[static_cast<size_t>(t)] = std::move(spec); }
+
+void JobScheduler::ReplaceSpec(size_t i, const JobSpec& spec) {
+  JobRecord& r = jobs_[i];
+  r.spec = &spec;
+  r.gpus = spec.total_gpus();
+  OrderRegions(i);
+}
+
+StatusOr<std::optional<WaitReason>> JobScheduler::TryStartOne(size_t i, int64_t now) {
+  auto it = pending_.end();
+  for (auto k = pending_.begin(); k != pending_.end(); ++k) {
+    if (std::get<2>(*k) == i) it = k;
+  }
+  if (it == pending_.end()) return FailedPrecondition("job " + jobs_[i].spec->name + " is not waiting");
+  AWAN_ASSIGN_OR_RETURN(std::optional<WaitReason> why, TryStart(i, now));
+  if (!why) pending_.erase(it);
+  return why;
+}
+
+// The job's allowed regions, best first by the region objective; regions with no node that could ever take
+// one of its tasks are left out.
+void JobScheduler::OrderRegions(size_t i) {
+  const JobSpec& spec = *jobs_[i].spec;
+  const JobResidency& res = residency_[i];
+  std::vector<std::pair<double, uint32_t>> scored;
+  for (uint32_t r = 0; r < fleet_->region_count(); ++r) {
+    const DomainId region(r);
+    if (!res.Allows(region)) continue;
+    double price = -1;
+    for (uint32_t n = 0; n < fleet_->size(); ++n) {
+      const NodeSpec& ns = fleet_->node(NodeIndex(n));
+      if (!region_nodes_[r][n] || ns.gpu_count < spec.task.gpu_count) continue;
+      if (spec.task.wants_gpu() && (ns.model == kNoAccelerator || !spec.task.allowed_models.Allows(ns.model))) continue;
+      if (price < 0 || ns.price_per_gpu_hour < price) price = ns.price_per_gpu_hour;
+    }
+    if (price < 0) continue;
+    double to_data = 0;
+    for (uint32_t home : res.data_homes) to_data = std::max(to_data, fleet_->latency_ms(DomainId(home), region));
+    const double latency = to_data + (spec.user_location.empty() ? 0.0 : fleet_->user_latency_ms(spec.user_location, region));
+    scored.push_back({o_.region_price_weight * price + o_.region_latency_weight * latency, r});
+  }
+  std::sort(scored.begin(), scored.end());
+  region_order_[i].clear();
+  for (const auto& [score, r] : scored) region_order_[i].push_back(r);
 }
 
 int JobScheduler::AddTenant(TenantSpec t) {
@@ -38,7 +105,7 @@ int JobScheduler::AddTenant(TenantSpec t) {
   return static_cast<int>(tenants_.size() - 1);
 }
 
-size_t JobScheduler::AddJob(const JobSpec& spec, int tenant, int64_t submit_s) {
+size_t JobScheduler::AddJob(const JobSpec& spec, int tenant, int64_t submit_s, JobResidency residency) {
   JobRecord r;
   r.spec = &spec;
   r.tenant = tenant;
@@ -48,6 +115,9 @@ size_t JobScheduler::AddJob(const JobSpec& spec, int tenant, int64_t submit_s) {
   jobs_.push_back(r);
   placed_.emplace_back();
   running_key_.push_back(0);
+  residency_.push_back(std::move(residency));
+  region_order_.emplace_back();
+  OrderRegions(jobs_.size() - 1);
   return jobs_.size() - 1;
 }
 
@@ -119,7 +189,12 @@ void JobScheduler::Submit(size_t i, int64_t now) {
   pending_.insert({QueueKey(i), jobs_[i].submit_s, i});
 }
 
-void JobScheduler::Start(size_t i, int64_t now, GangPlacement g) {
+Status JobScheduler::Start(size_t i, int64_t now, GangPlacement g) {
+  // The filter already confined every task to the allowed regions; a placement outside them is a bug.
+  if (std::optional<std::string> v = CheckResidency(*fleet_, residency_[i], g.tasks)) {
+    for (const Placement& p : g.tasks) AWAN_RETURN_IF_ERROR(snap_->Release(jobs_[i].spec->task, p));
+    return Internal("job " + jobs_[i].spec->name + ": placement breaks residency: " + *v);
+  }
   JobRecord& r = jobs_[i];
   r.factor = 1.0;
   if (r.spec->tasks > 1) {
@@ -135,10 +210,21 @@ void JobScheduler::Start(size_t i, int64_t now, GangPlacement g) {
   r.running = true;
   // (the small epsilon keeps 100 x 1.1 at 110, not 111)
   const int64_t end = now + r.overhead + std::max<int64_t>(1, static_cast<int64_t>(std::ceil(r.work_left * r.factor - 1e-9)));
+  r.expected_end_s = end;
   placed_[i] = std::move(g.tasks);
   Use(i, +1);
   running_.insert(i);
-  started_.push_back({i, r.run_id, end});
+  started_.push_back({i, r.run_id, now, end, placed_[i]});
+  return Status::Ok();
+}
+
+// What job i's current run has cost until `now`: each task's GPUs (fractions pro rata) x its node's price.
+double JobScheduler::RunCost(size_t i, int64_t now) const {
+  const JobRecord& r = jobs_[i];
+  const double gpu_per_task = static_cast<double>(r.spec->task.total_gpu().value) / static_cast<double>(kWholeGpu.value);
+  double per_hour = 0;
+  for (const Placement& p : placed_[i]) per_hour += gpu_per_task * fleet_->node(p.node).price_per_gpu_hour;
+  return per_hour * static_cast<double>(now - r.started) / 3600.0;
 }
 
 // Stops job i's current run (its placements are already released by the caller): progress since the last
@@ -149,6 +235,7 @@ void JobScheduler::Stop(size_t i, int64_t now, bool node_failed) {
   const double saved = o_.checkpoint_s > 0 ? std::floor(done / static_cast<double>(o_.checkpoint_s)) * o_.checkpoint_s : done;
   r.work_left = std::max(1.0, r.work_left - saved);
   r.attained_gpu_s += r.gpus * (now - r.started);
+  r.cost_usd += RunCost(i, now);
   r.running = false;
   ++r.run_id;
   if (node_failed) {
@@ -169,6 +256,7 @@ void JobScheduler::Stop(size_t i, int64_t now, bool node_failed) {
 Status JobScheduler::Finish(size_t i, int64_t now) {
   JobRecord& r = jobs_[i];
   if (!r.running) return FailedPrecondition("job " + r.spec->name + " finished but is not running");
+  r.cost_usd += RunCost(i, now);
   for (const Placement& p : placed_[i]) AWAN_RETURN_IF_ERROR(snap_->Release(r.spec->task, p));
   placed_[i].clear();
   running_.erase(i);
@@ -233,23 +321,45 @@ double JobScheduler::LostWork(size_t v, int64_t now) const {
   return since * static_cast<double>(r.gpus);
 }
 
+// Stage 3 for job i: its allowed regions one at a time, best first; the first that holds the job wins.
+StatusOr<std::optional<GangPlacement>> JobScheduler::PlaceInRegions(size_t i) {
+  const JobRecord& r = jobs_[i];
+  const GangRequest req{&r.spec->task, r.spec->tasks, r.spec->widest, o_.topology_aware};
+  // One region, allowed: the whole fleet, no mask needed.
+  if (region_nodes_.size() == 1 && region_order_[i].size() == 1) return gangs_.Place(req, *snap_, *fw_, ctx_);
+  for (uint32_t region : region_order_[i]) {
+    CycleContext c = ctx_;
+    c.residency_enforced = true;
+    c.residency = region_nodes_[region];
+    AWAN_ASSIGN_OR_RETURN(std::optional<GangPlacement> g, gangs_.Place(req, *snap_, *fw_, c));
+    if (g) return g;
+  }
+  return std::optional<GangPlacement>();
+}
+
 // Stages 2 and 3 for pending job i: why it cannot start, or nullopt when it started.
 StatusOr<std::optional<WaitReason>> JobScheduler::TryStart(size_t i, int64_t now) {
   const JobRecord& r = jobs_[i];
   const int64_t free_milli = snap_->gpu_capacity_milli() - snap_->gpu_allocated_milli();
   if (r.gpus * kWholeGpu.value > free_milli) return std::optional<WaitReason>(WaitReason::kCapacity);
   if (!Admit(r.tenant, r.gpus)) return std::optional<WaitReason>(WaitReason::kQuota);
-  AWAN_ASSIGN_OR_RETURN(std::optional<GangPlacement> g,
-                        gangs_.Place(GangRequest{&r.spec->task, r.spec->tasks, r.spec->widest, o_.topology_aware},
-                                     *snap_, *fw_, ctx_));
+  AWAN_ASSIGN_OR_RETURN(std::optional<GangPlacement> g, PlaceInRegions(i));
   if (g) {
-    Start(i, now, std::move(*g));
+    AWAN_RETURN_IF_ERROR(Start(i, now, std::move(*g)));
     return std::optional<WaitReason>();
   }
-  // Would the tasks fit one by one, ignoring topology? Then topology is what blocks the gang.
-  int64_t fit = 0;
-  for (uint32_t n = 0; n < snap_->size() && fit < r.spec->tasks; ++n) {
-    fit += GangPlacer::TasksThatFit(r.spec->task, snap_->node(NodeIndex(n)));
+  // Would the tasks fit one by one in the allowed regions, ignoring topology? Then topology is what blocks
+  // the gang. Not enough room there although the fleet has it: residency.
+  int64_t fit = 0, free_allowed = 0;
+  const bool restricted = !residency_[i].unrestricted();
+  for (uint32_t n = 0; n < snap_->size(); ++n) {
+    if (restricted && !NodeAllowed(i, NodeIndex(n))) continue;
+    const NodeState& ns = snap_->node(NodeIndex(n));
+    if (!ns.unavailable) free_allowed += ns.gpu_left_total;
+    if (fit < r.spec->tasks) fit += GangPlacer::TasksThatFit(r.spec->task, ns);
+  }
+  if (restricted && (fit < r.spec->tasks || free_allowed < r.gpus * kWholeGpu.value)) {
+    return std::optional<WaitReason>(WaitReason::kResidency);
   }
   return std::optional<WaitReason>(r.spec->tasks > 1 && fit >= r.spec->tasks ? WaitReason::kTopology
                                                                              : WaitReason::kFragmentation);
@@ -260,9 +370,22 @@ StatusOr<bool> JobScheduler::TryPreempt(size_t b, double b_key, int64_t now) {
   const JobRecord& rb = jobs_[b];
   const int64_t need = rb.gpus * kWholeGpu.value;
   std::vector<size_t> victims;
-  int64_t freeable = snap_->gpu_capacity_milli() - snap_->gpu_allocated_milli();
+  // Only room in the regions b may use counts: free GPUs there, and victims with tasks there.
+  const bool restricted = !residency_[b].unrestricted();
+  int64_t freeable = 0;
+  for (uint32_t n = 0; n < snap_->size(); ++n) {
+    const NodeState& ns = snap_->node(NodeIndex(n));
+    if (!ns.unavailable && (!restricted || NodeAllowed(b, NodeIndex(n)))) freeable += ns.gpu_left_total;
+  }
+  auto gpus_allowed = [&](size_t v) {
+    int64_t g = 0;
+    for (const Placement& p : placed_[v]) {
+      if (!restricted || NodeAllowed(b, p.node)) g += jobs_[v].spec->task.gpu_count * kWholeGpu.value;
+    }
+    return g;
+  };
   for (size_t v : running_)
-    if (Preemptible(b, b_key, v, now)) victims.push_back(v);
+    if (Preemptible(b, b_key, v, now) && gpus_allowed(v) > 0) victims.push_back(v);
   // Least lost work first, then the most recently started.
   std::sort(victims.begin(), victims.end(), [&](size_t x, size_t y) {
     const double lx = LostWork(x, now), ly = LostWork(y, now);
@@ -277,6 +400,7 @@ StatusOr<bool> JobScheduler::TryPreempt(size_t b, double b_key, int64_t now) {
       std::map<uint32_t, int64_t> idle;  // free GPU milli per domain
       for (uint32_t n = 0; n < snap_->size(); ++n) {
         const NodeState& ns = snap_->node(NodeIndex(n));
+        if (restricted && !NodeAllowed(b, NodeIndex(n))) continue;  // a domain lies inside one region
         if (!ns.unavailable) idle[fleet_->node(NodeIndex(n)).topology.domain[l].value] += ns.gpu_left_total;
       }
       for (const auto& [dom, free_milli] : idle) {
@@ -306,7 +430,7 @@ StatusOr<bool> JobScheduler::TryPreempt(size_t b, double b_key, int64_t now) {
     for (size_t v : victims) {
       if (freeable >= need) break;
       chosen.push_back(v);
-      freeable += jobs_[v].gpus * kWholeGpu.value;
+      freeable += gpus_allowed(v);
     }
   }
   if (freeable < need || chosen.empty()) return false;
@@ -316,8 +440,7 @@ StatusOr<bool> JobScheduler::TryPreempt(size_t b, double b_key, int64_t now) {
   }
   std::optional<GangPlacement> g;
   if (Admit(rb.tenant, rb.gpus)) {
-    AWAN_ASSIGN_OR_RETURN(g, gangs_.Place(GangRequest{&rb.spec->task, rb.spec->tasks, rb.spec->widest, o_.topology_aware},
-                                          *snap_, *fw_, ctx_));
+    AWAN_ASSIGN_OR_RETURN(g, PlaceInRegions(b));
   }
   for (size_t v : chosen) Use(v, +1);
   if (!g) {  // undo: the victims keep running where they were
@@ -326,7 +449,7 @@ StatusOr<bool> JobScheduler::TryPreempt(size_t b, double b_key, int64_t now) {
     return false;
   }
   for (size_t v : chosen) Stop(v, now, /*node_failed=*/false);
-  Start(b, now, std::move(*g));
+  AWAN_RETURN_IF_ERROR(Start(b, now, std::move(*g)));
   return true;
 }
 

@@ -19,10 +19,18 @@
 // A gang whose tightest common domain is wider than a supernode runs slower by the level's factor. A stopped
 // job keeps the work of its last checkpoint and pays restart_s when it runs again.
 //
+// Residency (core/residency.h) confines stages 3 and 5 and every requeue: each job carries the regions its
+// data allows; placement tries those regions one at a time, best first by the region objective (price per
+// GPU-hour plus a weight per ms of latency to the job's data and users), and starts the job now in the first
+// allowed region that holds it (queueing delay first, then the objective). The Framework's filter rejects
+// every node outside the job's allowed regions (FitReason kResidency), and Start re-checks each placement.
+//
 // Not thread-safe. Borrows the fleet, snapshot, framework and ordering, which must outlive it.
 #pragma once
 
 #include <array>
+#include <memory>
+#include <optional>
 #include <cstdint>
 #include <set>
 #include <tuple>
@@ -33,6 +41,7 @@
 #include "core/framework.h"
 #include "core/gang.h"
 #include "core/queue_order.h"
+#include "core/residency.h"
 #include "core/snapshot.h"
 #include "model/job.h"
 #include "model/tenant.h"
@@ -51,6 +60,10 @@ struct SchedulerOptions {
   int64_t preempt_interval_s = 300;  // stage 5 runs at most this often
   bool fair_share = false;
   int64_t fair_share_half_life_s = 7 * 86400;
+  // The region objective among allowed regions: score = price_weight x USD per GPU-hour + latency_weight x
+  // ms of latency (to the farthest input's home region plus to the job's users); lowest score tried first.
+  double region_price_weight = 1.0;
+  double region_latency_weight = 0.02;
 };
 
 // Why a job could not start when the cycle looked at it.
@@ -60,10 +73,12 @@ enum class WaitReason : int {
   kQuota,          // its tenant's guarantee (and what it may borrow) is used up
   kFragmentation,  // enough free GPUs in total, but no node holds a task of it
   kTopology,       // enough free GPUs and nodes, but no allowed topology domain holds the whole gang
+  kResidency,      // enough room in the fleet, but not in the regions where its data may be processed
   kCount
 };
 inline constexpr int kWaitReasons = static_cast<int>(WaitReason::kCount);
-const char* WaitReasonName(WaitReason r);  // "queue", "capacity", "quota", "fragmentation", "topology"
+// "queue", "capacity", "quota", "fragmentation", "topology", "residency"
+const char* WaitReasonName(WaitReason r);
 
 // One job as the scheduler sees it, and what happened to it.
 struct JobRecord {
@@ -76,10 +91,11 @@ struct JobRecord {
   int level = -1;  // TopologyLevel of a gang's last placement; -1 for a single task
   int preemptions = 0, failure_requeues = 0;
   int64_t gpu_s = 0;  // GPU-seconds held, over all runs (set when it finishes)
+  double cost_usd = 0;  // GPU-hours x the nodes' prices, fractional GPUs pro rata, over all ended runs
   std::array<int64_t, kWaitReasons> waited_s{};
   // Run state. Work is counted in seconds at full speed; a run at factor f needs work x f seconds.
   double work_left = 0;
-  int64_t started = -1, overhead = 0;
+  int64_t started = -1, overhead = 0, expected_end_s = -1;
   double factor = 1.0;
   int64_t attained_gpu_s = 0;
   uint32_t run_id = 0;  // bumped when a run stops: a finish reported for an older run is stale
@@ -92,7 +108,9 @@ struct JobRecord {
 struct RunStarted {
   size_t job = 0;
   uint32_t run_id = 0;
+  int64_t at_s = 0;
   int64_t expected_end_s = 0;
+  std::vector<Placement> tasks;  // where each task runs
 };
 
 class JobScheduler {
@@ -102,7 +120,8 @@ class JobScheduler {
 
   // Tenants and jobs are registered first (indices are dense, in call order).
   int AddTenant(TenantSpec t);
-  size_t AddJob(const JobSpec& spec, int tenant, int64_t submit_s);  // REQUIRES: spec outlives the scheduler
+  // REQUIRES: spec outlives the scheduler. `residency`: where it may run (default: anywhere).
+  size_t AddJob(const JobSpec& spec, int tenant, int64_t submit_s, JobResidency residency = {});
 
   void Submit(size_t job, int64_t now);
   // REQUIRES: the job runs (run_id matches its current run).
@@ -113,8 +132,25 @@ class JobScheduler {
   Status Cycle(int64_t now);
   std::vector<RunStarted> TakeStarted();
 
+  // For counterfactuals (`awan explain`): a copy of the whole state onto a copy of the snapshot, a framework
+  // and a copy of the ordering (QueueOrder::Clone); then change one input and try the job alone.
+  std::unique_ptr<JobScheduler> Clone(ClusterSnapshot& snap, Framework& framework, QueueOrder& order) const;
+  void SetResidency(size_t job, JobResidency residency);
+  void SetTenant(int tenant, TenantSpec spec);
+  // REQUIRES: the job waits; spec outlives the scheduler.
+  void ReplaceSpec(size_t job, const JobSpec& spec);
+  // Stages 2 and 3 for one pending job, now: nullopt if it started, else why not.
+  StatusOr<std::optional<WaitReason>> TryStartOne(size_t job, int64_t now);
+
   const JobRecord& job(size_t i) const { return jobs_[i]; }
   const TenantSpec& tenant(int t) const { return tenants_[static_cast<size_t>(t)]; }
+  const JobResidency& residency(size_t i) const { return residency_[i]; }
+  const std::vector<Placement>& placements(size_t i) const { return placed_[i]; }
+  const std::set<size_t>& running_jobs() const { return running_; }
+  bool is_pending(size_t i) const;
+  size_t job_count() const { return jobs_.size(); }
+  // The job's allowed regions in the order placement tries them.
+  const std::vector<uint32_t>& region_order(size_t i) const { return region_order_[i]; }
   size_t tenant_count() const { return tenants_.size(); }
   bool has_pending() const { return !pending_.empty(); }
   size_t pending_count() const { return pending_.size(); }
@@ -130,7 +166,12 @@ class JobScheduler {
   double Share(size_t t) const;
   void Use(size_t job, int sign);
   void Account(size_t i, int64_t now, int reason);
-  void Start(size_t i, int64_t now, GangPlacement g);
+  JobScheduler(const JobScheduler&) = default;
+  Status Start(size_t i, int64_t now, GangPlacement g);
+  void OrderRegions(size_t i);
+  StatusOr<std::optional<GangPlacement>> PlaceInRegions(size_t i);
+  bool NodeAllowed(size_t i, NodeIndex n) const { return residency_[i].Allows(fleet_->region_of(n)); }
+  double RunCost(size_t i, int64_t now) const;
   void Stop(size_t i, int64_t now, bool node_failed);
   bool Preemptible(size_t b, double b_key, size_t v, int64_t now) const;
   double LostWork(size_t v, int64_t now) const;
@@ -157,6 +198,9 @@ class JobScheduler {
 
   std::vector<JobRecord> jobs_;
   std::vector<std::vector<Placement>> placed_;
+  std::vector<JobResidency> residency_;
+  std::vector<std::vector<uint32_t>> region_order_;
+  std::vector<std::vector<uint8_t>> region_nodes_;  // by region: node i in it
   std::vector<double> running_key_;
   std::set<PendingKey> pending_;
   std::set<size_t> running_;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string_view>
 
 namespace awan {
@@ -24,6 +25,8 @@ class QueueOrder {
  public:
   virtual ~QueueOrder() = default;
   virtual std::string_view name() const = 0;
+  // A copy with the same history (for counterfactuals on a cloned scheduler).
+  virtual std::unique_ptr<QueueOrder> Clone() const = 0;
   virtual bool reads_true_duration() const { return false; }
   // True if a running job whose key (recomputed with its attained service) is larger than a waiting job's
   // may be preempted for it.

@@ -1,5 +1,7 @@
 #include "model/fleet.h"
 
+#include <algorithm>
+
 namespace awan {
 
 StatusOr<NodeIndex> Fleet::AddNode(NodeSpec spec) {
@@ -24,6 +26,41 @@ bool Fleet::FindNode(std::string_view name, NodeIndex* out) const {
   if (it == by_name_.end()) return false;
   *out = it->second;
   return true;
+}
+
+void Fleet::SetRegion(DomainId region, RegionInfo info) {
+  if (regions_.size() <= region.value) regions_.resize(region.value + 1);
+  regions_[region.value] = std::move(info);
+}
+
+const RegionInfo& Fleet::region(DomainId region) const {
+  static const RegionInfo kNone;
+  return region.value < regions_.size() ? regions_[region.value] : kNone;
+}
+
+void Fleet::SetLatency(DomainId a, DomainId b, double ms) {
+  const size_t n = std::max<size_t>({latency_.size(), a.value + 1u, b.value + 1u});
+  latency_.resize(n);
+  for (auto& row : latency_) row.resize(n, 0.0);
+  latency_[a.value][b.value] = ms;
+  latency_[b.value][a.value] = ms;
+}
+
+double Fleet::latency_ms(DomainId a, DomainId b) const {
+  if (a.value >= latency_.size() || b.value >= latency_.size()) return 0;
+  return latency_[a.value][b.value];
+}
+
+void Fleet::SetUserLatency(const std::string& location, DomainId region, double ms) {
+  std::vector<double>& v = user_latency_[location];
+  if (v.size() <= region.value) v.resize(region.value + 1, 0.0);
+  v[region.value] = ms;
+}
+
+double Fleet::user_latency_ms(const std::string& location, DomainId region) const {
+  auto it = user_latency_.find(location);
+  if (it == user_latency_.end() || region.value >= it->second.size()) return 0;
+  return it->second[region.value];
 }
 
 }  // namespace awan

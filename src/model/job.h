@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/strong_types.h"
 #include "model/topology.h"
@@ -23,6 +24,10 @@ struct JobSpec {
   // The widest topology domain the gang may span ("all tasks in one supernode" = kSupernode); the placer
   // always tries tighter domains first, so a wider level is a preference for locality, not a requirement.
   TopologyLevel widest = TopologyLevel::kZone;
+  // Data the job reads and writes (datasets, models, checkpoints by name): where it may run follows from them
+  // (core/residency.h). Empty: the tenant's defaults apply.
+  std::vector<std::string> reads, writes;
+  std::string user_location;  // where its users are ("" = nowhere in particular), for latency
 
   int64_t total_gpus() const { return static_cast<int64_t>(tasks) * task.gpu_count; }
 };

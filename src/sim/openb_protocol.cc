@@ -76,7 +76,7 @@ StatusOr<OpenbRunResult> RunOpenb(const Fleet& fleet, const std::vector<PodSpec>
   const std::vector<uint32_t> seq =
       OpenbSequenceForSeed(by_name, snap.gpu_capacity_milli(), options.tune_ratio, seed);
   const std::vector<uint32_t> ranks = NodeTieRanks(fleet, rank_rng);
-  CycleContext cycle{&policy_rng, ranks, options.ticks, {}};
+  CycleContext cycle{&policy_rng, ranks, options.ticks, {}, false, {}};
 
   // Cluster fragmentation, maintained incrementally: only the node that changed is re-measured.
   const policies::FragmentationModel frag_model(policies::EstimateTypicalPods(by_name));

@@ -121,7 +121,7 @@ TEST_P(ScorerContract, FrameworkDecisionsEqualFreshScoringAndStayInRange) {
   ClusterSnapshot snap(w->fleet);
   Rng rng(11), rng_fresh(11);
   for (const PodSpec& pod : w->workload) {
-    auto d = fw.Schedule(pod, snap, CycleContext{&rng, {}, nullptr, {}});
+    auto d = fw.Schedule(pod, snap, CycleContext{&rng, {}, nullptr, {}, false, {}});
     ASSERT_TRUE(d.ok()) << GetParam() << ": " << d.status().ToString();
     if (!d->placed) continue;
     if (d->feasible_nodes > 1 && !random) {
@@ -169,7 +169,7 @@ TEST_P(SelectorContract, ReturnsExactlyTheRequestedDevicesWithRoom) {
   Rng rng(5);
   int placed = 0;
   for (const PodSpec& pod : w->workload) {
-    auto d = fw.Schedule(pod, snap, CycleContext{&rng, {}, nullptr, {}});
+    auto d = fw.Schedule(pod, snap, CycleContext{&rng, {}, nullptr, {}, false, {}});
     ASSERT_TRUE(d.ok()) << d.status().ToString();
     if (!d->placed) continue;
     ASSERT_EQ(d->placement.devices.count, pod.wants_gpu() ? pod.gpu_count : 0);

@@ -70,7 +70,7 @@ TEST(Framework, WeightsAndSumsScoresThenPicksTheHighest) {
   s.emplace_back(std::make_unique<TableScore>(std::map<uint32_t, int64_t>{{0, 0}, {1, 60}, {2, 10}}, Normalization::kNone), 2);
   Framework fw(MakeProfile(std::move(s)));
   Rng rng(1);
-  auto d = fw.Schedule(Pod("p", 100, 100, 1, 1000, b->fleet), *b->snap, CycleContext{&rng, {}, nullptr, {}});
+  auto d = fw.Schedule(Pod("p", 100, 100, 1, 1000, b->fleet), *b->snap, CycleContext{&rng, {}, nullptr, {}, false, {}});
   ASSERT_TRUE(d.ok());
   // totals: n0 = 100, n1 = 120, n2 = 70
   EXPECT_TRUE(d->placed);
@@ -87,7 +87,7 @@ TEST(Framework, MinMaxNormalizationIsAppliedByTheFramework) {
   s.emplace_back(std::make_unique<TableScore>(std::map<uint32_t, int64_t>{{0, 0}, {1, 0}, {2, 60}}, Normalization::kNone), 1);
   Framework fw(MakeProfile(std::move(s)));
   Rng rng(1);
-  auto d = fw.Schedule(Pod("p", 100, 100, 0, 0, b->fleet), *b->snap, CycleContext{&rng, {}, nullptr, {}});
+  auto d = fw.Schedule(Pod("p", 100, 100, 0, 0, b->fleet), *b->snap, CycleContext{&rng, {}, nullptr, {}, false, {}});
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(d->placement.node.value, 2u);  // 50 + 60 > 100 + 0
 }
@@ -98,7 +98,7 @@ TEST(Framework, OutOfRangeScoreIsAContractErrorNotADecision) {
   s.emplace_back(std::make_unique<TableScore>(std::map<uint32_t, int64_t>{{0, 101}}, Normalization::kNone), 1);
   Framework fw(MakeProfile(std::move(s)));
   Rng rng(1);
-  auto d = fw.Schedule(Pod("p", 100, 100, 0, 0, b->fleet), *b->snap, CycleContext{&rng, {}, nullptr, {}});
+  auto d = fw.Schedule(Pod("p", 100, 100, 0, 0, b->fleet), *b->snap, CycleContext{&rng, {}, nullptr, {}, false, {}});
   EXPECT_FALSE(d.ok());
   EXPECT_NE(d.status().message().find("outside [0, 100]"), std::string::npos);
 }
@@ -110,10 +110,10 @@ TEST(Framework, TiesGoToTheSmallestTieRank) {
   Framework fw(MakeProfile(std::move(s)));
   Rng rng(1);
   std::vector<uint32_t> ranks = {0, 9, 4};
-  auto d = fw.Schedule(Pod("p", 100, 100, 0, 0, b->fleet), *b->snap, CycleContext{&rng, ranks, nullptr, {}});
+  auto d = fw.Schedule(Pod("p", 100, 100, 0, 0, b->fleet), *b->snap, CycleContext{&rng, ranks, nullptr, {}, false, {}});
   EXPECT_EQ(d->placement.node.value, 2u);
   std::vector<uint32_t> ranks2 = {0, 3, 4};
-  auto d2 = fw.Schedule(Pod("p", 100, 100, 0, 0, b->fleet), *b->snap, CycleContext{&rng, ranks2, nullptr, {}});
+  auto d2 = fw.Schedule(Pod("p", 100, 100, 0, 0, b->fleet), *b->snap, CycleContext{&rng, ranks2, nullptr, {}, false, {}});
   EXPECT_EQ(d2->placement.node.value, 1u);
 }
 
@@ -129,7 +129,7 @@ TEST(Framework, CountsWhyNodesWereRejected) {
   std::vector<std::pair<std::unique_ptr<ScorePlugin>, int64_t>> none;
   Framework fw(MakeProfile(std::move(none)));
   Rng rng(1);
-  auto d = fw.Schedule(Pod("p", 2000, 100, 1, 500, f, "V100"), snap, CycleContext{&rng, {}, nullptr, {}});
+  auto d = fw.Schedule(Pod("p", 2000, 100, 1, 500, f, "V100"), snap, CycleContext{&rng, {}, nullptr, {}, false, {}});
   ASSERT_TRUE(d.ok());
   EXPECT_FALSE(d->placed);
   EXPECT_EQ(d->diagnosis.count(FitReason::kInsufficientCpu), 1u);
@@ -151,7 +151,7 @@ TEST(Framework, SingleFeasibleNodeIsChosenWithoutScoring) {
   s.emplace_back(std::move(scorer), 1);
   Framework fw(MakeProfile(std::move(s)));
   Rng rng(1);
-  auto d = fw.Schedule(Pod("p", 100, 100, 1, 1000, f), snap, CycleContext{&rng, {}, nullptr, {}});
+  auto d = fw.Schedule(Pod("p", 100, 100, 1, 1000, f), snap, CycleContext{&rng, {}, nullptr, {}, false, {}});
   EXPECT_EQ(d->placement.node.value, 0u);
   EXPECT_EQ(raw->calls, 0);
 }
@@ -166,14 +166,14 @@ TEST(Framework, ScoreCacheServesUnchangedNodesAndRescoresChangedOnes) {
   Framework fw(MakeProfile(std::move(s)));
   Rng rng(1);
   PodSpec pod = Pod("p", 100, 100, 0, 0, b->fleet);
-  auto d = fw.Schedule(pod, *b->snap, CycleContext{&rng, {}, nullptr, {}});
+  auto d = fw.Schedule(pod, *b->snap, CycleContext{&rng, {}, nullptr, {}, false, {}});
   EXPECT_EQ(raw->calls, 3);
   ASSERT_TRUE(b->snap->Assign(pod, d->placement).ok());  // touches node 2 only
-  ASSERT_TRUE(fw.Schedule(pod, *b->snap, CycleContext{&rng, {}, nullptr, {}}).ok());
+  ASSERT_TRUE(fw.Schedule(pod, *b->snap, CycleContext{&rng, {}, nullptr, {}, false, {}}).ok());
   EXPECT_EQ(raw->calls, 4);
   EXPECT_EQ(fw.stats().score_cache_hits, 2);
   ClusterSnapshot copy = *b->snap;  // a new snapshot: nothing cached for it
-  ASSERT_TRUE(fw.Schedule(pod, copy, CycleContext{&rng, {}, nullptr, {}}).ok());
+  ASSERT_TRUE(fw.Schedule(pod, copy, CycleContext{&rng, {}, nullptr, {}, false, {}}).ok());
   EXPECT_EQ(raw->calls, 7);
 }
 
@@ -184,7 +184,7 @@ TEST(Framework, RecordsStageTimingsThroughTheInjectedTickSource) {
   Framework fw(MakeProfile(std::move(s)));
   Rng rng(1);
   FakeTickSource ticks(10);
-  ASSERT_TRUE(fw.Schedule(Pod("p", 100, 100, 0, 0, b->fleet), *b->snap, CycleContext{&rng, {}, &ticks, {}}).ok());
+  ASSERT_TRUE(fw.Schedule(Pod("p", 100, 100, 0, 0, b->fleet), *b->snap, CycleContext{&rng, {}, &ticks, {}, false, {}}).ok());
   EXPECT_EQ(fw.stats().filter_ns, 10);
   EXPECT_GT(fw.stats().score_ns, 0);
   EXPECT_EQ(fw.stats().scorer_ns.size(), 1u);

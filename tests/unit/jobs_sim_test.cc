@@ -53,7 +53,7 @@ TEST(GangPlacer, AllOrNothingAndTightestDomainFirst) {
   Framework fw(std::move(*profile));
   GangPlacer placer(f->fleet);
   Rng rng(1);
-  const CycleContext ctx{&rng, {}, nullptr, {}};
+  const CycleContext ctx{&rng, {}, nullptr, {}, false, {}};
   PodSpec task = Job("t", "a", 0, 1, 1, 8).task;
   // Two 8-GPU tasks: one supernode holds them.
   auto g = placer.Place(GangRequest{&task, 2, TopologyLevel::kZone, true}, snap, fw, ctx);

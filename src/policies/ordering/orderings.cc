@@ -10,12 +10,14 @@ namespace {
 
 class Fifo final : public QueueOrder {
  public:
+  std::unique_ptr<QueueOrder> Clone() const override { return std::make_unique<Fifo>(*this); }
   std::string_view name() const override { return "fifo"; }
   double Key(const QueuedJob& j) override { return static_cast<double>(j.submit_s); }
 };
 
 class Sjf final : public QueueOrder {
  public:
+  std::unique_ptr<QueueOrder> Clone() const override { return std::make_unique<Sjf>(*this); }
   std::string_view name() const override { return "sjf"; }
   bool reads_true_duration() const override { return true; }
   double Key(const QueuedJob& j) override { return static_cast<double>(j.true_duration_s); }
@@ -23,6 +25,7 @@ class Sjf final : public QueueOrder {
 
 class Srtf final : public QueueOrder {
  public:
+  std::unique_ptr<QueueOrder> Clone() const override { return std::make_unique<Srtf>(*this); }
   std::string_view name() const override { return "srtf"; }
   bool reads_true_duration() const override { return true; }
   bool preemptive() const override { return true; }
@@ -34,6 +37,7 @@ class Srtf final : public QueueOrder {
 
 class Tiresias final : public QueueOrder {
  public:
+  std::unique_ptr<QueueOrder> Clone() const override { return std::make_unique<Tiresias>(*this); }
   std::string_view name() const override { return "tiresias"; }
   bool preemptive() const override { return true; }
   double Key(const QueuedJob& j) override {
@@ -67,6 +71,7 @@ class History {
 
 class AwanOrder final : public QueueOrder {
  public:
+  std::unique_ptr<QueueOrder> Clone() const override { return std::make_unique<AwanOrder>(*this); }
   std::string_view name() const override { return "awan"; }
   bool preemptive() const override { return true; }
   double Key(const QueuedJob& j) override {
