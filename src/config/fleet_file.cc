@@ -2,83 +2,17 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <cmath>
+#include <map>
 #include <initializer_list>
 #include <set>
 
+#include "config/yaml_reader.h"
 #include "trace/csv.h"
 
 namespace awan::config {
 namespace {
-
-// Strict access to one YAML document, every error naming source:line:column.
-class Reader {
- public:
-  explicit Reader(std::string source) : source_(std::move(source)) {}
-
-  Status Error(const YAML::Node& at, const std::string& message) const {
-    const YAML::Mark m = at.Mark();
-    if (m.is_null()) return InvalidArgument(source_ + ": " + message);
-    return InvalidArgument(source_ + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1) + ": " +
-                           message);
-  }
-
-  Status ExpectMap(const YAML::Node& n, const std::string& what) const {
-    if (!n.IsMap()) return Error(n, what + ": expected a mapping");
-    return Status::Ok();
-  }
-  Status ExpectList(const YAML::Node& n, const std::string& what) const {
-    if (!n.IsSequence()) return Error(n, what + ": expected a list");
-    return Status::Ok();
-  }
-
-  // Every key of `n` must be one of `allowed`.
-  Status OnlyKeys(const YAML::Node& n, const std::string& what, std::initializer_list<const char*> allowed) const {
-    for (const auto& kv : n) {
-      const std::string key = kv.first.as<std::string>();
-      bool ok = false;
-      std::string list;
-      for (const char* a : allowed) {
-        ok = ok || key == a;
-        list += (list.empty() ? "" : ", ") + std::string(a);
-      }
-      if (!ok) return Error(kv.first, what + ": unknown key '" + key + "' (allowed: " + list + ")");
-    }
-    return Status::Ok();
-  }
-
-  StatusOr<YAML::Node> Required(const YAML::Node& map, const char* key, const std::string& what) const {
-    YAML::Node v = map[key];
-    if (!v) return Error(map, what + ": missing '" + key + "'");
-    return v;
-  }
-
-  StatusOr<std::string> String(const YAML::Node& v, const std::string& what) const {
-    if (!v.IsScalar() || v.Scalar().empty()) return Error(v, what + ": expected a non-empty string");
-    return v.Scalar();
-  }
-
-  StatusOr<int64_t> Int(const YAML::Node& v, const std::string& what, int64_t lo, int64_t hi) const {
-    int64_t x = 0;
-    if (!v.IsScalar() || !YAML::convert<int64_t>::decode(v, x) || x < lo || x > hi) {
-      return Error(v, what + ": expected an integer in " + std::to_string(lo) + ".." + std::to_string(hi) +
-                          (v.IsScalar() ? ", got '" + v.Scalar() + "'" : ""));
-    }
-    return x;
-  }
-
-  StatusOr<double> Number(const YAML::Node& v, const std::string& what, double lo, double hi) const {
-    double x = 0;
-    if (!v.IsScalar() || !YAML::convert<double>::decode(v, x) || !std::isfinite(x) || x < lo || x > hi) {
-      return Error(v, what + ": expected a number in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]" +
-                          (v.IsScalar() ? ", got '" + v.Scalar() + "'" : ""));
-    }
-    return x;
-  }
-
- private:
-  std::string source_;
-};
 
 constexpr int64_t kMaxCount = 1000000;
 
@@ -116,6 +50,8 @@ StatusOr<NodeTypeSpec> ParseNodeType(const Reader& r, const std::string& name, c
 struct Builder {
   const Reader& r;
   FleetFile& out;
+  std::map<std::string, double> region_prices;  // the current region's prices by accelerator
+  std::vector<std::pair<YAML::Node, std::string>> latencies;  // (latency_ms map, from region), resolved at the end
 
   Status AddNodes(const YAML::Node& where, const std::string& type, int64_t count, const std::string& region,
                   const std::string& zone, const std::string& block, const std::string& supernode) {
@@ -129,6 +65,8 @@ struct Builder {
       n.memory = MemMiB(t.memory_mib);
       n.gpu_count = t.gpus;
       n.max_pods = t.max_pods;
+      n.price_per_gpu_hour = t.price_per_gpu_hour;
+      if (auto p = region_prices.find(t.accelerator); p != region_prices.end()) n.price_per_gpu_hour = p->second;
       if (!t.accelerator.empty()) {
         if (out.fleet.models().Find(t.accelerator) == kNoAccelerator &&
             out.fleet.models().size() >= AcceleratorRegistry::kMaxModels) {
@@ -210,21 +148,127 @@ struct Builder {
 
   Status Region(const YAML::Node& n) {
     AWAN_RETURN_IF_ERROR(r.ExpectMap(n, "region"));
-    AWAN_RETURN_IF_ERROR(r.OnlyKeys(n, "region", {"name", "jurisdiction", "zones"}));
+    AWAN_RETURN_IF_ERROR(r.OnlyKeys(n, "region", {"name", "jurisdiction", "edge", "prices", "latency_ms", "zones"}));
     AWAN_ASSIGN_OR_RETURN(YAML::Node nm, r.Required(n, "name", "region"));
     AWAN_ASSIGN_OR_RETURN(std::string name, r.String(nm, "region name"));
-    if (n["jurisdiction"]) AWAN_RETURN_IF_ERROR(r.String(n["jurisdiction"], "region jurisdiction").status());
-    AWAN_ASSIGN_OR_RETURN(YAML::Node zones, r.Required(n, "zones", "region '" + name + "'"));
-    AWAN_RETURN_IF_ERROR(r.ExpectList(zones, "region '" + name + "' zones"));
+    const std::string what = "region '" + name + "'";
+    for (const auto& [seen, id] : region_ids) {
+      if (seen == name) return r.Error(nm, what + " is listed twice");
+    }
+    RegionInfo info;
+    info.name = name;
+    if (n["jurisdiction"]) {
+      AWAN_ASSIGN_OR_RETURN(info.jurisdiction, r.String(n["jurisdiction"], what + " jurisdiction"));
+      if (info.jurisdiction.size() != 2 || !std::isupper(static_cast<unsigned char>(info.jurisdiction[0])) ||
+          !std::isupper(static_cast<unsigned char>(info.jurisdiction[1]))) {
+        return r.Error(n["jurisdiction"], what + " jurisdiction: expected a two-letter country code (ISO 3166), e.g. MY, got '" + info.jurisdiction + "'");
+      }
+    }
+    if (n["edge"]) {
+      if (!n["edge"].IsScalar() || !YAML::convert<bool>::decode(n["edge"], info.edge)) {
+        return r.Error(n["edge"], what + " edge: expected true or false");
+      }
+    }
+    region_prices.clear();
+    if (n["prices"]) {
+      AWAN_RETURN_IF_ERROR(r.ExpectMap(n["prices"], what + " prices"));
+      for (const auto& kv : n["prices"]) {
+        const std::string model = kv.first.as<std::string>();
+        AWAN_ASSIGN_OR_RETURN(region_prices[model], r.Number(kv.second, what + " price of " + model, 0, 1e6));
+      }
+    }
+    if (n["latency_ms"]) {
+      AWAN_RETURN_IF_ERROR(r.ExpectMap(n["latency_ms"], what + " latency_ms"));
+      latencies.push_back({n["latency_ms"], name});
+    }
+    AWAN_ASSIGN_OR_RETURN(YAML::Node zones, r.Required(n, "zones", what));
+    AWAN_RETURN_IF_ERROR(r.ExpectList(zones, what + " zones"));
+    const size_t before = out.fleet.size();
     for (const YAML::Node& z : zones) AWAN_RETURN_IF_ERROR(Zone(z, name));
+    if (out.fleet.size() == before) return r.Error(n, what + " has no nodes");
+    const DomainId id = out.fleet.region_of(NodeIndex(static_cast<uint32_t>(before)));
+    for (const auto& kv : region_prices) {
+      bool used = false;
+      for (const auto& [tn, t] : out.node_types) used = used || t.accelerator == kv.first;
+      if (!used) return r.Error(n["prices"], what + " prices: no node type has accelerator '" + kv.first + "'");
+    }
+    out.fleet.SetRegion(id, std::move(info));
+    region_ids.push_back({name, id});
+    return Status::Ok();
+  }
+
+  std::vector<std::pair<std::string, DomainId>> region_ids;
+
+  StatusOr<DomainId> RegionId(const YAML::Node& at, const std::string& name) const {
+    for (const auto& [n, id] : region_ids)
+      if (n == name) return id;
+    return r.Error(at, "unknown region '" + name + "'");
+  }
+
+  // latency_ms: {other-region: ms, ...} of each region, both directions.
+  Status ResolveLatencies() {
+    for (const auto& [map, from] : latencies) {
+      AWAN_ASSIGN_OR_RETURN(DomainId a, RegionId(map, from));
+      for (const auto& kv : map) {
+        AWAN_ASSIGN_OR_RETURN(DomainId b, RegionId(kv.first, kv.first.as<std::string>()));
+        AWAN_ASSIGN_OR_RETURN(double ms, r.Number(kv.second, "latency from " + from, 0, 1e6));
+        out.fleet.SetLatency(a, b, ms);
+      }
+    }
+    return Status::Ok();
+  }
+
+  // user_locations: [{name: kuala-lumpur, latency_ms: {region: ms}}]
+  Status UserLocations(const YAML::Node& list) {
+    AWAN_RETURN_IF_ERROR(r.ExpectList(list, "user_locations"));
+    for (const YAML::Node& u : list) {
+      AWAN_RETURN_IF_ERROR(r.ExpectMap(u, "user location"));
+      AWAN_RETURN_IF_ERROR(r.OnlyKeys(u, "user location", {"name", "latency_ms"}));
+      AWAN_ASSIGN_OR_RETURN(YAML::Node nm, r.Required(u, "name", "user location"));
+      AWAN_ASSIGN_OR_RETURN(std::string name, r.String(nm, "user location name"));
+      AWAN_ASSIGN_OR_RETURN(YAML::Node lat, r.Required(u, "latency_ms", "user location '" + name + "'"));
+      AWAN_RETURN_IF_ERROR(r.ExpectMap(lat, "user location '" + name + "' latency_ms"));
+      for (const auto& kv : lat) {
+        AWAN_ASSIGN_OR_RETURN(DomainId id, RegionId(kv.first, kv.first.as<std::string>()));
+        AWAN_ASSIGN_OR_RETURN(double ms, r.Number(kv.second, "latency from " + name, 0, 1e6));
+        out.fleet.SetUserLatency(name, id, ms);
+      }
+    }
     return Status::Ok();
   }
 };
 
+}  // namespace
+
+Status ParseDataRule(const Reader& r, const YAML::Node& n, const std::string& what,
+                     std::initializer_list<const char*> keys, DataSpec* d) {
+  AWAN_RETURN_IF_ERROR(r.ExpectMap(n, what));
+  AWAN_RETURN_IF_ERROR(r.OnlyKeys(n, what, keys));
+  AWAN_ASSIGN_OR_RETURN(YAML::Node c, r.Required(n, "classification", what));
+  AWAN_ASSIGN_OR_RETURN(std::string cls, r.String(c, what + " classification"));
+  if (!ParseDataClass(cls, &d->cls)) {
+    return r.Error(c, what + " classification: expected public, internal, confidential or restricted, got '" + cls + "'");
+  }
+  for (const char* key : {"jurisdictions", "regions"}) {
+    if (!n[key]) continue;
+    AWAN_RETURN_IF_ERROR(r.ExpectList(n[key], what + " " + key));
+    for (const YAML::Node& v : n[key]) {
+      AWAN_ASSIGN_OR_RETURN(std::string place, r.String(v, what + " " + key));
+      (std::string(key) == "regions" ? d->places.regions : d->places.jurisdictions).insert(place);
+    }
+  }
+  if (IsLocationBound(d->cls) && d->places.empty()) {
+    return r.Error(n, what + ": " + cls + " data must list the jurisdictions or regions where it may be processed");
+  }
+  return Status::Ok();
+}
+
+namespace {
+
 StatusOr<TenantSpec> ParseTenant(const Reader& r, const YAML::Node& n, bool needs_name) {
   AWAN_RETURN_IF_ERROR(r.ExpectMap(n, "tenant"));
   AWAN_RETURN_IF_ERROR(r.OnlyKeys(n, "tenant", {"name", "guaranteed_gpus", "cohort", "borrowing_limit_gpus",
-                                                "lending_limit_gpus", "weight", "priority"}));
+                                                "lending_limit_gpus", "weight", "priority", "data"}));
   TenantSpec t;
   if (needs_name) {
     AWAN_ASSIGN_OR_RETURN(YAML::Node nm, r.Required(n, "name", "tenant"));
@@ -252,6 +296,12 @@ StatusOr<TenantSpec> ParseTenant(const Reader& r, const YAML::Node& n, bool need
     AWAN_ASSIGN_OR_RETURN(int64_t p, r.Int(n["priority"], what + " priority", -1000000, 1000000));
     t.priority = static_cast<int>(p);
   }
+  if (n["data"]) {
+    DataSpec d;
+    AWAN_RETURN_IF_ERROR(ParseDataRule(r, n["data"], what + " data", {"classification", "jurisdictions", "regions"}, &d));
+    t.data_class = d.cls;
+    t.data_places = d.places;
+  }
   return t;
 }
 
@@ -278,7 +328,8 @@ StatusOr<std::unique_ptr<FleetFile>> ParseFleetFile(std::string_view text, std::
   auto out = std::make_unique<FleetFile>();
   try {
     if (!doc.IsMap()) return r.Error(doc, "a fleet file is a mapping (name, node_types, regions, tenants)");
-    AWAN_RETURN_IF_ERROR(r.OnlyKeys(doc, "fleet", {"name", "node_types", "regions", "tenants", "default_tenant"}));
+    AWAN_RETURN_IF_ERROR(
+        r.OnlyKeys(doc, "fleet", {"name", "node_types", "regions", "user_locations", "tenants", "default_tenant"}));
     if (doc["name"]) {
       AWAN_ASSIGN_OR_RETURN(out->name, r.String(doc["name"], "name"));
     }
@@ -291,9 +342,11 @@ StatusOr<std::unique_ptr<FleetFile>> ParseFleetFile(std::string_view text, std::
     }
     AWAN_ASSIGN_OR_RETURN(YAML::Node regions, r.Required(doc, "regions", "fleet"));
     AWAN_RETURN_IF_ERROR(r.ExpectList(regions, "regions"));
-    Builder b{r, *out};
+    Builder b{r, *out, {}, {}, {}};
     for (const YAML::Node& reg : regions) AWAN_RETURN_IF_ERROR(b.Region(reg));
     if (out->fleet.size() == 0) return r.Error(regions, "the fleet has no nodes");
+    AWAN_RETURN_IF_ERROR(b.ResolveLatencies());
+    if (doc["user_locations"]) AWAN_RETURN_IF_ERROR(b.UserLocations(doc["user_locations"]));
     std::set<std::string> seen;
     if (doc["tenants"]) {
       AWAN_RETURN_IF_ERROR(r.ExpectList(doc["tenants"], "tenants"));

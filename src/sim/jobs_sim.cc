@@ -37,15 +37,26 @@ double OfferedLoad(const std::vector<JobSpec>& jobs, int64_t gpus) {
   return gpu_s / (static_cast<double>(gpus) * static_cast<double>(hi - lo));
 }
 
-StatusOr<JobsSimResult> RunJobsSim(const config::FleetFile& file, const std::vector<JobSpec>& jobs,
-                                   const JobsSimOptions& o, std::atomic<int64_t>* progress) {
+StatusOr<std::unique_ptr<JobsSimulation>> JobsSimulation::Create(const config::FleetFile& file,
+                                                                  const std::vector<JobSpec>& jobs,
+                                                                  const JobsSimOptions& options) {
+  std::unique_ptr<JobsSimulation> sim(new JobsSimulation());
+  sim->file_ = &file;
+  sim->jobs_ = &jobs;
+  sim->o_ = options;
+  JobsSimOptions& o = sim->o_;
+  if (o.policy == "cheapest-unaware") {  // the baseline: the awan ordering, cheapest region first, rules ignored
+    o.ignore_residency = true;
+    o.region_price_weight = 1.0;
+    o.region_latency_weight = 0.0;
+  }
   const Fleet& fleet = file.fleet;
   if (fleet.total_gpus() == 0) return InvalidArgument("the fleet has no GPUs");
-  AWAN_ASSIGN_OR_RETURN(std::unique_ptr<QueueOrder> order, policies::MakeQueueOrder(o.policy));
+  AWAN_ASSIGN_OR_RETURN(sim->order_, policies::MakeQueueOrder(o.policy == "cheapest-unaware" ? "awan" : o.policy));
   std::vector<PodSpec> no_pods;
   AWAN_ASSIGN_OR_RETURN(Profile profile, policies::BuiltinRegistry().BuildProfile(o.placement, PluginContext{&fleet, &no_pods}));
-  Framework fw(std::move(profile));
-  ClusterSnapshot snap(fleet);
+  sim->fw_ = std::make_unique<Framework>(std::move(profile));
+  sim->snap_ = std::make_unique<ClusterSnapshot>(fleet);
   SchedulerOptions so;
   so.isolated = o.isolated;
   so.topology_aware = o.topology_aware;
@@ -60,24 +71,23 @@ StatusOr<JobsSimResult> RunJobsSim(const config::FleetFile& file, const std::vec
   so.preempt_interval_s = o.preempt_interval_s;
   so.fair_share = o.fair_share;
   so.fair_share_half_life_s = o.fair_share_half_life_s;
-  JobScheduler sched(fleet, snap, fw, *order, so);
+  so.region_price_weight = o.region_price_weight;
+  so.region_latency_weight = o.region_latency_weight;
+  sim->sched_ = std::make_unique<JobScheduler>(fleet, *sim->snap_, *sim->fw_, *sim->order_, so);
+  JobScheduler& sched = *sim->sched_;
 
-  JobsSimResult out;
-  out.summary.policy = o.policy;
-  out.summary.oracle = order->reads_true_duration();
-  out.summary.isolated = o.isolated;
   // Tenants: every tenant of the file lends its idle quota, whether or not it submits anything; a tenant
   // only the job table names gets the file's default.
   std::map<std::string, int> tenant_index;
   for (const TenantSpec& t : file.tenants) {
     tenant_index.emplace(t.name, sched.AddTenant(t));
-    out.tenant_names.push_back(t.name);
+    sim->tenant_names_.push_back(t.name);
   }
   // Jobs, with submit times rescaled to the target load (durations unchanged).
   const double native = OfferedLoad(jobs, fleet.total_gpus());
   const double scale = o.target_load > 0 && native > 0 ? native / o.target_load : 1.0;
-  out.summary.offered_load = o.target_load > 0 && native > 0 ? o.target_load : native;
-  std::vector<size_t> by_submit(jobs.size());
+  sim->offered_load_ = o.target_load > 0 && native > 0 ? o.target_load : native;
+  sim->by_submit_.resize(jobs.size());
   for (size_t i = 0; i < jobs.size(); ++i) {
     if (jobs[i].tasks < 1 || jobs[i].task.gpu_count < 1 || jobs[i].duration_s < 1) {
       return InvalidArgument("job " + jobs[i].name + ": needs at least one task with a GPU and a duration of 1 s");
@@ -86,69 +96,108 @@ StatusOr<JobsSimResult> RunJobsSim(const config::FleetFile& file, const std::vec
     if (it == tenant_index.end()) {
       AWAN_ASSIGN_OR_RETURN(TenantSpec t, file.Tenant(jobs[i].tenant));
       it = tenant_index.emplace(jobs[i].tenant, sched.AddTenant(std::move(t))).first;
-      out.tenant_names.push_back(jobs[i].tenant);
+      sim->tenant_names_.push_back(jobs[i].tenant);
     }
-    sched.AddJob(jobs[i], it->second, std::llround(static_cast<double>(jobs[i].submit_s) * scale));
-    by_submit[i] = i;
+    JobResidency rules;
+    if (o.catalog != nullptr) {
+      AWAN_ASSIGN_OR_RETURN(rules, o.catalog->ForJob(jobs[i], sched.tenant(it->second)));
+    }
+    sim->true_res_.push_back(rules);
+    if (o.ignore_residency) rules.region_ok.clear();
+    sched.AddJob(jobs[i], it->second, std::llround(static_cast<double>(jobs[i].submit_s) * scale), std::move(rules));
+    sim->by_submit_[i] = i;
   }
-  std::stable_sort(by_submit.begin(), by_submit.end(),
+  std::stable_sort(sim->by_submit_.begin(), sim->by_submit_.end(),
                    [&](size_t a, size_t b) { return sched.job(a).submit_s < sched.job(b).submit_s; });
-
-  struct Finish {
-    int64_t at;
-    size_t job;
-    uint32_t id;
-    bool operator>(const Finish& f) const { return std::tie(at, job) > std::tie(f.at, f.job); }
-  };
-  std::priority_queue<Finish, std::vector<Finish>, std::greater<>> finishes;
-  auto collect_starts = [&] {
-    for (const RunStarted& r : sched.TakeStarted()) finishes.push({r.expected_end_s, r.job, r.run_id});
-  };
-  std::vector<NodeEvent> node_events = o.node_events;
-  for (const NodeEvent& e : node_events) {
+  sim->node_events_ = o.node_events;
+  for (const NodeEvent& e : sim->node_events_) {
     if (e.node >= fleet.size()) return InvalidArgument("node event for node index " + std::to_string(e.node) + " beyond the fleet");
   }
-  std::stable_sort(node_events.begin(), node_events.end(), [](const NodeEvent& a, const NodeEvent& b) { return a.at_s < b.at_s; });
+  std::stable_sort(sim->node_events_.begin(), sim->node_events_.end(),
+                   [](const NodeEvent& a, const NodeEvent& b) { return a.at_s < b.at_s; });
+  return sim;
+}
 
-  // The event loop: finishes, node events, then submissions of one instant; then one scheduling cycle (also
-  // every cycle_period_s while jobs wait). A job that waits while nothing runs and nothing else will happen
-  // can never start; the loop ends.
-  size_t next_submit = 0, next_node_event = 0;
-  int64_t next_tick = INT64_MAX;
-  while (next_submit < by_submit.size() || !finishes.empty() || next_node_event < node_events.size()) {
-    int64_t now = next_tick;
-    if (next_submit < by_submit.size()) now = std::min(now, sched.job(by_submit[next_submit]).submit_s);
-    if (!finishes.empty()) now = std::min(now, finishes.top().at);
-    if (next_node_event < node_events.size()) now = std::min(now, node_events[next_node_event].at_s);
-    while (!finishes.empty() && finishes.top().at == now) {
-      const Finish f = finishes.top();
-      finishes.pop();
+bool JobsSimulation::done() const {
+  return next_submit_ >= by_submit_.size() && finishes_.empty() && next_node_event_ >= node_events_.size();
+}
+
+int64_t JobsSimulation::NextEvent() const {
+  int64_t t = next_tick_;
+  if (next_submit_ < by_submit_.size()) t = std::min(t, sched_->job(by_submit_[next_submit_]).submit_s);
+  if (!finishes_.empty()) t = std::min(t, finishes_.top().at);
+  if (next_node_event_ < node_events_.size()) t = std::min(t, node_events_[next_node_event_].at_s);
+  return t;
+}
+
+// Runs the scheduler started, checked against the catalog's rules (and reported for the audit log).
+Status JobsSimulation::CollectStarts() {
+  for (RunStarted& r : sched_->TakeStarted()) {
+    if (o_.catalog != nullptr && CheckResidency(file_->fleet, true_res_[r.job], r.tasks)) ++violations_;
+    if (o_.on_start) AWAN_RETURN_IF_ERROR(o_.on_start(r, (*jobs_)[r.job], true_res_[r.job]));
+    finishes_.push({r.expected_end_s, r.job, r.run_id});
+  }
+  return Status::Ok();
+}
+
+// The event loop: finishes, node events, then submissions of one instant; then one scheduling cycle (also
+// every cycle_period_s while jobs wait). A job that waits while nothing runs and nothing else will happen
+// can never start; the loop ends.
+Status JobsSimulation::RunUntil(int64_t until, std::atomic<int64_t>* progress) {
+  JobScheduler& sched = *sched_;
+  while (!done() && NextEvent() <= until) {
+    const int64_t now = NextEvent();
+    now_ = now;
+    while (!finishes_.empty() && finishes_.top().at == now) {
+      const Finish f = finishes_.top();
+      finishes_.pop();
       if (f.id != sched.job(f.job).run_id || !sched.job(f.job).running) continue;  // stopped since
       AWAN_RETURN_IF_ERROR(sched.Finish(f.job, now));
       if (progress) progress->fetch_add(1, std::memory_order_relaxed);
     }
-    while (next_node_event < node_events.size() && node_events[next_node_event].at_s == now) {
-      const NodeEvent& e = node_events[next_node_event++];
+    while (next_node_event_ < node_events_.size() && node_events_[next_node_event_].at_s == now) {
+      const NodeEvent& e = node_events_[next_node_event_++];
       if (e.down) {
         AWAN_RETURN_IF_ERROR(sched.NodeDown(NodeIndex(e.node), now));
       } else {
         sched.NodeUp(NodeIndex(e.node));
       }
     }
-    while (next_submit < by_submit.size() && sched.job(by_submit[next_submit]).submit_s == now) {
-      sched.Submit(by_submit[next_submit++], now);
+    while (next_submit_ < by_submit_.size() && sched.job(by_submit_[next_submit_]).submit_s == now) {
+      sched.Submit(by_submit_[next_submit_++], now);
     }
-    const bool timed = o.ticks != nullptr && o.cycle_ns != nullptr && sched.has_pending();
-    const int64_t t0 = timed ? o.ticks->NowNanos() : 0;
+    const bool timed = o_.ticks != nullptr && o_.cycle_ns != nullptr && sched.has_pending();
+    const int64_t t0 = timed ? o_.ticks->NowNanos() : 0;
     AWAN_RETURN_IF_ERROR(sched.Cycle(now));
-    if (timed) o.cycle_ns->push_back(o.ticks->NowNanos() - t0);
-    collect_starts();
-    if (out.timeline.empty() || now >= out.timeline.back().t_s + o.sample_s) {
-      out.timeline.push_back({now, static_cast<int64_t>(sched.pending_count()), snap.gpu_allocated_milli() / kWholeGpu.value});
+    if (timed) o_.cycle_ns->push_back(o_.ticks->NowNanos() - t0);
+    AWAN_RETURN_IF_ERROR(CollectStarts());
+    if (timeline_.empty() || now >= timeline_.back().t_s + o_.sample_s) {
+      timeline_.push_back({now, static_cast<int64_t>(sched.pending_count()), snap_->gpu_allocated_milli() / kWholeGpu.value});
     }
-    next_tick = !sched.has_pending() || o.cycle_period_s <= 0 ? INT64_MAX : now + o.cycle_period_s;
+    next_tick_ = !sched.has_pending() || o_.cycle_period_s <= 0 ? INT64_MAX : now + o_.cycle_period_s;
   }
+  return Status::Ok();
+}
 
+StatusOr<JobsSimResult> RunJobsSim(const config::FleetFile& file, const std::vector<JobSpec>& jobs,
+                                   const JobsSimOptions& o, std::atomic<int64_t>* progress) {
+  AWAN_ASSIGN_OR_RETURN(std::unique_ptr<JobsSimulation> sim, JobsSimulation::Create(file, jobs, o));
+  AWAN_RETURN_IF_ERROR(sim->RunUntil(INT64_MAX, progress));
+  return sim->Result();
+}
+
+JobsSimResult JobsSimulation::Result() const {
+  const Fleet& fleet = file_->fleet;
+  const std::vector<JobSpec>& jobs = *jobs_;
+  const JobScheduler& sched = *sched_;
+  JobsSimResult out;
+  out.summary.policy = o_.policy;
+  out.summary.oracle = order_->reads_true_duration();
+  out.summary.isolated = o_.isolated;
+  out.summary.offered_load = offered_load_;
+  out.summary.residency_violations = violations_;
+  out.timeline = timeline_;
+  out.tenant_names = tenant_names_;
   // Outcomes.
   out.jobs.resize(jobs.size());
   for (size_t i = 0; i < jobs.size(); ++i) {
@@ -165,6 +214,9 @@ StatusOr<JobsSimResult> RunJobsSim(const config::FleetFile& file, const std::vec
     r.preemptions = j.preemptions;
     r.failure_requeues = j.failure_requeues;
     r.gpu_s = j.gpu_s;
+    r.cost_usd = j.cost_usd;
+    const auto& placed = sched.placements(i);
+    if (!placed.empty()) r.region = static_cast<int>(fleet.region_of(placed[0].node).value);
     r.waited_s = j.waited_s;
   }
   out.summary.preemptions = sched.preemptions();
@@ -176,10 +228,13 @@ StatusOr<JobsSimResult> RunJobsSim(const config::FleetFile& file, const std::vec
   std::vector<double> jct;
   double queue_sum = 0, slow_sum = 0, gpu_run_s = 0, multi = 0, multi_sn = 0, multi_block = 0;
   int64_t first = INT64_MAX, last = INT64_MIN;
-  std::vector<double> tenant_jct(out.tenant_names.size(), 0), tenant_slow(out.tenant_names.size(), 0);
+  std::vector<double> tenant_jct(out.tenant_names.size(), 0), tenant_slow(out.tenant_names.size(), 0),
+      tenant_cost(out.tenant_names.size(), 0);
   std::vector<int64_t> tenant_n(out.tenant_names.size(), 0);
   for (const JobOutcome& r : out.jobs) {
     first = std::min(first, r.submit_s);
+    s.cost_usd += r.cost_usd;
+    tenant_cost[static_cast<size_t>(r.tenant)] += r.cost_usd;
     if (r.end_s < 0) continue;
     ++s.finished;
     last = std::max(last, r.end_s);
@@ -224,7 +279,7 @@ StatusOr<JobsSimResult> RunJobsSim(const config::FleetFile& file, const std::vec
   int m = 0;
   for (size_t t = 0; t < out.tenant_names.size(); ++t) {
     if (tenant_n[t] == 0) continue;
-    s.tenants.push_back({out.tenant_names[t], tenant_n[t], tenant_jct[t] / static_cast<double>(tenant_n[t])});
+    s.tenants.push_back({out.tenant_names[t], tenant_n[t], tenant_jct[t] / static_cast<double>(tenant_n[t]), tenant_cost[t]});
     const double v = tenant_slow[t] / static_cast<double>(tenant_n[t]);
     x += v, x2 += v * v, ++m;
   }

@@ -9,13 +9,18 @@
 
 #include <array>
 #include <atomic>
+#include <functional>
+#include <memory>
+#include <queue>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "common/status.h"
 #include "common/tick_source.h"
 #include "config/fleet_file.h"
 #include "core/job_scheduler.h"
+#include "core/residency.h"
 #include "model/job.h"
 
 namespace awan::sim {
@@ -29,7 +34,9 @@ struct NodeEvent {
 };
 
 struct JobsSimOptions {
-  std::string policy = "awan";       // a QueueOrder name
+  // A QueueOrder name, or `cheapest-unaware`: the baseline that ignores residency and places by price alone
+  // (the awan ordering, region objective price only, no latency).
+  std::string policy = "awan";
   std::string placement = "bestfit"; // the placement profile each task goes through
   bool isolated = false;             // each tenant alone on its guarantee: no borrowing
   bool topology_aware = true;        // false: gangs placed topology-blind (GangRequest::topology_aware)
@@ -53,6 +60,14 @@ struct JobsSimOptions {
   bool fair_share = false;
   int64_t fair_share_half_life_s = 7 * 86400;
   std::vector<NodeEvent> node_events;  // at simulated times (after --target-load rescaling), any order
+  // Residency: with a catalog every job runs only where all its data may be processed (core/residency.h).
+  // ignore_residency (set by the cheapest-unaware baseline, or to measure the price of sovereignty) lets the
+  // scheduler place anywhere; violations are counted against the catalog either way.
+  const DataCatalog* catalog = nullptr;
+  bool ignore_residency = false;
+  double region_price_weight = 1.0, region_latency_weight = 0.02;  // SchedulerOptions' region objective
+  // Called for every run the scheduler starts, with the rules that allowed it (for the audit log).
+  std::function<Status(const RunStarted& run, const JobSpec& job, const JobResidency& rules)> on_start;
   // Benchmarks: if both are set, the wall time of every scheduling cycle that had jobs waiting is appended
   // (elapsed time only: it never influences a decision).
   TickSource* ticks = nullptr;
@@ -73,6 +88,8 @@ struct JobOutcome {
   int preemptions = 0;        // stopped by the scheduler
   int failure_requeues = 0;   // stopped because a node it ran on went down
   int64_t gpu_s = 0;  // GPU-seconds it held GPUs, over all its runs
+  double cost_usd = 0;
+  int region = -1;    // region id of its last run's first task
   // Seconds it waited, by the reason the cycle last gave (time until the next look goes to that reason).
   std::array<int64_t, kWaitReasons> waited_s{};
 };
@@ -81,6 +98,7 @@ struct TenantSummary {
   std::string tenant;
   int64_t jobs = 0;
   double avg_jct_s = 0;
+  double cost_usd = 0;
 };
 
 struct JobsSummary {
@@ -98,6 +116,8 @@ struct JobsSummary {
   int64_t gangs = 0;            // multi-node jobs that finished
   double gang_avg_jct_s = 0;    // their average JCT (what topology-aware placement is for)
   double jain_fairness = 0;  // Jain's index over tenants' average slowdown
+  double cost_usd = 0;       // GPU-hours x regional prices (fractional GPUs pro rata), all runs
+  int64_t residency_violations = 0;  // runs placed where the catalog's rules forbid (0 unless ignored)
   std::array<double, kWaitReasons> waited_s{};  // job-seconds of waiting, by reason, over all jobs
   std::vector<TenantSummary> tenants;
 };
@@ -118,6 +138,60 @@ struct JobsSimResult {
 
 // The offered load of `jobs` on `gpus` GPUs: GPU-seconds requested / (GPUs x submit span).
 double OfferedLoad(const std::vector<JobSpec>& jobs, int64_t gpus);
+
+// The simulation, stepwise: RunUntil processes every event up to a time, so that `awan explain` can stop at
+// an instant and question the scheduler's state there.
+class JobsSimulation {
+ public:
+  static StatusOr<std::unique_ptr<JobsSimulation>> Create(const config::FleetFile& fleet, const std::vector<JobSpec>& jobs,
+                                                          const JobsSimOptions& options);
+  // Processes every event at times <= t_s, each instant followed by one scheduling cycle.
+  Status RunUntil(int64_t t_s, std::atomic<int64_t>* progress = nullptr);
+  bool done() const;
+  JobsSimResult Result() const;  // what happened so far
+
+  JobScheduler& scheduler() { return *sched_; }
+  const JobScheduler& scheduler() const { return *sched_; }
+  ClusterSnapshot& snapshot() { return *snap_; }
+  Framework& framework() { return *fw_; }
+  QueueOrder& order() { return *order_; }
+  const config::FleetFile& fleet_file() const { return *file_; }
+  const std::vector<JobSpec>& jobs() const { return *jobs_; }
+  const std::vector<std::string>& tenant_names() const { return tenant_names_; }
+  const JobsSimOptions& options() const { return o_; }
+  // The rules as the catalog says (whether or not the scheduler was told to obey them).
+  const JobResidency& true_residency(size_t i) const { return true_res_[i]; }
+  int64_t now() const { return now_; }
+
+ private:
+  JobsSimulation() = default;
+  int64_t NextEvent() const;
+  Status CollectStarts();
+
+  struct Finish {
+    int64_t at;
+    size_t job;
+    uint32_t id;
+    bool operator>(const Finish& f) const { return std::tie(at, job) > std::tie(f.at, f.job); }
+  };
+  const config::FleetFile* file_ = nullptr;
+  const std::vector<JobSpec>* jobs_ = nullptr;
+  JobsSimOptions o_;
+  std::unique_ptr<QueueOrder> order_;
+  std::unique_ptr<Framework> fw_;
+  std::unique_ptr<ClusterSnapshot> snap_;
+  std::unique_ptr<JobScheduler> sched_;
+  std::vector<std::string> tenant_names_;
+  std::vector<JobResidency> true_res_;
+  std::vector<size_t> by_submit_;
+  std::vector<NodeEvent> node_events_;
+  std::priority_queue<Finish, std::vector<Finish>, std::greater<>> finishes_;
+  size_t next_submit_ = 0, next_node_event_ = 0;
+  int64_t next_tick_ = INT64_MAX, now_ = INT64_MIN;
+  double offered_load_ = 0;
+  int64_t violations_ = 0;
+  std::vector<TimelineSample> timeline_;
+};
 
 StatusOr<JobsSimResult> RunJobsSim(const config::FleetFile& fleet, const std::vector<JobSpec>& jobs,
                                    const JobsSimOptions& options, std::atomic<int64_t>* progress = nullptr);

@@ -1,0 +1,90 @@
+// Strict access to YAML documents for awan's file formats (fleet files, workload files): every error names
+// source:line:column, unknown keys are errors, numbers are range-checked. Internal to src/config.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <cmath>
+#include <initializer_list>
+#include <string>
+
+#include "common/status.h"
+#include "model/residency.h"
+
+namespace awan::config {
+
+// Strict access to one YAML document, every error naming source:line:column.
+class Reader {
+ public:
+  explicit Reader(std::string source) : source_(std::move(source)) {}
+
+  Status Error(const YAML::Node& at, const std::string& message) const {
+    const YAML::Mark m = at.Mark();
+    if (m.is_null()) return InvalidArgument(source_ + ": " + message);
+    return InvalidArgument(source_ + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1) + ": " +
+                           message);
+  }
+
+  Status ExpectMap(const YAML::Node& n, const std::string& what) const {
+    if (!n.IsMap()) return Error(n, what + ": expected a mapping");
+    return Status::Ok();
+  }
+  Status ExpectList(const YAML::Node& n, const std::string& what) const {
+    if (!n.IsSequence()) return Error(n, what + ": expected a list");
+    return Status::Ok();
+  }
+
+  // Every key of `n` must be one of `allowed`.
+  Status OnlyKeys(const YAML::Node& n, const std::string& what, std::initializer_list<const char*> allowed) const {
+    for (const auto& kv : n) {
+      const std::string key = kv.first.as<std::string>();
+      bool ok = false;
+      std::string list;
+      for (const char* a : allowed) {
+        ok = ok || key == a;
+        list += (list.empty() ? "" : ", ") + std::string(a);
+      }
+      if (!ok) return Error(kv.first, what + ": unknown key '" + key + "' (allowed: " + list + ")");
+    }
+    return Status::Ok();
+  }
+
+  StatusOr<YAML::Node> Required(const YAML::Node& map, const char* key, const std::string& what) const {
+    YAML::Node v = map[key];
+    if (!v) return Error(map, what + ": missing '" + key + "'");
+    return v;
+  }
+
+  StatusOr<std::string> String(const YAML::Node& v, const std::string& what) const {
+    if (!v.IsScalar() || v.Scalar().empty()) return Error(v, what + ": expected a non-empty string");
+    return v.Scalar();
+  }
+
+  StatusOr<int64_t> Int(const YAML::Node& v, const std::string& what, int64_t lo, int64_t hi) const {
+    int64_t x = 0;
+    if (!v.IsScalar() || !YAML::convert<int64_t>::decode(v, x) || x < lo || x > hi) {
+      return Error(v, what + ": expected an integer in " + std::to_string(lo) + ".." + std::to_string(hi) +
+                          (v.IsScalar() ? ", got '" + v.Scalar() + "'" : ""));
+    }
+    return x;
+  }
+
+  StatusOr<double> Number(const YAML::Node& v, const std::string& what, double lo, double hi) const {
+    double x = 0;
+    if (!v.IsScalar() || !YAML::convert<double>::decode(v, x) || !std::isfinite(x) || x < lo || x > hi) {
+      return Error(v, what + ": expected a number in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]" +
+                          (v.IsScalar() ? ", got '" + v.Scalar() + "'" : ""));
+    }
+    return x;
+  }
+
+ private:
+  std::string source_;
+};
+
+// A data rule: {classification, jurisdictions: [..], regions: [..]} plus whatever else `keys` allows (the
+// caller reads those). Bound classes (confidential, restricted) must list places.
+Status ParseDataRule(const Reader& r, const YAML::Node& n, const std::string& what,
+                     std::initializer_list<const char*> keys, DataSpec* d);
+
+}  // namespace awan::config
