@@ -9,6 +9,7 @@ PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libfmt-dev nlohmann-json3-dev
   gnuplot-nox libglpk-dev libyaml-cpp-dev
+  libssl-dev librapidcheck-dev
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -5,6 +5,7 @@
 #include "cli/bench.h"
 #include "cli/sim_jobs.h"
 #include "cli/sim_openb.h"
+#include "cli/sovereignty.h"
 #include "policies/builtin.h"
 
 namespace awan::cli {
@@ -25,6 +26,15 @@ int Main(int argc, char** argv) {
   gen->require_subcommand(1);
   GenerateArgs gen_args;
   AddGenerate(*gen, gen_args);
+  GenerateWorkloadArgs gen_workload;
+  AddGenerateWorkload(*gen, gen_workload);
+
+  CLI::App* audit = app.add_subcommand("audit", "Audit logs of placement decisions");
+  audit->require_subcommand(1);
+  AuditVerifyArgs audit_verify;
+  AddAuditVerify(*audit, audit_verify);
+  ExplainArgs explain;
+  AddExplain(app, explain);
 
   CLI::App* bench = app.add_subcommand("bench", "Benchmarks (use a Release build)");
   bench->require_subcommand(1);
@@ -43,6 +53,9 @@ int Main(int argc, char** argv) {
   if (sim->got_subcommand("openb")) return RunSimOpenb(sim_openb);
   if (sim->got_subcommand("jobs")) return RunSimJobs(sim_jobs);
   if (gen->got_subcommand("example")) return RunGenerate(gen_args);
+  if (gen->got_subcommand("workload")) return RunGenerateWorkload(gen_workload);
+  if (audit->got_subcommand("verify")) return RunAuditVerify(audit_verify);
+  if (app.got_subcommand("explain")) return RunExplain(explain);
   if (bench->got_subcommand("placement")) return RunBench(bench_args);
   if (bench->got_subcommand("cycle")) return RunBenchCycle(bench_cycle);
   if (pol->parsed()) {

@@ -2,7 +2,9 @@
 
 #include <atomic>
 #include <fstream>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -10,7 +12,10 @@
 
 #include "cli/cli_util.h"
 #include "cli/progress.h"
+#include "audit/audit_log.h"
 #include "config/fleet_file.h"
+#include "config/workload_file.h"
+#include "core/residency.h"
 #include "sim/jobs_report.h"
 #include "sim/jobs_sim.h"
 #include "trace/philly_reader.h"
@@ -24,7 +29,9 @@ nlohmann::json SummaryJson(const sim::JobsSummary& s) {
     waited[sim::WaitReasonName(static_cast<sim::WaitReason>(k))] = s.waited_s[static_cast<size_t>(k)];
   }
   nlohmann::json tenants = nlohmann::json::array();
-  for (const auto& t : s.tenants) tenants.push_back({{"tenant", t.tenant}, {"jobs", t.jobs}, {"avg_jct_s", t.avg_jct_s}});
+  for (const auto& t : s.tenants) {
+    tenants.push_back({{"tenant", t.tenant}, {"jobs", t.jobs}, {"avg_jct_s", t.avg_jct_s}, {"cost_usd", t.cost_usd}});
+  }
   return {{"policy", s.policy},
           {"oracle", s.oracle},
           {"isolated", s.isolated},
@@ -44,6 +51,8 @@ nlohmann::json SummaryJson(const sim::JobsSummary& s) {
           {"gangs", s.gangs},
           {"gang_avg_jct_s", s.gang_avg_jct_s},
           {"jain_fairness", s.jain_fairness},
+          {"cost_usd", s.cost_usd},
+          {"residency_violations", s.residency_violations},
           {"waited_job_s_by_reason", waited},
           {"tenants", tenants}};
 }
@@ -53,9 +62,17 @@ nlohmann::json SummaryJson(const sim::JobsSummary& s) {
 void AddSimJobs(CLI::App& sim, SimJobsArgs& a) {
   CLI::App* c = sim.add_subcommand("jobs", "Jobs over time (submit, wait, run, finish) on a fleet file");
   c->add_option("--fleet", a.fleet, "fleet file (YAML, docs/formats/fleet.md)")->required();
-  c->add_option("--jobs", a.jobs, "Philly job table CSV (timestamp,duration,num_gpus,gpu_time,cluster)")->required();
-  c->add_option("--policy", a.policies, "comma-separated orderings: fifo, sjf (oracle), srtf (oracle), tiresias, awan")
+  CLI::Option* jobs = c->add_option("--jobs", a.jobs, "Philly job table CSV (timestamp,duration,num_gpus,gpu_time,cluster)");
+  CLI::Option* wl = c->add_option("--workload", a.workload,
+                                  "workload file (YAML, docs/formats/workload.md): datasets with residency rules, and jobs");
+  jobs->excludes(wl);
+  wl->excludes(jobs);
+  c->add_option("--policy", a.policies,
+                "comma-separated: fifo, sjf (oracle), srtf (oracle), tiresias, awan, and cheapest-unaware (the baseline "
+                "that ignores residency and places by price)")
       ->capture_default_str();
+  c->add_option("--audit", a.audit_out,
+                "write the audit log of every placement (JSON lines, hash-chained); several policies: FILE.<policy>");
   c->add_flag("--isolated", a.isolated, "each tenant alone on its guaranteed quota, no borrowing (Helios protocol)");
   c->add_flag("--topology-blind", a.topology_blind,
               "place gangs ignoring supernodes and blocks (best-fit task by task), to measure what topology buys");
@@ -74,8 +91,19 @@ void AddSimJobs(CLI::App& sim, SimJobsArgs& a) {
 int RunSimJobs(const SimJobsArgs& a) {
   auto fleet = config::ReadFleetFile(a.fleet);
   if (!fleet.ok()) return Fail(fleet.status());
-  auto jobs = trace::ReadPhillyJobs(a.jobs);
-  if (!jobs.ok()) return Fail(jobs.status());
+  if (a.jobs.empty() == a.workload.empty()) return Fail(InvalidArgument("give exactly one of --jobs or --workload"));
+  StatusOr<std::vector<JobSpec>> jobs = std::vector<JobSpec>{};
+  std::optional<DataCatalog> catalog;
+  if (!a.jobs.empty()) {
+    jobs = trace::ReadPhillyJobs(a.jobs);
+    if (!jobs.ok()) return Fail(jobs.status());
+  } else {
+    auto wl = sim::LoadWorkload(**fleet, a.workload);
+    if (!wl.ok()) return Fail(wl.status());
+    catalog = std::move(wl->catalog);
+    jobs = std::move(wl->file.jobs);
+  }
+  const std::string source = a.jobs.empty() ? a.workload : a.jobs;
   const std::vector<std::string> policies = SplitList(a.policies);
   if (policies.empty()) return Fail(InvalidArgument("--policy names no policy"));
   const double native = sim::OfferedLoad(*jobs, (*fleet)->fleet.total_gpus());
@@ -84,6 +112,8 @@ int RunSimJobs(const SimJobsArgs& a) {
              a.target_load > 0 ? fmt::format(", rescaled to {:.3f}", a.target_load) : std::string());
 
   std::vector<StatusOr<sim::JobsSimResult>> results(policies.size(), Internal("not run"));
+  std::vector<std::string> audit_text(policies.size());
+  std::vector<std::string> audit_head(policies.size());
   std::atomic<size_t> next{0};
   std::atomic<int64_t> done{0};
   const int threads = std::max(1, std::min<int>(a.threads > 0 ? a.threads : std::max(1u, std::thread::hardware_concurrency()),
@@ -99,7 +129,16 @@ int RunSimJobs(const SimJobsArgs& a) {
         o.topology_aware = !a.topology_blind;
         o.fair_share = a.fair_share;
         o.target_load = a.target_load;
+        o.catalog = catalog ? &*catalog : nullptr;
+        audit::AuditChain chain;
+        if (!a.audit_out.empty()) {
+          o.on_start = [&, k](const RunStarted& run, const JobSpec& job, const JobResidency& rules) {
+            audit_text[k] += chain.Append((*fleet)->fleet, run.at_s, job, run.run_id, run.tasks, rules) + "\n";
+            return Status::Ok();
+          };
+        }
         results[k] = sim::RunJobsSim(**fleet, *jobs, o, &done);
+        audit_head[k] = chain.head();
       }
       workers_done.fetch_add(1);
     });
@@ -114,15 +153,17 @@ int RunSimJobs(const SimJobsArgs& a) {
   bar.Finish(fmt::format("{} policies", policies.size()));
 
   nlohmann::json summary = nlohmann::json::array();
-  fmt::print("{:<16} {:>9} {:>12} {:>10} {:>12} {:>12} {:>9} {:>7} {:>12} {:>6}\n", "policy", "finished", "avg JCT s",
-             "p50 s", "p99 s", "avg queue s", "slowdown", "util %", "gang sn/blk", "jain");
+  const bool sovereign = catalog.has_value();
+  fmt::print("{:<16} {:>9} {:>12} {:>10} {:>12} {:>12} {:>9} {:>7} {:>12} {:>6}{}\n", "policy", "finished", "avg JCT s",
+             "p50 s", "p99 s", "avg queue s", "slowdown", "util %", "gang sn/blk", "jain",
+             sovereign ? fmt::format(" {:>12} {:>10}", "cost USD", "violations") : "");
   for (size_t k = 0; k < policies.size(); ++k) {
     if (!results[k].ok()) return Fail(results[k].status());
     const sim::JobsSummary& s = results[k]->summary;
-    fmt::print("{:<16} {:>9} {:>12.0f} {:>10.0f} {:>12.0f} {:>12.0f} {:>9.2f} {:>7.1f} {:>5.2f}/{:<6.2f} {:>6.3f}\n",
+    fmt::print("{:<16} {:>9} {:>12.0f} {:>10.0f} {:>12.0f} {:>12.0f} {:>9.2f} {:>7.1f} {:>5.2f}/{:<6.2f} {:>6.3f}{}\n",
                s.policy + (s.oracle ? " (oracle)" : ""), s.finished, s.avg_jct_s, s.p50_jct_s, s.p99_jct_s,
                s.avg_queue_s, s.avg_slowdown, s.gpu_util_pct, s.gang_locality_supernode, s.gang_locality_block,
-               s.jain_fairness);
+               s.jain_fairness, sovereign ? fmt::format(" {:>12.0f} {:>10}", s.cost_usd, s.residency_violations) : "");
     if (s.finished < s.jobs) {
       fmt::print(stderr, "awan: warning: {}: {} of {} jobs never started (no quota or domain can ever hold them)\n",
                  s.policy, s.jobs - s.finished, s.jobs);
@@ -133,7 +174,7 @@ int RunSimJobs(const SimJobsArgs& a) {
     size_t idx = jobs->size();
     for (size_t i = 0; i < jobs->size(); ++i)
       if ((*jobs)[i].name == a.explain) idx = i;
-    if (idx == jobs->size()) return Fail(NotFound("no job named '" + a.explain + "' in " + a.jobs));
+    if (idx == jobs->size()) return Fail(NotFound("no job named '" + a.explain + "' in " + source));
     const JobSpec& js = (*jobs)[idx];
     fmt::print("\n{}: tenant {}, {} task(s) x {} GPU, {} s of work\n", js.name, js.tenant, js.tasks, js.task.gpu_count,
                js.duration_s);
@@ -153,10 +194,22 @@ int RunSimJobs(const SimJobsArgs& a) {
       fmt::print("  {:<10} waited: {}\n", "", why.empty() ? "never" : why);
     }
   }
+  if (!a.audit_out.empty()) {
+    for (size_t k = 0; k < policies.size(); ++k) {
+      std::string path = a.audit_out;
+      if (policies.size() > 1) path += "." + policies[k];
+      std::ofstream f(path);
+      f << audit_text[k];
+      f.close();
+      if (!f) return Fail(IoError("cannot write " + path));
+      fmt::print(stderr, "wrote {} ({} entries, head {})\n", path, std::count(audit_text[k].begin(), audit_text[k].end(), '\n'),
+                 audit_head[k].substr(0, 16));
+    }
+  }
   if (!a.report_dir.empty()) {
     std::vector<sim::JobsSimResult> all;
     for (auto& r : results) all.push_back(*r);
-    const std::string title = fmt::format("{} jobs from {} on {} ({} GPUs); offered load {:.3f}{}{}", jobs->size(), a.jobs,
+    const std::string title = fmt::format("{} jobs from {} on {} ({} GPUs); offered load {:.3f}{}{}", jobs->size(), source,
                                           a.fleet, (*fleet)->fleet.total_gpus(), a.target_load > 0 ? a.target_load : native,
                                           a.isolated ? ", isolated tenants" : "", a.topology_blind ? ", topology-blind" : "") +
                               (a.fair_share ? ", fair share" : "");
@@ -164,7 +217,7 @@ int RunSimJobs(const SimJobsArgs& a) {
     fmt::print(stderr, "wrote {}/index.html\n", a.report_dir);
   }
   if (!a.json_out.empty()) {
-    nlohmann::json j = {{"meta", {{"fleet", a.fleet}, {"jobs", a.jobs}, {"native_offered_load", native},
+    nlohmann::json j = {{"meta", {{"fleet", a.fleet}, {"jobs", source}, {"native_offered_load", native},
                                   {"target_load", a.target_load}, {"isolated", a.isolated},
                                   {"topology_aware", !a.topology_blind}, {"fair_share", a.fair_share}}},
                         {"summary", summary}};

@@ -1,4 +1,5 @@
-// `awan sim jobs`: jobs over time on a fleet file (docs/formats/fleet.md) from a Philly job table.
+// `awan sim jobs`: jobs over time on a fleet file (docs/formats/fleet.md) from a Philly job table or a
+// workload file (datasets with residency rules, and jobs).
 #pragma once
 
 #include <string>
@@ -10,6 +11,8 @@ namespace awan::cli {
 struct SimJobsArgs {
   std::string fleet;
   std::string jobs;
+  std::string workload;   // a workload file (docs/formats/workload.md): datasets and jobs, with residency
+  std::string audit_out;  // the audit log (JSON lines, hash-chained); one file per policy
   std::string policies = "fifo,sjf,srtf,tiresias,awan";
   bool isolated = false;
   bool topology_blind = false;

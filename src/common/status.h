@@ -11,7 +11,7 @@
 namespace awan {
 
 enum class StatusCode { kOk = 0, kInvalidArgument, kNotFound, kAlreadyExists, kFailedPrecondition,
-                        kOutOfRange, kInternal, kUnavailable, kIoError };
+                        kOutOfRange, kInternal, kUnavailable, kIoError, kDataLoss };
 
 class [[nodiscard]] Status {
  public:
@@ -36,6 +36,8 @@ inline Status AlreadyExists(std::string m) { return {StatusCode::kAlreadyExists,
 inline Status FailedPrecondition(std::string m) { return {StatusCode::kFailedPrecondition, std::move(m)}; }
 inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
 inline Status IoError(std::string m) { return {StatusCode::kIoError, std::move(m)}; }
+// Stored data is damaged or was tampered with.
+inline Status DataLoss(std::string m) { return {StatusCode::kDataLoss, std::move(m)}; }
 
 // Holds either a value or a non-OK Status.
 template <typename T>

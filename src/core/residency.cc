@@ -124,12 +124,12 @@ StatusOr<JobResidency> DataCatalog::ForJob(const JobSpec& job, const TenantSpec&
                   const std::vector<std::string>& inherited) {
     Tighten(cls, ok, &r.strictest, &r.region_ok);
     if (!IsLocationBound(cls)) return;
-    std::string where = places.empty() || !inherited.empty() ? std::string() : places.ToString();
-    if (where.empty()) {
+    PlaceList where = places;
+    if (!inherited.empty() || places.empty()) {
+      where = PlaceList{};
       for (uint32_t i = 0; i < ok.size(); ++i) {
-        if (ok[i]) where += (where.empty() ? "region " : ", region ") + fleet_->topology().DomainName(TopologyLevel::kRegion, DomainId(i));
+        if (ok[i]) where.regions.insert(fleet_->topology().DomainName(TopologyLevel::kRegion, DomainId(i)));
       }
-      if (where.empty()) where = "nowhere";
     }
     r.binding.push_back(RuleCitation{name, cls, where, inherited});
   };
@@ -166,7 +166,7 @@ std::optional<std::string> CheckResidency(const Fleet& fleet, const JobResidency
     const RegionInfo& info = fleet.region(region);
     std::string rule;
     for (const RuleCitation& c : r.binding) {
-      rule += (rule.empty() ? "" : "; ") + c.data + " (" + std::string(DataClassName(c.cls)) + ": " + c.places + ")";
+      rule += (rule.empty() ? "" : "; ") + c.data + " (" + std::string(DataClassName(c.cls)) + ": " + c.places.ToString() + ")";
     }
     return "node " + fleet.node(p.node).name + " is in region " +
            fleet.topology().DomainName(TopologyLevel::kRegion, region) + " (jurisdiction " +

@@ -27,7 +27,7 @@ namespace awan {
 struct RuleCitation {
   std::string data;
   DataClass cls = DataClass::kPublic;
-  std::string places;                  // as declared ("MY, region sg-1"), or the inherited intersection
+  PlaceList places;                    // as declared; for an inherited rule, the regions left (by name)
   std::vector<std::string> inherited;  // the bound inputs it inherits from (outputs, checkpoints)
 };
 

@@ -57,6 +57,13 @@ void Fleet::SetUserLatency(const std::string& location, DomainId region, double 
   v[region.value] = ms;
 }
 
+std::vector<std::string> Fleet::user_locations() const {
+  std::vector<std::string> out;
+  for (const auto& [name, v] : user_latency_) out.push_back(name);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 double Fleet::user_latency_ms(const std::string& location, DomainId region) const {
   auto it = user_latency_.find(location);
   if (it == user_latency_.end() || region.value >= it->second.size()) return 0;

@@ -45,6 +45,7 @@ class Fleet {
   double latency_ms(DomainId a, DomainId b) const;
   void SetUserLatency(const std::string& location, DomainId region, double ms);
   bool HasUserLocation(const std::string& location) const { return user_latency_.count(location) > 0; }
+  std::vector<std::string> user_locations() const;  // sorted
   double user_latency_ms(const std::string& location, DomainId region) const;
 
  private:

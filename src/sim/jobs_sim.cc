@@ -25,6 +25,20 @@ double Percentile(std::vector<double> v, double q) {
 
 }  // namespace
 
+StatusOr<LoadedWorkload> LoadWorkload(const config::FleetFile& fleet, const std::string& path) {
+  AWAN_ASSIGN_OR_RETURN(config::WorkloadFile wl, config::ReadWorkloadFile(path, fleet.fleet));
+  std::map<std::string, TenantSpec> tenants;
+  for (const JobSpec& j : wl.jobs) {
+    if (tenants.count(j.tenant)) continue;
+    auto t = fleet.Tenant(j.tenant);
+    if (!t.ok()) return InvalidArgument(path + ": job " + j.name + ": " + t.status().message());
+    tenants.emplace(j.tenant, *t);
+  }
+  auto c = DataCatalog::Build(fleet.fleet, wl.datasets, wl.jobs, tenants);
+  if (!c.ok()) return InvalidArgument(path + ": " + c.status().message());
+  return LoadedWorkload{std::move(wl), std::move(tenants), std::move(*c)};
+}
+
 double OfferedLoad(const std::vector<JobSpec>& jobs, int64_t gpus) {
   if (jobs.empty() || gpus <= 0) return 0;
   int64_t lo = jobs[0].submit_s, hi = jobs[0].submit_s;
@@ -116,6 +130,18 @@ StatusOr<std::unique_ptr<JobsSimulation>> JobsSimulation::Create(const config::F
   std::stable_sort(sim->node_events_.begin(), sim->node_events_.end(),
                    [](const NodeEvent& a, const NodeEvent& b) { return a.at_s < b.at_s; });
   return sim;
+}
+
+StatusOr<JobsSimulation::StateClone> JobsSimulation::Clone() const {
+  StateClone c;
+  std::vector<PodSpec> no_pods;
+  AWAN_ASSIGN_OR_RETURN(Profile profile,
+                        policies::BuiltinRegistry().BuildProfile(o_.placement, PluginContext{&file_->fleet, &no_pods}));
+  c.fw = std::make_unique<Framework>(std::move(profile));
+  c.snap = std::make_unique<ClusterSnapshot>(*snap_);
+  c.order = order_->Clone();
+  c.sched = sched_->Clone(*c.snap, *c.fw, *c.order);
+  return c;
 }
 
 bool JobsSimulation::done() const {

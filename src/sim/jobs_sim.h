@@ -10,6 +10,7 @@
 #include <array>
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <queue>
 #include <string>
@@ -19,6 +20,7 @@
 #include "common/status.h"
 #include "common/tick_source.h"
 #include "config/fleet_file.h"
+#include "config/workload_file.h"
 #include "core/job_scheduler.h"
 #include "core/residency.h"
 #include "model/job.h"
@@ -136,6 +138,15 @@ struct JobsSimResult {
   std::vector<std::string> tenant_names;
 };
 
+// A workload file read against a fleet: its jobs, the tenant spec of every tenant they name (the fleet
+// file's, or its default tenant), and the data catalog resolved from its datasets and the jobs' data.
+struct LoadedWorkload {
+  config::WorkloadFile file;
+  std::map<std::string, TenantSpec> tenants;
+  DataCatalog catalog;
+};
+StatusOr<LoadedWorkload> LoadWorkload(const config::FleetFile& fleet, const std::string& path);
+
 // The offered load of `jobs` on `gpus` GPUs: GPU-seconds requested / (GPUs x submit span).
 double OfferedLoad(const std::vector<JobSpec>& jobs, int64_t gpus);
 
@@ -162,6 +173,15 @@ class JobsSimulation {
   // The rules as the catalog says (whether or not the scheduler was told to obey them).
   const JobResidency& true_residency(size_t i) const { return true_res_[i]; }
   int64_t now() const { return now_; }
+
+  // A deep copy of the scheduling state (snapshot, framework, ordering, scheduler) for counterfactuals.
+  struct StateClone {
+    std::unique_ptr<ClusterSnapshot> snap;
+    std::unique_ptr<Framework> fw;
+    std::unique_ptr<QueueOrder> order;
+    std::unique_ptr<JobScheduler> sched;
+  };
+  StatusOr<StateClone> Clone() const;
 
  private:
   JobsSimulation() = default;
