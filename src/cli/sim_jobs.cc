@@ -71,6 +71,9 @@ void AddSimJobs(CLI::App& sim, SimJobsArgs& a) {
                 "comma-separated: fifo, sjf (oracle), srtf (oracle), tiresias, awan, and cheapest-unaware (the baseline "
                 "that ignores residency and places by price)")
       ->capture_default_str();
+  c->add_flag("--ignore-residency", a.ignore_residency,
+              "what-if: let every policy place as if no data were bound, to measure the price of sovereignty "
+              "(violations are still counted and reported)");
   c->add_option("--audit", a.audit_out,
                 "write the audit log of every placement (JSON lines, hash-chained); several policies: FILE.<policy>");
   c->add_flag("--isolated", a.isolated, "each tenant alone on its guaranteed quota, no borrowing (Helios protocol)");
@@ -130,6 +133,7 @@ int RunSimJobs(const SimJobsArgs& a) {
         o.fair_share = a.fair_share;
         o.target_load = a.target_load;
         o.catalog = catalog ? &*catalog : nullptr;
+        o.ignore_residency = a.ignore_residency;
         audit::AuditChain chain;
         if (!a.audit_out.empty()) {
           o.on_start = [&, k](const RunStarted& run, const JobSpec& job, const JobResidency& rules) {
@@ -219,7 +223,8 @@ int RunSimJobs(const SimJobsArgs& a) {
   if (!a.json_out.empty()) {
     nlohmann::json j = {{"meta", {{"fleet", a.fleet}, {"jobs", source}, {"native_offered_load", native},
                                   {"target_load", a.target_load}, {"isolated", a.isolated},
-                                  {"topology_aware", !a.topology_blind}, {"fair_share", a.fair_share}}},
+                                  {"topology_aware", !a.topology_blind}, {"fair_share", a.fair_share},
+                                  {"ignore_residency", a.ignore_residency}}},
                         {"summary", summary}};
     std::ofstream f(a.json_out);
     f << j.dump(1) << "\n";

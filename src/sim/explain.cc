@@ -35,8 +35,13 @@ StatusOr<JobResidency> Reclassified(const JobsSimulation& sim, const CatalogInpu
   return c.ForJob(sim.jobs()[i], s.tenant(s.job(i).tenant));
 }
 
-// The items that would have to be reclassified to lift citation c: its bound sources if inherited, else itself.
-std::vector<std::string> Sources(const RuleCitation& c) { return c.inherited.empty() ? std::vector<std::string>{c.data} : c.inherited; }
+// The items that would have to be reclassified to lift citation c: the item itself and the bound items it
+// inherits from (an undeclared output also carries its tenant's default).
+std::vector<std::string> Sources(const RuleCitation& c) {
+  std::vector<std::string> v = c.inherited;
+  v.insert(v.begin(), c.data);
+  return v;
+}
 
 struct Probe {
   JobsSimulation::StateClone st;
@@ -178,6 +183,9 @@ StatusOr<std::vector<PendingExplanation>> ExplainPending(const JobsSimulation& s
           tries.push_back({src});
         }
       }
+    }
+    for (const RuleCitation& c : res.binding) {  // an item with everything it inherits from
+      if (!c.inherited.empty()) tries.push_back(Sources(c));
     }
     if (all.size() > 1) tries.push_back(all);
     for (const std::vector<std::string>& items : tries) {
