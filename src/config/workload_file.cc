@@ -118,7 +118,7 @@ StatusOr<WorkloadFile> ParseWorkloadFile(std::string_view text, std::string_view
       AWAN_ASSIGN_OR_RETURN(out.name, r.String(doc["name"], "name"));
     }
     std::set<std::string> seen;
-    if (doc["datasets"]) {
+    if (doc["datasets"] && !doc["datasets"].IsNull()) {  // "datasets:" with nothing = none
       AWAN_RETURN_IF_ERROR(r.ExpectList(doc["datasets"], "datasets"));
       for (const YAML::Node& d : doc["datasets"]) {
         DataSpec spec;

@@ -1,6 +1,7 @@
 #include "core/residency.h"
 
 #include <algorithm>
+#include <set>
 
 namespace awan {
 
@@ -69,21 +70,30 @@ StatusOr<DataCatalog> DataCatalog::Build(const Fleet& fleet, const std::vector<D
     e.region_ok = AllowedRegions(fleet, d.cls, d.places);
     if (!c.entries_.emplace(d.name, std::move(e)).second) return InvalidArgument("dataset '" + d.name + "' is declared twice");
   }
-  // Items only jobs name take their tenant's defaults.
+  // Items only jobs name take the defaults of the tenants whose jobs write them (or, if none does, of the
+  // tenants whose jobs read them), combined strictest: independent of the jobs' order.
+  std::map<std::string, std::set<std::string>> writers, readers;
   for (const JobSpec& j : jobs) {
-    auto t = tenants.find(j.tenant);
-    if (t == tenants.end()) return NotFound("job " + j.name + ": tenant '" + j.tenant + "' unknown");
-    for (const auto* list : {&j.reads, &j.writes}) {
-      for (const std::string& name : *list) {
-        if (c.entries_.count(name)) continue;
-        DataSpec d{name, t->second.data_class, t->second.data_places, ""};
-        AWAN_RETURN_IF_ERROR(CheckPlaces(fleet, d, "tenant '" + j.tenant + "' default for item"));
-        Entry e;
-        e.spec = d;
-        e.cls = d.cls;
-        e.region_ok = AllowedRegions(fleet, d.cls, d.places);
-        c.entries_.emplace(name, std::move(e));
+    if (!tenants.count(j.tenant)) return NotFound("job " + j.name + ": tenant '" + j.tenant + "' unknown");
+    for (const std::string& name : j.writes) writers[name].insert(j.tenant);
+    for (const std::string& name : j.reads) readers[name].insert(j.tenant);
+  }
+  for (const auto* side : {&writers, &readers}) {
+    for (const auto& [name, owners] : *side) {
+      if (c.entries_.count(name)) continue;
+      Entry e;
+      e.spec.name = name;
+      e.cls = DataClass::kPublic;
+      e.region_ok.assign(fleet.region_count(), 1);
+      for (const std::string& tn : owners) {
+        const TenantSpec& t = tenants.at(tn);
+        DataSpec d{name, t.data_class, t.data_places, ""};
+        AWAN_RETURN_IF_ERROR(CheckPlaces(fleet, d, "tenant '" + tn + "' default for item"));
+        Tighten(d.cls, AllowedRegions(fleet, d.cls, d.places), &e.cls, &e.region_ok);
+        if (owners.size() == 1) e.spec.places = d.places;  // several owners: cited by the regions left
       }
+      e.spec.cls = e.cls;
+      c.entries_.emplace(name, std::move(e));
     }
   }
   // Outputs inherit from inputs, to a fixed point (classes only rise and region sets only shrink, so this

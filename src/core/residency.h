@@ -1,6 +1,7 @@
 // Residency in the core: which regions of a fleet a job may run in, and why. The data catalog resolves the
 // declared data (model/residency.h) against the fleet's regions: every item gets an effective class and a set
-// of allowed regions; outputs and checkpoints inherit the strictest class and the intersection of places of
+// of allowed regions (an item no dataset declares takes the defaults of the tenants whose jobs write it, or
+// if none does of those whose jobs read it, combined strictest); outputs and checkpoints inherit the strictest class and the intersection of places of
 // the inputs of every job that writes them (to a fixed point, so chains of checkpoints inherit too). A job may
 // run only in the regions every item it reads or writes allows (its tenant's defaults when it names none).
 //

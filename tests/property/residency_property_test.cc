@@ -1,0 +1,238 @@
+// Property: no placement ever violates residency. RapidCheck generates random fleets (regions with
+// jurisdictions, edge sites, node sizes, prices), rules (datasets of every class bound to random places,
+// tenants with random data defaults and quotas), workloads (gangs, fractional GPUs, jobs that read the
+// checkpoints earlier jobs write) and event sequences (node failures and recoveries, preemptive orderings,
+// fair share, isolation), runs the real simulator, and checks every run the scheduler starts against an
+// oracle written here, independently of core/residency.cc.
+//
+// CTest runs it with RC_PARAMS="max_success=10000 seed=..." (tests/CMakeLists.txt): 10,000 cases, the same
+// ones every run. Run the binary alone for a random seed.
+#include <gtest/gtest.h>
+#include <rapidcheck.h>
+#include <rapidcheck/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "config/fleet_file.h"
+#include "config/workload_file.h"
+#include "sim/jobs_sim.h"
+
+namespace awan::sim {
+namespace {
+
+const std::vector<std::string> kJurisdictions = {"AA", "BB", "CC"};
+const std::vector<std::string> kClasses = {"public", "internal", "confidential", "restricted"};
+
+struct OracleRegion {
+  std::string name, jurisdiction;
+  bool edge = false;
+};
+
+struct Rule {
+  int cls = 0;  // index into kClasses
+  std::set<std::string> jurisdictions, regions;
+};
+
+// The oracle: the set of region names a rule allows.
+std::set<std::string> Allowed(const Rule& r, const std::vector<OracleRegion>& regions) {
+  std::set<std::string> out;
+  for (const OracleRegion& g : regions) {
+    const bool bound = r.cls >= 2;
+    const bool listed = r.regions.count(g.name) || r.jurisdictions.count(g.jurisdiction);
+    if (!bound || (listed && !(r.cls == 3 && g.edge))) out.insert(g.name);
+  }
+  return out;
+}
+
+// A random place list over the generated regions: some jurisdictions and/or some region names, never empty.
+Rule RandomRule(const std::vector<OracleRegion>& regions, int cls) {
+  Rule r;
+  r.cls = cls;
+  if (cls < 2 && *rc::gen::inRange(0, 2) == 0) return r;
+  while (r.jurisdictions.empty() && r.regions.empty()) {
+    for (const std::string& j : kJurisdictions)
+      if (*rc::gen::inRange(0, 3) == 0) r.jurisdictions.insert(j);
+    for (const OracleRegion& g : regions)
+      if (*rc::gen::inRange(0, 4) == 0) r.regions.insert(g.name);
+  }
+  return r;
+}
+
+std::string Places(const Rule& r) {
+  std::string s;
+  if (!r.jurisdictions.empty()) s += fmt::format(", jurisdictions: [{}]", fmt::join(r.jurisdictions, ", "));
+  if (!r.regions.empty()) s += fmt::format(", regions: [{}]", fmt::join(r.regions, ", "));
+  return s;
+}
+
+RC_GTEST_PROP(ResidencyProperty, NoPlacementEverViolatesResidency, ()) {
+  // Fleet.
+  const int n_regions = *rc::gen::inRange(1, 5);
+  std::vector<OracleRegion> regions;
+  std::string fleet = "node_types:\n";
+  for (int g : {1, 2, 4, 8}) fleet += fmt::format("  g{0}: {{accelerator: H100, gpus: {0}, cpu: 64, memory_gib: 512}}\n", g);
+  fleet += "regions:\n";
+  for (int r = 0; r < n_regions; ++r) {
+    OracleRegion g{fmt::format("r{}", r), kJurisdictions[static_cast<size_t>(*rc::gen::inRange(0, 3))], *rc::gen::inRange(0, 4) == 0};
+    regions.push_back(g);
+    fleet += fmt::format("  - name: {}\n    jurisdiction: {}\n    edge: {}\n    prices: {{H100: {}}}\n    zones:\n", g.name,
+                         g.jurisdiction, g.edge ? "true" : "false", *rc::gen::inRange(1, 6));
+    const int zones = *rc::gen::inRange(1, 3);
+    for (int z = 0; z < zones; ++z) {
+      fleet += fmt::format("      - {{name: z{}{}, layout: {{type: g{}, nodes: {}, nodes_per_supernode: 2}}}}\n", r, z,
+                           std::vector<int>{1, 2, 4, 8}[static_cast<size_t>(*rc::gen::inRange(0, 4))], *rc::gen::inRange(1, 4));
+    }
+  }
+  // Tenants with data defaults.
+  const int n_tenants = *rc::gen::inRange(1, 4);
+  std::vector<Rule> tenant_rule;
+  fleet += "tenants:\n";
+  for (int t = 0; t < n_tenants; ++t) {
+    tenant_rule.push_back(RandomRule(regions, *rc::gen::inRange(0, 4)));
+    fleet += fmt::format("  - {{name: t{}, guaranteed_gpus: {}, cohort: c, data: {{classification: {}{}}}}}\n", t,
+                         *rc::gen::inRange(0, 24), kClasses[static_cast<size_t>(tenant_rule.back().cls)], Places(tenant_rule.back()));
+  }
+  auto file = config::ParseFleetFile(fleet, "gen-fleet.yaml");
+  if (!file.ok()) RC_FAIL(file.status().ToString() + "\n" + fleet);
+  // Datasets and jobs.
+  std::map<std::string, Rule> rule;  // the oracle's view of every item
+  std::string wl = "datasets:\n";
+  const int n_data = *rc::gen::inRange(0, 5);
+  std::vector<std::string> items;
+  for (int d = 0; d < n_data; ++d) {
+    const std::string name = fmt::format("d{}", d);
+    rule[name] = RandomRule(regions, *rc::gen::inRange(0, 4));
+    wl += fmt::format("  - {{name: {}, classification: {}{}}}\n", name, kClasses[static_cast<size_t>(rule[name].cls)], Places(rule[name]));
+    items.push_back(name);
+  }
+  struct OracleJob {
+    std::string name;
+    int tenant;
+    std::vector<std::string> reads, writes;
+  };
+  std::vector<OracleJob> ojobs;
+  wl += "jobs:\n";
+  const int n_jobs = *rc::gen::inRange(1, 13);
+  for (int i = 0; i < n_jobs; ++i) {
+    OracleJob j{fmt::format("j{}", i), *rc::gen::inRange(0, n_tenants), {}, {}};
+    for (const std::string& it : items)
+      if (*rc::gen::inRange(0, 3) == 0) j.reads.push_back(it);
+    if (*rc::gen::inRange(0, 2) == 0) {
+      j.writes.push_back(fmt::format("ck{}", i));
+      items.push_back(j.writes.back());
+    }
+    const std::vector<std::string> gpus = {"0.5", "1", "2", "4", "8"};
+    wl += fmt::format("  - {{name: {}, tenant: t{}, submit_s: {}, duration_s: {}, tasks: {}, gpus: {}, reads: [{}], writes: [{}]}}\n",
+                      j.name, j.tenant, *rc::gen::inRange(0, 3000), *rc::gen::inRange(1, 4000), *rc::gen::inRange(1, 4),
+                      gpus[static_cast<size_t>(*rc::gen::inRange(0, 5))], fmt::join(j.reads, ", "), fmt::join(j.writes, ", "));
+    ojobs.push_back(std::move(j));
+  }
+  auto w = config::ParseWorkloadFile(wl, "gen-workload.yaml", (*file)->fleet);
+  if (!w.ok()) RC_FAIL(w.status().ToString() + "\n" + wl);
+  std::map<std::string, TenantSpec> tenants;
+  for (const TenantSpec& t : (*file)->tenants) tenants[t.name] = t;
+  auto catalog = DataCatalog::Build((*file)->fleet, w->datasets, w->jobs, tenants);
+  if (!catalog.ok()) RC_FAIL(catalog.status().ToString());
+
+  // The oracle: items the jobs name without a declaration take the defaults of the tenants whose jobs write
+  // them (else of those whose jobs read them), strictest class and intersected places; outputs inherit the
+  // strictest class and the intersection of places of their writers' inputs, to a fixed point.
+  std::map<std::string, std::set<std::string>> allowed;
+  std::map<std::string, int> cls;
+  std::map<std::string, std::set<int>> writers, readers;
+  for (const OracleJob& j : ojobs) {
+    for (const std::string& it : j.writes) writers[it].insert(j.tenant);
+    for (const std::string& it : j.reads) readers[it].insert(j.tenant);
+  }
+  std::set<std::string> declared;
+  for (const auto& [name, r] : rule) declared.insert(name), allowed[name] = Allowed(r, regions), cls[name] = r.cls;
+  for (const auto* side : {&writers, &readers}) {
+    for (const auto& [it, owners] : *side) {
+      if (declared.count(it) || allowed.count(it)) continue;
+      std::set<std::string> ok;
+      for (const OracleRegion& g : regions) ok.insert(g.name);
+      int c = 0;
+      for (int t : owners) {
+        const std::set<std::string> a = Allowed(tenant_rule[static_cast<size_t>(t)], regions);
+        std::set<std::string> both;
+        std::set_intersection(ok.begin(), ok.end(), a.begin(), a.end(), std::inserter(both, both.begin()));
+        ok = both;
+        c = std::max(c, tenant_rule[static_cast<size_t>(t)].cls);
+      }
+      allowed[it] = ok;
+      cls[it] = c;
+    }
+  }
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (const OracleJob& j : ojobs) {
+      for (const std::string& out : j.writes) {
+        for (const std::string& in : j.reads) {
+          std::set<std::string> both;
+          std::set_intersection(allowed[out].begin(), allowed[out].end(), allowed[in].begin(), allowed[in].end(),
+                                std::inserter(both, both.begin()));
+          if (both != allowed[out] || cls[in] > cls[out]) changed = true;
+          allowed[out] = both;
+          cls[out] = std::max(cls[out], cls[in]);
+        }
+      }
+    }
+  }
+  std::map<std::string, std::set<std::string>> job_allowed;
+  for (const OracleJob& j : ojobs) {
+    std::set<std::string> ok;
+    for (const OracleRegion& g : regions) ok.insert(g.name);
+    if (j.reads.empty() && j.writes.empty()) ok = Allowed(tenant_rule[static_cast<size_t>(j.tenant)], regions);
+    for (const auto* list : {&j.reads, &j.writes}) {
+      for (const std::string& it : *list) {
+        std::set<std::string> both;
+        std::set_intersection(ok.begin(), ok.end(), allowed[it].begin(), allowed[it].end(), std::inserter(both, both.begin()));
+        ok = both;
+      }
+    }
+    job_allowed[j.name] = ok;
+  }
+
+  // Events and policy.
+  JobsSimOptions o;
+  o.policy = std::vector<std::string>{"fifo", "awan", "srtf", "tiresias"}[static_cast<size_t>(*rc::gen::inRange(0, 4))];
+  o.fair_share = *rc::gen::inRange(0, 2) == 1;
+  o.isolated = *rc::gen::inRange(0, 4) == 0;
+  o.min_run_s = *rc::gen::inRange(0, 300);
+  o.checkpoint_s = *rc::gen::inRange(0, 600);
+  o.preempt_interval_s = *rc::gen::inRange(1, 300);
+  o.region_latency_weight = *rc::gen::inRange(0, 3) * 0.05;
+  o.catalog = &*catalog;
+  const uint32_t nodes = static_cast<uint32_t>((*file)->fleet.size());
+  const int n_events = *rc::gen::inRange(0, 6);
+  for (int e = 0; e < n_events; ++e) {
+    o.node_events.push_back({*rc::gen::inRange(0, 6000), static_cast<uint32_t>(*rc::gen::inRange(0, static_cast<int>(nodes))),
+                             *rc::gen::inRange(0, 2) == 0});
+  }
+  int64_t runs = 0;
+  std::string violation;
+  o.on_start = [&](const RunStarted& run, const JobSpec& job, const JobResidency&) {
+    ++runs;
+    for (const Placement& p : run.tasks) {
+      const Fleet& fleet = (*file)->fleet;
+      const std::string region = fleet.topology().DomainName(TopologyLevel::kRegion, fleet.region_of(p.node));
+      if (!job_allowed[job.name].count(region) && violation.empty()) {
+        violation = fmt::format("job {} ran in {}; allowed: {}", job.name, region, fmt::join(job_allowed[job.name], ","));
+      }
+    }
+    return Status::Ok();
+  };
+  auto r = RunJobsSim(**file, w->jobs, o);
+  if (!r.ok()) RC_FAIL(r.status().ToString() + "\nfleet:\n" + fleet + "\nworkload:\n" + wl);
+  RC_CLASSIFY(runs > 0, "some job ran");
+  RC_CLASSIFY(r->summary.preemptions + r->summary.failure_requeues > 0, "preempted or requeued");
+  if (!violation.empty()) RC_FAIL(violation + "\nfleet:\n" + fleet + "\nworkload:\n" + wl);
+  RC_ASSERT(r->summary.residency_violations == 0);
+}
+
+}  // namespace
+}  // namespace awan::sim
