@@ -3,6 +3,8 @@
 // and its verifier, and explanations whose counterfactuals are checked by applying them.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "audit/audit_log.h"
 #include "config/fleet_file.h"
 #include "config/workload_file.h"
@@ -465,6 +467,43 @@ jobs:
     EXPECT_TRUE(*CounterfactualHolds(**sim, in, 1, c)) << c.text;
   }
   EXPECT_TRUE(lend);
+}
+
+// The shipped example at its busiest instant: every waiting job gets at least one counterfactual, and each
+// one, applied to a fresh clone, lets the job start.
+TEST(Explain, AseanExampleEveryCounterfactualHolds) {
+  auto f = config::ReadFleetFile(std::string(AWAN_SOURCE_DIR) + "/examples/fleets/asean.yaml");
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  auto l = LoadWorkload(**f, std::string(AWAN_SOURCE_DIR) + "/examples/workloads/asean-week.yaml");
+  ASSERT_TRUE(l.ok()) << l.status().ToString();
+  JobsSimOptions o;
+  o.catalog = &l->catalog;
+  auto full = RunJobsSim(**f, l->file.jobs, o);
+  ASSERT_TRUE(full.ok());
+  int64_t at = 0, most = -1;
+  for (const TimelineSample& t : full->timeline)
+    if (t.pending > most) most = t.pending, at = t.t_s;
+  auto sim = JobsSimulation::Create(**f, l->file.jobs, o);
+  ASSERT_TRUE(sim.ok());
+  ASSERT_TRUE((*sim)->RunUntil(at).ok());
+  CatalogInputs in{l->file.datasets, &l->file.jobs, l->tenants};
+  auto ex = ExplainPending(**sim, in);
+  ASSERT_TRUE(ex.ok()) << ex.status().ToString();
+  ASSERT_GE(ex->size(), 5u);
+  std::set<std::string> kinds;
+  for (const PendingExplanation& e : *ex) {
+    size_t idx = 0;
+    while (l->file.jobs[idx].name != e.job) ++idx;
+    EXPECT_FALSE(e.counterfactuals.empty()) << e.job;
+    for (const Counterfactual& c : e.counterfactuals) {
+      kinds.insert(c.kind);
+      auto holds = CounterfactualHolds(**sim, in, idx, c);
+      ASSERT_TRUE(holds.ok()) << holds.status().ToString();
+      EXPECT_TRUE(*holds) << e.job << ": " << c.text;
+    }
+  }
+  EXPECT_TRUE(kinds.count("wait"));
+  EXPECT_TRUE(kinds.count("fewer_gpus"));
 }
 
 TEST(WorkloadFile, RoundTripsAndRejectsBadInput) {
