@@ -199,9 +199,10 @@ StatusOr<std::vector<PendingExplanation>> ExplainPending(const JobsSimulation& s
       }));
       if (p.why) continue;
       cf.region = StartedIn(fleet, *p.st.sched, i);
-      cf.text = fmt::format("would start now in {} if {} {} classified internal", cf.region,
-                            items.size() == 1 ? "dataset " + items[0] : "datasets " + fmt::format("{}", fmt::join(items, " and ")),
-                            items.size() == 1 ? "were" : "were all");
+      std::string names = items[0];
+      for (size_t k = 1; k < items.size(); ++k) names += (k + 1 == items.size() ? " and " : ", ") + items[k];
+      cf.text = fmt::format("would start now in {} if {} {} {} classified internal", cf.region,
+                            items.size() == 1 ? "dataset" : "datasets", names, items.size() == 1 ? "were" : "were all");
       e.counterfactuals.push_back(std::move(cf));
       break;  // the smallest change that works
     }
