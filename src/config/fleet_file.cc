@@ -318,13 +318,7 @@ StatusOr<TenantSpec> FleetFile::Tenant(const std::string& name) const {
 
 StatusOr<std::unique_ptr<FleetFile>> ParseFleetFile(std::string_view text, std::string_view source) {
   const Reader r{std::string(source)};
-  YAML::Node doc;
-  try {
-    doc = YAML::Load(std::string(text));
-  } catch (const YAML::Exception& e) {
-    return InvalidArgument(std::string(source) + ":" + std::to_string(e.mark.line + 1) + ":" +
-                           std::to_string(e.mark.column + 1) + ": not valid YAML: " + e.msg);
-  }
+  AWAN_ASSIGN_OR_RETURN(YAML::Node doc, LoadYaml(text, source));
   auto out = std::make_unique<FleetFile>();
   try {
     if (!doc.IsMap()) return r.Error(doc, "a fleet file is a mapping (name, node_types, regions, tenants)");
@@ -361,8 +355,7 @@ StatusOr<std::unique_ptr<FleetFile>> ParseFleetFile(std::string_view text, std::
       out->has_default_tenant = true;
     }
   } catch (const YAML::Exception& e) {
-    return InvalidArgument(std::string(source) + ":" + std::to_string(e.mark.line + 1) + ":" +
-                           std::to_string(e.mark.column + 1) + ": " + e.msg);
+    return YamlError(source, e);
   }
   return out;
 }

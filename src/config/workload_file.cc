@@ -103,13 +103,7 @@ StatusOr<JobSpec> ParseJob(const Reader& r, const YAML::Node& n, const Fleet& fl
 
 StatusOr<WorkloadFile> ParseWorkloadFile(std::string_view text, std::string_view source, const Fleet& fleet) {
   const Reader r{std::string(source)};
-  YAML::Node doc;
-  try {
-    doc = YAML::Load(std::string(text));
-  } catch (const YAML::Exception& e) {
-    return InvalidArgument(std::string(source) + ":" + std::to_string(e.mark.line + 1) + ":" +
-                           std::to_string(e.mark.column + 1) + ": not valid YAML: " + e.msg);
-  }
+  AWAN_ASSIGN_OR_RETURN(YAML::Node doc, LoadYaml(text, source));
   WorkloadFile out;
   try {
     if (!doc.IsMap()) return r.Error(doc, "a workload file is a mapping (name, datasets, jobs)");
@@ -148,8 +142,7 @@ StatusOr<WorkloadFile> ParseWorkloadFile(std::string_view text, std::string_view
     }
     if (out.jobs.empty()) return r.Error(jobs, "the workload has no jobs");
   } catch (const YAML::Exception& e) {
-    return InvalidArgument(std::string(source) + ":" + std::to_string(e.mark.line + 1) + ":" +
-                           std::to_string(e.mark.column + 1) + ": " + e.msg);
+    return YamlError(source, e);
   }
   std::stable_sort(out.jobs.begin(), out.jobs.end(), [](const JobSpec& a, const JobSpec& b) { return a.submit_s < b.submit_s; });
   return out;

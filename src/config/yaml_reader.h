@@ -7,6 +7,7 @@
 #include <cmath>
 #include <initializer_list>
 #include <string>
+#include <string_view>
 
 #include "common/status.h"
 #include "model/residency.h"
@@ -81,6 +82,22 @@ class Reader {
  private:
   std::string source_;
 };
+
+// Parses one YAML document; a syntax error names source:line:column.
+inline StatusOr<YAML::Node> LoadYaml(std::string_view text, std::string_view source) {
+  try {
+    return YAML::Load(std::string(text));
+  } catch (const YAML::Exception& e) {
+    return InvalidArgument(std::string(source) + ":" + std::to_string(e.mark.line + 1) + ":" +
+                           std::to_string(e.mark.column + 1) + ": not valid YAML: " + e.msg);
+  }
+}
+
+// A yaml-cpp exception thrown while reading a document, as a Status naming source:line:column.
+inline Status YamlError(std::string_view source, const YAML::Exception& e) {
+  return InvalidArgument(std::string(source) + ":" + std::to_string(e.mark.line + 1) + ":" +
+                         std::to_string(e.mark.column + 1) + ": " + e.msg);
+}
 
 // A data rule: {classification, jurisdictions: [..], regions: [..]} plus whatever else `keys` allows (the
 // caller reads those). Bound classes (confidential, restricted) must list places.

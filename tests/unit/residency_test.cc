@@ -69,6 +69,21 @@ Loaded Load(const config::FleetFile& f, const std::string& yaml) {
   return Loaded{std::move(*w), std::move(tenants), std::move(*c)};
 }
 
+// Replaces `from` with `to` in `text`, parses it with `parse`, and expects an error that contains `expect` and
+// names `source` with a line and column.
+template <typename Parse>
+void ExpectParseError(const std::string& text, const std::string& from, const std::string& to, const std::string& expect,
+                      const std::string& source, Parse parse) {
+  std::string t = text;
+  const size_t at = t.find(from);
+  ASSERT_NE(at, std::string::npos) << from;
+  t.replace(at, from.size(), to);
+  auto r = parse(t);
+  ASSERT_FALSE(r.ok()) << to;
+  EXPECT_NE(r.status().message().find(expect), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find(source + ":"), std::string::npos) << r.status().message();
+}
+
 uint32_t Region(const awan::Fleet& fleet, const std::string& name) {
   for (uint32_t r = 0; r < fleet.region_count(); ++r)
     if (fleet.topology().DomainName(TopologyLevel::kRegion, DomainId(r)) == name) return r;
@@ -110,14 +125,7 @@ TEST(Residency, FleetFileRegionsPricesLatencyAndErrors) {
   EXPECT_DOUBLE_EQ(fleet.node(n).price_per_gpu_hour, 3);
   const std::string base = kFleet;
   auto bad = [&](const std::string& from, const std::string& to, const std::string& expect) {
-    std::string text = base;
-    const size_t at = text.find(from);
-    ASSERT_NE(at, std::string::npos) << from;
-    text.replace(at, from.size(), to);
-    auto r = config::ParseFleetFile(text, "tiny.yaml");
-    ASSERT_FALSE(r.ok()) << to;
-    EXPECT_NE(r.status().message().find(expect), std::string::npos) << r.status().message();
-    EXPECT_NE(r.status().message().find("tiny.yaml:"), std::string::npos) << r.status().message();
+    ExpectParseError(base, from, to, expect, "tiny.yaml", [](const std::string& t) { return config::ParseFleetFile(t, "tiny.yaml"); });
   };
   bad("jurisdiction: SG", "jurisdiction: Singapore", "two-letter country code");
   bad("latency_ms: {sg: 9", "latency_ms: {sgp: 9", "unknown region 'sgp'");
@@ -527,12 +535,8 @@ jobs:
   ASSERT_TRUE(w2.ok()) << w2.status().ToString() << "\n" << again;
   EXPECT_EQ(config::FormatWorkloadFile(*w2, f->fleet, "# test\n"), again);
   auto bad = [&](const std::string& from, const std::string& to, const std::string& expect) {
-    std::string t = text;
-    t.replace(t.find(from), from.size(), to);
-    auto r = config::ParseWorkloadFile(t, "w.yaml", f->fleet);
-    ASSERT_FALSE(r.ok()) << to;
-    EXPECT_NE(r.status().message().find(expect), std::string::npos) << r.status().message();
-    EXPECT_NE(r.status().message().find("w.yaml:"), std::string::npos) << r.status().message();
+    ExpectParseError(text, from, to, expect, "w.yaml",
+                     [&](const std::string& t) { return config::ParseWorkloadFile(t, "w.yaml", f->fleet); });
   };
   bad("gpus: 0.25", "gpus: 1.5", "a whole number of GPUs");
   bad("accelerator: H100", "accelerator: TPU", "the fleet has no 'TPU'");
