@@ -74,6 +74,14 @@ void AddSimJobs(CLI::App& sim, SimJobsArgs& a) {
   c->add_flag("--ignore-residency", a.ignore_residency,
               "what-if: let every policy place as if no data were bound, to measure the price of sovereignty "
               "(violations are still counted and reported)");
+  c->add_option("--price-weight", a.price_weight,
+                "region objective: weight of the price per GPU-hour (USD) when choosing among allowed regions")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e6));
+  c->add_option("--latency-weight", a.latency_weight,
+                "region objective: weight per ms of latency to the job's data and users (0 = price only)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e6));
   c->add_option("--audit", a.audit_out,
                 "write the audit log of every placement (JSON lines, hash-chained); several policies: FILE.<policy>");
   c->add_flag("--isolated", a.isolated, "each tenant alone on its guaranteed quota, no borrowing (Helios protocol)");
@@ -134,6 +142,8 @@ int RunSimJobs(const SimJobsArgs& a) {
         o.target_load = a.target_load;
         o.catalog = catalog ? &*catalog : nullptr;
         o.ignore_residency = a.ignore_residency;
+        o.region_price_weight = a.price_weight;
+        o.region_latency_weight = a.latency_weight;
         audit::AuditChain chain;
         if (!a.audit_out.empty()) {
           o.on_start = [&, k](const RunStarted& run, const JobSpec& job, const JobResidency& rules) {
@@ -224,7 +234,8 @@ int RunSimJobs(const SimJobsArgs& a) {
     nlohmann::json j = {{"meta", {{"fleet", a.fleet}, {"jobs", source}, {"native_offered_load", native},
                                   {"target_load", a.target_load}, {"isolated", a.isolated},
                                   {"topology_aware", !a.topology_blind}, {"fair_share", a.fair_share},
-                                  {"ignore_residency", a.ignore_residency}}},
+                                  {"ignore_residency", a.ignore_residency}, {"price_weight", a.price_weight},
+                                  {"latency_weight", a.latency_weight}}},
                         {"summary", summary}};
     std::ofstream f(a.json_out);
     f << j.dump(1) << "\n";

@@ -44,29 +44,36 @@ StatusOr<JobSpec> ParseJob(const Reader& r, const YAML::Node& n, const Fleet& fl
   AWAN_ASSIGN_OR_RETURN(j.submit_s, r.Int(sub, what + " submit_s", 0, kMaxSeconds));
   AWAN_ASSIGN_OR_RETURN(YAML::Node dur, r.Required(n, "duration_s", what));
   AWAN_ASSIGN_OR_RETURN(j.duration_s, r.Int(dur, what + " duration_s", 1, kMaxSeconds));
+  AWAN_RETURN_IF_ERROR(ParseJobShape(r, n, what, fleet, &j));
+  return j;
+}
+
+}  // namespace
+
+Status ParseJobShape(const Reader& r, const YAML::Node& n, const std::string& what, const Fleet& fleet, JobSpec* j) {
   if (n["tasks"]) {
     AWAN_ASSIGN_OR_RETURN(int64_t t, r.Int(n["tasks"], what + " tasks", 1, 100000));
-    j.tasks = static_cast<int>(t);
+    j->tasks = static_cast<int>(t);
   }
   AWAN_ASSIGN_OR_RETURN(YAML::Node g, r.Required(n, "gpus", what));
   AWAN_ASSIGN_OR_RETURN(double gpus, r.Number(g, what + " gpus (per task)", 0.001, kMaxGpusPerNode));
   if (gpus < 1) {
-    j.task.gpu_count = 1;
-    j.task.gpu_milli = GpuMilli(std::llround(gpus * 1000));
+    j->task.gpu_count = 1;
+    j->task.gpu_milli = GpuMilli(std::llround(gpus * 1000));
   } else {
     if (gpus != std::floor(gpus)) return r.Error(g, what + " gpus: a whole number of GPUs, or a fraction below 1 (one shared device)");
-    j.task.gpu_count = static_cast<int>(gpus);
-    j.task.gpu_milli = kWholeGpu;
+    j->task.gpu_count = static_cast<int>(gpus);
+    j->task.gpu_milli = kWholeGpu;
   }
   if (n["accelerator"]) {
-    AWAN_ASSIGN_OR_RETURN(j.task.model_constraint, r.String(n["accelerator"], what + " accelerator"));
+    AWAN_ASSIGN_OR_RETURN(j->task.model_constraint, r.String(n["accelerator"], what + " accelerator"));
     size_t from = 0;
-    while (from <= j.task.model_constraint.size()) {
-      const size_t bar = std::min(j.task.model_constraint.find('|', from), j.task.model_constraint.size());
-      const std::string m = j.task.model_constraint.substr(from, bar - from);
+    while (from <= j->task.model_constraint.size()) {
+      const size_t bar = std::min(j->task.model_constraint.find('|', from), j->task.model_constraint.size());
+      const std::string m = j->task.model_constraint.substr(from, bar - from);
       const AcceleratorId id = fleet.models().Find(m);
       if (id == kNoAccelerator) return r.Error(n["accelerator"], what + " accelerator: the fleet has no '" + m + "'");
-      j.task.allowed_models.Add(id);
+      j->task.allowed_models.Add(id);
       from = bar + 1;
     }
   }
@@ -78,28 +85,26 @@ StatusOr<JobSpec> ParseJob(const Reader& r, const YAML::Node& n, const Fleet& fl
   if (n["memory_gib"]) {
     AWAN_ASSIGN_OR_RETURN(mem_gib, r.Number(n["memory_gib"], what + " memory_gib (per task)", 0, 1e7));
   }
-  j.task.cpu = CpuMilli(std::llround(cpu * 1000));
-  j.task.memory = MemMiB(std::llround(mem_gib * 1024));
-  j.task.name = j.name;
+  j->task.cpu = CpuMilli(std::llround(cpu * 1000));
+  j->task.memory = MemMiB(std::llround(mem_gib * 1024));
+  j->task.name = j->name;
   if (n["topology"]) {
     AWAN_ASSIGN_OR_RETURN(std::string t, r.String(n["topology"], what + " topology"));
-    if (t == "supernode") j.widest = TopologyLevel::kSupernode;
-    else if (t == "block") j.widest = TopologyLevel::kBlock;
-    else if (t == "zone") j.widest = TopologyLevel::kZone;
+    if (t == "supernode") j->widest = TopologyLevel::kSupernode;
+    else if (t == "block") j->widest = TopologyLevel::kBlock;
+    else if (t == "zone") j->widest = TopologyLevel::kZone;
     else return r.Error(n["topology"], what + " topology: expected supernode, block or zone, got '" + t + "'");
   }
-  if (n["reads"]) AWAN_RETURN_IF_ERROR(Names(r, n["reads"], what + " reads", &j.reads));
-  if (n["writes"]) AWAN_RETURN_IF_ERROR(Names(r, n["writes"], what + " writes", &j.writes));
+  if (n["reads"]) AWAN_RETURN_IF_ERROR(Names(r, n["reads"], what + " reads", &j->reads));
+  if (n["writes"]) AWAN_RETURN_IF_ERROR(Names(r, n["writes"], what + " writes", &j->writes));
   if (n["user"]) {
-    AWAN_ASSIGN_OR_RETURN(j.user_location, r.String(n["user"], what + " user"));
-    if (!fleet.HasUserLocation(j.user_location)) {
-      return r.Error(n["user"], what + " user: the fleet declares no user location '" + j.user_location + "'");
+    AWAN_ASSIGN_OR_RETURN(j->user_location, r.String(n["user"], what + " user"));
+    if (!fleet.HasUserLocation(j->user_location)) {
+      return r.Error(n["user"], what + " user: the fleet declares no user location '" + j->user_location + "'");
     }
   }
-  return j;
+  return Status::Ok();
 }
-
-}  // namespace
 
 StatusOr<WorkloadFile> ParseWorkloadFile(std::string_view text, std::string_view source, const Fleet& fleet) {
   const Reader r{std::string(source)};

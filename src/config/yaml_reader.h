@@ -10,6 +10,8 @@
 #include <string_view>
 
 #include "common/status.h"
+#include "model/fleet.h"
+#include "model/job.h"
 #include "model/residency.h"
 
 namespace awan::config {
@@ -103,5 +105,10 @@ inline Status YamlError(std::string_view source, const YAML::Exception& e) {
 // caller reads those). Bound classes (confidential, restricted) must list places.
 Status ParseDataRule(const Reader& r, const YAML::Node& n, const std::string& what,
                      std::initializer_list<const char*> keys, DataSpec* d);
+
+// A job's shape and data, shared by workload files and job manifests: tasks, gpus (per task; a fraction below 1
+// is one shared device), accelerator ("H100|H200", checked against the fleet), cpu, memory_gib, topology,
+// reads, writes, user (a fleet user location). Sets j->task.name to j->name.
+Status ParseJobShape(const Reader& r, const YAML::Node& n, const std::string& what, const Fleet& fleet, JobSpec* j);
 
 }  // namespace awan::config

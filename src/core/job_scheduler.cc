@@ -237,6 +237,7 @@ void JobScheduler::Stop(size_t i, int64_t now, bool node_failed) {
   r.attained_gpu_s += r.gpus * (now - r.started);
   r.cost_usd += RunCost(i, now);
   r.running = false;
+  stopped_.push_back({i, r.run_id, node_failed});
   ++r.run_id;
   if (node_failed) {
     ++r.failure_requeues;
@@ -269,6 +270,29 @@ Status JobScheduler::Finish(size_t i, int64_t now) {
   return Status::Ok();
 }
 
+Status JobScheduler::Cancel(size_t i, int64_t now) {
+  JobRecord& r = jobs_[i];
+  if (r.running) {
+    for (const Placement& p : placed_[i]) AWAN_RETURN_IF_ERROR(snap_->Release(r.spec->task, p));
+    r.cost_usd += RunCost(i, now);
+    r.attained_gpu_s += r.gpus * (now - r.started);
+    placed_[i].clear();
+    running_.erase(i);
+    r.running = false;
+    ++r.run_id;  // a finish reported for this run is stale
+    Use(i, -1);
+    return Status::Ok();
+  }
+  for (auto it = pending_.begin(); it != pending_.end(); ++it) {
+    if (std::get<2>(*it) == i) {
+      Account(i, now, -1);
+      pending_.erase(it);
+      return Status::Ok();
+    }
+  }
+  return NotFound("job " + r.spec->name + " is neither waiting nor running");
+}
+
 Status JobScheduler::NodeDown(NodeIndex node, int64_t now) {
   snap_->SetUnavailable(node, true);
   std::vector<size_t> hit;
@@ -288,6 +312,12 @@ Status JobScheduler::NodeDown(NodeIndex node, int64_t now) {
 }
 
 void JobScheduler::NodeUp(NodeIndex node) { snap_->SetUnavailable(node, false); }
+
+std::vector<JobScheduler::RunStopped> JobScheduler::TakeStopped() {
+  std::vector<RunStopped> out;
+  out.swap(stopped_);
+  return out;
+}
 
 std::vector<RunStarted> JobScheduler::TakeStarted() {
   std::vector<RunStarted> out;

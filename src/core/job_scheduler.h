@@ -128,9 +128,20 @@ class JobScheduler {
   Status Finish(size_t job, int64_t now);
   // Stops every job with a task on the node (they requeue with their last checkpoint); the node takes no work.
   Status NodeDown(NodeIndex node, int64_t now);
+  // Withdraws a job: a waiting one leaves the queue, a running one releases its GPUs (it ends now, unfinished:
+  // end_s stays -1 and its attained service is not reported to the ordering). NotFound if it already ended.
+  Status Cancel(size_t job, int64_t now);
   void NodeUp(NodeIndex node);
   Status Cycle(int64_t now);
   std::vector<RunStarted> TakeStarted();
+  // Runs the scheduler stopped since the last call (preempted, or hit by a node failure): whoever runs the
+  // tasks must stop them; the jobs wait again.
+  struct RunStopped {
+    size_t job = 0;
+    uint32_t run_id = 0;  // the run that stopped
+    bool node_failed = false;
+  };
+  std::vector<RunStopped> TakeStopped();
 
   // For counterfactuals (`awan explain`): a copy of the whole state onto a copy of the snapshot, a framework
   // and a copy of the ordering (QueueOrder::Clone); then change one input and try the job alone.
@@ -205,6 +216,7 @@ class JobScheduler {
   std::set<PendingKey> pending_;
   std::set<size_t> running_;
   std::vector<RunStarted> started_;
+  std::vector<RunStopped> stopped_;
   int64_t next_preempt_pass_ = INT64_MIN;
   int64_t preemptions_ = 0, failure_requeues_ = 0;
 };

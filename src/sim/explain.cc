@@ -75,6 +75,7 @@ StatusOr<std::pair<int64_t, std::string>> WaitForStart(const JobsSimulation& sim
     }
     AWAN_RETURN_IF_ERROR(s.Cycle(t));
     (void)s.TakeStarted();
+    (void)s.TakeStopped();
     if (s.job(i).running) return std::pair<int64_t, std::string>(t, last);
   }
   return std::pair<int64_t, std::string>(-1, "");

@@ -37,21 +37,30 @@ Status WriteJobsReport(const std::string& dir, const std::vector<JobsSimResult>&
     timeline += "\n\n";
   }
   // Per tenant: one row per tenant, one column per policy.
-  std::map<std::string, std::vector<double>> per_tenant;
+  std::map<std::string, std::vector<double>> per_tenant, per_tenant_cost;
   for (size_t p = 0; p < results.size(); ++p) {
     for (const TenantSummary& t : results[p].summary.tenants) {
       auto& v = per_tenant[t.tenant];
       v.resize(results.size(), 0);
       v[p] = t.avg_jct_s / 3600.0;
+      auto& c = per_tenant_cost[t.tenant];
+      c.resize(results.size(), 0);
+      c[p] = t.cost_usd;
     }
   }
-  std::string tenants;
-  for (auto& [name, v] : per_tenant) {
-    v.resize(results.size(), 0);
-    tenants += name;
-    for (double x : v) tenants += fmt::format(" {:.3f}", x);
-    tenants += "\n";
-  }
+  auto table = [&](std::map<std::string, std::vector<double>>& m) {
+    std::string out;
+    for (auto& [name, v] : m) {
+      v.resize(results.size(), 0);
+      out += name;
+      for (double x : v) out += fmt::format(" {:.3f}", x);
+      out += "\n";
+    }
+    return out;
+  };
+  const std::string tenants = table(per_tenant), costs = table(per_tenant_cost);
+  bool any_cost = false;
+  for (const JobsSimResult& r : results) any_cost = any_cost || r.summary.cost_usd > 0;
   std::string waits;
   for (const JobsSimResult& r : results) {
     waits += "\"" + Label(r.summary) + "\"";
@@ -61,6 +70,7 @@ Status WriteJobsReport(const std::string& dir, const std::vector<JobsSimResult>&
   AWAN_RETURN_IF_ERROR(WriteText(abs + "/jct_cdf.dat", cdf));
   AWAN_RETURN_IF_ERROR(WriteText(abs + "/timeline.dat", timeline));
   AWAN_RETURN_IF_ERROR(WriteText(abs + "/tenants.dat", tenants));
+  AWAN_RETURN_IF_ERROR(WriteText(abs + "/costs.dat", costs));
   AWAN_RETURN_IF_ERROR(WriteText(abs + "/waits.dat", waits));
 
   std::string gp = "cd '" + abs + "'\nset terminal pngcairo size 900,480 font 'sans,10'\nset grid\nset key right bottom\n";
@@ -83,6 +93,12 @@ Status WriteJobsReport(const std::string& dir, const std::vector<JobsSimResult>&
   for (size_t p = 0; p < results.size(); ++p) {
     gp += fmt::format("{}'tenants.dat' using {}:xtic(1) title '{}'", p ? ", " : "", p + 2, Label(results[p].summary));
   }
+  if (any_cost) {
+    gp += "\nset output 'costs.png'\nset title 'Cost per tenant (USD: GPU-hours x regional price)'\nset ylabel 'USD'\nplot ";
+    for (size_t p = 0; p < results.size(); ++p) {
+      gp += fmt::format("{}'costs.dat' using {}:xtic(1) title '{}'", p ? ", " : "", p + 2, Label(results[p].summary));
+    }
+  }
   gp += "\nset output 'waits.png'\nset title 'Why jobs waited (job-hours)'\nset style histogram rowstacked\nplot ";
   for (int k = 0; k < kWaitReasons; ++k) {
     gp += fmt::format("{}'waits.dat' using {}{} title '{}'", k ? ", " : "", k + 2, k == 0 ? ":xtic(1)" : "",
@@ -98,16 +114,19 @@ Status WriteJobsReport(const std::string& dir, const std::vector<JobsSimResult>&
                      "td:first-child{text-align:left}</style></head><body><h1>awan sim jobs</h1><p>" +
                      HtmlEscape(title) + "</p><table><tr><th>policy</th><th>finished</th><th>avg JCT s</th>"
                      "<th>p50 s</th><th>p99 s</th><th>avg queue s</th><th>slowdown</th><th>util %</th>"
-                     "<th>preemptions</th><th>gangs in one supernode</th><th>Jain</th></tr>";
+                     "<th>preemptions</th><th>gangs in one supernode</th><th>Jain</th><th>cost USD</th>"
+                     "<th>residency violations</th></tr>";
   for (const JobsSimResult& r : results) {
     const JobsSummary& s = r.summary;
     html += fmt::format("<tr><td>{}</td><td>{}</td><td>{:.0f}</td><td>{:.0f}</td><td>{:.0f}</td><td>{:.0f}</td>"
-                        "<td>{:.2f}</td><td>{:.1f}</td><td>{}</td><td>{:.2f}</td><td>{:.3f}</td></tr>",
+                        "<td>{:.2f}</td><td>{:.1f}</td><td>{}</td><td>{:.2f}</td><td>{:.3f}</td><td>{:.0f}</td><td>{}</td></tr>",
                         HtmlEscape(Label(s)), s.finished, s.avg_jct_s, s.p50_jct_s, s.p99_jct_s, s.avg_queue_s,
-                        s.avg_slowdown, s.gpu_util_pct, s.preemptions, s.gang_locality_supernode, s.jain_fairness);
+                        s.avg_slowdown, s.gpu_util_pct, s.preemptions, s.gang_locality_supernode, s.jain_fairness,
+                        s.cost_usd, s.residency_violations);
   }
   html += "</table>";
-  for (const char* png : {"jct_cdf", "queue", "gpus", "tenants", "waits"}) {
+  for (const char* png : {"jct_cdf", "queue", "gpus", "tenants", "costs", "waits"}) {
+    if (std::string(png) == "costs" && !any_cost) continue;
     html += fmt::format("<p><img src='{}.png'></p>", png);
   }
   html += "</body></html>\n";

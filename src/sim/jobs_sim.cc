@@ -60,6 +60,7 @@ StatusOr<std::unique_ptr<JobsSimulation>> JobsSimulation::Create(const config::F
   sim->o_ = options;
   JobsSimOptions& o = sim->o_;
   if (o.policy == "cheapest-unaware") {  // the baseline: the awan ordering, cheapest region first, rules ignored
+    // (whatever the objective flags say: it is defined by price alone)
     o.ignore_residency = true;
     o.region_price_weight = 1.0;
     o.region_latency_weight = 0.0;
@@ -158,6 +159,7 @@ int64_t JobsSimulation::NextEvent() const {
 
 // Runs the scheduler started, checked against the catalog's rules (and reported for the audit log).
 Status JobsSimulation::CollectStarts() {
+  (void)sched_->TakeStopped();  // the simulator keeps no processes: a stopped run just waits again
   for (RunStarted& r : sched_->TakeStarted()) {
     if (o_.catalog != nullptr && CheckResidency(file_->fleet, true_res_[r.job], r.tasks)) ++violations_;
     if (o_.on_start) AWAN_RETURN_IF_ERROR(o_.on_start(r, (*jobs_)[r.job], true_res_[r.job]));

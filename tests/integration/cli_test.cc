@@ -159,7 +159,7 @@ TEST(Cli, SovereigntyExampleAuditAndExplain) {
   EXPECT_EQ(body(dir + "/w.yaml"), body(workload));
 
   Result r = Awan("sim jobs --fleet " + fleet + " --workload " + workload + " --policy awan,cheapest-unaware --quiet --json " +
-                 dir + "/s.json --audit " + dir + "/audit.jsonl");
+                 dir + "/s.json --audit " + dir + "/audit.jsonl --report " + dir + "/report");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("violations"), std::string::npos) << r.out;
   std::ifstream f(dir + "/s.json");
@@ -169,6 +169,13 @@ TEST(Cli, SovereigntyExampleAuditAndExplain) {
   EXPECT_GT(j["summary"][1]["residency_violations"].get<int>(), 0);
   EXPECT_GT(j["summary"][0]["cost_usd"].get<double>(), 0);
   EXPECT_TRUE(j["summary"][0]["tenants"][0].contains("cost_usd"));
+  EXPECT_GT(std::filesystem::file_size(dir + "/report/costs.png"), 1000u);
+  {
+    std::ifstream html(dir + "/report/index.html");
+    std::string page((std::istreambuf_iterator<char>(html)), {});
+    EXPECT_NE(page.find("residency violations"), std::string::npos);
+    EXPECT_NE(page.find("costs.png"), std::string::npos);
+  }
 
   Result ok = Awan("audit verify --fleet " + fleet + " --log " + dir + "/audit.jsonl.awan --workload " + workload);
   EXPECT_EQ(ok.code, 0) << ok.out;

@@ -1,0 +1,53 @@
+#include "server/auth.h"
+
+#include <fmt/format.h>
+
+#include "audit/audit_log.h"
+
+namespace awan::server {
+
+bool ParseRole(const std::string& name, Role* out) {
+  for (Role r : {Role::kViewer, Role::kMember, Role::kTenantAdmin, Role::kAdmin}) {
+    if (name == RoleName(r)) {
+      *out = r;
+      return true;
+    }
+  }
+  return false;
+}
+
+const char* RoleName(Role r) {
+  switch (r) {
+    case Role::kViewer: return "viewer";
+    case Role::kMember: return "member";
+    case Role::kTenantAdmin: return "tenant-admin";
+    case Role::kAdmin: return "admin";
+  }
+  return "viewer";
+}
+
+StatusOr<std::string> CreateToken(StateStore& store, const std::string& tenant, Role role,
+                                  const std::function<uint64_t()>& entropy, int64_t now_ms) {
+  if (role != Role::kAdmin && tenant.empty()) return InvalidArgument("a " + std::string(RoleName(role)) + " token needs a tenant");
+  if (role == Role::kAdmin && !tenant.empty()) return InvalidArgument("an admin token is fleet-wide: give no tenant");
+  std::string token = "awan_";
+  for (int i = 0; i < 4; ++i) token += fmt::format("{:016x}", entropy());
+  AWAN_RETURN_IF_ERROR(store.PutToken(TokenRecord{audit::Sha256Hex(token), tenant, RoleName(role), false, now_ms}));
+  return token;
+}
+
+StatusOr<Principal> Authenticate(StateStore& store, const std::string& header) {
+  if (header.empty()) return NotFound("missing token: send 'Authorization: Bearer <token>'");
+  std::string token = header;
+  if (token.rfind("Bearer ", 0) == 0) token = token.substr(7);
+  if (token.size() != 69 || token.rfind("awan_", 0) != 0) return NotFound("malformed token");
+  AWAN_ASSIGN_OR_RETURN(std::optional<TokenRecord> rec, store.FindToken(audit::Sha256Hex(token)));
+  if (!rec) return NotFound("unknown token");
+  if (rec->revoked) return NotFound("revoked token");
+  Principal p;
+  p.tenant = rec->tenant;
+  if (!ParseRole(rec->role, &p.role)) return Internal("token with unknown role " + rec->role);
+  return p;
+}
+
+}  // namespace awan::server

@@ -1,0 +1,37 @@
+// API tokens: random, shown once, stored only as their SHA-256; each bound to a tenant and a role.
+//   admin         everything, every tenant ("" tenant)
+//   tenant-admin  everything within its tenant
+//   member        submit, read and cancel its tenant's jobs
+//   viewer        read its tenant's jobs
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "common/status.h"
+#include "server/store.h"
+
+namespace awan::server {
+
+enum class Role { kViewer = 0, kMember = 1, kTenantAdmin = 2, kAdmin = 3 };
+bool ParseRole(const std::string& name, Role* out);
+const char* RoleName(Role r);
+
+struct Principal {
+  std::string tenant;  // "" for an admin
+  Role role = Role::kViewer;
+  bool can_write() const { return role >= Role::kMember; }
+  // May this principal see objects of `tenant`? Foreign objects must look absent (404), not forbidden.
+  bool sees(const std::string& tenant_of_object) const { return role == Role::kAdmin || tenant_of_object == tenant; }
+};
+
+// Creates a token for (tenant, role), stores its hash, returns the token ("awan_" + 64 hex). `entropy` gives
+// random 64-bit words (std::random_device in the CLI; a fixed stream in tests).
+StatusOr<std::string> CreateToken(StateStore& store, const std::string& tenant, Role role,
+                                  const std::function<uint64_t()>& entropy, int64_t now_ms);
+
+// The principal for "Bearer <token>" (or the bare token); Unauthenticated-style errors are NotFound with a
+// message safe to show: missing, malformed, unknown or revoked.
+StatusOr<Principal> Authenticate(StateStore& store, const std::string& authorization_header);
+
+}  // namespace awan::server

@@ -1,0 +1,315 @@
+#include "server/control_plane.h"
+
+#include <chrono>
+
+#include <nlohmann/json.hpp>
+
+#include "core/residency.h"
+#include "policies/builtin.h"
+#include "policies/ordering/orderings.h"
+
+namespace awan::server {
+namespace {
+
+using Json = nlohmann::json;
+
+// The manifest as stored: JSON, so that a restart parses exactly what was accepted.
+std::string ManifestJson(const config::JobManifest& m, const std::string& tenant) {
+  const JobSpec& j = m.job;
+  Json spec = {{"tasks", j.tasks}};
+  if (j.task.gpu_milli < kWholeGpu) {
+    spec["gpus"] = static_cast<double>(j.task.gpu_milli.value) / 1000.0;
+  } else {
+    spec["gpus"] = j.task.gpu_count;
+  }
+  if (!j.task.model_constraint.empty()) spec["accelerator"] = j.task.model_constraint;
+  spec["cpu"] = static_cast<double>(j.task.cpu.value) / 1000.0;
+  spec["memory_gib"] = static_cast<double>(j.task.memory.value) / 1024.0;
+  spec["topology"] = std::string(TopologyLevelName(j.widest));
+  if (!j.reads.empty()) spec["reads"] = j.reads;
+  if (!j.writes.empty()) spec["writes"] = j.writes;
+  if (!j.user_location.empty()) spec["user"] = j.user_location;
+  if (!m.command.empty()) spec["command"] = m.command;
+  if (!m.env.empty()) spec["env"] = m.env;
+  if (j.duration_s > 0) spec["duration_s"] = j.duration_s;
+  return Json{{"apiVersion", "awan/v1"}, {"kind", "Job"}, {"metadata", {{"name", j.name}, {"tenant", tenant}}}, {"spec", spec}}
+      .dump();
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Create(std::unique_ptr<config::FleetFile> fleet,
+                                                             std::unique_ptr<StateStore> store, std::unique_ptr<Executor> exec,
+                                                             std::function<int64_t()> now_ms, ControlPlaneOptions o) {
+  std::unique_ptr<ControlPlane> cp(new ControlPlane());
+  cp->fleet_ = std::move(fleet);
+  cp->store_ = std::move(store);
+  cp->exec_ = std::move(exec);
+  cp->now_ms_ = std::move(now_ms);
+  cp->o_ = o;
+  AWAN_ASSIGN_OR_RETURN(cp->order_, policies::MakeQueueOrder(o.ordering));
+  std::vector<PodSpec> no_pods;
+  AWAN_ASSIGN_OR_RETURN(Profile profile,
+                        policies::BuiltinRegistry().BuildProfile(o.placement, PluginContext{&cp->fleet_->fleet, &no_pods}));
+  cp->fw_ = std::make_unique<Framework>(std::move(profile));
+  cp->snap_ = std::make_unique<ClusterSnapshot>(cp->fleet_->fleet);
+  cp->sched_ = std::make_unique<JobScheduler>(cp->fleet_->fleet, *cp->snap_, *cp->fw_, *cp->order_, SchedulerOptions{});
+  for (const TenantSpec& t : cp->fleet_->tenants) cp->tenant_index_[t.name] = cp->sched_->AddTenant(t);
+  return cp;
+}
+
+bool ControlPlane::ready() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return recovered_;
+}
+
+// Registers a stored job with the scheduler and queues it.
+StatusOr<ControlPlane::Live*> ControlPlane::Enqueue(StoredJob row, bool recovering) {
+  AWAN_ASSIGN_OR_RETURN(config::JobManifest m, config::ParseJobManifest(row.manifest, "job " + row.id, fleet_->fleet));
+  auto t = tenant_index_.find(row.tenant);
+  if (t == tenant_index_.end()) {
+    AWAN_ASSIGN_OR_RETURN(TenantSpec spec, fleet_->Tenant(row.tenant));
+    t = tenant_index_.emplace(row.tenant, sched_->AddTenant(std::move(spec))).first;
+  }
+  live_.push_back(Live{});
+  Live& l = live_.back();
+  l.row = std::move(row);
+  l.spec = m.job;
+  l.spec.name = l.row.id;
+  l.spec.tenant = l.row.tenant;
+  l.spec.task.name = l.row.id;
+  if (l.spec.duration_s <= 0) l.spec.duration_s = o_.default_duration_s;
+  l.command = m.command;
+  l.env = m.env;
+  // Residency: the job's data under its tenant's defaults (datasets are not declared through the API yet).
+  std::map<std::string, TenantSpec> tenants{{l.row.tenant, sched_->tenant(t->second)}};
+  AWAN_ASSIGN_OR_RETURN(DataCatalog catalog, DataCatalog::Build(fleet_->fleet, {}, {l.spec}, tenants));
+  AWAN_ASSIGN_OR_RETURN(JobResidency res, catalog.ForJob(l.spec, sched_->tenant(t->second)));
+  const int64_t now_s = now_ms_() / 1000;
+  l.index = sched_->AddJob(l.spec, t->second, recovering ? l.row.created_ms / 1000 : now_s, std::move(res));
+  sched_->Submit(l.index, now_s);
+  by_id_[l.row.id] = live_.size() - 1;
+  return &l;
+}
+
+Status ControlPlane::Recover() {
+  std::lock_guard<std::mutex> lock(mu_);
+  JobFilter f;
+  f.limit = 1000;
+  for (;;) {
+    AWAN_ASSIGN_OR_RETURN(std::vector<StoredJob> page, store_->ListJobs(f));
+    if (page.empty()) break;
+    f.after_id = page.back().id;
+    for (StoredJob& j : page) {
+      if (j.state != "Pending" && j.state != "Running") continue;
+      const bool was_running = j.state == "Running";
+      StatusOr<Live*> l = Enqueue(j, /*recovering=*/true);
+      if (!l.ok()) {  // a manifest that no longer fits the fleet (the fleet file changed): fail it, keep going
+        j.state = "Failed";
+        j.message = "cannot requeue after a restart: " + l.status().message();
+        j.updated_ms = now_ms_();
+        AWAN_RETURN_IF_ERROR(store_->UpdateJob(j));
+        continue;
+      }
+      if (was_running) AWAN_RETURN_IF_ERROR(Save(**l, "Pending", "requeued: the server restarted while it ran"));
+    }
+  }
+  recovered_ = true;
+  return Status::Ok();
+}
+
+Status ControlPlane::Save(Live& l, const std::string& state, const std::string& message) {
+  l.row.state = state;
+  l.row.message = message;
+  l.row.updated_ms = now_ms_();
+  return store_->UpdateJob(l.row);
+}
+
+StatusOr<StoredJob> ControlPlane::Submit(const Principal& who, std::string_view text, std::string_view source) {
+  if (!who.can_write()) return FailedPrecondition("forbidden: a viewer token cannot submit");
+  // Parse outside the lock: it needs only the fleet, which never changes.
+  AWAN_ASSIGN_OR_RETURN(config::JobManifest m, config::ParseJobManifest(text, source, fleet_->fleet));
+  std::string tenant = m.job.tenant.empty() ? who.tenant : m.job.tenant;
+  if (tenant.empty()) return InvalidArgument("metadata.tenant is required with an admin token");
+  if (who.role != Role::kAdmin && tenant != who.tenant) {
+    return FailedPrecondition("forbidden: this token may submit only for tenant " + who.tenant);
+  }
+  AWAN_RETURN_IF_ERROR(fleet_->Tenant(tenant).status());
+  StoredJob row;
+  row.tenant = tenant;
+  row.name = m.job.name;
+  row.manifest = ManifestJson(m, tenant);
+  row.created_ms = row.updated_ms = now_ms_();
+  row.message = "queued";
+  std::lock_guard<std::mutex> lock(mu_);
+  AWAN_ASSIGN_OR_RETURN(row, store_->CreateJob(std::move(row)));  // durable from here on
+  ++stats_.submitted;
+  StatusOr<Live*> l = Enqueue(row, false);
+  if (!l.ok()) {
+    row.state = "Failed";
+    row.message = l.status().message();
+    AWAN_RETURN_IF_ERROR(store_->UpdateJob(row));
+    return row;
+  }
+  return (*l)->row;
+}
+
+StatusOr<ControlPlane::Live*> ControlPlane::Find(const Principal& who, const std::string& id) {
+  auto it = by_id_.find(id);
+  if (it == by_id_.end() || !who.sees(live_[it->second].row.tenant)) return NotFound("no job " + id);
+  return &live_[it->second];
+}
+
+StatusOr<StoredJob> ControlPlane::Get(const Principal& who, const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = by_id_.find(id);
+  if (it != by_id_.end()) {
+    if (!who.sees(live_[it->second].row.tenant)) return NotFound("no job " + id);
+    Live& l = live_[it->second];
+    StoredJob out = l.row;
+    if (out.state == "Pending") {
+      const JobRecord& r = sched_->job(l.index);
+      if (r.last_reason >= 0) out.message = std::string("waiting: ") + WaitReasonName(static_cast<WaitReason>(r.last_reason));
+    }
+    return out;
+  }
+  AWAN_ASSIGN_OR_RETURN(std::optional<StoredJob> j, store_->GetJob(id));  // finished before this server started
+  if (!j || !who.sees(j->tenant)) return NotFound("no job " + id);
+  return *j;
+}
+
+StatusOr<std::vector<StoredJob>> ControlPlane::List(const Principal& who, JobFilter f) {
+  if (who.role != Role::kAdmin) {
+    if (!f.tenant.empty() && f.tenant != who.tenant) return std::vector<StoredJob>{};  // foreign: nothing to see
+    f.tenant = who.tenant;
+  }
+  f.limit = std::clamp(f.limit, 1, 1000);
+  std::lock_guard<std::mutex> lock(mu_);
+  return store_->ListJobs(f);
+}
+
+StatusOr<StoredJob> ControlPlane::Cancel(const Principal& who, const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  AWAN_ASSIGN_OR_RETURN(Live * l, Find(who, id));
+  if (!who.can_write()) return FailedPrecondition("forbidden: a viewer token cannot cancel");
+  if (l->row.state != "Pending" && l->row.state != "Running") return l->row;  // already over: nothing to do
+  exec_->Kill(l->row.id);
+  AWAN_RETURN_IF_ERROR(sched_->Cancel(l->index, now_ms_() / 1000));
+  AWAN_RETURN_IF_ERROR(Save(*l, "Cancelled", "cancelled by request"));
+  return l->row;
+}
+
+StatusOr<std::string> ControlPlane::Logs(const Principal& who, const std::string& id, int task) {
+  std::lock_guard<std::mutex> lock(mu_);
+  AWAN_ASSIGN_OR_RETURN(Live * l, Find(who, id));
+  if (task < 0 || task >= l->spec.tasks) return InvalidArgument("task " + std::to_string(task) + " out of range");
+  return exec_->Logs(l->row.id, task);
+}
+
+std::string ControlPlane::PlacementJson(size_t index) const {
+  Json tasks = Json::array();
+  const Fleet& fleet = fleet_->fleet;
+  for (const Placement& p : sched_->placements(index)) {
+    tasks.push_back({{"node", fleet.node(p.node).name},
+                     {"devices", p.devices.ToString()},
+                     {"region", fleet.topology().DomainName(TopologyLevel::kRegion, fleet.region_of(p.node))}});
+  }
+  return tasks.dump();
+}
+
+Status ControlPlane::Tick() {
+  std::lock_guard<std::mutex> lock(mu_);
+  const int64_t now_s = now_ms_() / 1000;
+  // Tasks that ended.
+  for (const TaskExit& e : exec_->Poll()) {
+    auto it = by_id_.find(e.job_id);
+    if (it == by_id_.end()) continue;
+    Live& l = live_[it->second];
+    if (l.row.state != "Running") continue;
+    if (e.exit_code != 0) {
+      exec_->Kill(l.row.id);
+      AWAN_RETURN_IF_ERROR(sched_->Cancel(l.index, now_s));
+      l.row.exit_code = e.exit_code;
+      AWAN_RETURN_IF_ERROR(Save(l, "Failed", "task " + std::to_string(e.task) + " exited with code " + std::to_string(e.exit_code)));
+      continue;
+    }
+    if (--l.tasks_running > 0) continue;
+    AWAN_RETURN_IF_ERROR(sched_->Finish(l.index, now_s));
+    l.row.exit_code = 0;
+    AWAN_RETURN_IF_ERROR(Save(l, "Succeeded", "every task exited with code 0"));
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  AWAN_RETURN_IF_ERROR(sched_->Cycle(now_s));
+  ++stats_.cycles;
+  stats_.cycle_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  // Runs the core stopped (preemption): stop their processes; they wait again.
+  for (const JobScheduler::RunStopped& s : sched_->TakeStopped()) {
+    Live& l = live_[by_id_.at(sched_->job(s.job).spec->name)];
+    exec_->Kill(l.row.id);
+    ++stats_.preemptions;
+    AWAN_RETURN_IF_ERROR(Save(l, "Pending", s.node_failed ? "requeued: a node it ran on went down" : "preempted"));
+  }
+  // Runs it started: launch every task on the node and devices the core chose.
+  for (const RunStarted& r : sched_->TakeStarted()) {
+    Live& l = live_[by_id_.at(sched_->job(r.job).spec->name)];
+    ++stats_.decisions;
+    l.row.placement = PlacementJson(r.job);
+    l.tasks_running = static_cast<int>(r.tasks.size());
+    l.run_id = r.run_id;
+    for (size_t k = 0; k < r.tasks.size(); ++k) {
+      TaskLaunch t;
+      t.job_id = l.row.id;
+      t.task = static_cast<int>(k);
+      t.node = fleet_->fleet.node(r.tasks[k].node).name;
+      t.devices = r.tasks[k].devices.ToString();
+      t.command = l.command;
+      t.env = l.env;
+      t.duration_s = l.command.empty() ? l.spec.duration_s : 0;
+      if (Status s = exec_->Launch(t); !s.ok()) {
+        exec_->Kill(l.row.id);
+        AWAN_RETURN_IF_ERROR(sched_->Cancel(r.job, now_s));
+        AWAN_RETURN_IF_ERROR(Save(l, "Failed", "launch failed: " + s.message()));
+        break;
+      }
+    }
+    if (l.row.state == "Failed") continue;
+    AWAN_RETURN_IF_ERROR(Save(l, "Running", "running on " + std::to_string(r.tasks.size()) + " task(s)"));
+  }
+  return Status::Ok();
+}
+
+std::map<std::string, std::pair<int64_t, int64_t>> ControlPlane::TenantLoad() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::map<std::string, std::pair<int64_t, int64_t>> out;
+  for (const TenantSpec& t : fleet_->tenants) out[t.name] = {0, 0};
+  for (const Live& l : live_) {
+    auto& v = out[l.row.tenant];
+    if (l.row.state == "Pending") ++v.first;
+    if (l.row.state == "Running") v.second += l.spec.task.total_gpu().value * l.spec.tasks;
+  }
+  return out;
+}
+
+int64_t ControlPlane::gpus_allocated_milli() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return snap_->gpu_allocated_milli();
+}
+
+ControlPlaneStats ControlPlane::TakeStats() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ControlPlaneStats s = stats_;
+  stats_.cycle_seconds.clear();
+  return s;
+}
+
+std::vector<std::pair<std::string, int64_t>> ControlPlane::NodeFree() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::pair<std::string, int64_t>> out;
+  for (uint32_t n = 0; n < snap_->size(); ++n) {
+    const NodeState& s = snap_->node(NodeIndex(n));
+    out.push_back({fleet_->fleet.node(NodeIndex(n)).name, s.unavailable ? -1 : s.gpu_left_total});
+  }
+  return out;
+}
+
+}  // namespace awan::server

@@ -1,0 +1,102 @@
+// ControlPlane: `awan serve`'s state and logic, without the network: the same core JobScheduler the simulator
+// runs, fed from durable state (StateStore) and driving an Executor. The HTTP layer (http_api.h) maps requests
+// to these calls; tests call them directly.
+//
+// Life of a job here: Submit parses the manifest, checks it against the fleet and the caller's tenant, stores it
+// (durable before Submit returns) and queues it; Tick polls the executor (tasks that ended), stops runs the core
+// preempted, runs one scheduling cycle at the clock's time, launches the tasks of every run the cycle started and
+// records the new states. Recover reloads the store after a restart: jobs that were running are requeued (their
+// processes died with the server), pending ones queued again, in their original order.
+//
+// Thread-safe: one lock around everything (the HTTP server's threads and the scheduling thread share it).
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/fleet_file.h"
+#include "config/job_manifest.h"
+#include "core/framework.h"
+#include "core/job_scheduler.h"
+#include "server/auth.h"
+#include "server/executor.h"
+#include "server/store.h"
+
+namespace awan::server {
+
+struct ControlPlaneOptions {
+  std::string placement = "bestfit";  // placement profile
+  std::string ordering = "fifo";      // QueueOrder
+  int64_t default_duration_s = 3600;  // the scheduler's estimate for a job with a command and no duration_s
+};
+
+struct ControlPlaneStats {
+  int64_t cycles = 0, decisions = 0, preemptions = 0, submitted = 0;
+  std::vector<double> cycle_seconds;  // latencies of recent cycles (for the histogram), drained by TakeCycleSeconds
+};
+
+class ControlPlane {
+ public:
+  static StatusOr<std::unique_ptr<ControlPlane>> Create(std::unique_ptr<config::FleetFile> fleet,
+                                                        std::unique_ptr<StateStore> store, std::unique_ptr<Executor> exec,
+                                                        std::function<int64_t()> now_ms, ControlPlaneOptions options);
+  Status Recover();
+  bool ready() const;
+
+  StatusOr<StoredJob> Submit(const Principal& who, std::string_view manifest, std::string_view source);
+  StatusOr<StoredJob> Get(const Principal& who, const std::string& id);
+  StatusOr<std::vector<StoredJob>> List(const Principal& who, JobFilter filter);
+  StatusOr<StoredJob> Cancel(const Principal& who, const std::string& id);
+  StatusOr<std::string> Logs(const Principal& who, const std::string& id, int task);
+  Status Tick();
+
+  // Read-only views for the API and metrics.
+  const config::FleetFile& fleet() const { return *fleet_; }
+  StateStore& store() { return *store_; }
+  // Per tenant: jobs waiting, GPUs allocated (milli).
+  std::map<std::string, std::pair<int64_t, int64_t>> TenantLoad() const;
+  int64_t gpus_allocated_milli() const;
+  ControlPlaneStats TakeStats();
+  // The nodes with their free GPUs (milli) and whether they are up.
+  std::vector<std::pair<std::string, int64_t>> NodeFree() const;
+
+ private:
+  struct Live {
+    StoredJob row;
+    JobSpec spec;                  // stable address (deque)
+    std::vector<std::string> command;
+    std::map<std::string, std::string> env;
+    size_t index = 0;              // in the JobScheduler
+    int tasks_running = 0;
+    uint32_t run_id = 0;
+  };
+  ControlPlane() = default;
+  StatusOr<Live*> Enqueue(StoredJob row, bool recovering);
+  StatusOr<Live*> Find(const Principal& who, const std::string& id);
+  Status Save(Live& l, const std::string& state, const std::string& message);
+  std::string PlacementJson(size_t index) const;
+
+  mutable std::mutex mu_;
+  std::unique_ptr<config::FleetFile> fleet_;
+  std::unique_ptr<StateStore> store_;
+  std::unique_ptr<Executor> exec_;
+  std::function<int64_t()> now_ms_;
+  ControlPlaneOptions o_;
+  std::unique_ptr<QueueOrder> order_;
+  std::unique_ptr<Framework> fw_;
+  std::unique_ptr<ClusterSnapshot> snap_;
+  std::unique_ptr<JobScheduler> sched_;
+  std::map<std::string, int> tenant_index_;
+  std::deque<Live> live_;
+  std::map<std::string, size_t> by_id_;  // job id -> live_ index
+  bool recovered_ = false;
+  ControlPlaneStats stats_;
+};
+
+}  // namespace awan::server

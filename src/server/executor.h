@@ -1,0 +1,42 @@
+// Executor: runs the tasks of the jobs the scheduler placed, and reports how they end. Behind one interface:
+// `local` (processes on this machine) now; `slurm` later.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace awan::server {
+
+struct TaskLaunch {
+  std::string job_id;
+  int task = 0;                          // index within the gang
+  std::string node;                      // the node awan chose
+  std::string devices;                   // the GPU device indices awan chose on it ("0,3"), for CUDA_VISIBLE_DEVICES
+  std::vector<std::string> command;      // argv; empty = a placeholder that ends after duration_s
+  std::map<std::string, std::string> env;
+  int64_t duration_s = 0;                // placeholder run time; for a command, a time limit if > 0
+};
+
+struct TaskExit {
+  std::string job_id;
+  int task = 0;
+  int exit_code = 0;  // 128 + signal if killed by one
+};
+
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  virtual Status Launch(const TaskLaunch& t) = 0;
+  // Tasks that ended since the last call.
+  virtual std::vector<TaskExit> Poll() = 0;
+  // Stops every task of the job (SIGTERM to each task's process group, SIGKILL after a grace period).
+  virtual void Kill(const std::string& job_id) = 0;
+  // The captured output of one task ("" if none).
+  virtual std::string Logs(const std::string& job_id, int task) const = 0;
+};
+
+}  // namespace awan::server

@@ -1,0 +1,147 @@
+#include "server/local_executor.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+extern char** environ;
+
+namespace awan::server {
+
+LocalExecutor::LocalExecutor(std::string dir, std::function<int64_t()> now_ms) : dir_(std::move(dir)), now_ms_(std::move(now_ms)) {}
+
+LocalExecutor::~LocalExecutor() {
+  for (const Running& r : running_) {
+    if (r.pid > 0) {
+      kill(-r.pid, SIGKILL);
+      waitpid(r.pid, nullptr, 0);
+    }
+  }
+}
+
+std::string LocalExecutor::LogPath(const std::string& job_id, int task) const {
+  return dir_ + "/" + job_id + "/" + std::to_string(task) + ".log";
+}
+
+Status LocalExecutor::Launch(const TaskLaunch& t) {
+  Running r{t.job_id, t.task, -1, t.duration_s > 0 ? now_ms_() + t.duration_s * 1000 : 0};
+  std::error_code ec;
+  std::filesystem::create_directories(dir_ + "/" + t.job_id, ec);
+  if (ec) return IoError("cannot create " + dir_ + "/" + t.job_id + ": " + ec.message());
+  if (t.command.empty()) {
+    std::ofstream(LogPath(t.job_id, t.task)) << "placeholder task on " << t.node << " GPUs " << t.devices << " for "
+                                             << t.duration_s << " s\n";
+    running_.push_back(r);
+    return Status::Ok();
+  }
+  // Everything the child needs is prepared before fork: after it, only async-signal-safe calls.
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string s = *e;
+    const std::string key = s.substr(0, s.find('='));
+    if (key == "CUDA_VISIBLE_DEVICES" || key == "AWAN_JOB_ID" || key == "AWAN_TASK_INDEX" || key == "AWAN_NODE" ||
+        t.env.count(key)) {
+      continue;
+    }
+    env_strings.push_back(s);
+  }
+  for (const auto& [k, v] : t.env) env_strings.push_back(k + "=" + v);
+  env_strings.push_back("CUDA_VISIBLE_DEVICES=" + t.devices);
+  env_strings.push_back("AWAN_JOB_ID=" + t.job_id);
+  env_strings.push_back("AWAN_TASK_INDEX=" + std::to_string(t.task));
+  env_strings.push_back("AWAN_NODE=" + t.node);
+  std::vector<char*> envp, argv;
+  for (std::string& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> args = t.command;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const std::string log = LogPath(t.job_id, t.task);
+  const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return IoError("cannot open " + log + ": " + std::strerror(errno));
+  const pid_t pid = fork();
+  if (pid < 0) {
+    close(fd);
+    return IoError(std::string("fork: ") + std::strerror(errno));
+  }
+  if (pid == 0) {
+    setpgid(0, 0);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    const int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0) dup2(devnull, 0);
+    execvpe(argv[0], argv.data(), envp.data());
+    const char msg[] = "awan: exec failed\n";
+    (void)!write(2, msg, sizeof msg - 1);
+    _exit(127);
+  }
+  setpgid(pid, pid);  // also from the parent, so a Kill right after Launch reaches the group
+  close(fd);
+  r.pid = pid;
+  running_.push_back(r);
+  return Status::Ok();
+}
+
+std::vector<TaskExit> LocalExecutor::Poll() {
+  std::vector<TaskExit> out;
+  const int64_t now = now_ms_();
+  for (size_t i = 0; i < running_.size();) {
+    Running& r = running_[i];
+    bool ended = false;
+    int code = 0;
+    if (r.pid < 0) {
+      ended = now >= r.ends_ms;
+    } else {
+      int status = 0;
+      const pid_t w = waitpid(r.pid, &status, WNOHANG);
+      if (w == r.pid) {
+        ended = true;
+        code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+        kill(-r.pid, SIGKILL);  // anything the task left behind in its group
+      } else if (r.ends_ms > 0 && now >= r.ends_ms) {
+        kill(-r.pid, SIGKILL);  // over its time limit: reaped on a later poll
+        r.ends_ms = 0;
+      }
+    }
+    if (ended) {
+      out.push_back({r.job_id, r.task, code});
+      running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(i));
+    } else {
+      ++i;
+    }
+  }
+  return out;
+}
+
+void LocalExecutor::Kill(const std::string& job_id) {
+  for (size_t i = 0; i < running_.size();) {
+    if (running_[i].job_id != job_id) {
+      ++i;
+      continue;
+    }
+    if (running_[i].pid > 0) {
+      kill(-running_[i].pid, SIGTERM);
+      usleep(100 * 1000);
+      kill(-running_[i].pid, SIGKILL);
+      waitpid(running_[i].pid, nullptr, 0);
+    }
+    running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(i));
+  }
+}
+
+std::string LocalExecutor::Logs(const std::string& job_id, int task) const {
+  std::ifstream f(LogPath(job_id, task));
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+}  // namespace awan::server

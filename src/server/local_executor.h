@@ -1,0 +1,42 @@
+// The local executor: each task is a process on this machine in its own process group, started through
+// /bin/sh-free fork/exec of its argv, with CUDA_VISIBLE_DEVICES set to the devices awan assigned, AWAN_JOB_ID and
+// AWAN_TASK_INDEX, stdout and stderr captured to <dir>/<job>/<task>.log; exit codes map to job states. A task
+// without a command is a placeholder that "runs" for its duration. Thread-compatible (the control plane calls it
+// under its lock).
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "server/executor.h"
+
+namespace awan::server {
+
+class LocalExecutor final : public Executor {
+ public:
+  // `dir`: where task logs go; `now_ms`: the clock (placeholders end by it).
+  LocalExecutor(std::string dir, std::function<int64_t()> now_ms);
+  ~LocalExecutor() override;
+  Status Launch(const TaskLaunch& t) override;
+  std::vector<TaskExit> Poll() override;
+  void Kill(const std::string& job_id) override;
+  std::string Logs(const std::string& job_id, int task) const override;
+
+ private:
+  struct Running {
+    std::string job_id;
+    int task = 0;
+    pid_t pid = -1;          // -1 for a placeholder
+    int64_t ends_ms = 0;     // placeholder end, or the time limit (0 = none)
+  };
+  std::string LogPath(const std::string& job_id, int task) const;
+  std::string dir_;
+  std::function<int64_t()> now_ms_;
+  std::vector<Running> running_;
+};
+
+}  // namespace awan::server

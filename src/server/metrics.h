@@ -1,0 +1,43 @@
+// Prometheus metrics for `awan serve` (text exposition format 0.0.4), built from the control plane's state and
+// counters. Names: awan_jobs_waiting{tenant}, awan_gpus_allocated{tenant}, awan_gpus_allocated_total,
+// awan_gpus_capacity, awan_scheduling_cycles_total, awan_decisions_total, awan_preemptions_total,
+// awan_jobs_submitted_total, awan_scheduling_cycle_seconds (histogram), awan_api_request_seconds (histogram).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+#include "server/control_plane.h"
+
+namespace awan::server {
+
+class Histogram {
+ public:
+  static constexpr std::array<double, 12> kBuckets = {0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                                      0.025,  0.05,   0.1,   0.25,   0.5,   1.0};
+  void Observe(double seconds);
+  std::string Render(const std::string& name, const std::string& help) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::array<int64_t, kBuckets.size()> counts_{};
+  int64_t count_ = 0;
+  double sum_ = 0;
+};
+
+class Metrics {
+ public:
+  // Folds the control plane's counters in (call it from the scheduling loop).
+  void Absorb(const ControlPlaneStats& s);
+  void ObserveApi(double seconds) { api_.Observe(seconds); }
+  std::string Render(const ControlPlane& cp) const;
+
+ private:
+  mutable std::mutex mu_;
+  int64_t cycles_ = 0, decisions_ = 0, preemptions_ = 0, submitted_ = 0;
+  Histogram cycle_, api_;
+};
+
+}  // namespace awan::server

@@ -1,0 +1,181 @@
+// The embedded store: SQLite in WAL mode with synchronous=FULL (every commit is fsynced), through SQLiteCpp.
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <mutex>
+
+#include "server/store.h"
+
+namespace awan::server {
+namespace {
+
+class SqliteStore final : public StateStore {
+ public:
+  explicit SqliteStore(const std::string& path)
+      : db_(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX) {
+    db_.exec("PRAGMA journal_mode=WAL");
+    db_.exec("PRAGMA synchronous=FULL");
+    db_.exec("PRAGMA busy_timeout=5000");
+    db_.exec(
+        "CREATE TABLE IF NOT EXISTS jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, tenant TEXT, "
+        "name TEXT, manifest TEXT, state TEXT, created_ms INTEGER, updated_ms INTEGER, message TEXT, exit_code INTEGER, "
+        "placement TEXT)");
+    db_.exec("CREATE INDEX IF NOT EXISTS jobs_tenant ON jobs(tenant, seq)");
+    db_.exec(
+        "CREATE TABLE IF NOT EXISTS tokens (hash TEXT PRIMARY KEY, tenant TEXT, role TEXT, revoked INTEGER, "
+        "created_ms INTEGER)");
+  }
+
+  StatusOr<StoredJob> CreateJob(StoredJob j) override {
+    return Guard([&]() -> StatusOr<StoredJob> {
+      SQLite::Transaction tx(db_);
+      SQLite::Statement next(db_, "SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs");
+      next.executeStep();
+      j.id = Id(next.getColumn(0).getInt64());
+      SQLite::Statement ins(db_,
+                            "INSERT INTO jobs (id, tenant, name, manifest, state, created_ms, updated_ms, message, "
+                            "exit_code, placement) VALUES (?,?,?,?,?,?,?,?,?,?)");
+      Bind(ins, j);
+      ins.exec();
+      tx.commit();
+      return j;
+    });
+  }
+
+  Status UpdateJob(const StoredJob& j) override {
+    return Guard([&]() -> StatusOr<bool> {
+             SQLite::Statement up(db_,
+                                  "UPDATE jobs SET id=?, tenant=?, name=?, manifest=?, state=?, created_ms=?, updated_ms=?, "
+                                  "message=?, exit_code=?, placement=? WHERE id=?");
+             Bind(up, j);
+             up.bind(11, j.id);
+             if (up.exec() == 0) return NotFound("no job " + j.id);
+             return true;
+           })
+        .status();
+  }
+
+  StatusOr<std::optional<StoredJob>> GetJob(const std::string& id) override {
+    return Guard([&]() -> StatusOr<std::optional<StoredJob>> {
+      SQLite::Statement q(db_, std::string(kSelect) + " WHERE id=?");
+      q.bind(1, id);
+      if (!q.executeStep()) return std::optional<StoredJob>();
+      return std::optional<StoredJob>(Row(q));
+    });
+  }
+
+  StatusOr<std::vector<StoredJob>> ListJobs(const JobFilter& f) override {
+    return Guard([&]() -> StatusOr<std::vector<StoredJob>> {
+      std::string sql = std::string(kSelect) + " WHERE seq > ?";
+      if (!f.tenant.empty()) sql += " AND tenant = ?";
+      if (!f.state.empty()) sql += " AND state = ?";
+      sql += " ORDER BY seq LIMIT ?";
+      SQLite::Statement q(db_, sql);
+      int k = 1;
+      q.bind(k++, f.after_id.empty() ? int64_t{0} : Seq(f.after_id));
+      if (!f.tenant.empty()) q.bind(k++, f.tenant);
+      if (!f.state.empty()) q.bind(k++, f.state);
+      q.bind(k++, f.limit);
+      std::vector<StoredJob> out;
+      while (q.executeStep()) out.push_back(Row(q));
+      return out;
+    });
+  }
+
+  Status PutToken(const TokenRecord& t) override {
+    return Guard([&]() -> StatusOr<bool> {
+             SQLite::Statement q(db_, "INSERT OR REPLACE INTO tokens (hash, tenant, role, revoked, created_ms) VALUES (?,?,?,?,?)");
+             q.bind(1, t.hash);
+             q.bind(2, t.tenant);
+             q.bind(3, t.role);
+             q.bind(4, t.revoked ? 1 : 0);
+             q.bind(5, static_cast<int64_t>(t.created_ms));
+             q.exec();
+             return true;
+           })
+        .status();
+  }
+
+  StatusOr<std::optional<TokenRecord>> FindToken(const std::string& hash) override {
+    return Guard([&]() -> StatusOr<std::optional<TokenRecord>> {
+      SQLite::Statement q(db_, "SELECT hash, tenant, role, revoked, created_ms FROM tokens WHERE hash=?");
+      q.bind(1, hash);
+      if (!q.executeStep()) return std::optional<TokenRecord>();
+      TokenRecord t{q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getString(),
+                    q.getColumn(3).getInt() != 0, q.getColumn(4).getInt64()};
+      return std::optional<TokenRecord>(t);
+    });
+  }
+
+ private:
+  static constexpr const char* kSelect =
+      "SELECT id, tenant, name, manifest, state, created_ms, updated_ms, message, exit_code, placement FROM jobs";
+
+  static std::string Id(int64_t seq) {
+    std::string s = std::to_string(seq);
+    return "j-" + std::string(s.size() < 8 ? 8 - s.size() : 0, '0') + s;
+  }
+  static int64_t Seq(const std::string& id) {
+    try {
+      return id.size() > 2 ? std::stoll(id.substr(2)) : 0;
+    } catch (...) {
+      return 0;
+    }
+  }
+  static void Bind(SQLite::Statement& q, const StoredJob& j) {
+    q.bind(1, j.id);
+    q.bind(2, j.tenant);
+    q.bind(3, j.name);
+    q.bind(4, j.manifest);
+    q.bind(5, j.state);
+    q.bind(6, static_cast<int64_t>(j.created_ms));
+    q.bind(7, static_cast<int64_t>(j.updated_ms));
+    q.bind(8, j.message);
+    q.bind(9, j.exit_code);
+    q.bind(10, j.placement);
+  }
+  static StoredJob Row(SQLite::Statement& q) {
+    StoredJob j;
+    j.id = q.getColumn(0).getString();
+    j.tenant = q.getColumn(1).getString();
+    j.name = q.getColumn(2).getString();
+    j.manifest = q.getColumn(3).getString();
+    j.state = q.getColumn(4).getString();
+    j.created_ms = q.getColumn(5).getInt64();
+    j.updated_ms = q.getColumn(6).getInt64();
+    j.message = q.getColumn(7).getString();
+    j.exit_code = q.getColumn(8).getInt();
+    j.placement = q.getColumn(9).getString();
+    return j;
+  }
+  // Runs f under the store's lock, turning SQLite exceptions into a Status.
+  template <typename F>
+  auto Guard(F f) -> decltype(f()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    try {
+      return f();
+    } catch (const std::exception& e) {
+      return IoError(std::string("sqlite: ") + e.what());
+    }
+  }
+
+  std::mutex mu_;
+  SQLite::Database db_;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<StateStore>> OpenStore(const std::string& url) {
+  if (url.rfind("sqlite:", 0) == 0) {
+    const std::string path = url.substr(7);
+    if (path.empty()) return InvalidArgument("store URL '" + url + "': sqlite:PATH needs a path");
+    try {
+      return std::unique_ptr<StateStore>(new SqliteStore(path));
+    } catch (const std::exception& e) {
+      return IoError("cannot open " + path + ": " + e.what());
+    }
+  }
+  if (url.rfind("etcd:", 0) == 0) return InvalidArgument("store URL '" + url + "': the etcd store is not built yet");
+  return InvalidArgument("store URL '" + url + "': expected sqlite:PATH");
+}
+
+}  // namespace awan::server

@@ -1,0 +1,60 @@
+// StateStore: the control plane's durable state behind one interface: jobs (the accepted manifest and what
+// happened to it) and API tokens (hashed). A write returns only once it is durable, so the API answers 201 only
+// for a job that survives a crash. Backends: `sqlite:PATH` (WAL, synchronous=FULL; the embedded default);
+// etcd comes later behind the same interface. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace awan::server {
+
+// Job states: Pending (accepted, waiting), Running, Succeeded, Failed, Cancelled.
+struct StoredJob {
+  std::string id;          // assigned by the store on create: "j-" + a sequence number
+  std::string tenant, name;
+  std::string manifest;    // the manifest as accepted, JSON
+  std::string state = "Pending";
+  int64_t created_ms = 0, updated_ms = 0;
+  std::string message;     // why it is in its state (the wait reason, an error)
+  int exit_code = -1;
+  std::string placement;   // JSON: where its tasks run (empty while pending)
+};
+
+struct JobFilter {
+  std::string tenant;      // "" = every tenant (admins only)
+  std::string state;       // "" = every state
+  std::string after_id;    // paging: ids after this one (ids sort by creation)
+  int limit = 100;
+};
+
+struct TokenRecord {
+  std::string hash;        // SHA-256 of the token, hex; the token itself is never stored
+  std::string tenant;      // "" for a fleet admin
+  std::string role;        // admin, tenant-admin, member, viewer
+  bool revoked = false;
+  int64_t created_ms = 0;
+};
+
+class StateStore {
+ public:
+  virtual ~StateStore() = default;
+  // Assigns the id and stores the job; durable when it returns OK.
+  virtual StatusOr<StoredJob> CreateJob(StoredJob job) = 0;
+  // Replaces the job with this id (NotFound if there is none).
+  virtual Status UpdateJob(const StoredJob& job) = 0;
+  virtual StatusOr<std::optional<StoredJob>> GetJob(const std::string& id) = 0;
+  virtual StatusOr<std::vector<StoredJob>> ListJobs(const JobFilter& filter) = 0;
+  virtual Status PutToken(const TokenRecord& token) = 0;
+  virtual StatusOr<std::optional<TokenRecord>> FindToken(const std::string& hash) = 0;
+};
+
+// Opens a store by URL: "sqlite:PATH". Creates the database and its tables if they do not exist.
+StatusOr<std::unique_ptr<StateStore>> OpenStore(const std::string& url);
+
+}  // namespace awan::server

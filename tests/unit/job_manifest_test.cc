@@ -1,0 +1,100 @@
+// Job manifests: the shipped examples parse against the ASEAN fleet; bad input is a clear error with the line
+// and column; random edits of a valid manifest never crash the parser and never produce a job without its
+// required fields.
+#include <gtest/gtest.h>
+
+#include "common/rng.h"
+#include "config/fleet_file.h"
+#include "config/job_manifest.h"
+#include "test_util.h"
+#include "trace/csv.h"
+
+namespace awan::config {
+namespace testing = ::awan::testing;
+namespace {
+
+std::unique_ptr<FleetFile> Asean() {
+  auto f = ReadFleetFile(std::string(AWAN_SOURCE_DIR) + "/examples/fleets/asean.yaml");
+  EXPECT_TRUE(f.ok()) << f.status().ToString();
+  return std::move(*f);
+}
+
+TEST(JobManifest, ShippedExamplesParse) {
+  auto f = Asean();
+  for (const char* name : {"training-gang", "notebook", "inference-worker"}) {
+    const std::string path = std::string(AWAN_SOURCE_DIR) + "/examples/jobs/" + name + ".yaml";
+    auto text = trace::ReadFile(path);
+    ASSERT_TRUE(text.ok()) << path;
+    auto m = ParseJobManifest(*text, path, f->fleet);
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    EXPECT_FALSE(m->job.name.empty());
+  }
+  auto text = trace::ReadFile(std::string(AWAN_SOURCE_DIR) + "/examples/jobs/training-gang.yaml");
+  auto m = ParseJobManifest(*text, "gang.yaml", f->fleet);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->job.tasks, 4);
+  EXPECT_EQ(m->job.task.gpu_count, 8);
+  EXPECT_EQ(m->job.tenant, "my-university");
+  EXPECT_EQ(m->job.reads, (std::vector<std::string>{"my-university-data"}));
+  EXPECT_EQ(m->command.size(), 3u);
+  EXPECT_EQ(m->env.at("NCCL_DEBUG"), "WARN");
+  // JSON is YAML too: what `awan submit -o json` and API clients send.
+  auto js = ParseJobManifest(R"({"apiVersion":"awan/v1","kind":"Job","metadata":{"name":"j"},"spec":{"gpus":0.5,"duration_s":60}})",
+                             "body", f->fleet);
+  ASSERT_TRUE(js.ok()) << js.status().ToString();
+  EXPECT_EQ(js->job.task.gpu_milli.value, 500);
+}
+
+TEST(JobManifest, BadInputIsAClearError) {
+  auto f = Asean();
+  const std::string good = "apiVersion: awan/v1\nkind: Job\nmetadata: {name: x}\nspec: {gpus: 1, duration_s: 60}\n";
+  ASSERT_TRUE(ParseJobManifest(good, "m.yaml", f->fleet).ok());
+  struct Case {
+    std::string text, expect;
+  };
+  const std::vector<Case> cases = {
+      {"apiVersion: v2\nkind: Job\nmetadata: {name: x}\nspec: {gpus: 1, duration_s: 6}\n", "m.yaml:1:13: apiVersion: expected awan/v1"},
+      {"apiVersion: awan/v1\nkind: Pod\nmetadata: {name: x}\nspec: {gpus: 1, duration_s: 6}\n", "kind: expected Job"},
+      {"apiVersion: awan/v1\nkind: Job\nmetadata: {name: 'a b'}\nspec: {gpus: 1, duration_s: 6}\n", "letters, digits"},
+      {"apiVersion: awan/v1\nkind: Job\nmetadata: {name: x}\nspec: {gpus: 1}\n", "give a command, a duration_s, or both"},
+      {"apiVersion: awan/v1\nkind: Job\nmetadata: {name: x}\nspec: {gpus: 3.5, duration_s: 6}\n", "whole number of GPUs"},
+      {"apiVersion: awan/v1\nkind: Job\nmetadata: {name: x}\nspec: {gpus: 1, duration_s: 6, accelerator: TPU}\n", "no 'TPU'"},
+      {"apiVersion: awan/v1\nkind: Job\nmetadata: {name: x}\nspec: {gpus: 1, command: []}\n", "command: empty"},
+      {"apiVersion: awan/v1\nkind: Job\nmetadata: {name: x}\nspec: {gpus: 1, command: [a], env: {'A=B': c}}\n", "bad variable name"},
+      {"apiVersion: awan/v1\nkind: Job\nmetadata: {name: x}\nspec: {gpus: 1, duration_s: 6, colour: red}\n", "unknown key 'colour'"},
+      {"apiVersion: awan/v1\nkind: Job\nmetadata: {name: x\nspec: {", "not valid YAML"},
+      {"[1, 2]", "a manifest is a mapping"},
+      {std::string(kMaxManifestBytes + 1, ' '), "more than the"},
+  };
+  for (const Case& c : cases) {
+    auto r = ParseJobManifest(c.text, "m.yaml", f->fleet);
+    ASSERT_FALSE(r.ok()) << c.text;
+    EXPECT_NE(r.status().message().find(c.expect), std::string::npos) << r.status().message();
+    EXPECT_EQ(r.status().message().rfind("m.yaml", 0), 0u) << r.status().message();
+  }
+}
+
+TEST(JobManifest, RandomEditsNeverCrashAndNeverYieldAnIncompleteJob) {
+  auto f = Asean();
+  auto text = trace::ReadFile(std::string(AWAN_SOURCE_DIR) + "/examples/jobs/training-gang.yaml");
+  ASSERT_TRUE(text.ok());
+  Rng rng(7);
+  int ok = 0;
+  for (int i = 0; i < 3000; ++i) {
+    const std::string m = testing::Mutate(*text, rng, "{}[]:,-|'\" \n0123456789abcdefghxyzHJ.=", 4);
+    auto r = ParseJobManifest(m, "fuzz.yaml", f->fleet);
+    if (!r.ok()) {
+      EXPECT_EQ(r.status().message().rfind("fuzz.yaml", 0), 0u) << r.status().message();
+      continue;
+    }
+    ++ok;
+    EXPECT_FALSE(r->job.name.empty());
+    EXPECT_GE(r->job.tasks, 1);
+    EXPECT_GE(r->job.task.gpu_count, 1);
+    EXPECT_TRUE(!r->command.empty() || r->job.duration_s > 0);
+  }
+  EXPECT_GT(ok, 0);  // some edits (in comments, say) leave it valid
+}
+
+}  // namespace
+}  // namespace awan::config
