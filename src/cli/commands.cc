@@ -5,6 +5,7 @@
 #include "cli/bench.h"
 #include "cli/sim_jobs.h"
 #include "cli/sim_openb.h"
+#include "cli/serve.h"
 #include "cli/sovereignty.h"
 #include "policies/builtin.h"
 
@@ -35,6 +36,12 @@ int Main(int argc, char** argv) {
   AddAuditVerify(*audit, audit_verify);
   ExplainArgs explain;
   AddExplain(app, explain);
+  ServeArgs serve;
+  AddServe(app, serve);
+  TokenArgs token;
+  AddToken(app, token);
+  ClientArgs client;
+  AddClient(app, client);
 
   CLI::App* bench = app.add_subcommand("bench", "Benchmarks (use a Release build)");
   bench->require_subcommand(1);
@@ -56,6 +63,9 @@ int Main(int argc, char** argv) {
   if (gen->got_subcommand("workload")) return RunGenerateWorkload(gen_workload);
   if (audit->got_subcommand("verify")) return RunAuditVerify(audit_verify);
   if (app.got_subcommand("explain")) return RunExplain(explain);
+  if (app.got_subcommand("serve")) return RunServe(serve);
+  if (app.got_subcommand("token")) return RunToken(token);
+  if (!client.command.empty()) return RunClient(client);
   if (bench->got_subcommand("placement")) return RunBench(bench_args);
   if (bench->got_subcommand("cycle")) return RunBenchCycle(bench_cycle);
   if (pol->parsed()) {

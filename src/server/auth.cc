@@ -36,6 +36,13 @@ StatusOr<std::string> CreateToken(StateStore& store, const std::string& tenant, 
   return token;
 }
 
+Status RevokeToken(StateStore& store, const std::string& token) {
+  AWAN_ASSIGN_OR_RETURN(std::optional<TokenRecord> rec, store.FindToken(audit::Sha256Hex(token)));
+  if (!rec) return NotFound("unknown token");
+  rec->revoked = true;
+  return store.PutToken(*rec);
+}
+
 StatusOr<Principal> Authenticate(StateStore& store, const std::string& header) {
   if (header.empty()) return NotFound("missing token: send 'Authorization: Bearer <token>'");
   std::string token = header;

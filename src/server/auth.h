@@ -30,6 +30,9 @@ struct Principal {
 StatusOr<std::string> CreateToken(StateStore& store, const std::string& tenant, Role role,
                                   const std::function<uint64_t()>& entropy, int64_t now_ms);
 
+// Marks the token revoked (NotFound if the store does not know it).
+Status RevokeToken(StateStore& store, const std::string& token);
+
 // The principal for "Bearer <token>" (or the bare token); Unauthenticated-style errors are NotFound with a
 // message safe to show: missing, malformed, unknown or revoked.
 StatusOr<Principal> Authenticate(StateStore& store, const std::string& authorization_header);

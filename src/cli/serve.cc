@@ -1,0 +1,286 @@
+#include "cli/serve.h"
+
+#include <httplib.h>
+#include <signal.h>
+#include <yaml-cpp/yaml.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/cli_util.h"
+#include "config/fleet_file.h"
+#include "server/auth.h"
+#include "server/control_plane.h"
+#include "server/http_api.h"
+#include "server/local_executor.h"
+#include "server/metrics.h"
+#include "server/store.h"
+#include "trace/csv.h"
+
+namespace awan::cli {
+namespace {
+
+int64_t WallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::atomic<bool> g_stop{false};
+httplib::Server* g_http = nullptr;
+void OnSignal(int) {
+  g_stop = true;
+  if (g_http) g_http->stop();
+}
+
+thread_local std::chrono::steady_clock::time_point t_request_start;
+
+}  // namespace
+
+void AddServe(CLI::App& app, ServeArgs& a) {
+  CLI::App* c = app.add_subcommand("serve", "Run the control plane: REST API, durable store, scheduler, executor");
+  c->add_option("--store", a.store, "state store URL: sqlite:PATH")->capture_default_str();
+  c->add_option("--listen", a.listen, "address:port to listen on (port 0: any free port, printed)")->capture_default_str();
+  c->add_option("--fleet", a.fleet, "fleet file (YAML)")->required();
+  c->add_option("--state-dir", a.state_dir, "where task logs go")->capture_default_str();
+  c->add_option("--tick-ms", a.tick_ms, "scheduling period in ms")->capture_default_str()->check(CLI::Range(10, 60000));
+  c->add_option("--placement", a.placement, "placement profile")->capture_default_str();
+  c->add_option("--ordering", a.ordering, "queue ordering")->capture_default_str();
+}
+
+int RunServe(const ServeArgs& a) {
+  auto fleet = config::ReadFleetFile(a.fleet);
+  if (!fleet.ok()) return Fail(fleet.status());
+  auto store = server::OpenStore(a.store);
+  if (!store.ok()) return Fail(store.status());
+  const size_t colon = a.listen.rfind(':');
+  if (colon == std::string::npos) return Fail(InvalidArgument("--listen: expected HOST:PORT, got '" + a.listen + "'"));
+  const std::string host = a.listen.substr(0, colon);
+  int port = 0;
+  try {
+    port = std::stoi(a.listen.substr(colon + 1));
+  } catch (...) {
+    return Fail(InvalidArgument("--listen: bad port in '" + a.listen + "'"));
+  }
+  auto exec = std::make_unique<server::LocalExecutor>(a.state_dir + "/logs", WallMs);
+  auto cp = server::ControlPlane::Create(std::move(*fleet), std::move(*store), std::move(exec), WallMs,
+                                         server::ControlPlaneOptions{a.placement, a.ordering, 3600});
+  if (!cp.ok()) return Fail(cp.status());
+  server::ControlPlane& plane = **cp;
+  httplib::Server http;
+  server::Metrics metrics;
+  server::RegisterRoutes(http, plane);
+  http.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
+    res.set_content(metrics.Render(plane), "text/plain; version=0.0.4");
+  });
+  http.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
+    t_request_start = std::chrono::steady_clock::now();
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  http.set_post_routing_handler([&](const httplib::Request&, httplib::Response&) {
+    metrics.ObserveApi(std::chrono::duration<double>(std::chrono::steady_clock::now() - t_request_start).count());
+  });
+  if (port == 0) {
+    port = http.bind_to_any_port(host);
+  } else if (!http.bind_to_port(host, port)) {
+    port = -1;
+  }
+  if (port < 0) return Fail(IoError("cannot listen on " + a.listen));
+  if (Status s = plane.Recover(); !s.ok()) return Fail(s);
+  fmt::print("awan serve: listening on http://{}:{} (store {}, fleet {}, {} GPUs)\n", host, port, a.store, a.fleet,
+             plane.fleet().fleet.total_gpus());
+  std::fflush(stdout);
+  g_http = &http;
+  signal(SIGTERM, OnSignal);
+  signal(SIGINT, OnSignal);
+  signal(SIGPIPE, SIG_IGN);
+  std::thread loop([&] {
+    while (!g_stop) {
+      if (Status s = plane.Tick(); !s.ok()) fmt::print(stderr, "awan serve: scheduling error: {}\n", s.message());
+      metrics.Absorb(plane.TakeStats());
+      std::this_thread::sleep_for(std::chrono::milliseconds(a.tick_ms));
+    }
+  });
+  http.listen_after_bind();
+  g_stop = true;
+  loop.join();
+  fmt::print("awan serve: stopped\n");
+  return 0;
+}
+
+void AddToken(CLI::App& app, TokenArgs& a) {
+  CLI::App* tok = app.add_subcommand("token", "API tokens");
+  tok->require_subcommand(1);
+  CLI::App* c = tok->add_subcommand("create", "Create an API token offline (printed once, as the last line; stored hashed)");
+  c->add_option("--store", a.store, "state store URL: sqlite:PATH")->required();
+  c->add_option("--tenant", a.tenant, "the tenant it acts for (none for an admin)");
+  c->add_option("--role", a.role, "admin, tenant-admin, member or viewer")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"admin", "tenant-admin", "member", "viewer"}));
+  CLI::App* r = tok->add_subcommand("revoke", "Revoke a token: every request with it answers 401 from then on");
+  r->add_option("--store", a.store, "state store URL: sqlite:PATH")->required();
+  r->add_option("token", a.revoke, "the token")->required();
+}
+
+int RunToken(const TokenArgs& a) {
+  auto store = server::OpenStore(a.store);
+  if (!store.ok()) return Fail(store.status());
+  if (!a.revoke.empty()) {
+    if (Status s = server::RevokeToken(**store, a.revoke); !s.ok()) return Fail(s);
+    fmt::print("revoked\n");
+    return 0;
+  }
+  server::Role role;
+  server::ParseRole(a.role, &role);
+  std::random_device rd;
+  auto token = server::CreateToken(**store, a.tenant, role, [&] { return (uint64_t{rd()} << 32) ^ rd(); }, WallMs());
+  if (!token.ok()) return Fail(token.status());
+  fmt::print(stderr, "token for {} ({}); it is shown once:\n", a.tenant.empty() ? "the whole fleet" : "tenant " + a.tenant, a.role);
+  fmt::print("{}\n", *token);
+  return 0;
+}
+
+void AddClient(CLI::App& app, ClientArgs& a) {
+  struct Cmd {
+    const char* name;
+    const char* help;
+    const char* arg;  // nullptr: none
+  };
+  for (const Cmd& c : std::initializer_list<Cmd>{{"submit", "Submit a job manifest (examples/jobs/)", "FILE"},
+                                                 {"queue", "List jobs (yours, or every tenant's for an admin)", nullptr},
+                                                 {"describe", "Show one job", "ID"},
+                                                 {"cancel", "Cancel a job", "ID"},
+                                                 {"logs", "Print a task's output", "ID"},
+                                                 {"nodes", "List the fleet's nodes and their free GPUs", nullptr},
+                                                 {"tenants", "List tenants, quotas and load", nullptr}}) {
+    CLI::App* s = app.add_subcommand(c.name, c.help);
+    if (c.arg) s->add_option(c.arg == std::string("FILE") ? "file" : "id", a.arg, c.arg)->required();
+    s->add_option("-o,--output", a.output, "table, json or yaml")->capture_default_str()->check(CLI::IsMember({"table", "json", "yaml"}));
+    s->add_option("--server", a.server, "server URL (default $AWAN_URL)");
+    s->add_option("--token", a.token, "API token (default $AWAN_TOKEN)");
+    if (std::string(c.name) == "queue") {
+      s->add_option("--state", a.state, "only jobs in this state");
+      s->add_option("--tenant", a.tenant, "only this tenant's jobs (admins)");
+    }
+    if (std::string(c.name) == "logs") s->add_option("--task", a.task, "task index")->capture_default_str();
+    s->callback([&a, name = std::string(c.name)] { a.command = name; });
+  }
+}
+
+namespace {
+
+void ToYaml(YAML::Emitter& e, const nlohmann::json& j) {
+  if (j.is_object()) {
+    e << YAML::BeginMap;
+    for (auto& [k, v] : j.items()) {
+      e << YAML::Key << k << YAML::Value;
+      ToYaml(e, v);
+    }
+    e << YAML::EndMap;
+  } else if (j.is_array()) {
+    e << YAML::BeginSeq;
+    for (const auto& v : j) ToYaml(e, v);
+    e << YAML::EndSeq;
+  } else if (j.is_string()) {
+    e << j.get<std::string>();
+  } else {
+    e << j.dump();
+  }
+}
+
+}  // namespace
+
+int RunClient(const ClientArgs& a) {
+  std::string url = a.server.empty() ? (std::getenv("AWAN_URL") ? std::getenv("AWAN_URL") : "") : a.server;
+  const std::string token = a.token.empty() ? (std::getenv("AWAN_TOKEN") ? std::getenv("AWAN_TOKEN") : "") : a.token;
+  if (url.empty()) return Fail(InvalidArgument("no server: set AWAN_URL (e.g. http://127.0.0.1:8080) or pass --server"));
+  if (token.empty()) return Fail(InvalidArgument("no token: set AWAN_TOKEN or pass --token (see `awan token create`)"));
+  httplib::Client http(url);
+  http.set_connection_timeout(5);
+  http.set_read_timeout(30);
+  httplib::Headers h = {{"Authorization", "Bearer " + token}};
+  auto call = [&]() -> httplib::Result {
+    if (a.command == "submit") {
+      auto body = trace::ReadFile(a.arg);
+      if (!body.ok()) return httplib::Result(nullptr, httplib::Error::Unknown);
+      return http.Post("/v1/jobs", h, *body, "application/yaml");
+    }
+    if (a.command == "queue") {
+      httplib::Params p;
+      if (!a.state.empty()) p.emplace("state", a.state);
+      if (!a.tenant.empty()) p.emplace("tenant", a.tenant);
+      return http.Get("/v1/jobs", p, h);
+    }
+    if (a.command == "describe") return http.Get("/v1/jobs/" + a.arg, h);
+    if (a.command == "cancel") return http.Post("/v1/jobs/" + a.arg + "/cancel", h, "", "text/plain");
+    if (a.command == "logs") return http.Get("/v1/jobs/" + a.arg + "/logs?task=" + std::to_string(a.task), h);
+    return http.Get("/v1/" + a.command, h);
+  };
+  if (a.command == "submit") {
+    if (auto body = trace::ReadFile(a.arg); !body.ok()) return Fail(body.status());
+  }
+  httplib::Result res = call();
+  if (!res) return Fail(IoError("cannot reach " + url + ": " + httplib::to_string(res.error())));
+  if (res->status >= 400) {
+    auto j = nlohmann::json::parse(res->body, nullptr, false);
+    const std::string msg = !j.is_discarded() && j.contains("error") ? j["error"].get<std::string>() : res->body;
+    return Fail(Status(StatusCode::kInvalidArgument, fmt::format("{} (HTTP {})", msg, res->status)));
+  }
+  if (a.command == "logs") {
+    fmt::print("{}", res->body);
+    return 0;
+  }
+  nlohmann::json j = nlohmann::json::parse(res->body, nullptr, false);
+  if (j.is_discarded()) return Fail(Internal("the server answered something that is not JSON"));
+  if (a.output == "json") {
+    fmt::print("{}\n", j.dump(1));
+    return 0;
+  }
+  if (a.output == "yaml") {
+    YAML::Emitter e;
+    ToYaml(e, j);
+    fmt::print("{}\n", e.c_str());
+    return 0;
+  }
+  auto row = [](const nlohmann::json& job) {
+    const std::string gpus = job["manifest"].is_object()
+                                 ? fmt::format("{}x{}", job["manifest"]["spec"].value("tasks", 1), job["manifest"]["spec"]["gpus"].dump())
+                                 : "";
+    fmt::print("{:<12} {:<24} {:<16} {:<10} {:<8} {}\n", job.value("id", ""), job.value("name", ""), job.value("tenant", ""),
+               job.value("state", ""), gpus, job.value("message", ""));
+  };
+  if (a.command == "nodes") {
+    fmt::print("{:<28} {:<8} {:>5} {:>9} {:<4} {}\n", "NODE", "GPU", "GPUS", "FREE", "UP", "REGION");
+    for (const auto& n : j["items"]) {
+      fmt::print("{:<28} {:<8} {:>5} {:>9.2f} {:<4} {}\n", n["name"].get<std::string>(), n["accelerator"].get<std::string>(),
+                 n["gpus"].get<int>(), n["gpus_free"].get<double>(), n["up"].get<bool>() ? "yes" : "no", n["region"].get<std::string>());
+    }
+  } else if (a.command == "tenants") {
+    fmt::print("{:<20} {:>11} {:<12} {:>8} {:>9}\n", "TENANT", "GUARANTEED", "COHORT", "WAITING", "GPUS");
+    for (const auto& t : j["items"]) {
+      fmt::print("{:<20} {:>11} {:<12} {:>8} {:>9.2f}\n", t["name"].get<std::string>(), t["guaranteed_gpus"].get<int64_t>(),
+                 t["cohort"].get<std::string>(), t["jobs_waiting"].get<int64_t>(), t["gpus_allocated"].get<double>());
+    }
+  } else {
+    fmt::print("{:<12} {:<24} {:<16} {:<10} {:<8} {}\n", "ID", "NAME", "TENANT", "STATE", "GPUS", "MESSAGE");
+    if (j.contains("items")) {
+      for (const auto& job : j["items"]) row(job);
+    } else {
+      row(j);
+      if (a.command == "describe" && j["placement"].is_array()) {
+        for (const auto& p : j["placement"]) {
+          fmt::print("  task on {} GPUs {} ({})\n", p.value("node", ""), p.value("devices", ""), p.value("region", ""));
+        }
+      }
+    }
+  }
+  return 0;
+}
+
+}  // namespace awan::cli

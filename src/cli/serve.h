@@ -1,0 +1,40 @@
+// `awan serve` (the control plane daemon), `awan token create`, and the client commands that talk to it:
+// submit, queue, describe, cancel, logs, nodes, tenants (AWAN_URL and AWAN_TOKEN, or --server and --token).
+#pragma once
+
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace awan::cli {
+
+struct ServeArgs {
+  std::string store = "sqlite:awan.db";
+  std::string listen = "127.0.0.1:8080";
+  std::string fleet;
+  std::string state_dir = "awan-state";
+  int tick_ms = 200;
+  std::string placement = "bestfit", ordering = "fifo";
+};
+void AddServe(CLI::App& app, ServeArgs& a);
+int RunServe(const ServeArgs& a);
+
+struct TokenArgs {
+  std::string store, tenant, role = "member";
+  std::string revoke;  // a token to revoke
+};
+void AddToken(CLI::App& app, TokenArgs& a);
+int RunToken(const TokenArgs& a);
+
+struct ClientArgs {
+  std::string command;  // submit, queue, describe, cancel, logs, nodes, tenants
+  std::string arg;      // FILE or ID
+  std::string output = "table";
+  std::string server, token;
+  std::string state, tenant;
+  int task = 0;
+};
+void AddClient(CLI::App& app, ClientArgs& a);
+int RunClient(const ClientArgs& a);
+
+}  // namespace awan::cli
