@@ -10,6 +10,7 @@ PKGS=(
   libcli11-dev libfmt-dev nlohmann-json3-dev
   gnuplot-nox libglpk-dev libyaml-cpp-dev
   libssl-dev librapidcheck-dev
+  libcpp-httplib-dev libsqlitecpp-dev libsqlite3-dev
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -2,7 +2,9 @@
 # awan's quick start on a fresh Debian 12 machine: installs dependencies, builds Release, generates awan's
 # built-in example (a 200-node mixed fleet and a workload mix, in the openb trace format) and runs the
 # simulator's main job on it: every placement policy and the LP bound, 5 seeds, the FGD paper's protocol, with a table on
-# the terminal, JSON and an HTML report with charts under out/quickstart/.
+# the terminal, JSON and an HTML report with charts under out/quickstart/. Then the control plane: `awan serve` on
+# the embedded store (SQLite) with the ASEAN example fleet (its GPUs are virtual here), the three example jobs
+# submitted with tenant tokens, shown running on the GPUs awan chose and finishing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -16,3 +18,35 @@ $AWAN sim openb --nodes "$OUT/example/nodes.csv" --pods "$OUT/example/pods.csv" 
   --json "$OUT/result.json" --report "$OUT/report"
 echo
 echo "Report: $OUT/report/index.html   JSON: $OUT/result.json"
+
+echo
+echo "== awan serve: the control plane on this machine =="
+SERVE=$OUT/serve
+rm -rf "$SERVE" && mkdir -p "$SERVE"
+DB="sqlite:$SERVE/awan.db"
+UNI=$($AWAN token create --store "$DB" --tenant my-university --role member 2>/dev/null | tail -1)
+STARTUP=$($AWAN token create --store "$DB" --tenant my-startup --role member 2>/dev/null | tail -1)
+$AWAN serve --store "$DB" --listen 127.0.0.1:0 --fleet examples/fleets/asean.yaml --state-dir "$SERVE/state" \
+  > "$SERVE/serve.log" 2>&1 &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null || true' EXIT
+for _ in $(seq 100); do grep -q "listening on" "$SERVE/serve.log" && break; sleep 0.1; done
+export AWAN_URL
+AWAN_URL=$(grep -o 'http://127.0.0.1:[0-9]*' "$SERVE/serve.log" | head -1)
+echo "server: $AWAN_URL (log $SERVE/serve.log)"
+AWAN_TOKEN=$UNI $AWAN submit examples/jobs/training-gang.yaml
+AWAN_TOKEN=$UNI $AWAN submit examples/jobs/notebook.yaml
+AWAN_TOKEN=$STARTUP $AWAN submit examples/jobs/inference-worker.yaml
+sleep 1
+AWAN_TOKEN=$UNI $AWAN describe j-00000001
+for _ in $(seq 30); do
+  echo; date +%T
+  Q="$(AWAN_TOKEN=$UNI $AWAN queue; AWAN_TOKEN=$STARTUP $AWAN queue | tail -n +2)"
+  echo "$Q"
+  if ! grep -qE "Pending|Running" <<<"$Q"; then break; fi
+  sleep 3
+done
+echo
+AWAN_TOKEN=$UNI $AWAN logs j-00000001 --task 3
+kill $SERVER && wait $SERVER 2>/dev/null || true
+echo "awan serve stopped; its state is in $SERVE (see docs/serve.md)"

@@ -151,7 +151,8 @@ TEST(Serve, JobsRunOnTheGpusAwanChoseAndTenantsStayApart) {
   EXPECT_EQ(c.Delete("/v1/jobs/" + id, Bearer(b))->status, 404);
   EXPECT_TRUE(Json::parse(c.Get("/v1/jobs", Bearer(b))->body)["items"].empty());
   EXPECT_TRUE(Json::parse(c.Get("/v1/jobs?tenant=my-university", Bearer(b))->body)["items"].empty());
-  for (const Json& t : Json::parse(c.Get("/v1/tenants", Bearer(b))->body)["items"]) EXPECT_EQ(t["name"], "sg-fintech");
+  const Json tenants_b = Json::parse(c.Get("/v1/tenants", Bearer(b))->body);
+  for (const Json& t : tenants_b["items"]) EXPECT_EQ(t["name"], "sg-fintech");
   // B may not submit for A.
   std::string for_a = kShortJob;
   for_a.replace(for_a.find("{name: hello}"), 13, "{name: hello, tenant: my-university}");
