@@ -10,7 +10,7 @@ PKGS=(
   libcli11-dev libfmt-dev nlohmann-json3-dev
   gnuplot-nox libglpk-dev libyaml-cpp-dev
   libssl-dev librapidcheck-dev
-  libcpp-httplib-dev libsqlitecpp-dev libsqlite3-dev
+  libcpp-httplib-dev libsqlitecpp-dev libsqlite3-dev wrk
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -50,6 +50,9 @@ void AddServe(CLI::App& app, ServeArgs& a) {
   c->add_option("--fleet", a.fleet, "fleet file (YAML)")->required();
   c->add_option("--state-dir", a.state_dir, "where task logs go")->capture_default_str();
   c->add_option("--tick-ms", a.tick_ms, "scheduling period in ms")->capture_default_str()->check(CLI::Range(10, 60000));
+  c->add_option("--http-threads", a.http_threads, "HTTP worker threads (one per kept-alive connection)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
   c->add_option("--placement", a.placement, "placement profile")->capture_default_str();
   c->add_option("--ordering", a.ordering, "queue ordering")->capture_default_str();
 }
@@ -74,8 +77,13 @@ int RunServe(const ServeArgs& a) {
   if (!cp.ok()) return Fail(cp.status());
   server::ControlPlane& plane = **cp;
   httplib::Server http;
+  // One worker per kept-alive connection: cpp-httplib serves a connection on one thread until it closes.
+  http.new_task_queue = [n = a.http_threads] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
+  http.set_tcp_nodelay(true);
+  http.set_keep_alive_max_count(1000);
   server::Metrics metrics;
-  server::RegisterRoutes(http, plane);
+  server::Authenticator auth(plane.store(), WallMs);
+  server::RegisterRoutes(http, plane, auth);
   http.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
     res.set_content(metrics.Render(plane), "text/plain; version=0.0.4");
   });

@@ -14,6 +14,7 @@ struct ServeArgs {
   std::string fleet;
   std::string state_dir = "awan-state";
   int tick_ms = 200;
+  int http_threads = 128;
   std::string placement = "bestfit", ordering = "fifo";
 };
 void AddServe(CLI::App& app, ServeArgs& a);

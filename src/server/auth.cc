@@ -58,3 +58,21 @@ StatusOr<Principal> Authenticate(StateStore& store, const std::string& header) {
 }
 
 }  // namespace awan::server
+
+namespace awan::server {
+
+StatusOr<Principal> Authenticator::Authenticate(const std::string& header) {
+  const int64_t now = now_ms_();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = cache_.find(header);
+    if (it != cache_.end() && it->second.first > now) return it->second.second;
+  }
+  AWAN_ASSIGN_OR_RETURN(Principal p, ::awan::server::Authenticate(*store_, header));
+  std::lock_guard<std::mutex> lock(mu_);
+  if (cache_.size() > 100000) cache_.clear();  // bounded
+  cache_[header] = {now + ttl_ms_, p};
+  return p;
+}
+
+}  // namespace awan::server

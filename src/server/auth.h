@@ -6,6 +6,8 @@
 #pragma once
 
 #include <functional>
+#include <mutex>
+#include <unordered_map>
 #include <string>
 
 #include "common/status.h"
@@ -36,5 +38,21 @@ Status RevokeToken(StateStore& store, const std::string& token);
 // The principal for "Bearer <token>" (or the bare token); Unauthenticated-style errors are NotFound with a
 // message safe to show: missing, malformed, unknown or revoked.
 StatusOr<Principal> Authenticate(StateStore& store, const std::string& authorization_header);
+
+// Authenticate with a short-lived cache of good tokens, so that a read does not query the store: a token
+// revoked in the store stops working within `ttl_ms`. Thread-safe.
+class Authenticator {
+ public:
+  Authenticator(StateStore& store, std::function<int64_t()> now_ms, int64_t ttl_ms = 1000)
+      : store_(&store), now_ms_(std::move(now_ms)), ttl_ms_(ttl_ms) {}
+  StatusOr<Principal> Authenticate(const std::string& authorization_header);
+
+ private:
+  StateStore* store_;
+  std::function<int64_t()> now_ms_;
+  int64_t ttl_ms_;
+  std::mutex mu_;
+  std::unordered_map<std::string, std::pair<int64_t, Principal>> cache_;  // header -> (expiry, principal)
+};
 
 }  // namespace awan::server

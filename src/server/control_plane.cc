@@ -111,18 +111,29 @@ Status ControlPlane::Recover() {
         AWAN_RETURN_IF_ERROR(store_->UpdateJob(j));
         continue;
       }
-      if (was_running) AWAN_RETURN_IF_ERROR(Save(**l, "Pending", "requeued: the server restarted while it ran"));
+      if (was_running) Save(**l, "Pending", "requeued: the server restarted while it ran");
     }
   }
+  AWAN_RETURN_IF_ERROR(Flush());
   recovered_ = true;
   return Status::Ok();
 }
 
-Status ControlPlane::Save(Live& l, const std::string& state, const std::string& message) {
+void ControlPlane::Save(Live& l, const std::string& state, const std::string& message) {
   l.row.state = state;
   l.row.message = message;
   l.row.updated_ms = now_ms_();
-  return store_->UpdateJob(l.row);
+  dirty_.push_back(by_id_.at(l.row.id));
+}
+
+Status ControlPlane::Flush() {
+  std::vector<StoredJob> rows;
+  std::vector<uint8_t> seen(live_.size(), 0);
+  for (size_t i : dirty_) {
+    if (!seen[i]) rows.push_back(live_[i].row), seen[i] = 1;
+  }
+  dirty_.clear();
+  return store_->UpdateJobs(rows);
 }
 
 StatusOr<StoredJob> ControlPlane::Submit(const Principal& who, std::string_view text, std::string_view source) {
@@ -141,8 +152,9 @@ StatusOr<StoredJob> ControlPlane::Submit(const Principal& who, std::string_view 
   row.manifest = ManifestJson(m, tenant);
   row.created_ms = row.updated_ms = now_ms_();
   row.message = "queued";
+  // Durable first (group-committed with concurrent submits, outside the control plane's lock), then queued.
+  AWAN_ASSIGN_OR_RETURN(row, store_->CreateJob(std::move(row)));
   std::lock_guard<std::mutex> lock(mu_);
-  AWAN_ASSIGN_OR_RETURN(row, store_->CreateJob(std::move(row)));  // durable from here on
   ++stats_.submitted;
   StatusOr<Live*> l = Enqueue(row, false);
   if (!l.ok()) {
@@ -195,7 +207,8 @@ StatusOr<StoredJob> ControlPlane::Cancel(const Principal& who, const std::string
   if (l->row.state != "Pending" && l->row.state != "Running") return l->row;  // already over: nothing to do
   exec_->Kill(l->row.id);
   AWAN_RETURN_IF_ERROR(sched_->Cancel(l->index, now_ms_() / 1000));
-  AWAN_RETURN_IF_ERROR(Save(*l, "Cancelled", "cancelled by request"));
+  Save(*l, "Cancelled", "cancelled by request");
+  AWAN_RETURN_IF_ERROR(Flush());
   return l->row;
 }
 
@@ -230,13 +243,13 @@ Status ControlPlane::Tick() {
       exec_->Kill(l.row.id);
       AWAN_RETURN_IF_ERROR(sched_->Cancel(l.index, now_s));
       l.row.exit_code = e.exit_code;
-      AWAN_RETURN_IF_ERROR(Save(l, "Failed", "task " + std::to_string(e.task) + " exited with code " + std::to_string(e.exit_code)));
+      Save(l, "Failed", "task " + std::to_string(e.task) + " exited with code " + std::to_string(e.exit_code));
       continue;
     }
     if (--l.tasks_running > 0) continue;
     AWAN_RETURN_IF_ERROR(sched_->Finish(l.index, now_s));
     l.row.exit_code = 0;
-    AWAN_RETURN_IF_ERROR(Save(l, "Succeeded", "every task exited with code 0"));
+    Save(l, "Succeeded", "every task exited with code 0");
   }
   const auto t0 = std::chrono::steady_clock::now();
   AWAN_RETURN_IF_ERROR(sched_->Cycle(now_s));
@@ -247,7 +260,7 @@ Status ControlPlane::Tick() {
     Live& l = live_[by_id_.at(sched_->job(s.job).spec->name)];
     exec_->Kill(l.row.id);
     ++stats_.preemptions;
-    AWAN_RETURN_IF_ERROR(Save(l, "Pending", s.node_failed ? "requeued: a node it ran on went down" : "preempted"));
+    Save(l, "Pending", s.node_failed ? "requeued: a node it ran on went down" : "preempted");
   }
   // Runs it started: launch every task on the node and devices the core chose.
   for (const RunStarted& r : sched_->TakeStarted()) {
@@ -268,14 +281,14 @@ Status ControlPlane::Tick() {
       if (Status s = exec_->Launch(t); !s.ok()) {
         exec_->Kill(l.row.id);
         AWAN_RETURN_IF_ERROR(sched_->Cancel(r.job, now_s));
-        AWAN_RETURN_IF_ERROR(Save(l, "Failed", "launch failed: " + s.message()));
+        Save(l, "Failed", "launch failed: " + s.message());
         break;
       }
     }
     if (l.row.state == "Failed") continue;
-    AWAN_RETURN_IF_ERROR(Save(l, "Running", "running on " + std::to_string(r.tasks.size()) + " task(s)"));
+    Save(l, "Running", "running on " + std::to_string(r.tasks.size()) + " task(s)");
   }
-  return Status::Ok();
+  return Flush();  // one durable write for every state this tick changed
 }
 
 std::map<std::string, std::pair<int64_t, int64_t>> ControlPlane::TenantLoad() const {

@@ -79,7 +79,9 @@ class ControlPlane {
   ControlPlane() = default;
   StatusOr<Live*> Enqueue(StoredJob row, bool recovering);
   StatusOr<Live*> Find(const Principal& who, const std::string& id);
-  Status Save(Live& l, const std::string& state, const std::string& message);
+  // Sets the state in memory and marks the job for the next Flush (one durable write for the batch).
+  void Save(Live& l, const std::string& state, const std::string& message);
+  Status Flush();
   std::string PlacementJson(size_t index) const;
 
   mutable std::mutex mu_;
@@ -96,6 +98,7 @@ class ControlPlane {
   std::deque<Live> live_;
   std::map<std::string, size_t> by_id_;  // job id -> live_ index
   bool recovered_ = false;
+  std::vector<size_t> dirty_;  // live_ indices to write at the next Flush
   ControlPlaneStats stats_;
 };
 

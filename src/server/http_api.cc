@@ -37,8 +37,8 @@ int HttpCode(const Status& s) {
 }
 
 // Authenticates the request; on failure answers 401 and returns nullopt.
-std::optional<Principal> Auth(ControlPlane& cp, const httplib::Request& req, httplib::Response& res) {
-  auto p = Authenticate(cp.store(), req.get_header_value("Authorization"));
+std::optional<Principal> Auth(Authenticator& auth, const httplib::Request& req, httplib::Response& res) {
+  auto p = auth.Authenticate(req.get_header_value("Authorization"));
   if (!p.ok()) {
     if (p.status().code() == StatusCode::kNotFound) {
       Error(res, 401, p.status().message());
@@ -117,7 +117,7 @@ std::string OpenApiDocument() {
   return doc.dump(1);
 }
 
-void RegisterRoutes(httplib::Server& http, ControlPlane& cp) {
+void RegisterRoutes(httplib::Server& http, ControlPlane& cp, Authenticator& auth) {
   http.set_payload_max_length(config::kMaxManifestBytes);  // larger bodies: 413 before they are read
   http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
     std::string what = "internal error";
@@ -146,15 +146,15 @@ void RegisterRoutes(httplib::Server& http, ControlPlane& cp) {
   http.Get("/v1/openapi.json", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(OpenApiDocument(), "application/json");
   });
-  http.Post("/v1/jobs", [&cp](const httplib::Request& req, httplib::Response& res) {
-    auto who = Auth(cp, req, res);
+  http.Post("/v1/jobs", [&cp, &auth](const httplib::Request& req, httplib::Response& res) {
+    auto who = Auth(auth, req, res);
     if (!who) return;
     auto job = cp.Submit(*who, req.body, "request body");
     if (!job.ok()) return Error(res, HttpCode(job.status()), job.status().message());
     Reply(res, 201, JobJson(*job));
   });
-  http.Get("/v1/jobs", [&cp](const httplib::Request& req, httplib::Response& res) {
-    auto who = Auth(cp, req, res);
+  http.Get("/v1/jobs", [&cp, &auth](const httplib::Request& req, httplib::Response& res) {
+    auto who = Auth(auth, req, res);
     if (!who) return;
     JobFilter f;
     f.state = req.get_param_value("state");
@@ -175,15 +175,15 @@ void RegisterRoutes(httplib::Server& http, ControlPlane& cp) {
     if (static_cast<int>(jobs->size()) == std::clamp(f.limit, 1, 1000) && !jobs->empty()) out["next"] = jobs->back().id;
     Reply(res, 200, out);
   });
-  http.Get(R"(/v1/jobs/([^/]+))", [&cp](const httplib::Request& req, httplib::Response& res) {
-    auto who = Auth(cp, req, res);
+  http.Get(R"(/v1/jobs/([^/]+))", [&cp, &auth](const httplib::Request& req, httplib::Response& res) {
+    auto who = Auth(auth, req, res);
     if (!who) return;
     auto job = cp.Get(*who, req.matches[1]);
     if (!job.ok()) return Error(res, HttpCode(job.status()), job.status().message());
     Reply(res, 200, JobJson(*job));
   });
-  auto cancel = [&cp](const httplib::Request& req, httplib::Response& res) {
-    auto who = Auth(cp, req, res);
+  auto cancel = [&cp, &auth](const httplib::Request& req, httplib::Response& res) {
+    auto who = Auth(auth, req, res);
     if (!who) return;
     auto job = cp.Cancel(*who, req.matches[1]);
     if (!job.ok()) return Error(res, HttpCode(job.status()), job.status().message());
@@ -191,8 +191,8 @@ void RegisterRoutes(httplib::Server& http, ControlPlane& cp) {
   };
   http.Post(R"(/v1/jobs/([^/]+)/cancel)", cancel);
   http.Delete(R"(/v1/jobs/([^/]+))", cancel);
-  http.Get(R"(/v1/jobs/([^/]+)/logs)", [&cp](const httplib::Request& req, httplib::Response& res) {
-    auto who = Auth(cp, req, res);
+  http.Get(R"(/v1/jobs/([^/]+)/logs)", [&cp, &auth](const httplib::Request& req, httplib::Response& res) {
+    auto who = Auth(auth, req, res);
     if (!who) return;
     int task = 0;
     if (req.has_param("task")) {
@@ -206,8 +206,8 @@ void RegisterRoutes(httplib::Server& http, ControlPlane& cp) {
     if (!logs.ok()) return Error(res, HttpCode(logs.status()), logs.status().message());
     res.set_content(*logs, "text/plain");
   });
-  http.Get("/v1/nodes", [&cp](const httplib::Request& req, httplib::Response& res) {
-    auto who = Auth(cp, req, res);
+  http.Get("/v1/nodes", [&cp, &auth](const httplib::Request& req, httplib::Response& res) {
+    auto who = Auth(auth, req, res);
     if (!who) return;
     const Fleet& fleet = cp.fleet().fleet;
     Json items = Json::array();
@@ -224,8 +224,8 @@ void RegisterRoutes(httplib::Server& http, ControlPlane& cp) {
     }
     Reply(res, 200, {{"items", items}});
   });
-  http.Get("/v1/tenants", [&cp](const httplib::Request& req, httplib::Response& res) {
-    auto who = Auth(cp, req, res);
+  http.Get("/v1/tenants", [&cp, &auth](const httplib::Request& req, httplib::Response& res) {
+    auto who = Auth(auth, req, res);
     if (!who) return;
     Json items = Json::array();
     const auto load = cp.TenantLoad();

@@ -8,7 +8,8 @@
 //   GET  /v1/jobs/{id}/logs?task=N               a task's captured output
 //   GET  /v1/nodes, /v1/tenants                  the fleet's nodes (free GPUs), tenants (quota, load)
 //   GET  /metrics                                Prometheus text format
-// Every /v1 call but healthz, readyz and openapi.json needs "Authorization: Bearer <token>" (401 otherwise). A
+// Every /v1 call but healthz, readyz and openapi.json needs "Authorization: Bearer <token>" (401 otherwise; good
+// tokens are cached for a second, so a revoked token stops working within one). A
 // tenant's token never sees another tenant's jobs: they answer 404. Errors are JSON {"error": "..."} with a
 // 4xx for the caller's mistakes (400 bad manifest, 401, 403, 404, 413 body over 256 KiB) and 5xx for ours.
 #pragma once
@@ -25,8 +26,8 @@ class Server;
 
 namespace awan::server {
 
-// Registers the routes on `http`; `cp` must outlive it.
-void RegisterRoutes(httplib::Server& http, ControlPlane& cp);
+// Registers the routes on `http`; `cp` and `auth` must outlive it.
+void RegisterRoutes(httplib::Server& http, ControlPlane& cp, Authenticator& auth);
 
 // The OpenAPI 3 document served at /v1/openapi.json.
 std::string OpenApiDocument();

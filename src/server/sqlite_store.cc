@@ -1,7 +1,9 @@
 // The embedded store: SQLite in WAL mode with synchronous=FULL (every commit is fsynced), through SQLiteCpp.
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <condition_variable>
 #include <mutex>
+#include <vector>
 
 #include "server/store.h"
 
@@ -25,20 +27,67 @@ class SqliteStore final : public StateStore {
         "created_ms INTEGER)");
   }
 
+  // Group commit: a caller queues its job; whoever finds no commit under way becomes the leader and commits
+  // everything queued in one transaction (one fsync), then wakes the others. Under load, one fsync serves many.
   StatusOr<StoredJob> CreateJob(StoredJob j) override {
-    return Guard([&]() -> StatusOr<StoredJob> {
-      SQLite::Transaction tx(db_);
-      SQLite::Statement next(db_, "SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs");
-      next.executeStep();
-      j.id = Id(next.getColumn(0).getInt64());
-      SQLite::Statement ins(db_,
-                            "INSERT INTO jobs (id, tenant, name, manifest, state, created_ms, updated_ms, message, "
-                            "exit_code, placement) VALUES (?,?,?,?,?,?,?,?,?,?)");
-      Bind(ins, j);
-      ins.exec();
-      tx.commit();
-      return j;
-    });
+    Request req{&j, Status::Ok(), false};
+    std::unique_lock<std::mutex> q(queue_mu_);
+    queue_.push_back(&req);
+    while (!req.done) {
+      if (committing_) {
+        queue_cv_.wait(q);
+        continue;
+      }
+      committing_ = true;
+      std::vector<Request*> batch;
+      batch.swap(queue_);
+      q.unlock();
+      const Status s = Guard([&]() -> StatusOr<bool> {
+                         SQLite::Transaction tx(db_);
+                         SQLite::Statement next(db_, "SELECT COALESCE(MAX(seq), 0) FROM jobs");
+                         next.executeStep();
+                         int64_t seq = next.getColumn(0).getInt64();
+                         SQLite::Statement ins(db_,
+                                               "INSERT INTO jobs (id, tenant, name, manifest, state, created_ms, updated_ms, "
+                                               "message, exit_code, placement) VALUES (?,?,?,?,?,?,?,?,?,?)");
+                         for (Request* r : batch) {
+                           r->job->id = Id(++seq);
+                           Bind(ins, *r->job);
+                           ins.exec();
+                           ins.reset();
+                         }
+                         tx.commit();
+                         return true;
+                       }).status();
+      q.lock();
+      for (Request* r : batch) {
+        r->status = s;
+        r->done = true;
+      }
+      committing_ = false;
+      queue_cv_.notify_all();
+    }
+    if (!req.status.ok()) return req.status;
+    return j;
+  }
+
+  Status UpdateJobs(const std::vector<StoredJob>& jobs) override {
+    if (jobs.empty()) return Status::Ok();
+    return Guard([&]() -> StatusOr<bool> {
+             SQLite::Transaction tx(db_);
+             SQLite::Statement up(db_,
+                                  "UPDATE jobs SET id=?, tenant=?, name=?, manifest=?, state=?, created_ms=?, updated_ms=?, "
+                                  "message=?, exit_code=?, placement=? WHERE id=?");
+             for (const StoredJob& j : jobs) {
+               Bind(up, j);
+               up.bind(11, j.id);
+               if (up.exec() == 0) return NotFound("no job " + j.id);
+               up.reset();
+             }
+             tx.commit();
+             return true;
+           })
+        .status();
   }
 
   Status UpdateJob(const StoredJob& j) override {
@@ -158,8 +207,17 @@ class SqliteStore final : public StateStore {
     }
   }
 
-  std::mutex mu_;
+  struct Request {
+    StoredJob* job;
+    Status status;
+    bool done = false;
+  };
+  std::mutex mu_;  // the database
   SQLite::Database db_;
+  std::mutex queue_mu_;  // group commit
+  std::condition_variable queue_cv_;
+  std::vector<Request*> queue_;
+  bool committing_ = false;
 };
 
 }  // namespace

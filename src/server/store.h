@@ -1,6 +1,7 @@
 // StateStore: the control plane's durable state behind one interface: jobs (the accepted manifest and what
 // happened to it) and API tokens (hashed). A write returns only once it is durable, so the API answers 201 only
-// for a job that survives a crash. Backends: `sqlite:PATH` (WAL, synchronous=FULL; the embedded default);
+// for a job that survives a crash. Concurrent CreateJob calls are group-committed: one transaction and one fsync
+// for every job that arrived while the previous commit was being written. Backends: `sqlite:PATH` (WAL, synchronous=FULL; the embedded default);
 // etcd comes later behind the same interface. Thread-safe.
 #pragma once
 
@@ -48,6 +49,8 @@ class StateStore {
   virtual StatusOr<StoredJob> CreateJob(StoredJob job) = 0;
   // Replaces the job with this id (NotFound if there is none).
   virtual Status UpdateJob(const StoredJob& job) = 0;
+  // Replaces several jobs in one durable write.
+  virtual Status UpdateJobs(const std::vector<StoredJob>& jobs) = 0;
   virtual StatusOr<std::optional<StoredJob>> GetJob(const std::string& id) = 0;
   virtual StatusOr<std::vector<StoredJob>> ListJobs(const JobFilter& filter) = 0;
   virtual Status PutToken(const TokenRecord& token) = 0;

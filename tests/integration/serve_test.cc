@@ -171,6 +171,12 @@ TEST(Serve, JobsRunOnTheGpusAwanChoseAndTenantsStayApart) {
     EXPECT_EQ(r->status, 401) << r->body;
     EXPECT_TRUE(Json::parse(r->body).contains("error"));
   }
+  // A token revoked while the server runs stops working within a second (good tokens are cached that long).
+  const std::string late = Token(db, "my-university", "member");
+  ASSERT_EQ(c.Get("/v1/jobs", Bearer(late))->status, 200);
+  RunAwan("token revoke --store sqlite:" + db + " " + late);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  EXPECT_EQ(c.Get("/v1/jobs", Bearer(late))->status, 401);
   // Malformed and oversized bodies: a clear 4xx, and the server keeps serving.
   auto bad = c.Post("/v1/jobs", Bearer(a), "apiVersion: awan/v1\nkind: Job\nmetadata: {name: x}\nspec: {gpus: 3.5, duration_s: 5}\n",
                     "application/yaml");
