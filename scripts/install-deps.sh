@@ -11,6 +11,8 @@ PKGS=(
   gnuplot-nox libglpk-dev libyaml-cpp-dev
   libssl-dev librapidcheck-dev
   libcpp-httplib-dev libsqlitecpp-dev libsqlite3-dev wrk
+  clang-14 libclang-rt-14-dev
+  slurm-wlm munge
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -2,7 +2,9 @@
 # Runs every test on a fresh Debian 12 machine: installs dependencies, builds the Release preset and runs
 # its whole suite (unit, scenario, contract, integration, and the quality gate against the published FGD
 # results in ../shared), then builds the Debug preset with AddressSanitizer + UndefinedBehaviorSanitizer
-# and runs everything but the slow quality gate under the sanitizers.
+# and runs everything but the slow quality gate under the sanitizers. Between the two, the libFuzzer targets
+# (scripts/fuzz.sh) run for a bounded time. The Slurm integration test starts its own cluster on 127.0.0.1 with
+# scripts/slurm-up.sh (it needs root; it is skipped, visibly, without).
 # Usage: scripts/test.sh [--release-only]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +15,8 @@ cmake --preset release >/dev/null
 cmake --build --preset release -j "$JOBS"
 echo "== release tests"
 ctest --preset release -j "$JOBS"
+echo "== fuzzing (libFuzzer, ${AWAN_FUZZ_SECONDS:-30} s per target)"
+bash scripts/fuzz.sh "${AWAN_FUZZ_SECONDS:-30}"
 if [ "${1:-}" != "--release-only" ]; then
   echo "== debug build (ASan + UBSan)"
   cmake --preset debug >/dev/null

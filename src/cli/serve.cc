@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -21,6 +22,7 @@
 #include "server/control_plane.h"
 #include "server/http_api.h"
 #include "server/local_executor.h"
+#include "server/slurm_executor.h"
 #include "server/metrics.h"
 #include "server/store.h"
 #include "trace/csv.h"
@@ -53,6 +55,10 @@ void AddServe(CLI::App& app, ServeArgs& a) {
   c->add_option("--http-threads", a.http_threads, "HTTP worker threads (one per kept-alive connection)")
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));
+  c->add_option("--executor", a.executor, "where tasks run: local (processes here) or slurm (sbatch to SLURM_CONF's cluster)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"local", "slurm"}));
+  c->add_option("--slurm-nodes", a.slurm_nodes, "awan node = Slurm node pairs, comma-separated (default: the same names)");
   c->add_option("--placement", a.placement, "placement profile")->capture_default_str();
   c->add_option("--ordering", a.ordering, "queue ordering")->capture_default_str();
 }
@@ -71,7 +77,18 @@ int RunServe(const ServeArgs& a) {
   } catch (...) {
     return Fail(InvalidArgument("--listen: bad port in '" + a.listen + "'"));
   }
-  auto exec = std::make_unique<server::LocalExecutor>(a.state_dir + "/logs", WallMs);
+  std::unique_ptr<server::Executor> exec;
+  if (a.executor == "slurm") {
+    std::map<std::string, std::string> nodes;
+    for (const std::string& pair : SplitList(a.slurm_nodes)) {
+      const size_t eq = pair.find('=');
+      if (eq == std::string::npos) return Fail(InvalidArgument("--slurm-nodes: expected AWAN_NODE=SLURM_NODE, got '" + pair + "'"));
+      nodes[pair.substr(0, eq)] = pair.substr(eq + 1);
+    }
+    exec = std::make_unique<server::SlurmExecutor>(a.state_dir + "/logs", nodes, WallMs);
+  } else {
+    exec = std::make_unique<server::LocalExecutor>(a.state_dir + "/logs", WallMs);
+  }
   auto cp = server::ControlPlane::Create(std::move(*fleet), std::move(*store), std::move(exec), WallMs,
                                          server::ControlPlaneOptions{a.placement, a.ordering, 3600});
   if (!cp.ok()) return Fail(cp.status());

@@ -16,6 +16,8 @@ struct ServeArgs {
   int tick_ms = 200;
   int http_threads = 128;
   std::string placement = "bestfit", ordering = "fifo";
+  std::string executor = "local";
+  std::string slurm_nodes;  // awan-node=slurm-node,...
 };
 void AddServe(CLI::App& app, ServeArgs& a);
 int RunServe(const ServeArgs& a);

@@ -278,6 +278,9 @@ Status ControlPlane::Tick() {
       t.command = l.command;
       t.env = l.env;
       t.duration_s = l.command.empty() ? l.spec.duration_s : 0;
+      t.gpus = l.spec.task.gpu_count;
+      t.cpus = static_cast<int>((l.spec.task.cpu.value + 999) / 1000);
+      t.mem_mib = l.spec.task.memory.value;
       if (Status s = exec_->Launch(t); !s.ok()) {
         exec_->Kill(l.row.id);
         AWAN_RETURN_IF_ERROR(sched_->Cancel(r.job, now_s));

@@ -19,6 +19,9 @@ struct TaskLaunch {
   std::vector<std::string> command;      // argv; empty = a placeholder that ends after duration_s
   std::map<std::string, std::string> env;
   int64_t duration_s = 0;                // placeholder run time; for a command, a time limit if > 0
+  int gpus = 0;                          // devices (a fractional request counts as one)
+  int cpus = 1;                          // cores (rounded up)
+  int64_t mem_mib = 0;
 };
 
 struct TaskExit {

@@ -46,17 +46,22 @@ std::string Token(const std::string& db, const std::string& tenant, const std::s
 // A running `awan serve`, killed with SIGKILL (or SIGTERM) by the test.
 class Server {
  public:
-  Server(const std::string& dir, const std::string& db) {
+  Server(const std::string& dir, const std::string& db, std::string fleet = "",
+         std::vector<std::string> extra = {}) {
+    if (fleet.empty()) fleet = std::string(AWAN_SOURCE_DIR) + "/examples/fleets/asean.yaml";
     log_ = dir + "/serve-" + std::to_string(++starts_) + ".log";
+    std::vector<std::string> args = {AWAN_BINARY, "serve", "--store", "sqlite:" + db, "--listen", "127.0.0.1:0",
+                                     "--fleet", fleet, "--state-dir", dir + "/state", "--tick-ms", "50"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
     pid_ = fork();
     if (pid_ == 0) {
       const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       dup2(fd, 1);
       dup2(fd, 2);
-      const std::string fleet = std::string(AWAN_SOURCE_DIR) + "/examples/fleets/asean.yaml";
-      const std::string store = "sqlite:" + db, state = dir + "/state";
-      execl(AWAN_BINARY, AWAN_BINARY, "serve", "--store", store.c_str(), "--listen", "127.0.0.1:0", "--fleet", fleet.c_str(),
-            "--state-dir", state.c_str(), "--tick-ms", "50", static_cast<char*>(nullptr));
+      execv(AWAN_BINARY, argv.data());
       _exit(127);
     }
     for (int i = 0; i < 200 && port_ == 0; ++i) {  // at most 10 s
@@ -257,6 +262,66 @@ TEST(Serve, EveryAcceptedJobSurvivesSigkill) {
     after = page["next"];
   }
   for (const std::string& id : accepted) EXPECT_TRUE(listed.count(id)) << id << " got 201 but is gone";
+}
+
+}  // namespace
+
+namespace {
+
+// The slurm executor against a real Slurm cluster on 127.0.0.1 (slurmctld + slurmd with 4 fake GPUs, started by
+// scripts/slurm-up.sh): the job runs through sbatch on the node awan chose, with the GPU count Slurm allocated
+// and the device indices awan chose, to completion.
+TEST(Serve, SlurmExecutorRunsTheJobWhereAwanPlacedIt) {
+  if (getuid() != 0) GTEST_SKIP() << "needs root to start slurmd and munged (scripts/slurm-up.sh)";
+  const std::string dir = TempDir("slurm");
+  const std::string up = std::string(AWAN_SOURCE_DIR) + "/scripts/slurm-up.sh " + dir + "/slurm 4 16917 16918";
+  FILE* p = popen(up.c_str(), "r");
+  char buf[256] = {0};
+  const bool got = fgets(buf, sizeof buf, p) != nullptr;
+  const int rc = pclose(p);
+  ASSERT_TRUE(got && rc == 0) << "scripts/slurm-up.sh failed; see " << dir << "/slurm/log";
+  std::string host = buf;
+  host.erase(host.find_last_not_of("\n") + 1);
+  setenv("SLURM_CONF", (dir + "/slurm/slurm.conf").c_str(), 1);
+  struct Down {
+    std::string dir;
+    ~Down() { std::system((std::string(AWAN_SOURCE_DIR) + "/scripts/slurm-down.sh " + dir + "/slurm").c_str()); }
+  } down{dir};
+  std::ofstream(dir + "/fleet.yaml") << "node_types:\n  g4: {accelerator: H100, gpus: 4, cpu: 2, memory_gib: 4}\n"
+                                        "regions:\n  - name: lab\n    zones:\n      - {name: z, layout: {type: g4, nodes: 1}}\n"
+                                        "tenants:\n  - {name: lab, guaranteed_gpus: 4}\n";
+  const std::string db = dir + "/awan.db";
+  const std::string token = Token(db, "lab", "member");
+  Server s(dir, db, dir + "/fleet.yaml", {"--executor", "slurm", "--slurm-nodes", "z-b0-s0-0=" + host});
+  ASSERT_GT(s.port(), 0);
+  httplib::Client c(s.url());
+  const std::string job = "apiVersion: awan/v1\nkind: Job\nmetadata: {name: on-slurm}\nspec:\n  gpus: 2\n  cpu: 1\n"
+                          "  memory_gib: 0.1\n  command: [sh, -c, 'echo devices=$CUDA_VISIBLE_DEVICES job=$SLURM_JOB_ID "
+                          "node=$SLURMD_NODENAME']\n";
+  auto sub = c.Post("/v1/jobs", Bearer(token), job, "application/yaml");
+  ASSERT_EQ(sub->status, 201) << sub->body;
+  const std::string id = Json::parse(sub->body)["id"];
+  Json done = Json::object();
+  for (int i = 0; i < 600 && done.value("state", "") != "Succeeded" && done.value("state", "") != "Failed"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    done = Json::parse(c.Get("/v1/jobs/" + id, Bearer(token))->body);
+  }
+  ASSERT_EQ(done["state"], "Succeeded") << done.dump();
+  const std::string devices = done["placement"][0]["devices"];
+  EXPECT_EQ(devices.size(), 3u) << devices;  // two devices, "i,j"
+  const std::string logs = c.Get("/v1/jobs/" + id + "/logs?task=0", Bearer(token))->body;
+  EXPECT_NE(logs.find("devices=" + devices + " "), std::string::npos) << logs;
+  EXPECT_NE(logs.find("node=" + host), std::string::npos) << logs;
+  const size_t at = logs.find("job=");
+  ASSERT_NE(at, std::string::npos) << logs;
+  const std::string slurm_id = logs.substr(at + 4, logs.find(' ', at) - at - 4);
+  FILE* q = popen(("scontrol show job -o " + slurm_id).c_str(), "r");
+  std::string info;
+  while (fgets(buf, sizeof buf, q)) info += buf;
+  pclose(q);
+  EXPECT_NE(info.find("JobState=COMPLETED"), std::string::npos) << info;
+  EXPECT_NE(info.find("NodeList=" + host), std::string::npos) << info;
+  EXPECT_NE(info.find("TresPerNode=gres:gpu:2"), std::string::npos) << info;  // Slurm allocated 2 GPUs to run it
 }
 
 }  // namespace

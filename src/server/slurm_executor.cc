@@ -1,0 +1,160 @@
+#include "server/slurm_executor.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace awan::server {
+
+StatusOr<std::string> RunCommand(const std::vector<std::string>& argv) {
+  int out[2], err[2];
+  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) return IoError(std::string("pipe: ") + std::strerror(errno));
+  std::vector<std::string> args = argv;
+  std::vector<char*> cargs;
+  for (std::string& a : args) cargs.push_back(a.data());
+  cargs.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid < 0) return IoError(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    dup2(out[1], 1);
+    dup2(err[1], 2);
+    execvp(cargs[0], cargs.data());
+    _exit(127);
+  }
+  close(out[1]);
+  close(err[1]);
+  std::string so, se;
+  char buf[4096];
+  for (ssize_t n; (n = read(out[0], buf, sizeof buf)) > 0;) so.append(buf, static_cast<size_t>(n));
+  for (ssize_t n; (n = read(err[0], buf, sizeof buf)) > 0;) se.append(buf, static_cast<size_t>(n));
+  close(out[0]);
+  close(err[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return IoError(argv[0] + " failed (exit " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + "): " + se);
+  }
+  return so;
+}
+
+namespace {
+
+// Single-quotes a word for /bin/sh.
+std::string Quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+std::string Field(const std::string& line, const std::string& key) {
+  const size_t at = line.find(key + "=");
+  if (at == std::string::npos) return "";
+  const size_t from = at + key.size() + 1;
+  return line.substr(from, line.find(' ', from) - from);
+}
+
+}  // namespace
+
+SlurmExecutor::SlurmExecutor(std::string dir, std::map<std::string, std::string> node_map, std::function<int64_t()> now_ms,
+                             int64_t poll_ms)
+    : dir_(std::move(dir)), node_map_(std::move(node_map)), now_ms_(std::move(now_ms)), poll_ms_(poll_ms) {}
+
+SlurmExecutor::~SlurmExecutor() = default;  // Slurm jobs outlive the server; the next one finds them by name
+
+Status SlurmExecutor::Launch(const TaskLaunch& t) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir_ + "/" + t.job_id, ec);
+  if (ec) return IoError("cannot create " + dir_ + "/" + t.job_id + ": " + ec.message());
+  const std::string base = dir_ + "/" + t.job_id + "/" + std::to_string(t.task);
+  std::ofstream script(base + ".sh");
+  script << "#!/bin/sh\n";
+  for (const auto& [k, v] : t.env) script << "export " << k << "=" << Quote(v) << "\n";
+  script << "export CUDA_VISIBLE_DEVICES=" << Quote(t.devices) << "\n"
+         << "export AWAN_JOB_ID=" << Quote(t.job_id) << "\nexport AWAN_TASK_INDEX=" << t.task << "\n"
+         << "export AWAN_NODE=" << Quote(t.node) << "\n";
+  if (t.command.empty()) {
+    script << "exec sleep " << std::max<int64_t>(1, t.duration_s) << "\n";
+  } else {
+    script << "exec";
+    for (const std::string& a : t.command) script << " " << Quote(a);
+    script << "\n";
+  }
+  script.close();
+  if (!script) return IoError("cannot write " + base + ".sh");
+  chmod((base + ".sh").c_str(), 0755);
+  auto node = node_map_.find(t.node);
+  const std::string slurm_node = node == node_map_.end() ? t.node : node->second;
+  std::vector<std::string> argv = {"sbatch", "--parsable", "--job-name=awan-" + t.job_id + "-" + std::to_string(t.task),
+                                   "--nodelist=" + slurm_node, "--nodes=1", "--ntasks=1",
+                                   "--cpus-per-task=" + std::to_string(std::max(1, t.cpus)),
+                                   "--mem=" + std::to_string(std::max<int64_t>(1, t.mem_mib)), "--output=" + base + ".log"};
+  if (t.gpus > 0) argv.push_back("--gres=gpu:" + std::to_string(t.gpus));
+  if (t.duration_s > 0 && !t.command.empty()) argv.push_back("--time=" + std::to_string((t.duration_s + 59) / 60));
+  argv.push_back(base + ".sh");
+  AWAN_ASSIGN_OR_RETURN(std::string out, RunCommand(argv));
+  std::string id = out.substr(0, out.find_first_of(";\n"));
+  if (id.empty()) return IoError("sbatch printed no job id: " + out);
+  running_.push_back({t.job_id, t.task, id});
+  return Status::Ok();
+}
+
+std::vector<TaskExit> SlurmExecutor::Poll() {
+  std::vector<TaskExit> out;
+  const int64_t now = now_ms_();
+  if (running_.empty() || now - last_poll_ms_ < poll_ms_) return out;
+  last_poll_ms_ = now;
+  for (size_t i = 0; i < running_.size();) {
+    auto info = RunCommand({"scontrol", "show", "job", "-o", running_[i].slurm_id});
+    if (!info.ok()) {  // unknown to Slurm any more: count it as failed
+      out.push_back({running_[i].job_id, running_[i].task, 255});
+      running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(i));
+      continue;
+    }
+    const std::string state = Field(*info, "JobState");
+    if (state == "PENDING" || state == "RUNNING" || state == "CONFIGURING" || state == "COMPLETING" || state == "SUSPENDED") {
+      ++i;
+      continue;
+    }
+    const std::string exit = Field(*info, "ExitCode");  // "code:signal"
+    int code = 255;
+    try {
+      const int c = std::stoi(exit.substr(0, exit.find(':')));
+      const int sig = std::stoi(exit.substr(exit.find(':') + 1));
+      code = sig != 0 ? 128 + sig : c;
+      if (state != "COMPLETED" && code == 0) code = 255;  // cancelled, timed out, node failure
+    } catch (...) {
+    }
+    out.push_back({running_[i].job_id, running_[i].task, code});
+    running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(i));
+  }
+  return out;
+}
+
+void SlurmExecutor::Kill(const std::string& job_id) {
+  std::vector<std::string> argv = {"scancel"};
+  for (size_t i = 0; i < running_.size();) {
+    if (running_[i].job_id == job_id) {
+      argv.push_back(running_[i].slurm_id);
+      running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(i));
+    } else {
+      ++i;
+    }
+  }
+  if (argv.size() > 1) (void)RunCommand(argv);
+}
+
+std::string SlurmExecutor::Logs(const std::string& job_id, int task) const {
+  std::ifstream f(dir_ + "/" + job_id + "/" + std::to_string(task) + ".log");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+}  // namespace awan::server

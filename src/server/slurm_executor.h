@@ -1,0 +1,46 @@
+// The slurm executor: each task of a placed job becomes a Slurm batch job pinned where awan placed it:
+// `sbatch --nodelist=<the Slurm node of awan's node> --gres=gpu:<count> --cpus-per-task --mem`, whose script
+// sets CUDA_VISIBLE_DEVICES to the device indices awan chose (Slurm's gres enforces the count; with
+// TaskPlugin=task/none it does not fence devices, so awan's indices are what the task sees), AWAN_JOB_ID,
+// AWAN_TASK_INDEX and AWAN_NODE, then execs the command. Progress is tracked with squeue and scontrol (at most
+// every poll_ms), exit codes from Slurm's ExitCode; Kill is scancel. Talks to the cluster named by SLURM_CONF.
+// Fractional GPUs are requested as one whole GPU (Slurm shards/MPS are not used).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "server/executor.h"
+
+namespace awan::server {
+
+class SlurmExecutor final : public Executor {
+ public:
+  // `node_map`: awan node name -> Slurm node name (a node not in it keeps its name).
+  SlurmExecutor(std::string dir, std::map<std::string, std::string> node_map, std::function<int64_t()> now_ms,
+                int64_t poll_ms = 500);
+  ~SlurmExecutor() override;
+  Status Launch(const TaskLaunch& t) override;
+  std::vector<TaskExit> Poll() override;
+  void Kill(const std::string& job_id) override;
+  std::string Logs(const std::string& job_id, int task) const override;
+
+ private:
+  struct Running {
+    std::string job_id;
+    int task = 0;
+    std::string slurm_id;
+  };
+  std::string dir_;
+  std::map<std::string, std::string> node_map_;
+  std::function<int64_t()> now_ms_;
+  int64_t poll_ms_, last_poll_ms_ = 0;
+  std::vector<Running> running_;
+};
+
+// Runs argv (no shell), returns its stdout; an error with its stderr if it fails.
+StatusOr<std::string> RunCommand(const std::vector<std::string>& argv);
+
+}  // namespace awan::server
