@@ -12,7 +12,7 @@ PKGS=(
   libssl-dev librapidcheck-dev
   libcpp-httplib-dev libsqlitecpp-dev libsqlite3-dev wrk
   clang-14 libclang-rt-14-dev
-  slurm-wlm munge
+  slurm-wlm munge etcd-server etcd-client
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -20,6 +20,7 @@
 #include "config/fleet_file.h"
 #include "server/auth.h"
 #include "server/control_plane.h"
+#include "server/etcd_store.h"
 #include "server/http_api.h"
 #include "server/local_executor.h"
 #include "server/slurm_executor.h"
@@ -47,7 +48,8 @@ thread_local std::chrono::steady_clock::time_point t_request_start;
 
 void AddServe(CLI::App& app, ServeArgs& a) {
   CLI::App* c = app.add_subcommand("serve", "Run the control plane: REST API, durable store, scheduler, executor");
-  c->add_option("--store", a.store, "state store URL: sqlite:PATH")->capture_default_str();
+  c->add_option("--store", a.store, "state store URL: sqlite:PATH, or etcd:URL[,URL...] (leader election among replicas)")
+      ->capture_default_str();
   c->add_option("--listen", a.listen, "address:port to listen on (port 0: any free port, printed)")->capture_default_str();
   c->add_option("--fleet", a.fleet, "fleet file (YAML)")->required();
   c->add_option("--state-dir", a.state_dir, "where task logs go")->capture_default_str();
@@ -117,16 +119,50 @@ int RunServe(const ServeArgs& a) {
     port = -1;
   }
   if (port < 0) return Fail(IoError("cannot listen on " + a.listen));
-  if (Status s = plane.Recover(); !s.ok()) return Fail(s);
-  fmt::print("awan serve: listening on http://{}:{} (store {}, fleet {}, {} GPUs)\n", host, port, a.store, a.fleet,
-             plane.fleet().fleet.total_gpus());
+  // With etcd, replicas elect one leader on a lease: only it recovers the state, schedules and answers /v1;
+  // the others answer 503 until they lead. With SQLite this process is the only one.
+  std::unique_ptr<server::LeaderElection> election;
+  if (a.store.rfind("etcd:", 0) == 0) {
+    auto eps = server::EtcdEndpoints(a.store);
+    if (!eps.ok()) return Fail(eps.status());
+    election = std::make_unique<server::LeaderElection>(*eps, fmt::format("{}:{} pid {}", host, port, getpid()));
+  } else if (Status s = plane.Recover(); !s.ok()) {
+    return Fail(s);
+  }
+  fmt::print("awan serve: listening on http://{}:{} (store {}, fleet {}, {} GPUs){}\n", host, port, a.store, a.fleet,
+             plane.fleet().fleet.total_gpus(), election ? ", standby until elected" : "");
   std::fflush(stdout);
   g_http = &http;
   signal(SIGTERM, OnSignal);
   signal(SIGINT, OnSignal);
   signal(SIGPIPE, SIG_IGN);
   std::thread loop([&] {
+    bool leading = election == nullptr;
+    auto last_renew = std::chrono::steady_clock::now();
     while (!g_stop) {
+      if (!leading) {
+        auto got = election->TryAcquire();
+        if (got.ok() && *got) {
+          if (Status s = plane.Recover(); !s.ok()) {
+            fmt::print(stderr, "awan serve: elected but cannot recover: {}\n", s.message());
+            std::_Exit(3);
+          }
+          leading = true;
+          last_renew = std::chrono::steady_clock::now();
+          fmt::print("awan serve: elected leader; scheduling\n");
+          std::fflush(stdout);
+        } else {
+          std::this_thread::sleep_for(std::chrono::milliseconds(500));
+          continue;
+        }
+      }
+      if (election && std::chrono::steady_clock::now() - last_renew > std::chrono::milliseconds(1000)) {
+        if (!election->KeepAlive()) {  // another replica may lead now: stop at once rather than schedule twice
+          fmt::print(stderr, "awan serve: lost leadership (lease expired); exiting\n");
+          std::_Exit(3);
+        }
+        last_renew = std::chrono::steady_clock::now();
+      }
       if (Status s = plane.Tick(); !s.ok()) fmt::print(stderr, "awan serve: scheduling error: {}\n", s.message());
       metrics.Absorb(plane.TakeStats());
       std::this_thread::sleep_for(std::chrono::milliseconds(a.tick_ms));

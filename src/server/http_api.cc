@@ -37,7 +37,11 @@ int HttpCode(const Status& s) {
 }
 
 // Authenticates the request; on failure answers 401 and returns nullopt.
-std::optional<Principal> Auth(Authenticator& auth, const httplib::Request& req, httplib::Response& res) {
+std::optional<Principal> Auth(ControlPlane& cp, Authenticator& auth, const httplib::Request& req, httplib::Response& res) {
+  if (!cp.ready()) {  // a standby replica (another one leads) or still recovering: clients go elsewhere or retry
+    Error(res, 503, "not ready: this replica is a standby or is recovering its state");
+    return std::nullopt;
+  }
   auto p = auth.Authenticate(req.get_header_value("Authorization"));
   if (!p.ok()) {
     if (p.status().code() == StatusCode::kNotFound) {
@@ -147,14 +151,14 @@ void RegisterRoutes(httplib::Server& http, ControlPlane& cp, Authenticator& auth
     res.set_content(OpenApiDocument(), "application/json");
   });
   http.Post("/v1/jobs", [&cp, &auth](const httplib::Request& req, httplib::Response& res) {
-    auto who = Auth(auth, req, res);
+    auto who = Auth(cp, auth, req, res);
     if (!who) return;
     auto job = cp.Submit(*who, req.body, "request body");
     if (!job.ok()) return Error(res, HttpCode(job.status()), job.status().message());
     Reply(res, 201, JobJson(*job));
   });
   http.Get("/v1/jobs", [&cp, &auth](const httplib::Request& req, httplib::Response& res) {
-    auto who = Auth(auth, req, res);
+    auto who = Auth(cp, auth, req, res);
     if (!who) return;
     JobFilter f;
     f.state = req.get_param_value("state");
@@ -176,14 +180,14 @@ void RegisterRoutes(httplib::Server& http, ControlPlane& cp, Authenticator& auth
     Reply(res, 200, out);
   });
   http.Get(R"(/v1/jobs/([^/]+))", [&cp, &auth](const httplib::Request& req, httplib::Response& res) {
-    auto who = Auth(auth, req, res);
+    auto who = Auth(cp, auth, req, res);
     if (!who) return;
     auto job = cp.Get(*who, req.matches[1]);
     if (!job.ok()) return Error(res, HttpCode(job.status()), job.status().message());
     Reply(res, 200, JobJson(*job));
   });
   auto cancel = [&cp, &auth](const httplib::Request& req, httplib::Response& res) {
-    auto who = Auth(auth, req, res);
+    auto who = Auth(cp, auth, req, res);
     if (!who) return;
     auto job = cp.Cancel(*who, req.matches[1]);
     if (!job.ok()) return Error(res, HttpCode(job.status()), job.status().message());
@@ -192,7 +196,7 @@ void RegisterRoutes(httplib::Server& http, ControlPlane& cp, Authenticator& auth
   http.Post(R"(/v1/jobs/([^/]+)/cancel)", cancel);
   http.Delete(R"(/v1/jobs/([^/]+))", cancel);
   http.Get(R"(/v1/jobs/([^/]+)/logs)", [&cp, &auth](const httplib::Request& req, httplib::Response& res) {
-    auto who = Auth(auth, req, res);
+    auto who = Auth(cp, auth, req, res);
     if (!who) return;
     int task = 0;
     if (req.has_param("task")) {
@@ -207,7 +211,7 @@ void RegisterRoutes(httplib::Server& http, ControlPlane& cp, Authenticator& auth
     res.set_content(*logs, "text/plain");
   });
   http.Get("/v1/nodes", [&cp, &auth](const httplib::Request& req, httplib::Response& res) {
-    auto who = Auth(auth, req, res);
+    auto who = Auth(cp, auth, req, res);
     if (!who) return;
     const Fleet& fleet = cp.fleet().fleet;
     Json items = Json::array();
@@ -225,7 +229,7 @@ void RegisterRoutes(httplib::Server& http, ControlPlane& cp, Authenticator& auth
     Reply(res, 200, {{"items", items}});
   });
   http.Get("/v1/tenants", [&cp, &auth](const httplib::Request& req, httplib::Response& res) {
-    auto who = Auth(auth, req, res);
+    auto who = Auth(cp, auth, req, res);
     if (!who) return;
     Json items = Json::array();
     const auto load = cp.TenantLoad();

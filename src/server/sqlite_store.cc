@@ -5,6 +5,7 @@
 #include <mutex>
 #include <vector>
 
+#include "server/etcd_store.h"
 #include "server/store.h"
 
 namespace awan::server {
@@ -232,8 +233,11 @@ StatusOr<std::unique_ptr<StateStore>> OpenStore(const std::string& url) {
       return IoError("cannot open " + path + ": " + e.what());
     }
   }
-  if (url.rfind("etcd:", 0) == 0) return InvalidArgument("store URL '" + url + "': the etcd store is not built yet");
-  return InvalidArgument("store URL '" + url + "': expected sqlite:PATH");
+  if (url.rfind("etcd:", 0) == 0) {
+    AWAN_ASSIGN_OR_RETURN(std::vector<std::string> endpoints, EtcdEndpoints(url));
+    return OpenEtcdStore(endpoints);
+  }
+  return InvalidArgument("store URL '" + url + "': expected sqlite:PATH or etcd:URL[,URL...]");
 }
 
 }  // namespace awan::server

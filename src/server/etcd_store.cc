@@ -1,0 +1,320 @@
+#include "server/etcd_store.h"
+
+#include <httplib.h>
+
+#include <condition_variable>
+#include <mutex>
+
+#include <nlohmann/json.hpp>
+
+namespace awan::server {
+
+using Json = nlohmann::json;
+
+std::string Base64Encode(const std::string& s) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < s.size(); i += 3) {
+    const uint32_t v = (uint32_t(uint8_t(s[i])) << 16) | (uint32_t(uint8_t(s[i + 1])) << 8) | uint8_t(s[i + 2]);
+    out += kAlphabet[v >> 18], out += kAlphabet[(v >> 12) & 63], out += kAlphabet[(v >> 6) & 63], out += kAlphabet[v & 63];
+  }
+  if (i + 1 == s.size()) {
+    const uint32_t v = uint32_t(uint8_t(s[i])) << 16;
+    out += kAlphabet[v >> 18], out += kAlphabet[(v >> 12) & 63], out += "==";
+  } else if (i + 2 == s.size()) {
+    const uint32_t v = (uint32_t(uint8_t(s[i])) << 16) | (uint32_t(uint8_t(s[i + 1])) << 8);
+    out += kAlphabet[v >> 18], out += kAlphabet[(v >> 12) & 63], out += kAlphabet[(v >> 6) & 63], out += '=';
+  }
+  return out;
+}
+
+std::string Base64Decode(const std::string& s) {
+  auto val = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  std::string out;
+  uint32_t buf = 0;
+  int bits = 0;
+  for (char c : s) {
+    const int v = val(c);
+    if (v < 0) continue;
+    buf = (buf << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((buf >> bits) & 0xff);
+    }
+  }
+  return out;
+}
+
+struct EtcdClient::Impl {
+  std::vector<std::string> endpoints;
+  size_t current = 0;
+  std::mutex mu;
+};
+
+EtcdClient::EtcdClient(std::vector<std::string> endpoints) : impl_(new Impl{std::move(endpoints), 0, {}}) {}
+EtcdClient::~EtcdClient() = default;
+
+StatusOr<std::string> EtcdClient::Call(const std::string& path, const std::string& body) {
+  size_t start;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    start = impl_->current;
+  }
+  std::string last;
+  // Each endpoint once, then once more around: an election in progress answers errors for a moment.
+  for (size_t k = 0; k < 2 * impl_->endpoints.size(); ++k) {
+    const size_t e = (start + k) % impl_->endpoints.size();
+    httplib::Client c(impl_->endpoints[e]);
+    c.set_connection_timeout(1);
+    c.set_read_timeout(5);
+    auto r = c.Post(path, body, "application/json");
+    if (r && r->status == 200) {
+      std::lock_guard<std::mutex> lock(impl_->mu);
+      impl_->current = e;
+      return r->body;
+    }
+    last = impl_->endpoints[e] + path + ": " + (r ? "HTTP " + std::to_string(r->status) + " " + r->body : httplib::to_string(r.error()));
+    if (k + 1 == impl_->endpoints.size()) std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  return Status(StatusCode::kUnavailable, "etcd: no endpoint answered: " + last);
+}
+
+namespace {
+
+constexpr const char* kJobs = "/awan/jobs/";
+constexpr const char* kJobsEnd = "/awan/jobs0";  // the prefix with its last byte + 1
+constexpr const char* kTokens = "/awan/tokens/";
+constexpr const char* kSeq = "/awan/seq";
+
+Json JobToJson(const StoredJob& j) {
+  return {{"id", j.id},           {"tenant", j.tenant},   {"name", j.name},       {"manifest", j.manifest},
+          {"state", j.state},     {"created_ms", j.created_ms}, {"updated_ms", j.updated_ms}, {"message", j.message},
+          {"exit_code", j.exit_code}, {"placement", j.placement}};
+}
+
+StoredJob JobFromJson(const Json& j) {
+  StoredJob s;
+  s.id = j.at("id");
+  s.tenant = j.at("tenant");
+  s.name = j.at("name");
+  s.manifest = j.at("manifest");
+  s.state = j.at("state");
+  s.created_ms = j.at("created_ms");
+  s.updated_ms = j.at("updated_ms");
+  s.message = j.at("message");
+  s.exit_code = j.at("exit_code");
+  s.placement = j.at("placement");
+  return s;
+}
+
+std::string JobId(int64_t seq) {
+  std::string s = std::to_string(seq);
+  return "j-" + std::string(s.size() < 8 ? 8 - s.size() : 0, '0') + s;
+}
+
+Json Put(const std::string& key, const std::string& value) {
+  return {{"request_put", {{"key", Base64Encode(key)}, {"value", Base64Encode(value)}}}};
+}
+
+class EtcdStore final : public StateStore {
+ public:
+  explicit EtcdStore(std::vector<std::string> endpoints) : client_(std::move(endpoints)) {}
+
+  StatusOr<StoredJob> CreateJob(StoredJob j) override {
+    Request req{&j, Status::Ok(), false};
+    std::unique_lock<std::mutex> q(queue_mu_);
+    queue_.push_back(&req);
+    while (!req.done) {
+      if (committing_) {
+        queue_cv_.wait(q);
+        continue;
+      }
+      committing_ = true;
+      std::vector<Request*> batch;
+      batch.swap(queue_);
+      q.unlock();
+      const Status s = Commit(batch);
+      q.lock();
+      for (Request* r : batch) r->status = s, r->done = true;
+      committing_ = false;
+      queue_cv_.notify_all();
+    }
+    if (!req.status.ok()) return req.status;
+    return j;
+  }
+
+  Status UpdateJob(const StoredJob& j) override {
+    AWAN_ASSIGN_OR_RETURN(std::optional<StoredJob> old, GetJob(j.id));
+    if (!old) return NotFound("no job " + j.id);
+    return UpdateJobs({j});
+  }
+
+  Status UpdateJobs(const std::vector<StoredJob>& jobs) override {
+    for (size_t from = 0; from < jobs.size(); from += 100) {  // etcd allows 128 operations per transaction
+      Json ops = Json::array();
+      for (size_t i = from; i < std::min(jobs.size(), from + 100); ++i) ops.push_back(Put(kJobs + jobs[i].id, JobToJson(jobs[i]).dump()));
+      AWAN_RETURN_IF_ERROR(client_.Call("/v3/kv/txn", Json{{"success", ops}}.dump()).status());
+    }
+    return Status::Ok();
+  }
+
+  StatusOr<std::optional<StoredJob>> GetJob(const std::string& id) override {
+    AWAN_ASSIGN_OR_RETURN(std::string body, client_.Call("/v3/kv/range", Json{{"key", Base64Encode(kJobs + id)}}.dump()));
+    Json r = Json::parse(body, nullptr, false);
+    if (r.is_discarded()) return IoError("etcd: a reply that is not JSON");
+    if (!r.contains("kvs") || r["kvs"].empty()) return std::optional<StoredJob>();
+    return std::optional<StoredJob>(JobFromJson(Json::parse(Base64Decode(r["kvs"][0]["value"]))));
+  }
+
+  StatusOr<std::vector<StoredJob>> ListJobs(const JobFilter& f) override {
+    std::vector<StoredJob> out;
+    std::string from = kJobs + (f.after_id.empty() ? std::string() : f.after_id + std::string(1, '\0'));
+    while (static_cast<int>(out.size()) < f.limit) {
+      AWAN_ASSIGN_OR_RETURN(std::string body, client_.Call("/v3/kv/range", Json{{"key", Base64Encode(from)},
+                                                                                {"range_end", Base64Encode(kJobsEnd)},
+                                                                                {"limit", 500}}
+                                                                              .dump()));
+      Json r = Json::parse(body, nullptr, false);
+      if (r.is_discarded()) return IoError("etcd: a reply that is not JSON");
+      if (!r.contains("kvs") || r["kvs"].empty()) break;
+      for (const Json& kv : r["kvs"]) {
+        StoredJob j = JobFromJson(Json::parse(Base64Decode(kv["value"])));
+        from = Base64Decode(kv["key"]) + std::string(1, '\0');
+        if ((!f.tenant.empty() && j.tenant != f.tenant) || (!f.state.empty() && j.state != f.state)) continue;
+        out.push_back(std::move(j));
+        if (static_cast<int>(out.size()) == f.limit) break;
+      }
+      if (!r.value("more", false)) break;
+    }
+    return out;
+  }
+
+  Status PutToken(const TokenRecord& t) override {
+    const Json v = {{"hash", t.hash}, {"tenant", t.tenant}, {"role", t.role}, {"revoked", t.revoked}, {"created_ms", t.created_ms}};
+    return client_.Call("/v3/kv/put", Json{{"key", Base64Encode(kTokens + t.hash)}, {"value", Base64Encode(v.dump())}}.dump())
+        .status();
+  }
+
+  StatusOr<std::optional<TokenRecord>> FindToken(const std::string& hash) override {
+    AWAN_ASSIGN_OR_RETURN(std::string body, client_.Call("/v3/kv/range", Json{{"key", Base64Encode(kTokens + hash)}}.dump()));
+    Json r = Json::parse(body, nullptr, false);
+    if (r.is_discarded()) return IoError("etcd: a reply that is not JSON");
+    if (!r.contains("kvs") || r["kvs"].empty()) return std::optional<TokenRecord>();
+    const Json v = Json::parse(Base64Decode(r["kvs"][0]["value"]));
+    return std::optional<TokenRecord>(TokenRecord{v["hash"], v["tenant"], v["role"], v["revoked"], v["created_ms"]});
+  }
+
+ private:
+  struct Request {
+    StoredJob* job;
+    Status status;
+    bool done = false;
+  };
+
+  // One transaction for the batch: compare the sequence's revision, bump it, put every job.
+  Status Commit(const std::vector<Request*>& batch) {
+    for (int attempt = 0; attempt < 20; ++attempt) {
+      AWAN_ASSIGN_OR_RETURN(std::string body, client_.Call("/v3/kv/range", Json{{"key", Base64Encode(kSeq)}}.dump()));
+      Json r = Json::parse(body, nullptr, false);
+      if (r.is_discarded()) return IoError("etcd: a reply that is not JSON");
+      int64_t seq = 0;
+      Json compare;
+      if (r.contains("kvs") && !r["kvs"].empty()) {
+        seq = std::stoll(Base64Decode(r["kvs"][0]["value"]));
+        compare = {{"key", Base64Encode(kSeq)}, {"result", "EQUAL"}, {"target", "MOD"},
+                   {"mod_revision", r["kvs"][0]["mod_revision"]}};
+      } else {
+        compare = {{"key", Base64Encode(kSeq)}, {"result", "EQUAL"}, {"target", "CREATE"}, {"create_revision", "0"}};
+      }
+      Json ops = Json::array();
+      int64_t next = seq;
+      for (Request* q : batch) {
+        q->job->id = JobId(++next);
+        ops.push_back(Put(kJobs + q->job->id, JobToJson(*q->job).dump()));
+      }
+      ops.push_back(Put(kSeq, std::to_string(next)));
+      AWAN_ASSIGN_OR_RETURN(std::string res, client_.Call("/v3/kv/txn", Json{{"compare", Json::array({compare})}, {"success", ops}}.dump()));
+      Json t = Json::parse(res, nullptr, false);
+      if (!t.is_discarded() && t.value("succeeded", false)) return Status::Ok();
+      // Another replica took the sequence in between: read it again.
+    }
+    return Status(StatusCode::kUnavailable, "etcd: could not allocate job ids (contention)");
+  }
+
+  EtcdClient client_;
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::vector<Request*> queue_;
+  bool committing_ = false;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<StateStore>> OpenEtcdStore(const std::vector<std::string>& endpoints) {
+  auto store = std::make_unique<EtcdStore>(endpoints);
+  // Reachable? A read of the sequence answers from any healthy member.
+  AWAN_RETURN_IF_ERROR(EtcdClient(endpoints).Call("/v3/kv/range", Json{{"key", Base64Encode(kSeq)}}.dump()).status());
+  return std::unique_ptr<StateStore>(std::move(store));
+}
+
+StatusOr<std::vector<std::string>> EtcdEndpoints(const std::string& url) {
+  if (url.rfind("etcd:", 0) != 0) return InvalidArgument("not an etcd URL: " + url);
+  std::vector<std::string> out;
+  size_t from = 5;
+  while (from <= url.size()) {
+    const size_t comma = std::min(url.find(',', from), url.size());
+    std::string e = url.substr(from, comma - from);
+    if (!e.empty()) {
+      if (e.rfind("http://", 0) != 0) e = "http://" + e;
+      out.push_back(e);
+    }
+    from = comma + 1;
+  }
+  if (out.empty()) return InvalidArgument("store URL '" + url + "': etcd:URL[,URL...] needs at least one endpoint");
+  return out;
+}
+
+LeaderElection::LeaderElection(std::vector<std::string> endpoints, std::string identity, int ttl_s)
+    : client_(std::make_unique<EtcdClient>(std::move(endpoints))), identity_(std::move(identity)), ttl_s_(ttl_s) {}
+LeaderElection::~LeaderElection() = default;
+
+StatusOr<bool> LeaderElection::TryAcquire() {
+  if (lease_.empty()) {
+    AWAN_ASSIGN_OR_RETURN(std::string g, client_->Call("/v3/lease/grant", Json{{"TTL", ttl_s_}}.dump()));
+    Json r = Json::parse(g, nullptr, false);
+    if (r.is_discarded() || !r.contains("ID")) return IoError("etcd: lease grant: " + g);
+    lease_ = r["ID"].is_string() ? r["ID"].get<std::string>() : r["ID"].dump();
+  } else if (!KeepAlive()) {
+    lease_.clear();
+    return false;
+  }
+  const Json compare = {{"key", Base64Encode("/awan/leader")}, {"result", "EQUAL"}, {"target", "CREATE"}, {"create_revision", "0"}};
+  const Json put = {{"request_put", {{"key", Base64Encode("/awan/leader")}, {"value", Base64Encode(identity_)}, {"lease", lease_}}}};
+  AWAN_ASSIGN_OR_RETURN(std::string res, client_->Call("/v3/kv/txn", Json{{"compare", Json::array({compare})}, {"success", Json::array({put})}}.dump()));
+  Json t = Json::parse(res, nullptr, false);
+  return !t.is_discarded() && t.value("succeeded", false);
+}
+
+bool LeaderElection::KeepAlive() {
+  if (lease_.empty()) return false;
+  auto r = client_->Call("/v3/lease/keepalive", Json{{"ID", lease_}}.dump());
+  if (!r.ok()) return false;
+  // The gateway answers {"result": {"ID": ..., "TTL": "3"}}; no TTL means the lease is gone.
+  Json j = Json::parse(*r, nullptr, false);
+  if (j.is_discarded() || !j.contains("result")) return false;
+  const Json& res = j["result"];
+  if (!res.contains("TTL")) return false;
+  const int64_t ttl = res["TTL"].is_string() ? std::stoll(res["TTL"].get<std::string>()) : res["TTL"].get<int64_t>();
+  return ttl > 0;
+}
+
+}  // namespace awan::server
