@@ -60,6 +60,12 @@ void AddServe(CLI::App& app, ServeArgs& a) {
   c->add_option("--executor", a.executor, "where tasks run: local (processes here) or slurm (sbatch to SLURM_CONF's cluster)")
       ->capture_default_str()
       ->check(CLI::IsMember({"local", "slurm"}));
+  c->add_option("--tls-cert", a.tls_cert, "serve HTTPS with this certificate (PEM); needs --tls-key");
+  c->add_option("--tls-key", a.tls_key, "the certificate's private key (PEM)");
+  c->add_option("--heartbeat-timeout", a.heartbeat_timeout_s,
+                "seconds of silence after which a node that sent heartbeats is marked down and its work requeued")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 86400));
   c->add_option("--slurm-nodes", a.slurm_nodes, "awan node = Slurm node pairs, comma-separated (default: the same names)");
   c->add_option("--placement", a.placement, "placement profile")->capture_default_str();
   c->add_option("--ordering", a.ordering, "queue ordering")->capture_default_str();
@@ -92,10 +98,19 @@ int RunServe(const ServeArgs& a) {
     exec = std::make_unique<server::LocalExecutor>(a.state_dir + "/logs", WallMs);
   }
   auto cp = server::ControlPlane::Create(std::move(*fleet), std::move(*store), std::move(exec), WallMs,
-                                         server::ControlPlaneOptions{a.placement, a.ordering, 3600});
+                                         server::ControlPlaneOptions{a.placement, a.ordering, 3600, a.heartbeat_timeout_s * 1000});
   if (!cp.ok()) return Fail(cp.status());
   server::ControlPlane& plane = **cp;
-  httplib::Server http;
+  if (a.tls_cert.empty() != a.tls_key.empty()) return Fail(InvalidArgument("--tls-cert and --tls-key go together"));
+  std::unique_ptr<httplib::Server> http_owner;
+  if (!a.tls_cert.empty()) {
+    auto tls = std::make_unique<httplib::SSLServer>(a.tls_cert.c_str(), a.tls_key.c_str());
+    if (!tls->is_valid()) return Fail(InvalidArgument("cannot use --tls-cert " + a.tls_cert + " / --tls-key " + a.tls_key));
+    http_owner = std::move(tls);
+  } else {
+    http_owner = std::make_unique<httplib::Server>();
+  }
+  httplib::Server& http = *http_owner;
   // One worker per kept-alive connection: cpp-httplib serves a connection on one thread until it closes.
   http.new_task_queue = [n = a.http_threads] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
   http.set_tcp_nodelay(true);
@@ -129,7 +144,8 @@ int RunServe(const ServeArgs& a) {
   } else if (Status s = plane.Recover(); !s.ok()) {
     return Fail(s);
   }
-  fmt::print("awan serve: listening on http://{}:{} (store {}, fleet {}, {} GPUs){}\n", host, port, a.store, a.fleet,
+  fmt::print("awan serve: listening on {}://{}:{} (store {}, fleet {}, {} GPUs){}\n", a.tls_cert.empty() ? "http" : "https",
+             host, port, a.store, a.fleet,
              plane.fleet().fleet.total_gpus(), election ? ", standby until elected" : "");
   std::fflush(stdout);
   g_http = &http;
@@ -225,6 +241,7 @@ void AddClient(CLI::App& app, ClientArgs& a) {
     s->add_option("-o,--output", a.output, "table, json or yaml")->capture_default_str()->check(CLI::IsMember({"table", "json", "yaml"}));
     s->add_option("--server", a.server, "server URL (default $AWAN_URL)");
     s->add_option("--token", a.token, "API token (default $AWAN_TOKEN)");
+    s->add_option("--ca", a.ca, "CA certificate to trust for an https server (default $AWAN_CA)");
     if (std::string(c.name) == "queue") {
       s->add_option("--state", a.state, "only jobs in this state");
       s->add_option("--tenant", a.tenant, "only this tenant's jobs (admins)");
@@ -263,6 +280,9 @@ int RunClient(const ClientArgs& a) {
   if (url.empty()) return Fail(InvalidArgument("no server: set AWAN_URL (e.g. http://127.0.0.1:8080) or pass --server"));
   if (token.empty()) return Fail(InvalidArgument("no token: set AWAN_TOKEN or pass --token (see `awan token create`)"));
   httplib::Client http(url);
+  const std::string ca = a.ca.empty() ? (std::getenv("AWAN_CA") ? std::getenv("AWAN_CA") : "") : a.ca;
+  if (!ca.empty()) http.set_ca_cert_path(ca.c_str());
+  http.enable_server_certificate_verification(true);
   http.set_connection_timeout(5);
   http.set_read_timeout(30);
   httplib::Headers h = {{"Authorization", "Bearer " + token}};

@@ -17,6 +17,8 @@ struct ServeArgs {
   int http_threads = 128;
   std::string placement = "bestfit", ordering = "fifo";
   std::string executor = "local";
+  int64_t heartbeat_timeout_s = 15;
+  std::string tls_cert, tls_key;  // both: serve HTTPS
   std::string slurm_nodes;  // awan-node=slurm-node,...
 };
 void AddServe(CLI::App& app, ServeArgs& a);
@@ -34,6 +36,7 @@ struct ClientArgs {
   std::string arg;      // FILE or ID
   std::string output = "table";
   std::string server, token;
+  std::string ca;  // CA certificate for an https server (default $AWAN_CA, else the system's)
   std::string state, tenant;
   int task = 0;
 };

@@ -230,9 +230,32 @@ std::string ControlPlane::PlacementJson(size_t index) const {
   return tasks.dump();
 }
 
+Status ControlPlane::Heartbeat(const Principal& who, const std::string& node) {
+  if (who.role != Role::kAdmin) return FailedPrecondition("forbidden: heartbeats need an admin token");
+  NodeIndex n;
+  if (!fleet_->fleet.FindNode(node, &n)) return NotFound("no node " + node);
+  std::lock_guard<std::mutex> lock(mu_);
+  last_beat_ms_[n.value] = now_ms_();
+  return Status::Ok();
+}
+
 Status ControlPlane::Tick() {
   std::lock_guard<std::mutex> lock(mu_);
   const int64_t now_s = now_ms_() / 1000;
+  // Heartbeats: a watched node silent for too long goes down (its jobs stop and requeue); one that beats again
+  // comes back.
+  if (down_.size() != fleet_->fleet.size()) down_.assign(fleet_->fleet.size(), 0);
+  const int64_t now_ms = now_ms_();
+  for (const auto& [n, beat] : last_beat_ms_) {
+    const bool silent = now_ms - beat > o_.heartbeat_timeout_ms;
+    if (silent && !down_[n]) {
+      down_[n] = 1;
+      AWAN_RETURN_IF_ERROR(sched_->NodeDown(NodeIndex(n), now_s));
+    } else if (!silent && down_[n]) {
+      down_[n] = 0;
+      sched_->NodeUp(NodeIndex(n));
+    }
+  }
   // Tasks that ended.
   for (const TaskExit& e : exec_->Poll()) {
     auto it = by_id_.find(e.job_id);

@@ -34,6 +34,9 @@ struct ControlPlaneOptions {
   std::string placement = "bestfit";  // placement profile
   std::string ordering = "fifo";      // QueueOrder
   int64_t default_duration_s = 3600;  // the scheduler's estimate for a job with a command and no duration_s
+  // A node that has sent a heartbeat and then stays silent this long is marked down: its jobs are stopped and
+  // requeued, and it takes no work until it beats again. Nodes that never beat are not watched.
+  int64_t heartbeat_timeout_ms = 15000;
 };
 
 struct ControlPlaneStats {
@@ -55,6 +58,8 @@ class ControlPlane {
   StatusOr<StoredJob> Cancel(const Principal& who, const std::string& id);
   StatusOr<std::string> Logs(const Principal& who, const std::string& id, int task);
   Status Tick();
+  // A node agent reports that the node is alive (admin tokens only). NotFound for an unknown node.
+  Status Heartbeat(const Principal& who, const std::string& node);
 
   // Read-only views for the API and metrics.
   const config::FleetFile& fleet() const { return *fleet_; }
@@ -99,6 +104,8 @@ class ControlPlane {
   std::map<std::string, size_t> by_id_;  // job id -> live_ index
   bool recovered_ = false;
   std::vector<size_t> dirty_;  // live_ indices to write at the next Flush
+  std::map<uint32_t, int64_t> last_beat_ms_;  // node index -> last heartbeat
+  std::vector<uint8_t> down_;                 // by node index: marked down for a missed heartbeat
   ControlPlaneStats stats_;
 };
 

@@ -108,6 +108,7 @@ std::string OpenApiDocument() {
         {"/v1/jobs/{id}/cancel", {{"post", {{"responses", {{"200", ok(job_ref)}, {"401", err}, {"403", err}, {"404", err}}}}}}},
         {"/v1/jobs/{id}/logs", {{"get", {{"responses", {{"200", {{"description", "text/plain"}}}, {"404", err}}}}}}},
         {"/v1/nodes", {{"get", {{"responses", {{"200", ok({{"type", "object"}})}, {"401", err}}}}}}},
+        {"/v1/nodes/{id}/heartbeat", {{"post", {{"responses", {{"200", ok({{"type", "object"}})}, {"401", err}, {"403", err}, {"404", err}}}}}}},
         {"/v1/tenants", {{"get", {{"responses", {{"200", ok({{"type", "object"}})}, {"401", err}}}}}}},
         {"/metrics", {{"get", {{"security", Json::array()}, {"responses", {{"200", {{"description", "Prometheus text"}}}}}}}}}}}};
   for (auto& [path, item] : doc["paths"].items()) {
@@ -227,6 +228,12 @@ void RegisterRoutes(httplib::Server& http, ControlPlane& cp, Authenticator& auth
                        {"region", fleet.topology().DomainName(TopologyLevel::kRegion, fleet.region_of(idx))}});
     }
     Reply(res, 200, {{"items", items}});
+  });
+ http.Post(R"(/v1/nodes/([^/]+)/heartbeat)", [&cp, &auth](const httplib::Request& req, httplib::Response& res) {
+    auto who = Auth(cp, auth, req, res);
+    if (!who) return;
+    if (Status s = cp.Heartbeat(*who, req.matches[1]); !s.ok()) return Error(res, HttpCode(s), s.message());
+    Reply(res, 200, {{"node", std::string(req.matches[1])}, {"status", "alive"}});
   });
   http.Get("/v1/tenants", [&cp, &auth](const httplib::Request& req, httplib::Response& res) {
     auto who = Auth(cp, auth, req, res);

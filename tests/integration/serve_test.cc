@@ -69,8 +69,11 @@ class Server {
       std::ifstream f(log_);
       std::string line;
       while (std::getline(f, line)) {
-        const size_t at = line.find("http://127.0.0.1:");
-        if (at != std::string::npos) port_ = std::stoi(line.substr(at + 17));
+        const size_t at = line.find("://127.0.0.1:");
+        if (at != std::string::npos) {
+          port_ = std::stoi(line.substr(at + 13));
+          scheme_ = line.substr(line.rfind(' ', at) + 1, at - line.rfind(' ', at) - 1);
+        }
       }
     }
   }
@@ -82,12 +85,13 @@ class Server {
     pid_ = -1;
   }
   int port() const { return port_; }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const { return scheme_ + "://127.0.0.1:" + std::to_string(port_); }
 
  private:
   static inline int starts_ = 0;
   pid_t pid_ = -1;
   int port_ = 0;
+  std::string scheme_ = "http";
   std::string log_;
 };
 
@@ -322,6 +326,85 @@ TEST(Serve, SlurmExecutorRunsTheJobWhereAwanPlacedIt) {
   EXPECT_NE(info.find("JobState=COMPLETED"), std::string::npos) << info;
   EXPECT_NE(info.find("NodeList=" + host), std::string::npos) << info;
   EXPECT_NE(info.find("TresPerNode=gres:gpu:2"), std::string::npos) << info;  // Slurm allocated 2 GPUs to run it
+}
+
+}  // namespace
+
+namespace {
+
+// Heartbeats: a node that has beaten and then falls silent is marked down, its job is stopped and requeued; when
+// it beats again the job runs again.
+TEST(Serve, SilentNodeIsMarkedDownAndItsWorkRequeued) {
+  const std::string dir = TempDir("beat");
+  std::ofstream(dir + "/fleet.yaml") << "node_types:\n  g4: {accelerator: H100, gpus: 4, cpu: 8, memory_gib: 64}\n"
+                                        "regions:\n  - name: lab\n    zones:\n      - {name: z, layout: {type: g4, nodes: 1}}\n"
+                                        "tenants:\n  - {name: lab, guaranteed_gpus: 4}\n";
+  const std::string db = dir + "/awan.db";
+  const std::string token = Token(db, "lab", "member"), admin = Token(db, "", "admin");
+  Server s(dir, db, dir + "/fleet.yaml", {"--heartbeat-timeout", "1"});
+  ASSERT_GT(s.port(), 0);
+  httplib::Client c(s.url());
+  auto beat = [&] { return c.Post("/v1/nodes/z-b0-s0-0/heartbeat", Bearer(admin), "", "text/plain")->status; };
+  ASSERT_EQ(beat(), 200);
+  EXPECT_EQ(c.Post("/v1/nodes/z-b0-s0-0/heartbeat", Bearer(token), "", "text/plain")->status, 403);  // members may not
+  EXPECT_EQ(c.Post("/v1/nodes/nosuch/heartbeat", Bearer(admin), "", "text/plain")->status, 404);
+  const std::string job = "apiVersion: awan/v1\nkind: Job\nmetadata: {name: long}\nspec: {gpus: 1, cpu: 1, memory_gib: 1, "
+                          "command: [sleep, '60']}\n";
+  auto sub = c.Post("/v1/jobs", Bearer(token), job, "application/yaml");
+  ASSERT_EQ(sub->status, 201);
+  const std::string id = Json::parse(sub->body)["id"];
+  Json j = WaitForState(c, token, id, "Running");
+  ASSERT_EQ(j["state"], "Running") << j.dump();
+  // Silence: within a few seconds the node is down and the job waits again.
+  Json requeued;
+  for (int i = 0; i < 100; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    requeued = Json::parse(c.Get("/v1/jobs/" + id, Bearer(token))->body);
+    if (requeued["state"] == "Pending") break;
+  }
+  ASSERT_EQ(requeued["state"], "Pending") << requeued.dump();
+  const Json nodes = Json::parse(c.Get("/v1/nodes", Bearer(token))->body);
+  EXPECT_FALSE(nodes["items"][0]["up"].get<bool>()) << nodes.dump();
+  // It beats again: the node is back and the job runs again.
+  Json again;
+  for (int i = 0; i < 100; ++i) {
+    beat();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    again = Json::parse(c.Get("/v1/jobs/" + id, Bearer(token))->body);
+    if (again["state"] == "Running") break;
+  }
+  EXPECT_EQ(again["state"], "Running") << again.dump();
+}
+
+}  // namespace
+
+namespace {
+
+// TLS by flag: with a certificate the API is HTTPS only, and the CLI verifies it against AWAN_CA.
+TEST(Serve, TlsByFlag) {
+  const std::string dir = TempDir("tls");
+  ASSERT_EQ(std::system(("openssl req -x509 -newkey rsa:2048 -nodes -keyout " + dir + "/key.pem -out " + dir +
+                         "/cert.pem -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null")
+                            .c_str()),
+            0);
+  const std::string db = dir + "/awan.db";
+  const std::string token = Token(db, "my-university", "member");
+  Server s(dir, db, "", {"--tls-cert", dir + "/cert.pem", "--tls-key", dir + "/key.pem"});
+  ASSERT_GT(s.port(), 0);
+  ASSERT_EQ(s.url().rfind("https://", 0), 0u) << s.url();
+  httplib::Client tls(s.url());
+  tls.set_ca_cert_path((dir + "/cert.pem").c_str());
+  tls.enable_server_certificate_verification(true);
+  auto ok = tls.Get("/v1/healthz");
+  ASSERT_TRUE(ok) << httplib::to_string(ok.error());
+  EXPECT_EQ(ok->status, 200);
+  httplib::Client plain("http://127.0.0.1:" + std::to_string(s.port()));
+  plain.set_read_timeout(2);
+  auto no = plain.Get("/v1/healthz");
+  EXPECT_TRUE(!no || no->status != 200);  // plain HTTP is not served
+  EXPECT_NE(RunAwan("queue --ca " + dir + "/cert.pem --server " + s.url() + " --token " + token).find("ID"), std::string::npos);
+  // Without the CA the self-signed certificate is refused.
+  EXPECT_EQ(RunAwan("queue --server " + s.url() + " --token " + token).find("ID"), std::string::npos);
 }
 
 }  // namespace
