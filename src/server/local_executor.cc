@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -16,7 +17,31 @@ extern char** environ;
 
 namespace awan::server {
 
-LocalExecutor::LocalExecutor(std::string dir, std::function<int64_t()> now_ms) : dir_(std::move(dir)), now_ms_(std::move(now_ms)) {}
+LocalExecutor::LocalExecutor(std::string dir, std::function<int64_t()> now_ms) : dir_(std::move(dir)), now_ms_(std::move(now_ms)) {
+  SetCgroupRoot("/sys/fs/cgroup");
+}
+
+void LocalExecutor::SetCgroupRoot(const std::string& root) {
+  cgroup_root_ = root;
+  std::error_code ec;
+  // Usable if both v1 hierarchies exist and we may create our parent group in each.
+  cgroups_ = std::filesystem::exists(root + "/memory/memory.limit_in_bytes", ec) &&
+             std::filesystem::exists(root + "/cpu/cpu.cfs_quota_us", ec);
+  for (const char* c : {"memory", "cpu"}) {
+    if (!cgroups_) break;
+    std::filesystem::create_directories(root + "/" + c + "/awan", ec);
+    cgroups_ = !ec && access((root + "/" + c + "/awan").c_str(), W_OK) == 0;
+  }
+}
+
+std::string LocalExecutor::Cgroup(const std::string& controller, const std::string& job_id, int task) const {
+  return cgroup_root_ + "/" + controller + "/awan/" + job_id + "-" + std::to_string(task);
+}
+
+void LocalExecutor::RemoveCgroups(const std::string& job_id, int task) const {
+  if (!cgroups_) return;
+  for (const char* c : {"memory", "cpu"}) rmdir(Cgroup(c, job_id, task).c_str());
+}
 
 LocalExecutor::~LocalExecutor() {
   for (const Running& r : running_) {
@@ -64,6 +89,19 @@ Status LocalExecutor::Launch(const TaskLaunch& t) {
   std::vector<std::string> args = t.command;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // Limits: a cgroup per task in each v1 hierarchy, with the limits written before the process joins.
+  std::string mem_procs, cpu_procs;
+  if (cgroups_) {
+    const std::string mem = Cgroup("memory", t.job_id, t.task), cpu = Cgroup("cpu", t.job_id, t.task);
+    std::error_code mk;
+    std::filesystem::create_directories(mem, mk);
+    std::filesystem::create_directories(cpu, mk);
+    if (t.mem_mib > 0) std::ofstream(mem + "/memory.limit_in_bytes") << t.mem_mib * 1024 * 1024;
+    std::ofstream(cpu + "/cpu.cfs_period_us") << 100000;
+    std::ofstream(cpu + "/cpu.cfs_quota_us") << std::max(1, t.cpus) * 100000;
+    mem_procs = mem + "/cgroup.procs";
+    cpu_procs = cpu + "/cgroup.procs";
+  }
   const std::string log = LogPath(t.job_id, t.task);
   const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return IoError("cannot open " + log + ": " + std::strerror(errno));
@@ -74,6 +112,14 @@ Status LocalExecutor::Launch(const TaskLaunch& t) {
   }
   if (pid == 0) {
     setpgid(0, 0);
+    for (const std::string* procs : {&mem_procs, &cpu_procs}) {  // join the task's cgroups (write "0": this process)
+      if (procs->empty()) continue;
+      const int cg = open(procs->c_str(), O_WRONLY | O_CLOEXEC);
+      if (cg >= 0) {
+        (void)!write(cg, "0", 1);
+        close(cg);
+      }
+    }
     dup2(fd, 1);
     dup2(fd, 2);
     const int devnull = open("/dev/null", O_RDONLY);
@@ -112,6 +158,7 @@ std::vector<TaskExit> LocalExecutor::Poll() {
       }
     }
     if (ended) {
+      RemoveCgroups(r.job_id, r.task);
       out.push_back({r.job_id, r.task, code});
       running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(i));
     } else {
@@ -133,6 +180,7 @@ void LocalExecutor::Kill(const std::string& job_id) {
       kill(-running_[i].pid, SIGKILL);
       waitpid(running_[i].pid, nullptr, 0);
     }
+    RemoveCgroups(running_[i].job_id, running_[i].task);
     running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(i));
   }
 }

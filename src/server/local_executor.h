@@ -1,6 +1,9 @@
 // The local executor: each task is a process on this machine in its own process group, started through
 // /bin/sh-free fork/exec of its argv, with CUDA_VISIBLE_DEVICES set to the devices awan assigned, AWAN_JOB_ID and
-// AWAN_TASK_INDEX, stdout and stderr captured to <dir>/<job>/<task>.log; exit codes map to job states. A task
+// AWAN_TASK_INDEX, stdout and stderr captured to <dir>/<job>/<task>.log; exit codes map to job states. Where the
+// machine has writable cgroup-v1 memory and cpu hierarchies (/sys/fs/cgroup/{memory,cpu}), each task runs in its
+// own cgroup awan/<job>-<task> with memory.limit_in_bytes = its memory and a CFS quota of its cores (a task over
+// its memory is killed by the kernel: exit 137); elsewhere tasks run without limits (cgroups_enabled() says). A task
 // without a command is a placeholder that "runs" for its duration. Thread-compatible (the control plane calls it
 // under its lock).
 #pragma once
@@ -25,6 +28,9 @@ class LocalExecutor final : public Executor {
   std::vector<TaskExit> Poll() override;
   void Kill(const std::string& job_id) override;
   std::string Logs(const std::string& job_id, int task) const override;
+  bool cgroups_enabled() const { return cgroups_; }
+  // The cgroup-v1 root (default /sys/fs/cgroup); call before any Launch.
+  void SetCgroupRoot(const std::string& root);
 
  private:
   struct Running {
@@ -34,7 +40,11 @@ class LocalExecutor final : public Executor {
     int64_t ends_ms = 0;     // placeholder end, or the time limit (0 = none)
   };
   std::string LogPath(const std::string& job_id, int task) const;
+  std::string Cgroup(const std::string& controller, const std::string& job_id, int task) const;
+  void RemoveCgroups(const std::string& job_id, int task) const;
   std::string dir_;
+  std::string cgroup_root_;
+  bool cgroups_ = false;
   std::function<int64_t()> now_ms_;
   std::vector<Running> running_;
 };

@@ -408,3 +408,46 @@ TEST(Serve, TlsByFlag) {
 }
 
 }  // namespace
+
+namespace {
+
+// cgroup-v1 limits for local tasks, where the machine allows: a task runs in its own memory and cpu cgroup with
+// the manifest's limits, and a task that goes over its memory is killed (exit 137, job Failed).
+TEST(Serve, LocalTasksRunUnderCgroupLimits) {
+  if (access("/sys/fs/cgroup/memory/memory.limit_in_bytes", W_OK) != 0 && access("/sys/fs/cgroup/memory", W_OK) != 0) {
+    GTEST_SKIP() << "no writable cgroup-v1 memory hierarchy on this machine";
+  }
+  const std::string dir = TempDir("cgroup");
+  const std::string db = dir + "/awan.db";
+  const std::string token = Token(db, "my-university", "member");
+  Server s(dir, db);
+  ASSERT_GT(s.port(), 0);
+  httplib::Client c(s.url());
+  const std::string show =
+      "apiVersion: awan/v1\nkind: Job\nmetadata: {name: limits}\nspec: {gpus: 1, cpu: 2, memory_gib: 0.0625, command: [sh, -c, "
+      "'cat /sys/fs/cgroup/memory/awan/$AWAN_JOB_ID-0/memory.limit_in_bytes /sys/fs/cgroup/cpu/awan/$AWAN_JOB_ID-0/cpu.cfs_quota_us; "
+      "grep memory /proc/self/cgroup']}\n";
+  auto a = c.Post("/v1/jobs", Bearer(token), show, "application/yaml");
+  ASSERT_EQ(a->status, 201);
+  const std::string ida = Json::parse(a->body)["id"];
+  ASSERT_EQ(WaitForState(c, token, ida, "Succeeded")["state"], "Succeeded");
+  const std::string log = c.Get("/v1/jobs/" + ida + "/logs", Bearer(token))->body;
+  EXPECT_NE(log.find("67108864"), std::string::npos) << log;       // 64 MiB
+  EXPECT_NE(log.find("200000"), std::string::npos) << log;         // 2 cores of CFS quota
+  EXPECT_NE(log.find("/awan/" + ida + "-0"), std::string::npos) << log;
+  const std::string hog =
+      "apiVersion: awan/v1\nkind: Job\nmetadata: {name: hog}\nspec: {gpus: 1, cpu: 1, memory_gib: 0.0625, command: [sh, -c, "
+      "'x=$(head -c 400000000 /dev/zero | tr \"\\\\000\" a); echo survived']}\n";
+  auto b = c.Post("/v1/jobs", Bearer(token), hog, "application/yaml");
+  ASSERT_EQ(b->status, 201) << b->body;
+  const std::string idb = Json::parse(b->body)["id"];
+  Json failed = Json::object();
+  for (int i = 0; i < 300 && failed.value("state", "") != "Failed" && failed.value("state", "") != "Succeeded"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    failed = Json::parse(c.Get("/v1/jobs/" + idb, Bearer(token))->body);
+  }
+  EXPECT_EQ(failed["state"], "Failed") << failed.dump();
+  EXPECT_EQ(failed.value("exit_code", 0), 137) << failed.dump();
+}
+
+}  // namespace
