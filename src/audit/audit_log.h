@@ -31,6 +31,8 @@ class AuditChain {
                      const std::vector<Placement>& tasks, const JobResidency& rules);
   const std::string& head() const { return head_; }
   int64_t entries() const { return seq_; }
+  // Continues a chain whose last entry had this seq and hash (after a restart).
+  void Resume(int64_t seq, std::string head) { seq_ = seq, head_ = std::move(head); }
 
  private:
   std::string head_ = std::string(64, '0');

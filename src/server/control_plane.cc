@@ -86,6 +86,7 @@ StatusOr<ControlPlane::Live*> ControlPlane::Enqueue(StoredJob row, bool recoveri
   AWAN_ASSIGN_OR_RETURN(DataCatalog catalog, DataCatalog::Build(fleet_->fleet, {}, {l.spec}, tenants));
   AWAN_ASSIGN_OR_RETURN(JobResidency res, catalog.ForJob(l.spec, sched_->tenant(t->second)));
   const int64_t now_s = now_ms_() / 1000;
+  residency_.push_back(res);
   l.index = sched_->AddJob(l.spec, t->second, recovering ? l.row.created_ms / 1000 : now_s, std::move(res));
   sched_->Submit(l.index, now_s);
   by_id_[l.row.id] = live_.size() - 1;
@@ -94,6 +95,15 @@ StatusOr<ControlPlane::Live*> ControlPlane::Enqueue(StoredJob row, bool recoveri
 
 Status ControlPlane::Recover() {
   std::lock_guard<std::mutex> lock(mu_);
+  // The audit chain continues from its last entry.
+  for (int64_t after = 0;;) {
+    AWAN_ASSIGN_OR_RETURN(std::vector<std::string> lines, store_->ReadAudit(after, 1000));
+    if (lines.empty()) break;
+    const auto last = nlohmann::json::parse(lines.back(), nullptr, false);
+    if (last.is_discarded() || !last.contains("seq") || !last.contains("hash")) return DataLoss("audit log: a damaged last entry");
+    after = last["seq"].get<int64_t>();
+    audit_.Resume(after, last["hash"].get<std::string>());
+  }
   JobFilter f;
   f.limit = 1000;
   for (;;) {
@@ -127,6 +137,8 @@ void ControlPlane::Save(Live& l, const std::string& state, const std::string& me
 }
 
 Status ControlPlane::Flush() {
+  AWAN_RETURN_IF_ERROR(store_->AppendAudit(audit_pending_));
+  audit_pending_.clear();
   std::vector<StoredJob> rows;
   std::vector<uint8_t> seen(live_.size(), 0);
   for (size_t i : dirty_) {
@@ -219,6 +231,11 @@ StatusOr<std::string> ControlPlane::Logs(const Principal& who, const std::string
   return exec_->Logs(l->row.id, task);
 }
 
+StatusOr<std::vector<std::string>> ControlPlane::Audit(const Principal& who, int64_t after, int limit) {
+  if (who.role != Role::kAdmin) return FailedPrecondition("forbidden: the audit log needs an admin token");
+  return store_->ReadAudit(after, std::clamp(limit, 1, 10000));
+}
+
 std::string ControlPlane::PlacementJson(size_t index) const {
   Json tasks = Json::array();
   const Fleet& fleet = fleet_->fleet;
@@ -290,6 +307,7 @@ Status ControlPlane::Tick() {
     Live& l = live_[by_id_.at(sched_->job(r.job).spec->name)];
     ++stats_.decisions;
     l.row.placement = PlacementJson(r.job);
+    audit_pending_.push_back({audit_.entries() + 1, audit_.Append(fleet_->fleet, r.at_s, l.spec, r.run_id, r.tasks, residency_[r.job])});
     l.tasks_running = static_cast<int>(r.tasks.size());
     l.run_id = r.run_id;
     for (size_t k = 0; k < r.tasks.size(); ++k) {

@@ -23,6 +23,7 @@
 #include "config/fleet_file.h"
 #include "config/job_manifest.h"
 #include "core/framework.h"
+#include "audit/audit_log.h"
 #include "core/job_scheduler.h"
 #include "server/auth.h"
 #include "server/executor.h"
@@ -57,6 +58,8 @@ class ControlPlane {
   StatusOr<std::vector<StoredJob>> List(const Principal& who, JobFilter filter);
   StatusOr<StoredJob> Cancel(const Principal& who, const std::string& id);
   StatusOr<std::string> Logs(const Principal& who, const std::string& id, int task);
+  // The audit log: one hash-chained line per placement decision with the rules that allowed it (admins only).
+  StatusOr<std::vector<std::string>> Audit(const Principal& who, int64_t after, int limit);
   Status Tick();
   // A node agent reports that the node is alive (admin tokens only). NotFound for an unknown node.
   Status Heartbeat(const Principal& who, const std::string& node);
@@ -104,6 +107,9 @@ class ControlPlane {
   std::map<std::string, size_t> by_id_;  // job id -> live_ index
   bool recovered_ = false;
   std::vector<size_t> dirty_;  // live_ indices to write at the next Flush
+  audit::AuditChain audit_;
+  std::vector<std::pair<int64_t, std::string>> audit_pending_;  // written with the next Flush
+  std::vector<JobResidency> residency_;  // by scheduler index: the rules each job was placed under
   std::map<uint32_t, int64_t> last_beat_ms_;  // node index -> last heartbeat
   std::vector<uint8_t> down_;                 // by node index: marked down for a missed heartbeat
   ControlPlaneStats stats_;

@@ -116,6 +116,12 @@ StoredJob JobFromJson(const Json& j) {
   return s;
 }
 
+// Audit entries under /awan/audit/<seq, zero-padded to sort>.
+std::string AuditKey(int64_t seq) {
+  std::string s = std::to_string(seq);
+  return "/awan/audit/" + std::string(s.size() < 16 ? 16 - s.size() : 0, '0') + s;
+}
+
 std::string JobId(int64_t seq) {
   std::string s = std::to_string(seq);
   return "j-" + std::string(s.size() < 8 ? 8 - s.size() : 0, '0') + s;
@@ -194,6 +200,29 @@ class EtcdStore final : public StateStore {
         if (static_cast<int>(out.size()) == f.limit) break;
       }
       if (!r.value("more", false)) break;
+    }
+    return out;
+  }
+
+  Status AppendAudit(const std::vector<std::pair<int64_t, std::string>>& lines) override {
+    for (size_t from = 0; from < lines.size(); from += 100) {
+      Json ops = Json::array();
+      for (size_t i = from; i < std::min(lines.size(), from + 100); ++i) ops.push_back(Put(AuditKey(lines[i].first), lines[i].second));
+      AWAN_RETURN_IF_ERROR(client_.Call("/v3/kv/txn", Json{{"success", ops}}.dump()).status());
+    }
+    return Status::Ok();
+  }
+
+  StatusOr<std::vector<std::string>> ReadAudit(int64_t after, int limit) override {
+    AWAN_ASSIGN_OR_RETURN(std::string body, client_.Call("/v3/kv/range", Json{{"key", Base64Encode(AuditKey(after + 1))},
+                                                                              {"range_end", Base64Encode("/awan/audit0")},
+                                                                              {"limit", limit}}
+                                                                            .dump()));
+    Json r = Json::parse(body, nullptr, false);
+    if (r.is_discarded()) return IoError("etcd: a reply that is not JSON");
+    std::vector<std::string> out;
+    if (r.contains("kvs")) {
+      for (const Json& kv : r["kvs"]) out.push_back(Base64Decode(kv["value"]));
     }
     return out;
   }

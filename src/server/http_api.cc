@@ -109,6 +109,7 @@ std::string OpenApiDocument() {
         {"/v1/jobs/{id}/logs", {{"get", {{"responses", {{"200", {{"description", "text/plain"}}}, {"404", err}}}}}}},
         {"/v1/nodes", {{"get", {{"responses", {{"200", ok({{"type", "object"}})}, {"401", err}}}}}}},
         {"/v1/nodes/{id}/heartbeat", {{"post", {{"responses", {{"200", ok({{"type", "object"}})}, {"401", err}, {"403", err}, {"404", err}}}}}}},
+        {"/v1/audit", {{"get", {{"summary", "The hash-chained audit log of placement decisions (JSON lines, admin)"}, {"responses", {{"200", {{"description", "application/x-ndjson"}}}, {"401", err}, {"403", err}}}}}}},
         {"/v1/tenants", {{"get", {{"responses", {{"200", ok({{"type", "object"}})}, {"401", err}}}}}}},
         {"/metrics", {{"get", {{"security", Json::array()}, {"responses", {{"200", {{"description", "Prometheus text"}}}}}}}}}}}};
   for (auto& [path, item] : doc["paths"].items()) {
@@ -234,6 +235,23 @@ void RegisterRoutes(httplib::Server& http, ControlPlane& cp, Authenticator& auth
     if (!who) return;
     if (Status s = cp.Heartbeat(*who, req.matches[1]); !s.ok()) return Error(res, HttpCode(s), s.message());
     Reply(res, 200, {{"node", std::string(req.matches[1])}, {"status", "alive"}});
+  });
+  http.Get("/v1/audit", [&cp, &auth](const httplib::Request& req, httplib::Response& res) {
+    auto who = Auth(cp, auth, req, res);
+    if (!who) return;
+    int64_t after = 0;
+    int limit = 1000;
+    try {
+      if (req.has_param("after")) after = std::stoll(req.get_param_value("after"));
+      if (req.has_param("limit")) limit = std::stoi(req.get_param_value("limit"));
+    } catch (...) {
+      return Error(res, 400, "after, limit: expected integers");
+    }
+    auto lines = cp.Audit(*who, after, limit);
+    if (!lines.ok()) return Error(res, HttpCode(lines.status()), lines.status().message());
+    std::string body;
+    for (const std::string& l : *lines) body += l + "\n";
+    res.set_content(body, "application/x-ndjson");
   });
   http.Get("/v1/tenants", [&cp, &auth](const httplib::Request& req, httplib::Response& res) {
     auto who = Auth(cp, auth, req, res);

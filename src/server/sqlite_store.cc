@@ -23,6 +23,7 @@ class SqliteStore final : public StateStore {
         "name TEXT, manifest TEXT, state TEXT, created_ms INTEGER, updated_ms INTEGER, message TEXT, exit_code INTEGER, "
         "placement TEXT)");
     db_.exec("CREATE INDEX IF NOT EXISTS jobs_tenant ON jobs(tenant, seq)");
+    db_.exec("CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY, line TEXT NOT NULL)");
     db_.exec(
         "CREATE TABLE IF NOT EXISTS tokens (hash TEXT PRIMARY KEY, tenant TEXT, role TEXT, revoked INTEGER, "
         "created_ms INTEGER)");
@@ -127,6 +128,34 @@ class SqliteStore final : public StateStore {
       q.bind(k++, f.limit);
       std::vector<StoredJob> out;
       while (q.executeStep()) out.push_back(Row(q));
+      return out;
+    });
+  }
+
+  Status AppendAudit(const std::vector<std::pair<int64_t, std::string>>& lines) override {
+    if (lines.empty()) return Status::Ok();
+    return Guard([&]() -> StatusOr<bool> {
+             SQLite::Transaction tx(db_);
+             SQLite::Statement ins(db_, "INSERT INTO audit (seq, line) VALUES (?, ?)");
+             for (const auto& [seq, line] : lines) {
+               ins.bind(1, static_cast<int64_t>(seq));
+               ins.bind(2, line);
+               ins.exec();
+               ins.reset();
+             }
+             tx.commit();
+             return true;
+           })
+        .status();
+  }
+
+  StatusOr<std::vector<std::string>> ReadAudit(int64_t after, int limit) override {
+    return Guard([&]() -> StatusOr<std::vector<std::string>> {
+      SQLite::Statement q(db_, "SELECT line FROM audit WHERE seq > ? ORDER BY seq LIMIT ?");
+      q.bind(1, static_cast<int64_t>(after));
+      q.bind(2, limit);
+      std::vector<std::string> out;
+      while (q.executeStep()) out.push_back(q.getColumn(0).getString());
       return out;
     });
   }

@@ -53,6 +53,10 @@ class StateStore {
   virtual Status UpdateJobs(const std::vector<StoredJob>& jobs) = 0;
   virtual StatusOr<std::optional<StoredJob>> GetJob(const std::string& id) = 0;
   virtual StatusOr<std::vector<StoredJob>> ListJobs(const JobFilter& filter) = 0;
+  // The audit log (audit/audit_log.h): lines appended in order, each with its seq; durable on return.
+  virtual Status AppendAudit(const std::vector<std::pair<int64_t, std::string>>& lines) = 0;
+  // Lines with seq > after, at most limit, in order.
+  virtual StatusOr<std::vector<std::string>> ReadAudit(int64_t after, int limit) = 0;
   virtual Status PutToken(const TokenRecord& token) = 0;
   virtual StatusOr<std::optional<TokenRecord>> FindToken(const std::string& hash) = 0;
 };

@@ -153,6 +153,17 @@ TEST(Serve, JobsRunOnTheGpusAwanChoseAndTenantsStayApart) {
         << logs->body << " vs " << p.dump();
   }
 
+  // The audit log: one hash-chained entry per placement, with the rules that allowed it; admins only. It passes
+  // `awan audit verify` against the fleet.
+  EXPECT_EQ(c.Get("/v1/audit", Bearer(a))->status, 403);
+  auto audit_log = c.Get("/v1/audit", Bearer(admin));
+  ASSERT_EQ(audit_log->status, 200);
+  EXPECT_NE(audit_log->body.find("\"job\":\"" + id + "\""), std::string::npos) << audit_log->body;
+  std::ofstream(dir + "/audit.jsonl") << audit_log->body;
+  const std::string verify = RunAwan("audit verify --fleet " + std::string(AWAN_SOURCE_DIR) + "/examples/fleets/asean.yaml --log " +
+                                     dir + "/audit.jsonl 2>&1; echo rc=$?");
+  EXPECT_NE(verify.find("rc=0"), std::string::npos) << verify;
+
   // Tenant B sees nothing of A's: every endpoint answers 404 or leaves it out.
   EXPECT_EQ(c.Get("/v1/jobs/" + id, Bearer(b))->status, 404);
   EXPECT_EQ(c.Get("/v1/jobs/" + id + "/logs", Bearer(b))->status, 404);
@@ -266,6 +277,15 @@ TEST(Serve, EveryAcceptedJobSurvivesSigkill) {
     after = page["next"];
   }
   for (const std::string& id : accepted) EXPECT_TRUE(listed.count(id)) << id << " got 201 but is gone";
+  // The audit chain survived the kills: it continues across restarts and still verifies.
+  const std::string admin = Token(db, "", "admin");
+  auto log = c.Get("/v1/audit?limit=10000", Bearer(admin));
+  ASSERT_EQ(log->status, 200);
+  EXPECT_FALSE(log->body.empty());
+  std::ofstream(dir + "/audit.jsonl") << log->body;
+  const std::string verify = RunAwan("audit verify --fleet " + std::string(AWAN_SOURCE_DIR) + "/examples/fleets/asean.yaml --log " +
+                                     dir + "/audit.jsonl 2>&1; echo rc=$?");
+  EXPECT_NE(verify.find("rc=0"), std::string::npos) << verify;
 }
 
 }  // namespace
