@@ -301,6 +301,7 @@ int RunClient(const ClientArgs& a) {
     if (a.command == "describe") return http.Get("/v1/jobs/" + a.arg, h);
     if (a.command == "cancel") return http.Post("/v1/jobs/" + a.arg + "/cancel", h, "", "text/plain");
     if (a.command == "logs") return http.Get("/v1/jobs/" + a.arg + "/logs?task=" + std::to_string(a.task), h);
+    if (a.command == "explain") return http.Get("/v1/jobs/" + a.arg + "/explain", h);
     return http.Get("/v1/" + a.command, h);
   };
   if (a.command == "submit") {
@@ -327,6 +328,14 @@ int RunClient(const ClientArgs& a) {
     YAML::Emitter e;
     ToYaml(e, j);
     fmt::print("{}\n", e.c_str());
+    return 0;
+  }
+  if (a.command == "explain") {
+    fmt::print("{} (tenant {}, {} GPU(s) in {} task(s)): waits for {}\n", j.value("job", ""), j.value("tenant", ""),
+               j.value("gpus", 0), j.value("tasks", 1), j.value("reason", ""));
+    for (const auto& b : j["blocking"]) fmt::print("  blocked by  {}\n", b.get<std::string>());
+    for (const auto& c : j["counterfactuals"]) fmt::print("  {}\n", c["text"].get<std::string>());
+    if (j["counterfactuals"].empty()) fmt::print("  (no single change found that lets it start)\n");
     return 0;
   }
   auto row = [](const nlohmann::json& job) {

@@ -7,6 +7,7 @@
 
 #include "audit/audit_log.h"
 #include "cli/cli_util.h"
+#include "cli/serve.h"
 #include "config/fleet_file.h"
 #include "config/workload_file.h"
 #include "sim/explain.h"
@@ -76,15 +77,30 @@ int RunAuditVerify(const AuditVerifyArgs& a) {
 
 void AddExplain(CLI::App& app, ExplainArgs& a) {
   CLI::App* c = app.add_subcommand("explain", "Why jobs wait, and what would change it (counterfactuals computed by the core)");
-  c->add_option("job", a.job, "a job name (default: every job waiting at that instant)");
-  c->add_option("--fleet", a.fleet, "fleet file")->required();
-  c->add_option("--workload", a.workload, "workload file")->required();
+  c->add_option("job", a.job, "a job name, or with a server a job id (offline, default: every job waiting at that instant)");
+  c->add_option("--fleet", a.fleet, "fleet file (offline: simulate; without it, ask the server at $AWAN_URL)");
+  c->add_option("--workload", a.workload, "workload file (offline)");
+  c->add_option("--server", a.server, "server URL (default $AWAN_URL)");
+  c->add_option("--token", a.token, "API token (default $AWAN_TOKEN)");
+  c->add_option("--ca", a.ca, "CA certificate for an https server (default $AWAN_CA)");
   c->add_option("--policy", a.policy, "the ordering to simulate with")->capture_default_str();
   c->add_option("--at", a.at_s, "simulated second to stop at (default: the instant with the most jobs waiting)");
   c->add_option("-o,--output", a.output, "table or json")->capture_default_str()->check(CLI::IsMember({"table", "json"}));
 }
 
 int RunExplain(const ExplainArgs& a) {
+  if (a.fleet.empty() && a.workload.empty()) {  // ask the server
+    if (a.job.empty()) return Fail(InvalidArgument("explain: give a job id (server), or --fleet and --workload (offline)"));
+    ClientArgs c;
+    c.command = "explain";
+    c.arg = a.job;
+    c.output = a.output;
+    c.server = a.server;
+    c.token = a.token;
+    c.ca = a.ca;
+    return RunClient(c);
+  }
+  if (a.fleet.empty() || a.workload.empty()) return Fail(InvalidArgument("explain offline needs both --fleet and --workload"));
   auto fleet = config::ReadFleetFile(a.fleet);
   if (!fleet.ok()) return Fail(fleet.status());
   auto wl = sim::LoadWorkload(**fleet, a.workload);
@@ -116,16 +132,7 @@ int RunExplain(const ExplainArgs& a) {
   }
   if (a.output == "json") {
     nlohmann::json out = nlohmann::json::array();
-    for (const sim::PendingExplanation& e : *ex) {
-      nlohmann::json cfs = nlohmann::json::array();
-      for (const sim::Counterfactual& c : e.counterfactuals) {
-        cfs.push_back({{"kind", c.kind}, {"text", c.text}, {"region", c.region}, {"datasets", c.datasets},
-                       {"tasks", c.tasks}, {"gpus_per_task", c.gpus_per_task}, {"tenant", c.tenant},
-                       {"start_s", c.start_s}, {"after_job", c.after_job}});
-      }
-      out.push_back({{"job", e.job}, {"tenant", e.tenant}, {"submit_s", e.submit_s}, {"gpus", e.gpus}, {"tasks", e.tasks},
-                     {"reason", e.reason}, {"blocking", e.blocking}, {"counterfactuals", cfs}});
-    }
+    for (const sim::PendingExplanation& e : *ex) out.push_back(sim::ToJson(e));
     fmt::print("{}\n", nlohmann::json{{"at_s", at}, {"policy", a.policy}, {"pending", out}}.dump(1));
     return 0;
   }

@@ -31,6 +31,7 @@ struct ExplainArgs {
   std::string policy = "awan";
   int64_t at_s = -1;  // -1: the instant with the most jobs waiting
   std::string output = "table";
+  std::string server, token, ca;  // without --fleet: ask the server (AWAN_URL) about JOB
 };
 void AddExplain(CLI::App& app, ExplainArgs& a);
 int RunExplain(const ExplainArgs& a);

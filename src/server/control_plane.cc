@@ -231,6 +231,35 @@ StatusOr<std::string> ControlPlane::Logs(const Principal& who, const std::string
   return exec_->Logs(l->row.id, task);
 }
 
+StatusOr<sim::PendingExplanation> ControlPlane::Explain(const Principal& who, const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  AWAN_ASSIGN_OR_RETURN(Live * l, Find(who, id));
+  if (l->row.state != "Pending") return FailedPrecondition("job " + id + " is " + l->row.state + ", not waiting");
+  sim::ExplainSource src;
+  src.fleet = &fleet_->fleet;
+  src.sched = sched_.get();
+  std::vector<const JobSpec*> specs(sched_->job_count(), nullptr);
+  for (const Live& x : live_) specs[x.index] = &x.spec;
+  src.spec = [&specs](size_t i) -> const JobSpec& { return *specs[i]; };
+  src.now = now_ms_() / 1000;
+  src.clone = [this]() -> StatusOr<sim::JobsSimulation::StateClone> {
+    sim::JobsSimulation::StateClone c;
+    std::vector<PodSpec> no_pods;
+    AWAN_ASSIGN_OR_RETURN(Profile profile, policies::BuiltinRegistry().BuildProfile(o_.placement, PluginContext{&fleet_->fleet, &no_pods}));
+    c.fw = std::make_unique<Framework>(std::move(profile));
+    c.snap = std::make_unique<ClusterSnapshot>(*snap_);
+    c.order = order_->Clone();
+    c.sched = sched_->Clone(*c.snap, *c.fw, *c.order);
+    return c;
+  };
+  // The catalog as the job was placed under: its own data under its tenant's defaults.
+  const std::vector<JobSpec> jobs{l->spec};
+  sim::CatalogInputs in{{}, &jobs, {{l->row.tenant, sched_->tenant(sched_->job(l->index).tenant)}}};
+  AWAN_ASSIGN_OR_RETURN(std::vector<sim::PendingExplanation> ex, sim::ExplainPending(src, in, l->spec.name));
+  if (ex.empty()) return FailedPrecondition("job " + id + " is not waiting");
+  return ex[0];
+}
+
 StatusOr<std::vector<std::string>> ControlPlane::Audit(const Principal& who, int64_t after, int limit) {
   if (who.role != Role::kAdmin) return FailedPrecondition("forbidden: the audit log needs an admin token");
   return store_->ReadAudit(after, std::clamp(limit, 1, 10000));

@@ -26,6 +26,7 @@
 #include "audit/audit_log.h"
 #include "core/job_scheduler.h"
 #include "server/auth.h"
+#include "sim/explain.h"
 #include "server/executor.h"
 #include "server/store.h"
 
@@ -58,6 +59,9 @@ class ControlPlane {
   StatusOr<std::vector<StoredJob>> List(const Principal& who, JobFilter filter);
   StatusOr<StoredJob> Cancel(const Principal& who, const std::string& id);
   StatusOr<std::string> Logs(const Principal& who, const std::string& id, int task);
+  // Why a waiting job waits and what would change it: the simulator's `explain`, on a clone of the live state.
+  // The job must be the caller's (NotFound otherwise); FailedPrecondition if it is not waiting.
+  StatusOr<sim::PendingExplanation> Explain(const Principal& who, const std::string& id);
   // The audit log: one hash-chained line per placement decision with the rules that allowed it (admins only).
   StatusOr<std::vector<std::string>> Audit(const Principal& who, int64_t after, int limit);
   Status Tick();

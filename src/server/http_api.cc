@@ -107,6 +107,7 @@ std::string OpenApiDocument() {
           {"delete", {{"responses", {{"200", ok(job_ref)}, {"401", err}, {"403", err}, {"404", err}}}}}}},
         {"/v1/jobs/{id}/cancel", {{"post", {{"responses", {{"200", ok(job_ref)}, {"401", err}, {"403", err}, {"404", err}}}}}}},
         {"/v1/jobs/{id}/logs", {{"get", {{"responses", {{"200", {{"description", "text/plain"}}}, {"404", err}}}}}}},
+        {"/v1/jobs/{id}/explain", {{"get", {{"responses", {{"200", ok({{"type", "object"}})}, {"404", err}, {"409", err}}}}}}},
         {"/v1/nodes", {{"get", {{"responses", {{"200", ok({{"type", "object"}})}, {"401", err}}}}}}},
         {"/v1/nodes/{id}/heartbeat", {{"post", {{"responses", {{"200", ok({{"type", "object"}})}, {"401", err}, {"403", err}, {"404", err}}}}}}},
         {"/v1/audit", {{"get", {{"summary", "The hash-chained audit log of placement decisions (JSON lines, admin)"}, {"responses", {{"200", {{"description", "application/x-ndjson"}}}, {"401", err}, {"403", err}}}}}}},
@@ -197,6 +198,13 @@ void RegisterRoutes(httplib::Server& http, ControlPlane& cp, Authenticator& auth
   };
   http.Post(R"(/v1/jobs/([^/]+)/cancel)", cancel);
   http.Delete(R"(/v1/jobs/([^/]+))", cancel);
+  http.Get(R"(/v1/jobs/([^/]+)/explain)", [&cp, &auth](const httplib::Request& req, httplib::Response& res) {
+    auto who = Auth(cp, auth, req, res);
+    if (!who) return;
+    auto ex = cp.Explain(*who, req.matches[1]);
+    if (!ex.ok()) return Error(res, HttpCode(ex.status()), ex.status().message());
+    Reply(res, 200, sim::ToJson(*ex));
+  });
   http.Get(R"(/v1/jobs/([^/]+)/logs)", [&cp, &auth](const httplib::Request& req, httplib::Response& res) {
     auto who = Auth(cp, auth, req, res);
     if (!who) return;

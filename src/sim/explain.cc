@@ -6,6 +6,27 @@
 #include <fmt/format.h>
 
 namespace awan::sim {
+
+nlohmann::json ToJson(const PendingExplanation& e) {
+  nlohmann::json cfs = nlohmann::json::array();
+  for (const Counterfactual& c : e.counterfactuals) {
+    cfs.push_back({{"kind", c.kind}, {"text", c.text}, {"region", c.region}, {"datasets", c.datasets}, {"tasks", c.tasks},
+                   {"gpus_per_task", c.gpus_per_task}, {"tenant", c.tenant}, {"start_s", c.start_s}, {"after_job", c.after_job}});
+  }
+  return {{"job", e.job},       {"tenant", e.tenant},     {"submit_s", e.submit_s},         {"gpus", e.gpus},
+          {"tasks", e.tasks},   {"reason", e.reason},     {"blocking", e.blocking},         {"counterfactuals", cfs}};
+}
+
+ExplainSource SourceOf(const JobsSimulation& sim) {
+  ExplainSource s;
+  s.fleet = &sim.fleet_file().fleet;
+  s.sched = &sim.scheduler();
+  s.spec = [&sim](size_t i) -> const JobSpec& { return sim.jobs()[i]; };
+  s.now = sim.now();
+  s.clone = [&sim] { return sim.Clone(); };
+  return s;
+}
+
 namespace {
 
 std::string RegionName(const Fleet& fleet, uint32_t r) {
@@ -19,7 +40,7 @@ std::string StartedIn(const Fleet& fleet, const JobScheduler& s, size_t i) {
 }
 
 // Rebuilds the catalog with `items` classified internal; returns the job's new residency.
-StatusOr<JobResidency> Reclassified(const JobsSimulation& sim, const CatalogInputs& in, size_t i,
+StatusOr<JobResidency> Reclassified(const ExplainSource& src, const CatalogInputs& in, size_t i,
                                     const std::vector<std::string>& items) {
   std::vector<DataSpec> declared = in.declared;
   for (const std::string& name : items) {
@@ -30,9 +51,9 @@ StatusOr<JobResidency> Reclassified(const JobsSimulation& sim, const CatalogInpu
       it->cls = DataClass::kInternal;
     }
   }
-  AWAN_ASSIGN_OR_RETURN(DataCatalog c, DataCatalog::Build(sim.fleet_file().fleet, declared, *in.jobs, in.tenants));
-  const JobScheduler& s = sim.scheduler();
-  return c.ForJob(sim.jobs()[i], s.tenant(s.job(i).tenant));
+  AWAN_ASSIGN_OR_RETURN(DataCatalog c, DataCatalog::Build(*src.fleet, declared, *in.jobs, in.tenants));
+  const JobScheduler& s = *src.sched;
+  return c.ForJob(src.spec(i), s.tenant(s.job(i).tenant));
 }
 
 // The items that would have to be reclassified to lift citation c: the item itself and the bound items it
@@ -49,17 +70,17 @@ struct Probe {
 };
 
 template <typename Change>
-StatusOr<Probe> TryAlone(const JobsSimulation& sim, size_t i, Change change) {
+StatusOr<Probe> TryAlone(const ExplainSource& src, size_t i, Change change) {
   Probe p;
-  AWAN_ASSIGN_OR_RETURN(p.st, sim.Clone());
+  AWAN_ASSIGN_OR_RETURN(p.st, src.clone());
   AWAN_RETURN_IF_ERROR(change(*p.st.sched));
-  AWAN_ASSIGN_OR_RETURN(p.why, p.st.sched->TryStartOne(i, sim.now()));
+  AWAN_ASSIGN_OR_RETURN(p.why, p.st.sched->TryStartOne(i, src.now));
   return p;
 }
 
 // Runs the clone forward: running jobs end at their expected ends, a full cycle after each instant.
-StatusOr<std::pair<int64_t, std::string>> WaitForStart(const JobsSimulation& sim, size_t i) {
-  AWAN_ASSIGN_OR_RETURN(JobsSimulation::StateClone st, sim.Clone());
+StatusOr<std::pair<int64_t, std::string>> WaitForStart(const ExplainSource& src, size_t i) {
+  AWAN_ASSIGN_OR_RETURN(JobsSimulation::StateClone st, src.clone());
   JobScheduler& s = *st.sched;
   for (int step = 0; step < 100000; ++step) {
     int64_t t = INT64_MAX;
@@ -71,7 +92,7 @@ StatusOr<std::pair<int64_t, std::string>> WaitForStart(const JobsSimulation& sim
       if (s.job(r).expected_end_s == t) ending.push_back(r);
     for (size_t r : ending) {
       AWAN_RETURN_IF_ERROR(s.Finish(r, t));
-      last = sim.jobs()[r].name;
+      last = src.spec(r).name;
     }
     AWAN_RETURN_IF_ERROR(s.Cycle(t));
     (void)s.TakeStarted();
@@ -83,15 +104,15 @@ StatusOr<std::pair<int64_t, std::string>> WaitForStart(const JobsSimulation& sim
 
 }  // namespace
 
-StatusOr<bool> CounterfactualHolds(const JobsSimulation& sim, const CatalogInputs& in, size_t i, const Counterfactual& cf) {
+StatusOr<bool> CounterfactualHolds(const ExplainSource& src, const CatalogInputs& in, size_t i, const Counterfactual& cf) {
   if (cf.kind == "wait") {
-    AWAN_ASSIGN_OR_RETURN(auto w, WaitForStart(sim, i));
+    AWAN_ASSIGN_OR_RETURN(auto w, WaitForStart(src, i));
     return w.first >= 0 && w.first <= cf.start_s;
   }
-  JobSpec smaller = sim.jobs()[i];
+  JobSpec smaller = src.spec(i);
   auto change = [&](JobScheduler& s) -> Status {
     if (cf.kind == "reclassify") {
-      AWAN_ASSIGN_OR_RETURN(JobResidency r, Reclassified(sim, in, i, cf.datasets));
+      AWAN_ASSIGN_OR_RETURN(JobResidency r, Reclassified(src, in, i, cf.datasets));
       s.SetResidency(i, std::move(r));
     } else if (cf.kind == "fewer_gpus") {
       smaller.tasks = cf.tasks;
@@ -109,19 +130,19 @@ StatusOr<bool> CounterfactualHolds(const JobsSimulation& sim, const CatalogInput
     }
     return Status::Ok();
   };
-  AWAN_ASSIGN_OR_RETURN(Probe p, TryAlone(sim, i, change));
+  AWAN_ASSIGN_OR_RETURN(Probe p, TryAlone(src, i, change));
   return !p.why.has_value();
 }
 
-StatusOr<std::vector<PendingExplanation>> ExplainPending(const JobsSimulation& sim, const CatalogInputs& in,
+StatusOr<std::vector<PendingExplanation>> ExplainPending(const ExplainSource& src, const CatalogInputs& in,
                                                          const std::string& job_name) {
-  const Fleet& fleet = sim.fleet_file().fleet;
-  const JobScheduler& s = sim.scheduler();
+  const Fleet& fleet = *src.fleet;
+  const JobScheduler& s = *src.sched;
   std::vector<PendingExplanation> out;
-  const int64_t now = sim.now();
+  const int64_t now = src.now;
   for (size_t i = 0; i < s.job_count(); ++i) {
     const JobRecord& r = s.job(i);
-    const JobSpec& spec = sim.jobs()[i];
+    const JobSpec& spec = src.spec(i);
     if (!job_name.empty() && spec.name != job_name) continue;
     if (r.running || r.end_s >= 0 || r.submit_s > now || !s.is_pending(i)) continue;
     PendingExplanation e;
@@ -131,7 +152,7 @@ StatusOr<std::vector<PendingExplanation>> ExplainPending(const JobsSimulation& s
     e.gpus = r.gpus;
     e.tasks = spec.tasks;
     // The reason now, asked afresh of a clone (and proof that it cannot start as things are).
-    AWAN_ASSIGN_OR_RETURN(Probe now_probe, TryAlone(sim, i, [](JobScheduler&) { return Status::Ok(); }));
+    AWAN_ASSIGN_OR_RETURN(Probe now_probe, TryAlone(src, i, [](JobScheduler&) { return Status::Ok(); }));
     if (!now_probe.why) {
       e.reason = "none";
       e.blocking.push_back("it fits now: it waits only for the next scheduling cycle");
@@ -193,8 +214,8 @@ StatusOr<std::vector<PendingExplanation>> ExplainPending(const JobsSimulation& s
       Counterfactual cf;
       cf.kind = "reclassify";
       cf.datasets = items;
-      AWAN_ASSIGN_OR_RETURN(Probe p, TryAlone(sim, i, [&](JobScheduler& c) -> Status {
-        AWAN_ASSIGN_OR_RETURN(JobResidency nr, Reclassified(sim, in, i, items));
+      AWAN_ASSIGN_OR_RETURN(Probe p, TryAlone(src, i, [&](JobScheduler& c) -> Status {
+        AWAN_ASSIGN_OR_RETURN(JobResidency nr, Reclassified(src, in, i, items));
         c.SetResidency(i, std::move(nr));
         return Status::Ok();
       }));
@@ -222,7 +243,7 @@ StatusOr<std::vector<PendingExplanation>> ExplainPending(const JobsSimulation& s
       JobSpec smaller = spec;
       smaller.tasks = t;
       smaller.task.gpu_count = g;
-      AWAN_ASSIGN_OR_RETURN(Probe p, TryAlone(sim, i, [&](JobScheduler& c) { c.ReplaceSpec(i, smaller); return Status::Ok(); }));
+      AWAN_ASSIGN_OR_RETURN(Probe p, TryAlone(src, i, [&](JobScheduler& c) { c.ReplaceSpec(i, smaller); return Status::Ok(); }));
       if (p.why) continue;
       Counterfactual cf;
       cf.kind = "fewer_gpus";
@@ -239,7 +260,7 @@ StatusOr<std::vector<PendingExplanation>> ExplainPending(const JobsSimulation& s
       for (size_t t = 0; t < s.tenant_count(); ++t) {
         const TenantSpec& lender = s.tenant(static_cast<int>(t));
         if (lender.name == ts.name || lender.cohort != ts.cohort || lender.lending_limit_gpus == kUnlimited) continue;
-        AWAN_ASSIGN_OR_RETURN(Probe p, TryAlone(sim, i, [&](JobScheduler& c) {
+        AWAN_ASSIGN_OR_RETURN(Probe p, TryAlone(src, i, [&](JobScheduler& c) {
           TenantSpec l = lender;
           l.lending_limit_gpus = kUnlimited;
           c.SetTenant(static_cast<int>(t), l);
@@ -256,7 +277,7 @@ StatusOr<std::vector<PendingExplanation>> ExplainPending(const JobsSimulation& s
         break;
       }
       if (ts.borrowing_limit_gpus != kUnlimited) {
-        AWAN_ASSIGN_OR_RETURN(Probe p, TryAlone(sim, i, [&](JobScheduler& c) {
+        AWAN_ASSIGN_OR_RETURN(Probe p, TryAlone(src, i, [&](JobScheduler& c) {
           TenantSpec b = ts;
           b.borrowing_limit_gpus = kUnlimited;
           c.SetTenant(r.tenant, b);
@@ -274,7 +295,7 @@ StatusOr<std::vector<PendingExplanation>> ExplainPending(const JobsSimulation& s
       }
     }
     // Waiting: run the clone forward.
-    AWAN_ASSIGN_OR_RETURN(auto w, WaitForStart(sim, i));
+    AWAN_ASSIGN_OR_RETURN(auto w, WaitForStart(src, i));
     if (w.first >= 0) {
       Counterfactual cf;
       cf.kind = "wait";

@@ -11,7 +11,10 @@
 //                failures) and the full cycle runs after each; the first instant the job starts
 #pragma once
 
+#include <functional>
 #include <map>
+
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -43,6 +46,9 @@ struct PendingExplanation {
   std::vector<Counterfactual> counterfactuals;
 };
 
+// The explanation as JSON (what `awan explain -o json` prints and GET /v1/jobs/{id}/explain answers).
+nlohmann::json ToJson(const PendingExplanation& e);
+
 // What the catalog was built from, to rebuild it with one item reclassified.
 struct CatalogInputs {
   std::vector<DataSpec> declared;
@@ -50,13 +56,32 @@ struct CatalogInputs {
   std::map<std::string, TenantSpec> tenants;
 };
 
-// Explains every job waiting in `sim` now (or only `job_name` if not empty).
-StatusOr<std::vector<PendingExplanation>> ExplainPending(const JobsSimulation& sim, const CatalogInputs& catalog,
-                                                         const std::string& job_name = "");
+// What explaining needs of a scheduler's state, whoever holds it (the simulator, the server): the fleet, the
+// scheduler, each job's spec by scheduler index, the instant, and a deep copy on demand.
+struct ExplainSource {
+  const Fleet* fleet = nullptr;
+  const JobScheduler* sched = nullptr;
+  std::function<const JobSpec&(size_t)> spec;
+  int64_t now = 0;
+  std::function<StatusOr<JobsSimulation::StateClone>()> clone;
+};
+ExplainSource SourceOf(const JobsSimulation& sim);
 
-// Applies a counterfactual to a fresh clone of `sim` and tries the job alone now (for `wait`: runs the
-// clone to the stated start). Returns true if the job then starts: the check the tests use.
-StatusOr<bool> CounterfactualHolds(const JobsSimulation& sim, const CatalogInputs& catalog, size_t job,
+// Explains every job waiting now (or only `job_name` if not empty).
+StatusOr<std::vector<PendingExplanation>> ExplainPending(const ExplainSource& src, const CatalogInputs& catalog,
+                                                         const std::string& job_name = "");
+inline StatusOr<std::vector<PendingExplanation>> ExplainPending(const JobsSimulation& sim, const CatalogInputs& catalog,
+                                                                const std::string& job_name = "") {
+  return ExplainPending(SourceOf(sim), catalog, job_name);
+}
+
+// Applies a counterfactual to a fresh clone and tries the job alone now (for `wait`: runs the clone to the
+// stated start). Returns true if the job then starts: the check the tests use.
+StatusOr<bool> CounterfactualHolds(const ExplainSource& src, const CatalogInputs& catalog, size_t job,
                                    const Counterfactual& cf);
+inline StatusOr<bool> CounterfactualHolds(const JobsSimulation& sim, const CatalogInputs& catalog, size_t job,
+                                          const Counterfactual& cf) {
+  return CounterfactualHolds(SourceOf(sim), catalog, job, cf);
+}
 
 }  // namespace awan::sim

@@ -471,3 +471,43 @@ TEST(Serve, LocalTasksRunUnderCgroupLimits) {
 }
 
 }  // namespace
+
+namespace {
+
+// Explain through the API and the CLI: a job waiting behind a full node is told why, and what would change it,
+// computed by the core on a clone of the live state.
+TEST(Serve, ExplainAWaitingJob) {
+  const std::string dir = TempDir("explain");
+  std::ofstream(dir + "/fleet.yaml") << "node_types:\n  g4: {accelerator: H100, gpus: 4, cpu: 8, memory_gib: 64}\n"
+                                        "regions:\n  - name: lab\n    zones:\n      - {name: z, layout: {type: g4, nodes: 1}}\n"
+                                        "tenants:\n  - {name: lab, guaranteed_gpus: 4}\n  - {name: other, guaranteed_gpus: 0}\n";
+  const std::string db = dir + "/awan.db";
+  const std::string token = Token(db, "lab", "member"), other = Token(db, "other", "member");
+  Server s(dir, db, dir + "/fleet.yaml");
+  ASSERT_GT(s.port(), 0);
+  httplib::Client c(s.url());
+  const std::string big = "apiVersion: awan/v1\nkind: Job\nmetadata: {name: big}\nspec: {gpus: 4, cpu: 1, memory_gib: 1, "
+                          "duration_s: 600, command: [sleep, '30']}\n";
+  auto a = c.Post("/v1/jobs", Bearer(token), big, "application/yaml");
+  ASSERT_EQ(a->status, 201);
+  const std::string ida = Json::parse(a->body)["id"];
+  ASSERT_EQ(WaitForState(c, token, ida, "Running")["state"], "Running");
+  auto b = c.Post("/v1/jobs", Bearer(token), big, "application/yaml");
+  ASSERT_EQ(b->status, 201);
+  const std::string idb = Json::parse(b->body)["id"];
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto ex = c.Get("/v1/jobs/" + idb + "/explain", Bearer(token));
+  ASSERT_EQ(ex->status, 200) << ex->body;
+  const Json e = Json::parse(ex->body);
+  EXPECT_EQ(e["reason"], "capacity") << e.dump();
+  bool wait = false;
+  for (const Json& cf : e["counterfactuals"]) wait = wait || (cf["kind"] == "wait" && cf["after_job"] == ida);
+  EXPECT_TRUE(wait) << e.dump();
+  EXPECT_EQ(c.Get("/v1/jobs/" + ida + "/explain", Bearer(token))->status, 409);  // running: nothing to explain
+  EXPECT_EQ(c.Get("/v1/jobs/" + idb + "/explain", Bearer(other))->status, 404);  // another tenant's
+  const std::string cli = RunAwan("explain " + idb + " --server " + s.url() + " --token " + token);
+  EXPECT_NE(cli.find("waits for capacity"), std::string::npos) << cli;
+  EXPECT_NE(cli.find("when job " + ida + " ends"), std::string::npos) << cli;
+}
+
+}  // namespace
