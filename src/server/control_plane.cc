@@ -388,6 +388,13 @@ ControlPlaneStats ControlPlane::TakeStats() {
   return s;
 }
 
+ControlPlaneStats ControlPlane::Counters() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  ControlPlaneStats s = stats_;
+  s.cycle_seconds.clear();
+  return s;
+}
+
 std::vector<std::pair<std::string, int64_t>> ControlPlane::NodeFree() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<std::pair<std::string, int64_t>> out;

@@ -74,7 +74,8 @@ class ControlPlane {
   // Per tenant: jobs waiting, GPUs allocated (milli).
   std::map<std::string, std::pair<int64_t, int64_t>> TenantLoad() const;
   int64_t gpus_allocated_milli() const;
-  ControlPlaneStats TakeStats();
+  ControlPlaneStats TakeStats();  // the counters, and the cycle latencies recorded since the last call
+  ControlPlaneStats Counters() const;  // the counters only (no latencies), now
   // The nodes with their free GPUs (milli) and whether they are up.
   std::vector<std::pair<std::string, int64_t>> NodeFree() const;
 

@@ -21,11 +21,6 @@ std::string Histogram::Render(const std::string& name, const std::string& help) 
 }
 
 void Metrics::Absorb(const ControlPlaneStats& s) {
-  std::lock_guard<std::mutex> lock(mu_);
-  cycles_ = s.cycles;
-  decisions_ = s.decisions;
-  preemptions_ = s.preemptions;
-  submitted_ = s.submitted;
   for (double c : s.cycle_seconds) cycle_.Observe(c);
 }
 
@@ -40,15 +35,15 @@ std::string Metrics::Render(const ControlPlane& cp) const {
                    "awan_gpus_allocated_total {}\n", cp.gpus_allocated_milli() / 1000.0);
   s += fmt::format("# HELP awan_gpus_capacity GPUs in the fleet.\n# TYPE awan_gpus_capacity gauge\nawan_gpus_capacity {}\n",
                    cp.fleet().fleet.total_gpus());
-  std::lock_guard<std::mutex> lock(mu_);
+  const ControlPlaneStats c = cp.Counters();
   s += fmt::format("# HELP awan_scheduling_cycles_total Scheduling cycles run.\n# TYPE awan_scheduling_cycles_total counter\n"
-                   "awan_scheduling_cycles_total {}\n", cycles_);
+                   "awan_scheduling_cycles_total {}\n", c.cycles);
   s += fmt::format("# HELP awan_decisions_total Runs started.\n# TYPE awan_decisions_total counter\nawan_decisions_total {}\n",
-                   decisions_);
+                   c.decisions);
   s += fmt::format("# HELP awan_preemptions_total Runs stopped by the scheduler.\n# TYPE awan_preemptions_total counter\n"
-                   "awan_preemptions_total {}\n", preemptions_);
+                   "awan_preemptions_total {}\n", c.preemptions);
   s += fmt::format("# HELP awan_jobs_submitted_total Jobs accepted.\n# TYPE awan_jobs_submitted_total counter\n"
-                   "awan_jobs_submitted_total {}\n", submitted_);
+                   "awan_jobs_submitted_total {}\n", c.submitted);
   s += cycle_.Render("awan_scheduling_cycle_seconds", "Wall time of one scheduling cycle.");
   s += api_.Render("awan_api_request_seconds", "Wall time of one API request.");
   return s;

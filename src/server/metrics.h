@@ -29,14 +29,12 @@ class Histogram {
 
 class Metrics {
  public:
-  // Folds the control plane's counters in (call it from the scheduling loop).
+  // Folds the cycle latencies in (call it from the scheduling loop); counters are read live at Render.
   void Absorb(const ControlPlaneStats& s);
   void ObserveApi(double seconds) { api_.Observe(seconds); }
   std::string Render(const ControlPlane& cp) const;
 
  private:
-  mutable std::mutex mu_;
-  int64_t cycles_ = 0, decisions_ = 0, preemptions_ = 0, submitted_ = 0;
   Histogram cycle_, api_;
 };
 

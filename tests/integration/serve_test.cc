@@ -95,6 +95,41 @@ class Server {
   std::string log_;
 };
 
+
+// A response that is never null: a request that failed (timeout, refused) is a test failure, not a crash.
+struct Safe {
+  httplib::Result r;
+  httplib::Response empty{};
+  const httplib::Response* operator->() {
+    if (!r) {
+      ADD_FAILURE() << "request failed: " << httplib::to_string(r.error());
+      return &empty;
+    }
+    return &*r;
+  }
+  explicit operator bool() const { return static_cast<bool>(r); }
+  httplib::Error error() const { return r.error(); }
+};
+
+// An HTTP client whose calls return Safe, with a generous timeout for loaded CI machines.
+class Http {
+ public:
+  explicit Http(const std::string& url) : c_(url) {
+    c_.set_read_timeout(30);
+    c_.set_connection_timeout(5);
+  }
+  template <typename... A>
+  Safe Get(A&&... a) { return Safe{c_.Get(std::forward<A>(a)...)}; }
+  template <typename... A>
+  Safe Post(A&&... a) { return Safe{c_.Post(std::forward<A>(a)...)}; }
+  template <typename... A>
+  Safe Delete(A&&... a) { return Safe{c_.Delete(std::forward<A>(a)...)}; }
+  httplib::Client& raw() { return c_; }
+
+ private:
+  httplib::Client c_;
+};
+
 httplib::Headers Bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
 
 const char* kShortJob = R"(apiVersion: awan/v1
@@ -106,7 +141,7 @@ spec:
   command: [sh, -c, "echo task $AWAN_TASK_INDEX devices $CUDA_VISIBLE_DEVICES node $AWAN_NODE"]
 )";
 
-Json WaitForState(httplib::Client& c, const std::string& token, const std::string& id, const std::string& state) {
+Json WaitForState(Http& c, const std::string& token, const std::string& id, const std::string& state) {
   Json j;
   for (int i = 0; i < 200; ++i) {
     auto r = c.Get("/v1/jobs/" + id, Bearer(token));
@@ -128,7 +163,7 @@ TEST(Serve, JobsRunOnTheGpusAwanChoseAndTenantsStayApart) {
   RunAwan("token revoke --store sqlite:" + db + " " + revoked);
   Server s(dir, db);
   ASSERT_GT(s.port(), 0);
-  httplib::Client c(s.url());
+  Http c(s.url());
   auto health = c.Get("/v1/healthz");
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 200);
@@ -261,7 +296,7 @@ TEST(Serve, EveryAcceptedJobSurvivesSigkill) {
   ASSERT_GT(accepted.size(), 20u);
   Server s(dir, db);
   ASSERT_GT(s.port(), 0);
-  httplib::Client c(s.url());
+  Http c(s.url());
   std::set<std::string> listed;
   std::string after;
   for (;;) {
@@ -318,7 +353,7 @@ TEST(Serve, SlurmExecutorRunsTheJobWhereAwanPlacedIt) {
   const std::string token = Token(db, "lab", "member");
   Server s(dir, db, dir + "/fleet.yaml", {"--executor", "slurm", "--slurm-nodes", "z-b0-s0-0=" + host});
   ASSERT_GT(s.port(), 0);
-  httplib::Client c(s.url());
+  Http c(s.url());
   const std::string job = "apiVersion: awan/v1\nkind: Job\nmetadata: {name: on-slurm}\nspec:\n  gpus: 2\n  cpu: 1\n"
                           "  memory_gib: 0.1\n  command: [sh, -c, 'echo devices=$CUDA_VISIBLE_DEVICES job=$SLURM_JOB_ID "
                           "node=$SLURMD_NODENAME']\n";
@@ -363,7 +398,7 @@ TEST(Serve, SilentNodeIsMarkedDownAndItsWorkRequeued) {
   const std::string token = Token(db, "lab", "member"), admin = Token(db, "", "admin");
   Server s(dir, db, dir + "/fleet.yaml", {"--heartbeat-timeout", "1"});
   ASSERT_GT(s.port(), 0);
-  httplib::Client c(s.url());
+  Http c(s.url());
   auto beat = [&] { return c.Post("/v1/nodes/z-b0-s0-0/heartbeat", Bearer(admin), "", "text/plain")->status; };
   ASSERT_EQ(beat(), 200);
   EXPECT_EQ(c.Post("/v1/nodes/z-b0-s0-0/heartbeat", Bearer(token), "", "text/plain")->status, 403);  // members may not
@@ -412,9 +447,9 @@ TEST(Serve, TlsByFlag) {
   Server s(dir, db, "", {"--tls-cert", dir + "/cert.pem", "--tls-key", dir + "/key.pem"});
   ASSERT_GT(s.port(), 0);
   ASSERT_EQ(s.url().rfind("https://", 0), 0u) << s.url();
-  httplib::Client tls(s.url());
-  tls.set_ca_cert_path((dir + "/cert.pem").c_str());
-  tls.enable_server_certificate_verification(true);
+  Http tls(s.url());
+  tls.raw().set_ca_cert_path((dir + "/cert.pem").c_str());
+  tls.raw().enable_server_certificate_verification(true);
   auto ok = tls.Get("/v1/healthz");
   ASSERT_TRUE(ok) << httplib::to_string(ok.error());
   EXPECT_EQ(ok->status, 200);
@@ -442,7 +477,7 @@ TEST(Serve, LocalTasksRunUnderCgroupLimits) {
   const std::string token = Token(db, "my-university", "member");
   Server s(dir, db);
   ASSERT_GT(s.port(), 0);
-  httplib::Client c(s.url());
+  Http c(s.url());
   const std::string show =
       "apiVersion: awan/v1\nkind: Job\nmetadata: {name: limits}\nspec: {gpus: 1, cpu: 2, memory_gib: 0.0625, command: [sh, -c, "
       "'cat /sys/fs/cgroup/memory/awan/$AWAN_JOB_ID-0/memory.limit_in_bytes /sys/fs/cgroup/cpu/awan/$AWAN_JOB_ID-0/cpu.cfs_quota_us; "
@@ -485,7 +520,7 @@ TEST(Serve, ExplainAWaitingJob) {
   const std::string token = Token(db, "lab", "member"), other = Token(db, "other", "member");
   Server s(dir, db, dir + "/fleet.yaml");
   ASSERT_GT(s.port(), 0);
-  httplib::Client c(s.url());
+  Http c(s.url());
   const std::string big = "apiVersion: awan/v1\nkind: Job\nmetadata: {name: big}\nspec: {gpus: 4, cpu: 1, memory_gib: 1, "
                           "duration_s: 600, command: [sleep, '30']}\n";
   auto a = c.Post("/v1/jobs", Bearer(token), big, "application/yaml");
