@@ -231,6 +231,7 @@ void AddClient(CLI::App& app, ClientArgs& a) {
   };
   for (const Cmd& c : std::initializer_list<Cmd>{{"submit", "Submit a job manifest (examples/jobs/)", "FILE"},
                                                  {"queue", "List jobs (yours, or every tenant's for an admin)", nullptr},
+                                                 {"queues", "Each tenant's waiting and running jobs", nullptr},
                                                  {"describe", "Show one job", "ID"},
                                                  {"cancel", "Cancel a job", "ID"},
                                                  {"logs", "Print a task's output", "ID"},
@@ -275,12 +276,42 @@ void ToYaml(YAML::Emitter& e, const nlohmann::json& j) {
 }  // namespace
 
 int RunClient(const ClientArgs& a) {
-  std::string url = a.server.empty() ? (std::getenv("AWAN_URL") ? std::getenv("AWAN_URL") : "") : a.server;
-  const std::string token = a.token.empty() ? (std::getenv("AWAN_TOKEN") ? std::getenv("AWAN_TOKEN") : "") : a.token;
-  if (url.empty()) return Fail(InvalidArgument("no server: set AWAN_URL (e.g. http://127.0.0.1:8080) or pass --server"));
-  if (token.empty()) return Fail(InvalidArgument("no token: set AWAN_TOKEN or pass --token (see `awan token create`)"));
+  // Flags first, then the environment, then the config file ($AWAN_CONFIG or ~/.config/awan/config.yaml:
+  // url, token, ca).
+  std::map<std::string, std::string> config;
+  const char* home = std::getenv("HOME");
+  const std::string config_path = std::getenv("AWAN_CONFIG") ? std::getenv("AWAN_CONFIG")
+                                  : home                     ? std::string(home) + "/.config/awan/config.yaml"
+                                                             : "";
+  if (!config_path.empty() && std::ifstream(config_path).good()) {
+    try {
+      const YAML::Node n = YAML::LoadFile(config_path);
+      if (!n.IsMap()) return Fail(InvalidArgument(config_path + ": expected a mapping (url, token, ca)"));
+      for (const auto& kv : n) {
+        const std::string k = kv.first.as<std::string>();
+        if (k != "url" && k != "token" && k != "ca") {
+          return Fail(InvalidArgument(config_path + ": unknown key '" + k + "' (allowed: url, token, ca)"));
+        }
+        config[k] = kv.second.as<std::string>();
+      }
+    } catch (const YAML::Exception& e) {
+      return Fail(InvalidArgument(config_path + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg));
+    }
+  }
+  auto pick = [&](const std::string& flag, const char* env, const char* key) {
+    if (!flag.empty()) return flag;
+    if (const char* v = std::getenv(env)) return std::string(v);
+    return config.count(key) ? config[key] : std::string();
+  };
+  std::string url = pick(a.server, "AWAN_URL", "url");
+  const std::string token = pick(a.token, "AWAN_TOKEN", "token");
+  if (url.empty()) {
+    return Fail(InvalidArgument("no server: pass --server, set AWAN_URL (e.g. http://127.0.0.1:8080), or put url: in " +
+                                (config_path.empty() ? std::string("the config file") : config_path)));
+  }
+  if (token.empty()) return Fail(InvalidArgument("no token: pass --token, set AWAN_TOKEN, or put token: in the config file (see `awan token create`)"));
   httplib::Client http(url);
-  const std::string ca = a.ca.empty() ? (std::getenv("AWAN_CA") ? std::getenv("AWAN_CA") : "") : a.ca;
+  const std::string ca = pick(a.ca, "AWAN_CA", "ca");
   if (!ca.empty()) http.set_ca_cert_path(ca.c_str());
   http.enable_server_certificate_verification(true);
   http.set_connection_timeout(5);
@@ -302,7 +333,7 @@ int RunClient(const ClientArgs& a) {
     if (a.command == "cancel") return http.Post("/v1/jobs/" + a.arg + "/cancel", h, "", "text/plain");
     if (a.command == "logs") return http.Get("/v1/jobs/" + a.arg + "/logs?task=" + std::to_string(a.task), h);
     if (a.command == "explain") return http.Get("/v1/jobs/" + a.arg + "/explain", h);
-    return http.Get("/v1/" + a.command, h);
+    return http.Get("/v1/" + a.command, h);  // nodes, tenants, queues
   };
   if (a.command == "submit") {
     if (auto body = trace::ReadFile(a.arg); !body.ok()) return Fail(body.status());
@@ -345,6 +376,14 @@ int RunClient(const ClientArgs& a) {
     fmt::print("{:<12} {:<24} {:<16} {:<10} {:<8} {}\n", job.value("id", ""), job.value("name", ""), job.value("tenant", ""),
                job.value("state", ""), gpus, job.value("message", ""));
   };
+  if (a.command == "queues") {
+    fmt::print("{:<20} {:>8} {:>8}  {}\n", "TENANT", "WAITING", "RUNNING", "NEXT");
+    for (const auto& q : j["items"]) {
+      fmt::print("{:<20} {:>8} {:>8}  {}\n", q["tenant"].get<std::string>(), q["waiting"].size(), q["running"].size(),
+                 q["waiting"].empty() ? "" : q["waiting"][0].get<std::string>());
+    }
+    return 0;
+  }
   if (a.command == "nodes") {
     fmt::print("{:<28} {:<8} {:>5} {:>9} {:<4} {}\n", "NODE", "GPU", "GPUS", "FREE", "UP", "REGION");
     for (const auto& n : j["items"]) {

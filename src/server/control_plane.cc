@@ -388,6 +388,28 @@ ControlPlaneStats ControlPlane::TakeStats() {
   return s;
 }
 
+std::vector<ControlPlane::QueueView> ControlPlane::Queues(const Principal& who) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::map<std::string, QueueView> by_tenant;
+  for (const TenantSpec& t : fleet_->tenants) {
+    if (who.sees(t.name)) by_tenant[t.name].tenant = t.name;
+  }
+  // Waiting jobs in the order the cycle tries them: tenant priority, then the ordering's key, then submit time.
+  std::vector<std::pair<std::pair<int64_t, size_t>, const Live*>> waiting;
+  for (const Live& l : live_) {
+    if (!who.sees(l.row.tenant)) continue;
+    QueueView& q = by_tenant[l.row.tenant];
+    q.tenant = l.row.tenant;
+    if (l.row.state == "Running") q.running.push_back(l.row.id);
+    if (l.row.state == "Pending") waiting.push_back({{sched_->job(l.index).submit_s, l.index}, &l});
+  }
+  std::sort(waiting.begin(), waiting.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [key, l] : waiting) by_tenant[l->row.tenant].waiting.push_back(l->row.id);
+  std::vector<QueueView> out;
+  for (auto& [name, q] : by_tenant) out.push_back(std::move(q));
+  return out;
+}
+
 ControlPlaneStats ControlPlane::Counters() const {
   std::lock_guard<std::mutex> lock(mu_);
   ControlPlaneStats s = stats_;

@@ -71,6 +71,13 @@ class ControlPlane {
   // Read-only views for the API and metrics.
   const config::FleetFile& fleet() const { return *fleet_; }
   StateStore& store() { return *store_; }
+  // Each tenant's queue: the ids of its waiting jobs in submission order, and of its running jobs (only the
+  // caller's tenant, or every tenant for an admin).
+  struct QueueView {
+    std::string tenant;
+    std::vector<std::string> waiting, running;
+  };
+  std::vector<QueueView> Queues(const Principal& who) const;
   // Per tenant: jobs waiting, GPUs allocated (milli).
   std::map<std::string, std::pair<int64_t, int64_t>> TenantLoad() const;
   int64_t gpus_allocated_milli() const;

@@ -110,6 +110,7 @@ std::string OpenApiDocument() {
         {"/v1/jobs/{id}/explain", {{"get", {{"responses", {{"200", ok({{"type", "object"}})}, {"404", err}, {"409", err}}}}}}},
         {"/v1/nodes", {{"get", {{"responses", {{"200", ok({{"type", "object"}})}, {"401", err}}}}}}},
         {"/v1/nodes/{id}/heartbeat", {{"post", {{"responses", {{"200", ok({{"type", "object"}})}, {"401", err}, {"403", err}, {"404", err}}}}}}},
+        {"/v1/queues", {{"get", {{"responses", {{"200", ok({{"type", "object"}})}, {"401", err}}}}}}},
         {"/v1/audit", {{"get", {{"summary", "The hash-chained audit log of placement decisions (JSON lines, admin)"}, {"responses", {{"200", {{"description", "application/x-ndjson"}}}, {"401", err}, {"403", err}}}}}}},
         {"/v1/tenants", {{"get", {{"responses", {{"200", ok({{"type", "object"}})}, {"401", err}}}}}}},
         {"/metrics", {{"get", {{"security", Json::array()}, {"responses", {{"200", {{"description", "Prometheus text"}}}}}}}}}}}};
@@ -243,6 +244,15 @@ void RegisterRoutes(httplib::Server& http, ControlPlane& cp, Authenticator& auth
     if (!who) return;
     if (Status s = cp.Heartbeat(*who, req.matches[1]); !s.ok()) return Error(res, HttpCode(s), s.message());
     Reply(res, 200, {{"node", std::string(req.matches[1])}, {"status", "alive"}});
+  });
+  http.Get("/v1/queues", [&cp, &auth](const httplib::Request& req, httplib::Response& res) {
+    auto who = Auth(cp, auth, req, res);
+    if (!who) return;
+    Json items = Json::array();
+    for (const ControlPlane::QueueView& q : cp.Queues(*who)) {
+      items.push_back({{"tenant", q.tenant}, {"waiting", q.waiting}, {"running", q.running}});
+    }
+    Reply(res, 200, {{"items", items}});
   });
   http.Get("/v1/audit", [&cp, &auth](const httplib::Request& req, httplib::Response& res) {
     auto who = Auth(cp, auth, req, res);

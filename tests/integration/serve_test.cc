@@ -540,6 +540,23 @@ TEST(Serve, ExplainAWaitingJob) {
   EXPECT_TRUE(wait) << e.dump();
   EXPECT_EQ(c.Get("/v1/jobs/" + ida + "/explain", Bearer(token))->status, 409);  // running: nothing to explain
   EXPECT_EQ(c.Get("/v1/jobs/" + idb + "/explain", Bearer(other))->status, 404);  // another tenant's
+  // Queues: each tenant's waiting and running jobs; a tenant sees only its own.
+  const Json queues = Json::parse(c.Get("/v1/queues", Bearer(token))->body);
+  ASSERT_EQ(queues["items"].size(), 1u) << queues.dump();
+  EXPECT_EQ(queues["items"][0]["waiting"], Json::array({idb}));
+  EXPECT_EQ(queues["items"][0]["running"], Json::array({ida}));
+  const Json theirs = Json::parse(c.Get("/v1/queues", Bearer(other))->body);
+  ASSERT_EQ(theirs["items"].size(), 1u);
+  EXPECT_EQ(theirs["items"][0]["tenant"], "other");
+  // The CLI reads the server and token from a config file too.
+  std::ofstream(dir + "/config.yaml") << "url: " << s.url() << "\ntoken: " << token << "\n";
+  const std::string cfg_cmd = "AWAN_CONFIG=" + dir + "/config.yaml " + std::string(AWAN_BINARY) + " queues";
+  FILE* p = popen(cfg_cmd.c_str(), "r");
+  std::string cfg_out;
+  char buf[1024];
+  while (fgets(buf, sizeof buf, p)) cfg_out += buf;
+  pclose(p);
+  EXPECT_NE(cfg_out.find("lab"), std::string::npos) << cfg_out;
   const std::string cli = RunAwan("explain " + idb + " --server " + s.url() + " --token " + token);
   EXPECT_NE(cli.find("waits for capacity"), std::string::npos) << cli;
   EXPECT_NE(cli.find("when job " + ida + " ends"), std::string::npos) << cli;
