@@ -6,22 +6,16 @@
 #include <string>
 
 #include "audit/audit_log.h"
-#include "config/fleet_file.h"
-
-namespace {
-std::unique_ptr<awan::config::FleetFile> g_fleet;
-}
+#include "fleet_fixture.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  auto f = awan::config::ReadFleetFile(AWAN_SOURCE_DIR "/examples/fleets/asean.yaml");
-  if (!f.ok()) std::abort();
-  g_fleet = std::move(*f);
+  (void)FuzzFleet();
   return 0;
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
-  auto r = awan::audit::VerifyAuditLog(text, g_fleet->fleet);
+  auto r = awan::audit::VerifyAuditLog(text, FuzzFleet());
   if (!r.ok() && r.status().message().rfind("line ", 0) != 0) std::abort();
   return 0;
 }

@@ -6,23 +6,17 @@
 #include <memory>
 #include <string>
 
-#include "config/fleet_file.h"
+#include "fleet_fixture.h"
 #include "config/job_manifest.h"
 
-namespace {
-std::unique_ptr<awan::config::FleetFile> g_fleet;
-}
-
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  auto f = awan::config::ReadFleetFile(AWAN_SOURCE_DIR "/examples/fleets/asean.yaml");
-  if (!f.ok()) std::abort();
-  g_fleet = std::move(*f);
+  (void)FuzzFleet();
   return 0;
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
-  auto m = awan::config::ParseJobManifest(text, "body", g_fleet->fleet);
+  auto m = awan::config::ParseJobManifest(text, "body", FuzzFleet());
   if (m.ok()) {
     if (m->job.name.empty() || m->job.tasks < 1 || m->job.task.gpu_count < 1) std::abort();
     if (m->command.empty() && m->job.duration_s <= 0) std::abort();

@@ -2,10 +2,11 @@
 
 #include <httplib.h>
 
-#include <condition_variable>
 #include <mutex>
 
 #include <nlohmann/json.hpp>
+
+#include "server/group_commit.h"
 
 namespace awan::server {
 
@@ -136,25 +137,7 @@ class EtcdStore final : public StateStore {
   explicit EtcdStore(std::vector<std::string> endpoints) : client_(std::move(endpoints)) {}
 
   StatusOr<StoredJob> CreateJob(StoredJob j) override {
-    Request req{&j, Status::Ok(), false};
-    std::unique_lock<std::mutex> q(queue_mu_);
-    queue_.push_back(&req);
-    while (!req.done) {
-      if (committing_) {
-        queue_cv_.wait(q);
-        continue;
-      }
-      committing_ = true;
-      std::vector<Request*> batch;
-      batch.swap(queue_);
-      q.unlock();
-      const Status s = Commit(batch);
-      q.lock();
-      for (Request* r : batch) r->status = s, r->done = true;
-      committing_ = false;
-      queue_cv_.notify_all();
-    }
-    if (!req.status.ok()) return req.status;
+    AWAN_RETURN_IF_ERROR(group_.Submit(&j, [this](const std::vector<StoredJob*>& batch) { return Commit(batch); }));
     return j;
   }
 
@@ -243,14 +226,8 @@ class EtcdStore final : public StateStore {
   }
 
  private:
-  struct Request {
-    StoredJob* job;
-    Status status;
-    bool done = false;
-  };
-
   // One transaction for the batch: compare the sequence's revision, bump it, put every job.
-  Status Commit(const std::vector<Request*>& batch) {
+  Status Commit(const std::vector<StoredJob*>& batch) {
     for (int attempt = 0; attempt < 20; ++attempt) {
       AWAN_ASSIGN_OR_RETURN(std::string body, client_.Call("/v3/kv/range", Json{{"key", Base64Encode(kSeq)}}.dump()));
       Json r = Json::parse(body, nullptr, false);
@@ -266,9 +243,9 @@ class EtcdStore final : public StateStore {
       }
       Json ops = Json::array();
       int64_t next = seq;
-      for (Request* q : batch) {
-        q->job->id = JobId(++next);
-        ops.push_back(Put(kJobs + q->job->id, JobToJson(*q->job).dump()));
+      for (StoredJob* job : batch) {
+        job->id = JobId(++next);
+        ops.push_back(Put(kJobs + job->id, JobToJson(*job).dump()));
       }
       ops.push_back(Put(kSeq, std::to_string(next)));
       AWAN_ASSIGN_OR_RETURN(std::string res, client_.Call("/v3/kv/txn", Json{{"compare", Json::array({compare})}, {"success", ops}}.dump()));
@@ -280,10 +257,7 @@ class EtcdStore final : public StateStore {
   }
 
   EtcdClient client_;
-  std::mutex queue_mu_;
-  std::condition_variable queue_cv_;
-  std::vector<Request*> queue_;
-  bool committing_ = false;
+  GroupCommit group_;
 };
 
 }  // namespace

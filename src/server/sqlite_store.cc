@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "server/etcd_store.h"
+#include "server/group_commit.h"
 #include "server/store.h"
 
 namespace awan::server {
@@ -29,47 +30,28 @@ class SqliteStore final : public StateStore {
         "created_ms INTEGER)");
   }
 
-  // Group commit: a caller queues its job; whoever finds no commit under way becomes the leader and commits
-  // everything queued in one transaction (one fsync), then wakes the others. Under load, one fsync serves many.
+  // Concurrent creations are group-committed: one transaction and one fsync for a batch.
   StatusOr<StoredJob> CreateJob(StoredJob j) override {
-    Request req{&j, Status::Ok(), false};
-    std::unique_lock<std::mutex> q(queue_mu_);
-    queue_.push_back(&req);
-    while (!req.done) {
-      if (committing_) {
-        queue_cv_.wait(q);
-        continue;
-      }
-      committing_ = true;
-      std::vector<Request*> batch;
-      batch.swap(queue_);
-      q.unlock();
-      const Status s = Guard([&]() -> StatusOr<bool> {
-                         SQLite::Transaction tx(db_);
-                         SQLite::Statement next(db_, "SELECT COALESCE(MAX(seq), 0) FROM jobs");
-                         next.executeStep();
-                         int64_t seq = next.getColumn(0).getInt64();
-                         SQLite::Statement ins(db_,
-                                               "INSERT INTO jobs (id, tenant, name, manifest, state, created_ms, updated_ms, "
-                                               "message, exit_code, placement) VALUES (?,?,?,?,?,?,?,?,?,?)");
-                         for (Request* r : batch) {
-                           r->job->id = Id(++seq);
-                           Bind(ins, *r->job);
-                           ins.exec();
-                           ins.reset();
-                         }
-                         tx.commit();
-                         return true;
-                       }).status();
-      q.lock();
-      for (Request* r : batch) {
-        r->status = s;
-        r->done = true;
-      }
-      committing_ = false;
-      queue_cv_.notify_all();
-    }
-    if (!req.status.ok()) return req.status;
+    AWAN_RETURN_IF_ERROR(group_.Submit(&j, [this](const std::vector<StoredJob*>& batch) {
+      return Guard([&]() -> StatusOr<bool> {
+               SQLite::Transaction tx(db_);
+               SQLite::Statement next(db_, "SELECT COALESCE(MAX(seq), 0) FROM jobs");
+               next.executeStep();
+               int64_t seq = next.getColumn(0).getInt64();
+               SQLite::Statement ins(db_,
+                                     "INSERT INTO jobs (id, tenant, name, manifest, state, created_ms, updated_ms, "
+                                     "message, exit_code, placement) VALUES (?,?,?,?,?,?,?,?,?,?)");
+               for (StoredJob* job : batch) {
+                 job->id = Id(++seq);
+                 Bind(ins, *job);
+                 ins.exec();
+                 ins.reset();
+               }
+               tx.commit();
+               return true;
+             })
+          .status();
+    }));
     return j;
   }
 
@@ -237,17 +219,9 @@ class SqliteStore final : public StateStore {
     }
   }
 
-  struct Request {
-    StoredJob* job;
-    Status status;
-    bool done = false;
-  };
   std::mutex mu_;  // the database
   SQLite::Database db_;
-  std::mutex queue_mu_;  // group commit
-  std::condition_variable queue_cv_;
-  std::vector<Request*> queue_;
-  bool committing_ = false;
+  GroupCommit group_;
 };
 
 }  // namespace
