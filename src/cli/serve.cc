@@ -95,7 +95,10 @@ int RunServe(const ServeArgs& a) {
     }
     exec = std::make_unique<server::SlurmExecutor>(a.state_dir + "/logs", nodes, WallMs);
   } else {
-    exec = std::make_unique<server::LocalExecutor>(a.state_dir + "/logs", WallMs);
+    auto local = std::make_unique<server::LocalExecutor>(a.state_dir + "/logs", WallMs);
+    // Tasks a previous server left behind (it was killed) die before their jobs are requeued.
+    if (const int n = local->ReapOrphans(); n > 0) fmt::print("awan serve: stopped {} task(s) left by a previous run\n", n);
+    exec = std::move(local);
   }
   auto cp = server::ControlPlane::Create(std::move(*fleet), std::move(*store), std::move(exec), WallMs,
                                          server::ControlPlaneOptions{a.placement, a.ordering, 3600, a.heartbeat_timeout_s * 1000});

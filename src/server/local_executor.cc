@@ -52,6 +52,32 @@ LocalExecutor::~LocalExecutor() {
   }
 }
 
+std::string LocalExecutor::PidPath(const std::string& job_id, int task) const {
+  return dir_ + "/" + job_id + "/" + std::to_string(task) + ".pid";
+}
+
+int LocalExecutor::ReapOrphans() {
+  int killed = 0;
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir_, ec)) return 0;
+  for (const auto& job : std::filesystem::directory_iterator(dir_, ec)) {
+    for (const auto& f : std::filesystem::directory_iterator(job.path(), ec)) {
+      if (f.path().extension() != ".pid") continue;
+      pid_t pid = 0;
+      std::ifstream(f.path()) >> pid;
+      // Only a process that is still this task (pid reuse): its environment names the job.
+      std::ifstream env("/proc/" + std::to_string(pid) + "/environ");
+      std::string e((std::istreambuf_iterator<char>(env)), {});
+      if (pid > 0 && e.find("AWAN_JOB_ID=" + job.path().filename().string() + std::string(1, '\0')) != std::string::npos) {
+        kill(-pid, SIGKILL);
+        ++killed;
+      }
+      std::filesystem::remove(f.path(), ec);
+    }
+  }
+  return killed;
+}
+
 std::string LocalExecutor::LogPath(const std::string& job_id, int task) const {
   return dir_ + "/" + job_id + "/" + std::to_string(task) + ".log";
 }
@@ -132,6 +158,7 @@ Status LocalExecutor::Launch(const TaskLaunch& t) {
   setpgid(pid, pid);  // also from the parent, so a Kill right after Launch reaches the group
   close(fd);
   r.pid = pid;
+  std::ofstream(PidPath(t.job_id, t.task)) << pid;
   running_.push_back(r);
   return Status::Ok();
 }
@@ -139,6 +166,7 @@ Status LocalExecutor::Launch(const TaskLaunch& t) {
 std::vector<TaskExit> LocalExecutor::Poll() {
   std::vector<TaskExit> out;
   const int64_t now = now_ms_();
+  std::error_code ec;
   for (size_t i = 0; i < running_.size();) {
     Running& r = running_[i];
     bool ended = false;
@@ -159,6 +187,7 @@ std::vector<TaskExit> LocalExecutor::Poll() {
     }
     if (ended) {
       RemoveCgroups(r.job_id, r.task);
+      std::filesystem::remove(PidPath(r.job_id, r.task), ec);
       out.push_back({r.job_id, r.task, code});
       running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(i));
     } else {
@@ -181,6 +210,8 @@ void LocalExecutor::Kill(const std::string& job_id) {
       waitpid(running_[i].pid, nullptr, 0);
     }
     RemoveCgroups(running_[i].job_id, running_[i].task);
+    std::error_code ec;
+    std::filesystem::remove(PidPath(running_[i].job_id, running_[i].task), ec);
     running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(i));
   }
 }

@@ -29,6 +29,10 @@ class LocalExecutor final : public Executor {
   void Kill(const std::string& job_id) override;
   std::string Logs(const std::string& job_id, int task) const override;
   bool cgroups_enabled() const { return cgroups_; }
+  // Kills the process groups of tasks a previous server left running (it was killed before it could stop
+  // them): each task's pid is in <dir>/<job>/<task>.pid while it runs. Call before Recover requeues their jobs,
+  // so that a job never runs twice. Returns how many were killed.
+  int ReapOrphans();
   // The cgroup-v1 root (default /sys/fs/cgroup); call before any Launch.
   void SetCgroupRoot(const std::string& root);
 
@@ -40,6 +44,7 @@ class LocalExecutor final : public Executor {
     int64_t ends_ms = 0;     // placeholder end, or the time limit (0 = none)
   };
   std::string LogPath(const std::string& job_id, int task) const;
+  std::string PidPath(const std::string& job_id, int task) const;
   std::string Cgroup(const std::string& controller, const std::string& job_id, int task) const;
   void RemoveCgroups(const std::string& job_id, int task) const;
   std::string dir_;

@@ -563,3 +563,61 @@ TEST(Serve, ExplainAWaitingJob) {
 }
 
 }  // namespace
+
+namespace {
+
+bool Alive(pid_t pid) {  // running, not a zombie
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string s((std::istreambuf_iterator<char>(stat)), {});
+  if (s.empty()) return false;
+  const size_t close = s.rfind(')');
+  return close != std::string::npos && close + 2 < s.size() && s[close + 2] != 'Z';
+}
+
+// A server killed with SIGKILL leaves its tasks running; the next server stops them before it requeues their
+// jobs, so that a job never runs twice.
+TEST(Serve, RestartStopsTasksLeftByAKilledServer) {
+  const std::string dir = TempDir("orphans");
+  std::ofstream(dir + "/fleet.yaml") << "node_types:\n  g4: {accelerator: H100, gpus: 4, cpu: 8, memory_gib: 64}\n"
+                                        "regions:\n  - name: lab\n    zones:\n      - {name: z, layout: {type: g4, nodes: 1}}\n"
+                                        "tenants:\n  - {name: lab, guaranteed_gpus: 4}\n";
+  const std::string db = dir + "/awan.db";
+  const std::string token = Token(db, "lab", "member");
+  const std::string job = "apiVersion: awan/v1\nkind: Job\nmetadata: {name: sleeper}\nspec: {gpus: 1, cpu: 1, memory_gib: 1, "
+                          "command: [sh, -c, 'echo $$ >> " + dir + "/pids; exec sleep 60']}\n";
+  std::string id;
+  {
+    Server s(dir, db, dir + "/fleet.yaml");
+    ASSERT_GT(s.port(), 0);
+    Http c(s.url());
+    auto sub = c.Post("/v1/jobs", Bearer(token), job, "application/yaml");
+    ASSERT_EQ(sub->status, 201);
+    id = Json::parse(sub->body)["id"];
+    ASSERT_EQ(WaitForState(c, token, id, "Running")["state"], "Running");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    s.Kill(SIGKILL);
+  }
+  auto pids = [&] {
+    std::vector<pid_t> v;
+    std::ifstream f(dir + "/pids");
+    for (pid_t p; f >> p;) v.push_back(p);
+    return v;
+  };
+  ASSERT_EQ(pids().size(), 1u);
+  const pid_t first = pids()[0];
+  EXPECT_TRUE(Alive(first)) << "the task should outlive the killed server";
+  Server s(dir, db, dir + "/fleet.yaml");
+  ASSERT_GT(s.port(), 0);
+  Http c(s.url());
+  for (int i = 0; i < 50 && Alive(first); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(Alive(first)) << "the orphan of the killed server still runs";
+  ASSERT_EQ(WaitForState(c, token, id, "Running")["state"], "Running");  // requeued and running again, once
+  for (int i = 0; i < 50 && pids().size() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_EQ(pids().size(), 2u);
+  int alive = 0;
+  for (pid_t p : pids()) alive += Alive(p);
+  EXPECT_EQ(alive, 1);
+  c.Post("/v1/jobs/" + id + "/cancel", Bearer(token), "", "text/plain");
+}
+
+}  // namespace
