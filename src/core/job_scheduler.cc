@@ -33,8 +33,15 @@ std::unique_ptr<JobScheduler> JobScheduler::Clone(ClusterSnapshot& snap, Framewo
   return c;
 }
 
-bool JobScheduler::is_pending(size_t i) const {
-  return !jobs_[i].running && jobs_[i].end_s < 0 && pending_.count({QueueKey(i), jobs_[i].submit_s, i}) > 0;
+// The job's entry in the pending set (its key was computed once, when it joined).
+JobScheduler::PendingKey JobScheduler::PendingEntry(size_t i) const { return {queue_key_[i], jobs_[i].submit_s, i}; }
+
+bool JobScheduler::is_pending(size_t i) const { return pending_.count(PendingEntry(i)) > 0; }
+
+// Puts job i in the queue under the key its ordering gives it now.
+void JobScheduler::Enqueue(size_t i) {
+  queue_key_[i] = QueueKey(i);
+  pending_.insert(PendingEntry(i));
 }
 
 void JobScheduler::SetResidency(size_t i, JobResidency residency) {
@@ -52,10 +59,7 @@ void JobScheduler::ReplaceSpec(size_t i, const JobSpec& spec) {
 }
 
 StatusOr<std::optional<WaitReason>> JobScheduler::TryStartOne(size_t i, int64_t now) {
-  auto it = pending_.end();
-  for (auto k = pending_.begin(); k != pending_.end(); ++k) {
-    if (std::get<2>(*k) == i) it = k;
-  }
+  auto it = pending_.find(PendingEntry(i));
   if (it == pending_.end()) return FailedPrecondition("job " + jobs_[i].spec->name + " is not waiting");
   AWAN_ASSIGN_OR_RETURN(std::optional<WaitReason> why, TryStart(i, now));
   if (!why) pending_.erase(it);
@@ -67,22 +71,23 @@ StatusOr<std::optional<WaitReason>> JobScheduler::TryStartOne(size_t i, int64_t 
 void JobScheduler::OrderRegions(size_t i) {
   const JobSpec& spec = *jobs_[i].spec;
   const JobResidency& res = residency_[i];
+  // The cheapest node per region that could ever take one task (-1: none).
+  std::vector<double> price(fleet_->region_count(), -1);
+  for (uint32_t n = 0; n < fleet_->size(); ++n) {
+    const NodeSpec& ns = fleet_->node(NodeIndex(n));
+    if (ns.gpu_count < spec.task.gpu_count) continue;
+    if (spec.task.wants_gpu() && (ns.model == kNoAccelerator || !spec.task.allowed_models.Allows(ns.model))) continue;
+    double& p = price[fleet_->region_of(NodeIndex(n)).value];
+    if (p < 0 || ns.price_per_gpu_hour < p) p = ns.price_per_gpu_hour;
+  }
   std::vector<std::pair<double, uint32_t>> scored;
   for (uint32_t r = 0; r < fleet_->region_count(); ++r) {
     const DomainId region(r);
-    if (!res.Allows(region)) continue;
-    double price = -1;
-    for (uint32_t n = 0; n < fleet_->size(); ++n) {
-      const NodeSpec& ns = fleet_->node(NodeIndex(n));
-      if (!region_nodes_[r][n] || ns.gpu_count < spec.task.gpu_count) continue;
-      if (spec.task.wants_gpu() && (ns.model == kNoAccelerator || !spec.task.allowed_models.Allows(ns.model))) continue;
-      if (price < 0 || ns.price_per_gpu_hour < price) price = ns.price_per_gpu_hour;
-    }
-    if (price < 0) continue;
+    if (!res.Allows(region) || price[r] < 0) continue;
     double to_data = 0;
     for (uint32_t home : res.data_homes) to_data = std::max(to_data, fleet_->latency_ms(DomainId(home), region));
     const double latency = to_data + (spec.user_location.empty() ? 0.0 : fleet_->user_latency_ms(spec.user_location, region));
-    scored.push_back({o_.region_price_weight * price + o_.region_latency_weight * latency, r});
+    scored.push_back({o_.region_price_weight * price[r] + o_.region_latency_weight * latency, r});
   }
   std::sort(scored.begin(), scored.end());
   region_order_[i].clear();
@@ -115,6 +120,7 @@ size_t JobScheduler::AddJob(const JobSpec& spec, int tenant, int64_t submit_s, J
   jobs_.push_back(r);
   placed_.emplace_back();
   running_key_.push_back(0);
+  queue_key_.push_back(0);
   residency_.push_back(std::move(residency));
   region_order_.emplace_back();
   OrderRegions(jobs_.size() - 1);
@@ -186,7 +192,7 @@ void JobScheduler::Account(size_t i, int64_t now, int reason) {
 void JobScheduler::Submit(size_t i, int64_t now) {
   jobs_[i].last_reason = static_cast<int>(WaitReason::kQueue);
   jobs_[i].last_seen = now;
-  pending_.insert({QueueKey(i), jobs_[i].submit_s, i});
+  Enqueue(i);
 }
 
 Status JobScheduler::Start(size_t i, int64_t now, GangPlacement g) {
@@ -251,7 +257,7 @@ void JobScheduler::Stop(size_t i, int64_t now, bool node_failed) {
   running_.erase(i);
   r.last_reason = static_cast<int>(WaitReason::kCapacity);  // stopped: it waits for GPUs again
   r.last_seen = now;
-  pending_.insert({QueueKey(i), r.submit_s, i});
+  Enqueue(i);
 }
 
 Status JobScheduler::Finish(size_t i, int64_t now) {
@@ -283,12 +289,9 @@ Status JobScheduler::Cancel(size_t i, int64_t now) {
     Use(i, -1);
     return Status::Ok();
   }
-  for (auto it = pending_.begin(); it != pending_.end(); ++it) {
-    if (std::get<2>(*it) == i) {
-      Account(i, now, -1);
-      pending_.erase(it);
-      return Status::Ok();
-    }
+  if (pending_.erase(PendingEntry(i)) > 0) {
+    Account(i, now, -1);
+    return Status::Ok();
   }
   return NotFound("job " + r.spec->name + " is neither waiting nor running");
 }
@@ -382,10 +385,11 @@ StatusOr<std::optional<WaitReason>> JobScheduler::TryStart(size_t i, int64_t now
   // the gang. Not enough room there although the fleet has it: residency.
   int64_t fit = 0, free_allowed = 0;
   const bool restricted = !residency_[i].unrestricted();
-  for (uint32_t n = 0; n < snap_->size(); ++n) {
+  // (an unrestricted job stops counting once its tasks fit; a restricted one also sums its regions' free GPUs)
+  for (uint32_t n = 0; n < snap_->size() && (restricted || fit < r.spec->tasks); ++n) {
     if (restricted && !NodeAllowed(i, NodeIndex(n))) continue;
     const NodeState& ns = snap_->node(NodeIndex(n));
-    if (!ns.unavailable) free_allowed += ns.gpu_left_total;
+    if (restricted && !ns.unavailable) free_allowed += ns.gpu_left_total;
     if (fit < r.spec->tasks) fit += GangPlacer::TasksThatFit(r.spec->task, ns);
   }
   if (restricted && (fit < r.spec->tasks || free_allowed < r.gpus * kWholeGpu.value)) {

@@ -173,6 +173,8 @@ class JobScheduler {
   bool Admit(int t, int64_t need) const;
   QueuedJob View(size_t i, int64_t now) const;
   double QueueKey(size_t i) const;
+  PendingKey PendingEntry(size_t i) const;
+  void Enqueue(size_t i);
   double DominantShare(size_t t) const;
   double Share(size_t t) const;
   void Use(size_t job, int sign);
@@ -213,6 +215,7 @@ class JobScheduler {
   std::vector<std::vector<uint32_t>> region_order_;
   std::vector<std::vector<uint8_t>> region_nodes_;  // by region: node i in it
   std::vector<double> running_key_;
+  std::vector<double> queue_key_;  // by job: the key it joined the pending set with
   std::set<PendingKey> pending_;
   std::set<size_t> running_;
   std::vector<RunStarted> started_;

@@ -449,6 +449,34 @@ jobs:
   }
 }
 
+// A waiting job stays explainable after the ordering's history changes: the awan ordering's key for a job
+// depends on the jobs that finished, so the queue must be searched with the key the job joined it under.
+TEST(Explain, FindsWaitingJobsAfterTheOrderingsHistoryChanged) {
+  auto f = TinyFleet();
+  Loaded l = Load(*f, R"(
+datasets:
+  - {name: records, classification: restricted, jurisdictions: [MY]}
+jobs:
+  - {name: fill, tenant: health, submit_s: 0, duration_s: 3000, tasks: 2, gpus: 8, reads: [records]}
+  - {name: waiter, tenant: health, submit_s: 10, duration_s: 100, gpus: 8, reads: [records]}
+  - {name: s1, tenant: startup, submit_s: 0, duration_s: 100, gpus: 1}
+  - {name: s2, tenant: startup, submit_s: 0, duration_s: 150, gpus: 1}
+  - {name: s3, tenant: startup, submit_s: 0, duration_s: 200, gpus: 1}
+  - {name: s4, tenant: startup, submit_s: 0, duration_s: 250, gpus: 1}
+)");
+  JobsSimOptions o;
+  o.policy = "awan";
+  o.catalog = &l.catalog;
+  auto sim = JobsSimulation::Create(*f, l.w.jobs, o);
+  ASSERT_TRUE(sim.ok());
+  ASSERT_TRUE((*sim)->RunUntil(500).ok());  // four jobs finished since waiter joined the queue
+  CatalogInputs in{l.w.datasets, &l.w.jobs, l.tenants};
+  auto ex = ExplainPending(**sim, in, "waiter");
+  ASSERT_TRUE(ex.ok()) << ex.status().ToString();
+  ASSERT_EQ(ex->size(), 1u);
+  EXPECT_EQ((*ex)[0].reason, "residency");
+}
+
 // A quota counterfactual: the lender's lending limit keeps its idle quota from the borrower.
 TEST(Explain, LendingQuotaCounterfactual) {
   auto f = TinyFleet();
