@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/residency.h"
+#include "sim/jobs_sim.h"
 #include "policies/builtin.h"
 #include "policies/ordering/orderings.h"
 
@@ -242,16 +243,7 @@ StatusOr<sim::PendingExplanation> ControlPlane::Explain(const Principal& who, co
   for (const Live& x : live_) specs[x.index] = &x.spec;
   src.spec = [&specs](size_t i) -> const JobSpec& { return *specs[i]; };
   src.now = now_ms_() / 1000;
-  src.clone = [this]() -> StatusOr<sim::JobsSimulation::StateClone> {
-    sim::JobsSimulation::StateClone c;
-    std::vector<PodSpec> no_pods;
-    AWAN_ASSIGN_OR_RETURN(Profile profile, policies::BuiltinRegistry().BuildProfile(o_.placement, PluginContext{&fleet_->fleet, &no_pods}));
-    c.fw = std::make_unique<Framework>(std::move(profile));
-    c.snap = std::make_unique<ClusterSnapshot>(*snap_);
-    c.order = order_->Clone();
-    c.sched = sched_->Clone(*c.snap, *c.fw, *c.order);
-    return c;
-  };
+  src.clone = [this] { return sim::CloneSchedulerState(fleet_->fleet, o_.placement, *snap_, *order_, *sched_); };
   // The catalog as the job was placed under: its own data under its tenant's defaults.
   const std::vector<JobSpec> jobs{l->spec};
   sim::CatalogInputs in{{}, &jobs, {{l->row.tenant, sched_->tenant(sched_->job(l->index).tenant)}}};

@@ -133,16 +133,21 @@ StatusOr<std::unique_ptr<JobsSimulation>> JobsSimulation::Create(const config::F
   return sim;
 }
 
-StatusOr<JobsSimulation::StateClone> JobsSimulation::Clone() const {
-  StateClone c;
+StatusOr<JobsSimulation::StateClone> CloneSchedulerState(const Fleet& fleet, const std::string& placement,
+                                                         const ClusterSnapshot& snap, const QueueOrder& order,
+                                                         const JobScheduler& sched) {
+  JobsSimulation::StateClone c;
   std::vector<PodSpec> no_pods;
-  AWAN_ASSIGN_OR_RETURN(Profile profile,
-                        policies::BuiltinRegistry().BuildProfile(o_.placement, PluginContext{&file_->fleet, &no_pods}));
+  AWAN_ASSIGN_OR_RETURN(Profile profile, policies::BuiltinRegistry().BuildProfile(placement, PluginContext{&fleet, &no_pods}));
   c.fw = std::make_unique<Framework>(std::move(profile));
-  c.snap = std::make_unique<ClusterSnapshot>(*snap_);
-  c.order = order_->Clone();
-  c.sched = sched_->Clone(*c.snap, *c.fw, *c.order);
+  c.snap = std::make_unique<ClusterSnapshot>(snap);
+  c.order = order.Clone();
+  c.sched = sched.Clone(*c.snap, *c.fw, *c.order);
   return c;
+}
+
+StatusOr<JobsSimulation::StateClone> JobsSimulation::Clone() const {
+  return CloneSchedulerState(file_->fleet, o_.placement, *snap_, *order_, *sched_);
 }
 
 bool JobsSimulation::done() const {
@@ -243,8 +248,6 @@ JobsSimResult JobsSimulation::Result() const {
     r.failure_requeues = j.failure_requeues;
     r.gpu_s = j.gpu_s;
     r.cost_usd = j.cost_usd;
-    const auto& placed = sched.placements(i);
-    if (!placed.empty()) r.region = static_cast<int>(fleet.region_of(placed[0].node).value);
     r.waited_s = j.waited_s;
   }
   out.summary.preemptions = sched.preemptions();

@@ -91,7 +91,6 @@ struct JobOutcome {
   int failure_requeues = 0;   // stopped because a node it ran on went down
   int64_t gpu_s = 0;  // GPU-seconds it held GPUs, over all its runs
   double cost_usd = 0;
-  int region = -1;    // region id of its last run's first task
   // Seconds it waited, by the reason the cycle last gave (time until the next look goes to that reason).
   std::array<int64_t, kWaitReasons> waited_s{};
 };
@@ -215,5 +214,11 @@ class JobsSimulation {
 
 StatusOr<JobsSimResult> RunJobsSim(const config::FleetFile& fleet, const std::vector<JobSpec>& jobs,
                                    const JobsSimOptions& options, std::atomic<int64_t>* progress = nullptr);
+
+// A deep copy of any scheduler's state (the simulator's or the server's): the snapshot, a fresh framework of the
+// same placement profile, the ordering with its history, and the scheduler rebound to them.
+StatusOr<JobsSimulation::StateClone> CloneSchedulerState(const Fleet& fleet, const std::string& placement,
+                                                         const ClusterSnapshot& snap, const QueueOrder& order,
+                                                         const JobScheduler& sched);
 
 }  // namespace awan::sim

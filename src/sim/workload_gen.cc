@@ -79,11 +79,11 @@ StatusOr<config::WorkloadFile> GenerateRegionalWorkload(const config::FleetFile&
     for (uint32_t n = 0; n < fleet.size(); ++n) gpus[fleet.region_of(NodeIndex(n)).value] += fleet.node(NodeIndex(n)).gpu_count;
     uint32_t home = 0;
     int64_t best = -1;
+    // Tenants live where their name's jurisdiction prefix points ("my-..." -> MY), else in the largest region.
+    std::string prefix = t.name.substr(0, 2);
+    std::transform(prefix.begin(), prefix.end(), prefix.begin(), [](char c) { return static_cast<char>(std::toupper(c)); });
     for (uint32_t r = 0; r < fleet.region_count(); ++r) {
       const bool allowed = ok[r] && !(fleet.region(DomainId(r)).edge);
-      // Unbound tenants live where their name's jurisdiction prefix points ("my-..." -> MY), else the largest region.
-      std::string prefix = t.name.substr(0, 2);
-      std::transform(prefix.begin(), prefix.end(), prefix.begin(), [](char c) { return static_cast<char>(std::toupper(c)); });
       const bool local = fleet.region(DomainId(r)).jurisdiction == prefix;
       const int64_t score = gpus[r] + (local ? 1000000 : 0);
       if (allowed && score > best) best = score, home = r;

@@ -130,6 +130,14 @@ class Http {
   httplib::Client c_;
 };
 
+// Writes DIR/fleet.yaml: one 4-GPU node (z-b0-s0-0) in region lab, tenant lab (4 GPUs guaranteed) and `more`.
+void OneNodeFleet(const std::string& dir, const std::string& more_tenants = "") {
+  std::ofstream(dir + "/fleet.yaml") << "node_types:\n  g4: {accelerator: H100, gpus: 4, cpu: 8, memory_gib: 64}\n"
+                                        "regions:\n  - name: lab\n    zones:\n      - {name: z, layout: {type: g4, nodes: 1}}\n"
+                                        "tenants:\n  - {name: lab, guaranteed_gpus: 4}\n"
+                                     << more_tenants;
+}
+
 httplib::Headers Bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
 
 const char* kShortJob = R"(apiVersion: awan/v1
@@ -346,9 +354,7 @@ TEST(Serve, SlurmExecutorRunsTheJobWhereAwanPlacedIt) {
     std::string dir;
     ~Down() { std::system((std::string(AWAN_SOURCE_DIR) + "/scripts/slurm-down.sh " + dir + "/slurm").c_str()); }
   } down{dir};
-  std::ofstream(dir + "/fleet.yaml") << "node_types:\n  g4: {accelerator: H100, gpus: 4, cpu: 2, memory_gib: 4}\n"
-                                        "regions:\n  - name: lab\n    zones:\n      - {name: z, layout: {type: g4, nodes: 1}}\n"
-                                        "tenants:\n  - {name: lab, guaranteed_gpus: 4}\n";
+  OneNodeFleet(dir);
   const std::string db = dir + "/awan.db";
   const std::string token = Token(db, "lab", "member");
   Server s(dir, db, dir + "/fleet.yaml", {"--executor", "slurm", "--slurm-nodes", "z-b0-s0-0=" + host});
@@ -391,9 +397,7 @@ namespace {
 // it beats again the job runs again.
 TEST(Serve, SilentNodeIsMarkedDownAndItsWorkRequeued) {
   const std::string dir = TempDir("beat");
-  std::ofstream(dir + "/fleet.yaml") << "node_types:\n  g4: {accelerator: H100, gpus: 4, cpu: 8, memory_gib: 64}\n"
-                                        "regions:\n  - name: lab\n    zones:\n      - {name: z, layout: {type: g4, nodes: 1}}\n"
-                                        "tenants:\n  - {name: lab, guaranteed_gpus: 4}\n";
+  OneNodeFleet(dir);
   const std::string db = dir + "/awan.db";
   const std::string token = Token(db, "lab", "member"), admin = Token(db, "", "admin");
   Server s(dir, db, dir + "/fleet.yaml", {"--heartbeat-timeout", "1"});
@@ -513,9 +517,7 @@ namespace {
 // computed by the core on a clone of the live state.
 TEST(Serve, ExplainAWaitingJob) {
   const std::string dir = TempDir("explain");
-  std::ofstream(dir + "/fleet.yaml") << "node_types:\n  g4: {accelerator: H100, gpus: 4, cpu: 8, memory_gib: 64}\n"
-                                        "regions:\n  - name: lab\n    zones:\n      - {name: z, layout: {type: g4, nodes: 1}}\n"
-                                        "tenants:\n  - {name: lab, guaranteed_gpus: 4}\n  - {name: other, guaranteed_gpus: 0}\n";
+  OneNodeFleet(dir, "  - {name: other, guaranteed_gpus: 0}\n");
   const std::string db = dir + "/awan.db";
   const std::string token = Token(db, "lab", "member"), other = Token(db, "other", "member");
   Server s(dir, db, dir + "/fleet.yaml");
@@ -578,9 +580,7 @@ bool Alive(pid_t pid) {  // running, not a zombie
 // jobs, so that a job never runs twice.
 TEST(Serve, RestartStopsTasksLeftByAKilledServer) {
   const std::string dir = TempDir("orphans");
-  std::ofstream(dir + "/fleet.yaml") << "node_types:\n  g4: {accelerator: H100, gpus: 4, cpu: 8, memory_gib: 64}\n"
-                                        "regions:\n  - name: lab\n    zones:\n      - {name: z, layout: {type: g4, nodes: 1}}\n"
-                                        "tenants:\n  - {name: lab, guaranteed_gpus: 4}\n";
+  OneNodeFleet(dir);
   const std::string db = dir + "/awan.db";
   const std::string token = Token(db, "lab", "member");
   const std::string job = "apiVersion: awan/v1\nkind: Job\nmetadata: {name: sleeper}\nspec: {gpus: 1, cpu: 1, memory_gib: 1, "
