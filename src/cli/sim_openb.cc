@@ -21,7 +21,8 @@ void AddSimOpenb(CLI::App& sim, SimOpenbArgs& a) {
   c->add_option("--pods", a.pods, "pod list CSV(s); repeat or separate with commas for several workloads")
       ->required()
       ->delimiter(',');
-  c->add_option("--policy", a.policies, "comma-separated policies (see `awan policies`)")->capture_default_str();
+  c->add_option("--policy", a.policies, "comma-separated policies (see `awan policies`); `bound` is the LP bound, `bound:P` the LP bound given "
+                 "the pods policy P placed by arrived 100 %")->capture_default_str();
   c->add_option("--seeds", a.seeds, "seeds: FIRST-LAST or a comma list")->capture_default_str();
   c->add_option("--tune", a.tune, "workload tuned to this multiple of GPU capacity")->capture_default_str();
   c->add_option("--json", a.json_out, "write runs and summary as JSON to this file");

@@ -77,12 +77,62 @@ StatusOr<RunSummary> BoundRun(const Fleet& fleet, const Workload& wl, uint64_t s
   return r;
 }
 
+std::optional<std::string> GivenBoundPolicy(std::string_view name) {
+  if (!name.starts_with(kGivenBoundPrefix)) return std::nullopt;
+  return std::string(name.substr(kGivenBoundPrefix.size()));
+}
+
+bool IsBoundPolicy(std::string_view name) { return name == kBoundPolicy || GivenBoundPolicy(name).has_value(); }
+
+StatusOr<RunSummary> GivenBoundRun(const Fleet& fleet, const Workload& wl, const std::string& policy, uint64_t seed,
+                                   double tune_ratio, const PluginRegistry& registry) {
+  OpenbRunOptions opt;
+  opt.tune_ratio = tune_ratio;
+  opt.record_frag = false;
+  AWAN_ASSIGN_OR_RETURN(OpenbRunResult run, RunOpenb(fleet, wl.pods_by_name, wl.name, policy, seed, registry, opt));
+  const int64_t capacity = fleet.total_gpus() * kWholeGpu.value;
+  // The pods of bucket 100 and before (the rounding of BoundRun), and those of them the policy placed.
+  std::vector<const PodSpec*> prefix, placed;
+  size_t next_failed = 0;
+  int64_t arrived = 0;
+  for (size_t pos = 0; pos < run.sequence.size(); ++pos) {
+    const PodSpec& p = wl.pods_by_name[run.sequence[pos]];
+    if ((arrived + p.total_gpu().value) * 200 > capacity * 201) break;
+    arrived += p.total_gpu().value;
+    prefix.push_back(&p);
+    if (next_failed < run.failed_at.size() && run.failed_at[next_failed] == pos) {
+      ++next_failed;
+    } else {
+      placed.push_back(&p);
+    }
+  }
+  AWAN_ASSIGN_OR_RETURN(PackingBound b, MaxAllocatableGpuPlacing(fleet, prefix, placed));
+  RunSummary r;
+  r.workload = wl.name;
+  r.policy = std::string(kGivenBoundPrefix) + policy;
+  r.seed = seed;
+  r.pods = static_cast<int64_t>(prefix.size());
+  r.alloc_curve.assign(kCurvePoints, std::nullopt);
+  r.frag_curve.assign(kCurvePoints, std::nullopt);
+  r.alloc_curve[100] = 100.0 * b.max_allocated_milli / static_cast<double>(capacity);
+  for (const PackingBound::LeftOut& l : b.left_out) {
+    r.failed_gpu_by_shape_100[ShapeName(*l.pod)] +=
+        static_cast<int64_t>(std::llround(l.count * static_cast<double>(l.pod->total_gpu().value)));
+  }
+  r.unalloc_100 = UnallocatedAt(r.alloc_curve, 100);
+  return r;
+}
+
 StatusOr<ExperimentResult> RunExperiment(const ExperimentSpec& spec, const PluginRegistry& registry,
                                          const ProgressFn& progress) {
   if (spec.fleet == nullptr || spec.fleet->size() == 0) return InvalidArgument("experiment has no nodes");
   if (spec.fleet->total_gpus() == 0) return InvalidArgument("the fleet has no GPUs: nothing to measure");
   for (const auto& p : spec.policies) {
-    if (p != kBoundPolicy && !registry.Knows(p)) {
+    const std::optional<std::string> given = GivenBoundPolicy(p);
+    if (given && (given->empty() || !registry.Knows(*given))) {
+      return NotFound("'" + p + "' names no known policy after 'bound:' (for example bound:awan)");
+    }
+    if (p != kBoundPolicy && !given && !registry.Knows(p)) {
       std::string known;
       for (const auto& n : registry.ProfileNames()) known += (known.empty() ? "" : ", ") + n;
       return NotFound("unknown policy '" + p + "' (known: " + known + ")");
@@ -112,8 +162,10 @@ StatusOr<ExperimentResult> RunExperiment(const ExperimentSpec& spec, const Plugi
       if (j >= jobs.size()) return;
       const Job& job = jobs[j];
       const Workload& wl = spec.workloads[job.w];
-      if (spec.policies[job.p] == kBoundPolicy) {
-        auto b = BoundRun(*spec.fleet, wl, job.seed, spec.tune_ratio, spec.bound_points);
+      if (IsBoundPolicy(spec.policies[job.p])) {
+        const std::optional<std::string> given = GivenBoundPolicy(spec.policies[job.p]);
+        auto b = given ? GivenBoundRun(*spec.fleet, wl, *given, job.seed, spec.tune_ratio, registry)
+                       : BoundRun(*spec.fleet, wl, job.seed, spec.tune_ratio, spec.bound_points);
         std::lock_guard<std::mutex> lock(mu);
         if (!b.ok()) {
           if (first_error.ok()) first_error = b.status();

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sim/alloc_curve.h"
@@ -22,6 +23,16 @@ struct Workload {
 // The pseudo-policy that, instead of a replay, computes the LP upper bound on allocation (sim/packing_bound.h)
 // over each seed's pod sequence at `ExperimentSpec::bound_points` arrived %.
 inline constexpr const char* kBoundPolicy = "bound";
+
+// The pseudo-policy "bound:P" replays policy P, then computes the LP bound over placements that place at least
+// the pods P placed by arrived 100 % (MaxAllocatableGpuPlacing), at that point only. P's distance to it is
+// what P lost by packing; the rest of its distance to `bound` is what it lost by admitting every pod that fit
+// (an offline optimum may skip one to keep its room for larger pods).
+inline constexpr std::string_view kGivenBoundPrefix = "bound:";
+// P for "bound:P", nullopt for any other name.
+std::optional<std::string> GivenBoundPolicy(std::string_view name);
+// True for "bound" and "bound:P": pseudo-policies that report a bound instead of a replay.
+bool IsBoundPolicy(std::string_view name);
 
 struct ExperimentSpec {
   const Fleet* fleet = nullptr;
@@ -79,6 +90,11 @@ using ProgressFn = std::function<void(const Progress&)>;
 // at each of `points` (ascending arrived %), other points empty; unalloc_100/130 as for a policy.
 StatusOr<RunSummary> BoundRun(const Fleet& fleet, const Workload& wl, uint64_t seed, double tune_ratio,
                               const std::vector<int>& points);
+
+// The "bound:P" run for one seed: alloc_curve[100] and unalloc_100 only; failed_gpu_by_shape_100 holds what the
+// optimum leaves out beyond P's placements.
+StatusOr<RunSummary> GivenBoundRun(const Fleet& fleet, const Workload& wl, const std::string& policy, uint64_t seed,
+                                   double tune_ratio, const PluginRegistry& registry);
 
 StatusOr<ExperimentResult> RunExperiment(const ExperimentSpec& spec, const PluginRegistry& registry,
                                          const ProgressFn& progress);

@@ -21,6 +21,7 @@ struct NodeType {
 struct Shape {
   const PodSpec* pod = nullptr;  // a representative
   int64_t count = 0;
+  int64_t must = 0;              // pods of this shape every counted placement places
 };
 
 using TypeKey = std::tuple<uint32_t, int, int64_t, int64_t, int>;
@@ -51,8 +52,9 @@ void Enumerate(const std::vector<int32_t>& sizes, size_t i, int32_t room, std::v
 // The LP, built column by column, then handed to GLPK in one piece.
 class Lp {
  public:
-  int AddRow(double upper) {
+  int AddRow(double upper, double lower = 0) {
     upper_.push_back(upper);
+    lower_.push_back(lower);
     return static_cast<int>(upper_.size());
   }
   int AddColumn(double objective) {
@@ -69,7 +71,14 @@ class Lp {
     std::unique_ptr<glp_prob, void (*)(glp_prob*)> lp(glp_create_prob(), glp_delete_prob);
     glp_set_obj_dir(lp.get(), GLP_MAX);
     if (!upper_.empty()) glp_add_rows(lp.get(), static_cast<int>(upper_.size()));
-    for (size_t r = 0; r < upper_.size(); ++r) glp_set_row_bnds(lp.get(), static_cast<int>(r + 1), GLP_UP, 0, upper_[r]);
+    for (size_t r = 0; r < upper_.size(); ++r) {
+      if (lower_[r] > 0) {
+        glp_set_row_bnds(lp.get(), static_cast<int>(r + 1), lower_[r] < upper_[r] ? GLP_DB : GLP_FX, lower_[r],
+                         upper_[r]);
+      } else {
+        glp_set_row_bnds(lp.get(), static_cast<int>(r + 1), GLP_UP, 0, upper_[r]);
+      }
+    }
     if (objective_.empty()) return 0.0;
     glp_add_cols(lp.get(), static_cast<int>(objective_.size()));
     for (size_t c = 0; c < objective_.size(); ++c) {
@@ -98,6 +107,9 @@ class Lp {
     // GLPK keeps an environment per thread; free it so that worker threads leave nothing behind.
     lp.reset();
     glp_free_env();
+    if (rc == GLP_ENOPFS || (rc == 0 && (status == GLP_NOFEAS || status == GLP_INFEAS))) {
+      return FailedPrecondition("the pods that must be placed do not fit the fleet together");
+    }
     if (rc != 0 || status != GLP_OPT) {
       return Internal("GLPK could not solve the packing bound (simplex code " + std::to_string(rc) + ", status " +
                       std::to_string(status) + ")");
@@ -106,7 +118,7 @@ class Lp {
   }
 
  private:
-  std::vector<double> upper_, objective_;
+  std::vector<double> upper_, lower_, objective_;
   std::vector<int> ia_, ja_;
   std::vector<double> ar_;
 };
@@ -115,6 +127,12 @@ class Lp {
 
 StatusOr<PackingBound> MaxAllocatableGpu(const Fleet& fleet, std::span<const PodSpec* const> pods,
                                          int max_configurations) {
+  return MaxAllocatableGpuPlacing(fleet, pods, {}, max_configurations);
+}
+
+StatusOr<PackingBound> MaxAllocatableGpuPlacing(const Fleet& fleet, std::span<const PodSpec* const> pods,
+                                                std::span<const PodSpec* const> must_place,
+                                                int max_configurations) {
   std::map<TypeKey, NodeType> types;
   for (const NodeSpec& n : fleet.nodes()) {
     NodeType& t = types[{n.model.value, n.gpu_count, n.cpu.value, n.memory.value, n.max_pods}];
@@ -132,6 +150,15 @@ StatusOr<PackingBound> MaxAllocatableGpu(const Fleet& fleet, std::span<const Pod
     const int32_t milli = static_cast<int32_t>(p->gpu_milli.value);
     if (p->is_share() && std::find(sizes.begin(), sizes.end(), milli) == sizes.end()) sizes.push_back(milli);
   }
+  for (const PodSpec* p : must_place) {
+    const bool gpu = p->wants_gpu();
+    auto it = shapes.find({p->cpu.value, p->memory.value, gpu ? p->gpu_count : 0, gpu ? p->gpu_milli.value : 0,
+                           p->allowed_models.mask()});
+    if (it == shapes.end() || it->second.must >= it->second.count) {
+      return InvalidArgument("the pods to place include more of shape " + p->name + "'s than the pod set holds");
+    }
+    ++it->second.must;
+  }
   std::sort(sizes.rbegin(), sizes.rend());
   std::vector<std::vector<int>> configs;
   std::vector<int> cur(sizes.size(), 0);
@@ -142,7 +169,9 @@ StatusOr<PackingBound> MaxAllocatableGpu(const Fleet& fleet, std::span<const Pod
   Lp lp;
   std::vector<std::pair<size_t, int>> placement_cols;  // (shape ordinal, column)
   std::vector<int> shape_row;
-  for (const auto& [key, s] : shapes) shape_row.push_back(lp.AddRow(static_cast<double>(s.count)));
+  for (const auto& [key, s] : shapes) {
+    shape_row.push_back(lp.AddRow(static_cast<double>(s.count), static_cast<double>(s.must)));
+  }
   for (const auto& [tkey, t] : types) {
     const NodeSpec& n = *t.spec;
     const double k = static_cast<double>(t.count);

@@ -46,4 +46,12 @@ struct PackingBound {
 StatusOr<PackingBound> MaxAllocatableGpu(const Fleet& fleet, std::span<const PodSpec* const> pods,
                                          int max_configurations = 200000);
 
+// The same LP over placements that place at least the pods of `must_place` (a sub-multiset of `pods`, by
+// shape): the most any placement that admits those pods could allocate. Given the pods a policy placed, it
+// separates what the policy lost by admitting them (an offline optimum may skip a pod that fits) from what it
+// lost by packing them. InvalidArgument if `must_place` holds more pods of a shape than `pods` does.
+StatusOr<PackingBound> MaxAllocatableGpuPlacing(const Fleet& fleet, std::span<const PodSpec* const> pods,
+                                                std::span<const PodSpec* const> must_place,
+                                                int max_configurations = 200000);
+
 }  // namespace awan::sim

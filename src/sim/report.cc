@@ -57,9 +57,12 @@ std::string FormatTable(const ExperimentResult& r, const PublishedCurves* pub) {
   if (any_pub) out += fmt::format("  {:>9} {:>7} {:>6}", "published", "diff", "2SE");
   out += "\n";
   for (const CellSummary& c : r.cells) {
-    out += fmt::format("{:<14} {:<12} {:>5}  {:>7.2f} [{:>5.2f},{:>5.2f}]      {:>7.2f} [{:>5.2f},{:>5.2f}]     ",
-                       c.workload, c.policy, c.unalloc_100.n, c.unalloc_100.mean, c.unalloc_100.min,
-                       c.unalloc_100.max, c.unalloc_130.mean, c.unalloc_130.min, c.unalloc_130.max);
+    out += fmt::format("{:<14} {:<12} {:>5}  {:>7.2f} [{:>5.2f},{:>5.2f}]      ", c.workload, c.policy,
+                       c.unalloc_100.n, c.unalloc_100.mean, c.unalloc_100.min, c.unalloc_100.max);
+    // "bound:P" is computed at 100 % only.
+    out += c.unalloc_130.n > 0 ? fmt::format("{:>7.2f} [{:>5.2f},{:>5.2f}]     ", c.unalloc_130.mean,
+                                             c.unalloc_130.min, c.unalloc_130.max)
+                               : fmt::format("{:>7} {:<13}     ", "-", "");
     if (any_pub) {
       const PubStat p = Published(pub, c, 100);
       if (p.has && p.s.n > 0) {
@@ -110,10 +113,12 @@ std::string ToJson(const ExperimentResult& r, const PublishedCurves* pub, double
                         {"unallocated_gpu_pct_100_min", c.unalloc_100.min},
                         {"unallocated_gpu_pct_100_max", c.unalloc_100.max},
                         {"unallocated_gpu_pct_100_stddev", c.unalloc_100.stddev},
-                        {"unallocated_gpu_pct_130_mean", c.unalloc_130.mean},
-                        {"unallocated_gpu_pct_130_min", c.unalloc_130.min},
-                        {"unallocated_gpu_pct_130_max", c.unalloc_130.max},
                         {"mean_alloc_curve", CurveJson(c.mean_alloc_curve)}};
+    if (c.unalloc_130.n > 0) {
+      e["unallocated_gpu_pct_130_mean"] = c.unalloc_130.mean;
+      e["unallocated_gpu_pct_130_min"] = c.unalloc_130.min;
+      e["unallocated_gpu_pct_130_max"] = c.unalloc_130.max;
+    }
     const PubStat p = Published(pub, c, 100);
     if (p.has) e["published_unallocated_gpu_pct_100_mean"] = p.s.mean;
     summary.push_back(std::move(e));
@@ -144,9 +149,9 @@ Status WriteHtmlReport(const std::string& dir, const ExperimentResult& r, const 
   if (pub) html += "<th>published @100%</th><th>diff</th>";
   html += "</tr>";
   for (const CellSummary& c : r.cells) {
-    html += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.2f}</td><td>{:.2f}</td><td>{:.2f}</td><td>{:.2f}</td>",
+    html += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.2f}</td><td>{:.2f}</td><td>{:.2f}</td><td>{}</td>",
                         HtmlEscape(c.workload), HtmlEscape(c.policy), c.unalloc_100.n, c.unalloc_100.mean, c.unalloc_100.min,
-                        c.unalloc_100.max, c.unalloc_130.mean);
+                        c.unalloc_100.max, c.unalloc_130.n > 0 ? fmt::format("{:.2f}", c.unalloc_130.mean) : "-");
     if (pub) {
       const PubStat p = Published(pub, c, 100);
       html += p.has ? fmt::format("<td>{:.2f}</td><td>{:+.2f}</td>", p.s.mean, c.unalloc_100.mean - p.s.mean)
@@ -182,6 +187,12 @@ Status WriteHtmlReport(const std::string& dir, const ExperimentResult& r, const 
     gp += "plot ";
     for (size_t p = 0; p < policies.size(); ++p) {
       const bool bound = policies[p] == kBoundPolicy;
+      if (const auto given = GivenBoundPolicy(policies[p])) {
+        // Known at arrived 100 % only: a single marked point.
+        gp += fmt::format("{}'{}.dat' index {} using 1:2 with points pt 7 ps 1.5 title 'bound given {}''s admissions'",
+                          p ? ", " : "", base, p, *given);
+        continue;
+      }
       // The bound is known only at its points; between two of them the later one still bounds, so it is
       // drawn as steps that rise at each point (an upper envelope), with the points marked.
       gp += fmt::format("{}'{}.dat' index {} using 1:2 with {} title '{}'", p ? ", " : "", base, p,
@@ -195,7 +206,7 @@ Status WriteHtmlReport(const std::string& dir, const ExperimentResult& r, const 
           "'\nset ylabel 'fragmented GPU (% of capacity)'\nset xrange [0:130]\nset yrange [0:*]\nplot ";
     bool first = true;
     for (size_t p = 0; p < policies.size(); ++p) {
-      if (policies[p] == kBoundPolicy) continue;  // the bound has no fragmentation curve
+      if (IsBoundPolicy(policies[p])) continue;  // a bound has no fragmentation curve
       gp += fmt::format("{}'{}.dat' index {} using 1:3 with lines lw 2 title '{}'", first ? "" : ", ", base, p,
                         policies[p]);
       first = false;

@@ -84,5 +84,72 @@ TEST(PackingBound, NeverBelowWhatAPolicyAllocatesOnAGeneratedFleet) {
   }
 }
 
+TEST(PackingBound, PodsThatMustBePlacedKeepTheirRoom) {
+  Fleet f;
+  AddNode(f, "n", 64000, 64000, 1);
+  std::vector<PodSpec> pods = {Pod("a", 1000, 1, 1, 810, f), Pod("b", 1000, 1, 1, 810, f),
+                               Pod("c", 1000, 1, 1, 200, f)};
+  std::vector<const PodSpec*> all;
+  for (const PodSpec& p : pods) all.push_back(&p);
+  // Free to skip the 0.81s, the LP gives 0.2 of the device to the 0.2 pod (848, as above). Once a 0.81 must be
+  // placed, it holds the whole device: its 190-milli sliver fits nothing.
+  auto free = MaxAllocatableGpuPlacing(f, all, {});
+  ASSERT_TRUE(free.ok()) << free.status().ToString();
+  EXPECT_NEAR(free->max_allocated_milli, 848, 1e-6);
+  std::vector<const PodSpec*> must = {&pods[0]};
+  auto given = MaxAllocatableGpuPlacing(f, all, must);
+  ASSERT_TRUE(given.ok()) << given.status().ToString();
+  EXPECT_NEAR(given->max_allocated_milli, 810, 1e-6);
+  // Either 0.81 pod stands for its shape.
+  must = {&pods[1]};
+  EXPECT_NEAR(MaxAllocatableGpuPlacing(f, all, must)->max_allocated_milli, 810, 1e-6);
+
+  // More pods of a shape than the set holds: a clear error.
+  const PodSpec other = Pod("x", 1000, 1, 1, 500, f);
+  must = {&other};
+  EXPECT_EQ(MaxAllocatableGpuPlacing(f, all, must).status().code(), StatusCode::kInvalidArgument);
+  must = {&pods[2], &pods[2]};
+  EXPECT_EQ(MaxAllocatableGpuPlacing(f, all, must).status().code(), StatusCode::kInvalidArgument);
+  // Both 0.81s cannot share one device: infeasible, said so.
+  must = {&pods[0], &pods[1]};
+  EXPECT_EQ(MaxAllocatableGpuPlacing(f, all, must).status().code(), StatusCode::kFailedPrecondition);
+}
+
+TEST(PackingBound, GivenAPolicysAdmissionsItLiesBetweenThePolicyAndTheBound) {
+  GeneratorSpec g;
+  g.nodes = 40;
+  g.seed = 3;
+  Fleet fleet;
+  ASSERT_TRUE(trace::ParseOpenbNodes(GenerateNodesCsv(g), "nodes", fleet).ok());
+  auto pods = trace::ParseOpenbPods(GeneratePodsCsv(g), "pods", fleet.models());
+  ASSERT_TRUE(pods.ok()) << pods.status().ToString();
+  ExperimentSpec spec;
+  spec.fleet = &fleet;
+  spec.workloads.push_back(Workload{"gen", SortedByName(std::move(*pods))});
+  spec.policies = {"awan", "bestfit", "bound:awan", "bound:bestfit", kBoundPolicy};
+  spec.seeds = {1, 2};
+  spec.threads = 2;
+  auto r = RunExperiment(spec, policies::BuiltinRegistry(), nullptr);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  auto find = [&](const std::string& policy, uint64_t seed) -> const RunSummary& {
+    for (const RunSummary& run : r->runs)
+      if (run.policy == policy && run.seed == seed) return run;
+    ADD_FAILURE() << policy << " " << seed;
+    return r->runs[0];
+  };
+  for (uint64_t seed : spec.seeds) {
+    for (const char* p : {"awan", "bestfit"}) {
+      const RunSummary& given = find(std::string("bound:") + p, seed);
+      ASSERT_TRUE(given.unalloc_100.has_value());
+      EXPECT_FALSE(given.unalloc_130.has_value());  // computed at 100 % only
+      // The policy's own placement is one the LP counts; the unconditional bound counts more.
+      EXPECT_LE(*given.unalloc_100, *find(p, seed).unalloc_100 + 0.01) << p << " seed " << seed;
+      EXPECT_GE(*given.unalloc_100, *find(kBoundPolicy, seed).unalloc_100 - 0.01) << p << " seed " << seed;
+    }
+  }
+  spec.policies = {"bound:nope"};
+  EXPECT_EQ(RunExperiment(spec, policies::BuiltinRegistry(), nullptr).status().code(), StatusCode::kNotFound);
+}
+
 }  // namespace
 }  // namespace awan::sim
