@@ -195,6 +195,7 @@ StatusOr<ExperimentResult> RunExperiment(const ExperimentSpec& spec, const Plugi
       r.placed = run->placed;
       r.failed = run->failed;
       r.failures_by_reason = run->failures_by_reason;
+      r.idle_devices_at_100 = run->idle_devices_at_100;
       const int64_t capacity = spec.fleet->total_gpus() * kWholeGpu.value;
       for (uint32_t pos : run->failed_at) {
         if (run->timeline.arrived_milli[pos] * 100 > capacity * 100 + capacity / 2) break;  // rounds past 100 %

@@ -53,6 +53,8 @@ struct RunSummary {
   // GPU milli that failed before arrived reached 100 % of capacity, by pod shape ("1x460 cpu=6000"):
   // what makes up the headline "unallocated at 100 %" figure.
   std::map<std::string, int64_t> failed_gpu_by_shape_100;
+  // Replays only: OpenbRunResult::idle_devices_at_100.
+  std::map<int32_t, int64_t> idle_devices_at_100;
   Curve alloc_curve;
   Curve frag_curve;
   std::optional<double> unalloc_100, unalloc_130;

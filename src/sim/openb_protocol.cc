@@ -100,11 +100,25 @@ StatusOr<OpenbRunResult> RunOpenb(const Fleet& fleet, const std::vector<PodSpec>
   if (options.record_frag) out.timeline.frag_milli.reserve(seq.size());
   if (options.decision_ns) options.decision_ns->reserve(seq.size());
 
+  const int64_t capacity = snap.gpu_capacity_milli();
+  auto record_idle_devices = [&] {
+    for (uint32_t i = 0; i < snap.size(); ++i) {
+      const NodeState& n = snap.node(NodeIndex(i));
+      if (n.unavailable) continue;
+      for (int d = 0; d < n.gpu_count; ++d)
+        if (n.gpu_left[d] > 0) ++out.idle_devices_at_100[n.gpu_left[d]];
+    }
+  };
+  bool recorded = false;
   int64_t arrived = 0;
   int64_t since_progress = 0;
   for (uint32_t idx : seq) {
     if (options.max_pods >= 0 && out.pods >= options.max_pods) break;
     const PodSpec& pod = by_name[idx];
+    if (!recorded && (arrived + pod.total_gpu().value) * 200 > capacity * 201) {  // this pod leaves bucket 100
+      record_idle_devices();
+      recorded = true;
+    }
     arrived += pod.total_gpu().value;
     const int64_t t0 = options.decision_ns ? options.ticks->NowNanos() : 0;
     AWAN_ASSIGN_OR_RETURN(Decision d, framework.Schedule(pod, snap, cycle));
@@ -133,6 +147,7 @@ StatusOr<OpenbRunResult> RunOpenb(const Fleet& fleet, const std::vector<PodSpec>
     }
   }
   if (options.pods_done) options.pods_done->fetch_add(since_progress, std::memory_order_relaxed);
+  if (!recorded) record_idle_devices();
   out.stats = framework.stats();
   out.sequence = seq;
   return out;

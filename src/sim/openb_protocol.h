@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,10 @@ struct OpenbRunResult {
   std::vector<uint32_t> failed_at;  // positions (in submission order) of the pods that fit nowhere
   std::vector<uint32_t> sequence;   // submission order, as indices into the name-sorted pod list
   OpenbTimeline timeline;
+  // Where the unallocated GPU sits when arrived reaches the end of bucket 100 (the last pod whose arrived
+  // value rounds to 100 % or below; the end of the run if it never passes): available devices by milli left,
+  // 1..1000 (1000 = a fully free device). sum(left x devices) = capacity - allocated at that point.
+  std::map<int32_t, int64_t> idle_devices_at_100;
   FrameworkStats stats;
 };
 

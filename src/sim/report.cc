@@ -78,6 +78,13 @@ std::string FormatTable(const ExperimentResult& r, const PublishedCurves* pub) {
   return out;
 }
 
+// {"190": 1006, "1000": 2}: devices by milli left; {} for a bound.
+static nlohmann::json IdleDevicesJson(const std::map<int32_t, int64_t>& m) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [left, devices] : m) j[std::to_string(left)] = devices;
+  return j;
+}
+
 std::string ToJson(const ExperimentResult& r, const PublishedCurves* pub, double tune_ratio) {
   nlohmann::json j;
   j["meta"] = {{"protocol", "openb (FGD, USENIX ATC'23)"}, {"tune_ratio", tune_ratio},
@@ -99,6 +106,7 @@ std::string ToJson(const ExperimentResult& r, const PublishedCurves* pub, double
                     {"failed", s.failed},
                     {"failures_by_reason", reasons},
                     {"failed_gpu_milli_by_shape_at_100", s.failed_gpu_by_shape_100},
+                    {"idle_devices_at_100", IdleDevicesJson(s.idle_devices_at_100)},
                     {"unallocated_gpu_pct", u},
                     {"alloc_curve", CurveJson(s.alloc_curve)},
                     {"frag_curve", CurveJson(s.frag_curve)}});

@@ -140,6 +140,30 @@ TEST(RunOpenb, SameSeedSameDecisionsBitForBit) {
   }
 }
 
+// The idle-device histogram accounts for exactly the unallocated GPU at the last pod of bucket 100.
+TEST(RunOpenb, IdleDevicesAt100AddUpToWhatIsUnallocatedThere) {
+  auto e = SmallExample(5);
+  for (const std::string policy : {"fgd", "awan"}) {
+    OpenbRunOptions opt;
+    auto r = RunOpenb(e->fleet, e->pods, "ex", policy, 9, policies::BuiltinRegistry(), opt);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    const int64_t capacity = e->fleet.total_gpus() * 1000;
+    size_t last = 0;  // the last pod whose arrived value rounds to 100 % or below
+    while (last + 1 < r->timeline.arrived_milli.size() && r->timeline.arrived_milli[last + 1] * 200 <= capacity * 201)
+      ++last;
+    ASSERT_LT(last + 1, r->timeline.arrived_milli.size()) << "the run must pass 100 % (tuned to 130 %)";
+    int64_t idle = 0, devices = 0;
+    for (const auto& [left, n] : r->idle_devices_at_100) {
+      EXPECT_GT(left, 0);
+      EXPECT_LE(left, 1000);
+      idle += left * n;
+      devices += n;
+    }
+    EXPECT_EQ(idle, capacity - r->timeline.used_milli[last]) << policy;
+    EXPECT_LE(devices, e->fleet.total_gpus());
+  }
+}
+
 TEST(RunOpenb, AllPoliciesSeeTheSamePodSequenceForASeed) {
   auto e = SmallExample(4);
   OpenbRunOptions opt;
