@@ -2,6 +2,7 @@
 
 #include "sim/packing_bound.h"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -64,7 +65,10 @@ StatusOr<RunSummary> BoundRun(const Fleet& fleet, const Workload& wl, uint64_t s
       ++next;
     }
     AWAN_ASSIGN_OR_RETURN(PackingBound b, MaxAllocatableGpu(fleet, prefix));
-    if (k >= 0 && k < kCurvePoints) r.alloc_curve[k] = 100.0 * b.max_allocated_milli / static_cast<double>(capacity);
+    // At most 100 %: the solver's rounding can put the optimum a hair above capacity ("-0.00" unallocated).
+    if (k >= 0 && k < kCurvePoints) {
+      r.alloc_curve[k] = std::min(100.0, 100.0 * b.max_allocated_milli / static_cast<double>(capacity));
+    }
     if (k == 100) {
       for (const PackingBound::LeftOut& l : b.left_out) {
         r.failed_gpu_by_shape_100[ShapeName(*l.pod)] +=
@@ -114,7 +118,7 @@ StatusOr<RunSummary> GivenBoundRun(const Fleet& fleet, const Workload& wl, const
   r.pods = static_cast<int64_t>(prefix.size());
   r.alloc_curve.assign(kCurvePoints, std::nullopt);
   r.frag_curve.assign(kCurvePoints, std::nullopt);
-  r.alloc_curve[100] = 100.0 * b.max_allocated_milli / static_cast<double>(capacity);
+  r.alloc_curve[100] = std::min(100.0, 100.0 * b.max_allocated_milli / static_cast<double>(capacity));
   for (const PackingBound::LeftOut& l : b.left_out) {
     r.failed_gpu_by_shape_100[ShapeName(*l.pod)] +=
         static_cast<int64_t>(std::llround(l.count * static_cast<double>(l.pod->total_gpu().value)));
