@@ -24,6 +24,20 @@ double Bound(const Fleet& f, const std::vector<PodSpec>& pods, int max_configs =
   return b.ok() ? b->max_allocated_milli : -1;
 }
 
+// A generated 40-node fleet and its pod list, seeds 1 and 2 on two threads; the caller names the policies.
+void GeneratedExperiment(Fleet& fleet, ExperimentSpec& spec) {
+  GeneratorSpec g;
+  g.nodes = 40;
+  g.seed = 3;
+  ASSERT_TRUE(trace::ParseOpenbNodes(GenerateNodesCsv(g), "nodes", fleet).ok());
+  auto pods = trace::ParseOpenbPods(GeneratePodsCsv(g), "pods", fleet.models());
+  ASSERT_TRUE(pods.ok()) << pods.status().ToString();
+  spec.fleet = &fleet;
+  spec.workloads.push_back(Workload{"gen", SortedByName(std::move(*pods))});
+  spec.seeds = {1, 2};
+  spec.threads = 2;
+}
+
 TEST(PackingBound, AFractionalPodStrandsTheRestOfItsDevice) {
   Fleet f;
   AddNode(f, "n", 64000, 64000, 1);
@@ -56,19 +70,10 @@ TEST(PackingBound, CpuMemoryAndModelsLimitWhatFits) {
 }
 
 TEST(PackingBound, NeverBelowWhatAPolicyAllocatesOnAGeneratedFleet) {
-  GeneratorSpec g;
-  g.nodes = 40;
-  g.seed = 3;
   Fleet fleet;
-  ASSERT_TRUE(trace::ParseOpenbNodes(GenerateNodesCsv(g), "nodes", fleet).ok());
-  auto pods = trace::ParseOpenbPods(GeneratePodsCsv(g), "pods", fleet.models());
-  ASSERT_TRUE(pods.ok()) << pods.status().ToString();
   ExperimentSpec spec;
-  spec.fleet = &fleet;
-  spec.workloads.push_back(Workload{"gen", SortedByName(std::move(*pods))});
+  ASSERT_NO_FATAL_FAILURE(GeneratedExperiment(fleet, spec));
   spec.policies = {"awan", "fgd", "bestfit", kBoundPolicy};
-  spec.seeds = {1, 2};
-  spec.threads = 2;
   auto r = RunExperiment(spec, policies::BuiltinRegistry(), nullptr);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   for (const RunSummary& bound : r->runs) {
@@ -116,19 +121,10 @@ TEST(PackingBound, PodsThatMustBePlacedKeepTheirRoom) {
 }
 
 TEST(PackingBound, GivenAPolicysAdmissionsItLiesBetweenThePolicyAndTheBound) {
-  GeneratorSpec g;
-  g.nodes = 40;
-  g.seed = 3;
   Fleet fleet;
-  ASSERT_TRUE(trace::ParseOpenbNodes(GenerateNodesCsv(g), "nodes", fleet).ok());
-  auto pods = trace::ParseOpenbPods(GeneratePodsCsv(g), "pods", fleet.models());
-  ASSERT_TRUE(pods.ok()) << pods.status().ToString();
   ExperimentSpec spec;
-  spec.fleet = &fleet;
-  spec.workloads.push_back(Workload{"gen", SortedByName(std::move(*pods))});
+  ASSERT_NO_FATAL_FAILURE(GeneratedExperiment(fleet, spec));
   spec.policies = {"awan", "bestfit", "bound:awan", "bound:bestfit", kBoundPolicy};
-  spec.seeds = {1, 2};
-  spec.threads = 2;
   auto r = RunExperiment(spec, policies::BuiltinRegistry(), nullptr);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   auto find = [&](const std::string& policy, uint64_t seed) -> const RunSummary& {
