@@ -1,5 +1,6 @@
 #include "sim/report.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -52,12 +53,14 @@ nlohmann::json CurveJson(const std::vector<std::optional<double>>& c) {
 std::string FormatTable(const ExperimentResult& r, const PublishedCurves* pub) {
   std::string out;
   const bool any_pub = pub != nullptr;
-  out += fmt::format("{:<14} {:<12} {:>5}  {:>22}  {:>22}", "workload", "policy", "seeds",
+  size_t pw = 12;  // the policy column fits the longest name ("bound:clustering")
+  for (const CellSummary& c : r.cells) pw = std::max(pw, c.policy.size());
+  out += fmt::format("{:<14} {:<{}} {:>5}  {:>22}  {:>22}", "workload", "policy", pw, "seeds",
                      "unalloc% @100 mean[min,max]", "unalloc% @130 mean[min,max]");
   if (any_pub) out += fmt::format("  {:>9} {:>7} {:>6}", "published", "diff", "2SE");
   out += "\n";
   for (const CellSummary& c : r.cells) {
-    out += fmt::format("{:<14} {:<12} {:>5}  {:>7.2f} [{:>5.2f},{:>5.2f}]      ", c.workload, c.policy,
+    out += fmt::format("{:<14} {:<{}} {:>5}  {:>7.2f} [{:>5.2f},{:>5.2f}]      ", c.workload, c.policy, pw,
                        c.unalloc_100.n, c.unalloc_100.mean, c.unalloc_100.min, c.unalloc_100.max);
     // "bound:P" is computed at 100 % only.
     out += c.unalloc_130.n > 0 ? fmt::format("{:>7.2f} [{:>5.2f},{:>5.2f}]     ", c.unalloc_130.mean,
