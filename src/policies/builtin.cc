@@ -2,6 +2,7 @@
 
 #include "policies/awan/awan_score.h"
 #include "policies/awan/model_reservation.h"
+#include "policies/awan/wide_reservation.h"
 #include "policies/bestfit/best_fit_score.h"
 #include "policies/clustering/gpu_clustering_score.h"
 #include "policies/dotprod/dot_product_score.h"
@@ -74,6 +75,10 @@ void RegisterBuiltins(PluginRegistry& r) {
     }
     return std::make_unique<ModelReservation>(*ctx.fleet, *ctx.workload);
   });
+  r.AddScorer("WideReservation", [](const PluginContext& ctx) -> StatusOr<std::unique_ptr<ScorePlugin>> {
+    if (ctx.workload == nullptr) return FailedPrecondition("WideReservation needs the workload's pod list");
+    return std::make_unique<WideReservation>(*ctx.workload);
+  });
   r.AddScorer("RandomScore", Simple<RandomScore>());
   r.AddScorer("DotProductScore", Simple<DotProductScore>());
   r.AddScorer("GpuClusteringScore", Simple<GpuClusteringScore>());
@@ -95,19 +100,26 @@ void RegisterBuiltins(PluginRegistry& r) {
                       "GpuPackingScore", "best"));
   r.AddProfile(Single("bestfit", "least CPU+GPU left after placement (FGD paper: BestFit)", "BestFitScore", "best"));
   r.AddProfile(Single("fgd", "fragmentation gradient descent (Weng et al., USENIX ATC'23)", "FgdScore", "fgd"));
-  // awan: three levels, lexicographic (each weight exceeds the whole range of the levels below it):
+  // awan: four levels, lexicographic (each weight exceeds the whole range of the levels below it):
   //   1. ModelReservation: unconstrained pods keep off the models that constrained pods will need;
-  //   2. FgdScore: fragmentation gradient descent, as the paper scores it;
-  //   3. AwanScore: among nodes FGD scores alike (its integer truncation makes many ties), packing-aware
+  //   2. WideReservation: narrow pods keep off the last hosts of the wide pods still to come;
+  //   3. FgdScore: fragmentation gradient descent, as the paper scores it;
+  //   4. AwanScore: among nodes FGD scores alike (its integer truncation makes many ties), packing-aware
   //      fragmentation decides, instead of the random rank.
+  // The largest total, 100 * (kModelWeight + kWideWeight + kFgdWeight) + 2 * kCenter, is about 2.3e18 < 2^63.
   {
     constexpr int64_t kFgdWeight = 2 * AwanScore::kCenter + 1;
-    constexpr int64_t kReservationWeight = (kMaxNodeScore + 1) * kFgdWeight;
+    constexpr int64_t kWideWeight = (kMaxNodeScore + 1) * kFgdWeight;
+    constexpr int64_t kModelWeight = (kMaxNodeScore + 1) * kWideWeight;
+    static_assert(kMaxNodeScore * (kModelWeight + kWideWeight + kFgdWeight) + 2 * AwanScore::kCenter > 0);
     r.AddProfile(ProfileConfig{"awan",
-                               "awan's own: keep scarce models for pods pinned to them, then FGD, ties broken by "
-                               "packing-aware fragmentation",
+                               "awan's own: keep scarce models for pods pinned to them and hosts for the wide pods "
+                               "to come, then FGD, ties broken by packing-aware fragmentation",
                                {"NodeResourcesFit", "GpuFit"},
-                               {{"ModelReservation", kReservationWeight}, {"FgdScore", kFgdWeight}, {"AwanScore", 1}},
+                               {{"ModelReservation", kModelWeight},
+                                {"WideReservation", kWideWeight},
+                                {"FgdScore", kFgdWeight},
+                                {"AwanScore", 1}},
                                "awan"});
   }
   r.AddProfile(ProfileConfig{"k8s", "Kubernetes default scoring: LeastAllocated + BalancedAllocation (CPU, memory)",

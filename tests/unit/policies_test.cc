@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "policies/awan/wide_reservation.h"
 #include "policies/bestfit/best_fit_score.h"
 #include "policies/clustering/gpu_clustering_score.h"
 #include "policies/dotprod/dot_product_score.h"
@@ -143,6 +144,81 @@ TEST(RandomScore, PicksOneFeasibleNodeUniformly) {
   }
   EXPECT_EQ(wins[1], 0);
   for (int k : {0, 2, 3}) EXPECT_GT(wins[k], 850);
+}
+
+// Three idle 8-GPU, 96-core nodes; a pod list whose GPU demand is half 8-GPU, 64-core pods: the wide pods
+// expected to come are idle GPU x 0.5 / 8,000 milli (1.5 hosts' worth at first).
+struct WideWorld {
+  Fleet fleet;
+  std::vector<PodSpec> list;
+  std::vector<NodeIndex> nodes;
+  WideWorld() {
+    for (int i = 0; i < 3; ++i) nodes.push_back(AddNode(fleet, "n" + std::to_string(i), 96000, 512000, 8, "A100"));
+    for (int i = 0; i < 2; ++i) list.push_back(Pod("wide" + std::to_string(i), 64000, 1024, 8, 1000, fleet));
+    for (int i = 0; i < 16; ++i) list.push_back(Pod("one" + std::to_string(i), 4000, 1024, 1, 1000, fleet));
+  }
+  std::vector<int64_t> Scores(WideReservation& w, const PodSpec& pod, const ClusterSnapshot& snap) const {
+    Rng rng(1);
+    w.PreScore(pod, snap, nodes, rng);
+    std::vector<int64_t> out;
+    for (NodeIndex n : nodes) out.push_back(w.Score(pod, snap, n));
+    return out;
+  }
+};
+
+Placement OneGpu(NodeIndex node, int device) {
+  Placement p;
+  p.node = node;
+  p.devices.Add(device);
+  return p;
+}
+
+TEST(WideReservation, KeepsTheLastHostsOfTheWidePodsToCome) {
+  WideWorld w;
+  WideReservation wr(w.list);
+  ASSERT_EQ(wr.shapes().size(), 1u);
+  ClusterSnapshot snap(w.fleet);
+  const PodSpec one = Pod("x", 4000, 1024, 1, 1000, w.fleet);
+  const PodSpec wide = Pod("y", 64000, 1024, 8, 1000, w.fleet);
+  // Three hosts, 1.5 expected: plenty; then two hosts, 1.44 expected: still enough.
+  EXPECT_EQ(w.Scores(wr, one, snap), (std::vector<int64_t>{100, 100, 100}));
+  ASSERT_TRUE(snap.Assign(one, OneGpu(w.nodes[0], 0)).ok());
+  EXPECT_EQ(w.Scores(wr, one, snap), (std::vector<int64_t>{100, 100, 100}));
+  EXPECT_FALSE(wr.scarce(0));
+  // One host left, 1.375 expected: scarce. A 1-GPU pod may not take n2 while n0 and n1 hold it.
+  ASSERT_TRUE(snap.Assign(one, OneGpu(w.nodes[1], 0)).ok());
+  EXPECT_EQ(w.Scores(wr, one, snap), (std::vector<int64_t>{100, 100, 0}));
+  EXPECT_TRUE(wr.scarce(0));
+  EXPECT_EQ(wr.hosts(0), 1);
+  // A wide pod of the shape itself is what the host is kept for.
+  EXPECT_EQ(w.Scores(wr, wide, snap), (std::vector<int64_t>{100, 100, 100}));
+  // CPU-only pods: 40 cores would leave n2 56 (< 64), 8 cores leave it 88.
+  EXPECT_EQ(w.Scores(wr, Pod("c", 40000, 1024, 0, 0, w.fleet), snap), (std::vector<int64_t>{100, 100, 0}));
+  EXPECT_EQ(w.Scores(wr, Pod("c", 8000, 1024, 0, 0, w.fleet), snap), (std::vector<int64_t>{100, 100, 100}));
+  // A share pod on a node with no partly used device would open a free one: it breaks the host too.
+  EXPECT_EQ(w.Scores(wr, Pod("s", 1000, 1024, 1, 500, w.fleet), snap), (std::vector<int64_t>{100, 100, 0}));
+  // A node that goes down stops being a host (and its idle GPU stops counting).
+  snap.SetUnavailable(w.nodes[2], true);
+  w.Scores(wr, one, snap);
+  EXPECT_EQ(wr.hosts(0), 0);
+}
+
+TEST(WideReservation, NoWidePodsNoReservationAndModelsCount) {
+  WideWorld w;
+  std::vector<PodSpec> narrow(w.list.begin() + 2, w.list.end());
+  WideReservation none(narrow);
+  EXPECT_TRUE(none.shapes().empty());
+  ClusterSnapshot snap(w.fleet);
+  const PodSpec one = Pod("x", 4000, 1024, 1, 1000, w.fleet);
+  ASSERT_TRUE(snap.Assign(one, OneGpu(w.nodes[0], 0)).ok());
+  ASSERT_TRUE(snap.Assign(one, OneGpu(w.nodes[1], 0)).ok());
+  EXPECT_EQ(w.Scores(none, one, snap), (std::vector<int64_t>{100, 100, 100}));
+  // Wide pods pinned to T4: this A100 fleet hosts none of them, so there is nothing to keep.
+  std::vector<PodSpec> pinned = narrow;
+  pinned.push_back(Pod("t4", 64000, 1024, 8, 1000, w.fleet, "T4"));
+  WideReservation t4(pinned);
+  EXPECT_EQ(w.Scores(t4, one, snap), (std::vector<int64_t>{100, 100, 100}));
+  EXPECT_EQ(t4.hosts(0), 0);
 }
 
 }  // namespace

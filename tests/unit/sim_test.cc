@@ -222,5 +222,30 @@ TEST(AwanPolicy, CompletesWithoutOverCommitAndIsDeterministic) {
   EXPECT_EQ(a->timeline.frag_milli, b->timeline.frag_milli);
 }
 
+// awan's quality gate on the quick start's own example (`awan generate example --nodes 200 --seed 1`, seeds 1-5):
+// a shape mix unlike openb's, where FGD's measure alone leaves 8-GPU pods without a host (awan was at 5.34 before
+// WideReservation; measured 2.27, BestFit 2.16, FGD 6.34: docs/benchmarks.md section 3).
+TEST(AwanPolicy, QualityGateOnTheQuickStartExample) {
+  GeneratorSpec g;
+  g.nodes = 200;
+  g.seed = 1;
+  Fleet fleet;
+  ASSERT_TRUE(trace::ParseOpenbNodes(GenerateNodesCsv(g), "nodes", fleet).ok());
+  auto pods = trace::ParseOpenbPods(GeneratePodsCsv(g), "pods", fleet.models());
+  ASSERT_TRUE(pods.ok()) << pods.status().ToString();
+  ExperimentSpec spec;
+  spec.fleet = &fleet;
+  spec.workloads.push_back(Workload{"example", SortedByName(std::move(*pods))});
+  spec.policies = {"awan", "fgd"};
+  spec.seeds = {1, 2, 3, 4, 5};
+  spec.threads = 2;
+  auto r = RunExperiment(spec, policies::BuiltinRegistry(), nullptr);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->cells.size(), 2u);
+  const double awan = r->cells[0].unalloc_100.mean, fgd = r->cells[1].unalloc_100.mean;
+  EXPECT_LE(awan, 2.6) << "awan's policy regressed on the quick-start example (recorded: 2.27)";
+  EXPECT_LT(awan, fgd);
+}
+
 }  // namespace
 }  // namespace awan::sim
