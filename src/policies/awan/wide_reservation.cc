@@ -80,16 +80,22 @@ void WideReservation::PreScore(const PodSpec& pod, const ClusterSnapshot& snap, 
   if (shapes_.empty()) return;
   Refresh(snap);
   const bool whole = pod.wants_gpu() && pod.gpu_milli >= kWholeGpu;
+  scarce_list_.clear();
   for (size_t s = 0; s < shapes_.size(); ++s) {
     const Shape& w = shapes_[s];
     const bool own = whole && w.gpus == pod.gpu_count && w.cpu_milli == pod.cpu.value;
     scarce_[s] = !own && static_cast<double>(total_[s]) <= w.expected_per_idle_milli * static_cast<double>(idle_total_);
-    any_scarce_ = any_scarce_ || scarce_[s];
+    if (scarce_[s] && total_[s] > 0) scarce_list_.push_back(static_cast<uint32_t>(s));  // no host: nothing to keep
   }
+  any_scarce_ = !scarce_list_.empty();
 }
 
 int64_t WideReservation::Score(const PodSpec& pod, const ClusterSnapshot& snap, NodeIndex node) const {
   if (!any_scarce_) return kMaxNodeScore;
+  const int* hosted = &hosts_[node.value * shapes_.size()];
+  if (std::none_of(scarce_list_.begin(), scarce_list_.end(), [&](uint32_t s) { return hosted[s] > 0; })) {
+    return kMaxNodeScore;  // hosts no scarce shape: nothing to break (most partly used nodes)
+  }
   const NodeState& n = snap.node(node);
   // Free devices after the pod: whole-GPU pods take gpu_count of them; a share pod takes a free one only when
   // no partly used device holds it (what the device selectors prefer); CPU-only pods take none.
@@ -105,8 +111,8 @@ int64_t WideReservation::Score(const PodSpec& pod, const ClusterSnapshot& snap, 
   }
   const int64_t cpu_left = n.cpu_left.value - pod.cpu.value;
   const int* h = &hosts_[node.value * shapes_.size()];
-  for (size_t s = 0; s < shapes_.size(); ++s) {
-    if (scarce_[s] && Hosts(shapes_[s], n.model, free_devices, cpu_left) < h[s]) return 0;
+  for (uint32_t s : scarce_list_) {
+    if (h[s] > 0 && Hosts(shapes_[s], n.model, free_devices, cpu_left) < h[s]) return 0;
   }
   return kMaxNodeScore;
 }

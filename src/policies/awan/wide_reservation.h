@@ -16,6 +16,7 @@
 // so PreScore costs one pass over the node generations. Not thread-safe (per-cycle state).
 #pragma once
 
+#include <algorithm>
 #include <vector>
 
 #include "core/plugin.h"
@@ -29,6 +30,14 @@ class WideReservation final : public ScorePlugin {
   void PreScore(const PodSpec& pod, const ClusterSnapshot& snap, std::span<const NodeIndex> feasible,
                 Rng& rng) override;
   int64_t Score(const PodSpec& pod, const ClusterSnapshot& snap, NodeIndex node) const override;
+  void ScoreAll(const PodSpec& pod, const ClusterSnapshot& snap, std::span<const NodeIndex> nodes,
+                std::span<int64_t> out) const override {
+    if (!any_scarce_) {
+      std::fill(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(nodes.size()), kMaxNodeScore);
+      return;
+    }
+    ScoreEach(*this, pod, snap, nodes, out);
+  }
 
   struct Shape {
     int gpus = 0;            // whole devices
@@ -54,6 +63,7 @@ class WideReservation final : public ScorePlugin {
   std::vector<int64_t> total_;  // H(s)
   int64_t idle_total_ = 0;      // I
   std::vector<uint8_t> scarce_;
+  std::vector<uint32_t> scarce_list_;  // this cycle: the scarce shapes that still have a host
   bool any_scarce_ = false;
 };
 
