@@ -96,16 +96,21 @@ struct Example {
   std::vector<PodSpec> pods;
 };
 
-std::unique_ptr<Example> SmallExample(uint64_t seed) {
+// The generator's fleet and pod list (sorted by name), as `awan generate example` writes them.
+std::unique_ptr<Example> Generated(const GeneratorSpec& g) {
   auto e = std::make_unique<Example>();
+  EXPECT_TRUE(trace::ParseOpenbNodes(GenerateNodesCsv(g), "gen", e->fleet).ok());
+  auto p = trace::ParseOpenbPods(GeneratePodsCsv(g), "gen", e->fleet.models());
+  EXPECT_TRUE(p.ok()) << p.status().ToString();
+  if (p.ok()) e->pods = SortedByName(std::move(*p));
+  return e;
+}
+
+std::unique_ptr<Example> SmallExample(uint64_t seed) {
   GeneratorSpec g;
   g.nodes = 40;
   g.seed = seed;
-  EXPECT_TRUE(trace::ParseOpenbNodes(GenerateNodesCsv(g), "gen", e->fleet).ok());
-  auto p = trace::ParseOpenbPods(GeneratePodsCsv(g), "gen", e->fleet.models());
-  EXPECT_TRUE(p.ok());
-  e->pods = SortedByName(std::move(*p));
-  return e;
+  return Generated(g);
 }
 
 TEST(Generator, DeterministicForASeedAndDifferentAcrossSeeds) {
@@ -204,11 +209,9 @@ TEST(AwanPolicy, CompletesWithoutOverCommitAndIsDeterministic) {
   g.nodes = 60;
   g.gpu_demand_ratio = 1.0;
   g.seed = 11;
-  Fleet fleet;
-  ASSERT_TRUE(trace::ParseOpenbNodes(GenerateNodesCsv(g), "nodes", fleet).ok());
-  auto pods = trace::ParseOpenbPods(GeneratePodsCsv(g), "pods", fleet.models());
-  ASSERT_TRUE(pods.ok()) << pods.status().ToString();
-  const std::vector<PodSpec> by_name = SortedByName(std::move(*pods));
+  auto e = Generated(g);
+  const Fleet& fleet = e->fleet;
+  const std::vector<PodSpec>& by_name = e->pods;
   OpenbRunOptions opt;
   auto a = RunOpenb(fleet, by_name, "gen", "awan", 5, policies::BuiltinRegistry(), opt);
   auto b = RunOpenb(fleet, by_name, "gen", "awan", 5, policies::BuiltinRegistry(), opt);
@@ -229,13 +232,10 @@ TEST(AwanPolicy, QualityGateOnTheQuickStartExample) {
   GeneratorSpec g;
   g.nodes = 200;
   g.seed = 1;
-  Fleet fleet;
-  ASSERT_TRUE(trace::ParseOpenbNodes(GenerateNodesCsv(g), "nodes", fleet).ok());
-  auto pods = trace::ParseOpenbPods(GeneratePodsCsv(g), "pods", fleet.models());
-  ASSERT_TRUE(pods.ok()) << pods.status().ToString();
+  auto e = Generated(g);
   ExperimentSpec spec;
-  spec.fleet = &fleet;
-  spec.workloads.push_back(Workload{"example", SortedByName(std::move(*pods))});
+  spec.fleet = &e->fleet;
+  spec.workloads.push_back(Workload{"example", e->pods});
   spec.policies = {"awan", "fgd"};
   spec.seeds = {1, 2, 3, 4, 5};
   spec.threads = 2;
