@@ -84,6 +84,9 @@ StatusOr<VerifyReport> VerifyAuditLog(std::string_view text, const Fleet& fleet,
     Json e = Json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (e.is_discarded() || !e.is_object()) return DataLoss(where + ": not a JSON object: the log is damaged");
     try {
+      // An integer, checked before it is read: converting a JSON float such as 1e92 to an integer is undefined
+      // behaviour (found by the audit fuzzer).
+      if (!e.at("seq").is_number_integer()) return DataLoss(where + ": seq " + e.at("seq").dump() + " is not an integer");
       if (e.at("seq").get<int64_t>() != rep.entries + 1) {
         return DataLoss(where + ": seq " + e.at("seq").dump() + " where " + std::to_string(rep.entries + 1) +
                         " was expected: an entry was removed, inserted or reordered");

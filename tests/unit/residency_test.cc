@@ -373,6 +373,14 @@ TEST(Audit, VerifiesOwnLogCatchesTamperingAndViolations) {
   std::swap(swapped[0], swapped[1]);
   fails(join(swapped), "seq 2 where 1 was expected");
   fails(join(lines) + "{not json\n", "line 5 (entry 5): not a JSON object");
+  // A sequence number that is not an integer (the fuzzer's 1.44e92 was undefined behaviour to convert).
+  for (const char* seq : {"1.44444e+92", "1.5", "\"1\"", "-1e300"}) {
+    std::vector<std::string> odd = lines;
+    const size_t s = odd[0].find("\"seq\":1");
+    ASSERT_NE(s, std::string::npos) << odd[0];
+    odd[0].replace(s, 7, std::string("\"seq\":") + seq);
+    fails(join(odd), "line 1 (entry 1): seq ");
+  }
   // A log written by the baseline, which ignores the rules: the chain is intact, the placement is not.
   const std::string bad = AuditLog(*f, l, "cheapest-unaware");
   auto v = audit::VerifyAuditLog(bad, f->fleet);
