@@ -101,7 +101,10 @@ Status ControlPlane::Recover() {
     AWAN_ASSIGN_OR_RETURN(std::vector<std::string> lines, store_->ReadAudit(after, 1000));
     if (lines.empty()) break;
     const auto last = nlohmann::json::parse(lines.back(), nullptr, false);
-    if (last.is_discarded() || !last.contains("seq") || !last.contains("hash")) return DataLoss("audit log: a damaged last entry");
+    if (last.is_discarded() || !last.is_object() || !last.contains("seq") || !last["seq"].is_number_integer() ||
+        !last.contains("hash") || !last["hash"].is_string()) {
+      return DataLoss("audit log: a damaged last entry");
+    }
     after = last["seq"].get<int64_t>();
     audit_.Resume(after, last["hash"].get<std::string>());
   }

@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <charconv>
 #include <mutex>
 
 #include <nlohmann/json.hpp>
@@ -117,6 +118,18 @@ StoredJob JobFromJson(const Json& j) {
   return s;
 }
 
+// A stored job from an etcd value (the base64 of its JSON): damaged data is DataLoss, never an exception.
+StatusOr<StoredJob> DecodeJob(const Json& value) {
+  if (!value.is_string()) return DataLoss("etcd: a stored job whose value is not a string");
+  const Json j = Json::parse(Base64Decode(value.get<std::string>()), nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return DataLoss("etcd: a stored job that is not a JSON object");
+  try {
+    return JobFromJson(j);
+  } catch (const Json::exception& e) {
+    return DataLoss(std::string("etcd: a damaged stored job: ") + e.what());
+  }
+}
+
 // Audit entries under /awan/audit/<seq, zero-padded to sort>.
 std::string AuditKey(int64_t seq) {
   std::string s = std::to_string(seq);
@@ -161,7 +174,8 @@ class EtcdStore final : public StateStore {
     Json r = Json::parse(body, nullptr, false);
     if (r.is_discarded()) return IoError("etcd: a reply that is not JSON");
     if (!r.contains("kvs") || r["kvs"].empty()) return std::optional<StoredJob>();
-    return std::optional<StoredJob>(JobFromJson(Json::parse(Base64Decode(r["kvs"][0]["value"]))));
+    AWAN_ASSIGN_OR_RETURN(StoredJob job, DecodeJob(r["kvs"][0]["value"]));
+    return std::optional<StoredJob>(std::move(job));
   }
 
   StatusOr<std::vector<StoredJob>> ListJobs(const JobFilter& f) override {
@@ -176,8 +190,9 @@ class EtcdStore final : public StateStore {
       if (r.is_discarded()) return IoError("etcd: a reply that is not JSON");
       if (!r.contains("kvs") || r["kvs"].empty()) break;
       for (const Json& kv : r["kvs"]) {
-        StoredJob j = JobFromJson(Json::parse(Base64Decode(kv["value"])));
-        from = Base64Decode(kv["key"]) + std::string(1, '\0');
+        AWAN_ASSIGN_OR_RETURN(StoredJob j, DecodeJob(kv["value"]));
+        if (!kv.contains("key") || !kv["key"].is_string()) return DataLoss("etcd: a job entry without a key");
+        from = Base64Decode(kv["key"].get<std::string>()) + std::string(1, '\0');
         if ((!f.tenant.empty() && j.tenant != f.tenant) || (!f.state.empty() && j.state != f.state)) continue;
         out.push_back(std::move(j));
         if (static_cast<int>(out.size()) == f.limit) break;
@@ -205,7 +220,10 @@ class EtcdStore final : public StateStore {
     if (r.is_discarded()) return IoError("etcd: a reply that is not JSON");
     std::vector<std::string> out;
     if (r.contains("kvs")) {
-      for (const Json& kv : r["kvs"]) out.push_back(Base64Decode(kv["value"]));
+      for (const Json& kv : r["kvs"]) {
+        if (!kv.contains("value") || !kv["value"].is_string()) return DataLoss("etcd: an audit entry without a value");
+        out.push_back(Base64Decode(kv["value"].get<std::string>()));
+      }
     }
     return out;
   }
@@ -221,8 +239,15 @@ class EtcdStore final : public StateStore {
     Json r = Json::parse(body, nullptr, false);
     if (r.is_discarded()) return IoError("etcd: a reply that is not JSON");
     if (!r.contains("kvs") || r["kvs"].empty()) return std::optional<TokenRecord>();
-    const Json v = Json::parse(Base64Decode(r["kvs"][0]["value"]));
-    return std::optional<TokenRecord>(TokenRecord{v["hash"], v["tenant"], v["role"], v["revoked"], v["created_ms"]});
+    const Json& value = r["kvs"][0]["value"];
+    const Json v = value.is_string() ? Json::parse(Base64Decode(value.get<std::string>()), nullptr, false) : Json();
+    if (!v.is_object()) return DataLoss("etcd: a damaged token record");
+    try {
+      return std::optional<TokenRecord>(TokenRecord{v.at("hash"), v.at("tenant"), v.at("role"), v.at("revoked"),
+                                                    v.at("created_ms")});
+    } catch (const Json::exception& e) {
+      return DataLoss(std::string("etcd: a damaged token record: ") + e.what());
+    }
   }
 
  private:
@@ -235,7 +260,11 @@ class EtcdStore final : public StateStore {
       int64_t seq = 0;
       Json compare;
       if (r.contains("kvs") && !r["kvs"].empty()) {
-        seq = std::stoll(Base64Decode(r["kvs"][0]["value"]));
+        const Json& value = r["kvs"][0]["value"];
+        const std::string text = value.is_string() ? Base64Decode(value.get<std::string>()) : std::string();
+        if (text.empty() || std::from_chars(text.data(), text.data() + text.size(), seq).ec != std::errc()) {
+          return DataLoss("etcd: the job sequence under " + std::string(kSeq) + " is not a number: " + value.dump());
+        }
         compare = {{"key", Base64Encode(kSeq)}, {"result", "EQUAL"}, {"target", "MOD"},
                    {"mod_revision", r["kvs"][0]["mod_revision"]}};
       } else {
@@ -316,7 +345,16 @@ bool LeaderElection::KeepAlive() {
   if (j.is_discarded() || !j.contains("result")) return false;
   const Json& res = j["result"];
   if (!res.contains("TTL")) return false;
-  const int64_t ttl = res["TTL"].is_string() ? std::stoll(res["TTL"].get<std::string>()) : res["TTL"].get<int64_t>();
+  // A string in the gateway's JSON (int64 fields are strings there), a number otherwise; anything else: gone.
+  int64_t ttl = 0;
+  if (res["TTL"].is_string()) {
+    const std::string& t = res["TTL"].get_ref<const std::string&>();
+    if (std::from_chars(t.data(), t.data() + t.size(), ttl).ec != std::errc()) return false;
+  } else if (res["TTL"].is_number_integer()) {
+    ttl = res["TTL"].get<int64_t>();
+  } else {
+    return false;
+  }
   return ttl > 0;
 }
 

@@ -161,6 +161,13 @@ TEST(HighAvailability, StandbyTakesOverWhenTheActiveReplicaAndTheEtcdLeaderDie) 
   const Json page = Json::parse(all->body);
   for (const Json& j : page["items"]) listed.insert(j["id"].get<std::string>());
   for (const std::string& id : accepted) EXPECT_TRUE(listed.count(id)) << id << " got 201 but is gone; listed " << all->body.substr(0, 300);
+  // Damaged data in the store is a clear error, and the server goes on serving.
+  Shell("ETCDCTL_API=3 etcdctl --endpoints=" + eps + " put /awan/jobs/j-99999999 'not json' >/dev/null 2>&1");
+  auto bad = n.Get("/v1/jobs/j-99999999", auth);
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 500);
+  EXPECT_NE(bad->body.find("a stored job that is not a JSON object"), std::string::npos) << bad->body;
+  EXPECT_EQ(Ready(standby->url), 200);
 }
 
 }  // namespace
