@@ -6,18 +6,24 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <algorithm>
 #include <fstream>
+#include <functional>
 #include <sstream>
+
+#include <fmt/format.h>
 
 extern char** environ;
 
 namespace awan::server {
 
 LocalExecutor::LocalExecutor(std::string dir, std::function<int64_t()> now_ms) : dir_(std::move(dir)), now_ms_(std::move(now_ms)) {
+  std::error_code ec;
+  const std::string abs = std::filesystem::weakly_canonical(std::filesystem::absolute(dir_, ec), ec).string();
+  cgroup_instance_ = fmt::format("{:016x}", std::hash<std::string>{}(abs.empty() ? dir_ : abs));
   SetCgroupRoot("/sys/fs/cgroup");
 }
 
@@ -34,13 +40,20 @@ void LocalExecutor::SetCgroupRoot(const std::string& root) {
   }
 }
 
+std::string LocalExecutor::CgroupPath(const std::string& job_id, int task) const {
+  return "awan/" + cgroup_instance_ + "/" + job_id + "-" + std::to_string(task);
+}
+
 std::string LocalExecutor::Cgroup(const std::string& controller, const std::string& job_id, int task) const {
-  return cgroup_root_ + "/" + controller + "/awan/" + job_id + "-" + std::to_string(task);
+  return cgroup_root_ + "/" + controller + "/" + CgroupPath(job_id, task);
 }
 
 void LocalExecutor::RemoveCgroups(const std::string& job_id, int task) const {
   if (!cgroups_) return;
-  for (const char* c : {"memory", "cpu"}) rmdir(Cgroup(c, job_id, task).c_str());
+  for (const char* c : {"memory", "cpu"}) {
+    rmdir(Cgroup(c, job_id, task).c_str());
+    rmdir((cgroup_root_ + "/" + c + "/awan/" + cgroup_instance_).c_str());  // only once it is empty
+  }
 }
 
 LocalExecutor::~LocalExecutor() {
@@ -99,6 +112,7 @@ Status LocalExecutor::Launch(const TaskLaunch& t) {
     const std::string s = *e;
     const std::string key = s.substr(0, s.find('='));
     if (key == "CUDA_VISIBLE_DEVICES" || key == "AWAN_JOB_ID" || key == "AWAN_TASK_INDEX" || key == "AWAN_NODE" ||
+        key == "AWAN_CGROUP" ||
         t.env.count(key)) {
       continue;
     }
@@ -109,6 +123,7 @@ Status LocalExecutor::Launch(const TaskLaunch& t) {
   env_strings.push_back("AWAN_JOB_ID=" + t.job_id);
   env_strings.push_back("AWAN_TASK_INDEX=" + std::to_string(t.task));
   env_strings.push_back("AWAN_NODE=" + t.node);
+  if (cgroups_) env_strings.push_back("AWAN_CGROUP=" + CgroupPath(t.job_id, t.task));
   std::vector<char*> envp, argv;
   for (std::string& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);

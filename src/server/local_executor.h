@@ -45,10 +45,14 @@ class LocalExecutor final : public Executor {
   };
   std::string LogPath(const std::string& job_id, int task) const;
   std::string PidPath(const std::string& job_id, int task) const;
+  // The task's cgroup below a controller's root: awan/<instance>/<job>-<task>, <instance> a hash of the state
+  // directory, so that two servers on one machine (whose job ids both start at j-00000001) never share a group.
+  std::string CgroupPath(const std::string& job_id, int task) const;
   std::string Cgroup(const std::string& controller, const std::string& job_id, int task) const;
   void RemoveCgroups(const std::string& job_id, int task) const;
   std::string dir_;
   std::string cgroup_root_;
+  std::string cgroup_instance_;  // hex hash of the state directory's absolute path
   bool cgroups_ = false;
   std::function<int64_t()> now_ms_;
   std::vector<Running> running_;

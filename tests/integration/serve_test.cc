@@ -484,7 +484,7 @@ TEST(Serve, LocalTasksRunUnderCgroupLimits) {
   Http c(s.url());
   const std::string show =
       "apiVersion: awan/v1\nkind: Job\nmetadata: {name: limits}\nspec: {gpus: 1, cpu: 2, memory_gib: 0.0625, command: [sh, -c, "
-      "'cat /sys/fs/cgroup/memory/awan/$AWAN_JOB_ID-0/memory.limit_in_bytes /sys/fs/cgroup/cpu/awan/$AWAN_JOB_ID-0/cpu.cfs_quota_us; "
+      "'echo $AWAN_CGROUP; cat /sys/fs/cgroup/memory/$AWAN_CGROUP/memory.limit_in_bytes /sys/fs/cgroup/cpu/$AWAN_CGROUP/cpu.cfs_quota_us; "
       "grep memory /proc/self/cgroup']}\n";
   auto a = c.Post("/v1/jobs", Bearer(token), show, "application/yaml");
   ASSERT_EQ(a->status, 201);
@@ -493,7 +493,11 @@ TEST(Serve, LocalTasksRunUnderCgroupLimits) {
   const std::string log = c.Get("/v1/jobs/" + ida + "/logs", Bearer(token))->body;
   EXPECT_NE(log.find("67108864"), std::string::npos) << log;       // 64 MiB
   EXPECT_NE(log.find("200000"), std::string::npos) << log;         // 2 cores of CFS quota
-  EXPECT_NE(log.find("/awan/" + ida + "-0"), std::string::npos) << log;
+  // Its own group: awan/<this server's instance>/<job>-<task>, the same one /proc says it is in.
+  const std::string group = log.substr(0, log.find('\n'));
+  EXPECT_EQ(group.rfind("awan/", 0), 0u) << log;
+  EXPECT_NE(group.find("/" + ida + "-0"), std::string::npos) << log;
+  EXPECT_NE(log.find(":/" + group), std::string::npos) << log;
   const std::string hog =
       "apiVersion: awan/v1\nkind: Job\nmetadata: {name: hog}\nspec: {gpus: 1, cpu: 1, memory_gib: 0.0625, command: [sh, -c, "
       "'x=$(head -c 400000000 /dev/zero | tr \"\\\\000\" a); echo survived']}\n";
