@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 #include <signal.h>
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <atomic>
@@ -37,7 +38,11 @@ int64_t WallMs() {
 
 std::atomic<bool> g_stop{false};
 httplib::Server* g_http = nullptr;
-void OnSignal(int) {
+pid_t g_server_pid = 0;
+void OnSignal(int sig) {
+  // Only the server stops its HTTP server: a task's child process between fork and exec must not (the local
+  // executor blocks signals over that window; this is the second line).
+  if (getpid() != g_server_pid) _exit(128 + sig);
   g_stop = true;
   if (g_http) g_http->stop();
 }
@@ -152,6 +157,7 @@ int RunServe(const ServeArgs& a) {
              plane.fleet().fleet.total_gpus(), election ? ", standby until elected" : "");
   std::fflush(stdout);
   g_http = &http;
+  g_server_pid = getpid();
   signal(SIGTERM, OnSignal);
   signal(SIGINT, OnSignal);
   signal(SIGPIPE, SIG_IGN);

@@ -1,6 +1,7 @@
 #include "server/local_executor.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -146,12 +147,26 @@ Status LocalExecutor::Launch(const TaskLaunch& t) {
   const std::string log = LogPath(t.job_id, t.task);
   const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return IoError("cannot open " + log + ": " + std::strerror(errno));
+  // Every signal stays blocked from fork until the child has reset its handlers to the defaults. Otherwise a
+  // SIGTERM for the task (a cancel) that arrives before exec runs the server's own handler in the child, which
+  // shuts down the listening socket the child shares with the server: the server stopped (a flaky test showed it).
+  // The defaults also undo the server's SIGPIPE "ignore", which exec would otherwise pass on to the task.
+  sigset_t all, saved;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &saved);
   const pid_t pid = fork();
   if (pid < 0) {
+    pthread_sigmask(SIG_SETMASK, &saved, nullptr);
     close(fd);
     return IoError(std::string("fork: ") + std::strerror(errno));
   }
   if (pid == 0) {
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &dfl, nullptr);  // SIGKILL and SIGSTOP refuse: fine
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
     setpgid(0, 0);
     for (const std::string* procs : {&mem_procs, &cpu_procs}) {  // join the task's cgroups (write "0": this process)
       if (procs->empty()) continue;
@@ -170,6 +185,7 @@ Status LocalExecutor::Launch(const TaskLaunch& t) {
     (void)!write(2, msg, sizeof msg - 1);
     _exit(127);
   }
+  pthread_sigmask(SIG_SETMASK, &saved, nullptr);
   setpgid(pid, pid);  // also from the parent, so a Kill right after Launch reaches the group
   close(fd);
   r.pid = pid;
