@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <mutex>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -118,10 +119,18 @@ StoredJob JobFromJson(const Json& j) {
   return s;
 }
 
-// A stored job from an etcd value (the base64 of its JSON): damaged data is DataLoss, never an exception.
-StatusOr<StoredJob> DecodeJob(const Json& value) {
-  if (!value.is_string()) return DataLoss("etcd: a stored job whose value is not a string");
-  const Json j = Json::parse(Base64Decode(value.get<std::string>()), nullptr, false);
+// The decoded value of a key-value entry of a range reply; nullopt when it has none (damaged data).
+std::optional<std::string> KvValue(const Json& kv) {
+  if (!kv.is_object() || !kv.contains("value") || !kv["value"].is_string()) return std::nullopt;
+  return Base64Decode(kv["value"].get<std::string>());
+}
+
+// A stored job from its key-value entry (the value is the job's JSON): damaged data is DataLoss, never an
+// exception.
+StatusOr<StoredJob> DecodeJob(const Json& kv) {
+  const std::optional<std::string> value = KvValue(kv);
+  if (!value) return DataLoss("etcd: a stored job without a value");
+  const Json j = Json::parse(*value, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return DataLoss("etcd: a stored job that is not a JSON object");
   try {
     return JobFromJson(j);
@@ -174,7 +183,7 @@ class EtcdStore final : public StateStore {
     Json r = Json::parse(body, nullptr, false);
     if (r.is_discarded()) return IoError("etcd: a reply that is not JSON");
     if (!r.contains("kvs") || r["kvs"].empty()) return std::optional<StoredJob>();
-    AWAN_ASSIGN_OR_RETURN(StoredJob job, DecodeJob(r["kvs"][0]["value"]));
+    AWAN_ASSIGN_OR_RETURN(StoredJob job, DecodeJob(r["kvs"][0]));
     return std::optional<StoredJob>(std::move(job));
   }
 
@@ -190,7 +199,7 @@ class EtcdStore final : public StateStore {
       if (r.is_discarded()) return IoError("etcd: a reply that is not JSON");
       if (!r.contains("kvs") || r["kvs"].empty()) break;
       for (const Json& kv : r["kvs"]) {
-        AWAN_ASSIGN_OR_RETURN(StoredJob j, DecodeJob(kv["value"]));
+        AWAN_ASSIGN_OR_RETURN(StoredJob j, DecodeJob(kv));
         if (!kv.contains("key") || !kv["key"].is_string()) return DataLoss("etcd: a job entry without a key");
         from = Base64Decode(kv["key"].get<std::string>()) + std::string(1, '\0');
         if ((!f.tenant.empty() && j.tenant != f.tenant) || (!f.state.empty() && j.state != f.state)) continue;
@@ -221,8 +230,9 @@ class EtcdStore final : public StateStore {
     std::vector<std::string> out;
     if (r.contains("kvs")) {
       for (const Json& kv : r["kvs"]) {
-        if (!kv.contains("value") || !kv["value"].is_string()) return DataLoss("etcd: an audit entry without a value");
-        out.push_back(Base64Decode(kv["value"].get<std::string>()));
+        std::optional<std::string> line = KvValue(kv);
+        if (!line) return DataLoss("etcd: an audit entry without a value");
+        out.push_back(std::move(*line));
       }
     }
     return out;
@@ -239,8 +249,8 @@ class EtcdStore final : public StateStore {
     Json r = Json::parse(body, nullptr, false);
     if (r.is_discarded()) return IoError("etcd: a reply that is not JSON");
     if (!r.contains("kvs") || r["kvs"].empty()) return std::optional<TokenRecord>();
-    const Json& value = r["kvs"][0]["value"];
-    const Json v = value.is_string() ? Json::parse(Base64Decode(value.get<std::string>()), nullptr, false) : Json();
+    const std::optional<std::string> value = KvValue(r["kvs"][0]);
+    const Json v = value ? Json::parse(*value, nullptr, false) : Json();
     if (!v.is_object()) return DataLoss("etcd: a damaged token record");
     try {
       return std::optional<TokenRecord>(TokenRecord{v.at("hash"), v.at("tenant"), v.at("role"), v.at("revoked"),
@@ -260,10 +270,9 @@ class EtcdStore final : public StateStore {
       int64_t seq = 0;
       Json compare;
       if (r.contains("kvs") && !r["kvs"].empty()) {
-        const Json& value = r["kvs"][0]["value"];
-        const std::string text = value.is_string() ? Base64Decode(value.get<std::string>()) : std::string();
+        const std::string text = KvValue(r["kvs"][0]).value_or("");
         if (text.empty() || std::from_chars(text.data(), text.data() + text.size(), seq).ec != std::errc()) {
-          return DataLoss("etcd: the job sequence under " + std::string(kSeq) + " is not a number: " + value.dump());
+          return DataLoss("etcd: the job sequence under " + std::string(kSeq) + " is not a number: '" + text + "'");
         }
         compare = {{"key", Base64Encode(kSeq)}, {"result", "EQUAL"}, {"target", "MOD"},
                    {"mod_revision", r["kvs"][0]["mod_revision"]}};

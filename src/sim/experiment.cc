@@ -40,17 +40,40 @@ static std::vector<std::optional<double>> MeanCurve(const std::vector<const Curv
   return out;
 }
 
+namespace {
+
+// A bound's "run": no replay, so no fragmentation curve and an allocation curve known only at its points.
+RunSummary EmptyBoundRun(const std::string& workload, std::string policy, uint64_t seed, int64_t pods) {
+  RunSummary r;
+  r.workload = workload;
+  r.policy = std::move(policy);
+  r.seed = seed;
+  r.pods = pods;
+  r.alloc_curve.assign(kCurvePoints, std::nullopt);
+  r.frag_curve.assign(kCurvePoints, std::nullopt);
+  return r;
+}
+
+// Records the LP optimum `b` as the bound at arrived `k` %; at 100 %, also what it leaves out, by shape.
+void RecordBoundAt(const PackingBound& b, int64_t capacity, int k, RunSummary& r) {
+  // At most 100 %: the solver's rounding can put the optimum a hair above capacity ("-0.00" unallocated).
+  if (k >= 0 && k < kCurvePoints) {
+    r.alloc_curve[k] = std::min(100.0, 100.0 * b.max_allocated_milli / static_cast<double>(capacity));
+  }
+  if (k != 100) return;
+  for (const PackingBound::LeftOut& l : b.left_out) {
+    r.failed_gpu_by_shape_100[ShapeName(*l.pod)] +=
+        static_cast<int64_t>(std::llround(l.count * static_cast<double>(l.pod->total_gpu().value)));
+  }
+}
+
+}  // namespace
+
 StatusOr<RunSummary> BoundRun(const Fleet& fleet, const Workload& wl, uint64_t seed, double tune_ratio,
                               const std::vector<int>& points) {
   const int64_t capacity = fleet.total_gpus() * kWholeGpu.value;
   const std::vector<uint32_t> seq = OpenbSequenceForSeed(wl.pods_by_name, capacity, tune_ratio, seed);
-  RunSummary r;
-  r.workload = wl.name;
-  r.policy = kBoundPolicy;
-  r.seed = seed;
-  r.pods = static_cast<int64_t>(seq.size());
-  r.alloc_curve.assign(kCurvePoints, std::nullopt);
-  r.frag_curve.assign(kCurvePoints, std::nullopt);
+  RunSummary r = EmptyBoundRun(wl.name, kBoundPolicy, seed, static_cast<int64_t>(seq.size()));
   std::vector<const PodSpec*> prefix;
   int64_t arrived = 0;
   size_t next = 0;
@@ -59,22 +82,13 @@ StatusOr<RunSummary> BoundRun(const Fleet& fleet, const Workload& wl, uint64_t s
     // at most the optimum over this prefix, so 100 - bound is a floor for the bucket's mean.
     while (next < seq.size()) {
       const PodSpec& p = wl.pods_by_name[seq[next]];
-      if ((arrived + p.total_gpu().value) * 200 > capacity * (2 * k + 1)) break;
+      if (PastBucket(arrived + p.total_gpu().value, capacity, k)) break;
       arrived += p.total_gpu().value;
       prefix.push_back(&p);
       ++next;
     }
     AWAN_ASSIGN_OR_RETURN(PackingBound b, MaxAllocatableGpu(fleet, prefix));
-    // At most 100 %: the solver's rounding can put the optimum a hair above capacity ("-0.00" unallocated).
-    if (k >= 0 && k < kCurvePoints) {
-      r.alloc_curve[k] = std::min(100.0, 100.0 * b.max_allocated_milli / static_cast<double>(capacity));
-    }
-    if (k == 100) {
-      for (const PackingBound::LeftOut& l : b.left_out) {
-        r.failed_gpu_by_shape_100[ShapeName(*l.pod)] +=
-            static_cast<int64_t>(std::llround(l.count * static_cast<double>(l.pod->total_gpu().value)));
-      }
-    }
+    RecordBoundAt(b, capacity, k, r);
   }
   r.unalloc_100 = UnallocatedAt(r.alloc_curve, 100);
   r.unalloc_130 = UnallocatedAt(r.alloc_curve, 130);
@@ -101,7 +115,7 @@ StatusOr<RunSummary> GivenBoundRun(const Fleet& fleet, const Workload& wl, const
   int64_t arrived = 0;
   for (size_t pos = 0; pos < run.sequence.size(); ++pos) {
     const PodSpec& p = wl.pods_by_name[run.sequence[pos]];
-    if ((arrived + p.total_gpu().value) * 200 > capacity * 201) break;
+    if (PastBucket(arrived + p.total_gpu().value, capacity, 100)) break;
     arrived += p.total_gpu().value;
     prefix.push_back(&p);
     if (next_failed < run.failed_at.size() && run.failed_at[next_failed] == pos) {
@@ -111,18 +125,9 @@ StatusOr<RunSummary> GivenBoundRun(const Fleet& fleet, const Workload& wl, const
     }
   }
   AWAN_ASSIGN_OR_RETURN(PackingBound b, MaxAllocatableGpuPlacing(fleet, prefix, placed));
-  RunSummary r;
-  r.workload = wl.name;
-  r.policy = std::string(kGivenBoundPrefix) + policy;
-  r.seed = seed;
-  r.pods = static_cast<int64_t>(prefix.size());
-  r.alloc_curve.assign(kCurvePoints, std::nullopt);
-  r.frag_curve.assign(kCurvePoints, std::nullopt);
-  r.alloc_curve[100] = std::min(100.0, 100.0 * b.max_allocated_milli / static_cast<double>(capacity));
-  for (const PackingBound::LeftOut& l : b.left_out) {
-    r.failed_gpu_by_shape_100[ShapeName(*l.pod)] +=
-        static_cast<int64_t>(std::llround(l.count * static_cast<double>(l.pod->total_gpu().value)));
-  }
+  RunSummary r = EmptyBoundRun(wl.name, std::string(kGivenBoundPrefix) + policy, seed,
+                               static_cast<int64_t>(prefix.size()));
+  RecordBoundAt(b, capacity, 100, r);
   r.unalloc_100 = UnallocatedAt(r.alloc_curve, 100);
   return r;
 }
@@ -202,7 +207,7 @@ StatusOr<ExperimentResult> RunExperiment(const ExperimentSpec& spec, const Plugi
       r.idle_devices_at_100 = run->idle_devices_at_100;
       const int64_t capacity = spec.fleet->total_gpus() * kWholeGpu.value;
       for (uint32_t pos : run->failed_at) {
-        if (run->timeline.arrived_milli[pos] * 100 > capacity * 100 + capacity / 2) break;  // rounds past 100 %
+        if (PastBucket(run->timeline.arrived_milli[pos], capacity, 100)) break;
         const PodSpec& pod = wl.pods_by_name[run->sequence[pos]];
         r.failed_gpu_by_shape_100[ShapeName(pod)] += pod.total_gpu().value;
       }

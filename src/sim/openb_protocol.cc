@@ -115,7 +115,7 @@ StatusOr<OpenbRunResult> RunOpenb(const Fleet& fleet, const std::vector<PodSpec>
   for (uint32_t idx : seq) {
     if (options.max_pods >= 0 && out.pods >= options.max_pods) break;
     const PodSpec& pod = by_name[idx];
-    if (!recorded && (arrived + pod.total_gpu().value) * 200 > capacity * 201) {  // this pod leaves bucket 100
+    if (!recorded && PastBucket(arrived + pod.total_gpu().value, capacity, 100)) {  // this pod leaves bucket 100
       record_idle_devices();
       recorded = true;
     }

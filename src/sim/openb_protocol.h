@@ -38,6 +38,12 @@ std::vector<uint32_t> OpenbSequenceForSeed(const std::vector<PodSpec>& by_name, 
 // rank[node index] for tie-breaking: a random permutation assigned to the nodes in name order.
 std::vector<uint32_t> NodeTieRanks(const Fleet& fleet, Rng& rng);
 
+// True when `arrived_milli` is past bucket `pct` of the curves: above (pct + 0.5) % of capacity. The bound, the
+// failures "at 100 %" and the idle devices at 100 % all stop at the last pod of bucket 100 by this rule.
+inline bool PastBucket(int64_t arrived_milli, int64_t capacity_milli, int pct) {
+  return arrived_milli * 200 > capacity_milli * (2 * pct + 1);
+}
+
 // The per-pod records of one run, in submission order.
 struct OpenbTimeline {
   std::vector<int64_t> arrived_milli;  // cumulative GPU request submitted so far (failed pods included)

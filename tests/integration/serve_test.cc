@@ -162,6 +162,16 @@ Json WaitForState(Http& c, const std::string& token, const std::string& id, cons
   return j;
 }
 
+// Polls a job until it has Succeeded or Failed, for at most `seconds`; returns its last view.
+Json WaitForEnd(Http& c, const std::string& token, const std::string& id, int seconds) {
+  Json j = Json::object();
+  for (int i = 0; i < seconds * 10 && j.value("state", "") != "Succeeded" && j.value("state", "") != "Failed"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    j = Json::parse(c.Get("/v1/jobs/" + id, Bearer(token))->body);
+  }
+  return j;
+}
+
 TEST(Serve, JobsRunOnTheGpusAwanChoseAndTenantsStayApart) {
   const std::string dir = TempDir("run");
   const std::string db = dir + "/awan.db";
@@ -366,11 +376,7 @@ TEST(Serve, SlurmExecutorRunsTheJobWhereAwanPlacedIt) {
   auto sub = c.Post("/v1/jobs", Bearer(token), job, "application/yaml");
   ASSERT_EQ(sub->status, 201) << sub->body;
   const std::string id = Json::parse(sub->body)["id"];
-  Json done = Json::object();
-  for (int i = 0; i < 600 && done.value("state", "") != "Succeeded" && done.value("state", "") != "Failed"; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    done = Json::parse(c.Get("/v1/jobs/" + id, Bearer(token))->body);
-  }
+  const Json done = WaitForEnd(c, token, id, 60);
   ASSERT_EQ(done["state"], "Succeeded") << done.dump();
   const std::string devices = done["placement"][0]["devices"];
   EXPECT_EQ(devices.size(), 3u) << devices;  // two devices, "i,j"
@@ -504,11 +510,7 @@ TEST(Serve, LocalTasksRunUnderCgroupLimits) {
   auto b = c.Post("/v1/jobs", Bearer(token), hog, "application/yaml");
   ASSERT_EQ(b->status, 201) << b->body;
   const std::string idb = Json::parse(b->body)["id"];
-  Json failed = Json::object();
-  for (int i = 0; i < 300 && failed.value("state", "") != "Failed" && failed.value("state", "") != "Succeeded"; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    failed = Json::parse(c.Get("/v1/jobs/" + idb, Bearer(token))->body);
-  }
+  const Json failed = WaitForEnd(c, token, idb, 30);
   EXPECT_EQ(failed["state"], "Failed") << failed.dump();
   EXPECT_EQ(failed.value("exit_code", 0), 137) << failed.dump();
 }

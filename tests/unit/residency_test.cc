@@ -69,6 +69,20 @@ Loaded Load(const config::FleetFile& f, const std::string& yaml) {
   return Loaded{std::move(*w), std::move(tenants), std::move(*c)};
 }
 
+// The jobs simulation of `l` under `policy`, run to `until_s` (nullptr after a test failure).
+std::unique_ptr<JobsSimulation> SimulateUntil(const config::FleetFile& f, Loaded& l, const std::string& policy,
+                                              int64_t until_s) {
+  JobsSimOptions o;
+  o.policy = policy;
+  o.catalog = &l.catalog;
+  auto sim = JobsSimulation::Create(f, l.w.jobs, o);
+  EXPECT_TRUE(sim.ok()) << sim.status().ToString();
+  if (!sim.ok()) return nullptr;
+  const Status run = (*sim)->RunUntil(until_s);
+  EXPECT_TRUE(run.ok()) << run.ToString();
+  return run.ok() ? std::move(*sim) : nullptr;
+}
+
 // Replaces `from` with `to` in `text`, parses it with `parse`, and expects an error that contains `expect` and
 // names `source` with a line and column.
 template <typename Parse>
@@ -409,14 +423,10 @@ jobs:
   - {name: waiter, tenant: health, submit_s: 10, duration_s: 100, gpus: 8, reads: [records]}
   - {name: big, tenant: startup, submit_s: 10, duration_s: 100, tasks: 2, gpus: 8, reads: [corpus]}
 )");
-  JobsSimOptions o;
-  o.policy = "fifo";
-  o.catalog = &l.catalog;
-  auto sim = JobsSimulation::Create(*f, l.w.jobs, o);
-  ASSERT_TRUE(sim.ok());
-  ASSERT_TRUE((*sim)->RunUntil(10).ok());
+  auto sim = SimulateUntil(*f, l, "fifo", 10);
+  ASSERT_NE(sim, nullptr);
   CatalogInputs in{l.w.datasets, &l.w.jobs, l.tenants};
-  auto ex = ExplainPending(**sim, in);
+  auto ex = ExplainPending(*sim, in);
   ASSERT_TRUE(ex.ok()) << ex.status().ToString();
   std::map<std::string, std::set<std::string>> kinds;
   for (const PendingExplanation& e : *ex) {
@@ -425,7 +435,7 @@ jobs:
     EXPECT_FALSE(e.blocking.empty()) << e.job;
     for (const Counterfactual& c : e.counterfactuals) {
       kinds[e.job].insert(c.kind);
-      auto holds = CounterfactualHolds(**sim, in, idx, c);
+      auto holds = CounterfactualHolds(*sim, in, idx, c);
       ASSERT_TRUE(holds.ok()) << holds.status().ToString();
       EXPECT_TRUE(*holds) << e.job << ": " << c.text;
     }
@@ -450,10 +460,10 @@ jobs:
     Counterfactual wrong;
     wrong.kind = "reclassify";
     wrong.datasets = {"corpus"};
-    EXPECT_FALSE(*CounterfactualHolds(**sim, in, 2, wrong));
+    EXPECT_FALSE(*CounterfactualHolds(*sim, in, 2, wrong));
     wrong.kind = "wait";
     wrong.start_s = 2999;
-    EXPECT_FALSE(*CounterfactualHolds(**sim, in, 2, wrong));
+    EXPECT_FALSE(*CounterfactualHolds(*sim, in, 2, wrong));
   }
 }
 
@@ -472,14 +482,10 @@ jobs:
   - {name: s3, tenant: startup, submit_s: 0, duration_s: 200, gpus: 1}
   - {name: s4, tenant: startup, submit_s: 0, duration_s: 250, gpus: 1}
 )");
-  JobsSimOptions o;
-  o.policy = "awan";
-  o.catalog = &l.catalog;
-  auto sim = JobsSimulation::Create(*f, l.w.jobs, o);
-  ASSERT_TRUE(sim.ok());
-  ASSERT_TRUE((*sim)->RunUntil(500).ok());  // four jobs finished since waiter joined the queue
+  auto sim = SimulateUntil(*f, l, "awan", 500);  // four jobs finished since waiter joined the queue
+  ASSERT_NE(sim, nullptr);
   CatalogInputs in{l.w.datasets, &l.w.jobs, l.tenants};
-  auto ex = ExplainPending(**sim, in, "waiter");
+  auto ex = ExplainPending(*sim, in, "waiter");
   ASSERT_TRUE(ex.ok()) << ex.status().ToString();
   ASSERT_EQ(ex->size(), 1u);
   EXPECT_EQ((*ex)[0].reason, "residency");
@@ -493,14 +499,10 @@ jobs:
   - {name: s1, tenant: startup, submit_s: 0, duration_s: 1000, gpus: 8}
   - {name: s2, tenant: startup, submit_s: 5, duration_s: 1000, gpus: 8}
 )");
-  JobsSimOptions o;
-  o.policy = "fifo";
-  o.catalog = &l.catalog;
-  auto sim = JobsSimulation::Create(*f, l.w.jobs, o);
-  ASSERT_TRUE(sim.ok());
-  ASSERT_TRUE((*sim)->RunUntil(5).ok());
+  auto sim = SimulateUntil(*f, l, "fifo", 5);
+  ASSERT_NE(sim, nullptr);
   CatalogInputs in{l.w.datasets, &l.w.jobs, l.tenants};
-  auto ex = ExplainPending(**sim, in, "s2");
+  auto ex = ExplainPending(*sim, in, "s2");
   ASSERT_TRUE(ex.ok());
   ASSERT_EQ(ex->size(), 1u);
   EXPECT_EQ((*ex)[0].reason, "quota");
@@ -508,7 +510,7 @@ jobs:
   for (const Counterfactual& c : (*ex)[0].counterfactuals) {
     if (c.kind != "lend_quota") continue;
     lend = true;
-    EXPECT_TRUE(*CounterfactualHolds(**sim, in, 1, c)) << c.text;
+    EXPECT_TRUE(*CounterfactualHolds(*sim, in, 1, c)) << c.text;
   }
   EXPECT_TRUE(lend);
 }

@@ -92,8 +92,8 @@ void WideReservation::PreScore(const PodSpec& pod, const ClusterSnapshot& snap, 
 
 int64_t WideReservation::Score(const PodSpec& pod, const ClusterSnapshot& snap, NodeIndex node) const {
   if (!any_scarce_) return kMaxNodeScore;
-  const int* hosted = &hosts_[node.value * shapes_.size()];
-  if (std::none_of(scarce_list_.begin(), scarce_list_.end(), [&](uint32_t s) { return hosted[s] > 0; })) {
+  const int* h = &hosts_[node.value * shapes_.size()];
+  if (std::none_of(scarce_list_.begin(), scarce_list_.end(), [&](uint32_t s) { return h[s] > 0; })) {
     return kMaxNodeScore;  // hosts no scarce shape: nothing to break (most partly used nodes)
   }
   const NodeState& n = snap.node(node);
@@ -110,7 +110,6 @@ int64_t WideReservation::Score(const PodSpec& pod, const ClusterSnapshot& snap, 
     free_devices -= pod.gpu_count;
   }
   const int64_t cpu_left = n.cpu_left.value - pod.cpu.value;
-  const int* h = &hosts_[node.value * shapes_.size()];
   for (uint32_t s : scarce_list_) {
     if (h[s] > 0 && Hosts(shapes_[s], n.model, free_devices, cpu_left) < h[s]) return 0;
   }
