@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # awan's quick start on a fresh Debian 12 machine: installs dependencies, builds Release, generates awan's
 # built-in example (a 200-node mixed fleet and a workload mix, in the openb trace format) and runs the
-# simulator's main job on it: every placement policy, the LP bound and the bound given awan's admissions, 5 seeds, the FGD paper's protocol, with a table on
+# simulator's main job on it: every placement policy, the LP bounds (offline, under the online rule, and given
+# awan's admissions), 5 seeds, the FGD paper's protocol, with a table on
 # the terminal, JSON and an HTML report with charts under out/quickstart/. Then the control plane: `awan serve` on
 # the embedded store (SQLite) with the ASEAN example fleet (its GPUs are virtual here), the three example jobs
 # submitted with tenant tokens, shown running on the GPUs awan chose and finishing.
@@ -14,7 +15,7 @@ AWAN=build/release/apps/awan
 OUT=out/quickstart
 $AWAN generate example --out "$OUT/example" --nodes 200 --seed 1
 $AWAN sim openb --nodes "$OUT/example/nodes.csv" --pods "$OUT/example/pods.csv" \
-  --policy random,dotprod,clustering,packing,bestfit,fgd,k8s,awan,bound,bound:awan --seeds 1-5 \
+  --policy random,dotprod,clustering,packing,bestfit,fgd,k8s,awan,bound,bound-online,bound:awan --seeds 1-5 \
   --json "$OUT/result.json" --report "$OUT/report"
 echo
 echo "Report: $OUT/report/index.html   JSON: $OUT/result.json"

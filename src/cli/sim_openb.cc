@@ -21,7 +21,8 @@ void AddSimOpenb(CLI::App& sim, SimOpenbArgs& a) {
   c->add_option("--pods", a.pods, "pod list CSV(s); repeat or separate with commas for several workloads")
       ->required()
       ->delimiter(',');
-  c->add_option("--policy", a.policies, "comma-separated policies (see `awan policies`); `bound` is the LP bound, `bound:P` the LP bound given "
+  c->add_option("--policy", a.policies, "comma-separated policies (see `awan policies`); `bound` is the LP bound, `bound-online` "
+                 "the LP bound under the online rule (every pod that fits is placed), `bound:P` the LP bound given "
                  "the pods policy P placed by arrived 100 %")->capture_default_str();
   c->add_option("--seeds", a.seeds, "seeds: FIRST-LAST or a comma list")->capture_default_str();
   c->add_option("--tune", a.tune, "workload tuned to this multiple of GPU capacity")->capture_default_str();
@@ -31,8 +32,9 @@ void AddSimOpenb(CLI::App& sim, SimOpenbArgs& a) {
                 "the paper's analysis_allo_discrete.csv: show published means and differences");
   c->add_option("--threads", a.threads, "worker threads (default: all cores)");
   c->add_flag("--bound", a.bound,
-              "also compute the LP upper bound on allocation per seed (policy `bound`; on by default with --report)");
-  c->add_flag("--no-bound", a.no_bound, "never compute the bound, even with --report");
+              "also compute the LP upper bounds on allocation per seed (policies `bound` and `bound-online`; on by "
+              "default with --report)");
+  c->add_flag("--no-bound", a.no_bound, "never compute the bounds, even with --report");
   c->add_flag("--quiet", a.quiet, "no progress bar");
 }
 
@@ -50,13 +52,14 @@ int RunSimOpenb(const SimOpenbArgs& a) {
   }
   spec.policies = SplitList(a.policies);
   if (spec.policies.empty()) return Fail(InvalidArgument("--policy names no policy"));
-  const bool has_bound =
-      std::find(spec.policies.begin(), spec.policies.end(), sim::kBoundPolicy) != spec.policies.end();
   if (a.no_bound) {
     std::erase(spec.policies, std::string(sim::kBoundPolicy));
+    std::erase(spec.policies, std::string(sim::kOnlineBoundPolicy));
     if (spec.policies.empty()) return Fail(InvalidArgument("--no-bound leaves no policy to run"));
-  } else if (!has_bound && (a.bound || !a.report_dir.empty())) {
-    spec.policies.push_back(sim::kBoundPolicy);
+  } else if (a.bound || !a.report_dir.empty()) {
+    for (const char* b : {sim::kBoundPolicy, sim::kOnlineBoundPolicy}) {
+      if (std::find(spec.policies.begin(), spec.policies.end(), b) == spec.policies.end()) spec.policies.push_back(b);
+    }
   }
   auto seeds = sim::ParseSeeds(a.seeds);
   if (!seeds.ok()) return Fail(seeds.status());

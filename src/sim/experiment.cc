@@ -70,10 +70,11 @@ void RecordBoundAt(const PackingBound& b, int64_t capacity, int k, RunSummary& r
 }  // namespace
 
 StatusOr<RunSummary> BoundRun(const Fleet& fleet, const Workload& wl, uint64_t seed, double tune_ratio,
-                              const std::vector<int>& points) {
+                              const std::vector<int>& points, bool online) {
   const int64_t capacity = fleet.total_gpus() * kWholeGpu.value;
   const std::vector<uint32_t> seq = OpenbSequenceForSeed(wl.pods_by_name, capacity, tune_ratio, seed);
-  RunSummary r = EmptyBoundRun(wl.name, kBoundPolicy, seed, static_cast<int64_t>(seq.size()));
+  RunSummary r = EmptyBoundRun(wl.name, online ? kOnlineBoundPolicy : kBoundPolicy, seed,
+                               static_cast<int64_t>(seq.size()));
   std::vector<const PodSpec*> prefix;
   int64_t arrived = 0;
   size_t next = 0;
@@ -87,7 +88,7 @@ StatusOr<RunSummary> BoundRun(const Fleet& fleet, const Workload& wl, uint64_t s
       prefix.push_back(&p);
       ++next;
     }
-    AWAN_ASSIGN_OR_RETURN(PackingBound b, MaxAllocatableGpu(fleet, prefix));
+    AWAN_ASSIGN_OR_RETURN(PackingBound b, online ? MaxAllocatableGpuOnline(fleet, prefix) : MaxAllocatableGpu(fleet, prefix));
     RecordBoundAt(b, capacity, k, r);
   }
   r.unalloc_100 = UnallocatedAt(r.alloc_curve, 100);
@@ -100,7 +101,9 @@ std::optional<std::string> GivenBoundPolicy(std::string_view name) {
   return std::string(name.substr(kGivenBoundPrefix.size()));
 }
 
-bool IsBoundPolicy(std::string_view name) { return name == kBoundPolicy || GivenBoundPolicy(name).has_value(); }
+bool IsBoundPolicy(std::string_view name) {
+  return name == kBoundPolicy || name == kOnlineBoundPolicy || GivenBoundPolicy(name).has_value();
+}
 
 StatusOr<RunSummary> GivenBoundRun(const Fleet& fleet, const Workload& wl, const std::string& policy, uint64_t seed,
                                    double tune_ratio, const PluginRegistry& registry) {
@@ -141,7 +144,7 @@ StatusOr<ExperimentResult> RunExperiment(const ExperimentSpec& spec, const Plugi
     if (given && (given->empty() || !registry.Knows(*given))) {
       return NotFound("'" + p + "' names no known policy after 'bound:' (for example bound:awan)");
     }
-    if (p != kBoundPolicy && !given && !registry.Knows(p)) {
+    if (!IsBoundPolicy(p) && !registry.Knows(p)) {
       std::string known;
       for (const auto& n : registry.ProfileNames()) known += (known.empty() ? "" : ", ") + n;
       return NotFound("unknown policy '" + p + "' (known: " + known + ")");
@@ -174,7 +177,8 @@ StatusOr<ExperimentResult> RunExperiment(const ExperimentSpec& spec, const Plugi
       if (IsBoundPolicy(spec.policies[job.p])) {
         const std::optional<std::string> given = GivenBoundPolicy(spec.policies[job.p]);
         auto b = given ? GivenBoundRun(*spec.fleet, wl, *given, job.seed, spec.tune_ratio, registry)
-                       : BoundRun(*spec.fleet, wl, job.seed, spec.tune_ratio, spec.bound_points);
+                       : BoundRun(*spec.fleet, wl, job.seed, spec.tune_ratio, spec.bound_points,
+                                  spec.policies[job.p] == kOnlineBoundPolicy);
         std::lock_guard<std::mutex> lock(mu);
         if (!b.ok()) {
           if (first_error.ok()) first_error = b.status();

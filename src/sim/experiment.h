@@ -23,6 +23,9 @@ struct Workload {
 // The pseudo-policy that, instead of a replay, computes the LP upper bound on allocation (sim/packing_bound.h)
 // over each seed's pod sequence at `ExperimentSpec::bound_points` arrived %.
 inline constexpr const char* kBoundPolicy = "bound";
+// The same at the same points, over placements that follow the online rule (a pod fails only when no node can
+// host it), even knowing the whole sequence: MaxAllocatableGpuOnline. Tighter; holds for every built-in policy.
+inline constexpr const char* kOnlineBoundPolicy = "bound-online";
 
 // The pseudo-policy "bound:P" replays policy P, then computes the LP bound over placements that place at least
 // the pods P placed by arrived 100 % (MaxAllocatableGpuPlacing), at that point only. P's distance to it is
@@ -91,7 +94,7 @@ using ProgressFn = std::function<void(const Progress&)>;
 // The bound's "run" for one seed: alloc_curve holds the most any placement could allocate (% of capacity)
 // at each of `points` (ascending arrived %), other points empty; unalloc_100/130 as for a policy.
 StatusOr<RunSummary> BoundRun(const Fleet& fleet, const Workload& wl, uint64_t seed, double tune_ratio,
-                              const std::vector<int>& points);
+                              const std::vector<int>& points, bool online = false);
 
 // The "bound:P" run for one seed: alloc_curve[100] and unalloc_100 only; failed_gpu_by_shape_100 holds what the
 // optimum leaves out beyond P's placements.

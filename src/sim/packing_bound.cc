@@ -22,6 +22,7 @@ struct Shape {
   const PodSpec* pod = nullptr;  // a representative
   int64_t count = 0;
   int64_t must = 0;              // pods of this shape every counted placement places
+  std::vector<int64_t> arrivals; // positions in the sequence of this shape's pods, ascending
 };
 
 using TypeKey = std::tuple<uint32_t, int, int64_t, int64_t, int>;
@@ -49,9 +50,22 @@ void Enumerate(const std::vector<int32_t>& sizes, size_t i, int32_t room, std::v
   cur[i] = 0;
 }
 
-// The LP, built column by column, then handed to GLPK in one piece.
+// The LP, built column by column and handed to GLPK. Rows and columns added after a solve are loaded onto the
+// solved problem, and the next solve starts from its optimal basis (the dual simplex: added rows leave it dual
+// feasible), so a cutting-plane loop re-solves in a fraction of the first solve's time.
 class Lp {
  public:
+  Lp() : lp_(nullptr, glp_delete_prob) {}
+  ~Lp() {
+    // GLPK keeps an environment per thread; free it so that worker threads leave nothing behind.
+    if (lp_) {
+      lp_.reset();
+      glp_free_env();
+    }
+  }
+  Lp(const Lp&) = delete;
+  Lp& operator=(const Lp&) = delete;
+
   int AddRow(double upper, double lower = 0) {
     upper_.push_back(upper);
     lower_.push_back(lower);
@@ -61,52 +75,80 @@ class Lp {
     objective_.push_back(objective);
     return static_cast<int>(objective_.size());
   }
+  // After a solve, only rows added since may get entries.
   void Set(int row, int col, double v) {
     ia_.push_back(row);
     ja_.push_back(col);
     ar_.push_back(v);
   }
   // Solves; on success fills `values` with every column's value (index = column - 1).
-  StatusOr<double> Maximize(std::vector<double>* values) const {
-    std::unique_ptr<glp_prob, void (*)(glp_prob*)> lp(glp_create_prob(), glp_delete_prob);
-    glp_set_obj_dir(lp.get(), GLP_MAX);
-    if (!upper_.empty()) glp_add_rows(lp.get(), static_cast<int>(upper_.size()));
-    for (size_t r = 0; r < upper_.size(); ++r) {
+  StatusOr<double> Maximize(std::vector<double>* values) {
+    if (objective_.empty()) return 0.0;
+    const bool warm = lp_ != nullptr;
+    if (!warm) {
+      glp_term_out(GLP_OFF);  // glp_scale_prob prints whatever msg_lev says
+      lp_.reset(glp_create_prob());
+      glp_set_obj_dir(lp_.get(), GLP_MAX);
+    }
+    const int old_rows = glp_get_num_rows(lp_.get()), old_cols = glp_get_num_cols(lp_.get());
+    if (upper_.size() > static_cast<size_t>(old_rows)) {
+      glp_add_rows(lp_.get(), static_cast<int>(upper_.size()) - old_rows);
+    }
+    for (size_t r = static_cast<size_t>(old_rows); r < upper_.size(); ++r) {
       if (lower_[r] > 0) {
-        glp_set_row_bnds(lp.get(), static_cast<int>(r + 1), lower_[r] < upper_[r] ? GLP_DB : GLP_FX, lower_[r],
+        glp_set_row_bnds(lp_.get(), static_cast<int>(r + 1), lower_[r] < upper_[r] ? GLP_DB : GLP_FX, lower_[r],
                          upper_[r]);
       } else {
-        glp_set_row_bnds(lp.get(), static_cast<int>(r + 1), GLP_UP, 0, upper_[r]);
+        glp_set_row_bnds(lp_.get(), static_cast<int>(r + 1), GLP_UP, 0, upper_[r]);
       }
     }
-    if (objective_.empty()) return 0.0;
-    glp_add_cols(lp.get(), static_cast<int>(objective_.size()));
-    for (size_t c = 0; c < objective_.size(); ++c) {
-      glp_set_col_bnds(lp.get(), static_cast<int>(c + 1), GLP_LO, 0, 0);
-      glp_set_obj_coef(lp.get(), static_cast<int>(c + 1), objective_[c]);
+    if (objective_.size() > static_cast<size_t>(old_cols)) {
+      glp_add_cols(lp_.get(), static_cast<int>(objective_.size()) - old_cols);
     }
-    // GLPK's arrays are 1-based: element 0 is ignored.
-    std::vector<int> ia{0}, ja{0};
-    std::vector<double> ar{0};
-    ia.insert(ia.end(), ia_.begin(), ia_.end());
-    ja.insert(ja.end(), ja_.begin(), ja_.end());
-    ar.insert(ar.end(), ar_.begin(), ar_.end());
-    glp_load_matrix(lp.get(), static_cast<int>(ar_.size()), ia.data(), ja.data(), ar.data());
+    for (size_t c = static_cast<size_t>(old_cols); c < objective_.size(); ++c) {
+      glp_set_col_bnds(lp_.get(), static_cast<int>(c + 1), GLP_LO, 0, 0);
+      glp_set_obj_coef(lp_.get(), static_cast<int>(c + 1), objective_[c]);
+    }
+    if (!warm) {
+      // GLPK's arrays are 1-based: element 0 is ignored.
+      std::vector<int> ia{0}, ja{0};
+      std::vector<double> ar{0};
+      ia.insert(ia.end(), ia_.begin(), ia_.end());
+      ja.insert(ja.end(), ja_.begin(), ja_.end());
+      ar.insert(ar.end(), ar_.begin(), ar_.end());
+      glp_load_matrix(lp_.get(), static_cast<int>(ar_.size()), ia.data(), ja.data(), ar.data());
+    } else {
+      // The entries since the last solve, row by row (each row new, so set whole).
+      std::map<int, std::pair<std::vector<int>, std::vector<double>>> rows;
+      for (size_t e = loaded_; e < ar_.size(); ++e) {
+        if (ia_[e] <= old_rows) return Internal("packing bound: an entry added to a row already solved");
+        auto& [cols, vals] = rows[ia_[e]];
+        if (cols.empty()) cols.push_back(0), vals.push_back(0);
+        cols.push_back(ja_[e]);
+        vals.push_back(ar_[e]);
+      }
+      for (auto& [row, entries] : rows) {
+        glp_set_mat_row(lp_.get(), row, static_cast<int>(entries.first.size()) - 1, entries.first.data(),
+                        entries.second.data());
+      }
+    }
+    loaded_ = ar_.size();
     glp_smcp parm;
     glp_init_smcp(&parm);
     parm.msg_lev = GLP_MSG_OFF;
-    parm.presolve = GLP_ON;
-    const int rc = glp_simplex(lp.get(), &parm);
-    const int status = glp_get_status(lp.get());
-    double best = 0;
-    if (rc == 0 && status == GLP_OPT) {
-      values->resize(objective_.size());
-      for (size_t c = 0; c < objective_.size(); ++c) (*values)[c] = glp_get_col_prim(lp.get(), static_cast<int>(c + 1));
-      best = glp_get_obj_val(lp.get());
+    // Cold: an advanced initial basis. Warm: the dual simplex from the last optimal basis. No presolve, which
+    // would not leave a basis to start from; scaled anew, as CPU milli and pod counts are far apart.
+    glp_scale_prob(lp_.get(), GLP_SF_AUTO);
+    if (!warm) glp_adv_basis(lp_.get(), 0);
+    parm.presolve = GLP_OFF;
+    if (warm) parm.meth = GLP_DUALP;
+    int rc = glp_simplex(lp_.get(), &parm);
+    if (warm && rc != 0) {  // the basis could not be reused: solve afresh
+      glp_std_basis(lp_.get());
+      parm.meth = GLP_PRIMAL;
+      rc = glp_simplex(lp_.get(), &parm);
     }
-    // GLPK keeps an environment per thread; free it so that worker threads leave nothing behind.
-    lp.reset();
-    glp_free_env();
+    const int status = glp_get_status(lp_.get());
     if (rc == GLP_ENOPFS || (rc == 0 && (status == GLP_NOFEAS || status == GLP_INFEAS))) {
       return FailedPrecondition("the pods that must be placed do not fit the fleet together");
     }
@@ -114,13 +156,17 @@ class Lp {
       return Internal("GLPK could not solve the packing bound (simplex code " + std::to_string(rc) + ", status " +
                       std::to_string(status) + ")");
     }
-    return best;
+    values->resize(objective_.size());
+    for (size_t c = 0; c < objective_.size(); ++c) (*values)[c] = glp_get_col_prim(lp_.get(), static_cast<int>(c + 1));
+    return glp_get_obj_val(lp_.get());
   }
 
  private:
+  std::unique_ptr<glp_prob, void (*)(glp_prob*)> lp_;
   std::vector<double> upper_, lower_, objective_;
   std::vector<int> ia_, ja_;
   std::vector<double> ar_;
+  size_t loaded_ = 0;  // entries already loaded into lp_
 };
 
 }  // namespace
@@ -130,9 +176,21 @@ StatusOr<PackingBound> MaxAllocatableGpu(const Fleet& fleet, std::span<const Pod
   return MaxAllocatableGpuPlacing(fleet, pods, {}, max_configurations);
 }
 
-StatusOr<PackingBound> MaxAllocatableGpuPlacing(const Fleet& fleet, std::span<const PodSpec* const> pods,
-                                                std::span<const PodSpec* const> must_place,
-                                                int max_configurations) {
+namespace {
+
+// True if every node state that can host `big` can also host `small`, under the two filters (fit_filters.h):
+// then once `small` fits nowhere, `big` never fits again (no departures, so free resources only shrink).
+bool Dominates(const PodSpec& big, const PodSpec& small) {
+  if (big.cpu < small.cpu || big.memory < small.memory) return false;
+  if (!small.wants_gpu()) return true;
+  if (!big.wants_gpu() || big.gpu_count < small.gpu_count || big.gpu_milli < small.gpu_milli) return false;
+  if (small.allowed_models.any_model()) return true;
+  return !big.allowed_models.any_model() && (big.allowed_models.mask() & ~small.allowed_models.mask()) == 0;
+}
+
+StatusOr<PackingBound> Solve(const Fleet& fleet, std::span<const PodSpec* const> pods,
+                             std::span<const PodSpec* const> must_place, int online_segments,
+                             int max_configurations) {
   std::map<TypeKey, NodeType> types;
   for (const NodeSpec& n : fleet.nodes()) {
     NodeType& t = types[{n.model.value, n.gpu_count, n.cpu.value, n.memory.value, n.max_pods}];
@@ -141,11 +199,12 @@ StatusOr<PackingBound> MaxAllocatableGpuPlacing(const Fleet& fleet, std::span<co
   }
   std::map<ShapeKey, Shape> shapes;
   std::vector<int32_t> sizes;
-  for (const PodSpec* p : pods) {
+  for (const PodSpec* const& p : pods) {
     const bool gpu = p->wants_gpu();
     Shape& s = shapes[{p->cpu.value, p->memory.value, gpu ? p->gpu_count : 0, gpu ? p->gpu_milli.value : 0,
                        p->allowed_models.mask()}];
     s.pod = p;
+    s.arrivals.push_back(static_cast<int64_t>(&p - pods.data()));
     ++s.count;
     const int32_t milli = static_cast<int32_t>(p->gpu_milli.value);
     if (p->is_share() && std::find(sizes.begin(), sizes.end(), milli) == sizes.end()) sizes.push_back(milli);
@@ -221,23 +280,87 @@ StatusOr<PackingBound> MaxAllocatableGpuPlacing(const Fleet& fleet, std::span<co
       lp.Set(share_milli_row, col, -static_cast<double>(kWholeGpu.value));
     }
   }
+  std::vector<const Shape*> shape_list;
+  for (const auto& [key, s] : shapes) shape_list.push_back(&s);
+  std::vector<std::vector<int>> cols_of_shape(shapes.size());
+  for (const auto& [shape, col] : placement_cols) cols_of_shape[shape].push_back(col);
+  // The online rule, added shape by shape for the shapes the optimum leaves out (a cutting-plane loop: a shape
+  // the optimum places in full satisfies its rule's rows, so the loop ends at the optimum with every rule).
+  const int64_t n = static_cast<int64_t>(pods.size());
+  std::vector<int64_t> bounds;  // segment b is positions [bounds[b], bounds[b + 1])
+  for (int b = 0; b <= online_segments; ++b) bounds.push_back(n * b / std::max(online_segments, 1));
+  auto arrived_before = [](const Shape& s, int64_t pos) {
+    return static_cast<double>(std::lower_bound(s.arrivals.begin(), s.arrivals.end(), pos) - s.arrivals.begin());
+  };
+  std::vector<bool> ruled(shapes.size(), false);
   std::vector<double> values;
-  AWAN_ASSIGN_OR_RETURN(double best, lp.Maximize(&values));
-  PackingBound out;
   std::vector<double> placed(shapes.size(), 0.0);
-  for (const auto& [shape, col] : placement_cols) {
-    if (static_cast<size_t>(col - 1) < values.size()) placed[shape] += values[static_cast<size_t>(col - 1)];
+  double best = 0;
+  int rounds = 0;
+  for (;;) {
+    ++rounds;
+    AWAN_ASSIGN_OR_RETURN(best, lp.Maximize(&values));
+    std::fill(placed.begin(), placed.end(), 0.0);
+    for (const auto& [shape, col] : placement_cols) {
+      if (static_cast<size_t>(col - 1) < values.size()) placed[shape] += values[static_cast<size_t>(col - 1)];
+    }
+    if (online_segments <= 0) break;
+    bool added = false;
+    for (size_t i = 0; i < shape_list.size(); ++i) {
+      const Shape& s = *shape_list[i];
+      if (ruled[i] || static_cast<double>(s.count) - placed[i] <= 1e-6) continue;
+      ruled[i] = added = true;
+      // u[b]: s first fails in segment b (b < K), or never (b = K). Sum u = 1.
+      const int one = lp.AddRow(1, 1);
+      std::vector<int> u;
+      for (int b = 0; b <= online_segments; ++b) {
+        u.push_back(lp.AddColumn(0));
+        lp.Set(one, u.back(), 1);
+      }
+      // Every pod of s before its first failure is placed: placed(s) >= sum_b before(s, b) u[b] + count u[K].
+      const int floor_row = lp.AddRow(0);
+      for (int b = 0; b < online_segments; ++b) lp.Set(floor_row, u[b], arrived_before(s, bounds[b]));
+      lp.Set(floor_row, u.back(), static_cast<double>(s.count));
+      for (int col : cols_of_shape[i]) lp.Set(floor_row, col, -1);
+      // From then on nothing s fits anywhere, so no pod of a shape that dominates s (s itself included) is
+      // placed: placed(t) <= sum_b arrived_by_end_of(t, b) u[b] + count(t) u[K].
+      for (size_t j = 0; j < shape_list.size(); ++j) {
+        const Shape& t = *shape_list[j];
+        if (!Dominates(*t.pod, *s.pod)) continue;
+        const int cap_row = lp.AddRow(0);
+        for (int col : cols_of_shape[j]) lp.Set(cap_row, col, 1);
+        for (int b = 0; b < online_segments; ++b) lp.Set(cap_row, u[b], -arrived_before(t, bounds[b + 1]));
+        lp.Set(cap_row, u.back(), -static_cast<double>(t.count));
+      }
+    }
+    if (!added) break;
   }
-  size_t k = 0;
-  for (const auto& [key, s] : shapes) {
-    const double left = static_cast<double>(s.count) - placed[k++];
-    if (left > 1e-6) out.left_out.push_back({s.pod, left});
+  PackingBound out;
+  for (size_t i = 0; i < shape_list.size(); ++i) {
+    const double left = static_cast<double>(shape_list[i]->count) - placed[i];
+    if (left > 1e-6) out.left_out.push_back({shape_list[i]->pod, left});
   }
+  out.rounds = rounds;
+  out.ruled_shapes = static_cast<int>(std::count(ruled.begin(), ruled.end(), true));
   out.max_allocated_milli = best;
   out.node_types = static_cast<int>(types.size());
   out.pod_shapes = static_cast<int>(shapes.size());
   out.configurations = static_cast<int>(configs.size());
   return out;
+}
+
+}  // namespace
+
+StatusOr<PackingBound> MaxAllocatableGpuPlacing(const Fleet& fleet, std::span<const PodSpec* const> pods,
+                                                std::span<const PodSpec* const> must_place,
+                                                int max_configurations) {
+  return Solve(fleet, pods, must_place, 0, max_configurations);
+}
+
+StatusOr<PackingBound> MaxAllocatableGpuOnline(const Fleet& fleet, std::span<const PodSpec* const> pods,
+                                               int segments, int max_configurations) {
+  if (segments < 1) return InvalidArgument("the online bound needs at least one segment");
+  return Solve(fleet, pods, {}, segments, max_configurations);
 }
 
 }  // namespace awan::sim

@@ -41,6 +41,8 @@ struct PackingBound {
   int node_types = 0;
   int pod_shapes = 0;
   int configurations = 0;          // fractional device configurations used (0 = capacity-only fallback)
+  int rounds = 1;                  // LP solves (the online bound adds its rules shape by shape)
+  int ruled_shapes = 0;            // shapes the online bound's rule was added for
 };
 
 StatusOr<PackingBound> MaxAllocatableGpu(const Fleet& fleet, std::span<const PodSpec* const> pods,
@@ -53,5 +55,16 @@ StatusOr<PackingBound> MaxAllocatableGpu(const Fleet& fleet, std::span<const Pod
 StatusOr<PackingBound> MaxAllocatableGpuPlacing(const Fleet& fleet, std::span<const PodSpec* const> pods,
                                                 std::span<const PodSpec* const> must_place,
                                                 int max_configurations = 200000);
+
+// The same LP over placements that follow the online rule, even knowing the whole sequence: `pods` in arrival
+// order, and a pod fails only when no node can host it (the openb protocol, every built-in policy). Once a pod
+// of shape s fails, no node can host s ever again (no departures), so every later pod of a shape that
+// dominates s (needs at least as much of everything, on a subset of the models) fails too. The LP chooses,
+// for each shape, the segment of the sequence where its first failure falls (`segments` equal runs of pods,
+// relaxed to a convex combination): the pods of s before that segment are placed, and no pod of a dominating
+// shape after it is. Tighter than MaxAllocatableGpu where the offline optimum skips pods that fit; holds for
+// every policy that places each pod it can, not for one that may refuse a pod that fits.
+StatusOr<PackingBound> MaxAllocatableGpuOnline(const Fleet& fleet, std::span<const PodSpec* const> pods,
+                                               int segments = 200, int max_configurations = 200000);
 
 }  // namespace awan::sim

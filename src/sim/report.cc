@@ -197,7 +197,7 @@ Status WriteHtmlReport(const std::string& dir, const ExperimentResult& r, const 
           workloads[w] + "'\nset ylabel 'GPU allocated (% of capacity)'\nset xrange [0:130]\nset yrange [0:100]\n";
     gp += "plot ";
     for (size_t p = 0; p < policies.size(); ++p) {
-      const bool bound = policies[p] == kBoundPolicy;
+      const bool bound = policies[p] == kBoundPolicy, online = policies[p] == kOnlineBoundPolicy;
       if (const auto given = GivenBoundPolicy(policies[p])) {
         // Known at arrived 100 % only: a single marked point.
         gp += fmt::format("{}'{}.dat' index {} using 1:2 with points pt 7 ps 1.5 title 'bound given {}''s admissions'",
@@ -206,10 +206,16 @@ Status WriteHtmlReport(const std::string& dir, const ExperimentResult& r, const 
       }
       // The bound is known only at its points; between two of them the later one still bounds, so it is
       // drawn as steps that rise at each point (an upper envelope), with the points marked.
+      const char* colour = online ? "'dark-red'" : "'black'";
       gp += fmt::format("{}'{}.dat' index {} using 1:2 with {} title '{}'", p ? ", " : "", base, p,
-                        bound ? "fsteps dt 2 lw 2 lc rgb 'black'" : "lines lw 2",
-                        bound ? "bound (LP: no placement allocates more)" : policies[p]);
-      if (bound) gp += fmt::format(", '{}.dat' index {} using 1:2 with points pt 6 lc rgb 'black' notitle", base, p);
+                        bound || online ? fmt::format("fsteps dt {} lw 2 lc rgb {}", online ? 4 : 2, colour)
+                                        : std::string("lines lw 2"),
+                        bound    ? "bound (LP: no placement allocates more)"
+                        : online ? "bound under the online rule (LP: no placement that places every pod it can allocates more)"
+                                 : policies[p]);
+      if (bound || online) {
+        gp += fmt::format(", '{}.dat' index {} using 1:2 with points pt 6 lc rgb {} notitle", base, p, colour);
+      }
     }
     gp += "\nset output '" + base + "-zoom.png'\nset title 'Zoom on arrived 80-130%: " + workloads[w] +
           "'\nset xrange [80:130]\nset yrange [*:*]\nreplot\n";

@@ -73,20 +73,57 @@ TEST(PackingBound, NeverBelowWhatAPolicyAllocatesOnAGeneratedFleet) {
   Fleet fleet;
   ExperimentSpec spec;
   ASSERT_NO_FATAL_FAILURE(GeneratedExperiment(fleet, spec));
-  spec.policies = {"awan", "fgd", "bestfit", kBoundPolicy};
+  spec.policies = {"awan", "fgd", "bestfit", "random", kBoundPolicy, kOnlineBoundPolicy};
   auto r = RunExperiment(spec, policies::BuiltinRegistry(), nullptr);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
+  int tighter = 0;
   for (const RunSummary& bound : r->runs) {
-    if (bound.policy != kBoundPolicy) continue;
+    if (!IsBoundPolicy(bound.policy)) continue;
     for (const RunSummary& run : r->runs) {
-      if (run.policy == kBoundPolicy || run.seed != bound.seed) continue;
+      if (run.seed != bound.seed) continue;
       for (int k : spec.bound_points) {
         ASSERT_TRUE(bound.alloc_curve[k].has_value()) << k;
         if (!run.alloc_curve[k]) continue;
-        EXPECT_LE(*run.alloc_curve[k], *bound.alloc_curve[k] + 0.01) << run.policy << " seed " << run.seed << " at " << k;
+        if (!IsBoundPolicy(run.policy)) {  // every policy places each pod it can: both bounds hold for it
+          EXPECT_LE(*run.alloc_curve[k], *bound.alloc_curve[k] + 0.01)
+              << run.policy << " above " << bound.policy << ", seed " << run.seed << " at " << k;
+        } else if (bound.policy == kBoundPolicy && run.policy == kOnlineBoundPolicy) {
+          // The online rule only adds constraints.
+          EXPECT_LE(*run.alloc_curve[k], *bound.alloc_curve[k] + 1e-6) << "seed " << run.seed << " at " << k;
+          if (*run.alloc_curve[k] < *bound.alloc_curve[k] - 0.01) ++tighter;
+        }
       }
     }
   }
+  EXPECT_GT(tighter, 0) << "the online rule never tightened the bound on this fleet";
+}
+
+// Pods in this order on a one-device node: a 0.3-GPU pod, then a whole GPU that needs at least its CPU.
+// Offline, the best skips the 0.3 for the whole GPU (1,000). A placement that places each pod it can must place
+// the 0.3 (nothing else is there), and then the whole GPU never fits (300). The online LP mixes the two:
+// "the 0.3 never fails" (it holds a third of a {0.3 x 3} device, so the whole GPU gets 2/3) with "the 0.3 fails
+// first" (then the whole GPU, which dominates it, fails too). With p = placed 0.3 = placed whole GPU at best:
+// 1000 min(1 - p/3, p) + 300 p, highest at p = 3/4: 975.
+TEST(PackingBound, TheOnlineRuleHoldsASkippedPodToWhatFollowsIt) {
+  Fleet f;
+  AddNode(f, "n", 64000, 64000, 1);
+  const PodSpec small = Pod("s", 1000, 1, 1, 300, f), whole = Pod("w", 1000, 1, 1, 1000, f);
+  auto online = [&](std::vector<const PodSpec*> order, int segments) {
+    auto b = MaxAllocatableGpuOnline(f, order, segments);
+    EXPECT_TRUE(b.ok()) << b.status().ToString();
+    return b.ok() ? b->max_allocated_milli : -1;
+  };
+  EXPECT_NEAR(Bound(f, {small, whole}), 1000, 1e-6);
+  EXPECT_NEAR(online({&small, &whole}, 2), 975, 1e-6);
+  EXPECT_NEAR(online({&small, &whole}, 1), 1000, 1e-6);  // one segment: "later" says nothing
+  // The whole GPU first: it is placed, the 0.3 fails, and nothing arrives after it. No rule binds.
+  EXPECT_NEAR(online({&whole, &small}, 2), 1000, 1e-6);
+  // A whole GPU that needs less CPU than the 0.3 does not dominate it (it could fit where the 0.3 does not):
+  // no rule ties the two, and the LP skips the 0.3.
+  const PodSpec lean = Pod("l", 500, 1, 1, 1000, f);
+  EXPECT_NEAR(online({&small, &lean}, 2), 1000, 1e-6);
+  EXPECT_EQ(MaxAllocatableGpuOnline(f, std::vector<const PodSpec*>{&small}, 0).status().code(),
+            StatusCode::kInvalidArgument);
 }
 
 TEST(PackingBound, PodsThatMustBePlacedKeepTheirRoom) {
