@@ -40,19 +40,25 @@ TEST(Cli, GenerateThenSimulateWithJsonAndReport) {
   EXPECT_NE(r.out.find("fgd"), std::string::npos);
   std::ifstream f(dir + "/out.json");
   nlohmann::json j = nlohmann::json::parse(f);
-  ASSERT_EQ(j["runs"].size(), 8u);  // 3 policies x 2 seeds, and the bound (added with --report) x 2 seeds
+  ASSERT_EQ(j["runs"].size(), 10u);  // 3 policies x 2 seeds, and both bounds (added with --report) x 2 seeds
   const auto& run = j["runs"][0];
   for (const char* k : {"workload", "policy", "seed", "unallocated_gpu_pct", "alloc_curve"}) EXPECT_TRUE(run.contains(k)) << k;
   EXPECT_TRUE(run["unallocated_gpu_pct"].contains("100"));
   EXPECT_TRUE(run["unallocated_gpu_pct"].contains("130"));
   EXPECT_EQ(run["alloc_curve"].size(), 131u);
-  ASSERT_EQ(j["summary"].size(), 4u);
+  ASSERT_EQ(j["summary"].size(), 5u);
   EXPECT_EQ(j["summary"][3]["policy"], "bound");
-  // The bound is an upper bound on allocation: never more unallocated than a policy leaves.
-  for (int k = 0; k < 3; ++k) {
-    EXPECT_LE(j["summary"][3]["unallocated_gpu_pct_100_mean"].get<double>(),
-              j["summary"][k]["unallocated_gpu_pct_100_mean"].get<double>() + 0.01);
+  EXPECT_EQ(j["summary"][4]["policy"], "bound-online");
+  // The bounds are upper bounds on allocation: never more unallocated than a policy leaves; the online rule only
+  // tightens.
+  for (int b : {3, 4}) {
+    for (int k = 0; k < 3; ++k) {
+      EXPECT_LE(j["summary"][b]["unallocated_gpu_pct_100_mean"].get<double>(),
+                j["summary"][k]["unallocated_gpu_pct_100_mean"].get<double>() + 0.01);
+    }
   }
+  EXPECT_LE(j["summary"][3]["unallocated_gpu_pct_100_mean"].get<double>(),
+            j["summary"][4]["unallocated_gpu_pct_100_mean"].get<double>() + 1e-9);
   for (const char* k : {"workload", "policy", "unallocated_gpu_pct_100_mean", "unallocated_gpu_pct_130_mean"}) {
     EXPECT_TRUE(j["summary"][0].contains(k)) << k;
   }
