@@ -88,7 +88,8 @@ StatusOr<RunSummary> BoundRun(const Fleet& fleet, const Workload& wl, uint64_t s
       prefix.push_back(&p);
       ++next;
     }
-    AWAN_ASSIGN_OR_RETURN(PackingBound b, online ? MaxAllocatableGpuOnline(fleet, prefix) : MaxAllocatableGpu(fleet, prefix));
+    AWAN_ASSIGN_OR_RETURN(PackingBound b,
+                          online ? MaxAllocatableGpuOnline(fleet, prefix) : MaxAllocatableGpu(fleet, prefix));
     RecordBoundAt(b, capacity, k, r);
   }
   r.unalloc_100 = UnallocatedAt(r.alloc_curve, 100);

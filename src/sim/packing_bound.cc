@@ -25,6 +25,9 @@ struct Shape {
   std::vector<int64_t> arrivals; // positions in the sequence of this shape's pods, ascending
 };
 
+// Below this many pods, a shape counts as placed in full (the simplex's own tolerance).
+constexpr double kLeftOut = 1e-6;
+
 using TypeKey = std::tuple<uint32_t, int, int64_t, int64_t, int>;
 using ShapeKey = std::tuple<int64_t, int64_t, int, int64_t, uint64_t>;
 
@@ -296,9 +299,7 @@ StatusOr<PackingBound> Solve(const Fleet& fleet, std::span<const PodSpec* const>
   std::vector<double> values;
   std::vector<double> placed(shapes.size(), 0.0);
   double best = 0;
-  int rounds = 0;
   for (;;) {
-    ++rounds;
     AWAN_ASSIGN_OR_RETURN(best, lp.Maximize(&values));
     std::fill(placed.begin(), placed.end(), 0.0);
     for (const auto& [shape, col] : placement_cols) {
@@ -308,7 +309,7 @@ StatusOr<PackingBound> Solve(const Fleet& fleet, std::span<const PodSpec* const>
     bool added = false;
     for (size_t i = 0; i < shape_list.size(); ++i) {
       const Shape& s = *shape_list[i];
-      if (ruled[i] || static_cast<double>(s.count) - placed[i] <= 1e-6) continue;
+      if (ruled[i] || static_cast<double>(s.count) - placed[i] <= kLeftOut) continue;
       ruled[i] = added = true;
       // u[b]: s first fails in segment b (b < K), or never (b = K). Sum u = 1.
       const int one = lp.AddRow(1, 1);
@@ -338,10 +339,8 @@ StatusOr<PackingBound> Solve(const Fleet& fleet, std::span<const PodSpec* const>
   PackingBound out;
   for (size_t i = 0; i < shape_list.size(); ++i) {
     const double left = static_cast<double>(shape_list[i]->count) - placed[i];
-    if (left > 1e-6) out.left_out.push_back({shape_list[i]->pod, left});
+    if (left > kLeftOut) out.left_out.push_back({shape_list[i]->pod, left});
   }
-  out.rounds = rounds;
-  out.ruled_shapes = static_cast<int>(std::count(ruled.begin(), ruled.end(), true));
   out.max_allocated_milli = best;
   out.node_types = static_cast<int>(types.size());
   out.pod_shapes = static_cast<int>(shapes.size());

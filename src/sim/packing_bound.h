@@ -41,8 +41,6 @@ struct PackingBound {
   int node_types = 0;
   int pod_shapes = 0;
   int configurations = 0;          // fractional device configurations used (0 = capacity-only fallback)
-  int rounds = 1;                  // LP solves (the online bound adds its rules shape by shape)
-  int ruled_shapes = 0;            // shapes the online bound's rule was added for
 };
 
 StatusOr<PackingBound> MaxAllocatableGpu(const Fleet& fleet, std::span<const PodSpec* const> pods,

@@ -198,24 +198,26 @@ Status WriteHtmlReport(const std::string& dir, const ExperimentResult& r, const 
     gp += "plot ";
     for (size_t p = 0; p < policies.size(); ++p) {
       const bool bound = policies[p] == kBoundPolicy, online = policies[p] == kOnlineBoundPolicy;
+      const char* sep = p ? ", " : "";
       if (const auto given = GivenBoundPolicy(policies[p])) {
         // Known at arrived 100 % only: a single marked point.
         gp += fmt::format("{}'{}.dat' index {} using 1:2 with points pt 7 ps 1.5 title 'bound given {}''s admissions'",
-                          p ? ", " : "", base, p, *given);
+                          sep, base, p, *given);
         continue;
       }
-      // The bound is known only at its points; between two of them the later one still bounds, so it is
-      // drawn as steps that rise at each point (an upper envelope), with the points marked.
-      const char* colour = online ? "'dark-red'" : "'black'";
-      gp += fmt::format("{}'{}.dat' index {} using 1:2 with {} title '{}'", p ? ", " : "", base, p,
-                        bound || online ? fmt::format("fsteps dt {} lw 2 lc rgb {}", online ? 4 : 2, colour)
-                                        : std::string("lines lw 2"),
-                        bound    ? "bound (LP: no placement allocates more)"
-                        : online ? "bound under the online rule (LP: no placement that places every pod it can allocates more)"
-                                 : policies[p]);
-      if (bound || online) {
-        gp += fmt::format(", '{}.dat' index {} using 1:2 with points pt 6 lc rgb {} notitle", base, p, colour);
+      if (!bound && !online) {
+        gp += fmt::format("{}'{}.dat' index {} using 1:2 with lines lw 2 title '{}'", sep, base, p, policies[p]);
+        continue;
       }
+      // A bound is known only at its points; between two of them the later one still bounds, so it is drawn
+      // as steps that rise at each point (an upper envelope), with the points marked.
+      const char* colour = online ? "'dark-red'" : "'black'";
+      const char* title = online ? "bound under the online rule (LP: no placement that places every pod it can "
+                                   "allocates more)"
+                                 : "bound (LP: no placement allocates more)";
+      gp += fmt::format("{}'{}.dat' index {} using 1:2 with fsteps dt {} lw 2 lc rgb {} title '{}'", sep, base, p,
+                        online ? 4 : 2, colour, title);
+      gp += fmt::format(", '{}.dat' index {} using 1:2 with points pt 6 lc rgb {} notitle", base, p, colour);
     }
     gp += "\nset output '" + base + "-zoom.png'\nset title 'Zoom on arrived 80-130%: " + workloads[w] +
           "'\nset xrange [80:130]\nset yrange [*:*]\nreplot\n";
