@@ -56,6 +56,11 @@ Curve FragmentationCurve(const OpenbTimeline& t, int total_gpus) {
   return Bucket(t.arrived_milli, pct, total_gpus);
 }
 
+Curve FreeWidestCurve(const OpenbTimeline& t, int total_gpus) {
+  if (t.free_widest.empty()) return Curve(kCurvePoints);
+  return Bucket(t.arrived_milli, std::vector<double>(t.free_widest.begin(), t.free_widest.end()), total_gpus);
+}
+
 std::optional<double> UnallocatedAt(const Curve& alloc, int arrived_pct) {
   if (arrived_pct < 0 || arrived_pct >= kCurvePoints || !alloc[arrived_pct]) return std::nullopt;
   return PyRound(100.0 - *alloc[arrived_pct], 2);

@@ -20,6 +20,9 @@ double PyRound(double x, int ndigits);
 Curve AllocationCurve(const OpenbTimeline& t, int total_gpus);
 // Fragmented GPU (% of capacity, 2 decimals) per arrived %.
 Curve FragmentationCurve(const OpenbTimeline& t, int total_gpus);
+// Servers of the fleet's widest kind (its largest GPU count) with every device free, a count (2 decimals) per
+// arrived %: the hosts left for the widest pods, which fail once none is.
+Curve FreeWidestCurve(const OpenbTimeline& t, int total_gpus);
 // 100 - allocation at `arrived_pct`, or nullopt when that point is missing.
 std::optional<double> UnallocatedAt(const Curve& alloc, int arrived_pct);
 

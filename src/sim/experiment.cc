@@ -42,7 +42,8 @@ static std::vector<std::optional<double>> MeanCurve(const std::vector<const Curv
 
 namespace {
 
-// A bound's "run": no replay, so no fragmentation curve and an allocation curve known only at its points.
+// A bound's "run": no replay, so no fragmentation or free-server curve and an allocation curve known only at
+// its points.
 RunSummary EmptyBoundRun(const std::string& workload, std::string policy, uint64_t seed, int64_t pods) {
   RunSummary r;
   r.workload = workload;
@@ -51,6 +52,7 @@ RunSummary EmptyBoundRun(const std::string& workload, std::string policy, uint64
   r.pods = pods;
   r.alloc_curve.assign(kCurvePoints, std::nullopt);
   r.frag_curve.assign(kCurvePoints, std::nullopt);
+  r.free_widest_curve.assign(kCurvePoints, std::nullopt);
   return r;
 }
 
@@ -161,6 +163,7 @@ StatusOr<ExperimentResult> RunExperiment(const ExperimentSpec& spec, const Plugi
       for (uint64_t s : spec.seeds) jobs.push_back({w, p, s});
 
   ExperimentResult result;
+  result.widest_gpus = WidestGpuCount(*spec.fleet);
   result.runs.resize(jobs.size());
   std::atomic<size_t> next{0};
   std::atomic<int64_t> pods_done{0};
@@ -218,6 +221,7 @@ StatusOr<ExperimentResult> RunExperiment(const ExperimentSpec& spec, const Plugi
       }
       r.alloc_curve = AllocationCurve(run->timeline, run->total_gpus);
       r.frag_curve = FragmentationCurve(run->timeline, run->total_gpus);
+      r.free_widest_curve = FreeWidestCurve(run->timeline, run->total_gpus);
       r.unalloc_100 = UnallocatedAt(r.alloc_curve, 100);
       r.unalloc_130 = UnallocatedAt(r.alloc_curve, 130);
       r.stats = run->stats;
@@ -260,18 +264,20 @@ StatusOr<ExperimentResult> RunExperiment(const ExperimentSpec& spec, const Plugi
       c.workload = spec.workloads[w].name;
       c.policy = spec.policies[p];
       std::vector<double> u100, u130;
-      std::vector<const Curve*> alloc, frag;
+      std::vector<const Curve*> alloc, frag, free_nodes;
       for (const RunSummary& r : result.runs) {
         if (r.workload != c.workload || r.policy != c.policy) continue;
         if (r.unalloc_100) u100.push_back(*r.unalloc_100);
         if (r.unalloc_130) u130.push_back(*r.unalloc_130);
         alloc.push_back(&r.alloc_curve);
         frag.push_back(&r.frag_curve);
+        free_nodes.push_back(&r.free_widest_curve);
       }
       c.unalloc_100 = Summarize(u100);
       c.unalloc_130 = Summarize(u130);
       c.mean_alloc_curve = MeanCurve(alloc);
       c.mean_frag_curve = MeanCurve(frag);
+      c.mean_free_widest_curve = MeanCurve(free_nodes);
       result.cells.push_back(std::move(c));
     }
   }

@@ -60,6 +60,7 @@ struct RunSummary {
   std::map<int32_t, int64_t> idle_devices_at_100;
   Curve alloc_curve;
   Curve frag_curve;
+  Curve free_widest_curve;  // replays only: FreeWidestCurve
   std::optional<double> unalloc_100, unalloc_130;
   FrameworkStats stats;
 };
@@ -76,11 +77,13 @@ struct CellSummary {
   Stat unalloc_100, unalloc_130;
   std::vector<std::optional<double>> mean_alloc_curve;  // mean over seeds per arrived %
   std::vector<std::optional<double>> mean_frag_curve;
+  std::vector<std::optional<double>> mean_free_widest_curve;
 };
 
 struct ExperimentResult {
   std::vector<RunSummary> runs;   // workload-major, then policy, then seed (spec order)
   std::vector<CellSummary> cells;
+  int widest_gpus = 0;  // the fleet's largest GPU count per node: the servers `free_widest_curve` counts
   double wall_seconds = 0;
 };
 

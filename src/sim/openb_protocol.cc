@@ -61,6 +61,12 @@ std::vector<uint32_t> NodeTieRanks(const Fleet& fleet, Rng& rng) {
   return rank;
 }
 
+int WidestGpuCount(const Fleet& fleet) {
+  int widest = 0;
+  for (const NodeSpec& n : fleet.nodes()) widest = std::max(widest, n.gpu_count);
+  return widest;
+}
+
 StatusOr<OpenbRunResult> RunOpenb(const Fleet& fleet, const std::vector<PodSpec>& by_name,
                                   const std::string& workload, const std::string& policy, uint64_t seed,
                                   const PluginRegistry& registry, const OpenbRunOptions& options) {
@@ -98,6 +104,15 @@ StatusOr<OpenbRunResult> RunOpenb(const Fleet& fleet, const std::vector<PodSpec>
   out.timeline.arrived_milli.reserve(seq.size());
   out.timeline.used_milli.reserve(seq.size());
   if (options.record_frag) out.timeline.frag_milli.reserve(seq.size());
+  out.timeline.free_widest.reserve(seq.size());
+  // Whole servers of the widest kind left (the fleet's largest GPU count, every device free): the only hosts
+  // of the widest pods. Maintained incrementally like the fragmentation.
+  const int widest = WidestGpuCount(fleet);
+  auto whole = [widest](const NodeState& n) {
+    return widest > 0 && n.gpu_count == widest && !n.unavailable && n.fully_free_gpus == n.gpu_count;
+  };
+  int32_t free_widest = 0;
+  for (uint32_t i = 0; i < snap.size(); ++i) free_widest += whole(snap.node(NodeIndex(i)));
   if (options.decision_ns) options.decision_ns->reserve(seq.size());
 
   const int64_t capacity = snap.gpu_capacity_milli();
@@ -125,7 +140,9 @@ StatusOr<OpenbRunResult> RunOpenb(const Fleet& fleet, const std::vector<PodSpec>
     if (options.decision_ns) options.decision_ns->push_back(options.ticks->NowNanos() - t0);
     ++out.pods;
     if (d.placed) {
+      const bool was_whole = whole(snap.node(d.placement.node));
       AWAN_RETURN_IF_ERROR(snap.Assign(pod, d.placement));
+      free_widest -= was_whole && !whole(snap.node(d.placement.node));
       ++out.placed;
       if (options.record_frag) {
         const uint32_t n = d.placement.node.value;
@@ -141,6 +158,7 @@ StatusOr<OpenbRunResult> RunOpenb(const Fleet& fleet, const std::vector<PodSpec>
     out.timeline.arrived_milli.push_back(arrived);
     out.timeline.used_milli.push_back(snap.gpu_allocated_milli());
     if (options.record_frag) out.timeline.frag_milli.push_back(frag_total);
+    out.timeline.free_widest.push_back(free_widest);
     if (options.pods_done && ++since_progress == 256) {
       options.pods_done->fetch_add(since_progress, std::memory_order_relaxed);
       since_progress = 0;

@@ -5,7 +5,8 @@
 //      as the reference does), or random pods are removed while the total is above it;
 //   3. nodes get a seeded tie-break rank (a random permutation over nodes sorted by name);
 //   4. pods are submitted one at a time, never retried, never departing; a pod that fits nowhere is skipped;
-//      after every pod the arrived GPU request, the allocated GPU and the cluster fragmentation are recorded.
+//      after every pod the arrived GPU request, the allocated GPU, the cluster fragmentation and the GPU
+//      nodes with every device free are recorded.
 // Randomness: one seed gives three independent streams (workload, node ranks, policy), so every policy sees
 // the same pod sequence and the same ranks for a seed. awan's RNG is not Go's: sequences are statistically,
 // not bit-for-bit, those of the reference.
@@ -38,6 +39,9 @@ std::vector<uint32_t> OpenbSequenceForSeed(const std::vector<PodSpec>& by_name, 
 // rank[node index] for tie-breaking: a random permutation assigned to the nodes in name order.
 std::vector<uint32_t> NodeTieRanks(const Fleet& fleet, Rng& rng);
 
+// The largest GPU count of any node (0 without GPUs): the servers the widest pods need whole.
+int WidestGpuCount(const Fleet& fleet);
+
 // True when `arrived_milli` is past bucket `pct` of the curves: above (pct + 0.5) % of capacity. The bound, the
 // failures "at 100 %" and the idle devices at 100 % all stop at the last pod of bucket 100 by this rule.
 inline bool PastBucket(int64_t arrived_milli, int64_t capacity_milli, int pct) {
@@ -49,6 +53,7 @@ struct OpenbTimeline {
   std::vector<int64_t> arrived_milli;  // cumulative GPU request submitted so far (failed pods included)
   std::vector<int64_t> used_milli;     // GPU allocated after this pod
   std::vector<double> frag_milli;      // FGD fragmentation of the whole cluster after this pod
+  std::vector<int32_t> free_widest;    // nodes of the widest kind with every device free after this pod
 };
 
 struct OpenbRunOptions {

@@ -90,8 +90,11 @@ static nlohmann::json IdleDevicesJson(const std::map<int32_t, int64_t>& m) {
 
 std::string ToJson(const ExperimentResult& r, const PublishedCurves* pub, double tune_ratio) {
   nlohmann::json j;
-  j["meta"] = {{"protocol", "openb (FGD, USENIX ATC'23)"}, {"tune_ratio", tune_ratio},
-               {"wall_seconds", r.wall_seconds}, {"runs", r.runs.size()}};
+  j["meta"] = {{"protocol", "openb (FGD, USENIX ATC'23)"},
+               {"tune_ratio", tune_ratio},
+               {"wall_seconds", r.wall_seconds},
+               {"runs", r.runs.size()},
+               {"widest_gpus", r.widest_gpus}};
   nlohmann::json runs = nlohmann::json::array();
   for (const RunSummary& s : r.runs) {
     nlohmann::json reasons = nlohmann::json::object();
@@ -112,7 +115,8 @@ std::string ToJson(const ExperimentResult& r, const PublishedCurves* pub, double
                     {"idle_devices_at_100", IdleDevicesJson(s.idle_devices_at_100)},
                     {"unallocated_gpu_pct", u},
                     {"alloc_curve", CurveJson(s.alloc_curve)},
-                    {"frag_curve", CurveJson(s.frag_curve)}});
+                    {"frag_curve", CurveJson(s.frag_curve)},
+                    {"free_widest_curve", CurveJson(s.free_widest_curve)}});
   }
   j["runs"] = runs;
   nlohmann::json summary = nlohmann::json::array();
@@ -124,7 +128,8 @@ std::string ToJson(const ExperimentResult& r, const PublishedCurves* pub, double
                         {"unallocated_gpu_pct_100_min", c.unalloc_100.min},
                         {"unallocated_gpu_pct_100_max", c.unalloc_100.max},
                         {"unallocated_gpu_pct_100_stddev", c.unalloc_100.stddev},
-                        {"mean_alloc_curve", CurveJson(c.mean_alloc_curve)}};
+                        {"mean_alloc_curve", CurveJson(c.mean_alloc_curve)},
+                        {"mean_free_widest_curve", CurveJson(c.mean_free_widest_curve)}};
     if (c.unalloc_130.n > 0) {
       e["unallocated_gpu_pct_130_mean"] = c.unalloc_130.mean;
       e["unallocated_gpu_pct_130_min"] = c.unalloc_130.min;
@@ -141,6 +146,24 @@ std::string ToJson(const ExperimentResult& r, const PublishedCurves* pub, double
 Status WriteJson(const std::string& path, const ExperimentResult& r, const PublishedCurves* pub, double tune_ratio) {
   return WriteText(path, ToJson(r, pub, tune_ratio) + "\n");
 }
+
+namespace {
+
+// The gnuplot plot list of one data column for every replayed policy (a bound has no per-pod curves), ending
+// the plot command.
+std::string ReplayLines(const std::string& base, const std::vector<std::string>& policies, int column) {
+  std::string out;
+  bool first = true;
+  for (size_t p = 0; p < policies.size(); ++p) {
+    if (IsBoundPolicy(policies[p])) continue;
+    out += fmt::format("{}'{}.dat' index {} using 1:{} with lines lw 2 title '{}'", first ? "" : ", ", base,
+                       p, column, policies[p]);
+    first = false;
+  }
+  return out + "\n";
+}
+
+}  // namespace
 
 Status WriteHtmlReport(const std::string& dir, const ExperimentResult& r, const PublishedCurves* pub) {
   std::error_code ec;
@@ -174,7 +197,7 @@ Status WriteHtmlReport(const std::string& dir, const ExperimentResult& r, const 
 
   for (size_t w = 0; w < workloads.size(); ++w) {
     const std::string base = fmt::format("{:02d}-{}", w, workloads[w]);
-    // Data: one block per policy (gnuplot "index"), columns arrived%, alloc%, frag%.
+    // Data: one block per policy (gnuplot "index"), columns arrived%, alloc%, frag%, whole GPU servers left.
     std::string dat;
     for (const auto& pol : policies) {
       for (const CellSummary& c : r.cells) {
@@ -182,8 +205,9 @@ Status WriteHtmlReport(const std::string& dir, const ExperimentResult& r, const 
         dat += "# " + pol + "\n";
         for (int k = 0; k < kCurvePoints; ++k) {
           if (!c.mean_alloc_curve[k]) continue;
-          dat += fmt::format("{} {:.4f} {:.4f}\n", k, *c.mean_alloc_curve[k],
-                             c.mean_frag_curve[k] ? *c.mean_frag_curve[k] : 0.0);
+          dat += fmt::format("{} {:.4f} {:.4f} {:.4f}\n", k, *c.mean_alloc_curve[k],
+                             c.mean_frag_curve[k] ? *c.mean_frag_curve[k] : 0.0,
+                             c.mean_free_widest_curve[k] ? *c.mean_free_widest_curve[k] : 0.0);
         }
         dat += "\n\n";
       }
@@ -221,21 +245,28 @@ Status WriteHtmlReport(const std::string& dir, const ExperimentResult& r, const 
     }
     gp += "\nset output '" + base + "-zoom.png'\nset title 'Zoom on arrived 80-130%: " + workloads[w] +
           "'\nset xrange [80:130]\nset yrange [*:*]\nreplot\n";
-    gp += "set output '" + base + "-frag.png'\nset title 'Fragmented GPU (FGD measure): " + workloads[w] +
-          "'\nset ylabel 'fragmented GPU (% of capacity)'\nset xrange [0:130]\nset yrange [0:*]\nplot ";
-    bool first = true;
-    for (size_t p = 0; p < policies.size(); ++p) {
-      if (IsBoundPolicy(policies[p])) continue;  // a bound has no fragmentation curve
-      gp += fmt::format("{}'{}.dat' index {} using 1:3 with lines lw 2 title '{}'", first ? "" : ", ", base, p,
-                        policies[p]);
-      first = false;
+    // Charts of the replays only (a bound has no per-pod curves): none when every policy is a bound.
+    const bool replays =
+        std::any_of(policies.begin(), policies.end(), [](const std::string& p) { return !IsBoundPolicy(p); });
+    if (replays) {
+      gp += "set output '" + base + "-frag.png'\nset title 'Fragmented GPU (FGD measure): " + workloads[w] +
+            "'\nset ylabel 'fragmented GPU (% of capacity)'\nset xrange [0:130]\nset yrange [0:*]\nplot ";
+      gp += ReplayLines(base, policies, 3);
+      // Whole servers of the widest kind left: the widest pods fail once none is.
+      gp += fmt::format(
+          "set output '{}-free.png'\nset title 'Whole {}-GPU servers left (every device free): {}'\n"
+          "set ylabel '{}-GPU servers with every device free'\nset key right top\nset xrange [0:130]\n"
+          "set yrange [0:*]\nplot ",
+          base, r.widest_gpus, workloads[w], r.widest_gpus);
+      gp += ReplayLines(base, policies, 4);
     }
-    gp += "\n";
     const std::string gp_path = (std::filesystem::path(dir) / (base + ".gp")).string();
     AWAN_RETURN_IF_ERROR(WriteText(gp_path, gp));
     AWAN_RETURN_IF_ERROR(RunGnuplot(gp_path));
-    html += "<h2>" + HtmlEscape(workloads[w]) + "</h2><p><img src='" + base + "-alloc.png'><br><img src='" + base +
-            "-zoom.png'><br><img src='" + base + "-frag.png'></p>";
+    html += "<h2>" + HtmlEscape(workloads[w]) + "</h2><p><img src='" + base + "-alloc.png'><br><img src='" +
+            base + "-zoom.png'>";
+    if (replays) html += "<br><img src='" + base + "-frag.png'><br><img src='" + base + "-free.png'>";
+    html += "</p>";
   }
   html += "</body></html>\n";
   return WriteText((std::filesystem::path(dir) / "index.html").string(), html);

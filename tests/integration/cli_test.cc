@@ -46,6 +46,15 @@ TEST(Cli, GenerateThenSimulateWithJsonAndReport) {
   EXPECT_TRUE(run["unallocated_gpu_pct"].contains("100"));
   EXPECT_TRUE(run["unallocated_gpu_pct"].contains("130"));
   EXPECT_EQ(run["alloc_curve"].size(), 131u);
+  // Whole servers of the widest kind left: counted for replays, never for a bound (no replay).
+  EXPECT_GT(j["meta"]["widest_gpus"].get<int>(), 0);
+  ASSERT_EQ(run["free_widest_curve"].size(), 131u);
+  EXPECT_GE(run["free_widest_curve"][0].get<double>(), run["free_widest_curve"][130].get<double>());
+  for (const auto& rr : j["runs"]) {
+    if (rr["policy"] == "bound") {
+      EXPECT_TRUE(rr["free_widest_curve"][100].is_null());
+    }
+  }
   ASSERT_EQ(j["summary"].size(), 5u);
   EXPECT_EQ(j["summary"][3]["policy"], "bound");
   EXPECT_EQ(j["summary"][4]["policy"], "bound-online");
@@ -64,11 +73,19 @@ TEST(Cli, GenerateThenSimulateWithJsonAndReport) {
   }
   EXPECT_TRUE(std::filesystem::exists(dir + "/report/index.html"));
   EXPECT_GT(std::filesystem::file_size(dir + "/report/00-pods-alloc.png"), 1000u);
+  EXPECT_GT(std::filesystem::file_size(dir + "/report/00-pods-free.png"), 1000u);
   Result nb = Awan("sim openb --nodes " + dir + "/nodes.csv --pods " + dir + "/pods.csv --policy fgd --seeds 1 --json " +
                    dir + "/nb.json --report " + dir + "/nb --no-bound --quiet");
   ASSERT_EQ(nb.code, 0) << nb.out;
   std::ifstream fnb(dir + "/nb.json");
   EXPECT_EQ(nlohmann::json::parse(fnb)["runs"].size(), 1u);
+  // Bounds only: no replay, so no fragmentation or free-server chart, and still a report (gnuplot failed on an
+  // empty plot before).
+  Result bo = Awan("sim openb --nodes " + dir + "/nodes.csv --pods " + dir + "/pods.csv --policy bound --seeds 1 " +
+                   "--report " + dir + "/bo --quiet");
+  ASSERT_EQ(bo.code, 0) << bo.out;
+  EXPECT_TRUE(std::filesystem::exists(dir + "/bo/index.html"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/bo/00-pods-free.png"));
   std::filesystem::remove_all(dir);
 }
 

@@ -169,6 +169,50 @@ TEST(RunOpenb, IdleDevicesAt100AddUpToWhatIsUnallocatedThere) {
   }
 }
 
+// The whole servers of the widest kind left, hand-worked: three 8-GPU servers and a 2-GPU one; only 8-GPU
+// pods, so each placed pod takes one whole 8-GPU server and the count is 3 minus the pods placed so far. The
+// 2-GPU server is never counted (not the widest kind).
+TEST(RunOpenb, WholeWidestServersLeftCountDownAsWidePodsArePlaced) {
+  Fleet f;
+  for (const char* n : {"a", "b", "c"}) testing::AddNode(f, n, 96000, 400000, 8);
+  testing::AddNode(f, "small", 96000, 400000, 2);
+  std::vector<PodSpec> pods;
+  for (int i = 0; i < 4; ++i) pods.push_back(testing::Pod("w" + std::to_string(i), 8000, 1000, 8, 1000, f));
+  for (const std::string policy : {"fgd", "awan", "bestfit"}) {
+    OpenbRunOptions opt;
+    auto r = RunOpenb(f, pods, "hand", policy, 1, policies::BuiltinRegistry(), opt);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_EQ(r->timeline.free_widest.size(), r->timeline.used_milli.size());
+    for (size_t e = 0; e < r->timeline.used_milli.size(); ++e) {
+      EXPECT_EQ(r->timeline.free_widest[e], 3 - r->timeline.used_milli[e] / 8000) << policy << " pod " << e;
+    }
+    EXPECT_EQ(r->timeline.free_widest.back(), 0) << policy;  // tuned to 130 % of 26 GPUs: all three taken
+    const Curve c = FreeWidestCurve(r->timeline, r->total_gpus);
+    ASSERT_TRUE(c[30]);  // the first pod arrives at 8 / 26 = 30.8 %
+    EXPECT_DOUBLE_EQ(*c[31], 2.0);
+  }
+}
+
+// On a generated fleet with every kind of pod: never more than the widest servers there are, and never rising
+// (no departures), for every policy.
+TEST(RunOpenb, WholeWidestServersLeftNeverRise) {
+  auto e = SmallExample(6);
+  int widest = 0, servers = 0;
+  for (const NodeSpec& n : e->fleet.nodes()) widest = std::max(widest, n.gpu_count);
+  for (const NodeSpec& n : e->fleet.nodes()) servers += n.gpu_count == widest;
+  EXPECT_EQ(WidestGpuCount(e->fleet), widest);
+  for (const std::string policy : {"fgd", "awan", "bestfit", "random"}) {
+    OpenbRunOptions opt;
+    auto r = RunOpenb(e->fleet, e->pods, "ex", policy, 3, policies::BuiltinRegistry(), opt);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    const auto& v = r->timeline.free_widest;
+    ASSERT_FALSE(v.empty());
+    EXPECT_LE(v.front(), servers);
+    for (size_t i = 1; i < v.size(); ++i) ASSERT_LE(v[i], v[i - 1]) << policy << " pod " << i;
+    EXPECT_LT(v.back(), servers) << policy;  // tuned to 130 %: some were taken
+  }
+}
+
 TEST(RunOpenb, AllPoliciesSeeTheSamePodSequenceForASeed) {
   auto e = SmallExample(4);
   OpenbRunOptions opt;
