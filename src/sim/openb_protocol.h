@@ -5,8 +5,8 @@
 //      as the reference does), or random pods are removed while the total is above it;
 //   3. nodes get a seeded tie-break rank (a random permutation over nodes sorted by name);
 //   4. pods are submitted one at a time, never retried, never departing; a pod that fits nowhere is skipped;
-//      after every pod the arrived GPU request, the allocated GPU, the cluster fragmentation and the GPU
-//      nodes with every device free are recorded.
+//      after every pod the arrived GPU request, the allocated GPU, the cluster fragmentation and the servers of
+//      the widest kind with every device free are recorded.
 // Randomness: one seed gives three independent streams (workload, node ranks, policy), so every policy sees
 // the same pod sequence and the same ranks for a seed. awan's RNG is not Go's: sequences are statistically,
 // not bit-for-bit, those of the reference.
