@@ -3,6 +3,7 @@
 #include <glpk.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <memory>
 #include <tuple>
@@ -135,18 +136,25 @@ class Lp {
                         entries.second.data());
       }
     }
+    const size_t first_new = loaded_;
     loaded_ = ar_.size();
     glp_smcp parm;
     glp_init_smcp(&parm);
     parm.msg_lev = GLP_MSG_OFF;
-    // Cold: an advanced initial basis. Warm: the dual simplex from the last optimal basis. No presolve, which
-    // would not leave a basis to start from; scaled anew, as CPU milli and pod counts are far apart.
-    glp_scale_prob(lp_.get(), GLP_SF_AUTO);
-    if (!warm) glp_adv_basis(lp_.get(), 0);
+    // Cold: scaled (CPU milli and pod counts are far apart), then an advanced initial basis. Warm: only the new
+    // rows and columns are scaled (rescaling the whole problem took 40 % of the time on gpuspec33), then the dual
+    // simplex from the last optimal basis. No presolve, which would not leave a basis to start from.
+    if (!warm) {
+      glp_scale_prob(lp_.get(), GLP_SF_AUTO);
+      glp_adv_basis(lp_.get(), 0);
+    } else {
+      ScaleNew(old_rows, old_cols, first_new);
+    }
     parm.presolve = GLP_OFF;
     if (warm) parm.meth = GLP_DUALP;
     int rc = glp_simplex(lp_.get(), &parm);
-    if (warm && rc != 0) {  // the basis could not be reused: solve afresh
+    if (warm && rc != 0) {  // the basis could not be reused: solve afresh, scaled anew
+      glp_scale_prob(lp_.get(), GLP_SF_AUTO);
       glp_std_basis(lp_.get());
       parm.meth = GLP_PRIMAL;
       rc = glp_simplex(lp_.get(), &parm);
@@ -165,6 +173,39 @@ class Lp {
   }
 
  private:
+  // Equilibrates the rows and columns added since the last solve, keeping the others' scale factors: each new
+  // row by its largest scaled entry in the old columns, each new column by its largest entry in the scaled new
+  // rows, then each new row again over all its columns. Factors are powers of 2 (no rounding error).
+  void ScaleNew(int old_rows, int old_cols, size_t first_entry) {
+    glp_prob* lp = lp_.get();
+    const int rows = glp_get_num_rows(lp), cols = glp_get_num_cols(lp);
+    auto pow2 = [](double largest) { return largest > 0 ? std::exp2(-std::round(std::log2(largest))) : 1.0; };
+    std::vector<double> row_max(static_cast<size_t>(rows - old_rows) + 1, 0.0);
+    std::vector<double> col_max(static_cast<size_t>(cols - old_cols) + 1, 0.0);
+    for (size_t e = first_entry; e < ar_.size(); ++e) {
+      if (ia_[e] > old_rows && ja_[e] <= old_cols) {
+        double& m = row_max[static_cast<size_t>(ia_[e] - old_rows)];
+        m = std::max(m, std::abs(ar_[e] * glp_get_sjj(lp, ja_[e])));
+      }
+    }
+    for (int r = old_rows + 1; r <= rows; ++r) glp_set_rii(lp, r, pow2(row_max[static_cast<size_t>(r - old_rows)]));
+    for (size_t e = first_entry; e < ar_.size(); ++e) {
+      if (ja_[e] > old_cols) {
+        double& m = col_max[static_cast<size_t>(ja_[e] - old_cols)];
+        m = std::max(m, std::abs(ar_[e] * glp_get_rii(lp, ia_[e])));
+      }
+    }
+    for (int c = old_cols + 1; c <= cols; ++c) glp_set_sjj(lp, c, pow2(col_max[static_cast<size_t>(c - old_cols)]));
+    std::fill(row_max.begin(), row_max.end(), 0.0);
+    for (size_t e = first_entry; e < ar_.size(); ++e) {
+      if (ia_[e] > old_rows) {
+        double& m = row_max[static_cast<size_t>(ia_[e] - old_rows)];
+        m = std::max(m, std::abs(ar_[e] * glp_get_sjj(lp, ja_[e])));
+      }
+    }
+    for (int r = old_rows + 1; r <= rows; ++r) glp_set_rii(lp, r, pow2(row_max[static_cast<size_t>(r - old_rows)]));
+  }
+
   std::unique_ptr<glp_prob, void (*)(glp_prob*)> lp_;
   std::vector<double> upper_, lower_, objective_;
   std::vector<int> ia_, ja_;
