@@ -180,30 +180,25 @@ class Lp {
     glp_prob* lp = lp_.get();
     const int rows = glp_get_num_rows(lp), cols = glp_get_num_cols(lp);
     auto pow2 = [](double largest) { return largest > 0 ? std::exp2(-std::round(std::log2(largest))) : 1.0; };
-    std::vector<double> row_max(static_cast<size_t>(rows - old_rows) + 1, 0.0);
-    std::vector<double> col_max(static_cast<size_t>(cols - old_cols) + 1, 0.0);
-    for (size_t e = first_entry; e < ar_.size(); ++e) {
-      if (ia_[e] > old_rows && ja_[e] <= old_cols) {
-        double& m = row_max[static_cast<size_t>(ia_[e] - old_rows)];
+    // Each new row by its largest entry scaled by its columns' factors (of the old columns only, or of all).
+    auto scale_rows = [&](bool old_columns_only) {
+      std::vector<double> largest(static_cast<size_t>(rows - old_rows) + 1, 0.0);
+      for (size_t e = first_entry; e < ar_.size(); ++e) {
+        if (ia_[e] <= old_rows || (old_columns_only && ja_[e] > old_cols)) continue;
+        double& m = largest[static_cast<size_t>(ia_[e] - old_rows)];
         m = std::max(m, std::abs(ar_[e] * glp_get_sjj(lp, ja_[e])));
       }
-    }
-    for (int r = old_rows + 1; r <= rows; ++r) glp_set_rii(lp, r, pow2(row_max[static_cast<size_t>(r - old_rows)]));
+      for (int r = old_rows + 1; r <= rows; ++r) glp_set_rii(lp, r, pow2(largest[static_cast<size_t>(r - old_rows)]));
+    };
+    scale_rows(true);
+    std::vector<double> largest(static_cast<size_t>(cols - old_cols) + 1, 0.0);
     for (size_t e = first_entry; e < ar_.size(); ++e) {
-      if (ja_[e] > old_cols) {
-        double& m = col_max[static_cast<size_t>(ja_[e] - old_cols)];
-        m = std::max(m, std::abs(ar_[e] * glp_get_rii(lp, ia_[e])));
-      }
+      if (ja_[e] <= old_cols) continue;
+      double& m = largest[static_cast<size_t>(ja_[e] - old_cols)];
+      m = std::max(m, std::abs(ar_[e] * glp_get_rii(lp, ia_[e])));
     }
-    for (int c = old_cols + 1; c <= cols; ++c) glp_set_sjj(lp, c, pow2(col_max[static_cast<size_t>(c - old_cols)]));
-    std::fill(row_max.begin(), row_max.end(), 0.0);
-    for (size_t e = first_entry; e < ar_.size(); ++e) {
-      if (ia_[e] > old_rows) {
-        double& m = row_max[static_cast<size_t>(ia_[e] - old_rows)];
-        m = std::max(m, std::abs(ar_[e] * glp_get_sjj(lp, ja_[e])));
-      }
-    }
-    for (int r = old_rows + 1; r <= rows; ++r) glp_set_rii(lp, r, pow2(row_max[static_cast<size_t>(r - old_rows)]));
+    for (int c = old_cols + 1; c <= cols; ++c) glp_set_sjj(lp, c, pow2(largest[static_cast<size_t>(c - old_cols)]));
+    scale_rows(false);
   }
 
   std::unique_ptr<glp_prob, void (*)(glp_prob*)> lp_;

@@ -195,6 +195,9 @@ Status WriteHtmlReport(const std::string& dir, const ExperimentResult& r, const 
   }
   html += "</table>";
 
+  // Charts of the replays only (a bound has no per-pod curves): none when every policy is a bound.
+  const bool replays =
+      std::any_of(policies.begin(), policies.end(), [](const std::string& p) { return !IsBoundPolicy(p); });
   for (size_t w = 0; w < workloads.size(); ++w) {
     const std::string base = fmt::format("{:02d}-{}", w, workloads[w]);
     // Data: one block per policy (gnuplot "index"), columns arrived%, alloc%, frag%, whole GPU servers left.
@@ -245,9 +248,6 @@ Status WriteHtmlReport(const std::string& dir, const ExperimentResult& r, const 
     }
     gp += "\nset output '" + base + "-zoom.png'\nset title 'Zoom on arrived 80-130%: " + workloads[w] +
           "'\nset xrange [80:130]\nset yrange [*:*]\nreplot\n";
-    // Charts of the replays only (a bound has no per-pod curves): none when every policy is a bound.
-    const bool replays =
-        std::any_of(policies.begin(), policies.end(), [](const std::string& p) { return !IsBoundPolicy(p); });
     if (replays) {
       gp += "set output '" + base + "-frag.png'\nset title 'Fragmented GPU (FGD measure): " + workloads[w] +
             "'\nset ylabel 'fragmented GPU (% of capacity)'\nset xrange [0:130]\nset yrange [0:*]\nplot ";

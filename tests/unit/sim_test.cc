@@ -189,6 +189,7 @@ TEST(RunOpenb, WholeWidestServersLeftCountDownAsWidePodsArePlaced) {
     EXPECT_EQ(r->timeline.free_widest.back(), 0) << policy;  // tuned to 130 % of 26 GPUs: all three taken
     const Curve c = FreeWidestCurve(r->timeline, r->total_gpus);
     ASSERT_TRUE(c[30]);  // the first pod arrives at 8 / 26 = 30.8 %
+    ASSERT_TRUE(c[31]);
     EXPECT_DOUBLE_EQ(*c[31], 2.0);
   }
 }
