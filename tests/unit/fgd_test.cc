@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "policies/awan/awan_score.h"
 #include "policies/fgd/fgd_score.h"
 #include "policies/fgd/fragmentation.h"
 #include "policies/fgd/typical_pods.h"
@@ -29,6 +30,8 @@ TEST(TypicalPods, TakesThePopularShapesUntilCoverageAndRenormalizes) {
   EXPECT_DOUBLE_EQ(t[1].probability, 6.0 / 19.0);
   EXPECT_DOUBLE_EQ(t[2].probability, 3.0 / 19.0);
   EXPECT_EQ(t[2].gpu_milli, 0);
+  EXPECT_EQ(t[2].mem_mib, 101);  // the mean of 100, 101 and 102 MiB
+  EXPECT_EQ(t[0].mem_mib, 104);  // 100..109
 }
 
 TEST(TypicalPods, TiesGoToTheLargerKey) {
@@ -111,6 +114,37 @@ TEST(FgdScore, CacheKeyIsExactOverScoreInputs) {
   EXPECT_NE(k1, k3);
   EXPECT_NE(k1, k4);
   EXPECT_NE(k5, k6);
+}
+
+// awan's packing measure counts the pods that still fit by memory as well as by CPU and devices: on a
+// server of 8 GPUs, 96 cores and 384 GiB, 1-GPU pods of 4 cores and 50 GiB use only 7 devices (the openb
+// G2 servers and their 11-core, ~49 GiB pods strand GPUs this way).
+TEST(PackingFrag, MemoryStrandsDevicesAndDecidesThePlacement) {
+  TypicalPod t{4000, 1000, 1, "", {}, 1, 1.0, 50 * 1024};
+  const PackingFragModel model({t});
+  Fleet f;
+  const NodeIndex n = AddNode(f, "g2", 96000, 384 * 1024, 8);
+  ClusterSnapshot snap(f);
+  EXPECT_DOUBLE_EQ(model.Frag(FragNodeView::Of(snap.node(n))), 1000.0);  // 7 fit by memory, 24 by CPU
+  // Placing a 50 GiB pod leaves 6 that fit by memory on 7 devices (no change); a 10 GiB pod leaves 7 (one
+  // device freed from the fragment). Without memory both would read 0.
+  EXPECT_DOUBLE_EQ(EvaluateAwan(model, Pod("heavy", 4000, 50 * 1024, 1, 1000, f), snap.node(n)).delta, 0.0);
+  EXPECT_DOUBLE_EQ(EvaluateAwan(model, Pod("light", 4000, 10 * 1024, 1, 1000, f), snap.node(n)).delta, -1000.0);
+  TypicalPod no_mem = t;
+  no_mem.mem_mib = 0;  // unknown memory: CPU and devices only
+  EXPECT_DOUBLE_EQ(PackingFragModel({no_mem}).Frag(FragNodeView::Of(snap.node(n))), 0.0);
+}
+
+TEST(AwanScore, CacheKeyIncludesMemory) {
+  Fleet f;
+  AwanScore s(std::make_shared<const PackingFragModel>(WorkedExampleTypical()));
+  auto k1 = s.CacheKey(Pod("a", 4000, 10, 1, 300, f));
+  EXPECT_EQ(k1, s.CacheKey(Pod("b", 4000, 10, 1, 300, f, "T4")));  // the model constraint does not matter
+  EXPECT_NE(k1, s.CacheKey(Pod("c", 4000, 11, 1, 300, f)));
+  EXPECT_NE(k1, s.CacheKey(Pod("d", 4001, 10, 1, 300, f)));
+  EXPECT_NE(k1, s.CacheKey(Pod("e", 4000, 10, 1, 310, f)));
+  EXPECT_NE(s.CacheKey(Pod("g", 4000, 10, 2, 1000, f)), s.CacheKey(Pod("h", 4000, 10, 1, 1000, f)));
+  EXPECT_FALSE(s.CacheKey(Pod("huge", 4000, int64_t{1} << 24, 1, 300, f)).has_value());  // computed, not cached
 }
 
 }  // namespace

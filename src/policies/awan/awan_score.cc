@@ -22,7 +22,8 @@ int64_t AwanScore::Score(const PodSpec& pod, const ClusterSnapshot& snap, NodeIn
   return static_cast<int64_t>(std::clamp(s, 0.0, static_cast<double>(2 * kCenter)));
 }
 
-std::optional<uint64_t> AwanScore::CacheKey(const PodSpec& pod) const { return PodShapeKey(pod); }
+// Memory is part of the key: the packing measure counts the pods that still fit by memory too.
+std::optional<uint64_t> AwanScore::CacheKey(const PodSpec& pod) const { return PodShapeMemKey(pod); }
 
 DeviceList AwanDevices::Select(const PodSpec& pod, const NodeState& node, Rng&) const {
   if (!pod.is_share()) return TightestDevices(node, static_cast<int32_t>(pod.gpu_milli.value), pod.gpu_count);

@@ -3,7 +3,7 @@
 // decided by the measure, not by the tie rank). A fractional pod is tried on each distinct device.
 //   score = kCenter - (Frag(n') - Frag(n)) * 1000, clamped to [0, 2 * kCenter]
 // AwanDevices is the matching device selector. Cacheable like FGD: a pure function of the node's state and
-// the pod's (CPU, GPU milli, GPU count).
+// the pod's (CPU, memory, GPU milli, GPU count).
 #pragma once
 
 #include <memory>

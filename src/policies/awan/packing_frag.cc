@@ -21,6 +21,7 @@ double PackingFragModel::Frag(const FragNodeView& n) const {
     int64_t usable = 0;
     if (t.gpu_milli > 0 && t.gpu_count > 0 && ModelAccessible(t.allowed_models, n.model)) {
       int64_t fits = t.cpu_milli > 0 ? n.cpu_left / t.cpu_milli : INT64_MAX;
+      if (t.mem_mib > 0) fits = std::min(fits, std::max<int64_t>(0, n.mem_left) / t.mem_mib);
       if (t.gpu_milli < 1000 && t.gpu_count == 1) {
         int64_t slices = 0;
         for (int d = 0; d < n.gpu_count; ++d) slices += n.gpu_left[d] / t.gpu_milli;

@@ -9,6 +9,7 @@ namespace awan::policies {
 FragNodeView FragNodeView::Of(const NodeState& n) {
   FragNodeView v;
   v.cpu_left = n.cpu_left.value;
+  v.mem_left = n.mem_left.value;
   v.gpu_count = n.gpu_count;
   v.model = n.model;
   v.gpu_left = n.gpu_left;

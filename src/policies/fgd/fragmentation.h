@@ -18,6 +18,7 @@ namespace awan::policies {
 // The parts of a node's state the measure reads; cheap to copy and modify for "what if" evaluations.
 struct FragNodeView {
   int64_t cpu_left = 0;
+  int64_t mem_left = 0;  // MiB; only awan's packing measure reads it
   int gpu_count = 0;
   AcceleratorId model = kNoAccelerator;
   std::array<int32_t, kMaxGpusPerNode> gpu_left{};

@@ -9,12 +9,14 @@ namespace awan::policies {
 std::vector<TypicalPod> EstimateTypicalPods(const std::vector<PodSpec>& pods, double coverage) {
   using Key = std::tuple<int64_t, int32_t, int, std::string>;
   std::map<Key, std::pair<int64_t, AcceleratorSet>> counts;
+  std::map<Key, int64_t> mem_sum;  // memory is not part of the key: its mean per shape
   for (const PodSpec& p : pods) {
     const bool gpu = p.wants_gpu();
     Key k{p.cpu.value, gpu ? static_cast<int32_t>(p.gpu_milli.value) : 0, gpu ? p.gpu_count : 0,
           gpu ? p.model_constraint : std::string()};
     auto& e = counts[k];
     e.first += 1;
+    mem_sum[k] += p.memory.value;
     if (gpu) e.second = p.allowed_models;
   }
   std::vector<TypicalPod> all;
@@ -22,6 +24,7 @@ std::vector<TypicalPod> EstimateTypicalPods(const std::vector<PodSpec>& pods, do
     TypicalPod t;
     std::tie(t.cpu_milli, t.gpu_milli, t.gpu_count, t.constraint) = k;
     t.count = v.first;
+    t.mem_mib = mem_sum[k] / v.first;
     t.allowed_models = v.second;
     all.push_back(std::move(t));
   }

@@ -4,6 +4,7 @@
 //   random: whole-GPU pods as `best`; a share pod gets a uniformly random device among those that fit.
 #pragma once
 
+#include <optional>
 #include <utility>
 
 #include "core/plugin.h"
@@ -23,6 +24,7 @@ template <typename View, typename Value, typename ValueFn, typename Better>
 std::pair<Value, int> BestPlacement(const PodSpec& pod, const NodeState& node, View after, ValueFn value,
                                     Better better) {
   after.cpu_left -= pod.cpu.value;
+  after.mem_left -= pod.memory.value;
   if (pod.is_share()) {
     const int32_t milli = static_cast<int32_t>(pod.gpu_milli.value);
     std::pair<Value, int> best{Value{}, -1};
@@ -52,6 +54,19 @@ inline uint64_t PodShapeKey(const PodSpec& pod) {
   const uint64_t milli = pod.wants_gpu() ? static_cast<uint64_t>(pod.gpu_milli.value) & 0x7FF : 0;
   const uint64_t count = pod.wants_gpu() ? static_cast<uint64_t>(pod.gpu_count) & 0x1F : 0;
   return (cpu << 16) | (milli << 5) | count;
+}
+
+// PodShapeKey plus memory, for scores that read memory: CPU and memory (MiB) in 24 bits each. Pods beyond
+// that (16,777 cores or 16 TiB) get no key: such scores are computed, not cached.
+inline std::optional<uint64_t> PodShapeMemKey(const PodSpec& pod) {
+  constexpr int64_t kLimit = int64_t{1} << 24;
+  if (pod.cpu.value < 0 || pod.cpu.value >= kLimit || pod.memory.value < 0 || pod.memory.value >= kLimit) {
+    return std::nullopt;
+  }
+  const uint64_t milli = pod.wants_gpu() ? static_cast<uint64_t>(pod.gpu_milli.value) & 0x7FF : 0;
+  const uint64_t count = pod.wants_gpu() ? static_cast<uint64_t>(pod.gpu_count) & 0x1F : 0;
+  return (static_cast<uint64_t>(pod.cpu.value) << 40) | (static_cast<uint64_t>(pod.memory.value) << 16) |
+         (milli << 5) | count;
 }
 
 class BestFitDevices final : public DeviceSelector {
