@@ -129,7 +129,8 @@ TEST(PackingFrag, MemoryStrandsDevicesAndDecidesThePlacement) {
   // Placing a 50 GiB pod leaves 6 that fit by memory on 7 devices (no change); a 10 GiB pod leaves 7 (one
   // device freed from the fragment). Without memory both would read 0.
   EXPECT_DOUBLE_EQ(EvaluateAwan(model, Pod("heavy", 4000, 50 * 1024, 1, 1000, f), snap.node(n)).delta, 0.0);
-  EXPECT_DOUBLE_EQ(EvaluateAwan(model, Pod("light", 4000, 10 * 1024, 1, 1000, f), snap.node(n)).delta, -1000.0);
+  EXPECT_DOUBLE_EQ(EvaluateAwan(model, Pod("light", 4000, 10 * 1024, 1, 1000, f), snap.node(n)).delta,
+                   -1000.0);
   TypicalPod no_mem = t;
   no_mem.mem_mib = 0;  // unknown memory: CPU and devices only
   EXPECT_DOUBLE_EQ(PackingFragModel({no_mem}).Frag(FragNodeView::Of(snap.node(n))), 0.0);
