@@ -70,7 +70,7 @@ TEST_F(DefaultWorkload, MatchesThePublishedFgdPaperResults) {
 }
 
 // The quality gate of awan's own policy (issue 3), on the same trace and seeds: its mean unallocated GPU at
-// arrived = 100 % must stay at or below the recorded figure plus seed noise (4.31 measured, see
+// arrived = 100 % must stay at or below the recorded figure plus seed noise (4.32 measured, 4.31 before memory entered the packing measure; see
 // docs/benchmarks.md section 3; the gate is 4.45), below awan's own FGD on the same seeds, and above the LP
 // bound (a bound below a real policy would be a bug in the bound), and the bound under the online rule between
 // the two (recorded 3.63: tighter than the offline bound, as the protocol places every pod that fits).
@@ -91,7 +91,7 @@ TEST_F(DefaultWorkload, QualityGateForAwansPolicy) {
   };
   const double awan = mean_of("awan"), fgd = mean_of("fgd"), bound = mean_of(kBoundPolicy),
                online = mean_of(kOnlineBoundPolicy);
-  EXPECT_LE(awan, 4.45) << "awan's policy regressed (recorded: 4.31)";
+  EXPECT_LE(awan, 4.45) << "awan's policy regressed (recorded: 4.32)";
   EXPECT_LT(awan, fgd);
   EXPECT_GT(bound, 2.5);  // recorded 3.02: the sliver of 0.81-GPU pods alone strands about 3 %
   EXPECT_LT(bound, awan);
