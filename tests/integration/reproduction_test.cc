@@ -70,10 +70,10 @@ TEST_F(DefaultWorkload, MatchesThePublishedFgdPaperResults) {
 }
 
 // The quality gate of awan's own policy (issue 3), on the same trace and seeds: its mean unallocated GPU at
-// arrived = 100 % must stay at or below the recorded figure plus seed noise (4.32 measured, 4.31 before memory entered the packing measure; see
-// docs/benchmarks.md section 3; the gate is 4.45), below awan's own FGD on the same seeds, and above the LP
-// bound (a bound below a real policy would be a bug in the bound), and the bound under the online rule between
-// the two (recorded 3.63: tighter than the offline bound, as the protocol places every pod that fits).
+// arrived = 100 % must stay at or below the recorded figure plus seed noise (4.32 measured, 4.31 before memory
+// entered the packing measure; see docs/benchmarks.md section 3; the gate is 4.45), below awan's own FGD on the
+// same seeds, and above the LP bound (a bound below a real policy would be a bug in the bound), and the bound
+// under the online rule between the two (recorded 3.63: tighter than the offline bound, as the protocol places every pod that fits).
 TEST_F(DefaultWorkload, QualityGateForAwansPolicy) {
   ExperimentSpec spec;
   spec.fleet = &fleet;
