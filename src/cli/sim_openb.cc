@@ -77,7 +77,7 @@ int RunSimOpenb(const SimOpenbArgs& a) {
              spec.workloads.size() * spec.policies.size() * spec.seeds.size(), spec.threads);
   ProgressBar bar("sim openb", !a.quiet);
   auto result = sim::RunExperiment(spec, policies::BuiltinRegistry(), [&](const sim::Progress& p) {
-    bar.Update(p.pods_done, p.pods_total, fmt::format("{}/{} runs", p.runs_done, p.runs_total));
+    bar.Update(p.work_done, p.work_total, fmt::format("{}/{} runs", p.runs_done, p.runs_total));
   });
   if (!result.ok()) return Fail(result.status());
   bar.Finish(fmt::format("{} runs", result->runs.size()));

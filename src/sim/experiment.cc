@@ -42,6 +42,14 @@ static std::vector<std::optional<double>> MeanCurve(const std::vector<const Curv
 
 namespace {
 
+// Cost of a run per pod, relative to a replay (one unit per pod), for the progress percentage and ETA only.
+// Rough, from docs/benchmarks.md (one thread): a replay of `default` takes 0.1-0.4 s, the offline bound about
+// 1.2 s a seed, a bound given a policy's admissions a replay plus the LPs, `bound-online` 10-40 s a seed.
+int64_t ProgressWeight(const std::string& policy) {
+  if (!IsBoundPolicy(policy)) return 1;
+  return policy == kOnlineBoundPolicy ? 60 : 8;
+}
+
 // A bound's "run": no replay, so no fragmentation or free-server curve and an allocation curve known only at
 // its points.
 RunSummary EmptyBoundRun(const std::string& workload, std::string policy, uint64_t seed, int64_t pods) {
@@ -166,7 +174,7 @@ StatusOr<ExperimentResult> RunExperiment(const ExperimentSpec& spec, const Plugi
   result.widest_gpus = WidestGpuCount(*spec.fleet);
   result.runs.resize(jobs.size());
   std::atomic<size_t> next{0};
-  std::atomic<int64_t> pods_done{0};
+  std::atomic<int64_t> work_done{0};
   std::atomic<int64_t> runs_done{0};
   std::mutex mu;
   Status first_error;
@@ -190,13 +198,13 @@ StatusOr<ExperimentResult> RunExperiment(const ExperimentSpec& spec, const Plugi
           return;
         }
         result.runs[j] = std::move(*b);
-        pods_done.fetch_add(result.runs[j].pods);
+        work_done.fetch_add(result.runs[j].pods * ProgressWeight(spec.policies[job.p]));
         runs_done.fetch_add(1);
         continue;
       }
       OpenbRunOptions opt;
       opt.tune_ratio = spec.tune_ratio;
-      opt.pods_done = &pods_done;
+      opt.pods_done = &work_done;
       auto run = RunOpenb(*spec.fleet, wl.pods_by_name, wl.name, spec.policies[job.p], job.seed, registry, opt);
       if (!run.ok()) {
         std::lock_guard<std::mutex> lock(mu);
@@ -228,21 +236,23 @@ StatusOr<ExperimentResult> RunExperiment(const ExperimentSpec& spec, const Plugi
       runs_done.fetch_add(1);
     }
   };
-  // Expected pods per run: the tuned sequence length of each workload for its first seed.
-  int64_t pods_total = 0;
+  // Expected work: the tuned sequence length of each workload for its first seed, times each policy's weight.
+  int64_t work_total = 0;
   for (const Workload& wl : spec.workloads) {
     const int64_t len = static_cast<int64_t>(OpenbSequenceForSeed(wl.pods_by_name,
                                                                   spec.fleet->total_gpus() * kWholeGpu.value,
                                                                   spec.tune_ratio, spec.seeds.empty() ? 0 : spec.seeds[0])
                                                  .size());
-    pods_total += len * static_cast<int64_t>(spec.policies.size() * spec.seeds.size());
+    for (const std::string& p : spec.policies) {
+      work_total += len * ProgressWeight(p) * static_cast<int64_t>(spec.seeds.size());
+    }
   }
   const int threads = std::max(1, std::min<int>(spec.threads, static_cast<int>(jobs.size())));
   std::vector<std::thread> pool;
   for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
   auto report = [&] {
     if (progress) {
-      progress(Progress{runs_done.load(), static_cast<int64_t>(jobs.size()), pods_done.load(), pods_total});
+      progress(Progress{runs_done.load(), static_cast<int64_t>(jobs.size()), work_done.load(), work_total});
     }
   };
   while (runs_done.load() < static_cast<int64_t>(jobs.size())) {

@@ -98,6 +98,27 @@ TEST(PackingBound, NeverBelowWhatAPolicyAllocatesOnAGeneratedFleet) {
   EXPECT_GT(tighter, 0) << "the online rule never tightened the bound on this fleet";
 }
 
+// The progress percentage weighs a bound run's pods by its cost (the LPs take far longer than a replay), so
+// that the ETA does not stall while the bounds are solved: at the end the work done counts each replayed pod
+// once, each of the offline bound's pods 8 times and each of bound-online's 60 times.
+TEST(PackingBound, ProgressWeighsTheBoundRunsByTheirCost) {
+  Fleet fleet;
+  ExperimentSpec spec;
+  ASSERT_NO_FATAL_FAILURE(GeneratedExperiment(fleet, spec));
+  spec.policies = {"fgd", kBoundPolicy, kOnlineBoundPolicy};
+  Progress last;
+  auto r = RunExperiment(spec, policies::BuiltinRegistry(), [&](const Progress& p) { last = p; });
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  int64_t expected = 0;
+  for (const RunSummary& run : r->runs) {
+    expected += run.pods * (run.policy == kOnlineBoundPolicy ? 60 : run.policy == kBoundPolicy ? 8 : 1);
+  }
+  EXPECT_EQ(last.runs_done, last.runs_total);
+  EXPECT_EQ(last.work_done, expected);
+  // The expected total uses the first seed's sequence length for every seed: close to the work done.
+  EXPECT_NEAR(static_cast<double>(last.work_total), static_cast<double>(expected), 0.05 * expected);
+}
+
 // Pods in this order on a one-device node: a 0.3-GPU pod, then a whole GPU that needs at least its CPU.
 // Offline, the best skips the 0.3 for the whole GPU (1,000). A placement that places each pod it can must place
 // the 0.3 (nothing else is there), and then the whole GPU never fits (300). The online LP mixes the two:
