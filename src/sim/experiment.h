@@ -88,10 +88,9 @@ struct ExperimentResult {
 };
 
 // Progress, reported about five times a second from the calling thread while workers run, and once at
-// the end: runs finished, runs in all, pods processed so far, pods expected in all (an estimate).
-// Progress in runs, and in work units for the percentage and the ETA: a replay counts one unit per pod, a bound
-// run its pods times a rough cost weight (its LPs take far longer than a replay of the same pods), so the
-// ETA does not stall while the bounds are solved.
+// the end: runs finished, runs in all, work done so far, work expected in all (an estimate). Work is what the
+// percentage and the ETA count: a replay is one unit per pod, a bound run its pods times a rough cost weight
+// (its LPs take far longer than a replay of the same pods), so the ETA does not stall while bounds are solved.
 struct Progress {
   int64_t runs_done = 0, runs_total = 0, work_done = 0, work_total = 0;
 };
