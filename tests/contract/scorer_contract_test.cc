@@ -153,6 +153,60 @@ TEST_P(ScorerContract, FrameworkDecisionsEqualFreshScoringAndStayInRange) {
   }
 }
 
+// A cache key must cover every input of the score: two pods with the same key score alike on every node. Each
+// pod is paired with twins that differ in one field (memory, the model constraint); where the keys agree, the
+// scores must too. (A key that left out memory while the score read it would fail here.)
+TEST_P(ScorerContract, EqualCacheKeysGiveEqualScores) {
+  int compared = 0;
+  bool keyed = false;  // scorers without a cache key are not cached: nothing to check
+  for (uint64_t seed = 1; seed <= 3; ++seed) {
+    auto w = RandomWorld(seed);
+    auto plugin = policies::BuiltinRegistry().BuildScorer(GetParam(), PluginContext{&w->fleet, &w->workload});
+    ASSERT_TRUE(plugin.ok()) << plugin.status().ToString();
+    ScorePlugin& s = **plugin;
+    policies::NodeResourcesFit fit;
+    policies::GpuFit gfit;
+    ClusterSnapshot snap(w->fleet);
+    Rng fill(seed + 200);
+    for (const PodSpec& pod : w->workload) {
+      const std::optional<uint64_t> key = s.CacheKey(pod);
+      keyed = keyed || key.has_value();
+      std::vector<PodSpec> twins(3, pod);
+      twins[0].memory = MemMiB(pod.memory.value * 4);
+      twins[1].memory = MemMiB(std::max<int64_t>(1, pod.memory.value / 4));
+      twins[2].model_constraint.clear();
+      twins[2].allowed_models = AcceleratorSet{};
+      std::vector<NodeIndex> feasible;
+      for (uint32_t i = 0; i < snap.size(); ++i) {
+        const NodeState& n = snap.node(NodeIndex(i));
+        if (fit.Filter(pod, n) == FitReason::kFits && gfit.Filter(pod, n) == FitReason::kFits) {
+          feasible.push_back(NodeIndex(i));
+        }
+      }
+      if (feasible.empty()) continue;
+      for (const PodSpec& twin : twins) {
+        if (!key || s.CacheKey(twin) != key) continue;
+        for (NodeIndex n : feasible) {
+          const NodeState& ns = snap.node(n);
+          if (fit.Filter(twin, ns) != FitReason::kFits || gfit.Filter(twin, ns) != FitReason::kFits) continue;
+          ASSERT_EQ(s.Score(pod, snap, n), s.Score(twin, snap, n))
+              << GetParam() << ": pods with the same cache key score differently (memory " << pod.memory.value
+              << " vs " << twin.memory.value << ")";
+          ++compared;
+        }
+      }
+      // Fill the cluster as we go so later pods see varied states (memory runs short on some nodes).
+      const NodeIndex target = feasible[fill.Uniform(feasible.size())];
+      policies::BestFitDevices best;
+      Placement p{target, pod.wants_gpu() ? best.Select(pod, snap.node(target), fill) : DeviceList{}};
+      ASSERT_TRUE(snap.Assign(pod, p).ok());
+    }
+  }
+  if (keyed) {
+    EXPECT_GT(compared, 0) << GetParam() << ": no twin pods were compared";
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllScorers, ScorerContract,
                          ::testing::ValuesIn(policies::BuiltinRegistry().ScorerNames()),
                          [](const auto& info) { return info.param; });
