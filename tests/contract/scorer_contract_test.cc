@@ -57,6 +57,29 @@ bool SameState(const ClusterSnapshot& a, const ClusterSnapshot& b) {
   return true;
 }
 
+// The nodes that pass both filters for `pod`.
+bool Fits(const PodSpec& pod, const NodeState& n) {
+  return policies::NodeResourcesFit().Filter(pod, n) == FitReason::kFits &&
+         policies::GpuFit().Filter(pod, n) == FitReason::kFits;
+}
+std::vector<NodeIndex> FeasibleNodes(const PodSpec& pod, const ClusterSnapshot& snap) {
+  std::vector<NodeIndex> feasible;
+  for (uint32_t i = 0; i < snap.size(); ++i) {
+    if (Fits(pod, snap.node(NodeIndex(i)))) feasible.push_back(NodeIndex(i));
+  }
+  return feasible;
+}
+
+// Places `pod` on a random feasible node (tightest devices), so that later pods see varied states.
+::testing::AssertionResult PlaceAnywhere(const PodSpec& pod, const std::vector<NodeIndex>& feasible,
+                                         ClusterSnapshot& snap, Rng& rng) {
+  const NodeIndex target = feasible[rng.Uniform(feasible.size())];
+  policies::BestFitDevices best;
+  Placement p{target, pod.wants_gpu() ? best.Select(pod, snap.node(target), rng) : DeviceList{}};
+  if (!snap.Assign(pod, p).ok()) return ::testing::AssertionFailure() << "could not place " << pod.name;
+  return ::testing::AssertionSuccess();
+}
+
 class ScorerContract : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ScorerContract, DeterministicInRangeAndReadOnly) {
@@ -65,18 +88,10 @@ TEST_P(ScorerContract, DeterministicInRangeAndReadOnly) {
     auto plugin = policies::BuiltinRegistry().BuildScorer(GetParam(), PluginContext{&w->fleet, &w->workload});
     ASSERT_TRUE(plugin.ok()) << plugin.status().ToString();
     ScorePlugin& s = **plugin;
-    policies::NodeResourcesFit fit;
-    policies::GpuFit gfit;
     ClusterSnapshot snap(w->fleet);
     Rng fill(seed + 100);
     for (const PodSpec& pod : w->workload) {
-      std::vector<NodeIndex> feasible;
-      for (uint32_t i = 0; i < snap.size(); ++i) {
-        const NodeState& n = snap.node(NodeIndex(i));
-        if (fit.Filter(pod, n) == FitReason::kFits && gfit.Filter(pod, n) == FitReason::kFits) {
-          feasible.push_back(NodeIndex(i));
-        }
-      }
+      const std::vector<NodeIndex> feasible = FeasibleNodes(pod, snap);
       if (feasible.empty()) continue;
       const ClusterSnapshot before = snap;
       Rng r1(seed), r2(seed);
@@ -93,11 +108,7 @@ TEST_P(ScorerContract, DeterministicInRangeAndReadOnly) {
         }
       }
       ASSERT_TRUE(SameState(before, snap)) << GetParam() << " mutated the snapshot";
-      // Fill the cluster as we go so later pods see varied states.
-      const NodeIndex target = feasible[fill.Uniform(feasible.size())];
-      policies::BestFitDevices best;
-      Placement p{target, pod.wants_gpu() ? best.Select(pod, snap.node(target), fill) : DeviceList{}};
-      ASSERT_TRUE(snap.Assign(pod, p).ok());
+      ASSERT_TRUE(PlaceAnywhere(pod, feasible, snap, fill));
     }
   }
 }
@@ -130,15 +141,7 @@ TEST_P(ScorerContract, FrameworkDecisionsEqualFreshScoringAndStayInRange) {
       uint32_t who = 0;
       std::vector<int64_t> raw;
       std::vector<uint32_t> idx;
-      std::vector<NodeIndex> feasible;
-      for (uint32_t i = 0; i < snap.size(); ++i) {
-        const NodeState& n = snap.node(NodeIndex(i));
-        if (policies::NodeResourcesFit().Filter(pod, n) != FitReason::kFits ||
-            policies::GpuFit().Filter(pod, n) != FitReason::kFits) {
-          continue;
-        }
-        feasible.push_back(NodeIndex(i));
-      }
+      const std::vector<NodeIndex> feasible = FeasibleNodes(pod, snap);
       fresh->PreScore(pod, snap, feasible, rng_fresh);  // as the framework does once per cycle
       for (NodeIndex i : feasible) {
         raw.push_back(fresh->Score(pod, snap, i));
@@ -164,8 +167,6 @@ TEST_P(ScorerContract, EqualCacheKeysGiveEqualScores) {
     auto plugin = policies::BuiltinRegistry().BuildScorer(GetParam(), PluginContext{&w->fleet, &w->workload});
     ASSERT_TRUE(plugin.ok()) << plugin.status().ToString();
     ScorePlugin& s = **plugin;
-    policies::NodeResourcesFit fit;
-    policies::GpuFit gfit;
     ClusterSnapshot snap(w->fleet);
     Rng fill(seed + 200);
     for (const PodSpec& pod : w->workload) {
@@ -176,30 +177,19 @@ TEST_P(ScorerContract, EqualCacheKeysGiveEqualScores) {
       twins[1].memory = MemMiB(std::max<int64_t>(1, pod.memory.value / 4));
       twins[2].model_constraint.clear();
       twins[2].allowed_models = AcceleratorSet{};
-      std::vector<NodeIndex> feasible;
-      for (uint32_t i = 0; i < snap.size(); ++i) {
-        const NodeState& n = snap.node(NodeIndex(i));
-        if (fit.Filter(pod, n) == FitReason::kFits && gfit.Filter(pod, n) == FitReason::kFits) {
-          feasible.push_back(NodeIndex(i));
-        }
-      }
+      const std::vector<NodeIndex> feasible = FeasibleNodes(pod, snap);
       if (feasible.empty()) continue;
       for (const PodSpec& twin : twins) {
         if (!key || s.CacheKey(twin) != key) continue;
         for (NodeIndex n : feasible) {
-          const NodeState& ns = snap.node(n);
-          if (fit.Filter(twin, ns) != FitReason::kFits || gfit.Filter(twin, ns) != FitReason::kFits) continue;
+          if (!Fits(twin, snap.node(n))) continue;
           ASSERT_EQ(s.Score(pod, snap, n), s.Score(twin, snap, n))
               << GetParam() << ": pods with the same cache key score differently (memory " << pod.memory.value
               << " vs " << twin.memory.value << ")";
           ++compared;
         }
       }
-      // Fill the cluster as we go so later pods see varied states (memory runs short on some nodes).
-      const NodeIndex target = feasible[fill.Uniform(feasible.size())];
-      policies::BestFitDevices best;
-      Placement p{target, pod.wants_gpu() ? best.Select(pod, snap.node(target), fill) : DeviceList{}};
-      ASSERT_TRUE(snap.Assign(pod, p).ok());
+      ASSERT_TRUE(PlaceAnywhere(pod, feasible, snap, fill));  // memory runs short on some nodes
     }
   }
   if (keyed) {

@@ -63,10 +63,8 @@ inline std::optional<uint64_t> PodShapeMemKey(const PodSpec& pod) {
   if (pod.cpu.value < 0 || pod.cpu.value >= kLimit || pod.memory.value < 0 || pod.memory.value >= kLimit) {
     return std::nullopt;
   }
-  const uint64_t milli = pod.wants_gpu() ? static_cast<uint64_t>(pod.gpu_milli.value) & 0x7FF : 0;
-  const uint64_t count = pod.wants_gpu() ? static_cast<uint64_t>(pod.gpu_count) & 0x1F : 0;
-  return (static_cast<uint64_t>(pod.cpu.value) << 40) | (static_cast<uint64_t>(pod.memory.value) << 16) |
-         (milli << 5) | count;
+  const uint64_t gpu = PodShapeKey(pod) & 0xFFFF;  // GPU milli and count, as in PodShapeKey
+  return (static_cast<uint64_t>(pod.cpu.value) << 40) | (static_cast<uint64_t>(pod.memory.value) << 16) | gpu;
 }
 
 class BestFitDevices final : public DeviceSelector {
