@@ -40,6 +40,8 @@ int Main(int argc, char** argv) {
   AddServe(app, serve);
   TokenArgs token;
   AddToken(app, token);
+  std::string init_store;
+  AddInit(app, init_store);
   ClientArgs client;
   AddClient(app, client);
 
@@ -65,6 +67,7 @@ int Main(int argc, char** argv) {
   if (app.got_subcommand("explain")) return RunExplain(explain);
   if (app.got_subcommand("serve")) return RunServe(serve);
   if (app.got_subcommand("token")) return RunToken(token);
+  if (app.got_subcommand("init")) return RunInit(init_store);
   if (!client.command.empty()) return RunClient(client);
   if (bench->got_subcommand("placement")) return RunBench(bench_args);
   if (bench->got_subcommand("cycle")) return RunBenchCycle(bench_cycle);

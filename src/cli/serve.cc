@@ -1,12 +1,18 @@
 #include "cli/serve.h"
 
 #include <httplib.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <filesystem>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -72,15 +78,79 @@ void AddServe(CLI::App& app, ServeArgs& a) {
       ->capture_default_str()
       ->check(CLI::Range(1, 86400));
   c->add_option("--slurm-nodes", a.slurm_nodes, "awan node = Slurm node pairs, comma-separated (default: the same names)");
+  c->add_option("--task-uid-base", a.task_uid_base,
+                "local tasks of a tenant without a uid in the fleet file run as this + a hash of its name (mod 50000)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1000}, int64_t{4000000000}));
+  c->add_flag("--allow-root-tasks", a.allow_root_tasks, "let local tasks run as root (never needed; refused by default)");
+  c->add_flag("--unsandboxed-tasks", a.unsandboxed_tasks,
+              "run local tasks without namespaces, as this server's user when it is not root (development only: tasks "
+              "can then read the store)");
+  c->add_option("--gpu-device-nodes", a.gpu_device_nodes,
+                "device node of GPU index {} (only the assigned ones are opened to a task by the devices cgroup)")
+      ->capture_default_str();
+  c->add_option("--task-pids-max", a.task_pids_max, "most processes and threads one local task may have")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{16}, int64_t{4194304}));
   c->add_option("--placement", a.placement, "placement profile")->capture_default_str();
   c->add_option("--ordering", a.ordering, "queue ordering")->capture_default_str();
 }
 
+namespace {
+
+// Holds an exclusive lock on `path` (created 0600) for the life of the process: a second server on the same
+// store or state directory finds it taken and exits at once. The descriptor is close-on-exec: tasks never hold it.
+Status LockExclusive(const std::string& path, const std::string& what) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return IoError("cannot open " + path + ": " + std::strerror(errno));
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return FailedPrecondition("another awan serve already uses " + what + " (" + path + " is locked); stop it first");
+  }
+  return Status::Ok();  // fd deliberately kept open until exit
+}
+
+// The SQLite file's identity, to notice when it is deleted or replaced under the running server.
+struct FileId {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  bool ok = false;
+};
+FileId IdOf(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return {};
+  return {st.st_dev, st.st_ino, true};
+}
+
+}  // namespace
+
+void AddInit(CLI::App& app, std::string& store) {
+  CLI::App* c = app.add_subcommand("init", "Create an empty state store (serve and token need one that init made)");
+  c->add_option("--store", store, "state store URL: sqlite:PATH or etcd:URL[,URL...]")->required();
+}
+
+int RunInit(const std::string& url) {
+  auto store = server::OpenStore(url, server::StoreOpenMode::kCreate);
+  if (!store.ok()) return Fail(store.status());
+  fmt::print("awan init: created store {}\n", url);
+  return 0;
+}
+
 int RunServe(const ServeArgs& a) {
+  umask(077);  // everything the server creates (logs, locks, the store) is its own
   auto fleet = config::ReadFleetFile(a.fleet);
   if (!fleet.ok()) return Fail(fleet.status());
+  // One writer: a second server on the same store or state directory exits here, before it touches either.
+  const bool sqlite = a.store.rfind("sqlite:", 0) == 0;
+  if (sqlite) {
+    if (Status s = LockExclusive(a.store.substr(7) + ".lock", "the store " + a.store); !s.ok()) return Fail(s);
+  }
+  std::error_code mk;
+  std::filesystem::create_directories(a.state_dir, mk);
+  if (Status s = LockExclusive(a.state_dir + "/.lock", "the state directory " + a.state_dir); !s.ok()) return Fail(s);
   auto store = server::OpenStore(a.store);
   if (!store.ok()) return Fail(store.status());
+  const FileId store_id = sqlite ? IdOf(a.store.substr(7)) : FileId{};
   const size_t colon = a.listen.rfind(':');
   if (colon == std::string::npos) return Fail(InvalidArgument("--listen: expected HOST:PORT, got '" + a.listen + "'"));
   const std::string host = a.listen.substr(0, colon);
@@ -100,13 +170,21 @@ int RunServe(const ServeArgs& a) {
     }
     exec = std::make_unique<server::SlurmExecutor>(a.state_dir + "/logs", nodes, WallMs);
   } else {
-    auto local = std::make_unique<server::LocalExecutor>(a.state_dir + "/logs", WallMs);
+    server::LocalExecutorOptions lo;
+    lo.state_dir = a.state_dir;
+    lo.sandbox = !a.unsandboxed_tasks;
+    lo.allow_root = a.allow_root_tasks;
+    lo.gpu_device_pattern = a.gpu_device_nodes;
+    lo.pids_max = a.task_pids_max;
+    auto local = std::make_unique<server::LocalExecutor>(lo, WallMs);
+    if (Status s = local->Init(); !s.ok()) return Fail(s);
     // Tasks a previous server left behind (it was killed) die before their jobs are requeued.
     if (const int n = local->ReapOrphans(); n > 0) fmt::print("awan serve: stopped {} task(s) left by a previous run\n", n);
     exec = std::move(local);
   }
   auto cp = server::ControlPlane::Create(std::move(*fleet), std::move(*store), std::move(exec), WallMs,
-                                         server::ControlPlaneOptions{a.placement, a.ordering, 3600, a.heartbeat_timeout_s * 1000});
+                                         server::ControlPlaneOptions{a.placement, a.ordering, 3600, a.heartbeat_timeout_s * 1000,
+                                                                             a.task_uid_base});
   if (!cp.ok()) return Fail(cp.status());
   server::ControlPlane& plane = **cp;
   if (a.tls_cert.empty() != a.tls_key.empty()) return Fail(InvalidArgument("--tls-cert and --tls-key go together"));
@@ -187,6 +265,15 @@ int RunServe(const ServeArgs& a) {
           std::_Exit(3);
         }
         last_renew = std::chrono::steady_clock::now();
+      }
+      if (store_id.ok) {  // the store deleted or replaced under us: stop rather than run on a ghost
+        const FileId now = IdOf(a.store.substr(7));
+        if (!now.ok || now.dev != store_id.dev || now.ino != store_id.ino) {
+          fmt::print(stderr, "awan serve: the store {} was deleted or replaced while serving; stopping (nothing more is "
+                             "accepted; restore it and restart)\n", a.store);
+          std::fflush(stderr);
+          std::_Exit(3);
+        }
       }
       if (Status s = plane.Tick(); !s.ok()) fmt::print(stderr, "awan serve: scheduling error: {}\n", s.message());
       metrics.Absorb(plane.TakeStats());

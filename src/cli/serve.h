@@ -20,6 +20,12 @@ struct ServeArgs {
   int64_t heartbeat_timeout_s = 15;
   std::string tls_cert, tls_key;  // both: serve HTTPS
   std::string slurm_nodes;  // awan-node=slurm-node,...
+  // Task isolation on the local executor (docs/security.md).
+  int64_t task_uid_base = 100000;
+  bool allow_root_tasks = false;
+  bool unsandboxed_tasks = false;
+  std::string gpu_device_nodes = "/dev/nvidia{}";
+  int64_t task_pids_max = 4096;
 };
 void AddServe(CLI::App& app, ServeArgs& a);
 int RunServe(const ServeArgs& a);
@@ -29,6 +35,9 @@ struct TokenArgs {
   std::string revoke;  // a token to revoke
 };
 void AddToken(CLI::App& app, TokenArgs& a);
+// `awan init --store URL`: creates an empty store (serve and token refuse a store that init did not make).
+void AddInit(CLI::App& app, std::string& store);
+int RunInit(const std::string& store);
 int RunToken(const TokenArgs& a);
 
 struct ClientArgs {

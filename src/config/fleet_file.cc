@@ -268,7 +268,7 @@ namespace {
 StatusOr<TenantSpec> ParseTenant(const Reader& r, const YAML::Node& n, bool needs_name) {
   AWAN_RETURN_IF_ERROR(r.ExpectMap(n, "tenant"));
   AWAN_RETURN_IF_ERROR(r.OnlyKeys(n, "tenant", {"name", "guaranteed_gpus", "cohort", "borrowing_limit_gpus",
-                                                "lending_limit_gpus", "weight", "priority", "data"}));
+                                                "lending_limit_gpus", "weight", "priority", "data", "uid", "gid"}));
   TenantSpec t;
   if (needs_name) {
     AWAN_ASSIGN_OR_RETURN(YAML::Node nm, r.Required(n, "name", "tenant"));
@@ -296,6 +296,14 @@ StatusOr<TenantSpec> ParseTenant(const Reader& r, const YAML::Node& n, bool need
     AWAN_ASSIGN_OR_RETURN(int64_t p, r.Int(n["priority"], what + " priority", -1000000, 1000000));
     t.priority = static_cast<int>(p);
   }
+  for (const char* key : {"uid", "gid"}) {
+    if (!n[key]) continue;
+    if (!needs_name) return r.Error(n[key], std::string("default_tenant: takes no ") + key + " (each tenant needs its own)");
+    AWAN_ASSIGN_OR_RETURN(int64_t id, r.Int(n[key], what + " " + key, 1, 4294967294LL));
+    (std::string(key) == "uid" ? t.uid : t.gid) = id;
+  }
+  if (t.gid >= 0 && t.uid < 0) return r.Error(n["gid"], what + ": gid needs a uid");
+  if (t.uid >= 0 && t.gid < 0) t.gid = t.uid;
   if (n["data"]) {
     DataSpec d;
     AWAN_RETURN_IF_ERROR(ParseDataRule(r, n["data"], what + " data", {"classification", "jurisdictions", "regions"}, &d));

@@ -1,8 +1,131 @@
 #include "config/job_manifest.h"
 
+#include <algorithm>
+#include <cctype>
+#include <vector>
+
 #include "config/yaml_reader.h"
 
 namespace awan::config {
+namespace {
+
+// The deepest nesting of flow collections ([ and {) outside quoted scalars: yaml-cpp recurses once per level, so
+// a manifest of 256 KiB of '[' would overflow the stack before any other check ran.
+int FlowDepth(std::string_view text) {
+  int depth = 0, worst = 0;
+  char quote = 0;
+  bool comment = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (comment) {
+      comment = c != '\n';
+      continue;
+    }
+    if (quote) {
+      if (c == '\\' && quote == '"') ++i;
+      else if (c == quote) quote = 0;
+      continue;
+    }
+    if (c == '"' || c == '\'') quote = c;
+    else if (c == '#') comment = true;
+    else if (c == '[' || c == '{') worst = std::max(worst, ++depth);
+    else if ((c == ']' || c == '}') && depth > 0) --depth;
+  }
+  return worst;
+}
+
+// Walks the document as a user of it would (aliases expanded), bounded: false once it is deeper than
+// kMaxManifestDepth or larger than kMaxManifestExpandedBytes.
+bool WithinBounds(const YAML::Node& n, int depth, size_t* bytes) {
+  if (depth > kMaxManifestDepth) return false;
+  if (n.IsScalar()) {
+    *bytes += n.Scalar().size() + 1;
+    return *bytes <= kMaxManifestExpandedBytes;
+  }
+  if (n.IsSequence()) {
+    for (const YAML::Node& c : n) {
+      if (!WithinBounds(c, depth + 1, bytes)) return false;
+    }
+  } else if (n.IsMap()) {
+    for (const auto& kv : n) {
+      if (!WithinBounds(kv.first, depth + 1, bytes) || !WithinBounds(kv.second, depth + 1, bytes)) return false;
+    }
+  }
+  *bytes += 1;
+  return *bytes <= kMaxManifestExpandedBytes;
+}
+
+bool ValidEnvName(const std::string& k) {
+  if (k.empty() || k.size() > 256 || std::isdigit(static_cast<unsigned char>(k[0]))) return false;
+  for (char c : k) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool IsReservedEnvKey(const std::string& key) {
+  static const char* const kReserved[] = {"CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES",
+                                          "HIP_VISIBLE_DEVICES",  "GPU_DEVICE_ORDINAL",     "ZE_AFFINITY_MASK",
+                                          "HOME",                 "TMPDIR"};
+  for (const char* r : kReserved) {
+    if (key == r) return true;
+  }
+  return key.rfind("AWAN_", 0) == 0;
+}
+
+StatusOr<int64_t> ParseTimeLimit(const std::string& text) {
+  auto bad = [&] {
+    return InvalidArgument("time_limit: expected seconds, 30m, 2h, 1d, MM:SS, HH:MM:SS or D-HH:MM:SS, got '" + text + "'");
+  };
+  auto number = [](const std::string& s, int64_t* out) {
+    if (s.empty() || s.size() > 9) return false;
+    for (char c : s) {
+      if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+    }
+    *out = std::stoll(s);
+    return true;
+  };
+  int64_t v = 0;
+  if (text.empty()) return bad();
+  if (number(text, &v)) {
+    // plain seconds
+  } else if (text.find(':') != std::string::npos) {
+    std::string rest = text;
+    int64_t days = 0;
+    if (const size_t dash = rest.find('-'); dash != std::string::npos) {
+      if (!number(rest.substr(0, dash), &days)) return bad();
+      rest = rest.substr(dash + 1);
+    }
+    std::vector<int64_t> parts;
+    for (size_t from = 0;;) {
+      const size_t colon = rest.find(':', from);
+      int64_t p = 0;
+      if (!number(rest.substr(from, colon == std::string::npos ? std::string::npos : colon - from), &p)) return bad();
+      parts.push_back(p);
+      if (colon == std::string::npos) break;
+      from = colon + 1;
+    }
+    if (parts.size() == 2) v = parts[0] * 60 + parts[1];
+    else if (parts.size() == 3) v = parts[0] * 3600 + parts[1] * 60 + parts[2];
+    else return bad();
+    v += days * 86400;
+  } else {
+    const char unit = text.back();
+    int64_t n = 0;
+    if (!number(text.substr(0, text.size() - 1), &n)) return bad();
+    if (unit == 's') v = n;
+    else if (unit == 'm') v = n * 60;
+    else if (unit == 'h') v = n * 3600;
+    else if (unit == 'd') v = n * 86400;
+    else return bad();
+  }
+  if (v < 1 || v > kMaxTimeLimitS) {
+    return InvalidArgument("time_limit: between 1 s and 365 days, got '" + text + "'");
+  }
+  return v;
+}
 
 StatusOr<JobManifest> ParseJobManifest(std::string_view text, std::string_view source, const Fleet& fleet) {
   if (text.size() > kMaxManifestBytes) {
@@ -10,9 +133,18 @@ StatusOr<JobManifest> ParseJobManifest(std::string_view text, std::string_view s
                            std::to_string(kMaxManifestBytes) + " allowed");
   }
   const Reader r{std::string(source)};
+  if (FlowDepth(text) > kMaxManifestDepth) {
+    return InvalidArgument(std::string(source) + ": manifest nests deeper than " + std::to_string(kMaxManifestDepth) + " levels");
+  }
   AWAN_ASSIGN_OR_RETURN(YAML::Node doc, LoadYaml(text, source));
   JobManifest m;
   try {
+    size_t expanded = 0;
+    if (!WithinBounds(doc, 0, &expanded)) {
+      return InvalidArgument(std::string(source) + ": manifest nests deeper than " + std::to_string(kMaxManifestDepth) +
+                             " levels or expands (aliases included) past " + std::to_string(kMaxManifestExpandedBytes) +
+                             " bytes");
+    }
     if (!doc.IsMap()) return r.Error(doc, "a manifest is a mapping (apiVersion, kind, metadata, spec)");
     AWAN_RETURN_IF_ERROR(r.OnlyKeys(doc, "manifest", {"apiVersion", "kind", "metadata", "spec"}));
     AWAN_ASSIGN_OR_RETURN(YAML::Node av, r.Required(doc, "apiVersion", "manifest"));
@@ -38,7 +170,8 @@ StatusOr<JobManifest> ParseJobManifest(std::string_view text, std::string_view s
     AWAN_ASSIGN_OR_RETURN(YAML::Node sp, r.Required(doc, "spec", "manifest"));
     AWAN_RETURN_IF_ERROR(r.ExpectMap(sp, "spec"));
     AWAN_RETURN_IF_ERROR(r.OnlyKeys(sp, "spec", {"tasks", "gpus", "accelerator", "cpu", "memory_gib", "topology", "reads",
-                                                 "writes", "user", "command", "env", "duration_s"}));
+                                                 "writes", "user", "command", "env", "duration_s",
+                                                 "time_limit", "workdir"}));
     const std::string what = "spec";
     AWAN_ASSIGN_OR_RETURN(YAML::Node g, r.Required(sp, "gpus", what));
     (void)g;
@@ -53,14 +186,50 @@ StatusOr<JobManifest> ParseJobManifest(std::string_view text, std::string_view s
         m.command.push_back(a.Scalar());
       }
       if (m.command.empty()) return r.Error(sp["command"], "spec command: empty (leave it out for a placeholder job)");
+      if (m.command.size() > kMaxArgs) {
+        return r.Error(sp["command"], "spec command: more than " + std::to_string(kMaxArgs) + " arguments");
+      }
     }
     if (sp["env"]) {
       AWAN_RETURN_IF_ERROR(r.ExpectMap(sp["env"], "spec env"));
       for (const auto& kv : sp["env"]) {
         const std::string k = kv.first.as<std::string>();
-        if (k.empty() || k.find('=') != std::string::npos) return r.Error(kv.first, "spec env: bad variable name '" + k + "'");
+        if (!ValidEnvName(k)) {
+          return r.Error(kv.first, "spec env: bad variable name '" + k + "' (letters, digits and '_', not first a digit)");
+        }
+        if (IsReservedEnvKey(k)) {
+          return r.Error(kv.first, "spec env: " + k +
+                                       " is set by awan for every task (reserved: CUDA_VISIBLE_DEVICES and the other GPU "
+                                       "visibility variables, HOME, TMPDIR, AWAN_*)");
+        }
         if (!kv.second.IsScalar()) return r.Error(kv.second, "spec env " + k + ": expected a string");
         m.env[k] = kv.second.Scalar();
+      }
+    }
+    if (m.env.size() > kMaxEnvVars) {
+      return r.Error(sp["env"], "spec env: more than " + std::to_string(kMaxEnvVars) + " variables");
+    }
+    size_t argv_env = 0;
+    for (const std::string& a : m.command) argv_env += a.size() + 1;
+    for (const auto& [k, v] : m.env) argv_env += k.size() + v.size() + 2;
+    if (argv_env > kMaxArgvEnvBytes) {
+      return r.Error(sp, "spec: command and env take " + std::to_string(argv_env) + " bytes, more than the " +
+                             std::to_string(kMaxArgvEnvBytes) + " allowed");
+    }
+    if (m.job.task.memory.value <= 0) {
+      return r.Error(sp["memory_gib"] ? sp["memory_gib"] : sp, "spec memory_gib: must be > 0 (it is the task's memory limit)");
+    }
+    if (sp["time_limit"]) {
+      AWAN_ASSIGN_OR_RETURN(std::string tl, r.String(sp["time_limit"], "spec time_limit"));
+      StatusOr<int64_t> v = ParseTimeLimit(tl);
+      if (!v.ok()) return r.Error(sp["time_limit"], "spec " + v.status().message());
+      m.time_limit_s = *v;
+    }
+    if (sp["workdir"]) {
+      AWAN_ASSIGN_OR_RETURN(m.workdir, r.String(sp["workdir"], "spec workdir"));
+      if (m.workdir.empty() || m.workdir[0] != '/' || m.workdir.size() > 4096 ||
+          m.workdir.find('\0') != std::string::npos) {
+        return r.Error(sp["workdir"], "spec workdir: an absolute path of at most 4096 characters");
       }
     }
     if (m.command.empty() && m.job.duration_s == 0) {

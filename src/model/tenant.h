@@ -25,6 +25,9 @@ struct TenantSpec {
   // its classification and where it may be processed (model/residency.h).
   DataClass data_class = DataClass::kInternal;
   PlaceList data_places;
+  // The Unix identity its tasks run as on local executors (-1: allocated by the server from its uid range).
+  // Not a scheduling input.
+  int64_t uid = -1, gid = -1;
 };
 
 }  // namespace awan

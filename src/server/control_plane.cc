@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 
 #include "core/residency.h"
@@ -33,6 +35,8 @@ std::string ManifestJson(const config::JobManifest& m, const std::string& tenant
   if (!m.command.empty()) spec["command"] = m.command;
   if (!m.env.empty()) spec["env"] = m.env;
   if (j.duration_s > 0) spec["duration_s"] = j.duration_s;
+  if (m.time_limit_s > 0) spec["time_limit"] = std::to_string(m.time_limit_s);
+  if (!m.workdir.empty()) spec["workdir"] = m.workdir;
   return Json{{"apiVersion", "awan/v1"}, {"kind", "Job"}, {"metadata", {{"name", j.name}, {"tenant", tenant}}}, {"spec", spec}}
       .dump();
 }
@@ -56,7 +60,28 @@ StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Create(std::unique_ptr<con
   cp->snap_ = std::make_unique<ClusterSnapshot>(cp->fleet_->fleet);
   cp->sched_ = std::make_unique<JobScheduler>(cp->fleet_->fleet, *cp->snap_, *cp->fw_, *cp->order_, SchedulerOptions{});
   for (const TenantSpec& t : cp->fleet_->tenants) cp->tenant_index_[t.name] = cp->sched_->AddTenant(t);
+  // Every listed tenant gets its own Unix identity: two sharing a uid could read each other's work.
+  std::map<int64_t, std::string> owner;
+  for (const TenantSpec& t : cp->fleet_->tenants) {
+    const auto [uid, gid] = cp->TaskIdentity(t);
+    (void)gid;
+    auto [it, fresh] = owner.emplace(uid, t.name);
+    if (!fresh) {
+      return InvalidArgument(fmt::format("tenants '{}' and '{}' would both run tasks as uid {}: give one of them its own "
+                                         "uid in the fleet file",
+                                         it->second, t.name, uid));
+    }
+  }
   return cp;
+}
+
+std::pair<int64_t, int64_t> ControlPlane::TaskIdentity(const TenantSpec& t) const {
+  if (t.uid > 0) return {t.uid, t.gid > 0 ? t.gid : t.uid};
+  // FNV-1a of the name: the same tenant keeps its uid across restarts and fleet-file edits.
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : t.name) h = (h ^ c) * 1099511628211ULL;
+  const int64_t uid = o_.task_uid_base + static_cast<int64_t>(h % static_cast<uint64_t>(kTaskUidRange));
+  return {uid, uid};
 }
 
 bool ControlPlane::ready() const {
@@ -79,9 +104,11 @@ StatusOr<ControlPlane::Live*> ControlPlane::Enqueue(StoredJob row, bool recoveri
   l.spec.name = l.row.id;
   l.spec.tenant = l.row.tenant;
   l.spec.task.name = l.row.id;
-  if (l.spec.duration_s <= 0) l.spec.duration_s = o_.default_duration_s;
+  if (l.spec.duration_s <= 0) l.spec.duration_s = m.time_limit_s > 0 ? m.time_limit_s : o_.default_duration_s;
   l.command = m.command;
   l.env = m.env;
+  l.time_limit_s = m.time_limit_s;
+  l.workdir = m.workdir;
   // Residency: the job's data under its tenant's defaults (datasets are not declared through the API yet).
   std::map<std::string, TenantSpec> tenants{{l.row.tenant, sched_->tenant(t->second)}};
   AWAN_ASSIGN_OR_RETURN(DataCatalog catalog, DataCatalog::Build(fleet_->fleet, {}, {l.spec}, tenants));
@@ -141,15 +168,24 @@ void ControlPlane::Save(Live& l, const std::string& state, const std::string& me
 }
 
 Status ControlPlane::Flush() {
-  AWAN_RETURN_IF_ERROR(store_->AppendAudit(audit_pending_));
+  // A failed write keeps what it was to write: the next Flush (the next tick) tries again, so nothing the
+  // scheduler decided is dropped (a cancelled job never comes back as Running).
+  if (Status s = store_->AppendAudit(audit_pending_); !s.ok()) {
+    ++stats_.store_errors;
+    return s;
+  }
   audit_pending_.clear();
   std::vector<StoredJob> rows;
   std::vector<uint8_t> seen(live_.size(), 0);
   for (size_t i : dirty_) {
     if (!seen[i]) rows.push_back(live_[i].row), seen[i] = 1;
   }
+  if (Status s = store_->UpdateJobs(rows); !s.ok()) {
+    ++stats_.store_errors;
+    return s;
+  }
   dirty_.clear();
-  return store_->UpdateJobs(rows);
+  return Status::Ok();
 }
 
 StatusOr<StoredJob> ControlPlane::Submit(const Principal& who, std::string_view text, std::string_view source) {
@@ -221,10 +257,15 @@ StatusOr<StoredJob> ControlPlane::Cancel(const Principal& who, const std::string
   AWAN_ASSIGN_OR_RETURN(Live * l, Find(who, id));
   if (!who.can_write()) return FailedPrecondition("forbidden: a viewer token cannot cancel");
   if (l->row.state != "Pending" && l->row.state != "Running") return l->row;  // already over: nothing to do
+  // Durable first: the answer is given only once the cancel survives a crash; then the tasks stop.
+  StoredJob cancelled = l->row;
+  cancelled.state = "Cancelled";
+  cancelled.message = "cancelled by request";
+  cancelled.updated_ms = now_ms_();
+  AWAN_RETURN_IF_ERROR(store_->UpdateJob(cancelled));
   exec_->Kill(l->row.id);
   AWAN_RETURN_IF_ERROR(sched_->Cancel(l->index, now_ms_() / 1000));
-  Save(*l, "Cancelled", "cancelled by request");
-  AWAN_RETURN_IF_ERROR(Flush());
+  l->row = cancelled;
   return l->row;
 }
 
@@ -303,6 +344,13 @@ Status ControlPlane::Tick() {
     if (it == by_id_.end()) continue;
     Live& l = live_[it->second];
     if (l.row.state != "Running") continue;
+    if (e.timed_out) {
+      exec_->Kill(l.row.id);
+      AWAN_RETURN_IF_ERROR(sched_->Cancel(l.index, now_s));
+      l.row.exit_code = e.exit_code;
+      Save(l, "TimedOut", fmt::format("task {} reached its time limit of {} s and was killed", e.task, l.time_limit_s));
+      continue;
+    }
     if (e.exit_code != 0) {
       exec_->Kill(l.row.id);
       AWAN_RETURN_IF_ERROR(sched_->Cancel(l.index, now_s));
@@ -346,6 +394,12 @@ Status ControlPlane::Tick() {
       t.gpus = l.spec.task.gpu_count;
       t.cpus = static_cast<int>((l.spec.task.cpu.value + 999) / 1000);
       t.mem_mib = l.spec.task.memory.value;
+      t.tenant = l.row.tenant;
+      t.workdir = l.workdir;
+      t.time_limit_s = l.time_limit_s;
+      const auto [uid, gid] = TaskIdentity(sched_->tenant(sched_->job(r.job).tenant));
+      t.uid = uid;
+      t.gid = gid;
       if (Status s = exec_->Launch(t); !s.ok()) {
         exec_->Kill(l.row.id);
         AWAN_RETURN_IF_ERROR(sched_->Cancel(r.job, now_s));

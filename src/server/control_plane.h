@@ -39,10 +39,15 @@ struct ControlPlaneOptions {
   // A node that has sent a heartbeat and then stays silent this long is marked down: its jobs are stopped and
   // requeued, and it takes no work until it beats again. Nodes that never beat are not watched.
   int64_t heartbeat_timeout_ms = 15000;
+  // Tenants without a uid in the fleet file run their tasks as task_uid_base + a hash of their name (mod
+  // kTaskUidRange); two tenants that would share one refuse to start (Create fails naming them).
+  int64_t task_uid_base = 100000;
 };
+inline constexpr int64_t kTaskUidRange = 50000;
 
 struct ControlPlaneStats {
   int64_t cycles = 0, decisions = 0, preemptions = 0, submitted = 0;
+  int64_t store_errors = 0;  // failed durable writes (each retried at the next tick)
   std::vector<double> cycle_seconds;  // latencies of recent cycles (for the histogram), drained by TakeCycleSeconds
 };
 
@@ -95,9 +100,13 @@ class ControlPlane {
     size_t index = 0;              // in the JobScheduler
     int tasks_running = 0;
     uint32_t run_id = 0;
+    int64_t time_limit_s = 0;
+    std::string workdir;
   };
   ControlPlane() = default;
   StatusOr<Live*> Enqueue(StoredJob row, bool recovering);
+  // The Unix (uid, gid) a tenant's tasks run as.
+  std::pair<int64_t, int64_t> TaskIdentity(const TenantSpec& t) const;
   StatusOr<Live*> Find(const Principal& who, const std::string& id);
   // Sets the state in memory and marks the job for the next Flush (one durable write for the batch).
   void Save(Live& l, const std::string& state, const std::string& message);

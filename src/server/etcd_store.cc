@@ -300,10 +300,20 @@ class EtcdStore final : public StateStore {
 
 }  // namespace
 
-StatusOr<std::unique_ptr<StateStore>> OpenEtcdStore(const std::vector<std::string>& endpoints) {
+StatusOr<std::unique_ptr<StateStore>> OpenEtcdStore(const std::vector<std::string>& endpoints, bool create) {
   auto store = std::make_unique<EtcdStore>(endpoints);
-  // Reachable? A read of the sequence answers from any healthy member.
-  AWAN_RETURN_IF_ERROR(EtcdClient(endpoints).Call("/v3/kv/range", Json{{"key", Base64Encode(kSeq)}}.dump()).status());
+  // Reachable, and made by `awan init`? A read of the marker answers from any healthy member.
+  const std::string marker = "/awan/meta/initialized";
+  EtcdClient client(endpoints);
+  AWAN_ASSIGN_OR_RETURN(std::string body, client.Call("/v3/kv/range", Json{{"key", Base64Encode(marker)}}.dump()));
+  const Json r = Json::parse(body, nullptr, false);
+  const bool initialized = !r.is_discarded() && r.contains("kvs") && !r["kvs"].empty();
+  if (create) {
+    if (initialized) return FailedPrecondition("the etcd store already exists (awan init makes a new one only)");
+    AWAN_RETURN_IF_ERROR(client.Call("/v3/kv/put", Json{{"key", Base64Encode(marker)}, {"value", Base64Encode("1")}}.dump()).status());
+  } else if (!initialized) {
+    return FailedPrecondition("no awan store in this etcd cluster: create it with `awan init --store etcd:...`");
+  }
   return std::unique_ptr<StateStore>(std::move(store));
 }
 

@@ -49,7 +49,8 @@ class LeaderElection {
   std::string lease_;
 };
 
-StatusOr<std::unique_ptr<StateStore>> OpenEtcdStore(const std::vector<std::string>& endpoints);
+// `create`: mark the store initialized (FailedPrecondition if it already is); otherwise it must be.
+StatusOr<std::unique_ptr<StateStore>> OpenEtcdStore(const std::vector<std::string>& endpoints, bool create);
 
 // "etcd:URL,URL" -> the URLs.
 StatusOr<std::vector<std::string>> EtcdEndpoints(const std::string& url);

@@ -22,12 +22,20 @@ struct TaskLaunch {
   int gpus = 0;                          // devices (a fractional request counts as one)
   int cpus = 1;                          // cores (rounded up)
   int64_t mem_mib = 0;
+  // Who runs it and where: the tenant's Unix identity (-1 = the server's own, only when the executor allows
+  // it), the working directory ("" = a fresh per-job directory owned by uid), and a wall-time limit enforced by
+  // the executor (0 = none; the task is killed and reported as timed out).
+  std::string tenant;
+  int64_t uid = -1, gid = -1;
+  std::string workdir;
+  int64_t time_limit_s = 0;
 };
 
 struct TaskExit {
   std::string job_id;
   int task = 0;
   int exit_code = 0;  // 128 + signal if killed by one
+  bool timed_out = false;  // killed at its time limit
 };
 
 class Executor {

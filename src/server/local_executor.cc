@@ -1,9 +1,15 @@
 #include "server/local_executor.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,31 +20,262 @@
 #include <fstream>
 #include <functional>
 #include <sstream>
+#include <tuple>
 
 #include <fmt/format.h>
 
 extern char** environ;
 
 namespace awan::server {
+namespace {
 
-LocalExecutor::LocalExecutor(std::string dir, std::function<int64_t()> now_ms) : dir_(std::move(dir)), now_ms_(std::move(now_ms)) {
-  std::error_code ec;
-  const std::string abs = std::filesystem::weakly_canonical(std::filesystem::absolute(dir_, ec), ec).string();
-  cgroup_instance_ = fmt::format("{:016x}", std::hash<std::string>{}(abs.empty() ? dir_ : abs));
-  SetCgroupRoot("/sys/fs/cgroup");
+namespace fs = std::filesystem;
+
+// Everything the task's init needs, prepared before clone(2): after it, the child calls only async-signal-safe
+// functions and allocates nothing.
+struct InitArgs {
+  char** argv = nullptr;
+  char** envp = nullptr;
+  int log_fd = -1, exit_fd = -1, devnull_fd = -1, workdir_fd = -1;
+  const char* workdir = nullptr;
+  bool rebind_workdir = false;              // the workdir is under /tmp, which the private /tmp hides
+  std::vector<const char*> workdir_parents;  // to create in the private /tmp before the bind
+  const char* hostname = nullptr;
+  std::vector<const char*> cgroup_procs;
+  const char* tmp_options = nullptr;
+  uintptr_t cmdline_start = 0, cmdline_end = 0;  // this process's argv strings (from /proc/self/stat)
+  bool sandbox = false;
+  bool drop = false;  // switch to uid/gid
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+pid_t g_task_pid = 0;  // in a task's init only: the task it forwards signals to
+
+void ForwardSignal(int sig) {
+  if (g_task_pid > 0) kill(g_task_pid, sig);
 }
 
-void LocalExecutor::SetCgroupRoot(const std::string& root) {
-  cgroup_root_ = root;
-  std::error_code ec;
-  // Usable if both v1 hierarchies exist and we may create our parent group in each.
-  cgroups_ = std::filesystem::exists(root + "/memory/memory.limit_in_bytes", ec) &&
-             std::filesystem::exists(root + "/cpu/cpu.cfs_quota_us", ec);
-  for (const char* c : {"memory", "cpu"}) {
-    if (!cgroups_) break;
-    std::filesystem::create_directories(root + "/" + c + "/awan", ec);
-    cgroups_ = !ec && access((root + "/" + c + "/awan").c_str(), W_OK) == 0;
+[[noreturn]] void InitFail(const InitArgs& a, const char* what) {
+  const int err = errno;
+  const char prefix[] = "awan: cannot start the task: ";
+  (void)!write(a.log_fd, prefix, sizeof prefix - 1);
+  (void)!write(a.log_fd, what, strlen(what));
+  (void)!write(a.log_fd, ": ", 2);
+  const char* e = strerror(err);  // not strictly async-signal-safe, but reads a static table
+  (void)!write(a.log_fd, e, strlen(e));
+  (void)!write(a.log_fd, "\n", 1);
+  _exit(126);
+}
+
+void WriteDecimal(int fd, int v) {
+  char buf[16];
+  int n = 0;
+  unsigned u = v < 0 ? 0u : static_cast<unsigned>(v);
+  do {
+    buf[15 - n++] = static_cast<char>('0' + u % 10);
+    u /= 10;
+  } while (u > 0 && n < 15);
+  (void)!write(fd, buf + 16 - n, static_cast<size_t>(n));
+}
+
+// The task's init: pid 1 of its pid namespace when sandboxed.
+int InitMain(void* p) {
+  const InitArgs& a = *static_cast<const InitArgs*>(p);
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &dfl, nullptr);  // SIGKILL and SIGSTOP refuse: fine
+  setpgid(0, 0);
+  // The init is a copy of the server, so /proc/1/cmdline would show the server's command line (the store's path
+  // among it): overwrite our copy of it.
+  if (a.cmdline_end > a.cmdline_start) {
+    char* c = reinterpret_cast<char*>(a.cmdline_start);
+    const size_t n = a.cmdline_end - a.cmdline_start;
+    memset(c, 0, n);
+    const char name[] = "awan-task-init";
+    memcpy(c, name, std::min(n - 1, sizeof name - 1));
   }
+  for (const char* procs : a.cgroup_procs) {  // join the task's cgroups (write "0": this process)
+    const int cg = open(procs, O_WRONLY | O_CLOEXEC);
+    if (cg < 0 || write(cg, "0", 1) != 1) InitFail(a, "joining its cgroup");
+    close(cg);
+  }
+  if (a.sandbox) {
+    if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) InitFail(a, "making mounts private");
+    if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) InitFail(a, "mounting /proc");
+    // A detached copy of the working directory's mount, taken before the private /tmp hides its path.
+    int tree = -1;
+    if (a.rebind_workdir) {
+      tree = open_tree(AT_FDCWD, a.workdir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+      if (tree < 0) InitFail(a, "cloning the working directory's mount");
+    }
+    if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, a.tmp_options) != 0) InitFail(a, "mounting a private /tmp");
+    if (a.rebind_workdir) {
+      umask(022);
+      for (const char* d : a.workdir_parents) mkdir(d, 0755);  // empty, in the private /tmp
+      if (move_mount(tree, "", AT_FDCWD, a.workdir, MOVE_MOUNT_F_EMPTY_PATH) != 0) InitFail(a, "binding the working directory");
+      close(tree);
+    }
+    if (a.hostname) sethostname(a.hostname, strlen(a.hostname));
+  }
+  if (a.drop) {
+    for (int cap = 0; cap <= 63; ++cap) prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);  // EINVAL past the last: fine
+    if (setgroups(0, nullptr) != 0) InitFail(a, "clearing supplementary groups");
+    if (setresgid(a.gid, a.gid, a.gid) != 0) InitFail(a, "switching to the tenant's gid");
+    if (setresuid(a.uid, a.uid, a.uid) != 0) InitFail(a, "switching to the tenant's uid");
+  }
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) InitFail(a, "setting no_new_privs");
+  if (chdir(a.workdir) != 0 && fchdir(a.workdir_fd) != 0) InitFail(a, "entering the working directory");
+  const pid_t task = fork();
+  if (task < 0) InitFail(a, "fork");
+  if (task == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    dup2(a.log_fd, 1);
+    dup2(a.log_fd, 2);
+    dup2(a.devnull_fd, 0);
+    execvpe(a.argv[0], a.argv, a.envp);
+    const char msg[] = "awan: exec failed: ";
+    (void)!write(2, msg, sizeof msg - 1);
+    (void)!write(2, a.argv[0], strlen(a.argv[0]));
+    (void)!write(2, "\n", 1);
+    _exit(127);
+  }
+  g_task_pid = task;
+  struct sigaction fwd {};
+  fwd.sa_handler = ForwardSignal;
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) sigaction(sig, &fwd, nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  int code = 127;
+  for (;;) {  // reap everything; the task's own status is the answer
+    int status = 0;
+    const pid_t w = waitpid(-1, &status, 0);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) break;
+    if (w == task) {
+      code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+      break;
+    }
+  }
+  WriteDecimal(a.exit_fd, code);
+  _exit(code);  // as the namespace's init, whatever is left in it dies with us
+}
+
+// Where the kernel finds this process's command line: fields 48 and 49 of /proc/self/stat (arg_start, arg_end).
+std::pair<uintptr_t, uintptr_t> CmdlineRange() {
+  std::ifstream f("/proc/self/stat");
+  const std::string s((std::istreambuf_iterator<char>(f)), {});
+  const size_t close = s.rfind(')');
+  if (close == std::string::npos) return {0, 0};
+  std::istringstream rest(s.substr(close + 2));  // field 3 onwards
+  std::string field;
+  uintptr_t start = 0, end = 0;
+  for (int i = 3; i <= 49 && rest >> field; ++i) {
+    if (i == 48) start = std::stoull(field);
+    if (i == 49) end = std::stoull(field);
+  }
+  return {start, end};
+}
+
+bool WriteFile(const std::string& path, const std::string& value) {
+  std::ofstream f(path);
+  f << value;
+  f.flush();
+  return static_cast<bool>(f);
+}
+
+std::vector<pid_t> ReadPids(const std::string& procs) {
+  std::vector<pid_t> out;
+  std::ifstream f(procs);
+  for (pid_t p; f >> p;) out.push_back(p);
+  return out;
+}
+
+// The variables a task gets from the server's environment; everything else comes from the manifest or awan.
+bool Inherited(const std::string& key) { return key == "PATH" || key == "LANG" || key == "LC_ALL" || key == "TZ"; }
+
+}  // namespace
+
+LocalExecutor::LocalExecutor(LocalExecutorOptions options, std::function<int64_t()> now_ms)
+    : o_(std::move(options)), now_ms_(std::move(now_ms)) {
+  logs_dir_ = o_.state_dir + "/logs";
+  work_dir_ = o_.state_dir + "/work";
+  std::error_code ec;
+  const std::string abs = fs::weakly_canonical(fs::absolute(o_.state_dir, ec), ec).string();
+  cgroup_instance_ = fmt::format("{:016x}", std::hash<std::string>{}((abs.empty() ? o_.state_dir : abs) + "/logs"));
+  DetectCgroups();
+}
+
+void LocalExecutor::DetectCgroups() {
+  const std::string& root = o_.cgroup_root;
+  std::error_code ec;
+  auto usable = [&](const char* c, const char* file) {
+    if (!fs::exists(root + "/" + c + "/" + file, ec)) return false;
+    fs::create_directories(root + "/" + c + "/awan", ec);
+    return !ec && access((root + "/" + c + "/awan").c_str(), W_OK) == 0;
+  };
+  cgroups_ = usable("memory", "memory.limit_in_bytes") && usable("cpu", "cpu.cfs_quota_us");
+  pids_cgroup_ = cgroups_ && usable("pids", "pids.max");
+  devices_cgroup_ = cgroups_ && usable("devices", "devices.allow");
+}
+
+std::vector<std::string> LocalExecutor::Controllers() const {
+  std::vector<std::string> out;
+  if (!cgroups_) return out;
+  out = {"memory", "cpu"};
+  if (pids_cgroup_) out.push_back("pids");
+  if (devices_cgroup_) out.push_back("devices");
+  return out;
+}
+
+Status LocalExecutor::Init() {
+  std::error_code ec;
+  for (const std::string& d : {o_.state_dir, logs_dir_, work_dir_}) {
+    fs::create_directories(d, ec);
+    if (ec) return IoError("cannot create " + d + ": " + ec.message());
+  }
+  // Traversable but not listable: a task reaches its own working directory and nothing else.
+  if (chmod(o_.state_dir.c_str(), 0711) != 0 || chmod(work_dir_.c_str(), 0711) != 0 || chmod(logs_dir_.c_str(), 0700) != 0) {
+    return IoError("cannot set the modes of " + o_.state_dir + ": " + std::strerror(errno));
+  }
+  if (geteuid() != 0) {
+    if (o_.sandbox) {
+      return FailedPrecondition(
+          "the local executor isolates tasks with namespaces and per-tenant uids, which needs root; run awan serve as root, "
+          "or pass --unsandboxed-tasks to run tasks as this server's own user (for development only: tasks can then read "
+          "the store)");
+    }
+    return Status::Ok();
+  }
+  if (!o_.sandbox) return Status::Ok();
+  // A trial sandbox: the same clone flags and mounts as a task, running `true` as nobody.
+  TaskLaunch t;
+  t.job_id = "awan-probe";
+  t.command = {"true"};
+  t.uid = t.gid = 65534;
+  t.node = "probe";
+  if (Status s = Launch(t); !s.ok()) return FailedPrecondition("cannot start a sandboxed task here: " + s.message());
+  for (int i = 0; i < 200 && !running_.empty(); ++i) {
+    for (const TaskExit& e : Poll()) {
+      if (e.exit_code != 0) {
+        const std::string log = Logs(t.job_id, 0);
+        fs::remove_all(JobLogDir(t.job_id), ec);
+        fs::remove_all(work_dir_ + "/" + t.job_id, ec);
+        return FailedPrecondition(fmt::format("a trial sandboxed task failed (exit {}): {}", e.exit_code, log));
+      }
+    }
+    if (!running_.empty()) usleep(10 * 1000);
+  }
+  if (!running_.empty()) {
+    Kill(t.job_id);
+    return FailedPrecondition("a trial sandboxed task did not end within 2 s");
+  }
+  fs::remove_all(JobLogDir(t.job_id), ec);
+  fs::remove_all(work_dir_ + "/" + t.job_id, ec);
+  return Status::Ok();
 }
 
 std::string LocalExecutor::CgroupPath(const std::string& job_id, int task) const {
@@ -46,158 +283,288 @@ std::string LocalExecutor::CgroupPath(const std::string& job_id, int task) const
 }
 
 std::string LocalExecutor::Cgroup(const std::string& controller, const std::string& job_id, int task) const {
-  return cgroup_root_ + "/" + controller + "/" + CgroupPath(job_id, task);
+  return o_.cgroup_root + "/" + controller + "/" + CgroupPath(job_id, task);
 }
 
-void LocalExecutor::RemoveCgroups(const std::string& job_id, int task) const {
-  if (!cgroups_) return;
-  for (const char* c : {"memory", "cpu"}) {
-    rmdir(Cgroup(c, job_id, task).c_str());
-    rmdir((cgroup_root_ + "/" + c + "/awan/" + cgroup_instance_).c_str());  // only once it is empty
+void LocalExecutor::KillCgroups(const std::string& job_id, int task) const {
+  for (const std::string& c : Controllers()) {
+    const std::string group = Cgroup(c, job_id, task);
+    for (int round = 0; round < 100; ++round) {  // a task that forks while we kill is bounded by pids.max
+      const std::vector<pid_t> pids = ReadPids(group + "/cgroup.procs");
+      if (pids.empty()) break;
+      for (pid_t p : pids) kill(p, SIGKILL);
+      usleep(round < 10 ? 1000 : 10 * 1000);
+    }
+    rmdir(group.c_str());
+    rmdir((o_.cgroup_root + "/" + c + "/awan/" + cgroup_instance_).c_str());  // only once it is empty
   }
 }
 
 LocalExecutor::~LocalExecutor() {
-  for (const Running& r : running_) {
-    if (r.pid > 0) {
-      kill(-r.pid, SIGKILL);
-      waitpid(r.pid, nullptr, 0);
-    }
-  }
+  for (Running& r : running_) Stop(r, /*graceful=*/false);
 }
+
+std::string LocalExecutor::JobLogDir(const std::string& job_id) const { return logs_dir_ + "/" + job_id; }
 
 std::string LocalExecutor::PidPath(const std::string& job_id, int task) const {
-  return dir_ + "/" + job_id + "/" + std::to_string(task) + ".pid";
-}
-
-int LocalExecutor::ReapOrphans() {
-  int killed = 0;
-  std::error_code ec;
-  if (!std::filesystem::is_directory(dir_, ec)) return 0;
-  for (const auto& job : std::filesystem::directory_iterator(dir_, ec)) {
-    for (const auto& f : std::filesystem::directory_iterator(job.path(), ec)) {
-      if (f.path().extension() != ".pid") continue;
-      pid_t pid = 0;
-      std::ifstream(f.path()) >> pid;
-      // Only a process that is still this task (pid reuse): its environment names the job.
-      std::ifstream env("/proc/" + std::to_string(pid) + "/environ");
-      std::string e((std::istreambuf_iterator<char>(env)), {});
-      if (pid > 0 && e.find("AWAN_JOB_ID=" + job.path().filename().string() + std::string(1, '\0')) != std::string::npos) {
-        kill(-pid, SIGKILL);
-        ++killed;
-      }
-      std::filesystem::remove(f.path(), ec);
-    }
-  }
-  return killed;
+  return JobLogDir(job_id) + "/" + std::to_string(task) + ".pid";
 }
 
 std::string LocalExecutor::LogPath(const std::string& job_id, int task) const {
-  return dir_ + "/" + job_id + "/" + std::to_string(task) + ".log";
+  return JobLogDir(job_id) + "/" + std::to_string(task) + ".log";
+}
+
+int LocalExecutor::ReapOrphans() {
+  int stopped = 0;
+  std::error_code ec;
+  if (!fs::is_directory(logs_dir_, ec)) return 0;
+  for (const auto& job : fs::directory_iterator(logs_dir_, ec)) {
+    for (const auto& f : fs::directory_iterator(job.path(), ec)) {
+      if (f.path().extension() != ".pid") continue;
+      const std::string job_id = job.path().filename().string();
+      int task = -1;
+      try {
+        task = std::stoi(f.path().stem().string());
+      } catch (...) {
+        continue;
+      }
+      pid_t pid = 0;
+      std::ifstream(f.path()) >> pid;
+      // The init is still this task's only if it sits in the task's cgroup (pids are reused); without cgroups,
+      // only if its environment names the job.
+      bool ours = false, init_alive = false;
+      if (cgroups_) {
+        const std::vector<pid_t> in = ReadPids(Cgroup("memory", job_id, task) + "/cgroup.procs");
+        ours = !in.empty();
+        init_alive = std::find(in.begin(), in.end(), pid) != in.end();
+      } else if (pid > 0) {
+        std::ifstream env("/proc/" + std::to_string(pid) + "/environ");
+        const std::string e((std::istreambuf_iterator<char>(env)), {});
+        ours = init_alive = e.find("AWAN_JOB_ID=" + job_id + std::string(1, '\0')) != std::string::npos;
+      }
+      if (init_alive && pid > 0) {
+        kill(pid, SIGKILL);   // the pid namespace's init: everything in it dies
+        kill(-pid, SIGKILL);  // its process group, when not sandboxed
+      }
+      KillCgroups(job_id, task);
+      stopped += ours;
+      fs::remove(f.path(), ec);
+    }
+  }
+  return stopped;
+}
+
+Status LocalExecutor::SetUpCgroups(const TaskLaunch& t, std::vector<std::string>* procs) const {
+  for (const std::string& c : Controllers()) {
+    const std::string g = Cgroup(c, t.job_id, t.task);
+    std::error_code ec;
+    fs::create_directories(g, ec);
+    if (ec) return IoError("cannot create cgroup " + g + ": " + ec.message());
+    bool ok = true;
+    if (c == "memory" && t.mem_mib > 0) ok = WriteFile(g + "/memory.limit_in_bytes", std::to_string(t.mem_mib * 1024 * 1024));
+    if (c == "cpu") {
+      ok = WriteFile(g + "/cpu.cfs_period_us", "100000") &&
+           WriteFile(g + "/cpu.cfs_quota_us", std::to_string(std::max(1, t.cpus) * 100000));
+    }
+    if (c == "pids") ok = WriteFile(g + "/pids.max", std::to_string(o_.pids_max));
+    if (c == "devices") {
+      // Nothing but the ordinary character devices and the GPUs awan assigned.
+      ok = WriteFile(g + "/devices.deny", "a");
+      for (const char* d : {"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm", "c 5:2 rwm",
+                            "c 136:* rwm"}) {
+        ok = ok && WriteFile(g + "/devices.allow", d);
+      }
+      std::vector<std::string> nodes = o_.shared_devices;
+      std::stringstream ss(t.devices);
+      for (std::string idx; std::getline(ss, idx, ',');) {
+        if (idx.empty()) continue;
+        std::string path = o_.gpu_device_pattern;
+        const size_t at = path.find("{}");
+        if (at != std::string::npos) path.replace(at, 2, idx);
+        nodes.push_back(path);
+      }
+      for (const std::string& n : nodes) {
+        struct stat st {};
+        if (stat(n.c_str(), &st) != 0 || !S_ISCHR(st.st_mode)) continue;  // not on this machine
+        ok = ok && WriteFile(g + "/devices.allow", fmt::format("c {}:{} rw", major(st.st_rdev), minor(st.st_rdev)));
+      }
+    }
+    if (!ok) return IoError("cannot set the limits of cgroup " + g);
+    procs->push_back(g + "/cgroup.procs");
+  }
+  return Status::Ok();
 }
 
 Status LocalExecutor::Launch(const TaskLaunch& t) {
-  Running r{t.job_id, t.task, -1, t.duration_s > 0 ? now_ms_() + t.duration_s * 1000 : 0};
+  Running r{t.job_id, t.task, -1, 0, false};
+  const int64_t limit_s = t.command.empty() ? t.duration_s : (t.time_limit_s > 0 ? t.time_limit_s : t.duration_s);
+  if (limit_s > 0) r.ends_ms = now_ms_() + limit_s * 1000;
   std::error_code ec;
-  std::filesystem::create_directories(dir_ + "/" + t.job_id, ec);
-  if (ec) return IoError("cannot create " + dir_ + "/" + t.job_id + ": " + ec.message());
+  const std::string job_logs = JobLogDir(t.job_id);
+  fs::create_directories(job_logs, ec);
+  if (ec) return IoError("cannot create " + job_logs + ": " + ec.message());
+  chmod(job_logs.c_str(), 0700);
   if (t.command.empty()) {
     std::ofstream(LogPath(t.job_id, t.task)) << "placeholder task on " << t.node << " GPUs " << t.devices << " for "
                                              << t.duration_s << " s\n";
     running_.push_back(r);
     return Status::Ok();
   }
-  // Everything the child needs is prepared before fork: after it, only async-signal-safe calls.
+  // Who it runs as.
+  const bool root_server = geteuid() == 0;
+  InitArgs a;
+  a.sandbox = o_.sandbox && root_server;
+  if (root_server) {
+    if (t.uid < 0 || t.gid < 0) {
+      if (!o_.allow_root) return FailedPrecondition("refusing to run a task as root: its tenant has no uid");
+    } else if ((t.uid == 0 || t.gid == 0) && !o_.allow_root) {
+      return FailedPrecondition("refusing to run a task as root (uid or gid 0)");
+    } else {
+      a.drop = true;
+      a.uid = static_cast<uid_t>(t.uid);
+      a.gid = static_cast<gid_t>(t.gid);
+    }
+  }
+  // Its working directory: its own, owned by its uid, unless the manifest names one.
+  std::string workdir = t.workdir;
+  if (workdir.empty()) {
+    workdir = work_dir_ + "/" + t.job_id;
+    fs::create_directories(workdir, ec);
+    if (ec) return IoError("cannot create " + workdir + ": " + ec.message());
+    if (a.drop && chown(workdir.c_str(), a.uid, a.gid) != 0) return IoError("cannot chown " + workdir + ": " + std::strerror(errno));
+    chmod(workdir.c_str(), 0700);
+  }
+  workdir = fs::absolute(workdir, ec).lexically_normal().string();
+  // Its environment: an allowlist of ours, the manifest's, and awan's (which nothing overrides).
   std::vector<std::string> env_strings;
+  bool has_path = false;
   for (char** e = environ; *e != nullptr; ++e) {
     const std::string s = *e;
     const std::string key = s.substr(0, s.find('='));
-    if (key == "CUDA_VISIBLE_DEVICES" || key == "AWAN_JOB_ID" || key == "AWAN_TASK_INDEX" || key == "AWAN_NODE" ||
-        key == "AWAN_CGROUP" ||
-        t.env.count(key)) {
-      continue;
-    }
+    if (!Inherited(key) || t.env.count(key)) continue;
+    has_path = has_path || key == "PATH";
     env_strings.push_back(s);
   }
-  for (const auto& [k, v] : t.env) env_strings.push_back(k + "=" + v);
+  if (!has_path && !t.env.count("PATH")) env_strings.push_back("PATH=/usr/local/bin:/usr/bin:/bin");
+  for (const auto& [k, v] : t.env) {
+    if (k == "HOME" || k == "TMPDIR" || k == "CUDA_VISIBLE_DEVICES" || k.rfind("AWAN_", 0) == 0) continue;
+    env_strings.push_back(k + "=" + v);
+  }
+  env_strings.push_back("HOME=" + workdir);
+  env_strings.push_back("TMPDIR=/tmp");
   env_strings.push_back("CUDA_VISIBLE_DEVICES=" + t.devices);
   env_strings.push_back("AWAN_JOB_ID=" + t.job_id);
   env_strings.push_back("AWAN_TASK_INDEX=" + std::to_string(t.task));
   env_strings.push_back("AWAN_NODE=" + t.node);
+  if (!t.tenant.empty()) env_strings.push_back("AWAN_TENANT=" + t.tenant);
   if (cgroups_) env_strings.push_back("AWAN_CGROUP=" + CgroupPath(t.job_id, t.task));
   std::vector<char*> envp, argv;
   for (std::string& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
   std::vector<std::string> args = t.command;
-  for (std::string& a : args) argv.push_back(a.data());
+  for (std::string& s : args) argv.push_back(s.data());
   argv.push_back(nullptr);
-  // Limits: a cgroup per task in each v1 hierarchy, with the limits written before the process joins.
-  std::string mem_procs, cpu_procs;
-  if (cgroups_) {
-    const std::string mem = Cgroup("memory", t.job_id, t.task), cpu = Cgroup("cpu", t.job_id, t.task);
-    std::error_code mk;
-    std::filesystem::create_directories(mem, mk);
-    std::filesystem::create_directories(cpu, mk);
-    if (t.mem_mib > 0) std::ofstream(mem + "/memory.limit_in_bytes") << t.mem_mib * 1024 * 1024;
-    std::ofstream(cpu + "/cpu.cfs_period_us") << 100000;
-    std::ofstream(cpu + "/cpu.cfs_quota_us") << std::max(1, t.cpus) * 100000;
-    mem_procs = mem + "/cgroup.procs";
-    cpu_procs = cpu + "/cgroup.procs";
+  a.argv = argv.data();
+  a.envp = envp.data();
+  std::vector<std::string> procs;
+  if (Status s = SetUpCgroups(t, &procs); !s.ok()) {
+    KillCgroups(t.job_id, t.task);
+    return s;
   }
+  for (const std::string& p : procs) a.cgroup_procs.push_back(p.c_str());
+  // The private /tmp hides a working directory below /tmp: the init binds it back at the same path.
+  std::vector<std::string> parents;
+  if (a.sandbox && (workdir == "/tmp" || workdir.rfind("/tmp/", 0) == 0)) {
+    a.rebind_workdir = workdir != "/tmp";
+    for (fs::path p = fs::path(workdir); p != "/tmp" && p.has_parent_path() && p != p.parent_path(); p = p.parent_path()) {
+      parents.insert(parents.begin(), p.string());
+    }
+    for (const std::string& p : parents) a.workdir_parents.push_back(p.c_str());
+  }
+  a.workdir = workdir.c_str();
+  std::tie(a.cmdline_start, a.cmdline_end) = CmdlineRange();
+  const std::string hostname = t.node;
+  a.hostname = hostname.c_str();
+  const std::string tmp_options = fmt::format("mode=1777,size={}m", std::max<int64_t>(1, o_.tmp_mib));
+  a.tmp_options = tmp_options.c_str();
   const std::string log = LogPath(t.job_id, t.task);
-  const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return IoError("cannot open " + log + ": " + std::strerror(errno));
-  // Every signal stays blocked from fork until the child has reset its handlers to the defaults. Otherwise a
-  // SIGTERM for the task (a cancel) that arrives before exec runs the server's own handler in the child, which
-  // shuts down the listening socket the child shares with the server: the server stopped (a flaky test showed it).
-  // The defaults also undo the server's SIGPIPE "ignore", which exec would otherwise pass on to the task.
+  const std::string exit_path = JobLogDir(t.job_id) + "/" + std::to_string(t.task) + ".exit";
+  std::vector<int> fds;
+  auto close_all = [&] {
+    for (int fd : fds) close(fd);
+  };
+  a.log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  a.exit_fd = open(exit_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  a.devnull_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  a.workdir_fd = open(workdir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  fds = {a.log_fd, a.exit_fd, a.devnull_fd, a.workdir_fd};
+  if (a.log_fd < 0 || a.exit_fd < 0 || a.devnull_fd < 0) {
+    close_all();
+    KillCgroups(t.job_id, t.task);
+    return IoError("cannot open " + log + ": " + std::strerror(errno));
+  }
+  if (a.workdir_fd < 0) {
+    close_all();
+    KillCgroups(t.job_id, t.task);
+    return FailedPrecondition("working directory " + workdir + ": " + std::strerror(errno));
+  }
+  // The init's stack: its own copy of this mapping (no CLONE_VM), so ours is unmapped right after.
+  constexpr size_t kStack = 512 * 1024;
+  void* stack = mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) {
+    close_all();
+    KillCgroups(t.job_id, t.task);
+    return IoError(std::string("mmap: ") + std::strerror(errno));
+  }
+  // Every signal stays blocked from clone until the init has reset its handlers to the defaults: a SIGTERM for
+  // the task that arrived earlier would run the server's own handler in the child.
   sigset_t all, saved;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, &saved);
-  const pid_t pid = fork();
-  if (pid < 0) {
-    pthread_sigmask(SIG_SETMASK, &saved, nullptr);
-    close(fd);
-    return IoError(std::string("fork: ") + std::strerror(errno));
-  }
-  if (pid == 0) {
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &dfl, nullptr);  // SIGKILL and SIGSTOP refuse: fine
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    setpgid(0, 0);
-    for (const std::string* procs : {&mem_procs, &cpu_procs}) {  // join the task's cgroups (write "0": this process)
-      if (procs->empty()) continue;
-      const int cg = open(procs->c_str(), O_WRONLY | O_CLOEXEC);
-      if (cg >= 0) {
-        (void)!write(cg, "0", 1);
-        close(cg);
-      }
-    }
-    dup2(fd, 1);
-    dup2(fd, 2);
-    const int devnull = open("/dev/null", O_RDONLY);
-    if (devnull >= 0) dup2(devnull, 0);
-    execvpe(argv[0], argv.data(), envp.data());
-    const char msg[] = "awan: exec failed\n";
-    (void)!write(2, msg, sizeof msg - 1);
-    _exit(127);
-  }
+  int flags = SIGCHLD;
+  if (a.sandbox) flags |= CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS;
+  const pid_t pid = clone(InitMain, static_cast<char*>(stack) + kStack, flags, &a);
+  const int clone_errno = errno;
   pthread_sigmask(SIG_SETMASK, &saved, nullptr);
-  setpgid(pid, pid);  // also from the parent, so a Kill right after Launch reaches the group
-  close(fd);
+  munmap(stack, kStack);
+  close_all();
+  if (pid < 0) {
+    KillCgroups(t.job_id, t.task);
+    return IoError(std::string("clone: ") + std::strerror(clone_errno));
+  }
+  setpgid(pid, pid);  // also from here, so a Kill right after Launch reaches the group
   r.pid = pid;
   std::ofstream(PidPath(t.job_id, t.task)) << pid;
   running_.push_back(r);
   return Status::Ok();
 }
 
+void LocalExecutor::Stop(Running& r, bool graceful) {
+  if (r.pid > 0) {
+    if (graceful) {
+      kill(r.pid, SIGTERM);  // the init forwards it to the task
+      for (int64_t waited = 0; waited < o_.kill_grace_ms; waited += 10) {
+        if (waitpid(r.pid, nullptr, WNOHANG) == r.pid) {
+          r.pid = -1;
+          break;
+        }
+        usleep(10 * 1000);
+      }
+    }
+    if (r.pid > 0) {
+      kill(r.pid, SIGKILL);   // the init: with it, its pid namespace
+      kill(-r.pid, SIGKILL);  // its process group, when not sandboxed
+      waitpid(r.pid, nullptr, 0);
+    }
+  }
+  KillCgroups(r.job_id, r.task);  // anything left, wherever it went
+  std::error_code ec;
+  fs::remove(PidPath(r.job_id, r.task), ec);
+}
+
 std::vector<TaskExit> LocalExecutor::Poll() {
   std::vector<TaskExit> out;
   const int64_t now = now_ms_();
-  std::error_code ec;
   for (size_t i = 0; i < running_.size();) {
     Running& r = running_[i];
     bool ended = false;
@@ -211,15 +578,20 @@ std::vector<TaskExit> LocalExecutor::Poll() {
         ended = true;
         code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
         kill(-r.pid, SIGKILL);  // anything the task left behind in its group
+        r.pid = -1;
       } else if (r.ends_ms > 0 && now >= r.ends_ms) {
-        kill(-r.pid, SIGKILL);  // over its time limit: reaped on a later poll
-        r.ends_ms = 0;
+        r.timed_out = true;
+        Stop(r, /*graceful=*/true);
+        ended = true;
+        code = 128 + SIGKILL;
+        r.pid = -1;
       }
     }
     if (ended) {
-      RemoveCgroups(r.job_id, r.task);
-      std::filesystem::remove(PidPath(r.job_id, r.task), ec);
-      out.push_back({r.job_id, r.task, code});
+      if (r.pid < 0) KillCgroups(r.job_id, r.task);
+      std::error_code ec;
+      fs::remove(PidPath(r.job_id, r.task), ec);
+      out.push_back({r.job_id, r.task, code, r.timed_out});
       running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(i));
     } else {
       ++i;
@@ -234,15 +606,7 @@ void LocalExecutor::Kill(const std::string& job_id) {
       ++i;
       continue;
     }
-    if (running_[i].pid > 0) {
-      kill(-running_[i].pid, SIGTERM);
-      usleep(100 * 1000);
-      kill(-running_[i].pid, SIGKILL);
-      waitpid(running_[i].pid, nullptr, 0);
-    }
-    RemoveCgroups(running_[i].job_id, running_[i].task);
-    std::error_code ec;
-    std::filesystem::remove(PidPath(running_[i].job_id, running_[i].task), ec);
+    Stop(running_[i], /*graceful=*/true);
     running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(i));
   }
 }

@@ -1,11 +1,28 @@
-// The local executor: each task is a process on this machine in its own process group, started through
-// /bin/sh-free fork/exec of its argv, with CUDA_VISIBLE_DEVICES set to the devices awan assigned, AWAN_JOB_ID and
-// AWAN_TASK_INDEX, stdout and stderr captured to <dir>/<job>/<task>.log; exit codes map to job states. Where the
-// machine has writable cgroup-v1 memory and cpu hierarchies (/sys/fs/cgroup/{memory,cpu}), each task runs in its
-// own cgroup awan/<job>-<task> with memory.limit_in_bytes = its memory and a CFS quota of its cores (a task over
-// its memory is killed by the kernel: exit 137); elsewhere tasks run without limits (cgroups_enabled() says). A task
-// without a command is a placeholder that "runs" for its duration. Thread-compatible (the control plane calls it
-// under its lock).
+// The local executor: runs each task as a process on this machine, isolated from the server and from other
+// tenants (docs/security.md):
+//
+//   - Identity: the task runs as its tenant's Unix uid/gid (TaskLaunch::uid/gid), never as root unless
+//     `allow_root` says so; supplementary groups are cleared, every capability is dropped from the bounding set,
+//     and no_new_privs is set, so neither setuid binaries nor file capabilities give any of it back.
+//   - Namespaces (`sandbox`): the task is started with clone(2) in new pid, mount, ipc and uts namespaces. The
+//     first process in them is a small init (a copy of this process that never execs): it mounts a fresh /proc
+//     and a private /tmp (tmpfs), drops privileges, forks the task's argv, forwards SIGTERM/SIGINT/SIGHUP to it,
+//     reaps whatever it leaves, and exits with its status. Being the pid namespace's init, its exit kills every
+//     descendant, including those that called setsid(2): nothing outlives a task.
+//   - Files: the state directory is 0711 (traversable, not listable); task logs live in <state>/logs/<job>/ (0700,
+//     root-owned files the task writes only through the descriptor it was given); the working directory is
+//     <state>/work/<job> (0700, owned by the task's uid), or the manifest's `workdir`.
+//   - Environment: an allowlist of the server's (PATH, LANG, LC_ALL, TZ), then the manifest's `env` (reserved
+//     keys are refused at submit), then HOME, TMPDIR and the AWAN_* and CUDA_VISIBLE_DEVICES awan sets.
+//   - cgroup v1, where the machine has writable hierarchies: memory (the manifest's memory), cpu (a CFS quota of
+//     its cores), pids (`pids_max`), and devices (deny all but the ordinary character devices and the GPU device
+//     nodes of the devices awan assigned, found through `gpu_device_pattern`). Each task's group is
+//     awan/<instance>/<job>-<task>, <instance> a hash of the state directory.
+//   - Kill, time limit and restart stop a task by killing its init (the whole pid namespace) and then every
+//     process still in its cgroups.
+//
+// A task without a command is a placeholder that "runs" for its duration. Thread-compatible (the control plane
+// calls it under its lock).
 #pragma once
 
 #include <sys/types.h>
@@ -14,46 +31,67 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "server/executor.h"
 
 namespace awan::server {
 
+struct LocalExecutorOptions {
+  std::string state_dir = "awan-state";      // logs/ and work/ go below it
+  std::string cgroup_root = "/sys/fs/cgroup";
+  bool sandbox = true;                       // namespaces, private /tmp, mounts (needs root)
+  bool allow_root = false;                   // may a task run as uid 0 (or as the server's uid, when that is 0)?
+  std::string gpu_device_pattern = "/dev/nvidia{}";  // {} = the device index
+  std::vector<std::string> shared_devices = {"/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools"};
+  int64_t pids_max = 4096;
+  int64_t tmp_mib = 1024;                    // size of the private /tmp
+  int64_t kill_grace_ms = 100;               // between SIGTERM and SIGKILL on Kill
+};
+
 class LocalExecutor final : public Executor {
  public:
-  // `dir`: where task logs go; `now_ms`: the clock (placeholders end by it).
-  LocalExecutor(std::string dir, std::function<int64_t()> now_ms);
+  LocalExecutor(LocalExecutorOptions options, std::function<int64_t()> now_ms);
   ~LocalExecutor() override;
+  // Creates the state directory's layout with its modes; checks that tasks can be isolated as configured (a
+  // trial sandbox is started when `sandbox`). FailedPrecondition naming what is missing otherwise.
+  Status Init();
   Status Launch(const TaskLaunch& t) override;
   std::vector<TaskExit> Poll() override;
   void Kill(const std::string& job_id) override;
   std::string Logs(const std::string& job_id, int task) const override;
   bool cgroups_enabled() const { return cgroups_; }
-  // Kills the process groups of tasks a previous server left running (it was killed before it could stop
-  // them): each task's pid is in <dir>/<job>/<task>.pid while it runs. Call before Recover requeues their jobs,
-  // so that a job never runs twice. Returns how many were killed.
+  // Stops every task a previous server on this state directory left running (it was killed before it could stop
+  // them): kills the init recorded in <logs>/<job>/<task>.pid and every process in the task's cgroups. Call before
+  // Recover requeues their jobs, so that a job never runs twice. Returns how many tasks were stopped.
   int ReapOrphans();
-  // The cgroup-v1 root (default /sys/fs/cgroup); call before any Launch.
-  void SetCgroupRoot(const std::string& root);
 
  private:
   struct Running {
     std::string job_id;
     int task = 0;
-    pid_t pid = -1;          // -1 for a placeholder
+    pid_t pid = -1;          // the task's init (host pid); -1 for a placeholder
     int64_t ends_ms = 0;     // placeholder end, or the time limit (0 = none)
+    bool timed_out = false;
   };
+  std::string JobLogDir(const std::string& job_id) const;
   std::string LogPath(const std::string& job_id, int task) const;
   std::string PidPath(const std::string& job_id, int task) const;
-  // The task's cgroup below a controller's root: awan/<instance>/<job>-<task>, <instance> a hash of the state
-  // directory, so that two servers on one machine (whose job ids both start at j-00000001) never share a group.
+  // The task's cgroup below a controller's root: awan/<instance>/<job>-<task>.
   std::string CgroupPath(const std::string& job_id, int task) const;
   std::string Cgroup(const std::string& controller, const std::string& job_id, int task) const;
-  void RemoveCgroups(const std::string& job_id, int task) const;
-  std::string dir_;
-  std::string cgroup_root_;
+  std::vector<std::string> Controllers() const;  // the enabled ones
+  void DetectCgroups();
+  // SIGKILL to every process in the task's cgroups until they are empty, then removes the groups.
+  void KillCgroups(const std::string& job_id, int task) const;
+  Status SetUpCgroups(const TaskLaunch& t, std::vector<std::string>* procs) const;
+  void Stop(Running& r, bool graceful);
+
+  LocalExecutorOptions o_;
+  std::string logs_dir_, work_dir_;
   std::string cgroup_instance_;  // hex hash of the state directory's absolute path
-  bool cgroups_ = false;
+  bool cgroups_ = false;         // memory and cpu
+  bool pids_cgroup_ = false, devices_cgroup_ = false;
   std::function<int64_t()> now_ms_;
   std::vector<Running> running_;
 };

@@ -1,5 +1,8 @@
 // The embedded store: SQLite in WAL mode with synchronous=FULL (every commit is fsynced), through SQLiteCpp.
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <sys/stat.h>
+
+#include <stdexcept>
 
 #include <condition_variable>
 #include <mutex>
@@ -14,8 +17,11 @@ namespace {
 
 class SqliteStore final : public StateStore {
  public:
-  explicit SqliteStore(const std::string& path)
-      : db_(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX) {
+  SqliteStore(const std::string& path, bool create)
+      : db_(path, SQLite::OPEN_READWRITE | (create ? SQLite::OPEN_CREATE : 0) | SQLite::OPEN_FULLMUTEX) {
+    // Only this user reads the store (tasks run as other uids); SQLite gives the journal files the same mode.
+    chmod(path.c_str(), 0600);
+    if (!create && !db_.tableExists("jobs")) throw std::runtime_error("not an awan store (no jobs table)");
     db_.exec("PRAGMA journal_mode=WAL");
     db_.exec("PRAGMA synchronous=FULL");
     db_.exec("PRAGMA busy_timeout=5000");
@@ -226,19 +232,27 @@ class SqliteStore final : public StateStore {
 
 }  // namespace
 
-StatusOr<std::unique_ptr<StateStore>> OpenStore(const std::string& url) {
+StatusOr<std::unique_ptr<StateStore>> OpenStore(const std::string& url, StoreOpenMode mode) {
   if (url.rfind("sqlite:", 0) == 0) {
     const std::string path = url.substr(7);
     if (path.empty()) return InvalidArgument("store URL '" + url + "': sqlite:PATH needs a path");
+    struct stat st {};
+    const bool exists = stat(path.c_str(), &st) == 0;
+    if (mode == StoreOpenMode::kCreate && exists) {
+      return FailedPrecondition("store " + path + " already exists (awan init makes a new one only)");
+    }
+    if (mode == StoreOpenMode::kExisting && !exists) {
+      return FailedPrecondition("no store at " + path + ": create it with `awan init --store " + url + "`");
+    }
     try {
-      return std::unique_ptr<StateStore>(new SqliteStore(path));
+      return std::unique_ptr<StateStore>(new SqliteStore(path, mode == StoreOpenMode::kCreate));
     } catch (const std::exception& e) {
       return IoError("cannot open " + path + ": " + e.what());
     }
   }
   if (url.rfind("etcd:", 0) == 0) {
     AWAN_ASSIGN_OR_RETURN(std::vector<std::string> endpoints, EtcdEndpoints(url));
-    return OpenEtcdStore(endpoints);
+    return OpenEtcdStore(endpoints, mode == StoreOpenMode::kCreate);
   }
   return InvalidArgument("store URL '" + url + "': expected sqlite:PATH or etcd:URL[,URL...]");
 }

@@ -61,7 +61,13 @@ class StateStore {
   virtual StatusOr<std::optional<TokenRecord>> FindToken(const std::string& hash) = 0;
 };
 
-// Opens a store by URL: "sqlite:PATH". Creates the database and its tables if they do not exist.
-StatusOr<std::unique_ptr<StateStore>> OpenStore(const std::string& url);
+// kCreate (`awan init`) makes a new store and fails on one that exists; kExisting (everything else: serve,
+// token) opens only a store that `awan init` made, so a typo in a path or a store deleted under the operator is
+// an error, never a silent fresh start with no jobs and no tokens.
+enum class StoreOpenMode { kExisting, kCreate };
+
+// Opens a store by URL: "sqlite:PATH" (the database file and its journal are made readable by this user only)
+// or "etcd:URL[,URL...]". FailedPrecondition, saying how to create it, for a store that does not exist.
+StatusOr<std::unique_ptr<StateStore>> OpenStore(const std::string& url, StoreOpenMode mode = StoreOpenMode::kExisting);
 
 }  // namespace awan::server
