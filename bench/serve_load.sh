@@ -11,6 +11,7 @@ DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-64}
 DIR=$(mktemp -d /tmp/awan-load.XXXXXX)
 DB="sqlite:$DIR/awan.db"
+$AWAN init --store "$DB" >/dev/null
 TOKEN=$($AWAN token create --store "$DB" --tenant my-university --role member 2>/dev/null | tail -1)
 $AWAN serve --store "$DB" --listen 127.0.0.1:0 --fleet examples/fleets/asean.yaml --state-dir "$DIR/state" > "$DIR/serve.log" 2>&1 &
 SERVER=$!

@@ -25,6 +25,7 @@ echo "== awan serve: the control plane on this machine =="
 SERVE=$OUT/serve
 rm -rf "$SERVE" && mkdir -p "$SERVE"
 DB="sqlite:$SERVE/awan.db"
+$AWAN init --store "$DB"
 UNI=$($AWAN token create --store "$DB" --tenant my-university --role member 2>/dev/null | tail -1)
 STARTUP=$($AWAN token create --store "$DB" --tenant my-startup --role member 2>/dev/null | tail -1)
 $AWAN serve --store "$DB" --listen 127.0.0.1:0 --fleet examples/fleets/asean.yaml --state-dir "$SERVE/state" \

@@ -9,11 +9,13 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -37,6 +39,7 @@ struct InitArgs {
   char** argv = nullptr;
   char** envp = nullptr;
   int log_fd = -1, exit_fd = -1, devnull_fd = -1, workdir_fd = -1;
+  std::array<int, 4> keep_fds{};  // the four above, sorted
   const char* workdir = nullptr;
   bool rebind_workdir = false;              // the workdir is under /tmp, which the private /tmp hides
   std::vector<const char*> workdir_parents;  // to create in the private /tmp before the bind
@@ -56,18 +59,6 @@ void ForwardSignal(int sig) {
   if (g_task_pid > 0) kill(g_task_pid, sig);
 }
 
-[[noreturn]] void InitFail(const InitArgs& a, const char* what) {
-  const int err = errno;
-  const char prefix[] = "awan: cannot start the task: ";
-  (void)!write(a.log_fd, prefix, sizeof prefix - 1);
-  (void)!write(a.log_fd, what, strlen(what));
-  (void)!write(a.log_fd, ": ", 2);
-  const char* e = strerror(err);  // not strictly async-signal-safe, but reads a static table
-  (void)!write(a.log_fd, e, strlen(e));
-  (void)!write(a.log_fd, "\n", 1);
-  _exit(126);
-}
-
 void WriteDecimal(int fd, int v) {
   char buf[16];
   int n = 0;
@@ -79,6 +70,18 @@ void WriteDecimal(int fd, int v) {
   (void)!write(fd, buf + 16 - n, static_cast<size_t>(n));
 }
 
+[[noreturn]] void InitFail(const InitArgs& a, const char* what) {
+  const int err = errno;
+  const char prefix[] = "awan: cannot start the task: ";
+  (void)!write(a.log_fd, prefix, sizeof prefix - 1);
+  (void)!write(a.log_fd, what, strlen(what));
+  (void)!write(a.log_fd, ": errno ", 8);  // not strerror(): it may take a lock another thread held at clone
+  WriteDecimal(a.log_fd, err);
+  (void)!write(a.log_fd, "\n", 1);
+  _exit(126);
+}
+
+
 // The task's init: pid 1 of its pid namespace when sandboxed.
 int InitMain(void* p) {
   const InitArgs& a = *static_cast<const InitArgs*>(p);
@@ -86,6 +89,14 @@ int InitMain(void* p) {
   dfl.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &dfl, nullptr);  // SIGKILL and SIGSTOP refuse: fine
   setpgid(0, 0);
+  // The init never execs, so close-on-exec does not apply to it: close every descriptor it inherited from the
+  // server (the listening socket, the store, the server's locks) but the four it needs.
+  int from = 3;
+  for (int fd : a.keep_fds) {
+    if (fd > from) close_range(static_cast<unsigned>(from), static_cast<unsigned>(fd - 1), 0);
+    from = std::max(from, fd + 1);
+  }
+  close_range(static_cast<unsigned>(from), ~0U, 0);
   // The init is a copy of the server, so /proc/1/cmdline would show the server's command line (the store's path
   // among it): overwrite our copy of it.
   if (a.cmdline_end > a.cmdline_start) {
@@ -120,13 +131,17 @@ int InitMain(void* p) {
   }
   if (a.drop) {
     for (int cap = 0; cap <= 63; ++cap) prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);  // EINVAL past the last: fine
-    if (setgroups(0, nullptr) != 0) InitFail(a, "clearing supplementary groups");
-    if (setresgid(a.gid, a.gid, a.gid) != 0) InitFail(a, "switching to the tenant's gid");
-    if (setresuid(a.uid, a.uid, a.uid) != 0) InitFail(a, "switching to the tenant's uid");
+    // Raw system calls: glibc's wrappers broadcast the change to every thread glibc knows of, and this copy of
+    // the server has only one while glibc's list still names the server's threads (it would wait forever).
+    if (syscall(SYS_setgroups, 0, nullptr) != 0) InitFail(a, "clearing supplementary groups");
+    if (syscall(SYS_setresgid, a.gid, a.gid, a.gid) != 0) InitFail(a, "switching to the tenant's gid");
+    if (syscall(SYS_setresuid, a.uid, a.uid, a.uid) != 0) InitFail(a, "switching to the tenant's uid");
   }
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) InitFail(a, "setting no_new_privs");
   if (chdir(a.workdir) != 0 && fchdir(a.workdir_fd) != 0) InitFail(a, "entering the working directory");
-  const pid_t task = fork();
+  // The raw system call, not glibc's fork(): that one takes glibc's internal locks (malloc, stdio), which another
+  // server thread may have held at the moment of clone(2) — in this copy they would never be released.
+  const pid_t task = static_cast<pid_t>(syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, nullptr));
   if (task < 0) InitFail(a, "fork");
   if (task == 0) {
     sigset_t none;
@@ -360,6 +375,10 @@ Status LocalExecutor::SetUpCgroups(const TaskLaunch& t, std::vector<std::string>
     std::error_code ec;
     fs::create_directories(g, ec);
     if (ec) return IoError("cannot create cgroup " + g + ": " + ec.message());
+    // Readable (not writable) by the task, which may size itself by its limits as JVMs and PyTorch do.
+    for (const std::string& d : {o_.cgroup_root + "/" + c + "/awan", o_.cgroup_root + "/" + c + "/awan/" + cgroup_instance_, g}) {
+      chmod(d.c_str(), 0755);
+    }
     bool ok = true;
     if (c == "memory" && t.mem_mib > 0) ok = WriteFile(g + "/memory.limit_in_bytes", std::to_string(t.mem_mib * 1024 * 1024));
     if (c == "cpu") {
@@ -498,6 +517,8 @@ Status LocalExecutor::Launch(const TaskLaunch& t) {
   a.devnull_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
   a.workdir_fd = open(workdir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   fds = {a.log_fd, a.exit_fd, a.devnull_fd, a.workdir_fd};
+  a.keep_fds = {a.log_fd, a.exit_fd, a.devnull_fd, a.workdir_fd};
+  std::sort(a.keep_fds.begin(), a.keep_fds.end());
   if (a.log_fd < 0 || a.exit_fd < 0 || a.devnull_fd < 0) {
     close_all();
     KillCgroups(t.job_id, t.task);

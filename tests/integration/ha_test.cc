@@ -85,6 +85,7 @@ TEST(HighAvailability, StandbyTakesOverWhenTheActiveReplicaAndTheEtcdLeaderDie) 
     }
   } cleanup{dir, {}};
   const std::string store = "etcd:" + eps;
+  Shell(std::string(AWAN_BINARY) + " init --store " + store);
   const std::string token =
       Shell(std::string(AWAN_BINARY) + " token create --store " + store + " --tenant my-university --role member 2>/dev/null | tail -1");
   ASSERT_EQ(token.rfind("awan_", 0), 0u) << token;

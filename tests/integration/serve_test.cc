@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -16,162 +17,11 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "integration/serve_harness.h"
+
 namespace {
 
-using Json = nlohmann::json;
-
-std::string TempDir(const std::string& name) {
-  auto d = std::filesystem::temp_directory_path() / ("awan-serve-" + name + "-" + std::to_string(getpid()));
-  std::filesystem::remove_all(d);
-  std::filesystem::create_directories(d);
-  return d.string();
-}
-
-std::string RunAwan(const std::string& args) {
-  const std::string cmd = std::string(AWAN_BINARY) + " " + args + " 2>/dev/null";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  pclose(p);
-  return out;
-}
-
-std::string Token(const std::string& db, const std::string& tenant, const std::string& role) {
-  std::string out = RunAwan("token create --store sqlite:" + db + (tenant.empty() ? "" : " --tenant " + tenant) + " --role " + role);
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  return out.substr(out.rfind('\n') + 1);
-}
-
-// A running `awan serve`, killed with SIGKILL (or SIGTERM) by the test.
-class Server {
- public:
-  Server(const std::string& dir, const std::string& db, std::string fleet = "",
-         std::vector<std::string> extra = {}) {
-    if (fleet.empty()) fleet = std::string(AWAN_SOURCE_DIR) + "/examples/fleets/asean.yaml";
-    log_ = dir + "/serve-" + std::to_string(++starts_) + ".log";
-    std::vector<std::string> args = {AWAN_BINARY, "serve", "--store", "sqlite:" + db, "--listen", "127.0.0.1:0",
-                                     "--fleet", fleet, "--state-dir", dir + "/state", "--tick-ms", "50"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_ = fork();
-    if (pid_ == 0) {
-      const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      dup2(fd, 1);
-      dup2(fd, 2);
-      execv(AWAN_BINARY, argv.data());
-      _exit(127);
-    }
-    for (int i = 0; i < 200 && port_ == 0; ++i) {  // at most 10 s
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      std::ifstream f(log_);
-      std::string line;
-      while (std::getline(f, line)) {
-        const size_t at = line.find("://127.0.0.1:");
-        if (at != std::string::npos) {
-          port_ = std::stoi(line.substr(at + 13));
-          scheme_ = line.substr(line.rfind(' ', at) + 1, at - line.rfind(' ', at) - 1);
-        }
-      }
-    }
-  }
-  ~Server() { Kill(SIGKILL); }
-  void Kill(int sig) {
-    if (pid_ <= 0) return;
-    kill(pid_, sig);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-  int port() const { return port_; }
-  std::string url() const { return scheme_ + "://127.0.0.1:" + std::to_string(port_); }
-
- private:
-  static inline int starts_ = 0;
-  pid_t pid_ = -1;
-  int port_ = 0;
-  std::string scheme_ = "http";
-  std::string log_;
-};
-
-
-// A response that is never null: a request that failed (timeout, refused) is a test failure, not a crash.
-struct Safe {
-  httplib::Result r;
-  httplib::Response empty{};
-  const httplib::Response* operator->() {
-    if (!r) {
-      ADD_FAILURE() << "request failed: " << httplib::to_string(r.error());
-      return &empty;
-    }
-    return &*r;
-  }
-  explicit operator bool() const { return static_cast<bool>(r); }
-  httplib::Error error() const { return r.error(); }
-};
-
-// An HTTP client whose calls return Safe, with a generous timeout for loaded CI machines.
-class Http {
- public:
-  explicit Http(const std::string& url) : c_(url) {
-    c_.set_read_timeout(30);
-    c_.set_connection_timeout(5);
-  }
-  template <typename... A>
-  Safe Get(A&&... a) { return Safe{c_.Get(std::forward<A>(a)...)}; }
-  template <typename... A>
-  Safe Post(A&&... a) { return Safe{c_.Post(std::forward<A>(a)...)}; }
-  template <typename... A>
-  Safe Delete(A&&... a) { return Safe{c_.Delete(std::forward<A>(a)...)}; }
-  httplib::Client& raw() { return c_; }
-
- private:
-  httplib::Client c_;
-};
-
-// Writes DIR/fleet.yaml: one 4-GPU node (z-b0-s0-0) in region lab, tenant lab (4 GPUs guaranteed) and `more`.
-void OneNodeFleet(const std::string& dir, const std::string& more_tenants = "") {
-  std::ofstream(dir + "/fleet.yaml") << "node_types:\n  g4: {accelerator: H100, gpus: 4, cpu: 8, memory_gib: 64}\n"
-                                        "regions:\n  - name: lab\n    zones:\n      - {name: z, layout: {type: g4, nodes: 1}}\n"
-                                        "tenants:\n  - {name: lab, guaranteed_gpus: 4}\n"
-                                     << more_tenants;
-}
-
-httplib::Headers Bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
-
-const char* kShortJob = R"(apiVersion: awan/v1
-kind: Job
-metadata: {name: hello}
-spec:
-  tasks: 2
-  gpus: 2
-  command: [sh, -c, "echo task $AWAN_TASK_INDEX devices $CUDA_VISIBLE_DEVICES node $AWAN_NODE"]
-)";
-
-Json WaitForState(Http& c, const std::string& token, const std::string& id, const std::string& state) {
-  Json j;
-  for (int i = 0; i < 200; ++i) {
-    auto r = c.Get("/v1/jobs/" + id, Bearer(token));
-    if (r && r->status == 200) {
-      j = Json::parse(r->body);
-      if (j["state"] == state) return j;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return j;
-}
-
-// Polls a job until it has Succeeded or Failed, for at most `seconds`; returns its last view.
-Json WaitForEnd(Http& c, const std::string& token, const std::string& id, int seconds) {
-  Json j = Json::object();
-  for (int i = 0; i < seconds * 10 && j.value("state", "") != "Succeeded" && j.value("state", "") != "Failed"; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    j = Json::parse(c.Get("/v1/jobs/" + id, Bearer(token))->body);
-  }
-  return j;
-}
-
+using namespace awan::testing;  // NOLINT
 TEST(Serve, JobsRunOnTheGpusAwanChoseAndTenantsStayApart) {
   const std::string dir = TempDir("run");
   const std::string db = dir + "/awan.db";
@@ -583,15 +433,23 @@ bool Alive(pid_t pid) {  // running, not a zombie
 }
 
 // A server killed with SIGKILL leaves its tasks running; the next server stops them before it requeues their
-// jobs, so that a job never runs twice.
+// jobs, so that a job never runs twice. The task's processes are found through its memory cgroup.
 TEST(Serve, RestartStopsTasksLeftByAKilledServer) {
+  if (access("/sys/fs/cgroup/memory/cgroup.procs", W_OK) != 0) GTEST_SKIP() << "no writable cgroup-v1 memory hierarchy";
   const std::string dir = TempDir("orphans");
   OneNodeFleet(dir);
   const std::string db = dir + "/awan.db";
   const std::string token = Token(db, "lab", "member");
   const std::string job = "apiVersion: awan/v1\nkind: Job\nmetadata: {name: sleeper}\nspec: {gpus: 1, cpu: 1, memory_gib: 1, "
-                          "command: [sh, -c, 'echo $$ >> " + dir + "/pids; exec sleep 60']}\n";
-  std::string id;
+                          "command: [sh, -c, 'echo $AWAN_CGROUP; exec sleep 60']}\n";
+  auto pids = [](const std::string& group) {
+    std::vector<pid_t> v;
+    std::ifstream f("/sys/fs/cgroup/memory/" + group + "/cgroup.procs");
+    for (pid_t p; f >> p;) v.push_back(p);
+    return v;
+  };
+  std::string id, group;
+  std::vector<pid_t> first;
   {
     Server s(dir, db, dir + "/fleet.yaml");
     ASSERT_GT(s.port(), 0);
@@ -600,29 +458,40 @@ TEST(Serve, RestartStopsTasksLeftByAKilledServer) {
     ASSERT_EQ(sub->status, 201);
     id = Json::parse(sub->body)["id"];
     ASSERT_EQ(WaitForState(c, token, id, "Running")["state"], "Running");
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    for (int i = 0; i < 100 && group.empty(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      const std::string log = c.Get("/v1/jobs/" + id + "/logs", Bearer(token))->body;
+      if (log.find('\n') != std::string::npos) group = log.substr(0, log.find('\n'));
+    }
+    ASSERT_FALSE(group.empty());
+    for (int i = 0; i < 100 && first.size() < 2; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      first = pids(group);  // the task's init and the sleep
+    }
+    ASSERT_EQ(first.size(), 2u);
     s.Kill(SIGKILL);
   }
-  auto pids = [&] {
-    std::vector<pid_t> v;
-    std::ifstream f(dir + "/pids");
-    for (pid_t p; f >> p;) v.push_back(p);
-    return v;
-  };
-  ASSERT_EQ(pids().size(), 1u);
-  const pid_t first = pids()[0];
-  EXPECT_TRUE(Alive(first)) << "the task should outlive the killed server";
+  for (pid_t p : first) EXPECT_TRUE(Alive(p)) << "the task should outlive the killed server";
   Server s(dir, db, dir + "/fleet.yaml");
   ASSERT_GT(s.port(), 0);
   Http c(s.url());
-  for (int i = 0; i < 50 && Alive(first); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  EXPECT_FALSE(Alive(first)) << "the orphan of the killed server still runs";
+  for (int i = 0; i < 50 && (Alive(first[0]) || Alive(first[1])); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  for (pid_t p : first) EXPECT_FALSE(Alive(p)) << "the orphan of the killed server still runs";
   ASSERT_EQ(WaitForState(c, token, id, "Running")["state"], "Running");  // requeued and running again, once
-  for (int i = 0; i < 50 && pids().size() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  ASSERT_EQ(pids().size(), 2u);
-  int alive = 0;
-  for (pid_t p : pids()) alive += Alive(p);
-  EXPECT_EQ(alive, 1);
+  std::vector<pid_t> second;
+  for (int i = 0; i < 100 && second.size() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    second = pids(group);
+  }
+  std::string seen;
+  for (pid_t p : second) {
+    std::ifstream cmd("/proc/" + std::to_string(p) + "/cmdline");
+    std::ifstream wchan("/proc/" + std::to_string(p) + "/stack");
+    seen += std::to_string(p) + ": " + std::string((std::istreambuf_iterator<char>(cmd)), {}).substr(0, 14) + " " +
+            std::string((std::istreambuf_iterator<char>(wchan)), {}) + "\n";
+  }
+  EXPECT_EQ(second.size(), 2u) << seen << c.Get("/v1/jobs/" + id + "/logs", Bearer(token))->body;
+  for (pid_t p : second) EXPECT_TRUE(std::find(first.begin(), first.end(), p) == first.end());
   c.Post("/v1/jobs/" + id + "/cancel", Bearer(token), "", "text/plain");
 }
 

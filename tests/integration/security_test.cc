@@ -1,0 +1,419 @@
+// Tenants don't trust each other: every attack of docs/security.md's threat model, carried out against the real
+// `awan serve` on 127.0.0.1 by a tenant's task or an API client, and checked to be stopped. Most need root (the
+// server isolates tasks with namespaces and per-tenant uids only as root); they are skipped, visibly, without it.
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "integration/serve_harness.h"
+
+namespace {
+
+using namespace awan::testing;  // NOLINT
+
+#define NEEDS_ROOT() \
+  if (geteuid() != 0) GTEST_SKIP() << "task isolation needs root (namespaces, per-tenant uids)"
+
+std::string Job(const std::string& name, const std::string& script, const std::string& extra = "") {
+  std::string quoted;
+  for (char c : script) {
+    if (c == '\'') quoted += "''";
+    else quoted += c;
+  }
+  return "apiVersion: awan/v1\nkind: Job\nmetadata: {name: " + name + "}\nspec: {gpus: 1, cpu: 1, memory_gib: 1" + extra +
+         ", command: [sh, -c, '" + quoted + "']}\n";
+}
+
+// Submits and waits for the job to end; returns (final view, task 0's log).
+std::pair<Json, std::string> RunToEnd(Http& c, const std::string& token, const std::string& manifest, int seconds = 30) {
+  auto r = c.Post("/v1/jobs", Bearer(token), manifest, "application/yaml");
+  EXPECT_EQ(r->status, 201) << r->body;
+  if (r->status != 201) return {Json::object(), ""};
+  const std::string id = Json::parse(r->body)["id"];
+  const Json end = WaitForEnd(c, token, id, seconds);
+  return {end, c.Get("/v1/jobs/" + id + "/logs", Bearer(token))->body};
+}
+
+std::vector<pid_t> CgroupPids(const std::string& group) {
+  std::vector<pid_t> out;
+  std::ifstream f("/sys/fs/cgroup/memory/" + group + "/cgroup.procs");
+  for (pid_t p; f >> p;) out.push_back(p);
+  return out;
+}
+
+bool Alive(pid_t pid) {  // running, not a zombie
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string s((std::istreambuf_iterator<char>(stat)), {});
+  if (s.empty()) return false;
+  const size_t close = s.rfind(')');
+  return close != std::string::npos && close + 2 < s.size() && s[close + 2] != 'Z';
+}
+
+// A member's task tries to become fleet admin: find the store through its parent's command line and plant a
+// token in it. It runs as its tenant's uid, without capabilities, and sees neither the store nor the server.
+TEST(Security, TaskCannotReachTheStoreOrTheServer) {
+  NEEDS_ROOT();
+  const std::string dir = TempDir("sec-store");
+  OneNodeFleet(dir, "  - {name: other, guaranteed_gpus: 0}\n");
+  const std::string db = dir + "/awan.db";
+  const std::string token = Token(db, "lab", "member");
+  Server s(dir, db, dir + "/fleet.yaml");
+  ASSERT_GT(s.port(), 0);
+  Http c(s.url());
+  const auto [end, log] = RunToEnd(
+      c, token,
+      Job("plant", "id -u; cat /proc/1/cmdline | tr \"\\0\" \" \"; echo; cat /proc/$PPID/cmdline; echo; "
+                   "(cat " + db + " >/dev/null && echo READ-STORE) 2>/dev/null; (echo x >> " + db +
+                   " && echo WROTE-STORE) 2>/dev/null; (ls " + dir + "/state/logs >/dev/null && echo LISTED-LOGS) 2>/dev/null; "
+                   "grep CapEff /proc/self/status; grep NoNewPrivs /proc/self/status; "
+                   "(echo awan > /proc/sys/kernel/hostname && echo HOSTNAME) 2>/dev/null; "
+                   "ps -e -o pid= | wc -l"));
+  EXPECT_EQ(end["state"], "Succeeded") << end.dump() << log;
+  std::istringstream lines(log);
+  std::string uid;
+  std::getline(lines, uid);
+  EXPECT_NE(uid, "0") << log;
+  EXPECT_FALSE(uid.empty()) << log;
+  EXPECT_EQ(log.find(db), std::string::npos) << "the store's path is visible to the task:\n" << log;
+  EXPECT_EQ(log.find("--store"), std::string::npos) << log;
+  EXPECT_EQ(log.find("READ-STORE"), std::string::npos) << log;
+  EXPECT_EQ(log.find("WROTE-STORE"), std::string::npos) << log;
+  EXPECT_EQ(log.find("LISTED-LOGS"), std::string::npos) << log;
+  EXPECT_EQ(log.find("HOSTNAME"), std::string::npos) << log;
+  EXPECT_NE(log.find("CapEff:\t0000000000000000"), std::string::npos) << log;
+  EXPECT_NE(log.find("NoNewPrivs:\t1"), std::string::npos) << log;
+  // Its own pid namespace: the init, sh, ps and wc, nothing of the host.
+  EXPECT_LE(std::stoi(log.substr(log.rfind('\n', log.size() - 2) + 1)), 6) << log;
+  // The store still opens and has the same tokens: a planted one would show as a new admin.
+  EXPECT_EQ(c.Get("/v1/audit", Bearer(token))->status, 403);
+}
+
+// One tenant's task reads another tenant's log and working directory: refused.
+TEST(Security, TaskCannotReadAnotherTenantsLogOrFiles) {
+  NEEDS_ROOT();
+  // Outside /tmp, so that the file modes are what stops the task (the private /tmp would hide a state directory
+  // below /tmp altogether).
+  const std::string dir = "/var/tmp/awan-serve-sec-logs-" + std::to_string(getpid());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  struct Cleanup {
+    std::string d;
+    ~Cleanup() { std::filesystem::remove_all(d); }
+  } cleanup{dir};
+  OneNodeFleet(dir, "  - {name: other, guaranteed_gpus: 2}\n");
+  const std::string db = dir + "/awan.db";
+  const std::string lab = Token(db, "lab", "member"), other = Token(db, "other", "member");
+  Server s(dir, db, dir + "/fleet.yaml");
+  ASSERT_GT(s.port(), 0);
+  Http c(s.url());
+  auto [secret_end, secret_log] = RunToEnd(c, lab, Job("secret", "echo the-lab-secret; echo the-lab-file > secret.txt; pwd"));
+  ASSERT_EQ(secret_end["state"], "Succeeded") << secret_log;
+  const std::string id = secret_end["id"];
+  const std::string workdir = secret_log.substr(secret_log.find('/'), secret_log.rfind('\n') - secret_log.find('/'));
+  const std::string theirs = dir + "/state/logs/" + id + "/0.log";
+  ASSERT_TRUE(std::filesystem::exists(theirs));
+  auto [end, log] = RunToEnd(c, other,
+                             Job("snoop", "cat " + theirs + " 2>&1; cat " + workdir + "/secret.txt 2>&1; ls " + dir +
+                                              "/state/work 2>&1; ls -R " + dir + " 2>&1 | head -50"));
+  ASSERT_EQ(end["state"], "Succeeded") << end.dump();
+  EXPECT_NE(log.find("Permission denied"), std::string::npos) << log;
+  EXPECT_EQ(log.find("the-lab-secret"), std::string::npos) << log;
+  EXPECT_EQ(log.find("the-lab-file"), std::string::npos) << log;
+  EXPECT_EQ(log.find("\n" + id + "\n"), std::string::npos) << "a listing shows the other tenant's job:\n" << log;
+  // Through the API, another tenant's job does not exist.
+  EXPECT_EQ(c.Get("/v1/jobs/" + id + "/logs", Bearer(other))->status, 404);
+}
+
+// A task escapes its memory limit by moving itself to the root memory cgroup: refused, it stays in its group.
+TEST(Security, TaskCannotLeaveItsCgroup) {
+  NEEDS_ROOT();
+  if (access("/sys/fs/cgroup/memory/cgroup.procs", W_OK) != 0) GTEST_SKIP() << "no writable cgroup-v1 memory hierarchy";
+  const std::string dir = TempDir("sec-cgroup");
+  OneNodeFleet(dir);
+  const std::string db = dir + "/awan.db";
+  const std::string token = Token(db, "lab", "member");
+  Server s(dir, db, dir + "/fleet.yaml");
+  ASSERT_GT(s.port(), 0);
+  Http c(s.url());
+  auto [end, log] = RunToEnd(c, token,
+                             Job("escape", "for f in /sys/fs/cgroup/memory/cgroup.procs /sys/fs/cgroup/memory/awan/cgroup.procs "
+                                           "/sys/fs/cgroup/memory/$AWAN_CGROUP/memory.limit_in_bytes; do "
+                                           "echo $$ > $f 2>/dev/null && echo ESCAPED $f; done; "
+                                           "echo 9999999999 > /sys/fs/cgroup/memory/$AWAN_CGROUP/memory.limit_in_bytes 2>/dev/null "
+                                           "&& echo RAISED; grep memory: /proc/self/cgroup"));
+  EXPECT_EQ(end["state"], "Succeeded") << log;
+  EXPECT_EQ(log.find("ESCAPED"), std::string::npos) << log;
+  EXPECT_EQ(log.find("RAISED"), std::string::npos) << log;
+  EXPECT_NE(log.find(":memory:/awan/"), std::string::npos) << log;
+}
+
+// CUDA_VISIBLE_DEVICES (and awan's own variables) cannot be set by a manifest, and the devices cgroup opens only
+// the GPU device nodes awan assigned: stand-in nodes (char 240:N, no driver) answer ENXIO when allowed and EPERM
+// when not.
+TEST(Security, TaskSeesOnlyItsOwnGpus) {
+  NEEDS_ROOT();
+  if (access("/sys/fs/cgroup/devices/devices.allow", W_OK) != 0) GTEST_SKIP() << "no writable cgroup-v1 devices hierarchy";
+  const std::string dir = TempDir("sec-gpus");
+  OneNodeFleet(dir);
+  const std::string db = dir + "/awan.db";
+  const std::string token = Token(db, "lab", "member");
+  const std::string devs = "/var/tmp/awan-test-devs-" + std::to_string(getpid());
+  std::filesystem::remove_all(devs);
+  std::filesystem::create_directories(devs);
+  chmod(devs.c_str(), 0755);
+  for (int i = 0; i < 4; ++i) {
+    const std::string n = devs + "/gpu" + std::to_string(i);
+    ASSERT_EQ(mknod(n.c_str(), S_IFCHR | 0666, makedev(240, i)), 0) << n;
+    chmod(n.c_str(), 0666);
+  }
+  {
+    Server s(dir, db, dir + "/fleet.yaml", {"--gpu-device-nodes", devs + "/gpu{}"});
+    ASSERT_GT(s.port(), 0);
+    Http c(s.url());
+    for (const char* key : {"CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "AWAN_JOB_ID", "HOME"}) {
+      auto r = c.Post("/v1/jobs", Bearer(token), Job("override", "true", std::string(", env: {") + key + ": '0,1,2,3'}"),
+                      "application/yaml");
+      EXPECT_EQ(r->status, 400) << key << ": " << r->body;
+      EXPECT_NE(r->body.find(key), std::string::npos) << r->body;
+    }
+    auto [end, log] = RunToEnd(c, token,
+                               Job("peek", "echo visible=$CUDA_VISIBLE_DEVICES; for i in 0 1 2 3; do "
+                                           "cat " + devs + "/gpu$i 2>&1 | sed \"s/^/gpu$i: /\"; done"));
+    EXPECT_EQ(end["state"], "Succeeded") << log;
+    const std::string mine = log.substr(log.find("visible=") + 8, 1);
+    int allowed = 0, denied = 0;
+    for (int i = 0; i < 4; ++i) {
+      const size_t at = log.find("gpu" + std::to_string(i) + ": ");
+      ASSERT_NE(at, std::string::npos) << log;
+      const std::string line = log.substr(at, log.find('\n', at) - at);
+      if (std::to_string(i) == mine) {
+        EXPECT_NE(line.find("No such device"), std::string::npos) << line;  // opened: only the driver is missing
+        ++allowed;
+      } else {
+        EXPECT_NE(line.find("Operation not permitted"), std::string::npos) << line;
+        ++denied;
+      }
+    }
+    EXPECT_EQ(allowed, 1) << log;
+    EXPECT_EQ(denied, 3) << log;
+  }
+  std::filesystem::remove_all(devs);
+}
+
+// Descendants that call setsid(2) do not survive a cancel, nor a restart of the control plane.
+TEST(Security, SetsidDescendantsDieWithTheirTask) {
+  NEEDS_ROOT();
+  const std::string dir = TempDir("sec-setsid");
+  OneNodeFleet(dir);
+  const std::string db = dir + "/awan.db";
+  const std::string token = Token(db, "lab", "member");
+  const std::string job = Job("daemon", "echo $AWAN_CGROUP; setsid sleep 300 & setsid sh -c \"sleep 300\" & sleep 300");
+  auto cgroup_of = [&](Http& c, const std::string& id) {
+    std::string log;
+    for (int i = 0; i < 100 && log.find('\n') == std::string::npos; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      log = c.Get("/v1/jobs/" + id + "/logs", Bearer(token))->body;
+    }
+    return log.substr(0, log.find('\n'));
+  };
+  auto wait_pids = [](const std::string& group, size_t n) {
+    std::vector<pid_t> p;
+    for (int i = 0; i < 100 && p.size() < n; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      p = CgroupPids(group);
+    }
+    return p;
+  };
+  std::vector<pid_t> after_cancel, after_restart;
+  {
+    Server s(dir, db, dir + "/fleet.yaml");
+    ASSERT_GT(s.port(), 0);
+    Http c(s.url());
+    // Cancel.
+    auto r = c.Post("/v1/jobs", Bearer(token), job, "application/yaml");
+    ASSERT_EQ(r->status, 201) << r->body;
+    const std::string id = Json::parse(r->body)["id"];
+    ASSERT_EQ(WaitForState(c, token, id, "Running")["state"], "Running");
+    const std::string group = cgroup_of(c, id);
+    ASSERT_FALSE(group.empty());
+    after_cancel = wait_pids(group, 5);  // init, sh, two setsid sleeps (one under its own sh), sleep
+    ASSERT_GE(after_cancel.size(), 5u);
+    EXPECT_EQ(c.Post("/v1/jobs/" + id + "/cancel", Bearer(token), "", "text/plain")->status, 200);
+    // Restart: the server dies with SIGKILL while the next job runs.
+    auto r2 = c.Post("/v1/jobs", Bearer(token), job, "application/yaml");
+    ASSERT_EQ(r2->status, 201) << r2->body;
+    const std::string id2 = Json::parse(r2->body)["id"];
+    ASSERT_EQ(WaitForState(c, token, id2, "Running")["state"], "Running");
+    after_restart = wait_pids(cgroup_of(c, id2), 5);
+    ASSERT_GE(after_restart.size(), 5u);
+    s.Kill(SIGKILL);
+  }
+  for (pid_t p : after_cancel) EXPECT_FALSE(Alive(p)) << "pid " << p << " outlived the cancel";
+  for (pid_t p : after_restart) EXPECT_TRUE(Alive(p)) << "pid " << p << " should outlive the killed server";
+  Server s2(dir, db, dir + "/fleet.yaml");
+  ASSERT_GT(s2.port(), 0);
+  for (int i = 0; i < 50; ++i) {
+    bool any = false;
+    for (pid_t p : after_restart) any = any || Alive(p);
+    if (!any) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  for (pid_t p : after_restart) EXPECT_FALSE(Alive(p)) << "pid " << p << " of the old run still runs beside the new one";
+}
+
+// A second server on the same store (or state directory) exits at once with a clear message, and changes nothing.
+TEST(Security, SecondServerOnTheStoreExits) {
+  const std::string dir = TempDir("sec-second");
+  OneNodeFleet(dir);
+  const std::string db = dir + "/awan.db";
+  Token(db, "lab", "member");
+  Server first(dir, db, dir + "/fleet.yaml");
+  ASSERT_GT(first.port(), 0);
+  const std::string out = RunAwan("serve --store sqlite:" + db + " --fleet " + dir + "/fleet.yaml --state-dir " + dir +
+                                  "/state-2 --listen 127.0.0.1:0 --unsandboxed-tasks 2>&1; echo rc=$?");
+  EXPECT_NE(out.find("another awan serve already uses the store"), std::string::npos) << out;
+  EXPECT_NE(out.find("rc=1"), std::string::npos) << out;
+  const std::string out2 = RunAwan("serve --store sqlite:" + dir + "/other.db --fleet " + dir + "/fleet.yaml --state-dir " +
+                                   dir + "/state --listen 127.0.0.1:0 2>&1; echo rc=$?");
+  EXPECT_NE(out2.find("another awan serve already uses the state directory"), std::string::npos) << out2;
+  Http c(first.url());
+  EXPECT_EQ(c.Get("/v1/healthz")->status, 200);
+}
+
+// serve never creates a store: a missing one (a typo, or one deleted) is an error naming `awan init`; and a store
+// deleted under a running server stops it instead of letting it go on with no jobs and no tokens.
+TEST(Security, MissingOrDeletedStoreIsAnError) {
+  const std::string dir = TempDir("sec-deleted");
+  OneNodeFleet(dir);
+  const std::string db = dir + "/awan.db";
+  const std::string out = RunAwan("serve --store sqlite:" + db + " --fleet " + dir + "/fleet.yaml --state-dir " + dir +
+                                  "/state --listen 127.0.0.1:0 --unsandboxed-tasks 2>&1; echo rc=$?");
+  EXPECT_NE(out.find("awan init --store sqlite:" + db), std::string::npos) << out;
+  EXPECT_FALSE(std::filesystem::exists(db));
+  const std::string token = Token(db, "lab", "member");
+  Server s(dir, db, dir + "/fleet.yaml");
+  ASSERT_GT(s.port(), 0);
+  Http c(s.url());
+  ASSERT_EQ(c.Get("/v1/jobs", Bearer(token))->status, 200);
+  std::filesystem::remove(db);
+  bool down = false;
+  for (int i = 0; i < 50 && !down; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    httplib::Client probe(s.url());
+    probe.set_connection_timeout(1);
+    down = !probe.Get("/v1/healthz");
+  }
+  EXPECT_TRUE(down) << "the server went on after its store was deleted";
+}
+
+// A manifest whose YAML aliases expand a hundredfold (a "billion laughs"), or that nests without end, is refused
+// before it is stored; so are a zero memory limit and an oversized command.
+TEST(Security, ManifestBombsAreRefused) {
+  const std::string dir = TempDir("sec-bombs");
+  OneNodeFleet(dir);
+  const std::string db = dir + "/awan.db";
+  const std::string token = Token(db, "lab", "member");
+  Server s(dir, db, dir + "/fleet.yaml", {"--unsandboxed-tasks"});
+  ASSERT_GT(s.port(), 0);
+  Http c(s.url());
+  std::string bomb = "apiVersion: awan/v1\nkind: Job\nmetadata: {name: bomb}\nx0: &a0 [\"" + std::string(1000, 'x') + "\"]\n";
+  for (int i = 1; i <= 8; ++i) {
+    bomb += "x" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int k = 0; k < 10; ++k) bomb += std::string(k ? "," : "") + "*a" + std::to_string(i - 1);
+    bomb += "]\n";
+  }
+  bomb += "spec: {gpus: 1, memory_gib: 1, duration_s: 1, command: [true], env: {X: x}}\n";
+  ASSERT_LT(bomb.size(), 4096u);
+  auto r = c.Post("/v1/jobs", Bearer(token), bomb, "application/yaml");
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_NE(r->body.find("expands"), std::string::npos) << r->body;
+  const std::string deep = "apiVersion: awan/v1\nkind: Job\nmetadata: {name: deep}\nspec: {gpus: 1, command: " +
+                           std::string(100000, '[') + std::string(100000, ']') + "}\n";
+  r = c.Post("/v1/jobs", Bearer(token), deep, "application/yaml");
+  EXPECT_EQ(r->status, 400) << r->body.substr(0, 300);
+  r = c.Post("/v1/jobs", Bearer(token), Job("nomem", "true").replace(Job("nomem", "true").find("memory_gib: 1"), 13, "memory_gib: 0"),
+             "application/yaml");
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_NE(r->body.find("memory_gib"), std::string::npos) << r->body;
+  std::string args;
+  for (int i = 0; i < 2000; ++i) args += ", a";
+  r = c.Post("/v1/jobs", Bearer(token),
+             "apiVersion: awan/v1\nkind: Job\nmetadata: {name: long}\nspec: {gpus: 1, command: [echo" + args + "]}\n",
+             "application/yaml");
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_EQ(Json::parse(c.Get("/v1/jobs", Bearer(token))->body)["items"].size(), 0u);  // nothing was stored
+  EXPECT_EQ(c.Get("/v1/healthz")->status, 200);
+}
+
+// A job's wall-time limit is enforced, with its own final state, and kills everything the task started.
+TEST(Security, TimeLimitIsEnforced) {
+  const std::string dir = TempDir("sec-timeout");
+  OneNodeFleet(dir);
+  const std::string db = dir + "/awan.db";
+  const std::string token = Token(db, "lab", "member");
+  std::vector<std::string> extra;
+  if (geteuid() != 0) extra = {"--unsandboxed-tasks"};
+  Server s(dir, db, dir + "/fleet.yaml", extra);
+  ASSERT_GT(s.port(), 0);
+  Http c(s.url());
+  auto [end, log] = RunToEnd(c, token, Job("slow", "echo started; sleep 60", ", time_limit: '2s'"), 20);
+  EXPECT_EQ(end["state"], "TimedOut") << end.dump();
+  EXPECT_NE(end["message"].get<std::string>().find("time limit"), std::string::npos) << end.dump();
+  auto bad = c.Post("/v1/jobs", Bearer(token), Job("bad", "true", ", time_limit: 'soon'"), "application/yaml");
+  EXPECT_EQ(bad->status, 400) << bad->body;
+  EXPECT_NE(bad->body.find("time_limit"), std::string::npos) << bad->body;
+}
+
+// A save that fails (the store's disk is full) is not dropped: the cancel answers 500 and changes nothing, and
+// once there is room again it goes through; after a restart the job is Cancelled, never Running again.
+TEST(Security, FullDiskLosesNothing) {
+  NEEDS_ROOT();
+  const std::string dir = TempDir("sec-full");
+  OneNodeFleet(dir);
+  const std::string small = dir + "/small";
+  std::filesystem::create_directories(small);
+  if (mount("tmpfs", small.c_str(), "tmpfs", 0, "size=2m") != 0) GTEST_SKIP() << "cannot mount a small tmpfs";
+  struct Unmount {
+    std::string path;
+    ~Unmount() { umount2(path.c_str(), MNT_DETACH); }
+  } unmount{small};
+  const std::string db = small + "/awan.db";
+  const std::string token = Token(db, "lab", "member");
+  std::string id;
+  {
+    Server s(dir, db, dir + "/fleet.yaml");
+    ASSERT_GT(s.port(), 0);
+    Http c(s.url());
+    auto r = c.Post("/v1/jobs", Bearer(token), Job("long", "sleep 300"), "application/yaml");
+    ASSERT_EQ(r->status, 201) << r->body;
+    id = Json::parse(r->body)["id"];
+    ASSERT_EQ(WaitForState(c, token, id, "Running")["state"], "Running");
+    std::system(("dd if=/dev/zero of=" + small + "/filler bs=64k 2>/dev/null").c_str());  // until the disk is full
+    auto cancel = c.Post("/v1/jobs/" + id + "/cancel", Bearer(token), "", "text/plain");
+    EXPECT_EQ(cancel->status, 500) << cancel->body;
+    EXPECT_EQ(Json::parse(c.Get("/v1/jobs/" + id, Bearer(token))->body)["state"], "Running");
+    std::filesystem::remove(small + "/filler");
+    cancel = c.Post("/v1/jobs/" + id + "/cancel", Bearer(token), "", "text/plain");
+    EXPECT_EQ(cancel->status, 200) << cancel->body;
+    EXPECT_EQ(Json::parse(cancel->body)["state"], "Cancelled");
+    s.Kill(SIGKILL);
+  }
+  Server s(dir, db, dir + "/fleet.yaml");
+  ASSERT_GT(s.port(), 0);
+  Http c(s.url());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(Json::parse(c.Get("/v1/jobs/" + id, Bearer(token))->body)["state"], "Cancelled");
+}
+
+}  // namespace

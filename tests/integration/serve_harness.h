@@ -1,0 +1,181 @@
+// The harness the `awan serve` integration tests share: a real `awan serve` on 127.0.0.1 (started and killed
+// by the test), an HTTP client whose calls never crash the test, tokens made by the real CLI, small fleets, and
+// waits for a job's state.
+#pragma once
+
+#include <fcntl.h>
+#include <httplib.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace awan::testing {
+
+
+using Json = nlohmann::json;
+
+inline std::string TempDir(const std::string& name) {
+  auto d = std::filesystem::temp_directory_path() / ("awan-serve-" + name + "-" + std::to_string(getpid()));
+  std::filesystem::remove_all(d);
+  std::filesystem::create_directories(d);
+  return d.string();
+}
+
+inline std::string RunAwan(const std::string& args) {
+  const std::string cmd = std::string(AWAN_BINARY) + " " + args + " 2>/dev/null";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  pclose(p);
+  return out;
+}
+
+inline std::string Token(const std::string& db, const std::string& tenant, const std::string& role) {
+  if (!std::filesystem::exists(db)) RunAwan("init --store sqlite:" + db);
+  std::string out = RunAwan("token create --store sqlite:" + db + (tenant.empty() ? "" : " --tenant " + tenant) + " --role " + role);
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out.substr(out.rfind('\n') + 1);
+}
+
+// A running `awan serve`, killed with SIGKILL (or SIGTERM) by the test.
+class Server {
+ public:
+  Server(const std::string& dir, const std::string& db, std::string fleet = "",
+         std::vector<std::string> extra = {}) {
+    if (fleet.empty()) fleet = std::string(AWAN_SOURCE_DIR) + "/examples/fleets/asean.yaml";
+    log_ = dir + "/serve-" + std::to_string(++starts_) + ".log";
+    std::vector<std::string> args = {AWAN_BINARY, "serve", "--store", "sqlite:" + db, "--listen", "127.0.0.1:0",
+                                     "--fleet", fleet, "--state-dir", dir + "/state", "--tick-ms", "50"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_ = fork();
+    if (pid_ == 0) {
+      const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      dup2(fd, 1);
+      dup2(fd, 2);
+      execv(AWAN_BINARY, argv.data());
+      _exit(127);
+    }
+    for (int i = 0; i < 200 && port_ == 0; ++i) {  // at most 10 s
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      std::ifstream f(log_);
+      std::string line;
+      while (std::getline(f, line)) {
+        const size_t at = line.find("://127.0.0.1:");
+        if (at != std::string::npos) {
+          port_ = std::stoi(line.substr(at + 13));
+          scheme_ = line.substr(line.rfind(' ', at) + 1, at - line.rfind(' ', at) - 1);
+        }
+      }
+    }
+  }
+  ~Server() { Kill(SIGKILL); }
+  void Kill(int sig) {
+    if (pid_ <= 0) return;
+    kill(pid_, sig);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+  int port() const { return port_; }
+  std::string url() const { return scheme_ + "://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  static inline int starts_ = 0;
+  pid_t pid_ = -1;
+  int port_ = 0;
+  std::string scheme_ = "http";
+  std::string log_;
+};
+
+
+// A response that is never null: a request that failed (timeout, refused) is a test failure, not a crash.
+struct Safe {
+  httplib::Result r;
+  httplib::Response empty{};
+  const httplib::Response* operator->() {
+    if (!r) {
+      ADD_FAILURE() << "request failed: " << httplib::to_string(r.error());
+      return &empty;
+    }
+    return &*r;
+  }
+  explicit operator bool() const { return static_cast<bool>(r); }
+  httplib::Error error() const { return r.error(); }
+};
+
+// An HTTP client whose calls return Safe, with a generous timeout for loaded CI machines.
+class Http {
+ public:
+  explicit Http(const std::string& url) : c_(url) {
+    c_.set_read_timeout(30);
+    c_.set_connection_timeout(5);
+  }
+  template <typename... A>
+  Safe Get(A&&... a) { return Safe{c_.Get(std::forward<A>(a)...)}; }
+  template <typename... A>
+  Safe Post(A&&... a) { return Safe{c_.Post(std::forward<A>(a)...)}; }
+  template <typename... A>
+  Safe Delete(A&&... a) { return Safe{c_.Delete(std::forward<A>(a)...)}; }
+  httplib::Client& raw() { return c_; }
+
+ private:
+  httplib::Client c_;
+};
+
+// Writes DIR/fleet.yaml: one 4-GPU node (z-b0-s0-0) in region lab, tenant lab (4 GPUs guaranteed) and `more`.
+inline void OneNodeFleet(const std::string& dir, const std::string& more_tenants = "") {
+  std::ofstream(dir + "/fleet.yaml") << "node_types:\n  g4: {accelerator: H100, gpus: 4, cpu: 8, memory_gib: 64}\n"
+                                        "regions:\n  - name: lab\n    zones:\n      - {name: z, layout: {type: g4, nodes: 1}}\n"
+                                        "tenants:\n  - {name: lab, guaranteed_gpus: 4}\n"
+                                     << more_tenants;
+}
+
+inline httplib::Headers Bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
+
+inline const char* kShortJob = R"(apiVersion: awan/v1
+kind: Job
+metadata: {name: hello}
+spec:
+  tasks: 2
+  gpus: 2
+  command: [sh, -c, "echo task $AWAN_TASK_INDEX devices $CUDA_VISIBLE_DEVICES node $AWAN_NODE"]
+)";
+
+inline Json WaitForState(Http& c, const std::string& token, const std::string& id, const std::string& state) {
+  Json j;
+  for (int i = 0; i < 200; ++i) {
+    auto r = c.Get("/v1/jobs/" + id, Bearer(token));
+    if (r && r->status == 200) {
+      j = Json::parse(r->body);
+      if (j["state"] == state) return j;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return j;
+}
+
+// Polls a job until it has ended (Succeeded, Failed, TimedOut or Cancelled), for at most `seconds`; returns its last view.
+inline Json WaitForEnd(Http& c, const std::string& token, const std::string& id, int seconds) {
+  Json j = Json::object();
+  auto over = [](const std::string& s) { return s == "Succeeded" || s == "Failed" || s == "TimedOut" || s == "Cancelled"; };
+  for (int i = 0; i < seconds * 10 && !over(j.value("state", "")); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    j = Json::parse(c.Get("/v1/jobs/" + id, Bearer(token))->body);
+  }
+  return j;
+}
+
+}  // namespace awan::testing
