@@ -19,14 +19,13 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <regex>
 #include <set>
 #include <string_view>
 #include <thread>
 #include <type_traits>
-
-#include <nlohmann/json.hpp>
 
 namespace awan::server {
 namespace {
@@ -39,15 +38,15 @@ using Clock = std::chrono::steady_clock;
 using Ms = std::chrono::milliseconds;
 
 constexpr size_t kMaxPathBytes = 4096;  // longer paths get 414 (they are never fed to std::regex)
-constexpr Ms kLinger{1000};  // after refusing a request whose body is unread: time for the client to read the answer
+constexpr Ms kLinger{
+    1000};  // after refusing a request whose body is unread: time for the client to read the answer
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
 char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 bool IEquals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return Lower(x) == Lower(y);
-         });
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return Lower(x) == Lower(y); });
 }
 
 std::string_view Trim(std::string_view s) {
@@ -132,7 +131,9 @@ void HttpResponse::set_content(std::string b, std::string type) {
   body = std::move(b);
   content_type = std::move(type);
 }
-void HttpResponse::set_header(std::string k, std::string v) { headers.emplace_back(std::move(k), std::move(v)); }
+void HttpResponse::set_header(std::string k, std::string v) {
+  headers.emplace_back(std::move(k), std::move(v));
+}
 
 struct RouteEntry {
   std::string method;
@@ -181,7 +182,11 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   template <class... Args>
   Session(HttpServer::Impl& s, std::string remote, Args&&... args)
-      : s_(s), stream_(std::forward<Args>(args)...), ex_(stream_.get_executor()), deadline_(ex_), linger_(ex_),
+      : s_(s),
+        stream_(std::forward<Args>(args)...),
+        ex_(stream_.get_executor()),
+        deadline_(ex_),
+        linger_(ex_),
         remote_(std::move(remote)) {}
   ~Session() { s_.connections.fetch_sub(1); }
 
@@ -189,7 +194,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   void Start() {
     if constexpr (kTls) {
-      Lowest().expires_after(Ms(std::max(1, s_.opt.request_timeout_ms)));  // the handshake is under the deadline
+      Lowest().expires_after(
+          Ms(std::max(1, s_.opt.request_timeout_ms)));  // the handshake is under the deadline
       stream_.async_handshake(net::ssl::stream_base::server, [self = Self()](beast::error_code ec) {
         if (!ec) self->WaitRequest();
       });
@@ -251,7 +257,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (req_.target.empty() || req_.target[0] != '/') return Fail(400, "the request target must be a path");
     const size_t q = req_.target.find('?');
     const std::string_view raw_path = std::string_view(req_.target).substr(0, q);
-    if (raw_path.size() > kMaxPathBytes) return Fail(414, "path over " + std::to_string(kMaxPathBytes) + " bytes");
+    if (raw_path.size() > kMaxPathBytes) {
+      return Fail(414, "path over " + std::to_string(kMaxPathBytes) + " bytes");
+    }
     req_.path = PercentDecode(raw_path, false);
     if (q != std::string::npos) ParseQuery(std::string_view(req_.target).substr(q + 1), req_.params);
 
@@ -280,7 +288,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       return Fail(415, "Content-Encoding " + ce + " is not supported: send the body uncompressed");
     }
     const auto te = req_.headers.equal_range("Transfer-Encoding");
-    if (te.first != te.second && (std::next(te.first) != te.second || !IEquals(Trim(te.first->second), "chunked"))) {
+    if (te.first != te.second &&
+        (std::next(te.first) != te.second || !IEquals(Trim(te.first->second), "chunked"))) {
       return Fail(415, "only the chunked transfer coding is supported");
     }
     cap_ = route_->max_body != 0 ? route_->max_body : s_.opt.max_body_bytes;
@@ -320,7 +329,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void ReadRest() {
-    http::async_read(stream_, buffer_, *parser_, [self = Self()](beast::error_code ec, size_t) { self->OnBody(ec); });
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = Self()](beast::error_code ec, size_t) { self->OnBody(ec); });
   }
 
   void OnBody(beast::error_code ec) {
@@ -344,15 +354,19 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   void OnReadError(beast::error_code ec) {
     if (timed_out_) {
-      if constexpr (!kTls) Fail(408, "request not received within " + std::to_string(s_.opt.request_timeout_ms) + " ms", true);
+      if constexpr (!kTls) {
+        Fail(408, "request not received within " + std::to_string(s_.opt.request_timeout_ms) + " ms", true);
+      }
       return;  // TLS: the socket is closed already
     }
     if (ec == http::error::header_limit) {
-      return Fail(431, "request line and headers over " + std::to_string(s_.opt.max_header_bytes) + " bytes", true);
+      return Fail(431, "request line and headers over " + std::to_string(s_.opt.max_header_bytes) + " bytes",
+                  true);
     }
     if (ec == http::error::body_limit) return Fail(413, TooLarge(), true);
     static const auto& http_category = http::make_error_code(http::error::end_of_stream).category();
-    if (ec.category() == http_category && ec != http::error::end_of_stream && ec != http::error::partial_message) {
+    if (ec.category() == http_category && ec != http::error::end_of_stream &&
+        ec != http::error::partial_message) {
       return Fail(400, "malformed request: " + ec.message(), true);
     }
     // The client left or the socket failed: the session ends.
@@ -378,8 +392,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     Respond(ErrorResponse(status, message), force_close);
   }
 
-  // Writes `r`; then reads the next request, or closes when the request asked to, when its body is left unread,
-  // or when `force_close`.
+  // Writes `r`; then reads the next request, or closes when the request asked to, when its body is left
+  // unread, or when `force_close`.
   void Respond(HttpResponse r, bool force_close = false) {
     reading_ = false;
     deadline_.cancel();
@@ -473,7 +487,7 @@ void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket sock) {
   std::string remote = ignored ? "" : peer.address().to_string();
   if (ssl) {
     auto s = std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(*this, std::move(remote),
-                                                                              std::move(sock), *ssl);
+                                                                             std::move(sock), *ssl);
     net::dispatch(s->executor(), [s] { s->Start(); });
   } else {
     auto s = std::make_shared<Session<beast::tcp_stream>>(*this, std::move(remote), std::move(sock));
@@ -485,9 +499,10 @@ void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket sock) {
 void HttpServer::Impl::Reject(tcp::socket sock) {
   beast::error_code ignored;
   if (!ssl) {
-    static const std::string kBody = R"({"error": "too many connections: try again"})";
+    static const std::string kBody = R"({"error":"too many connections: try again"})";
     static const std::string kAnswer =
-        "HTTP/1.1 503 Service Unavailable\r\nServer: awan\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+        "HTTP/1.1 503 Service Unavailable\r\nServer: awan\r\nContent-Type: application/json\r\nRetry-After: "
+        "1\r\n"
         "Connection: close\r\nContent-Length: " +
         std::to_string(kBody.size()) + "\r\n\r\n" + kBody;
     sock.non_blocking(true, ignored);
@@ -523,8 +538,8 @@ HttpServer::~HttpServer() {
 
 void HttpServer::Route(std::string method, std::string path_regex, HttpHandler handler, HeaderCheck check,
                        size_t max_body) {
-  impl_->routes.push_back(RouteEntry{std::move(method), std::regex(path_regex), std::move(handler),
-                                     std::move(check), max_body});
+  impl_->routes.push_back(
+      RouteEntry{std::move(method), std::regex(path_regex), std::move(handler), std::move(check), max_body});
 }
 
 void HttpServer::OnRequestDone(RequestDoneHook f) { impl_->on_done = std::move(f); }
@@ -534,13 +549,14 @@ Status HttpServer::Bind() {
   const HttpServerOptions& o = s.opt;
   const std::string where = o.host + ":" + std::to_string(o.port);
   if (o.port < 0 || o.port > 65535) return InvalidArgument(where + ": port out of range");
-  if (o.tls_cert.empty() != o.tls_key.empty()) return InvalidArgument("tls_cert and tls_key must be set together");
+  if (o.tls_cert.empty() != o.tls_key.empty())
+    return InvalidArgument("tls_cert and tls_key must be set together");
   beast::error_code ec;
   if (!o.tls_cert.empty()) {
     s.ssl.emplace(net::ssl::context::tls_server);
     s.ssl->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
-                       net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1 |
-                       net::ssl::context::single_dh_use);
+                       net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                       net::ssl::context::no_tlsv1_1 | net::ssl::context::single_dh_use);
     if (s.ssl->use_certificate_chain_file(o.tls_cert, ec); ec) {
       return InvalidArgument("TLS certificate " + o.tls_cert + ": " + ec.message());
     }
@@ -559,7 +575,8 @@ Status HttpServer::Bind() {
     ep = found.begin()->endpoint();
   }
   tcp::acceptor a(*s.ioc);
-  if (a.open(ep.protocol(), ec); !ec) a.set_option(net::socket_base::reuse_address(true), ec);  // never REUSEPORT
+  if (a.open(ep.protocol(), ec); !ec)
+    a.set_option(net::socket_base::reuse_address(true), ec);  // never REUSEPORT
   if (!ec) a.bind(ep, ec);
   if (!ec) a.listen(net::socket_base::max_listen_connections, ec);
   if (ec) return Status(StatusCode::kUnavailable, "cannot listen on " + where + ": " + ec.message());
