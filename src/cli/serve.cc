@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -29,6 +30,7 @@
 #include "server/control_plane.h"
 #include "server/etcd_store.h"
 #include "server/http_api.h"
+#include "server/http_server.h"
 #include "server/local_executor.h"
 #include "server/slurm_executor.h"
 #include "server/metrics.h"
@@ -43,17 +45,6 @@ int64_t WallMs() {
 }
 
 std::atomic<bool> g_stop{false};
-httplib::Server* g_http = nullptr;
-pid_t g_server_pid = 0;
-void OnSignal(int sig) {
-  // Only the server stops its HTTP server: a task's child process between fork and exec must not (the local
-  // executor blocks signals over that window; this is the second line).
-  if (getpid() != g_server_pid) _exit(128 + sig);
-  g_stop = true;
-  if (g_http) g_http->stop();
-}
-
-thread_local std::chrono::steady_clock::time_point t_request_start;
 
 }  // namespace
 
@@ -65,9 +56,16 @@ void AddServe(CLI::App& app, ServeArgs& a) {
   c->add_option("--fleet", a.fleet, "fleet file (YAML)")->required();
   c->add_option("--state-dir", a.state_dir, "where task logs go")->capture_default_str();
   c->add_option("--tick-ms", a.tick_ms, "scheduling period in ms")->capture_default_str()->check(CLI::Range(10, 60000));
-  c->add_option("--http-threads", a.http_threads, "HTTP worker threads (one per kept-alive connection)")
+  c->add_option("--http-threads", a.http_threads, "threads running API handlers (connections are served by an event loop)")
       ->capture_default_str()
-      ->check(CLI::Range(1, 4096));
+      ->check(CLI::Range(1, 1024));
+  c->add_option("--max-connections", a.max_connections, "open connections at most (more are refused at once)")
+      ->capture_default_str()
+      ->check(CLI::Range(16, 1000000));
+  c->add_option("--request-timeout-ms", a.request_timeout_ms,
+                "deadline from a request's first byte to its last (a slow client is cut off)")
+      ->capture_default_str()
+      ->check(CLI::Range(100, 600000));
   c->add_option("--executor", a.executor, "where tasks run: local (processes here) or slurm (sbatch to SLURM_CONF's cluster)")
       ->capture_default_str()
       ->check(CLI::IsMember({"local", "slurm"}));
@@ -92,6 +90,16 @@ void AddServe(CLI::App& app, ServeArgs& a) {
   c->add_option("--task-pids-max", a.task_pids_max, "most processes and threads one local task may have")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{16}, int64_t{4194304}));
+  c->add_option("--max-waiting-per-tenant", a.max_waiting_per_tenant, "waiting jobs a tenant may have (0: no limit; past it 429)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{100000000}));
+  c->add_option("--submits-per-s", a.submits_per_s, "submits a second per tenant, in bursts of twice that (0: no limit)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e6));
+  c->add_option("--heavy-reads-per-s", a.heavy_reads_per_s,
+                "explains, logs, lists and audit reads a second per tenant, in bursts of twice that (0: no limit)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e6));
   c->add_option("--placement", a.placement, "placement profile")->capture_default_str();
   c->add_option("--ordering", a.ordering, "queue ordering")->capture_default_str();
 }
@@ -138,6 +146,14 @@ int RunInit(const std::string& url) {
 
 int RunServe(const ServeArgs& a) {
   umask(077);  // everything the server creates (logs, locks, the store) is its own
+  // Signals are taken by one thread with sigwait (below): block them before any thread starts, so that every
+  // thread inherits the mask. A write to a closed socket is an error, not a SIGPIPE.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
   auto fleet = config::ReadFleetFile(a.fleet);
   if (!fleet.ok()) return Fail(fleet.status());
   // One writer: a second server on the same store or state directory exits here, before it touches either.
@@ -182,44 +198,36 @@ int RunServe(const ServeArgs& a) {
     if (const int n = local->ReapOrphans(); n > 0) fmt::print("awan serve: stopped {} task(s) left by a previous run\n", n);
     exec = std::move(local);
   }
-  auto cp = server::ControlPlane::Create(std::move(*fleet), std::move(*store), std::move(exec), WallMs,
-                                         server::ControlPlaneOptions{a.placement, a.ordering, 3600, a.heartbeat_timeout_s * 1000,
-                                                                             a.task_uid_base});
+  server::ControlPlaneOptions co;
+  co.placement = a.placement;
+  co.ordering = a.ordering;
+  co.heartbeat_timeout_ms = a.heartbeat_timeout_s * 1000;
+  co.task_uid_base = a.task_uid_base;
+  co.max_waiting_per_tenant = a.max_waiting_per_tenant;
+  co.submits_per_s = a.submits_per_s;
+  co.heavy_reads_per_s = a.heavy_reads_per_s;
+  auto cp = server::ControlPlane::Create(std::move(*fleet), std::move(*store), std::move(exec), WallMs, co);
   if (!cp.ok()) return Fail(cp.status());
   server::ControlPlane& plane = **cp;
   if (a.tls_cert.empty() != a.tls_key.empty()) return Fail(InvalidArgument("--tls-cert and --tls-key go together"));
-  std::unique_ptr<httplib::Server> http_owner;
-  if (!a.tls_cert.empty()) {
-    auto tls = std::make_unique<httplib::SSLServer>(a.tls_cert.c_str(), a.tls_key.c_str());
-    if (!tls->is_valid()) return Fail(InvalidArgument("cannot use --tls-cert " + a.tls_cert + " / --tls-key " + a.tls_key));
-    http_owner = std::move(tls);
-  } else {
-    http_owner = std::make_unique<httplib::Server>();
-  }
-  httplib::Server& http = *http_owner;
-  // One worker per kept-alive connection: cpp-httplib serves a connection on one thread until it closes.
-  http.new_task_queue = [n = a.http_threads] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
-  http.set_tcp_nodelay(true);
-  http.set_keep_alive_max_count(1000);
+  server::HttpServerOptions ho;
+  ho.host = host;
+  ho.port = port;
+  ho.tls_cert = a.tls_cert;
+  ho.tls_key = a.tls_key;
+  ho.worker_threads = a.http_threads;
+  ho.max_connections = static_cast<size_t>(a.max_connections);
+  ho.request_timeout_ms = a.request_timeout_ms;
+  server::HttpServer http(ho);
   server::Metrics metrics;
   server::Authenticator auth(plane.store(), WallMs);
-  server::RegisterRoutes(http, plane, auth);
-  http.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
-    res.set_content(metrics.Render(plane), "text/plain; version=0.0.4");
+  server::RegisterRoutes(http, plane, auth, metrics);
+  http.OnRequestDone([&metrics](const server::HttpRequest&, const server::HttpResponse&, double seconds) {
+    metrics.ObserveApi(seconds);
   });
-  http.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
-    t_request_start = std::chrono::steady_clock::now();
-    return httplib::Server::HandlerResponse::Unhandled;
-  });
-  http.set_post_routing_handler([&](const httplib::Request&, httplib::Response&) {
-    metrics.ObserveApi(std::chrono::duration<double>(std::chrono::steady_clock::now() - t_request_start).count());
-  });
-  if (port == 0) {
-    port = http.bind_to_any_port(host);
-  } else if (!http.bind_to_port(host, port)) {
-    port = -1;
-  }
-  if (port < 0) return Fail(IoError("cannot listen on " + a.listen));
+  // No SO_REUSEPORT: a port in use (another server) is an error here, not a shared listener.
+  if (Status s = http.Bind(); !s.ok()) return Fail(s);
+  port = http.port();
   // With etcd, replicas elect one leader on a lease: only it recovers the state, schedules and answers /v1;
   // the others answer 503 until they lead. With SQLite this process is the only one.
   std::unique_ptr<server::LeaderElection> election;
@@ -234,11 +242,18 @@ int RunServe(const ServeArgs& a) {
              host, port, a.store, a.fleet,
              plane.fleet().fleet.total_gpus(), election ? ", standby until elected" : "");
   std::fflush(stdout);
-  g_http = &http;
-  g_server_pid = getpid();
-  signal(SIGTERM, OnSignal);
-  signal(SIGINT, OnSignal);
-  signal(SIGPIPE, SIG_IGN);
+  // SIGTERM and SIGINT are blocked in every thread (since the start of RunServe); this one waits for them.
+  std::thread signals([&http] {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    int sig = 0;
+    sigwait(&set, &sig);
+    g_stop = true;
+    http.Stop();
+  });
+  signals.detach();
   std::thread loop([&] {
     bool leading = election == nullptr;
     auto last_renew = std::chrono::steady_clock::now();
@@ -280,7 +295,7 @@ int RunServe(const ServeArgs& a) {
       std::this_thread::sleep_for(std::chrono::milliseconds(a.tick_ms));
     }
   });
-  http.listen_after_bind();
+  http.Run();
   g_stop = true;
   loop.join();
   fmt::print("awan serve: stopped\n");

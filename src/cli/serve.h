@@ -14,7 +14,9 @@ struct ServeArgs {
   std::string fleet;
   std::string state_dir = "awan-state";
   int tick_ms = 200;
-  int http_threads = 128;
+  int http_threads = 16;
+  int max_connections = 1024;
+  int request_timeout_ms = 10000;
   std::string placement = "bestfit", ordering = "fifo";
   std::string executor = "local";
   int64_t heartbeat_timeout_s = 15;
@@ -26,6 +28,10 @@ struct ServeArgs {
   bool unsandboxed_tasks = false;
   std::string gpu_device_nodes = "/dev/nvidia{}";
   int64_t task_pids_max = 4096;
+  // Per-tenant limits (0: none).
+  int64_t max_waiting_per_tenant = 10000;
+  double submits_per_s = 200;
+  double heavy_reads_per_s = 20;
 };
 void AddServe(CLI::App& app, ServeArgs& a);
 int RunServe(const ServeArgs& a);

@@ -14,6 +14,7 @@ static const char* CodeName(StatusCode c) {
     case StatusCode::kUnavailable: return "UNAVAILABLE";
     case StatusCode::kIoError: return "IO_ERROR";
     case StatusCode::kDataLoss: return "DATA_LOSS";
+    case StatusCode::kResourceExhausted: return "RESOURCE_EXHAUSTED";
   }
   return "UNKNOWN";
 }

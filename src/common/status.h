@@ -11,7 +11,8 @@
 namespace awan {
 
 enum class StatusCode { kOk = 0, kInvalidArgument, kNotFound, kAlreadyExists, kFailedPrecondition,
-                        kOutOfRange, kInternal, kUnavailable, kIoError, kDataLoss };
+                        kOutOfRange, kInternal, kUnavailable, kIoError, kDataLoss,
+                        kResourceExhausted };
 
 class [[nodiscard]] Status {
  public:
@@ -38,6 +39,8 @@ inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move
 inline Status IoError(std::string m) { return {StatusCode::kIoError, std::move(m)}; }
 // Stored data is damaged or was tampered with.
 inline Status DataLoss(std::string m) { return {StatusCode::kDataLoss, std::move(m)}; }
+// A limit on the caller (a rate, a count): try again later (HTTP 429).
+inline Status ResourceExhausted(std::string m) { return {StatusCode::kResourceExhausted, std::move(m)}; }
 
 // Holds either a value or a non-OK Status.
 template <typename T>

@@ -503,11 +503,24 @@ Status JobScheduler::Cycle(int64_t now) {
   std::vector<std::pair<double, size_t>> waiting;  // the first jobs that could not start, for stage 5
   std::vector<std::vector<std::pair<double, size_t>>> borrowers(tenants_.size());
   int deferred = 0;
-  for (auto it = pending_.begin(); it != pending_.end() && blocked <= o_.backfill_window;) {
+  // The backfill window is shared among tenants: once it is spent, the scan goes on for the tenants that have
+  // not yet had their share of it (window / tenants), skipping the others' jobs, so that one tenant's backlog of
+  // jobs that cannot start never hides another tenant's job that can. Until then the scan is the plain one.
+  const int share = std::max(1, o_.backfill_window / std::max(1, static_cast<int>(tenants_.size())));
+  std::vector<int> blocked_of(tenants_.size(), 0);
+  size_t spent = 0;  // tenants whose share is spent
+  for (auto it = pending_.begin(); it != pending_.end();) {
     const size_t i = std::get<2>(*it);
     const double key = std::get<0>(*it);
     const JobRecord& r = jobs_[i];
     const size_t t = static_cast<size_t>(r.tenant);
+    if (blocked > o_.backfill_window) {
+      if (spent >= tenants_.size()) break;
+      if (blocked_of[t] >= share) {
+        ++it;
+        continue;
+      }
+    }
     const int64_t free_milli = capacity - snap_->gpu_allocated_milli();
     if (o_.fair_share && !o_.isolated && cohort_[t] >= 0 && used_[t] + r.gpus > tenants_[t].guaranteed_gpus &&
         deferred < o_.backfill_window) {
@@ -523,6 +536,7 @@ Status JobScheduler::Cycle(int64_t now) {
     Account(i, now, static_cast<int>(*why));
     if (waiting.size() < static_cast<size_t>(o_.preempt_window)) waiting.push_back({key, i});
     ++blocked, ++it;
+    if (++blocked_of[t] == share) ++spent;
     if (free_milli <= 0 && waiting.size() >= static_cast<size_t>(o_.preempt_window)) break;
   }
   // The fair-share pass: jobs that would borrow, the tenant with the smallest share first, each tenant's jobs

@@ -10,7 +10,8 @@
 //                decayed over time with a half-life, per unit of weight
 //   3. place     the gang all or nothing, tightest topology domain first (GangPlacer)
 //   4. backfill  a job that cannot start does not block the ones behind it (at most backfill_window blocked
-//                jobs are examined per cycle)
+//                jobs are examined per cycle; past that, each tenant still gets its share of the window,
+//                backfill_window / tenants, so no tenant's backlog hides another tenant's job that fits)
 //   5. preempt   for the first jobs that still cannot start: stop running jobs that borrow quota the waiting
 //                job's tenant is guaranteed (any ordering), or jobs a preemptive ordering now puts after it;
 //                whole gangs, least lost work first, for a waiting gang those inside one supernode (else
@@ -52,7 +53,7 @@ struct SchedulerOptions {
   bool isolated = false;        // each tenant on its own guarantee: no borrowing
   bool topology_aware = true;   // false: gangs and victims placed topology-blind (for comparison)
   double slowdown_supernode = 1.0, slowdown_block = 1.1, slowdown_zone = 1.3;
-  int backfill_window = 1000;
+  int backfill_window = 1000;   // jobs that cannot start looked at per cycle; past it, each tenant its share
   int64_t min_run_s = 600;
   int64_t checkpoint_s = 1800;  // 0 = a stopped job keeps all its work
   int64_t restart_s = 60;

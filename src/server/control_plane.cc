@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/residency.h"
+#include "core/static_fit.h"
 #include "sim/jobs_sim.h"
 #include "policies/builtin.h"
 #include "policies/ordering/orderings.h"
@@ -52,6 +53,8 @@ StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Create(std::unique_ptr<con
   cp->exec_ = std::move(exec);
   cp->now_ms_ = std::move(now_ms);
   cp->o_ = o;
+  cp->submit_limit_ = std::make_unique<RateLimiter>(o.submits_per_s, 2 * o.submits_per_s, cp->now_ms_);
+  cp->heavy_limit_ = std::make_unique<RateLimiter>(o.heavy_reads_per_s, 2 * o.heavy_reads_per_s, cp->now_ms_);
   AWAN_ASSIGN_OR_RETURN(cp->order_, policies::MakeQueueOrder(o.ordering));
   std::vector<PodSpec> no_pods;
   AWAN_ASSIGN_OR_RETURN(Profile profile,
@@ -118,6 +121,7 @@ StatusOr<ControlPlane::Live*> ControlPlane::Enqueue(StoredJob row, bool recoveri
   l.index = sched_->AddJob(l.spec, t->second, recovering ? l.row.created_ms / 1000 : now_s, std::move(res));
   sched_->Submit(l.index, now_s);
   by_id_[l.row.id] = live_.size() - 1;
+  if (l.row.state == "Pending") ++waiting_[l.row.tenant];
   return &l;
 }
 
@@ -161,6 +165,8 @@ Status ControlPlane::Recover() {
 }
 
 void ControlPlane::Save(Live& l, const std::string& state, const std::string& message) {
+  if (l.row.state == "Pending") --waiting_[l.row.tenant];
+  if (state == "Pending") ++waiting_[l.row.tenant];
   l.row.state = state;
   l.row.message = message;
   l.row.updated_ms = now_ms_();
@@ -190,6 +196,9 @@ Status ControlPlane::Flush() {
 
 StatusOr<StoredJob> ControlPlane::Submit(const Principal& who, std::string_view text, std::string_view source) {
   if (!who.can_write()) return FailedPrecondition("forbidden: a viewer token cannot submit");
+  if (const int64_t wait_ms = submit_limit_->Take(who.tenant.empty() ? "(admin)" : who.tenant); wait_ms > 0) {
+    return ResourceExhausted(fmt::format("too many submits: retry after {} ms", wait_ms));
+  }
   // Parse outside the lock: it needs only the fleet, which never changes.
   AWAN_ASSIGN_OR_RETURN(config::JobManifest m, config::ParseJobManifest(text, source, fleet_->fleet));
   std::string tenant = m.job.tenant.empty() ? who.tenant : m.job.tenant;
@@ -197,7 +206,27 @@ StatusOr<StoredJob> ControlPlane::Submit(const Principal& who, std::string_view 
   if (who.role != Role::kAdmin && tenant != who.tenant) {
     return FailedPrecondition("forbidden: this token may submit only for tenant " + who.tenant);
   }
-  AWAN_RETURN_IF_ERROR(fleet_->Tenant(tenant).status());
+  StatusOr<TenantSpec> tenant_spec = fleet_->Tenant(tenant);
+  if (!tenant_spec.ok()) return InvalidArgument("unknown tenant '" + tenant + "': the fleet file does not list it");
+  // A job that could never start, even on an empty fleet, is refused now rather than left waiting forever.
+  {
+    JobSpec probe = m.job;
+    probe.tenant = tenant;
+    const std::map<std::string, TenantSpec> tenants{{tenant, *tenant_spec}};
+    AWAN_ASSIGN_OR_RETURN(DataCatalog catalog, DataCatalog::Build(fleet_->fleet, {}, {probe}, tenants));
+    AWAN_ASSIGN_OR_RETURN(JobResidency res, catalog.ForJob(probe, *tenant_spec));
+    const StaticFit fit = CheckStaticFit(fleet_->fleet, probe, res);
+    if (!fit.fits()) {
+      return InvalidArgument(fmt::format("this job can never start ({}): {}", StaticBlockerName(fit.blocker), fit.detail));
+    }
+  }
+  if (o_.max_waiting_per_tenant > 0) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (waiting_[tenant] >= o_.max_waiting_per_tenant) {
+      return ResourceExhausted(fmt::format("tenant {} already has {} jobs waiting, the most allowed: retry after 1000 ms",
+                                           tenant, waiting_[tenant]));
+    }
+  }
   StoredJob row;
   row.tenant = tenant;
   row.name = m.job.name;
@@ -248,8 +277,7 @@ StatusOr<std::vector<StoredJob>> ControlPlane::List(const Principal& who, JobFil
     f.tenant = who.tenant;
   }
   f.limit = std::clamp(f.limit, 1, 1000);
-  std::lock_guard<std::mutex> lock(mu_);
-  return store_->ListJobs(f);
+  return store_->ListJobs(f);  // the store is thread-safe: no need to hold up scheduling
 }
 
 StatusOr<StoredJob> ControlPlane::Cancel(const Principal& who, const std::string& id) {
@@ -265,35 +293,85 @@ StatusOr<StoredJob> ControlPlane::Cancel(const Principal& who, const std::string
   AWAN_RETURN_IF_ERROR(store_->UpdateJob(cancelled));
   exec_->Kill(l->row.id);
   AWAN_RETURN_IF_ERROR(sched_->Cancel(l->index, now_ms_() / 1000));
+  if (l->row.state == "Pending") --waiting_[l->row.tenant];
   l->row = cancelled;
   return l->row;
 }
 
-StatusOr<std::string> ControlPlane::Logs(const Principal& who, const std::string& id, int task) {
-  std::lock_guard<std::mutex> lock(mu_);
-  AWAN_ASSIGN_OR_RETURN(Live * l, Find(who, id));
-  if (task < 0 || task >= l->spec.tasks) return InvalidArgument("task " + std::to_string(task) + " out of range");
-  return exec_->Logs(l->row.id, task);
+StatusOr<Executor::LogChunk> ControlPlane::Logs(const Principal& who, const std::string& id, int task, int64_t offset,
+                                                int64_t max_bytes) {
+  int tasks = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = by_id_.find(id);
+    if (it != by_id_.end()) {
+      if (!who.sees(live_[it->second].row.tenant)) return NotFound("no job " + id);
+      tasks = live_[it->second].spec.tasks;
+    }
+  }
+  if (tasks == 0) {  // ended before this server started: its log is still there
+    AWAN_ASSIGN_OR_RETURN(std::optional<StoredJob> j, store_->GetJob(id));
+    if (!j || !who.sees(j->tenant)) return NotFound("no job " + id);
+    const auto m = nlohmann::json::parse(j->manifest, nullptr, false);
+    tasks = m.is_discarded() ? 1 : m.value("/spec/tasks"_json_pointer, 1);
+  }
+  if (task < 0 || task >= tasks) return InvalidArgument("task " + std::to_string(task) + " out of range");
+  // Read outside the lock: a large log never holds up scheduling or other callers.
+  return exec_->ReadLog(id, task, offset, std::clamp<int64_t>(max_bytes, 0, kMaxLogChunk));
 }
 
 StatusOr<sim::PendingExplanation> ControlPlane::Explain(const Principal& who, const std::string& id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  AWAN_ASSIGN_OR_RETURN(Live * l, Find(who, id));
-  if (l->row.state != "Pending") return FailedPrecondition("job " + id + " is " + l->row.state + ", not waiting");
+  // Under the lock only a copy of the scheduler's state; the counterfactuals run on it outside, so an explain
+  // never holds up scheduling or other callers.
   sim::ExplainSource src;
+  std::vector<const JobSpec*> specs;  // stable: a Live's spec never changes and never moves (deque)
+  std::vector<JobSpec> jobs;
+  sim::CatalogInputs in;
+  std::string tenant;
+  sim::JobsSimulation::StateClone base;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    AWAN_ASSIGN_OR_RETURN(Live * l, Find(who, id));
+    if (l->row.state != "Pending") return FailedPrecondition("job " + id + " is " + l->row.state + ", not waiting");
+    AWAN_ASSIGN_OR_RETURN(base, sim::CloneSchedulerState(fleet_->fleet, o_.placement, *snap_, *order_, *sched_));
+    specs.assign(sched_->job_count(), nullptr);
+    for (const Live& x : live_) specs[x.index] = &x.spec;
+    tenant = l->row.tenant;
+    // The catalog as the job was placed under: its own data under its tenant's defaults.
+    jobs = {l->spec};
+    in.tenants = {{tenant, sched_->tenant(sched_->job(l->index).tenant)}};
+    src.now = now_ms_() / 1000;
+  }
+  in.jobs = &jobs;
   src.fleet = &fleet_->fleet;
-  src.sched = sched_.get();
-  std::vector<const JobSpec*> specs(sched_->job_count(), nullptr);
-  for (const Live& x : live_) specs[x.index] = &x.spec;
+  src.sched = base.sched.get();
   src.spec = [&specs](size_t i) -> const JobSpec& { return *specs[i]; };
-  src.now = now_ms_() / 1000;
-  src.clone = [this] { return sim::CloneSchedulerState(fleet_->fleet, o_.placement, *snap_, *order_, *sched_); };
-  // The catalog as the job was placed under: its own data under its tenant's defaults.
-  const std::vector<JobSpec> jobs{l->spec};
-  sim::CatalogInputs in{{}, &jobs, {{l->row.tenant, sched_->tenant(sched_->job(l->index).tenant)}}};
-  AWAN_ASSIGN_OR_RETURN(std::vector<sim::PendingExplanation> ex, sim::ExplainPending(src, in, l->spec.name));
+  src.clone = [this, &base] { return sim::CloneSchedulerState(fleet_->fleet, o_.placement, *base.snap, *base.order, *base.sched); };
+  AWAN_ASSIGN_OR_RETURN(std::vector<sim::PendingExplanation> ex, sim::ExplainPending(src, in, jobs[0].name));
   if (ex.empty()) return FailedPrecondition("job " + id + " is not waiting");
+  // Nothing about other tenants' work: not their jobs' ids, not their names.
+  for (sim::Counterfactual& cf : ex[0].counterfactuals) {
+    if (cf.kind == "wait" && !cf.after_job.empty()) {
+      bool own = false;
+      for (const JobSpec* s : specs) own = own || (s && s->name == cf.after_job && s->tenant == tenant);
+      if (!own) {
+        cf.after_job.clear();
+        cf.text = fmt::format("would start in about {} min when a job of another tenant ends, if no new work arrives",
+                              std::max<int64_t>(1, (cf.start_s - src.now + 59) / 60));
+      }
+    } else if (cf.kind == "lend_quota" && cf.tenant != tenant) {
+      cf.tenant.clear();
+      cf.text = "would start now in " + cf.region + " if another tenant lent its idle quota";
+    }
+  }
   return ex[0];
+}
+
+Status ControlPlane::ChargeHeavyRead(const Principal& who) {
+  if (const int64_t wait_ms = heavy_limit_->Take(who.tenant.empty() ? "(admin)" : who.tenant); wait_ms > 0) {
+    return ResourceExhausted(fmt::format("too many expensive reads (explain, logs, lists): retry after {} ms", wait_ms));
+  }
+  return Status::Ok();
 }
 
 StatusOr<std::vector<std::string>> ControlPlane::Audit(const Principal& who, int64_t after, int limit) {

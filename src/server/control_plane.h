@@ -28,6 +28,7 @@
 #include "server/auth.h"
 #include "sim/explain.h"
 #include "server/executor.h"
+#include "server/rate_limit.h"
 #include "server/store.h"
 
 namespace awan::server {
@@ -42,8 +43,14 @@ struct ControlPlaneOptions {
   // Tenants without a uid in the fleet file run their tasks as task_uid_base + a hash of their name (mod
   // kTaskUidRange); two tenants that would share one refuse to start (Create fails naming them).
   int64_t task_uid_base = 100000;
+  // Per-tenant limits: waiting jobs (a submit past it answers 429), submits a second (a token bucket of twice
+  // that), and expensive reads a second (explain, logs, lists; also a bucket of twice that). 0 = unlimited.
+  int64_t max_waiting_per_tenant = 10000;
+  double submits_per_s = 200;
+  double heavy_reads_per_s = 20;
 };
 inline constexpr int64_t kTaskUidRange = 50000;
+inline constexpr int64_t kMaxLogChunk = 4 << 20;  // bytes of log one request returns at most
 
 struct ControlPlaneStats {
   int64_t cycles = 0, decisions = 0, preemptions = 0, submitted = 0;
@@ -63,12 +70,18 @@ class ControlPlane {
   StatusOr<StoredJob> Get(const Principal& who, const std::string& id);
   StatusOr<std::vector<StoredJob>> List(const Principal& who, JobFilter filter);
   StatusOr<StoredJob> Cancel(const Principal& who, const std::string& id);
-  StatusOr<std::string> Logs(const Principal& who, const std::string& id, int task);
+  // A window of a task's log (Executor::ReadLog): at most kMaxLogChunk bytes from `offset` (negative: from the
+  // end). Read outside the lock; also for jobs that ended before this server started.
+  StatusOr<Executor::LogChunk> Logs(const Principal& who, const std::string& id, int task, int64_t offset = 0,
+                                   int64_t max_bytes = kMaxLogChunk);
   // Why a waiting job waits and what would change it: the simulator's `explain`, on a clone of the live state.
   // The job must be the caller's (NotFound otherwise); FailedPrecondition if it is not waiting.
   StatusOr<sim::PendingExplanation> Explain(const Principal& who, const std::string& id);
   // The audit log: one hash-chained line per placement decision with the rules that allowed it (admins only).
   StatusOr<std::vector<std::string>> Audit(const Principal& who, int64_t after, int limit);
+  // Charges one expensive read (explain, logs, a long list) to the caller's tenant: ResourceExhausted (429) once
+  // its rate is spent, saying when to retry.
+  Status ChargeHeavyRead(const Principal& who);
   Status Tick();
   // A node agent reports that the node is alive (admin tokens only). NotFound for an unknown node.
   Status Heartbeat(const Principal& who, const std::string& node);
@@ -134,6 +147,8 @@ class ControlPlane {
   std::map<uint32_t, int64_t> last_beat_ms_;  // node index -> last heartbeat
   std::vector<uint8_t> down_;                 // by node index: marked down for a missed heartbeat
   ControlPlaneStats stats_;
+  std::map<std::string, int64_t> waiting_;  // tenant -> jobs in state Pending
+  std::unique_ptr<RateLimiter> submit_limit_, heavy_limit_;
 };
 
 }  // namespace awan::server

@@ -2,6 +2,7 @@
 // `local` (processes on this machine) now; `slurm` later.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -48,6 +49,21 @@ class Executor {
   virtual void Kill(const std::string& job_id) = 0;
   // The captured output of one task ("" if none).
   virtual std::string Logs(const std::string& job_id, int task) const = 0;
+  // A window of it: at most `max_bytes` from `offset` (a negative offset counts from the end, like tail -c).
+  // Thread-safe against the executor's other calls (it reads files only).
+  struct LogChunk {
+    std::string data;
+    int64_t offset = 0;  // where `data` starts
+    int64_t size = 0;    // the log's size now
+  };
+  virtual LogChunk ReadLog(const std::string& job_id, int task, int64_t offset, int64_t max_bytes) const {
+    const std::string all = Logs(job_id, task);
+    LogChunk c;
+    c.size = static_cast<int64_t>(all.size());
+    c.offset = offset < 0 ? std::max<int64_t>(0, c.size + offset) : std::min(offset, c.size);
+    c.data = all.substr(static_cast<size_t>(c.offset), static_cast<size_t>(std::max<int64_t>(0, max_bytes)));
+    return c;
+  }
 };
 
 }  // namespace awan::server

@@ -1,11 +1,11 @@
 #include "server/http_api.h"
 
-#include <httplib.h>
-
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "config/job_manifest.h"
+#include "server/http_server.h"
+#include "server/metrics.h"
 
 namespace awan::server {
 namespace {
@@ -21,38 +21,31 @@ Json JobJson(const StoredJob& j) {
   return out;
 }
 
-void Reply(httplib::Response& res, int code, const Json& body) {
+void Reply(HttpResponse& res, int code, const Json& body) {
   res.status = code;
   res.set_content(body.dump() + "\n", "application/json");
 }
 
-void Error(httplib::Response& res, int code, const std::string& message) { Reply(res, code, Json{{"error", message}}); }
+void Error(HttpResponse& res, int code, const std::string& message) { Reply(res, code, Json{{"error", message}}); }
 
 // The HTTP status for a Status from the control plane.
 int HttpCode(const Status& s) {
   if (s.code() == StatusCode::kInvalidArgument) return 400;
   if (s.code() == StatusCode::kNotFound) return 404;
+  if (s.code() == StatusCode::kResourceExhausted) return 429;
   if (s.code() == StatusCode::kFailedPrecondition) return s.message().rfind("forbidden", 0) == 0 ? 403 : 409;
   return 500;
 }
 
-// Authenticates the request; on failure answers 401 and returns nullopt.
-std::optional<Principal> Auth(ControlPlane& cp, Authenticator& auth, const httplib::Request& req, httplib::Response& res) {
-  if (!cp.ready()) {  // a standby replica (another one leads) or still recovering: clients go elsewhere or retry
-    Error(res, 503, "not ready: this replica is a standby or is recovering its state");
-    return std::nullopt;
-  }
-  auto p = auth.Authenticate(req.get_header_value("Authorization"));
-  if (!p.ok()) {
-    if (p.status().code() == StatusCode::kNotFound) {
-      Error(res, 401, p.status().message());
-    } else {
-      Error(res, 500, p.status().message());
-    }
-    return std::nullopt;
-  }
-  return *p;
+// Answers a failed call: its status as an HTTP code and a JSON error (429 with Retry-After).
+void Fail(HttpResponse& res, const Status& s) {
+  const int code = HttpCode(s);
+  if (code == 429) res.set_header("Retry-After", "1");
+  Error(res, code, s.message());
 }
+
+// The principal the route's header check authenticated.
+const Principal& Who(const HttpRequest& req) { return std::any_cast<const Principal&>(req.context); }
 
 }  // namespace
 
@@ -75,7 +68,7 @@ std::string OpenApiDocument() {
              {{"id", {{"type", "string"}}},
               {"name", {{"type", "string"}}},
               {"tenant", {{"type", "string"}}},
-              {"state", {{"type", "string"}, {"enum", {"Pending", "Running", "Succeeded", "Failed", "Cancelled"}}}},
+              {"state", {{"type", "string"}, {"enum", {"Pending", "Running", "Succeeded", "Failed", "Cancelled", "TimedOut"}}}},
               {"message", {{"type", "string"}}},
               {"exit_code", {{"type", "integer"}}},
               {"created_ms", {{"type", "integer"}}},
@@ -106,14 +99,17 @@ std::string OpenApiDocument() {
          {{"get", {{"responses", {{"200", ok(job_ref)}, {"401", err}, {"404", err}}}}},
           {"delete", {{"responses", {{"200", ok(job_ref)}, {"401", err}, {"403", err}, {"404", err}}}}}}},
         {"/v1/jobs/{id}/cancel", {{"post", {{"responses", {{"200", ok(job_ref)}, {"401", err}, {"403", err}, {"404", err}}}}}}},
-        {"/v1/jobs/{id}/logs", {{"get", {{"responses", {{"200", {{"description", "text/plain"}}}, {"404", err}}}}}}},
+        {"/v1/jobs/{id}/logs",
+         {{"get",
+           {{"summary", "A window of a task's log: ?task=N&offset=B&limit=B (offset < 0: from the end); headers X-Log-Offset, X-Log-Size"},
+            {"responses", {{"200", {{"description", "text/plain"}}}, {"404", err}, {"429", err}}}}}}},
         {"/v1/jobs/{id}/explain", {{"get", {{"responses", {{"200", ok({{"type", "object"}})}, {"404", err}, {"409", err}}}}}}},
         {"/v1/nodes", {{"get", {{"responses", {{"200", ok({{"type", "object"}})}, {"401", err}}}}}}},
         {"/v1/nodes/{id}/heartbeat", {{"post", {{"responses", {{"200", ok({{"type", "object"}})}, {"401", err}, {"403", err}, {"404", err}}}}}}},
         {"/v1/queues", {{"get", {{"responses", {{"200", ok({{"type", "object"}})}, {"401", err}}}}}}},
         {"/v1/audit", {{"get", {{"summary", "The hash-chained audit log of placement decisions (JSON lines, admin)"}, {"responses", {{"200", {{"description", "application/x-ndjson"}}}, {"401", err}, {"403", err}}}}}}},
         {"/v1/tenants", {{"get", {{"responses", {{"200", ok({{"type", "object"}})}, {"401", err}}}}}}},
-        {"/metrics", {{"get", {{"security", Json::array()}, {"responses", {{"200", {{"description", "Prometheus text"}}}}}}}}}}}};
+        {"/metrics", {{"get", {{"responses", {{"200", {{"description", "Prometheus text (other tenants' series for admins only)"}}}, {"401", err}}}}}}}}}};
   for (auto& [path, item] : doc["paths"].items()) {
     for (auto& [method, op] : item.items()) {
       if (!op.contains("responses")) continue;
@@ -125,45 +121,42 @@ std::string OpenApiDocument() {
   return doc.dump(1);
 }
 
-void RegisterRoutes(httplib::Server& http, ControlPlane& cp, Authenticator& auth) {
-  http.set_payload_max_length(config::kMaxManifestBytes);  // larger bodies: 413 before they are read
-  http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
-    std::string what = "internal error";
-    try {
-      std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
+void RegisterRoutes(HttpServer& http, ControlPlane& cp, Authenticator& auth, const Metrics& metrics) {
+  // Every route but the probes and the API document: the token is checked before a byte of the body is read.
+  const HeaderCheck authenticated = [&cp, &auth](HttpRequest& req, HttpResponse& res) {
+    if (!cp.ready()) {  // a standby replica (another one leads) or still recovering: clients go elsewhere or retry
+      Error(res, 503, "not ready: this replica is a standby or is recovering its state");
+      return false;
     }
-    Error(res, 500, what);
-  });
-  http.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-    if (!res.body.empty()) return;
-    if (res.status == 404) Error(res, 404, "no such endpoint");
-    if (res.status == 413) Error(res, 413, fmt::format("body larger than {} bytes", config::kMaxManifestBytes));
-    if (res.status == 400) Error(res, 400, "malformed request");
-  });
-  http.Get("/v1/healthz", [](const httplib::Request&, httplib::Response& res) { Reply(res, 200, {{"status", "ok"}}); });
-  http.Get("/v1/readyz", [&cp](const httplib::Request&, httplib::Response& res) {
+    auto p = auth.Authenticate(req.get_header_value("Authorization"));
+    if (!p.ok()) {
+      Error(res, p.status().code() == StatusCode::kNotFound ? 401 : 500, p.status().message());
+      return false;
+    }
+    req.context = *p;
+    return true;
+  };
+  auto get = [&](const std::string& path, HttpHandler h) { http.Route("GET", path, std::move(h), authenticated); };
+  http.Route("GET", "/v1/healthz", [](HttpRequest&, HttpResponse& res) { Reply(res, 200, {{"status", "ok"}}); });
+  http.Route("GET", "/v1/readyz", [&cp](HttpRequest&, HttpResponse& res) {
     if (cp.ready()) {
       Reply(res, 200, {{"status", "ready"}});
     } else {
       Error(res, 503, "recovering state");
     }
   });
-  http.Get("/v1/openapi.json", [](const httplib::Request&, httplib::Response& res) {
+  http.Route("GET", "/v1/openapi.json", [](HttpRequest&, HttpResponse& res) {
     res.set_content(OpenApiDocument(), "application/json");
   });
-  http.Post("/v1/jobs", [&cp, &auth](const httplib::Request& req, httplib::Response& res) {
-    auto who = Auth(cp, auth, req, res);
-    if (!who) return;
-    auto job = cp.Submit(*who, req.body, "request body");
-    if (!job.ok()) return Error(res, HttpCode(job.status()), job.status().message());
-    Reply(res, 201, JobJson(*job));
-  });
-  http.Get("/v1/jobs", [&cp, &auth](const httplib::Request& req, httplib::Response& res) {
-    auto who = Auth(cp, auth, req, res);
-    if (!who) return;
+  http.Route(
+      "POST", "/v1/jobs",
+      [&cp](HttpRequest& req, HttpResponse& res) {
+        auto job = cp.Submit(Who(req), req.body, "request body");
+        if (!job.ok()) return Fail(res, job.status());
+        Reply(res, 201, JobJson(*job));
+      },
+      authenticated, config::kMaxManifestBytes);
+  get("/v1/jobs", [&cp](HttpRequest& req, HttpResponse& res) {
     JobFilter f;
     f.state = req.get_param_value("state");
     f.tenant = req.get_param_value("tenant");
@@ -175,55 +168,51 @@ void RegisterRoutes(httplib::Server& http, ControlPlane& cp, Authenticator& auth
         return Error(res, 400, "limit: expected an integer");
       }
     }
-    auto jobs = cp.List(*who, f);
-    if (!jobs.ok()) return Error(res, HttpCode(jobs.status()), jobs.status().message());
+    if (Status s = cp.ChargeHeavyRead(Who(req)); !s.ok()) return Fail(res, s);
+    auto jobs = cp.List(Who(req), f);
+    if (!jobs.ok()) return Fail(res, jobs.status());
     Json items = Json::array();
     for (const StoredJob& j : *jobs) items.push_back(JobJson(j));
     Json out = {{"items", items}};
     if (static_cast<int>(jobs->size()) == std::clamp(f.limit, 1, 1000) && !jobs->empty()) out["next"] = jobs->back().id;
     Reply(res, 200, out);
   });
-  http.Get(R"(/v1/jobs/([^/]+))", [&cp, &auth](const httplib::Request& req, httplib::Response& res) {
-    auto who = Auth(cp, auth, req, res);
-    if (!who) return;
-    auto job = cp.Get(*who, req.matches[1]);
-    if (!job.ok()) return Error(res, HttpCode(job.status()), job.status().message());
+  get(R"(/v1/jobs/([^/]+))", [&cp](HttpRequest& req, HttpResponse& res) {
+    auto job = cp.Get(Who(req), req.matches[1]);
+    if (!job.ok()) return Fail(res, job.status());
     Reply(res, 200, JobJson(*job));
   });
-  auto cancel = [&cp, &auth](const httplib::Request& req, httplib::Response& res) {
-    auto who = Auth(cp, auth, req, res);
-    if (!who) return;
-    auto job = cp.Cancel(*who, req.matches[1]);
-    if (!job.ok()) return Error(res, HttpCode(job.status()), job.status().message());
+  auto cancel = [&cp](HttpRequest& req, HttpResponse& res) {
+    auto job = cp.Cancel(Who(req), req.matches[1]);
+    if (!job.ok()) return Fail(res, job.status());
     Reply(res, 200, JobJson(*job));
   };
-  http.Post(R"(/v1/jobs/([^/]+)/cancel)", cancel);
-  http.Delete(R"(/v1/jobs/([^/]+))", cancel);
-  http.Get(R"(/v1/jobs/([^/]+)/explain)", [&cp, &auth](const httplib::Request& req, httplib::Response& res) {
-    auto who = Auth(cp, auth, req, res);
-    if (!who) return;
-    auto ex = cp.Explain(*who, req.matches[1]);
-    if (!ex.ok()) return Error(res, HttpCode(ex.status()), ex.status().message());
+  http.Route("POST", R"(/v1/jobs/([^/]+)/cancel)", cancel, authenticated);
+  http.Route("DELETE", R"(/v1/jobs/([^/]+))", cancel, authenticated);
+  get(R"(/v1/jobs/([^/]+)/explain)", [&cp](HttpRequest& req, HttpResponse& res) {
+    if (Status s = cp.ChargeHeavyRead(Who(req)); !s.ok()) return Fail(res, s);
+    auto ex = cp.Explain(Who(req), req.matches[1]);
+    if (!ex.ok()) return Fail(res, ex.status());
     Reply(res, 200, sim::ToJson(*ex));
   });
-  http.Get(R"(/v1/jobs/([^/]+)/logs)", [&cp, &auth](const httplib::Request& req, httplib::Response& res) {
-    auto who = Auth(cp, auth, req, res);
-    if (!who) return;
+  get(R"(/v1/jobs/([^/]+)/logs)", [&cp](HttpRequest& req, HttpResponse& res) {
     int task = 0;
-    if (req.has_param("task")) {
-      try {
-        task = std::stoi(req.get_param_value("task"));
-      } catch (...) {
-        return Error(res, 400, "task: expected an integer");
-      }
+    int64_t offset = 0, limit = kMaxLogChunk;
+    try {
+      if (req.has_param("task")) task = std::stoi(req.get_param_value("task"));
+      if (req.has_param("offset")) offset = std::stoll(req.get_param_value("offset"));
+      if (req.has_param("limit")) limit = std::stoll(req.get_param_value("limit"));
+    } catch (...) {
+      return Error(res, 400, "task, offset, limit: expected integers");
     }
-    auto logs = cp.Logs(*who, req.matches[1], task);
-    if (!logs.ok()) return Error(res, HttpCode(logs.status()), logs.status().message());
-    res.set_content(*logs, "text/plain");
+    if (Status s = cp.ChargeHeavyRead(Who(req)); !s.ok()) return Fail(res, s);
+    auto chunk = cp.Logs(Who(req), req.matches[1], task, offset, limit);
+    if (!chunk.ok()) return Fail(res, chunk.status());
+    res.set_header("X-Log-Offset", std::to_string(chunk->offset));
+    res.set_header("X-Log-Size", std::to_string(chunk->size));
+    res.set_content(std::move(chunk->data), "text/plain");
   });
-  http.Get("/v1/nodes", [&cp, &auth](const httplib::Request& req, httplib::Response& res) {
-    auto who = Auth(cp, auth, req, res);
-    if (!who) return;
+  get("/v1/nodes", [&cp](HttpRequest&, HttpResponse& res) {
     const Fleet& fleet = cp.fleet().fleet;
     Json items = Json::array();
     uint32_t i = 0;
@@ -239,24 +228,21 @@ void RegisterRoutes(httplib::Server& http, ControlPlane& cp, Authenticator& auth
     }
     Reply(res, 200, {{"items", items}});
   });
- http.Post(R"(/v1/nodes/([^/]+)/heartbeat)", [&cp, &auth](const httplib::Request& req, httplib::Response& res) {
-    auto who = Auth(cp, auth, req, res);
-    if (!who) return;
-    if (Status s = cp.Heartbeat(*who, req.matches[1]); !s.ok()) return Error(res, HttpCode(s), s.message());
-    Reply(res, 200, {{"node", std::string(req.matches[1])}, {"status", "alive"}});
-  });
-  http.Get("/v1/queues", [&cp, &auth](const httplib::Request& req, httplib::Response& res) {
-    auto who = Auth(cp, auth, req, res);
-    if (!who) return;
+  http.Route(
+      "POST", R"(/v1/nodes/([^/]+)/heartbeat)",
+      [&cp](HttpRequest& req, HttpResponse& res) {
+        if (Status s = cp.Heartbeat(Who(req), req.matches[1]); !s.ok()) return Fail(res, s);
+        Reply(res, 200, {{"node", req.matches[1]}, {"status", "alive"}});
+      },
+      authenticated, 4096);
+  get("/v1/queues", [&cp](HttpRequest& req, HttpResponse& res) {
     Json items = Json::array();
-    for (const ControlPlane::QueueView& q : cp.Queues(*who)) {
+    for (const ControlPlane::QueueView& q : cp.Queues(Who(req))) {
       items.push_back({{"tenant", q.tenant}, {"waiting", q.waiting}, {"running", q.running}});
     }
     Reply(res, 200, {{"items", items}});
   });
-  http.Get("/v1/audit", [&cp, &auth](const httplib::Request& req, httplib::Response& res) {
-    auto who = Auth(cp, auth, req, res);
-    if (!who) return;
+  get("/v1/audit", [&cp](HttpRequest& req, HttpResponse& res) {
     int64_t after = 0;
     int limit = 1000;
     try {
@@ -265,19 +251,19 @@ void RegisterRoutes(httplib::Server& http, ControlPlane& cp, Authenticator& auth
     } catch (...) {
       return Error(res, 400, "after, limit: expected integers");
     }
-    auto lines = cp.Audit(*who, after, limit);
-    if (!lines.ok()) return Error(res, HttpCode(lines.status()), lines.status().message());
+    if (Status s = cp.ChargeHeavyRead(Who(req)); !s.ok()) return Fail(res, s);
+    auto lines = cp.Audit(Who(req), after, limit);
+    if (!lines.ok()) return Fail(res, lines.status());
     std::string body;
     for (const std::string& l : *lines) body += l + "\n";
     res.set_content(body, "application/x-ndjson");
   });
-  http.Get("/v1/tenants", [&cp, &auth](const httplib::Request& req, httplib::Response& res) {
-    auto who = Auth(cp, auth, req, res);
-    if (!who) return;
+  get("/v1/tenants", [&cp](HttpRequest& req, HttpResponse& res) {
+    const Principal& who = Who(req);
     Json items = Json::array();
     const auto load = cp.TenantLoad();
     for (const TenantSpec& t : cp.fleet().tenants) {
-      if (!who->sees(t.name)) continue;
+      if (!who.sees(t.name)) continue;
       auto it = load.find(t.name);
       items.push_back({{"name", t.name},
                        {"guaranteed_gpus", t.guaranteed_gpus},
@@ -286,6 +272,10 @@ void RegisterRoutes(httplib::Server& http, ControlPlane& cp, Authenticator& auth
                        {"gpus_allocated", it == load.end() ? 0.0 : static_cast<double>(it->second.second) / 1000.0}});
     }
     Reply(res, 200, {{"items", items}});
+  });
+  // Metrics need a token too; a tenant's token sees the fleet-wide series and its own tenant's, never others'.
+  get("/metrics", [&cp, &metrics](HttpRequest& req, HttpResponse& res) {
+    res.set_content(metrics.Render(cp, Who(req)), "text/plain; version=0.0.4");
   });
 }
 

@@ -632,6 +632,21 @@ void LocalExecutor::Kill(const std::string& job_id) {
   }
 }
 
+Executor::LogChunk LocalExecutor::ReadLog(const std::string& job_id, int task, int64_t offset, int64_t max_bytes) const {
+  LogChunk c;
+  const int fd = open(LogPath(job_id, task).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return c;
+  struct stat st {};
+  if (fstat(fd, &st) == 0) c.size = st.st_size;
+  c.offset = offset < 0 ? std::max<int64_t>(0, c.size + offset) : std::min(offset, c.size);
+  const int64_t n = std::clamp<int64_t>(c.size - c.offset, 0, std::max<int64_t>(0, max_bytes));
+  c.data.resize(static_cast<size_t>(n));
+  const ssize_t got = n > 0 ? pread(fd, c.data.data(), static_cast<size_t>(n), c.offset) : 0;
+  c.data.resize(got > 0 ? static_cast<size_t>(got) : 0);
+  close(fd);
+  return c;
+}
+
 std::string LocalExecutor::Logs(const std::string& job_id, int task) const {
   std::ifstream f(LogPath(job_id, task));
   std::stringstream ss;

@@ -60,6 +60,7 @@ class LocalExecutor final : public Executor {
   std::vector<TaskExit> Poll() override;
   void Kill(const std::string& job_id) override;
   std::string Logs(const std::string& job_id, int task) const override;
+  LogChunk ReadLog(const std::string& job_id, int task, int64_t offset, int64_t max_bytes) const override;
   bool cgroups_enabled() const { return cgroups_; }
   // Stops every task a previous server on this state directory left running (it was killed before it could stop
   // them): kills the init recorded in <logs>/<job>/<task>.pid and every process in the task's cgroups. Call before

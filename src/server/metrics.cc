@@ -1,5 +1,7 @@
 #include "server/metrics.h"
 
+#include <map>
+
 #include <fmt/format.h>
 
 namespace awan::server {
@@ -24,10 +26,11 @@ void Metrics::Absorb(const ControlPlaneStats& s) {
   for (double c : s.cycle_seconds) cycle_.Observe(c);
 }
 
-std::string Metrics::Render(const ControlPlane& cp) const {
+std::string Metrics::Render(const ControlPlane& cp, const Principal& who) const {
   std::string s;
   s += "# HELP awan_jobs_waiting Jobs waiting to start, per tenant.\n# TYPE awan_jobs_waiting gauge\n";
-  const auto load = cp.TenantLoad();
+  auto load = cp.TenantLoad();
+  std::erase_if(load, [&who](const auto& kv) { return !who.sees(kv.first); });  // others' names: admins only
   for (const auto& [tenant, v] : load) s += fmt::format("awan_jobs_waiting{{tenant=\"{}\"}} {}\n", tenant, v.first);
   s += "# HELP awan_gpus_allocated GPUs allocated to running jobs, per tenant.\n# TYPE awan_gpus_allocated gauge\n";
   for (const auto& [tenant, v] : load) s += fmt::format("awan_gpus_allocated{{tenant=\"{}\"}} {}\n", tenant, v.second / 1000.0);
@@ -44,6 +47,8 @@ std::string Metrics::Render(const ControlPlane& cp) const {
                    "awan_preemptions_total {}\n", c.preemptions);
   s += fmt::format("# HELP awan_jobs_submitted_total Jobs accepted.\n# TYPE awan_jobs_submitted_total counter\n"
                    "awan_jobs_submitted_total {}\n", c.submitted);
+  s += fmt::format("# HELP awan_store_errors_total Durable writes that failed (each retried at the next tick).\n"
+                   "# TYPE awan_store_errors_total counter\nawan_store_errors_total {}\n", c.store_errors);
   s += cycle_.Render("awan_scheduling_cycle_seconds", "Wall time of one scheduling cycle.");
   s += api_.Render("awan_api_request_seconds", "Wall time of one API request.");
   return s;

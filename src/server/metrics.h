@@ -32,7 +32,8 @@ class Metrics {
   // Folds the cycle latencies in (call it from the scheduling loop); counters are read live at Render.
   void Absorb(const ControlPlaneStats& s);
   void ObserveApi(double seconds) { api_.Observe(seconds); }
-  std::string Render(const ControlPlane& cp) const;
+  // The series `who` may see: every tenant's for an admin, else the fleet-wide ones and its own tenant's.
+  std::string Render(const ControlPlane& cp, const Principal& who) const;
 
  private:
   Histogram cycle_, api_;

@@ -1,5 +1,7 @@
 #include "sim/explain.h"
 
+#include "core/static_fit.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -160,8 +162,15 @@ StatusOr<std::vector<PendingExplanation>> ExplainPending(const ExplainSource& sr
       continue;
     }
     e.reason = WaitReasonName(*now_probe.why);
-    // Blocking constraints, with figures.
     const JobResidency& res = s.residency(i);
+    // A job that could not start even on an empty fleet: its shape is the blocker, whatever the cycle said.
+    if (const StaticFit fit = CheckStaticFit(fleet, spec, res); !fit.fits()) {
+      e.reason = std::string("never-fits:") + StaticBlockerName(fit.blocker);
+      e.blocking.push_back(fit.detail);
+      out.push_back(std::move(e));
+      continue;
+    }
+    // Blocking constraints, with figures.
     int64_t free_all = 0, free_allowed = 0;
     for (uint32_t n = 0; n < fleet.size(); ++n) {
       const NodeState& ns = now_probe.st.snap->node(NodeIndex(n));

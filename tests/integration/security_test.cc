@@ -1,7 +1,11 @@
 // Tenants don't trust each other: every attack of docs/security.md's threat model, carried out against the real
 // `awan serve` on 127.0.0.1 by a tenant's task or an API client, and checked to be stopped. Most need root (the
 // server isolates tasks with namespaces and per-tenant uids only as root); they are skipped, visibly, without it.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -414,6 +418,213 @@ TEST(Security, FullDiskLosesNothing) {
   Http c(s.url());
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_EQ(Json::parse(c.Get("/v1/jobs/" + id, Bearer(token))->body)["state"], "Cancelled");
+}
+
+}  // namespace
+
+namespace {
+
+int Connect(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+int64_t RssKiB(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(f, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6));
+  }
+  return -1;
+}
+
+// Reads what the server answered (until it closes or `ms` pass).
+std::string ReadAnswer(int fd, int ms) {
+  std::string out;
+  char buf[4096];
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  while (std::chrono::steady_clock::now() < until) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 50) <= 0) continue;
+    const ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+struct ServerFixture {
+  std::string dir, db, token, other, viewer;
+  std::unique_ptr<Server> s;
+  explicit ServerFixture(const std::string& name, std::vector<std::string> extra = {}) {
+    dir = TempDir(name);
+    OneNodeFleet(dir, "  - {name: other, guaranteed_gpus: 2}\n");
+    db = dir + "/awan.db";
+    token = Token(db, "lab", "member");
+    other = Token(db, "other", "member");
+    viewer = Token(db, "lab", "viewer");
+    if (geteuid() != 0) extra.push_back("--unsandboxed-tasks");
+    s = std::make_unique<Server>(dir, db, dir + "/fleet.yaml", extra);
+  }
+};
+
+// An unauthenticated client streams a chunked body (and a gzip one, and one announcing 512 MiB): each is
+// refused from its headers, and the server reads none of it (its memory does not grow).
+TEST(Security, UnauthenticatedBodiesAreNeverRead) {
+  ServerFixture f("sec-chunked");
+  ASSERT_GT(f.s->port(), 0);
+  const int64_t before = RssKiB(f.s->pid());
+  const int fd = Connect(f.s->port());
+  ASSERT_GE(fd, 0);
+  const std::string head = "POST /v1/jobs HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  ASSERT_EQ(send(fd, head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
+  const std::string chunk = "100000\r\n" + std::string(0x100000, 'a') + "\r\n";  // 1 MiB chunks
+  int64_t sent = 0;
+  for (int i = 0; i < 512; ++i) {  // up to 512 MiB, until the server stops taking it
+    pollfd p{fd, POLLOUT, 0};
+    if (poll(&p, 1, 1000) <= 0) break;
+    const ssize_t n = send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n <= 0) break;
+    sent += n;
+  }
+  const std::string answer = ReadAnswer(fd, 2000);
+  close(fd);
+  EXPECT_LT(sent, 64LL << 20) << "the server kept reading an unauthenticated body";
+  EXPECT_NE(answer.find(" 401 "), std::string::npos) << answer.substr(0, 200);
+  const int64_t after = RssKiB(f.s->pid());
+  EXPECT_LT(after - before, 32 * 1024) << "RSS " << before << " -> " << after << " KiB";
+  for (const std::string& h : {std::string("POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\nContent-Length: 100\r\n\r\n"),
+                               std::string("POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 536870912\r\n\r\n")}) {
+    const int g = Connect(f.s->port());
+    ASSERT_GE(g, 0);
+    ASSERT_GT(send(g, h.data(), h.size(), MSG_NOSIGNAL), 0);
+    const std::string a = ReadAnswer(g, 2000);
+    close(g);
+    EXPECT_TRUE(a.find(" 401 ") != std::string::npos || a.find(" 413 ") != std::string::npos ||
+                a.find(" 415 ") != std::string::npos)
+        << a.substr(0, 200);
+  }
+  // With a token, a compressed body is refused too: the server never decompresses.
+  Http c(f.s->url());
+  httplib::Headers gz = Bearer(f.token);
+  gz.emplace("Content-Encoding", "gzip");
+  EXPECT_EQ(c.Post("/v1/jobs", gz, std::string(100, 'x'), "application/yaml")->status, 415);
+  EXPECT_EQ(c.Get("/v1/healthz")->status, 200);
+}
+
+// 300 connections trickle a byte every 2 s: the health check and a tenant's reads are still answered.
+TEST(Security, SlowClientsDoNotStarveOthers) {
+  ServerFixture f("sec-slow");
+  ASSERT_GT(f.s->port(), 0);
+  std::vector<int> slow;
+  for (int i = 0; i < 300; ++i) {
+    const int fd = Connect(f.s->port());
+    if (fd >= 0) slow.push_back(fd);
+  }
+  ASSERT_EQ(slow.size(), 300u);
+  Http c(f.s->url());
+  double worst = 0;
+  for (int round = 0; round < 3; ++round) {  // about 6 s of trickling
+    for (int fd : slow) send(fd, "G", 1, MSG_NOSIGNAL);
+    for (int k = 0; k < 5; ++k) {
+      const auto t0 = std::chrono::steady_clock::now();
+      EXPECT_EQ(c.Get("/v1/healthz")->status, 200);
+      EXPECT_EQ(c.Get("/v1/jobs/none", Bearer(f.token))->status, 404);
+      worst = std::max(worst, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+  }
+  for (int fd : slow) close(fd);
+  EXPECT_LT(worst, 2.0) << "a health check took " << worst << " s behind slow clients";
+}
+
+// A second server on the port of a running one exits at once (no SO_REUSEPORT sharing).
+TEST(Security, SecondServerOnThePortExits) {
+  ServerFixture f("sec-port");
+  ASSERT_GT(f.s->port(), 0);
+  const std::string dir2 = TempDir("sec-port-2");
+  OneNodeFleet(dir2);
+  RunAwan("init --store sqlite:" + dir2 + "/awan.db");
+  const std::string out = RunAwan("serve --store sqlite:" + dir2 + "/awan.db --fleet " + dir2 + "/fleet.yaml --state-dir " +
+                                  dir2 + "/state --unsandboxed-tasks --listen 127.0.0.1:" + std::to_string(f.s->port()) +
+                                  " 2>&1; echo rc=$?");
+  EXPECT_NE(out.find("Address already in use"), std::string::npos) << out;
+  EXPECT_NE(out.find("rc=1"), std::string::npos) << out;
+}
+
+// A viewer spams explain: past its tenant's rate it gets 429 with Retry-After; another tenant is not slowed.
+TEST(Security, ExplainSpamIsRateLimitedPerTenant) {
+  ServerFixture f("sec-spam");
+  ASSERT_GT(f.s->port(), 0);
+  Http c(f.s->url());
+  // A waiting job to explain: the node is full.
+  const std::string big = "apiVersion: awan/v1\nkind: Job\nmetadata: {name: big}\nspec: {gpus: 4, cpu: 1, memory_gib: 1, "
+                          "duration_s: 600}\n";
+  const std::string a = Json::parse(c.Post("/v1/jobs", Bearer(f.token), big, "application/yaml")->body)["id"];
+  ASSERT_EQ(WaitForState(c, f.token, a, "Running")["state"], "Running");
+  const std::string b = Json::parse(c.Post("/v1/jobs", Bearer(f.token), big, "application/yaml")->body)["id"];
+  int ok = 0, limited = 0;
+  bool retry_after = true;
+  for (int i = 0; i < 100; ++i) {
+    auto r = c.Get("/v1/jobs/" + b + "/explain", Bearer(f.viewer));
+    if (r->status == 200) ++ok;
+    if (r->status == 429) {
+      ++limited;
+      retry_after = retry_after && r->has_header("Retry-After");
+    }
+  }
+  EXPECT_GT(ok, 0);
+  EXPECT_GT(limited, 0);
+  EXPECT_TRUE(retry_after);
+  EXPECT_EQ(c.Get("/v1/jobs", Bearer(f.other))->status, 200);  // another tenant's reads go on
+}
+
+// Another tenant's 1-GPU job starts within a cycle beside 1,010 waiting 8-GPU jobs of one tenant (which can
+// never start: its quota is 8 GPUs, already in use), and a job that can never fit is refused at submit.
+TEST(Security, OneTenantsBacklogDoesNotDelayAnother) {
+  const std::string dir = TempDir("sec-fair");
+  std::ofstream(dir + "/fleet.yaml")
+      << "node_types:\n  g8: {accelerator: H100, gpus: 8, cpu: 64, memory_gib: 512}\n"
+         "regions:\n  - name: lab\n    zones:\n      - {name: z, layout: {type: g8, nodes: 8}}\n"
+         "  - name: far\n    zones:\n      - {name: f, layout: {type: g8, nodes: 1}}\n"
+         "tenants:\n  - {name: big, guaranteed_gpus: 8}\n  - {name: small, guaranteed_gpus: 8, "
+         "data: {classification: restricted, regions: [lab]}}\n";
+  const std::string db = dir + "/awan.db";
+  const std::string big = Token(db, "big", "member"), small = Token(db, "small", "member");
+  std::vector<std::string> extra = {"--submits-per-s", "0"};
+  if (geteuid() != 0) extra.push_back("--unsandboxed-tasks");
+  Server s(dir, db, dir + "/fleet.yaml", extra);
+  ASSERT_GT(s.port(), 0);
+  Http c(s.url());
+  const std::string eight = "apiVersion: awan/v1\nkind: Job\nmetadata: {name: eight}\nspec: {gpus: 8, cpu: 1, memory_gib: 1, "
+                            "duration_s: 3600}\n";
+  for (int i = 0; i < 1011; ++i) ASSERT_EQ(c.Post("/v1/jobs", Bearer(big), eight, "application/yaml")->status, 201) << i;
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the first runs, the rest wait for quota
+  const std::string one = "apiVersion: awan/v1\nkind: Job\nmetadata: {name: one}\nspec: {gpus: 1, cpu: 1, memory_gib: 1, "
+                          "duration_s: 3600}\n";
+  auto r = c.Post("/v1/jobs", Bearer(small), one, "application/yaml");
+  ASSERT_EQ(r->status, 201) << r->body;
+  const std::string id = Json::parse(r->body)["id"];
+  // The server ticks every 50 ms: "within one cycle" allows a few for the submit to land.
+  const Json j = WaitForState(c, small, id, "Running");
+  EXPECT_EQ(j["state"], "Running") << j.dump();
+  // Jobs that could never start are refused at submit, naming why.
+  for (const auto& [spec, why] : std::vector<std::pair<std::string, std::string>>{
+           {"{gpus: 12, cpu: 1, memory_gib: 1, duration_s: 60}", "gpus"},
+           {"{gpus: 1, cpu: 1, memory_gib: 999999, duration_s: 60}", "memory"},
+           {"{tasks: 9, gpus: 8, cpu: 1, memory_gib: 1, duration_s: 60}", "gang-size"}}) {
+    auto bad = c.Post("/v1/jobs", Bearer(small), "apiVersion: awan/v1\nkind: Job\nmetadata: {name: never}\nspec: " + spec + "\n",
+                      "application/yaml");
+    EXPECT_EQ(bad->status, 400) << spec << ": " << bad->body;
+    EXPECT_NE(bad->body.find(why), std::string::npos) << bad->body;
+  }
 }
 
 }  // namespace

@@ -90,6 +90,7 @@ class Server {
     pid_ = -1;
   }
   int port() const { return port_; }
+  pid_t pid() const { return pid_; }
   std::string url() const { return scheme_ + "://127.0.0.1:" + std::to_string(port_); }
 
  private:

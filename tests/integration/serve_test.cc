@@ -123,12 +123,18 @@ TEST(Serve, JobsRunOnTheGpusAwanChoseAndTenantsStayApart) {
   auto cancelled = c.Post("/v1/jobs/" + id2 + "/cancel", Bearer(a), "", "text/plain");
   ASSERT_EQ(cancelled->status, 200);
   EXPECT_EQ(Json::parse(cancelled->body)["state"], "Cancelled");
-  auto metrics = c.Get("/metrics");
+  // Metrics need a token; a tenant sees its own series and the fleet's, never another tenant's name.
+  EXPECT_EQ(c.Get("/metrics")->status, 401);
+  auto metrics = c.Get("/metrics", Bearer(admin));
   ASSERT_EQ(metrics->status, 200);
-  for (const char* m : {"awan_jobs_waiting{tenant=\"my-university\"}", "awan_scheduling_cycle_seconds_bucket",
-                        "awan_api_request_seconds_count", "awan_decisions_total 2", "awan_jobs_submitted_total 2"}) {
+  for (const char* m : {"awan_jobs_waiting{tenant=\"my-university\"}", "awan_jobs_waiting{tenant=\"sg-fintech\"}",
+                        "awan_scheduling_cycle_seconds_bucket", "awan_api_request_seconds_count", "awan_decisions_total 2",
+                        "awan_jobs_submitted_total 2"}) {
     EXPECT_NE(metrics->body.find(m), std::string::npos) << m << "\n" << metrics->body;
   }
+  const std::string mine = c.Get("/metrics", Bearer(a))->body;
+  EXPECT_NE(mine.find("awan_jobs_waiting{tenant=\"my-university\"}"), std::string::npos) << mine;
+  EXPECT_EQ(mine.find("sg-fintech"), std::string::npos) << mine;
 }
 
 // Durability: a client submits as fast as it can while the server is killed with SIGKILL at a random moment; after
