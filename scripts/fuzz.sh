@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds awan's libFuzzer targets with clang (address and undefined-behaviour sanitizers) and runs each for a
-# bounded time from a seed corpus: the job manifest parser (every POST /v1/jobs body) and the audit-log verifier.
+# bounded time from a seed corpus: the job manifest parser (every POST /v1/jobs body), the audit-log verifier,
+# and the HTTP request path (raw bytes to an in-process HttpServer on 127.0.0.1).
 #   scripts/fuzz.sh [SECONDS_PER_TARGET]     (default 30; CI runs it through scripts/test.sh)
 # A crash, a sanitizer report or a broken invariant fails the run and leaves the input in out/fuzz/.
 set -euo pipefail
@@ -18,14 +19,19 @@ echo "fuzz: building with $CXX"
 $CXX "${FLAGS[@]}" fuzz/manifest_fuzzer.cc "${COMMON[@]}" "${LIBS[@]}" -o "$OUT/manifest_fuzzer"
 $CXX "${FLAGS[@]}" fuzz/audit_fuzzer.cc "${COMMON[@]}" src/core/residency.cc src/core/placement.cc src/audit/audit_log.cc \
   "${LIBS[@]}" -lcrypto -o "$OUT/audit_fuzzer"
-# Seed corpora: the shipped manifests, and a log the simulator writes.
-mkdir -p "$OUT/corpus/manifest" "$OUT/corpus/audit"
+$CXX "${FLAGS[@]}" fuzz/http_fuzzer.cc src/server/http_server.cc src/common/status.cc \
+  -lssl -lcrypto -lpthread -o "$OUT/http_fuzzer"
+# Seed corpora: the shipped manifests, a log the simulator writes, and requests of each kind.
+mkdir -p "$OUT/corpus/manifest" "$OUT/corpus/audit" "$OUT/corpus/http"
+printf 'GET /v1/healthz HTTP/1.1\r\nHost: x\r\n\r\n' > "$OUT/corpus/http/get"
+printf 'POST /v1/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer good\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n' > "$OUT/corpus/http/chunked"
+printf 'POST /v1/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer good\r\nContent-Length: 4\r\n\r\nabcdGET /v1/jobs/j-1/logs?task=2 HTTP/1.1\r\nHost: x\r\n\r\n' > "$OUT/corpus/http/pipelined"
 cp examples/jobs/*.yaml "$OUT/corpus/manifest/"
 if [ -x build/release/apps/awan ]; then
   build/release/apps/awan sim jobs --fleet examples/fleets/asean.yaml --workload examples/workloads/asean-week.yaml \
     --policy fifo --quiet --audit "$OUT/audit-full.jsonl" > /dev/null 2>&1 && head -n 20 "$OUT/audit-full.jsonl" > "$OUT/corpus/audit/seed.jsonl"
 fi
-for t in manifest audit; do
+for t in manifest audit http; do
   echo "fuzz: $t for ${SECONDS_PER_TARGET}s"
   (cd "$OUT" && ./"${t}_fuzzer" -max_total_time="$SECONDS_PER_TARGET" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
      -print_final_stats=1 "corpus/$t" 2>&1 | tail -n 12)
