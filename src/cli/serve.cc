@@ -194,9 +194,7 @@ int RunServe(const ServeArgs& a) {
     lo.pids_max = a.task_pids_max;
     auto local = std::make_unique<server::LocalExecutor>(lo, WallMs);
     if (Status s = local->Init(); !s.ok()) return Fail(s);
-    // Tasks a previous server left behind (it was killed) die before their jobs are requeued.
-    if (const int n = local->ReapOrphans(); n > 0) fmt::print("awan serve: stopped {} task(s) left by a previous run\n", n);
-    exec = std::move(local);
+    exec = std::move(local);  // Recover adopts what a previous server left running, and stops the rest
   }
   server::ControlPlaneOptions co;
   co.placement = a.placement;

@@ -224,6 +224,39 @@ Status JobScheduler::Start(size_t i, int64_t now, GangPlacement g) {
   return Status::Ok();
 }
 
+Status JobScheduler::Resume(size_t i, int64_t now, int64_t started_s, const std::vector<Placement>& tasks) {
+  JobRecord& r = jobs_[i];
+  auto it = std::find_if(pending_.begin(), pending_.end(), [i](const PendingKey& k) { return std::get<2>(k) == i; });
+  if (it == pending_.end() || r.running) return FailedPrecondition("job " + r.spec->name + " is not waiting");
+  if (static_cast<int>(tasks.size()) != r.spec->tasks) {
+    return FailedPrecondition("job " + r.spec->name + ": " + std::to_string(tasks.size()) + " placements for " +
+                              std::to_string(r.spec->tasks) + " tasks");
+  }
+  if (std::optional<std::string> v = CheckResidency(*fleet_, residency_[i], tasks)) {
+    return FailedPrecondition("job " + r.spec->name + ": placement breaks residency: " + *v);
+  }
+  for (size_t k = 0; k < tasks.size(); ++k) {
+    if (Status s = snap_->Assign(r.spec->task, tasks[k]); !s.ok()) {
+      for (size_t u = 0; u < k; ++u) AWAN_RETURN_IF_ERROR(snap_->Release(r.spec->task, tasks[u]));
+      return FailedPrecondition("job " + r.spec->name + ": its placement no longer fits: " + s.message());
+    }
+  }
+  pending_.erase(it);
+  GangPlacement g{tasks, TopologyLevel::kZone};
+  for (TopologyLevel l : {TopologyLevel::kSupernode, TopologyLevel::kBlock, TopologyLevel::kZone}) {
+    bool same = true;
+    for (const Placement& p : tasks) same = same && fleet_->node(p.node).topology.at(l) == fleet_->node(tasks[0].node).topology.at(l);
+    if (same) {
+      g.level = l;
+      break;
+    }
+  }
+  AWAN_RETURN_IF_ERROR(Start(i, started_s, std::move(g)));
+  started_.pop_back();  // nothing to launch: its tasks run already
+  Account(i, now, -1);
+  return Status::Ok();
+}
+
 // What job i's current run has cost until `now`: each task's GPUs (fractions pro rata) x its node's price.
 double JobScheduler::RunCost(size_t i, int64_t now) const {
   const JobRecord& r = jobs_[i];

@@ -134,6 +134,10 @@ class JobScheduler {
   Status Cancel(size_t job, int64_t now);
   void NodeUp(NodeIndex node);
   Status Cycle(int64_t now);
+  // Takes back a run that went on while the control plane restarted (the server re-adopted its tasks): the job,
+  // waiting now, runs again at `tasks` as it did since `started_s`, with no RunStarted (nothing is launched).
+  // FailedPrecondition if it is not waiting or the placements no longer fit (then nothing changes).
+  Status Resume(size_t job, int64_t now, int64_t started_s, const std::vector<Placement>& tasks);
   std::vector<RunStarted> TakeStarted();
   // Runs the scheduler stopped since the last call (preempted, or hit by a node failure): whoever runs the
   // tasks must stop them; the jobs wait again.

@@ -1,6 +1,8 @@
 #include "server/control_plane.h"
 
+#include <cctype>
 #include <chrono>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -156,12 +158,73 @@ Status ControlPlane::Recover() {
         AWAN_RETURN_IF_ERROR(store_->UpdateJob(j));
         continue;
       }
-      if (was_running) Save(**l, "Pending", "requeued: the server restarted while it ran");
+      if (was_running && !Readopt(**l)) Save(**l, "Pending", "requeued: the server restarted while it ran");
     }
+  }
+  // Whatever a previous server left running that was not adopted stops before anything is launched again.
+  if (const int n = exec_->ReapUnadopted(); n > 0) {
+    fmt::print("awan serve: stopped {} task(s) a previous server left running that could not be adopted\n", n);
   }
   AWAN_RETURN_IF_ERROR(Flush());
   recovered_ = true;
   return Status::Ok();
+}
+
+TaskLaunch ControlPlane::LaunchOf(const Live& l, size_t k, const Placement& p) const {
+  TaskLaunch t;
+  t.job_id = l.row.id;
+  t.task = static_cast<int>(k);
+  t.node = fleet_->fleet.node(p.node).name;
+  t.devices = p.devices.ToString();
+  t.command = l.command;
+  t.env = l.env;
+  t.duration_s = l.command.empty() ? l.spec.duration_s : 0;
+  t.gpus = l.spec.task.gpu_count;
+  t.cpus = static_cast<int>((l.spec.task.cpu.value + 999) / 1000);
+  t.mem_mib = l.spec.task.memory.value;
+  t.tenant = l.row.tenant;
+  t.workdir = l.workdir;
+  t.time_limit_s = l.time_limit_s;
+  const auto [uid, gid] = TaskIdentity(sched_->tenant(sched_->job(l.index).tenant));
+  t.uid = uid;
+  t.gid = gid;
+  return t;
+}
+
+// A job that ran when the previous server stopped: if every task still runs (or ended meanwhile), it runs on,
+// where it was, without a restart; false if it must be requeued (a task is gone, or its placement is).
+bool ControlPlane::Readopt(Live& l) {
+  const auto tasks = nlohmann::json::parse(l.row.placement, nullptr, false);
+  if (tasks.is_discarded() || !tasks.is_array() || static_cast<int>(tasks.size()) != l.spec.tasks) return false;
+  std::vector<Placement> placements;
+  for (const auto& t : tasks) {
+    NodeIndex n;
+    if (!t.is_object() || !fleet_->fleet.FindNode(t.value("node", ""), &n)) return false;
+    Placement p;
+    p.node = n;
+    std::stringstream ss(t.value("devices", ""));
+    for (std::string d; std::getline(ss, d, ',');) {
+      if (d.empty() || d.size() > 2 || !std::isdigit(static_cast<unsigned char>(d[0]))) return false;
+      const int dev = std::stoi(d);
+      if (dev >= fleet_->fleet.node(n).gpu_count || p.devices.count >= kMaxGpusPerNode) return false;
+      p.devices.Add(dev);
+    }
+    placements.push_back(p);
+  }
+  int alive = 0;
+  bool lost = false;
+  for (size_t k = 0; k < placements.size() && !lost; ++k) {
+    const Executor::Adoption a = exec_->Adopt(LaunchOf(l, k, placements[k]), l.row.updated_ms);
+    lost = a == Executor::Adoption::kLost;
+    alive += !lost;
+  }
+  if (lost || !sched_->Resume(l.index, now_ms_() / 1000, l.row.updated_ms / 1000, placements).ok()) {
+    exec_->Kill(l.row.id);  // what was adopted stops: the job runs again from the start, once
+    return false;
+  }
+  l.tasks_running = alive;
+  l.run_id = sched_->job(l.index).run_id;
+  return true;
 }
 
 void ControlPlane::Save(Live& l, const std::string& state, const std::string& message) {
@@ -298,8 +361,8 @@ StatusOr<StoredJob> ControlPlane::Cancel(const Principal& who, const std::string
   return l->row;
 }
 
-StatusOr<Executor::LogChunk> ControlPlane::Logs(const Principal& who, const std::string& id, int task, int64_t offset,
-                                                int64_t max_bytes) {
+StatusOr<Executor::LogChunk> ControlPlane::Logs(const Principal& who, const std::string& id, int task, int run,
+                                                int64_t offset, int64_t max_bytes) {
   int tasks = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -317,7 +380,7 @@ StatusOr<Executor::LogChunk> ControlPlane::Logs(const Principal& who, const std:
   }
   if (task < 0 || task >= tasks) return InvalidArgument("task " + std::to_string(task) + " out of range");
   // Read outside the lock: a large log never holds up scheduling or other callers.
-  return exec_->ReadLog(id, task, offset, std::clamp<int64_t>(max_bytes, 0, kMaxLogChunk));
+  return exec_->ReadLog(id, task, run, offset, std::clamp<int64_t>(max_bytes, 0, kMaxLogChunk));
 }
 
 StatusOr<sim::PendingExplanation> ControlPlane::Explain(const Principal& who, const std::string& id) {
@@ -461,24 +524,7 @@ Status ControlPlane::Tick() {
     l.tasks_running = static_cast<int>(r.tasks.size());
     l.run_id = r.run_id;
     for (size_t k = 0; k < r.tasks.size(); ++k) {
-      TaskLaunch t;
-      t.job_id = l.row.id;
-      t.task = static_cast<int>(k);
-      t.node = fleet_->fleet.node(r.tasks[k].node).name;
-      t.devices = r.tasks[k].devices.ToString();
-      t.command = l.command;
-      t.env = l.env;
-      t.duration_s = l.command.empty() ? l.spec.duration_s : 0;
-      t.gpus = l.spec.task.gpu_count;
-      t.cpus = static_cast<int>((l.spec.task.cpu.value + 999) / 1000);
-      t.mem_mib = l.spec.task.memory.value;
-      t.tenant = l.row.tenant;
-      t.workdir = l.workdir;
-      t.time_limit_s = l.time_limit_s;
-      const auto [uid, gid] = TaskIdentity(sched_->tenant(sched_->job(r.job).tenant));
-      t.uid = uid;
-      t.gid = gid;
-      if (Status s = exec_->Launch(t); !s.ok()) {
+      if (Status s = exec_->Launch(LaunchOf(l, k, r.tasks[k])); !s.ok()) {
         exec_->Kill(l.row.id);
         AWAN_RETURN_IF_ERROR(sched_->Cancel(r.job, now_s));
         Save(l, "Failed", "launch failed: " + s.message());

@@ -5,8 +5,10 @@
 // Life of a job here: Submit parses the manifest, checks it against the fleet and the caller's tenant, stores it
 // (durable before Submit returns) and queues it; Tick polls the executor (tasks that ended), stops runs the core
 // preempted, runs one scheduling cycle at the clock's time, launches the tasks of every run the cycle started and
-// records the new states. Recover reloads the store after a restart: jobs that were running are requeued (their
-// processes died with the server), pending ones queued again, in their original order.
+// records the new states. Recover reloads the store after a restart: pending jobs are queued again in their
+// original order; a job that was running runs on where it was if the executor can adopt every one of its tasks
+// (they kept running while no server watched, or ended meanwhile and are recorded, not rerun), and is requeued
+// otherwise, after whatever is left of it has been stopped.
 //
 // Thread-safe: one lock around everything (the HTTP server's threads and the scheduling thread share it).
 #pragma once
@@ -72,7 +74,8 @@ class ControlPlane {
   StatusOr<StoredJob> Cancel(const Principal& who, const std::string& id);
   // A window of a task's log (Executor::ReadLog): at most kMaxLogChunk bytes from `offset` (negative: from the
   // end). Read outside the lock; also for jobs that ended before this server started.
-  StatusOr<Executor::LogChunk> Logs(const Principal& who, const std::string& id, int task, int64_t offset = 0,
+  // `run`: 0 = the current (or last) run; k = the k-th of a task that ran more than once.
+  StatusOr<Executor::LogChunk> Logs(const Principal& who, const std::string& id, int task, int run = 0, int64_t offset = 0,
                                    int64_t max_bytes = kMaxLogChunk);
   // Why a waiting job waits and what would change it: the simulator's `explain`, on a clone of the live state.
   // The job must be the caller's (NotFound otherwise); FailedPrecondition if it is not waiting.
@@ -118,6 +121,8 @@ class ControlPlane {
   };
   ControlPlane() = default;
   StatusOr<Live*> Enqueue(StoredJob row, bool recovering);
+  TaskLaunch LaunchOf(const Live& l, size_t task, const Placement& p) const;
+  bool Readopt(Live& l);
   // The Unix (uid, gid) a tenant's tasks run as.
   std::pair<int64_t, int64_t> TaskIdentity(const TenantSpec& t) const;
   StatusOr<Live*> Find(const Principal& who, const std::string& id);

@@ -47,6 +47,17 @@ class Executor {
   virtual std::vector<TaskExit> Poll() = 0;
   // Stops every task of the job (SIGTERM to each task's process group, SIGKILL after a grace period).
   virtual void Kill(const std::string& job_id) = 0;
+  // After a restart of the control plane: a task the previous server launched as `t` at `started_ms`.
+  // kRunning: it still runs and is tracked again (its end comes through Poll); kEnded: it ended while no server
+  // watched (its exit comes through the next Poll); kLost: nothing of it is left (or it cannot be adopted here).
+  enum class Adoption { kRunning, kEnded, kLost };
+  virtual Adoption Adopt(const TaskLaunch& t, int64_t started_ms) {
+    (void)t, (void)started_ms;
+    return Adoption::kLost;
+  }
+  // After the adoptions: stops whatever a previous server left running that was not adopted (so that a job
+  // requeued after a restart never runs twice). Returns how many tasks it stopped.
+  virtual int ReapUnadopted() { return 0; }
   // The captured output of one task ("" if none).
   virtual std::string Logs(const std::string& job_id, int task) const = 0;
   // A window of it: at most `max_bytes` from `offset` (a negative offset counts from the end, like tail -c).
@@ -56,7 +67,9 @@ class Executor {
     int64_t offset = 0;  // where `data` starts
     int64_t size = 0;    // the log's size now
   };
-  virtual LogChunk ReadLog(const std::string& job_id, int task, int64_t offset, int64_t max_bytes) const {
+  // `run`: 0 = the task's current (or last) run; k >= 1 = its k-th run when it ran more than once.
+  virtual LogChunk ReadLog(const std::string& job_id, int task, int run, int64_t offset, int64_t max_bytes) const {
+    if (run > 0) return {};
     const std::string all = Logs(job_id, task);
     LogChunk c;
     c.size = static_cast<int64_t>(all.size());

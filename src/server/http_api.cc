@@ -101,7 +101,7 @@ std::string OpenApiDocument() {
         {"/v1/jobs/{id}/cancel", {{"post", {{"responses", {{"200", ok(job_ref)}, {"401", err}, {"403", err}, {"404", err}}}}}}},
         {"/v1/jobs/{id}/logs",
          {{"get",
-           {{"summary", "A window of a task's log: ?task=N&offset=B&limit=B (offset < 0: from the end); headers X-Log-Offset, X-Log-Size"},
+           {{"summary", "A window of a task's log: ?task=N&run=K&offset=B&limit=B (run: the k-th of a task that ran more than once, default the last; offset < 0: from the end); headers X-Log-Offset, X-Log-Size"},
             {"responses", {{"200", {{"description", "text/plain"}}}, {"404", err}, {"429", err}}}}}}},
         {"/v1/jobs/{id}/explain", {{"get", {{"responses", {{"200", ok({{"type", "object"}})}, {"404", err}, {"409", err}}}}}}},
         {"/v1/nodes", {{"get", {{"responses", {{"200", ok({{"type", "object"}})}, {"401", err}}}}}}},
@@ -196,17 +196,18 @@ void RegisterRoutes(HttpServer& http, ControlPlane& cp, Authenticator& auth, con
     Reply(res, 200, sim::ToJson(*ex));
   });
   get(R"(/v1/jobs/([^/]+)/logs)", [&cp](HttpRequest& req, HttpResponse& res) {
-    int task = 0;
+    int task = 0, run = 0;
     int64_t offset = 0, limit = kMaxLogChunk;
     try {
       if (req.has_param("task")) task = std::stoi(req.get_param_value("task"));
+      if (req.has_param("run")) run = std::stoi(req.get_param_value("run"));
       if (req.has_param("offset")) offset = std::stoll(req.get_param_value("offset"));
       if (req.has_param("limit")) limit = std::stoll(req.get_param_value("limit"));
     } catch (...) {
-      return Error(res, 400, "task, offset, limit: expected integers");
+      return Error(res, 400, "task, run, offset, limit: expected integers");
     }
     if (Status s = cp.ChargeHeavyRead(Who(req)); !s.ok()) return Fail(res, s);
-    auto chunk = cp.Logs(Who(req), req.matches[1], task, offset, limit);
+    auto chunk = cp.Logs(Who(req), req.matches[1], task, run, offset, limit);
     if (!chunk.ok()) return Fail(res, chunk.status());
     res.set_header("X-Log-Offset", std::to_string(chunk->offset));
     res.set_header("X-Log-Size", std::to_string(chunk->size));

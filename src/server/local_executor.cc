@@ -195,6 +195,21 @@ std::pair<uintptr_t, uintptr_t> CmdlineRange() {
   return {start, end};
 }
 
+// Field 22 of /proc/PID/stat: when the process started (clock ticks since boot); with the pid, it names one
+// process for good (pids are reused). 0 if there is no such process.
+uint64_t StartTime(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  const std::string s((std::istreambuf_iterator<char>(f)), {});
+  const size_t close = s.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(s.substr(close + 2));  // field 3 onwards
+  std::string field;
+  for (int i = 3; i <= 22 && rest >> field; ++i) {
+    if (i == 22) return std::stoull(field);
+  }
+  return 0;
+}
+
 bool WriteFile(const std::string& path, const std::string& value) {
   std::ofstream f(path);
   f << value;
@@ -325,8 +340,12 @@ std::string LocalExecutor::PidPath(const std::string& job_id, int task) const {
   return JobLogDir(job_id) + "/" + std::to_string(task) + ".pid";
 }
 
-std::string LocalExecutor::LogPath(const std::string& job_id, int task) const {
-  return JobLogDir(job_id) + "/" + std::to_string(task) + ".log";
+std::string LocalExecutor::LogPath(const std::string& job_id, int task, int run) const {
+  return JobLogDir(job_id) + "/" + std::to_string(task) + (run > 0 ? ".run" + std::to_string(run) : "") + ".log";
+}
+
+std::string LocalExecutor::ExitPath(const std::string& job_id, int task) const {
+  return JobLogDir(job_id) + "/" + std::to_string(task) + ".exit";
 }
 
 int LocalExecutor::ReapOrphans() {
@@ -342,6 +361,10 @@ int LocalExecutor::ReapOrphans() {
         task = std::stoi(f.path().stem().string());
       } catch (...) {
         continue;
+      }
+      if (std::any_of(running_.begin(), running_.end(),
+                      [&](const Running& r) { return r.job_id == job_id && r.task == task; })) {
+        continue;  // adopted: it runs on under this server
       }
       pid_t pid = 0;
       std::ifstream(f.path()) >> pid;
@@ -423,6 +446,12 @@ Status LocalExecutor::Launch(const TaskLaunch& t) {
   fs::create_directories(job_logs, ec);
   if (ec) return IoError("cannot create " + job_logs + ": " + ec.message());
   chmod(job_logs.c_str(), 0700);
+  // Every run keeps its own log: the previous run's becomes <task>.run<k>.log.
+  if (fs::exists(LogPath(t.job_id, t.task), ec)) {
+    int k = 1;
+    while (fs::exists(LogPath(t.job_id, t.task, k), ec)) ++k;
+    fs::rename(LogPath(t.job_id, t.task), LogPath(t.job_id, t.task, k), ec);
+  }
   if (t.command.empty()) {
     std::ofstream(LogPath(t.job_id, t.task)) << "placeholder task on " << t.node << " GPUs " << t.devices << " for "
                                              << t.duration_s << " s\n";
@@ -507,7 +536,7 @@ Status LocalExecutor::Launch(const TaskLaunch& t) {
   const std::string tmp_options = fmt::format("mode=1777,size={}m", std::max<int64_t>(1, o_.tmp_mib));
   a.tmp_options = tmp_options.c_str();
   const std::string log = LogPath(t.job_id, t.task);
-  const std::string exit_path = JobLogDir(t.job_id) + "/" + std::to_string(t.task) + ".exit";
+  const std::string exit_path = ExitPath(t.job_id, t.task);
   std::vector<int> fds;
   auto close_all = [&] {
     for (int fd : fds) close(fd);
@@ -555,7 +584,7 @@ Status LocalExecutor::Launch(const TaskLaunch& t) {
   }
   setpgid(pid, pid);  // also from here, so a Kill right after Launch reaches the group
   r.pid = pid;
-  std::ofstream(PidPath(t.job_id, t.task)) << pid;
+  std::ofstream(PidPath(t.job_id, t.task)) << pid << " " << StartTime(pid);
   running_.push_back(r);
   return Status::Ok();
 }
@@ -590,8 +619,24 @@ std::vector<TaskExit> LocalExecutor::Poll() {
     Running& r = running_[i];
     bool ended = false;
     int code = 0;
-    if (r.pid < 0) {
+    if (r.ended_code >= 0) {
+      ended = true;
+      code = r.ended_code;
+    } else if (r.pid < 0) {
       ended = now >= r.ends_ms;
+    } else if (r.adopted) {  // not our child: alive while its init is; its code is in the exit file
+      if (r.ends_ms > 0 && now >= r.ends_ms) {
+        r.timed_out = true;
+        Stop(r, /*graceful=*/true);
+        ended = true;
+        code = 128 + SIGKILL;
+        r.pid = -1;
+      } else if (kill(r.pid, 0) != 0 || StartTime(r.pid) == 0) {
+        ended = true;
+        code = 128 + SIGKILL;  // no code recorded: it was killed
+        std::ifstream(ExitPath(r.job_id, r.task)) >> code;
+        r.pid = -1;
+      }
     } else {
       int status = 0;
       const pid_t w = waitpid(r.pid, &status, WNOHANG);
@@ -621,6 +666,33 @@ std::vector<TaskExit> LocalExecutor::Poll() {
   return out;
 }
 
+Executor::Adoption LocalExecutor::Adopt(const TaskLaunch& t, int64_t started_ms) {
+  Running r{t.job_id, t.task, -1, 0, false};
+  r.adopted = true;
+  const int64_t limit_s = t.command.empty() ? t.duration_s : (t.time_limit_s > 0 ? t.time_limit_s : t.duration_s);
+  if (limit_s > 0) r.ends_ms = started_ms + limit_s * 1000;
+  if (t.command.empty()) {  // a placeholder "runs" on the clock alone
+    if (!fs::exists(LogPath(t.job_id, t.task))) return Adoption::kLost;
+    running_.push_back(r);
+    return Adoption::kRunning;
+  }
+  int code = -1;
+  std::ifstream(ExitPath(t.job_id, t.task)) >> code;
+  pid_t pid = 0;
+  uint64_t start = 0;
+  std::ifstream(PidPath(t.job_id, t.task)) >> pid >> start;
+  if (code >= 0) {  // it ended while no server watched: recorded, not rerun
+    KillCgroups(t.job_id, t.task);
+    r.ended_code = code;
+    running_.push_back(r);
+    return Adoption::kEnded;
+  }
+  if (pid <= 0 || start == 0 || StartTime(pid) != start) return Adoption::kLost;
+  r.pid = pid;
+  running_.push_back(r);
+  return Adoption::kRunning;
+}
+
 void LocalExecutor::Kill(const std::string& job_id) {
   for (size_t i = 0; i < running_.size();) {
     if (running_[i].job_id != job_id) {
@@ -632,9 +704,10 @@ void LocalExecutor::Kill(const std::string& job_id) {
   }
 }
 
-Executor::LogChunk LocalExecutor::ReadLog(const std::string& job_id, int task, int64_t offset, int64_t max_bytes) const {
+Executor::LogChunk LocalExecutor::ReadLog(const std::string& job_id, int task, int run, int64_t offset,
+                                          int64_t max_bytes) const {
   LogChunk c;
-  const int fd = open(LogPath(job_id, task).c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = open(LogPath(job_id, task, run).c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return c;
   struct stat st {};
   if (fstat(fd, &st) == 0) c.size = st.st_size;

@@ -60,11 +60,14 @@ class LocalExecutor final : public Executor {
   std::vector<TaskExit> Poll() override;
   void Kill(const std::string& job_id) override;
   std::string Logs(const std::string& job_id, int task) const override;
-  LogChunk ReadLog(const std::string& job_id, int task, int64_t offset, int64_t max_bytes) const override;
+  LogChunk ReadLog(const std::string& job_id, int task, int run, int64_t offset, int64_t max_bytes) const override;
+  // Adopts a task whose init still runs (its pid file names it, with its start time against pid reuse), or
+  // reports one whose init recorded its exit code while no server watched.
+  Adoption Adopt(const TaskLaunch& t, int64_t started_ms) override;
+  int ReapUnadopted() override { return ReapOrphans(); }
   bool cgroups_enabled() const { return cgroups_; }
-  // Stops every task a previous server on this state directory left running (it was killed before it could stop
-  // them): kills the init recorded in <logs>/<job>/<task>.pid and every process in the task's cgroups. Call before
-  // Recover requeues their jobs, so that a job never runs twice. Returns how many tasks were stopped.
+  // Stops every task a previous server on this state directory left running that was not adopted: kills the init
+  // recorded in <logs>/<job>/<task>.pid and every process in the task's cgroups. Returns how many it stopped.
   int ReapOrphans();
 
  private:
@@ -74,9 +77,12 @@ class LocalExecutor final : public Executor {
     pid_t pid = -1;          // the task's init (host pid); -1 for a placeholder
     int64_t ends_ms = 0;     // placeholder end, or the time limit (0 = none)
     bool timed_out = false;
+    bool adopted = false;    // started by a previous server: not our child (polled, not waited for)
+    int ended_code = -1;     // >= 0: it ended while no server watched; reported at the next Poll
   };
+  std::string ExitPath(const std::string& job_id, int task) const;
   std::string JobLogDir(const std::string& job_id) const;
-  std::string LogPath(const std::string& job_id, int task) const;
+  std::string LogPath(const std::string& job_id, int task, int run = 0) const;
   std::string PidPath(const std::string& job_id, int task) const;
   // The task's cgroup below a controller's root: awan/<instance>/<job>-<task>.
   std::string CgroupPath(const std::string& job_id, int task) const;
