@@ -515,14 +515,23 @@ Status ControlPlane::Tick() {
     ++stats_.preemptions;
     Save(l, "Pending", s.node_failed ? "requeued: a node it ran on went down" : "preempted");
   }
-  // Runs it started: launch every task on the node and devices the core chose.
-  for (const RunStarted& r : sched_->TakeStarted()) {
+  // Runs it started: recorded as Running, with their placement, durably first; launched only then. A server
+  // killed in between leaves a Running job whose tasks never started (requeued at the next start: nothing ran),
+  // never a task the store does not know of (which a restart would kill and rerun).
+  for (RunStarted& r : sched_->TakeStarted()) {
     Live& l = live_[by_id_.at(sched_->job(r.job).spec->name)];
     ++stats_.decisions;
     l.row.placement = PlacementJson(r.job);
     audit_pending_.push_back({audit_.entries() + 1, audit_.Append(fleet_->fleet, r.at_s, l.spec, r.run_id, r.tasks, residency_[r.job])});
     l.tasks_running = static_cast<int>(r.tasks.size());
     l.run_id = r.run_id;
+    Save(l, "Running", "running on " + std::to_string(r.tasks.size()) + " task(s)");
+    to_launch_.push_back(std::move(r));
+  }
+  AWAN_RETURN_IF_ERROR(Flush());  // not launched until this succeeds: the next tick tries again
+  for (const RunStarted& r : to_launch_) {
+    Live& l = live_[by_id_.at(sched_->job(r.job).spec->name)];
+    if (l.row.state != "Running" || l.run_id != r.run_id) continue;  // cancelled or preempted meanwhile
     for (size_t k = 0; k < r.tasks.size(); ++k) {
       if (Status s = exec_->Launch(LaunchOf(l, k, r.tasks[k])); !s.ok()) {
         exec_->Kill(l.row.id);
@@ -531,10 +540,9 @@ Status ControlPlane::Tick() {
         break;
       }
     }
-    if (l.row.state == "Failed") continue;
-    Save(l, "Running", "running on " + std::to_string(r.tasks.size()) + " task(s)");
   }
-  return Flush();  // one durable write for every state this tick changed
+  to_launch_.clear();
+  return Flush();  // launch failures, if any
 }
 
 std::map<std::string, std::pair<int64_t, int64_t>> ControlPlane::TenantLoad() const {

@@ -153,6 +153,7 @@ class ControlPlane {
   std::vector<uint8_t> down_;                 // by node index: marked down for a missed heartbeat
   ControlPlaneStats stats_;
   std::map<std::string, int64_t> waiting_;  // tenant -> jobs in state Pending
+  std::vector<RunStarted> to_launch_;        // started by the core, launched once their Running state is durable
   std::unique_ptr<RateLimiter> submit_limit_, heavy_limit_;
 };
 

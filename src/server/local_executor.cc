@@ -39,7 +39,8 @@ struct InitArgs {
   char** argv = nullptr;
   char** envp = nullptr;
   int log_fd = -1, exit_fd = -1, devnull_fd = -1, workdir_fd = -1;
-  std::array<int, 4> keep_fds{};  // the four above, sorted
+  int go_fd = -1;                 // read end of a pipe: the server writes a byte once it has recorded the init's pid
+  std::array<int, 5> keep_fds{};  // the five above, sorted
   const char* workdir = nullptr;
   bool rebind_workdir = false;              // the workdir is under /tmp, which the private /tmp hides
   std::vector<const char*> workdir_parents;  // to create in the private /tmp before the bind
@@ -139,6 +140,13 @@ int InitMain(void* p) {
   }
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) InitFail(a, "setting no_new_privs");
   if (chdir(a.workdir) != 0 && fchdir(a.workdir_fd) != 0) InitFail(a, "entering the working directory");
+  // The task starts only once the server has recorded this init's pid (so that a server killed at this moment
+  // leaves nothing running that the next one cannot find): end of file instead of the byte means it died first.
+  char go = 0;
+  while (read(a.go_fd, &go, 1) < 0 && errno == EINTR) {
+  }
+  if (go != 'g') _exit(125);
+  close(a.go_fd);
   // The raw system call, not glibc's fork(): that one takes glibc's internal locks (malloc, stdio), which another
   // server thread may have held at the moment of clone(2) — in this copy they would never be released.
   const pid_t task = static_cast<pid_t>(syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, nullptr));
@@ -208,6 +216,14 @@ uint64_t StartTime(pid_t pid) {
     if (i == 22) return std::stoull(field);
   }
   return 0;
+}
+
+// Has the process exited (a zombie its new parent has not reaped yet)?
+bool Zombie(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  const std::string s((std::istreambuf_iterator<char>(f)), {});
+  const size_t close = s.rfind(')');
+  return close != std::string::npos && close + 2 < s.size() && s[close + 2] == 'Z';
 }
 
 bool WriteFile(const std::string& path, const std::string& value) {
@@ -389,6 +405,28 @@ int LocalExecutor::ReapOrphans() {
       fs::remove(f.path(), ec);
     }
   }
+  // A task whose server died between clone and writing its pid file has no pid file: its cgroup still names it.
+  if (cgroups_) {
+    for (const auto& g : fs::directory_iterator(o_.cgroup_root + "/memory/awan/" + cgroup_instance_, ec)) {
+      if (!g.is_directory(ec)) continue;
+      const std::string name = g.path().filename().string();
+      const size_t dash = name.rfind('-');
+      if (dash == std::string::npos || dash + 1 >= name.size()) continue;
+      const std::string job_id = name.substr(0, dash);
+      int task = -1;
+      try {
+        task = std::stoi(name.substr(dash + 1));
+      } catch (...) {
+        continue;
+      }
+      if (std::any_of(running_.begin(), running_.end(),
+                      [&](const Running& r) { return r.job_id == job_id && r.task == task; })) {
+        continue;
+      }
+      stopped += !ReadPids(g.path().string() + "/cgroup.procs").empty();
+      KillCgroups(job_id, task);
+    }
+  }
   return stopped;
 }
 
@@ -545,10 +583,13 @@ Status LocalExecutor::Launch(const TaskLaunch& t) {
   a.exit_fd = open(exit_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   a.devnull_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
   a.workdir_fd = open(workdir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-  fds = {a.log_fd, a.exit_fd, a.devnull_fd, a.workdir_fd};
-  a.keep_fds = {a.log_fd, a.exit_fd, a.devnull_fd, a.workdir_fd};
+  int go[2] = {-1, -1};
+  if (pipe2(go, O_CLOEXEC) != 0) go[0] = go[1] = -1;
+  a.go_fd = go[0];
+  fds = {a.log_fd, a.exit_fd, a.devnull_fd, a.workdir_fd, go[0], go[1]};
+  a.keep_fds = {a.log_fd, a.exit_fd, a.devnull_fd, a.workdir_fd, a.go_fd};
   std::sort(a.keep_fds.begin(), a.keep_fds.end());
-  if (a.log_fd < 0 || a.exit_fd < 0 || a.devnull_fd < 0) {
+  if (a.log_fd < 0 || a.exit_fd < 0 || a.devnull_fd < 0 || go[0] < 0) {
     close_all();
     KillCgroups(t.job_id, t.task);
     return IoError("cannot open " + log + ": " + std::strerror(errno));
@@ -577,14 +618,16 @@ Status LocalExecutor::Launch(const TaskLaunch& t) {
   const int clone_errno = errno;
   pthread_sigmask(SIG_SETMASK, &saved, nullptr);
   munmap(stack, kStack);
-  close_all();
   if (pid < 0) {
+    close_all();
     KillCgroups(t.job_id, t.task);
     return IoError(std::string("clone: ") + std::strerror(clone_errno));
   }
   setpgid(pid, pid);  // also from here, so a Kill right after Launch reaches the group
   r.pid = pid;
   std::ofstream(PidPath(t.job_id, t.task)) << pid << " " << StartTime(pid);
+  (void)!write(go[1], "g", 1);  // recorded: the init may start the task
+  close_all();
   running_.push_back(r);
   return Status::Ok();
 }
@@ -631,7 +674,7 @@ std::vector<TaskExit> LocalExecutor::Poll() {
         ended = true;
         code = 128 + SIGKILL;
         r.pid = -1;
-      } else if (kill(r.pid, 0) != 0 || StartTime(r.pid) == 0) {
+      } else if (kill(r.pid, 0) != 0 || StartTime(r.pid) == 0 || Zombie(r.pid)) {
         ended = true;
         code = 128 + SIGKILL;  // no code recorded: it was killed
         std::ifstream(ExitPath(r.job_id, r.task)) >> code;
