@@ -20,7 +20,8 @@ $AWAN init --store "$DB" >/dev/null
 TOKEN=$($AWAN token create --store "$DB" --tenant my-university --role member 2>/dev/null | tail -1)
 ADMIN=$($AWAN token create --store "$DB" --role admin 2>/dev/null | tail -1)
 $AWAN serve --store "$DB" --listen 127.0.0.1:0 --fleet examples/fleets/asean.yaml --state-dir "$DIR/state" \
-  --submits-per-s 0 --max-waiting-per-tenant 0 --heavy-reads-per-s 0 --max-connections 4096 > "$DIR/serve.log" 2>&1 &
+  --submits-per-s 0 --max-waiting-per-tenant 0 --heavy-reads-per-s 0 --max-connections 4096 ${SERVE_ARGS:-} \
+  > "$DIR/serve.log" 2>&1 &
 SERVER=$!
 TRICKLER=""
 trap 'kill $SERVER $TRICKLER 2>/dev/null || true; rm -rf "$DIR"' EXIT

@@ -56,9 +56,13 @@ void AddServe(CLI::App& app, ServeArgs& a) {
   c->add_option("--fleet", a.fleet, "fleet file (YAML)")->required();
   c->add_option("--state-dir", a.state_dir, "where task logs go")->capture_default_str();
   c->add_option("--tick-ms", a.tick_ms, "scheduling period in ms")->capture_default_str()->check(CLI::Range(10, 60000));
-  c->add_option("--http-threads", a.http_threads, "threads running API handlers (connections are served by an event loop)")
+  c->add_option("--http-threads", a.http_threads, "threads running API reads (connections are served by an event loop)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
+  c->add_option("--http-write-threads", a.http_write_threads,
+                "threads running API writes (submit, cancel), which wait for a durable commit")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
   c->add_option("--max-connections", a.max_connections, "open connections at most (more are refused at once)")
       ->capture_default_str()
       ->check(CLI::Range(16, 1000000));
@@ -214,6 +218,7 @@ int RunServe(const ServeArgs& a) {
   ho.tls_cert = a.tls_cert;
   ho.tls_key = a.tls_key;
   ho.worker_threads = a.http_threads;
+  ho.write_worker_threads = a.http_write_threads;
   ho.max_connections = static_cast<size_t>(a.max_connections);
   ho.request_timeout_ms = a.request_timeout_ms;
   server::HttpServer http(ho);

@@ -41,7 +41,20 @@ bool JobScheduler::is_pending(size_t i) const { return pending_.count(PendingEnt
 // Puts job i in the queue under the key its ordering gives it now.
 void JobScheduler::Enqueue(size_t i) {
   queue_key_[i] = QueueKey(i);
-  pending_.insert(PendingEntry(i));
+  AddPending(PendingEntry(i));
+}
+
+void JobScheduler::AddPending(const PendingKey& k) {
+  pending_.insert(k);
+  const size_t t = static_cast<size_t>(jobs_[std::get<2>(k)].tenant);
+  if (pending_of_.size() <= t) pending_of_.resize(t + 1);
+  pending_of_[t].insert(k);
+}
+
+void JobScheduler::ErasePending(const PendingKey& k) {
+  pending_.erase(k);
+  const size_t t = static_cast<size_t>(jobs_[std::get<2>(k)].tenant);
+  if (t < pending_of_.size()) pending_of_[t].erase(k);
 }
 
 void JobScheduler::SetResidency(size_t i, JobResidency residency) {
@@ -62,7 +75,7 @@ StatusOr<std::optional<WaitReason>> JobScheduler::TryStartOne(size_t i, int64_t 
   auto it = pending_.find(PendingEntry(i));
   if (it == pending_.end()) return FailedPrecondition("job " + jobs_[i].spec->name + " is not waiting");
   AWAN_ASSIGN_OR_RETURN(std::optional<WaitReason> why, TryStart(i, now));
-  if (!why) pending_.erase(it);
+  if (!why) ErasePending(*it);
   return why;
 }
 
@@ -241,7 +254,7 @@ Status JobScheduler::Resume(size_t i, int64_t now, int64_t started_s, const std:
       return FailedPrecondition("job " + r.spec->name + ": its placement no longer fits: " + s.message());
     }
   }
-  pending_.erase(it);
+  ErasePending(*it);
   GangPlacement g{tasks, TopologyLevel::kZone};
   for (TopologyLevel l : {TopologyLevel::kSupernode, TopologyLevel::kBlock, TopologyLevel::kZone}) {
     bool same = true;
@@ -322,7 +335,8 @@ Status JobScheduler::Cancel(size_t i, int64_t now) {
     Use(i, -1);
     return Status::Ok();
   }
-  if (pending_.erase(PendingEntry(i)) > 0) {
+  if (pending_.count(PendingEntry(i)) > 0) {
+    ErasePending(PendingEntry(i));
     Account(i, now, -1);
     return Status::Ok();
   }
@@ -536,41 +550,49 @@ Status JobScheduler::Cycle(int64_t now) {
   std::vector<std::pair<double, size_t>> waiting;  // the first jobs that could not start, for stage 5
   std::vector<std::vector<std::pair<double, size_t>>> borrowers(tenants_.size());
   int deferred = 0;
-  // The backfill window is shared among tenants: once it is spent, the scan goes on for the tenants that have
-  // not yet had their share of it (window / tenants), skipping the others' jobs, so that one tenant's backlog of
-  // jobs that cannot start never hides another tenant's job that can. Until then the scan is the plain one.
+  // The backfill window is shared among tenants: once it is spent, each tenant that has not yet had its share
+  // of it (window / tenants) goes on from where the scan stopped, in its own queue order, so that one tenant's
+  // backlog of jobs that cannot start never hides another tenant's job that can. Until then the scan is the
+  // plain one (and when the window is not spent, nothing differs).
   const int share = std::max(1, o_.backfill_window / std::max(1, static_cast<int>(tenants_.size())));
   std::vector<int> blocked_of(tenants_.size(), 0);
-  size_t spent = 0;  // tenants whose share is spent
-  for (auto it = pending_.begin(); it != pending_.end();) {
-    const size_t i = std::get<2>(*it);
-    const double key = std::get<0>(*it);
+  bool stop = false;
+  // Examines pending job i (key `key`): true if it started (the caller drops it from the pending sets).
+  auto examine = [&](size_t i, double key) -> StatusOr<bool> {
     const JobRecord& r = jobs_[i];
     const size_t t = static_cast<size_t>(r.tenant);
-    if (blocked > o_.backfill_window) {
-      if (spent >= tenants_.size()) break;
-      if (blocked_of[t] >= share) {
-        ++it;
-        continue;
-      }
-    }
     const int64_t free_milli = capacity - snap_->gpu_allocated_milli();
     if (o_.fair_share && !o_.isolated && cohort_[t] >= 0 && used_[t] + r.gpus > tenants_[t].guaranteed_gpus &&
         deferred < o_.backfill_window) {
       borrowers[t].push_back({key, i});
-      ++deferred, ++it;
-      continue;
+      ++deferred;
+      return false;
     }
     AWAN_ASSIGN_OR_RETURN(std::optional<WaitReason> why, TryStart(i, now));
-    if (!why) {
-      it = pending_.erase(it);
-      continue;
-    }
+    if (!why) return true;
     Account(i, now, static_cast<int>(*why));
     if (waiting.size() < static_cast<size_t>(o_.preempt_window)) waiting.push_back({key, i});
-    ++blocked, ++it;
-    if (++blocked_of[t] == share) ++spent;
-    if (free_milli <= 0 && waiting.size() >= static_cast<size_t>(o_.preempt_window)) break;
+    ++blocked, ++blocked_of[t];
+    if (free_milli <= 0 && waiting.size() >= static_cast<size_t>(o_.preempt_window)) stop = true;
+    return false;
+  };
+  std::optional<PendingKey> last;  // the last entry the plain scan examined
+  for (auto it = pending_.begin(); it != pending_.end() && blocked <= o_.backfill_window && !stop;) {
+    const PendingKey k = *it;
+    ++it;
+    last = k;
+    AWAN_ASSIGN_OR_RETURN(bool started, examine(std::get<2>(k), std::get<0>(k)));
+    if (started) ErasePending(k);
+  }
+  if (blocked > o_.backfill_window && !stop && last) {
+    for (size_t t = 0; t < pending_of_.size() && !stop; ++t) {
+      for (auto it = pending_of_[t].upper_bound(*last); it != pending_of_[t].end() && blocked_of[t] < share && !stop;) {
+        const PendingKey k = *it;
+        ++it;
+        AWAN_ASSIGN_OR_RETURN(bool started, examine(std::get<2>(k), std::get<0>(k)));
+        if (started) ErasePending(k);
+      }
+    }
   }
   // The fair-share pass: jobs that would borrow, the tenant with the smallest share first, each tenant's jobs
   // in queue order; a tenant's share grows with every job it starts.
@@ -584,7 +606,7 @@ Status JobScheduler::Cycle(int64_t now) {
     const auto [key, i] = borrowers[static_cast<size_t>(best)][next[static_cast<size_t>(best)]++];
     AWAN_ASSIGN_OR_RETURN(std::optional<WaitReason> why, TryStart(i, now));
     if (!why) {
-      pending_.erase({key, jobs_[i].submit_s, i});
+      ErasePending({key, jobs_[i].submit_s, i});
       continue;
     }
     Account(i, now, static_cast<int>(*why));
@@ -610,7 +632,7 @@ Status JobScheduler::Cycle(int64_t now) {
     auto it = pending_.find({key, jobs_[i].submit_s, i});
     if (it == pending_.end()) continue;
     AWAN_ASSIGN_OR_RETURN(bool ok, TryPreempt(i, key, now));
-    if (ok) pending_.erase(it);
+    if (ok) ErasePending(*it);
   }
   return Status::Ok();
 }

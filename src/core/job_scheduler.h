@@ -222,6 +222,9 @@ class JobScheduler {
   std::vector<double> running_key_;
   std::vector<double> queue_key_;  // by job: the key it joined the pending set with
   std::set<PendingKey> pending_;
+  std::vector<std::set<PendingKey>> pending_of_;  // by tenant: the same entries, for the window's fair share
+  void AddPending(const PendingKey& k);
+  void ErasePending(const PendingKey& k);
   std::set<size_t> running_;
   std::vector<RunStarted> started_;
   std::vector<RunStopped> stopped_;

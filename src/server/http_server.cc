@@ -147,7 +147,8 @@ struct HttpServer::Impl {
   explicit Impl(HttpServerOptions o)
       : opt(std::move(o)),
         ioc(std::make_unique<net::io_context>(std::max(1, opt.io_threads))),
-        pool(std::make_unique<net::thread_pool>(std::max(1, opt.worker_threads))) {}
+        pool(std::make_unique<net::thread_pool>(std::max(1, opt.worker_threads))),
+        write_pool(std::make_unique<net::thread_pool>(std::max(1, opt.write_worker_threads))) {}
 
   void Accept();
   void OnAccept(beast::error_code ec, tcp::socket sock);
@@ -169,11 +170,12 @@ struct HttpServer::Impl {
   std::unique_ptr<net::io_context> ioc;
   std::optional<tcp::acceptor> acceptor;
   std::unique_ptr<net::thread_pool> pool;
+  std::unique_ptr<net::thread_pool> write_pool;  // handlers of requests other than GET and HEAD
 };
 
 namespace {
 
-// One connection: reads requests one at a time on its strand; runs checks and handlers on the worker pool.
+// One connection: reads requests one at a time on its strand; runs checks there and handlers on the worker pool.
 // Kept alive by the shared_ptr in whichever handler is pending; its destructor closes the socket.
 template <class Stream>
 class Session : public std::enable_shared_from_this<Session<Stream>> {
@@ -296,22 +298,19 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (auto n = parser_->content_length(); n && *n > cap_) return Fail(413, TooLarge());
     parser_->body_limit(cap_);
     if (!route_->check) return ReadBody();
-    const bool queued = Enqueue([self = Self()] {
-      HttpResponse res;
-      bool ok = false;
-      try {
-        ok = self->route_->check(self->req_, res);
-      } catch (const std::exception& e) {
-        res = ErrorResponse(500, std::string("header check failed: ") + e.what());
-      } catch (...) {
-        res = ErrorResponse(500, "header check failed");
-      }
-      net::post(self->ex_, [self, ok, res = std::move(res)]() mutable {
-        if (!ok) return self->Respond(std::move(res));
-        self->ReadBody();
-      });
-    });
-    if (!queued) Fail(503, "server busy: try again");
+    // On the event loop, not the worker pool: a check is quick (a cached token lookup), and a hop to a worker
+    // and back for every request costs throughput (docs/benchmarks.md §6).
+    HttpResponse res;
+    bool ok = false;
+    try {
+      ok = route_->check(req_, res);
+    } catch (const std::exception& e) {
+      res = ErrorResponse(500, std::string("header check failed: ") + e.what());
+    } catch (...) {
+      res = ErrorResponse(500, "header check failed");
+    }
+    if (!ok) return Respond(std::move(res));
+    ReadBody();
   }
 
   void ReadBody() {
@@ -381,7 +380,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       s_.queued.fetch_sub(1);
       return false;
     }
-    net::post(*s_.pool, [&s = s_, task = std::move(task)]() mutable {
+    // A write (POST, PUT, DELETE) typically waits for a durable commit: its own, larger pool, so that reads
+    // keep a few busy threads and writes many waiting ones (group commit batches them).
+    net::thread_pool& pool = req_.method == "GET" || req_.method == "HEAD" ? *s_.pool : *s_.write_pool;
+    net::post(pool, [&s = s_, task = std::move(task)]() mutable {
       s.queued.fetch_sub(1);
       task();
     });
@@ -515,10 +517,11 @@ void HttpServer::Impl::Reject(tcp::socket sock) {
 // Ends every connection: pending tasks and handlers (and the sessions they hold) are destroyed. Idempotent.
 // REQUIRES: no thread runs the event loop.
 void HttpServer::Impl::Teardown() {
-  if (pool) {  // outside `mu`: a running handler may call Stop()
-    pool->stop();
-    pool->join();
-    pool.reset();
+  for (auto* p : {&pool, &write_pool}) {  // outside `mu`: a running handler may call Stop()
+    if (!*p) continue;
+    (*p)->stop();
+    (*p)->join();
+    p->reset();
   }
   std::lock_guard<std::mutex> l(mu);
   acceptor.reset();

@@ -11,8 +11,8 @@
 //   chunked framing, whatever the transfer encoding (413: against Content-Length before reading, else while
 //   reading). Nothing is decompressed: a Content-Encoding other than identity, or a transfer coding other
 //   than chunked, gets 415.
-// - A route's HeaderCheck (e.g. authentication) runs on the worker pool after the headers and BEFORE any byte
-//   of the body is read; when it refuses, the answer goes out at once and the connection is closed without
+// - A route's HeaderCheck (e.g. authentication) runs on the event loop after the headers and BEFORE any byte
+//   of the body is read (it must be quick: a cached lookup); when it refuses, the answer goes out at once and the connection is closed without
 //   reading the body.
 // - At most `max_connections` connections (more: 503 and closed at once; over TLS just closed) and at most
 //   `max_queued_requests` requests waiting for a worker (more: 503 with Retry-After).
@@ -80,7 +80,8 @@ struct HttpResponse {
 
 // Runs on a worker thread. Exceptions are answered 500.
 using HttpHandler = std::function<void(HttpRequest&, HttpResponse&)>;
-// Runs on a worker thread once the request line and headers are read, BEFORE any byte of the body is read:
+// Runs on an event-loop thread (so it must be quick, e.g. a cached token lookup) once the request line and
+// headers are read, BEFORE any byte of the body is read:
 // returns true to go on; false with `res` filled to answer at once without reading the body (the connection
 // is then closed if a body was announced or chunked). May set `headers_only.context` for the handler.
 using HeaderCheck = std::function<bool(HttpRequest& headers_only, HttpResponse& res)>;
@@ -93,7 +94,8 @@ struct HttpServerOptions {
   int port = 0;                    // 0: any free port (see port())
   std::string tls_cert, tls_key;   // PEM files; both set = HTTPS (TLS 1.2 or later)
   int io_threads = 2;              // threads running the event loop (never blocked by handlers)
-  int worker_threads = 8;          // threads running handlers and header checks
+  int worker_threads = 8;          // threads running handlers of GET and HEAD requests
+  int write_worker_threads = 64;   // threads running the others (they may wait for a durable commit)
   size_t max_connections = 1024;   // more are accepted and closed at once (plain HTTP: answered 503 first)
   size_t max_header_bytes = 16 * 1024;  // request line + headers; over it: 431, close
   size_t max_body_bytes = 256 * 1024;   // decoded body size (Content-Length or chunked); over it: 413, close
