@@ -28,8 +28,14 @@ DB="sqlite:$SERVE/awan.db"
 $AWAN init --store "$DB"
 UNI=$($AWAN token create --store "$DB" --tenant my-university --role member 2>/dev/null | tail -1)
 STARTUP=$($AWAN token create --store "$DB" --tenant my-startup --role member 2>/dev/null | tail -1)
+# As root, each tenant's tasks run as its own uid in a sandbox (docs/security.md); without root, as this user.
+SANDBOX=()
+if [ "$(id -u)" -ne 0 ]; then
+  echo "(not root: tasks run unsandboxed, as $(id -un); run as root for tenant isolation)"
+  SANDBOX=(--unsandboxed-tasks)
+fi
 $AWAN serve --store "$DB" --listen 127.0.0.1:0 --fleet examples/fleets/asean.yaml --state-dir "$SERVE/state" \
-  > "$SERVE/serve.log" 2>&1 &
+  "${SANDBOX[@]}" > "$SERVE/serve.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
 for _ in $(seq 100); do grep -q "listening on" "$SERVE/serve.log" && break; sleep 0.1; done
