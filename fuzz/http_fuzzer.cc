@@ -1,7 +1,7 @@
 // libFuzzer target: the HTTP request path of `awan serve` (server/http_server.h): every input is sent as raw
-// bytes on a fresh connection to an in-process HttpServer (request parser, routing, the header check that runs
-// before the body, body caps, handlers). Whatever the bytes, the server must answer with a well-formed status
-// line or close, never crash (ASan and UBSan watch its threads), and keep answering the health check.
+// bytes on a fresh connection to an in-process HttpServer (request parser, routing, the header check that
+// runs before the body, body caps, handlers). Whatever the bytes, the server must answer with a well-formed
+// status line or close, never crash (ASan and UBSan watch its threads), and keep answering the health check.
 // Built and run by scripts/fuzz.sh (clang, -fsanitize=fuzzer,address,undefined). Loopback only.
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -81,7 +81,8 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
     req.context = std::string("good");
     return true;
   };
-  g_server->Route("GET", "/v1/healthz", [](HttpRequest&, HttpResponse& res) { res.set_content("{}", "application/json"); });
+  g_server->Route("GET", "/v1/healthz",
+                  [](HttpRequest&, HttpResponse& res) { res.set_content("{}", "application/json"); });
   g_server->Route(
       "POST", "/v1/jobs",
       [](HttpRequest& req, HttpResponse& res) {
@@ -131,7 +132,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static int n = 0;
   if (++n % 64 == 0) {  // still serving
     // Refused connections linger up to a second and slow ones up to their deadline: allow the server a few
-    // seconds to drain them, but no more (a connection that never ends is a leak that would lock out everyone).
+    // seconds to drain them, but no more (a connection that never ends is a leak that would lock out
+    // everyone).
     std::string ok;
     for (int i = 0; i < 50; ++i) {
       ok = RoundTrip("GET /v1/healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");

@@ -1,6 +1,7 @@
-// Static fit: could a job ever start, on this fleet emptied of all other work, within the regions its residency
-// allows? A job that could not is refused at submit (the server answers 400 naming the blocker) instead of
-// waiting forever, and `explain` names the same blocker instead of a misleading wait reason. Pure: no I/O.
+// Static fit: could a job ever start, on this fleet emptied of all other work, within the regions its
+// residency allows? A job that could not is refused at submit (the server answers 400 naming the blocker)
+// instead of waiting forever, and `explain` names the same blocker instead of a misleading wait reason. Pure:
+// no I/O.
 #pragma once
 
 #include <string>

@@ -1,5 +1,6 @@
-// Per-key token buckets (a tenant's submits, a tenant's expensive reads): `rate` tokens a second up to `burst`,
-// on an injected clock. Thread-safe. Take() answers how long to wait (0 = go ahead, a token was taken).
+// Per-key token buckets (a tenant's submits, a tenant's expensive reads): `rate` tokens a second up to
+// `burst`, on an injected clock. Thread-safe. Take() answers how long to wait (0 = go ahead, a token was
+// taken).
 #pragma once
 
 #include <algorithm>

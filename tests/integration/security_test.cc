@@ -1,7 +1,9 @@
-// Tenants don't trust each other: every attack of docs/security.md's threat model, carried out against the real
-// `awan serve` on 127.0.0.1 by a tenant's task or an API client, and checked to be stopped. Most need root (the
-// server isolates tasks with namespaces and per-tenant uids only as root); they are skipped, visibly, without it.
+// Tenants don't trust each other: every attack of docs/security.md's threat model, carried out against the
+// real `awan serve` on 127.0.0.1 by a tenant's task or an API client, and checked to be stopped. Most need
+// root (the server isolates tasks with namespaces and per-tenant uids only as root); they are skipped,
+// visibly, without it.
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/mount.h>
@@ -18,8 +20,6 @@
 #include <thread>
 #include <vector>
 
-#include <gtest/gtest.h>
-
 #include "integration/serve_harness.h"
 
 namespace {
@@ -32,15 +32,18 @@ using namespace awan::testing;  // NOLINT
 std::string Job(const std::string& name, const std::string& script, const std::string& extra = "") {
   std::string quoted;
   for (char c : script) {
-    if (c == '\'') quoted += "''";
-    else quoted += c;
+    if (c == '\'')
+      quoted += "''";
+    else
+      quoted += c;
   }
-  return "apiVersion: awan/v1\nkind: Job\nmetadata: {name: " + name + "}\nspec: {gpus: 1, cpu: 1, memory_gib: 1" + extra +
-         ", command: [sh, -c, '" + quoted + "']}\n";
+  return "apiVersion: awan/v1\nkind: Job\nmetadata: {name: " + name +
+         "}\nspec: {gpus: 1, cpu: 1, memory_gib: 1" + extra + ", command: [sh, -c, '" + quoted + "']}\n";
 }
 
 // Submits and waits for the job to end; returns (final view, task 0's log).
-std::pair<Json, std::string> RunToEnd(Http& c, const std::string& token, const std::string& manifest, int seconds = 30) {
+std::pair<Json, std::string> RunToEnd(Http& c, const std::string& token, const std::string& manifest,
+                                      int seconds = 30) {
   auto r = c.Post("/v1/jobs", Bearer(token), manifest, "application/yaml");
   EXPECT_EQ(r->status, 201) << r->body;
   if (r->status != 201) return {Json::object(), ""};
@@ -75,14 +78,17 @@ TEST(Security, TaskCannotReachTheStoreOrTheServer) {
   Server s(dir, db, dir + "/fleet.yaml");
   ASSERT_GT(s.port(), 0);
   Http c(s.url());
-  const auto [end, log] = RunToEnd(
-      c, token,
-      Job("plant", "id -u; cat /proc/1/cmdline | tr \"\\0\" \" \"; echo; cat /proc/$PPID/cmdline; echo; "
-                   "(cat " + db + " >/dev/null && echo READ-STORE) 2>/dev/null; (echo x >> " + db +
-                   " && echo WROTE-STORE) 2>/dev/null; (ls " + dir + "/state/logs >/dev/null && echo LISTED-LOGS) 2>/dev/null; "
-                   "grep CapEff /proc/self/status; grep NoNewPrivs /proc/self/status; "
-                   "(echo awan > /proc/sys/kernel/hostname && echo HOSTNAME) 2>/dev/null; "
-                   "ps -e -o pid= | wc -l"));
+  const auto [end, log] =
+      RunToEnd(c, token,
+               Job("plant",
+                   "id -u; cat /proc/1/cmdline | tr \"\\0\" \" \"; echo; cat /proc/$PPID/cmdline; echo; "
+                   "(cat " +
+                       db + " >/dev/null && echo READ-STORE) 2>/dev/null; (echo x >> " + db +
+                       " && echo WROTE-STORE) 2>/dev/null; (ls " + dir +
+                       "/state/logs >/dev/null && echo LISTED-LOGS) 2>/dev/null; "
+                       "grep CapEff /proc/self/status; grep NoNewPrivs /proc/self/status; "
+                       "(echo awan > /proc/sys/kernel/hostname && echo HOSTNAME) 2>/dev/null; "
+                       "ps -e -o pid= | wc -l"));
   EXPECT_EQ(end["state"], "Succeeded") << end.dump() << log;
   std::istringstream lines(log);
   std::string uid;
@@ -106,8 +112,8 @@ TEST(Security, TaskCannotReachTheStoreOrTheServer) {
 // One tenant's task reads another tenant's log and working directory: refused.
 TEST(Security, TaskCannotReadAnotherTenantsLogOrFiles) {
   NEEDS_ROOT();
-  // Outside /tmp, so that the file modes are what stops the task (the private /tmp would hide a state directory
-  // below /tmp altogether).
+  // Outside /tmp, so that the file modes are what stops the task (the private /tmp would hide a state
+  // directory below /tmp altogether).
   const std::string dir = "/var/tmp/awan-serve-sec-logs-" + std::to_string(getpid());
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
@@ -121,20 +127,24 @@ TEST(Security, TaskCannotReadAnotherTenantsLogOrFiles) {
   Server s(dir, db, dir + "/fleet.yaml");
   ASSERT_GT(s.port(), 0);
   Http c(s.url());
-  auto [secret_end, secret_log] = RunToEnd(c, lab, Job("secret", "echo the-lab-secret; echo the-lab-file > secret.txt; pwd"));
+  auto [secret_end, secret_log] =
+      RunToEnd(c, lab, Job("secret", "echo the-lab-secret; echo the-lab-file > secret.txt; pwd"));
   ASSERT_EQ(secret_end["state"], "Succeeded") << secret_log;
   const std::string id = secret_end["id"];
-  const std::string workdir = secret_log.substr(secret_log.find('/'), secret_log.rfind('\n') - secret_log.find('/'));
+  const std::string workdir =
+      secret_log.substr(secret_log.find('/'), secret_log.rfind('\n') - secret_log.find('/'));
   const std::string theirs = dir + "/state/logs/" + id + "/0.log";
   ASSERT_TRUE(std::filesystem::exists(theirs));
-  auto [end, log] = RunToEnd(c, other,
-                             Job("snoop", "cat " + theirs + " 2>&1; cat " + workdir + "/secret.txt 2>&1; ls " + dir +
-                                              "/state/work 2>&1; ls -R " + dir + " 2>&1 | head -50"));
+  auto [end, log] =
+      RunToEnd(c, other,
+               Job("snoop", "cat " + theirs + " 2>&1; cat " + workdir + "/secret.txt 2>&1; ls " + dir +
+                                "/state/work 2>&1; ls -R " + dir + " 2>&1 | head -50"));
   ASSERT_EQ(end["state"], "Succeeded") << end.dump();
   EXPECT_NE(log.find("Permission denied"), std::string::npos) << log;
   EXPECT_EQ(log.find("the-lab-secret"), std::string::npos) << log;
   EXPECT_EQ(log.find("the-lab-file"), std::string::npos) << log;
-  EXPECT_EQ(log.find("\n" + id + "\n"), std::string::npos) << "a listing shows the other tenant's job:\n" << log;
+  EXPECT_EQ(log.find("\n" + id + "\n"), std::string::npos) << "a listing shows the other tenant's job:\n"
+                                                           << log;
   // Through the API, another tenant's job does not exist.
   EXPECT_EQ(c.Get("/v1/jobs/" + id + "/logs", Bearer(other))->status, 404);
 }
@@ -142,7 +152,8 @@ TEST(Security, TaskCannotReadAnotherTenantsLogOrFiles) {
 // A task escapes its memory limit by moving itself to the root memory cgroup: refused, it stays in its group.
 TEST(Security, TaskCannotLeaveItsCgroup) {
   NEEDS_ROOT();
-  if (access("/sys/fs/cgroup/memory/cgroup.procs", W_OK) != 0) GTEST_SKIP() << "no writable cgroup-v1 memory hierarchy";
+  if (access("/sys/fs/cgroup/memory/cgroup.procs", W_OK) != 0)
+    GTEST_SKIP() << "no writable cgroup-v1 memory hierarchy";
   const std::string dir = TempDir("sec-cgroup");
   OneNodeFleet(dir);
   const std::string db = dir + "/awan.db";
@@ -150,24 +161,27 @@ TEST(Security, TaskCannotLeaveItsCgroup) {
   Server s(dir, db, dir + "/fleet.yaml");
   ASSERT_GT(s.port(), 0);
   Http c(s.url());
-  auto [end, log] = RunToEnd(c, token,
-                             Job("escape", "for f in /sys/fs/cgroup/memory/cgroup.procs /sys/fs/cgroup/memory/awan/cgroup.procs "
-                                           "/sys/fs/cgroup/memory/$AWAN_CGROUP/memory.limit_in_bytes; do "
-                                           "echo $$ > $f 2>/dev/null && echo ESCAPED $f; done; "
-                                           "echo 9999999999 > /sys/fs/cgroup/memory/$AWAN_CGROUP/memory.limit_in_bytes 2>/dev/null "
-                                           "&& echo RAISED; grep memory: /proc/self/cgroup"));
+  auto [end, log] =
+      RunToEnd(c, token,
+               Job("escape",
+                   "for f in /sys/fs/cgroup/memory/cgroup.procs /sys/fs/cgroup/memory/awan/cgroup.procs "
+                   "/sys/fs/cgroup/memory/$AWAN_CGROUP/memory.limit_in_bytes; do "
+                   "echo $$ > $f 2>/dev/null && echo ESCAPED $f; done; "
+                   "echo 9999999999 > /sys/fs/cgroup/memory/$AWAN_CGROUP/memory.limit_in_bytes 2>/dev/null "
+                   "&& echo RAISED; grep memory: /proc/self/cgroup"));
   EXPECT_EQ(end["state"], "Succeeded") << log;
   EXPECT_EQ(log.find("ESCAPED"), std::string::npos) << log;
   EXPECT_EQ(log.find("RAISED"), std::string::npos) << log;
   EXPECT_NE(log.find(":memory:/awan/"), std::string::npos) << log;
 }
 
-// CUDA_VISIBLE_DEVICES (and awan's own variables) cannot be set by a manifest, and the devices cgroup opens only
-// the GPU device nodes awan assigned: stand-in nodes (char 240:N, no driver) answer ENXIO when allowed and EPERM
-// when not.
+// CUDA_VISIBLE_DEVICES (and awan's own variables) cannot be set by a manifest, and the devices cgroup opens
+// only the GPU device nodes awan assigned: stand-in nodes (char 240:N, no driver) answer ENXIO when allowed
+// and EPERM when not.
 TEST(Security, TaskSeesOnlyItsOwnGpus) {
   NEEDS_ROOT();
-  if (access("/sys/fs/cgroup/devices/devices.allow", W_OK) != 0) GTEST_SKIP() << "no writable cgroup-v1 devices hierarchy";
+  if (access("/sys/fs/cgroup/devices/devices.allow", W_OK) != 0)
+    GTEST_SKIP() << "no writable cgroup-v1 devices hierarchy";
   const std::string dir = TempDir("sec-gpus");
   OneNodeFleet(dir);
   const std::string db = dir + "/awan.db";
@@ -186,14 +200,17 @@ TEST(Security, TaskSeesOnlyItsOwnGpus) {
     ASSERT_GT(s.port(), 0);
     Http c(s.url());
     for (const char* key : {"CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "AWAN_JOB_ID", "HOME"}) {
-      auto r = c.Post("/v1/jobs", Bearer(token), Job("override", "true", std::string(", env: {") + key + ": '0,1,2,3'}"),
-                      "application/yaml");
+      auto r =
+          c.Post("/v1/jobs", Bearer(token),
+                 Job("override", "true", std::string(", env: {") + key + ": '0,1,2,3'}"), "application/yaml");
       EXPECT_EQ(r->status, 400) << key << ": " << r->body;
       EXPECT_NE(r->body.find(key), std::string::npos) << r->body;
     }
     auto [end, log] = RunToEnd(c, token,
-                               Job("peek", "echo visible=$CUDA_VISIBLE_DEVICES; for i in 0 1 2 3; do "
-                                           "cat " + devs + "/gpu$i 2>&1 | sed \"s/^/gpu$i: /\"; done"));
+                               Job("peek",
+                                   "echo visible=$CUDA_VISIBLE_DEVICES; for i in 0 1 2 3; do "
+                                   "cat " +
+                                       devs + "/gpu$i 2>&1 | sed \"s/^/gpu$i: /\"; done"));
     EXPECT_EQ(end["state"], "Succeeded") << log;
     const std::string mine = log.substr(log.find("visible=") + 8, 1);
     int allowed = 0, denied = 0;
@@ -202,7 +219,8 @@ TEST(Security, TaskSeesOnlyItsOwnGpus) {
       ASSERT_NE(at, std::string::npos) << log;
       const std::string line = log.substr(at, log.find('\n', at) - at);
       if (std::to_string(i) == mine) {
-        EXPECT_NE(line.find("No such device"), std::string::npos) << line;  // opened: only the driver is missing
+        EXPECT_NE(line.find("No such device"), std::string::npos)
+            << line;  // opened: only the driver is missing
         ++allowed;
       } else {
         EXPECT_NE(line.find("Operation not permitted"), std::string::npos) << line;
@@ -223,7 +241,8 @@ TEST(Security, SetsidDescendantsDieWithTheirTask) {
   OneNodeFleet(dir);
   const std::string db = dir + "/awan.db";
   const std::string token = Token(db, "lab", "member");
-  const std::string job = Job("daemon", "echo $AWAN_CGROUP; setsid sleep 300 & setsid sh -c \"sleep 300\" & sleep 300");
+  const std::string job =
+      Job("daemon", "echo $AWAN_CGROUP; setsid sleep 300 & setsid sh -c \"sleep 300\" & sleep 300");
   auto cgroup_of = [&](Http& c, const std::string& id) {
     std::string log;
     for (int i = 0; i < 100 && log.find('\n') == std::string::npos; ++i) {
@@ -272,10 +291,12 @@ TEST(Security, SetsidDescendantsDieWithTheirTask) {
   EXPECT_EQ(Json::parse(c.Get("/v1/jobs/" + id2, Bearer(token))->body)["state"], "Running");
   for (pid_t p : across_restart) EXPECT_TRUE(Alive(p)) << "pid " << p << ": a restart killed a running task";
   EXPECT_EQ(c.Post("/v1/jobs/" + id2 + "/cancel", Bearer(token), "", "text/plain")->status, 200);
-  for (pid_t p : across_restart) EXPECT_FALSE(Alive(p)) << "pid " << p << " outlived the cancel of an adopted task";
+  for (pid_t p : across_restart)
+    EXPECT_FALSE(Alive(p)) << "pid " << p << " outlived the cancel of an adopted task";
 }
 
-// A second server on the same store (or state directory) exits at once with a clear message, and changes nothing.
+// A second server on the same store (or state directory) exits at once with a clear message, and changes
+// nothing.
 TEST(Security, SecondServerOnTheStoreExits) {
   const std::string dir = TempDir("sec-second");
   OneNodeFleet(dir);
@@ -283,25 +304,28 @@ TEST(Security, SecondServerOnTheStoreExits) {
   Token(db, "lab", "member");
   Server first(dir, db, dir + "/fleet.yaml");
   ASSERT_GT(first.port(), 0);
-  const std::string out = RunAwan("serve --store sqlite:" + db + " --fleet " + dir + "/fleet.yaml --state-dir " + dir +
-                                  "/state-2 --listen 127.0.0.1:0 --unsandboxed-tasks 2>&1; echo rc=$?");
+  const std::string out =
+      RunAwan("serve --store sqlite:" + db + " --fleet " + dir + "/fleet.yaml --state-dir " + dir +
+              "/state-2 --listen 127.0.0.1:0 --unsandboxed-tasks 2>&1; echo rc=$?");
   EXPECT_NE(out.find("another awan serve already uses the store"), std::string::npos) << out;
   EXPECT_NE(out.find("rc=1"), std::string::npos) << out;
-  const std::string out2 = RunAwan("serve --store sqlite:" + dir + "/other.db --fleet " + dir + "/fleet.yaml --state-dir " +
-                                   dir + "/state --listen 127.0.0.1:0 2>&1; echo rc=$?");
+  const std::string out2 =
+      RunAwan("serve --store sqlite:" + dir + "/other.db --fleet " + dir + "/fleet.yaml --state-dir " + dir +
+              "/state --listen 127.0.0.1:0 2>&1; echo rc=$?");
   EXPECT_NE(out2.find("another awan serve already uses the state directory"), std::string::npos) << out2;
   Http c(first.url());
   EXPECT_EQ(c.Get("/v1/healthz")->status, 200);
 }
 
-// serve never creates a store: a missing one (a typo, or one deleted) is an error naming `awan init`; and a store
-// deleted under a running server stops it instead of letting it go on with no jobs and no tokens.
+// serve never creates a store: a missing one (a typo, or one deleted) is an error naming `awan init`; and a
+// store deleted under a running server stops it instead of letting it go on with no jobs and no tokens.
 TEST(Security, MissingOrDeletedStoreIsAnError) {
   const std::string dir = TempDir("sec-deleted");
   OneNodeFleet(dir);
   const std::string db = dir + "/awan.db";
-  const std::string out = RunAwan("serve --store sqlite:" + db + " --fleet " + dir + "/fleet.yaml --state-dir " + dir +
-                                  "/state --listen 127.0.0.1:0 --unsandboxed-tasks 2>&1; echo rc=$?");
+  const std::string out =
+      RunAwan("serve --store sqlite:" + db + " --fleet " + dir + "/fleet.yaml --state-dir " + dir +
+              "/state --listen 127.0.0.1:0 --unsandboxed-tasks 2>&1; echo rc=$?");
   EXPECT_NE(out.find("awan init --store sqlite:" + db), std::string::npos) << out;
   EXPECT_FALSE(std::filesystem::exists(db));
   const std::string token = Token(db, "lab", "member");
@@ -320,8 +344,8 @@ TEST(Security, MissingOrDeletedStoreIsAnError) {
   EXPECT_TRUE(down) << "the server went on after its store was deleted";
 }
 
-// A manifest whose YAML aliases expand a hundredfold (a "billion laughs"), or that nests without end, is refused
-// before it is stored; so are a zero memory limit and an oversized command.
+// A manifest whose YAML aliases expand a hundredfold (a "billion laughs"), or that nests without end, is
+// refused before it is stored; so are a zero memory limit and an oversized command.
 TEST(Security, ManifestBombsAreRefused) {
   const std::string dir = TempDir("sec-bombs");
   OneNodeFleet(dir);
@@ -330,7 +354,8 @@ TEST(Security, ManifestBombsAreRefused) {
   Server s(dir, db, dir + "/fleet.yaml", {"--unsandboxed-tasks"});
   ASSERT_GT(s.port(), 0);
   Http c(s.url());
-  std::string bomb = "apiVersion: awan/v1\nkind: Job\nmetadata: {name: bomb}\nx0: &a0 [\"" + std::string(1000, 'x') + "\"]\n";
+  std::string bomb = "apiVersion: awan/v1\nkind: Job\nmetadata: {name: bomb}\nx0: &a0 [\"" +
+                     std::string(1000, 'x') + "\"]\n";
   for (int i = 1; i <= 8; ++i) {
     bomb += "x" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
     for (int k = 0; k < 10; ++k) bomb += std::string(k ? "," : "") + "*a" + std::to_string(i - 1);
@@ -341,18 +366,21 @@ TEST(Security, ManifestBombsAreRefused) {
   auto r = c.Post("/v1/jobs", Bearer(token), bomb, "application/yaml");
   EXPECT_EQ(r->status, 400) << r->body;
   EXPECT_NE(r->body.find("expands"), std::string::npos) << r->body;
-  const std::string deep = "apiVersion: awan/v1\nkind: Job\nmetadata: {name: deep}\nspec: {gpus: 1, command: " +
-                           std::string(100000, '[') + std::string(100000, ']') + "}\n";
+  const std::string deep =
+      "apiVersion: awan/v1\nkind: Job\nmetadata: {name: deep}\nspec: {gpus: 1, command: " +
+      std::string(100000, '[') + std::string(100000, ']') + "}\n";
   r = c.Post("/v1/jobs", Bearer(token), deep, "application/yaml");
   EXPECT_EQ(r->status, 400) << r->body.substr(0, 300);
-  r = c.Post("/v1/jobs", Bearer(token), Job("nomem", "true").replace(Job("nomem", "true").find("memory_gib: 1"), 13, "memory_gib: 0"),
+  r = c.Post("/v1/jobs", Bearer(token),
+             Job("nomem", "true").replace(Job("nomem", "true").find("memory_gib: 1"), 13, "memory_gib: 0"),
              "application/yaml");
   EXPECT_EQ(r->status, 400) << r->body;
   EXPECT_NE(r->body.find("memory_gib"), std::string::npos) << r->body;
   std::string args;
   for (int i = 0; i < 2000; ++i) args += ", a";
   r = c.Post("/v1/jobs", Bearer(token),
-             "apiVersion: awan/v1\nkind: Job\nmetadata: {name: long}\nspec: {gpus: 1, command: [echo" + args + "]}\n",
+             "apiVersion: awan/v1\nkind: Job\nmetadata: {name: long}\nspec: {gpus: 1, command: [echo" + args +
+                 "]}\n",
              "application/yaml");
   EXPECT_EQ(r->status, 400) << r->body;
   EXPECT_EQ(Json::parse(c.Get("/v1/jobs", Bearer(token))->body)["items"].size(), 0u);  // nothing was stored
@@ -373,13 +401,14 @@ TEST(Security, TimeLimitIsEnforced) {
   auto [end, log] = RunToEnd(c, token, Job("slow", "echo started; sleep 60", ", time_limit: '2s'"), 20);
   EXPECT_EQ(end["state"], "TimedOut") << end.dump();
   EXPECT_NE(end["message"].get<std::string>().find("time limit"), std::string::npos) << end.dump();
-  auto bad = c.Post("/v1/jobs", Bearer(token), Job("bad", "true", ", time_limit: 'soon'"), "application/yaml");
+  auto bad =
+      c.Post("/v1/jobs", Bearer(token), Job("bad", "true", ", time_limit: 'soon'"), "application/yaml");
   EXPECT_EQ(bad->status, 400) << bad->body;
   EXPECT_NE(bad->body.find("time_limit"), std::string::npos) << bad->body;
 }
 
-// A save that fails (the store's disk is full) is not dropped: the cancel answers 500 and changes nothing, and
-// once there is room again it goes through; after a restart the job is Cancelled, never Running again.
+// A save that fails (the store's disk is full) is not dropped: the cancel answers 500 and changes nothing,
+// and once there is room again it goes through; after a restart the job is Cancelled, never Running again.
 TEST(Security, FullDiskLosesNothing) {
   NEEDS_ROOT();
   const std::string dir = TempDir("sec-full");
@@ -402,7 +431,8 @@ TEST(Security, FullDiskLosesNothing) {
     ASSERT_EQ(r->status, 201) << r->body;
     id = Json::parse(r->body)["id"];
     ASSERT_EQ(WaitForState(c, token, id, "Running")["state"], "Running");
-    std::system(("dd if=/dev/zero of=" + small + "/filler bs=64k 2>/dev/null").c_str());  // until the disk is full
+    std::system(
+        ("dd if=/dev/zero of=" + small + "/filler bs=64k 2>/dev/null").c_str());  // until the disk is full
     auto cancel = c.Post("/v1/jobs/" + id + "/cancel", Bearer(token), "", "text/plain");
     EXPECT_EQ(cancel->status, 500) << cancel->body;
     EXPECT_EQ(Json::parse(c.Get("/v1/jobs/" + id, Bearer(token))->body)["state"], "Running");
@@ -499,8 +529,10 @@ TEST(Security, UnauthenticatedBodiesAreNeverRead) {
   EXPECT_NE(answer.find(" 401 "), std::string::npos) << answer.substr(0, 200);
   const int64_t after = RssKiB(f.s->pid());
   EXPECT_LT(after - before, 32 * 1024) << "RSS " << before << " -> " << after << " KiB";
-  for (const std::string& h : {std::string("POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\nContent-Length: 100\r\n\r\n"),
-                               std::string("POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 536870912\r\n\r\n")}) {
+  for (const std::string& h :
+       {std::string(
+            "POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\nContent-Length: 100\r\n\r\n"),
+        std::string("POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 536870912\r\n\r\n")}) {
     const int g = Connect(f.s->port());
     ASSERT_GE(g, 0);
     ASSERT_GT(send(g, h.data(), h.size(), MSG_NOSIGNAL), 0);
@@ -551,9 +583,9 @@ TEST(Security, SecondServerOnThePortExits) {
   const std::string dir2 = TempDir("sec-port-2");
   OneNodeFleet(dir2);
   RunAwan("init --store sqlite:" + dir2 + "/awan.db");
-  const std::string out = RunAwan("serve --store sqlite:" + dir2 + "/awan.db --fleet " + dir2 + "/fleet.yaml --state-dir " +
-                                  dir2 + "/state --unsandboxed-tasks --listen 127.0.0.1:" + std::to_string(f.s->port()) +
-                                  " 2>&1; echo rc=$?");
+  const std::string out = RunAwan(
+      "serve --store sqlite:" + dir2 + "/awan.db --fleet " + dir2 + "/fleet.yaml --state-dir " + dir2 +
+      "/state --unsandboxed-tasks --listen 127.0.0.1:" + std::to_string(f.s->port()) + " 2>&1; echo rc=$?");
   EXPECT_NE(out.find("Address already in use"), std::string::npos) << out;
   EXPECT_NE(out.find("rc=1"), std::string::npos) << out;
 }
@@ -564,8 +596,9 @@ TEST(Security, ExplainSpamIsRateLimitedPerTenant) {
   ASSERT_GT(f.s->port(), 0);
   Http c(f.s->url());
   // A waiting job to explain: the node is full.
-  const std::string big = "apiVersion: awan/v1\nkind: Job\nmetadata: {name: big}\nspec: {gpus: 4, cpu: 1, memory_gib: 1, "
-                          "duration_s: 600}\n";
+  const std::string big =
+      "apiVersion: awan/v1\nkind: Job\nmetadata: {name: big}\nspec: {gpus: 4, cpu: 1, memory_gib: 1, "
+      "duration_s: 600}\n";
   const std::string a = Json::parse(c.Post("/v1/jobs", Bearer(f.token), big, "application/yaml")->body)["id"];
   ASSERT_EQ(WaitForState(c, f.token, a, "Running")["state"], "Running");
   const std::string b = Json::parse(c.Post("/v1/jobs", Bearer(f.token), big, "application/yaml")->body)["id"];
@@ -602,12 +635,15 @@ TEST(Security, OneTenantsBacklogDoesNotDelayAnother) {
   Server s(dir, db, dir + "/fleet.yaml", extra);
   ASSERT_GT(s.port(), 0);
   Http c(s.url());
-  const std::string eight = "apiVersion: awan/v1\nkind: Job\nmetadata: {name: eight}\nspec: {gpus: 8, cpu: 1, memory_gib: 1, "
-                            "duration_s: 3600}\n";
-  for (int i = 0; i < 1011; ++i) ASSERT_EQ(c.Post("/v1/jobs", Bearer(big), eight, "application/yaml")->status, 201) << i;
+  const std::string eight =
+      "apiVersion: awan/v1\nkind: Job\nmetadata: {name: eight}\nspec: {gpus: 8, cpu: 1, memory_gib: 1, "
+      "duration_s: 3600}\n";
+  for (int i = 0; i < 1011; ++i)
+    ASSERT_EQ(c.Post("/v1/jobs", Bearer(big), eight, "application/yaml")->status, 201) << i;
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the first runs, the rest wait for quota
-  const std::string one = "apiVersion: awan/v1\nkind: Job\nmetadata: {name: one}\nspec: {gpus: 1, cpu: 1, memory_gib: 1, "
-                          "duration_s: 3600}\n";
+  const std::string one =
+      "apiVersion: awan/v1\nkind: Job\nmetadata: {name: one}\nspec: {gpus: 1, cpu: 1, memory_gib: 1, "
+      "duration_s: 3600}\n";
   auto r = c.Post("/v1/jobs", Bearer(small), one, "application/yaml");
   ASSERT_EQ(r->status, 201) << r->body;
   const std::string id = Json::parse(r->body)["id"];
@@ -619,7 +655,8 @@ TEST(Security, OneTenantsBacklogDoesNotDelayAnother) {
            {"{gpus: 12, cpu: 1, memory_gib: 1, duration_s: 60}", "gpus"},
            {"{gpus: 1, cpu: 1, memory_gib: 999999, duration_s: 60}", "memory"},
            {"{tasks: 9, gpus: 8, cpu: 1, memory_gib: 1, duration_s: 60}", "gang-size"}}) {
-    auto bad = c.Post("/v1/jobs", Bearer(small), "apiVersion: awan/v1\nkind: Job\nmetadata: {name: never}\nspec: " + spec + "\n",
+    auto bad = c.Post("/v1/jobs", Bearer(small),
+                      "apiVersion: awan/v1\nkind: Job\nmetadata: {name: never}\nspec: " + spec + "\n",
                       "application/yaml");
     EXPECT_EQ(bad->status, 400) << spec << ": " << bad->body;
     EXPECT_NE(bad->body.find(why), std::string::npos) << bad->body;

@@ -1,9 +1,10 @@
 // The harness the `awan serve` integration tests share: a real `awan serve` on 127.0.0.1 (started and killed
-// by the test), an HTTP client whose calls never crash the test, tokens made by the real CLI, small fleets, and
-// waits for a job's state.
+// by the test), an HTTP client whose calls never crash the test, tokens made by the real CLI, small fleets,
+// and waits for a job's state.
 #pragma once
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -12,15 +13,12 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
-
 namespace awan::testing {
-
 
 using Json = nlohmann::json;
 
@@ -43,7 +41,8 @@ inline std::string RunAwan(const std::string& args) {
 
 inline std::string Token(const std::string& db, const std::string& tenant, const std::string& role) {
   if (!std::filesystem::exists(db)) RunAwan("init --store sqlite:" + db);
-  std::string out = RunAwan("token create --store sqlite:" + db + (tenant.empty() ? "" : " --tenant " + tenant) + " --role " + role);
+  std::string out = RunAwan("token create --store sqlite:" + db +
+                            (tenant.empty() ? "" : " --tenant " + tenant) + " --role " + role);
   while (!out.empty() && out.back() == '\n') out.pop_back();
   return out.substr(out.rfind('\n') + 1);
 }
@@ -55,8 +54,9 @@ class Server {
          std::vector<std::string> extra = {}) {
     if (fleet.empty()) fleet = std::string(AWAN_SOURCE_DIR) + "/examples/fleets/asean.yaml";
     log_ = dir + "/serve-" + std::to_string(++starts_) + ".log";
-    std::vector<std::string> args = {AWAN_BINARY, "serve", "--store", "sqlite:" + db, "--listen", "127.0.0.1:0",
-                                     "--fleet", fleet, "--state-dir", dir + "/state", "--tick-ms", "50"};
+    std::vector<std::string> args = {AWAN_BINARY,   "serve",        "--store",   "sqlite:" + db,
+                                     "--listen",    "127.0.0.1:0",  "--fleet",   fleet,
+                                     "--state-dir", dir + "/state", "--tick-ms", "50"};
     args.insert(args.end(), extra.begin(), extra.end());
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
@@ -101,7 +101,6 @@ class Server {
   std::string log_;
 };
 
-
 // A response that is never null: a request that failed (timeout, refused) is a test failure, not a crash.
 struct Safe {
   httplib::Result r;
@@ -125,11 +124,17 @@ class Http {
     c_.set_connection_timeout(5);
   }
   template <typename... A>
-  Safe Get(A&&... a) { return Safe{c_.Get(std::forward<A>(a)...)}; }
+  Safe Get(A&&... a) {
+    return Safe{c_.Get(std::forward<A>(a)...)};
+  }
   template <typename... A>
-  Safe Post(A&&... a) { return Safe{c_.Post(std::forward<A>(a)...)}; }
+  Safe Post(A&&... a) {
+    return Safe{c_.Post(std::forward<A>(a)...)};
+  }
   template <typename... A>
-  Safe Delete(A&&... a) { return Safe{c_.Delete(std::forward<A>(a)...)}; }
+  Safe Delete(A&&... a) {
+    return Safe{c_.Delete(std::forward<A>(a)...)};
+  }
   httplib::Client& raw() { return c_; }
 
  private:
@@ -138,10 +143,11 @@ class Http {
 
 // Writes DIR/fleet.yaml: one 4-GPU node (z-b0-s0-0) in region lab, tenant lab (4 GPUs guaranteed) and `more`.
 inline void OneNodeFleet(const std::string& dir, const std::string& more_tenants = "") {
-  std::ofstream(dir + "/fleet.yaml") << "node_types:\n  g4: {accelerator: H100, gpus: 4, cpu: 8, memory_gib: 64}\n"
-                                        "regions:\n  - name: lab\n    zones:\n      - {name: z, layout: {type: g4, nodes: 1}}\n"
-                                        "tenants:\n  - {name: lab, guaranteed_gpus: 4}\n"
-                                     << more_tenants;
+  std::ofstream(dir + "/fleet.yaml")
+      << "node_types:\n  g4: {accelerator: H100, gpus: 4, cpu: 8, memory_gib: 64}\n"
+         "regions:\n  - name: lab\n    zones:\n      - {name: z, layout: {type: g4, nodes: 1}}\n"
+         "tenants:\n  - {name: lab, guaranteed_gpus: 4}\n"
+      << more_tenants;
 }
 
 inline httplib::Headers Bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
@@ -168,10 +174,13 @@ inline Json WaitForState(Http& c, const std::string& token, const std::string& i
   return j;
 }
 
-// Polls a job until it has ended (Succeeded, Failed, TimedOut or Cancelled), for at most `seconds`; returns its last view.
+// Polls a job until it has ended (Succeeded, Failed, TimedOut or Cancelled), for at most `seconds`; returns
+// its last view.
 inline Json WaitForEnd(Http& c, const std::string& token, const std::string& id, int seconds) {
   Json j = Json::object();
-  auto over = [](const std::string& s) { return s == "Succeeded" || s == "Failed" || s == "TimedOut" || s == "Cancelled"; };
+  auto over = [](const std::string& s) {
+    return s == "Succeeded" || s == "Failed" || s == "TimedOut" || s == "Cancelled";
+  };
   for (int i = 0; i < seconds * 10 && !over(j.value("state", "")); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     j = Json::parse(c.Get("/v1/jobs/" + id, Bearer(token))->body);
