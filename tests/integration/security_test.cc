@@ -52,21 +52,6 @@ std::pair<Json, std::string> RunToEnd(Http& c, const std::string& token, const s
   return {end, c.Get("/v1/jobs/" + id + "/logs", Bearer(token))->body};
 }
 
-std::vector<pid_t> CgroupPids(const std::string& group) {
-  std::vector<pid_t> out;
-  std::ifstream f("/sys/fs/cgroup/memory/" + group + "/cgroup.procs");
-  for (pid_t p; f >> p;) out.push_back(p);
-  return out;
-}
-
-bool Alive(pid_t pid) {  // running, not a zombie
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string s((std::istreambuf_iterator<char>(stat)), {});
-  if (s.empty()) return false;
-  const size_t close = s.rfind(')');
-  return close != std::string::npos && close + 2 < s.size() && s[close + 2] != 'Z';
-}
-
 // A member's task tries to become fleet admin: find the store through its parent's command line and plant a
 // token in it. It runs as its tenant's uid, without capabilities, and sees neither the store nor the server.
 TEST(Security, TaskCannotReachTheStoreOrTheServer) {

@@ -188,4 +188,33 @@ inline Json WaitForEnd(Http& c, const std::string& token, const std::string& id,
   return j;
 }
 
+inline bool Alive(pid_t pid) {  // running, not a zombie
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string s((std::istreambuf_iterator<char>(stat)), {});
+  if (s.empty()) return false;
+  const size_t close = s.rfind(')');
+  return close != std::string::npos && close + 2 < s.size() && s[close + 2] != 'Z';
+}
+
+// The processes in a task's memory cgroup (AWAN_CGROUP, relative to the hierarchy).
+inline std::vector<pid_t> CgroupPids(const std::string& group) {
+  std::vector<pid_t> out;
+  std::ifstream f("/sys/fs/cgroup/memory/" + group + "/cgroup.procs");
+  for (pid_t p; f >> p;) out.push_back(p);
+  return out;
+}
+
+// The server's audit log (read with an admin token) is not empty and `awan audit verify` accepts it against the
+// ASEAN fleet.
+inline void ExpectAuditVerifies(Http& c, const std::string& db, const std::string& dir) {
+  const std::string admin = Token(db, "", "admin");
+  auto log = c.Get("/v1/audit?limit=10000", Bearer(admin));
+  ASSERT_EQ(log->status, 200);
+  EXPECT_FALSE(log->body.empty());
+  std::ofstream(dir + "/audit.jsonl") << log->body;
+  const std::string verify = RunAwan("audit verify --fleet " + std::string(AWAN_SOURCE_DIR) +
+                                     "/examples/fleets/asean.yaml --log " + dir + "/audit.jsonl 2>&1; echo rc=$?");
+  EXPECT_NE(verify.find("rc=0"), std::string::npos) << verify;
+}
+
 }  // namespace awan::testing

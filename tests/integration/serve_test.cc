@@ -187,14 +187,7 @@ TEST(Serve, EveryAcceptedJobSurvivesSigkill) {
   }
   for (const std::string& id : accepted) EXPECT_TRUE(listed.count(id)) << id << " got 201 but is gone";
   // The audit chain survived the kills: it continues across restarts and still verifies.
-  const std::string admin = Token(db, "", "admin");
-  auto log = c.Get("/v1/audit?limit=10000", Bearer(admin));
-  ASSERT_EQ(log->status, 200);
-  EXPECT_FALSE(log->body.empty());
-  std::ofstream(dir + "/audit.jsonl") << log->body;
-  const std::string verify = RunAwan("audit verify --fleet " + std::string(AWAN_SOURCE_DIR) + "/examples/fleets/asean.yaml --log " +
-                                     dir + "/audit.jsonl 2>&1; echo rc=$?");
-  EXPECT_NE(verify.find("rc=0"), std::string::npos) << verify;
+  ExpectAuditVerifies(c, db, dir);
 }
 
 // Durability with work running: 10 rounds of SIGKILL while a client submits jobs whose tasks run for 2 s. Every
@@ -246,11 +239,7 @@ TEST(Serve, SigkillRoundsWithTasksRunning) {
   }
   std::printf("%zu jobs accepted over 10 rounds of SIGKILL with tasks running; %d ran exactly once\n", accepted.size(),
               ran_once);
-  const std::string admin = Token(db, "", "admin");
-  std::ofstream(dir + "/audit.jsonl") << c.Get("/v1/audit?limit=10000", Bearer(admin))->body;
-  const std::string verify = RunAwan("audit verify --fleet " + std::string(AWAN_SOURCE_DIR) + "/examples/fleets/asean.yaml --log " +
-                                     dir + "/audit.jsonl 2>&1; echo rc=$?");
-  EXPECT_NE(verify.find("rc=0"), std::string::npos) << verify;
+  ExpectAuditVerifies(c, db, dir);
 }
 
 }  // namespace
@@ -486,14 +475,6 @@ TEST(Serve, ExplainAWaitingJob) {
 
 namespace {
 
-bool Alive(pid_t pid) {  // running, not a zombie
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string s((std::istreambuf_iterator<char>(stat)), {});
-  if (s.empty()) return false;
-  const size_t close = s.rfind(')');
-  return close != std::string::npos && close + 2 < s.size() && s[close + 2] != 'Z';
-}
-
 // Tasks outlive the control plane: a server killed with SIGKILL leaves its tasks running, and the next server
 // adopts them where they run (same processes, found through the task's memory cgroup) and tracks them to the
 // end; a task that ended while no server watched is recorded, not rerun. Each run keeps its own log.
@@ -507,12 +488,7 @@ TEST(Serve, RestartAdoptsRunningTasks) {
     return "apiVersion: awan/v1\nkind: Job\nmetadata: {name: " + name + "}\nspec: {gpus: 1, cpu: 1, memory_gib: 1, "
            "command: [sh, -c, 'echo $AWAN_CGROUP; sleep " + std::to_string(seconds) + "; echo done']}\n";
   };
-  auto pids = [](const std::string& group) {
-    std::vector<pid_t> v;
-    std::ifstream f("/sys/fs/cgroup/memory/" + group + "/cgroup.procs");
-    for (pid_t p; f >> p;) v.push_back(p);
-    return v;
-  };
+  auto pids = CgroupPids;
   std::string id, quick, group;
   std::vector<pid_t> first;
   {
