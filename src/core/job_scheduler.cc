@@ -51,7 +51,7 @@ void JobScheduler::AddPending(const PendingKey& k) {
   pending_of_[t].insert(k);
 }
 
-void JobScheduler::ErasePending(const PendingKey& k) {
+void JobScheduler::ErasePending(PendingKey k) {
   pending_.erase(k);
   const size_t t = static_cast<size_t>(jobs_[std::get<2>(k)].tenant);
   if (t < pending_of_.size()) pending_of_[t].erase(k);

@@ -224,7 +224,7 @@ class JobScheduler {
   std::set<PendingKey> pending_;
   std::vector<std::set<PendingKey>> pending_of_;  // by tenant: the same entries, for the window's fair share
   void AddPending(const PendingKey& k);
-  void ErasePending(const PendingKey& k);
+  void ErasePending(PendingKey k);  // by value: callers pass references into the set it erases from
   std::set<size_t> running_;
   std::vector<RunStarted> started_;
   std::vector<RunStopped> stopped_;
