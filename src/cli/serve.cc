@@ -361,7 +361,12 @@ void AddClient(CLI::App& app, ClientArgs& a) {
       s->add_option("--state", a.state, "only jobs in this state");
       s->add_option("--tenant", a.tenant, "only this tenant's jobs (admins)");
     }
-    if (std::string(c.name) == "logs") s->add_option("--task", a.task, "task index")->capture_default_str();
+    if (std::string(c.name) == "logs") {
+      s->add_option("--task", a.task, "task index")->capture_default_str();
+      s->add_option("--run", a.run, "the k-th run of a task that ran more than once (default: the last)");
+      s->add_flag("-f,--follow", a.follow, "keep printing the output as it grows, until the job ends");
+      s->add_option("--tail", a.tail, "start with only the last BYTES of the output")->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+    }
     s->callback([&a, name = std::string(c.name)] { a.command = name; });
   }
 }
@@ -445,12 +450,53 @@ int RunClient(const ClientArgs& a) {
     }
     if (a.command == "describe") return http.Get("/v1/jobs/" + a.arg, h);
     if (a.command == "cancel") return http.Post("/v1/jobs/" + a.arg + "/cancel", h, "", "text/plain");
-    if (a.command == "logs") return http.Get("/v1/jobs/" + a.arg + "/logs?task=" + std::to_string(a.task), h);
     if (a.command == "explain") return http.Get("/v1/jobs/" + a.arg + "/explain", h);
     return http.Get("/v1/" + a.command, h);  // nodes, tenants, queues
   };
   if (a.command == "submit") {
     if (auto body = trace::ReadFile(a.arg); !body.ok()) return Fail(body.status());
+  }
+  if (a.command == "logs") {
+    // Windows of the log by offset (the server returns at most 4 MiB a request); with -f, poll once a second
+    // until the job has ended and everything is printed.
+    int64_t offset = a.tail >= 0 ? -a.tail : 0;
+    for (;;) {
+      const std::string path = fmt::format("/v1/jobs/{}/logs?task={}&run={}&offset={}", a.arg, a.task, a.run, offset);
+      httplib::Result r = http.Get(path, h);
+      if (!r) return Fail(IoError("cannot reach " + url + ": " + httplib::to_string(r.error())));
+      if (r->status == 429) {
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        continue;
+      }
+      if (r->status >= 400) {
+        auto j = nlohmann::json::parse(r->body, nullptr, false);
+        const std::string msg = !j.is_discarded() && j.contains("error") ? j["error"].get<std::string>() : r->body;
+        return Fail(Status(StatusCode::kInvalidArgument, fmt::format("{} (HTTP {})", msg, r->status)));
+      }
+      fmt::print("{}", r->body);
+      std::fflush(stdout);
+      int64_t start = offset, size = 0;
+      try {
+        start = std::stoll(r->get_header_value("X-Log-Offset"));
+        size = std::stoll(r->get_header_value("X-Log-Size"));
+      } catch (...) {
+        return 0;  // an older server: one answer is all there is
+      }
+      offset = start + static_cast<int64_t>(r->body.size());
+      if (offset < size) continue;  // more than one window: read on at once
+      if (!a.follow) return 0;
+      httplib::Result j = http.Get("/v1/jobs/" + a.arg, h);
+      if (j && j->status == 200) {
+        const auto v = nlohmann::json::parse(j->body, nullptr, false);
+        const std::string state = v.is_discarded() ? "" : v.value("state", "");
+        if (state != "Pending" && state != "Running") {
+          httplib::Result last = http.Get(fmt::format("/v1/jobs/{}/logs?task={}&run={}&offset={}", a.arg, a.task, a.run, offset), h);
+          if (last && last->status == 200) fmt::print("{}", last->body);
+          return 0;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
   }
   httplib::Result res = call();
   if (!res) return Fail(IoError("cannot reach " + url + ": " + httplib::to_string(res.error())));
@@ -458,10 +504,6 @@ int RunClient(const ClientArgs& a) {
     auto j = nlohmann::json::parse(res->body, nullptr, false);
     const std::string msg = !j.is_discarded() && j.contains("error") ? j["error"].get<std::string>() : res->body;
     return Fail(Status(StatusCode::kInvalidArgument, fmt::format("{} (HTTP {})", msg, res->status)));
-  }
-  if (a.command == "logs") {
-    fmt::print("{}", res->body);
-    return 0;
   }
   nlohmann::json j = nlohmann::json::parse(res->body, nullptr, false);
   if (j.is_discarded()) return Fail(Internal("the server answered something that is not JSON"));

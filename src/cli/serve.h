@@ -55,6 +55,9 @@ struct ClientArgs {
   std::string ca;  // CA certificate for an https server (default $AWAN_CA, else the system's)
   std::string state, tenant;
   int task = 0;
+  int run = 0;          // logs: the k-th run (0 = the last)
+  bool follow = false;  // logs -f
+  int64_t tail = -1;    // logs --tail BYTES: only the last bytes
 };
 void AddClient(CLI::App& app, ClientArgs& a);
 int RunClient(const ClientArgs& a);

@@ -475,6 +475,30 @@ TEST(Serve, ExplainAWaitingJob) {
 
 namespace {
 
+// `awan logs -f` follows a running task's output until the job ends; `--tail N` starts at the last N bytes.
+TEST(Serve, LogsFollowUntilTheJobEnds) {
+  const std::string dir = TempDir("follow");
+  OneNodeFleet(dir);
+  const std::string db = dir + "/awan.db";
+  const std::string token = Token(db, "lab", "member");
+  std::vector<std::string> extra;
+  if (geteuid() != 0) extra = {"--unsandboxed-tasks"};
+  Server s(dir, db, dir + "/fleet.yaml", extra);
+  ASSERT_GT(s.port(), 0);
+  Http c(s.url());
+  auto r = c.Post("/v1/jobs", Bearer(token),
+                  "apiVersion: awan/v1\nkind: Job\nmetadata: {name: talk}\nspec: {gpus: 1, cpu: 1, memory_gib: 1, "
+                  "command: [sh, -c, 'for i in 1 2 3; do echo line$i; sleep 1; done']}\n",
+                  "application/yaml");
+  ASSERT_EQ(r->status, 201) << r->body;
+  const std::string id = Json::parse(r->body)["id"];
+  ASSERT_EQ(WaitForState(c, token, id, "Running")["state"], "Running");
+  const std::string followed = RunAwan("logs " + id + " -f --server " + s.url() + " --token " + token);
+  EXPECT_EQ(followed, "line1\nline2\nline3\n");
+  EXPECT_EQ(Json::parse(c.Get("/v1/jobs/" + id, Bearer(token))->body)["state"], "Succeeded");
+  EXPECT_EQ(RunAwan("logs " + id + " --tail 6 --server " + s.url() + " --token " + token), "line3\n");
+}
+
 // Tasks outlive the control plane: a server killed with SIGKILL leaves its tasks running, and the next server
 // adopts them where they run (same processes, found through the task's memory cgroup) and tracks them to the
 // end; a task that ended while no server watched is recorded, not rerun. Each run keeps its own log.
