@@ -3,9 +3,9 @@
 #include <fmt/format.h>
 
 #include "cli/bench.h"
+#include "cli/serve.h"
 #include "cli/sim_jobs.h"
 #include "cli/sim_openb.h"
-#include "cli/serve.h"
 #include "cli/sovereignty.h"
 #include "policies/builtin.h"
 
@@ -76,7 +76,8 @@ int Main(int argc, char** argv) {
     for (const std::string& name : r.ProfileNames()) {
       const ProfileConfig* c = r.FindProfile(name);
       std::string scorers;
-      for (const auto& [s, w] : c->scorers) scorers += (scorers.empty() ? "" : " + ") + s + "x" + std::to_string(w);
+      for (const auto& [s, w] : c->scorers)
+        scorers += (scorers.empty() ? "" : " + ") + s + "x" + std::to_string(w);
       fmt::print("{:<12} {:<48} devices={:<7} {}\n", name, scorers, c->device_selector, c->description);
     }
     return 0;

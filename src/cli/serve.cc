@@ -1,7 +1,8 @@
 #include "cli/serve.h"
 
-#include <httplib.h>
 #include <fcntl.h>
+#include <fmt/format.h>
+#include <httplib.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -12,17 +13,15 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <cstdlib>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <thread>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "cli/cli_util.h"
 #include "config/fleet_file.h"
@@ -32,8 +31,8 @@
 #include "server/http_api.h"
 #include "server/http_server.h"
 #include "server/local_executor.h"
-#include "server/slurm_executor.h"
 #include "server/metrics.h"
+#include "server/slurm_executor.h"
 #include "server/store.h"
 #include "trace/csv.h"
 
@@ -41,7 +40,9 @@ namespace awan::cli {
 namespace {
 
 int64_t WallMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 std::atomic<bool> g_stop{false};
@@ -49,14 +50,20 @@ std::atomic<bool> g_stop{false};
 }  // namespace
 
 void AddServe(CLI::App& app, ServeArgs& a) {
-  CLI::App* c = app.add_subcommand("serve", "Run the control plane: REST API, durable store, scheduler, executor");
-  c->add_option("--store", a.store, "state store URL: sqlite:PATH, or etcd:URL[,URL...] (leader election among replicas)")
+  CLI::App* c =
+      app.add_subcommand("serve", "Run the control plane: REST API, durable store, scheduler, executor");
+  c->add_option("--store", a.store,
+                "state store URL: sqlite:PATH, or etcd:URL[,URL...] (leader election among replicas)")
       ->capture_default_str();
-  c->add_option("--listen", a.listen, "address:port to listen on (port 0: any free port, printed)")->capture_default_str();
+  c->add_option("--listen", a.listen, "address:port to listen on (port 0: any free port, printed)")
+      ->capture_default_str();
   c->add_option("--fleet", a.fleet, "fleet file (YAML)")->required();
   c->add_option("--state-dir", a.state_dir, "where task logs go")->capture_default_str();
-  c->add_option("--tick-ms", a.tick_ms, "scheduling period in ms")->capture_default_str()->check(CLI::Range(10, 60000));
-  c->add_option("--http-threads", a.http_threads, "threads running API reads (connections are served by an event loop)")
+  c->add_option("--tick-ms", a.tick_ms, "scheduling period in ms")
+      ->capture_default_str()
+      ->check(CLI::Range(10, 60000));
+  c->add_option("--http-threads", a.http_threads,
+                "threads running API reads (connections are served by an event loop)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
   c->add_option("--http-write-threads", a.http_write_threads,
@@ -70,38 +77,48 @@ void AddServe(CLI::App& app, ServeArgs& a) {
                 "deadline from a request's first byte to its last (a slow client is cut off)")
       ->capture_default_str()
       ->check(CLI::Range(100, 600000));
-  c->add_option("--executor", a.executor, "where tasks run: local (processes here) or slurm (sbatch to SLURM_CONF's cluster)")
+  c->add_option("--executor", a.executor,
+                "where tasks run: local (processes here) or slurm (sbatch to SLURM_CONF's cluster)")
       ->capture_default_str()
       ->check(CLI::IsMember({"local", "slurm"}));
   c->add_option("--tls-cert", a.tls_cert, "serve HTTPS with this certificate (PEM); needs --tls-key");
   c->add_option("--tls-key", a.tls_key, "the certificate's private key (PEM)");
-  c->add_option("--heartbeat-timeout", a.heartbeat_timeout_s,
-                "seconds of silence after which a node that sent heartbeats is marked down and its work requeued")
+  c->add_option(
+       "--heartbeat-timeout", a.heartbeat_timeout_s,
+       "seconds of silence after which a node that sent heartbeats is marked down and its work requeued")
       ->capture_default_str()
       ->check(CLI::Range(1, 86400));
-  c->add_option("--slurm-nodes", a.slurm_nodes, "awan node = Slurm node pairs, comma-separated (default: the same names)");
-  c->add_option("--task-uid-base", a.task_uid_base,
-                "local tasks of a tenant without a uid in the fleet file run as this + a hash of its name (mod 50000)")
+  c->add_option("--slurm-nodes", a.slurm_nodes,
+                "awan node = Slurm node pairs, comma-separated (default: the same names)");
+  c->add_option(
+       "--task-uid-base", a.task_uid_base,
+       "local tasks of a tenant without a uid in the fleet file run as this + a hash of its name (mod 50000)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1000}, int64_t{4000000000}));
-  c->add_flag("--allow-root-tasks", a.allow_root_tasks, "let local tasks run as root (never needed; refused by default)");
+  c->add_flag("--allow-root-tasks", a.allow_root_tasks,
+              "let local tasks run as root (never needed; refused by default)");
   c->add_flag("--unsandboxed-tasks", a.unsandboxed_tasks,
-              "run local tasks without namespaces, as this server's user when it is not root (development only: tasks "
+              "run local tasks without namespaces, as this server's user when it is not root (development "
+              "only: tasks "
               "can then read the store)");
-  c->add_option("--gpu-device-nodes", a.gpu_device_nodes,
-                "device node of GPU index {} (only the assigned ones are opened to a task by the devices cgroup)")
+  c->add_option(
+       "--gpu-device-nodes", a.gpu_device_nodes,
+       "device node of GPU index {} (only the assigned ones are opened to a task by the devices cgroup)")
       ->capture_default_str();
   c->add_option("--task-pids-max", a.task_pids_max, "most processes and threads one local task may have")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{16}, int64_t{4194304}));
-  c->add_option("--max-waiting-per-tenant", a.max_waiting_per_tenant, "waiting jobs a tenant may have (0: no limit; past it 429)")
+  c->add_option("--max-waiting-per-tenant", a.max_waiting_per_tenant,
+                "waiting jobs a tenant may have (0: no limit; past it 429)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, int64_t{100000000}));
-  c->add_option("--submits-per-s", a.submits_per_s, "submits a second per tenant, in bursts of twice that (0: no limit)")
+  c->add_option("--submits-per-s", a.submits_per_s,
+                "submits a second per tenant, in bursts of twice that (0: no limit)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1e6));
-  c->add_option("--heavy-reads-per-s", a.heavy_reads_per_s,
-                "explains, logs, lists and audit reads a second per tenant, in bursts of twice that (0: no limit)")
+  c->add_option(
+       "--heavy-reads-per-s", a.heavy_reads_per_s,
+       "explains, logs, lists and audit reads a second per tenant, in bursts of twice that (0: no limit)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1e6));
   c->add_option("--placement", a.placement, "placement profile")->capture_default_str();
@@ -111,13 +128,15 @@ void AddServe(CLI::App& app, ServeArgs& a) {
 namespace {
 
 // Holds an exclusive lock on `path` (created 0600) for the life of the process: a second server on the same
-// store or state directory finds it taken and exits at once. The descriptor is close-on-exec: tasks never hold it.
+// store or state directory finds it taken and exits at once. The descriptor is close-on-exec: tasks never
+// hold it.
 Status LockExclusive(const std::string& path, const std::string& what) {
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return IoError("cannot open " + path + ": " + std::strerror(errno));
   if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
     ::close(fd);
-    return FailedPrecondition("another awan serve already uses " + what + " (" + path + " is locked); stop it first");
+    return FailedPrecondition("another awan serve already uses " + what + " (" + path +
+                              " is locked); stop it first");
   }
   return Status::Ok();  // fd deliberately kept open until exit
 }
@@ -137,7 +156,8 @@ FileId IdOf(const std::string& path) {
 }  // namespace
 
 void AddInit(CLI::App& app, std::string& store) {
-  CLI::App* c = app.add_subcommand("init", "Create an empty state store (serve and token need one that init made)");
+  CLI::App* c =
+      app.add_subcommand("init", "Create an empty state store (serve and token need one that init made)");
   c->add_option("--store", store, "state store URL: sqlite:PATH or etcd:URL[,URL...]")->required();
 }
 
@@ -163,16 +183,19 @@ int RunServe(const ServeArgs& a) {
   // One writer: a second server on the same store or state directory exits here, before it touches either.
   const bool sqlite = a.store.rfind("sqlite:", 0) == 0;
   if (sqlite) {
-    if (Status s = LockExclusive(a.store.substr(7) + ".lock", "the store " + a.store); !s.ok()) return Fail(s);
+    if (Status s = LockExclusive(a.store.substr(7) + ".lock", "the store " + a.store); !s.ok())
+      return Fail(s);
   }
   std::error_code mk;
   std::filesystem::create_directories(a.state_dir, mk);
-  if (Status s = LockExclusive(a.state_dir + "/.lock", "the state directory " + a.state_dir); !s.ok()) return Fail(s);
+  if (Status s = LockExclusive(a.state_dir + "/.lock", "the state directory " + a.state_dir); !s.ok())
+    return Fail(s);
   auto store = server::OpenStore(a.store);
   if (!store.ok()) return Fail(store.status());
   const FileId store_id = sqlite ? IdOf(a.store.substr(7)) : FileId{};
   const size_t colon = a.listen.rfind(':');
-  if (colon == std::string::npos) return Fail(InvalidArgument("--listen: expected HOST:PORT, got '" + a.listen + "'"));
+  if (colon == std::string::npos)
+    return Fail(InvalidArgument("--listen: expected HOST:PORT, got '" + a.listen + "'"));
   const std::string host = a.listen.substr(0, colon);
   int port = 0;
   try {
@@ -185,7 +208,8 @@ int RunServe(const ServeArgs& a) {
     std::map<std::string, std::string> nodes;
     for (const std::string& pair : SplitList(a.slurm_nodes)) {
       const size_t eq = pair.find('=');
-      if (eq == std::string::npos) return Fail(InvalidArgument("--slurm-nodes: expected AWAN_NODE=SLURM_NODE, got '" + pair + "'"));
+      if (eq == std::string::npos)
+        return Fail(InvalidArgument("--slurm-nodes: expected AWAN_NODE=SLURM_NODE, got '" + pair + "'"));
       nodes[pair.substr(0, eq)] = pair.substr(eq + 1);
     }
     exec = std::make_unique<server::SlurmExecutor>(a.state_dir + "/logs", nodes, WallMs);
@@ -211,7 +235,8 @@ int RunServe(const ServeArgs& a) {
   auto cp = server::ControlPlane::Create(std::move(*fleet), std::move(*store), std::move(exec), WallMs, co);
   if (!cp.ok()) return Fail(cp.status());
   server::ControlPlane& plane = **cp;
-  if (a.tls_cert.empty() != a.tls_key.empty()) return Fail(InvalidArgument("--tls-cert and --tls-key go together"));
+  if (a.tls_cert.empty() != a.tls_key.empty())
+    return Fail(InvalidArgument("--tls-cert and --tls-key go together"));
   server::HttpServerOptions ho;
   ho.host = host;
   ho.port = port;
@@ -237,12 +262,13 @@ int RunServe(const ServeArgs& a) {
   if (a.store.rfind("etcd:", 0) == 0) {
     auto eps = server::EtcdEndpoints(a.store);
     if (!eps.ok()) return Fail(eps.status());
-    election = std::make_unique<server::LeaderElection>(*eps, fmt::format("{}:{} pid {}", host, port, getpid()));
+    election =
+        std::make_unique<server::LeaderElection>(*eps, fmt::format("{}:{} pid {}", host, port, getpid()));
   } else if (Status s = plane.Recover(); !s.ok()) {
     return Fail(s);
   }
-  fmt::print("awan serve: listening on {}://{}:{} (store {}, fleet {}, {} GPUs){}\n", a.tls_cert.empty() ? "http" : "https",
-             host, port, a.store, a.fleet,
+  fmt::print("awan serve: listening on {}://{}:{} (store {}, fleet {}, {} GPUs){}\n",
+             a.tls_cert.empty() ? "http" : "https", host, port, a.store, a.fleet,
              plane.fleet().fleet.total_gpus(), election ? ", standby until elected" : "");
   std::fflush(stdout);
   // SIGTERM and SIGINT are blocked in every thread (since the start of RunServe); this one waits for them.
@@ -278,7 +304,8 @@ int RunServe(const ServeArgs& a) {
         }
       }
       if (election && std::chrono::steady_clock::now() - last_renew > std::chrono::milliseconds(1000)) {
-        if (!election->KeepAlive()) {  // another replica may lead now: stop at once rather than schedule twice
+        if (!election
+                 ->KeepAlive()) {  // another replica may lead now: stop at once rather than schedule twice
           fmt::print(stderr, "awan serve: lost leadership (lease expired); exiting\n");
           std::_Exit(3);
         }
@@ -287,13 +314,17 @@ int RunServe(const ServeArgs& a) {
       if (store_id.ok) {  // the store deleted or replaced under us: stop rather than run on a ghost
         const FileId now = IdOf(a.store.substr(7));
         if (!now.ok || now.dev != store_id.dev || now.ino != store_id.ino) {
-          fmt::print(stderr, "awan serve: the store {} was deleted or replaced while serving; stopping (nothing more is "
-                             "accepted; restore it and restart)\n", a.store);
+          fmt::print(
+              stderr,
+              "awan serve: the store {} was deleted or replaced while serving; stopping (nothing more is "
+              "accepted; restore it and restart)\n",
+              a.store);
           std::fflush(stderr);
           std::_Exit(3);
         }
       }
-      if (Status s = plane.Tick(); !s.ok()) fmt::print(stderr, "awan serve: scheduling error: {}\n", s.message());
+      if (Status s = plane.Tick(); !s.ok())
+        fmt::print(stderr, "awan serve: scheduling error: {}\n", s.message());
       metrics.Absorb(plane.TakeStats());
       std::this_thread::sleep_for(std::chrono::milliseconds(a.tick_ms));
     }
@@ -308,13 +339,15 @@ int RunServe(const ServeArgs& a) {
 void AddToken(CLI::App& app, TokenArgs& a) {
   CLI::App* tok = app.add_subcommand("token", "API tokens");
   tok->require_subcommand(1);
-  CLI::App* c = tok->add_subcommand("create", "Create an API token offline (printed once, as the last line; stored hashed)");
+  CLI::App* c = tok->add_subcommand(
+      "create", "Create an API token offline (printed once, as the last line; stored hashed)");
   c->add_option("--store", a.store, "state store URL: sqlite:PATH")->required();
   c->add_option("--tenant", a.tenant, "the tenant it acts for (none for an admin)");
   c->add_option("--role", a.role, "admin, tenant-admin, member or viewer")
       ->capture_default_str()
       ->check(CLI::IsMember({"admin", "tenant-admin", "member", "viewer"}));
-  CLI::App* r = tok->add_subcommand("revoke", "Revoke a token: every request with it answers 401 from then on");
+  CLI::App* r =
+      tok->add_subcommand("revoke", "Revoke a token: every request with it answers 401 from then on");
   r->add_option("--store", a.store, "state store URL: sqlite:PATH")->required();
   r->add_option("token", a.revoke, "the token")->required();
 }
@@ -330,9 +363,11 @@ int RunToken(const TokenArgs& a) {
   server::Role role;
   server::ParseRole(a.role, &role);
   std::random_device rd;
-  auto token = server::CreateToken(**store, a.tenant, role, [&] { return (uint64_t{rd()} << 32) ^ rd(); }, WallMs());
+  auto token = server::CreateToken(
+      **store, a.tenant, role, [&] { return (uint64_t{rd()} << 32) ^ rd(); }, WallMs());
   if (!token.ok()) return Fail(token.status());
-  fmt::print(stderr, "token for {} ({}); it is shown once:\n", a.tenant.empty() ? "the whole fleet" : "tenant " + a.tenant, a.role);
+  fmt::print(stderr, "token for {} ({}); it is shown once:\n",
+             a.tenant.empty() ? "the whole fleet" : "tenant " + a.tenant, a.role);
   fmt::print("{}\n", *token);
   return 0;
 }
@@ -343,17 +378,20 @@ void AddClient(CLI::App& app, ClientArgs& a) {
     const char* help;
     const char* arg;  // nullptr: none
   };
-  for (const Cmd& c : std::initializer_list<Cmd>{{"submit", "Submit a job manifest (examples/jobs/)", "FILE"},
-                                                 {"queue", "List jobs (yours, or every tenant's for an admin)", nullptr},
-                                                 {"queues", "Each tenant's waiting and running jobs", nullptr},
-                                                 {"describe", "Show one job", "ID"},
-                                                 {"cancel", "Cancel a job", "ID"},
-                                                 {"logs", "Print a task's output", "ID"},
-                                                 {"nodes", "List the fleet's nodes and their free GPUs", nullptr},
-                                                 {"tenants", "List tenants, quotas and load", nullptr}}) {
+  for (const Cmd& c :
+       std::initializer_list<Cmd>{{"submit", "Submit a job manifest (examples/jobs/)", "FILE"},
+                                  {"queue", "List jobs (yours, or every tenant's for an admin)", nullptr},
+                                  {"queues", "Each tenant's waiting and running jobs", nullptr},
+                                  {"describe", "Show one job", "ID"},
+                                  {"cancel", "Cancel a job", "ID"},
+                                  {"logs", "Print a task's output", "ID"},
+                                  {"nodes", "List the fleet's nodes and their free GPUs", nullptr},
+                                  {"tenants", "List tenants, quotas and load", nullptr}}) {
     CLI::App* s = app.add_subcommand(c.name, c.help);
     if (c.arg) s->add_option(c.arg == std::string("FILE") ? "file" : "id", a.arg, c.arg)->required();
-    s->add_option("-o,--output", a.output, "table, json or yaml")->capture_default_str()->check(CLI::IsMember({"table", "json", "yaml"}));
+    s->add_option("-o,--output", a.output, "table, json or yaml")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"table", "json", "yaml"}));
     s->add_option("--server", a.server, "server URL (default $AWAN_URL)");
     s->add_option("--token", a.token, "API token (default $AWAN_TOKEN)");
     s->add_option("--ca", a.ca, "CA certificate to trust for an https server (default $AWAN_CA)");
@@ -365,7 +403,8 @@ void AddClient(CLI::App& app, ClientArgs& a) {
       s->add_option("--task", a.task, "task index")->capture_default_str();
       s->add_option("--run", a.run, "the k-th run of a task that ran more than once (default: the last)");
       s->add_flag("-f,--follow", a.follow, "keep printing the output as it grows, until the job ends");
-      s->add_option("--tail", a.tail, "start with only the last BYTES of the output")->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+      s->add_option("--tail", a.tail, "start with only the last BYTES of the output")
+          ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
     }
     s->callback([&a, name = std::string(c.name)] { a.command = name; });
   }
@@ -425,10 +464,14 @@ int RunClient(const ClientArgs& a) {
   std::string url = pick(a.server, "AWAN_URL", "url");
   const std::string token = pick(a.token, "AWAN_TOKEN", "token");
   if (url.empty()) {
-    return Fail(InvalidArgument("no server: pass --server, set AWAN_URL (e.g. http://127.0.0.1:8080), or put url: in " +
-                                (config_path.empty() ? std::string("the config file") : config_path)));
+    return Fail(InvalidArgument(
+        "no server: pass --server, set AWAN_URL (e.g. http://127.0.0.1:8080), or put url: in " +
+        (config_path.empty() ? std::string("the config file") : config_path)));
   }
-  if (token.empty()) return Fail(InvalidArgument("no token: pass --token, set AWAN_TOKEN, or put token: in the config file (see `awan token create`)"));
+  if (token.empty())
+    return Fail(
+        InvalidArgument("no token: pass --token, set AWAN_TOKEN, or put token: in the config file (see `awan "
+                        "token create`)"));
   httplib::Client http(url);
   const std::string ca = pick(a.ca, "AWAN_CA", "ca");
   if (!ca.empty()) http.set_ca_cert_path(ca.c_str());
@@ -461,7 +504,8 @@ int RunClient(const ClientArgs& a) {
     // until the job has ended and everything is printed.
     int64_t offset = a.tail >= 0 ? -a.tail : 0;
     for (;;) {
-      const std::string path = fmt::format("/v1/jobs/{}/logs?task={}&run={}&offset={}", a.arg, a.task, a.run, offset);
+      const std::string path =
+          fmt::format("/v1/jobs/{}/logs?task={}&run={}&offset={}", a.arg, a.task, a.run, offset);
       httplib::Result r = http.Get(path, h);
       if (!r) return Fail(IoError("cannot reach " + url + ": " + httplib::to_string(r.error())));
       if (r->status == 429) {
@@ -470,7 +514,8 @@ int RunClient(const ClientArgs& a) {
       }
       if (r->status >= 400) {
         auto j = nlohmann::json::parse(r->body, nullptr, false);
-        const std::string msg = !j.is_discarded() && j.contains("error") ? j["error"].get<std::string>() : r->body;
+        const std::string msg =
+            !j.is_discarded() && j.contains("error") ? j["error"].get<std::string>() : r->body;
         return Fail(Status(StatusCode::kInvalidArgument, fmt::format("{} (HTTP {})", msg, r->status)));
       }
       fmt::print("{}", r->body);
@@ -490,7 +535,8 @@ int RunClient(const ClientArgs& a) {
         const auto v = nlohmann::json::parse(j->body, nullptr, false);
         const std::string state = v.is_discarded() ? "" : v.value("state", "");
         if (state != "Pending" && state != "Running") {
-          httplib::Result last = http.Get(fmt::format("/v1/jobs/{}/logs?task={}&run={}&offset={}", a.arg, a.task, a.run, offset), h);
+          httplib::Result last = http.Get(
+              fmt::format("/v1/jobs/{}/logs?task={}&run={}&offset={}", a.arg, a.task, a.run, offset), h);
           if (last && last->status == 200) fmt::print("{}", last->body);
           return 0;
         }
@@ -502,7 +548,8 @@ int RunClient(const ClientArgs& a) {
   if (!res) return Fail(IoError("cannot reach " + url + ": " + httplib::to_string(res.error())));
   if (res->status >= 400) {
     auto j = nlohmann::json::parse(res->body, nullptr, false);
-    const std::string msg = !j.is_discarded() && j.contains("error") ? j["error"].get<std::string>() : res->body;
+    const std::string msg =
+        !j.is_discarded() && j.contains("error") ? j["error"].get<std::string>() : res->body;
     return Fail(Status(StatusCode::kInvalidArgument, fmt::format("{} (HTTP {})", msg, res->status)));
   }
   nlohmann::json j = nlohmann::json::parse(res->body, nullptr, false);
@@ -518,8 +565,8 @@ int RunClient(const ClientArgs& a) {
     return 0;
   }
   if (a.command == "explain") {
-    fmt::print("{} (tenant {}, {} GPU(s) in {} task(s)): waits for {}\n", j.value("job", ""), j.value("tenant", ""),
-               j.value("gpus", 0), j.value("tasks", 1), j.value("reason", ""));
+    fmt::print("{} (tenant {}, {} GPU(s) in {} task(s)): waits for {}\n", j.value("job", ""),
+               j.value("tenant", ""), j.value("gpus", 0), j.value("tasks", 1), j.value("reason", ""));
     for (const auto& b : j["blocking"]) fmt::print("  blocked by  {}\n", b.get<std::string>());
     for (const auto& c : j["counterfactuals"]) fmt::print("  {}\n", c["text"].get<std::string>());
     if (j["counterfactuals"].empty()) fmt::print("  (no single change found that lets it start)\n");
@@ -527,30 +574,33 @@ int RunClient(const ClientArgs& a) {
   }
   auto row = [](const nlohmann::json& job) {
     const std::string gpus = job["manifest"].is_object()
-                                 ? fmt::format("{}x{}", job["manifest"]["spec"].value("tasks", 1), job["manifest"]["spec"]["gpus"].dump())
+                                 ? fmt::format("{}x{}", job["manifest"]["spec"].value("tasks", 1),
+                                               job["manifest"]["spec"]["gpus"].dump())
                                  : "";
-    fmt::print("{:<12} {:<24} {:<16} {:<10} {:<8} {}\n", job.value("id", ""), job.value("name", ""), job.value("tenant", ""),
-               job.value("state", ""), gpus, job.value("message", ""));
+    fmt::print("{:<12} {:<24} {:<16} {:<10} {:<8} {}\n", job.value("id", ""), job.value("name", ""),
+               job.value("tenant", ""), job.value("state", ""), gpus, job.value("message", ""));
   };
   if (a.command == "queues") {
     fmt::print("{:<20} {:>8} {:>8}  {}\n", "TENANT", "WAITING", "RUNNING", "NEXT");
     for (const auto& q : j["items"]) {
-      fmt::print("{:<20} {:>8} {:>8}  {}\n", q["tenant"].get<std::string>(), q["waiting"].size(), q["running"].size(),
-                 q["waiting"].empty() ? "" : q["waiting"][0].get<std::string>());
+      fmt::print("{:<20} {:>8} {:>8}  {}\n", q["tenant"].get<std::string>(), q["waiting"].size(),
+                 q["running"].size(), q["waiting"].empty() ? "" : q["waiting"][0].get<std::string>());
     }
     return 0;
   }
   if (a.command == "nodes") {
     fmt::print("{:<28} {:<8} {:>5} {:>9} {:<4} {}\n", "NODE", "GPU", "GPUS", "FREE", "UP", "REGION");
     for (const auto& n : j["items"]) {
-      fmt::print("{:<28} {:<8} {:>5} {:>9.2f} {:<4} {}\n", n["name"].get<std::string>(), n["accelerator"].get<std::string>(),
-                 n["gpus"].get<int>(), n["gpus_free"].get<double>(), n["up"].get<bool>() ? "yes" : "no", n["region"].get<std::string>());
+      fmt::print("{:<28} {:<8} {:>5} {:>9.2f} {:<4} {}\n", n["name"].get<std::string>(),
+                 n["accelerator"].get<std::string>(), n["gpus"].get<int>(), n["gpus_free"].get<double>(),
+                 n["up"].get<bool>() ? "yes" : "no", n["region"].get<std::string>());
     }
   } else if (a.command == "tenants") {
     fmt::print("{:<20} {:>11} {:<12} {:>8} {:>9}\n", "TENANT", "GUARANTEED", "COHORT", "WAITING", "GPUS");
     for (const auto& t : j["items"]) {
-      fmt::print("{:<20} {:>11} {:<12} {:>8} {:>9.2f}\n", t["name"].get<std::string>(), t["guaranteed_gpus"].get<int64_t>(),
-                 t["cohort"].get<std::string>(), t["jobs_waiting"].get<int64_t>(), t["gpus_allocated"].get<double>());
+      fmt::print("{:<20} {:>11} {:<12} {:>8} {:>9.2f}\n", t["name"].get<std::string>(),
+                 t["guaranteed_gpus"].get<int64_t>(), t["cohort"].get<std::string>(),
+                 t["jobs_waiting"].get<int64_t>(), t["gpus_allocated"].get<double>());
     }
   } else {
     fmt::print("{:<12} {:<24} {:<16} {:<10} {:<8} {}\n", "ID", "NAME", "TENANT", "STATE", "GPUS", "MESSAGE");
@@ -560,7 +610,8 @@ int RunClient(const ClientArgs& a) {
       row(j);
       if (a.command == "describe" && j["placement"].is_array()) {
         for (const auto& p : j["placement"]) {
-          fmt::print("  task on {} GPUs {} ({})\n", p.value("node", ""), p.value("devices", ""), p.value("region", ""));
+          fmt::print("  task on {} GPUs {} ({})\n", p.value("node", ""), p.value("devices", ""),
+                     p.value("region", ""));
         }
       }
     }

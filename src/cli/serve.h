@@ -2,9 +2,8 @@
 // submit, queue, describe, cancel, logs, nodes, tenants (AWAN_URL and AWAN_TOKEN, or --server and --token).
 #pragma once
 
-#include <string>
-
 #include <CLI/CLI.hpp>
+#include <string>
 
 namespace awan::cli {
 
@@ -22,7 +21,7 @@ struct ServeArgs {
   std::string executor = "local";
   int64_t heartbeat_timeout_s = 15;
   std::string tls_cert, tls_key;  // both: serve HTTPS
-  std::string slurm_nodes;  // awan-node=slurm-node,...
+  std::string slurm_nodes;        // awan-node=slurm-node,...
   // Task isolation on the local executor (docs/security.md).
   int64_t task_uid_base = 100000;
   bool allow_root_tasks = false;

@@ -3,16 +3,26 @@
 #pragma once
 
 #include <optional>
-#include <type_traits>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <variant>
 
 namespace awan {
 
-enum class StatusCode { kOk = 0, kInvalidArgument, kNotFound, kAlreadyExists, kFailedPrecondition,
-                        kOutOfRange, kInternal, kUnavailable, kIoError, kDataLoss,
-                        kResourceExhausted };
+enum class StatusCode {
+  kOk = 0,
+  kInvalidArgument,
+  kNotFound,
+  kAlreadyExists,
+  kFailedPrecondition,
+  kOutOfRange,
+  kInternal,
+  kUnavailable,
+  kIoError,
+  kDataLoss,
+  kResourceExhausted
+};
 
 class [[nodiscard]] Status {
  public:
@@ -46,14 +56,14 @@ inline Status ResourceExhausted(std::string m) { return {StatusCode::kResourceEx
 template <typename T>
 class [[nodiscard]] StatusOr {
  public:
-  StatusOr(T value) : v_(std::move(value)) {}        // NOLINT(runtime/explicit)
+  StatusOr(T value) : v_(std::move(value)) {}         // NOLINT(runtime/explicit)
   StatusOr(Status status) : v_(std::move(status)) {}  // NOLINT(runtime/explicit); REQUIRES: !status.ok()
   // Converting construction from anything T can be built from (e.g. unique_ptr<Derived>).
-  template <typename U, std::enable_if_t<std::is_convertible_v<U&&, T> &&
-                                             !std::is_same_v<std::decay_t<U>, Status> &&
-                                             !std::is_same_v<std::decay_t<U>, StatusOr> &&
-                                             !std::is_same_v<std::decay_t<U>, T>,
-                                         int> = 0>
+  template <
+      typename U,
+      std::enable_if_t<std::is_convertible_v<U&&, T> && !std::is_same_v<std::decay_t<U>, Status> &&
+                           !std::is_same_v<std::decay_t<U>, StatusOr> && !std::is_same_v<std::decay_t<U>, T>,
+                       int> = 0>
   StatusOr(U&& u) : v_(T(std::forward<U>(u))) {}  // NOLINT(runtime/explicit)
 
   bool ok() const { return std::holds_alternative<T>(v_); }
@@ -76,14 +86,15 @@ class [[nodiscard]] StatusOr {
 #define AWAN_CONCAT(a, b) AWAN_CONCAT_INNER(a, b)
 
 // Returns from the enclosing function if `expr` (a Status) is not OK.
-#define AWAN_RETURN_IF_ERROR(expr)              \
-  do {                                          \
-    ::awan::Status awan_status_ = (expr);       \
+#define AWAN_RETURN_IF_ERROR(expr)               \
+  do {                                           \
+    ::awan::Status awan_status_ = (expr);        \
     if (!awan_status_.ok()) return awan_status_; \
   } while (0)
 
 // Declares `lhs` from a StatusOr expression, returning its Status on error.
-#define AWAN_ASSIGN_OR_RETURN(lhs, expr) AWAN_ASSIGN_OR_RETURN_IMPL(AWAN_CONCAT(awan_so_, __LINE__), lhs, expr)
+#define AWAN_ASSIGN_OR_RETURN(lhs, expr) \
+  AWAN_ASSIGN_OR_RETURN_IMPL(AWAN_CONCAT(awan_so_, __LINE__), lhs, expr)
 #define AWAN_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                               \
   if (!tmp.ok()) return tmp.status();              \

@@ -4,8 +4,8 @@
 
 #include <cctype>
 #include <cmath>
-#include <map>
 #include <initializer_list>
+#include <map>
 #include <set>
 
 #include "config/yaml_reader.h"
@@ -42,7 +42,8 @@ StatusOr<NodeTypeSpec> ParseNodeType(const Reader& r, const std::string& name, c
     t.max_pods = static_cast<int>(p);
   }
   if (n["price_per_gpu_hour"]) {
-    AWAN_ASSIGN_OR_RETURN(t.price_per_gpu_hour, r.Number(n["price_per_gpu_hour"], what + " price_per_gpu_hour", 0, 1e6));
+    AWAN_ASSIGN_OR_RETURN(t.price_per_gpu_hour,
+                          r.Number(n["price_per_gpu_hour"], what + " price_per_gpu_hour", 0, 1e6));
   }
   return t;
 }
@@ -51,7 +52,8 @@ struct Builder {
   const Reader& r;
   FleetFile& out;
   std::map<std::string, double> region_prices;  // the current region's prices by accelerator
-  std::vector<std::pair<YAML::Node, std::string>> latencies;  // (latency_ms map, from region), resolved at the end
+  std::vector<std::pair<YAML::Node, std::string>>
+      latencies;  // (latency_ms map, from region), resolved at the end
 
   Status AddNodes(const YAML::Node& where, const std::string& type, int64_t count, const std::string& region,
                   const std::string& zone, const std::string& block, const std::string& supernode) {
@@ -66,7 +68,8 @@ struct Builder {
       n.gpu_count = t.gpus;
       n.max_pods = t.max_pods;
       n.price_per_gpu_hour = t.price_per_gpu_hour;
-      if (auto p = region_prices.find(t.accelerator); p != region_prices.end()) n.price_per_gpu_hour = p->second;
+      if (auto p = region_prices.find(t.accelerator); p != region_prices.end())
+        n.price_per_gpu_hour = p->second;
       if (!t.accelerator.empty()) {
         if (out.fleet.models().Find(t.accelerator) == kNoAccelerator &&
             out.fleet.models().size() >= AcceleratorRegistry::kMaxModels) {
@@ -83,7 +86,8 @@ struct Builder {
   }
 
   // nodes: {type: T, count: N}
-  Status Supernode(const YAML::Node& n, const std::string& region, const std::string& zone, const std::string& block) {
+  Status Supernode(const YAML::Node& n, const std::string& region, const std::string& zone,
+                   const std::string& block) {
     AWAN_RETURN_IF_ERROR(r.ExpectMap(n, "supernode"));
     AWAN_RETURN_IF_ERROR(r.OnlyKeys(n, "supernode", {"name", "nodes"}));
     AWAN_ASSIGN_OR_RETURN(YAML::Node nm, r.Required(n, "name", "supernode"));
@@ -112,17 +116,20 @@ struct Builder {
   // layout: {type: T, nodes: N, nodes_per_supernode: S, supernodes_per_block: B}
   Status Layout(const YAML::Node& n, const std::string& region, const std::string& zone) {
     AWAN_RETURN_IF_ERROR(r.ExpectMap(n, "layout"));
-    AWAN_RETURN_IF_ERROR(r.OnlyKeys(n, "layout", {"type", "nodes", "nodes_per_supernode", "supernodes_per_block"}));
+    AWAN_RETURN_IF_ERROR(
+        r.OnlyKeys(n, "layout", {"type", "nodes", "nodes_per_supernode", "supernodes_per_block"}));
     AWAN_ASSIGN_OR_RETURN(YAML::Node ty, r.Required(n, "type", "layout"));
     AWAN_ASSIGN_OR_RETURN(std::string type, r.String(ty, "layout type"));
     AWAN_ASSIGN_OR_RETURN(YAML::Node nn, r.Required(n, "nodes", "layout"));
     AWAN_ASSIGN_OR_RETURN(int64_t nodes, r.Int(nn, "layout nodes", 1, kMaxCount));
     int64_t per_sn = 1, per_block = 1;
     if (n["nodes_per_supernode"]) {
-      AWAN_ASSIGN_OR_RETURN(per_sn, r.Int(n["nodes_per_supernode"], "layout nodes_per_supernode", 1, kMaxCount));
+      AWAN_ASSIGN_OR_RETURN(per_sn,
+                            r.Int(n["nodes_per_supernode"], "layout nodes_per_supernode", 1, kMaxCount));
     }
     if (n["supernodes_per_block"]) {
-      AWAN_ASSIGN_OR_RETURN(per_block, r.Int(n["supernodes_per_block"], "layout supernodes_per_block", 1, kMaxCount));
+      AWAN_ASSIGN_OR_RETURN(per_block,
+                            r.Int(n["supernodes_per_block"], "layout supernodes_per_block", 1, kMaxCount));
     }
     for (int64_t placed = 0, sn = 0; placed < nodes; ++sn) {
       const int64_t count = std::min(per_sn, nodes - placed);
@@ -139,7 +146,8 @@ struct Builder {
     AWAN_RETURN_IF_ERROR(r.OnlyKeys(n, "zone", {"name", "blocks", "layout"}));
     AWAN_ASSIGN_OR_RETURN(YAML::Node nm, r.Required(n, "name", "zone"));
     AWAN_ASSIGN_OR_RETURN(std::string name, r.String(nm, "zone name"));
-    if (!n["blocks"] == !n["layout"]) return r.Error(n, "zone '" + name + "': give exactly one of 'blocks' or 'layout'");
+    if (!n["blocks"] == !n["layout"])
+      return r.Error(n, "zone '" + name + "': give exactly one of 'blocks' or 'layout'");
     if (n["layout"]) return Layout(n["layout"], region, name);
     AWAN_RETURN_IF_ERROR(r.ExpectList(n["blocks"], "zone '" + name + "' blocks"));
     for (const YAML::Node& b : n["blocks"]) AWAN_RETURN_IF_ERROR(Block(b, region, name));
@@ -148,7 +156,8 @@ struct Builder {
 
   Status Region(const YAML::Node& n) {
     AWAN_RETURN_IF_ERROR(r.ExpectMap(n, "region"));
-    AWAN_RETURN_IF_ERROR(r.OnlyKeys(n, "region", {"name", "jurisdiction", "edge", "prices", "latency_ms", "zones"}));
+    AWAN_RETURN_IF_ERROR(
+        r.OnlyKeys(n, "region", {"name", "jurisdiction", "edge", "prices", "latency_ms", "zones"}));
     AWAN_ASSIGN_OR_RETURN(YAML::Node nm, r.Required(n, "name", "region"));
     AWAN_ASSIGN_OR_RETURN(std::string name, r.String(nm, "region name"));
     const std::string what = "region '" + name + "'";
@@ -161,7 +170,9 @@ struct Builder {
       AWAN_ASSIGN_OR_RETURN(info.jurisdiction, r.String(n["jurisdiction"], what + " jurisdiction"));
       if (info.jurisdiction.size() != 2 || !std::isupper(static_cast<unsigned char>(info.jurisdiction[0])) ||
           !std::isupper(static_cast<unsigned char>(info.jurisdiction[1]))) {
-        return r.Error(n["jurisdiction"], what + " jurisdiction: expected a two-letter country code (ISO 3166), e.g. MY, got '" + info.jurisdiction + "'");
+        return r.Error(n["jurisdiction"],
+                       what + " jurisdiction: expected a two-letter country code (ISO 3166), e.g. MY, got '" +
+                           info.jurisdiction + "'");
       }
     }
     if (n["edge"]) {
@@ -190,7 +201,8 @@ struct Builder {
     for (const auto& kv : region_prices) {
       bool used = false;
       for (const auto& [tn, t] : out.node_types) used = used || t.accelerator == kv.first;
-      if (!used) return r.Error(n["prices"], what + " prices: no node type has accelerator '" + kv.first + "'");
+      if (!used)
+        return r.Error(n["prices"], what + " prices: no node type has accelerator '" + kv.first + "'");
     }
     out.fleet.SetRegion(id, std::move(info));
     region_ids.push_back({name, id});
@@ -247,7 +259,8 @@ Status ParseDataRule(const Reader& r, const YAML::Node& n, const std::string& wh
   AWAN_ASSIGN_OR_RETURN(YAML::Node c, r.Required(n, "classification", what));
   AWAN_ASSIGN_OR_RETURN(std::string cls, r.String(c, what + " classification"));
   if (!ParseDataClass(cls, &d->cls)) {
-    return r.Error(c, what + " classification: expected public, internal, confidential or restricted, got '" + cls + "'");
+    return r.Error(c, what + " classification: expected public, internal, confidential or restricted, got '" +
+                          cls + "'");
   }
   for (const char* key : {"jurisdictions", "regions"}) {
     if (!n[key]) continue;
@@ -258,7 +271,8 @@ Status ParseDataRule(const Reader& r, const YAML::Node& n, const std::string& wh
     }
   }
   if (IsLocationBound(d->cls) && d->places.empty()) {
-    return r.Error(n, what + ": " + cls + " data must list the jurisdictions or regions where it may be processed");
+    return r.Error(
+        n, what + ": " + cls + " data must list the jurisdictions or regions where it may be processed");
   }
   return Status::Ok();
 }
@@ -267,27 +281,32 @@ namespace {
 
 StatusOr<TenantSpec> ParseTenant(const Reader& r, const YAML::Node& n, bool needs_name) {
   AWAN_RETURN_IF_ERROR(r.ExpectMap(n, "tenant"));
-  AWAN_RETURN_IF_ERROR(r.OnlyKeys(n, "tenant", {"name", "guaranteed_gpus", "cohort", "borrowing_limit_gpus",
-                                                "lending_limit_gpus", "weight", "priority", "data", "uid", "gid"}));
+  AWAN_RETURN_IF_ERROR(r.OnlyKeys(n, "tenant",
+                                  {"name", "guaranteed_gpus", "cohort", "borrowing_limit_gpus",
+                                   "lending_limit_gpus", "weight", "priority", "data", "uid", "gid"}));
   TenantSpec t;
   if (needs_name) {
     AWAN_ASSIGN_OR_RETURN(YAML::Node nm, r.Required(n, "name", "tenant"));
     AWAN_ASSIGN_OR_RETURN(t.name, r.String(nm, "tenant name"));
   } else if (n["name"]) {
-    return r.Error(n["name"], "default_tenant: takes no name (it applies to every tenant the file does not list)");
+    return r.Error(n["name"],
+                   "default_tenant: takes no name (it applies to every tenant the file does not list)");
   }
   const std::string what = needs_name ? "tenant '" + t.name + "'" : "default_tenant";
   if (n["guaranteed_gpus"]) {
-    AWAN_ASSIGN_OR_RETURN(t.guaranteed_gpus, r.Int(n["guaranteed_gpus"], what + " guaranteed_gpus", 0, int64_t{1} << 40));
+    AWAN_ASSIGN_OR_RETURN(t.guaranteed_gpus,
+                          r.Int(n["guaranteed_gpus"], what + " guaranteed_gpus", 0, int64_t{1} << 40));
   }
   if (n["cohort"]) {
     AWAN_ASSIGN_OR_RETURN(t.cohort, r.String(n["cohort"], what + " cohort"));
   }
   if (n["borrowing_limit_gpus"]) {
-    AWAN_ASSIGN_OR_RETURN(t.borrowing_limit_gpus, r.Int(n["borrowing_limit_gpus"], what + " borrowing_limit_gpus", 0, int64_t{1} << 40));
+    AWAN_ASSIGN_OR_RETURN(t.borrowing_limit_gpus, r.Int(n["borrowing_limit_gpus"],
+                                                        what + " borrowing_limit_gpus", 0, int64_t{1} << 40));
   }
   if (n["lending_limit_gpus"]) {
-    AWAN_ASSIGN_OR_RETURN(t.lending_limit_gpus, r.Int(n["lending_limit_gpus"], what + " lending_limit_gpus", 0, int64_t{1} << 40));
+    AWAN_ASSIGN_OR_RETURN(t.lending_limit_gpus,
+                          r.Int(n["lending_limit_gpus"], what + " lending_limit_gpus", 0, int64_t{1} << 40));
   }
   if (n["weight"]) {
     AWAN_ASSIGN_OR_RETURN(t.weight, r.Number(n["weight"], what + " weight", 1e-6, 1e6));
@@ -298,7 +317,8 @@ StatusOr<TenantSpec> ParseTenant(const Reader& r, const YAML::Node& n, bool need
   }
   for (const char* key : {"uid", "gid"}) {
     if (!n[key]) continue;
-    if (!needs_name) return r.Error(n[key], std::string("default_tenant: takes no ") + key + " (each tenant needs its own)");
+    if (!needs_name)
+      return r.Error(n[key], std::string("default_tenant: takes no ") + key + " (each tenant needs its own)");
     AWAN_ASSIGN_OR_RETURN(int64_t id, r.Int(n[key], what + " " + key, 1, 4294967294LL));
     (std::string(key) == "uid" ? t.uid : t.gid) = id;
   }
@@ -306,7 +326,8 @@ StatusOr<TenantSpec> ParseTenant(const Reader& r, const YAML::Node& n, bool need
   if (t.uid >= 0 && t.gid < 0) t.gid = t.uid;
   if (n["data"]) {
     DataSpec d;
-    AWAN_RETURN_IF_ERROR(ParseDataRule(r, n["data"], what + " data", {"classification", "jurisdictions", "regions"}, &d));
+    AWAN_RETURN_IF_ERROR(
+        ParseDataRule(r, n["data"], what + " data", {"classification", "jurisdictions", "regions"}, &d));
     t.data_class = d.cls;
     t.data_places = d.places;
   }
@@ -318,7 +339,8 @@ StatusOr<TenantSpec> ParseTenant(const Reader& r, const YAML::Node& n, bool need
 StatusOr<TenantSpec> FleetFile::Tenant(const std::string& name) const {
   for (const TenantSpec& t : tenants)
     if (t.name == name) return t;
-  if (!has_default_tenant) return NotFound("tenant '" + name + "' is not in the fleet file, which has no default_tenant");
+  if (!has_default_tenant)
+    return NotFound("tenant '" + name + "' is not in the fleet file, which has no default_tenant");
   TenantSpec t = default_tenant;
   t.name = name;
   return t;
@@ -330,8 +352,8 @@ StatusOr<std::unique_ptr<FleetFile>> ParseFleetFile(std::string_view text, std::
   auto out = std::make_unique<FleetFile>();
   try {
     if (!doc.IsMap()) return r.Error(doc, "a fleet file is a mapping (name, node_types, regions, tenants)");
-    AWAN_RETURN_IF_ERROR(
-        r.OnlyKeys(doc, "fleet", {"name", "node_types", "regions", "user_locations", "tenants", "default_tenant"}));
+    AWAN_RETURN_IF_ERROR(r.OnlyKeys(
+        doc, "fleet", {"name", "node_types", "regions", "user_locations", "tenants", "default_tenant"}));
     if (doc["name"]) {
       AWAN_ASSIGN_OR_RETURN(out->name, r.String(doc["name"], "name"));
     }

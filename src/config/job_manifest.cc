@@ -9,8 +9,8 @@
 namespace awan::config {
 namespace {
 
-// The deepest nesting of flow collections ([ and {) outside quoted scalars: yaml-cpp recurses once per level, so
-// a manifest of 256 KiB of '[' would overflow the stack before any other check ran.
+// The deepest nesting of flow collections ([ and {) outside quoted scalars: yaml-cpp recurses once per level,
+// so a manifest of 256 KiB of '[' would overflow the stack before any other check ran.
 int FlowDepth(std::string_view text) {
   int depth = 0, worst = 0;
   char quote = 0;
@@ -22,14 +22,20 @@ int FlowDepth(std::string_view text) {
       continue;
     }
     if (quote) {
-      if (c == '\\' && quote == '"') ++i;
-      else if (c == quote) quote = 0;
+      if (c == '\\' && quote == '"')
+        ++i;
+      else if (c == quote)
+        quote = 0;
       continue;
     }
-    if (c == '"' || c == '\'') quote = c;
-    else if (c == '#') comment = true;
-    else if (c == '[' || c == '{') worst = std::max(worst, ++depth);
-    else if ((c == ']' || c == '}') && depth > 0) --depth;
+    if (c == '"' || c == '\'')
+      quote = c;
+    else if (c == '#')
+      comment = true;
+    else if (c == '[' || c == '{')
+      worst = std::max(worst, ++depth);
+    else if ((c == ']' || c == '}') && depth > 0)
+      --depth;
   }
   return worst;
 }
@@ -48,7 +54,8 @@ bool WithinBounds(const YAML::Node& n, int depth, size_t* bytes) {
     }
   } else if (n.IsMap()) {
     for (const auto& kv : n) {
-      if (!WithinBounds(kv.first, depth + 1, bytes) || !WithinBounds(kv.second, depth + 1, bytes)) return false;
+      if (!WithinBounds(kv.first, depth + 1, bytes) || !WithinBounds(kv.second, depth + 1, bytes))
+        return false;
     }
   }
   *bytes += 1;
@@ -66,9 +73,14 @@ bool ValidEnvName(const std::string& k) {
 }  // namespace
 
 bool IsReservedEnvKey(const std::string& key) {
-  static const char* const kReserved[] = {"CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES",
-                                          "HIP_VISIBLE_DEVICES",  "GPU_DEVICE_ORDINAL",     "ZE_AFFINITY_MASK",
-                                          "HOME",                 "TMPDIR"};
+  static const char* const kReserved[] = {"CUDA_VISIBLE_DEVICES",
+                                          "NVIDIA_VISIBLE_DEVICES",
+                                          "ROCR_VISIBLE_DEVICES",
+                                          "HIP_VISIBLE_DEVICES",
+                                          "GPU_DEVICE_ORDINAL",
+                                          "ZE_AFFINITY_MASK",
+                                          "HOME",
+                                          "TMPDIR"};
   for (const char* r : kReserved) {
     if (key == r) return true;
   }
@@ -77,7 +89,8 @@ bool IsReservedEnvKey(const std::string& key) {
 
 StatusOr<int64_t> ParseTimeLimit(const std::string& text) {
   auto bad = [&] {
-    return InvalidArgument("time_limit: expected seconds, 30m, 2h, 1d, MM:SS, HH:MM:SS or D-HH:MM:SS, got '" + text + "'");
+    return InvalidArgument("time_limit: expected seconds, 30m, 2h, 1d, MM:SS, HH:MM:SS or D-HH:MM:SS, got '" +
+                           text + "'");
   };
   auto number = [](const std::string& s, int64_t* out) {
     if (s.empty() || s.size() > 9) return false;
@@ -102,24 +115,33 @@ StatusOr<int64_t> ParseTimeLimit(const std::string& text) {
     for (size_t from = 0;;) {
       const size_t colon = rest.find(':', from);
       int64_t p = 0;
-      if (!number(rest.substr(from, colon == std::string::npos ? std::string::npos : colon - from), &p)) return bad();
+      if (!number(rest.substr(from, colon == std::string::npos ? std::string::npos : colon - from), &p))
+        return bad();
       parts.push_back(p);
       if (colon == std::string::npos) break;
       from = colon + 1;
     }
-    if (parts.size() == 2) v = parts[0] * 60 + parts[1];
-    else if (parts.size() == 3) v = parts[0] * 3600 + parts[1] * 60 + parts[2];
-    else return bad();
+    if (parts.size() == 2)
+      v = parts[0] * 60 + parts[1];
+    else if (parts.size() == 3)
+      v = parts[0] * 3600 + parts[1] * 60 + parts[2];
+    else
+      return bad();
     v += days * 86400;
   } else {
     const char unit = text.back();
     int64_t n = 0;
     if (!number(text.substr(0, text.size() - 1), &n)) return bad();
-    if (unit == 's') v = n;
-    else if (unit == 'm') v = n * 60;
-    else if (unit == 'h') v = n * 3600;
-    else if (unit == 'd') v = n * 86400;
-    else return bad();
+    if (unit == 's')
+      v = n;
+    else if (unit == 'm')
+      v = n * 60;
+    else if (unit == 'h')
+      v = n * 3600;
+    else if (unit == 'd')
+      v = n * 86400;
+    else
+      return bad();
   }
   if (v < 1 || v > kMaxTimeLimitS) {
     return InvalidArgument("time_limit: between 1 s and 365 days, got '" + text + "'");
@@ -129,21 +151,23 @@ StatusOr<int64_t> ParseTimeLimit(const std::string& text) {
 
 StatusOr<JobManifest> ParseJobManifest(std::string_view text, std::string_view source, const Fleet& fleet) {
   if (text.size() > kMaxManifestBytes) {
-    return InvalidArgument(std::string(source) + ": manifest of " + std::to_string(text.size()) + " bytes, more than the " +
-                           std::to_string(kMaxManifestBytes) + " allowed");
+    return InvalidArgument(std::string(source) + ": manifest of " + std::to_string(text.size()) +
+                           " bytes, more than the " + std::to_string(kMaxManifestBytes) + " allowed");
   }
   const Reader r{std::string(source)};
   if (FlowDepth(text) > kMaxManifestDepth) {
-    return InvalidArgument(std::string(source) + ": manifest nests deeper than " + std::to_string(kMaxManifestDepth) + " levels");
+    return InvalidArgument(std::string(source) + ": manifest nests deeper than " +
+                           std::to_string(kMaxManifestDepth) + " levels");
   }
   AWAN_ASSIGN_OR_RETURN(YAML::Node doc, LoadYaml(text, source));
   JobManifest m;
   try {
     size_t expanded = 0;
     if (!WithinBounds(doc, 0, &expanded)) {
-      return InvalidArgument(std::string(source) + ": manifest nests deeper than " + std::to_string(kMaxManifestDepth) +
-                             " levels or expands (aliases included) past " + std::to_string(kMaxManifestExpandedBytes) +
-                             " bytes");
+      return InvalidArgument(std::string(source) + ": manifest nests deeper than " +
+                             std::to_string(kMaxManifestDepth) +
+                             " levels or expands (aliases included) past " +
+                             std::to_string(kMaxManifestExpandedBytes) + " bytes");
     }
     if (!doc.IsMap()) return r.Error(doc, "a manifest is a mapping (apiVersion, kind, metadata, spec)");
     AWAN_RETURN_IF_ERROR(r.OnlyKeys(doc, "manifest", {"apiVersion", "kind", "metadata", "spec"}));
@@ -169,15 +193,17 @@ StatusOr<JobManifest> ParseJobManifest(std::string_view text, std::string_view s
     }
     AWAN_ASSIGN_OR_RETURN(YAML::Node sp, r.Required(doc, "spec", "manifest"));
     AWAN_RETURN_IF_ERROR(r.ExpectMap(sp, "spec"));
-    AWAN_RETURN_IF_ERROR(r.OnlyKeys(sp, "spec", {"tasks", "gpus", "accelerator", "cpu", "memory_gib", "topology", "reads",
-                                                 "writes", "user", "command", "env", "duration_s",
-                                                 "time_limit", "workdir"}));
+    AWAN_RETURN_IF_ERROR(
+        r.OnlyKeys(sp, "spec",
+                   {"tasks", "gpus", "accelerator", "cpu", "memory_gib", "topology", "reads", "writes",
+                    "user", "command", "env", "duration_s", "time_limit", "workdir"}));
     const std::string what = "spec";
     AWAN_ASSIGN_OR_RETURN(YAML::Node g, r.Required(sp, "gpus", what));
     (void)g;
     AWAN_RETURN_IF_ERROR(ParseJobShape(r, sp, what, fleet, &m.job));
     if (sp["duration_s"]) {
-      AWAN_ASSIGN_OR_RETURN(m.job.duration_s, r.Int(sp["duration_s"], "spec duration_s", 1, int64_t{1} << 40));
+      AWAN_ASSIGN_OR_RETURN(m.job.duration_s,
+                            r.Int(sp["duration_s"], "spec duration_s", 1, int64_t{1} << 40));
     }
     if (sp["command"]) {
       AWAN_RETURN_IF_ERROR(r.ExpectList(sp["command"], "spec command"));
@@ -185,7 +211,8 @@ StatusOr<JobManifest> ParseJobManifest(std::string_view text, std::string_view s
         if (!a.IsScalar()) return r.Error(a, "spec command: expected a list of strings");
         m.command.push_back(a.Scalar());
       }
-      if (m.command.empty()) return r.Error(sp["command"], "spec command: empty (leave it out for a placeholder job)");
+      if (m.command.empty())
+        return r.Error(sp["command"], "spec command: empty (leave it out for a placeholder job)");
       if (m.command.size() > kMaxArgs) {
         return r.Error(sp["command"], "spec command: more than " + std::to_string(kMaxArgs) + " arguments");
       }
@@ -195,12 +222,15 @@ StatusOr<JobManifest> ParseJobManifest(std::string_view text, std::string_view s
       for (const auto& kv : sp["env"]) {
         const std::string k = kv.first.as<std::string>();
         if (!ValidEnvName(k)) {
-          return r.Error(kv.first, "spec env: bad variable name '" + k + "' (letters, digits and '_', not first a digit)");
+          return r.Error(kv.first, "spec env: bad variable name '" + k +
+                                       "' (letters, digits and '_', not first a digit)");
         }
         if (IsReservedEnvKey(k)) {
-          return r.Error(kv.first, "spec env: " + k +
-                                       " is set by awan for every task (reserved: CUDA_VISIBLE_DEVICES and the other GPU "
-                                       "visibility variables, HOME, TMPDIR, AWAN_*)");
+          return r.Error(
+              kv.first,
+              "spec env: " + k +
+                  " is set by awan for every task (reserved: CUDA_VISIBLE_DEVICES and the other GPU "
+                  "visibility variables, HOME, TMPDIR, AWAN_*)");
         }
         if (!kv.second.IsScalar()) return r.Error(kv.second, "spec env " + k + ": expected a string");
         m.env[k] = kv.second.Scalar();
@@ -217,7 +247,8 @@ StatusOr<JobManifest> ParseJobManifest(std::string_view text, std::string_view s
                              std::to_string(kMaxArgvEnvBytes) + " allowed");
     }
     if (m.job.task.memory.value <= 0) {
-      return r.Error(sp["memory_gib"] ? sp["memory_gib"] : sp, "spec memory_gib: must be > 0 (it is the task's memory limit)");
+      return r.Error(sp["memory_gib"] ? sp["memory_gib"] : sp,
+                     "spec memory_gib: must be > 0 (it is the task's memory limit)");
     }
     if (sp["time_limit"]) {
       AWAN_ASSIGN_OR_RETURN(std::string tl, r.String(sp["time_limit"], "spec time_limit"));

@@ -1,17 +1,18 @@
-// Job manifests (YAML or JSON, documented in docs/formats/job-manifest.md; examples under examples/jobs/): what
-// `awan submit FILE` sends and the server's POST /v1/jobs accepts. Shaped like a Kubernetes object:
+// Job manifests (YAML or JSON, documented in docs/formats/job-manifest.md; examples under examples/jobs/):
+// what `awan submit FILE` sends and the server's POST /v1/jobs accepts. Shaped like a Kubernetes object:
 //   apiVersion: awan/v1
 //   kind: Job
 //   metadata: {name: NAME, tenant: TENANT}        # tenant optional: the caller's own by default
 //   spec: {tasks, gpus, accelerator, cpu, memory_gib, topology, reads, writes, user,   # as in workload files
 //          command: [argv...], env: {K: V}, duration_s,                                # what runs
-//          time_limit: SECONDS | "30m" | "2h" | "1-00:00:00", workdir: /abs/path}          # how long at most, where
+//          time_limit: SECONDS | "30m" | "2h" | "1-00:00:00", workdir: /abs/path}          # how long at
+//          most, where
 // Strict: unknown keys, wrong types and impossible values are errors naming source:line:column. Bounded: a
 // manifest larger than kMaxManifestBytes is refused before parsing; one whose YAML nests deeper than
-// kMaxManifestDepth, or whose aliases expand past kMaxManifestExpandedBytes, is refused before it is used; the
-// command and environment are capped (kMaxArgs, kMaxEnvVars, kMaxArgvEnvBytes). Environment names are
-// [A-Za-z_][A-Za-z0-9_]*, and the keys awan sets for the task (reserved: CUDA_VISIBLE_DEVICES and the other GPU
-// visibility variables, HOME, TMPDIR, AWAN_*) are refused.
+// kMaxManifestDepth, or whose aliases expand past kMaxManifestExpandedBytes, is refused before it is used;
+// the command and environment are capped (kMaxArgs, kMaxEnvVars, kMaxArgvEnvBytes). Environment names are
+// [A-Za-z_][A-Za-z0-9_]*, and the keys awan sets for the task (reserved: CUDA_VISIBLE_DEVICES and the other
+// GPU visibility variables, HOME, TMPDIR, AWAN_*) are refused.
 #pragma once
 
 #include <cstddef>
@@ -28,7 +29,8 @@ namespace awan::config {
 
 inline constexpr size_t kMaxManifestBytes = 256 * 1024;
 inline constexpr int kMaxManifestDepth = 32;
-inline constexpr size_t kMaxManifestExpandedBytes = 1024 * 1024;  // scalars and keys, aliases counted every time
+inline constexpr size_t kMaxManifestExpandedBytes =
+    1024 * 1024;  // scalars and keys, aliases counted every time
 inline constexpr size_t kMaxArgs = 1024;
 inline constexpr size_t kMaxEnvVars = 256;
 inline constexpr size_t kMaxArgvEnvBytes = 64 * 1024;
@@ -36,15 +38,16 @@ inline constexpr int64_t kMaxTimeLimitS = 365LL * 24 * 3600;
 
 // Is `key` one that awan sets for every task (and a manifest may not)?
 bool IsReservedEnvKey(const std::string& key);
-// "90", "90s", "30m", "2h", "1d", or Slurm's "MM:SS", "HH:MM:SS", "D-HH:MM:SS": seconds (InvalidArgument otherwise).
+// "90", "90s", "30m", "2h", "1d", or Slurm's "MM:SS", "HH:MM:SS", "D-HH:MM:SS": seconds (InvalidArgument
+// otherwise).
 StatusOr<int64_t> ParseTimeLimit(const std::string& text);
 
 struct JobManifest {
   JobSpec job;                       // name, tenant ("" if not given), shape, data; duration_s 0 if not given
   std::vector<std::string> command;  // argv; empty = no process (a placeholder that runs for duration_s)
   std::map<std::string, std::string> env;
-  int64_t time_limit_s = 0;          // 0 = none
-  std::string workdir;               // "" = a fresh per-job directory
+  int64_t time_limit_s = 0;  // 0 = none
+  std::string workdir;       // "" = a fresh per-job directory
 };
 
 StatusOr<JobManifest> ParseJobManifest(std::string_view text, std::string_view source, const Fleet& fleet);

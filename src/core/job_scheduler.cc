@@ -7,14 +7,19 @@
 namespace awan {
 
 const char* WaitReasonName(WaitReason r) {
-  static constexpr const char* kNames[] = {"queue", "capacity", "quota", "fragmentation", "topology", "residency"};
+  static constexpr const char* kNames[] = {"queue",         "capacity", "quota",
+                                           "fragmentation", "topology", "residency"};
   return kNames[static_cast<int>(r)];
 }
 
 JobScheduler::JobScheduler(const Fleet& fleet, ClusterSnapshot& snap, Framework& framework, QueueOrder& order,
                            SchedulerOptions options)
-    : fleet_(&fleet), snap_(&snap), fw_(&framework), order_(&order), o_(options), gangs_(fleet),
-      ctx_{&rng_, {}, nullptr, {}, false, {}} {
+    : fleet_(&fleet), snap_(&snap), fw_(&framework), order_(&order), o_(options), gangs_(fleet), ctx_{&rng_,
+                                                                                                      {},
+                                                                                                      nullptr,
+                                                                                                      {},
+                                                                                                      false,
+                                                                                                      {}} {
   for (const NodeSpec& n : fleet.nodes()) {
     capacity_gpu_ += n.gpu_count;
     capacity_cpu_ += static_cast<double>(n.cpu.value);
@@ -24,7 +29,8 @@ JobScheduler::JobScheduler(const Fleet& fleet, ClusterSnapshot& snap, Framework&
   for (uint32_t n = 0; n < fleet.size(); ++n) region_nodes_[fleet.region_of(NodeIndex(n)).value][n] = 1;
 }
 
-std::unique_ptr<JobScheduler> JobScheduler::Clone(ClusterSnapshot& snap, Framework& framework, QueueOrder& order) const {
+std::unique_ptr<JobScheduler> JobScheduler::Clone(ClusterSnapshot& snap, Framework& framework,
+                                                  QueueOrder& order) const {
   std::unique_ptr<JobScheduler> c(new JobScheduler(*this));
   c->snap_ = &snap;
   c->fw_ = &framework;
@@ -34,7 +40,9 @@ std::unique_ptr<JobScheduler> JobScheduler::Clone(ClusterSnapshot& snap, Framewo
 }
 
 // The job's entry in the pending set (its key was computed once, when it joined).
-JobScheduler::PendingKey JobScheduler::PendingEntry(size_t i) const { return {queue_key_[i], jobs_[i].submit_s, i}; }
+JobScheduler::PendingKey JobScheduler::PendingEntry(size_t i) const {
+  return {queue_key_[i], jobs_[i].submit_s, i};
+}
 
 bool JobScheduler::is_pending(size_t i) const { return pending_.count(PendingEntry(i)) > 0; }
 
@@ -89,7 +97,8 @@ void JobScheduler::OrderRegions(size_t i) {
   for (uint32_t n = 0; n < fleet_->size(); ++n) {
     const NodeSpec& ns = fleet_->node(NodeIndex(n));
     if (ns.gpu_count < spec.task.gpu_count) continue;
-    if (spec.task.wants_gpu() && (ns.model == kNoAccelerator || !spec.task.allowed_models.Allows(ns.model))) continue;
+    if (spec.task.wants_gpu() && (ns.model == kNoAccelerator || !spec.task.allowed_models.Allows(ns.model)))
+      continue;
     double& p = price[fleet_->region_of(NodeIndex(n)).value];
     if (p < 0 || ns.price_per_gpu_hour < p) p = ns.price_per_gpu_hour;
   }
@@ -98,8 +107,10 @@ void JobScheduler::OrderRegions(size_t i) {
     const DomainId region(r);
     if (!res.Allows(region) || price[r] < 0) continue;
     double to_data = 0;
-    for (uint32_t home : res.data_homes) to_data = std::max(to_data, fleet_->latency_ms(DomainId(home), region));
-    const double latency = to_data + (spec.user_location.empty() ? 0.0 : fleet_->user_latency_ms(spec.user_location, region));
+    for (uint32_t home : res.data_homes)
+      to_data = std::max(to_data, fleet_->latency_ms(DomainId(home), region));
+    const double latency =
+        to_data + (spec.user_location.empty() ? 0.0 : fleet_->user_latency_ms(spec.user_location, region));
     scored.push_back({o_.region_price_weight * price[r] + o_.region_latency_weight * latency, r});
   }
   std::sort(scored.begin(), scored.end());
@@ -165,12 +176,14 @@ bool JobScheduler::Admit(int t, int64_t need) const {
 QueuedJob JobScheduler::View(size_t i, int64_t now) const {
   const JobRecord& r = jobs_[i];
   const int64_t current = r.running ? r.gpus * (now - r.started) : 0;
-  return QueuedJob{r.submit_s, r.gpus, r.spec->tasks, r.tenant, r.attained_gpu_s + current, r.spec->duration_s};
+  return QueuedJob{r.submit_s,        r.gpus, r.spec->tasks, r.tenant, r.attained_gpu_s + current,
+                   r.spec->duration_s};
 }
 
 // A job's place in the queue: its tenant's priority first (higher first), then the ordering's key.
 double JobScheduler::QueueKey(size_t i) const {
-  return order_->Key(View(i, 0)) - static_cast<double>(tenants_[static_cast<size_t>(jobs_[i].tenant)].priority) * 1e12;
+  return order_->Key(View(i, 0)) -
+         static_cast<double>(tenants_[static_cast<size_t>(jobs_[i].tenant)].priority) * 1e12;
 }
 
 // The largest of tenant t's shares of the fleet's GPUs, CPU and memory in use now.
@@ -181,9 +194,11 @@ double JobScheduler::DominantShare(size_t t) const {
   return s;
 }
 
-// Fair share: the dominant share, decayed over time with a half-life plus the current one, per unit of weight.
+// Fair share: the dominant share, decayed over time with a half-life plus the current one, per unit of
+// weight.
 double JobScheduler::Share(size_t t) const {
-  return (decayed_share_s_[t] / static_cast<double>(o_.fair_share_half_life_s) + DominantShare(t)) / tenants_[t].weight;
+  return (decayed_share_s_[t] / static_cast<double>(o_.fair_share_half_life_s) + DominantShare(t)) /
+         tenants_[t].weight;
 }
 
 // Adds (sign +1) or removes (-1) job i's resources from its tenant's usage.
@@ -228,7 +243,8 @@ Status JobScheduler::Start(size_t i, int64_t now, GangPlacement g) {
   r.overhead = r.preemptions + r.failure_requeues > 0 ? o_.restart_s : 0;
   r.running = true;
   // (the small epsilon keeps 100 x 1.1 at 110, not 111)
-  const int64_t end = now + r.overhead + std::max<int64_t>(1, static_cast<int64_t>(std::ceil(r.work_left * r.factor - 1e-9)));
+  const int64_t end =
+      now + r.overhead + std::max<int64_t>(1, static_cast<int64_t>(std::ceil(r.work_left * r.factor - 1e-9)));
   r.expected_end_s = end;
   placed_[i] = std::move(g.tasks);
   Use(i, +1);
@@ -239,11 +255,12 @@ Status JobScheduler::Start(size_t i, int64_t now, GangPlacement g) {
 
 Status JobScheduler::Resume(size_t i, int64_t now, int64_t started_s, const std::vector<Placement>& tasks) {
   JobRecord& r = jobs_[i];
-  auto it = std::find_if(pending_.begin(), pending_.end(), [i](const PendingKey& k) { return std::get<2>(k) == i; });
+  auto it = std::find_if(pending_.begin(), pending_.end(),
+                         [i](const PendingKey& k) { return std::get<2>(k) == i; });
   if (it == pending_.end() || r.running) return FailedPrecondition("job " + r.spec->name + " is not waiting");
   if (static_cast<int>(tasks.size()) != r.spec->tasks) {
-    return FailedPrecondition("job " + r.spec->name + ": " + std::to_string(tasks.size()) + " placements for " +
-                              std::to_string(r.spec->tasks) + " tasks");
+    return FailedPrecondition("job " + r.spec->name + ": " + std::to_string(tasks.size()) +
+                              " placements for " + std::to_string(r.spec->tasks) + " tasks");
   }
   if (std::optional<std::string> v = CheckResidency(*fleet_, residency_[i], tasks)) {
     return FailedPrecondition("job " + r.spec->name + ": placement breaks residency: " + *v);
@@ -258,7 +275,8 @@ Status JobScheduler::Resume(size_t i, int64_t now, int64_t started_s, const std:
   GangPlacement g{tasks, TopologyLevel::kZone};
   for (TopologyLevel l : {TopologyLevel::kSupernode, TopologyLevel::kBlock, TopologyLevel::kZone}) {
     bool same = true;
-    for (const Placement& p : tasks) same = same && fleet_->node(p.node).topology.at(l) == fleet_->node(tasks[0].node).topology.at(l);
+    for (const Placement& p : tasks)
+      same = same && fleet_->node(p.node).topology.at(l) == fleet_->node(tasks[0].node).topology.at(l);
     if (same) {
       g.level = l;
       break;
@@ -273,7 +291,8 @@ Status JobScheduler::Resume(size_t i, int64_t now, int64_t started_s, const std:
 // What job i's current run has cost until `now`: each task's GPUs (fractions pro rata) x its node's price.
 double JobScheduler::RunCost(size_t i, int64_t now) const {
   const JobRecord& r = jobs_[i];
-  const double gpu_per_task = static_cast<double>(r.spec->task.total_gpu().value) / static_cast<double>(kWholeGpu.value);
+  const double gpu_per_task =
+      static_cast<double>(r.spec->task.total_gpu().value) / static_cast<double>(kWholeGpu.value);
   double per_hour = 0;
   for (const Placement& p : placed_[i]) per_hour += gpu_per_task * fleet_->node(p.node).price_per_gpu_hour;
   return per_hour * static_cast<double>(now - r.started) / 3600.0;
@@ -284,7 +303,8 @@ double JobScheduler::RunCost(size_t i, int64_t now) const {
 void JobScheduler::Stop(size_t i, int64_t now, bool node_failed) {
   JobRecord& r = jobs_[i];
   const double done = std::max<double>(0, static_cast<double>(now - r.started - r.overhead)) / r.factor;
-  const double saved = o_.checkpoint_s > 0 ? std::floor(done / static_cast<double>(o_.checkpoint_s)) * o_.checkpoint_s : done;
+  const double saved =
+      o_.checkpoint_s > 0 ? std::floor(done / static_cast<double>(o_.checkpoint_s)) * o_.checkpoint_s : done;
   r.work_left = std::max(1.0, r.work_left - saved);
   r.attained_gpu_s += r.gpus * (now - r.started);
   r.cost_usd += RunCost(i, now);
@@ -387,7 +407,8 @@ bool JobScheduler::Preemptible(size_t b, double b_key, size_t v, int64_t now) co
   if (now - rv.started < std::max(o_.min_run_s, first_checkpoint)) return false;
   const size_t tb = static_cast<size_t>(rb.tenant), tv = static_cast<size_t>(rv.tenant);
   const bool reclaim = !o_.isolated && tv != tb && cohort_[tv] >= 0 && cohort_[tv] == cohort_[tb] &&
-                       used_[tb] + rb.gpus <= tenants_[tb].guaranteed_gpus && used_[tv] > tenants_[tv].guaranteed_gpus;
+                       used_[tb] + rb.gpus <= tenants_[tb].guaranteed_gpus &&
+                       used_[tv] > tenants_[tv].guaranteed_gpus;
   if (reclaim) return true;
   if (!order_->preemptive() || (o_.isolated && tv != tb)) return false;
   return running_key_[v] > b_key;
@@ -432,7 +453,8 @@ StatusOr<std::optional<WaitReason>> JobScheduler::TryStart(size_t i, int64_t now
   // the gang. Not enough room there although the fleet has it: residency.
   int64_t fit = 0, free_allowed = 0;
   const bool restricted = !residency_[i].unrestricted();
-  // (an unrestricted job stops counting once its tasks fit; a restricted one also sums its regions' free GPUs)
+  // (an unrestricted job stops counting once its tasks fit; a restricted one also sums its regions' free
+  // GPUs)
   for (uint32_t n = 0; n < snap_->size() && (restricted || fit < r.spec->tasks); ++n) {
     if (restricted && !NodeAllowed(i, NodeIndex(n))) continue;
     const NodeState& ns = snap_->node(NodeIndex(n));
@@ -470,14 +492,17 @@ StatusOr<bool> JobScheduler::TryPreempt(size_t b, double b_key, int64_t now) {
   // Least lost work first, then the most recently started.
   std::sort(victims.begin(), victims.end(), [&](size_t x, size_t y) {
     const double lx = LostWork(x, now), ly = LostWork(y, now);
-    return lx != ly ? lx < ly : jobs_[x].started != jobs_[y].started ? jobs_[x].started > jobs_[y].started : x < y;
+    return lx != ly                               ? lx < ly
+           : jobs_[x].started != jobs_[y].started ? jobs_[x].started > jobs_[y].started
+                                                  : x < y;
   });
   std::vector<size_t> chosen;
   // Topology-aware victims for a gang: free one supernode (else one block) rather than scatter victims: the
   // domain where idle GPUs plus the victims' GPUs there cover the gang at the least lost work.
   if (o_.topology_aware && rb.spec->tasks > 1) {
     double best_cost = -1;
-    for (int l = static_cast<int>(TopologyLevel::kSupernode); l >= static_cast<int>(TopologyLevel::kBlock) && best_cost < 0; --l) {
+    for (int l = static_cast<int>(TopologyLevel::kSupernode);
+         l >= static_cast<int>(TopologyLevel::kBlock) && best_cost < 0; --l) {
       std::map<uint32_t, int64_t> idle;  // free GPU milli per domain
       for (uint32_t n = 0; n < snap_->size(); ++n) {
         const NodeState& ns = snap_->node(NodeIndex(n));
@@ -492,7 +517,8 @@ StatusOr<bool> JobScheduler::TryPreempt(size_t b, double b_key, int64_t now) {
           if (have >= need) break;
           int64_t here = 0;
           for (const Placement& p : placed_[v]) {
-            if (fleet_->node(p.node).topology.domain[l].value == dom) here += jobs_[v].spec->task.gpu_count * kWholeGpu.value;
+            if (fleet_->node(p.node).topology.domain[l].value == dom)
+              here += jobs_[v].spec->task.gpu_count * kWholeGpu.value;
           }
           if (here == 0) continue;
           pick.push_back(v);
@@ -537,9 +563,11 @@ StatusOr<bool> JobScheduler::TryPreempt(size_t b, double b_key, int64_t now) {
 Status JobScheduler::Cycle(int64_t now) {
   // Fair-share usage, decayed to now.
   if (now > decayed_at_) {
-    const double keep = std::exp2(-static_cast<double>(now - decayed_at_) / static_cast<double>(o_.fair_share_half_life_s));
+    const double keep =
+        std::exp2(-static_cast<double>(now - decayed_at_) / static_cast<double>(o_.fair_share_half_life_s));
     for (size_t t = 0; t < decayed_share_s_.size(); ++t) {
-      decayed_share_s_[t] = decayed_share_s_[t] * keep + DominantShare(t) * static_cast<double>(now - decayed_at_);
+      decayed_share_s_[t] =
+          decayed_share_s_[t] * keep + DominantShare(t) * static_cast<double>(now - decayed_at_);
     }
     decayed_at_ = now;
   }
@@ -551,9 +579,9 @@ Status JobScheduler::Cycle(int64_t now) {
   std::vector<std::vector<std::pair<double, size_t>>> borrowers(tenants_.size());
   int deferred = 0;
   // The backfill window is shared among tenants: once it is spent, each tenant that has not yet had its share
-  // of it (window / tenants) goes on from where the scan stopped, in its own queue order, so that one tenant's
-  // backlog of jobs that cannot start never hides another tenant's job that can. Until then the scan is the
-  // plain one (and when the window is not spent, nothing differs).
+  // of it (window / tenants) goes on from where the scan stopped, in its own queue order, so that one
+  // tenant's backlog of jobs that cannot start never hides another tenant's job that can. Until then the scan
+  // is the plain one (and when the window is not spent, nothing differs).
   const int share = std::max(1, o_.backfill_window / std::max(1, static_cast<int>(tenants_.size())));
   std::vector<int> blocked_of(tenants_.size(), 0);
   bool stop = false;
@@ -586,7 +614,8 @@ Status JobScheduler::Cycle(int64_t now) {
   }
   if (blocked > o_.backfill_window && !stop && last) {
     for (size_t t = 0; t < pending_of_.size() && !stop; ++t) {
-      for (auto it = pending_of_[t].upper_bound(*last); it != pending_of_[t].end() && blocked_of[t] < share && !stop;) {
+      for (auto it = pending_of_[t].upper_bound(*last);
+           it != pending_of_[t].end() && blocked_of[t] < share && !stop;) {
         const PendingKey k = *it;
         ++it;
         AWAN_ASSIGN_OR_RETURN(bool started, examine(std::get<2>(k), std::get<0>(k)));
@@ -600,7 +629,8 @@ Status JobScheduler::Cycle(int64_t now) {
   for (;;) {
     int best = -1;
     for (size_t t = 0; t < borrowers.size(); ++t) {
-      if (next[t] < borrowers[t].size() && (best < 0 || Share(t) < Share(static_cast<size_t>(best)))) best = static_cast<int>(t);
+      if (next[t] < borrowers[t].size() && (best < 0 || Share(t) < Share(static_cast<size_t>(best))))
+        best = static_cast<int>(t);
     }
     if (best < 0 || capacity - snap_->gpu_allocated_milli() <= 0) break;
     const auto [key, i] = borrowers[static_cast<size_t>(best)][next[static_cast<size_t>(best)]++];
@@ -623,7 +653,8 @@ Status JobScheduler::Cycle(int64_t now) {
   if (waiting.empty() || now < next_preempt_pass_) return Status::Ok();
   next_preempt_pass_ = now + o_.preempt_interval_s;
   bool borrowing = false;
-  for (size_t t = 0; t < tenants_.size() && !borrowing; ++t) borrowing = used_[t] > tenants_[t].guaranteed_gpus;
+  for (size_t t = 0; t < tenants_.size() && !borrowing; ++t)
+    borrowing = used_[t] > tenants_[t].guaranteed_gpus;
   if (!borrowing && !order_->preemptive()) return Status::Ok();
   if (order_->preemptive()) {
     for (size_t v : running_) running_key_[v] = order_->Key(View(v, now));

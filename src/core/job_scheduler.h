@@ -30,9 +30,9 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <memory>
 #include <optional>
-#include <cstdint>
 #include <set>
 #include <tuple>
 #include <vector>
@@ -50,10 +50,10 @@
 namespace awan {
 
 struct SchedulerOptions {
-  bool isolated = false;        // each tenant on its own guarantee: no borrowing
-  bool topology_aware = true;   // false: gangs and victims placed topology-blind (for comparison)
+  bool isolated = false;       // each tenant on its own guarantee: no borrowing
+  bool topology_aware = true;  // false: gangs and victims placed topology-blind (for comparison)
   double slowdown_supernode = 1.0, slowdown_block = 1.1, slowdown_zone = 1.3;
-  int backfill_window = 1000;   // jobs that cannot start looked at per cycle; past it, each tenant its share
+  int backfill_window = 1000;  // jobs that cannot start looked at per cycle; past it, each tenant its share
   int64_t min_run_s = 600;
   int64_t checkpoint_s = 1800;  // 0 = a stopped job keeps all its work
   int64_t restart_s = 60;
@@ -69,9 +69,9 @@ struct SchedulerOptions {
 
 // Why a job could not start when the cycle looked at it.
 enum class WaitReason : int {
-  kQueue = 0,      // behind other jobs: the cycle filled the fleet (or its backfill window) before reaching it
-  kCapacity,       // fewer free GPUs in the fleet than it needs
-  kQuota,          // its tenant's guarantee (and what it may borrow) is used up
+  kQueue = 0,  // behind other jobs: the cycle filled the fleet (or its backfill window) before reaching it
+  kCapacity,   // fewer free GPUs in the fleet than it needs
+  kQuota,      // its tenant's guarantee (and what it may borrow) is used up
   kFragmentation,  // enough free GPUs in total, but no node holds a task of it
   kTopology,       // enough free GPUs and nodes, but no allowed topology domain holds the whole gang
   kResidency,      // enough room in the fleet, but not in the regions where its data may be processed
@@ -91,7 +91,7 @@ struct JobRecord {
   int64_t first_start_s = -1, end_s = -1;
   int level = -1;  // TopologyLevel of a gang's last placement; -1 for a single task
   int preemptions = 0, failure_requeues = 0;
-  int64_t gpu_s = 0;  // GPU-seconds held, over all runs (set when it finishes)
+  int64_t gpu_s = 0;    // GPU-seconds held, over all runs (set when it finishes)
   double cost_usd = 0;  // GPU-hours x the nodes' prices, fractional GPUs pro rata, over all ended runs
   std::array<int64_t, kWaitReasons> waited_s{};
   // Run state. Work is counted in seconds at full speed; a run at factor f needs work x f seconds.
@@ -127,16 +127,19 @@ class JobScheduler {
   void Submit(size_t job, int64_t now);
   // REQUIRES: the job runs (run_id matches its current run).
   Status Finish(size_t job, int64_t now);
-  // Stops every job with a task on the node (they requeue with their last checkpoint); the node takes no work.
+  // Stops every job with a task on the node (they requeue with their last checkpoint); the node takes no
+  // work.
   Status NodeDown(NodeIndex node, int64_t now);
-  // Withdraws a job: a waiting one leaves the queue, a running one releases its GPUs (it ends now, unfinished:
-  // end_s stays -1 and its attained service is not reported to the ordering). NotFound if it already ended.
+  // Withdraws a job: a waiting one leaves the queue, a running one releases its GPUs (it ends now,
+  // unfinished: end_s stays -1 and its attained service is not reported to the ordering). NotFound if it
+  // already ended.
   Status Cancel(size_t job, int64_t now);
   void NodeUp(NodeIndex node);
   Status Cycle(int64_t now);
-  // Takes back a run that went on while the control plane restarted (the server re-adopted its tasks): the job,
-  // waiting now, runs again at `tasks` as it did since `started_s`, with no RunStarted (nothing is launched).
-  // FailedPrecondition if it is not waiting or the placements no longer fit (then nothing changes).
+  // Takes back a run that went on while the control plane restarted (the server re-adopted its tasks): the
+  // job, waiting now, runs again at `tasks` as it did since `started_s`, with no RunStarted (nothing is
+  // launched). FailedPrecondition if it is not waiting or the placements no longer fit (then nothing
+  // changes).
   Status Resume(size_t job, int64_t now, int64_t started_s, const std::vector<Placement>& tasks);
   std::vector<RunStarted> TakeStarted();
   // Runs the scheduler stopped since the last call (preempted, or hit by a node failure): whoever runs the
@@ -206,8 +209,8 @@ class JobScheduler {
   CycleContext ctx_;
 
   std::vector<TenantSpec> tenants_;
-  std::vector<int> cohort_;        // by tenant; -1 = none
-  std::vector<int64_t> used_;      // GPUs in use, by tenant (what quotas count)
+  std::vector<int> cohort_;                   // by tenant; -1 = none
+  std::vector<int64_t> used_;                 // GPUs in use, by tenant (what quotas count)
   std::vector<int64_t> used_cpu_, used_mem_;  // CPU milli and memory MiB in use, by tenant (for fair share)
   std::vector<double> decayed_share_s_;       // dominant share x seconds, decayed, by tenant
   double capacity_gpu_ = 0, capacity_cpu_ = 0, capacity_mem_ = 0;

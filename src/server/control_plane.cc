@@ -1,18 +1,17 @@
 #include "server/control_plane.h"
 
-#include <cctype>
-#include <chrono>
-#include <sstream>
-
 #include <fmt/format.h>
 
+#include <cctype>
+#include <chrono>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "core/residency.h"
 #include "core/static_fit.h"
-#include "sim/jobs_sim.h"
 #include "policies/builtin.h"
 #include "policies/ordering/orderings.h"
+#include "sim/jobs_sim.h"
 
 namespace awan::server {
 namespace {
@@ -40,15 +39,20 @@ std::string ManifestJson(const config::JobManifest& m, const std::string& tenant
   if (j.duration_s > 0) spec["duration_s"] = j.duration_s;
   if (m.time_limit_s > 0) spec["time_limit"] = std::to_string(m.time_limit_s);
   if (!m.workdir.empty()) spec["workdir"] = m.workdir;
-  return Json{{"apiVersion", "awan/v1"}, {"kind", "Job"}, {"metadata", {{"name", j.name}, {"tenant", tenant}}}, {"spec", spec}}
+  return Json{{"apiVersion", "awan/v1"},
+              {"kind", "Job"},
+              {"metadata", {{"name", j.name}, {"tenant", tenant}}},
+              {"spec", spec}}
       .dump();
 }
 
 }  // namespace
 
 StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Create(std::unique_ptr<config::FleetFile> fleet,
-                                                             std::unique_ptr<StateStore> store, std::unique_ptr<Executor> exec,
-                                                             std::function<int64_t()> now_ms, ControlPlaneOptions o) {
+                                                             std::unique_ptr<StateStore> store,
+                                                             std::unique_ptr<Executor> exec,
+                                                             std::function<int64_t()> now_ms,
+                                                             ControlPlaneOptions o) {
   std::unique_ptr<ControlPlane> cp(new ControlPlane());
   cp->fleet_ = std::move(fleet);
   cp->store_ = std::move(store);
@@ -59,11 +63,12 @@ StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Create(std::unique_ptr<con
   cp->heavy_limit_ = std::make_unique<RateLimiter>(o.heavy_reads_per_s, 2 * o.heavy_reads_per_s, cp->now_ms_);
   AWAN_ASSIGN_OR_RETURN(cp->order_, policies::MakeQueueOrder(o.ordering));
   std::vector<PodSpec> no_pods;
-  AWAN_ASSIGN_OR_RETURN(Profile profile,
-                        policies::BuiltinRegistry().BuildProfile(o.placement, PluginContext{&cp->fleet_->fleet, &no_pods}));
+  AWAN_ASSIGN_OR_RETURN(Profile profile, policies::BuiltinRegistry().BuildProfile(
+                                             o.placement, PluginContext{&cp->fleet_->fleet, &no_pods}));
   cp->fw_ = std::make_unique<Framework>(std::move(profile));
   cp->snap_ = std::make_unique<ClusterSnapshot>(cp->fleet_->fleet);
-  cp->sched_ = std::make_unique<JobScheduler>(cp->fleet_->fleet, *cp->snap_, *cp->fw_, *cp->order_, SchedulerOptions{});
+  cp->sched_ = std::make_unique<JobScheduler>(cp->fleet_->fleet, *cp->snap_, *cp->fw_, *cp->order_,
+                                              SchedulerOptions{});
   for (const TenantSpec& t : cp->fleet_->tenants) cp->tenant_index_[t.name] = cp->sched_->AddTenant(t);
   // Every listed tenant gets its own Unix identity: two sharing a uid could read each other's work.
   std::map<int64_t, std::string> owner;
@@ -72,9 +77,10 @@ StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Create(std::unique_ptr<con
     (void)gid;
     auto [it, fresh] = owner.emplace(uid, t.name);
     if (!fresh) {
-      return InvalidArgument(fmt::format("tenants '{}' and '{}' would both run tasks as uid {}: give one of them its own "
-                                         "uid in the fleet file",
-                                         it->second, t.name, uid));
+      return InvalidArgument(
+          fmt::format("tenants '{}' and '{}' would both run tasks as uid {}: give one of them its own "
+                      "uid in the fleet file",
+                      it->second, t.name, uid));
     }
   }
   return cp;
@@ -96,7 +102,8 @@ bool ControlPlane::ready() const {
 
 // Registers a stored job with the scheduler and queues it.
 StatusOr<ControlPlane::Live*> ControlPlane::Enqueue(StoredJob row, bool recovering) {
-  AWAN_ASSIGN_OR_RETURN(config::JobManifest m, config::ParseJobManifest(row.manifest, "job " + row.id, fleet_->fleet));
+  AWAN_ASSIGN_OR_RETURN(config::JobManifest m,
+                        config::ParseJobManifest(row.manifest, "job " + row.id, fleet_->fleet));
   auto t = tenant_index_.find(row.tenant);
   if (t == tenant_index_.end()) {
     AWAN_ASSIGN_OR_RETURN(TenantSpec spec, fleet_->Tenant(row.tenant));
@@ -134,8 +141,8 @@ Status ControlPlane::Recover() {
     AWAN_ASSIGN_OR_RETURN(std::vector<std::string> lines, store_->ReadAudit(after, 1000));
     if (lines.empty()) break;
     const auto last = nlohmann::json::parse(lines.back(), nullptr, false);
-    if (last.is_discarded() || !last.is_object() || !last.contains("seq") || !last["seq"].is_number_integer() ||
-        !last.contains("hash") || !last["hash"].is_string()) {
+    if (last.is_discarded() || !last.is_object() || !last.contains("seq") ||
+        !last["seq"].is_number_integer() || !last.contains("hash") || !last["hash"].is_string()) {
       return DataLoss("audit log: a damaged last entry");
     }
     after = last["seq"].get<int64_t>();
@@ -151,7 +158,8 @@ Status ControlPlane::Recover() {
       if (j.state != "Pending" && j.state != "Running") continue;
       const bool was_running = j.state == "Running";
       StatusOr<Live*> l = Enqueue(j, /*recovering=*/true);
-      if (!l.ok()) {  // a manifest that no longer fits the fleet (the fleet file changed): fail it, keep going
+      if (!l.ok()) {  // a manifest that no longer fits the fleet (the fleet file changed): fail it, keep
+                      // going
         j.state = "Failed";
         j.message = "cannot requeue after a restart: " + l.status().message();
         j.updated_ms = now_ms_();
@@ -163,7 +171,8 @@ Status ControlPlane::Recover() {
   }
   // Whatever a previous server left running that was not adopted stops before anything is launched again.
   if (const int n = exec_->ReapUnadopted(); n > 0) {
-    fmt::print("awan serve: stopped {} task(s) a previous server left running that could not be adopted\n", n);
+    fmt::print("awan serve: stopped {} task(s) a previous server left running that could not be adopted\n",
+               n);
   }
   AWAN_RETURN_IF_ERROR(Flush());
   recovered_ = true;
@@ -195,7 +204,8 @@ TaskLaunch ControlPlane::LaunchOf(const Live& l, size_t k, const Placement& p) c
 // where it was, without a restart; false if it must be requeued (a task is gone, or its placement is).
 bool ControlPlane::Readopt(Live& l) {
   const auto tasks = nlohmann::json::parse(l.row.placement, nullptr, false);
-  if (tasks.is_discarded() || !tasks.is_array() || static_cast<int>(tasks.size()) != l.spec.tasks) return false;
+  if (tasks.is_discarded() || !tasks.is_array() || static_cast<int>(tasks.size()) != l.spec.tasks)
+    return false;
   std::vector<Placement> placements;
   for (const auto& t : tasks) {
     NodeIndex n;
@@ -257,7 +267,8 @@ Status ControlPlane::Flush() {
   return Status::Ok();
 }
 
-StatusOr<StoredJob> ControlPlane::Submit(const Principal& who, std::string_view text, std::string_view source) {
+StatusOr<StoredJob> ControlPlane::Submit(const Principal& who, std::string_view text,
+                                         std::string_view source) {
   if (!who.can_write()) return FailedPrecondition("forbidden: a viewer token cannot submit");
   if (const int64_t wait_ms = submit_limit_->Take(who.tenant.empty() ? "(admin)" : who.tenant); wait_ms > 0) {
     return ResourceExhausted(fmt::format("too many submits: retry after {} ms", wait_ms));
@@ -270,7 +281,8 @@ StatusOr<StoredJob> ControlPlane::Submit(const Principal& who, std::string_view 
     return FailedPrecondition("forbidden: this token may submit only for tenant " + who.tenant);
   }
   StatusOr<TenantSpec> tenant_spec = fleet_->Tenant(tenant);
-  if (!tenant_spec.ok()) return InvalidArgument("unknown tenant '" + tenant + "': the fleet file does not list it");
+  if (!tenant_spec.ok())
+    return InvalidArgument("unknown tenant '" + tenant + "': the fleet file does not list it");
   // A job that could never start, even on an empty fleet, is refused now rather than left waiting forever.
   {
     JobSpec probe = m.job;
@@ -280,14 +292,16 @@ StatusOr<StoredJob> ControlPlane::Submit(const Principal& who, std::string_view 
     AWAN_ASSIGN_OR_RETURN(JobResidency res, catalog.ForJob(probe, *tenant_spec));
     const StaticFit fit = CheckStaticFit(fleet_->fleet, probe, res);
     if (!fit.fits()) {
-      return InvalidArgument(fmt::format("this job can never start ({}): {}", StaticBlockerName(fit.blocker), fit.detail));
+      return InvalidArgument(
+          fmt::format("this job can never start ({}): {}", StaticBlockerName(fit.blocker), fit.detail));
     }
   }
   if (o_.max_waiting_per_tenant > 0) {
     std::lock_guard<std::mutex> lock(mu_);
     if (waiting_[tenant] >= o_.max_waiting_per_tenant) {
-      return ResourceExhausted(fmt::format("tenant {} already has {} jobs waiting, the most allowed: retry after 1000 ms",
-                                           tenant, waiting_[tenant]));
+      return ResourceExhausted(
+          fmt::format("tenant {} already has {} jobs waiting, the most allowed: retry after 1000 ms", tenant,
+                      waiting_[tenant]));
     }
   }
   StoredJob row;
@@ -325,18 +339,21 @@ StatusOr<StoredJob> ControlPlane::Get(const Principal& who, const std::string& i
     StoredJob out = l.row;
     if (out.state == "Pending") {
       const JobRecord& r = sched_->job(l.index);
-      if (r.last_reason >= 0) out.message = std::string("waiting: ") + WaitReasonName(static_cast<WaitReason>(r.last_reason));
+      if (r.last_reason >= 0)
+        out.message = std::string("waiting: ") + WaitReasonName(static_cast<WaitReason>(r.last_reason));
     }
     return out;
   }
-  AWAN_ASSIGN_OR_RETURN(std::optional<StoredJob> j, store_->GetJob(id));  // finished before this server started
+  AWAN_ASSIGN_OR_RETURN(std::optional<StoredJob> j,
+                        store_->GetJob(id));  // finished before this server started
   if (!j || !who.sees(j->tenant)) return NotFound("no job " + id);
   return *j;
 }
 
 StatusOr<std::vector<StoredJob>> ControlPlane::List(const Principal& who, JobFilter f) {
   if (who.role != Role::kAdmin) {
-    if (!f.tenant.empty() && f.tenant != who.tenant) return std::vector<StoredJob>{};  // foreign: nothing to see
+    if (!f.tenant.empty() && f.tenant != who.tenant)
+      return std::vector<StoredJob>{};  // foreign: nothing to see
     f.tenant = who.tenant;
   }
   f.limit = std::clamp(f.limit, 1, 1000);
@@ -361,8 +378,8 @@ StatusOr<StoredJob> ControlPlane::Cancel(const Principal& who, const std::string
   return l->row;
 }
 
-StatusOr<Executor::LogChunk> ControlPlane::Logs(const Principal& who, const std::string& id, int task, int run,
-                                                int64_t offset, int64_t max_bytes) {
+StatusOr<Executor::LogChunk> ControlPlane::Logs(const Principal& who, const std::string& id, int task,
+                                                int run, int64_t offset, int64_t max_bytes) {
   int tasks = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -395,8 +412,10 @@ StatusOr<sim::PendingExplanation> ControlPlane::Explain(const Principal& who, co
   {
     std::lock_guard<std::mutex> lock(mu_);
     AWAN_ASSIGN_OR_RETURN(Live * l, Find(who, id));
-    if (l->row.state != "Pending") return FailedPrecondition("job " + id + " is " + l->row.state + ", not waiting");
-    AWAN_ASSIGN_OR_RETURN(base, sim::CloneSchedulerState(fleet_->fleet, o_.placement, *snap_, *order_, *sched_));
+    if (l->row.state != "Pending")
+      return FailedPrecondition("job " + id + " is " + l->row.state + ", not waiting");
+    AWAN_ASSIGN_OR_RETURN(base,
+                          sim::CloneSchedulerState(fleet_->fleet, o_.placement, *snap_, *order_, *sched_));
     specs.assign(sched_->job_count(), nullptr);
     for (const Live& x : live_) specs[x.index] = &x.spec;
     tenant = l->row.tenant;
@@ -409,7 +428,9 @@ StatusOr<sim::PendingExplanation> ControlPlane::Explain(const Principal& who, co
   src.fleet = &fleet_->fleet;
   src.sched = base.sched.get();
   src.spec = [&specs](size_t i) -> const JobSpec& { return *specs[i]; };
-  src.clone = [this, &base] { return sim::CloneSchedulerState(fleet_->fleet, o_.placement, *base.snap, *base.order, *base.sched); };
+  src.clone = [this, &base] {
+    return sim::CloneSchedulerState(fleet_->fleet, o_.placement, *base.snap, *base.order, *base.sched);
+  };
   AWAN_ASSIGN_OR_RETURN(std::vector<sim::PendingExplanation> ex, sim::ExplainPending(src, in, jobs[0].name));
   if (ex.empty()) return FailedPrecondition("job " + id + " is not waiting");
   // Nothing about other tenants' work: not their jobs' ids, not their names.
@@ -419,8 +440,9 @@ StatusOr<sim::PendingExplanation> ControlPlane::Explain(const Principal& who, co
       for (const JobSpec* s : specs) own = own || (s && s->name == cf.after_job && s->tenant == tenant);
       if (!own) {
         cf.after_job.clear();
-        cf.text = fmt::format("would start in about {} min when a job of another tenant ends, if no new work arrives",
-                              std::max<int64_t>(1, (cf.start_s - src.now + 59) / 60));
+        cf.text = fmt::format(
+            "would start in about {} min when a job of another tenant ends, if no new work arrives",
+            std::max<int64_t>(1, (cf.start_s - src.now + 59) / 60));
       }
     } else if (cf.kind == "lend_quota" && cf.tenant != tenant) {
       cf.tenant.clear();
@@ -432,7 +454,8 @@ StatusOr<sim::PendingExplanation> ControlPlane::Explain(const Principal& who, co
 
 Status ControlPlane::ChargeHeavyRead(const Principal& who) {
   if (const int64_t wait_ms = heavy_limit_->Take(who.tenant.empty() ? "(admin)" : who.tenant); wait_ms > 0) {
-    return ResourceExhausted(fmt::format("too many expensive reads (explain, logs, lists): retry after {} ms", wait_ms));
+    return ResourceExhausted(
+        fmt::format("too many expensive reads (explain, logs, lists): retry after {} ms", wait_ms));
   }
   return Status::Ok();
 }
@@ -446,9 +469,10 @@ std::string ControlPlane::PlacementJson(size_t index) const {
   Json tasks = Json::array();
   const Fleet& fleet = fleet_->fleet;
   for (const Placement& p : sched_->placements(index)) {
-    tasks.push_back({{"node", fleet.node(p.node).name},
-                     {"devices", p.devices.ToString()},
-                     {"region", fleet.topology().DomainName(TopologyLevel::kRegion, fleet.region_of(p.node))}});
+    tasks.push_back(
+        {{"node", fleet.node(p.node).name},
+         {"devices", p.devices.ToString()},
+         {"region", fleet.topology().DomainName(TopologyLevel::kRegion, fleet.region_of(p.node))}});
   }
   return tasks.dump();
 }
@@ -465,8 +489,8 @@ Status ControlPlane::Heartbeat(const Principal& who, const std::string& node) {
 Status ControlPlane::Tick() {
   std::lock_guard<std::mutex> lock(mu_);
   const int64_t now_s = now_ms_() / 1000;
-  // Heartbeats: a watched node silent for too long goes down (its jobs stop and requeue); one that beats again
-  // comes back.
+  // Heartbeats: a watched node silent for too long goes down (its jobs stop and requeue); one that beats
+  // again comes back.
   if (down_.size() != fleet_->fleet.size()) down_.assign(fleet_->fleet.size(), 0);
   const int64_t now_ms = now_ms_();
   for (const auto& [n, beat] : last_beat_ms_) {
@@ -489,14 +513,16 @@ Status ControlPlane::Tick() {
       exec_->Kill(l.row.id);
       AWAN_RETURN_IF_ERROR(sched_->Cancel(l.index, now_s));
       l.row.exit_code = e.exit_code;
-      Save(l, "TimedOut", fmt::format("task {} reached its time limit of {} s and was killed", e.task, l.time_limit_s));
+      Save(l, "TimedOut",
+           fmt::format("task {} reached its time limit of {} s and was killed", e.task, l.time_limit_s));
       continue;
     }
     if (e.exit_code != 0) {
       exec_->Kill(l.row.id);
       AWAN_RETURN_IF_ERROR(sched_->Cancel(l.index, now_s));
       l.row.exit_code = e.exit_code;
-      Save(l, "Failed", "task " + std::to_string(e.task) + " exited with code " + std::to_string(e.exit_code));
+      Save(l, "Failed",
+           "task " + std::to_string(e.task) + " exited with code " + std::to_string(e.exit_code));
       continue;
     }
     if (--l.tasks_running > 0) continue;
@@ -507,7 +533,8 @@ Status ControlPlane::Tick() {
   const auto t0 = std::chrono::steady_clock::now();
   AWAN_RETURN_IF_ERROR(sched_->Cycle(now_s));
   ++stats_.cycles;
-  stats_.cycle_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  stats_.cycle_seconds.push_back(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   // Runs the core stopped (preemption): stop their processes; they wait again.
   for (const JobScheduler::RunStopped& s : sched_->TakeStopped()) {
     Live& l = live_[by_id_.at(sched_->job(s.job).spec->name)];
@@ -516,13 +543,14 @@ Status ControlPlane::Tick() {
     Save(l, "Pending", s.node_failed ? "requeued: a node it ran on went down" : "preempted");
   }
   // Runs it started: recorded as Running, with their placement, durably first; launched only then. A server
-  // killed in between leaves a Running job whose tasks never started (requeued at the next start: nothing ran),
-  // never a task the store does not know of (which a restart would kill and rerun).
+  // killed in between leaves a Running job whose tasks never started (requeued at the next start: nothing
+  // ran), never a task the store does not know of (which a restart would kill and rerun).
   for (RunStarted& r : sched_->TakeStarted()) {
     Live& l = live_[by_id_.at(sched_->job(r.job).spec->name)];
     ++stats_.decisions;
     l.row.placement = PlacementJson(r.job);
-    audit_pending_.push_back({audit_.entries() + 1, audit_.Append(fleet_->fleet, r.at_s, l.spec, r.run_id, r.tasks, residency_[r.job])});
+    audit_pending_.push_back({audit_.entries() + 1, audit_.Append(fleet_->fleet, r.at_s, l.spec, r.run_id,
+                                                                  r.tasks, residency_[r.job])});
     l.tasks_running = static_cast<int>(r.tasks.size());
     l.run_id = r.run_id;
     Save(l, "Running", "running on " + std::to_string(r.tasks.size()) + " task(s)");
@@ -575,7 +603,8 @@ std::vector<ControlPlane::QueueView> ControlPlane::Queues(const Principal& who) 
   for (const TenantSpec& t : fleet_->tenants) {
     if (who.sees(t.name)) by_tenant[t.name].tenant = t.name;
   }
-  // Waiting jobs in the order the cycle tries them: tenant priority, then the ordering's key, then submit time.
+  // Waiting jobs in the order the cycle tries them: tenant priority, then the ordering's key, then submit
+  // time.
   std::vector<std::pair<std::pair<int64_t, size_t>, const Live*>> waiting;
   for (const Live& l : live_) {
     if (!who.sees(l.row.tenant)) continue;

@@ -1,14 +1,14 @@
 // ControlPlane: `awan serve`'s state and logic, without the network: the same core JobScheduler the simulator
-// runs, fed from durable state (StateStore) and driving an Executor. The HTTP layer (http_api.h) maps requests
-// to these calls; tests call them directly.
+// runs, fed from durable state (StateStore) and driving an Executor. The HTTP layer (http_api.h) maps
+// requests to these calls; tests call them directly.
 //
-// Life of a job here: Submit parses the manifest, checks it against the fleet and the caller's tenant, stores it
-// (durable before Submit returns) and queues it; Tick polls the executor (tasks that ended), stops runs the core
-// preempted, runs one scheduling cycle at the clock's time, launches the tasks of every run the cycle started and
-// records the new states. Recover reloads the store after a restart: pending jobs are queued again in their
-// original order; a job that was running runs on where it was if the executor can adopt every one of its tasks
-// (they kept running while no server watched, or ended meanwhile and are recorded, not rerun), and is requeued
-// otherwise, after whatever is left of it has been stopped.
+// Life of a job here: Submit parses the manifest, checks it against the fleet and the caller's tenant, stores
+// it (durable before Submit returns) and queues it; Tick polls the executor (tasks that ended), stops runs
+// the core preempted, runs one scheduling cycle at the clock's time, launches the tasks of every run the
+// cycle started and records the new states. Recover reloads the store after a restart: pending jobs are
+// queued again in their original order; a job that was running runs on where it was if the executor can adopt
+// every one of its tasks (they kept running while no server watched, or ended meanwhile and are recorded, not
+// rerun), and is requeued otherwise, after whatever is left of it has been stopped.
 //
 // Thread-safe: one lock around everything (the HTTP server's threads and the scheduling thread share it).
 #pragma once
@@ -22,16 +22,16 @@
 #include <string_view>
 #include <vector>
 
+#include "audit/audit_log.h"
 #include "config/fleet_file.h"
 #include "config/job_manifest.h"
 #include "core/framework.h"
-#include "audit/audit_log.h"
 #include "core/job_scheduler.h"
 #include "server/auth.h"
-#include "sim/explain.h"
 #include "server/executor.h"
 #include "server/rate_limit.h"
 #include "server/store.h"
+#include "sim/explain.h"
 
 namespace awan::server {
 
@@ -57,14 +57,17 @@ inline constexpr int64_t kMaxLogChunk = 4 << 20;  // bytes of log one request re
 struct ControlPlaneStats {
   int64_t cycles = 0, decisions = 0, preemptions = 0, submitted = 0;
   int64_t store_errors = 0;  // failed durable writes (each retried at the next tick)
-  std::vector<double> cycle_seconds;  // latencies of recent cycles (for the histogram), drained by TakeCycleSeconds
+  std::vector<double>
+      cycle_seconds;  // latencies of recent cycles (for the histogram), drained by TakeCycleSeconds
 };
 
 class ControlPlane {
  public:
   static StatusOr<std::unique_ptr<ControlPlane>> Create(std::unique_ptr<config::FleetFile> fleet,
-                                                        std::unique_ptr<StateStore> store, std::unique_ptr<Executor> exec,
-                                                        std::function<int64_t()> now_ms, ControlPlaneOptions options);
+                                                        std::unique_ptr<StateStore> store,
+                                                        std::unique_ptr<Executor> exec,
+                                                        std::function<int64_t()> now_ms,
+                                                        ControlPlaneOptions options);
   Status Recover();
   bool ready() const;
 
@@ -72,18 +75,18 @@ class ControlPlane {
   StatusOr<StoredJob> Get(const Principal& who, const std::string& id);
   StatusOr<std::vector<StoredJob>> List(const Principal& who, JobFilter filter);
   StatusOr<StoredJob> Cancel(const Principal& who, const std::string& id);
-  // A window of a task's log (Executor::ReadLog): at most kMaxLogChunk bytes from `offset` (negative: from the
-  // end). Read outside the lock; also for jobs that ended before this server started.
-  // `run`: 0 = the current (or last) run; k = the k-th of a task that ran more than once.
-  StatusOr<Executor::LogChunk> Logs(const Principal& who, const std::string& id, int task, int run = 0, int64_t offset = 0,
-                                   int64_t max_bytes = kMaxLogChunk);
-  // Why a waiting job waits and what would change it: the simulator's `explain`, on a clone of the live state.
-  // The job must be the caller's (NotFound otherwise); FailedPrecondition if it is not waiting.
+  // A window of a task's log (Executor::ReadLog): at most kMaxLogChunk bytes from `offset` (negative: from
+  // the end). Read outside the lock; also for jobs that ended before this server started. `run`: 0 = the
+  // current (or last) run; k = the k-th of a task that ran more than once.
+  StatusOr<Executor::LogChunk> Logs(const Principal& who, const std::string& id, int task, int run = 0,
+                                    int64_t offset = 0, int64_t max_bytes = kMaxLogChunk);
+  // Why a waiting job waits and what would change it: the simulator's `explain`, on a clone of the live
+  // state. The job must be the caller's (NotFound otherwise); FailedPrecondition if it is not waiting.
   StatusOr<sim::PendingExplanation> Explain(const Principal& who, const std::string& id);
   // The audit log: one hash-chained line per placement decision with the rules that allowed it (admins only).
   StatusOr<std::vector<std::string>> Audit(const Principal& who, int64_t after, int limit);
-  // Charges one expensive read (explain, logs, a long list) to the caller's tenant: ResourceExhausted (429) once
-  // its rate is spent, saying when to retry.
+  // Charges one expensive read (explain, logs, a long list) to the caller's tenant: ResourceExhausted (429)
+  // once its rate is spent, saying when to retry.
   Status ChargeHeavyRead(const Principal& who);
   Status Tick();
   // A node agent reports that the node is alive (admin tokens only). NotFound for an unknown node.
@@ -102,7 +105,7 @@ class ControlPlane {
   // Per tenant: jobs waiting, GPUs allocated (milli).
   std::map<std::string, std::pair<int64_t, int64_t>> TenantLoad() const;
   int64_t gpus_allocated_milli() const;
-  ControlPlaneStats TakeStats();  // the counters, and the cycle latencies recorded since the last call
+  ControlPlaneStats TakeStats();       // the counters, and the cycle latencies recorded since the last call
   ControlPlaneStats Counters() const;  // the counters only (no latencies), now
   // The nodes with their free GPUs (milli) and whether they are up.
   std::vector<std::pair<std::string, int64_t>> NodeFree() const;
@@ -110,10 +113,10 @@ class ControlPlane {
  private:
   struct Live {
     StoredJob row;
-    JobSpec spec;                  // stable address (deque)
+    JobSpec spec;  // stable address (deque)
     std::vector<std::string> command;
     std::map<std::string, std::string> env;
-    size_t index = 0;              // in the JobScheduler
+    size_t index = 0;  // in the JobScheduler
     int tasks_running = 0;
     uint32_t run_id = 0;
     int64_t time_limit_s = 0;
@@ -148,12 +151,12 @@ class ControlPlane {
   std::vector<size_t> dirty_;  // live_ indices to write at the next Flush
   audit::AuditChain audit_;
   std::vector<std::pair<int64_t, std::string>> audit_pending_;  // written with the next Flush
-  std::vector<JobResidency> residency_;  // by scheduler index: the rules each job was placed under
+  std::vector<JobResidency> residency_;       // by scheduler index: the rules each job was placed under
   std::map<uint32_t, int64_t> last_beat_ms_;  // node index -> last heartbeat
   std::vector<uint8_t> down_;                 // by node index: marked down for a missed heartbeat
   ControlPlaneStats stats_;
   std::map<std::string, int64_t> waiting_;  // tenant -> jobs in state Pending
-  std::vector<RunStarted> to_launch_;        // started by the core, launched once their Running state is durable
+  std::vector<RunStarted> to_launch_;  // started by the core, launched once their Running state is durable
   std::unique_ptr<RateLimiter> submit_limit_, heavy_limit_;
 };
 

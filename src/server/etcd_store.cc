@@ -4,9 +4,8 @@
 
 #include <charconv>
 #include <mutex>
-#include <optional>
-
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "server/group_commit.h"
 
@@ -19,8 +18,10 @@ std::string Base64Encode(const std::string& s) {
   std::string out;
   size_t i = 0;
   for (; i + 2 < s.size(); i += 3) {
-    const uint32_t v = (uint32_t(uint8_t(s[i])) << 16) | (uint32_t(uint8_t(s[i + 1])) << 8) | uint8_t(s[i + 2]);
-    out += kAlphabet[v >> 18], out += kAlphabet[(v >> 12) & 63], out += kAlphabet[(v >> 6) & 63], out += kAlphabet[v & 63];
+    const uint32_t v =
+        (uint32_t(uint8_t(s[i])) << 16) | (uint32_t(uint8_t(s[i + 1])) << 8) | uint8_t(s[i + 2]);
+    out += kAlphabet[v >> 18], out += kAlphabet[(v >> 12) & 63], out += kAlphabet[(v >> 6) & 63],
+        out += kAlphabet[v & 63];
   }
   if (i + 1 == s.size()) {
     const uint32_t v = uint32_t(uint8_t(s[i])) << 16;
@@ -85,7 +86,8 @@ StatusOr<std::string> EtcdClient::Call(const std::string& path, const std::strin
       impl_->current = e;
       return r->body;
     }
-    last = impl_->endpoints[e] + path + ": " + (r ? "HTTP " + std::to_string(r->status) + " " + r->body : httplib::to_string(r.error()));
+    last = impl_->endpoints[e] + path + ": " +
+           (r ? "HTTP " + std::to_string(r->status) + " " + r->body : httplib::to_string(r.error()));
     if (k + 1 == impl_->endpoints.size()) std::this_thread::sleep_for(std::chrono::milliseconds(300));
   }
   return Status(StatusCode::kUnavailable, "etcd: no endpoint answered: " + last);
@@ -99,9 +101,16 @@ constexpr const char* kTokens = "/awan/tokens/";
 constexpr const char* kSeq = "/awan/seq";
 
 Json JobToJson(const StoredJob& j) {
-  return {{"id", j.id},           {"tenant", j.tenant},   {"name", j.name},       {"manifest", j.manifest},
-          {"state", j.state},     {"created_ms", j.created_ms}, {"updated_ms", j.updated_ms}, {"message", j.message},
-          {"exit_code", j.exit_code}, {"placement", j.placement}};
+  return {{"id", j.id},
+          {"tenant", j.tenant},
+          {"name", j.name},
+          {"manifest", j.manifest},
+          {"state", j.state},
+          {"created_ms", j.created_ms},
+          {"updated_ms", j.updated_ms},
+          {"message", j.message},
+          {"exit_code", j.exit_code},
+          {"placement", j.placement}};
 }
 
 StoredJob JobFromJson(const Json& j) {
@@ -159,7 +168,8 @@ class EtcdStore final : public StateStore {
   explicit EtcdStore(std::vector<std::string> endpoints) : client_(std::move(endpoints)) {}
 
   StatusOr<StoredJob> CreateJob(StoredJob j) override {
-    AWAN_RETURN_IF_ERROR(group_.Submit(&j, [this](const std::vector<StoredJob*>& batch) { return Commit(batch); }));
+    AWAN_RETURN_IF_ERROR(
+        group_.Submit(&j, [this](const std::vector<StoredJob*>& batch) { return Commit(batch); }));
     return j;
   }
 
@@ -172,14 +182,16 @@ class EtcdStore final : public StateStore {
   Status UpdateJobs(const std::vector<StoredJob>& jobs) override {
     for (size_t from = 0; from < jobs.size(); from += 100) {  // etcd allows 128 operations per transaction
       Json ops = Json::array();
-      for (size_t i = from; i < std::min(jobs.size(), from + 100); ++i) ops.push_back(Put(kJobs + jobs[i].id, JobToJson(jobs[i]).dump()));
+      for (size_t i = from; i < std::min(jobs.size(), from + 100); ++i)
+        ops.push_back(Put(kJobs + jobs[i].id, JobToJson(jobs[i]).dump()));
       AWAN_RETURN_IF_ERROR(client_.Call("/v3/kv/txn", Json{{"success", ops}}.dump()).status());
     }
     return Status::Ok();
   }
 
   StatusOr<std::optional<StoredJob>> GetJob(const std::string& id) override {
-    AWAN_ASSIGN_OR_RETURN(std::string body, client_.Call("/v3/kv/range", Json{{"key", Base64Encode(kJobs + id)}}.dump()));
+    AWAN_ASSIGN_OR_RETURN(std::string body,
+                          client_.Call("/v3/kv/range", Json{{"key", Base64Encode(kJobs + id)}}.dump()));
     Json r = Json::parse(body, nullptr, false);
     if (r.is_discarded()) return IoError("etcd: a reply that is not JSON");
     if (!r.contains("kvs") || r["kvs"].empty()) return std::optional<StoredJob>();
@@ -191,10 +203,11 @@ class EtcdStore final : public StateStore {
     std::vector<StoredJob> out;
     std::string from = kJobs + (f.after_id.empty() ? std::string() : f.after_id + std::string(1, '\0'));
     while (static_cast<int>(out.size()) < f.limit) {
-      AWAN_ASSIGN_OR_RETURN(std::string body, client_.Call("/v3/kv/range", Json{{"key", Base64Encode(from)},
-                                                                                {"range_end", Base64Encode(kJobsEnd)},
-                                                                                {"limit", 500}}
-                                                                              .dump()));
+      AWAN_ASSIGN_OR_RETURN(std::string body,
+                            client_.Call("/v3/kv/range", Json{{"key", Base64Encode(from)},
+                                                              {"range_end", Base64Encode(kJobsEnd)},
+                                                              {"limit", 500}}
+                                                             .dump()));
       Json r = Json::parse(body, nullptr, false);
       if (r.is_discarded()) return IoError("etcd: a reply that is not JSON");
       if (!r.contains("kvs") || r["kvs"].empty()) break;
@@ -214,17 +227,19 @@ class EtcdStore final : public StateStore {
   Status AppendAudit(const std::vector<std::pair<int64_t, std::string>>& lines) override {
     for (size_t from = 0; from < lines.size(); from += 100) {
       Json ops = Json::array();
-      for (size_t i = from; i < std::min(lines.size(), from + 100); ++i) ops.push_back(Put(AuditKey(lines[i].first), lines[i].second));
+      for (size_t i = from; i < std::min(lines.size(), from + 100); ++i)
+        ops.push_back(Put(AuditKey(lines[i].first), lines[i].second));
       AWAN_RETURN_IF_ERROR(client_.Call("/v3/kv/txn", Json{{"success", ops}}.dump()).status());
     }
     return Status::Ok();
   }
 
   StatusOr<std::vector<std::string>> ReadAudit(int64_t after, int limit) override {
-    AWAN_ASSIGN_OR_RETURN(std::string body, client_.Call("/v3/kv/range", Json{{"key", Base64Encode(AuditKey(after + 1))},
-                                                                              {"range_end", Base64Encode("/awan/audit0")},
-                                                                              {"limit", limit}}
-                                                                            .dump()));
+    AWAN_ASSIGN_OR_RETURN(std::string body,
+                          client_.Call("/v3/kv/range", Json{{"key", Base64Encode(AuditKey(after + 1))},
+                                                            {"range_end", Base64Encode("/awan/audit0")},
+                                                            {"limit", limit}}
+                                                           .dump()));
     Json r = Json::parse(body, nullptr, false);
     if (r.is_discarded()) return IoError("etcd: a reply that is not JSON");
     std::vector<std::string> out;
@@ -239,13 +254,20 @@ class EtcdStore final : public StateStore {
   }
 
   Status PutToken(const TokenRecord& t) override {
-    const Json v = {{"hash", t.hash}, {"tenant", t.tenant}, {"role", t.role}, {"revoked", t.revoked}, {"created_ms", t.created_ms}};
-    return client_.Call("/v3/kv/put", Json{{"key", Base64Encode(kTokens + t.hash)}, {"value", Base64Encode(v.dump())}}.dump())
+    const Json v = {{"hash", t.hash},
+                    {"tenant", t.tenant},
+                    {"role", t.role},
+                    {"revoked", t.revoked},
+                    {"created_ms", t.created_ms}};
+    return client_
+        .Call("/v3/kv/put",
+              Json{{"key", Base64Encode(kTokens + t.hash)}, {"value", Base64Encode(v.dump())}}.dump())
         .status();
   }
 
   StatusOr<std::optional<TokenRecord>> FindToken(const std::string& hash) override {
-    AWAN_ASSIGN_OR_RETURN(std::string body, client_.Call("/v3/kv/range", Json{{"key", Base64Encode(kTokens + hash)}}.dump()));
+    AWAN_ASSIGN_OR_RETURN(std::string body,
+                          client_.Call("/v3/kv/range", Json{{"key", Base64Encode(kTokens + hash)}}.dump()));
     Json r = Json::parse(body, nullptr, false);
     if (r.is_discarded()) return IoError("etcd: a reply that is not JSON");
     if (!r.contains("kvs") || r["kvs"].empty()) return std::optional<TokenRecord>();
@@ -253,8 +275,8 @@ class EtcdStore final : public StateStore {
     const Json v = value ? Json::parse(*value, nullptr, false) : Json();
     if (!v.is_object()) return DataLoss("etcd: a damaged token record");
     try {
-      return std::optional<TokenRecord>(TokenRecord{v.at("hash"), v.at("tenant"), v.at("role"), v.at("revoked"),
-                                                    v.at("created_ms")});
+      return std::optional<TokenRecord>(
+          TokenRecord{v.at("hash"), v.at("tenant"), v.at("role"), v.at("revoked"), v.at("created_ms")});
     } catch (const Json::exception& e) {
       return DataLoss(std::string("etcd: a damaged token record: ") + e.what());
     }
@@ -264,7 +286,8 @@ class EtcdStore final : public StateStore {
   // One transaction for the batch: compare the sequence's revision, bump it, put every job.
   Status Commit(const std::vector<StoredJob*>& batch) {
     for (int attempt = 0; attempt < 20; ++attempt) {
-      AWAN_ASSIGN_OR_RETURN(std::string body, client_.Call("/v3/kv/range", Json{{"key", Base64Encode(kSeq)}}.dump()));
+      AWAN_ASSIGN_OR_RETURN(std::string body,
+                            client_.Call("/v3/kv/range", Json{{"key", Base64Encode(kSeq)}}.dump()));
       Json r = Json::parse(body, nullptr, false);
       if (r.is_discarded()) return IoError("etcd: a reply that is not JSON");
       int64_t seq = 0;
@@ -272,12 +295,16 @@ class EtcdStore final : public StateStore {
       if (r.contains("kvs") && !r["kvs"].empty()) {
         const std::string text = KvValue(r["kvs"][0]).value_or("");
         if (text.empty() || std::from_chars(text.data(), text.data() + text.size(), seq).ec != std::errc()) {
-          return DataLoss("etcd: the job sequence under " + std::string(kSeq) + " is not a number: '" + text + "'");
+          return DataLoss("etcd: the job sequence under " + std::string(kSeq) + " is not a number: '" + text +
+                          "'");
         }
-        compare = {{"key", Base64Encode(kSeq)}, {"result", "EQUAL"}, {"target", "MOD"},
+        compare = {{"key", Base64Encode(kSeq)},
+                   {"result", "EQUAL"},
+                   {"target", "MOD"},
                    {"mod_revision", r["kvs"][0]["mod_revision"]}};
       } else {
-        compare = {{"key", Base64Encode(kSeq)}, {"result", "EQUAL"}, {"target", "CREATE"}, {"create_revision", "0"}};
+        compare = {
+            {"key", Base64Encode(kSeq)}, {"result", "EQUAL"}, {"target", "CREATE"}, {"create_revision", "0"}};
       }
       Json ops = Json::array();
       int64_t next = seq;
@@ -286,7 +313,9 @@ class EtcdStore final : public StateStore {
         ops.push_back(Put(kJobs + job->id, JobToJson(*job).dump()));
       }
       ops.push_back(Put(kSeq, std::to_string(next)));
-      AWAN_ASSIGN_OR_RETURN(std::string res, client_.Call("/v3/kv/txn", Json{{"compare", Json::array({compare})}, {"success", ops}}.dump()));
+      AWAN_ASSIGN_OR_RETURN(
+          std::string res,
+          client_.Call("/v3/kv/txn", Json{{"compare", Json::array({compare})}, {"success", ops}}.dump()));
       Json t = Json::parse(res, nullptr, false);
       if (!t.is_discarded() && t.value("succeeded", false)) return Status::Ok();
       // Another replica took the sequence in between: read it again.
@@ -305,14 +334,19 @@ StatusOr<std::unique_ptr<StateStore>> OpenEtcdStore(const std::vector<std::strin
   // Reachable, and made by `awan init`? A read of the marker answers from any healthy member.
   const std::string marker = "/awan/meta/initialized";
   EtcdClient client(endpoints);
-  AWAN_ASSIGN_OR_RETURN(std::string body, client.Call("/v3/kv/range", Json{{"key", Base64Encode(marker)}}.dump()));
+  AWAN_ASSIGN_OR_RETURN(std::string body,
+                        client.Call("/v3/kv/range", Json{{"key", Base64Encode(marker)}}.dump()));
   const Json r = Json::parse(body, nullptr, false);
   const bool initialized = !r.is_discarded() && r.contains("kvs") && !r["kvs"].empty();
   if (create) {
-    if (initialized) return FailedPrecondition("the etcd store already exists (awan init makes a new one only)");
-    AWAN_RETURN_IF_ERROR(client.Call("/v3/kv/put", Json{{"key", Base64Encode(marker)}, {"value", Base64Encode("1")}}.dump()).status());
+    if (initialized)
+      return FailedPrecondition("the etcd store already exists (awan init makes a new one only)");
+    AWAN_RETURN_IF_ERROR(
+        client.Call("/v3/kv/put", Json{{"key", Base64Encode(marker)}, {"value", Base64Encode("1")}}.dump())
+            .status());
   } else if (!initialized) {
-    return FailedPrecondition("no awan store in this etcd cluster: create it with `awan init --store etcd:...`");
+    return FailedPrecondition(
+        "no awan store in this etcd cluster: create it with `awan init --store etcd:...`");
   }
   return std::unique_ptr<StateStore>(std::move(store));
 }
@@ -330,12 +364,15 @@ StatusOr<std::vector<std::string>> EtcdEndpoints(const std::string& url) {
     }
     from = comma + 1;
   }
-  if (out.empty()) return InvalidArgument("store URL '" + url + "': etcd:URL[,URL...] needs at least one endpoint");
+  if (out.empty())
+    return InvalidArgument("store URL '" + url + "': etcd:URL[,URL...] needs at least one endpoint");
   return out;
 }
 
 LeaderElection::LeaderElection(std::vector<std::string> endpoints, std::string identity, int ttl_s)
-    : client_(std::make_unique<EtcdClient>(std::move(endpoints))), identity_(std::move(identity)), ttl_s_(ttl_s) {}
+    : client_(std::make_unique<EtcdClient>(std::move(endpoints))),
+      identity_(std::move(identity)),
+      ttl_s_(ttl_s) {}
 LeaderElection::~LeaderElection() = default;
 
 StatusOr<bool> LeaderElection::TryAcquire() {
@@ -348,9 +385,17 @@ StatusOr<bool> LeaderElection::TryAcquire() {
     lease_.clear();
     return false;
   }
-  const Json compare = {{"key", Base64Encode("/awan/leader")}, {"result", "EQUAL"}, {"target", "CREATE"}, {"create_revision", "0"}};
-  const Json put = {{"request_put", {{"key", Base64Encode("/awan/leader")}, {"value", Base64Encode(identity_)}, {"lease", lease_}}}};
-  AWAN_ASSIGN_OR_RETURN(std::string res, client_->Call("/v3/kv/txn", Json{{"compare", Json::array({compare})}, {"success", Json::array({put})}}.dump()));
+  const Json compare = {{"key", Base64Encode("/awan/leader")},
+                        {"result", "EQUAL"},
+                        {"target", "CREATE"},
+                        {"create_revision", "0"}};
+  const Json put = {
+      {"request_put",
+       {{"key", Base64Encode("/awan/leader")}, {"value", Base64Encode(identity_)}, {"lease", lease_}}}};
+  AWAN_ASSIGN_OR_RETURN(
+      std::string res,
+      client_->Call("/v3/kv/txn",
+                    Json{{"compare", Json::array({compare})}, {"success", Json::array({put})}}.dump()));
   Json t = Json::parse(res, nullptr, false);
   return !t.is_discarded() && t.value("succeeded", false);
 }

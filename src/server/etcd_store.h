@@ -1,9 +1,9 @@
 // The etcd backend of StateStore ("etcd:http://127.0.0.1:2379,http://..."), over etcd's v3 HTTP/JSON gateway:
-// jobs under /awan/jobs/<id> (ids sort in creation order), tokens under /awan/tokens/<hash>, the id sequence in
-// /awan/seq, every job creation a compare-and-swap transaction on the sequence (concurrent submits group-commit
-// into one transaction), committed by a quorum of the cluster before CreateJob returns. A request that fails on
-// one endpoint is retried on the next. Plus leader election on a lease, so that of several `awan serve`
-// replicas exactly one schedules.
+// jobs under /awan/jobs/<id> (ids sort in creation order), tokens under /awan/tokens/<hash>, the id sequence
+// in /awan/seq, every job creation a compare-and-swap transaction on the sequence (concurrent submits
+// group-commit into one transaction), committed by a quorum of the cluster before CreateJob returns. A
+// request that fails on one endpoint is retried on the next. Plus leader election on a lease, so that of
+// several `awan serve` replicas exactly one schedules.
 #pragma once
 
 #include <memory>
@@ -30,8 +30,8 @@ class EtcdClient {
 std::string Base64Encode(const std::string& s);
 std::string Base64Decode(const std::string& s);
 
-// Lease-based leadership: Campaign blocks until this replica holds /awan/leader (a key bound to a lease it keeps
-// alive); KeepAlive renews the lease and returns false once leadership is lost.
+// Lease-based leadership: Campaign blocks until this replica holds /awan/leader (a key bound to a lease it
+// keeps alive); KeepAlive renews the lease and returns false once leadership is lost.
 class LeaderElection {
  public:
   LeaderElection(std::vector<std::string> endpoints, std::string identity, int ttl_s = 3);

@@ -14,18 +14,18 @@ namespace awan::server {
 
 struct TaskLaunch {
   std::string job_id;
-  int task = 0;                          // index within the gang
-  std::string node;                      // the node awan chose
-  std::string devices;                   // the GPU device indices awan chose on it ("0,3"), for CUDA_VISIBLE_DEVICES
-  std::vector<std::string> command;      // argv; empty = a placeholder that ends after duration_s
+  int task = 0;         // index within the gang
+  std::string node;     // the node awan chose
+  std::string devices;  // the GPU device indices awan chose on it ("0,3"), for CUDA_VISIBLE_DEVICES
+  std::vector<std::string> command;  // argv; empty = a placeholder that ends after duration_s
   std::map<std::string, std::string> env;
-  int64_t duration_s = 0;                // placeholder run time; for a command, a time limit if > 0
-  int gpus = 0;                          // devices (a fractional request counts as one)
-  int cpus = 1;                          // cores (rounded up)
+  int64_t duration_s = 0;  // placeholder run time; for a command, a time limit if > 0
+  int gpus = 0;            // devices (a fractional request counts as one)
+  int cpus = 1;            // cores (rounded up)
   int64_t mem_mib = 0;
   // Who runs it and where: the tenant's Unix identity (-1 = the server's own, only when the executor allows
-  // it), the working directory ("" = a fresh per-job directory owned by uid), and a wall-time limit enforced by
-  // the executor (0 = none; the task is killed and reported as timed out).
+  // it), the working directory ("" = a fresh per-job directory owned by uid), and a wall-time limit enforced
+  // by the executor (0 = none; the task is killed and reported as timed out).
   std::string tenant;
   int64_t uid = -1, gid = -1;
   std::string workdir;
@@ -35,7 +35,7 @@ struct TaskLaunch {
 struct TaskExit {
   std::string job_id;
   int task = 0;
-  int exit_code = 0;  // 128 + signal if killed by one
+  int exit_code = 0;       // 128 + signal if killed by one
   bool timed_out = false;  // killed at its time limit
 };
 
@@ -48,8 +48,9 @@ class Executor {
   // Stops every task of the job (SIGTERM to each task's process group, SIGKILL after a grace period).
   virtual void Kill(const std::string& job_id) = 0;
   // After a restart of the control plane: a task the previous server launched as `t` at `started_ms`.
-  // kRunning: it still runs and is tracked again (its end comes through Poll); kEnded: it ended while no server
-  // watched (its exit comes through the next Poll); kLost: nothing of it is left (or it cannot be adopted here).
+  // kRunning: it still runs and is tracked again (its end comes through Poll); kEnded: it ended while no
+  // server watched (its exit comes through the next Poll); kLost: nothing of it is left (or it cannot be
+  // adopted here).
   enum class Adoption { kRunning, kEnded, kLost };
   virtual Adoption Adopt(const TaskLaunch& t, int64_t started_ms) {
     (void)t, (void)started_ms;
@@ -68,7 +69,8 @@ class Executor {
     int64_t size = 0;    // the log's size now
   };
   // `run`: 0 = the task's current (or last) run; k >= 1 = its k-th run when it ran more than once.
-  virtual LogChunk ReadLog(const std::string& job_id, int task, int run, int64_t offset, int64_t max_bytes) const {
+  virtual LogChunk ReadLog(const std::string& job_id, int task, int run, int64_t offset,
+                           int64_t max_bytes) const {
     if (run > 0) return {};
     const std::string all = Logs(job_id, task);
     LogChunk c;

@@ -1,6 +1,7 @@
 #include "server/http_api.h"
 
 #include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 
 #include "config/job_manifest.h"
@@ -13,8 +14,13 @@ namespace {
 using Json = nlohmann::json;
 
 Json JobJson(const StoredJob& j) {
-  Json out = {{"id", j.id},         {"name", j.name},         {"tenant", j.tenant},   {"state", j.state},
-              {"message", j.message}, {"created_ms", j.created_ms}, {"updated_ms", j.updated_ms}};
+  Json out = {{"id", j.id},
+              {"name", j.name},
+              {"tenant", j.tenant},
+              {"state", j.state},
+              {"message", j.message},
+              {"created_ms", j.created_ms},
+              {"updated_ms", j.updated_ms}};
   if (j.exit_code >= 0) out["exit_code"] = j.exit_code;
   out["placement"] = j.placement.empty() ? Json::array() : Json::parse(j.placement, nullptr, false);
   out["manifest"] = Json::parse(j.manifest, nullptr, false);
@@ -26,7 +32,9 @@ void Reply(HttpResponse& res, int code, const Json& body) {
   res.set_content(body.dump() + "\n", "application/json");
 }
 
-void Error(HttpResponse& res, int code, const std::string& message) { Reply(res, code, Json{{"error", message}}); }
+void Error(HttpResponse& res, int code, const std::string& message) {
+  Reply(res, code, Json{{"error", message}});
+}
 
 // The HTTP status for a Status from the control plane.
 int HttpCode(const Status& s) {
@@ -51,7 +59,8 @@ const Principal& Who(const HttpRequest& req) { return std::any_cast<const Princi
 
 std::string OpenApiDocument() {
   Json job_ref = {{"$ref", "#/components/schemas/Job"}};
-  Json err = {{"description", "error"}, {"content", {{"application/json", {{"schema", {{"$ref", "#/components/schemas/Error"}}}}}}}};
+  Json err = {{"description", "error"},
+              {"content", {{"application/json", {{"schema", {{"$ref", "#/components/schemas/Error"}}}}}}}};
   auto ok = [&](const Json& schema) {
     return Json{{"description", "OK"}, {"content", {{"application/json", {{"schema", schema}}}}}};
   };
@@ -68,7 +77,9 @@ std::string OpenApiDocument() {
              {{"id", {{"type", "string"}}},
               {"name", {{"type", "string"}}},
               {"tenant", {{"type", "string"}}},
-              {"state", {{"type", "string"}, {"enum", {"Pending", "Running", "Succeeded", "Failed", "Cancelled", "TimedOut"}}}},
+              {"state",
+               {{"type", "string"},
+                {"enum", {"Pending", "Running", "Succeeded", "Failed", "Cancelled", "TimedOut"}}}},
               {"message", {{"type", "string"}}},
               {"exit_code", {{"type", "integer"}}},
               {"created_ms", {{"type", "integer"}}},
@@ -77,12 +88,17 @@ std::string OpenApiDocument() {
               {"manifest", {{"type", "object"}}}}}}}}}}},
       {"security", Json::array({{{"bearer", Json::array()}}})},
       {"paths",
-       {{"/v1/healthz", {{"get", {{"security", Json::array()}, {"responses", {{"200", ok({{"type", "object"}})}}}}}}},
-        {"/v1/readyz", {{"get", {{"security", Json::array()}, {"responses", {{"200", ok({{"type", "object"}})}, {"503", err}}}}}}},
+       {{"/v1/healthz",
+         {{"get", {{"security", Json::array()}, {"responses", {{"200", ok({{"type", "object"}})}}}}}}},
+        {"/v1/readyz",
+         {{"get",
+           {{"security", Json::array()}, {"responses", {{"200", ok({{"type", "object"}})}, {"503", err}}}}}}},
         {"/v1/jobs",
          {{"post",
            {{"summary", "Submit a job manifest (YAML or JSON, docs/formats/job-manifest.md)"},
-            {"requestBody", {{"required", true}, {"content", {{"application/yaml", Json::object()}, {"application/json", Json::object()}}}}},
+            {"requestBody",
+             {{"required", true},
+              {"content", {{"application/yaml", Json::object()}, {"application/json", Json::object()}}}}},
             {"responses", {{"201", ok(job_ref)}, {"400", err}, {"401", err}, {"403", err}, {"413", err}}}}},
           {"get",
            {{"summary", "List jobs"},
@@ -92,29 +108,46 @@ std::string OpenApiDocument() {
                           {{"name", "after"}, {"in", "query"}, {"schema", {{"type", "string"}}}},
                           {{"name", "limit"}, {"in", "query"}, {"schema", {{"type", "integer"}}}}})},
             {"responses",
-             {{"200", ok({{"type", "object"},
-                          {"properties", {{"items", {{"type", "array"}, {"items", job_ref}}}, {"next", {{"type", "string"}}}}}})},
+             {{"200",
+               ok({{"type", "object"},
+                   {"properties",
+                    {{"items", {{"type", "array"}, {"items", job_ref}}}, {"next", {{"type", "string"}}}}}})},
               {"401", err}}}}}}},
         {"/v1/jobs/{id}",
          {{"get", {{"responses", {{"200", ok(job_ref)}, {"401", err}, {"404", err}}}}},
           {"delete", {{"responses", {{"200", ok(job_ref)}, {"401", err}, {"403", err}, {"404", err}}}}}}},
-        {"/v1/jobs/{id}/cancel", {{"post", {{"responses", {{"200", ok(job_ref)}, {"401", err}, {"403", err}, {"404", err}}}}}}},
+        {"/v1/jobs/{id}/cancel",
+         {{"post", {{"responses", {{"200", ok(job_ref)}, {"401", err}, {"403", err}, {"404", err}}}}}}},
         {"/v1/jobs/{id}/logs",
          {{"get",
-           {{"summary", "A window of a task's log: ?task=N&run=K&offset=B&limit=B (run: the k-th of a task that ran more than once, default the last; offset < 0: from the end); headers X-Log-Offset, X-Log-Size"},
+           {{"summary",
+             "A window of a task's log: ?task=N&run=K&offset=B&limit=B (run: the k-th of a task that ran "
+             "more than once, default the last; offset < 0: from the end); headers X-Log-Offset, X-Log-Size"},
             {"responses", {{"200", {{"description", "text/plain"}}}, {"404", err}, {"429", err}}}}}}},
-        {"/v1/jobs/{id}/explain", {{"get", {{"responses", {{"200", ok({{"type", "object"}})}, {"404", err}, {"409", err}}}}}}},
+        {"/v1/jobs/{id}/explain",
+         {{"get", {{"responses", {{"200", ok({{"type", "object"}})}, {"404", err}, {"409", err}}}}}}},
         {"/v1/nodes", {{"get", {{"responses", {{"200", ok({{"type", "object"}})}, {"401", err}}}}}}},
-        {"/v1/nodes/{id}/heartbeat", {{"post", {{"responses", {{"200", ok({{"type", "object"}})}, {"401", err}, {"403", err}, {"404", err}}}}}}},
+        {"/v1/nodes/{id}/heartbeat",
+         {{"post",
+           {{"responses", {{"200", ok({{"type", "object"}})}, {"401", err}, {"403", err}, {"404", err}}}}}}},
         {"/v1/queues", {{"get", {{"responses", {{"200", ok({{"type", "object"}})}, {"401", err}}}}}}},
-        {"/v1/audit", {{"get", {{"summary", "The hash-chained audit log of placement decisions (JSON lines, admin)"}, {"responses", {{"200", {{"description", "application/x-ndjson"}}}, {"401", err}, {"403", err}}}}}}},
+        {"/v1/audit",
+         {{"get",
+           {{"summary", "The hash-chained audit log of placement decisions (JSON lines, admin)"},
+            {"responses",
+             {{"200", {{"description", "application/x-ndjson"}}}, {"401", err}, {"403", err}}}}}}},
         {"/v1/tenants", {{"get", {{"responses", {{"200", ok({{"type", "object"}})}, {"401", err}}}}}}},
-        {"/metrics", {{"get", {{"responses", {{"200", {{"description", "Prometheus text (other tenants' series for admins only)"}}}, {"401", err}}}}}}}}}};
+        {"/metrics",
+         {{"get",
+           {{"responses",
+             {{"200", {{"description", "Prometheus text (other tenants' series for admins only)"}}},
+              {"401", err}}}}}}}}}};
   for (auto& [path, item] : doc["paths"].items()) {
     for (auto& [method, op] : item.items()) {
       if (!op.contains("responses")) continue;
       if (path.find("{id}") != std::string::npos) {
-        op["parameters"] = Json::array({{{"name", "id"}, {"in", "path"}, {"required", true}, {"schema", {{"type", "string"}}}}});
+        op["parameters"] = Json::array(
+            {{{"name", "id"}, {"in", "path"}, {"required", true}, {"schema", {{"type", "string"}}}}});
       }
     }
   }
@@ -124,7 +157,8 @@ std::string OpenApiDocument() {
 void RegisterRoutes(HttpServer& http, ControlPlane& cp, Authenticator& auth, const Metrics& metrics) {
   // Every route but the probes and the API document: the token is checked before a byte of the body is read.
   const HeaderCheck authenticated = [&cp, &auth](HttpRequest& req, HttpResponse& res) {
-    if (!cp.ready()) {  // a standby replica (another one leads) or still recovering: clients go elsewhere or retry
+    if (!cp.ready()) {  // a standby replica (another one leads) or still recovering: clients go elsewhere or
+                        // retry
       Error(res, 503, "not ready: this replica is a standby or is recovering its state");
       return false;
     }
@@ -136,8 +170,12 @@ void RegisterRoutes(HttpServer& http, ControlPlane& cp, Authenticator& auth, con
     req.context = *p;
     return true;
   };
-  auto get = [&](const std::string& path, HttpHandler h) { http.Route("GET", path, std::move(h), authenticated); };
-  http.Route("GET", "/v1/healthz", [](HttpRequest&, HttpResponse& res) { Reply(res, 200, {{"status", "ok"}}); });
+  auto get = [&](const std::string& path, HttpHandler h) {
+    http.Route("GET", path, std::move(h), authenticated);
+  };
+  http.Route("GET", "/v1/healthz", [](HttpRequest&, HttpResponse& res) {
+    Reply(res, 200, {{"status", "ok"}});
+  });
   http.Route("GET", "/v1/readyz", [&cp](HttpRequest&, HttpResponse& res) {
     if (cp.ready()) {
       Reply(res, 200, {{"status", "ready"}});
@@ -145,9 +183,8 @@ void RegisterRoutes(HttpServer& http, ControlPlane& cp, Authenticator& auth, con
       Error(res, 503, "recovering state");
     }
   });
-  http.Route("GET", "/v1/openapi.json", [](HttpRequest&, HttpResponse& res) {
-    res.set_content(OpenApiDocument(), "application/json");
-  });
+  http.Route("GET", "/v1/openapi.json",
+             [](HttpRequest&, HttpResponse& res) { res.set_content(OpenApiDocument(), "application/json"); });
   http.Route(
       "POST", "/v1/jobs",
       [&cp](HttpRequest& req, HttpResponse& res) {
@@ -174,7 +211,8 @@ void RegisterRoutes(HttpServer& http, ControlPlane& cp, Authenticator& auth, con
     Json items = Json::array();
     for (const StoredJob& j : *jobs) items.push_back(JobJson(j));
     Json out = {{"items", items}};
-    if (static_cast<int>(jobs->size()) == std::clamp(f.limit, 1, 1000) && !jobs->empty()) out["next"] = jobs->back().id;
+    if (static_cast<int>(jobs->size()) == std::clamp(f.limit, 1, 1000) && !jobs->empty())
+      out["next"] = jobs->back().id;
     Reply(res, 200, out);
   });
   get(R"(/v1/jobs/([^/]+))", [&cp](HttpRequest& req, HttpResponse& res) {
@@ -220,12 +258,13 @@ void RegisterRoutes(HttpServer& http, ControlPlane& cp, Authenticator& auth, con
     for (const auto& [name, free_milli] : cp.NodeFree()) {
       const NodeIndex idx(i++);
       const NodeSpec& n = fleet.node(idx);
-      items.push_back({{"name", name},
-                       {"accelerator", n.model == kNoAccelerator ? "" : fleet.models().Name(n.model)},
-                       {"gpus", n.gpu_count},
-                       {"gpus_free", free_milli < 0 ? 0.0 : static_cast<double>(free_milli) / 1000.0},
-                       {"up", free_milli >= 0},
-                       {"region", fleet.topology().DomainName(TopologyLevel::kRegion, fleet.region_of(idx))}});
+      items.push_back(
+          {{"name", name},
+           {"accelerator", n.model == kNoAccelerator ? "" : fleet.models().Name(n.model)},
+           {"gpus", n.gpu_count},
+           {"gpus_free", free_milli < 0 ? 0.0 : static_cast<double>(free_milli) / 1000.0},
+           {"up", free_milli >= 0},
+           {"region", fleet.topology().DomainName(TopologyLevel::kRegion, fleet.region_of(idx))}});
     }
     Reply(res, 200, {{"items", items}});
   });
@@ -266,15 +305,17 @@ void RegisterRoutes(HttpServer& http, ControlPlane& cp, Authenticator& auth, con
     for (const TenantSpec& t : cp.fleet().tenants) {
       if (!who.sees(t.name)) continue;
       auto it = load.find(t.name);
-      items.push_back({{"name", t.name},
-                       {"guaranteed_gpus", t.guaranteed_gpus},
-                       {"cohort", t.cohort},
-                       {"jobs_waiting", it == load.end() ? 0 : it->second.first},
-                       {"gpus_allocated", it == load.end() ? 0.0 : static_cast<double>(it->second.second) / 1000.0}});
+      items.push_back(
+          {{"name", t.name},
+           {"guaranteed_gpus", t.guaranteed_gpus},
+           {"cohort", t.cohort},
+           {"jobs_waiting", it == load.end() ? 0 : it->second.first},
+           {"gpus_allocated", it == load.end() ? 0.0 : static_cast<double>(it->second.second) / 1000.0}});
     }
     Reply(res, 200, {{"items", items}});
   });
-  // Metrics need a token too; a tenant's token sees the fleet-wide series and its own tenant's, never others'.
+  // Metrics need a token too; a tenant's token sees the fleet-wide series and its own tenant's, never
+  // others'.
   get("/metrics", [&cp, &metrics](HttpRequest& req, HttpResponse& res) {
     res.set_content(metrics.Render(cp, Who(req)), "text/plain; version=0.0.4");
   });

@@ -175,8 +175,8 @@ struct HttpServer::Impl {
 
 namespace {
 
-// One connection: reads requests one at a time on its strand; runs checks there and handlers on the worker pool.
-// Kept alive by the shared_ptr in whichever handler is pending; its destructor closes the socket.
+// One connection: reads requests one at a time on its strand; runs checks there and handlers on the worker
+// pool. Kept alive by the shared_ptr in whichever handler is pending; its destructor closes the socket.
 template <class Stream>
 class Session : public std::enable_shared_from_this<Session<Stream>> {
  public:

@@ -12,8 +12,8 @@
 //   reading). Nothing is decompressed: a Content-Encoding other than identity, or a transfer coding other
 //   than chunked, gets 415.
 // - A route's HeaderCheck (e.g. authentication) runs on the event loop after the headers and BEFORE any byte
-//   of the body is read (it must be quick: a cached lookup); when it refuses, the answer goes out at once and the connection is closed without
-//   reading the body.
+//   of the body is read (it must be quick: a cached lookup); when it refuses, the answer goes out at once and
+//   the connection is closed without reading the body.
 // - At most `max_connections` connections (more: 503 and closed at once; over TLS just closed) and at most
 //   `max_queued_requests` requests waiting for a worker (more: 503 with Retry-After).
 // - Binds without SO_REUSEPORT: a port already in use is an error, so a second server cannot share it.

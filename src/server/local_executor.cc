@@ -1,6 +1,7 @@
 #include "server/local_executor.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <grp.h>
 #include <pthread.h>
 #include <sched.h>
@@ -24,8 +25,6 @@
 #include <sstream>
 #include <tuple>
 
-#include <fmt/format.h>
-
 extern char** environ;
 
 namespace awan::server {
@@ -33,16 +32,16 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Everything the task's init needs, prepared before clone(2): after it, the child calls only async-signal-safe
-// functions and allocates nothing.
+// Everything the task's init needs, prepared before clone(2): after it, the child calls only
+// async-signal-safe functions and allocates nothing.
 struct InitArgs {
   char** argv = nullptr;
   char** envp = nullptr;
   int log_fd = -1, exit_fd = -1, devnull_fd = -1, workdir_fd = -1;
-  int go_fd = -1;                 // read end of a pipe: the server writes a byte once it has recorded the init's pid
+  int go_fd = -1;  // read end of a pipe: the server writes a byte once it has recorded the init's pid
   std::array<int, 5> keep_fds{};  // the five above, sorted
   const char* workdir = nullptr;
-  bool rebind_workdir = false;              // the workdir is under /tmp, which the private /tmp hides
+  bool rebind_workdir = false;               // the workdir is under /tmp, which the private /tmp hides
   std::vector<const char*> workdir_parents;  // to create in the private /tmp before the bind
   const char* hostname = nullptr;
   std::vector<const char*> cgroup_procs;
@@ -82,7 +81,6 @@ void WriteDecimal(int fd, int v) {
   _exit(126);
 }
 
-
 // The task's init: pid 1 of its pid namespace when sandboxed.
 int InitMain(void* p) {
   const InitArgs& a = *static_cast<const InitArgs*>(p);
@@ -98,8 +96,8 @@ int InitMain(void* p) {
     from = std::max(from, fd + 1);
   }
   close_range(static_cast<unsigned>(from), ~0U, 0);
-  // The init is a copy of the server, so /proc/1/cmdline would show the server's command line (the store's path
-  // among it): overwrite our copy of it.
+  // The init is a copy of the server, so /proc/1/cmdline would show the server's command line (the store's
+  // path among it): overwrite our copy of it.
   if (a.cmdline_end > a.cmdline_start) {
     char* c = reinterpret_cast<char*>(a.cmdline_start);
     const size_t n = a.cmdline_end - a.cmdline_start;
@@ -114,26 +112,29 @@ int InitMain(void* p) {
   }
   if (a.sandbox) {
     if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) InitFail(a, "making mounts private");
-    if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) InitFail(a, "mounting /proc");
+    if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0)
+      InitFail(a, "mounting /proc");
     // A detached copy of the working directory's mount, taken before the private /tmp hides its path.
     int tree = -1;
     if (a.rebind_workdir) {
       tree = open_tree(AT_FDCWD, a.workdir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
       if (tree < 0) InitFail(a, "cloning the working directory's mount");
     }
-    if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, a.tmp_options) != 0) InitFail(a, "mounting a private /tmp");
+    if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, a.tmp_options) != 0)
+      InitFail(a, "mounting a private /tmp");
     if (a.rebind_workdir) {
       umask(022);
       for (const char* d : a.workdir_parents) mkdir(d, 0755);  // empty, in the private /tmp
-      if (move_mount(tree, "", AT_FDCWD, a.workdir, MOVE_MOUNT_F_EMPTY_PATH) != 0) InitFail(a, "binding the working directory");
+      if (move_mount(tree, "", AT_FDCWD, a.workdir, MOVE_MOUNT_F_EMPTY_PATH) != 0)
+        InitFail(a, "binding the working directory");
       close(tree);
     }
     if (a.hostname) sethostname(a.hostname, strlen(a.hostname));
   }
   if (a.drop) {
     for (int cap = 0; cap <= 63; ++cap) prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);  // EINVAL past the last: fine
-    // Raw system calls: glibc's wrappers broadcast the change to every thread glibc knows of, and this copy of
-    // the server has only one while glibc's list still names the server's threads (it would wait forever).
+    // Raw system calls: glibc's wrappers broadcast the change to every thread glibc knows of, and this copy
+    // of the server has only one while glibc's list still names the server's threads (it would wait forever).
     if (syscall(SYS_setgroups, 0, nullptr) != 0) InitFail(a, "clearing supplementary groups");
     if (syscall(SYS_setresgid, a.gid, a.gid, a.gid) != 0) InitFail(a, "switching to the tenant's gid");
     if (syscall(SYS_setresuid, a.uid, a.uid, a.uid) != 0) InitFail(a, "switching to the tenant's uid");
@@ -141,14 +142,16 @@ int InitMain(void* p) {
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) InitFail(a, "setting no_new_privs");
   if (chdir(a.workdir) != 0 && fchdir(a.workdir_fd) != 0) InitFail(a, "entering the working directory");
   // The task starts only once the server has recorded this init's pid (so that a server killed at this moment
-  // leaves nothing running that the next one cannot find): end of file instead of the byte means it died first.
+  // leaves nothing running that the next one cannot find): end of file instead of the byte means it died
+  // first.
   char go = 0;
   while (read(a.go_fd, &go, 1) < 0 && errno == EINTR) {
   }
   if (go != 'g') _exit(125);
   close(a.go_fd);
-  // The raw system call, not glibc's fork(): that one takes glibc's internal locks (malloc, stdio), which another
-  // server thread may have held at the moment of clone(2) — in this copy they would never be released.
+  // The raw system call, not glibc's fork(): that one takes glibc's internal locks (malloc, stdio), which
+  // another server thread may have held at the moment of clone(2) — in this copy they would never be
+  // released.
   const pid_t task = static_cast<pid_t>(syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, nullptr));
   if (task < 0) InitFail(a, "fork");
   if (task == 0) {
@@ -187,7 +190,8 @@ int InitMain(void* p) {
   _exit(code);  // as the namespace's init, whatever is left in it dies with us
 }
 
-// Where the kernel finds this process's command line: fields 48 and 49 of /proc/self/stat (arg_start, arg_end).
+// Where the kernel finds this process's command line: fields 48 and 49 of /proc/self/stat (arg_start,
+// arg_end).
 std::pair<uintptr_t, uintptr_t> CmdlineRange() {
   std::ifstream f("/proc/self/stat");
   const std::string s((std::istreambuf_iterator<char>(f)), {});
@@ -241,7 +245,9 @@ std::vector<pid_t> ReadPids(const std::string& procs) {
 }
 
 // The variables a task gets from the server's environment; everything else comes from the manifest or awan.
-bool Inherited(const std::string& key) { return key == "PATH" || key == "LANG" || key == "LC_ALL" || key == "TZ"; }
+bool Inherited(const std::string& key) {
+  return key == "PATH" || key == "LANG" || key == "LC_ALL" || key == "TZ";
+}
 
 }  // namespace
 
@@ -251,7 +257,8 @@ LocalExecutor::LocalExecutor(LocalExecutorOptions options, std::function<int64_t
   work_dir_ = o_.state_dir + "/work";
   std::error_code ec;
   const std::string abs = fs::weakly_canonical(fs::absolute(o_.state_dir, ec), ec).string();
-  cgroup_instance_ = fmt::format("{:016x}", std::hash<std::string>{}((abs.empty() ? o_.state_dir : abs) + "/logs"));
+  cgroup_instance_ =
+      fmt::format("{:016x}", std::hash<std::string>{}((abs.empty() ? o_.state_dir : abs) + "/logs"));
   DetectCgroups();
 }
 
@@ -284,14 +291,17 @@ Status LocalExecutor::Init() {
     if (ec) return IoError("cannot create " + d + ": " + ec.message());
   }
   // Traversable but not listable: a task reaches its own working directory and nothing else.
-  if (chmod(o_.state_dir.c_str(), 0711) != 0 || chmod(work_dir_.c_str(), 0711) != 0 || chmod(logs_dir_.c_str(), 0700) != 0) {
+  if (chmod(o_.state_dir.c_str(), 0711) != 0 || chmod(work_dir_.c_str(), 0711) != 0 ||
+      chmod(logs_dir_.c_str(), 0700) != 0) {
     return IoError("cannot set the modes of " + o_.state_dir + ": " + std::strerror(errno));
   }
   if (geteuid() != 0) {
     if (o_.sandbox) {
       return FailedPrecondition(
-          "the local executor isolates tasks with namespaces and per-tenant uids, which needs root; run awan serve as root, "
-          "or pass --unsandboxed-tasks to run tasks as this server's own user (for development only: tasks can then read "
+          "the local executor isolates tasks with namespaces and per-tenant uids, which needs root; run awan "
+          "serve as root, "
+          "or pass --unsandboxed-tasks to run tasks as this server's own user (for development only: tasks "
+          "can then read "
           "the store)");
     }
     return Status::Ok();
@@ -303,14 +313,16 @@ Status LocalExecutor::Init() {
   t.command = {"true"};
   t.uid = t.gid = 65534;
   t.node = "probe";
-  if (Status s = Launch(t); !s.ok()) return FailedPrecondition("cannot start a sandboxed task here: " + s.message());
+  if (Status s = Launch(t); !s.ok())
+    return FailedPrecondition("cannot start a sandboxed task here: " + s.message());
   for (int i = 0; i < 200 && !running_.empty(); ++i) {
     for (const TaskExit& e : Poll()) {
       if (e.exit_code != 0) {
         const std::string log = Logs(t.job_id, 0);
         fs::remove_all(JobLogDir(t.job_id), ec);
         fs::remove_all(work_dir_ + "/" + t.job_id, ec);
-        return FailedPrecondition(fmt::format("a trial sandboxed task failed (exit {}): {}", e.exit_code, log));
+        return FailedPrecondition(
+            fmt::format("a trial sandboxed task failed (exit {}): {}", e.exit_code, log));
       }
     }
     if (!running_.empty()) usleep(10 * 1000);
@@ -357,7 +369,8 @@ std::string LocalExecutor::PidPath(const std::string& job_id, int task) const {
 }
 
 std::string LocalExecutor::LogPath(const std::string& job_id, int task, int run) const {
-  return JobLogDir(job_id) + "/" + std::to_string(task) + (run > 0 ? ".run" + std::to_string(run) : "") + ".log";
+  return JobLogDir(job_id) + "/" + std::to_string(task) + (run > 0 ? ".run" + std::to_string(run) : "") +
+         ".log";
 }
 
 std::string LocalExecutor::ExitPath(const std::string& job_id, int task) const {
@@ -384,8 +397,8 @@ int LocalExecutor::ReapOrphans() {
       }
       pid_t pid = 0;
       std::ifstream(f.path()) >> pid;
-      // The init is still this task's only if it sits in the task's cgroup (pids are reused); without cgroups,
-      // only if its environment names the job.
+      // The init is still this task's only if it sits in the task's cgroup (pids are reused); without
+      // cgroups, only if its environment names the job.
       bool ours = false, init_alive = false;
       if (cgroups_) {
         const std::vector<pid_t> in = ReadPids(Cgroup("memory", job_id, task) + "/cgroup.procs");
@@ -405,7 +418,8 @@ int LocalExecutor::ReapOrphans() {
       fs::remove(f.path(), ec);
     }
   }
-  // A task whose server died between clone and writing its pid file has no pid file: its cgroup still names it.
+  // A task whose server died between clone and writing its pid file has no pid file: its cgroup still names
+  // it.
   if (cgroups_) {
     for (const auto& g : fs::directory_iterator(o_.cgroup_root + "/memory/awan/" + cgroup_instance_, ec)) {
       if (!g.is_directory(ec)) continue;
@@ -437,11 +451,13 @@ Status LocalExecutor::SetUpCgroups(const TaskLaunch& t, std::vector<std::string>
     fs::create_directories(g, ec);
     if (ec) return IoError("cannot create cgroup " + g + ": " + ec.message());
     // Readable (not writable) by the task, which may size itself by its limits as JVMs and PyTorch do.
-    for (const std::string& d : {o_.cgroup_root + "/" + c + "/awan", o_.cgroup_root + "/" + c + "/awan/" + cgroup_instance_, g}) {
+    for (const std::string& d :
+         {o_.cgroup_root + "/" + c + "/awan", o_.cgroup_root + "/" + c + "/awan/" + cgroup_instance_, g}) {
       chmod(d.c_str(), 0755);
     }
     bool ok = true;
-    if (c == "memory" && t.mem_mib > 0) ok = WriteFile(g + "/memory.limit_in_bytes", std::to_string(t.mem_mib * 1024 * 1024));
+    if (c == "memory" && t.mem_mib > 0)
+      ok = WriteFile(g + "/memory.limit_in_bytes", std::to_string(t.mem_mib * 1024 * 1024));
     if (c == "cpu") {
       ok = WriteFile(g + "/cpu.cfs_period_us", "100000") &&
            WriteFile(g + "/cpu.cfs_quota_us", std::to_string(std::max(1, t.cpus) * 100000));
@@ -450,8 +466,8 @@ Status LocalExecutor::SetUpCgroups(const TaskLaunch& t, std::vector<std::string>
     if (c == "devices") {
       // Nothing but the ordinary character devices and the GPUs awan assigned.
       ok = WriteFile(g + "/devices.deny", "a");
-      for (const char* d : {"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm", "c 5:2 rwm",
-                            "c 136:* rwm"}) {
+      for (const char* d : {"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm",
+                            "c 5:2 rwm", "c 136:* rwm"}) {
         ok = ok && WriteFile(g + "/devices.allow", d);
       }
       std::vector<std::string> nodes = o_.shared_devices;
@@ -466,7 +482,8 @@ Status LocalExecutor::SetUpCgroups(const TaskLaunch& t, std::vector<std::string>
       for (const std::string& n : nodes) {
         struct stat st {};
         if (stat(n.c_str(), &st) != 0 || !S_ISCHR(st.st_mode)) continue;  // not on this machine
-        ok = ok && WriteFile(g + "/devices.allow", fmt::format("c {}:{} rw", major(st.st_rdev), minor(st.st_rdev)));
+        ok = ok &&
+             WriteFile(g + "/devices.allow", fmt::format("c {}:{} rw", major(st.st_rdev), minor(st.st_rdev)));
       }
     }
     if (!ok) return IoError("cannot set the limits of cgroup " + g);
@@ -477,7 +494,8 @@ Status LocalExecutor::SetUpCgroups(const TaskLaunch& t, std::vector<std::string>
 
 Status LocalExecutor::Launch(const TaskLaunch& t) {
   Running r{t.job_id, t.task, -1, 0, false};
-  const int64_t limit_s = t.command.empty() ? t.duration_s : (t.time_limit_s > 0 ? t.time_limit_s : t.duration_s);
+  const int64_t limit_s =
+      t.command.empty() ? t.duration_s : (t.time_limit_s > 0 ? t.time_limit_s : t.duration_s);
   if (limit_s > 0) r.ends_ms = now_ms_() + limit_s * 1000;
   std::error_code ec;
   const std::string job_logs = JobLogDir(t.job_id);
@@ -491,8 +509,8 @@ Status LocalExecutor::Launch(const TaskLaunch& t) {
     fs::rename(LogPath(t.job_id, t.task), LogPath(t.job_id, t.task, k), ec);
   }
   if (t.command.empty()) {
-    std::ofstream(LogPath(t.job_id, t.task)) << "placeholder task on " << t.node << " GPUs " << t.devices << " for "
-                                             << t.duration_s << " s\n";
+    std::ofstream(LogPath(t.job_id, t.task))
+        << "placeholder task on " << t.node << " GPUs " << t.devices << " for " << t.duration_s << " s\n";
     running_.push_back(r);
     return Status::Ok();
   }
@@ -517,7 +535,8 @@ Status LocalExecutor::Launch(const TaskLaunch& t) {
     workdir = work_dir_ + "/" + t.job_id;
     fs::create_directories(workdir, ec);
     if (ec) return IoError("cannot create " + workdir + ": " + ec.message());
-    if (a.drop && chown(workdir.c_str(), a.uid, a.gid) != 0) return IoError("cannot chown " + workdir + ": " + std::strerror(errno));
+    if (a.drop && chown(workdir.c_str(), a.uid, a.gid) != 0)
+      return IoError("cannot chown " + workdir + ": " + std::strerror(errno));
     chmod(workdir.c_str(), 0700);
   }
   workdir = fs::absolute(workdir, ec).lexically_normal().string();
@@ -562,7 +581,8 @@ Status LocalExecutor::Launch(const TaskLaunch& t) {
   std::vector<std::string> parents;
   if (a.sandbox && (workdir == "/tmp" || workdir.rfind("/tmp/", 0) == 0)) {
     a.rebind_workdir = workdir != "/tmp";
-    for (fs::path p = fs::path(workdir); p != "/tmp" && p.has_parent_path() && p != p.parent_path(); p = p.parent_path()) {
+    for (fs::path p = fs::path(workdir); p != "/tmp" && p.has_parent_path() && p != p.parent_path();
+         p = p.parent_path()) {
       parents.insert(parents.begin(), p.string());
     }
     for (const std::string& p : parents) a.workdir_parents.push_back(p.c_str());
@@ -607,8 +627,8 @@ Status LocalExecutor::Launch(const TaskLaunch& t) {
     KillCgroups(t.job_id, t.task);
     return IoError(std::string("mmap: ") + std::strerror(errno));
   }
-  // Every signal stays blocked from clone until the init has reset its handlers to the defaults: a SIGTERM for
-  // the task that arrived earlier would run the server's own handler in the child.
+  // Every signal stays blocked from clone until the init has reset its handlers to the defaults: a SIGTERM
+  // for the task that arrived earlier would run the server's own handler in the child.
   sigset_t all, saved;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, &saved);
@@ -712,7 +732,8 @@ std::vector<TaskExit> LocalExecutor::Poll() {
 Executor::Adoption LocalExecutor::Adopt(const TaskLaunch& t, int64_t started_ms) {
   Running r{t.job_id, t.task, -1, 0, false};
   r.adopted = true;
-  const int64_t limit_s = t.command.empty() ? t.duration_s : (t.time_limit_s > 0 ? t.time_limit_s : t.duration_s);
+  const int64_t limit_s =
+      t.command.empty() ? t.duration_s : (t.time_limit_s > 0 ? t.time_limit_s : t.duration_s);
   if (limit_s > 0) r.ends_ms = started_ms + limit_s * 1000;
   if (t.command.empty()) {  // a placeholder "runs" on the clock alone
     if (!fs::exists(LogPath(t.job_id, t.task))) return Adoption::kLost;

@@ -2,27 +2,31 @@
 // tenants (docs/security.md):
 //
 //   - Identity: the task runs as its tenant's Unix uid/gid (TaskLaunch::uid/gid), never as root unless
-//     `allow_root` says so; supplementary groups are cleared, every capability is dropped from the bounding set,
-//     and no_new_privs is set, so neither setuid binaries nor file capabilities give any of it back.
-//   - Namespaces (`sandbox`): the task is started with clone(2) in new pid, mount, ipc and uts namespaces. The
-//     first process in them is a small init (a copy of this process that never execs): it mounts a fresh /proc
-//     and a private /tmp (tmpfs), drops privileges, forks the task's argv, forwards SIGTERM/SIGINT/SIGHUP to it,
-//     reaps whatever it leaves, and exits with its status. Being the pid namespace's init, its exit kills every
-//     descendant, including those that called setsid(2): nothing outlives a task.
-//   - Files: the state directory is 0711 (traversable, not listable); task logs live in <state>/logs/<job>/ (0700,
+//     `allow_root` says so; supplementary groups are cleared, every capability is dropped from the bounding
+//     set, and no_new_privs is set, so neither setuid binaries nor file capabilities give any of it back.
+//   - Namespaces (`sandbox`): the task is started with clone(2) in new pid, mount, ipc and uts namespaces.
+//   The
+//     first process in them is a small init (a copy of this process that never execs): it mounts a fresh
+//     /proc and a private /tmp (tmpfs), drops privileges, forks the task's argv, forwards
+//     SIGTERM/SIGINT/SIGHUP to it, reaps whatever it leaves, and exits with its status. Being the pid
+//     namespace's init, its exit kills every descendant, including those that called setsid(2): nothing
+//     outlives a task.
+//   - Files: the state directory is 0711 (traversable, not listable); task logs live in <state>/logs/<job>/
+//   (0700,
 //     root-owned files the task writes only through the descriptor it was given); the working directory is
 //     <state>/work/<job> (0700, owned by the task's uid), or the manifest's `workdir`.
 //   - Environment: an allowlist of the server's (PATH, LANG, LC_ALL, TZ), then the manifest's `env` (reserved
 //     keys are refused at submit), then HOME, TMPDIR and the AWAN_* and CUDA_VISIBLE_DEVICES awan sets.
-//   - cgroup v1, where the machine has writable hierarchies: memory (the manifest's memory), cpu (a CFS quota of
-//     its cores), pids (`pids_max`), and devices (deny all but the ordinary character devices and the GPU device
-//     nodes of the devices awan assigned, found through `gpu_device_pattern`). Each task's group is
+//   - cgroup v1, where the machine has writable hierarchies: memory (the manifest's memory), cpu (a CFS quota
+//   of
+//     its cores), pids (`pids_max`), and devices (deny all but the ordinary character devices and the GPU
+//     device nodes of the devices awan assigned, found through `gpu_device_pattern`). Each task's group is
 //     awan/<instance>/<job>-<task>, <instance> a hash of the state directory.
 //   - Kill, time limit and restart stop a task by killing its init (the whole pid namespace) and then every
 //     process still in its cgroups.
 //
-// A task without a command is a placeholder that "runs" for its duration. Thread-compatible (the control plane
-// calls it under its lock).
+// A task without a command is a placeholder that "runs" for its duration. Thread-compatible (the control
+// plane calls it under its lock).
 #pragma once
 
 #include <sys/types.h>
@@ -38,15 +42,15 @@
 namespace awan::server {
 
 struct LocalExecutorOptions {
-  std::string state_dir = "awan-state";      // logs/ and work/ go below it
+  std::string state_dir = "awan-state";  // logs/ and work/ go below it
   std::string cgroup_root = "/sys/fs/cgroup";
-  bool sandbox = true;                       // namespaces, private /tmp, mounts (needs root)
-  bool allow_root = false;                   // may a task run as uid 0 (or as the server's uid, when that is 0)?
+  bool sandbox = true;      // namespaces, private /tmp, mounts (needs root)
+  bool allow_root = false;  // may a task run as uid 0 (or as the server's uid, when that is 0)?
   std::string gpu_device_pattern = "/dev/nvidia{}";  // {} = the device index
   std::vector<std::string> shared_devices = {"/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools"};
   int64_t pids_max = 4096;
-  int64_t tmp_mib = 1024;                    // size of the private /tmp
-  int64_t kill_grace_ms = 100;               // between SIGTERM and SIGKILL on Kill
+  int64_t tmp_mib = 1024;       // size of the private /tmp
+  int64_t kill_grace_ms = 100;  // between SIGTERM and SIGKILL on Kill
 };
 
 class LocalExecutor final : public Executor {
@@ -60,25 +64,27 @@ class LocalExecutor final : public Executor {
   std::vector<TaskExit> Poll() override;
   void Kill(const std::string& job_id) override;
   std::string Logs(const std::string& job_id, int task) const override;
-  LogChunk ReadLog(const std::string& job_id, int task, int run, int64_t offset, int64_t max_bytes) const override;
+  LogChunk ReadLog(const std::string& job_id, int task, int run, int64_t offset,
+                   int64_t max_bytes) const override;
   // Adopts a task whose init still runs (its pid file names it, with its start time against pid reuse), or
   // reports one whose init recorded its exit code while no server watched.
   Adoption Adopt(const TaskLaunch& t, int64_t started_ms) override;
   int ReapUnadopted() override { return ReapOrphans(); }
   bool cgroups_enabled() const { return cgroups_; }
-  // Stops every task a previous server on this state directory left running that was not adopted: kills the init
-  // recorded in <logs>/<job>/<task>.pid and every process in the task's cgroups. Returns how many it stopped.
+  // Stops every task a previous server on this state directory left running that was not adopted: kills the
+  // init recorded in <logs>/<job>/<task>.pid and every process in the task's cgroups. Returns how many it
+  // stopped.
   int ReapOrphans();
 
  private:
   struct Running {
     std::string job_id;
     int task = 0;
-    pid_t pid = -1;          // the task's init (host pid); -1 for a placeholder
-    int64_t ends_ms = 0;     // placeholder end, or the time limit (0 = none)
+    pid_t pid = -1;       // the task's init (host pid); -1 for a placeholder
+    int64_t ends_ms = 0;  // placeholder end, or the time limit (0 = none)
     bool timed_out = false;
-    bool adopted = false;    // started by a previous server: not our child (polled, not waited for)
-    int ended_code = -1;     // >= 0: it ended while no server watched; reported at the next Poll
+    bool adopted = false;  // started by a previous server: not our child (polled, not waited for)
+    int ended_code = -1;   // >= 0: it ended while no server watched; reported at the next Poll
   };
   std::string ExitPath(const std::string& job_id, int task) const;
   std::string JobLogDir(const std::string& job_id) const;

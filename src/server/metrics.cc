@@ -1,8 +1,8 @@
 #include "server/metrics.h"
 
-#include <map>
-
 #include <fmt/format.h>
+
+#include <map>
 
 namespace awan::server {
 
@@ -17,7 +17,8 @@ void Histogram::Observe(double seconds) {
 std::string Histogram::Render(const std::string& name, const std::string& help) const {
   std::lock_guard<std::mutex> lock(mu_);
   std::string s = fmt::format("# HELP {0} {1}\n# TYPE {0} histogram\n", name, help);
-  for (size_t b = 0; b < kBuckets.size(); ++b) s += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", name, kBuckets[b], counts_[b]);
+  for (size_t b = 0; b < kBuckets.size(); ++b)
+    s += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", name, kBuckets[b], counts_[b]);
   s += fmt::format("{0}_bucket{{le=\"+Inf\"}} {1}\n{0}_sum {2}\n{0}_count {1}\n", name, count_, sum_);
   return s;
 }
@@ -31,24 +32,43 @@ std::string Metrics::Render(const ControlPlane& cp, const Principal& who) const 
   s += "# HELP awan_jobs_waiting Jobs waiting to start, per tenant.\n# TYPE awan_jobs_waiting gauge\n";
   auto load = cp.TenantLoad();
   std::erase_if(load, [&who](const auto& kv) { return !who.sees(kv.first); });  // others' names: admins only
-  for (const auto& [tenant, v] : load) s += fmt::format("awan_jobs_waiting{{tenant=\"{}\"}} {}\n", tenant, v.first);
-  s += "# HELP awan_gpus_allocated GPUs allocated to running jobs, per tenant.\n# TYPE awan_gpus_allocated gauge\n";
-  for (const auto& [tenant, v] : load) s += fmt::format("awan_gpus_allocated{{tenant=\"{}\"}} {}\n", tenant, v.second / 1000.0);
-  s += fmt::format("# HELP awan_gpus_allocated_total GPUs allocated in the fleet.\n# TYPE awan_gpus_allocated_total gauge\n"
-                   "awan_gpus_allocated_total {}\n", cp.gpus_allocated_milli() / 1000.0);
-  s += fmt::format("# HELP awan_gpus_capacity GPUs in the fleet.\n# TYPE awan_gpus_capacity gauge\nawan_gpus_capacity {}\n",
-                   cp.fleet().fleet.total_gpus());
+  for (const auto& [tenant, v] : load)
+    s += fmt::format("awan_jobs_waiting{{tenant=\"{}\"}} {}\n", tenant, v.first);
+  s += "# HELP awan_gpus_allocated GPUs allocated to running jobs, per tenant.\n# TYPE awan_gpus_allocated "
+       "gauge\n";
+  for (const auto& [tenant, v] : load)
+    s += fmt::format("awan_gpus_allocated{{tenant=\"{}\"}} {}\n", tenant, v.second / 1000.0);
+  s += fmt::format(
+      "# HELP awan_gpus_allocated_total GPUs allocated in the fleet.\n# TYPE awan_gpus_allocated_total "
+      "gauge\n"
+      "awan_gpus_allocated_total {}\n",
+      cp.gpus_allocated_milli() / 1000.0);
+  s += fmt::format(
+      "# HELP awan_gpus_capacity GPUs in the fleet.\n# TYPE awan_gpus_capacity gauge\nawan_gpus_capacity "
+      "{}\n",
+      cp.fleet().fleet.total_gpus());
   const ControlPlaneStats c = cp.Counters();
-  s += fmt::format("# HELP awan_scheduling_cycles_total Scheduling cycles run.\n# TYPE awan_scheduling_cycles_total counter\n"
-                   "awan_scheduling_cycles_total {}\n", c.cycles);
-  s += fmt::format("# HELP awan_decisions_total Runs started.\n# TYPE awan_decisions_total counter\nawan_decisions_total {}\n",
-                   c.decisions);
-  s += fmt::format("# HELP awan_preemptions_total Runs stopped by the scheduler.\n# TYPE awan_preemptions_total counter\n"
-                   "awan_preemptions_total {}\n", c.preemptions);
-  s += fmt::format("# HELP awan_jobs_submitted_total Jobs accepted.\n# TYPE awan_jobs_submitted_total counter\n"
-                   "awan_jobs_submitted_total {}\n", c.submitted);
-  s += fmt::format("# HELP awan_store_errors_total Durable writes that failed (each retried at the next tick).\n"
-                   "# TYPE awan_store_errors_total counter\nawan_store_errors_total {}\n", c.store_errors);
+  s += fmt::format(
+      "# HELP awan_scheduling_cycles_total Scheduling cycles run.\n# TYPE awan_scheduling_cycles_total "
+      "counter\n"
+      "awan_scheduling_cycles_total {}\n",
+      c.cycles);
+  s += fmt::format(
+      "# HELP awan_decisions_total Runs started.\n# TYPE awan_decisions_total counter\nawan_decisions_total "
+      "{}\n",
+      c.decisions);
+  s += fmt::format(
+      "# HELP awan_preemptions_total Runs stopped by the scheduler.\n# TYPE awan_preemptions_total counter\n"
+      "awan_preemptions_total {}\n",
+      c.preemptions);
+  s += fmt::format(
+      "# HELP awan_jobs_submitted_total Jobs accepted.\n# TYPE awan_jobs_submitted_total counter\n"
+      "awan_jobs_submitted_total {}\n",
+      c.submitted);
+  s += fmt::format(
+      "# HELP awan_store_errors_total Durable writes that failed (each retried at the next tick).\n"
+      "# TYPE awan_store_errors_total counter\nawan_store_errors_total {}\n",
+      c.store_errors);
   s += cycle_.Render("awan_scheduling_cycle_seconds", "Wall time of one scheduling cycle.");
   s += api_.Render("awan_api_request_seconds", "Wall time of one API request.");
   return s;

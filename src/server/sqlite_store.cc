@@ -2,10 +2,9 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <sys/stat.h>
 
-#include <stdexcept>
-
 #include <condition_variable>
 #include <mutex>
+#include <stdexcept>
 #include <vector>
 
 #include "server/etcd_store.h"
@@ -26,8 +25,10 @@ class SqliteStore final : public StateStore {
     db_.exec("PRAGMA synchronous=FULL");
     db_.exec("PRAGMA busy_timeout=5000");
     db_.exec(
-        "CREATE TABLE IF NOT EXISTS jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, tenant TEXT, "
-        "name TEXT, manifest TEXT, state TEXT, created_ms INTEGER, updated_ms INTEGER, message TEXT, exit_code INTEGER, "
+        "CREATE TABLE IF NOT EXISTS jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, "
+        "tenant TEXT, "
+        "name TEXT, manifest TEXT, state TEXT, created_ms INTEGER, updated_ms INTEGER, message TEXT, "
+        "exit_code INTEGER, "
         "placement TEXT)");
     db_.exec("CREATE INDEX IF NOT EXISTS jobs_tenant ON jobs(tenant, seq)");
     db_.exec("CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY, line TEXT NOT NULL)");
@@ -43,14 +44,16 @@ class SqliteStore final : public StateStore {
                SQLite::Transaction tx(db_);
                int64_t seq = 0;
                {  // finalized before the commit: a stepped statement left open keeps a read snapshot, and the
-                  // automatic checkpoint at commit can then never reset the WAL (it grew to 227 MB after 62k jobs)
+                  // automatic checkpoint at commit can then never reset the WAL (it grew to 227 MB after 62k
+                  // jobs)
                  SQLite::Statement next(db_, "SELECT COALESCE(MAX(seq), 0) FROM jobs");
                  next.executeStep();
                  seq = next.getColumn(0).getInt64();
                }
-               SQLite::Statement ins(db_,
-                                     "INSERT INTO jobs (id, tenant, name, manifest, state, created_ms, updated_ms, "
-                                     "message, exit_code, placement) VALUES (?,?,?,?,?,?,?,?,?,?)");
+               SQLite::Statement ins(
+                   db_,
+                   "INSERT INTO jobs (id, tenant, name, manifest, state, created_ms, updated_ms, "
+                   "message, exit_code, placement) VALUES (?,?,?,?,?,?,?,?,?,?)");
                for (StoredJob* job : batch) {
                  job->id = Id(++seq);
                  Bind(ins, *job);
@@ -69,9 +72,10 @@ class SqliteStore final : public StateStore {
     if (jobs.empty()) return Status::Ok();
     return Guard([&]() -> StatusOr<bool> {
              SQLite::Transaction tx(db_);
-             SQLite::Statement up(db_,
-                                  "UPDATE jobs SET id=?, tenant=?, name=?, manifest=?, state=?, created_ms=?, updated_ms=?, "
-                                  "message=?, exit_code=?, placement=? WHERE id=?");
+             SQLite::Statement up(
+                 db_,
+                 "UPDATE jobs SET id=?, tenant=?, name=?, manifest=?, state=?, created_ms=?, updated_ms=?, "
+                 "message=?, exit_code=?, placement=? WHERE id=?");
              for (const StoredJob& j : jobs) {
                Bind(up, j);
                up.bind(11, j.id);
@@ -86,9 +90,10 @@ class SqliteStore final : public StateStore {
 
   Status UpdateJob(const StoredJob& j) override {
     return Guard([&]() -> StatusOr<bool> {
-             SQLite::Statement up(db_,
-                                  "UPDATE jobs SET id=?, tenant=?, name=?, manifest=?, state=?, created_ms=?, updated_ms=?, "
-                                  "message=?, exit_code=?, placement=? WHERE id=?");
+             SQLite::Statement up(
+                 db_,
+                 "UPDATE jobs SET id=?, tenant=?, name=?, manifest=?, state=?, created_ms=?, updated_ms=?, "
+                 "message=?, exit_code=?, placement=? WHERE id=?");
              Bind(up, j);
              up.bind(11, j.id);
              if (up.exec() == 0) return NotFound("no job " + j.id);
@@ -154,7 +159,9 @@ class SqliteStore final : public StateStore {
 
   Status PutToken(const TokenRecord& t) override {
     return Guard([&]() -> StatusOr<bool> {
-             SQLite::Statement q(db_, "INSERT OR REPLACE INTO tokens (hash, tenant, role, revoked, created_ms) VALUES (?,?,?,?,?)");
+             SQLite::Statement q(db_,
+                                 "INSERT OR REPLACE INTO tokens (hash, tenant, role, revoked, created_ms) "
+                                 "VALUES (?,?,?,?,?)");
              q.bind(1, t.hash);
              q.bind(2, t.tenant);
              q.bind(3, t.role);
@@ -179,7 +186,8 @@ class SqliteStore final : public StateStore {
 
  private:
   static constexpr const char* kSelect =
-      "SELECT id, tenant, name, manifest, state, created_ms, updated_ms, message, exit_code, placement FROM jobs";
+      "SELECT id, tenant, name, manifest, state, created_ms, updated_ms, message, exit_code, placement FROM "
+      "jobs";
 
   static std::string Id(int64_t seq) {
     std::string s = std::to_string(seq);

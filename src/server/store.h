@@ -1,8 +1,8 @@
 // StateStore: the control plane's durable state behind one interface: jobs (the accepted manifest and what
-// happened to it) and API tokens (hashed). A write returns only once it is durable, so the API answers 201 only
-// for a job that survives a crash. Concurrent CreateJob calls are group-committed: one transaction and one fsync
-// for every job that arrived while the previous commit was being written. Backends: `sqlite:PATH` (WAL, synchronous=FULL; the embedded default);
-// etcd comes later behind the same interface. Thread-safe.
+// happened to it) and API tokens (hashed). A write returns only once it is durable, so the API answers 201
+// only for a job that survives a crash. Concurrent CreateJob calls are group-committed: one transaction and
+// one fsync for every job that arrived while the previous commit was being written. Backends: `sqlite:PATH`
+// (WAL, synchronous=FULL; the embedded default); etcd comes later behind the same interface. Thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -17,27 +17,27 @@ namespace awan::server {
 
 // Job states: Pending (accepted, waiting), Running, Succeeded, Failed, Cancelled.
 struct StoredJob {
-  std::string id;          // assigned by the store on create: "j-" + a sequence number
+  std::string id;  // assigned by the store on create: "j-" + a sequence number
   std::string tenant, name;
-  std::string manifest;    // the manifest as accepted, JSON
+  std::string manifest;  // the manifest as accepted, JSON
   std::string state = "Pending";
   int64_t created_ms = 0, updated_ms = 0;
-  std::string message;     // why it is in its state (the wait reason, an error)
+  std::string message;  // why it is in its state (the wait reason, an error)
   int exit_code = -1;
-  std::string placement;   // JSON: where its tasks run (empty while pending)
+  std::string placement;  // JSON: where its tasks run (empty while pending)
 };
 
 struct JobFilter {
-  std::string tenant;      // "" = every tenant (admins only)
-  std::string state;       // "" = every state
-  std::string after_id;    // paging: ids after this one (ids sort by creation)
+  std::string tenant;    // "" = every tenant (admins only)
+  std::string state;     // "" = every state
+  std::string after_id;  // paging: ids after this one (ids sort by creation)
   int limit = 100;
 };
 
 struct TokenRecord {
-  std::string hash;        // SHA-256 of the token, hex; the token itself is never stored
-  std::string tenant;      // "" for a fleet admin
-  std::string role;        // admin, tenant-admin, member, viewer
+  std::string hash;    // SHA-256 of the token, hex; the token itself is never stored
+  std::string tenant;  // "" for a fleet admin
+  std::string role;    // admin, tenant-admin, member, viewer
   bool revoked = false;
   int64_t created_ms = 0;
 };
@@ -62,12 +62,13 @@ class StateStore {
 };
 
 // kCreate (`awan init`) makes a new store and fails on one that exists; kExisting (everything else: serve,
-// token) opens only a store that `awan init` made, so a typo in a path or a store deleted under the operator is
-// an error, never a silent fresh start with no jobs and no tokens.
+// token) opens only a store that `awan init` made, so a typo in a path or a store deleted under the operator
+// is an error, never a silent fresh start with no jobs and no tokens.
 enum class StoreOpenMode { kExisting, kCreate };
 
 // Opens a store by URL: "sqlite:PATH" (the database file and its journal are made readable by this user only)
 // or "etcd:URL[,URL...]". FailedPrecondition, saying how to create it, for a store that does not exist.
-StatusOr<std::unique_ptr<StateStore>> OpenStore(const std::string& url, StoreOpenMode mode = StoreOpenMode::kExisting);
+StatusOr<std::unique_ptr<StateStore>> OpenStore(const std::string& url,
+                                                StoreOpenMode mode = StoreOpenMode::kExisting);
 
 }  // namespace awan::server

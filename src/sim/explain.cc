@@ -1,22 +1,29 @@
 #include "sim/explain.h"
 
-#include "core/static_fit.h"
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
 
-#include <fmt/format.h>
+#include "core/static_fit.h"
 
 namespace awan::sim {
 
 nlohmann::json ToJson(const PendingExplanation& e) {
   nlohmann::json cfs = nlohmann::json::array();
   for (const Counterfactual& c : e.counterfactuals) {
-    cfs.push_back({{"kind", c.kind}, {"text", c.text}, {"region", c.region}, {"datasets", c.datasets}, {"tasks", c.tasks},
-                   {"gpus_per_task", c.gpus_per_task}, {"tenant", c.tenant}, {"start_s", c.start_s}, {"after_job", c.after_job}});
+    cfs.push_back({{"kind", c.kind},
+                   {"text", c.text},
+                   {"region", c.region},
+                   {"datasets", c.datasets},
+                   {"tasks", c.tasks},
+                   {"gpus_per_task", c.gpus_per_task},
+                   {"tenant", c.tenant},
+                   {"start_s", c.start_s},
+                   {"after_job", c.after_job}});
   }
-  return {{"job", e.job},       {"tenant", e.tenant},     {"submit_s", e.submit_s},         {"gpus", e.gpus},
-          {"tasks", e.tasks},   {"reason", e.reason},     {"blocking", e.blocking},         {"counterfactuals", cfs}};
+  return {{"job", e.job},     {"tenant", e.tenant}, {"submit_s", e.submit_s}, {"gpus", e.gpus},
+          {"tasks", e.tasks}, {"reason", e.reason}, {"blocking", e.blocking}, {"counterfactuals", cfs}};
 }
 
 ExplainSource SourceOf(const JobsSimulation& sim) {
@@ -46,7 +53,8 @@ StatusOr<JobResidency> Reclassified(const ExplainSource& src, const CatalogInput
                                     const std::vector<std::string>& items) {
   std::vector<DataSpec> declared = in.declared;
   for (const std::string& name : items) {
-    auto it = std::find_if(declared.begin(), declared.end(), [&](const DataSpec& d) { return d.name == name; });
+    auto it =
+        std::find_if(declared.begin(), declared.end(), [&](const DataSpec& d) { return d.name == name; });
     if (it == declared.end()) {
       declared.push_back(DataSpec{name, DataClass::kInternal, {}, ""});
     } else {
@@ -106,7 +114,8 @@ StatusOr<std::pair<int64_t, std::string>> WaitForStart(const ExplainSource& src,
 
 }  // namespace
 
-StatusOr<bool> CounterfactualHolds(const ExplainSource& src, const CatalogInputs& in, size_t i, const Counterfactual& cf) {
+StatusOr<bool> CounterfactualHolds(const ExplainSource& src, const CatalogInputs& in, size_t i,
+                                   const Counterfactual& cf) {
   if (cf.kind == "wait") {
     AWAN_ASSIGN_OR_RETURN(auto w, WaitForStart(src, i));
     return w.first >= 0 && w.first <= cf.start_s;
@@ -184,25 +193,33 @@ StatusOr<std::vector<PendingExplanation>> ExplainPending(const ExplainSource& sr
       for (uint32_t g = 0; g < fleet.region_count(); ++g)
         if (res.Allows(DomainId(g))) allowed += (allowed.empty() ? "" : ", ") + RegionName(fleet, g);
       for (const RuleCitation& c : res.binding) {
-        e.blocking.push_back(fmt::format("residency: {} is {} and may be processed only in {}{}", c.data,
-                                         DataClassName(c.cls), c.places.ToString(),
-                                         c.inherited.empty() ? "" : " (inherited from " + fmt::format("{}", fmt::join(c.inherited, ", ")) + ")"));
+        e.blocking.push_back(
+            fmt::format("residency: {} is {} and may be processed only in {}{}", c.data, DataClassName(c.cls),
+                        c.places.ToString(),
+                        c.inherited.empty()
+                            ? ""
+                            : " (inherited from " + fmt::format("{}", fmt::join(c.inherited, ", ")) + ")"));
       }
-      e.blocking.push_back(fmt::format("allowed regions {}: {:.1f} GPUs free there (the fleet has {:.1f}); the job needs {:.0f}",
-                                       allowed.empty() ? "none" : allowed, free_allowed / 1000.0, free_all / 1000.0, need));
+      e.blocking.push_back(fmt::format(
+          "allowed regions {}: {:.1f} GPUs free there (the fleet has {:.1f}); the job needs {:.0f}",
+          allowed.empty() ? "none" : allowed, free_allowed / 1000.0, free_all / 1000.0, need));
     }
     const TenantSpec& ts = s.tenant(r.tenant);
     if (*now_probe.why == WaitReason::kQuota) {
-      e.blocking.push_back(fmt::format("quota: tenant {} is guaranteed {} GPUs{}{}; the job needs {:.0f} more", ts.name,
-                                       ts.guaranteed_gpus, ts.cohort.empty() ? "" : ", cohort " + ts.cohort,
-                                       ts.borrowing_limit_gpus == kUnlimited ? "" : fmt::format(", may borrow {}", ts.borrowing_limit_gpus),
-                                       need));
+      e.blocking.push_back(fmt::format(
+          "quota: tenant {} is guaranteed {} GPUs{}{}; the job needs {:.0f} more", ts.name,
+          ts.guaranteed_gpus, ts.cohort.empty() ? "" : ", cohort " + ts.cohort,
+          ts.borrowing_limit_gpus == kUnlimited ? ""
+                                                : fmt::format(", may borrow {}", ts.borrowing_limit_gpus),
+          need));
     } else if (*now_probe.why == WaitReason::kCapacity) {
-      e.blocking.push_back(fmt::format("capacity: {:.1f} GPUs free in the fleet; the job needs {:.0f}", free_all / 1000.0, need));
+      e.blocking.push_back(fmt::format("capacity: {:.1f} GPUs free in the fleet; the job needs {:.0f}",
+                                       free_all / 1000.0, need));
     } else if (*now_probe.why == WaitReason::kFragmentation || *now_probe.why == WaitReason::kTopology) {
-      e.blocking.push_back(fmt::format("{}: {:.1f} GPUs free where it may run, but no {} holds {}", e.reason,
-                                       free_allowed / 1000.0, *now_probe.why == WaitReason::kTopology ? "zone" : "node",
-                                       *now_probe.why == WaitReason::kTopology ? "the whole gang" : "one of its tasks"));
+      e.blocking.push_back(
+          fmt::format("{}: {:.1f} GPUs free where it may run, but no {} holds {}", e.reason,
+                      free_allowed / 1000.0, *now_probe.why == WaitReason::kTopology ? "zone" : "node",
+                      *now_probe.why == WaitReason::kTopology ? "the whole gang" : "one of its tasks"));
     }
     // Counterfactuals: reclassify each bound item (its sources if inherited), then all of them together.
     std::vector<std::vector<std::string>> tries;
@@ -224,16 +241,17 @@ StatusOr<std::vector<PendingExplanation>> ExplainPending(const ExplainSource& sr
       cf.kind = "reclassify";
       cf.datasets = items;
       AWAN_ASSIGN_OR_RETURN(Probe p, TryAlone(src, i, [&](JobScheduler& c) -> Status {
-        AWAN_ASSIGN_OR_RETURN(JobResidency nr, Reclassified(src, in, i, items));
-        c.SetResidency(i, std::move(nr));
-        return Status::Ok();
-      }));
+                              AWAN_ASSIGN_OR_RETURN(JobResidency nr, Reclassified(src, in, i, items));
+                              c.SetResidency(i, std::move(nr));
+                              return Status::Ok();
+                            }));
       if (p.why) continue;
       cf.region = StartedIn(fleet, *p.st.sched, i);
       std::string names = items[0];
       for (size_t k = 1; k < items.size(); ++k) names += (k + 1 == items.size() ? " and " : ", ") + items[k];
       cf.text = fmt::format("would start now in {} if {} {} {} classified internal", cf.region,
-                            items.size() == 1 ? "dataset" : "datasets", names, items.size() == 1 ? "were" : "were all");
+                            items.size() == 1 ? "dataset" : "datasets", names,
+                            items.size() == 1 ? "were" : "were all");
       e.counterfactuals.push_back(std::move(cf));
       break;  // the smallest change that works
     }
@@ -246,21 +264,25 @@ StatusOr<std::vector<PendingExplanation>> ExplainPending(const ExplainSource& sr
           if (g == 1) break;
         }
       }
-      std::stable_sort(shapes.begin(), shapes.end(), [](auto a, auto b) { return a.first * a.second > b.first * b.second; });
+      std::stable_sort(shapes.begin(), shapes.end(),
+                       [](auto a, auto b) { return a.first * a.second > b.first * b.second; });
     }
     for (const auto& [t, g] : shapes) {
       JobSpec smaller = spec;
       smaller.tasks = t;
       smaller.task.gpu_count = g;
-      AWAN_ASSIGN_OR_RETURN(Probe p, TryAlone(src, i, [&](JobScheduler& c) { c.ReplaceSpec(i, smaller); return Status::Ok(); }));
+      AWAN_ASSIGN_OR_RETURN(Probe p, TryAlone(src, i, [&](JobScheduler& c) {
+                              c.ReplaceSpec(i, smaller);
+                              return Status::Ok();
+                            }));
       if (p.why) continue;
       Counterfactual cf;
       cf.kind = "fewer_gpus";
       cf.tasks = t;
       cf.gpus_per_task = g;
       cf.region = StartedIn(fleet, *p.st.sched, i);
-      cf.text = fmt::format("would start now in {} with {} GPUs instead of {} ({} task{} of {})", cf.region, t * g, r.gpus, t,
-                            t > 1 ? "s" : "", g);
+      cf.text = fmt::format("would start now in {} with {} GPUs instead of {} ({} task{} of {})", cf.region,
+                            t * g, r.gpus, t, t > 1 ? "s" : "", g);
       e.counterfactuals.push_back(std::move(cf));
       break;
     }
@@ -268,37 +290,39 @@ StatusOr<std::vector<PendingExplanation>> ExplainPending(const ExplainSource& sr
     if (*now_probe.why == WaitReason::kQuota && !ts.cohort.empty()) {
       for (size_t t = 0; t < s.tenant_count(); ++t) {
         const TenantSpec& lender = s.tenant(static_cast<int>(t));
-        if (lender.name == ts.name || lender.cohort != ts.cohort || lender.lending_limit_gpus == kUnlimited) continue;
+        if (lender.name == ts.name || lender.cohort != ts.cohort || lender.lending_limit_gpus == kUnlimited)
+          continue;
         AWAN_ASSIGN_OR_RETURN(Probe p, TryAlone(src, i, [&](JobScheduler& c) {
-          TenantSpec l = lender;
-          l.lending_limit_gpus = kUnlimited;
-          c.SetTenant(static_cast<int>(t), l);
-          return Status::Ok();
-        }));
+                                TenantSpec l = lender;
+                                l.lending_limit_gpus = kUnlimited;
+                                c.SetTenant(static_cast<int>(t), l);
+                                return Status::Ok();
+                              }));
         if (p.why) continue;
         Counterfactual cf;
         cf.kind = "lend_quota";
         cf.tenant = lender.name;
         cf.region = StartedIn(fleet, *p.st.sched, i);
-        cf.text = fmt::format("would start now in {} if tenant {} lent its idle quota (its lending limit is {} GPUs)",
-                              cf.region, lender.name, lender.lending_limit_gpus);
+        cf.text = fmt::format(
+            "would start now in {} if tenant {} lent its idle quota (its lending limit is {} GPUs)",
+            cf.region, lender.name, lender.lending_limit_gpus);
         e.counterfactuals.push_back(std::move(cf));
         break;
       }
       if (ts.borrowing_limit_gpus != kUnlimited) {
         AWAN_ASSIGN_OR_RETURN(Probe p, TryAlone(src, i, [&](JobScheduler& c) {
-          TenantSpec b = ts;
-          b.borrowing_limit_gpus = kUnlimited;
-          c.SetTenant(r.tenant, b);
-          return Status::Ok();
-        }));
+                                TenantSpec b = ts;
+                                b.borrowing_limit_gpus = kUnlimited;
+                                c.SetTenant(r.tenant, b);
+                                return Status::Ok();
+                              }));
         if (!p.why) {
           Counterfactual cf;
           cf.kind = "borrow_limit";
           cf.tenant = ts.name;
           cf.region = StartedIn(fleet, *p.st.sched, i);
-          cf.text = fmt::format("would start now in {} if tenant {} could borrow beyond its limit of {} GPUs", cf.region,
-                                ts.name, ts.borrowing_limit_gpus);
+          cf.text = fmt::format("would start now in {} if tenant {} could borrow beyond its limit of {} GPUs",
+                                cf.region, ts.name, ts.borrowing_limit_gpus);
           e.counterfactuals.push_back(std::move(cf));
         }
       }
@@ -311,8 +335,9 @@ StatusOr<std::vector<PendingExplanation>> ExplainPending(const ExplainSource& sr
       cf.start_s = w.first;
       cf.after_job = w.second;
       const int64_t mins = (w.first - now + 59) / 60;
-      cf.text = fmt::format("would start in about {} min (at t={} s) when job {} ends, if no new work arrives", mins,
-                            w.first, w.second);
+      cf.text =
+          fmt::format("would start in about {} min (at t={} s) when job {} ends, if no new work arrives",
+                      mins, w.first, w.second);
       e.counterfactuals.push_back(std::move(cf));
     }
     out.push_back(std::move(e));

@@ -1,7 +1,8 @@
 // High availability: a three-member etcd cluster (scripts/etcd-up.sh) and two `awan serve` replicas on
-// 127.0.0.1. One replica leads (readyz 200), the other stands by (503). The test kills the active replica and the
-// etcd leader at the same moment and checks that the standby takes over and schedules within 10 s, and that
-// every job that got 201 before the failure is still there.
+// 127.0.0.1. One replica leads (readyz 200), the other stands by (503). The test kills the active replica and
+// the etcd leader at the same moment and checks that the standby takes over and schedules within 10 s, and
+// that every job that got 201 before the failure is still there.
+#include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -11,11 +12,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 namespace {
 
@@ -47,8 +46,8 @@ Replica Start(const std::string& dir, const std::string& store, int n) {
     dup2(fd, 2);
     const std::string fleet = std::string(AWAN_SOURCE_DIR) + "/examples/fleets/asean.yaml";
     const std::string state = dir + "/state" + std::to_string(n);
-    execl(AWAN_BINARY, AWAN_BINARY, "serve", "--store", store.c_str(), "--listen", "127.0.0.1:0", "--fleet", fleet.c_str(),
-          "--state-dir", state.c_str(), "--tick-ms", "100", static_cast<char*>(nullptr));
+    execl(AWAN_BINARY, AWAN_BINARY, "serve", "--store", store.c_str(), "--listen", "127.0.0.1:0", "--fleet",
+          fleet.c_str(), "--state-dir", state.c_str(), "--tick-ms", "100", static_cast<char*>(nullptr));
     _exit(127);
   }
   for (int i = 0; i < 100 && r.url.empty(); ++i) {
@@ -71,7 +70,8 @@ int Ready(const std::string& url) {
 }
 
 TEST(HighAvailability, StandbyTakesOverWhenTheActiveReplicaAndTheEtcdLeaderDie) {
-  const std::string dir = (std::filesystem::temp_directory_path() / ("awan-ha-" + std::to_string(getpid()))).string();
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / ("awan-ha-" + std::to_string(getpid()))).string();
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   const std::string eps = Shell(std::string(AWAN_SOURCE_DIR) + "/scripts/etcd-up.sh " + dir + "/etcd 26790");
@@ -86,8 +86,8 @@ TEST(HighAvailability, StandbyTakesOverWhenTheActiveReplicaAndTheEtcdLeaderDie) 
   } cleanup{dir, {}};
   const std::string store = "etcd:" + eps;
   Shell(std::string(AWAN_BINARY) + " init --store " + store);
-  const std::string token =
-      Shell(std::string(AWAN_BINARY) + " token create --store " + store + " --tenant my-university --role member 2>/dev/null | tail -1");
+  const std::string token = Shell(std::string(AWAN_BINARY) + " token create --store " + store +
+                                  " --tenant my-university --role member 2>/dev/null | tail -1");
   ASSERT_EQ(token.rfind("awan_", 0), 0u) << token;
   Replica a = Start(dir, store, 1), b = Start(dir, store, 2);
   cleanup.pids = {a.pid, b.pid};
@@ -107,7 +107,8 @@ TEST(HighAvailability, StandbyTakesOverWhenTheActiveReplicaAndTheEtcdLeaderDie) 
   // Accepted jobs before the failure.
   httplib::Client c(active->url);
   const httplib::Headers auth = {{"Authorization", "Bearer " + token}};
-  const std::string job = "apiVersion: awan/v1\nkind: Job\nmetadata: {name: ha}\nspec: {gpus: 1, duration_s: 2}\n";
+  const std::string job =
+      "apiVersion: awan/v1\nkind: Job\nmetadata: {name: ha}\nspec: {gpus: 1, duration_s: 2}\n";
   std::vector<std::string> accepted;
   for (int i = 0; i < 30; ++i) {
     auto r = c.Post("/v1/jobs", auth, job, "application/yaml");
@@ -153,7 +154,8 @@ TEST(HighAvailability, StandbyTakesOverWhenTheActiveReplicaAndTheEtcdLeaderDie) 
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   const double resumed_s = std::chrono::duration<double>(Clock::now() - t0).count();
-  EXPECT_TRUE(state == "Running" || state == "Succeeded") << "state " << state << " after " << resumed_s << " s";
+  EXPECT_TRUE(state == "Running" || state == "Succeeded")
+      << "state " << state << " after " << resumed_s << " s";
   std::printf("takeover after %.1f s, a new job running after %.1f s\n", takeover_s, resumed_s);
   // No accepted job is lost.
   std::set<std::string> listed;
@@ -161,7 +163,8 @@ TEST(HighAvailability, StandbyTakesOverWhenTheActiveReplicaAndTheEtcdLeaderDie) 
   ASSERT_EQ(all->status, 200);
   const Json page = Json::parse(all->body);
   for (const Json& j : page["items"]) listed.insert(j["id"].get<std::string>());
-  for (const std::string& id : accepted) EXPECT_TRUE(listed.count(id)) << id << " got 201 but is gone; listed " << all->body.substr(0, 300);
+  for (const std::string& id : accepted)
+    EXPECT_TRUE(listed.count(id)) << id << " got 201 but is gone; listed " << all->body.substr(0, 300);
   // Damaged data in the store is a clear error, and the server goes on serving.
   Shell("ETCDCTL_API=3 etcdctl --endpoints=" + eps + " put /awan/jobs/j-99999999 'not json' >/dev/null 2>&1");
   auto bad = n.Get("/v1/jobs/j-99999999", auth);

@@ -1,6 +1,8 @@
 // `awan serve` end to end on 127.0.0.1: the real binary, the real SQLite store, real processes. Jobs run to
-// completion on the GPUs awan chose; every endpoint keeps tenants apart; bad tokens and bad bodies get a clear
-// 4xx and the server keeps serving; and a job that got 201 survives SIGKILL at random moments (20 rounds).
+// completion on the GPUs awan chose; every endpoint keeps tenants apart; bad tokens and bad bodies get a
+// clear 4xx and the server keeps serving; and a job that got 201 survives SIGKILL at random moments (20
+// rounds).
+#include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -10,12 +12,10 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <thread>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "integration/serve_harness.h"
 
@@ -51,20 +51,22 @@ TEST(Serve, JobsRunOnTheGpusAwanChoseAndTenantsStayApart) {
     auto logs = c.Get("/v1/jobs/" + id + "/logs?task=" + std::to_string(t), Bearer(a));
     ASSERT_EQ(logs->status, 200);
     const Json& p = done["placement"][static_cast<size_t>(t)];
-    EXPECT_NE(logs->body.find("devices " + p["devices"].get<std::string>() + " node " + p["node"].get<std::string>()),
+    EXPECT_NE(logs->body.find("devices " + p["devices"].get<std::string>() + " node " +
+                              p["node"].get<std::string>()),
               std::string::npos)
         << logs->body << " vs " << p.dump();
   }
 
-  // The audit log: one hash-chained entry per placement, with the rules that allowed it; admins only. It passes
-  // `awan audit verify` against the fleet.
+  // The audit log: one hash-chained entry per placement, with the rules that allowed it; admins only. It
+  // passes `awan audit verify` against the fleet.
   EXPECT_EQ(c.Get("/v1/audit", Bearer(a))->status, 403);
   auto audit_log = c.Get("/v1/audit", Bearer(admin));
   ASSERT_EQ(audit_log->status, 200);
   EXPECT_NE(audit_log->body.find("\"job\":\"" + id + "\""), std::string::npos) << audit_log->body;
   std::ofstream(dir + "/audit.jsonl") << audit_log->body;
-  const std::string verify = RunAwan("audit verify --fleet " + std::string(AWAN_SOURCE_DIR) + "/examples/fleets/asean.yaml --log " +
-                                     dir + "/audit.jsonl 2>&1; echo rc=$?");
+  const std::string verify =
+      RunAwan("audit verify --fleet " + std::string(AWAN_SOURCE_DIR) + "/examples/fleets/asean.yaml --log " +
+              dir + "/audit.jsonl 2>&1; echo rc=$?");
   EXPECT_NE(verify.find("rc=0"), std::string::npos) << verify;
 
   // Tenant B sees nothing of A's: every endpoint answers 404 or leaves it out.
@@ -88,7 +90,8 @@ TEST(Serve, JobsRunOnTheGpusAwanChoseAndTenantsStayApart) {
   EXPECT_EQ(c.Post("/v1/jobs", Bearer(viewer), kShortJob, "application/yaml")->status, 403);
 
   // Missing, malformed, unknown and revoked tokens: 401 with a message.
-  for (const httplib::Headers& h : {httplib::Headers{}, Bearer("nonsense"), Bearer("awan_" + std::string(64, '0')), Bearer(revoked)}) {
+  for (const httplib::Headers& h :
+       {httplib::Headers{}, Bearer("nonsense"), Bearer("awan_" + std::string(64, '0')), Bearer(revoked)}) {
     auto r = c.Get("/v1/jobs", h);
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 401) << r->body;
@@ -101,10 +104,13 @@ TEST(Serve, JobsRunOnTheGpusAwanChoseAndTenantsStayApart) {
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   EXPECT_EQ(c.Get("/v1/jobs", Bearer(late))->status, 401);
   // Malformed and oversized bodies: a clear 4xx, and the server keeps serving.
-  auto bad = c.Post("/v1/jobs", Bearer(a), "apiVersion: awan/v1\nkind: Job\nmetadata: {name: x}\nspec: {gpus: 3.5, duration_s: 5}\n",
+  auto bad = c.Post("/v1/jobs", Bearer(a),
+                    "apiVersion: awan/v1\nkind: Job\nmetadata: {name: x}\nspec: {gpus: 3.5, duration_s: 5}\n",
                     "application/yaml");
   EXPECT_EQ(bad->status, 400);
-  EXPECT_NE(Json::parse(bad->body)["error"].get<std::string>().find("whole number of GPUs"), std::string::npos) << bad->body;
+  EXPECT_NE(Json::parse(bad->body)["error"].get<std::string>().find("whole number of GPUs"),
+            std::string::npos)
+      << bad->body;
   EXPECT_EQ(c.Post("/v1/jobs", Bearer(a), "{not yaml: [", "application/yaml")->status, 400);
   auto big = c.Post("/v1/jobs", Bearer(a), std::string(300 * 1024, 'x'), "application/yaml");
   ASSERT_TRUE(big);
@@ -127,9 +133,10 @@ TEST(Serve, JobsRunOnTheGpusAwanChoseAndTenantsStayApart) {
   EXPECT_EQ(c.Get("/metrics")->status, 401);
   auto metrics = c.Get("/metrics", Bearer(admin));
   ASSERT_EQ(metrics->status, 200);
-  for (const char* m : {"awan_jobs_waiting{tenant=\"my-university\"}", "awan_jobs_waiting{tenant=\"sg-fintech\"}",
-                        "awan_scheduling_cycle_seconds_bucket", "awan_api_request_seconds_count", "awan_decisions_total 2",
-                        "awan_jobs_submitted_total 2"}) {
+  for (const char* m :
+       {"awan_jobs_waiting{tenant=\"my-university\"}", "awan_jobs_waiting{tenant=\"sg-fintech\"}",
+        "awan_scheduling_cycle_seconds_bucket", "awan_api_request_seconds_count", "awan_decisions_total 2",
+        "awan_jobs_submitted_total 2"}) {
     EXPECT_NE(metrics->body.find(m), std::string::npos) << m << "\n" << metrics->body;
   }
   const std::string mine = c.Get("/metrics", Bearer(a))->body;
@@ -137,15 +144,16 @@ TEST(Serve, JobsRunOnTheGpusAwanChoseAndTenantsStayApart) {
   EXPECT_EQ(mine.find("sg-fintech"), std::string::npos) << mine;
 }
 
-// Durability: a client submits as fast as it can while the server is killed with SIGKILL at a random moment; after
-// a restart every job that got 201 is there, in a consistent state. 20 rounds.
+// Durability: a client submits as fast as it can while the server is killed with SIGKILL at a random moment;
+// after a restart every job that got 201 is there, in a consistent state. 20 rounds.
 TEST(Serve, EveryAcceptedJobSurvivesSigkill) {
   const std::string dir = TempDir("kill");
   const std::string db = dir + "/awan.db";
   const std::string token = Token(db, "my-university", "member");
   std::mt19937 rng(20261123);
   std::vector<std::string> accepted;
-  const std::string job = "apiVersion: awan/v1\nkind: Job\nmetadata: {name: d}\nspec: {gpus: 1, duration_s: 5}\n";
+  const std::string job =
+      "apiVersion: awan/v1\nkind: Job\nmetadata: {name: d}\nspec: {gpus: 1, duration_s: 5}\n";
   for (int round = 0; round < 20; ++round) {
     Server s(dir, db);
     ASSERT_GT(s.port(), 0) << "round " << round;
@@ -190,9 +198,9 @@ TEST(Serve, EveryAcceptedJobSurvivesSigkill) {
   ExpectAuditVerifies(c, db, dir);
 }
 
-// Durability with work running: 10 rounds of SIGKILL while a client submits jobs whose tasks run for 2 s. Every
-// job that got 201 ends Succeeded, each task ran exactly once from start to end (one log, no second run: a
-// restart neither killed nor reran it), and the audit chain verifies.
+// Durability with work running: 10 rounds of SIGKILL while a client submits jobs whose tasks run for 2 s.
+// Every job that got 201 ends Succeeded, each task ran exactly once from start to end (one log, no second
+// run: a restart neither killed nor reran it), and the audit chain verifies.
 TEST(Serve, SigkillRoundsWithTasksRunning) {
   if (geteuid() != 0) GTEST_SKIP() << "task isolation needs root";
   const std::string dir = TempDir("kill-tasks");
@@ -200,8 +208,9 @@ TEST(Serve, SigkillRoundsWithTasksRunning) {
   const std::string token = Token(db, "my-university", "member");
   std::mt19937 rng(20261202);
   std::vector<std::string> accepted;
-  const std::string job = "apiVersion: awan/v1\nkind: Job\nmetadata: {name: t}\nspec: {gpus: 1, cpu: 1, memory_gib: 1, "
-                          "command: [sh, -c, 'echo start; sleep 2; echo end']}\n";
+  const std::string job =
+      "apiVersion: awan/v1\nkind: Job\nmetadata: {name: t}\nspec: {gpus: 1, cpu: 1, memory_gib: 1, "
+      "command: [sh, -c, 'echo start; sleep 2; echo end']}\n";
   for (int round = 0; round < 10; ++round) {
     Server s(dir, db, "", {"--heavy-reads-per-s", "0"});
     ASSERT_GT(s.port(), 0) << "round " << round;
@@ -237,8 +246,8 @@ TEST(Serve, SigkillRoundsWithTasksRunning) {
     EXPECT_EQ(earlier, "") << id << " ran twice";
     ran_once += log == "start\nend\n" && earlier.empty();
   }
-  std::printf("%zu jobs accepted over 10 rounds of SIGKILL with tasks running; %d ran exactly once\n", accepted.size(),
-              ran_once);
+  std::printf("%zu jobs accepted over 10 rounds of SIGKILL with tasks running; %d ran exactly once\n",
+              accepted.size(), ran_once);
   ExpectAuditVerifies(c, db, dir);
 }
 
@@ -246,13 +255,14 @@ TEST(Serve, SigkillRoundsWithTasksRunning) {
 
 namespace {
 
-// The slurm executor against a real Slurm cluster on 127.0.0.1 (slurmctld + slurmd with 4 fake GPUs, started by
-// scripts/slurm-up.sh): the job runs through sbatch on the node awan chose, with the GPU count Slurm allocated
-// and the device indices awan chose, to completion.
+// The slurm executor against a real Slurm cluster on 127.0.0.1 (slurmctld + slurmd with 4 fake GPUs, started
+// by scripts/slurm-up.sh): the job runs through sbatch on the node awan chose, with the GPU count Slurm
+// allocated and the device indices awan chose, to completion.
 TEST(Serve, SlurmExecutorRunsTheJobWhereAwanPlacedIt) {
   if (getuid() != 0) GTEST_SKIP() << "needs root to start slurmd and munged (scripts/slurm-up.sh)";
   const std::string dir = TempDir("slurm");
-  const std::string up = std::string(AWAN_SOURCE_DIR) + "/scripts/slurm-up.sh " + dir + "/slurm 4 16917 16918";
+  const std::string up =
+      std::string(AWAN_SOURCE_DIR) + "/scripts/slurm-up.sh " + dir + "/slurm 4 16917 16918";
   FILE* p = popen(up.c_str(), "r");
   char buf[256] = {0};
   const bool got = fgets(buf, sizeof buf, p) != nullptr;
@@ -263,7 +273,9 @@ TEST(Serve, SlurmExecutorRunsTheJobWhereAwanPlacedIt) {
   setenv("SLURM_CONF", (dir + "/slurm/slurm.conf").c_str(), 1);
   struct Down {
     std::string dir;
-    ~Down() { std::system((std::string(AWAN_SOURCE_DIR) + "/scripts/slurm-down.sh " + dir + "/slurm").c_str()); }
+    ~Down() {
+      std::system((std::string(AWAN_SOURCE_DIR) + "/scripts/slurm-down.sh " + dir + "/slurm").c_str());
+    }
   } down{dir};
   OneNodeFleet(dir);
   const std::string db = dir + "/awan.db";
@@ -271,9 +283,10 @@ TEST(Serve, SlurmExecutorRunsTheJobWhereAwanPlacedIt) {
   Server s(dir, db, dir + "/fleet.yaml", {"--executor", "slurm", "--slurm-nodes", "z-b0-s0-0=" + host});
   ASSERT_GT(s.port(), 0);
   Http c(s.url());
-  const std::string job = "apiVersion: awan/v1\nkind: Job\nmetadata: {name: on-slurm}\nspec:\n  gpus: 2\n  cpu: 1\n"
-                          "  memory_gib: 0.1\n  command: [sh, -c, 'echo devices=$CUDA_VISIBLE_DEVICES job=$SLURM_JOB_ID "
-                          "node=$SLURMD_NODENAME']\n";
+  const std::string job =
+      "apiVersion: awan/v1\nkind: Job\nmetadata: {name: on-slurm}\nspec:\n  gpus: 2\n  cpu: 1\n"
+      "  memory_gib: 0.1\n  command: [sh, -c, 'echo devices=$CUDA_VISIBLE_DEVICES job=$SLURM_JOB_ID "
+      "node=$SLURMD_NODENAME']\n";
   auto sub = c.Post("/v1/jobs", Bearer(token), job, "application/yaml");
   ASSERT_EQ(sub->status, 201) << sub->body;
   const std::string id = Json::parse(sub->body)["id"];
@@ -293,15 +306,16 @@ TEST(Serve, SlurmExecutorRunsTheJobWhereAwanPlacedIt) {
   pclose(q);
   EXPECT_NE(info.find("JobState=COMPLETED"), std::string::npos) << info;
   EXPECT_NE(info.find("NodeList=" + host), std::string::npos) << info;
-  EXPECT_NE(info.find("TresPerNode=gres:gpu:2"), std::string::npos) << info;  // Slurm allocated 2 GPUs to run it
+  EXPECT_NE(info.find("TresPerNode=gres:gpu:2"), std::string::npos)
+      << info;  // Slurm allocated 2 GPUs to run it
 }
 
 }  // namespace
 
 namespace {
 
-// Heartbeats: a node that has beaten and then falls silent is marked down, its job is stopped and requeued; when
-// it beats again the job runs again.
+// Heartbeats: a node that has beaten and then falls silent is marked down, its job is stopped and requeued;
+// when it beats again the job runs again.
 TEST(Serve, SilentNodeIsMarkedDownAndItsWorkRequeued) {
   const std::string dir = TempDir("beat");
   OneNodeFleet(dir);
@@ -310,12 +324,16 @@ TEST(Serve, SilentNodeIsMarkedDownAndItsWorkRequeued) {
   Server s(dir, db, dir + "/fleet.yaml", {"--heartbeat-timeout", "1"});
   ASSERT_GT(s.port(), 0);
   Http c(s.url());
-  auto beat = [&] { return c.Post("/v1/nodes/z-b0-s0-0/heartbeat", Bearer(admin), "", "text/plain")->status; };
+  auto beat = [&] {
+    return c.Post("/v1/nodes/z-b0-s0-0/heartbeat", Bearer(admin), "", "text/plain")->status;
+  };
   ASSERT_EQ(beat(), 200);
-  EXPECT_EQ(c.Post("/v1/nodes/z-b0-s0-0/heartbeat", Bearer(token), "", "text/plain")->status, 403);  // members may not
+  EXPECT_EQ(c.Post("/v1/nodes/z-b0-s0-0/heartbeat", Bearer(token), "", "text/plain")->status,
+            403);  // members may not
   EXPECT_EQ(c.Post("/v1/nodes/nosuch/heartbeat", Bearer(admin), "", "text/plain")->status, 404);
-  const std::string job = "apiVersion: awan/v1\nkind: Job\nmetadata: {name: long}\nspec: {gpus: 1, cpu: 1, memory_gib: 1, "
-                          "command: [sleep, '60']}\n";
+  const std::string job =
+      "apiVersion: awan/v1\nkind: Job\nmetadata: {name: long}\nspec: {gpus: 1, cpu: 1, memory_gib: 1, "
+      "command: [sleep, '60']}\n";
   auto sub = c.Post("/v1/jobs", Bearer(token), job, "application/yaml");
   ASSERT_EQ(sub->status, 201);
   const std::string id = Json::parse(sub->body)["id"];
@@ -349,10 +367,11 @@ namespace {
 // TLS by flag: with a certificate the API is HTTPS only, and the CLI verifies it against AWAN_CA.
 TEST(Serve, TlsByFlag) {
   const std::string dir = TempDir("tls");
-  ASSERT_EQ(std::system(("openssl req -x509 -newkey rsa:2048 -nodes -keyout " + dir + "/key.pem -out " + dir +
-                         "/cert.pem -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null")
-                            .c_str()),
-            0);
+  ASSERT_EQ(
+      std::system(("openssl req -x509 -newkey rsa:2048 -nodes -keyout " + dir + "/key.pem -out " + dir +
+                   "/cert.pem -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null")
+                      .c_str()),
+      0);
   const std::string db = dir + "/awan.db";
   const std::string token = Token(db, "my-university", "member");
   Server s(dir, db, "", {"--tls-cert", dir + "/cert.pem", "--tls-key", dir + "/key.pem"});
@@ -368,7 +387,8 @@ TEST(Serve, TlsByFlag) {
   plain.set_read_timeout(2);
   auto no = plain.Get("/v1/healthz");
   EXPECT_TRUE(!no || no->status != 200);  // plain HTTP is not served
-  EXPECT_NE(RunAwan("queue --ca " + dir + "/cert.pem --server " + s.url() + " --token " + token).find("ID"), std::string::npos);
+  EXPECT_NE(RunAwan("queue --ca " + dir + "/cert.pem --server " + s.url() + " --token " + token).find("ID"),
+            std::string::npos);
   // Without the CA the self-signed certificate is refused.
   EXPECT_EQ(RunAwan("queue --server " + s.url() + " --token " + token).find("ID"), std::string::npos);
 }
@@ -377,10 +397,11 @@ TEST(Serve, TlsByFlag) {
 
 namespace {
 
-// cgroup-v1 limits for local tasks, where the machine allows: a task runs in its own memory and cpu cgroup with
-// the manifest's limits, and a task that goes over its memory is killed (exit 137, job Failed).
+// cgroup-v1 limits for local tasks, where the machine allows: a task runs in its own memory and cpu cgroup
+// with the manifest's limits, and a task that goes over its memory is killed (exit 137, job Failed).
 TEST(Serve, LocalTasksRunUnderCgroupLimits) {
-  if (access("/sys/fs/cgroup/memory/memory.limit_in_bytes", W_OK) != 0 && access("/sys/fs/cgroup/memory", W_OK) != 0) {
+  if (access("/sys/fs/cgroup/memory/memory.limit_in_bytes", W_OK) != 0 &&
+      access("/sys/fs/cgroup/memory", W_OK) != 0) {
     GTEST_SKIP() << "no writable cgroup-v1 memory hierarchy on this machine";
   }
   const std::string dir = TempDir("cgroup");
@@ -390,23 +411,26 @@ TEST(Serve, LocalTasksRunUnderCgroupLimits) {
   ASSERT_GT(s.port(), 0);
   Http c(s.url());
   const std::string show =
-      "apiVersion: awan/v1\nkind: Job\nmetadata: {name: limits}\nspec: {gpus: 1, cpu: 2, memory_gib: 0.0625, command: [sh, -c, "
-      "'echo $AWAN_CGROUP; cat /sys/fs/cgroup/memory/$AWAN_CGROUP/memory.limit_in_bytes /sys/fs/cgroup/cpu/$AWAN_CGROUP/cpu.cfs_quota_us; "
+      "apiVersion: awan/v1\nkind: Job\nmetadata: {name: limits}\nspec: {gpus: 1, cpu: 2, memory_gib: 0.0625, "
+      "command: [sh, -c, "
+      "'echo $AWAN_CGROUP; cat /sys/fs/cgroup/memory/$AWAN_CGROUP/memory.limit_in_bytes "
+      "/sys/fs/cgroup/cpu/$AWAN_CGROUP/cpu.cfs_quota_us; "
       "grep memory /proc/self/cgroup']}\n";
   auto a = c.Post("/v1/jobs", Bearer(token), show, "application/yaml");
   ASSERT_EQ(a->status, 201);
   const std::string ida = Json::parse(a->body)["id"];
   ASSERT_EQ(WaitForState(c, token, ida, "Succeeded")["state"], "Succeeded");
   const std::string log = c.Get("/v1/jobs/" + ida + "/logs", Bearer(token))->body;
-  EXPECT_NE(log.find("67108864"), std::string::npos) << log;       // 64 MiB
-  EXPECT_NE(log.find("200000"), std::string::npos) << log;         // 2 cores of CFS quota
+  EXPECT_NE(log.find("67108864"), std::string::npos) << log;  // 64 MiB
+  EXPECT_NE(log.find("200000"), std::string::npos) << log;    // 2 cores of CFS quota
   // Its own group: awan/<this server's instance>/<job>-<task>, the same one /proc says it is in.
   const std::string group = log.substr(0, log.find('\n'));
   EXPECT_EQ(group.rfind("awan/", 0), 0u) << log;
   EXPECT_NE(group.find("/" + ida + "-0"), std::string::npos) << log;
   EXPECT_NE(log.find(":/" + group), std::string::npos) << log;
   const std::string hog =
-      "apiVersion: awan/v1\nkind: Job\nmetadata: {name: hog}\nspec: {gpus: 1, cpu: 1, memory_gib: 0.0625, command: [sh, -c, "
+      "apiVersion: awan/v1\nkind: Job\nmetadata: {name: hog}\nspec: {gpus: 1, cpu: 1, memory_gib: 0.0625, "
+      "command: [sh, -c, "
       "'x=$(head -c 400000000 /dev/zero | tr \"\\\\000\" a); echo survived']}\n";
   auto b = c.Post("/v1/jobs", Bearer(token), hog, "application/yaml");
   ASSERT_EQ(b->status, 201) << b->body;
@@ -420,8 +444,8 @@ TEST(Serve, LocalTasksRunUnderCgroupLimits) {
 
 namespace {
 
-// Explain through the API and the CLI: a job waiting behind a full node is told why, and what would change it,
-// computed by the core on a clone of the live state.
+// Explain through the API and the CLI: a job waiting behind a full node is told why, and what would change
+// it, computed by the core on a clone of the live state.
 TEST(Serve, ExplainAWaitingJob) {
   const std::string dir = TempDir("explain");
   OneNodeFleet(dir, "  - {name: other, guaranteed_gpus: 0}\n");
@@ -430,8 +454,9 @@ TEST(Serve, ExplainAWaitingJob) {
   Server s(dir, db, dir + "/fleet.yaml");
   ASSERT_GT(s.port(), 0);
   Http c(s.url());
-  const std::string big = "apiVersion: awan/v1\nkind: Job\nmetadata: {name: big}\nspec: {gpus: 4, cpu: 1, memory_gib: 1, "
-                          "duration_s: 600, command: [sleep, '30']}\n";
+  const std::string big =
+      "apiVersion: awan/v1\nkind: Job\nmetadata: {name: big}\nspec: {gpus: 4, cpu: 1, memory_gib: 1, "
+      "duration_s: 600, command: [sleep, '30']}\n";
   auto a = c.Post("/v1/jobs", Bearer(token), big, "application/yaml");
   ASSERT_EQ(a->status, 201);
   const std::string ida = Json::parse(a->body)["id"];
@@ -447,7 +472,8 @@ TEST(Serve, ExplainAWaitingJob) {
   bool wait = false;
   for (const Json& cf : e["counterfactuals"]) wait = wait || (cf["kind"] == "wait" && cf["after_job"] == ida);
   EXPECT_TRUE(wait) << e.dump();
-  EXPECT_EQ(c.Get("/v1/jobs/" + ida + "/explain", Bearer(token))->status, 409);  // running: nothing to explain
+  EXPECT_EQ(c.Get("/v1/jobs/" + ida + "/explain", Bearer(token))->status,
+            409);  // running: nothing to explain
   EXPECT_EQ(c.Get("/v1/jobs/" + idb + "/explain", Bearer(other))->status, 404);  // another tenant's
   // Queues: each tenant's waiting and running jobs; a tenant sees only its own.
   const Json queues = Json::parse(c.Get("/v1/queues", Bearer(token))->body);
@@ -486,10 +512,11 @@ TEST(Serve, LogsFollowUntilTheJobEnds) {
   Server s(dir, db, dir + "/fleet.yaml", extra);
   ASSERT_GT(s.port(), 0);
   Http c(s.url());
-  auto r = c.Post("/v1/jobs", Bearer(token),
-                  "apiVersion: awan/v1\nkind: Job\nmetadata: {name: talk}\nspec: {gpus: 1, cpu: 1, memory_gib: 1, "
-                  "command: [sh, -c, 'for i in 1 2 3; do echo line$i; sleep 1; done']}\n",
-                  "application/yaml");
+  auto r =
+      c.Post("/v1/jobs", Bearer(token),
+             "apiVersion: awan/v1\nkind: Job\nmetadata: {name: talk}\nspec: {gpus: 1, cpu: 1, memory_gib: 1, "
+             "command: [sh, -c, 'for i in 1 2 3; do echo line$i; sleep 1; done']}\n",
+             "application/yaml");
   ASSERT_EQ(r->status, 201) << r->body;
   const std::string id = Json::parse(r->body)["id"];
   ASSERT_EQ(WaitForState(c, token, id, "Running")["state"], "Running");
@@ -503,14 +530,17 @@ TEST(Serve, LogsFollowUntilTheJobEnds) {
 // adopts them where they run (same processes, found through the task's memory cgroup) and tracks them to the
 // end; a task that ended while no server watched is recorded, not rerun. Each run keeps its own log.
 TEST(Serve, RestartAdoptsRunningTasks) {
-  if (access("/sys/fs/cgroup/memory/cgroup.procs", W_OK) != 0) GTEST_SKIP() << "no writable cgroup-v1 memory hierarchy";
+  if (access("/sys/fs/cgroup/memory/cgroup.procs", W_OK) != 0)
+    GTEST_SKIP() << "no writable cgroup-v1 memory hierarchy";
   const std::string dir = TempDir("adopt");
   OneNodeFleet(dir);
   const std::string db = dir + "/awan.db";
   const std::string token = Token(db, "lab", "member");
   auto job = [](const std::string& name, int seconds) {
-    return "apiVersion: awan/v1\nkind: Job\nmetadata: {name: " + name + "}\nspec: {gpus: 1, cpu: 1, memory_gib: 1, "
-           "command: [sh, -c, 'echo $AWAN_CGROUP; sleep " + std::to_string(seconds) + "; echo done']}\n";
+    return "apiVersion: awan/v1\nkind: Job\nmetadata: {name: " + name +
+           "}\nspec: {gpus: 1, cpu: 1, memory_gib: 1, "
+           "command: [sh, -c, 'echo $AWAN_CGROUP; sleep " +
+           std::to_string(seconds) + "; echo done']}\n";
   };
   auto pids = CgroupPids;
   std::string id, quick, group;
