@@ -86,6 +86,13 @@ StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Create(std::unique_ptr<con
   return cp;
 }
 
+StatusOr<JobResidency> ControlPlane::ResidencyOf(const JobSpec& job, const TenantSpec& tenant) const {
+  // The job's data under its tenant's defaults (datasets are not declared through the API yet).
+  const std::map<std::string, TenantSpec> tenants{{job.tenant, tenant}};
+  AWAN_ASSIGN_OR_RETURN(DataCatalog catalog, DataCatalog::Build(fleet_->fleet, {}, {job}, tenants));
+  return catalog.ForJob(job, tenant);
+}
+
 std::pair<int64_t, int64_t> ControlPlane::TaskIdentity(const TenantSpec& t) const {
   if (t.uid > 0) return {t.uid, t.gid > 0 ? t.gid : t.uid};
   // FNV-1a of the name: the same tenant keeps its uid across restarts and fleet-file edits.
@@ -121,10 +128,7 @@ StatusOr<ControlPlane::Live*> ControlPlane::Enqueue(StoredJob row, bool recoveri
   l.env = m.env;
   l.time_limit_s = m.time_limit_s;
   l.workdir = m.workdir;
-  // Residency: the job's data under its tenant's defaults (datasets are not declared through the API yet).
-  std::map<std::string, TenantSpec> tenants{{l.row.tenant, sched_->tenant(t->second)}};
-  AWAN_ASSIGN_OR_RETURN(DataCatalog catalog, DataCatalog::Build(fleet_->fleet, {}, {l.spec}, tenants));
-  AWAN_ASSIGN_OR_RETURN(JobResidency res, catalog.ForJob(l.spec, sched_->tenant(t->second)));
+  AWAN_ASSIGN_OR_RETURN(JobResidency res, ResidencyOf(l.spec, sched_->tenant(t->second)));
   const int64_t now_s = now_ms_() / 1000;
   residency_.push_back(res);
   l.index = sched_->AddJob(l.spec, t->second, recovering ? l.row.created_ms / 1000 : now_s, std::move(res));
@@ -287,9 +291,7 @@ StatusOr<StoredJob> ControlPlane::Submit(const Principal& who, std::string_view 
   {
     JobSpec probe = m.job;
     probe.tenant = tenant;
-    const std::map<std::string, TenantSpec> tenants{{tenant, *tenant_spec}};
-    AWAN_ASSIGN_OR_RETURN(DataCatalog catalog, DataCatalog::Build(fleet_->fleet, {}, {probe}, tenants));
-    AWAN_ASSIGN_OR_RETURN(JobResidency res, catalog.ForJob(probe, *tenant_spec));
+    AWAN_ASSIGN_OR_RETURN(JobResidency res, ResidencyOf(probe, *tenant_spec));
     const StaticFit fit = CheckStaticFit(fleet_->fleet, probe, res);
     if (!fit.fits()) {
       return InvalidArgument(

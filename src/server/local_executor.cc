@@ -190,44 +190,43 @@ int InitMain(void* p) {
   _exit(code);  // as the namespace's init, whatever is left in it dies with us
 }
 
-// Where the kernel finds this process's command line: fields 48 and 49 of /proc/self/stat (arg_start,
-// arg_end).
-std::pair<uintptr_t, uintptr_t> CmdlineRange() {
-  std::ifstream f("/proc/self/stat");
+// The fields of /proc/<who>/stat from field 3 (the state) on, so that field N is at [N - 3]; empty if there
+// is no such process. (Field 2, the command, may hold spaces: it is skipped by its closing parenthesis.)
+std::vector<std::string> StatFields(const std::string& who) {
+  std::ifstream f("/proc/" + who + "/stat");
   const std::string s((std::istreambuf_iterator<char>(f)), {});
   const size_t close = s.rfind(')');
-  if (close == std::string::npos) return {0, 0};
-  std::istringstream rest(s.substr(close + 2));  // field 3 onwards
-  std::string field;
-  uintptr_t start = 0, end = 0;
-  for (int i = 3; i <= 49 && rest >> field; ++i) {
-    if (i == 48) start = std::stoull(field);
-    if (i == 49) end = std::stoull(field);
-  }
-  return {start, end};
+  std::vector<std::string> out;
+  if (close == std::string::npos || close + 2 > s.size()) return out;
+  std::istringstream rest(s.substr(close + 2));
+  for (std::string field; rest >> field;) out.push_back(field);
+  return out;
 }
 
-// Field 22 of /proc/PID/stat: when the process started (clock ticks since boot); with the pid, it names one
-// process for good (pids are reused). 0 if there is no such process.
+// Where the kernel finds this process's command line: fields 48 and 49 (arg_start, arg_end).
+std::pair<uintptr_t, uintptr_t> CmdlineRange() {
+  const std::vector<std::string> f = StatFields("self");
+  if (f.size() < 49 - 2) return {0, 0};
+  return {std::stoull(f[48 - 3]), std::stoull(f[49 - 3])};
+}
+
+// Field 22: when the process started (clock ticks since boot); with the pid, it names one process for good
+// (pids are reused). 0 if there is no such process.
 uint64_t StartTime(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  const std::string s((std::istreambuf_iterator<char>(f)), {});
-  const size_t close = s.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream rest(s.substr(close + 2));  // field 3 onwards
-  std::string field;
-  for (int i = 3; i <= 22 && rest >> field; ++i) {
-    if (i == 22) return std::stoull(field);
-  }
-  return 0;
+  const std::vector<std::string> f = StatFields(std::to_string(pid));
+  return f.size() < 22 - 2 ? 0 : std::stoull(f[22 - 3]);
 }
 
 // Has the process exited (a zombie its new parent has not reaped yet)?
 bool Zombie(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  const std::string s((std::istreambuf_iterator<char>(f)), {});
-  const size_t close = s.rfind(')');
-  return close != std::string::npos && close + 2 < s.size() && s[close + 2] == 'Z';
+  const std::vector<std::string> f = StatFields(std::to_string(pid));
+  return !f.empty() && f[0] == "Z";
+}
+
+// How long the executor lets a task run: a placeholder its duration, a command its time limit (else, as
+// before time limits existed, its duration_s when it set one). 0 = unbounded.
+int64_t WallLimitS(const TaskLaunch& t) {
+  return t.command.empty() ? t.duration_s : (t.time_limit_s > 0 ? t.time_limit_s : t.duration_s);
 }
 
 bool WriteFile(const std::string& path, const std::string& value) {
@@ -391,8 +390,7 @@ int LocalExecutor::ReapOrphans() {
       } catch (...) {
         continue;
       }
-      if (std::any_of(running_.begin(), running_.end(),
-                      [&](const Running& r) { return r.job_id == job_id && r.task == task; })) {
+      if (Tracked(job_id, task)) {
         continue;  // adopted: it runs on under this server
       }
       pid_t pid = 0;
@@ -433,8 +431,7 @@ int LocalExecutor::ReapOrphans() {
       } catch (...) {
         continue;
       }
-      if (std::any_of(running_.begin(), running_.end(),
-                      [&](const Running& r) { return r.job_id == job_id && r.task == task; })) {
+      if (Tracked(job_id, task)) {
         continue;
       }
       stopped += !ReadPids(g.path().string() + "/cgroup.procs").empty();
@@ -494,8 +491,7 @@ Status LocalExecutor::SetUpCgroups(const TaskLaunch& t, std::vector<std::string>
 
 Status LocalExecutor::Launch(const TaskLaunch& t) {
   Running r{t.job_id, t.task, -1, 0, false};
-  const int64_t limit_s =
-      t.command.empty() ? t.duration_s : (t.time_limit_s > 0 ? t.time_limit_s : t.duration_s);
+  const int64_t limit_s = WallLimitS(t);
   if (limit_s > 0) r.ends_ms = now_ms_() + limit_s * 1000;
   std::error_code ec;
   const std::string job_logs = JobLogDir(t.job_id);
@@ -682,42 +678,33 @@ std::vector<TaskExit> LocalExecutor::Poll() {
     Running& r = running_[i];
     bool ended = false;
     int code = 0;
-    if (r.ended_code >= 0) {
+    if (r.ended_code >= 0) {  // ended while no server watched
       ended = true;
       code = r.ended_code;
-    } else if (r.pid < 0) {
+    } else if (r.pid < 0) {  // a placeholder
       ended = now >= r.ends_ms;
-    } else if (r.adopted) {  // not our child: alive while its init is; its code is in the exit file
-      if (r.ends_ms > 0 && now >= r.ends_ms) {
-        r.timed_out = true;
-        Stop(r, /*graceful=*/true);
-        ended = true;
-        code = 128 + SIGKILL;
-        r.pid = -1;
-      } else if (kill(r.pid, 0) != 0 || StartTime(r.pid) == 0 || Zombie(r.pid)) {
-        ended = true;
-        code = 128 + SIGKILL;  // no code recorded: it was killed
-        std::ifstream(ExitPath(r.job_id, r.task)) >> code;
-        r.pid = -1;
-      }
     } else {
-      int status = 0;
-      const pid_t w = waitpid(r.pid, &status, WNOHANG);
-      if (w == r.pid) {
+      if (r.adopted) {  // not our child: alive while its init is; its code is in the exit file
+        if (kill(r.pid, 0) != 0 || StartTime(r.pid) == 0 || Zombie(r.pid)) {
+          ended = true;
+          code = 128 + SIGKILL;  // no code recorded: it was killed
+          std::ifstream(ExitPath(r.job_id, r.task)) >> code;
+        }
+      } else if (int status = 0; waitpid(r.pid, &status, WNOHANG) == r.pid) {
         ended = true;
         code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
         kill(-r.pid, SIGKILL);  // anything the task left behind in its group
-        r.pid = -1;
-      } else if (r.ends_ms > 0 && now >= r.ends_ms) {
+      }
+      if (!ended && r.ends_ms > 0 && now >= r.ends_ms) {  // over its time limit
         r.timed_out = true;
         Stop(r, /*graceful=*/true);
         ended = true;
         code = 128 + SIGKILL;
-        r.pid = -1;
       }
     }
     if (ended) {
-      if (r.pid < 0) KillCgroups(r.job_id, r.task);
+      r.pid = -1;
+      KillCgroups(r.job_id, r.task);
       std::error_code ec;
       fs::remove(PidPath(r.job_id, r.task), ec);
       out.push_back({r.job_id, r.task, code, r.timed_out});
@@ -729,11 +716,15 @@ std::vector<TaskExit> LocalExecutor::Poll() {
   return out;
 }
 
+bool LocalExecutor::Tracked(const std::string& job_id, int task) const {
+  return std::any_of(running_.begin(), running_.end(),
+                     [&](const Running& r) { return r.job_id == job_id && r.task == task; });
+}
+
 Executor::Adoption LocalExecutor::Adopt(const TaskLaunch& t, int64_t started_ms) {
   Running r{t.job_id, t.task, -1, 0, false};
   r.adopted = true;
-  const int64_t limit_s =
-      t.command.empty() ? t.duration_s : (t.time_limit_s > 0 ? t.time_limit_s : t.duration_s);
+  const int64_t limit_s = WallLimitS(t);
   if (limit_s > 0) r.ends_ms = started_ms + limit_s * 1000;
   if (t.command.empty()) {  // a placeholder "runs" on the clock alone
     if (!fs::exists(LogPath(t.job_id, t.task))) return Adoption::kLost;

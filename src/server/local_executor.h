@@ -99,6 +99,7 @@ class LocalExecutor final : public Executor {
   void KillCgroups(const std::string& job_id, int task) const;
   Status SetUpCgroups(const TaskLaunch& t, std::vector<std::string>* procs) const;
   void Stop(Running& r, bool graceful);
+  bool Tracked(const std::string& job_id, int task) const;  // in running_ (launched or adopted)
 
   LocalExecutorOptions o_;
   std::string logs_dir_, work_dir_;

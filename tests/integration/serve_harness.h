@@ -188,6 +188,13 @@ inline Json WaitForEnd(Http& c, const std::string& token, const std::string& id,
   return j;
 }
 
+// `extra`, plus --unsandboxed-tasks when the test does not run as root (tasks are sandboxed only by a root
+// server; the tests that check the sandbox itself skip without root).
+inline std::vector<std::string> AnyUser(std::vector<std::string> extra = {}) {
+  if (geteuid() != 0) extra.push_back("--unsandboxed-tasks");
+  return extra;
+}
+
 inline bool Alive(pid_t pid) {  // running, not a zombie
   std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
   std::string s((std::istreambuf_iterator<char>(stat)), {});

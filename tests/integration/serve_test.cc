@@ -507,9 +507,7 @@ TEST(Serve, LogsFollowUntilTheJobEnds) {
   OneNodeFleet(dir);
   const std::string db = dir + "/awan.db";
   const std::string token = Token(db, "lab", "member");
-  std::vector<std::string> extra;
-  if (geteuid() != 0) extra = {"--unsandboxed-tasks"};
-  Server s(dir, db, dir + "/fleet.yaml", extra);
+  Server s(dir, db, dir + "/fleet.yaml", AnyUser());
   ASSERT_GT(s.port(), 0);
   Http c(s.url());
   auto r =
