@@ -3,9 +3,8 @@
 // Framework::Schedule call. Use a Release build. Results go to docs/benchmarks.md by hand, with the command.
 #pragma once
 
-#include <string>
-
 #include <CLI/CLI.hpp>
+#include <string>
 
 namespace awan::cli {
 
@@ -35,5 +34,18 @@ struct BenchCycleArgs {
 };
 void AddBenchCycle(CLI::App& bench, BenchCycleArgs& args);
 int RunBenchCycle(const BenchCycleArgs& args);
+
+// `awan bench store`: durable job creations per second through a StateStore (etcd or SQLite) from `clients`
+// threads, and, for an etcd store, the raw put rate of the same cluster through the same client (one put of a
+// job-sized value per request, kept-alive connections): the "at least 0.8x raw etcd".
+struct BenchStoreArgs {
+  std::string store;  // etcd:URL,... or sqlite:PATH (made by `awan init`, or created here with --init)
+  int clients = 64;
+  double seconds = 10;
+  int rounds = 3;
+  bool init = false;
+};
+void AddBenchStore(CLI::App& bench, BenchStoreArgs& args);
+int RunBenchStore(const BenchStoreArgs& args);
 
 }  // namespace awan::cli

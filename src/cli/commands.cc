@@ -51,6 +51,8 @@ int Main(int argc, char** argv) {
   AddBench(*bench, bench_args);
   BenchCycleArgs bench_cycle;
   AddBenchCycle(*bench, bench_cycle);
+  BenchStoreArgs bench_store;
+  AddBenchStore(*bench, bench_store);
 
   CLI::App* pol = app.add_subcommand("policies", "List the placement policies and their plugins");
 
@@ -71,6 +73,7 @@ int Main(int argc, char** argv) {
   if (!client.command.empty()) return RunClient(client);
   if (bench->got_subcommand("placement")) return RunBench(bench_args);
   if (bench->got_subcommand("cycle")) return RunBenchCycle(bench_cycle);
+  if (bench->got_subcommand("store")) return RunBenchStore(bench_store);
   if (pol->parsed()) {
     const PluginRegistry& r = policies::BuiltinRegistry();
     for (const std::string& name : r.ProfileNames()) {

@@ -108,6 +108,10 @@ void AddServe(CLI::App& app, ServeArgs& a) {
   c->add_option("--task-pids-max", a.task_pids_max, "most processes and threads one local task may have")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{16}, int64_t{4194304}));
+  c->add_option("--max-log-mib", a.max_log_mib,
+                "MiB of output each run of a task keeps; past it the oldest is dropped in place (0: no cap)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
   c->add_option("--max-waiting-per-tenant", a.max_waiting_per_tenant,
                 "waiting jobs a tenant may have (0: no limit; past it 429)")
       ->capture_default_str()
@@ -220,6 +224,7 @@ int RunServe(const ServeArgs& a) {
     lo.allow_root = a.allow_root_tasks;
     lo.gpu_device_pattern = a.gpu_device_nodes;
     lo.pids_max = a.task_pids_max;
+    lo.max_log_bytes = a.max_log_mib << 20;
     auto local = std::make_unique<server::LocalExecutor>(lo, WallMs);
     if (Status s = local->Init(); !s.ok()) return Fail(s);
     exec = std::move(local);  // Recover adopts what a previous server left running, and stops the rest
@@ -325,6 +330,14 @@ int RunServe(const ServeArgs& a) {
       }
       if (Status s = plane.Tick(); !s.ok())
         fmt::print(stderr, "awan serve: scheduling error: {}\n", s.message());
+      if (plane.fenced()) {
+        fmt::print(stderr,
+                   "awan serve: another server is writing to the store {} (the audit log's sequence "
+                   "conflicts); stopping so that no job runs twice and the audit chain stays whole\n",
+                   a.store);
+        std::fflush(stderr);
+        std::_Exit(3);
+      }
       metrics.Absorb(plane.TakeStats());
       std::this_thread::sleep_for(std::chrono::milliseconds(a.tick_ms));
     }
@@ -518,15 +531,22 @@ int RunClient(const ClientArgs& a) {
             !j.is_discarded() && j.contains("error") ? j["error"].get<std::string>() : r->body;
         return Fail(Status(StatusCode::kInvalidArgument, fmt::format("{} (HTTP {})", msg, r->status)));
       }
-      fmt::print("{}", r->body);
-      std::fflush(stdout);
       int64_t start = offset, size = 0;
       try {
         start = std::stoll(r->get_header_value("X-Log-Offset"));
         size = std::stoll(r->get_header_value("X-Log-Size"));
       } catch (...) {
+        fmt::print("{}", r->body);
         return 0;  // an older server: one answer is all there is
       }
+      if (offset >= 0 && start > offset) {  // the log cap dropped what we asked for: say so
+        fmt::print(stderr,
+                   "awan logs: {} bytes of this log were dropped (the server keeps the newest part of each "
+                   "run's output: serve --max-log-mib)\n",
+                   start - offset);
+      }
+      fmt::print("{}", r->body);
+      std::fflush(stdout);
       offset = start + static_cast<int64_t>(r->body.size());
       if (offset < size) continue;  // more than one window: read on at once
       if (!a.follow) return 0;
@@ -608,6 +628,9 @@ int RunClient(const ClientArgs& a) {
       for (const auto& job : j["items"]) row(job);
     } else {
       row(j);
+      if (a.command == "describe") {
+        fmt::print("  runs: {} (restarts: {})\n", j.value("runs", 0), j.value("restarts", 0));
+      }
       if (a.command == "describe" && j["placement"].is_array()) {
         for (const auto& p : j["placement"]) {
           fmt::print("  task on {} GPUs {} ({})\n", p.value("node", ""), p.value("devices", ""),

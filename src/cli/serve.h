@@ -28,6 +28,7 @@ struct ServeArgs {
   bool unsandboxed_tasks = false;
   std::string gpu_device_nodes = "/dev/nvidia{}";
   int64_t task_pids_max = 4096;
+  int64_t max_log_mib = 64;  // per task run; the oldest output is dropped past it (0: no cap)
   // Per-tenant limits (0: none).
   int64_t max_waiting_per_tenant = 10000;
   double submits_per_s = 200;

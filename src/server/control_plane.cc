@@ -255,6 +255,9 @@ Status ControlPlane::Flush() {
   // scheduler decided is dropped (a cancelled job never comes back as Running).
   if (Status s = store_->AppendAudit(audit_pending_); !s.ok()) {
     ++stats_.store_errors;
+    // Another server wrote entries with our sequence numbers: it schedules from this store too. Going on
+    // would break the chain and run work twice: stop (serve exits on fenced()).
+    if (s.code() == StatusCode::kAlreadyExists) fenced_ = true;
     return s;
   }
   audit_pending_.clear();
@@ -555,6 +558,7 @@ Status ControlPlane::Tick() {
                                                                   r.tasks, residency_[r.job])});
     l.tasks_running = static_cast<int>(r.tasks.size());
     l.run_id = r.run_id;
+    ++l.row.runs;
     Save(l, "Running", "running on " + std::to_string(r.tasks.size()) + " task(s)");
     to_launch_.push_back(std::move(r));
   }

@@ -13,6 +13,7 @@
 // Thread-safe: one lock around everything (the HTTP server's threads and the scheduling thread share it).
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <map>
@@ -105,7 +106,10 @@ class ControlPlane {
   // Per tenant: jobs waiting, GPUs allocated (milli).
   std::map<std::string, std::pair<int64_t, int64_t>> TenantLoad() const;
   int64_t gpus_allocated_milli() const;
-  ControlPlaneStats TakeStats();       // the counters, and the cycle latencies recorded since the last call
+  ControlPlaneStats TakeStats();  // the counters, and the cycle latencies recorded since the last call
+  // True once the store refused an audit entry because one with its sequence number exists: another server
+  // writes to the same store. The caller must stop serving (awan serve exits).
+  bool fenced() const { return fenced_.load(); }
   ControlPlaneStats Counters() const;  // the counters only (no latencies), now
   // The nodes with their free GPUs (milli) and whether they are up.
   std::vector<std::pair<std::string, int64_t>> NodeFree() const;
@@ -157,6 +161,7 @@ class ControlPlane {
   std::map<uint32_t, int64_t> last_beat_ms_;  // node index -> last heartbeat
   std::vector<uint8_t> down_;                 // by node index: marked down for a missed heartbeat
   ControlPlaneStats stats_;
+  std::atomic<bool> fenced_{false};
   std::map<std::string, int64_t> waiting_;  // tenant -> jobs in state Pending
   std::vector<RunStarted> to_launch_;  // started by the core, launched once their Running state is durable
   std::unique_ptr<RateLimiter> submit_limit_, heavy_limit_;

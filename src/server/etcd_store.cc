@@ -62,9 +62,15 @@ struct EtcdClient::Impl {
   std::vector<std::string> endpoints;
   size_t current = 0;
   std::mutex mu;
+  // Kept-alive connections per endpoint, idle ones only: a call takes one (or opens one) and gives it back
+  // after a good answer, so steady traffic opens no new TCP connection. One that failed is closed.
+  std::vector<std::vector<std::unique_ptr<httplib::Client>>> idle;
 };
 
-EtcdClient::EtcdClient(std::vector<std::string> endpoints) : impl_(new Impl{std::move(endpoints), 0, {}}) {}
+EtcdClient::EtcdClient(std::vector<std::string> endpoints)
+    : impl_(new Impl{std::move(endpoints), 0, {}, {}}) {
+  impl_->idle.resize(impl_->endpoints.size());
+}
 EtcdClient::~EtcdClient() = default;
 
 StatusOr<std::string> EtcdClient::Call(const std::string& path, const std::string& body) {
@@ -77,14 +83,28 @@ StatusOr<std::string> EtcdClient::Call(const std::string& path, const std::strin
   // Each endpoint once, then once more around: an election in progress answers errors for a moment.
   for (size_t k = 0; k < 2 * impl_->endpoints.size(); ++k) {
     const size_t e = (start + k) % impl_->endpoints.size();
-    httplib::Client c(impl_->endpoints[e]);
-    c.set_connection_timeout(1);
-    c.set_read_timeout(5);
-    auto r = c.Post(path, body, "application/json");
+    std::unique_ptr<httplib::Client> c;
+    {
+      std::lock_guard<std::mutex> lock(impl_->mu);
+      if (!impl_->idle[e].empty()) {
+        c = std::move(impl_->idle[e].back());
+        impl_->idle[e].pop_back();
+      }
+    }
+    if (!c) {
+      c = std::make_unique<httplib::Client>(impl_->endpoints[e]);
+      c->set_keep_alive(true);
+      c->set_tcp_nodelay(true);
+      c->set_connection_timeout(1);
+      c->set_read_timeout(5);
+    }
+    auto r = c->Post(path, body, "application/json");
     if (r && r->status == 200) {
+      std::string out = std::move(r->body);
       std::lock_guard<std::mutex> lock(impl_->mu);
       impl_->current = e;
-      return r->body;
+      if (impl_->idle[e].size() < 64) impl_->idle[e].push_back(std::move(c));
+      return out;
     }
     last = impl_->endpoints[e] + path + ": " +
            (r ? "HTTP " + std::to_string(r->status) + " " + r->body : httplib::to_string(r.error()));
@@ -110,7 +130,8 @@ Json JobToJson(const StoredJob& j) {
           {"updated_ms", j.updated_ms},
           {"message", j.message},
           {"exit_code", j.exit_code},
-          {"placement", j.placement}};
+          {"placement", j.placement},
+          {"runs", j.runs}};
 }
 
 StoredJob JobFromJson(const Json& j) {
@@ -125,6 +146,7 @@ StoredJob JobFromJson(const Json& j) {
   s.message = j.at("message");
   s.exit_code = j.at("exit_code");
   s.placement = j.at("placement");
+  s.runs = j.value("runs", 0);  // absent in stores written before jobs counted their runs
   return s;
 }
 
@@ -173,10 +195,21 @@ class EtcdStore final : public StateStore {
     return j;
   }
 
+  // One transaction that writes only if the job exists (no read first).
   Status UpdateJob(const StoredJob& j) override {
-    AWAN_ASSIGN_OR_RETURN(std::optional<StoredJob> old, GetJob(j.id));
-    if (!old) return NotFound("no job " + j.id);
-    return UpdateJobs({j});
+    const Json exists = {{"key", Base64Encode(kJobs + j.id)},
+                         {"result", "GREATER"},
+                         {"target", "CREATE"},
+                         {"create_revision", "0"}};
+    AWAN_ASSIGN_OR_RETURN(
+        std::string res,
+        client_.Call("/v3/kv/txn", Json{{"compare", Json::array({exists})},
+                                        {"success", Json::array({Put(kJobs + j.id, JobToJson(j).dump())})}}
+                                       .dump()));
+    const Json t = Json::parse(res, nullptr, false);
+    if (t.is_discarded()) return IoError("etcd: a reply that is not JSON");
+    if (!t.value("succeeded", false)) return NotFound("no job " + j.id);
+    return Status::Ok();
   }
 
   Status UpdateJobs(const std::vector<StoredJob>& jobs) override {
@@ -224,12 +257,48 @@ class EtcdStore final : public StateStore {
     return out;
   }
 
+  // Each entry only where none is: a transaction per 100 that compares every key's creation revision with 0.
+  // When one is there already, it is either ours (a retry after an answer that got lost: skipped) or another
+  // server's (AlreadyExists).
   Status AppendAudit(const std::vector<std::pair<int64_t, std::string>>& lines) override {
     for (size_t from = 0; from < lines.size(); from += 100) {
-      Json ops = Json::array();
-      for (size_t i = from; i < std::min(lines.size(), from + 100); ++i)
-        ops.push_back(Put(AuditKey(lines[i].first), lines[i].second));
-      AWAN_RETURN_IF_ERROR(client_.Call("/v3/kv/txn", Json{{"success", ops}}.dump()).status());
+      std::vector<std::pair<int64_t, std::string>> chunk(
+          lines.begin() + static_cast<std::ptrdiff_t>(from),
+          lines.begin() + static_cast<std::ptrdiff_t>(std::min(lines.size(), from + 100)));
+      for (int attempt = 0; !chunk.empty(); ++attempt) {
+        if (attempt == 3) return Status(StatusCode::kUnavailable, "etcd: audit entries could not be written");
+        Json compares = Json::array(), ops = Json::array();
+        for (const auto& [seq, line] : chunk) {
+          compares.push_back({{"key", Base64Encode(AuditKey(seq))},
+                              {"result", "EQUAL"},
+                              {"target", "CREATE"},
+                              {"create_revision", "0"}});
+          ops.push_back(Put(AuditKey(seq), line));
+        }
+        AWAN_ASSIGN_OR_RETURN(
+            std::string res,
+            client_.Call("/v3/kv/txn", Json{{"compare", compares}, {"success", ops}}.dump()));
+        const Json t = Json::parse(res, nullptr, false);
+        if (t.is_discarded()) return IoError("etcd: a reply that is not JSON");
+        if (t.value("succeeded", false)) break;
+        // Some are there: keep the ones that are not, after checking that those that are hold our lines.
+        std::vector<std::pair<int64_t, std::string>> missing;
+        for (const auto& [seq, line] : chunk) {
+          AWAN_ASSIGN_OR_RETURN(
+              std::string body,
+              client_.Call("/v3/kv/range", Json{{"key", Base64Encode(AuditKey(seq))}}.dump()));
+          const Json r = Json::parse(body, nullptr, false);
+          if (r.is_discarded()) return IoError("etcd: a reply that is not JSON");
+          if (!r.contains("kvs") || r["kvs"].empty()) {
+            missing.emplace_back(seq, line);
+          } else if (KvValue(r["kvs"][0]) != line) {
+            return Status(StatusCode::kAlreadyExists,
+                          "audit sequence conflict: entry " + std::to_string(seq) +
+                              " is already in the store (another server writes to it)");
+          }
+        }
+        chunk = std::move(missing);
+      }
     }
     return Status::Ok();
   }
@@ -283,48 +352,101 @@ class EtcdStore final : public StateStore {
   }
 
  private:
-  // One transaction for the batch: compare the sequence's revision, bump it, put every job.
+  // One transaction for the batch: compare the sequence's revision, bump it, put every job. The sequence and
+  // its revision are remembered from the last commit, so that a commit is one round trip; they are read again
+  // only when the compare fails (at the first commit, or when another replica wrote meanwhile).
   Status Commit(const std::vector<StoredJob*>& batch) {
     for (int attempt = 0; attempt < 20; ++attempt) {
-      AWAN_ASSIGN_OR_RETURN(std::string body,
-                            client_.Call("/v3/kv/range", Json{{"key", Base64Encode(kSeq)}}.dump()));
-      Json r = Json::parse(body, nullptr, false);
-      if (r.is_discarded()) return IoError("etcd: a reply that is not JSON");
-      int64_t seq = 0;
+      if (!seq_known_) AWAN_RETURN_IF_ERROR(ReadSeq());
       Json compare;
-      if (r.contains("kvs") && !r["kvs"].empty()) {
-        const std::string text = KvValue(r["kvs"][0]).value_or("");
-        if (text.empty() || std::from_chars(text.data(), text.data() + text.size(), seq).ec != std::errc()) {
-          return DataLoss("etcd: the job sequence under " + std::string(kSeq) + " is not a number: '" + text +
-                          "'");
-        }
+      if (seq_rev_ > 0) {
         compare = {{"key", Base64Encode(kSeq)},
                    {"result", "EQUAL"},
                    {"target", "MOD"},
-                   {"mod_revision", r["kvs"][0]["mod_revision"]}};
+                   {"mod_revision", std::to_string(seq_rev_)}};
       } else {
         compare = {
             {"key", Base64Encode(kSeq)}, {"result", "EQUAL"}, {"target", "CREATE"}, {"create_revision", "0"}};
       }
       Json ops = Json::array();
-      int64_t next = seq;
+      int64_t next = seq_;
+      std::string first;
       for (StoredJob* job : batch) {
         job->id = JobId(++next);
-        ops.push_back(Put(kJobs + job->id, JobToJson(*job).dump()));
+        std::string value = JobToJson(*job).dump();
+        if (first.empty()) first = value;
+        ops.push_back(Put(kJobs + job->id, std::move(value)));
       }
       ops.push_back(Put(kSeq, std::to_string(next)));
       AWAN_ASSIGN_OR_RETURN(
           std::string res,
           client_.Call("/v3/kv/txn", Json{{"compare", Json::array({compare})}, {"success", ops}}.dump()));
       Json t = Json::parse(res, nullptr, false);
-      if (!t.is_discarded() && t.value("succeeded", false)) return Status::Ok();
-      // Another replica took the sequence in between: read it again.
+      if (t.is_discarded()) return IoError("etcd: a reply that is not JSON");
+      if (t.value("succeeded", false)) {
+        seq_ = next;
+        seq_rev_ = RevisionOf(t);
+        seq_known_ = seq_rev_ > 0;
+        return Status::Ok();
+      }
+      // The sequence moved. Either our own transaction landed and only its answer was lost (the client
+      // retried on another member): the first job is there with our bytes; or another replica took the ids.
+      const int64_t tried = seq_;
+      AWAN_RETURN_IF_ERROR(ReadSeq());
+      if (seq_ == next) {
+        AWAN_ASSIGN_OR_RETURN(
+            std::string body,
+            client_.Call("/v3/kv/range", Json{{"key", Base64Encode(kJobs + JobId(tried + 1))}}.dump()));
+        const Json r = Json::parse(body, nullptr, false);
+        if (!r.is_discarded() && r.contains("kvs") && !r["kvs"].empty() && KvValue(r["kvs"][0]) == first)
+          return Status::Ok();
+      }
     }
     return Status(StatusCode::kUnavailable, "etcd: could not allocate job ids (contention)");
   }
 
+  // The sequence and its revision, read from the cluster.
+  Status ReadSeq() {
+    AWAN_ASSIGN_OR_RETURN(std::string body,
+                          client_.Call("/v3/kv/range", Json{{"key", Base64Encode(kSeq)}}.dump()));
+    Json r = Json::parse(body, nullptr, false);
+    if (r.is_discarded()) return IoError("etcd: a reply that is not JSON");
+    seq_ = 0;
+    seq_rev_ = 0;
+    if (r.contains("kvs") && !r["kvs"].empty()) {
+      const std::string text = KvValue(r["kvs"][0]).value_or("");
+      if (text.empty() || std::from_chars(text.data(), text.data() + text.size(), seq_).ec != std::errc()) {
+        return DataLoss("etcd: the job sequence under " + std::string(kSeq) + " is not a number: '" + text +
+                        "'");
+      }
+      seq_rev_ = Int64Field(r["kvs"][0], "mod_revision");
+      if (seq_rev_ <= 0) return DataLoss("etcd: the job sequence has no revision");
+    }
+    seq_known_ = true;
+    return Status::Ok();
+  }
+
+  // The revision a transaction committed at (its header's), 0 if absent.
+  static int64_t RevisionOf(const Json& txn) {
+    return txn.contains("header") ? Int64Field(txn["header"], "revision") : 0;
+  }
+
+  // An int64 field of the gateway's JSON (a string there; a number is accepted too); 0 if absent or bad.
+  static int64_t Int64Field(const Json& j, const char* name) {
+    if (!j.is_object() || !j.contains(name)) return 0;
+    const Json& v = j[name];
+    if (v.is_number_integer()) return v.get<int64_t>();
+    if (!v.is_string()) return 0;
+    const std::string& t = v.get_ref<const std::string&>();
+    int64_t out = 0;
+    return std::from_chars(t.data(), t.data() + t.size(), out).ec == std::errc() ? out : 0;
+  }
+
+  // The last committed sequence and its mod revision (GroupCommit runs one Commit at a time: no lock needed).
+  bool seq_known_ = false;
+  int64_t seq_ = 0, seq_rev_ = 0;
   EtcdClient client_;
-  GroupCommit group_;
+  GroupCommit group_{100};  // etcd allows 128 operations per transaction
 };
 
 }  // namespace

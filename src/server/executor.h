@@ -67,6 +67,7 @@ class Executor {
     std::string data;
     int64_t offset = 0;  // where `data` starts
     int64_t size = 0;    // the log's size now
+    int64_t start = 0;   // the first byte still kept: the bytes before it were dropped by the log cap
   };
   // `run`: 0 = the task's current (or last) run; k >= 1 = its k-th run when it ran more than once.
   virtual LogChunk ReadLog(const std::string& job_id, int task, int run, int64_t offset,

@@ -22,6 +22,8 @@ Json JobJson(const StoredJob& j) {
               {"created_ms", j.created_ms},
               {"updated_ms", j.updated_ms}};
   if (j.exit_code >= 0) out["exit_code"] = j.exit_code;
+  out["runs"] = j.runs;
+  out["restarts"] = std::max(0, j.runs - 1);
   out["placement"] = j.placement.empty() ? Json::array() : Json::parse(j.placement, nullptr, false);
   out["manifest"] = Json::parse(j.manifest, nullptr, false);
   return out;
@@ -122,7 +124,8 @@ std::string OpenApiDocument() {
          {{"get",
            {{"summary",
              "A window of a task's log: ?task=N&run=K&offset=B&limit=B (run: the k-th of a task that ran "
-             "more than once, default the last; offset < 0: from the end); headers X-Log-Offset, X-Log-Size"},
+             "more than once, default the last; offset < 0: from the end); headers X-Log-Offset, X-Log-Size, "
+             "X-Log-Start (bytes before it were dropped by the server's log cap)"},
             {"responses", {{"200", {{"description", "text/plain"}}}, {"404", err}, {"429", err}}}}}}},
         {"/v1/jobs/{id}/explain",
          {{"get", {{"responses", {{"200", ok({{"type", "object"}})}, {"404", err}, {"409", err}}}}}}},
@@ -249,6 +252,7 @@ void RegisterRoutes(HttpServer& http, ControlPlane& cp, Authenticator& auth, con
     if (!chunk.ok()) return Fail(res, chunk.status());
     res.set_header("X-Log-Offset", std::to_string(chunk->offset));
     res.set_header("X-Log-Size", std::to_string(chunk->size));
+    res.set_header("X-Log-Start", std::to_string(chunk->start));
     res.set_content(std::move(chunk->data), "text/plain");
   });
   get("/v1/nodes", [&cp](HttpRequest&, HttpResponse& res) {

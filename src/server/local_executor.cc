@@ -294,6 +294,22 @@ Status LocalExecutor::Init() {
       chmod(logs_dir_.c_str(), 0700) != 0) {
     return IoError("cannot set the modes of " + o_.state_dir + ": " + std::strerror(errno));
   }
+  if (o_.max_log_bytes > 0) {  // the log cap drops old output by punching holes: the filesystem must allow it
+    const std::string probe = logs_dir_ + "/.punch-probe";
+    const int fd = open(probe.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    const std::string block(8192, 'x');
+    const bool ok = fd >= 0 && write(fd, block.data(), block.size()) == static_cast<ssize_t>(block.size()) &&
+                    fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096) == 0;
+    const int err = errno;
+    if (fd >= 0) close(fd);
+    unlink(probe.c_str());
+    if (!ok) {
+      return FailedPrecondition(fmt::format(
+          "task logs are capped by dropping their oldest bytes in place, and the filesystem of {} cannot do "
+          "that ({}): put the state directory on ext4, xfs, btrfs or tmpfs, or pass --max-log-mib 0 (no cap)",
+          logs_dir_, std::strerror(err)));
+    }
+  }
   if (geteuid() != 0) {
     if (o_.sandbox) {
       return FailedPrecondition(
@@ -671,11 +687,27 @@ void LocalExecutor::Stop(Running& r, bool graceful) {
   fs::remove(PidPath(r.job_id, r.task), ec);
 }
 
+void LocalExecutor::CapLog(const Running& r) const {
+  if (o_.max_log_bytes <= 0) return;
+  const std::string path = LogPath(r.job_id, r.task);
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0 || st.st_size <= o_.max_log_bytes) return;
+  // Kept bytes: what is allocated (holes punched before do not count), about st_blocks * 512.
+  if (static_cast<int64_t>(st.st_blocks) * 512 <= o_.max_log_bytes) return;
+  const int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  // Keep the newest half of the cap; whole 4 KiB blocks, so the kept part starts on a block boundary.
+  const int64_t drop_to = (st.st_size - o_.max_log_bytes / 2) / 4096 * 4096;
+  if (drop_to > 0) fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, drop_to);
+  close(fd);
+}
+
 std::vector<TaskExit> LocalExecutor::Poll() {
   std::vector<TaskExit> out;
   const int64_t now = now_ms_();
   for (size_t i = 0; i < running_.size();) {
     Running& r = running_[i];
+    if (r.pid > 0) CapLog(r);
     bool ended = false;
     int code = 0;
     if (r.ended_code >= 0) {  // ended while no server watched
@@ -705,6 +737,7 @@ std::vector<TaskExit> LocalExecutor::Poll() {
     if (ended) {
       r.pid = -1;
       KillCgroups(r.job_id, r.task);
+      CapLog(r);  // what it wrote since the last look
       std::error_code ec;
       fs::remove(PidPath(r.job_id, r.task), ec);
       out.push_back({r.job_id, r.task, code, r.timed_out});
@@ -766,7 +799,12 @@ Executor::LogChunk LocalExecutor::ReadLog(const std::string& job_id, int task, i
   if (fd < 0) return c;
   struct stat st {};
   if (fstat(fd, &st) == 0) c.size = st.st_size;
+  // The log cap drops the oldest bytes by punching a hole at the front: the first data is where the log
+  // starts.
+  const off_t data = lseek(fd, 0, SEEK_DATA);
+  c.start = data < 0 ? (errno == ENXIO ? c.size : 0) : std::min<int64_t>(data, c.size);
   c.offset = offset < 0 ? std::max<int64_t>(0, c.size + offset) : std::min(offset, c.size);
+  c.offset = std::max(c.offset, c.start);
   const int64_t n = std::clamp<int64_t>(c.size - c.offset, 0, std::max<int64_t>(0, max_bytes));
   c.data.resize(static_cast<size_t>(n));
   const ssize_t got = n > 0 ? pread(fd, c.data.data(), static_cast<size_t>(n), c.offset) : 0;

@@ -22,6 +22,8 @@
 //     its cores), pids (`pids_max`), and devices (deny all but the ordinary character devices and the GPU
 //     device nodes of the devices awan assigned, found through `gpu_device_pattern`). Each task's group is
 //     awan/<instance>/<job>-<task>, <instance> a hash of the state directory.
+//   - Logs: each run's output is capped in place (`max_log_bytes`): the oldest bytes are dropped, offsets
+//     stay stable, and ReadLog says from where the log is still kept.
 //   - Kill, time limit and restart stop a task by killing its init (the whole pid namespace) and then every
 //     process still in its cgroups.
 //
@@ -51,6 +53,11 @@ struct LocalExecutorOptions {
   int64_t pids_max = 4096;
   int64_t tmp_mib = 1024;       // size of the private /tmp
   int64_t kill_grace_ms = 100;  // between SIGTERM and SIGKILL on Kill
+  // Each run's log keeps at most about this many bytes on disk (0 = no cap). Over it, the oldest part is
+  // dropped in place (a hole is punched, so offsets stay valid: `awan logs` and -f go on from where they
+  // were) down to half the cap. Checked at every Poll, so a task writing faster than the tick can overshoot
+  // by what it writes in one tick. Init refuses a state directory whose filesystem cannot punch holes.
+  int64_t max_log_bytes = int64_t{64} << 20;
 };
 
 class LocalExecutor final : public Executor {
@@ -100,6 +107,8 @@ class LocalExecutor final : public Executor {
   Status SetUpCgroups(const TaskLaunch& t, std::vector<std::string>* procs) const;
   void Stop(Running& r, bool graceful);
   bool Tracked(const std::string& job_id, int task) const;  // in running_ (launched or adopted)
+  // Drops the oldest part of the task's current log when it is over max_log_bytes (see the option).
+  void CapLog(const Running& r) const;
 
   LocalExecutorOptions o_;
   std::string logs_dir_, work_dir_;

@@ -1,5 +1,6 @@
 // The embedded store: SQLite in WAL mode with synchronous=FULL (every commit is fsynced), through SQLiteCpp.
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 
 #include <condition_variable>
@@ -30,6 +31,11 @@ class SqliteStore final : public StateStore {
         "name TEXT, manifest TEXT, state TEXT, created_ms INTEGER, updated_ms INTEGER, message TEXT, "
         "exit_code INTEGER, "
         "placement TEXT)");
+    // Stores made before jobs counted their runs get the column (every job then counts from 0).
+    bool has_runs = false;
+    for (SQLite::Statement c(db_, "PRAGMA table_info(jobs)"); c.executeStep();)
+      has_runs = has_runs || c.getColumn(1).getString() == "runs";
+    if (!has_runs) db_.exec("ALTER TABLE jobs ADD COLUMN runs INTEGER NOT NULL DEFAULT 0");
     db_.exec("CREATE INDEX IF NOT EXISTS jobs_tenant ON jobs(tenant, seq)");
     db_.exec("CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY, line TEXT NOT NULL)");
     db_.exec(
@@ -53,7 +59,7 @@ class SqliteStore final : public StateStore {
                SQLite::Statement ins(
                    db_,
                    "INSERT INTO jobs (id, tenant, name, manifest, state, created_ms, updated_ms, "
-                   "message, exit_code, placement) VALUES (?,?,?,?,?,?,?,?,?,?)");
+                   "message, exit_code, placement, runs) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
                for (StoredJob* job : batch) {
                  job->id = Id(++seq);
                  Bind(ins, *job);
@@ -75,10 +81,10 @@ class SqliteStore final : public StateStore {
              SQLite::Statement up(
                  db_,
                  "UPDATE jobs SET id=?, tenant=?, name=?, manifest=?, state=?, created_ms=?, updated_ms=?, "
-                 "message=?, exit_code=?, placement=? WHERE id=?");
+                 "message=?, exit_code=?, placement=?, runs=? WHERE id=?");
              for (const StoredJob& j : jobs) {
                Bind(up, j);
-               up.bind(11, j.id);
+               up.bind(12, j.id);
                if (up.exec() == 0) return NotFound("no job " + j.id);
                up.reset();
              }
@@ -93,9 +99,9 @@ class SqliteStore final : public StateStore {
              SQLite::Statement up(
                  db_,
                  "UPDATE jobs SET id=?, tenant=?, name=?, manifest=?, state=?, created_ms=?, updated_ms=?, "
-                 "message=?, exit_code=?, placement=? WHERE id=?");
+                 "message=?, exit_code=?, placement=?, runs=? WHERE id=?");
              Bind(up, j);
-             up.bind(11, j.id);
+             up.bind(12, j.id);
              if (up.exec() == 0) return NotFound("no job " + j.id);
              return true;
            })
@@ -137,8 +143,20 @@ class SqliteStore final : public StateStore {
              for (const auto& [seq, line] : lines) {
                ins.bind(1, static_cast<int64_t>(seq));
                ins.bind(2, line);
-               ins.exec();
-               ins.reset();
+               try {
+                 ins.exec();
+               } catch (const SQLite::Exception& e) {
+                 if (e.getErrorCode() != SQLITE_CONSTRAINT) throw;
+                 // Taken: by this very line (a retry) is fine; by another is another server writing here.
+                 SQLite::Statement had(db_, "SELECT line FROM audit WHERE seq=?");
+                 had.bind(1, static_cast<int64_t>(seq));
+                 if (!had.executeStep() || had.getColumn(0).getString() != line) {
+                   return Status(StatusCode::kAlreadyExists,  // the transaction rolls back: nothing written
+                                 "audit sequence conflict: entry " + std::to_string(seq) +
+                                     " is already in the store (another server writes to it)");
+                 }
+               }
+               ins.tryReset();  // not reset(): that throws again the error of a step that failed
              }
              tx.commit();
              return true;
@@ -186,8 +204,8 @@ class SqliteStore final : public StateStore {
 
  private:
   static constexpr const char* kSelect =
-      "SELECT id, tenant, name, manifest, state, created_ms, updated_ms, message, exit_code, placement FROM "
-      "jobs";
+      "SELECT id, tenant, name, manifest, state, created_ms, updated_ms, message, exit_code, placement, runs "
+      "FROM jobs";
 
   static std::string Id(int64_t seq) {
     std::string s = std::to_string(seq);
@@ -211,6 +229,7 @@ class SqliteStore final : public StateStore {
     q.bind(8, j.message);
     q.bind(9, j.exit_code);
     q.bind(10, j.placement);
+    q.bind(11, j.runs);
   }
   static StoredJob Row(SQLite::Statement& q) {
     StoredJob j;
@@ -224,6 +243,7 @@ class SqliteStore final : public StateStore {
     j.message = q.getColumn(7).getString();
     j.exit_code = q.getColumn(8).getInt();
     j.placement = q.getColumn(9).getString();
+    j.runs = q.getColumn(10).getInt();
     return j;
   }
   // Runs f under the store's lock, turning SQLite exceptions into a Status.

@@ -25,6 +25,7 @@ struct StoredJob {
   std::string message;  // why it is in its state (the wait reason, an error)
   int exit_code = -1;
   std::string placement;  // JSON: where its tasks run (empty while pending)
+  int runs = 0;           // how many times its tasks were started (restarts = runs - 1)
 };
 
 struct JobFilter {
@@ -54,6 +55,8 @@ class StateStore {
   virtual StatusOr<std::optional<StoredJob>> GetJob(const std::string& id) = 0;
   virtual StatusOr<std::vector<StoredJob>> ListJobs(const JobFilter& filter) = 0;
   // The audit log (audit/audit_log.h): lines appended in order, each with its seq; durable on return.
+  // AlreadyExists, writing nothing, when an entry with one of these seqs is there already (another server
+  // writes to this store: the caller must stop).
   virtual Status AppendAudit(const std::vector<std::pair<int64_t, std::string>>& lines) = 0;
   // Lines with seq > after, at most limit, in order.
   virtual StatusOr<std::vector<std::string>> ReadAudit(int64_t after, int limit) = 0;

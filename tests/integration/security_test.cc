@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "integration/serve_harness.h"
+#include "server/store.h"
 
 namespace {
 
@@ -329,6 +330,36 @@ TEST(Security, MissingOrDeletedStoreIsAnError) {
   EXPECT_TRUE(down) << "the server went on after its store was deleted";
 }
 
+// Another writer on the same store (here: an audit entry written behind the server's back, as a second server
+// that got past the locks would): at its next audit entry the server finds the sequence taken and stops,
+// before it launches what the entry records, and the foreign entry is not overwritten.
+TEST(Security, AuditSequenceConflictStopsTheServer) {
+  const std::string dir = TempDir("sec-fence");
+  OneNodeFleet(dir);
+  const std::string db = dir + "/awan.db";
+  const std::string token = Token(db, "lab", "member");
+  Server s(dir, db, dir + "/fleet.yaml", AnyUser());
+  ASSERT_GT(s.port(), 0);
+  {
+    auto other = awan::server::OpenStore("sqlite:" + db);
+    ASSERT_TRUE(other.ok()) << other.status().message();
+    ASSERT_TRUE((*other)->AppendAudit({{1, "{\"written by\": \"another server\"}"}}).ok());
+  }
+  Http c(s.url());
+  auto r = c.Post("/v1/jobs", Bearer(token), Job("fenced", "echo ran"), "application/yaml");
+  ASSERT_EQ(r->status, 201) << r->body;  // durable; it is the start that writes the audit entry
+  const std::string id = Json::parse(r->body)["id"];
+  EXPECT_EQ(s.WaitExit(10), 3) << s.output();
+  EXPECT_NE(s.output().find("another server is writing to the store"), std::string::npos) << s.output();
+  EXPECT_FALSE(std::filesystem::exists(dir + "/state/logs/" + id)) << "its task was launched";
+  auto store = awan::server::OpenStore("sqlite:" + db);
+  ASSERT_TRUE(store.ok());
+  auto lines = (*store)->ReadAudit(0, 10);
+  ASSERT_TRUE(lines.ok());
+  ASSERT_EQ(lines->size(), 1u);
+  EXPECT_NE((*lines)[0].find("another server"), std::string::npos);
+}
+
 // A manifest whose YAML aliases expand a hundredfold (a "billion laughs"), or that nests without end, is
 // refused before it is stored; so are a zero memory limit and an oversized command.
 TEST(Security, ManifestBombsAreRefused) {
@@ -388,6 +419,59 @@ TEST(Security, TimeLimitIsEnforced) {
       c.Post("/v1/jobs", Bearer(token), Job("bad", "true", ", time_limit: 'soon'"), "application/yaml");
   EXPECT_EQ(bad->status, 400) << bad->body;
   EXPECT_NE(bad->body.find("time_limit"), std::string::npos) << bad->body;
+}
+
+// A task writes 512 MiB to its log with a cap of 4 MiB: what it keeps on disk stays near the cap while it
+// runs and after, the newest output is served with offsets that stay valid, and the reader learns where the
+// kept part starts.
+TEST(Security, TaskLogsAreCapped) {
+  const std::string dir = TempDir("sec-logcap");
+  OneNodeFleet(dir);
+  const std::string db = dir + "/awan.db";
+  const std::string token = Token(db, "lab", "member");
+  std::vector<std::string> extra = AnyUser();
+  extra.insert(extra.end(), {"--max-log-mib", "4"});
+  Server s(dir, db, dir + "/fleet.yaml", extra);
+  ASSERT_GT(s.port(), 0);
+  Http c(s.url());
+  constexpr int64_t kCap = int64_t{4} << 20, kWritten = int64_t{512} << 20;
+  auto r = c.Post("/v1/jobs", Bearer(token),
+                  Job("chatty", "yes awan-log-line | head -c 536870912; echo THE-END; sleep 60"),
+                  "application/yaml");
+  ASSERT_EQ(r->status, 201) << r->body;
+  const std::string id = Json::parse(r->body)["id"];
+  const std::string path = dir + "/state/logs/" + id + "/0.log";
+  // While it runs (it sleeps after writing): the log reaches its full length but keeps about the cap.
+  struct stat st {};
+  bool written = false;
+  for (int i = 0; i < 600 && !written; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto tail = c.Get("/v1/jobs/" + id + "/logs?offset=-8", Bearer(token));
+    written = tail->status == 200 && tail->body.find("THE-END") != std::string::npos;
+  }
+  ASSERT_TRUE(written) << "the task did not finish writing within 60 s";
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a few ticks: the cap is applied at each
+  ASSERT_EQ(stat(path.c_str(), &st), 0) << path;
+  EXPECT_EQ(st.st_size, kWritten + 8);
+  EXPECT_LE(static_cast<int64_t>(st.st_blocks) * 512, kCap + 65536) << "bytes kept on disk while running";
+  // From the start: the server answers from the first kept byte and says so.
+  auto head = c.Get("/v1/jobs/" + id + "/logs?offset=0&limit=100", Bearer(token));
+  ASSERT_EQ(head->status, 200);
+  const int64_t start = std::stoll(head->get_header_value("X-Log-Start"));
+  EXPECT_GT(start, kWritten - kCap);
+  EXPECT_EQ(std::stoll(head->get_header_value("X-Log-Offset")), start);
+  EXPECT_EQ(head->body.size(), 100u);
+  EXPECT_EQ(head->body.find('\0'), std::string::npos) << "a dropped part was served as zeros";
+  // The kept part reads whole and in order up to the end.
+  auto rest = c.Get("/v1/jobs/" + id + "/logs?offset=" + std::to_string(start), Bearer(token));
+  ASSERT_EQ(rest->status, 200);
+  EXPECT_EQ(static_cast<int64_t>(rest->body.size()), kWritten + 8 - start);
+  EXPECT_EQ(rest->body.substr(rest->body.size() - 8), "THE-END\n");
+  // The CLI says what was dropped, then prints what is kept.
+  const std::string out =
+      RunAwan("logs " + id + " --server " + s.url() + " --token " + token + " 2>&1 | head -c 300");
+  EXPECT_NE(out.find("bytes of this log were dropped"), std::string::npos) << out;
+  EXPECT_EQ(c.Post("/v1/jobs/" + id + "/cancel", Bearer(token), "", "text/plain")->status, 200);
 }
 
 // A save that fails (the store's disk is full) is not dropped: the cancel answers 500 and changes nothing,

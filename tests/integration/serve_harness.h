@@ -89,6 +89,23 @@ class Server {
     waitpid(pid_, nullptr, 0);
     pid_ = -1;
   }
+  // Waits up to `seconds` for the server to exit by itself: its exit code, or -1 if it still runs.
+  int WaitExit(int seconds) {
+    for (int i = 0; i < seconds * 20 && pid_ > 0; ++i) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return -1;
+  }
+  // What it printed so far.
+  std::string output() const {
+    std::ifstream f(log_);
+    return std::string((std::istreambuf_iterator<char>(f)), {});
+  }
   int port() const { return port_; }
   pid_t pid() const { return pid_; }
   std::string url() const { return scheme_ + "://127.0.0.1:" + std::to_string(port_); }

@@ -339,6 +339,8 @@ TEST(Serve, SilentNodeIsMarkedDownAndItsWorkRequeued) {
   const std::string id = Json::parse(sub->body)["id"];
   Json j = WaitForState(c, token, id, "Running");
   ASSERT_EQ(j["state"], "Running") << j.dump();
+  EXPECT_EQ(j["runs"], 1) << j.dump();
+  EXPECT_EQ(j["restarts"], 0) << j.dump();
   // Silence: within a few seconds the node is down and the job waits again.
   Json requeued;
   for (int i = 0; i < 100; ++i) {
@@ -358,6 +360,10 @@ TEST(Serve, SilentNodeIsMarkedDownAndItsWorkRequeued) {
     if (again["state"] == "Running") break;
   }
   EXPECT_EQ(again["state"], "Running") << again.dump();
+  EXPECT_EQ(again["runs"], 2) << again.dump();  // describe shows it: runs 2 (restarts: 1)
+  EXPECT_EQ(again["restarts"], 1) << again.dump();
+  const std::string shown = RunAwan("describe " + id + " --server " + s.url() + " --token " + token);
+  EXPECT_NE(shown.find("runs: 2 (restarts: 1)"), std::string::npos) << shown;
 }
 
 }  // namespace

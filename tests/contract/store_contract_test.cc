@@ -1,0 +1,229 @@
+// The StateStore contract (server/store.h), one suite for every backend: the embedded SQLite store and the
+// etcd store on a real three-member cluster on 127.0.0.1 (scripts/etcd-up.sh; skipped, visibly, where etcd
+// is not installed). Ids in creation order, nothing lost or doubled under concurrent creates, updates that
+// never create, paging, the audit log's one-writer rule, tokens.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "server/store.h"
+
+namespace awan::server {
+namespace {
+
+std::string Shell(const std::string& cmd) {
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  pclose(p);
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+std::string TempDir(const std::string& name) {
+  const std::string d = ::testing::TempDir() + "awan-store-" + name + "-" + std::to_string(getpid());
+  std::filesystem::remove_all(d);
+  std::filesystem::create_directories(d);
+  return d;
+}
+
+// One etcd cluster for every etcd case of this binary.
+class EtcdCluster {
+ public:
+  static EtcdCluster& Get() {
+    static EtcdCluster c;
+    return c;
+  }
+  bool up() const { return endpoints_.rfind("http://", 0) == 0; }
+  const std::string& endpoints() const { return endpoints_; }
+  std::string why() const { return why_; }
+  // A fresh store: a new key prefix would need a prefix option; instead, every case wipes the keyspace.
+  void Wipe() const {
+    Shell("ETCDCTL_API=3 etcdctl --endpoints=" + Plain() + " del '' --from-key=true > /dev/null 2>&1");
+  }
+  ~EtcdCluster() {
+    if (!dir_.empty()) Shell(std::string(AWAN_SOURCE_DIR) + "/scripts/etcd-down.sh " + dir_ + " 2>&1");
+  }
+
+ private:
+  EtcdCluster() {
+    if (Shell("command -v etcd").empty()) {
+      why_ = "etcd is not installed (scripts/install-deps.sh installs it)";
+      return;
+    }
+    dir_ = TempDir("etcd");
+    endpoints_ = Shell(std::string(AWAN_SOURCE_DIR) + "/scripts/etcd-up.sh " + dir_ + " 27790 2>&1");
+    if (!up()) why_ = "scripts/etcd-up.sh failed: " + endpoints_;
+  }
+  std::string Plain() const {
+    std::string s = endpoints_;
+    for (size_t at; (at = s.find("http://")) != std::string::npos;) s.erase(at, 7);
+    return s;
+  }
+  std::string dir_, endpoints_, why_;
+};
+
+class StoreContract : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "sqlite") {
+      url_ = "sqlite:" + TempDir("sqlite") + "/awan.db";
+    } else {
+      EtcdCluster& c = EtcdCluster::Get();
+      if (!c.up()) GTEST_SKIP() << c.why();
+      c.Wipe();
+      url_ = "etcd:" + c.endpoints();
+    }
+    auto s = OpenStore(url_, StoreOpenMode::kCreate);
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    store_ = std::move(*s);
+  }
+  StoredJob Job(const std::string& tenant, const std::string& name) {
+    StoredJob j;
+    j.tenant = tenant;
+    j.name = name;
+    j.manifest = R"({"spec":{"tasks":1}})";
+    j.created_ms = j.updated_ms = 1000;
+    return j;
+  }
+  std::string url_;
+  std::unique_ptr<StateStore> store_;
+};
+
+TEST_P(StoreContract, OpensOnlyWhatInitMade) {
+  EXPECT_EQ(OpenStore(url_, StoreOpenMode::kCreate).status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(OpenStore(url_, StoreOpenMode::kExisting).ok());
+}
+
+TEST_P(StoreContract, IdsFollowCreationOrderAndRoundTrip) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    StoredJob j = Job("lab", "j" + std::to_string(i));
+    j.runs = i;
+    j.message = "m\"\n" + std::to_string(i);  // quoting survives
+    auto c = store_->CreateJob(j);
+    ASSERT_TRUE(c.ok()) << c.status().message();
+    ids.push_back(c->id);
+  }
+  EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), 5u);
+  auto got = store_->GetJob(ids[3]);
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->name, "j3");
+  EXPECT_EQ((*got)->runs, 3);
+  EXPECT_EQ((*got)->message, "m\"\n3");
+  EXPECT_EQ((*got)->manifest, R"({"spec":{"tasks":1}})");
+  EXPECT_FALSE(store_->GetJob("j-99999999")->has_value());
+}
+
+TEST_P(StoreContract, ConcurrentCreatesAreNeitherLostNorDoubled) {
+  constexpr int kThreads = 150, kEach = 4;  // more than one transaction's worth at once (etcd: 128 ops)
+  std::vector<std::thread> threads;
+  std::mutex mu;
+  std::vector<std::string> ids;
+  std::atomic<int> failed{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int k = 0; k < kEach; ++k) {
+        auto c = store_->CreateJob(Job("lab", "c" + std::to_string(t * kEach + k)));
+        if (!c.ok()) {
+          ++failed;
+          continue;
+        }
+        std::lock_guard<std::mutex> lock(mu);
+        ids.push_back(c->id);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), static_cast<size_t>(kThreads * kEach));
+  JobFilter all;
+  all.limit = 100000;
+  auto listed = store_->ListJobs(all);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->size(), static_cast<size_t>(kThreads * kEach));
+  std::set<std::string> names;
+  for (const StoredJob& j : *listed) names.insert(j.name);
+  EXPECT_EQ(names.size(), static_cast<size_t>(kThreads * kEach));  // each stored under its own id
+}
+
+TEST_P(StoreContract, UpdatesNeverCreate) {
+  auto c = store_->CreateJob(Job("lab", "u"));
+  ASSERT_TRUE(c.ok());
+  StoredJob j = *c;
+  j.state = "Running";
+  j.runs = 2;
+  EXPECT_TRUE(store_->UpdateJob(j).ok());
+  EXPECT_EQ((*store_->GetJob(j.id))->state, "Running");
+  EXPECT_EQ((*store_->GetJob(j.id))->runs, 2);
+  StoredJob ghost = j;
+  ghost.id = "j-77777777";
+  EXPECT_EQ(store_->UpdateJob(ghost).code(), StatusCode::kNotFound);
+  EXPECT_FALSE(store_->GetJob(ghost.id)->has_value());
+  std::vector<StoredJob> many;
+  for (int i = 0; i < 130; ++i) {
+    auto m = store_->CreateJob(Job("lab", "m" + std::to_string(i)));
+    ASSERT_TRUE(m.ok());
+    m->state = "Succeeded";
+    many.push_back(*m);
+  }
+  EXPECT_TRUE(store_->UpdateJobs(many).ok());
+  JobFilter done;
+  done.state = "Succeeded";
+  done.limit = 1000;
+  EXPECT_EQ(store_->ListJobs(done)->size(), 130u);
+}
+
+TEST_P(StoreContract, ListsFilterAndPage) {
+  for (int i = 0; i < 7; ++i) ASSERT_TRUE(store_->CreateJob(Job(i % 2 ? "a" : "b", "p")).ok());
+  JobFilter f;
+  f.tenant = "a";
+  f.limit = 2;
+  auto first = store_->ListJobs(f);
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->size(), 2u);
+  f.after_id = first->back().id;
+  auto second = store_->ListJobs(f);
+  ASSERT_TRUE(second.ok());
+  ASSERT_EQ(second->size(), 1u);  // a has 3
+  EXPECT_GT(second->front().id, first->back().id);
+  for (const auto& j : *first) EXPECT_EQ(j.tenant, "a");
+}
+
+// One writer: an audit entry whose sequence number is taken by a different line is refused, writing nothing;
+// the same line again (a retry after a lost answer) is accepted.
+TEST_P(StoreContract, AuditSequenceConflictIsRefused) {
+  ASSERT_TRUE(store_->AppendAudit({{1, "one"}, {2, "two"}}).ok());
+  EXPECT_TRUE(store_->AppendAudit({{2, "two"}, {3, "three"}}).ok());  // a retry overlapping what landed
+  const Status s = store_->AppendAudit({{3, "mine"}, {4, "four"}});
+  EXPECT_EQ(s.code(), StatusCode::kAlreadyExists) << s.message();
+  EXPECT_NE(s.message().find("another server"), std::string::npos) << s.message();
+  auto lines = store_->ReadAudit(0, 10);
+  ASSERT_TRUE(lines.ok());
+  EXPECT_EQ(*lines, (std::vector<std::string>{"one", "two", "three"}));
+}
+
+TEST_P(StoreContract, Tokens) {
+  ASSERT_TRUE(store_->PutToken({"abc", "lab", "member", false, 5}).ok());
+  auto t = store_->FindToken("abc");
+  ASSERT_TRUE(t.ok() && t->has_value());
+  EXPECT_EQ((*t)->role, "member");
+  ASSERT_TRUE(store_->PutToken({"abc", "lab", "member", true, 5}).ok());
+  EXPECT_TRUE((*store_->FindToken("abc"))->revoked);
+  EXPECT_FALSE(store_->FindToken("nope")->has_value());
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::Values("sqlite", "etcd"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace awan::server
