@@ -18,21 +18,28 @@ bool ParseRole(const std::string& name, Role* out) {
 
 const char* RoleName(Role r) {
   switch (r) {
-    case Role::kViewer: return "viewer";
-    case Role::kMember: return "member";
-    case Role::kTenantAdmin: return "tenant-admin";
-    case Role::kAdmin: return "admin";
+    case Role::kViewer:
+      return "viewer";
+    case Role::kMember:
+      return "member";
+    case Role::kTenantAdmin:
+      return "tenant-admin";
+    case Role::kAdmin:
+      return "admin";
   }
   return "viewer";
 }
 
 StatusOr<std::string> CreateToken(StateStore& store, const std::string& tenant, Role role,
                                   const std::function<uint64_t()>& entropy, int64_t now_ms) {
-  if (role != Role::kAdmin && tenant.empty()) return InvalidArgument("a " + std::string(RoleName(role)) + " token needs a tenant");
-  if (role == Role::kAdmin && !tenant.empty()) return InvalidArgument("an admin token is fleet-wide: give no tenant");
+  if (role != Role::kAdmin && tenant.empty())
+    return InvalidArgument("a " + std::string(RoleName(role)) + " token needs a tenant");
+  if (role == Role::kAdmin && !tenant.empty())
+    return InvalidArgument("an admin token is fleet-wide: give no tenant");
   std::string token = "awan_";
   for (int i = 0; i < 4; ++i) token += fmt::format("{:016x}", entropy());
-  AWAN_RETURN_IF_ERROR(store.PutToken(TokenRecord{audit::Sha256Hex(token), tenant, RoleName(role), false, now_ms}));
+  AWAN_RETURN_IF_ERROR(
+      store.PutToken(TokenRecord{audit::Sha256Hex(token), tenant, RoleName(role), false, now_ms}));
   return token;
 }
 

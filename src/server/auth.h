@@ -7,8 +7,8 @@
 
 #include <functional>
 #include <mutex>
-#include <unordered_map>
 #include <string>
+#include <unordered_map>
 
 #include "common/status.h"
 #include "server/store.h"
@@ -24,7 +24,9 @@ struct Principal {
   Role role = Role::kViewer;
   bool can_write() const { return role >= Role::kMember; }
   // May this principal see objects of `tenant`? Foreign objects must look absent (404), not forbidden.
-  bool sees(const std::string& tenant_of_object) const { return role == Role::kAdmin || tenant_of_object == tenant; }
+  bool sees(const std::string& tenant_of_object) const {
+    return role == Role::kAdmin || tenant_of_object == tenant;
+  }
 };
 
 // Creates a token for (tenant, role), stores its hash, returns the token ("awan_" + 64 hex). `entropy` gives

@@ -225,15 +225,18 @@ bool ControlPlane::Readopt(Live& l) {
     }
     placements.push_back(p);
   }
-  int alive = 0;
+  int alive = 0, never_started = 0;
   bool lost = false;
   for (size_t k = 0; k < placements.size() && !lost; ++k) {
     const Executor::Adoption a = exec_->Adopt(LaunchOf(l, k, placements[k]), l.row.updated_ms);
-    lost = a == Executor::Adoption::kLost;
+    never_started += a == Executor::Adoption::kNeverStarted;
+    lost = a == Executor::Adoption::kLost || a == Executor::Adoption::kNeverStarted;
     alive += !lost;
   }
   if (lost || !sched_->Resume(l.index, now_ms_() / 1000, l.row.updated_ms / 1000, placements).ok()) {
     exec_->Kill(l.row.id);  // what was adopted stops: the job runs again from the start, once
+    // A start recorded ahead of a launch that never happened is not a run.
+    if (never_started == 1 && alive == 0 && l.row.runs > 0) --l.row.runs;
     return false;
   }
   l.tasks_running = alive;

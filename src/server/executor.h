@@ -50,8 +50,9 @@ class Executor {
   // After a restart of the control plane: a task the previous server launched as `t` at `started_ms`.
   // kRunning: it still runs and is tracked again (its end comes through Poll); kEnded: it ended while no
   // server watched (its exit comes through the next Poll); kLost: nothing of it is left (or it cannot be
-  // adopted here).
-  enum class Adoption { kRunning, kEnded, kLost };
+  // adopted here); kNeverStarted: lost, and nothing shows it ever began (the previous server recorded the
+  // start and stopped before the task ran: the run does not count as one).
+  enum class Adoption { kRunning, kEnded, kLost, kNeverStarted };
   virtual Adoption Adopt(const TaskLaunch& t, int64_t started_ms) {
     (void)t, (void)started_ms;
     return Adoption::kLost;

@@ -760,7 +760,7 @@ Executor::Adoption LocalExecutor::Adopt(const TaskLaunch& t, int64_t started_ms)
   const int64_t limit_s = WallLimitS(t);
   if (limit_s > 0) r.ends_ms = started_ms + limit_s * 1000;
   if (t.command.empty()) {  // a placeholder "runs" on the clock alone
-    if (!fs::exists(LogPath(t.job_id, t.task))) return Adoption::kLost;
+    if (!fs::exists(LogPath(t.job_id, t.task))) return Adoption::kNeverStarted;
     running_.push_back(r);
     return Adoption::kRunning;
   }
@@ -775,7 +775,13 @@ Executor::Adoption LocalExecutor::Adopt(const TaskLaunch& t, int64_t started_ms)
     running_.push_back(r);
     return Adoption::kEnded;
   }
-  if (pid <= 0 || start == 0 || StartTime(pid) != start) return Adoption::kLost;
+  if (pid <= 0 || start == 0 || StartTime(pid) != start) {
+    // No pid recorded and no output: killed before its init let it start (or never launched at all).
+    std::error_code ec;
+    const std::string log = LogPath(t.job_id, t.task);
+    const bool silent = !fs::exists(log, ec) || fs::file_size(log, ec) == 0;
+    return pid <= 0 && silent ? Adoption::kNeverStarted : Adoption::kLost;
+  }
   r.pid = pid;
   running_.push_back(r);
   return Adoption::kRunning;

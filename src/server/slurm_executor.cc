@@ -15,7 +15,8 @@ namespace awan::server {
 
 StatusOr<std::string> RunCommand(const std::vector<std::string>& argv) {
   int out[2], err[2];
-  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) return IoError(std::string("pipe: ") + std::strerror(errno));
+  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0)
+    return IoError(std::string("pipe: ") + std::strerror(errno));
   std::vector<std::string> args = argv;
   std::vector<char*> cargs;
   for (std::string& a : args) cargs.push_back(a.data());
@@ -39,7 +40,8 @@ StatusOr<std::string> RunCommand(const std::vector<std::string>& argv) {
   int status = 0;
   waitpid(pid, &status, 0);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return IoError(argv[0] + " failed (exit " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + "): " + se);
+    return IoError(argv[0] + " failed (exit " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) +
+                   "): " + se);
   }
   return so;
 }
@@ -62,8 +64,8 @@ std::string Field(const std::string& line, const std::string& key) {
 
 }  // namespace
 
-SlurmExecutor::SlurmExecutor(std::string dir, std::map<std::string, std::string> node_map, std::function<int64_t()> now_ms,
-                             int64_t poll_ms)
+SlurmExecutor::SlurmExecutor(std::string dir, std::map<std::string, std::string> node_map,
+                             std::function<int64_t()> now_ms, int64_t poll_ms)
     : dir_(std::move(dir)), node_map_(std::move(node_map)), now_ms_(std::move(now_ms)), poll_ms_(poll_ms) {}
 
 SlurmExecutor::~SlurmExecutor() = default;  // Slurm jobs outlive the server; the next one finds them by name
@@ -91,12 +93,18 @@ Status SlurmExecutor::Launch(const TaskLaunch& t) {
   chmod((base + ".sh").c_str(), 0755);
   auto node = node_map_.find(t.node);
   const std::string slurm_node = node == node_map_.end() ? t.node : node->second;
-  std::vector<std::string> argv = {"sbatch", "--parsable", "--job-name=awan-" + t.job_id + "-" + std::to_string(t.task),
-                                   "--nodelist=" + slurm_node, "--nodes=1", "--ntasks=1",
+  std::vector<std::string> argv = {"sbatch",
+                                   "--parsable",
+                                   "--job-name=awan-" + t.job_id + "-" + std::to_string(t.task),
+                                   "--nodelist=" + slurm_node,
+                                   "--nodes=1",
+                                   "--ntasks=1",
                                    "--cpus-per-task=" + std::to_string(std::max(1, t.cpus)),
-                                   "--mem=" + std::to_string(std::max<int64_t>(1, t.mem_mib)), "--output=" + base + ".log"};
+                                   "--mem=" + std::to_string(std::max<int64_t>(1, t.mem_mib)),
+                                   "--output=" + base + ".log"};
   if (t.gpus > 0) argv.push_back("--gres=gpu:" + std::to_string(t.gpus));
-  if (t.duration_s > 0 && !t.command.empty()) argv.push_back("--time=" + std::to_string((t.duration_s + 59) / 60));
+  if (t.duration_s > 0 && !t.command.empty())
+    argv.push_back("--time=" + std::to_string((t.duration_s + 59) / 60));
   argv.push_back(base + ".sh");
   AWAN_ASSIGN_OR_RETURN(std::string out, RunCommand(argv));
   std::string id = out.substr(0, out.find_first_of(";\n"));
@@ -118,7 +126,8 @@ std::vector<TaskExit> SlurmExecutor::Poll() {
       continue;
     }
     const std::string state = Field(*info, "JobState");
-    if (state == "PENDING" || state == "RUNNING" || state == "CONFIGURING" || state == "COMPLETING" || state == "SUSPENDED") {
+    if (state == "PENDING" || state == "RUNNING" || state == "CONFIGURING" || state == "COMPLETING" ||
+        state == "SUSPENDED") {
       ++i;
       continue;
     }

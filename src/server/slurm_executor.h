@@ -2,9 +2,9 @@
 // `sbatch --nodelist=<the Slurm node of awan's node> --gres=gpu:<count> --cpus-per-task --mem`, whose script
 // sets CUDA_VISIBLE_DEVICES to the device indices awan chose (Slurm's gres enforces the count; with
 // TaskPlugin=task/none it does not fence devices, so awan's indices are what the task sees), AWAN_JOB_ID,
-// AWAN_TASK_INDEX and AWAN_NODE, then execs the command. Progress is tracked with squeue and scontrol (at most
-// every poll_ms), exit codes from Slurm's ExitCode; Kill is scancel. Talks to the cluster named by SLURM_CONF.
-// Fractional GPUs are requested as one whole GPU (Slurm shards/MPS are not used).
+// AWAN_TASK_INDEX and AWAN_NODE, then execs the command. Progress is tracked with squeue and scontrol (at
+// most every poll_ms), exit codes from Slurm's ExitCode; Kill is scancel. Talks to the cluster named by
+// SLURM_CONF. Fractional GPUs are requested as one whole GPU (Slurm shards/MPS are not used).
 #pragma once
 
 #include <functional>

@@ -1,9 +1,9 @@
 // The awan binary end to end: what a user types, what they get back.
+#include <gtest/gtest.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 namespace {
@@ -34,15 +34,17 @@ TEST(Cli, GenerateThenSimulateWithJsonAndReport) {
   const std::string dir = TempDir("sim");
   Result g = Awan("generate example --out " + dir + " --nodes 60 --seed 3");
   ASSERT_EQ(g.code, 0) << g.out;
-  Result r = Awan("sim openb --nodes " + dir + "/nodes.csv --pods " + dir + "/pods.csv --policy fgd,bestfit,k8s --seeds 1-2 --json " +
-                 dir + "/out.json --report " + dir + "/report --quiet");
+  Result r = Awan("sim openb --nodes " + dir + "/nodes.csv --pods " + dir +
+                  "/pods.csv --policy fgd,bestfit,k8s --seeds 1-2 --json " + dir + "/out.json --report " +
+                  dir + "/report --quiet");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("fgd"), std::string::npos);
   std::ifstream f(dir + "/out.json");
   nlohmann::json j = nlohmann::json::parse(f);
   ASSERT_EQ(j["runs"].size(), 10u);  // 3 policies x 2 seeds, and both bounds (added with --report) x 2 seeds
   const auto& run = j["runs"][0];
-  for (const char* k : {"workload", "policy", "seed", "unallocated_gpu_pct", "alloc_curve"}) EXPECT_TRUE(run.contains(k)) << k;
+  for (const char* k : {"workload", "policy", "seed", "unallocated_gpu_pct", "alloc_curve"})
+    EXPECT_TRUE(run.contains(k)) << k;
   EXPECT_TRUE(run["unallocated_gpu_pct"].contains("100"));
   EXPECT_TRUE(run["unallocated_gpu_pct"].contains("130"));
   EXPECT_EQ(run["alloc_curve"].size(), 131u);
@@ -58,8 +60,8 @@ TEST(Cli, GenerateThenSimulateWithJsonAndReport) {
   ASSERT_EQ(j["summary"].size(), 5u);
   EXPECT_EQ(j["summary"][3]["policy"], "bound");
   EXPECT_EQ(j["summary"][4]["policy"], "bound-online");
-  // The bounds are upper bounds on allocation: never more unallocated than a policy leaves; the online rule only
-  // tightens.
+  // The bounds are upper bounds on allocation: never more unallocated than a policy leaves; the online rule
+  // only tightens.
   for (int b : {3, 4}) {
     for (int k = 0; k < 3; ++k) {
       EXPECT_LE(j["summary"][b]["unallocated_gpu_pct_100_mean"].get<double>(),
@@ -68,21 +70,23 @@ TEST(Cli, GenerateThenSimulateWithJsonAndReport) {
   }
   EXPECT_LE(j["summary"][3]["unallocated_gpu_pct_100_mean"].get<double>(),
             j["summary"][4]["unallocated_gpu_pct_100_mean"].get<double>() + 1e-9);
-  for (const char* k : {"workload", "policy", "unallocated_gpu_pct_100_mean", "unallocated_gpu_pct_130_mean"}) {
+  for (const char* k :
+       {"workload", "policy", "unallocated_gpu_pct_100_mean", "unallocated_gpu_pct_130_mean"}) {
     EXPECT_TRUE(j["summary"][0].contains(k)) << k;
   }
   EXPECT_TRUE(std::filesystem::exists(dir + "/report/index.html"));
   EXPECT_GT(std::filesystem::file_size(dir + "/report/00-pods-alloc.png"), 1000u);
   EXPECT_GT(std::filesystem::file_size(dir + "/report/00-pods-free.png"), 1000u);
-  Result nb = Awan("sim openb --nodes " + dir + "/nodes.csv --pods " + dir + "/pods.csv --policy fgd --seeds 1 --json " +
-                   dir + "/nb.json --report " + dir + "/nb --no-bound --quiet");
+  Result nb = Awan("sim openb --nodes " + dir + "/nodes.csv --pods " + dir +
+                   "/pods.csv --policy fgd --seeds 1 --json " + dir + "/nb.json --report " + dir +
+                   "/nb --no-bound --quiet");
   ASSERT_EQ(nb.code, 0) << nb.out;
   std::ifstream fnb(dir + "/nb.json");
   EXPECT_EQ(nlohmann::json::parse(fnb)["runs"].size(), 1u);
-  // Bounds only: no replay, so no fragmentation or free-server chart, and still a report (gnuplot failed on an
-  // empty plot before).
-  Result bo = Awan("sim openb --nodes " + dir + "/nodes.csv --pods " + dir + "/pods.csv --policy bound --seeds 1 " +
-                   "--report " + dir + "/bo --quiet");
+  // Bounds only: no replay, so no fragmentation or free-server chart, and still a report (gnuplot failed on
+  // an empty plot before).
+  Result bo = Awan("sim openb --nodes " + dir + "/nodes.csv --pods " + dir +
+                   "/pods.csv --policy bound --seeds 1 " + "--report " + dir + "/bo --quiet");
   ASSERT_EQ(bo.code, 0) << bo.out;
   EXPECT_TRUE(std::filesystem::exists(dir + "/bo/index.html"));
   EXPECT_FALSE(std::filesystem::exists(dir + "/bo/00-pods-free.png"));
@@ -91,25 +95,29 @@ TEST(Cli, GenerateThenSimulateWithJsonAndReport) {
 
 TEST(Cli, SimJobsTableJsonReportExplainAndErrors) {
   const std::string dir = TempDir("jobs");
-  std::ofstream(dir + "/fleet.yaml") << "node_types: {g: {accelerator: P100, gpus: 8, cpu: 64, memory_gib: 512}}\n"
-                                        "regions: [{name: r, zones: [{name: z, layout: {type: g, nodes: 4, "
-                                        "nodes_per_supernode: 2, supernodes_per_block: 2}}]}]\n"
-                                        "default_tenant: {guaranteed_gpus: 16, cohort: c}\n";
+  std::ofstream(dir + "/fleet.yaml")
+      << "node_types: {g: {accelerator: P100, gpus: 8, cpu: 64, memory_gib: 512}}\n"
+         "regions: [{name: r, zones: [{name: z, layout: {type: g, nodes: 4, "
+         "nodes_per_supernode: 2, supernodes_per_block: 2}}]}]\n"
+         "default_tenant: {guaranteed_gpus: 16, cohort: c}\n";
   std::ofstream(dir + "/jobs.csv") << "timestamp,duration,num_gpus,gpu_time,cluster\n"
                                       "2017-10-01 00:00:00,3600,8,28800,vc1\n"
                                       "2017-10-01 00:10:00,600,16,9600,vc2\n"
                                       "2017-10-01 00:20:00,60,1,60,vc1\n"
                                       "2017-10-01 01:00:00,7200,4,28800,vc2\n";
-  Result r = Awan("sim jobs --fleet " + dir + "/fleet.yaml --jobs " + dir + "/jobs.csv --policy fifo,srtf,awan --quiet "
-                  "--target-load 1.5 --json " + dir + "/out.json --report " + dir + "/report --explain philly-3");
+  Result r = Awan("sim jobs --fleet " + dir + "/fleet.yaml --jobs " + dir +
+                  "/jobs.csv --policy fifo,srtf,awan --quiet "
+                  "--target-load 1.5 --json " +
+                  dir + "/out.json --report " + dir + "/report --explain philly-3");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("srtf (oracle)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("philly-3: tenant vc2, 2 task(s) x 8 GPU"), std::string::npos) << r.out;
   std::ifstream f(dir + "/out.json");
   nlohmann::json j = nlohmann::json::parse(f);
   ASSERT_EQ(j["summary"].size(), 3u);
-  for (const char* k : {"policy", "avg_jct_s", "p50_jct_s", "p99_jct_s", "avg_queue_s", "makespan_s", "gpu_util_pct",
-                        "preemptions", "gang_locality", "jain_fairness", "tenants", "waited_job_s_by_reason"}) {
+  for (const char* k :
+       {"policy", "avg_jct_s", "p50_jct_s", "p99_jct_s", "avg_queue_s", "makespan_s", "gpu_util_pct",
+        "preemptions", "gang_locality", "jain_fairness", "tenants", "waited_job_s_by_reason"}) {
     EXPECT_TRUE(j["summary"][0].contains(k)) << k;
   }
   EXPECT_EQ(j["summary"][0]["finished"], 4);
@@ -120,7 +128,8 @@ TEST(Cli, SimJobsTableJsonReportExplainAndErrors) {
   Result bad = Awan("sim jobs --fleet " + dir + "/bad.yaml --jobs " + dir + "/jobs.csv --quiet");
   EXPECT_EQ(bad.code, 1);
   EXPECT_NE(bad.out.find("bad.yaml:1:"), std::string::npos) << bad.out;
-  Result unknown = Awan("sim jobs --fleet " + dir + "/fleet.yaml --jobs " + dir + "/jobs.csv --policy lottery --quiet");
+  Result unknown =
+      Awan("sim jobs --fleet " + dir + "/fleet.yaml --jobs " + dir + "/jobs.csv --policy lottery --quiet");
   EXPECT_EQ(unknown.code, 1);
   EXPECT_NE(unknown.out.find("unknown ordering policy 'lottery'"), std::string::npos) << unknown.out;
   std::filesystem::remove_all(dir);
@@ -129,7 +138,8 @@ TEST(Cli, SimJobsTableJsonReportExplainAndErrors) {
 TEST(Cli, MalformedTraceIsAClearErrorWithLineAndColumn) {
   const std::string dir = TempDir("bad");
   std::ofstream(dir + "/nodes.csv") << "sn,cpu_milli,memory_mib,gpu,model\nn0,64000,262144,2,P100\n";
-  std::ofstream(dir + "/pods.csv") << "name,cpu_milli,memory_mib,num_gpu,gpu_milli\np0,12000,16384,1,1000\np1,6000,lots,1,460\n";
+  std::ofstream(dir + "/pods.csv")
+      << "name,cpu_milli,memory_mib,num_gpu,gpu_milli\np0,12000,16384,1,1000\np1,6000,lots,1,460\n";
   Result r = Awan("sim openb --nodes " + dir + "/nodes.csv --pods " + dir + "/pods.csv --seeds 1 --quiet");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("pods.csv:3:9: column 'memory_mib': expected an integer"), std::string::npos) << r.out;
@@ -144,10 +154,12 @@ TEST(Cli, UsageErrorsAndUnknownPolicies) {
   EXPECT_EQ(Awan("sim openb --pods x.csv").code, 2);  // --nodes missing
   const std::string dir = TempDir("pol");
   ASSERT_EQ(Awan("generate example --out " + dir + " --nodes 10").code, 0);
-  Result r = Awan("sim openb --nodes " + dir + "/nodes.csv --pods " + dir + "/pods.csv --policy magic --quiet");
+  Result r =
+      Awan("sim openb --nodes " + dir + "/nodes.csv --pods " + dir + "/pods.csv --policy magic --quiet");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("unknown policy 'magic'"), std::string::npos) << r.out;
-  Result seeds = Awan("sim openb --nodes " + dir + "/nodes.csv --pods " + dir + "/pods.csv --seeds 9-1 --quiet");
+  Result seeds =
+      Awan("sim openb --nodes " + dir + "/nodes.csv --pods " + dir + "/pods.csv --seeds 9-1 --quiet");
   EXPECT_EQ(seeds.code, 1);
   Result list = Awan("policies");
   EXPECT_EQ(list.code, 0);
@@ -172,7 +184,8 @@ TEST(Cli, SovereigntyExampleAuditAndExplain) {
   const std::string fleet = std::string(AWAN_SOURCE_DIR) + "/examples/fleets/asean.yaml";
   const std::string workload = std::string(AWAN_SOURCE_DIR) + "/examples/workloads/asean-week.yaml";
   // The shipped workload is what the generator makes (seed 1).
-  Result g = Awan("generate workload --fleet " + fleet + " --days 7 --load 0.6 --seed 1 --out " + dir + "/w.yaml");
+  Result g =
+      Awan("generate workload --fleet " + fleet + " --days 7 --load 0.6 --seed 1 --out " + dir + "/w.yaml");
   ASSERT_EQ(g.code, 0) << g.out;
   auto body = [](const std::string& path) {
     std::ifstream f(path);
@@ -181,8 +194,9 @@ TEST(Cli, SovereigntyExampleAuditAndExplain) {
   };
   EXPECT_EQ(body(dir + "/w.yaml"), body(workload));
 
-  Result r = Awan("sim jobs --fleet " + fleet + " --workload " + workload + " --policy awan,cheapest-unaware --quiet --json " +
-                 dir + "/s.json --audit " + dir + "/audit.jsonl --report " + dir + "/report");
+  Result r = Awan("sim jobs --fleet " + fleet + " --workload " + workload +
+                  " --policy awan,cheapest-unaware --quiet --json " + dir + "/s.json --audit " + dir +
+                  "/audit.jsonl --report " + dir + "/report");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("violations"), std::string::npos) << r.out;
   std::ifstream f(dir + "/s.json");
@@ -200,7 +214,8 @@ TEST(Cli, SovereigntyExampleAuditAndExplain) {
     EXPECT_NE(page.find("costs.png"), std::string::npos);
   }
 
-  Result ok = Awan("audit verify --fleet " + fleet + " --log " + dir + "/audit.jsonl.awan --workload " + workload);
+  Result ok =
+      Awan("audit verify --fleet " + fleet + " --log " + dir + "/audit.jsonl.awan --workload " + workload);
   EXPECT_EQ(ok.code, 0) << ok.out;
   EXPECT_NE(ok.out.find("OK:"), std::string::npos) << ok.out;
   Result bad = Awan("audit verify --fleet " + fleet + " --log " + dir + "/audit.jsonl.cheapest-unaware");

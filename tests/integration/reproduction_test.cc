@@ -2,11 +2,11 @@
 // Alibaba GPU trace (../shared/traces/alibaba-gpu-v2023) with seeds 42-51, must reproduce the paper's
 // published means: within 0.5 percentage points of unallocated GPU at arrived = 100 %, and within 1.0 at
 // every arrived % from 50 to 130, on the default workload. A regression in the core or a policy fails CI.
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
-
-#include <gtest/gtest.h>
 
 #include "policies/builtin.h"
 #include "sim/experiment.h"
@@ -56,7 +56,8 @@ TEST_F(DefaultWorkload, MatchesThePublishedFgdPaperResults) {
     for (int pct = 50; pct <= 130; ++pct) {
       const Stat pub = Summarize(published->Unallocated("default", c.policy, pct));
       ASSERT_TRUE(c.mean_alloc_curve[pct].has_value()) << c.policy << " " << pct;
-      EXPECT_NEAR(100.0 - *c.mean_alloc_curve[pct], pub.mean, 1.0) << c.policy << " at arrived " << pct << "%";
+      EXPECT_NEAR(100.0 - *c.mean_alloc_curve[pct], pub.mean, 1.0)
+          << c.policy << " at arrived " << pct << "%";
     }
   }
   // FGD beats BestFit, which beats Random: the paper's ordering holds.
@@ -70,10 +71,11 @@ TEST_F(DefaultWorkload, MatchesThePublishedFgdPaperResults) {
 }
 
 // The quality gate of awan's own policy (issue 3), on the same trace and seeds: its mean unallocated GPU at
-// arrived = 100 % must stay at or below the recorded figure plus seed noise (4.32 measured, 4.31 before memory
-// entered the packing measure; see docs/benchmarks.md section 3; the gate is 4.45), below awan's own FGD on the
-// same seeds, and above the LP bound (a bound below a real policy would be a bug in the bound), and the bound
-// under the online rule between the two (recorded 3.63: tighter than the offline bound, as the protocol places every pod that fits).
+// arrived = 100 % must stay at or below the recorded figure plus seed noise (4.32 measured, 4.31 before
+// memory entered the packing measure; see docs/benchmarks.md section 3; the gate is 4.45), below awan's own
+// FGD on the same seeds, and above the LP bound (a bound below a real policy would be a bug in the bound),
+// and the bound under the online rule between the two (recorded 3.63: tighter than the offline bound, as the
+// protocol places every pod that fits).
 TEST_F(DefaultWorkload, QualityGateForAwansPolicy) {
   ExperimentSpec spec;
   spec.fleet = &fleet;

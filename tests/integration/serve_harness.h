@@ -39,9 +39,12 @@ inline std::string RunAwan(const std::string& args) {
   return out;
 }
 
+// The store URL for a test's store: an etcd URL as it is, else a SQLite file's path.
+inline std::string StoreUrl(const std::string& db) { return db.rfind("etcd:", 0) == 0 ? db : "sqlite:" + db; }
+
 inline std::string Token(const std::string& db, const std::string& tenant, const std::string& role) {
-  if (!std::filesystem::exists(db)) RunAwan("init --store sqlite:" + db);
-  std::string out = RunAwan("token create --store sqlite:" + db +
+  if (db.rfind("etcd:", 0) == 0 || !std::filesystem::exists(db)) RunAwan("init --store " + StoreUrl(db));
+  std::string out = RunAwan("token create --store " + StoreUrl(db) +
                             (tenant.empty() ? "" : " --tenant " + tenant) + " --role " + role);
   while (!out.empty() && out.back() == '\n') out.pop_back();
   return out.substr(out.rfind('\n') + 1);
@@ -54,7 +57,7 @@ class Server {
          std::vector<std::string> extra = {}) {
     if (fleet.empty()) fleet = std::string(AWAN_SOURCE_DIR) + "/examples/fleets/asean.yaml";
     log_ = dir + "/serve-" + std::to_string(++starts_) + ".log";
-    std::vector<std::string> args = {AWAN_BINARY,   "serve",        "--store",   "sqlite:" + db,
+    std::vector<std::string> args = {AWAN_BINARY,   "serve",        "--store",   StoreUrl(db),
                                      "--listen",    "127.0.0.1:0",  "--fleet",   fleet,
                                      "--state-dir", dir + "/state", "--tick-ms", "50"};
     args.insert(args.end(), extra.begin(), extra.end());

@@ -244,11 +244,116 @@ TEST(Serve, SigkillRoundsWithTasksRunning) {
     const std::string earlier = c.Get("/v1/jobs/" + id + "/logs?run=1", Bearer(token))->body;
     EXPECT_EQ(log, "start\nend\n") << id;
     EXPECT_EQ(earlier, "") << id << " ran twice";
+    EXPECT_EQ(end.value("runs", 0), 1) << end.dump();
     ran_once += log == "start\nend\n" && earlier.empty();
   }
   std::printf("%zu jobs accepted over 10 rounds of SIGKILL with tasks running; %d ran exactly once\n",
               accepted.size(), ran_once);
   ExpectAuditVerifies(c, db, dir);
+}
+
+// The same with the etcd store (a three-member cluster on 127.0.0.1, scripts/etcd-up.sh) and a failover: in
+// one round the etcd leader is killed with the server, and the rounds go on on the two members left. Each new
+// server waits for the previous one's leadership lease to lapse, then adopts what runs.
+TEST(Serve, SigkillRoundsWithTasksRunningOnEtcdWithAFailover) {
+  if (geteuid() != 0) GTEST_SKIP() << "task isolation needs root";
+  if (std::system("command -v etcd > /dev/null") != 0)
+    GTEST_SKIP() << "etcd is not installed (scripts/install-deps.sh installs it)";
+  const std::string dir = TempDir("kill-etcd");
+  FILE* up =
+      popen((std::string(AWAN_SOURCE_DIR) + "/scripts/etcd-up.sh " + dir + "/etcd 25790").c_str(), "r");
+  char buf[512] = {0};
+  const bool got_eps = fgets(buf, sizeof buf, up) != nullptr;
+  pclose(up);
+  std::string eps = buf;
+  eps.erase(eps.find_last_not_of('\n') + 1);
+  struct Down {
+    std::string dir;
+    ~Down() {
+      std::system((std::string(AWAN_SOURCE_DIR) + "/scripts/etcd-down.sh " + dir + "/etcd").c_str());
+    }
+  } down{dir};
+  ASSERT_TRUE(got_eps && eps.rfind("http://", 0) == 0) << "scripts/etcd-up.sh failed: " << eps;
+  const std::string store = "etcd:" + eps;
+  const std::string token = Token(store, "my-university", "member");
+  ASSERT_EQ(token.rfind("awan_", 0), 0u) << token;
+  auto ready = [](Server& s) {
+    for (int i = 0; i < 150; ++i) {  // the previous server's lease (3 s) must lapse first
+      httplib::Client p(s.url());
+      p.set_connection_timeout(0, 300000);
+      auto r = p.Get("/v1/readyz");
+      if (r && r->status == 200) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  };
+  std::mt19937 rng(20261203);
+  std::vector<std::string> accepted;
+  const std::string job =
+      "apiVersion: awan/v1\nkind: Job\nmetadata: {name: t}\nspec: {gpus: 1, cpu: 1, memory_gib: 1, "
+      "command: [sh, -c, 'echo start; sleep 2; echo end']}\n";
+  constexpr int kRounds = 6, kFailoverRound = 2;
+  for (int round = 0; round < kRounds; ++round) {
+    Server s(dir, store, "", {"--heavy-reads-per-s", "0"});
+    ASSERT_GT(s.port(), 0) << "round " << round;
+    ASSERT_TRUE(ready(s)) << "round " << round << ": never became leader\n" << s.output();
+    std::atomic<bool> stop{false};
+    std::vector<std::string> got;
+    std::thread client([&] {
+      httplib::Client c(s.url());
+      c.set_read_timeout(5);
+      for (int i = 0; i < 20 && !stop; ++i) {
+        auto r = c.Post("/v1/jobs", Bearer(token), job, "application/yaml");
+        if (!r) break;  // the server is gone
+        if (r->status == 201) got.push_back(Json::parse(r->body)["id"]);
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300 + rng() % 700));
+    if (round == kFailoverRound) {  // the etcd leader dies with the server
+      FILE* p = popen(("ETCDCTL_API=3 etcdctl --endpoints=" + eps + " endpoint status -w json").c_str(), "r");
+      std::string status;
+      while (size_t n = fread(buf, 1, sizeof buf, p)) status.append(buf, n);
+      pclose(p);
+      const Json members = Json::parse(status, nullptr, false);
+      int leader = 0;
+      for (const Json& e : members.is_array() ? members : Json::array()) {
+        if (e["Status"]["header"]["member_id"] == e["Status"]["leader"])
+          leader = e["Endpoint"].get<std::string>().back() - '0';  // ports 25791..25793: members 1..3
+      }
+      ASSERT_GE(leader, 1) << status;
+      std::ifstream pidfile(dir + "/etcd/e" + std::to_string(leader) + ".pid");
+      pid_t pid = 0;
+      pidfile >> pid;
+      ASSERT_GT(pid, 0);
+      kill(pid, SIGKILL);
+    }
+    s.Kill(SIGKILL);
+    stop = true;
+    client.join();
+    accepted.insert(accepted.end(), got.begin(), got.end());
+  }
+  ASSERT_GT(accepted.size(), 10u);
+  Server s(dir, store, "", {"--heavy-reads-per-s", "0"});
+  ASSERT_GT(s.port(), 0);
+  ASSERT_TRUE(ready(s)) << s.output();
+  Http c(s.url());
+  int ran_once = 0;
+  for (const std::string& id : accepted) {
+    const Json end = WaitForEnd(c, token, id, 30);
+    EXPECT_EQ(end["state"], "Succeeded") << end.dump();
+    const std::string log = c.Get("/v1/jobs/" + id + "/logs", Bearer(token))->body;
+    const std::string earlier = c.Get("/v1/jobs/" + id + "/logs?run=1", Bearer(token))->body;
+    EXPECT_EQ(log, "start\nend\n") << id;
+    EXPECT_EQ(earlier, "") << id << " ran twice";
+    EXPECT_EQ(end.value("runs", 0), 1) << end.dump();
+    ran_once += log == "start\nend\n" && earlier.empty();
+  }
+  std::printf(
+      "%zu jobs accepted over %d rounds of SIGKILL on etcd (leader killed in round %d); %d ran exactly "
+      "once\n",
+      accepted.size(), kRounds, kFailoverRound + 1, ran_once);
+  ExpectAuditVerifies(c, store, dir);
 }
 
 }  // namespace
