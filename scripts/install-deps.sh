@@ -10,7 +10,7 @@ PKGS=(
   libcli11-dev libfmt-dev nlohmann-json3-dev
   gnuplot-nox libglpk-dev libyaml-cpp-dev
   libssl-dev librapidcheck-dev libboost1.81-dev
-  libcpp-httplib-dev libsqlitecpp-dev libsqlite3-dev wrk
+  libcpp-httplib-dev libsqlitecpp-dev libsqlite3-dev libjemalloc-dev wrk
   clang-14 libclang-rt-14-dev
   slurm-wlm munge etcd-server etcd-client
 )

@@ -14,7 +14,7 @@ struct ServeArgs {
   std::string state_dir = "awan-state";
   int tick_ms = 200;
   int http_threads = 2;
-  int http_write_threads = 128;
+  int http_write_threads = 64;
   int max_connections = 1024;
   int request_timeout_ms = 10000;
   std::string placement = "bestfit", ordering = "fifo";

@@ -108,9 +108,14 @@ bool ControlPlane::ready() const {
 }
 
 // Registers a stored job with the scheduler and queues it.
-StatusOr<ControlPlane::Live*> ControlPlane::Enqueue(StoredJob row, bool recovering) {
-  AWAN_ASSIGN_OR_RETURN(config::JobManifest m,
-                        config::ParseJobManifest(row.manifest, "job " + row.id, fleet_->fleet));
+StatusOr<ControlPlane::Live*> ControlPlane::Enqueue(StoredJob row, bool recovering,
+                                                    const config::JobManifest* parsed) {
+  config::JobManifest m;
+  if (parsed != nullptr) {  // Submit parsed it outside the lock: not again under it
+    m = *parsed;
+  } else {
+    AWAN_ASSIGN_OR_RETURN(m, config::ParseJobManifest(row.manifest, "job " + row.id, fleet_->fleet));
+  }
   auto t = tenant_index_.find(row.tenant);
   if (t == tenant_index_.end()) {
     AWAN_ASSIGN_OR_RETURN(TenantSpec spec, fleet_->Tenant(row.tenant));
@@ -322,7 +327,7 @@ StatusOr<StoredJob> ControlPlane::Submit(const Principal& who, std::string_view 
   AWAN_ASSIGN_OR_RETURN(row, store_->CreateJob(std::move(row)));
   std::lock_guard<std::mutex> lock(mu_);
   ++stats_.submitted;
-  StatusOr<Live*> l = Enqueue(row, false);
+  StatusOr<Live*> l = Enqueue(row, false, &m);
   if (!l.ok()) {
     row.state = "Failed";
     row.message = l.status().message();

@@ -127,7 +127,8 @@ class ControlPlane {
     std::string workdir;
   };
   ControlPlane() = default;
-  StatusOr<Live*> Enqueue(StoredJob row, bool recovering);
+  // `parsed`: the row's manifest already parsed (by Submit); null: parse row.manifest (recovery).
+  StatusOr<Live*> Enqueue(StoredJob row, bool recovering, const config::JobManifest* parsed = nullptr);
   TaskLaunch LaunchOf(const Live& l, size_t task, const Placement& p) const;
   bool Readopt(Live& l);
   // Where `job` (its tenant set) may run: its data under its tenant's defaults.

@@ -20,14 +20,17 @@ class GroupCommit {
   using Commit = std::function<Status(const std::vector<StoredJob*>& batch)>;
   // At most `max_batch` jobs per commit (0: no limit); the rest wait for the next one.
   explicit GroupCommit(size_t max_batch = 0) : max_batch_(max_batch) {}
-  // Returns once a commit that included `job` finished, with that commit's status.
+  // Returns once a commit that included `job` finished, with that commit's status. Each caller sleeps on its
+  // own condition variable and is woken once: when its commit is done, or when it is first in the queue and
+  // no commit runs (it leads the next one). No thundering herd of every waiter at every commit.
   Status Submit(StoredJob* job, const Commit& commit) {
-    Request req{job, Status::Ok(), false};
+    Request req;
+    req.job = job;
     std::unique_lock<std::mutex> q(mu_);
     queue_.push_back(&req);
     while (!req.done) {
       if (committing_) {
-        cv_.wait(q);
+        req.cv.wait(q);
         continue;
       }
       committing_ = true;
@@ -43,22 +46,26 @@ class GroupCommit {
       for (Request* r : batch) jobs.push_back(r->job);
       const Status s = commit(jobs);
       q.lock();
-      for (Request* r : batch) r->status = s, r->done = true;
       committing_ = false;
-      cv_.notify_all();
+      for (Request* r : batch) {
+        r->status = s;
+        r->done = true;
+        if (r != &req) r->cv.notify_one();
+      }
+      if (!queue_.empty()) queue_.front()->cv.notify_one();  // it leads the next commit
     }
     return req.status;
   }
 
  private:
   struct Request {
-    StoredJob* job;
-    Status status;
+    StoredJob* job = nullptr;
+    Status status = Status::Ok();
     bool done = false;
+    std::condition_variable cv;
   };
   size_t max_batch_;
   std::mutex mu_;
-  std::condition_variable cv_;
   std::vector<Request*> queue_;
   bool committing_ = false;
 };

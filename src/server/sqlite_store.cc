@@ -25,6 +25,9 @@ class SqliteStore final : public StateStore {
     db_.exec("PRAGMA journal_mode=WAL");
     db_.exec("PRAGMA synchronous=FULL");
     db_.exec("PRAGMA busy_timeout=5000");
+    // 64 MiB of page cache (the default is 2 MiB): the id and tenant indexes of a store with 100,000s of jobs
+    // stay in memory, so submits do not slow down as the store grows.
+    db_.exec("PRAGMA cache_size=-65536");
     db_.exec(
         "CREATE TABLE IF NOT EXISTS jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, "
         "tenant TEXT, "
