@@ -121,19 +121,21 @@ StatusOr<ControlPlane::Live*> ControlPlane::Enqueue(StoredJob row, bool recoveri
     AWAN_ASSIGN_OR_RETURN(TenantSpec spec, fleet_->Tenant(row.tenant));
     t = tenant_index_.emplace(row.tenant, sched_->AddTenant(std::move(spec))).first;
   }
+  JobSpec spec = m.job;
+  spec.name = row.id;
+  spec.tenant = row.tenant;
+  spec.task.name = row.id;
+  if (spec.duration_s <= 0) spec.duration_s = m.time_limit_s > 0 ? m.time_limit_s : o_.default_duration_s;
+  // Everything that can fail before the job joins live_: a failure leaves no half-made entry behind.
+  AWAN_ASSIGN_OR_RETURN(JobResidency res, ResidencyOf(spec, sched_->tenant(t->second)));
   live_.push_back(Live{});
   Live& l = live_.back();
   l.row = std::move(row);
-  l.spec = m.job;
-  l.spec.name = l.row.id;
-  l.spec.tenant = l.row.tenant;
-  l.spec.task.name = l.row.id;
-  if (l.spec.duration_s <= 0) l.spec.duration_s = m.time_limit_s > 0 ? m.time_limit_s : o_.default_duration_s;
-  l.command = m.command;
-  l.env = m.env;
+  l.spec = std::move(spec);
+  l.command = std::move(m.command);
+  l.env = std::move(m.env);
   l.time_limit_s = m.time_limit_s;
-  l.workdir = m.workdir;
-  AWAN_ASSIGN_OR_RETURN(JobResidency res, ResidencyOf(l.spec, sched_->tenant(t->second)));
+  l.workdir = std::move(m.workdir);
   const int64_t now_s = now_ms_() / 1000;
   residency_.push_back(res);
   l.index = sched_->AddJob(l.spec, t->second, recovering ? l.row.created_ms / 1000 : now_s, std::move(res));
