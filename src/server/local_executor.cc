@@ -659,6 +659,9 @@ Status LocalExecutor::Launch(const TaskLaunch& t) {
   r.pid = pid;
   std::ofstream(PidPath(t.job_id, t.task)) << pid << " " << StartTime(pid);
   (void)!write(go[1], "g", 1);  // recorded: the init may start the task
+  // And that it may: a server killed before this line leaves an init that never ran the task (it exits at the
+  // pipe's end of file), which the next server must not count as a run.
+  std::ofstream(PidPath(t.job_id, t.task), std::ios::app) << " go";
   close_all();
   running_.push_back(r);
   return Status::Ok();
@@ -768,19 +771,24 @@ Executor::Adoption LocalExecutor::Adopt(const TaskLaunch& t, int64_t started_ms)
   std::ifstream(ExitPath(t.job_id, t.task)) >> code;
   pid_t pid = 0;
   uint64_t start = 0;
-  std::ifstream(PidPath(t.job_id, t.task)) >> pid >> start;
+  std::string went;
+  std::ifstream(PidPath(t.job_id, t.task)) >> pid >> start >> went;
   if (code >= 0) {  // it ended while no server watched: recorded, not rerun
     KillCgroups(t.job_id, t.task);
     r.ended_code = code;
     running_.push_back(r);
     return Adoption::kEnded;
   }
-  if (pid <= 0 || start == 0 || StartTime(pid) != start) {
-    // No pid recorded and no output: killed before its init let it start (or never launched at all).
+  // A zombie is an init that has exited and that its new parent has not reaped yet: not running. (One whose
+  // server died before letting it start exits at once, at the end of file of its go pipe, without an exit
+  // code.)
+  if (pid <= 0 || start == 0 || StartTime(pid) != start || Zombie(pid)) {
+    // Never let go and no output: the previous server died before its init was allowed to start the task (or
+    // before it launched at all).
     std::error_code ec;
     const std::string log = LogPath(t.job_id, t.task);
     const bool silent = !fs::exists(log, ec) || fs::file_size(log, ec) == 0;
-    return pid <= 0 && silent ? Adoption::kNeverStarted : Adoption::kLost;
+    return went != "go" && silent ? Adoption::kNeverStarted : Adoption::kLost;
   }
   r.pid = pid;
   running_.push_back(r);
