@@ -1,11 +1,13 @@
 #include "server/slurm_executor.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -72,11 +74,34 @@ SlurmExecutor::~SlurmExecutor() = default;  // Slurm jobs outlive the server; th
 
 Status SlurmExecutor::Launch(const TaskLaunch& t) {
   std::error_code ec;
-  std::filesystem::create_directories(dir_ + "/" + t.job_id, ec);
-  if (ec) return IoError("cannot create " + dir_ + "/" + t.job_id + ": " + ec.message());
-  const std::string base = dir_ + "/" + t.job_id + "/" + std::to_string(t.task);
+  const std::string job_dir = dir_ + "/" + t.job_id;
+  std::filesystem::create_directories(job_dir, ec);
+  if (ec) return IoError("cannot create " + job_dir + ": " + ec.message());
+  // As Slurm does for its own users: the job runs as its tenant's Unix user (sbatch --uid/--gid, which only
+  // root may pass, and only for a user the cluster knows). Its directory (script, output, working directory)
+  // is that user's alone.
+  const bool as_tenant = geteuid() == 0 && t.uid >= 0;
+  if (as_tenant) {
+    // The user opens its output and working directory itself: the directories above are traversable (0711),
+    // not listable, and each job's is its tenant's alone.
+    const std::filesystem::path logs(dir_);
+    for (const std::filesystem::path& d : {logs.parent_path(), logs}) {
+      if (!d.empty() && chmod(d.c_str(), 0711) != 0)
+        return IoError("cannot make " + d.string() + " traversable: " + std::strerror(errno));
+    }
+    if (chown(job_dir.c_str(), static_cast<uid_t>(t.uid), static_cast<gid_t>(t.gid)) != 0 ||
+        chmod(job_dir.c_str(), 0700) != 0) {
+      return IoError("cannot hand " + job_dir + " to uid " + std::to_string(t.uid) + ": " +
+                     std::strerror(errno));
+    }
+  }
+  const std::string base = job_dir + "/" + std::to_string(t.task);
   std::ofstream script(base + ".sh");
   script << "#!/bin/sh\n";
+  // sbatch --export=NONE: nothing of the server's environment but this allowlist reaches the job.
+  for (const char* key : {"PATH", "LANG", "LC_ALL", "TZ"}) {
+    if (const char* v = std::getenv(key)) script << "export " << key << "=" << Quote(v) << "\n";
+  }
   for (const auto& [k, v] : t.env) script << "export " << k << "=" << Quote(v) << "\n";
   script << "export CUDA_VISIBLE_DEVICES=" << Quote(t.devices) << "\n"
          << "export AWAN_JOB_ID=" << Quote(t.job_id) << "\nexport AWAN_TASK_INDEX=" << t.task << "\n"
@@ -101,12 +126,30 @@ Status SlurmExecutor::Launch(const TaskLaunch& t) {
                                    "--ntasks=1",
                                    "--cpus-per-task=" + std::to_string(std::max(1, t.cpus)),
                                    "--mem=" + std::to_string(std::max<int64_t>(1, t.mem_mib)),
-                                   "--output=" + base + ".log"};
+                                   "--output=" + base + ".log",
+                                   "--export=NONE",
+                                   "--chdir=" + (t.workdir.empty() ? job_dir : t.workdir)};
+  if (as_tenant) {
+    argv.push_back("--uid=" + std::to_string(t.uid));
+    argv.push_back("--gid=" + std::to_string(t.gid));
+  }
   if (t.gpus > 0) argv.push_back("--gres=gpu:" + std::to_string(t.gpus));
   if (t.duration_s > 0 && !t.command.empty())
     argv.push_back("--time=" + std::to_string((t.duration_s + 59) / 60));
   argv.push_back(base + ".sh");
-  AWAN_ASSIGN_OR_RETURN(std::string out, RunCommand(argv));
+  StatusOr<std::string> ran = RunCommand(argv);
+  if (!ran.ok() && as_tenant &&
+      (ran.status().message().find("Invalid --uid") != std::string::npos ||
+       ran.status().message().find("Invalid --gid") != std::string::npos)) {
+    return FailedPrecondition(
+        fmt::format("Slurm refused to run tenant {}'s task as uid {} gid {}: Slurm runs jobs as Unix users "
+                    "the cluster knows; "
+                    "create that user on the Slurm nodes, or give the tenant an existing user's uid: and "
+                    "gid: in the fleet "
+                    "file ({})",
+                    t.tenant, t.uid, t.gid, ran.status().message()));
+  }
+  AWAN_ASSIGN_OR_RETURN(std::string out, std::move(ran));
   std::string id = out.substr(0, out.find_first_of(";\n"));
   if (id.empty()) return IoError("sbatch printed no job id: " + out);
   running_.push_back({t.job_id, t.task, id});

@@ -382,16 +382,31 @@ TEST(Serve, SlurmExecutorRunsTheJobWhereAwanPlacedIt) {
       std::system((std::string(AWAN_SOURCE_DIR) + "/scripts/slurm-down.sh " + dir + "/slurm").c_str());
     }
   } down{dir};
-  OneNodeFleet(dir);
+  // Slurm runs a job as a Unix user the cluster knows: the tenant "lab" maps to one made for the test;
+  // "other" to a uid no user has.
+  ASSERT_EQ(std::system(
+                "id awan-slurm-lab > /dev/null 2>&1 || { getent group 61234 > /dev/null || groupadd -g "
+                "61234 awan-slurm-lab; useradd -M -u 61234 -g 61234 -s /usr/sbin/nologin awan-slurm-lab; }"),
+            0);
+  OneNodeFleet(dir, "  - {name: other, guaranteed_gpus: 2, uid: 61999, gid: 61999}\n");
+  {
+    std::ifstream in(dir + "/fleet.yaml");
+    std::string fleet((std::istreambuf_iterator<char>(in)), {});
+    fleet.replace(fleet.find("{name: lab, guaranteed_gpus: 4}"), 31,
+                  "{name: lab, guaranteed_gpus: 4, uid: 61234, gid: 61234}");
+    std::ofstream(dir + "/fleet.yaml") << fleet;
+  }
   const std::string db = dir + "/awan.db";
-  const std::string token = Token(db, "lab", "member");
+  const std::string token = Token(db, "lab", "member"), other = Token(db, "other", "member");
+  setenv("AWAN_TEST_SERVER_SECRET", "leaked", 1);  // in the server's environment: must not reach a job
   Server s(dir, db, dir + "/fleet.yaml", {"--executor", "slurm", "--slurm-nodes", "z-b0-s0-0=" + host});
+  unsetenv("AWAN_TEST_SERVER_SECRET");
   ASSERT_GT(s.port(), 0);
   Http c(s.url());
   const std::string job =
       "apiVersion: awan/v1\nkind: Job\nmetadata: {name: on-slurm}\nspec:\n  gpus: 2\n  cpu: 1\n"
       "  memory_gib: 0.1\n  command: [sh, -c, 'echo devices=$CUDA_VISIBLE_DEVICES job=$SLURM_JOB_ID "
-      "node=$SLURMD_NODENAME']\n";
+      "node=$SLURMD_NODENAME uid=$(id -u) secret=$AWAN_TEST_SERVER_SECRET. cwd=$(pwd)']\n";
   auto sub = c.Post("/v1/jobs", Bearer(token), job, "application/yaml");
   ASSERT_EQ(sub->status, 201) << sub->body;
   const std::string id = Json::parse(sub->body)["id"];
@@ -402,6 +417,19 @@ TEST(Serve, SlurmExecutorRunsTheJobWhereAwanPlacedIt) {
   const std::string logs = c.Get("/v1/jobs/" + id + "/logs?task=0", Bearer(token))->body;
   EXPECT_NE(logs.find("devices=" + devices + " "), std::string::npos) << logs;
   EXPECT_NE(logs.find("node=" + host), std::string::npos) << logs;
+  EXPECT_NE(logs.find("uid=61234 "), std::string::npos) << logs;  // its tenant's user, not root
+  EXPECT_NE(logs.find("secret=. "), std::string::npos) << logs;   // nothing of the server's environment
+  EXPECT_NE(logs.find("cwd=" + dir + "/state/logs/" + id), std::string::npos) << logs;
+  struct stat st {};
+  ASSERT_EQ(stat((dir + "/state/logs/" + id).c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 61234u);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  // A tenant whose uid is no user of the cluster: its job fails with a message that says what to do.
+  auto bad = c.Post("/v1/jobs", Bearer(other), job, "application/yaml");
+  ASSERT_EQ(bad->status, 201) << bad->body;
+  const Json refused = WaitForEnd(c, other, Json::parse(bad->body)["id"], 30);
+  EXPECT_EQ(refused["state"], "Failed") << refused.dump();
+  EXPECT_NE(refused["message"].get<std::string>().find("Unix users"), std::string::npos) << refused.dump();
   const size_t at = logs.find("job=");
   ASSERT_NE(at, std::string::npos) << logs;
   const std::string slurm_id = logs.substr(at + 4, logs.find(' ', at) - at - 4);
