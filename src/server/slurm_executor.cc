@@ -189,6 +189,29 @@ std::vector<TaskExit> SlurmExecutor::Poll() {
   return out;
 }
 
+Executor::Adoption SlurmExecutor::Adopt(const TaskLaunch& t, int64_t started_ms) {
+  (void)started_ms;
+  const std::string name = "awan-" + t.job_id + "-" + std::to_string(t.task);
+  StatusOr<std::string> out =
+      RunCommand({"squeue", "--noheader", "--states=all", "--name=" + name, "--format=%i %T"});
+  if (!out.ok()) return Adoption::kLost;  // Slurm unreachable: the job is requeued (and this task cancelled)
+  int64_t newest = -1;
+  std::string state;
+  std::istringstream lines(*out);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream f(line);
+    int64_t id = -1;
+    std::string st;
+    if (f >> id >> st && id > newest) newest = id, state = st;
+  }
+  if (newest < 0) return Adoption::kNeverStarted;
+  running_.push_back({t.job_id, t.task, std::to_string(newest)});
+  const bool live = state == "PENDING" || state == "RUNNING" || state == "CONFIGURING" ||
+                    state == "COMPLETING" || state == "SUSPENDED";
+  last_poll_ms_ = 0;  // look at it at the next Poll
+  return live ? Adoption::kRunning : Adoption::kEnded;
+}
+
 void SlurmExecutor::Kill(const std::string& job_id) {
   std::vector<std::string> argv = {"scancel"};
   for (size_t i = 0; i < running_.size();) {

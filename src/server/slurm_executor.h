@@ -3,8 +3,9 @@
 // sets CUDA_VISIBLE_DEVICES to the device indices awan chose (Slurm's gres enforces the count; with
 // TaskPlugin=task/none it does not fence devices, so awan's indices are what the task sees), AWAN_JOB_ID,
 // AWAN_TASK_INDEX and AWAN_NODE, then execs the command. Progress is tracked with squeue and scontrol (at
-// most every poll_ms), exit codes from Slurm's ExitCode; Kill is scancel. Talks to the cluster named by
-// SLURM_CONF. Fractional GPUs are requested as one whole GPU (Slurm shards/MPS are not used).
+// most every poll_ms), exit codes from Slurm's ExitCode; Kill is scancel. Slurm jobs outlive awan: after a
+// restart the next server finds each task's Slurm job by name and tracks it again. Talks to the cluster named
+// by SLURM_CONF. Fractional GPUs are requested as one whole GPU (Slurm shards/MPS are not used).
 #pragma once
 
 #include <functional>
@@ -26,6 +27,10 @@ class SlurmExecutor final : public Executor {
   std::vector<TaskExit> Poll() override;
   void Kill(const std::string& job_id) override;
   std::string Logs(const std::string& job_id, int task) const override;
+  // After a restart: the Slurm job named awan-<job>-<task> (the newest, of any state slurmctld still keeps)
+  // is tracked again (kRunning, or kEnded: its exit comes through the next Poll); none: kNeverStarted (the
+  // previous server recorded the start and stopped before sbatch).
+  Adoption Adopt(const TaskLaunch& t, int64_t started_ms) override;
 
  private:
   struct Running {

@@ -430,6 +430,31 @@ TEST(Serve, SlurmExecutorRunsTheJobWhereAwanPlacedIt) {
   const Json refused = WaitForEnd(c, other, Json::parse(bad->body)["id"], 30);
   EXPECT_EQ(refused["state"], "Failed") << refused.dump();
   EXPECT_NE(refused["message"].get<std::string>().find("Unix users"), std::string::npos) << refused.dump();
+  // Slurm jobs outlive awan: a server killed while one runs, the next one finds it by name and tracks it to
+  // its end; it runs once.
+  const std::string longer =
+      "apiVersion: awan/v1\nkind: Job\nmetadata: {name: outlives}\nspec: {gpus: 1, cpu: 1, memory_gib: 0.1, "
+      "command: [sh, -c, 'echo begin $SLURM_JOB_ID; sleep 4; echo finished']}\n";
+  auto lr = c.Post("/v1/jobs", Bearer(token), longer, "application/yaml");
+  ASSERT_EQ(lr->status, 201) << lr->body;
+  const std::string lid = Json::parse(lr->body)["id"];
+  ASSERT_EQ(WaitForState(c, token, lid, "Running")["state"], "Running");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // sbatch'ed and started
+  s.Kill(SIGKILL);
+  Server again(dir, db, dir + "/fleet.yaml", {"--executor", "slurm", "--slurm-nodes", "z-b0-s0-0=" + host});
+  ASSERT_GT(again.port(), 0);
+  Http c2(again.url());
+  const Json lend = WaitForEnd(c2, token, lid, 60);
+  EXPECT_EQ(lend["state"], "Succeeded") << lend.dump();
+  EXPECT_EQ(lend.value("runs", 0), 1) << lend.dump();
+  const std::string llog = c2.Get("/v1/jobs/" + lid + "/logs?task=0", Bearer(token))->body;
+  EXPECT_EQ(llog.find("begin"), llog.rfind("begin")) << llog;  // one run
+  EXPECT_NE(llog.find("finished"), std::string::npos) << llog;
+  FILE* sq = popen(("squeue --noheader --states=all --name=awan-" + lid + "-0 --format=%i").c_str(), "r");
+  int slurm_jobs = 0;
+  while (fgets(buf, sizeof buf, sq)) ++slurm_jobs;
+  pclose(sq);
+  EXPECT_EQ(slurm_jobs, 1) << "the task was submitted to Slurm more than once";
   const size_t at = logs.find("job=");
   ASSERT_NE(at, std::string::npos) << logs;
   const std::string slurm_id = logs.substr(at + 4, logs.find(' ', at) - at - 4);
