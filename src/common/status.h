@@ -21,7 +21,9 @@ enum class StatusCode {
   kUnavailable,
   kIoError,
   kDataLoss,
-  kResourceExhausted
+  kResourceExhausted,
+  kPermissionDenied,  // the caller is known and may not do this (HTTP 403)
+  kUnauthenticated    // the caller is not known: no credentials, or bad ones (HTTP 401)
 };
 
 class [[nodiscard]] Status {
@@ -51,6 +53,8 @@ inline Status IoError(std::string m) { return {StatusCode::kIoError, std::move(m
 inline Status DataLoss(std::string m) { return {StatusCode::kDataLoss, std::move(m)}; }
 // A limit on the caller (a rate, a count): try again later (HTTP 429).
 inline Status ResourceExhausted(std::string m) { return {StatusCode::kResourceExhausted, std::move(m)}; }
+inline Status PermissionDenied(std::string m) { return {StatusCode::kPermissionDenied, std::move(m)}; }
+inline Status Unauthenticated(std::string m) { return {StatusCode::kUnauthenticated, std::move(m)}; }
 
 // Holds either a value or a non-OK Status.
 template <typename T>

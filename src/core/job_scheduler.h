@@ -1,7 +1,7 @@
-// JobScheduler: the scheduling cycle for jobs that arrive, wait, run and finish, as the simulator and (later)
-// the server drive it. Pure: no I/O, no clock (times are passed in), no threads. The caller reports events
-// (Submit, Finish, NodeDown, NodeUp) and calls Cycle(now); the scheduler commits placements to the snapshot
-// and reports the runs it started (TakeStarted). The cycle's stages:
+// JobScheduler: the scheduling cycle for jobs that arrive, wait, run and finish, as the simulator and
+// the server (ControlPlane) drive it. Pure: no I/O, no clock (times are passed in), no threads. The caller
+// reports events (Submit, Finish, NodeDown, NodeUp) and calls Cycle(now); the scheduler commits placements to
+// the snapshot and reports the runs it started (TakeStarted). The cycle's stages:
 //   1. order     pending jobs by tenant priority, then the QueueOrder's key (computed when a job joins)
 //   2. admit     the tenant's quota: within its guarantee, or borrowing idle quota of its cohort (not when
 //                isolated), within its borrowing limit and the lenders' lending limits; with fair share on,

@@ -45,19 +45,19 @@ StatusOr<std::string> CreateToken(StateStore& store, const std::string& tenant, 
 
 Status RevokeToken(StateStore& store, const std::string& token) {
   AWAN_ASSIGN_OR_RETURN(std::optional<TokenRecord> rec, store.FindToken(audit::Sha256Hex(token)));
-  if (!rec) return NotFound("unknown token");
+  if (!rec) return Unauthenticated("unknown token");
   rec->revoked = true;
   return store.PutToken(*rec);
 }
 
 StatusOr<Principal> Authenticate(StateStore& store, const std::string& header) {
-  if (header.empty()) return NotFound("missing token: send 'Authorization: Bearer <token>'");
+  if (header.empty()) return Unauthenticated("missing token: send 'Authorization: Bearer <token>'");
   std::string token = header;
   if (token.rfind("Bearer ", 0) == 0) token = token.substr(7);
-  if (token.size() != 69 || token.rfind("awan_", 0) != 0) return NotFound("malformed token");
+  if (token.size() != 69 || token.rfind("awan_", 0) != 0) return Unauthenticated("malformed token");
   AWAN_ASSIGN_OR_RETURN(std::optional<TokenRecord> rec, store.FindToken(audit::Sha256Hex(token)));
-  if (!rec) return NotFound("unknown token");
-  if (rec->revoked) return NotFound("revoked token");
+  if (!rec) return Unauthenticated("unknown token");
+  if (rec->revoked) return Unauthenticated("revoked token");
   Principal p;
   p.tenant = rec->tenant;
   if (!ParseRole(rec->role, &p.role)) return Internal("token with unknown role " + rec->role);

@@ -286,7 +286,7 @@ Status ControlPlane::Flush() {
 
 StatusOr<StoredJob> ControlPlane::Submit(const Principal& who, std::string_view text,
                                          std::string_view source) {
-  if (!who.can_write()) return FailedPrecondition("forbidden: a viewer token cannot submit");
+  if (!who.can_write()) return PermissionDenied("forbidden: a viewer token cannot submit");
   if (const int64_t wait_ms = submit_limit_->Take(who.tenant.empty() ? "(admin)" : who.tenant); wait_ms > 0) {
     return ResourceExhausted(fmt::format("too many submits: retry after {} ms", wait_ms));
   }
@@ -295,7 +295,7 @@ StatusOr<StoredJob> ControlPlane::Submit(const Principal& who, std::string_view 
   std::string tenant = m.job.tenant.empty() ? who.tenant : m.job.tenant;
   if (tenant.empty()) return InvalidArgument("metadata.tenant is required with an admin token");
   if (who.role != Role::kAdmin && tenant != who.tenant) {
-    return FailedPrecondition("forbidden: this token may submit only for tenant " + who.tenant);
+    return PermissionDenied("forbidden: this token may submit only for tenant " + who.tenant);
   }
   StatusOr<TenantSpec> tenant_spec = fleet_->Tenant(tenant);
   if (!tenant_spec.ok())
@@ -378,7 +378,7 @@ StatusOr<std::vector<StoredJob>> ControlPlane::List(const Principal& who, JobFil
 StatusOr<StoredJob> ControlPlane::Cancel(const Principal& who, const std::string& id) {
   std::lock_guard<std::mutex> lock(mu_);
   AWAN_ASSIGN_OR_RETURN(Live * l, Find(who, id));
-  if (!who.can_write()) return FailedPrecondition("forbidden: a viewer token cannot cancel");
+  if (!who.can_write()) return PermissionDenied("forbidden: a viewer token cannot cancel");
   if (l->row.state != "Pending" && l->row.state != "Running") return l->row;  // already over: nothing to do
   // Durable first: the answer is given only once the cancel survives a crash; then the tasks stop.
   StoredJob cancelled = l->row;
@@ -476,7 +476,7 @@ Status ControlPlane::ChargeHeavyRead(const Principal& who) {
 }
 
 StatusOr<std::vector<std::string>> ControlPlane::Audit(const Principal& who, int64_t after, int limit) {
-  if (who.role != Role::kAdmin) return FailedPrecondition("forbidden: the audit log needs an admin token");
+  if (who.role != Role::kAdmin) return PermissionDenied("forbidden: the audit log needs an admin token");
   return store_->ReadAudit(after, std::clamp(limit, 1, 10000));
 }
 
@@ -493,7 +493,7 @@ std::string ControlPlane::PlacementJson(size_t index) const {
 }
 
 Status ControlPlane::Heartbeat(const Principal& who, const std::string& node) {
-  if (who.role != Role::kAdmin) return FailedPrecondition("forbidden: heartbeats need an admin token");
+  if (who.role != Role::kAdmin) return PermissionDenied("forbidden: heartbeats need an admin token");
   NodeIndex n;
   if (!fleet_->fleet.FindNode(node, &n)) return NotFound("no node " + node);
   std::lock_guard<std::mutex> lock(mu_);

@@ -1,5 +1,5 @@
 // Executor: runs the tasks of the jobs the scheduler placed, and reports how they end. Behind one interface:
-// `local` (processes on this machine) now; `slurm` later.
+// `local` (isolated processes on this machine, local_executor.h) and `slurm` (sbatch, slurm_executor.h).
 #pragma once
 
 #include <algorithm>

@@ -43,7 +43,9 @@ int HttpCode(const Status& s) {
   if (s.code() == StatusCode::kInvalidArgument) return 400;
   if (s.code() == StatusCode::kNotFound) return 404;
   if (s.code() == StatusCode::kResourceExhausted) return 429;
-  if (s.code() == StatusCode::kFailedPrecondition) return s.message().rfind("forbidden", 0) == 0 ? 403 : 409;
+  if (s.code() == StatusCode::kUnauthenticated) return 401;
+  if (s.code() == StatusCode::kPermissionDenied) return 403;
+  if (s.code() == StatusCode::kFailedPrecondition) return 409;
   return 500;
 }
 
@@ -167,7 +169,7 @@ void RegisterRoutes(HttpServer& http, ControlPlane& cp, Authenticator& auth, con
     }
     auto p = auth.Authenticate(req.get_header_value("Authorization"));
     if (!p.ok()) {
-      Error(res, p.status().code() == StatusCode::kNotFound ? 401 : 500, p.status().message());
+      Error(res, p.status().code() == StatusCode::kUnauthenticated ? 401 : 500, p.status().message());
       return false;
     }
     req.context = *p;

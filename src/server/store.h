@@ -2,7 +2,7 @@
 // happened to it) and API tokens (hashed). A write returns only once it is durable, so the API answers 201
 // only for a job that survives a crash. Concurrent CreateJob calls are group-committed: one transaction and
 // one fsync for every job that arrived while the previous commit was being written. Backends: `sqlite:PATH`
-// (WAL, synchronous=FULL; the embedded default); etcd comes later behind the same interface. Thread-safe.
+// (WAL, synchronous=FULL; the embedded default) and `etcd:URL,...` (etcd_store.h). Thread-safe.
 #pragma once
 
 #include <cstdint>

@@ -2,7 +2,10 @@
 // etcd store on a real three-member cluster on 127.0.0.1 (scripts/etcd-up.sh; skipped, visibly, where etcd
 // is not installed). Ids in creation order, nothing lost or doubled under concurrent creates, updates that
 // never create, paging, the audit log's one-writer rule, tokens.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -60,8 +63,27 @@ class EtcdCluster {
       return;
     }
     dir_ = TempDir("etcd");
-    endpoints_ = Shell(std::string(AWAN_SOURCE_DIR) + "/scripts/etcd-up.sh " + dir_ + " 27790 2>&1");
+    // Ports of its own (ctest may run cases of this binary, each its own process and cluster, side by side):
+    // the first base from one derived from the pid whose six ports are free.
+    int base = 27790 + 20 * (getpid() % 50);
+    while (!Free(base) && base < 40000) base += 20;
+    endpoints_ = Shell(std::string(AWAN_SOURCE_DIR) + "/scripts/etcd-up.sh " + dir_ + " " +
+                       std::to_string(base) + " 2>&1");
     if (!up()) why_ = "scripts/etcd-up.sh failed: " + endpoints_;
+  }
+  // Are the client ports base+1..3 and the peer ports base+11..13 free on 127.0.0.1?
+  static bool Free(int base) {
+    for (int port : {base + 1, base + 2, base + 3, base + 11, base + 12, base + 13}) {
+      const int fd = socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(static_cast<uint16_t>(port));
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+      close(fd);
+      if (!ok) return false;
+    }
+    return true;
   }
   std::string Plain() const {
     std::string s = endpoints_;

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
@@ -198,6 +199,52 @@ TEST(Serve, EveryAcceptedJobSurvivesSigkill) {
   ExpectAuditVerifies(c, db, dir);
 }
 
+// The SIGKILL rounds' job: its task prints, runs for 2 s, prints again.
+constexpr const char* kTwoSecondJob =
+    "apiVersion: awan/v1\nkind: Job\nmetadata: {name: t}\nspec: {gpus: 1, cpu: 1, memory_gib: 1, "
+    "command: [sh, -c, 'echo start; sleep 2; echo end']}\n";
+
+// One round: a client submits up to 20 jobs, 20 ms apart, while `s` lives; `before_kill` runs just before
+// the server is killed with SIGKILL, 300-1,000 ms in. The ids that got 201.
+std::vector<std::string> SubmitUntilKilled(Server& s, const std::string& token, std::mt19937& rng,
+                                           const std::function<void()>& before_kill = {}) {
+  std::atomic<bool> stop{false};
+  std::vector<std::string> got;
+  std::thread client([&] {
+    httplib::Client c(s.url());
+    c.set_read_timeout(5);
+    for (int i = 0; i < 20 && !stop; ++i) {
+      auto r = c.Post("/v1/jobs", Bearer(token), kTwoSecondJob, "application/yaml");
+      if (!r) break;  // the server is gone
+      if (r->status == 201) got.push_back(Json::parse(r->body)["id"]);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300 + rng() % 700));
+  if (before_kill) before_kill();
+  s.Kill(SIGKILL);
+  stop = true;
+  client.join();
+  return got;
+}
+
+// Every accepted job ended Succeeded after one run from start to end: one log, no earlier run, runs == 1.
+// How many did.
+int ExpectEachRanOnce(Http& c, const std::string& token, const std::vector<std::string>& accepted) {
+  int ran_once = 0;
+  for (const std::string& id : accepted) {
+    const Json end = WaitForEnd(c, token, id, 30);
+    EXPECT_EQ(end["state"], "Succeeded") << end.dump();
+    const std::string log = c.Get("/v1/jobs/" + id + "/logs", Bearer(token))->body;
+    const std::string earlier = c.Get("/v1/jobs/" + id + "/logs?run=1", Bearer(token))->body;
+    EXPECT_EQ(log, "start\nend\n") << id;
+    EXPECT_EQ(earlier, "") << id << " ran twice";
+    EXPECT_EQ(end.value("runs", 0), 1) << end.dump();
+    ran_once += log == "start\nend\n" && earlier.empty() && end.value("runs", 0) == 1;
+  }
+  return ran_once;
+}
+
 // Durability with work running: 10 rounds of SIGKILL while a client submits jobs whose tasks run for 2 s.
 // Every job that got 201 ends Succeeded, each task ran exactly once from start to end (one log, no second
 // run: a restart neither killed nor reran it), and the audit chain verifies.
@@ -208,45 +255,17 @@ TEST(Serve, SigkillRoundsWithTasksRunning) {
   const std::string token = Token(db, "my-university", "member");
   std::mt19937 rng(20261202);
   std::vector<std::string> accepted;
-  const std::string job =
-      "apiVersion: awan/v1\nkind: Job\nmetadata: {name: t}\nspec: {gpus: 1, cpu: 1, memory_gib: 1, "
-      "command: [sh, -c, 'echo start; sleep 2; echo end']}\n";
   for (int round = 0; round < 10; ++round) {
     Server s(dir, db, "", {"--heavy-reads-per-s", "0"});
     ASSERT_GT(s.port(), 0) << "round " << round;
-    std::atomic<bool> stop{false};
-    std::vector<std::string> got;
-    std::thread client([&] {
-      httplib::Client c(s.url());
-      c.set_read_timeout(2);
-      for (int i = 0; i < 20 && !stop; ++i) {
-        auto r = c.Post("/v1/jobs", Bearer(token), job, "application/yaml");
-        if (!r) break;  // the server is gone
-        if (r->status == 201) got.push_back(Json::parse(r->body)["id"]);
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
-    });
-    std::this_thread::sleep_for(std::chrono::milliseconds(300 + rng() % 700));
-    s.Kill(SIGKILL);
-    stop = true;
-    client.join();
+    const std::vector<std::string> got = SubmitUntilKilled(s, token, rng);
     accepted.insert(accepted.end(), got.begin(), got.end());
   }
   ASSERT_GT(accepted.size(), 10u);
   Server s(dir, db, "", {"--heavy-reads-per-s", "0"});
   ASSERT_GT(s.port(), 0);
   Http c(s.url());
-  int ran_once = 0;
-  for (const std::string& id : accepted) {
-    const Json end = WaitForEnd(c, token, id, 30);
-    EXPECT_EQ(end["state"], "Succeeded") << end.dump();
-    const std::string log = c.Get("/v1/jobs/" + id + "/logs", Bearer(token))->body;
-    const std::string earlier = c.Get("/v1/jobs/" + id + "/logs?run=1", Bearer(token))->body;
-    EXPECT_EQ(log, "start\nend\n") << id;
-    EXPECT_EQ(earlier, "") << id << " ran twice";
-    EXPECT_EQ(end.value("runs", 0), 1) << end.dump();
-    ran_once += log == "start\nend\n" && earlier.empty();
-  }
+  const int ran_once = ExpectEachRanOnce(c, token, accepted);
   std::printf("%zu jobs accepted over 10 rounds of SIGKILL with tasks running; %d ran exactly once\n",
               accepted.size(), ran_once);
   ExpectAuditVerifies(c, db, dir);
@@ -287,50 +306,35 @@ TEST(Serve, SigkillRoundsWithTasksRunningOnEtcdWithAFailover) {
     }
     return false;
   };
+  // The etcd leader dies with the server.
+  auto kill_etcd_leader = [&] {
+    FILE* p = popen(("ETCDCTL_API=3 etcdctl --endpoints=" + eps + " endpoint status -w json").c_str(), "r");
+    std::string status;
+    while (size_t n = fread(buf, 1, sizeof buf, p)) status.append(buf, n);
+    pclose(p);
+    const Json members = Json::parse(status, nullptr, false);
+    int leader = 0;
+    for (const Json& e : members.is_array() ? members : Json::array()) {
+      if (e["Status"]["header"]["member_id"] == e["Status"]["leader"])
+        leader = e["Endpoint"].get<std::string>().back() - '0';  // ports 25791..25793: members 1..3
+    }
+    ASSERT_GE(leader, 1) << status;
+    std::ifstream pidfile(dir + "/etcd/e" + std::to_string(leader) + ".pid");
+    pid_t pid = 0;
+    pidfile >> pid;
+    ASSERT_GT(pid, 0);
+    kill(pid, SIGKILL);
+  };
   std::mt19937 rng(20261203);
   std::vector<std::string> accepted;
-  const std::string job =
-      "apiVersion: awan/v1\nkind: Job\nmetadata: {name: t}\nspec: {gpus: 1, cpu: 1, memory_gib: 1, "
-      "command: [sh, -c, 'echo start; sleep 2; echo end']}\n";
   constexpr int kRounds = 6, kFailoverRound = 2;
   for (int round = 0; round < kRounds; ++round) {
     Server s(dir, store, "", {"--heavy-reads-per-s", "0"});
     ASSERT_GT(s.port(), 0) << "round " << round;
     ASSERT_TRUE(ready(s)) << "round " << round << ": never became leader\n" << s.output();
-    std::atomic<bool> stop{false};
-    std::vector<std::string> got;
-    std::thread client([&] {
-      httplib::Client c(s.url());
-      c.set_read_timeout(5);
-      for (int i = 0; i < 20 && !stop; ++i) {
-        auto r = c.Post("/v1/jobs", Bearer(token), job, "application/yaml");
-        if (!r) break;  // the server is gone
-        if (r->status == 201) got.push_back(Json::parse(r->body)["id"]);
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
-    });
-    std::this_thread::sleep_for(std::chrono::milliseconds(300 + rng() % 700));
-    if (round == kFailoverRound) {  // the etcd leader dies with the server
-      FILE* p = popen(("ETCDCTL_API=3 etcdctl --endpoints=" + eps + " endpoint status -w json").c_str(), "r");
-      std::string status;
-      while (size_t n = fread(buf, 1, sizeof buf, p)) status.append(buf, n);
-      pclose(p);
-      const Json members = Json::parse(status, nullptr, false);
-      int leader = 0;
-      for (const Json& e : members.is_array() ? members : Json::array()) {
-        if (e["Status"]["header"]["member_id"] == e["Status"]["leader"])
-          leader = e["Endpoint"].get<std::string>().back() - '0';  // ports 25791..25793: members 1..3
-      }
-      ASSERT_GE(leader, 1) << status;
-      std::ifstream pidfile(dir + "/etcd/e" + std::to_string(leader) + ".pid");
-      pid_t pid = 0;
-      pidfile >> pid;
-      ASSERT_GT(pid, 0);
-      kill(pid, SIGKILL);
-    }
-    s.Kill(SIGKILL);
-    stop = true;
-    client.join();
+    const std::vector<std::string> got = SubmitUntilKilled(
+        s, token, rng,
+        round == kFailoverRound ? std::function<void()>(kill_etcd_leader) : std::function<void()>());
     accepted.insert(accepted.end(), got.begin(), got.end());
   }
   ASSERT_GT(accepted.size(), 10u);
@@ -338,17 +342,7 @@ TEST(Serve, SigkillRoundsWithTasksRunningOnEtcdWithAFailover) {
   ASSERT_GT(s.port(), 0);
   ASSERT_TRUE(ready(s)) << s.output();
   Http c(s.url());
-  int ran_once = 0;
-  for (const std::string& id : accepted) {
-    const Json end = WaitForEnd(c, token, id, 30);
-    EXPECT_EQ(end["state"], "Succeeded") << end.dump();
-    const std::string log = c.Get("/v1/jobs/" + id + "/logs", Bearer(token))->body;
-    const std::string earlier = c.Get("/v1/jobs/" + id + "/logs?run=1", Bearer(token))->body;
-    EXPECT_EQ(log, "start\nend\n") << id;
-    EXPECT_EQ(earlier, "") << id << " ran twice";
-    EXPECT_EQ(end.value("runs", 0), 1) << end.dump();
-    ran_once += log == "start\nend\n" && earlier.empty();
-  }
+  const int ran_once = ExpectEachRanOnce(c, token, accepted);
   std::printf(
       "%zu jobs accepted over %d rounds of SIGKILL on etcd (leader killed in round %d); %d ran exactly "
       "once\n",

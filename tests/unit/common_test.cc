@@ -1,6 +1,6 @@
-#include <set>
-
 #include <gtest/gtest.h>
+
+#include <set>
 
 #include "common/rng.h"
 #include "common/status.h"
@@ -15,6 +15,9 @@ TEST(Status, OkAndErrorsCarryCodeAndMessage) {
   EXPECT_FALSE(s.ok());
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(s.ToString(), "INVALID_ARGUMENT: bad seed");
+  EXPECT_EQ(PermissionDenied("viewer").ToString(), "PERMISSION_DENIED: viewer");
+  EXPECT_EQ(Unauthenticated("no token").code(), StatusCode::kUnauthenticated);
+  EXPECT_EQ(Unauthenticated("no token").ToString(), "UNAUTHENTICATED: no token");
 }
 
 StatusOr<int> Half(int x) {

@@ -1,6 +1,6 @@
-// The job ordering policies (QueueOrder) of core::JobScheduler, used by `awan sim jobs` (and, later, the
-// server). Smaller keys run first; "preemptive" orderings may also stop running jobs whose key, recomputed
-// with the service they received, is larger than a waiting job's.
+// The job ordering policies (QueueOrder) of core::JobScheduler, used by `awan sim jobs` and by the
+// server (`awan serve --ordering`). Smaller keys run first; "preemptive" orderings may also stop running jobs
+// whose key, recomputed with the service they received, is larger than a waiting job's.
 //   fifo      submit time
 //   sjf       ORACLE: the job's true duration, shortest first
 //   srtf      ORACLE, preemptive: the true remaining run time (duration - attained GPU-time / GPUs)
