@@ -39,7 +39,7 @@ int RunBenchCycle(const BenchCycleArgs& args);
 // threads, and, for an etcd store, the raw put rate of the same cluster through the same client (one put of a
 // job-sized value per request, kept-alive connections): the "at least 0.8x raw etcd".
 struct BenchStoreArgs {
-  std::string store;  // etcd:URL,... or sqlite:PATH (made by `awan init`, or created here with --init)
+  std::string store;  // etcd:URL,... or sqlite:PATH, created here (--init is required: it writes jobs)
   int clients = 64;
   double seconds = 10;
   int rounds = 3;

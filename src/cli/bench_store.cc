@@ -64,10 +64,15 @@ void AddBenchStore(CLI::App& bench, BenchStoreArgs& a) {
   c->add_option("--rounds", a.rounds, "rounds of (raw puts, store creates)")
       ->capture_default_str()
       ->check(CLI::Range(1, 20));
-  c->add_flag("--init", a.init, "create the store first (awan init)");
+  c->add_flag("--init", a.init, "create the store first (required: the benchmark writes jobs into it)");
 }
 
 int RunBenchStore(const BenchStoreArgs& a) {
+  if (!a.init) {  // it writes thousands of jobs: never into a store a server will recover
+    return Fail(InvalidArgument(
+        "awan bench store writes jobs into the store it measures: pass --init to create a fresh one (a new "
+        "SQLite file, or an etcd cluster awan has not initialized), never a store a server uses"));
+  }
   auto store =
       server::OpenStore(a.store, a.init ? server::StoreOpenMode::kCreate : server::StoreOpenMode::kExisting);
   if (!store.ok()) return Fail(store.status());

@@ -204,6 +204,7 @@ TaskLaunch ControlPlane::LaunchOf(const Live& l, size_t k, const Placement& p) c
   t.mem_mib = l.spec.task.memory.value;
   t.tenant = l.row.tenant;
   t.workdir = l.workdir;
+  t.run = l.row.runs;
   t.time_limit_s = l.time_limit_s;
   const auto [uid, gid] = TaskIdentity(sched_->tenant(sched_->job(l.index).tenant));
   t.uid = uid;

@@ -30,6 +30,8 @@ struct TaskLaunch {
   int64_t uid = -1, gid = -1;
   std::string workdir;
   int64_t time_limit_s = 0;
+  int run =
+      0;  // which run of its job this is (1, 2, ...; 0 = unknown): files of an earlier run are not this one's
 };
 
 struct TaskExit {

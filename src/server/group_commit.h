@@ -6,6 +6,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <vector>
@@ -44,7 +45,12 @@ class GroupCommit {
       q.unlock();
       std::vector<StoredJob*> jobs;
       for (Request* r : batch) jobs.push_back(r->job);
-      const Status s = commit(jobs);
+      Status s = Status::Ok();
+      try {  // a commit that throws must not leave committing_ set: every later caller would wait for ever
+        s = commit(jobs);
+      } catch (const std::exception& e) {
+        s = Status(StatusCode::kInternal, std::string("commit failed: ") + e.what());
+      }
       q.lock();
       committing_ = false;
       for (Request* r : batch) {

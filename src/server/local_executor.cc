@@ -223,6 +223,16 @@ bool Zombie(pid_t pid) {
   return !f.empty() && f[0] == "Z";
 }
 
+// The exit code a task's init recorded ("<run> <code>"), or -1 when there is none, or when it is an earlier
+// run's (`run` > 0 and another number first).
+int ReadExitCode(const std::string& path, int run) {
+  std::ifstream f(path);
+  int64_t recorded_run = -1, code = -1;
+  if (!(f >> recorded_run >> code)) return -1;
+  if (run > 0 && recorded_run != run) return -1;
+  return code >= 0 && code < 256 + 128 ? static_cast<int>(code) : -1;
+}
+
 // How long the executor lets a task run: a placeholder its duration, a command its time limit (else, as
 // before time limits existed, its duration_s when it set one). 0 = unbounded.
 int64_t WallLimitS(const TaskLaunch& t) {
@@ -507,6 +517,7 @@ Status LocalExecutor::SetUpCgroups(const TaskLaunch& t, std::vector<std::string>
 
 Status LocalExecutor::Launch(const TaskLaunch& t) {
   Running r{t.job_id, t.task, -1, 0, false};
+  r.run = t.run;
   const int64_t limit_s = WallLimitS(t);
   if (limit_s > 0) r.ends_ms = now_ms_() + limit_s * 1000;
   std::error_code ec;
@@ -613,6 +624,11 @@ Status LocalExecutor::Launch(const TaskLaunch& t) {
   };
   a.log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   a.exit_fd = open(exit_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (a.exit_fd >=
+      0) {  // "<run> ", then the init appends its exit code: an earlier run's code is never this one's
+    const std::string run = std::to_string(t.run) + " ";
+    (void)!write(a.exit_fd, run.data(), run.size());
+  }
   a.devnull_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
   a.workdir_fd = open(workdir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   int go[2] = {-1, -1};
@@ -657,11 +673,12 @@ Status LocalExecutor::Launch(const TaskLaunch& t) {
   }
   setpgid(pid, pid);  // also from here, so a Kill right after Launch reaches the group
   r.pid = pid;
-  std::ofstream(PidPath(t.job_id, t.task)) << pid << " " << StartTime(pid);
-  (void)!write(go[1], "g", 1);  // recorded: the init may start the task
-  // And that it may: a server killed before this line leaves an init that never ran the task (it exits at the
-  // pipe's end of file), which the next server must not count as a run.
-  std::ofstream(PidPath(t.job_id, t.task), std::ios::app) << " go";
+  // Recorded, with the mark that the init may start the task, before it may: a server killed before the mark
+  // leaves an init that never ran the task (it exits at the go pipe's end of file), which the next server
+  // does not count as a run; one killed between the mark and the byte at worst counts a run that did not
+  // happen.
+  std::ofstream(PidPath(t.job_id, t.task)) << pid << " " << StartTime(pid) << " go";
+  (void)!write(go[1], "g", 1);
   close_all();
   running_.push_back(r);
   return Status::Ok();
@@ -723,7 +740,7 @@ std::vector<TaskExit> LocalExecutor::Poll() {
         if (kill(r.pid, 0) != 0 || StartTime(r.pid) == 0 || Zombie(r.pid)) {
           ended = true;
           code = 128 + SIGKILL;  // no code recorded: it was killed
-          std::ifstream(ExitPath(r.job_id, r.task)) >> code;
+          if (const int c = ReadExitCode(ExitPath(r.job_id, r.task), r.run); c >= 0) code = c;
         }
       } else if (int status = 0; waitpid(r.pid, &status, WNOHANG) == r.pid) {
         ended = true;
@@ -759,6 +776,7 @@ bool LocalExecutor::Tracked(const std::string& job_id, int task) const {
 
 Executor::Adoption LocalExecutor::Adopt(const TaskLaunch& t, int64_t started_ms) {
   Running r{t.job_id, t.task, -1, 0, false};
+  r.run = t.run;
   r.adopted = true;
   const int64_t limit_s = WallLimitS(t);
   if (limit_s > 0) r.ends_ms = started_ms + limit_s * 1000;
@@ -767,8 +785,7 @@ Executor::Adoption LocalExecutor::Adopt(const TaskLaunch& t, int64_t started_ms)
     running_.push_back(r);
     return Adoption::kRunning;
   }
-  int code = -1;
-  std::ifstream(ExitPath(t.job_id, t.task)) >> code;
+  const int code = ReadExitCode(ExitPath(t.job_id, t.task), t.run);
   pid_t pid = 0;
   uint64_t start = 0;
   std::string went;

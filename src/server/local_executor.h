@@ -92,6 +92,7 @@ class LocalExecutor final : public Executor {
     bool timed_out = false;
     bool adopted = false;  // started by a previous server: not our child (polled, not waited for)
     int ended_code = -1;   // >= 0: it ended while no server watched; reported at the next Poll
+    int run = 0;           // TaskLaunch::run
   };
   std::string ExitPath(const std::string& job_id, int task) const;
   std::string JobLogDir(const std::string& job_id) const;

@@ -72,30 +72,58 @@ SlurmExecutor::SlurmExecutor(std::string dir, std::map<std::string, std::string>
 
 SlurmExecutor::~SlurmExecutor() = default;  // Slurm jobs outlive the server; the next one finds them by name
 
+namespace {
+
+// The Slurm job's name for one run of one task: Adopt finds it by this name after a restart.
+std::string SlurmJobName(const TaskLaunch& t) {
+  return "awan-" + t.job_id + "-" + std::to_string(t.task) + "-r" + std::to_string(t.run);
+}
+
+// Does the server run the task as its tenant's user (root, and the tenant has a uid)?
+bool AsTenant(const TaskLaunch& t) { return geteuid() == 0 && t.uid >= 0; }
+
+// A task's output, read without following a link the task's user may have put in its place.
+std::string ReadOwnFile(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return "";
+  struct stat st {};
+  std::string out;
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1) {
+    char buf[65536];
+    for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return out;
+}
+
+}  // namespace
+
 Status SlurmExecutor::Launch(const TaskLaunch& t) {
   std::error_code ec;
-  const std::string job_dir = dir_ + "/" + t.job_id;
-  std::filesystem::create_directories(job_dir, ec);
-  if (ec) return IoError("cannot create " + job_dir + ": " + ec.message());
+  // <dir>/<job>/ holds the scripts (the server's, never writable by the task), <dir>/<job>/out/ the output
+  // and the working directory (the task's).
+  const std::string job_dir = dir_ + "/" + t.job_id, out_dir = job_dir + "/out";
+  std::filesystem::create_directories(out_dir, ec);
+  if (ec) return IoError("cannot create " + out_dir + ": " + ec.message());
   // As Slurm does for its own users: the job runs as its tenant's Unix user (sbatch --uid/--gid, which only
-  // root may pass, and only for a user the cluster knows). Its directory (script, output, working directory)
-  // is that user's alone.
-  const bool as_tenant = geteuid() == 0 && t.uid >= 0;
+  // root may pass, and only for a user the cluster knows).
+  const bool as_tenant = AsTenant(t);
   if (as_tenant) {
-    // The user opens its output and working directory itself: the directories above are traversable (0711),
-    // not listable, and each job's is its tenant's alone.
+    // The user opens its output and working directory itself: the directories above are root's, traversable
+    // (0711), not listable; out/ is the tenant's alone.
     const std::filesystem::path logs(dir_);
-    for (const std::filesystem::path& d : {logs.parent_path(), logs}) {
-      if (!d.empty() && chmod(d.c_str(), 0711) != 0)
+    for (const std::filesystem::path& d : {logs.parent_path(), logs, std::filesystem::path(job_dir)}) {
+      if (!d.empty() && (chown(d.c_str(), 0, 0) != 0 || chmod(d.c_str(), 0711) != 0))
         return IoError("cannot make " + d.string() + " traversable: " + std::strerror(errno));
     }
-    if (chown(job_dir.c_str(), static_cast<uid_t>(t.uid), static_cast<gid_t>(t.gid)) != 0 ||
-        chmod(job_dir.c_str(), 0700) != 0) {
-      return IoError("cannot hand " + job_dir + " to uid " + std::to_string(t.uid) + ": " +
+    if (chown(out_dir.c_str(), static_cast<uid_t>(t.uid), static_cast<gid_t>(t.gid)) != 0 ||
+        chmod(out_dir.c_str(), 0700) != 0) {
+      return IoError("cannot hand " + out_dir + " to uid " + std::to_string(t.uid) + ": " +
                      std::strerror(errno));
     }
   }
   const std::string base = job_dir + "/" + std::to_string(t.task);
+  unlink((base + ".sh").c_str());  // never written through whatever is there
   std::ofstream script(base + ".sh");
   script << "#!/bin/sh\n";
   // sbatch --export=NONE: nothing of the server's environment but this allowlist reaches the job.
@@ -120,15 +148,15 @@ Status SlurmExecutor::Launch(const TaskLaunch& t) {
   const std::string slurm_node = node == node_map_.end() ? t.node : node->second;
   std::vector<std::string> argv = {"sbatch",
                                    "--parsable",
-                                   "--job-name=awan-" + t.job_id + "-" + std::to_string(t.task),
+                                   "--job-name=" + SlurmJobName(t),
                                    "--nodelist=" + slurm_node,
                                    "--nodes=1",
                                    "--ntasks=1",
                                    "--cpus-per-task=" + std::to_string(std::max(1, t.cpus)),
                                    "--mem=" + std::to_string(std::max<int64_t>(1, t.mem_mib)),
-                                   "--output=" + base + ".log",
+                                   "--output=" + out_dir + "/" + std::to_string(t.task) + ".log",
                                    "--export=NONE",
-                                   "--chdir=" + (t.workdir.empty() ? job_dir : t.workdir)};
+                                   "--chdir=" + (t.workdir.empty() ? out_dir : t.workdir)};
   if (as_tenant) {
     argv.push_back("--uid=" + std::to_string(t.uid));
     argv.push_back("--gid=" + std::to_string(t.gid));
@@ -191,9 +219,11 @@ std::vector<TaskExit> SlurmExecutor::Poll() {
 
 Executor::Adoption SlurmExecutor::Adopt(const TaskLaunch& t, int64_t started_ms) {
   (void)started_ms;
-  const std::string name = "awan-" + t.job_id + "-" + std::to_string(t.task);
-  StatusOr<std::string> out =
-      RunCommand({"squeue", "--noheader", "--states=all", "--name=" + name, "--format=%i %T"});
+  // This run's Slurm job, submitted as the tenant's user (another user's job of the same name is not it).
+  std::vector<std::string> argv = {"squeue", "--noheader", "--states=all", "--name=" + SlurmJobName(t),
+                                   "--format=%i %T"};
+  if (AsTenant(t)) argv.push_back("--user=" + std::to_string(t.uid));
+  StatusOr<std::string> out = RunCommand(argv);
   if (!out.ok()) return Adoption::kLost;  // Slurm unreachable: the job is requeued (and this task cancelled)
   int64_t newest = -1;
   std::string state;
@@ -226,10 +256,9 @@ void SlurmExecutor::Kill(const std::string& job_id) {
 }
 
 std::string SlurmExecutor::Logs(const std::string& job_id, int task) const {
-  std::ifstream f(dir_ + "/" + job_id + "/" + std::to_string(task) + ".log");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
+  const std::string dir = dir_ + "/" + job_id;
+  std::string out = ReadOwnFile(dir + "/out/" + std::to_string(task) + ".log");
+  return out.empty() ? ReadOwnFile(dir + "/" + std::to_string(task) + ".log") : out;  // before out/ existed
 }
 
 }  // namespace awan::server

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "integration/serve_harness.h"
+#include "server/local_executor.h"
 #include "server/store.h"
 
 namespace {
@@ -725,6 +726,42 @@ TEST(Security, OneTenantsBacklogDoesNotDelayAnother) {
     EXPECT_EQ(bad->status, 400) << spec << ": " << bad->body;
     EXPECT_NE(bad->body.find(why), std::string::npos) << bad->body;
   }
+}
+
+}  // namespace
+
+namespace {
+
+// A run that ended leaves its exit code behind; the next run, recorded Running by a server that died before
+// launching it, must not be taken for ended with that code (it never started: requeued, not Failed).
+TEST(LocalExecutor, AnEarlierRunsExitCodeIsNotThisRuns) {
+  const std::string dir = TempDir("exec-runs");
+  awan::server::LocalExecutorOptions o;
+  o.state_dir = dir + "/state";
+  o.sandbox = false;
+  o.allow_root = true;
+  o.cgroup_root = dir + "/no-cgroups";
+  awan::server::LocalExecutor exec(o, [] { return int64_t{0}; });
+  ASSERT_TRUE(exec.Init().ok());
+  awan::server::TaskLaunch t;
+  t.job_id = "j-00000001";
+  t.command = {"sh", "-c", "exit 3"};
+  t.run = 1;
+  ASSERT_TRUE(exec.Launch(t).ok());
+  std::vector<awan::server::TaskExit> ended;
+  for (int i = 0; i < 500 && ended.empty(); ++i) {
+    ended = exec.Poll();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_EQ(ended[0].exit_code, 3);
+  // A new executor (the next server): run 1 adopted again ended with its code; run 2 never started.
+  awan::server::LocalExecutor next(o, [] { return int64_t{0}; });
+  EXPECT_EQ(next.Adopt(t, 0), awan::server::Executor::Adoption::kEnded);
+  awan::server::TaskLaunch second = t;
+  second.run = 2;
+  awan::server::LocalExecutor after(o, [] { return int64_t{0}; });
+  EXPECT_NE(after.Adopt(second, 0), awan::server::Executor::Adoption::kEnded);
 }
 
 }  // namespace

@@ -413,11 +413,14 @@ TEST(Serve, SlurmExecutorRunsTheJobWhereAwanPlacedIt) {
   EXPECT_NE(logs.find("node=" + host), std::string::npos) << logs;
   EXPECT_NE(logs.find("uid=61234 "), std::string::npos) << logs;  // its tenant's user, not root
   EXPECT_NE(logs.find("secret=. "), std::string::npos) << logs;   // nothing of the server's environment
-  EXPECT_NE(logs.find("cwd=" + dir + "/state/logs/" + id), std::string::npos) << logs;
+  EXPECT_NE(logs.find("cwd=" + dir + "/state/logs/" + id + "/out"), std::string::npos) << logs;
   struct stat st {};
-  ASSERT_EQ(stat((dir + "/state/logs/" + id).c_str(), &st), 0);
+  ASSERT_EQ(stat((dir + "/state/logs/" + id + "/out").c_str(), &st), 0);  // its output and cwd: the user's
   EXPECT_EQ(st.st_uid, 61234u);
   EXPECT_EQ(st.st_mode & 0777, 0700u);
+  ASSERT_EQ(stat((dir + "/state/logs/" + id).c_str(), &st), 0);  // its script: root's, not the user's
+  EXPECT_EQ(st.st_uid, 0u);
+  EXPECT_EQ(st.st_mode & 0777, 0711u);
   // A tenant whose uid is no user of the cluster: its job fails with a message that says what to do.
   auto bad = c.Post("/v1/jobs", Bearer(other), job, "application/yaml");
   ASSERT_EQ(bad->status, 201) << bad->body;
@@ -444,7 +447,7 @@ TEST(Serve, SlurmExecutorRunsTheJobWhereAwanPlacedIt) {
   const std::string llog = c2.Get("/v1/jobs/" + lid + "/logs?task=0", Bearer(token))->body;
   EXPECT_EQ(llog.find("begin"), llog.rfind("begin")) << llog;  // one run
   EXPECT_NE(llog.find("finished"), std::string::npos) << llog;
-  FILE* sq = popen(("squeue --noheader --states=all --name=awan-" + lid + "-0 --format=%i").c_str(), "r");
+  FILE* sq = popen(("squeue --noheader --states=all --name=awan-" + lid + "-0-r1 --format=%i").c_str(), "r");
   int slurm_jobs = 0;
   while (fgets(buf, sizeof buf, sq)) ++slurm_jobs;
   pclose(sq);
