@@ -108,6 +108,11 @@ StatusOr<std::string> EtcdClient::Call(const std::string& path, const std::strin
     }
     last = impl_->endpoints[e] + path + ": " +
            (r ? "HTTP " + std::to_string(r->status) + " " + r->body : httplib::to_string(r.error()));
+    if (r && r->status >= 400 && r->status < 500) {  // the request itself is refused (too large, malformed):
+      std::lock_guard<std::mutex> lock(impl_->mu);   // another member would refuse it too
+      if (impl_->idle[e].size() < 64) impl_->idle[e].push_back(std::move(c));
+      return Status(StatusCode::kInvalidArgument, "etcd refused the request: " + last);
+    }
     if (k + 1 == impl_->endpoints.size()) std::this_thread::sleep_for(std::chrono::milliseconds(300));
   }
   return Status(StatusCode::kUnavailable, "etcd: no endpoint answered: " + last);
@@ -212,13 +217,22 @@ class EtcdStore final : public StateStore {
     return Status::Ok();
   }
 
+  // Transactions of at most 100 puts (etcd allows 128 operations) and about kMaxTxnBytes.
   Status UpdateJobs(const std::vector<StoredJob>& jobs) override {
-    for (size_t from = 0; from < jobs.size(); from += 100) {  // etcd allows 128 operations per transaction
-      Json ops = Json::array();
-      for (size_t i = from; i < std::min(jobs.size(), from + 100); ++i)
-        ops.push_back(Put(kJobs + jobs[i].id, JobToJson(jobs[i]).dump()));
-      AWAN_RETURN_IF_ERROR(client_.Call("/v3/kv/txn", Json{{"success", ops}}.dump()).status());
+    Json ops = Json::array();
+    size_t bytes = 0;
+    for (const StoredJob& j : jobs) {
+      std::string value = JobToJson(j).dump();
+      if (!ops.empty() && (ops.size() == 100 || bytes + value.size() > kMaxTxnBytes)) {
+        AWAN_RETURN_IF_ERROR(client_.Call("/v3/kv/txn", Json{{"success", ops}}.dump()).status());
+        ops = Json::array();
+        bytes = 0;
+      }
+      bytes += value.size();
+      ops.push_back(Put(kJobs + j.id, std::move(value)));
     }
+    if (!ops.empty())
+      AWAN_RETURN_IF_ERROR(client_.Call("/v3/kv/txn", Json{{"success", ops}}.dump()).status());
     return Status::Ok();
   }
 
@@ -446,7 +460,9 @@ class EtcdStore final : public StateStore {
   bool seq_known_ = false;
   int64_t seq_ = 0, seq_rev_ = 0;
   EtcdClient client_;
-  GroupCommit group_{100};  // etcd allows 128 operations per transaction
+  // etcd allows 128 operations per transaction and 1.5 MiB per request (by default); values go base64 (4/3).
+  static constexpr size_t kMaxTxnBytes = 768 << 10;
+  GroupCommit group_{100, kMaxTxnBytes};
 };
 
 }  // namespace

@@ -19,8 +19,11 @@ namespace awan::server {
 class GroupCommit {
  public:
   using Commit = std::function<Status(const std::vector<StoredJob*>& batch)>;
-  // At most `max_batch` jobs per commit (0: no limit); the rest wait for the next one.
-  explicit GroupCommit(size_t max_batch = 0) : max_batch_(max_batch) {}
+  // At most `max_batch` jobs (0: no limit) and about `max_bytes` of them (0: no limit; a job is counted by
+  // its manifest, name, message and placement; one job alone may exceed it) per commit; the rest wait for the
+  // next.
+  explicit GroupCommit(size_t max_batch = 0, size_t max_bytes = 0)
+      : max_batch_(max_batch), max_bytes_(max_bytes) {}
   // Returns once a commit that included `job` finished, with that commit's status. Each caller sleeps on its
   // own condition variable and is woken once: when its commit is done, or when it is first in the queue and
   // no commit runs (it leads the next one). No thundering herd of every waiter at every commit.
@@ -35,13 +38,16 @@ class GroupCommit {
         continue;
       }
       committing_ = true;
-      std::vector<Request*> batch;
-      if (max_batch_ == 0 || queue_.size() <= max_batch_) {
-        batch.swap(queue_);
-      } else {
-        batch.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(max_batch_));
-        queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(max_batch_));
+      size_t take = 0, bytes = 0;
+      while (take < queue_.size() && (max_batch_ == 0 || take < max_batch_)) {
+        const StoredJob& j = *queue_[take]->job;
+        const size_t size = j.manifest.size() + j.name.size() + j.message.size() + j.placement.size() + 256;
+        if (max_bytes_ != 0 && take > 0 && bytes + size > max_bytes_) break;
+        bytes += size;
+        ++take;
       }
+      std::vector<Request*> batch(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(take));
+      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(take));
       q.unlock();
       std::vector<StoredJob*> jobs;
       for (Request* r : batch) jobs.push_back(r->job);
@@ -70,7 +76,7 @@ class GroupCommit {
     bool done = false;
     std::condition_variable cv;
   };
-  size_t max_batch_;
+  size_t max_batch_, max_bytes_;
   std::mutex mu_;
   std::vector<Request*> queue_;
   bool committing_ = false;
