@@ -48,27 +48,15 @@ std::string Metrics::Render(const ControlPlane& cp, const Principal& who) const 
       "{}\n",
       cp.fleet().fleet.total_gpus());
   const ControlPlaneStats c = cp.Counters();
-  s += fmt::format(
-      "# HELP awan_scheduling_cycles_total Scheduling cycles run.\n# TYPE awan_scheduling_cycles_total "
-      "counter\n"
-      "awan_scheduling_cycles_total {}\n",
-      c.cycles);
-  s += fmt::format(
-      "# HELP awan_decisions_total Runs started.\n# TYPE awan_decisions_total counter\nawan_decisions_total "
-      "{}\n",
-      c.decisions);
-  s += fmt::format(
-      "# HELP awan_preemptions_total Runs stopped by the scheduler.\n# TYPE awan_preemptions_total counter\n"
-      "awan_preemptions_total {}\n",
-      c.preemptions);
-  s += fmt::format(
-      "# HELP awan_jobs_submitted_total Jobs accepted.\n# TYPE awan_jobs_submitted_total counter\n"
-      "awan_jobs_submitted_total {}\n",
-      c.submitted);
-  s += fmt::format(
-      "# HELP awan_store_errors_total Durable writes that failed (each retried at the next tick).\n"
-      "# TYPE awan_store_errors_total counter\nawan_store_errors_total {}\n",
-      c.store_errors);
+  auto counter = [&s](const char* name, const char* help, int64_t value) {
+    s += fmt::format("# HELP {0} {1}\n# TYPE {0} counter\n{0} {2}\n", name, help, value);
+  };
+  counter("awan_scheduling_cycles_total", "Scheduling cycles run.", c.cycles);
+  counter("awan_decisions_total", "Runs started.", c.decisions);
+  counter("awan_preemptions_total", "Runs stopped by the scheduler.", c.preemptions);
+  counter("awan_jobs_submitted_total", "Jobs accepted.", c.submitted);
+  counter("awan_store_errors_total", "Durable writes that failed (each retried at the next tick).",
+          c.store_errors);
   s += cycle_.Render("awan_scheduling_cycle_seconds", "Wall time of one scheduling cycle.");
   s += api_.Render("awan_api_request_seconds", "Wall time of one API request.");
   return s;

@@ -17,19 +17,12 @@
 #include <vector>
 
 #include "server/store.h"
+#include "shell.h"
 
 namespace awan::server {
 namespace {
 
-std::string Shell(const std::string& cmd) {
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  pclose(p);
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  return out;
-}
+using awan::testing::Shell;
 
 std::string TempDir(const std::string& name) {
   const std::string d = ::testing::TempDir() + "awan-store-" + name + "-" + std::to_string(getpid());

@@ -16,20 +16,14 @@
 #include <set>
 #include <thread>
 
+#include "shell.h"
+
 namespace {
 
 using Json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-std::string Shell(const std::string& cmd) {
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  pclose(p);
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  return out;
-}
+using awan::testing::Shell;
 
 struct Replica {
   pid_t pid = -1;

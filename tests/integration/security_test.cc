@@ -335,11 +335,9 @@ TEST(Security, MissingOrDeletedStoreIsAnError) {
 // that got past the locks would): at its next audit entry the server finds the sequence taken and stops,
 // before it launches what the entry records, and the foreign entry is not overwritten.
 TEST(Security, AuditSequenceConflictStopsTheServer) {
-  const std::string dir = TempDir("sec-fence");
-  OneNodeFleet(dir);
-  const std::string db = dir + "/awan.db";
-  const std::string token = Token(db, "lab", "member");
-  Server s(dir, db, dir + "/fleet.yaml", AnyUser());
+  ServerFixture f("sec-fence");
+  Server& s = *f.s;
+  const std::string &dir = f.dir, &db = f.db, &token = f.token;
   ASSERT_GT(s.port(), 0);
   {
     auto other = awan::server::OpenStore("sqlite:" + db);
@@ -406,11 +404,9 @@ TEST(Security, ManifestBombsAreRefused) {
 
 // A job's wall-time limit is enforced, with its own final state, and kills everything the task started.
 TEST(Security, TimeLimitIsEnforced) {
-  const std::string dir = TempDir("sec-timeout");
-  OneNodeFleet(dir);
-  const std::string db = dir + "/awan.db";
-  const std::string token = Token(db, "lab", "member");
-  Server s(dir, db, dir + "/fleet.yaml", AnyUser());
+  ServerFixture f("sec-timeout");
+  Server& s = *f.s;
+  const std::string& token = f.token;
   ASSERT_GT(s.port(), 0);
   Http c(s.url());
   auto [end, log] = RunToEnd(c, token, Job("slow", "echo started; sleep 60", ", time_limit: '2s'"), 20);
@@ -426,13 +422,9 @@ TEST(Security, TimeLimitIsEnforced) {
 // runs and after, the newest output is served with offsets that stay valid, and the reader learns where the
 // kept part starts.
 TEST(Security, TaskLogsAreCapped) {
-  const std::string dir = TempDir("sec-logcap");
-  OneNodeFleet(dir);
-  const std::string db = dir + "/awan.db";
-  const std::string token = Token(db, "lab", "member");
-  std::vector<std::string> extra = AnyUser();
-  extra.insert(extra.end(), {"--max-log-mib", "4"});
-  Server s(dir, db, dir + "/fleet.yaml", extra);
+  ServerFixture f("sec-logcap", {"--max-log-mib", "4"});
+  Server& s = *f.s;
+  const std::string &dir = f.dir, &token = f.token;
   ASSERT_GT(s.port(), 0);
   Http c(s.url());
   constexpr int64_t kCap = int64_t{4} << 20, kWritten = int64_t{512} << 20;
@@ -556,20 +548,6 @@ std::string ReadAnswer(int fd, int ms) {
   }
   return out;
 }
-
-struct ServerFixture {
-  std::string dir, db, token, other, viewer;
-  std::unique_ptr<Server> s;
-  explicit ServerFixture(const std::string& name, std::vector<std::string> extra = {}) {
-    dir = TempDir(name);
-    OneNodeFleet(dir, "  - {name: other, guaranteed_gpus: 2}\n");
-    db = dir + "/awan.db";
-    token = Token(db, "lab", "member");
-    other = Token(db, "other", "member");
-    viewer = Token(db, "lab", "viewer");
-    s = std::make_unique<Server>(dir, db, dir + "/fleet.yaml", AnyUser(std::move(extra)));
-  }
-};
 
 // An unauthenticated client streams a chunked body (and a gzip one, and one announcing 512 MiB): each is
 // refused from its headers, and the server reads none of it (its memory does not grow).

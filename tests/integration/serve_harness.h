@@ -231,6 +231,22 @@ inline std::vector<pid_t> CgroupPids(const std::string& group) {
   return out;
 }
 
+// A server on a one-node fleet with tenants lab and other, and tokens for a lab member, an other member and a
+// lab viewer; `extra` flags go after AnyUser()'s.
+struct ServerFixture {
+  std::string dir, db, token, other, viewer;
+  std::unique_ptr<Server> s;
+  explicit ServerFixture(const std::string& name, std::vector<std::string> extra = {}) {
+    dir = TempDir(name);
+    OneNodeFleet(dir, "  - {name: other, guaranteed_gpus: 2}\n");
+    db = dir + "/awan.db";
+    token = Token(db, "lab", "member");
+    other = Token(db, "other", "member");
+    viewer = Token(db, "lab", "viewer");
+    s = std::make_unique<Server>(dir, db, dir + "/fleet.yaml", AnyUser(std::move(extra)));
+  }
+};
+
 // The server's audit log (read with an admin token) is not empty and `awan audit verify` accepts it against
 // the ASEAN fleet.
 inline void ExpectAuditVerifies(Http& c, const std::string& db, const std::string& dir) {

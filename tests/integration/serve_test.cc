@@ -664,11 +664,9 @@ namespace {
 
 // `awan logs -f` follows a running task's output until the job ends; `--tail N` starts at the last N bytes.
 TEST(Serve, LogsFollowUntilTheJobEnds) {
-  const std::string dir = TempDir("follow");
-  OneNodeFleet(dir);
-  const std::string db = dir + "/awan.db";
-  const std::string token = Token(db, "lab", "member");
-  Server s(dir, db, dir + "/fleet.yaml", AnyUser());
+  ServerFixture f("follow");
+  Server& s = *f.s;
+  const std::string& token = f.token;
   ASSERT_GT(s.port(), 0);
   Http c(s.url());
   auto r =
