@@ -32,18 +32,21 @@ void BM_Decision(benchmark::State& state, const std::string& policy) {
   Rng rng(1);
   size_t i = 0;
   for (; i < s.pods.size() && snap.gpu_allocated_milli() < snap.gpu_capacity_milli() * 6 / 10; ++i) {
-    auto d = fw.Schedule(s.pods[i], snap, CycleContext{&rng, {}, nullptr, {}, false, {}});
+    auto d = fw.Schedule(s.pods[i], snap, CycleContext{&rng, {}, nullptr, {}, false, {}, {}});
     if (d.ok() && d->placed) (void)snap.Assign(s.pods[i], d->placement);
   }
   size_t k = i;
   for (auto _ : state) {
-    auto d = fw.Schedule(s.pods[k], snap, CycleContext{&rng, {}, nullptr, {}, false, {}});
+    auto d = fw.Schedule(s.pods[k], snap, CycleContext{&rng, {}, nullptr, {}, false, {}, {}});
     benchmark::DoNotOptimize(d);
     if (++k == s.pods.size()) k = i;
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK_CAPTURE(BM_Decision, bestfit, std::string("bestfit"))->Arg(1213)->Arg(12500)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_Decision, bestfit, std::string("bestfit"))
+    ->Arg(1213)
+    ->Arg(12500)
+    ->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(BM_Decision, fgd, std::string("fgd"))->Arg(1213)->Arg(12500)->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(BM_Decision, k8s, std::string("k8s"))->Arg(1213)->Unit(benchmark::kMicrosecond);
 

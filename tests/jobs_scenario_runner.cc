@@ -1,13 +1,12 @@
 #include "jobs_scenario_runner.h"
 
-
 #include <map>
 #include <sstream>
 
 #include "config/fleet_file.h"
 #include "sim/jobs_sim.h"
-#include "trace/csv.h"
 #include "test_util.h"
+#include "trace/csv.h"
 
 namespace awan::testing {
 namespace {
@@ -50,8 +49,10 @@ Status RunJobScenarioText(const std::string& text, const std::string& source) {
   for (const Line& l : lines) {
     if (l.words[0] == "fleet") {
       yaml = "node_types: {g: {accelerator: GPU, gpus: " + std::to_string(num(l, "gpus", 8)) +
-             ", cpu: " + std::to_string(num(l, "cpu", 1000)) + ", memory_gib: 10000}}\nregions: [{name: r, zones: [{name: z, layout: {type: g, nodes: " +
-             std::to_string(num(l, "nodes", 1)) + ", nodes_per_supernode: " + std::to_string(num(l, "per_supernode", 1)) +
+             ", cpu: " + std::to_string(num(l, "cpu", 1000)) +
+             ", memory_gib: 10000}}\nregions: [{name: r, zones: [{name: z, layout: {type: g, nodes: " +
+             std::to_string(num(l, "nodes", 1)) +
+             ", nodes_per_supernode: " + std::to_string(num(l, "per_supernode", 1)) +
              ", supernodes_per_block: " + std::to_string(num(l, "per_block", 1)) + "}}]}]\n";
     } else if (l.words[0] == "tenant") {
       if (l.words.size() < 2) return err(l, "tenant needs a name");
@@ -70,10 +71,10 @@ Status RunJobScenarioText(const std::string& text, const std::string& source) {
 
   // 2. Options, jobs and node events.
   sim::JobsSimOptions o;
-  o.min_run_s = 0;
-  o.checkpoint_s = 0;
-  o.restart_s = 0;
-  o.preempt_interval_s = 0;
+  o.scheduler.min_run_s = 0;
+  o.scheduler.checkpoint_s = 0;
+  o.scheduler.restart_s = 0;
+  o.scheduler.preempt_interval_s = 0;
   std::vector<JobSpec> jobs;
   std::map<std::string, size_t> index;
   for (const Line& l : lines) {
@@ -81,16 +82,26 @@ Status RunJobScenarioText(const std::string& text, const std::string& source) {
     if (w == "fleet" || w == "tenant" || w == "expect") continue;
     if (w == "option") {
       for (const auto& [k, v] : l.kv) {
-        if (k == "policy") o.policy = v;
-        else if (k == "isolated") o.isolated = v == "1";
-        else if (k == "blind") o.topology_aware = v != "1";
-        else if (k == "min_run") o.min_run_s = std::stoll(v);
-        else if (k == "checkpoint") o.checkpoint_s = std::stoll(v);
-        else if (k == "restart") o.restart_s = std::stoll(v);
-        else if (k == "preempt_interval") o.preempt_interval_s = std::stoll(v);
-        else if (k == "cycle_period") o.cycle_period_s = std::stoll(v);
-        else if (k == "fair_share") o.fair_share = v == "1";
-        else return err(l, "unknown option '" + k + "'");
+        if (k == "policy")
+          o.policy = v;
+        else if (k == "isolated")
+          o.scheduler.isolated = v == "1";
+        else if (k == "blind")
+          o.scheduler.topology_aware = v != "1";
+        else if (k == "min_run")
+          o.scheduler.min_run_s = std::stoll(v);
+        else if (k == "checkpoint")
+          o.scheduler.checkpoint_s = std::stoll(v);
+        else if (k == "restart")
+          o.scheduler.restart_s = std::stoll(v);
+        else if (k == "preempt_interval")
+          o.scheduler.preempt_interval_s = std::stoll(v);
+        else if (k == "cycle_period")
+          o.cycle_period_s = std::stoll(v);
+        else if (k == "fair_share")
+          o.scheduler.fair_share = v == "1";
+        else
+          return err(l, "unknown option '" + k + "'");
       }
     } else if (w == "job") {
       if (l.words.size() < 2) return err(l, "job needs a name");
@@ -130,23 +141,27 @@ Status RunJobScenarioText(const std::string& text, const std::string& source) {
     if (it == index.end()) return err(l, "unknown job '" + l.words[1] + "'");
     const sim::JobOutcome& j = r.jobs[it->second];
     if (l.words[2] == "never") {
-      if (j.start_s >= 0) return err(l, l.words[1] + " started at " + std::to_string(j.start_s) + ", expected never");
+      if (j.start_s >= 0)
+        return err(l, l.words[1] + " started at " + std::to_string(j.start_s) + ", expected never");
       continue;
     }
     for (const auto& [k, v] : l.kv) {
       int64_t got = 0;
-      if (k == "start") got = j.start_s;
-      else if (k == "end") got = j.end_s;
-      else if (k == "preemptions") got = j.preemptions;
-      else if (k == "requeues") got = j.failure_requeues;
+      if (k == "start")
+        got = j.start_s;
+      else if (k == "end")
+        got = j.end_s;
+      else if (k == "preemptions")
+        got = j.preemptions;
+      else if (k == "requeues")
+        got = j.failure_requeues;
       else if (k.rfind("waited_", 0) == 0) {
         int reason = -1;
         for (int w = 0; w < sim::kWaitReasons; ++w)
           if (k.substr(7) == sim::WaitReasonName(static_cast<sim::WaitReason>(w))) reason = w;
         if (reason < 0) return err(l, "unknown wait reason in '" + k + "'");
         got = j.waited_s[static_cast<size_t>(reason)];
-      }
-      else if (k == "level") {
+      } else if (k == "level") {
         auto lv = Level(v);
         if (!lv.ok()) return err(l, lv.status().message());
         if (j.level != static_cast<int>(*lv)) {
@@ -156,7 +171,8 @@ Status RunJobScenarioText(const std::string& text, const std::string& source) {
       } else {
         return err(l, "unknown expectation '" + k + "'");
       }
-      if (got != std::stoll(v)) return err(l, l.words[1] + " " + k + "=" + std::to_string(got) + ", expected " + v);
+      if (got != std::stoll(v))
+        return err(l, l.words[1] + " " + k + "=" + std::to_string(got) + ", expected " + v);
     }
   }
   return Status::Ok();

@@ -1,13 +1,12 @@
 #include "scenario_runner.h"
 
-
 #include <map>
 #include <sstream>
 
 #include "core/framework.h"
 #include "policies/builtin.h"
-#include "trace/csv.h"
 #include "test_util.h"
+#include "trace/csv.h"
 
 namespace awan::testing {
 namespace {
@@ -42,7 +41,9 @@ struct Placed {
 Status RunScenarioText(const std::string& text, const std::string& source) {
   std::vector<Line> lines;
   for (ScenarioLine& sl : ScenarioLines(text)) lines.push_back(Line{sl.number, std::move(sl.words)});
-  auto err = [&](const Line& l, const std::string& m) { return FailedPrecondition(source + ":" + std::to_string(l.number) + ": " + m); };
+  auto err = [&](const Line& l, const std::string& m) {
+    return FailedPrecondition(source + ":" + std::to_string(l.number) + ": " + m);
+  };
 
   Fleet fleet;
   std::string policy = "bestfit";
@@ -108,7 +109,7 @@ Status RunScenarioText(const std::string& text, const std::string& source) {
       }
     } else if (verb == "pod") {
       PodSpec p = make_pod(l);
-      auto d = fw.Schedule(p, snap, CycleContext{&rng, ranks, nullptr, {}, false, {}});
+      auto d = fw.Schedule(p, snap, CycleContext{&rng, ranks, nullptr, {}, false, {}, {}});
       if (!d.ok()) return err(l, d.status().ToString());
       if (d->placed) AWAN_RETURN_IF_ERROR(snap.Assign(p, d->placement));
       pods[p.name] = Placed{p, *d, d->placed};
@@ -129,7 +130,8 @@ Status RunScenarioText(const std::string& text, const std::string& source) {
       if (kv.count("gpu_left")) {
         std::string have;
         for (int d = 0; d < st.gpu_count; ++d) have += (d ? "," : "") + std::to_string(st.gpu_left[d]);
-        if (have != kv["gpu_left"]) return err(l, "node " + l.words[2] + " gpu_left is " + have + ", expected " + kv["gpu_left"]);
+        if (have != kv["gpu_left"])
+          return err(l, "node " + l.words[2] + " gpu_left is " + have + ", expected " + kv["gpu_left"]);
       }
       if (kv.count("cpu_left") && st.cpu_left.value != std::stoll(kv["cpu_left"])) {
         return err(l, "node " + l.words[2] + " cpu_left is " + std::to_string(st.cpu_left.value));
@@ -139,19 +141,25 @@ Status RunScenarioText(const std::string& text, const std::string& source) {
       if (it == pods.end()) return err(l, "no pod '" + l.words[1] + "' was submitted");
       const Decision& d = it->second.decision;
       if (l.words[2] == "on" && l.words.size() >= 4) {
-        if (!d.placed) return err(l, l.words[1] + " is unschedulable (" + d.diagnosis.ToString() + "), expected on " + l.words[3]);
+        if (!d.placed)
+          return err(l, l.words[1] + " is unschedulable (" + d.diagnosis.ToString() + "), expected on " +
+                            l.words[3]);
         const std::string& got = fleet.node(d.placement.node).name;
         if (got != l.words[3]) return err(l, l.words[1] + " is on " + got + ", expected " + l.words[3]);
         auto kv = KeyValues(l, 4);
         if (kv.count("devices") && d.placement.devices.ToString() != kv["devices"]) {
-          return err(l, l.words[1] + " has devices " + d.placement.devices.ToString() + ", expected " + kv["devices"]);
+          return err(l, l.words[1] + " has devices " + d.placement.devices.ToString() + ", expected " +
+                            kv["devices"]);
         }
       } else if (l.words[2] == "unschedulable") {
-        if (d.placed) return err(l, l.words[1] + " was placed on " + fleet.node(d.placement.node).name + ", expected unschedulable");
+        if (d.placed)
+          return err(l, l.words[1] + " was placed on " + fleet.node(d.placement.node).name +
+                            ", expected unschedulable");
         auto kv = KeyValues(l, 3);
         if (kv.count("reason")) {
           const std::string got(FitReasonName(d.diagnosis.Dominant()));
-          if (got != kv["reason"]) return err(l, l.words[1] + " failed for " + got + ", expected " + kv["reason"]);
+          if (got != kv["reason"])
+            return err(l, l.words[1] + " failed for " + got + ", expected " + kv["reason"]);
         }
       } else {
         return err(l, "unknown expectation");

@@ -1,18 +1,19 @@
 #include "cli/sim_jobs.h"
 
+#include <fmt/format.h>
+
 #include <atomic>
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
 
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
-
+#include "audit/audit_log.h"
 #include "cli/cli_util.h"
 #include "cli/progress.h"
-#include "audit/audit_log.h"
+#include "common/steady_tick_source.h"
 #include "config/fleet_file.h"
 #include "config/workload_file.h"
 #include "core/residency.h"
@@ -28,9 +29,15 @@ nlohmann::json SummaryJson(const sim::JobsSummary& s) {
   for (int k = 0; k < sim::kWaitReasons; ++k) {
     waited[sim::WaitReasonName(static_cast<sim::WaitReason>(k))] = s.waited_s[static_cast<size_t>(k)];
   }
+  nlohmann::json stages = nlohmann::json::object();  // wall time: measured, never part of a decision
+  for (int k = 0; k < kCycleStages; ++k) {
+    stages[CycleStageName(static_cast<CycleStage>(k))] =
+        static_cast<double>(s.cycle_stats.stage_ns[static_cast<size_t>(k)]) / 1e9;
+  }
   nlohmann::json tenants = nlohmann::json::array();
   for (const auto& t : s.tenants) {
-    tenants.push_back({{"tenant", t.tenant}, {"jobs", t.jobs}, {"avg_jct_s", t.avg_jct_s}, {"cost_usd", t.cost_usd}});
+    tenants.push_back(
+        {{"tenant", t.tenant}, {"jobs", t.jobs}, {"avg_jct_s", t.avg_jct_s}, {"cost_usd", t.cost_usd}});
   }
   return {{"policy", s.policy},
           {"oracle", s.oracle},
@@ -41,6 +48,10 @@ nlohmann::json SummaryJson(const sim::JobsSummary& s) {
           {"avg_jct_s", s.avg_jct_s},
           {"p50_jct_s", s.p50_jct_s},
           {"p99_jct_s", s.p99_jct_s},
+          {"p99_slowdown", s.p99_slowdown},
+          {"max_preemptions_per_job", s.max_preemptions_per_job},
+          {"bound_gangs", s.bound_gangs},
+          {"bound_gang_p99_wait_s", s.bound_gang_p99_wait_s},
           {"avg_queue_s", s.avg_queue_s},
           {"avg_slowdown", s.avg_slowdown},
           {"makespan_s", s.makespan_s},
@@ -54,7 +65,8 @@ nlohmann::json SummaryJson(const sim::JobsSummary& s) {
           {"cost_usd", s.cost_usd},
           {"residency_violations", s.residency_violations},
           {"waited_job_s_by_reason", waited},
-          {"tenants", tenants}};
+          {"tenants", tenants},
+          {"cycle_stage_seconds", stages}};
 }
 
 }  // namespace
@@ -62,39 +74,72 @@ nlohmann::json SummaryJson(const sim::JobsSummary& s) {
 void AddSimJobs(CLI::App& sim, SimJobsArgs& a) {
   CLI::App* c = sim.add_subcommand("jobs", "Jobs over time (submit, wait, run, finish) on a fleet file");
   c->add_option("--fleet", a.fleet, "fleet file (YAML, docs/formats/fleet.md)")->required();
-  CLI::Option* jobs = c->add_option("--jobs", a.jobs, "Philly job table CSV (timestamp,duration,num_gpus,gpu_time,cluster)");
-  CLI::Option* wl = c->add_option("--workload", a.workload,
-                                  "workload file (YAML, docs/formats/workload.md): datasets with residency rules, and jobs");
+  CLI::Option* jobs =
+      c->add_option("--jobs", a.jobs, "Philly job table CSV (timestamp,duration,num_gpus,gpu_time,cluster)");
+  CLI::Option* wl = c->add_option(
+      "--workload", a.workload,
+      "workload file (YAML, docs/formats/workload.md): datasets with residency rules, and jobs");
   jobs->excludes(wl);
   wl->excludes(jobs);
   c->add_option("--policy", a.policies,
-                "comma-separated: fifo, sjf (oracle), srtf (oracle), tiresias, awan, and cheapest-unaware (the baseline "
+                "comma-separated: fifo, sjf (oracle), srtf (oracle), tiresias, awan, and cheapest-unaware "
+                "(the baseline "
                 "that ignores residency and places by price)")
       ->capture_default_str();
   c->add_flag("--ignore-residency", a.ignore_residency,
               "what-if: let every policy place as if no data were bound, to measure the price of sovereignty "
               "(violations are still counted and reported)");
-  c->add_option("--price-weight", a.price_weight,
-                "region objective: weight of the price per GPU-hour (USD) when choosing among allowed regions")
+  c->add_option(
+       "--price-weight", a.price_weight,
+       "region objective: weight of the price per GPU-hour (USD) when choosing among allowed regions")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1e6));
   c->add_option("--latency-weight", a.latency_weight,
                 "region objective: weight per ms of latency to the job's data and users (0 = price only)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1e6));
-  c->add_option("--audit", a.audit_out,
-                "write the audit log of every placement (JSON lines, hash-chained); several policies: FILE.<policy>");
-  c->add_flag("--isolated", a.isolated, "each tenant alone on its guaranteed quota, no borrowing (Helios protocol)");
-  c->add_flag("--topology-blind", a.topology_blind,
-              "place gangs ignoring supernodes and blocks (best-fit task by task), to measure what topology buys");
+  c->add_option(
+      "--audit", a.audit_out,
+      "write the audit log of every placement (JSON lines, hash-chained); several policies: FILE.<policy>");
+  c->add_flag("--isolated", a.isolated,
+              "each tenant alone on its guaranteed quota, no borrowing (Helios protocol)");
+  c->add_flag(
+      "--topology-blind", a.topology_blind,
+      "place gangs ignoring supernodes and blocks (best-fit task by task), to measure what topology buys");
   c->add_flag("--fair-share", a.fair_share,
-              "jobs that borrow idle quota go by fair share: the tenant with the least decayed GPU usage per weight first");
-  c->add_option("--target-load", a.target_load,
-                "rescale submit times (not durations) so that the offered load is X (GPU-time / (GPUs x span))")
+              "jobs that borrow idle quota go by fair share: the tenant with the least decayed GPU usage per "
+              "weight first");
+  c->add_option(
+       "--backfill", a.backfill,
+       "how jobs may jump ahead of one that cannot start: none, easy (a reservation for the first such job "
+       "per set of allowed regions), conservative (for each, up to 16)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"none", "easy", "conservative"}));
+  c->add_option("--max-preemptions", a.max_preemptions,
+                "a job stopped this many times by the scheduler is not stopped again (0 = no bound)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000000));
+  c->add_option(
+       "--aging", a.aging,
+       "each second a job waits lowers its ordering key by this much (key units: seconds for awan and srtf; "
+       "0 = no aging)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e6));
+  c->add_flag(
+      "--legacy-starvation", a.legacy,
+      "backfill, preemption and aging as awan ran them before scheduler v2 (no reservations, no bound on "
+      "preemptions, no cost-aware preemption, no aging), to compare with earlier results");
+  c->add_option(
+       "--target-load", a.target_load,
+       "rescale submit times (not durations) so that the offered load is X (GPU-time / (GPUs x span))")
       ->check(CLI::Range(0.001, 100.0));
   c->add_option("--json", a.json_out, "write the summary as JSON to this file");
+  c->add_option("--jobs-csv", a.jobs_csv,
+                "write every job's outcome as CSV (name, tenant, submit, start, end, duration, GPUs, tasks, "
+                "preemptions, ...); several policies: FILE.<policy>");
   c->add_option("--report", a.report_dir, "write an HTML report with gnuplot charts into this folder");
-  c->add_option("--explain", a.explain, "a job name (philly-<line>): when it ran, and why it waited, per policy");
+  c->add_option("--explain", a.explain,
+                "a job name (philly-<line>): when it ran, and why it waited, per policy");
   c->add_option("--threads", a.threads, "worker threads (default: all cores; results do not depend on it)");
   c->add_flag("--quiet", a.quiet, "no progress bar");
 }
@@ -102,7 +147,8 @@ void AddSimJobs(CLI::App& sim, SimJobsArgs& a) {
 int RunSimJobs(const SimJobsArgs& a) {
   auto fleet = config::ReadFleetFile(a.fleet);
   if (!fleet.ok()) return Fail(fleet.status());
-  if (a.jobs.empty() == a.workload.empty()) return Fail(InvalidArgument("give exactly one of --jobs or --workload"));
+  if (a.jobs.empty() == a.workload.empty())
+    return Fail(InvalidArgument("give exactly one of --jobs or --workload"));
   StatusOr<std::vector<JobSpec>> jobs = std::vector<JobSpec>{};
   std::optional<DataCatalog> catalog;
   if (!a.jobs.empty()) {
@@ -118,17 +164,19 @@ int RunSimJobs(const SimJobsArgs& a) {
   const std::vector<std::string> policies = SplitList(a.policies);
   if (policies.empty()) return Fail(InvalidArgument("--policy names no policy"));
   const double native = sim::OfferedLoad(*jobs, (*fleet)->fleet.total_gpus());
-  fmt::print(stderr, "awan sim jobs: {} jobs, {} nodes ({} GPUs), native offered load {:.3f}{}\n", jobs->size(),
-             (*fleet)->fleet.size(), (*fleet)->fleet.total_gpus(), native,
+  fmt::print(stderr, "awan sim jobs: {} jobs, {} nodes ({} GPUs), native offered load {:.3f}{}\n",
+             jobs->size(), (*fleet)->fleet.size(), (*fleet)->fleet.total_gpus(), native,
              a.target_load > 0 ? fmt::format(", rescaled to {:.3f}", a.target_load) : std::string());
 
   std::vector<StatusOr<sim::JobsSimResult>> results(policies.size(), Internal("not run"));
+  std::vector<SteadyTickSource> ticks(policies.size());
   std::vector<std::string> audit_text(policies.size());
   std::vector<std::string> audit_head(policies.size());
   std::atomic<size_t> next{0};
   std::atomic<int64_t> done{0};
-  const int threads = std::max(1, std::min<int>(a.threads > 0 ? a.threads : std::max(1u, std::thread::hardware_concurrency()),
-                                                static_cast<int>(policies.size())));
+  const int threads =
+      std::max(1, std::min<int>(a.threads > 0 ? a.threads : std::max(1u, std::thread::hardware_concurrency()),
+                                static_cast<int>(policies.size())));
   std::atomic<int> workers_done{0};
   std::vector<std::thread> pool;
   for (int t = 0; t < threads; ++t) {
@@ -136,18 +184,24 @@ int RunSimJobs(const SimJobsArgs& a) {
       for (size_t k; (k = next.fetch_add(1)) < policies.size();) {
         sim::JobsSimOptions o;
         o.policy = policies[k];
-        o.isolated = a.isolated;
-        o.topology_aware = !a.topology_blind;
-        o.fair_share = a.fair_share;
+        o.scheduler.isolated = a.isolated;
+        o.scheduler.topology_aware = !a.topology_blind;
+        o.scheduler.fair_share = a.fair_share;
+        (void)ParseBackfillMode(a.backfill, &o.scheduler.backfill);  // checked by the option
+        o.scheduler.max_preemptions = a.max_preemptions;
+        o.scheduler.aging = a.aging;
+        if (a.legacy) o.scheduler = LegacyStarvationOptions(o.scheduler);
+        o.ticks = &ticks[k];
         o.target_load = a.target_load;
         o.catalog = catalog ? &*catalog : nullptr;
         o.ignore_residency = a.ignore_residency;
-        o.region_price_weight = a.price_weight;
-        o.region_latency_weight = a.latency_weight;
+        o.scheduler.region_price_weight = a.price_weight;
+        o.scheduler.region_latency_weight = a.latency_weight;
         audit::AuditChain chain;
         if (!a.audit_out.empty()) {
           o.on_start = [&, k](const RunStarted& run, const JobSpec& job, const JobResidency& rules) {
-            audit_text[k] += chain.Append((*fleet)->fleet, run.at_s, job, run.run_id, run.tasks, rules) + "\n";
+            audit_text[k] +=
+                chain.Append((*fleet)->fleet, run.at_s, job, run.run_id, run.tasks, rules) + "\n";
             return Status::Ok();
           };
         }
@@ -168,18 +222,22 @@ int RunSimJobs(const SimJobsArgs& a) {
 
   nlohmann::json summary = nlohmann::json::array();
   const bool sovereign = catalog.has_value();
-  fmt::print("{:<16} {:>9} {:>12} {:>10} {:>12} {:>12} {:>9} {:>7} {:>12} {:>6}{}\n", "policy", "finished", "avg JCT s",
-             "p50 s", "p99 s", "avg queue s", "slowdown", "util %", "gang sn/blk", "jain",
+  fmt::print("{:<16} {:>9} {:>12} {:>10} {:>12} {:>12} {:>9} {:>7} {:>12} {:>6}{}\n", "policy", "finished",
+             "avg JCT s", "p50 s", "p99 s", "avg queue s", "slowdown", "util %", "gang sn/blk", "jain",
              sovereign ? fmt::format(" {:>12} {:>10}", "cost USD", "violations") : "");
   for (size_t k = 0; k < policies.size(); ++k) {
     if (!results[k].ok()) return Fail(results[k].status());
     const sim::JobsSummary& s = results[k]->summary;
-    fmt::print("{:<16} {:>9} {:>12.0f} {:>10.0f} {:>12.0f} {:>12.0f} {:>9.2f} {:>7.1f} {:>5.2f}/{:<6.2f} {:>6.3f}{}\n",
-               s.policy + (s.oracle ? " (oracle)" : ""), s.finished, s.avg_jct_s, s.p50_jct_s, s.p99_jct_s,
-               s.avg_queue_s, s.avg_slowdown, s.gpu_util_pct, s.gang_locality_supernode, s.gang_locality_block,
-               s.jain_fairness, sovereign ? fmt::format(" {:>12.0f} {:>10}", s.cost_usd, s.residency_violations) : "");
+    fmt::print(
+        "{:<16} {:>9} {:>12.0f} {:>10.0f} {:>12.0f} {:>12.0f} {:>9.2f} {:>7.1f} {:>5.2f}/{:<6.2f} "
+        "{:>6.3f}{}\n",
+        s.policy + (s.oracle ? " (oracle)" : ""), s.finished, s.avg_jct_s, s.p50_jct_s, s.p99_jct_s,
+        s.avg_queue_s, s.avg_slowdown, s.gpu_util_pct, s.gang_locality_supernode, s.gang_locality_block,
+        s.jain_fairness,
+        sovereign ? fmt::format(" {:>12.0f} {:>10}", s.cost_usd, s.residency_violations) : "");
     if (s.finished < s.jobs) {
-      fmt::print(stderr, "awan: warning: {}: {} of {} jobs never started (no quota or domain can ever hold them)\n",
+      fmt::print(stderr,
+                 "awan: warning: {}: {} of {} jobs never started (no quota or domain can ever hold them)\n",
                  s.policy, s.jobs - s.finished, s.jobs);
     }
     summary.push_back(SummaryJson(s));
@@ -190,20 +248,25 @@ int RunSimJobs(const SimJobsArgs& a) {
       if ((*jobs)[i].name == a.explain) idx = i;
     if (idx == jobs->size()) return Fail(NotFound("no job named '" + a.explain + "' in " + source));
     const JobSpec& js = (*jobs)[idx];
-    fmt::print("\n{}: tenant {}, {} task(s) x {} GPU, {} s of work\n", js.name, js.tenant, js.tasks, js.task.gpu_count,
-               js.duration_s);
+    fmt::print("\n{}: tenant {}, {} task(s) x {} GPU, {} s of work\n", js.name, js.tenant, js.tasks,
+               js.task.gpu_count, js.duration_s);
     for (size_t k = 0; k < policies.size(); ++k) {
       const sim::JobOutcome& o = results[k]->jobs[idx];
       if (o.start_s < 0) {
         fmt::print("  {:<10} submitted at {} s, never started\n", policies[k], o.submit_s);
       } else {
-        fmt::print("  {:<10} submitted {} s, started {} s, finished {} s (JCT {} s); preempted {}x, node failures {}x\n",
-                   policies[k], o.submit_s, o.start_s, o.end_s, o.end_s - o.submit_s, o.preemptions, o.failure_requeues);
+        fmt::print(
+            "  {:<10} submitted {} s, started {} s, finished {} s (JCT {} s); preempted {}x, node failures "
+            "{}x\n",
+            policies[k], o.submit_s, o.start_s, o.end_s, o.end_s - o.submit_s, o.preemptions,
+            o.failure_requeues);
       }
       std::string why;
       for (int r = 0; r < sim::kWaitReasons; ++r) {
         const int64_t w = o.waited_s[static_cast<size_t>(r)];
-        if (w > 0) why += fmt::format("{}{}: {} s", why.empty() ? "" : ", ", sim::WaitReasonName(static_cast<sim::WaitReason>(r)), w);
+        if (w > 0)
+          why += fmt::format("{}{}: {} s", why.empty() ? "" : ", ",
+                             sim::WaitReasonName(static_cast<sim::WaitReason>(r)), w);
       }
       fmt::print("  {:<10} waited: {}\n", "", why.empty() ? "never" : why);
     }
@@ -216,26 +279,56 @@ int RunSimJobs(const SimJobsArgs& a) {
       f << audit_text[k];
       f.close();
       if (!f) return Fail(IoError("cannot write " + path));
-      fmt::print(stderr, "wrote {} ({} entries, head {})\n", path, std::count(audit_text[k].begin(), audit_text[k].end(), '\n'),
-                 audit_head[k].substr(0, 16));
+      fmt::print(stderr, "wrote {} ({} entries, head {})\n", path,
+                 std::count(audit_text[k].begin(), audit_text[k].end(), '\n'), audit_head[k].substr(0, 16));
+    }
+  }
+  if (!a.jobs_csv.empty()) {
+    for (size_t k = 0; k < policies.size(); ++k) {
+      std::string path = a.jobs_csv;
+      if (policies.size() > 1) path += "." + policies[k];
+      std::ofstream f(path);
+      f << "name,tenant,submit_s,start_s,end_s,duration_s,gpus,tasks,preemptions,failure_requeues,gpu_s,cost_"
+           "usd\n";
+      const sim::JobsSimResult& r = *results[k];
+      for (size_t i = 0; i < r.jobs.size(); ++i) {
+        const sim::JobOutcome& o = r.jobs[i];
+        f << fmt::format("{},{},{},{},{},{},{},{},{},{},{},{:.4f}\n", (*jobs)[i].name,
+                         r.tenant_names[static_cast<size_t>(o.tenant)], o.submit_s, o.start_s, o.end_s,
+                         o.duration_s, o.gpus, o.tasks, o.preemptions, o.failure_requeues, o.gpu_s,
+                         o.cost_usd);
+      }
+      f.close();
+      if (!f) return Fail(IoError("cannot write " + path));
     }
   }
   if (!a.report_dir.empty()) {
     std::vector<sim::JobsSimResult> all;
     for (auto& r : results) all.push_back(*r);
-    const std::string title = fmt::format("{} jobs from {} on {} ({} GPUs); offered load {:.3f}{}{}", jobs->size(), source,
-                                          a.fleet, (*fleet)->fleet.total_gpus(), a.target_load > 0 ? a.target_load : native,
-                                          a.isolated ? ", isolated tenants" : "", a.topology_blind ? ", topology-blind" : "") +
-                              (a.fair_share ? ", fair share" : "");
+    const std::string title =
+        fmt::format("{} jobs from {} on {} ({} GPUs); offered load {:.3f}{}{}", jobs->size(), source, a.fleet,
+                    (*fleet)->fleet.total_gpus(), a.target_load > 0 ? a.target_load : native,
+                    a.isolated ? ", isolated tenants" : "", a.topology_blind ? ", topology-blind" : "") +
+        (a.fair_share ? ", fair share" : "");
     if (Status s = sim::WriteJobsReport(a.report_dir, all, title); !s.ok()) return Fail(s);
     fmt::print(stderr, "wrote {}/index.html\n", a.report_dir);
   }
   if (!a.json_out.empty()) {
-    nlohmann::json j = {{"meta", {{"fleet", a.fleet}, {"jobs", source}, {"native_offered_load", native},
-                                  {"target_load", a.target_load}, {"isolated", a.isolated},
-                                  {"topology_aware", !a.topology_blind}, {"fair_share", a.fair_share},
-                                  {"ignore_residency", a.ignore_residency}, {"price_weight", a.price_weight},
-                                  {"latency_weight", a.latency_weight}}},
+    nlohmann::json j = {{"meta",
+                         {{"fleet", a.fleet},
+                          {"jobs", source},
+                          {"native_offered_load", native},
+                          {"target_load", a.target_load},
+                          {"isolated", a.isolated},
+                          {"topology_aware", !a.topology_blind},
+                          {"fair_share", a.fair_share},
+                          {"backfill", a.backfill},
+                          {"max_preemptions", a.max_preemptions},
+                          {"aging", a.aging},
+                          {"legacy_starvation", a.legacy},
+                          {"ignore_residency", a.ignore_residency},
+                          {"price_weight", a.price_weight},
+                          {"latency_weight", a.latency_weight}}},
                         {"summary", summary}};
     std::ofstream f(a.json_out);
     f << j.dump(1) << "\n";

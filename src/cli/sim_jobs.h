@@ -2,25 +2,29 @@
 // workload file (datasets with residency rules, and jobs).
 #pragma once
 
-#include <string>
-
 #include <CLI/CLI.hpp>
+#include <string>
 
 namespace awan::cli {
 
 struct SimJobsArgs {
   std::string fleet;
   std::string jobs;
-  std::string workload;   // a workload file (docs/formats/workload.md): datasets and jobs, with residency
-  bool ignore_residency = false;
-  double price_weight = 1.0, latency_weight = 0.02;  // the region objective  // what-if: place as if no data were bound (violations still counted)
+  std::string workload;  // a workload file (docs/formats/workload.md): datasets and jobs, with residency
+  bool ignore_residency = false;  // what-if: place as if no data were bound (violations still counted)
+  double price_weight = 1.0, latency_weight = 0.02;  // the region objective
   std::string audit_out;  // the audit log (JSON lines, hash-chained); one file per policy
   std::string policies = "fifo,sjf,srtf,tiresias,awan";
   bool isolated = false;
   bool topology_blind = false;
   bool fair_share = false;
+  std::string backfill = "easy";  // none, easy, conservative (core/job_scheduler.h)
+  int max_preemptions = 3;        // 0: no bound
+  double aging = 0;               // key units per second waited
+  bool legacy = false;            // backfill and preemption as before scheduler v2
   double target_load = 0;
   std::string json_out;
+  std::string jobs_csv;  // per-job outcomes, one file per policy
   std::string report_dir;
   std::string explain;  // a job name: print where its time went
   int threads = 0;

@@ -3,9 +3,9 @@
 namespace awan {
 
 static constexpr std::array<std::string_view, kFitReasonCount> kNames = {
-    "Fits",          "NodeUnavailable", "TooManyPods",     "InsufficientCpu",
-    "InsufficientMemory", "NoGpu",      "GpuModelMismatch", "InsufficientGpu", "OutsideDomain",
-    "Residency"};
+    "Fits",    "NodeUnavailable",  "TooManyPods",     "InsufficientCpu", "InsufficientMemory",
+    "NoGpu",   "GpuModelMismatch", "InsufficientGpu", "OutsideDomain",   "Residency",
+    "Reserved"};
 
 std::string_view FitReasonName(FitReason r) { return kNames[static_cast<int>(r)]; }
 

@@ -11,16 +11,17 @@ namespace awan {
 
 enum class FitReason : uint16_t {  // not a char type: stores must not alias everything
   kFits = 0,
-  kNodeUnavailable,      // node down, cordoned or draining
-  kTooManyPods,          // pod slots exhausted
+  kNodeUnavailable,  // node down, cordoned or draining
+  kTooManyPods,      // pod slots exhausted
   kInsufficientCpu,
   kInsufficientMemory,
-  kNoGpu,                // the workload wants GPU, the node has none
-  kGpuModelMismatch,     // the node's accelerator model is not in the workload's allowed set
-  kInsufficientGpu,      // not enough free (or free enough) devices
-  kOutsideDomain,        // the caller restricted this cycle to other nodes (a topology domain, a region)
-  kResidency,            // the workload's data may not be processed in this node's region (core/residency.h)
-  kCount                 // number of reasons; keep last
+  kNoGpu,             // the workload wants GPU, the node has none
+  kGpuModelMismatch,  // the node's accelerator model is not in the workload's allowed set
+  kInsufficientGpu,   // not enough free (or free enough) devices
+  kOutsideDomain,     // the caller restricted this cycle to other nodes (a topology domain, a region)
+  kResidency,         // the workload's data may not be processed in this node's region (core/residency.h)
+  kReserved,          // held for a job that waits longer (a backfill reservation, core/job_scheduler.h)
+  kCount              // number of reasons; keep last
 };
 inline constexpr int kFitReasonCount = static_cast<int>(FitReason::kCount);
 

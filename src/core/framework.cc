@@ -10,6 +10,13 @@ Framework::Framework(Profile profile) : profile_(std::move(profile)) {
   cache_.resize(profile_.scorers.size());
 }
 
+void Framework::ReplaceProfile(Profile profile) {
+  profile_ = std::move(profile);
+  stats_.scorer_ns.resize(profile_.scorers.size(), 0);
+  cache_.assign(profile_.scorers.size(), {});
+  cache_snapshot_uid_ = 0;
+}
+
 int64_t Framework::ScoreNode(size_t s, const PodSpec& pod, const ClusterSnapshot& snap, NodeIndex n,
                              std::vector<CacheEntry>* cache) {
   CacheEntry& e = (*cache)[n.value];
@@ -71,6 +78,9 @@ StatusOr<Decision> Framework::Schedule(const PodSpec& pod, const ClusterSnapshot
     for (uint32_t i = 0; i < snap.size(); ++i) {
       if (i >= ctx.residency.size() || !ctx.residency[i]) reasons_[i] = FitReason::kResidency;
     }
+  }
+  for (uint32_t i = 0; i < snap.size() && i < ctx.reserved.size(); ++i) {
+    if (ctx.reserved[i] && reasons_[i] == FitReason::kFits) reasons_[i] = FitReason::kReserved;
   }
   for (const auto& f : profile_.filters) f->FilterAll(pod, snap, reasons_);
   for (uint32_t i = 0; i < snap.size(); ++i) {

@@ -40,13 +40,15 @@ struct CycleContext {
   // kResidency): the regions where every piece of the job's data may be processed (core/residency.h).
   bool residency_enforced = false;
   std::span<const uint8_t> residency;
+  // If not empty, nodes i with reserved[i] != 0 are held for another job (kReserved): a backfill reservation.
+  std::span<const uint8_t> reserved;
 };
 
 struct Decision {
   bool placed = false;
-  Placement placement;       // valid when placed
+  Placement placement;  // valid when placed
   int feasible_nodes = 0;
-  FitDiagnosis diagnosis;    // why the other nodes were rejected
+  FitDiagnosis diagnosis;  // why the other nodes were rejected
 };
 
 // Cumulative stage timings and counters, for benchmarks and metrics.
@@ -73,6 +75,9 @@ class Framework {
   StatusOr<Decision> Schedule(const PodSpec& pod, const ClusterSnapshot& snap, const CycleContext& ctx);
 
   const FrameworkStats& stats() const { return stats_; }
+  // Swaps in another profile with the same scorers in the same order (one rebuilt for a new target
+  // workload): the score cache is dropped, since the scores it holds were computed by the old plugins.
+  void ReplaceProfile(Profile profile);
 
  private:
   struct CacheEntry {

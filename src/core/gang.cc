@@ -16,8 +16,9 @@ int GangPlacer::TasksThatFit(const PodSpec& task, const NodeState& n) {
   if (task.memory.value > 0) k = std::min<int64_t>(k, n.mem_left.value / task.memory.value);
   if (task.wants_gpu()) {
     if (!task.allowed_models.Allows(n.model) || n.model == kNoAccelerator) return 0;
-    const int per = task.gpu_milli.value >= kWholeGpu.value ? n.fully_free_gpus : n.DevicesWithAtLeast(
-                                                                                       static_cast<int32_t>(task.gpu_milli.value));
+    const int per = task.gpu_milli.value >= kWholeGpu.value
+                        ? n.fully_free_gpus
+                        : n.DevicesWithAtLeast(static_cast<int32_t>(task.gpu_milli.value));
     k = std::min<int64_t>(k, per / std::max(1, task.gpu_count));
   }
   return static_cast<int>(std::max<int64_t>(0, k));
@@ -26,13 +27,14 @@ int GangPlacer::TasksThatFit(const PodSpec& task, const NodeState& n) {
 TopologyLevel SpanLevel(const Fleet& fleet, const std::vector<Placement>& tasks) {
   int common = kTopologyLevels - 1;
   for (size_t i = 1; i < tasks.size(); ++i) {
-    common = std::min(common, Topology::CommonLevel(fleet.node(tasks[0].node).topology, fleet.node(tasks[i].node).topology));
+    common = std::min(common, Topology::CommonLevel(fleet.node(tasks[0].node).topology,
+                                                    fleet.node(tasks[i].node).topology));
   }
   return static_cast<TopologyLevel>(std::max(0, common));
 }
 
-StatusOr<std::optional<GangPlacement>> GangPlacer::Place(const GangRequest& req, ClusterSnapshot& snap, Framework& fw,
-                                                         const CycleContext& ctx) {
+StatusOr<std::optional<GangPlacement>> GangPlacer::Place(const GangRequest& req, ClusterSnapshot& snap,
+                                                         Framework& fw, const CycleContext& ctx) {
   const PodSpec& task = *req.task;
   if (req.tasks <= 1) {
     CycleContext c = ctx;
@@ -49,6 +51,7 @@ StatusOr<std::optional<GangPlacement>> GangPlacer::Place(const GangRequest& req,
   std::vector<std::map<uint32_t, Room>> rooms(kTopologyLevels);
   for (uint32_t i = 0; i < snap.size(); ++i) {
     if (ctx.residency_enforced && (i >= ctx.residency.size() || !ctx.residency[i])) continue;
+    if (i < ctx.reserved.size() && ctx.reserved[i]) continue;
     const NodeState& n = snap.node(NodeIndex(i));
     const int k = TasksThatFit(task, n);
     if (k == 0) continue;
@@ -58,7 +61,8 @@ StatusOr<std::optional<GangPlacement>> GangPlacer::Place(const GangRequest& req,
       r.free_gpu += n.gpu_left_total;
     }
   }
-  const int tightest = req.topology_aware ? static_cast<int>(TopologyLevel::kSupernode) : static_cast<int>(req.widest);
+  const int tightest =
+      req.topology_aware ? static_cast<int>(TopologyLevel::kSupernode) : static_cast<int>(req.widest);
   for (int l = tightest; l >= static_cast<int>(req.widest); --l) {
     if (l < static_cast<int>(TopologyLevel::kZone)) break;  // gangs never span zones
     std::vector<std::pair<Room, uint32_t>> candidates;

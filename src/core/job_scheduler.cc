@@ -2,24 +2,60 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <map>
+
+#include "core/statement.h"
 
 namespace awan {
 
 const char* WaitReasonName(WaitReason r) {
-  static constexpr const char* kNames[] = {"queue",         "capacity", "quota",
-                                           "fragmentation", "topology", "residency"};
+  static constexpr const char* kNames[] = {"queue",    "capacity",  "quota",   "fragmentation",
+                                           "topology", "residency", "reserved"};
+  static_assert(std::size(kNames) == kWaitReasons);
   return kNames[static_cast<int>(r)];
+}
+
+const char* BackfillModeName(BackfillMode m) {
+  switch (m) {
+    case BackfillMode::kNone:
+      return "none";
+    case BackfillMode::kEasy:
+      return "easy";
+    case BackfillMode::kConservative:
+      return "conservative";
+  }
+  return "?";
+}
+
+bool ParseBackfillMode(std::string_view name, BackfillMode* out) {
+  for (BackfillMode m : {BackfillMode::kNone, BackfillMode::kEasy, BackfillMode::kConservative}) {
+    if (name == BackfillModeName(m)) {
+      *out = m;
+      return true;
+    }
+  }
+  return false;
+}
+
+SchedulerOptions LegacyStarvationOptions(SchedulerOptions o) {
+  o.backfill = BackfillMode::kNone;
+  o.max_preemptions = 0;
+  o.aging = 0;
+  o.preempt_cost_aware = false;
+  return o;
+}
+
+const char* CycleStageName(CycleStage s) {
+  static constexpr const char* kNames[] = {"decay", "place", "fair-share", "preempt", "reserve"};
+  static_assert(std::size(kNames) == kCycleStages);
+  return kNames[static_cast<int>(s)];
 }
 
 JobScheduler::JobScheduler(const Fleet& fleet, ClusterSnapshot& snap, Framework& framework, QueueOrder& order,
                            SchedulerOptions options)
-    : fleet_(&fleet), snap_(&snap), fw_(&framework), order_(&order), o_(options), gangs_(fleet), ctx_{&rng_,
-                                                                                                      {},
-                                                                                                      nullptr,
-                                                                                                      {},
-                                                                                                      false,
-                                                                                                      {}} {
+    : fleet_(&fleet), snap_(&snap), fw_(&framework), order_(&order), o_(options), gangs_(fleet) {
+  ctx_.rng = &rng_;
   for (const NodeSpec& n : fleet.nodes()) {
     capacity_gpu_ += n.gpu_count;
     capacity_cpu_ += static_cast<double>(n.cpu.value);
@@ -41,7 +77,14 @@ std::unique_ptr<JobScheduler> JobScheduler::Clone(ClusterSnapshot& snap, Framewo
 
 // The job's entry in the pending set (its key was computed once, when it joined).
 JobScheduler::PendingKey JobScheduler::PendingEntry(size_t i) const {
-  return {queue_key_[i], jobs_[i].submit_s, i};
+  return {-tenants_[static_cast<size_t>(jobs_[i].tenant)].priority, queue_key_[i], jobs_[i].submit_s, i};
+}
+
+std::vector<size_t> JobScheduler::PendingInOrder() const {
+  std::vector<size_t> out;
+  out.reserve(pending_.size());
+  for (const PendingKey& k : pending_) out.push_back(std::get<3>(k));
+  return out;
 }
 
 bool JobScheduler::is_pending(size_t i) const { return pending_.count(PendingEntry(i)) > 0; }
@@ -54,14 +97,14 @@ void JobScheduler::Enqueue(size_t i) {
 
 void JobScheduler::AddPending(const PendingKey& k) {
   pending_.insert(k);
-  const size_t t = static_cast<size_t>(jobs_[std::get<2>(k)].tenant);
+  const size_t t = static_cast<size_t>(jobs_[std::get<3>(k)].tenant);
   if (pending_of_.size() <= t) pending_of_.resize(t + 1);
   pending_of_[t].insert(k);
 }
 
 void JobScheduler::ErasePending(PendingKey k) {
   pending_.erase(k);
-  const size_t t = static_cast<size_t>(jobs_[std::get<2>(k)].tenant);
+  const size_t t = static_cast<size_t>(jobs_[std::get<3>(k)].tenant);
   if (t < pending_of_.size()) pending_of_[t].erase(k);
 }
 
@@ -180,10 +223,16 @@ QueuedJob JobScheduler::View(size_t i, int64_t now) const {
                    r.spec->duration_s};
 }
 
-// A job's place in the queue: its tenant's priority first (higher first), then the ordering's key.
+// A job's key in the queue (after its tenant's priority): the ordering's key, lowered by aging.
 double JobScheduler::QueueKey(size_t i) const {
-  return order_->Key(View(i, 0)) -
-         static_cast<double>(tenants_[static_cast<size_t>(jobs_[i].tenant)].priority) * 1e12;
+  const double key = order_->Key(View(i, 0));
+  return o_.aging > 0 ? key + o_.aging * static_cast<double>(jobs_[i].submit_s) : key;
+}
+
+// A running job's key as the preempt stage compares it with a waiting job's (aged the same way).
+double JobScheduler::RunningKey(size_t v, int64_t now) const {
+  const double key = order_->Key(View(v, now));
+  return o_.aging > 0 ? key + o_.aging * static_cast<double>(jobs_[v].submit_s) : key;
 }
 
 // The largest of tenant t's shares of the fleet's GPUs, CPU and memory in use now.
@@ -238,6 +287,7 @@ Status JobScheduler::Start(size_t i, int64_t now, GangPlacement g) {
                                                     : o_.slowdown_zone;
   }
   if (r.first_start_s < 0) r.first_start_s = now;
+  DropReservation(i);
   Account(i, now, -1);
   r.started = now;
   r.overhead = r.preemptions + r.failure_requeues > 0 ? o_.restart_s : 0;
@@ -256,7 +306,7 @@ Status JobScheduler::Start(size_t i, int64_t now, GangPlacement g) {
 Status JobScheduler::Resume(size_t i, int64_t now, int64_t started_s, const std::vector<Placement>& tasks) {
   JobRecord& r = jobs_[i];
   auto it = std::find_if(pending_.begin(), pending_.end(),
-                         [i](const PendingKey& k) { return std::get<2>(k) == i; });
+                         [i](const PendingKey& k) { return std::get<3>(k) == i; });
   if (it == pending_.end() || r.running) return FailedPrecondition("job " + r.spec->name + " is not waiting");
   if (static_cast<int>(tasks.size()) != r.spec->tasks) {
     return FailedPrecondition("job " + r.spec->name + ": " + std::to_string(tasks.size()) +
@@ -357,6 +407,7 @@ Status JobScheduler::Cancel(size_t i, int64_t now) {
   }
   if (pending_.count(PendingEntry(i)) > 0) {
     ErasePending(PendingEntry(i));
+    DropReservation(i);
     Account(i, now, -1);
     return Status::Ok();
   }
@@ -365,6 +416,7 @@ Status JobScheduler::Cancel(size_t i, int64_t now) {
 
 Status JobScheduler::NodeDown(NodeIndex node, int64_t now) {
   snap_->SetUnavailable(node, true);
+  replan_ = replan_ || !reservations_.empty();
   std::vector<size_t> hit;
   for (size_t v : running_) {
     for (const Placement& p : placed_[v]) {
@@ -396,12 +448,13 @@ std::vector<RunStarted> JobScheduler::TakeStarted() {
 }
 
 // May pending job b take running job v's place? Reclaiming a guarantee from a borrower (any ordering), or a
-// preemptive ordering putting b strictly before v. Never before v ran min_run_s, nor before its run saved
-// a checkpoint: every stopped run has made progress that survives, so a job is stopped at most
-// duration / checkpoint_s times and no preemption cycle can go on for ever.
-bool JobScheduler::Preemptible(size_t b, double b_key, size_t v, int64_t now) const {
+// preemptive ordering (or a higher tenant priority) putting b strictly before v. Never before v ran
+// min_run_s, nor before its run saved a checkpoint: every stopped run has made progress that survives, so no
+// preemption cycle can go on for ever; and never a job already stopped max_preemptions times.
+bool JobScheduler::Preemptible(size_t b, const PendingKey& b_key, size_t v, int64_t now) const {
   const JobRecord& rb = jobs_[b];
   const JobRecord& rv = jobs_[v];
+  if (o_.max_preemptions > 0 && rv.preemptions >= o_.max_preemptions) return false;
   const int64_t first_checkpoint =
       rv.overhead + static_cast<int64_t>(std::ceil(static_cast<double>(o_.checkpoint_s) * rv.factor));
   if (now - rv.started < std::max(o_.min_run_s, first_checkpoint)) return false;
@@ -411,7 +464,21 @@ bool JobScheduler::Preemptible(size_t b, double b_key, size_t v, int64_t now) co
                        used_[tv] > tenants_[tv].guaranteed_gpus;
   if (reclaim) return true;
   if (!order_->preemptive() || (o_.isolated && tv != tb)) return false;
-  return running_key_[v] > b_key;
+  // Cost-aware: a gang is stopped only to reclaim quota (stopped, it needs all its GPUs at once to run
+  // again); never a larger job for a smaller one; the waiting job must have waited as long as the ordering
+  // expects it to run (its slowdown would reach 2); and v's key must exceed b's by what the stop costs v (the
+  // work since its checkpoint, the restart). No constant here is fitted to a trace.
+  if (o_.preempt_cost_aware) {
+    if (rv.spec->tasks > 1 || rv.gpus > rb.gpus) return false;
+    const std::optional<double> expected = order_->ExpectedRemainingS(View(b, now));
+    if (expected && static_cast<double>(now - rb.submit_s) < *expected) return false;
+  }
+  const double cost = o_.preempt_cost_aware
+                          ? LostWork(v, now) / static_cast<double>(std::max<int64_t>(1, rv.gpus)) +
+                                static_cast<double>(o_.restart_s)
+                          : 0.0;
+  const std::pair<int64_t, double> vk{-tenants_[tv].priority, running_key_[v]};
+  return vk > std::make_pair(std::get<0>(b_key), std::get<1>(b_key) + cost);
 }
 
 // GPU-seconds of work a stop of v would lose now (progress since its last checkpoint).
@@ -422,14 +489,25 @@ double JobScheduler::LostWork(size_t v, int64_t now) const {
   return since * static_cast<double>(r.gpus);
 }
 
-// Stage 3 for job i: its allowed regions one at a time, best first; the first that holds the job wins.
-StatusOr<std::optional<GangPlacement>> JobScheduler::PlaceInRegions(size_t i) {
+// May job i use node n? Its allowed regions, and no other job's reservation.
+bool JobScheduler::Usable(size_t i, NodeIndex n) const {
+  if (!NodeAllowed(i, n)) return false;
+  if (reserved_.empty() || !reserved_[n.value]) return true;
+  const Reservation* own = reservation(i);
+  return own != nullptr && std::find(own->nodes.begin(), own->nodes.end(), n) != own->nodes.end();
+}
+
+// Placement for job i: its allowed regions one at a time, best first; the first that holds the job wins.
+// Nodes another job's reservation holds are out of reach.
+StatusOr<std::optional<GangPlacement>> JobScheduler::PlaceInRegions(size_t i, std::span<const uint8_t> held) {
   const JobRecord& r = jobs_[i];
   const GangRequest req{&r.spec->task, r.spec->tasks, r.spec->widest, o_.topology_aware};
+  CycleContext base = ctx_;
+  base.reserved = held;
   // One region, allowed: the whole fleet, no mask needed.
-  if (region_nodes_.size() == 1 && region_order_[i].size() == 1) return gangs_.Place(req, *snap_, *fw_, ctx_);
+  if (region_nodes_.size() == 1 && region_order_[i].size() == 1) return gangs_.Place(req, *snap_, *fw_, base);
   for (uint32_t region : region_order_[i]) {
-    CycleContext c = ctx_;
+    CycleContext c = base;
     c.residency_enforced = true;
     c.residency = region_nodes_[region];
     AWAN_ASSIGN_OR_RETURN(std::optional<GangPlacement> g, gangs_.Place(req, *snap_, *fw_, c));
@@ -438,67 +516,57 @@ StatusOr<std::optional<GangPlacement>> JobScheduler::PlaceInRegions(size_t i) {
   return std::optional<GangPlacement>();
 }
 
-// Stages 2 and 3 for pending job i: why it cannot start, or nullopt when it started.
+// Admission and placement for pending job i: why it cannot start, or nullopt when it started.
 StatusOr<std::optional<WaitReason>> JobScheduler::TryStart(size_t i, int64_t now) {
   const JobRecord& r = jobs_[i];
   const int64_t free_milli = snap_->gpu_capacity_milli() - snap_->gpu_allocated_milli();
   if (r.gpus * kWholeGpu.value > free_milli) return std::optional<WaitReason>(WaitReason::kCapacity);
   if (!Admit(r.tenant, r.gpus)) return std::optional<WaitReason>(WaitReason::kQuota);
-  AWAN_ASSIGN_OR_RETURN(std::optional<GangPlacement> g, PlaceInRegions(i));
+  AWAN_ASSIGN_OR_RETURN(std::optional<GangPlacement> g, PlaceInRegions(i, ReservedMaskFor(i, now)));
   if (g) {
     AWAN_RETURN_IF_ERROR(Start(i, now, std::move(*g)));
     return std::optional<WaitReason>();
   }
+  return WhyNot(i);
+}
+
+// Why job i, which fits in the fleet's free GPUs and its quota, found no placement.
+std::optional<WaitReason> JobScheduler::WhyNot(size_t i) const {
+  const JobRecord& r = jobs_[i];
   // Would the tasks fit one by one in the allowed regions, ignoring topology? Then topology is what blocks
-  // the gang. Not enough room there although the fleet has it: residency.
-  int64_t fit = 0, free_allowed = 0;
+  // the gang. Not enough room there although the fleet has it: residency. Enough only with the nodes held
+  // for others: the reservation.
+  int64_t fit = 0, fit_held = 0, free_allowed = 0;
   const bool restricted = !residency_[i].unrestricted();
+  const bool held = !reserved_.empty();
   // (an unrestricted job stops counting once its tasks fit; a restricted one also sums its regions' free
   // GPUs)
-  for (uint32_t n = 0; n < snap_->size() && (restricted || fit < r.spec->tasks); ++n) {
+  for (uint32_t n = 0; n < snap_->size() && (restricted || held || fit < r.spec->tasks); ++n) {
     if (restricted && !NodeAllowed(i, NodeIndex(n))) continue;
     const NodeState& ns = snap_->node(NodeIndex(n));
     if (restricted && !ns.unavailable) free_allowed += ns.gpu_left_total;
-    if (fit < r.spec->tasks) fit += GangPlacer::TasksThatFit(r.spec->task, ns);
+    const int k = GangPlacer::TasksThatFit(r.spec->task, ns);
+    if (held && !Usable(i, NodeIndex(n))) {
+      fit_held += k;
+    } else if (fit < r.spec->tasks) {
+      fit += k;
+    }
   }
-  if (restricted && (fit < r.spec->tasks || free_allowed < r.gpus * kWholeGpu.value)) {
-    return std::optional<WaitReason>(WaitReason::kResidency);
+  if (restricted && (fit + fit_held < r.spec->tasks || free_allowed < r.gpus * kWholeGpu.value)) {
+    return WaitReason::kResidency;
   }
-  return std::optional<WaitReason>(r.spec->tasks > 1 && fit >= r.spec->tasks ? WaitReason::kTopology
-                                                                             : WaitReason::kFragmentation);
+  if (fit < r.spec->tasks && fit + fit_held >= r.spec->tasks) return WaitReason::kReserved;
+  return r.spec->tasks > 1 && fit >= r.spec->tasks ? WaitReason::kTopology : WaitReason::kFragmentation;
 }
 
-// Stage 5 for pending job b: choose victims, release them, try b; undo if b still does not fit.
-StatusOr<bool> JobScheduler::TryPreempt(size_t b, double b_key, int64_t now) {
+// For a waiting gang, topology-aware victims: free one supernode (else one block) rather than scatter
+// victims: the domain where idle GPUs plus the victims' GPUs there cover the gang at the least lost work.
+// Otherwise (or if no domain will do) the victims in order until enough GPUs are free. Empty: not enough.
+std::vector<size_t> JobScheduler::ChooseVictims(size_t b, const std::vector<size_t>& victims,
+                                                int64_t now) const {
   const JobRecord& rb = jobs_[b];
   const int64_t need = rb.gpus * kWholeGpu.value;
-  std::vector<size_t> victims;
-  // Only room in the regions b may use counts: free GPUs there, and victims with tasks there.
-  const bool restricted = !residency_[b].unrestricted();
-  int64_t freeable = 0;
-  for (uint32_t n = 0; n < snap_->size(); ++n) {
-    const NodeState& ns = snap_->node(NodeIndex(n));
-    if (!ns.unavailable && (!restricted || NodeAllowed(b, NodeIndex(n)))) freeable += ns.gpu_left_total;
-  }
-  auto gpus_allowed = [&](size_t v) {
-    int64_t g = 0;
-    for (const Placement& p : placed_[v]) {
-      if (!restricted || NodeAllowed(b, p.node)) g += jobs_[v].spec->task.gpu_count * kWholeGpu.value;
-    }
-    return g;
-  };
-  for (size_t v : running_)
-    if (Preemptible(b, b_key, v, now) && gpus_allowed(v) > 0) victims.push_back(v);
-  // Least lost work first, then the most recently started.
-  std::sort(victims.begin(), victims.end(), [&](size_t x, size_t y) {
-    const double lx = LostWork(x, now), ly = LostWork(y, now);
-    return lx != ly                               ? lx < ly
-           : jobs_[x].started != jobs_[y].started ? jobs_[x].started > jobs_[y].started
-                                                  : x < y;
-  });
   std::vector<size_t> chosen;
-  // Topology-aware victims for a gang: free one supernode (else one block) rather than scatter victims: the
-  // domain where idle GPUs plus the victims' GPUs there cover the gang at the least lost work.
   if (o_.topology_aware && rb.spec->tasks > 1) {
     double best_cost = -1;
     for (int l = static_cast<int>(TopologyLevel::kSupernode);
@@ -506,7 +574,7 @@ StatusOr<bool> JobScheduler::TryPreempt(size_t b, double b_key, int64_t now) {
       std::map<uint32_t, int64_t> idle;  // free GPU milli per domain
       for (uint32_t n = 0; n < snap_->size(); ++n) {
         const NodeState& ns = snap_->node(NodeIndex(n));
-        if (restricted && !NodeAllowed(b, NodeIndex(n))) continue;  // a domain lies inside one region
+        if (!Usable(b, NodeIndex(n))) continue;  // a domain lies inside one region
         if (!ns.unavailable) idle[fleet_->node(NodeIndex(n)).topology.domain[l].value] += ns.gpu_left_total;
       }
       for (const auto& [dom, free_milli] : idle) {
@@ -531,141 +599,387 @@ StatusOr<bool> JobScheduler::TryPreempt(size_t b, double b_key, int64_t now) {
         }
       }
     }
-    if (!chosen.empty()) freeable = need;  // enough, inside one domain
+    if (!chosen.empty()) return chosen;
   }
-  if (chosen.empty()) {
-    for (size_t v : victims) {
-      if (freeable >= need) break;
-      chosen.push_back(v);
-      freeable += gpus_allowed(v);
-    }
+  int64_t freeable = 0;  // only room where b may run counts
+  for (uint32_t n = 0; n < snap_->size(); ++n) {
+    const NodeState& ns = snap_->node(NodeIndex(n));
+    if (!ns.unavailable && Usable(b, NodeIndex(n))) freeable += ns.gpu_left_total;
   }
-  if (freeable < need || chosen.empty()) return false;
+  for (size_t v : victims) {
+    if (freeable >= need) break;
+    chosen.push_back(v);
+    for (const Placement& p : placed_[v])
+      if (Usable(b, p.node)) freeable += jobs_[v].spec->task.gpu_count * kWholeGpu.value;
+  }
+  if (freeable < need) chosen.clear();
+  return chosen;
+}
+
+// Preemption for pending job b: choose victims, release them in a Statement, try b; discard the statement
+// (the victims keep running where they were) if b still does not fit.
+StatusOr<bool> JobScheduler::TryPreempt(size_t b, const PendingKey& b_key, int64_t now) {
+  const JobRecord& rb = jobs_[b];
+  std::vector<size_t> victims;
+  for (size_t v : running_) {
+    if (!Preemptible(b, b_key, v, now) || jobs_[v].spec->task.gpu_count == 0) continue;
+    bool usable = false;
+    for (const Placement& p : placed_[v]) usable = usable || Usable(b, p.node);
+    if (usable) victims.push_back(v);
+  }
+  // Least lost work first, then the most recently started.
+  std::sort(victims.begin(), victims.end(), [&](size_t x, size_t y) {
+    const double lx = LostWork(x, now), ly = LostWork(y, now);
+    return lx != ly                               ? lx < ly
+           : jobs_[x].started != jobs_[y].started ? jobs_[x].started > jobs_[y].started
+                                                  : x < y;
+  });
+  const std::vector<size_t> chosen = ChooseVictims(b, victims, now);
+  if (chosen.empty()) return false;
+  Statement evict(*snap_);
   for (size_t v : chosen) {
-    for (const Placement& p : placed_[v]) AWAN_RETURN_IF_ERROR(snap_->Release(jobs_[v].spec->task, p));
+    for (const Placement& p : placed_[v]) AWAN_RETURN_IF_ERROR(evict.Release(jobs_[v].spec->task, p));
     Use(v, -1);
   }
   std::optional<GangPlacement> g;
-  if (Admit(rb.tenant, rb.gpus)) {
-    AWAN_ASSIGN_OR_RETURN(g, PlaceInRegions(b));
-  }
+  const bool admitted = Admit(rb.tenant, rb.gpus);
   for (size_t v : chosen) Use(v, +1);
-  if (!g) {  // undo: the victims keep running where they were
-    for (size_t v : chosen)
-      for (const Placement& p : placed_[v]) AWAN_RETURN_IF_ERROR(snap_->Assign(jobs_[v].spec->task, p));
-    return false;
+  if (admitted) {
+    AWAN_ASSIGN_OR_RETURN(g, PlaceInRegions(b, ReservedMaskFor(b, now)));
   }
+  if (!g) return false;  // the statement puts the victims back
+  evict.Commit();
   for (size_t v : chosen) Stop(v, now, /*node_failed=*/false);
   AWAN_RETURN_IF_ERROR(Start(b, now, std::move(*g)));
   return true;
 }
 
-Status JobScheduler::Cycle(int64_t now) {
-  // Fair-share usage, decayed to now.
-  if (now > decayed_at_) {
-    const double keep =
-        std::exp2(-static_cast<double>(now - decayed_at_) / static_cast<double>(o_.fair_share_half_life_s));
-    for (size_t t = 0; t < decayed_share_s_.size(); ++t) {
-      decayed_share_s_[t] =
-          decayed_share_s_[t] * keep + DominantShare(t) * static_cast<double>(now - decayed_at_);
-    }
-    decayed_at_ = now;
+// --- Reservations -------------------------------------------------------------------------------------
+
+const Reservation* JobScheduler::reservation(size_t i) const {
+  for (const Reservation& r : reservations_)
+    if (r.job == i) return &r;
+  return nullptr;
+}
+
+// The union of the held nodes, and the same by expected start: held_by_start_[k] holds the nodes of the k+1
+// reservations expected to start first.
+void JobScheduler::RebuildReservedMask() {
+  held_by_start_.clear();
+  held_starts_.clear();
+  if (reservations_.empty()) {
+    reserved_.clear();
+    return;
   }
-  const int64_t capacity = snap_->gpu_capacity_milli();
-  // 1. order (the pending set is kept sorted), 2. admit, 3. place, 4. backfill past jobs that cannot start.
-  // With fair share on, a job that would borrow waits for the fair-share pass below.
-  int blocked = 0;
-  std::vector<std::pair<double, size_t>> waiting;  // the first jobs that could not start, for stage 5
-  std::vector<std::vector<std::pair<double, size_t>>> borrowers(tenants_.size());
-  int deferred = 0;
-  // The backfill window is shared among tenants: once it is spent, each tenant that has not yet had its share
-  // of it (window / tenants) goes on from where the scan stopped, in its own queue order, so that one
-  // tenant's backlog of jobs that cannot start never hides another tenant's job that can. Until then the scan
-  // is the plain one (and when the window is not spent, nothing differs).
-  const int share = std::max(1, o_.backfill_window / std::max(1, static_cast<int>(tenants_.size())));
-  std::vector<int> blocked_of(tenants_.size(), 0);
-  bool stop = false;
-  // Examines pending job i (key `key`): true if it started (the caller drops it from the pending sets).
-  auto examine = [&](size_t i, double key) -> StatusOr<bool> {
-    const JobRecord& r = jobs_[i];
-    const size_t t = static_cast<size_t>(r.tenant);
-    const int64_t free_milli = capacity - snap_->gpu_allocated_milli();
-    if (o_.fair_share && !o_.isolated && cohort_[t] >= 0 && used_[t] + r.gpus > tenants_[t].guaranteed_gpus &&
-        deferred < o_.backfill_window) {
-      borrowers[t].push_back({key, i});
-      ++deferred;
-      return false;
+  reserved_.assign(fleet_->size(), 0);
+  for (const Reservation& r : reservations_)
+    for (NodeIndex n : r.nodes) reserved_[n.value] = 1;
+  std::vector<const Reservation*> by_start;
+  for (const Reservation& r : reservations_) by_start.push_back(&r);
+  std::stable_sort(by_start.begin(), by_start.end(),
+                   [](const Reservation* a, const Reservation* b) { return a->start_s < b->start_s; });
+  std::vector<uint8_t> mask(fleet_->size(), 0);
+  for (const Reservation* r : by_start) {
+    for (NodeIndex n : r->nodes) mask[n.value] = 1;
+    held_by_start_.push_back(mask);
+    held_starts_.push_back(r->start_s);
+  }
+}
+
+void JobScheduler::DropReservation(size_t i) {
+  auto it = std::find_if(reservations_.begin(), reservations_.end(),
+                         [i](const Reservation& r) { return r.job == i; });
+  if (it == reservations_.end()) return;
+  reservations_.erase(it);
+  RebuildReservedMask();
+}
+
+// The nodes job i may not use now because they are held for another job (empty: none). A job the ordering
+// expects to end before a reservation's start may use its nodes (it cannot delay it, if the estimate holds).
+std::span<const uint8_t> JobScheduler::ReservedMaskFor(size_t i, int64_t now) {
+  if (reserved_.empty()) return {};
+  const Reservation* own = reservation(i);
+  if (own != nullptr) {
+    reserved_scratch_ = reserved_;
+    for (NodeIndex n : own->nodes) reserved_scratch_[n.value] = 0;
+    return reserved_scratch_;
+  }
+  const std::optional<double> left = order_->ExpectedRemainingS(View(i, now));
+  if (!left) return reserved_;
+  const int64_t end = now + static_cast<int64_t>(std::ceil(*left)) +
+                      (jobs_[i].preemptions + jobs_[i].failure_requeues > 0 ? o_.restart_s : 0);
+  // Reservations starting before the job's expected end hold their nodes against it.
+  const size_t k = static_cast<size_t>(std::lower_bound(held_starts_.begin(), held_starts_.end(), end) -
+                                       held_starts_.begin());
+  if (k == 0) return {};
+  return held_by_start_[k - 1];
+}
+
+// When running job v is expected to end: from the ordering's estimate of its remaining run time, else (no
+// estimate) after running as long again as it has run, at least min_run_s.
+int64_t JobScheduler::ExpectedEnd(size_t v, int64_t now) const {
+  const JobRecord& r = jobs_[v];
+  const std::optional<double> left = order_->ExpectedRemainingS(View(v, now));
+  const double run =
+      left ? *left * r.factor : static_cast<double>(std::max<int64_t>(o_.min_run_s, now - r.started));
+  return now + std::max<int64_t>(1, static_cast<int64_t>(std::ceil(run)));
+}
+
+// Where and when job h could start if the running jobs end as expected: release them (tentatively, in a
+// Statement) in order of expected end, and after each instant try to place h. At most kMaxTries placements
+// are tried (a gang blocked by topology may need many ends); nullopt if none succeeds.
+StatusOr<std::optional<Reservation>> JobScheduler::PlanReservation(size_t h, int64_t now) {
+  static constexpr int kMaxTries = 16;
+  const int64_t need = jobs_[h].gpus * kWholeGpu.value;
+  std::vector<std::pair<int64_t, size_t>> ends;  // (expected end, job) of running jobs with room h may use
+  for (size_t v : running_) {
+    bool usable = false;
+    for (const Placement& p : placed_[v]) usable = usable || Usable(h, p.node);
+    if (usable) ends.push_back({ExpectedEnd(v, now), v});
+  }
+  std::sort(ends.begin(), ends.end());
+  int64_t free_milli = 0;
+  for (uint32_t n = 0; n < snap_->size(); ++n) {
+    const NodeState& ns = snap_->node(NodeIndex(n));
+    if (!ns.unavailable && Usable(h, NodeIndex(n))) free_milli += ns.gpu_left_total;
+  }
+  Statement st(*snap_);
+  int tries = 0;
+  for (size_t k = 0; k < ends.size() && tries < kMaxTries; ++k) {
+    for (const Placement& p : placed_[ends[k].second]) {
+      const int64_t before = snap_->node(p.node).gpu_left_total;
+      AWAN_RETURN_IF_ERROR(st.Release(jobs_[ends[k].second].spec->task, p));
+      if (Usable(h, p.node)) free_milli += snap_->node(p.node).gpu_left_total - before;
     }
-    AWAN_ASSIGN_OR_RETURN(std::optional<WaitReason> why, TryStart(i, now));
-    if (!why) return true;
-    Account(i, now, static_cast<int>(*why));
-    if (waiting.size() < static_cast<size_t>(o_.preempt_window)) waiting.push_back({key, i});
-    ++blocked, ++blocked_of[t];
-    if (free_milli <= 0 && waiting.size() >= static_cast<size_t>(o_.preempt_window)) stop = true;
+    if (k + 1 < ends.size() && ends[k + 1].first == ends[k].first) continue;  // the same instant
+    if (free_milli < need) continue;
+    ++tries;
+    AWAN_ASSIGN_OR_RETURN(std::optional<GangPlacement> g, PlaceInRegions(h, reserved_));
+    if (!g) continue;
+    Reservation r{h, ends[k].first, {}, region_order_[h]};
+    std::sort(r.regions.begin(), r.regions.end());
+    for (const Placement& p : g->tasks) {
+      AWAN_RETURN_IF_ERROR(snap_->Release(jobs_[h].spec->task, p));
+      if (std::find(r.nodes.begin(), r.nodes.end(), p.node) == r.nodes.end()) r.nodes.push_back(p.node);
+    }
+    std::sort(r.nodes.begin(), r.nodes.end());
+    return std::optional<Reservation>(std::move(r));
+  }
+  return std::optional<Reservation>();
+}
+
+// The reserve stage: plan the holders' nodes again when due, then give reservations to the first jobs
+// that could not start for want of room (EASY: one per set of allowed regions; conservative: each).
+Status JobScheduler::ReserveStage(int64_t now, Scan& s) {
+  if (o_.backfill == BackfillMode::kNone) return Status::Ok();
+  if (!reservations_.empty() && (replan_ || now >= next_reserve_pass_)) {
+    std::vector<Reservation> old;
+    old.swap(reservations_);
+    reserved_.clear();
+    for (const Reservation& r : old) {
+      if (!is_pending(r.job)) continue;
+      AWAN_ASSIGN_OR_RETURN(std::optional<Reservation> again, PlanReservation(r.job, now));
+      if (!again) continue;
+      reservations_.push_back(std::move(*again));
+      RebuildReservedMask();
+    }
+    next_reserve_pass_ = now + o_.preempt_interval_s;
+    replan_ = false;
+  }
+  for (size_t h : s.heads) {
+    if (static_cast<int>(reservations_.size()) >= o_.max_reservations) break;
+    if (!is_pending(h) || reservation(h) != nullptr) continue;
+    if (o_.backfill == BackfillMode::kEasy) {
+      std::vector<uint32_t> regions = region_order_[h];
+      std::sort(regions.begin(), regions.end());
+      bool taken = false;
+      for (const Reservation& r : reservations_) taken = taken || r.regions == regions;
+      if (taken) continue;
+    }
+    AWAN_ASSIGN_OR_RETURN(std::optional<Reservation> r, PlanReservation(h, now));
+    if (!r) continue;
+    reservations_.push_back(std::move(*r));
+    RebuildReservedMask();
+    if (reservations_.size() == 1) next_reserve_pass_ = now + o_.preempt_interval_s;
+  }
+  return Status::Ok();
+}
+
+// --- The cycle ----------------------------------------------------------------------------------------
+
+// Fair-share usage, decayed to now.
+void JobScheduler::DecayShares(int64_t now) {
+  if (now <= decayed_at_) return;
+  const double keep =
+      std::exp2(-static_cast<double>(now - decayed_at_) / static_cast<double>(o_.fair_share_half_life_s));
+  for (size_t t = 0; t < decayed_share_s_.size(); ++t) {
+    decayed_share_s_[t] =
+        decayed_share_s_[t] * keep + DominantShare(t) * static_cast<double>(now - decayed_at_);
+  }
+  decayed_at_ = now;
+}
+
+// Job k could not start now (why): accounted, a candidate for preemption and for a reservation.
+void JobScheduler::Blocked(const PendingKey& k, int64_t now, WaitReason why, Scan& s) {
+  const size_t i = std::get<3>(k);
+  Account(i, now, static_cast<int>(why));
+  // A holder that is now blocked by something other than room (its quota) gives its nodes back: it would
+  // hold them while it cannot start.
+  if (why == WaitReason::kQuota) DropReservation(i);
+  if (s.waiting.size() < static_cast<size_t>(o_.preempt_window)) s.waiting.push_back(k);
+  const bool room = why != WaitReason::kQuota && why != WaitReason::kReserved;
+  if (room && o_.backfill != BackfillMode::kNone && s.heads.size() < static_cast<size_t>(o_.max_reservations))
+    s.heads.push_back(i);
+}
+
+// Examines pending job k: true if it started (the caller drops it from the pending sets). With fair share
+// on, a job that would borrow is deferred to the fair-share stage.
+StatusOr<bool> JobScheduler::Examine(const PendingKey& k, int64_t now, Scan& s) {
+  const size_t i = std::get<3>(k);
+  const JobRecord& r = jobs_[i];
+  const size_t t = static_cast<size_t>(r.tenant);
+  const int64_t free_milli = snap_->gpu_capacity_milli() - snap_->gpu_allocated_milli();
+  if (o_.fair_share && !o_.isolated && cohort_[t] >= 0 && used_[t] + r.gpus > tenants_[t].guaranteed_gpus &&
+      s.deferred < o_.backfill_window) {
+    s.borrowers[t].push_back(k);
+    ++s.deferred;
     return false;
-  };
+  }
+  AWAN_ASSIGN_OR_RETURN(std::optional<WaitReason> why, TryStart(i, now));
+  if (!why) return true;
+  Blocked(k, now, *why, s);
+  ++s.blocked, ++s.blocked_of[t];
+  if (free_milli <= 0 && s.waiting.size() >= static_cast<size_t>(o_.preempt_window)) s.stop = true;
+  return false;
+}
+
+// The place stage: the pending set in order, each job admitted and placed or passed over (backfill). The
+// backfill window is shared among tenants: once it is spent, each tenant that has not yet had its share of
+// it (window / tenants) goes on from where the scan stopped, in its own queue order, so that one tenant's
+// backlog of jobs that cannot start never hides another tenant's job that can. Until then the scan is the
+// plain one (and when the window is not spent, nothing differs).
+Status JobScheduler::PlaceStage(int64_t now, Scan& s) {
+  const int share = std::max(1, o_.backfill_window / std::max(1, static_cast<int>(tenants_.size())));
   std::optional<PendingKey> last;  // the last entry the plain scan examined
-  for (auto it = pending_.begin(); it != pending_.end() && blocked <= o_.backfill_window && !stop;) {
+  for (auto it = pending_.begin(); it != pending_.end() && s.blocked <= o_.backfill_window && !s.stop;) {
     const PendingKey k = *it;
     ++it;
     last = k;
-    AWAN_ASSIGN_OR_RETURN(bool started, examine(std::get<2>(k), std::get<0>(k)));
+    AWAN_ASSIGN_OR_RETURN(bool started, Examine(k, now, s));
     if (started) ErasePending(k);
   }
-  if (blocked > o_.backfill_window && !stop && last) {
-    for (size_t t = 0; t < pending_of_.size() && !stop; ++t) {
-      for (auto it = pending_of_[t].upper_bound(*last);
-           it != pending_of_[t].end() && blocked_of[t] < share && !stop;) {
-        const PendingKey k = *it;
-        ++it;
-        AWAN_ASSIGN_OR_RETURN(bool started, examine(std::get<2>(k), std::get<0>(k)));
-        if (started) ErasePending(k);
-      }
+  if (s.blocked <= o_.backfill_window || s.stop || !last) return Status::Ok();
+  for (size_t t = 0; t < pending_of_.size() && !s.stop; ++t) {
+    for (auto it = pending_of_[t].upper_bound(*last);
+         it != pending_of_[t].end() && s.blocked_of[t] < share && !s.stop;) {
+      const PendingKey k = *it;
+      ++it;
+      AWAN_ASSIGN_OR_RETURN(bool started, Examine(k, now, s));
+      if (started) ErasePending(k);
     }
   }
-  // The fair-share pass: jobs that would borrow, the tenant with the smallest share first, each tenant's jobs
-  // in queue order; a tenant's share grows with every job it starts.
+  return Status::Ok();
+}
+
+// The fair-share stage: jobs that would borrow, the tenant with the smallest share first, each tenant's
+// jobs in queue order; a tenant's share grows with every job it starts.
+Status JobScheduler::FairShareStage(int64_t now, Scan& s) {
+  const int64_t capacity = snap_->gpu_capacity_milli();
   std::vector<size_t> next(tenants_.size(), 0);
   for (;;) {
     int best = -1;
-    for (size_t t = 0; t < borrowers.size(); ++t) {
-      if (next[t] < borrowers[t].size() && (best < 0 || Share(t) < Share(static_cast<size_t>(best))))
+    for (size_t t = 0; t < s.borrowers.size(); ++t) {
+      if (next[t] < s.borrowers[t].size() && (best < 0 || Share(t) < Share(static_cast<size_t>(best))))
         best = static_cast<int>(t);
     }
     if (best < 0 || capacity - snap_->gpu_allocated_milli() <= 0) break;
-    const auto [key, i] = borrowers[static_cast<size_t>(best)][next[static_cast<size_t>(best)]++];
-    AWAN_ASSIGN_OR_RETURN(std::optional<WaitReason> why, TryStart(i, now));
+    const PendingKey k = s.borrowers[static_cast<size_t>(best)][next[static_cast<size_t>(best)]++];
+    AWAN_ASSIGN_OR_RETURN(std::optional<WaitReason> why, TryStart(std::get<3>(k), now));
     if (!why) {
-      ErasePending({key, jobs_[i].submit_s, i});
+      ErasePending(k);
       continue;
     }
-    Account(i, now, static_cast<int>(*why));
-    if (waiting.size() < static_cast<size_t>(o_.preempt_window)) waiting.push_back({key, i});
+    Blocked(k, now, *why, s);
   }
-  for (size_t t = 0; t < borrowers.size(); ++t) {
-    for (size_t k = next[t]; k < borrowers[t].size(); ++k) {
-      Account(borrowers[t][k].second, now, static_cast<int>(WaitReason::kCapacity));
-      if (waiting.size() < static_cast<size_t>(o_.preempt_window)) waiting.push_back(borrowers[t][k]);
+  for (size_t t = 0; t < s.borrowers.size(); ++t) {
+    for (size_t k = next[t]; k < s.borrowers[t].size(); ++k) {
+      Account(std::get<3>(s.borrowers[t][k]), now, static_cast<int>(WaitReason::kCapacity));
+      if (s.waiting.size() < static_cast<size_t>(o_.preempt_window)) s.waiting.push_back(s.borrowers[t][k]);
     }
   }
-  // 5. preempt, for the first jobs that could not start: at most once per preempt_interval_s (a periodic
-  // pass, as real schedulers run it), and only if some running job could be a victim at all.
-  if (waiting.empty() || now < next_preempt_pass_) return Status::Ok();
+  return Status::Ok();
+}
+
+// The preempt stage, for the first jobs that could not start: at most once per preempt_interval_s (a
+// periodic pass, as real schedulers run it), and only if some running job could be a victim at all.
+Status JobScheduler::PreemptStage(int64_t now, Scan& s) {
+  if (s.waiting.empty() || now < next_preempt_pass_) return Status::Ok();
   next_preempt_pass_ = now + o_.preempt_interval_s;
   bool borrowing = false;
   for (size_t t = 0; t < tenants_.size() && !borrowing; ++t)
     borrowing = used_[t] > tenants_[t].guaranteed_gpus;
   if (!borrowing && !order_->preemptive()) return Status::Ok();
   if (order_->preemptive()) {
-    for (size_t v : running_) running_key_[v] = order_->Key(View(v, now));
+    for (size_t v : running_) running_key_[v] = RunningKey(v, now);
   }
-  for (const auto& [key, i] : waiting) {
-    auto it = pending_.find({key, jobs_[i].submit_s, i});
+  for (const PendingKey& k : s.waiting) {
+    auto it = pending_.find(k);
     if (it == pending_.end()) continue;
-    AWAN_ASSIGN_OR_RETURN(bool ok, TryPreempt(i, key, now));
-    if (ok) ErasePending(*it);
+    AWAN_ASSIGN_OR_RETURN(bool ok, TryPreempt(std::get<3>(k), k, now));
+    if (ok) ErasePending(k);
   }
   return Status::Ok();
+}
+
+// Debug builds: what every stage must leave true. Tenants' usage is the sum of their running jobs; a job
+// is pending or running, not both; reservations hold only pending jobs, on disjoint nodes.
+Status JobScheduler::CheckInvariants(CycleStage after) const {
+  std::vector<int64_t> used(tenants_.size(), 0);
+  for (size_t v : running_) {
+    if (!jobs_[v].running || is_pending(v))
+      return Internal(std::string("after ") + CycleStageName(after) + ": job " + jobs_[v].spec->name +
+                      " both running and waiting");
+    used[static_cast<size_t>(jobs_[v].tenant)] += jobs_[v].gpus;
+  }
+  if (used != used_)
+    return Internal(std::string("after ") + CycleStageName(after) + ": tenants' GPU usage out of step");
+  std::vector<uint8_t> seen(fleet_->size(), 0);
+  for (const Reservation& r : reservations_) {
+    if (!is_pending(r.job))
+      return Internal(std::string("after ") + CycleStageName(after) +
+                      ": a reservation for a job that does not wait");
+    for (NodeIndex n : r.nodes) {
+      if (seen[n.value]++)
+        return Internal(std::string("after ") + CycleStageName(after) + ": two reservations hold one node");
+    }
+  }
+  return Status::Ok();
+}
+
+Status JobScheduler::Cycle(int64_t now) {
+  Scan s;
+  s.borrowers.resize(tenants_.size());
+  s.blocked_of.assign(tenants_.size(), 0);
+  NullTickSource none;
+  TickSource& ticks = ticks_ != nullptr ? *ticks_ : none;
+  auto run = [&](CycleStage stage, auto&& body) -> Status {
+    const int64_t t0 = ticks.NowNanos();
+    AWAN_RETURN_IF_ERROR(body());
+    cycle_stats_.stage_ns[static_cast<size_t>(stage)] += ticks.NowNanos() - t0;
+#ifndef NDEBUG
+    AWAN_RETURN_IF_ERROR(CheckInvariants(stage));
+#endif
+    return Status::Ok();
+  };
+  ++cycle_stats_.cycles;
+  AWAN_RETURN_IF_ERROR(run(CycleStage::kDecay, [&] {
+    DecayShares(now);
+    return Status::Ok();
+  }));
+  AWAN_RETURN_IF_ERROR(run(CycleStage::kPlace, [&] { return PlaceStage(now, s); }));
+  AWAN_RETURN_IF_ERROR(run(CycleStage::kFairShare, [&] { return FairShareStage(now, s); }));
+  AWAN_RETURN_IF_ERROR(run(CycleStage::kPreempt, [&] { return PreemptStage(now, s); }));
+  return run(CycleStage::kReserve, [&] { return ReserveStage(now, s); });
 }
 
 }  // namespace awan

@@ -1,30 +1,43 @@
 // JobScheduler: the scheduling cycle for jobs that arrive, wait, run and finish, as the simulator and
-// the server (ControlPlane) drive it. Pure: no I/O, no clock (times are passed in), no threads. The caller
-// reports events (Submit, Finish, NodeDown, NodeUp) and calls Cycle(now); the scheduler commits placements to
-// the snapshot and reports the runs it started (TakeStarted). The cycle's stages:
-//   1. order     pending jobs by tenant priority, then the QueueOrder's key (computed when a job joins)
-//   2. admit     the tenant's quota: within its guarantee, or borrowing idle quota of its cohort (not when
-//                isolated), within its borrowing limit and the lenders' lending limits; with fair share on,
-//                jobs that would borrow go after the others, the tenant with the smallest fair share first:
-//                its dominant share (the largest of its GPU, CPU and memory shares of the fleet), now and
-//                decayed over time with a half-life, per unit of weight
-//   3. place     the gang all or nothing, tightest topology domain first (GangPlacer)
-//   4. backfill  a job that cannot start does not block the ones behind it (at most backfill_window blocked
-//                jobs are examined per cycle; past that, each tenant still gets its share of the window,
-//                backfill_window / tenants, so no tenant's backlog hides another tenant's job that fits)
-//   5. preempt   for the first jobs that still cannot start: stop running jobs that borrow quota the waiting
-//                job's tenant is guaranteed (any ordering), or jobs a preemptive ordering now puts after it;
-//                whole gangs, least lost work first, for a waiting gang those inside one supernode (else
-//                block); never before min_run_s nor before the run's first checkpoint (so no loops); undone
-//                if the waiting job still would not fit
+// the server (ControlPlane) drive it. Pure: no I/O, no clock (times are passed in; stage timings go through
+// an injected TickSource and never decide anything), no threads. The caller reports events (Submit, Finish,
+// NodeDown, NodeUp) and calls Cycle(now); the scheduler commits placements to the snapshot and reports the
+// runs it started (TakeStarted). Cycle runs named stages, each timed (CycleStats) and, in debug builds,
+// followed by an invariant check:
+//   decay       fair-share usage decayed to now
+//   place       order: pending jobs by (tenant priority, the QueueOrder's key + aging x submit time, submit
+//               time, arrival), the key computed when a job joins;
+//               admit: the tenant's quota: within its guarantee, or borrowing idle quota of its cohort (not
+//               when isolated), within its borrowing limit and the lenders' lending limits;
+//               place: the gang all or nothing, tightest topology domain first (GangPlacer), never on nodes
+//               another job's reservation holds;
+//               backfill: a job that cannot start does not block the ones behind it (at most
+//               backfill_window blocked jobs are examined per cycle; past that, each tenant still gets its
+//               share of the window, backfill_window / tenants)
+//   fair-share  with fair share on, jobs that would borrow go after the others, the tenant with the smallest
+//               fair share first: its dominant share (the largest of its GPU, CPU and memory shares of the
+//               fleet), now and decayed over time with a half-life, per unit of weight
+//   preempt     for the first jobs that still cannot start: stop running jobs that borrow quota the waiting
+//               job's tenant is guaranteed (any ordering), or jobs a preemptive ordering (or a higher tenant
+//               priority) now puts after it; whole gangs, least lost work first, for a waiting gang those
+//               inside one supernode (else block); never before min_run_s nor before the run's first
+//               checkpoint, never a job already stopped max_preemptions times; tried in a Statement and
+//               discarded if the waiting job still would not fit
+//   reserve     backfill reservations (as Slurm's backfill): the first job that cannot start, per set of
+//               allowed regions (EASY; conservative: every such job, up to max_reservations), gets nodes
+//               and an expected start time: the nodes where it would start once the running jobs end as
+//               the ordering expects. Held nodes take no other job, so jobs behind it may only jump ahead
+//               where they cannot delay it; the holder keeps its reservation until it starts (its nodes are
+//               planned again every preempt_interval_s and after a node goes down)
 // A gang whose tightest common domain is wider than a supernode runs slower by the level's factor. A stopped
 // job keeps the work of its last checkpoint and pays restart_s when it runs again.
 //
-// Residency (core/residency.h) confines stages 3 and 5 and every requeue: each job carries the regions its
-// data allows; placement tries those regions one at a time, best first by the region objective (price per
-// GPU-hour plus a weight per ms of latency to the job's data and users), and starts the job now in the first
-// allowed region that holds it (queueing delay first, then the objective). The Framework's filter rejects
-// every node outside the job's allowed regions (FitReason kResidency), and Start re-checks each placement.
+// Residency (core/residency.h) confines placement, preemption and every requeue: each job carries the
+// regions its data allows; placement tries those regions one at a time, best first by the region objective
+// (price per GPU-hour plus a weight per ms of latency to the job's data and users), and starts the job now in
+// the first allowed region that holds it (queueing delay first, then the objective). The Framework's filter
+// rejects every node outside the job's allowed regions (FitReason kResidency), and Start re-checks each
+// placement.
 //
 // Not thread-safe. Borrows the fleet, snapshot, framework and ordering, which must outlive it.
 #pragma once
@@ -34,11 +47,14 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
+#include <string_view>
 #include <tuple>
 #include <vector>
 
 #include "common/rng.h"
 #include "common/status.h"
+#include "common/tick_source.h"
 #include "core/framework.h"
 #include "core/gang.h"
 #include "core/queue_order.h"
@@ -48,6 +64,16 @@
 #include "model/tenant.h"
 
 namespace awan {
+
+// How jobs behind one that cannot start may jump ahead of it.
+enum class BackfillMode : uint8_t {
+  kNone = 0,      // any job that fits starts: nothing is held for the jobs that wait (awan before v2)
+  kEasy,          // one reservation per set of allowed regions: its first job that cannot start
+  kConservative,  // every job that cannot start holds a reservation, in queue order, up to max_reservations
+};
+// "none", "easy", "conservative"
+const char* BackfillModeName(BackfillMode m);
+bool ParseBackfillMode(std::string_view name, BackfillMode* out);
 
 struct SchedulerOptions {
   bool isolated = false;       // each tenant on its own guarantee: no borrowing
@@ -65,7 +91,22 @@ struct SchedulerOptions {
   // ms of latency (to the farthest input's home region plus to the job's users); lowest score tried first.
   double region_price_weight = 1.0;
   double region_latency_weight = 0.02;
+  // Nothing starves: reservations for the jobs that wait, a bound on how often one job is stopped, and aging.
+  BackfillMode backfill = BackfillMode::kEasy;
+  int max_reservations = 16;  // jobs holding a reservation at once
+  int max_preemptions = 3;  // a job the scheduler stopped this many times is not stopped again (0: no bound)
+  // Waiting ages a job: its key is lowered by `aging` x the seconds since it was submitted, so that one that
+  // waited long enough goes before any job submitted later (key units per second; 0: no aging).
+  double aging = 0;
+  // A preemptive ordering stops a running job for a waiting one only if it pays: never a gang (only quota
+  // reclaims stop gangs) nor a job larger than the waiting one, only once the waiting job has waited as long
+  // as the ordering expects it to run, and only if the running job's key exceeds the waiting job's by what
+  // the stop costs it (the work since its last checkpoint, per GPU, and restart_s).
+  bool preempt_cost_aware = true;
 };
+
+// Backfill, preemption and aging as awan ran before scheduler v2 (for comparison with earlier results).
+SchedulerOptions LegacyStarvationOptions(SchedulerOptions o);
 
 // Why a job could not start when the cycle looked at it.
 enum class WaitReason : int {
@@ -75,10 +116,11 @@ enum class WaitReason : int {
   kFragmentation,  // enough free GPUs in total, but no node holds a task of it
   kTopology,       // enough free GPUs and nodes, but no allowed topology domain holds the whole gang
   kResidency,      // enough room in the fleet, but not in the regions where its data may be processed
+  kReserved,       // room only on nodes held for a job that waited longer (a backfill reservation)
   kCount
 };
 inline constexpr int kWaitReasons = static_cast<int>(WaitReason::kCount);
-// "queue", "capacity", "quota", "fragmentation", "topology", "residency"
+// "queue", "capacity", "quota", "fragmentation", "topology", "residency", "reserved"
 const char* WaitReasonName(WaitReason r);
 
 // One job as the scheduler sees it, and what happened to it.
@@ -112,6 +154,26 @@ struct RunStarted {
   int64_t at_s = 0;
   int64_t expected_end_s = 0;
   std::vector<Placement> tasks;  // where each task runs
+};
+
+// A backfill reservation: where and when a job that cannot start now is expected to start.
+struct Reservation {
+  size_t job = 0;
+  int64_t start_s = 0;            // expected start: when the running jobs it waits for are expected to end
+  std::vector<NodeIndex> nodes;   // held for it: no other job starts there
+  std::vector<uint32_t> regions;  // its allowed regions, sorted (EASY keeps one reservation per set)
+};
+
+// The cycle's stages, in the order they run.
+enum class CycleStage : int { kDecay = 0, kPlace, kFairShare, kPreempt, kReserve, kCount };
+inline constexpr int kCycleStages = static_cast<int>(CycleStage::kCount);
+// "decay", "place", "fair-share", "preempt", "reserve"
+const char* CycleStageName(CycleStage s);
+
+// Cumulative time per stage (nanoseconds, through the injected TickSource) and cycles run.
+struct CycleStats {
+  int64_t cycles = 0;
+  std::array<int64_t, kCycleStages> stage_ns{};
 };
 
 class JobScheduler {
@@ -175,12 +237,45 @@ class JobScheduler {
   size_t pending_count() const { return pending_.size(); }
   int64_t preemptions() const { return preemptions_; }
   int64_t failure_requeues() const { return failure_requeues_; }
+  // The reservation job i holds, or null.
+  const Reservation* reservation(size_t i) const;
+  const std::vector<Reservation>& reservations() const { return reservations_; }
+  // Stage timings: measured only with a TickSource (never read to decide anything).
+  void set_ticks(TickSource* ticks) { ticks_ = ticks; }
+  const CycleStats& cycle_stats() const { return cycle_stats_; }
+  // The pending jobs in the order the cycle tries them.
+  std::vector<size_t> PendingInOrder() const;
 
  private:
-  using PendingKey = std::tuple<double, int64_t, size_t>;
+  // (tenant priority negated, the ordering's key with aging, submit time, job): smallest first.
+  using PendingKey = std::tuple<int64_t, double, int64_t, size_t>;
+  // What the place stage leaves to the later stages.
+  struct Scan {
+    int blocked = 0, deferred = 0;
+    bool stop = false;
+    std::vector<PendingKey> waiting;                 // the first jobs that could not start, for preemption
+    std::vector<std::vector<PendingKey>> borrowers;  // by tenant: deferred to the fair-share stage
+    std::vector<int> blocked_of;                     // by tenant
+    std::vector<size_t> heads;                       // blocked for want of room, in queue order
+  };
   bool Admit(int t, int64_t need) const;
   QueuedJob View(size_t i, int64_t now) const;
   double QueueKey(size_t i) const;
+  double RunningKey(size_t v, int64_t now) const;
+  void DecayShares(int64_t now);
+  Status PlaceStage(int64_t now, Scan& s);
+  StatusOr<bool> Examine(const PendingKey& k, int64_t now, Scan& s);
+  void Blocked(const PendingKey& k, int64_t now, WaitReason why, Scan& s);
+  Status FairShareStage(int64_t now, Scan& s);
+  Status PreemptStage(int64_t now, Scan& s);
+  Status ReserveStage(int64_t now, Scan& s);
+  StatusOr<std::optional<Reservation>> PlanReservation(size_t h, int64_t now);
+  int64_t ExpectedEnd(size_t v, int64_t now) const;
+  void DropReservation(size_t i);
+  void RebuildReservedMask();
+  std::span<const uint8_t> ReservedMaskFor(size_t i, int64_t now);
+  bool Usable(size_t i, NodeIndex n) const;
+  Status CheckInvariants(CycleStage after) const;
   PendingKey PendingEntry(size_t i) const;
   void Enqueue(size_t i);
   double DominantShare(size_t t) const;
@@ -190,14 +285,16 @@ class JobScheduler {
   JobScheduler(const JobScheduler&) = default;
   Status Start(size_t i, int64_t now, GangPlacement g);
   void OrderRegions(size_t i);
-  StatusOr<std::optional<GangPlacement>> PlaceInRegions(size_t i);
+  StatusOr<std::optional<GangPlacement>> PlaceInRegions(size_t i, std::span<const uint8_t> held);
   bool NodeAllowed(size_t i, NodeIndex n) const { return residency_[i].Allows(fleet_->region_of(n)); }
   double RunCost(size_t i, int64_t now) const;
   void Stop(size_t i, int64_t now, bool node_failed);
-  bool Preemptible(size_t b, double b_key, size_t v, int64_t now) const;
+  bool Preemptible(size_t b, const PendingKey& b_key, size_t v, int64_t now) const;
   double LostWork(size_t v, int64_t now) const;
   StatusOr<std::optional<WaitReason>> TryStart(size_t i, int64_t now);
-  StatusOr<bool> TryPreempt(size_t b, double b_key, int64_t now);
+  std::optional<WaitReason> WhyNot(size_t i) const;
+  StatusOr<bool> TryPreempt(size_t b, const PendingKey& b_key, int64_t now);
+  std::vector<size_t> ChooseVictims(size_t b, const std::vector<size_t>& victims, int64_t now) const;
 
   const Fleet* fleet_;
   ClusterSnapshot* snap_;
@@ -222,8 +319,8 @@ class JobScheduler {
   std::vector<JobResidency> residency_;
   std::vector<std::vector<uint32_t>> region_order_;
   std::vector<std::vector<uint8_t>> region_nodes_;  // by region: node i in it
-  std::vector<double> running_key_;
-  std::vector<double> queue_key_;  // by job: the key it joined the pending set with
+  std::vector<double> running_key_;                 // by job: its key as a running job, for the preempt stage
+  std::vector<double> queue_key_;                   // by job: the key it joined the pending set with
   std::set<PendingKey> pending_;
   std::vector<std::set<PendingKey>> pending_of_;  // by tenant: the same entries, for the window's fair share
   void AddPending(const PendingKey& k);
@@ -233,6 +330,15 @@ class JobScheduler {
   std::vector<RunStopped> stopped_;
   int64_t next_preempt_pass_ = INT64_MIN;
   int64_t preemptions_ = 0, failure_requeues_ = 0;
+  std::vector<Reservation> reservations_;            // in the order they were made (the first has precedence)
+  std::vector<uint8_t> reserved_;                    // by node: held by some reservation (empty when none)
+  std::vector<uint8_t> reserved_scratch_;            // reserved_ less one holder's own nodes
+  std::vector<std::vector<uint8_t>> held_by_start_;  // [k]: the nodes of the k+1 earliest reservations
+  std::vector<int64_t> held_starts_;                 // their expected starts, ascending
+  int64_t next_reserve_pass_ = INT64_MIN;
+  bool replan_ = false;  // a node went down: plan every reservation again
+  TickSource* ticks_ = nullptr;
+  CycleStats cycle_stats_;
 };
 
 }  // namespace awan

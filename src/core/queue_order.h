@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string_view>
 
 namespace awan {
@@ -16,9 +17,9 @@ struct QueuedJob {
   int64_t submit_s = 0;
   int64_t gpus = 0;
   int tasks = 1;
-  int tenant = 0;                 // dense tenant index
-  int64_t attained_gpu_s = 0;     // GPU-seconds of service received so far (all runs, the current one included)
-  int64_t true_duration_s = 0;    // oracle policies only
+  int tenant = 0;               // dense tenant index
+  int64_t attained_gpu_s = 0;   // GPU-seconds of service received so far (all runs, the current one included)
+  int64_t true_duration_s = 0;  // oracle policies only
 };
 
 class QueueOrder {
@@ -33,6 +34,13 @@ class QueueOrder {
   virtual bool preemptive() const { return false; }
   // REQUIRES: called once per job, when it joins the queue.
   virtual double Key(const QueuedJob& job) = 0;
+  // How many more seconds (at full speed) the ordering expects a job that received `attained_gpu_s` to run,
+  // from what it may know (an oracle reads the truth); nullopt when it has no estimate. Reservations use it
+  // to say when the GPUs of running jobs come free; it never changes a job's key.
+  virtual std::optional<double> ExpectedRemainingS(const QueuedJob& job) const {
+    (void)job;
+    return std::nullopt;
+  }
   // A job finished after `run_s` seconds of run time: history any real scheduler has from then on.
   virtual void Finished(const QueuedJob& job, int64_t run_s) { (void)job, (void)run_s; }
 };

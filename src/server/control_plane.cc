@@ -11,7 +11,6 @@
 #include "core/static_fit.h"
 #include "policies/builtin.h"
 #include "policies/ordering/orderings.h"
-#include "sim/jobs_sim.h"
 
 namespace awan::server {
 namespace {
@@ -61,14 +60,12 @@ StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Create(std::unique_ptr<con
   cp->o_ = o;
   cp->submit_limit_ = std::make_unique<RateLimiter>(o.submits_per_s, 2 * o.submits_per_s, cp->now_ms_);
   cp->heavy_limit_ = std::make_unique<RateLimiter>(o.heavy_reads_per_s, 2 * o.heavy_reads_per_s, cp->now_ms_);
-  AWAN_ASSIGN_OR_RETURN(cp->order_, policies::MakeQueueOrder(o.ordering));
-  std::vector<PodSpec> no_pods;
-  AWAN_ASSIGN_OR_RETURN(Profile profile, policies::BuiltinRegistry().BuildProfile(
-                                             o.placement, PluginContext{&cp->fleet_->fleet, &no_pods}));
-  cp->fw_ = std::make_unique<Framework>(std::move(profile));
-  cp->snap_ = std::make_unique<ClusterSnapshot>(cp->fleet_->fleet);
-  cp->sched_ = std::make_unique<JobScheduler>(cp->fleet_->fleet, *cp->snap_, *cp->fw_, *cp->order_,
-                                              SchedulerOptions{});
+  AWAN_ASSIGN_OR_RETURN(std::unique_ptr<QueueOrder> order, policies::MakeQueueOrder(o.ordering));
+  AWAN_ASSIGN_OR_RETURN(cp->state_,
+                        SchedulerState::Create(cp->fleet_->fleet, policies::BuiltinRegistry(), o.placement,
+                                               std::move(order), SchedulerOptions{}));
+  cp->snap_ = &cp->state_->snapshot();
+  cp->sched_ = &cp->state_->scheduler();
   for (const TenantSpec& t : cp->fleet_->tenants) cp->tenant_index_[t.name] = cp->sched_->AddTenant(t);
   // Every listed tenant gets its own Unix identity: two sharing a uid could read each other's work.
   std::map<int64_t, std::string> owner;
@@ -128,6 +125,7 @@ StatusOr<ControlPlane::Live*> ControlPlane::Enqueue(StoredJob row, bool recoveri
   if (spec.duration_s <= 0) spec.duration_s = m.time_limit_s > 0 ? m.time_limit_s : o_.default_duration_s;
   // Everything that can fail before the job joins live_: a failure leaves no half-made entry behind.
   AWAN_ASSIGN_OR_RETURN(JobResidency res, ResidencyOf(spec, sched_->tenant(t->second)));
+  AWAN_RETURN_IF_ERROR(state_->Observe(spec));  // the placement's target workload, if it follows one
   live_.push_back(Live{});
   Live& l = live_.back();
   l.row = std::move(row);
@@ -416,22 +414,21 @@ StatusOr<Executor::LogChunk> ControlPlane::Logs(const Principal& who, const std:
   return exec_->ReadLog(id, task, run, offset, std::clamp<int64_t>(max_bytes, 0, kMaxLogChunk));
 }
 
-StatusOr<sim::PendingExplanation> ControlPlane::Explain(const Principal& who, const std::string& id) {
+StatusOr<PendingExplanation> ControlPlane::Explain(const Principal& who, const std::string& id) {
   // Under the lock only a copy of the scheduler's state; the counterfactuals run on it outside, so an explain
   // never holds up scheduling or other callers.
-  sim::ExplainSource src;
+  ExplainSource src;
   std::vector<const JobSpec*> specs;  // stable: a Live's spec never changes and never moves (deque)
   std::vector<JobSpec> jobs;
-  sim::CatalogInputs in;
+  CatalogInputs in;
   std::string tenant;
-  sim::JobsSimulation::StateClone base;
+  std::unique_ptr<SchedulerState> base;
   {
     std::lock_guard<std::mutex> lock(mu_);
     AWAN_ASSIGN_OR_RETURN(Live * l, Find(who, id));
     if (l->row.state != "Pending")
       return FailedPrecondition("job " + id + " is " + l->row.state + ", not waiting");
-    AWAN_ASSIGN_OR_RETURN(base,
-                          sim::CloneSchedulerState(fleet_->fleet, o_.placement, *snap_, *order_, *sched_));
+    AWAN_ASSIGN_OR_RETURN(base, state_->Clone());
     specs.assign(sched_->job_count(), nullptr);
     for (const Live& x : live_) specs[x.index] = &x.spec;
     tenant = l->row.tenant;
@@ -442,15 +439,13 @@ StatusOr<sim::PendingExplanation> ControlPlane::Explain(const Principal& who, co
   }
   in.jobs = &jobs;
   src.fleet = &fleet_->fleet;
-  src.sched = base.sched.get();
+  src.sched = &base->scheduler();
   src.spec = [&specs](size_t i) -> const JobSpec& { return *specs[i]; };
-  src.clone = [this, &base] {
-    return sim::CloneSchedulerState(fleet_->fleet, o_.placement, *base.snap, *base.order, *base.sched);
-  };
-  AWAN_ASSIGN_OR_RETURN(std::vector<sim::PendingExplanation> ex, sim::ExplainPending(src, in, jobs[0].name));
+  src.clone = [&base] { return base->Clone(); };
+  AWAN_ASSIGN_OR_RETURN(std::vector<PendingExplanation> ex, ExplainPending(src, in, jobs[0].name));
   if (ex.empty()) return FailedPrecondition("job " + id + " is not waiting");
   // Nothing about other tenants' work: not their jobs' ids, not their names.
-  for (sim::Counterfactual& cf : ex[0].counterfactuals) {
+  for (Counterfactual& cf : ex[0].counterfactuals) {
     if (cf.kind == "wait" && !cf.after_job.empty()) {
       bool own = false;
       for (const JobSpec* s : specs) own = own || (s && s->name == cf.after_job && s->tenant == tenant);
@@ -620,18 +615,20 @@ std::vector<ControlPlane::QueueView> ControlPlane::Queues(const Principal& who) 
   for (const TenantSpec& t : fleet_->tenants) {
     if (who.sees(t.name)) by_tenant[t.name].tenant = t.name;
   }
-  // Waiting jobs in the order the cycle tries them: tenant priority, then the ordering's key, then submit
-  // time.
-  std::vector<std::pair<std::pair<int64_t, size_t>, const Live*>> waiting;
+  // Waiting jobs in the order the cycle tries them (tenant priority, the ordering's key, submit time).
+  std::vector<size_t> position(sched_->job_count(), 0);
+  size_t k = 0;
+  for (size_t i : sched_->PendingInOrder()) position[i] = k++;
+  std::vector<std::pair<size_t, const Live*>> waiting;
   for (const Live& l : live_) {
     if (!who.sees(l.row.tenant)) continue;
     QueueView& q = by_tenant[l.row.tenant];
     q.tenant = l.row.tenant;
     if (l.row.state == "Running") q.running.push_back(l.row.id);
-    if (l.row.state == "Pending") waiting.push_back({{sched_->job(l.index).submit_s, l.index}, &l});
+    if (l.row.state == "Pending") waiting.push_back({position[l.index], &l});
   }
   std::sort(waiting.begin(), waiting.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  for (const auto& [key, l] : waiting) by_tenant[l->row.tenant].waiting.push_back(l->row.id);
+  for (const auto& [pos, l] : waiting) by_tenant[l->row.tenant].waiting.push_back(l->row.id);
   std::vector<QueueView> out;
   for (auto& [name, q] : by_tenant) out.push_back(std::move(q));
   return out;

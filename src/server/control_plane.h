@@ -26,13 +26,14 @@
 #include "audit/audit_log.h"
 #include "config/fleet_file.h"
 #include "config/job_manifest.h"
+#include "core/explain.h"
 #include "core/framework.h"
 #include "core/job_scheduler.h"
+#include "core/scheduler_state.h"
 #include "server/auth.h"
 #include "server/executor.h"
 #include "server/rate_limit.h"
 #include "server/store.h"
-#include "sim/explain.h"
 
 namespace awan::server {
 
@@ -83,7 +84,7 @@ class ControlPlane {
                                     int64_t offset = 0, int64_t max_bytes = kMaxLogChunk);
   // Why a waiting job waits and what would change it: the simulator's `explain`, on a clone of the live
   // state. The job must be the caller's (NotFound otherwise); FailedPrecondition if it is not waiting.
-  StatusOr<sim::PendingExplanation> Explain(const Principal& who, const std::string& id);
+  StatusOr<PendingExplanation> Explain(const Principal& who, const std::string& id);
   // The audit log: one hash-chained line per placement decision with the rules that allowed it (admins only).
   StatusOr<std::vector<std::string>> Audit(const Principal& who, int64_t after, int limit);
   // Charges one expensive read (explain, logs, a long list) to the caller's tenant: ResourceExhausted (429)
@@ -147,10 +148,9 @@ class ControlPlane {
   std::unique_ptr<Executor> exec_;
   std::function<int64_t()> now_ms_;
   ControlPlaneOptions o_;
-  std::unique_ptr<QueueOrder> order_;
-  std::unique_ptr<Framework> fw_;
-  std::unique_ptr<ClusterSnapshot> snap_;
-  std::unique_ptr<JobScheduler> sched_;
+  std::unique_ptr<SchedulerState> state_;
+  ClusterSnapshot* snap_ = nullptr;  // state_'s
+  JobScheduler* sched_ = nullptr;    // state_'s
   std::map<std::string, int> tenant_index_;
   std::deque<Live> live_;
   std::map<std::string, size_t> by_id_;  // job id -> live_ index

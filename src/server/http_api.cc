@@ -236,7 +236,7 @@ void RegisterRoutes(HttpServer& http, ControlPlane& cp, Authenticator& auth, con
     if (Status s = cp.ChargeHeavyRead(Who(req)); !s.ok()) return Fail(res, s);
     auto ex = cp.Explain(Who(req), req.matches[1]);
     if (!ex.ok()) return Fail(res, ex.status());
-    Reply(res, 200, sim::ToJson(*ex));
+    Reply(res, 200, ToJson(*ex));
   });
   get(R"(/v1/jobs/([^/]+)/logs)", [&cp](HttpRequest& req, HttpResponse& res) {
     int task = 0, run = 0;

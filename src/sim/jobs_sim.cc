@@ -19,7 +19,8 @@ namespace {
 double Percentile(std::vector<double> v, double q) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
-  const size_t k = std::min(v.size() - 1, static_cast<size_t>(std::ceil(q * static_cast<double>(v.size()))) - (q > 0));
+  const size_t k =
+      std::min(v.size() - 1, static_cast<size_t>(std::ceil(q * static_cast<double>(v.size()))) - (q > 0));
   return v[k];
 }
 
@@ -52,44 +53,28 @@ double OfferedLoad(const std::vector<JobSpec>& jobs, int64_t gpus) {
 }
 
 StatusOr<std::unique_ptr<JobsSimulation>> JobsSimulation::Create(const config::FleetFile& file,
-                                                                  const std::vector<JobSpec>& jobs,
-                                                                  const JobsSimOptions& options) {
+                                                                 const std::vector<JobSpec>& jobs,
+                                                                 const JobsSimOptions& options) {
   std::unique_ptr<JobsSimulation> sim(new JobsSimulation());
   sim->file_ = &file;
   sim->jobs_ = &jobs;
   sim->o_ = options;
   JobsSimOptions& o = sim->o_;
-  if (o.policy == "cheapest-unaware") {  // the baseline: the awan ordering, cheapest region first, rules ignored
+  if (o.policy ==
+      "cheapest-unaware") {  // the baseline: the awan ordering, cheapest region first, rules ignored
     // (whatever the objective flags say: it is defined by price alone)
     o.ignore_residency = true;
-    o.region_price_weight = 1.0;
-    o.region_latency_weight = 0.0;
+    o.scheduler.region_price_weight = 1.0;
+    o.scheduler.region_latency_weight = 0.0;
   }
   const Fleet& fleet = file.fleet;
   if (fleet.total_gpus() == 0) return InvalidArgument("the fleet has no GPUs");
-  AWAN_ASSIGN_OR_RETURN(sim->order_, policies::MakeQueueOrder(o.policy == "cheapest-unaware" ? "awan" : o.policy));
-  std::vector<PodSpec> no_pods;
-  AWAN_ASSIGN_OR_RETURN(Profile profile, policies::BuiltinRegistry().BuildProfile(o.placement, PluginContext{&fleet, &no_pods}));
-  sim->fw_ = std::make_unique<Framework>(std::move(profile));
-  sim->snap_ = std::make_unique<ClusterSnapshot>(fleet);
-  SchedulerOptions so;
-  so.isolated = o.isolated;
-  so.topology_aware = o.topology_aware;
-  so.slowdown_supernode = o.slowdown_supernode;
-  so.slowdown_block = o.slowdown_block;
-  so.slowdown_zone = o.slowdown_zone;
-  so.backfill_window = o.backfill_window;
-  so.min_run_s = o.min_run_s;
-  so.checkpoint_s = o.checkpoint_s;
-  so.restart_s = o.restart_s;
-  so.preempt_window = o.preempt_window;
-  so.preempt_interval_s = o.preempt_interval_s;
-  so.fair_share = o.fair_share;
-  so.fair_share_half_life_s = o.fair_share_half_life_s;
-  so.region_price_weight = o.region_price_weight;
-  so.region_latency_weight = o.region_latency_weight;
-  sim->sched_ = std::make_unique<JobScheduler>(fleet, *sim->snap_, *sim->fw_, *sim->order_, so);
-  JobScheduler& sched = *sim->sched_;
+  AWAN_ASSIGN_OR_RETURN(std::unique_ptr<QueueOrder> order,
+                        policies::MakeQueueOrder(o.policy == "cheapest-unaware" ? "awan" : o.policy));
+  AWAN_ASSIGN_OR_RETURN(sim->state_, SchedulerState::Create(fleet, policies::BuiltinRegistry(), o.placement,
+                                                            std::move(order), o.scheduler));
+  JobScheduler& sched = sim->state_->scheduler();
+  sched.set_ticks(o.ticks);
 
   // Tenants: every tenant of the file lends its idle quota, whether or not it submits anything; a tenant
   // only the job table names gets the file's default.
@@ -105,7 +90,8 @@ StatusOr<std::unique_ptr<JobsSimulation>> JobsSimulation::Create(const config::F
   sim->by_submit_.resize(jobs.size());
   for (size_t i = 0; i < jobs.size(); ++i) {
     if (jobs[i].tasks < 1 || jobs[i].task.gpu_count < 1 || jobs[i].duration_s < 1) {
-      return InvalidArgument("job " + jobs[i].name + ": needs at least one task with a GPU and a duration of 1 s");
+      return InvalidArgument("job " + jobs[i].name +
+                             ": needs at least one task with a GPU and a duration of 1 s");
     }
     auto it = tenant_index.find(jobs[i].tenant);
     if (it == tenant_index.end()) {
@@ -119,35 +105,30 @@ StatusOr<std::unique_ptr<JobsSimulation>> JobsSimulation::Create(const config::F
     }
     sim->true_res_.push_back(rules);
     if (o.ignore_residency) rules.region_ok.clear();
-    sched.AddJob(jobs[i], it->second, std::llround(static_cast<double>(jobs[i].submit_s) * scale), std::move(rules));
+    sched.AddJob(jobs[i], it->second, std::llround(static_cast<double>(jobs[i].submit_s) * scale),
+                 std::move(rules));
     sim->by_submit_[i] = i;
   }
   std::stable_sort(sim->by_submit_.begin(), sim->by_submit_.end(),
                    [&](size_t a, size_t b) { return sched.job(a).submit_s < sched.job(b).submit_s; });
   sim->node_events_ = o.node_events;
   for (const NodeEvent& e : sim->node_events_) {
-    if (e.node >= fleet.size()) return InvalidArgument("node event for node index " + std::to_string(e.node) + " beyond the fleet");
+    if (e.node >= fleet.size())
+      return InvalidArgument("node event for node index " + std::to_string(e.node) + " beyond the fleet");
   }
   std::stable_sort(sim->node_events_.begin(), sim->node_events_.end(),
                    [](const NodeEvent& a, const NodeEvent& b) { return a.at_s < b.at_s; });
   return sim;
 }
 
-StatusOr<JobsSimulation::StateClone> CloneSchedulerState(const Fleet& fleet, const std::string& placement,
-                                                         const ClusterSnapshot& snap, const QueueOrder& order,
-                                                         const JobScheduler& sched) {
-  JobsSimulation::StateClone c;
-  std::vector<PodSpec> no_pods;
-  AWAN_ASSIGN_OR_RETURN(Profile profile, policies::BuiltinRegistry().BuildProfile(placement, PluginContext{&fleet, &no_pods}));
-  c.fw = std::make_unique<Framework>(std::move(profile));
-  c.snap = std::make_unique<ClusterSnapshot>(snap);
-  c.order = order.Clone();
-  c.sched = sched.Clone(*c.snap, *c.fw, *c.order);
-  return c;
-}
-
-StatusOr<JobsSimulation::StateClone> JobsSimulation::Clone() const {
-  return CloneSchedulerState(file_->fleet, o_.placement, *snap_, *order_, *sched_);
+ExplainSource SourceOf(const JobsSimulation& sim) {
+  ExplainSource s;
+  s.fleet = &sim.fleet_file().fleet;
+  s.sched = &sim.scheduler();
+  s.spec = [&sim](size_t i) -> const JobSpec& { return sim.jobs()[i]; };
+  s.now = sim.now();
+  s.clone = [&sim] { return sim.Clone(); };
+  return s;
 }
 
 bool JobsSimulation::done() const {
@@ -156,7 +137,7 @@ bool JobsSimulation::done() const {
 
 int64_t JobsSimulation::NextEvent() const {
   int64_t t = next_tick_;
-  if (next_submit_ < by_submit_.size()) t = std::min(t, sched_->job(by_submit_[next_submit_]).submit_s);
+  if (next_submit_ < by_submit_.size()) t = std::min(t, scheduler().job(by_submit_[next_submit_]).submit_s);
   if (!finishes_.empty()) t = std::min(t, finishes_.top().at);
   if (next_node_event_ < node_events_.size()) t = std::min(t, node_events_[next_node_event_].at_s);
   return t;
@@ -164,8 +145,8 @@ int64_t JobsSimulation::NextEvent() const {
 
 // Runs the scheduler started, checked against the catalog's rules (and reported for the audit log).
 Status JobsSimulation::CollectStarts() {
-  (void)sched_->TakeStopped();  // the simulator keeps no processes: a stopped run just waits again
-  for (RunStarted& r : sched_->TakeStarted()) {
+  (void)scheduler().TakeStopped();  // the simulator keeps no processes: a stopped run just waits again
+  for (RunStarted& r : scheduler().TakeStarted()) {
     if (o_.catalog != nullptr && CheckResidency(file_->fleet, true_res_[r.job], r.tasks)) ++violations_;
     if (o_.on_start) AWAN_RETURN_IF_ERROR(o_.on_start(r, (*jobs_)[r.job], true_res_[r.job]));
     finishes_.push({r.expected_end_s, r.job, r.run_id});
@@ -177,7 +158,7 @@ Status JobsSimulation::CollectStarts() {
 // every cycle_period_s while jobs wait). A job that waits while nothing runs and nothing else will happen
 // can never start; the loop ends.
 Status JobsSimulation::RunUntil(int64_t until, std::atomic<int64_t>* progress) {
-  JobScheduler& sched = *sched_;
+  JobScheduler& sched = scheduler();
   while (!done() && NextEvent() <= until) {
     const int64_t now = NextEvent();
     now_ = now;
@@ -197,7 +178,9 @@ Status JobsSimulation::RunUntil(int64_t until, std::atomic<int64_t>* progress) {
       }
     }
     while (next_submit_ < by_submit_.size() && sched.job(by_submit_[next_submit_]).submit_s == now) {
-      sched.Submit(by_submit_[next_submit_++], now);
+      const size_t i = by_submit_[next_submit_++];
+      AWAN_RETURN_IF_ERROR(state_->Observe((*jobs_)[i]));  // the placement's target workload, if it has one
+      sched.Submit(i, now);
     }
     const bool timed = o_.ticks != nullptr && o_.cycle_ns != nullptr && sched.has_pending();
     const int64_t t0 = timed ? o_.ticks->NowNanos() : 0;
@@ -205,7 +188,8 @@ Status JobsSimulation::RunUntil(int64_t until, std::atomic<int64_t>* progress) {
     if (timed) o_.cycle_ns->push_back(o_.ticks->NowNanos() - t0);
     AWAN_RETURN_IF_ERROR(CollectStarts());
     if (timeline_.empty() || now >= timeline_.back().t_s + o_.sample_s) {
-      timeline_.push_back({now, static_cast<int64_t>(sched.pending_count()), snap_->gpu_allocated_milli() / kWholeGpu.value});
+      timeline_.push_back({now, static_cast<int64_t>(sched.pending_count()),
+                           snapshot().gpu_allocated_milli() / kWholeGpu.value});
     }
     next_tick_ = !sched.has_pending() || o_.cycle_period_s <= 0 ? INT64_MAX : now + o_.cycle_period_s;
   }
@@ -222,11 +206,11 @@ StatusOr<JobsSimResult> RunJobsSim(const config::FleetFile& file, const std::vec
 JobsSimResult JobsSimulation::Result() const {
   const Fleet& fleet = file_->fleet;
   const std::vector<JobSpec>& jobs = *jobs_;
-  const JobScheduler& sched = *sched_;
+  const JobScheduler& sched = scheduler();
   JobsSimResult out;
   out.summary.policy = o_.policy;
-  out.summary.oracle = order_->reads_true_duration();
-  out.summary.isolated = o_.isolated;
+  out.summary.oracle = state_->order().reads_true_duration();
+  out.summary.isolated = o_.scheduler.isolated;
   out.summary.offered_load = offered_load_;
   out.summary.residency_violations = violations_;
   out.timeline = timeline_;
@@ -245,6 +229,11 @@ JobsSimResult JobsSimulation::Result() const {
     r.tenant = j.tenant;
     r.level = j.level;
     r.preemptions = j.preemptions;
+    r.bound = true_res_[i].region_ok.size() > 0 && [&] {
+      for (uint32_t g = 0; g < fleet.region_count(); ++g)
+        if (!true_res_[i].Allows(DomainId(g))) return true;
+      return false;
+    }();
     r.failure_requeues = j.failure_requeues;
     r.gpu_s = j.gpu_s;
     r.cost_usd = j.cost_usd;
@@ -262,7 +251,10 @@ JobsSimResult JobsSimulation::Result() const {
   std::vector<double> tenant_jct(out.tenant_names.size(), 0), tenant_slow(out.tenant_names.size(), 0),
       tenant_cost(out.tenant_names.size(), 0);
   std::vector<int64_t> tenant_n(out.tenant_names.size(), 0);
+  std::vector<double> slowdowns, bound_waits;
+  s.cycle_stats = sched.cycle_stats();
   for (const JobOutcome& r : out.jobs) {
+    s.max_preemptions_per_job = std::max(s.max_preemptions_per_job, r.preemptions);
     first = std::min(first, r.submit_s);
     s.cost_usd += r.cost_usd;
     tenant_cost[static_cast<size_t>(r.tenant)] += r.cost_usd;
@@ -273,6 +265,8 @@ JobsSimResult JobsSimulation::Result() const {
     jct.push_back(j);
     queue_sum += j - static_cast<double>(r.gpu_s) / static_cast<double>(r.gpus);  // all time not running
     slow_sum += j / static_cast<double>(r.duration_s);
+    slowdowns.push_back(j / static_cast<double>(r.duration_s));
+    if (r.tasks > 1 && r.bound) bound_waits.push_back(static_cast<double>(r.start_s - r.submit_s));
     const double gh = static_cast<double>(r.gpu_s);
     gpu_run_s += gh;
     if (r.tasks > 1) {
@@ -282,7 +276,8 @@ JobsSimResult JobsSimulation::Result() const {
       if (r.level >= static_cast<int>(TopologyLevel::kSupernode)) multi_sn += gh;
       if (r.level >= static_cast<int>(TopologyLevel::kBlock)) multi_block += gh;
     }
-    for (int k = 0; k < kWaitReasons; ++k) s.waited_s[static_cast<size_t>(k)] += static_cast<double>(r.waited_s[static_cast<size_t>(k)]);
+    for (int k = 0; k < kWaitReasons; ++k)
+      s.waited_s[static_cast<size_t>(k)] += static_cast<double>(r.waited_s[static_cast<size_t>(k)]);
     tenant_jct[r.tenant] += j;
     tenant_slow[r.tenant] += j / static_cast<double>(r.duration_s);
     ++tenant_n[r.tenant];
@@ -296,6 +291,9 @@ JobsSimResult JobsSimulation::Result() const {
     s.p99_jct_s = Percentile(jct, 0.99);
     s.avg_queue_s = queue_sum / n;
     s.avg_slowdown = slow_sum / n;
+    s.p99_slowdown = Percentile(slowdowns, 0.99);
+    s.bound_gangs = static_cast<int64_t>(bound_waits.size());
+    s.bound_gang_p99_wait_s = Percentile(bound_waits, 0.99);
     s.makespan_s = static_cast<double>(last - first);
     if (s.makespan_s > 0) {
       s.gpu_util_pct = 100.0 * gpu_run_s / (static_cast<double>(fleet.total_gpus()) * s.makespan_s);
@@ -310,7 +308,8 @@ JobsSimResult JobsSimulation::Result() const {
   int m = 0;
   for (size_t t = 0; t < out.tenant_names.size(); ++t) {
     if (tenant_n[t] == 0) continue;
-    s.tenants.push_back({out.tenant_names[t], tenant_n[t], tenant_jct[t] / static_cast<double>(tenant_n[t]), tenant_cost[t]});
+    s.tenants.push_back(
+        {out.tenant_names[t], tenant_n[t], tenant_jct[t] / static_cast<double>(tenant_n[t]), tenant_cost[t]});
     const double v = tenant_slow[t] / static_cast<double>(tenant_n[t]);
     x += v, x2 += v * v, ++m;
   }

@@ -21,8 +21,10 @@
 #include "common/tick_source.h"
 #include "config/fleet_file.h"
 #include "config/workload_file.h"
+#include "core/explain.h"
 #include "core/job_scheduler.h"
 #include "core/residency.h"
+#include "core/scheduler_state.h"
 #include "model/job.h"
 
 namespace awan::sim {
@@ -39,39 +41,23 @@ struct JobsSimOptions {
   // A QueueOrder name, or `cheapest-unaware`: the baseline that ignores residency and places by price alone
   // (the awan ordering, region objective price only, no latency).
   std::string policy = "awan";
-  std::string placement = "bestfit"; // the placement profile each task goes through
-  bool isolated = false;             // each tenant alone on its guarantee: no borrowing
-  bool topology_aware = true;        // false: gangs placed topology-blind (GangRequest::topology_aware)
-  double target_load = 0;            // > 0: rescale submit times to this offered load
-  // Duration factor of a gang whose tightest common domain is the supernode, block or zone.
-  double slowdown_supernode = 1.0, slowdown_block = 1.1, slowdown_zone = 1.3;
-  int backfill_window = 1000;
-  // Preemption (the same costs for every policy): a run is never stopped before min_run_s, nor before it
-  // saved its first checkpoint; a stopped job keeps the progress of its last checkpoint (every checkpoint_s of
-  // work; 0 = it keeps everything) and pays restart_s when it runs again. So a job is stopped at most
-  // duration / checkpoint_s times: preemption cannot loop. Stage 5 looks for room for the first preempt_window jobs that could not start.
-  int64_t min_run_s = 600;
-  int64_t checkpoint_s = 1800;
-  int64_t restart_s = 60;
-  int preempt_window = 8;
-  int64_t preempt_interval_s = 300;  // stage 5 runs at most this often (simulated seconds)
-  int64_t cycle_period_s = 300;      // while jobs wait, the cycle also runs this often (0 = on events only)
-  int64_t sample_s = 3600;           // timeline resolution
-  // Fair share among jobs that borrow: the tenant with the smallest decayed GPU usage per weight first
-  // (`--fair-share`). Off by default: it overrides the ordering across tenants (docs/benchmarks.md §4).
-  bool fair_share = false;
-  int64_t fair_share_half_life_s = 7 * 86400;
+  std::string placement = "bestfit";  // the placement profile each task goes through
+  double target_load = 0;             // > 0: rescale submit times to this offered load
+  // The scheduler's options (core/job_scheduler.h): quotas, topology, preemption costs, backfill and
+  // reservations, fair share, the region objective. Preemption costs are the same for every policy.
+  SchedulerOptions scheduler;
+  int64_t cycle_period_s = 300;        // while jobs wait, the cycle also runs this often (0 = on events only)
+  int64_t sample_s = 3600;             // timeline resolution
   std::vector<NodeEvent> node_events;  // at simulated times (after --target-load rescaling), any order
   // Residency: with a catalog every job runs only where all its data may be processed (core/residency.h).
   // ignore_residency (set by the cheapest-unaware baseline, or to measure the price of sovereignty) lets the
   // scheduler place anywhere; violations are counted against the catalog either way.
   const DataCatalog* catalog = nullptr;
   bool ignore_residency = false;
-  double region_price_weight = 1.0, region_latency_weight = 0.02;  // SchedulerOptions' region objective
   // Called for every run the scheduler starts, with the rules that allowed it (for the audit log).
   std::function<Status(const RunStarted& run, const JobSpec& job, const JobResidency& rules)> on_start;
-  // Benchmarks: if both are set, the wall time of every scheduling cycle that had jobs waiting is appended
-  // (elapsed time only: it never influences a decision).
+  // Measurements only (they never influence a decision): with ticks, the scheduler's stage timings; with
+  // both, the wall time of every scheduling cycle that had jobs waiting is appended to cycle_ns.
   TickSource* ticks = nullptr;
   std::vector<int64_t>* cycle_ns = nullptr;
 };
@@ -86,10 +72,12 @@ struct JobOutcome {
   int64_t gpus = 0;
   int tasks = 1;
   int tenant = 0;
-  int level = -1;  // TopologyLevel of a gang's (last) placement (3 supernode, 2 block, 1 zone); -1 single task
-  int preemptions = 0;        // stopped by the scheduler
-  int failure_requeues = 0;   // stopped because a node it ran on went down
-  int64_t gpu_s = 0;  // GPU-seconds it held GPUs, over all its runs
+  int level =
+      -1;  // TopologyLevel of a gang's (last) placement (3 supernode, 2 block, 1 zone); -1 single task
+  bool bound = false;        // its data binds it to fewer regions than the fleet has
+  int preemptions = 0;       // stopped by the scheduler
+  int failure_requeues = 0;  // stopped because a node it ran on went down
+  int64_t gpu_s = 0;         // GPU-seconds it held GPUs, over all its runs
   double cost_usd = 0;
   // Seconds it waited, by the reason the cycle last gave (time until the next look goes to that reason).
   std::array<int64_t, kWaitReasons> waited_s{};
@@ -109,15 +97,21 @@ struct JobsSummary {
   double offered_load = 0;  // after rescaling
   int64_t jobs = 0, finished = 0;
   // avg_queue_s: all the time a job did not run (before its first start and after preemptions).
-  double avg_jct_s = 0, p50_jct_s = 0, p99_jct_s = 0, avg_queue_s = 0, avg_slowdown = 0;
+  double avg_jct_s = 0, p50_jct_s = 0, p99_jct_s = 0, avg_queue_s = 0, avg_slowdown = 0, p99_slowdown = 0;
+  int max_preemptions_per_job = 0;
+  // Gangs (multi-task jobs) whose data binds them to fewer regions than the fleet has: how many finished,
+  // and the p99 of their wait before their first start.
+  int64_t bound_gangs = 0;
+  double bound_gang_p99_wait_s = 0;
+  CycleStats cycle_stats;  // the scheduler's stage timings (wall time, with JobsSimOptions::ticks)
   double makespan_s = 0, gpu_util_pct = 0;
   int64_t preemptions = 0;
   int64_t failure_requeues = 0;
   double gang_locality_supernode = 0, gang_locality_block = 0;  // share of multi-node GPU-hours
-  int64_t gangs = 0;            // multi-node jobs that finished
-  double gang_avg_jct_s = 0;    // their average JCT (what topology-aware placement is for)
-  double jain_fairness = 0;  // Jain's index over tenants' average slowdown
-  double cost_usd = 0;       // GPU-hours x regional prices (fractional GPUs pro rata), all runs
+  int64_t gangs = 0;                                            // multi-node jobs that finished
+  double gang_avg_jct_s = 0;         // their average JCT (what topology-aware placement is for)
+  double jain_fairness = 0;          // Jain's index over tenants' average slowdown
+  double cost_usd = 0;               // GPU-hours x regional prices (fractional GPUs pro rata), all runs
   int64_t residency_violations = 0;  // runs placed where the catalog's rules forbid (0 unless ignored)
   std::array<double, kWaitReasons> waited_s{};  // job-seconds of waiting, by reason, over all jobs
   std::vector<TenantSummary> tenants;
@@ -126,7 +120,7 @@ struct JobsSummary {
 // The fleet over time, sampled after the cycle at most once per JobsSimOptions::sample_s.
 struct TimelineSample {
   int64_t t_s = 0;
-  int64_t pending = 0;       // jobs waiting
+  int64_t pending = 0;  // jobs waiting
   int64_t gpus_in_use = 0;
 };
 
@@ -153,18 +147,20 @@ double OfferedLoad(const std::vector<JobSpec>& jobs, int64_t gpus);
 // an instant and question the scheduler's state there.
 class JobsSimulation {
  public:
-  static StatusOr<std::unique_ptr<JobsSimulation>> Create(const config::FleetFile& fleet, const std::vector<JobSpec>& jobs,
+  static StatusOr<std::unique_ptr<JobsSimulation>> Create(const config::FleetFile& fleet,
+                                                          const std::vector<JobSpec>& jobs,
                                                           const JobsSimOptions& options);
   // Processes every event at times <= t_s, each instant followed by one scheduling cycle.
   Status RunUntil(int64_t t_s, std::atomic<int64_t>* progress = nullptr);
   bool done() const;
   JobsSimResult Result() const;  // what happened so far
 
-  JobScheduler& scheduler() { return *sched_; }
-  const JobScheduler& scheduler() const { return *sched_; }
-  ClusterSnapshot& snapshot() { return *snap_; }
-  Framework& framework() { return *fw_; }
-  QueueOrder& order() { return *order_; }
+  JobScheduler& scheduler() { return state_->scheduler(); }
+  const JobScheduler& scheduler() const { return state_->scheduler(); }
+  ClusterSnapshot& snapshot() { return state_->snapshot(); }
+  Framework& framework() { return state_->framework(); }
+  QueueOrder& order() { return state_->order(); }
+  const SchedulerState& state() const { return *state_; }
   const config::FleetFile& fleet_file() const { return *file_; }
   const std::vector<JobSpec>& jobs() const { return *jobs_; }
   const std::vector<std::string>& tenant_names() const { return tenant_names_; }
@@ -174,13 +170,7 @@ class JobsSimulation {
   int64_t now() const { return now_; }
 
   // A deep copy of the scheduling state (snapshot, framework, ordering, scheduler) for counterfactuals.
-  struct StateClone {
-    std::unique_ptr<ClusterSnapshot> snap;
-    std::unique_ptr<Framework> fw;
-    std::unique_ptr<QueueOrder> order;
-    std::unique_ptr<JobScheduler> sched;
-  };
-  StatusOr<StateClone> Clone() const;
+  StatusOr<std::unique_ptr<SchedulerState>> Clone() const { return state_->Clone(); }
 
  private:
   JobsSimulation() = default;
@@ -196,10 +186,7 @@ class JobsSimulation {
   const config::FleetFile* file_ = nullptr;
   const std::vector<JobSpec>* jobs_ = nullptr;
   JobsSimOptions o_;
-  std::unique_ptr<QueueOrder> order_;
-  std::unique_ptr<Framework> fw_;
-  std::unique_ptr<ClusterSnapshot> snap_;
-  std::unique_ptr<JobScheduler> sched_;
+  std::unique_ptr<SchedulerState> state_;
   std::vector<std::string> tenant_names_;
   std::vector<JobResidency> true_res_;
   std::vector<size_t> by_submit_;
@@ -215,10 +202,7 @@ class JobsSimulation {
 StatusOr<JobsSimResult> RunJobsSim(const config::FleetFile& fleet, const std::vector<JobSpec>& jobs,
                                    const JobsSimOptions& options, std::atomic<int64_t>* progress = nullptr);
 
-// A deep copy of any scheduler's state (the simulator's or the server's): the snapshot, a fresh framework of the
-// same placement profile, the ordering with its history, and the scheduler rebound to them.
-StatusOr<JobsSimulation::StateClone> CloneSchedulerState(const Fleet& fleet, const std::string& placement,
-                                                         const ClusterSnapshot& snap, const QueueOrder& order,
-                                                         const JobScheduler& sched);
+// What `awan explain` needs of a simulation stopped at an instant (core/explain.h).
+ExplainSource SourceOf(const JobsSimulation& sim);
 
 }  // namespace awan::sim

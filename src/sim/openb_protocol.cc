@@ -13,7 +13,8 @@ enum Stream : uint64_t { kWorkloadStream = 1, kRankStream = 2, kPolicyStream = 3
 }  // namespace
 
 std::vector<PodSpec> SortedByName(std::vector<PodSpec> pods) {
-  std::stable_sort(pods.begin(), pods.end(), [](const PodSpec& a, const PodSpec& b) { return a.name < b.name; });
+  std::stable_sort(pods.begin(), pods.end(),
+                   [](const PodSpec& a, const PodSpec& b) { return a.name < b.name; });
   return pods;
 }
 
@@ -53,8 +54,9 @@ std::vector<uint32_t> OpenbSequenceForSeed(const std::vector<PodSpec>& by_name, 
 std::vector<uint32_t> NodeTieRanks(const Fleet& fleet, Rng& rng) {
   std::vector<uint32_t> by_name(fleet.size());
   std::iota(by_name.begin(), by_name.end(), 0u);
-  std::sort(by_name.begin(), by_name.end(),
-            [&](uint32_t a, uint32_t b) { return fleet.node(NodeIndex(a)).name < fleet.node(NodeIndex(b)).name; });
+  std::sort(by_name.begin(), by_name.end(), [&](uint32_t a, uint32_t b) {
+    return fleet.node(NodeIndex(a)).name < fleet.node(NodeIndex(b)).name;
+  });
   const std::vector<uint32_t> perm = rng.Permutation(static_cast<uint32_t>(fleet.size()));
   std::vector<uint32_t> rank(fleet.size());
   for (size_t k = 0; k < by_name.size(); ++k) rank[by_name[k]] = perm[k];
@@ -82,7 +84,7 @@ StatusOr<OpenbRunResult> RunOpenb(const Fleet& fleet, const std::vector<PodSpec>
   const std::vector<uint32_t> seq =
       OpenbSequenceForSeed(by_name, snap.gpu_capacity_milli(), options.tune_ratio, seed);
   const std::vector<uint32_t> ranks = NodeTieRanks(fleet, rank_rng);
-  CycleContext cycle{&policy_rng, ranks, options.ticks, {}, false, {}};
+  CycleContext cycle{&policy_rng, ranks, options.ticks, {}, false, {}, {}};
 
   // Cluster fragmentation, maintained incrementally: only the node that changed is re-measured.
   const policies::FragmentationModel frag_model(policies::EstimateTypicalPods(by_name));
@@ -130,7 +132,8 @@ StatusOr<OpenbRunResult> RunOpenb(const Fleet& fleet, const std::vector<PodSpec>
   for (uint32_t idx : seq) {
     if (options.max_pods >= 0 && out.pods >= options.max_pods) break;
     const PodSpec& pod = by_name[idx];
-    if (!recorded && PastBucket(arrived + pod.total_gpu().value, capacity, 100)) {  // this pod leaves bucket 100
+    if (!recorded &&
+        PastBucket(arrived + pod.total_gpu().value, capacity, 100)) {  // this pod leaves bucket 100
       record_idle_devices();
       recorded = true;
     }

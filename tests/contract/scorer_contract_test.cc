@@ -4,9 +4,9 @@
 //   - scores are in [0, 100] (after the framework's normalization for kMinMax plugins);
 //   - a cacheable scorer gives the framework the same decisions as scoring every node afresh;
 //   - device selectors return exactly the requested devices, each with room.
-#include <cstring>
-
 #include <gtest/gtest.h>
+
+#include <cstring>
 
 #include "core/framework.h"
 #include "policies/builtin.h"
@@ -38,9 +38,9 @@ std::unique_ptr<World> RandomWorld(uint64_t seed) {
     const int gpus = kind < 2 ? 0 : kind < 6 ? 1 : kind < 8 ? static_cast<int>(1 + rng.Uniform(2)) * 2 : 1;
     const int64_t milli = gpus == 1 && kind < 6 ? milli_choices[rng.Uniform(6)] : 1000;
     const std::string constraint = rng.Uniform(5) == 0 ? models[rng.Uniform(3)] : "";
-    w->workload.push_back(testing::Pod("p" + std::to_string(i), 1000 + 1000 * static_cast<int64_t>(rng.Uniform(16)),
-                                       1024 * static_cast<int64_t>(1 + rng.Uniform(32)), gpus, milli, w->fleet,
-                                       constraint));
+    w->workload.push_back(
+        testing::Pod("p" + std::to_string(i), 1000 + 1000 * static_cast<int64_t>(rng.Uniform(16)),
+                     1024 * static_cast<int64_t>(1 + rng.Uniform(32)), gpus, milli, w->fleet, constraint));
   }
   return w;
 }
@@ -49,8 +49,9 @@ bool SameState(const ClusterSnapshot& a, const ClusterSnapshot& b) {
   if (a.size() != b.size()) return false;
   for (uint32_t i = 0; i < a.size(); ++i) {
     const NodeState &x = a.node(NodeIndex(i)), &y = b.node(NodeIndex(i));
-    if (x.cpu_left != y.cpu_left || x.mem_left != y.mem_left || x.pods != y.pods || x.gpu_left != y.gpu_left ||
-        x.generation != y.generation || x.gpu_pods_by_width != y.gpu_pods_by_width) {
+    if (x.cpu_left != y.cpu_left || x.mem_left != y.mem_left || x.pods != y.pods ||
+        x.gpu_left != y.gpu_left || x.generation != y.generation ||
+        x.gpu_pods_by_width != y.gpu_pods_by_width) {
       return false;
     }
   }
@@ -132,7 +133,7 @@ TEST_P(ScorerContract, FrameworkDecisionsEqualFreshScoringAndStayInRange) {
   ClusterSnapshot snap(w->fleet);
   Rng rng(11), rng_fresh(11);
   for (const PodSpec& pod : w->workload) {
-    auto d = fw.Schedule(pod, snap, CycleContext{&rng, {}, nullptr, {}, false, {}});
+    auto d = fw.Schedule(pod, snap, CycleContext{&rng, {}, nullptr, {}, false, {}, {}});
     ASSERT_TRUE(d.ok()) << GetParam() << ": " << d.status().ToString();
     if (!d->placed) continue;
     if (d->feasible_nodes > 1 && !random) {
@@ -213,7 +214,7 @@ TEST_P(SelectorContract, ReturnsExactlyTheRequestedDevicesWithRoom) {
   Rng rng(5);
   int placed = 0;
   for (const PodSpec& pod : w->workload) {
-    auto d = fw.Schedule(pod, snap, CycleContext{&rng, {}, nullptr, {}, false, {}});
+    auto d = fw.Schedule(pod, snap, CycleContext{&rng, {}, nullptr, {}, false, {}, {}});
     ASSERT_TRUE(d.ok()) << d.status().ToString();
     if (!d->placed) continue;
     ASSERT_EQ(d->placement.devices.count, pod.wants_gpu() ? pod.gpu_count : 0);

@@ -748,3 +748,30 @@ TEST(Serve, RestartAdoptsRunningTasks) {
 }
 
 }  // namespace
+
+// Placements that need a target workload (awan, FGD) estimate it online from the jobs submitted so far
+// (core/target_workload.h): the daemon runs them, and the example jobs run to the end under each.
+TEST(Serve, EveryPlacementPolicyRunsTheExampleJobs) {
+  for (const std::string placement : {"awan", "fgd"}) {
+    const std::string dir = TempDir("placement-" + placement);
+    const std::string db = dir + "/awan.db";
+    const std::string uni = Token(db, "my-university", "member"), startup = Token(db, "my-startup", "member");
+    Server s(dir, db, "", {"--placement", placement});
+    ASSERT_GT(s.port(), 0) << placement;
+    Http c(s.url());
+    std::vector<std::pair<std::string, std::string>> ids;  // (token, id)
+    for (const auto& [file, token] : {std::pair<std::string, std::string>{"notebook.yaml", uni},
+                                      {"training-gang.yaml", uni},
+                                      {"inference-worker.yaml", startup}}) {
+      std::ifstream in(std::string(AWAN_SOURCE_DIR) + "/examples/jobs/" + file);
+      const std::string manifest((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      auto sub = c.Post("/v1/jobs", Bearer(token), manifest, "application/yaml");
+      ASSERT_EQ(sub->status, 201) << placement << " " << file << ": " << sub->body;
+      ids.push_back({token, Json::parse(sub->body)["id"]});
+    }
+    for (const auto& [token, id] : ids) {
+      const Json end = WaitForEnd(c, token, id, 60);
+      EXPECT_EQ(end["state"], "Succeeded") << placement << ": " << end.dump();
+    }
+  }
+}

@@ -7,6 +7,7 @@
 //
 // CTest runs it with RC_PARAMS="max_success=10000 seed=..." (tests/CMakeLists.txt): 10,000 cases, the same
 // ones every run. Run the binary alone for a random seed.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <rapidcheck.h>
 #include <rapidcheck/gtest.h>
@@ -14,8 +15,6 @@
 #include <algorithm>
 #include <map>
 #include <set>
-
-#include <fmt/format.h>
 
 #include "config/fleet_file.h"
 #include "config/workload_file.h"
@@ -74,17 +73,22 @@ RC_GTEST_PROP(ResidencyProperty, NoPlacementEverViolatesResidency, ()) {
   const int n_regions = *rc::gen::inRange(1, 5);
   std::vector<OracleRegion> regions;
   std::string fleet = "node_types:\n";
-  for (int g : {1, 2, 4, 8}) fleet += fmt::format("  g{0}: {{accelerator: H100, gpus: {0}, cpu: 64, memory_gib: 512}}\n", g);
+  for (int g : {1, 2, 4, 8})
+    fleet += fmt::format("  g{0}: {{accelerator: H100, gpus: {0}, cpu: 64, memory_gib: 512}}\n", g);
   fleet += "regions:\n";
   for (int r = 0; r < n_regions; ++r) {
-    OracleRegion g{fmt::format("r{}", r), kJurisdictions[static_cast<size_t>(*rc::gen::inRange(0, 3))], *rc::gen::inRange(0, 4) == 0};
+    OracleRegion g{fmt::format("r{}", r), kJurisdictions[static_cast<size_t>(*rc::gen::inRange(0, 3))],
+                   *rc::gen::inRange(0, 4) == 0};
     regions.push_back(g);
-    fleet += fmt::format("  - name: {}\n    jurisdiction: {}\n    edge: {}\n    prices: {{H100: {}}}\n    zones:\n", g.name,
-                         g.jurisdiction, g.edge ? "true" : "false", *rc::gen::inRange(1, 6));
+    fleet += fmt::format(
+        "  - name: {}\n    jurisdiction: {}\n    edge: {}\n    prices: {{H100: {}}}\n    zones:\n", g.name,
+        g.jurisdiction, g.edge ? "true" : "false", *rc::gen::inRange(1, 6));
     const int zones = *rc::gen::inRange(1, 3);
     for (int z = 0; z < zones; ++z) {
-      fleet += fmt::format("      - {{name: z{}{}, layout: {{type: g{}, nodes: {}, nodes_per_supernode: 2}}}}\n", r, z,
-                           std::vector<int>{1, 2, 4, 8}[static_cast<size_t>(*rc::gen::inRange(0, 4))], *rc::gen::inRange(1, 4));
+      fleet +=
+          fmt::format("      - {{name: z{}{}, layout: {{type: g{}, nodes: {}, nodes_per_supernode: 2}}}}\n",
+                      r, z, std::vector<int>{1, 2, 4, 8}[static_cast<size_t>(*rc::gen::inRange(0, 4))],
+                      *rc::gen::inRange(1, 4));
     }
   }
   // Tenants with data defaults.
@@ -93,8 +97,10 @@ RC_GTEST_PROP(ResidencyProperty, NoPlacementEverViolatesResidency, ()) {
   fleet += "tenants:\n";
   for (int t = 0; t < n_tenants; ++t) {
     tenant_rule.push_back(RandomRule(regions, *rc::gen::inRange(0, 4)));
-    fleet += fmt::format("  - {{name: t{}, guaranteed_gpus: {}, cohort: c, data: {{classification: {}{}}}}}\n", t,
-                         *rc::gen::inRange(0, 24), kClasses[static_cast<size_t>(tenant_rule.back().cls)], Places(tenant_rule.back()));
+    fleet +=
+        fmt::format("  - {{name: t{}, guaranteed_gpus: {}, cohort: c, data: {{classification: {}{}}}}}\n", t,
+                    *rc::gen::inRange(0, 24), kClasses[static_cast<size_t>(tenant_rule.back().cls)],
+                    Places(tenant_rule.back()));
   }
   auto file = config::ParseFleetFile(fleet, "gen-fleet.yaml");
   if (!file.ok()) RC_FAIL(file.status().ToString() + "\n" + fleet);
@@ -106,7 +112,8 @@ RC_GTEST_PROP(ResidencyProperty, NoPlacementEverViolatesResidency, ()) {
   for (int d = 0; d < n_data; ++d) {
     const std::string name = fmt::format("d{}", d);
     rule[name] = RandomRule(regions, *rc::gen::inRange(0, 4));
-    wl += fmt::format("  - {{name: {}, classification: {}{}}}\n", name, kClasses[static_cast<size_t>(rule[name].cls)], Places(rule[name]));
+    wl += fmt::format("  - {{name: {}, classification: {}{}}}\n", name,
+                      kClasses[static_cast<size_t>(rule[name].cls)], Places(rule[name]));
     items.push_back(name);
   }
   struct OracleJob {
@@ -126,9 +133,12 @@ RC_GTEST_PROP(ResidencyProperty, NoPlacementEverViolatesResidency, ()) {
       items.push_back(j.writes.back());
     }
     const std::vector<std::string> gpus = {"0.5", "1", "2", "4", "8"};
-    wl += fmt::format("  - {{name: {}, tenant: t{}, submit_s: {}, duration_s: {}, tasks: {}, gpus: {}, reads: [{}], writes: [{}]}}\n",
-                      j.name, j.tenant, *rc::gen::inRange(0, 3000), *rc::gen::inRange(1, 4000), *rc::gen::inRange(1, 4),
-                      gpus[static_cast<size_t>(*rc::gen::inRange(0, 5))], fmt::join(j.reads, ", "), fmt::join(j.writes, ", "));
+    wl += fmt::format(
+        "  - {{name: {}, tenant: t{}, submit_s: {}, duration_s: {}, tasks: {}, gpus: {}, reads: [{}], "
+        "writes: [{}]}}\n",
+        j.name, j.tenant, *rc::gen::inRange(0, 3000), *rc::gen::inRange(1, 4000), *rc::gen::inRange(1, 4),
+        gpus[static_cast<size_t>(*rc::gen::inRange(0, 5))], fmt::join(j.reads, ", "),
+        fmt::join(j.writes, ", "));
     ojobs.push_back(std::move(j));
   }
   auto w = config::ParseWorkloadFile(wl, "gen-workload.yaml", (*file)->fleet);
@@ -149,7 +159,8 @@ RC_GTEST_PROP(ResidencyProperty, NoPlacementEverViolatesResidency, ()) {
     for (const std::string& it : j.reads) readers[it].insert(j.tenant);
   }
   std::set<std::string> declared;
-  for (const auto& [name, r] : rule) declared.insert(name), allowed[name] = Allowed(r, regions), cls[name] = r.cls;
+  for (const auto& [name, r] : rule)
+    declared.insert(name), allowed[name] = Allowed(r, regions), cls[name] = r.cls;
   for (const auto* side : {&writers, &readers}) {
     for (const auto& [it, owners] : *side) {
       if (declared.count(it) || allowed.count(it)) continue;
@@ -173,8 +184,8 @@ RC_GTEST_PROP(ResidencyProperty, NoPlacementEverViolatesResidency, ()) {
       for (const std::string& out : j.writes) {
         for (const std::string& in : j.reads) {
           std::set<std::string> both;
-          std::set_intersection(allowed[out].begin(), allowed[out].end(), allowed[in].begin(), allowed[in].end(),
-                                std::inserter(both, both.begin()));
+          std::set_intersection(allowed[out].begin(), allowed[out].end(), allowed[in].begin(),
+                                allowed[in].end(), std::inserter(both, both.begin()));
           if (both != allowed[out] || cls[in] > cls[out]) changed = true;
           allowed[out] = both;
           cls[out] = std::max(cls[out], cls[in]);
@@ -186,11 +197,13 @@ RC_GTEST_PROP(ResidencyProperty, NoPlacementEverViolatesResidency, ()) {
   for (const OracleJob& j : ojobs) {
     std::set<std::string> ok;
     for (const OracleRegion& g : regions) ok.insert(g.name);
-    if (j.reads.empty() && j.writes.empty()) ok = Allowed(tenant_rule[static_cast<size_t>(j.tenant)], regions);
+    if (j.reads.empty() && j.writes.empty())
+      ok = Allowed(tenant_rule[static_cast<size_t>(j.tenant)], regions);
     for (const auto* list : {&j.reads, &j.writes}) {
       for (const std::string& it : *list) {
         std::set<std::string> both;
-        std::set_intersection(ok.begin(), ok.end(), allowed[it].begin(), allowed[it].end(), std::inserter(both, both.begin()));
+        std::set_intersection(ok.begin(), ok.end(), allowed[it].begin(), allowed[it].end(),
+                              std::inserter(both, both.begin()));
         ok = both;
       }
     }
@@ -199,18 +212,20 @@ RC_GTEST_PROP(ResidencyProperty, NoPlacementEverViolatesResidency, ()) {
 
   // Events and policy.
   JobsSimOptions o;
-  o.policy = std::vector<std::string>{"fifo", "awan", "srtf", "tiresias"}[static_cast<size_t>(*rc::gen::inRange(0, 4))];
-  o.fair_share = *rc::gen::inRange(0, 2) == 1;
-  o.isolated = *rc::gen::inRange(0, 4) == 0;
-  o.min_run_s = *rc::gen::inRange(0, 300);
-  o.checkpoint_s = *rc::gen::inRange(0, 600);
-  o.preempt_interval_s = *rc::gen::inRange(1, 300);
-  o.region_latency_weight = *rc::gen::inRange(0, 3) * 0.05;
+  o.policy = std::vector<std::string>{"fifo", "awan", "srtf",
+                                      "tiresias"}[static_cast<size_t>(*rc::gen::inRange(0, 4))];
+  o.scheduler.fair_share = *rc::gen::inRange(0, 2) == 1;
+  o.scheduler.isolated = *rc::gen::inRange(0, 4) == 0;
+  o.scheduler.min_run_s = *rc::gen::inRange(0, 300);
+  o.scheduler.checkpoint_s = *rc::gen::inRange(0, 600);
+  o.scheduler.preempt_interval_s = *rc::gen::inRange(1, 300);
+  o.scheduler.region_latency_weight = *rc::gen::inRange(0, 3) * 0.05;
   o.catalog = &*catalog;
   const uint32_t nodes = static_cast<uint32_t>((*file)->fleet.size());
   const int n_events = *rc::gen::inRange(0, 6);
   for (int e = 0; e < n_events; ++e) {
-    o.node_events.push_back({*rc::gen::inRange(0, 6000), static_cast<uint32_t>(*rc::gen::inRange(0, static_cast<int>(nodes))),
+    o.node_events.push_back({*rc::gen::inRange(0, 6000),
+                             static_cast<uint32_t>(*rc::gen::inRange(0, static_cast<int>(nodes))),
                              *rc::gen::inRange(0, 2) == 0});
   }
   int64_t runs = 0;
@@ -221,7 +236,8 @@ RC_GTEST_PROP(ResidencyProperty, NoPlacementEverViolatesResidency, ()) {
       const Fleet& fleet = (*file)->fleet;
       const std::string region = fleet.topology().DomainName(TopologyLevel::kRegion, fleet.region_of(p.node));
       if (!job_allowed[job.name].count(region) && violation.empty()) {
-        violation = fmt::format("job {} ran in {}; allowed: {}", job.name, region, fmt::join(job_allowed[job.name], ","));
+        violation = fmt::format("job {} ran in {}; allowed: {}", job.name, region,
+                                fmt::join(job_allowed[job.name], ","));
       }
     }
     return Status::Ok();

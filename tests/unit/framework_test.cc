@@ -1,9 +1,10 @@
-#include <map>
+#include "core/framework.h"
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "common/tick_source.h"
-#include "core/framework.h"
 #include "core/registry.h"
 #include "policies/builtin.h"
 #include "policies/fit/device_selectors.h"
@@ -66,11 +67,16 @@ Profile MakeProfile(std::vector<std::pair<std::unique_ptr<ScorePlugin>, int64_t>
 TEST(Framework, WeightsAndSumsScoresThenPicksTheHighest) {
   auto b = ThreeNodes();
   std::vector<std::pair<std::unique_ptr<ScorePlugin>, int64_t>> s;
-  s.emplace_back(std::make_unique<TableScore>(std::map<uint32_t, int64_t>{{0, 100}, {1, 0}, {2, 50}}, Normalization::kNone), 1);
-  s.emplace_back(std::make_unique<TableScore>(std::map<uint32_t, int64_t>{{0, 0}, {1, 60}, {2, 10}}, Normalization::kNone), 2);
+  s.emplace_back(std::make_unique<TableScore>(std::map<uint32_t, int64_t>{{0, 100}, {1, 0}, {2, 50}},
+                                              Normalization::kNone),
+                 1);
+  s.emplace_back(std::make_unique<TableScore>(std::map<uint32_t, int64_t>{{0, 0}, {1, 60}, {2, 10}},
+                                              Normalization::kNone),
+                 2);
   Framework fw(MakeProfile(std::move(s)));
   Rng rng(1);
-  auto d = fw.Schedule(Pod("p", 100, 100, 1, 1000, b->fleet), *b->snap, CycleContext{&rng, {}, nullptr, {}, false, {}});
+  auto d = fw.Schedule(Pod("p", 100, 100, 1, 1000, b->fleet), *b->snap,
+                       CycleContext{&rng, {}, nullptr, {}, false, {}, {}});
   ASSERT_TRUE(d.ok());
   // totals: n0 = 100, n1 = 120, n2 = 70
   EXPECT_TRUE(d->placed);
@@ -83,11 +89,16 @@ TEST(Framework, MinMaxNormalizationIsAppliedByTheFramework) {
   auto b = ThreeNodes();
   // Raw 1000/1010/1005 would be out of range; min-max maps them to 0/100/50.
   std::vector<std::pair<std::unique_ptr<ScorePlugin>, int64_t>> s;
-  s.emplace_back(std::make_unique<TableScore>(std::map<uint32_t, int64_t>{{0, 1000}, {1, 1010}, {2, 1005}}, Normalization::kMinMax), 1);
-  s.emplace_back(std::make_unique<TableScore>(std::map<uint32_t, int64_t>{{0, 0}, {1, 0}, {2, 60}}, Normalization::kNone), 1);
+  s.emplace_back(std::make_unique<TableScore>(std::map<uint32_t, int64_t>{{0, 1000}, {1, 1010}, {2, 1005}},
+                                              Normalization::kMinMax),
+                 1);
+  s.emplace_back(std::make_unique<TableScore>(std::map<uint32_t, int64_t>{{0, 0}, {1, 0}, {2, 60}},
+                                              Normalization::kNone),
+                 1);
   Framework fw(MakeProfile(std::move(s)));
   Rng rng(1);
-  auto d = fw.Schedule(Pod("p", 100, 100, 0, 0, b->fleet), *b->snap, CycleContext{&rng, {}, nullptr, {}, false, {}});
+  auto d = fw.Schedule(Pod("p", 100, 100, 0, 0, b->fleet), *b->snap,
+                       CycleContext{&rng, {}, nullptr, {}, false, {}, {}});
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(d->placement.node.value, 2u);  // 50 + 60 > 100 + 0
 }
@@ -95,10 +106,12 @@ TEST(Framework, MinMaxNormalizationIsAppliedByTheFramework) {
 TEST(Framework, OutOfRangeScoreIsAContractErrorNotADecision) {
   auto b = ThreeNodes();
   std::vector<std::pair<std::unique_ptr<ScorePlugin>, int64_t>> s;
-  s.emplace_back(std::make_unique<TableScore>(std::map<uint32_t, int64_t>{{0, 101}}, Normalization::kNone), 1);
+  s.emplace_back(std::make_unique<TableScore>(std::map<uint32_t, int64_t>{{0, 101}}, Normalization::kNone),
+                 1);
   Framework fw(MakeProfile(std::move(s)));
   Rng rng(1);
-  auto d = fw.Schedule(Pod("p", 100, 100, 0, 0, b->fleet), *b->snap, CycleContext{&rng, {}, nullptr, {}, false, {}});
+  auto d = fw.Schedule(Pod("p", 100, 100, 0, 0, b->fleet), *b->snap,
+                       CycleContext{&rng, {}, nullptr, {}, false, {}, {}});
   EXPECT_FALSE(d.ok());
   EXPECT_NE(d.status().message().find("outside [0, 100]"), std::string::npos);
 }
@@ -106,14 +119,18 @@ TEST(Framework, OutOfRangeScoreIsAContractErrorNotADecision) {
 TEST(Framework, TiesGoToTheSmallestTieRank) {
   auto b = ThreeNodes();
   std::vector<std::pair<std::unique_ptr<ScorePlugin>, int64_t>> s;
-  s.emplace_back(std::make_unique<TableScore>(std::map<uint32_t, int64_t>{{0, 10}, {1, 70}, {2, 70}}, Normalization::kNone), 1);
+  s.emplace_back(std::make_unique<TableScore>(std::map<uint32_t, int64_t>{{0, 10}, {1, 70}, {2, 70}},
+                                              Normalization::kNone),
+                 1);
   Framework fw(MakeProfile(std::move(s)));
   Rng rng(1);
   std::vector<uint32_t> ranks = {0, 9, 4};
-  auto d = fw.Schedule(Pod("p", 100, 100, 0, 0, b->fleet), *b->snap, CycleContext{&rng, ranks, nullptr, {}, false, {}});
+  auto d = fw.Schedule(Pod("p", 100, 100, 0, 0, b->fleet), *b->snap,
+                       CycleContext{&rng, ranks, nullptr, {}, false, {}, {}});
   EXPECT_EQ(d->placement.node.value, 2u);
   std::vector<uint32_t> ranks2 = {0, 3, 4};
-  auto d2 = fw.Schedule(Pod("p", 100, 100, 0, 0, b->fleet), *b->snap, CycleContext{&rng, ranks2, nullptr, {}, false, {}});
+  auto d2 = fw.Schedule(Pod("p", 100, 100, 0, 0, b->fleet), *b->snap,
+                        CycleContext{&rng, ranks2, nullptr, {}, false, {}, {}});
   EXPECT_EQ(d2->placement.node.value, 1u);
 }
 
@@ -129,7 +146,8 @@ TEST(Framework, CountsWhyNodesWereRejected) {
   std::vector<std::pair<std::unique_ptr<ScorePlugin>, int64_t>> none;
   Framework fw(MakeProfile(std::move(none)));
   Rng rng(1);
-  auto d = fw.Schedule(Pod("p", 2000, 100, 1, 500, f, "V100"), snap, CycleContext{&rng, {}, nullptr, {}, false, {}});
+  auto d = fw.Schedule(Pod("p", 2000, 100, 1, 500, f, "V100"), snap,
+                       CycleContext{&rng, {}, nullptr, {}, false, {}, {}});
   ASSERT_TRUE(d.ok());
   EXPECT_FALSE(d->placed);
   EXPECT_EQ(d->diagnosis.count(FitReason::kInsufficientCpu), 1u);
@@ -151,14 +169,16 @@ TEST(Framework, SingleFeasibleNodeIsChosenWithoutScoring) {
   s.emplace_back(std::move(scorer), 1);
   Framework fw(MakeProfile(std::move(s)));
   Rng rng(1);
-  auto d = fw.Schedule(Pod("p", 100, 100, 1, 1000, f), snap, CycleContext{&rng, {}, nullptr, {}, false, {}});
+  auto d =
+      fw.Schedule(Pod("p", 100, 100, 1, 1000, f), snap, CycleContext{&rng, {}, nullptr, {}, false, {}, {}});
   EXPECT_EQ(d->placement.node.value, 0u);
   EXPECT_EQ(raw->calls, 0);
 }
 
 TEST(Framework, ScoreCacheServesUnchangedNodesAndRescoresChangedOnes) {
   auto b = ThreeNodes();
-  auto scorer = std::make_unique<TableScore>(std::map<uint32_t, int64_t>{{0, 1}, {1, 2}, {2, 3}}, Normalization::kNone);
+  auto scorer =
+      std::make_unique<TableScore>(std::map<uint32_t, int64_t>{{0, 1}, {1, 2}, {2, 3}}, Normalization::kNone);
   scorer->cacheable = true;
   TableScore* raw = scorer.get();
   std::vector<std::pair<std::unique_ptr<ScorePlugin>, int64_t>> s;
@@ -166,14 +186,14 @@ TEST(Framework, ScoreCacheServesUnchangedNodesAndRescoresChangedOnes) {
   Framework fw(MakeProfile(std::move(s)));
   Rng rng(1);
   PodSpec pod = Pod("p", 100, 100, 0, 0, b->fleet);
-  auto d = fw.Schedule(pod, *b->snap, CycleContext{&rng, {}, nullptr, {}, false, {}});
+  auto d = fw.Schedule(pod, *b->snap, CycleContext{&rng, {}, nullptr, {}, false, {}, {}});
   EXPECT_EQ(raw->calls, 3);
   ASSERT_TRUE(b->snap->Assign(pod, d->placement).ok());  // touches node 2 only
-  ASSERT_TRUE(fw.Schedule(pod, *b->snap, CycleContext{&rng, {}, nullptr, {}, false, {}}).ok());
+  ASSERT_TRUE(fw.Schedule(pod, *b->snap, CycleContext{&rng, {}, nullptr, {}, false, {}, {}}).ok());
   EXPECT_EQ(raw->calls, 4);
   EXPECT_EQ(fw.stats().score_cache_hits, 2);
   ClusterSnapshot copy = *b->snap;  // a new snapshot: nothing cached for it
-  ASSERT_TRUE(fw.Schedule(pod, copy, CycleContext{&rng, {}, nullptr, {}, false, {}}).ok());
+  ASSERT_TRUE(fw.Schedule(pod, copy, CycleContext{&rng, {}, nullptr, {}, false, {}, {}}).ok());
   EXPECT_EQ(raw->calls, 7);
 }
 
@@ -184,7 +204,9 @@ TEST(Framework, RecordsStageTimingsThroughTheInjectedTickSource) {
   Framework fw(MakeProfile(std::move(s)));
   Rng rng(1);
   FakeTickSource ticks(10);
-  ASSERT_TRUE(fw.Schedule(Pod("p", 100, 100, 0, 0, b->fleet), *b->snap, CycleContext{&rng, {}, &ticks, {}, false, {}}).ok());
+  ASSERT_TRUE(fw.Schedule(Pod("p", 100, 100, 0, 0, b->fleet), *b->snap,
+                          CycleContext{&rng, {}, &ticks, {}, false, {}, {}})
+                  .ok());
   EXPECT_EQ(fw.stats().filter_ns, 10);
   EXPECT_GT(fw.stats().score_ns, 0);
   EXPECT_EQ(fw.stats().scorer_ns.size(), 1u);
@@ -196,7 +218,8 @@ TEST(Registry, BuildsEveryBuiltinPolicyAndRejectsUnknownNames) {
   Fleet f;
   AddNode(f, "n", 8000, 8000, 2);
   std::vector<PodSpec> workload = {Pod("a", 100, 100, 1, 500, f), Pod("b", 100, 100, 0, 0, f)};
-  for (const std::string name : {"awan", "random", "dotprod", "clustering", "packing", "bestfit", "fgd", "k8s"}) {
+  for (const std::string name :
+       {"awan", "random", "dotprod", "clustering", "packing", "bestfit", "fgd", "k8s"}) {
     auto p = r.BuildProfile(name, PluginContext{&f, &workload});
     EXPECT_TRUE(p.ok()) << name << ": " << p.status().ToString();
   }
@@ -229,7 +252,8 @@ TEST(Registry, ProfileExpressionsBuildInlineProfiles) {
   Fleet f;
   testing::AddNode(f, "n", 8000, 8000, 2);
   EXPECT_TRUE(r.BuildProfile("BestFitScore*3@best", PluginContext{&f, nullptr}).ok());
-  EXPECT_EQ(r.BuildProfile("NoSuchScore*3", PluginContext{&f, nullptr}).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(r.BuildProfile("NoSuchScore*3", PluginContext{&f, nullptr}).status().code(),
+            StatusCode::kNotFound);
 }
 
 }  // namespace

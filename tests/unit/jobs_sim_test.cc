@@ -1,12 +1,13 @@
 // The jobs simulator and the pieces under it: gangs all or nothing on the topology tree, quotas with
 // borrowing, and the simulator's sanity (no contention: JCT = duration; the oracles order as theory says).
+#include "sim/jobs_sim.h"
+
 #include <gtest/gtest.h>
 
 #include "common/rng.h"
 #include "config/fleet_file.h"
 #include "core/gang.h"
 #include "policies/builtin.h"
-#include "sim/jobs_sim.h"
 
 namespace awan::sim {
 namespace {
@@ -31,7 +32,8 @@ std::unique_ptr<config::FleetFile> Fleet8() {
   return std::move(*f);
 }
 
-JobSpec Job(const std::string& name, const std::string& tenant, int64_t submit, int64_t duration, int tasks, int gpus) {
+JobSpec Job(const std::string& name, const std::string& tenant, int64_t submit, int64_t duration, int tasks,
+            int gpus) {
   JobSpec j;
   j.name = name;
   j.tenant = tenant;
@@ -53,7 +55,7 @@ TEST(GangPlacer, AllOrNothingAndTightestDomainFirst) {
   Framework fw(std::move(*profile));
   GangPlacer placer(f->fleet);
   Rng rng(1);
-  const CycleContext ctx{&rng, {}, nullptr, {}, false, {}};
+  const CycleContext ctx{&rng, {}, nullptr, {}, false, {}, {}};
   PodSpec task = Job("t", "a", 0, 1, 1, 8).task;
   // Two 8-GPU tasks: one supernode holds them.
   auto g = placer.Place(GangRequest{&task, 2, TopologyLevel::kZone, true}, snap, fw, ctx);
@@ -116,7 +118,7 @@ TEST(JobsSim, IdleQuotaIsLentInTheCohortButNotWhenIsolated) {
   ASSERT_TRUE(shared.ok());
   for (const JobOutcome& j : shared->jobs) EXPECT_EQ(j.start_s, 0);
   JobsSimOptions iso;
-  iso.isolated = true;
+  iso.scheduler.isolated = true;
   auto isolated = RunJobsSim(*f, jobs, iso);
   ASSERT_TRUE(isolated.ok());
   int late = 0;
@@ -140,7 +142,8 @@ TEST(JobsSim, OraclesOrderAsTheorySaysAndRunsAreDeterministic) {
   Rng rng(9);
   std::vector<JobSpec> jobs;
   for (int k = 0; k < 400; ++k) {
-    const int64_t duration = 60 + static_cast<int64_t>(rng.Uniform(20)) * static_cast<int64_t>(rng.Uniform(600));
+    const int64_t duration =
+        60 + static_cast<int64_t>(rng.Uniform(20)) * static_cast<int64_t>(rng.Uniform(600));
     jobs.push_back(Job("j" + std::to_string(k), rng.Uniform(2) ? "a" : "b", k * 30, duration, 1, 1));
   }
   std::map<std::string, JobsSummary> got;
@@ -148,11 +151,11 @@ TEST(JobsSim, OraclesOrderAsTheorySaysAndRunsAreDeterministic) {
     JobsSimOptions o;
     o.policy = policy;
     o.target_load = 1.2;
-    o.min_run_s = 0;
-    o.checkpoint_s = 0;
-    o.restart_s = 0;
-    o.preempt_interval_s = 0;
-    o.preempt_window = 64;
+    o.scheduler.min_run_s = 0;
+    o.scheduler.checkpoint_s = 0;
+    o.scheduler.restart_s = 0;
+    o.scheduler.preempt_interval_s = 0;
+    o.scheduler.preempt_window = 64;
     auto r = RunJobsSim(*f, jobs, o);
     auto again = RunJobsSim(*f, jobs, o);
     ASSERT_TRUE(r.ok() && again.ok());
@@ -188,11 +191,57 @@ TEST(JobsSim, PreemptionDoesNotLoop) {
     EXPECT_EQ(r->summary.finished, 300) << policy;
     int64_t total = 0;
     for (const JobOutcome& j : r->jobs) {
-      EXPECT_LE(j.preemptions, j.duration_s / o.checkpoint_s) << policy;
+      EXPECT_LE(j.preemptions, j.duration_s / o.scheduler.checkpoint_s) << policy;
       total += j.preemptions;
     }
     EXPECT_GT(total, 0) << policy;  // the scenario does exercise preemption
   }
+}
+
+}  // namespace
+}  // namespace awan::sim
+
+namespace awan::sim {
+namespace {
+
+// A gang of one supernode (2 x 8 GPUs) behind a stream of 1-GPU jobs that keeps every node busy: without
+// reservations it starts only when the stream ends; with EASY it holds nodes and starts once the jobs on
+// them end, while the stream goes on elsewhere.
+TEST(JobsSimReservations, AGangBehindAStreamOfSmallJobsStartsWithEasyBackfill) {
+  auto f = Fleet8();
+  std::vector<JobSpec> jobs;
+  for (int k = 0; k < 64; ++k) jobs.push_back(Job("warm" + std::to_string(k), "a", 0, 1000 + 10 * k, 1, 1));
+  jobs.push_back(Job("gang", "a", 10, 500, 2, 8));
+  for (int k = 0; k < 2000; ++k) jobs.push_back(Job("s" + std::to_string(k), "a", 20 + 10 * k, 1000, 1, 1));
+  JobsSimOptions o;
+  o.policy = "fifo";
+  o.scheduler.backfill = BackfillMode::kNone;
+  auto none = RunJobsSim(*f, jobs, o);
+  o.scheduler.backfill = BackfillMode::kEasy;
+  auto easy = RunJobsSim(*f, jobs, o);
+  ASSERT_TRUE(none.ok() && easy.ok());
+  const JobOutcome& g_none = none->jobs[64];
+  const JobOutcome& g_easy = easy->jobs[64];
+  EXPECT_LE(g_easy.start_s, 2000) << "held nodes drain within two job lengths";
+  EXPECT_GT(g_none.start_s, 5000) << "without reservations the stream keeps taking the freed GPUs";
+  for (const JobOutcome& j : easy->jobs) EXPECT_GE(j.end_s, 0);
+}
+
+// Bounded preemption on the shipped ASEAN week: no job is stopped more than max_preemptions times (before
+// scheduler v2 the awan ordering stopped one training gang 31 times).
+TEST(JobsSimReservations, NoJobIsPreemptedMoreThanTheBound) {
+  auto f = config::ReadFleetFile(std::string(AWAN_SOURCE_DIR) + "/examples/fleets/asean.yaml");
+  ASSERT_TRUE(f.ok());
+  auto l = LoadWorkload(**f, std::string(AWAN_SOURCE_DIR) + "/examples/workloads/asean-week.yaml");
+  ASSERT_TRUE(l.ok());
+  JobsSimOptions o;
+  o.catalog = &l->catalog;
+  auto bounded = RunJobsSim(**f, l->file.jobs, o);
+  o.scheduler = LegacyStarvationOptions(o.scheduler);
+  auto legacy = RunJobsSim(**f, l->file.jobs, o);
+  ASSERT_TRUE(bounded.ok() && legacy.ok());
+  EXPECT_LE(bounded->summary.max_preemptions_per_job, 3);
+  EXPECT_GT(legacy->summary.max_preemptions_per_job, 3);
 }
 
 }  // namespace

@@ -8,6 +8,12 @@
 namespace awan::policies {
 namespace {
 
+// ORACLE: the true duration less the run time already received.
+double TrueRemaining(const QueuedJob& j) {
+  const double done = j.gpus > 0 ? static_cast<double>(j.attained_gpu_s) / static_cast<double>(j.gpus) : 0.0;
+  return std::max(0.0, static_cast<double>(j.true_duration_s) - done);
+}
+
 class Fifo final : public QueueOrder {
  public:
   std::unique_ptr<QueueOrder> Clone() const override { return std::make_unique<Fifo>(*this); }
@@ -21,6 +27,7 @@ class Sjf final : public QueueOrder {
   std::string_view name() const override { return "sjf"; }
   bool reads_true_duration() const override { return true; }
   double Key(const QueuedJob& j) override { return static_cast<double>(j.true_duration_s); }
+  std::optional<double> ExpectedRemainingS(const QueuedJob& j) const override { return TrueRemaining(j); }
 };
 
 class Srtf final : public QueueOrder {
@@ -29,10 +36,8 @@ class Srtf final : public QueueOrder {
   std::string_view name() const override { return "srtf"; }
   bool reads_true_duration() const override { return true; }
   bool preemptive() const override { return true; }
-  double Key(const QueuedJob& j) override {
-    const double done = j.gpus > 0 ? static_cast<double>(j.attained_gpu_s) / static_cast<double>(j.gpus) : 0.0;
-    return std::max(0.0, static_cast<double>(j.true_duration_s) - done);
-  }
+  double Key(const QueuedJob& j) override { return TrueRemaining(j); }
+  std::optional<double> ExpectedRemainingS(const QueuedJob& j) const override { return TrueRemaining(j); }
 };
 
 class Tiresias final : public QueueOrder {
@@ -75,14 +80,20 @@ class AwanOrder final : public QueueOrder {
   std::string_view name() const override { return "awan"; }
   bool preemptive() const override { return true; }
   double Key(const QueuedJob& j) override {
+    // no history yet: first come, first served
+    return ExpectedRemainingS(j).value_or(static_cast<double>(j.submit_s));
+  }
+  std::optional<double> ExpectedRemainingS(const QueuedJob& j) const override {
     static constexpr size_t kMinSamples = 3;
-    const double attained = j.gpus > 0 ? static_cast<double>(j.attained_gpu_s) / static_cast<double>(j.gpus) : 0.0;
+    const double attained =
+        j.gpus > 0 ? static_cast<double>(j.attained_gpu_s) / static_cast<double>(j.gpus) : 0.0;
     auto it = by_tenant_gpus_.find({j.tenant, j.gpus});
-    if (it != by_tenant_gpus_.end() && it->second.size() >= kMinSamples) return it->second.MedianRemaining(attained);
+    if (it != by_tenant_gpus_.end() && it->second.size() >= kMinSamples)
+      return it->second.MedianRemaining(attained);
     auto g = by_gpus_.find(j.gpus);
     if (g != by_gpus_.end() && g->second.size() >= kMinSamples) return g->second.MedianRemaining(attained);
     if (all_.size() > 0) return all_.MedianRemaining(attained);
-    return static_cast<double>(j.submit_s);  // no history yet: first come, first served
+    return std::nullopt;
   }
   void Finished(const QueuedJob& j, int64_t run_s) override {
     const double s = static_cast<double>(run_s);

@@ -1,7 +1,8 @@
 // `awan explain`: for a job that waits at some instant, each constraint that blocks it and what would change
-// the outcome. Every counterfactual is computed, not written from a template: the simulation's state is
-// cloned (JobsSimulation::Clone), one input is changed, and the core is asked again:
-//   reclassify   the dataset (or the bound item it inherits from) classified internal: the catalog is rebuilt,
+// the outcome. Every counterfactual is computed, not written from a template: the scheduler's state is
+// cloned (SchedulerState::Clone), one input is changed, and the core is asked again:
+//   reclassify   the dataset (or the bound item it inherits from) classified internal: the catalog is
+//   rebuilt,
 //                the job's allowed regions recomputed, and the job tried alone now
 //   fewer_gpus   the same job with fewer tasks (a gang) or fewer GPUs per task, tried alone now; the
 //                largest request that starts is reported
@@ -13,16 +14,15 @@
 
 #include <functional>
 #include <map>
-
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
 #include "core/residency.h"
-#include "sim/jobs_sim.h"
+#include "core/scheduler_state.h"
 
-namespace awan::sim {
+namespace awan {
 
 struct Counterfactual {
   std::string kind;    // reclassify, fewer_gpus, lend_quota, borrow_limit, wait
@@ -32,9 +32,9 @@ struct Counterfactual {
   std::vector<std::string> datasets;  // reclassify: these items classified internal
   int tasks = 0;                      // fewer_gpus: the smaller shape
   int gpus_per_task = 0;
-  std::string tenant;                 // lend_quota (the lender), borrow_limit (the borrower)
-  int64_t start_s = -1;               // wait: when it would start
-  std::string after_job;              // wait: the job whose end lets it start
+  std::string tenant;     // lend_quota (the lender), borrow_limit (the borrower)
+  int64_t start_s = -1;   // wait: when it would start
+  std::string after_job;  // wait: the job whose end lets it start
 };
 
 struct PendingExplanation {
@@ -56,32 +56,24 @@ struct CatalogInputs {
   std::map<std::string, TenantSpec> tenants;
 };
 
-// What explaining needs of a scheduler's state, whoever holds it (the simulator, the server): the fleet, the
-// scheduler, each job's spec by scheduler index, the instant, and a deep copy on demand.
+// What explaining needs of a scheduler's state, whoever holds it (the simulator: sim::SourceOf, the server):
+// the fleet, the scheduler, each job's spec by scheduler index, the instant, and a deep copy on demand.
 struct ExplainSource {
   const Fleet* fleet = nullptr;
   const JobScheduler* sched = nullptr;
   std::function<const JobSpec&(size_t)> spec;
   int64_t now = 0;
-  std::function<StatusOr<JobsSimulation::StateClone>()> clone;
+  std::function<StatusOr<std::unique_ptr<SchedulerState>>()> clone;
 };
-ExplainSource SourceOf(const JobsSimulation& sim);
 
 // Explains every job waiting now (or only `job_name` if not empty).
-StatusOr<std::vector<PendingExplanation>> ExplainPending(const ExplainSource& src, const CatalogInputs& catalog,
+StatusOr<std::vector<PendingExplanation>> ExplainPending(const ExplainSource& src,
+                                                         const CatalogInputs& catalog,
                                                          const std::string& job_name = "");
-inline StatusOr<std::vector<PendingExplanation>> ExplainPending(const JobsSimulation& sim, const CatalogInputs& catalog,
-                                                                const std::string& job_name = "") {
-  return ExplainPending(SourceOf(sim), catalog, job_name);
-}
 
 // Applies a counterfactual to a fresh clone and tries the job alone now (for `wait`: runs the clone to the
 // stated start). Returns true if the job then starts: the check the tests use.
 StatusOr<bool> CounterfactualHolds(const ExplainSource& src, const CatalogInputs& catalog, size_t job,
                                    const Counterfactual& cf);
-inline StatusOr<bool> CounterfactualHolds(const JobsSimulation& sim, const CatalogInputs& catalog, size_t job,
-                                          const Counterfactual& cf) {
-  return CounterfactualHolds(SourceOf(sim), catalog, job, cf);
-}
 
-}  // namespace awan::sim
+}  // namespace awan

@@ -1,4 +1,4 @@
-#include "sim/explain.h"
+#include "core/explain.h"
 
 #include <fmt/format.h>
 
@@ -7,7 +7,7 @@
 
 #include "core/static_fit.h"
 
-namespace awan::sim {
+namespace awan {
 
 nlohmann::json ToJson(const PendingExplanation& e) {
   nlohmann::json cfs = nlohmann::json::array();
@@ -24,16 +24,6 @@ nlohmann::json ToJson(const PendingExplanation& e) {
   }
   return {{"job", e.job},     {"tenant", e.tenant}, {"submit_s", e.submit_s}, {"gpus", e.gpus},
           {"tasks", e.tasks}, {"reason", e.reason}, {"blocking", e.blocking}, {"counterfactuals", cfs}};
-}
-
-ExplainSource SourceOf(const JobsSimulation& sim) {
-  ExplainSource s;
-  s.fleet = &sim.fleet_file().fleet;
-  s.sched = &sim.scheduler();
-  s.spec = [&sim](size_t i) -> const JobSpec& { return sim.jobs()[i]; };
-  s.now = sim.now();
-  s.clone = [&sim] { return sim.Clone(); };
-  return s;
 }
 
 namespace {
@@ -75,7 +65,7 @@ std::vector<std::string> Sources(const RuleCitation& c) {
 }
 
 struct Probe {
-  JobsSimulation::StateClone st;
+  std::unique_ptr<SchedulerState> st;
   std::optional<WaitReason> why;
 };
 
@@ -83,15 +73,15 @@ template <typename Change>
 StatusOr<Probe> TryAlone(const ExplainSource& src, size_t i, Change change) {
   Probe p;
   AWAN_ASSIGN_OR_RETURN(p.st, src.clone());
-  AWAN_RETURN_IF_ERROR(change(*p.st.sched));
-  AWAN_ASSIGN_OR_RETURN(p.why, p.st.sched->TryStartOne(i, src.now));
+  AWAN_RETURN_IF_ERROR(change(p.st->scheduler()));
+  AWAN_ASSIGN_OR_RETURN(p.why, p.st->scheduler().TryStartOne(i, src.now));
   return p;
 }
 
 // Runs the clone forward: running jobs end at their expected ends, a full cycle after each instant.
 StatusOr<std::pair<int64_t, std::string>> WaitForStart(const ExplainSource& src, size_t i) {
-  AWAN_ASSIGN_OR_RETURN(JobsSimulation::StateClone st, src.clone());
-  JobScheduler& s = *st.sched;
+  AWAN_ASSIGN_OR_RETURN(std::unique_ptr<SchedulerState> st, src.clone());
+  JobScheduler& s = st->scheduler();
   for (int step = 0; step < 100000; ++step) {
     int64_t t = INT64_MAX;
     for (size_t r : s.running_jobs()) t = std::min(t, s.job(r).expected_end_s);
@@ -182,7 +172,7 @@ StatusOr<std::vector<PendingExplanation>> ExplainPending(const ExplainSource& sr
     // Blocking constraints, with figures.
     int64_t free_all = 0, free_allowed = 0;
     for (uint32_t n = 0; n < fleet.size(); ++n) {
-      const NodeState& ns = now_probe.st.snap->node(NodeIndex(n));
+      const NodeState& ns = now_probe.st->snapshot().node(NodeIndex(n));
       if (ns.unavailable) continue;
       free_all += ns.gpu_left_total;
       if (res.Allows(fleet.region_of(NodeIndex(n)))) free_allowed += ns.gpu_left_total;
@@ -220,6 +210,18 @@ StatusOr<std::vector<PendingExplanation>> ExplainPending(const ExplainSource& sr
           fmt::format("{}: {:.1f} GPUs free where it may run, but no {} holds {}", e.reason,
                       free_allowed / 1000.0, *now_probe.why == WaitReason::kTopology ? "zone" : "node",
                       *now_probe.why == WaitReason::kTopology ? "the whole gang" : "one of its tasks"));
+    } else if (*now_probe.why == WaitReason::kReserved) {
+      e.blocking.push_back(
+          fmt::format("reserved: the room it would fit in is held for jobs that waited longer "
+                      "({} reservation(s))",
+                      s.reservations().size()));
+    }
+    if (const Reservation* rv = s.reservation(i)) {
+      std::vector<std::string> nodes;
+      for (NodeIndex n : rv->nodes) nodes.push_back(fleet.node(n).name);
+      e.blocking.push_back(fmt::format("reserved to start at t={} s (in about {} min) on {}", rv->start_s,
+                                       std::max<int64_t>(0, rv->start_s - src.now + 59) / 60,
+                                       fmt::join(nodes, ", ")));
     }
     // Counterfactuals: reclassify each bound item (its sources if inherited), then all of them together.
     std::vector<std::vector<std::string>> tries;
@@ -246,7 +248,7 @@ StatusOr<std::vector<PendingExplanation>> ExplainPending(const ExplainSource& sr
                               return Status::Ok();
                             }));
       if (p.why) continue;
-      cf.region = StartedIn(fleet, *p.st.sched, i);
+      cf.region = StartedIn(fleet, p.st->scheduler(), i);
       std::string names = items[0];
       for (size_t k = 1; k < items.size(); ++k) names += (k + 1 == items.size() ? " and " : ", ") + items[k];
       cf.text = fmt::format("would start now in {} if {} {} {} classified internal", cf.region,
@@ -280,7 +282,7 @@ StatusOr<std::vector<PendingExplanation>> ExplainPending(const ExplainSource& sr
       cf.kind = "fewer_gpus";
       cf.tasks = t;
       cf.gpus_per_task = g;
-      cf.region = StartedIn(fleet, *p.st.sched, i);
+      cf.region = StartedIn(fleet, p.st->scheduler(), i);
       cf.text = fmt::format("would start now in {} with {} GPUs instead of {} ({} task{} of {})", cf.region,
                             t * g, r.gpus, t, t > 1 ? "s" : "", g);
       e.counterfactuals.push_back(std::move(cf));
@@ -302,7 +304,7 @@ StatusOr<std::vector<PendingExplanation>> ExplainPending(const ExplainSource& sr
         Counterfactual cf;
         cf.kind = "lend_quota";
         cf.tenant = lender.name;
-        cf.region = StartedIn(fleet, *p.st.sched, i);
+        cf.region = StartedIn(fleet, p.st->scheduler(), i);
         cf.text = fmt::format(
             "would start now in {} if tenant {} lent its idle quota (its lending limit is {} GPUs)",
             cf.region, lender.name, lender.lending_limit_gpus);
@@ -320,7 +322,7 @@ StatusOr<std::vector<PendingExplanation>> ExplainPending(const ExplainSource& sr
           Counterfactual cf;
           cf.kind = "borrow_limit";
           cf.tenant = ts.name;
-          cf.region = StartedIn(fleet, *p.st.sched, i);
+          cf.region = StartedIn(fleet, p.st->scheduler(), i);
           cf.text = fmt::format("would start now in {} if tenant {} could borrow beyond its limit of {} GPUs",
                                 cf.region, ts.name, ts.borrowing_limit_gpus);
           e.counterfactuals.push_back(std::move(cf));
@@ -345,4 +347,4 @@ StatusOr<std::vector<PendingExplanation>> ExplainPending(const ExplainSource& sr
   return out;
 }
 
-}  // namespace awan::sim
+}  // namespace awan

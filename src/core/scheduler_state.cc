@@ -1,0 +1,58 @@
+#include "core/scheduler_state.h"
+
+namespace awan {
+
+StatusOr<Profile> SchedulerState::BuildProfile() const {
+  return registry_->BuildProfile(placement_, PluginContext{fleet_, &pods_});
+}
+
+StatusOr<std::unique_ptr<SchedulerState>> SchedulerState::Create(const Fleet& fleet,
+                                                                 const PluginRegistry& registry,
+                                                                 const std::string& placement,
+                                                                 std::unique_ptr<QueueOrder> order,
+                                                                 const SchedulerOptions& options) {
+  std::unique_ptr<SchedulerState> s(new SchedulerState());
+  s->fleet_ = &fleet;
+  s->registry_ = &registry;
+  s->placement_ = placement;
+  StatusOr<Profile> profile = s->BuildProfile();
+  if (!profile.ok() && profile.status().code() == StatusCode::kFailedPrecondition) {
+    // Its plugins need a target workload: estimated online, from the fleet's shapes until jobs arrive.
+    s->target_.emplace(fleet);
+    s->pods_ = s->target_->Target();
+    profile = s->BuildProfile();
+  }
+  if (!profile.ok()) return profile.status();
+  s->fw_ = std::make_unique<Framework>(std::move(*profile));
+  s->snap_ = std::make_unique<ClusterSnapshot>(fleet);
+  s->order_ = std::move(order);
+  s->sched_ = std::make_unique<JobScheduler>(fleet, *s->snap_, *s->fw_, *s->order_, options);
+  return s;
+}
+
+StatusOr<std::unique_ptr<SchedulerState>> SchedulerState::Clone() const {
+  std::unique_ptr<SchedulerState> c(new SchedulerState());
+  c->fleet_ = fleet_;
+  c->registry_ = registry_;
+  c->placement_ = placement_;
+  c->target_ = target_;
+  c->pods_ = pods_;
+  AWAN_ASSIGN_OR_RETURN(Profile profile, c->BuildProfile());
+  c->fw_ = std::make_unique<Framework>(std::move(profile));
+  c->snap_ = std::make_unique<ClusterSnapshot>(*snap_);
+  c->order_ = order_->Clone();
+  c->sched_ = sched_->Clone(*c->snap_, *c->fw_, *c->order_);
+  return c;
+}
+
+Status SchedulerState::Observe(const JobSpec& job) {
+  if (!target_) return Status::Ok();
+  target_->Observe(job);
+  if (!target_->due()) return Status::Ok();
+  pods_ = target_->Target();
+  AWAN_ASSIGN_OR_RETURN(Profile profile, BuildProfile());
+  fw_->ReplaceProfile(std::move(profile));
+  return Status::Ok();
+}
+
+}  // namespace awan
