@@ -96,6 +96,15 @@ Status RunJobScenarioText(const std::string& text, const std::string& source) {
           o.scheduler.restart_s = std::stoll(v);
         else if (k == "preempt_interval")
           o.scheduler.preempt_interval_s = std::stoll(v);
+        else if (k == "backfill") {
+          if (!ParseBackfillMode(v, &o.scheduler.backfill))
+            return err(l, "backfill is none, easy or conservative");
+        } else if (k == "max_preemptions")
+          o.scheduler.max_preemptions = std::stoi(v);
+        else if (k == "cost_aware")
+          o.scheduler.preempt_cost_aware = v == "1";
+        else if (k == "aging")
+          o.scheduler.aging = std::stod(v);
         else if (k == "cycle_period")
           o.cycle_period_s = std::stoll(v);
         else if (k == "fair_share")

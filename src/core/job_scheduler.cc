@@ -704,6 +704,12 @@ std::span<const uint8_t> JobScheduler::ReservedMaskFor(size_t i, int64_t now) {
     for (NodeIndex n : own->nodes) reserved_scratch_[n.value] = 0;
     return reserved_scratch_;
   }
+  // A job of a tenant with a higher priority than every holder's goes first, reservations or not.
+  const int64_t prio = tenants_[static_cast<size_t>(jobs_[i].tenant)].priority;
+  bool above = true;
+  for (const Reservation& r : reservations_)
+    above = above && prio > tenants_[static_cast<size_t>(jobs_[r.job].tenant)].priority;
+  if (above) return {};
   const std::optional<double> left = order_->ExpectedRemainingS(View(i, now));
   if (!left) return reserved_;
   const int64_t end = now + static_cast<int64_t>(std::ceil(*left)) +
