@@ -1,17 +1,17 @@
 #include "cli/bench.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <fstream>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/cli_util.h"
 #include "common/steady_tick_source.h"
 #include "config/fleet_file.h"
-#include "sim/jobs_sim.h"
 #include "policies/builtin.h"
 #include "sim/generator.h"
+#include "sim/jobs_sim.h"
 #include "sim/openb_protocol.h"
 #include "trace/openb_reader.h"
 
@@ -54,13 +54,15 @@ int RunBench(const BenchArgs& a) {
     g.nodes = a.generate_nodes;
     g.mix = a.mix == "hgx" ? sim::FleetMix::kHgx : sim::FleetMix::kMixed;
     g.seed = a.seed;
-    if (Status s = trace::ParseOpenbNodes(sim::GenerateNodesCsv(g), "generated nodes", fleet); !s.ok()) return Fail(s);
+    if (Status s = trace::ParseOpenbNodes(sim::GenerateNodesCsv(g), "generated nodes", fleet); !s.ok())
+      return Fail(s);
     auto p = trace::ParseOpenbPods(sim::GeneratePodsCsv(g), "generated pods", fleet.models());
     if (!p.ok()) return Fail(p.status());
     pods = std::move(*p);
     source = fmt::format("generated {} mix, {} nodes", a.mix, a.generate_nodes);
   } else {
-    if (a.nodes.empty() || a.pods.empty()) return Fail(InvalidArgument("give --nodes and --pods, or --generate-nodes N"));
+    if (a.nodes.empty() || a.pods.empty())
+      return Fail(InvalidArgument("give --nodes and --pods, or --generate-nodes N"));
     if (Status s = trace::ReadOpenbNodes(a.nodes, fleet); !s.ok()) return Fail(s);
     auto p = trace::ReadOpenbPods(a.pods, fleet.models());
     if (!p.ok()) return Fail(p.status());
@@ -68,10 +70,10 @@ int RunBench(const BenchArgs& a) {
     source = a.pods;
   }
   pods = sim::SortedByName(std::move(pods));
-  fmt::print("bench placement: {} ({} nodes, {} GPUs), seed {}, {} repeat(s), one thread\n", source, fleet.size(),
-             fleet.total_gpus(), a.seed, a.repeat);
-  fmt::print("{:<12} {:>9} {:>13} {:>10} {:>10} {:>10} {:>9}\n", "policy", "decisions", "decisions/s", "p50 us",
-             "p99 us", "max us", "cache hit");
+  fmt::print("bench placement: {} ({} nodes, {} GPUs), seed {}, {} repeat(s), one thread\n", source,
+             fleet.size(), fleet.total_gpus(), a.seed, a.repeat);
+  fmt::print("{:<12} {:>9} {:>13} {:>10} {:>10} {:>10} {:>9}\n", "policy", "decisions", "decisions/s",
+             "p50 us", "p99 us", "max us", "cache hit");
   nlohmann::json out = nlohmann::json::array();
   std::string list = a.policies;
   size_t start = 0;
@@ -107,14 +109,22 @@ int RunBench(const BenchArgs& a) {
     const double p50 = Percentile(med.ns, 0.50) / 1000, p99 = Percentile(med.ns, 0.99) / 1000;
     const double mx = med.ns.empty() ? 0 : *std::max_element(med.ns.begin(), med.ns.end()) / 1000.0;
     const int64_t lookups = med.stats.score_cache_hits + med.stats.score_cache_misses;
-    const std::string hit = lookups ? fmt::format("{:.1f}%", 100.0 * med.stats.score_cache_hits / lookups) : "-";
-    fmt::print("{:<12} {:>9} {:>13.0f} {:>10.1f} {:>10.1f} {:>10.1f} {:>9}\n", policy, med.ns.size(), med.rate, p50,
-               p99, mx, hit);
+    const std::string hit =
+        lookups ? fmt::format("{:.1f}%", 100.0 * med.stats.score_cache_hits / lookups) : "-";
+    fmt::print("{:<12} {:>9} {:>13.0f} {:>10.1f} {:>10.1f} {:>10.1f} {:>9}\n", policy, med.ns.size(),
+               med.rate, p50, p99, mx, hit);
     std::vector<double> rates;
     for (const Rep& r : reps) rates.push_back(r.rate);
-    out.push_back({{"policy", policy}, {"decisions", med.ns.size()}, {"decisions_per_s_median", med.rate},
-                   {"decisions_per_s_all", rates}, {"p50_us", p50}, {"p99_us", p99}, {"max_us", mx},
-                   {"nodes", fleet.size()}, {"gpus", fleet.total_gpus()}, {"source", source}});
+    out.push_back({{"policy", policy},
+                   {"decisions", med.ns.size()},
+                   {"decisions_per_s_median", med.rate},
+                   {"decisions_per_s_all", rates},
+                   {"p50_us", p50},
+                   {"p99_us", p99},
+                   {"max_us", mx},
+                   {"nodes", fleet.size()},
+                   {"gpus", fleet.total_gpus()},
+                   {"source", source}});
   }
   if (!a.json_out.empty()) {
     std::ofstream f(a.json_out);
@@ -125,11 +135,17 @@ int RunBench(const BenchArgs& a) {
 }
 
 void AddBenchCycle(CLI::App& bench, BenchCycleArgs& a) {
-  CLI::App* c = bench.add_subcommand("cycle", "Scheduling-cycle latency of the jobs simulator with a standing queue");
-  c->add_option("--nodes", a.nodes, "8-GPU nodes in the generated fleet")->capture_default_str()->check(CLI::Range(1, 1000000));
-  c->add_option("--pending", a.pending, "jobs kept waiting")->capture_default_str()->check(CLI::Range(1, 1000000));
+  CLI::App* c =
+      bench.add_subcommand("cycle", "Scheduling-cycle latency of the jobs simulator with a standing queue");
+  c->add_option("--nodes", a.nodes, "8-GPU nodes in the generated fleet")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+  c->add_option("--pending", a.pending, "jobs kept waiting")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
   c->add_option("--policy", a.policy, "ordering policy")->capture_default_str();
-  c->add_option("--finishes", a.finishes, "cycles to time (one job finishes before each)")->capture_default_str();
+  c->add_option("--finishes", a.finishes, "cycles to time (one job finishes before each)")
+      ->capture_default_str();
 }
 
 int RunBenchCycle(const BenchCycleArgs& a) {
@@ -163,15 +179,33 @@ int RunBenchCycle(const BenchCycleArgs& a) {
   std::vector<int64_t> ns;
   o.ticks = &ticks;
   o.cycle_ns = &ns;
-  fmt::print(stderr, "bench cycle: {} nodes ({} GPUs), {} jobs waiting, {} timed cycles, policy {}, one thread\n",
+  std::vector<std::array<int64_t, kCycleStages>> stages;
+  o.cycle_stage_ns = &stages;
+  fmt::print(stderr,
+             "bench cycle: {} nodes ({} GPUs), {} jobs waiting, {} timed cycles, policy {}, one thread\n",
              a.nodes, 8 * a.nodes, a.pending + a.finishes, a.finishes, a.policy);
   auto r = sim::RunJobsSim(**fleet, jobs, o);
   if (!r.ok()) return Fail(r.status());
   if (ns.empty()) return Fail(Internal("no cycle had waiting jobs"));
   std::vector<int64_t> timed(ns.begin() + 1, ns.end());  // the first cycle fills the fleet: reported apart
-  fmt::print("cycles  first-cycle ms  p50 us  p99 us  max us\n{:>6}  {:>14.1f}  {:>6.1f}  {:>6.1f}  {:>6.1f}\n",
-             timed.size(), ns[0] / 1e6, Percentile(timed, 0.5) / 1e3, Percentile(timed, 0.99) / 1e3,
-             timed.empty() ? 0.0 : *std::max_element(timed.begin(), timed.end()) / 1e3);
+  fmt::print(
+      "cycles  first-cycle ms  p50 us  p99 us  max us\n{:>6}  {:>14.1f}  {:>6.1f}  {:>6.1f}  {:>6.1f}\n",
+      timed.size(), ns[0] / 1e6, Percentile(timed, 0.5) / 1e3, Percentile(timed, 0.99) / 1e3,
+      timed.empty() ? 0.0 : *std::max_element(timed.begin(), timed.end()) / 1e3);
+  // Where the time went, by stage: the first cycle, the slowest later one, and all later ones.
+  const size_t slowest =
+      timed.empty() ? 0
+                    : 1 + static_cast<size_t>(std::max_element(timed.begin(), timed.end()) - timed.begin());
+  std::array<int64_t, kCycleStages> later{};
+  for (size_t c = 1; c < stages.size(); ++c)
+    for (size_t k = 0; k < later.size(); ++k) later[k] += stages[c][k];
+  fmt::print("slowest later cycle: #{} of {}\nstage         first-cycle ms  slowest-later ms  all-later ms\n",
+             slowest, timed.size());
+  for (int k = 0; k < kCycleStages; ++k) {
+    const size_t u = static_cast<size_t>(k);
+    fmt::print("{:<12}  {:>14.1f}  {:>16.1f}  {:>12.1f}\n", CycleStageName(static_cast<CycleStage>(k)),
+               stages[0][u] / 1e6, slowest < stages.size() ? stages[slowest][u] / 1e6 : 0.0, later[u] / 1e6);
+  }
   return 0;
 }
 

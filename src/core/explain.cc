@@ -9,10 +9,26 @@
 
 namespace awan {
 
+const char* CounterfactualKindName(CounterfactualKind k) {
+  switch (k) {
+    case CounterfactualKind::kReclassify:
+      return "reclassify";
+    case CounterfactualKind::kFewerGpus:
+      return "fewer_gpus";
+    case CounterfactualKind::kLendQuota:
+      return "lend_quota";
+    case CounterfactualKind::kBorrowLimit:
+      return "borrow_limit";
+    case CounterfactualKind::kWait:
+      return "wait";
+  }
+  return "?";
+}
+
 nlohmann::json ToJson(const PendingExplanation& e) {
   nlohmann::json cfs = nlohmann::json::array();
   for (const Counterfactual& c : e.counterfactuals) {
-    cfs.push_back({{"kind", c.kind},
+    cfs.push_back({{"kind", CounterfactualKindName(c.kind)},
                    {"text", c.text},
                    {"region", c.region},
                    {"datasets", c.datasets},
@@ -102,246 +118,286 @@ StatusOr<std::pair<int64_t, std::string>> WaitForStart(const ExplainSource& src,
   return std::pair<int64_t, std::string>(-1, "");
 }
 
+// The one place a counterfactual's change is made, on a clone's scheduler: explaining tries candidates with
+// it and CounterfactualHolds checks a stated one with it. `storage` keeps a changed spec alive (REQUIRES: it
+// outlives the clone).
+Status Apply(const Counterfactual& cf, const ExplainSource& src, const CatalogInputs& in, size_t i,
+             JobScheduler& s, JobSpec& storage) {
+  switch (cf.kind) {
+    case CounterfactualKind::kReclassify: {
+      AWAN_ASSIGN_OR_RETURN(JobResidency r, Reclassified(src, in, i, cf.datasets));
+      s.SetResidency(i, std::move(r));
+      return Status::Ok();
+    }
+    case CounterfactualKind::kFewerGpus:
+      storage = src.spec(i);
+      storage.tasks = cf.tasks;
+      storage.task.gpu_count = cf.gpus_per_task;
+      s.ReplaceSpec(i, storage);
+      return Status::Ok();
+    case CounterfactualKind::kLendQuota:
+    case CounterfactualKind::kBorrowLimit:
+      for (size_t t = 0; t < s.tenant_count(); ++t) {
+        if (s.tenant(static_cast<int>(t)).name != cf.tenant) continue;
+        TenantSpec spec = s.tenant(static_cast<int>(t));
+        (cf.kind == CounterfactualKind::kLendQuota ? spec.lending_limit_gpus : spec.borrowing_limit_gpus) =
+            kUnlimited;
+        s.SetTenant(static_cast<int>(t), spec);
+      }
+      return Status::Ok();
+    case CounterfactualKind::kWait:
+      return Status::Ok();  // nothing changes but time
+  }
+  return InvalidArgument("unknown counterfactual kind");
+}
+
+// A counterfactual tried alone now on a fresh clone: the probe (the clone, and why the job still waits if
+// it does), and the changed spec the clone's scheduler points to.
+struct Tried {
+  Probe probe;
+  JobSpec storage;
+};
+StatusOr<std::unique_ptr<Tried>> TryCounterfactual(const ExplainSource& src, const CatalogInputs& in,
+                                                   size_t i, const Counterfactual& cf) {
+  auto t = std::make_unique<Tried>();
+  AWAN_ASSIGN_OR_RETURN(
+      t->probe, TryAlone(src, i, [&](JobScheduler& c) { return Apply(cf, src, in, i, c, t->storage); }));
+  return t;
+}
+
+// The constraints that block job i now, with figures (`probe`: the job tried alone on a clone).
+void DescribeBlocking(const ExplainSource& src, size_t i, const Probe& probe, PendingExplanation& e) {
+  const Fleet& fleet = *src.fleet;
+  const JobScheduler& s = *src.sched;
+  const JobRecord& r = s.job(i);
+  const JobResidency& res = s.residency(i);
+  int64_t free_all = 0, free_allowed = 0;
+  for (uint32_t n = 0; n < fleet.size(); ++n) {
+    const NodeState& ns = probe.st->snapshot().node(NodeIndex(n));
+    if (ns.unavailable) continue;
+    free_all += ns.gpu_left_total;
+    if (res.Allows(fleet.region_of(NodeIndex(n)))) free_allowed += ns.gpu_left_total;
+  }
+  const double need = static_cast<double>(r.gpus);
+  if (!res.unrestricted()) {
+    std::string allowed;
+    for (uint32_t g = 0; g < fleet.region_count(); ++g)
+      if (res.Allows(DomainId(g))) allowed += (allowed.empty() ? "" : ", ") + RegionName(fleet, g);
+    for (const RuleCitation& c : res.binding) {
+      e.blocking.push_back(fmt::format(
+          "residency: {} is {} and may be processed only in {}{}", c.data, DataClassName(c.cls),
+          c.places.ToString(),
+          c.inherited.empty() ? ""
+                              : " (inherited from " + fmt::format("{}", fmt::join(c.inherited, ", ")) + ")"));
+    }
+    e.blocking.push_back(
+        fmt::format("allowed regions {}: {:.1f} GPUs free there (the fleet has {:.1f}); the job "
+                    "needs {:.0f}",
+                    allowed.empty() ? "none" : allowed, free_allowed / 1000.0, free_all / 1000.0, need));
+  }
+  const TenantSpec& ts = s.tenant(r.tenant);
+  const WaitReason why = *probe.why;
+  if (why == WaitReason::kQuota) {
+    e.blocking.push_back(fmt::format(
+        "quota: tenant {} is guaranteed {} GPUs{}{}; the job needs {:.0f} more", ts.name, ts.guaranteed_gpus,
+        ts.cohort.empty() ? "" : ", cohort " + ts.cohort,
+        ts.borrowing_limit_gpus == kUnlimited ? "" : fmt::format(", may borrow {}", ts.borrowing_limit_gpus),
+        need));
+  } else if (why == WaitReason::kCapacity) {
+    e.blocking.push_back(fmt::format("capacity: {:.1f} GPUs free in the fleet; the job needs {:.0f}",
+                                     free_all / 1000.0, need));
+  } else if (why == WaitReason::kFragmentation || why == WaitReason::kTopology) {
+    e.blocking.push_back(fmt::format("{}: {:.1f} GPUs free where it may run, but no {} holds {}", e.reason,
+                                     free_allowed / 1000.0, why == WaitReason::kTopology ? "zone" : "node",
+                                     why == WaitReason::kTopology ? "the whole gang" : "one of its tasks"));
+  } else if (why == WaitReason::kReserved) {
+    e.blocking.push_back(fmt::format(
+        "reserved: the room it would fit in is held for jobs that waited longer ({} reservation(s))",
+        s.reservations().size()));
+  }
+  if (const Reservation* rv = s.reservation(i)) {
+    std::vector<std::string> nodes;
+    for (NodeIndex n : rv->nodes) nodes.push_back(fleet.node(n).name);
+    e.blocking.push_back(fmt::format("reserved to start at t={} s (in about {} min) on {}", rv->start_s,
+                                     std::max<int64_t>(0, rv->start_s - src.now + 59) / 60,
+                                     fmt::join(nodes, ", ")));
+  }
+}
+
+// Reclassification candidates: each bound item (its sources if inherited), an item with everything it
+// inherits from, then all of them together.
+std::vector<Counterfactual> ReclassifyCandidates(const JobResidency& res) {
+  std::vector<Counterfactual> out;
+  std::vector<std::string> all;
+  auto reclassify = [&out](std::vector<std::string> items) {
+    Counterfactual cf;
+    cf.kind = CounterfactualKind::kReclassify;
+    cf.datasets = std::move(items);
+    out.push_back(std::move(cf));
+  };
+  for (const RuleCitation& c : res.binding) {
+    for (const std::string& item : Sources(c)) {
+      if (std::find(all.begin(), all.end(), item) != all.end()) continue;
+      all.push_back(item);
+      reclassify({item});
+    }
+  }
+  for (const RuleCitation& c : res.binding)
+    if (!c.inherited.empty()) reclassify(Sources(c));
+  if (all.size() > 1) reclassify(all);
+  return out;
+}
+
+// The candidates in groups; in each, the first that holds is kept (the smallest change that works):
+// reclassifications, fewer GPUs (largest first), a cohort member lending its idle quota, the tenant borrowing
+// without limit.
+std::vector<std::vector<Counterfactual>> Candidates(const ExplainSource& src, size_t i, WaitReason why) {
+  const JobScheduler& s = *src.sched;
+  const JobRecord& r = s.job(i);
+  const JobSpec& spec = src.spec(i);
+  std::vector<std::vector<Counterfactual>> groups{ReclassifyCandidates(s.residency(i)), {}, {}};
+  std::vector<std::pair<int, int>> shapes;  // (tasks, gpus per task)
+  if (spec.task.gpu_milli >= kWholeGpu) {
+    for (int t = spec.tasks; t >= 1; --t) {
+      for (int g = spec.task.gpu_count; g >= 1; g /= 2) {
+        if (static_cast<int64_t>(t) * g < r.gpus) shapes.push_back({t, g});
+        if (g == 1) break;
+      }
+    }
+    std::stable_sort(shapes.begin(), shapes.end(),
+                     [](auto a, auto b) { return a.first * a.second > b.first * b.second; });
+  }
+  for (const auto& [t, g] : shapes) {
+    Counterfactual cf;
+    cf.kind = CounterfactualKind::kFewerGpus;
+    cf.tasks = t;
+    cf.gpus_per_task = g;
+    groups[1].push_back(std::move(cf));
+  }
+  const TenantSpec& ts = s.tenant(r.tenant);
+  if (why != WaitReason::kQuota || ts.cohort.empty()) return groups;
+  for (size_t t = 0; t < s.tenant_count(); ++t) {
+    const TenantSpec& lender = s.tenant(static_cast<int>(t));
+    if (lender.name == ts.name || lender.cohort != ts.cohort || lender.lending_limit_gpus == kUnlimited)
+      continue;
+    Counterfactual cf;
+    cf.kind = CounterfactualKind::kLendQuota;
+    cf.tenant = lender.name;
+    groups[2].push_back(std::move(cf));
+  }
+  if (ts.borrowing_limit_gpus != kUnlimited) {
+    Counterfactual cf;
+    cf.kind = CounterfactualKind::kBorrowLimit;
+    cf.tenant = ts.name;
+    groups.push_back({std::move(cf)});
+  }
+  return groups;
+}
+
+// What a counterfactual that holds says, in words.
+std::string Describe(const ExplainSource& src, size_t i, const Counterfactual& cf) {
+  const JobScheduler& s = *src.sched;
+  switch (cf.kind) {
+    case CounterfactualKind::kReclassify: {
+      const std::vector<std::string>& items = cf.datasets;
+      std::string names = items[0];
+      for (size_t k = 1; k < items.size(); ++k) names += (k + 1 == items.size() ? " and " : ", ") + items[k];
+      return fmt::format("would start now in {} if {} {} {} classified internal", cf.region,
+                         items.size() == 1 ? "dataset" : "datasets", names,
+                         items.size() == 1 ? "were" : "were all");
+    }
+    case CounterfactualKind::kFewerGpus:
+      return fmt::format("would start now in {} with {} GPUs instead of {} ({} task{} of {})", cf.region,
+                         cf.tasks * cf.gpus_per_task, s.job(i).gpus, cf.tasks, cf.tasks > 1 ? "s" : "",
+                         cf.gpus_per_task);
+    case CounterfactualKind::kLendQuota:
+      for (size_t t = 0; t < s.tenant_count(); ++t) {
+        const TenantSpec& lender = s.tenant(static_cast<int>(t));
+        if (lender.name != cf.tenant) continue;
+        return fmt::format(
+            "would start now in {} if tenant {} lent its idle quota (its lending limit is {} GPUs)",
+            cf.region, lender.name, lender.lending_limit_gpus);
+      }
+      return "";
+    case CounterfactualKind::kBorrowLimit:
+      return fmt::format("would start now in {} if tenant {} could borrow beyond its limit of {} GPUs",
+                         cf.region, cf.tenant, s.tenant(s.job(i).tenant).borrowing_limit_gpus);
+    case CounterfactualKind::kWait:
+      return fmt::format("would start in about {} min (at t={} s) when job {} ends, if no new work arrives",
+                         (cf.start_s - src.now + 59) / 60, cf.start_s, cf.after_job);
+  }
+  return "";
+}
+
+// One waiting job: its reason, what blocks it, and every counterfactual that holds (computed, not written).
+StatusOr<PendingExplanation> ExplainOne(const ExplainSource& src, const CatalogInputs& in, size_t i) {
+  const JobScheduler& s = *src.sched;
+  const JobSpec& spec = src.spec(i);
+  PendingExplanation e;
+  e.job = spec.name;
+  e.tenant = spec.tenant;
+  e.submit_s = s.job(i).submit_s;
+  e.gpus = s.job(i).gpus;
+  e.tasks = spec.tasks;
+  // The reason now, asked afresh of a clone (and proof that it cannot start as things are).
+  AWAN_ASSIGN_OR_RETURN(Probe now_probe, TryAlone(src, i, [](JobScheduler&) { return Status::Ok(); }));
+  if (!now_probe.why) {
+    e.reason = "none";
+    e.blocking.push_back("it fits now: it waits only for the next scheduling cycle");
+    return e;
+  }
+  e.reason = WaitReasonName(*now_probe.why);
+  // A job that could not start even on an empty fleet: its shape is the blocker, whatever the cycle said.
+  if (const StaticFit fit = CheckStaticFit(*src.fleet, spec, s.residency(i)); !fit.fits()) {
+    e.reason = std::string("never-fits:") + StaticBlockerName(fit.blocker);
+    e.blocking.push_back(fit.detail);
+    return e;
+  }
+  DescribeBlocking(src, i, now_probe, e);
+  for (const std::vector<Counterfactual>& group : Candidates(src, i, *now_probe.why)) {
+    for (Counterfactual cf : group) {
+      AWAN_ASSIGN_OR_RETURN(std::unique_ptr<Tried> t, TryCounterfactual(src, in, i, cf));
+      if (t->probe.why) continue;
+      cf.region = StartedIn(*src.fleet, t->probe.st->scheduler(), i);
+      cf.text = Describe(src, i, cf);
+      e.counterfactuals.push_back(std::move(cf));
+      break;
+    }
+  }
+  // Waiting: run the clone forward.
+  AWAN_ASSIGN_OR_RETURN(auto w, WaitForStart(src, i));
+  if (w.first >= 0) {
+    Counterfactual cf;
+    cf.kind = CounterfactualKind::kWait;
+    cf.start_s = w.first;
+    cf.after_job = w.second;
+    cf.text = Describe(src, i, cf);
+    e.counterfactuals.push_back(std::move(cf));
+  }
+  return e;
+}
+
 }  // namespace
 
 StatusOr<bool> CounterfactualHolds(const ExplainSource& src, const CatalogInputs& in, size_t i,
                                    const Counterfactual& cf) {
-  if (cf.kind == "wait") {
+  if (cf.kind == CounterfactualKind::kWait) {
     AWAN_ASSIGN_OR_RETURN(auto w, WaitForStart(src, i));
     return w.first >= 0 && w.first <= cf.start_s;
   }
-  JobSpec smaller = src.spec(i);
-  auto change = [&](JobScheduler& s) -> Status {
-    if (cf.kind == "reclassify") {
-      AWAN_ASSIGN_OR_RETURN(JobResidency r, Reclassified(src, in, i, cf.datasets));
-      s.SetResidency(i, std::move(r));
-    } else if (cf.kind == "fewer_gpus") {
-      smaller.tasks = cf.tasks;
-      smaller.task.gpu_count = cf.gpus_per_task;
-      s.ReplaceSpec(i, smaller);
-    } else if (cf.kind == "lend_quota" || cf.kind == "borrow_limit") {
-      for (size_t t = 0; t < s.tenant_count(); ++t) {
-        if (s.tenant(static_cast<int>(t)).name != cf.tenant) continue;
-        TenantSpec spec = s.tenant(static_cast<int>(t));
-        (cf.kind == "lend_quota" ? spec.lending_limit_gpus : spec.borrowing_limit_gpus) = kUnlimited;
-        s.SetTenant(static_cast<int>(t), spec);
-      }
-    } else {
-      return InvalidArgument("unknown counterfactual kind '" + cf.kind + "'");
-    }
-    return Status::Ok();
-  };
-  AWAN_ASSIGN_OR_RETURN(Probe p, TryAlone(src, i, change));
-  return !p.why.has_value();
+  AWAN_ASSIGN_OR_RETURN(std::unique_ptr<Tried> t, TryCounterfactual(src, in, i, cf));
+  return !t->probe.why.has_value();
 }
 
 StatusOr<std::vector<PendingExplanation>> ExplainPending(const ExplainSource& src, const CatalogInputs& in,
                                                          const std::string& job_name) {
-  const Fleet& fleet = *src.fleet;
   const JobScheduler& s = *src.sched;
   std::vector<PendingExplanation> out;
-  const int64_t now = src.now;
   for (size_t i = 0; i < s.job_count(); ++i) {
     const JobRecord& r = s.job(i);
-    const JobSpec& spec = src.spec(i);
-    if (!job_name.empty() && spec.name != job_name) continue;
-    if (r.running || r.end_s >= 0 || r.submit_s > now || !s.is_pending(i)) continue;
-    PendingExplanation e;
-    e.job = spec.name;
-    e.tenant = spec.tenant;
-    e.submit_s = r.submit_s;
-    e.gpus = r.gpus;
-    e.tasks = spec.tasks;
-    // The reason now, asked afresh of a clone (and proof that it cannot start as things are).
-    AWAN_ASSIGN_OR_RETURN(Probe now_probe, TryAlone(src, i, [](JobScheduler&) { return Status::Ok(); }));
-    if (!now_probe.why) {
-      e.reason = "none";
-      e.blocking.push_back("it fits now: it waits only for the next scheduling cycle");
-      out.push_back(std::move(e));
-      continue;
-    }
-    e.reason = WaitReasonName(*now_probe.why);
-    const JobResidency& res = s.residency(i);
-    // A job that could not start even on an empty fleet: its shape is the blocker, whatever the cycle said.
-    if (const StaticFit fit = CheckStaticFit(fleet, spec, res); !fit.fits()) {
-      e.reason = std::string("never-fits:") + StaticBlockerName(fit.blocker);
-      e.blocking.push_back(fit.detail);
-      out.push_back(std::move(e));
-      continue;
-    }
-    // Blocking constraints, with figures.
-    int64_t free_all = 0, free_allowed = 0;
-    for (uint32_t n = 0; n < fleet.size(); ++n) {
-      const NodeState& ns = now_probe.st->snapshot().node(NodeIndex(n));
-      if (ns.unavailable) continue;
-      free_all += ns.gpu_left_total;
-      if (res.Allows(fleet.region_of(NodeIndex(n)))) free_allowed += ns.gpu_left_total;
-    }
-    const double need = static_cast<double>(r.gpus);
-    if (!res.unrestricted()) {
-      std::string allowed;
-      for (uint32_t g = 0; g < fleet.region_count(); ++g)
-        if (res.Allows(DomainId(g))) allowed += (allowed.empty() ? "" : ", ") + RegionName(fleet, g);
-      for (const RuleCitation& c : res.binding) {
-        e.blocking.push_back(
-            fmt::format("residency: {} is {} and may be processed only in {}{}", c.data, DataClassName(c.cls),
-                        c.places.ToString(),
-                        c.inherited.empty()
-                            ? ""
-                            : " (inherited from " + fmt::format("{}", fmt::join(c.inherited, ", ")) + ")"));
-      }
-      e.blocking.push_back(fmt::format(
-          "allowed regions {}: {:.1f} GPUs free there (the fleet has {:.1f}); the job needs {:.0f}",
-          allowed.empty() ? "none" : allowed, free_allowed / 1000.0, free_all / 1000.0, need));
-    }
-    const TenantSpec& ts = s.tenant(r.tenant);
-    if (*now_probe.why == WaitReason::kQuota) {
-      e.blocking.push_back(fmt::format(
-          "quota: tenant {} is guaranteed {} GPUs{}{}; the job needs {:.0f} more", ts.name,
-          ts.guaranteed_gpus, ts.cohort.empty() ? "" : ", cohort " + ts.cohort,
-          ts.borrowing_limit_gpus == kUnlimited ? ""
-                                                : fmt::format(", may borrow {}", ts.borrowing_limit_gpus),
-          need));
-    } else if (*now_probe.why == WaitReason::kCapacity) {
-      e.blocking.push_back(fmt::format("capacity: {:.1f} GPUs free in the fleet; the job needs {:.0f}",
-                                       free_all / 1000.0, need));
-    } else if (*now_probe.why == WaitReason::kFragmentation || *now_probe.why == WaitReason::kTopology) {
-      e.blocking.push_back(
-          fmt::format("{}: {:.1f} GPUs free where it may run, but no {} holds {}", e.reason,
-                      free_allowed / 1000.0, *now_probe.why == WaitReason::kTopology ? "zone" : "node",
-                      *now_probe.why == WaitReason::kTopology ? "the whole gang" : "one of its tasks"));
-    } else if (*now_probe.why == WaitReason::kReserved) {
-      e.blocking.push_back(
-          fmt::format("reserved: the room it would fit in is held for jobs that waited longer "
-                      "({} reservation(s))",
-                      s.reservations().size()));
-    }
-    if (const Reservation* rv = s.reservation(i)) {
-      std::vector<std::string> nodes;
-      for (NodeIndex n : rv->nodes) nodes.push_back(fleet.node(n).name);
-      e.blocking.push_back(fmt::format("reserved to start at t={} s (in about {} min) on {}", rv->start_s,
-                                       std::max<int64_t>(0, rv->start_s - src.now + 59) / 60,
-                                       fmt::join(nodes, ", ")));
-    }
-    // Counterfactuals: reclassify each bound item (its sources if inherited), then all of them together.
-    std::vector<std::vector<std::string>> tries;
-    std::vector<std::string> all;
-    for (const RuleCitation& c : res.binding) {
-      for (const std::string& src : Sources(c)) {
-        if (std::find(all.begin(), all.end(), src) == all.end()) {
-          all.push_back(src);
-          tries.push_back({src});
-        }
-      }
-    }
-    for (const RuleCitation& c : res.binding) {  // an item with everything it inherits from
-      if (!c.inherited.empty()) tries.push_back(Sources(c));
-    }
-    if (all.size() > 1) tries.push_back(all);
-    for (const std::vector<std::string>& items : tries) {
-      Counterfactual cf;
-      cf.kind = "reclassify";
-      cf.datasets = items;
-      AWAN_ASSIGN_OR_RETURN(Probe p, TryAlone(src, i, [&](JobScheduler& c) -> Status {
-                              AWAN_ASSIGN_OR_RETURN(JobResidency nr, Reclassified(src, in, i, items));
-                              c.SetResidency(i, std::move(nr));
-                              return Status::Ok();
-                            }));
-      if (p.why) continue;
-      cf.region = StartedIn(fleet, p.st->scheduler(), i);
-      std::string names = items[0];
-      for (size_t k = 1; k < items.size(); ++k) names += (k + 1 == items.size() ? " and " : ", ") + items[k];
-      cf.text = fmt::format("would start now in {} if {} {} {} classified internal", cf.region,
-                            items.size() == 1 ? "dataset" : "datasets", names,
-                            items.size() == 1 ? "were" : "were all");
-      e.counterfactuals.push_back(std::move(cf));
-      break;  // the smallest change that works
-    }
-    // Fewer GPUs: the largest smaller request that starts now.
-    std::vector<std::pair<int, int>> shapes;  // (tasks, gpus per task)
-    if (spec.task.gpu_milli >= kWholeGpu) {
-      for (int t = spec.tasks; t >= 1; --t) {
-        for (int g = spec.task.gpu_count; g >= 1; g /= 2) {
-          if (static_cast<int64_t>(t) * g < r.gpus) shapes.push_back({t, g});
-          if (g == 1) break;
-        }
-      }
-      std::stable_sort(shapes.begin(), shapes.end(),
-                       [](auto a, auto b) { return a.first * a.second > b.first * b.second; });
-    }
-    for (const auto& [t, g] : shapes) {
-      JobSpec smaller = spec;
-      smaller.tasks = t;
-      smaller.task.gpu_count = g;
-      AWAN_ASSIGN_OR_RETURN(Probe p, TryAlone(src, i, [&](JobScheduler& c) {
-                              c.ReplaceSpec(i, smaller);
-                              return Status::Ok();
-                            }));
-      if (p.why) continue;
-      Counterfactual cf;
-      cf.kind = "fewer_gpus";
-      cf.tasks = t;
-      cf.gpus_per_task = g;
-      cf.region = StartedIn(fleet, p.st->scheduler(), i);
-      cf.text = fmt::format("would start now in {} with {} GPUs instead of {} ({} task{} of {})", cf.region,
-                            t * g, r.gpus, t, t > 1 ? "s" : "", g);
-      e.counterfactuals.push_back(std::move(cf));
-      break;
-    }
-    // Quota: a cohort member lends all its idle quota; or the tenant borrows without limit.
-    if (*now_probe.why == WaitReason::kQuota && !ts.cohort.empty()) {
-      for (size_t t = 0; t < s.tenant_count(); ++t) {
-        const TenantSpec& lender = s.tenant(static_cast<int>(t));
-        if (lender.name == ts.name || lender.cohort != ts.cohort || lender.lending_limit_gpus == kUnlimited)
-          continue;
-        AWAN_ASSIGN_OR_RETURN(Probe p, TryAlone(src, i, [&](JobScheduler& c) {
-                                TenantSpec l = lender;
-                                l.lending_limit_gpus = kUnlimited;
-                                c.SetTenant(static_cast<int>(t), l);
-                                return Status::Ok();
-                              }));
-        if (p.why) continue;
-        Counterfactual cf;
-        cf.kind = "lend_quota";
-        cf.tenant = lender.name;
-        cf.region = StartedIn(fleet, p.st->scheduler(), i);
-        cf.text = fmt::format(
-            "would start now in {} if tenant {} lent its idle quota (its lending limit is {} GPUs)",
-            cf.region, lender.name, lender.lending_limit_gpus);
-        e.counterfactuals.push_back(std::move(cf));
-        break;
-      }
-      if (ts.borrowing_limit_gpus != kUnlimited) {
-        AWAN_ASSIGN_OR_RETURN(Probe p, TryAlone(src, i, [&](JobScheduler& c) {
-                                TenantSpec b = ts;
-                                b.borrowing_limit_gpus = kUnlimited;
-                                c.SetTenant(r.tenant, b);
-                                return Status::Ok();
-                              }));
-        if (!p.why) {
-          Counterfactual cf;
-          cf.kind = "borrow_limit";
-          cf.tenant = ts.name;
-          cf.region = StartedIn(fleet, p.st->scheduler(), i);
-          cf.text = fmt::format("would start now in {} if tenant {} could borrow beyond its limit of {} GPUs",
-                                cf.region, ts.name, ts.borrowing_limit_gpus);
-          e.counterfactuals.push_back(std::move(cf));
-        }
-      }
-    }
-    // Waiting: run the clone forward.
-    AWAN_ASSIGN_OR_RETURN(auto w, WaitForStart(src, i));
-    if (w.first >= 0) {
-      Counterfactual cf;
-      cf.kind = "wait";
-      cf.start_s = w.first;
-      cf.after_job = w.second;
-      const int64_t mins = (w.first - now + 59) / 60;
-      cf.text =
-          fmt::format("would start in about {} min (at t={} s) when job {} ends, if no new work arrives",
-                      mins, w.first, w.second);
-      e.counterfactuals.push_back(std::move(cf));
-    }
+    if (!job_name.empty() && src.spec(i).name != job_name) continue;
+    if (r.running || r.end_s >= 0 || r.submit_s > src.now || !s.is_pending(i)) continue;
+    AWAN_ASSIGN_OR_RETURN(PendingExplanation e, ExplainOne(src, in, i));
     out.push_back(std::move(e));
   }
   return out;

@@ -24,8 +24,12 @@
 
 namespace awan {
 
+enum class CounterfactualKind : uint8_t { kReclassify, kFewerGpus, kLendQuota, kBorrowLimit, kWait };
+// "reclassify", "fewer_gpus", "lend_quota", "borrow_limit", "wait"
+const char* CounterfactualKindName(CounterfactualKind k);
+
 struct Counterfactual {
-  std::string kind;    // reclassify, fewer_gpus, lend_quota, borrow_limit, wait
+  CounterfactualKind kind = CounterfactualKind::kWait;
   std::string text;    // "would start now in sg-1 if dataset x were classified internal"
   std::string region;  // where it would start
   // The change, to apply and check:

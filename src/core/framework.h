@@ -42,6 +42,10 @@ struct CycleContext {
   std::span<const uint8_t> residency;
   // If not empty, nodes i with reserved[i] != 0 are held for another job (kReserved): a backfill reservation.
   std::span<const uint8_t> reserved;
+  // > 0: stop filtering once this many feasible nodes are found, scanning from a node that depends on the
+  // pod's name (the kube-scheduler's numFeasibleNodesToFind, for very large fleets); the diagnosis then
+  // counts only the nodes looked at. 0: every node.
+  uint32_t max_feasible = 0;
 };
 
 struct Decision {
@@ -88,6 +92,16 @@ class Framework {
   int64_t ScoreNode(size_t scorer, const PodSpec& pod, const ClusterSnapshot& snap, NodeIndex n,
                     std::vector<CacheEntry>* cache);
   Status Normalize(size_t scorer, std::vector<int64_t>& raw);
+  // Stage 1 over nodes [first, last): the caller's masks, then every filter; feasible nodes are appended.
+  void FilterRange(const PodSpec& pod, const ClusterSnapshot& snap, const CycleContext& ctx, uint32_t first,
+                   uint32_t last, Decision& d);
+  void Filter(const PodSpec& pod, const ClusterSnapshot& snap, const CycleContext& ctx, Decision& d);
+  // Stages 2-5 over the feasible nodes: the chosen one.
+  StatusOr<NodeIndex> ScoreAndSelect(const PodSpec& pod, const ClusterSnapshot& snap,
+                                     const CycleContext& ctx);
+  // Stage 6: the device selector picks devices on `chosen`, checked.
+  Status Reserve(const PodSpec& pod, const ClusterSnapshot& snap, const CycleContext& ctx, NodeIndex chosen,
+                 Decision& d);
 
   Profile profile_;
   FrameworkStats stats_;

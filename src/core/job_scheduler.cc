@@ -56,6 +56,11 @@ JobScheduler::JobScheduler(const Fleet& fleet, ClusterSnapshot& snap, Framework&
                            SchedulerOptions options)
     : fleet_(&fleet), snap_(&snap), fw_(&framework), order_(&order), o_(options), gangs_(fleet) {
   ctx_.rng = &rng_;
+  const uint32_t n = static_cast<uint32_t>(fleet.size());
+  if (o_.sample_nodes_above > 0 && n >= o_.sample_nodes_above) {
+    const uint32_t percent = std::max<uint32_t>(5, 50 > n / 125 ? 50 - n / 125 : 0);
+    ctx_.max_feasible = std::max<uint32_t>(100, static_cast<uint32_t>(uint64_t{n} * percent / 100));
+  }
   for (const NodeSpec& n : fleet.nodes()) {
     capacity_gpu_ += n.gpu_count;
     capacity_cpu_ += static_cast<double>(n.cpu.value);
@@ -135,16 +140,7 @@ StatusOr<std::optional<WaitReason>> JobScheduler::TryStartOne(size_t i, int64_t 
 void JobScheduler::OrderRegions(size_t i) {
   const JobSpec& spec = *jobs_[i].spec;
   const JobResidency& res = residency_[i];
-  // The cheapest node per region that could ever take one task (-1: none).
-  std::vector<double> price(fleet_->region_count(), -1);
-  for (uint32_t n = 0; n < fleet_->size(); ++n) {
-    const NodeSpec& ns = fleet_->node(NodeIndex(n));
-    if (ns.gpu_count < spec.task.gpu_count) continue;
-    if (spec.task.wants_gpu() && (ns.model == kNoAccelerator || !spec.task.allowed_models.Allows(ns.model)))
-      continue;
-    double& p = price[fleet_->region_of(NodeIndex(n)).value];
-    if (p < 0 || ns.price_per_gpu_hour < p) p = ns.price_per_gpu_hour;
-  }
+  const std::vector<double>& price = CheapestByRegion(spec.task);
   std::vector<std::pair<double, uint32_t>> scored;
   for (uint32_t r = 0; r < fleet_->region_count(); ++r) {
     const DomainId region(r);
@@ -159,6 +155,23 @@ void JobScheduler::OrderRegions(size_t i) {
   std::sort(scored.begin(), scored.end());
   region_order_[i].clear();
   for (const auto& [score, r] : scored) region_order_[i].push_back(r);
+}
+
+// The cheapest node per region that could ever take one task of this shape (-1: none), computed once per
+// shape (GPUs per task, accelerator models): the fleet does not change.
+const std::vector<double>& JobScheduler::CheapestByRegion(const PodSpec& task) {
+  const std::tuple<int, uint64_t, bool> shape{task.gpu_count, task.allowed_models.mask(), task.wants_gpu()};
+  auto it = cheapest_by_shape_.find(shape);
+  if (it != cheapest_by_shape_.end()) return it->second;
+  std::vector<double> price(fleet_->region_count(), -1);
+  for (uint32_t n = 0; n < fleet_->size(); ++n) {
+    const NodeSpec& ns = fleet_->node(NodeIndex(n));
+    if (ns.gpu_count < task.gpu_count) continue;
+    if (task.wants_gpu() && (ns.model == kNoAccelerator || !task.allowed_models.Allows(ns.model))) continue;
+    double& p = price[fleet_->region_of(NodeIndex(n)).value];
+    if (p < 0 || ns.price_per_gpu_hour < p) p = ns.price_per_gpu_hour;
+  }
+  return cheapest_by_shape_.emplace(shape, std::move(price)).first->second;
 }
 
 int JobScheduler::AddTenant(TenantSpec t) {
@@ -296,6 +309,9 @@ Status JobScheduler::Start(size_t i, int64_t now, GangPlacement g) {
   const int64_t end =
       now + r.overhead + std::max<int64_t>(1, static_cast<int64_t>(std::ceil(r.work_left * r.factor - 1e-9)));
   r.expected_end_s = end;
+  const std::optional<double> left = order_->ExpectedRemainingS(View(i, now));
+  r.estimated_end_s =
+      left ? now + r.overhead + std::max<int64_t>(1, static_cast<int64_t>(std::ceil(*left * r.factor))) : -1;
   placed_[i] = std::move(g.tasks);
   Use(i, +1);
   running_.insert(i);
@@ -522,7 +538,11 @@ StatusOr<std::optional<WaitReason>> JobScheduler::TryStart(size_t i, int64_t now
   const int64_t free_milli = snap_->gpu_capacity_milli() - snap_->gpu_allocated_milli();
   if (r.gpus * kWholeGpu.value > free_milli) return std::optional<WaitReason>(WaitReason::kCapacity);
   if (!Admit(r.tenant, r.gpus)) return std::optional<WaitReason>(WaitReason::kQuota);
-  AWAN_ASSIGN_OR_RETURN(std::optional<GangPlacement> g, PlaceInRegions(i, ReservedMaskFor(i, now)));
+  const std::span<const uint8_t> held = ReservedMaskFor(i, now);
+  // Room only on held nodes: no placement is tried (a reservation can hold idle GPUs for many cycles).
+  if (r.gpus * kWholeGpu.value > free_milli - HeldFree(held))
+    return std::optional<WaitReason>(WaitReason::kReserved);
+  AWAN_ASSIGN_OR_RETURN(std::optional<GangPlacement> g, PlaceInRegions(i, held));
   if (g) {
     AWAN_RETURN_IF_ERROR(Start(i, now, std::move(*g)));
     return std::optional<WaitReason>();
@@ -656,6 +676,19 @@ StatusOr<bool> JobScheduler::TryPreempt(size_t b, const PendingKey& b_key, int64
 
 // --- Reservations -------------------------------------------------------------------------------------
 
+// Free GPU milli on the reservations' nodes that `held` marks.
+int64_t JobScheduler::HeldFree(std::span<const uint8_t> held) const {
+  if (held.empty()) return 0;
+  int64_t free = 0;
+  for (const Reservation& r : reservations_) {
+    for (NodeIndex n : r.nodes) {
+      const NodeState& ns = snap_->node(n);
+      if (held[n.value] && !ns.unavailable) free += ns.gpu_left_total;
+    }
+  }
+  return free;
+}
+
 const Reservation* JobScheduler::reservation(size_t i) const {
   for (const Reservation& r : reservations_)
     if (r.job == i) return &r;
@@ -721,14 +754,13 @@ std::span<const uint8_t> JobScheduler::ReservedMaskFor(size_t i, int64_t now) {
   return held_by_start_[k - 1];
 }
 
-// When running job v is expected to end: from the ordering's estimate of its remaining run time, else (no
-// estimate) after running as long again as it has run, at least min_run_s.
+// When running job v is expected to end: from the ordering's estimate of its remaining run time when it
+// started (an overdue job any moment now), else (no estimate) after running as long again as it has run,
+// at least min_run_s.
 int64_t JobScheduler::ExpectedEnd(size_t v, int64_t now) const {
   const JobRecord& r = jobs_[v];
-  const std::optional<double> left = order_->ExpectedRemainingS(View(v, now));
-  const double run =
-      left ? *left * r.factor : static_cast<double>(std::max<int64_t>(o_.min_run_s, now - r.started));
-  return now + std::max<int64_t>(1, static_cast<int64_t>(std::ceil(run)));
+  if (r.estimated_end_s >= 0) return std::max(r.estimated_end_s, now + 1);  // overdue: any moment now
+  return now + std::max<int64_t>(1, std::max<int64_t>(o_.min_run_s, now - r.started));
 }
 
 // Where and when job h could start if the running jobs end as expected: release them (tentatively, in a
@@ -743,7 +775,14 @@ StatusOr<std::optional<Reservation>> JobScheduler::PlanReservation(size_t h, int
     for (const Placement& p : placed_[v]) usable = usable || Usable(h, p.node);
     if (usable) ends.push_back({ExpectedEnd(v, now), v});
   }
-  std::sort(ends.begin(), ends.end());
+  // Soonest first, taken from a heap: usually a few ends make the room, of thousands running.
+  std::make_heap(ends.begin(), ends.end(), std::greater<>());
+  auto pop = [&ends]() {
+    std::pop_heap(ends.begin(), ends.end(), std::greater<>());
+    const std::pair<int64_t, size_t> e = ends.back();
+    ends.pop_back();
+    return e;
+  };
   int64_t free_milli = 0;
   for (uint32_t n = 0; n < snap_->size(); ++n) {
     const NodeState& ns = snap_->node(NodeIndex(n));
@@ -751,18 +790,19 @@ StatusOr<std::optional<Reservation>> JobScheduler::PlanReservation(size_t h, int
   }
   Statement st(*snap_);
   int tries = 0;
-  for (size_t k = 0; k < ends.size() && tries < kMaxTries; ++k) {
-    for (const Placement& p : placed_[ends[k].second]) {
+  while (!ends.empty() && tries < kMaxTries) {
+    const auto [end, v] = pop();
+    for (const Placement& p : placed_[v]) {
       const int64_t before = snap_->node(p.node).gpu_left_total;
-      AWAN_RETURN_IF_ERROR(st.Release(jobs_[ends[k].second].spec->task, p));
+      AWAN_RETURN_IF_ERROR(st.Release(jobs_[v].spec->task, p));
       if (Usable(h, p.node)) free_milli += snap_->node(p.node).gpu_left_total - before;
     }
-    if (k + 1 < ends.size() && ends[k + 1].first == ends[k].first) continue;  // the same instant
+    if (!ends.empty() && ends.front().first == end) continue;  // the same instant
     if (free_milli < need) continue;
     ++tries;
     AWAN_ASSIGN_OR_RETURN(std::optional<GangPlacement> g, PlaceInRegions(h, reserved_));
     if (!g) continue;
-    Reservation r{h, ends[k].first, {}, region_order_[h]};
+    Reservation r{h, end, {}, region_order_[h]};
     std::sort(r.regions.begin(), r.regions.end());
     for (const Placement& p : g->tasks) {
       AWAN_RETURN_IF_ERROR(snap_->Release(jobs_[h].spec->task, p));
@@ -777,8 +817,11 @@ StatusOr<std::optional<Reservation>> JobScheduler::PlanReservation(size_t h, int
 // The reserve stage: plan the holders' nodes again when due, then give reservations to the first jobs
 // that could not start for want of room (EASY: one per set of allowed regions; conservative: each).
 Status JobScheduler::ReserveStage(int64_t now, Scan& s) {
-  if (o_.backfill == BackfillMode::kNone) return Status::Ok();
-  if (!reservations_.empty() && (replan_ || now >= next_reserve_pass_)) {
+  if (o_.backfill == BackfillMode::kNone || (s.heads.empty() && reservations_.empty())) return Status::Ok();
+  // A periodic pass (as Slurm's backfill runs every bf_interval), or at once after a node went down.
+  if (!replan_ && now < next_reserve_pass_) return Status::Ok();
+  next_reserve_pass_ = now + o_.reserve_interval_s;
+  if (!reservations_.empty()) {
     std::vector<Reservation> old;
     old.swap(reservations_);
     reserved_.clear();
@@ -789,7 +832,6 @@ Status JobScheduler::ReserveStage(int64_t now, Scan& s) {
       reservations_.push_back(std::move(*again));
       RebuildReservedMask();
     }
-    next_reserve_pass_ = now + o_.preempt_interval_s;
     replan_ = false;
   }
   for (size_t h : s.heads) {
@@ -806,7 +848,6 @@ Status JobScheduler::ReserveStage(int64_t now, Scan& s) {
     if (!r) continue;
     reservations_.push_back(std::move(*r));
     RebuildReservedMask();
-    if (reservations_.size() == 1) next_reserve_pass_ = now + o_.preempt_interval_s;
   }
   return Status::Ok();
 }
@@ -844,7 +885,8 @@ StatusOr<bool> JobScheduler::Examine(const PendingKey& k, int64_t now, Scan& s) 
   const size_t i = std::get<3>(k);
   const JobRecord& r = jobs_[i];
   const size_t t = static_cast<size_t>(r.tenant);
-  const int64_t free_milli = snap_->gpu_capacity_milli() - snap_->gpu_allocated_milli();
+  // GPUs free outside every reservation: once none are, the scan may stop.
+  const int64_t free_milli = snap_->gpu_capacity_milli() - snap_->gpu_allocated_milli() - HeldFree(reserved_);
   if (o_.fair_share && !o_.isolated && cohort_[t] >= 0 && used_[t] + r.gpus > tenants_[t].guaranteed_gpus &&
       s.deferred < o_.backfill_window) {
     s.borrowers[t].push_back(k);

@@ -28,7 +28,7 @@
 //               and an expected start time: the nodes where it would start once the running jobs end as
 //               the ordering expects. Held nodes take no other job, so jobs behind it may only jump ahead
 //               where they cannot delay it; the holder keeps its reservation until it starts (its nodes are
-//               planned again every preempt_interval_s and after a node goes down)
+//               planned again every reserve_interval_s and after a node goes down)
 // A gang whose tightest common domain is wider than a supernode runs slower by the level's factor. A stopped
 // job keeps the work of its last checkpoint and pays restart_s when it runs again.
 //
@@ -44,6 +44,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -94,6 +95,8 @@ struct SchedulerOptions {
   // Nothing starves: reservations for the jobs that wait, a bound on how often one job is stopped, and aging.
   BackfillMode backfill = BackfillMode::kEasy;
   int max_reservations = 16;  // jobs holding a reservation at once
+  int64_t reserve_interval_s =
+      300;                  // the reserve stage runs at most this often (0: every cycle; as bf_interval)
   int max_preemptions = 3;  // a job the scheduler stopped this many times is not stopped again (0: no bound)
   // Waiting ages a job: its key is lowered by `aging` x the seconds since it was submitted, so that one that
   // waited long enough goes before any job submitted later (key units per second; 0: no aging).
@@ -103,6 +106,10 @@ struct SchedulerOptions {
   // as the ordering expects it to run, and only if the running job's key exceeds the waiting job's by what
   // the stop costs it (the work since its last checkpoint, per GPU, and restart_s).
   bool preempt_cost_aware = true;
+  // On fleets of at least this many nodes a task's placement looks at only part of the fleet: it stops once
+  // max(100, nodes x max(5, 50 - nodes / 125) %) feasible nodes are found (the kube-scheduler's default
+  // percentageOfNodesToScore). 0: always every node.
+  uint32_t sample_nodes_above = 5000;
 };
 
 // Backfill, preemption and aging as awan ran before scheduler v2 (for comparison with earlier results).
@@ -139,6 +146,8 @@ struct JobRecord {
   // Run state. Work is counted in seconds at full speed; a run at factor f needs work x f seconds.
   double work_left = 0;
   int64_t started = -1, overhead = 0, expected_end_s = -1;
+  int64_t estimated_end_s =
+      -1;  // the ordering's estimate when the run started (-1: none); reservations use it
   double factor = 1.0;
   int64_t attained_gpu_s = 0;
   uint32_t run_id = 0;  // bumped when a run stops: a finish reported for an older run is stale
@@ -274,6 +283,7 @@ class JobScheduler {
   void DropReservation(size_t i);
   void RebuildReservedMask();
   std::span<const uint8_t> ReservedMaskFor(size_t i, int64_t now);
+  int64_t HeldFree(std::span<const uint8_t> held) const;
   bool Usable(size_t i, NodeIndex n) const;
   Status CheckInvariants(CycleStage after) const;
   PendingKey PendingEntry(size_t i) const;
@@ -285,6 +295,7 @@ class JobScheduler {
   JobScheduler(const JobScheduler&) = default;
   Status Start(size_t i, int64_t now, GangPlacement g);
   void OrderRegions(size_t i);
+  const std::vector<double>& CheapestByRegion(const PodSpec& task);
   StatusOr<std::optional<GangPlacement>> PlaceInRegions(size_t i, std::span<const uint8_t> held);
   bool NodeAllowed(size_t i, NodeIndex n) const { return residency_[i].Allows(fleet_->region_of(n)); }
   double RunCost(size_t i, int64_t now) const;
@@ -319,8 +330,10 @@ class JobScheduler {
   std::vector<JobResidency> residency_;
   std::vector<std::vector<uint32_t>> region_order_;
   std::vector<std::vector<uint8_t>> region_nodes_;  // by region: node i in it
-  std::vector<double> running_key_;                 // by job: its key as a running job, for the preempt stage
-  std::vector<double> queue_key_;                   // by job: the key it joined the pending set with
+  std::map<std::tuple<int, uint64_t, bool>, std::vector<double>>
+      cheapest_by_shape_;            // CheapestByRegion cache
+  std::vector<double> running_key_;  // by job: its key as a running job, for the preempt stage
+  std::vector<double> queue_key_;    // by job: the key it joined the pending set with
   std::set<PendingKey> pending_;
   std::vector<std::set<PendingKey>> pending_of_;  // by tenant: the same entries, for the window's fair share
   void AddPending(const PendingKey& k);

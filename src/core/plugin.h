@@ -28,21 +28,27 @@ class FilterPlugin {
   virtual std::string_view name() const = 0;
   virtual FitReason Filter(const PodSpec& pod, const NodeState& node) const = 0;
 
-  // Batch form used by the framework: for every node i with reasons[i] == kFits, sets reasons[i] to
-  // Filter(pod, node i). Must agree with Filter; a final plugin overrides it (FilterEach) so that the
+  // Batch form used by the framework: for every node first + i with reasons[i] == kFits, sets reasons[i] to
+  // Filter(pod, node first + i). Must agree with Filter; a final plugin overrides it (FilterEach) so that the
   // per-node call is inlined.
-  virtual void FilterAll(const PodSpec& pod, const ClusterSnapshot& snap, std::span<FitReason> reasons) const {
+  virtual void FilterRange(const PodSpec& pod, const ClusterSnapshot& snap, uint32_t first,
+                           std::span<FitReason> reasons) const {
     for (uint32_t i = 0; i < reasons.size(); ++i) {
-      if (reasons[i] == FitReason::kFits) reasons[i] = Filter(pod, snap.node(NodeIndex(i)));
+      if (reasons[i] == FitReason::kFits) reasons[i] = Filter(pod, snap.node(NodeIndex(first + i)));
     }
+  }
+  // Every node: FilterRange from node 0.
+  void FilterAll(const PodSpec& pod, const ClusterSnapshot& snap, std::span<FitReason> reasons) const {
+    FilterRange(pod, snap, 0, reasons);
   }
 };
 
-// Implements FilterAll for a final filter class T by calling T::Filter directly (inlinable).
+// Implements FilterRange for a final filter class T by calling T::Filter directly (inlinable).
 template <typename T>
-void FilterEach(const T& self, const PodSpec& pod, const ClusterSnapshot& snap, std::span<FitReason> reasons) {
+void FilterEach(const T& self, const PodSpec& pod, const ClusterSnapshot& snap, uint32_t first,
+                std::span<FitReason> reasons) {
   for (uint32_t i = 0; i < reasons.size(); ++i) {
-    if (reasons[i] == FitReason::kFits) reasons[i] = self.T::Filter(pod, snap.node(NodeIndex(i)));
+    if (reasons[i] == FitReason::kFits) reasons[i] = self.T::Filter(pod, snap.node(NodeIndex(first + i)));
   }
 }
 
@@ -88,8 +94,8 @@ class ScorePlugin {
 
 // Implements ScoreAll for a final scorer class T by calling T::Score directly (inlinable).
 template <typename T>
-void ScoreEach(const T& self, const PodSpec& pod, const ClusterSnapshot& snap, std::span<const NodeIndex> nodes,
-               std::span<int64_t> out) {
+void ScoreEach(const T& self, const PodSpec& pod, const ClusterSnapshot& snap,
+               std::span<const NodeIndex> nodes, std::span<int64_t> out) {
   for (size_t k = 0; k < nodes.size(); ++k) out[k] = self.T::Score(pod, snap, nodes[k]);
 }
 

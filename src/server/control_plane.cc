@@ -66,6 +66,7 @@ StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Create(std::unique_ptr<con
                                                std::move(order), SchedulerOptions{}));
   cp->snap_ = &cp->state_->snapshot();
   cp->sched_ = &cp->state_->scheduler();
+  cp->sched_->set_ticks(&cp->stage_ticks_);
   for (const TenantSpec& t : cp->fleet_->tenants) cp->tenant_index_[t.name] = cp->sched_->AddTenant(t);
   // Every listed tenant gets its own Unix identity: two sharing a uid could read each other's work.
   std::map<int64_t, std::string> owner;
@@ -446,7 +447,7 @@ StatusOr<PendingExplanation> ControlPlane::Explain(const Principal& who, const s
   if (ex.empty()) return FailedPrecondition("job " + id + " is not waiting");
   // Nothing about other tenants' work: not their jobs' ids, not their names.
   for (Counterfactual& cf : ex[0].counterfactuals) {
-    if (cf.kind == "wait" && !cf.after_job.empty()) {
+    if (cf.kind == CounterfactualKind::kWait && !cf.after_job.empty()) {
       bool own = false;
       for (const JobSpec* s : specs) own = own || (s && s->name == cf.after_job && s->tenant == tenant);
       if (!own) {
@@ -455,7 +456,7 @@ StatusOr<PendingExplanation> ControlPlane::Explain(const Principal& who, const s
             "would start in about {} min when a job of another tenant ends, if no new work arrives",
             std::max<int64_t>(1, (cf.start_s - src.now + 59) / 60));
       }
-    } else if (cf.kind == "lend_quota" && cf.tenant != tenant) {
+    } else if (cf.kind == CounterfactualKind::kLendQuota && cf.tenant != tenant) {
       cf.tenant.clear();
       cf.text = "would start now in " + cf.region + " if another tenant lent its idle quota";
     }
@@ -638,6 +639,7 @@ ControlPlaneStats ControlPlane::Counters() const {
   std::lock_guard<std::mutex> lock(mu_);
   ControlPlaneStats s = stats_;
   s.cycle_seconds.clear();
+  s.stages = sched_->cycle_stats();
   return s;
 }
 

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "audit/audit_log.h"
+#include "common/steady_tick_source.h"
 #include "config/fleet_file.h"
 #include "config/job_manifest.h"
 #include "core/explain.h"
@@ -61,6 +62,7 @@ struct ControlPlaneStats {
   int64_t store_errors = 0;  // failed durable writes (each retried at the next tick)
   std::vector<double>
       cycle_seconds;  // latencies of recent cycles (for the histogram), drained by TakeCycleSeconds
+  CycleStats stages;  // the core cycle's time per named stage, cumulative
 };
 
 class ControlPlane {
@@ -149,6 +151,7 @@ class ControlPlane {
   std::function<int64_t()> now_ms_;
   ControlPlaneOptions o_;
   std::unique_ptr<SchedulerState> state_;
+  SteadyTickSource stage_ticks_;     // times the cycle's stages (measurements only)
   ClusterSnapshot* snap_ = nullptr;  // state_'s
   JobScheduler* sched_ = nullptr;    // state_'s
   std::map<std::string, int> tenant_index_;

@@ -57,6 +57,13 @@ std::string Metrics::Render(const ControlPlane& cp, const Principal& who) const 
   counter("awan_jobs_submitted_total", "Jobs accepted.", c.submitted);
   counter("awan_store_errors_total", "Durable writes that failed (each retried at the next tick).",
           c.store_errors);
+  s += "# HELP awan_cycle_stage_seconds_total Wall time spent in each named stage of the scheduling cycle.\n"
+       "# TYPE awan_cycle_stage_seconds_total counter\n";
+  for (int k = 0; k < kCycleStages; ++k) {
+    s += fmt::format("awan_cycle_stage_seconds_total{{stage=\"{}\"}} {}\n",
+                     CycleStageName(static_cast<CycleStage>(k)),
+                     static_cast<double>(c.stages.stage_ns[static_cast<size_t>(k)]) / 1e9);
+  }
   s += cycle_.Render("awan_scheduling_cycle_seconds", "Wall time of one scheduling cycle.");
   s += api_.Render("awan_api_request_seconds", "Wall time of one API request.");
   return s;

@@ -184,8 +184,16 @@ Status JobsSimulation::RunUntil(int64_t until, std::atomic<int64_t>* progress) {
     }
     const bool timed = o_.ticks != nullptr && o_.cycle_ns != nullptr && sched.has_pending();
     const int64_t t0 = timed ? o_.ticks->NowNanos() : 0;
+    const CycleStats before = sched.cycle_stats();
     AWAN_RETURN_IF_ERROR(sched.Cycle(now));
-    if (timed) o_.cycle_ns->push_back(o_.ticks->NowNanos() - t0);
+    if (timed) {
+      o_.cycle_ns->push_back(o_.ticks->NowNanos() - t0);
+      if (o_.cycle_stage_ns != nullptr) {
+        std::array<int64_t, kCycleStages> d{};
+        for (size_t k = 0; k < d.size(); ++k) d[k] = sched.cycle_stats().stage_ns[k] - before.stage_ns[k];
+        o_.cycle_stage_ns->push_back(d);
+      }
+    }
     AWAN_RETURN_IF_ERROR(CollectStarts());
     if (timeline_.empty() || now >= timeline_.back().t_s + o_.sample_s) {
       timeline_.push_back({now, static_cast<int64_t>(sched.pending_count()),

@@ -60,6 +60,8 @@ struct JobsSimOptions {
   // both, the wall time of every scheduling cycle that had jobs waiting is appended to cycle_ns.
   TickSource* ticks = nullptr;
   std::vector<int64_t>* cycle_ns = nullptr;
+  // With ticks and cycle_ns: the time of each of those cycles by stage (same order as cycle_ns).
+  std::vector<std::array<int64_t, kCycleStages>>* cycle_stage_ns = nullptr;
 };
 
 // Wait reasons are the core's (core/job_scheduler.h).

@@ -137,7 +137,8 @@ TEST(Serve, JobsRunOnTheGpusAwanChoseAndTenantsStayApart) {
   for (const char* m :
        {"awan_jobs_waiting{tenant=\"my-university\"}", "awan_jobs_waiting{tenant=\"sg-fintech\"}",
         "awan_scheduling_cycle_seconds_bucket", "awan_api_request_seconds_count", "awan_decisions_total 2",
-        "awan_jobs_submitted_total 2"}) {
+        "awan_jobs_submitted_total 2", "awan_cycle_stage_seconds_total{stage=\"place\"}",
+        "awan_cycle_stage_seconds_total{stage=\"reserve\"}"}) {
     EXPECT_NE(metrics->body.find(m), std::string::npos) << m << "\n" << metrics->body;
   }
   const std::string mine = c.Get("/metrics", Bearer(a))->body;

@@ -450,7 +450,7 @@ jobs:
     while (l.w.jobs[idx].name != e.job) ++idx;
     EXPECT_FALSE(e.blocking.empty()) << e.job;
     for (const Counterfactual& c : e.counterfactuals) {
-      kinds[e.job].insert(c.kind);
+      kinds[e.job].insert(CounterfactualKindName(c.kind));
       auto holds = CounterfactualHolds(SourceOf(*sim), in, idx, c);
       ASSERT_TRUE(holds.ok()) << holds.status().ToString();
       EXPECT_TRUE(*holds) << e.job << ": " << c.text;
@@ -464,20 +464,20 @@ jobs:
     if (e.job != "waiter") continue;
     EXPECT_EQ(e.reason, "residency");
     for (const Counterfactual& c : e.counterfactuals) {
-      if (c.kind == "reclassify") {
+      if (c.kind == CounterfactualKind::kReclassify) {
         EXPECT_EQ(c.datasets, (std::vector<std::string>{"records"}));
         EXPECT_NE(c.region, "my");
       }
-      if (c.kind == "wait") {
+      if (c.kind == CounterfactualKind::kWait) {
         EXPECT_EQ(c.start_s, 3000);
       }
     }
     // A change that does not help is reported as not holding: the check can fail.
     Counterfactual wrong;
-    wrong.kind = "reclassify";
+    wrong.kind = CounterfactualKind::kReclassify;
     wrong.datasets = {"corpus"};
     EXPECT_FALSE(*CounterfactualHolds(SourceOf(*sim), in, 2, wrong));
-    wrong.kind = "wait";
+    wrong.kind = CounterfactualKind::kWait;
     wrong.start_s = 2999;
     EXPECT_FALSE(*CounterfactualHolds(SourceOf(*sim), in, 2, wrong));
   }
@@ -524,7 +524,7 @@ jobs:
   EXPECT_EQ((*ex)[0].reason, "quota");
   bool lend = false;
   for (const Counterfactual& c : (*ex)[0].counterfactuals) {
-    if (c.kind != "lend_quota") continue;
+    if (c.kind != CounterfactualKind::kLendQuota) continue;
     lend = true;
     EXPECT_TRUE(*CounterfactualHolds(SourceOf(*sim), in, 1, c)) << c.text;
   }
@@ -564,7 +564,7 @@ TEST_P(ExplainAsean, EveryCounterfactualHolds) {
     while (l->file.jobs[idx].name != e.job) ++idx;
     EXPECT_FALSE(e.counterfactuals.empty()) << e.job;
     for (const Counterfactual& c : e.counterfactuals) {
-      kinds.insert(c.kind);
+      kinds.insert(CounterfactualKindName(c.kind));
       auto holds = CounterfactualHolds(SourceOf(**sim), in, idx, c);
       ASSERT_TRUE(holds.ok()) << holds.status().ToString();
       EXPECT_TRUE(*holds) << e.job << ": " << c.text;

@@ -18,8 +18,9 @@ class NodeResourcesFit final : public FilterPlugin {
     if (node.mem_left < pod.memory) return FitReason::kInsufficientMemory;
     return FitReason::kFits;
   }
-  void FilterAll(const PodSpec& pod, const ClusterSnapshot& snap, std::span<FitReason> reasons) const override {
-    FilterEach(*this, pod, snap, reasons);
+  void FilterRange(const PodSpec& pod, const ClusterSnapshot& snap, uint32_t first,
+                   std::span<FitReason> reasons) const override {
+    FilterEach(*this, pod, snap, first, reasons);
   }
 };
 
@@ -27,9 +28,10 @@ class GpuFit final : public FilterPlugin {
  public:
   std::string_view name() const override { return "GpuFit"; }
   FitReason Filter(const PodSpec& pod, const NodeState& node) const override;
-  void FilterAll(const PodSpec& pod, const ClusterSnapshot& snap, std::span<FitReason> reasons) const override {
+  void FilterRange(const PodSpec& pod, const ClusterSnapshot& snap, uint32_t first,
+                   std::span<FitReason> reasons) const override {
     if (!pod.wants_gpu()) return;  // CPU-only pods pass every node
-    FilterEach(*this, pod, snap, reasons);
+    FilterEach(*this, pod, snap, first, reasons);
   }
 };
 
