@@ -1,5 +1,6 @@
 // libFuzzer target: the audit-log verifier, which reads files an adversary may have edited. Any input must be
-// accepted or rejected with a message naming a line; never a crash or a hang. Built and run by scripts/fuzz.sh.
+// accepted or rejected with a message naming a line; never a crash or a hang. Built and run by
+// scripts/fuzz.sh.
 #include <cstdint>
 #include <cstdlib>
 #include <memory>

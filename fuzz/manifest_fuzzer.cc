@@ -1,13 +1,13 @@
-// libFuzzer target: the job manifest parser, which is what POST /v1/jobs runs on every request body. Any input
-// must give a job or a clear error naming the source; never a crash, a hang or a job without its required
-// fields. Built and run by scripts/fuzz.sh (clang, -fsanitize=fuzzer,address,undefined).
+// libFuzzer target: the job manifest parser, which is what POST /v1/jobs runs on every request body. Any
+// input must give a job or a clear error naming the source; never a crash, a hang or a job without its
+// required fields. Built and run by scripts/fuzz.sh (clang, -fsanitize=fuzzer,address,undefined).
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
 #include <string>
 
-#include "fleet_fixture.h"
 #include "config/job_manifest.h"
+#include "fleet_fixture.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   (void)FuzzFleet();

@@ -1,6 +1,6 @@
-#include <filesystem>
-
 #include <gtest/gtest.h>
+
+#include <filesystem>
 
 #include "jobs_scenario_runner.h"
 #include "scenario_runner.h"
@@ -24,12 +24,12 @@ TEST_P(Scenario, Passes) {
   EXPECT_TRUE(s.ok()) << s.message();
 }
 
-INSTANTIATE_TEST_SUITE_P(Files, Scenario, ::testing::ValuesIn(ScenarioFiles()),
-                         [](const auto& info) {
-                           std::string n = info.param.substr(0, info.param.size() - 4);
-                           for (char& c : n) if (!isalnum(static_cast<unsigned char>(c))) c = '_';
-                           return n;
-                         });
+INSTANTIATE_TEST_SUITE_P(Files, Scenario, ::testing::ValuesIn(ScenarioFiles()), [](const auto& info) {
+  std::string n = info.param.substr(0, info.param.size() - 4);
+  for (char& c : n)
+    if (!isalnum(static_cast<unsigned char>(c))) c = '_';
+  return n;
+});
 
 TEST(ScenarioRunner, AWrongExpectationFailsWithItsLine) {
   Status s = RunScenarioText("node a gpus=1\npod p gpus=1\nexpect p on b\n", "inline");
@@ -59,12 +59,14 @@ TEST_P(JobScenario, Passes) {
 INSTANTIATE_TEST_SUITE_P(JobFiles, JobScenario, ::testing::ValuesIn(JobScenarioFiles()),
                          [](const auto& info) {
                            std::string n = info.param.substr(0, info.param.size() - 5);
-                           for (char& c : n) if (!isalnum(static_cast<unsigned char>(c))) c = '_';
+                           for (char& c : n)
+                             if (!isalnum(static_cast<unsigned char>(c))) c = '_';
                            return n;
                          });
 
 TEST(JobScenarioRunner, AWrongExpectationFailsWithItsLine) {
-  const std::string base = "fleet nodes=1 gpus=8\ntenant a guaranteed=8\njob j tenant=a at=0 duration=10 gpus=8\n";
+  const std::string base =
+      "fleet nodes=1 gpus=8\ntenant a guaranteed=8\njob j tenant=a at=0 duration=10 gpus=8\n";
   Status s = RunJobScenarioText(base + "expect j start=0 end=11\n", "inline");
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("inline:4"), std::string::npos) << s.message();

@@ -1,8 +1,8 @@
 #include "test_util.h"
 
-#include <sstream>
-
 #include <gtest/gtest.h>
+
+#include <sstream>
 
 namespace awan::testing {
 
@@ -28,9 +28,15 @@ std::string Mutate(const std::string& base, Rng& rng, std::string_view alphabet,
     const size_t pos = rng.Uniform(s.size() + 1);
     const char c = alphabet[rng.Uniform(alphabet.size())];
     switch (rng.Uniform(3)) {
-      case 0: s.insert(s.begin() + static_cast<std::ptrdiff_t>(pos), c); break;
-      case 1: if (pos < s.size()) s.erase(pos, 1); break;
-      default: if (pos < s.size()) s[pos] = c; break;
+      case 0:
+        s.insert(s.begin() + static_cast<std::ptrdiff_t>(pos), c);
+        break;
+      case 1:
+        if (pos < s.size()) s.erase(pos, 1);
+        break;
+      default:
+        if (pos < s.size()) s[pos] = c;
+        break;
     }
   }
   return s;

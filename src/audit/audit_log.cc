@@ -3,7 +3,6 @@
 #include <openssl/evp.h>
 
 #include <map>
-
 #include <nlohmann/json.hpp>
 
 namespace awan::audit {
@@ -11,7 +10,9 @@ namespace {
 
 using Json = nlohmann::json;
 
-std::string RegionName(const Fleet& fleet, DomainId r) { return fleet.topology().DomainName(TopologyLevel::kRegion, r); }
+std::string RegionName(const Fleet& fleet, DomainId r) {
+  return fleet.topology().DomainName(TopologyLevel::kRegion, r);
+}
 
 Json RulesJson(const JobResidency& rules) {
   Json out = Json::array();
@@ -56,9 +57,9 @@ std::string AuditChain::Append(const Fleet& fleet, int64_t t_s, const JobSpec& j
   for (uint32_t r = 0; r < fleet.region_count(); ++r) {
     if (rules.Allows(DomainId(r))) allowed.push_back(RegionName(fleet, DomainId(r)));
   }
-  Json body = {{"seq", seq_ + 1}, {"t_s", t_s},          {"job", job.name}, {"tenant", job.tenant},
-               {"run", run},      {"tasks", t},          {"rules", RulesJson(rules)},
-               {"allowed_regions", allowed},             {"prev", head_}};
+  Json body = {{"seq", seq_ + 1}, {"t_s", t_s}, {"job", job.name},           {"tenant", job.tenant},
+               {"run", run},      {"tasks", t}, {"rules", RulesJson(rules)}, {"allowed_regions", allowed},
+               {"prev", head_}};
   head_ = Hash(head_, body);
   ++seq_;
   body["hash"] = head_;
@@ -66,11 +67,14 @@ std::string AuditChain::Append(const Fleet& fleet, int64_t t_s, const JobSpec& j
 }
 
 StatusOr<VerifyReport> VerifyAuditLog(std::string_view text, const Fleet& fleet, const DataCatalog* catalog,
-                                      const std::vector<JobSpec>* jobs, const std::vector<TenantSpec>* tenants) {
+                                      const std::vector<JobSpec>* jobs,
+                                      const std::vector<TenantSpec>* tenants) {
   std::map<std::string, DomainId> regions;
-  for (uint32_t r = 0; r < fleet.region_count(); ++r) regions.emplace(RegionName(fleet, DomainId(r)), DomainId(r));
+  for (uint32_t r = 0; r < fleet.region_count(); ++r)
+    regions.emplace(RegionName(fleet, DomainId(r)), DomainId(r));
   std::map<std::string, const JobSpec*> job_by_name;
-  if (jobs) for (const JobSpec& j : *jobs) job_by_name[j.name] = &j;
+  if (jobs)
+    for (const JobSpec& j : *jobs) job_by_name[j.name] = &j;
   VerifyReport rep;
   rep.head = std::string(64, '0');
   size_t line_no = 0, pos = 0;
@@ -80,13 +84,16 @@ StatusOr<VerifyReport> VerifyAuditLog(std::string_view text, const Fleet& fleet,
     pos = nl + 1;
     ++line_no;
     if (line.empty()) continue;
-    const std::string where = "line " + std::to_string(line_no) + " (entry " + std::to_string(rep.entries + 1) + ")";
+    const std::string where =
+        "line " + std::to_string(line_no) + " (entry " + std::to_string(rep.entries + 1) + ")";
     Json e = Json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (e.is_discarded() || !e.is_object()) return DataLoss(where + ": not a JSON object: the log is damaged");
+    if (e.is_discarded() || !e.is_object())
+      return DataLoss(where + ": not a JSON object: the log is damaged");
     try {
-      // An integer, checked before it is read: converting a JSON float such as 1e92 to an integer is undefined
-      // behaviour (found by the audit fuzzer).
-      if (!e.at("seq").is_number_integer()) return DataLoss(where + ": seq " + e.at("seq").dump() + " is not an integer");
+      // An integer, checked before it is read: converting a JSON float such as 1e92 to an integer is
+      // undefined behaviour (found by the audit fuzzer).
+      if (!e.at("seq").is_number_integer())
+        return DataLoss(where + ": seq " + e.at("seq").dump() + " is not an integer");
       if (e.at("seq").get<int64_t>() != rep.entries + 1) {
         return DataLoss(where + ": seq " + e.at("seq").dump() + " where " + std::to_string(rep.entries + 1) +
                         " was expected: an entry was removed, inserted or reordered");
@@ -97,14 +104,16 @@ StatusOr<VerifyReport> VerifyAuditLog(std::string_view text, const Fleet& fleet,
       const std::string hash = e.at("hash").get<std::string>();
       Json body = e;
       body.erase("hash");
-      if (Hash(rep.head, body) != hash) return DataLoss(where + ": hash mismatch: the entry was altered after it was written");
+      if (Hash(rep.head, body) != hash)
+        return DataLoss(where + ": hash mismatch: the entry was altered after it was written");
       // The placement against the fleet and the logged rules.
       const std::string job = e.at("job").get<std::string>();
       JobResidency logged;
       for (const Json& r : e.at("rules")) {
         RuleCitation c;
         c.data = r.at("data").get<std::string>();
-        if (!ParseDataClass(r.at("class").get<std::string>(), &c.cls)) return InvalidArgument(where + ": unknown class " + r.at("class").dump());
+        if (!ParseDataClass(r.at("class").get<std::string>(), &c.cls))
+          return InvalidArgument(where + ": unknown class " + r.at("class").dump());
         for (const Json& j : r.at("jurisdictions")) c.places.jurisdictions.insert(j.get<std::string>());
         for (const Json& g : r.at("regions")) c.places.regions.insert(g.get<std::string>());
         for (const Json& i : r.at("inherited")) c.inherited.push_back(i.get<std::string>());
@@ -113,33 +122,40 @@ StatusOr<VerifyReport> VerifyAuditLog(std::string_view text, const Fleet& fleet,
       for (const Json& t : e.at("tasks")) {
         const std::string node = t.at("node").get<std::string>();
         NodeIndex n;
-        if (!fleet.FindNode(node, &n)) return FailedPrecondition(where + ": job " + job + " ran on node " + node + ", which the fleet does not have");
+        if (!fleet.FindNode(node, &n))
+          return FailedPrecondition(where + ": job " + job + " ran on node " + node +
+                                    ", which the fleet does not have");
         const DomainId r = fleet.region_of(n);
         if (t.at("region").get<std::string>() != RegionName(fleet, r) ||
             t.at("jurisdiction").get<std::string>() != fleet.region(r).jurisdiction) {
-          return FailedPrecondition(where + ": node " + node + " is in region " + RegionName(fleet, r) + " (" +
-                                    fleet.region(r).jurisdiction + "), not " + t.at("region").dump() + " as logged");
+          return FailedPrecondition(where + ": node " + node + " is in region " + RegionName(fleet, r) +
+                                    " (" + fleet.region(r).jurisdiction + "), not " + t.at("region").dump() +
+                                    " as logged");
         }
         for (const RuleCitation& c : logged.binding) {
           if (!AllowedRegions(fleet, c.cls, c.places)[r.value]) {
-            return FailedPrecondition(where + ": residency violation: job " + job + " ran on node " + node + " in region " +
-                                      RegionName(fleet, r) + " (" + fleet.region(r).jurisdiction +
-                                      (fleet.region(r).edge ? ", edge site" : "") + "), but " + c.data + " is " +
-                                      std::string(DataClassName(c.cls)) + " and may be processed only in " + c.places.ToString());
+            return FailedPrecondition(
+                where + ": residency violation: job " + job + " ran on node " + node + " in region " +
+                RegionName(fleet, r) + " (" + fleet.region(r).jurisdiction +
+                (fleet.region(r).edge ? ", edge site" : "") + "), but " + c.data + " is " +
+                std::string(DataClassName(c.cls)) + " and may be processed only in " + c.places.ToString());
           }
         }
       }
       if (catalog != nullptr && jobs != nullptr && tenants != nullptr) {
         auto it = job_by_name.find(job);
-        if (it == job_by_name.end()) return FailedPrecondition(where + ": job " + job + " is not in the workload");
+        if (it == job_by_name.end())
+          return FailedPrecondition(where + ": job " + job + " is not in the workload");
         const TenantSpec* ts = nullptr;
-        for (const TenantSpec& t : *tenants) if (t.name == it->second->tenant) ts = &t;
+        for (const TenantSpec& t : *tenants)
+          if (t.name == it->second->tenant) ts = &t;
         if (ts == nullptr) return FailedPrecondition(where + ": tenant of job " + job + " unknown");
         auto truth = catalog->ForJob(*it->second, *ts);
         if (!truth.ok()) return truth.status();
         if (RulesJson(*truth) != e.at("rules")) {
-          return FailedPrecondition(where + ": the rules logged for job " + job + " are not the catalog's: logged " +
-                                    e.at("rules").dump() + ", catalog " + RulesJson(*truth).dump());
+          return FailedPrecondition(where + ": the rules logged for job " + job +
+                                    " are not the catalog's: logged " + e.at("rules").dump() + ", catalog " +
+                                    RulesJson(*truth).dump());
         }
       }
     } catch (const Json::exception& ex) {

@@ -48,7 +48,8 @@ struct VerifyReport {
 // the region and jurisdiction logged, and that every task's region is allowed by every logged rule. With a
 // catalog, also that the logged rules are the catalog's rules for the job (`jobs` by name, `tenant_of` gives
 // the tenant spec). The first problem fails, naming the entry (seq) and line.
-StatusOr<VerifyReport> VerifyAuditLog(std::string_view text, const Fleet& fleet, const DataCatalog* catalog = nullptr,
+StatusOr<VerifyReport> VerifyAuditLog(std::string_view text, const Fleet& fleet,
+                                      const DataCatalog* catalog = nullptr,
                                       const std::vector<JobSpec>* jobs = nullptr,
                                       const std::vector<TenantSpec>* tenants = nullptr);
 

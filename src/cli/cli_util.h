@@ -1,10 +1,10 @@
 // Small helpers shared by the `awan` subcommands.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <string>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "common/status.h"
 

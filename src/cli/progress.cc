@@ -1,15 +1,16 @@
 #include "cli/progress.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
 
-#include <fmt/format.h>
-
 namespace awan::cli {
 
 ProgressBar::ProgressBar(std::string label, bool enabled)
-    : label_(std::move(label)), enabled_(enabled), tty_(isatty(fileno(stderr))),
+    : label_(std::move(label)),
+      enabled_(enabled),
+      tty_(isatty(fileno(stderr))),
       start_(std::chrono::steady_clock::now()) {}
 
 void ProgressBar::Update(int64_t done, int64_t total, const std::string& detail) {

@@ -1,9 +1,9 @@
 #include "cli/sim_openb.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "cli/cli_util.h"
 #include "cli/progress.h"
@@ -21,9 +21,12 @@ void AddSimOpenb(CLI::App& sim, SimOpenbArgs& a) {
   c->add_option("--pods", a.pods, "pod list CSV(s); repeat or separate with commas for several workloads")
       ->required()
       ->delimiter(',');
-  c->add_option("--policy", a.policies, "comma-separated policies (see `awan policies`); `bound` is the LP bound, `bound-online` "
-                 "the LP bound under the online rule (every pod that fits is placed), `bound:P` the LP bound given "
-                 "the pods policy P placed by arrived 100 %")->capture_default_str();
+  c->add_option(
+       "--policy", a.policies,
+       "comma-separated policies (see `awan policies`); `bound` is the LP bound, `bound-online` "
+       "the LP bound under the online rule (every pod that fits is placed), `bound:P` the LP bound given "
+       "the pods policy P placed by arrived 100 %")
+      ->capture_default_str();
   c->add_option("--seeds", a.seeds, "seeds: FIRST-LAST or a comma list")->capture_default_str();
   c->add_option("--tune", a.tune, "workload tuned to this multiple of GPU capacity")->capture_default_str();
   c->add_option("--json", a.json_out, "write runs and summary as JSON to this file");
@@ -31,9 +34,10 @@ void AddSimOpenb(CLI::App& sim, SimOpenbArgs& a) {
   c->add_option("--published", a.published,
                 "the paper's analysis_allo_discrete.csv: show published means and differences");
   c->add_option("--threads", a.threads, "worker threads (default: all cores)");
-  c->add_flag("--bound", a.bound,
-              "also compute the LP upper bounds on allocation per seed (policies `bound` and `bound-online`; on by "
-              "default with --report)");
+  c->add_flag(
+      "--bound", a.bound,
+      "also compute the LP upper bounds on allocation per seed (policies `bound` and `bound-online`; on by "
+      "default with --report)");
   c->add_flag("--no-bound", a.no_bound, "never compute the bounds, even with --report");
   c->add_flag("--quiet", a.quiet, "no progress bar");
 }
@@ -48,7 +52,8 @@ int RunSimOpenb(const SimOpenbArgs& a) {
   for (const std::string& path : a.pods) {
     auto pods = trace::ReadOpenbPods(path, fleet.models());
     if (!pods.ok()) return Fail(pods.status());
-    spec.workloads.push_back(sim::Workload{trace::OpenbWorkloadName(path), sim::SortedByName(std::move(*pods))});
+    spec.workloads.push_back(
+        sim::Workload{trace::OpenbWorkloadName(path), sim::SortedByName(std::move(*pods))});
   }
   spec.policies = SplitList(a.policies);
   if (spec.policies.empty()) return Fail(InvalidArgument("--policy names no policy"));
@@ -58,7 +63,8 @@ int RunSimOpenb(const SimOpenbArgs& a) {
     if (spec.policies.empty()) return Fail(InvalidArgument("--no-bound leaves no policy to run"));
   } else if (a.bound || !a.report_dir.empty()) {
     for (const char* b : {sim::kBoundPolicy, sim::kOnlineBoundPolicy}) {
-      if (std::find(spec.policies.begin(), spec.policies.end(), b) == spec.policies.end()) spec.policies.push_back(b);
+      if (std::find(spec.policies.begin(), spec.policies.end(), b) == spec.policies.end())
+        spec.policies.push_back(b);
     }
   }
   auto seeds = sim::ParseSeeds(a.seeds);
@@ -72,7 +78,9 @@ int RunSimOpenb(const SimOpenbArgs& a) {
     if (!p.ok()) return Fail(p.status());
     published = std::move(*p);
   }
-  fmt::print(stderr, "awan sim openb: {} nodes ({} GPUs), {} workload(s) x {} policies x {} seeds = {} runs on {} thread(s)\n",
+  fmt::print(stderr,
+             "awan sim openb: {} nodes ({} GPUs), {} workload(s) x {} policies x {} seeds = {} runs on {} "
+             "thread(s)\n",
              fleet.size(), fleet.total_gpus(), spec.workloads.size(), spec.policies.size(), spec.seeds.size(),
              spec.workloads.size() * spec.policies.size() * spec.seeds.size(), spec.threads);
   ProgressBar bar("sim openb", !a.quiet);
@@ -96,7 +104,8 @@ int RunSimOpenb(const SimOpenbArgs& a) {
 }
 
 void AddGenerate(CLI::App& app, GenerateArgs& a) {
-  CLI::App* c = app.add_subcommand("example", "Write awan's built-in example fleet and pod mix (openb format)");
+  CLI::App* c =
+      app.add_subcommand("example", "Write awan's built-in example fleet and pod mix (openb format)");
   c->add_option("--out", a.out_dir, "output folder (nodes.csv, pods.csv)")->capture_default_str();
   c->add_option("--nodes", a.nodes, "number of nodes")->capture_default_str()->check(CLI::Range(1, 1000000));
   c->add_option("--mix", a.mix, "fleet mix: mixed or hgx (all 8-GPU nodes)")
@@ -115,8 +124,9 @@ int RunGenerate(const GenerateArgs& a) {
   spec.gpu_demand_ratio = a.demand;
   spec.seed = a.seed;
   if (Status s = sim::WriteExample(spec, a.out_dir); !s.ok()) return Fail(s);
-  fmt::print("wrote {0}/nodes.csv and {0}/pods.csv ({1} nodes, {2} mix, demand {3:.2f}x GPU capacity, seed {4})\n",
-             a.out_dir, a.nodes, a.mix, a.demand, a.seed);
+  fmt::print(
+      "wrote {0}/nodes.csv and {0}/pods.csv ({1} nodes, {2} mix, demand {3:.2f}x GPU capacity, seed {4})\n",
+      a.out_dir, a.nodes, a.mix, a.demand, a.seed);
   return 0;
 }
 

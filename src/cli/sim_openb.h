@@ -1,10 +1,9 @@
 // `awan sim openb` and `awan generate example`: the openb experiment on the command line.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 namespace awan::cli {
 

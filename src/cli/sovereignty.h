@@ -3,10 +3,9 @@
 // wait, with counterfactuals computed on cloned scheduler state).
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <cstdint>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 namespace awan::cli {
 

@@ -28,17 +28,18 @@ struct NodeTypeSpec {
 struct FleetFile {
   std::string name;
   std::map<std::string, NodeTypeSpec> node_types;
-  Fleet fleet;                        // nodes named <zone>-<block>-<supernode>-<index>
+  Fleet fleet;                            // nodes named <zone>-<block>-<supernode>-<index>
   std::vector<std::string> node_type_of;  // by node index
   std::vector<TenantSpec> tenants;
-  TenantSpec default_tenant;          // for tenants a workload names but the file does not (name left empty)
+  TenantSpec default_tenant;  // for tenants a workload names but the file does not (name left empty)
   bool has_default_tenant = false;
 
   // The tenant named `name`, or the default tenant under that name; NotFound if there is no default.
   StatusOr<TenantSpec> Tenant(const std::string& name) const;
 };
 
-// The fleet owns its topology and nodes; snapshots borrow it, so the result is heap-allocated and never moves.
+// The fleet owns its topology and nodes; snapshots borrow it, so the result is heap-allocated and never
+// moves.
 StatusOr<std::unique_ptr<FleetFile>> ParseFleetFile(std::string_view text, std::string_view source);
 StatusOr<std::unique_ptr<FleetFile>> ReadFleetFile(const std::string& path);
 

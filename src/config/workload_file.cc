@@ -1,10 +1,10 @@
 #include "config/workload_file.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <set>
-
-#include <fmt/format.h>
 
 #include "config/yaml_reader.h"
 #include "trace/csv.h"
@@ -32,8 +32,9 @@ bool HasRegion(const Fleet& fleet, const std::string& name) {
 
 StatusOr<JobSpec> ParseJob(const Reader& r, const YAML::Node& n, const Fleet& fleet) {
   AWAN_RETURN_IF_ERROR(r.ExpectMap(n, "job"));
-  AWAN_RETURN_IF_ERROR(r.OnlyKeys(n, "job", {"name", "tenant", "submit_s", "duration_s", "tasks", "gpus", "accelerator",
-                                             "cpu", "memory_gib", "topology", "reads", "writes", "user"}));
+  AWAN_RETURN_IF_ERROR(r.OnlyKeys(n, "job",
+                                  {"name", "tenant", "submit_s", "duration_s", "tasks", "gpus", "accelerator",
+                                   "cpu", "memory_gib", "topology", "reads", "writes", "user"}));
   JobSpec j;
   AWAN_ASSIGN_OR_RETURN(YAML::Node nm, r.Required(n, "name", "job"));
   AWAN_ASSIGN_OR_RETURN(j.name, r.String(nm, "job name"));
@@ -50,7 +51,8 @@ StatusOr<JobSpec> ParseJob(const Reader& r, const YAML::Node& n, const Fleet& fl
 
 }  // namespace
 
-Status ParseJobShape(const Reader& r, const YAML::Node& n, const std::string& what, const Fleet& fleet, JobSpec* j) {
+Status ParseJobShape(const Reader& r, const YAML::Node& n, const std::string& what, const Fleet& fleet,
+                     JobSpec* j) {
   if (n["tasks"]) {
     AWAN_ASSIGN_OR_RETURN(int64_t t, r.Int(n["tasks"], what + " tasks", 1, 100000));
     j->tasks = static_cast<int>(t);
@@ -61,7 +63,8 @@ Status ParseJobShape(const Reader& r, const YAML::Node& n, const std::string& wh
     j->task.gpu_count = 1;
     j->task.gpu_milli = GpuMilli(std::llround(gpus * 1000));
   } else {
-    if (gpus != std::floor(gpus)) return r.Error(g, what + " gpus: a whole number of GPUs, or a fraction below 1 (one shared device)");
+    if (gpus != std::floor(gpus))
+      return r.Error(g, what + " gpus: a whole number of GPUs, or a fraction below 1 (one shared device)");
     j->task.gpu_count = static_cast<int>(gpus);
     j->task.gpu_milli = kWholeGpu;
   }
@@ -72,7 +75,8 @@ Status ParseJobShape(const Reader& r, const YAML::Node& n, const std::string& wh
       const size_t bar = std::min(j->task.model_constraint.find('|', from), j->task.model_constraint.size());
       const std::string m = j->task.model_constraint.substr(from, bar - from);
       const AcceleratorId id = fleet.models().Find(m);
-      if (id == kNoAccelerator) return r.Error(n["accelerator"], what + " accelerator: the fleet has no '" + m + "'");
+      if (id == kNoAccelerator)
+        return r.Error(n["accelerator"], what + " accelerator: the fleet has no '" + m + "'");
       j->task.allowed_models.Add(id);
       from = bar + 1;
     }
@@ -90,17 +94,22 @@ Status ParseJobShape(const Reader& r, const YAML::Node& n, const std::string& wh
   j->task.name = j->name;
   if (n["topology"]) {
     AWAN_ASSIGN_OR_RETURN(std::string t, r.String(n["topology"], what + " topology"));
-    if (t == "supernode") j->widest = TopologyLevel::kSupernode;
-    else if (t == "block") j->widest = TopologyLevel::kBlock;
-    else if (t == "zone") j->widest = TopologyLevel::kZone;
-    else return r.Error(n["topology"], what + " topology: expected supernode, block or zone, got '" + t + "'");
+    if (t == "supernode")
+      j->widest = TopologyLevel::kSupernode;
+    else if (t == "block")
+      j->widest = TopologyLevel::kBlock;
+    else if (t == "zone")
+      j->widest = TopologyLevel::kZone;
+    else
+      return r.Error(n["topology"], what + " topology: expected supernode, block or zone, got '" + t + "'");
   }
   if (n["reads"]) AWAN_RETURN_IF_ERROR(Names(r, n["reads"], what + " reads", &j->reads));
   if (n["writes"]) AWAN_RETURN_IF_ERROR(Names(r, n["writes"], what + " writes", &j->writes));
   if (n["user"]) {
     AWAN_ASSIGN_OR_RETURN(j->user_location, r.String(n["user"], what + " user"));
     if (!fleet.HasUserLocation(j->user_location)) {
-      return r.Error(n["user"], what + " user: the fleet declares no user location '" + j->user_location + "'");
+      return r.Error(n["user"],
+                     what + " user: the fleet declares no user location '" + j->user_location + "'");
     }
   }
   return Status::Ok();
@@ -125,13 +134,16 @@ StatusOr<WorkloadFile> ParseWorkloadFile(std::string_view text, std::string_view
         AWAN_ASSIGN_OR_RETURN(YAML::Node nm, r.Required(d, "name", "dataset"));
         AWAN_ASSIGN_OR_RETURN(spec.name, r.String(nm, "dataset name"));
         const std::string what = "dataset '" + spec.name + "'";
-        AWAN_RETURN_IF_ERROR(ParseDataRule(r, d, what, {"name", "classification", "jurisdictions", "regions", "home"}, &spec));
+        AWAN_RETURN_IF_ERROR(
+            ParseDataRule(r, d, what, {"name", "classification", "jurisdictions", "regions", "home"}, &spec));
         for (const std::string& reg : spec.places.regions) {
-          if (!HasRegion(fleet, reg)) return r.Error(d["regions"], what + ": the fleet has no region '" + reg + "'");
+          if (!HasRegion(fleet, reg))
+            return r.Error(d["regions"], what + ": the fleet has no region '" + reg + "'");
         }
         if (d["home"]) {
           AWAN_ASSIGN_OR_RETURN(spec.home_region, r.String(d["home"], what + " home"));
-          if (!HasRegion(fleet, spec.home_region)) return r.Error(d["home"], what + " home: the fleet has no region '" + spec.home_region + "'");
+          if (!HasRegion(fleet, spec.home_region))
+            return r.Error(d["home"], what + " home: the fleet has no region '" + spec.home_region + "'");
         }
         if (!seen.insert(spec.name).second) return r.Error(d, what + " is listed twice");
         out.datasets.push_back(std::move(spec));
@@ -149,7 +161,8 @@ StatusOr<WorkloadFile> ParseWorkloadFile(std::string_view text, std::string_view
   } catch (const YAML::Exception& e) {
     return YamlError(source, e);
   }
-  std::stable_sort(out.jobs.begin(), out.jobs.end(), [](const JobSpec& a, const JobSpec& b) { return a.submit_s < b.submit_s; });
+  std::stable_sort(out.jobs.begin(), out.jobs.end(),
+                   [](const JobSpec& a, const JobSpec& b) { return a.submit_s < b.submit_s; });
   return out;
 }
 
@@ -166,7 +179,9 @@ std::string List(const std::vector<std::string>& v) {
   return s + "]";
 }
 
-std::string List(const std::set<std::string>& v) { return List(std::vector<std::string>(v.begin(), v.end())); }
+std::string List(const std::set<std::string>& v) {
+  return List(std::vector<std::string>(v.begin(), v.end()));
+}
 
 }  // namespace
 
@@ -184,9 +199,10 @@ std::string FormatWorkloadFile(const WorkloadFile& w, const Fleet& fleet, const 
   }
   s += "jobs:\n";
   for (const JobSpec& j : w.jobs) {
-    const double gpus = j.task.gpu_milli < kWholeGpu ? static_cast<double>(j.task.gpu_milli.value) / 1000.0 : j.task.gpu_count;
-    s += fmt::format("  - {{name: {}, tenant: {}, submit_s: {}, duration_s: {}, tasks: {}, gpus: {}", j.name, j.tenant,
-                     j.submit_s, j.duration_s, j.tasks, gpus);
+    const double gpus = j.task.gpu_milli < kWholeGpu ? static_cast<double>(j.task.gpu_milli.value) / 1000.0
+                                                     : j.task.gpu_count;
+    s += fmt::format("  - {{name: {}, tenant: {}, submit_s: {}, duration_s: {}, tasks: {}, gpus: {}", j.name,
+                     j.tenant, j.submit_s, j.duration_s, j.tasks, gpus);
     if (!j.task.model_constraint.empty()) s += ", accelerator: " + j.task.model_constraint;
     s += fmt::format(", cpu: {}, memory_gib: {}", static_cast<double>(j.task.cpu.value) / 1000.0,
                      static_cast<double>(j.task.memory.value) / 1024.0);

@@ -24,8 +24,8 @@ class Reader {
   Status Error(const YAML::Node& at, const std::string& message) const {
     const YAML::Mark m = at.Mark();
     if (m.is_null()) return InvalidArgument(source_ + ": " + message);
-    return InvalidArgument(source_ + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1) + ": " +
-                           message);
+    return InvalidArgument(source_ + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1) +
+                           ": " + message);
   }
 
   Status ExpectMap(const YAML::Node& n, const std::string& what) const {
@@ -38,7 +38,8 @@ class Reader {
   }
 
   // Every key of `n` must be one of `allowed`.
-  Status OnlyKeys(const YAML::Node& n, const std::string& what, std::initializer_list<const char*> allowed) const {
+  Status OnlyKeys(const YAML::Node& n, const std::string& what,
+                  std::initializer_list<const char*> allowed) const {
     for (const auto& kv : n) {
       const std::string key = kv.first.as<std::string>();
       bool ok = false;
@@ -75,8 +76,8 @@ class Reader {
   StatusOr<double> Number(const YAML::Node& v, const std::string& what, double lo, double hi) const {
     double x = 0;
     if (!v.IsScalar() || !YAML::convert<double>::decode(v, x) || !std::isfinite(x) || x < lo || x > hi) {
-      return Error(v, what + ": expected a number in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]" +
-                          (v.IsScalar() ? ", got '" + v.Scalar() + "'" : ""));
+      return Error(v, what + ": expected a number in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                          "]" + (v.IsScalar() ? ", got '" + v.Scalar() + "'" : ""));
     }
     return x;
   }
@@ -106,9 +107,10 @@ inline Status YamlError(std::string_view source, const YAML::Exception& e) {
 Status ParseDataRule(const Reader& r, const YAML::Node& n, const std::string& what,
                      std::initializer_list<const char*> keys, DataSpec* d);
 
-// A job's shape and data, shared by workload files and job manifests: tasks, gpus (per task; a fraction below 1
-// is one shared device), accelerator ("H100|H200", checked against the fleet), cpu, memory_gib, topology,
+// A job's shape and data, shared by workload files and job manifests: tasks, gpus (per task; a fraction below
+// 1 is one shared device), accelerator ("H100|H200", checked against the fleet), cpu, memory_gib, topology,
 // reads, writes, user (a fleet user location). Sets j->task.name to j->name.
-Status ParseJobShape(const Reader& r, const YAML::Node& n, const std::string& what, const Fleet& fleet, JobSpec* j);
+Status ParseJobShape(const Reader& r, const YAML::Node& n, const std::string& what, const Fleet& fleet,
+                     JobSpec* j);
 
 }  // namespace awan::config

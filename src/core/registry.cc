@@ -92,7 +92,8 @@ StatusOr<Profile> PluginRegistry::Build(const ProfileConfig& c, const PluginCont
 StatusOr<std::unique_ptr<ScorePlugin>> PluginRegistry::BuildScorer(const std::string& name,
                                                                    const PluginContext& ctx) const {
   auto it = scorers_.find(name);
-  if (it == scorers_.end()) return NotFound("unknown score plugin '" + name + "' (known: " + JoinKeys(scorers_) + ")");
+  if (it == scorers_.end())
+    return NotFound("unknown score plugin '" + name + "' (known: " + JoinKeys(scorers_) + ")");
   return it->second(ctx);
 }
 

@@ -36,13 +36,16 @@ Status CheckPlaces(const Fleet& fleet, const DataSpec& d, const std::string& wha
     for (uint32_t i = 0; i < fleet.region_count() && !found; ++i) {
       found = fleet.topology().DomainName(TopologyLevel::kRegion, DomainId(i)) == r;
     }
-    if (!found) return InvalidArgument(what + " '" + d.name + "' names region '" + r + "', which the fleet does not have");
+    if (!found)
+      return InvalidArgument(what + " '" + d.name + "' names region '" + r +
+                             "', which the fleet does not have");
   }
   return Status::Ok();
 }
 
 // Combines `from` into `into` (class: the stricter; regions: the intersection). Returns true if it changed.
-bool Tighten(DataClass from_cls, const std::vector<uint8_t>& from_ok, DataClass* cls, std::vector<uint8_t>* ok) {
+bool Tighten(DataClass from_cls, const std::vector<uint8_t>& from_ok, DataClass* cls,
+             std::vector<uint8_t>* ok) {
   bool changed = false;
   if (from_cls > *cls) *cls = from_cls, changed = true;
   for (size_t r = 0; r < ok->size(); ++r) {
@@ -61,14 +64,16 @@ StatusOr<DataCatalog> DataCatalog::Build(const Fleet& fleet, const std::vector<D
   for (const DataSpec& d : declared) {
     AWAN_RETURN_IF_ERROR(CheckPlaces(fleet, d, "dataset"));
     if (!d.home_region.empty()) {
-      AWAN_RETURN_IF_ERROR(CheckPlaces(fleet, DataSpec{d.name, DataClass::kPublic, PlaceList{{}, {d.home_region}}, ""}, "dataset"));
+      AWAN_RETURN_IF_ERROR(CheckPlaces(
+          fleet, DataSpec{d.name, DataClass::kPublic, PlaceList{{}, {d.home_region}}, ""}, "dataset"));
     }
     Entry e;
     e.spec = d;
     e.declared = true;
     e.cls = d.cls;
     e.region_ok = AllowedRegions(fleet, d.cls, d.places);
-    if (!c.entries_.emplace(d.name, std::move(e)).second) return InvalidArgument("dataset '" + d.name + "' is declared twice");
+    if (!c.entries_.emplace(d.name, std::move(e)).second)
+      return InvalidArgument("dataset '" + d.name + "' is declared twice");
   }
   // Items only jobs name take the defaults of the tenants whose jobs write them (or, if none does, of the
   // tenants whose jobs read them), combined strictest: independent of the jobs' order.
@@ -113,7 +118,8 @@ StatusOr<DataCatalog> DataCatalog::Build(const Fleet& fleet, const std::vector<D
         Entry& e = c.entries_.at(out);
         if (Tighten(cls, ok, &e.cls, &e.region_ok)) changed = true;
         for (const std::string& b : bound) {
-          if (b != out && std::find(e.inherited.begin(), e.inherited.end(), b) == e.inherited.end()) e.inherited.push_back(b);
+          if (b != out && std::find(e.inherited.begin(), e.inherited.end(), b) == e.inherited.end())
+            e.inherited.push_back(b);
         }
       }
     }
@@ -130,8 +136,8 @@ const DataCatalog::Entry* DataCatalog::Find(const std::string& name) const {
 StatusOr<JobResidency> DataCatalog::ForJob(const JobSpec& job, const TenantSpec& tenant) const {
   JobResidency r;
   r.region_ok.assign(fleet_->region_count(), 1);
-  auto cite = [&](const std::string& name, DataClass cls, const std::vector<uint8_t>& ok, const PlaceList& places,
-                  const std::vector<std::string>& inherited) {
+  auto cite = [&](const std::string& name, DataClass cls, const std::vector<uint8_t>& ok,
+                  const PlaceList& places, const std::vector<std::string>& inherited) {
     Tighten(cls, ok, &r.strictest, &r.region_ok);
     if (!IsLocationBound(cls)) return;
     PlaceList where = places;
@@ -152,8 +158,11 @@ StatusOr<JobResidency> DataCatalog::ForJob(const JobSpec& job, const TenantSpec&
   for (const auto* list : {&job.reads, &job.writes}) {
     for (const std::string& name : *list) {
       const Entry* e = Find(name);
-      if (e == nullptr) return NotFound("job " + job.name + ": data item '" + name + "' is not in the catalog");
-      if (std::any_of(r.binding.begin(), r.binding.end(), [&](const RuleCitation& c) { return c.data == name; })) continue;
+      if (e == nullptr)
+        return NotFound("job " + job.name + ": data item '" + name + "' is not in the catalog");
+      if (std::any_of(r.binding.begin(), r.binding.end(),
+                      [&](const RuleCitation& c) { return c.data == name; }))
+        continue;
       cite(name, e->cls, e->region_ok, e->spec.places, e->inherited);
     }
   }
@@ -169,19 +178,22 @@ StatusOr<JobResidency> DataCatalog::ForJob(const JobSpec& job, const TenantSpec&
   return r;
 }
 
-std::optional<std::string> CheckResidency(const Fleet& fleet, const JobResidency& r, const std::vector<Placement>& tasks) {
+std::optional<std::string> CheckResidency(const Fleet& fleet, const JobResidency& r,
+                                          const std::vector<Placement>& tasks) {
   for (const Placement& p : tasks) {
     const DomainId region = fleet.region_of(p.node);
     if (r.Allows(region)) continue;
     const RegionInfo& info = fleet.region(region);
     std::string rule;
     for (const RuleCitation& c : r.binding) {
-      rule += (rule.empty() ? "" : "; ") + c.data + " (" + std::string(DataClassName(c.cls)) + ": " + c.places.ToString() + ")";
+      rule += (rule.empty() ? "" : "; ") + c.data + " (" + std::string(DataClassName(c.cls)) + ": " +
+              c.places.ToString() + ")";
     }
     return "node " + fleet.node(p.node).name + " is in region " +
            fleet.topology().DomainName(TopologyLevel::kRegion, region) + " (jurisdiction " +
-           (info.jurisdiction.empty() ? std::string("none") : info.jurisdiction) + (info.edge ? ", edge site" : "") +
-           "), which " + (rule.empty() ? std::string("the job's rules") : rule) + " do not allow";
+           (info.jurisdiction.empty() ? std::string("none") : info.jurisdiction) +
+           (info.edge ? ", edge site" : "") + "), which " +
+           (rule.empty() ? std::string("the job's rules") : rule) + " do not allow";
   }
   return std::nullopt;
 }

@@ -1,9 +1,10 @@
 // Residency in the core: which regions of a fleet a job may run in, and why. The data catalog resolves the
 // declared data (model/residency.h) against the fleet's regions: every item gets an effective class and a set
 // of allowed regions (an item no dataset declares takes the defaults of the tenants whose jobs write it, or
-// if none does of those whose jobs read it, combined strictest); outputs and checkpoints inherit the strictest class and the intersection of places of
-// the inputs of every job that writes them (to a fixed point, so chains of checkpoints inherit too). A job may
-// run only in the regions every item it reads or writes allows (its tenant's defaults when it names none).
+// if none does of those whose jobs read it, combined strictest); outputs and checkpoints inherit the
+// strictest class and the intersection of places of the inputs of every job that writes them (to a fixed
+// point, so chains of checkpoints inherit too). A job may run only in the regions every item it reads or
+// writes allows (its tenant's defaults when it names none).
 //
 // The JobScheduler takes a JobResidency per job and confines every placement attempt (start, backfill,
 // preemption, requeue after a node failure) to the allowed regions' nodes through CycleContext::residency,
@@ -33,18 +34,20 @@ struct RuleCitation {
 };
 
 struct JobResidency {
-  std::vector<uint8_t> region_ok;       // by region DomainId; empty = every region
+  std::vector<uint8_t> region_ok;  // by region DomainId; empty = every region
   DataClass strictest = DataClass::kPublic;
-  std::vector<RuleCitation> binding;    // the items that restrict it; empty = may run anywhere
-  std::vector<uint32_t> data_homes;     // region ids where its inputs are stored (for latency to data)
-  bool Allows(DomainId region) const { return region_ok.empty() || (region.value < region_ok.size() && region_ok[region.value]); }
+  std::vector<RuleCitation> binding;  // the items that restrict it; empty = may run anywhere
+  std::vector<uint32_t> data_homes;   // region ids where its inputs are stored (for latency to data)
+  bool Allows(DomainId region) const {
+    return region_ok.empty() || (region.value < region_ok.size() && region_ok[region.value]);
+  }
   bool unrestricted() const;
 };
 
 class DataCatalog {
  public:
   struct Entry {
-    DataSpec spec;                       // as declared, or the owner tenant's default
+    DataSpec spec;  // as declared, or the owner tenant's default
     bool declared = false;
     DataClass cls = DataClass::kPublic;  // effective: the strictest of its own and its inputs'
     std::vector<uint8_t> region_ok;      // effective, by region
@@ -52,10 +55,11 @@ class DataCatalog {
   };
 
   // Resolves the declared items and the jobs' reads and writes. `tenants` gives each job's tenant spec (for
-  // defaults) by the job's tenant name. Fails on a duplicate item, a bound item (declared or a tenant default)
-  // that names no places, or a region name the fleet does not have.
+  // defaults) by the job's tenant name. Fails on a duplicate item, a bound item (declared or a tenant
+  // default) that names no places, or a region name the fleet does not have.
   static StatusOr<DataCatalog> Build(const Fleet& fleet, const std::vector<DataSpec>& declared,
-                                     const std::vector<JobSpec>& jobs, const std::map<std::string, TenantSpec>& tenants);
+                                     const std::vector<JobSpec>& jobs,
+                                     const std::map<std::string, TenantSpec>& tenants);
 
   const Entry* Find(const std::string& name) const;
   const std::map<std::string, Entry>& entries() const { return entries_; }
@@ -73,6 +77,7 @@ std::vector<uint8_t> AllowedRegions(const Fleet& fleet, DataClass cls, const Pla
 
 // Checks placements against a residency: nullopt if every task is in an allowed region, else a message
 // naming the node, its region and jurisdiction, and the rule it breaks.
-std::optional<std::string> CheckResidency(const Fleet& fleet, const JobResidency& r, const std::vector<Placement>& tasks);
+std::optional<std::string> CheckResidency(const Fleet& fleet, const JobResidency& r,
+                                          const std::vector<Placement>& tasks);
 
 }  // namespace awan

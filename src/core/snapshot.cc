@@ -42,9 +42,14 @@ ClusterSnapshot::ClusterSnapshot(const Fleet& fleet) : fleet_(&fleet), uid_(Next
 }
 
 ClusterSnapshot::ClusterSnapshot(const ClusterSnapshot& o)
-    : fleet_(o.fleet_), nodes_(o.nodes_), uid_(NextUid()), last_generation_(o.last_generation_),
-      gpu_capacity_milli_(o.gpu_capacity_milli_), gpu_allocated_milli_(o.gpu_allocated_milli_),
-      cpu_allocated_milli_(o.cpu_allocated_milli_), pods_placed_(o.pods_placed_) {}
+    : fleet_(o.fleet_),
+      nodes_(o.nodes_),
+      uid_(NextUid()),
+      last_generation_(o.last_generation_),
+      gpu_capacity_milli_(o.gpu_capacity_milli_),
+      gpu_allocated_milli_(o.gpu_allocated_milli_),
+      cpu_allocated_milli_(o.cpu_allocated_milli_),
+      pods_placed_(o.pods_placed_) {}
 
 ClusterSnapshot& ClusterSnapshot::operator=(const ClusterSnapshot& o) {
   if (this == &o) return *this;
@@ -73,7 +78,8 @@ Status ClusterSnapshot::Assign(const PodSpec& pod, const Placement& p) {
   }
   for (int i = 0; i < p.devices.count; ++i) {
     const int d = p.devices.index[i];
-    if (d >= n.gpu_count) return FailedPrecondition(pod.name + " on " + where + ": no device " + std::to_string(d));
+    if (d >= n.gpu_count)
+      return FailedPrecondition(pod.name + " on " + where + ": no device " + std::to_string(d));
     for (int j = 0; j < i; ++j)
       if (p.devices.index[j] == d) return FailedPrecondition(pod.name + ": device listed twice");
     if (n.gpu_left[d] < pod.gpu_milli.value) {
@@ -83,7 +89,8 @@ Status ClusterSnapshot::Assign(const PodSpec& pod, const Placement& p) {
   n.cpu_left -= pod.cpu;
   n.mem_left -= pod.memory;
   n.pods += 1;
-  for (int i = 0; i < p.devices.count; ++i) n.gpu_left[p.devices.index[i]] -= static_cast<int32_t>(pod.gpu_milli.value);
+  for (int i = 0; i < p.devices.count; ++i)
+    n.gpu_left[p.devices.index[i]] -= static_cast<int32_t>(pod.gpu_milli.value);
   if (want > 0) {
     n.RefreshDeviceSummary();
     n.gpu_left_total -= static_cast<int32_t>(pod.gpu_milli.value * want);
@@ -101,7 +108,8 @@ Status ClusterSnapshot::Release(const PodSpec& pod, const Placement& p) {
   NodeState& n = nodes_[p.node.value];
   const NodeSpec& spec = fleet_->node(p.node);
   const int want = pod.wants_gpu() ? pod.gpu_count : 0;
-  if (n.pods == 0 || p.devices.count != want) return FailedPrecondition(pod.name + ": release of a pod not placed here");
+  if (n.pods == 0 || p.devices.count != want)
+    return FailedPrecondition(pod.name + ": release of a pod not placed here");
   if ((n.cpu_left + pod.cpu) > spec.cpu || (n.mem_left + pod.memory) > spec.memory) {
     return FailedPrecondition(pod.name + ": release would exceed node capacity");
   }
@@ -114,7 +122,8 @@ Status ClusterSnapshot::Release(const PodSpec& pod, const Placement& p) {
   n.cpu_left += pod.cpu;
   n.mem_left += pod.memory;
   n.pods -= 1;
-  for (int i = 0; i < p.devices.count; ++i) n.gpu_left[p.devices.index[i]] += static_cast<int32_t>(pod.gpu_milli.value);
+  for (int i = 0; i < p.devices.count; ++i)
+    n.gpu_left[p.devices.index[i]] += static_cast<int32_t>(pod.gpu_milli.value);
   if (want > 0) {
     n.RefreshDeviceSummary();
     n.gpu_left_total += static_cast<int32_t>(pod.gpu_milli.value * want);

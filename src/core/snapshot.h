@@ -27,11 +27,11 @@ struct NodeState {
   int max_pods = 0;
   int gpu_count = 0;
   AcceleratorId model = kNoAccelerator;
-  bool unavailable = false;  // down, cordoned or draining: takes no new work
+  bool unavailable = false;                         // down, cordoned or draining: takes no new work
   std::array<int32_t, kMaxGpusPerNode> gpu_left{};  // milli-GPU left per device
-  int32_t gpu_left_total = 0;                        // sum of gpu_left
-  int32_t max_gpu_left = 0;                          // the largest gpu_left (0 without devices)
-  int fully_free_gpus = 0;                           // devices with gpu_left == 1000
+  int32_t gpu_left_total = 0;                       // sum of gpu_left
+  int32_t max_gpu_left = 0;                         // the largest gpu_left (0 without devices)
+  int fully_free_gpus = 0;                          // devices with gpu_left == 1000
   // Placed GPU workloads by width: [0] = fractional ("share") pods, [k] = pods holding k whole GPUs.
   std::array<uint16_t, kMaxGpusPerNode + 1> gpu_pods_by_width{};
   uint64_t generation = 1;

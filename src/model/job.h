@@ -1,7 +1,7 @@
 // JobSpec: a unit of work that arrives over time and runs to completion: `tasks` tasks of `gpus_per_task`
 // GPUs each, placed all or nothing (a gang when tasks > 1), for `duration` seconds of run time once all of
-// them run. Times are integer seconds relative to the trace's start; the simulator's clock uses the same unit.
-// The duration is what the trace recorded: only oracle orderings (sjf, srtf) may read it.
+// them run. Times are integer seconds relative to the trace's start; the simulator's clock uses the same
+// unit. The duration is what the trace recorded: only oracle orderings (sjf, srtf) may read it.
 #pragma once
 
 #include <cstdint>
@@ -16,11 +16,11 @@ namespace awan {
 
 struct JobSpec {
   std::string name;
-  std::string tenant;        // Philly: the virtual cluster
-  int64_t submit_s = 0;      // seconds since the trace's first submission
-  int64_t duration_s = 0;    // run time with every task running (the trace's truth)
+  std::string tenant;      // Philly: the virtual cluster
+  int64_t submit_s = 0;    // seconds since the trace's first submission
+  int64_t duration_s = 0;  // run time with every task running (the trace's truth)
   int tasks = 1;
-  PodSpec task;              // what one task asks for (CPU, memory, GPUs per task, models)
+  PodSpec task;  // what one task asks for (CPU, memory, GPUs per task, models)
   // The widest topology domain the gang may span ("all tasks in one supernode" = kSupernode); the placer
   // always tries tighter domains first, so a wider level is a preference for locality, not a requirement.
   TopologyLevel widest = TopologyLevel::kZone;

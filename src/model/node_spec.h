@@ -21,10 +21,10 @@ struct NodeSpec {
   std::string name;
   CpuMilli cpu;
   MemMiB memory;
-  int gpu_count = 0;                  // 0..kMaxGpusPerNode devices, each of capacity kWholeGpu
+  int gpu_count = 0;  // 0..kMaxGpusPerNode devices, each of capacity kWholeGpu
   AcceleratorId model = kNoAccelerator;
-  int max_pods = 1001;                // the openb protocol's per-node pod limit; a fleet file may set it
-  double price_per_gpu_hour = 0;      // USD per whole GPU-hour on this node (fractional GPUs pay pro rata)
+  int max_pods = 1001;            // the openb protocol's per-node pod limit; a fleet file may set it
+  double price_per_gpu_hour = 0;  // USD per whole GPU-hour on this node (fractional GPUs pay pro rata)
   TopologyPath topology;
 };
 

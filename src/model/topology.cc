@@ -4,10 +4,14 @@ namespace awan {
 
 std::string_view TopologyLevelName(TopologyLevel level) {
   switch (level) {
-    case TopologyLevel::kRegion: return "region";
-    case TopologyLevel::kZone: return "zone";
-    case TopologyLevel::kBlock: return "block";
-    case TopologyLevel::kSupernode: return "supernode";
+    case TopologyLevel::kRegion:
+      return "region";
+    case TopologyLevel::kZone:
+      return "zone";
+    case TopologyLevel::kBlock:
+      return "block";
+    case TopologyLevel::kSupernode:
+      return "supernode";
   }
   return "?";
 }

@@ -15,9 +15,9 @@ struct PodSpec {
   CpuMilli cpu;
   MemMiB memory;
   int gpu_count = 0;
-  GpuMilli gpu_milli;               // per device; 0 when gpu_count == 0
-  AcceleratorSet allowed_models;    // empty = any model
-  std::string model_constraint;     // the constraint as written in the source ("V100M16|V100M32"), or ""
+  GpuMilli gpu_milli;             // per device; 0 when gpu_count == 0
+  AcceleratorSet allowed_models;  // empty = any model
+  std::string model_constraint;   // the constraint as written in the source ("V100M16|V100M32"), or ""
 
   bool wants_gpu() const { return gpu_count > 0 && gpu_milli.value > 0; }
   bool is_share() const { return gpu_count == 1 && gpu_milli < kWholeGpu && gpu_milli.value > 0; }

@@ -38,8 +38,11 @@ StatusOr<std::shared_ptr<const PackingFragModel>> PackingModelFor(const PluginCo
 }
 
 ProfileConfig Single(std::string name, std::string description, std::string scorer, std::string devices) {
-  return ProfileConfig{std::move(name), std::move(description), {"NodeResourcesFit", "GpuFit"},
-                       {{std::move(scorer), 1000}}, std::move(devices)};
+  return ProfileConfig{std::move(name),
+                       std::move(description),
+                       {"NodeResourcesFit", "GpuFit"},
+                       {{std::move(scorer), 1000}},
+                       std::move(devices)};
 }
 
 }  // namespace
@@ -91,15 +94,18 @@ void RegisterBuiltins(PluginRegistry& r) {
     return std::make_unique<FgdScore>(std::move(model));
   });
 
-  r.AddProfile(Single("random", "uniformly random feasible node (FGD paper: Random)", "RandomScore", "random"));
+  r.AddProfile(
+      Single("random", "uniformly random feasible node (FGD paper: Random)", "RandomScore", "random"));
   r.AddProfile(Single("dotprod", "smallest dot product of free and requested CPU/GPU (FGD paper: DotProd)",
                       "DotProductScore", "best"));
   r.AddProfile(Single("clustering", "group GPU pods of the same width (FGD paper: GpuClustering)",
                       "GpuClusteringScore", "best"));
   r.AddProfile(Single("packing", "partly used GPUs first, then used nodes (FGD paper: GpuPacking)",
                       "GpuPackingScore", "best"));
-  r.AddProfile(Single("bestfit", "least CPU+GPU left after placement (FGD paper: BestFit)", "BestFitScore", "best"));
-  r.AddProfile(Single("fgd", "fragmentation gradient descent (Weng et al., USENIX ATC'23)", "FgdScore", "fgd"));
+  r.AddProfile(
+      Single("bestfit", "least CPU+GPU left after placement (FGD paper: BestFit)", "BestFitScore", "best"));
+  r.AddProfile(
+      Single("fgd", "fragmentation gradient descent (Weng et al., USENIX ATC'23)", "FgdScore", "fgd"));
   // awan: four levels, lexicographic (each weight exceeds the whole range of the levels below it):
   //   1. ModelReservation: unconstrained pods keep off the models that constrained pods will need;
   //   2. WideReservation: narrow pods keep off the last hosts of the wide pods still to come;
@@ -112,17 +118,19 @@ void RegisterBuiltins(PluginRegistry& r) {
     constexpr int64_t kWideWeight = (kMaxNodeScore + 1) * kFgdWeight;
     constexpr int64_t kModelWeight = (kMaxNodeScore + 1) * kWideWeight;
     static_assert(kMaxNodeScore * (kModelWeight + kWideWeight + kFgdWeight) + 2 * AwanScore::kCenter > 0);
-    r.AddProfile(ProfileConfig{"awan",
-                               "awan's own: keep scarce models for pods pinned to them and hosts for the wide pods "
-                               "to come, then FGD, ties broken by packing-aware fragmentation",
-                               {"NodeResourcesFit", "GpuFit"},
-                               {{"ModelReservation", kModelWeight},
-                                {"WideReservation", kWideWeight},
-                                {"FgdScore", kFgdWeight},
-                                {"AwanScore", 1}},
-                               "awan"});
+    r.AddProfile(
+        ProfileConfig{"awan",
+                      "awan's own: keep scarce models for pods pinned to them and hosts for the wide pods "
+                      "to come, then FGD, ties broken by packing-aware fragmentation",
+                      {"NodeResourcesFit", "GpuFit"},
+                      {{"ModelReservation", kModelWeight},
+                       {"WideReservation", kWideWeight},
+                       {"FgdScore", kFgdWeight},
+                       {"AwanScore", 1}},
+                      "awan"});
   }
-  r.AddProfile(ProfileConfig{"k8s", "Kubernetes default scoring: LeastAllocated + BalancedAllocation (CPU, memory)",
+  r.AddProfile(ProfileConfig{"k8s",
+                             "Kubernetes default scoring: LeastAllocated + BalancedAllocation (CPU, memory)",
                              {"NodeResourcesFit", "GpuFit"},
                              {{"LeastAllocated", 1}, {"BalancedAllocation", 1}},
                              "best"});

@@ -1,13 +1,13 @@
 #include "sim/experiment.h"
 
-#include "sim/packing_bound.h"
-
 #include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cmath>
 #include <mutex>
 #include <thread>
+
+#include "sim/packing_bound.h"
 
 namespace awan::sim {
 
@@ -116,12 +116,13 @@ bool IsBoundPolicy(std::string_view name) {
   return name == kBoundPolicy || name == kOnlineBoundPolicy || GivenBoundPolicy(name).has_value();
 }
 
-StatusOr<RunSummary> GivenBoundRun(const Fleet& fleet, const Workload& wl, const std::string& policy, uint64_t seed,
-                                   double tune_ratio, const PluginRegistry& registry) {
+StatusOr<RunSummary> GivenBoundRun(const Fleet& fleet, const Workload& wl, const std::string& policy,
+                                   uint64_t seed, double tune_ratio, const PluginRegistry& registry) {
   OpenbRunOptions opt;
   opt.tune_ratio = tune_ratio;
   opt.record_frag = false;
-  AWAN_ASSIGN_OR_RETURN(OpenbRunResult run, RunOpenb(fleet, wl.pods_by_name, wl.name, policy, seed, registry, opt));
+  AWAN_ASSIGN_OR_RETURN(OpenbRunResult run,
+                        RunOpenb(fleet, wl.pods_by_name, wl.name, policy, seed, registry, opt));
   const int64_t capacity = fleet.total_gpus() * kWholeGpu.value;
   // The pods of bucket 100 and before (the rounding of BoundRun), and those of them the policy placed.
   std::vector<const PodSpec*> prefix, placed;
@@ -205,7 +206,8 @@ StatusOr<ExperimentResult> RunExperiment(const ExperimentSpec& spec, const Plugi
       OpenbRunOptions opt;
       opt.tune_ratio = spec.tune_ratio;
       opt.pods_done = &work_done;
-      auto run = RunOpenb(*spec.fleet, wl.pods_by_name, wl.name, spec.policies[job.p], job.seed, registry, opt);
+      auto run =
+          RunOpenb(*spec.fleet, wl.pods_by_name, wl.name, spec.policies[job.p], job.seed, registry, opt);
       if (!run.ok()) {
         std::lock_guard<std::mutex> lock(mu);
         if (first_error.ok()) first_error = run.status();
@@ -239,10 +241,10 @@ StatusOr<ExperimentResult> RunExperiment(const ExperimentSpec& spec, const Plugi
   // Expected work: the tuned sequence length of each workload for its first seed, times each policy's weight.
   int64_t work_total = 0;
   for (const Workload& wl : spec.workloads) {
-    const int64_t len = static_cast<int64_t>(OpenbSequenceForSeed(wl.pods_by_name,
-                                                                  spec.fleet->total_gpus() * kWholeGpu.value,
-                                                                  spec.tune_ratio, spec.seeds.empty() ? 0 : spec.seeds[0])
-                                                 .size());
+    const int64_t len =
+        static_cast<int64_t>(OpenbSequenceForSeed(wl.pods_by_name, spec.fleet->total_gpus() * kWholeGpu.value,
+                                                  spec.tune_ratio, spec.seeds.empty() ? 0 : spec.seeds[0])
+                                 .size());
     for (const std::string& p : spec.policies) {
       work_total += len * ProgressWeight(p) * static_cast<int64_t>(spec.seeds.size());
     }
@@ -295,7 +297,8 @@ StatusOr<ExperimentResult> RunExperiment(const ExperimentSpec& spec, const Plugi
 }
 
 std::string ShapeName(const PodSpec& pod) {
-  std::string s = pod.wants_gpu() ? std::to_string(pod.gpu_count) + "x" + std::to_string(pod.gpu_milli.value) + " " : "";
+  std::string s =
+      pod.wants_gpu() ? std::to_string(pod.gpu_count) + "x" + std::to_string(pod.gpu_milli.value) + " " : "";
   s += "cpu=" + std::to_string(pod.cpu.value);
   if (!pod.model_constraint.empty()) s += " [" + pod.model_constraint + "]";
   return s;
@@ -315,11 +318,13 @@ StatusOr<std::vector<uint64_t>> ParseSeeds(const std::string& text) {
     const size_t dash = part.find('-');
     uint64_t a = 0, b = 0;
     if (dash == std::string_view::npos) {
-      if (!num(part, &a)) return InvalidArgument("bad seed '" + std::string(part) + "' (expected e.g. 42-51 or 1,2,3)");
+      if (!num(part, &a))
+        return InvalidArgument("bad seed '" + std::string(part) + "' (expected e.g. 42-51 or 1,2,3)");
       out.push_back(a);
     } else {
       if (!num(part.substr(0, dash), &a) || !num(part.substr(dash + 1), &b) || b < a || b - a > 100000) {
-        return InvalidArgument("bad seed range '" + std::string(part) + "' (expected FIRST-LAST, e.g. 42-51)");
+        return InvalidArgument("bad seed range '" + std::string(part) +
+                               "' (expected FIRST-LAST, e.g. 42-51)");
       }
       for (uint64_t s = a; s <= b; ++s) out.push_back(s);
     }

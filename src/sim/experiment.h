@@ -20,17 +20,18 @@ struct Workload {
   std::vector<PodSpec> pods_by_name;
 };
 
-// The pseudo-policy that, instead of a replay, computes the LP upper bound on allocation (sim/packing_bound.h)
-// over each seed's pod sequence at `ExperimentSpec::bound_points` arrived %.
+// The pseudo-policy that, instead of a replay, computes the LP upper bound on allocation
+// (sim/packing_bound.h) over each seed's pod sequence at `ExperimentSpec::bound_points` arrived %.
 inline constexpr const char* kBoundPolicy = "bound";
 // The same at the same points, over placements that follow the online rule (a pod fails only when no node can
-// host it), even knowing the whole sequence: MaxAllocatableGpuOnline. Tighter; holds for every built-in policy.
+// host it), even knowing the whole sequence: MaxAllocatableGpuOnline. Tighter; holds for every built-in
+// policy.
 inline constexpr const char* kOnlineBoundPolicy = "bound-online";
 
-// The pseudo-policy "bound:P" replays policy P, then computes the LP bound over placements that place at least
-// the pods P placed by arrived 100 % (MaxAllocatableGpuPlacing), at that point only. P's distance to it is
-// what P lost by packing; the rest of its distance to `bound` is what it lost by admitting every pod that fit
-// (an offline optimum may skip one to keep its room for larger pods).
+// The pseudo-policy "bound:P" replays policy P, then computes the LP bound over placements that place at
+// least the pods P placed by arrived 100 % (MaxAllocatableGpuPlacing), at that point only. P's distance to it
+// is what P lost by packing; the rest of its distance to `bound` is what it lost by admitting every pod that
+// fit (an offline optimum may skip one to keep its room for larger pods).
 inline constexpr std::string_view kGivenBoundPrefix = "bound:";
 // P for "bound:P", nullopt for any other name.
 std::optional<std::string> GivenBoundPolicy(std::string_view name);
@@ -44,7 +45,8 @@ struct ExperimentSpec {
   std::vector<uint64_t> seeds;
   double tune_ratio = 1.3;
   int threads = 1;
-  std::vector<int> bound_points = {50, 60, 70, 80, 90, 100, 110, 120, 130};  // arrived % for `bound`, ascending
+  std::vector<int> bound_points = {50,  60,  70,  80, 90,
+                                   100, 110, 120, 130};  // arrived % for `bound`, ascending
 };
 
 // One run, reduced to what reports need.
@@ -81,7 +83,7 @@ struct CellSummary {
 };
 
 struct ExperimentResult {
-  std::vector<RunSummary> runs;   // workload-major, then policy, then seed (spec order)
+  std::vector<RunSummary> runs;  // workload-major, then policy, then seed (spec order)
   std::vector<CellSummary> cells;
   int widest_gpus = 0;  // the fleet's largest GPU count per node: the servers `free_widest_curve` counts
   double wall_seconds = 0;
@@ -90,7 +92,8 @@ struct ExperimentResult {
 // Progress, reported about five times a second from the calling thread while workers run, and once at
 // the end: runs finished, runs in all, work done so far, work expected in all (an estimate). Work is what the
 // percentage and the ETA count: a replay is one unit per pod, a bound run its pods times a rough cost weight
-// (its LPs take far longer than a replay of the same pods), so the ETA does not stall while bounds are solved.
+// (its LPs take far longer than a replay of the same pods), so the ETA does not stall while bounds are
+// solved.
 struct Progress {
   int64_t runs_done = 0, runs_total = 0, work_done = 0, work_total = 0;
 };
@@ -101,10 +104,10 @@ using ProgressFn = std::function<void(const Progress&)>;
 StatusOr<RunSummary> BoundRun(const Fleet& fleet, const Workload& wl, uint64_t seed, double tune_ratio,
                               const std::vector<int>& points, bool online = false);
 
-// The "bound:P" run for one seed: alloc_curve[100] and unalloc_100 only; failed_gpu_by_shape_100 holds what the
-// optimum leaves out beyond P's placements.
-StatusOr<RunSummary> GivenBoundRun(const Fleet& fleet, const Workload& wl, const std::string& policy, uint64_t seed,
-                                   double tune_ratio, const PluginRegistry& registry);
+// The "bound:P" run for one seed: alloc_curve[100] and unalloc_100 only; failed_gpu_by_shape_100 holds what
+// the optimum leaves out beyond P's placements.
+StatusOr<RunSummary> GivenBoundRun(const Fleet& fleet, const Workload& wl, const std::string& policy,
+                                   uint64_t seed, double tune_ratio, const PluginRegistry& registry);
 
 StatusOr<ExperimentResult> RunExperiment(const ExperimentSpec& spec, const PluginRegistry& registry,
                                          const ProgressFn& progress);

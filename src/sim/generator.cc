@@ -1,10 +1,10 @@
 #include "sim/generator.h"
 
+#include <fmt/format.h>
+
 #include <filesystem>
 #include <fstream>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "common/rng.h"
 
@@ -20,9 +20,9 @@ struct NodeType {
 };
 
 // awan's example fleet mix (weights in percent of nodes).
-const std::vector<NodeType> kMixed = {
-    {"H100", 8, 192000, 2097152, 15}, {"A100", 8, 128000, 1048576, 30}, {"L40S", 4, 64000, 524288, 15},
-    {"T4", 2, 96000, 393216, 25},     {"L4", 1, 32000, 131072, 10},     {"V100", 8, 96000, 786432, 5}};
+const std::vector<NodeType> kMixed = {{"H100", 8, 192000, 2097152, 15}, {"A100", 8, 128000, 1048576, 30},
+                                      {"L40S", 4, 64000, 524288, 15},   {"T4", 2, 96000, 393216, 25},
+                                      {"L4", 1, 32000, 131072, 10},     {"V100", 8, 96000, 786432, 5}};
 const std::vector<NodeType> kHgx = {{"H100", 8, 192000, 2097152, 50}, {"A100", 8, 128000, 1048576, 50}};
 
 struct PodShape {
@@ -36,15 +36,21 @@ struct PodShape {
 
 // awan's example pod mix: inference workers on fractional GPUs, notebooks and single-GPU jobs, multi-GPU
 // training, CPU-only helpers; about a fifth of GPU pods pin an accelerator family.
-const std::vector<PodShape> kShapes = {
-    {1, 1000, 8000, 32768, "", 330},        {1, 1000, 16000, 65536, "H100|A100", 60},
-    {1, 500, 4000, 16384, "", 90},          {1, 250, 2000, 8192, "", 60},
-    {1, 750, 6000, 24576, "", 50},          {1, 300, 4000, 12288, "T4|L4", 40},
-    {1, 100, 1000, 4096, "", 25},           {1, 600, 12000, 32768, "L40S|A100|H100", 30},
-    {2, 1000, 16000, 65536, "", 30},        {4, 1000, 32000, 131072, "", 25},
-    {8, 1000, 64000, 262144, "H100|A100", 20}, {8, 1000, 96000, 393216, "", 10},
-    {0, 0, 4000, 8192, "", 150},            {0, 0, 16000, 32768, "", 50},
-    {0, 0, 32000, 65536, "", 30}};
+const std::vector<PodShape> kShapes = {{1, 1000, 8000, 32768, "", 330},
+                                       {1, 1000, 16000, 65536, "H100|A100", 60},
+                                       {1, 500, 4000, 16384, "", 90},
+                                       {1, 250, 2000, 8192, "", 60},
+                                       {1, 750, 6000, 24576, "", 50},
+                                       {1, 300, 4000, 12288, "T4|L4", 40},
+                                       {1, 100, 1000, 4096, "", 25},
+                                       {1, 600, 12000, 32768, "L40S|A100|H100", 30},
+                                       {2, 1000, 16000, 65536, "", 30},
+                                       {4, 1000, 32000, 131072, "", 25},
+                                       {8, 1000, 64000, 262144, "H100|A100", 20},
+                                       {8, 1000, 96000, 393216, "", 10},
+                                       {0, 0, 4000, 8192, "", 150},
+                                       {0, 0, 16000, 32768, "", 50},
+                                       {0, 0, 32000, 65536, "", 30}};
 
 template <typename T>
 const T& Pick(const std::vector<T>& items, Rng& rng) {
@@ -84,7 +90,8 @@ std::string GeneratePodsCsv(const GeneratorSpec& spec) {
   for (int i = 0; demand < target; ++i) {
     const PodShape& s = Pick(kShapes, rng);
     demand += static_cast<double>(s.num_gpu) * s.gpu_milli;
-    out += fmt::format("pod-{:07d},{},{},{},{},{}\n", i, s.cpu_milli, s.mem_mib, s.num_gpu, s.gpu_milli, s.spec);
+    out +=
+        fmt::format("pod-{:07d},{},{},{},{},{}\n", i, s.cpu_milli, s.mem_mib, s.num_gpu, s.gpu_milli, s.spec);
   }
   return out;
 }

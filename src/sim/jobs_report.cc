@@ -1,10 +1,10 @@
 #include "sim/jobs_report.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <map>
-
-#include <fmt/format.h>
 
 #include "sim/report_util.h"
 
@@ -15,7 +15,8 @@ std::string Label(const JobsSummary& s) { return s.policy + (s.oracle ? " (oracl
 
 }  // namespace
 
-Status WriteJobsReport(const std::string& dir, const std::vector<JobsSimResult>& results, const std::string& title) {
+Status WriteJobsReport(const std::string& dir, const std::vector<JobsSimResult>& results,
+                       const std::string& title) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return IoError("cannot create " + dir + ": " + ec.message());
@@ -29,11 +30,13 @@ Status WriteJobsReport(const std::string& dir, const std::vector<JobsSimResult>&
     std::sort(jct.begin(), jct.end());
     cdf += "# " + Label(r.summary) + "\n";
     const size_t step = std::max<size_t>(1, jct.size() / 500);  // about 500 points per curve
-    for (size_t k = 0; k < jct.size(); k += step) cdf += fmt::format("{} {:.5f}\n", jct[k], double(k + 1) / jct.size());
+    for (size_t k = 0; k < jct.size(); k += step)
+      cdf += fmt::format("{} {:.5f}\n", jct[k], double(k + 1) / jct.size());
     if (!jct.empty()) cdf += fmt::format("{} 1\n", jct.back());
     cdf += "\n\n";
     timeline += "# " + Label(r.summary) + "\n";
-    for (const TimelineSample& t : r.timeline) timeline += fmt::format("{:.3f} {} {}\n", t.t_s / 86400.0, t.pending, t.gpus_in_use);
+    for (const TimelineSample& t : r.timeline)
+      timeline += fmt::format("{:.3f} {} {}\n", t.t_s / 86400.0, t.pending, t.gpus_in_use);
     timeline += "\n\n";
   }
   // Per tenant: one row per tenant, one column per policy.
@@ -73,7 +76,8 @@ Status WriteJobsReport(const std::string& dir, const std::vector<JobsSimResult>&
   AWAN_RETURN_IF_ERROR(WriteText(abs + "/costs.dat", costs));
   AWAN_RETURN_IF_ERROR(WriteText(abs + "/waits.dat", waits));
 
-  std::string gp = "cd '" + abs + "'\nset terminal pngcairo size 900,480 font 'sans,10'\nset grid\nset key right bottom\n";
+  std::string gp =
+      "cd '" + abs + "'\nset terminal pngcairo size 900,480 font 'sans,10'\nset grid\nset key right bottom\n";
   auto plot_each = [&](const std::string& file, const std::string& using_, const std::string& style) {
     std::string s = "plot ";
     for (size_t p = 0; p < results.size(); ++p) {
@@ -82,24 +86,37 @@ Status WriteJobsReport(const std::string& dir, const std::vector<JobsSimResult>&
     }
     return s + "\n";
   };
-  gp += "set output 'jct_cdf.png'\nset title 'Job completion time (CDF)'\nset logscale x\nset xlabel 'JCT (s)'\n"
-        "set ylabel 'fraction of jobs'\nset yrange [0:1]\n" +
-        plot_each("jct_cdf.dat", "1:2", "lines lw 2");
+  gp +=
+      "set output 'jct_cdf.png'\nset title 'Job completion time (CDF)'\nset logscale x\nset xlabel 'JCT "
+      "(s)'\n"
+      "set ylabel 'fraction of jobs'\nset yrange [0:1]\n" +
+      plot_each("jct_cdf.dat", "1:2", "lines lw 2");
   gp += "unset logscale x\nset yrange [*:*]\nset key right top\nset xlabel 'time (days)'\n";
-  gp += "set output 'queue.png'\nset title 'Jobs waiting'\nset ylabel 'jobs'\n" + plot_each("timeline.dat", "1:2", "lines lw 1.5");
-  gp += "set output 'gpus.png'\nset title 'GPUs in use'\nset ylabel 'GPUs'\n" + plot_each("timeline.dat", "1:3", "lines lw 1.5");
-  gp += "set output 'tenants.png'\nset title 'Average JCT per tenant'\nset ylabel 'hours'\nset xlabel ''\nset style data histograms\n"
-        "set style histogram clustered\nset style fill solid 0.8\nset xtics rotate by -30\nset key left top\nplot ";
+  gp += "set output 'queue.png'\nset title 'Jobs waiting'\nset ylabel 'jobs'\n" +
+        plot_each("timeline.dat", "1:2", "lines lw 1.5");
+  gp += "set output 'gpus.png'\nset title 'GPUs in use'\nset ylabel 'GPUs'\n" +
+        plot_each("timeline.dat", "1:3", "lines lw 1.5");
+  gp +=
+      "set output 'tenants.png'\nset title 'Average JCT per tenant'\nset ylabel 'hours'\nset xlabel ''\nset "
+      "style data histograms\n"
+      "set style histogram clustered\nset style fill solid 0.8\nset xtics rotate by -30\nset key left "
+      "top\nplot ";
   for (size_t p = 0; p < results.size(); ++p) {
-    gp += fmt::format("{}'tenants.dat' using {}:xtic(1) title '{}'", p ? ", " : "", p + 2, Label(results[p].summary));
+    gp += fmt::format("{}'tenants.dat' using {}:xtic(1) title '{}'", p ? ", " : "", p + 2,
+                      Label(results[p].summary));
   }
   if (any_cost) {
-    gp += "\nset output 'costs.png'\nset title 'Cost per tenant (USD: GPU-hours x regional price)'\nset ylabel 'USD'\nplot ";
+    gp +=
+        "\nset output 'costs.png'\nset title 'Cost per tenant (USD: GPU-hours x regional price)'\nset ylabel "
+        "'USD'\nplot ";
     for (size_t p = 0; p < results.size(); ++p) {
-      gp += fmt::format("{}'costs.dat' using {}:xtic(1) title '{}'", p ? ", " : "", p + 2, Label(results[p].summary));
+      gp += fmt::format("{}'costs.dat' using {}:xtic(1) title '{}'", p ? ", " : "", p + 2,
+                        Label(results[p].summary));
     }
   }
-  gp += "\nset output 'waits.png'\nset title 'Why jobs waited (job-hours)'\nset style histogram rowstacked\nplot ";
+  gp +=
+      "\nset output 'waits.png'\nset title 'Why jobs waited (job-hours)'\nset style histogram "
+      "rowstacked\nplot ";
   for (int k = 0; k < kWaitReasons; ++k) {
     gp += fmt::format("{}'waits.dat' using {}{} title '{}'", k ? ", " : "", k + 2, k == 0 ? ":xtic(1)" : "",
                       WaitReasonName(static_cast<WaitReason>(k)));
@@ -108,21 +125,25 @@ Status WriteJobsReport(const std::string& dir, const std::vector<JobsSimResult>&
   AWAN_RETURN_IF_ERROR(WriteText(abs + "/jobs.gp", gp));
   AWAN_RETURN_IF_ERROR(RunGnuplot(abs + "/jobs.gp"));
 
-  std::string html = "<!doctype html><html><head><meta charset='utf-8'><title>awan sim jobs report</title>"
-                     "<style>body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}"
-                     "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#eee}"
-                     "td:first-child{text-align:left}</style></head><body><h1>awan sim jobs</h1><p>" +
-                     HtmlEscape(title) + "</p><table><tr><th>policy</th><th>finished</th><th>avg JCT s</th>"
-                     "<th>p50 s</th><th>p99 s</th><th>avg queue s</th><th>slowdown</th><th>util %</th>"
-                     "<th>preemptions</th><th>gangs in one supernode</th><th>Jain</th><th>cost USD</th>"
-                     "<th>residency violations</th></tr>";
+  std::string html =
+      "<!doctype html><html><head><meta charset='utf-8'><title>awan sim jobs report</title>"
+      "<style>body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}"
+      "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#eee}"
+      "td:first-child{text-align:left}</style></head><body><h1>awan sim jobs</h1><p>" +
+      HtmlEscape(title) +
+      "</p><table><tr><th>policy</th><th>finished</th><th>avg JCT s</th>"
+      "<th>p50 s</th><th>p99 s</th><th>avg queue s</th><th>slowdown</th><th>util %</th>"
+      "<th>preemptions</th><th>gangs in one supernode</th><th>Jain</th><th>cost USD</th>"
+      "<th>residency violations</th></tr>";
   for (const JobsSimResult& r : results) {
     const JobsSummary& s = r.summary;
-    html += fmt::format("<tr><td>{}</td><td>{}</td><td>{:.0f}</td><td>{:.0f}</td><td>{:.0f}</td><td>{:.0f}</td>"
-                        "<td>{:.2f}</td><td>{:.1f}</td><td>{}</td><td>{:.2f}</td><td>{:.3f}</td><td>{:.0f}</td><td>{}</td></tr>",
-                        HtmlEscape(Label(s)), s.finished, s.avg_jct_s, s.p50_jct_s, s.p99_jct_s, s.avg_queue_s,
-                        s.avg_slowdown, s.gpu_util_pct, s.preemptions, s.gang_locality_supernode, s.jain_fairness,
-                        s.cost_usd, s.residency_violations);
+    html += fmt::format(
+        "<tr><td>{}</td><td>{}</td><td>{:.0f}</td><td>{:.0f}</td><td>{:.0f}</td><td>{:.0f}</td>"
+        "<td>{:.2f}</td><td>{:.1f}</td><td>{}</td><td>{:.2f}</td><td>{:.3f}</td><td>{:.0f}</td><td>{}</td></"
+        "tr>",
+        HtmlEscape(Label(s)), s.finished, s.avg_jct_s, s.p50_jct_s, s.p99_jct_s, s.avg_queue_s,
+        s.avg_slowdown, s.gpu_util_pct, s.preemptions, s.gang_locality_supernode, s.jain_fairness, s.cost_usd,
+        s.residency_violations);
   }
   html += "</table>";
   for (const char* png : {"jct_cdf", "queue", "gpus", "tenants", "costs", "waits"}) {

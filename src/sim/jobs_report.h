@@ -10,6 +10,7 @@
 
 namespace awan::sim {
 
-Status WriteJobsReport(const std::string& dir, const std::vector<JobsSimResult>& results, const std::string& title);
+Status WriteJobsReport(const std::string& dir, const std::vector<JobsSimResult>& results,
+                       const std::string& title);
 
 }  // namespace awan::sim

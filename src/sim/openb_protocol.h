@@ -5,8 +5,8 @@
 //      as the reference does), or random pods are removed while the total is above it;
 //   3. nodes get a seeded tie-break rank (a random permutation over nodes sorted by name);
 //   4. pods are submitted one at a time, never retried, never departing; a pod that fits nowhere is skipped;
-//      after every pod the arrived GPU request, the allocated GPU, the cluster fragmentation and the servers of
-//      the widest kind with every device free are recorded.
+//      after every pod the arrived GPU request, the allocated GPU, the cluster fragmentation and the servers
+//      of the widest kind with every device free are recorded.
 // Randomness: one seed gives three independent streams (workload, node ranks, policy), so every policy sees
 // the same pod sequence and the same ranks for a seed. awan's RNG is not Go's: sequences are statistically,
 // not bit-for-bit, those of the reference.
@@ -42,8 +42,8 @@ std::vector<uint32_t> NodeTieRanks(const Fleet& fleet, Rng& rng);
 // The largest GPU count of any node (0 without GPUs): the servers the widest pods need whole.
 int WidestGpuCount(const Fleet& fleet);
 
-// True when `arrived_milli` is past bucket `pct` of the curves: above (pct + 0.5) % of capacity. The bound, the
-// failures "at 100 %" and the idle devices at 100 % all stop at the last pod of bucket 100 by this rule.
+// True when `arrived_milli` is past bucket `pct` of the curves: above (pct + 0.5) % of capacity. The bound,
+// the failures "at 100 %" and the idle devices at 100 % all stop at the last pod of bucket 100 by this rule.
 inline bool PastBucket(int64_t arrived_milli, int64_t capacity_milli, int pct) {
   return arrived_milli * 200 > capacity_milli * (2 * pct + 1);
 }

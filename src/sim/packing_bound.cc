@@ -22,8 +22,8 @@ struct NodeType {
 struct Shape {
   const PodSpec* pod = nullptr;  // a representative
   int64_t count = 0;
-  int64_t must = 0;              // pods of this shape every counted placement places
-  std::vector<int64_t> arrivals; // positions in the sequence of this shape's pods, ascending
+  int64_t must = 0;               // pods of this shape every counted placement places
+  std::vector<int64_t> arrivals;  // positions in the sequence of this shape's pods, ascending
 };
 
 // Below this many pods, a shape counts as placed in full (the simplex's own tolerance).
@@ -55,8 +55,8 @@ void Enumerate(const std::vector<int32_t>& sizes, size_t i, int32_t room, std::v
 }
 
 // The LP, built column by column and handed to GLPK. Rows and columns added after a solve are loaded onto the
-// solved problem, and the next solve starts from its optimal basis (the dual simplex: added rows leave it dual
-// feasible), so a cutting-plane loop re-solves in a fraction of the first solve's time.
+// solved problem, and the next solve starts from its optimal basis (the dual simplex: added rows leave it
+// dual feasible), so a cutting-plane loop re-solves in a fraction of the first solve's time.
 class Lp {
  public:
   Lp() : lp_(nullptr, glp_delete_prob) {}
@@ -100,8 +100,8 @@ class Lp {
     }
     for (size_t r = static_cast<size_t>(old_rows); r < upper_.size(); ++r) {
       if (lower_[r] > 0) {
-        glp_set_row_bnds(lp_.get(), static_cast<int>(r + 1), lower_[r] < upper_[r] ? GLP_DB : GLP_FX, lower_[r],
-                         upper_[r]);
+        glp_set_row_bnds(lp_.get(), static_cast<int>(r + 1), lower_[r] < upper_[r] ? GLP_DB : GLP_FX,
+                         lower_[r], upper_[r]);
       } else {
         glp_set_row_bnds(lp_.get(), static_cast<int>(r + 1), GLP_UP, 0, upper_[r]);
       }
@@ -141,9 +141,9 @@ class Lp {
     glp_smcp parm;
     glp_init_smcp(&parm);
     parm.msg_lev = GLP_MSG_OFF;
-    // Cold: scaled (CPU milli and pod counts are far apart), then an advanced initial basis. Warm: only the new
-    // rows and columns are scaled (rescaling the whole problem took 40 % of the time on gpuspec33), then the dual
-    // simplex from the last optimal basis. No presolve, which would not leave a basis to start from.
+    // Cold: scaled (CPU milli and pod counts are far apart), then an advanced initial basis. Warm: only the
+    // new rows and columns are scaled (rescaling the whole problem took 40 % of the time on gpuspec33), then
+    // the dual simplex from the last optimal basis. No presolve, which would not leave a basis to start from.
     if (!warm) {
       glp_scale_prob(lp_.get(), GLP_SF_AUTO);
       glp_adv_basis(lp_.get(), 0);
@@ -164,18 +164,19 @@ class Lp {
       return FailedPrecondition("the pods that must be placed do not fit the fleet together");
     }
     if (rc != 0 || status != GLP_OPT) {
-      return Internal("GLPK could not solve the packing bound (simplex code " + std::to_string(rc) + ", status " +
-                      std::to_string(status) + ")");
+      return Internal("GLPK could not solve the packing bound (simplex code " + std::to_string(rc) +
+                      ", status " + std::to_string(status) + ")");
     }
     values->resize(objective_.size());
-    for (size_t c = 0; c < objective_.size(); ++c) (*values)[c] = glp_get_col_prim(lp_.get(), static_cast<int>(c + 1));
+    for (size_t c = 0; c < objective_.size(); ++c)
+      (*values)[c] = glp_get_col_prim(lp_.get(), static_cast<int>(c + 1));
     return glp_get_obj_val(lp_.get());
   }
 
  private:
   // Equilibrates the rows and columns added since the last solve, keeping the others' scale factors: each new
-  // row by its largest scaled entry in the old columns, each new column by its largest entry in the scaled new
-  // rows, then each new row again over all its columns. Factors are powers of 2 (no rounding error).
+  // row by its largest scaled entry in the old columns, each new column by its largest entry in the scaled
+  // new rows, then each new row again over all its columns. Factors are powers of 2 (no rounding error).
   void ScaleNew(int old_rows, int old_cols, size_t first_entry) {
     glp_prob* lp = lp_.get();
     const int rows = glp_get_num_rows(lp), cols = glp_get_num_cols(lp);
@@ -188,7 +189,8 @@ class Lp {
         double& m = largest[static_cast<size_t>(ia_[e] - old_rows)];
         m = std::max(m, std::abs(ar_[e] * glp_get_sjj(lp, ja_[e])));
       }
-      for (int r = old_rows + 1; r <= rows; ++r) glp_set_rii(lp, r, pow2(largest[static_cast<size_t>(r - old_rows)]));
+      for (int r = old_rows + 1; r <= rows; ++r)
+        glp_set_rii(lp, r, pow2(largest[static_cast<size_t>(r - old_rows)]));
     };
     scale_rows(true);
     std::vector<double> largest(static_cast<size_t>(cols - old_cols) + 1, 0.0);
@@ -197,7 +199,8 @@ class Lp {
       double& m = largest[static_cast<size_t>(ja_[e] - old_cols)];
       m = std::max(m, std::abs(ar_[e] * glp_get_rii(lp, ia_[e])));
     }
-    for (int c = old_cols + 1; c <= cols; ++c) glp_set_sjj(lp, c, pow2(largest[static_cast<size_t>(c - old_cols)]));
+    for (int c = old_cols + 1; c <= cols; ++c)
+      glp_set_sjj(lp, c, pow2(largest[static_cast<size_t>(c - old_cols)]));
     scale_rows(false);
   }
 
@@ -250,17 +253,19 @@ StatusOr<PackingBound> Solve(const Fleet& fleet, std::span<const PodSpec* const>
   }
   for (const PodSpec* p : must_place) {
     const bool gpu = p->wants_gpu();
-    auto it = shapes.find({p->cpu.value, p->memory.value, gpu ? p->gpu_count : 0, gpu ? p->gpu_milli.value : 0,
-                           p->allowed_models.mask()});
+    auto it = shapes.find({p->cpu.value, p->memory.value, gpu ? p->gpu_count : 0,
+                           gpu ? p->gpu_milli.value : 0, p->allowed_models.mask()});
     if (it == shapes.end() || it->second.must >= it->second.count) {
-      return InvalidArgument("the pods to place include more of shape " + p->name + "'s than the pod set holds");
+      return InvalidArgument("the pods to place include more of shape " + p->name +
+                             "'s than the pod set holds");
     }
     ++it->second.must;
   }
   std::sort(sizes.rbegin(), sizes.rend());
   std::vector<std::vector<int>> configs;
   std::vector<int> cur(sizes.size(), 0);
-  Enumerate(sizes, 0, static_cast<int32_t>(kWholeGpu.value), cur, configs, static_cast<size_t>(max_configurations));
+  Enumerate(sizes, 0, static_cast<int32_t>(kWholeGpu.value), cur, configs,
+            static_cast<size_t>(max_configurations));
   const bool use_configs = configs.size() <= static_cast<size_t>(max_configurations);
   if (!use_configs) configs.clear();
 
@@ -323,13 +328,15 @@ StatusOr<PackingBound> Solve(const Fleet& fleet, std::span<const PodSpec* const>
   for (const auto& [key, s] : shapes) shape_list.push_back(&s);
   std::vector<std::vector<int>> cols_of_shape(shapes.size());
   for (const auto& [shape, col] : placement_cols) cols_of_shape[shape].push_back(col);
-  // The online rule, added shape by shape for the shapes the optimum leaves out (a cutting-plane loop: a shape
-  // the optimum places in full satisfies its rule's rows, so the loop ends at the optimum with every rule).
+  // The online rule, added shape by shape for the shapes the optimum leaves out (a cutting-plane loop: a
+  // shape the optimum places in full satisfies its rule's rows, so the loop ends at the optimum with every
+  // rule).
   const int64_t n = static_cast<int64_t>(pods.size());
   std::vector<int64_t> bounds;  // segment b is positions [bounds[b], bounds[b + 1])
   for (int b = 0; b <= online_segments; ++b) bounds.push_back(n * b / std::max(online_segments, 1));
   auto arrived_before = [](const Shape& s, int64_t pos) {
-    return static_cast<double>(std::lower_bound(s.arrivals.begin(), s.arrivals.end(), pos) - s.arrivals.begin());
+    return static_cast<double>(std::lower_bound(s.arrivals.begin(), s.arrivals.end(), pos) -
+                               s.arrivals.begin());
   };
   std::vector<bool> ruled(shapes.size(), false);
   std::vector<double> values;

@@ -40,7 +40,7 @@ struct PackingBound {
   std::vector<LeftOut> left_out;
   int node_types = 0;
   int pod_shapes = 0;
-  int configurations = 0;          // fractional device configurations used (0 = capacity-only fallback)
+  int configurations = 0;  // fractional device configurations used (0 = capacity-only fallback)
 };
 
 StatusOr<PackingBound> MaxAllocatableGpu(const Fleet& fleet, std::span<const PodSpec* const> pods,
@@ -55,8 +55,8 @@ StatusOr<PackingBound> MaxAllocatableGpuPlacing(const Fleet& fleet, std::span<co
                                                 int max_configurations = 200000);
 
 // The same LP over placements that follow the online rule, even knowing the whole sequence: `pods` in arrival
-// order, and a pod fails only when no node can host it (the openb protocol, every built-in policy). Once a pod
-// of shape s fails, no node can host s ever again (no departures), so every later pod of a shape that
+// order, and a pod fails only when no node can host it (the openb protocol, every built-in policy). Once a
+// pod of shape s fails, no node can host s ever again (no departures), so every later pod of a shape that
 // dominates s (needs at least as much of everything, on a subset of the models) fails too. The LP chooses,
 // for each shape, the segment of the sequence where its first failure falls (`segments` equal runs of pods,
 // relaxed to a convex combination): the pods of s before that segment are placed, and no pod of a dominating

@@ -8,7 +8,7 @@ namespace awan::sim {
 
 std::string AwanPolicyName(const std::string& p) {
   static const std::map<std::string, std::string> kMap = {
-      {"01-Random", "random"},   {"02-DotProd", "dotprod"}, {"03-GpuClustering", "clustering"},
+      {"01-Random", "random"},      {"02-DotProd", "dotprod"}, {"03-GpuClustering", "clustering"},
       {"04-GpuPacking", "packing"}, {"05-BestFit", "bestfit"}, {"06-FGD", "fgd"}};
   auto it = kMap.find(p);
   return it == kMap.end() ? "" : it->second;
@@ -44,7 +44,8 @@ StatusOr<PublishedCurves> PublishedCurves::Parse(std::string_view text, std::str
       double v = 0;
       auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
       if (ec != std::errc() || p != t.data() + t.size()) {
-        return trace::FieldError(source, rows[r].line, f[c_0 + k].column, "expected a number, got '" + t + "'");
+        return trace::FieldError(source, rows[r].line, f[c_0 + k].column,
+                                 "expected a number, got '" + t + "'");
       }
       c[k] = v;
     }

@@ -21,7 +21,8 @@ class PublishedCurves {
 
   // Unallocated GPU % (100 - allocation) at `arrived_pct` for every published seed of a cell; empty if the
   // cell is not published.
-  std::vector<double> Unallocated(const std::string& workload, const std::string& policy, int arrived_pct) const;
+  std::vector<double> Unallocated(const std::string& workload, const std::string& policy,
+                                  int arrived_pct) const;
   bool Has(const std::string& workload, const std::string& policy) const;
 
  private:

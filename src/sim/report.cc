@@ -1,13 +1,13 @@
 #include "sim/report.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <set>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "sim/report_util.h"
 
@@ -69,8 +69,9 @@ std::string FormatTable(const ExperimentResult& r, const PublishedCurves* pub) {
     if (any_pub) {
       const PubStat p = Published(pub, c, 100);
       if (p.has && p.s.n > 0) {
-        const double se = std::sqrt(c.unalloc_100.stddev * c.unalloc_100.stddev / std::max(1, c.unalloc_100.n) +
-                                    p.s.stddev * p.s.stddev / p.s.n);
+        const double se =
+            std::sqrt(c.unalloc_100.stddev * c.unalloc_100.stddev / std::max(1, c.unalloc_100.n) +
+                      p.s.stddev * p.s.stddev / p.s.n);
         out += fmt::format("  {:>9.2f} {:>+7.2f} {:>6.2f}", p.s.mean, c.unalloc_100.mean - p.s.mean, 2 * se);
       } else {
         out += fmt::format("  {:>9} {:>7} {:>6}", "-", "-", "-");
@@ -99,7 +100,8 @@ std::string ToJson(const ExperimentResult& r, const PublishedCurves* pub, double
   for (const RunSummary& s : r.runs) {
     nlohmann::json reasons = nlohmann::json::object();
     for (int k = 1; k < kFitReasonCount; ++k) {
-      if (s.failures_by_reason[k]) reasons[std::string(FitReasonName(static_cast<FitReason>(k)))] = s.failures_by_reason[k];
+      if (s.failures_by_reason[k])
+        reasons[std::string(FitReasonName(static_cast<FitReason>(k)))] = s.failures_by_reason[k];
     }
     nlohmann::json u = nlohmann::json::object();
     u["100"] = s.unalloc_100 ? nlohmann::json(*s.unalloc_100) : nlohmann::json(nullptr);
@@ -143,7 +145,8 @@ std::string ToJson(const ExperimentResult& r, const PublishedCurves* pub, double
   return j.dump(1);
 }
 
-Status WriteJson(const std::string& path, const ExperimentResult& r, const PublishedCurves* pub, double tune_ratio) {
+Status WriteJson(const std::string& path, const ExperimentResult& r, const PublishedCurves* pub,
+                 double tune_ratio) {
   return WriteText(path, ToJson(r, pub, tune_ratio) + "\n");
 }
 
@@ -171,21 +174,25 @@ Status WriteHtmlReport(const std::string& dir, const ExperimentResult& r, const 
   if (ec) return IoError("cannot create " + dir + ": " + ec.message());
   const auto workloads = Distinct(r, true);
   const auto policies = Distinct(r, false);
-  std::string html = "<!doctype html><html><head><meta charset='utf-8'><title>awan sim openb report</title>"
-                     "<style>body{font-family:sans-serif;margin:2em;max-width:1100px}"
-                     "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
-                     "th{background:#eee}td:first-child,td:nth-child(2){text-align:left}</style></head><body>";
-  html += "<h1>awan sim openb</h1><p>Protocol of the FGD paper (USENIX ATC'23): pods submitted one at a time "
-          "with no departures, workload tuned to 130% of GPU capacity. " +
-          std::to_string(r.runs.size()) + " runs in " + fmt::format("{:.1f}", r.wall_seconds) + " s.</p>";
-  html += "<h2>Unallocated GPU % (lower is better)</h2><table><tr><th>workload</th><th>policy</th><th>seeds</th>"
-          "<th>@100% mean</th><th>min</th><th>max</th><th>@130% mean</th>";
+  std::string html =
+      "<!doctype html><html><head><meta charset='utf-8'><title>awan sim openb report</title>"
+      "<style>body{font-family:sans-serif;margin:2em;max-width:1100px}"
+      "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
+      "th{background:#eee}td:first-child,td:nth-child(2){text-align:left}</style></head><body>";
+  html +=
+      "<h1>awan sim openb</h1><p>Protocol of the FGD paper (USENIX ATC'23): pods submitted one at a time "
+      "with no departures, workload tuned to 130% of GPU capacity. " +
+      std::to_string(r.runs.size()) + " runs in " + fmt::format("{:.1f}", r.wall_seconds) + " s.</p>";
+  html +=
+      "<h2>Unallocated GPU % (lower is better)</h2><table><tr><th>workload</th><th>policy</th><th>seeds</th>"
+      "<th>@100% mean</th><th>min</th><th>max</th><th>@130% mean</th>";
   if (pub) html += "<th>published @100%</th><th>diff</th>";
   html += "</tr>";
   for (const CellSummary& c : r.cells) {
-    html += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.2f}</td><td>{:.2f}</td><td>{:.2f}</td><td>{}</td>",
-                        HtmlEscape(c.workload), HtmlEscape(c.policy), c.unalloc_100.n, c.unalloc_100.mean, c.unalloc_100.min,
-                        c.unalloc_100.max, c.unalloc_130.n > 0 ? fmt::format("{:.2f}", c.unalloc_130.mean) : "-");
+    html += fmt::format(
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.2f}</td><td>{:.2f}</td><td>{:.2f}</td><td>{}</td>",
+        HtmlEscape(c.workload), HtmlEscape(c.policy), c.unalloc_100.n, c.unalloc_100.mean, c.unalloc_100.min,
+        c.unalloc_100.max, c.unalloc_130.n > 0 ? fmt::format("{:.2f}", c.unalloc_130.mean) : "-");
     if (pub) {
       const PubStat p = Published(pub, c, 100);
       html += p.has ? fmt::format("<td>{:.2f}</td><td>{:+.2f}</td>", p.s.mean, c.unalloc_100.mean - p.s.mean)
@@ -218,32 +225,37 @@ Status WriteHtmlReport(const std::string& dir, const ExperimentResult& r, const 
     const std::string dat_path = (std::filesystem::path(dir) / (base + ".dat")).string();
     AWAN_RETURN_IF_ERROR(WriteText(dat_path, dat));
     std::string gp = "cd '" + std::filesystem::absolute(dir).string() + "'\n";
-    gp += "set terminal pngcairo size 900,520 font 'sans,10'\nset grid\nset key right bottom\n"
-                     "set xlabel 'arrived GPU request (% of capacity)'\n";
-    gp += "set output '" + base + "-alloc.png'\nset title 'GPU allocation ratio vs arrived workload: " +
-          workloads[w] + "'\nset ylabel 'GPU allocated (% of capacity)'\nset xrange [0:130]\nset yrange [0:100]\n";
+    gp +=
+        "set terminal pngcairo size 900,520 font 'sans,10'\nset grid\nset key right bottom\n"
+        "set xlabel 'arrived GPU request (% of capacity)'\n";
+    gp += "set output '" + base +
+          "-alloc.png'\nset title 'GPU allocation ratio vs arrived workload: " + workloads[w] +
+          "'\nset ylabel 'GPU allocated (% of capacity)'\nset xrange [0:130]\nset yrange [0:100]\n";
     gp += "plot ";
     for (size_t p = 0; p < policies.size(); ++p) {
       const bool bound = policies[p] == kBoundPolicy, online = policies[p] == kOnlineBoundPolicy;
       const char* sep = p ? ", " : "";
       if (const auto given = GivenBoundPolicy(policies[p])) {
         // Known at arrived 100 % only: a single marked point.
-        gp += fmt::format("{}'{}.dat' index {} using 1:2 with points pt 7 ps 1.5 title 'bound given {}''s admissions'",
-                          sep, base, p, *given);
+        gp += fmt::format(
+            "{}'{}.dat' index {} using 1:2 with points pt 7 ps 1.5 title 'bound given {}''s admissions'", sep,
+            base, p, *given);
         continue;
       }
       if (!bound && !online) {
-        gp += fmt::format("{}'{}.dat' index {} using 1:2 with lines lw 2 title '{}'", sep, base, p, policies[p]);
+        gp += fmt::format("{}'{}.dat' index {} using 1:2 with lines lw 2 title '{}'", sep, base, p,
+                          policies[p]);
         continue;
       }
       // A bound is known only at its points; between two of them the later one still bounds, so it is drawn
       // as steps that rise at each point (an upper envelope), with the points marked.
       const char* colour = online ? "'dark-red'" : "'black'";
-      const char* title = online ? "bound under the online rule (LP: no placement that places every pod it can "
-                                   "allocates more)"
-                                 : "bound (LP: no placement allocates more)";
-      gp += fmt::format("{}'{}.dat' index {} using 1:2 with fsteps dt {} lw 2 lc rgb {} title '{}'", sep, base, p,
-                        online ? 4 : 2, colour, title);
+      const char* title = online
+                              ? "bound under the online rule (LP: no placement that places every pod it can "
+                                "allocates more)"
+                              : "bound (LP: no placement allocates more)";
+      gp += fmt::format("{}'{}.dat' index {} using 1:2 with fsteps dt {} lw 2 lc rgb {} title '{}'", sep,
+                        base, p, online ? 4 : 2, colour, title);
       gp += fmt::format(", '{}.dat' index {} using 1:2 with points pt 6 lc rgb {} notitle", base, p, colour);
     }
     gp += "\nset output '" + base + "-zoom.png'\nset title 'Zoom on arrived 80-130%: " + workloads[w] +

@@ -1,10 +1,10 @@
 #include "sim/workload_gen.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <map>
-
-#include <fmt/format.h>
 
 #include "common/rng.h"
 #include "core/residency.h"
@@ -24,9 +24,9 @@ int64_t LogNormal(Rng& rng, double median_s, double sigma, double lo, double hi)
 
 struct Kind {
   const char* name;
-  double share;     // of job count
+  double share;  // of job count
   int tasks_lo, tasks_hi;
-  double gpus;      // per task
+  double gpus;  // per task
   const char* accelerator;
   double median_s, lo_s, hi_s;
 };
@@ -46,16 +46,19 @@ int UtcOffsetHours(const std::string& jurisdiction) {
 
 }  // namespace
 
-StatusOr<config::WorkloadFile> GenerateRegionalWorkload(const config::FleetFile& file, const RegionalWorkloadOptions& o) {
+StatusOr<config::WorkloadFile> GenerateRegionalWorkload(const config::FleetFile& file,
+                                                        const RegionalWorkloadOptions& o) {
   const Fleet& fleet = file.fleet;
   if (file.tenants.empty()) return InvalidArgument("the fleet file lists no tenants to generate work for");
   if (o.days < 1 || o.days > 366) return InvalidArgument("days must be in 1..366");
   if (!(o.load > 0 && o.load <= 10)) return InvalidArgument("load must be in (0, 10]");
   Rng rng(o.seed);
   config::WorkloadFile w;
-  w.name = fmt::format("{}-{}d-load{:.2f}-seed{}", file.name.empty() ? "fleet" : file.name, o.days, o.load, o.seed);
+  w.name = fmt::format("{}-{}d-load{:.2f}-seed{}", file.name.empty() ? "fleet" : file.name, o.days, o.load,
+                       o.seed);
   double total_guarantee = 0;
-  for (const TenantSpec& t : file.tenants) total_guarantee += static_cast<double>(std::max<int64_t>(1, t.guaranteed_gpus));
+  for (const TenantSpec& t : file.tenants)
+    total_guarantee += static_cast<double>(std::max<int64_t>(1, t.guaranteed_gpus));
 
   // Expected GPU-seconds of one job of the mix (sampled, so that the load comes out right after clamping).
   Rng probe = rng.Fork(99);
@@ -64,7 +67,8 @@ StatusOr<config::WorkloadFile> GenerateRegionalWorkload(const config::FleetFile&
   for (int i = 0; i < kProbe; ++i) {
     for (const Kind& k : kKinds) {
       const double tasks = (k.tasks_lo + k.tasks_hi) / 2.0;
-      mean_gpu_s += k.share * tasks * k.gpus * static_cast<double>(LogNormal(probe, k.median_s, 0.8, k.lo_s, k.hi_s)) / kProbe;
+      mean_gpu_s += k.share * tasks * k.gpus *
+                    static_cast<double>(LogNormal(probe, k.median_s, 0.8, k.lo_s, k.hi_s)) / kProbe;
     }
   }
   const double span_s = 86400.0 * o.days;
@@ -76,12 +80,15 @@ StatusOr<config::WorkloadFile> GenerateRegionalWorkload(const config::FleetFile&
     // The tenant's home: the allowed region with the most GPUs (first such in file order).
     const std::vector<uint8_t> ok = AllowedRegions(fleet, t.data_class, t.data_places);
     std::vector<int64_t> gpus(fleet.region_count(), 0);
-    for (uint32_t n = 0; n < fleet.size(); ++n) gpus[fleet.region_of(NodeIndex(n)).value] += fleet.node(NodeIndex(n)).gpu_count;
+    for (uint32_t n = 0; n < fleet.size(); ++n)
+      gpus[fleet.region_of(NodeIndex(n)).value] += fleet.node(NodeIndex(n)).gpu_count;
     uint32_t home = 0;
     int64_t best = -1;
-    // Tenants live where their name's jurisdiction prefix points ("my-..." -> MY), else in the largest region.
+    // Tenants live where their name's jurisdiction prefix points ("my-..." -> MY), else in the largest
+    // region.
     std::string prefix = t.name.substr(0, 2);
-    std::transform(prefix.begin(), prefix.end(), prefix.begin(), [](char c) { return static_cast<char>(std::toupper(c)); });
+    std::transform(prefix.begin(), prefix.end(), prefix.begin(),
+                   [](char c) { return static_cast<char>(std::toupper(c)); });
     for (uint32_t r = 0; r < fleet.region_count(); ++r) {
       const bool allowed = ok[r] && !(fleet.region(DomainId(r)).edge);
       const bool local = fleet.region(DomainId(r)).jurisdiction == prefix;
@@ -126,7 +133,8 @@ StatusOr<config::WorkloadFile> GenerateRegionalWorkload(const config::FleetFile&
       j.tenant = t.name;
       j.submit_s = static_cast<int64_t>(now);
       j.duration_s = LogNormal(tr, k->median_s, 0.8, k->lo_s, k->hi_s);
-      j.tasks = k->tasks_lo + static_cast<int>(tr.Uniform(static_cast<uint64_t>(k->tasks_hi - k->tasks_lo + 1)));
+      j.tasks =
+          k->tasks_lo + static_cast<int>(tr.Uniform(static_cast<uint64_t>(k->tasks_hi - k->tasks_lo + 1)));
       if (k->gpus < 1) {
         j.task.gpu_count = 1;
         j.task.gpu_milli = GpuMilli(std::llround(k->gpus * 1000));
@@ -175,7 +183,8 @@ StatusOr<config::WorkloadFile> GenerateRegionalWorkload(const config::FleetFile&
     }
     j.task.model_constraint = kept;
   }
-  std::stable_sort(w.jobs.begin(), w.jobs.end(), [](const JobSpec& a, const JobSpec& b) { return a.submit_s < b.submit_s; });
+  std::stable_sort(w.jobs.begin(), w.jobs.end(),
+                   [](const JobSpec& a, const JobSpec& b) { return a.submit_s < b.submit_s; });
   return w;
 }
 

@@ -20,6 +20,7 @@ struct RegionalWorkloadOptions {
   double load = 0.9;
 };
 
-StatusOr<config::WorkloadFile> GenerateRegionalWorkload(const config::FleetFile& fleet, const RegionalWorkloadOptions& o);
+StatusOr<config::WorkloadFile> GenerateRegionalWorkload(const config::FleetFile& fleet,
+                                                        const RegionalWorkloadOptions& o);
 
 }  // namespace awan::sim

@@ -8,8 +8,8 @@
 namespace awan::trace {
 
 Status FieldError(std::string_view source, int line, int column, const std::string& message) {
-  return InvalidArgument(std::string(source) + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " +
-                         message);
+  return InvalidArgument(std::string(source) + ":" + std::to_string(line) + ":" + std::to_string(column) +
+                         ": " + message);
 }
 
 StatusOr<std::vector<CsvRow>> ParseCsv(std::string_view text, std::string_view source) {
@@ -49,7 +49,8 @@ StatusOr<std::vector<CsvRow>> ParseCsv(std::string_view text, std::string_view s
       } else {
         while (i < n && text[i] != ',' && text[i] != '\n' && text[i] != '\r') {
           if (text[i] == '"') {
-            return FieldError(source, line, static_cast<int>(i - line_start) + 1, "quote inside an unquoted field");
+            return FieldError(source, line, static_cast<int>(i - line_start) + 1,
+                              "quote inside an unquoted field");
           }
           f.text += text[i++];
         }
@@ -92,7 +93,8 @@ StatusOr<int> CsvHeader::Require(std::string_view name) const {
   if (k >= 0) return k;
   std::string have;
   for (const auto& f : row_.fields) have += (have.empty() ? "" : ", ") + f.text;
-  return FieldError(source_, row_.line, 1, "missing column '" + std::string(name) + "' (header has: " + have + ")");
+  return FieldError(source_, row_.line, 1,
+                    "missing column '" + std::string(name) + "' (header has: " + have + ")");
 }
 
 Status CheckFieldCount(std::string_view source, const CsvRow& header, const CsvRow& row) {
@@ -102,13 +104,14 @@ Status CheckFieldCount(std::string_view source, const CsvRow& header, const CsvR
                         std::to_string(row.fields.size()));
 }
 
-StatusOr<int64_t> ParseCount(std::string_view source, const CsvRow& row, int index, std::string_view column_name,
-                             int64_t max) {
+StatusOr<int64_t> ParseCount(std::string_view source, const CsvRow& row, int index,
+                             std::string_view column_name, int64_t max) {
   if (index >= static_cast<int>(row.fields.size())) {
-    const int col = row.fields.empty() ? 1 : row.fields.back().column + static_cast<int>(row.fields.back().text.size());
+    const int col =
+        row.fields.empty() ? 1 : row.fields.back().column + static_cast<int>(row.fields.back().text.size());
     return FieldError(source, row.line, col,
-                      "row has " + std::to_string(row.fields.size()) + " fields, expected a value for column '" +
-                          std::string(column_name) + "'");
+                      "row has " + std::to_string(row.fields.size()) +
+                          " fields, expected a value for column '" + std::string(column_name) + "'");
   }
   const CsvField& f = row.fields[index];
   int64_t v = 0;
@@ -117,8 +120,8 @@ StatusOr<int64_t> ParseCount(std::string_view source, const CsvRow& row, int ind
   auto [p, ec] = std::from_chars(b, e, v);
   if (f.text.empty() || ec != std::errc() || p != e || v < 0 || v > max) {
     return FieldError(source, row.line, f.column,
-                      "column '" + std::string(column_name) + "': expected an integer in 0.." + std::to_string(max) +
-                          ", got '" + f.text + "'");
+                      "column '" + std::string(column_name) + "': expected an integer in 0.." +
+                          std::to_string(max) + ", got '" + f.text + "'");
   }
   return v;
 }

@@ -48,7 +48,7 @@ Status FieldError(std::string_view source, int line, int column, const std::stri
 Status CheckFieldCount(std::string_view source, const CsvRow& header, const CsvRow& row);
 
 // Parses a field as a non-negative decimal integer no larger than `max`.
-StatusOr<int64_t> ParseCount(std::string_view source, const CsvRow& row, int index, std::string_view column_name,
-                             int64_t max);
+StatusOr<int64_t> ParseCount(std::string_view source, const CsvRow& row, int index,
+                             std::string_view column_name, int64_t max);
 
 }  // namespace awan::trace

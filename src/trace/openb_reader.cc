@@ -15,7 +15,8 @@ constexpr int64_t kMaxMemMiB = int64_t{1} << 40;
 
 Status ParseOpenbNodes(std::string_view text, std::string_view source, Fleet& fleet) {
   AWAN_ASSIGN_OR_RETURN(auto rows, ParseCsv(text, source));
-  if (rows.empty()) return InvalidArgument(std::string(source) + ": empty node list (expected a header line)");
+  if (rows.empty())
+    return InvalidArgument(std::string(source) + ": empty node list (expected a header line)");
   CsvHeader h(rows[0], std::string(source));
   AWAN_ASSIGN_OR_RETURN(int c_name, h.Require("sn"));
   AWAN_ASSIGN_OR_RETURN(int c_cpu, h.Require("cpu_milli"));
@@ -28,7 +29,8 @@ Status ParseOpenbNodes(std::string_view text, std::string_view source, Fleet& fl
     AWAN_RETURN_IF_ERROR(CheckFieldCount(source, rows[0], row));
     NodeSpec n;
     n.name = row.fields[c_name].text;
-    if (n.name.empty()) return FieldError(source, row.line, row.fields[c_name].column, "column 'sn': empty node name");
+    if (n.name.empty())
+      return FieldError(source, row.line, row.fields[c_name].column, "column 'sn': empty node name");
     AWAN_ASSIGN_OR_RETURN(int64_t cpu, ParseCount(source, row, c_cpu, "cpu_milli", kMaxCpuMilli));
     AWAN_ASSIGN_OR_RETURN(int64_t mem, ParseCount(source, row, c_mem, "memory_mib", kMaxMemMiB));
     AWAN_ASSIGN_OR_RETURN(int64_t gpu, ParseCount(source, row, c_gpu, "gpu", kMaxGpusPerNode));
@@ -36,8 +38,10 @@ Status ParseOpenbNodes(std::string_view text, std::string_view source, Fleet& fl
     n.memory = MemMiB(mem);
     n.gpu_count = static_cast<int>(gpu);
     const std::string& model = row.fields[c_model].text;
-    if (fleet.models().Find(model) == kNoAccelerator && fleet.models().size() >= AcceleratorRegistry::kMaxModels) {
-      return FieldError(source, row.line, row.fields[c_model].column, "more than 63 distinct accelerator models");
+    if (fleet.models().Find(model) == kNoAccelerator &&
+        fleet.models().size() >= AcceleratorRegistry::kMaxModels) {
+      return FieldError(source, row.line, row.fields[c_model].column,
+                        "more than 63 distinct accelerator models");
     }
     n.model = fleet.models().Intern(model);
     n.topology = fleet.topology().Place("default", "default", "default", n.name);
@@ -71,7 +75,8 @@ StatusOr<std::vector<PodSpec>> ParseOpenbPods(std::string_view text, std::string
     AWAN_RETURN_IF_ERROR(CheckFieldCount(source, rows[0], row));
     PodSpec p;
     p.name = row.fields[c_name].text;
-    if (p.name.empty()) return FieldError(source, row.line, row.fields[c_name].column, "column 'name': empty pod name");
+    if (p.name.empty())
+      return FieldError(source, row.line, row.fields[c_name].column, "column 'name': empty pod name");
     if (!names.insert(p.name).second) {
       return FieldError(source, row.line, row.fields[c_name].column, "duplicate pod name '" + p.name + "'");
     }

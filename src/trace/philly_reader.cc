@@ -11,7 +11,8 @@ namespace {
 
 // Parses "YYYY-mm-dd HH:MM:SS" into seconds since the epoch, or returns false.
 bool ParseTimestamp(std::string_view s, int64_t* out) {
-  if (s.size() != 19 || s[4] != '-' || s[7] != '-' || s[10] != ' ' || s[13] != ':' || s[16] != ':') return false;
+  if (s.size() != 19 || s[4] != '-' || s[7] != '-' || s[10] != ' ' || s[13] != ':' || s[16] != ':')
+    return false;
   auto num = [&](size_t pos, size_t len, int64_t* v) {
     const auto r = std::from_chars(s.data() + pos, s.data() + pos + len, *v);
     return r.ec == std::errc() && r.ptr == s.data() + pos + len;
@@ -52,7 +53,8 @@ StatusOr<std::vector<JobSpec>> ParsePhillyJobs(std::string_view text, std::strin
                                                const PhillyOptions& options) {
   if (options.gpus_per_node < 1) return InvalidArgument("gpus_per_node must be at least 1");
   AWAN_ASSIGN_OR_RETURN(auto rows, ParseCsv(text, source));
-  if (rows.empty()) return InvalidArgument(std::string(source) + ": empty job table (expected a header line)");
+  if (rows.empty())
+    return InvalidArgument(std::string(source) + ": empty job table (expected a header line)");
   CsvHeader h(rows[0], std::string(source));
   AWAN_ASSIGN_OR_RETURN(int c_ts, h.Require("timestamp"));
   AWAN_ASSIGN_OR_RETURN(int c_dur, h.Require("duration"));
@@ -75,17 +77,20 @@ StatusOr<std::vector<JobSpec>> ParsePhillyJobs(std::string_view text, std::strin
     const CsvField& dur = row.fields[c_dur];
     double duration = 0;
     if (!ParseSeconds(dur.text, &duration) || duration > 1e9) {
-      return FieldError(source, row.line, dur.column,
-                        "column 'duration': expected seconds (a number from 0 to 1e9), got '" + dur.text + "'");
+      return FieldError(
+          source, row.line, dur.column,
+          "column 'duration': expected seconds (a number from 0 to 1e9), got '" + dur.text + "'");
     }
     AWAN_ASSIGN_OR_RETURN(int64_t gpus, ParseCount(source, row, c_gpus, "num_gpus", options.max_gpus));
     const CsvField& g = row.fields[c_gpus];
-    if (gpus < 1) return FieldError(source, row.line, g.column, "column 'num_gpus': a job needs at least 1 GPU");
+    if (gpus < 1)
+      return FieldError(source, row.line, g.column, "column 'num_gpus': a job needs at least 1 GPU");
     const int64_t tasks = (gpus + options.gpus_per_node - 1) / options.gpus_per_node;
     if (gpus % tasks != 0) {
       return FieldError(source, row.line, g.column,
-                        "column 'num_gpus': " + std::to_string(gpus) + " GPUs do not split into " + std::to_string(tasks) +
-                            " equal tasks of at most " + std::to_string(options.gpus_per_node));
+                        "column 'num_gpus': " + std::to_string(gpus) + " GPUs do not split into " +
+                            std::to_string(tasks) + " equal tasks of at most " +
+                            std::to_string(options.gpus_per_node));
     }
     const CsvField& gt = row.fields[c_gt];
     double gpu_time = 0;
@@ -93,10 +98,12 @@ StatusOr<std::vector<JobSpec>> ParsePhillyJobs(std::string_view text, std::strin
         std::abs(gpu_time - duration * static_cast<double>(gpus)) > 1e-3 * std::max(1.0, gpu_time)) {
       return FieldError(source, row.line, gt.column,
                         "column 'gpu_time': expected duration x num_gpus (" +
-                            std::to_string(duration * static_cast<double>(gpus)) + "), got '" + gt.text + "'");
+                            std::to_string(duration * static_cast<double>(gpus)) + "), got '" + gt.text +
+                            "'");
     }
     const CsvField& vc = row.fields[c_vc];
-    if (vc.text.empty()) return FieldError(source, row.line, vc.column, "column 'cluster': empty virtual cluster");
+    if (vc.text.empty())
+      return FieldError(source, row.line, vc.column, "column 'cluster': empty virtual cluster");
     JobSpec j;
     j.name = "philly-" + std::to_string(row.line);
     j.tenant = vc.text;
@@ -113,7 +120,8 @@ StatusOr<std::vector<JobSpec>> ParsePhillyJobs(std::string_view text, std::strin
   }
   const int64_t start = *std::min_element(absolute.begin(), absolute.end());
   for (size_t i = 0; i < jobs.size(); ++i) jobs[i].submit_s = absolute[i] - start;
-  std::stable_sort(jobs.begin(), jobs.end(), [](const JobSpec& a, const JobSpec& b) { return a.submit_s < b.submit_s; });
+  std::stable_sort(jobs.begin(), jobs.end(),
+                   [](const JobSpec& a, const JobSpec& b) { return a.submit_s < b.submit_s; });
   return jobs;
 }
 

@@ -17,7 +17,8 @@ TEST(TypicalPods, TakesThePopularShapesUntilCoverageAndRenormalizes) {
   Fleet f;
   std::vector<PodSpec> pods;
   auto add = [&](int n, int64_t cpu, int gpus, int64_t milli) {
-    for (int i = 0; i < n; ++i) pods.push_back(Pod("p" + std::to_string(pods.size()), cpu, 100 + i, gpus, milli, f));
+    for (int i = 0; i < n; ++i)
+      pods.push_back(Pod("p" + std::to_string(pods.size()), cpu, 100 + i, gpus, milli, f));
   };
   add(10, 4000, 1, 500);  // A
   add(6, 8000, 1, 1000);  // B
@@ -145,7 +146,8 @@ TEST(AwanScore, CacheKeyIncludesMemory) {
   EXPECT_NE(k1, s.CacheKey(Pod("d", 4001, 10, 1, 300, f)));
   EXPECT_NE(k1, s.CacheKey(Pod("e", 4000, 10, 1, 310, f)));
   EXPECT_NE(s.CacheKey(Pod("g", 4000, 10, 2, 1000, f)), s.CacheKey(Pod("h", 4000, 10, 1, 1000, f)));
-  EXPECT_FALSE(s.CacheKey(Pod("huge", 4000, int64_t{1} << 24, 1, 300, f)).has_value());  // computed, not cached
+  EXPECT_FALSE(
+      s.CacheKey(Pod("huge", 4000, int64_t{1} << 24, 1, 300, f)).has_value());  // computed, not cached
 }
 
 }  // namespace

@@ -1,10 +1,11 @@
 // Fleet files: the shipped examples load with the topology and tenants they describe; every kind of bad
 // input is an error naming file, line and column; random mutations never crash the parser.
+#include "config/fleet_file.h"
+
 #include <gtest/gtest.h>
 
 #include "common/rng.h"
 #include "test_util.h"
-#include "config/fleet_file.h"
 
 namespace awan::config {
 namespace {
@@ -90,7 +91,8 @@ TEST(FleetFile, BadInputIsAnErrorWithLineAndColumn) {
   const std::string types = "node_types:\n  t: {accelerator: A, gpus: 8, cpu: 8, memory_gib: 8}\n";
   const std::string zone = "regions:\n  - name: r\n    zones:\n      - name: z\n";
   ExpectError(types + zone + "        layout: {type: t, nodes: 2, colour: red}\n",
-              "f.yaml:7:37: layout: unknown key 'colour' (allowed: type, nodes, nodes_per_supernode, supernodes_per_block)");
+              "f.yaml:7:37: layout: unknown key 'colour' (allowed: type, nodes, nodes_per_supernode, "
+              "supernodes_per_block)");
   ExpectError(types + zone + "        layout: {type: u, nodes: 2}\n", "f.yaml:7:24: unknown node type 'u'");
   ExpectError(types + zone + "        layout: {type: t, nodes: many}\n",
               "f.yaml:7:34: layout nodes: expected an integer in 1..1000000, got 'many'");
@@ -104,7 +106,8 @@ TEST(FleetFile, BadInputIsAnErrorWithLineAndColumn) {
   ExpectError(types + "regions: []\n", "f.yaml:3:10: the fleet has no nodes");
   ExpectError(types + zone + "        layout: {type: t, nodes: 1}\ntenants:\n  - {name: a}\n  - {name: a}\n",
               "f.yaml:10:5: tenant 'a' is listed twice");
-  ExpectError("- just\n- a list\n", "f.yaml:1:1: a fleet file is a mapping (name, node_types, regions, tenants)");
+  ExpectError("- just\n- a list\n",
+              "f.yaml:1:1: a fleet file is a mapping (name, node_types, regions, tenants)");
   auto bad = ParseFleetFile("node_types: {t: [\n", "f.yaml");
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().message().rfind("f.yaml:", 0), 0u);

@@ -1,11 +1,12 @@
 // Job manifests: the shipped examples parse against the ASEAN fleet; bad input is a clear error with the line
 // and column; random edits of a valid manifest never crash the parser and never produce a job without its
 // required fields.
+#include "config/job_manifest.h"
+
 #include <gtest/gtest.h>
 
 #include "common/rng.h"
 #include "config/fleet_file.h"
-#include "config/job_manifest.h"
 #include "test_util.h"
 #include "trace/csv.h"
 
@@ -39,29 +40,42 @@ TEST(JobManifest, ShippedExamplesParse) {
   EXPECT_EQ(m->command.size(), 3u);
   EXPECT_EQ(m->env.at("NCCL_DEBUG"), "WARN");
   // JSON is YAML too: what `awan submit -o json` and API clients send.
-  auto js = ParseJobManifest(R"({"apiVersion":"awan/v1","kind":"Job","metadata":{"name":"j"},"spec":{"gpus":0.5,"duration_s":60}})",
-                             "body", f->fleet);
+  auto js = ParseJobManifest(
+      R"({"apiVersion":"awan/v1","kind":"Job","metadata":{"name":"j"},"spec":{"gpus":0.5,"duration_s":60}})",
+      "body", f->fleet);
   ASSERT_TRUE(js.ok()) << js.status().ToString();
   EXPECT_EQ(js->job.task.gpu_milli.value, 500);
 }
 
 TEST(JobManifest, BadInputIsAClearError) {
   auto f = Asean();
-  const std::string good = "apiVersion: awan/v1\nkind: Job\nmetadata: {name: x}\nspec: {gpus: 1, duration_s: 60}\n";
+  const std::string good =
+      "apiVersion: awan/v1\nkind: Job\nmetadata: {name: x}\nspec: {gpus: 1, duration_s: 60}\n";
   ASSERT_TRUE(ParseJobManifest(good, "m.yaml", f->fleet).ok());
   struct Case {
     std::string text, expect;
   };
   const std::vector<Case> cases = {
-      {"apiVersion: v2\nkind: Job\nmetadata: {name: x}\nspec: {gpus: 1, duration_s: 6}\n", "m.yaml:1:13: apiVersion: expected awan/v1"},
-      {"apiVersion: awan/v1\nkind: Pod\nmetadata: {name: x}\nspec: {gpus: 1, duration_s: 6}\n", "kind: expected Job"},
-      {"apiVersion: awan/v1\nkind: Job\nmetadata: {name: 'a b'}\nspec: {gpus: 1, duration_s: 6}\n", "letters, digits"},
-      {"apiVersion: awan/v1\nkind: Job\nmetadata: {name: x}\nspec: {gpus: 1}\n", "give a command, a duration_s, or both"},
-      {"apiVersion: awan/v1\nkind: Job\nmetadata: {name: x}\nspec: {gpus: 3.5, duration_s: 6}\n", "whole number of GPUs"},
-      {"apiVersion: awan/v1\nkind: Job\nmetadata: {name: x}\nspec: {gpus: 1, duration_s: 6, accelerator: TPU}\n", "no 'TPU'"},
-      {"apiVersion: awan/v1\nkind: Job\nmetadata: {name: x}\nspec: {gpus: 1, command: []}\n", "command: empty"},
-      {"apiVersion: awan/v1\nkind: Job\nmetadata: {name: x}\nspec: {gpus: 1, command: [a], env: {'A=B': c}}\n", "bad variable name"},
-      {"apiVersion: awan/v1\nkind: Job\nmetadata: {name: x}\nspec: {gpus: 1, duration_s: 6, colour: red}\n", "unknown key 'colour'"},
+      {"apiVersion: v2\nkind: Job\nmetadata: {name: x}\nspec: {gpus: 1, duration_s: 6}\n",
+       "m.yaml:1:13: apiVersion: expected awan/v1"},
+      {"apiVersion: awan/v1\nkind: Pod\nmetadata: {name: x}\nspec: {gpus: 1, duration_s: 6}\n",
+       "kind: expected Job"},
+      {"apiVersion: awan/v1\nkind: Job\nmetadata: {name: 'a b'}\nspec: {gpus: 1, duration_s: 6}\n",
+       "letters, digits"},
+      {"apiVersion: awan/v1\nkind: Job\nmetadata: {name: x}\nspec: {gpus: 1}\n",
+       "give a command, a duration_s, or both"},
+      {"apiVersion: awan/v1\nkind: Job\nmetadata: {name: x}\nspec: {gpus: 3.5, duration_s: 6}\n",
+       "whole number of GPUs"},
+      {"apiVersion: awan/v1\nkind: Job\nmetadata: {name: x}\nspec: {gpus: 1, duration_s: 6, accelerator: "
+       "TPU}\n",
+       "no 'TPU'"},
+      {"apiVersion: awan/v1\nkind: Job\nmetadata: {name: x}\nspec: {gpus: 1, command: []}\n",
+       "command: empty"},
+      {"apiVersion: awan/v1\nkind: Job\nmetadata: {name: x}\nspec: {gpus: 1, command: [a], env: {'A=B': "
+       "c}}\n",
+       "bad variable name"},
+      {"apiVersion: awan/v1\nkind: Job\nmetadata: {name: x}\nspec: {gpus: 1, duration_s: 6, colour: red}\n",
+       "unknown key 'colour'"},
       {"apiVersion: awan/v1\nkind: Job\nmetadata: {name: x\nspec: {", "not valid YAML"},
       {"[1, 2]", "a manifest is a mapping"},
       {std::string(kMaxManifestBytes + 1, ' '), "more than the"},

@@ -43,7 +43,8 @@ TEST(Topology, BuildsTheTreeAndFindsCommonLevels) {
   EXPECT_EQ(Topology::CommonLevel(n1, n4), -1);
   EXPECT_EQ(t.DomainCount(TopologyLevel::kRegion), 2u);
   EXPECT_EQ(t.DomainCount(TopologyLevel::kBlock), 3u);
-  EXPECT_EQ(t.Parent(TopologyLevel::kSupernode, n3.at(TopologyLevel::kSupernode)), n3.at(TopologyLevel::kBlock));
+  EXPECT_EQ(t.Parent(TopologyLevel::kSupernode, n3.at(TopologyLevel::kSupernode)),
+            n3.at(TopologyLevel::kBlock));
   EXPECT_EQ(t.DomainName(TopologyLevel::kZone, n4.at(TopologyLevel::kZone)), "az-a");
 }
 

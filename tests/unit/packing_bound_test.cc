@@ -1,14 +1,15 @@
 // The LP upper bound on allocation: exact on small cases worked by hand, never below what a real placement
 // achieves, and valid (never below a policy's allocation) on a generated fleet.
+#include "sim/packing_bound.h"
+
 #include <gtest/gtest.h>
 
 #include "policies/builtin.h"
 #include "sim/experiment.h"
 #include "sim/generator.h"
 #include "sim/openb_protocol.h"
-#include "sim/packing_bound.h"
-#include "trace/openb_reader.h"
 #include "test_util.h"
+#include "trace/openb_reader.h"
 
 namespace awan::sim {
 namespace {
@@ -47,7 +48,7 @@ TEST(PackingBound, AFractionalPodStrandsTheRestOfItsDevice) {
   std::vector<PodSpec> pods = {Pod("a", 1000, 1, 1, 810, f), Pod("b", 1000, 1, 1, 810, f),
                                Pod("c", 1000, 1, 1, 200, f)};
   EXPECT_NEAR(Bound(f, pods), 848, 1e-6);
-  EXPECT_NEAR(Bound(f, pods, 0), 1000, 1e-6);  // the capacity-only fallback: weaker, still a bound
+  EXPECT_NEAR(Bound(f, pods, 0), 1000, 1e-6);    // the capacity-only fallback: weaker, still a bound
   pods.push_back(Pod("d", 1000, 1, 1, 190, f));  // fills the sliver exactly
   EXPECT_NEAR(Bound(f, pods), 1000, 1e-6);
 }
@@ -120,11 +121,11 @@ TEST(PackingBound, ProgressWeighsTheBoundRunsByTheirCost) {
 }
 
 // Pods in this order on a one-device node: a 0.3-GPU pod, then a whole GPU that needs at least its CPU.
-// Offline, the best skips the 0.3 for the whole GPU (1,000). A placement that places each pod it can must place
-// the 0.3 (nothing else is there), and then the whole GPU never fits (300). The online LP mixes the two:
-// "the 0.3 never fails" (it holds a third of a {0.3 x 3} device, so the whole GPU gets 2/3) with "the 0.3 fails
-// first" (then the whole GPU, which dominates it, fails too). With p = placed 0.3 = placed whole GPU at best:
-// 1000 min(1 - p/3, p) + 300 p, highest at p = 3/4: 975.
+// Offline, the best skips the 0.3 for the whole GPU (1,000). A placement that places each pod it can must
+// place the 0.3 (nothing else is there), and then the whole GPU never fits (300). The online LP mixes the
+// two: "the 0.3 never fails" (it holds a third of a {0.3 x 3} device, so the whole GPU gets 2/3) with "the
+// 0.3 fails first" (then the whole GPU, which dominates it, fails too). With p = placed 0.3 = placed whole
+// GPU at best: 1000 min(1 - p/3, p) + 300 p, highest at p = 3/4: 975.
 TEST(PackingBound, TheOnlineRuleHoldsASkippedPodToWhatFollowsIt) {
   Fleet f;
   AddNode(f, "n", 64000, 64000, 1);
@@ -154,8 +155,8 @@ TEST(PackingBound, PodsThatMustBePlacedKeepTheirRoom) {
                                Pod("c", 1000, 1, 1, 200, f)};
   std::vector<const PodSpec*> all;
   for (const PodSpec& p : pods) all.push_back(&p);
-  // Free to skip the 0.81s, the LP gives 0.2 of the device to the 0.2 pod (848, as above). Once a 0.81 must be
-  // placed, it holds the whole device: its 190-milli sliver fits nothing.
+  // Free to skip the 0.81s, the LP gives 0.2 of the device to the 0.2 pod (848, as above). Once a 0.81 must
+  // be placed, it holds the whole device: its 190-milli sliver fits nothing.
   auto free = MaxAllocatableGpuPlacing(f, all, {});
   ASSERT_TRUE(free.ok()) << free.status().ToString();
   EXPECT_NEAR(free->max_allocated_milli, 848, 1e-6);

@@ -1,13 +1,14 @@
 // The Philly job table reader: conversion (gangs, relative submit times, order), clear errors naming file,
 // line and column, and random mutations that never crash it.
-#include <cstdlib>
-#include <filesystem>
+#include "trace/philly_reader.h"
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
+
 #include "common/rng.h"
 #include "test_util.h"
-#include "trace/philly_reader.h"
 
 namespace awan::trace {
 namespace {
@@ -28,7 +29,7 @@ TEST(PhillyJobs, ConvertsGangsTimesAndOrder) {
   EXPECT_EQ((*jobs)[0].submit_s, 0);
   EXPECT_EQ((*jobs)[0].duration_s, 100);  // rounded to the second
   EXPECT_EQ((*jobs)[1].name, "philly-5");
-  EXPECT_EQ((*jobs)[1].duration_s, 1);    // never below one second
+  EXPECT_EQ((*jobs)[1].duration_s, 1);  // never below one second
   EXPECT_EQ((*jobs)[1].task.gpu_count, 2);
   EXPECT_EQ((*jobs)[2].submit_s, 30 * 60 + 41);
   EXPECT_EQ((*jobs)[2].tenant, "7f04ca");
@@ -38,7 +39,8 @@ TEST(PhillyJobs, ConvertsGangsTimesAndOrder) {
   EXPECT_EQ((*jobs)[3].tasks, 4);  // 32 GPUs: a gang of four 8-GPU tasks
   EXPECT_EQ((*jobs)[3].task.gpu_count, 8);
   EXPECT_EQ((*jobs)[3].total_gpus(), 32);
-  auto twelve = ParsePhillyJobs("timestamp,duration,num_gpus,gpu_time,cluster\n2017-09-04 10:00:00,1,12,12,a\n", "j");
+  auto twelve =
+      ParsePhillyJobs("timestamp,duration,num_gpus,gpu_time,cluster\n2017-09-04 10:00:00,1,12,12,a\n", "j");
   ASSERT_TRUE(twelve.ok()) << twelve.status().ToString();
   EXPECT_EQ((*twelve)[0].tasks, 2);  // 12 GPUs: two tasks of 6
   EXPECT_EQ((*twelve)[0].task.gpu_count, 6);
@@ -82,7 +84,8 @@ TEST(PhillyJobs, BadRowsAreErrorsWithFileLineAndColumn) {
               "jobs.csv:2:21: column 'duration': expected seconds (a number from 0 to 1e9), got '-5'");
   ExpectError("2017-09-04 10:00:00,nan,1,1,a\n",
               "jobs.csv:2:21: column 'duration': expected seconds (a number from 0 to 1e9), got 'nan'");
-  ExpectError("2017-09-04 10:00:00,1,0,0,a\n", "jobs.csv:2:23: column 'num_gpus': a job needs at least 1 GPU");
+  ExpectError("2017-09-04 10:00:00,1,0,0,a\n",
+              "jobs.csv:2:23: column 'num_gpus': a job needs at least 1 GPU");
   ExpectError("2017-09-04 10:00:00,1,17,17,a\n",
               "jobs.csv:2:23: column 'num_gpus': 17 GPUs do not split into 3 equal tasks of at most 8");
   ExpectError("2017-09-04 10:00:00,10,2,10,a\n",

@@ -1,6 +1,6 @@
-#include <set>
-
 #include <gtest/gtest.h>
+
+#include <set>
 
 #include "policies/awan/wide_reservation.h"
 #include "policies/bestfit/best_fit_score.h"
@@ -85,10 +85,10 @@ TEST(GpuPacking, MatchesTheReferenceFormula) {
   UseDevices(s, used, {500});
   UseDevices(s, shared, {700});
   GpuPackingScore p;
-  EXPECT_EQ(p.Score(Pod("one", 1, 1, 1, 1000, f), s, four), 29);      // idle node: 33 - 4
-  EXPECT_EQ(p.Score(Pod("one", 1, 1, 1, 1000, f), s, eight), 25);     // idle node: 33 - 8
-  EXPECT_EQ(p.Score(Pod("two", 1, 1, 2, 1000, f), s, used), 48);      // two free devices on a used node
-  EXPECT_EQ(p.Score(Pod("share", 1, 1, 1, 300, f), s, shared), 93);   // 100 - 700/100
+  EXPECT_EQ(p.Score(Pod("one", 1, 1, 1, 1000, f), s, four), 29);     // idle node: 33 - 4
+  EXPECT_EQ(p.Score(Pod("one", 1, 1, 1, 1000, f), s, eight), 25);    // idle node: 33 - 8
+  EXPECT_EQ(p.Score(Pod("two", 1, 1, 2, 1000, f), s, used), 48);     // two free devices on a used node
+  EXPECT_EQ(p.Score(Pod("share", 1, 1, 1, 300, f), s, shared), 93);  // 100 - 700/100
   EXPECT_EQ(p.Score(Pod("cpu", 1, 1, 0, 0, f), s, shared), 0);
 }
 
@@ -110,8 +110,8 @@ TEST(BestFitAndDotProd, MatchTheReferenceFormulas) {
   NodeIndex n = AddNode(f, "n", 64000, 64000, 2);
   ClusterSnapshot s(f);
   PodSpec pod = Pod("p", 4000, 10, 1, 1000, f);
-  EXPECT_EQ(BestFitScore().Score(pod, s, n), 70);      // int((1 - 0.296875) * 100)
-  EXPECT_EQ(DotProductScore().Score(pod, s, n), 97);   // int(100 * (1 - 0.046875 / 2))
+  EXPECT_EQ(BestFitScore().Score(pod, s, n), 70);     // int((1 - 0.296875) * 100)
+  EXPECT_EQ(DotProductScore().Score(pod, s, n), 97);  // int(100 * (1 - 0.046875 / 2))
   EXPECT_EQ(BestFitScore().normalization(), Normalization::kMinMax);
 }
 
@@ -120,8 +120,8 @@ TEST(K8s, LeastAllocatedAndBalancedAllocation) {
   NodeIndex n = AddNode(f, "n", 8000, 8000, 2);
   ClusterSnapshot s(f);
   PodSpec pod = Pod("p", 2000, 4000, 0, 0, f);
-  EXPECT_EQ(LeastAllocatedScore().Score(pod, s, n), 62);        // (75 + 50) / 2
-  EXPECT_EQ(BalancedAllocationScore().Score(pod, s, n), 75);    // 1 - |0.25 - 0.5|
+  EXPECT_EQ(LeastAllocatedScore().Score(pod, s, n), 62);      // (75 + 50) / 2
+  EXPECT_EQ(BalancedAllocationScore().Score(pod, s, n), 75);  // 1 - |0.25 - 0.5|
 }
 
 TEST(RandomScore, PicksOneFeasibleNodeUniformly) {
@@ -153,7 +153,8 @@ struct WideWorld {
   std::vector<PodSpec> list;
   std::vector<NodeIndex> nodes;
   WideWorld() {
-    for (int i = 0; i < 3; ++i) nodes.push_back(AddNode(fleet, "n" + std::to_string(i), 96000, 512000, 8, "A100"));
+    for (int i = 0; i < 3; ++i)
+      nodes.push_back(AddNode(fleet, "n" + std::to_string(i), 96000, 512000, 8, "A100"));
     for (int i = 0; i < 2; ++i) list.push_back(Pod("wide" + std::to_string(i), 64000, 1024, 8, 1000, fleet));
     for (int i = 0; i < 16; ++i) list.push_back(Pod("one" + std::to_string(i), 4000, 1024, 1, 1000, fleet));
   }

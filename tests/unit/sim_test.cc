@@ -1,15 +1,15 @@
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <set>
-
-#include <gtest/gtest.h>
 
 #include "policies/builtin.h"
 #include "sim/alloc_curve.h"
 #include "sim/experiment.h"
 #include "sim/generator.h"
 #include "sim/openb_protocol.h"
-#include "trace/openb_reader.h"
 #include "test_util.h"
+#include "trace/openb_reader.h"
 
 namespace awan::sim {
 namespace {
@@ -72,12 +72,12 @@ TEST(Curves, BucketByRoundedArrivedPercentWithFallback) {
   t.used_milli = {0, 4, 20, 26};
   Curve c = AllocationCurve(t, 1);
   ASSERT_TRUE(c[0]);
-  EXPECT_DOUBLE_EQ(*c[0], 0.2);            // mean of 0.0 and 0.4
-  ASSERT_TRUE(c[1]);                        // empty: falls back to buckets 0..2
-  EXPECT_DOUBLE_EQ(*c[1], 0.8);            // (0 + 0.4 + 2.0) / 3
+  EXPECT_DOUBLE_EQ(*c[0], 0.2);  // mean of 0.0 and 0.4
+  ASSERT_TRUE(c[1]);             // empty: falls back to buckets 0..2
+  EXPECT_DOUBLE_EQ(*c[1], 0.8);  // (0 + 0.4 + 2.0) / 3
   EXPECT_DOUBLE_EQ(*c[2], 2.0);
   EXPECT_DOUBLE_EQ(*c[3], 2.6);
-  EXPECT_TRUE(c[4]);                        // falls back to bucket 3
+  EXPECT_TRUE(c[4]);  // falls back to bucket 3
   EXPECT_FALSE(c[5]);
   EXPECT_DOUBLE_EQ(*UnallocatedAt(c, 2), 98.0);
   EXPECT_FALSE(UnallocatedAt(c, 100));
@@ -154,7 +154,8 @@ TEST(RunOpenb, IdleDevicesAt100AddUpToWhatIsUnallocatedThere) {
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     const int64_t capacity = e->fleet.total_gpus() * 1000;
     size_t last = 0;  // the last pod whose arrived value rounds to 100 % or below
-    while (last + 1 < r->timeline.arrived_milli.size() && r->timeline.arrived_milli[last + 1] * 200 <= capacity * 201)
+    while (last + 1 < r->timeline.arrived_milli.size() &&
+           r->timeline.arrived_milli[last + 1] * 200 <= capacity * 201)
       ++last;
     ASSERT_LT(last + 1, r->timeline.arrived_milli.size()) << "the run must pass 100 % (tuned to 130 %)";
     int64_t idle = 0, devices = 0;
@@ -270,9 +271,9 @@ TEST(AwanPolicy, CompletesWithoutOverCommitAndIsDeterministic) {
   EXPECT_EQ(a->timeline.frag_milli, b->timeline.frag_milli);
 }
 
-// awan's quality gate on the quick start's own example (`awan generate example --nodes 200 --seed 1`, seeds 1-5):
-// a shape mix unlike openb's, where FGD's measure alone leaves 8-GPU pods without a host (awan was at 5.34 before
-// WideReservation; measured 2.27, BestFit 2.16, FGD 6.34: docs/benchmarks.md section 3).
+// awan's quality gate on the quick start's own example (`awan generate example --nodes 200 --seed 1`, seeds
+// 1-5): a shape mix unlike openb's, where FGD's measure alone leaves 8-GPU pods without a host (awan was
+// at 5.34 before WideReservation; measured 2.27, BestFit 2.16, FGD 6.34: docs/benchmarks.md section 3).
 TEST(AwanPolicy, QualityGateOnTheQuickStartExample) {
   GeneratorSpec g;
   g.nodes = 200;

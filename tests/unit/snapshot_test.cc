@@ -1,6 +1,7 @@
+#include "core/snapshot.h"
+
 #include <gtest/gtest.h>
 
-#include "core/snapshot.h"
 #include "test_util.h"
 
 namespace awan {
@@ -44,11 +45,11 @@ TEST(Snapshot, NeverOverCommitsAndChangesNothingOnRefusal) {
   ClusterSnapshot s(f);
   ASSERT_TRUE(s.Assign(Pod("a", 1000, 100, 1, 600, f), At(n, {0})).ok());
   const uint64_t gen = s.node(n).generation;
-  EXPECT_FALSE(s.Assign(Pod("b", 1000, 100, 1, 500, f), At(n, {0})).ok());   // GPU
-  EXPECT_FALSE(s.Assign(Pod("c", 9000, 100, 0, 0, f), At(n, {})).ok());       // CPU
-  EXPECT_FALSE(s.Assign(Pod("d", 100, 5000, 0, 0, f), At(n, {})).ok());       // memory
-  EXPECT_FALSE(s.Assign(Pod("e", 100, 10, 1, 100, f), At(n, {})).ok());       // device count
-  EXPECT_FALSE(s.Assign(Pod("g", 100, 10, 1, 100, f), At(n, {3})).ok());      // no such device
+  EXPECT_FALSE(s.Assign(Pod("b", 1000, 100, 1, 500, f), At(n, {0})).ok());  // GPU
+  EXPECT_FALSE(s.Assign(Pod("c", 9000, 100, 0, 0, f), At(n, {})).ok());     // CPU
+  EXPECT_FALSE(s.Assign(Pod("d", 100, 5000, 0, 0, f), At(n, {})).ok());     // memory
+  EXPECT_FALSE(s.Assign(Pod("e", 100, 10, 1, 100, f), At(n, {})).ok());     // device count
+  EXPECT_FALSE(s.Assign(Pod("g", 100, 10, 1, 100, f), At(n, {3})).ok());    // no such device
   EXPECT_EQ(s.node(n).generation, gen);
   EXPECT_EQ(s.gpu_allocated_milli(), 600);
   EXPECT_EQ(s.node(n).gpu_left[0], 400);

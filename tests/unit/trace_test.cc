@@ -45,10 +45,12 @@ TEST(OpenbNodes, ParsesNodes) {
 TEST(OpenbNodes, ErrorsNameFileLineColumnAndExpectation) {
   Fleet f;
   Status s = ParseOpenbNodes("sn,cpu_milli,memory_mib,gpu,model\nn0,64000,abc,2,P100\n", "nodes.csv", f);
-  EXPECT_EQ(s.message(), "nodes.csv:2:10: column 'memory_mib': expected an integer in 0..1099511627776, got 'abc'");
+  EXPECT_EQ(s.message(),
+            "nodes.csv:2:10: column 'memory_mib': expected an integer in 0..1099511627776, got 'abc'");
   Fleet g;
   s = ParseOpenbNodes("sn,cpu_milli,gpu,model\nn0,1,2,P100\n", "nodes.csv", g);
-  EXPECT_EQ(s.message(), "nodes.csv:1:1: missing column 'memory_mib' (header has: sn, cpu_milli, gpu, model)");
+  EXPECT_EQ(s.message(),
+            "nodes.csv:1:1: missing column 'memory_mib' (header has: sn, cpu_milli, gpu, model)");
   Fleet h;
   s = ParseOpenbNodes("sn,cpu_milli,memory_mib,gpu,model\nn0,1,2,3\n", "nodes.csv", h);
   EXPECT_EQ(s.message(), "nodes.csv:2:1: expected 5 fields, got 4");
@@ -75,14 +77,15 @@ TEST(OpenbPods, ConvertsAsThePapersConverterDoes) {
   EXPECT_EQ(p[1].model_constraint, "V100M16|V100M32");
   EXPECT_TRUE(p[1].allowed_models.Allows(models.Find("V100M32")));
   EXPECT_FALSE(p[2].wants_gpu());
-  EXPECT_EQ(p[3].gpu_milli.value, 1000);  // clamped
+  EXPECT_EQ(p[3].gpu_milli.value, 1000);   // clamped
   EXPECT_EQ(p[3].model_constraint, "T4");  // empty parts dropped
 }
 
 TEST(OpenbPods, BadRowsAreErrorsNotSkips) {
   AcceleratorRegistry m;
   auto r = ParseOpenbPods("name,cpu_milli,memory_mib,num_gpu,gpu_milli\np0,1,1,1,x5\n", "pods.csv", m);
-  EXPECT_EQ(r.status().message(), "pods.csv:2:10: column 'gpu_milli': expected an integer in 0..1073741824, got 'x5'");
+  EXPECT_EQ(r.status().message(),
+            "pods.csv:2:10: column 'gpu_milli': expected an integer in 0..1073741824, got 'x5'");
   r = ParseOpenbPods("name,cpu_milli,memory_mib,num_gpu,gpu_milli\np0,1,1,1,5\np0,1,1,1,5\n", "pods.csv", m);
   EXPECT_EQ(r.status().message(), "pods.csv:3:1: duplicate pod name 'p0'");
   r = ParseOpenbPods("name,cpu_milli,memory_mib,num_gpu\np0,1,1,1\n", "pods.csv", m);

@@ -26,7 +26,8 @@ ModelReservation::ModelReservation(const Fleet& fleet, const std::vector<PodSpec
       if (p.allowed_models.Allows(AcceleratorId(static_cast<uint32_t>(m)))) allowed += cap[m];
     if (allowed <= 0) continue;  // fits nowhere in this fleet: reserves nothing
     for (size_t m = 1; m < models; ++m)
-      if (p.allowed_models.Allows(AcceleratorId(static_cast<uint32_t>(m)))) reserve_[m] += gpu * cap[m] / allowed;
+      if (p.allowed_models.Allows(AcceleratorId(static_cast<uint32_t>(m))))
+        reserve_[m] += gpu * cap[m] / allowed;
   }
   if (demand <= 0) return;
   for (size_t m = 0; m < models; ++m) {
@@ -35,7 +36,8 @@ ModelReservation::ModelReservation(const Fleet& fleet, const std::vector<PodSpec
   }
 }
 
-void ModelReservation::PreScore(const PodSpec& pod, const ClusterSnapshot& snap, std::span<const NodeIndex>, Rng&) {
+void ModelReservation::PreScore(const PodSpec& pod, const ClusterSnapshot& snap, std::span<const NodeIndex>,
+                                Rng&) {
   std::fill(reserved_.begin(), reserved_.end(), 0);
   if (!any_ || !pod.wants_gpu() || !pod.allowed_models.any_model()) return;
   std::fill(idle_.begin(), idle_.end(), 0);

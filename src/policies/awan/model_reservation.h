@@ -10,7 +10,8 @@
 // everywhere. Weighted above the packing scorers, unconstrained pods use the models nobody else needs first
 // and reserved ones only when nothing else fits. Without constrained pods in the workload it changes nothing.
 //
-// Reads the fleet's idle GPU per model in PreScore, so it is not cacheable. Not thread-safe (per-cycle state).
+// Reads the fleet's idle GPU per model in PreScore, so it is not cacheable. Not thread-safe (per-cycle
+// state).
 #pragma once
 
 #include <vector>

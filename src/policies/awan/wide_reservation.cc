@@ -75,7 +75,8 @@ void WideReservation::Refresh(const ClusterSnapshot& snap) {
   }
 }
 
-void WideReservation::PreScore(const PodSpec& pod, const ClusterSnapshot& snap, std::span<const NodeIndex>, Rng&) {
+void WideReservation::PreScore(const PodSpec& pod, const ClusterSnapshot& snap, std::span<const NodeIndex>,
+                               Rng&) {
   any_scarce_ = false;
   if (shapes_.empty()) return;
   Refresh(snap);
@@ -84,8 +85,10 @@ void WideReservation::PreScore(const PodSpec& pod, const ClusterSnapshot& snap, 
   for (size_t s = 0; s < shapes_.size(); ++s) {
     const Shape& w = shapes_[s];
     const bool own = whole && w.gpus == pod.gpu_count && w.cpu_milli == pod.cpu.value;
-    scarce_[s] = !own && static_cast<double>(total_[s]) <= w.expected_per_idle_milli * static_cast<double>(idle_total_);
-    if (scarce_[s] && total_[s] > 0) scarce_list_.push_back(static_cast<uint32_t>(s));  // no host: nothing to keep
+    scarce_[s] = !own && static_cast<double>(total_[s]) <=
+                             w.expected_per_idle_milli * static_cast<double>(idle_total_);
+    if (scarce_[s] && total_[s] > 0)
+      scarce_list_.push_back(static_cast<uint32_t>(s));  // no host: nothing to keep
   }
   any_scarce_ = !scarce_list_.empty();
 }

@@ -1,5 +1,5 @@
-// WideReservation: keeps room for the wide pods still to come (whole-GPU pods that need several free devices and
-// a matching share of CPU on one node), so that narrow pods do not break the last hosts they could use.
+// WideReservation: keeps room for the wide pods still to come (whole-GPU pods that need several free devices
+// and a matching share of CPU on one node), so that narrow pods do not break the last hosts they could use.
 //
 // From the pod list (the knowledge FGD uses) it takes every wide shape s (k >= 2 whole GPUs, c CPU milli) and
 // its share q(s) of the list's GPU demand. Like FGD it assumes that what is still to come looks like the list
@@ -40,9 +40,9 @@ class WideReservation final : public ScorePlugin {
   }
 
   struct Shape {
-    int gpus = 0;            // whole devices
-    int64_t cpu_milli = 0;   // CPU per pod
-    AcceleratorSet models;   // empty = any
+    int gpus = 0;                        // whole devices
+    int64_t cpu_milli = 0;               // CPU per pod
+    AcceleratorSet models;               // empty = any
     double expected_per_idle_milli = 0;  // R(s) / I
   };
   const std::vector<Shape>& shapes() const { return shapes_; }

@@ -19,7 +19,8 @@ FgdChoice EvaluateFgd(const FragmentationModel& model, const PodSpec& pod, const
   const FragNodeView before = FragNodeView::Of(node);
   const double frag_before = model.Frag(before);
   const auto [score, device] = BestPlacement<FragNodeView, int64_t>(
-      pod, node, before, [&](const FragNodeView& after) { return SigmoidScore(frag_before, model.Frag(after)); },
+      pod, node, before,
+      [&](const FragNodeView& after) { return SigmoidScore(frag_before, model.Frag(after)); },
       [](int64_t a, int64_t b) { return a > b; });
   return FgdChoice{score, device};
 }

@@ -18,14 +18,16 @@ FragNodeView FragNodeView::Of(const NodeState& n) {
 
 FragmentationModel::FragmentationModel(std::vector<TypicalPod> typical) : typical_(std::move(typical)) {
   for (const TypicalPod& t : typical_) {
-    if (t.gpu_milli > 0 && std::find(thresholds_.begin(), thresholds_.end(), t.gpu_milli) == thresholds_.end()) {
+    if (t.gpu_milli > 0 &&
+        std::find(thresholds_.begin(), thresholds_.end(), t.gpu_milli) == thresholds_.end()) {
       thresholds_.push_back(t.gpu_milli);
     }
   }
   for (const TypicalPod& t : typical_) {
-    slot_.push_back(t.gpu_milli > 0 ? static_cast<int>(std::find(thresholds_.begin(), thresholds_.end(), t.gpu_milli) -
-                                                       thresholds_.begin())
-                                    : -1);
+    slot_.push_back(t.gpu_milli > 0
+                        ? static_cast<int>(std::find(thresholds_.begin(), thresholds_.end(), t.gpu_milli) -
+                                           thresholds_.begin())
+                        : -1);
   }
 }
 

@@ -16,11 +16,11 @@ struct TypicalPod {
   int64_t cpu_milli = 0;
   int32_t gpu_milli = 0;  // per device; 0 for CPU-only shapes
   int gpu_count = 0;
-  std::string constraint;        // e.g. "V100M16|V100M32"; "" = any model
+  std::string constraint;  // e.g. "V100M16|V100M32"; "" = any model
   AcceleratorSet allowed_models;
-  int64_t count = 0;             // pods of this shape in the list
+  int64_t count = 0;  // pods of this shape in the list
   double probability = 0.0;
-  int64_t mem_mib = 0;           // mean memory of those pods, MiB (not part of the key; FGD does not use it)
+  int64_t mem_mib = 0;  // mean memory of those pods, MiB (not part of the key; FGD does not use it)
 };
 
 // REQUIRES: 0 < coverage <= 1. Returns an empty list for an empty pod list.

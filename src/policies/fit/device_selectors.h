@@ -42,7 +42,8 @@ std::pair<Value, int> BestPlacement(const PodSpec& pod, const NodeState& node, V
   }
   if (pod.wants_gpu()) {
     const DeviceList devs = TightestDevices(node, static_cast<int32_t>(pod.gpu_milli.value), pod.gpu_count);
-    for (int k = 0; k < devs.count; ++k) after.gpu_left[devs.index[k]] -= static_cast<int32_t>(pod.gpu_milli.value);
+    for (int k = 0; k < devs.count; ++k)
+      after.gpu_left[devs.index[k]] -= static_cast<int32_t>(pod.gpu_milli.value);
   }
   return {value(after), -1};
 }
