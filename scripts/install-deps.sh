@@ -11,7 +11,7 @@ PKGS=(
   gnuplot-nox libglpk-dev libyaml-cpp-dev
   libssl-dev librapidcheck-dev libboost1.81-dev
   libcpp-httplib-dev libsqlitecpp-dev libsqlite3-dev libjemalloc-dev wrk
-  clang-14 libclang-rt-14-dev clang-format
+  clang-14 libclang-rt-14-dev clang-format python3
   slurm-wlm munge etcd-server etcd-client
 )
 missing=()

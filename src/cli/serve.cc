@@ -24,8 +24,10 @@
 #include <thread>
 
 #include "cli/cli_util.h"
+#include "common/clock.h"
 #include "config/fleet_file.h"
 #include "server/auth.h"
+#include "server/control_loop.h"
 #include "server/control_plane.h"
 #include "server/etcd_store.h"
 #include "server/http_api.h"
@@ -44,8 +46,6 @@ int64_t WallMs() {
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
-
-std::atomic<bool> g_stop{false};
 
 }  // namespace
 
@@ -277,74 +277,45 @@ int RunServe(const ServeArgs& a) {
              plane.fleet().fleet.total_gpus(), election ? ", standby until elected" : "");
   std::fflush(stdout);
   // SIGTERM and SIGINT are blocked in every thread (since the start of RunServe); this one waits for them.
-  std::thread signals([&http] {
+  SystemClock clock;
+  server::ControlLoopOptions lo;
+  lo.tick_ms = a.tick_ms;
+  lo.log = [](const std::string& m) {
+    fmt::print("awan serve: {}\n", m);
+    std::fflush(stdout);
+  };
+  if (store_id.ok) {  // the store deleted or replaced under us: stop rather than run on a ghost
+    lo.check_store = [&a, store_id]() -> Status {
+      const FileId now = IdOf(a.store.substr(7));
+      if (now.ok && now.dev == store_id.dev && now.ino == store_id.ino) return Status::Ok();
+      return FailedPrecondition("the store " + a.store +
+                                " was deleted or replaced while serving; stopping (nothing more is accepted; "
+                                "restore it and restart)");
+    };
+  }
+  server::ControlLoop loop(plane, metrics, election.get(), clock, std::move(lo));
+  // SIGTERM and SIGINT are blocked in every thread (since the start of RunServe); this one waits for them.
+  std::thread signals([&http, &loop] {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     int sig = 0;
     sigwait(&set, &sig);
-    g_stop = true;
+    loop.Stop();
     http.Stop();
   });
   signals.detach();
-  std::thread loop([&] {
-    bool leading = election == nullptr;
-    auto last_renew = std::chrono::steady_clock::now();
-    while (!g_stop) {
-      if (!leading) {
-        auto got = election->TryAcquire();
-        if (got.ok() && *got) {
-          if (Status s = plane.Recover(); !s.ok()) {
-            fmt::print(stderr, "awan serve: elected but cannot recover: {}\n", s.message());
-            std::_Exit(3);
-          }
-          leading = true;
-          last_renew = std::chrono::steady_clock::now();
-          fmt::print("awan serve: elected leader; scheduling\n");
-          std::fflush(stdout);
-        } else {
-          std::this_thread::sleep_for(std::chrono::milliseconds(500));
-          continue;
-        }
-      }
-      if (election && std::chrono::steady_clock::now() - last_renew > std::chrono::milliseconds(1000)) {
-        if (!election
-                 ->KeepAlive()) {  // another replica may lead now: stop at once rather than schedule twice
-          fmt::print(stderr, "awan serve: lost leadership (lease expired); exiting\n");
-          std::_Exit(3);
-        }
-        last_renew = std::chrono::steady_clock::now();
-      }
-      if (store_id.ok) {  // the store deleted or replaced under us: stop rather than run on a ghost
-        const FileId now = IdOf(a.store.substr(7));
-        if (!now.ok || now.dev != store_id.dev || now.ino != store_id.ino) {
-          fmt::print(
-              stderr,
-              "awan serve: the store {} was deleted or replaced while serving; stopping (nothing more is "
-              "accepted; restore it and restart)\n",
-              a.store);
-          std::fflush(stderr);
-          std::_Exit(3);
-        }
-      }
-      if (Status s = plane.Tick(); !s.ok())
-        fmt::print(stderr, "awan serve: scheduling error: {}\n", s.message());
-      if (plane.fenced()) {
-        fmt::print(stderr,
-                   "awan serve: another server is writing to the store {} (the audit log's sequence "
-                   "conflicts); stopping so that no job runs twice and the audit chain stays whole\n",
-                   a.store);
-        std::fflush(stderr);
-        std::_Exit(3);
-      }
-      metrics.Absorb(plane.TakeStats());
-      std::this_thread::sleep_for(std::chrono::milliseconds(a.tick_ms));
+  std::thread ticks([&loop, &a] {
+    if (Status s = loop.Run(); !s.ok()) {  // going on could run a job twice or lose one: stop now
+      fmt::print(stderr, "awan serve: {} (store {}); exiting\n", s.message(), a.store);
+      std::fflush(stderr);
+      std::_Exit(3);
     }
   });
   http.Run();
-  g_stop = true;
-  loop.join();
+  loop.Stop();
+  ticks.join();
   fmt::print("awan serve: stopped\n");
   return 0;
 }

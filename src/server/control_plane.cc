@@ -140,7 +140,7 @@ StatusOr<ControlPlane::Live*> ControlPlane::Enqueue(StoredJob row, bool recoveri
   l.index = sched_->AddJob(l.spec, t->second, recovering ? l.row.created_ms / 1000 : now_s, std::move(res));
   sched_->Submit(l.index, now_s);
   by_id_[l.row.id] = live_.size() - 1;
-  if (l.row.state == "Pending") ++waiting_[l.row.tenant];
+  if (l.row.state == JobState::kPending) ++waiting_[l.row.tenant];
   return &l;
 }
 
@@ -165,18 +165,19 @@ Status ControlPlane::Recover() {
     if (page.empty()) break;
     f.after_id = page.back().id;
     for (StoredJob& j : page) {
-      if (j.state != "Pending" && j.state != "Running") continue;
-      const bool was_running = j.state == "Running";
+      if (j.state != JobState::kPending && j.state != JobState::kRunning) continue;
+      const bool was_running = j.state == JobState::kRunning;
       StatusOr<Live*> l = Enqueue(j, /*recovering=*/true);
       if (!l.ok()) {  // a manifest that no longer fits the fleet (the fleet file changed): fail it, keep
                       // going
-        j.state = "Failed";
+        j.state = JobState::kFailed;
         j.message = "cannot requeue after a restart: " + l.status().message();
         j.updated_ms = now_ms_();
         AWAN_RETURN_IF_ERROR(store_->UpdateJob(j));
         continue;
       }
-      if (was_running && !Readopt(**l)) Save(**l, "Pending", "requeued: the server restarted while it ran");
+      if (was_running && !Readopt(**l))
+        Save(**l, JobState::kPending, "requeued: the server restarted while it ran");
     }
   }
   // Whatever a previous server left running that was not adopted stops before anything is launched again.
@@ -251,9 +252,9 @@ bool ControlPlane::Readopt(Live& l) {
   return true;
 }
 
-void ControlPlane::Save(Live& l, const std::string& state, const std::string& message) {
-  if (l.row.state == "Pending") --waiting_[l.row.tenant];
-  if (state == "Pending") ++waiting_[l.row.tenant];
+void ControlPlane::Save(Live& l, JobState state, const std::string& message) {
+  if (l.row.state == JobState::kPending) --waiting_[l.row.tenant];
+  if (state == JobState::kPending) ++waiting_[l.row.tenant];
   l.row.state = state;
   l.row.message = message;
   l.row.updated_ms = now_ms_();
@@ -331,7 +332,7 @@ StatusOr<StoredJob> ControlPlane::Submit(const Principal& who, std::string_view 
   ++stats_.submitted;
   StatusOr<Live*> l = Enqueue(row, false, &m);
   if (!l.ok()) {
-    row.state = "Failed";
+    row.state = JobState::kFailed;
     row.message = l.status().message();
     AWAN_RETURN_IF_ERROR(store_->UpdateJob(row));
     return row;
@@ -352,7 +353,7 @@ StatusOr<StoredJob> ControlPlane::Get(const Principal& who, const std::string& i
     if (!who.sees(live_[it->second].row.tenant)) return NotFound("no job " + id);
     Live& l = live_[it->second];
     StoredJob out = l.row;
-    if (out.state == "Pending") {
+    if (out.state == JobState::kPending) {
       const JobRecord& r = sched_->job(l.index);
       if (r.last_reason >= 0)
         out.message = std::string("waiting: ") + WaitReasonName(static_cast<WaitReason>(r.last_reason));
@@ -379,16 +380,17 @@ StatusOr<StoredJob> ControlPlane::Cancel(const Principal& who, const std::string
   std::lock_guard<std::mutex> lock(mu_);
   AWAN_ASSIGN_OR_RETURN(Live * l, Find(who, id));
   if (!who.can_write()) return PermissionDenied("forbidden: a viewer token cannot cancel");
-  if (l->row.state != "Pending" && l->row.state != "Running") return l->row;  // already over: nothing to do
+  if (l->row.state != JobState::kPending && l->row.state != JobState::kRunning)
+    return l->row;  // already over: nothing to do
   // Durable first: the answer is given only once the cancel survives a crash; then the tasks stop.
   StoredJob cancelled = l->row;
-  cancelled.state = "Cancelled";
+  cancelled.state = JobState::kCancelled;
   cancelled.message = "cancelled by request";
   cancelled.updated_ms = now_ms_();
   AWAN_RETURN_IF_ERROR(store_->UpdateJob(cancelled));
   exec_->Kill(l->row.id);
   AWAN_RETURN_IF_ERROR(sched_->Cancel(l->index, now_ms_() / 1000));
-  if (l->row.state == "Pending") --waiting_[l->row.tenant];
+  if (l->row.state == JobState::kPending) --waiting_[l->row.tenant];
   l->row = cancelled;
   return l->row;
 }
@@ -427,8 +429,9 @@ StatusOr<PendingExplanation> ControlPlane::Explain(const Principal& who, const s
   {
     std::lock_guard<std::mutex> lock(mu_);
     AWAN_ASSIGN_OR_RETURN(Live * l, Find(who, id));
-    if (l->row.state != "Pending")
-      return FailedPrecondition("job " + id + " is " + l->row.state + ", not waiting");
+    if (l->row.state != JobState::kPending)
+      return FailedPrecondition("job " + id + " is " + std::string(JobStateName(l->row.state)) +
+                                ", not waiting");
     AWAN_ASSIGN_OR_RETURN(base, state_->Clone());
     specs.assign(sched_->job_count(), nullptr);
     for (const Live& x : live_) specs[x.index] = &x.spec;
@@ -498,11 +501,9 @@ Status ControlPlane::Heartbeat(const Principal& who, const std::string& node) {
   return Status::Ok();
 }
 
-Status ControlPlane::Tick() {
-  std::lock_guard<std::mutex> lock(mu_);
-  const int64_t now_s = now_ms_() / 1000;
-  // Heartbeats: a watched node silent for too long goes down (its jobs stop and requeue); one that beats
-  // again comes back.
+// Heartbeats: a watched node silent for too long goes down (its jobs stop and requeue); one that beats again
+// comes back.
+Status ControlPlane::CheckHeartbeats(int64_t now_s) {
   if (down_.size() != fleet_->fleet.size()) down_.assign(fleet_->fleet.size(), 0);
   const int64_t now_ms = now_ms_();
   for (const auto& [n, beat] : last_beat_ms_) {
@@ -515,48 +516,49 @@ Status ControlPlane::Tick() {
       sched_->NodeUp(NodeIndex(n));
     }
   }
-  // Tasks that ended.
+  return Status::Ok();
+}
+
+// Tasks that ended: a time limit or a non-zero exit ends the job (its other tasks are stopped); the last task
+// to exit 0 finishes it.
+Status ControlPlane::CollectEnds(int64_t now_s) {
   for (const TaskExit& e : exec_->Poll()) {
     auto it = by_id_.find(e.job_id);
     if (it == by_id_.end()) continue;
     Live& l = live_[it->second];
-    if (l.row.state != "Running") continue;
-    if (e.timed_out) {
+    if (l.row.state != JobState::kRunning) continue;
+    if (e.timed_out || e.exit_code != 0) {
       exec_->Kill(l.row.id);
       AWAN_RETURN_IF_ERROR(sched_->Cancel(l.index, now_s));
       l.row.exit_code = e.exit_code;
-      Save(l, "TimedOut",
-           fmt::format("task {} reached its time limit of {} s and was killed", e.task, l.time_limit_s));
-      continue;
-    }
-    if (e.exit_code != 0) {
-      exec_->Kill(l.row.id);
-      AWAN_RETURN_IF_ERROR(sched_->Cancel(l.index, now_s));
-      l.row.exit_code = e.exit_code;
-      Save(l, "Failed",
-           "task " + std::to_string(e.task) + " exited with code " + std::to_string(e.exit_code));
+      Save(l, e.timed_out ? JobState::kTimedOut : JobState::kFailed,
+           e.timed_out
+               ? fmt::format("task {} reached its time limit of {} s and was killed", e.task, l.time_limit_s)
+               : "task " + std::to_string(e.task) + " exited with code " + std::to_string(e.exit_code));
       continue;
     }
     if (--l.tasks_running > 0) continue;
     AWAN_RETURN_IF_ERROR(sched_->Finish(l.index, now_s));
     l.row.exit_code = 0;
-    Save(l, "Succeeded", "every task exited with code 0");
+    Save(l, JobState::kSucceeded, "every task exited with code 0");
   }
-  const auto t0 = std::chrono::steady_clock::now();
+  return Status::Ok();
+}
+
+// One core cycle, and what it decided: runs it stopped (preemption) have their processes stopped and wait
+// again; runs it started are recorded as Running with their placement and audit entry, to be launched once
+// that is durable.
+Status ControlPlane::Schedule(int64_t now_s) {
+  const int64_t t0 = stage_ticks_.NowNanos();
   AWAN_RETURN_IF_ERROR(sched_->Cycle(now_s));
   ++stats_.cycles;
-  stats_.cycle_seconds.push_back(
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  // Runs the core stopped (preemption): stop their processes; they wait again.
+  stats_.cycle_seconds.push_back(static_cast<double>(stage_ticks_.NowNanos() - t0) / 1e9);
   for (const JobScheduler::RunStopped& s : sched_->TakeStopped()) {
     Live& l = live_[by_id_.at(sched_->job(s.job).spec->name)];
     exec_->Kill(l.row.id);
     ++stats_.preemptions;
-    Save(l, "Pending", s.node_failed ? "requeued: a node it ran on went down" : "preempted");
+    Save(l, JobState::kPending, s.node_failed ? "requeued: a node it ran on went down" : "preempted");
   }
-  // Runs it started: recorded as Running, with their placement, durably first; launched only then. A server
-  // killed in between leaves a Running job whose tasks never started (requeued at the next start: nothing
-  // ran), never a task the store does not know of (which a restart would kill and rerun).
   for (RunStarted& r : sched_->TakeStarted()) {
     Live& l = live_[by_id_.at(sched_->job(r.job).spec->name)];
     ++stats_.decisions;
@@ -566,23 +568,40 @@ Status ControlPlane::Tick() {
     l.tasks_running = static_cast<int>(r.tasks.size());
     l.run_id = r.run_id;
     ++l.row.runs;
-    Save(l, "Running", "running on " + std::to_string(r.tasks.size()) + " task(s)");
+    Save(l, JobState::kRunning, "running on " + std::to_string(r.tasks.size()) + " task(s)");
     to_launch_.push_back(std::move(r));
   }
-  AWAN_RETURN_IF_ERROR(Flush());  // not launched until this succeeds: the next tick tries again
+  return Status::Ok();
+}
+
+// Launches what the last Schedule started, now that it is durable (cancelled or preempted meanwhile: not).
+Status ControlPlane::LaunchStarted(int64_t now_s) {
   for (const RunStarted& r : to_launch_) {
     Live& l = live_[by_id_.at(sched_->job(r.job).spec->name)];
-    if (l.row.state != "Running" || l.run_id != r.run_id) continue;  // cancelled or preempted meanwhile
+    if (l.row.state != JobState::kRunning || l.run_id != r.run_id) continue;
     for (size_t k = 0; k < r.tasks.size(); ++k) {
       if (Status s = exec_->Launch(LaunchOf(l, k, r.tasks[k])); !s.ok()) {
         exec_->Kill(l.row.id);
         AWAN_RETURN_IF_ERROR(sched_->Cancel(r.job, now_s));
-        Save(l, "Failed", "launch failed: " + s.message());
+        Save(l, JobState::kFailed, "launch failed: " + s.message());
         break;
       }
     }
   }
   to_launch_.clear();
+  return Status::Ok();
+}
+
+// A server killed between Flush and launch leaves a Running job whose tasks never started (requeued at the
+// next start: nothing ran), never a task the store does not know of (which a restart would kill and rerun).
+Status ControlPlane::Tick() {
+  std::lock_guard<std::mutex> lock(mu_);
+  const int64_t now_s = now_ms_() / 1000;
+  AWAN_RETURN_IF_ERROR(CheckHeartbeats(now_s));
+  AWAN_RETURN_IF_ERROR(CollectEnds(now_s));
+  AWAN_RETURN_IF_ERROR(Schedule(now_s));
+  AWAN_RETURN_IF_ERROR(Flush());  // not launched until this succeeds: the next tick tries again
+  AWAN_RETURN_IF_ERROR(LaunchStarted(now_s));
   return Flush();  // launch failures, if any
 }
 
@@ -592,8 +611,8 @@ std::map<std::string, std::pair<int64_t, int64_t>> ControlPlane::TenantLoad() co
   for (const TenantSpec& t : fleet_->tenants) out[t.name] = {0, 0};
   for (const Live& l : live_) {
     auto& v = out[l.row.tenant];
-    if (l.row.state == "Pending") ++v.first;
-    if (l.row.state == "Running") v.second += l.spec.task.total_gpu().value * l.spec.tasks;
+    if (l.row.state == JobState::kPending) ++v.first;
+    if (l.row.state == JobState::kRunning) v.second += l.spec.task.total_gpu().value * l.spec.tasks;
   }
   return out;
 }
@@ -625,8 +644,8 @@ std::vector<ControlPlane::QueueView> ControlPlane::Queues(const Principal& who) 
     if (!who.sees(l.row.tenant)) continue;
     QueueView& q = by_tenant[l.row.tenant];
     q.tenant = l.row.tenant;
-    if (l.row.state == "Running") q.running.push_back(l.row.id);
-    if (l.row.state == "Pending") waiting.push_back({position[l.index], &l});
+    if (l.row.state == JobState::kRunning) q.running.push_back(l.row.id);
+    if (l.row.state == JobState::kPending) waiting.push_back({position[l.index], &l});
   }
   std::sort(waiting.begin(), waiting.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   for (const auto& [pos, l] : waiting) by_tenant[l->row.tenant].waiting.push_back(l->row.id);

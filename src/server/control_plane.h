@@ -140,7 +140,12 @@ class ControlPlane {
   std::pair<int64_t, int64_t> TaskIdentity(const TenantSpec& t) const;
   StatusOr<Live*> Find(const Principal& who, const std::string& id);
   // Sets the state in memory and marks the job for the next Flush (one durable write for the batch).
-  void Save(Live& l, const std::string& state, const std::string& message);
+  void Save(Live& l, JobState state, const std::string& message);
+  // Tick's steps (under mu_).
+  Status CheckHeartbeats(int64_t now_s);
+  Status CollectEnds(int64_t now_s);
+  Status Schedule(int64_t now_s);
+  Status LaunchStarted(int64_t now_s);
   Status Flush();
   std::string PlacementJson(size_t index) const;
 

@@ -130,7 +130,7 @@ Json JobToJson(const StoredJob& j) {
           {"tenant", j.tenant},
           {"name", j.name},
           {"manifest", j.manifest},
-          {"state", j.state},
+          {"state", JobStateName(j.state)},
           {"created_ms", j.created_ms},
           {"updated_ms", j.updated_ms},
           {"message", j.message},
@@ -145,7 +145,7 @@ StoredJob JobFromJson(const Json& j) {
   s.tenant = j.at("tenant");
   s.name = j.at("name");
   s.manifest = j.at("manifest");
-  s.state = j.at("state");
+  s.state = ParseJobState(j.at("state").get<std::string>()).value_or(JobState::kFailed);
   s.created_ms = j.at("created_ms");
   s.updated_ms = j.at("updated_ms");
   s.message = j.at("message");
@@ -262,7 +262,7 @@ class EtcdStore final : public StateStore {
         AWAN_ASSIGN_OR_RETURN(StoredJob j, DecodeJob(kv));
         if (!kv.contains("key") || !kv["key"].is_string()) return DataLoss("etcd: a job entry without a key");
         from = Base64Decode(kv["key"].get<std::string>()) + std::string(1, '\0');
-        if ((!f.tenant.empty() && j.tenant != f.tenant) || (!f.state.empty() && j.state != f.state)) continue;
+        if ((!f.tenant.empty() && j.tenant != f.tenant) || (f.state && j.state != *f.state)) continue;
         out.push_back(std::move(j));
         if (static_cast<int>(out.size()) == f.limit) break;
       }

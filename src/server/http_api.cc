@@ -17,7 +17,7 @@ Json JobJson(const StoredJob& j) {
   Json out = {{"id", j.id},
               {"name", j.name},
               {"tenant", j.tenant},
-              {"state", j.state},
+              {"state", JobStateName(j.state)},
               {"message", j.message},
               {"created_ms", j.created_ms},
               {"updated_ms", j.updated_ms}};
@@ -61,6 +61,28 @@ const Principal& Who(const HttpRequest& req) { return std::any_cast<const Princi
 
 }  // namespace
 
+// The security scheme and the schemas (Error, Job) the paths refer to.
+static Json Components() {
+  return Json{{"securitySchemes", {{"bearer", {{"type", "http"}, {"scheme", "bearer"}}}}},
+              {"schemas",
+               {{"Error", {{"type", "object"}, {"properties", {{"error", {{"type", "string"}}}}}}},
+                {"Job",
+                 {{"type", "object"},
+                  {"properties",
+                   {{"id", {{"type", "string"}}},
+                    {"name", {{"type", "string"}}},
+                    {"tenant", {{"type", "string"}}},
+                    {"state",
+                     {{"type", "string"},
+                      {"enum", {"Pending", "Running", "Succeeded", "Failed", "Cancelled", "TimedOut"}}}},
+                    {"message", {{"type", "string"}}},
+                    {"exit_code", {{"type", "integer"}}},
+                    {"created_ms", {{"type", "integer"}}},
+                    {"updated_ms", {{"type", "integer"}}},
+                    {"placement", {{"type", "array"}, {"items", {{"type", "object"}}}}},
+                    {"manifest", {{"type", "object"}}}}}}}}}};
+}
+
 std::string OpenApiDocument() {
   Json job_ref = {{"$ref", "#/components/schemas/Job"}};
   Json err = {{"description", "error"},
@@ -71,25 +93,7 @@ std::string OpenApiDocument() {
   Json doc = {
       {"openapi", "3.0.3"},
       {"info", {{"title", "awan control plane"}, {"version", "v1"}}},
-      {"components",
-       {{"securitySchemes", {{"bearer", {{"type", "http"}, {"scheme", "bearer"}}}}},
-        {"schemas",
-         {{"Error", {{"type", "object"}, {"properties", {{"error", {{"type", "string"}}}}}}},
-          {"Job",
-           {{"type", "object"},
-            {"properties",
-             {{"id", {{"type", "string"}}},
-              {"name", {{"type", "string"}}},
-              {"tenant", {{"type", "string"}}},
-              {"state",
-               {{"type", "string"},
-                {"enum", {"Pending", "Running", "Succeeded", "Failed", "Cancelled", "TimedOut"}}}},
-              {"message", {{"type", "string"}}},
-              {"exit_code", {{"type", "integer"}}},
-              {"created_ms", {{"type", "integer"}}},
-              {"updated_ms", {{"type", "integer"}}},
-              {"placement", {{"type", "array"}, {"items", {{"type", "object"}}}}},
-              {"manifest", {{"type", "object"}}}}}}}}}}},
+      {"components", Components()},
       {"security", Json::array({{{"bearer", Json::array()}}})},
       {"paths",
        {{"/v1/healthz",
@@ -116,6 +120,7 @@ std::string OpenApiDocument() {
                ok({{"type", "object"},
                    {"properties",
                     {{"items", {{"type", "array"}, {"items", job_ref}}}, {"next", {{"type", "string"}}}}}})},
+              {"400", err},
               {"401", err}}}}}}},
         {"/v1/jobs/{id}",
          {{"get", {{"responses", {{"200", ok(job_ref)}, {"401", err}, {"404", err}}}}},
@@ -159,25 +164,10 @@ std::string OpenApiDocument() {
   return doc.dump(1);
 }
 
-void RegisterRoutes(HttpServer& http, ControlPlane& cp, Authenticator& auth, const Metrics& metrics) {
-  // Every route but the probes and the API document: the token is checked before a byte of the body is read.
-  const HeaderCheck authenticated = [&cp, &auth](HttpRequest& req, HttpResponse& res) {
-    if (!cp.ready()) {  // a standby replica (another one leads) or still recovering: clients go elsewhere or
-                        // retry
-      Error(res, 503, "not ready: this replica is a standby or is recovering its state");
-      return false;
-    }
-    auto p = auth.Authenticate(req.get_header_value("Authorization"));
-    if (!p.ok()) {
-      Error(res, p.status().code() == StatusCode::kUnauthenticated ? 401 : 500, p.status().message());
-      return false;
-    }
-    req.context = *p;
-    return true;
-  };
-  auto get = [&](const std::string& path, HttpHandler h) {
-    http.Route("GET", path, std::move(h), authenticated);
-  };
+namespace {
+
+// The probes and the API document: no token.
+void RegisterProbes(HttpServer& http, ControlPlane& cp) {
   http.Route("GET", "/v1/healthz", [](HttpRequest&, HttpResponse& res) {
     Reply(res, 200, {{"status", "ok"}});
   });
@@ -190,6 +180,13 @@ void RegisterRoutes(HttpServer& http, ControlPlane& cp, Authenticator& auth, con
   });
   http.Route("GET", "/v1/openapi.json",
              [](HttpRequest&, HttpResponse& res) { res.set_content(OpenApiDocument(), "application/json"); });
+}
+
+// Jobs: submit, list, get, cancel, explain, logs.
+void RegisterJobRoutes(HttpServer& http, ControlPlane& cp, const HeaderCheck& authenticated) {
+  auto get = [&http, &authenticated](const std::string& path, HttpHandler h) {
+    http.Route("GET", path, std::move(h), authenticated);
+  };
   http.Route(
       "POST", "/v1/jobs",
       [&cp](HttpRequest& req, HttpResponse& res) {
@@ -200,7 +197,14 @@ void RegisterRoutes(HttpServer& http, ControlPlane& cp, Authenticator& auth, con
       authenticated, config::kMaxManifestBytes);
   get("/v1/jobs", [&cp](HttpRequest& req, HttpResponse& res) {
     JobFilter f;
-    f.state = req.get_param_value("state");
+    if (req.has_param("state")) {
+      f.state = ParseJobState(req.get_param_value("state"));
+      if (!f.state) {
+        return Error(
+            res, 400,
+            "state: expected one of Pending, Running, Succeeded, Failed, Cancelled, TimedOut (any case)");
+      }
+    }
     f.tenant = req.get_param_value("tenant");
     f.after_id = req.get_param_value("after");
     if (req.has_param("limit")) {
@@ -257,6 +261,14 @@ void RegisterRoutes(HttpServer& http, ControlPlane& cp, Authenticator& auth, con
     res.set_header("X-Log-Start", std::to_string(chunk->start));
     res.set_content(std::move(chunk->data), "text/plain");
   });
+}
+
+// The fleet: nodes, queues, audit, tenants, metrics.
+void RegisterFleetRoutes(HttpServer& http, ControlPlane& cp, const HeaderCheck& authenticated,
+                         const Metrics& metrics) {
+  auto get = [&http, &authenticated](const std::string& path, HttpHandler h) {
+    http.Route("GET", path, std::move(h), authenticated);
+  };
   get("/v1/nodes", [&cp](HttpRequest&, HttpResponse& res) {
     const Fleet& fleet = cp.fleet().fleet;
     Json items = Json::array();
@@ -325,6 +337,29 @@ void RegisterRoutes(HttpServer& http, ControlPlane& cp, Authenticator& auth, con
   get("/metrics", [&cp, &metrics](HttpRequest& req, HttpResponse& res) {
     res.set_content(metrics.Render(cp, Who(req)), "text/plain; version=0.0.4");
   });
+}
+
+}  // namespace
+
+void RegisterRoutes(HttpServer& http, ControlPlane& cp, Authenticator& auth, const Metrics& metrics) {
+  // Every route but the probes and the API document: the token is checked before a byte of the body is read.
+  const HeaderCheck authenticated = [&cp, &auth](HttpRequest& req, HttpResponse& res) {
+    if (!cp.ready()) {  // a standby replica (another one leads) or still recovering: clients go elsewhere or
+                        // retry
+      Error(res, 503, "not ready: this replica is a standby or is recovering its state");
+      return false;
+    }
+    auto p = auth.Authenticate(req.get_header_value("Authorization"));
+    if (!p.ok()) {
+      Error(res, p.status().code() == StatusCode::kUnauthenticated ? 401 : 500, p.status().message());
+      return false;
+    }
+    req.context = *p;
+    return true;
+  };
+  RegisterProbes(http, cp);
+  RegisterJobRoutes(http, cp, authenticated);
+  RegisterFleetRoutes(http, cp, authenticated, metrics);
 }
 
 }  // namespace awan::server

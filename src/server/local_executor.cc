@@ -81,13 +81,9 @@ void WriteDecimal(int fd, int v) {
   _exit(126);
 }
 
-// The task's init: pid 1 of its pid namespace when sandboxed.
-int InitMain(void* p) {
-  const InitArgs& a = *static_cast<const InitArgs*>(p);
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &dfl, nullptr);  // SIGKILL and SIGSTOP refuse: fine
-  setpgid(0, 0);
+// In the init: close every descriptor inherited from the server but the ones it needs, and hide the server's
+// command line.
+void InitCloseInherited(const InitArgs& a) {
   // The init never execs, so close-on-exec does not apply to it: close every descriptor it inherited from the
   // server (the listening socket, the store, the server's locks) but the four it needs.
   int from = 3;
@@ -105,40 +101,89 @@ int InitMain(void* p) {
     const char name[] = "awan-task-init";
     memcpy(c, name, std::min(n - 1, sizeof name - 1));
   }
+}
+
+// In the init, sandboxed: private mounts, its own /proc, a private /tmp (the working directory bound back if
+// it lies below /tmp), its node's hostname.
+void InitSandbox(const InitArgs& a) {
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) InitFail(a, "making mounts private");
+  if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0)
+    InitFail(a, "mounting /proc");
+  // A detached copy of the working directory's mount, taken before the private /tmp hides its path.
+  int tree = -1;
+  if (a.rebind_workdir) {
+    tree = open_tree(AT_FDCWD, a.workdir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (tree < 0) InitFail(a, "cloning the working directory's mount");
+  }
+  if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, a.tmp_options) != 0)
+    InitFail(a, "mounting a private /tmp");
+  if (a.rebind_workdir) {
+    umask(022);
+    for (const char* d : a.workdir_parents) mkdir(d, 0755);  // empty, in the private /tmp
+    if (move_mount(tree, "", AT_FDCWD, a.workdir, MOVE_MOUNT_F_EMPTY_PATH) != 0)
+      InitFail(a, "binding the working directory");
+    close(tree);
+  }
+  if (a.hostname) sethostname(a.hostname, strlen(a.hostname));
+}
+
+// In the init: no capabilities, no supplementary groups, the tenant's gid and uid.
+void InitDropPrivileges(const InitArgs& a) {
+  for (int cap = 0; cap <= 63; ++cap) prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);  // EINVAL past the last: fine
+  // Raw system calls: glibc's wrappers broadcast the change to every thread glibc knows of, and this copy
+  // of the server has only one while glibc's list still names the server's threads (it would wait forever).
+  if (syscall(SYS_setgroups, 0, nullptr) != 0) InitFail(a, "clearing supplementary groups");
+  if (syscall(SYS_setresgid, a.gid, a.gid, a.gid) != 0) InitFail(a, "switching to the tenant's gid");
+  if (syscall(SYS_setresuid, a.uid, a.uid, a.uid) != 0) InitFail(a, "switching to the tenant's uid");
+}
+
+// The task itself (the init's child): default signal mask, output to the log, input from /dev/null.
+[[noreturn]] void InitExecTask(const InitArgs& a) {
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  dup2(a.log_fd, 1);
+  dup2(a.log_fd, 2);
+  dup2(a.devnull_fd, 0);
+  execvpe(a.argv[0], a.argv, a.envp);
+  const char msg[] = "awan: exec failed: ";
+  (void)!write(2, msg, sizeof msg - 1);
+  (void)!write(2, a.argv[0], strlen(a.argv[0]));
+  (void)!write(2, "\n", 1);
+  _exit(127);
+}
+
+// The init reaps everything; the task's own status is the answer.
+int InitWaitTask(pid_t task) {
+  int code = 127;
+  for (;;) {  // reap everything; the task's own status is the answer
+    int status = 0;
+    const pid_t w = waitpid(-1, &status, 0);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) break;
+    if (w == task) {
+      code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+      break;
+    }
+  }
+  return code;
+}
+
+// The task's init: pid 1 of its pid namespace when sandboxed.
+int InitMain(void* p) {
+  const InitArgs& a = *static_cast<const InitArgs*>(p);
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &dfl, nullptr);  // SIGKILL and SIGSTOP refuse: fine
+  setpgid(0, 0);
+  InitCloseInherited(a);
   for (const char* procs : a.cgroup_procs) {  // join the task's cgroups (write "0": this process)
     const int cg = open(procs, O_WRONLY | O_CLOEXEC);
     if (cg < 0 || write(cg, "0", 1) != 1) InitFail(a, "joining its cgroup");
     close(cg);
   }
-  if (a.sandbox) {
-    if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) InitFail(a, "making mounts private");
-    if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0)
-      InitFail(a, "mounting /proc");
-    // A detached copy of the working directory's mount, taken before the private /tmp hides its path.
-    int tree = -1;
-    if (a.rebind_workdir) {
-      tree = open_tree(AT_FDCWD, a.workdir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-      if (tree < 0) InitFail(a, "cloning the working directory's mount");
-    }
-    if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, a.tmp_options) != 0)
-      InitFail(a, "mounting a private /tmp");
-    if (a.rebind_workdir) {
-      umask(022);
-      for (const char* d : a.workdir_parents) mkdir(d, 0755);  // empty, in the private /tmp
-      if (move_mount(tree, "", AT_FDCWD, a.workdir, MOVE_MOUNT_F_EMPTY_PATH) != 0)
-        InitFail(a, "binding the working directory");
-      close(tree);
-    }
-    if (a.hostname) sethostname(a.hostname, strlen(a.hostname));
-  }
-  if (a.drop) {
-    for (int cap = 0; cap <= 63; ++cap) prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);  // EINVAL past the last: fine
-    // Raw system calls: glibc's wrappers broadcast the change to every thread glibc knows of, and this copy
-    // of the server has only one while glibc's list still names the server's threads (it would wait forever).
-    if (syscall(SYS_setgroups, 0, nullptr) != 0) InitFail(a, "clearing supplementary groups");
-    if (syscall(SYS_setresgid, a.gid, a.gid, a.gid) != 0) InitFail(a, "switching to the tenant's gid");
-    if (syscall(SYS_setresuid, a.uid, a.uid, a.uid) != 0) InitFail(a, "switching to the tenant's uid");
-  }
+  if (a.sandbox) InitSandbox(a);
+  if (a.drop) InitDropPrivileges(a);
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) InitFail(a, "setting no_new_privs");
   if (chdir(a.workdir) != 0 && fchdir(a.workdir_fd) != 0) InitFail(a, "entering the working directory");
   // The task starts only once the server has recorded this init's pid (so that a server killed at this moment
@@ -154,20 +199,7 @@ int InitMain(void* p) {
   // released.
   const pid_t task = static_cast<pid_t>(syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, nullptr));
   if (task < 0) InitFail(a, "fork");
-  if (task == 0) {
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    dup2(a.log_fd, 1);
-    dup2(a.log_fd, 2);
-    dup2(a.devnull_fd, 0);
-    execvpe(a.argv[0], a.argv, a.envp);
-    const char msg[] = "awan: exec failed: ";
-    (void)!write(2, msg, sizeof msg - 1);
-    (void)!write(2, a.argv[0], strlen(a.argv[0]));
-    (void)!write(2, "\n", 1);
-    _exit(127);
-  }
+  if (task == 0) InitExecTask(a);
   g_task_pid = task;
   struct sigaction fwd {};
   fwd.sa_handler = ForwardSignal;
@@ -175,17 +207,7 @@ int InitMain(void* p) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
-  int code = 127;
-  for (;;) {  // reap everything; the task's own status is the answer
-    int status = 0;
-    const pid_t w = waitpid(-1, &status, 0);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) break;
-    if (w == task) {
-      code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-      break;
-    }
-  }
+  const int code = InitWaitTask(task);
   WriteDecimal(a.exit_fd, code);
   _exit(code);  // as the namespace's init, whatever is left in it dies with us
 }
@@ -515,77 +537,147 @@ Status LocalExecutor::SetUpCgroups(const TaskLaunch& t, std::vector<std::string>
   return Status::Ok();
 }
 
-Status LocalExecutor::Launch(const TaskLaunch& t) {
-  Running r{t.job_id, t.task, -1, 0, false};
-  r.run = t.run;
-  const int64_t limit_s = WallLimitS(t);
-  if (limit_s > 0) r.ends_ms = now_ms_() + limit_s * 1000;
+namespace {
+
+// Who the task runs as: the tenant's uid and gid when the server is root (never uid or gid 0 unless allowed).
+Status SetIdentity(const TaskLaunch& t, bool allow_root, InitArgs& a) {
+  if (geteuid() != 0) return Status::Ok();
+  if (t.uid < 0 || t.gid < 0) {
+    if (!allow_root) return FailedPrecondition("refusing to run a task as root: its tenant has no uid");
+    return Status::Ok();
+  }
+  if ((t.uid == 0 || t.gid == 0) && !allow_root)
+    return FailedPrecondition("refusing to run a task as root (uid or gid 0)");
+  a.drop = true;
+  a.uid = static_cast<uid_t>(t.uid);
+  a.gid = static_cast<gid_t>(t.gid);
+  return Status::Ok();
+}
+
+// The files the init writes to and reads from, opened here: the log, the exit file ("<run> ", then the init
+// appends its exit code: an earlier run's code is never this one's), /dev/null, the working directory, and
+// the go pipe. Every descriptor opened is in `fds` (the caller closes them).
+Status OpenTaskFiles(const std::string& log, const std::string& exit_path, int run,
+                     const std::string& workdir, InitArgs& a, int go[2], std::vector<int>& fds) {
+  a.log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  a.exit_fd = open(exit_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (a.exit_fd >= 0) {
+    const std::string mark = std::to_string(run) + " ";
+    (void)!write(a.exit_fd, mark.data(), mark.size());
+  }
+  a.devnull_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  a.workdir_fd = open(workdir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (pipe2(go, O_CLOEXEC) != 0) go[0] = go[1] = -1;
+  a.go_fd = go[0];
+  fds = {a.log_fd, a.exit_fd, a.devnull_fd, a.workdir_fd, go[0], go[1]};
+  a.keep_fds = {a.log_fd, a.exit_fd, a.devnull_fd, a.workdir_fd, a.go_fd};
+  std::sort(a.keep_fds.begin(), a.keep_fds.end());
+  if (a.log_fd < 0 || a.exit_fd < 0 || a.devnull_fd < 0 || go[0] < 0)
+    return IoError("cannot open " + log + ": " + std::strerror(errno));
+  if (a.workdir_fd < 0)
+    return FailedPrecondition("working directory " + workdir + ": " + std::strerror(errno));
+  return Status::Ok();
+}
+
+// Starts the init (InitMain) in new namespaces when sandboxed. Its stack is its own copy of a mapping (no
+// CLONE_VM), so ours is unmapped right after. Every signal stays blocked from clone until the init has reset
+// its handlers to the defaults: a SIGTERM for the task that arrived earlier would run the server's own
+// handler in the child.
+StatusOr<pid_t> CloneInit(InitArgs& a) {
+  constexpr size_t kStack = 512 * 1024;
+  void* stack = mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) return IoError(std::string("mmap: ") + std::strerror(errno));
+  sigset_t all, saved;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &saved);
+  int flags = SIGCHLD;
+  if (a.sandbox) flags |= CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS;
+  const pid_t pid = clone(InitMain, static_cast<char*>(stack) + kStack, flags, &a);
+  const int clone_errno = errno;
+  pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+  munmap(stack, kStack);
+  if (pid < 0) return IoError(std::string("clone: ") + std::strerror(clone_errno));
+  return pid;
+}
+
+}  // namespace
+
+// Every run keeps its own log: the previous run's becomes <task>.run<k>.log.
+Status LocalExecutor::PrepareLog(const TaskLaunch& t) const {
   std::error_code ec;
   const std::string job_logs = JobLogDir(t.job_id);
   fs::create_directories(job_logs, ec);
   if (ec) return IoError("cannot create " + job_logs + ": " + ec.message());
   chmod(job_logs.c_str(), 0700);
-  // Every run keeps its own log: the previous run's becomes <task>.run<k>.log.
   if (fs::exists(LogPath(t.job_id, t.task), ec)) {
     int k = 1;
     while (fs::exists(LogPath(t.job_id, t.task, k), ec)) ++k;
     fs::rename(LogPath(t.job_id, t.task), LogPath(t.job_id, t.task, k), ec);
   }
-  if (t.command.empty()) {
-    std::ofstream(LogPath(t.job_id, t.task))
-        << "placeholder task on " << t.node << " GPUs " << t.devices << " for " << t.duration_s << " s\n";
-    running_.push_back(r);
-    return Status::Ok();
-  }
-  // Who it runs as.
-  const bool root_server = geteuid() == 0;
-  InitArgs a;
-  a.sandbox = o_.sandbox && root_server;
-  if (root_server) {
-    if (t.uid < 0 || t.gid < 0) {
-      if (!o_.allow_root) return FailedPrecondition("refusing to run a task as root: its tenant has no uid");
-    } else if ((t.uid == 0 || t.gid == 0) && !o_.allow_root) {
-      return FailedPrecondition("refusing to run a task as root (uid or gid 0)");
-    } else {
-      a.drop = true;
-      a.uid = static_cast<uid_t>(t.uid);
-      a.gid = static_cast<gid_t>(t.gid);
-    }
-  }
-  // Its working directory: its own, owned by its uid, unless the manifest names one.
+  return Status::Ok();
+}
+
+// Its working directory: its own, owned by its uid, unless the manifest names one.
+StatusOr<std::string> LocalExecutor::TaskWorkdir(const TaskLaunch& t, bool drop, int64_t uid,
+                                                 int64_t gid) const {
+  std::error_code ec;
   std::string workdir = t.workdir;
   if (workdir.empty()) {
     workdir = work_dir_ + "/" + t.job_id;
     fs::create_directories(workdir, ec);
     if (ec) return IoError("cannot create " + workdir + ": " + ec.message());
-    if (a.drop && chown(workdir.c_str(), a.uid, a.gid) != 0)
+    if (drop && chown(workdir.c_str(), static_cast<uid_t>(uid), static_cast<gid_t>(gid)) != 0)
       return IoError("cannot chown " + workdir + ": " + std::strerror(errno));
     chmod(workdir.c_str(), 0700);
   }
-  workdir = fs::absolute(workdir, ec).lexically_normal().string();
-  // Its environment: an allowlist of ours, the manifest's, and awan's (which nothing overrides).
-  std::vector<std::string> env_strings;
+  return fs::absolute(workdir, ec).lexically_normal().string();
+}
+
+// Its environment: an allowlist of ours, the manifest's, and awan's (which nothing overrides).
+std::vector<std::string> LocalExecutor::TaskEnvironment(const TaskLaunch& t,
+                                                        const std::string& workdir) const {
+  std::vector<std::string> env;
   bool has_path = false;
   for (char** e = environ; *e != nullptr; ++e) {
     const std::string s = *e;
     const std::string key = s.substr(0, s.find('='));
     if (!Inherited(key) || t.env.count(key)) continue;
     has_path = has_path || key == "PATH";
-    env_strings.push_back(s);
+    env.push_back(s);
   }
-  if (!has_path && !t.env.count("PATH")) env_strings.push_back("PATH=/usr/local/bin:/usr/bin:/bin");
+  if (!has_path && !t.env.count("PATH")) env.push_back("PATH=/usr/local/bin:/usr/bin:/bin");
   for (const auto& [k, v] : t.env) {
     if (k == "HOME" || k == "TMPDIR" || k == "CUDA_VISIBLE_DEVICES" || k.rfind("AWAN_", 0) == 0) continue;
-    env_strings.push_back(k + "=" + v);
+    env.push_back(k + "=" + v);
   }
-  env_strings.push_back("HOME=" + workdir);
-  env_strings.push_back("TMPDIR=/tmp");
-  env_strings.push_back("CUDA_VISIBLE_DEVICES=" + t.devices);
-  env_strings.push_back("AWAN_JOB_ID=" + t.job_id);
-  env_strings.push_back("AWAN_TASK_INDEX=" + std::to_string(t.task));
-  env_strings.push_back("AWAN_NODE=" + t.node);
-  if (!t.tenant.empty()) env_strings.push_back("AWAN_TENANT=" + t.tenant);
-  if (cgroups_) env_strings.push_back("AWAN_CGROUP=" + CgroupPath(t.job_id, t.task));
+  env.push_back("HOME=" + workdir);
+  env.push_back("TMPDIR=/tmp");
+  env.push_back("CUDA_VISIBLE_DEVICES=" + t.devices);
+  env.push_back("AWAN_JOB_ID=" + t.job_id);
+  env.push_back("AWAN_TASK_INDEX=" + std::to_string(t.task));
+  env.push_back("AWAN_NODE=" + t.node);
+  if (!t.tenant.empty()) env.push_back("AWAN_TENANT=" + t.tenant);
+  if (cgroups_) env.push_back("AWAN_CGROUP=" + CgroupPath(t.job_id, t.task));
+  return env;
+}
+
+Status LocalExecutor::Launch(const TaskLaunch& t) {
+  Running r{t.job_id, t.task, -1, 0, false};
+  r.run = t.run;
+  const int64_t limit_s = WallLimitS(t);
+  if (limit_s > 0) r.ends_ms = now_ms_() + limit_s * 1000;
+  AWAN_RETURN_IF_ERROR(PrepareLog(t));
+  if (t.command.empty()) {
+    std::ofstream(LogPath(t.job_id, t.task))
+        << "placeholder task on " << t.node << " GPUs " << t.devices << " for " << t.duration_s << " s\n";
+    running_.push_back(r);
+    return Status::Ok();
+  }
+  InitArgs a;
+  a.sandbox = o_.sandbox && geteuid() == 0;
+  AWAN_RETURN_IF_ERROR(SetIdentity(t, o_.allow_root, a));
+  AWAN_ASSIGN_OR_RETURN(const std::string workdir, TaskWorkdir(t, a.drop, a.uid, a.gid));
+  std::vector<std::string> env_strings = TaskEnvironment(t, workdir);
   std::vector<char*> envp, argv;
   for (std::string& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
@@ -616,68 +708,26 @@ Status LocalExecutor::Launch(const TaskLaunch& t) {
   a.hostname = hostname.c_str();
   const std::string tmp_options = fmt::format("mode=1777,size={}m", std::max<int64_t>(1, o_.tmp_mib));
   a.tmp_options = tmp_options.c_str();
-  const std::string log = LogPath(t.job_id, t.task);
-  const std::string exit_path = ExitPath(t.job_id, t.task);
   std::vector<int> fds;
   auto close_all = [&] {
     for (int fd : fds) close(fd);
   };
-  a.log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  a.exit_fd = open(exit_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (a.exit_fd >=
-      0) {  // "<run> ", then the init appends its exit code: an earlier run's code is never this one's
-    const std::string run = std::to_string(t.run) + " ";
-    (void)!write(a.exit_fd, run.data(), run.size());
-  }
-  a.devnull_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  a.workdir_fd = open(workdir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   int go[2] = {-1, -1};
-  if (pipe2(go, O_CLOEXEC) != 0) go[0] = go[1] = -1;
-  a.go_fd = go[0];
-  fds = {a.log_fd, a.exit_fd, a.devnull_fd, a.workdir_fd, go[0], go[1]};
-  a.keep_fds = {a.log_fd, a.exit_fd, a.devnull_fd, a.workdir_fd, a.go_fd};
-  std::sort(a.keep_fds.begin(), a.keep_fds.end());
-  if (a.log_fd < 0 || a.exit_fd < 0 || a.devnull_fd < 0 || go[0] < 0) {
+  Status opened =
+      OpenTaskFiles(LogPath(t.job_id, t.task), ExitPath(t.job_id, t.task), t.run, workdir, a, go, fds);
+  StatusOr<pid_t> pid = opened.ok() ? CloneInit(a) : StatusOr<pid_t>(opened);
+  if (!pid.ok()) {
     close_all();
     KillCgroups(t.job_id, t.task);
-    return IoError("cannot open " + log + ": " + std::strerror(errno));
+    return pid.status();
   }
-  if (a.workdir_fd < 0) {
-    close_all();
-    KillCgroups(t.job_id, t.task);
-    return FailedPrecondition("working directory " + workdir + ": " + std::strerror(errno));
-  }
-  // The init's stack: its own copy of this mapping (no CLONE_VM), so ours is unmapped right after.
-  constexpr size_t kStack = 512 * 1024;
-  void* stack = mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (stack == MAP_FAILED) {
-    close_all();
-    KillCgroups(t.job_id, t.task);
-    return IoError(std::string("mmap: ") + std::strerror(errno));
-  }
-  // Every signal stays blocked from clone until the init has reset its handlers to the defaults: a SIGTERM
-  // for the task that arrived earlier would run the server's own handler in the child.
-  sigset_t all, saved;
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, &saved);
-  int flags = SIGCHLD;
-  if (a.sandbox) flags |= CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS;
-  const pid_t pid = clone(InitMain, static_cast<char*>(stack) + kStack, flags, &a);
-  const int clone_errno = errno;
-  pthread_sigmask(SIG_SETMASK, &saved, nullptr);
-  munmap(stack, kStack);
-  if (pid < 0) {
-    close_all();
-    KillCgroups(t.job_id, t.task);
-    return IoError(std::string("clone: ") + std::strerror(clone_errno));
-  }
-  setpgid(pid, pid);  // also from here, so a Kill right after Launch reaches the group
-  r.pid = pid;
+  setpgid(*pid, *pid);  // also from here, so a Kill right after Launch reaches the group
+  r.pid = *pid;
   // Recorded, with the mark that the init may start the task, before it may: a server killed before the mark
   // leaves an init that never ran the task (it exits at the go pipe's end of file), which the next server
   // does not count as a run; one killed between the mark and the byte at worst counts a run that did not
   // happen.
-  std::ofstream(PidPath(t.job_id, t.task)) << pid << " " << StartTime(pid) << " go";
+  std::ofstream(PidPath(t.job_id, t.task)) << *pid << " " << StartTime(*pid) << " go";
   (void)!write(go[1], "g", 1);
   close_all();
   running_.push_back(r);

@@ -84,6 +84,11 @@ class LocalExecutor final : public Executor {
   int ReapOrphans();
 
  private:
+  // Launch's steps.
+  Status PrepareLog(const TaskLaunch& t) const;
+  StatusOr<std::string> TaskWorkdir(const TaskLaunch& t, bool drop, int64_t uid, int64_t gid) const;
+  std::vector<std::string> TaskEnvironment(const TaskLaunch& t, const std::string& workdir) const;
+
   struct Running {
     std::string job_id;
     int task = 0;

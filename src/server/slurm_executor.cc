@@ -98,35 +98,36 @@ std::string ReadOwnFile(const std::string& path) {
 
 }  // namespace
 
-Status SlurmExecutor::Launch(const TaskLaunch& t) {
+namespace {
+
+// <dir>/<job>/ holds the scripts (the server's, never writable by the task), <dir>/<job>/out/ the output and
+// the working directory (the task's). As tenant: the directories above out/ are root's, traversable (0711),
+// not listable; out/ is the tenant's alone (the user opens its output and working directory itself).
+Status PrepareJobDirs(const std::string& dir, const TaskLaunch& t, bool as_tenant) {
+  const std::string job_dir = dir + "/" + t.job_id, out_dir = job_dir + "/out";
   std::error_code ec;
-  // <dir>/<job>/ holds the scripts (the server's, never writable by the task), <dir>/<job>/out/ the output
-  // and the working directory (the task's).
-  const std::string job_dir = dir_ + "/" + t.job_id, out_dir = job_dir + "/out";
   std::filesystem::create_directories(out_dir, ec);
   if (ec) return IoError("cannot create " + out_dir + ": " + ec.message());
-  // As Slurm does for its own users: the job runs as its tenant's Unix user (sbatch --uid/--gid, which only
-  // root may pass, and only for a user the cluster knows).
-  const bool as_tenant = AsTenant(t);
-  if (as_tenant) {
-    // The user opens its output and working directory itself: the directories above are root's, traversable
-    // (0711), not listable; out/ is the tenant's alone.
-    const std::filesystem::path logs(dir_);
-    for (const std::filesystem::path& d : {logs.parent_path(), logs, std::filesystem::path(job_dir)}) {
-      if (!d.empty() && (chown(d.c_str(), 0, 0) != 0 || chmod(d.c_str(), 0711) != 0))
-        return IoError("cannot make " + d.string() + " traversable: " + std::strerror(errno));
-    }
-    if (chown(out_dir.c_str(), static_cast<uid_t>(t.uid), static_cast<gid_t>(t.gid)) != 0 ||
-        chmod(out_dir.c_str(), 0700) != 0) {
-      return IoError("cannot hand " + out_dir + " to uid " + std::to_string(t.uid) + ": " +
-                     std::strerror(errno));
-    }
+  if (!as_tenant) return Status::Ok();
+  const std::filesystem::path logs(dir);
+  for (const std::filesystem::path& d : {logs.parent_path(), logs, std::filesystem::path(job_dir)}) {
+    if (!d.empty() && (chown(d.c_str(), 0, 0) != 0 || chmod(d.c_str(), 0711) != 0))
+      return IoError("cannot make " + d.string() + " traversable: " + std::strerror(errno));
   }
-  const std::string base = job_dir + "/" + std::to_string(t.task);
-  unlink((base + ".sh").c_str());  // never written through whatever is there
-  std::ofstream script(base + ".sh");
+  if (chown(out_dir.c_str(), static_cast<uid_t>(t.uid), static_cast<gid_t>(t.gid)) != 0 ||
+      chmod(out_dir.c_str(), 0700) != 0) {
+    return IoError("cannot hand " + out_dir + " to uid " + std::to_string(t.uid) + ": " +
+                   std::strerror(errno));
+  }
+  return Status::Ok();
+}
+
+// The batch script: an allowlist of the server's environment (sbatch --export=NONE passes nothing else), the
+// task's own, the devices and ids awan chose, then the command (or a placeholder sleep).
+Status WriteScript(const std::string& path, const TaskLaunch& t) {
+  unlink(path.c_str());  // never written through whatever is there
+  std::ofstream script(path);
   script << "#!/bin/sh\n";
-  // sbatch --export=NONE: nothing of the server's environment but this allowlist reaches the job.
   for (const char* key : {"PATH", "LANG", "LC_ALL", "TZ"}) {
     if (const char* v = std::getenv(key)) script << "export " << key << "=" << Quote(v) << "\n";
   }
@@ -142,8 +143,21 @@ Status SlurmExecutor::Launch(const TaskLaunch& t) {
     script << "\n";
   }
   script.close();
-  if (!script) return IoError("cannot write " + base + ".sh");
-  chmod((base + ".sh").c_str(), 0755);
+  if (!script) return IoError("cannot write " + path);
+  chmod(path.c_str(), 0755);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status SlurmExecutor::Launch(const TaskLaunch& t) {
+  // As Slurm does for its own users: the job runs as its tenant's Unix user (sbatch --uid/--gid, which only
+  // root may pass, and only for a user the cluster knows).
+  const bool as_tenant = AsTenant(t);
+  AWAN_RETURN_IF_ERROR(PrepareJobDirs(dir_, t, as_tenant));
+  const std::string job_dir = dir_ + "/" + t.job_id, out_dir = job_dir + "/out";
+  const std::string base = job_dir + "/" + std::to_string(t.task);
+  AWAN_RETURN_IF_ERROR(WriteScript(base + ".sh", t));
   auto node = node_map_.find(t.node);
   const std::string slurm_node = node == node_map_.end() ? t.node : node->second;
   std::vector<std::string> argv = {"sbatch",

@@ -124,13 +124,13 @@ class SqliteStore final : public StateStore {
     return Guard([&]() -> StatusOr<std::vector<StoredJob>> {
       std::string sql = std::string(kSelect) + " WHERE seq > ?";
       if (!f.tenant.empty()) sql += " AND tenant = ?";
-      if (!f.state.empty()) sql += " AND state = ?";
+      if (f.state) sql += " AND state = ?";
       sql += " ORDER BY seq LIMIT ?";
       SQLite::Statement q(db_, sql);
       int k = 1;
       q.bind(k++, f.after_id.empty() ? int64_t{0} : Seq(f.after_id));
       if (!f.tenant.empty()) q.bind(k++, f.tenant);
-      if (!f.state.empty()) q.bind(k++, f.state);
+      if (f.state) q.bind(k++, std::string(JobStateName(*f.state)));
       q.bind(k++, f.limit);
       std::vector<StoredJob> out;
       while (q.executeStep()) out.push_back(Row(q));
@@ -226,7 +226,7 @@ class SqliteStore final : public StateStore {
     q.bind(2, j.tenant);
     q.bind(3, j.name);
     q.bind(4, j.manifest);
-    q.bind(5, j.state);
+    q.bind(5, std::string(JobStateName(j.state)));
     q.bind(6, static_cast<int64_t>(j.created_ms));
     q.bind(7, static_cast<int64_t>(j.updated_ms));
     q.bind(8, j.message);
@@ -240,7 +240,7 @@ class SqliteStore final : public StateStore {
     j.tenant = q.getColumn(1).getString();
     j.name = q.getColumn(2).getString();
     j.manifest = q.getColumn(3).getString();
-    j.state = q.getColumn(4).getString();
+    j.state = ParseJobState(q.getColumn(4).getString()).value_or(JobState::kFailed);
     j.created_ms = q.getColumn(5).getInt64();
     j.updated_ms = q.getColumn(6).getInt64();
     j.message = q.getColumn(7).getString();
@@ -289,7 +289,8 @@ StatusOr<std::unique_ptr<StateStore>> OpenStore(const std::string& url, StoreOpe
     AWAN_ASSIGN_OR_RETURN(std::vector<std::string> endpoints, EtcdEndpoints(url));
     return OpenEtcdStore(endpoints, mode == StoreOpenMode::kCreate);
   }
-  return InvalidArgument("store URL '" + url + "': expected sqlite:PATH or etcd:URL[,URL...]");
+  if (url.rfind("memory:", 0) == 0) return OpenMemoryStore(url.substr(7), mode == StoreOpenMode::kCreate);
+  return InvalidArgument("store URL '" + url + "': expected sqlite:PATH, etcd:URL[,URL...] or memory:NAME");
 }
 
 }  // namespace awan::server

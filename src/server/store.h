@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "server/job_state.h"
 
 namespace awan::server {
 
@@ -20,7 +21,7 @@ struct StoredJob {
   std::string id;  // assigned by the store on create: "j-" + a sequence number
   std::string tenant, name;
   std::string manifest;  // the manifest as accepted, JSON
-  std::string state = "Pending";
+  JobState state = JobState::kPending;
   int64_t created_ms = 0, updated_ms = 0;
   std::string message;  // why it is in its state (the wait reason, an error)
   int exit_code = -1;
@@ -29,9 +30,9 @@ struct StoredJob {
 };
 
 struct JobFilter {
-  std::string tenant;    // "" = every tenant (admins only)
-  std::string state;     // "" = every state
-  std::string after_id;  // paging: ids after this one (ids sort by creation)
+  std::string tenant;             // "" = every tenant (admins only)
+  std::optional<JobState> state;  // nullopt = every state
+  std::string after_id;           // paging: ids after this one (ids sort by creation)
   int limit = 100;
 };
 
@@ -69,9 +70,13 @@ class StateStore {
 // is an error, never a silent fresh start with no jobs and no tokens.
 enum class StoreOpenMode { kExisting, kCreate };
 
-// Opens a store by URL: "sqlite:PATH" (the database file and its journal are made readable by this user only)
-// or "etcd:URL[,URL...]". FailedPrecondition, saying how to create it, for a store that does not exist.
+// Opens a store by URL: "sqlite:PATH" (the database file and its journal are made readable by this user
+// only), "etcd:URL[,URL...]", or "memory:NAME" (this process's memory, for tests and dry runs: nothing is
+// durable). FailedPrecondition, saying how to create it, for a store that does not exist.
 StatusOr<std::unique_ptr<StateStore>> OpenStore(const std::string& url,
                                                 StoreOpenMode mode = StoreOpenMode::kExisting);
+
+// The in-memory store behind "memory:NAME" (server/memory_store.cc).
+StatusOr<std::unique_ptr<StateStore>> OpenMemoryStore(const std::string& name, bool create);
 
 }  // namespace awan::server

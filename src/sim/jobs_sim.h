@@ -1,8 +1,9 @@
 // `awan sim jobs`: a discrete-event simulation of jobs that arrive, wait, run and finish on a fleet. The
-// scheduling itself is the core's JobScheduler (core/job_scheduler.h: the cycle's stages, quotas, fair
-// share, gangs on the topology tree, preemption, wait reasons), the same code the server will run; this file
-// only turns a job table into events (submit, finish, node down and up, a periodic cycle while jobs wait),
-// feeds them to the scheduler, and measures the outcome.
+// scheduling itself is the core's (a core::SchedulerState: the JobScheduler's named stages, quotas, fair
+// share, gangs on the topology tree, bounded preemption, reservations, wait reasons), built exactly as the
+// server builds its own; this file only turns a job table into events (submit, finish, node down and up, a
+// periodic cycle while jobs wait), feeds them to the scheduler, and measures the outcome. The runtime model
+// of a simulated run (work left, the topology slowdown, checkpoints) is still kept in the core's JobRecord.
 //
 // Deterministic: no clock (except the optional benchmark timing), no randomness. Times are integer seconds.
 #pragma once

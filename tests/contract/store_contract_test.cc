@@ -91,6 +91,9 @@ class StoreContract : public ::testing::TestWithParam<std::string> {
   void SetUp() override {
     if (GetParam() == "sqlite") {
       url_ = "sqlite:" + TempDir("sqlite") + "/awan.db";
+    } else if (GetParam() == "memory") {
+      static int n = 0;
+      url_ = "memory:contract-" + std::to_string(++n);
     } else {
       EtcdCluster& c = EtcdCluster::Get();
       if (!c.up()) GTEST_SKIP() << c.why();
@@ -197,11 +200,11 @@ TEST_P(StoreContract, LargeJobsArrivingTogetherAreAllStored) {
   for (auto& th : threads) th.join();
   EXPECT_EQ(failed.load(), 0);
   ASSERT_EQ(made.size(), static_cast<size_t>(kJobs));
-  for (StoredJob& j : made) j.state = "Running";
+  for (StoredJob& j : made) j.state = JobState::kRunning;
   const Status up = store_->UpdateJobs(made);  // 8 MB in one call
   EXPECT_TRUE(up.ok()) << up.message().substr(0, 300);
   JobFilter running;
-  running.state = "Running";
+  running.state = JobState::kRunning;
   running.limit = 1000;
   auto listed = store_->ListJobs(running);
   ASSERT_TRUE(listed.ok());
@@ -213,10 +216,10 @@ TEST_P(StoreContract, UpdatesNeverCreate) {
   auto c = store_->CreateJob(Job("lab", "u"));
   ASSERT_TRUE(c.ok());
   StoredJob j = *c;
-  j.state = "Running";
+  j.state = JobState::kRunning;
   j.runs = 2;
   EXPECT_TRUE(store_->UpdateJob(j).ok());
-  EXPECT_EQ((*store_->GetJob(j.id))->state, "Running");
+  EXPECT_EQ((*store_->GetJob(j.id))->state, JobState::kRunning);
   EXPECT_EQ((*store_->GetJob(j.id))->runs, 2);
   StoredJob ghost = j;
   ghost.id = "j-77777777";
@@ -226,12 +229,12 @@ TEST_P(StoreContract, UpdatesNeverCreate) {
   for (int i = 0; i < 130; ++i) {
     auto m = store_->CreateJob(Job("lab", "m" + std::to_string(i)));
     ASSERT_TRUE(m.ok());
-    m->state = "Succeeded";
+    m->state = JobState::kSucceeded;
     many.push_back(*m);
   }
   EXPECT_TRUE(store_->UpdateJobs(many).ok());
   JobFilter done;
-  done.state = "Succeeded";
+  done.state = JobState::kSucceeded;
   done.limit = 1000;
   EXPECT_EQ(store_->ListJobs(done)->size(), 130u);
 }
@@ -275,7 +278,7 @@ TEST_P(StoreContract, Tokens) {
   EXPECT_FALSE(store_->FindToken("nope")->has_value());
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::Values("sqlite", "etcd"),
+INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::Values("sqlite", "etcd", "memory"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace
