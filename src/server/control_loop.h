@@ -38,7 +38,7 @@ class ControlLoop {
   void Stop() { stop_ = true; }
 
  private:
-  Status Lead();  // standby: true once leading (recovered)
+  Status Lead();  // standby: try to lead; once it does (leading_), recover the plane
   Status Step();  // one tick as leader
   ControlPlane& plane_;
   Metrics& metrics_;

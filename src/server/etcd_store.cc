@@ -181,10 +181,7 @@ std::string AuditKey(int64_t seq) {
   return "/awan/audit/" + std::string(s.size() < 16 ? 16 - s.size() : 0, '0') + s;
 }
 
-std::string JobId(int64_t seq) {
-  std::string s = std::to_string(seq);
-  return "j-" + std::string(s.size() < 8 ? 8 - s.size() : 0, '0') + s;
-}
+std::string JobId(int64_t seq) { return JobIdOf(seq); }
 
 Json Put(const std::string& key, const std::string& value) {
   return {{"request_put", {{"key", Base64Encode(key)}, {"value", Base64Encode(value)}}}};

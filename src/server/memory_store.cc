@@ -19,11 +19,6 @@ struct MemoryData {
   std::map<std::string, TokenRecord> tokens;
 };
 
-std::string Id(int64_t seq) {
-  std::string s = std::to_string(seq);
-  return "j-" + std::string(s.size() < 8 ? 8 - s.size() : 0, '0') + s;
-}
-
 int64_t Seq(const std::string& id) {
   try {
     return id.size() > 2 && id.rfind("j-", 0) == 0 ? std::stoll(id.substr(2)) : -1;
@@ -39,7 +34,7 @@ class MemoryStore final : public StateStore {
   StatusOr<StoredJob> CreateJob(StoredJob job) override {
     std::lock_guard<std::mutex> lock(d_->mu);
     const int64_t seq = ++d_->next_seq;
-    job.id = Id(seq);
+    job.id = JobIdOf(seq);
     d_->jobs[seq] = job;
     return job;
   }

@@ -210,10 +210,7 @@ class SqliteStore final : public StateStore {
       "SELECT id, tenant, name, manifest, state, created_ms, updated_ms, message, exit_code, placement, runs "
       "FROM jobs";
 
-  static std::string Id(int64_t seq) {
-    std::string s = std::to_string(seq);
-    return "j-" + std::string(s.size() < 8 ? 8 - s.size() : 0, '0') + s;
-  }
+  static std::string Id(int64_t seq) { return JobIdOf(seq); }
   static int64_t Seq(const std::string& id) {
     try {
       return id.size() > 2 ? std::stoll(id.substr(2)) : 0;

@@ -76,6 +76,12 @@ enum class StoreOpenMode { kExisting, kCreate };
 StatusOr<std::unique_ptr<StateStore>> OpenStore(const std::string& url,
                                                 StoreOpenMode mode = StoreOpenMode::kExisting);
 
+// A job's id from its store sequence number: "j-" and at least 8 digits, so ids sort by creation.
+inline std::string JobIdOf(int64_t seq) {
+  std::string s = std::to_string(seq);
+  return "j-" + std::string(s.size() < 8 ? 8 - s.size() : 0, '0') + s;
+}
+
 // The in-memory store behind "memory:NAME" (server/memory_store.cc).
 StatusOr<std::unique_ptr<StateStore>> OpenMemoryStore(const std::string& name, bool create);
 
