@@ -1,6 +1,7 @@
 #include "core/framework.h"
 
 #include <algorithm>
+#include <bit>
 #include <limits>
 
 namespace awan {
@@ -84,6 +85,30 @@ void Framework::FilterRange(const PodSpec& pod, const ClusterSnapshot& snap, con
   }
 }
 
+namespace {
+
+// The first index in [i, last) whose bit is `set` (last if none). Bits past the fleet's end are clear.
+uint32_t NextBit(std::span<const uint64_t> bits, uint32_t i, uint32_t last, bool set) {
+  while (i < last) {
+    const uint64_t word = set ? bits[i / 64] : ~bits[i / 64];
+    const uint64_t w = word & (~uint64_t{0} << (i % 64));
+    if (w != 0) return std::min(last, i / 64 * 64 + static_cast<uint32_t>(std::countr_zero(w)));
+    i = (i / 64 + 1) * 64;
+  }
+  return last;
+}
+
+}  // namespace
+
+void Framework::FilterRoom(const PodSpec& pod, const ClusterSnapshot& snap, const CycleContext& ctx,
+                           std::span<const uint64_t> room, uint32_t first, uint32_t last, Decision& d) {
+  for (uint32_t i = NextBit(room, first, last, true); i < last;) {
+    const uint32_t end = NextBit(room, i, last, false);
+    FilterRange(pod, snap, ctx, i, end, d);
+    i = NextBit(room, end, last, true);
+  }
+}
+
 void Framework::Filter(const PodSpec& pod, const ClusterSnapshot& snap, const CycleContext& ctx,
                        Decision& d) {
   const uint32_t n = static_cast<uint32_t>(snap.size());
@@ -93,7 +118,9 @@ void Framework::Filter(const PodSpec& pod, const ClusterSnapshot& snap, const Cy
     FilterRange(pod, snap, ctx, 0, n, d);
   } else {
     // Chunks from a start that depends on the pod's name (deterministic, spread over the fleet), until
-    // enough feasible nodes are found or every node was looked at.
+    // enough feasible nodes are found or every node was looked at. Nodes the snapshot's free-GPU index
+    // rules out are skipped: the feasible nodes found are the same, only fewer nodes are looked at.
+    const std::span<const uint64_t> room = snap.GpuRoom(pod);
     static constexpr uint32_t kChunk = 4096;
     uint64_t h = 1469598103934665603ULL;
     for (unsigned char c : pod.name) h = (h ^ c) * 1099511628211ULL;
@@ -101,7 +128,11 @@ void Framework::Filter(const PodSpec& pod, const ClusterSnapshot& snap, const Cy
     for (uint32_t seen = 0; seen < n && feasible_.size() < ctx.max_feasible;) {
       const uint32_t first = (start + seen) % n;
       const uint32_t len = std::min({kChunk, n - first, n - seen});
-      FilterRange(pod, snap, ctx, first, first + len, d);
+      if (room.empty()) {
+        FilterRange(pod, snap, ctx, first, first + len, d);
+      } else {
+        FilterRoom(pod, snap, ctx, room, first, first + len, d);
+      }
       seen += len;
     }
   }

@@ -43,8 +43,9 @@ struct CycleContext {
   // If not empty, nodes i with reserved[i] != 0 are held for another job (kReserved): a backfill reservation.
   std::span<const uint8_t> reserved;
   // > 0: stop filtering once this many feasible nodes are found, scanning from a node that depends on the
-  // pod's name (the kube-scheduler's numFeasibleNodesToFind, for very large fleets); the diagnosis then
-  // counts only the nodes looked at. 0: every node.
+  // pod's name (the kube-scheduler's numFeasibleNodesToFind, for very large fleets) and skipping the nodes
+  // the snapshot's free-GPU index rules out; the diagnosis then counts only the nodes looked at. 0: every
+  // node.
   uint32_t max_feasible = 0;
 };
 
@@ -95,6 +96,9 @@ class Framework {
   // Stage 1 over nodes [first, last): the caller's masks, then every filter; feasible nodes are appended.
   void FilterRange(const PodSpec& pod, const ClusterSnapshot& snap, const CycleContext& ctx, uint32_t first,
                    uint32_t last, Decision& d);
+  // FilterRange over the runs of nodes in [first, last) whose bit in `room` is set.
+  void FilterRoom(const PodSpec& pod, const ClusterSnapshot& snap, const CycleContext& ctx,
+                  std::span<const uint64_t> room, uint32_t first, uint32_t last, Decision& d);
   void Filter(const PodSpec& pod, const ClusterSnapshot& snap, const CycleContext& ctx, Decision& d);
   // Stages 2-5 over the feasible nodes: the chosen one.
   StatusOr<NodeIndex> ScoreAndSelect(const PodSpec& pod, const ClusterSnapshot& snap,

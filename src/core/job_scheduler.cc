@@ -43,6 +43,7 @@ SchedulerOptions LegacyStarvationOptions(SchedulerOptions o) {
   o.max_preemptions = 0;
   o.aging = 0;
   o.preempt_cost_aware = false;
+  o.max_starts_per_cycle = 0;
   return o;
 }
 
@@ -200,6 +201,7 @@ size_t JobScheduler::AddJob(const JobSpec& spec, int tenant, int64_t submit_s, J
   jobs_.push_back(r);
   placed_.emplace_back();
   running_key_.push_back(0);
+  running_key_pass_.push_back(0);
   queue_key_.push_back(0);
   residency_.push_back(std::move(residency));
   region_order_.emplace_back();
@@ -242,10 +244,14 @@ double JobScheduler::QueueKey(size_t i) const {
   return o_.aging > 0 ? key + o_.aging * static_cast<double>(jobs_[i].submit_s) : key;
 }
 
-// A running job's key as the preempt stage compares it with a waiting job's (aged the same way).
-double JobScheduler::RunningKey(size_t v, int64_t now) const {
+// A running job's key as the preempt stage compares it with a waiting job's (aged the same way), computed
+// once per preempt pass: it does not change during one (a job started in the pass is no victim in it).
+double JobScheduler::RunningKeyInPass(size_t v, int64_t now) const {
+  if (running_key_pass_[v] == preempt_pass_) return running_key_[v];
   const double key = order_->Key(View(v, now));
-  return o_.aging > 0 ? key + o_.aging * static_cast<double>(jobs_[v].submit_s) : key;
+  running_key_[v] = o_.aging > 0 ? key + o_.aging * static_cast<double>(jobs_[v].submit_s) : key;
+  running_key_pass_[v] = preempt_pass_;
+  return running_key_[v];
 }
 
 // The largest of tenant t's shares of the fleet's GPUs, CPU and memory in use now.
@@ -463,38 +469,53 @@ std::vector<RunStarted> JobScheduler::TakeStarted() {
   return out;
 }
 
+// What the preempt stage may do for pending job b, whatever the victim: reclaim its tenant's guarantee
+// from borrowers of its cohort, and (under a preemptive ordering) overtake running jobs the ordering puts
+// after it. Computed once per waiting job, not once per running job.
+JobScheduler::Preemptor JobScheduler::PreemptorOf(size_t b, const PendingKey& b_key, int64_t now) const {
+  const JobRecord& rb = jobs_[b];
+  const size_t tb = static_cast<size_t>(rb.tenant);
+  Preemptor p{b, b_key, false, false};
+  if (!o_.isolated && cohort_[tb] >= 0 && used_[tb] + rb.gpus <= tenants_[tb].guaranteed_gpus) {
+    for (size_t tv = 0; tv < tenants_.size() && !p.may_reclaim; ++tv)
+      p.may_reclaim = tv != tb && cohort_[tv] == cohort_[tb] && used_[tv] > tenants_[tv].guaranteed_gpus;
+  }
+  p.may_overtake = order_->preemptive();
+  // Cost-aware: the waiting job must have waited as long as the ordering expects it to run (its slowdown
+  // would reach 2).
+  if (p.may_overtake && o_.preempt_cost_aware) {
+    const std::optional<double> expected = order_->ExpectedRemainingS(View(b, now));
+    p.may_overtake = !expected || static_cast<double>(now - rb.submit_s) >= *expected;
+  }
+  return p;
+}
+
 // May pending job b take running job v's place? Reclaiming a guarantee from a borrower (any ordering), or a
 // preemptive ordering (or a higher tenant priority) putting b strictly before v. Never before v ran
 // min_run_s, nor before its run saved a checkpoint: every stopped run has made progress that survives, so no
 // preemption cycle can go on for ever; and never a job already stopped max_preemptions times.
-bool JobScheduler::Preemptible(size_t b, const PendingKey& b_key, size_t v, int64_t now) const {
-  const JobRecord& rb = jobs_[b];
+bool JobScheduler::Preemptible(const Preemptor& b, size_t v, int64_t now) const {
+  const JobRecord& rb = jobs_[b.job];
   const JobRecord& rv = jobs_[v];
   if (o_.max_preemptions > 0 && rv.preemptions >= o_.max_preemptions) return false;
   const int64_t first_checkpoint =
       rv.overhead + static_cast<int64_t>(std::ceil(static_cast<double>(o_.checkpoint_s) * rv.factor));
   if (now - rv.started < std::max(o_.min_run_s, first_checkpoint)) return false;
   const size_t tb = static_cast<size_t>(rb.tenant), tv = static_cast<size_t>(rv.tenant);
-  const bool reclaim = !o_.isolated && tv != tb && cohort_[tv] >= 0 && cohort_[tv] == cohort_[tb] &&
-                       used_[tb] + rb.gpus <= tenants_[tb].guaranteed_gpus &&
-                       used_[tv] > tenants_[tv].guaranteed_gpus;
+  const bool reclaim =
+      b.may_reclaim && tv != tb && cohort_[tv] == cohort_[tb] && used_[tv] > tenants_[tv].guaranteed_gpus;
   if (reclaim) return true;
-  if (!order_->preemptive() || (o_.isolated && tv != tb)) return false;
+  if (!b.may_overtake || (o_.isolated && tv != tb)) return false;
   // Cost-aware: a gang is stopped only to reclaim quota (stopped, it needs all its GPUs at once to run
-  // again); never a larger job for a smaller one; the waiting job must have waited as long as the ordering
-  // expects it to run (its slowdown would reach 2); and v's key must exceed b's by what the stop costs v (the
+  // again); never a larger job for a smaller one; and v's key must exceed b's by what the stop costs v (the
   // work since its checkpoint, the restart). No constant here is fitted to a trace.
-  if (o_.preempt_cost_aware) {
-    if (rv.spec->tasks > 1 || rv.gpus > rb.gpus) return false;
-    const std::optional<double> expected = order_->ExpectedRemainingS(View(b, now));
-    if (expected && static_cast<double>(now - rb.submit_s) < *expected) return false;
-  }
+  if (o_.preempt_cost_aware && (rv.spec->tasks > 1 || rv.gpus > rb.gpus)) return false;
   const double cost = o_.preempt_cost_aware
                           ? LostWork(v, now) / static_cast<double>(std::max<int64_t>(1, rv.gpus)) +
                                 static_cast<double>(o_.restart_s)
                           : 0.0;
-  const std::pair<int64_t, double> vk{-tenants_[tv].priority, running_key_[v]};
-  return vk > std::make_pair(std::get<0>(b_key), std::get<1>(b_key) + cost);
+  const std::pair<int64_t, double> vk{-tenants_[tv].priority, RunningKeyInPass(v, now)};
+  return vk > std::make_pair(std::get<0>(b.key), std::get<1>(b.key) + cost);
 }
 
 // GPU-seconds of work a stop of v would lose now (progress since its last checkpoint).
@@ -638,22 +659,21 @@ std::vector<size_t> JobScheduler::ChooseVictims(size_t b, const std::vector<size
 
 // Preemption for pending job b: choose victims, release them in a Statement, try b; discard the statement
 // (the victims keep running where they were) if b still does not fit.
-StatusOr<bool> JobScheduler::TryPreempt(size_t b, const PendingKey& b_key, int64_t now) {
+StatusOr<bool> JobScheduler::TryPreempt(const Preemptor& who, int64_t now) {
+  if (!who.may_reclaim && !who.may_overtake) return false;  // no running job could be a victim
+  const size_t b = who.job;
   const JobRecord& rb = jobs_[b];
-  std::vector<size_t> victims;
+  // Least lost work first, then the most recently started: (lost work, -start, job), smallest first.
+  std::vector<std::tuple<double, int64_t, size_t>> order;
   for (size_t v : running_) {
-    if (!Preemptible(b, b_key, v, now) || jobs_[v].spec->task.gpu_count == 0) continue;
+    if (!Preemptible(who, v, now) || jobs_[v].spec->task.gpu_count == 0) continue;
     bool usable = false;
     for (const Placement& p : placed_[v]) usable = usable || Usable(b, p.node);
-    if (usable) victims.push_back(v);
+    if (usable) order.emplace_back(LostWork(v, now), -jobs_[v].started, v);
   }
-  // Least lost work first, then the most recently started.
-  std::sort(victims.begin(), victims.end(), [&](size_t x, size_t y) {
-    const double lx = LostWork(x, now), ly = LostWork(y, now);
-    return lx != ly                               ? lx < ly
-           : jobs_[x].started != jobs_[y].started ? jobs_[x].started > jobs_[y].started
-                                                  : x < y;
-  });
+  std::sort(order.begin(), order.end());
+  std::vector<size_t> victims(order.size());
+  for (size_t k = 0; k < order.size(); ++k) victims[k] = std::get<2>(order[k]);
   const std::vector<size_t> chosen = ChooseVictims(b, victims, now);
   if (chosen.empty()) return false;
   Statement evict(*snap_);
@@ -790,6 +810,7 @@ StatusOr<std::optional<Reservation>> JobScheduler::PlanReservation(size_t h, int
   }
   Statement st(*snap_);
   int tries = 0;
+  bool tried_early = false;
   while (!ends.empty() && tries < kMaxTries) {
     const auto [end, v] = pop();
     for (const Placement& p : placed_[v]) {
@@ -797,9 +818,16 @@ StatusOr<std::optional<Reservation>> JobScheduler::PlanReservation(size_t h, int
       AWAN_RETURN_IF_ERROR(st.Release(jobs_[v].spec->task, p));
       if (Usable(h, p.node)) free_milli += snap_->node(p.node).gpu_left_total - before;
     }
-    if (!ends.empty() && ends.front().first == end) continue;  // the same instant
     if (free_milli < need) continue;
-    ++tries;
+    // More runs end at the same instant: try once as soon as there is room (a valid placement at `end`
+    // without releasing thousands of runs), and again once the instant is whole.
+    if (!ends.empty() && ends.front().first == end) {
+      if (tried_early) continue;
+      tried_early = true;
+    } else {
+      tried_early = false;
+      ++tries;
+    }
     AWAN_ASSIGN_OR_RETURN(std::optional<GangPlacement> g, PlaceInRegions(h, reserved_));
     if (!g) continue;
     Reservation r{h, end, {}, region_order_[h]};
@@ -894,11 +922,20 @@ StatusOr<bool> JobScheduler::Examine(const PendingKey& k, int64_t now, Scan& s) 
     return false;
   }
   AWAN_ASSIGN_OR_RETURN(std::optional<WaitReason> why, TryStart(i, now));
-  if (!why) return true;
+  if (!why) {
+    CountStart(s);
+    return true;
+  }
   Blocked(k, now, *why, s);
   ++s.blocked, ++s.blocked_of[t];
   if (free_milli <= 0 && s.waiting.size() >= static_cast<size_t>(o_.preempt_window)) s.stop = true;
   return false;
+}
+
+bool JobScheduler::CountStart(Scan& s) const {
+  ++s.started;
+  if (o_.max_starts_per_cycle > 0 && s.started >= o_.max_starts_per_cycle) s.stop = s.cut = true;
+  return s.cut;
 }
 
 // The place stage: the pending set in order, each job admitted and placed or passed over (backfill). The
@@ -945,6 +982,7 @@ Status JobScheduler::FairShareStage(int64_t now, Scan& s) {
     AWAN_ASSIGN_OR_RETURN(std::optional<WaitReason> why, TryStart(std::get<3>(k), now));
     if (!why) {
       ErasePending(k);
+      if (CountStart(s)) break;
       continue;
     }
     Blocked(k, now, *why, s);
@@ -967,13 +1005,10 @@ Status JobScheduler::PreemptStage(int64_t now, Scan& s) {
   for (size_t t = 0; t < tenants_.size() && !borrowing; ++t)
     borrowing = used_[t] > tenants_[t].guaranteed_gpus;
   if (!borrowing && !order_->preemptive()) return Status::Ok();
-  if (order_->preemptive()) {
-    for (size_t v : running_) running_key_[v] = RunningKey(v, now);
-  }
+  ++preempt_pass_;  // running jobs' keys are computed once per pass, when first compared
   for (const PendingKey& k : s.waiting) {
-    auto it = pending_.find(k);
-    if (it == pending_.end()) continue;
-    AWAN_ASSIGN_OR_RETURN(bool ok, TryPreempt(std::get<3>(k), k, now));
+    if (pending_.find(k) == pending_.end()) continue;
+    AWAN_ASSIGN_OR_RETURN(bool ok, TryPreempt(PreemptorOf(std::get<3>(k), k, now), now));  // usage as of now
     if (ok) ErasePending(k);
   }
   return Status::Ok();
@@ -1025,7 +1060,10 @@ Status JobScheduler::Cycle(int64_t now) {
     return Status::Ok();
   }));
   AWAN_RETURN_IF_ERROR(run(CycleStage::kPlace, [&] { return PlaceStage(now, s); }));
-  AWAN_RETURN_IF_ERROR(run(CycleStage::kFairShare, [&] { return FairShareStage(now, s); }));
+  AWAN_RETURN_IF_ERROR(
+      run(CycleStage::kFairShare, [&] { return s.cut ? Status::Ok() : FairShareStage(now, s); }));
+  cut_short_ = s.cut;
+  if (s.cut) return Status::Ok();  // preempt and reserve once the scan is whole, in the next cycle
   AWAN_RETURN_IF_ERROR(run(CycleStage::kPreempt, [&] { return PreemptStage(now, s); }));
   return run(CycleStage::kReserve, [&] { return ReserveStage(now, s); });
 }

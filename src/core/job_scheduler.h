@@ -110,9 +110,15 @@ struct SchedulerOptions {
   // max(100, nodes x max(5, 50 - nodes / 125) %) feasible nodes are found (the kube-scheduler's default
   // percentageOfNodesToScore). 0: always every node.
   uint32_t sample_nodes_above = 5000;
+  // The place and fair-share stages stop after this many starts; the cycle then skips its preempt and
+  // reserve stages and says so (cut_short()): its caller runs the next cycle right away, so one cycle's work
+  // stays bounded when thousands of jobs can start at once (as Slurm's sched_max_job_start bounds its main
+  // scheduler's pass). 0: no bound.
+  int max_starts_per_cycle = 500;
 };
 
-// Backfill, preemption and aging as awan ran before scheduler v2 (for comparison with earlier results).
+// Backfill, preemption, aging and cycles without a start budget as awan ran before scheduler v2 (for
+// comparison with earlier results).
 SchedulerOptions LegacyStarvationOptions(SchedulerOptions o);
 
 // Why a job could not start when the cycle looked at it.
@@ -207,6 +213,9 @@ class JobScheduler {
   Status Cancel(size_t job, int64_t now);
   void NodeUp(NodeIndex node);
   Status Cycle(int64_t now);
+  // The last Cycle stopped at max_starts_per_cycle: more jobs may start now; call Cycle again (the same
+  // `now` is fine) before time moves on.
+  bool cut_short() const { return cut_short_; }
   // Takes back a run that went on while the control plane restarted (the server re-adopted its tasks): the
   // job, waiting now, runs again at `tasks` as it did since `started_s`, with no RunStarted (nothing is
   // launched). FailedPrecondition if it is not waiting or the placements no longer fit (then nothing
@@ -260,8 +269,9 @@ class JobScheduler {
   using PendingKey = std::tuple<int64_t, double, int64_t, size_t>;
   // What the place stage leaves to the later stages.
   struct Scan {
-    int blocked = 0, deferred = 0;
+    int blocked = 0, deferred = 0, started = 0;
     bool stop = false;
+    bool cut = false;                                // stopped at max_starts_per_cycle
     std::vector<PendingKey> waiting;                 // the first jobs that could not start, for preemption
     std::vector<std::vector<PendingKey>> borrowers;  // by tenant: deferred to the fair-share stage
     std::vector<int> blocked_of;                     // by tenant
@@ -270,7 +280,7 @@ class JobScheduler {
   bool Admit(int t, int64_t need) const;
   QueuedJob View(size_t i, int64_t now) const;
   double QueueKey(size_t i) const;
-  double RunningKey(size_t v, int64_t now) const;
+  double RunningKeyInPass(size_t v, int64_t now) const;
   void DecayShares(int64_t now);
   Status PlaceStage(int64_t now, Scan& s);
   StatusOr<bool> Examine(const PendingKey& k, int64_t now, Scan& s);
@@ -300,11 +310,19 @@ class JobScheduler {
   bool NodeAllowed(size_t i, NodeIndex n) const { return residency_[i].Allows(fleet_->region_of(n)); }
   double RunCost(size_t i, int64_t now) const;
   void Stop(size_t i, int64_t now, bool node_failed);
-  bool Preemptible(size_t b, const PendingKey& b_key, size_t v, int64_t now) const;
+  // A waiting job as the preempt stage sees it: what it may do, whatever the victim.
+  struct Preemptor {
+    size_t job = 0;
+    PendingKey key;
+    bool may_reclaim = false;   // its guarantee is free and some tenant of its cohort borrows
+    bool may_overtake = false;  // a preemptive ordering may put it before running jobs
+  };
+  Preemptor PreemptorOf(size_t b, const PendingKey& b_key, int64_t now) const;
+  bool Preemptible(const Preemptor& b, size_t v, int64_t now) const;
   double LostWork(size_t v, int64_t now) const;
   StatusOr<std::optional<WaitReason>> TryStart(size_t i, int64_t now);
   std::optional<WaitReason> WhyNot(size_t i) const;
-  StatusOr<bool> TryPreempt(size_t b, const PendingKey& b_key, int64_t now);
+  StatusOr<bool> TryPreempt(const Preemptor& who, int64_t now);
   std::vector<size_t> ChooseVictims(size_t b, const std::vector<size_t>& victims, int64_t now) const;
 
   const Fleet* fleet_;
@@ -331,9 +349,11 @@ class JobScheduler {
   std::vector<std::vector<uint32_t>> region_order_;
   std::vector<std::vector<uint8_t>> region_nodes_;  // by region: node i in it
   std::map<std::tuple<int, uint64_t, bool>, std::vector<double>>
-      cheapest_by_shape_;            // CheapestByRegion cache
-  std::vector<double> running_key_;  // by job: its key as a running job, for the preempt stage
-  std::vector<double> queue_key_;    // by job: the key it joined the pending set with
+      cheapest_by_shape_;                          // CheapestByRegion cache
+  mutable std::vector<double> running_key_;        // by job: its key as a running job, for the preempt stage
+  mutable std::vector<int64_t> running_key_pass_;  // by job: the preempt pass that computed it
+  int64_t preempt_pass_ = 0;
+  std::vector<double> queue_key_;  // by job: the key it joined the pending set with
   std::set<PendingKey> pending_;
   std::vector<std::set<PendingKey>> pending_of_;  // by tenant: the same entries, for the window's fair share
   void AddPending(const PendingKey& k);
@@ -352,6 +372,9 @@ class JobScheduler {
   bool replan_ = false;  // a node went down: plan every reservation again
   TickSource* ticks_ = nullptr;
   CycleStats cycle_stats_;
+  bool cut_short_ = false;
+  // Counts a start against max_starts_per_cycle; true once the budget is spent (the scan stops).
+  bool CountStart(Scan& s) const;
 };
 
 }  // namespace awan

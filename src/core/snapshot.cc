@@ -39,6 +39,27 @@ ClusterSnapshot::ClusterSnapshot(const Fleet& fleet) : fleet_(&fleet), uid_(Next
     gpu_capacity_milli_ += s.gpu_left_total;
     nodes_.push_back(s);
   }
+  for (auto& bits : whole_room_) bits.assign((nodes_.size() + 63) / 64, 0);
+  share_room_.assign((nodes_.size() + 63) / 64, 0);
+  for (uint32_t i = 0; i < nodes_.size(); ++i) IndexNode(i);
+}
+
+void ClusterSnapshot::Touch(uint32_t i) {
+  nodes_[i].generation = ++last_generation_;
+  IndexNode(i);
+}
+
+void ClusterSnapshot::IndexNode(uint32_t i) {
+  const NodeState& n = nodes_[i];
+  const int whole = n.unavailable ? 0 : n.fully_free_gpus;
+  for (int k = 1; k <= kMaxGpusPerNode; ++k) SetBit(whole_room_[static_cast<size_t>(k - 1)], i, whole >= k);
+  SetBit(share_room_, i, !n.unavailable && n.max_gpu_left > 0);
+}
+
+std::span<const uint64_t> ClusterSnapshot::GpuRoom(const PodSpec& pod) const {
+  if (!pod.wants_gpu() || pod.gpu_count > kMaxGpusPerNode) return {};
+  if (pod.gpu_milli.value < kWholeGpu.value) return share_room_;
+  return whole_room_[static_cast<size_t>(pod.gpu_count - 1)];
 }
 
 ClusterSnapshot::ClusterSnapshot(const ClusterSnapshot& o)
@@ -49,7 +70,9 @@ ClusterSnapshot::ClusterSnapshot(const ClusterSnapshot& o)
       gpu_capacity_milli_(o.gpu_capacity_milli_),
       gpu_allocated_milli_(o.gpu_allocated_milli_),
       cpu_allocated_milli_(o.cpu_allocated_milli_),
-      pods_placed_(o.pods_placed_) {}
+      pods_placed_(o.pods_placed_),
+      whole_room_(o.whole_room_),
+      share_room_(o.share_room_) {}
 
 ClusterSnapshot& ClusterSnapshot::operator=(const ClusterSnapshot& o) {
   if (this == &o) return *this;
@@ -61,6 +84,8 @@ ClusterSnapshot& ClusterSnapshot::operator=(const ClusterSnapshot& o) {
   gpu_allocated_milli_ = o.gpu_allocated_milli_;
   cpu_allocated_milli_ = o.cpu_allocated_milli_;
   pods_placed_ = o.pods_placed_;
+  whole_room_ = o.whole_room_;
+  share_room_ = o.share_room_;
   return *this;
 }
 
@@ -99,7 +124,7 @@ Status ClusterSnapshot::Assign(const PodSpec& pod, const Placement& p) {
   }
   cpu_allocated_milli_ += pod.cpu.value;
   pods_placed_ += 1;
-  Touch(n);
+  Touch(p.node.value);
   return Status::Ok();
 }
 
@@ -132,7 +157,7 @@ Status ClusterSnapshot::Release(const PodSpec& pod, const Placement& p) {
   }
   cpu_allocated_milli_ -= pod.cpu.value;
   pods_placed_ -= 1;
-  Touch(n);
+  Touch(p.node.value);
   return Status::Ok();
 }
 
@@ -140,7 +165,7 @@ void ClusterSnapshot::SetUnavailable(NodeIndex i, bool unavailable) {
   NodeState& n = nodes_[i.value];
   if (n.unavailable == unavailable) return;
   n.unavailable = unavailable;
-  Touch(n);
+  Touch(i.value);
 }
 
 }  // namespace awan

@@ -2,6 +2,10 @@
 // slots and each GPU device), with cluster totals kept incrementally. Plugins read it through const
 // references; only the commit stage (Assign/Release) changes it.
 //
+// A free-GPU index is kept with the nodes: for each k, a bitset of the available nodes with at least k fully
+// free devices, and one of the available nodes with any device room; the framework skips, on very large
+// fleets, the nodes it rules out (GpuRoom).
+//
 // Every change to a node stamps it with a new generation number, unique within the snapshot; together with
 // uid() this lets the framework cache per-node scores safely. A copy is an independent snapshot with a new
 // uid (use copies for "what if" questions).
@@ -11,6 +15,7 @@
 
 #include <array>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "common/status.h"
@@ -72,13 +77,25 @@ class ClusterSnapshot {
   Status Release(const PodSpec& pod, const Placement& p);
   void SetUnavailable(NodeIndex i, bool unavailable);
 
+  // The free-GPU index for a pod that wants GPUs: bit i (word i / 64, bit i % 64) is set for every node that
+  // is available and has room for the pod's devices, and for some others (a fractional pod's bitset is that
+  // of any device room); a node whose bit is clear cannot take the pod. Empty for a pod without GPUs or one
+  // wider than any node.
+  std::span<const uint64_t> GpuRoom(const PodSpec& pod) const;
+
   int64_t gpu_capacity_milli() const { return gpu_capacity_milli_; }
   int64_t gpu_allocated_milli() const { return gpu_allocated_milli_; }
   int64_t cpu_allocated_milli() const { return cpu_allocated_milli_; }
   int64_t pods_placed() const { return pods_placed_; }
 
  private:
-  void Touch(NodeState& n) { n.generation = ++last_generation_; }
+  // After node i changed: a new generation, and its bits in the free-GPU index.
+  void Touch(uint32_t i);
+  void IndexNode(uint32_t i);
+  void SetBit(std::vector<uint64_t>& bits, uint32_t i, bool on) {
+    const uint64_t m = uint64_t{1} << (i % 64);
+    bits[i / 64] = on ? bits[i / 64] | m : bits[i / 64] & ~m;
+  }
 
   const Fleet* fleet_;
   std::vector<NodeState> nodes_;
@@ -88,6 +105,8 @@ class ClusterSnapshot {
   int64_t gpu_allocated_milli_ = 0;
   int64_t cpu_allocated_milli_ = 0;
   int64_t pods_placed_ = 0;
+  std::array<std::vector<uint64_t>, kMaxGpusPerNode> whole_room_;  // [k - 1]: >= k fully free devices
+  std::vector<uint64_t> share_room_;                               // any device with room
 };
 
 }  // namespace awan

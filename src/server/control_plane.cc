@@ -622,6 +622,11 @@ int64_t ControlPlane::gpus_allocated_milli() const {
   return snap_->gpu_allocated_milli();
 }
 
+bool ControlPlane::more_to_start() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return sched_ != nullptr && sched_->cut_short();
+}
+
 ControlPlaneStats ControlPlane::TakeStats() {
   std::lock_guard<std::mutex> lock(mu_);
   ControlPlaneStats s = stats_;

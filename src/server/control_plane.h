@@ -109,6 +109,9 @@ class ControlPlane {
   // Per tenant: jobs waiting, GPUs allocated (milli).
   std::map<std::string, std::pair<int64_t, int64_t>> TenantLoad() const;
   int64_t gpus_allocated_milli() const;
+  // The last Tick's cycle stopped at the scheduler's start budget: more jobs may start now (the loop ticks
+  // again without waiting).
+  bool more_to_start() const;
   ControlPlaneStats TakeStats();  // the counters, and the cycle latencies recorded since the last call
   // True once the store refused an audit entry because one with its sequence number exists: another server
   // writes to the same store. The caller must stop serving (awan serve exits).

@@ -155,8 +155,8 @@ Status JobsSimulation::CollectStarts() {
 }
 
 // The event loop: finishes, node events, then submissions of one instant; then one scheduling cycle (also
-// every cycle_period_s while jobs wait). A job that waits while nothing runs and nothing else will happen
-// can never start; the loop ends.
+// every cycle_period_s while jobs wait, and again at once after a cycle cut short at its start budget). A job
+// that waits while nothing runs and nothing else will happen can never start; the loop ends.
 Status JobsSimulation::RunUntil(int64_t until, std::atomic<int64_t>* progress) {
   JobScheduler& sched = scheduler();
   while (!done() && NextEvent() <= until) {
@@ -188,6 +188,7 @@ Status JobsSimulation::RunUntil(int64_t until, std::atomic<int64_t>* progress) {
     AWAN_RETURN_IF_ERROR(sched.Cycle(now));
     if (timed) {
       o_.cycle_ns->push_back(o_.ticks->NowNanos() - t0);
+      if (o_.cycle_at_s != nullptr) o_.cycle_at_s->push_back(now);
       if (o_.cycle_stage_ns != nullptr) {
         std::array<int64_t, kCycleStages> d{};
         for (size_t k = 0; k < d.size(); ++k) d[k] = sched.cycle_stats().stage_ns[k] - before.stage_ns[k];
@@ -199,7 +200,10 @@ Status JobsSimulation::RunUntil(int64_t until, std::atomic<int64_t>* progress) {
       timeline_.push_back({now, static_cast<int64_t>(sched.pending_count()),
                            snapshot().gpu_allocated_milli() / kWholeGpu.value});
     }
-    next_tick_ = !sched.has_pending() || o_.cycle_period_s <= 0 ? INT64_MAX : now + o_.cycle_period_s;
+    // A cycle cut short at its start budget is followed by another at the same instant.
+    next_tick_ = sched.cut_short()                                ? now
+                 : !sched.has_pending() || o_.cycle_period_s <= 0 ? INT64_MAX
+                                                                  : now + o_.cycle_period_s;
   }
   return Status::Ok();
 }

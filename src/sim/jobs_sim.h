@@ -63,6 +63,8 @@ struct JobsSimOptions {
   std::vector<int64_t>* cycle_ns = nullptr;
   // With ticks and cycle_ns: the time of each of those cycles by stage (same order as cycle_ns).
   std::vector<std::array<int64_t, kCycleStages>>* cycle_stage_ns = nullptr;
+  // With ticks and cycle_ns: the simulated time of each of those cycles (same order as cycle_ns).
+  std::vector<int64_t>* cycle_at_s = nullptr;
 };
 
 // Wait reasons are the core's (core/job_scheduler.h).

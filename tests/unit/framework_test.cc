@@ -213,6 +213,54 @@ TEST(Framework, RecordsStageTimingsThroughTheInjectedTickSource) {
   EXPECT_EQ(fw.stats().cycles, 1);
 }
 
+// Sampling (max_feasible) skips the nodes the snapshot's free-GPU index rules out: when the scan looks at
+// the whole fleet anyway (fewer feasible nodes than the sample), the decision is the one without sampling.
+TEST(Framework, SampledScanWithTheFreeGpuIndexDecidesAsTheFullScan) {
+  Fleet f;
+  for (int i = 0; i < 300; ++i) AddNode(f, "n" + std::to_string(i), 64000, 64000, 8);
+  ClusterSnapshot snap(f);
+  Rng fill(3);
+  for (uint32_t i = 0; i < snap.size(); ++i) {  // random occupancy: 0 to 8 devices taken
+    const int taken = static_cast<int>(fill.Uniform(9));
+    Placement p{NodeIndex(i), {}};
+    for (int d = 0; d < taken; ++d) p.devices.Add(d);
+    if (taken > 0) {
+      ASSERT_TRUE(snap.Assign(Pod("x" + std::to_string(i), 1, 1, taken, 1000, f), p).ok());
+    }
+    if (i % 37 == 0) snap.SetUnavailable(NodeIndex(i), true);
+  }
+  std::vector<uint32_t> rank(snap.size());
+  for (uint32_t i = 0; i < rank.size(); ++i) rank[i] = (i * 7919) % 300;
+  std::vector<PodSpec> workload = {Pod("w", 100, 100, 1, 1000, f)};
+  auto profile = policies::BuiltinRegistry().BuildProfile("bestfit", PluginContext{&f, &workload});
+  ASSERT_TRUE(profile.ok());
+  Framework fw(std::move(*profile));
+  Rng rng(1);
+  int compared = 0;
+  for (int gpus = 1; gpus <= 8; ++gpus) {
+    for (int k = 0; k < 20; ++k) {
+      const PodSpec pod =
+          Pod("pod-" + std::to_string(gpus) + "-" + std::to_string(k), 100, 100, gpus, 1000, f);
+      CycleContext full{&rng, rank, nullptr, {}, false, {}, {}, 0};
+      auto a = fw.Schedule(pod, snap, full);
+      CycleContext sampled = full;
+      sampled.max_feasible = static_cast<uint32_t>(snap.size()) - 1;
+      auto b = fw.Schedule(pod, snap, sampled);
+      ASSERT_TRUE(a.ok() && b.ok());
+      if (a->feasible_nodes >= static_cast<int>(snap.size()) - 1) continue;
+      ++compared;
+      EXPECT_EQ(a->placed, b->placed) << pod.name;
+      EXPECT_EQ(a->feasible_nodes, b->feasible_nodes) << pod.name;
+      if (a->placed && b->placed) {
+        EXPECT_EQ(a->placement.node, b->placement.node) << pod.name;
+      }
+      // Only nodes with room for the devices were looked at.
+      EXPECT_EQ(b->diagnosis.count(FitReason::kInsufficientGpu), 0u) << pod.name;
+    }
+  }
+  EXPECT_GT(compared, 100);
+}
+
 TEST(Registry, BuildsEveryBuiltinPolicyAndRejectsUnknownNames) {
   const PluginRegistry& r = policies::BuiltinRegistry();
   Fleet f;

@@ -5,9 +5,12 @@
 #include <gtest/gtest.h>
 
 #include "common/rng.h"
+#include "common/tick_source.h"
 #include "config/fleet_file.h"
 #include "core/gang.h"
+#include "core/scheduler_state.h"
 #include "policies/builtin.h"
+#include "policies/ordering/orderings.h"
 
 namespace awan::sim {
 namespace {
@@ -225,6 +228,48 @@ TEST(JobsSimReservations, AGangBehindAStreamOfSmallJobsStartsWithEasyBackfill) {
   EXPECT_LE(g_easy.start_s, 2000) << "held nodes drain within two job lengths";
   EXPECT_GT(g_none.start_s, 5000) << "without reservations the stream keeps taking the freed GPUs";
   for (const JobOutcome& j : easy->jobs) EXPECT_GE(j.end_s, 0);
+}
+
+// A start budget cuts a cycle short and the simulator runs the next at the same instant: every job still
+// starts when it would without a budget; the scheduler says when a cycle was cut.
+TEST(JobsSim, AStartBudgetSplitsACycleWithoutDelayingAnyJob) {
+  auto f = Fleet8();
+  std::vector<JobSpec> jobs;
+  for (int k = 0; k < 40; ++k)
+    jobs.push_back(Job("j" + std::to_string(k), k % 2 ? "a" : "b", k / 10, 100, 1, 1));
+  JobsSimOptions o;
+  o.policy = "fifo";
+  o.scheduler.max_starts_per_cycle = 0;
+  auto unbounded = RunJobsSim(*f, jobs, o);
+  o.scheduler.max_starts_per_cycle = 3;
+  FakeTickSource ticks(1);
+  std::vector<int64_t> ns, at;
+  o.ticks = &ticks;
+  o.cycle_ns = &ns;
+  o.cycle_at_s = &at;
+  auto bounded = RunJobsSim(*f, jobs, o);
+  ASSERT_TRUE(unbounded.ok() && bounded.ok());
+  for (size_t i = 0; i < jobs.size(); ++i)
+    EXPECT_EQ(bounded->jobs[i].start_s, unbounded->jobs[i].start_s) << i;
+  EXPECT_GE(std::count(at.begin(), at.end(), 0), 4) << "10 jobs at t=0, 3 starts per cycle";
+
+  // The scheduler itself: 3, 3, then the last one, and the cut is reported until then.
+  auto order = policies::MakeQueueOrder("fifo");
+  ASSERT_TRUE(order.ok());
+  SchedulerOptions so;
+  so.max_starts_per_cycle = 3;
+  auto st = SchedulerState::Create(f->fleet, policies::BuiltinRegistry(), "bestfit", std::move(*order), so);
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  JobScheduler& sched = (*st)->scheduler();
+  const int a = sched.AddTenant(f->tenants[0]);
+  for (int k = 0; k < 7; ++k) sched.Submit(sched.AddJob(jobs[static_cast<size_t>(k)], a, 0), 0);
+  std::vector<size_t> started;
+  for (bool cut : {true, true, false}) {
+    ASSERT_TRUE(sched.Cycle(0).ok());
+    EXPECT_EQ(sched.cut_short(), cut);
+    started.push_back(sched.TakeStarted().size());
+  }
+  EXPECT_EQ(started, (std::vector<size_t>{3, 3, 1}));
 }
 
 // Bounded preemption on the shipped ASEAN week: no job is stopped more than max_preemptions times (before

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/rng.h"
 #include "test_util.h"
 
 namespace awan {
@@ -69,6 +70,68 @@ TEST(Snapshot, GenerationsChangeOnEveryWriteAndCopiesGetNewUids) {
   EXPECT_EQ(s.node(b).gpu_left[0], 1000);  // the original is untouched
   s.SetUnavailable(b, true);
   EXPECT_TRUE(s.node(b).unavailable);
+}
+
+// The free-GPU index stays exact through assignments, releases and nodes going down, across 64-bit word
+// boundaries: for k whole GPUs, exactly the available nodes with k fully free devices; for a fractional pod,
+// at least every node that can take it.
+TEST(Snapshot, FreeGpuIndexFollowsEveryChange) {
+  Fleet f;
+  for (int i = 0; i < 150; ++i) AddNode(f, "n" + std::to_string(i), 64000, 64000, 1 + i % 8);
+  ClusterSnapshot s(f);
+  Rng rng(7);
+  std::vector<std::pair<PodSpec, Placement>> placed;
+  auto check = [&] {
+    for (int k = 1; k <= 8; ++k) {
+      const std::span<const uint64_t> room = s.GpuRoom(Pod("w", 1, 1, k, 1000, f));
+      for (uint32_t i = 0; i < s.size(); ++i) {
+        const NodeState& n = s.node(NodeIndex(i));
+        const bool bit = (room[i / 64] >> (i % 64)) & 1;
+        ASSERT_EQ(bit, !n.unavailable && n.fully_free_gpus >= k) << "node " << i << ", " << k << " GPUs";
+      }
+    }
+    const PodSpec share = Pod("s", 1, 1, 1, 300, f);
+    const std::span<const uint64_t> room = s.GpuRoom(share);
+    for (uint32_t i = 0; i < s.size(); ++i) {
+      const NodeState& n = s.node(NodeIndex(i));
+      if (!n.unavailable && n.HasDevices(1, 300)) {
+        ASSERT_TRUE((room[i / 64] >> (i % 64)) & 1) << i;
+      }
+    }
+  };
+  check();
+  for (int step = 0; step < 2000; ++step) {
+    const int op = static_cast<int>(rng.Uniform(10));
+    const NodeIndex n(static_cast<uint32_t>(rng.Uniform(150)));
+    if (op < 5) {  // a whole-GPU or a fractional pod on the first devices with room
+      const NodeState& ns = s.node(n);
+      const bool frac = op == 0;
+      const int want = frac ? 1 : 1 + static_cast<int>(rng.Uniform(3));
+      const int32_t milli = frac ? 250 : 1000;
+      Placement p{n, {}};
+      for (int d = 0; d < ns.gpu_count && p.devices.count < want; ++d)
+        if (ns.gpu_left[d] >= milli) p.devices.Add(d);
+      if (p.devices.count < want) continue;
+      PodSpec pod = Pod("p" + std::to_string(step), 1, 1, want, milli, f);
+      ASSERT_TRUE(s.Assign(pod, p).ok());
+      placed.emplace_back(pod, p);
+    } else if (op < 9 && !placed.empty()) {
+      const size_t k = static_cast<size_t>(rng.Uniform(placed.size()));
+      ASSERT_TRUE(s.Release(placed[k].first, placed[k].second).ok());
+      placed.erase(placed.begin() + static_cast<std::ptrdiff_t>(k));
+    } else {
+      s.SetUnavailable(n, !s.node(n).unavailable);
+    }
+    if (step % 50 == 0) check();
+  }
+  check();
+  ClusterSnapshot copy = s;  // a copy carries the index
+  for (int k = 1; k <= 8; ++k) {
+    const PodSpec pod = Pod("w", 1, 1, k, 1000, f);
+    const std::span<const uint64_t> a = s.GpuRoom(pod), b = copy.GpuRoom(pod);
+    EXPECT_TRUE(std::equal(a.begin(), a.end(), b.begin(), b.end()));
+  }
+  EXPECT_TRUE(s.GpuRoom(Pod("cpu", 1, 1, 0, 0, f)).empty());
 }
 
 }  // namespace
