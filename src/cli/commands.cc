@@ -8,6 +8,7 @@
 #include "cli/sim_openb.h"
 #include "cli/sovereignty.h"
 #include "policies/builtin.h"
+#include "policies/ordering/orderings.h"
 
 namespace awan::cli {
 
@@ -54,7 +55,8 @@ int Main(int argc, char** argv) {
   BenchStoreArgs bench_store;
   AddBenchStore(*bench, bench_store);
 
-  CLI::App* pol = app.add_subcommand("policies", "List the placement policies and their plugins");
+  CLI::App* pol = app.add_subcommand(
+      "policies", "List the placement policies and their plugins, and the job cycle's stage policies");
 
   try {
     app.parse(argc, argv);
@@ -83,6 +85,16 @@ int Main(int argc, char** argv) {
         scorers += (scorers.empty() ? "" : " + ") + s + "x" + std::to_string(w);
       fmt::print("{:<12} {:<48} devices={:<7} {}\n", name, scorers, c->device_selector, c->description);
     }
+    auto join = [](const std::vector<std::string>& v) {
+      std::string s;
+      for (const std::string& x : v) s += (s.empty() ? "" : ", ") + x;
+      return s;
+    };
+    fmt::print(
+        "\njob cycle stages (awan sim jobs / awan serve):\n  ordering     {}\n  admission    {}\n"
+        "  backfill     {}\n  preemption   {}\n",
+        join(policies::QueueOrderNames()), join(r.AdmissionNames()), join(r.BackfillNames()),
+        join(r.PreemptionNames()));
     return 0;
   }
   return 2;

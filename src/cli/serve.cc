@@ -26,6 +26,7 @@
 #include "cli/cli_util.h"
 #include "common/clock.h"
 #include "config/fleet_file.h"
+#include "policies/builtin.h"
 #include "server/auth.h"
 #include "server/control_loop.h"
 #include "server/control_plane.h"
@@ -127,6 +128,12 @@ void AddServe(CLI::App& app, ServeArgs& a) {
       ->check(CLI::Range(0.0, 1e6));
   c->add_option("--placement", a.placement, "placement profile")->capture_default_str();
   c->add_option("--ordering", a.ordering, "queue ordering")->capture_default_str();
+  c->add_option("--backfill", a.backfill, "backfill reservations: easy, conservative or none")
+      ->capture_default_str()
+      ->check(CLI::IsMember(policies::BuiltinRegistry().BackfillNames()));
+  c->add_option("--preemption", a.preemption, "preemption for a preemptive ordering: cost-aware or plain")
+      ->capture_default_str()
+      ->check(CLI::IsMember(policies::BuiltinRegistry().PreemptionNames()));
 }
 
 namespace {
@@ -232,6 +239,8 @@ int RunServe(const ServeArgs& a) {
   server::ControlPlaneOptions co;
   co.placement = a.placement;
   co.ordering = a.ordering;
+  co.backfill = a.backfill;
+  co.preemption = a.preemption;
   co.heartbeat_timeout_ms = a.heartbeat_timeout_s * 1000;
   co.task_uid_base = a.task_uid_base;
   co.max_waiting_per_tenant = a.max_waiting_per_tenant;

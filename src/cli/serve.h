@@ -18,6 +18,7 @@ struct ServeArgs {
   int max_connections = 1024;
   int request_timeout_ms = 10000;
   std::string placement = "bestfit", ordering = "fifo";
+  std::string backfill = "easy", preemption = "cost-aware";  // stage policies (core/cycle_policy.h)
   std::string executor = "local";
   int64_t heartbeat_timeout_s = 15;
   std::string tls_cert, tls_key;  // both: serve HTTPS

@@ -17,6 +17,7 @@
 #include "config/fleet_file.h"
 #include "config/workload_file.h"
 #include "core/residency.h"
+#include "policies/builtin.h"
 #include "sim/jobs_report.h"
 #include "sim/jobs_sim.h"
 #include "trace/philly_reader.h"
@@ -114,7 +115,7 @@ void AddSimJobs(CLI::App& sim, SimJobsArgs& a) {
        "how jobs may jump ahead of one that cannot start: none, easy (a reservation for the first such job "
        "per set of allowed regions), conservative (for each, up to 16)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"none", "easy", "conservative"}));
+      ->check(CLI::IsMember(policies::BuiltinRegistry().BackfillNames()));
   c->add_option("--max-preemptions", a.max_preemptions,
                 "a job stopped this many times by the scheduler is not stopped again (0 = no bound)")
       ->capture_default_str()
@@ -125,6 +126,13 @@ void AddSimJobs(CLI::App& sim, SimJobsArgs& a) {
        "0 = no aging)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1e6));
+  c->add_option(
+       "--preemption", a.preemption,
+       "when a preemptive ordering may stop a running job for a waiting one: cost-aware (never a gang "
+       "nor a larger job; only once the waiting job waited as long as it is expected to run; only if "
+       "it pays for the stop) or plain (whenever the ordering puts it after the waiting job)")
+      ->capture_default_str()
+      ->check(CLI::IsMember(policies::BuiltinRegistry().PreemptionNames()));
   c->add_flag(
       "--legacy-starvation", a.legacy,
       "backfill, preemption and aging as awan ran them before scheduler v2 (no reservations, no bound on "
@@ -184,12 +192,13 @@ int RunSimJobs(const SimJobsArgs& a) {
       for (size_t k; (k = next.fetch_add(1)) < policies.size();) {
         sim::JobsSimOptions o;
         o.policy = policies[k];
-        o.scheduler.isolated = a.isolated;
+        if (a.isolated) o.scheduler.admission = "isolated";
         o.scheduler.topology_aware = !a.topology_blind;
         o.scheduler.fair_share = a.fair_share;
-        (void)ParseBackfillMode(a.backfill, &o.scheduler.backfill);  // checked by the option
+        o.scheduler.backfill = a.backfill;  // checked by the option
         o.scheduler.max_preemptions = a.max_preemptions;
         o.scheduler.aging = a.aging;
+        o.scheduler.preemption = a.preemption;
         if (a.legacy) o.scheduler = LegacyStarvationOptions(o.scheduler);
         o.ticks = &ticks[k];
         o.target_load = a.target_load;
@@ -325,6 +334,7 @@ int RunSimJobs(const SimJobsArgs& a) {
                           {"backfill", a.backfill},
                           {"max_preemptions", a.max_preemptions},
                           {"aging", a.aging},
+                          {"preemption", a.preemption},
                           {"legacy_starvation", a.legacy},
                           {"ignore_residency", a.ignore_residency},
                           {"price_weight", a.price_weight},

@@ -16,33 +16,11 @@ const char* WaitReasonName(WaitReason r) {
   return kNames[static_cast<int>(r)];
 }
 
-const char* BackfillModeName(BackfillMode m) {
-  switch (m) {
-    case BackfillMode::kNone:
-      return "none";
-    case BackfillMode::kEasy:
-      return "easy";
-    case BackfillMode::kConservative:
-      return "conservative";
-  }
-  return "?";
-}
-
-bool ParseBackfillMode(std::string_view name, BackfillMode* out) {
-  for (BackfillMode m : {BackfillMode::kNone, BackfillMode::kEasy, BackfillMode::kConservative}) {
-    if (name == BackfillModeName(m)) {
-      *out = m;
-      return true;
-    }
-  }
-  return false;
-}
-
 SchedulerOptions LegacyStarvationOptions(SchedulerOptions o) {
-  o.backfill = BackfillMode::kNone;
+  o.backfill = "none";
   o.max_preemptions = 0;
   o.aging = 0;
-  o.preempt_cost_aware = false;
+  o.preemption = "plain";
   o.max_starts_per_cycle = 0;
   return o;
 }
@@ -54,8 +32,14 @@ const char* CycleStageName(CycleStage s) {
 }
 
 JobScheduler::JobScheduler(const Fleet& fleet, ClusterSnapshot& snap, Framework& framework, QueueOrder& order,
-                           SchedulerOptions options)
-    : fleet_(&fleet), snap_(&snap), fw_(&framework), order_(&order), o_(options), gangs_(fleet) {
+                           std::shared_ptr<const CyclePolicies> policies, SchedulerOptions options)
+    : fleet_(&fleet),
+      snap_(&snap),
+      fw_(&framework),
+      order_(&order),
+      policies_(std::move(policies)),
+      o_(std::move(options)),
+      gangs_(fleet) {
   ctx_.rng = &rng_;
   const uint32_t n = static_cast<uint32_t>(fleet.size());
   if (o_.sample_nodes_above > 0 && n >= o_.sample_nodes_above) {
@@ -211,23 +195,7 @@ size_t JobScheduler::AddJob(const JobSpec& spec, int tenant, int64_t submit_s, J
 
 // Stage 2, admit: may tenant `t` start `need` more GPUs now?
 bool JobScheduler::Admit(int t, int64_t need) const {
-  const size_t ti = static_cast<size_t>(t);
-  const TenantSpec& s = tenants_[ti];
-  if (used_[ti] + need <= s.guaranteed_gpus) return true;
-  if (o_.isolated || cohort_[ti] < 0) return false;
-  const int64_t over = used_[ti] + need - s.guaranteed_gpus;
-  if (s.borrowing_limit_gpus != kUnlimited && over > s.borrowing_limit_gpus) return false;
-  // The cohort as a whole stays within its guarantees, less the idle quota lenders do not lend.
-  int64_t used_sum = 0, guaranteed_sum = 0, locked = 0;
-  for (size_t x = 0; x < tenants_.size(); ++x) {
-    if (cohort_[x] != cohort_[ti]) continue;
-    used_sum += used_[x];
-    guaranteed_sum += tenants_[x].guaranteed_gpus;
-    if (x != ti && tenants_[x].lending_limit_gpus != kUnlimited) {
-      locked += std::max<int64_t>(0, tenants_[x].guaranteed_gpus - used_[x] - tenants_[x].lending_limit_gpus);
-    }
-  }
-  return used_sum + need <= guaranteed_sum - locked;
+  return policies_->admission->Admit(QuotaState{tenants_, cohort_, used_}, static_cast<size_t>(t), need);
 }
 
 // What the ordering may see of job i at `now` (attained service includes the current run).
@@ -476,17 +444,15 @@ JobScheduler::Preemptor JobScheduler::PreemptorOf(size_t b, const PendingKey& b_
   const JobRecord& rb = jobs_[b];
   const size_t tb = static_cast<size_t>(rb.tenant);
   Preemptor p{b, b_key, false, false};
-  if (!o_.isolated && cohort_[tb] >= 0 && used_[tb] + rb.gpus <= tenants_[tb].guaranteed_gpus) {
+  if (policies_->admission->lends() && cohort_[tb] >= 0 &&
+      used_[tb] + rb.gpus <= tenants_[tb].guaranteed_gpus) {
     for (size_t tv = 0; tv < tenants_.size() && !p.may_reclaim; ++tv)
       p.may_reclaim = tv != tb && cohort_[tv] == cohort_[tb] && used_[tv] > tenants_[tv].guaranteed_gpus;
   }
-  p.may_overtake = order_->preemptive();
-  // Cost-aware: the waiting job must have waited as long as the ordering expects it to run (its slowdown
-  // would reach 2).
-  if (p.may_overtake && o_.preempt_cost_aware) {
-    const std::optional<double> expected = order_->ExpectedRemainingS(View(b, now));
-    p.may_overtake = !expected || static_cast<double>(now - rb.submit_s) >= *expected;
-  }
+  // Whether it may overtake anyone at all (the preemption policy's call: its wait against the ordering's
+  // estimate of its run).
+  p.may_overtake = order_->preemptive() && policies_->preemption->MayOvertake(
+                                               order_->ExpectedRemainingS(View(b, now)), now - rb.submit_s);
   return p;
 }
 
@@ -505,17 +471,16 @@ bool JobScheduler::Preemptible(const Preemptor& b, size_t v, int64_t now) const 
   const bool reclaim =
       b.may_reclaim && tv != tb && cohort_[tv] == cohort_[tb] && used_[tv] > tenants_[tv].guaranteed_gpus;
   if (reclaim) return true;
-  if (!b.may_overtake || (o_.isolated && tv != tb)) return false;
-  // Cost-aware: a gang is stopped only to reclaim quota (stopped, it needs all its GPUs at once to run
-  // again); never a larger job for a smaller one; and v's key must exceed b's by what the stop costs v (the
-  // work since its checkpoint, the restart). No constant here is fitted to a trace.
-  if (o_.preempt_cost_aware && (rv.spec->tasks > 1 || rv.gpus > rb.gpus)) return false;
-  const double cost = o_.preempt_cost_aware
-                          ? LostWork(v, now) / static_cast<double>(std::max<int64_t>(1, rv.gpus)) +
-                                static_cast<double>(o_.restart_s)
-                          : 0.0;
-  const std::pair<int64_t, double> vk{-tenants_[tv].priority, RunningKeyInPass(v, now)};
-  return vk > std::make_pair(std::get<0>(b.key), std::get<1>(b.key) + cost);
+  if (!b.may_overtake || (!policies_->admission->lends() && tv != tb)) return false;
+  OvertakeCase c;
+  c.waiter_key = {std::get<0>(b.key), std::get<1>(b.key)};
+  c.victim_key = {-tenants_[tv].priority, RunningKeyInPass(v, now)};
+  c.waiter_gpus = rb.gpus;
+  c.victim_gpus = rv.gpus;
+  c.victim_tasks = rv.spec->tasks;
+  c.victim_lost_gpu_s = LostWork(v, now);
+  c.restart_s = o_.restart_s;
+  return policies_->preemption->Overtakes(c);
 }
 
 // GPU-seconds of work a stop of v would lose now (progress since its last checkpoint).
@@ -803,10 +768,15 @@ StatusOr<std::optional<Reservation>> JobScheduler::PlanReservation(size_t h, int
     ends.pop_back();
     return e;
   };
-  int64_t free_milli = 0;
+  // Free GPUs, and tasks of h that fit one by one, on the nodes h may use: no placement is tried before
+  // both suffice (releases of small runs that leave every node too full for a task cost no try).
+  const PodSpec& task = jobs_[h].spec->task;
+  int64_t free_milli = 0, fit = 0;
   for (uint32_t n = 0; n < snap_->size(); ++n) {
     const NodeState& ns = snap_->node(NodeIndex(n));
-    if (!ns.unavailable && Usable(h, NodeIndex(n))) free_milli += ns.gpu_left_total;
+    if (ns.unavailable || !Usable(h, NodeIndex(n))) continue;
+    free_milli += ns.gpu_left_total;
+    fit += GangPlacer::TasksThatFit(task, ns);
   }
   Statement st(*snap_);
   int tries = 0;
@@ -814,11 +784,16 @@ StatusOr<std::optional<Reservation>> JobScheduler::PlanReservation(size_t h, int
   while (!ends.empty() && tries < kMaxTries) {
     const auto [end, v] = pop();
     for (const Placement& p : placed_[v]) {
-      const int64_t before = snap_->node(p.node).gpu_left_total;
+      const NodeState& ns = snap_->node(p.node);
+      const int64_t before = ns.gpu_left_total;
+      const int fit_before = GangPlacer::TasksThatFit(task, ns);
       AWAN_RETURN_IF_ERROR(st.Release(jobs_[v].spec->task, p));
-      if (Usable(h, p.node)) free_milli += snap_->node(p.node).gpu_left_total - before;
+      if (Usable(h, p.node)) {
+        free_milli += ns.gpu_left_total - before;
+        fit += GangPlacer::TasksThatFit(task, ns) - fit_before;
+      }
     }
-    if (free_milli < need) continue;
+    if (free_milli < need || fit < jobs_[h].spec->tasks) continue;
     // More runs end at the same instant: try once as soon as there is room (a valid placement at `end`
     // without releasing thousands of runs), and again once the instant is whole.
     if (!ends.empty() && ends.front().first == end) {
@@ -845,7 +820,7 @@ StatusOr<std::optional<Reservation>> JobScheduler::PlanReservation(size_t h, int
 // The reserve stage: plan the holders' nodes again when due, then give reservations to the first jobs
 // that could not start for want of room (EASY: one per set of allowed regions; conservative: each).
 Status JobScheduler::ReserveStage(int64_t now, Scan& s) {
-  if (o_.backfill == BackfillMode::kNone || (s.heads.empty() && reservations_.empty())) return Status::Ok();
+  if (!policies_->backfill->reserves() || (s.heads.empty() && reservations_.empty())) return Status::Ok();
   // A periodic pass (as Slurm's backfill runs every bf_interval), or at once after a node went down.
   if (!replan_ && now < next_reserve_pass_) return Status::Ok();
   next_reserve_pass_ = now + o_.reserve_interval_s;
@@ -865,13 +840,9 @@ Status JobScheduler::ReserveStage(int64_t now, Scan& s) {
   for (size_t h : s.heads) {
     if (static_cast<int>(reservations_.size()) >= o_.max_reservations) break;
     if (!is_pending(h) || reservation(h) != nullptr) continue;
-    if (o_.backfill == BackfillMode::kEasy) {
-      std::vector<uint32_t> regions = region_order_[h];
-      std::sort(regions.begin(), regions.end());
-      bool taken = false;
-      for (const Reservation& r : reservations_) taken = taken || r.regions == regions;
-      if (taken) continue;
-    }
+    std::vector<uint32_t> regions = region_order_[h];
+    std::sort(regions.begin(), regions.end());
+    if (!policies_->backfill->Reserves(regions, reservations_)) continue;
     AWAN_ASSIGN_OR_RETURN(std::optional<Reservation> r, PlanReservation(h, now));
     if (!r) continue;
     reservations_.push_back(std::move(*r));
@@ -903,7 +874,7 @@ void JobScheduler::Blocked(const PendingKey& k, int64_t now, WaitReason why, Sca
   if (why == WaitReason::kQuota) DropReservation(i);
   if (s.waiting.size() < static_cast<size_t>(o_.preempt_window)) s.waiting.push_back(k);
   const bool room = why != WaitReason::kQuota && why != WaitReason::kReserved;
-  if (room && o_.backfill != BackfillMode::kNone && s.heads.size() < static_cast<size_t>(o_.max_reservations))
+  if (room && policies_->backfill->reserves() && s.heads.size() < static_cast<size_t>(o_.max_reservations))
     s.heads.push_back(i);
 }
 
@@ -915,8 +886,8 @@ StatusOr<bool> JobScheduler::Examine(const PendingKey& k, int64_t now, Scan& s) 
   const size_t t = static_cast<size_t>(r.tenant);
   // GPUs free outside every reservation: once none are, the scan may stop.
   const int64_t free_milli = snap_->gpu_capacity_milli() - snap_->gpu_allocated_milli() - HeldFree(reserved_);
-  if (o_.fair_share && !o_.isolated && cohort_[t] >= 0 && used_[t] + r.gpus > tenants_[t].guaranteed_gpus &&
-      s.deferred < o_.backfill_window) {
+  if (o_.fair_share && policies_->admission->lends() && cohort_[t] >= 0 &&
+      used_[t] + r.gpus > tenants_[t].guaranteed_gpus && s.deferred < o_.backfill_window) {
     s.borrowers[t].push_back(k);
     ++s.deferred;
     return false;

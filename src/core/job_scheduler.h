@@ -49,6 +49,7 @@
 #include <optional>
 #include <set>
 #include <span>
+#include <string>
 #include <string_view>
 #include <tuple>
 #include <vector>
@@ -56,6 +57,7 @@
 #include "common/rng.h"
 #include "common/status.h"
 #include "common/tick_source.h"
+#include "core/cycle_policy.h"
 #include "core/framework.h"
 #include "core/gang.h"
 #include "core/queue_order.h"
@@ -66,18 +68,13 @@
 
 namespace awan {
 
-// How jobs behind one that cannot start may jump ahead of it.
-enum class BackfillMode : uint8_t {
-  kNone = 0,      // any job that fits starts: nothing is held for the jobs that wait (awan before v2)
-  kEasy,          // one reservation per set of allowed regions: its first job that cannot start
-  kConservative,  // every job that cannot start holds a reservation, in queue order, up to max_reservations
-};
-// "none", "easy", "conservative"
-const char* BackfillModeName(BackfillMode m);
-bool ParseBackfillMode(std::string_view name, BackfillMode* out);
-
 struct SchedulerOptions {
-  bool isolated = false;       // each tenant on its own guarantee: no borrowing
+  // The stages' policies, by name from the PluginRegistry (core/cycle_policy.h; the built-ins are listed in
+  // policies/cycle/cycle_policies.h): admission "cohort" or "isolated" (each tenant on its own guarantee: no
+  // borrowing), backfill "easy", "conservative" or "none", preemption "cost-aware" or "plain".
+  std::string admission = "cohort";
+  std::string backfill = "easy";
+  std::string preemption = "cost-aware";
   bool topology_aware = true;  // false: gangs and victims placed topology-blind (for comparison)
   double slowdown_supernode = 1.0, slowdown_block = 1.1, slowdown_zone = 1.3;
   int backfill_window = 1000;  // jobs that cannot start looked at per cycle; past it, each tenant its share
@@ -93,7 +90,6 @@ struct SchedulerOptions {
   double region_price_weight = 1.0;
   double region_latency_weight = 0.02;
   // Nothing starves: reservations for the jobs that wait, a bound on how often one job is stopped, and aging.
-  BackfillMode backfill = BackfillMode::kEasy;
   int max_reservations = 16;  // jobs holding a reservation at once
   int64_t reserve_interval_s =
       300;                  // the reserve stage runs at most this often (0: every cycle; as bf_interval)
@@ -101,11 +97,6 @@ struct SchedulerOptions {
   // Waiting ages a job: its key is lowered by `aging` x the seconds since it was submitted, so that one that
   // waited long enough goes before any job submitted later (key units per second; 0: no aging).
   double aging = 0;
-  // A preemptive ordering stops a running job for a waiting one only if it pays: never a gang (only quota
-  // reclaims stop gangs) nor a job larger than the waiting one, only once the waiting job has waited as long
-  // as the ordering expects it to run, and only if the running job's key exceeds the waiting job's by what
-  // the stop costs it (the work since its last checkpoint, per GPU, and restart_s).
-  bool preempt_cost_aware = true;
   // On fleets of at least this many nodes a task's placement looks at only part of the fleet: it stops once
   // max(100, nodes x max(5, 50 - nodes / 125) %) feasible nodes are found (the kube-scheduler's default
   // percentageOfNodesToScore). 0: always every node.
@@ -171,14 +162,6 @@ struct RunStarted {
   std::vector<Placement> tasks;  // where each task runs
 };
 
-// A backfill reservation: where and when a job that cannot start now is expected to start.
-struct Reservation {
-  size_t job = 0;
-  int64_t start_s = 0;            // expected start: when the running jobs it waits for are expected to end
-  std::vector<NodeIndex> nodes;   // held for it: no other job starts there
-  std::vector<uint32_t> regions;  // its allowed regions, sorted (EASY keeps one reservation per set)
-};
-
 // The cycle's stages, in the order they run.
 enum class CycleStage : int { kDecay = 0, kPlace, kFairShare, kPreempt, kReserve, kCount };
 inline constexpr int kCycleStages = static_cast<int>(CycleStage::kCount);
@@ -194,7 +177,7 @@ struct CycleStats {
 class JobScheduler {
  public:
   JobScheduler(const Fleet& fleet, ClusterSnapshot& snap, Framework& framework, QueueOrder& order,
-               SchedulerOptions options);
+               std::shared_ptr<const CyclePolicies> policies, SchedulerOptions options);
 
   // Tenants and jobs are registered first (indices are dense, in call order).
   int AddTenant(TenantSpec t);
@@ -251,6 +234,8 @@ class JobScheduler {
   // The job's allowed regions in the order placement tries them.
   const std::vector<uint32_t>& region_order(size_t i) const { return region_order_[i]; }
   size_t tenant_count() const { return tenants_.size(); }
+  // False when the admission policy keeps each tenant on its own guarantee.
+  bool lends() const { return policies_->admission->lends(); }
   bool has_pending() const { return !pending_.empty(); }
   size_t pending_count() const { return pending_.size(); }
   int64_t preemptions() const { return preemptions_; }
@@ -329,6 +314,7 @@ class JobScheduler {
   ClusterSnapshot* snap_;
   Framework* fw_;
   QueueOrder* order_;
+  std::shared_ptr<const CyclePolicies> policies_;
   SchedulerOptions o_;
   GangPlacer gangs_;
   Rng rng_{1};  // the placement profiles used for jobs draw nothing; a fixed stream keeps runs reproducible

@@ -11,7 +11,41 @@ std::string JoinKeys(const auto& m) {
   return s;
 }
 
+std::vector<std::string> Keys(const auto& m) {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : m) out.push_back(k);
+  return out;
+}
+
+// The factory registered as `name` in `m`, built; NotFound naming the kind and the known names.
+template <typename Map>
+auto BuildNamed(const Map& m, const std::string& kind, const std::string& name)
+    -> decltype(m.begin()->second()) {
+  auto it = m.find(name);
+  if (it == m.end())
+    return NotFound("unknown " + kind + " policy '" + name + "' (known: " + JoinKeys(m) + ")");
+  return it->second();
+}
+
 }  // namespace
+
+StatusOr<std::unique_ptr<QueueOrder>> PluginRegistry::BuildOrdering(const std::string& name) const {
+  return BuildNamed(orderings_, "ordering", name);
+}
+
+StatusOr<CyclePolicies> PluginRegistry::BuildCyclePolicies(const std::string& admission,
+                                                           const std::string& backfill,
+                                                           const std::string& preemption) const {
+  CyclePolicies p;
+  AWAN_ASSIGN_OR_RETURN(p.admission, BuildNamed(admissions_, "admission", admission));
+  AWAN_ASSIGN_OR_RETURN(p.backfill, BuildNamed(backfills_, "backfill", backfill));
+  AWAN_ASSIGN_OR_RETURN(p.preemption, BuildNamed(preemptions_, "preemption", preemption));
+  return p;
+}
+
+std::vector<std::string> PluginRegistry::AdmissionNames() const { return Keys(admissions_); }
+std::vector<std::string> PluginRegistry::BackfillNames() const { return Keys(backfills_); }
+std::vector<std::string> PluginRegistry::PreemptionNames() const { return Keys(preemptions_); }
 
 StatusOr<ProfileConfig> ParseProfileExpression(const std::string& text) {
   ProfileConfig c;

@@ -1,5 +1,7 @@
 // PluginRegistry: the one explicit table from plugin names to factories, and from policy names to profile
-// configurations (lists of plugin names with weights). Policies are chosen by name, never by number.
+// configurations (lists of plugin names with weights); and of the job cycle's stage policies (orderings,
+// admission, backfill, preemption: core/cycle_policy.h) by name. Policies are chosen by name, never by
+// number.
 #pragma once
 
 #include <functional>
@@ -9,7 +11,9 @@
 #include <vector>
 
 #include "common/status.h"
+#include "core/cycle_policy.h"
 #include "core/profile.h"
+#include "core/queue_order.h"
 #include "model/fleet.h"
 #include "model/workload.h"
 
@@ -45,6 +49,23 @@ class PluginRegistry {
   void AddSelector(std::string name, SelectorFactory f) { selectors_[std::move(name)] = std::move(f); }
   void AddProfile(ProfileConfig c) { profiles_[c.name] = std::move(c); }
 
+  // The job cycle's stage policies.
+  using OrderingFactory = std::function<StatusOr<std::unique_ptr<QueueOrder>>()>;
+  using AdmissionFactory = std::function<StatusOr<std::unique_ptr<AdmissionPolicy>>()>;
+  using BackfillFactory = std::function<StatusOr<std::unique_ptr<BackfillPolicy>>()>;
+  using PreemptionFactory = std::function<StatusOr<std::unique_ptr<PreemptionPolicy>>()>;
+  void AddOrdering(std::string name, OrderingFactory f) { orderings_[std::move(name)] = std::move(f); }
+  void AddAdmission(std::string name, AdmissionFactory f) { admissions_[std::move(name)] = std::move(f); }
+  void AddBackfill(std::string name, BackfillFactory f) { backfills_[std::move(name)] = std::move(f); }
+  void AddPreemption(std::string name, PreemptionFactory f) { preemptions_[std::move(name)] = std::move(f); }
+  // NotFound (listing the known names) for a name not registered.
+  StatusOr<std::unique_ptr<QueueOrder>> BuildOrdering(const std::string& name) const;
+  StatusOr<CyclePolicies> BuildCyclePolicies(const std::string& admission, const std::string& backfill,
+                                             const std::string& preemption) const;
+  std::vector<std::string> AdmissionNames() const;
+  std::vector<std::string> BackfillNames() const;
+  std::vector<std::string> PreemptionNames() const;
+
   // Builds the named policy's profile, or a profile expression (see ParseProfileExpression). NotFound lists
   // the known policies.
   StatusOr<Profile> BuildProfile(const std::string& policy, const PluginContext& ctx) const;
@@ -62,6 +83,10 @@ class PluginRegistry {
   std::map<std::string, ScorerFactory> scorers_;
   std::map<std::string, SelectorFactory> selectors_;
   std::map<std::string, ProfileConfig> profiles_;
+  std::map<std::string, OrderingFactory> orderings_;
+  std::map<std::string, AdmissionFactory> admissions_;
+  std::map<std::string, BackfillFactory> backfills_;
+  std::map<std::string, PreemptionFactory> preemptions_;
 };
 
 }  // namespace awan

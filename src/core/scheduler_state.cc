@@ -23,10 +23,14 @@ StatusOr<std::unique_ptr<SchedulerState>> SchedulerState::Create(const Fleet& fl
     profile = s->BuildProfile();
   }
   if (!profile.ok()) return profile.status();
+  AWAN_ASSIGN_OR_RETURN(CyclePolicies policies,
+                        registry.BuildCyclePolicies(options.admission, options.backfill, options.preemption));
   s->fw_ = std::make_unique<Framework>(std::move(*profile));
   s->snap_ = std::make_unique<ClusterSnapshot>(fleet);
   s->order_ = std::move(order);
-  s->sched_ = std::make_unique<JobScheduler>(fleet, *s->snap_, *s->fw_, *s->order_, options);
+  s->sched_ =
+      std::make_unique<JobScheduler>(fleet, *s->snap_, *s->fw_, *s->order_,
+                                     std::make_shared<const CyclePolicies>(std::move(policies)), options);
   return s;
 }
 

@@ -5,11 +5,13 @@
 #include "policies/awan/wide_reservation.h"
 #include "policies/bestfit/best_fit_score.h"
 #include "policies/clustering/gpu_clustering_score.h"
+#include "policies/cycle/cycle_policies.h"
 #include "policies/dotprod/dot_product_score.h"
 #include "policies/fgd/fgd_score.h"
 #include "policies/fit/device_selectors.h"
 #include "policies/fit/fit_filters.h"
 #include "policies/k8s/k8s_scores.h"
+#include "policies/ordering/orderings.h"
 #include "policies/packing/gpu_packing_score.h"
 #include "policies/random/random_score.h"
 
@@ -48,6 +50,8 @@ ProfileConfig Single(std::string name, std::string description, std::string scor
 }  // namespace
 
 void RegisterBuiltins(PluginRegistry& r) {
+  RegisterOrderings(r);
+  RegisterCyclePolicies(r);
   r.AddFilter("NodeResourcesFit", [](const PluginContext&) -> StatusOr<std::unique_ptr<FilterPlugin>> {
     return std::make_unique<NodeResourcesFit>();
   });

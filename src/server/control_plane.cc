@@ -47,6 +47,17 @@ std::string ManifestJson(const config::JobManifest& m, const std::string& tenant
 
 }  // namespace
 
+namespace {
+
+SchedulerOptions SchedulerOptionsOf(const ControlPlaneOptions& o) {
+  SchedulerOptions s;
+  s.backfill = o.backfill;
+  s.preemption = o.preemption;
+  return s;
+}
+
+}  // namespace
+
 StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Create(std::unique_ptr<config::FleetFile> fleet,
                                                              std::unique_ptr<StateStore> store,
                                                              std::unique_ptr<Executor> exec,
@@ -63,7 +74,7 @@ StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Create(std::unique_ptr<con
   AWAN_ASSIGN_OR_RETURN(std::unique_ptr<QueueOrder> order, policies::MakeQueueOrder(o.ordering));
   AWAN_ASSIGN_OR_RETURN(cp->state_,
                         SchedulerState::Create(cp->fleet_->fleet, policies::BuiltinRegistry(), o.placement,
-                                               std::move(order), SchedulerOptions{}));
+                                               std::move(order), SchedulerOptionsOf(o)));
   cp->snap_ = &cp->state_->snapshot();
   cp->sched_ = &cp->state_->scheduler();
   cp->sched_->set_ticks(&cp->stage_ticks_);

@@ -41,6 +41,8 @@ namespace awan::server {
 struct ControlPlaneOptions {
   std::string placement = "bestfit";  // placement profile
   std::string ordering = "fifo";      // QueueOrder
+  std::string backfill = "easy";      // the stage policies by name (core/cycle_policy.h)
+  std::string preemption = "cost-aware";
   int64_t default_duration_s = 3600;  // the scheduler's estimate for a job with a command and no duration_s
   // A node that has sent a heartbeat and then stays silent this long is marked down: its jobs are stopped and
   // requeued, and it takes no work until it beats again. Nodes that never beat are not watched.

@@ -222,7 +222,7 @@ JobsSimResult JobsSimulation::Result() const {
   JobsSimResult out;
   out.summary.policy = o_.policy;
   out.summary.oracle = state_->order().reads_true_duration();
-  out.summary.isolated = o_.scheduler.isolated;
+  out.summary.isolated = !scheduler().lends();
   out.summary.offered_load = offered_load_;
   out.summary.residency_violations = violations_;
   out.timeline = timeline_;

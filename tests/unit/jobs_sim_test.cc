@@ -121,7 +121,7 @@ TEST(JobsSim, IdleQuotaIsLentInTheCohortButNotWhenIsolated) {
   ASSERT_TRUE(shared.ok());
   for (const JobOutcome& j : shared->jobs) EXPECT_EQ(j.start_s, 0);
   JobsSimOptions iso;
-  iso.scheduler.isolated = true;
+  iso.scheduler.admission = "isolated";
   auto isolated = RunJobsSim(*f, jobs, iso);
   ASSERT_TRUE(isolated.ok());
   int late = 0;
@@ -218,9 +218,9 @@ TEST(JobsSimReservations, AGangBehindAStreamOfSmallJobsStartsWithEasyBackfill) {
   for (int k = 0; k < 2000; ++k) jobs.push_back(Job("s" + std::to_string(k), "a", 20 + 10 * k, 1000, 1, 1));
   JobsSimOptions o;
   o.policy = "fifo";
-  o.scheduler.backfill = BackfillMode::kNone;
+  o.scheduler.backfill = "none";
   auto none = RunJobsSim(*f, jobs, o);
-  o.scheduler.backfill = BackfillMode::kEasy;
+  o.scheduler.backfill = "easy";
   auto easy = RunJobsSim(*f, jobs, o);
   ASSERT_TRUE(none.ok() && easy.ok());
   const JobOutcome& g_none = none->jobs[64];

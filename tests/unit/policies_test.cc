@@ -4,6 +4,7 @@
 
 #include "policies/awan/wide_reservation.h"
 #include "policies/bestfit/best_fit_score.h"
+#include "policies/builtin.h"
 #include "policies/clustering/gpu_clustering_score.h"
 #include "policies/dotprod/dot_product_score.h"
 #include "policies/fit/device_selectors.h"
@@ -19,6 +20,83 @@ namespace {
 using testing::AddNode;
 using testing::Pod;
 using testing::UseDevices;
+
+// The job cycle's stage policies, chosen by name from the one registry.
+TEST(CyclePolicies, BuiltByNameFromTheRegistryAndUnknownNamesListTheKnownOnes) {
+  const PluginRegistry& r = BuiltinRegistry();
+  for (const char* a : {"cohort", "isolated"}) {
+    for (const char* b : {"easy", "conservative", "none"}) {
+      for (const char* p : {"cost-aware", "plain"}) {
+        auto c = r.BuildCyclePolicies(a, b, p);
+        ASSERT_TRUE(c.ok()) << c.status().ToString();
+        EXPECT_EQ(c->admission->name(), a);
+        EXPECT_EQ(c->backfill->name(), b);
+        EXPECT_EQ(c->preemption->name(), p);
+      }
+    }
+  }
+  auto bad = r.BuildCyclePolicies("cohort", "aggressive", "plain");
+  EXPECT_EQ(bad.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(
+      bad.status().message().find("unknown backfill policy 'aggressive' (known: conservative, easy, none)"),
+      std::string::npos)
+      << bad.status().message();
+  for (const char* o : {"fifo", "sjf", "srtf", "tiresias", "awan"}) EXPECT_TRUE(r.BuildOrdering(o).ok()) << o;
+  EXPECT_EQ(r.BuildOrdering("lifo").status().code(), StatusCode::kNotFound);
+}
+
+TEST(CyclePolicies, AdmissionBackfillAndPreemptionDecideAsDocumented) {
+  const PluginRegistry& r = BuiltinRegistry();
+  auto cohort = r.BuildCyclePolicies("cohort", "easy", "cost-aware");
+  auto isolated = r.BuildCyclePolicies("isolated", "conservative", "plain");
+  ASSERT_TRUE(cohort.ok() && isolated.ok());
+  // Two tenants of one cohort with 8 GPUs each; a uses 8, b none: a may borrow b's idle 8, not 9.
+  std::vector<TenantSpec> tenants(2);
+  tenants[0].guaranteed_gpus = tenants[1].guaranteed_gpus = 8;
+  const std::vector<int> cohort_of = {0, 0};
+  const std::vector<int64_t> used = {8, 0};
+  const QuotaState q{tenants, cohort_of, used};
+  EXPECT_TRUE(cohort->admission->Admit(q, 0, 8));
+  EXPECT_FALSE(cohort->admission->Admit(q, 0, 9));
+  EXPECT_FALSE(isolated->admission->Admit(q, 0, 1));
+  EXPECT_TRUE(isolated->admission->Admit(q, 1, 8));
+  EXPECT_TRUE(cohort->admission->lends());
+  EXPECT_FALSE(isolated->admission->lends());
+  // EASY: one reservation per set of regions; conservative: every blocked job.
+  std::vector<Reservation> held(1);
+  held[0].regions = {1, 2};
+  const std::vector<uint32_t> same = {1, 2}, other = {1};
+  EXPECT_FALSE(cohort->backfill->Reserves(same, held));
+  EXPECT_TRUE(cohort->backfill->Reserves(other, held));
+  EXPECT_TRUE(isolated->backfill->Reserves(same, held));
+  EXPECT_FALSE(r.BuildCyclePolicies("cohort", "none", "plain")->backfill->reserves());
+  // Cost-aware preemption: only after the waiter waited its expected run; never a gang nor a larger job; only
+  // when the victim's key exceeds the waiter's by the stop's cost. Plain: whenever the victim goes after.
+  const PreemptionPolicy& ca = *cohort->preemption;
+  const PreemptionPolicy& plain = *isolated->preemption;
+  EXPECT_FALSE(ca.MayOvertake(600.0, 599));
+  EXPECT_TRUE(ca.MayOvertake(600.0, 600));
+  EXPECT_TRUE(ca.MayOvertake(std::nullopt, 0));
+  EXPECT_TRUE(plain.MayOvertake(600.0, 0));
+  OvertakeCase c;
+  c.waiter_key = {0, 100.0};
+  c.victim_key = {0, 1000.0};
+  c.waiter_gpus = c.victim_gpus = 4;
+  c.victim_lost_gpu_s = 4 * 500.0;  // 500 s per GPU
+  c.restart_s = 60;
+  EXPECT_TRUE(ca.Overtakes(c));  // 1000 > 100 + 500 + 60
+  c.victim_key.second = 600;
+  EXPECT_FALSE(ca.Overtakes(c));  // 600 < 660: the stop costs more than the order gains
+  EXPECT_TRUE(plain.Overtakes(c));
+  c.victim_key.second = 1000;
+  c.victim_tasks = 2;
+  EXPECT_FALSE(ca.Overtakes(c));  // a gang
+  c.victim_tasks = 1;
+  c.victim_gpus = 8;
+  EXPECT_FALSE(ca.Overtakes(c));  // larger than the waiter
+  c.victim_key = {-1, 5000.0};    // a higher tenant priority never goes after
+  EXPECT_FALSE(plain.Overtakes(c));
+}
 
 TEST(Filters, NodeResourcesFitChecksSlotsCpuMemoryAndAvailability) {
   Fleet f;

@@ -5,6 +5,8 @@
 #include <map>
 #include <utility>
 
+#include "policies/builtin.h"
+
 namespace awan::policies {
 namespace {
 
@@ -112,13 +114,21 @@ class AwanOrder final : public QueueOrder {
 
 std::vector<std::string> QueueOrderNames() { return {"fifo", "sjf", "srtf", "tiresias", "awan"}; }
 
+void RegisterOrderings(PluginRegistry& r) {
+  auto add = [&r]<typename T>(const char* name, T*) {
+    r.AddOrdering(name, []() -> StatusOr<std::unique_ptr<QueueOrder>> {
+      return std::unique_ptr<QueueOrder>(std::make_unique<T>());
+    });
+  };
+  add("fifo", static_cast<Fifo*>(nullptr));
+  add("sjf", static_cast<Sjf*>(nullptr));
+  add("srtf", static_cast<Srtf*>(nullptr));
+  add("tiresias", static_cast<Tiresias*>(nullptr));
+  add("awan", static_cast<AwanOrder*>(nullptr));
+}
+
 StatusOr<std::unique_ptr<QueueOrder>> MakeQueueOrder(const std::string& name) {
-  if (name == "fifo") return std::unique_ptr<QueueOrder>(std::make_unique<Fifo>());
-  if (name == "sjf") return std::unique_ptr<QueueOrder>(std::make_unique<Sjf>());
-  if (name == "srtf") return std::unique_ptr<QueueOrder>(std::make_unique<Srtf>());
-  if (name == "tiresias") return std::unique_ptr<QueueOrder>(std::make_unique<Tiresias>());
-  if (name == "awan") return std::unique_ptr<QueueOrder>(std::make_unique<AwanOrder>());
-  return NotFound("unknown ordering policy '" + name + "' (known: fifo, sjf, srtf, tiresias, awan)");
+  return BuiltinRegistry().BuildOrdering(name);
 }
 
 }  // namespace awan::policies

@@ -20,10 +20,15 @@
 
 #include "common/status.h"
 #include "core/queue_order.h"
+#include "core/registry.h"
 
 namespace awan::policies {
 
+// Registers the orderings above by name (BuiltinRegistry does).
+void RegisterOrderings(PluginRegistry& registry);
+// BuiltinRegistry().BuildOrdering(name).
 StatusOr<std::unique_ptr<QueueOrder>> MakeQueueOrder(const std::string& name);
+// The orderings' names, in the order tables show them.
 std::vector<std::string> QueueOrderNames();
 
 }  // namespace awan::policies

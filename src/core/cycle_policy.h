@@ -1,0 +1,95 @@
+// The policies of the job cycle's stages (core/job_scheduler.h), as small interfaces chosen by name from the
+// one PluginRegistry, like the placement plugins: the scheduler is mechanism (the stages, their order, the
+// Statement that tries and undoes, the timing and invariant checks), these are policy.
+//   admission   may a tenant start `need` more GPUs: its guarantee, borrowing in its cohort, limits
+//   ordering    the QueueOrder (core/queue_order.h): which waiting job goes first
+//   backfill    which jobs blocked for want of room get a reservation (EASY, conservative, none)
+//   preemption  whether a waiting job may stop a running one the ordering puts after it (quota reclaims are
+//               the admission's guarantee and always allowed)
+// Fair share, placement (the Framework's profile) and the region objective are configured by
+// SchedulerOptions and the placement profile.
+//
+// Contract for every policy: pure and deterministic (no state changes between calls, no I/O), so one
+// instance may serve a scheduler and all its clones.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/placement.h"
+#include "core/queue_order.h"
+#include "model/tenant.h"
+
+namespace awan {
+
+// A backfill reservation: where and when a job that cannot start now is expected to start.
+struct Reservation {
+  size_t job = 0;
+  int64_t start_s = 0;            // expected start: when the running jobs it waits for are expected to end
+  std::vector<NodeIndex> nodes;   // held for it: no other job starts there
+  std::vector<uint32_t> regions;  // its allowed regions, sorted (EASY keeps one reservation per set)
+};
+
+// What admission looks at: the tenants, their cohorts (-1: none) and the GPUs each uses now.
+struct QuotaState {
+  std::span<const TenantSpec> tenants;
+  std::span<const int> cohort;
+  std::span<const int64_t> used;
+};
+
+class AdmissionPolicy {
+ public:
+  virtual ~AdmissionPolicy() = default;
+  virtual std::string_view name() const = 0;
+  // May `tenant` start a job of `need` GPUs now?
+  virtual bool Admit(const QuotaState& q, size_t tenant, int64_t need) const = 0;
+  // False when each tenant is alone on its guarantee: no borrowing, no reclaiming, no overtaking across
+  // tenants.
+  virtual bool lends() const = 0;
+};
+
+class BackfillPolicy {
+ public:
+  virtual ~BackfillPolicy() = default;
+  virtual std::string_view name() const = 0;
+  // False: nothing is ever held; the reserve stage does not run.
+  virtual bool reserves() const = 0;
+  // A job blocked for want of room, in queue order, allowed in `regions` (sorted): does it get a
+  // reservation, given those `held` now?
+  virtual bool Reserves(std::span<const uint32_t> regions, std::span<const Reservation> held) const = 0;
+};
+
+// A running job the preempt stage might stop for a waiting one under a preemptive ordering. Keys are
+// (negated tenant priority, the ordering's key with aging): smaller goes first.
+struct OvertakeCase {
+  std::pair<int64_t, double> waiter_key, victim_key;
+  int64_t waiter_gpus = 0, victim_gpus = 0;
+  int victim_tasks = 1;
+  double victim_lost_gpu_s = 0;  // work a stop would lose now (since its last checkpoint), GPU-seconds
+  int64_t restart_s = 0;         // what a restart costs the victim
+};
+
+class PreemptionPolicy {
+ public:
+  virtual ~PreemptionPolicy() = default;
+  virtual std::string_view name() const = 0;
+  // May a job that waited `waited_s`, which the ordering expects to run `expected_s` (if it can tell),
+  // overtake running jobs at all? Asked once per waiting job and pass.
+  virtual bool MayOvertake(std::optional<double> expected_s, int64_t waited_s) const = 0;
+  // Does stopping this victim for the waiter pay?
+  virtual bool Overtakes(const OvertakeCase& c) const = 0;
+};
+
+// The stage policies a scheduler runs with (shared by a scheduler and its clones: policies are pure).
+struct CyclePolicies {
+  std::unique_ptr<AdmissionPolicy> admission;
+  std::unique_ptr<BackfillPolicy> backfill;
+  std::unique_ptr<PreemptionPolicy> preemption;
+};
+
+}  // namespace awan

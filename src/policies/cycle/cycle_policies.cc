@@ -1,0 +1,107 @@
+#include "policies/cycle/cycle_policies.h"
+
+#include <algorithm>
+
+namespace awan::policies {
+namespace {
+
+class CohortAdmission final : public AdmissionPolicy {
+ public:
+  std::string_view name() const override { return "cohort"; }
+  bool lends() const override { return true; }
+  bool Admit(const QuotaState& q, size_t t, int64_t need) const override {
+    const TenantSpec& s = q.tenants[t];
+    if (q.used[t] + need <= s.guaranteed_gpus) return true;
+    if (q.cohort[t] < 0) return false;
+    const int64_t over = q.used[t] + need - s.guaranteed_gpus;
+    if (s.borrowing_limit_gpus != kUnlimited && over > s.borrowing_limit_gpus) return false;
+    // The cohort as a whole stays within its guarantees, less the idle quota lenders do not lend.
+    int64_t used_sum = 0, guaranteed_sum = 0, locked = 0;
+    for (size_t x = 0; x < q.tenants.size(); ++x) {
+      if (q.cohort[x] != q.cohort[t]) continue;
+      used_sum += q.used[x];
+      guaranteed_sum += q.tenants[x].guaranteed_gpus;
+      if (x != t && q.tenants[x].lending_limit_gpus != kUnlimited) {
+        locked +=
+            std::max<int64_t>(0, q.tenants[x].guaranteed_gpus - q.used[x] - q.tenants[x].lending_limit_gpus);
+      }
+    }
+    return used_sum + need <= guaranteed_sum - locked;
+  }
+};
+
+class IsolatedAdmission final : public AdmissionPolicy {
+ public:
+  std::string_view name() const override { return "isolated"; }
+  bool lends() const override { return false; }
+  bool Admit(const QuotaState& q, size_t t, int64_t need) const override {
+    return q.used[t] + need <= q.tenants[t].guaranteed_gpus;
+  }
+};
+
+class NoBackfillReservations final : public BackfillPolicy {
+ public:
+  std::string_view name() const override { return "none"; }
+  bool reserves() const override { return false; }
+  bool Reserves(std::span<const uint32_t>, std::span<const Reservation>) const override { return false; }
+};
+
+class EasyBackfill final : public BackfillPolicy {
+ public:
+  std::string_view name() const override { return "easy"; }
+  bool reserves() const override { return true; }
+  bool Reserves(std::span<const uint32_t> regions, std::span<const Reservation> held) const override {
+    return std::none_of(held.begin(), held.end(), [&](const Reservation& r) {
+      return std::equal(r.regions.begin(), r.regions.end(), regions.begin(), regions.end());
+    });
+  }
+};
+
+class ConservativeBackfill final : public BackfillPolicy {
+ public:
+  std::string_view name() const override { return "conservative"; }
+  bool reserves() const override { return true; }
+  bool Reserves(std::span<const uint32_t>, std::span<const Reservation>) const override { return true; }
+};
+
+// No constant here is fitted to a trace: the ordering's own estimate, the stop's cost, and slowdown 2.
+class CostAwarePreemption final : public PreemptionPolicy {
+ public:
+  std::string_view name() const override { return "cost-aware"; }
+  bool MayOvertake(std::optional<double> expected_s, int64_t waited_s) const override {
+    return !expected_s || static_cast<double>(waited_s) >= *expected_s;  // its slowdown would reach 2
+  }
+  bool Overtakes(const OvertakeCase& c) const override {
+    // A stopped gang needs all its GPUs at once to run again: stopped only to reclaim quota.
+    if (c.victim_tasks > 1 || c.victim_gpus > c.waiter_gpus) return false;
+    const double cost = c.victim_lost_gpu_s / static_cast<double>(std::max<int64_t>(1, c.victim_gpus)) +
+                        static_cast<double>(c.restart_s);
+    return c.victim_key > std::make_pair(c.waiter_key.first, c.waiter_key.second + cost);
+  }
+};
+
+class PlainPreemption final : public PreemptionPolicy {
+ public:
+  std::string_view name() const override { return "plain"; }
+  bool MayOvertake(std::optional<double>, int64_t) const override { return true; }
+  bool Overtakes(const OvertakeCase& c) const override { return c.victim_key > c.waiter_key; }
+};
+
+template <typename Base, typename T>
+std::function<StatusOr<std::unique_ptr<Base>>()> Make() {
+  return []() -> StatusOr<std::unique_ptr<Base>> { return std::unique_ptr<Base>(std::make_unique<T>()); };
+}
+
+}  // namespace
+
+void RegisterCyclePolicies(PluginRegistry& r) {
+  r.AddAdmission("cohort", Make<AdmissionPolicy, CohortAdmission>());
+  r.AddAdmission("isolated", Make<AdmissionPolicy, IsolatedAdmission>());
+  r.AddBackfill("easy", Make<BackfillPolicy, EasyBackfill>());
+  r.AddBackfill("conservative", Make<BackfillPolicy, ConservativeBackfill>());
+  r.AddBackfill("none", Make<BackfillPolicy, NoBackfillReservations>());
+  r.AddPreemption("cost-aware", Make<PreemptionPolicy, CostAwarePreemption>());
+  r.AddPreemption("plain", Make<PreemptionPolicy, PlainPreemption>());
+}
+
+}  // namespace awan::policies
