@@ -42,10 +42,10 @@
 namespace awan::cli {
 namespace {
 
-int64_t WallMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+// The system's clock, shared by the control plane, its executor, limits and authenticator (stateless).
+Clock& Wall() {
+  static SystemClock clock;
+  return clock;
 }
 
 }  // namespace
@@ -223,7 +223,7 @@ int RunServe(const ServeArgs& a) {
         return Fail(InvalidArgument("--slurm-nodes: expected AWAN_NODE=SLURM_NODE, got '" + pair + "'"));
       nodes[pair.substr(0, eq)] = pair.substr(eq + 1);
     }
-    exec = std::make_unique<server::SlurmExecutor>(a.state_dir + "/logs", nodes, WallMs);
+    exec = std::make_unique<server::SlurmExecutor>(a.state_dir + "/logs", nodes, Wall());
   } else {
     server::LocalExecutorOptions lo;
     lo.state_dir = a.state_dir;
@@ -232,7 +232,7 @@ int RunServe(const ServeArgs& a) {
     lo.gpu_device_pattern = a.gpu_device_nodes;
     lo.pids_max = a.task_pids_max;
     lo.max_log_bytes = a.max_log_mib << 20;
-    auto local = std::make_unique<server::LocalExecutor>(lo, WallMs);
+    auto local = std::make_unique<server::LocalExecutor>(lo, Wall());
     if (Status s = local->Init(); !s.ok()) return Fail(s);
     exec = std::move(local);  // Recover adopts what a previous server left running, and stops the rest
   }
@@ -246,7 +246,7 @@ int RunServe(const ServeArgs& a) {
   co.max_waiting_per_tenant = a.max_waiting_per_tenant;
   co.submits_per_s = a.submits_per_s;
   co.heavy_reads_per_s = a.heavy_reads_per_s;
-  auto cp = server::ControlPlane::Create(std::move(*fleet), std::move(*store), std::move(exec), WallMs, co);
+  auto cp = server::ControlPlane::Create(std::move(*fleet), std::move(*store), std::move(exec), Wall(), co);
   if (!cp.ok()) return Fail(cp.status());
   server::ControlPlane& plane = **cp;
   if (a.tls_cert.empty() != a.tls_key.empty())
@@ -262,7 +262,7 @@ int RunServe(const ServeArgs& a) {
   ho.request_timeout_ms = a.request_timeout_ms;
   server::HttpServer http(ho);
   server::Metrics metrics;
-  server::Authenticator auth(plane.store(), WallMs);
+  server::Authenticator auth(plane.store(), Wall());
   server::RegisterRoutes(http, plane, auth, metrics);
   http.OnRequestDone([&metrics](const server::HttpRequest&, const server::HttpResponse&, double seconds) {
     metrics.ObserveApi(seconds);
@@ -357,7 +357,7 @@ int RunToken(const TokenArgs& a) {
   server::ParseRole(a.role, &role);
   std::random_device rd;
   auto token = server::CreateToken(
-      **store, a.tenant, role, [&] { return (uint64_t{rd()} << 32) ^ rd(); }, WallMs());
+      **store, a.tenant, role, [&] { return (uint64_t{rd()} << 32) ^ rd(); }, Wall().NowMs());
   if (!token.ok()) return Fail(token.status());
   fmt::print(stderr, "token for {} ({}); it is shown once:\n",
              a.tenant.empty() ? "the whole fleet" : "tenant " + a.tenant, a.role);

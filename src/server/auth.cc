@@ -69,7 +69,7 @@ StatusOr<Principal> Authenticate(StateStore& store, const std::string& header) {
 namespace awan::server {
 
 StatusOr<Principal> Authenticator::Authenticate(const std::string& header) {
-  const int64_t now = now_ms_();
+  const int64_t now = clock_->NowMs();
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = cache_.find(header);

@@ -10,6 +10,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "common/clock.h"
 #include "common/status.h"
 #include "server/store.h"
 
@@ -45,13 +46,14 @@ StatusOr<Principal> Authenticate(StateStore& store, const std::string& authoriza
 // revoked in the store stops working within `ttl_ms`. Thread-safe.
 class Authenticator {
  public:
-  Authenticator(StateStore& store, std::function<int64_t()> now_ms, int64_t ttl_ms = 1000)
-      : store_(&store), now_ms_(std::move(now_ms)), ttl_ms_(ttl_ms) {}
+  // REQUIRES: store and clock outlive it.
+  Authenticator(StateStore& store, Clock& clock, int64_t ttl_ms = 1000)
+      : store_(&store), clock_(&clock), ttl_ms_(ttl_ms) {}
   StatusOr<Principal> Authenticate(const std::string& authorization_header);
 
  private:
   StateStore* store_;
-  std::function<int64_t()> now_ms_;
+  Clock* clock_;
   int64_t ttl_ms_;
   std::mutex mu_;
   std::unordered_map<std::string, std::pair<int64_t, Principal>> cache_;  // header -> (expiry, principal)

@@ -60,17 +60,16 @@ SchedulerOptions SchedulerOptionsOf(const ControlPlaneOptions& o) {
 
 StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Create(std::unique_ptr<config::FleetFile> fleet,
                                                              std::unique_ptr<StateStore> store,
-                                                             std::unique_ptr<Executor> exec,
-                                                             std::function<int64_t()> now_ms,
+                                                             std::unique_ptr<Executor> exec, Clock& clock,
                                                              ControlPlaneOptions o) {
   std::unique_ptr<ControlPlane> cp(new ControlPlane());
   cp->fleet_ = std::move(fleet);
   cp->store_ = std::move(store);
   cp->exec_ = std::move(exec);
-  cp->now_ms_ = std::move(now_ms);
+  cp->clock_ = &clock;
   cp->o_ = o;
-  cp->submit_limit_ = std::make_unique<RateLimiter>(o.submits_per_s, 2 * o.submits_per_s, cp->now_ms_);
-  cp->heavy_limit_ = std::make_unique<RateLimiter>(o.heavy_reads_per_s, 2 * o.heavy_reads_per_s, cp->now_ms_);
+  cp->submit_limit_ = std::make_unique<RateLimiter>(o.submits_per_s, 2 * o.submits_per_s, clock);
+  cp->heavy_limit_ = std::make_unique<RateLimiter>(o.heavy_reads_per_s, 2 * o.heavy_reads_per_s, clock);
   AWAN_ASSIGN_OR_RETURN(std::unique_ptr<QueueOrder> order, policies::MakeQueueOrder(o.ordering));
   AWAN_ASSIGN_OR_RETURN(cp->state_,
                         SchedulerState::Create(cp->fleet_->fleet, policies::BuiltinRegistry(), o.placement,
@@ -146,7 +145,7 @@ StatusOr<ControlPlane::Live*> ControlPlane::Enqueue(StoredJob row, bool recoveri
   l.env = std::move(m.env);
   l.time_limit_s = m.time_limit_s;
   l.workdir = std::move(m.workdir);
-  const int64_t now_s = now_ms_() / 1000;
+  const int64_t now_s = clock_->NowMs() / 1000;
   residency_.push_back(res);
   l.index = sched_->AddJob(l.spec, t->second, recovering ? l.row.created_ms / 1000 : now_s, std::move(res));
   sched_->Submit(l.index, now_s);
@@ -183,7 +182,7 @@ Status ControlPlane::Recover() {
                       // going
         j.state = JobState::kFailed;
         j.message = "cannot requeue after a restart: " + l.status().message();
-        j.updated_ms = now_ms_();
+        j.updated_ms = clock_->NowMs();
         AWAN_RETURN_IF_ERROR(store_->UpdateJob(j));
         continue;
       }
@@ -252,7 +251,7 @@ bool ControlPlane::Readopt(Live& l) {
     lost = a == Executor::Adoption::kLost || a == Executor::Adoption::kNeverStarted;
     alive += !lost;
   }
-  if (lost || !sched_->Resume(l.index, now_ms_() / 1000, l.row.updated_ms / 1000, placements).ok()) {
+  if (lost || !sched_->Resume(l.index, clock_->NowMs() / 1000, l.row.updated_ms / 1000, placements).ok()) {
     exec_->Kill(l.row.id);  // what was adopted stops: the job runs again from the start, once
     // A start recorded ahead of a launch that never happened is not a run.
     if (never_started == 1 && alive == 0 && l.row.runs > 0) --l.row.runs;
@@ -268,7 +267,7 @@ void ControlPlane::Save(Live& l, JobState state, const std::string& message) {
   if (state == JobState::kPending) ++waiting_[l.row.tenant];
   l.row.state = state;
   l.row.message = message;
-  l.row.updated_ms = now_ms_();
+  l.row.updated_ms = clock_->NowMs();
   dirty_.push_back(by_id_.at(l.row.id));
 }
 
@@ -335,7 +334,7 @@ StatusOr<StoredJob> ControlPlane::Submit(const Principal& who, std::string_view 
   row.tenant = tenant;
   row.name = m.job.name;
   row.manifest = ManifestJson(m, tenant);
-  row.created_ms = row.updated_ms = now_ms_();
+  row.created_ms = row.updated_ms = clock_->NowMs();
   row.message = "queued";
   // Durable first (group-committed with concurrent submits, outside the control plane's lock), then queued.
   AWAN_ASSIGN_OR_RETURN(row, store_->CreateJob(std::move(row)));
@@ -397,10 +396,10 @@ StatusOr<StoredJob> ControlPlane::Cancel(const Principal& who, const std::string
   StoredJob cancelled = l->row;
   cancelled.state = JobState::kCancelled;
   cancelled.message = "cancelled by request";
-  cancelled.updated_ms = now_ms_();
+  cancelled.updated_ms = clock_->NowMs();
   AWAN_RETURN_IF_ERROR(store_->UpdateJob(cancelled));
   exec_->Kill(l->row.id);
-  AWAN_RETURN_IF_ERROR(sched_->Cancel(l->index, now_ms_() / 1000));
+  AWAN_RETURN_IF_ERROR(sched_->Cancel(l->index, clock_->NowMs() / 1000));
   if (l->row.state == JobState::kPending) --waiting_[l->row.tenant];
   l->row = cancelled;
   return l->row;
@@ -450,7 +449,7 @@ StatusOr<PendingExplanation> ControlPlane::Explain(const Principal& who, const s
     // The catalog as the job was placed under: its own data under its tenant's defaults.
     jobs = {l->spec};
     in.tenants = {{tenant, sched_->tenant(sched_->job(l->index).tenant)}};
-    src.now = now_ms_() / 1000;
+    src.now = clock_->NowMs() / 1000;
   }
   in.jobs = &jobs;
   src.fleet = &fleet_->fleet;
@@ -508,7 +507,7 @@ Status ControlPlane::Heartbeat(const Principal& who, const std::string& node) {
   NodeIndex n;
   if (!fleet_->fleet.FindNode(node, &n)) return NotFound("no node " + node);
   std::lock_guard<std::mutex> lock(mu_);
-  last_beat_ms_[n.value] = now_ms_();
+  last_beat_ms_[n.value] = clock_->NowMs();
   return Status::Ok();
 }
 
@@ -516,7 +515,7 @@ Status ControlPlane::Heartbeat(const Principal& who, const std::string& node) {
 // comes back.
 Status ControlPlane::CheckHeartbeats(int64_t now_s) {
   if (down_.size() != fleet_->fleet.size()) down_.assign(fleet_->fleet.size(), 0);
-  const int64_t now_ms = now_ms_();
+  const int64_t now_ms = clock_->NowMs();
   for (const auto& [n, beat] : last_beat_ms_) {
     const bool silent = now_ms - beat > o_.heartbeat_timeout_ms;
     if (silent && !down_[n]) {
@@ -607,7 +606,7 @@ Status ControlPlane::LaunchStarted(int64_t now_s) {
 // next start: nothing ran), never a task the store does not know of (which a restart would kill and rerun).
 Status ControlPlane::Tick() {
   std::lock_guard<std::mutex> lock(mu_);
-  const int64_t now_s = now_ms_() / 1000;
+  const int64_t now_s = clock_->NowMs() / 1000;
   AWAN_RETURN_IF_ERROR(CheckHeartbeats(now_s));
   AWAN_RETURN_IF_ERROR(CollectEnds(now_s));
   AWAN_RETURN_IF_ERROR(Schedule(now_s));

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "audit/audit_log.h"
+#include "common/clock.h"
 #include "common/steady_tick_source.h"
 #include "config/fleet_file.h"
 #include "config/job_manifest.h"
@@ -71,8 +72,7 @@ class ControlPlane {
  public:
   static StatusOr<std::unique_ptr<ControlPlane>> Create(std::unique_ptr<config::FleetFile> fleet,
                                                         std::unique_ptr<StateStore> store,
-                                                        std::unique_ptr<Executor> exec,
-                                                        std::function<int64_t()> now_ms,
+                                                        std::unique_ptr<Executor> exec, Clock& clock,
                                                         ControlPlaneOptions options);
   Status Recover();
   bool ready() const;
@@ -158,7 +158,7 @@ class ControlPlane {
   std::unique_ptr<config::FleetFile> fleet_;
   std::unique_ptr<StateStore> store_;
   std::unique_ptr<Executor> exec_;
-  std::function<int64_t()> now_ms_;
+  Clock* clock_ = nullptr;
   ControlPlaneOptions o_;
   std::unique_ptr<SchedulerState> state_;
   SteadyTickSource stage_ticks_;     // times the cycle's stages (measurements only)

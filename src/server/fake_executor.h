@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/clock.h"
 #include "server/executor.h"
 
 namespace awan::server {
@@ -25,15 +26,15 @@ class FakeExecutor final : public Executor {
     std::string output;
   };
   using Script = std::function<Outcome(const TaskLaunch&)>;
-  explicit FakeExecutor(std::function<int64_t()> now_ms, Script script = {})
-      : now_ms_(std::move(now_ms)), script_(std::move(script)) {}
+  // REQUIRES: clock outlives it.
+  explicit FakeExecutor(Clock& clock, Script script = {}) : clock_(&clock), script_(std::move(script)) {}
 
   Status Launch(const TaskLaunch& t) override {
     const auto key = std::make_pair(t.job_id, t.task);
     if (running_.count(key))
       return FailedPrecondition("task " + t.job_id + "/" + std::to_string(t.task) + " runs already");
     Outcome o = script_ ? script_(t) : Outcome{0, t.duration_s * 1000, ""};
-    Task task{t, o, now_ms_(), false};
+    Task task{t, o, clock_->NowMs(), false};
     if (t.time_limit_s > 0 && o.run_ms > t.time_limit_s * 1000) {
       task.outcome.run_ms = t.time_limit_s * 1000;
       task.outcome.exit_code = 128 + 9;
@@ -46,7 +47,7 @@ class FakeExecutor final : public Executor {
   }
   std::vector<TaskExit> Poll() override {
     std::vector<TaskExit> out;
-    const int64_t now = now_ms_();
+    const int64_t now = clock_->NowMs();
     for (auto it = running_.begin(); it != running_.end();) {
       const Task& t = it->second;
       if (now - t.started_ms < t.outcome.run_ms) {
@@ -84,7 +85,7 @@ class FakeExecutor final : public Executor {
     int64_t started_ms = 0;
     bool timed_out = false;
   };
-  std::function<int64_t()> now_ms_;
+  Clock* clock_;
   Script script_;
   std::map<std::pair<std::string, int>, Task> running_;
   std::map<std::pair<std::string, int>, std::string> logs_;

@@ -192,7 +192,10 @@ int InitMain(void* p) {
   char go = 0;
   while (read(a.go_fd, &go, 1) < 0 && errno == EINTR) {
   }
-  if (go != 'g') _exit(125);
+  if (go != 'g') {  // recorded, so that the next server does not count a run that never began
+    (void)!write(a.exit_fd, "never", 5);
+    _exit(125);
+  }
   close(a.go_fd);
   // The raw system call, not glibc's fork(): that one takes glibc's internal locks (malloc, stdio), which
   // another server thread may have held at the moment of clone(2) — in this copy they would never be
@@ -282,8 +285,8 @@ bool Inherited(const std::string& key) {
 
 }  // namespace
 
-LocalExecutor::LocalExecutor(LocalExecutorOptions options, std::function<int64_t()> now_ms)
-    : o_(std::move(options)), now_ms_(std::move(now_ms)) {
+LocalExecutor::LocalExecutor(LocalExecutorOptions options, Clock& clock)
+    : o_(std::move(options)), clock_(&clock) {
   logs_dir_ = o_.state_dir + "/logs";
   work_dir_ = o_.state_dir + "/work";
   std::error_code ec;
@@ -665,7 +668,7 @@ Status LocalExecutor::Launch(const TaskLaunch& t) {
   Running r{t.job_id, t.task, -1, 0, false};
   r.run = t.run;
   const int64_t limit_s = WallLimitS(t);
-  if (limit_s > 0) r.ends_ms = now_ms_() + limit_s * 1000;
+  if (limit_s > 0) r.ends_ms = clock_->NowMs() + limit_s * 1000;
   AWAN_RETURN_IF_ERROR(PrepareLog(t));
   if (t.command.empty()) {
     std::ofstream(LogPath(t.job_id, t.task))
@@ -774,7 +777,7 @@ void LocalExecutor::CapLog(const Running& r) const {
 
 std::vector<TaskExit> LocalExecutor::Poll() {
   std::vector<TaskExit> out;
-  const int64_t now = now_ms_();
+  const int64_t now = clock_->NowMs();
   for (size_t i = 0; i < running_.size();) {
     Running& r = running_[i];
     if (r.pid > 0) CapLog(r);
@@ -840,7 +843,11 @@ Executor::Adoption LocalExecutor::Adopt(const TaskLaunch& t, int64_t started_ms)
   uint64_t start = 0;
   std::string went;
   std::ifstream(PidPath(t.job_id, t.task)) >> pid >> start >> went;
-  if (code >= 0) {  // it ended while no server watched: recorded, not rerun
+  std::string run_mark, mark;
+  std::ifstream(ExitPath(t.job_id, t.task)) >> run_mark >> mark;
+  if (mark == "never" && run_mark == std::to_string(t.run))
+    return Adoption::kNeverStarted;  // no go byte came
+  if (code >= 0) {                   // it ended while no server watched: recorded, not rerun
     KillCgroups(t.job_id, t.task);
     r.ended_code = code;
     running_.push_back(r);

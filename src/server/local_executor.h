@@ -39,6 +39,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "server/executor.h"
 
 namespace awan::server {
@@ -62,7 +63,8 @@ struct LocalExecutorOptions {
 
 class LocalExecutor final : public Executor {
  public:
-  LocalExecutor(LocalExecutorOptions options, std::function<int64_t()> now_ms);
+  // REQUIRES: clock outlives it.
+  LocalExecutor(LocalExecutorOptions options, Clock& clock);
   ~LocalExecutor() override;
   // Creates the state directory's layout with its modes; checks that tasks can be isolated as configured (a
   // trial sandbox is started when `sandbox`). FailedPrecondition naming what is missing otherwise.
@@ -121,7 +123,7 @@ class LocalExecutor final : public Executor {
   std::string cgroup_instance_;  // hex hash of the state directory's absolute path
   bool cgroups_ = false;         // memory and cpu
   bool pids_cgroup_ = false, devices_cgroup_ = false;
-  std::function<int64_t()> now_ms_;
+  Clock* clock_;
   std::vector<Running> running_;
 };
 

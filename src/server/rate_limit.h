@@ -10,18 +10,21 @@
 #include <mutex>
 #include <string>
 
+#include "common/clock.h"
+
 namespace awan::server {
 
 class RateLimiter {
  public:
-  RateLimiter(double rate_per_s, double burst, std::function<int64_t()> now_ms)
-      : rate_(rate_per_s), burst_(burst), now_ms_(std::move(now_ms)) {}
+  // REQUIRES: clock outlives it.
+  RateLimiter(double rate_per_s, double burst, Clock& clock)
+      : rate_(rate_per_s), burst_(burst), clock_(&clock) {}
 
   // 0 if a token was taken; otherwise the milliseconds until one will be there (nothing taken).
   int64_t Take(const std::string& key) {
     if (rate_ <= 0) return 0;  // unlimited
     std::lock_guard<std::mutex> lock(mu_);
-    const int64_t now = now_ms_();
+    const int64_t now = clock_->NowMs();
     auto [it, fresh] = buckets_.try_emplace(key, Bucket{burst_, now});
     Bucket& b = it->second;
     if (!fresh) b.tokens = std::min(burst_, b.tokens + static_cast<double>(now - b.at_ms) * rate_ / 1000.0);
@@ -39,7 +42,7 @@ class RateLimiter {
     int64_t at_ms;
   };
   double rate_, burst_;
-  std::function<int64_t()> now_ms_;
+  Clock* clock_;
   std::mutex mu_;
   std::map<std::string, Bucket> buckets_;  // bounded by the fleet's tenants
 };

@@ -64,11 +64,37 @@ std::string Field(const std::string& line, const std::string& key) {
   return line.substr(from, line.find(' ', from) - from);
 }
 
+// A command's time limit (0: none). A placeholder sleeps for its duration and needs none.
+int64_t LimitS(const TaskLaunch& t) { return t.command.empty() ? 0 : t.time_limit_s; }
+
+// Slurm's "[D-]HH:MM:SS" (or "MM:SS") in seconds; -1 if unreadable.
+int64_t Seconds(const std::string& s) {
+  int64_t days = 0, total = 0;
+  std::string rest = s;
+  if (const size_t dash = rest.find('-'); dash != std::string::npos) {
+    try {
+      days = std::stoll(rest.substr(0, dash));
+    } catch (...) {
+      return -1;
+    }
+    rest = rest.substr(dash + 1);
+  }
+  std::istringstream in(rest);
+  for (std::string part; std::getline(in, part, ':');) {
+    try {
+      total = total * 60 + std::stoll(part);
+    } catch (...) {
+      return -1;
+    }
+  }
+  return days * 86400 + total;
+}
+
 }  // namespace
 
-SlurmExecutor::SlurmExecutor(std::string dir, std::map<std::string, std::string> node_map,
-                             std::function<int64_t()> now_ms, int64_t poll_ms)
-    : dir_(std::move(dir)), node_map_(std::move(node_map)), now_ms_(std::move(now_ms)), poll_ms_(poll_ms) {}
+SlurmExecutor::SlurmExecutor(std::string dir, std::map<std::string, std::string> node_map, Clock& clock,
+                             int64_t poll_ms)
+    : dir_(std::move(dir)), node_map_(std::move(node_map)), clock_(&clock), poll_ms_(poll_ms) {}
 
 SlurmExecutor::~SlurmExecutor() = default;  // Slurm jobs outlive the server; the next one finds them by name
 
@@ -138,7 +164,10 @@ Status WriteScript(const std::string& path, const TaskLaunch& t) {
   if (t.command.empty()) {
     script << "exec sleep " << std::max<int64_t>(1, t.duration_s) << "\n";
   } else {
+    // A time limit to the second (Slurm's own --time, the backstop, is checked about twice a minute): TERM
+    // at the limit, KILL 10 s later; timeout exits 124.
     script << "exec";
+    if (const int64_t limit = LimitS(t); limit > 0) script << " timeout --kill-after=10 " << limit;
     for (const std::string& a : t.command) script << " " << Quote(a);
     script << "\n";
   }
@@ -176,8 +205,11 @@ Status SlurmExecutor::Launch(const TaskLaunch& t) {
     argv.push_back("--gid=" + std::to_string(t.gid));
   }
   if (t.gpus > 0) argv.push_back("--gres=gpu:" + std::to_string(t.gpus));
-  if (t.duration_s > 0 && !t.command.empty())
+  if (LimitS(t) > 0) {  // minutes, with room for the script's own TERM and KILL
+    argv.push_back("--time=" + std::to_string((LimitS(t) + 60 + 59) / 60));
+  } else if (t.duration_s > 0 && !t.command.empty()) {
     argv.push_back("--time=" + std::to_string((t.duration_s + 59) / 60));
+  }
   argv.push_back(base + ".sh");
   StatusOr<std::string> ran = RunCommand(argv);
   if (!ran.ok() && as_tenant &&
@@ -194,13 +226,13 @@ Status SlurmExecutor::Launch(const TaskLaunch& t) {
   AWAN_ASSIGN_OR_RETURN(std::string out, std::move(ran));
   std::string id = out.substr(0, out.find_first_of(";\n"));
   if (id.empty()) return IoError("sbatch printed no job id: " + out);
-  running_.push_back({t.job_id, t.task, id});
+  running_.push_back({t.job_id, t.task, id, LimitS(t)});
   return Status::Ok();
 }
 
 std::vector<TaskExit> SlurmExecutor::Poll() {
   std::vector<TaskExit> out;
-  const int64_t now = now_ms_();
+  const int64_t now = clock_->NowMs();
   if (running_.empty() || now - last_poll_ms_ < poll_ms_) return out;
   last_poll_ms_ = now;
   for (size_t i = 0; i < running_.size();) {
@@ -225,7 +257,11 @@ std::vector<TaskExit> SlurmExecutor::Poll() {
       if (state != "COMPLETED" && code == 0) code = 255;  // cancelled, timed out, node failure
     } catch (...) {
     }
-    out.push_back({running_[i].job_id, running_[i].task, code});
+    // Timed out: Slurm's limit (state TIMEOUT), or the script's (timeout exits 124 once the run reached it).
+    const Running& r = running_[i];
+    const bool timed_out =
+        state == "TIMEOUT" || (r.limit_s > 0 && code == 124 && Seconds(Field(*info, "RunTime")) >= r.limit_s);
+    out.push_back({r.job_id, r.task, code, timed_out});
     running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(i));
   }
   return out;
@@ -249,7 +285,7 @@ Executor::Adoption SlurmExecutor::Adopt(const TaskLaunch& t, int64_t started_ms)
     if (f >> id >> st && id > newest) newest = id, state = st;
   }
   if (newest < 0) return Adoption::kNeverStarted;
-  running_.push_back({t.job_id, t.task, std::to_string(newest)});
+  running_.push_back({t.job_id, t.task, std::to_string(newest), LimitS(t)});
   const bool live = state == "PENDING" || state == "RUNNING" || state == "CONFIGURING" ||
                     state == "COMPLETING" || state == "SUSPENDED";
   last_poll_ms_ = 0;  // look at it at the next Poll

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "server/executor.h"
 
 namespace awan::server {
@@ -20,7 +21,7 @@ namespace awan::server {
 class SlurmExecutor final : public Executor {
  public:
   // `node_map`: awan node name -> Slurm node name (a node not in it keeps its name).
-  SlurmExecutor(std::string dir, std::map<std::string, std::string> node_map, std::function<int64_t()> now_ms,
+  SlurmExecutor(std::string dir, std::map<std::string, std::string> node_map, Clock& clock,
                 int64_t poll_ms = 500);
   ~SlurmExecutor() override;
   Status Launch(const TaskLaunch& t) override;
@@ -37,10 +38,11 @@ class SlurmExecutor final : public Executor {
     std::string job_id;
     int task = 0;
     std::string slurm_id;
+    int64_t limit_s = 0;  // the task's time limit (0: none)
   };
   std::string dir_;
   std::map<std::string, std::string> node_map_;
-  std::function<int64_t()> now_ms_;
+  Clock* clock_;
   int64_t poll_ms_, last_poll_ms_ = 0;
   std::vector<Running> running_;
 };

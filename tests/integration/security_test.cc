@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/clock.h"
 #include "integration/serve_harness.h"
 #include "server/local_executor.h"
 #include "server/store.h"
@@ -719,7 +720,8 @@ TEST(LocalExecutor, AnEarlierRunsExitCodeIsNotThisRuns) {
   o.sandbox = false;
   o.allow_root = true;
   o.cgroup_root = dir + "/no-cgroups";
-  awan::server::LocalExecutor exec(o, [] { return int64_t{0}; });
+  awan::FakeClock clock;
+  awan::server::LocalExecutor exec(o, clock);
   ASSERT_TRUE(exec.Init().ok());
   awan::server::TaskLaunch t;
   t.job_id = "j-00000001";
@@ -734,12 +736,23 @@ TEST(LocalExecutor, AnEarlierRunsExitCodeIsNotThisRuns) {
   ASSERT_EQ(ended.size(), 1u);
   EXPECT_EQ(ended[0].exit_code, 3);
   // A new executor (the next server): run 1 adopted again ended with its code; run 2 never started.
-  awan::server::LocalExecutor next(o, [] { return int64_t{0}; });
+  awan::server::LocalExecutor next(o, clock);
   EXPECT_EQ(next.Adopt(t, 0), awan::server::Executor::Adoption::kEnded);
   awan::server::TaskLaunch second = t;
   second.run = 2;
-  awan::server::LocalExecutor after(o, [] { return int64_t{0}; });
+  awan::server::LocalExecutor after(o, clock);
   EXPECT_NE(after.Adopt(second, 0), awan::server::Executor::Adoption::kEnded);
+  // Run 3: the server recorded its init's pid with the go mark, then died before the go byte; the init saw
+  // the end of its go pipe and left "never" for the run in the exit file. Not a run: never started (before,
+  // it was taken for lost, and the job's run count kept a run that did not happen).
+  const std::string logs = o.state_dir + "/logs/" + t.job_id;
+  std::ofstream(logs + "/0.pid") << 999999 << " " << 12345 << " go";
+  std::ofstream(logs + "/0.exit") << "3 never";
+  std::ofstream(logs + "/0.log") << "";
+  awan::server::TaskLaunch third = t;
+  third.run = 3;
+  awan::server::LocalExecutor last(o, clock);
+  EXPECT_EQ(last.Adopt(third, 0), awan::server::Executor::Adoption::kNeverStarted);
 }
 
 }  // namespace

@@ -37,14 +37,12 @@ struct Plane {
     auto s = OpenStore("memory:" + store, StoreOpenMode::kCreate);
     EXPECT_TRUE(s.ok());
     // Each task "runs" 60 s of the fake clock.
-    auto e = std::make_unique<FakeExecutor>([this] { return clock.NowMs(); },
-                                            [](const TaskLaunch&) {
-                                              return FakeExecutor::Outcome{0, 60'000, "ok\n"};
-                                            });
+    auto e = std::make_unique<FakeExecutor>(clock, [](const TaskLaunch&) {
+      return FakeExecutor::Outcome{0, 60'000, "ok\n"};
+    });
     exec = e.get();
-    auto c = ControlPlane::Create(
-        std::move(*fleet), std::move(*s), std::move(e), [this] { return clock.NowMs(); },
-        ControlPlaneOptions{});
+    auto c =
+        ControlPlane::Create(std::move(*fleet), std::move(*s), std::move(e), clock, ControlPlaneOptions{});
     EXPECT_TRUE(c.ok()) << c.status().message();
     cp = std::move(*c);
     EXPECT_TRUE(cp->Recover().ok());
