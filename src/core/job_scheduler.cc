@@ -39,7 +39,9 @@ JobScheduler::JobScheduler(const Fleet& fleet, ClusterSnapshot& snap, Framework&
       order_(&order),
       policies_(std::move(policies)),
       o_(std::move(options)),
-      gangs_(fleet) {
+      gangs_(fleet),
+      runs_(RunModelOptions{o_.slowdown_supernode, o_.slowdown_block, o_.slowdown_zone, o_.checkpoint_s,
+                            o_.restart_s}) {
   ctx_.rng = &rng_;
   const uint32_t n = static_cast<uint32_t>(fleet.size());
   if (o_.sample_nodes_above > 0 && n >= o_.sample_nodes_above) {
@@ -181,7 +183,7 @@ size_t JobScheduler::AddJob(const JobSpec& spec, int tenant, int64_t submit_s, J
   r.tenant = tenant;
   r.submit_s = submit_s;
   r.gpus = spec.total_gpus();
-  r.work_left = static_cast<double>(spec.duration_s);
+  runs_.Add(static_cast<double>(spec.duration_s));
   jobs_.push_back(r);
   placed_.emplace_back();
   running_key_.push_back(0);
@@ -266,26 +268,16 @@ Status JobScheduler::Start(size_t i, int64_t now, GangPlacement g) {
     return Internal("job " + jobs_[i].spec->name + ": placement breaks residency: " + *v);
   }
   JobRecord& r = jobs_[i];
-  r.factor = 1.0;
-  if (r.spec->tasks > 1) {
-    r.level = static_cast<int>(g.level);
-    r.factor = g.level == TopologyLevel::kSupernode ? o_.slowdown_supernode
-               : g.level == TopologyLevel::kBlock   ? o_.slowdown_block
-                                                    : o_.slowdown_zone;
-  }
+  if (r.spec->tasks > 1) r.level = static_cast<int>(g.level);
   if (r.first_start_s < 0) r.first_start_s = now;
   DropReservation(i);
   Account(i, now, -1);
   r.started = now;
-  r.overhead = r.preemptions + r.failure_requeues > 0 ? o_.restart_s : 0;
   r.running = true;
-  // (the small epsilon keeps 100 x 1.1 at 110, not 111)
-  const int64_t end =
-      now + r.overhead + std::max<int64_t>(1, static_cast<int64_t>(std::ceil(r.work_left * r.factor - 1e-9)));
+  const int64_t end = now + runs_.Start(i, r.level, r.preemptions + r.failure_requeues > 0);
   r.expected_end_s = end;
   const std::optional<double> left = order_->ExpectedRemainingS(View(i, now));
-  r.estimated_end_s =
-      left ? now + r.overhead + std::max<int64_t>(1, static_cast<int64_t>(std::ceil(*left * r.factor))) : -1;
+  r.estimated_end_s = left ? now + runs_.RunSeconds(i, *left) : -1;
   placed_[i] = std::move(g.tasks);
   Use(i, +1);
   running_.insert(i);
@@ -342,10 +334,7 @@ double JobScheduler::RunCost(size_t i, int64_t now) const {
 // checkpoint is lost; the job waits again with a key computed from what is known now.
 void JobScheduler::Stop(size_t i, int64_t now, bool node_failed) {
   JobRecord& r = jobs_[i];
-  const double done = std::max<double>(0, static_cast<double>(now - r.started - r.overhead)) / r.factor;
-  const double saved =
-      o_.checkpoint_s > 0 ? std::floor(done / static_cast<double>(o_.checkpoint_s)) * o_.checkpoint_s : done;
-  r.work_left = std::max(1.0, r.work_left - saved);
+  runs_.Stop(i, now - r.started);
   r.attained_gpu_s += r.gpus * (now - r.started);
   r.cost_usd += RunCost(i, now);
   r.running = false;
@@ -464,9 +453,7 @@ bool JobScheduler::Preemptible(const Preemptor& b, size_t v, int64_t now) const 
   const JobRecord& rb = jobs_[b.job];
   const JobRecord& rv = jobs_[v];
   if (o_.max_preemptions > 0 && rv.preemptions >= o_.max_preemptions) return false;
-  const int64_t first_checkpoint =
-      rv.overhead + static_cast<int64_t>(std::ceil(static_cast<double>(o_.checkpoint_s) * rv.factor));
-  if (now - rv.started < std::max(o_.min_run_s, first_checkpoint)) return false;
+  if (now - rv.started < std::max(o_.min_run_s, runs_.FirstCheckpointS(v))) return false;
   const size_t tb = static_cast<size_t>(rb.tenant), tv = static_cast<size_t>(rv.tenant);
   const bool reclaim =
       b.may_reclaim && tv != tb && cohort_[tv] == cohort_[tb] && used_[tv] > tenants_[tv].guaranteed_gpus;
@@ -479,16 +466,14 @@ bool JobScheduler::Preemptible(const Preemptor& b, size_t v, int64_t now) const 
   c.victim_gpus = rv.gpus;
   c.victim_tasks = rv.spec->tasks;
   c.victim_lost_gpu_s = LostWork(v, now);
-  c.restart_s = o_.restart_s;
+  c.restart_s = runs_.restart_s();
   return policies_->preemption->Overtakes(c);
 }
 
 // GPU-seconds of work a stop of v would lose now (progress since its last checkpoint).
 double JobScheduler::LostWork(size_t v, int64_t now) const {
   const JobRecord& r = jobs_[v];
-  const double done = std::max<double>(0, static_cast<double>(now - r.started - r.overhead)) / r.factor;
-  const double since = o_.checkpoint_s > 0 ? std::fmod(done, static_cast<double>(o_.checkpoint_s)) : 0.0;
-  return since * static_cast<double>(r.gpus);
+  return runs_.LostWorkS(v, now - r.started) * static_cast<double>(r.gpus);
 }
 
 // May job i use node n? Its allowed regions, and no other job's reservation.
@@ -636,10 +621,18 @@ StatusOr<bool> JobScheduler::TryPreempt(const Preemptor& who, int64_t now) {
     for (const Placement& p : placed_[v]) usable = usable || Usable(b, p.node);
     if (usable) order.emplace_back(LostWork(v, now), -jobs_[v].started, v);
   }
-  std::sort(order.begin(), order.end());
-  std::vector<size_t> victims(order.size());
-  for (size_t k = 0; k < order.size(); ++k) victims[k] = std::get<2>(order[k]);
-  const std::vector<size_t> chosen = ChooseVictims(b, victims, now);
+  // A gang weighs every domain's victims (the whole order); a single task needs only the first victims that
+  // free enough room: a prefix is sorted, and a longer one only if that was not enough (same choice).
+  const bool whole = o_.topology_aware && rb.spec->tasks > 1;
+  std::vector<size_t> chosen;
+  for (size_t k = whole ? order.size() : std::min<size_t>(order.size(), 64);;
+       k = std::min(order.size(), k * 8)) {
+    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end());
+    std::vector<size_t> victims(k);
+    for (size_t x = 0; x < k; ++x) victims[x] = std::get<2>(order[x]);
+    chosen = ChooseVictims(b, victims, now);
+    if (!chosen.empty() || k == order.size()) break;
+  }
   if (chosen.empty()) return false;
   Statement evict(*snap_);
   for (size_t v : chosen) {
@@ -731,7 +724,7 @@ std::span<const uint8_t> JobScheduler::ReservedMaskFor(size_t i, int64_t now) {
   const std::optional<double> left = order_->ExpectedRemainingS(View(i, now));
   if (!left) return reserved_;
   const int64_t end = now + static_cast<int64_t>(std::ceil(*left)) +
-                      (jobs_[i].preemptions + jobs_[i].failure_requeues > 0 ? o_.restart_s : 0);
+                      runs_.StartOverheadS(jobs_[i].preemptions + jobs_[i].failure_requeues > 0);
   // Reservations starting before the job's expected end hold their nodes against it.
   const size_t k = static_cast<size_t>(std::lower_bound(held_starts_.begin(), held_starts_.end(), end) -
                                        held_starts_.begin());

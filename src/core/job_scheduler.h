@@ -29,8 +29,9 @@
 //               the ordering expects. Held nodes take no other job, so jobs behind it may only jump ahead
 //               where they cannot delay it; the holder keeps its reservation until it starts (its nodes are
 //               planned again every reserve_interval_s and after a node goes down)
-// A gang whose tightest common domain is wider than a supernode runs slower by the level's factor. A stopped
-// job keeps the work of its last checkpoint and pays restart_s when it runs again.
+// How long runs take and what a stop loses is the RunModel's (core/run_model.h): a gang whose tightest common
+// domain is wider than a supernode runs slower by the level's factor; a stopped job keeps the work of its
+// last checkpoint and pays restart_s when it runs again.
 //
 // Residency (core/residency.h) confines placement, preemption and every requeue: each job carries the
 // regions its data allows; placement tries those regions one at a time, best first by the region objective
@@ -62,6 +63,7 @@
 #include "core/gang.h"
 #include "core/queue_order.h"
 #include "core/residency.h"
+#include "core/run_model.h"
 #include "core/snapshot.h"
 #include "model/job.h"
 #include "model/tenant.h"
@@ -76,6 +78,7 @@ struct SchedulerOptions {
   std::string backfill = "easy";
   std::string preemption = "cost-aware";
   bool topology_aware = true;  // false: gangs and victims placed topology-blind (for comparison)
+  // The RunModel's parameters (core/run_model.h).
   double slowdown_supernode = 1.0, slowdown_block = 1.1, slowdown_zone = 1.3;
   int backfill_window = 1000;  // jobs that cannot start looked at per cycle; past it, each tenant its share
   int64_t min_run_s = 600;
@@ -140,12 +143,10 @@ struct JobRecord {
   int64_t gpu_s = 0;    // GPU-seconds held, over all runs (set when it finishes)
   double cost_usd = 0;  // GPU-hours x the nodes' prices, fractional GPUs pro rata, over all ended runs
   std::array<int64_t, kWaitReasons> waited_s{};
-  // Run state. Work is counted in seconds at full speed; a run at factor f needs work x f seconds.
-  double work_left = 0;
-  int64_t started = -1, overhead = 0, expected_end_s = -1;
+  // Run state (the work itself is the RunModel's). expected_end_s: when the model ends the current run.
+  int64_t started = -1, expected_end_s = -1;
   int64_t estimated_end_s =
       -1;  // the ordering's estimate when the run started (-1: none); reservations use it
-  double factor = 1.0;
   int64_t attained_gpu_s = 0;
   uint32_t run_id = 0;  // bumped when a run stops: a finish reported for an older run is stale
   bool running = false;
@@ -317,6 +318,7 @@ class JobScheduler {
   std::shared_ptr<const CyclePolicies> policies_;
   SchedulerOptions o_;
   GangPlacer gangs_;
+  RunModel runs_;  // the work of every job's runs (core/run_model.h)
   Rng rng_{1};  // the placement profiles used for jobs draw nothing; a fixed stream keeps runs reproducible
   CycleContext ctx_;
 

@@ -8,6 +8,7 @@
 #include "common/tick_source.h"
 #include "config/fleet_file.h"
 #include "core/gang.h"
+#include "core/run_model.h"
 #include "core/scheduler_state.h"
 #include "policies/builtin.h"
 #include "policies/ordering/orderings.h"
@@ -228,6 +229,26 @@ TEST(JobsSimReservations, AGangBehindAStreamOfSmallJobsStartsWithEasyBackfill) {
   EXPECT_LE(g_easy.start_s, 2000) << "held nodes drain within two job lengths";
   EXPECT_GT(g_none.start_s, 5000) << "without reservations the stream keeps taking the freed GPUs";
   for (const JobOutcome& j : easy->jobs) EXPECT_GE(j.end_s, 0);
+}
+
+// The run model: speed by the gang's level, checkpoints kept across a stop, the restart overhead.
+TEST(RunModel, RunsSlowerWhenSpreadAndKeepTheLastCheckpointAcrossAStop) {
+  RunModel m(RunModelOptions{1.0, 1.1, 1.3, 1000, 60});
+  m.Add(5000);
+  m.Add(100);
+  EXPECT_EQ(m.Start(0, static_cast<int>(TopologyLevel::kBlock), false), 5500);  // 5000 x 1.1
+  EXPECT_EQ(m.Start(1, -1, false), 100);
+  EXPECT_EQ(m.FirstCheckpointS(0), 1100);
+  EXPECT_DOUBLE_EQ(m.LostWorkS(0, 1650), 500.0);  // 1500 s of work done: 500 since the checkpoint at 1000
+  m.Stop(0, 1650);
+  EXPECT_DOUBLE_EQ(m.work_left_s(0), 4000.0);
+  // Restarted in one supernode: the overhead first, then the work left at full speed.
+  EXPECT_EQ(m.Start(0, static_cast<int>(TopologyLevel::kSupernode), true), 60 + 4000);
+  EXPECT_EQ(m.FirstCheckpointS(0), 60 + 1000);
+  EXPECT_DOUBLE_EQ(m.LostWorkS(0, 30), 0.0);  // still paying the restart
+  EXPECT_EQ(m.RunSeconds(0, 10.5), 60 + 11);
+  m.Stop(1, 99);  // no checkpoint yet: all of it is left, and never less than a second
+  EXPECT_DOUBLE_EQ(m.work_left_s(1), 100.0);
 }
 
 // A start budget cuts a cycle short and the simulator runs the next at the same instant: every job still
