@@ -127,6 +127,17 @@ void AddSimJobs(CLI::App& sim, SimJobsArgs& a) {
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1e6));
   c->add_option(
+       "--region-objective", a.region_objective,
+       "which allowed region a job tries first: price-latency (the weights below), cheapest or nearest")
+      ->capture_default_str()
+      ->check(CLI::IsMember(policies::BuiltinRegistry().RegionObjectiveNames()));
+  c->add_option(
+       "--fair-share-policy", a.fair_share_policy,
+       "with --fair-share, how a tenant's share is counted: drf-decayed (over time, with a half-life) or "
+       "drf (now only)")
+      ->capture_default_str()
+      ->check(CLI::IsMember(policies::BuiltinRegistry().FairShareNames()));
+  c->add_option(
        "--preemption", a.preemption,
        "when a preemptive ordering may stop a running job for a waiting one: cost-aware (never a gang "
        "nor a larger job; only once the waiting job waited as long as it is expected to run; only if "
@@ -205,6 +216,8 @@ int RunSimJobs(const SimJobsArgs& a) {
         o.catalog = catalog ? &*catalog : nullptr;
         o.ignore_residency = a.ignore_residency;
         o.scheduler.region_price_weight = a.price_weight;
+        o.scheduler.region_objective = a.region_objective;
+        o.scheduler.fair_share_policy = a.fair_share_policy;
         o.scheduler.region_latency_weight = a.latency_weight;
         audit::AuditChain chain;
         if (!a.audit_out.empty()) {
@@ -338,6 +351,8 @@ int RunSimJobs(const SimJobsArgs& a) {
                           {"legacy_starvation", a.legacy},
                           {"ignore_residency", a.ignore_residency},
                           {"price_weight", a.price_weight},
+                          {"region_objective", a.region_objective},
+                          {"fair_share_policy", a.fair_share_policy},
                           {"latency_weight", a.latency_weight}}},
                         {"summary", summary}};
     std::ofstream f(a.json_out);

@@ -12,7 +12,8 @@ struct SimJobsArgs {
   std::string jobs;
   std::string workload;  // a workload file (docs/formats/workload.md): datasets and jobs, with residency
   bool ignore_residency = false;  // what-if: place as if no data were bound (violations still counted)
-  double price_weight = 1.0, latency_weight = 0.02;  // the region objective
+  double price_weight = 1.0, latency_weight = 0.02;  // the region objective's weights
+  std::string region_objective = "price-latency", fair_share_policy = "drf-decayed";
   std::string audit_out;  // the audit log (JSON lines, hash-chained); one file per policy
   std::string policies = "fifo,sjf,srtf,tiresias,awan";
   bool isolated = false;

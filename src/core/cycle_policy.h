@@ -6,8 +6,9 @@
 //   backfill    which jobs blocked for want of room get a reservation (EASY, conservative, none)
 //   preemption  whether a waiting job may stop a running one the ordering puts after it (quota reclaims are
 //               the admission's guarantee and always allowed)
-// Fair share, placement (the Framework's profile) and the region objective are configured by
-// SchedulerOptions and the placement profile.
+//   fair share  which borrowing tenant goes first in the fair-share stage
+//   region      the region objective: in which of its allowed regions a job is tried first
+// Placement within a region is the Framework's profile (core/profile.h), also chosen by name.
 //
 // Contract for every policy: pure and deterministic (no state changes between calls, no I/O), so one
 // instance may serve a scheduler and all its clones.
@@ -17,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -85,11 +87,55 @@ class PreemptionPolicy {
   virtual bool Overtakes(const OvertakeCase& c) const = 0;
 };
 
+// A tenant's use of the fleet, for fair share: its dominant share now (the largest of its GPU, CPU and memory
+// shares), the same integrated over time with a half-life (share x seconds), and its weight.
+struct TenantUsage {
+  double dominant_share = 0;
+  double decayed_share_s = 0;
+  int64_t half_life_s = 1;
+  double weight = 1;
+};
+
+class FairSharePolicy {
+ public:
+  virtual ~FairSharePolicy() = default;
+  virtual std::string_view name() const = 0;
+  // The tenant's share: the smallest goes first.
+  virtual double Share(const TenantUsage& u) const = 0;
+};
+
+// One allowed region as a job sees it: the cheapest GPU-hour there for its tasks, and the latency from there
+// to the farthest home of its data plus to its users; the operator's weights for the two.
+struct RegionOffer {
+  double price_per_gpu_hour = 0;
+  double latency_ms = 0;
+  double price_weight = 1, latency_weight = 0;
+};
+
+class RegionObjective {
+ public:
+  virtual ~RegionObjective() = default;
+  virtual std::string_view name() const = 0;
+  // The region's score: the smallest is tried first (ties: the lower region index).
+  virtual double Score(const RegionOffer& r) const = 0;
+};
+
 // The stage policies a scheduler runs with (shared by a scheduler and its clones: policies are pure).
 struct CyclePolicies {
   std::unique_ptr<AdmissionPolicy> admission;
   std::unique_ptr<BackfillPolicy> backfill;
   std::unique_ptr<PreemptionPolicy> preemption;
+  std::unique_ptr<FairSharePolicy> fair_share;
+  std::unique_ptr<RegionObjective> region;
+};
+
+// The names of the policies to build (SchedulerOptions carries them).
+struct CyclePolicyNames {
+  std::string admission = "cohort";
+  std::string backfill = "easy";
+  std::string preemption = "cost-aware";
+  std::string fair_share = "drf-decayed";
+  std::string region = "price-latency";
 };
 
 }  // namespace awan

@@ -137,7 +137,9 @@ void JobScheduler::OrderRegions(size_t i) {
       to_data = std::max(to_data, fleet_->latency_ms(DomainId(home), region));
     const double latency =
         to_data + (spec.user_location.empty() ? 0.0 : fleet_->user_latency_ms(spec.user_location, region));
-    scored.push_back({o_.region_price_weight * price[r] + o_.region_latency_weight * latency, r});
+    scored.push_back({policies_->region->Score(
+                          RegionOffer{price[r], latency, o_.region_price_weight, o_.region_latency_weight}),
+                      r});
   }
   std::sort(scored.begin(), scored.end());
   region_order_[i].clear();
@@ -235,8 +237,8 @@ double JobScheduler::DominantShare(size_t t) const {
 // Fair share: the dominant share, decayed over time with a half-life plus the current one, per unit of
 // weight.
 double JobScheduler::Share(size_t t) const {
-  return (decayed_share_s_[t] / static_cast<double>(o_.fair_share_half_life_s) + DominantShare(t)) /
-         tenants_[t].weight;
+  return policies_->fair_share->Share(
+      TenantUsage{DominantShare(t), decayed_share_s_[t], o_.fair_share_half_life_s, tenants_[t].weight});
 }
 
 // Adds (sign +1) or removes (-1) job i's resources from its tenant's usage.

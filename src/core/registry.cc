@@ -33,19 +33,21 @@ StatusOr<std::unique_ptr<QueueOrder>> PluginRegistry::BuildOrdering(const std::s
   return BuildNamed(orderings_, "ordering", name);
 }
 
-StatusOr<CyclePolicies> PluginRegistry::BuildCyclePolicies(const std::string& admission,
-                                                           const std::string& backfill,
-                                                           const std::string& preemption) const {
+StatusOr<CyclePolicies> PluginRegistry::BuildCyclePolicies(const CyclePolicyNames& n) const {
   CyclePolicies p;
-  AWAN_ASSIGN_OR_RETURN(p.admission, BuildNamed(admissions_, "admission", admission));
-  AWAN_ASSIGN_OR_RETURN(p.backfill, BuildNamed(backfills_, "backfill", backfill));
-  AWAN_ASSIGN_OR_RETURN(p.preemption, BuildNamed(preemptions_, "preemption", preemption));
+  AWAN_ASSIGN_OR_RETURN(p.admission, BuildNamed(admissions_, "admission", n.admission));
+  AWAN_ASSIGN_OR_RETURN(p.backfill, BuildNamed(backfills_, "backfill", n.backfill));
+  AWAN_ASSIGN_OR_RETURN(p.preemption, BuildNamed(preemptions_, "preemption", n.preemption));
+  AWAN_ASSIGN_OR_RETURN(p.fair_share, BuildNamed(fair_shares_, "fair-share", n.fair_share));
+  AWAN_ASSIGN_OR_RETURN(p.region, BuildNamed(regions_, "region objective", n.region));
   return p;
 }
 
 std::vector<std::string> PluginRegistry::AdmissionNames() const { return Keys(admissions_); }
 std::vector<std::string> PluginRegistry::BackfillNames() const { return Keys(backfills_); }
 std::vector<std::string> PluginRegistry::PreemptionNames() const { return Keys(preemptions_); }
+std::vector<std::string> PluginRegistry::FairShareNames() const { return Keys(fair_shares_); }
+std::vector<std::string> PluginRegistry::RegionObjectiveNames() const { return Keys(regions_); }
 
 StatusOr<ProfileConfig> ParseProfileExpression(const std::string& text) {
   ProfileConfig c;

@@ -54,17 +54,22 @@ class PluginRegistry {
   using AdmissionFactory = std::function<StatusOr<std::unique_ptr<AdmissionPolicy>>()>;
   using BackfillFactory = std::function<StatusOr<std::unique_ptr<BackfillPolicy>>()>;
   using PreemptionFactory = std::function<StatusOr<std::unique_ptr<PreemptionPolicy>>()>;
+  using FairShareFactory = std::function<StatusOr<std::unique_ptr<FairSharePolicy>>()>;
+  using RegionFactory = std::function<StatusOr<std::unique_ptr<RegionObjective>>()>;
   void AddOrdering(std::string name, OrderingFactory f) { orderings_[std::move(name)] = std::move(f); }
   void AddAdmission(std::string name, AdmissionFactory f) { admissions_[std::move(name)] = std::move(f); }
   void AddBackfill(std::string name, BackfillFactory f) { backfills_[std::move(name)] = std::move(f); }
   void AddPreemption(std::string name, PreemptionFactory f) { preemptions_[std::move(name)] = std::move(f); }
+  void AddFairShare(std::string name, FairShareFactory f) { fair_shares_[std::move(name)] = std::move(f); }
+  void AddRegionObjective(std::string name, RegionFactory f) { regions_[std::move(name)] = std::move(f); }
   // NotFound (listing the known names) for a name not registered.
   StatusOr<std::unique_ptr<QueueOrder>> BuildOrdering(const std::string& name) const;
-  StatusOr<CyclePolicies> BuildCyclePolicies(const std::string& admission, const std::string& backfill,
-                                             const std::string& preemption) const;
+  StatusOr<CyclePolicies> BuildCyclePolicies(const CyclePolicyNames& names) const;
   std::vector<std::string> AdmissionNames() const;
   std::vector<std::string> BackfillNames() const;
   std::vector<std::string> PreemptionNames() const;
+  std::vector<std::string> FairShareNames() const;
+  std::vector<std::string> RegionObjectiveNames() const;
 
   // Builds the named policy's profile, or a profile expression (see ParseProfileExpression). NotFound lists
   // the known policies.
@@ -87,6 +92,8 @@ class PluginRegistry {
   std::map<std::string, AdmissionFactory> admissions_;
   std::map<std::string, BackfillFactory> backfills_;
   std::map<std::string, PreemptionFactory> preemptions_;
+  std::map<std::string, FairShareFactory> fair_shares_;
+  std::map<std::string, RegionFactory> regions_;
 };
 
 }  // namespace awan

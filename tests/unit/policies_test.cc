@@ -27,7 +27,7 @@ TEST(CyclePolicies, BuiltByNameFromTheRegistryAndUnknownNamesListTheKnownOnes) {
   for (const char* a : {"cohort", "isolated"}) {
     for (const char* b : {"easy", "conservative", "none"}) {
       for (const char* p : {"cost-aware", "plain"}) {
-        auto c = r.BuildCyclePolicies(a, b, p);
+        auto c = r.BuildCyclePolicies(CyclePolicyNames{a, b, p});
         ASSERT_TRUE(c.ok()) << c.status().ToString();
         EXPECT_EQ(c->admission->name(), a);
         EXPECT_EQ(c->backfill->name(), b);
@@ -35,7 +35,7 @@ TEST(CyclePolicies, BuiltByNameFromTheRegistryAndUnknownNamesListTheKnownOnes) {
       }
     }
   }
-  auto bad = r.BuildCyclePolicies("cohort", "aggressive", "plain");
+  auto bad = r.BuildCyclePolicies(CyclePolicyNames{"cohort", "aggressive", "plain"});
   EXPECT_EQ(bad.status().code(), StatusCode::kNotFound);
   EXPECT_NE(
       bad.status().message().find("unknown backfill policy 'aggressive' (known: conservative, easy, none)"),
@@ -47,8 +47,9 @@ TEST(CyclePolicies, BuiltByNameFromTheRegistryAndUnknownNamesListTheKnownOnes) {
 
 TEST(CyclePolicies, AdmissionBackfillAndPreemptionDecideAsDocumented) {
   const PluginRegistry& r = BuiltinRegistry();
-  auto cohort = r.BuildCyclePolicies("cohort", "easy", "cost-aware");
-  auto isolated = r.BuildCyclePolicies("isolated", "conservative", "plain");
+  auto cohort = r.BuildCyclePolicies(CyclePolicyNames{"cohort", "easy", "cost-aware"});
+  auto isolated =
+      r.BuildCyclePolicies(CyclePolicyNames{"isolated", "conservative", "plain", "drf", "nearest"});
   ASSERT_TRUE(cohort.ok() && isolated.ok());
   // Two tenants of one cohort with 8 GPUs each; a uses 8, b none: a may borrow b's idle 8, not 9.
   std::vector<TenantSpec> tenants(2);
@@ -69,7 +70,23 @@ TEST(CyclePolicies, AdmissionBackfillAndPreemptionDecideAsDocumented) {
   EXPECT_FALSE(cohort->backfill->Reserves(same, held));
   EXPECT_TRUE(cohort->backfill->Reserves(other, held));
   EXPECT_TRUE(isolated->backfill->Reserves(same, held));
-  EXPECT_FALSE(r.BuildCyclePolicies("cohort", "none", "plain")->backfill->reserves());
+  EXPECT_FALSE(r.BuildCyclePolicies(CyclePolicyNames{"cohort", "none", "plain"})->backfill->reserves());
+  // Fair share: with history (decayed) or now only; region objectives: weighted, cheapest, nearest.
+  const TenantUsage u{0.25, 0.5 * 86400, 86400, 2.0};
+  EXPECT_DOUBLE_EQ(cohort->fair_share->Share(u), (0.5 + 0.25) / 2.0);
+  EXPECT_DOUBLE_EQ(isolated->fair_share->Share(u), 0.25 / 2.0);
+  // USD per GPU-hour, ms; weights 1 and 0.02: near 4 + 0.1, middle 3 + 0.4, far 2 + 4.
+  const RegionOffer near{4.0, 5.0, 1.0, 0.02}, middle{3.0, 20.0, 1.0, 0.02}, far{2.0, 200.0, 1.0, 0.02};
+  auto best = [](const RegionObjective& o, std::vector<RegionOffer> offers) {
+    size_t b = 0;
+    for (size_t k = 1; k < offers.size(); ++k) b = o.Score(offers[k]) < o.Score(offers[b]) ? k : b;
+    return b;
+  };
+  auto cheapest = r.BuildCyclePolicies(CyclePolicyNames{"cohort", "easy", "plain", "drf", "cheapest"});
+  ASSERT_TRUE(cheapest.ok());
+  EXPECT_EQ(best(*cohort->region, {near, middle, far}), 1u);    // price-latency
+  EXPECT_EQ(best(*isolated->region, {near, middle, far}), 0u);  // nearest
+  EXPECT_EQ(best(*cheapest->region, {near, middle, far}), 2u);  // cheapest
   // Cost-aware preemption: only after the waiter waited its expected run; never a gang nor a larger job; only
   // when the victim's key exceeds the waiter's by the stop's cost. Plain: whenever the victim goes after.
   const PreemptionPolicy& ca = *cohort->preemption;

@@ -87,6 +87,44 @@ class PlainPreemption final : public PreemptionPolicy {
   bool Overtakes(const OvertakeCase& c) const override { return c.victim_key > c.waiter_key; }
 };
 
+// DRF over time: the dominant share integrated with a half-life plus the current one, per unit of weight.
+class DecayedDrf final : public FairSharePolicy {
+ public:
+  std::string_view name() const override { return "drf-decayed"; }
+  double Share(const TenantUsage& u) const override {
+    return (u.decayed_share_s / static_cast<double>(u.half_life_s) + u.dominant_share) / u.weight;
+  }
+};
+
+// Dominant resource fairness on what is used now only.
+class Drf final : public FairSharePolicy {
+ public:
+  std::string_view name() const override { return "drf"; }
+  double Share(const TenantUsage& u) const override { return u.dominant_share / u.weight; }
+};
+
+class PriceLatency final : public RegionObjective {
+ public:
+  std::string_view name() const override { return "price-latency"; }
+  double Score(const RegionOffer& r) const override {
+    return r.price_weight * r.price_per_gpu_hour + r.latency_weight * r.latency_ms;
+  }
+};
+
+// The cheapest region first; latency breaks ties.
+class Cheapest final : public RegionObjective {
+ public:
+  std::string_view name() const override { return "cheapest"; }
+  double Score(const RegionOffer& r) const override { return r.price_per_gpu_hour * 1e6 + r.latency_ms; }
+};
+
+// The region nearest the job's data and users first; price breaks ties.
+class Nearest final : public RegionObjective {
+ public:
+  std::string_view name() const override { return "nearest"; }
+  double Score(const RegionOffer& r) const override { return r.latency_ms * 1e6 + r.price_per_gpu_hour; }
+};
+
 template <typename Base, typename T>
 std::function<StatusOr<std::unique_ptr<Base>>()> Make() {
   return []() -> StatusOr<std::unique_ptr<Base>> { return std::unique_ptr<Base>(std::make_unique<T>()); };
@@ -102,6 +140,11 @@ void RegisterCyclePolicies(PluginRegistry& r) {
   r.AddBackfill("none", Make<BackfillPolicy, NoBackfillReservations>());
   r.AddPreemption("cost-aware", Make<PreemptionPolicy, CostAwarePreemption>());
   r.AddPreemption("plain", Make<PreemptionPolicy, PlainPreemption>());
+  r.AddFairShare("drf-decayed", Make<FairSharePolicy, DecayedDrf>());
+  r.AddFairShare("drf", Make<FairSharePolicy, Drf>());
+  r.AddRegionObjective("price-latency", Make<RegionObjective, PriceLatency>());
+  r.AddRegionObjective("cheapest", Make<RegionObjective, Cheapest>());
+  r.AddRegionObjective("nearest", Make<RegionObjective, Nearest>());
 }
 
 }  // namespace awan::policies
