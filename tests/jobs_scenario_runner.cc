@@ -85,7 +85,7 @@ Status RunJobScenarioText(const std::string& text, const std::string& source) {
         if (k == "policy")
           o.policy = v;
         else if (k == "isolated")
-          o.scheduler.admission = v == "1" ? "isolated" : "cohort";
+          o.scheduler.policies.admission = v == "1" ? "isolated" : "cohort";
         else if (k == "blind")
           o.scheduler.topology_aware = v != "1";
         else if (k == "min_run")
@@ -97,11 +97,11 @@ Status RunJobScenarioText(const std::string& text, const std::string& source) {
         else if (k == "preempt_interval")
           o.scheduler.preempt_interval_s = std::stoll(v);
         else if (k == "backfill")
-          o.scheduler.backfill = v;  // an unknown name fails when the scheduler is built
+          o.scheduler.policies.backfill = v;  // an unknown name fails when the scheduler is built
         else if (k == "max_preemptions")
           o.scheduler.max_preemptions = std::stoi(v);
         else if (k == "cost_aware")
-          o.scheduler.preemption = v == "1" ? "cost-aware" : "plain";
+          o.scheduler.policies.preemption = v == "1" ? "cost-aware" : "plain";
         else if (k == "aging")
           o.scheduler.aging = std::stod(v);
         else if (k == "cycle_period")

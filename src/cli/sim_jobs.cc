@@ -203,21 +203,21 @@ int RunSimJobs(const SimJobsArgs& a) {
       for (size_t k; (k = next.fetch_add(1)) < policies.size();) {
         sim::JobsSimOptions o;
         o.policy = policies[k];
-        if (a.isolated) o.scheduler.admission = "isolated";
+        if (a.isolated) o.scheduler.policies.admission = "isolated";
         o.scheduler.topology_aware = !a.topology_blind;
         o.scheduler.fair_share = a.fair_share;
-        o.scheduler.backfill = a.backfill;  // checked by the option
+        o.scheduler.policies.backfill = a.backfill;  // checked by the option
         o.scheduler.max_preemptions = a.max_preemptions;
         o.scheduler.aging = a.aging;
-        o.scheduler.preemption = a.preemption;
+        o.scheduler.policies.preemption = a.preemption;
         if (a.legacy) o.scheduler = LegacyStarvationOptions(o.scheduler);
         o.ticks = &ticks[k];
         o.target_load = a.target_load;
         o.catalog = catalog ? &*catalog : nullptr;
         o.ignore_residency = a.ignore_residency;
         o.scheduler.region_price_weight = a.price_weight;
-        o.scheduler.region_objective = a.region_objective;
-        o.scheduler.fair_share_policy = a.fair_share_policy;
+        o.scheduler.policies.region = a.region_objective;
+        o.scheduler.policies.fair_share = a.fair_share_policy;
         o.scheduler.region_latency_weight = a.latency_weight;
         audit::AuditChain chain;
         if (!a.audit_out.empty()) {

@@ -129,7 +129,7 @@ struct CyclePolicies {
   std::unique_ptr<RegionObjective> region;
 };
 
-// The names of the policies to build (SchedulerOptions carries them).
+// The names of the policies to build (SchedulerOptions::policies); the defaults are awan's.
 struct CyclePolicyNames {
   std::string admission = "cohort";
   std::string backfill = "easy";

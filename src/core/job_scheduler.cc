@@ -17,10 +17,10 @@ const char* WaitReasonName(WaitReason r) {
 }
 
 SchedulerOptions LegacyStarvationOptions(SchedulerOptions o) {
-  o.backfill = "none";
+  o.policies.backfill = "none";
   o.max_preemptions = 0;
   o.aging = 0;
-  o.preemption = "plain";
+  o.policies.preemption = "plain";
   o.max_starts_per_cycle = 0;
   return o;
 }

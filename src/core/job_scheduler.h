@@ -72,15 +72,8 @@ namespace awan {
 
 struct SchedulerOptions {
   // The stages' policies, by name from the PluginRegistry (core/cycle_policy.h; the built-ins are listed in
-  // policies/cycle/cycle_policies.h): admission "cohort" or "isolated" (each tenant on its own guarantee: no
-  // borrowing), backfill "easy", "conservative" or "none", preemption "cost-aware" or "plain", fair share
-  // "drf-decayed" or "drf" (used with fair_share on), region objective "price-latency", "cheapest" or
-  // "nearest".
-  std::string admission = "cohort";
-  std::string backfill = "easy";
-  std::string preemption = "cost-aware";
-  std::string fair_share_policy = "drf-decayed";
-  std::string region_objective = "price-latency";
+  // policies/cycle/cycle_policies.h).
+  CyclePolicyNames policies;
   bool topology_aware = true;  // false: gangs and victims placed topology-blind (for comparison)
   // The RunModel's parameters (core/run_model.h).
   double slowdown_supernode = 1.0, slowdown_block = 1.1, slowdown_zone = 1.3;

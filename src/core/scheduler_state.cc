@@ -23,9 +23,7 @@ StatusOr<std::unique_ptr<SchedulerState>> SchedulerState::Create(const Fleet& fl
     profile = s->BuildProfile();
   }
   if (!profile.ok()) return profile.status();
-  AWAN_ASSIGN_OR_RETURN(CyclePolicies policies, registry.BuildCyclePolicies(CyclePolicyNames{
-                                                    options.admission, options.backfill, options.preemption,
-                                                    options.fair_share_policy, options.region_objective}));
+  AWAN_ASSIGN_OR_RETURN(CyclePolicies policies, registry.BuildCyclePolicies(options.policies));
   s->fw_ = std::make_unique<Framework>(std::move(*profile));
   s->snap_ = std::make_unique<ClusterSnapshot>(fleet);
   s->order_ = std::move(order);

@@ -51,8 +51,8 @@ namespace {
 
 SchedulerOptions SchedulerOptionsOf(const ControlPlaneOptions& o) {
   SchedulerOptions s;
-  s.backfill = o.backfill;
-  s.preemption = o.preemption;
+  s.policies.backfill = o.backfill;
+  s.policies.preemption = o.preemption;
   return s;
 }
 

@@ -215,7 +215,7 @@ RC_GTEST_PROP(ResidencyProperty, NoPlacementEverViolatesResidency, ()) {
   o.policy = std::vector<std::string>{"fifo", "awan", "srtf",
                                       "tiresias"}[static_cast<size_t>(*rc::gen::inRange(0, 4))];
   o.scheduler.fair_share = *rc::gen::inRange(0, 2) == 1;
-  o.scheduler.admission = *rc::gen::inRange(0, 4) == 0 ? "isolated" : "cohort";
+  o.scheduler.policies.admission = *rc::gen::inRange(0, 4) == 0 ? "isolated" : "cohort";
   o.scheduler.min_run_s = *rc::gen::inRange(0, 300);
   o.scheduler.checkpoint_s = *rc::gen::inRange(0, 600);
   o.scheduler.preempt_interval_s = *rc::gen::inRange(1, 300);

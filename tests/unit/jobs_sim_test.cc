@@ -122,7 +122,7 @@ TEST(JobsSim, IdleQuotaIsLentInTheCohortButNotWhenIsolated) {
   ASSERT_TRUE(shared.ok());
   for (const JobOutcome& j : shared->jobs) EXPECT_EQ(j.start_s, 0);
   JobsSimOptions iso;
-  iso.scheduler.admission = "isolated";
+  iso.scheduler.policies.admission = "isolated";
   auto isolated = RunJobsSim(*f, jobs, iso);
   ASSERT_TRUE(isolated.ok());
   int late = 0;
@@ -219,9 +219,9 @@ TEST(JobsSimReservations, AGangBehindAStreamOfSmallJobsStartsWithEasyBackfill) {
   for (int k = 0; k < 2000; ++k) jobs.push_back(Job("s" + std::to_string(k), "a", 20 + 10 * k, 1000, 1, 1));
   JobsSimOptions o;
   o.policy = "fifo";
-  o.scheduler.backfill = "none";
+  o.scheduler.policies.backfill = "none";
   auto none = RunJobsSim(*f, jobs, o);
-  o.scheduler.backfill = "easy";
+  o.scheduler.policies.backfill = "easy";
   auto easy = RunJobsSim(*f, jobs, o);
   ASSERT_TRUE(none.ok() && easy.ok());
   const JobOutcome& g_none = none->jobs[64];
