@@ -1,0 +1,100 @@
+// The services file: the shipped ASEAN example reads, and every kind of mistake is refused with its place.
+#include "config/service_file.h"
+
+#include <gtest/gtest.h>
+
+#include "config/fleet_file.h"
+#include "model/hardware.h"
+
+namespace awan::config {
+namespace {
+
+std::unique_ptr<FleetFile> Asean() {
+  auto f = ReadFleetFile(std::string(AWAN_SOURCE_DIR) + "/examples/fleets/asean.yaml");
+  EXPECT_TRUE(f.ok()) << f.status().ToString();
+  return std::move(*f);
+}
+
+TEST(ServicesFile, TheShippedAseanServicesRead) {
+  auto fleet = Asean();
+  auto s = ReadServicesFile(std::string(AWAN_SOURCE_DIR) + "/examples/services/asean.yaml", fleet->fleet);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  ASSERT_EQ(s->models.size(), 3u);
+  ASSERT_EQ(s->services.size(), 5u);
+  const ServiceSpec& malay = s->services[1];
+  EXPECT_EQ(malay.name, "malay-assistant");
+  ASSERT_EQ(malay.shapes.size(), 3u);
+  EXPECT_EQ(malay.shapes[0].gpu_milli, GpuMilli(500));  // half an L40S
+  EXPECT_EQ(malay.shapes[0].tensor_parallel, 1);
+  EXPECT_EQ(s->services[0].shapes[1].tensor_parallel, 4);  // the 70B on 4 x H100
+  EXPECT_TRUE(s->services[2].scale_to_zero);               // min 0
+  EXPECT_EQ(s->services[2].min_replicas, 0);
+  EXPECT_EQ(s->services[3].reads, std::vector<std::string>{"my-health-data"});
+  const ServedModel* m = s->FindModel("llama-3.1-70b");
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->kv_bytes_per_token, 320 * 1024);
+}
+
+const char* kModels = R"(
+models:
+  - {name: m8, parameters_b: 8, weights_gib: 15, kv_kib_per_token: 128}
+  - {name: m70, parameters_b: 70, weights_gib: 131, kv_kib_per_token: 320}
+services:
+)";
+
+TEST(ServicesFile, MistakesAreRefusedWithTheirPlace) {
+  auto fleet = Asean();
+  const std::string ok_service =
+      "  - {name: s, tenant: t, model: m8, shapes: [{accelerator: H100, gpus: 1}], replicas: {max: 2}, "
+      "slo: {ttft_ms: 500, tpot_ms: 50}}\n";
+  ASSERT_TRUE(ParseServicesFile(std::string(kModels) + ok_service, "x.yaml", fleet->fleet).ok());
+  const std::pair<std::string, std::string> bad[] = {
+      {"model: m8,", "declares no model 'm9'"},
+      {"accelerator: H100,", "the fleet has no 'B200'"},
+      {"gpus: 1}", "a whole number of GPUs"},
+      {"replicas: {max: 2}", "min (3) above max (2)"},
+      {"ttft_ms: 500,", "ttft_ms: expected an integer"},
+      {"slo:", "unknown key 'sl0'"},
+  };
+  const std::string replace[] = {"model: m9,",     "accelerator: B200,",
+                                 "gpus: 1.5}",     "replicas: {min: 3, max: 2}",
+                                 "ttft_ms: fast,", "sl0:"};
+  for (size_t k = 0; k < std::size(bad); ++k) {
+    std::string text = ok_service;
+    text.replace(text.find(bad[k].first), bad[k].first.size(), replace[k]);
+    auto s = ParseServicesFile(std::string(kModels) + text, "x.yaml", fleet->fleet);
+    ASSERT_FALSE(s.ok()) << replace[k];
+    EXPECT_NE(s.status().message().find(bad[k].second), std::string::npos) << s.status().message();
+    EXPECT_NE(s.status().message().find("x.yaml:"), std::string::npos) << s.status().message();
+  }
+  // 131 GiB of weights do not fit one H100 (72 GB usable) but fit two H200s.
+  const std::string big =
+      "  - {name: b, tenant: t, model: m70, shapes: [{accelerator: H100, gpus: 1}], replicas: {max: 1}, "
+      "slo: {ttft_ms: 500, tpot_ms: 50}}\n";
+  auto too_big = ParseServicesFile(std::string(kModels) + big, "x.yaml", fleet->fleet);
+  ASSERT_FALSE(too_big.ok());
+  EXPECT_NE(too_big.status().message().find("cannot hold m70's weights"), std::string::npos)
+      << too_big.status().message();
+  std::string fits = big;
+  fits.replace(fits.find("H100, gpus: 1"), 13, "H200, gpus: 2");
+  EXPECT_TRUE(ParseServicesFile(std::string(kModels) + fits, "x.yaml", fleet->fleet).ok());
+  // Unknown user locations and duplicate services.
+  std::string users = ok_service;
+  users.insert(users.rfind('}'), ", users: [atlantis]");
+  auto u = ParseServicesFile(std::string(kModels) + users, "x.yaml", fleet->fleet);
+  ASSERT_FALSE(u.ok());
+  EXPECT_NE(u.status().message().find("no user location 'atlantis'"), std::string::npos);
+  auto twice = ParseServicesFile(std::string(kModels) + ok_service + ok_service, "x.yaml", fleet->fleet);
+  ASSERT_FALSE(twice.ok());
+  EXPECT_NE(twice.status().message().find("listed twice"), std::string::npos);
+}
+
+TEST(Hardware, DatasheetFiguresForTheKnownAccelerators) {
+  ASSERT_TRUE(FindHardware("H200").has_value());
+  EXPECT_DOUBLE_EQ(FindHardware("H200")->memory_gb, 141);
+  EXPECT_DOUBLE_EQ(FindHardware("H100")->hbm_tb_s, 3.35);
+  EXPECT_FALSE(FindHardware("B200").has_value());
+}
+
+}  // namespace
+}  // namespace awan::config
