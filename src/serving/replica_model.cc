@@ -1,0 +1,44 @@
+#include "serving/replica_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+namespace awan::serving {
+
+StatusOr<ReplicaModel> ReplicaModel::Create(const ServedModel& model, const AcceleratorHardware& hw, int gpus,
+                                            double gpu_fraction, ReplicaModelOptions o) {
+  if (gpus < 1 || gpu_fraction <= 0 || gpu_fraction > 1 || (gpus > 1 && gpu_fraction < 1))
+    return InvalidArgument("a replica runs on whole GPUs of one node, or on a fraction of one GPU");
+  const double share = gpus * gpu_fraction;  // GPUs' worth of memory, bandwidth and compute
+  ReplicaModel m;
+  m.params_ = model.parameters_b * 1e9;
+  m.weights_ = static_cast<double>(model.weight_bytes);
+  m.kv_ = static_cast<double>(model.kv_bytes_per_token);
+  m.flops_ = share * hw.bf16_dense_tflops * 1e12 * o.mfu;
+  m.bandwidth_ = share * hw.hbm_tb_s * 1e12 * o.mbu;
+  m.step_overhead_ = o.step_overhead_s;
+  m.tp_term_ = gpus > 1 ? 2.0 * o.layers * o.tp_allreduce_s * std::log2(static_cast<double>(gpus)) : 0.0;
+  const double memory = share * hw.memory_gb * 1e9 * o.memory_share;
+  if (memory <= m.weights_ || m.kv_ <= 0) {
+    return InvalidArgument(model.name + " does not fit " + std::to_string(share).substr(0, 4) + " x " +
+                           std::string(hw.name) + ": " +
+                           std::to_string(static_cast<int64_t>(m.weights_ / 1e9)) + " GB of weights, " +
+                           std::to_string(static_cast<int64_t>(memory / 1e9)) + " GB usable");
+  }
+  m.kv_capacity_ = static_cast<int64_t>((memory - m.weights_) / m.kv_);
+  return m;
+}
+
+double ReplicaModel::PrefillS(int64_t tokens) const {
+  const double compute = 2.0 * params_ * static_cast<double>(tokens) / flops_;
+  return std::max(compute, weights_ / bandwidth_) + tp_term_;
+}
+
+double ReplicaModel::DecodeStepS(int64_t batch, int64_t context_tokens) const {
+  const double memory = (weights_ + static_cast<double>(context_tokens) * kv_) / bandwidth_;
+  const double compute = 2.0 * params_ * static_cast<double>(batch) / flops_;
+  return std::max(memory, compute) + step_overhead_ + tp_term_;
+}
+
+}  // namespace awan::serving
