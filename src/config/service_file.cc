@@ -24,7 +24,8 @@ Status Names(const Reader& r, const YAML::Node& n, const std::string& what, std:
 
 StatusOr<ServedModel> ParseModel(const Reader& r, const YAML::Node& n) {
   AWAN_RETURN_IF_ERROR(r.ExpectMap(n, "model"));
-  AWAN_RETURN_IF_ERROR(r.OnlyKeys(n, "model", {"name", "parameters_b", "weights_gib", "kv_kib_per_token"}));
+  AWAN_RETURN_IF_ERROR(
+      r.OnlyKeys(n, "model", {"name", "parameters_b", "weights_gib", "kv_kib_per_token", "layers"}));
   ServedModel m;
   AWAN_ASSIGN_OR_RETURN(YAML::Node nm, r.Required(n, "name", "model"));
   AWAN_ASSIGN_OR_RETURN(m.name, r.String(nm, "model name"));
@@ -37,6 +38,10 @@ StatusOr<ServedModel> ParseModel(const Reader& r, const YAML::Node& n) {
   AWAN_ASSIGN_OR_RETURN(YAML::Node kv, r.Required(n, "kv_kib_per_token", what));
   AWAN_ASSIGN_OR_RETURN(double kib, r.Number(kv, what + " kv_kib_per_token", 0.001, 1e6));
   m.kv_bytes_per_token = std::llround(kib * 1024);
+  if (n["layers"]) {
+    AWAN_ASSIGN_OR_RETURN(int64_t layers, r.Int(n["layers"], what + " layers", 1, 1000));
+    m.layers = static_cast<int>(layers);
+  }
   return m;
 }
 

@@ -22,6 +22,7 @@ struct ServedModel {
   double parameters_b = 0;         // billions of parameters
   int64_t weight_bytes = 0;        // in the serving precision
   int64_t kv_bytes_per_token = 0;  // 2 x layers x KV heads x head dim x bytes per element
+  int layers = 0;  // transformer layers (tensor parallelism all-reduces twice per layer); 0: unknown
 };
 
 // How one replica runs on one accelerator model.

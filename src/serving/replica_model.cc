@@ -18,7 +18,8 @@ StatusOr<ReplicaModel> ReplicaModel::Create(const ServedModel& model, const Acce
   m.flops_ = share * hw.bf16_dense_tflops * 1e12 * o.mfu;
   m.bandwidth_ = share * hw.hbm_tb_s * 1e12 * o.mbu;
   m.step_overhead_ = o.step_overhead_s;
-  m.tp_term_ = gpus > 1 ? 2.0 * o.layers * o.tp_allreduce_s * std::log2(static_cast<double>(gpus)) : 0.0;
+  const int layers = model.layers > 0 ? model.layers : o.layers;
+  m.tp_term_ = gpus > 1 ? 2.0 * layers * o.tp_allreduce_s * std::log2(static_cast<double>(gpus)) : 0.0;
   const double memory = share * hw.memory_gb * 1e9 * o.memory_share;
   if (memory <= m.weights_ || m.kv_ <= 0) {
     return InvalidArgument(model.name + " does not fit " + std::to_string(share).substr(0, 4) + " x " +

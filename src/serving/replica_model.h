@@ -21,12 +21,14 @@
 
 namespace awan::serving {
 
+// Defaults calibrated against published A100 measurements (docs/benchmarks.md §8), within the ranges the
+// inference reference gives (MFU 0.4-0.6, MBU 0.6-0.8).
 struct ReplicaModelOptions {
-  double mfu = 0.5;                 // model FLOPs utilization in prefill (0.4-0.6 in practice)
-  double mbu = 0.7;                 // memory bandwidth utilization in decode (0.6-0.8)
-  double step_overhead_s = 0.003;   // per iteration: scheduling, sampling, kernel launches
-  double tp_allreduce_s = 0.00002;  // per layer and all-reduce hop, tensor parallel only (NVLink, one node)
-  int layers = 32;                  // for the TP term: all-reduces per step = 2 x layers
+  double mfu = 0.6;                 // model FLOPs utilization in prefill
+  double mbu = 0.7;                 // memory bandwidth utilization in decode
+  double step_overhead_s = 0.001;   // per iteration: scheduling, sampling, kernel launches
+  double tp_allreduce_s = 0.00002;  // per all-reduce and hop (log2 tp hops), tensor parallel only (NVLink)
+  int layers = 32;                  // when the model does not say: all-reduces per step = 2 x layers
   double memory_share = 0.9;        // of GPU memory for weights and KV cache
 };
 
@@ -37,8 +39,10 @@ class ReplicaModel {
   static StatusOr<ReplicaModel> Create(const ServedModel& model, const AcceleratorHardware& hw, int gpus,
                                        double gpu_fraction, ReplicaModelOptions o = {});
 
-  // Seconds to prefill `tokens` prompt tokens in one iteration.
+  // Seconds to prefill `tokens` prompt tokens in one iteration (without the iteration's step overhead).
   double PrefillS(int64_t tokens) const;
+  // Seconds to the first token of a lone request with a `tokens`-token prompt: its prefill iteration.
+  double FirstTokenS(int64_t tokens) const { return PrefillS(tokens) + step_overhead_; }
   // Seconds of one decode step for `batch` sequences holding `context_tokens` tokens of KV cache in all.
   double DecodeStepS(int64_t batch, int64_t context_tokens) const;
   // Tokens of KV cache the replica holds (prompt and generated tokens of all running sequences).
