@@ -92,9 +92,11 @@ int Main(int argc, char** argv) {
     };
     fmt::print(
         "\njob cycle stages (awan sim jobs / awan serve):\n  ordering     {}\n  admission    {}\n"
-        "  backfill     {}\n  preemption   {}\n  fair share   {}\n  region       {}\n",
+        "  backfill     {}\n  preemption   {}\n  fair share   {}\n  region       {}\n\nservices:\n"
+        "  autoscaler   {}\n",
         join(policies::QueueOrderNames()), join(r.AdmissionNames()), join(r.BackfillNames()),
-        join(r.PreemptionNames()), join(r.FairShareNames()), join(r.RegionObjectiveNames()));
+        join(r.PreemptionNames()), join(r.FairShareNames()), join(r.RegionObjectiveNames()),
+        join(r.AutoscalerNames()));
     return 0;
   }
   return 2;

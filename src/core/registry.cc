@@ -43,6 +43,11 @@ StatusOr<CyclePolicies> PluginRegistry::BuildCyclePolicies(const CyclePolicyName
   return p;
 }
 
+StatusOr<std::unique_ptr<Autoscaler>> PluginRegistry::BuildAutoscaler(const std::string& name) const {
+  return BuildNamed(autoscalers_, "autoscaler", name);
+}
+
+std::vector<std::string> PluginRegistry::AutoscalerNames() const { return Keys(autoscalers_); }
 std::vector<std::string> PluginRegistry::AdmissionNames() const { return Keys(admissions_); }
 std::vector<std::string> PluginRegistry::BackfillNames() const { return Keys(backfills_); }
 std::vector<std::string> PluginRegistry::PreemptionNames() const { return Keys(preemptions_); }

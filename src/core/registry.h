@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "core/autoscaler.h"
 #include "core/cycle_policy.h"
 #include "core/profile.h"
 #include "core/queue_order.h"
@@ -56,12 +57,16 @@ class PluginRegistry {
   using PreemptionFactory = std::function<StatusOr<std::unique_ptr<PreemptionPolicy>>()>;
   using FairShareFactory = std::function<StatusOr<std::unique_ptr<FairSharePolicy>>()>;
   using RegionFactory = std::function<StatusOr<std::unique_ptr<RegionObjective>>()>;
+  using AutoscalerFactory = std::function<StatusOr<std::unique_ptr<Autoscaler>>()>;
   void AddOrdering(std::string name, OrderingFactory f) { orderings_[std::move(name)] = std::move(f); }
   void AddAdmission(std::string name, AdmissionFactory f) { admissions_[std::move(name)] = std::move(f); }
   void AddBackfill(std::string name, BackfillFactory f) { backfills_[std::move(name)] = std::move(f); }
   void AddPreemption(std::string name, PreemptionFactory f) { preemptions_[std::move(name)] = std::move(f); }
   void AddFairShare(std::string name, FairShareFactory f) { fair_shares_[std::move(name)] = std::move(f); }
   void AddRegionObjective(std::string name, RegionFactory f) { regions_[std::move(name)] = std::move(f); }
+  void AddAutoscaler(std::string name, AutoscalerFactory f) { autoscalers_[std::move(name)] = std::move(f); }
+  StatusOr<std::unique_ptr<Autoscaler>> BuildAutoscaler(const std::string& name) const;
+  std::vector<std::string> AutoscalerNames() const;
   // NotFound (listing the known names) for a name not registered.
   StatusOr<std::unique_ptr<QueueOrder>> BuildOrdering(const std::string& name) const;
   StatusOr<CyclePolicies> BuildCyclePolicies(const CyclePolicyNames& names) const;
@@ -94,6 +99,7 @@ class PluginRegistry {
   std::map<std::string, PreemptionFactory> preemptions_;
   std::map<std::string, FairShareFactory> fair_shares_;
   std::map<std::string, RegionFactory> regions_;
+  std::map<std::string, AutoscalerFactory> autoscalers_;
 };
 
 }  // namespace awan

@@ -14,6 +14,7 @@
 #include "policies/ordering/orderings.h"
 #include "policies/packing/gpu_packing_score.h"
 #include "policies/random/random_score.h"
+#include "serving/autoscalers.h"
 
 namespace awan::policies {
 namespace {
@@ -52,6 +53,7 @@ ProfileConfig Single(std::string name, std::string description, std::string scor
 void RegisterBuiltins(PluginRegistry& r) {
   RegisterOrderings(r);
   RegisterCyclePolicies(r);
+  serving::RegisterAutoscalers(r);
   r.AddFilter("NodeResourcesFit", [](const PluginContext&) -> StatusOr<std::unique_ptr<FilterPlugin>> {
     return std::make_unique<NodeResourcesFit>();
   });
