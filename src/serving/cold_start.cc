@@ -1,0 +1,53 @@
+#include "serving/cold_start.h"
+
+namespace awan::serving {
+
+const char* WeightSourceName(WeightSource s) {
+  switch (s) {
+    case WeightSource::kObjectStore:
+      return "object-store";
+    case WeightSource::kNodeNvme:
+      return "nvme";
+    case WeightSource::kHostDram:
+      return "dram";
+    case WeightSource::kPeerGpu:
+      return "peer";
+  }
+  return "?";
+}
+
+ColdStart EstimateColdStart(bool image_cached, int64_t image_bytes, WeightSource source, int64_t weight_bytes,
+                            const ColdStartOptions& o) {
+  ColdStart c;
+  c.schedule_s = o.schedule_s;
+  if (!image_cached) {
+    const double pulled = static_cast<double>(image_bytes) * (o.lazy_image ? o.lazy_fraction : 1.0);
+    c.image_s = pulled / o.registry_bytes_per_s;
+  }
+  const double rate = source == WeightSource::kObjectStore ? o.object_store_bytes_per_s
+                      : source == WeightSource::kNodeNvme  ? o.nvme_bytes_per_s
+                      : source == WeightSource::kHostDram  ? o.dram_bytes_per_s
+                                                           : o.peer_bytes_per_s;
+  c.weights_s = static_cast<double>(weight_bytes) / rate;
+  c.init_s = o.engine_init_s;
+  return c;
+}
+
+bool NodeCache::Use(const std::string& key, int64_t bytes) {
+  if (auto it = index_.find(key); it != index_.end()) {
+    lru_.splice(lru_.begin(), lru_, it->second);
+    return true;
+  }
+  if (bytes > capacity_) return false;
+  while (used_ + bytes > capacity_ && !lru_.empty()) {
+    used_ -= lru_.back().bytes;
+    index_.erase(lru_.back().key);
+    lru_.pop_back();
+  }
+  lru_.push_front({key, bytes});
+  index_[key] = lru_.begin();
+  used_ += bytes;
+  return false;
+}
+
+}  // namespace awan::serving
