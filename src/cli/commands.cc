@@ -93,10 +93,10 @@ int Main(int argc, char** argv) {
     fmt::print(
         "\njob cycle stages (awan sim jobs / awan serve):\n  ordering     {}\n  admission    {}\n"
         "  backfill     {}\n  preemption   {}\n  fair share   {}\n  region       {}\n\nservices:\n"
-        "  autoscaler   {}\n",
+        "  autoscaler   {}\n  router       {}\n",
         join(policies::QueueOrderNames()), join(r.AdmissionNames()), join(r.BackfillNames()),
         join(r.PreemptionNames()), join(r.FairShareNames()), join(r.RegionObjectiveNames()),
-        join(r.AutoscalerNames()));
+        join(r.AutoscalerNames()), join(r.RouterNames()));
     return 0;
   }
   return 2;

@@ -48,6 +48,12 @@ StatusOr<std::unique_ptr<Autoscaler>> PluginRegistry::BuildAutoscaler(const std:
 }
 
 std::vector<std::string> PluginRegistry::AutoscalerNames() const { return Keys(autoscalers_); }
+
+StatusOr<std::unique_ptr<Router>> PluginRegistry::BuildRouter(const std::string& name) const {
+  return BuildNamed(routers_, "router", name);
+}
+
+std::vector<std::string> PluginRegistry::RouterNames() const { return Keys(routers_); }
 std::vector<std::string> PluginRegistry::AdmissionNames() const { return Keys(admissions_); }
 std::vector<std::string> PluginRegistry::BackfillNames() const { return Keys(backfills_); }
 std::vector<std::string> PluginRegistry::PreemptionNames() const { return Keys(preemptions_); }

@@ -15,6 +15,7 @@
 #include "core/cycle_policy.h"
 #include "core/profile.h"
 #include "core/queue_order.h"
+#include "core/router.h"
 #include "model/fleet.h"
 #include "model/workload.h"
 
@@ -58,6 +59,7 @@ class PluginRegistry {
   using FairShareFactory = std::function<StatusOr<std::unique_ptr<FairSharePolicy>>()>;
   using RegionFactory = std::function<StatusOr<std::unique_ptr<RegionObjective>>()>;
   using AutoscalerFactory = std::function<StatusOr<std::unique_ptr<Autoscaler>>()>;
+  using RouterFactory = std::function<StatusOr<std::unique_ptr<Router>>()>;
   void AddOrdering(std::string name, OrderingFactory f) { orderings_[std::move(name)] = std::move(f); }
   void AddAdmission(std::string name, AdmissionFactory f) { admissions_[std::move(name)] = std::move(f); }
   void AddBackfill(std::string name, BackfillFactory f) { backfills_[std::move(name)] = std::move(f); }
@@ -67,6 +69,9 @@ class PluginRegistry {
   void AddAutoscaler(std::string name, AutoscalerFactory f) { autoscalers_[std::move(name)] = std::move(f); }
   StatusOr<std::unique_ptr<Autoscaler>> BuildAutoscaler(const std::string& name) const;
   std::vector<std::string> AutoscalerNames() const;
+  void AddRouter(std::string name, RouterFactory f) { routers_[std::move(name)] = std::move(f); }
+  StatusOr<std::unique_ptr<Router>> BuildRouter(const std::string& name) const;
+  std::vector<std::string> RouterNames() const;
   // NotFound (listing the known names) for a name not registered.
   StatusOr<std::unique_ptr<QueueOrder>> BuildOrdering(const std::string& name) const;
   StatusOr<CyclePolicies> BuildCyclePolicies(const CyclePolicyNames& names) const;
@@ -100,6 +105,7 @@ class PluginRegistry {
   std::map<std::string, FairShareFactory> fair_shares_;
   std::map<std::string, RegionFactory> regions_;
   std::map<std::string, AutoscalerFactory> autoscalers_;
+  std::map<std::string, RouterFactory> routers_;
 };
 
 }  // namespace awan

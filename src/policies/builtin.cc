@@ -15,6 +15,7 @@
 #include "policies/packing/gpu_packing_score.h"
 #include "policies/random/random_score.h"
 #include "serving/autoscalers.h"
+#include "serving/routers.h"
 
 namespace awan::policies {
 namespace {
@@ -54,6 +55,7 @@ void RegisterBuiltins(PluginRegistry& r) {
   RegisterOrderings(r);
   RegisterCyclePolicies(r);
   serving::RegisterAutoscalers(r);
+  serving::RegisterRouters(r);
   r.AddFilter("NodeResourcesFit", [](const PluginContext&) -> StatusOr<std::unique_ptr<FilterPlugin>> {
     return std::make_unique<NodeResourcesFit>();
   });
