@@ -13,15 +13,6 @@ namespace {
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 constexpr double kRuntimeShare = 0.9;  // of a replica's GPU memory, what weights and KV cache may use
 
-Status Names(const Reader& r, const YAML::Node& n, const std::string& what, std::vector<std::string>* out) {
-  AWAN_RETURN_IF_ERROR(r.ExpectList(n, what));
-  for (const YAML::Node& v : n) {
-    AWAN_ASSIGN_OR_RETURN(std::string s, r.String(v, what));
-    out->push_back(std::move(s));
-  }
-  return Status::Ok();
-}
-
 StatusOr<ServedModel> ParseModel(const Reader& r, const YAML::Node& n) {
   AWAN_RETURN_IF_ERROR(r.ExpectMap(n, "model"));
   AWAN_RETURN_IF_ERROR(
@@ -156,13 +147,13 @@ StatusOr<ServiceSpec> ParseService(const Reader& r, const YAML::Node& n, const F
     s.priority = static_cast<int>(p);
   }
   if (n["users"]) {
-    AWAN_RETURN_IF_ERROR(Names(r, n["users"], what + " users", &s.users));
+    AWAN_RETURN_IF_ERROR(r.Strings(n["users"], what + " users", &s.users));
     for (const std::string& u : s.users) {
       if (!fleet.HasUserLocation(u))
         return r.Error(n["users"], what + " users: the fleet declares no user location '" + u + "'");
     }
   }
-  if (n["reads"]) AWAN_RETURN_IF_ERROR(Names(r, n["reads"], what + " reads", &s.reads));
+  if (n["reads"]) AWAN_RETURN_IF_ERROR(r.Strings(n["reads"], what + " reads", &s.reads));
   return s;
 }
 

@@ -14,15 +14,6 @@ namespace {
 
 constexpr int64_t kMaxSeconds = int64_t{1} << 40;
 
-Status Names(const Reader& r, const YAML::Node& n, const std::string& what, std::vector<std::string>* out) {
-  AWAN_RETURN_IF_ERROR(r.ExpectList(n, what));
-  for (const YAML::Node& v : n) {
-    AWAN_ASSIGN_OR_RETURN(std::string s, r.String(v, what));
-    out->push_back(std::move(s));
-  }
-  return Status::Ok();
-}
-
 bool HasRegion(const Fleet& fleet, const std::string& name) {
   for (uint32_t i = 0; i < fleet.region_count(); ++i) {
     if (fleet.topology().DomainName(TopologyLevel::kRegion, DomainId(i)) == name) return true;
@@ -103,8 +94,8 @@ Status ParseJobShape(const Reader& r, const YAML::Node& n, const std::string& wh
     else
       return r.Error(n["topology"], what + " topology: expected supernode, block or zone, got '" + t + "'");
   }
-  if (n["reads"]) AWAN_RETURN_IF_ERROR(Names(r, n["reads"], what + " reads", &j->reads));
-  if (n["writes"]) AWAN_RETURN_IF_ERROR(Names(r, n["writes"], what + " writes", &j->writes));
+  if (n["reads"]) AWAN_RETURN_IF_ERROR(r.Strings(n["reads"], what + " reads", &j->reads));
+  if (n["writes"]) AWAN_RETURN_IF_ERROR(r.Strings(n["writes"], what + " writes", &j->writes));
   if (n["user"]) {
     AWAN_ASSIGN_OR_RETURN(j->user_location, r.String(n["user"], what + " user"));
     if (!fleet.HasUserLocation(j->user_location)) {

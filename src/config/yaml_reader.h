@@ -8,6 +8,7 @@
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 #include "model/fleet.h"
@@ -62,6 +63,16 @@ class Reader {
   StatusOr<std::string> String(const YAML::Node& v, const std::string& what) const {
     if (!v.IsScalar() || v.Scalar().empty()) return Error(v, what + ": expected a non-empty string");
     return v.Scalar();
+  }
+
+  // A list of non-empty strings, appended to `out`.
+  Status Strings(const YAML::Node& n, const std::string& what, std::vector<std::string>* out) const {
+    AWAN_RETURN_IF_ERROR(ExpectList(n, what));
+    for (const YAML::Node& v : n) {
+      AWAN_ASSIGN_OR_RETURN(std::string s, String(v, what));
+      out->push_back(std::move(s));
+    }
+    return Status::Ok();
   }
 
   StatusOr<int64_t> Int(const YAML::Node& v, const std::string& what, int64_t lo, int64_t hi) const {
