@@ -6,6 +6,7 @@
 #include "cli/serve.h"
 #include "cli/sim_jobs.h"
 #include "cli/sim_openb.h"
+#include "cli/sim_serve.h"
 #include "cli/sovereignty.h"
 #include "policies/builtin.h"
 #include "policies/ordering/orderings.h"
@@ -23,6 +24,8 @@ int Main(int argc, char** argv) {
   AddSimOpenb(*sim, sim_openb);
   SimJobsArgs sim_jobs;
   AddSimJobs(*sim, sim_jobs);
+  SimServeArgs sim_serve;
+  AddSimServe(*sim, sim_serve);
 
   CLI::App* gen = app.add_subcommand("generate", "Generate example fleets and workloads");
   gen->require_subcommand(1);
@@ -30,6 +33,8 @@ int Main(int argc, char** argv) {
   AddGenerate(*gen, gen_args);
   GenerateWorkloadArgs gen_workload;
   AddGenerateWorkload(*gen, gen_workload);
+  GenerateRequestsArgs gen_requests;
+  AddGenerateRequests(*gen, gen_requests);
 
   CLI::App* audit = app.add_subcommand("audit", "Audit logs of placement decisions");
   audit->require_subcommand(1);
@@ -65,8 +70,10 @@ int Main(int argc, char** argv) {
   }
   if (sim->got_subcommand("openb")) return RunSimOpenb(sim_openb);
   if (sim->got_subcommand("jobs")) return RunSimJobs(sim_jobs);
+  if (sim->got_subcommand("serve")) return RunSimServe(sim_serve);
   if (gen->got_subcommand("example")) return RunGenerate(gen_args);
   if (gen->got_subcommand("workload")) return RunGenerateWorkload(gen_workload);
+  if (gen->got_subcommand("requests")) return RunGenerateRequests(gen_requests);
   if (audit->got_subcommand("verify")) return RunAuditVerify(audit_verify);
   if (app.got_subcommand("explain")) return RunExplain(explain);
   if (app.got_subcommand("serve")) return RunServe(serve);

@@ -1,5 +1,5 @@
 // Autoscaler: how many replicas a service wants, from what its replicas report (issue 17). One interface for
-// every scaler (hpa, kpa, rayserve, aibrix; later oracle and awan), chosen by name from the PluginRegistry
+// every scaler (hpa, kpa, rayserve, aibrix, oracle, awan), chosen by name from the PluginRegistry
 // and driven alike by the simulator and the gateway. The implementations are in src/serving/autoscalers.h.
 //
 // Contract: deterministic given the samples and decisions it was given (time comes in the calls, never from
@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string_view>
 
@@ -14,16 +15,27 @@ namespace awan {
 
 // What the replicas of a service report at one instant: requests in flight (running and waiting) over the
 // ready replicas, and how many replicas are ready (replicas still starting are left out, as HPA does).
+// Also the request rate that arrived since the previous sample (what a predictive scaler forecasts from), in
+// requests of the mix capacity_rps was computed for: a burst of long prompts counts for the requests of that
+// mix it takes to bring as many tokens.
 struct ScaleSample {
   int64_t at_ms = 0;
   double in_flight = 0;
   int ready = 0;
+  double arrival_rps = 0;
 };
 
-// The service's bounds and its per-replica target for the metric (requests in flight per replica).
+// The service's bounds and its per-replica target for the metric (requests in flight per replica), and
+// what the replica model says (the hints the SLO-aware scalers use; the baselines read only the target).
 struct ScaleBounds {
   int min = 0, max = 1;
   double target = 1;
+  double capacity_rps = 0;    // requests/s one replica serves within the SLO; 0: unknown
+  int64_t cold_start_ms = 0;  // expected from a scale-up decision to a ready replica where it would land
+  // The arrivals to come: the rate of the busiest aligned 10 s that overlap [from, to), in requests of the
+  // mix capacity_rps was computed for (as ScaleSample::arrival_rps). Known only to the reference oracle, and
+  // only in the simulator (which has the trace); empty otherwise.
+  std::function<double(int64_t from_ms, int64_t to_ms)> future_rps;
 };
 
 class Autoscaler {

@@ -156,6 +156,101 @@ class AiBrix final : public Autoscaler {
   int ready_ = 0;
 };
 
+// The reference: it knows every future arrival (ScaleBounds::future_rps). Every second it wants the fewest
+// replicas the replica model says serve the busiest 10 s between now and one cold start plus a minute ahead,
+// so each replica is ready before its load arrives and gone once no window needs it.
+class Oracle final : public Autoscaler {
+ public:
+  std::string_view name() const override { return "oracle"; }
+  int64_t period_ms() const override { return 1000; }
+  void Observe(const ScaleSample&) override {}
+  std::unique_ptr<Autoscaler> Clone() const override { return std::make_unique<Oracle>(*this); }
+  int Decide(int64_t now_ms, int current, const ScaleBounds& b) override {
+    if (!b.future_rps || b.capacity_rps <= 0) return Clamp(current, b);
+    const double peak = b.future_rps(now_ms, now_ms + b.cold_start_ms + 60000);
+    return Clamp(CeilCount(peak / b.capacity_rps), b);
+  }
+};
+
+// awan's scaler: SLO-aware (the replica model's requests/s per replica within the SLO, capacity_rps, turns
+// a rate into replicas), predictive (it provisions for the highest of: the busiest 10 s of the last 2 min,
+// the last 30 s projected along the last two minutes' trend, and the same time yesterday scaled by how today
+// compares, once a day of history exists), cold-start-aware (it forecasts one cold start plus one period
+// ahead, where a replica decided now would be ready), and guarded: when more requests are in flight than the
+// ready replicas hold within the SLO, it adds what they need. Down only to the highest want of the last
+// 120 s (no oscillation on noise); to zero only after a minute without arrivals.
+class AwanScaler final : public Autoscaler {
+ public:
+  std::string_view name() const override { return "awan"; }
+  int64_t period_ms() const override { return 5000; }
+  std::unique_ptr<Autoscaler> Clone() const override { return std::make_unique<AwanScaler>(*this); }
+  void Observe(const ScaleSample& s) override {
+    rates_.push_back({s.at_ms, s.arrival_rps});
+    while (!rates_.empty() && rates_.front().first <= s.at_ms - 180000) rates_.pop_front();
+    in_flight_ = s.in_flight, ready_ = s.ready;
+    const int64_t minute = s.at_ms / 60000;
+    if (minute != minute_ && minute_ >= 0) {
+      minutes_.push_back({minute_, minute_n_ > 0 ? minute_sum_ / minute_n_ : 0});
+      for (int64_t m = minute_ + 1; m < minute; ++m) minutes_.push_back({m, 0});  // minutes without samples
+      while (minutes_.size() > 2 * 1440 + 10) minutes_.pop_front();
+      minute_sum_ = 0, minute_n_ = 0;
+    }
+    minute_ = minute, minute_sum_ += s.arrival_rps, ++minute_n_;
+  }
+  int Decide(int64_t now_ms, int current, const ScaleBounds& b) override {
+    int want = 0;
+    if (b.capacity_rps > 0) {
+      const double forecast = Forecast(now_ms, b.cold_start_ms + period_ms());
+      want = CeilCount(forecast / b.capacity_rps);
+      if (want == 0 && Mean(now_ms - 60000, now_ms) > 0) want = 1;
+    }
+    if (b.target > 0 && in_flight_ > std::max(ready_, 0) * b.target)
+      want = std::max(want, CeilCount(in_flight_ / b.target));
+    wants_.push_back({now_ms, want});
+    while (!wants_.empty() && wants_.front().first <= now_ms - 120000) wants_.pop_front();
+    int down = want;
+    for (const auto& [at, w] : wants_) down = std::max(down, w);
+    return Clamp(want >= current ? want : std::min(current, down), b);
+  }
+
+ private:
+  // Mean arrival rate of the samples in (from, to].
+  double Mean(int64_t from, int64_t to) const {
+    double sum = 0;
+    int n = 0;
+    for (const auto& [at, r] : rates_)
+      if (at > from && at <= to) sum += r, ++n;
+    return n == 0 ? 0 : sum / n;
+  }
+  double Forecast(int64_t now_ms, int64_t horizon_ms) const {
+    double peak = 0;
+    for (int64_t end = now_ms; end > now_ms - 120000; end -= 10000)
+      peak = std::max(peak, Mean(end - 10000, end));
+    const double level = Mean(now_ms - 30000, now_ms);
+    const double trend = (Mean(now_ms - 60000, now_ms) - Mean(now_ms - 120000, now_ms - 60000)) / 60000.0;
+    const double projected = level + std::max(0.0, trend) * static_cast<double>(horizon_ms);
+    double seasonal = 0;
+    const double then = Yesterday((now_ms + horizon_ms) / 60000), now_then = Yesterday(now_ms / 60000);
+    if (then >= 0 && now_then > 0) seasonal = then * std::clamp(level / now_then, 0.5, 2.0);
+    return std::max({peak, projected, seasonal});
+  }
+  // The mean rate of the same minute one day earlier; -1 without that much history.
+  double Yesterday(int64_t minute) const {
+    const int64_t m = minute - 1440;
+    if (minutes_.empty() || m < minutes_.front().first || m > minutes_.back().first) return -1;
+    return minutes_[static_cast<size_t>(m - minutes_.front().first)].second;
+  }
+
+  std::deque<std::pair<int64_t, double>> rates_;    // (at, arrivals/s) of the last three minutes
+  std::deque<std::pair<int64_t, double>> minutes_;  // (minute, mean rate), consecutive, the last two days
+  int64_t minute_ = -1;
+  double minute_sum_ = 0;
+  int minute_n_ = 0;
+  double in_flight_ = 0;
+  int ready_ = 0;
+  std::deque<std::pair<int64_t, int>> wants_;
+};
+
 template <typename T>
 PluginRegistry::AutoscalerFactory Make() {
   return []() -> StatusOr<std::unique_ptr<Autoscaler>> {
@@ -170,6 +265,8 @@ void RegisterAutoscalers(PluginRegistry& r) {
   r.AddAutoscaler("kpa", Make<Kpa>());
   r.AddAutoscaler("rayserve", Make<RayServe>());
   r.AddAutoscaler("aibrix", Make<AiBrix>());
+  r.AddAutoscaler("oracle", Make<Oracle>());
+  r.AddAutoscaler("awan", Make<AwanScaler>());
 }
 
 }  // namespace awan::serving

@@ -33,6 +33,19 @@ ColdStart EstimateColdStart(bool image_cached, int64_t image_bytes, WeightSource
   return c;
 }
 
+NodeCache::NodeCache(const NodeCache& other)
+    : capacity_(other.capacity_), used_(other.used_), lru_(other.lru_) {
+  for (auto it = lru_.begin(); it != lru_.end(); ++it) index_[it->key] = it;
+}
+
+NodeCache& NodeCache::operator=(const NodeCache& other) {
+  if (this != &other) {
+    NodeCache copy(other);
+    *this = std::move(copy);
+  }
+  return *this;
+}
+
 bool NodeCache::Use(const std::string& key, int64_t bytes) {
   if (auto it = index_.find(key); it != index_.end()) {
     lru_.splice(lru_.begin(), lru_, it->second);

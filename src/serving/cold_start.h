@@ -50,6 +50,11 @@ ColdStart EstimateColdStart(bool image_cached, int64_t image_bytes, WeightSource
 class NodeCache {
  public:
   explicit NodeCache(int64_t capacity_bytes) : capacity_(capacity_bytes) {}
+  // Copies rebuild the index (it points into the list); moves keep it.
+  NodeCache(const NodeCache& other);
+  NodeCache& operator=(const NodeCache& other);
+  NodeCache(NodeCache&&) noexcept = default;
+  NodeCache& operator=(NodeCache&&) noexcept = default;
   bool Contains(const std::string& key) const { return index_.count(key) > 0; }
   // Uses `key` (`bytes` large): true if it was cached (a hit, now the most recent); else it is added,
   // evicting the least recently used until it fits (an item larger than the cache is not kept).

@@ -42,4 +42,45 @@ double ReplicaModel::DecodeStepS(int64_t batch, int64_t context_tokens) const {
   return std::max(memory, compute) + step_overhead_ + tp_term_;
 }
 
+double ReplicaModel::IterationS(int64_t prefill_tokens, int64_t batch, int64_t context_tokens) const {
+  const double memory = (weights_ + static_cast<double>(context_tokens) * kv_) / bandwidth_;
+  const double compute = 2.0 * params_ * static_cast<double>(prefill_tokens + batch) / flops_;
+  return std::max(memory, compute) + step_overhead_ + tp_term_;
+}
+
+int64_t TokenBudget(const ReplicaModel& m, const ServiceSlo& slo, int64_t max_batched_tokens,
+                    double headroom) {
+  const double tokens = headroom * static_cast<double>(slo.tpot_ms) / 1000 / m.ComputeSPerToken();
+  return std::clamp<int64_t>(static_cast<int64_t>(tokens), std::min<int64_t>(256, max_batched_tokens),
+                             max_batched_tokens);
+}
+
+SloCapacity CapacityWithinSlo(const ReplicaModel& m, double prompt_tokens, double output_tokens,
+                              const ServiceSlo& slo, int64_t max_batched_tokens, int max_seqs,
+                              double headroom) {
+  SloCapacity best;
+  const double out = std::max(1.0, output_tokens), prompt = std::max(1.0, prompt_tokens);
+  const auto budget = static_cast<double>(max_batched_tokens);
+  for (int b = 1; b <= max_seqs && b < budget; ++b) {
+    const double prefill_per_iter =
+        b * prompt / out;  // the prompts of the requests that replace finished ones
+    const double rho = prefill_per_iter / (budget - b);  // share of the prefill room they use
+    if (rho >= 1) break;
+    if (static_cast<double>(b) * (prompt + out) > static_cast<double>(m.KvCapacityTokens())) break;
+    const auto context = static_cast<int64_t>(b * (prompt + out / 2));
+    const double t = m.IterationS(static_cast<int64_t>(prefill_per_iter), b, context);
+    // The first token: the prompt's own chunks, stretched by the prompts queued before it (a queue at
+    // utilization rho waits rho / (1 - rho) service times on average); kept within half the objective, for
+    // the tail.
+    const double own = std::ceil(prompt / (budget - b)) * t;
+    const double miss = std::clamp(1 - slo.attainment_pct / 100, 1e-4, 0.5);
+    const double ttft_tail = own / (1 - rho) * std::log(1 / miss);
+    if (t > headroom * static_cast<double>(slo.tpot_ms) / 1000 ||
+        ttft_tail > static_cast<double>(slo.ttft_ms) / 1000)
+      break;
+    best = {b, b / (out * t), t};
+  }
+  return best;
+}
+
 }  // namespace awan::serving

@@ -45,8 +45,14 @@ class ReplicaModel {
   double FirstTokenS(int64_t tokens) const { return PrefillS(tokens) + step_overhead_; }
   // Seconds of one decode step for `batch` sequences holding `context_tokens` tokens of KV cache in all.
   double DecodeStepS(int64_t batch, int64_t context_tokens) const;
+  // Seconds of one iteration of a mixed batch: `prefill_tokens` prompt tokens (chunks of prefills) and one
+  // decode step for `batch` sequences holding `context_tokens` tokens of KV cache (weights read once):
+  //   max(2 P (prefill + batch) / (tp F MFU), (W + C kv) / (tp B MBU)) + step overhead + TP all-reduce
+  double IterationS(int64_t prefill_tokens, int64_t batch, int64_t context_tokens) const;
   // Tokens of KV cache the replica holds (prompt and generated tokens of all running sequences).
   int64_t KvCapacityTokens() const { return kv_capacity_; }
+  // Seconds of compute per token in a batch (2 P / (tp F MFU)).
+  double ComputeSPerToken() const { return 2.0 * params_ / flops_; }
 
  private:
   ReplicaModel() = default;
@@ -55,5 +61,27 @@ class ReplicaModel {
   double step_overhead_ = 0, tp_term_ = 0;
   int64_t kv_capacity_ = 0;
 };
+
+// The iteration's token budget (vLLM's max_num_batched_tokens) that keeps an iteration within `headroom` of
+// the TPOT objective, as Sarathi-Serve sizes its chunks: prefill chunks never stall the running decodes past
+// the objective. Within [256, max_batched_tokens].
+int64_t TokenBudget(const ReplicaModel& m, const ServiceSlo& slo, int64_t max_batched_tokens = 8192,
+                    double headroom = 0.8);
+
+// What one replica sustains within a service's SLO for a request mix (mean prompt and output tokens), in the
+// steady state of continuous batching with chunked prefill: with b sequences decoding, each iteration also
+// prefills b x prompt / output tokens (one request finishes per output/b iterations and another starts), so
+// TPOT = the iteration time t(b) and the rate is b / (output x t(b)). The largest b whose TPOT is within
+// `headroom` x the TPOT objective, whose first token is within half the TTFT objective (its prompt's chunks
+// in the iteration budget left beside the batch, stretched by 1 / (1 - rho) for the prompts queued before it,
+// rho the share of that room the prompts use), and whose KV cache fits.
+struct SloCapacity {
+  int concurrency = 0;  // sequences in flight per replica (0: the SLO cannot be met even alone)
+  double rps = 0;       // requests per second at that concurrency
+  double tpot_s = 0;    // the iteration time there
+};
+SloCapacity CapacityWithinSlo(const ReplicaModel& m, double prompt_tokens, double output_tokens,
+                              const ServiceSlo& slo, int64_t max_batched_tokens = 8192, int max_seqs = 256,
+                              double headroom = 0.8);
 
 }  // namespace awan::serving

@@ -57,12 +57,49 @@ class Prefix final : public Router {
   }
 };
 
+// awan's router: among the replicas whose outstanding work is within a bound of the least loaded one (so no
+// replica takes the load of many because it is near or warm), the most prefix-cache gain, then the least
+// latency to the user, then the least work.
+class AwanRouter final : public Router {
+ public:
+  static constexpr int64_t kBoundTokens = 4096;
+  std::string_view name() const override { return "awan"; }
+  size_t Choose(const RouteRequest& req, std::span<const ReplicaView> c) const override {
+    int64_t least = c[0].outstanding_tokens;
+    for (const ReplicaView& r : c) least = std::min(least, r.outstanding_tokens);
+    const int64_t per_block =
+        req.hash_ids.empty() ? 0 : req.prompt_tokens / static_cast<int64_t>(req.hash_ids.size());
+    auto key = [&](const ReplicaView& r) {
+      const int64_t extra = r.outstanding_tokens - least;
+      const int64_t gain = r.cached_prefix_blocks * per_block - extra;
+      return std::make_tuple(extra > kBoundTokens + r.cached_prefix_blocks * per_block, -gain / 512,
+                             r.latency_ms, r.outstanding_tokens, r.replica);
+    };
+    size_t best = 0;
+    for (size_t k = 1; k < c.size(); ++k)
+      if (key(c[k]) < key(c[best])) best = k;
+    return best;
+  }
+};
+
 template <typename T>
 PluginRegistry::RouterFactory Make() {
   return []() -> StatusOr<std::unique_ptr<Router>> { return std::unique_ptr<Router>(std::make_unique<T>()); };
 }
 
 }  // namespace
+
+PrefixCache::PrefixCache(const PrefixCache& other) : capacity_(other.capacity_), lru_(other.lru_) {
+  for (auto it = lru_.begin(); it != lru_.end(); ++it) index_[*it] = it;
+}
+
+PrefixCache& PrefixCache::operator=(const PrefixCache& other) {
+  if (this != &other) {
+    PrefixCache copy(other);
+    *this = std::move(copy);
+  }
+  return *this;
+}
 
 int PrefixCache::CachedPrefix(std::span<const uint64_t> ids) const {
   int n = 0;
@@ -93,6 +130,7 @@ void RegisterRouters(PluginRegistry& r) {
   r.AddRouter("nearest", Make<Nearest>());
   r.AddRouter("least-work", Make<LeastWork>());
   r.AddRouter("prefix", Make<Prefix>());
+  r.AddRouter("awan", Make<AwanRouter>());
 }
 
 }  // namespace awan::serving

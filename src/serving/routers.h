@@ -5,6 +5,9 @@
 //   prefix      the most of the request's prompt already in a replica's KV cache (its leading blocks), unless
 //               that replica's outstanding work exceeds the least loaded one's by more than the prefill the
 //               hit saves; ties: the least outstanding work
+//   awan        among the replicas within 4,096 tokens of outstanding work of the least loaded one (more when
+//               a prefix hit saves it), the most prefill saved (in 512-token blocks), then the least latency,
+//               then the least work: near and warm, but never piling onto one replica
 // PrefixCache is the per-replica LRU of KV blocks the simulator keeps to say how much of a prompt is cached.
 #pragma once
 
@@ -23,6 +26,11 @@ void RegisterRouters(PluginRegistry& registry);
 class PrefixCache {
  public:
   explicit PrefixCache(size_t capacity_blocks) : capacity_(capacity_blocks) {}
+  // Copies rebuild the index (it points into the list); moves keep it.
+  PrefixCache(const PrefixCache& other);
+  PrefixCache& operator=(const PrefixCache& other);
+  PrefixCache(PrefixCache&&) noexcept = default;
+  PrefixCache& operator=(PrefixCache&&) noexcept = default;
   // How many leading ids of `ids` are cached (a prefix hit stops at the first miss).
   int CachedPrefix(std::span<const uint64_t> ids) const;
   // The blocks of a prompt just prefilled (or read): cached, most recent.

@@ -14,7 +14,6 @@
 #include "policies/ordering/orderings.h"
 
 namespace awan::sim {
-namespace {
 
 double Percentile(std::vector<double> v, double q) {
   if (v.empty()) return 0;
@@ -23,8 +22,6 @@ double Percentile(std::vector<double> v, double q) {
       std::min(v.size() - 1, static_cast<size_t>(std::ceil(q * static_cast<double>(v.size()))) - (q > 0));
   return v[k];
 }
-
-}  // namespace
 
 StatusOr<LoadedWorkload> LoadWorkload(const config::FleetFile& fleet, const std::string& path) {
   AWAN_ASSIGN_OR_RETURN(config::WorkloadFile wl, config::ReadWorkloadFile(path, fleet.fleet));
@@ -132,21 +129,60 @@ ExplainSource SourceOf(const JobsSimulation& sim) {
 }
 
 bool JobsSimulation::done() const {
-  return next_submit_ >= by_submit_.size() && finishes_.empty() && next_node_event_ >= node_events_.size();
+  return next_submit_ >= by_submit_.size() && finishes_.empty() && next_node_event_ >= node_events_.size() &&
+         late_.empty();
+}
+
+int JobsSimulation::AddTenant(TenantSpec t) {
+  tenant_names_.push_back(t.name);
+  return scheduler().AddTenant(std::move(t));
+}
+
+StatusOr<size_t> JobsSimulation::AddJob(JobSpec spec, int tenant, JobResidency rules, int64_t at_s) {
+  if (at_s < now_) return InvalidArgument("a job added in the past");
+  if (tenant < 0 || static_cast<size_t>(tenant) >= scheduler().tenant_count())
+    return InvalidArgument("no such tenant");
+  added_.push_back(std::move(spec));
+  true_res_.push_back(rules);
+  if (o_.ignore_residency) rules.region_ok.clear();
+  const size_t i = scheduler().AddJob(added_.back(), tenant, at_s, std::move(rules));
+  late_.push({at_s, i});
+  return i;
+}
+
+Status JobsSimulation::CancelJob(size_t job, int64_t at_s) {
+  if (!is_added(job) || job >= scheduler().job_count()) return InvalidArgument("not an added job");
+  if (at_s < now_) return InvalidArgument("a job cancelled in the past");
+  if (!scheduler().job(job).running && !scheduler().is_pending(job)) {  // not yet submitted
+    dropped_.insert(job);
+    return Status::Ok();
+  }
+  AWAN_RETURN_IF_ERROR(scheduler().Cancel(job, at_s));
+  next_tick_ = std::min(next_tick_, at_s);  // what it held may start others now
+  return Status::Ok();
 }
 
 int64_t JobsSimulation::NextEvent() const {
   int64_t t = next_tick_;
   if (next_submit_ < by_submit_.size()) t = std::min(t, scheduler().job(by_submit_[next_submit_]).submit_s);
   if (!finishes_.empty()) t = std::min(t, finishes_.top().at);
+  if (!late_.empty()) t = std::min(t, late_.top().first);
   if (next_node_event_ < node_events_.size()) t = std::min(t, node_events_[next_node_event_].at_s);
   return t;
 }
 
 // Runs the scheduler started, checked against the catalog's rules (and reported for the audit log).
 Status JobsSimulation::CollectStarts() {
-  (void)scheduler().TakeStopped();  // the simulator keeps no processes: a stopped run just waits again
+  // The simulator keeps no processes: a stopped run just waits again (an added job's stop is reported).
+  for (const JobScheduler::RunStopped& r : scheduler().TakeStopped())
+    if (is_added(r.job)) added_runs_.push_back({false, r.job, now_, {}});
   for (RunStarted& r : scheduler().TakeStarted()) {
+    if (is_added(r.job)) {
+      if (CheckResidency(file_->fleet, true_res_[r.job], r.tasks)) ++violations_;
+      finishes_.push({r.expected_end_s, r.job, r.run_id});
+      added_runs_.push_back({true, r.job, r.at_s, std::move(r.tasks)});
+      continue;
+    }
     if (o_.catalog != nullptr && CheckResidency(file_->fleet, true_res_[r.job], r.tasks)) ++violations_;
     if (o_.on_start) AWAN_RETURN_IF_ERROR(o_.on_start(r, (*jobs_)[r.job], true_res_[r.job]));
     finishes_.push({r.expected_end_s, r.job, r.run_id});
@@ -180,6 +216,13 @@ Status JobsSimulation::RunUntil(int64_t until, std::atomic<int64_t>* progress) {
     while (next_submit_ < by_submit_.size() && sched.job(by_submit_[next_submit_]).submit_s == now) {
       const size_t i = by_submit_[next_submit_++];
       AWAN_RETURN_IF_ERROR(state_->Observe((*jobs_)[i]));  // the placement's target workload, if it has one
+      sched.Submit(i, now);
+    }
+    while (!late_.empty() && late_.top().first == now) {
+      const size_t i = late_.top().second;
+      late_.pop();
+      if (dropped_.count(i) > 0) continue;
+      AWAN_RETURN_IF_ERROR(state_->Observe(spec(i)));
       sched.Submit(i, now);
     }
     const bool timed = o_.ticks != nullptr && o_.cycle_ns != nullptr && sched.has_pending();

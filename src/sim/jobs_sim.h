@@ -10,12 +10,15 @@
 
 #include <array>
 #include <atomic>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <queue>
+#include <set>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -145,6 +148,9 @@ struct LoadedWorkload {
 };
 StatusOr<LoadedWorkload> LoadWorkload(const config::FleetFile& fleet, const std::string& path);
 
+// The q-quantile (0..1) of `v`, nearest rank; 0 when empty.
+double Percentile(std::vector<double> v, double q);
+
 // The offered load of `jobs` on `gpus` GPUs: GPU-seconds requested / (GPUs x submit span).
 double OfferedLoad(const std::vector<JobSpec>& jobs, int64_t gpus);
 
@@ -177,6 +183,28 @@ class JobsSimulation {
   // A deep copy of the scheduling state (snapshot, framework, ordering, scheduler) for counterfactuals.
   StatusOr<std::unique_ptr<SchedulerState>> Clone() const { return state_->Clone(); }
 
+  // Work added while the simulation runs: the replicas of services, which the serving simulator
+  // (sim/serve_sim.h) submits and cancels as its autoscaler decides, so that they share the one scheduler
+  // (quotas, priorities, preemption of batch work, residency) with the jobs. Added jobs are not in Result();
+  // their starts and stops are reported by TakeAddedRuns, not on_start.
+  int AddTenant(TenantSpec t);
+  // Submits `spec` (kept by the simulation) for `tenant` at `at_s` >= now(); its index in the scheduler.
+  StatusOr<size_t> AddJob(JobSpec spec, int tenant, JobResidency rules, int64_t at_s);
+  // Cancels an added job at `at_s` >= now() (run RunUntil(at_s) first): its GPUs are free for the cycle
+  // that runs at `at_s`.
+  Status CancelJob(size_t job, int64_t at_s);
+  struct AddedRun {
+    bool started = true;  // false: stopped (preempted, or its node failed); it waits again
+    size_t job = 0;
+    int64_t at_s = 0;
+    std::vector<Placement> tasks;  // where it started
+  };
+  std::vector<AddedRun> TakeAddedRuns() { return std::exchange(added_runs_, {}); }
+  bool is_added(size_t job) const { return job >= jobs_->size(); }
+  const JobSpec& spec(size_t job) const {
+    return is_added(job) ? added_[job - jobs_->size()] : (*jobs_)[job];
+  }
+
  private:
   JobsSimulation() = default;
   int64_t NextEvent() const;
@@ -199,6 +227,11 @@ class JobsSimulation {
   std::priority_queue<Finish, std::vector<Finish>, std::greater<>> finishes_;
   size_t next_submit_ = 0, next_node_event_ = 0;
   int64_t next_tick_ = INT64_MAX, now_ = INT64_MIN;
+  std::deque<JobSpec> added_;  // specs of added jobs (stable addresses: the scheduler keeps pointers)
+  std::priority_queue<std::pair<int64_t, size_t>, std::vector<std::pair<int64_t, size_t>>, std::greater<>>
+      late_;  // (submit time, job) of added jobs not yet submitted
+  std::vector<AddedRun> added_runs_;
+  std::set<size_t> dropped_;  // added jobs cancelled before their submit time
   double offered_load_ = 0;
   int64_t violations_ = 0;
   std::vector<TimelineSample> timeline_;

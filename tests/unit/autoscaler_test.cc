@@ -13,13 +13,19 @@ std::unique_ptr<Autoscaler> Build(const std::string& name) {
   return std::move(*a);
 }
 
+ScaleBounds Bounds(int min, int max, double target) {
+  ScaleBounds b;
+  b.min = min, b.max = max, b.target = target;
+  return b;
+}
+
 // Feeds one sample a second from `from_s` to `to_s` with `in_flight` requests over `ready` replicas and lets
 // the scaler decide at each of its periods, applying its decisions (replicas are ready at once). Returns the
 // replica count at the end.
 int Drive(Autoscaler& a, int64_t from_s, int64_t to_s, double in_flight, int replicas, const ScaleBounds& b,
           std::vector<std::pair<int64_t, int>>* changes = nullptr) {
   for (int64_t t = from_s * 1000; t < to_s * 1000; t += 1000) {
-    a.Observe(ScaleSample{t, in_flight, replicas});
+    a.Observe(ScaleSample{.at_ms = t, .in_flight = in_flight, .ready = replicas});
     if (t % a.period_ms() == 0) {
       const int d = a.Decide(t, replicas, b);
       if (d != replicas && changes != nullptr) changes->push_back({t / 1000, d});
@@ -35,7 +41,7 @@ TEST(Autoscalers, EveryBaselineIsRegisteredByName) {
 }
 
 TEST(Autoscalers, HpaToleranceScaleUpLimitAndScaleDownStabilization) {
-  const ScaleBounds b{1, 100, 10};
+  const ScaleBounds b = Bounds(1, 100, 10);
   auto hpa = Build("hpa");
   EXPECT_EQ(Drive(*hpa, 0, 60, 4 * 10 * 1.09, 4, b), 4);  // within 10 %: no change
   auto up = Build("hpa");
@@ -55,7 +61,7 @@ TEST(Autoscalers, HpaToleranceScaleUpLimitAndScaleDownStabilization) {
 }
 
 TEST(Autoscalers, KpaPanicsOnABurstAndNeverScalesDownWhilePanicking) {
-  const ScaleBounds b{0, 1000, 10};  // target 10 x 0.7 = 7 per replica
+  const ScaleBounds b = Bounds(0, 1000, 10);  // target 10 x 0.7 = 7 per replica
   auto kpa = Build("kpa");
   EXPECT_EQ(Drive(*kpa, 0, 120, 14, 2, b), 2);  // steady: 14 / 7
   std::vector<std::pair<int64_t, int>> ch;
@@ -79,7 +85,7 @@ TEST(Autoscalers, KpaPanicsOnABurstAndNeverScalesDownWhilePanicking) {
 }
 
 TEST(Autoscalers, RayServeWaitsThirtySecondsToGoUpAndTenMinutesToGoDown) {
-  const ScaleBounds b{1, 100, 2};
+  const ScaleBounds b = Bounds(1, 100, 2);
   auto ray = Build("rayserve");
   std::vector<std::pair<int64_t, int>> up;
   const int n = Drive(*ray, 0, 100, 16, 2, b, &up);  // 16 ongoing, target 2: 8 wanted
@@ -94,7 +100,7 @@ TEST(Autoscalers, RayServeWaitsThirtySecondsToGoUpAndTenMinutesToGoDown) {
 }
 
 TEST(Autoscalers, AibrixThresholdsAndRateLimits) {
-  const ScaleBounds b{1, 100, 10};
+  const ScaleBounds b = Bounds(1, 100, 10);
   EXPECT_EQ(Drive(*Build("aibrix"), 0, 60, 4 * 10 * 1.08, 4, b), 4);  // inside 0.9..1.1
   std::vector<std::pair<int64_t, int>> ch;
   Drive(*Build("aibrix"), 0, 16, 4 * 10 * 1.5, 4, b, &ch);

@@ -1,0 +1,37 @@
+// `awan sim serve`: services of a services file (docs/formats/services.md) serving request traces on a fleet,
+// one run per autoscaler and router, optionally beside batch jobs on the same fleet (sim/serve_sim.h); and
+// `awan generate requests`: awan's own diurnal multi-tenant load (sim/request_gen.h).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+namespace awan::cli {
+
+struct SimServeArgs {
+  std::string fleet, services, requests;  // requests: SERVICE=PATH[,SERVICE=PATH...]
+  double rate = 1;
+  int scale = 1;
+  std::string autoscalers = "hpa,kpa,rayserve,aibrix,oracle,awan";
+  std::string routers = "awan";
+  std::string oracle_headrooms = "1,0.9,0.8,0.7";
+  std::string workload, jobs;  // batch work on the same fleet (a workload file, or a Philly job table)
+  std::string policy = "awan", placement = "bestfit";
+  bool no_warm = false, ignore_residency = false, static_split = false;
+  uint64_t seed = 1;
+  std::string json_out, report_dir;
+  int threads = 0;
+  bool quiet = false;
+};
+void AddSimServe(CLI::App& sim, SimServeArgs& args);
+int RunSimServe(const SimServeArgs& args);
+
+struct GenerateRequestsArgs {
+  std::string fleet, services, out_dir, only;
+  double hours = 24, peak_rps = 10, trough = 0.15;
+  uint64_t seed = 1;
+};
+void AddGenerateRequests(CLI::App& gen, GenerateRequestsArgs& args);
+int RunGenerateRequests(const GenerateRequestsArgs& args);
+
+}  // namespace awan::cli

@@ -1,0 +1,960 @@
+#include "sim/serve_sim.h"
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <queue>
+
+#include "common/rng.h"
+#include "core/autoscaler.h"
+#include "core/router.h"
+#include "model/hardware.h"
+#include "policies/builtin.h"
+#include "serving/routers.h"
+
+namespace awan::sim {
+namespace {
+
+constexpr int64_t kUsPerS = 1'000'000;
+constexpr int64_t kReplicaDurationS = int64_t{10} * 365 * 86400;  // a replica's job runs until cancelled
+constexpr int64_t kBlockTokens = 512;                             // tokens per KV block (Mooncake hash id)
+
+// One request as the simulation follows it.
+struct Req;
+double TtftMs(const Req& r);
+double TpotMs(const Req& r);
+bool MetSlo(const Req& r, const ServiceSpec& s);
+
+struct Req {
+  int64_t arrive_us = 0;
+  int service = 0;
+  int32_t prompt = 0, output = 0;
+  uint16_t location = 0;
+  const std::vector<uint64_t>* hash_ids = nullptr;
+  int64_t net_us = 0;  // round trip from the user to the replica's region
+  int64_t first_us = -1, done_us = -1;
+  bool dropped = false, outside = false;
+  bool warmup = false;  // replayed before the measured trace: not counted
+};
+
+double TtftMs(const Req& r) { return static_cast<double>(r.first_us - r.arrive_us) / 1000; }
+double TpotMs(const Req& r) {
+  return r.output > 1 ? static_cast<double>(r.done_us - r.first_us) / 1000 / (r.output - 1) : 0;
+}
+// Both objectives (a request not finished misses).
+bool MetSlo(const Req& r, const ServiceSpec& s) {
+  return r.done_us >= 0 && TtftMs(r) <= static_cast<double>(s.slo.ttft_ms) &&
+         TpotMs(r) <= static_cast<double>(s.slo.tpot_ms);
+}
+
+// A sequence admitted to a replica: prefilling (prefill_left > 0) or decoding.
+struct Seq {
+  uint32_t req = 0;
+  int64_t prefill_left = 0;
+  int32_t out_left = 0;
+  int64_t context = 0;  // tokens in its KV cache
+  int64_t chunk = 0;    // prompt tokens in the iteration in flight
+  bool decoding = false;
+};
+
+enum class RState : uint8_t { kPending, kStarting, kReady, kDraining, kGone };
+
+struct Replica {
+  int service = 0;
+  size_t job = 0;
+  int shape = 0;
+  RState state = RState::kPending;
+  NodeIndex node{0};
+  DomainId region{0};
+  std::optional<serving::ReplicaModel> model;
+  double gpus = 0;  // GPUs' worth, fractional pro rata
+  int64_t start_us = -1, ready_us = -1, end_us = -1;
+  std::deque<uint32_t> waiting;
+  std::vector<Seq> running;
+  int64_t kv_used = 0, outstanding = 0;  // KV tokens reserved; prompt and answer tokens left
+  int64_t budget = 0;                    // tokens per iteration (serving::TokenBudget)
+  bool busy = false;
+  serving::PrefixCache prefix{0};
+};
+
+struct Svc {
+  const ServiceSpec* spec = nullptr;
+  const ServedModel* model = nullptr;
+  int tenant = 0;
+  JobResidency rules;  // the service's residency (its data), as the catalog says
+  std::unique_ptr<Autoscaler> scaler;
+  int64_t next_decide_us = 0;
+  std::deque<uint32_t> buffer;  // requests that found no replica
+  int64_t arrivals_in_sample = 0, arrivals_in_timeline = 0, seen = 0;
+  double prompt_in_sample = 0, output_in_sample = 0;
+  double prompt_sum = 0, output_sum = 0;
+  serving::SloCapacity cap;
+  double cap_prompt = -1, cap_output = -1;
+  // The trace in 10-s buckets (requests, prompt and output tokens), for the oracle and the static split.
+  struct Bucket {
+    double requests = 0, prompt = 0, output = 0;
+  };
+  std::vector<Bucket> buckets;
+  int last_dir = 0, peak = 0;
+  int64_t oscillations = 0, cold_starts = 0;
+  double gpu_s = 0;
+  int64_t cold_start_ms = 0;
+  std::vector<uint32_t> replicas;  // ids, not gone
+  std::vector<uint16_t> users;     // location indices
+  std::vector<serving::ReplicaModel> shape_models;
+};
+
+class ServeSimulation {
+ public:
+  ServeSimulation(const config::FleetFile& fleet, const config::ServicesFile& services,
+                  const ServeSimOptions& o)
+      : file_(fleet), fleet_(fleet.fleet), services_(services), o_(o) {}
+  Status Init(const std::vector<ServiceLoad>& loads, const std::vector<JobSpec>& jobs);
+  Status Run(std::atomic<int64_t>* progress);
+  ServeSimResult Result() const;
+
+ private:
+  Status InitServices(const std::vector<ServiceLoad>& loads);
+  Status InitRequests(const std::vector<ServiceLoad>& loads);
+  void Prefetch();
+  Status Tick(int64_t t);
+  Status Decide(int s, int64_t t);
+  Status AddReplica(int s, int64_t t);
+  Status RemoveReplica(uint32_t id, int64_t t);
+  Status ApplyRuns(int64_t t);
+  void Started(uint32_t id, const Placement& p, int64_t t);
+  void Stopped(uint32_t id, int64_t t);
+  void Arrive(uint32_t r, int64_t t);
+  bool Dispatch(uint32_t r, int64_t t);
+  void StartIteration(uint32_t id, int64_t t);
+  void EndIteration(uint32_t id, int64_t t);
+  void Drop(uint32_t r) { reqs_[r].dropped = true; }
+  void Account(Replica& rep, int64_t t);
+  int Alive(const Svc& s) const;
+  int ChooseShape(int s) const;
+  const serving::SloCapacity& Capacity(Svc& s);
+  void Sample(int64_t t);
+  Status Split(JobsSimOptions& services, JobsSimOptions& batch);
+
+  const config::FleetFile& file_;
+  const Fleet& fleet_;
+  const config::ServicesFile& services_;
+  ServeSimOptions o_;
+  std::unique_ptr<JobsSimulation> jobs_;
+  std::vector<JobSpec> batch_;
+  std::unique_ptr<Router> router_;
+  std::vector<Svc> svcs_;
+  std::vector<Req> reqs_;
+  std::deque<std::vector<uint64_t>> hash_store_;  // stable addresses
+  std::vector<std::string> locations_;
+  std::vector<Replica> replicas_;
+  std::map<size_t, uint32_t> replica_of_job_;
+  std::vector<serving::NodeCache> caches_;
+  std::priority_queue<std::pair<int64_t, uint32_t>, std::vector<std::pair<int64_t, uint32_t>>, std::greater<>>
+      iterations_, readies_;
+  std::vector<double> cold_start_s_;
+  std::vector<ServeTimelinePoint> timeline_;
+  std::vector<uint32_t> reserved_nodes_;
+  int64_t end_us_ = 0;
+  int64_t placed_outside_ = 0;
+  std::optional<JobsSummary> split_batch_;  // static split: the batch jobs' run on the other nodes
+};
+
+std::string ReplicaTenant(const ServiceSpec& s) { return "svc/" + s.name; }
+
+// A load in requests/s of the mix a capacity was computed for: a burst of long prompts (or answers) counts
+// as the requests of that mix it takes to bring as many tokens.
+double EquivalentRps(double requests, double prompt_tokens, double output_tokens, double mix_prompt,
+                     double mix_output, double seconds) {
+  double eq = requests;
+  if (mix_prompt > 0) eq = std::max(eq, prompt_tokens / mix_prompt);
+  if (mix_output > 0) eq = std::max(eq, output_tokens / mix_output);
+  return eq / seconds;
+}
+
+Status ServeSimulation::Init(const std::vector<ServiceLoad>& loads, const std::vector<JobSpec>& jobs) {
+  if (o_.sample_ms < 1000 || o_.sample_ms % 1000 != 0)
+    return InvalidArgument("sample_ms must be a whole number of seconds");
+  if (o_.rate <= 0 || o_.scale < 1) return InvalidArgument("rate must be > 0 and scale >= 1");
+  AWAN_ASSIGN_OR_RETURN(router_, policies::BuiltinRegistry().BuildRouter(o_.router));
+  caches_.assign(fleet_.size(), serving::NodeCache(o_.node_cache_bytes));
+  locations_ = fleet_.user_locations();
+  AWAN_RETURN_IF_ERROR(InitServices(loads));
+  AWAN_RETURN_IF_ERROR(InitRequests(loads));
+  JobsSimOptions jo = o_.jobs;
+  jo.ignore_residency = jo.ignore_residency || o_.ignore_residency;
+  jo.cycle_period_s = std::max<int64_t>(1, std::min<int64_t>(jo.cycle_period_s, 60));
+  if (o_.static_split) {
+    JobsSimOptions batch = jo;
+    AWAN_RETURN_IF_ERROR(Split(jo, batch));
+    AWAN_ASSIGN_OR_RETURN(JobsSimResult r, RunJobsSim(file_, jobs, batch));
+    split_batch_ = r.summary;
+  } else {
+    batch_ = jobs;
+  }
+  for (Svc& s : svcs_) s.seen = 0, s.prompt_sum = 0, s.output_sum = 0;  // counted again as requests arrive
+  AWAN_ASSIGN_OR_RETURN(jobs_, JobsSimulation::Create(file_, batch_, jo));
+  for (Svc& s : svcs_) {
+    AWAN_ASSIGN_OR_RETURN(TenantSpec owner, file_.Tenant(s.spec->tenant));
+    // The replicas' own tenant: the owner's cohort, guaranteed the service's peak, lending all of it.
+    TenantSpec t;
+    t.name = ReplicaTenant(*s.spec);
+    t.cohort = owner.cohort;
+    t.priority = s.spec->priority;
+    t.guaranteed_gpus = static_cast<int64_t>(s.spec->max_replicas) * s.spec->shapes.front().gpus;
+    t.data_class = owner.data_class;
+    t.data_places = owner.data_places;
+    s.tenant = jobs_->AddTenant(t);
+  }
+  if (o_.warm) Prefetch();
+  return Status::Ok();
+}
+
+// The static split: per service, whole nodes of its regions for the replicas its busiest minute needs
+// (its shapes in order); the services run only there, the batch jobs only elsewhere until the requests end.
+Status ServeSimulation::Split(JobsSimOptions& services, JobsSimOptions& batch) {
+  std::vector<uint8_t> reserved(fleet_.size(), 0);
+  for (Svc& s : svcs_) {
+    double peak_rps = 0;
+    const double mean_prompt = s.prompt_sum / static_cast<double>(std::max<int64_t>(1, s.seen));
+    const double mean_output = s.output_sum / static_cast<double>(std::max<int64_t>(1, s.seen));
+    for (const Svc::Bucket& b : s.buckets)
+      peak_rps =
+          std::max(peak_rps, EquivalentRps(b.requests, b.prompt, b.output, mean_prompt, mean_output, 10));
+    if (peak_rps <= 0) continue;
+    const double prompt = s.prompt_sum / static_cast<double>(std::max<int64_t>(1, s.seen));
+    const double output = s.output_sum / static_cast<double>(std::max<int64_t>(1, s.seen));
+    const serving::ReplicaModel& m = s.shape_models.front();
+    const serving::SloCapacity cap =
+        serving::CapacityWithinSlo(m, prompt, output, s.spec->slo,
+                                   serving::TokenBudget(m, s.spec->slo, o_.max_batched_tokens), o_.max_seqs);
+    int64_t need = cap.rps > 0 ? static_cast<int64_t>(std::ceil(peak_rps / cap.rps)) : s.spec->max_replicas;
+    need = std::clamp<int64_t>(need, std::max(1, s.spec->min_replicas), std::max(1, s.spec->max_replicas));
+    for (const ReplicaShape& sh : s.spec->shapes) {
+      for (uint32_t n = 0; n < fleet_.size() && need > 0; ++n) {
+        const NodeSpec& node = fleet_.node(NodeIndex(n));
+        if (reserved[n] || node.model != sh.model || !s.rules.Allows(fleet_.region_of(NodeIndex(n))))
+          continue;
+        reserved[n] = 1;
+        reserved_nodes_.push_back(n);
+        need -= sh.gpu_milli.value < 1000 ? node.gpu_count * (1000 / std::max<int64_t>(1, sh.gpu_milli.value))
+                                          : node.gpu_count / std::max(1, sh.gpus);
+      }
+    }
+  }
+  const int64_t end_s = end_us_ / kUsPerS + 1;
+  for (uint32_t n = 0; n < fleet_.size(); ++n) {
+    if (reserved[n]) {
+      batch.node_events.push_back({0, n, true});
+      batch.node_events.push_back({end_s, n, false});
+    } else {
+      services.node_events.push_back({0, n, true});
+    }
+  }
+  return Status::Ok();
+}
+
+Status ServeSimulation::InitServices(const std::vector<ServiceLoad>& loads) {
+  const PluginRegistry& registry = policies::BuiltinRegistry();
+  svcs_.resize(services_.services.size());
+  for (size_t i = 0; i < svcs_.size(); ++i) {
+    Svc& s = svcs_[i];
+    s.spec = &services_.services[i];
+    s.model = services_.FindModel(s.spec->model);
+    if (s.model == nullptr) return InvalidArgument("service " + s.spec->name + ": unknown model");
+    AWAN_ASSIGN_OR_RETURN(s.scaler, registry.BuildAutoscaler(o_.autoscaler));
+    AWAN_ASSIGN_OR_RETURN(TenantSpec owner, file_.Tenant(s.spec->tenant));
+    JobSpec probe;
+    probe.name = ReplicaTenant(*s.spec);
+    probe.tenant = s.spec->tenant;
+    probe.reads = s.spec->reads;
+    AWAN_ASSIGN_OR_RETURN(s.rules, o_.jobs.catalog->ForJob(probe, owner));
+    for (const std::string& u : s.spec->users) {
+      const auto it = std::lower_bound(locations_.begin(), locations_.end(), u);
+      if (it == locations_.end() || *it != u)
+        return InvalidArgument("service " + s.spec->name + ": unknown user location " + u);
+      s.users.push_back(static_cast<uint16_t>(it - locations_.begin()));
+    }
+    for (const ReplicaShape& sh : s.spec->shapes) {
+      const std::optional<AcceleratorHardware> hw = FindHardware(sh.accelerator);
+      if (!hw)
+        return InvalidArgument("service " + s.spec->name + ": no hardware figures for " + sh.accelerator);
+      AWAN_ASSIGN_OR_RETURN(
+          serving::ReplicaModel m,
+          serving::ReplicaModel::Create(*s.model, *hw, std::max(1, sh.gpus),
+                                        static_cast<double>(sh.gpu_milli.value) / 1000, o_.replica));
+      s.shape_models.push_back(m);
+    }
+    // Expected cold start where a replica would land: warm (prefetched) or cold.
+    const serving::ColdStart c = serving::EstimateColdStart(
+        o_.warm, o_.image_bytes,
+        o_.warm ? serving::WeightSource::kNodeNvme : serving::WeightSource::kObjectStore,
+        s.model->weight_bytes, o_.cold);
+    s.cold_start_ms = static_cast<int64_t>(std::llround(c.total_s() * 1000));
+  }
+  for (const ServiceLoad& l : loads) {
+    const auto it =
+        std::find_if(svcs_.begin(), svcs_.end(), [&](const Svc& s) { return s.spec->name == l.service; });
+    if (it == svcs_.end()) return InvalidArgument("requests for unknown service " + l.service);
+  }
+  return Status::Ok();
+}
+
+Status ServeSimulation::InitRequests(const std::vector<ServiceLoad>& loads) {
+  Rng rng(o_.seed);
+  for (const ServiceLoad& l : loads) {
+    const int si = static_cast<int>(
+        std::find_if(svcs_.begin(), svcs_.end(), [&](const Svc& s) { return s.spec->name == l.service; }) -
+        svcs_.begin());
+    Svc& s = svcs_[static_cast<size_t>(si)];
+    const std::vector<InferenceRequest> shaped = ShapeLoad(l.requests, o_.rate, o_.scale);
+    auto add = [&](const InferenceRequest& in, int64_t at_ms, bool warmup) -> Status {
+      Req r;
+      r.arrive_us = at_ms * 1000;
+      r.service = si;
+      r.warmup = warmup;
+      r.prompt = std::max<int32_t>(1, in.prompt_tokens);
+      r.output = std::max<int32_t>(1, in.output_tokens);
+      if (!in.user.empty()) {
+        const auto it = std::lower_bound(locations_.begin(), locations_.end(), in.user);
+        if (it == locations_.end() || *it != in.user)
+          return InvalidArgument("request for " + l.service + " from unknown user location " + in.user);
+        r.location = static_cast<uint16_t>(it - locations_.begin());
+      } else if (!s.users.empty()) {
+        r.location = s.users[rng.Uniform(s.users.size())];
+      }
+      if (!in.hash_ids.empty()) {
+        hash_store_.push_back(in.hash_ids);
+        r.hash_ids = &hash_store_.back();
+      }
+      ++s.seen, s.prompt_sum += r.prompt, s.output_sum += r.output;
+      const auto bucket = static_cast<size_t>(at_ms / 10000);
+      if (s.buckets.size() <= bucket) s.buckets.resize(bucket + 1);
+      s.buckets[bucket].requests += 1, s.buckets[bucket].prompt += r.prompt,
+          s.buckets[bucket].output += r.output;
+      reqs_.push_back(r);
+      return Status::Ok();
+    };
+    // The warm-up replays the trace's first warmup_ms (not measured), then the trace runs.
+    for (const InferenceRequest& in : shaped) {
+      if (in.at_ms >= o_.warmup_ms) break;
+      AWAN_RETURN_IF_ERROR(add(in, in.at_ms, true));
+    }
+    for (const InferenceRequest& in : shaped) AWAN_RETURN_IF_ERROR(add(in, in.at_ms + o_.warmup_ms, false));
+  }
+  std::stable_sort(reqs_.begin(), reqs_.end(),
+                   [](const Req& a, const Req& b) { return a.arrive_us < b.arrive_us; });
+  end_us_ = (reqs_.empty() ? 0 : reqs_.back().arrive_us) + o_.drain_ms * 1000;
+  return Status::Ok();
+}
+
+// Images and weights of every service on the nodes of its allowed regions whose accelerator it may use.
+void ServeSimulation::Prefetch() {
+  for (const Svc& s : svcs_) {
+    for (uint32_t n = 0; n < fleet_.size(); ++n) {
+      const NodeSpec& node = fleet_.node(NodeIndex(n));
+      if (!s.rules.Allows(fleet_.region_of(NodeIndex(n)))) continue;
+      const bool fits = std::any_of(s.spec->shapes.begin(), s.spec->shapes.end(),
+                                    [&](const ReplicaShape& sh) { return sh.model == node.model; });
+      if (!fits) continue;
+      caches_[n].Use("image", o_.image_bytes);
+      caches_[n].Use("weights/" + s.model->name, s.model->weight_bytes);
+    }
+  }
+}
+
+const serving::SloCapacity& ServeSimulation::Capacity(Svc& s) {
+  // The request mix seen so far (a prior of 1,024 in and 128 out before any arrival).
+  const double prompt = s.seen > 0 ? s.prompt_sum / static_cast<double>(s.seen) : 1024;
+  const double output = s.seen > 0 ? s.output_sum / static_cast<double>(s.seen) : 128;
+  if (std::abs(prompt - s.cap_prompt) > 0.02 * s.cap_prompt ||
+      std::abs(output - s.cap_output) > 0.02 * s.cap_output) {
+    const serving::ReplicaModel& m = s.shape_models.front();
+    s.cap =
+        serving::CapacityWithinSlo(m, prompt, output, s.spec->slo,
+                                   serving::TokenBudget(m, s.spec->slo, o_.max_batched_tokens), o_.max_seqs);
+    s.cap_prompt = prompt, s.cap_output = output;
+  }
+  return s.cap;
+}
+
+int ServeSimulation::Alive(const Svc& s) const {
+  int n = 0;
+  for (uint32_t id : s.replicas) n += replicas_[id].state != RState::kDraining;
+  return n;
+}
+
+// The first shape with room now in the service's regions (after the replicas already waiting for it), else
+// the first: that one waits, or preempts batch work.
+int ServeSimulation::ChooseShape(int si) const {
+  const Svc& s = svcs_[static_cast<size_t>(si)];
+  const ClusterSnapshot& snap = jobs_->state().snapshot();
+  for (size_t k = 0; k < s.spec->shapes.size(); ++k) {
+    const ReplicaShape& sh = s.spec->shapes[k];
+    const int32_t milli = sh.gpu_milli.value;
+    const int per = std::max(1, sh.gpus);
+    int64_t slots = 0;
+    for (uint32_t n = 0; n < snap.size(); ++n) {
+      const NodeState& ns = snap.node(NodeIndex(n));
+      if (ns.unavailable || ns.model != sh.model) continue;
+      if (!o_.ignore_residency && !s.rules.Allows(fleet_.region_of(NodeIndex(n)))) continue;
+      slots += ns.DevicesWithAtLeast(milli) / per;
+    }
+    for (uint32_t id : s.replicas)
+      slots -= replicas_[id].state == RState::kPending && replicas_[id].shape == static_cast<int>(k);
+    if (slots > 0) return static_cast<int>(k);
+  }
+  return 0;
+}
+
+Status ServeSimulation::AddReplica(int si, int64_t t) {
+  Svc& s = svcs_[static_cast<size_t>(si)];
+  const int k = ChooseShape(si);
+  const ReplicaShape& sh = s.spec->shapes[static_cast<size_t>(k)];
+  const auto id = static_cast<uint32_t>(replicas_.size());
+  JobSpec spec;
+  spec.name = ReplicaTenant(*s.spec) + "/replica-" + std::to_string(id);
+  spec.tenant = ReplicaTenant(*s.spec);
+  spec.submit_s = t / kUsPerS;
+  spec.duration_s = kReplicaDurationS;
+  spec.tasks = 1;
+  spec.task.name = spec.name;
+  spec.task.cpu = sh.cpu;
+  spec.task.memory = sh.memory;
+  spec.task.gpu_count = std::max(1, sh.gpus);
+  spec.task.gpu_milli = sh.gpu_milli;
+  spec.task.allowed_models = AcceleratorSet::Of({sh.model});
+  spec.task.model_constraint = sh.accelerator;
+  spec.reads = s.spec->reads;
+  AWAN_ASSIGN_OR_RETURN(size_t job, jobs_->AddJob(spec, s.tenant, s.rules, t / kUsPerS));
+  Replica r;
+  r.service = si;
+  r.job = job;
+  r.shape = k;
+  r.gpus = static_cast<double>(spec.task.gpu_count) * sh.gpu_milli.value / 1000.0;
+  replicas_.push_back(std::move(r));
+  replica_of_job_[job] = id;
+  s.replicas.push_back(id);
+  return Status::Ok();
+}
+
+void ServeSimulation::Account(Replica& rep, int64_t t) {
+  if (rep.start_us >= 0 && rep.end_us < 0) {
+    rep.end_us = t;
+    const int64_t from = std::max(rep.start_us, o_.warmup_ms * 1000);  // from the first arrival
+    svcs_[static_cast<size_t>(rep.service)].gpu_s +=
+        rep.gpus * static_cast<double>(std::max<int64_t>(0, t - from)) / kUsPerS;
+  }
+}
+
+Status ServeSimulation::RemoveReplica(uint32_t id, int64_t t) {
+  Replica& rep = replicas_[id];
+  AWAN_RETURN_IF_ERROR(jobs_->CancelJob(rep.job, t / kUsPerS));
+  Account(rep, t);
+  for (uint32_t r : rep.waiting) Drop(r);
+  for (const Seq& q : rep.running) Drop(q.req);
+  rep.waiting.clear(), rep.running.clear();
+  rep.state = RState::kGone;
+  Svc& s = svcs_[static_cast<size_t>(rep.service)];
+  s.replicas.erase(std::find(s.replicas.begin(), s.replicas.end(), id));
+  return Status::Ok();
+}
+
+// Scale the service to what its autoscaler wants: add replicas, or take away the pending ones first, then
+// the starting ones, then drain the ready ones with the least work (they finish what they hold).
+Status ServeSimulation::Decide(int si, int64_t t) {
+  Svc& s = svcs_[static_cast<size_t>(si)];
+  const serving::SloCapacity& cap = Capacity(s);
+  ScaleBounds b;
+  b.min = s.spec->min_replicas;
+  b.max = s.spec->max_replicas;
+  b.target = std::max(1, cap.concurrency);
+  b.capacity_rps = cap.rps;
+  b.cold_start_ms = s.cold_start_ms + o_.sample_ms;
+  b.future_rps = [&s, headroom = o_.oracle_headroom](int64_t from_ms, int64_t to_ms) {
+    double peak = 0;
+    for (int64_t k = std::max<int64_t>(0, from_ms / 10000); k <= (to_ms - 1) / 10000; ++k) {
+      if (static_cast<size_t>(k) >= s.buckets.size()) break;
+      const Svc::Bucket& x = s.buckets[static_cast<size_t>(k)];
+      peak = std::max(peak, EquivalentRps(x.requests, x.prompt, x.output, s.cap_prompt, s.cap_output, 10));
+    }
+    return peak / headroom;
+  };
+  const int current = Alive(s);
+  const int desired = s.scaler->Decide(t / 1000, current, b);
+  if (desired != current) {
+    const int dir = desired > current ? 1 : -1;
+    if (s.last_dir != 0 && dir != s.last_dir) ++s.oscillations;
+    s.last_dir = dir;
+  }
+  for (int k = current; k < desired; ++k) AWAN_RETURN_IF_ERROR(AddReplica(si, t));
+  for (int k = desired; k < current; ++k) {
+    uint32_t pick = UINT32_MAX;
+    auto rank = [&](uint32_t id) {
+      const Replica& r = replicas_[id];
+      const int st = r.state == RState::kPending ? 0 : r.state == RState::kStarting ? 1 : 2;
+      return std::make_tuple(st, st == 2 ? r.outstanding : 0, -static_cast<int64_t>(id));
+    };
+    for (uint32_t id : s.replicas)
+      if (replicas_[id].state != RState::kDraining && (pick == UINT32_MAX || rank(id) < rank(pick)))
+        pick = id;
+    if (pick == UINT32_MAX) break;
+    if (replicas_[pick].state == RState::kReady) {
+      replicas_[pick].state = RState::kDraining;
+    } else {
+      AWAN_RETURN_IF_ERROR(RemoveReplica(pick, t));
+    }
+  }
+  s.peak = std::max(s.peak, Alive(s));
+  return Status::Ok();
+}
+
+void ServeSimulation::Started(uint32_t id, const Placement& p, int64_t t) {
+  Replica& rep = replicas_[id];
+  Svc& s = svcs_[static_cast<size_t>(rep.service)];
+  rep.node = p.node;
+  rep.region = fleet_.region_of(p.node);
+  rep.start_us = t;
+  rep.end_us = -1;
+  const ReplicaShape& sh = s.spec->shapes[static_cast<size_t>(rep.shape)];
+  const NodeSpec& node = fleet_.node(p.node);
+  const ReplicaShape* actual = &sh;
+  for (const ReplicaShape& x : s.spec->shapes)
+    if (x.model == node.model && x.gpus == sh.gpus && x.gpu_milli == sh.gpu_milli) actual = &x;
+  rep.model = s.shape_models[static_cast<size_t>(actual - s.spec->shapes.data())];
+  rep.budget = serving::TokenBudget(*rep.model, s.spec->slo, o_.max_batched_tokens);
+  rep.prefix = serving::PrefixCache(static_cast<size_t>(rep.model->KvCapacityTokens() / kBlockTokens));
+  // Cold start: the image and weights from the node's cache, a ready peer in the region, or far away.
+  serving::NodeCache& cache = caches_[p.node.value];
+  const std::string weights = "weights/" + s.model->name;
+  serving::WeightSource src = serving::WeightSource::kObjectStore;
+  if (cache.Contains(weights)) src = serving::WeightSource::kNodeNvme;
+  if (o_.warm && src == serving::WeightSource::kObjectStore) {
+    for (uint32_t other : s.replicas)
+      if (other != id && replicas_[other].state == RState::kReady && replicas_[other].region == rep.region)
+        src = serving::WeightSource::kPeerGpu;
+  }
+  const bool image = cache.Contains("image");
+  cache.Use("image", o_.image_bytes);
+  cache.Use(weights, s.model->weight_bytes);
+  const serving::ColdStart c =
+      serving::EstimateColdStart(image, o_.image_bytes, src, s.model->weight_bytes, o_.cold);
+  if (t >= o_.warmup_ms * 1000) cold_start_s_.push_back(c.total_s()), ++s.cold_starts;
+  if (!s.rules.Allows(rep.region)) ++placed_outside_;
+  rep.state = RState::kStarting;
+  rep.ready_us = t + static_cast<int64_t>(std::llround(c.total_s() * kUsPerS));
+  readies_.push({rep.ready_us, id});
+}
+
+// Its node failed or it was preempted: what it held is lost, it waits again.
+void ServeSimulation::Stopped(uint32_t id, int64_t t) {
+  Replica& rep = replicas_[id];
+  Account(rep, t);
+  for (uint32_t r : rep.waiting) Drop(r);
+  for (const Seq& q : rep.running) Drop(q.req);
+  rep.waiting.clear(), rep.running.clear();
+  rep.kv_used = rep.outstanding = 0;
+  rep.busy = false;
+  rep.start_us = -1;
+  if (rep.state != RState::kGone) rep.state = RState::kPending;
+}
+
+Status ServeSimulation::ApplyRuns(int64_t t) {
+  for (const JobsSimulation::AddedRun& run : jobs_->TakeAddedRuns()) {
+    const auto it = replica_of_job_.find(run.job);
+    if (it == replica_of_job_.end()) return Internal("a run of an unknown added job");
+    if (replicas_[it->second].state == RState::kGone) continue;
+    if (run.started) {
+      Started(it->second, run.tasks.front(), std::max(t, run.at_s * kUsPerS));
+    } else {
+      Stopped(it->second, t);
+    }
+  }
+  return Status::Ok();
+}
+
+// Routes a request: residency first (core/router.h), then the router among the ready replicas.
+bool ServeSimulation::Dispatch(uint32_t ri, int64_t t) {
+  Req& r = reqs_[ri];
+  Svc& s = svcs_[static_cast<size_t>(r.service)];
+  std::vector<ReplicaView> views;
+  RouteRequest rr;
+  rr.prompt_tokens = r.prompt;
+  if (r.hash_ids) rr.hash_ids = *r.hash_ids;
+  for (uint32_t id : s.replicas) {
+    const Replica& rep = replicas_[id];
+    if (rep.state != RState::kReady) continue;
+    ReplicaView v;
+    v.replica = id;
+    v.allowed = o_.ignore_residency || s.rules.Allows(rep.region);
+    v.latency_ms = locations_.empty() ? 0 : fleet_.user_latency_ms(locations_[r.location], rep.region);
+    v.outstanding_tokens = rep.outstanding;
+    v.cached_prefix_blocks = r.hash_ids ? rep.prefix.CachedPrefix(*r.hash_ids) : 0;
+    views.push_back(v);
+  }
+  const std::optional<uint32_t> pick = RouteWith(*router_, rr, views);
+  if (!pick) return false;
+  Replica& rep = replicas_[*pick];
+  r.outside = !s.rules.Allows(rep.region);
+  r.net_us = static_cast<int64_t>(std::llround(
+      (locations_.empty() ? 0 : fleet_.user_latency_ms(locations_[r.location], rep.region)) * 1000));
+  rep.waiting.push_back(ri);
+  rep.outstanding += r.prompt + r.output;
+  if (!rep.busy) StartIteration(*pick, t);
+  return true;
+}
+
+void ServeSimulation::Arrive(uint32_t ri, int64_t t) {
+  Req& r = reqs_[ri];
+  Svc& s = svcs_[static_cast<size_t>(r.service)];
+  ++s.arrivals_in_sample, ++s.arrivals_in_timeline, ++s.seen;
+  s.prompt_in_sample += r.prompt, s.output_in_sample += r.output;
+  s.prompt_sum += r.prompt, s.output_sum += r.output;
+  if (!Dispatch(ri, t)) s.buffer.push_back(ri);
+}
+
+// One iteration: admit waiting sequences while the KV cache holds them, then decode every running
+// sequence and prefill prompts in chunks within the token budget.
+void ServeSimulation::StartIteration(uint32_t id, int64_t t) {
+  Replica& rep = replicas_[id];
+  const int64_t kv_cap = rep.model->KvCapacityTokens();
+  while (!rep.waiting.empty() && static_cast<int>(rep.running.size()) < o_.max_seqs) {
+    const uint32_t ri = rep.waiting.front();
+    Req& r = reqs_[ri];
+    const int64_t need = int64_t{r.prompt} + r.output;
+    if (need > kv_cap) {  // can never fit
+      rep.waiting.pop_front();
+      rep.outstanding -= need;
+      Drop(ri);
+      continue;
+    }
+    if (rep.kv_used + need > kv_cap) break;
+    rep.waiting.pop_front();
+    rep.kv_used += need;
+    int64_t cached = 0;
+    if (r.hash_ids) {
+      cached = std::min<int64_t>(r.prompt - 1, rep.prefix.CachedPrefix(*r.hash_ids) * kBlockTokens);
+      rep.prefix.Insert(*r.hash_ids);
+    }
+    rep.outstanding -= cached;
+    rep.running.push_back({ri, r.prompt - cached, r.output, cached, 0, false});
+  }
+  int64_t budget = rep.budget, prefill = 0, decode = 0, context = 0;
+  for (Seq& q : rep.running) {
+    if (q.decoding) ++decode, --budget;
+    context += q.context;
+  }
+  for (Seq& q : rep.running) {
+    q.chunk = 0;
+    if (q.decoding || budget <= 0) continue;
+    q.chunk = std::min(q.prefill_left, budget);
+    budget -= q.chunk, prefill += q.chunk;
+  }
+  if (prefill == 0 && decode == 0) {
+    rep.busy = false;
+    return;
+  }
+  rep.busy = true;
+  const double secs = rep.model->IterationS(prefill, decode, context);
+  iterations_.push({t + std::max<int64_t>(1, static_cast<int64_t>(std::llround(secs * kUsPerS))), id});
+}
+
+void ServeSimulation::EndIteration(uint32_t id, int64_t t) {
+  Replica& rep = replicas_[id];
+  rep.busy = false;
+  size_t keep = 0;
+  for (size_t i = 0; i < rep.running.size(); ++i) {
+    Seq q = rep.running[i];
+    Req& r = reqs_[q.req];
+    bool token = false;
+    if (q.decoding) {
+      token = true;
+    } else if (q.chunk > 0) {
+      q.prefill_left -= q.chunk, q.context += q.chunk, rep.outstanding -= q.chunk;
+      if (q.prefill_left == 0) q.decoding = true, token = true, r.first_us = t + r.net_us;
+    }
+    if (token) --q.out_left, ++q.context, --rep.outstanding;
+    if (q.decoding && q.out_left == 0) {
+      r.done_us = t + r.net_us;
+      rep.kv_used -= int64_t{r.prompt} + r.output;
+      continue;
+    }
+    rep.running[keep++] = q;
+  }
+  rep.running.resize(keep);
+  if (!rep.running.empty() || !rep.waiting.empty()) StartIteration(id, t);
+}
+
+void ServeSimulation::Sample(int64_t t) {
+  for (size_t si = 0; si < svcs_.size(); ++si) {
+    Svc& s = svcs_[si];
+    ScaleSample sm;
+    sm.at_ms = t / 1000;
+    Capacity(s);  // the mix the load is counted in
+    sm.arrival_rps =
+        EquivalentRps(static_cast<double>(s.arrivals_in_sample), s.prompt_in_sample, s.output_in_sample,
+                      s.cap_prompt, s.cap_output, static_cast<double>(o_.sample_ms) / 1000);
+    s.arrivals_in_sample = 0, s.prompt_in_sample = 0, s.output_in_sample = 0;
+    double in_flight = static_cast<double>(s.buffer.size());
+    for (uint32_t id : s.replicas) {
+      const Replica& rep = replicas_[id];
+      in_flight += static_cast<double>(rep.waiting.size() + rep.running.size());
+      sm.ready += rep.state == RState::kReady;
+    }
+    sm.in_flight = in_flight;
+    s.scaler->Observe(sm);
+  }
+}
+
+Status ServeSimulation::Tick(int64_t t) {
+  const int64_t now_s = t / kUsPerS;
+  AWAN_RETURN_IF_ERROR(jobs_->RunUntil(now_s));
+  AWAN_RETURN_IF_ERROR(ApplyRuns(t));
+  for (Svc& s : svcs_) {  // a request no replica took in time is dropped
+    while (!s.buffer.empty() && t - reqs_[s.buffer.front()].arrive_us > o_.queue_timeout_ms * 1000) {
+      Drop(s.buffer.front());
+      s.buffer.pop_front();
+    }
+  }
+  // Drained replicas give their GPUs back.
+  for (uint32_t id = 0; id < replicas_.size(); ++id) {
+    const Replica& rep = replicas_[id];
+    if (rep.state == RState::kDraining && rep.running.empty() && rep.waiting.empty())
+      AWAN_RETURN_IF_ERROR(RemoveReplica(id, t));
+  }
+  Sample(t);
+  for (size_t si = 0; si < svcs_.size(); ++si) {
+    Svc& s = svcs_[si];
+    if (t < s.next_decide_us) continue;
+    AWAN_RETURN_IF_ERROR(Decide(static_cast<int>(si), t));
+    s.next_decide_us = t + s.scaler->period_ms() * 1000;
+  }
+  AWAN_RETURN_IF_ERROR(jobs_->RunUntil(now_s));  // the new replicas are placed at once when they can be
+  AWAN_RETURN_IF_ERROR(ApplyRuns(t));
+  if (timeline_.empty() || t >= timeline_.back().t_s * kUsPerS + o_.timeline_ms * 1000) {
+    ServeTimelinePoint p;
+    p.t_s = now_s;
+    const double span_s = timeline_.empty() ? 1.0 : static_cast<double>(now_s - timeline_.back().t_s);
+    for (Svc& s : svcs_) {
+      p.replicas.push_back(Alive(s));
+      p.ready.push_back(
+          static_cast<int>(std::count_if(s.replicas.begin(), s.replicas.end(), [&](uint32_t id) {
+            return replicas_[id].state == RState::kReady || replicas_[id].state == RState::kDraining;
+          })));
+      p.arrival_rps.push_back(static_cast<double>(s.arrivals_in_timeline) / std::max(1.0, span_s));
+      s.arrivals_in_timeline = 0;
+    }
+    int64_t replica_milli = 0;
+    for (const Replica& rep : replicas_)
+      if (rep.start_us >= 0 && rep.end_us < 0)
+        replica_milli += static_cast<int64_t>(std::llround(rep.gpus * 1000));
+    p.batch_running_gpus = (jobs_->state().snapshot().gpu_allocated_milli() - replica_milli) / 1000;
+    timeline_.push_back(std::move(p));
+  }
+  return Status::Ok();
+}
+
+Status ServeSimulation::Run(std::atomic<int64_t>* progress) {
+  size_t next = 0;
+  int64_t tick = 0;
+  while (true) {
+    const int64_t arrival = next < reqs_.size() ? reqs_[next].arrive_us : INT64_MAX;
+    const int64_t iter = iterations_.empty() ? INT64_MAX : iterations_.top().first;
+    const int64_t ready = readies_.empty() ? INT64_MAX : readies_.top().first;
+    const int64_t t = std::min({arrival, iter, ready, tick});
+    if (t > end_us_) break;
+    if (ready == t) {
+      const uint32_t id = readies_.top().second;
+      readies_.pop();
+      Replica& rep = replicas_[id];
+      if (rep.state != RState::kStarting || rep.ready_us != t) continue;
+      rep.state = RState::kReady;
+      Svc& s = svcs_[static_cast<size_t>(rep.service)];
+      std::deque<uint32_t> buffered = std::move(s.buffer);
+      s.buffer.clear();
+      for (uint32_t r : buffered)
+        if (!Dispatch(r, t)) s.buffer.push_back(r);
+    } else if (iter == t) {
+      const uint32_t id = iterations_.top().second;
+      iterations_.pop();
+      if (replicas_[id].state == RState::kGone || !replicas_[id].busy) continue;
+      EndIteration(id, t);
+    } else if (arrival == t) {
+      Arrive(static_cast<uint32_t>(next++), t);
+      if (progress && next % 4096 == 0)
+        progress->store(static_cast<int64_t>(next), std::memory_order_relaxed);
+    } else {
+      AWAN_RETURN_IF_ERROR(Tick(t));
+      tick += o_.sample_ms * 1000;
+    }
+  }
+  for (Replica& rep : replicas_) Account(rep, end_us_);
+  for (Req& r : reqs_)
+    if (r.done_us < 0) r.dropped = true;
+  // The batch jobs run to their end on the whole fleet (the same for a shared and a split fleet).
+  if (!batch_.empty()) {
+    for (uint32_t id = 0; id < replicas_.size(); ++id)
+      if (replicas_[id].state != RState::kGone) AWAN_RETURN_IF_ERROR(RemoveReplica(id, end_us_));
+    AWAN_RETURN_IF_ERROR(jobs_->RunUntil(INT64_MAX));
+  }
+  if (progress) progress->store(static_cast<int64_t>(reqs_.size()), std::memory_order_relaxed);
+  return Status::Ok();
+}
+
+struct Tally {
+  int64_t requests = 0, met = 0, dropped = 0;
+  std::vector<double> ttft_ms, tpot_ms;
+  double attainment() const { return requests == 0 ? 100.0 : 100.0 * static_cast<double>(met) / requests; }
+};
+
+ServeSimResult ServeSimulation::Result() const {
+  ServeSimResult out;
+  ServeSummary& sum = out.summary;
+  sum.autoscaler = o_.autoscaler;
+  sum.router = o_.router;
+  if (o_.autoscaler == "oracle") sum.oracle_headroom = o_.oracle_headroom;
+  out.timeline = timeline_;
+  Tally all;
+  std::vector<Tally> by_service(svcs_.size()), by_location(locations_.size());
+  std::map<std::string, Tally> by_tenant;
+  for (const Req& r : reqs_) {
+    if (r.warmup) continue;
+    const Svc& s = svcs_[static_cast<size_t>(r.service)];
+    const bool met = !r.dropped && MetSlo(r, *s.spec);
+    double ttft = 0, tpot = 0;
+    if (!r.dropped) {
+      ttft = TtftMs(r), tpot = TpotMs(r);
+      out.ttft_ms.push_back(ttft);
+    }
+    if (!timeline_.empty()) {  // the interval it arrived in
+      const auto it = std::upper_bound(timeline_.begin(), timeline_.end(), r.arrive_us / kUsPerS,
+                                       [](int64_t at, const ServeTimelinePoint& p) { return at < p.t_s; });
+      ServeTimelinePoint& p =
+          out.timeline[static_cast<size_t>(std::max<ptrdiff_t>(0, it - timeline_.begin() - 1))];
+      ++p.arrived;
+      p.met += met;
+    }
+    sum.routed_outside_allowed += r.outside;
+    std::vector<Tally*> groups = {&all, &by_service[static_cast<size_t>(r.service)],
+                                  &by_tenant[s.spec->tenant]};
+    if (!locations_.empty()) groups.push_back(&by_location[r.location]);
+    for (Tally* t : groups) {
+      ++t->requests;
+      t->met += met;
+      t->dropped += r.dropped;
+      if (!r.dropped) t->ttft_ms.push_back(ttft), t->tpot_ms.push_back(tpot);
+    }
+  }
+  sum.requests = all.requests;
+  sum.dropped = all.dropped;
+  sum.slo_attainment_pct = all.attainment();
+  sum.p50_ttft_ms = Percentile(all.ttft_ms, 0.5);
+  sum.p99_ttft_ms = Percentile(all.ttft_ms, 0.99);
+  sum.p99_tpot_ms = Percentile(all.tpot_ms, 0.99);
+  for (size_t i = 0; i < svcs_.size(); ++i) {
+    const Svc& s = svcs_[i];
+    const Tally& t = by_service[i];
+    ServiceOutcome o;
+    o.name = s.spec->name;
+    o.tenant = s.spec->tenant;
+    o.requests = t.requests;
+    o.dropped = t.dropped;
+    o.slo_attainment_pct = t.attainment();
+    o.gpu_hours = s.gpu_s / 3600;
+    o.p99_ttft_ms = Percentile(t.ttft_ms, 0.99);
+    o.p99_tpot_ms = Percentile(t.tpot_ms, 0.99);
+    o.peak_replicas = s.peak;
+    o.cold_starts = s.cold_starts;
+    o.capacity_rps = s.cap.rps;
+    o.capacity_concurrency = s.cap.concurrency;
+    out.per_service.push_back(o);
+    sum.gpu_hours += o.gpu_hours;
+    sum.cold_starts += s.cold_starts;
+    sum.oscillations += s.oscillations;
+  }
+  for (size_t l = 0; l < locations_.size(); ++l)
+    if (by_location[l].requests > 0)
+      out.per_location.push_back({locations_[l], by_location[l].requests, by_location[l].attainment(),
+                                  Percentile(by_location[l].ttft_ms, 0.99)});
+  for (const auto& [name, t] : by_tenant)
+    out.per_tenant.push_back({name, t.requests, t.attainment(), Percentile(t.ttft_ms, 0.99)});
+  out.cold_start_s = cold_start_s_;
+  sum.p99_cold_start_s = Percentile(cold_start_s_, 0.99);
+  double cs = 0;
+  for (double c : cold_start_s_) cs += c;
+  sum.avg_cold_start_s = cold_start_s_.empty() ? 0 : cs / static_cast<double>(cold_start_s_.size());
+  sum.replicas_placed_outside = placed_outside_;
+  out.reserved_nodes = reserved_nodes_;
+  if (split_batch_) {
+    out.batch = *split_batch_;
+  } else if (!batch_.empty()) {
+    out.batch = jobs_->Result().summary;
+  }
+  sum.batch_avg_jct_s = out.batch.avg_jct_s;
+  sum.batch_jobs = out.batch.jobs;
+  sum.batch_finished = out.batch.finished;
+  return out;
+}
+
+}  // namespace
+
+std::vector<InferenceRequest> ShapeLoad(const std::vector<InferenceRequest>& requests, double rate,
+                                        int scale) {
+  std::vector<InferenceRequest> out;
+  out.reserve(requests.size() * static_cast<size_t>(std::max(1, scale)));
+  for (int k = 0; k < std::max(1, scale); ++k) {
+    const int64_t shift = static_cast<int64_t>(k) * 1000 / std::max(1, scale);
+    for (const InferenceRequest& r : requests) {
+      InferenceRequest c = r;
+      c.at_ms = static_cast<int64_t>(std::llround(static_cast<double>(r.at_ms) / rate)) + shift;
+      out.push_back(std::move(c));
+    }
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const InferenceRequest& a, const InferenceRequest& b) { return a.at_ms < b.at_ms; });
+  return out;
+}
+
+StatusOr<DataCatalog> ServingCatalog(const config::FleetFile& fleet, const std::vector<DataSpec>& datasets,
+                                     const std::vector<JobSpec>& jobs, const config::ServicesFile& services) {
+  std::vector<JobSpec> all = jobs;
+  std::map<std::string, TenantSpec> tenants;
+  for (const ServiceSpec& s : services.services) {
+    JobSpec probe;
+    probe.name = ReplicaTenant(s);
+    probe.tenant = s.tenant;
+    probe.reads = s.reads;
+    all.push_back(std::move(probe));
+  }
+  for (const JobSpec& j : all) {
+    if (tenants.count(j.tenant)) continue;
+    AWAN_ASSIGN_OR_RETURN(TenantSpec t, fleet.Tenant(j.tenant));
+    tenants.emplace(j.tenant, std::move(t));
+  }
+  return DataCatalog::Build(fleet.fleet, datasets, all, tenants);
+}
+
+StatusOr<ServeSimResult> RunServeSim(const config::FleetFile& fleet, const config::ServicesFile& services,
+                                     const std::vector<ServiceLoad>& loads, const std::vector<JobSpec>& jobs,
+                                     const ServeSimOptions& options, std::atomic<int64_t>* progress) {
+  ServeSimOptions o = options;
+  std::optional<DataCatalog> own;
+  if (o.jobs.catalog == nullptr) {
+    AWAN_ASSIGN_OR_RETURN(own, ServingCatalog(fleet, {}, jobs, services));
+    o.jobs.catalog = &*own;
+  }
+  config::ServicesFile used = services;  // services without requests are not deployed
+  std::erase_if(used.services, [&](const ServiceSpec& s) {
+    return std::none_of(loads.begin(), loads.end(),
+                        [&](const ServiceLoad& l) { return l.service == s.name; });
+  });
+  ServeSimulation sim(fleet, used, o);
+  AWAN_RETURN_IF_ERROR(sim.Init(loads, jobs));
+  AWAN_RETURN_IF_ERROR(sim.Run(progress));
+  return sim.Result();
+}
+
+}  // namespace awan::sim

@@ -1,0 +1,155 @@
+// The serving simulator (`awan sim serve`, issue 17): services of a services file (config/service_file.h)
+// serve request traces on a fleet, scaled by one autoscaler and routed by one router from the registry,
+// optionally beside a batch workload on the same fleet.
+//
+// One core for services and jobs: every replica is a job of the one JobScheduler of a JobsSimulation
+// (sim/jobs_sim.h), so it is placed by the same framework (accelerator shape, whole or fractional GPUs,
+// residency filter), waits with a wait reason, and preempts batch work through the core's preemption stage.
+// Each service's replicas belong to a tenant of their own, "svc/NAME", in its owner's cohort, guaranteed the
+// GPUs of the service's largest replica count and lending all of it: batch jobs borrow what the replicas do
+// not use and are reclaimed (checkpoint-aware, core/job_scheduler.h) when a scale-up needs it; a service's
+// priority against batch work is its tenant's priority. A scale-down cancels the replica's job, so its GPUs
+// go back to the batch queues at once.
+//
+// Per replica, the engine runs iteration by iteration (vLLM-like, the replica model of serving/
+// replica_model.h): continuous batching, chunked prefill within a token budget, admission while the KV cache
+// holds the sequence's prompt and answer (no KV preemption), a prefix cache of KV blocks (Mooncake hash ids)
+// that skips the cached part of a prompt. A replica serves after its cold start (serving/cold_start.h): its
+// node's image and weight caches (LRU by bytes), or weights from a ready peer of the same model in the same
+// region; with `warm` on, images and weights are prefetched to the nodes of the regions each service may use
+// before the run, and peers are used.
+//
+// Requests carry their user's location (from the trace, else one of the service's users drawn with the seed)
+// and the service's residency: the router only sees replicas where the service's data may be processed
+// (core/router.h), except in the residency-blind baseline (`ignore_residency`), which places and routes
+// anywhere and counts what it sent outside. A request that finds no replica waits in the service's buffer
+// (as Knative's activator) and is dropped after `queue_timeout_ms`; a dropped request misses its SLO.
+//
+// Deterministic: same inputs and seed, same result. Time is simulated (microseconds); nothing reads a clock.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "config/fleet_file.h"
+#include "config/service_file.h"
+#include "model/job.h"
+#include "model/request.h"
+#include "serving/cold_start.h"
+#include "serving/replica_model.h"
+#include "sim/jobs_sim.h"
+
+namespace awan::sim {
+
+// One service's requests, as read (trace/request_trace.h) or generated.
+struct ServiceLoad {
+  std::string service;
+  std::vector<InferenceRequest> requests;
+};
+
+struct ServeSimOptions {
+  std::string autoscaler = "awan";
+  std::string router = "awan";
+  bool ignore_residency = false;  // the baseline that places replicas and routes requests anywhere
+  double rate = 1;                // > 1 compresses time: arrival times divided by it
+  int scale = 1;     // copies of every trace, copy k shifted by k x 1000 / scale ms (load x scale)
+  bool warm = true;  // prefetch images and weights, weights from peers
+  // The oracle provisions for its future load divided by this (< 1: more replicas). `awan sim serve` runs
+  // it at several and takes the cheapest that meets the SLO target as the reference (serve_sim.h's users).
+  double oracle_headroom = 1.0;
+  uint64_t seed = 1;
+  int64_t sample_ms = 1000;           // how often replicas report to the autoscaler
+  int64_t max_batched_tokens = 8192;  // per iteration (vLLM's max_num_batched_tokens)
+  int max_seqs = 256;                 // per replica (vLLM's max_num_seqs)
+  int64_t queue_timeout_ms = 60000;   // a request no replica takes within this is dropped
+  int64_t drain_ms = 300000;          // simulated after the last arrival
+  // Warm-up, not measured: the trace's first warmup_ms are replayed before it, so that every autoscaler meets
+  // the trace's start with the replicas and history a running service would have. Metrics, GPU-hours and
+  // cold starts count from the end of the warm-up.
+  int64_t warmup_ms = 300000;
+  int64_t image_bytes = int64_t{10} << 30;      // the serving engine's image
+  int64_t node_cache_bytes = int64_t{2} << 40;  // per node, images and weights (NVMe)
+  int64_t timeline_ms = 60000;                  // resolution of the timeline
+  serving::ColdStartOptions cold;
+  serving::ReplicaModelOptions replica;
+  // The batch side and the one scheduler (policy, placement, scheduler options, the data catalog, which
+  // must also know the data the services read). The batch jobs' residency follows jobs.ignore_residency.
+  JobsSimOptions jobs;
+  // Static split (the baseline for sharing): nodes reserved per service for its peak (ServeSimResult::
+  // reserved_nodes); the services run only there and the batch jobs only on the rest.
+  bool static_split = false;
+};
+
+struct ServeSummary {
+  std::string autoscaler, router;
+  double oracle_headroom = 0;  // the oracle's (0 for the others)
+  int64_t requests = 0, dropped = 0;
+  double slo_attainment_pct = 0;
+  double gpu_hours = 0;  // replicas' GPUs from their start (cold start included) to their end, pro rata
+  double p50_ttft_ms = 0, p99_ttft_ms = 0, p99_tpot_ms = 0;
+  int64_t cold_starts = 0;
+  double p99_cold_start_s = 0, avg_cold_start_s = 0;
+  int64_t oscillations = 0;  // direction changes of each service's replica count, summed
+  int64_t routed_outside_allowed = 0;
+  int64_t replicas_placed_outside = 0;
+  double batch_avg_jct_s = 0;  // 0 without batch jobs
+  int64_t batch_jobs = 0, batch_finished = 0;
+};
+
+struct ServiceOutcome {
+  std::string name, tenant;
+  int64_t requests = 0, dropped = 0;
+  double slo_attainment_pct = 0, gpu_hours = 0, p99_ttft_ms = 0, p99_tpot_ms = 0;
+  int peak_replicas = 0;
+  int64_t cold_starts = 0;
+  double capacity_rps = 0;  // per replica within the SLO, on its first shape, at the run's request mix
+  int capacity_concurrency = 0;
+};
+
+// Attainment per user location or per tenant.
+struct GroupOutcome {
+  std::string name;
+  int64_t requests = 0;
+  double slo_attainment_pct = 0, p99_ttft_ms = 0;
+};
+
+struct ServeTimelinePoint {
+  int64_t t_s = 0;
+  std::vector<double> arrival_rps;  // per service, over the interval
+  std::vector<int> replicas;        // per service: pending, starting and ready
+  std::vector<int> ready;           // per service
+  int64_t batch_running_gpus = 0;
+  int64_t arrived = 0, met = 0;  // requests that arrived in the interval (all services), and met their SLO
+};
+
+struct ServeSimResult {
+  ServeSummary summary;
+  std::vector<ServiceOutcome> per_service;
+  std::vector<GroupOutcome> per_location, per_tenant;
+  std::vector<ServeTimelinePoint> timeline;
+  std::vector<double> ttft_ms;           // every served request's TTFT (for a CDF)
+  std::vector<double> cold_start_s;      // every replica start
+  std::vector<uint32_t> reserved_nodes;  // the static split's service nodes
+  JobsSummary batch;                     // the batch jobs (when there are any)
+};
+
+// REQUIRES: every load names a service of `services`; `jobs` may be empty.
+StatusOr<ServeSimResult> RunServeSim(const config::FleetFile& fleet, const config::ServicesFile& services,
+                                     const std::vector<ServiceLoad>& loads, const std::vector<JobSpec>& jobs,
+                                     const ServeSimOptions& options,
+                                     std::atomic<int64_t>* progress = nullptr);
+
+// The data catalog for a run: the declared datasets (a workload file's, or none), the batch jobs' data and
+// the services' (a service reads like a job of its tenant: an item nobody declares takes its tenants'
+// defaults).
+StatusOr<DataCatalog> ServingCatalog(const config::FleetFile& fleet, const std::vector<DataSpec>& datasets,
+                                     const std::vector<JobSpec>& jobs, const config::ServicesFile& services);
+
+// The loads as the simulation replays them: rate-compressed and scaled copies, sorted by arrival.
+std::vector<InferenceRequest> ShapeLoad(const std::vector<InferenceRequest>& requests, double rate,
+                                        int scale);
+
+}  // namespace awan::sim
