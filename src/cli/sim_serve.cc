@@ -245,6 +245,7 @@ int RunSimServe(const SimServeArgs& a) {
   bar.Finish(fmt::format("{} runs", runs.size()));
   for (auto& r : results)
     if (!r.ok()) return Fail(r.status());
+  for (const std::string& w : results.front()->warnings) fmt::print(stderr, "awan: warning: {}\n", w);
 
   nlohmann::json summary = nlohmann::json::array(), per_service = nlohmann::json::array(),
                  per_location = nlohmann::json::array(), per_tenant = nlohmann::json::array();

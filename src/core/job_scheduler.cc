@@ -460,6 +460,11 @@ bool JobScheduler::Preemptible(const Preemptor& b, size_t v, int64_t now) const 
   const bool reclaim =
       b.may_reclaim && tv != tb && cohort_[tv] == cohort_[tb] && used_[tv] > tenants_[tv].guaranteed_gpus;
   if (reclaim) return true;
+  // A tenant of higher priority stops lower-priority work of its cohort (a service's replicas, batch jobs),
+  // whatever the ordering's keys; the bounds above still hold.
+  if (tenants_[tb].priority > tenants_[tv].priority && cohort_[tv] == cohort_[tb] && cohort_[tb] >= 0 &&
+      policies_->admission->lends())
+    return true;
   if (!b.may_overtake || (!policies_->admission->lends() && tv != tb)) return false;
   OvertakeCase c;
   c.waiter_key = {std::get<0>(b.key), std::get<1>(b.key)};
@@ -967,10 +972,12 @@ Status JobScheduler::FairShareStage(int64_t now, Scan& s) {
 Status JobScheduler::PreemptStage(int64_t now, Scan& s) {
   if (s.waiting.empty() || now < next_preempt_pass_) return Status::Ok();
   next_preempt_pass_ = now + o_.preempt_interval_s;
-  bool borrowing = false;
-  for (size_t t = 0; t < tenants_.size() && !borrowing; ++t)
-    borrowing = used_[t] > tenants_[t].guaranteed_gpus;
-  if (!borrowing && !order_->preemptive()) return Status::Ok();
+  bool borrowing = false, ranked = false;  // someone borrows; tenants of different priorities
+  for (size_t t = 0; t < tenants_.size(); ++t) {
+    borrowing = borrowing || used_[t] > tenants_[t].guaranteed_gpus;
+    ranked = ranked || tenants_[t].priority != tenants_[0].priority;
+  }
+  if (!borrowing && !ranked && !order_->preemptive()) return Status::Ok();
   ++preempt_pass_;  // running jobs' keys are computed once per pass, when first compared
   for (const PendingKey& k : s.waiting) {
     if (pending_.find(k) == pending_.end()) continue;

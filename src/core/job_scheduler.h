@@ -18,11 +18,12 @@
 //               fair share first: its dominant share (the largest of its GPU, CPU and memory shares of the
 //               fleet), now and decayed over time with a half-life, per unit of weight
 //   preempt     for the first jobs that still cannot start: stop running jobs that borrow quota the waiting
-//               job's tenant is guaranteed (any ordering), or jobs a preemptive ordering (or a higher tenant
-//               priority) now puts after it; whole gangs, least lost work first, for a waiting gang those
-//               inside one supernode (else block); never before min_run_s nor before the run's first
-//               checkpoint, never a job already stopped max_preemptions times; tried in a Statement and
-//               discarded if the waiting job still would not fit
+//               job's tenant is guaranteed (any ordering), jobs of a lower-priority tenant of its cohort (a
+//               service's replicas over batch work), or jobs a preemptive ordering now puts after it; whole
+//               gangs, least lost work first, for a waiting gang those inside one supernode (else block);
+//               never before min_run_s nor before the run's first checkpoint, never a job already stopped
+//               max_preemptions times; tried in a Statement and discarded if the waiting job still would not
+//               fit
 //   reserve     backfill reservations (as Slurm's backfill): the first job that cannot start, per set of
 //               allowed regions (EASY; conservative: every such job, up to max_reservations), gets nodes
 //               and an expected start time: the nodes where it would start once the running jobs end as

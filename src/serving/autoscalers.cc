@@ -227,7 +227,10 @@ class AwanScaler final : public Autoscaler {
     for (int64_t end = now_ms; end > now_ms - 120000; end -= 10000)
       peak = std::max(peak, Mean(end - 10000, end));
     const double level = Mean(now_ms - 30000, now_ms);
-    const double trend = (Mean(now_ms - 60000, now_ms) - Mean(now_ms - 120000, now_ms - 60000)) / 60000.0;
+    // The trend, once two minutes of samples exist (missing history is not a rise from zero).
+    const bool history = !rates_.empty() && rates_.front().first <= now_ms - 115000;
+    const double trend =
+        history ? (Mean(now_ms - 60000, now_ms) - Mean(now_ms - 120000, now_ms - 60000)) / 60000.0 : 0.0;
     const double projected = level + std::max(0.0, trend) * static_cast<double>(horizon_ms);
     double seasonal = 0;
     const double then = Yesterday((now_ms + horizon_ms) / 60000), now_then = Yesterday(now_ms / 60000);

@@ -1,5 +1,7 @@
 #include "sim/serve_sim.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <deque>
@@ -105,6 +107,9 @@ struct Svc {
   std::vector<uint32_t> replicas;  // ids, not gone
   std::vector<uint16_t> users;     // location indices
   std::vector<serving::ReplicaModel> shape_models;
+  std::vector<bool> shape_ok;  // can meet the TPOT objective
+  int first_ok = 0;
+  int cap_shape = 0;  // the shape the capacity is of: the preferred one, from which the scaler counts
 };
 
 class ServeSimulation {
@@ -136,6 +141,7 @@ class ServeSimulation {
   int Alive(const Svc& s) const;
   int ChooseShape(int s) const;
   const serving::SloCapacity& Capacity(Svc& s);
+  serving::SloCapacity ShapeCapacity(const Svc& s, double prompt, double output, int* shape) const;
   void Sample(int64_t t);
   Status Split(JobsSimOptions& services, JobsSimOptions& batch);
 
@@ -158,6 +164,7 @@ class ServeSimulation {
   std::vector<double> cold_start_s_;
   std::vector<ServeTimelinePoint> timeline_;
   std::vector<uint32_t> reserved_nodes_;
+  std::vector<std::string> warnings_;
   int64_t end_us_ = 0;
   int64_t placed_outside_ = 0;
   std::optional<JobsSummary> split_batch_;  // static split: the batch jobs' run on the other nodes
@@ -187,6 +194,8 @@ Status ServeSimulation::Init(const std::vector<ServiceLoad>& loads, const std::v
   JobsSimOptions jo = o_.jobs;
   jo.ignore_residency = jo.ignore_residency || o_.ignore_residency;
   jo.cycle_period_s = std::max<int64_t>(1, std::min<int64_t>(jo.cycle_period_s, 60));
+  // A replica that must preempt batch work cannot wait for a 5-minute preempt pass: at most 15 s.
+  jo.scheduler.preempt_interval_s = std::min<int64_t>(jo.scheduler.preempt_interval_s, 15);
   if (o_.static_split) {
     JobsSimOptions batch = jo;
     AWAN_RETURN_IF_ERROR(Split(jo, batch));
@@ -204,7 +213,9 @@ Status ServeSimulation::Init(const std::vector<ServiceLoad>& loads, const std::v
     t.name = ReplicaTenant(*s.spec);
     t.cohort = owner.cohort;
     t.priority = s.spec->priority;
-    t.guaranteed_gpus = static_cast<int64_t>(s.spec->max_replicas) * s.spec->shapes.front().gpus;
+    int widest = 1;  // its replicas never borrow, whichever shape they land on
+    for (const ReplicaShape& sh : s.spec->shapes) widest = std::max(widest, sh.gpus);
+    t.guaranteed_gpus = static_cast<int64_t>(s.spec->max_replicas) * widest;
     t.data_class = owner.data_class;
     t.data_places = owner.data_places;
     s.tenant = jobs_->AddTenant(t);
@@ -225,15 +236,12 @@ Status ServeSimulation::Split(JobsSimOptions& services, JobsSimOptions& batch) {
       peak_rps =
           std::max(peak_rps, EquivalentRps(b.requests, b.prompt, b.output, mean_prompt, mean_output, 10));
     if (peak_rps <= 0) continue;
-    const double prompt = s.prompt_sum / static_cast<double>(std::max<int64_t>(1, s.seen));
-    const double output = s.output_sum / static_cast<double>(std::max<int64_t>(1, s.seen));
-    const serving::ReplicaModel& m = s.shape_models.front();
-    const serving::SloCapacity cap =
-        serving::CapacityWithinSlo(m, prompt, output, s.spec->slo,
-                                   serving::TokenBudget(m, s.spec->slo, o_.max_batched_tokens), o_.max_seqs);
+    const serving::SloCapacity cap = ShapeCapacity(s, mean_prompt, mean_output, nullptr);
     int64_t need = cap.rps > 0 ? static_cast<int64_t>(std::ceil(peak_rps / cap.rps)) : s.spec->max_replicas;
     need = std::clamp<int64_t>(need, std::max(1, s.spec->min_replicas), std::max(1, s.spec->max_replicas));
-    for (const ReplicaShape& sh : s.spec->shapes) {
+    for (size_t k = 0; k < s.spec->shapes.size(); ++k) {
+      const ReplicaShape& sh = s.spec->shapes[k];
+      if (!s.shape_ok[k]) continue;
       for (uint32_t n = 0; n < fleet_.size() && need > 0; ++n) {
         const NodeSpec& node = fleet_.node(NodeIndex(n));
         if (reserved[n] || node.model != sh.model || !s.rules.Allows(fleet_.region_of(NodeIndex(n))))
@@ -287,7 +295,21 @@ Status ServeSimulation::InitServices(const std::vector<ServiceLoad>& loads) {
           serving::ReplicaModel::Create(*s.model, *hw, std::max(1, sh.gpus),
                                         static_cast<double>(sh.gpu_milli.value) / 1000, o_.replica));
       s.shape_models.push_back(m);
+      // A shape whose replica cannot meet the TPOT objective even for one sequence is never used.
+      const double alone_ms = m.DecodeStepS(1, 1152) * 1000;
+      s.shape_ok.push_back(alone_ms <= static_cast<double>(s.spec->slo.tpot_ms));
+      if (!s.shape_ok.back())
+        warnings_.push_back(
+            fmt::format("service {}: {} x {} cannot meet {} ms per output token ({:.0f} ms alone); "
+                        "that shape is not used",
+                        s.spec->name, sh.gpu_milli.value < 1000 ? sh.gpu_milli.value / 1000.0 : sh.gpus,
+                        sh.accelerator, s.spec->slo.tpot_ms, alone_ms));
     }
+    s.first_ok = static_cast<int>(std::find(s.shape_ok.begin(), s.shape_ok.end(), true) - s.shape_ok.begin());
+    if (s.first_ok == static_cast<int>(s.shape_ok.size()))
+      return InvalidArgument("service " + s.spec->name +
+                             ": no replica shape can meet its TPOT objective of " +
+                             std::to_string(s.spec->slo.tpot_ms) + " ms");
     // Expected cold start where a replica would land: warm (prefetched) or cold.
     const serving::ColdStart c = serving::EstimateColdStart(
         o_.warm, o_.image_bytes,
@@ -366,16 +388,32 @@ void ServeSimulation::Prefetch() {
   }
 }
 
+// The capacity of the first shape (in preference order) that can meet the SLO for the mix; its index in
+// `shape` (0 capacity and the first usable shape when none can).
+serving::SloCapacity ServeSimulation::ShapeCapacity(const Svc& s, double prompt, double output,
+                                                    int* shape) const {
+  for (size_t k = 0; k < s.shape_models.size(); ++k) {
+    if (!s.shape_ok[k]) continue;
+    const serving::ReplicaModel& m = s.shape_models[k];
+    const serving::SloCapacity c =
+        serving::CapacityWithinSlo(m, prompt, output, s.spec->slo,
+                                   serving::TokenBudget(m, s.spec->slo, o_.max_batched_tokens), o_.max_seqs);
+    if (c.rps > 0) {
+      if (shape) *shape = static_cast<int>(k);
+      return c;
+    }
+  }
+  if (shape) *shape = s.first_ok;
+  return {};
+}
+
 const serving::SloCapacity& ServeSimulation::Capacity(Svc& s) {
   // The request mix seen so far (a prior of 1,024 in and 128 out before any arrival).
   const double prompt = s.seen > 0 ? s.prompt_sum / static_cast<double>(s.seen) : 1024;
   const double output = s.seen > 0 ? s.output_sum / static_cast<double>(s.seen) : 128;
   if (std::abs(prompt - s.cap_prompt) > 0.02 * s.cap_prompt ||
       std::abs(output - s.cap_output) > 0.02 * s.cap_output) {
-    const serving::ReplicaModel& m = s.shape_models.front();
-    s.cap =
-        serving::CapacityWithinSlo(m, prompt, output, s.spec->slo,
-                                   serving::TokenBudget(m, s.spec->slo, o_.max_batched_tokens), o_.max_seqs);
+    s.cap = ShapeCapacity(s, prompt, output, &s.cap_shape);
     s.cap_prompt = prompt, s.cap_output = output;
   }
   return s.cap;
@@ -394,6 +432,7 @@ int ServeSimulation::ChooseShape(int si) const {
   const ClusterSnapshot& snap = jobs_->state().snapshot();
   for (size_t k = 0; k < s.spec->shapes.size(); ++k) {
     const ReplicaShape& sh = s.spec->shapes[k];
+    if (!s.shape_ok[k] || static_cast<int>(k) < s.cap_shape) continue;  // cannot meet the SLO for the mix
     const int32_t milli = sh.gpu_milli.value;
     const int per = std::max(1, sh.gpus);
     int64_t slots = 0;
@@ -407,7 +446,7 @@ int ServeSimulation::ChooseShape(int si) const {
       slots -= replicas_[id].state == RState::kPending && replicas_[id].shape == static_cast<int>(k);
     if (slots > 0) return static_cast<int>(k);
   }
-  return 0;
+  return s.cap_shape;
 }
 
 Status ServeSimulation::AddReplica(int si, int64_t t) {
@@ -888,6 +927,7 @@ ServeSimResult ServeSimulation::Result() const {
   sum.avg_cold_start_s = cold_start_s_.empty() ? 0 : cs / static_cast<double>(cold_start_s_.size());
   sum.replicas_placed_outside = placed_outside_;
   out.reserved_nodes = reserved_nodes_;
+  out.warnings = warnings_;
   if (split_batch_) {
     out.batch = *split_batch_;
   } else if (!batch_.empty()) {

@@ -77,6 +77,8 @@ struct ServeSimOptions {
   serving::ReplicaModelOptions replica;
   // The batch side and the one scheduler (policy, placement, scheduler options, the data catalog, which
   // must also know the data the services read). The batch jobs' residency follows jobs.ignore_residency.
+  // The scheduler cycles at least every minute and runs its preempt pass at most 15 s apart (a scale-up
+  // that must stop batch work does not wait for a 5-minute pass).
   JobsSimOptions jobs;
   // Static split (the baseline for sharing): nodes reserved per service for its peak (ServeSimResult::
   // reserved_nodes); the services run only there and the batch jobs only on the rest.
@@ -133,6 +135,7 @@ struct ServeSimResult {
   std::vector<double> ttft_ms;           // every served request's TTFT (for a CDF)
   std::vector<double> cold_start_s;      // every replica start
   std::vector<uint32_t> reserved_nodes;  // the static split's service nodes
+  std::vector<std::string> warnings;     // e.g. a replica shape that cannot meet its service's SLO
   JobsSummary batch;                     // the batch jobs (when there are any)
 };
 

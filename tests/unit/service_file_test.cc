@@ -24,8 +24,10 @@ TEST(ServicesFile, TheShippedAseanServicesRead) {
   const ServiceSpec& malay = s->services[1];
   EXPECT_EQ(malay.name, "malay-assistant");
   ASSERT_EQ(malay.shapes.size(), 3u);
-  EXPECT_EQ(malay.shapes[0].gpu_milli, GpuMilli(500));  // half an L40S
-  EXPECT_EQ(malay.shapes[0].tensor_parallel, 1);
+  EXPECT_EQ(malay.shapes[0].gpu_milli, kWholeGpu);
+  const ServiceSpec& health = s->services[3];
+  EXPECT_EQ(health.shapes[1].gpu_milli, GpuMilli(500));  // half an L40S
+  EXPECT_EQ(health.shapes[1].tensor_parallel, 1);
   EXPECT_EQ(s->services[0].shapes[1].tensor_parallel, 4);  // the 70B on 4 x H100
   EXPECT_TRUE(s->services[2].scale_to_zero);               // min 0
   EXPECT_EQ(s->services[2].min_replicas, 0);

@@ -1,0 +1,355 @@
+// The serving simulator (sim/serve_sim.h) and what it reads: request traces (trace/request_trace.h), the
+// diurnal generator (sim/request_gen.h), the replica model's SLO capacity, and the oracle and awan scalers.
+#include "sim/serve_sim.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "config/fleet_file.h"
+#include "config/service_file.h"
+#include "policies/builtin.h"
+#include "serving/replica_model.h"
+#include "sim/request_gen.h"
+#include "trace/request_trace.h"
+
+namespace awan::sim {
+namespace {
+
+// --- Request traces -----------------------------------------------------------------------------------
+
+TEST(RequestTrace, ReadsTheAzureLlmCsvRelativeToItsFirstRowAndSorted) {
+  const std::string csv =
+      "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+      "2023-11-16 18:15:46.6805900,374,44\n"
+      "2023-11-16 18:15:50.9951690,396,109\n"
+      "2023-11-16 18:15:46.1000000,12,3\n"
+      "2023-11-17 00:00:00,1,1\n";
+  auto r = trace::ParseAzureLlmCsv(csv, "t.csv");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->size(), 4u);
+  EXPECT_EQ((*r)[0].at_ms, 0);  // the earliest row, though it is third
+  EXPECT_EQ((*r)[0].prompt_tokens, 12);
+  EXPECT_EQ((*r)[1].at_ms, 580);  // .68059 - .1 s
+  EXPECT_EQ((*r)[1].output_tokens, 44);
+  EXPECT_EQ((*r)[2].at_ms, 4895);
+  EXPECT_EQ((*r)[3].at_ms, ((5 * 60 + 44) * 60 + 13) * 1000 + 900);  // across midnight
+}
+
+TEST(RequestTrace, BadAzureRowsNameTheirLineAndColumn) {
+  auto bad_time =
+      trace::ParseAzureLlmCsv("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 25:00:00,1,1\n", "t.csv");
+  ASSERT_FALSE(bad_time.ok());
+  EXPECT_NE(bad_time.status().message().find("t.csv:2:1"), std::string::npos) << bad_time.status().message();
+  auto bad_count =
+      trace::ParseAzureLlmCsv("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 10:00:00,-4,1\n", "t.csv");
+  ASSERT_FALSE(bad_count.ok());
+  EXPECT_NE(bad_count.status().message().find("ContextTokens"), std::string::npos);
+  EXPECT_FALSE(trace::ParseAzureLlmCsv("TIMESTAMP,Context\n", "t.csv").ok());  // a missing column
+}
+
+// A hand-written Mooncake trace (the format of FAST'25's traces/*.jsonl), with awan's optional user.
+TEST(RequestTrace, ReadsMooncakeJsonLinesWithHashIds) {
+  const std::string jsonl =
+      "{\"timestamp\": 27482, \"input_length\": 6955, \"output_length\": 52, \"hash_ids\": [46, 47, 48, "
+      "49]}\n"
+      "\n"
+      "{\"timestamp\": 0, \"input_length\": 1024, \"output_length\": 8, \"hash_ids\": [46, 47], \"user\": "
+      "\"penang\"}\r\n";
+  auto r = trace::ParseMooncakeJsonl(jsonl, "m.jsonl");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_EQ((*r)[0].at_ms, 0);
+  EXPECT_EQ((*r)[0].user, "penang");
+  EXPECT_EQ((*r)[1].hash_ids, (std::vector<uint64_t>{46, 47, 48, 49}));
+  EXPECT_EQ((*r)[1].prompt_tokens, 6955);
+  // What FormatMooncakeJsonl writes reads back the same.
+  auto again = trace::ParseMooncakeJsonl(trace::FormatMooncakeJsonl(*r), "again.jsonl");
+  ASSERT_TRUE(again.ok());
+  ASSERT_EQ(again->size(), 2u);
+  EXPECT_EQ((*again)[1].hash_ids, (*r)[1].hash_ids);
+  EXPECT_EQ((*again)[0].user, "penang");
+}
+
+TEST(RequestTrace, BadMooncakeLinesAreNamed) {
+  auto missing = trace::ParseMooncakeJsonl("{\"timestamp\": 1, \"input_length\": 3}\n", "m.jsonl");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("m.jsonl:1: missing \"output_length\""), std::string::npos);
+  EXPECT_FALSE(trace::ParseMooncakeJsonl("{\"timestamp\": 1,\n", "m.jsonl").ok());
+  EXPECT_FALSE(
+      trace::ParseMooncakeJsonl(
+          "{\"timestamp\": 1, \"input_length\": 3, \"output_length\": 1, \"hash_ids\": [-1]}", "m.jsonl")
+          .ok());
+  EXPECT_FALSE(trace::ReadRequests("/nonexistent/trace.txt").ok());  // unknown extension
+}
+
+// --- Load ----------------------------------------------------------------------------------------------
+
+TEST(RequestLoad, ShapeLoadCompressesTimeAndScalesByShiftedCopies) {
+  std::vector<InferenceRequest> in(3);
+  in[0].at_ms = 0, in[1].at_ms = 1000, in[2].at_ms = 4000;
+  const auto fast = ShapeLoad(in, 2.0, 1);
+  EXPECT_EQ(fast[2].at_ms, 2000);
+  const auto x4 = ShapeLoad(in, 1.0, 4);
+  ASSERT_EQ(x4.size(), 12u);
+  EXPECT_EQ(x4[1].at_ms, 250);  // copy 1, shifted by 1000/4 ms
+  for (size_t i = 1; i < x4.size(); ++i) EXPECT_LE(x4[i - 1].at_ms, x4[i].at_ms);
+}
+
+TEST(RequestLoad, TheGeneratorIsDiurnalDeterministicAndSharesPrefixes) {
+  ServiceSpec s;
+  s.name = "svc";
+  s.users = {"kuala-lumpur", "penang"};
+  RequestGenOptions o;
+  o.hours = 24, o.peak_rps = 2, o.seed = 7;
+  const auto a = GenerateRequests(s, 0, o), b = GenerateRequests(s, 0, o);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); i += 97) EXPECT_EQ(a[i].at_ms, b[i].at_ms);
+  EXPECT_NE(GenerateRequests(s, 1, o).size(), a.size());  // another service, another stream
+  std::map<int, int> by_hour;
+  std::map<uint64_t, int> first_block;
+  std::set<std::string> users;
+  for (const InferenceRequest& r : a) {
+    ++by_hour[static_cast<int>(r.at_ms / 3600000)];
+    if (!r.hash_ids.empty()) ++first_block[r.hash_ids[0]];
+    users.insert(r.user);
+  }
+  EXPECT_GT(by_hour[16], 4 * by_hour[4]);  // the afternoon peak against the night
+  EXPECT_LE(first_block.size(), 8u);       // every prompt starts with one of 8 system prompts
+  EXPECT_EQ(users, (std::set<std::string>{"kuala-lumpur", "penang"}));
+}
+
+// --- Replica capacity ----------------------------------------------------------------------------------
+
+TEST(ReplicaCapacity, TheBudgetAndCapacityFollowTheSlo) {
+  ServedModel m{"llama-3.1-70b", 70.6, int64_t{131} << 30, 320 << 10, 80};
+  auto rm = serving::ReplicaModel::Create(m, *FindHardware("H100"), 4, 1.0);
+  ASSERT_TRUE(rm.ok());
+  ServiceSlo tight{1000, 40, 99}, loose{1000, 80, 99};
+  const int64_t b_tight = serving::TokenBudget(*rm, tight), b_loose = serving::TokenBudget(*rm, loose);
+  EXPECT_LT(b_tight, b_loose);
+  EXPECT_LE(rm->IterationS(b_tight, 0, 0),
+            0.8 * 0.040 + 0.01);  // one full iteration stays near the objective
+  const auto c_tight = serving::CapacityWithinSlo(*rm, 1000, 200, tight, b_tight);
+  const auto c_loose = serving::CapacityWithinSlo(*rm, 1000, 200, loose, b_loose);
+  EXPECT_GT(c_tight.rps, 0);
+  EXPECT_GT(c_loose.rps, c_tight.rps);
+  EXPECT_LE(c_tight.tpot_s, 0.8 * 0.040 + 1e-9);
+  // A TPOT no replica can reach: no capacity.
+  EXPECT_EQ(serving::CapacityWithinSlo(*rm, 1000, 200, ServiceSlo{1000, 5, 99}, b_tight).concurrency, 0);
+}
+
+// --- Oracle and awan scalers ---------------------------------------------------------------------------
+
+std::unique_ptr<Autoscaler> Scaler(const std::string& name) {
+  auto a = policies::BuiltinRegistry().BuildAutoscaler(name);
+  EXPECT_TRUE(a.ok());
+  return std::move(*a);
+}
+
+ScaleBounds Bounds(double capacity_rps, int64_t cold_ms) {
+  ScaleBounds b;
+  b.min = 1, b.max = 100, b.target = 50, b.capacity_rps = capacity_rps, b.cold_start_ms = cold_ms;
+  return b;
+}
+
+TEST(OracleScaler, StartsReplicasOneColdStartAheadOfTheirLoad) {
+  auto o = Scaler("oracle");
+  ScaleBounds b = Bounds(10, 50000);
+  b.future_rps = [](int64_t from, int64_t to) { return to > 300000 && from < 400000 ? 95.0 : 5.0; };
+  EXPECT_EQ(o->Decide(100000, 1, b), 1);   // the burst at 300 s is beyond 100 + 50 + 60 s
+  EXPECT_EQ(o->Decide(200000, 1, b), 10);  // now within a cold start and a minute
+  EXPECT_EQ(o->Decide(400000, 10, b), 1);  // and gone once past
+  b.future_rps = nullptr;
+  EXPECT_EQ(o->Decide(0, 3, b), 3);  // without the future it keeps what it has
+}
+
+ScaleSample Sample(int64_t at_ms, double rps) {
+  ScaleSample s;
+  s.at_ms = at_ms, s.arrival_rps = rps, s.ready = 1;
+  return s;
+}
+
+TEST(AwanScaler, ProvisionsTheRecentPeakAndWaitsBeforeScalingDown) {
+  auto a = Scaler("awan");
+  const ScaleBounds b = Bounds(10, 30000);
+  int replicas = 1;
+  for (int64_t t = 0; t <= 400000; t += 1000) {
+    a->Observe(Sample(t, t >= 100000 && t < 110000 ? 80 : 20));  // a 10-s burst at 100 s
+    if (t % a->period_ms() == 0) replicas = a->Decide(t, replicas, b);
+    if (t == 90000) {
+      EXPECT_EQ(replicas, 2);  // 20 rps / 10
+    }
+    if (t == 115000) {
+      EXPECT_EQ(replicas, 8);  // the burst: 80 rps
+    }
+    if (t == 200000) {
+      EXPECT_EQ(replicas, 8);  // within 120 s of the burst it stays
+    }
+  }
+  EXPECT_EQ(replicas,
+            2);  // then back to the load (the burst left the look-back at 230 s, the wants at 350 s)
+}
+
+TEST(AwanScaler, ScalesAheadAlongATrendAndFromYesterday) {
+  auto a = Scaler("awan");
+  const ScaleBounds b = Bounds(10, 60000);
+  int replicas = 1;
+  // A steady ramp of 0.1 rps per second: the forecast one cold start and a period ahead is above now.
+  for (int64_t t = 0; t <= 300000; t += 1000) {
+    a->Observe(Sample(t, 10 + 0.1 * static_cast<double>(t) / 1000));
+    if (t % a->period_ms() == 0) replicas = a->Decide(t, replicas, b);
+  }
+  EXPECT_GT(replicas, static_cast<int>(std::ceil(40.0 / 10)));  // 40 rps now, more ahead
+  // Two days: a daily spike at 12:00 is foreseen on the second day before it starts.
+  auto d = Scaler("awan");
+  replicas = 1;
+  int before_spike = 0;
+  for (int64_t t = 0; t < 2 * 86400000LL; t += 1000) {
+    const int64_t tod = t % 86400000;
+    d->Observe(Sample(t, tod >= 43200000 && tod < 46800000 ? 100 : 10));
+    if (t % d->period_ms() == 0) replicas = d->Decide(t, replicas, b);
+    if (t == 86400000LL + 43200000 - 10000) before_spike = replicas;
+  }
+  EXPECT_GE(before_spike, 10);  // 100 rps / 10 per replica, 10 s before the second day's spike
+}
+
+// --- The simulation ------------------------------------------------------------------------------------
+
+struct World {
+  std::unique_ptr<config::FleetFile> fleet;
+  config::ServicesFile services;
+};
+
+World Asean() {
+  World w;
+  auto f = config::ReadFleetFile(std::string(AWAN_SOURCE_DIR) + "/examples/fleets/asean.yaml");
+  EXPECT_TRUE(f.ok());
+  w.fleet = std::move(*f);
+  auto s = config::ReadServicesFile(std::string(AWAN_SOURCE_DIR) + "/examples/services/asean.yaml",
+                                    w.fleet->fleet);
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  w.services = std::move(*s);
+  return w;
+}
+
+std::vector<ServiceLoad> Loads(const config::ServicesFile& services, double hours, double peak_rps,
+                               const std::vector<std::string>& only = {}) {
+  std::vector<ServiceLoad> out;
+  RequestGenOptions o;
+  o.hours = hours, o.peak_rps = peak_rps, o.seed = 3;
+  for (size_t i = 0; i < services.services.size(); ++i) {
+    const ServiceSpec& s = services.services[i];
+    if (!only.empty() && std::find(only.begin(), only.end(), s.name) == only.end()) continue;
+    out.push_back({s.name, GenerateRequests(s, i, o)});
+  }
+  return out;
+}
+
+TEST(ServeSim, SameInputsSameResults) {
+  World w = Asean();
+  const auto loads = Loads(w.services, 0.25, 3);
+  ServeSimOptions o;
+  auto a = RunServeSim(*w.fleet, w.services, loads, {}, o);
+  auto b = RunServeSim(*w.fleet, w.services, loads, {}, o);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  ASSERT_TRUE(b.ok());
+  EXPECT_GT(a->summary.requests, 1000);
+  EXPECT_EQ(a->summary.requests, b->summary.requests);
+  EXPECT_EQ(a->summary.gpu_hours, b->summary.gpu_hours);
+  EXPECT_EQ(a->ttft_ms, b->ttft_ms);
+  EXPECT_EQ(a->summary.cold_starts, b->summary.cold_starts);
+  EXPECT_GT(a->summary.slo_attainment_pct, 95);
+  EXPECT_EQ(a->per_service.size(), w.services.services.size());
+}
+
+// The health service may only run in Malaysia: awan never places or routes it elsewhere; the baseline that
+// ignores residency takes the cheaper A100s of Jakarta (its first shape) and is counted.
+TEST(ServeSim, ResidencyHoldsForReplicasAndRequestsAndTheBlindBaselineIsCaught) {
+  World w = Asean();
+  const auto loads = Loads(w.services, 0.25, 4, {"health-records-summarizer"});
+  ServeSimOptions o;
+  auto awan = RunServeSim(*w.fleet, w.services, loads, {}, o);
+  ASSERT_TRUE(awan.ok()) << awan.status().ToString();
+  EXPECT_EQ(awan->summary.routed_outside_allowed, 0);
+  EXPECT_EQ(awan->summary.replicas_placed_outside, 0);
+  EXPECT_GT(awan->summary.requests, 1000);
+  o.ignore_residency = true;
+  auto blind = RunServeSim(*w.fleet, w.services, loads, {}, o);
+  ASSERT_TRUE(blind.ok());
+  EXPECT_GT(blind->summary.routed_outside_allowed, 0);
+  EXPECT_GT(blind->summary.replicas_placed_outside, 0);
+}
+
+TEST(ServeSim, WarmNodesStartReplicasFaster) {
+  World w = Asean();
+  const auto loads = Loads(w.services, 0.5, 6, {"asean-assistant"});
+  ServeSimOptions o;
+  o.warmup_ms = 0;       // the first replicas' starts count
+  o.autoscaler = "kpa";  // scales often
+  auto warm = RunServeSim(*w.fleet, w.services, loads, {}, o);
+  o.warm = false;
+  auto cold = RunServeSim(*w.fleet, w.services, loads, {}, o);
+  ASSERT_TRUE(warm.ok() && cold.ok());
+  ASSERT_GT(warm->summary.cold_starts, 0);
+  ASSERT_GT(cold->summary.cold_starts, 0);
+  EXPECT_LT(warm->summary.avg_cold_start_s, cold->summary.avg_cold_start_s);
+  EXPECT_LT(warm->summary.p99_cold_start_s, cold->summary.p99_cold_start_s);
+}
+
+TEST(ServeSim, AServiceScaleUpPreemptsBorrowedBatchWorkAndAScaleDownGivesItBack) {
+  // One region of two 8-GPU nodes; a batch tenant guaranteed 8 GPUs borrows the other 8, which the service's
+  // replica tenant is guaranteed (the GPUs of its peak).
+  const std::string fleet_yaml =
+      "node_types:\n  h: {accelerator: H100, gpus: 8, cpu: 64, memory_gib: 512}\n"
+      "regions:\n  - name: r\n    jurisdiction: AA\n    zones:\n      - {name: z, layout: {type: h, nodes: "
+      "2}}\n"
+      "user_locations:\n  - {name: city, latency_ms: {r: 2}}\n"
+      "tenants:\n  - {name: batch, guaranteed_gpus: 8, cohort: c}\n  - {name: llm, guaranteed_gpus: 0, "
+      "cohort: c}\n";
+  auto fleet = config::ParseFleetFile(fleet_yaml, "f.yaml");
+  ASSERT_TRUE(fleet.ok()) << fleet.status().ToString();
+  const std::string svc_yaml =
+      "models:\n  - {name: m8, parameters_b: 8, weights_gib: 15, kv_kib_per_token: 128, layers: 32}\n"
+      "services:\n  - {name: chat, tenant: llm, model: m8, shapes: [{accelerator: H100, gpus: 1}], "
+      "replicas: {min: 0, max: 8}, slo: {ttft_ms: 1000, tpot_ms: 50}, priority: 10, users: [city]}\n";
+  auto services = config::ParseServicesFile(svc_yaml, "s.yaml", (*fleet)->fleet);
+  ASSERT_TRUE(services.ok()) << services.status().ToString();
+  std::vector<JobSpec> jobs;
+  for (int i = 0; i < 16; ++i) {  // 16 one-GPU jobs fill the fleet at t=0 for two hours
+    JobSpec j;
+    j.name = "b" + std::to_string(i);
+    j.tenant = "batch";
+    j.duration_s = 7200;
+    j.task.gpu_count = 1;
+    j.task.gpu_milli = kWholeGpu;
+    j.task.cpu = CpuMilli(1000);
+    j.task.memory = MemMiB(1024);
+    jobs.push_back(j);
+  }
+  std::vector<ServiceLoad> loads(1);
+  loads[0].service = "chat";
+  for (int64_t t = 600000; t < 1800000; t += 20) {  // 50 rps from 10 to 30 minutes
+    InferenceRequest r;
+    r.at_ms = t, r.prompt_tokens = 800, r.output_tokens = 100;
+    loads[0].requests.push_back(r);
+  }
+  ServeSimOptions o;
+  o.warmup_ms = 0;
+  o.jobs.scheduler.min_run_s = 0;
+  o.jobs.scheduler.checkpoint_s = 300;  // batch runs may be stopped from their first checkpoint, at 5 min
+  auto r = RunServeSim(**fleet, *services, loads, jobs, o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_GT(r->batch.preemptions, 0);  // the replicas took GPUs back from borrowed batch work
+  EXPECT_EQ(r->batch.finished, 16);    // and every batch job still finished
+  EXPECT_GT(r->summary.slo_attainment_pct, 90);
+  // After the load, the replicas are gone and the batch jobs run on every GPU again.
+  const ServeTimelinePoint& end = r->timeline.back();
+  EXPECT_EQ(end.replicas[0], 0);
+  EXPECT_EQ(end.batch_running_gpus, 16);
+}
+
+}  // namespace
+}  // namespace awan::sim
