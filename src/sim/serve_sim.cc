@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <queue>
+#include <set>
 
 #include "common/rng.h"
 #include "core/autoscaler.h"
@@ -40,6 +41,7 @@ struct Req {
   int64_t first_us = -1, done_us = -1;
   bool dropped = false, outside = false;
   bool warmup = false;  // replayed before the measured trace: not counted
+  int32_t region = -1;  // where it was served
 };
 
 double TtftMs(const Req& r) { return static_cast<double>(r.first_us - r.arrive_us) / 1000; }
@@ -105,7 +107,8 @@ struct Svc {
   double gpu_s = 0;
   int64_t cold_start_ms = 0;
   std::vector<uint32_t> replicas;  // ids, not gone
-  std::vector<uint16_t> users;     // location indices
+  std::set<uint32_t> replica_regions, served_regions;
+  std::vector<uint16_t> users;  // location indices
   std::vector<serving::ReplicaModel> shape_models;
   std::vector<bool> shape_ok;  // can meet the TPOT objective
   int first_ok = 0;
@@ -583,6 +586,7 @@ void ServeSimulation::Started(uint32_t id, const Placement& p, int64_t t) {
       serving::EstimateColdStart(image, o_.image_bytes, src, s.model->weight_bytes, o_.cold);
   if (t >= o_.warmup_ms * 1000) cold_start_s_.push_back(c.total_s()), ++s.cold_starts;
   if (!s.rules.Allows(rep.region)) ++placed_outside_;
+  s.replica_regions.insert(rep.region.value);
   rep.state = RState::kStarting;
   rep.ready_us = t + static_cast<int64_t>(std::llround(c.total_s() * kUsPerS));
   readies_.push({rep.ready_us, id});
@@ -638,6 +642,7 @@ bool ServeSimulation::Dispatch(uint32_t ri, int64_t t) {
   if (!pick) return false;
   Replica& rep = replicas_[*pick];
   r.outside = !s.rules.Allows(rep.region);
+  r.region = static_cast<int32_t>(rep.region.value);
   r.net_us = static_cast<int64_t>(std::llround(
       (locations_.empty() ? 0 : fleet_.user_latency_ms(locations_[r.location], rep.region)) * 1000));
   rep.waiting.push_back(ri);
@@ -859,6 +864,7 @@ ServeSimResult ServeSimulation::Result() const {
   Tally all;
   std::vector<Tally> by_service(svcs_.size()), by_location(locations_.size());
   std::map<std::string, Tally> by_tenant;
+  std::vector<std::set<uint32_t>> served(svcs_.size());
   for (const Req& r : reqs_) {
     if (r.warmup) continue;
     const Svc& s = svcs_[static_cast<size_t>(r.service)];
@@ -877,6 +883,7 @@ ServeSimResult ServeSimulation::Result() const {
       p.met += met;
     }
     sum.routed_outside_allowed += r.outside;
+    if (r.region >= 0) served[static_cast<size_t>(r.service)].insert(static_cast<uint32_t>(r.region));
     std::vector<Tally*> groups = {&all, &by_service[static_cast<size_t>(r.service)],
                                   &by_tenant[s.spec->tenant]};
     if (!locations_.empty()) groups.push_back(&by_location[r.location]);
@@ -909,6 +916,15 @@ ServeSimResult ServeSimulation::Result() const {
     o.cold_starts = s.cold_starts;
     o.capacity_rps = s.cap.rps;
     o.capacity_concurrency = s.cap.concurrency;
+    auto names = [&](const std::set<uint32_t>& regions) {
+      std::vector<std::string> v;
+      for (uint32_t g : regions)
+        v.push_back(fleet_.topology().DomainName(TopologyLevel::kRegion, DomainId(g)));
+      std::sort(v.begin(), v.end());
+      return v;
+    };
+    o.replica_regions = names(s.replica_regions);
+    o.served_regions = names(served[i]);
     out.per_service.push_back(o);
     sum.gpu_hours += o.gpu_hours;
     sum.cold_starts += s.cold_starts;

@@ -103,6 +103,7 @@ struct ServeSummary {
 
 struct ServiceOutcome {
   std::string name, tenant;
+  std::vector<std::string> replica_regions, served_regions;  // where its replicas ran and served (sorted)
   int64_t requests = 0, dropped = 0;
   double slo_attainment_pct = 0, gpu_hours = 0, p99_ttft_ms = 0, p99_tpot_ms = 0;
   int peak_replicas = 0;

@@ -5,6 +5,10 @@
 // fair share, isolation), runs the real simulator, and checks every run the scheduler starts against an
 // oracle written here, independently of core/residency.cc.
 //
+// The second property does the same for services (sim/serve_sim.h): random services reading random data,
+// random request loads, every autoscaler and router; no replica ever starts, and no request is ever served,
+// outside the regions the service's data allows.
+//
 // CTest runs it with RC_PARAMS="max_success=10000 seed=..." (tests/CMakeLists.txt): 10,000 cases, the same
 // ones every run. Run the binary alone for a random seed.
 #include <fmt/format.h>
@@ -17,8 +21,11 @@
 #include <set>
 
 #include "config/fleet_file.h"
+#include "config/service_file.h"
 #include "config/workload_file.h"
+#include "policies/builtin.h"
 #include "sim/jobs_sim.h"
+#include "sim/serve_sim.h"
 
 namespace awan::sim {
 namespace {
@@ -248,6 +255,120 @@ RC_GTEST_PROP(ResidencyProperty, NoPlacementEverViolatesResidency, ()) {
   RC_CLASSIFY(r->summary.preemptions + r->summary.failure_requeues > 0, "preempted or requeued");
   if (!violation.empty()) RC_FAIL(violation + "\nfleet:\n" + fleet + "\nworkload:\n" + wl);
   RC_ASSERT(r->summary.residency_violations == 0);
+}
+
+RC_GTEST_PROP(ResidencyProperty, NoReplicaOrRequestEverLeavesItsPlaces, ()) {
+  const int n_regions = *rc::gen::inRange(1, 5);
+  std::vector<OracleRegion> regions;
+  std::string fleet = "node_types:\n  g8: {accelerator: H100, gpus: 8, cpu: 64, memory_gib: 512}\nregions:\n";
+  std::string latency;
+  for (int r = 0; r < n_regions; ++r) {
+    OracleRegion g{fmt::format("r{}", r), kJurisdictions[static_cast<size_t>(*rc::gen::inRange(0, 3))],
+                   *rc::gen::inRange(0, 4) == 0};
+    regions.push_back(g);
+    fleet += fmt::format(
+        "  - name: {}\n    jurisdiction: {}\n    edge: {}\n    zones:\n      - {{name: z{}, layout: {{type: "
+        "g8, "
+        "nodes: {}}}}}\n",
+        g.name, g.jurisdiction, g.edge ? "true" : "false", r, *rc::gen::inRange(1, 3));
+    latency += fmt::format("{}{}: {}", r ? ", " : "", g.name, *rc::gen::inRange(1, 40));
+  }
+  fleet += "user_locations:\n  - {name: city, latency_ms: {" + latency + "}}\ntenants:\n";
+  const int n_tenants = *rc::gen::inRange(1, 4);
+  std::vector<Rule> tenant_rule;
+  for (int t = 0; t < n_tenants; ++t) {
+    tenant_rule.push_back(RandomRule(regions, *rc::gen::inRange(0, 4)));
+    fleet +=
+        fmt::format("  - {{name: t{}, guaranteed_gpus: {}, cohort: c, data: {{classification: {}{}}}}}\n", t,
+                    *rc::gen::inRange(0, 16), kClasses[static_cast<size_t>(tenant_rule.back().cls)],
+                    Places(tenant_rule.back()));
+  }
+  auto file = config::ParseFleetFile(fleet, "gen-fleet.yaml");
+  if (!file.ok()) RC_FAIL(file.status().ToString() + "\n" + fleet);
+  std::vector<DataSpec> datasets;
+  std::map<std::string, Rule> rule;
+  const int n_data = *rc::gen::inRange(0, 4);
+  for (int d = 0; d < n_data; ++d) {
+    const std::string name = fmt::format("d{}", d);
+    rule[name] = RandomRule(regions, *rc::gen::inRange(0, 4));
+    DataSpec spec;
+    spec.name = name;
+    spec.cls = static_cast<DataClass>(rule[name].cls);
+    spec.places.jurisdictions = rule[name].jurisdictions;
+    spec.places.regions = rule[name].regions;
+    datasets.push_back(spec);
+  }
+  // Services, their loads, and what the oracle allows each.
+  std::string svc =
+      "models:\n  - {name: m8, parameters_b: 8, weights_gib: 15, kv_kib_per_token: 128, layers: 32}\n"
+      "services:\n";
+  std::vector<std::set<std::string>> svc_allowed;
+  std::vector<ServiceLoad> loads;
+  const int n_services = *rc::gen::inRange(1, 4);
+  for (int s = 0; s < n_services; ++s) {
+    const int t = *rc::gen::inRange(0, n_tenants);
+    std::vector<std::string> reads;
+    for (const auto& [name, r] : rule)
+      if (*rc::gen::inRange(0, 2) == 0) reads.push_back(name);
+    std::set<std::string> ok;
+    if (reads.empty()) {
+      ok = Allowed(tenant_rule[static_cast<size_t>(t)], regions);
+    } else {
+      for (const OracleRegion& g : regions) ok.insert(g.name);
+      for (const std::string& d : reads) {
+        const std::set<std::string> a = Allowed(rule[d], regions);
+        std::set<std::string> both;
+        std::set_intersection(ok.begin(), ok.end(), a.begin(), a.end(), std::inserter(both, both.begin()));
+        ok = both;
+      }
+    }
+    svc_allowed.push_back(ok);
+    svc += fmt::format(
+        "  - {{name: s{}, tenant: t{}, model: m8, shapes: [{{accelerator: H100, gpus: {}}}], replicas: "
+        "{{min: {}, "
+        "max: {}}}, slo: {{ttft_ms: 2000, tpot_ms: 100}}, priority: {}, users: [city], reads: [{}]}}\n",
+        s, t, *rc::gen::inRange(0, 2) == 0 ? "0.5" : "1", *rc::gen::inRange(0, 2), *rc::gen::inRange(1, 5),
+        *rc::gen::inRange(0, 3) * 5, fmt::join(reads, ", "));
+    ServiceLoad l;
+    l.service = fmt::format("s{}", s);
+    const int n = *rc::gen::inRange(1, 200);
+    for (int i = 0; i < n; ++i) {
+      InferenceRequest r;
+      r.at_ms = *rc::gen::inRange(0, 120000);
+      r.prompt_tokens = *rc::gen::inRange(1, 3000);
+      r.output_tokens = *rc::gen::inRange(1, 300);
+      l.requests.push_back(r);
+    }
+    std::sort(l.requests.begin(), l.requests.end(),
+              [](const InferenceRequest& a, const InferenceRequest& b) { return a.at_ms < b.at_ms; });
+    loads.push_back(std::move(l));
+  }
+  auto services = config::ParseServicesFile(svc, "gen-services.yaml", (*file)->fleet);
+  if (!services.ok()) RC_FAIL(services.status().ToString() + "\n" + svc);
+  auto catalog = ServingCatalog(**file, datasets, {}, *services);
+  if (!catalog.ok()) RC_FAIL(catalog.status().ToString());
+  ServeSimOptions o;
+  const PluginRegistry& registry = policies::BuiltinRegistry();
+  const std::vector<std::string> scalers = registry.AutoscalerNames(), routers = registry.RouterNames();
+  o.autoscaler = scalers[static_cast<size_t>(*rc::gen::inRange(0, static_cast<int>(scalers.size())))];
+  o.router = routers[static_cast<size_t>(*rc::gen::inRange(0, static_cast<int>(routers.size())))];
+  o.warmup_ms = 0;
+  o.drain_ms = 60000;
+  o.jobs.catalog = &*catalog;
+  auto r = RunServeSim(**file, *services, loads, {}, o);
+  if (!r.ok()) RC_FAIL(r.status().ToString() + "\nfleet:\n" + fleet + "\nservices:\n" + svc);
+  for (size_t s = 0; s < r->per_service.size(); ++s) {
+    const ServiceOutcome& out = r->per_service[s];
+    const size_t k = static_cast<size_t>(std::stoi(out.name.substr(1)));
+    for (const auto* list : {&out.replica_regions, &out.served_regions})
+      for (const std::string& g : *list)
+        if (!svc_allowed[k].count(g))
+          RC_FAIL(fmt::format("{} ran or served in {}; allowed: {}\nfleet:\n{}\nservices:\n{}", out.name, g,
+                              fmt::join(svc_allowed[k], ","), fleet, svc));
+    RC_CLASSIFY(!out.served_regions.empty(), "served");
+  }
+  RC_ASSERT(r->summary.routed_outside_allowed == 0);
+  RC_ASSERT(r->summary.replicas_placed_outside == 0);
 }
 
 }  // namespace
