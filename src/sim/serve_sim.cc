@@ -112,7 +112,8 @@ struct Svc {
   std::vector<serving::ReplicaModel> shape_models;
   std::vector<bool> shape_ok;  // can meet the TPOT objective
   int first_ok = 0;
-  int cap_shape = 0;  // the shape the capacity is of: the preferred one, from which the scaler counts
+  bool unservable = false;  // no usable shape: never scaled
+  int cap_shape = 0;        // the shape the capacity is of: the preferred one, from which the scaler counts
 };
 
 class ServeSimulation {
@@ -300,8 +301,13 @@ Status ServeSimulation::InitServices(const std::vector<ServiceLoad>& loads) {
       s.shape_models.push_back(m);
       // A shape whose replica cannot meet the TPOT objective even for one sequence is never used.
       const double alone_ms = m.DecodeStepS(1, 1152) * 1000;
-      s.shape_ok.push_back(alone_ms <= static_cast<double>(s.spec->slo.tpot_ms));
-      if (!s.shape_ok.back())
+      // Nor a shape whose accelerator the service's regions do not have.
+      bool placeable = false;
+      for (uint32_t n = 0; n < fleet_.size() && !placeable; ++n)
+        placeable = fleet_.node(NodeIndex(n)).model == sh.model &&
+                    (o_.ignore_residency || s.rules.Allows(fleet_.region_of(NodeIndex(n))));
+      s.shape_ok.push_back(placeable && alone_ms <= static_cast<double>(s.spec->slo.tpot_ms));
+      if (placeable && !s.shape_ok.back())
         warnings_.push_back(
             fmt::format("service {}: {} x {} cannot meet {} ms per output token ({:.0f} ms alone); "
                         "that shape is not used",
@@ -309,10 +315,15 @@ Status ServeSimulation::InitServices(const std::vector<ServiceLoad>& loads) {
                         sh.accelerator, s.spec->slo.tpot_ms, alone_ms));
     }
     s.first_ok = static_cast<int>(std::find(s.shape_ok.begin(), s.shape_ok.end(), true) - s.shape_ok.begin());
-    if (s.first_ok == static_cast<int>(s.shape_ok.size()))
-      return InvalidArgument("service " + s.spec->name +
-                             ": no replica shape can meet its TPOT objective of " +
-                             std::to_string(s.spec->slo.tpot_ms) + " ms");
+    if (s.first_ok == static_cast<int>(s.shape_ok.size())) {  // it never gets a replica: every request misses
+      warnings_.push_back(
+          fmt::format("service {}: no replica shape both exists in its regions and meets {} ms per output "
+                      "token; it is not "
+                      "served",
+                      s.spec->name, s.spec->slo.tpot_ms));
+      s.first_ok = 0;
+      s.unservable = true;
+    }
     // Expected cold start where a replica would land: warm (prefetched) or cold.
     const serving::ColdStart c = serving::EstimateColdStart(
         o_.warm, o_.image_bytes,
@@ -526,7 +537,7 @@ Status ServeSimulation::Decide(int si, int64_t t) {
     return peak / headroom;
   };
   const int current = Alive(s);
-  const int desired = s.scaler->Decide(t / 1000, current, b);
+  const int desired = s.unservable ? 0 : s.scaler->Decide(t / 1000, current, b);
   if (desired != current) {
     const int dir = desired > current ? 1 : -1;
     if (s.last_dir != 0 && dir != s.last_dir) ++s.oscillations;
