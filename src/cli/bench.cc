@@ -3,12 +3,16 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "cli/cli_util.h"
+#include "common/rng.h"
 #include "common/steady_tick_source.h"
 #include "config/fleet_file.h"
+#include "core/router.h"
 #include "policies/builtin.h"
 #include "sim/generator.h"
 #include "sim/jobs_sim.h"
@@ -215,6 +219,59 @@ int RunBenchCycle(const BenchCycleArgs& a) {
     const size_t u = static_cast<size_t>(k);
     fmt::print("{:<12}  {:>7.1f}  {:>16.1f}  {:>12.1f}\n", CycleStageName(static_cast<CycleStage>(k)),
                first[u] / 1e6, stages[slowest][u] / 1e6, later[u] / 1e6);
+  }
+  return 0;
+}
+
+void AddBenchRouter(CLI::App& bench, BenchRouterArgs& a) {
+  CLI::App* c = bench.add_subcommand("router", "Routing decisions per second of the serving routers");
+  c->add_option("--replicas", a.replicas, "replicas of the service")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  c->add_option("--decisions", a.decisions, "decisions per run")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 30));
+  c->add_option("--repeat", a.repeat, "runs (the median is reported)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
+  c->add_option("--router", a.routers, "comma-separated routers")->capture_default_str();
+}
+
+int RunBenchRouter(const BenchRouterArgs& a) {
+  const PluginRegistry& reg = policies::BuiltinRegistry();
+  Rng rng(7);
+  // The replicas as a request sees them: a quarter outside its places, latencies and loads at random, a few
+  // leading blocks cached.
+  std::vector<ReplicaView> views(static_cast<size_t>(a.replicas));
+  for (size_t i = 0; i < views.size(); ++i) {
+    views[i].replica = static_cast<uint32_t>(i);
+    views[i].allowed = rng.Uniform(4) != 0;
+    views[i].latency_ms = static_cast<double>(1 + rng.Uniform(40));
+    views[i].outstanding_tokens = static_cast<int64_t>(rng.Uniform(20000));
+    views[i].cached_prefix_blocks = static_cast<int>(rng.Uniform(3));
+  }
+  RouteRequest req;
+  req.prompt_tokens = 1536;
+  req.hash_ids = {11, 12, 13};
+  fmt::print("{:<12} {:>10} {:>16}\n", "router", "replicas", "decisions/s");
+  for (const std::string& name : SplitList(a.routers)) {
+    auto router = reg.BuildRouter(name);
+    if (!router.ok()) return Fail(router.status());
+    std::vector<double> rates;
+    uint64_t sink = 0;
+    for (int r = 0; r < a.repeat; ++r) {
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int k = 0; k < a.decisions; ++k) {
+        views[static_cast<size_t>(k) % views.size()].outstanding_tokens += 1;  // the load moves
+        const std::optional<uint32_t> pick = RouteWith(**router, req, views);
+        sink += pick.value_or(0);
+      }
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      rates.push_back(a.decisions / s);
+    }
+    std::sort(rates.begin(), rates.end());
+    fmt::print("{:<12} {:>10} {:>16.0f}{}\n", name, a.replicas, rates[rates.size() / 2],
+               sink == 42 ? " " : "");
   }
   return 0;
 }

@@ -48,4 +48,16 @@ struct BenchStoreArgs {
 void AddBenchStore(CLI::App& bench, BenchStoreArgs& args);
 int RunBenchStore(const BenchStoreArgs& args);
 
+// `awan bench router`: routing decisions per second of each router (residency first, through RouteWith, as
+// the serving simulator and the gateway call it) over `replicas` replicas of one service, some of them in
+// regions the requests may not reach, with prefix hash ids; one thread, a steady clock around the whole run.
+struct BenchRouterArgs {
+  int replicas = 64;
+  int decisions = 2000000;
+  int repeat = 5;
+  std::string routers = "awan,nearest,least-work,prefix";
+};
+void AddBenchRouter(CLI::App& bench, BenchRouterArgs& args);
+int RunBenchRouter(const BenchRouterArgs& args);
+
 }  // namespace awan::cli

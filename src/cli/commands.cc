@@ -59,6 +59,8 @@ int Main(int argc, char** argv) {
   AddBenchCycle(*bench, bench_cycle);
   BenchStoreArgs bench_store;
   AddBenchStore(*bench, bench_store);
+  BenchRouterArgs bench_router;
+  AddBenchRouter(*bench, bench_router);
 
   CLI::App* pol = app.add_subcommand(
       "policies", "List the placement policies and their plugins, and the job cycle's stage policies");
@@ -83,6 +85,7 @@ int Main(int argc, char** argv) {
   if (bench->got_subcommand("placement")) return RunBench(bench_args);
   if (bench->got_subcommand("cycle")) return RunBenchCycle(bench_cycle);
   if (bench->got_subcommand("store")) return RunBenchStore(bench_store);
+  if (bench->got_subcommand("router")) return RunBenchRouter(bench_router);
   if (pol->parsed()) {
     const PluginRegistry& r = policies::BuiltinRegistry();
     for (const std::string& name : r.ProfileNames()) {
