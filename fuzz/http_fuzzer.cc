@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -28,14 +29,20 @@ using awan::server::HttpServer;
 HttpServer* g_server = nullptr;
 int g_port = 0;
 
+// A connection to the server; a few tries (a loopback connect can fail for a moment when the fuzzer has used
+// up ports in TIME_WAIT), then abort.
 int Connect() {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(g_port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) std::abort();
-  return fd;
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(g_port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) return fd;
+    if (fd >= 0) close(fd);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::abort();
 }
 
 // Sends `bytes`, closes the sending side, and reads the answer until the server closes (bounded).
@@ -65,6 +72,8 @@ std::string RoundTrip(const std::string& bytes) {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  // As `awan serve` does (cli/serve.cc): a write to a closed socket is an error, not a SIGPIPE.
+  signal(SIGPIPE, SIG_IGN);
   awan::server::HttpServerOptions o;
   o.port = 0;
   o.request_timeout_ms = 500;

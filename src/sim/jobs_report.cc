@@ -125,16 +125,11 @@ Status WriteJobsReport(const std::string& dir, const std::vector<JobsSimResult>&
   AWAN_RETURN_IF_ERROR(WriteText(abs + "/jobs.gp", gp));
   AWAN_RETURN_IF_ERROR(RunGnuplot(abs + "/jobs.gp"));
 
-  std::string html =
-      "<!doctype html><html><head><meta charset='utf-8'><title>awan sim jobs report</title>"
-      "<style>body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}"
-      "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#eee}"
-      "td:first-child{text-align:left}</style></head><body><h1>awan sim jobs</h1><p>" +
-      HtmlEscape(title) +
-      "</p><table><tr><th>policy</th><th>finished</th><th>avg JCT s</th>"
-      "<th>p50 s</th><th>p99 s</th><th>avg queue s</th><th>slowdown</th><th>util %</th>"
-      "<th>preemptions</th><th>gangs in one supernode</th><th>Jain</th><th>cost USD</th>"
-      "<th>residency violations</th></tr>";
+  std::string html = HtmlPageStart("awan sim jobs", title) +
+                     "<table><tr><th>policy</th><th>finished</th><th>avg JCT s</th>"
+                     "<th>p50 s</th><th>p99 s</th><th>avg queue s</th><th>slowdown</th><th>util %</th>"
+                     "<th>preemptions</th><th>gangs in one supernode</th><th>Jain</th><th>cost USD</th>"
+                     "<th>residency violations</th></tr>";
   for (const JobsSimResult& r : results) {
     const JobsSummary& s = r.summary;
     html += fmt::format(

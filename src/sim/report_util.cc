@@ -13,6 +13,14 @@ Status WriteText(const std::string& path, const std::string& text) {
   return Status::Ok();
 }
 
+std::string HtmlPageStart(const std::string& heading, const std::string& description) {
+  return "<!doctype html><html><head><meta charset='utf-8'><title>" + HtmlEscape(heading) +
+         " report</title><style>body{font-family:sans-serif;margin:2em;max-width:1100px}"
+         "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
+         "th{background:#eee}td:first-child{text-align:left}</style></head><body><h1>" +
+         HtmlEscape(heading) + "</h1><p>" + HtmlEscape(description) + "</p>";
+}
+
 std::string HtmlEscape(const std::string& s) {
   std::string o;
   for (char ch : s) {

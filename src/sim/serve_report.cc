@@ -113,12 +113,8 @@ Status WriteServeReport(const std::string& dir, const std::vector<ServeSimResult
   AWAN_RETURN_IF_ERROR(WriteText(abs + "/serve.gp", gp));
   AWAN_RETURN_IF_ERROR(RunGnuplot(abs + "/serve.gp"));
   std::string html =
-      "<!doctype html><html><head><meta charset='utf-8'><title>awan sim serve report</title>"
-      "<style>body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}"
-      "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#eee}"
-      "td:first-child{text-align:left}</style></head><body><h1>awan sim serve</h1><p>" +
-      HtmlEscape(title) +
-      "</p><p>services: " + HtmlEscape(fmt::format("{}", fmt::join(service_names, ", "))) +
+      HtmlPageStart("awan sim serve", title) +
+      "<p>services: " + HtmlEscape(fmt::format("{}", fmt::join(service_names, ", "))) +
       "</p><table><tr><th>autoscaler / router</th><th>requests</th><th>SLO attainment "
       "%</th><th>GPU-hours</th>"
       "<th>p50 TTFT ms</th><th>p99 TTFT ms</th><th>p99 TPOT ms</th><th>cold starts</th><th>p99 cold start "

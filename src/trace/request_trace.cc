@@ -7,19 +7,10 @@
 #include <nlohmann/json.hpp>
 
 #include "trace/csv.h"
+#include "trace/philly_reader.h"
 
 namespace awan::trace {
 namespace {
-
-// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
-int64_t DaysFromCivil(int64_t y, int64_t m, int64_t d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const int64_t yoe = y - era * 400;
-  const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
 
 // "YYYY-MM-DD HH:MM:SS[.fraction]" in milliseconds since the epoch; -1 if malformed.
 int64_t ParseTimestampMs(std::string_view s) {
@@ -48,7 +39,8 @@ int64_t ParseTimestampMs(std::string_view s) {
       scale /= 10;
     }
   }
-  return ((DaysFromCivil(y, mo, d) * 24 + h) * 60 + mi) * 60000 + se * 1000 + ms;
+  return ((DaysFromCivil(y, static_cast<int>(mo), static_cast<int>(d)) * 24 + h) * 60 + mi) * 60000 +
+         se * 1000 + ms;
 }
 
 void SortByArrival(std::vector<InferenceRequest>& out) {

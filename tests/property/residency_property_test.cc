@@ -75,6 +75,22 @@ std::string Places(const Rule& r) {
   return s;
 }
 
+// One to three tenants t0.. of cohort c with random data defaults, appended to `fleet` (under "tenants:");
+// their rules.
+std::vector<Rule> RandomTenants(const std::vector<OracleRegion>& regions, int max_guarantee,
+                                std::string& fleet) {
+  std::vector<Rule> rules;
+  const int n = *rc::gen::inRange(1, 4);
+  for (int t = 0; t < n; ++t) {
+    rules.push_back(RandomRule(regions, *rc::gen::inRange(0, 4)));
+    fleet +=
+        fmt::format("  - {{name: t{}, guaranteed_gpus: {}, cohort: c, data: {{classification: {}{}}}}}\n", t,
+                    *rc::gen::inRange(0, max_guarantee), kClasses[static_cast<size_t>(rules.back().cls)],
+                    Places(rules.back()));
+  }
+  return rules;
+}
+
 RC_GTEST_PROP(ResidencyProperty, NoPlacementEverViolatesResidency, ()) {
   // Fleet.
   const int n_regions = *rc::gen::inRange(1, 5);
@@ -99,16 +115,9 @@ RC_GTEST_PROP(ResidencyProperty, NoPlacementEverViolatesResidency, ()) {
     }
   }
   // Tenants with data defaults.
-  const int n_tenants = *rc::gen::inRange(1, 4);
-  std::vector<Rule> tenant_rule;
   fleet += "tenants:\n";
-  for (int t = 0; t < n_tenants; ++t) {
-    tenant_rule.push_back(RandomRule(regions, *rc::gen::inRange(0, 4)));
-    fleet +=
-        fmt::format("  - {{name: t{}, guaranteed_gpus: {}, cohort: c, data: {{classification: {}{}}}}}\n", t,
-                    *rc::gen::inRange(0, 24), kClasses[static_cast<size_t>(tenant_rule.back().cls)],
-                    Places(tenant_rule.back()));
-  }
+  const std::vector<Rule> tenant_rule = RandomTenants(regions, 24, fleet);
+  const int n_tenants = static_cast<int>(tenant_rule.size());
   auto file = config::ParseFleetFile(fleet, "gen-fleet.yaml");
   if (!file.ok()) RC_FAIL(file.status().ToString() + "\n" + fleet);
   // Datasets and jobs.
@@ -274,15 +283,8 @@ RC_GTEST_PROP(ResidencyProperty, NoReplicaOrRequestEverLeavesItsPlaces, ()) {
     latency += fmt::format("{}{}: {}", r ? ", " : "", g.name, *rc::gen::inRange(1, 40));
   }
   fleet += "user_locations:\n  - {name: city, latency_ms: {" + latency + "}}\ntenants:\n";
-  const int n_tenants = *rc::gen::inRange(1, 4);
-  std::vector<Rule> tenant_rule;
-  for (int t = 0; t < n_tenants; ++t) {
-    tenant_rule.push_back(RandomRule(regions, *rc::gen::inRange(0, 4)));
-    fleet +=
-        fmt::format("  - {{name: t{}, guaranteed_gpus: {}, cohort: c, data: {{classification: {}{}}}}}\n", t,
-                    *rc::gen::inRange(0, 16), kClasses[static_cast<size_t>(tenant_rule.back().cls)],
-                    Places(tenant_rule.back()));
-  }
+  const std::vector<Rule> tenant_rule = RandomTenants(regions, 16, fleet);
+  const int n_tenants = static_cast<int>(tenant_rule.size());
   auto file = config::ParseFleetFile(fleet, "gen-fleet.yaml");
   if (!file.ok()) RC_FAIL(file.status().ToString() + "\n" + fleet);
   std::vector<DataSpec> datasets;
