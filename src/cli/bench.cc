@@ -252,7 +252,8 @@ int RunBenchRouter(const BenchRouterArgs& a) {
   }
   RouteRequest req;
   req.prompt_tokens = 1536;
-  req.hash_ids = {11, 12, 13};
+  static constexpr uint64_t kBlocks[] = {11, 12, 13};
+  req.hash_ids = kBlocks;
   fmt::print("{:<12} {:>10} {:>16}\n", "router", "replicas", "decisions/s");
   for (const std::string& name : SplitList(a.routers)) {
     auto router = reg.BuildRouter(name);

@@ -16,9 +16,10 @@
 
 namespace awan {
 
-// A request as routers see it: its prompt's KV blocks (Mooncake-style hash ids, in order) and size.
+// A request as routers see it: its prompt's KV blocks (Mooncake-style hash ids, in order; a view, valid for
+// the call) and size.
 struct RouteRequest {
-  std::vector<uint64_t> hash_ids;
+  std::span<const uint64_t> hash_ids;
   int64_t prompt_tokens = 0;
 };
 

@@ -5,6 +5,17 @@
 namespace awan::serving {
 namespace {
 
+int64_t LeastOutstanding(std::span<const ReplicaView> c) {
+  int64_t least = c[0].outstanding_tokens;
+  for (const ReplicaView& r : c) least = std::min(least, r.outstanding_tokens);
+  return least;
+}
+
+// Prompt tokens per KV block of the request (0 without hash ids): what one cached block saves.
+int64_t TokensPerBlock(const RouteRequest& req) {
+  return req.hash_ids.empty() ? 0 : req.prompt_tokens / static_cast<int64_t>(req.hash_ids.size());
+}
+
 class Nearest final : public Router {
  public:
   std::string_view name() const override { return "nearest"; }
@@ -39,10 +50,7 @@ class Prefix final : public Router {
  public:
   std::string_view name() const override { return "prefix"; }
   size_t Choose(const RouteRequest& req, std::span<const ReplicaView> c) const override {
-    int64_t least = c[0].outstanding_tokens;
-    for (const ReplicaView& r : c) least = std::min(least, r.outstanding_tokens);
-    const int64_t per_block =
-        req.hash_ids.empty() ? 0 : req.prompt_tokens / static_cast<int64_t>(req.hash_ids.size());
+    const int64_t least = LeastOutstanding(c), per_block = TokensPerBlock(req);
     auto gain = [&](const ReplicaView& r) {  // tokens of prefill saved less the extra work waited behind
       return r.cached_prefix_blocks * per_block - (r.outstanding_tokens - least);
     };
@@ -65,10 +73,7 @@ class AwanRouter final : public Router {
   static constexpr int64_t kBoundTokens = 4096;
   std::string_view name() const override { return "awan"; }
   size_t Choose(const RouteRequest& req, std::span<const ReplicaView> c) const override {
-    int64_t least = c[0].outstanding_tokens;
-    for (const ReplicaView& r : c) least = std::min(least, r.outstanding_tokens);
-    const int64_t per_block =
-        req.hash_ids.empty() ? 0 : req.prompt_tokens / static_cast<int64_t>(req.hash_ids.size());
+    const int64_t least = LeastOutstanding(c), per_block = TokensPerBlock(req);
     auto key = [&](const ReplicaView& r) {
       const int64_t extra = r.outstanding_tokens - least;
       const int64_t gain = r.cached_prefix_blocks * per_block - extra;

@@ -26,11 +26,6 @@ constexpr int64_t kReplicaDurationS = int64_t{10} * 365 * 86400;  // a replica's
 constexpr int64_t kBlockTokens = 512;                             // tokens per KV block (Mooncake hash id)
 
 // One request as the simulation follows it.
-struct Req;
-double TtftMs(const Req& r);
-double TpotMs(const Req& r);
-bool MetSlo(const Req& r, const ServiceSpec& s);
-
 struct Req {
   int64_t arrive_us = 0;
   int service = 0;
@@ -107,7 +102,7 @@ struct Svc {
   double gpu_s = 0;
   int64_t cold_start_ms = 0;
   std::vector<uint32_t> replicas;  // ids, not gone
-  std::set<uint32_t> replica_regions, served_regions;
+  std::set<uint32_t> replica_regions;
   std::vector<uint16_t> users;  // location indices
   std::vector<serving::ReplicaModel> shape_models;
   std::vector<bool> shape_ok;  // can meet the TPOT objective
@@ -141,6 +136,21 @@ class ServeSimulation {
   void StartIteration(uint32_t id, int64_t t);
   void EndIteration(uint32_t id, int64_t t);
   void Drop(uint32_t r) { reqs_[r].dropped = true; }
+  // Round trip in ms from the request's user to a region (0 in a fleet without user locations).
+  double LatencyMs(const Req& r, DomainId region) const {
+    return locations_.empty() ? 0 : fleet_.user_latency_ms(locations_[r.location], region);
+  }
+  // The index of a user location of the fleet, or -1.
+  int LocationIndex(const std::string& name) const {
+    const auto it = std::lower_bound(locations_.begin(), locations_.end(), name);
+    return it == locations_.end() || *it != name ? -1 : static_cast<int>(it - locations_.begin());
+  }
+  // The index of the service a load names, or -1.
+  int ServiceIndex(const std::string& name) const {
+    for (size_t i = 0; i < svcs_.size(); ++i)
+      if (svcs_[i].spec->name == name) return static_cast<int>(i);
+    return -1;
+  }
   void Account(Replica& rep, int64_t t);
   int Alive(const Svc& s) const;
   int ChooseShape(int s) const;
@@ -285,10 +295,9 @@ Status ServeSimulation::InitServices(const std::vector<ServiceLoad>& loads) {
     probe.reads = s.spec->reads;
     AWAN_ASSIGN_OR_RETURN(s.rules, o_.jobs.catalog->ForJob(probe, owner));
     for (const std::string& u : s.spec->users) {
-      const auto it = std::lower_bound(locations_.begin(), locations_.end(), u);
-      if (it == locations_.end() || *it != u)
-        return InvalidArgument("service " + s.spec->name + ": unknown user location " + u);
-      s.users.push_back(static_cast<uint16_t>(it - locations_.begin()));
+      const int loc = LocationIndex(u);
+      if (loc < 0) return InvalidArgument("service " + s.spec->name + ": unknown user location " + u);
+      s.users.push_back(static_cast<uint16_t>(loc));
     }
     for (const ReplicaShape& sh : s.spec->shapes) {
       const std::optional<AcceleratorHardware> hw = FindHardware(sh.accelerator);
@@ -331,20 +340,15 @@ Status ServeSimulation::InitServices(const std::vector<ServiceLoad>& loads) {
         s.model->weight_bytes, o_.cold);
     s.cold_start_ms = static_cast<int64_t>(std::llround(c.total_s() * 1000));
   }
-  for (const ServiceLoad& l : loads) {
-    const auto it =
-        std::find_if(svcs_.begin(), svcs_.end(), [&](const Svc& s) { return s.spec->name == l.service; });
-    if (it == svcs_.end()) return InvalidArgument("requests for unknown service " + l.service);
-  }
+  for (const ServiceLoad& l : loads)
+    if (ServiceIndex(l.service) < 0) return InvalidArgument("requests for unknown service " + l.service);
   return Status::Ok();
 }
 
 Status ServeSimulation::InitRequests(const std::vector<ServiceLoad>& loads) {
   Rng rng(o_.seed);
   for (const ServiceLoad& l : loads) {
-    const int si = static_cast<int>(
-        std::find_if(svcs_.begin(), svcs_.end(), [&](const Svc& s) { return s.spec->name == l.service; }) -
-        svcs_.begin());
+    const int si = ServiceIndex(l.service);
     Svc& s = svcs_[static_cast<size_t>(si)];
     const std::vector<InferenceRequest> shaped = ShapeLoad(l.requests, o_.rate, o_.scale);
     auto add = [&](const InferenceRequest& in, int64_t at_ms, bool warmup) -> Status {
@@ -355,10 +359,10 @@ Status ServeSimulation::InitRequests(const std::vector<ServiceLoad>& loads) {
       r.prompt = std::max<int32_t>(1, in.prompt_tokens);
       r.output = std::max<int32_t>(1, in.output_tokens);
       if (!in.user.empty()) {
-        const auto it = std::lower_bound(locations_.begin(), locations_.end(), in.user);
-        if (it == locations_.end() || *it != in.user)
+        const int loc = LocationIndex(in.user);
+        if (loc < 0)
           return InvalidArgument("request for " + l.service + " from unknown user location " + in.user);
-        r.location = static_cast<uint16_t>(it - locations_.begin());
+        r.location = static_cast<uint16_t>(loc);
       } else if (!s.users.empty()) {
         r.location = s.users[rng.Uniform(s.users.size())];
       }
@@ -637,14 +641,14 @@ bool ServeSimulation::Dispatch(uint32_t ri, int64_t t) {
   std::vector<ReplicaView> views;
   RouteRequest rr;
   rr.prompt_tokens = r.prompt;
-  if (r.hash_ids) rr.hash_ids = *r.hash_ids;
+  if (r.hash_ids) rr.hash_ids = *r.hash_ids;  // a view: no copy per request
   for (uint32_t id : s.replicas) {
     const Replica& rep = replicas_[id];
     if (rep.state != RState::kReady) continue;
     ReplicaView v;
     v.replica = id;
     v.allowed = o_.ignore_residency || s.rules.Allows(rep.region);
-    v.latency_ms = locations_.empty() ? 0 : fleet_.user_latency_ms(locations_[r.location], rep.region);
+    v.latency_ms = LatencyMs(r, rep.region);
     v.outstanding_tokens = rep.outstanding;
     v.cached_prefix_blocks = r.hash_ids ? rep.prefix.CachedPrefix(*r.hash_ids) : 0;
     views.push_back(v);
@@ -654,8 +658,7 @@ bool ServeSimulation::Dispatch(uint32_t ri, int64_t t) {
   Replica& rep = replicas_[*pick];
   r.outside = !s.rules.Allows(rep.region);
   r.region = static_cast<int32_t>(rep.region.value);
-  r.net_us = static_cast<int64_t>(std::llround(
-      (locations_.empty() ? 0 : fleet_.user_latency_ms(locations_[r.location], rep.region)) * 1000));
+  r.net_us = static_cast<int64_t>(std::llround(LatencyMs(r, rep.region) * 1000));
   rep.waiting.push_back(ri);
   rep.outstanding += r.prompt + r.output;
   if (!rep.busy) StartIteration(*pick, t);

@@ -18,7 +18,8 @@ TEST(Routers, ResidencyComesFirstForEveryRouter) {
   // Replica 7 is the nearest, the least loaded and holds the whole prompt, but the request may not reach it.
   const std::vector<ReplicaView> replicas = {
       {7, false, 1, 0, 8}, {3, true, 20, 500, 0}, {4, true, 30, 900, 0}};
-  const RouteRequest req{{1, 2, 3, 4, 5, 6, 7, 8}, 4096};
+  static constexpr uint64_t kIds[] = {1, 2, 3, 4, 5, 6, 7, 8};
+  const RouteRequest req{kIds, 4096};
   for (const std::string n : {"nearest", "least-work", "prefix"}) {
     const std::optional<uint32_t> to = RouteWith(*Build(n), req, replicas);
     ASSERT_TRUE(to.has_value()) << n;
@@ -30,7 +31,8 @@ TEST(Routers, ResidencyComesFirstForEveryRouter) {
 }
 
 TEST(Routers, NearestLeastWorkAndPrefixAffinityBoundedByLoad) {
-  const RouteRequest req{{1, 2, 3, 4}, 4000};  // 1,000 tokens per block
+  static constexpr uint64_t kIds[] = {1, 2, 3, 4};
+  const RouteRequest req{kIds, 4000};  // 1,000 tokens per block
   const std::vector<ReplicaView> r = {{0, true, 5, 3000, 0}, {1, true, 40, 100, 0}, {2, true, 25, 2500, 4}};
   EXPECT_EQ(RouteWith(*Build("nearest"), req, r), 0u);
   EXPECT_EQ(RouteWith(*Build("least-work"), req, r), 1u);
