@@ -16,6 +16,7 @@
 #include "core/router.h"
 #include "model/hardware.h"
 #include "policies/builtin.h"
+#include "serving/replica_engine.h"
 #include "serving/routers.h"
 
 namespace awan::sim {
@@ -23,7 +24,6 @@ namespace {
 
 constexpr int64_t kUsPerS = 1'000'000;
 constexpr int64_t kReplicaDurationS = int64_t{10} * 365 * 86400;  // a replica's job runs until cancelled
-constexpr int64_t kBlockTokens = 512;                             // tokens per KV block (Mooncake hash id)
 
 // One request as the simulation follows it.
 struct Req {
@@ -49,16 +49,6 @@ bool MetSlo(const Req& r, const ServiceSpec& s) {
          TpotMs(r) <= static_cast<double>(s.slo.tpot_ms);
 }
 
-// A sequence admitted to a replica: prefilling (prefill_left > 0) or decoding.
-struct Seq {
-  uint32_t req = 0;
-  int64_t prefill_left = 0;
-  int32_t out_left = 0;
-  int64_t context = 0;  // tokens in its KV cache
-  int64_t chunk = 0;    // prompt tokens in the iteration in flight
-  bool decoding = false;
-};
-
 enum class RState : uint8_t { kPending, kStarting, kReady, kDraining, kGone };
 
 struct Replica {
@@ -68,15 +58,9 @@ struct Replica {
   RState state = RState::kPending;
   NodeIndex node{0};
   DomainId region{0};
-  std::optional<serving::ReplicaModel> model;
-  double gpus = 0;  // GPUs' worth, fractional pro rata
+  std::optional<serving::ReplicaEngine> engine;  // while placed
+  double gpus = 0;                               // GPUs' worth, fractional pro rata
   int64_t start_us = -1, ready_us = -1, end_us = -1;
-  std::deque<uint32_t> waiting;
-  std::vector<Seq> running;
-  int64_t kv_used = 0, outstanding = 0;  // KV tokens reserved; prompt and answer tokens left
-  int64_t budget = 0;                    // tokens per iteration (serving::TokenBudget)
-  bool busy = false;
-  serving::PrefixCache prefix{0};
 };
 
 struct Svc {
@@ -136,6 +120,13 @@ class ServeSimulation {
   void StartIteration(uint32_t id, int64_t t);
   void EndIteration(uint32_t id, int64_t t);
   void Drop(uint32_t r) { reqs_[r].dropped = true; }
+  // Drops every request the replica holds (it stopped or was removed).
+  void DropHeld(Replica& rep) {
+    if (!rep.engine) return;
+    for (uint64_t r : rep.engine->Clear()) Drop(static_cast<uint32_t>(r));
+  }
+  static int64_t Outstanding(const Replica& rep) { return rep.engine ? rep.engine->outstanding_tokens() : 0; }
+  void Apply(int64_t t);
   // Round trip in ms from the request's user to a region (0 in a fleet without user locations).
   double LatencyMs(const Req& r, DomainId region) const {
     return locations_.empty() ? 0 : fleet_.user_latency_ms(locations_[r.location], region);
@@ -175,6 +166,7 @@ class ServeSimulation {
   std::vector<serving::NodeCache> caches_;
   std::priority_queue<std::pair<int64_t, uint32_t>, std::vector<std::pair<int64_t, uint32_t>>, std::greater<>>
       iterations_, readies_;
+  std::vector<serving::ReplicaEngine::Event> events_;  // of the iteration being started or ended
   std::vector<double> cold_start_s_;
   std::vector<ServeTimelinePoint> timeline_;
   std::vector<uint32_t> reserved_nodes_;
@@ -511,9 +503,7 @@ Status ServeSimulation::RemoveReplica(uint32_t id, int64_t t) {
   Replica& rep = replicas_[id];
   AWAN_RETURN_IF_ERROR(jobs_->CancelJob(rep.job, t / kUsPerS));
   Account(rep, t);
-  for (uint32_t r : rep.waiting) Drop(r);
-  for (const Seq& q : rep.running) Drop(q.req);
-  rep.waiting.clear(), rep.running.clear();
+  DropHeld(rep);
   rep.state = RState::kGone;
   Svc& s = svcs_[static_cast<size_t>(rep.service)];
   s.replicas.erase(std::find(s.replicas.begin(), s.replicas.end(), id));
@@ -553,7 +543,7 @@ Status ServeSimulation::Decide(int si, int64_t t) {
     auto rank = [&](uint32_t id) {
       const Replica& r = replicas_[id];
       const int st = r.state == RState::kPending ? 0 : r.state == RState::kStarting ? 1 : 2;
-      return std::make_tuple(st, st == 2 ? r.outstanding : 0, -static_cast<int64_t>(id));
+      return std::make_tuple(st, st == 2 ? Outstanding(r) : 0, -static_cast<int64_t>(id));
     };
     for (uint32_t id : s.replicas)
       if (replicas_[id].state != RState::kDraining && (pick == UINT32_MAX || rank(id) < rank(pick)))
@@ -581,9 +571,8 @@ void ServeSimulation::Started(uint32_t id, const Placement& p, int64_t t) {
   const ReplicaShape* actual = &sh;
   for (const ReplicaShape& x : s.spec->shapes)
     if (x.model == node.model && x.gpus == sh.gpus && x.gpu_milli == sh.gpu_milli) actual = &x;
-  rep.model = s.shape_models[static_cast<size_t>(actual - s.spec->shapes.data())];
-  rep.budget = serving::TokenBudget(*rep.model, s.spec->slo, o_.max_batched_tokens);
-  rep.prefix = serving::PrefixCache(static_cast<size_t>(rep.model->KvCapacityTokens() / kBlockTokens));
+  const serving::ReplicaModel& model = s.shape_models[static_cast<size_t>(actual - s.spec->shapes.data())];
+  rep.engine.emplace(model, serving::TokenBudget(model, s.spec->slo, o_.max_batched_tokens), o_.max_seqs);
   // Cold start: the image and weights from the node's cache, a ready peer in the region, or far away.
   serving::NodeCache& cache = caches_[p.node.value];
   const std::string weights = "weights/" + s.model->name;
@@ -611,11 +600,7 @@ void ServeSimulation::Started(uint32_t id, const Placement& p, int64_t t) {
 void ServeSimulation::Stopped(uint32_t id, int64_t t) {
   Replica& rep = replicas_[id];
   Account(rep, t);
-  for (uint32_t r : rep.waiting) Drop(r);
-  for (const Seq& q : rep.running) Drop(q.req);
-  rep.waiting.clear(), rep.running.clear();
-  rep.kv_used = rep.outstanding = 0;
-  rep.busy = false;
+  DropHeld(rep);
   rep.start_us = -1;
   if (rep.state != RState::kGone) rep.state = RState::kPending;
 }
@@ -649,8 +634,8 @@ bool ServeSimulation::Dispatch(uint32_t ri, int64_t t) {
     v.replica = id;
     v.allowed = o_.ignore_residency || s.rules.Allows(rep.region);
     v.latency_ms = LatencyMs(r, rep.region);
-    v.outstanding_tokens = rep.outstanding;
-    v.cached_prefix_blocks = r.hash_ids ? rep.prefix.CachedPrefix(*r.hash_ids) : 0;
+    v.outstanding_tokens = rep.engine->outstanding_tokens();
+    v.cached_prefix_blocks = r.hash_ids ? rep.engine->CachedPrefixBlocks(*r.hash_ids) : 0;
     views.push_back(v);
   }
   const std::optional<uint32_t> pick = RouteWith(*router_, rr, views);
@@ -659,9 +644,8 @@ bool ServeSimulation::Dispatch(uint32_t ri, int64_t t) {
   r.outside = !s.rules.Allows(rep.region);
   r.region = static_cast<int32_t>(rep.region.value);
   r.net_us = static_cast<int64_t>(std::llround(LatencyMs(r, rep.region) * 1000));
-  rep.waiting.push_back(ri);
-  rep.outstanding += r.prompt + r.output;
-  if (!rep.busy) StartIteration(*pick, t);
+  rep.engine->Add(ri, r.prompt, r.output, r.hash_ids);
+  if (!rep.engine->busy()) StartIteration(*pick, t);
   return true;
 }
 
@@ -674,76 +658,33 @@ void ServeSimulation::Arrive(uint32_t ri, int64_t t) {
   if (!Dispatch(ri, t)) s.buffer.push_back(ri);
 }
 
-// One iteration: admit waiting sequences while the KV cache holds them, then decode every running
-// sequence and prefill prompts in chunks within the token budget.
+// One iteration of the replica's engine (serving::ReplicaEngine), ended at t + its duration.
 void ServeSimulation::StartIteration(uint32_t id, int64_t t) {
   Replica& rep = replicas_[id];
-  const int64_t kv_cap = rep.model->KvCapacityTokens();
-  while (!rep.waiting.empty() && static_cast<int>(rep.running.size()) < o_.max_seqs) {
-    const uint32_t ri = rep.waiting.front();
-    Req& r = reqs_[ri];
-    const int64_t need = int64_t{r.prompt} + r.output;
-    if (need > kv_cap) {  // can never fit
-      rep.waiting.pop_front();
-      rep.outstanding -= need;
-      Drop(ri);
-      continue;
-    }
-    if (rep.kv_used + need > kv_cap) break;
-    rep.waiting.pop_front();
-    rep.kv_used += need;
-    int64_t cached = 0;
-    if (r.hash_ids) {
-      cached = std::min<int64_t>(r.prompt - 1, rep.prefix.CachedPrefix(*r.hash_ids) * kBlockTokens);
-      rep.prefix.Insert(*r.hash_ids);
-    }
-    rep.outstanding -= cached;
-    rep.running.push_back({ri, r.prompt - cached, r.output, cached, 0, false});
-  }
-  int64_t budget = rep.budget, prefill = 0, decode = 0, context = 0;
-  for (Seq& q : rep.running) {
-    if (q.decoding) ++decode, --budget;
-    context += q.context;
-  }
-  for (Seq& q : rep.running) {
-    q.chunk = 0;
-    if (q.decoding || budget <= 0) continue;
-    q.chunk = std::min(q.prefill_left, budget);
-    budget -= q.chunk, prefill += q.chunk;
-  }
-  if (prefill == 0 && decode == 0) {
-    rep.busy = false;
-    return;
-  }
-  rep.busy = true;
-  const double secs = rep.model->IterationS(prefill, decode, context);
-  iterations_.push({t + std::max<int64_t>(1, static_cast<int64_t>(std::llround(secs * kUsPerS))), id});
+  events_.clear();
+  const std::optional<double> secs = rep.engine->StartIteration(events_);
+  Apply(t);
+  if (!secs) return;
+  iterations_.push({t + std::max<int64_t>(1, static_cast<int64_t>(std::llround(*secs * kUsPerS))), id});
 }
 
 void ServeSimulation::EndIteration(uint32_t id, int64_t t) {
   Replica& rep = replicas_[id];
-  rep.busy = false;
-  size_t keep = 0;
-  for (size_t i = 0; i < rep.running.size(); ++i) {
-    Seq q = rep.running[i];
-    Req& r = reqs_[q.req];
-    bool token = false;
-    if (q.decoding) {
-      token = true;
-    } else if (q.chunk > 0) {
-      q.prefill_left -= q.chunk, q.context += q.chunk, rep.outstanding -= q.chunk;
-      if (q.prefill_left == 0) q.decoding = true, token = true, r.first_us = t + r.net_us;
-    }
-    if (token) --q.out_left, ++q.context, --rep.outstanding;
-    if (q.decoding && q.out_left == 0) {
-      r.done_us = t + r.net_us;
-      rep.kv_used -= int64_t{r.prompt} + r.output;
-      continue;
-    }
-    rep.running[keep++] = q;
+  events_.clear();
+  rep.engine->EndIteration(events_);
+  Apply(t);
+  if (!rep.engine->idle()) StartIteration(id, t);
+}
+
+// What an iteration did to its requests.
+void ServeSimulation::Apply(int64_t t) {
+  using Kind = serving::ReplicaEngine::EventKind;
+  for (const serving::ReplicaEngine::Event& e : events_) {
+    Req& r = reqs_[static_cast<uint32_t>(e.id)];
+    if (e.kind == Kind::kFirstToken) r.first_us = t + r.net_us;
+    if (e.kind == Kind::kDone) r.done_us = t + r.net_us;
+    if (e.kind == Kind::kDropped) Drop(static_cast<uint32_t>(e.id));
   }
-  rep.running.resize(keep);
-  if (!rep.running.empty() || !rep.waiting.empty()) StartIteration(id, t);
 }
 
 void ServeSimulation::Sample(int64_t t) {
@@ -759,7 +700,7 @@ void ServeSimulation::Sample(int64_t t) {
     double in_flight = static_cast<double>(s.buffer.size());
     for (uint32_t id : s.replicas) {
       const Replica& rep = replicas_[id];
-      in_flight += static_cast<double>(rep.waiting.size() + rep.running.size());
+      if (rep.engine) in_flight += static_cast<double>(rep.engine->waiting() + rep.engine->running());
       sm.ready += rep.state == RState::kReady;
     }
     sm.in_flight = in_flight;
@@ -780,7 +721,7 @@ Status ServeSimulation::Tick(int64_t t) {
   // Drained replicas give their GPUs back.
   for (uint32_t id = 0; id < replicas_.size(); ++id) {
     const Replica& rep = replicas_[id];
-    if (rep.state == RState::kDraining && rep.running.empty() && rep.waiting.empty())
+    if (rep.state == RState::kDraining && (!rep.engine || rep.engine->idle()))
       AWAN_RETURN_IF_ERROR(RemoveReplica(id, t));
   }
   Sample(t);
@@ -838,7 +779,8 @@ Status ServeSimulation::Run(std::atomic<int64_t>* progress) {
     } else if (iter == t) {
       const uint32_t id = iterations_.top().second;
       iterations_.pop();
-      if (replicas_[id].state == RState::kGone || !replicas_[id].busy) continue;
+      const Replica& rep = replicas_[id];
+      if (rep.state == RState::kGone || !rep.engine || !rep.engine->busy()) continue;
       EndIteration(id, t);
     } else if (arrival == t) {
       Arrive(static_cast<uint32_t>(next++), t);
