@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "cli/bench.h"
+#include "cli/replica.h"
 #include "cli/serve.h"
 #include "cli/sim_jobs.h"
 #include "cli/sim_openb.h"
@@ -44,6 +45,8 @@ int Main(int argc, char** argv) {
   AddExplain(app, explain);
   ServeArgs serve;
   AddServe(app, serve);
+  ReplicaArgs replica;
+  AddReplica(app, replica);
   TokenArgs token;
   AddToken(app, token);
   std::string init_store;
@@ -79,6 +82,7 @@ int Main(int argc, char** argv) {
   if (audit->got_subcommand("verify")) return RunAuditVerify(audit_verify);
   if (app.got_subcommand("explain")) return RunExplain(explain);
   if (app.got_subcommand("serve")) return RunServe(serve);
+  if (app.got_subcommand("replica")) return RunReplica(replica);
   if (app.got_subcommand("token")) return RunToken(token);
   if (app.got_subcommand("init")) return RunInit(init_store);
   if (!client.command.empty()) return RunClient(client);

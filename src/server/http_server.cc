@@ -127,6 +127,76 @@ std::string HttpRequest::get_header_value(const std::string& k) const {
   return it == headers.end() ? "" : it->second;
 }
 
+void ResponseStream::WakeLocked() {
+  if (wake_ && !wake_posted_) {
+    wake_posted_ = true;
+    wake_();
+  }
+}
+
+bool ResponseStream::Write(std::string data) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (closed_ || cancelled_) return false;
+  if (data.empty()) return true;
+  pending_ += data;
+  WakeLocked();
+  return true;
+}
+
+void ResponseStream::Close() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (closed_) return;
+  closed_ = true;
+  WakeLocked();
+}
+
+bool ResponseStream::cancelled() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return cancelled_;
+}
+
+void ResponseStream::OnCancel(std::function<void()> f) {
+  std::unique_lock<std::mutex> l(mu_);
+  if (!cancelled_) {
+    on_cancel_ = std::move(f);
+    return;
+  }
+  l.unlock();
+  if (f) f();
+}
+
+void ResponseStream::Attach(std::function<void()> wake) {
+  std::function<void()>
+      old;  // destroyed after the lock is released: it may hold the last ref to a connection
+  std::lock_guard<std::mutex> l(mu_);
+  old.swap(wake_);
+  wake_ = std::move(wake);
+  wake_posted_ = false;
+  if (!pending_.empty() || closed_) WakeLocked();
+}
+
+bool ResponseStream::Take(std::string& out) {
+  std::lock_guard<std::mutex> l(mu_);
+  out.swap(pending_);
+  pending_.clear();
+  wake_posted_ = false;
+  return closed_;
+}
+
+void ResponseStream::Cancel() {
+  std::function<void()> f, wake;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    wake.swap(wake_);
+    if (!cancelled_ && !closed_) {  // a closed stream that was fully sent is not cancelled
+      cancelled_ = true;
+      f = std::move(on_cancel_);
+    }
+  }
+  wake = nullptr;  // outside the lock: it may hold the last ref to the connection, whose end cancels again
+  if (f) f();
+}
+
 void HttpResponse::set_content(std::string b, std::string type) {
   body = std::move(b);
   content_type = std::move(type);
@@ -171,6 +241,17 @@ struct HttpServer::Impl {
   std::optional<tcp::acceptor> acceptor;
   std::unique_ptr<net::thread_pool> pool;
   std::unique_ptr<net::thread_pool> write_pool;  // handlers of requests other than GET and HEAD
+  // Streamed responses being sent: each holds its connection alive (through its wake callback) until it
+  // ends; Teardown cancels them before the event loop goes, so no producer posts to a dead loop.
+  std::mutex streams_mu;
+  std::set<std::shared_ptr<ResponseStream>> streams;
+  void EndStream(const std::shared_ptr<ResponseStream>& st) {
+    {
+      std::lock_guard<std::mutex> l(streams_mu);
+      streams.erase(st);
+    }
+    st->Cancel();  // detaches (no-op for the stream's state once it was closed and sent)
+  }
 };
 
 namespace {
@@ -190,7 +271,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
         deadline_(ex_),
         linger_(ex_),
         remote_(std::move(remote)) {}
-  ~Session() { s_.connections.fetch_sub(1); }
+  ~Session() {
+    if (out_) s_.EndStream(out_);  // the client left, or the server stopped, before the stream ended
+    s_.connections.fetch_sub(1);
+  }
 
   const net::any_io_executor& executor() const { return ex_; }
 
@@ -419,6 +503,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     for (const auto& [k, v] : r.headers) {
       if (HeaderAllowed(k, v)) res_->insert(k, v);
     }
+    if (r.stream && r.status != 204 && r.status != 304 && req_.method != "HEAD") return RespondStream(r);
+    if (r.stream) r.stream->Cancel();  // no body to stream: the producer stops
     if (r.status == 204 || r.status == 304) r.body.clear();
     const size_t n = r.body.size();
     res_->body() = std::move(r.body);
@@ -430,6 +516,74 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
     Lowest().expires_after(Ms(std::max(1, s_.opt.request_timeout_ms)));
     http::async_write(stream_, *res_, [self = Self()](beast::error_code ec, size_t) { self->OnWritten(ec); });
+  }
+
+  // The head of a streamed response (chunked), then its pieces as the producer writes them.
+  void RespondStream(HttpResponse& r) {
+    head_.emplace();
+    head_->version(11);
+    head_->result(res_->result());
+    for (const auto& f : *res_) head_->insert(f.name_string(), f.value());
+    head_->keep_alive(!close_);
+    head_->chunked(true);
+    res_.reset();
+    out_ = std::move(r.stream);
+    {
+      std::lock_guard<std::mutex> l(s_.streams_mu);
+      s_.streams.insert(out_);
+    }
+    head_sr_.emplace(*head_);
+    Lowest().expires_after(Ms(std::max(1, s_.opt.request_timeout_ms)));
+    http::async_write_header(stream_, *head_sr_, [self = Self()](beast::error_code ec, size_t) {
+      self->Lowest().expires_never();
+      if (ec) return self->EndStream();
+      // The wake callback holds the connection until the stream ends (EndStream detaches it).
+      const net::any_io_executor ex = self->ex_;
+      self->out_->Attach([self, ex] { net::post(ex, [self] { self->SendPiece(); }); });
+    });
+  }
+
+  // The stream is over (sent, or failed): it no longer holds the connection.
+  void EndStream() {
+    if (!out_) return;
+    s_.EndStream(out_);
+    out_.reset();
+  }
+
+  // Sends what the stream has queued (one chunk), or its end.
+  void SendPiece() {
+    if (!out_ || sending_) return;
+    const bool closed = out_->Take(piece_);
+    if (piece_.empty() && !closed) return;
+    sending_ = true;
+    Lowest().expires_after(Ms(std::max(1, s_.opt.request_timeout_ms)));
+    auto done = [self = Self(), closed](beast::error_code ec, size_t) {
+      self->sending_ = false;
+      if (ec) {
+        self->Lowest().expires_never();
+        return self->EndStream();
+      }
+      if (!self->piece_.empty()) return self->AfterPiece(closed);
+      self->EndStream();
+      self->head_sr_.reset();
+      self->head_.reset();
+      self->OnWritten(ec);
+    };
+    if (!piece_.empty()) {
+      net::async_write(stream_, http::make_chunk(net::buffer(piece_)), std::move(done));
+    } else {
+      net::async_write(stream_, http::make_chunk_last(), std::move(done));
+    }
+  }
+
+  void AfterPiece(bool closed) {
+    Lowest().expires_never();
+    piece_.clear();
+    if (closed) {
+      net::post(ex_, [self = Self()] { self->SendPiece(); });  // the last chunk
+      return;
+    }
+    SendPiece();
   }
 
   void OnWritten(beast::error_code ec) {
@@ -454,6 +608,11 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::response<http::string_body>> res_;
+  std::optional<http::response<http::empty_body>> head_;  // a streamed response's head
+  std::optional<http::response_serializer<http::empty_body>> head_sr_;
+  std::shared_ptr<ResponseStream> out_;  // its body
+  std::string piece_;                    // the chunk being written
+  bool sending_ = false;
   HttpRequest req_;
   const RouteEntry* route_ = nullptr;
   size_t cap_ = 0;
@@ -523,6 +682,13 @@ void HttpServer::Impl::Teardown() {
     (*p)->join();
     p->reset();
   }
+  std::set<std::shared_ptr<ResponseStream>> open;
+  {
+    std::lock_guard<std::mutex> l(streams_mu);
+    open.swap(streams);
+  }
+  for (const auto& st : open) st->Cancel();  // drops the connections they hold, while the loop still exists
+  open.clear();
   std::lock_guard<std::mutex> l(mu);
   acceptor.reset();
   ioc.reset();

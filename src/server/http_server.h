@@ -20,7 +20,8 @@
 //
 // The server's own error answers are JSON {"error": "..."} with Content-Type application/json: 400 malformed,
 // 404 no route, 405 method not allowed (with Allow; HEAD is not implied by GET), 408, 413, 414 path over
-// 4 KiB, 415, 431, 500 handler threw, 503. Responses are never chunked (Content-Length), and carry
+// 4 KiB, 415, 431, 500 handler threw, 503. Responses have a Content-Length (chunked only when a handler
+// streams its body: ResponseStream), and carry
 // "Connection: close" when the server closes after them. A request is checked in this order: 400/431 parse,
 // 414, 404/405 route, 415 encodings, 413 Content-Length over the route's cap, 503 queue full, the route's
 // HeaderCheck, then the body as it is read (413 when a chunked body grows over the cap), 503 queue full, and
@@ -35,6 +36,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -66,6 +68,36 @@ struct HttpRequest {
   std::string get_header_value(const std::string& k) const;  // the first value; "" if absent
 };
 
+// A response body produced after the handler returned, piece by piece (server-sent events, a generation
+// token by token), sent with Transfer-Encoding: chunked as the pieces come. The producer holds it (any thread
+// may Write and Close); the connection holds it while it writes. Each piece must go out within the request
+// timeout; a client that leaves or stops reading cancels the stream (Write returns false, OnCancel runs).
+class ResponseStream {
+ public:
+  // Queues bytes to send. False, sending nothing, once the stream is closed or cancelled: stop producing.
+  bool Write(std::string data);
+  // Ends the body once what was written is out. Idempotent.
+  void Close();
+  bool cancelled() const;
+  // Runs `f` once when the stream is cancelled (at once if it is already); on an event-loop thread or the
+  // caller's: it must be quick and must not call back into this stream.
+  void OnCancel(std::function<void()> f);
+
+  // For the server's connection: Attach(wake) is called once the head is out; `wake` is called (under the
+  // stream's lock: it must only post work) when there is something to send. Take moves the queued bytes into
+  // `out` and says whether the stream is closed; Cancel marks it cancelled (and detaches).
+  void Attach(std::function<void()> wake);
+  bool Take(std::string& out);
+  void Cancel();
+
+ private:
+  void WakeLocked();
+  mutable std::mutex mu_;
+  std::string pending_;
+  bool closed_ = false, cancelled_ = false, wake_posted_ = false;
+  std::function<void()> wake_, on_cancel_;
+};
+
 struct HttpResponse {
   int status = 200;  // 200..599 (anything else is answered 500)
   std::string body;
@@ -73,6 +105,9 @@ struct HttpResponse {
   // Extra headers (e.g. Retry-After). Content-Length, Transfer-Encoding, Connection and Content-Type (see
   // content_type) are the server's and are ignored here, as is any header with CR, LF or NUL in it.
   std::vector<std::pair<std::string, std::string>> headers;
+  // Set: the body is this stream (chunked), and `body` is ignored. The RequestDoneHook sees the response when
+  // its head is sent.
+  std::shared_ptr<ResponseStream> stream;
 
   void set_content(std::string b, std::string type);
   void set_header(std::string k, std::string v);

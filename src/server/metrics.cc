@@ -8,18 +8,22 @@ namespace awan::server {
 
 void Histogram::Observe(double seconds) {
   std::lock_guard<std::mutex> lock(mu_);
-  for (size_t b = 0; b < kBuckets.size(); ++b)
-    if (seconds <= kBuckets[b]) ++counts_[b];
+  for (size_t b = 0; b < bounds_.size(); ++b)
+    if (seconds <= bounds_[b]) ++counts_[b];
   ++count_;
   sum_ += seconds;
 }
 
-std::string Histogram::Render(const std::string& name, const std::string& help) const {
+std::string Histogram::Render(const std::string& name, const std::string& help,
+                              const std::string& labels) const {
   std::lock_guard<std::mutex> lock(mu_);
+  const std::string sep = labels.empty() ? "" : ",";
+  const std::string own = labels.empty() ? "" : "{" + labels + "}";
   std::string s = fmt::format("# HELP {0} {1}\n# TYPE {0} histogram\n", name, help);
-  for (size_t b = 0; b < kBuckets.size(); ++b)
-    s += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", name, kBuckets[b], counts_[b]);
-  s += fmt::format("{0}_bucket{{le=\"+Inf\"}} {1}\n{0}_sum {2}\n{0}_count {1}\n", name, count_, sum_);
+  for (size_t b = 0; b < bounds_.size(); ++b)
+    s += fmt::format("{}_bucket{{{}{}le=\"{}\"}} {}\n", name, labels, sep, bounds_[b], counts_[b]);
+  s += fmt::format("{0}_bucket{{{3}{4}le=\"+Inf\"}} {1}\n{0}_sum{5} {2}\n{0}_count{5} {1}\n", name, count_,
+                   sum_, labels, sep, own);
   return s;
 }
 

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "server/control_plane.h"
 
@@ -17,12 +19,17 @@ class Histogram {
  public:
   static constexpr std::array<double, 12> kBuckets = {0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01,
                                                       0.025,  0.05,   0.1,   0.25,   0.5,   1.0};
+  Histogram() : Histogram(std::vector<double>(kBuckets.begin(), kBuckets.end())) {}
+  // `bounds`: the buckets' upper bounds, ascending (+Inf is implied).
+  explicit Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)), counts_(bounds_.size()) {}
   void Observe(double seconds);
-  std::string Render(const std::string& name, const std::string& help) const;
+  // `labels`: series labels without braces (`model_name="m"`), or "".
+  std::string Render(const std::string& name, const std::string& help, const std::string& labels = "") const;
 
  private:
   mutable std::mutex mu_;
-  std::array<int64_t, kBuckets.size()> counts_{};
+  std::vector<double> bounds_;
+  std::vector<int64_t> counts_;
   int64_t count_ = 0;
   double sum_ = 0;
 };

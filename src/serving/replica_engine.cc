@@ -90,6 +90,23 @@ void ReplicaEngine::EndIteration(std::vector<Event>& events) {
   running_.resize(keep);
 }
 
+bool ReplicaEngine::Cancel(uint64_t id) {
+  for (auto it = waiting_.begin(); it != waiting_.end(); ++it) {
+    if (it->id != id) continue;
+    outstanding_ -= it->prompt + it->output;
+    waiting_.erase(it);
+    return true;
+  }
+  for (auto it = running_.begin(); it != running_.end(); ++it) {
+    if (it->id != id) continue;
+    outstanding_ -= it->prefill_left + it->out_left;
+    kv_used_ -= it->need;
+    running_.erase(it);
+    return true;
+  }
+  return false;
+}
+
 std::vector<uint64_t> ReplicaEngine::Clear() {
   std::vector<uint64_t> ids;
   ids.reserve(waiting_.size() + running_.size());

@@ -53,6 +53,9 @@ class ReplicaEngine {
   // Ends the iteration in flight: appends the tokens it produced and the requests it finished, in batch
   // order. REQUIRES: busy().
   void EndIteration(std::vector<Event>& events);
+  // Removes one request (its client left), waiting or running: true if the engine held it. Its KV and its
+  // outstanding tokens are given back at once.
+  bool Cancel(uint64_t id);
   // Stops everything (the replica stopped): the ids of the requests it held, waiting ones first.
   std::vector<uint64_t> Clear();
 

@@ -1,0 +1,371 @@
+#include "server/replica_standin.h"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <utility>
+
+#include "model/hardware.h"
+
+namespace awan::server {
+namespace {
+
+using Json = nlohmann::json;
+using Kind = serving::ReplicaEngine::EventKind;
+
+double NowS() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+int64_t UnixS() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// vLLM's histogram buckets for these series (vllm/engine/metrics.py).
+const std::vector<double> kTtftBuckets = {0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1,
+                                          0.25,  0.5,   0.75, 1.0,  2.5,  5.0,  7.5,  10.0};
+const std::vector<double> kTpotBuckets = {0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2,
+                                          0.3,  0.4,   0.5,  0.75,  1.0, 2.5};
+const std::vector<double> kE2eBuckets = {0.3,  0.5,  0.8,  1.0,  1.5,  2.0,  2.5, 5.0,
+                                         10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0};
+
+// The filler the stand-in "generates": one word per token, deterministic per request.
+std::string_view Word(uint64_t id, int k) {
+  static constexpr std::array<std::string_view, 16> kWords = {
+      " the",  " model", " serves", " tokens", " near",   " its",   " users", " in",
+      " time", " and",   " within", " the",    " region", " where", " data",  " stays"};
+  return kWords[(id * 7 + static_cast<uint64_t>(k)) % kWords.size()];
+}
+
+// One token per whitespace-separated word (at least one: the start of the sequence).
+int64_t CountWords(std::string_view s) {
+  int64_t n = 0;
+  bool in = false;
+  for (char c : s) {
+    const bool space = c == ' ' || c == '\t' || c == '\n' || c == '\r';
+    if (!space && !in) ++n;
+    in = !space;
+  }
+  return n;
+}
+
+// OpenAI's error shape.
+void OpenAiError(HttpResponse& res, int code, const std::string& message, const char* type) {
+  res.status = code;
+  res.set_content(
+      Json{{"error", {{"message", message}, {"type", type}, {"param", nullptr}, {"code", code}}}}.dump(
+          -1, ' ', false, Json::error_handler_t::replace) +
+          "\n",
+      "application/json");
+}
+void BadRequest(HttpResponse& res, const std::string& message) {
+  OpenAiError(res, 400, message, "invalid_request_error");
+}
+
+// The prompt's tokens: a string, a one-element list of strings, or a list of token ids.
+StatusOr<int64_t> PromptTokens(const Json& body, bool chat) {
+  if (chat) {
+    const auto it = body.find("messages");
+    if (it == body.end() || !it->is_array() || it->empty())
+      return InvalidArgument("messages must be a non-empty list");
+    if (it->size() > 4096) return InvalidArgument("more than 4096 messages");
+    int64_t n = 0;
+    for (const Json& m : *it) {
+      if (!m.is_object() || !m.contains("role")) return InvalidArgument("each message needs a role");
+      const auto c = m.find("content");
+      if (c == m.end() || c->is_null()) continue;
+      if (c->is_string()) {
+        n += CountWords(c->get_ref<const std::string&>());
+      } else if (c->is_array()) {
+        for (const Json& part : *c)
+          if (part.is_object() && part.value("type", "") == "text" && part.contains("text") &&
+              part["text"].is_string())
+            n += CountWords(part["text"].get_ref<const std::string&>());
+      } else {
+        return InvalidArgument("a message's content must be a string or a list of parts");
+      }
+    }
+    return std::max<int64_t>(1, n);
+  }
+  const auto p = body.find("prompt");
+  if (p == body.end()) return InvalidArgument("prompt is required");
+  if (p->is_string()) return std::max<int64_t>(1, CountWords(p->get_ref<const std::string&>()));
+  if (p->is_array() && !p->empty() && (*p)[0].is_number_integer()) {
+    for (const Json& t : *p)
+      if (!t.is_number_integer()) return InvalidArgument("a prompt of token ids must hold integers only");
+    return static_cast<int64_t>(p->size());
+  }
+  if (p->is_array() && p->size() == 1 && (*p)[0].is_string())
+    return std::max<int64_t>(1, CountWords((*p)[0].get_ref<const std::string&>()));
+  return InvalidArgument("prompt must be a string, one string in a list, or a list of token ids");
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<ReplicaStandIn>> ReplicaStandIn::Create(ReplicaStandInOptions o) {
+  const std::optional<AcceleratorHardware> hw = FindHardware(o.accelerator);
+  if (!hw) return InvalidArgument("unknown accelerator " + o.accelerator);
+  if (!(o.time_scale > 0) || o.time_scale > 10000) return InvalidArgument("time_scale must be in (0, 10000]");
+  if (o.max_seqs < 1 || o.max_waiting < 1 || o.max_tokens_limit < 1 || o.max_batched_tokens < 1)
+    return InvalidArgument("max_seqs, max_waiting, max_tokens_limit and max_batched_tokens must be positive");
+  if (o.slo.ttft_ms <= 0 || o.slo.tpot_ms <= 0)
+    return InvalidArgument("the SLO's ttft and tpot must be positive");
+  AWAN_ASSIGN_OR_RETURN(serving::ReplicaModel m,
+                        serving::ReplicaModel::Create(o.model, *hw, o.gpus, o.gpu_fraction));
+  if (o.served_name.empty()) o.served_name = o.model.name;
+  return std::unique_ptr<ReplicaStandIn>(new ReplicaStandIn(std::move(o), std::move(m)));
+}
+
+ReplicaStandIn::ReplicaStandIn(ReplicaStandInOptions o, serving::ReplicaModel m)
+    : o_(std::move(o)),
+      engine_(m, serving::TokenBudget(m, o_.slo, o_.max_batched_tokens), o_.max_seqs),
+      ttft_(kTtftBuckets),
+      tpot_(kTpotBuckets),
+      e2e_(kE2eBuckets) {}
+
+ReplicaStandIn::~ReplicaStandIn() { Stop(); }
+
+int64_t ReplicaStandIn::kv_capacity_tokens() const { return engine_.model().KvCapacityTokens(); }
+
+void ReplicaStandIn::Start() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (thread_.joinable() || stop_) return;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void ReplicaStandIn::Stop() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard<std::mutex> l(mu_);
+  for (auto& [id, a] : active_) a.out->Close();  // cut short: the client sees the stream end
+  active_.clear();
+  engine_.Clear();
+}
+
+void ReplicaStandIn::RegisterRoutes(HttpServer& http) {
+  http.Route("POST", "/v1/completions",
+             [this](HttpRequest& req, HttpResponse& res) { Handle(req, res, false); });
+  http.Route("POST", "/v1/chat/completions",
+             [this](HttpRequest& req, HttpResponse& res) { Handle(req, res, true); });
+  http.Route("GET", "/v1/models", [this](HttpRequest&, HttpResponse& res) {
+    const Json m = {{"id", o_.served_name},
+                    {"object", "model"},
+                    {"created", 0},
+                    {"owned_by", "awan"},
+                    {"max_model_len", kv_capacity_tokens()}};
+    res.set_content(Json{{"object", "list"}, {"data", Json::array({m})}}.dump() + "\n", "application/json");
+  });
+  http.Route("GET", "/health", [](HttpRequest&, HttpResponse& res) { res.set_content("", "text/plain"); });
+  http.Route("GET", "/metrics", [this](HttpRequest&, HttpResponse& res) {
+    res.set_content(RenderMetrics(), "text/plain; version=0.0.4");
+  });
+}
+
+void ReplicaStandIn::Handle(const HttpRequest& req, HttpResponse& res, bool chat) {
+  const Json body = Json::parse(req.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) return BadRequest(res, "the body must be a JSON object");
+  if (body.contains("model") && (!body["model"].is_string() || body["model"] != o_.served_name)) {
+    return OpenAiError(res, 404,
+                       fmt::format("The model `{}` does not exist: this replica serves `{}`.",
+                                   body["model"].dump(), o_.served_name),
+                       "NotFoundError");
+  }
+  const StatusOr<int64_t> prompt = PromptTokens(body, chat);
+  if (!prompt.ok()) return BadRequest(res, prompt.status().message());
+  int64_t max_tokens = 16;
+  for (const char* key : {"max_tokens", "max_completion_tokens"}) {
+    if (!body.contains(key) || body[key].is_null()) continue;
+    if (!body[key].is_number_integer() || body[key].get<int64_t>() < 1 ||
+        body[key].get<int64_t>() > o_.max_tokens_limit)
+      return BadRequest(res, fmt::format("{} must be an integer from 1 to {}", key, o_.max_tokens_limit));
+    max_tokens = body[key].get<int64_t>();
+  }
+  if (body.contains("n") && body["n"] != 1) return BadRequest(res, "n must be 1");
+  if (*prompt + max_tokens > kv_capacity_tokens()) {
+    return BadRequest(res, fmt::format("This model's maximum context length is {} tokens; the request has {} "
+                                       "prompt tokens and max_tokens {}.",
+                                       kv_capacity_tokens(), *prompt, max_tokens));
+  }
+  const bool sse = body.value("stream", false) == true;
+  Active a;
+  a.out = std::make_shared<ResponseStream>();
+  a.chat = chat, a.sse = sse;
+  a.include_usage = sse && body.contains("stream_options") && body["stream_options"].is_object() &&
+                    body["stream_options"].value("include_usage", false) == true;
+  a.created_s = UnixS();
+  a.prompt = *prompt;
+  a.output = static_cast<int32_t>(max_tokens);
+  a.arrive_s = NowS();
+  uint64_t id = 0;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (stop_) return OpenAiError(res, 503, "the replica is stopping", "ServiceUnavailable");
+    if (static_cast<int64_t>(engine_.waiting()) >= o_.max_waiting) {
+      res.set_header("Retry-After", "1");
+      return OpenAiError(res, 429, fmt::format("{} requests wait already", o_.max_waiting), "RateLimitError");
+    }
+    id = next_id_++;
+    a.id = fmt::format("{}-{}", chat ? "chatcmpl" : "cmpl", id);
+    res.stream = a.out;
+    engine_.Add(id, a.prompt, a.output);
+    active_.emplace(id, std::move(a));
+  }
+  prompt_tokens_ += *prompt;
+  res.status = 200;
+  res.content_type = sse ? "text/event-stream" : "application/json";
+  if (sse) res.set_header("Cache-Control", "no-cache");
+  res.stream->OnCancel([this, id] { Abort(id); });
+  cv_.notify_one();
+}
+
+void ReplicaStandIn::Abort(uint64_t id) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (active_.erase(id) == 0) return;
+  engine_.Cancel(id);
+  ++aborted_;
+}
+
+void ReplicaStandIn::Loop() {
+  std::vector<serving::ReplicaEngine::Event> events;
+  std::unique_lock<std::mutex> l(mu_);
+  while (!stop_) {
+    events.clear();
+    const std::optional<double> secs = engine_.StartIteration(events);
+    Deliver(events, NowS());
+    if (!secs) {
+      cv_.wait(l, [this] { return stop_ || !engine_.idle(); });
+      continue;
+    }
+    const auto until =
+        std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                               std::chrono::duration<double>(*secs / o_.time_scale));
+    if (cv_.wait_until(l, until, [this] { return stop_; })) break;
+    events.clear();
+    engine_.EndIteration(events);
+    Deliver(events, NowS());
+  }
+}
+
+void ReplicaStandIn::Deliver(const std::vector<serving::ReplicaEngine::Event>& events, double now_s) {
+  for (const serving::ReplicaEngine::Event& e : events) {
+    const auto it = active_.find(e.id);
+    if (it == active_.end()) continue;
+    Active& a = it->second;
+    if (e.kind == Kind::kDropped) {  // cannot happen (checked on arrival), but never leave a client waiting
+      a.out->Close();
+      active_.erase(it);
+      continue;
+    }
+    if (e.kind == Kind::kFirstToken) a.first_s = now_s;
+    if (e.kind == Kind::kFirstToken || e.kind == Kind::kToken) Token(a, e.id, a.produced + 1 == a.output);
+    if (e.kind == Kind::kDone) {
+      Finish(e.id, a, now_s);
+      active_.erase(it);
+    }
+  }
+}
+
+// One generated token: an event of the stream, or a word of the answer.
+void ReplicaStandIn::Token(Active& a, uint64_t id, bool last) {
+  const std::string_view w = Word(id, a.produced++);
+  ++generation_tokens_;
+  if (!a.sse) {
+    a.text += w;
+    return;
+  }
+  Json choice = {{"index", 0}, {"finish_reason", last ? Json("length") : Json(nullptr)}};
+  if (a.chat) {
+    choice["delta"] = a.produced == 1 ? Json{{"role", "assistant"}, {"content", w}} : Json{{"content", w}};
+  } else {
+    choice["text"] = w;
+    choice["logprobs"] = nullptr;
+  }
+  const Json chunk = {{"id", a.id},
+                      {"object", a.chat ? "chat.completion.chunk" : "text_completion"},
+                      {"created", a.created_s},
+                      {"model", o_.served_name},
+                      {"choices", Json::array({choice})}};
+  a.out->Write("data: " + chunk.dump() + "\n\n");
+}
+
+void ReplicaStandIn::Finish(uint64_t, Active& a, double now_s) {
+  const double scale = o_.time_scale;
+  const double ttft = (a.first_s - a.arrive_s) * scale, e2e = (now_s - a.arrive_s) * scale;
+  const double tpot = a.output > 1 ? (now_s - a.first_s) * scale / (a.output - 1) : 0;
+  ttft_.Observe(ttft);
+  if (a.output > 1) tpot_.Observe(tpot);
+  e2e_.Observe(e2e);
+  ++succeeded_;
+  const Json usage = {
+      {"prompt_tokens", a.prompt}, {"completion_tokens", a.output}, {"total_tokens", a.prompt + a.output}};
+  const Json timing = {{"ttft_ms", ttft * 1000}, {"tpot_ms", tpot * 1000}, {"e2e_ms", e2e * 1000}};
+  if (a.sse) {
+    if (a.include_usage) {
+      const Json last = {{"id", a.id},
+                         {"object", a.chat ? "chat.completion.chunk" : "text_completion"},
+                         {"created", a.created_s},
+                         {"model", o_.served_name},
+                         {"choices", Json::array()},
+                         {"usage", usage},
+                         {"timing", timing}};
+      a.out->Write("data: " + last.dump() + "\n\n");
+    }
+    a.out->Write("data: [DONE]\n\n");
+  } else {
+    Json choice = {{"index", 0}, {"finish_reason", "length"}};
+    if (a.chat) {
+      choice["message"] = {{"role", "assistant"}, {"content", a.text}};
+    } else {
+      choice["text"] = a.text;
+      choice["logprobs"] = nullptr;
+    }
+    const Json out = {{"id", a.id},
+                      {"object", a.chat ? "chat.completion" : "text_completion"},
+                      {"created", a.created_s},
+                      {"model", o_.served_name},
+                      {"choices", Json::array({choice})},
+                      {"usage", usage},
+                      {"timing", timing}};
+    a.out->Write(out.dump() + "\n");
+  }
+  a.out->Close();
+}
+
+std::string ReplicaStandIn::RenderMetrics() const {
+  const std::string label = fmt::format("model_name=\"{}\"", o_.served_name);
+  size_t running = 0, waiting = 0;
+  double kv = 0;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    running = engine_.running(), waiting = engine_.waiting(), kv = engine_.kv_usage();
+  }
+  std::string s;
+  auto gauge = [&](const char* name, const char* help, double v) {
+    s += fmt::format("# HELP {0} {1}\n# TYPE {0} gauge\n{0}{{{2}}} {3}\n", name, help, label, v);
+  };
+  auto counter = [&](const char* name, const char* help, int64_t v, const std::string& extra = "") {
+    s += fmt::format("# HELP {0} {1}\n# TYPE {0} counter\n{0}{{{2}{3}}} {4}\n", name, help, label, extra, v);
+  };
+  gauge("vllm:num_requests_running", "Number of requests in the batch.", static_cast<double>(running));
+  gauge("vllm:num_requests_waiting", "Number of requests waiting for the batch.",
+        static_cast<double>(waiting));
+  gauge("vllm:gpu_cache_usage_perc", "KV cache usage (1 = full).", kv);
+  counter("vllm:prompt_tokens_total", "Prompt tokens accepted.", prompt_tokens_.load());
+  counter("vllm:generation_tokens_total", "Tokens generated.", generation_tokens_.load());
+  counter("vllm:request_success_total", "Requests finished.", succeeded_.load(),
+          ",finished_reason=\"length\"");
+  counter("awan_replica_requests_aborted_total", "Requests whose client left before the end.",
+          aborted_.load());
+  s += ttft_.Render("vllm:time_to_first_token_seconds", "Time to first token (model time).", label);
+  s += tpot_.Render("vllm:time_per_output_token_seconds", "Time per output token (model time).", label);
+  s += e2e_.Render("vllm:e2e_request_latency_seconds", "Request latency (model time).", label);
+  return s;
+}
+
+}  // namespace awan::server
