@@ -123,6 +123,7 @@ namespace {
 constexpr const char* kJobs = "/awan/jobs/";
 constexpr const char* kJobsEnd = "/awan/jobs0";  // the prefix with its last byte + 1
 constexpr const char* kTokens = "/awan/tokens/";
+constexpr const char* kObjects = "/awan/objects/";  // + kind + "/" + name
 constexpr const char* kSeq = "/awan/seq";
 
 Json JobToJson(const StoredJob& j) {
@@ -360,6 +361,42 @@ class EtcdStore final : public StateStore {
     } catch (const Json::exception& e) {
       return DataLoss(std::string("etcd: a damaged token record: ") + e.what());
     }
+  }
+
+  Status PutObject(const std::string& kind, const std::string& name, const std::string& value) override {
+    return client_
+        .Call("/v3/kv/put", Json{{"key", Base64Encode(std::string(kObjects) + kind + "/" + name)},
+                                 {"value", Base64Encode(value)}}
+                                .dump())
+        .status();
+  }
+
+  Status DeleteObject(const std::string& kind, const std::string& name) override {
+    return client_
+        .Call("/v3/kv/deleterange",
+              Json{{"key", Base64Encode(std::string(kObjects) + kind + "/" + name)}}.dump())
+        .status();
+  }
+
+  StatusOr<std::vector<std::pair<std::string, std::string>>> ListObjects(const std::string& kind) override {
+    const std::string prefix = std::string(kObjects) + kind + "/";
+    const std::string end = std::string(kObjects) + kind + "0";  // the prefix with its last byte + 1
+    AWAN_ASSIGN_OR_RETURN(
+        std::string body,
+        client_.Call("/v3/kv/range",
+                     Json{{"key", Base64Encode(prefix)}, {"range_end", Base64Encode(end)}}.dump()));
+    Json r = Json::parse(body, nullptr, false);
+    if (r.is_discarded()) return IoError("etcd: a reply that is not JSON");
+    std::vector<std::pair<std::string, std::string>> out;
+    if (!r.contains("kvs")) return out;
+    for (const Json& kv : r["kvs"]) {
+      std::optional<std::string> value = KvValue(kv);
+      const std::string key =
+          kv.contains("key") && kv["key"].is_string() ? Base64Decode(kv["key"].get<std::string>()) : "";
+      if (!value || key.size() <= prefix.size()) return DataLoss("etcd: a damaged object");
+      out.emplace_back(key.substr(prefix.size()), std::move(*value));
+    }
+    return out;  // etcd returns keys in byte order: names in order
   }
 
  private:

@@ -17,6 +17,7 @@ struct MemoryData {
   std::map<int64_t, StoredJob> jobs;  // by sequence number
   std::map<int64_t, std::string> audit;
   std::map<std::string, TokenRecord> tokens;
+  std::map<std::string, std::map<std::string, std::string>> objects;  // kind -> name -> value
 };
 
 int64_t Seq(const std::string& id) {
@@ -99,6 +100,23 @@ class MemoryStore final : public StateStore {
     auto it = d_->tokens.find(hash);
     if (it == d_->tokens.end()) return std::optional<TokenRecord>();
     return std::optional<TokenRecord>(it->second);
+  }
+
+  Status PutObject(const std::string& kind, const std::string& name, const std::string& value) override {
+    std::lock_guard<std::mutex> lock(d_->mu);
+    d_->objects[kind][name] = value;
+    return Status::Ok();
+  }
+  Status DeleteObject(const std::string& kind, const std::string& name) override {
+    std::lock_guard<std::mutex> lock(d_->mu);
+    d_->objects[kind].erase(name);
+    return Status::Ok();
+  }
+  StatusOr<std::vector<std::pair<std::string, std::string>>> ListObjects(const std::string& kind) override {
+    std::lock_guard<std::mutex> lock(d_->mu);
+    const auto it = d_->objects.find(kind);
+    if (it == d_->objects.end()) return std::vector<std::pair<std::string, std::string>>();
+    return std::vector<std::pair<std::string, std::string>>(it->second.begin(), it->second.end());
   }
 
  private:

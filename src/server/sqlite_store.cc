@@ -44,6 +44,9 @@ class SqliteStore final : public StateStore {
     db_.exec(
         "CREATE TABLE IF NOT EXISTS tokens (hash TEXT PRIMARY KEY, tenant TEXT, role TEXT, revoked INTEGER, "
         "created_ms INTEGER)");
+    db_.exec(
+        "CREATE TABLE IF NOT EXISTS objects (kind TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, "
+        "PRIMARY KEY (kind, name))");
   }
 
   // Concurrent creations are group-committed: one transaction and one fsync for a batch.
@@ -202,6 +205,39 @@ class SqliteStore final : public StateStore {
       TokenRecord t{q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getString(),
                     q.getColumn(3).getInt() != 0, q.getColumn(4).getInt64()};
       return std::optional<TokenRecord>(t);
+    });
+  }
+
+  Status PutObject(const std::string& kind, const std::string& name, const std::string& value) override {
+    return Guard([&]() -> StatusOr<bool> {
+             SQLite::Statement q(db_, "INSERT OR REPLACE INTO objects (kind, name, value) VALUES (?,?,?)");
+             q.bind(1, kind);
+             q.bind(2, name);
+             q.bind(3, value);
+             q.exec();
+             return true;
+           })
+        .status();
+  }
+
+  Status DeleteObject(const std::string& kind, const std::string& name) override {
+    return Guard([&]() -> StatusOr<bool> {
+             SQLite::Statement q(db_, "DELETE FROM objects WHERE kind=? AND name=?");
+             q.bind(1, kind);
+             q.bind(2, name);
+             q.exec();
+             return true;
+           })
+        .status();
+  }
+
+  StatusOr<std::vector<std::pair<std::string, std::string>>> ListObjects(const std::string& kind) override {
+    return Guard([&]() -> StatusOr<std::vector<std::pair<std::string, std::string>>> {
+      SQLite::Statement q(db_, "SELECT name, value FROM objects WHERE kind=? ORDER BY name");
+      q.bind(1, kind);
+      std::vector<std::pair<std::string, std::string>> out;
+      while (q.executeStep()) out.emplace_back(q.getColumn(0).getString(), q.getColumn(1).getString());
+      return out;
     });
   }
 

@@ -63,6 +63,12 @@ class StateStore {
   virtual StatusOr<std::vector<std::string>> ReadAudit(int64_t after, int limit) = 0;
   virtual Status PutToken(const TokenRecord& token) = 0;
   virtual StatusOr<std::optional<TokenRecord>> FindToken(const std::string& hash) = 0;
+
+  // Named objects other than jobs (services): a JSON document per (kind, name), replaced whole; durable on
+  // return. Deleting one that is not there is OK. A kind's objects list in name order.
+  virtual Status PutObject(const std::string& kind, const std::string& name, const std::string& value) = 0;
+  virtual Status DeleteObject(const std::string& kind, const std::string& name) = 0;
+  virtual StatusOr<std::vector<std::pair<std::string, std::string>>> ListObjects(const std::string& kind) = 0;
 };
 
 // kCreate (`awan init`) makes a new store and fails on one that exists; kExisting (everything else: serve,

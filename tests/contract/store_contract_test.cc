@@ -278,6 +278,25 @@ TEST_P(StoreContract, Tokens) {
   EXPECT_FALSE(store_->FindToken("nope")->has_value());
 }
 
+// Named objects: replaced whole, listed per kind in name order (a kind's prefix never leaks another's),
+// deleted idempotently, and there again when the store is opened anew.
+TEST_P(StoreContract, ObjectsArePutListedAndDeleted) {
+  using List = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(*store_->ListObjects("service"), List{});
+  ASSERT_TRUE(store_->PutObject("service", "chat", R"({"v":1})").ok());
+  ASSERT_TRUE(store_->PutObject("service", "code", R"({"v":2})").ok());
+  ASSERT_TRUE(store_->PutObject("service", "chat", R"({"v":3})").ok());  // replaced
+  ASSERT_TRUE(store_->PutObject("services", "x", "{}").ok());            // another kind, a longer name
+  ASSERT_TRUE(store_->PutObject("servic", "y", "{}").ok());
+  EXPECT_EQ(*store_->ListObjects("service"), (List{{"chat", R"({"v":3})"}, {"code", R"({"v":2})"}}));
+  EXPECT_EQ(*store_->ListObjects("services"), (List{{"x", "{}"}}));
+  ASSERT_TRUE(store_->DeleteObject("service", "chat").ok());
+  ASSERT_TRUE(store_->DeleteObject("service", "chat").ok());  // not there: OK
+  auto again = OpenStore(url_, StoreOpenMode::kExisting);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*(*again)->ListObjects("service"), (List{{"code", R"({"v":2})"}}));
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::Values("sqlite", "etcd", "memory"),
                          [](const auto& info) { return info.param; });
 
