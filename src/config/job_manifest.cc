@@ -149,7 +149,7 @@ StatusOr<int64_t> ParseTimeLimit(const std::string& text) {
   return v;
 }
 
-StatusOr<JobManifest> ParseJobManifest(std::string_view text, std::string_view source, const Fleet& fleet) {
+StatusOr<YAML::Node> LoadManifest(std::string_view text, std::string_view source, std::string_view kind) {
   if (text.size() > kMaxManifestBytes) {
     return InvalidArgument(std::string(source) + ": manifest of " + std::to_string(text.size()) +
                            " bytes, more than the " + std::to_string(kMaxManifestBytes) + " allowed");
@@ -160,7 +160,6 @@ StatusOr<JobManifest> ParseJobManifest(std::string_view text, std::string_view s
                            std::to_string(kMaxManifestDepth) + " levels");
   }
   AWAN_ASSIGN_OR_RETURN(YAML::Node doc, LoadYaml(text, source));
-  JobManifest m;
   try {
     size_t expanded = 0;
     if (!WithinBounds(doc, 0, &expanded)) {
@@ -175,8 +174,31 @@ StatusOr<JobManifest> ParseJobManifest(std::string_view text, std::string_view s
     AWAN_ASSIGN_OR_RETURN(std::string api, r.String(av, "apiVersion"));
     if (api != "awan/v1") return r.Error(av, "apiVersion: expected awan/v1, got '" + api + "'");
     AWAN_ASSIGN_OR_RETURN(YAML::Node kn, r.Required(doc, "kind", "manifest"));
-    AWAN_ASSIGN_OR_RETURN(std::string kind, r.String(kn, "kind"));
-    if (kind != "Job") return r.Error(kn, "kind: expected Job, got '" + kind + "'");
+    AWAN_ASSIGN_OR_RETURN(std::string got, r.String(kn, "kind"));
+    if (got != kind) return r.Error(kn, "kind: expected " + std::string(kind) + ", got '" + got + "'");
+  } catch (const YAML::Exception& e) {
+    return YamlError(source, e);
+  }
+  return doc;
+}
+
+std::string ManifestKind(std::string_view text) {
+  if (text.size() > kMaxManifestBytes || FlowDepth(text) > kMaxManifestDepth) return "";
+  StatusOr<YAML::Node> doc = LoadYaml(text, "manifest");
+  if (!doc.ok()) return "";
+  try {
+    if (!doc->IsMap() || !(*doc)["kind"] || !(*doc)["kind"].IsScalar()) return "";
+    return (*doc)["kind"].Scalar();
+  } catch (const YAML::Exception&) {
+    return "";
+  }
+}
+
+StatusOr<JobManifest> ParseJobManifest(std::string_view text, std::string_view source, const Fleet& fleet) {
+  const Reader r{std::string(source)};
+  AWAN_ASSIGN_OR_RETURN(YAML::Node doc, LoadManifest(text, source, "Job"));
+  JobManifest m;
+  try {
     AWAN_ASSIGN_OR_RETURN(YAML::Node md, r.Required(doc, "metadata", "manifest"));
     AWAN_RETURN_IF_ERROR(r.ExpectMap(md, "metadata"));
     AWAN_RETURN_IF_ERROR(r.OnlyKeys(md, "metadata", {"name", "tenant"}));

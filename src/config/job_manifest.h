@@ -52,4 +52,7 @@ struct JobManifest {
 
 StatusOr<JobManifest> ParseJobManifest(std::string_view text, std::string_view source, const Fleet& fleet);
 
+// The `kind` a manifest says it is ("Job", "Service"), or "" when it is not a bounded YAML mapping with one.
+std::string ManifestKind(std::string_view text);
+
 }  // namespace awan::config

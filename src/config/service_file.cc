@@ -1,5 +1,6 @@
 #include "config/service_file.h"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -163,6 +164,64 @@ const ServedModel* ServicesFile::FindModel(const std::string& n) const {
   for (const ServedModel& m : models)
     if (m.name == n) return &m;
   return nullptr;
+}
+
+StatusOr<ServiceManifest> ParseServiceManifest(std::string_view text, std::string_view source,
+                                               const Fleet& fleet) {
+  const Reader r{std::string(source)};
+  AWAN_ASSIGN_OR_RETURN(YAML::Node doc, LoadManifest(text, source, "Service"));
+  ServiceManifest m;
+  try {
+    AWAN_ASSIGN_OR_RETURN(YAML::Node md, r.Required(doc, "metadata", "manifest"));
+    AWAN_RETURN_IF_ERROR(r.ExpectMap(md, "metadata"));
+    AWAN_RETURN_IF_ERROR(r.OnlyKeys(md, "metadata", {"name", "tenant"}));
+    AWAN_ASSIGN_OR_RETURN(YAML::Node nm, r.Required(md, "name", "metadata"));
+    AWAN_ASSIGN_OR_RETURN(std::string name, r.String(nm, "metadata name"));
+    // A DNS label: it names the model in the gateway and the replicas' jobs.
+    const bool label = !name.empty() && name.size() <= 63 && name.front() != '-' && name.back() != '-' &&
+                       std::all_of(name.begin(), name.end(), [](char c) {
+                         return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+                       });
+    if (!label)
+      return r.Error(nm, "metadata name: lowercase letters, digits and '-' (at most 63), got '" + name + "'");
+    std::string tenant;
+    if (md["tenant"]) {
+      AWAN_ASSIGN_OR_RETURN(tenant, r.String(md["tenant"], "metadata tenant"));
+    }
+    AWAN_ASSIGN_OR_RETURN(YAML::Node sp, r.Required(doc, "spec", "manifest"));
+    AWAN_RETURN_IF_ERROR(r.ExpectMap(sp, "spec"));
+    AWAN_RETURN_IF_ERROR(r.OnlyKeys(sp, "spec",
+                                    {"model", "shapes", "replicas", "slo", "priority", "users", "reads",
+                                     "autoscaler", "router", "time_scale"}));
+    AWAN_ASSIGN_OR_RETURN(YAML::Node mn, r.Required(sp, "model", "spec"));
+    AWAN_ASSIGN_OR_RETURN(m.model, ParseModel(r, mn));
+    // The rest is a services file's service entry, with the name, the tenant and the model given above.
+    YAML::Node entry(YAML::NodeType::Map);
+    for (const auto& kv : sp) {
+      const std::string key = kv.first.Scalar();
+      if (key != "model" && key != "autoscaler" && key != "router" && key != "time_scale")
+        entry[key] = kv.second;
+    }
+    entry["name"] = name;
+    entry["tenant"] = tenant.empty() ? "-" : tenant;
+    entry["model"] = m.model.name;
+    ServicesFile f;
+    f.models.push_back(m.model);
+    AWAN_ASSIGN_OR_RETURN(m.spec, ParseService(r, entry, fleet, f));
+    m.spec.tenant = tenant;
+    if (sp["autoscaler"]) {
+      AWAN_ASSIGN_OR_RETURN(m.autoscaler, r.String(sp["autoscaler"], "spec autoscaler"));
+    }
+    if (sp["router"]) {
+      AWAN_ASSIGN_OR_RETURN(m.router, r.String(sp["router"], "spec router"));
+    }
+    if (sp["time_scale"]) {
+      AWAN_ASSIGN_OR_RETURN(m.time_scale, r.Number(sp["time_scale"], "spec time_scale", 0.01, 10000));
+    }
+  } catch (const YAML::Exception& e) {
+    return YamlError(source, e);
+  }
+  return m;
 }
 
 StatusOr<ServicesFile> ParseServicesFile(std::string_view text, std::string_view source, const Fleet& fleet) {

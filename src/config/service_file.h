@@ -25,6 +25,29 @@ struct ServicesFile {
   const ServedModel* FindModel(const std::string& name) const;
 };
 
+// A service submitted to `awan serve` (`kind: Service`, docs/formats/services.md):
+//   apiVersion: awan/v1
+//   kind: Service
+//   metadata: {name: chat}
+//   spec:
+//     model: {name: llama-3.1-8b, parameters_b: 8.03, weights_gib: 14.96, kv_kib_per_token: 128, layers: 32}
+//     shapes: [{accelerator: H100, gpus: 1}]
+//     replicas: {min: 1, max: 4}
+//     slo: {ttft_ms: 1000, tpot_ms: 60}
+//     autoscaler: awan          # a registered autoscaler (awan policies); default awan
+//     router: awan              # a registered router; default awan
+//     time_scale: 1             # the replica stand-in runs this many times faster than model time
+//     priority, users, reads    # as in a services file
+// The tenant is the caller's (or metadata.tenant for an admin).
+struct ServiceManifest {
+  ServiceSpec spec;  // tenant "" unless metadata.tenant says
+  ServedModel model;
+  std::string autoscaler = "awan", router = "awan";
+  double time_scale = 1;
+};
+StatusOr<ServiceManifest> ParseServiceManifest(std::string_view text, std::string_view source,
+                                               const Fleet& fleet);
+
 StatusOr<ServicesFile> ParseServicesFile(std::string_view text, std::string_view source, const Fleet& fleet);
 StatusOr<ServicesFile> ReadServicesFile(const std::string& path, const Fleet& fleet);
 

@@ -124,4 +124,8 @@ Status ParseDataRule(const Reader& r, const YAML::Node& n, const std::string& wh
 Status ParseJobShape(const Reader& r, const YAML::Node& n, const std::string& what, const Fleet& fleet,
                      JobSpec* j);
 
+// Loads a manifest (job_manifest.cc): within the size, nesting and expansion bounds, a mapping of apiVersion
+// awan/v1, `kind`, metadata and spec. Errors name source:line:column.
+StatusOr<YAML::Node> LoadManifest(std::string_view text, std::string_view source, std::string_view kind);
+
 }  // namespace awan::config

@@ -3,7 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
+
 #include "config/fleet_file.h"
+#include "config/job_manifest.h"
 #include "model/hardware.h"
 
 namespace awan::config {
@@ -96,6 +100,41 @@ TEST(Hardware, DatasheetFiguresForTheKnownAccelerators) {
   EXPECT_DOUBLE_EQ(FindHardware("H200")->memory_gb, 141);
   EXPECT_DOUBLE_EQ(FindHardware("H100")->hbm_tb_s, 3.35);
   EXPECT_FALSE(FindHardware("B200").has_value());
+}
+
+TEST(ServiceManifest, TheShippedChatServiceReadsAndMistakesAreRefused) {
+  auto fleet = Asean();
+  const std::string path = std::string(AWAN_SOURCE_DIR) + "/examples/services/chat-service.yaml";
+  std::ifstream in(path);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto m = ParseServiceManifest(text, path, fleet->fleet);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->spec.name, "chat");
+  EXPECT_EQ(m->spec.tenant, "");
+  EXPECT_EQ(m->spec.model, "llama-3.1-8b");
+  EXPECT_EQ(m->model.kv_bytes_per_token, 128 * 1024);
+  ASSERT_EQ(m->spec.shapes.size(), 1u);
+  EXPECT_EQ(m->spec.shapes[0].accelerator, "H100");
+  EXPECT_EQ(m->spec.max_replicas, 4);
+  EXPECT_EQ(m->spec.slo.tpot_ms, 60);
+  EXPECT_EQ(m->autoscaler, "awan");
+  EXPECT_EQ(m->time_scale, 1);
+  EXPECT_EQ(ManifestKind(text), "Service");
+  auto refused = [&](const std::string& from, const std::string& to, const std::string& words) {
+    std::string t = text;
+    const size_t at = t.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    t.replace(at, from.size(), to);
+    auto bad = ParseServiceManifest(t, "svc.yaml", fleet->fleet);
+    ASSERT_FALSE(bad.ok()) << to;
+    EXPECT_NE(bad.status().message().find(words), std::string::npos) << bad.status().message();
+  };
+  refused("kind: Service", "kind: Job", "expected Service");
+  refused("name: chat", "name: Chat_1", "lowercase");
+  refused("accelerator: H100", "accelerator: TPU", "no 'TPU'");
+  refused("{min: 1, max: 4}", "{min: 5, max: 4}", "above max");
+  refused("router: awan", "routr: awan", "routr");
+  refused("gpus: 1}", "gpus: 0.1}", "cannot hold");
 }
 
 }  // namespace
