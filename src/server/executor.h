@@ -12,6 +12,10 @@
 
 namespace awan::server {
 
+// As a task's command[0]: run the awan binary the server itself runs (e.g. `awan replica`, the inference
+// engine stand-in), whatever its path and whether the tenant could see that path.
+inline constexpr const char* kSelfCommand = "@awan";
+
 struct TaskLaunch {
   std::string job_id;
   int task = 0;         // index within the gang

@@ -38,8 +38,9 @@ struct InitArgs {
   char** argv = nullptr;
   char** envp = nullptr;
   int log_fd = -1, exit_fd = -1, devnull_fd = -1, workdir_fd = -1;
-  int go_fd = -1;  // read end of a pipe: the server writes a byte once it has recorded the init's pid
-  std::array<int, 5> keep_fds{};  // the five above, sorted
+  int go_fd = -1;    // read end of a pipe: the server writes a byte once it has recorded the init's pid
+  int self_fd = -1;  // the server's own binary (O_PATH), when the command is kSelfCommand; else -1
+  std::array<int, 6> keep_fds{};  // the six above, sorted (-1 for one not open)
   const char* workdir = nullptr;
   bool rebind_workdir = false;               // the workdir is under /tmp, which the private /tmp hides
   std::vector<const char*> workdir_parents;  // to create in the private /tmp before the bind
@@ -145,7 +146,11 @@ void InitDropPrivileges(const InitArgs& a) {
   dup2(a.log_fd, 1);
   dup2(a.log_fd, 2);
   dup2(a.devnull_fd, 0);
-  execvpe(a.argv[0], a.argv, a.envp);
+  if (a.self_fd >= 0) {  // this very binary, by descriptor: no path to it need be visible to the tenant
+    syscall(SYS_execveat, a.self_fd, "", a.argv, a.envp, AT_EMPTY_PATH);
+  } else {
+    execvpe(a.argv[0], a.argv, a.envp);
+  }
   const char msg[] = "awan: exec failed: ";
   (void)!write(2, msg, sizeof msg - 1);
   (void)!write(2, a.argv[0], strlen(a.argv[0]));
@@ -573,7 +578,12 @@ Status OpenTaskFiles(const std::string& log, const std::string& exit_path, int r
   if (pipe2(go, O_CLOEXEC) != 0) go[0] = go[1] = -1;
   a.go_fd = go[0];
   fds = {a.log_fd, a.exit_fd, a.devnull_fd, a.workdir_fd, go[0], go[1]};
-  a.keep_fds = {a.log_fd, a.exit_fd, a.devnull_fd, a.workdir_fd, a.go_fd};
+  if (a.argv != nullptr && a.argv[0] != nullptr && std::strcmp(a.argv[0], kSelfCommand) == 0) {
+    a.self_fd = open("/proc/self/exe", O_PATH | O_CLOEXEC);
+    if (a.self_fd < 0) return IoError(std::string("cannot open this binary: ") + std::strerror(errno));
+    fds.push_back(a.self_fd);
+  }
+  a.keep_fds = {a.log_fd, a.exit_fd, a.devnull_fd, a.workdir_fd, a.go_fd, a.self_fd};
   std::sort(a.keep_fds.begin(), a.keep_fds.end());
   if (a.log_fd < 0 || a.exit_fd < 0 || a.devnull_fd < 0 || go[0] < 0)
     return IoError("cannot open " + log + ": " + std::strerror(errno));

@@ -168,7 +168,11 @@ Status WriteScript(const std::string& path, const TaskLaunch& t) {
     // at the limit, KILL 10 s later; timeout exits 124.
     script << "exec";
     if (const int64_t limit = LimitS(t); limit > 0) script << " timeout --kill-after=10 " << limit;
-    for (const std::string& a : t.command) script << " " << Quote(a);
+    for (size_t i = 0; i < t.command.size(); ++i) {
+      // kSelfCommand: this binary, by its path (Slurm's nodes share it with the server's machine).
+      const bool self = i == 0 && t.command[0] == kSelfCommand;
+      script << " " << Quote(self ? std::filesystem::read_symlink("/proc/self/exe").string() : t.command[i]);
+    }
     script << "\n";
   }
   script.close();

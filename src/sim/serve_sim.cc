@@ -18,6 +18,7 @@
 #include "policies/builtin.h"
 #include "serving/replica_engine.h"
 #include "serving/routers.h"
+#include "serving/scale_signals.h"
 
 namespace awan::sim {
 namespace {
@@ -71,11 +72,7 @@ struct Svc {
   std::unique_ptr<Autoscaler> scaler;
   int64_t next_decide_us = 0;
   std::deque<uint32_t> buffer;  // requests that found no replica
-  int64_t arrivals_in_sample = 0, arrivals_in_timeline = 0, seen = 0;
-  double prompt_in_sample = 0, output_in_sample = 0;
-  double prompt_sum = 0, output_sum = 0;
-  serving::SloCapacity cap;
-  double cap_prompt = -1, cap_output = -1;
+  int64_t arrivals_in_timeline = 0;
   // The trace in 10-s buckets (requests, prompt and output tokens), for the oracle and the static split.
   struct Bucket {
     double requests = 0, prompt = 0, output = 0;
@@ -88,11 +85,9 @@ struct Svc {
   std::vector<uint32_t> replicas;  // ids, not gone
   std::set<uint32_t> replica_regions;
   std::vector<uint16_t> users;  // location indices
-  std::vector<serving::ReplicaModel> shape_models;
-  std::vector<bool> shape_ok;  // can meet the TPOT objective
-  int first_ok = 0;
-  bool unservable = false;  // no usable shape: never scaled
-  int cap_shape = 0;        // the shape the capacity is of: the preferred one, from which the scaler counts
+  // The mix, the capacity for it (of the preferred usable shape, from which the scaler counts), the samples:
+  // computed as `awan serve` computes them.
+  std::optional<serving::ScaleSignals> signals;
 };
 
 class ServeSimulation {
@@ -145,8 +140,6 @@ class ServeSimulation {
   void Account(Replica& rep, int64_t t);
   int Alive(const Svc& s) const;
   int ChooseShape(int s) const;
-  const serving::SloCapacity& Capacity(Svc& s);
-  serving::SloCapacity ShapeCapacity(const Svc& s, double prompt, double output, int* shape) const;
   void Sample(int64_t t);
   Status Split(JobsSimOptions& services, JobsSimOptions& batch);
 
@@ -178,16 +171,6 @@ class ServeSimulation {
 
 std::string ReplicaTenant(const ServiceSpec& s) { return "svc/" + s.name; }
 
-// A load in requests/s of the mix a capacity was computed for: a burst of long prompts (or answers) counts
-// as the requests of that mix it takes to bring as many tokens.
-double EquivalentRps(double requests, double prompt_tokens, double output_tokens, double mix_prompt,
-                     double mix_output, double seconds) {
-  double eq = requests;
-  if (mix_prompt > 0) eq = std::max(eq, prompt_tokens / mix_prompt);
-  if (mix_output > 0) eq = std::max(eq, output_tokens / mix_output);
-  return eq / seconds;
-}
-
 Status ServeSimulation::Init(const std::vector<ServiceLoad>& loads, const std::vector<JobSpec>& jobs) {
   if (o_.sample_ms < 1000 || o_.sample_ms % 1000 != 0)
     return InvalidArgument("sample_ms must be a whole number of seconds");
@@ -210,7 +193,7 @@ Status ServeSimulation::Init(const std::vector<ServiceLoad>& loads, const std::v
   } else {
     batch_ = jobs;
   }
-  for (Svc& s : svcs_) s.seen = 0, s.prompt_sum = 0, s.output_sum = 0;  // counted again as requests arrive
+  for (Svc& s : svcs_) s.signals->ResetMix();  // counted again as requests arrive
   AWAN_ASSIGN_OR_RETURN(jobs_, JobsSimulation::Create(file_, batch_, jo));
   for (Svc& s : svcs_) {
     AWAN_ASSIGN_OR_RETURN(TenantSpec owner, file_.Tenant(s.spec->tenant));
@@ -236,18 +219,17 @@ Status ServeSimulation::Split(JobsSimOptions& services, JobsSimOptions& batch) {
   std::vector<uint8_t> reserved(fleet_.size(), 0);
   for (Svc& s : svcs_) {
     double peak_rps = 0;
-    const double mean_prompt = s.prompt_sum / static_cast<double>(std::max<int64_t>(1, s.seen));
-    const double mean_output = s.output_sum / static_cast<double>(std::max<int64_t>(1, s.seen));
+    const double mean_prompt = s.signals->MeanPrompt(), mean_output = s.signals->MeanOutput();
     for (const Svc::Bucket& b : s.buckets)
-      peak_rps =
-          std::max(peak_rps, EquivalentRps(b.requests, b.prompt, b.output, mean_prompt, mean_output, 10));
+      peak_rps = std::max(
+          peak_rps, serving::EquivalentRps(b.requests, b.prompt, b.output, mean_prompt, mean_output, 10));
     if (peak_rps <= 0) continue;
-    const serving::SloCapacity cap = ShapeCapacity(s, mean_prompt, mean_output, nullptr);
+    const serving::SloCapacity cap = s.signals->ShapeCapacity(mean_prompt, mean_output, nullptr);
     int64_t need = cap.rps > 0 ? static_cast<int64_t>(std::ceil(peak_rps / cap.rps)) : s.spec->max_replicas;
     need = std::clamp<int64_t>(need, std::max(1, s.spec->min_replicas), std::max(1, s.spec->max_replicas));
     for (size_t k = 0; k < s.spec->shapes.size(); ++k) {
       const ReplicaShape& sh = s.spec->shapes[k];
-      if (!s.shape_ok[k]) continue;
+      if (!s.signals->usable()[k]) continue;
       for (uint32_t n = 0; n < fleet_.size() && need > 0; ++n) {
         const NodeSpec& node = fleet_.node(NodeIndex(n));
         if (reserved[n] || node.model != sh.model || !s.rules.Allows(fleet_.region_of(NodeIndex(n))))
@@ -291,6 +273,8 @@ Status ServeSimulation::InitServices(const std::vector<ServiceLoad>& loads) {
       if (loc < 0) return InvalidArgument("service " + s.spec->name + ": unknown user location " + u);
       s.users.push_back(static_cast<uint16_t>(loc));
     }
+    std::vector<serving::ReplicaModel> models;
+    std::vector<bool> usable;  // meets the TPOT objective and exists in its regions
     for (const ReplicaShape& sh : s.spec->shapes) {
       const std::optional<AcceleratorHardware> hw = FindHardware(sh.accelerator);
       if (!hw)
@@ -299,7 +283,7 @@ Status ServeSimulation::InitServices(const std::vector<ServiceLoad>& loads) {
           serving::ReplicaModel m,
           serving::ReplicaModel::Create(*s.model, *hw, std::max(1, sh.gpus),
                                         static_cast<double>(sh.gpu_milli.value) / 1000, o_.replica));
-      s.shape_models.push_back(m);
+      models.push_back(m);
       // A shape whose replica cannot meet the TPOT objective even for one sequence is never used.
       const double alone_ms = m.DecodeStepS(1, 1152) * 1000;
       // Nor a shape whose accelerator the service's regions do not have.
@@ -307,23 +291,21 @@ Status ServeSimulation::InitServices(const std::vector<ServiceLoad>& loads) {
       for (uint32_t n = 0; n < fleet_.size() && !placeable; ++n)
         placeable = fleet_.node(NodeIndex(n)).model == sh.model &&
                     (o_.ignore_residency || s.rules.Allows(fleet_.region_of(NodeIndex(n))));
-      s.shape_ok.push_back(placeable && alone_ms <= static_cast<double>(s.spec->slo.tpot_ms));
-      if (placeable && !s.shape_ok.back())
+      usable.push_back(placeable && alone_ms <= static_cast<double>(s.spec->slo.tpot_ms));
+      if (placeable && !usable.back())
         warnings_.push_back(
             fmt::format("service {}: {} x {} cannot meet {} ms per output token ({:.0f} ms alone); "
                         "that shape is not used",
                         s.spec->name, sh.gpu_milli.value < 1000 ? sh.gpu_milli.value / 1000.0 : sh.gpus,
                         sh.accelerator, s.spec->slo.tpot_ms, alone_ms));
     }
-    s.first_ok = static_cast<int>(std::find(s.shape_ok.begin(), s.shape_ok.end(), true) - s.shape_ok.begin());
-    if (s.first_ok == static_cast<int>(s.shape_ok.size())) {  // it never gets a replica: every request misses
+    s.signals.emplace(*s.spec, std::move(models), std::move(usable), o_.max_batched_tokens, o_.max_seqs);
+    if (!s.signals->servable()) {  // it never gets a replica: every request misses
       warnings_.push_back(
           fmt::format("service {}: no replica shape both exists in its regions and meets {} ms per output "
                       "token; it is not "
                       "served",
                       s.spec->name, s.spec->slo.tpot_ms));
-      s.first_ok = 0;
-      s.unservable = true;
     }
     // Expected cold start where a replica would land: warm (prefetched) or cold.
     const serving::ColdStart c = serving::EstimateColdStart(
@@ -362,7 +344,7 @@ Status ServeSimulation::InitRequests(const std::vector<ServiceLoad>& loads) {
         hash_store_.push_back(in.hash_ids);
         r.hash_ids = &hash_store_.back();
       }
-      ++s.seen, s.prompt_sum += r.prompt, s.output_sum += r.output;
+      s.signals->CountMix(r.prompt, r.output);
       const auto bucket = static_cast<size_t>(at_ms / 10000);
       if (s.buckets.size() <= bucket) s.buckets.resize(bucket + 1);
       s.buckets[bucket].requests += 1, s.buckets[bucket].prompt += r.prompt,
@@ -400,35 +382,6 @@ void ServeSimulation::Prefetch() {
 
 // The capacity of the first shape (in preference order) that can meet the SLO for the mix; its index in
 // `shape` (0 capacity and the first usable shape when none can).
-serving::SloCapacity ServeSimulation::ShapeCapacity(const Svc& s, double prompt, double output,
-                                                    int* shape) const {
-  for (size_t k = 0; k < s.shape_models.size(); ++k) {
-    if (!s.shape_ok[k]) continue;
-    const serving::ReplicaModel& m = s.shape_models[k];
-    const serving::SloCapacity c =
-        serving::CapacityWithinSlo(m, prompt, output, s.spec->slo,
-                                   serving::TokenBudget(m, s.spec->slo, o_.max_batched_tokens), o_.max_seqs);
-    if (c.rps > 0) {
-      if (shape) *shape = static_cast<int>(k);
-      return c;
-    }
-  }
-  if (shape) *shape = s.first_ok;
-  return {};
-}
-
-const serving::SloCapacity& ServeSimulation::Capacity(Svc& s) {
-  // The request mix seen so far (a prior of 1,024 in and 128 out before any arrival).
-  const double prompt = s.seen > 0 ? s.prompt_sum / static_cast<double>(s.seen) : 1024;
-  const double output = s.seen > 0 ? s.output_sum / static_cast<double>(s.seen) : 128;
-  if (std::abs(prompt - s.cap_prompt) > 0.02 * s.cap_prompt ||
-      std::abs(output - s.cap_output) > 0.02 * s.cap_output) {
-    s.cap = ShapeCapacity(s, prompt, output, &s.cap_shape);
-    s.cap_prompt = prompt, s.cap_output = output;
-  }
-  return s.cap;
-}
-
 int ServeSimulation::Alive(const Svc& s) const {
   int n = 0;
   for (uint32_t id : s.replicas) n += replicas_[id].state != RState::kDraining;
@@ -442,7 +395,8 @@ int ServeSimulation::ChooseShape(int si) const {
   const ClusterSnapshot& snap = jobs_->state().snapshot();
   for (size_t k = 0; k < s.spec->shapes.size(); ++k) {
     const ReplicaShape& sh = s.spec->shapes[k];
-    if (!s.shape_ok[k] || static_cast<int>(k) < s.cap_shape) continue;  // cannot meet the SLO for the mix
+    if (!s.signals->usable()[k] || static_cast<int>(k) < s.signals->capacity_shape())
+      continue;  // cannot meet the SLO for the mix
     const int32_t milli = sh.gpu_milli.value;
     const int per = std::max(1, sh.gpus);
     int64_t slots = 0;
@@ -456,7 +410,7 @@ int ServeSimulation::ChooseShape(int si) const {
       slots -= replicas_[id].state == RState::kPending && replicas_[id].shape == static_cast<int>(k);
     if (slots > 0) return static_cast<int>(k);
   }
-  return s.cap_shape;
+  return s.signals->capacity_shape();
 }
 
 Status ServeSimulation::AddReplica(int si, int64_t t) {
@@ -514,24 +468,19 @@ Status ServeSimulation::RemoveReplica(uint32_t id, int64_t t) {
 // the starting ones, then drain the ready ones with the least work (they finish what they hold).
 Status ServeSimulation::Decide(int si, int64_t t) {
   Svc& s = svcs_[static_cast<size_t>(si)];
-  const serving::SloCapacity& cap = Capacity(s);
-  ScaleBounds b;
-  b.min = s.spec->min_replicas;
-  b.max = s.spec->max_replicas;
-  b.target = std::max(1, cap.concurrency);
-  b.capacity_rps = cap.rps;
-  b.cold_start_ms = s.cold_start_ms + o_.sample_ms;
+  ScaleBounds b = s.signals->Bounds(s.cold_start_ms + o_.sample_ms);
   b.future_rps = [&s, headroom = o_.oracle_headroom](int64_t from_ms, int64_t to_ms) {
     double peak = 0;
     for (int64_t k = std::max<int64_t>(0, from_ms / 10000); k <= (to_ms - 1) / 10000; ++k) {
       if (static_cast<size_t>(k) >= s.buckets.size()) break;
       const Svc::Bucket& x = s.buckets[static_cast<size_t>(k)];
-      peak = std::max(peak, EquivalentRps(x.requests, x.prompt, x.output, s.cap_prompt, s.cap_output, 10));
+      peak = std::max(peak, serving::EquivalentRps(x.requests, x.prompt, x.output, s.signals->mix_prompt(),
+                                                   s.signals->mix_output(), 10));
     }
     return peak / headroom;
   };
   const int current = Alive(s);
-  const int desired = s.unservable ? 0 : s.scaler->Decide(t / 1000, current, b);
+  const int desired = !s.signals->servable() ? 0 : s.scaler->Decide(t / 1000, current, b);
   if (desired != current) {
     const int dir = desired > current ? 1 : -1;
     if (s.last_dir != 0 && dir != s.last_dir) ++s.oscillations;
@@ -571,7 +520,8 @@ void ServeSimulation::Started(uint32_t id, const Placement& p, int64_t t) {
   const ReplicaShape* actual = &sh;
   for (const ReplicaShape& x : s.spec->shapes)
     if (x.model == node.model && x.gpus == sh.gpus && x.gpu_milli == sh.gpu_milli) actual = &x;
-  const serving::ReplicaModel& model = s.shape_models[static_cast<size_t>(actual - s.spec->shapes.data())];
+  const serving::ReplicaModel& model =
+      s.signals->models()[static_cast<size_t>(actual - s.spec->shapes.data())];
   rep.engine.emplace(model, serving::TokenBudget(model, s.spec->slo, o_.max_batched_tokens), o_.max_seqs);
   // Cold start: the image and weights from the node's cache, a ready peer in the region, or far away.
   serving::NodeCache& cache = caches_[p.node.value];
@@ -652,9 +602,8 @@ bool ServeSimulation::Dispatch(uint32_t ri, int64_t t) {
 void ServeSimulation::Arrive(uint32_t ri, int64_t t) {
   Req& r = reqs_[ri];
   Svc& s = svcs_[static_cast<size_t>(r.service)];
-  ++s.arrivals_in_sample, ++s.arrivals_in_timeline, ++s.seen;
-  s.prompt_in_sample += r.prompt, s.output_in_sample += r.output;
-  s.prompt_sum += r.prompt, s.output_sum += r.output;
+  ++s.arrivals_in_timeline;
+  s.signals->Arrive(r.prompt, r.output);
   if (!Dispatch(ri, t)) s.buffer.push_back(ri);
 }
 
@@ -690,21 +639,15 @@ void ServeSimulation::Apply(int64_t t) {
 void ServeSimulation::Sample(int64_t t) {
   for (size_t si = 0; si < svcs_.size(); ++si) {
     Svc& s = svcs_[si];
-    ScaleSample sm;
-    sm.at_ms = t / 1000;
-    Capacity(s);  // the mix the load is counted in
-    sm.arrival_rps =
-        EquivalentRps(static_cast<double>(s.arrivals_in_sample), s.prompt_in_sample, s.output_in_sample,
-                      s.cap_prompt, s.cap_output, static_cast<double>(o_.sample_ms) / 1000);
-    s.arrivals_in_sample = 0, s.prompt_in_sample = 0, s.output_in_sample = 0;
     double in_flight = static_cast<double>(s.buffer.size());
+    int ready = 0;
     for (uint32_t id : s.replicas) {
       const Replica& rep = replicas_[id];
       if (rep.engine) in_flight += static_cast<double>(rep.engine->waiting() + rep.engine->running());
-      sm.ready += rep.state == RState::kReady;
+      ready += rep.state == RState::kReady;
     }
-    sm.in_flight = in_flight;
-    s.scaler->Observe(sm);
+    s.scaler->Observe(
+        s.signals->TakeSample(t / 1000, static_cast<double>(o_.sample_ms) / 1000, in_flight, ready));
   }
 }
 
@@ -870,8 +813,8 @@ ServeSimResult ServeSimulation::Result() const {
     o.p99_tpot_ms = Percentile(t.tpot_ms, 0.99);
     o.peak_replicas = s.peak;
     o.cold_starts = s.cold_starts;
-    o.capacity_rps = s.cap.rps;
-    o.capacity_concurrency = s.cap.concurrency;
+    o.capacity_rps = s.signals->last_capacity().rps;
+    o.capacity_concurrency = s.signals->last_capacity().concurrency;
     auto names = [&](const std::set<uint32_t>& regions) {
       std::vector<std::string> v;
       for (uint32_t g : regions)

@@ -1,0 +1,96 @@
+#include "serving/scale_signals.h"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+namespace awan::serving {
+
+double EquivalentRps(double requests, double prompt_tokens, double output_tokens, double mix_prompt,
+                     double mix_output, double seconds) {
+  double eq = requests;
+  if (mix_prompt > 0) eq = std::max(eq, prompt_tokens / mix_prompt);
+  if (mix_output > 0) eq = std::max(eq, output_tokens / mix_output);
+  return eq / seconds;
+}
+
+ScaleSignals::ScaleSignals(const ServiceSpec& spec, std::vector<ReplicaModel> models,
+                           std::vector<bool> usable, int64_t max_batched_tokens, int max_seqs)
+    : spec_(&spec),
+      models_(std::move(models)),
+      usable_(std::move(usable)),
+      max_batched_tokens_(max_batched_tokens),
+      max_seqs_(max_seqs) {
+  first_usable_ = static_cast<int>(std::find(usable_.begin(), usable_.end(), true) - usable_.begin());
+  if (first_usable_ == static_cast<int>(usable_.size())) first_usable_ = 0, servable_ = false;
+}
+
+void ScaleSignals::CountMix(double prompt_tokens, double output_tokens) {
+  ++seen_, prompt_sum_ += prompt_tokens, output_sum_ += output_tokens;
+}
+
+void ScaleSignals::Arrive(double prompt_tokens, double output_tokens) {
+  ++in_sample_;
+  prompt_in_sample_ += prompt_tokens, output_in_sample_ += output_tokens;
+  CountMix(prompt_tokens, output_tokens);
+}
+
+void ScaleSignals::ResetMix() { seen_ = 0, prompt_sum_ = 0, output_sum_ = 0; }
+
+double ScaleSignals::MeanPrompt() const {
+  return prompt_sum_ / static_cast<double>(std::max<int64_t>(1, seen_));
+}
+double ScaleSignals::MeanOutput() const {
+  return output_sum_ / static_cast<double>(std::max<int64_t>(1, seen_));
+}
+
+SloCapacity ScaleSignals::ShapeCapacity(double prompt, double output, int* shape) const {
+  for (size_t k = 0; k < models_.size(); ++k) {
+    if (!usable_[k]) continue;
+    const ReplicaModel& m = models_[k];
+    const SloCapacity c = CapacityWithinSlo(m, prompt, output, spec_->slo,
+                                            TokenBudget(m, spec_->slo, max_batched_tokens_), max_seqs_);
+    if (c.rps > 0) {
+      if (shape) *shape = static_cast<int>(k);
+      return c;
+    }
+  }
+  if (shape) *shape = first_usable_;
+  return {};
+}
+
+const SloCapacity& ScaleSignals::Capacity() {
+  const double prompt = seen_ > 0 ? prompt_sum_ / static_cast<double>(seen_) : 1024;
+  const double output = seen_ > 0 ? output_sum_ / static_cast<double>(seen_) : 128;
+  if (std::abs(prompt - cap_prompt_) > 0.02 * cap_prompt_ ||
+      std::abs(output - cap_output_) > 0.02 * cap_output_) {
+    cap_ = ShapeCapacity(prompt, output, &cap_shape_);
+    cap_prompt_ = prompt, cap_output_ = output;
+  }
+  return cap_;
+}
+
+ScaleSample ScaleSignals::TakeSample(int64_t at_ms, double seconds, double in_flight, int ready) {
+  Capacity();  // the mix the load is counted in
+  ScaleSample s;
+  s.at_ms = at_ms;
+  s.arrival_rps = EquivalentRps(static_cast<double>(in_sample_), prompt_in_sample_, output_in_sample_,
+                                cap_prompt_, cap_output_, seconds);
+  in_sample_ = 0, prompt_in_sample_ = 0, output_in_sample_ = 0;
+  s.in_flight = in_flight;
+  s.ready = ready;
+  return s;
+}
+
+ScaleBounds ScaleSignals::Bounds(int64_t cold_start_ms) {
+  const SloCapacity& cap = Capacity();
+  ScaleBounds b;
+  b.min = spec_->min_replicas;
+  b.max = spec_->max_replicas;
+  b.target = std::max(1, cap.concurrency);
+  b.capacity_rps = cap.rps;
+  b.cold_start_ms = cold_start_ms;
+  return b;
+}
+
+}  // namespace awan::serving

@@ -1,0 +1,76 @@
+// ScaleSignals: what a service's autoscaler is told, computed one way for `awan sim serve` and `awan serve`:
+// the request mix seen so far and what one replica sustains within the SLO for it (CapacityWithinSlo of the
+// first usable shape that can), the arrivals since the last sample counted in requests of that mix
+// (EquivalentRps: a burst of long prompts counts for the requests of the mix it takes to bring as many
+// tokens), and the bounds the scaler decides within.
+//
+// Pure and deterministic; thread-compatible.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/autoscaler.h"
+#include "model/service.h"
+#include "serving/replica_model.h"
+
+namespace awan::serving {
+
+// A load in requests/s of the mix a capacity was computed for (mix_prompt, mix_output mean tokens; <= 0:
+// requests only), from `requests` with these tokens over `seconds`.
+double EquivalentRps(double requests, double prompt_tokens, double output_tokens, double mix_prompt,
+                     double mix_output, double seconds);
+
+class ScaleSignals {
+ public:
+  // `models[k]` is shape k's replica model and `usable[k]` whether the service may use it (it meets the TPOT
+  // objective and exists where the service may run). `max_batched_tokens`, `max_seqs`: the engine's limits.
+  ScaleSignals(const ServiceSpec& spec, std::vector<ReplicaModel> models, std::vector<bool> usable,
+               int64_t max_batched_tokens, int max_seqs);
+
+  // A request arrived: counted in the mix and in the current sample.
+  void Arrive(double prompt_tokens, double output_tokens);
+  // Counted in the mix only (a trace read ahead), or the mix forgotten.
+  void CountMix(double prompt_tokens, double output_tokens);
+  void ResetMix();
+  double MeanPrompt() const;  // of the mix (0 before any request)
+  double MeanOutput() const;
+
+  // What one replica sustains for the mix so far (a prior of 1,024 prompt and 128 answer tokens before any
+  // request), recomputed when the mix moved by more than 2 %; capacity_shape() is the shape it is of.
+  const SloCapacity& Capacity();
+  int capacity_shape() const { return cap_shape_; }
+  const SloCapacity& last_capacity() const { return cap_; }  // as last computed (no update)
+  double mix_prompt() const { return cap_prompt_; }          // the mix Capacity() is of
+  double mix_output() const { return cap_output_; }
+  // The first usable shape's capacity for a mix (and which shape; the first usable one when none can).
+  SloCapacity ShapeCapacity(double prompt, double output, int* shape) const;
+
+  // The sample that ends now: the arrivals since the previous one over `seconds`, in requests of the
+  // capacity's mix, with what is in flight and ready. Starts the next sample.
+  ScaleSample TakeSample(int64_t at_ms, double seconds, double in_flight, int ready);
+  // The bounds for a decision: the service's min and max, the capacity as target (sequences per replica)
+  // and rate, and the expected cold start.
+  ScaleBounds Bounds(int64_t cold_start_ms);
+
+  const std::vector<ReplicaModel>& models() const { return models_; }
+  const std::vector<bool>& usable() const { return usable_; }
+  int first_usable() const { return first_usable_; }
+  bool servable() const { return servable_; }
+
+ private:
+  const ServiceSpec* spec_;
+  std::vector<ReplicaModel> models_;
+  std::vector<bool> usable_;
+  int64_t max_batched_tokens_;
+  int max_seqs_;
+  int first_usable_ = 0;
+  bool servable_ = true;
+  int64_t seen_ = 0, in_sample_ = 0;
+  double prompt_sum_ = 0, output_sum_ = 0, prompt_in_sample_ = 0, output_in_sample_ = 0;
+  SloCapacity cap_;
+  double cap_prompt_ = -1, cap_output_ = -1;
+  int cap_shape_ = 0;
+};
+
+}  // namespace awan::serving
