@@ -35,6 +35,7 @@
 #include "server/http_server.h"
 #include "server/local_executor.h"
 #include "server/metrics.h"
+#include "server/services.h"
 #include "server/slurm_executor.h"
 #include "server/store.h"
 #include "trace/csv.h"
@@ -262,8 +263,11 @@ int RunServe(const ServeArgs& a) {
   ho.request_timeout_ms = a.request_timeout_ms;
   server::HttpServer http(ho);
   server::Metrics metrics;
+  SystemClock clock;
+  server::ServiceManager services(plane, clock);
+  metrics.AddSection([&services](const server::Principal& who) { return services.RenderMetrics(who); });
   server::Authenticator auth(plane.store(), Wall());
-  server::RegisterRoutes(http, plane, auth, metrics);
+  server::RegisterRoutes(http, plane, auth, metrics, &services);
   http.OnRequestDone([&metrics](const server::HttpRequest&, const server::HttpResponse&, double seconds) {
     metrics.ObserveApi(seconds);
   });
@@ -280,14 +284,17 @@ int RunServe(const ServeArgs& a) {
         std::make_unique<server::LeaderElection>(*eps, fmt::format("{}:{} pid {}", host, port, getpid()));
   } else if (Status s = plane.Recover(); !s.ok()) {
     return Fail(s);
+  } else if (Status s2 = services.Recover(); !s2.ok()) {
+    return Fail(s2);
   }
   fmt::print("awan serve: listening on {}://{}:{} (store {}, fleet {}, {} GPUs){}\n",
              a.tls_cert.empty() ? "http" : "https", host, port, a.store, a.fleet,
              plane.fleet().fleet.total_gpus(), election ? ", standby until elected" : "");
   std::fflush(stdout);
   // SIGTERM and SIGINT are blocked in every thread (since the start of RunServe); this one waits for them.
-  SystemClock clock;
   server::ControlLoopOptions lo;
+  lo.on_recovered = [&services] { return services.Recover(); };
+  lo.after_tick = [&services] { services.Tick(); };
   lo.tick_ms = a.tick_ms;
   lo.log = [](const std::string& m) {
     fmt::print("awan serve: {}\n", m);

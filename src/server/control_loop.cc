@@ -16,6 +16,9 @@ Status ControlLoop::Lead() {
   StatusOr<bool> got = election_->TryAcquire();
   if (!got.ok() || !*got) return Status::Ok();
   if (Status s = plane_.Recover(); !s.ok()) return Internal("elected but cannot recover: " + s.message());
+  if (o_.on_recovered) {
+    if (Status s = o_.on_recovered(); !s.ok()) return Internal("elected but cannot recover: " + s.message());
+  }
   leading_ = true;
   last_renew_ms_ = clock_.MonotonicMs();
   o_.log("elected leader; scheduling");
@@ -37,6 +40,7 @@ Status ControlLoop::Step() {
         "runs twice and the audit chain stays whole");
   }
   metrics_.Absorb(plane_.TakeStats());
+  if (o_.after_tick) o_.after_tick();
   return Status::Ok();
 }
 

@@ -25,6 +25,10 @@ struct ControlLoopOptions {
   std::function<Status()> check_store;
   // Told of what happens that an operator should see (elected, errors that do not stop the loop).
   std::function<void(const std::string&)> log;
+  // Run after the plane recovered on election (its error stops the loop), and after every tick as leader
+  // (the services' control step).
+  std::function<Status()> on_recovered;
+  std::function<void()> after_tick;
 };
 
 class ControlLoop {

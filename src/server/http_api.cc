@@ -7,6 +7,7 @@
 #include "config/job_manifest.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
+#include "server/services.h"
 
 namespace awan::server {
 namespace {
@@ -341,7 +342,8 @@ void RegisterFleetRoutes(HttpServer& http, ControlPlane& cp, const HeaderCheck& 
 
 }  // namespace
 
-void RegisterRoutes(HttpServer& http, ControlPlane& cp, Authenticator& auth, const Metrics& metrics) {
+void RegisterRoutes(HttpServer& http, ControlPlane& cp, Authenticator& auth, const Metrics& metrics,
+                    ServiceManager* services) {
   // Every route but the probes and the API document: the token is checked before a byte of the body is read.
   const HeaderCheck authenticated = [&cp, &auth](HttpRequest& req, HttpResponse& res) {
     if (!cp.ready()) {  // a standby replica (another one leads) or still recovering: clients go elsewhere or
@@ -360,6 +362,7 @@ void RegisterRoutes(HttpServer& http, ControlPlane& cp, Authenticator& auth, con
   RegisterProbes(http, cp);
   RegisterJobRoutes(http, cp, authenticated);
   RegisterFleetRoutes(http, cp, authenticated, metrics);
+  if (services != nullptr) services->RegisterRoutes(http, authenticated);
 }
 
 }  // namespace awan::server

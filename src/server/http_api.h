@@ -29,7 +29,10 @@ class HttpServer;
 class Metrics;
 
 // Registers the routes on `http`; `cp`, `auth` and `metrics` must outlive it.
-void RegisterRoutes(HttpServer& http, ControlPlane& cp, Authenticator& auth, const Metrics& metrics);
+class ServiceManager;
+// `services` (may be null): the services API and the OpenAI-compatible gateway (server/services.h).
+void RegisterRoutes(HttpServer& http, ControlPlane& cp, Authenticator& auth, const Metrics& metrics,
+                    ServiceManager* services = nullptr);
 
 // The OpenAPI 3 document served at /v1/openapi.json.
 std::string OpenApiDocument();

@@ -70,6 +70,7 @@ std::string Metrics::Render(const ControlPlane& cp, const Principal& who) const 
   }
   s += cycle_.Render("awan_scheduling_cycle_seconds", "Wall time of one scheduling cycle.");
   s += api_.Render("awan_api_request_seconds", "Wall time of one API request.");
+  for (const auto& f : sections_) s += f(who);
   return s;
 }
 

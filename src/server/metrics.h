@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -41,9 +42,12 @@ class Metrics {
   void ObserveApi(double seconds) { api_.Observe(seconds); }
   // The series `who` may see: every tenant's for an admin, else the fleet-wide ones and its own tenant's.
   std::string Render(const ControlPlane& cp, const Principal& who) const;
+  // More series, appended to every Render (e.g. the services'). REQUIRES: before serving.
+  void AddSection(std::function<std::string(const Principal&)> f) { sections_.push_back(std::move(f)); }
 
  private:
   Histogram cycle_, api_;
+  std::vector<std::function<std::string(const Principal&)>> sections_;
 };
 
 }  // namespace awan::server

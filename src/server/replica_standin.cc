@@ -104,6 +104,30 @@ StatusOr<int64_t> PromptTokens(const Json& body, bool chat) {
 
 }  // namespace
 
+StatusOr<OpenAiRequest> ParseOpenAiRequest(const Json& body, bool chat, int32_t max_tokens_limit) {
+  if (!body.is_object()) return InvalidArgument("the body must be a JSON object");
+  OpenAiRequest r;
+  if (body.contains("model")) {
+    if (!body["model"].is_string()) return InvalidArgument("model must be a string");
+    r.model = body["model"].get<std::string>();
+  }
+  AWAN_ASSIGN_OR_RETURN(r.prompt_tokens, PromptTokens(body, chat));
+  for (const char* key : {"max_tokens", "max_completion_tokens"}) {
+    if (!body.contains(key) || body[key].is_null()) continue;
+    if (!body[key].is_number_integer() || body[key].get<int64_t>() < 1 ||
+        body[key].get<int64_t>() > max_tokens_limit)
+      return InvalidArgument(fmt::format("{} must be an integer from 1 to {}", key, max_tokens_limit));
+    r.max_tokens = static_cast<int32_t>(body[key].get<int64_t>());
+  }
+  if (body.contains("n") && body["n"] != 1) return InvalidArgument("n must be 1");
+  if (body.contains("stream") && !body["stream"].is_boolean() && !body["stream"].is_null())
+    return InvalidArgument("stream must be true or false");
+  r.stream = body.value("stream", false) == true;
+  r.include_usage = r.stream && body.contains("stream_options") && body["stream_options"].is_object() &&
+                    body["stream_options"].value("include_usage", false) == true;
+  return r;
+}
+
 StatusOr<std::unique_ptr<ReplicaStandIn>> ReplicaStandIn::Create(ReplicaStandInOptions o) {
   const std::optional<AcceleratorHardware> hw = FindHardware(o.accelerator);
   if (!hw) return InvalidArgument("unknown accelerator " + o.accelerator);
@@ -170,36 +194,27 @@ void ReplicaStandIn::RegisterRoutes(HttpServer& http) {
 void ReplicaStandIn::Handle(const HttpRequest& req, HttpResponse& res, bool chat) {
   const Json body = Json::parse(req.body, nullptr, false);
   if (body.is_discarded() || !body.is_object()) return BadRequest(res, "the body must be a JSON object");
-  if (body.contains("model") && (!body["model"].is_string() || body["model"] != o_.served_name)) {
+  const StatusOr<OpenAiRequest> parsed = ParseOpenAiRequest(body, chat, o_.max_tokens_limit);
+  if (!parsed.ok()) return BadRequest(res, parsed.status().message());
+  if (!parsed->model.empty() && parsed->model != o_.served_name) {
     return OpenAiError(res, 404,
-                       fmt::format("The model `{}` does not exist: this replica serves `{}`.",
-                                   body["model"].dump(), o_.served_name),
+                       fmt::format("The model `{}` does not exist: this replica serves `{}`.", parsed->model,
+                                   o_.served_name),
                        "NotFoundError");
   }
-  const StatusOr<int64_t> prompt = PromptTokens(body, chat);
-  if (!prompt.ok()) return BadRequest(res, prompt.status().message());
-  int64_t max_tokens = 16;
-  for (const char* key : {"max_tokens", "max_completion_tokens"}) {
-    if (!body.contains(key) || body[key].is_null()) continue;
-    if (!body[key].is_number_integer() || body[key].get<int64_t>() < 1 ||
-        body[key].get<int64_t>() > o_.max_tokens_limit)
-      return BadRequest(res, fmt::format("{} must be an integer from 1 to {}", key, o_.max_tokens_limit));
-    max_tokens = body[key].get<int64_t>();
-  }
-  if (body.contains("n") && body["n"] != 1) return BadRequest(res, "n must be 1");
-  if (*prompt + max_tokens > kv_capacity_tokens()) {
+  const int64_t prompt = parsed->prompt_tokens, max_tokens = parsed->max_tokens;
+  if (prompt + max_tokens > kv_capacity_tokens()) {
     return BadRequest(res, fmt::format("This model's maximum context length is {} tokens; the request has {} "
                                        "prompt tokens and max_tokens {}.",
-                                       kv_capacity_tokens(), *prompt, max_tokens));
+                                       kv_capacity_tokens(), prompt, max_tokens));
   }
-  const bool sse = body.value("stream", false) == true;
+  const bool sse = parsed->stream;
   Active a;
   a.out = std::make_shared<ResponseStream>();
   a.chat = chat, a.sse = sse;
-  a.include_usage = sse && body.contains("stream_options") && body["stream_options"].is_object() &&
-                    body["stream_options"].value("include_usage", false) == true;
+  a.include_usage = parsed->include_usage;
   a.created_s = UnixS();
-  a.prompt = *prompt;
+  a.prompt = prompt;
   a.output = static_cast<int32_t>(max_tokens);
   a.arrive_s = NowS();
   uint64_t id = 0;
@@ -216,7 +231,7 @@ void ReplicaStandIn::Handle(const HttpRequest& req, HttpResponse& res, bool chat
     engine_.Add(id, a.prompt, a.output);
     active_.emplace(id, std::move(a));
   }
-  prompt_tokens_ += *prompt;
+  prompt_tokens_ += prompt;
   res.status = 200;
   res.content_type = sse ? "text/event-stream" : "application/json";
   if (sse) res.set_header("Cache-Control", "no-cache");

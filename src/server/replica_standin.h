@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
@@ -34,6 +35,17 @@
 #include "serving/replica_engine.h"
 
 namespace awan::server {
+
+// An OpenAI completions (chat: chat completions) request body as the stand-in and the gateway read it, with
+// one tokenizer (a token per whitespace-separated word of the prompt or the messages' text, or per token id):
+// InvalidArgument naming what is wrong. `model` is "" when the body names none.
+struct OpenAiRequest {
+  std::string model;
+  int64_t prompt_tokens = 0;
+  int32_t max_tokens = 16;
+  bool stream = false, include_usage = false;
+};
+StatusOr<OpenAiRequest> ParseOpenAiRequest(const nlohmann::json& body, bool chat, int32_t max_tokens_limit);
 
 struct ReplicaStandInOptions {
   std::string served_name;  // the model name clients ask for ("" = the model's name)

@@ -1,0 +1,709 @@
+#include "server/services.h"
+
+#include <fmt/format.h>
+#include <httplib.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "config/job_manifest.h"
+#include "model/hardware.h"
+#include "policies/builtin.h"
+#include "server/executor.h"
+#include "server/replica_standin.h"
+
+namespace awan::server {
+namespace {
+
+using Json = nlohmann::json;
+
+constexpr const char* kKind = "service";
+constexpr int32_t kMaxTokensLimit = 32768;
+constexpr size_t kDecisionsKept = 50;
+
+const Principal& Who(const HttpRequest& req) { return std::any_cast<const Principal&>(req.context); }
+
+int HttpCode(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kInvalidArgument:
+      return 400;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kAlreadyExists:
+    case StatusCode::kFailedPrecondition:
+      return 409;
+    case StatusCode::kResourceExhausted:
+      return 429;
+    case StatusCode::kUnauthenticated:
+      return 401;
+    case StatusCode::kPermissionDenied:
+      return 403;
+    default:
+      return 500;
+  }
+}
+
+void Reply(HttpResponse& res, int code, const Json& body) {
+  res.status = code;
+  res.set_content(body.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n", "application/json");
+}
+void Fail(HttpResponse& res, const Status& s) {
+  if (s.code() == StatusCode::kResourceExhausted) res.set_header("Retry-After", "1");
+  Reply(res, HttpCode(s), Json{{"error", s.message()}});
+}
+// The gateway answers in OpenAI's error shape.
+void OpenAiFail(HttpResponse& res, int code, const std::string& message, const char* type) {
+  if (code == 429 || code == 503) res.set_header("Retry-After", "1");
+  Reply(res, code,
+        Json{{"error", {{"message", message}, {"type", type}, {"param", nullptr}, {"code", code}}}});
+}
+
+bool Terminal(const std::string& state) {
+  return state == "Succeeded" || state == "Failed" || state == "Cancelled" || state == "TimedOut";
+}
+
+// The port `awan replica` printed ("serving NAME on 127.0.0.1:PORT"), 0 if not yet.
+int PortFromLog(const std::string& log) {
+  const size_t at = log.find(" on 127.0.0.1:");
+  if (at == std::string::npos) return 0;
+  try {
+    return std::stoi(log.substr(at + 14, 6));
+  } catch (...) {
+    return 0;
+  }
+}
+
+std::string Num(double v) { return fmt::format("{}", v); }
+
+}  // namespace
+
+ServiceManager::ServiceManager(ControlPlane& plane, Clock& clock, ServiceManagerOptions o)
+    : plane_(plane), clock_(clock), o_(o) {
+  system_.role = Role::kAdmin;
+}
+
+ServiceManager::~ServiceManager() {
+  stopping_ = true;
+  ready_cv_.notify_all();
+  for (int i = 0; i < 3000 && threads_.load() > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+}
+
+int64_t ServiceManager::ServiceNowMs(const Service& s) const {
+  return static_cast<int64_t>(static_cast<double>(clock_.MonotonicMs() - s.created_wall_mono_ms) *
+                              s.m.time_scale);
+}
+
+StatusOr<std::unique_ptr<ServiceManager::Service>> ServiceManager::Build(const std::string& tenant,
+                                                                         const std::string& text,
+                                                                         int64_t created_ms) {
+  const Fleet& fleet = plane_.fleet().fleet;
+  auto s = std::make_unique<Service>();
+  AWAN_ASSIGN_OR_RETURN(s->m, config::ParseServiceManifest(text, "service manifest", fleet));
+  s->tenant = tenant;
+  s->m.spec.tenant = tenant;
+  s->name = s->m.spec.name;
+  s->key = tenant + "/" + s->name;
+  s->manifest_text = text;
+  s->created_ms = created_ms;
+  s->created_wall_mono_ms = clock_.MonotonicMs();
+  if (!plane_.fleet().Tenant(tenant).ok())
+    return InvalidArgument("unknown tenant '" + tenant + "': the fleet file does not list it");
+  const PluginRegistry& registry = policies::BuiltinRegistry();
+  AWAN_ASSIGN_OR_RETURN(s->scaler, registry.BuildAutoscaler(s->m.autoscaler));
+  AWAN_ASSIGN_OR_RETURN(s->router, registry.BuildRouter(s->m.router));
+  std::vector<serving::ReplicaModel> models;
+  std::vector<bool> usable;
+  for (const ReplicaShape& sh : s->m.spec.shapes) {
+    const std::optional<AcceleratorHardware> hw = FindHardware(sh.accelerator);
+    if (!hw)
+      return InvalidArgument("no hardware figures for " + sh.accelerator +
+                             ": its replicas cannot be modelled");
+    AWAN_ASSIGN_OR_RETURN(serving::ReplicaModel m,
+                          serving::ReplicaModel::Create(s->m.model, *hw, std::max(1, sh.gpus),
+                                                        static_cast<double>(sh.gpu_milli.value) / 1000));
+    bool placeable = false;
+    for (uint32_t n = 0; n < fleet.size() && !placeable; ++n)
+      placeable = fleet.node(NodeIndex(n)).model == sh.model;
+    usable.push_back(placeable &&
+                     m.DecodeStepS(1, 1152) * 1000 <= static_cast<double>(s->m.spec.slo.tpot_ms));
+    models.push_back(std::move(m));
+  }
+  s->signals = std::make_unique<serving::ScaleSignals>(s->m.spec, std::move(models), std::move(usable),
+                                                       o_.max_batched_tokens, static_cast<int>(o_.max_seqs));
+  if (!s->signals->servable())
+    return InvalidArgument(
+        fmt::format("no replica shape of service {} exists in the fleet and meets {} ms per "
+                    "output token",
+                    s->name, s->m.spec.slo.tpot_ms));
+  s->ttft = std::make_unique<Histogram>(std::vector<double>{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
+  s->tpot = std::make_unique<Histogram>(std::vector<double>{0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5});
+  return s;
+}
+
+Status ServiceManager::Persist(const Service& s) {
+  const Json v = {
+      {"tenant", s.tenant}, {"name", s.name}, {"manifest", s.manifest_text}, {"created_ms", s.created_ms}};
+  return plane_.store().PutObject(kKind, s.key, v.dump());
+}
+
+Status ServiceManager::Recover() {
+  AWAN_ASSIGN_OR_RETURN(auto objects, plane_.store().ListObjects(kKind));
+  std::lock_guard<std::mutex> l(mu_);
+  for (const auto& [key, value] : objects) {
+    const Json v = Json::parse(value, nullptr, false);
+    if (!v.is_object() || !v.contains("manifest") || !v.contains("tenant"))
+      return DataLoss("the stored service " + key + " is damaged");
+    AWAN_ASSIGN_OR_RETURN(std::unique_ptr<Service> s,
+                          Build(v["tenant"].get<std::string>(), v["manifest"].get<std::string>(),
+                                v.value("created_ms", int64_t{0})));
+    // Its replicas: the tenant's live jobs named svc-NAME-rN.
+    const std::string prefix = "svc-" + s->name + "-r";
+    for (JobState st : {JobState::kPending, JobState::kRunning}) {
+      JobFilter f;
+      f.tenant = s->tenant;
+      f.state = st;
+      f.limit = 1000;
+      AWAN_ASSIGN_OR_RETURN(std::vector<StoredJob> jobs, plane_.List(system_, f));
+      for (const StoredJob& j : jobs) {
+        if (j.name.rfind(prefix, 0) != 0) continue;
+        Replica r;
+        r.job_id = j.id;
+        r.created_wall_ms = clock_.NowMs();
+        s->replicas.push_back(r);
+        try {
+          s->next_replica = std::max(s->next_replica, std::stoi(j.name.substr(prefix.size())) + 1);
+        } catch (...) {
+        }
+      }
+    }
+    services_[key] = std::move(s);
+  }
+  return Status::Ok();
+}
+
+ServiceManager::Service* ServiceManager::FindLocked(const Principal& who, const std::string& name) {
+  std::string key = name;
+  if (key.find('/') == std::string::npos) key = who.tenant + "/" + name;
+  const auto it = services_.find(key);
+  if (it == services_.end() || !who.sees(it->second->tenant)) return nullptr;
+  return it->second.get();
+}
+
+StatusOr<Json> ServiceManager::Create(const Principal& who, std::string_view manifest) {
+  if (!who.can_write()) return PermissionDenied("forbidden: a viewer token cannot create services");
+  AWAN_ASSIGN_OR_RETURN(config::ServiceManifest m,
+                        config::ParseServiceManifest(manifest, "request body", plane_.fleet().fleet));
+  const std::string tenant = m.spec.tenant.empty() ? who.tenant : m.spec.tenant;
+  if (tenant.empty()) return InvalidArgument("metadata.tenant is required with an admin token");
+  if (who.role != Role::kAdmin && tenant != who.tenant)
+    return PermissionDenied("forbidden: this token may create services only for tenant " + who.tenant);
+  AWAN_ASSIGN_OR_RETURN(std::unique_ptr<Service> s, Build(tenant, std::string(manifest), clock_.NowMs()));
+  std::lock_guard<std::mutex> l(mu_);
+  if (services_.count(s->key))
+    return Status(StatusCode::kAlreadyExists, "tenant " + tenant + " already has a service named " + s->name);
+  AWAN_RETURN_IF_ERROR(Persist(*s));  // durable before the answer
+  Json out = ServiceJson(*s, false);
+  services_[s->key] = std::move(s);
+  return out;
+}
+
+StatusOr<Json> ServiceManager::List(const Principal& who) {
+  std::lock_guard<std::mutex> l(mu_);
+  Json items = Json::array();
+  for (const auto& [key, s] : services_)
+    if (who.sees(s->tenant)) items.push_back(ServiceJson(*s, false));
+  return Json{{"items", items}};
+}
+
+StatusOr<Json> ServiceManager::Describe(const Principal& who, const std::string& name) {
+  std::lock_guard<std::mutex> l(mu_);
+  Service* s = FindLocked(who, name);
+  if (s == nullptr) return NotFound("no service " + name);
+  return ServiceJson(*s, true);
+}
+
+StatusOr<Json> ServiceManager::Delete(const Principal& who, const std::string& name) {
+  if (!who.can_write()) return PermissionDenied("forbidden: a viewer token cannot delete services");
+  std::unique_ptr<Service> gone;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    Service* s = FindLocked(who, name);
+    if (s == nullptr) return NotFound("no service " + name);
+    AWAN_RETURN_IF_ERROR(plane_.store().DeleteObject(kKind, s->key));
+    const auto it = services_.find(s->key);
+    gone = std::move(it->second);
+    services_.erase(it);
+  }
+  ready_cv_.notify_all();
+  Json cancelled = Json::array();
+  for (const Replica& r : gone->replicas) {
+    auto c = plane_.Cancel(system_, r.job_id);
+    if (c.ok()) cancelled.push_back(r.job_id);
+  }
+  return Json{
+      {"name", gone->name}, {"tenant", gone->tenant}, {"deleted", true}, {"replicas_cancelled", cancelled}};
+}
+
+Json ServiceManager::ServiceJson(const Service& s, bool detail) const {
+  int ready = 0, starting = 0, draining = 0;
+  for (const Replica& r : s.replicas) {
+    if (r.draining)
+      ++draining;
+    else if (r.ready)
+      ++ready;
+    else
+      ++starting;
+  }
+  Json out = {{"name", s.name},
+              {"tenant", s.tenant},
+              {"model", s.m.model.name},
+              {"autoscaler", s.m.autoscaler},
+              {"router", s.m.router},
+              {"time_scale", s.m.time_scale},
+              {"created_ms", s.created_ms},
+              {"replicas",
+               {{"ready", ready},
+                {"starting", starting},
+                {"draining", draining},
+                {"min", s.m.spec.min_replicas},
+                {"max", s.m.spec.max_replicas}}},
+              {"slo", {{"ttft_ms", s.m.spec.slo.ttft_ms}, {"tpot_ms", s.m.spec.slo.tpot_ms}}},
+              {"requests", s.requests},
+              {"refused", s.refused},
+              {"failed", s.failed}};
+  out["slo_attainment_pct"] =
+      s.requests > 0 ? Json(100.0 * static_cast<double>(s.met) / static_cast<double>(s.requests)) : Json(nullptr);
+  if (!detail) return out;
+  Json reps = Json::array();
+  for (const Replica& r : s.replicas) {
+    reps.push_back({{"job", r.job_id},
+                    {"state", r.draining             ? "Draining"
+                              : r.ready              ? "Ready"
+                              : r.state == "Running" ? "Starting"
+                                                     : r.state},
+                    {"node", r.node},
+                    {"devices", r.devices},
+                    {"port", r.port},
+                    {"in_flight", r.in_flight},
+                    {"cold_start_ms", r.ready_after_ms}});
+  }
+  out["replica_list"] = reps;
+  Json decisions = Json::array();
+  for (const Decision& d : s.decisions)
+    decisions.push_back({{"at_ms", d.at_ms}, {"from", d.from}, {"to", d.to}, {"why", d.why}});
+  out["decisions"] = decisions;
+  const serving::SloCapacity& cap = s.signals->last_capacity();
+  out["capacity"] = {{"rps_per_replica", cap.rps}, {"concurrency_per_replica", cap.concurrency}};
+  return out;
+}
+
+void ServiceManager::RefreshReplica(Service& s, Replica& r) {
+  auto job = plane_.Get(system_, r.job_id);
+  if (!job.ok()) {
+    r.state = "Failed";
+    return;
+  }
+  r.state = JobStateName(job->state);
+  if (job->state != JobState::kRunning) return;
+  if (r.node.empty()) {
+    const Json p = Json::parse(job->placement, nullptr, false);
+    if (p.is_array() && !p.empty() && p[0].is_object()) {
+      r.node = p[0].value("node", "");
+      r.devices = p[0].value("devices", "");
+    }
+  }
+  if (r.port == 0) {
+    auto log = plane_.Logs(system_, r.job_id, 0, 0, 0, 4096);
+    if (log.ok()) r.port = PortFromLog(log->data);
+  }
+  if (r.port != 0 && !r.ready) {
+    httplib::Client c("127.0.0.1", r.port);
+    c.set_connection_timeout(0, 200000);
+    c.set_read_timeout(0, 500000);
+    auto h = c.Get("/health");
+    if (h && h->status == 200) {
+      r.ready = true;
+      r.ready_after_ms =
+          static_cast<int64_t>(static_cast<double>(clock_.NowMs() - r.created_wall_ms) * s.m.time_scale);
+      s.cold_starts_ms.push_back(r.ready_after_ms);
+      ready_cv_.notify_all();
+    }
+  }
+}
+
+Status ServiceManager::AddReplica(Service& s) {
+  const int k = s.signals->capacity_shape();
+  const ReplicaShape& sh = s.m.spec.shapes[static_cast<size_t>(k)];
+  const ServedModel& model = s.m.model;
+  const double fraction = sh.gpu_milli.value < 1000 ? static_cast<double>(sh.gpu_milli.value) / 1000 : 1.0;
+  std::vector<std::string> cmd = {kSelfCommand,
+                                  "replica",
+                                  "--listen",
+                                  "127.0.0.1:0",
+                                  "--served-model-name",
+                                  s.name,
+                                  "--model-name",
+                                  model.name,
+                                  "--parameters-b",
+                                  Num(model.parameters_b),
+                                  "--weights-gib",
+                                  Num(static_cast<double>(model.weight_bytes) / (1024.0 * 1024 * 1024)),
+                                  "--kv-kib-per-token",
+                                  std::to_string(model.kv_bytes_per_token / 1024),
+                                  "--layers",
+                                  std::to_string(std::max(1, model.layers)),
+                                  "--accelerator",
+                                  sh.accelerator,
+                                  "--gpus",
+                                  std::to_string(std::max(1, sh.gpus)),
+                                  "--gpu-fraction",
+                                  Num(fraction),
+                                  "--ttft-ms",
+                                  std::to_string(s.m.spec.slo.ttft_ms),
+                                  "--tpot-ms",
+                                  std::to_string(s.m.spec.slo.tpot_ms),
+                                  "--time-scale",
+                                  Num(s.m.time_scale)};
+  Json spec = {{"tasks", 1},
+               {"gpus", fraction < 1 ? Json(fraction) : Json(std::max(1, sh.gpus))},
+               {"accelerator", sh.accelerator},
+               {"cpu", static_cast<double>(sh.cpu.value) / 1000},
+               {"memory_gib", static_cast<double>(sh.memory.value) / 1024},
+               {"command", cmd}};
+  if (!s.m.spec.reads.empty()) spec["reads"] = s.m.spec.reads;
+  const std::string name = fmt::format("svc-{}-r{}", s.name, s.next_replica++);
+  const Json manifest = {{"apiVersion", "awan/v1"},
+                         {"kind", "Job"},
+                         {"metadata", {{"name", name}, {"tenant", s.tenant}}},
+                         {"spec", spec}};
+  AWAN_ASSIGN_OR_RETURN(StoredJob job, plane_.Submit(system_, manifest.dump(), "service " + s.name));
+  Replica r;
+  r.job_id = job.id;
+  r.created_wall_ms = clock_.NowMs();
+  s.replicas.push_back(r);
+  return Status::Ok();
+}
+
+void ServiceManager::TickService(Service& s) {
+  for (Replica& r : s.replicas)
+    if (!Terminal(r.state)) RefreshReplica(s, r);
+  // Replicas that ended (failed, cancelled by someone) are forgotten; drained ones give their GPUs back.
+  std::vector<Replica> keep;
+  for (Replica& r : s.replicas) {
+    if (Terminal(r.state)) continue;
+    if (r.draining && r.in_flight == 0) {
+      (void)plane_.Cancel(system_, r.job_id);
+      continue;
+    }
+    keep.push_back(r);
+  }
+  s.replicas = std::move(keep);
+  const int64_t now = ServiceNowMs(s);
+  if (now >= s.next_sample_ms) {
+    double in_flight = s.waiting;
+    int ready = 0;
+    for (const Replica& r : s.replicas) {
+      in_flight += r.in_flight;
+      ready += r.ready && !r.draining;
+    }
+    const double secs = s.next_sample_ms == 0
+                            ? static_cast<double>(o_.sample_ms) / 1000
+                            : static_cast<double>(now - (s.next_sample_ms - o_.sample_ms)) / 1000;
+    s.scaler->Observe(s.signals->TakeSample(now, std::max(0.001, secs), in_flight, ready));
+    s.next_sample_ms = now + o_.sample_ms;
+  }
+  if (now < s.next_decide_ms) return;
+  s.next_decide_ms = now + s.scaler->period_ms();
+  int current = 0;
+  for (const Replica& r : s.replicas) current += !r.draining;
+  std::vector<int64_t> cs = s.cold_starts_ms;
+  int64_t cold = 0;
+  if (!cs.empty()) {
+    std::nth_element(cs.begin(), cs.begin() + static_cast<long>(cs.size() / 2), cs.end());
+    cold = cs[cs.size() / 2];
+  }
+  const ScaleBounds b = s.signals->Bounds(cold + o_.sample_ms);
+  const int desired = s.scaler->Decide(now, current, b);
+  if (desired == current) return;
+  Decision d;
+  d.at_ms = now, d.from = current, d.to = desired;
+  int in_flight = s.waiting;
+  for (const Replica& r : s.replicas) in_flight += r.in_flight;
+  d.why = fmt::format(
+      "{}: {} in flight on {} replicas; one replica sustains {:.2f} requests/s of the mix ({} "
+      "sequences) within the SLO",
+      s.m.autoscaler, in_flight, current, b.capacity_rps, b.target);
+  s.decisions.push_back(d);
+  if (s.decisions.size() > kDecisionsKept) s.decisions.pop_front();
+  for (int k = current; k < desired; ++k) {
+    if (Status st = AddReplica(s); !st.ok()) {
+      s.decisions.back().why += " (adding a replica failed: " + st.message() + ")";
+      break;
+    }
+  }
+  for (int k = desired; k < current; ++k) {
+    // Not yet ready first (cancelled at once), else the ready one with the least outstanding work (drained).
+    Replica* pick = nullptr;
+    auto rank = [](const Replica& r) { return std::make_tuple(r.ready ? 1 : 0, r.outstanding_tokens); };
+    for (Replica& r : s.replicas)
+      if (!r.draining && (pick == nullptr || rank(r) < rank(*pick))) pick = &r;
+    if (pick == nullptr) break;
+    pick->draining = true;
+  }
+}
+
+void ServiceManager::Tick() {
+  std::lock_guard<std::mutex> l(mu_);
+  for (auto& [key, s] : services_) TickService(*s);
+}
+
+void ServiceManager::Gateway(HttpRequest& req, HttpResponse& res, bool chat) {
+  const Principal& who = Who(req);
+  if (!who.can_write())
+    return OpenAiFail(res, 403, "forbidden: a viewer token cannot call models", "PermissionError");
+  Json body = Json::parse(req.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object())
+    return OpenAiFail(res, 400, "the body must be a JSON object", "invalid_request_error");
+  const StatusOr<OpenAiRequest> parsed = ParseOpenAiRequest(body, chat, kMaxTokensLimit);
+  if (!parsed.ok()) return OpenAiFail(res, 400, parsed.status().message(), "invalid_request_error");
+  if (parsed->model.empty())
+    return OpenAiFail(res, 400, "model is required: a service's name", "invalid_request_error");
+  std::string key, job;
+  int port = 0;
+  {
+    std::unique_lock<std::mutex> l(mu_);
+    Service* s = FindLocked(who, parsed->model);
+    if (s == nullptr)
+      return OpenAiFail(res, 404, fmt::format("The model `{}` does not exist.", parsed->model),
+                        "NotFoundError");
+    key = s->key;
+    ++s->requests;
+    s->signals->Arrive(static_cast<double>(parsed->prompt_tokens), parsed->max_tokens);
+    // Admission: more than twice what the ready replicas sustain within the SLO is refused.
+    int ready = 0, in_flight = s->waiting;
+    for (const Replica& r : s->replicas) ready += r.ready && !r.draining, in_flight += r.in_flight;
+    const int per = std::max(1, s->signals->last_capacity().concurrency);
+    if (ready > 0 && in_flight >= 2 * ready * per) {
+      ++s->refused;
+      return OpenAiFail(res, 429, fmt::format("service {} is at capacity: retry", s->name), "RateLimitError");
+    }
+    if (proxied_.load() >= o_.max_proxied) {
+      ++s->refused;
+      return OpenAiFail(res, 429, "the gateway is at capacity: retry", "RateLimitError");
+    }
+    // A ready replica, chosen by the router (waiting for one up to queue_timeout).
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(o_.queue_timeout_ms);
+    ++s->waiting;
+    while (true) {
+      const auto it = services_.find(key);
+      if (it == services_.end() || stopping_) {
+        return OpenAiFail(res, 503, "the service was deleted", "ServiceUnavailable");
+      }
+      s = it->second.get();
+      std::vector<ReplicaView> views;
+      for (size_t i = 0; i < s->replicas.size(); ++i) {
+        const Replica& r = s->replicas[i];
+        if (!r.ready || r.draining) continue;
+        ReplicaView v;
+        v.replica = static_cast<uint32_t>(i);
+        v.outstanding_tokens = r.outstanding_tokens;
+        views.push_back(v);
+      }
+      RouteRequest rr;
+      rr.prompt_tokens = parsed->prompt_tokens;
+      if (const std::optional<uint32_t> pick = RouteWith(*s->router, rr, views)) {
+        Replica& r = s->replicas[*pick];
+        ++r.in_flight;
+        r.outstanding_tokens += parsed->prompt_tokens + parsed->max_tokens;
+        port = r.port;
+        job = r.job_id;
+        --s->waiting;
+        break;
+      }
+      if (ready_cv_.wait_until(l, deadline) == std::cv_status::timeout) {
+        if (auto again = services_.find(key); again != services_.end())
+          --again->second->waiting, ++again->second->failed;
+        return OpenAiFail(res, 503, "no replica of the service became ready in time: retry",
+                          "ServiceUnavailable");
+      }
+    }
+  }
+  // The replica knows the service by its name (an admin's TENANT/NAME included).
+  body["model"] = key.substr(key.find('/') + 1);
+  auto out = std::make_shared<ResponseStream>();
+  res.status = 200;
+  res.content_type = parsed->stream ? "text/event-stream" : "application/json";
+  if (parsed->stream) res.set_header("Cache-Control", "no-cache");
+  res.stream = out;
+  ++proxied_, ++threads_;
+  std::thread([this, key, job, port, b = body.dump(), chat, sse = parsed->stream, p = parsed->prompt_tokens,
+               n = parsed->max_tokens, out]() {
+    Proxy(key, job, port, b, chat, sse, p, n, out);
+    --proxied_, --threads_;
+  }).detach();
+}
+
+void ServiceManager::Proxy(const std::string& key, const std::string& job, int port, const std::string& body,
+                           bool chat, bool sse, int64_t prompt_tokens, int64_t output_tokens,
+                           const std::shared_ptr<ResponseStream>& out) {
+  double scale = 1;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (const auto it = services_.find(key); it != services_.end()) scale = it->second->m.time_scale;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point first{}, last{};
+  int tokens = 0;
+  std::string whole;  // a non-streamed answer, to read its timing
+  bool ok = false;
+  if (port != 0) {
+    httplib::Client c("127.0.0.1", port);
+    c.set_read_timeout(600, 0);
+    httplib::Request hr;
+    hr.method = "POST";
+    hr.path = chat ? "/v1/chat/completions" : "/v1/completions";
+    hr.body = body;
+    hr.set_header("Content-Type", "application/json");
+    std::string pending;
+    hr.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+      const std::string_view piece(data, n);
+      if (sse) {
+        pending.append(piece);
+        for (size_t at; (at = pending.find("\n\n")) != std::string::npos;) {
+          const std::string event = pending.substr(0, at);
+          pending.erase(0, at + 2);
+          if (event.rfind("data: ", 0) == 0 && event != "data: [DONE]" &&
+              event.find("\"choices\":[]") == std::string::npos) {
+            const auto now = std::chrono::steady_clock::now();
+            if (tokens++ == 0) first = now;
+            last = now;
+          }
+        }
+      } else {
+        whole.append(piece);
+      }
+      return out->Write(std::string(piece));
+    };
+    httplib::Response resp;
+    httplib::Error err;
+    ok = c.send(hr, resp, err) && resp.status == 200;
+  } else {
+    out->Write(sse ? "data: {\"error\": {\"message\": \"the replica went away\"}}\n\n"
+                   : "{\"error\": {\"message\": \"the replica went away\"}}\n");
+  }
+  out->Close();
+  // What the request saw, in model time.
+  double ttft_s = -1, tpot_s = 0;
+  if (sse && tokens > 0) {
+    ttft_s = std::chrono::duration<double>(first - t0).count() * scale;
+    if (tokens > 1) tpot_s = std::chrono::duration<double>(last - first).count() * scale / (tokens - 1);
+  } else if (!sse) {
+    const Json j = Json::parse(whole, nullptr, false);
+    if (j.is_object() && j.contains("timing")) {
+      ttft_s = j["timing"].value("ttft_ms", -1.0) / 1000;
+      tpot_s = j["timing"].value("tpot_ms", 0.0) / 1000;
+    }
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  const auto it = services_.find(key);
+  if (it == services_.end()) return;
+  Service& s = *it->second;
+  for (Replica& r : s.replicas) {
+    if (r.job_id == job && r.in_flight > 0) {
+      --r.in_flight;
+      r.outstanding_tokens -= prompt_tokens + output_tokens;
+      break;
+    }
+  }
+  if (!ok || ttft_s < 0) {
+    ++s.failed;
+    return;
+  }
+  s.ttft->Observe(ttft_s);
+  if (tpot_s > 0) s.tpot->Observe(tpot_s);
+  if (ttft_s * 1000 <= static_cast<double>(s.m.spec.slo.ttft_ms) &&
+      tpot_s * 1000 <= static_cast<double>(s.m.spec.slo.tpot_ms))
+    ++s.met;
+}
+
+std::string ServiceManager::RenderMetrics(const Principal& who) const {
+  std::lock_guard<std::mutex> l(mu_);
+  std::string out;
+  for (const auto& [key, s] : services_) {
+    if (!who.sees(s->tenant)) continue;
+    const std::string label = fmt::format("tenant=\"{}\",service=\"{}\"", s->tenant, s->name);
+    int ready = 0;
+    for (const Replica& r : s->replicas) ready += r.ready && !r.draining;
+    out += fmt::format("awan_service_requests_total{{{}}} {}\n", label, s->requests);
+    out += fmt::format("awan_service_requests_refused_total{{{}}} {}\n", label, s->refused);
+    out += fmt::format("awan_service_slo_met_total{{{}}} {}\n", label, s->met);
+    out += fmt::format("awan_service_replicas{{{},state=\"ready\"}} {}\n", label, ready);
+    out += fmt::format("awan_service_replicas{{{},state=\"all\"}} {}\n", label, s->replicas.size());
+    out += s->ttft->Render("awan_service_ttft_seconds",
+                           "Time to first token through the gateway (model time).", label);
+    out += s->tpot->Render("awan_service_tpot_seconds",
+                           "Time per output token through the gateway (model time).", label);
+  }
+  return out;
+}
+
+void ServiceManager::RegisterRoutes(HttpServer& http, const HeaderCheck& authenticated) {
+  http.Route(
+      "POST", "/v1/services",
+      [this](HttpRequest& req, HttpResponse& res) {
+        auto s = Create(Who(req), req.body);
+        if (!s.ok()) return Fail(res, s.status());
+        Reply(res, 201, *s);
+      },
+      authenticated, config::kMaxManifestBytes);
+  http.Route(
+      "GET", "/v1/services",
+      [this](HttpRequest& req, HttpResponse& res) {
+        auto s = List(Who(req));
+        if (!s.ok()) return Fail(res, s.status());
+        Reply(res, 200, *s);
+      },
+      authenticated);
+  http.Route(
+      "GET", "/v1/services/([a-z0-9-]+(/[a-z0-9-]+)?)",
+      [this](HttpRequest& req, HttpResponse& res) {
+        auto s = Describe(Who(req), req.matches[1]);
+        if (!s.ok()) return Fail(res, s.status());
+        Reply(res, 200, *s);
+      },
+      authenticated);
+  http.Route(
+      "DELETE", "/v1/services/([a-z0-9-]+(/[a-z0-9-]+)?)",
+      [this](HttpRequest& req, HttpResponse& res) {
+        auto s = Delete(Who(req), req.matches[1]);
+        if (!s.ok()) return Fail(res, s.status());
+        Reply(res, 200, *s);
+      },
+      authenticated);
+  http.Route(
+      "POST", "/v1/chat/completions",
+      [this](HttpRequest& req, HttpResponse& res) { Gateway(req, res, true); }, authenticated, 4 << 20);
+  http.Route(
+      "POST", "/v1/completions", [this](HttpRequest& req, HttpResponse& res) { Gateway(req, res, false); },
+      authenticated, 4 << 20);
+  http.Route(
+      "GET", "/v1/models",
+      [this](HttpRequest& req, HttpResponse& res) {
+        const Principal& who = Who(req);
+        Json data = Json::array();
+        std::lock_guard<std::mutex> l(mu_);
+        for (const auto& [key, s] : services_) {
+          if (!who.sees(s->tenant)) continue;
+          data.push_back({{"id", who.role == Role::kAdmin ? s->key : s->name},
+                          {"object", "model"},
+                          {"created", s->created_ms / 1000},
+                          {"owned_by", s->tenant}});
+        }
+        Reply(res, 200, Json{{"object", "list"}, {"data", data}});
+      },
+      authenticated);
+}
+
+}  // namespace awan::server

@@ -1,0 +1,144 @@
+// ServiceManager: inference services in `awan serve` (issue 18): the services API, their replicas as jobs of
+// the control plane, the autoscaler on live load, and the OpenAI-compatible gateway.
+//
+// - A service (`kind: Service`, config/service_file.h) is stored as a named object in the StateStore (durable
+//   before the API answers 201), under its tenant; names are unique per tenant.
+// - Each replica is a one-task job of the service's tenant (named `svc-NAME-rN`), submitted through the
+//   ControlPlane like any job: the same scheduler places it (accelerator, whole or fractional GPUs,
+//   residency), the executor runs it isolated as the tenant, and the job's durability and re-adoption across
+//   a restart are the replica's. Its command is this binary's `awan replica` (kSelfCommand) with the model,
+//   the shape and the service's time scale; the manager reads the port it bound from its log and probes
+//   /health before routing to it. A scale-down drains a replica (no new requests) and cancels its job once
+//   idle.
+// - The autoscaler and the router are the plugins `awan sim serve` runs (chosen by name in the manifest), fed
+//   by serving::ScaleSignals as the simulator feeds them: arrivals counted by the gateway in requests of the
+//   service's mix, requests in flight, ready replicas, every sample_ms of service time. Service time is wall
+//   time x the service's time_scale, so a time-compressed load is scaled as its uncompressed original would
+//   be.
+// - The gateway: POST /v1/chat/completions and /v1/completions, GET /v1/models, with the tenants' API tokens;
+//   `model` names a service of the caller's tenant (an admin writes TENANT/NAME). It routes with the router
+//   plugin among ready replicas, streams the replica's answer back as it comes (server-sent events too),
+//   answers 429 with Retry-After when the service's replicas hold more than twice what they sustain within
+//   the SLO, and 503 with Retry-After when no replica becomes ready within queue_timeout. Per service: TTFT
+//   and TPOT histograms and SLO attainment, in model time, in /metrics and `describe`.
+//
+// Thread-safe: one lock for the manager's state; it calls into the ControlPlane (which has its own) and never
+// the other way.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "config/service_file.h"
+#include "core/autoscaler.h"
+#include "core/router.h"
+#include "server/control_plane.h"
+#include "server/http_server.h"
+#include "server/metrics.h"
+#include "serving/scale_signals.h"
+
+namespace awan::server {
+
+struct ServiceManagerOptions {
+  int64_t sample_ms = 1000;          // of service time: how often the autoscaler gets a sample
+  int64_t queue_timeout_ms = 30000;  // wall time a request may wait for a ready replica (then 503)
+  int max_proxied = 512;             // requests through the gateway at once (more: 429)
+  int64_t max_batched_tokens = 8192, max_seqs = 256;  // the replicas' engine limits (as awan replica's)
+};
+
+class ServiceManager {
+ public:
+  ServiceManager(ControlPlane& plane, Clock& clock, ServiceManagerOptions o = {});
+  ~ServiceManager();
+
+  // Loads the stored services and adopts their replicas' jobs (by name, in the service's tenant).
+  Status Recover();
+  // The services API. Create: 201-worthy JSON of the new service; AlreadyExists when the tenant has one of
+  // that name; InvalidArgument for a bad manifest, an unknown autoscaler or router, or a tenant the fleet
+  // does not list.
+  StatusOr<nlohmann::json> Create(const Principal& who, std::string_view manifest);
+  StatusOr<nlohmann::json> List(const Principal& who);
+  StatusOr<nlohmann::json> Describe(const Principal& who, const std::string& name);
+  // Cancels every replica and forgets the service (NotFound if the caller's tenant has none of that name).
+  StatusOr<nlohmann::json> Delete(const Principal& who, const std::string& name);
+  // One control step (from the control loop, after the plane's tick): replicas' readiness, samples and
+  // decisions, replicas added and drained.
+  void Tick();
+
+  // The services API under /v1/services and the gateway (/v1/chat/completions, /v1/completions, /v1/models);
+  // `authenticated` is the API's header check (it sets the Principal).
+  void RegisterRoutes(HttpServer& http, const HeaderCheck& authenticated);
+  // Per service: gateway requests, TTFT and TPOT histograms, attainment, replicas (the caller's tenant only,
+  // or all for an admin).
+  std::string RenderMetrics(const Principal& who) const;
+
+ private:
+  struct Replica {
+    std::string job_id;
+    int64_t created_wall_ms = 0;
+    std::string state = "Pending";  // the job's state
+    int port = 0;
+    bool ready = false, draining = false;
+    int in_flight = 0;
+    int64_t outstanding_tokens = 0;
+    int64_t ready_after_ms = -1;  // service time from creation to ready (cold start)
+    std::string node, devices;
+  };
+  struct Decision {
+    int64_t at_ms = 0;  // service time
+    int from = 0, to = 0;
+    std::string why;
+  };
+  struct Service {
+    std::string key;  // tenant/name
+    std::string tenant, name, manifest_text;
+    config::ServiceManifest m;
+    int64_t created_ms = 0, created_wall_mono_ms = 0;
+    std::unique_ptr<Autoscaler> scaler;
+    std::unique_ptr<Router> router;
+    std::unique_ptr<serving::ScaleSignals> signals;
+    std::vector<Replica> replicas;
+    int next_replica = 1;
+    int64_t next_sample_ms = 0, next_decide_ms = 0;  // service time
+    int waiting = 0;                                 // gateway requests waiting for a ready replica
+    std::deque<Decision> decisions;
+    int64_t requests = 0, met = 0, refused = 0, failed = 0;
+    std::vector<int64_t> cold_starts_ms;
+    std::unique_ptr<Histogram> ttft, tpot;
+    bool deleting = false;
+  };
+  int64_t ServiceNowMs(const Service& s) const;
+  Service* FindLocked(const Principal& who, const std::string& name);
+  StatusOr<std::unique_ptr<Service>> Build(const std::string& tenant, const std::string& text,
+                                           int64_t created_ms);
+  Status Persist(const Service& s);
+  nlohmann::json ServiceJson(const Service& s, bool detail) const;
+  void TickService(Service& s);
+  void RefreshReplica(Service& s, Replica& r);
+  Status AddReplica(Service& s);
+  void Proxy(const std::string& key, const std::string& job, int port, const std::string& body, bool chat,
+             bool sse, int64_t prompt_tokens, int64_t output_tokens,
+             const std::shared_ptr<ResponseStream>& out);
+  void Gateway(HttpRequest& req, HttpResponse& res, bool chat);
+
+  ControlPlane& plane_;
+  Clock& clock_;
+  ServiceManagerOptions o_;
+  Principal system_;  // the manager acts as an admin on the plane
+  mutable std::mutex mu_;
+  std::condition_variable ready_cv_;
+  std::map<std::string, std::unique_ptr<Service>> services_;  // by tenant/name
+  std::atomic<int> proxied_{0};
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> threads_{0};
+};
+
+}  // namespace awan::server
