@@ -111,8 +111,12 @@ StatusOr<std::unique_ptr<ServiceManager::Service>> ServiceManager::Build(const s
   if (!plane_.fleet().Tenant(tenant).ok())
     return InvalidArgument("unknown tenant '" + tenant + "': the fleet file does not list it");
   const PluginRegistry& registry = policies::BuiltinRegistry();
-  AWAN_ASSIGN_OR_RETURN(s->scaler, registry.BuildAutoscaler(s->m.autoscaler));
-  AWAN_ASSIGN_OR_RETURN(s->router, registry.BuildRouter(s->m.router));
+  auto scaler = registry.BuildAutoscaler(s->m.autoscaler);
+  if (!scaler.ok()) return InvalidArgument("spec autoscaler: " + scaler.status().message());
+  s->scaler = std::move(*scaler);
+  auto router = registry.BuildRouter(s->m.router);
+  if (!router.ok()) return InvalidArgument("spec router: " + router.status().message());
+  s->router = std::move(*router);
   std::vector<serving::ReplicaModel> models;
   std::vector<bool> usable;
   for (const ReplicaShape& sh : s->m.spec.shapes) {
