@@ -26,6 +26,7 @@
 #include "cli/cli_util.h"
 #include "common/clock.h"
 #include "config/fleet_file.h"
+#include "config/job_manifest.h"
 #include "policies/builtin.h"
 #include "server/auth.h"
 #include "server/control_loop.h"
@@ -378,15 +379,17 @@ void AddClient(CLI::App& app, ClientArgs& a) {
     const char* help;
     const char* arg;  // nullptr: none
   };
-  for (const Cmd& c :
-       std::initializer_list<Cmd>{{"submit", "Submit a job manifest (examples/jobs/)", "FILE"},
-                                  {"queue", "List jobs (yours, or every tenant's for an admin)", nullptr},
-                                  {"queues", "Each tenant's waiting and running jobs", nullptr},
-                                  {"describe", "Show one job", "ID"},
-                                  {"cancel", "Cancel a job", "ID"},
-                                  {"logs", "Print a task's output", "ID"},
-                                  {"nodes", "List the fleet's nodes and their free GPUs", nullptr},
-                                  {"tenants", "List tenants, quotas and load", nullptr}}) {
+  for (const Cmd& c : std::initializer_list<Cmd>{
+           {"submit", "Submit a job or service manifest (examples/jobs/, examples/services/)", "FILE"},
+           {"services", "List inference services (yours, or every tenant's for an admin)", nullptr},
+           {"delete", "Delete a service (service/NAME: its replicas stop) or cancel a job (job/ID)", "ID"},
+           {"queue", "List jobs (yours, or every tenant's for an admin)", nullptr},
+           {"queues", "Each tenant's waiting and running jobs", nullptr},
+           {"describe", "Show one job (ID) or service (service/NAME)", "ID"},
+           {"cancel", "Cancel a job", "ID"},
+           {"logs", "Print a task's output", "ID"},
+           {"nodes", "List the fleet's nodes and their free GPUs", nullptr},
+           {"tenants", "List tenants, quotas and load", nullptr}}) {
     CLI::App* s = app.add_subcommand(c.name, c.help);
     if (c.arg) s->add_option(c.arg == std::string("FILE") ? "file" : "id", a.arg, c.arg)->required();
     s->add_option("-o,--output", a.output, "table, json or yaml")
@@ -432,6 +435,60 @@ void ToYaml(YAML::Emitter& e, const nlohmann::json& j) {
 }
 
 }  // namespace
+
+// Services: `services`, `describe service/NAME`, `submit` and `delete` of one. False: not a service answer.
+bool PrintService(const ClientArgs& a, const nlohmann::json& j) {
+  auto row = [](const nlohmann::json& s) {
+    const nlohmann::json& r = s["replicas"];
+    const std::string att = s["slo_attainment_pct"].is_number()
+                                ? fmt::format("{:.2f}%", s["slo_attainment_pct"].get<double>())
+                                : "-";
+    fmt::print("{:<20} {:<16} {:<16} {:>5}/{:<5} {:>8} {:>4}-{:<4} {:>9} {:>10}\n", s.value("name", ""),
+               s.value("tenant", ""), s.value("model", ""), r.value("ready", 0),
+               r.value("ready", 0) + r.value("starting", 0), r.value("draining", 0), r.value("min", 0),
+               r.value("max", 0), s.value("requests", int64_t{0}), att);
+  };
+  auto header = [] {
+    fmt::print("{:<20} {:<16} {:<16} {:>11} {:>8} {:>9} {:>9} {:>10}\n", "NAME", "TENANT", "MODEL",
+               "READY/ALL", "DRAINING", "MIN-MAX", "REQUESTS", "ATTAINMENT");
+  };
+  if (a.command == "services") {
+    header();
+    for (const auto& s : j["items"]) row(s);
+    return true;
+  }
+  if (a.command == "delete" && j.contains("deleted")) {
+    fmt::print("service/{} deleted ({} replica(s) stopped)\n", j.value("name", ""),
+               j["replicas_cancelled"].size());
+    return true;
+  }
+  const bool service = j.contains("autoscaler") && j.contains("replicas");
+  if (!service) return false;
+  if (a.command == "submit") {
+    fmt::print("service/{} created (tenant {}, autoscaler {}, router {})\n", j.value("name", ""),
+               j.value("tenant", ""), j.value("autoscaler", ""), j.value("router", ""));
+    return true;
+  }
+  header();
+  row(j);
+  fmt::print(
+      "  SLO: first token {} ms, then {} ms per token; one replica sustains {:.2f} requests/s of the mix\n",
+      j["slo"].value("ttft_ms", 0), j["slo"].value("tpot_ms", 0),
+      j.contains("capacity") ? j["capacity"].value("rps_per_replica", 0.0) : 0.0);
+  fmt::print("  {:<12} {:<10} {:<20} {:<8} {:>6} {:>9} {:>14}\n", "REPLICA", "STATE", "NODE", "DEVICES",
+             "PORT", "IN FLIGHT", "COLD START MS");
+  for (const auto& r : j["replica_list"]) {
+    fmt::print("  {:<12} {:<10} {:<20} {:<8} {:>6} {:>9} {:>14}\n", r.value("job", ""), r.value("state", ""),
+               r.value("node", ""), r.value("devices", ""), r.value("port", 0), r.value("in_flight", 0),
+               r.value("cold_start_ms", int64_t{-1}));
+  }
+  fmt::print("  recent scaling decisions (service time):\n");
+  for (const auto& d : j["decisions"]) {
+    fmt::print("    t={:.1f}s {} -> {}: {}\n", d.value("at_ms", int64_t{0}) / 1000.0, d.value("from", 0),
+               d.value("to", 0), d.value("why", ""));
+  }
+  return true;
+}
 
 int RunClient(const ClientArgs& a) {
   // Flags first, then the environment, then the config file ($AWAN_CONFIG or ~/.config/awan/config.yaml:
@@ -483,7 +540,15 @@ int RunClient(const ClientArgs& a) {
     if (a.command == "submit") {
       auto body = trace::ReadFile(a.arg);
       if (!body.ok()) return httplib::Result(nullptr, httplib::Error::Unknown);
-      return http.Post("/v1/jobs", h, *body, "application/yaml");
+      const bool service = config::ManifestKind(*body) == "Service";
+      return http.Post(service ? "/v1/services" : "/v1/jobs", h, *body, "application/yaml");
+    }
+    if (a.command == "describe" && a.arg.rfind("service/", 0) == 0)
+      return http.Get("/v1/services/" + a.arg.substr(8), h);
+    if (a.command == "delete") {
+      if (a.arg.rfind("service/", 0) == 0) return http.Delete("/v1/services/" + a.arg.substr(8), h);
+      const std::string id = a.arg.rfind("job/", 0) == 0 ? a.arg.substr(4) : a.arg;
+      return http.Post("/v1/jobs/" + id + "/cancel", h, "", "text/plain");
     }
     if (a.command == "queue") {
       httplib::Params p;
@@ -579,6 +644,7 @@ int RunClient(const ClientArgs& a) {
     if (j["counterfactuals"].empty()) fmt::print("  (no single change found that lets it start)\n");
     return 0;
   }
+  if (PrintService(a, j)) return 0;
   auto row = [](const nlohmann::json& job) {
     const std::string gpus = job["manifest"].is_object()
                                  ? fmt::format("{}x{}", job["manifest"]["spec"].value("tasks", 1),

@@ -213,6 +213,22 @@ TEST(Services, TheApiRefusesBadInputAndKeepsTenantsApart) {
   EXPECT_EQ(c.Post("/v1/completions", R"({"model": "chat", "prompt": "x"})", "application/json")->status,
             401);
   EXPECT_EQ(Json::parse(c.Get("/v1/models", Bearer(a))->body)["data"][0]["id"], "chat");
+
+  // The CLI: submit (a Service manifest goes to /v1/services), services, describe service/NAME, delete.
+  const std::string flags = " --server " + s.url() + " --token " + a;
+  std::ofstream(dir + "/code.yaml") << std::string(kChat).replace(std::string(kChat).find("name: chat"), 10,
+                                                                  "name: code");
+  EXPECT_NE(RunAwan("submit " + dir + "/code.yaml" + flags).find("service/code created"), std::string::npos);
+  const std::string listed = RunAwan("services" + flags);
+  EXPECT_NE(listed.find("chat "), std::string::npos) << listed;
+  EXPECT_NE(listed.find("code "), std::string::npos) << listed;
+  EXPECT_TRUE(WaitFor(60, [&] { return Describe(c, a, "code")["replicas"]["ready"] == 1; }));
+  const std::string described = RunAwan("describe service/code" + flags);
+  EXPECT_NE(described.find("Ready"), std::string::npos) << described;
+  EXPECT_NE(described.find("0 -> 1"), std::string::npos) << described;
+  EXPECT_NE(RunAwan("delete service/code" + flags).find("service/code deleted (1 replica(s) stopped)"),
+            std::string::npos);
+  EXPECT_EQ(RunAwan("services" + flags).find("code "), std::string::npos);
 }
 
 TEST(Services, AServiceAndItsReplicasSurviveASigkillOfTheServer) {
