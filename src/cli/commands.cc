@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "cli/bench.h"
+#include "cli/bench_gateway.h"
 #include "cli/replica.h"
 #include "cli/serve.h"
 #include "cli/sim_jobs.h"
@@ -64,6 +65,8 @@ int Main(int argc, char** argv) {
   AddBenchStore(*bench, bench_store);
   BenchRouterArgs bench_router;
   AddBenchRouter(*bench, bench_router);
+  BenchGatewayArgs bench_gateway;
+  AddBenchGateway(*bench, bench_gateway);
 
   CLI::App* pol = app.add_subcommand(
       "policies", "List the placement policies and their plugins, and the job cycle's stage policies");
@@ -90,6 +93,7 @@ int Main(int argc, char** argv) {
   if (bench->got_subcommand("cycle")) return RunBenchCycle(bench_cycle);
   if (bench->got_subcommand("store")) return RunBenchStore(bench_store);
   if (bench->got_subcommand("router")) return RunBenchRouter(bench_router);
+  if (bench->got_subcommand("gateway")) return RunBenchGateway(bench_gateway);
   if (pol->parsed()) {
     const PluginRegistry& r = policies::BuiltinRegistry();
     for (const std::string& name : r.ProfileNames()) {

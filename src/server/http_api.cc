@@ -84,6 +84,46 @@ static Json Components() {
                     {"manifest", {{"type", "object"}}}}}}}}}};
 }
 
+// The services API and the OpenAI-compatible gateway (server/services.h).
+template <class Ok>
+static void AddServicePaths(Json& paths, const Ok& ok, const Json& err) {
+  const Json object = {{"type", "object"}};
+  const Json openai = {{"required", true}, {"content", {{"application/json", Json::object()}}}};
+  paths["/v1/services"] = {
+      {"post",
+       {{"summary", "Create a service (kind: Service manifest, docs/formats/services.md)"},
+        {"requestBody",
+         {{"required", true},
+          {"content", {{"application/yaml", Json::object()}, {"application/json", Json::object()}}}}},
+        {"responses", {{"201", ok(object)}, {"400", err}, {"401", err}, {"403", err}, {"409", err}}}}},
+      {"get", {{"summary", "List services"}, {"responses", {{"200", ok(object)}, {"401", err}}}}}};
+  paths["/v1/services/{name}"] = {
+      {"get",
+       {{"summary", "A service: replicas, capacity, scaling decisions, attainment"},
+        {"responses", {{"200", ok(object)}, {"401", err}, {"404", err}}}}},
+      {"delete",
+       {{"summary", "Delete a service: its replicas' jobs are cancelled"},
+        {"responses", {{"200", ok(object)}, {"401", err}, {"403", err}, {"404", err}}}}}};
+  for (const char* p : {"/v1/chat/completions", "/v1/completions"}) {
+    paths[p] = {{"post",
+                 {{"summary",
+                   "OpenAI-compatible: model = a service of the caller's tenant; stream: server-sent events"},
+                  {"requestBody", openai},
+                  {"responses",
+                   {{"200", {{"description", "application/json, or text/event-stream when streamed"}}},
+                    {"400", err},
+                    {"401", err},
+                    {"404", err},
+                    {"429", err},
+                    {"503", err}}}}}};
+  }
+  paths["/v1/models"] = {{"get",
+                          {{"summary", "The caller's services, as OpenAI models"},
+                           {"responses", {{"200", ok(object)}, {"401", err}}}}}};
+}
+
+static void AddPathParameters(Json& paths);
+
 std::string OpenApiDocument() {
   Json job_ref = {{"$ref", "#/components/schemas/Job"}};
   Json err = {{"description", "error"},
@@ -153,16 +193,26 @@ std::string OpenApiDocument() {
            {{"responses",
              {{"200", {{"description", "Prometheus text (other tenants' series for admins only)"}}},
               {"401", err}}}}}}}}}};
-  for (auto& [path, item] : doc["paths"].items()) {
+  AddServicePaths(doc["paths"], ok, err);
+  AddPathParameters(doc["paths"]);
+  return doc.dump(1);
+}
+
+// Each path's {id} or {name} as a parameter of its operations.
+static void AddPathParameters(Json& paths) {
+  for (auto& [path, item] : paths.items()) {
     for (auto& [method, op] : item.items()) {
       if (!op.contains("responses")) continue;
+      if (path.find("{name}") != std::string::npos) {
+        op["parameters"] = Json::array(
+            {{{"name", "name"}, {"in", "path"}, {"required", true}, {"schema", {{"type", "string"}}}}});
+      }
       if (path.find("{id}") != std::string::npos) {
         op["parameters"] = Json::array(
             {{{"name", "id"}, {"in", "path"}, {"required", true}, {"schema", {{"type", "string"}}}}});
       }
     }
   }
-  return doc.dump(1);
 }
 
 namespace {

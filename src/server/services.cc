@@ -59,6 +59,12 @@ void OpenAiFail(HttpResponse& res, int code, const std::string& message, const c
         Json{{"error", {{"message", message}, {"type", type}, {"param", nullptr}, {"code", code}}}});
 }
 
+// OpenAiFail for a step that reports whether the request goes on: always false.
+bool Refuse(HttpResponse& res, int code, const std::string& message, const char* type) {
+  OpenAiFail(res, code, message, type);
+  return false;
+}
+
 bool Terminal(const std::string& state) {
   return state == "Succeeded" || state == "Failed" || state == "Cancelled" || state == "TimedOut";
 }
@@ -277,8 +283,9 @@ Json ServiceManager::ServiceJson(const Service& s, bool detail) const {
               {"requests", s.requests},
               {"refused", s.refused},
               {"failed", s.failed}};
-  out["slo_attainment_pct"] =
-      s.requests > 0 ? Json(100.0 * static_cast<double>(s.met) / static_cast<double>(s.requests)) : Json(nullptr);
+  out["slo_attainment_pct"] = s.requests > 0
+                                  ? Json(100.0 * static_cast<double>(s.met) / static_cast<double>(s.requests))
+                                  : Json(nullptr);
   if (!detail) return out;
   Json reps = Json::array();
   for (const Replica& r : s.replicas) {
@@ -463,6 +470,71 @@ void ServiceManager::Tick() {
   for (auto& [key, s] : services_) TickService(*s);
 }
 
+// Counts the request, applies admission, and picks a ready replica with the router (waiting up to
+// queue_timeout for one): false with `res` answered when the request goes no further.
+bool ServiceManager::Admit(const Principal& who, const OpenAiRequest& req, HttpResponse& res,
+                           std::string* key_out, std::string* job_out, int* port_out) {
+  const OpenAiRequest* parsed = &req;
+  std::string& key = *key_out;
+  std::string& job = *job_out;
+  int& port = *port_out;
+  std::unique_lock<std::mutex> l(mu_);
+  Service* s = FindLocked(who, parsed->model);
+  if (s == nullptr)
+    return Refuse(res, 404, fmt::format("The model `{}` does not exist.", parsed->model), "NotFoundError");
+  key = s->key;
+  ++s->requests;
+  s->signals->Arrive(static_cast<double>(parsed->prompt_tokens), parsed->max_tokens);
+  // Admission: more than twice what the ready replicas sustain within the SLO is refused.
+  int ready = 0, in_flight = s->waiting;
+  for (const Replica& r : s->replicas) ready += r.ready && !r.draining, in_flight += r.in_flight;
+  const int per = std::max(1, s->signals->last_capacity().concurrency);
+  if (ready > 0 && in_flight >= 2 * ready * per) {
+    ++s->refused;
+    return Refuse(res, 429, fmt::format("service {} is at capacity: retry", s->name), "RateLimitError");
+  }
+  if (proxied_.load() >= o_.max_proxied) {
+    ++s->refused;
+    return Refuse(res, 429, "the gateway is at capacity: retry", "RateLimitError");
+  }
+  // A ready replica, chosen by the router (waiting for one up to queue_timeout).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(o_.queue_timeout_ms);
+  ++s->waiting;
+  while (true) {
+    const auto it = services_.find(key);
+    if (it == services_.end() || stopping_) {
+      return Refuse(res, 503, "the service was deleted", "ServiceUnavailable");
+    }
+    s = it->second.get();
+    std::vector<ReplicaView> views;
+    for (size_t i = 0; i < s->replicas.size(); ++i) {
+      const Replica& r = s->replicas[i];
+      if (!r.ready || r.draining) continue;
+      ReplicaView v;
+      v.replica = static_cast<uint32_t>(i);
+      v.outstanding_tokens = r.outstanding_tokens;
+      views.push_back(v);
+    }
+    RouteRequest rr;
+    rr.prompt_tokens = parsed->prompt_tokens;
+    if (const std::optional<uint32_t> pick = RouteWith(*s->router, rr, views)) {
+      Replica& r = s->replicas[*pick];
+      ++r.in_flight;
+      r.outstanding_tokens += parsed->prompt_tokens + parsed->max_tokens;
+      port = r.port;
+      job = r.job_id;
+      --s->waiting;
+      break;
+    }
+    if (ready_cv_.wait_until(l, deadline) == std::cv_status::timeout) {
+      if (auto again = services_.find(key); again != services_.end())
+        --again->second->waiting, ++again->second->failed;
+      return Refuse(res, 503, "no replica of the service became ready in time: retry", "ServiceUnavailable");
+    }
+  }
+  return true;
+}
+
 void ServiceManager::Gateway(HttpRequest& req, HttpResponse& res, bool chat) {
   const Principal& who = Who(req);
   if (!who.can_write())
@@ -476,64 +548,7 @@ void ServiceManager::Gateway(HttpRequest& req, HttpResponse& res, bool chat) {
     return OpenAiFail(res, 400, "model is required: a service's name", "invalid_request_error");
   std::string key, job;
   int port = 0;
-  {
-    std::unique_lock<std::mutex> l(mu_);
-    Service* s = FindLocked(who, parsed->model);
-    if (s == nullptr)
-      return OpenAiFail(res, 404, fmt::format("The model `{}` does not exist.", parsed->model),
-                        "NotFoundError");
-    key = s->key;
-    ++s->requests;
-    s->signals->Arrive(static_cast<double>(parsed->prompt_tokens), parsed->max_tokens);
-    // Admission: more than twice what the ready replicas sustain within the SLO is refused.
-    int ready = 0, in_flight = s->waiting;
-    for (const Replica& r : s->replicas) ready += r.ready && !r.draining, in_flight += r.in_flight;
-    const int per = std::max(1, s->signals->last_capacity().concurrency);
-    if (ready > 0 && in_flight >= 2 * ready * per) {
-      ++s->refused;
-      return OpenAiFail(res, 429, fmt::format("service {} is at capacity: retry", s->name), "RateLimitError");
-    }
-    if (proxied_.load() >= o_.max_proxied) {
-      ++s->refused;
-      return OpenAiFail(res, 429, "the gateway is at capacity: retry", "RateLimitError");
-    }
-    // A ready replica, chosen by the router (waiting for one up to queue_timeout).
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(o_.queue_timeout_ms);
-    ++s->waiting;
-    while (true) {
-      const auto it = services_.find(key);
-      if (it == services_.end() || stopping_) {
-        return OpenAiFail(res, 503, "the service was deleted", "ServiceUnavailable");
-      }
-      s = it->second.get();
-      std::vector<ReplicaView> views;
-      for (size_t i = 0; i < s->replicas.size(); ++i) {
-        const Replica& r = s->replicas[i];
-        if (!r.ready || r.draining) continue;
-        ReplicaView v;
-        v.replica = static_cast<uint32_t>(i);
-        v.outstanding_tokens = r.outstanding_tokens;
-        views.push_back(v);
-      }
-      RouteRequest rr;
-      rr.prompt_tokens = parsed->prompt_tokens;
-      if (const std::optional<uint32_t> pick = RouteWith(*s->router, rr, views)) {
-        Replica& r = s->replicas[*pick];
-        ++r.in_flight;
-        r.outstanding_tokens += parsed->prompt_tokens + parsed->max_tokens;
-        port = r.port;
-        job = r.job_id;
-        --s->waiting;
-        break;
-      }
-      if (ready_cv_.wait_until(l, deadline) == std::cv_status::timeout) {
-        if (auto again = services_.find(key); again != services_.end())
-          --again->second->waiting, ++again->second->failed;
-        return OpenAiFail(res, 503, "no replica of the service became ready in time: retry",
-                          "ServiceUnavailable");
-      }
-    }
-  }
+  if (!Admit(who, *parsed, res, &key, &job, &port)) return;
   // The replica knows the service by its name (an admin's TENANT/NAME included).
   body["model"] = key.substr(key.find('/') + 1);
   auto out = std::make_shared<ResponseStream>();

@@ -43,6 +43,7 @@
 #include "server/control_plane.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
+#include "server/replica_standin.h"
 #include "serving/scale_signals.h"
 
 namespace awan::server {
@@ -128,6 +129,8 @@ class ServiceManager {
              bool sse, int64_t prompt_tokens, int64_t output_tokens,
              const std::shared_ptr<ResponseStream>& out);
   void Gateway(HttpRequest& req, HttpResponse& res, bool chat);
+  bool Admit(const Principal& who, const OpenAiRequest& req, HttpResponse& res, std::string* key,
+             std::string* job, int* port);
 
   ControlPlane& plane_;
   Clock& clock_;

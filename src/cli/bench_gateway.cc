@@ -1,0 +1,183 @@
+#include "cli/bench_gateway.h"
+
+#include <fmt/format.h>
+#include <httplib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <vector>
+
+#include "trace/request_trace.h"
+
+namespace awan::cli {
+namespace {
+
+using Json = nlohmann::json;
+using SteadyClock = std::chrono::steady_clock;
+
+double Pct(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
+}
+
+std::string Words(int64_t n) {
+  std::string s;
+  s.reserve(static_cast<size_t>(std::max<int64_t>(1, n)) * 2);
+  for (int64_t i = 0; i < std::max<int64_t>(1, n); ++i) s += "w ";
+  return s;
+}
+
+struct Outcome {
+  int status = 0;  // 0: no answer
+  double ttft_s = -1, e2e_s = 0;
+};
+
+}  // namespace
+
+void AddBenchGateway(CLI::App& bench, BenchGatewayArgs& a) {
+  CLI::App* c = bench.add_subcommand(
+      "gateway",
+      "Replay a request trace against an OpenAI-compatible endpoint (awan serve's gateway, awan replica)");
+  c->add_option("--url", a.url, "the endpoint's base URL")->capture_default_str();
+  c->add_option("--token", a.token, "API token (default $AWAN_TOKEN)");
+  c->add_option("--model", a.model, "the model (a service's name, for the gateway)")->required();
+  c->add_option("--requests", a.requests, "a request trace (Azure LLM CSV or Mooncake JSONL)");
+  c->add_option("--count", a.count, "without a trace: this many requests")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
+  c->add_option("--rate", a.rate, "without a trace: requests per second")->capture_default_str();
+  c->add_option("--prompt-tokens", a.prompt_tokens, "without a trace: prompt tokens")->capture_default_str();
+  c->add_option("--output-tokens", a.output_tokens, "without a trace: answer tokens")->capture_default_str();
+  c->add_option("--seconds", a.seconds, "replay this many seconds of the trace (0: all)")
+      ->capture_default_str();
+  c->add_option("--scale", a.scale, "send each request this many times")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  c->add_option("--speed", a.speed, "replay this many times faster than recorded")->capture_default_str();
+  c->add_option("--stream", a.stream, "stream the answers (server-sent events): time to first token is seen")
+      ->capture_default_str();
+  c->add_option("--max-in-flight", a.max_in_flight, "requests open at once at most")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  c->add_option("--json", a.json, "write the figures to this file too");
+}
+
+int RunBenchGateway(const BenchGatewayArgs& a) {
+  std::vector<InferenceRequest> reqs;
+  if (!a.requests.empty()) {
+    auto r = trace::ReadRequests(a.requests);
+    if (!r.ok()) {
+      fmt::print(stderr, "awan bench gateway: {}\n", r.status().message());
+      return 1;
+    }
+    for (const InferenceRequest& x : *r) {
+      if (a.seconds > 0 && static_cast<double>(x.at_ms - r->front().at_ms) >= a.seconds * 1000) break;
+      for (int k = 0; k < a.scale; ++k) reqs.push_back(x);
+    }
+    const int64_t t0 = reqs.empty() ? 0 : reqs.front().at_ms;
+    for (InferenceRequest& x : reqs) x.at_ms -= t0;
+  } else {
+    for (int64_t i = 0; i < a.count; ++i) {
+      InferenceRequest x;
+      x.at_ms = static_cast<int64_t>(static_cast<double>(i) * 1000 / std::max(0.001, a.rate));
+      x.prompt_tokens = static_cast<int32_t>(a.prompt_tokens);
+      x.output_tokens = static_cast<int32_t>(a.output_tokens);
+      reqs.push_back(x);
+    }
+  }
+  if (!(a.speed > 0)) {
+    fmt::print(stderr, "awan bench gateway: --speed must be > 0\n");
+    return 1;
+  }
+  const std::string token =
+      !a.token.empty() ? a.token : (std::getenv("AWAN_TOKEN") ? std::getenv("AWAN_TOKEN") : "");
+  std::vector<Outcome> out(reqs.size());
+  std::mutex mu;
+  std::condition_variable cv;
+  int open = 0;
+  std::vector<std::thread> threads;
+  const auto start = SteadyClock::now();
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    const InferenceRequest& r = reqs[i];
+    std::this_thread::sleep_until(start + std::chrono::microseconds(static_cast<int64_t>(
+                                              static_cast<double>(r.at_ms) * 1000 / a.speed)));
+    {
+      std::unique_lock<std::mutex> l(mu);
+      cv.wait(l, [&] { return open < a.max_in_flight; });
+      ++open;
+    }
+    const Json body = {{"model", a.model},
+                       {"prompt", Words(r.prompt_tokens)},
+                       {"max_tokens", std::max<int32_t>(1, r.output_tokens)},
+                       {"stream", a.stream}};
+    threads.emplace_back([&, i, b = body.dump()] {
+      httplib::Client c(a.url);
+      c.set_read_timeout(600, 0);
+      c.set_connection_timeout(5, 0);
+      httplib::Request hr;
+      hr.method = "POST";
+      hr.path = "/v1/completions";
+      hr.body = b;
+      hr.set_header("Content-Type", "application/json");
+      if (!token.empty()) hr.set_header("Authorization", "Bearer " + token);
+      const auto t0 = SteadyClock::now();
+      Outcome& o = out[i];
+      hr.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+        if (o.ttft_s < 0 && a.stream && std::string_view(data, n).find("\"text\"") != std::string_view::npos)
+          o.ttft_s = std::chrono::duration<double>(SteadyClock::now() - t0).count();
+        return true;
+      };
+      httplib::Response resp;
+      httplib::Error err;
+      if (c.send(hr, resp, err)) o.status = resp.status;
+      o.e2e_s = std::chrono::duration<double>(SteadyClock::now() - t0).count();
+      std::lock_guard<std::mutex> l(mu);
+      --open;
+      cv.notify_one();
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  const double wall = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  int64_t ok = 0, refused = 0, failed = 0;
+  std::vector<double> ttft, e2e;
+  for (const Outcome& o : out) {
+    if (o.status == 200) {
+      ++ok;
+      e2e.push_back(o.e2e_s);
+      if (o.ttft_s >= 0) ttft.push_back(o.ttft_s);
+    } else if (o.status == 429 || o.status == 503) {
+      ++refused;
+    } else {
+      ++failed;
+    }
+  }
+  const Json j = {{"requests", reqs.size()},
+                  {"ok", ok},
+                  {"refused", refused},
+                  {"failed", failed},
+                  {"wall_s", wall},
+                  {"answers_per_s", static_cast<double>(ok) / wall},
+                  {"ttft_p50_ms", Pct(ttft, 0.5) * 1000},
+                  {"ttft_p99_ms", Pct(ttft, 0.99) * 1000},
+                  {"e2e_p50_ms", Pct(e2e, 0.5) * 1000},
+                  {"e2e_p99_ms", Pct(e2e, 0.99) * 1000}};
+  fmt::print("{} requests in {:.1f} s: {} answered, {} refused (429/503), {} failed; {:.1f} answers/s\n",
+             reqs.size(), wall, ok, refused, failed, j["answers_per_s"].get<double>());
+  fmt::print(
+      "wall time (divide nothing: as the client saw it): first token p50 {:.1f} ms, p99 {:.1f} ms; whole "
+      "answer p50 {:.1f} ms, p99 {:.1f} ms\n",
+      j["ttft_p50_ms"].get<double>(), j["ttft_p99_ms"].get<double>(), j["e2e_p50_ms"].get<double>(),
+      j["e2e_p99_ms"].get<double>());
+  if (!a.json.empty()) std::ofstream(a.json) << j.dump(1) << "\n";
+  return failed > 0 ? 2 : 0;
+}
+
+}  // namespace awan::cli
