@@ -5,7 +5,9 @@
 # awan's admissions), 5 seeds, the FGD paper's protocol, with a table on
 # the terminal, JSON and an HTML report with charts under out/quickstart/. Then the control plane: `awan serve` on
 # the embedded store (SQLite) with the ASEAN example fleet (its GPUs are virtual here), the three example jobs
-# submitted with tenant tokens, shown running on the GPUs awan chose and finishing.
+# submitted with tenant tokens, shown running on the GPUs awan chose and finishing; then an inference service
+# (examples/services/chat-burst.yaml): a burst of requests through the OpenAI-compatible gateway, the
+# service scaling up and back down, with its SLO attainment.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -56,5 +58,26 @@ for _ in $(seq 30); do
 done
 echo
 AWAN_TOKEN=$UNI $AWAN logs j-00000001 --task 3
+
+echo
+echo "== an inference service: replicas as jobs, the OpenAI-compatible gateway, the autoscaler on live load =="
+# Llama 3.1 70B on 4 x H100 per replica (the stand-in engine on virtual GPUs, 10x faster than model time).
+export AWAN_TOKEN=$UNI
+$AWAN submit examples/services/chat-burst.yaml
+for _ in $(seq 50); do $AWAN services | grep -q " 1/1 " && break; sleep 0.2; done
+$AWAN services
+echo "-- a burst: 3,000 requests (1,024-token prompts, 128-token answers) at 250/s through the gateway"
+$AWAN bench gateway --url "$AWAN_URL" --model chat-burst --count 3000 --rate 250 --prompt-tokens 1024 \
+  --output-tokens 128 --stream false &
+BURST=$!
+for _ in $(seq 6); do sleep 2; $AWAN services | tail -1; done
+wait $BURST || true
+echo "-- the load is gone: the autoscaler holds two minutes of service time, then scales back down"
+for _ in $(seq 40); do
+  sleep 1
+  if $AWAN services | grep -q " 1/1 "; then break; fi
+done
+$AWAN describe service/chat-burst
+$AWAN delete service/chat-burst
 kill $SERVER && wait $SERVER 2>/dev/null || true
 echo "awan serve stopped; its state is in $SERVE (see docs/serve.md)"

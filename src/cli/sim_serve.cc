@@ -128,6 +128,12 @@ void AddSimServe(CLI::App& sim, SimServeArgs& a) {
       ->check(CLI::IsMember(reg.ProfileNames()));
   c->add_flag("--no-warm", a.no_warm,
               "no prefetch of images and weights to the services' nodes, no weights from peer replicas");
+  c->add_option(
+       "--warmup-s", a.warmup_s,
+       "seconds of the trace replayed first, not measured, so the autoscalers meet it warm (0: start "
+       "cold, as a service just created)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{86400}));
   c->add_flag("--ignore-residency", a.ignore_residency,
               "the baseline that places replicas and routes requests anywhere (what it sends outside a "
               "service's places is counted)");
@@ -221,6 +227,7 @@ int RunSimServe(const SimServeArgs& a) {
         o.rate = a.rate;
         o.scale = a.scale;
         o.warm = !a.no_warm;
+        o.warmup_ms = a.warmup_s * 1000;
         o.ignore_residency = a.ignore_residency;
         o.static_split = a.static_split;
         o.seed = a.seed;
@@ -351,6 +358,7 @@ int RunSimServe(const SimServeArgs& a) {
                           {"rate", a.rate},
                           {"scale", a.scale},
                           {"warm", !a.no_warm},
+                          {"warmup_s", a.warmup_s},
                           {"ignore_residency", a.ignore_residency},
                           {"static_split", a.static_split},
                           {"batch", a.workload.empty() ? a.jobs : a.workload},

@@ -18,6 +18,8 @@ struct SimServeArgs {
   std::string workload, jobs;  // batch work on the same fleet (a workload file, or a Philly job table)
   std::string policy = "awan", placement = "bestfit";
   bool no_warm = false, ignore_residency = false, static_split = false;
+  int64_t warmup_s =
+      300;  // of the trace replayed first, unmeasured (0: the services start cold, as a new one)
   uint64_t seed = 1;
   std::string json_out, report_dir;
   int threads = 0;
