@@ -2,8 +2,12 @@
 #pragma once
 
 #include <fmt/format.h>
+#include <pthread.h>
 
+#include <csignal>
+#include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/status.h"
@@ -11,6 +15,29 @@
 namespace awan::cli {
 
 // Prints "awan: error: <message>" on stderr and returns the runtime-error exit code, 1.
+// SIGTERM and SIGINT, for a daemon that stops on them: BlockStopSignals() before any thread starts (every
+// thread inherits the mask; a write to a closed socket is an error, not a SIGPIPE), then OnStopSignal(f) runs
+// `f` on a detached thread once one arrives.
+inline void BlockStopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+inline void OnStopSignal(std::function<void()> f) {
+  std::thread([f = std::move(f)] {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    int sig = 0;
+    sigwait(&set, &sig);
+    f();
+  }).detach();
+}
+
 inline int Fail(const Status& s) {
   fmt::print(stderr, "awan: error: {}\n", s.message());
   return 1;

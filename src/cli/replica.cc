@@ -8,6 +8,7 @@
 #include <fstream>
 #include <thread>
 
+#include "cli/cli_util.h"
 #include "server/http_server.h"
 #include "server/replica_standin.h"
 
@@ -56,12 +57,7 @@ int RunReplica(const ReplicaArgs& a) {
     fmt::print(stderr, "awan replica: {}\n", m);
     return 1;
   };
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  BlockStopSignals();
   const size_t colon = a.listen.rfind(':');
   if (colon == std::string::npos) return fail("--listen must be HOST:PORT, not " + a.listen);
   int port = 0;
@@ -106,16 +102,7 @@ int RunReplica(const ReplicaArgs& a) {
              a.max_num_batched_tokens,
              a.time_scale != 1 ? fmt::format(", {}x faster than model time", a.time_scale) : "");
   std::fflush(stdout);
-  std::thread signals([&http] {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    int sig = 0;
-    sigwait(&set, &sig);
-    http.Stop();
-  });
-  signals.detach();
+  OnStopSignal([&http] { http.Stop(); });
   http.Run();
   (*replica)->Stop();
   fmt::print("awan replica: stopped\n");

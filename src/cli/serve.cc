@@ -185,12 +185,7 @@ int RunServe(const ServeArgs& a) {
   umask(077);  // everything the server creates (logs, locks, the store) is its own
   // Signals are taken by one thread with sigwait (below): block them before any thread starts, so that every
   // thread inherits the mask. A write to a closed socket is an error, not a SIGPIPE.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  BlockStopSignals();
   auto fleet = config::ReadFleetFile(a.fleet);
   if (!fleet.ok()) return Fail(fleet.status());
   // One writer: a second server on the same store or state directory exits here, before it touches either.
@@ -312,17 +307,10 @@ int RunServe(const ServeArgs& a) {
   }
   server::ControlLoop loop(plane, metrics, election.get(), clock, std::move(lo));
   // SIGTERM and SIGINT are blocked in every thread (since the start of RunServe); this one waits for them.
-  std::thread signals([&http, &loop] {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    int sig = 0;
-    sigwait(&set, &sig);
+  OnStopSignal([&http, &loop] {
     loop.Stop();
     http.Stop();
   });
-  signals.detach();
   std::thread ticks([&loop, &a] {
     if (Status s = loop.Run(); !s.ok()) {  // going on could run a job twice or lose one: stop now
       fmt::print(stderr, "awan serve: {} (store {}); exiting\n", s.message(), a.store);

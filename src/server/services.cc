@@ -251,6 +251,8 @@ StatusOr<Json> ServiceManager::Delete(const Principal& who, const std::string& n
   for (const Replica& r : gone->replicas) {
     auto c = plane_.Cancel(system_, r.job_id);
     if (c.ok()) cancelled.push_back(r.job_id);
+    std::lock_guard<std::mutex> pl(pool_mu_);
+    idle_.erase(r.port);
   }
   return Json{
       {"name", gone->name}, {"tenant", gone->tenant}, {"deleted", true}, {"replicas_cancelled", cancelled}};
@@ -402,15 +404,21 @@ void ServiceManager::TickService(Service& s) {
     if (!Terminal(r.state)) RefreshReplica(s, r);
   // Replicas that ended (failed, cancelled by someone) are forgotten; drained ones give their GPUs back.
   std::vector<Replica> keep;
+  std::vector<int> gone;
   for (Replica& r : s.replicas) {
-    if (Terminal(r.state)) continue;
-    if (r.draining && r.in_flight == 0) {
-      (void)plane_.Cancel(system_, r.job_id);
+    if (r.draining && r.in_flight == 0 && !Terminal(r.state))
+      (void)plane_.Cancel(system_, r.job_id), r.state = "Cancelled";
+    if (Terminal(r.state)) {
+      gone.push_back(r.port);
       continue;
     }
     keep.push_back(r);
   }
   s.replicas = std::move(keep);
+  if (!gone.empty()) {  // their kept-alive connections go too (a later replica may bind the same port)
+    std::lock_guard<std::mutex> pl(pool_mu_);
+    for (int port : gone) idle_.erase(port);
+  }
   const int64_t now = ServiceNowMs(s);
   if (now >= s.next_sample_ms) {
     double in_flight = s.waiting;
@@ -578,8 +586,8 @@ void ServiceManager::Proxy(const std::string& key, const std::string& job, int p
   std::string whole;  // a non-streamed answer, to read its timing
   bool ok = false;
   if (port != 0) {
-    httplib::Client c("127.0.0.1", port);
-    c.set_read_timeout(600, 0);
+    std::unique_ptr<httplib::Client> client = TakeClient(port);
+    httplib::Client& c = *client;
     httplib::Request hr;
     hr.method = "POST";
     hr.path = chat ? "/v1/chat/completions" : "/v1/completions";
@@ -608,6 +616,7 @@ void ServiceManager::Proxy(const std::string& key, const std::string& job, int p
     httplib::Response resp;
     httplib::Error err;
     ok = c.send(hr, resp, err) && resp.status == 200;
+    if (ok) GiveBack(port, std::move(client));  // a failed or cut one is dropped (and its connection closed)
   } else {
     out->Write(sse ? "data: {\"error\": {\"message\": \"the replica went away\"}}\n\n"
                    : "{\"error\": {\"message\": \"the replica went away\"}}\n");
@@ -645,6 +654,30 @@ void ServiceManager::Proxy(const std::string& key, const std::string& job, int p
   if (ttft_s * 1000 <= static_cast<double>(s.m.spec.slo.ttft_ms) &&
       tpot_s * 1000 <= static_cast<double>(s.m.spec.slo.tpot_ms))
     ++s.met;
+}
+
+std::unique_ptr<httplib::Client> ServiceManager::TakeClient(int port) {
+  {
+    std::lock_guard<std::mutex> l(pool_mu_);
+    auto it = idle_.find(port);
+    if (it != idle_.end() && !it->second.empty()) {
+      std::unique_ptr<httplib::Client> c = std::move(it->second.back());
+      it->second.pop_back();
+      return c;
+    }
+  }
+  auto c = std::make_unique<httplib::Client>("127.0.0.1", port);
+  c->set_keep_alive(true);
+  c->set_tcp_nodelay(true);  // else Nagle and delayed ACKs add 40 ms to a request on a kept-alive connection
+  c->set_read_timeout(600, 0);
+  c->set_connection_timeout(2, 0);
+  return c;
+}
+
+void ServiceManager::GiveBack(int port, std::unique_ptr<httplib::Client> c) {
+  std::lock_guard<std::mutex> l(pool_mu_);
+  std::vector<std::unique_ptr<httplib::Client>>& idle = idle_[port];
+  if (idle.size() < 64) idle.push_back(std::move(c));
 }
 
 std::string ServiceManager::RenderMetrics(const Principal& who) const {

@@ -26,6 +26,8 @@
 // the other way.
 #pragma once
 
+#include <httplib.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -131,6 +133,13 @@ class ServiceManager {
   void Gateway(HttpRequest& req, HttpResponse& res, bool chat);
   bool Admit(const Principal& who, const OpenAiRequest& req, HttpResponse& res, std::string* key,
              std::string* job, int* port);
+
+  // Kept-alive connections to the replicas, idle ones by port: a proxied request takes one (or opens one) and
+  // gives it back after a whole answer, so steady traffic opens no new connection per request.
+  std::unique_ptr<httplib::Client> TakeClient(int port);
+  void GiveBack(int port, std::unique_ptr<httplib::Client> c);
+  std::mutex pool_mu_;
+  std::map<int, std::vector<std::unique_ptr<httplib::Client>>> idle_;
 
   ControlPlane& plane_;
   Clock& clock_;

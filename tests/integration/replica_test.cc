@@ -32,20 +32,9 @@ class Replica {
   explicit Replica(const std::string& dir, std::vector<std::string> extra = {}) {
     const std::string port_file = dir + "/port";
     const std::string log = dir + "/replica.log";
-    std::vector<std::string> args = {AWAN_BINARY,   "replica",     "--listen",
-                                     "127.0.0.1:0", "--port-file", port_file};
+    std::vector<std::string> args = {"replica", "--listen", "127.0.0.1:0", "--port-file", port_file};
     args.insert(args.end(), extra.begin(), extra.end());
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_ = fork();
-    if (pid_ == 0) {
-      const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      dup2(fd, 1);
-      dup2(fd, 2);
-      execv(AWAN_BINARY, argv.data());
-      _exit(127);
-    }
+    pid_ = SpawnAwan(args, log);
     for (int i = 0; i < 200 && port_ == 0; ++i) {  // at most 10 s
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       std::ifstream f(port_file);

@@ -51,27 +51,34 @@ inline std::string Token(const std::string& db, const std::string& tenant, const
 }
 
 // A running `awan serve`, killed with SIGKILL (or SIGTERM) by the test.
+// Starts AWAN_BINARY with `args` (after argv[0]), its stdout and stderr to `log`: the child's pid.
+inline pid_t SpawnAwan(std::vector<std::string> args, const std::string& log) {
+  args.insert(args.begin(), AWAN_BINARY);
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    execv(AWAN_BINARY, argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
 class Server {
  public:
   Server(const std::string& dir, const std::string& db, std::string fleet = "",
          std::vector<std::string> extra = {}) {
     if (fleet.empty()) fleet = std::string(AWAN_SOURCE_DIR) + "/examples/fleets/asean.yaml";
     log_ = dir + "/serve-" + std::to_string(++starts_) + ".log";
-    std::vector<std::string> args = {AWAN_BINARY,   "serve",        "--store",   StoreUrl(db),
-                                     "--listen",    "127.0.0.1:0",  "--fleet",   fleet,
-                                     "--state-dir", dir + "/state", "--tick-ms", "50"};
+    std::vector<std::string> args = {"serve",        "--store",   StoreUrl(db), "--listen",
+                                     "127.0.0.1:0",  "--fleet",   fleet,        "--state-dir",
+                                     dir + "/state", "--tick-ms", "50"};
     args.insert(args.end(), extra.begin(), extra.end());
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_ = fork();
-    if (pid_ == 0) {
-      const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      dup2(fd, 1);
-      dup2(fd, 2);
-      execv(AWAN_BINARY, argv.data());
-      _exit(127);
-    }
+    pid_ = SpawnAwan(args, log_);
     for (int i = 0; i < 200 && port_ == 0; ++i) {  // at most 10 s
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       std::ifstream f(log_);

@@ -1,0 +1,34 @@
+#!/bin/bash
+# The conv trace's first 2 minutes x3 through awan serve's gateway, the service at time_scale $1 (load sent $1x faster).
+set -e
+# Usage: bench/services_live.sh TIME_SCALE (1: real time, 10: ten times faster). Compare with
+#   awan sim serve --fleet examples/fleets/asean.yaml --services <the same service in a services file> \
+#     --requests chat=<the same 2 minutes> --scale 3 --autoscaler awan [--warmup-s 0]
+TS=${1:-1}
+TRACE=${TRACE:-../shared/traces/azure-llm-2023/AzureLLMInferenceTrace_conv.csv}
+cd "$(dirname "$0")/.."; A=$PWD/build/release/apps/awan
+D=${OUT:-/tmp/awan-agree}/run-$TS; rm -rf $D; mkdir -p $D
+$A init --store sqlite:$D/awan.db >/dev/null
+T=$($A token create --store sqlite:$D/awan.db --tenant my-university --role member 2>/dev/null | tail -1)
+$A serve --store sqlite:$D/awan.db --fleet examples/fleets/asean.yaml --listen 127.0.0.1:18282 --state-dir $D/state > $D/serve.log 2>&1 &
+S=$!
+trap "kill $S" EXIT
+sleep 1
+cat > $D/svc.yaml <<Y
+apiVersion: awan/v1
+kind: Service
+metadata: {name: chat}
+spec:
+  model: {name: llama-3.1-70b, parameters_b: 70.6, weights_gib: 131, kv_kib_per_token: 320, layers: 80}
+  shapes: [{accelerator: H100, gpus: 4}]
+  replicas: {min: 1, max: 6}
+  slo: {ttft_ms: 1000, tpot_ms: 60}
+  autoscaler: awan
+  time_scale: $TS
+Y
+AWAN_URL=http://127.0.0.1:18282 AWAN_TOKEN=$T $A submit $D/svc.yaml
+sleep 2
+$A bench gateway --url http://127.0.0.1:18282 --token $T --model chat --requests $TRACE --seconds 120 --scale 3 --speed $TS --stream true --json $D/bench.json
+curl -s http://127.0.0.1:18282/v1/services/chat -H "Authorization: Bearer $T" > $D/describe.json
+python3 -c "import json; d=json.load(open('$D/describe.json')); print('attainment', d['slo_attainment_pct'], 'requests', d['requests'], 'decisions', [(x['at_ms']//1000, x['from'], x['to']) for x in d['decisions']])"
+curl -s http://127.0.0.1:18282/metrics -H "Authorization: Bearer $T" | grep -E "awan_service_(ttft|tpot)_seconds_(bucket|count)" > $D/metrics.txt
