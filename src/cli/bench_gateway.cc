@@ -67,11 +67,19 @@ void AddBenchGateway(CLI::App& bench, BenchGatewayArgs& a) {
   c->add_option("--max-in-flight", a.max_in_flight, "requests open at once at most")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
+  c->add_option("--warmup-s", a.warmup_s,
+                "replay the trace's first seconds before it, not counted (as awan sim serve --warmup-s)")
+      ->capture_default_str();
+  c->add_option("--slo-ttft-ms", a.slo_ttft_ms,
+                "with --slo-tpot-ms: report attainment (in the trace's time)");
+  c->add_option("--slo-tpot-ms", a.slo_tpot_ms,
+                "with --slo-ttft-ms: report attainment (in the trace's time)");
   c->add_option("--json", a.json, "write the figures to this file too");
 }
 
 int RunBenchGateway(const BenchGatewayArgs& a) {
   std::vector<InferenceRequest> reqs;
+  size_t warmup = 0;  // the first `warmup` requests are not counted
   if (!a.requests.empty()) {
     auto r = trace::ReadRequests(a.requests);
     if (!r.ok()) {
@@ -84,6 +92,19 @@ int RunBenchGateway(const BenchGatewayArgs& a) {
     }
     const int64_t t0 = reqs.empty() ? 0 : reqs.front().at_ms;
     for (InferenceRequest& x : reqs) x.at_ms -= t0;
+    // Warm-up: the first warmup_s of the trace, then the trace again from its start (counted).
+    const auto warm_ms = static_cast<int64_t>(a.warmup_s * 1000);
+    if (warm_ms > 0) {
+      std::vector<InferenceRequest> both;
+      for (const InferenceRequest& x : reqs)
+        if (x.at_ms < warm_ms) both.push_back(x);
+      warmup = both.size();
+      for (InferenceRequest x : reqs) {
+        x.at_ms += warm_ms;
+        both.push_back(x);
+      }
+      reqs = std::move(both);
+    }
   } else {
     for (int64_t i = 0; i < a.count; ++i) {
       InferenceRequest x;
@@ -146,9 +167,16 @@ int RunBenchGateway(const BenchGatewayArgs& a) {
   }
   for (std::thread& t : threads) t.join();
   const double wall = std::chrono::duration<double>(SteadyClock::now() - start).count();
-  int64_t ok = 0, refused = 0, failed = 0;
+  int64_t ok = 0, refused = 0, failed = 0, met = 0;
   std::vector<double> ttft, e2e;
-  for (const Outcome& o : out) {
+  for (size_t i = warmup; i < out.size(); ++i) {
+    const Outcome& o = out[i];
+    if (o.status == 200 && o.ttft_s >= 0) {
+      const int32_t n = std::max<int32_t>(1, reqs[i].output_tokens);
+      const double tpot = n > 1 ? (o.e2e_s - o.ttft_s) / (n - 1) : 0;
+      met += o.ttft_s * a.speed * 1000 <= static_cast<double>(a.slo_ttft_ms) &&
+             tpot * a.speed * 1000 <= static_cast<double>(a.slo_tpot_ms);
+    }
     if (o.status == 200) {
       ++ok;
       e2e.push_back(o.e2e_s);
@@ -159,18 +187,28 @@ int RunBenchGateway(const BenchGatewayArgs& a) {
       ++failed;
     }
   }
-  const Json j = {{"requests", reqs.size()},
-                  {"ok", ok},
-                  {"refused", refused},
-                  {"failed", failed},
-                  {"wall_s", wall},
-                  {"answers_per_s", static_cast<double>(ok) / wall},
-                  {"ttft_p50_ms", Pct(ttft, 0.5) * 1000},
-                  {"ttft_p99_ms", Pct(ttft, 0.99) * 1000},
-                  {"e2e_p50_ms", Pct(e2e, 0.5) * 1000},
-                  {"e2e_p99_ms", Pct(e2e, 0.99) * 1000}};
-  fmt::print("{} requests in {:.1f} s: {} answered, {} refused (429/503), {} failed; {:.1f} answers/s\n",
-             reqs.size(), wall, ok, refused, failed, j["answers_per_s"].get<double>());
+  const size_t counted = reqs.size() - warmup;
+  Json j = {{"requests", counted},
+            {"warmup_requests", warmup},
+            {"ok", ok},
+            {"refused", refused},
+            {"failed", failed},
+            {"wall_s", wall},
+            {"answers_per_s", static_cast<double>(ok) / wall},
+            {"ttft_p50_ms", Pct(ttft, 0.5) * 1000},
+            {"ttft_p99_ms", Pct(ttft, 0.99) * 1000},
+            {"e2e_p50_ms", Pct(e2e, 0.5) * 1000},
+            {"e2e_p99_ms", Pct(e2e, 0.99) * 1000}};
+  if (a.slo_ttft_ms > 0 && a.slo_tpot_ms > 0 && counted > 0) {
+    j["slo_attainment_pct"] = 100.0 * static_cast<double>(met) / static_cast<double>(counted);
+    fmt::print(
+        "SLO attainment (first token <= {} ms, then <= {} ms per token, in the trace's time): {:.2f} %\n",
+        a.slo_ttft_ms, a.slo_tpot_ms, j["slo_attainment_pct"].get<double>());
+  }
+  fmt::print(
+      "{} requests (after {} of warm-up) in {:.1f} s: {} answered, {} refused (429/503), {} failed; {:.1f} "
+      "answers/s\n",
+      counted, warmup, wall, ok, refused, failed, j["answers_per_s"].get<double>());
   fmt::print(
       "wall time (divide nothing: as the client saw it): first token p50 {:.1f} ms, p99 {:.1f} ms; whole "
       "answer p50 {:.1f} ms, p99 {:.1f} ms\n",

@@ -22,7 +22,9 @@ struct BenchGatewayArgs {
   double speed = 1;    // the trace's time divided by this
   bool stream = true;
   int max_in_flight = 1024;
-  std::string json;  // write the figures here too
+  double warmup_s = 0;  // the trace's first seconds replayed before it, not counted (as awan sim serve does)
+  int64_t slo_ttft_ms = 0, slo_tpot_ms = 0;  // > 0: attainment, in the trace's time (wall x speed)
+  std::string json;                          // write the figures here too
 };
 void AddBenchGateway(CLI::App& bench, BenchGatewayArgs& args);
 int RunBenchGateway(const BenchGatewayArgs& args);

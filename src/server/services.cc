@@ -634,6 +634,12 @@ void ServiceManager::Proxy(const std::string& key, const std::string& job, int p
       tpot_s = j["timing"].value("tpot_ms", 0.0) / 1000;
     }
   }
+  Record(key, job, ok, ttft_s, tpot_s, prompt_tokens + output_tokens);
+}
+
+// A proxied request is over: its replica's load goes down, its outcome counts (model time).
+void ServiceManager::Record(const std::string& key, const std::string& job, bool ok, double ttft_s,
+                            double tpot_s, int64_t tokens) {
   std::lock_guard<std::mutex> l(mu_);
   const auto it = services_.find(key);
   if (it == services_.end()) return;
@@ -641,7 +647,7 @@ void ServiceManager::Proxy(const std::string& key, const std::string& job, int p
   for (Replica& r : s.replicas) {
     if (r.job_id == job && r.in_flight > 0) {
       --r.in_flight;
-      r.outstanding_tokens -= prompt_tokens + output_tokens;
+      r.outstanding_tokens -= tokens;
       break;
     }
   }
