@@ -5,6 +5,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <thread>
 
@@ -79,6 +80,7 @@ int RunReplica(const ReplicaArgs& a) {
   o.max_batched_tokens = a.max_num_batched_tokens;
   o.time_scale = a.time_scale;
   o.max_waiting = a.max_waiting;
+  if (const char* key = std::getenv("VLLM_API_KEY")) o.api_key = key;  // never an argument: /proc shows those
   auto replica = server::ReplicaStandIn::Create(o);
   if (!replica.ok()) return fail(replica.status().message());
   server::HttpServerOptions ho;

@@ -307,8 +307,9 @@ int RunServe(const ServeArgs& a) {
   }
   server::ControlLoop loop(plane, metrics, election.get(), clock, std::move(lo));
   // SIGTERM and SIGINT are blocked in every thread (since the start of RunServe); this one waits for them.
-  OnStopSignal([&http, &loop] {
+  OnStopSignal([&http, &loop, &services] {
     loop.Stop();
+    services.Stop();
     http.Stop();
   });
   std::thread ticks([&loop, &a] {

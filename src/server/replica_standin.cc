@@ -173,22 +173,45 @@ void ReplicaStandIn::Stop() {
 }
 
 void ReplicaStandIn::RegisterRoutes(HttpServer& http) {
-  http.Route("POST", "/v1/completions",
-             [this](HttpRequest& req, HttpResponse& res) { Handle(req, res, false); });
-  http.Route("POST", "/v1/chat/completions",
-             [this](HttpRequest& req, HttpResponse& res) { Handle(req, res, true); });
-  http.Route("GET", "/v1/models", [this](HttpRequest&, HttpResponse& res) {
-    const Json m = {{"id", o_.served_name},
-                    {"object", "model"},
-                    {"created", 0},
-                    {"owned_by", "awan"},
-                    {"max_model_len", kv_capacity_tokens()}};
-    res.set_content(Json{{"object", "list"}, {"data", Json::array({m})}}.dump() + "\n", "application/json");
-  });
-  http.Route("GET", "/health", [](HttpRequest&, HttpResponse& res) { res.set_content("", "text/plain"); });
-  http.Route("GET", "/metrics", [this](HttpRequest&, HttpResponse& res) {
-    res.set_content(RenderMetrics(), "text/plain; version=0.0.4");
-  });
+  // With a key, every route checks it before a byte of the body is read (a constant-time comparison).
+  HeaderCheck check;
+  if (!o_.api_key.empty()) {
+    check = [key = "Bearer " + o_.api_key](HttpRequest& req, HttpResponse& res) {
+      const std::string got = req.get_header_value("Authorization");
+      unsigned diff = got.size() == key.size() ? 0 : 1;
+      for (size_t i = 0; i < key.size(); ++i)
+        diff |= i < got.size() ? static_cast<unsigned>(got[i] ^ key[i]) : 1U;
+      if (diff == 0) return true;
+      OpenAiError(res, 401, "this replica needs its API key", "AuthenticationError");
+      return false;
+    };
+  }
+  http.Route(
+      "POST", "/v1/completions", [this](HttpRequest& req, HttpResponse& res) { Handle(req, res, false); },
+      check);
+  http.Route(
+      "POST", "/v1/chat/completions", [this](HttpRequest& req, HttpResponse& res) { Handle(req, res, true); },
+      check);
+  http.Route(
+      "GET", "/v1/models",
+      [this](HttpRequest&, HttpResponse& res) {
+        const Json m = {{"id", o_.served_name},
+                        {"object", "model"},
+                        {"created", 0},
+                        {"owned_by", "awan"},
+                        {"max_model_len", kv_capacity_tokens()}};
+        res.set_content(Json{{"object", "list"}, {"data", Json::array({m})}}.dump() + "\n",
+                        "application/json");
+      },
+      check);
+  http.Route(
+      "GET", "/health", [](HttpRequest&, HttpResponse& res) { res.set_content("", "text/plain"); }, check);
+  http.Route(
+      "GET", "/metrics",
+      [this](HttpRequest&, HttpResponse& res) {
+        res.set_content(RenderMetrics(), "text/plain; version=0.0.4");
+      },
+      check);
 }
 
 void ReplicaStandIn::Handle(const HttpRequest& req, HttpResponse& res, bool chat) {

@@ -10,7 +10,9 @@
 // with ignore_eos) of filler words. Timing figures (metrics, the `timing` field of an answer) are in the
 // model's time, i.e. wall time x time_scale.
 //
-// Bounded: request bodies by the HTTP server, max_tokens, prompt + answer by the KV cache (400 beyond),
+// Authenticated when given an API key (`VLLM_API_KEY` in its environment, as vLLM reads it: an argument would
+// be visible to every user in /proc): then every route refuses a request without it (401), before reading its
+// body. Bounded: request bodies by the HTTP server, max_tokens, prompt + answer by the KV cache (400 beyond),
 // requests waiting for the batch by max_waiting (429 with Retry-After beyond). A client that disconnects
 // has its request aborted.
 //
@@ -59,6 +61,10 @@ struct ReplicaStandInOptions {
   double time_scale = 1.0;            // > 1: iterations take 1/time_scale of the model's time
   int64_t max_waiting = 4096;         // requests queued for the batch at most (more: 429)
   int32_t max_tokens_limit = 32768;   // the largest max_tokens accepted
+  // Non-empty: every route answers 401 unless the request carries "Authorization: Bearer <api_key>" (awan
+  // serve gives each replica its own key, so that no other process on the node, another tenant's task among
+  // them, can call it).
+  std::string api_key;
 };
 
 class ReplicaStandIn {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <random>
 #include <thread>
 
 #include "config/job_manifest.h"
@@ -180,6 +181,9 @@ Status ServiceManager::Recover() {
         if (j.name.rfind(prefix, 0) != 0) continue;
         Replica r;
         r.job_id = j.id;
+        const Json manifest = Json::parse(j.manifest, nullptr, false);
+        if (manifest.is_object() && manifest.contains("spec") && manifest["spec"].contains("env"))
+          r.api_key = manifest["spec"]["env"].value("VLLM_API_KEY", "");
         r.created_wall_ms = clock_.NowMs();
         s->replicas.push_back(r);
         try {
@@ -335,7 +339,7 @@ void ServiceManager::RefreshReplica(Service& s, Replica& r) {
     httplib::Client c("127.0.0.1", r.port);
     c.set_connection_timeout(0, 200000);
     c.set_read_timeout(0, 500000);
-    auto h = c.Get("/health");
+    auto h = c.Get("/health", {{"Authorization", "Bearer " + r.api_key}});
     if (h && h->status == 200) {
       r.ready = true;
       r.ready_after_ms =
@@ -386,6 +390,11 @@ Status ServiceManager::AddReplica(Service& s) {
                {"memory_gib", static_cast<double>(sh.memory.value) / 1024},
                {"command", cmd}};
   if (!s.m.spec.reads.empty()) spec["reads"] = s.m.spec.reads;
+  // The replica's own key: in its environment (readable only by its uid), never in its arguments.
+  std::random_device rd;
+  std::string api_key;
+  for (int i = 0; i < 4; ++i) api_key += fmt::format("{:016x}", (uint64_t{rd()} << 32) | rd());
+  spec["env"] = {{"VLLM_API_KEY", api_key}};
   const std::string name = fmt::format("svc-{}-r{}", s.name, s.next_replica++);
   const Json manifest = {{"apiVersion", "awan/v1"},
                          {"kind", "Job"},
@@ -394,6 +403,7 @@ Status ServiceManager::AddReplica(Service& s) {
   AWAN_ASSIGN_OR_RETURN(StoredJob job, plane_.Submit(system_, manifest.dump(), "service " + s.name));
   Replica r;
   r.job_id = job.id;
+  r.api_key = api_key;
   r.created_wall_ms = clock_.NowMs();
   s.replicas.push_back(r);
   return Status::Ok();
@@ -473,6 +483,14 @@ void ServiceManager::TickService(Service& s) {
   }
 }
 
+void ServiceManager::Stop() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stopping_ = true;
+  }
+  ready_cv_.notify_all();
+}
+
 void ServiceManager::Tick() {
   std::lock_guard<std::mutex> l(mu_);
   for (auto& [key, s] : services_) TickService(*s);
@@ -481,7 +499,7 @@ void ServiceManager::Tick() {
 // Counts the request, applies admission, and picks a ready replica with the router (waiting up to
 // queue_timeout for one): false with `res` answered when the request goes no further.
 bool ServiceManager::Admit(const Principal& who, const OpenAiRequest& req, HttpResponse& res,
-                           std::string* key_out, std::string* job_out, int* port_out) {
+                           std::string* key_out, std::string* job_out, int* port_out, std::string* api_key) {
   const OpenAiRequest* parsed = &req;
   std::string& key = *key_out;
   std::string& job = *job_out;
@@ -511,7 +529,8 @@ bool ServiceManager::Admit(const Principal& who, const OpenAiRequest& req, HttpR
   while (true) {
     const auto it = services_.find(key);
     if (it == services_.end() || stopping_) {
-      return Refuse(res, 503, "the service was deleted", "ServiceUnavailable");
+      return Refuse(res, 503, stopping_ ? "the server is stopping" : "the service was deleted",
+                    "ServiceUnavailable");
     }
     s = it->second.get();
     std::vector<ReplicaView> views;
@@ -531,6 +550,7 @@ bool ServiceManager::Admit(const Principal& who, const OpenAiRequest& req, HttpR
       r.outstanding_tokens += parsed->prompt_tokens + parsed->max_tokens;
       port = r.port;
       job = r.job_id;
+      *api_key = r.api_key;
       --s->waiting;
       break;
     }
@@ -556,7 +576,8 @@ void ServiceManager::Gateway(HttpRequest& req, HttpResponse& res, bool chat) {
     return OpenAiFail(res, 400, "model is required: a service's name", "invalid_request_error");
   std::string key, job;
   int port = 0;
-  if (!Admit(who, *parsed, res, &key, &job, &port)) return;
+  std::string api_key;
+  if (!Admit(who, *parsed, res, &key, &job, &port, &api_key)) return;
   // The replica knows the service by its name (an admin's TENANT/NAME included).
   body["model"] = key.substr(key.find('/') + 1);
   auto out = std::make_shared<ResponseStream>();
@@ -565,15 +586,16 @@ void ServiceManager::Gateway(HttpRequest& req, HttpResponse& res, bool chat) {
   if (parsed->stream) res.set_header("Cache-Control", "no-cache");
   res.stream = out;
   ++proxied_, ++threads_;
-  std::thread([this, key, job, port, b = body.dump(), chat, sse = parsed->stream, p = parsed->prompt_tokens,
-               n = parsed->max_tokens, out]() {
-    Proxy(key, job, port, b, chat, sse, p, n, out);
+  std::thread([this, key, job, port, api_key, b = body.dump(), chat, sse = parsed->stream,
+               p = parsed->prompt_tokens, n = parsed->max_tokens, out]() {
+    Proxy(key, job, port, api_key, b, chat, sse, p, n, out);
     --proxied_, --threads_;
   }).detach();
 }
 
-void ServiceManager::Proxy(const std::string& key, const std::string& job, int port, const std::string& body,
-                           bool chat, bool sse, int64_t prompt_tokens, int64_t output_tokens,
+void ServiceManager::Proxy(const std::string& key, const std::string& job, int port,
+                           const std::string& api_key, const std::string& body, bool chat, bool sse,
+                           int64_t prompt_tokens, int64_t output_tokens,
                            const std::shared_ptr<ResponseStream>& out) {
   double scale = 1;
   {
@@ -593,6 +615,7 @@ void ServiceManager::Proxy(const std::string& key, const std::string& job, int p
     hr.path = chat ? "/v1/chat/completions" : "/v1/completions";
     hr.body = body;
     hr.set_header("Content-Type", "application/json");
+    hr.set_header("Authorization", "Bearer " + api_key);
     std::string pending;
     hr.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
       const std::string_view piece(data, n);

@@ -75,6 +75,8 @@ class ServiceManager {
   // One control step (from the control loop, after the plane's tick): replicas' readiness, samples and
   // decisions, replicas added and drained.
   void Tick();
+  // The server is stopping: requests waiting for a replica are answered (503) at once. Thread-safe.
+  void Stop();
 
   // The services API under /v1/services and the gateway (/v1/chat/completions, /v1/completions, /v1/models);
   // `authenticated` is the API's header check (it sets the Principal).
@@ -86,6 +88,8 @@ class ServiceManager {
  private:
   struct Replica {
     std::string job_id;
+    std::string
+        api_key;  // its own (VLLM_API_KEY in its job's environment): nothing else on the node may call it
     int64_t created_wall_ms = 0;
     std::string state = "Pending";  // the job's state
     int port = 0;
@@ -127,14 +131,14 @@ class ServiceManager {
   void TickService(Service& s);
   void RefreshReplica(Service& s, Replica& r);
   Status AddReplica(Service& s);
-  void Proxy(const std::string& key, const std::string& job, int port, const std::string& body, bool chat,
-             bool sse, int64_t prompt_tokens, int64_t output_tokens,
+  void Proxy(const std::string& key, const std::string& job, int port, const std::string& api_key,
+             const std::string& body, bool chat, bool sse, int64_t prompt_tokens, int64_t output_tokens,
              const std::shared_ptr<ResponseStream>& out);
   void Record(const std::string& key, const std::string& job, bool ok, double ttft_s, double tpot_s,
               int64_t tokens);
   void Gateway(HttpRequest& req, HttpResponse& res, bool chat);
   bool Admit(const Principal& who, const OpenAiRequest& req, HttpResponse& res, std::string* key,
-             std::string* job, int* port);
+             std::string* job, int* port, std::string* api_key);
 
   // Kept-alive connections to the replicas, idle ones by port: a proxied request takes one (or opens one) and
   // gives it back after a whole answer, so steady traffic opens no new connection per request.

@@ -256,4 +256,37 @@ TEST(Replica, BatchesConcurrentRequestsAndAbortsOnesWhoseClientLeft) {
   EXPECT_GT(most, 1);
 }
 
+// The attack: another process on the node (another tenant's task) calls a replica that awan serve gave a key.
+TEST(Replica, WithAKeyRefusesEveryCallWithoutIt) {
+  setenv("VLLM_API_KEY", "k-0123456789abcdef", 1);  // inherited by the replica only
+  Replica r(TempDir("replica-key"));
+  unsetenv("VLLM_API_KEY");
+  ASSERT_GT(r.port(), 0);
+  auto c = Client(r.port());
+  const std::string ask = R"({"prompt": "hi", "max_tokens": 2})";
+  for (const char* path : {"/health", "/v1/models", "/metrics"}) {
+    auto res = c.Get(path);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 401) << path;
+  }
+  auto none = c.Post("/v1/completions", ask, "application/json");
+  EXPECT_EQ(none->status, 401);
+  auto wrong =
+      c.Post("/v1/completions", {{"Authorization", "Bearer k-0123456789abcdeX"}}, ask, "application/json");
+  EXPECT_EQ(wrong->status, 401);
+  auto shorter = c.Post("/v1/completions", {{"Authorization", "Bearer k-0123"}}, ask, "application/json");
+  EXPECT_EQ(shorter->status, 401);
+  const httplib::Headers key = {{"Authorization", "Bearer k-0123456789abcdef"}};
+  auto ok = c.Post("/v1/completions", key, ask, "application/json");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200) << ok->body;
+  EXPECT_EQ(c.Get("/health", key)->status, 200);
+  // Nothing was computed for the refused calls.
+  auto m = c.Get("/metrics", key);
+  EXPECT_NE(
+      m->body.find("vllm:request_success_total{model_name=\"llama-3.1-8b\",finished_reason=\"length\"} 1"),
+      std::string::npos)
+      << m->body;
+}
+
 }  // namespace

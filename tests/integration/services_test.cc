@@ -91,7 +91,7 @@ TEST(Services, ReplicasKeepServingThroughASigkillOfTheServerUnderLoad) {
   const std::string db = dir + "/awan.db";
   const std::string token = Token(db, "my-university", "member");
   const std::string ask = R"({"model": "chat", "prompt": "hello there", "max_tokens": 20})";
-  std::string replica_job;
+  std::string replica_job, api_key;
   int port = 0;
   {
     Server s(dir, db);
@@ -101,6 +101,9 @@ TEST(Services, ReplicasKeepServingThroughASigkillOfTheServerUnderLoad) {
     const Json d = Describe(c, token, "chat");
     replica_job = d["replica_list"][0]["job"];
     port = d["replica_list"][0]["port"];
+    const Json job = Json::parse(c.Get("/v1/jobs/" + replica_job, Bearer(token))->body);
+    api_key = job["manifest"]["spec"]["env"]["VLLM_API_KEY"];
+    EXPECT_EQ(job["manifest"]["spec"]["command"].dump().find(api_key), std::string::npos);  // not an argument
     // Load through the gateway while the server dies.
     std::atomic<bool> going{true};
     std::atomic<int> answered{0};
@@ -120,12 +123,17 @@ TEST(Services, ReplicasKeepServingThroughASigkillOfTheServerUnderLoad) {
     going = false;
     for (std::thread& t : load) t.join();
   }
-  // No server: the replica still answers, straight.
+  // No server: the replica still answers, straight, to whoever has its key (its tenant: the key is in its
+  // job's manifest); anything else on the node is refused.
   {
     httplib::Client direct("127.0.0.1", port);
     direct.set_read_timeout(30, 0);
+    const std::string body = R"({"prompt": "still there?", "max_tokens": 5})";
+    auto refused = direct.Post("/v1/completions", body, "application/json");
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 401);
     auto r =
-        direct.Post("/v1/completions", R"({"prompt": "still there?", "max_tokens": 5})", "application/json");
+        direct.Post("/v1/completions", {{"Authorization", "Bearer " + api_key}}, body, "application/json");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200) << r->body;
   }
