@@ -13,6 +13,7 @@ PKGS=(
   libcpp-httplib-dev libsqlitecpp-dev libsqlite3-dev libjemalloc-dev wrk
   clang-14 libclang-rt-14-dev clang-format python3
   slurm-wlm munge etcd-server etcd-client
+  podman runc docker-registry curl
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -464,12 +464,19 @@ bool PrintService(const ClientArgs& a, const nlohmann::json& j) {
       "  SLO: first token {} ms, then {} ms per token; one replica sustains {:.2f} requests/s of the mix\n",
       j["slo"].value("ttft_ms", 0), j["slo"].value("tpot_ms", 0),
       j.contains("capacity") ? j["capacity"].value("rps_per_replica", 0.0) : 0.0);
-  fmt::print("  {:<12} {:<10} {:<20} {:<8} {:>6} {:>9} {:>14}\n", "REPLICA", "STATE", "NODE", "DEVICES",
-             "PORT", "IN FLIGHT", "COLD START MS");
+  if (j.contains("image")) {
+    const auto& im = j["image"];
+    fmt::print("  image {}: {} start(s) on a node that held it, {} pulled it first; pre-pull {}\n",
+               im.value("name", ""), im.value("starts_on_warm_node", 0), im.value("starts_that_pulled", 0),
+               im.value("prepull", false) ? "on" : "off");
+  }
+  fmt::print("  {:<12} {:<10} {:<20} {:<8} {:>6} {:>9} {:>14} {:<6}\n", "REPLICA", "STATE", "NODE", "DEVICES",
+             "PORT", "IN FLIGHT", "COLD START MS", "IMAGE");
   for (const auto& r : j["replica_list"]) {
-    fmt::print("  {:<12} {:<10} {:<20} {:<8} {:>6} {:>9} {:>14}\n", r.value("job", ""), r.value("state", ""),
-               r.value("node", ""), r.value("devices", ""), r.value("port", 0), r.value("in_flight", 0),
-               r.value("cold_start_ms", int64_t{-1}));
+    const int64_t cold = r.value("cold_start_ms", int64_t{-1});
+    fmt::print("  {:<12} {:<10} {:<20} {:<8} {:>6} {:>9} {:>14} {:<6}\n", r.value("job", ""),
+               r.value("state", ""), r.value("node", ""), r.value("devices", ""), r.value("port", 0),
+               r.value("in_flight", 0), cold < 0 ? "-" : std::to_string(cold), r.value("image", "") == "" ? "-" : r.value("image", ""));
   }
   fmt::print("  recent scaling decisions (service time):\n");
   for (const auto& d : j["decisions"]) {

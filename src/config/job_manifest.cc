@@ -72,6 +72,20 @@ bool ValidEnvName(const std::string& k) {
 
 }  // namespace
 
+Status CheckImageReference(std::string_view ref) {
+  const auto allowed = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' || c == '/' ||
+           c == ':' || c == '@';
+  };
+  if (ref.empty() || ref.size() > kMaxImageReference || !std::isalnum(static_cast<unsigned char>(ref[0])) ||
+      !std::all_of(ref.begin(), ref.end(), allowed) || ref.find("..") != std::string_view::npos) {
+    return InvalidArgument("image: a reference like registry:5000/name:tag (at most " +
+                           std::to_string(kMaxImageReference) +
+                           " characters: letters, digits and . _ - / : @, starting with a letter or digit)");
+  }
+  return Status::Ok();
+}
+
 bool IsReservedEnvKey(const std::string& key) {
   static const char* const kReserved[] = {"CUDA_VISIBLE_DEVICES",
                                           "NVIDIA_VISIBLE_DEVICES",
@@ -218,7 +232,7 @@ StatusOr<JobManifest> ParseJobManifest(std::string_view text, std::string_view s
     AWAN_RETURN_IF_ERROR(
         r.OnlyKeys(sp, "spec",
                    {"tasks", "gpus", "accelerator", "cpu", "memory_gib", "topology", "reads", "writes",
-                    "user", "command", "env", "duration_s", "time_limit", "workdir"}));
+                    "user", "command", "env", "duration_s", "time_limit", "workdir", "image"}));
     const std::string what = "spec";
     AWAN_ASSIGN_OR_RETURN(YAML::Node g, r.Required(sp, "gpus", what));
     (void)g;
@@ -284,6 +298,11 @@ StatusOr<JobManifest> ParseJobManifest(std::string_view text, std::string_view s
           m.workdir.find('\0') != std::string::npos) {
         return r.Error(sp["workdir"], "spec workdir: an absolute path of at most 4096 characters");
       }
+    }
+    if (sp["image"]) {
+      AWAN_ASSIGN_OR_RETURN(m.image, r.String(sp["image"], "spec image"));
+      if (Status s = CheckImageReference(m.image); !s.ok()) return r.Error(sp["image"], "spec " + s.message());
+      if (m.command.empty()) return r.Error(sp["image"], "spec image: needs a command (the argv run in it)");
     }
     if (m.command.empty() && m.job.duration_s == 0) {
       return r.Error(sp, "spec: give a command, a duration_s, or both");

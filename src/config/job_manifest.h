@@ -5,8 +5,8 @@
 //   metadata: {name: NAME, tenant: TENANT}        # tenant optional: the caller's own by default
 //   spec: {tasks, gpus, accelerator, cpu, memory_gib, topology, reads, writes, user,   # as in workload files
 //          command: [argv...], env: {K: V}, duration_s,                                # what runs
-//          time_limit: SECONDS | "30m" | "2h" | "1-00:00:00", workdir: /abs/path}          # how long at
-//          most, where
+//          time_limit: SECONDS | "30m" | "2h" | "1-00:00:00", workdir: /abs/path,           # how long at
+//          image: REGISTRY/NAME:TAG}                                                       # most, where, in what
 // Strict: unknown keys, wrong types and impossible values are errors naming source:line:column. Bounded: a
 // manifest larger than kMaxManifestBytes is refused before parsing; one whose YAML nests deeper than
 // kMaxManifestDepth, or whose aliases expand past kMaxManifestExpandedBytes, is refused before it is used;
@@ -36,6 +36,11 @@ inline constexpr size_t kMaxEnvVars = 256;
 inline constexpr size_t kMaxArgvEnvBytes = 64 * 1024;
 inline constexpr int64_t kMaxTimeLimitS = 365LL * 24 * 3600;
 
+inline constexpr size_t kMaxImageReference = 255;
+
+// An OCI image reference ([registry[:port]/]name[:tag][@digest]), checked for what it may hold before any
+// runtime sees it: InvalidArgument otherwise.
+Status CheckImageReference(std::string_view ref);
 // Is `key` one that awan sets for every task (and a manifest may not)?
 bool IsReservedEnvKey(const std::string& key);
 // "90", "90s", "30m", "2h", "1d", or Slurm's "MM:SS", "HH:MM:SS", "D-HH:MM:SS": seconds (InvalidArgument
@@ -48,6 +53,7 @@ struct JobManifest {
   std::map<std::string, std::string> env;
   int64_t time_limit_s = 0;  // 0 = none
   std::string workdir;       // "" = a fresh per-job directory
+  std::string image;         // an OCI image the command runs in ("" = on the node itself)
 };
 
 StatusOr<JobManifest> ParseJobManifest(std::string_view text, std::string_view source, const Fleet& fleet);

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <set>
 
+#include "config/job_manifest.h"
 #include "config/yaml_reader.h"
 #include "model/hardware.h"
 #include "trace/csv.h"
@@ -192,14 +193,15 @@ StatusOr<ServiceManifest> ParseServiceManifest(std::string_view text, std::strin
     AWAN_RETURN_IF_ERROR(r.ExpectMap(sp, "spec"));
     AWAN_RETURN_IF_ERROR(r.OnlyKeys(sp, "spec",
                                     {"model", "shapes", "replicas", "slo", "priority", "users", "reads",
-                                     "autoscaler", "router", "time_scale"}));
+                                     "autoscaler", "router", "time_scale", "image", "command", "prepull"}));
     AWAN_ASSIGN_OR_RETURN(YAML::Node mn, r.Required(sp, "model", "spec"));
     AWAN_ASSIGN_OR_RETURN(m.model, ParseModel(r, mn));
     // The rest is a services file's service entry, with the name, the tenant and the model given above.
     YAML::Node entry(YAML::NodeType::Map);
     for (const auto& kv : sp) {
       const std::string key = kv.first.Scalar();
-      if (key != "model" && key != "autoscaler" && key != "router" && key != "time_scale")
+      if (key != "model" && key != "autoscaler" && key != "router" && key != "time_scale" && key != "image" &&
+          key != "command" && key != "prepull")
         entry[key] = kv.second;
     }
     entry["name"] = name;
@@ -217,6 +219,29 @@ StatusOr<ServiceManifest> ParseServiceManifest(std::string_view text, std::strin
     }
     if (sp["time_scale"]) {
       AWAN_ASSIGN_OR_RETURN(m.time_scale, r.Number(sp["time_scale"], "spec time_scale", 0.01, 10000));
+    }
+    if (sp["image"]) {
+      AWAN_ASSIGN_OR_RETURN(m.image, r.String(sp["image"], "spec image"));
+      if (Status s = CheckImageReference(m.image); !s.ok()) return r.Error(sp["image"], "spec " + s.message());
+    }
+    if (sp["prepull"]) {
+      AWAN_ASSIGN_OR_RETURN(m.prepull, r.Bool(sp["prepull"], "spec prepull"));
+    }
+    if (sp["command"]) {
+      AWAN_RETURN_IF_ERROR(r.ExpectList(sp["command"], "spec command"));
+      size_t bytes = 0;
+      for (const YAML::Node& a : sp["command"]) {
+        if (!a.IsScalar()) return r.Error(a, "spec command: expected a list of strings");
+        m.command.push_back(a.Scalar());
+        bytes += a.Scalar().size() + 1;
+      }
+      if (m.command.empty() || m.command.size() > kMaxArgs || bytes > kMaxArgvEnvBytes)
+        return r.Error(sp["command"], "spec command: 1 to " + std::to_string(kMaxArgs) + " arguments, at most " +
+                                          std::to_string(kMaxArgvEnvBytes) + " bytes");
+      bool port = false;
+      for (const std::string& a : m.command) port = port || a.find("{port}") != std::string::npos;
+      if (!port)
+        return r.Error(sp["command"], "spec command: no argument holds {port} (where the replica listens)");
     }
   } catch (const YAML::Exception& e) {
     return YamlError(source, e);

@@ -37,6 +37,9 @@ struct ServicesFile {
 //     autoscaler: awan          # a registered autoscaler (awan policies); default awan
 //     router: awan              # a registered router; default awan
 //     time_scale: 1             # the replica stand-in runs this many times faster than model time
+//     image: 127.0.0.1:5000/awan/replica:TAG   # optional: the replicas run in this OCI image
+//     prepull: true             # with an image: pull it ahead onto the nodes replicas would land on
+//     command: [vllm, serve, MODEL, --port, "{port}"]   # optional: the engine to run instead of the stand-in
 //     priority, users, reads    # as in a services file
 // The tenant is the caller's (or metadata.tenant for an admin).
 struct ServiceManifest {
@@ -44,6 +47,14 @@ struct ServiceManifest {
   ServedModel model;
   std::string autoscaler = "awan", router = "awan";
   double time_scale = 1;
+  // What each replica runs: by default this binary's replica stand-in (`awan replica`, model and shape from the
+  // manifest), on the node. `image`: in that OCI image instead (the stand-in then at /usr/local/bin/awan in
+  // it). `command`: an OpenAI-compatible server of one's own (vllm serve ...), "{port}" in its arguments
+  // replaced by the port awan gives it; it must answer GET /health once ready and take VLLM_API_KEY from its
+  // environment as its API key (vLLM does both).
+  std::string image;
+  std::vector<std::string> command;
+  bool prepull = true;  // with an image: pull it ahead onto the nodes the next replicas would land on
 };
 StatusOr<ServiceManifest> ParseServiceManifest(std::string_view text, std::string_view source,
                                                const Fleet& fleet);

@@ -84,6 +84,11 @@ class Reader {
     return x;
   }
 
+  StatusOr<bool> Bool(const YAML::Node& v, const std::string& what) const {
+    if (v.IsScalar() && (v.Scalar() == "true" || v.Scalar() == "false")) return v.Scalar() == "true";
+    return Error(v, what + ": expected true or false" + (v.IsScalar() ? ", got '" + v.Scalar() + "'" : ""));
+  }
+
   StatusOr<double> Number(const YAML::Node& v, const std::string& what, double lo, double hi) const {
     double x = 0;
     if (!v.IsScalar() || !YAML::convert<double>::decode(v, x) || !std::isfinite(x) || x < lo || x > hi) {

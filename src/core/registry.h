@@ -13,6 +13,7 @@
 #include "common/status.h"
 #include "core/autoscaler.h"
 #include "core/cycle_policy.h"
+#include "core/node_images.h"
 #include "core/profile.h"
 #include "core/queue_order.h"
 #include "core/router.h"
@@ -22,10 +23,12 @@
 namespace awan {
 
 // What a plugin factory may look at when it is built: the fleet, and the workload's pod list as known
-// before the run (FGD estimates its target workload from it, as the paper does). Either may be null.
+// before the run (FGD estimates its target workload from it, as the paper does), and the images nodes hold.
+// Any may be null.
 struct PluginContext {
   const Fleet* fleet = nullptr;
   const std::vector<PodSpec>* workload = nullptr;
+  const NodeImages* images = nullptr;  // which nodes hold which pods' images (the server's executor's view)
 };
 
 struct ProfileConfig {

@@ -3,7 +3,24 @@
 namespace awan {
 
 StatusOr<Profile> SchedulerState::BuildProfile() const {
-  return registry_->BuildProfile(placement_, PluginContext{fleet_, &pods_});
+  const PluginContext ctx{fleet_, &pods_, images_};
+  AWAN_ASSIGN_OR_RETURN(Profile p, registry_->BuildProfile(placement_, ctx));
+  if (images_ == nullptr) return p;
+  // Above the most the rest can add up to: 100 * weight > sum of weight_i * (largest normalized score_i).
+  int64_t rest = 0;
+  for (const WeightedScorer& s : p.scorers)
+    rest += s.weight * (s.plugin->normalization() == Normalization::kMinMax ? kMaxNodeScore
+                                                                             : s.plugin->max_score());
+  AWAN_ASSIGN_OR_RETURN(std::unique_ptr<ScorePlugin> warm, registry_->BuildScorer("ImageLocality", ctx));
+  p.scorers.push_back({std::move(warm), rest / kMaxNodeScore + 1});
+  return p;
+}
+
+Status SchedulerState::PreferWarmNodes(const NodeImages* images) {
+  images_ = images;
+  AWAN_ASSIGN_OR_RETURN(Profile profile, BuildProfile());
+  fw_->ReplaceProfile(std::move(profile));
+  return Status::Ok();
 }
 
 StatusOr<std::unique_ptr<SchedulerState>> SchedulerState::Create(const Fleet& fleet,
@@ -40,6 +57,7 @@ StatusOr<std::unique_ptr<SchedulerState>> SchedulerState::Clone() const {
   c->placement_ = placement_;
   c->target_ = target_;
   c->pods_ = pods_;
+  c->images_ = images_;
   AWAN_ASSIGN_OR_RETURN(Profile profile, c->BuildProfile());
   c->fw_ = std::make_unique<Framework>(std::move(profile));
   c->snap_ = std::make_unique<ClusterSnapshot>(*snap_);

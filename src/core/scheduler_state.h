@@ -41,6 +41,10 @@ class SchedulerState {
 
   // A job was submitted: its tasks join the target workload (placements that need one only).
   Status Observe(const JobSpec& job);
+  // From now on, nodes that hold a pod's image are preferred (ImageLocality, weighted above everything else
+  // the profile scores, so a warm node wins whenever one is feasible). REQUIRES: images outlives the state
+  // (and its clones).
+  Status PreferWarmNodes(const NodeImages* images);
   // Whether the placement follows an online target workload, and the pods it estimates from now.
   bool online_target() const { return target_.has_value(); }
   const std::vector<PodSpec>& target_pods() const { return pods_; }
@@ -64,6 +68,7 @@ class SchedulerState {
   std::string placement_;
   std::optional<TargetWorkload> target_;
   std::vector<PodSpec> pods_;  // the target workload the current profile was built on (empty: none needed)
+  const NodeImages* images_ = nullptr;
   std::unique_ptr<ClusterSnapshot> snap_;
   std::unique_ptr<Framework> fw_;
   std::unique_ptr<QueueOrder> order_;

@@ -1,6 +1,7 @@
 #include "policies/builtin.h"
 
 #include "policies/awan/awan_score.h"
+#include "policies/images/image_locality.h"
 #include "policies/awan/model_reservation.h"
 #include "policies/awan/wide_reservation.h"
 #include "policies/bestfit/best_fit_score.h"
@@ -89,6 +90,9 @@ void RegisterBuiltins(PluginRegistry& r) {
   r.AddScorer("WideReservation", [](const PluginContext& ctx) -> StatusOr<std::unique_ptr<ScorePlugin>> {
     if (ctx.workload == nullptr) return FailedPrecondition("WideReservation needs the workload's pod list");
     return std::make_unique<WideReservation>(*ctx.workload);
+  });
+  r.AddScorer("ImageLocality", [](const PluginContext& ctx) -> StatusOr<std::unique_ptr<ScorePlugin>> {
+    return std::make_unique<ImageLocalityScore>(ctx.images);
   });
   r.AddScorer("RandomScore", Simple<RandomScore>());
   r.AddScorer("DotProductScore", Simple<DotProductScore>());

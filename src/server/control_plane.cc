@@ -2,9 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "core/residency.h"
@@ -38,6 +40,7 @@ std::string ManifestJson(const config::JobManifest& m, const std::string& tenant
   if (j.duration_s > 0) spec["duration_s"] = j.duration_s;
   if (m.time_limit_s > 0) spec["time_limit"] = std::to_string(m.time_limit_s);
   if (!m.workdir.empty()) spec["workdir"] = m.workdir;
+  if (!m.image.empty()) spec["image"] = m.image;
   return Json{{"apiVersion", "awan/v1"},
               {"kind", "Job"},
               {"metadata", {{"name", j.name}, {"tenant", tenant}}},
@@ -74,6 +77,7 @@ StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Create(std::unique_ptr<con
   AWAN_ASSIGN_OR_RETURN(cp->state_,
                         SchedulerState::Create(cp->fleet_->fleet, policies::BuiltinRegistry(), o.placement,
                                                std::move(order), SchedulerOptionsOf(o)));
+  AWAN_RETURN_IF_ERROR(cp->state_->PreferWarmNodes(&cp->images_));
   cp->snap_ = &cp->state_->snapshot();
   cp->sched_ = &cp->state_->scheduler();
   cp->sched_->set_ticks(&cp->stage_ticks_);
@@ -145,6 +149,7 @@ StatusOr<ControlPlane::Live*> ControlPlane::Enqueue(StoredJob row, bool recoveri
   l.env = std::move(m.env);
   l.time_limit_s = m.time_limit_s;
   l.workdir = std::move(m.workdir);
+  l.image = std::move(m.image);
   const int64_t now_s = clock_->NowMs() / 1000;
   residency_.push_back(res);
   l.index = sched_->AddJob(l.spec, t->second, recovering ? l.row.created_ms / 1000 : now_s, std::move(res));
@@ -214,6 +219,7 @@ TaskLaunch ControlPlane::LaunchOf(const Live& l, size_t k, const Placement& p) c
   t.mem_mib = l.spec.task.memory.value;
   t.tenant = l.row.tenant;
   t.workdir = l.workdir;
+  t.image = l.image;
   t.run = l.row.runs;
   t.time_limit_s = l.time_limit_s;
   const auto [uid, gid] = TaskIdentity(sched_->tenant(sched_->job(l.index).tenant));
@@ -558,8 +564,31 @@ Status ControlPlane::CollectEnds(int64_t now_s) {
 // One core cycle, and what it decided: runs it stopped (preemption) have their processes stopped and wait
 // again; runs it started are recorded as Running with their placement and audit entry, to be launched once
 // that is durable.
+bool ControlPlane::WarmImages::Warm(const PodSpec& pod, NodeIndex node) const {
+  const auto job = image_of.find(pod.name);
+  if (job == image_of.end()) return false;
+  const auto held = nodes.find(job->second);
+  return held != nodes.end() && node.value < held->second.size() && held->second[node.value] != 0;
+}
+
+void ControlPlane::RefreshImages() {
+  images_.image_of.clear();
+  for (const Live& l : live_)
+    if (l.row.state == JobState::kPending && !l.image.empty()) images_.image_of[l.row.id] = l.image;
+  std::map<std::string, std::vector<uint8_t>> nodes;
+  for (const auto& [job, image] : images_.image_of) {
+    std::vector<uint8_t>& held = nodes[image];
+    if (!held.empty()) continue;
+    held.resize(snap_->size());
+    for (uint32_t n = 0; n < snap_->size(); ++n)
+      held[n] = exec_->HasImage(fleet_->fleet.node(NodeIndex(n)).name, image) ? 1 : 0;
+  }
+  images_.nodes = std::move(nodes);
+}
+
 Status ControlPlane::Schedule(int64_t now_s) {
   const int64_t t0 = stage_ticks_.NowNanos();
+  RefreshImages();
   AWAN_RETURN_IF_ERROR(sched_->Cycle(now_s));
   ++stats_.cycles;
   stats_.cycle_seconds.push_back(static_cast<double>(stage_ticks_.NowNanos() - t0) / 1e9);
@@ -590,7 +619,9 @@ Status ControlPlane::LaunchStarted(int64_t now_s) {
     Live& l = live_[by_id_.at(sched_->job(r.job).spec->name)];
     if (l.row.state != JobState::kRunning || l.run_id != r.run_id) continue;
     for (size_t k = 0; k < r.tasks.size(); ++k) {
-      if (Status s = exec_->Launch(LaunchOf(l, k, r.tasks[k])); !s.ok()) {
+      const TaskLaunch t = LaunchOf(l, k, r.tasks[k]);
+      if (!t.image.empty()) ++(exec_->HasImage(t.node, t.image) ? stats_.image_launches_warm : stats_.image_launches_cold);
+      if (Status s = exec_->Launch(t); !s.ok()) {
         exec_->Kill(l.row.id);
         AWAN_RETURN_IF_ERROR(sched_->Cancel(r.job, now_s));
         Save(l, JobState::kFailed, "launch failed: " + s.message());
@@ -675,6 +706,35 @@ ControlPlaneStats ControlPlane::Counters() const {
   s.cycle_seconds.clear();
   s.stages = sched_->cycle_stats();
   return s;
+}
+
+bool ControlPlane::HasImage(const std::string& node, const std::string& image) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return exec_->HasImage(node, image);
+}
+
+Status ControlPlane::Prepull(const std::string& node, const std::string& image) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return exec_->Prepull(node, image);
+}
+
+std::vector<std::string> ControlPlane::NodesWithRoom(const std::string& accelerator, int gpus,
+                                                    const std::vector<std::string>& near) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::set<uint32_t> regions;
+  for (const std::string& name : near)
+    if (NodeIndex i; fleet_->fleet.FindNode(name, &i)) regions.insert(fleet_->fleet.region_of(i).value);
+  std::vector<std::string> out;
+  for (uint32_t n = 0; n < snap_->size(); ++n) {
+    const NodeState& s = snap_->node(NodeIndex(n));
+    const NodeSpec& spec = fleet_->fleet.node(NodeIndex(n));
+    if (s.unavailable || s.gpu_left_total < int64_t{gpus} * 1000) continue;
+    if (!regions.empty() && !regions.count(fleet_->fleet.region_of(NodeIndex(n)).value)) continue;
+    if (!accelerator.empty() && spec.model != fleet_->fleet.models().Find(accelerator)) continue;
+    out.push_back(spec.name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 std::vector<std::pair<std::string, int64_t>> ControlPlane::NodeFree() const {

@@ -63,6 +63,7 @@ inline constexpr int64_t kMaxLogChunk = 4 << 20;  // bytes of log one request re
 struct ControlPlaneStats {
   int64_t cycles = 0, decisions = 0, preemptions = 0, submitted = 0;
   int64_t store_errors = 0;  // failed durable writes (each retried at the next tick)
+  int64_t image_launches_warm = 0, image_launches_cold = 0;  // tasks with an image: was it on the node?
   std::vector<double>
       cycle_seconds;  // latencies of recent cycles (for the histogram), drained by TakeCycleSeconds
   CycleStats stages;  // the core cycle's time per named stage, cumulative
@@ -121,6 +122,13 @@ class ControlPlane {
   ControlPlaneStats Counters() const;  // the counters only (no latencies), now
   // The nodes with their free GPUs (milli) and whether they are up.
   std::vector<std::pair<std::string, int64_t>> NodeFree() const;
+  // Images on nodes, through the executor: whether `node` holds `image`; a background pull of it there.
+  bool HasImage(const std::string& node, const std::string& image) const;
+  Status Prepull(const std::string& node, const std::string& image);
+  // Up nodes of `accelerator` ("" = any) with at least `gpus` free now, in the regions of the `near` nodes
+  // (anywhere when empty), by name: where a service's next replica could land.
+  std::vector<std::string> NodesWithRoom(const std::string& accelerator, int gpus,
+                                         const std::vector<std::string>& near) const;
 
  private:
   struct Live {
@@ -133,6 +141,7 @@ class ControlPlane {
     uint32_t run_id = 0;
     int64_t time_limit_s = 0;
     std::string workdir;
+    std::string image;
   };
   ControlPlane() = default;
   // `parsed`: the row's manifest already parsed (by Submit); null: parse row.manifest (recovery).
@@ -178,6 +187,16 @@ class ControlPlane {
   std::atomic<bool> fenced_{false};
   std::map<std::string, int64_t> waiting_;  // tenant -> jobs in state Pending
   std::vector<RunStarted> to_launch_;  // started by the core, launched once their Running state is durable
+  // Which nodes hold the images of the jobs waiting for one (refreshed from the executor before each cycle):
+  // the view ImageLocality scores with.
+  class WarmImages final : public NodeImages {
+   public:
+    bool Warm(const PodSpec& pod, NodeIndex node) const override;
+    std::map<std::string, std::string> image_of;        // pending job id (its pods' name) -> image
+    std::map<std::string, std::vector<uint8_t>> nodes;  // image -> by node index: held
+  };
+  WarmImages images_;
+  void RefreshImages();
   std::unique_ptr<RateLimiter> submit_limit_, heavy_limit_;
 };
 

@@ -36,6 +36,9 @@ struct TaskLaunch {
   int64_t time_limit_s = 0;
   int run =
       0;  // which run of its job this is (1, 2, ...; 0 = unknown): files of an earlier run are not this one's
+  // An OCI image the command runs in, pulled to the node's own image store when it is not there yet ("" =
+  // the command runs on the node itself). Executors that cannot run images refuse the launch.
+  std::string image;
 };
 
 struct TaskExit {
@@ -66,6 +69,17 @@ class Executor {
   // After the adoptions: stops whatever a previous server left running that was not adopted (so that a job
   // requeued after a restart never runs twice). Returns how many tasks it stopped.
   virtual int ReapUnadopted() { return 0; }
+  // Images on nodes (for placement that prefers warm nodes, and pre-pulls). Whether `node`'s image store
+  // holds `image` now; and a pull of it there in the background (done when HasImage says so). Executors
+  // without images answer false and FailedPrecondition.
+  virtual bool HasImage(const std::string& node, const std::string& image) const {
+    (void)node, (void)image;
+    return false;
+  }
+  virtual Status Prepull(const std::string& node, const std::string& image) {
+    (void)node, (void)image;
+    return FailedPrecondition("this executor does not run images");
+  }
   // The captured output of one task ("" if none).
   virtual std::string Logs(const std::string& job_id, int task) const = 0;
   // A window of it: at most `max_bytes` from `offset` (a negative offset counts from the end, like tail -c).

@@ -25,6 +25,8 @@
 #include <sstream>
 #include <tuple>
 
+#include "config/job_manifest.h"
+
 extern char** environ;
 
 namespace awan::server {
@@ -42,8 +44,10 @@ struct InitArgs {
   int self_fd = -1;  // the server's own binary (O_PATH), when the command is kSelfCommand; else -1
   std::array<int, 6> keep_fds{};  // the six above, sorted (-1 for one not open)
   const char* workdir = nullptr;
-  bool rebind_workdir = false;               // the workdir is under /tmp, which the private /tmp hides
-  std::vector<const char*> workdir_parents;  // to create in the private /tmp before the bind
+  // Directories below /tmp, which the private /tmp hides (the working directory; a container task's image
+  // store): bound back at the same paths, after their parents are made in the private /tmp (parents first).
+  std::vector<const char*> rebinds;
+  std::vector<const char*> rebind_parents;
   const char* hostname = nullptr;
   std::vector<const char*> cgroup_procs;
   const char* tmp_options = nullptr;
@@ -104,26 +108,27 @@ void InitCloseInherited(const InitArgs& a) {
   }
 }
 
-// In the init, sandboxed: private mounts, its own /proc, a private /tmp (the working directory bound back if
-// it lies below /tmp), its node's hostname.
+// In the init, sandboxed: private mounts, its own /proc, a private /tmp (the working directory and a container
+// task's image store bound back if they lie below /tmp), its node's hostname.
 void InitSandbox(const InitArgs& a) {
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) InitFail(a, "making mounts private");
   if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0)
     InitFail(a, "mounting /proc");
-  // A detached copy of the working directory's mount, taken before the private /tmp hides its path.
-  int tree = -1;
-  if (a.rebind_workdir) {
-    tree = open_tree(AT_FDCWD, a.workdir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-    if (tree < 0) InitFail(a, "cloning the working directory's mount");
+  // Detached copies of the mounts to bind back, taken before the private /tmp hides their paths.
+  std::array<int, 4> trees{-1, -1, -1, -1};
+  const size_t n = std::min(a.rebinds.size(), trees.size());
+  for (size_t i = 0; i < n; ++i) {
+    trees[i] = open_tree(AT_FDCWD, a.rebinds[i], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (trees[i] < 0) InitFail(a, "cloning the mount of a directory below /tmp");
   }
   if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, a.tmp_options) != 0)
     InitFail(a, "mounting a private /tmp");
-  if (a.rebind_workdir) {
-    umask(022);
-    for (const char* d : a.workdir_parents) mkdir(d, 0755);  // empty, in the private /tmp
-    if (move_mount(tree, "", AT_FDCWD, a.workdir, MOVE_MOUNT_F_EMPTY_PATH) != 0)
-      InitFail(a, "binding the working directory");
-    close(tree);
+  if (n > 0) umask(022);
+  for (const char* d : a.rebind_parents) mkdir(d, 0755);  // empty, in the private /tmp
+  for (size_t i = 0; i < n; ++i) {
+    if (move_mount(trees[i], "", AT_FDCWD, a.rebinds[i], MOVE_MOUNT_F_EMPTY_PATH) != 0)
+      InitFail(a, "binding a directory below /tmp back");
+    close(trees[i]);
   }
   if (a.hostname) sethostname(a.hostname, strlen(a.hostname));
 }
@@ -686,15 +691,35 @@ Status LocalExecutor::Launch(const TaskLaunch& t) {
     running_.push_back(r);
     return Status::Ok();
   }
+  const bool container = !t.image.empty();
+  if (container) {
+    AWAN_RETURN_IF_ERROR(config::CheckImageReference(t.image));
+    if (geteuid() != 0 || !o_.sandbox) {
+      return FailedPrecondition("image " + t.image +
+                                ": running images needs awan serve as root with sandboxed tasks (the "
+                                "container runtime runs as root; the image runs as the tenant)");
+    }
+  }
   InitArgs a;
   a.sandbox = o_.sandbox && geteuid() == 0;
   AWAN_RETURN_IF_ERROR(SetIdentity(t, o_.allow_root, a));
   AWAN_ASSIGN_OR_RETURN(const std::string workdir, TaskWorkdir(t, a.drop, a.uid, a.gid));
   std::vector<std::string> env_strings = TaskEnvironment(t, workdir);
+  std::vector<std::string> args = t.command;
+  r.node = t.node;
+  if (container) {  // the runtime runs as root in the sandbox; the image's processes as the tenant (--user)
+    args = ContainerArgv(t, workdir, env_strings, a.drop ? a.uid : -1, a.drop ? a.gid : -1);
+    a.drop = false;
+    r.container = ContainerName(t.job_id, t.task);
+    const std::string dir = NodeImageDir(t.node);
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) return IoError("cannot create " + dir + ": " + ec.message());
+    chmod(dir.c_str(), 0700);
+  }
   std::vector<char*> envp, argv;
   for (std::string& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
-  std::vector<std::string> args = t.command;
   for (std::string& s : args) argv.push_back(s.data());
   argv.push_back(nullptr);
   a.argv = argv.data();
@@ -705,16 +730,23 @@ Status LocalExecutor::Launch(const TaskLaunch& t) {
     return s;
   }
   for (const std::string& p : procs) a.cgroup_procs.push_back(p.c_str());
-  // The private /tmp hides a working directory below /tmp: the init binds it back at the same path.
-  std::vector<std::string> parents;
-  if (a.sandbox && (workdir == "/tmp" || workdir.rfind("/tmp/", 0) == 0)) {
-    a.rebind_workdir = workdir != "/tmp";
-    for (fs::path p = fs::path(workdir); p != "/tmp" && p.has_parent_path() && p != p.parent_path();
+  // The private /tmp hides a working directory (or an image store) below /tmp: the init binds it back at the
+  // same path.
+  std::vector<std::string> rebinds, parents;
+  std::error_code ec;
+  const std::string images = container ? fs::absolute(NodeImageDir(t.node), ec).lexically_normal().string() : "";
+  for (const std::string& dir : {workdir, images}) {
+    if (!a.sandbox || dir.rfind("/tmp/", 0) != 0) continue;
+    rebinds.push_back(dir);
+    std::vector<std::string> up;
+    for (fs::path p = fs::path(dir); p != "/tmp" && p.has_parent_path() && p != p.parent_path();
          p = p.parent_path()) {
-      parents.insert(parents.begin(), p.string());
+      up.insert(up.begin(), p.string());
     }
-    for (const std::string& p : parents) a.workdir_parents.push_back(p.c_str());
+    parents.insert(parents.end(), up.begin(), up.end());
   }
+  for (const std::string& p : rebinds) a.rebinds.push_back(p.c_str());
+  for (const std::string& p : parents) a.rebind_parents.push_back(p.c_str());
   a.workdir = workdir.c_str();
   std::tie(a.cmdline_start, a.cmdline_end) = CmdlineRange();
   const std::string hostname = t.node;
@@ -728,6 +760,12 @@ Status LocalExecutor::Launch(const TaskLaunch& t) {
   int go[2] = {-1, -1};
   Status opened =
       OpenTaskFiles(LogPath(t.job_id, t.task), ExitPath(t.job_id, t.task), t.run, workdir, a, go, fds);
+  if (container && opened.ok()) {  // what the start will cost, first in its log (and for the service manager)
+    const std::string line =
+        HasImage(t.node, t.image) ? fmt::format("awan: image {} already present on node {}\n", t.image, t.node)
+                                  : fmt::format("awan: pulling image {} to node {}\n", t.image, t.node);
+    (void)!write(a.log_fd, line.data(), line.size());
+  }
   StatusOr<pid_t> pid = opened.ok() ? CloneInit(a) : StatusOr<pid_t>(opened);
   if (!pid.ok()) {
     close_all();
@@ -766,6 +804,7 @@ void LocalExecutor::Stop(Running& r, bool graceful) {
     }
   }
   KillCgroups(r.job_id, r.task);  // anything left, wherever it went
+  if (!r.container.empty()) RemoveContainer(r.node, r.container);  // its record in the node's store
   std::error_code ec;
   fs::remove(PidPath(r.job_id, r.task), ec);
 }
@@ -788,6 +827,7 @@ void LocalExecutor::CapLog(const Running& r) const {
 std::vector<TaskExit> LocalExecutor::Poll() {
   std::vector<TaskExit> out;
   const int64_t now = clock_->NowMs();
+  ReapPulls();
   for (size_t i = 0; i < running_.size();) {
     Running& r = running_[i];
     if (r.pid > 0) CapLog(r);
@@ -820,6 +860,7 @@ std::vector<TaskExit> LocalExecutor::Poll() {
     if (ended) {
       r.pid = -1;
       KillCgroups(r.job_id, r.task);
+      if (!r.container.empty() && code != 0) RemoveContainer(r.node, r.container);  // killed: no --rm ran
       CapLog(r);  // what it wrote since the last look
       std::error_code ec;
       fs::remove(PidPath(r.job_id, r.task), ec);
@@ -841,6 +882,8 @@ Executor::Adoption LocalExecutor::Adopt(const TaskLaunch& t, int64_t started_ms)
   Running r{t.job_id, t.task, -1, 0, false};
   r.run = t.run;
   r.adopted = true;
+  r.node = t.node;
+  if (!t.image.empty()) r.container = ContainerName(t.job_id, t.task);
   const int64_t limit_s = WallLimitS(t);
   if (limit_s > 0) r.ends_ms = started_ms + limit_s * 1000;
   if (t.command.empty()) {  // a placeholder "runs" on the clock alone

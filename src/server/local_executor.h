@@ -59,6 +59,13 @@ struct LocalExecutorOptions {
   // were) down to half the cap. Checked at every Poll, so a task writing faster than the tick can overshoot
   // by what it writes in one tick. Init refuses a state directory whose filesystem cannot punch holes.
   int64_t max_log_bytes = int64_t{64} << 20;
+  // Tasks with an image (TaskLaunch::image) run in a container: `container_runtime` (podman, with runc as its
+  // OCI runtime) is started as root inside the task's sandbox and runs the image as the tenant's uid, with
+  // every capability dropped, no_new_privs, a read-only root, a private /tmp, the task's limits and its
+  // working directory bound at the same path, on the host's network. Each node has its own image store
+  // below <state_dir>/images/<node> (its own pulls, its own cache: what a real node's containers/storage
+  // is). An image from a registry on 127.0.0.1 or localhost is pulled over plain HTTP; any other over TLS.
+  std::string container_runtime = "podman";
 };
 
 class LocalExecutor final : public Executor {
@@ -79,6 +86,8 @@ class LocalExecutor final : public Executor {
   // reports one whose init recorded its exit code while no server watched.
   Adoption Adopt(const TaskLaunch& t, int64_t started_ms) override;
   int ReapUnadopted() override { return ReapOrphans(); }
+  bool HasImage(const std::string& node, const std::string& image) const override;
+  Status Prepull(const std::string& node, const std::string& image) override;
   bool cgroups_enabled() const { return cgroups_; }
   // Stops every task a previous server on this state directory left running that was not adopted: kills the
   // init recorded in <logs>/<job>/<task>.pid and every process in the task's cgroups. Returns how many it
@@ -90,6 +99,16 @@ class LocalExecutor final : public Executor {
   Status PrepareLog(const TaskLaunch& t) const;
   StatusOr<std::string> TaskWorkdir(const TaskLaunch& t, bool drop, int64_t uid, int64_t gid) const;
   std::vector<std::string> TaskEnvironment(const TaskLaunch& t, const std::string& workdir) const;
+  // Containers: the runtime's global arguments for a node's image store; the argv that runs `t` in its image
+  // (environment values stay in the runtime's environment: only their names are arguments); the container's
+  // name; a detached `rm -f` of it after a kill.
+  std::vector<std::string> RuntimeArgs(const std::string& node) const;
+  std::vector<std::string> ContainerArgv(const TaskLaunch& t, const std::string& workdir,
+                                         const std::vector<std::string>& env, int64_t uid, int64_t gid) const;
+  std::string ContainerName(const std::string& job_id, int task) const;
+  void RemoveContainer(const std::string& node, const std::string& name);
+  void ReapPulls();  // the background pulls and removals that ended
+  std::string NodeImageDir(const std::string& node) const;
 
   struct Running {
     std::string job_id;
@@ -100,6 +119,12 @@ class LocalExecutor final : public Executor {
     bool adopted = false;  // started by a previous server: not our child (polled, not waited for)
     int ended_code = -1;   // >= 0: it ended while no server watched; reported at the next Poll
     int run = 0;           // TaskLaunch::run
+    std::string node = "";  // TaskLaunch::node, and the container's name when it runs an image
+    std::string container = "";
+  };
+  struct Pull {  // a pre-pull in the background
+    std::string node, image;
+    pid_t pid = -1;
   };
   std::string ExitPath(const std::string& job_id, int task) const;
   std::string JobLogDir(const std::string& job_id) const;
@@ -125,6 +150,7 @@ class LocalExecutor final : public Executor {
   bool pids_cgroup_ = false, devices_cgroup_ = false;
   Clock* clock_;
   std::vector<Running> running_;
+  std::vector<Pull> pulls_;
 };
 
 }  // namespace awan::server

@@ -1,10 +1,16 @@
 #include "server/services.h"
 
+#include <arpa/inet.h>
 #include <fmt/format.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <random>
 #include <thread>
 
@@ -68,6 +74,24 @@ bool Refuse(HttpResponse& res, int code, const std::string& message, const char*
 
 bool Terminal(const std::string& state) {
   return state == "Succeeded" || state == "Failed" || state == "Cancelled" || state == "TimedOut";
+}
+
+// Where a replica image (scripts/replica-image.sh) carries this binary.
+constexpr const char* kImageAwan = "/usr/local/bin/awan";
+
+// A port free on 127.0.0.1 now, for a replica command of one's own ("{port}"): the kernel's pick for port 0.
+StatusOr<int> FreeLoopbackPort() {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return IoError(std::string("socket: ") + std::strerror(errno));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+                  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0;
+  close(fd);
+  if (!ok) return IoError(std::string("cannot find a free port: ") + std::strerror(errno));
+  return static_cast<int>(ntohs(a.sin_port));
 }
 
 // The port `awan replica` printed ("serving NAME on 127.0.0.1:PORT"), 0 if not yet.
@@ -183,7 +207,10 @@ Status ServiceManager::Recover() {
         r.job_id = j.id;
         const Json manifest = Json::parse(j.manifest, nullptr, false);
         if (manifest.is_object() && manifest.contains("spec") && manifest["spec"].contains("env"))
+        {
           r.api_key = manifest["spec"]["env"].value("VLLM_API_KEY", "");
+          r.port = std::atoi(manifest["spec"]["env"].value("REPLICA_PORT", "0").c_str());
+        }
         r.created_wall_ms = clock_.NowMs();
         s->replicas.push_back(r);
         try {
@@ -289,6 +316,12 @@ Json ServiceManager::ServiceJson(const Service& s, bool detail) const {
               {"requests", s.requests},
               {"refused", s.refused},
               {"failed", s.failed}};
+  if (!s.m.image.empty()) {
+    out["image"] = {{"name", s.m.image},
+                    {"starts_on_warm_node", s.warm_starts},
+                    {"starts_that_pulled", s.cold_image_starts},
+                    {"prepull", s.m.prepull}};
+  }
   out["slo_attainment_pct"] = s.requests > 0
                                   ? Json(100.0 * static_cast<double>(s.met) / static_cast<double>(s.requests))
                                   : Json(nullptr);
@@ -304,7 +337,8 @@ Json ServiceManager::ServiceJson(const Service& s, bool detail) const {
                     {"devices", r.devices},
                     {"port", r.port},
                     {"in_flight", r.in_flight},
-                    {"cold_start_ms", r.ready_after_ms}});
+                    {"cold_start_ms", r.ready_after_ms},
+                    {"image", r.warm < 0 ? "" : r.warm ? "warm" : "pulled"}});
   }
   out["replica_list"] = reps;
   Json decisions = Json::array();
@@ -331,9 +365,14 @@ void ServiceManager::RefreshReplica(Service& s, Replica& r) {
       r.devices = p[0].value("devices", "");
     }
   }
-  if (r.port == 0) {
+  if (r.port == 0 || (r.warm < 0 && !s.m.image.empty())) {
     auto log = plane_.Logs(system_, r.job_id, 0, 0, 0, 4096);
-    if (log.ok()) r.port = PortFromLog(log->data);
+    if (log.ok() && r.port == 0) r.port = PortFromLog(log->data);
+    if (log.ok() && r.warm < 0 && !s.m.image.empty()) {  // the executor's first line says (local_executor.h)
+      if (log->data.find("already present on node") != std::string::npos) r.warm = 1;
+      if (log->data.find("awan: pulling image") != std::string::npos) r.warm = 0;
+      if (r.warm >= 0) ++(r.warm ? s.warm_starts : s.cold_image_starts);
+    }
   }
   if (r.port != 0 && !r.ready) {
     httplib::Client c("127.0.0.1", r.port);
@@ -342,6 +381,7 @@ void ServiceManager::RefreshReplica(Service& s, Replica& r) {
     auto h = c.Get("/health", {{"Authorization", "Bearer " + r.api_key}});
     if (h && h->status == 200) {
       r.ready = true;
+      s.crashes = 0;
       r.ready_after_ms =
           static_cast<int64_t>(static_cast<double>(clock_.NowMs() - r.created_wall_ms) * s.m.time_scale);
       s.cold_starts_ms.push_back(r.ready_after_ms);
@@ -355,7 +395,7 @@ Status ServiceManager::AddReplica(Service& s) {
   const ReplicaShape& sh = s.m.spec.shapes[static_cast<size_t>(k)];
   const ServedModel& model = s.m.model;
   const double fraction = sh.gpu_milli.value < 1000 ? static_cast<double>(sh.gpu_milli.value) / 1000 : 1.0;
-  std::vector<std::string> cmd = {kSelfCommand,
+  std::vector<std::string> cmd = {s.m.image.empty() ? kSelfCommand : kImageAwan,
                                   "replica",
                                   "--listen",
                                   "127.0.0.1:0",
@@ -383,6 +423,15 @@ Status ServiceManager::AddReplica(Service& s) {
                                   std::to_string(s.m.spec.slo.tpot_ms),
                                   "--time-scale",
                                   Num(s.m.time_scale)};
+  int port = 0;  // 0: the stand-in picks its own and prints it; a command of one's own is given one
+  if (!s.m.command.empty()) {
+    AWAN_ASSIGN_OR_RETURN(port, FreeLoopbackPort());
+    cmd.clear();
+    for (std::string a : s.m.command) {
+      for (size_t at; (at = a.find("{port}")) != std::string::npos;) a.replace(at, 6, std::to_string(port));
+      cmd.push_back(a);
+    }
+  }
   Json spec = {{"tasks", 1},
                {"gpus", fraction < 1 ? Json(fraction) : Json(std::max(1, sh.gpus))},
                {"accelerator", sh.accelerator},
@@ -395,6 +444,8 @@ Status ServiceManager::AddReplica(Service& s) {
   std::string api_key;
   for (int i = 0; i < 4; ++i) api_key += fmt::format("{:016x}", (uint64_t{rd()} << 32) | rd());
   spec["env"] = {{"VLLM_API_KEY", api_key}};
+  if (port != 0) spec["env"]["REPLICA_PORT"] = std::to_string(port);
+  if (!s.m.image.empty()) spec["image"] = s.m.image;
   const std::string name = fmt::format("svc-{}-r{}", s.name, s.next_replica++);
   const Json manifest = {{"apiVersion", "awan/v1"},
                          {"kind", "Job"},
@@ -404,31 +455,71 @@ Status ServiceManager::AddReplica(Service& s) {
   Replica r;
   r.job_id = job.id;
   r.api_key = api_key;
+  r.port = port;
   r.created_wall_ms = clock_.NowMs();
   s.replicas.push_back(r);
   return Status::Ok();
 }
 
-void ServiceManager::TickService(Service& s) {
-  for (Replica& r : s.replicas)
-    if (!Terminal(r.state)) RefreshReplica(s, r);
-  // Replicas that ended (failed, cancelled by someone) are forgotten; drained ones give their GPUs back.
+// Pre-pulls: the service's image onto the nodes its next replicas would land on (up nodes of its shape with
+// room, at most max_replicas of them), a few seconds apart; the placement then prefers them (ImageLocality).
+void ServiceManager::Prepull(Service& s) {
+  if (s.m.image.empty() || !s.m.prepull || clock_.NowMs() < s.next_prepull_wall_ms) return;
+  s.next_prepull_wall_ms = clock_.NowMs() + 5000;
+  std::vector<std::string> near;  // its replicas' regions: where the placement put it for its users and data
+  for (const Replica& r : s.replicas)
+    if (!r.node.empty()) near.push_back(r.node);
+  if (near.empty()) return;  // nothing placed yet: the first replica shows where
+  const ReplicaShape& sh = s.m.spec.shapes[static_cast<size_t>(s.signals->capacity_shape())];
+  int held = 0;
+  for (const std::string& node : plane_.NodesWithRoom(sh.accelerator, std::max(1, sh.gpus), near)) {
+    if (held >= s.m.spec.max_replicas) break;
+    ++held;
+    if (plane_.HasImage(node, s.m.image)) continue;
+    if (Status st = plane_.Prepull(node, s.m.image); !st.ok()) {
+      s.m.prepull = false;  // this executor cannot: stop asking
+      break;
+    }
+  }
+}
+
+// Replicas that ended (failed, cancelled by someone) are forgotten; drained ones give their GPUs back. A
+// replica that failed before it was ever ready holds the next start back, longer after each (1 s, 2 s, ...
+// up to 64 s, as Kubernetes' CrashLoopBackOff does): a broken image or command does not spin.
+void ServiceManager::ForgetEnded(Service& s) {
   std::vector<Replica> keep;
   std::vector<int> gone;
   for (Replica& r : s.replicas) {
     if (r.draining && r.in_flight == 0 && !Terminal(r.state))
       (void)plane_.Cancel(system_, r.job_id), r.state = "Cancelled";
-    if (Terminal(r.state)) {
-      gone.push_back(r.port);
+    if (!Terminal(r.state)) {
+      keep.push_back(r);
       continue;
     }
-    keep.push_back(r);
+    gone.push_back(r.port);
+    if (r.state != "Failed" || r.draining) continue;
+    const int64_t wait_ms = int64_t{1000} << std::min(s.crashes++, 6);
+    s.hold_starts_until_wall_ms = clock_.NowMs() + wait_ms;
+    Decision d;
+    d.at_ms = ServiceNowMs(s);
+    d.from = d.to = static_cast<int>(s.replicas.size());
+    d.why = fmt::format("replica {} failed{} (awan logs {}); the next start waits {} s", r.job_id,
+                        r.ready ? "" : " before it was ready", r.job_id, wait_ms / 1000);
+    s.decisions.push_back(d);
+    if (s.decisions.size() > kDecisionsKept) s.decisions.pop_front();
   }
   s.replicas = std::move(keep);
   if (!gone.empty()) {  // their kept-alive connections go too (a later replica may bind the same port)
     std::lock_guard<std::mutex> pl(pool_mu_);
     for (int port : gone) idle_.erase(port);
   }
+}
+
+void ServiceManager::TickService(Service& s) {
+  Prepull(s);
+  for (Replica& r : s.replicas)
+    if (!Terminal(r.state)) RefreshReplica(s, r);
+  ForgetEnded(s);
   const int64_t now = ServiceNowMs(s);
   if (now >= s.next_sample_ms) {
     double in_flight = s.waiting;
@@ -455,7 +546,7 @@ void ServiceManager::TickService(Service& s) {
   }
   const ScaleBounds b = s.signals->Bounds(cold + o_.sample_ms);
   const int desired = s.scaler->Decide(now, current, b);
-  if (desired == current) return;
+  if (desired == current || (desired > current && clock_.NowMs() < s.hold_starts_until_wall_ms)) return;
   Decision d;
   d.at_ms = now, d.from = current, d.to = desired;
   int in_flight = s.waiting;
@@ -722,6 +813,9 @@ std::string ServiceManager::RenderMetrics(const Principal& who) const {
     out += fmt::format("awan_service_slo_met_total{{{}}} {}\n", label, s->met);
     out += fmt::format("awan_service_replicas{{{},state=\"ready\"}} {}\n", label, ready);
     out += fmt::format("awan_service_replicas{{{},state=\"all\"}} {}\n", label, s->replicas.size());
+    out += fmt::format("awan_service_replica_starts_total{{{},image=\"warm\"}} {}\n", label, s->warm_starts);
+    out += fmt::format("awan_service_replica_starts_total{{{},image=\"pulled\"}} {}\n", label,
+                       s->cold_image_starts);
     out += s->ttft->Render("awan_service_ttft_seconds",
                            "Time to first token through the gateway (model time).", label);
     out += s->tpot->Render("awan_service_tpot_seconds",

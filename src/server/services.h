@@ -98,6 +98,7 @@ class ServiceManager {
     int64_t outstanding_tokens = 0;
     int64_t ready_after_ms = -1;  // service time from creation to ready (cold start)
     std::string node, devices;
+    int warm = -1;  // its image: -1 unknown (or none), 0 pulled at start, 1 already on the node
   };
   struct Decision {
     int64_t at_ms = 0;  // service time
@@ -119,6 +120,10 @@ class ServiceManager {
     std::deque<Decision> decisions;
     int64_t requests = 0, met = 0, refused = 0, failed = 0;
     std::vector<int64_t> cold_starts_ms;
+    int64_t warm_starts = 0, cold_image_starts = 0;  // replica starts whose image was on the node, or pulled
+    int64_t next_prepull_wall_ms = 0;
+    int crashes = 0;                       // replicas failed in a row (reset when one is ready)
+    int64_t hold_starts_until_wall_ms = 0;  // the back-off after a failed replica
     std::unique_ptr<Histogram> ttft, tpot;
     bool deleting = false;
   };
@@ -131,6 +136,8 @@ class ServiceManager {
   void TickService(Service& s);
   void RefreshReplica(Service& s, Replica& r);
   Status AddReplica(Service& s);
+  void Prepull(Service& s);
+  void ForgetEnded(Service& s);
   void Proxy(const std::string& key, const std::string& job, int port, const std::string& api_key,
              const std::string& body, bool chat, bool sse, int64_t prompt_tokens, int64_t output_tokens,
              const std::shared_ptr<ResponseStream>& out);

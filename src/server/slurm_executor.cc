@@ -186,6 +186,8 @@ Status WriteScript(const std::string& path, const TaskLaunch& t) {
 Status SlurmExecutor::Launch(const TaskLaunch& t) {
   // As Slurm does for its own users: the job runs as its tenant's Unix user (sbatch --uid/--gid, which only
   // root may pass, and only for a user the cluster knows).
+  if (!t.image.empty())  // Slurm's own container support (OCI bundles through scrun) is not wired in yet
+    return FailedPrecondition("image " + t.image + ": the slurm executor does not run images yet");
   const bool as_tenant = AsTenant(t);
   AWAN_RETURN_IF_ERROR(PrepareJobDirs(dir_, t, as_tenant));
   const std::string job_dir = dir_ + "/" + t.job_id, out_dir = job_dir + "/out";
