@@ -11,6 +11,7 @@
 #include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -81,8 +82,12 @@ std::string LocalExecutor::NodeImageDir(const std::string& node) const {
 }
 
 std::vector<std::string> LocalExecutor::RuntimeArgs(const std::string& node) const {
+  // The run root holds sockets, so the runtime wants its path short (at most 50 characters): below /run, by
+  // this executor's instance and a hash of the node's name.
+  const std::string run = fmt::format("/run/awan/{}/{:08x}", cgroup_instance_.substr(0, 8),
+                                      std::hash<std::string>{}(node) & 0xffffffffu);
   const std::string dir = NodeImageDir(node);
-  return {o_.container_runtime, "--root",       dir + "/storage", "--runroot", dir + "/run",
+  return {o_.container_runtime, "--root",       dir + "/storage", "--runroot", run,
           "--cgroup-manager",   "cgroupfs",     "--events-backend", "none",    "--runtime",
           "runc"};
 }

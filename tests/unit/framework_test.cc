@@ -6,9 +6,11 @@
 
 #include "common/tick_source.h"
 #include "core/registry.h"
+#include "core/scheduler_state.h"
 #include "policies/builtin.h"
 #include "policies/fit/device_selectors.h"
 #include "policies/fit/fit_filters.h"
+#include "policies/ordering/orderings.h"
 #include "test_util.h"
 
 namespace awan {
@@ -302,6 +304,50 @@ TEST(Registry, ProfileExpressionsBuildInlineProfiles) {
   EXPECT_TRUE(r.BuildProfile("BestFitScore*3@best", PluginContext{&f, nullptr}).ok());
   EXPECT_EQ(r.BuildProfile("NoSuchScore*3", PluginContext{&f, nullptr}).status().code(),
             StatusCode::kNotFound);
+}
+
+// ImageLocality: with a view of which nodes hold a pod's image, every built-in profile puts the pod on a node
+// that holds it (whatever it would have chosen otherwise); pods without an image in the view are placed as
+// before.
+class FakeImages final : public NodeImages {
+ public:
+  bool Warm(const PodSpec& pod, NodeIndex node) const override {
+    return pod.name == "replica" && node.value == warm_node;
+  }
+  uint32_t warm_node = 0;
+};
+
+TEST(ImageLocality, EveryProfilePrefersANodeThatHoldsTheImage) {
+  Fleet f;
+  for (int i = 0; i < 6; ++i) AddNode(f, "n" + std::to_string(i), 64000, 512000, 8);
+  for (const std::string name : {"awan", "bestfit", "k8s", "packing", "clustering", "dotprod", "fgd"}) {
+    auto order = policies::MakeQueueOrder("fifo");
+    ASSERT_TRUE(order.ok());
+    auto st = SchedulerState::Create(f, policies::BuiltinRegistry(), name, std::move(*order), SchedulerOptions{});
+    ASSERT_TRUE(st.ok()) << name << ": " << st.status().ToString();
+    Rng rng(7);
+    const CycleContext ctx{&rng, {}, nullptr, {}, false, {}, {}};
+    auto cold = (*st)->framework().Schedule(Pod("replica", 1000, 1000, 2, 1000, f), (*st)->snapshot(), ctx);
+    ASSERT_TRUE(cold.ok() && cold->placed) << name;
+    FakeImages images;
+    images.warm_node = (cold->placement.node.value + 3) % 6;  // not where it would go
+    ASSERT_TRUE((*st)->PreferWarmNodes(&images).ok());
+    Rng rng2(7);
+    const CycleContext ctx2{&rng2, {}, nullptr, {}, false, {}, {}};
+    auto warm = (*st)->framework().Schedule(Pod("replica", 1000, 1000, 2, 1000, f), (*st)->snapshot(), ctx2);
+    ASSERT_TRUE(warm.ok() && warm->placed) << name;
+    EXPECT_EQ(warm->placement.node.value, images.warm_node) << name;
+    Rng rng3(7);
+    const CycleContext ctx3{&rng3, {}, nullptr, {}, false, {}, {}};
+    auto other = (*st)->framework().Schedule(Pod("other", 1000, 1000, 2, 1000, f), (*st)->snapshot(), ctx3);
+    Rng rng4(7);
+    const CycleContext ctx4{&rng4, {}, nullptr, {}, false, {}, {}};
+    ASSERT_TRUE((*st)->PreferWarmNodes(nullptr).ok());
+    auto other_before =
+        (*st)->framework().Schedule(Pod("other", 1000, 1000, 2, 1000, f), (*st)->snapshot(), ctx4);
+    ASSERT_TRUE(other.ok() && other_before.ok());
+    EXPECT_EQ(other->placement.node.value, other_before->placement.node.value) << name;
+  }
 }
 
 }  // namespace

@@ -52,6 +52,12 @@ TEST(JobManifest, BadInputIsAClearError) {
   const std::string good =
       "apiVersion: awan/v1\nkind: Job\nmetadata: {name: x}\nspec: {gpus: 1, duration_s: 60}\n";
   ASSERT_TRUE(ParseJobManifest(good, "m.yaml", f->fleet).ok());
+  auto imaged = ParseJobManifest(
+      "apiVersion: awan/v1\nkind: Job\nmetadata: {name: x}\nspec: {gpus: 1, command: [a], image: "
+      "127.0.0.1:5000/awan/replica:abc}\n",
+      "m.yaml", f->fleet);
+  ASSERT_TRUE(imaged.ok()) << imaged.status().ToString();
+  EXPECT_EQ(imaged->image, "127.0.0.1:5000/awan/replica:abc");
   struct Case {
     std::string text, expect;
   };
@@ -77,6 +83,14 @@ TEST(JobManifest, BadInputIsAClearError) {
       {"apiVersion: awan/v1\nkind: Job\nmetadata: {name: x}\nspec: {gpus: 1, duration_s: 6, colour: red}\n",
        "unknown key 'colour'"},
       {"apiVersion: awan/v1\nkind: Job\nmetadata: {name: x\nspec: {", "not valid YAML"},
+      {"apiVersion: awan/v1\nkind: Job\nmetadata: {name: x}\nspec: {gpus: 1, command: [a], image: "
+       "'--privileged'}\n",
+       "spec image: a reference like"},
+      {"apiVersion: awan/v1\nkind: Job\nmetadata: {name: x}\nspec: {gpus: 1, command: [a], image: "
+       "'r/../../x'}\n",
+       "spec image: a reference like"},
+      {"apiVersion: awan/v1\nkind: Job\nmetadata: {name: x}\nspec: {gpus: 1, duration_s: 6, image: r/x}\n",
+       "needs a command"},
       {"[1, 2]", "a manifest is a mapping"},
       {std::string(kMaxManifestBytes + 1, ' '), "more than the"},
   };

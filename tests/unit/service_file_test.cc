@@ -135,6 +135,20 @@ TEST(ServiceManifest, TheShippedChatServiceReadsAndMistakesAreRefused) {
   refused("{min: 1, max: 4}", "{min: 5, max: 4}", "above max");
   refused("router: awan", "routr: awan", "routr");
   refused("gpus: 1}", "gpus: 0.1}", "cannot hold");
+  refused("router: awan", "router: awan\n  image: '-v/:/host'", "spec image: a reference like");
+  refused("router: awan", "router: awan\n  command: [vllm, serve]", "{port}");
+  refused("router: awan", "router: awan\n  prepull: maybe", "expected true or false");
+  // An engine of one's own in an image: the port awan gives it goes where {port} is.
+  std::string own = text;
+  own.replace(own.find("router: awan"), 12,
+              "router: awan\n  image: registry.example:5000/vllm/vllm-openai:v0.6\n  prepull: false\n"
+              "  command: [vllm, serve, meta-llama/Llama-3.1-8B, --port, '{port}']");
+  auto m2 = ParseServiceManifest(own, "svc.yaml", fleet->fleet);
+  ASSERT_TRUE(m2.ok()) << m2.status().ToString();
+  EXPECT_EQ(m2->image, "registry.example:5000/vllm/vllm-openai:v0.6");
+  EXPECT_FALSE(m2->prepull);
+  ASSERT_EQ(m2->command.size(), 5u);
+  EXPECT_EQ(m2->command[4], "{port}");
 }
 
 }  // namespace
