@@ -52,9 +52,12 @@ std::string StoredName(const std::string& image) {
 }
 
 // Starts argv in the background with its output to `log` (/dev/null when empty); -1 if it could not start.
+// In a mount namespace of its own (util-linux's unshare): the mounts the runtime makes on its store stay
+// there and go with it, instead of piling up in the server's.
 pid_t SpawnDetached(const std::vector<std::string>& args, const std::string& log) {
   std::vector<char*> argv;
-  std::vector<std::string> copy = args;
+  std::vector<std::string> copy = {"unshare", "--mount", "--propagation", "private"};
+  copy.insert(copy.end(), args.begin(), args.end());
   for (std::string& s : copy) argv.push_back(s.data());
   argv.push_back(nullptr);
   posix_spawn_file_actions_t fa;
