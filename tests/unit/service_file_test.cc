@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 
@@ -120,6 +121,16 @@ TEST(ServiceManifest, TheShippedChatServiceReadsAndMistakesAreRefused) {
   EXPECT_EQ(m->autoscaler, "awan");
   EXPECT_EQ(m->time_scale, 1);
   EXPECT_EQ(ManifestKind(text), "Service");
+  int shipped = 0;  // every shipped Service manifest reads (the vLLM one too)
+  for (const auto& e : std::filesystem::directory_iterator(std::string(AWAN_SOURCE_DIR) + "/examples/services")) {
+    std::ifstream f(e.path());
+    const std::string t((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    if (ManifestKind(t) != "Service") continue;
+    ++shipped;
+    auto sm = ParseServiceManifest(t, e.path().string(), fleet->fleet);
+    EXPECT_TRUE(sm.ok()) << e.path() << ": " << sm.status().ToString();
+  }
+  EXPECT_GE(shipped, 3);
   auto refused = [&](const std::string& from, const std::string& to, const std::string& words) {
     std::string t = text;
     const size_t at = t.find(from);
