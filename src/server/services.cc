@@ -338,7 +338,11 @@ Json ServiceManager::ServiceJson(const Service& s, bool detail) const {
                     {"port", r.port},
                     {"in_flight", r.in_flight},
                     {"cold_start_ms", r.ready_after_ms},
-                    {"image", r.warm < 0 ? "" : r.warm ? "warm" : "pulled"}});
+                    {"image", r.warm < 0 ? "" : r.warm ? "warm" : "pulled"},
+                    {"engine",
+                     {{"requests_running", r.engine_running},
+                      {"requests_waiting", r.engine_waiting},
+                      {"kv_cache_usage", r.kv_usage}}}});
   }
   out["replica_list"] = reps;
   Json decisions = Json::array();
@@ -374,18 +378,57 @@ void ServiceManager::RefreshReplica(Service& s, Replica& r) {
       if (r.warm >= 0) ++(r.warm ? s.warm_starts : s.cold_image_starts);
     }
   }
-  if (r.port != 0 && !r.ready) {
-    httplib::Client c("127.0.0.1", r.port);
+}
+
+// A replica's engine metrics (vLLM's names): the value of the first sample of `name`, -1 if absent.
+double MetricValue(const std::string& text, const std::string& name) {
+  for (size_t at = text.find(name); at != std::string::npos; at = text.find(name, at + 1)) {
+    if (at > 0 && text[at - 1] != '\n') continue;  // a sample line starts with it (not # HELP or # TYPE)
+    const size_t end = text.find('\n', at);
+    const std::string line = text.substr(at, end == std::string::npos ? std::string::npos : end - at);
+    try {
+      return std::stod(line.substr(line.rfind(' ') + 1));
+    } catch (...) {
+      return -1;
+    }
+  }
+  return -1;
+}
+
+// Without the manager's lock (a replica may take its time to answer): readiness of the replicas not yet
+// ready (GET /health), and the engine's own view of its load from the ready ones (GET /metrics, once per
+// sample period): requests running and waiting in the engine, whoever sent them, and its KV cache usage.
+void ServiceManager::RunProbes(std::vector<Probe>& probes) const {
+  for (Probe& p : probes) {
+    httplib::Client c("127.0.0.1", p.port);
     c.set_connection_timeout(0, 200000);
     c.set_read_timeout(0, 500000);
-    auto h = c.Get("/health", {{"Authorization", "Bearer " + r.api_key}});
-    if (h && h->status == 200) {
+    auto h = c.Get(p.health ? "/health" : "/metrics", {{"Authorization", "Bearer " + p.api_key}});
+    p.at_wall_ms = clock_.NowMs();
+    p.ok = h && h->status == 200;
+    if (!p.ok || p.health) continue;
+    p.running = MetricValue(h->body, "vllm:num_requests_running");
+    p.waiting = MetricValue(h->body, "vllm:num_requests_waiting");
+    p.kv_usage = MetricValue(h->body, "vllm:gpu_cache_usage_perc");
+  }
+}
+
+void ServiceManager::ApplyProbe(const Probe& p) {
+  auto it = services_.find(p.service);
+  if (it == services_.end() || !p.ok) return;
+  Service& s = *it->second;
+  for (Replica& r : s.replicas) {
+    if (r.job_id != p.job || r.port != p.port) continue;
+    if (p.health && !r.ready) {
       r.ready = true;
       s.crashes = 0;
       r.ready_after_ms =
-          static_cast<int64_t>(static_cast<double>(clock_.NowMs() - r.created_wall_ms) * s.m.time_scale);
+          static_cast<int64_t>(static_cast<double>(p.at_wall_ms - r.created_wall_ms) * s.m.time_scale);
       s.cold_starts_ms.push_back(r.ready_after_ms);
       ready_cv_.notify_all();
+    } else if (!p.health) {
+      r.engine_running = p.running, r.engine_waiting = p.waiting, r.kv_usage = p.kv_usage;
+      r.scraped_wall_ms = p.at_wall_ms;
     }
   }
 }
@@ -517,15 +560,20 @@ void ServiceManager::ForgetEnded(Service& s) {
 
 void ServiceManager::TickService(Service& s) {
   Prepull(s);
-  for (Replica& r : s.replicas)
-    if (!Terminal(r.state)) RefreshReplica(s, r);
   ForgetEnded(s);
   const int64_t now = ServiceNowMs(s);
   if (now >= s.next_sample_ms) {
+    // Requests in flight: the gateway's count per replica, or the engine's own (running + waiting, from its
+    // metrics) when that is higher and fresh: requests that reached it some other way load it too.
     double in_flight = s.waiting;
     int ready = 0;
+    const int64_t fresh_wall_ms =
+        clock_.NowMs() - static_cast<int64_t>(3.0 * static_cast<double>(o_.sample_ms) / s.m.time_scale);
     for (const Replica& r : s.replicas) {
-      in_flight += r.in_flight;
+      double load = r.in_flight;
+      if (r.scraped_wall_ms >= fresh_wall_ms && r.engine_running >= 0 && r.engine_waiting >= 0)
+        load = std::max(load, r.engine_running + r.engine_waiting);
+      in_flight += load;
       ready += r.ready && !r.draining;
     }
     const double secs = s.next_sample_ms == 0
@@ -583,7 +631,25 @@ void ServiceManager::Stop() {
 }
 
 void ServiceManager::Tick() {
+  std::vector<Probe> probes;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    const int64_t wall = clock_.NowMs();
+    const int64_t scrape_ms = std::max<int64_t>(100, o_.sample_ms);
+    for (auto& [key, s] : services_) {
+      for (Replica& r : s->replicas) {
+        if (Terminal(r.state)) continue;
+        RefreshReplica(*s, r);
+        if (r.port == 0 || r.state != "Running") continue;
+        const bool scrape = r.ready && wall - r.scraped_wall_ms >= static_cast<int64_t>(
+                                                                     static_cast<double>(scrape_ms) / s->m.time_scale);
+        if (!r.ready || scrape) probes.push_back({key, r.job_id, r.api_key, r.port, !r.ready});
+      }
+    }
+  }
+  RunProbes(probes);
   std::lock_guard<std::mutex> l(mu_);
+  for (const Probe& p : probes) ApplyProbe(p);
   for (auto& [key, s] : services_) TickService(*s);
 }
 

@@ -99,6 +99,18 @@ class ServiceManager {
     int64_t ready_after_ms = -1;  // service time from creation to ready (cold start)
     std::string node, devices;
     int warm = -1;  // its image: -1 unknown (or none), 0 pulled at start, 1 already on the node
+    // Its engine's own metrics (vLLM's names), scraped once per sample period: -1 until known.
+    double engine_running = -1, engine_waiting = -1, kv_usage = -1;
+    int64_t scraped_wall_ms = 0;
+  };
+  // A call to one replica made without the manager's lock: readiness (/health) or its metrics.
+  struct Probe {
+    std::string service, job, api_key;
+    int port = 0;
+    bool health = true;
+    bool ok = false;
+    int64_t at_wall_ms = 0;
+    double running = -1, waiting = -1, kv_usage = -1;
   };
   struct Decision {
     int64_t at_ms = 0;  // service time
@@ -134,7 +146,9 @@ class ServiceManager {
   Status Persist(const Service& s);
   nlohmann::json ServiceJson(const Service& s, bool detail) const;
   void TickService(Service& s);
-  void RefreshReplica(Service& s, Replica& r);
+  void RefreshReplica(Service& s, Replica& r);  // its job's state, node, port and image (no call to it)
+  void RunProbes(std::vector<Probe>& probes) const;
+  void ApplyProbe(const Probe& p);
   Status AddReplica(Service& s);
   void Prepull(Service& s);
   void ForgetEnded(Service& s);

@@ -164,4 +164,42 @@ TEST(Services, ReplicasKeepServingThroughASigkillOfTheServerUnderLoad) {
   EXPECT_EQ(c.Delete("/v1/services/chat", Bearer(token))->status, 200);
 }
 
+// The autoscaler reads the replicas' own metrics (vLLM's names), not only the gateway's counts: load sent
+// straight to a replica (by its tenant, with the key in its job's manifest) scales the service up although
+// the gateway saw none of it.
+TEST(Services, TheAutoscalerSeesLoadThatBypassesTheGateway) {
+  const std::string dir = TempDir("svc-metrics");
+  const std::string db = dir + "/awan.db";
+  const std::string token = Token(db, "my-university", "member");
+  Server s(dir, db);
+  ASSERT_GT(s.port(), 0);
+  Http c(s.url());
+  ASSERT_EQ(c.Post("/v1/services", Bearer(token), kChat, "application/yaml")->status, 201);
+  ASSERT_TRUE(WaitFor(60, [&] { return Describe(c, token, "chat")["replicas"]["ready"] == 1; }));
+  Json d = Describe(c, token, "chat");
+  const int port = d["replica_list"][0]["port"];
+  const std::string job = d["replica_list"][0]["job"];
+  const std::string key =
+      Json::parse(c.Get("/v1/jobs/" + job, Bearer(token))->body)["manifest"]["spec"]["env"]["VLLM_API_KEY"];
+  // 150 long requests at once, straight to the replica: far more than the 59 it sustains within the SLO.
+  const std::string body = Json{{"prompt", Words(512)}, {"max_tokens", 1500}}.dump();
+  std::vector<std::thread> direct;
+  std::atomic<int> answered{0};
+  for (int i = 0; i < 150; ++i) {
+    direct.emplace_back([&] {
+      httplib::Client rc("127.0.0.1", port);
+      rc.set_read_timeout(120, 0);
+      auto r = rc.Post("/v1/completions", {{"Authorization", "Bearer " + key}}, body, "application/json");
+      answered += r && r->status == 200;
+    });
+  }
+  const bool scaled = WaitFor(40, [&] { return Describe(c, token, "chat")["replicas"]["ready"] >= 2; });
+  d = Describe(c, token, "chat");
+  for (std::thread& t : direct) t.join();
+  EXPECT_TRUE(scaled) << d.dump(1);
+  EXPECT_EQ(d["requests"], 0) << "none went through the gateway";
+  EXPECT_GT(answered.load(), 0);
+  EXPECT_EQ(c.Delete("/v1/services/chat", Bearer(token))->status, 200);
+}
+
 }  // namespace
