@@ -63,7 +63,19 @@ echo
 echo "== an inference service: replicas as jobs, the OpenAI-compatible gateway, the autoscaler on live load =="
 # Llama 3.1 70B on 4 x H100 per replica (the stand-in engine on virtual GPUs, 10x faster than model time).
 export AWAN_TOKEN=$UNI
-$AWAN submit examples/services/chat-burst.yaml
+SVC=examples/services/chat-burst.yaml
+if [ "$(id -u)" -eq 0 ] && command -v podman > /dev/null && command -v docker-registry > /dev/null; then
+  # As root: the replicas run in containers, their image pulled from a registry on 127.0.0.1 into each
+  # node's own image store; awan pre-pulls it onto the nodes the next replicas will land on.
+  REGPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  REG=$(scripts/registry-up.sh "$OUT/registry" "$REGPORT")
+  trap 'kill $SERVER 2>/dev/null || true; scripts/registry-down.sh "$OUT/registry"' EXIT
+  IMG=$(scripts/replica-image.sh "$REG" "$AWAN")
+  echo "-- replicas in containers: image $IMG (built from this awan, pushed to the registry on $REG)"
+  sed "s|^  time_scale: 10$|  time_scale: 10\n  image: $IMG|" "$SVC" > "$SERVE/chat-burst.yaml"
+  SVC=$SERVE/chat-burst.yaml
+fi
+$AWAN submit "$SVC"
 for _ in $(seq 50); do $AWAN services | grep -q " 1/1 " && break; sleep 0.2; done
 $AWAN services
 echo "-- a burst: 3,000 requests (1,024-token prompts, 128-token answers) at 250/s through the gateway"
@@ -80,4 +92,5 @@ done
 $AWAN describe service/chat-burst
 $AWAN delete service/chat-burst
 kill $SERVER && wait $SERVER 2>/dev/null || true
+[ -d "$OUT/registry" ] && scripts/registry-down.sh "$OUT/registry"
 echo "awan serve stopped; its state is in $SERVE (see docs/serve.md)"

@@ -476,7 +476,8 @@ bool PrintService(const ClientArgs& a, const nlohmann::json& j) {
     const int64_t cold = r.value("cold_start_ms", int64_t{-1});
     fmt::print("  {:<12} {:<10} {:<20} {:<8} {:>6} {:>9} {:>14} {:<6}\n", r.value("job", ""),
                r.value("state", ""), r.value("node", ""), r.value("devices", ""), r.value("port", 0),
-               r.value("in_flight", 0), cold < 0 ? "-" : std::to_string(cold), r.value("image", "") == "" ? "-" : r.value("image", ""));
+               r.value("in_flight", 0), cold < 0 ? "-" : std::to_string(cold),
+               r.value("image", "") == "" ? "-" : r.value("image", ""));
   }
   fmt::print("  recent scaling decisions (service time):\n");
   for (const auto& d : j["decisions"]) {

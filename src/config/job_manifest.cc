@@ -301,7 +301,8 @@ StatusOr<JobManifest> ParseJobManifest(std::string_view text, std::string_view s
     }
     if (sp["image"]) {
       AWAN_ASSIGN_OR_RETURN(m.image, r.String(sp["image"], "spec image"));
-      if (Status s = CheckImageReference(m.image); !s.ok()) return r.Error(sp["image"], "spec " + s.message());
+      if (Status s = CheckImageReference(m.image); !s.ok())
+        return r.Error(sp["image"], "spec " + s.message());
       if (m.command.empty()) return r.Error(sp["image"], "spec image: needs a command (the argv run in it)");
     }
     if (m.command.empty() && m.job.duration_s == 0) {

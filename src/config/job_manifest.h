@@ -6,7 +6,8 @@
 //   spec: {tasks, gpus, accelerator, cpu, memory_gib, topology, reads, writes, user,   # as in workload files
 //          command: [argv...], env: {K: V}, duration_s,                                # what runs
 //          time_limit: SECONDS | "30m" | "2h" | "1-00:00:00", workdir: /abs/path,           # how long at
-//          image: REGISTRY/NAME:TAG}                                                       # most, where, in what
+//          image: REGISTRY/NAME:TAG}                                                       # most, where, in
+//          what
 // Strict: unknown keys, wrong types and impossible values are errors naming source:line:column. Bounded: a
 // manifest larger than kMaxManifestBytes is refused before parsing; one whose YAML nests deeper than
 // kMaxManifestDepth, or whose aliases expand past kMaxManifestExpandedBytes, is refused before it is used;

@@ -222,7 +222,8 @@ StatusOr<ServiceManifest> ParseServiceManifest(std::string_view text, std::strin
     }
     if (sp["image"]) {
       AWAN_ASSIGN_OR_RETURN(m.image, r.String(sp["image"], "spec image"));
-      if (Status s = CheckImageReference(m.image); !s.ok()) return r.Error(sp["image"], "spec " + s.message());
+      if (Status s = CheckImageReference(m.image); !s.ok())
+        return r.Error(sp["image"], "spec " + s.message());
     }
     if (sp["prepull"]) {
       AWAN_ASSIGN_OR_RETURN(m.prepull, r.Bool(sp["prepull"], "spec prepull"));
@@ -236,8 +237,9 @@ StatusOr<ServiceManifest> ParseServiceManifest(std::string_view text, std::strin
         bytes += a.Scalar().size() + 1;
       }
       if (m.command.empty() || m.command.size() > kMaxArgs || bytes > kMaxArgvEnvBytes)
-        return r.Error(sp["command"], "spec command: 1 to " + std::to_string(kMaxArgs) + " arguments, at most " +
-                                          std::to_string(kMaxArgvEnvBytes) + " bytes");
+        return r.Error(sp["command"], "spec command: 1 to " + std::to_string(kMaxArgs) +
+                                          " arguments, at most " + std::to_string(kMaxArgvEnvBytes) +
+                                          " bytes");
       bool port = false;
       for (const std::string& a : m.command) port = port || a.find("{port}") != std::string::npos;
       if (!port)

@@ -47,9 +47,9 @@ struct ServiceManifest {
   ServedModel model;
   std::string autoscaler = "awan", router = "awan";
   double time_scale = 1;
-  // What each replica runs: by default this binary's replica stand-in (`awan replica`, model and shape from the
-  // manifest), on the node. `image`: in that OCI image instead (the stand-in then at /usr/local/bin/awan in
-  // it). `command`: an OpenAI-compatible server of one's own (vllm serve ...), "{port}" in its arguments
+  // What each replica runs: by default this binary's replica stand-in (`awan replica`, model and shape from
+  // the manifest), on the node. `image`: in that OCI image instead (the stand-in then at /usr/local/bin/awan
+  // in it). `command`: an OpenAI-compatible server of one's own (vllm serve ...), "{port}" in its arguments
   // replaced by the port awan gives it; it must answer GET /health once ready and take VLLM_API_KEY from its
   // environment as its API key (vLLM does both).
   std::string image;

@@ -9,8 +9,8 @@ StatusOr<Profile> SchedulerState::BuildProfile() const {
   // Above the most the rest can add up to: 100 * weight > sum of weight_i * (largest normalized score_i).
   int64_t rest = 0;
   for (const WeightedScorer& s : p.scorers)
-    rest += s.weight * (s.plugin->normalization() == Normalization::kMinMax ? kMaxNodeScore
-                                                                             : s.plugin->max_score());
+    rest += s.weight *
+            (s.plugin->normalization() == Normalization::kMinMax ? kMaxNodeScore : s.plugin->max_score());
   AWAN_ASSIGN_OR_RETURN(std::unique_ptr<ScorePlugin> warm, registry_->BuildScorer("ImageLocality", ctx));
   p.scorers.push_back({std::move(warm), rest / kMaxNodeScore + 1});
   return p;

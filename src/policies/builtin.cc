@@ -1,7 +1,6 @@
 #include "policies/builtin.h"
 
 #include "policies/awan/awan_score.h"
-#include "policies/images/image_locality.h"
 #include "policies/awan/model_reservation.h"
 #include "policies/awan/wide_reservation.h"
 #include "policies/bestfit/best_fit_score.h"
@@ -11,6 +10,7 @@
 #include "policies/fgd/fgd_score.h"
 #include "policies/fit/device_selectors.h"
 #include "policies/fit/fit_filters.h"
+#include "policies/images/image_locality.h"
 #include "policies/k8s/k8s_scores.h"
 #include "policies/ordering/orderings.h"
 #include "policies/packing/gpu_packing_score.h"

@@ -620,7 +620,8 @@ Status ControlPlane::LaunchStarted(int64_t now_s) {
     if (l.row.state != JobState::kRunning || l.run_id != r.run_id) continue;
     for (size_t k = 0; k < r.tasks.size(); ++k) {
       const TaskLaunch t = LaunchOf(l, k, r.tasks[k]);
-      if (!t.image.empty()) ++(exec_->HasImage(t.node, t.image) ? stats_.image_launches_warm : stats_.image_launches_cold);
+      if (!t.image.empty())
+        ++(exec_->HasImage(t.node, t.image) ? stats_.image_launches_warm : stats_.image_launches_cold);
       if (Status s = exec_->Launch(t); !s.ok()) {
         exec_->Kill(l.row.id);
         AWAN_RETURN_IF_ERROR(sched_->Cancel(r.job, now_s));
@@ -719,7 +720,7 @@ Status ControlPlane::Prepull(const std::string& node, const std::string& image) 
 }
 
 std::vector<std::string> ControlPlane::NodesWithRoom(const std::string& accelerator, int gpus,
-                                                    const std::vector<std::string>& near) const {
+                                                     const std::vector<std::string>& near) const {
   std::lock_guard<std::mutex> lock(mu_);
   std::set<uint32_t> regions;
   for (const std::string& name : near)

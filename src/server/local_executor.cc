@@ -108,8 +108,8 @@ void InitCloseInherited(const InitArgs& a) {
   }
 }
 
-// In the init, sandboxed: private mounts, its own /proc, a private /tmp (the working directory and a container
-// task's image store bound back if they lie below /tmp), its node's hostname.
+// In the init, sandboxed: private mounts, its own /proc, a private /tmp (the working directory and a
+// container task's image store bound back if they lie below /tmp), its node's hostname.
 void InitSandbox(const InitArgs& a) {
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) InitFail(a, "making mounts private");
   if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0)
@@ -734,7 +734,8 @@ Status LocalExecutor::Launch(const TaskLaunch& t) {
   // same path.
   std::vector<std::string> rebinds, parents;
   std::error_code ec;
-  const std::string images = container ? fs::absolute(NodeImageDir(t.node), ec).lexically_normal().string() : "";
+  const std::string images =
+      container ? fs::absolute(NodeImageDir(t.node), ec).lexically_normal().string() : "";
   for (const std::string& dir : {workdir, images}) {
     if (!a.sandbox || dir.rfind("/tmp/", 0) != 0) continue;
     rebinds.push_back(dir);
@@ -761,9 +762,9 @@ Status LocalExecutor::Launch(const TaskLaunch& t) {
   Status opened =
       OpenTaskFiles(LogPath(t.job_id, t.task), ExitPath(t.job_id, t.task), t.run, workdir, a, go, fds);
   if (container && opened.ok()) {  // what the start will cost, first in its log (and for the service manager)
-    const std::string line =
-        HasImage(t.node, t.image) ? fmt::format("awan: image {} already present on node {}\n", t.image, t.node)
-                                  : fmt::format("awan: pulling image {} to node {}\n", t.image, t.node);
+    const std::string line = HasImage(t.node, t.image)
+                                 ? fmt::format("awan: image {} already present on node {}\n", t.image, t.node)
+                                 : fmt::format("awan: pulling image {} to node {}\n", t.image, t.node);
     (void)!write(a.log_fd, line.data(), line.size());
   }
   StatusOr<pid_t> pid = opened.ok() ? CloneInit(a) : StatusOr<pid_t>(opened);
@@ -803,7 +804,7 @@ void LocalExecutor::Stop(Running& r, bool graceful) {
       waitpid(r.pid, nullptr, 0);
     }
   }
-  KillCgroups(r.job_id, r.task);  // anything left, wherever it went
+  KillCgroups(r.job_id, r.task);                                   // anything left, wherever it went
   if (!r.container.empty()) RemoveContainer(r.node, r.container);  // its record in the node's store
   std::error_code ec;
   fs::remove(PidPath(r.job_id, r.task), ec);

@@ -116,9 +116,9 @@ class LocalExecutor final : public Executor {
     pid_t pid = -1;       // the task's init (host pid); -1 for a placeholder
     int64_t ends_ms = 0;  // placeholder end, or the time limit (0 = none)
     bool timed_out = false;
-    bool adopted = false;  // started by a previous server: not our child (polled, not waited for)
-    int ended_code = -1;   // >= 0: it ended while no server watched; reported at the next Poll
-    int run = 0;           // TaskLaunch::run
+    bool adopted = false;   // started by a previous server: not our child (polled, not waited for)
+    int ended_code = -1;    // >= 0: it ended while no server watched; reported at the next Poll
+    int run = 0;            // TaskLaunch::run
     std::string node = "";  // TaskLaunch::node, and the container's name when it runs an image
     std::string container = "";
   };

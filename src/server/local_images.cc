@@ -88,11 +88,10 @@ std::vector<std::string> LocalExecutor::RuntimeArgs(const std::string& node) con
   // The run root holds sockets, so the runtime wants its path short (at most 50 characters): below /run, by
   // this executor's instance and a hash of the node's name.
   const std::string run = fmt::format("/run/awan/{}/{:08x}", cgroup_instance_.substr(0, 8),
-                                      std::hash<std::string>{}(node) & 0xffffffffu);
+                                      std::hash<std::string>{}(node)&0xffffffffu);
   const std::string dir = NodeImageDir(node);
-  return {o_.container_runtime, "--root",       dir + "/storage", "--runroot", run,
-          "--cgroup-manager",   "cgroupfs",     "--events-backend", "none",    "--runtime",
-          "runc"};
+  return {o_.container_runtime, "--root",           dir + "/storage", "--runroot", run,   "--cgroup-manager",
+          "cgroupfs",           "--events-backend", "none",           "--runtime", "runc"};
 }
 
 std::string LocalExecutor::ContainerName(const std::string& job_id, int task) const {
@@ -104,13 +103,37 @@ std::vector<std::string> LocalExecutor::ContainerArgv(const TaskLaunch& t, const
                                                       int64_t gid) const {
   std::vector<std::string> v = RuntimeArgs(t.node);
   const std::vector<std::string> run = {
-      "run",      "--rm",          "--replace",       "--name",      ContainerName(t.job_id, t.task),
-      "--pull",   "missing",       "--network",       "host",        "--hostname",
-      t.node,     "--cap-drop",    "all",             "--security-opt", "no-new-privileges",
-      "--read-only", "--read-only-tmpfs=false", "--tmpfs",
+      "run",
+      "--rm",
+      "--replace",
+      "--name",
+      ContainerName(t.job_id, t.task),
+      "--pull",
+      "missing",
+      "--network",
+      "host",
+      "--hostname",
+      t.node,
+      "--cap-drop",
+      "all",
+      "--security-opt",
+      "no-new-privileges",
+      "--read-only",
+      "--read-only-tmpfs=false",
+      "--tmpfs",
       fmt::format("/tmp:rw,nosuid,nodev,size={}m,mode=1777", std::max<int64_t>(1, o_.tmp_mib)),
-      "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096", "--pids-limit", std::to_string(o_.pids_max),
-      "--log-driver", "none", "--volume", workdir + ":" + workdir, "--workdir", workdir};
+      "--ulimit",
+      "nofile=1024:1024",
+      "--ulimit",
+      "nproc=4096:4096",
+      "--pids-limit",
+      std::to_string(o_.pids_max),
+      "--log-driver",
+      "none",
+      "--volume",
+      workdir + ":" + workdir,
+      "--workdir",
+      workdir};
   v.insert(v.end(), run.begin(), run.end());
   if (LoopbackRegistry(t.image)) v.push_back("--tls-verify=false");
   if (t.mem_mib > 0) v.insert(v.end(), {"--memory", std::to_string(t.mem_mib) + "m"});

@@ -206,8 +206,7 @@ Status ServiceManager::Recover() {
         Replica r;
         r.job_id = j.id;
         const Json manifest = Json::parse(j.manifest, nullptr, false);
-        if (manifest.is_object() && manifest.contains("spec") && manifest["spec"].contains("env"))
-        {
+        if (manifest.is_object() && manifest.contains("spec") && manifest["spec"].contains("env")) {
           r.api_key = manifest["spec"]["env"].value("VLLM_API_KEY", "");
           r.port = std::atoi(manifest["spec"]["env"].value("REPLICA_PORT", "0").c_str());
         }
@@ -338,7 +337,9 @@ Json ServiceManager::ServiceJson(const Service& s, bool detail) const {
                     {"port", r.port},
                     {"in_flight", r.in_flight},
                     {"cold_start_ms", r.ready_after_ms},
-                    {"image", r.warm < 0 ? "" : r.warm ? "warm" : "pulled"},
+                    {"image", r.warm < 0 ? ""
+                              : r.warm   ? "warm"
+                                         : "pulled"},
                     {"engine",
                      {{"requests_running", r.engine_running},
                       {"requests_waiting", r.engine_waiting},
@@ -508,11 +509,11 @@ Status ServiceManager::AddReplica(Service& s) {
 // room, at most max_replicas of them), a few seconds apart; the placement then prefers them (ImageLocality).
 void ServiceManager::Prepull(Service& s) {
   if (s.m.image.empty() || !s.m.prepull || clock_.NowMs() < s.next_prepull_wall_ms) return;
-  s.next_prepull_wall_ms = clock_.NowMs() + 5000;
   std::vector<std::string> near;  // its replicas' regions: where the placement put it for its users and data
   for (const Replica& r : s.replicas)
     if (!r.node.empty()) near.push_back(r.node);
-  if (near.empty()) return;  // nothing placed yet: the first replica shows where
+  if (near.empty()) return;  // nothing placed yet: the first replica shows where (asked again next tick)
+  s.next_prepull_wall_ms = clock_.NowMs() + 5000;
   const ReplicaShape& sh = s.m.spec.shapes[static_cast<size_t>(s.signals->capacity_shape())];
   int held = 0;
   for (const std::string& node : plane_.NodesWithRoom(sh.accelerator, std::max(1, sh.gpus), near)) {
@@ -641,8 +642,9 @@ void ServiceManager::Tick() {
         if (Terminal(r.state)) continue;
         RefreshReplica(*s, r);
         if (r.port == 0 || r.state != "Running") continue;
-        const bool scrape = r.ready && wall - r.scraped_wall_ms >= static_cast<int64_t>(
-                                                                     static_cast<double>(scrape_ms) / s->m.time_scale);
+        const bool scrape =
+            r.ready && wall - r.scraped_wall_ms >=
+                           static_cast<int64_t>(static_cast<double>(scrape_ms) / s->m.time_scale);
         if (!r.ready || scrape) probes.push_back({key, r.job_id, r.api_key, r.port, !r.ready});
       }
     }

@@ -134,7 +134,7 @@ class ServiceManager {
     std::vector<int64_t> cold_starts_ms;
     int64_t warm_starts = 0, cold_image_starts = 0;  // replica starts whose image was on the node, or pulled
     int64_t next_prepull_wall_ms = 0;
-    int crashes = 0;                       // replicas failed in a row (reset when one is ready)
+    int crashes = 0;                        // replicas failed in a row (reset when one is ready)
     int64_t hold_starts_until_wall_ms = 0;  // the back-off after a failed replica
     std::unique_ptr<Histogram> ttft, tpot;
     bool deleting = false;

@@ -6,8 +6,8 @@
 // image would smuggle runtime options is refused; deleting the service leaves no container behind.
 // Needs root (the container runtime runs as root; the images' processes do not).
 #include <gtest/gtest.h>
-#include <sys/socket.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <filesystem>
@@ -138,8 +138,8 @@ TEST(ServiceImages, ReplicasRunInContainersPulledFromTheLocalRegistryAndScaleUpO
   EXPECT_FALSE(fs::exists(root + "/usr/bin/podman"));  // the image's files, not the node's
   EXPECT_FALSE(fs::exists(root + dir + "/awan.db"));   // nor the server's store
   // The gateway reaches it; awan pre-pulls the image onto other nodes of its region meanwhile.
-  auto r = c.Post("/v1/completions", Bearer(token), R"({"model": "chat", "prompt": "hi there", "max_tokens": 8})",
-                  "application/json");
+  auto r = c.Post("/v1/completions", Bearer(token),
+                  R"({"model": "chat", "prompt": "hi there", "max_tokens": 8})", "application/json");
   EXPECT_EQ(r->status, 200) << r->body;
   ASSERT_TRUE(WaitFor(60, [&] { return NodesHolding(dir + "/state", image) >= 3; }))
       << NodesHolding(dir + "/state", image);
@@ -163,12 +163,15 @@ TEST(ServiceImages, ReplicasRunInContainersPulledFromTheLocalRegistryAndScaleUpO
   EXPECT_EQ(warm, replicas) << d.dump(1);
   EXPECT_GE(d["image"]["starts_on_warm_node"].get<int>(), 1) << d.dump(1);
   const std::string metrics = c.Get("/metrics", Bearer(token))->body;
-  EXPECT_NE(metrics.find("awan_service_replica_starts_total{tenant=\"my-university\",service=\"chat\",image=\"warm\"}"),
-            std::string::npos);
+  EXPECT_NE(
+      metrics.find(
+          "awan_service_replica_starts_total{tenant=\"my-university\",service=\"chat\",image=\"warm\"}"),
+      std::string::npos);
 
   // Deleted: every replica stops, and no container is left in any node's store.
   ASSERT_EQ(c.Delete("/v1/services/chat", Bearer(token))->status, 200);
-  EXPECT_TRUE(WaitFor(30, [&] { return Pids(std::string("/usr/local/bin/awan") + '\0' + "replica").empty(); }));
+  EXPECT_TRUE(
+      WaitFor(30, [&] { return Pids(std::string("/usr/local/bin/awan") + '\0' + "replica").empty(); }));
   EXPECT_TRUE(WaitFor(30, [&] {
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(dir + "/state/images", ec)) {

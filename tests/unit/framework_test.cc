@@ -323,7 +323,8 @@ TEST(ImageLocality, EveryProfilePrefersANodeThatHoldsTheImage) {
   for (const std::string name : {"awan", "bestfit", "k8s", "packing", "clustering", "dotprod", "fgd"}) {
     auto order = policies::MakeQueueOrder("fifo");
     ASSERT_TRUE(order.ok());
-    auto st = SchedulerState::Create(f, policies::BuiltinRegistry(), name, std::move(*order), SchedulerOptions{});
+    auto st =
+        SchedulerState::Create(f, policies::BuiltinRegistry(), name, std::move(*order), SchedulerOptions{});
     ASSERT_TRUE(st.ok()) << name << ": " << st.status().ToString();
     Rng rng(7);
     const CycleContext ctx{&rng, {}, nullptr, {}, false, {}, {}};

@@ -122,7 +122,8 @@ TEST(ServiceManifest, TheShippedChatServiceReadsAndMistakesAreRefused) {
   EXPECT_EQ(m->time_scale, 1);
   EXPECT_EQ(ManifestKind(text), "Service");
   int shipped = 0;  // every shipped Service manifest reads (the vLLM one too)
-  for (const auto& e : std::filesystem::directory_iterator(std::string(AWAN_SOURCE_DIR) + "/examples/services")) {
+  for (const auto& e :
+       std::filesystem::directory_iterator(std::string(AWAN_SOURCE_DIR) + "/examples/services")) {
     std::ifstream f(e.path());
     const std::string t((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
     if (ManifestKind(t) != "Service") continue;
