@@ -679,6 +679,50 @@ std::vector<std::string> LocalExecutor::TaskEnvironment(const TaskLaunch& t,
   return env;
 }
 
+namespace {
+
+// Of `dirs`, those below /tmp (which a sandbox's private /tmp hides), and the directories to make in the
+// private /tmp before binding them back (parents first).
+void BelowTmp(const std::vector<std::string>& dirs, std::vector<std::string>* below,
+              std::vector<std::string>* parents) {
+  for (const std::string& dir : dirs) {
+    if (dir.rfind("/tmp/", 0) != 0) continue;
+    below->push_back(dir);
+    std::vector<std::string> up;
+    for (fs::path p = fs::path(dir); p != "/tmp" && p.has_parent_path() && p != p.parent_path();
+         p = p.parent_path()) {
+      up.insert(up.begin(), p.string());
+    }
+    parents->insert(parents->end(), up.begin(), up.end());
+  }
+}
+
+}  // namespace
+
+// What a container task's start will cost, its log's first line (read by the service manager too).
+std::string LocalExecutor::ImageNote(const TaskLaunch& t) const {
+  return HasImage(t.node, t.image)
+             ? fmt::format("awan: image {} already present on node {}\n", t.image, t.node)
+             : fmt::format("awan: pulling image {} to node {}\n", t.image, t.node);
+}
+
+// A task with an image: its reference checked again (the executor trusts no caller), root and the sandbox
+// there, its node's image store made.
+Status LocalExecutor::PrepareContainer(const TaskLaunch& t) const {
+  AWAN_RETURN_IF_ERROR(config::CheckImageReference(t.image));
+  if (geteuid() != 0 || !o_.sandbox) {
+    return FailedPrecondition("image " + t.image +
+                              ": running images needs awan serve as root with sandboxed tasks (the container "
+                              "runtime runs as root; the image runs as the tenant)");
+  }
+  const std::string dir = NodeImageDir(t.node);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return IoError("cannot create " + dir + ": " + ec.message());
+  chmod(dir.c_str(), 0700);
+  return Status::Ok();
+}
+
 Status LocalExecutor::Launch(const TaskLaunch& t) {
   Running r{t.job_id, t.task, -1, 0, false};
   r.run = t.run;
@@ -692,14 +736,7 @@ Status LocalExecutor::Launch(const TaskLaunch& t) {
     return Status::Ok();
   }
   const bool container = !t.image.empty();
-  if (container) {
-    AWAN_RETURN_IF_ERROR(config::CheckImageReference(t.image));
-    if (geteuid() != 0 || !o_.sandbox) {
-      return FailedPrecondition("image " + t.image +
-                                ": running images needs awan serve as root with sandboxed tasks (the "
-                                "container runtime runs as root; the image runs as the tenant)");
-    }
-  }
+  if (container) AWAN_RETURN_IF_ERROR(PrepareContainer(t));
   InitArgs a;
   a.sandbox = o_.sandbox && geteuid() == 0;
   AWAN_RETURN_IF_ERROR(SetIdentity(t, o_.allow_root, a));
@@ -711,11 +748,6 @@ Status LocalExecutor::Launch(const TaskLaunch& t) {
     args = ContainerArgv(t, workdir, env_strings, a.drop ? a.uid : -1, a.drop ? a.gid : -1);
     a.drop = false;
     r.container = ContainerName(t.job_id, t.task);
-    const std::string dir = NodeImageDir(t.node);
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    if (ec) return IoError("cannot create " + dir + ": " + ec.message());
-    chmod(dir.c_str(), 0700);
   }
   std::vector<char*> envp, argv;
   for (std::string& s : env_strings) envp.push_back(s.data());
@@ -730,22 +762,8 @@ Status LocalExecutor::Launch(const TaskLaunch& t) {
     return s;
   }
   for (const std::string& p : procs) a.cgroup_procs.push_back(p.c_str());
-  // The private /tmp hides a working directory (or an image store) below /tmp: the init binds it back at the
-  // same path.
-  std::vector<std::string> rebinds, parents;
-  std::error_code ec;
-  const std::string images =
-      container ? fs::absolute(NodeImageDir(t.node), ec).lexically_normal().string() : "";
-  for (const std::string& dir : {workdir, images}) {
-    if (!a.sandbox || dir.rfind("/tmp/", 0) != 0) continue;
-    rebinds.push_back(dir);
-    std::vector<std::string> up;
-    for (fs::path p = fs::path(dir); p != "/tmp" && p.has_parent_path() && p != p.parent_path();
-         p = p.parent_path()) {
-      up.insert(up.begin(), p.string());
-    }
-    parents.insert(parents.end(), up.begin(), up.end());
-  }
+  std::vector<std::string> rebinds, parents;  // below /tmp, hidden by the private /tmp: bound back
+  if (a.sandbox) BelowTmp({workdir, container ? NodeImageDir(t.node) : ""}, &rebinds, &parents);
   for (const std::string& p : rebinds) a.rebinds.push_back(p.c_str());
   for (const std::string& p : parents) a.rebind_parents.push_back(p.c_str());
   a.workdir = workdir.c_str();
@@ -761,12 +779,8 @@ Status LocalExecutor::Launch(const TaskLaunch& t) {
   int go[2] = {-1, -1};
   Status opened =
       OpenTaskFiles(LogPath(t.job_id, t.task), ExitPath(t.job_id, t.task), t.run, workdir, a, go, fds);
-  if (container && opened.ok()) {  // what the start will cost, first in its log (and for the service manager)
-    const std::string line = HasImage(t.node, t.image)
-                                 ? fmt::format("awan: image {} already present on node {}\n", t.image, t.node)
-                                 : fmt::format("awan: pulling image {} to node {}\n", t.image, t.node);
-    (void)!write(a.log_fd, line.data(), line.size());
-  }
+  const std::string note = container && opened.ok() ? ImageNote(t) : "";
+  (void)!write(a.log_fd, note.data(), note.size());
   StatusOr<pid_t> pid = opened.ok() ? CloneInit(a) : StatusOr<pid_t>(opened);
   if (!pid.ok()) {
     close_all();

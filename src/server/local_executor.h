@@ -109,6 +109,8 @@ class LocalExecutor final : public Executor {
   void RemoveContainer(const std::string& node, const std::string& name);
   void ReapPulls();  // the background pulls and removals that ended
   std::string NodeImageDir(const std::string& node) const;
+  Status PrepareContainer(const TaskLaunch& t) const;
+  std::string ImageNote(const TaskLaunch& t) const;
 
   struct Running {
     std::string job_id;

@@ -81,7 +81,9 @@ pid_t SpawnDetached(const std::vector<std::string>& args, const std::string& log
 std::string LocalExecutor::NodeImageDir(const std::string& node) const {
   std::string safe;
   for (char c : node) safe += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' ? c : '_';
-  return o_.state_dir + "/images/" + (safe.empty() || safe[0] == '.' ? "_" + safe : safe);
+  std::error_code ec;  // absolute: the sandbox binds it back by path when it lies below /tmp
+  const std::string state = fs::absolute(o_.state_dir, ec).lexically_normal().string();
+  return state + "/images/" + (safe.empty() || safe[0] == '.' ? "_" + safe : safe);
 }
 
 std::vector<std::string> LocalExecutor::RuntimeArgs(const std::string& node) const {
