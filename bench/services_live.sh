@@ -29,7 +29,7 @@ spec:
 Y
 AWAN_URL=http://127.0.0.1:18282 AWAN_TOKEN=$T $A submit $D/svc.yaml
 sleep 2
-$A bench gateway --url http://127.0.0.1:18282 --token $T --model chat --requests $TRACE --seconds 120 --scale 3 --speed $TS --stream true --warmup-s ${WARMUP:-0} --slo-ttft-ms 1000 --slo-tpot-ms 60 --json $D/bench.json
+$A bench gateway --url http://127.0.0.1:18282 --token $T --model chat --requests $TRACE --seconds 120 --scale ${SCALE:-3} --speed $TS --stream true --warmup-s ${WARMUP:-0} --slo-ttft-ms 1000 --slo-tpot-ms 60 --json $D/bench.json
 curl -s http://127.0.0.1:18282/v1/services/chat -H "Authorization: Bearer $T" > $D/describe.json
 python3 -c "import json; d=json.load(open('$D/describe.json')); print('attainment', d['slo_attainment_pct'], 'requests', d['requests'], 'decisions', [(x['at_ms']//1000, x['from'], x['to']) for x in d['decisions']])"
 curl -s http://127.0.0.1:18282/metrics -H "Authorization: Bearer $T" | grep -E "awan_service_(ttft|tpot)_seconds_(bucket|count)" > $D/metrics.txt
