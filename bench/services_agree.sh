@@ -39,7 +39,7 @@ services:
 Y
 "$A" sim serve --fleet examples/fleets/asean.yaml --services "$OUT/services.yaml" --requests "chat=$OUT/slice.csv" \
   --scale "$SCALE" --autoscaler awan --router awan --warmup-s "$WARMUP" --json "$OUT/sim.json" --quiet > "$OUT/sim.txt"
-WARMUP=$WARMUP SCALE=$SCALE TRACE=$OUT/slice.csv bench/services_live.sh 1 > "$OUT/live.txt" 2>&1
+STARTUP=modelled WARMUP=$WARMUP SCALE=$SCALE TRACE=$OUT/slice.csv bench/services_live.sh 1 > "$OUT/live.txt" 2>&1
 python3 - "$OUT" "$WARMUP" <<'PY'
 import json, sys
 out, warmup = sys.argv[1], float(sys.argv[2])

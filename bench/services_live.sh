@@ -4,7 +4,9 @@ set -e
 # Usage: bench/services_live.sh TIME_SCALE (1: real time, 10: ten times faster). Compare with
 #   awan sim serve --fleet examples/fleets/asean.yaml --services <the same service in a services file> \
 #     --requests chat=<the same 2 minutes> --scale 3 --autoscaler awan --warmup-s $WARMUP
-# WARMUP (0): seconds of the trace replayed first and not counted, on both sides.
+# WARMUP (0): seconds of the trace replayed first and not counted, on both sides. SCALE (3): copies of the
+# trace. STARTUP (instant): `modelled` makes each replica load its weights and warm up first, as the
+# simulator's cold-start model says (53 s for this model), so that both sides pay the same cold starts.
 TS=${1:-1}
 TRACE=${TRACE:-../shared/traces/azure-llm-2023/AzureLLMInferenceTrace_conv.csv}
 cd "$(dirname "$0")/.."; A=$PWD/build/release/apps/awan
@@ -26,9 +28,14 @@ spec:
   slo: {ttft_ms: 1000, tpot_ms: 60}
   autoscaler: awan
   time_scale: $TS
+  startup: ${STARTUP:-instant}
 Y
 AWAN_URL=http://127.0.0.1:18282 AWAN_TOKEN=$T $A submit $D/svc.yaml
-sleep 2
+# The replay starts once the first replica is ready (as the simulator's warm-up does, with its first replica up).
+for _ in $(seq 1200); do
+  curl -s http://127.0.0.1:18282/v1/services/chat -H "Authorization: Bearer $T" | grep -q '"ready":[1-9]' && break
+  sleep 0.1
+done
 $A bench gateway --url http://127.0.0.1:18282 --token $T --model chat --requests $TRACE --seconds 120 --scale ${SCALE:-3} --speed $TS --stream true --warmup-s ${WARMUP:-0} --slo-ttft-ms 1000 --slo-tpot-ms 60 --json $D/bench.json
 curl -s http://127.0.0.1:18282/v1/services/chat -H "Authorization: Bearer $T" > $D/describe.json
 python3 -c "import json; d=json.load(open('$D/describe.json')); print('attainment', d['slo_attainment_pct'], 'requests', d['requests'], 'decisions', [(x['at_ms']//1000, x['from'], x['to']) for x in d['decisions']])"

@@ -1,11 +1,15 @@
 #include "cli/replica.h"
 
 #include <fmt/format.h>
+#include <signal.h>
 #include <pthread.h>
 
+#include <cerrno>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <thread>
 
@@ -51,6 +55,11 @@ void AddReplica(CLI::App& app, ReplicaArgs& a) {
   c->add_option("--max-waiting", a.max_waiting, "Requests waiting for the batch at most (more: 429)")
       ->capture_default_str();
   c->add_option("--http-threads", a.http_threads, "HTTP worker threads")->capture_default_str();
+  c->add_option("--startup-s", a.startup_s,
+                "Seconds of model time spent loading the weights and warming up before it listens, as an "
+                "engine does (awan serve passes the cold-start model's figure with `startup: modelled`)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 3600.0));
 }
 
 int RunReplica(const ReplicaArgs& a) {
@@ -83,6 +92,21 @@ int RunReplica(const ReplicaArgs& a) {
   if (const char* key = std::getenv("VLLM_API_KEY")) o.api_key = key;  // never an argument: /proc shows those
   auto replica = server::ReplicaStandIn::Create(o);
   if (!replica.ok()) return fail(replica.status().message());
+  if (a.startup_s > 0) {  // loading: not listening yet; a stop signal ends it
+    fmt::print("awan replica: loading {} ({:.1f} s of model time)\n", a.model_name, a.startup_s);
+    std::fflush(stdout);
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    const double wall = a.startup_s / a.time_scale;
+    timespec ts{static_cast<time_t>(wall), static_cast<long>((wall - std::floor(wall)) * 1e9)};
+    while (true) {
+      const int sig = sigtimedwait(&stop, nullptr, &ts);
+      if (sig > 0) return 0;
+      if (errno != EINTR) break;  // EAGAIN: loaded
+    }
+  }
   server::HttpServerOptions ho;
   ho.host = a.listen.substr(0, colon);
   ho.port = port;

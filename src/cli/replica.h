@@ -25,6 +25,7 @@ struct ReplicaArgs {
   double time_scale = 1.0;
   int64_t max_waiting = 4096;
   int http_threads = 4;
+  double startup_s = 0;  // model seconds of loading and warm-up before it listens (weights + engine init)
 };
 void AddReplica(CLI::App& app, ReplicaArgs& a);
 int RunReplica(const ReplicaArgs& a);

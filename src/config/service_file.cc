@@ -193,7 +193,7 @@ StatusOr<ServiceManifest> ParseServiceManifest(std::string_view text, std::strin
     AWAN_RETURN_IF_ERROR(r.ExpectMap(sp, "spec"));
     AWAN_RETURN_IF_ERROR(r.OnlyKeys(sp, "spec",
                                     {"model", "shapes", "replicas", "slo", "priority", "users", "reads",
-                                     "autoscaler", "router", "time_scale", "image", "command", "prepull"}));
+                                     "autoscaler", "router", "time_scale", "image", "command", "prepull", "startup"}));
     AWAN_ASSIGN_OR_RETURN(YAML::Node mn, r.Required(sp, "model", "spec"));
     AWAN_ASSIGN_OR_RETURN(m.model, ParseModel(r, mn));
     // The rest is a services file's service entry, with the name, the tenant and the model given above.
@@ -201,7 +201,7 @@ StatusOr<ServiceManifest> ParseServiceManifest(std::string_view text, std::strin
     for (const auto& kv : sp) {
       const std::string key = kv.first.Scalar();
       if (key != "model" && key != "autoscaler" && key != "router" && key != "time_scale" && key != "image" &&
-          key != "command" && key != "prepull")
+          key != "command" && key != "prepull" && key != "startup")
         entry[key] = kv.second;
     }
     entry["name"] = name;
@@ -224,6 +224,12 @@ StatusOr<ServiceManifest> ParseServiceManifest(std::string_view text, std::strin
       AWAN_ASSIGN_OR_RETURN(m.image, r.String(sp["image"], "spec image"));
       if (Status s = CheckImageReference(m.image); !s.ok())
         return r.Error(sp["image"], "spec " + s.message());
+    }
+    if (sp["startup"]) {
+      AWAN_ASSIGN_OR_RETURN(std::string st, r.String(sp["startup"], "spec startup"));
+      if (st != "instant" && st != "modelled")
+        return r.Error(sp["startup"], "spec startup: instant or modelled, got '" + st + "'");
+      m.modelled_startup = st == "modelled";
     }
     if (sp["prepull"]) {
       AWAN_ASSIGN_OR_RETURN(m.prepull, r.Bool(sp["prepull"], "spec prepull"));

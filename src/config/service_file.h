@@ -39,6 +39,7 @@ struct ServicesFile {
 //     time_scale: 1             # the replica stand-in runs this many times faster than model time
 //     image: 127.0.0.1:5000/awan/replica:TAG   # optional: the replicas run in this OCI image
 //     prepull: true             # with an image: pull it ahead onto the nodes replicas would land on
+//     startup: instant          # or modelled: the stand-in loads its weights and warms up first
 //     command: [vllm, serve, MODEL, --port, "{port}"]   # optional: the engine to run instead of the stand-in
 //     priority, users, reads    # as in a services file
 // The tenant is the caller's (or metadata.tenant for an admin).
@@ -55,6 +56,10 @@ struct ServiceManifest {
   std::string image;
   std::vector<std::string> command;
   bool prepull = true;  // with an image: pull it ahead onto the nodes the next replicas would land on
+  // The stand-in's start: at once (`instant`), or after the weights' load and the engine's warm-up as the
+  // cold-start model gives them (`modelled`: weights from the node's NVMe, or from a ready peer, plus the
+  // engine's init; serving/cold_start.h), as the simulator counts them.
+  bool modelled_startup = false;
 };
 StatusOr<ServiceManifest> ParseServiceManifest(std::string_view text, std::string_view source,
                                                const Fleet& fleet);

@@ -19,6 +19,7 @@
 #include "policies/builtin.h"
 #include "server/executor.h"
 #include "server/replica_standin.h"
+#include "serving/cold_start.h"
 
 namespace awan::server {
 namespace {
@@ -467,6 +468,12 @@ Status ServiceManager::AddReplica(Service& s) {
                                   std::to_string(s.m.spec.slo.tpot_ms),
                                   "--time-scale",
                                   Num(s.m.time_scale)};
+  if (s.m.modelled_startup) {  // as the simulator counts it with its (default) prefetch: weights from the
+                                // node's NVMe, then the engine's init; the image and the scheduling are real
+    const serving::ColdStart c =
+        serving::EstimateColdStart(true, 0, serving::WeightSource::kNodeNvme, model.weight_bytes);
+    cmd.insert(cmd.end(), {"--startup-s", Num(c.weights_s + c.init_s)});
+  }
   int port = 0;  // 0: the stand-in picks its own and prints it; a command of one's own is given one
   if (!s.m.command.empty()) {
     AWAN_ASSIGN_OR_RETURN(port, FreeLoopbackPort());
