@@ -37,9 +37,11 @@ services:
     replicas: {min: 1, max: 6}
     slo: {ttft_ms: 1000, tpot_ms: 60}
 Y
+if [ -z "${PLOT_ONLY:-}" ]; then  # PLOT_ONLY=1: redraw from the last run's files
 "$A" sim serve --fleet examples/fleets/asean.yaml --services "$OUT/services.yaml" --requests "chat=$OUT/slice.csv" \
   --scale "$SCALE" --autoscaler awan --router awan --warmup-s "$WARMUP" --json "$OUT/sim.json" --quiet > "$OUT/sim.txt"
 STARTUP=modelled WARMUP=$WARMUP SCALE=$SCALE TRACE=$OUT/slice.csv bench/services_live.sh 1 > "$OUT/live.txt" 2>&1
+fi
 python3 - "$OUT" "$WARMUP" <<'PY'
 import json, sys
 out, warmup = sys.argv[1], float(sys.argv[2])
@@ -49,14 +51,15 @@ with open(out + "/sim.dat", "w") as f:
     for p in run["points"]:
         f.write("%g %d\n" % (p["t_s"] - warmup, p["replicas"][0]))
 live = json.load(open(out + "/run-1/describe.json"))
-# The live service's replica count over service time, from its scaling decisions (the service was created a
-# moment before the replay began; the warm-up replay is the first WARMUP seconds, as in the simulator).
+# The live service's replica count over service time, from its scaling decisions. The replay began when its
+# first replica was ready (its cold start after the service's creation); the warm-up is its first WARMUP s.
+first = min(live["replica_list"], key=lambda r: r["job"]) if live["replica_list"] else None
+start = (first["cold_start_ms"] / 1000.0) if first and first["job"] == "j-00000001" else 0.0
 steps = sorted((d["at_ms"] / 1000.0, d["to"]) for d in live["decisions"])
 with open(out + "/live.dat", "w") as f:
     for t, n in steps:
-        f.write("%g %d\n" % (t - warmup, n))
-    f.write("%g %d\n" % (120 * 1.0 + 30, steps[-1][1] if steps else 1))
-sim_att = [s for s in sim["runs"] if s.get("autoscaler") == "awan"] if "runs" in sim else []
+        f.write("%g %d\n" % (t - start - warmup, n))
+    f.write("%g %d\n" % (300, steps[-1][1] if steps else 1))
 print("live attainment (server's count):", live["slo_attainment_pct"])
 PY
 gnuplot <<G
@@ -66,7 +69,7 @@ set title "Replicas of the chat service: awan serve (live) and awan sim serve, c
 set xlabel "seconds of the trace (after the warm-up)"
 set ylabel "replicas"
 set yrange [0:7]
-set xrange [-$WARMUP:150]
+set xrange [-$WARMUP:300]
 set key top left
 plot "$OUT/live.dat" using 1:2 with steps lw 2 title "awan serve (scaling decisions)", \
      "$OUT/sim.dat" using 1:2 with steps lw 2 dt 2 title "awan sim serve (replicas)"

@@ -1,8 +1,8 @@
 #include "cli/replica.h"
 
 #include <fmt/format.h>
-#include <signal.h>
 #include <pthread.h>
+#include <signal.h>
 
 #include <cerrno>
 #include <cmath>

@@ -191,9 +191,10 @@ StatusOr<ServiceManifest> ParseServiceManifest(std::string_view text, std::strin
     }
     AWAN_ASSIGN_OR_RETURN(YAML::Node sp, r.Required(doc, "spec", "manifest"));
     AWAN_RETURN_IF_ERROR(r.ExpectMap(sp, "spec"));
-    AWAN_RETURN_IF_ERROR(r.OnlyKeys(sp, "spec",
-                                    {"model", "shapes", "replicas", "slo", "priority", "users", "reads",
-                                     "autoscaler", "router", "time_scale", "image", "command", "prepull", "startup"}));
+    AWAN_RETURN_IF_ERROR(
+        r.OnlyKeys(sp, "spec",
+                   {"model", "shapes", "replicas", "slo", "priority", "users", "reads", "autoscaler",
+                    "router", "time_scale", "image", "command", "prepull", "startup"}));
     AWAN_ASSIGN_OR_RETURN(YAML::Node mn, r.Required(sp, "model", "spec"));
     AWAN_ASSIGN_OR_RETURN(m.model, ParseModel(r, mn));
     // The rest is a services file's service entry, with the name, the tenant and the model given above.

@@ -469,7 +469,7 @@ Status ServiceManager::AddReplica(Service& s) {
                                   "--time-scale",
                                   Num(s.m.time_scale)};
   if (s.m.modelled_startup) {  // as the simulator counts it with its (default) prefetch: weights from the
-                                // node's NVMe, then the engine's init; the image and the scheduling are real
+                               // node's NVMe, then the engine's init; the image and the scheduling are real
     const serving::ColdStart c =
         serving::EstimateColdStart(true, 0, serving::WeightSource::kNodeNvme, model.weight_bytes);
     cmd.insert(cmd.end(), {"--startup-s", Num(c.weights_s + c.init_s)});

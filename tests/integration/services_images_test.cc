@@ -18,21 +18,14 @@
 #include <vector>
 
 #include "integration/services_harness.h"
+#include "shell.h"
 
 namespace {
 
 using namespace awan::testing;  // NOLINT
 namespace fs = std::filesystem;
 
-std::string Sh(const std::string& cmd) {
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  pclose(p);
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  return out;
-}
+std::string Sh(const std::string& cmd) { return Shell(cmd); }
 
 int FreePort() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);

@@ -150,6 +150,7 @@ TEST(ServiceManifest, TheShippedChatServiceReadsAndMistakesAreRefused) {
   refused("router: awan", "router: awan\n  image: '-v/:/host'", "spec image: a reference like");
   refused("router: awan", "router: awan\n  command: [vllm, serve]", "{port}");
   refused("router: awan", "router: awan\n  prepull: maybe", "expected true or false");
+  refused("router: awan", "router: awan\n  startup: slow", "instant or modelled");
   // An engine of one's own in an image: the port awan gives it goes where {port} is.
   std::string own = text;
   own.replace(own.find("router: awan"), 12,
@@ -159,6 +160,7 @@ TEST(ServiceManifest, TheShippedChatServiceReadsAndMistakesAreRefused) {
   ASSERT_TRUE(m2.ok()) << m2.status().ToString();
   EXPECT_EQ(m2->image, "registry.example:5000/vllm/vllm-openai:v0.6");
   EXPECT_FALSE(m2->prepull);
+  EXPECT_FALSE(m2->modelled_startup);
   ASSERT_EQ(m2->command.size(), 5u);
   EXPECT_EQ(m2->command[4], "{port}");
 }
