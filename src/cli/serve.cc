@@ -133,6 +133,18 @@ void AddServe(CLI::App& app, ServeArgs& a) {
   c->add_option("--backfill", a.backfill, "backfill reservations: easy, conservative or none")
       ->capture_default_str()
       ->check(CLI::IsMember(policies::BuiltinRegistry().BackfillNames()));
+  c->add_option(
+       "--min-run-s", a.min_run_s,
+       "no run is preempted (to reclaim a guarantee, for a higher priority or a preemptive ordering) "
+       "before it ran this many seconds")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{30} * 86400));
+  c->add_option(
+       "--checkpoint-s", a.checkpoint_s,
+       "how often the scheduler assumes a run saves a checkpoint: none is preempted before its first, "
+       "and the work since the last is counted as lost (0: a stopped run keeps its work)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{30} * 86400));
   c->add_option("--preemption", a.preemption, "preemption for a preemptive ordering: cost-aware or plain")
       ->capture_default_str()
       ->check(CLI::IsMember(policies::BuiltinRegistry().PreemptionNames()));
@@ -238,6 +250,8 @@ int RunServe(const ServeArgs& a) {
   co.ordering = a.ordering;
   co.backfill = a.backfill;
   co.preemption = a.preemption;
+  co.min_run_s = a.min_run_s;
+  co.checkpoint_s = a.checkpoint_s;
   co.heartbeat_timeout_ms = a.heartbeat_timeout_s * 1000;
   co.task_uid_base = a.task_uid_base;
   co.max_waiting_per_tenant = a.max_waiting_per_tenant;

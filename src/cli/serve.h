@@ -19,6 +19,9 @@ struct ServeArgs {
   int request_timeout_ms = 10000;
   std::string placement = "bestfit", ordering = "fifo";
   std::string backfill = "easy", preemption = "cost-aware";  // stage policies (core/cycle_policy.h)
+  int64_t min_run_s = 600;  // no run is preempted before it ran this long (nor before its first checkpoint)
+  int64_t checkpoint_s =
+      1800;  // how often the scheduler assumes runs save a checkpoint (0: work is never lost)
   std::string executor = "local";
   int64_t heartbeat_timeout_s = 15;
   std::string tls_cert, tls_key;  // both: serve HTTPS

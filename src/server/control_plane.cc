@@ -56,6 +56,8 @@ SchedulerOptions SchedulerOptionsOf(const ControlPlaneOptions& o) {
   SchedulerOptions s;
   s.policies.backfill = o.backfill;
   s.policies.preemption = o.preemption;
+  s.min_run_s = o.min_run_s;
+  s.checkpoint_s = o.checkpoint_s;
   return s;
 }
 

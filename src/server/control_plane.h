@@ -44,6 +44,9 @@ struct ControlPlaneOptions {
   std::string ordering = "fifo";      // QueueOrder
   std::string backfill = "easy";      // the stage policies by name (core/cycle_policy.h)
   std::string preemption = "cost-aware";
+  int64_t min_run_s = 600;  // SchedulerOptions::min_run_s: no run is preempted before it ran this long
+  int64_t checkpoint_s =
+      1800;  // SchedulerOptions::checkpoint_s: the checkpoint period runs are assumed to have
   int64_t default_duration_s = 3600;  // the scheduler's estimate for a job with a command and no duration_s
   // A node that has sent a heartbeat and then stays silent this long is marked down: its jobs are stopped and
   // requeued, and it takes no work until it beats again. Nodes that never beat are not watched.

@@ -202,4 +202,51 @@ TEST(Services, TheAutoscalerSeesLoadThatBypassesTheGateway) {
   EXPECT_EQ(c.Delete("/v1/services/chat", Bearer(token))->status, 200);
 }
 
+// A scale-up goes through the core like any job: on a fleet whose GPUs another tenant's batch jobs borrowed,
+// the service's replicas (its tenant under its guarantee) take them back by preemption (the core's reclaim,
+// under any ordering), and the batch jobs wait again rather than fail; once the service is deleted they run
+// again.
+TEST(Services, ScaleUpsReclaimBorrowedGpusFromBatchWorkThroughPreemption) {
+  const std::string dir = TempDir("svc-preempt");
+  std::ofstream(dir + "/fleet.yaml")
+      << "node_types:\n  g4: {accelerator: H100, gpus: 4, cpu: 128, memory_gib: 2048}\n"
+         "regions:\n  - name: lab\n    zones:\n      - {name: z, layout: {type: g4, nodes: 2}}\n"
+         "tenants:\n  - {name: serving, guaranteed_gpus: 8, cohort: c}\n"
+         "  - {name: batch, guaranteed_gpus: 0, cohort: c, borrowing_limit_gpus: 8}\n";
+  const std::string db = dir + "/awan.db";
+  const std::string serving = Token(db, "serving", "member"), batch = Token(db, "batch", "member");
+  Server s(dir, db, dir + "/fleet.yaml", {"--min-run-s", "0", "--checkpoint-s", "0"});
+  ASSERT_GT(s.port(), 0) << s.output();
+  Http c(s.url());
+  std::vector<std::string> jobs;
+  for (int i = 0; i < 2; ++i) {
+    const std::string m = "apiVersion: awan/v1\nkind: Job\nmetadata: {name: train-" + std::to_string(i) +
+                          "}\nspec: {gpus: 4, memory_gib: 8, duration_s: 3600}\n";
+    auto r = c.Post("/v1/jobs", Bearer(batch), m, "application/yaml");
+    ASSERT_EQ(r->status, 201) << r->body;
+    jobs.push_back(Json::parse(r->body)["id"]);
+  }
+  for (const std::string& j : jobs) WaitForState(c, batch, j, "Running");
+  std::string svc = kChat;
+  svc.replace(svc.find("max: 6"), 6, "max: 2");
+  svc.replace(svc.find("{min: 1"), 7, "{min: 2");
+  ASSERT_EQ(c.Post("/v1/services", Bearer(serving), svc, "application/yaml")->status, 201);
+  const bool up = WaitFor(60, [&] { return Describe(c, serving, "chat")["replicas"]["ready"] == 2; });
+  EXPECT_TRUE(up) << Describe(c, serving, "chat").dump(1);
+  for (const std::string& j : jobs) {
+    const Json job = Json::parse(c.Get("/v1/jobs/" + j, Bearer(batch))->body);
+    EXPECT_EQ(job["state"], "Pending") << job.dump();  // stopped and waiting again (its one run counted)
+    EXPECT_EQ(job["runs"], 1) << job.dump();
+  }
+  // The replicas' placements are in the audit log, as every job's are, with the rules that allowed them.
+  const std::string admin = Token(db, "", "admin");
+  const std::string audit = c.Get("/v1/audit", Bearer(admin))->body;
+  for (const Json& r : Describe(c, serving, "chat")["replica_list"]) {
+    const std::string entry = "\"job\":\"" + r["job"].get<std::string>() + "\"";
+    EXPECT_NE(audit.find(entry), std::string::npos) << entry << " in " << audit.substr(0, 2000);
+  }
+  ASSERT_EQ(c.Delete("/v1/services/chat", Bearer(serving))->status, 200);
+  for (const std::string& j : jobs) WaitForState(c, batch, j, "Running");  // the GPUs went back
+}
+
 }  // namespace
