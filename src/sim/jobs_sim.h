@@ -172,6 +172,8 @@ class JobsSimulation {
   Framework& framework() { return state_->framework(); }
   QueueOrder& order() { return state_->order(); }
   const SchedulerState& state() const { return *state_; }
+  // Placement prefers nodes that hold a pod's image or weights (SchedulerState::PreferWarmNodes).
+  Status PreferWarmNodes(const NodeImages* images) { return state_->PreferWarmNodes(images); }
   const config::FleetFile& fleet_file() const { return *file_; }
   const std::vector<JobSpec>& jobs() const { return *jobs_; }
   const std::vector<std::string>& tenant_names() const { return tenant_names_; }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <deque>
 #include <map>
@@ -137,6 +138,17 @@ class ServeSimulation {
       if (svcs_[i].spec->name == name) return static_cast<int>(i);
     return -1;
   }
+  // Which nodes hold a replica's weights (its model's, in the node's cache): the core's ImageLocality scorer
+  // reads it, so that a replica lands where its start is warm when it can, as in awan serve.
+  class WarmView final : public NodeImages {
+   public:
+    explicit WarmView(const ServeSimulation& sim) : sim_(&sim) {}
+    bool Warm(const PodSpec& pod, NodeIndex node) const override;
+
+   private:
+    const ServeSimulation* sim_;
+  };
+
   void Account(Replica& rep, int64_t t);
   int Alive(const Svc& s) const;
   int ChooseShape(int s) const;
@@ -167,7 +179,19 @@ class ServeSimulation {
   int64_t end_us_ = 0;
   int64_t placed_outside_ = 0;
   std::optional<JobsSummary> split_batch_;  // static split: the batch jobs' run on the other nodes
+  WarmView warm_view_{*this};
 };
+
+bool ServeSimulation::WarmView::Warm(const PodSpec& pod, NodeIndex node) const {
+  const size_t at = pod.name.rfind("/replica-");  // a replica's pod: "<its tenant>/replica-<id>"
+  if (at == std::string::npos || node.value >= sim_->caches_.size()) return false;
+  uint32_t id = 0;
+  const char* first = pod.name.data() + at + 9;
+  const char* last = pod.name.data() + pod.name.size();
+  if (std::from_chars(first, last, id).ec != std::errc() || id >= sim_->replicas_.size()) return false;
+  const Svc& s = sim_->svcs_[static_cast<size_t>(sim_->replicas_[id].service)];
+  return sim_->caches_[node.value].Contains("weights/" + s.model->name);
+}
 
 std::string ReplicaTenant(const ServiceSpec& s) { return "svc/" + s.name; }
 
@@ -195,6 +219,7 @@ Status ServeSimulation::Init(const std::vector<ServiceLoad>& loads, const std::v
   }
   for (Svc& s : svcs_) s.signals->ResetMix();  // counted again as requests arrive
   AWAN_ASSIGN_OR_RETURN(jobs_, JobsSimulation::Create(file_, batch_, jo));
+  AWAN_RETURN_IF_ERROR(jobs_->PreferWarmNodes(&warm_view_));
   for (Svc& s : svcs_) {
     AWAN_ASSIGN_OR_RETURN(TenantSpec owner, file_.Tenant(s.spec->tenant));
     // The replicas' own tenant: the owner's cohort, guaranteed the service's peak, lending all of it.

@@ -101,10 +101,12 @@ TEST(Services, ConvTraceThroughTheGatewayScalesUpAndBackDown) {
 
   // Deleted: every replica's job is cancelled and its process is gone.
   std::vector<int> ports;
-  for (const Json& r : Describe(c, token, "chat")["replica_list"]) ports.push_back(r["port"]);
+  const Json described = Describe(c, token, "chat");  // kept alive: the loops walk into it
+  for (const Json& r : described["replica_list"]) ports.push_back(r["port"]);
   auto del = c.Delete("/v1/services/chat", Bearer(token));
   ASSERT_EQ(del->status, 200) << del->body;
-  for (const Json& id : Json::parse(del->body)["replicas_cancelled"]) {
+  const Json deleted = Json::parse(del->body);
+  for (const Json& id : deleted["replicas_cancelled"]) {
     EXPECT_TRUE(WaitFor(30, [&] {
       auto j = c.Get("/v1/jobs/" + id.get<std::string>(), Bearer(token));
       return j->status == 200 && Json::parse(j->body)["state"] == "Cancelled";

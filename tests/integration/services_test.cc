@@ -241,7 +241,8 @@ TEST(Services, ScaleUpsReclaimBorrowedGpusFromBatchWorkThroughPreemption) {
   // The replicas' placements are in the audit log, as every job's are, with the rules that allowed them.
   const std::string admin = Token(db, "", "admin");
   const std::string audit = c.Get("/v1/audit", Bearer(admin))->body;
-  for (const Json& r : Describe(c, serving, "chat")["replica_list"]) {
+  const Json described = Describe(c, serving, "chat");  // kept: the loop below walks into it
+  for (const Json& r : described["replica_list"]) {
     const std::string entry = "\"job\":\"" + r["job"].get<std::string>() + "\"";
     EXPECT_NE(audit.find(entry), std::string::npos) << entry << " in " << audit.substr(0, 2000);
   }
