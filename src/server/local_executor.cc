@@ -745,7 +745,9 @@ Status LocalExecutor::Launch(const TaskLaunch& t) {
   std::vector<std::string> args = t.command;
   r.node = t.node;
   if (container) {  // the runtime runs as root in the sandbox; the image's processes as the tenant (--user)
-    args = ContainerArgv(t, workdir, env_strings, a.drop ? a.uid : -1, a.drop ? a.gid : -1);
+    AWAN_ASSIGN_OR_RETURN(const std::string env_file, WriteContainerEnv(t, env_strings));
+    args = ContainerArgv(t, workdir, env_file, a.drop ? a.uid : -1, a.drop ? a.gid : -1);
+    env_strings = RuntimeEnvironment(t.node);  // nothing of the tenant's reaches the root runtime's own
     a.drop = false;
     r.container = ContainerName(t.job_id, t.task);
   }
@@ -818,8 +820,12 @@ void LocalExecutor::Stop(Running& r, bool graceful) {
       waitpid(r.pid, nullptr, 0);
     }
   }
-  KillCgroups(r.job_id, r.task);                                   // anything left, wherever it went
-  if (!r.container.empty()) RemoveContainer(r.node, r.container);  // its record in the node's store
+  KillCgroups(r.job_id, r.task);  // anything left, wherever it went
+  if (!r.container.empty()) {     // its record in the node's store, its environment file
+    RemoveContainer(r.node, r.container);
+    std::error_code gone;
+    fs::remove(EnvFilePath(r.node, r.job_id, r.task), gone);
+  }
   std::error_code ec;
   fs::remove(PidPath(r.job_id, r.task), ec);
 }
@@ -878,6 +884,7 @@ std::vector<TaskExit> LocalExecutor::Poll() {
       if (!r.container.empty() && code != 0) RemoveContainer(r.node, r.container);  // killed: no --rm ran
       CapLog(r);  // what it wrote since the last look
       std::error_code ec;
+      if (!r.container.empty()) fs::remove(EnvFilePath(r.node, r.job_id, r.task), ec);
       fs::remove(PidPath(r.job_id, r.task), ec);
       out.push_back({r.job_id, r.task, code, r.timed_out});
       running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(i));

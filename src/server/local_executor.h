@@ -100,11 +100,16 @@ class LocalExecutor final : public Executor {
   StatusOr<std::string> TaskWorkdir(const TaskLaunch& t, bool drop, int64_t uid, int64_t gid) const;
   std::vector<std::string> TaskEnvironment(const TaskLaunch& t, const std::string& workdir) const;
   // Containers: the runtime's global arguments for a node's image store; the argv that runs `t` in its image
-  // (environment values stay in the runtime's environment: only their names are arguments); the container's
-  // name; a detached `rm -f` of it after a kill.
+  // (the environment from a file: no value is an argument); the container's name; a detached `rm -f` of it
+  // after a kill.
   std::vector<std::string> RuntimeArgs(const std::string& node) const;
   std::vector<std::string> ContainerArgv(const TaskLaunch& t, const std::string& workdir,
-                                         const std::vector<std::string>& env, int64_t uid, int64_t gid) const;
+                                         const std::string& env_file, int64_t uid, int64_t gid) const;
+  // The container's environment (the task's, but PATH) in a root-only file beside its log; and the root
+  // runtime's own environment, fixed: no variable of the tenant's (CONTAINERS_CONF, HOME, ...) may steer it.
+  StatusOr<std::string> WriteContainerEnv(const TaskLaunch& t, const std::vector<std::string>& env) const;
+  std::vector<std::string> RuntimeEnvironment(const std::string& node) const;
+  std::string EnvFilePath(const std::string& node, const std::string& job_id, int task) const;
   std::string ContainerName(const std::string& job_id, int task) const;
   void RemoveContainer(const std::string& node, const std::string& name);
   void ReapPulls();  // the background pulls and removals that ended

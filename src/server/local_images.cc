@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -101,7 +103,7 @@ std::string LocalExecutor::ContainerName(const std::string& job_id, int task) co
 }
 
 std::vector<std::string> LocalExecutor::ContainerArgv(const TaskLaunch& t, const std::string& workdir,
-                                                      const std::vector<std::string>& env, int64_t uid,
+                                                      const std::string& env_file, int64_t uid,
                                                       int64_t gid) const {
   std::vector<std::string> v = RuntimeArgs(t.node);
   const std::vector<std::string> run = {
@@ -154,16 +156,38 @@ std::vector<std::string> LocalExecutor::ContainerArgv(const TaskLaunch& t, const
     std::error_code ec;
     if (fs::exists(d, ec)) v.insert(v.end(), {"--device", d});
   }
-  // Every variable by name only: the runtime copies its value from its own environment, so no secret is an
-  // argument that `ps` would show.
-  for (const std::string& e : env) {
-    const std::string key = e.substr(0, e.find('='));
-    if (key != "PATH") v.insert(v.end(), {"--env", key});
-  }
+  // The environment from a root-only file: no value (the replica's key among them) is an argument `ps` shows.
+  v.insert(v.end(), {"--env-file", env_file});
   // The command replaces the image's entrypoint and arguments, as a Kubernetes container's command does.
   v.insert(v.end(), {"--entrypoint", t.command.empty() ? "" : t.command[0], t.image});
   if (!t.command.empty()) v.insert(v.end(), t.command.begin() + 1, t.command.end());
   return v;
+}
+
+StatusOr<std::string> LocalExecutor::WriteContainerEnv(const TaskLaunch& t,
+                                                       const std::vector<std::string>& env) const {
+  const std::string path = EnvFilePath(t.node, t.job_id, t.task);
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return IoError("cannot write " + path + ": " + std::strerror(errno));
+  std::string text;
+  for (const std::string& e : env) {  // one KEY=VALUE a line: a value holding a newline cannot be written
+    if (e.rfind("PATH=", 0) == 0 || e.find('\n') != std::string::npos) continue;
+    text += e + "\n";
+  }
+  const bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  close(fd);
+  if (!ok) return IoError("cannot write " + path);
+  return fs::absolute(path).string();
+}
+
+// In the node's image store (root's, 0700), which the sandbox keeps visible to the runtime.
+std::string LocalExecutor::EnvFilePath(const std::string& node, const std::string& job_id, int task) const {
+  return NodeImageDir(node) + "/env-" + job_id + "-" + std::to_string(task);
+}
+
+std::vector<std::string> LocalExecutor::RuntimeEnvironment(const std::string& node) const {
+  return {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + NodeImageDir(node),
+          "TMPDIR=/tmp"};
 }
 
 void LocalExecutor::RemoveContainer(const std::string& node, const std::string& name) {

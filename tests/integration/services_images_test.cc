@@ -175,6 +175,33 @@ TEST(ServiceImages, ReplicasRunInContainersPulledFromTheLocalRegistryAndScaleUpO
     }
     return true;
   }));
+
+  // The tenant's environment never steers the root runtime: a containers.conf named by CONTAINERS_CONF that
+  // would bind the node's /etc into the container is not read (the variable reaches the container only).
+  // (outside /tmp, which a task's sandbox replaces: the runtime could read it there)
+  const std::string evil = "/var/tmp/awan-evil-" + std::to_string(getpid()) + ".conf";
+  std::ofstream(evil) << "[containers]\nvolumes = [\"/etc:/hostetc:ro\"]\n";
+  fs::permissions(
+      evil, fs::perms::owner_read | fs::perms::owner_write | fs::perms::others_read | fs::perms::group_read);
+  const std::string job =
+      "apiVersion: awan/v1\nkind: Job\nmetadata: {name: steer}\nspec:\n  gpus: 1\n"
+      "  accelerator: H100\n  image: " +
+      image + "\n  env: {CONTAINERS_CONF: " + evil +
+      "}\n  command: [/usr/local/bin/awan, replica, --listen, '127.0.0.1:0']\n";
+  auto submitted = c.Post("/v1/jobs", Bearer(token), job, "application/yaml");
+  ASSERT_EQ(submitted->status, 201) << submitted->body;
+  const std::string steer = std::string("/usr/local/bin/awan") + '\0' + "replica" + '\0' + "--listen";
+  ASSERT_TRUE(WaitFor(30, [&] { return Pids(steer).size() == 1; }));
+  const int spid = Pids(steer)[0];
+  EXPECT_FALSE(fs::exists("/proc/" + std::to_string(spid) + "/root/hostetc"));
+  std::ifstream environ_file("/proc/" + std::to_string(spid) + "/environ");
+  const std::string environ_text((std::istreambuf_iterator<char>(environ_file)), {});
+  EXPECT_NE(environ_text.find("CONTAINERS_CONF=" + evil), std::string::npos);  // the container got it
+  EXPECT_EQ(
+      c.Delete("/v1/jobs/" + Json::parse(submitted->body)["id"].get<std::string>(), Bearer(token))->status,
+      200);
+  EXPECT_TRUE(WaitFor(30, [&] { return Pids(steer).empty(); }));
+  fs::remove(evil);
 }
 
 }  // namespace
