@@ -71,6 +71,25 @@ int Main(int argc, char** argv) {
   CLI::App* pol = app.add_subcommand(
       "policies", "List the placement policies and their plugins, and the job cycle's stage policies");
 
+  // A word where a command is expected that names none: say so (CLI11 would only say one is required).
+  CLI::App* at = &app;
+  std::string path = "awan";
+  for (int i = 1; i < argc && argv[i][0] != '-'; ++i) {
+    const std::vector<CLI::App*> subs = at->get_subcommands([](CLI::App*) { return true; });
+    if (subs.empty()) break;  // a command's own arguments from here on
+    CLI::App* next = nullptr;
+    std::string known;
+    for (CLI::App* s : subs) {
+      if (s->get_name() == argv[i]) next = s;
+      known += (known.empty() ? "" : ", ") + s->get_name();
+    }
+    if (next == nullptr) {
+      fmt::print(stderr, "{}: unknown command '{}' (commands: {}; {} --help)\n", path, argv[i], known, path);
+      return 2;
+    }
+    at = next;
+    path += " " + next->get_name();
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

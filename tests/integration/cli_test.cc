@@ -151,6 +151,14 @@ TEST(Cli, MalformedTraceIsAClearErrorWithLineAndColumn) {
 
 TEST(Cli, UsageErrorsAndUnknownPolicies) {
   EXPECT_EQ(Awan("").code, 2);
+  Result unknown = Awan("nope");
+  EXPECT_EQ(unknown.code, 2);
+  EXPECT_NE(unknown.out.find("awan: unknown command 'nope' (commands: "), std::string::npos) << unknown.out;
+  Result unknown_sim = Awan("sim nope");
+  EXPECT_EQ(unknown_sim.code, 2);
+  EXPECT_NE(unknown_sim.out.find("awan sim: unknown command 'nope' (commands: openb, jobs, serve"),
+            std::string::npos)
+      << unknown_sim.out;
   EXPECT_EQ(Awan("sim openb --pods x.csv").code, 2);  // --nodes missing
   const std::string dir = TempDir("pol");
   ASSERT_EQ(Awan("generate example --out " + dir + " --nodes 10").code, 0);
