@@ -82,6 +82,8 @@ TEST(Services, TheApiRefusesBadInputAndKeepsTenantsApart) {
   EXPECT_NE(RunAwan("delete service/code" + flags).find("service/code deleted (1 replica(s) stopped)"),
             std::string::npos);
   EXPECT_EQ(RunAwan("services" + flags).find("code "), std::string::npos);
+  // Its replicas outlive the server's SIGKILL at the end (as they must): deleted, so none is left behind.
+  EXPECT_EQ(c.Delete("/v1/services/chat", Bearer(a))->status, 200);
 }
 
 // SIGKILL of the server under load: the replica keeps serving (straight to it while no server runs), the new
