@@ -563,9 +563,6 @@ Status ControlPlane::CollectEnds(int64_t now_s) {
   return Status::Ok();
 }
 
-// One core cycle, and what it decided: runs it stopped (preemption) have their processes stopped and wait
-// again; runs it started are recorded as Running with their placement and audit entry, to be launched once
-// that is durable.
 bool ControlPlane::WarmImages::Warm(const PodSpec& pod, NodeIndex node) const {
   const auto job = image_of.find(pod.name);
   if (job == image_of.end()) return false;
@@ -588,6 +585,9 @@ void ControlPlane::RefreshImages() {
   images_.nodes = std::move(nodes);
 }
 
+// One core cycle, and what it decided: runs it stopped (preemption) have their processes stopped and wait
+// again; runs it started are recorded as Running with their placement and audit entry, to be launched once
+// that is durable.
 Status ControlPlane::Schedule(int64_t now_s) {
   const int64_t t0 = stage_ticks_.NowNanos();
   RefreshImages();
@@ -621,10 +621,7 @@ Status ControlPlane::LaunchStarted(int64_t now_s) {
     Live& l = live_[by_id_.at(sched_->job(r.job).spec->name)];
     if (l.row.state != JobState::kRunning || l.run_id != r.run_id) continue;
     for (size_t k = 0; k < r.tasks.size(); ++k) {
-      const TaskLaunch t = LaunchOf(l, k, r.tasks[k]);
-      if (!t.image.empty())
-        ++(exec_->HasImage(t.node, t.image) ? stats_.image_launches_warm : stats_.image_launches_cold);
-      if (Status s = exec_->Launch(t); !s.ok()) {
+      if (Status s = exec_->Launch(LaunchOf(l, k, r.tasks[k])); !s.ok()) {
         exec_->Kill(l.row.id);
         AWAN_RETURN_IF_ERROR(sched_->Cancel(r.job, now_s));
         Save(l, JobState::kFailed, "launch failed: " + s.message());
@@ -731,7 +728,7 @@ std::vector<std::string> ControlPlane::NodesWithRoom(const std::string& accelera
   for (uint32_t n = 0; n < snap_->size(); ++n) {
     const NodeState& s = snap_->node(NodeIndex(n));
     const NodeSpec& spec = fleet_->fleet.node(NodeIndex(n));
-    if (s.unavailable || s.gpu_left_total < int64_t{gpus} * 1000) continue;
+    if (s.unavailable || s.gpu_left_total < int64_t{gpus} * kWholeGpu.value) continue;
     if (!regions.empty() && !regions.count(fleet_->fleet.region_of(NodeIndex(n)).value)) continue;
     if (!accelerator.empty() && spec.model != fleet_->fleet.models().Find(accelerator)) continue;
     out.push_back(spec.name);

@@ -66,7 +66,6 @@ inline constexpr int64_t kMaxLogChunk = 4 << 20;  // bytes of log one request re
 struct ControlPlaneStats {
   int64_t cycles = 0, decisions = 0, preemptions = 0, submitted = 0;
   int64_t store_errors = 0;  // failed durable writes (each retried at the next tick)
-  int64_t image_launches_warm = 0, image_launches_cold = 0;  // tasks with an image: was it on the node?
   std::vector<double>
       cycle_seconds;  // latencies of recent cycles (for the histogram), drained by TakeCycleSeconds
   CycleStats stages;  // the core cycle's time per named stage, cumulative

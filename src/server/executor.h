@@ -16,6 +16,12 @@ namespace awan::server {
 // engine stand-in), whatever its path and whether the tenant could see that path.
 inline constexpr const char* kSelfCommand = "@awan";
 
+// The first line of a task that runs an image says what its start cost (written by the local executor, read
+// by the service manager): "awan: pulling image IMAGE to node NODE" or "awan: image IMAGE already present on
+// node NODE".
+inline constexpr const char* kImagePullingNote = "awan: pulling image ";
+inline constexpr const char* kImagePresentNote = " already present on node ";
+
 struct TaskLaunch {
   std::string job_id;
   int task = 0;         // index within the gang

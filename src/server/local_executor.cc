@@ -701,9 +701,8 @@ void BelowTmp(const std::vector<std::string>& dirs, std::vector<std::string>* be
 
 // What a container task's start will cost, its log's first line (read by the service manager too).
 std::string LocalExecutor::ImageNote(const TaskLaunch& t) const {
-  return HasImage(t.node, t.image)
-             ? fmt::format("awan: image {} already present on node {}\n", t.image, t.node)
-             : fmt::format("awan: pulling image {} to node {}\n", t.image, t.node);
+  return HasImage(t.node, t.image) ? fmt::format("awan: image {}{}{}\n", t.image, kImagePresentNote, t.node)
+                                   : fmt::format("{}{} to node {}\n", kImagePullingNote, t.image, t.node);
 }
 
 // A task with an image: its reference checked again (the executor trusts no caller), root and the sandbox

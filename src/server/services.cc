@@ -375,8 +375,8 @@ void ServiceManager::RefreshReplica(Service& s, Replica& r) {
     auto log = plane_.Logs(system_, r.job_id, 0, 0, 0, 4096);
     if (log.ok() && r.port == 0) r.port = PortFromLog(log->data);
     if (log.ok() && r.warm < 0 && !s.m.image.empty()) {  // the executor's first line says (local_executor.h)
-      if (log->data.find("already present on node") != std::string::npos) r.warm = 1;
-      if (log->data.find("awan: pulling image") != std::string::npos) r.warm = 0;
+      if (log->data.find(kImagePresentNote) != std::string::npos) r.warm = 1;
+      if (log->data.find(kImagePullingNote) != std::string::npos) r.warm = 0;
       if (r.warm >= 0) ++(r.warm ? s.warm_starts : s.cold_image_starts);
     }
   }

@@ -25,8 +25,6 @@ namespace {
 using namespace awan::testing;  // NOLINT
 namespace fs = std::filesystem;
 
-std::string Sh(const std::string& cmd) { return Shell(cmd); }
-
 int FreePort() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
@@ -74,10 +72,10 @@ int NodesHolding(const std::string& state, const std::string& image) {
 class Registry {
  public:
   explicit Registry(const std::string& dir) : dir_(dir) {
-    address_ = Sh(std::string(AWAN_SOURCE_DIR) + "/scripts/registry-up.sh " + dir + " " +
-                  std::to_string(FreePort()) + " 2>&1");
+    address_ = Shell(std::string(AWAN_SOURCE_DIR) + "/scripts/registry-up.sh " + dir + " " +
+                     std::to_string(FreePort()) + " 2>&1");
   }
-  ~Registry() { Sh(std::string(AWAN_SOURCE_DIR) + "/scripts/registry-down.sh " + dir_); }
+  ~Registry() { Shell(std::string(AWAN_SOURCE_DIR) + "/scripts/registry-down.sh " + dir_); }
   const std::string& address() const { return address_; }
 
  private:
@@ -86,13 +84,13 @@ class Registry {
 
 TEST(ServiceImages, ReplicasRunInContainersPulledFromTheLocalRegistryAndScaleUpOntoWarmNodes) {
   if (geteuid() != 0) GTEST_SKIP() << "the container runtime needs root (CI runs as root)";
-  ASSERT_FALSE(Sh("command -v podman").empty()) << "podman missing: run scripts/install-deps.sh";
-  ASSERT_FALSE(Sh("command -v docker-registry").empty()) << "docker-registry missing: run install-deps.sh";
+  ASSERT_FALSE(Shell("command -v podman").empty()) << "podman missing: run scripts/install-deps.sh";
+  ASSERT_FALSE(Shell("command -v docker-registry").empty()) << "docker-registry missing: run install-deps.sh";
   const std::string dir = TempDir("svc-images");
   Registry registry(dir + "/registry");
   ASSERT_EQ(registry.address().rfind("127.0.0.1:", 0), 0u) << registry.address();
-  const std::string image = Sh(std::string(AWAN_SOURCE_DIR) + "/scripts/replica-image.sh " +
-                               registry.address() + " " + AWAN_BINARY + " 2>&1");
+  const std::string image = Shell(std::string(AWAN_SOURCE_DIR) + "/scripts/replica-image.sh " +
+                                  registry.address() + " " + AWAN_BINARY + " 2>&1");
   ASSERT_EQ(image.rfind(registry.address() + "/awan/replica:", 0), 0u) << image;
 
   const std::string db = dir + "/awan.db";
@@ -169,8 +167,8 @@ TEST(ServiceImages, ReplicasRunInContainersPulledFromTheLocalRegistryAndScaleUpO
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(dir + "/state/images", ec)) {
       const std::string p = e.path().string();
-      const std::string ps = Sh("podman --root " + p + "/storage --runroot " + p +
-                                "/run --cgroup-manager cgroupfs --events-backend none ps -aq 2>/dev/null");
+      const std::string ps = Shell("podman --root " + p + "/storage --runroot " + p +
+                                   "/run --cgroup-manager cgroupfs --events-backend none ps -aq 2>/dev/null");
       if (!ps.empty()) return false;
     }
     return true;
