@@ -3,7 +3,8 @@
 # replica timelines in one chart ($OUT/agree.png, gnuplot). The live side is bench/services_live.sh (the
 # first 2 minutes of the Azure conv trace x SCALE through awan serve's gateway, in real time, after a WARMUP
 # replay that is not counted); the simulated side is `awan sim serve` on the same requests with the same
-# warm-up. Usage: bench/services_agree.sh [SCALE=3] [WARMUP=120]   (Release build; OUT=/tmp/awan-agree)
+# warm-up, its first replica ready at t = 0 (--start-ready) as the live replay starts once the first replica is
+# ready. Usage: bench/services_agree.sh [SCALE=3] [WARMUP=120]   (Release build; OUT=/tmp/awan-agree)
 set -euo pipefail
 SCALE=${1:-3}
 WARMUP=${2:-120}
@@ -39,7 +40,8 @@ services:
 Y
 if [ -z "${PLOT_ONLY:-}" ]; then  # PLOT_ONLY=1: redraw from the last run's files
 "$A" sim serve --fleet examples/fleets/asean.yaml --services "$OUT/services.yaml" --requests "chat=$OUT/slice.csv" \
-  --scale "$SCALE" --autoscaler awan --router awan --warmup-s "$WARMUP" --json "$OUT/sim.json" --quiet > "$OUT/sim.txt"
+  --scale "$SCALE" --autoscaler awan --router awan --warmup-s "$WARMUP" --start-ready --json "$OUT/sim.json" \
+  --quiet > "$OUT/sim.txt"
 STARTUP=modelled WARMUP=$WARMUP SCALE=$SCALE TRACE=$OUT/slice.csv bench/services_live.sh 1 > "$OUT/live.txt" 2>&1
 fi
 python3 - "$OUT" "$WARMUP" <<'PY'

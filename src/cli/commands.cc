@@ -4,6 +4,7 @@
 
 #include "cli/bench.h"
 #include "cli/bench_gateway.h"
+#include "cli/diagnose.h"
 #include "cli/replica.h"
 #include "cli/serve.h"
 #include "cli/sim_jobs.h"
@@ -68,6 +69,11 @@ int Main(int argc, char** argv) {
   BenchGatewayArgs bench_gateway;
   AddBenchGateway(*bench, bench_gateway);
 
+  CLI::App* diagnose = app.add_subcommand("diagnose", "What broke, why, and what to do: the exception catalog");
+  diagnose->require_subcommand(1);
+  DiagnoseArgs diagnose_args;
+  AddDiagnose(*diagnose, *gen, *bench, diagnose_args);
+
   CLI::App* pol = app.add_subcommand(
       "policies", "List the placement policies and their plugins, and the job cycle's stage policies");
 
@@ -101,6 +107,7 @@ int Main(int argc, char** argv) {
   if (gen->got_subcommand("example")) return RunGenerate(gen_args);
   if (gen->got_subcommand("workload")) return RunGenerateWorkload(gen_workload);
   if (gen->got_subcommand("requests")) return RunGenerateRequests(gen_requests);
+  if (const int rc = RunDiagnose(*diagnose, *gen, *bench, diagnose_args); rc >= 0) return rc;
   if (audit->got_subcommand("verify")) return RunAuditVerify(audit_verify);
   if (app.got_subcommand("explain")) return RunExplain(explain);
   if (app.got_subcommand("serve")) return RunServe(serve);

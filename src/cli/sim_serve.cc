@@ -134,6 +134,9 @@ void AddSimServe(CLI::App& sim, SimServeArgs& a) {
        "cold, as a service just created)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, int64_t{86400}));
+  c->add_flag("--start-ready", a.start_ready,
+              "the replicas placed at t = 0 are ready at once (a service deployed before the trace, as in "
+              "awan serve when a replay waits for its first ready replica)");
   c->add_flag("--ignore-residency", a.ignore_residency,
               "the baseline that places replicas and routes requests anywhere (what it sends outside a "
               "service's places is counted)");
@@ -228,6 +231,7 @@ int RunSimServe(const SimServeArgs& a) {
         o.scale = a.scale;
         o.warm = !a.no_warm;
         o.warmup_ms = a.warmup_s * 1000;
+        o.start_ready = a.start_ready;
         o.ignore_residency = a.ignore_residency;
         o.static_split = a.static_split;
         o.seed = a.seed;
@@ -359,6 +363,7 @@ int RunSimServe(const SimServeArgs& a) {
                           {"scale", a.scale},
                           {"warm", !a.no_warm},
                           {"warmup_s", a.warmup_s},
+                          {"start_ready", a.start_ready},
                           {"ignore_residency", a.ignore_residency},
                           {"static_split", a.static_split},
                           {"batch", a.workload.empty() ? a.jobs : a.workload},

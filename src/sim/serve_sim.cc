@@ -563,11 +563,12 @@ void ServeSimulation::Started(uint32_t id, const Placement& p, int64_t t) {
   cache.Use(weights, s.model->weight_bytes);
   const serving::ColdStart c =
       serving::EstimateColdStart(image, o_.image_bytes, src, s.model->weight_bytes, o_.cold);
-  if (t >= o_.warmup_ms * 1000) cold_start_s_.push_back(c.total_s()), ++s.cold_starts;
+  const bool at_once = o_.start_ready && t == 0;
+  if (t >= o_.warmup_ms * 1000 && !at_once) cold_start_s_.push_back(c.total_s()), ++s.cold_starts;
   if (!s.rules.Allows(rep.region)) ++placed_outside_;
   s.replica_regions.insert(rep.region.value);
   rep.state = RState::kStarting;
-  rep.ready_us = t + static_cast<int64_t>(std::llround(c.total_s() * kUsPerS));
+  rep.ready_us = at_once ? t : t + static_cast<int64_t>(std::llround(c.total_s() * kUsPerS));
   readies_.push({rep.ready_us, id});
 }
 
@@ -709,7 +710,9 @@ Status ServeSimulation::Tick(int64_t t) {
       p.replicas.push_back(Alive(s));
       p.ready.push_back(
           static_cast<int>(std::count_if(s.replicas.begin(), s.replicas.end(), [&](uint32_t id) {
-            return replicas_[id].state == RState::kReady || replicas_[id].state == RState::kDraining;
+            const Replica& r = replicas_[id];  // (started ready this instant: --start-ready)
+            return r.state == RState::kReady || r.state == RState::kDraining ||
+                   (r.state == RState::kStarting && r.ready_us <= t);
           })));
       p.arrival_rps.push_back(static_cast<double>(s.arrivals_in_timeline) / std::max(1.0, span_s));
       s.arrivals_in_timeline = 0;

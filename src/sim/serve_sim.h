@@ -70,6 +70,9 @@ struct ServeSimOptions {
   // the trace's start with the replicas and history a running service would have. Metrics, GPU-hours and
   // cold starts count from the end of the warm-up.
   int64_t warmup_ms = 300000;
+  // The replicas placed at t = 0 are ready at once (a service deployed before the trace, as in `awan serve`
+  // when a replay waits for the service's first ready replica); off: they pay their cold start too.
+  bool start_ready = false;
   int64_t image_bytes = int64_t{10} << 30;      // the serving engine's image
   int64_t node_cache_bytes = int64_t{2} << 40;  // per node, images and weights (NVMe)
   int64_t timeline_ms = 60000;                  // resolution of the timeline

@@ -299,6 +299,27 @@ TEST(ServeSim, WarmNodesStartReplicasFaster) {
   EXPECT_LT(warm->summary.p99_cold_start_s, cold->summary.p99_cold_start_s);
 }
 
+// --start-ready: the replicas placed at t = 0 serve at once (a service deployed before the trace, as awan serve
+// has it when a replay waits for the first ready replica); without it they pay their cold start first, and
+// the requests of that first minute wait or miss.
+TEST(ServeSim, StartReadyServicesServeFromTheFirstRequest) {
+  World w = Asean();
+  const auto loads = Loads(w.services, 0.25, 3, {"asean-assistant"});
+  ServeSimOptions o;
+  o.warmup_ms = 0;
+  auto cold = RunServeSim(*w.fleet, w.services, loads, {}, o);
+  o.start_ready = true;
+  auto ready = RunServeSim(*w.fleet, w.services, loads, {}, o);
+  ASSERT_TRUE(cold.ok() && ready.ok()) << cold.status().ToString();
+  ASSERT_FALSE(cold->timeline.empty());
+  ASSERT_FALSE(ready->timeline.empty());
+  EXPECT_EQ(cold->timeline.front().ready.at(0), 0);
+  EXPECT_GE(ready->timeline.front().ready.at(0), 1);
+  EXPECT_EQ(ready->timeline.front().ready.at(0), ready->timeline.front().replicas.at(0));
+  EXPECT_GT(ready->summary.slo_attainment_pct, cold->summary.slo_attainment_pct);
+  EXPECT_EQ(ready->summary.requests, cold->summary.requests);
+}
+
 TEST(ServeSim, AServiceScaleUpPreemptsBorrowedBatchWorkAndAScaleDownGivesItBack) {
   // One region of two 8-GPU nodes; a batch tenant guaranteed 8 GPUs borrows the other 8, which the service's
   // replica tenant is guaranteed (the GPUs of its peak).
