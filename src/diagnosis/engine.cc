@@ -127,7 +127,6 @@ std::vector<Diagnosis> Engine::Diagnose(int64_t now_ms) const {
   std::vector<Diagnosis> found;
   for (auto& [at, g] : groups) {
     const Scenario& sc = catalog_->at(static_cast<size_t>(at.first));
-    if (sc.severity == Severity::kBenign) continue;
     const size_t nkeys = std::min<size_t>(sc.key.size(), 64);
     const uint64_t full = nkeys == 64 ? ~uint64_t{0} : (uint64_t{1} << nkeys) - 1;
     std::vector<std::string> members;
@@ -222,29 +221,36 @@ void Engine::Attribute(std::vector<Diagnosis>& found, const std::vector<uint32_t
         return false;
     }
   };
-  std::vector<bool> gone(found.size(), false);
-  std::vector<int> explained(found.size(), 0);
+  // Each symptom's best cause: one that explains its class where it happened; a cause may itself be a
+  // symptom of a wider or more specific cause when it scores higher (a dataset's I/O errors, explained by a
+  // full filesystem behind them), so the symptom goes to the end of that chain.
+  std::vector<int> best(found.size(), -1);
   for (size_t i = 0; i < found.size(); ++i) {
     const Scenario& sym = catalog_->at(static_cast<size_t>(found[i].scenario));
     if (!sym.is_symptom()) continue;
-    int best = -1;
     for (size_t j = 0; j < found.size(); ++j) {
       const Scenario& cause = catalog_->at(static_cast<size_t>(found[j].scenario));
-      if (j == i || cause.is_symptom() || !cause.Explains(sym.symptom_class) || !relates(found[j], found[i]))
-        continue;
-      if (best < 0 || found[j].score > found[static_cast<size_t>(best)].score) best = static_cast<int>(j);
+      if (j == i || !cause.Explains(sym.symptom_class) || !relates(found[j], found[i])) continue;
+      if (cause.is_symptom() && found[j].score <= found[i].score) continue;
+      const int b = best[i];
+      if (b < 0 || found[j].score > found[static_cast<size_t>(b)].score) best[i] = static_cast<int>(j);
     }
-    if (best < 0) continue;
-    Diagnosis& c = found[static_cast<size_t>(best)];
+  }
+  std::vector<int> explained(found.size(), 0);
+  for (size_t i = 0; i < found.size(); ++i) {
+    if (best[i] < 0) continue;
+    size_t root = static_cast<size_t>(best[i]);  // scores rise along the chain: it ends
+    while (best[root] >= 0) root = static_cast<size_t>(best[root]);
+    Diagnosis& c = found[root];
     c.explained.emplace_back(found[i].scenario, found[i].entity);
     for (const std::string& j : found[i].jobs)
       if (std::find(c.jobs.begin(), c.jobs.end(), j) == c.jobs.end()) c.jobs.push_back(j);
-    ++explained[static_cast<size_t>(best)];
-    gone[i] = true;
+    ++explained[root];
   }
+  // Benign causes leave with the symptoms they explain (a preempted job's NCCL timeouts are no fault).
   std::vector<Diagnosis> kept;
   for (size_t i = 0; i < found.size(); ++i) {
-    if (gone[i]) continue;
+    if (best[i] >= 0 || catalog_->at(static_cast<size_t>(found[i].scenario)).severity == Severity::kBenign) continue;
     found[i].score += std::min(5, explained[i]);
     std::sort(found[i].jobs.begin(), found[i].jobs.end());
     kept.push_back(std::move(found[i]));

@@ -13,6 +13,7 @@
 #include "core/static_fit.h"
 #include "policies/builtin.h"
 #include "policies/ordering/orderings.h"
+#include "server/diagnoses.h"
 
 namespace awan::server {
 namespace {
@@ -528,6 +529,13 @@ Status ControlPlane::CheckHeartbeats(int64_t now_s) {
     const bool silent = now_ms - beat > o_.heartbeat_timeout_ms;
     if (silent && !down_[n]) {
       down_[n] = 1;
+      if (diagnoses_ != nullptr) {
+        diagnosis::Signal sig;
+        sig.kind = diagnosis::SignalKind::kHeartbeat;
+        sig.node = fleet_->fleet.node(NodeIndex(n)).name;
+        sig.text = fmt::format("lost after {} s (last seen {} ms ago)", o_.heartbeat_timeout_ms / 1000, now_ms - beat);
+        diagnoses_->Add(std::move(sig));
+      }
       AWAN_RETURN_IF_ERROR(sched_->NodeDown(NodeIndex(n), now_s));
     } else if (!silent && down_[n]) {
       down_[n] = 0;
@@ -546,6 +554,11 @@ Status ControlPlane::CollectEnds(int64_t now_s) {
     Live& l = live_[it->second];
     if (l.row.state != JobState::kRunning) continue;
     if (e.timed_out || e.exit_code != 0) {
+      if (diagnoses_ != nullptr) {
+        const std::vector<Placement>& ps = sched_->placements(l.index);
+        const size_t k = static_cast<size_t>(e.task);
+        ReportFailure(l, e, k < ps.size() ? fleet_->fleet.node(ps[k].node).name : std::string());
+      }
       exec_->Kill(l.row.id);
       AWAN_RETURN_IF_ERROR(sched_->Cancel(l.index, now_s));
       l.row.exit_code = e.exit_code;
@@ -561,6 +574,34 @@ Status ControlPlane::CollectEnds(int64_t now_s) {
     Save(l, JobState::kSucceeded, "every task exited with code 0");
   }
   return Status::Ok();
+}
+
+void ControlPlane::ReportFailure(const Live& l, const TaskExit& e, const std::string& node) {
+  static const std::map<int, const char*> kSignals = {{1, "SIGHUP"},  {2, "SIGINT"},   {4, "SIGILL"},
+                                                      {6, "SIGABRT"}, {7, "SIGBUS"},   {8, "SIGFPE"},
+                                                      {9, "SIGKILL"}, {11, "SIGSEGV"}, {15, "SIGTERM"}};
+  auto signal_of = [&](int code) -> std::string {
+    const auto it = kSignals.find(code - 128);
+    return code > 128 && it != kSignals.end() ? it->second : "none";
+  };
+  auto fact = [&](diagnosis::SignalKind kind, std::string text) {
+    diagnosis::Signal s;
+    s.kind = kind, s.text = std::move(text), s.node = node, s.job = l.row.id, s.tenant = l.row.tenant;
+    s.rank = e.task;
+    diagnoses_->Add(std::move(s));
+  };
+  // The last lines of its output first (up to 64 KiB, 200 lines), then how it ended.
+  const Executor::LogChunk tail = exec_->ReadLog(l.row.id, e.task, 0, -65536, 65536);
+  std::vector<std::string_view> lines;
+  for (size_t at = 0; at < tail.data.size();) {
+    const size_t end = std::min(tail.data.find('\n', at), tail.data.size());
+    if (end > at) lines.emplace_back(tail.data.data() + at, end - at);
+    at = end + 1;
+  }
+  for (size_t i = lines.size() > 200 ? lines.size() - 200 : 0; i < lines.size(); ++i)
+    fact(diagnosis::SignalKind::kLog, std::string(lines[i]));
+  fact(diagnosis::SignalKind::kExit, e.timed_out ? fmt::format("exit_code={} signal=SIGKILL timed_out", e.exit_code)
+                                                 : fmt::format("exit_code={} signal={}", e.exit_code, signal_of(e.exit_code)));
 }
 
 bool ControlPlane::WarmImages::Warm(const PodSpec& pod, NodeIndex node) const {

@@ -39,6 +39,8 @@
 
 namespace awan::server {
 
+class DiagnosisHub;
+
 struct ControlPlaneOptions {
   std::string placement = "bestfit";  // placement profile
   std::string ordering = "fifo";      // QueueOrder
@@ -78,6 +80,9 @@ class ControlPlane {
                                                         std::unique_ptr<Executor> exec, Clock& clock,
                                                         ControlPlaneOptions options);
   Status Recover();
+  // Failed tasks (their exit and the last lines of their log) and lost heartbeats go to `hub` (may be null;
+  // it must outlive this).
+  void SetDiagnosisHub(DiagnosisHub* hub) { diagnoses_ = hub; }
   bool ready() const;
 
   StatusOr<StoredJob> Submit(const Principal& who, std::string_view manifest, std::string_view source);
@@ -183,6 +188,9 @@ class ControlPlane {
   audit::AuditChain audit_;
   std::vector<std::pair<int64_t, std::string>> audit_pending_;  // written with the next Flush
   std::vector<JobResidency> residency_;       // by scheduler index: the rules each job was placed under
+  DiagnosisHub* diagnoses_ = nullptr;
+  // What a failed task tells the diagnosis: its exit and the last lines of its output (under mu_).
+  void ReportFailure(const Live& l, const TaskExit& e, const std::string& node);
   std::map<uint32_t, int64_t> last_beat_ms_;  // node index -> last heartbeat
   std::vector<uint8_t> down_;                 // by node index: marked down for a missed heartbeat
   ControlPlaneStats stats_;

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config/job_manifest.h"
+#include "server/diagnoses.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
 #include "server/services.h"
@@ -392,8 +393,34 @@ void RegisterFleetRoutes(HttpServer& http, ControlPlane& cp, const HeaderCheck& 
 
 }  // namespace
 
+// Diagnosis: signals from node agents and Alertmanager in (admin), diagnoses out (each caller sees its own).
+void RegisterDiagnosisRoutes(HttpServer& http, DiagnosisHub& hub, const HeaderCheck& authenticated) {
+  auto post = [&http, &authenticated](const std::string& path, auto add) {
+    http.Route(
+        "POST", path,
+        [add](HttpRequest& req, HttpResponse& res) {
+          if (Who(req).role != Role::kAdmin) return Error(res, 403, "forbidden: signals need an admin token");
+          const Json body = Json::parse(req.body, nullptr, false);
+          if (body.is_discarded()) return Error(res, 400, "the body must be JSON");
+          if (Status s = add(body); !s.ok()) return Fail(res, s);
+          Reply(res, 202, {{"accepted", true}});
+        },
+        authenticated);
+  };
+  post("/v1/signals", [&hub](const Json& b) { return hub.AddJson(b); });
+  post("/v1/alerts", [&hub](const Json& b) { return hub.AddAlertmanager(b); });
+  http.Route(
+      "GET", "/v1/diagnoses",
+      [&hub](HttpRequest& req, HttpResponse& res) {
+        const std::string job = req.has_param("job") ? req.get_param_value("job") : "";
+        const std::string node = req.has_param("node") ? req.get_param_value("node") : "";
+        Reply(res, 200, hub.Diagnoses(Who(req), job, node));
+      },
+      authenticated);
+}
+
 void RegisterRoutes(HttpServer& http, ControlPlane& cp, Authenticator& auth, const Metrics& metrics,
-                    ServiceManager* services) {
+                    ServiceManager* services, DiagnosisHub* diagnoses) {
   // Every route but the probes and the API document: the token is checked before a byte of the body is read.
   const HeaderCheck authenticated = [&cp, &auth](HttpRequest& req, HttpResponse& res) {
     if (!cp.ready()) {  // a standby replica (another one leads) or still recovering: clients go elsewhere or
@@ -413,6 +440,7 @@ void RegisterRoutes(HttpServer& http, ControlPlane& cp, Authenticator& auth, con
   RegisterJobRoutes(http, cp, authenticated);
   RegisterFleetRoutes(http, cp, authenticated, metrics);
   if (services != nullptr) services->RegisterRoutes(http, authenticated);
+  if (diagnoses != nullptr) RegisterDiagnosisRoutes(http, *diagnoses, authenticated);
 }
 
 }  // namespace awan::server

@@ -8,7 +8,8 @@
 //   /v1/jobs/{id}/explain                   why it waits (nothing about other tenants' work) GET  /v1/nodes,
 //   /v1/tenants, /v1/queues      the fleet's nodes (free GPUs), tenants (quota, load), queues POST
 //   /v1/nodes/{name}/heartbeat              a node agent's heartbeat (admin) GET  /v1/audit?after=&limit= the
-//   audit log (admin) GET  /metrics                                Prometheus text format (a token too;
+//   audit log (admin) POST /v1/signals, /v1/alerts (admin: node agents, Alertmanager) GET /v1/diagnoses
+//   GET  /metrics                                Prometheus text format (a token too;
 //   tenants see only their own)
 // Every call but healthz, readyz and openapi.json needs "Authorization: Bearer <token>", checked before a
 // byte of the body is read (401 otherwise; good tokens are cached for a second, so a revoked token stops
@@ -30,9 +31,11 @@ class Metrics;
 
 // Registers the routes on `http`; `cp`, `auth` and `metrics` must outlive it.
 class ServiceManager;
-// `services` (may be null): the services API and the OpenAI-compatible gateway (server/services.h).
+class DiagnosisHub;
+// `services` (may be null): the services API and the OpenAI-compatible gateway (server/services.h);
+// `diagnoses` (may be null): POST /v1/signals, POST /v1/alerts (Alertmanager's webhook), GET /v1/diagnoses.
 void RegisterRoutes(HttpServer& http, ControlPlane& cp, Authenticator& auth, const Metrics& metrics,
-                    ServiceManager* services = nullptr);
+                    ServiceManager* services = nullptr, DiagnosisHub* diagnoses = nullptr);
 
 // The OpenAPI 3 document served at /v1/openapi.json.
 std::string OpenApiDocument();
