@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "cli/agent.h"
 #include "cli/bench.h"
 #include "cli/bench_gateway.h"
 #include "cli/diagnose.h"
@@ -49,6 +50,8 @@ int Main(int argc, char** argv) {
   AddServe(app, serve);
   ReplicaArgs replica;
   AddReplica(app, replica);
+  AgentArgs agent;
+  AddAgent(app, agent);
   TokenArgs token;
   AddToken(app, token);
   std::string init_store;
@@ -70,7 +73,7 @@ int Main(int argc, char** argv) {
   AddBenchGateway(*bench, bench_gateway);
 
   CLI::App* diagnose = app.add_subcommand("diagnose", "What broke, why, and what to do: the exception catalog");
-  diagnose->require_subcommand(1);
+  diagnose->require_subcommand(0, 1);
   DiagnoseArgs diagnose_args;
   AddDiagnose(*diagnose, *gen, *bench, diagnose_args);
 
@@ -83,12 +86,15 @@ int Main(int argc, char** argv) {
   for (int i = 1; i < argc && argv[i][0] != '-'; ++i) {
     const std::vector<CLI::App*> subs = at->get_subcommands([](CLI::App*) { return true; });
     if (subs.empty()) break;  // a command's own arguments from here on
+    const bool positional =
+        !at->get_options([](const CLI::Option* o) { return o->get_positional(); }).empty();
     CLI::App* next = nullptr;
     std::string known;
     for (CLI::App* s : subs) {
       if (s->get_name() == argv[i]) next = s;
       known += (known.empty() ? "" : ", ") + s->get_name();
     }
+    if (next == nullptr && positional) break;  // an argument (awan diagnose j-00000042)
     if (next == nullptr) {
       fmt::print(stderr, "{}: unknown command '{}' (commands: {}; {} --help)\n", path, argv[i], known, path);
       return 2;
@@ -112,6 +118,7 @@ int Main(int argc, char** argv) {
   if (app.got_subcommand("explain")) return RunExplain(explain);
   if (app.got_subcommand("serve")) return RunServe(serve);
   if (app.got_subcommand("replica")) return RunReplica(replica);
+  if (app.got_subcommand("agent")) return RunAgent(agent);
   if (app.got_subcommand("token")) return RunToken(token);
   if (app.got_subcommand("init")) return RunInit(init_store);
   if (!client.command.empty()) return RunClient(client);

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli_util.h"
+#include "cli/serve.h"
 #include "config/catalog_file.h"
 #include "diagnosis/engine.h"
 #include "diagnosis/faults.h"
@@ -277,6 +278,15 @@ void AddDiagnose(CLI::App& diagnose, CLI::App& generate, CLI::App& bench, Diagno
         ->capture_default_str()
         ->check(CLI::IsMember({"table", "json"}));
   };
+  // awan diagnose [JOB|NODE]: the running server's diagnoses (the fleet's current problems, or one job's or
+  // node's); the subcommands below work offline.
+  diagnose.add_option("target", a.target, "a job id or node name (default: every current problem you may see)");
+  diagnose.add_option("-o,--output", a.output, "table, json or yaml")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"table", "json", "yaml"}));
+  diagnose.add_option("--server", a.server, "server URL (default $AWAN_URL)");
+  diagnose.add_option("--token", a.token, "API token (default $AWAN_TOKEN)");
+  diagnose.add_option("--ca", a.ca, "CA certificate to trust for an https server (default $AWAN_CA)");
   CLI::App* cat = diagnose.add_subcommand("catalog", "List the exception scenarios awan diagnoses");
   common(cat);
   CLI::App* ev = diagnose.add_subcommand(
@@ -320,6 +330,12 @@ int RunDiagnose(CLI::App& diagnose, CLI::App& generate, CLI::App& bench, const D
   if (diagnose.got_subcommand("signals")) return RunSignals(a);
   if (generate.got_subcommand("faults")) return RunGenerateFaults(a);
   if (bench.got_subcommand("diagnose")) return RunBenchDiagnose(a);
+  if (diagnose.parsed()) {
+    ClientArgs c;
+    c.command = "diagnose", c.arg = a.target, c.output = a.output, c.server = a.server, c.token = a.token;
+    c.ca = a.ca;
+    return RunClient(c);
+  }
   return -1;
 }
 

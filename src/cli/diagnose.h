@@ -25,6 +25,8 @@ struct DiagnoseArgs {
   bool noise = true;
   // bench
   int64_t bench_signals = 1000000;
+  // live: awan diagnose [JOB|NODE] against a server
+  std::string target, server, token, ca;
 };
 
 // Adds `catalog`, `eval` and `signals` under `awan diagnose`, `faults` under `awan generate` and `diagnose`

@@ -30,7 +30,9 @@
 #include "policies/builtin.h"
 #include "server/auth.h"
 #include "server/control_loop.h"
+#include "config/catalog_file.h"
 #include "server/control_plane.h"
+#include "server/diagnoses.h"
 #include "server/etcd_store.h"
 #include "server/http_api.h"
 #include "server/http_server.h"
@@ -276,8 +278,21 @@ int RunServe(const ServeArgs& a) {
   SystemClock clock;
   server::ServiceManager services(plane, clock);
   metrics.AddSection([&services](const server::Principal& who) { return services.RenderMetrics(who); });
+  // Diagnosis: the catalog built into the binary, fed by failed tasks, lost heartbeats, agents and alerts.
+  auto catalog = config::LoadEmbeddedCatalog();
+  if (!catalog.ok()) return Fail(catalog.status());
+  server::DiagnosisHub diagnoses(std::move(*catalog), plane.fleet(), clock);
+  plane.SetDiagnosisHub(&diagnoses);
+  metrics.AddSection([&diagnoses](const server::Principal& who) {
+    if (who.role != server::Role::kAdmin) return std::string();
+    std::string out =
+        "# HELP awan_diagnoses_total Causes diagnosed, per catalog scenario (each place counted once).\n"
+        "# TYPE awan_diagnoses_total counter\n";
+    for (const auto& [id, n] : diagnoses.Counts()) out += fmt::format("awan_diagnoses_total{{scenario=\"{}\"}} {}\n", id, n);
+    return out;
+  });
   server::Authenticator auth(plane.store(), Wall());
-  server::RegisterRoutes(http, plane, auth, metrics, &services);
+  server::RegisterRoutes(http, plane, auth, metrics, &services, &diagnoses);
   http.OnRequestDone([&metrics](const server::HttpRequest&, const server::HttpResponse&, double seconds) {
     metrics.ObserveApi(seconds);
   });
@@ -347,9 +362,10 @@ void AddToken(CLI::App& app, TokenArgs& a) {
       "create", "Create an API token offline (printed once, as the last line; stored hashed)");
   c->add_option("--store", a.store, "state store URL: sqlite:PATH")->required();
   c->add_option("--tenant", a.tenant, "the tenant it acts for (none for an admin)");
-  c->add_option("--role", a.role, "admin, tenant-admin, member or viewer")
+  c->add_option("--node", a.node, "for --role node: the node whose agent uses it");
+  c->add_option("--role", a.role, "admin, tenant-admin, member, viewer, or node (a node agent's)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"admin", "tenant-admin", "member", "viewer"}));
+      ->check(CLI::IsMember({"admin", "tenant-admin", "member", "viewer", "node"}));
   CLI::App* r =
       tok->add_subcommand("revoke", "Revoke a token: every request with it answers 401 from then on");
   r->add_option("--store", a.store, "state store URL: sqlite:PATH")->required();
@@ -366,12 +382,17 @@ int RunToken(const TokenArgs& a) {
   }
   server::Role role;
   server::ParseRole(a.role, &role);
+  if ((role == server::Role::kNode) != !a.node.empty())
+    return Fail(InvalidArgument("--node goes with --role node, and a node token needs --node"));
+  if (role == server::Role::kNode && !a.tenant.empty())
+    return Fail(InvalidArgument("a node token acts for a node, not a tenant: drop --tenant"));
   std::random_device rd;
   auto token = server::CreateToken(
-      **store, a.tenant, role, [&] { return (uint64_t{rd()} << 32) ^ rd(); }, Wall().NowMs());
+      **store, role == server::Role::kNode ? a.node : a.tenant, role,
+      [&] { return (uint64_t{rd()} << 32) ^ rd(); }, Wall().NowMs());
   if (!token.ok()) return Fail(token.status());
   fmt::print(stderr, "token for {} ({}); it is shown once:\n",
-             a.tenant.empty() ? "the whole fleet" : "tenant " + a.tenant, a.role);
+             !a.node.empty() ? "node " + a.node : a.tenant.empty() ? "the whole fleet" : "tenant " + a.tenant, a.role);
   fmt::print("{}\n", *token);
   return 0;
 }
@@ -570,6 +591,11 @@ int RunClient(const ClientArgs& a) {
     if (a.command == "describe") return http.Get("/v1/jobs/" + a.arg, h);
     if (a.command == "cancel") return http.Post("/v1/jobs/" + a.arg + "/cancel", h, "", "text/plain");
     if (a.command == "explain") return http.Get("/v1/jobs/" + a.arg + "/explain", h);
+    if (a.command == "diagnose") {
+      httplib::Params p;
+      if (!a.arg.empty()) p.emplace("target", a.arg);
+      return http.Get("/v1/diagnoses", p, h);
+    }
     return http.Get("/v1/" + a.command, h);  // nodes, tenants, queues
   };
   if (a.command == "submit") {
@@ -653,6 +679,23 @@ int RunClient(const ClientArgs& a) {
     for (const auto& b : j["blocking"]) fmt::print("  blocked by  {}\n", b.get<std::string>());
     for (const auto& c : j["counterfactuals"]) fmt::print("  {}\n", c["text"].get<std::string>());
     if (j["counterfactuals"].empty()) fmt::print("  (no single change found that lets it start)\n");
+    return 0;
+  }
+  if (a.command == "diagnose") {
+    if (j["items"].empty())
+      fmt::print("no problem found{}\n", a.arg.empty() ? std::string() : " about " + a.arg);
+    for (const auto& d : j["items"]) {
+      fmt::print("{:<8} {} at {} {} (confidence {:.0f} %)\n  {}\n  cause:  {}\n  action: {}\n",
+                 d.value("severity", "") == "critical" ? "CRITICAL" : "WARNING", d.value("scenario", ""),
+                 d.value("scope", ""), d.value("entity", ""), 100 * d.value("confidence", 0.0), d.value("title", ""),
+                 d.value("root_cause", ""), d.value("action", ""));
+      if (d.value("auto_action", "none") != "none")
+        fmt::print("  auto:   {} (risk {})\n", d.value("auto_action", ""), d.value("auto_risk", ""));
+      if (!d["jobs"].empty()) fmt::print("  jobs:   {}\n", fmt::join(d["jobs"].get<std::vector<std::string>>(), ", "));
+      if (d.contains("evidence"))
+        for (size_t i = 0; i < d["evidence"].size() && i < 3; ++i)
+          fmt::print("  seen:   {} {}\n", d["evidence"][i].value("node", ""), d["evidence"][i].value("text", ""));
+    }
     return 0;
   }
   if (PrintService(a, j)) return 0;

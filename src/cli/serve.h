@@ -42,7 +42,7 @@ void AddServe(CLI::App& app, ServeArgs& a);
 int RunServe(const ServeArgs& a);
 
 struct TokenArgs {
-  std::string store, tenant, role = "member";
+  std::string store, tenant, role = "member", node;
   std::string revoke;  // a token to revoke
 };
 void AddToken(CLI::App& app, TokenArgs& a);

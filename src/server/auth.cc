@@ -7,7 +7,7 @@
 namespace awan::server {
 
 bool ParseRole(const std::string& name, Role* out) {
-  for (Role r : {Role::kViewer, Role::kMember, Role::kTenantAdmin, Role::kAdmin}) {
+  for (Role r : {Role::kNode, Role::kViewer, Role::kMember, Role::kTenantAdmin, Role::kAdmin}) {
     if (name == RoleName(r)) {
       *out = r;
       return true;
@@ -18,6 +18,8 @@ bool ParseRole(const std::string& name, Role* out) {
 
 const char* RoleName(Role r) {
   switch (r) {
+    case Role::kNode:
+      return "node";
     case Role::kViewer:
       return "viewer";
     case Role::kMember:
@@ -32,6 +34,7 @@ const char* RoleName(Role r) {
 
 StatusOr<std::string> CreateToken(StateStore& store, const std::string& tenant, Role role,
                                   const std::function<uint64_t()>& entropy, int64_t now_ms) {
+  if (role == Role::kNode && tenant.empty()) return InvalidArgument("a node token needs the node's name");
   if (role != Role::kAdmin && tenant.empty())
     return InvalidArgument("a " + std::string(RoleName(role)) + " token needs a tenant");
   if (role == Role::kAdmin && !tenant.empty())

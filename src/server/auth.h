@@ -16,17 +16,19 @@
 
 namespace awan::server {
 
-enum class Role { kViewer = 0, kMember = 1, kTenantAdmin = 2, kAdmin = 3 };
+// kNode: a node agent's token (`awan token create --role node --node NAME`; the node's name is kept where a
+// tenant's would be): it may only send that node's heartbeats and signals, and sees nothing.
+enum class Role { kNode = -1, kViewer = 0, kMember = 1, kTenantAdmin = 2, kAdmin = 3 };
 bool ParseRole(const std::string& name, Role* out);
 const char* RoleName(Role r);
 
 struct Principal {
-  std::string tenant;  // "" for an admin
+  std::string tenant;  // "" for an admin; the node's name for a node agent (Role::kNode)
   Role role = Role::kViewer;
   bool can_write() const { return role >= Role::kMember; }
   // May this principal see objects of `tenant`? Foreign objects must look absent (404), not forbidden.
   bool sees(const std::string& tenant_of_object) const {
-    return role == Role::kAdmin || tenant_of_object == tenant;
+    return role == Role::kAdmin || (role != Role::kNode && tenant_of_object == tenant);
   }
 };
 

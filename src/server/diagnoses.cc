@@ -41,7 +41,7 @@ void DiagnosisHub::Add(Signal s) {
   engine_.Forget(clock_.NowMs() - 2 * diagnosis::EngineOptions{}.window_ms);
 }
 
-Status DiagnosisHub::AddJson(const Json& body) {
+Status DiagnosisHub::AddJson(const Json& body, const std::string& only_node) {
   const Json* list = &body;
   if (body.is_object() && body.contains("signals")) list = &body["signals"];
   if (!list->is_array()) return InvalidArgument("expected a JSON array of signals or {\"signals\": [...]}");
@@ -60,12 +60,15 @@ Status DiagnosisHub::AddJson(const Json& body) {
     s.kind = *kind;
     s.text = j["text"].get<std::string>();
     if (j.contains("node")) {
-      if (!j["node"].is_string() || !std::binary_search(nodes_.begin(), nodes_.end(), j["node"].get<std::string>()))
-        return InvalidArgument(where + ": \"node\" must name a node of the fleet");
+      if (!j["node"].is_string()) return InvalidArgument(where + ": \"node\" must be a string");
       s.node = j["node"].get<std::string>();
+      if (!only_node.empty() && s.node != only_node)
+        return PermissionDenied(where + ": a node token speaks only for " + only_node);
+      if (!std::binary_search(nodes_.begin(), nodes_.end(), s.node))
+        return InvalidArgument(where + ": \"node\" must name a node of the fleet");
     }
     if (j.contains("gpu") && j["gpu"].is_number_integer()) s.gpu = std::clamp(j["gpu"].get<int>(), -1, 1023);
-    if (j.contains("at_ms") && j["at_ms"].is_number_integer()) s.at_ms = j["at_ms"].get<int64_t>();
+    if (!only_node.empty()) s.node = only_node;
     parsed.push_back(std::move(s));
   }
   for (Signal& s : parsed) Add(std::move(s));
@@ -103,26 +106,32 @@ Status DiagnosisHub::AddAlertmanager(const Json& body) {
   return Status::Ok();
 }
 
-Json DiagnosisHub::Diagnoses(const Principal& who, const std::string& job, const std::string& node) const {
+std::vector<Diagnosis> DiagnosisHub::DiagnoseLocked() const {
+  std::vector<Diagnosis> found = engine_.Diagnose(clock_.NowMs());
+  for (const Diagnosis& d : found) seen_[catalog_.at(static_cast<size_t>(d.scenario)).id].insert(d.entity);
+  if (seen_.size() > 10000) seen_.clear();
+  return found;
+}
+
+Json DiagnosisHub::Diagnoses(const Principal& who, const std::string& target) const {
   std::lock_guard<std::mutex> l(mu_);
-  const std::vector<Diagnosis> found = engine_.Diagnose(clock_.NowMs());
+  const std::vector<Diagnosis> found = DiagnoseLocked();
   const bool admin = who.role == Role::kAdmin;
   Json items = Json::array();
   for (const Diagnosis& d : found) {
     const diagnosis::Scenario& s = catalog_.at(static_cast<size_t>(d.scenario));
-    seen_[s.id].insert(d.entity);
     std::vector<std::string> jobs;
     for (const std::string& j : d.jobs) {
       const auto t = job_tenant_.find(j);
       if (admin || (t != job_tenant_.end() && t->second == who.tenant)) jobs.push_back(j);
     }
     if (!admin && jobs.empty()) continue;
-    if (!job.empty() && std::find(jobs.begin(), jobs.end(), job) == jobs.end() &&
-        !(d.scope == diagnosis::Scope::kJob && d.entity == job && admin))
-      continue;
-    bool about_node = d.entity == node;
-    for (uint32_t id : d.evidence) about_node = about_node || engine_.signal(id).node == node;
-    if (!node.empty() && !about_node) continue;
+    if (!target.empty()) {
+      bool about = std::find(jobs.begin(), jobs.end(), target) != jobs.end() || (admin && d.entity == target);
+      for (size_t i = 0; admin && !about && i < d.evidence.size(); ++i)
+        about = engine_.signal(d.evidence[i]).node == target;
+      if (!about) continue;
+    }
     Json j = {{"scenario", s.id},
               {"title", s.title},
               {"layer", s.layer},
@@ -156,6 +165,7 @@ Json DiagnosisHub::Diagnoses(const Principal& who, const std::string& job, const
 
 std::vector<std::pair<std::string, int64_t>> DiagnosisHub::Counts() const {
   std::lock_guard<std::mutex> l(mu_);
+  DiagnoseLocked();
   std::vector<std::pair<std::string, int64_t>> out;
   for (const auto& [id, entities] : seen_) out.push_back({id, static_cast<int64_t>(entities.size())});
   return out;

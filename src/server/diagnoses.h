@@ -39,15 +39,17 @@ class DiagnosisHub {
 
   // Adds a fact (at_ms 0: now). The tenant of a job's signal is set by the caller (the control plane).
   void Add(diagnosis::Signal s);
-  // Signals from a JSON array or object {"signals": [...]} (agents); errors name the item. A node agent may
-  // only speak for nodes of the fleet.
-  Status AddJson(const nlohmann::json& body);
+  // Signals from a JSON array or object {"signals": [...]} (agents); errors name the item; nothing is added
+  // unless every item is good. A signal may only name a node of the fleet; with `only_node` (a node agent's
+  // token) every signal is that node's, whatever it says.
+  Status AddJson(const nlohmann::json& body, const std::string& only_node = "");
   // An Alertmanager webhook (version 4): each alert becomes an `alert` signal "alertname=... severity=...
   // label=value ..." on the node of its `node` or `instance` label (host part).
   Status AddAlertmanager(const nlohmann::json& body);
 
-  // The diagnoses now, as JSON, for `who`; `job` or `node` (optional) keeps those about it.
-  nlohmann::json Diagnoses(const Principal& who, const std::string& job = "", const std::string& node = "") const;
+  // The diagnoses now, as JSON, for `who`; `target` (optional: a job id or a node name) keeps those about it
+  // (its job among theirs, their entity, or evidence from that node).
+  nlohmann::json Diagnoses(const Principal& who, const std::string& target = "") const;
   // Diagnoses made so far per scenario id (for /metrics), counted once per (scenario, entity).
   std::vector<std::pair<std::string, int64_t>> Counts() const;
   const diagnosis::Catalog& catalog() const { return catalog_; }
@@ -60,6 +62,8 @@ class DiagnosisHub {
   std::vector<std::string> nodes_;  // sorted
   std::map<std::string, std::string> job_tenant_;
   mutable std::map<std::string, std::set<std::string>> seen_;  // scenario -> entities diagnosed
+  // Diagnoses now (under mu_), counted in seen_.
+  std::vector<diagnosis::Diagnosis> DiagnoseLocked() const;
 };
 
 // The topology the engine needs, from a fleet file: each node's block as its switch.

@@ -399,22 +399,27 @@ void RegisterDiagnosisRoutes(HttpServer& http, DiagnosisHub& hub, const HeaderCh
     http.Route(
         "POST", path,
         [add](HttpRequest& req, HttpResponse& res) {
-          if (Who(req).role != Role::kAdmin) return Error(res, 403, "forbidden: signals need an admin token");
+          const Principal& who = Who(req);
+          if (who.role != Role::kAdmin && who.role != Role::kNode)
+            return Error(res, 403, "forbidden: signals need an admin or a node token");
           const Json body = Json::parse(req.body, nullptr, false);
           if (body.is_discarded()) return Error(res, 400, "the body must be JSON");
-          if (Status s = add(body); !s.ok()) return Fail(res, s);
+          if (Status s = add(body, who.role == Role::kNode ? who.tenant : std::string()); !s.ok())
+            return Fail(res, s);
           Reply(res, 202, {{"accepted", true}});
         },
         authenticated);
   };
-  post("/v1/signals", [&hub](const Json& b) { return hub.AddJson(b); });
-  post("/v1/alerts", [&hub](const Json& b) { return hub.AddAlertmanager(b); });
+  post("/v1/signals", [&hub](const Json& b, const std::string& node) { return hub.AddJson(b, node); });
+  post("/v1/alerts", [&hub](const Json& b, const std::string& node) {
+    if (!node.empty()) return PermissionDenied("forbidden: alerts need an admin token");
+    return hub.AddAlertmanager(b);
+  });
   http.Route(
       "GET", "/v1/diagnoses",
       [&hub](HttpRequest& req, HttpResponse& res) {
-        const std::string job = req.has_param("job") ? req.get_param_value("job") : "";
-        const std::string node = req.has_param("node") ? req.get_param_value("node") : "";
-        Reply(res, 200, hub.Diagnoses(Who(req), job, node));
+        const std::string target = req.has_param("target") ? req.get_param_value("target") : "";
+        Reply(res, 200, hub.Diagnoses(Who(req), target));
       },
       authenticated);
 }
@@ -431,6 +436,12 @@ void RegisterRoutes(HttpServer& http, ControlPlane& cp, Authenticator& auth, con
     auto p = auth.Authenticate(req.get_header_value("Authorization"));
     if (!p.ok()) {
       Error(res, p.status().code() == StatusCode::kUnauthenticated ? 401 : 500, p.status().message());
+      return false;
+    }
+    // A node agent's token: its heartbeats and signals only.
+    if (p->role == Role::kNode && req.path != "/v1/signals" &&
+        req.path != "/v1/nodes/" + p->tenant + "/heartbeat") {
+      Error(res, 403, "forbidden: a node token may only send its node's heartbeats and signals");
       return false;
     }
     req.context = *p;
