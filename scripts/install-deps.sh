@@ -14,6 +14,7 @@ PKGS=(
   clang-14 libclang-rt-14-dev clang-format python3
   slurm-wlm munge etcd-server etcd-client
   podman runc docker-registry curl
+  prometheus prometheus-alertmanager
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -66,6 +66,20 @@ std::string AuditChain::Append(const Fleet& fleet, int64_t t_s, const JobSpec& j
   return body.dump();
 }
 
+std::string AuditChain::AppendAction(int64_t t_s, const std::string& kind, const std::string& node,
+                                     const std::string& scenario, const std::string& mode,
+                                     const std::string& reason) {
+  Json body = {{"seq", seq_ + 1},
+               {"t_s", t_s},
+               {"action",
+                {{"kind", kind}, {"node", node}, {"scenario", scenario}, {"mode", mode}, {"reason", reason}}},
+               {"prev", head_}};
+  head_ = Hash(head_, body);
+  ++seq_;
+  body["hash"] = head_;
+  return body.dump();
+}
+
 StatusOr<VerifyReport> VerifyAuditLog(std::string_view text, const Fleet& fleet, const DataCatalog* catalog,
                                       const std::vector<JobSpec>* jobs,
                                       const std::vector<TenantSpec>* tenants) {
@@ -106,6 +120,15 @@ StatusOr<VerifyReport> VerifyAuditLog(std::string_view text, const Fleet& fleet,
       body.erase("hash");
       if (Hash(rep.head, body) != hash)
         return DataLoss(where + ": hash mismatch: the entry was altered after it was written");
+      if (e.contains("action")) {  // an operational action: its node must exist
+        const std::string node = e.at("action").at("node").get<std::string>();
+        NodeIndex n;
+        if (!fleet.FindNode(node, &n))
+          return FailedPrecondition(where + ": an action on node " + node + ", which the fleet does not have");
+        rep.head = hash;
+        ++rep.entries;
+        continue;
+      }
       // The placement against the fleet and the logged rules.
       const std::string job = e.at("job").get<std::string>();
       JobResidency logged;

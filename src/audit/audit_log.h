@@ -29,6 +29,10 @@ class AuditChain {
   // (without newline) to write.
   std::string Append(const Fleet& fleet, int64_t t_s, const JobSpec& job, uint32_t run,
                      const std::vector<Placement>& tasks, const JobResidency& rules);
+  // Appends an operational action (issue 19: a remediation, applied or dry-run): {seq, t_s, action: {kind,
+  // node, scenario, mode, reason}, prev, hash}; chained like placements. `node` must be a fleet node.
+  std::string AppendAction(int64_t t_s, const std::string& kind, const std::string& node,
+                           const std::string& scenario, const std::string& mode, const std::string& reason);
   const std::string& head() const { return head_; }
   int64_t entries() const { return seq_; }
   // Continues a chain whose last entry had this seq and hash (after a restart).
@@ -44,7 +48,8 @@ struct VerifyReport {
   std::string head;  // the last entry's hash: publish it to anchor the log
 };
 
-// Checks the chain (every hash, every link, consecutive seq), that every task's node exists in the fleet in
+// Checks the chain (every hash, every link, consecutive seq), that an action entry names a node of the fleet,
+// that every task's node exists in the fleet in
 // the region and jurisdiction logged, and that every task's region is allowed by every logged rule. With a
 // catalog, also that the logged rules are the catalog's rules for the job (`jobs` by name, `tenant_of` gives
 // the tenant spec). The first problem fails, naming the entry (seq) and line.

@@ -93,6 +93,14 @@ void AddServe(CLI::App& app, ServeArgs& a) {
        "seconds of silence after which a node that sent heartbeats is marked down and its work requeued")
       ->capture_default_str()
       ->check(CLI::Range(1, 86400));
+  c->add_option("--remediation", a.remediation,
+                "automatic actions of the diagnosis: off, dry-run (audited only) or on (done and audited)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"off", "dry-run", "on"}));
+  c->add_option("--remediation-max-risk", a.remediation_max_risk,
+                "the riskiest automatic action taken: low, medium or high")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"low", "medium", "high"}));
   c->add_option("--slurm-nodes", a.slurm_nodes,
                 "awan node = Slurm node pairs, comma-separated (default: the same names)");
   c->add_option(
@@ -255,6 +263,8 @@ int RunServe(const ServeArgs& a) {
   co.min_run_s = a.min_run_s;
   co.checkpoint_s = a.checkpoint_s;
   co.heartbeat_timeout_ms = a.heartbeat_timeout_s * 1000;
+  co.remediation = a.remediation;
+  co.remediation_max_risk = a.remediation_max_risk;
   co.task_uid_base = a.task_uid_base;
   co.max_waiting_per_tenant = a.max_waiting_per_tenant;
   co.submits_per_s = a.submits_per_s;

@@ -24,6 +24,7 @@ struct ServeArgs {
       1800;  // how often the scheduler assumes runs save a checkpoint (0: work is never lost)
   std::string executor = "local";
   int64_t heartbeat_timeout_s = 15;
+  std::string remediation = "dry-run", remediation_max_risk = "low";
   std::string tls_cert, tls_key;  // both: serve HTTPS
   std::string slurm_nodes;        // awan-node=slurm-node,...
   // Task isolation on the local executor (docs/security.md).

@@ -538,7 +538,7 @@ Status ControlPlane::CheckHeartbeats(int64_t now_s) {
         diagnoses_->Add(std::move(sig));
       }
       AWAN_RETURN_IF_ERROR(sched_->NodeDown(NodeIndex(n), now_s));
-    } else if (!silent && down_[n]) {
+    } else if (!silent && down_[n] && !(n < cordoned_.size() && cordoned_[n])) {
       down_[n] = 0;
       sched_->NodeUp(NodeIndex(n));
     }
@@ -573,6 +573,32 @@ Status ControlPlane::CollectEnds(int64_t now_s) {
     AWAN_RETURN_IF_ERROR(sched_->Finish(l.index, now_s));
     l.row.exit_code = 0;
     Save(l, JobState::kSucceeded, "every task exited with code 0");
+  }
+  return Status::Ok();
+}
+
+// What the diagnosis calls for, once per (scenario, node), at most once a second: in dry-run only audited;
+// on, the node is taken out (its jobs are requeued from their checkpoints elsewhere) and audited.
+Status ControlPlane::Remediate(int64_t now_s) {
+  if (diagnoses_ == nullptr || o_.remediation == "off" || clock_->NowMs() < next_remediation_ms_) return Status::Ok();
+  next_remediation_ms_ = clock_->NowMs() + 1000;
+  const int max_risk = o_.remediation_max_risk == "high" ? 2 : o_.remediation_max_risk == "medium" ? 1 : 0;
+  if (down_.size() != fleet_->fleet.size()) down_.assign(fleet_->fleet.size(), 0);
+  if (cordoned_.size() != fleet_->fleet.size()) cordoned_.assign(fleet_->fleet.size(), 0);
+  for (const DiagnosisHub::NodeAction& a : diagnoses_->NodeActions()) {
+    NodeIndex n;
+    if (static_cast<int>(a.risk) > max_risk || !fleet_->fleet.FindNode(a.node, &n)) continue;
+    if (!remediated_.insert(a.scenario + "/" + a.node).second) continue;
+    const bool apply = o_.remediation == "on";
+    audit_pending_.push_back({audit_.entries() + 1,
+                              audit_.AppendAction(now_s, std::string(diagnosis::Name(a.action)), a.node, a.scenario,
+                                                  apply ? "applied" : "dry-run", a.reason)});
+    if (!apply || cordoned_[n.value]) continue;
+    cordoned_[n.value] = 1;
+    if (!down_[n.value]) {
+      down_[n.value] = 1;
+      AWAN_RETURN_IF_ERROR(sched_->NodeDown(n, now_s));
+    }
   }
   return Status::Ok();
 }
@@ -682,6 +708,7 @@ Status ControlPlane::Tick() {
   const int64_t now_s = clock_->NowMs() / 1000;
   AWAN_RETURN_IF_ERROR(CheckHeartbeats(now_s));
   AWAN_RETURN_IF_ERROR(CollectEnds(now_s));
+  AWAN_RETURN_IF_ERROR(Remediate(now_s));
   AWAN_RETURN_IF_ERROR(Schedule(now_s));
   AWAN_RETURN_IF_ERROR(Flush());  // not launched until this succeeds: the next tick tries again
   AWAN_RETURN_IF_ERROR(LaunchStarted(now_s));

@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,6 +54,12 @@ struct ControlPlaneOptions {
   // A node that has sent a heartbeat and then stays silent this long is marked down: its jobs are stopped and
   // requeued, and it takes no work until it beats again. Nodes that never beat are not watched.
   int64_t heartbeat_timeout_ms = 15000;
+  // Automatic actions the diagnosis calls for (issue 19): "off", "dry-run" (the default: each is written to
+  // the audit log as what would be done) or "on" (done and audited). Only node-wide actions (cordon, drain,
+  // take a GPU's node out) of critical diagnoses whose risk is at most `remediation_max_risk` (low, medium,
+  // high). A node taken out stays out (heartbeats do not bring it back) until the server restarts.
+  std::string remediation = "dry-run";
+  std::string remediation_max_risk = "low";
   // Tenants without a uid in the fleet file run their tasks as task_uid_base + a hash of their name (mod
   // kTaskUidRange); two tenants that would share one refuse to start (Create fails naming them).
   int64_t task_uid_base = 100000;
@@ -189,6 +196,10 @@ class ControlPlane {
   std::vector<std::pair<int64_t, std::string>> audit_pending_;  // written with the next Flush
   std::vector<JobResidency> residency_;       // by scheduler index: the rules each job was placed under
   DiagnosisHub* diagnoses_ = nullptr;
+  std::set<std::string> remediated_;  // scenario/node already acted on (or logged, in dry-run)
+  std::vector<uint8_t> cordoned_;     // by node index: taken out by a remediation
+  int64_t next_remediation_ms_ = 0;
+  Status Remediate(int64_t now_s);
   // What a failed task tells the diagnosis: its exit and the last lines of its output (under mu_).
   void ReportFailure(const Live& l, const TaskExit& e, const std::string& node);
   std::map<uint32_t, int64_t> last_beat_ms_;  // node index -> last heartbeat

@@ -163,6 +163,22 @@ Json DiagnosisHub::Diagnoses(const Principal& who, const std::string& target) co
   return {{"items", items}};
 }
 
+std::vector<DiagnosisHub::NodeAction> DiagnosisHub::NodeActions() const {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<NodeAction> out;
+  for (const Diagnosis& d : DiagnoseLocked()) {
+    const diagnosis::Scenario& s = catalog_.at(static_cast<size_t>(d.scenario));
+    const bool node_wide = s.auto_action == diagnosis::AutoAction::kCordonNode ||
+                           s.auto_action == diagnosis::AutoAction::kDrainNode ||
+                           s.auto_action == diagnosis::AutoAction::kMarkGpuUnhealthy;
+    if (!node_wide || (d.scope != diagnosis::Scope::kNode && d.scope != diagnosis::Scope::kGpu) ||
+        s.severity != diagnosis::Severity::kCritical)
+      continue;
+    out.push_back({s.id, d.entity, s.title, s.auto_action, s.auto_risk});
+  }
+  return out;
+}
+
 std::vector<std::pair<std::string, int64_t>> DiagnosisHub::Counts() const {
   std::lock_guard<std::mutex> l(mu_);
   DiagnoseLocked();

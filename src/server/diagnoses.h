@@ -50,6 +50,14 @@ class DiagnosisHub {
   // The diagnoses now, as JSON, for `who`; `target` (optional: a job id or a node name) keeps those about it
   // (its job among theirs, their entity, or evidence from that node).
   nlohmann::json Diagnoses(const Principal& who, const std::string& target = "") const;
+  // The node-wide automatic actions the current diagnoses call for (cordon or drain a node, take a GPU's node out
+  // of service), with the scenario, its risk and why.
+  struct NodeAction {
+    std::string scenario, node, reason;
+    diagnosis::AutoAction action = diagnosis::AutoAction::kNone;
+    diagnosis::Risk risk = diagnosis::Risk::kHigh;
+  };
+  std::vector<NodeAction> NodeActions() const;
   // Diagnoses made so far per scenario id (for /metrics), counted once per (scenario, entity).
   std::vector<std::pair<std::string, int64_t>> Counts() const;
   const diagnosis::Catalog& catalog() const { return catalog_; }

@@ -120,6 +120,121 @@ spec:
   EXPECT_NE(agent_log.find("stopped (1 kernel lines sent, 0 unsent)"), std::string::npos) << agent_log;
 }
 
+// Real monitoring: Debian's Prometheus evaluates a rule, Debian's Alertmanager posts the firing alert to awan's
+// webhook (with an admin token), and awan diagnoses it; Prometheus scrapes awan's /metrics meanwhile.
+TEST(DiagnoseLive, APrometheusRuleFiresThroughAlertmanagerAndIsDiagnosed) {
+  if (system("command -v prometheus > /dev/null && command -v prometheus-alertmanager > /dev/null") != 0)
+    GTEST_SKIP() << "prometheus or prometheus-alertmanager missing: run scripts/install-deps.sh";
+  const std::string dir = TempDir("diagnose-alerting"), db = dir + "/awan.db";
+  OneNodeFleet(dir);
+  const std::string admin = Token(db, "", "admin");
+  Server s(dir, db, dir + "/fleet.yaml", AnyUser());
+  ASSERT_GT(s.port(), 0);
+  std::ofstream(dir + "/token") << admin;
+  std::ofstream(dir + "/rules.yml") << "groups:\n  - name: awan-test\n    rules:\n      - alert: RocePauseStorm\n"
+                                       "        expr: vector(1)\n        labels: {severity: warning, instance: \""
+                                    << kNode << ":9100\"}\n";
+  const int prom = 20000 + getpid() % 10000, am = prom + 1;
+  const std::string up = std::string(AWAN_SOURCE_DIR) + "/scripts/alerting-up.sh " + dir + "/mon " + s.url() + " " +
+                         dir + "/token " + dir + "/rules.yml " + std::to_string(prom) + " " + std::to_string(am);
+  const std::string down = std::string(AWAN_SOURCE_DIR) + "/scripts/alerting-down.sh " + dir + "/mon";
+  ASSERT_EQ(system((up + " > " + dir + "/up.log 2>&1").c_str()), 0) << std::ifstream(dir + "/up.log").rdbuf();
+  Http c(s.url());
+  Json all = WaitForDiagnosis(c, admin, "ICX-ROCE-PFC-STORM", kNode);
+  const Json* storm = Find(all, "ICX-ROCE-PFC-STORM");
+  EXPECT_NE(storm, nullptr) << all.dump(1) << std::ifstream(dir + "/mon/alertmanager.log").rdbuf();
+  if (storm != nullptr) {
+    EXPECT_EQ((*storm)["entity"], kNode);
+  }
+  // Prometheus scrapes awan's /metrics with the token: the target is up.
+  Http p("http://127.0.0.1:" + std::to_string(prom));
+  bool scraped = false;
+  for (int i = 0; i < 100 && !scraped; ++i) {
+    auto r = p.Get("/api/v1/query?query=up%7Bjob%3D%22awan%22%7D");
+    scraped = r && r->status == 200 && r->body.find("\"1\"]") != std::string::npos;
+    if (!scraped) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(scraped) << "Prometheus did not scrape awan's /metrics";
+  EXPECT_EQ(system((down + " > /dev/null 2>&1").c_str()), 0);
+}
+
+// End to end, with remediation on: an Xid 79 on the node of a running gang takes the node out, the gang is
+// requeued and starts again on the other node, the action is in the audit log, and nothing is lost.
+TEST(DiagnoseLive, AnXidOnAGangsNodeTakesTheNodeOutAndTheGangRestartsElsewhere) {
+  const std::string dir = TempDir("diagnose-remediate"), db = dir + "/awan.db";
+  std::ofstream(dir + "/fleet.yaml")
+      << "node_types:\n  g4: {accelerator: H100, gpus: 4, cpu: 8, memory_gib: 64}\n"
+         "regions:\n  - name: lab\n    zones:\n      - {name: z, layout: {type: g4, nodes: 2}}\n"
+         "tenants:\n  - {name: lab, guaranteed_gpus: 8}\n";
+  const std::string admin = Token(db, "", "admin"), lab = Token(db, "lab", "member");
+  std::vector<std::string> extra = AnyUser({"--remediation", "on"});
+  Server s(dir, db, dir + "/fleet.yaml", extra);
+  ASSERT_GT(s.port(), 0) << s.output();
+  Http c(s.url());
+  auto sub = c.Post("/v1/jobs", Bearer(lab),
+                    "apiVersion: awan/v1\nkind: Job\nmetadata: {name: gang}\nspec: {tasks: 1, gpus: 4, cpu: 1, "
+                    "memory_gib: 1, command: [sleep, '600']}\n",
+                    "application/yaml");
+  ASSERT_EQ(sub->status, 201) << sub->body;
+  const std::string id = Json::parse(sub->body)["id"];
+  Json job = WaitForState(c, lab, id, "Running");
+  ASSERT_EQ(job["state"], "Running") << job.dump();
+  const std::string first = job["placement"][0]["node"];
+  const std::string xid = "NVRM: Xid (PCI:0000:3b:00): 79, pid=4242, name=python, GPU has fallen off the bus.";
+  auto post = c.Post("/v1/signals", Bearer(admin), Json::array({{{"kind", "kernel"}, {"node", first}, {"text", xid}}}).dump(),
+                     "application/json");
+  ASSERT_EQ(post->status, 202) << post->body;
+  std::string now;
+  for (int i = 0; i < 200; ++i) {
+    job = Json::parse(c.Get("/v1/jobs/" + id, Bearer(lab))->body);
+    if (job["state"] == "Running" && !job["placement"].empty()) now = job["placement"][0]["node"];
+    if (!now.empty() && now != first) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_NE(now, first) << job.dump(1);
+  EXPECT_EQ(job["state"], "Running");
+  EXPECT_EQ(job.value("runs", 0), 2) << job.dump(1);
+  for (const Json& n : Json::parse(c.Get("/v1/nodes", Bearer(admin))->body)["items"])
+    if (n["name"] == first) {
+      EXPECT_FALSE(n["up"].get<bool>()) << n.dump();
+    }
+  const std::string audit = c.Get("/v1/audit", Bearer(admin))->body;
+  EXPECT_NE(audit.find(R"("kind":"cordon_node","mode":"applied","node":")" + first + R"(","reason")"), std::string::npos)
+      << audit;
+  EXPECT_NE(audit.find(R"("scenario":"GPU-XID-079")"), std::string::npos) << audit;
+  EXPECT_EQ(c.Post("/v1/jobs/" + id + "/cancel", Bearer(lab), "", "text/plain")->status, 200);
+}
+
+// In dry-run (the default) the same diagnosis is only written to the audit log: the gang keeps running there.
+TEST(DiagnoseLive, DryRunRemediationIsAuditedButChangesNothing) {
+  const std::string dir = TempDir("diagnose-dryrun"), db = dir + "/awan.db";
+  OneNodeFleet(dir);
+  const std::string admin = Token(db, "", "admin"), lab = Token(db, "lab", "member");
+  Server s(dir, db, dir + "/fleet.yaml", AnyUser());
+  ASSERT_GT(s.port(), 0);
+  Http c(s.url());
+  auto sub = c.Post("/v1/jobs", Bearer(lab),
+                    "apiVersion: awan/v1\nkind: Job\nmetadata: {name: gang}\nspec: {tasks: 1, gpus: 4, cpu: 1, "
+                    "memory_gib: 1, command: [sleep, '600']}\n",
+                    "application/yaml");
+  ASSERT_EQ(sub->status, 201);
+  const std::string id = Json::parse(sub->body)["id"];
+  ASSERT_EQ(WaitForState(c, lab, id, "Running")["state"], "Running");
+  const std::string xid = "NVRM: Xid (PCI:0000:3b:00): 79, pid=4242, name=python, GPU has fallen off the bus.";
+  ASSERT_EQ(c.Post("/v1/signals", Bearer(admin), Json::array({{{"kind", "kernel"}, {"node", kNode}, {"text", xid}}}).dump(),
+                   "application/json")->status, 202);
+  std::string audit;
+  for (int i = 0; i < 100 && audit.find("dry-run") == std::string::npos; ++i) {
+    audit = c.Get("/v1/audit", Bearer(admin))->body;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_NE(audit.find(R"("mode":"dry-run")"), std::string::npos) << audit;
+  const Json job = Json::parse(c.Get("/v1/jobs/" + id, Bearer(lab))->body);
+  EXPECT_EQ(job["state"], "Running");
+  EXPECT_EQ(job.value("runs", 0), 1);
+  EXPECT_EQ(c.Post("/v1/jobs/" + id + "/cancel", Bearer(lab), "", "text/plain")->status, 200);
+}
+
 // The agent keeps what it read while the server is down and sends it once the server is back.
 TEST(DiagnoseLive, TheAgentKeepsItsLinesAcrossAServerRestart) {
   const std::string dir = TempDir("diagnose-restart"), db = dir + "/awan.db";
