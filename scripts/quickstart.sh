@@ -91,6 +91,31 @@ for _ in $(seq 40); do
 done
 $AWAN describe service/chat-burst
 $AWAN delete service/chat-burst
+
+echo
+echo "== diagnosis: a node agent, a GPU fault under a failing job, what broke and what to do =="
+ADMIN=$($AWAN token create --store "$DB" --role admin 2>/dev/null | tail -1)
+$AWAN submit examples/jobs/nccl-timeout.yaml
+JOB=$($AWAN queue | grep nccl-timeout | grep -o 'j-[0-9]*' | tail -1)
+for _ in $(seq 50); do $AWAN describe "$JOB" | grep -q Running && break; sleep 0.2; done
+NODE=$($AWAN describe "$JOB" -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["placement"][0]["node"])')
+NODETOKEN=$($AWAN token create --store "$DB" --role node --node "$NODE" 2>/dev/null | tail -1)
+: > "$SERVE/kmsg"  # the agent's kernel log (on a real node: /dev/kmsg)
+$AWAN agent --node "$NODE" --server "$AWAN_URL" --token "$NODETOKEN" --kernel-log "$SERVE/kmsg" --from-start \
+  --interval-s 1 2> "$SERVE/agent.log" &
+AGENT=$!
+echo "-- $JOB runs on $NODE; a GPU there falls off the bus (an Xid 79 in the node's kernel log)"
+echo "NVRM: Xid (PCI:0000:3b:00): 79, pid=$$, name=python, GPU has fallen off the bus." >> "$SERVE/kmsg"
+for _ in $(seq 50); do $AWAN describe "$JOB" | grep -q Failed && break; sleep 0.2; done
+sleep 2
+$AWAN describe "$JOB"
+echo "-- awan diagnose $JOB (the job's tenant)"
+$AWAN diagnose "$JOB"
+echo "-- awan diagnose (the fleet admin: every current problem, with the evidence)"
+AWAN_TOKEN=$ADMIN $AWAN diagnose
+echo "-- the automatic action it calls for, logged in the audit chain (serve --remediation on would take it)"
+curl -s "$AWAN_URL/v1/audit" -H "Authorization: Bearer $ADMIN" | grep '"action"' | tail -1
+kill $AGENT 2>/dev/null || true
 kill $SERVER && wait $SERVER 2>/dev/null || true
 [ -d "$OUT/registry" ] && scripts/registry-down.sh "$OUT/registry"
 echo "awan serve stopped; its state is in $SERVE (see docs/serve.md)"

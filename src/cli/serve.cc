@@ -695,10 +695,15 @@ int RunClient(const ClientArgs& a) {
     if (j["items"].empty())
       fmt::print("no problem found{}\n", a.arg.empty() ? std::string() : " about " + a.arg);
     for (const auto& d : j["items"]) {
-      fmt::print("{:<8} {} at {} {} (confidence {:.0f} %)\n  {}\n  cause:  {}\n  action: {}\n",
-                 d.value("severity", "") == "critical" ? "CRITICAL" : "WARNING", d.value("scenario", ""),
-                 d.value("scope", ""), d.value("entity", ""), 100 * d.value("confidence", 0.0), d.value("title", ""),
-                 d.value("root_cause", ""), d.value("action", ""));
+      // A tenant is not shown which node or switch: only that it is one its job ran on.
+      const std::string where = d.contains("entity") ? d.value("scope", "") + " " + d.value("entity", "")
+                                                     : "a " + d.value("scope", "") + " your job used";
+      fmt::print("{:<8} {} at {} (confidence {:.0f} %)\n  {}\n  cause:  {}\n  action: {}\n",
+                 d.value("severity", "") == "critical" ? "CRITICAL" : "WARNING", d.value("scenario", ""), where,
+                 100 * d.value("confidence", 0.0), d.value("title", ""), d.value("root_cause", ""),
+                 d.value("action", ""));
+      if (d.value("symptoms_explained", 0) > 0)
+        fmt::print("  explains {} symptom(s) (timeouts, exits, ... that follow from it)\n", d.value("symptoms_explained", 0));
       if (d.value("auto_action", "none") != "none")
         fmt::print("  auto:   {} (risk {})\n", d.value("auto_action", ""), d.value("auto_risk", ""));
       if (!d["jobs"].empty()) fmt::print("  jobs:   {}\n", fmt::join(d["jobs"].get<std::vector<std::string>>(), ", "));
@@ -747,6 +752,17 @@ int RunClient(const ClientArgs& a) {
       row(j);
       if (a.command == "describe") {
         fmt::print("  runs: {} (restarts: {})\n", j.value("runs", 0), j.value("restarts", 0));
+        // A failed job: what the diagnosis says about it (awan diagnose ID has the whole of it).
+        if (j.value("state", "") == "Failed" || j.value("state", "") == "TimedOut") {
+          httplib::Result d = http.Get("/v1/diagnoses", httplib::Params{{"target", a.arg}}, h);
+          const nlohmann::json dj =
+              d && d->status == 200 ? nlohmann::json::parse(d->body, nullptr, false) : nlohmann::json();
+          if (dj.is_object() && dj.contains("items") && !dj["items"].empty()) {
+            const auto& top = dj["items"][0];
+            fmt::print("  diagnosis: {} ({}), confidence {:.0f} %\n    action: {}\n", top.value("scenario", ""),
+                       top.value("title", ""), 100 * top.value("confidence", 0.0), top.value("action", ""));
+          }
+        }
       }
       if (a.command == "describe" && j["placement"].is_array()) {
         for (const auto& p : j["placement"]) {

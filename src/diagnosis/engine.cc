@@ -231,26 +231,35 @@ void Engine::Attribute(std::vector<Diagnosis>& found, const std::vector<uint32_t
     for (size_t j = 0; j < found.size(); ++j) {
       const Scenario& cause = catalog_->at(static_cast<size_t>(found[j].scenario));
       if (j == i || !cause.Explains(sym.symptom_class) || !relates(found[j], found[i])) continue;
-      if (cause.is_symptom() && found[j].score <= found[i].score) continue;
+      // A symptom explains another when it ranks higher (score, then critical over warning), or as high and
+      // not the other way round (an NCCL timeout explains the task's exit, not the reverse).
+      if (cause.is_symptom()) {
+        const auto rc = std::make_pair(found[j].score, cause.severity == Severity::kCritical);
+        const auto rs = std::make_pair(found[i].score, sym.severity == Severity::kCritical);
+        if (rc < rs || (rc == rs && sym.Explains(cause.symptom_class))) continue;
+      }
       const int b = best[i];
       if (b < 0 || found[j].score > found[static_cast<size_t>(b)].score) best[i] = static_cast<int>(j);
     }
   }
   std::vector<int> explained(found.size(), 0);
+  std::vector<bool> gone(found.size(), false);
   for (size_t i = 0; i < found.size(); ++i) {
     if (best[i] < 0) continue;
-    size_t root = static_cast<size_t>(best[i]);  // scores rise along the chain: it ends
-    while (best[root] >= 0) root = static_cast<size_t>(best[root]);
+    size_t root = static_cast<size_t>(best[i]), steps = 0;  // ranks do not fall along the chain; a cycle of
+    while (best[root] >= 0 && steps++ < found.size()) root = static_cast<size_t>(best[root]);  // equals: cut
+    if (best[root] >= 0) continue;
     Diagnosis& c = found[root];
     c.explained.emplace_back(found[i].scenario, found[i].entity);
     for (const std::string& j : found[i].jobs)
       if (std::find(c.jobs.begin(), c.jobs.end(), j) == c.jobs.end()) c.jobs.push_back(j);
     ++explained[root];
+    gone[i] = true;
   }
   // Benign causes leave with the symptoms they explain (a preempted job's NCCL timeouts are no fault).
   std::vector<Diagnosis> kept;
   for (size_t i = 0; i < found.size(); ++i) {
-    if (best[i] >= 0 || catalog_->at(static_cast<size_t>(found[i].scenario)).severity == Severity::kBenign) continue;
+    if (gone[i] || catalog_->at(static_cast<size_t>(found[i].scenario)).severity == Severity::kBenign) continue;
     found[i].score += std::min(5, explained[i]);
     std::sort(found[i].jobs.begin(), found[i].jobs.end());
     kept.push_back(std::move(found[i]));
