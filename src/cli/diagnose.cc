@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -192,6 +193,36 @@ int RunSignals(const DiagnoseArgs& a) {
   return 0;
 }
 
+// The case for a live server: a Job that fails as the fault does, kernel lines for the agent, alerts, signals.
+int WriteLive(const Catalog& c, const diagnosis::FaultCase& fc, const DiagnoseArgs& a) {
+  if (a.live_node.empty()) return Fail(InvalidArgument("--live needs --node: the node the kernel lines are from"));
+  const diagnosis::LiveFault live = diagnosis::ToLive(fc, a.live_node);
+  std::error_code ec;
+  std::filesystem::create_directories(a.live_dir, ec);
+  if (ec) return Fail(IoError(a.live_dir + ": " + ec.message()));
+  Json signals = Json::array();
+  for (const Signal& s : live.node_signals)
+    signals.push_back({{"kind", diagnosis::Name(s.kind)}, {"text", s.text}, {"node", a.live_node}});
+  std::string kernel;
+  for (const std::string& l : live.kernel_lines) kernel += l + "\n";
+  const std::pair<const char*, std::string> files[] = {
+      {"job.yaml", live.manifest}, {"kernel.log", kernel}, {"alerts.json", live.alerts}, {"signals.json", signals.dump(1)}};
+  for (const auto& [name, text] : files) {
+    std::ofstream f(a.live_dir + "/" + name);
+    f << text;
+    if (!f) return Fail(IoError(a.live_dir + "/" + name + ": cannot write"));
+  }
+  for (const auto& f : fc.faults) fmt::print(stderr, "injected {}\n", c.at(static_cast<size_t>(f.scenario)).id);
+  fmt::print(
+      "{0}/job.yaml      awan submit it (its task prints the fault's log lines and ends as the failure does)\n"
+      "{0}/kernel.log    {1} kernel lines: append them to the agent's --kernel-log on {2}\n"
+      "{0}/alerts.json   {3}\n"
+      "{0}/signals.json  {4} node facts (GPU health, Slurm, ...): POST them to /v1/signals with an admin token\n",
+      a.live_dir, live.kernel_lines.size(), a.live_node,
+      live.alerts.empty() ? "no alerts" : "POST it to /v1/alerts (Alertmanager's webhook body)", signals.size());
+  return 0;
+}
+
 int RunGenerateFaults(const DiagnoseArgs& a) {
   auto c = LoadCatalog(a);
   if (!c.ok()) return Fail(c.status());
@@ -212,6 +243,7 @@ int RunGenerateFaults(const DiagnoseArgs& a) {
   diagnosis::FaultOptions o;
   o.noise = a.noise, o.missing = a.missing;
   const diagnosis::FaultCase fc = diagnosis::GenerateCase(*c, world, picks, o, rng);
+  if (!a.live_dir.empty()) return WriteLive(*c, fc, a);
   std::ofstream file;
   if (!a.out_file.empty()) {
     file.open(a.out_file);
@@ -315,6 +347,10 @@ void AddDiagnose(CLI::App& diagnose, CLI::App& generate, CLI::App& bench, Diagno
       ->check(CLI::Range(0.0, 1.0));
   gf->add_flag("!--no-noise", a.noise, "the faults' own signals only");
   gf->add_option("--out", a.out_file, "write here (default: standard output)");
+  gf->add_option("--live", a.live_dir,
+                 "instead: files for a live server in this folder (a Job that fails as the fault does, kernel lines "
+                 "for the agent, alerts, node signals); needs --node");
+  gf->add_option("--node", a.live_node, "with --live: the node the kernel lines and node facts are from");
   CLI::App* bd = bench.add_subcommand("diagnose", "Signals per second through the diagnosis engine (one thread)");
   bd->add_option("--signals", a.bench_signals, "signals to send")->capture_default_str()->check(CLI::Range(1000, 100000000));
   bd->add_option("--seed", a.seed, "random seed of the generated signals")->capture_default_str();

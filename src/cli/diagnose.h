@@ -21,6 +21,7 @@ struct DiagnoseArgs {
   int64_t at_ms = -1;
   // generate faults
   std::string scenarios, out_file;
+  std::string live_dir, live_node;  // generate faults --live DIR --node NAME
   int count = 1;
   bool noise = true;
   // bench

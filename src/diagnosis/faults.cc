@@ -441,6 +441,70 @@ int RankAtPlace(const std::vector<Diagnosis>& found, const InjectedFault& fault,
   return -1;
 }
 
+namespace {
+std::string YamlDoubleQuoted(const std::string& t) {
+  std::string q = "\"";
+  for (unsigned char ch : t) {
+    if (ch == '\\' || ch == '"') {
+      q += '\\', q += static_cast<char>(ch);
+    } else if (ch < 0x20) {
+      q += fmt::format("\\u{:04x}", ch);
+    } else {
+      q += static_cast<char>(ch);
+    }
+  }
+  return q + "\"";
+}
+}  // namespace
+
+LiveFault ToLive(const FaultCase& fc, const std::string& node) {
+  LiveFault live;
+  std::string job;
+  for (const Signal& s : fc.signals)
+    if (job.empty() && !s.job.empty() && (s.kind == SignalKind::kLog || s.kind == SignalKind::kExit)) job = s.job;
+  auto quote = [](const std::string& t) {  // one shell word in single quotes
+    std::string q = "'";
+    for (char ch : t) q += ch == '\'' ? std::string("'\"'\"'") : std::string(1, ch);
+    return q + "'";
+  };
+  std::string script = "sleep 2;", ending = "exit 0";
+  std::string alerts;
+  for (const Signal& s : fc.signals) {
+    if (s.kind == SignalKind::kKernel) {
+      live.kernel_lines.push_back(s.text);
+    } else if (s.kind == SignalKind::kAlert) {
+      std::string labels = "\"instance\":\"" + node + ":9100\"";
+      for (size_t at = 0; at < s.text.size();) {  // "alertname=X severity=Y k=v ..." -> labels
+        const size_t end = std::min(s.text.find(' ', at), s.text.size());
+        const std::string kv = s.text.substr(at, end - at);
+        const size_t eq = kv.find('=');
+        if (eq != std::string::npos && eq > 0 && kv.find('"') == std::string::npos && kv.substr(0, eq) != "instance")
+          labels += ",\"" + kv.substr(0, eq) + "\":\"" + kv.substr(eq + 1) + "\"";
+        at = end + 1;
+      }
+      alerts += std::string(alerts.empty() ? "" : ",") + "{\"status\":\"firing\",\"labels\":{" + labels + "}}";
+    } else if (s.job == job && s.kind == SignalKind::kLog) {
+      script += " printf '%s\\n' " + quote(s.text) + " >&2;";
+    } else if (s.job == job && (s.kind == SignalKind::kExit || s.kind == SignalKind::kOomKill) && ending == "exit 0") {
+      int code = 1;
+      std::string sig = "none";
+      if (const size_t at = s.text.find("exit_code="); at != std::string::npos) code = std::atoi(s.text.c_str() + at + 10);
+      if (const size_t at = s.text.find("signal="); at != std::string::npos)
+        sig = s.text.substr(at + 7, s.text.find(' ', at) - at - 7);
+      if (s.kind == SignalKind::kOomKill) sig = "SIGKILL";
+      ending = sig != "none" && sig.rfind("SIG", 0) == 0 ? "kill -" + sig.substr(3) + " $$" : "exit " + std::to_string(code);
+    } else if (s.job.empty() || s.job != job) {
+      if (s.kind != SignalKind::kLog && s.kind != SignalKind::kExit) live.node_signals.push_back(s);
+    }
+  }
+  if (ending == "exit 0") ending = "exit 1";
+  if (!alerts.empty()) live.alerts = "{\"version\":\"4\",\"status\":\"firing\",\"alerts\":[" + alerts + "]}";
+  live.manifest = "apiVersion: awan/v1\nkind: Job\nmetadata: {name: injected-fault}\nspec:\n  tasks: 1\n  gpus: 1\n"
+                  "  cpu: 1\n  memory_gib: 1\n  command:\n    - sh\n    - -c\n    - " +
+                  YamlDoubleQuoted(script + " " + ending) + "\n";
+  return live;
+}
+
 EvalResult Evaluate(const Catalog& catalog, const EvalOptions& o) {
   EvalResult r;
   const FaultWorld world = MakeFaultWorld(o.seed);

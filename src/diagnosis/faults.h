@@ -81,6 +81,18 @@ struct FaultOptions {
 FaultCase GenerateCase(const Catalog& catalog, const FaultWorld& world, const std::vector<int>& scenarios,
                        const FaultOptions& o, Rng& rng);
 
+// A case made real, for the live local executor and the node agent: a Job manifest whose one task writes
+// the case's log lines (those of the first job the faults touched) to stderr and ends as the failure does (exit
+// code, or killed by its signal), the kernel lines to append to the node agent's kernel log, the alerts as an
+// Alertmanager webhook body, and the other node facts (GPU health, Slurm states) to POST to /v1/signals.
+struct LiveFault {
+  std::string manifest;
+  std::vector<std::string> kernel_lines;
+  std::string alerts;  // JSON, Alertmanager webhook version 4 ("" when none)
+  std::vector<Signal> node_signals;
+};
+LiveFault ToLive(const FaultCase& fc, const std::string& node);
+
 struct EvalOptions {
   uint64_t seed = 1;
   int cases = 1000;          // fault cases; one healthy case is added for every four of them

@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "config/catalog_file.h"
+#include "config/fleet_file.h"
+#include "config/job_manifest.h"
 #include "diagnosis/engine.h"
 #include "diagnosis/faults.h"
 
@@ -243,6 +245,35 @@ TEST(DiagnosisEngine, OldSignalsLeaveTheWindow) {
   EXPECT_TRUE(e.Diagnose(EngineOptions{}.window_ms + 1).empty());
   e.Forget(1);
   EXPECT_EQ(e.size(), 0u);
+}
+
+// A case made real for a live server: a manifest the server accepts whose task prints the fault's log lines
+// and ends as the failure does; the kernel lines for the agent.
+TEST(DiagnosisLiveFault, TheJobFailsAsTheFaultDoesAndTheKernelLinesAreTheNodes) {
+  const Catalog& c = TheCatalog();
+  const FaultWorld world = MakeFaultWorld(11);
+  FaultOptions o;
+  o.noise = false, o.missing = 0;
+  Rng rng(5);
+  const LiveFault xid = ToLive(GenerateCase(c, world, {c.IndexOf("GPU-XID-079")}, o, rng), "z-b0-s0-0");
+  ASSERT_FALSE(xid.kernel_lines.empty());
+  EXPECT_NE(xid.kernel_lines.back().find("): 79,"), std::string::npos);
+  auto fleet = config::ReadFleetFile(std::string(AWAN_SOURCE_DIR) + "/examples/fleets/small-lab.yaml");
+  ASSERT_TRUE(fleet.ok()) << fleet.status().ToString();
+  auto m = config::ParseJobManifest(xid.manifest, "live", (*fleet)->fleet);
+  ASSERT_TRUE(m.ok()) << m.status().ToString() << "\n" << xid.manifest;
+  ASSERT_EQ(m->command.size(), 3u);
+  EXPECT_NE(m->command[2].find("exit "), std::string::npos) << m->command[2];
+  // A fault whose task is killed by a signal ends killed by it.
+  for (const Scenario& s : c.scenarios()) {
+    bool killed = false;
+    for (const InjectLine& l : s.inject) killed = killed || (l.kind == SignalKind::kExit && !l.optional && l.text.find("signal=SIGKILL") != std::string::npos);
+    if (!killed || s.scope != Scope::kJob) continue;
+    Rng r(1);
+    const LiveFault k = ToLive(GenerateCase(c, world, {c.IndexOf(s.id)}, o, r), "z-b0-s0-0");
+    EXPECT_NE(k.manifest.find("kill -KILL $$"), std::string::npos) << s.id << "\n" << k.manifest;
+    break;
+  }
 }
 
 TEST(DiagnosisEval, SameSeedSameResultAndSeedsDiffer) {
