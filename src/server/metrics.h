@@ -1,5 +1,5 @@
 // Prometheus metrics for `awan serve` (text exposition format 0.0.4), built from the control plane's state
-// and counters. Names: awan_jobs_waiting{tenant}, awan_gpus_allocated{tenant}, awan_gpus_allocated_total,
+// and counters. Names: awan_jobs_waiting{tenant}, awan_gpus_allocated{tenant}, awan_fleet_gpus_allocated,
 // awan_gpus_capacity, awan_scheduling_cycles_total, awan_decisions_total, awan_preemptions_total,
 // awan_jobs_submitted_total, awan_scheduling_cycle_seconds (histogram), awan_api_request_seconds (histogram).
 #pragma once

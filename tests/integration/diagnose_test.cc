@@ -117,7 +117,7 @@ spec:
   waitpid(agent, nullptr, 0);
   std::ifstream log(dir + "/agent.log");
   const std::string agent_log((std::istreambuf_iterator<char>(log)), {});
-  EXPECT_NE(agent_log.find("stopped (1 kernel lines sent, 0 unsent)"), std::string::npos) << agent_log;
+  EXPECT_NE(agent_log.find("stopped (1 lines sent, 0 unsent)"), std::string::npos) << agent_log;
 }
 
 // Real monitoring: Debian's Prometheus evaluates a rule, Debian's Alertmanager posts the firing alert to awan's
@@ -155,6 +155,10 @@ TEST(DiagnoseLive, APrometheusRuleFiresThroughAlertmanagerAndIsDiagnosed) {
     if (!scraped) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_TRUE(scraped) << "Prometheus did not scrape awan's /metrics";
+  // The exposition passes Prometheus's own linter (names, types, suffixes), diagnoses' counters included.
+  std::ofstream(dir + "/metrics.txt") << c.Get("/metrics", Bearer(admin))->body;
+  EXPECT_EQ(system(("promtool check metrics < " + dir + "/metrics.txt > " + dir + "/promtool.log 2>&1").c_str()), 0)
+      << std::ifstream(dir + "/promtool.log").rdbuf();
   EXPECT_EQ(system((down + " > /dev/null 2>&1").c_str()), 0);
 }
 
@@ -233,6 +237,33 @@ TEST(DiagnoseLive, DryRunRemediationIsAuditedButChangesNothing) {
   EXPECT_EQ(job["state"], "Running");
   EXPECT_EQ(job.value("runs", 0), 1);
   EXPECT_EQ(c.Post("/v1/jobs/" + id + "/cancel", Bearer(lab), "", "text/plain")->status, 200);
+}
+
+// The agent runs nvidia-smi (here a script printing its report) and sends what it says is wrong, with the GPU.
+TEST(DiagnoseLive, TheAgentForwardsWhatNvidiaSmiSaysIsWrong) {
+  const std::string dir = TempDir("diagnose-smi"), db = dir + "/awan.db";
+  OneNodeFleet(dir);
+  const std::string admin = Token(db, "", "admin"), node = NodeToken(db, kNode);
+  Server s(dir, db, dir + "/fleet.yaml", AnyUser());
+  ASSERT_GT(s.port(), 0);
+  std::ofstream(dir + "/smi.sh") << "cat <<'R'\n==============NVSMI LOG==============\nAttached GPUs : 2\n"
+                                    "GPU 00000000:18:00.0\n    Clocks Event Reasons\n        Idle : Not Active\n"
+                                    "        HW Thermal Slowdown : Not Active\n"
+                                    "GPU 00000000:2A:00.0\n    Clocks Event Reasons\n        Idle : Not Active\n"
+                                    "        HW Thermal Slowdown : Active\nR\n";
+  std::ofstream(dir + "/kmsg").flush();
+  const pid_t agent = SpawnAwan({"agent", "--node", kNode, "--server", s.url(), "--token", node, "--kernel-log",
+                                 dir + "/kmsg", "--interval-s", "0.2", "--gpu-health-cmd", "sh " + dir + "/smi.sh",
+                                 "--gpu-health-s", "0.2"},
+                                dir + "/agent.log");
+  Http c(s.url());
+  Json all = WaitForDiagnosis(c, admin, "GPU-HW-THERMAL-SLOWDOWN", kNode);
+  const Json* hot = Find(all, "GPU-HW-THERMAL-SLOWDOWN");
+  ASSERT_NE(hot, nullptr) << all.dump(1) << std::ifstream(dir + "/agent.log").rdbuf();
+  EXPECT_EQ((*hot)["gpu"], 1) << "the second GPU's section said it";
+  EXPECT_EQ((*hot)["evidence"].size(), 1u) << "sent once while it lasts, not at every check";
+  kill(agent, SIGTERM);
+  waitpid(agent, nullptr, 0);
 }
 
 // The agent keeps what it read while the server is down and sends it once the server is back.
