@@ -124,7 +124,8 @@ StatusOr<VerifyReport> VerifyAuditLog(std::string_view text, const Fleet& fleet,
         const std::string node = e.at("action").at("node").get<std::string>();
         NodeIndex n;
         if (!fleet.FindNode(node, &n))
-          return FailedPrecondition(where + ": an action on node " + node + ", which the fleet does not have");
+          return FailedPrecondition(where + ": an action on node " + node +
+                                    ", which the fleet does not have");
         rep.head = hash;
         ++rep.entries;
         continue;

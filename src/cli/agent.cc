@@ -1,8 +1,6 @@
 #include "cli/agent.h"
 
 #include <fcntl.h>
-#include <cerrno>
-#include <cstring>
 #include <fmt/format.h>
 #include <httplib.h>
 #include <sys/stat.h>
@@ -10,12 +8,14 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
-#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "cli/cli_util.h"
@@ -39,8 +39,9 @@ void Push(std::deque<Line>& out, Line line, size_t* dropped) {
   while (out.size() > kMaxPending) out.pop_front(), ++*dropped;
 }
 
-// New lines of the kernel log since the last call: /dev/kmsg gives one record per read ("6,1234,5678,-;text");
-// a regular file is read from the last offset (a partial last line waits for its end).
+// New lines of the kernel log since the last call: /dev/kmsg gives one record per read
+// ("6,1234,5678,-;text"); a regular file is read from the last offset (a partial last line waits for its
+// end).
 class KernelLog {
  public:
   Status Open(const std::string& path, bool from_start) {
@@ -109,9 +110,10 @@ class GpuHealth {
       const size_t first = line.find_first_not_of(' ');
       if (first == std::string::npos) continue;
       line = line.substr(first);
-      const bool wrong = failed || line.find(": Active") != std::string::npos ||
-                         ((line.find("Pending") != std::string::npos || line.find("Failure") != std::string::npos) &&
-                          line.find(": Yes") != std::string::npos);
+      const bool wrong =
+          failed || line.find(": Active") != std::string::npos ||
+          ((line.find("Pending") != std::string::npos || line.find("Failure") != std::string::npos) &&
+           line.find(": Yes") != std::string::npos);
       if (!wrong) continue;
       const std::string key = std::to_string(gpu) + "|" + line;
       now.insert(key);
@@ -137,9 +139,10 @@ void AddAgent(CLI::App& app, AgentArgs& a) {
   c->add_option("--kernel-log", a.kernel_log, "the kernel log: /dev/kmsg, or a file that grows")
       ->capture_default_str();
   c->add_flag("--from-start", a.from_start, "read the kernel log from its start (default: what is new)");
-  c->add_option("--gpu-health-cmd", a.gpu_health_cmd,
-                "a command printing nvidia-smi -q's report (default: nvidia-smi -q -d PERFORMANCE,PAGE_RETIREMENT,"
-                "ROW_REMAPPER when nvidia-smi is installed; none: off)");
+  c->add_option(
+      "--gpu-health-cmd", a.gpu_health_cmd,
+      "a command printing nvidia-smi -q's report (default: nvidia-smi -q -d PERFORMANCE,PAGE_RETIREMENT,"
+      "ROW_REMAPPER when nvidia-smi is installed; none: off)");
   c->add_option("--gpu-health-s", a.gpu_health_s, "seconds between GPU health checks")
       ->capture_default_str()
       ->check(CLI::Range(0.1, 3600.0));
@@ -204,7 +207,9 @@ int RunAgent(const AgentArgs& a) {
           nlohmann::json batch = nlohmann::json::array();
           for (size_t i = 0; i < pending.size() && i < server::kMaxSignalsPerPost; ++i)
             batch.push_back(pending[i].gpu >= 0
-                                ? nlohmann::json{{"kind", pending[i].kind}, {"text", pending[i].text}, {"gpu", pending[i].gpu}}
+                                ? nlohmann::json{{"kind", pending[i].kind},
+                                                 {"text", pending[i].text},
+                                                 {"gpu", pending[i].gpu}}
                                 : nlohmann::json{{"kind", pending[i].kind}, {"text", pending[i].text}});
           httplib::Result p = http.Post("/v1/signals", h, batch.dump(), "application/json");
           ok = p && p->status == 202;
@@ -212,11 +217,13 @@ int RunAgent(const AgentArgs& a) {
             sent += batch.size();
             pending.erase(pending.begin(), pending.begin() + static_cast<long>(batch.size()));
           } else if (p && p->status >= 400 && p->status < 500 && p->status != 429) {
-            return Fail(InvalidArgument(fmt::format("the server refused the signals (HTTP {}): {}", p->status, p->body)));
+            return Fail(InvalidArgument(
+                fmt::format("the server refused the signals (HTTP {}): {}", p->status, p->body)));
           }
         }
       } else if (r && (r->status == 401 || r->status == 403 || r->status == 404)) {
-        return Fail(InvalidArgument(fmt::format("the server refused the heartbeat (HTTP {}): {}", r->status, r->body)));
+        return Fail(InvalidArgument(
+            fmt::format("the server refused the heartbeat (HTTP {}): {}", r->status, r->body)));
       }
       if (ok != connected)
         fmt::print(stderr, "{}\n",
@@ -226,9 +233,11 @@ int RunAgent(const AgentArgs& a) {
       backoff_s = ok ? 0 : std::min(30.0, backoff_s == 0 ? a.interval_s : backoff_s * 2);
       next_try = now + (ok ? interval : std::chrono::milliseconds(static_cast<int64_t>(backoff_s * 1000)));
     }
-    std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(interval, std::chrono::milliseconds(200)));
+    std::this_thread::sleep_for(
+        std::min<std::chrono::milliseconds>(interval, std::chrono::milliseconds(200)));
   }
-  if (dropped > 0) fmt::print(stderr, "awan agent: {} lines dropped (more than {} unsent)\n", dropped, kMaxPending);
+  if (dropped > 0)
+    fmt::print(stderr, "awan agent: {} lines dropped (more than {} unsent)\n", dropped, kMaxPending);
   fmt::print(stderr, "awan agent: stopped ({} lines sent, {} unsent)\n", sent, pending.size());
   return 0;
 }

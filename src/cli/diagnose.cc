@@ -30,9 +30,9 @@ StatusOr<Catalog> LoadCatalog(const DiagnoseArgs& a) {
 
 Json SignalJson(const Signal& s) {
   Json j = {{"at_ms", s.at_ms}, {"kind", diagnosis::Name(s.kind)}, {"text", s.text}};
-  const std::pair<const char*, const std::string*> fields[] = {{"node", &s.node},       {"job", &s.job},
-                                                               {"dataset", &s.dataset}, {"service", &s.service},
-                                                               {"replica", &s.replica}, {"tenant", &s.tenant}};
+  const std::pair<const char*, const std::string*> fields[] = {
+      {"node", &s.node},       {"job", &s.job},         {"dataset", &s.dataset},
+      {"service", &s.service}, {"replica", &s.replica}, {"tenant", &s.tenant}};
   for (const auto& [k, v] : fields)
     if (!v->empty()) j[k] = *v;
   if (s.gpu >= 0) j["gpu"] = s.gpu;
@@ -123,21 +123,29 @@ int RunEval(const DiagnoseArgs& a) {
   const diagnosis::EvalResult r = diagnosis::Evaluate(*c, o);
   if (a.output == "json") {
     Json misses = Json::array();
-    for (const auto& m : r.misses) misses.push_back({{"scenario", m.scenario}, {"place", m.place}, {"got", m.got}});
-    Json j = {{"seed", a.seed},         {"scenarios", r.scenarios},         {"cases", r.cases},
-              {"faults", r.faults},     {"healthy_cases", r.healthy_cases}, {"signals", r.signals},
-              {"top1_pct", r.top1_pct()}, {"top3_pct", r.top3_pct()},       {"false_alarm_pct", r.false_alarm_pct()},
+    for (const auto& m : r.misses)
+      misses.push_back({{"scenario", m.scenario}, {"place", m.place}, {"got", m.got}});
+    Json j = {{"seed", a.seed},
+              {"scenarios", r.scenarios},
+              {"cases", r.cases},
+              {"faults", r.faults},
+              {"healthy_cases", r.healthy_cases},
+              {"signals", r.signals},
+              {"top1_pct", r.top1_pct()},
+              {"top3_pct", r.top3_pct()},
+              {"false_alarm_pct", r.false_alarm_pct()},
               {"misses", misses}};
     fmt::print("{}\n", j.dump(2));
     return 0;
   }
   fmt::print(
-      "diagnosis evaluation, seed {}: {} scenarios, {} fault cases ({} faults, {}-{} at once, {:.0f} % of optional "
+      "diagnosis evaluation, seed {}: {} scenarios, {} fault cases ({} faults, {}-{} at once, {:.0f} % of "
+      "optional "
       "signals missing), {} healthy cases, {} signals\n",
       a.seed, r.scenarios, r.cases, r.faults, a.min_faults, a.max_faults, a.missing * 100, r.healthy_cases,
       r.signals);
-  fmt::print("top-1 {:.2f} %   top-3 {:.2f} %   false alarms on healthy runs {:.2f} %\n", r.top1_pct(), r.top3_pct(),
-             r.false_alarm_pct());
+  fmt::print("top-1 {:.2f} %   top-3 {:.2f} %   false alarms on healthy runs {:.2f} %\n", r.top1_pct(),
+             r.top3_pct(), r.false_alarm_pct());
   for (size_t i = 0; i < r.misses.size() && i < 10; ++i)
     fmt::print("  missed: {} at {} (best there: {})\n", r.misses[i].scenario, r.misses[i].place,
                r.misses[i].got.empty() ? "nothing" : r.misses[i].got);
@@ -181,21 +189,25 @@ int RunSignals(const DiagnoseArgs& a) {
   if (found.empty()) fmt::print("no problem found in {} signals\n", e.size());
   for (const Diagnosis& d : found) {
     const diagnosis::Scenario& s = c->at(static_cast<size_t>(d.scenario));
-    fmt::print("{} {} at {} {}{} (confidence {:.0f} %)\n  {}\n  cause:  {}\n  action: {}\n", s.severity == diagnosis::Severity::kCritical ? "CRITICAL" : "WARNING ",
-               s.id, diagnosis::Name(d.scope), d.entity, d.gpu >= 0 ? fmt::format(" GPU {}", d.gpu) : "",
+    fmt::print("{} {} at {} {}{} (confidence {:.0f} %)\n  {}\n  cause:  {}\n  action: {}\n",
+               s.severity == diagnosis::Severity::kCritical ? "CRITICAL" : "WARNING ", s.id,
+               diagnosis::Name(d.scope), d.entity, d.gpu >= 0 ? fmt::format(" GPU {}", d.gpu) : "",
                d.confidence * 100, s.title, s.root_cause, s.action);
     if (s.auto_action != diagnosis::AutoAction::kNone)
       fmt::print("  auto:   {} (risk {})\n", diagnosis::Name(s.auto_action), diagnosis::Name(s.auto_risk));
     for (size_t i = 0; i < d.evidence.size() && i < 3; ++i)
       fmt::print("  seen:   {}\n", e.signal(d.evidence[i]).text);
-    if (!d.explained.empty()) fmt::print("  explains {} symptom(s) on: {}\n", d.explained.size(), fmt::join(d.jobs, ", "));
+    if (!d.explained.empty())
+      fmt::print("  explains {} symptom(s) on: {}\n", d.explained.size(), fmt::join(d.jobs, ", "));
   }
   return 0;
 }
 
-// The case for a live server: a Job that fails as the fault does, kernel lines for the agent, alerts, signals.
+// The case for a live server: a Job that fails as the fault does, kernel lines for the agent, alerts,
+// signals.
 int WriteLive(const Catalog& c, const diagnosis::FaultCase& fc, const DiagnoseArgs& a) {
-  if (a.live_node.empty()) return Fail(InvalidArgument("--live needs --node: the node the kernel lines are from"));
+  if (a.live_node.empty())
+    return Fail(InvalidArgument("--live needs --node: the node the kernel lines are from"));
   const diagnosis::LiveFault live = diagnosis::ToLive(fc, a.live_node);
   std::error_code ec;
   std::filesystem::create_directories(a.live_dir, ec);
@@ -205,21 +217,27 @@ int WriteLive(const Catalog& c, const diagnosis::FaultCase& fc, const DiagnoseAr
     signals.push_back({{"kind", diagnosis::Name(s.kind)}, {"text", s.text}, {"node", a.live_node}});
   std::string kernel;
   for (const std::string& l : live.kernel_lines) kernel += l + "\n";
-  const std::pair<const char*, std::string> files[] = {
-      {"job.yaml", live.manifest}, {"kernel.log", kernel}, {"alerts.json", live.alerts}, {"signals.json", signals.dump(1)}};
+  const std::pair<const char*, std::string> files[] = {{"job.yaml", live.manifest},
+                                                       {"kernel.log", kernel},
+                                                       {"alerts.json", live.alerts},
+                                                       {"signals.json", signals.dump(1)}};
   for (const auto& [name, text] : files) {
     std::ofstream f(a.live_dir + "/" + name);
     f << text;
     if (!f) return Fail(IoError(a.live_dir + "/" + name + ": cannot write"));
   }
-  for (const auto& f : fc.faults) fmt::print(stderr, "injected {}\n", c.at(static_cast<size_t>(f.scenario)).id);
+  for (const auto& f : fc.faults)
+    fmt::print(stderr, "injected {}\n", c.at(static_cast<size_t>(f.scenario)).id);
   fmt::print(
-      "{0}/job.yaml      awan submit it (its task prints the fault's log lines and ends as the failure does)\n"
+      "{0}/job.yaml      awan submit it (its task prints the fault's log lines and ends as the failure "
+      "does)\n"
       "{0}/kernel.log    {1} kernel lines: append them to the agent's --kernel-log on {2}\n"
       "{0}/alerts.json   {3}\n"
-      "{0}/signals.json  {4} node facts (GPU health, Slurm, ...): POST them to /v1/signals with an admin token\n",
+      "{0}/signals.json  {4} node facts (GPU health, Slurm, ...): POST them to /v1/signals with an admin "
+      "token\n",
       a.live_dir, live.kernel_lines.size(), a.live_node,
-      live.alerts.empty() ? "no alerts" : "POST it to /v1/alerts (Alertmanager's webhook body)", signals.size());
+      live.alerts.empty() ? "no alerts" : "POST it to /v1/alerts (Alertmanager's webhook body)",
+      signals.size());
   return 0;
 }
 
@@ -251,7 +269,8 @@ int RunGenerateFaults(const DiagnoseArgs& a) {
   }
   std::ostream& out = a.out_file.empty() ? std::cout : file;
   for (const auto& [node, place] : world.Topology().nodes)
-    out << Json{{"topology", {{"node", node}, {"switch", place.switch_name}, {"feed", place.feed}}}}.dump() << "\n";
+    out << Json{{"topology", {{"node", node}, {"switch", place.switch_name}, {"feed", place.feed}}}}.dump()
+        << "\n";
   for (const Signal& s : fc.signals) out << SignalJson(s).dump() << "\n";
   out.flush();
   if (!out) return Fail(IoError("writing the signals failed"));
@@ -261,7 +280,8 @@ int RunGenerateFaults(const DiagnoseArgs& a) {
 }
 
 // Signals through the engine on one thread: generated cases (faults and noise) replayed end to end, their
-// times shifted so the stream moves forward, with a diagnosis every 10,000 signals as the server would run it.
+// times shifted so the stream moves forward, with a diagnosis every 10,000 signals as the server would run
+// it.
 int RunBenchDiagnose(const DiagnoseArgs& a) {
   auto c = LoadCatalog(a);
   if (!c.ok()) return Fail(c.status());
@@ -294,10 +314,11 @@ int RunBenchDiagnose(const DiagnoseArgs& a) {
     if (i % 10000 == 9999) diagnoses += e.Diagnose(at).size();
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  fmt::print("{} signals through the engine in {:.3f} s on one thread: {:.0f} signals/s ({} matched a scenario; {} "
-             "diagnoses from {} Diagnose calls over a {}-minute window)\n",
-             a.bench_signals, secs, static_cast<double>(a.bench_signals) / secs, e.matched(), diagnoses,
-             a.bench_signals / 10000, eo.window_ms / 60000);
+  fmt::print(
+      "{} signals through the engine in {:.3f} s on one thread: {:.0f} signals/s ({} matched a scenario; {} "
+      "diagnoses from {} Diagnose calls over a {}-minute window)\n",
+      a.bench_signals, secs, static_cast<double>(a.bench_signals) / secs, e.matched(), diagnoses,
+      a.bench_signals / 10000, eo.window_ms / 60000);
   return 0;
 }
 
@@ -312,7 +333,8 @@ void AddDiagnose(CLI::App& diagnose, CLI::App& generate, CLI::App& bench, Diagno
   };
   // awan diagnose [JOB|NODE]: the running server's diagnoses (the fleet's current problems, or one job's or
   // node's); the subcommands below work offline.
-  diagnose.add_option("target", a.target, "a job id or node name (default: every current problem you may see)");
+  diagnose.add_option("target", a.target,
+                      "a job id or node name (default: every current problem you may see)");
   diagnose.add_option("-o,--output", a.output, "table, json or yaml")
       ->capture_default_str()
       ->check(CLI::IsMember({"table", "json", "yaml"}));
@@ -322,43 +344,56 @@ void AddDiagnose(CLI::App& diagnose, CLI::App& generate, CLI::App& bench, Diagno
   CLI::App* cat = diagnose.add_subcommand("catalog", "List the exception scenarios awan diagnoses");
   common(cat);
   CLI::App* ev = diagnose.add_subcommand(
-      "eval", "Score the engine on generated faults (noise, distractors, several faults at once, missing signals)");
+      "eval",
+      "Score the engine on generated faults (noise, distractors, several faults at once, missing signals)");
   common(ev);
   ev->add_option("--seed", a.seed, "random seed of the generated cases")->capture_default_str();
   ev->add_option("--cases", a.cases, "fault cases (plus one healthy case per four)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000000));
-  ev->add_option("--min-faults", a.min_faults, "faults per case, at least")->capture_default_str()->check(CLI::Range(1, 5));
-  ev->add_option("--max-faults", a.max_faults, "faults per case, at most")->capture_default_str()->check(CLI::Range(1, 5));
+  ev->add_option("--min-faults", a.min_faults, "faults per case, at least")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 5));
+  ev->add_option("--max-faults", a.max_faults, "faults per case, at most")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 5));
   ev->add_option("--missing", a.missing, "chance that an optional signal is missing")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
-  CLI::App* sig = diagnose.add_subcommand("signals", "Diagnose a file of signals (JSON lines, as awan generate faults writes)");
+  CLI::App* sig = diagnose.add_subcommand(
+      "signals", "Diagnose a file of signals (JSON lines, as awan generate faults writes)");
   common(sig);
   sig->add_option("file", a.signals_file, "the signals")->required()->check(CLI::ExistingFile);
   sig->add_option("--at-ms", a.at_ms, "diagnose as of this time (default: the last signal's)");
   CLI::App* gf = generate.add_subcommand("faults", "Signals of injected faults, with noise (JSON lines)");
   gf->add_option("--catalog", a.catalog_dir, "a directory of catalog files (default: the catalog built in)");
   gf->add_option("--scenario", a.scenarios, "comma-separated scenario ids (default: --count random ones)");
-  gf->add_option("--count", a.count, "random faults when no --scenario")->capture_default_str()->check(CLI::Range(1, 5));
+  gf->add_option("--count", a.count, "random faults when no --scenario")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 5));
   gf->add_option("--seed", a.seed, "random seed")->capture_default_str();
   gf->add_option("--missing", a.missing, "chance that an optional signal is missing")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
   gf->add_flag("!--no-noise", a.noise, "the faults' own signals only");
   gf->add_option("--out", a.out_file, "write here (default: standard output)");
-  gf->add_option("--live", a.live_dir,
-                 "instead: files for a live server in this folder (a Job that fails as the fault does, kernel lines "
-                 "for the agent, alerts, node signals); needs --node");
+  gf->add_option(
+      "--live", a.live_dir,
+      "instead: files for a live server in this folder (a Job that fails as the fault does, kernel lines "
+      "for the agent, alerts, node signals); needs --node");
   gf->add_option("--node", a.live_node, "with --live: the node the kernel lines and node facts are from");
-  CLI::App* bd = bench.add_subcommand("diagnose", "Signals per second through the diagnosis engine (one thread)");
-  bd->add_option("--signals", a.bench_signals, "signals to send")->capture_default_str()->check(CLI::Range(1000, 100000000));
+  CLI::App* bd =
+      bench.add_subcommand("diagnose", "Signals per second through the diagnosis engine (one thread)");
+  bd->add_option("--signals", a.bench_signals, "signals to send")
+      ->capture_default_str()
+      ->check(CLI::Range(1000, 100000000));
   bd->add_option("--seed", a.seed, "random seed of the generated signals")->capture_default_str();
 }
 
 int RunDiagnose(CLI::App& diagnose, CLI::App& generate, CLI::App& bench, const DiagnoseArgs& a) {
   if (a.min_faults > a.max_faults) {
-    fmt::print(stderr, "awan: error: --min-faults ({}) is above --max-faults ({})\n", a.min_faults, a.max_faults);
+    fmt::print(stderr, "awan: error: --min-faults ({}) is above --max-faults ({})\n", a.min_faults,
+               a.max_faults);
     return 2;
   }
   if (diagnose.got_subcommand("catalog")) return RunCatalog(a);

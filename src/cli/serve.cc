@@ -25,12 +25,12 @@
 
 #include "cli/cli_util.h"
 #include "common/clock.h"
+#include "config/catalog_file.h"
 #include "config/fleet_file.h"
 #include "config/job_manifest.h"
 #include "policies/builtin.h"
 #include "server/auth.h"
 #include "server/control_loop.h"
-#include "config/catalog_file.h"
 #include "server/control_plane.h"
 #include "server/diagnoses.h"
 #include "server/etcd_store.h"
@@ -298,7 +298,8 @@ int RunServe(const ServeArgs& a) {
     std::string out =
         "# HELP awan_diagnoses_total Causes diagnosed, per catalog scenario (each place counted once).\n"
         "# TYPE awan_diagnoses_total counter\n";
-    for (const auto& [id, n] : diagnoses.Counts()) out += fmt::format("awan_diagnoses_total{{scenario=\"{}\"}} {}\n", id, n);
+    for (const auto& [id, n] : diagnoses.Counts())
+      out += fmt::format("awan_diagnoses_total{{scenario=\"{}\"}} {}\n", id, n);
     return out;
   });
   server::Authenticator auth(plane.store(), Wall());
@@ -402,7 +403,10 @@ int RunToken(const TokenArgs& a) {
       [&] { return (uint64_t{rd()} << 32) ^ rd(); }, Wall().NowMs());
   if (!token.ok()) return Fail(token.status());
   fmt::print(stderr, "token for {} ({}); it is shown once:\n",
-             !a.node.empty() ? "node " + a.node : a.tenant.empty() ? "the whole fleet" : "tenant " + a.tenant, a.role);
+             !a.node.empty()    ? "node " + a.node
+             : a.tenant.empty() ? "the whole fleet"
+                                : "tenant " + a.tenant,
+             a.role);
   fmt::print("{}\n", *token);
   return 0;
 }
@@ -699,17 +703,20 @@ int RunClient(const ClientArgs& a) {
       const std::string where = d.contains("entity") ? d.value("scope", "") + " " + d.value("entity", "")
                                                      : "a " + d.value("scope", "") + " your job used";
       fmt::print("{:<8} {} at {} (confidence {:.0f} %)\n  {}\n  cause:  {}\n  action: {}\n",
-                 d.value("severity", "") == "critical" ? "CRITICAL" : "WARNING", d.value("scenario", ""), where,
-                 100 * d.value("confidence", 0.0), d.value("title", ""), d.value("root_cause", ""),
+                 d.value("severity", "") == "critical" ? "CRITICAL" : "WARNING", d.value("scenario", ""),
+                 where, 100 * d.value("confidence", 0.0), d.value("title", ""), d.value("root_cause", ""),
                  d.value("action", ""));
       if (d.value("symptoms_explained", 0) > 0)
-        fmt::print("  explains {} symptom(s) (timeouts, exits, ... that follow from it)\n", d.value("symptoms_explained", 0));
+        fmt::print("  explains {} symptom(s) (timeouts, exits, ... that follow from it)\n",
+                   d.value("symptoms_explained", 0));
       if (d.value("auto_action", "none") != "none")
         fmt::print("  auto:   {} (risk {})\n", d.value("auto_action", ""), d.value("auto_risk", ""));
-      if (!d["jobs"].empty()) fmt::print("  jobs:   {}\n", fmt::join(d["jobs"].get<std::vector<std::string>>(), ", "));
+      if (!d["jobs"].empty())
+        fmt::print("  jobs:   {}\n", fmt::join(d["jobs"].get<std::vector<std::string>>(), ", "));
       if (d.contains("evidence"))
         for (size_t i = 0; i < d["evidence"].size() && i < 3; ++i)
-          fmt::print("  seen:   {} {}\n", d["evidence"][i].value("node", ""), d["evidence"][i].value("text", ""));
+          fmt::print("  seen:   {} {}\n", d["evidence"][i].value("node", ""),
+                     d["evidence"][i].value("text", ""));
     }
     return 0;
   }
@@ -759,8 +766,9 @@ int RunClient(const ClientArgs& a) {
               d && d->status == 200 ? nlohmann::json::parse(d->body, nullptr, false) : nlohmann::json();
           if (dj.is_object() && dj.contains("items") && !dj["items"].empty()) {
             const auto& top = dj["items"][0];
-            fmt::print("  diagnosis: {} ({}), confidence {:.0f} %\n    action: {}\n", top.value("scenario", ""),
-                       top.value("title", ""), 100 * top.value("confidence", 0.0), top.value("action", ""));
+            fmt::print("  diagnosis: {} ({}), confidence {:.0f} %\n    action: {}\n",
+                       top.value("scenario", ""), top.value("title", ""), 100 * top.value("confidence", 0.0),
+                       top.value("action", ""));
           }
         }
       }

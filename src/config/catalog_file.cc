@@ -23,14 +23,16 @@ StatusOr<E> Enum(const Reader& r, const YAML::Node& v, const std::string& what,
   return *e;
 }
 
-Status ReadMatchers(const Reader& r, const YAML::Node& list, const std::string& what, std::vector<Matcher>* out) {
+Status ReadMatchers(const Reader& r, const YAML::Node& list, const std::string& what,
+                    std::vector<Matcher>* out) {
   AWAN_RETURN_IF_ERROR(r.ExpectList(list, what));
   for (const YAML::Node& m : list) {
     AWAN_RETURN_IF_ERROR(r.ExpectMap(m, what));
     AWAN_RETURN_IF_ERROR(r.OnlyKeys(m, what, {"kind", "contains"}));
     Matcher x;
     AWAN_ASSIGN_OR_RETURN(YAML::Node kind, r.Required(m, "kind", what));
-    AWAN_ASSIGN_OR_RETURN(x.kind, Enum<diagnosis::SignalKind>(r, kind, what + ".kind", diagnosis::ParseSignalKind));
+    AWAN_ASSIGN_OR_RETURN(x.kind,
+                          Enum<diagnosis::SignalKind>(r, kind, what + ".kind", diagnosis::ParseSignalKind));
     AWAN_ASSIGN_OR_RETURN(YAML::Node contains, r.Required(m, "contains", what));
     AWAN_RETURN_IF_ERROR(r.Strings(contains, what + ".contains", &x.contains));
     if (x.contains.empty()) return r.Error(m, what + ": 'contains' needs at least one string");
@@ -39,14 +41,16 @@ Status ReadMatchers(const Reader& r, const YAML::Node& list, const std::string& 
   return Status::Ok();
 }
 
-Status ReadInject(const Reader& r, const YAML::Node& list, const std::string& what, std::vector<InjectLine>* out) {
+Status ReadInject(const Reader& r, const YAML::Node& list, const std::string& what,
+                  std::vector<InjectLine>* out) {
   AWAN_RETURN_IF_ERROR(r.ExpectList(list, what));
   for (const YAML::Node& m : list) {
     AWAN_RETURN_IF_ERROR(r.ExpectMap(m, what));
     AWAN_RETURN_IF_ERROR(r.OnlyKeys(m, what, {"kind", "text", "optional"}));
     InjectLine l;
     AWAN_ASSIGN_OR_RETURN(YAML::Node kind, r.Required(m, "kind", what));
-    AWAN_ASSIGN_OR_RETURN(l.kind, Enum<diagnosis::SignalKind>(r, kind, what + ".kind", diagnosis::ParseSignalKind));
+    AWAN_ASSIGN_OR_RETURN(l.kind,
+                          Enum<diagnosis::SignalKind>(r, kind, what + ".kind", diagnosis::ParseSignalKind));
     AWAN_ASSIGN_OR_RETURN(YAML::Node text, r.Required(m, "text", what));
     AWAN_ASSIGN_OR_RETURN(l.text, r.String(text, what + ".text"));
     if (m["optional"]) {
@@ -60,9 +64,10 @@ Status ReadInject(const Reader& r, const YAML::Node& list, const std::string& wh
 StatusOr<Scenario> ReadScenario(const Reader& r, const YAML::Node& n, const std::string& layer,
                                 std::string_view source) {
   AWAN_RETURN_IF_ERROR(r.ExpectMap(n, "scenario"));
-  AWAN_RETURN_IF_ERROR(r.OnlyKeys(n, "scenario",
-                                  {"id", "layer", "title", "scope", "severity", "class", "key", "also", "explains",
-                                   "root_cause", "evidence", "action", "auto", "source", "inject"}));
+  AWAN_RETURN_IF_ERROR(
+      r.OnlyKeys(n, "scenario",
+                 {"id", "layer", "title", "scope", "severity", "class", "key", "also", "explains",
+                  "root_cause", "evidence", "action", "auto", "source", "inject"}));
   Scenario s;
   s.file = std::string(source);
   AWAN_ASSIGN_OR_RETURN(YAML::Node id, r.Required(n, "id", "scenario"));
@@ -72,8 +77,10 @@ StatusOr<Scenario> ReadScenario(const Reader& r, const YAML::Node& n, const std:
   if (n["layer"]) {
     AWAN_ASSIGN_OR_RETURN(s.layer, r.String(n["layer"], what + ".layer"));
   }
-  std::pair<const char*, std::string*> texts[] = {{"title", &s.title},           {"root_cause", &s.root_cause},
-                                                  {"evidence", &s.evidence},     {"action", &s.action},
+  std::pair<const char*, std::string*> texts[] = {{"title", &s.title},
+                                                  {"root_cause", &s.root_cause},
+                                                  {"evidence", &s.evidence},
+                                                  {"action", &s.action},
                                                   {"source", &s.source}};
   for (auto& [key, field] : texts) {
     AWAN_ASSIGN_OR_RETURN(YAML::Node v, r.Required(n, key, what));
@@ -82,7 +89,8 @@ StatusOr<Scenario> ReadScenario(const Reader& r, const YAML::Node& n, const std:
   AWAN_ASSIGN_OR_RETURN(YAML::Node scope, r.Required(n, "scope", what));
   AWAN_ASSIGN_OR_RETURN(s.scope, Enum<diagnosis::Scope>(r, scope, what + ".scope", diagnosis::ParseScope));
   AWAN_ASSIGN_OR_RETURN(YAML::Node sev, r.Required(n, "severity", what));
-  AWAN_ASSIGN_OR_RETURN(s.severity, Enum<diagnosis::Severity>(r, sev, what + ".severity", diagnosis::ParseSeverity));
+  AWAN_ASSIGN_OR_RETURN(s.severity,
+                        Enum<diagnosis::Severity>(r, sev, what + ".severity", diagnosis::ParseSeverity));
   if (n["class"] && !(n["class"].IsScalar() && n["class"].Scalar().empty())) {
     AWAN_ASSIGN_OR_RETURN(s.symptom_class, r.String(n["class"], what + ".class"));
   }
@@ -94,10 +102,11 @@ StatusOr<Scenario> ReadScenario(const Reader& r, const YAML::Node& n, const std:
     AWAN_RETURN_IF_ERROR(r.ExpectMap(a, what + ".auto"));
     AWAN_RETURN_IF_ERROR(r.OnlyKeys(a, what + ".auto", {"action", "risk"}));
     AWAN_ASSIGN_OR_RETURN(YAML::Node act, r.Required(a, "action", what + ".auto"));
-    AWAN_ASSIGN_OR_RETURN(s.auto_action,
-                          Enum<diagnosis::AutoAction>(r, act, what + ".auto.action", diagnosis::ParseAutoAction));
+    AWAN_ASSIGN_OR_RETURN(s.auto_action, Enum<diagnosis::AutoAction>(r, act, what + ".auto.action",
+                                                                     diagnosis::ParseAutoAction));
     AWAN_ASSIGN_OR_RETURN(YAML::Node risk, r.Required(a, "risk", what + ".auto"));
-    AWAN_ASSIGN_OR_RETURN(s.auto_risk, Enum<diagnosis::Risk>(r, risk, what + ".auto.risk", diagnosis::ParseRisk));
+    AWAN_ASSIGN_OR_RETURN(s.auto_risk,
+                          Enum<diagnosis::Risk>(r, risk, what + ".auto.risk", diagnosis::ParseRisk));
   }
   AWAN_ASSIGN_OR_RETURN(YAML::Node inject, r.Required(n, "inject", what));
   AWAN_RETURN_IF_ERROR(ReadInject(r, inject, what + ".inject", &s.inject));

@@ -14,7 +14,8 @@
 namespace awan::config {
 
 // Appends the scenarios of one catalog file (its text; `source` names it in errors).
-Status ParseCatalogFile(std::string_view text, std::string_view source, std::vector<diagnosis::Scenario>* out);
+Status ParseCatalogFile(std::string_view text, std::string_view source,
+                        std::vector<diagnosis::Scenario>* out);
 
 // (file name, text) of every catalog/scenarios/*.yaml, as built into this binary, sorted by name.
 const std::vector<std::pair<std::string_view, std::string_view>>& EmbeddedCatalogFiles();

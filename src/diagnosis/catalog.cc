@@ -11,13 +11,13 @@ namespace awan::diagnosis {
 namespace {
 
 constexpr std::array<std::string_view, kSignalKinds> kKindNames = {
-    "log", "exit", "oom_kill", "kernel", "gpu_health", "heartbeat", "slurm", "alert", "scheduler", "serving",
-    "control_plane"};
+    "log",   "exit",  "oom_kill",  "kernel",  "gpu_health",   "heartbeat",
+    "slurm", "alert", "scheduler", "serving", "control_plane"};
 constexpr std::array<std::string_view, kScopes> kScopeNames = {
     "gpu", "node", "switch", "power_feed", "job", "dataset", "service", "tenant", "control_plane"};
 constexpr std::array<std::string_view, 3> kSeverityNames = {"critical", "warning", "benign"};
-constexpr std::array<std::string_view, 6> kActionNames = {"none",    "cordon_node", "drain_node", "mark_gpu_unhealthy",
-                                                          "requeue_job", "restart_replica"};
+constexpr std::array<std::string_view, 6> kActionNames = {
+    "none", "cordon_node", "drain_node", "mark_gpu_unhealthy", "requeue_job", "restart_replica"};
 constexpr std::array<std::string_view, 3> kRiskNames = {"low", "medium", "high"};
 
 template <typename E, size_t N>
@@ -47,8 +47,8 @@ Status CheckPlaceholders(const Scenario& s) {
       if (!word) continue;  // JSON or other braces, not a placeholder
       const auto& known = Placeholders();
       if (std::find(known.begin(), known.end(), name) == known.end())
-        return InvalidArgument(fmt::format("{}: scenario {}: unknown placeholder {{{}}} in an inject line", s.file,
-                                           s.id, name));
+        return InvalidArgument(
+            fmt::format("{}: scenario {}: unknown placeholder {{{}}} in an inject line", s.file, s.id, name));
     }
   }
   return Status::Ok();
@@ -58,14 +58,17 @@ Status CheckOne(const Scenario& s) {
   if (s.id.empty() || !std::all_of(s.id.begin(), s.id.end(), [](char c) {
         return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
       }))
-    return InvalidArgument(fmt::format("{}: scenario id '{}': upper case letters, digits and '-' only", s.file, s.id));
+    return InvalidArgument(
+        fmt::format("{}: scenario id '{}': upper case letters, digits and '-' only", s.file, s.id));
   if (s.key.empty()) return InvalidArgument(fmt::format("{}: scenario {}: no key matcher", s.file, s.id));
   for (const Matcher& m : s.key)
-    if (m.contains.empty() || std::any_of(m.contains.begin(), m.contains.end(), [](auto& c) { return c.empty(); }))
+    if (m.contains.empty() ||
+        std::any_of(m.contains.begin(), m.contains.end(), [](auto& c) { return c.empty(); }))
       return InvalidArgument(fmt::format("{}: scenario {}: a matcher needs non-empty strings", s.file, s.id));
   if (!LinesMatch(s.key, s.inject))
-    return InvalidArgument(fmt::format(
-        "{}: scenario {}: a key matcher matches none of its inject lines that are not optional", s.file, s.id));
+    return InvalidArgument(
+        fmt::format("{}: scenario {}: a key matcher matches none of its inject lines that are not optional",
+                    s.file, s.id));
   return CheckPlaceholders(s);
 }
 
@@ -84,7 +87,7 @@ std::optional<Risk> ParseRisk(std::string_view s) { return ParseIn<Risk>(kRiskNa
 
 const std::vector<std::string_view>& Placeholders() {
   static const std::vector<std::string_view> k = {
-      "node", "gpu",     "pci",  "pid",     "job",    "rank",    "world",  "peer", "ip", "peer_ip",
+      "node", "gpu",     "pci",    "pid",  "job",     "rank",    "world",  "peer", "ip", "peer_ip",
       "port", "dataset", "switch", "feed", "service", "replica", "tenant", "n",    "ms", "bytes"};
   return k;
 }
@@ -114,17 +117,20 @@ StatusOr<Catalog> Catalog::Create(std::vector<Scenario> scenarios) {
   for (const Scenario& s : c.scenarios_) {
     for (const std::string& cls : s.explains)
       if (!c.by_class_.count(cls))
-        return InvalidArgument(fmt::format("{}: scenario {} explains an unknown class '{}'", s.file, s.id, cls));
+        return InvalidArgument(
+            fmt::format("{}: scenario {} explains an unknown class '{}'", s.file, s.id, cls));
     std::set<std::pair<int, std::vector<std::string>>> ks;
     for (const Matcher& m : s.key) ks.insert({static_cast<int>(m.kind), m.contains});
     auto [it, fresh] = keysets.emplace(std::make_pair(s.scope, ks), s.id);
     if (!fresh)
-      return InvalidArgument(
-          fmt::format("{}: scenarios {} and {} have the same scope and key matchers", s.file, it->second, s.id));
+      return InvalidArgument(fmt::format("{}: scenarios {} and {} have the same scope and key matchers",
+                                         s.file, it->second, s.id));
     for (const Scenario& o : c.scenarios_) {
-      if (&o == &s || o.key.size() < s.key.size() || (o.is_symptom() && s.Explains(o.symptom_class))) continue;
+      if (&o == &s || o.key.size() < s.key.size() || (o.is_symptom() && s.Explains(o.symptom_class)))
+        continue;
       // A switch, feed or dataset cause needs its keys on several members: one fault elsewhere is not it.
-      const bool grouped = o.scope == Scope::kSwitch || o.scope == Scope::kPowerFeed || o.scope == Scope::kDataset;
+      const bool grouped =
+          o.scope == Scope::kSwitch || o.scope == Scope::kPowerFeed || o.scope == Scope::kDataset;
       if (grouped && o.scope != s.scope) continue;
       if (LinesMatch(o.key, s.inject))
         return InvalidArgument(fmt::format(

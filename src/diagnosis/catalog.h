@@ -50,7 +50,14 @@ inline constexpr int kScopes = 9;
 enum class Severity : uint8_t { kCritical = 0, kWarning, kBenign };
 
 // What may be done without a person, and how risky it is.
-enum class AutoAction : uint8_t { kNone = 0, kCordonNode, kDrainNode, kMarkGpuUnhealthy, kRequeueJob, kRestartReplica };
+enum class AutoAction : uint8_t {
+  kNone = 0,
+  kCordonNode,
+  kDrainNode,
+  kMarkGpuUnhealthy,
+  kRequeueJob,
+  kRestartReplica
+};
 enum class Risk : uint8_t { kLow = 0, kMedium, kHigh };
 
 std::string_view Name(SignalKind k);
@@ -83,9 +90,9 @@ struct Scenario {
   std::string layer, title;
   Scope scope = Scope::kNode;
   Severity severity = Severity::kCritical;
-  std::string symptom_class;         // non-empty: this scenario is an instance of that symptom class
-  std::vector<Matcher> key, also;    // key: all required; also: each adds confidence
-  std::vector<std::string> explains; // symptom classes this cause accounts for
+  std::string symptom_class;          // non-empty: this scenario is an instance of that symptom class
+  std::vector<Matcher> key, also;     // key: all required; also: each adds confidence
+  std::vector<std::string> explains;  // symptom classes this cause accounts for
   std::string root_cause, evidence, action, source;
   AutoAction auto_action = AutoAction::kNone;
   Risk auto_risk = Risk::kHigh;

@@ -152,9 +152,12 @@ std::vector<Diagnosis> Engine::Diagnose(int64_t now_ms) const {
     d.entity = at.second;
     d.gpu = sc.scope == Scope::kGpu ? g.gpu : -1;
     const int also = std::popcount(g.also);
-    d.score = 10.0 * static_cast<double>(nkeys) + 2.0 * also + (Grouped(sc.scope) ? 3.0 * std::min(1.0, share) : 0);
-    const double also_frac = sc.also.empty() ? 1.0 : static_cast<double>(also) / static_cast<double>(sc.also.size());
-    d.confidence = (0.75 + 0.25 * also_frac) * (sc.scope == Scope::kDataset ? 1.0 : 0.5 + 0.5 * std::min(1.0, share));
+    d.score =
+        10.0 * static_cast<double>(nkeys) + 2.0 * also + (Grouped(sc.scope) ? 3.0 * std::min(1.0, share) : 0);
+    const double also_frac =
+        sc.also.empty() ? 1.0 : static_cast<double>(also) / static_cast<double>(sc.also.size());
+    d.confidence =
+        (0.75 + 0.25 * also_frac) * (sc.scope == Scope::kDataset ? 1.0 : 0.5 + 0.5 * std::min(1.0, share));
     d.first_ms = g.first, d.last_ms = g.last;
     d.evidence = std::move(g.evidence);
     if (Grouped(sc.scope)) d.members = std::move(members);
@@ -165,7 +168,8 @@ std::vector<Diagnosis> Engine::Diagnose(int64_t now_ms) const {
   std::sort(found.begin(), found.end(), [&](const Diagnosis& a, const Diagnosis& b) {
     const auto sa = catalog_->at(static_cast<size_t>(a.scenario)).severity;
     const auto sb = catalog_->at(static_cast<size_t>(b.scenario)).severity;
-    return std::make_tuple(-a.score, sa, a.scenario, a.entity) < std::make_tuple(-b.score, sb, b.scenario, b.entity);
+    return std::make_tuple(-a.score, sa, a.scenario, a.entity) <
+           std::make_tuple(-b.score, sb, b.scenario, b.entity);
   });
   return found;
 }
@@ -195,8 +199,8 @@ void Engine::Attribute(std::vector<Diagnosis>& found, const std::vector<uint32_t
     return false;
   };
   static const std::set<std::string> kNone;
-  auto lookup = [](const std::map<std::string, std::set<std::string>>& m, const std::string& k)
-      -> const std::set<std::string>& {
+  auto lookup = [](const std::map<std::string, std::set<std::string>>& m,
+                   const std::string& k) -> const std::set<std::string>& {
     const auto it = m.find(k);
     return it == m.end() ? kNone : it->second;
   };
@@ -259,7 +263,8 @@ void Engine::Attribute(std::vector<Diagnosis>& found, const std::vector<uint32_t
   // Benign causes leave with the symptoms they explain (a preempted job's NCCL timeouts are no fault).
   std::vector<Diagnosis> kept;
   for (size_t i = 0; i < found.size(); ++i) {
-    if (gone[i] || catalog_->at(static_cast<size_t>(found[i].scenario)).severity == Severity::kBenign) continue;
+    if (gone[i] || catalog_->at(static_cast<size_t>(found[i].scenario)).severity == Severity::kBenign)
+      continue;
     found[i].score += std::min(5, explained[i]);
     std::sort(found[i].jobs.begin(), found[i].jobs.end());
     kept.push_back(std::move(found[i]));

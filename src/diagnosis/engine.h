@@ -6,7 +6,8 @@
 // plane), keeps the scenarios whose every key matcher matched, and ranks them:
 //
 //   score = 10 x key matchers + 2 x `also` matchers seen + min(5, symptoms explained)
-//           (+ 3 x the share of the group's nodes or jobs that showed it, for switch, feed and dataset causes)
+//           (+ 3 x the share of the group's nodes or jobs that showed it, for switch, feed and dataset
+//           causes)
 //
 // so a more specific scenario beats a more general one, and a cause beats the symptoms it explains. A symptom
 // (a scenario with a class: an NCCL timeout, a task exit, a lost heartbeat) is attributed to a cause that
@@ -32,10 +33,10 @@
 namespace awan::diagnosis {
 
 struct EngineOptions {
-  int64_t window_ms = 600000;  // signals older than this at Diagnose time are not considered
-  double group_share = 0.5;    // switch / power feed: the share of its nodes that must show the key signals
-  int group_min = 2;           // ... and at least this many nodes
-  int dataset_min_jobs = 2;    // dataset: at least this many jobs reading it
+  int64_t window_ms = 600000;    // signals older than this at Diagnose time are not considered
+  double group_share = 0.5;      // switch / power feed: the share of its nodes that must show the key signals
+  int group_min = 2;             // ... and at least this many nodes
+  int dataset_min_jobs = 2;      // dataset: at least this many jobs reading it
   size_t max_signals = 1000000;  // kept at most (the oldest are dropped first)
 };
 
@@ -48,9 +49,9 @@ struct Diagnosis {
   double score = 0;
   double confidence = 0;  // 0..1: key signals all present; the share of `also` signals and of the group seen
   int64_t first_ms = 0, last_ms = 0;
-  std::vector<uint32_t> evidence;     // signal ids (Engine::signal) that matched its matchers
-  std::vector<std::string> members;   // switch/feed: the nodes that showed it; dataset: the jobs
-  std::vector<std::string> jobs;      // the jobs it touched (its own signals' and its explained symptoms')
+  std::vector<uint32_t> evidence;    // signal ids (Engine::signal) that matched its matchers
+  std::vector<std::string> members;  // switch/feed: the nodes that showed it; dataset: the jobs
+  std::vector<std::string> jobs;     // the jobs it touched (its own signals' and its explained symptoms')
   std::vector<std::pair<int, std::string>> explained;  // (symptom scenario, its entity) attributed to it
 };
 

@@ -19,16 +19,19 @@ struct Healthy {
 constexpr Healthy kHealthy[] = {
     {SignalKind::kLog, "[rank{rank}] step {n} | loss 2.31 | lr 3.0e-04 | tokens/s 41{n} | mfu 0.41"},
     {SignalKind::kLog, "NCCL INFO Channel 00/32 : 0[0] -> 1[1] via P2P/IPC/read"},
-    {SignalKind::kLog, "NCCL INFO comm 0x7f3c{n} rank {rank} nranks {world} cudaDev {gpu} busId {pci} - Init COMPLETE"},
+    {SignalKind::kLog,
+     "NCCL INFO comm 0x7f3c{n} rank {rank} nranks {world} cudaDev {gpu} busId {pci} - Init COMPLETE"},
     {SignalKind::kLog, "Saving checkpoint to /ckpt/{job}/step-{n} (took {ms} ms)"},
     {SignalKind::kLog, "INFO:     Started server process [{pid}]"},
     {SignalKind::kLog, "Epoch 3: 42%|####      | {n}/12000 [10:02<13:51, 8.61it/s]"},
-    {SignalKind::kLog, "INFO 12-03 08:01:12 metrics.py:351] Avg prompt throughput: 812.4 tokens/s, Running: 14 reqs"},
+    {SignalKind::kLog,
+     "INFO 12-03 08:01:12 metrics.py:351] Avg prompt throughput: 812.4 tokens/s, Running: 14 reqs"},
     {SignalKind::kExit, "exit_code=0 signal=none"},
     {SignalKind::kKernel, "IPv6: ADDRCONF(NETDEV_CHANGE): ib0: link becomes ready"},
     {SignalKind::kKernel, "EXT4-fs (nvme0n1p1): re-mounted. Opts: (null). Quota mode: none."},
     {SignalKind::kKernel, "systemd[1]: Started session-{n}.scope - Session {n} of User slurm."},
-    {SignalKind::kKernel, "perf: interrupt took too long (2503 > 2500), lowering kernel.perf_event_max_sample_rate to 79750"},
+    {SignalKind::kKernel,
+     "perf: interrupt took too long (2503 > 2500), lowering kernel.perf_event_max_sample_rate to 79750"},
     {SignalKind::kGpuHealth, "DCGM_FI_DEV_GPU_UTIL=97"},
     {SignalKind::kGpuHealth, "DCGM_FI_DEV_POWER_USAGE=612"},
     {SignalKind::kSlurm, "state=ALLOCATED reason=none"},
@@ -104,13 +107,15 @@ class Builder {
     for (size_t s = 0; s < w_.services.size(); ++s) {
       const auto& nodes = w_.services[s].nodes;
       const auto it = std::find(nodes.begin(), nodes.end(), node);
-      if (it != nodes.end()) x.service = static_cast<int>(s), x.replica = static_cast<int>(it - nodes.begin());
+      if (it != nodes.end())
+        x.service = static_cast<int>(s), x.replica = static_cast<int>(it - nodes.begin());
     }
     return x;
   }
 
   std::vector<Signal> Take() {
-    std::stable_sort(out_.begin(), out_.end(), [](const Signal& a, const Signal& b) { return a.at_ms < b.at_ms; });
+    std::stable_sort(out_.begin(), out_.end(),
+                     [](const Signal& a, const Signal& b) { return a.at_ms < b.at_ms; });
     return std::move(out_);
   }
 
@@ -130,15 +135,17 @@ class Builder {
     if (name == "world") return std::to_string(job ? static_cast<int>(job->nodes.size()) * kGpus : kGpus);
     if (name == "peer") return w_.nodes[static_cast<size_t>((node + 1) % static_cast<int>(w_.nodes.size()))];
     if (name == "ip") return w_.node_ip[static_cast<size_t>(node)];
-    if (name == "peer_ip") return w_.node_ip[static_cast<size_t>((node + 1) % static_cast<int>(w_.nodes.size()))];
+    if (name == "peer_ip")
+      return w_.node_ip[static_cast<size_t>((node + 1) % static_cast<int>(w_.nodes.size()))];
     if (name == "port") return std::to_string(29500 + rng_.Uniform(100));
     if (name == "dataset") return job ? job->dataset : w_.datasets[0];
     if (name == "switch") return w_.node_switch[static_cast<size_t>(node)];
     if (name == "feed") return w_.node_feed[static_cast<size_t>(node)];
     if (name == "service") return x.service >= 0 ? w_.services[static_cast<size_t>(x.service)].name : "chat";
     if (name == "replica")
-      return x.service >= 0 ? fmt::format("{}-r{}", w_.services[static_cast<size_t>(x.service)].name, x.replica)
-                            : "chat-r0";
+      return x.service >= 0
+                 ? fmt::format("{}-r{}", w_.services[static_cast<size_t>(x.service)].name, x.replica)
+                 : "chat-r0";
     if (name == "tenant") return !x.tenant.empty() ? x.tenant : job ? job->tenant : w_.tenants[0];
     if (name == "n") return std::to_string(1 + rng_.Uniform(9999));
     if (name == "ms") return std::to_string(100 + rng_.Uniform(120000));
@@ -157,7 +164,8 @@ class Builder {
 std::vector<int> GroupNodes(const FaultWorld& w, Scope scope, const std::string& name) {
   std::vector<int> out;
   for (size_t n = 0; n < w.nodes.size(); ++n)
-    if ((scope == Scope::kSwitch ? w.node_switch[n] : w.node_feed[n]) == name) out.push_back(static_cast<int>(n));
+    if ((scope == Scope::kSwitch ? w.node_switch[n] : w.node_feed[n]) == name)
+      out.push_back(static_cast<int>(n));
   return out;
 }
 
@@ -217,7 +225,9 @@ bool InjectFault(Builder& b, const Catalog& c, const FaultWorld& w, int si, cons
         const std::vector<int> js = JobsReading(w, d);
         if (js.size() < 2 || used.count("d/" + d)) break;
         bool clear = true;
-        for (int j : js) clear = clear && !used.count("j/" + std::to_string(j)) && free_node(w.jobs[static_cast<size_t>(j)].nodes);
+        for (int j : js)
+          clear = clear && !used.count("j/" + std::to_string(j)) &&
+                  free_node(w.jobs[static_cast<size_t>(j)].nodes);
         if (!clear) break;
         f.entity = d;
         affected_jobs = js;
@@ -225,7 +235,8 @@ bool InjectFault(Builder& b, const Catalog& c, const FaultWorld& w, int si, cons
       }
       case Scope::kService: {
         const int sv = static_cast<int>(rng.Uniform(w.services.size()));
-        if (used.count("s/" + std::to_string(sv)) || !free_node(w.services[static_cast<size_t>(sv)].nodes)) break;
+        if (used.count("s/" + std::to_string(sv)) || !free_node(w.services[static_cast<size_t>(sv)].nodes))
+          break;
         f.entity = w.services[static_cast<size_t>(sv)].name;
         nodes = w.services[static_cast<size_t>(sv)].nodes;
         used.insert("s/" + std::to_string(sv));
@@ -281,7 +292,8 @@ bool InjectFault(Builder& b, const Catalog& c, const FaultWorld& w, int si, cons
     b.EmitScenario(s, b.OnNode(ns[rng.Uniform(ns.size())], 0), at, false);
   } else {
     Ctx x;
-    if (s.scope == Scope::kTenant) x.tenant = f.entity, x.pending_job = fmt::format("j-9{:04d}", rng.Uniform(10000));
+    if (s.scope == Scope::kTenant)
+      x.tenant = f.entity, x.pending_job = fmt::format("j-9{:04d}", rng.Uniform(10000));
     b.EmitScenario(s, x, at, false);
   }
   take_nodes(nodes);
@@ -306,10 +318,11 @@ bool InjectFault(Builder& b, const Catalog& c, const FaultWorld& w, int si, cons
   return true;
 }
 
-void AddNoise(Builder& b, const Catalog& c, const FaultWorld& w, const FaultOptions& o, const std::set<std::string>& used,
-              const FaultCase& fc) {
+void AddNoise(Builder& b, const Catalog& c, const FaultWorld& w, const FaultOptions& o,
+              const std::set<std::string>& used, const FaultCase& fc) {
   Rng& rng = b.rng();
-  const int lines = o.noise_lines / 2 + static_cast<int>(rng.Uniform(static_cast<uint64_t>(o.noise_lines) + 1));
+  const int lines =
+      o.noise_lines / 2 + static_cast<int>(rng.Uniform(static_cast<uint64_t>(o.noise_lines) + 1));
   for (int i = 0; i < lines; ++i) {
     const Healthy& h = kHealthy[rng.Uniform(std::size(kHealthy))];
     Ctx x = b.OnNode(static_cast<int>(rng.Uniform(w.nodes.size())), static_cast<int>(rng.Uniform(kGpus)));
@@ -347,11 +360,13 @@ void AddNoise(Builder& b, const Catalog& c, const FaultWorld& w, const FaultOpti
     for (const InjectedFault& f : fc.faults) {
       if (f.scope != Scope::kSwitch && f.scope != Scope::kPowerFeed) continue;
       for (int n : job.nodes)
-        clear = clear && (f.scope == Scope::kSwitch ? w.node_switch : w.node_feed)[static_cast<size_t>(n)] != f.entity;
+        clear = clear &&
+                (f.scope == Scope::kSwitch ? w.node_switch : w.node_feed)[static_cast<size_t>(n)] != f.entity;
     }
     if (!clear) continue;
     const Scenario& sym = c.at(static_cast<size_t>(classes[rng.Uniform(classes.size())]));
-    b.EmitScenario(sym, b.OnNode(job.nodes[0], 0), kBaseMs + static_cast<int64_t>(rng.Uniform(240000)), false);
+    b.EmitScenario(sym, b.OnNode(job.nodes[0], 0), kBaseMs + static_cast<int64_t>(rng.Uniform(240000)),
+                   false);
     return;
   }
 }
@@ -367,7 +382,8 @@ DiagTopology FaultWorld::Topology() const {
 FaultWorld MakeFaultWorld(uint64_t seed, const FaultWorldOptions& o) {
   Rng rng(seed);
   FaultWorld w;
-  for (int t = 0; t < o.tenants; ++t) w.tenants.push_back(fmt::format("tenant-{}", static_cast<char>('a' + t)));
+  for (int t = 0; t < o.tenants; ++t)
+    w.tenants.push_back(fmt::format("tenant-{}", static_cast<char>('a' + t)));
   for (int d = 0; d < o.datasets; ++d) w.datasets.push_back(fmt::format("/datasets/ds-{}", d));
   for (int f = 0; f < o.feeds; ++f) w.feeds.push_back(fmt::format("pdu-{}", f));
   for (int s = 0; s < o.switches; ++s) {
@@ -461,7 +477,8 @@ LiveFault ToLive(const FaultCase& fc, const std::string& node) {
   LiveFault live;
   std::string job;
   for (const Signal& s : fc.signals)
-    if (job.empty() && !s.job.empty() && (s.kind == SignalKind::kLog || s.kind == SignalKind::kExit)) job = s.job;
+    if (job.empty() && !s.job.empty() && (s.kind == SignalKind::kLog || s.kind == SignalKind::kExit))
+      job = s.job;
   auto quote = [](const std::string& t) {  // one shell word in single quotes
     std::string q = "'";
     for (char ch : t) q += ch == '\'' ? std::string("'\"'\"'") : std::string(1, ch);
@@ -478,30 +495,36 @@ LiveFault ToLive(const FaultCase& fc, const std::string& node) {
         const size_t end = std::min(s.text.find(' ', at), s.text.size());
         const std::string kv = s.text.substr(at, end - at);
         const size_t eq = kv.find('=');
-        if (eq != std::string::npos && eq > 0 && kv.find('"') == std::string::npos && kv.substr(0, eq) != "instance")
+        if (eq != std::string::npos && eq > 0 && kv.find('"') == std::string::npos &&
+            kv.substr(0, eq) != "instance")
           labels += ",\"" + kv.substr(0, eq) + "\":\"" + kv.substr(eq + 1) + "\"";
         at = end + 1;
       }
-      alerts += std::string(alerts.empty() ? "" : ",") + "{\"status\":\"firing\",\"labels\":{" + labels + "}}";
+      alerts +=
+          std::string(alerts.empty() ? "" : ",") + "{\"status\":\"firing\",\"labels\":{" + labels + "}}";
     } else if (s.job == job && s.kind == SignalKind::kLog) {
       script += " printf '%s\\n' " + quote(s.text) + " >&2;";
-    } else if (s.job == job && (s.kind == SignalKind::kExit || s.kind == SignalKind::kOomKill) && ending == "exit 0") {
+    } else if (s.job == job && (s.kind == SignalKind::kExit || s.kind == SignalKind::kOomKill) &&
+               ending == "exit 0") {
       int code = 1;
       std::string sig = "none";
-      if (const size_t at = s.text.find("exit_code="); at != std::string::npos) code = std::atoi(s.text.c_str() + at + 10);
+      if (const size_t at = s.text.find("exit_code="); at != std::string::npos)
+        code = std::atoi(s.text.c_str() + at + 10);
       if (const size_t at = s.text.find("signal="); at != std::string::npos)
         sig = s.text.substr(at + 7, s.text.find(' ', at) - at - 7);
       if (s.kind == SignalKind::kOomKill) sig = "SIGKILL";
-      ending = sig != "none" && sig.rfind("SIG", 0) == 0 ? "kill -" + sig.substr(3) + " $$" : "exit " + std::to_string(code);
+      ending = sig != "none" && sig.rfind("SIG", 0) == 0 ? "kill -" + sig.substr(3) + " $$"
+                                                         : "exit " + std::to_string(code);
     } else if (s.job.empty() || s.job != job) {
       if (s.kind != SignalKind::kLog && s.kind != SignalKind::kExit) live.node_signals.push_back(s);
     }
   }
   if (ending == "exit 0") ending = "exit 1";
   if (!alerts.empty()) live.alerts = "{\"version\":\"4\",\"status\":\"firing\",\"alerts\":[" + alerts + "]}";
-  live.manifest = "apiVersion: awan/v1\nkind: Job\nmetadata: {name: injected-fault}\nspec:\n  tasks: 1\n  gpus: 1\n"
-                  "  cpu: 1\n  memory_gib: 1\n  command:\n    - sh\n    - -c\n    - " +
-                  YamlDoubleQuoted(script + " " + ending) + "\n";
+  live.manifest =
+      "apiVersion: awan/v1\nkind: Job\nmetadata: {name: injected-fault}\nspec:\n  tasks: 1\n  gpus: 1\n"
+      "  cpu: 1\n  memory_gib: 1\n  command:\n    - sh\n    - -c\n    - " +
+      YamlDoubleQuoted(script + " " + ending) + "\n";
   return live;
 }
 
@@ -523,8 +546,9 @@ EvalResult Evaluate(const Catalog& catalog, const EvalOptions& o) {
     std::vector<int> picks;
     if (!healthy) {
       picks.push_back(order[static_cast<size_t>(r.cases) % order.size()]);
-      const int n = o.faults.min_faults + static_cast<int>(rng.Uniform(
-                                              static_cast<uint64_t>(o.faults.max_faults - o.faults.min_faults + 1)));
+      const int n =
+          o.faults.min_faults +
+          static_cast<int>(rng.Uniform(static_cast<uint64_t>(o.faults.max_faults - o.faults.min_faults + 1)));
       while (static_cast<int>(picks.size()) < n) {
         const int p = faultable[rng.Uniform(faultable.size())];
         if (std::find(picks.begin(), picks.end(), p) == picks.end()) picks.push_back(p);

@@ -62,19 +62,19 @@ struct InjectedFault {
 };
 
 struct FaultCase {
-  std::vector<Signal> signals;  // in time order
+  std::vector<Signal> signals;        // in time order
   std::vector<InjectedFault> faults;  // empty: a healthy case
   int64_t end_ms = 0;                 // diagnose at this time
 };
 
 struct FaultOptions {
   int min_faults = 1, max_faults = 3;
-  double missing = 0.3;       // chance that an optional line, or a symptom line, is left out
-  double node_missing = 0.15; // switch and feed causes: chance that one node's lines are all missing
-  int noise_lines = 40;       // healthy lines (the count varies by +-50 %)
-  int benign = 2;             // benign scenarios injected (up to this many)
-  double lone_symptom = 0.3;  // chance of a symptom on an unrelated job (a distractor)
-  bool noise = true;          // false: the faults' lines only (for the per-scenario tests)
+  double missing = 0.3;        // chance that an optional line, or a symptom line, is left out
+  double node_missing = 0.15;  // switch and feed causes: chance that one node's lines are all missing
+  int noise_lines = 40;        // healthy lines (the count varies by +-50 %)
+  int benign = 2;              // benign scenarios injected (up to this many)
+  double lone_symptom = 0.3;   // chance of a symptom on an unrelated job (a distractor)
+  bool noise = true;           // false: the faults' lines only (for the per-scenario tests)
 };
 
 // A case with the given scenarios (catalog indexes) at entities chosen by `rng`; an empty list: healthy.
@@ -82,9 +82,10 @@ FaultCase GenerateCase(const Catalog& catalog, const FaultWorld& world, const st
                        const FaultOptions& o, Rng& rng);
 
 // A case made real, for the live local executor and the node agent: a Job manifest whose one task writes
-// the case's log lines (those of the first job the faults touched) to stderr and ends as the failure does (exit
-// code, or killed by its signal), the kernel lines to append to the node agent's kernel log, the alerts as an
-// Alertmanager webhook body, and the other node facts (GPU health, Slurm states) to POST to /v1/signals.
+// the case's log lines (those of the first job the faults touched) to stderr and ends as the failure does
+// (exit code, or killed by its signal), the kernel lines to append to the node agent's kernel log, the alerts
+// as an Alertmanager webhook body, and the other node facts (GPU health, Slurm states) to POST to
+// /v1/signals.
 struct LiveFault {
   std::string manifest;
   std::vector<std::string> kernel_lines;
@@ -95,7 +96,7 @@ LiveFault ToLive(const FaultCase& fc, const std::string& node);
 
 struct EvalOptions {
   uint64_t seed = 1;
-  int cases = 1000;          // fault cases; one healthy case is added for every four of them
+  int cases = 1000;  // fault cases; one healthy case is added for every four of them
   FaultOptions faults;
   EngineOptions engine;
 };

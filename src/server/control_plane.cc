@@ -534,7 +534,8 @@ Status ControlPlane::CheckHeartbeats(int64_t now_s) {
         diagnosis::Signal sig;
         sig.kind = diagnosis::SignalKind::kHeartbeat;
         sig.node = fleet_->fleet.node(NodeIndex(n)).name;
-        sig.text = fmt::format("lost after {} s (last seen {} ms ago)", o_.heartbeat_timeout_ms / 1000, now_ms - beat);
+        sig.text = fmt::format("lost after {} s (last seen {} ms ago)", o_.heartbeat_timeout_ms / 1000,
+                               now_ms - beat);
         diagnoses_->Add(std::move(sig));
       }
       AWAN_RETURN_IF_ERROR(sched_->NodeDown(NodeIndex(n), now_s));
@@ -580,7 +581,8 @@ Status ControlPlane::CollectEnds(int64_t now_s) {
 // What the diagnosis calls for, once per (scenario, node), at most once a second: in dry-run only audited;
 // on, the node is taken out (its jobs are requeued from their checkpoints elsewhere) and audited.
 Status ControlPlane::Remediate(int64_t now_s) {
-  if (diagnoses_ == nullptr || o_.remediation == "off" || clock_->NowMs() < next_remediation_ms_) return Status::Ok();
+  if (diagnoses_ == nullptr || o_.remediation == "off" || clock_->NowMs() < next_remediation_ms_)
+    return Status::Ok();
   next_remediation_ms_ = clock_->NowMs() + 1000;
   const int max_risk = o_.remediation_max_risk == "high" ? 2 : o_.remediation_max_risk == "medium" ? 1 : 0;
   if (down_.size() != fleet_->fleet.size()) down_.assign(fleet_->fleet.size(), 0);
@@ -590,9 +592,9 @@ Status ControlPlane::Remediate(int64_t now_s) {
     if (static_cast<int>(a.risk) > max_risk || !fleet_->fleet.FindNode(a.node, &n)) continue;
     if (!remediated_.insert(a.scenario + "/" + a.node).second) continue;
     const bool apply = o_.remediation == "on";
-    audit_pending_.push_back({audit_.entries() + 1,
-                              audit_.AppendAction(now_s, std::string(diagnosis::Name(a.action)), a.node, a.scenario,
-                                                  apply ? "applied" : "dry-run", a.reason)});
+    audit_pending_.push_back(
+        {audit_.entries() + 1, audit_.AppendAction(now_s, std::string(diagnosis::Name(a.action)), a.node,
+                                                   a.scenario, apply ? "applied" : "dry-run", a.reason)});
     if (!apply || cordoned_[n.value]) continue;
     cordoned_[n.value] = 1;
     if (!down_[n.value]) {
@@ -627,8 +629,9 @@ void ControlPlane::ReportFailure(const Live& l, const TaskExit& e, const std::st
   }
   for (size_t i = lines.size() > 200 ? lines.size() - 200 : 0; i < lines.size(); ++i)
     fact(diagnosis::SignalKind::kLog, std::string(lines[i]));
-  fact(diagnosis::SignalKind::kExit, e.timed_out ? fmt::format("exit_code={} signal=SIGKILL timed_out", e.exit_code)
-                                                 : fmt::format("exit_code={} signal={}", e.exit_code, signal_of(e.exit_code)));
+  fact(diagnosis::SignalKind::kExit,
+       e.timed_out ? fmt::format("exit_code={} signal=SIGKILL timed_out", e.exit_code)
+                   : fmt::format("exit_code={} signal={}", e.exit_code, signal_of(e.exit_code)));
 }
 
 bool ControlPlane::WarmImages::Warm(const PodSpec& pod, NodeIndex node) const {

@@ -194,7 +194,7 @@ class ControlPlane {
   std::vector<size_t> dirty_;  // live_ indices to write at the next Flush
   audit::AuditChain audit_;
   std::vector<std::pair<int64_t, std::string>> audit_pending_;  // written with the next Flush
-  std::vector<JobResidency> residency_;       // by scheduler index: the rules each job was placed under
+  std::vector<JobResidency> residency_;  // by scheduler index: the rules each job was placed under
   DiagnosisHub* diagnoses_ = nullptr;
   std::set<std::string> remediated_;  // scenario/node already acted on (or logged, in dry-run)
   std::vector<uint8_t> cordoned_;     // by node index: taken out by a remediation

@@ -16,7 +16,8 @@ diagnosis::DiagTopology DiagTopologyOf(const config::FleetFile& fleet) {
   for (uint32_t i = 0; i < f.size(); ++i) {
     const NodeSpec& n = f.node(NodeIndex(i));
     const DomainId block = n.topology.at(TopologyLevel::kBlock);
-    const std::string& zone = f.topology().DomainName(TopologyLevel::kZone, n.topology.at(TopologyLevel::kZone));
+    const std::string& zone =
+        f.topology().DomainName(TopologyLevel::kZone, n.topology.at(TopologyLevel::kZone));
     t.nodes.push_back({n.name, {zone + "/" + f.topology().DomainName(TopologyLevel::kBlock, block), ""}});
   }
   return t;
@@ -93,7 +94,9 @@ Status DiagnosisHub::AddAlertmanager(const Json& body) {
     s.kind = diagnosis::SignalKind::kAlert;
     s.text = std::move(text);
     std::string node = labels.value("node", std::string());
-    if (node.empty()) node = labels.value("instance", std::string()).substr(0, labels.value("instance", std::string()).find(':'));
+    if (node.empty())
+      node = labels.value("instance", std::string())
+                 .substr(0, labels.value("instance", std::string()).find(':'));
     if (std::binary_search(nodes_.begin(), nodes_.end(), node)) s.node = node;
     if (labels.contains("gpu") && labels["gpu"].is_string()) {
       try {
@@ -153,8 +156,11 @@ Json DiagnosisHub::Diagnoses(const Principal& who, const std::string& target) co
       Json ev = Json::array();
       for (size_t i = 0; i < d.evidence.size() && i < 10; ++i) {
         const Signal& sig = engine_.signal(d.evidence[i]);
-        ev.push_back({{"at_ms", sig.at_ms}, {"kind", diagnosis::Name(sig.kind)}, {"node", sig.node},
-                      {"job", sig.job}, {"text", sig.text}});
+        ev.push_back({{"at_ms", sig.at_ms},
+                      {"kind", diagnosis::Name(sig.kind)},
+                      {"node", sig.node},
+                      {"job", sig.job},
+                      {"text", sig.text}});
       }
       j["evidence"] = ev;
     }

@@ -1,7 +1,7 @@
 // DiagnosisHub: the live server's diagnosis (issue 19): one diagnosis::Engine fed by the control plane's own
 // facts (tasks that failed, with the last lines of their logs; nodes whose heartbeats stopped), by node
-// agents (`awan agent`: kernel lines, GPU health; POST /v1/signals) and by Prometheus Alertmanager (its webhook,
-// POST /v1/alerts). GET /v1/diagnoses and `awan diagnose [JOB|NODE]` read it.
+// agents (`awan agent`: kernel lines, GPU health; POST /v1/signals) and by Prometheus Alertmanager (its
+// webhook, POST /v1/alerts). GET /v1/diagnoses and `awan diagnose [JOB|NODE]` read it.
 //
 // The fleet's topology gives each node its switch (its block) for causes wider than one node; the fleet
 // file has no power feeds, so feed-wide causes are not found live.
@@ -16,8 +16,8 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -50,8 +50,8 @@ class DiagnosisHub {
   // The diagnoses now, as JSON, for `who`; `target` (optional: a job id or a node name) keeps those about it
   // (its job among theirs, their entity, or evidence from that node).
   nlohmann::json Diagnoses(const Principal& who, const std::string& target = "") const;
-  // The node-wide automatic actions the current diagnoses call for (cordon or drain a node, take a GPU's node out
-  // of service), with the scenario, its risk and why.
+  // The node-wide automatic actions the current diagnoses call for (cordon or drain a node, take a GPU's node
+  // out of service), with the scenario, its risk and why.
   struct NodeAction {
     std::string scenario, node, reason;
     diagnosis::AutoAction action = diagnosis::AutoAction::kNone;

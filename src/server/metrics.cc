@@ -43,7 +43,8 @@ std::string Metrics::Render(const ControlPlane& cp, const Principal& who) const 
   for (const auto& [tenant, v] : load)
     s += fmt::format("awan_gpus_allocated{{tenant=\"{}\"}} {}\n", tenant, v.second / 1000.0);
   s += fmt::format(
-      "# HELP awan_fleet_gpus_allocated GPUs allocated in the fleet (a gauge: no _total suffix).\n# TYPE awan_fleet_gpus_allocated "
+      "# HELP awan_fleet_gpus_allocated GPUs allocated in the fleet (a gauge: no _total suffix).\n# TYPE "
+      "awan_fleet_gpus_allocated "
       "gauge\n"
       "awan_fleet_gpus_allocated {}\n",
       cp.gpus_allocated_milli() / 1000.0);

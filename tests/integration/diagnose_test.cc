@@ -21,7 +21,8 @@ std::string NodeToken(const std::string& db, const std::string& node) {
 }
 
 // The diagnoses `token` sees (optionally about `target`), once one of them is `scenario`; waits up to 20 s.
-Json WaitForDiagnosis(Http& c, const std::string& token, const std::string& scenario, const std::string& target = "") {
+Json WaitForDiagnosis(Http& c, const std::string& token, const std::string& scenario,
+                      const std::string& target = "") {
   Json j;
   for (int i = 0; i < 200; ++i) {
     auto r = c.Get("/v1/diagnoses" + (target.empty() ? "" : "?target=" + target), Bearer(token));
@@ -53,8 +54,8 @@ TEST(DiagnoseLive, AnXidFromTheAgentExplainsTheGangsNcclTimeoutForItsTenantOnly)
   const std::string kmsg = dir + "/kmsg";
   // What the log held before the agent started is not sent (it reads what is appended).
   std::ofstream(kmsg) << "IPv6: ADDRCONF(NETDEV_CHANGE): ib0: link becomes ready\n";
-  const pid_t agent = SpawnAwan({"agent", "--node", kNode, "--server", s.url(), "--token", node, "--kernel-log",
-                                 kmsg, "--interval-s", "0.2"},
+  const pid_t agent = SpawnAwan({"agent", "--node", kNode, "--server", s.url(), "--token", node,
+                                 "--kernel-log", kmsg, "--interval-s", "0.2"},
                                 dir + "/agent.log");
   // A gang's rank times out in a collective and exits 1, on the node whose GPU then falls off the bus.
   const std::string job = R"(apiVersion: awan/v1
@@ -71,10 +72,13 @@ spec:
   ASSERT_EQ(sub->status, 201) << sub->body;
   const std::string id = Json::parse(sub->body)["id"];
   EXPECT_EQ(WaitForEnd(c, lab, id, 30)["state"], "Failed");
-  std::ofstream(kmsg, std::ios::app) << "NVRM: Xid (PCI:0000:3b:00): 79, pid=4242, name=python, GPU has fallen off the bus.\n";
+  std::ofstream(kmsg, std::ios::app)
+      << "NVRM: Xid (PCI:0000:3b:00): 79, pid=4242, name=python, GPU has fallen off the bus.\n";
   const auto sent = std::chrono::steady_clock::now();
   Json all = WaitForDiagnosis(c, admin, "GPU-XID-079");
-  std::cout << "diagnosed " << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - sent).count()
+  std::cout << "diagnosed "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - sent)
+                   .count()
             << " ms after the Xid line was written (agent interval 0.2 s)\n";
   const Json* xid = Find(all, "GPU-XID-079");
   ASSERT_NE(xid, nullptr) << all.dump(1) << "\nagent: " << std::ifstream(dir + "/agent.log").rdbuf();
@@ -101,15 +105,20 @@ spec:
   EXPECT_EQ(c.Get("/v1/diagnoses", Bearer(node))->status, 403);
   EXPECT_EQ(c.Post("/v1/nodes/nosuch/heartbeat", Bearer(node), "", "text/plain")->status, 403);
   EXPECT_EQ(c.Post("/v1/signals", Bearer(node), R"([{"kind":"kernel","text":"x","node":"elsewhere"}])",
-                   "application/json")->status, 403);
+                   "application/json")
+                ->status,
+            403);
   EXPECT_EQ(c.Post("/v1/alerts", Bearer(node), R"({"alerts":[]})", "application/json")->status, 403);
-  EXPECT_EQ(c.Post("/v1/signals", Bearer(lab), R"([{"kind":"kernel","text":"x"}])", "application/json")->status, 403);
-  EXPECT_EQ(c.Post("/v1/signals", Bearer(admin), R"([{"kind":"nosuch","text":"x"}])", "application/json")->status,
-            400);
+  EXPECT_EQ(
+      c.Post("/v1/signals", Bearer(lab), R"([{"kind":"kernel","text":"x"}])", "application/json")->status,
+      403);
+  EXPECT_EQ(
+      c.Post("/v1/signals", Bearer(admin), R"([{"kind":"nosuch","text":"x"}])", "application/json")->status,
+      400);
   // Alertmanager's webhook (version 4): a firing alert on the node's instance is a signal for that node.
-  const std::string webhook = std::string(R"({"version":"4","status":"firing","alerts":[{"status":"firing",)") +
-                              R"("labels":{"alertname":"RocePauseStorm","severity":"warning","instance":")" + kNode +
-                              R"(:9100"}}]})";
+  const std::string webhook =
+      std::string(R"({"version":"4","status":"firing","alerts":[{"status":"firing",)") +
+      R"("labels":{"alertname":"RocePauseStorm","severity":"warning","instance":")" + kNode + R"(:9100"}}]})";
   EXPECT_EQ(c.Post("/v1/alerts", Bearer(admin), webhook, "application/json")->status, 202);
   Json alerts = WaitForDiagnosis(c, admin, "ICX-ROCE-PFC-STORM", kNode);
   ASSERT_NE(Find(alerts, "ICX-ROCE-PFC-STORM"), nullptr) << alerts.dump(1);
@@ -120,8 +129,8 @@ spec:
   EXPECT_NE(agent_log.find("stopped (1 lines sent, 0 unsent)"), std::string::npos) << agent_log;
 }
 
-// Real monitoring: Debian's Prometheus evaluates a rule, Debian's Alertmanager posts the firing alert to awan's
-// webhook (with an admin token), and awan diagnoses it; Prometheus scrapes awan's /metrics meanwhile.
+// Real monitoring: Debian's Prometheus evaluates a rule, Debian's Alertmanager posts the firing alert to
+// awan's webhook (with an admin token), and awan diagnoses it; Prometheus scrapes awan's /metrics meanwhile.
 TEST(DiagnoseLive, APrometheusRuleFiresThroughAlertmanagerAndIsDiagnosed) {
   if (system("command -v prometheus > /dev/null && command -v prometheus-alertmanager > /dev/null") != 0)
     GTEST_SKIP() << "prometheus or prometheus-alertmanager missing: run scripts/install-deps.sh";
@@ -131,12 +140,14 @@ TEST(DiagnoseLive, APrometheusRuleFiresThroughAlertmanagerAndIsDiagnosed) {
   Server s(dir, db, dir + "/fleet.yaml", AnyUser());
   ASSERT_GT(s.port(), 0);
   std::ofstream(dir + "/token") << admin;
-  std::ofstream(dir + "/rules.yml") << "groups:\n  - name: awan-test\n    rules:\n      - alert: RocePauseStorm\n"
-                                       "        expr: vector(1)\n        labels: {severity: warning, instance: \""
-                                    << kNode << ":9100\"}\n";
+  std::ofstream(dir + "/rules.yml")
+      << "groups:\n  - name: awan-test\n    rules:\n      - alert: RocePauseStorm\n"
+         "        expr: vector(1)\n        labels: {severity: warning, instance: \""
+      << kNode << ":9100\"}\n";
   const int prom = 20000 + getpid() % 10000, am = prom + 1;
-  const std::string up = std::string(AWAN_SOURCE_DIR) + "/scripts/alerting-up.sh " + dir + "/mon " + s.url() + " " +
-                         dir + "/token " + dir + "/rules.yml " + std::to_string(prom) + " " + std::to_string(am);
+  const std::string up = std::string(AWAN_SOURCE_DIR) + "/scripts/alerting-up.sh " + dir + "/mon " + s.url() +
+                         " " + dir + "/token " + dir + "/rules.yml " + std::to_string(prom) + " " +
+                         std::to_string(am);
   const std::string down = std::string(AWAN_SOURCE_DIR) + "/scripts/alerting-down.sh " + dir + "/mon";
   ASSERT_EQ(system((up + " > " + dir + "/up.log 2>&1").c_str()), 0) << std::ifstream(dir + "/up.log").rdbuf();
   Http c(s.url());
@@ -157,7 +168,8 @@ TEST(DiagnoseLive, APrometheusRuleFiresThroughAlertmanagerAndIsDiagnosed) {
   EXPECT_TRUE(scraped) << "Prometheus did not scrape awan's /metrics";
   // The exposition passes Prometheus's own linter (names, types, suffixes), diagnoses' counters included.
   std::ofstream(dir + "/metrics.txt") << c.Get("/metrics", Bearer(admin))->body;
-  EXPECT_EQ(system(("promtool check metrics < " + dir + "/metrics.txt > " + dir + "/promtool.log 2>&1").c_str()), 0)
+  EXPECT_EQ(
+      system(("promtool check metrics < " + dir + "/metrics.txt > " + dir + "/promtool.log 2>&1").c_str()), 0)
       << std::ifstream(dir + "/promtool.log").rdbuf();
   EXPECT_EQ(system((down + " > /dev/null 2>&1").c_str()), 0);
 }
@@ -175,18 +187,21 @@ TEST(DiagnoseLive, AnXidOnAGangsNodeTakesTheNodeOutAndTheGangRestartsElsewhere) 
   Server s(dir, db, dir + "/fleet.yaml", extra);
   ASSERT_GT(s.port(), 0) << s.output();
   Http c(s.url());
-  auto sub = c.Post("/v1/jobs", Bearer(lab),
-                    "apiVersion: awan/v1\nkind: Job\nmetadata: {name: gang}\nspec: {tasks: 1, gpus: 4, cpu: 1, "
-                    "memory_gib: 1, command: [sleep, '600']}\n",
-                    "application/yaml");
+  auto sub =
+      c.Post("/v1/jobs", Bearer(lab),
+             "apiVersion: awan/v1\nkind: Job\nmetadata: {name: gang}\nspec: {tasks: 1, gpus: 4, cpu: 1, "
+             "memory_gib: 1, command: [sleep, '600']}\n",
+             "application/yaml");
   ASSERT_EQ(sub->status, 201) << sub->body;
   const std::string id = Json::parse(sub->body)["id"];
   Json job = WaitForState(c, lab, id, "Running");
   ASSERT_EQ(job["state"], "Running") << job.dump();
   const std::string first = job["placement"][0]["node"];
-  const std::string xid = "NVRM: Xid (PCI:0000:3b:00): 79, pid=4242, name=python, GPU has fallen off the bus.";
-  auto post = c.Post("/v1/signals", Bearer(admin), Json::array({{{"kind", "kernel"}, {"node", first}, {"text", xid}}}).dump(),
-                     "application/json");
+  const std::string xid =
+      "NVRM: Xid (PCI:0000:3b:00): 79, pid=4242, name=python, GPU has fallen off the bus.";
+  auto post =
+      c.Post("/v1/signals", Bearer(admin),
+             Json::array({{{"kind", "kernel"}, {"node", first}, {"text", xid}}}).dump(), "application/json");
   ASSERT_EQ(post->status, 202) << post->body;
   std::string now;
   for (int i = 0; i < 200; ++i) {
@@ -203,7 +218,8 @@ TEST(DiagnoseLive, AnXidOnAGangsNodeTakesTheNodeOutAndTheGangRestartsElsewhere) 
       EXPECT_FALSE(n["up"].get<bool>()) << n.dump();
     }
   const std::string audit = c.Get("/v1/audit", Bearer(admin))->body;
-  EXPECT_NE(audit.find(R"("kind":"cordon_node","mode":"applied","node":")" + first + R"(","reason")"), std::string::npos)
+  EXPECT_NE(audit.find(R"("kind":"cordon_node","mode":"applied","node":")" + first + R"(","reason")"),
+            std::string::npos)
       << audit;
   EXPECT_NE(audit.find(R"("scenario":"GPU-XID-079")"), std::string::npos) << audit;
   EXPECT_EQ(c.Post("/v1/jobs/" + id + "/cancel", Bearer(lab), "", "text/plain")->status, 200);
@@ -217,16 +233,21 @@ TEST(DiagnoseLive, DryRunRemediationIsAuditedButChangesNothing) {
   Server s(dir, db, dir + "/fleet.yaml", AnyUser());
   ASSERT_GT(s.port(), 0);
   Http c(s.url());
-  auto sub = c.Post("/v1/jobs", Bearer(lab),
-                    "apiVersion: awan/v1\nkind: Job\nmetadata: {name: gang}\nspec: {tasks: 1, gpus: 4, cpu: 1, "
-                    "memory_gib: 1, command: [sleep, '600']}\n",
-                    "application/yaml");
+  auto sub =
+      c.Post("/v1/jobs", Bearer(lab),
+             "apiVersion: awan/v1\nkind: Job\nmetadata: {name: gang}\nspec: {tasks: 1, gpus: 4, cpu: 1, "
+             "memory_gib: 1, command: [sleep, '600']}\n",
+             "application/yaml");
   ASSERT_EQ(sub->status, 201);
   const std::string id = Json::parse(sub->body)["id"];
   ASSERT_EQ(WaitForState(c, lab, id, "Running")["state"], "Running");
-  const std::string xid = "NVRM: Xid (PCI:0000:3b:00): 79, pid=4242, name=python, GPU has fallen off the bus.";
-  ASSERT_EQ(c.Post("/v1/signals", Bearer(admin), Json::array({{{"kind", "kernel"}, {"node", kNode}, {"text", xid}}}).dump(),
-                   "application/json")->status, 202);
+  const std::string xid =
+      "NVRM: Xid (PCI:0000:3b:00): 79, pid=4242, name=python, GPU has fallen off the bus.";
+  ASSERT_EQ(
+      c.Post("/v1/signals", Bearer(admin),
+             Json::array({{{"kind", "kernel"}, {"node", kNode}, {"text", xid}}}).dump(), "application/json")
+          ->status,
+      202);
   std::string audit;
   for (int i = 0; i < 100 && audit.find("dry-run") == std::string::npos; ++i) {
     audit = c.Get("/v1/audit", Bearer(admin))->body;
@@ -239,23 +260,25 @@ TEST(DiagnoseLive, DryRunRemediationIsAuditedButChangesNothing) {
   EXPECT_EQ(c.Post("/v1/jobs/" + id + "/cancel", Bearer(lab), "", "text/plain")->status, 200);
 }
 
-// The agent runs nvidia-smi (here a script printing its report) and sends what it says is wrong, with the GPU.
+// The agent runs nvidia-smi (here a script printing its report) and sends what it says is wrong, with the
+// GPU.
 TEST(DiagnoseLive, TheAgentForwardsWhatNvidiaSmiSaysIsWrong) {
   const std::string dir = TempDir("diagnose-smi"), db = dir + "/awan.db";
   OneNodeFleet(dir);
   const std::string admin = Token(db, "", "admin"), node = NodeToken(db, kNode);
   Server s(dir, db, dir + "/fleet.yaml", AnyUser());
   ASSERT_GT(s.port(), 0);
-  std::ofstream(dir + "/smi.sh") << "cat <<'R'\n==============NVSMI LOG==============\nAttached GPUs : 2\n"
-                                    "GPU 00000000:18:00.0\n    Clocks Event Reasons\n        Idle : Not Active\n"
-                                    "        HW Thermal Slowdown : Not Active\n"
-                                    "GPU 00000000:2A:00.0\n    Clocks Event Reasons\n        Idle : Not Active\n"
-                                    "        HW Thermal Slowdown : Active\nR\n";
+  std::ofstream(dir + "/smi.sh")
+      << "cat <<'R'\n==============NVSMI LOG==============\nAttached GPUs : 2\n"
+         "GPU 00000000:18:00.0\n    Clocks Event Reasons\n        Idle : Not Active\n"
+         "        HW Thermal Slowdown : Not Active\n"
+         "GPU 00000000:2A:00.0\n    Clocks Event Reasons\n        Idle : Not Active\n"
+         "        HW Thermal Slowdown : Active\nR\n";
   std::ofstream(dir + "/kmsg").flush();
-  const pid_t agent = SpawnAwan({"agent", "--node", kNode, "--server", s.url(), "--token", node, "--kernel-log",
-                                 dir + "/kmsg", "--interval-s", "0.2", "--gpu-health-cmd", "sh " + dir + "/smi.sh",
-                                 "--gpu-health-s", "0.2"},
-                                dir + "/agent.log");
+  const pid_t agent = SpawnAwan(
+      {"agent", "--node", kNode, "--server", s.url(), "--token", node, "--kernel-log", dir + "/kmsg",
+       "--interval-s", "0.2", "--gpu-health-cmd", "sh " + dir + "/smi.sh", "--gpu-health-s", "0.2"},
+      dir + "/agent.log");
   Http c(s.url());
   Json all = WaitForDiagnosis(c, admin, "GPU-HW-THERMAL-SLOWDOWN", kNode);
   const Json* hot = Find(all, "GPU-HW-THERMAL-SLOWDOWN");
@@ -276,9 +299,9 @@ TEST(DiagnoseLive, TheAgentKeepsItsLinesAcrossAServerRestart) {
   const std::string url = server->url();
   const std::string kmsg = dir + "/kmsg";
   std::ofstream(kmsg).flush();
-  const pid_t agent = SpawnAwan(
-      {"agent", "--node", kNode, "--server", url, "--token", node, "--kernel-log", kmsg, "--interval-s", "0.2"},
-      dir + "/agent.log");
+  const pid_t agent = SpawnAwan({"agent", "--node", kNode, "--server", url, "--token", node, "--kernel-log",
+                                 kmsg, "--interval-s", "0.2"},
+                                dir + "/agent.log");
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   server->Kill(SIGKILL);
   std::ofstream(kmsg, std::ios::app) << "Kernel panic - not syncing: Fatal exception in interrupt\n";

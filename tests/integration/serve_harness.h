@@ -78,7 +78,8 @@ class Server {
     std::vector<std::string> args = {"serve",        "--store",   StoreUrl(db), "--listen",
                                      "127.0.0.1:0",  "--fleet",   fleet,        "--state-dir",
                                      dir + "/state", "--tick-ms", "50"};
-    if (std::find(extra.begin(), extra.end(), "--listen") != extra.end()) args.erase(args.begin() + 3, args.begin() + 5);
+    if (std::find(extra.begin(), extra.end(), "--listen") != extra.end())
+      args.erase(args.begin() + 3, args.begin() + 5);
     args.insert(args.end(), extra.begin(), extra.end());
     pid_ = SpawnAwan(args, log_);
     for (int i = 0; i < 200 && port_ == 0; ++i) {  // at most 10 s

@@ -37,7 +37,8 @@ std::vector<std::string> ScenarioIds() {
   return ids;
 }
 
-Signal Sig(int64_t at, SignalKind kind, std::string text, std::string node, std::string job = "", int rank = -1) {
+Signal Sig(int64_t at, SignalKind kind, std::string text, std::string node, std::string job = "",
+           int rank = -1) {
   Signal s;
   s.at_ms = at, s.kind = kind, s.text = std::move(text), s.node = std::move(node), s.job = std::move(job);
   s.rank = rank;
@@ -56,34 +57,41 @@ TEST(DiagnosisCatalog, HasTwoHundredScenariosOverEveryLayerWithSourcesAndActions
     EXPECT_FALSE(s.action.empty()) << s.id;
     EXPECT_FALSE(s.inject.empty()) << s.id;
   }
-  for (const char* l : {"gpu", "interconnect", "nccl", "cuda", "container", "storage", "network", "node", "slurm",
-                        "control_plane", "scheduling", "application", "serving"})
+  for (const char* l : {"gpu", "interconnect", "nccl", "cuda", "container", "storage", "network", "node",
+                        "slurm", "control_plane", "scheduling", "application", "serving"})
     EXPECT_TRUE(layers.count(l)) << "no scenario of layer " << l;
 }
 
 TEST(DiagnosisCatalog, BadFilesAreRefusedWithTheirPlace) {
   std::vector<Scenario> out;
-  Status st = config::ParseCatalogFile("layer: gpu\nscenarios:\n  - id: X-1\n    colour: red\n", "f.yaml", &out);
+  Status st =
+      config::ParseCatalogFile("layer: gpu\nscenarios:\n  - id: X-1\n    colour: red\n", "f.yaml", &out);
   EXPECT_NE(st.message().find("f.yaml:4:5"), std::string::npos) << st.message();
   EXPECT_NE(st.message().find("unknown key 'colour'"), std::string::npos) << st.message();
   const char* base =
       "layer: gpu\nscenarios:\n  - id: X-1\n    title: t\n    scope: {}\n    severity: critical\n"
-      "    key: [{{kind: kernel, contains: [\"Xid 79\"]}}]\n    root_cause: r\n    evidence: e\n    action: a\n"
+      "    key: [{{kind: kernel, contains: [\"Xid 79\"]}}]\n    root_cause: r\n    evidence: e\n    action: "
+      "a\n"
       "    source: s\n    inject: [{{kind: kernel, text: \"{}\"}}]\n";
   out.clear();
   st = config::ParseCatalogFile(fmt::format(fmt::runtime(base), "rack", "Xid 79"), "f.yaml", &out);
   EXPECT_NE(st.message().find("unknown value 'rack'"), std::string::npos) << st.message();
   out.clear();
-  ASSERT_TRUE(config::ParseCatalogFile(fmt::format(fmt::runtime(base), "gpu", "Xid 31"), "f.yaml", &out).ok());
+  ASSERT_TRUE(
+      config::ParseCatalogFile(fmt::format(fmt::runtime(base), "gpu", "Xid 31"), "f.yaml", &out).ok());
   auto c = Catalog::Create(out);
   EXPECT_FALSE(c.ok());
   EXPECT_NE(c.status().message().find("matches none of its inject lines"), std::string::npos);
   out.clear();
-  ASSERT_TRUE(config::ParseCatalogFile(fmt::format(fmt::runtime(base), "gpu", "Xid 79 on {gpuu}"), "f.yaml", &out).ok());
+  ASSERT_TRUE(
+      config::ParseCatalogFile(fmt::format(fmt::runtime(base), "gpu", "Xid 79 on {gpuu}"), "f.yaml", &out)
+          .ok());
   c = Catalog::Create(out);
-  EXPECT_NE(c.status().message().find("unknown placeholder {gpuu}"), std::string::npos) << c.status().message();
+  EXPECT_NE(c.status().message().find("unknown placeholder {gpuu}"), std::string::npos)
+      << c.status().message();
   out.clear();
-  ASSERT_TRUE(config::ParseCatalogFile(fmt::format(fmt::runtime(base), "gpu", "Xid 79"), "f.yaml", &out).ok());
+  ASSERT_TRUE(
+      config::ParseCatalogFile(fmt::format(fmt::runtime(base), "gpu", "Xid 79"), "f.yaml", &out).ok());
   out.push_back(out[0]);
   c = Catalog::Create(out);
   EXPECT_NE(c.status().message().find("defined twice"), std::string::npos) << c.status().message();
@@ -136,11 +144,12 @@ TEST(DiagnosisEngine, AnXidBehindNcclTimeoutsIsTheGpuNotTheNetwork) {
   topo.nodes = {{"n1", {"leaf-0", "pdu-0"}}, {"n2", {"leaf-0", "pdu-1"}}};
   Engine e(c, topo);
   for (int r = 0; r < 8; ++r)
-    e.Add(Sig(1000 + r, SignalKind::kLog,
-              fmt::format("[rank{}]:[E ProcessGroupNCCL.cpp:616] [Rank {}] Watchdog caught collective operation "
-                          "timeout: WorkNCCL(SeqNum=9, OpType=ALLREDUCE) ran for 600012 milliseconds",
-                          r, r),
-              r < 4 ? "n1" : "n2", "j-1", r));
+    e.Add(Sig(
+        1000 + r, SignalKind::kLog,
+        fmt::format("[rank{}]:[E ProcessGroupNCCL.cpp:616] [Rank {}] Watchdog caught collective operation "
+                    "timeout: WorkNCCL(SeqNum=9, OpType=ALLREDUCE) ran for 600012 milliseconds",
+                    r, r),
+        r < 4 ? "n1" : "n2", "j-1", r));
   e.Add(Sig(900, SignalKind::kKernel,
             "NVRM: Xid (PCI:0000:3b:00): 79, pid=4242, name=python, GPU has fallen off the bus.", "n2"));
   const std::vector<Diagnosis> found = e.Diagnose(2000);
@@ -149,13 +158,15 @@ TEST(DiagnosisEngine, AnXidBehindNcclTimeoutsIsTheGpuNotTheNetwork) {
   EXPECT_EQ(found[0].entity, "n2");
   EXPECT_EQ(found[0].jobs, std::vector<std::string>{"j-1"});
   ASSERT_FALSE(found[0].explained.empty());
-  for (const Diagnosis& d : found) EXPECT_NE(IdOf(d), "NCCL-WATCHDOG-TIMEOUT") << "the symptom stayed on its own";
+  for (const Diagnosis& d : found)
+    EXPECT_NE(IdOf(d), "NCCL-WATCHDOG-TIMEOUT") << "the symptom stayed on its own";
   // Without the Xid the same timeouts are a collective that timed out, reported as such.
   Engine bare(c, topo);
   for (int r = 0; r < 8; ++r)
-    bare.Add(Sig(1000 + r, SignalKind::kLog,
-                 "[E ProcessGroupNCCL.cpp:616] Watchdog caught collective operation timeout: WorkNCCL(SeqNum=9)",
-                 r < 4 ? "n1" : "n2", "j-1", r));
+    bare.Add(
+        Sig(1000 + r, SignalKind::kLog,
+            "[E ProcessGroupNCCL.cpp:616] Watchdog caught collective operation timeout: WorkNCCL(SeqNum=9)",
+            r < 4 ? "n1" : "n2", "j-1", r));
   const std::vector<Diagnosis> alone = bare.Diagnose(2000);
   ASSERT_EQ(alone.size(), 1u);
   EXPECT_EQ(IdOf(alone[0]), "NCCL-WATCHDOG-TIMEOUT");
@@ -190,8 +201,9 @@ TEST(DiagnosisEngine, ManyJobsFailingOnOneDatasetMeanStorage) {
   const Catalog& c = TheCatalog();
   Engine e(c, {});
   for (int j = 0; j < 3; ++j) {
-    Signal s = Sig(100 + j, SignalKind::kLog, "OSError: [Errno 5] Input/output error: '/datasets/ds-2/shard-7.tar'",
-                   fmt::format("n{}", j), fmt::format("j-{}", j), 0);
+    Signal s =
+        Sig(100 + j, SignalKind::kLog, "OSError: [Errno 5] Input/output error: '/datasets/ds-2/shard-7.tar'",
+            fmt::format("n{}", j), fmt::format("j-{}", j), 0);
     s.dataset = "/datasets/ds-2";
     e.Add(s);
   }
@@ -208,8 +220,8 @@ TEST(DiagnosisEngine, AJobThatFailsOnEveryNodeItTriesIsTheJob) {
   const Catalog& c = TheCatalog();
   Engine e(c, {});
   for (int n = 0; n < 3; ++n) {
-    e.Add(Sig(100 * n, SignalKind::kLog, "ModuleNotFoundError: No module named 'flash_attn'", fmt::format("n{}", n),
-              "j-7", 0));
+    e.Add(Sig(100 * n, SignalKind::kLog, "ModuleNotFoundError: No module named 'flash_attn'",
+              fmt::format("n{}", n), "j-7", 0));
     e.Add(Sig(100 * n + 1, SignalKind::kExit, "exit_code=1 signal=none", fmt::format("n{}", n), "j-7", 0));
   }
   const std::vector<Diagnosis> found = e.Diagnose(1000);
@@ -267,7 +279,9 @@ TEST(DiagnosisLiveFault, TheJobFailsAsTheFaultDoesAndTheKernelLinesAreTheNodes) 
   // A fault whose task is killed by a signal ends killed by it.
   for (const Scenario& s : c.scenarios()) {
     bool killed = false;
-    for (const InjectLine& l : s.inject) killed = killed || (l.kind == SignalKind::kExit && !l.optional && l.text.find("signal=SIGKILL") != std::string::npos);
+    for (const InjectLine& l : s.inject)
+      killed = killed || (l.kind == SignalKind::kExit && !l.optional &&
+                          l.text.find("signal=SIGKILL") != std::string::npos);
     if (!killed || s.scope != Scope::kJob) continue;
     Rng r(1);
     const LiveFault k = ToLive(GenerateCase(c, world, {c.IndexOf(s.id)}, o, r), "z-b0-s0-0");
@@ -298,7 +312,8 @@ TEST(DiagnosisEval, MeetsTheAccuracyBounds) {
   EXPECT_GE(r.top3_pct(), 99.0);
   EXPECT_LE(r.false_alarm_pct(), 1.0);
   if (r.top1_pct() < 95.0)
-    for (const EvalMiss& m : r.misses) ADD_FAILURE() << "missed " << m.scenario << " at " << m.place << ": " << m.got;
+    for (const EvalMiss& m : r.misses)
+      ADD_FAILURE() << "missed " << m.scenario << " at " << m.place << ": " << m.got;
 }
 
 }  // namespace

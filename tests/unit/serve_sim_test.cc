@@ -299,9 +299,9 @@ TEST(ServeSim, WarmNodesStartReplicasFaster) {
   EXPECT_LT(warm->summary.p99_cold_start_s, cold->summary.p99_cold_start_s);
 }
 
-// --start-ready: the replicas placed at t = 0 serve at once (a service deployed before the trace, as awan serve
-// has it when a replay waits for the first ready replica); without it they pay their cold start first, and
-// the requests of that first minute wait or miss.
+// --start-ready: the replicas placed at t = 0 serve at once (a service deployed before the trace, as awan
+// serve has it when a replay waits for the first ready replica); without it they pay their cold start first,
+// and the requests of that first minute wait or miss.
 TEST(ServeSim, StartReadyServicesServeFromTheFirstRequest) {
   World w = Asean();
   const auto loads = Loads(w.services, 0.25, 3, {"asean-assistant"});
