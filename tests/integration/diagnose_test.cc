@@ -52,10 +52,10 @@ TEST(DiagnoseLive, AnXidFromTheAgentExplainsTheGangsNcclTimeoutForItsTenantOnly)
   ASSERT_GT(s.port(), 0) << s.output();
   Http c(s.url());
   const std::string kmsg = dir + "/kmsg";
-  // What the log held before the agent started is not sent (it reads what is appended).
+  // The agent reads the log from its start (--from-start): what it held before is sent too.
   std::ofstream(kmsg) << "IPv6: ADDRCONF(NETDEV_CHANGE): ib0: link becomes ready\n";
   const pid_t agent = SpawnAwan({"agent", "--node", kNode, "--server", s.url(), "--token", node,
-                                 "--kernel-log", kmsg, "--interval-s", "0.2"},
+                                 "--kernel-log", kmsg, "--from-start", "--interval-s", "0.2"},
                                 dir + "/agent.log");
   // A gang's rank times out in a collective and exits 1, on the node whose GPU then falls off the bus.
   const std::string job = R"(apiVersion: awan/v1
@@ -126,7 +126,7 @@ spec:
   waitpid(agent, nullptr, 0);
   std::ifstream log(dir + "/agent.log");
   const std::string agent_log((std::istreambuf_iterator<char>(log)), {});
-  EXPECT_NE(agent_log.find("stopped (1 lines sent, 0 unsent)"), std::string::npos) << agent_log;
+  EXPECT_NE(agent_log.find("stopped (2 lines sent, 0 unsent)"), std::string::npos) << agent_log;
 }
 
 // Real monitoring: Debian's Prometheus evaluates a rule, Debian's Alertmanager posts the firing alert to
@@ -213,7 +213,8 @@ TEST(DiagnoseLive, AnXidOnAGangsNodeTakesTheNodeOutAndTheGangRestartsElsewhere) 
   EXPECT_NE(now, first) << job.dump(1);
   EXPECT_EQ(job["state"], "Running");
   EXPECT_EQ(job.value("runs", 0), 2) << job.dump(1);
-  for (const Json& n : Json::parse(c.Get("/v1/nodes", Bearer(admin))->body)["items"])
+  const Json nodes = Json::parse(c.Get("/v1/nodes", Bearer(admin))->body);
+  for (const Json& n : nodes["items"])
     if (n["name"] == first) {
       EXPECT_FALSE(n["up"].get<bool>()) << n.dump();
     }
@@ -300,7 +301,7 @@ TEST(DiagnoseLive, TheAgentKeepsItsLinesAcrossAServerRestart) {
   const std::string kmsg = dir + "/kmsg";
   std::ofstream(kmsg).flush();
   const pid_t agent = SpawnAwan({"agent", "--node", kNode, "--server", url, "--token", node, "--kernel-log",
-                                 kmsg, "--interval-s", "0.2"},
+                                 kmsg, "--from-start", "--interval-s", "0.2"},
                                 dir + "/agent.log");
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   server->Kill(SIGKILL);
