@@ -101,6 +101,10 @@ void AddServe(CLI::App& app, ServeArgs& a) {
                 "the riskiest automatic action taken: low, medium or high")
       ->capture_default_str()
       ->check(CLI::IsMember({"low", "medium", "high"}));
+  c->add_option("--report-waits-after-s", a.report_waits_after_s,
+                "a job waiting this long tells the diagnosis why (awan diagnose JOB)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{86400}));
   c->add_option("--slurm-nodes", a.slurm_nodes,
                 "awan node = Slurm node pairs, comma-separated (default: the same names)");
   c->add_option(
@@ -265,6 +269,7 @@ int RunServe(const ServeArgs& a) {
   co.heartbeat_timeout_ms = a.heartbeat_timeout_s * 1000;
   co.remediation = a.remediation;
   co.remediation_max_risk = a.remediation_max_risk;
+  co.report_waits_after_ms = a.report_waits_after_s * 1000;
   co.task_uid_base = a.task_uid_base;
   co.max_waiting_per_tenant = a.max_waiting_per_tenant;
   co.submits_per_s = a.submits_per_s;

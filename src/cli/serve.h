@@ -25,6 +25,7 @@ struct ServeArgs {
   std::string executor = "local";
   int64_t heartbeat_timeout_s = 15;
   std::string remediation = "dry-run", remediation_max_risk = "low";
+  int64_t report_waits_after_s = 60;
   std::string tls_cert, tls_key;  // both: serve HTTPS
   std::string slurm_nodes;        // awan-node=slurm-node,...
   // Task isolation on the local executor (docs/security.md).

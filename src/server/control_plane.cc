@@ -605,6 +605,27 @@ Status ControlPlane::Remediate(int64_t now_s) {
   return Status::Ok();
 }
 
+void ControlPlane::ReportWaits(int64_t now_ms) {
+  if (diagnoses_ == nullptr || now_ms < next_wait_report_ms_) return;
+  next_wait_report_ms_ = now_ms + 5000;
+  if (waits_reported_.size() > 100000) waits_reported_.clear();
+  for (const Live& l : live_) {
+    if (l.row.state != JobState::kPending || now_ms - l.row.created_ms < o_.report_waits_after_ms) continue;
+    const int reason = sched_->job(l.index).last_reason;
+    if (reason < 0) continue;
+    auto [it, fresh] = waits_reported_.emplace(l.row.id, reason);
+    if (!fresh && it->second == reason) continue;
+    it->second = reason;
+    diagnosis::Signal s;
+    s.kind = diagnosis::SignalKind::kScheduler;
+    s.job = l.row.id, s.tenant = l.row.tenant;
+    s.text = fmt::format("pending reason={} job={} tenant={} waited_s={}: waiting",
+                         WaitReasonName(static_cast<WaitReason>(reason)), l.row.id, l.row.tenant,
+                         (now_ms - l.row.created_ms) / 1000);
+    diagnoses_->Add(std::move(s));
+  }
+}
+
 void ControlPlane::ReportFailure(const Live& l, const TaskExit& e, const std::string& node) {
   static const std::map<int, const char*> kSignals = {{1, "SIGHUP"},  {2, "SIGINT"},   {4, "SIGILL"},
                                                       {6, "SIGABRT"}, {7, "SIGBUS"},   {8, "SIGFPE"},
@@ -713,6 +734,7 @@ Status ControlPlane::Tick() {
   AWAN_RETURN_IF_ERROR(CollectEnds(now_s));
   AWAN_RETURN_IF_ERROR(Remediate(now_s));
   AWAN_RETURN_IF_ERROR(Schedule(now_s));
+  ReportWaits(clock_->NowMs());
   AWAN_RETURN_IF_ERROR(Flush());  // not launched until this succeeds: the next tick tries again
   AWAN_RETURN_IF_ERROR(LaunchStarted(now_s));
   return Flush();  // launch failures, if any

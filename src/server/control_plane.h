@@ -60,6 +60,8 @@ struct ControlPlaneOptions {
   // high). A node taken out stays out (heartbeats do not bring it back) until the server restarts.
   std::string remediation = "dry-run";
   std::string remediation_max_risk = "low";
+  // A job waiting this long tells the diagnosis why (its wait reason, as a scheduler fact).
+  int64_t report_waits_after_ms = 60000;
   // Tenants without a uid in the fleet file run their tasks as task_uid_base + a hash of their name (mod
   // kTaskUidRange); two tenants that would share one refuse to start (Create fails naming them).
   int64_t task_uid_base = 100000;
@@ -200,6 +202,11 @@ class ControlPlane {
   std::vector<uint8_t> cordoned_;     // by node index: taken out by a remediation
   int64_t next_remediation_ms_ = 0;
   Status Remediate(int64_t now_s);
+  // Jobs waiting report_waits_after_ms or more tell the diagnosis why (once per job and reason, every 5 s at
+  // most).
+  void ReportWaits(int64_t now_ms);
+  std::map<std::string, int> waits_reported_;  // job id -> the wait reason last told
+  int64_t next_wait_report_ms_ = 0;
   // What a failed task tells the diagnosis: its exit and the last lines of its output (under mu_).
   void ReportFailure(const Live& l, const TaskExit& e, const std::string& node);
   std::map<uint32_t, int64_t> last_beat_ms_;  // node index -> last heartbeat

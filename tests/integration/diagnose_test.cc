@@ -36,6 +36,20 @@ Json WaitForDiagnosis(Http& c, const std::string& token, const std::string& scen
   return j;
 }
 
+constexpr const char* kXid79 =
+    "NVRM: Xid (PCI:0000:3b:00): 79, pid=4242, name=python, GPU has fallen off the bus.";
+
+// A one-task gang of 4 GPUs that sleeps: its id ("" when refused).
+std::string SubmitGang(Http& c, const std::string& token) {
+  auto sub =
+      c.Post("/v1/jobs", Bearer(token),
+             "apiVersion: awan/v1\nkind: Job\nmetadata: {name: gang}\nspec: {tasks: 1, gpus: 4, cpu: 1, "
+             "memory_gib: 1, command: [sleep, '600']}\n",
+             "application/yaml");
+  EXPECT_EQ(sub->status, 201) << sub->body;
+  return sub->status == 201 ? Json::parse(sub->body)["id"].get<std::string>() : std::string();
+}
+
 const Json* Find(const Json& items, const std::string& scenario) {
   for (const Json& d : items["items"])
     if (d["scenario"] == scenario) return &d;
@@ -72,8 +86,7 @@ spec:
   ASSERT_EQ(sub->status, 201) << sub->body;
   const std::string id = Json::parse(sub->body)["id"];
   EXPECT_EQ(WaitForEnd(c, lab, id, 30)["state"], "Failed");
-  std::ofstream(kmsg, std::ios::app)
-      << "NVRM: Xid (PCI:0000:3b:00): 79, pid=4242, name=python, GPU has fallen off the bus.\n";
+  std::ofstream(kmsg, std::ios::app) << kXid79 << "\n";
   const auto sent = std::chrono::steady_clock::now();
   Json all = WaitForDiagnosis(c, admin, "GPU-XID-079");
   std::cout << "diagnosed "
@@ -187,21 +200,14 @@ TEST(DiagnoseLive, AnXidOnAGangsNodeTakesTheNodeOutAndTheGangRestartsElsewhere) 
   Server s(dir, db, dir + "/fleet.yaml", extra);
   ASSERT_GT(s.port(), 0) << s.output();
   Http c(s.url());
-  auto sub =
-      c.Post("/v1/jobs", Bearer(lab),
-             "apiVersion: awan/v1\nkind: Job\nmetadata: {name: gang}\nspec: {tasks: 1, gpus: 4, cpu: 1, "
-             "memory_gib: 1, command: [sleep, '600']}\n",
-             "application/yaml");
-  ASSERT_EQ(sub->status, 201) << sub->body;
-  const std::string id = Json::parse(sub->body)["id"];
+  const std::string id = SubmitGang(c, lab);
+  ASSERT_FALSE(id.empty());
   Json job = WaitForState(c, lab, id, "Running");
   ASSERT_EQ(job["state"], "Running") << job.dump();
   const std::string first = job["placement"][0]["node"];
-  const std::string xid =
-      "NVRM: Xid (PCI:0000:3b:00): 79, pid=4242, name=python, GPU has fallen off the bus.";
-  auto post =
-      c.Post("/v1/signals", Bearer(admin),
-             Json::array({{{"kind", "kernel"}, {"node", first}, {"text", xid}}}).dump(), "application/json");
+  auto post = c.Post("/v1/signals", Bearer(admin),
+                     Json::array({{{"kind", "kernel"}, {"node", first}, {"text", kXid79}}}).dump(),
+                     "application/json");
   ASSERT_EQ(post->status, 202) << post->body;
   std::string now;
   for (int i = 0; i < 200; ++i) {
@@ -234,21 +240,14 @@ TEST(DiagnoseLive, DryRunRemediationIsAuditedButChangesNothing) {
   Server s(dir, db, dir + "/fleet.yaml", AnyUser());
   ASSERT_GT(s.port(), 0);
   Http c(s.url());
-  auto sub =
-      c.Post("/v1/jobs", Bearer(lab),
-             "apiVersion: awan/v1\nkind: Job\nmetadata: {name: gang}\nspec: {tasks: 1, gpus: 4, cpu: 1, "
-             "memory_gib: 1, command: [sleep, '600']}\n",
-             "application/yaml");
-  ASSERT_EQ(sub->status, 201);
-  const std::string id = Json::parse(sub->body)["id"];
+  const std::string id = SubmitGang(c, lab);
+  ASSERT_FALSE(id.empty());
   ASSERT_EQ(WaitForState(c, lab, id, "Running")["state"], "Running");
-  const std::string xid =
-      "NVRM: Xid (PCI:0000:3b:00): 79, pid=4242, name=python, GPU has fallen off the bus.";
-  ASSERT_EQ(
-      c.Post("/v1/signals", Bearer(admin),
-             Json::array({{{"kind", "kernel"}, {"node", kNode}, {"text", xid}}}).dump(), "application/json")
-          ->status,
-      202);
+  ASSERT_EQ(c.Post("/v1/signals", Bearer(admin),
+                   Json::array({{{"kind", "kernel"}, {"node", kNode}, {"text", kXid79}}}).dump(),
+                   "application/json")
+                ->status,
+            202);
   std::string audit;
   for (int i = 0; i < 100 && audit.find("dry-run") == std::string::npos; ++i) {
     audit = c.Get("/v1/audit", Bearer(admin))->body;
@@ -288,6 +287,29 @@ TEST(DiagnoseLive, TheAgentForwardsWhatNvidiaSmiSaysIsWrong) {
   EXPECT_EQ((*hot)["evidence"].size(), 1u) << "sent once while it lasts, not at every check";
   kill(agent, SIGTERM);
   waitpid(agent, nullptr, 0);
+}
+
+// A job that waits tells the diagnosis why: its tenant finds the scheduling cause with `awan diagnose JOB`.
+TEST(DiagnoseLive, AJobThatWaitsIsDiagnosedWithItsWaitReason) {
+  const std::string dir = TempDir("diagnose-wait"), db = dir + "/awan.db";
+  OneNodeFleet(dir);
+  const std::string lab = Token(db, "lab", "member");
+  Server s(dir, db, dir + "/fleet.yaml", AnyUser({"--report-waits-after-s", "1"}));
+  ASSERT_GT(s.port(), 0);
+  Http c(s.url());
+  const std::string first = SubmitGang(c, lab), second = SubmitGang(c, lab);
+  ASSERT_FALSE(first.empty());
+  ASSERT_FALSE(second.empty());
+  ASSERT_EQ(WaitForState(c, lab, first, "Running")["state"], "Running");
+  Json found;
+  for (int i = 0; i < 200 && (!found.is_object() || found["items"].empty()); ++i) {
+    found = Json::parse(c.Get("/v1/diagnoses?target=" + second, Bearer(lab))->body);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_FALSE(found["items"].empty()) << found.dump(1);
+  EXPECT_EQ(found["items"][0]["layer"], "scheduling") << found.dump(1);
+  EXPECT_EQ(found["items"][0]["jobs"], Json::array({second}));
+  EXPECT_EQ(c.Post("/v1/jobs/" + first + "/cancel", Bearer(lab), "", "text/plain")->status, 200);
 }
 
 // The agent keeps what it read while the server is down and sends it once the server is back.
