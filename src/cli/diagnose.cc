@@ -11,6 +11,7 @@
 #include "cli/cli_util.h"
 #include "cli/serve.h"
 #include "config/catalog_file.h"
+#include "config/job_manifest.h"
 #include "diagnosis/engine.h"
 #include "diagnosis/faults.h"
 
@@ -341,6 +342,7 @@ void AddDiagnose(CLI::App& diagnose, CLI::App& generate, CLI::App& bench, Diagno
   diagnose.add_option("--server", a.server, "server URL (default $AWAN_URL)");
   diagnose.add_option("--token", a.token, "API token (default $AWAN_TOKEN)");
   diagnose.add_option("--ca", a.ca, "CA certificate to trust for an https server (default $AWAN_CA)");
+  diagnose.add_option("--since", a.since, "only causes seen in this last while (90s, 30m, 2h, 1d)");
   CLI::App* cat = diagnose.add_subcommand("catalog", "List the exception scenarios awan diagnoses");
   common(cat);
   CLI::App* ev = diagnose.add_subcommand(
@@ -403,6 +405,15 @@ int RunDiagnose(CLI::App& diagnose, CLI::App& generate, CLI::App& bench, const D
   if (bench.got_subcommand("diagnose")) return RunBenchDiagnose(a);
   if (diagnose.parsed()) {
     ClientArgs c;
+    if (!a.since.empty()) {
+      const StatusOr<int64_t> since = config::ParseTimeLimit(a.since);
+      if (!since.ok() || *since <= 0) {
+        fmt::print(stderr, "awan: error: --since: expected a duration such as 90s, 30m, 2h or 1d, got '{}'\n",
+                   a.since);
+        return 2;
+      }
+      c.since_s = *since;
+    }
     c.command = "diagnose", c.arg = a.target, c.output = a.output, c.server = a.server, c.token = a.token;
     c.ca = a.ca;
     return RunClient(c);

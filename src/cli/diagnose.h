@@ -26,7 +26,7 @@ struct DiagnoseArgs {
   // bench
   int64_t bench_signals = 1000000;
   // live: awan diagnose [JOB|NODE] against a server
-  std::string target, server, token, ca;
+  std::string target, server, token, ca, since;
 };
 
 // Adds `catalog`, `eval` and `signals` under `awan diagnose`, `faults` under `awan generate` and `diagnose`

@@ -613,6 +613,7 @@ int RunClient(const ClientArgs& a) {
     if (a.command == "diagnose") {
       httplib::Params p;
       if (!a.arg.empty()) p.emplace("target", a.arg);
+      if (a.since_s > 0) p.emplace("since_s", std::to_string(a.since_s));
       return http.Get("/v1/diagnoses", p, h);
     }
     return http.Get("/v1/" + a.command, h);  // nodes, tenants, queues

@@ -64,6 +64,7 @@ struct ClientArgs {
   int run = 0;          // logs: the k-th run (0 = the last)
   bool follow = false;  // logs -f
   int64_t tail = -1;    // logs --tail BYTES: only the last bytes
+  int64_t since_s = 0;  // diagnose --since: only causes seen in the last seconds
 };
 void AddClient(CLI::App& app, ClientArgs& a);
 int RunClient(const ClientArgs& a);

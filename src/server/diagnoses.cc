@@ -116,12 +116,13 @@ std::vector<Diagnosis> DiagnosisHub::DiagnoseLocked() const {
   return found;
 }
 
-Json DiagnosisHub::Diagnoses(const Principal& who, const std::string& target) const {
+Json DiagnosisHub::Diagnoses(const Principal& who, const std::string& target, int64_t since_s) const {
   std::lock_guard<std::mutex> l(mu_);
   const std::vector<Diagnosis> found = DiagnoseLocked();
   const bool admin = who.role == Role::kAdmin;
   Json items = Json::array();
   for (const Diagnosis& d : found) {
+    if (since_s > 0 && d.last_ms < clock_.NowMs() - since_s * 1000) continue;
     const diagnosis::Scenario& s = catalog_.at(static_cast<size_t>(d.scenario));
     std::vector<std::string> jobs;
     for (const std::string& j : d.jobs) {

@@ -48,8 +48,9 @@ class DiagnosisHub {
   Status AddAlertmanager(const nlohmann::json& body);
 
   // The diagnoses now, as JSON, for `who`; `target` (optional: a job id or a node name) keeps those about it
-  // (its job among theirs, their entity, or evidence from that node).
-  nlohmann::json Diagnoses(const Principal& who, const std::string& target = "") const;
+  // (its job among theirs, their entity, or evidence from that node); `since_s` > 0 keeps those with a signal
+  // in the last since_s seconds.
+  nlohmann::json Diagnoses(const Principal& who, const std::string& target = "", int64_t since_s = 0) const;
   // The node-wide automatic actions the current diagnoses call for (cordon or drain a node, take a GPU's node
   // out of service), with the scenario, its risk and why.
   struct NodeAction {

@@ -419,7 +419,15 @@ void RegisterDiagnosisRoutes(HttpServer& http, DiagnosisHub& hub, const HeaderCh
       "GET", "/v1/diagnoses",
       [&hub](HttpRequest& req, HttpResponse& res) {
         const std::string target = req.has_param("target") ? req.get_param_value("target") : "";
-        Reply(res, 200, hub.Diagnoses(Who(req), target));
+        int64_t since_s = 0;
+        if (req.has_param("since_s")) {
+          try {
+            since_s = std::stoll(req.get_param_value("since_s"));
+          } catch (...) {
+            return Error(res, 400, "since_s: expected an integer number of seconds");
+          }
+        }
+        Reply(res, 200, hub.Diagnoses(Who(req), target, since_s));
       },
       authenticated);
 }

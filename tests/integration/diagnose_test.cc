@@ -309,6 +309,10 @@ TEST(DiagnoseLive, AJobThatWaitsIsDiagnosedWithItsWaitReason) {
   ASSERT_FALSE(found["items"].empty()) << found.dump(1);
   EXPECT_EQ(found["items"][0]["layer"], "scheduling") << found.dump(1);
   EXPECT_EQ(found["items"][0]["jobs"], Json::array({second}));
+  const std::string cli =
+      RunAwan("diagnose " + second + " --since 1h --server " + s.url() + " --token " + lab);
+  EXPECT_NE(cli.find("SCHED-"), std::string::npos) << cli;
+  EXPECT_EQ(system((std::string(AWAN_BINARY) + " diagnose --since soon > /dev/null 2>&1").c_str()) >> 8, 2);
   EXPECT_EQ(c.Post("/v1/jobs/" + first + "/cancel", Bearer(lab), "", "text/plain")->status, 200);
 }
 
