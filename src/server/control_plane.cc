@@ -619,9 +619,16 @@ void ControlPlane::ReportWaits(int64_t now_ms) {
     diagnosis::Signal s;
     s.kind = diagnosis::SignalKind::kScheduler;
     s.job = l.row.id, s.tenant = l.row.tenant;
-    s.text = fmt::format("pending reason={} job={} tenant={} waited_s={}: waiting",
+    // A quota wait says whether the tenant may borrow at all (no cohort: it may not).
+    std::string detail;
+    if (static_cast<WaitReason>(reason) == WaitReason::kQuota) {
+      for (const TenantSpec& t : fleet_->tenants)
+        if (t.name == l.row.tenant)
+          detail = t.cohort.empty() ? " borrowing=off" : " borrowing=on cohort=" + t.cohort;
+    }
+    s.text = fmt::format("pending reason={} job={} tenant={} waited_s={}{}: waiting",
                          WaitReasonName(static_cast<WaitReason>(reason)), l.row.id, l.row.tenant,
-                         (now_ms - l.row.created_ms) / 1000);
+                         (now_ms - l.row.created_ms) / 1000, detail);
     diagnoses_->Add(std::move(s));
   }
 }

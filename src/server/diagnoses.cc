@@ -150,7 +150,10 @@ Json DiagnosisHub::Diagnoses(const Principal& who, const std::string& target, in
               {"auto_risk", diagnosis::Name(s.auto_risk)},
               {"jobs", jobs},
               {"symptoms_explained", d.explained.size()}};
-    if (admin || d.scope == diagnosis::Scope::kJob) j["entity"] = d.entity;
+    // A tenant sees its own job's or its own tenant's name, never a node's, a switch's or a dataset's.
+    if (admin || d.scope == diagnosis::Scope::kJob ||
+        (d.scope == diagnosis::Scope::kTenant && d.entity == who.tenant))
+      j["entity"] = d.entity;
     if (admin) {
       if (d.gpu >= 0) j["gpu"] = d.gpu;
       j["members"] = d.members;
