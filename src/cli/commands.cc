@@ -72,8 +72,9 @@ int Main(int argc, char** argv) {
   BenchGatewayArgs bench_gateway;
   AddBenchGateway(*bench, bench_gateway);
 
-  CLI::App* diagnose =
-      app.add_subcommand("diagnose", "What broke, why, and what to do: the exception catalog");
+  CLI::App* diagnose = app.add_subcommand(
+      "diagnose",
+      "What broke, why, and what to do: the running server's diagnoses (catalog, eval, signals: offline)");
   diagnose->require_subcommand(0, 1);
   DiagnoseArgs diagnose_args;
   AddDiagnose(*diagnose, *gen, *bench, diagnose_args);
