@@ -50,6 +50,18 @@ std::string SubmitGang(Http& c, const std::string& token) {
   return sub->status == 201 ? Json::parse(sub->body)["id"].get<std::string>() : std::string();
 }
 
+// A spawned `awan agent`, stopped (SIGTERM, then reaped) when the test ends, whether it passed or not.
+struct Agent {
+  pid_t pid;
+  ~Agent() { Stop(); }
+  void Stop() {
+    if (pid <= 0) return;
+    kill(pid, SIGTERM);
+    waitpid(pid, nullptr, 0);
+    pid = -1;
+  }
+};
+
 const Json* Find(const Json& items, const std::string& scenario) {
   for (const Json& d : items["items"])
     if (d["scenario"] == scenario) return &d;
@@ -68,9 +80,9 @@ TEST(DiagnoseLive, AnXidFromTheAgentExplainsTheGangsNcclTimeoutForItsTenantOnly)
   const std::string kmsg = dir + "/kmsg";
   // The agent reads the log from its start (--from-start): what it held before is sent too.
   std::ofstream(kmsg) << "IPv6: ADDRCONF(NETDEV_CHANGE): ib0: link becomes ready\n";
-  const pid_t agent = SpawnAwan({"agent", "--node", kNode, "--server", s.url(), "--token", node,
-                                 "--kernel-log", kmsg, "--from-start", "--interval-s", "0.2"},
-                                dir + "/agent.log");
+  Agent agent{SpawnAwan({"agent", "--node", kNode, "--server", s.url(), "--token", node, "--kernel-log", kmsg,
+                         "--from-start", "--interval-s", "0.2"},
+                        dir + "/agent.log")};
   // A gang's rank times out in a collective and exits 1, on the node whose GPU then falls off the bus.
   const std::string job = R"(apiVersion: awan/v1
 kind: Job
@@ -135,8 +147,7 @@ spec:
   EXPECT_EQ(c.Post("/v1/alerts", Bearer(admin), webhook, "application/json")->status, 202);
   Json alerts = WaitForDiagnosis(c, admin, "ICX-ROCE-PFC-STORM", kNode);
   ASSERT_NE(Find(alerts, "ICX-ROCE-PFC-STORM"), nullptr) << alerts.dump(1);
-  kill(agent, SIGTERM);
-  waitpid(agent, nullptr, 0);
+  agent.Stop();
   std::ifstream log(dir + "/agent.log");
   const std::string agent_log((std::istreambuf_iterator<char>(log)), {});
   EXPECT_NE(agent_log.find("stopped (2 lines sent, 0 unsent)"), std::string::npos) << agent_log;
@@ -162,6 +173,11 @@ TEST(DiagnoseLive, APrometheusRuleFiresThroughAlertmanagerAndIsDiagnosed) {
                          " " + dir + "/token " + dir + "/rules.yml " + std::to_string(prom) + " " +
                          std::to_string(am);
   const std::string down = std::string(AWAN_SOURCE_DIR) + "/scripts/alerting-down.sh " + dir + "/mon";
+  // Stopped at the end whether the test passed or not.
+  struct Down {
+    std::string cmd;
+    ~Down() { (void)!system((cmd + " > /dev/null 2>&1").c_str()); }
+  } stop_monitoring{down};
   ASSERT_EQ(system((up + " > " + dir + "/up.log 2>&1").c_str()), 0) << std::ifstream(dir + "/up.log").rdbuf();
   Http c(s.url());
   Json all = WaitForDiagnosis(c, admin, "ICX-ROCE-PFC-STORM", kNode);
@@ -184,7 +200,6 @@ TEST(DiagnoseLive, APrometheusRuleFiresThroughAlertmanagerAndIsDiagnosed) {
   EXPECT_EQ(
       system(("promtool check metrics < " + dir + "/metrics.txt > " + dir + "/promtool.log 2>&1").c_str()), 0)
       << std::ifstream(dir + "/promtool.log").rdbuf();
-  EXPECT_EQ(system((down + " > /dev/null 2>&1").c_str()), 0);
 }
 
 // End to end, with remediation on: an Xid 79 on the node of a running gang takes the node out, the gang is
@@ -275,18 +290,17 @@ TEST(DiagnoseLive, TheAgentForwardsWhatNvidiaSmiSaysIsWrong) {
          "GPU 00000000:2A:00.0\n    Clocks Event Reasons\n        Idle : Not Active\n"
          "        HW Thermal Slowdown : Active\nR\n";
   std::ofstream(dir + "/kmsg").flush();
-  const pid_t agent = SpawnAwan(
+  Agent agent{SpawnAwan(
       {"agent", "--node", kNode, "--server", s.url(), "--token", node, "--kernel-log", dir + "/kmsg",
        "--interval-s", "0.2", "--gpu-health-cmd", "sh " + dir + "/smi.sh", "--gpu-health-s", "0.2"},
-      dir + "/agent.log");
+      dir + "/agent.log")};
   Http c(s.url());
   Json all = WaitForDiagnosis(c, admin, "GPU-HW-THERMAL-SLOWDOWN", kNode);
   const Json* hot = Find(all, "GPU-HW-THERMAL-SLOWDOWN");
   ASSERT_NE(hot, nullptr) << all.dump(1) << std::ifstream(dir + "/agent.log").rdbuf();
   EXPECT_EQ((*hot)["gpu"], 1) << "the second GPU's section said it";
   EXPECT_EQ((*hot)["evidence"].size(), 1u) << "sent once while it lasts, not at every check";
-  kill(agent, SIGTERM);
-  waitpid(agent, nullptr, 0);
+  agent.Stop();
 }
 
 // A job that waits tells the diagnosis why: its tenant finds the scheduling cause with `awan diagnose JOB`.
@@ -326,9 +340,9 @@ TEST(DiagnoseLive, TheAgentKeepsItsLinesAcrossAServerRestart) {
   const std::string url = server->url();
   const std::string kmsg = dir + "/kmsg";
   std::ofstream(kmsg).flush();
-  const pid_t agent = SpawnAwan({"agent", "--node", kNode, "--server", url, "--token", node, "--kernel-log",
-                                 kmsg, "--from-start", "--interval-s", "0.2"},
-                                dir + "/agent.log");
+  Agent agent{SpawnAwan({"agent", "--node", kNode, "--server", url, "--token", node, "--kernel-log", kmsg,
+                         "--from-start", "--interval-s", "0.2"},
+                        dir + "/agent.log")};
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   server->Kill(SIGKILL);
   std::ofstream(kmsg, std::ios::app) << "Kernel panic - not syncing: Fatal exception in interrupt\n";
@@ -342,8 +356,7 @@ TEST(DiagnoseLive, TheAgentKeepsItsLinesAcrossAServerRestart) {
   Http c(server->url());
   Json all = WaitForDiagnosis(c, admin, "NODE-KERNEL-PANIC");
   EXPECT_NE(Find(all, "NODE-KERNEL-PANIC"), nullptr) << all.dump(1);
-  kill(agent, SIGTERM);
-  waitpid(agent, nullptr, 0);
+  agent.Stop();
 }
 
 }  // namespace
