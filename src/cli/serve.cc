@@ -28,6 +28,7 @@
 #include "config/catalog_file.h"
 #include "config/fleet_file.h"
 #include "config/job_manifest.h"
+#include "diagnosis/catalog.h"
 #include "policies/builtin.h"
 #include "server/auth.h"
 #include "server/control_loop.h"
@@ -267,8 +268,10 @@ int RunServe(const ServeArgs& a) {
   co.min_run_s = a.min_run_s;
   co.checkpoint_s = a.checkpoint_s;
   co.heartbeat_timeout_ms = a.heartbeat_timeout_s * 1000;
-  co.remediation = a.remediation;
-  co.remediation_max_risk = a.remediation_max_risk;
+  co.remediation = a.remediation == "on"    ? server::Remediation::kOn
+                   : a.remediation == "off" ? server::Remediation::kOff
+                                            : server::Remediation::kDryRun;
+  co.remediation_max_risk = *diagnosis::ParseRisk(a.remediation_max_risk);  // checked by the option
   co.report_waits_after_ms = a.report_waits_after_s * 1000;
   co.task_uid_base = a.task_uid_base;
   co.max_waiting_per_tenant = a.max_waiting_per_tenant;

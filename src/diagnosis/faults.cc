@@ -49,8 +49,7 @@ struct Ctx {
 
 class Builder {
  public:
-  Builder(const Catalog& c, const FaultWorld& w, const FaultOptions& o, Rng& rng)
-      : c_(c), w_(w), o_(o), rng_(rng) {}
+  Builder(const FaultWorld& w, const FaultOptions& o, Rng& rng) : w_(w), o_(o), rng_(rng) {}
 
   std::string Fill(const std::string& text, const Ctx& x) {
     std::string out;
@@ -153,7 +152,6 @@ class Builder {
     return "{" + std::string(name) + "}";
   }
 
-  const Catalog& c_;
   const FaultWorld& w_;
   const FaultOptions& o_;
   Rng& rng_;
@@ -433,7 +431,7 @@ FaultWorld MakeFaultWorld(uint64_t seed, const FaultWorldOptions& o) {
 
 FaultCase GenerateCase(const Catalog& catalog, const FaultWorld& world, const std::vector<int>& scenarios,
                        const FaultOptions& o, Rng& rng) {
-  Builder b(catalog, world, o, rng);
+  Builder b(world, o, rng);
   FaultCase fc;
   std::set<std::string> used;
   for (int si : scenarios) InjectFault(b, catalog, world, si, o, used, fc);

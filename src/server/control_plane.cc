@@ -578,20 +578,16 @@ Status ControlPlane::CollectEnds(int64_t now_s) {
   return Status::Ok();
 }
 
-// What the diagnosis calls for, once per (scenario, node), at most once a second: in dry-run only audited;
-// on, the node is taken out (its jobs are requeued from their checkpoints elsewhere) and audited.
-Status ControlPlane::Remediate(int64_t now_s) {
-  if (diagnoses_ == nullptr || o_.remediation == "off" || clock_->NowMs() < next_remediation_ms_)
-    return Status::Ok();
-  next_remediation_ms_ = clock_->NowMs() + 1000;
-  const int max_risk = o_.remediation_max_risk == "high" ? 2 : o_.remediation_max_risk == "medium" ? 1 : 0;
+// What the diagnosis calls for, once per (scenario, node): in dry-run only audited; on, the node is taken out
+// (its jobs are requeued from their checkpoints elsewhere) and audited.
+Status ControlPlane::Remediate(int64_t now_s, const std::vector<NodeAction>& actions) {
   if (down_.size() != fleet_->fleet.size()) down_.assign(fleet_->fleet.size(), 0);
   if (cordoned_.size() != fleet_->fleet.size()) cordoned_.assign(fleet_->fleet.size(), 0);
-  for (const DiagnosisHub::NodeAction& a : diagnoses_->NodeActions()) {
+  for (const NodeAction& a : actions) {
     NodeIndex n;
-    if (static_cast<int>(a.risk) > max_risk || !fleet_->fleet.FindNode(a.node, &n)) continue;
+    if (a.risk > o_.remediation_max_risk || !fleet_->fleet.FindNode(a.node, &n)) continue;
     if (!remediated_.insert(a.scenario + "/" + a.node).second) continue;
-    const bool apply = o_.remediation == "on";
+    const bool apply = o_.remediation == Remediation::kOn;
     audit_pending_.push_back(
         {audit_.entries() + 1, audit_.AppendAction(now_s, std::string(diagnosis::Name(a.action)), a.node,
                                                    a.scenario, apply ? "applied" : "dry-run", a.reason)});
@@ -735,11 +731,19 @@ Status ControlPlane::LaunchStarted(int64_t now_s) {
 // A server killed between Flush and launch leaves a Running job whose tasks never started (requeued at the
 // next start: nothing ran), never a task the store does not know of (which a restart would kill and rerun).
 Status ControlPlane::Tick() {
+  // The diagnosis runs over its window without the control plane's lock, at most once a second (only the
+  // scheduling thread ticks, so next_remediation_ms_ needs no lock).
+  std::vector<NodeAction> actions;
+  if (diagnoses_ != nullptr && o_.remediation != Remediation::kOff &&
+      clock_->NowMs() >= next_remediation_ms_) {
+    next_remediation_ms_ = clock_->NowMs() + 1000;
+    actions = diagnoses_->NodeActions();
+  }
   std::lock_guard<std::mutex> lock(mu_);
   const int64_t now_s = clock_->NowMs() / 1000;
   AWAN_RETURN_IF_ERROR(CheckHeartbeats(now_s));
   AWAN_RETURN_IF_ERROR(CollectEnds(now_s));
-  AWAN_RETURN_IF_ERROR(Remediate(now_s));
+  AWAN_RETURN_IF_ERROR(Remediate(now_s, actions));
   AWAN_RETURN_IF_ERROR(Schedule(now_s));
   ReportWaits(clock_->NowMs());
   AWAN_RETURN_IF_ERROR(Flush());  // not launched until this succeeds: the next tick tries again

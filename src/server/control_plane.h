@@ -33,6 +33,7 @@
 #include "core/framework.h"
 #include "core/job_scheduler.h"
 #include "core/scheduler_state.h"
+#include "diagnosis/catalog.h"
 #include "server/auth.h"
 #include "server/executor.h"
 #include "server/rate_limit.h"
@@ -41,6 +42,9 @@
 namespace awan::server {
 
 class DiagnosisHub;
+struct NodeAction;
+
+enum class Remediation { kOff, kDryRun, kOn };
 
 struct ControlPlaneOptions {
   std::string placement = "bestfit";  // placement profile
@@ -54,12 +58,12 @@ struct ControlPlaneOptions {
   // A node that has sent a heartbeat and then stays silent this long is marked down: its jobs are stopped and
   // requeued, and it takes no work until it beats again. Nodes that never beat are not watched.
   int64_t heartbeat_timeout_ms = 15000;
-  // Automatic actions the diagnosis calls for (issue 19): "off", "dry-run" (the default: each is written to
-  // the audit log as what would be done) or "on" (done and audited). Only node-wide actions (cordon, drain,
-  // take a GPU's node out) of critical diagnoses whose risk is at most `remediation_max_risk` (low, medium,
-  // high). A node taken out stays out (heartbeats do not bring it back) until the server restarts.
-  std::string remediation = "dry-run";
-  std::string remediation_max_risk = "low";
+  // Automatic actions the diagnosis calls for (issue 19): kOff, kDryRun (the default: each is written to the
+  // audit log as what would be done) or kOn (done and audited). Only node-wide actions (cordon, drain, take a
+  // GPU's node out) of critical diagnoses whose risk is at most `remediation_max_risk`. A node taken out
+  // stays out (heartbeats do not bring it back) until the server restarts.
+  Remediation remediation = Remediation::kDryRun;
+  diagnosis::Risk remediation_max_risk = diagnosis::Risk::kLow;
   // A job waiting this long tells the diagnosis why (its wait reason, as a scheduler fact).
   int64_t report_waits_after_ms = 60000;
   // Tenants without a uid in the fleet file run their tasks as task_uid_base + a hash of their name (mod
@@ -201,7 +205,8 @@ class ControlPlane {
   std::set<std::string> remediated_;  // scenario/node already acted on (or logged, in dry-run)
   std::vector<uint8_t> cordoned_;     // by node index: taken out by a remediation
   int64_t next_remediation_ms_ = 0;
-  Status Remediate(int64_t now_s);
+  // Applies or audits `actions` (the diagnosis's, asked outside mu_ by Tick).
+  Status Remediate(int64_t now_s, const std::vector<NodeAction>& actions);
   // Jobs waiting report_waits_after_ms or more tell the diagnosis why (once per job and reason, every 5 s at
   // most).
   void ReportWaits(int64_t now_ms);

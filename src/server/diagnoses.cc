@@ -25,7 +25,10 @@ diagnosis::DiagTopology DiagTopologyOf(const config::FleetFile& fleet) {
 
 DiagnosisHub::DiagnosisHub(diagnosis::Catalog catalog, const config::FleetFile& fleet, Clock& clock,
                            diagnosis::EngineOptions options)
-    : catalog_(std::move(catalog)), clock_(clock), engine_(catalog_, DiagTopologyOf(fleet), options) {
+    : catalog_(std::move(catalog)),
+      clock_(clock),
+      options_(options),
+      engine_(catalog_, DiagTopologyOf(fleet), options) {
   for (uint32_t i = 0; i < fleet.fleet.size(); ++i) nodes_.push_back(fleet.fleet.node(NodeIndex(i)).name);
   std::sort(nodes_.begin(), nodes_.end());
 }
@@ -39,7 +42,7 @@ void DiagnosisHub::Add(Signal s) {
     job_tenant_[s.job] = s.tenant;
   }
   engine_.Add(std::move(s));
-  engine_.Forget(clock_.NowMs() - 2 * diagnosis::EngineOptions{}.window_ms);
+  engine_.Forget(clock_.NowMs() - 2 * options_.window_ms);
 }
 
 Status DiagnosisHub::AddJson(const Json& body, const std::string& only_node) {
@@ -173,7 +176,7 @@ Json DiagnosisHub::Diagnoses(const Principal& who, const std::string& target, in
   return {{"items", items}};
 }
 
-std::vector<DiagnosisHub::NodeAction> DiagnosisHub::NodeActions() const {
+std::vector<NodeAction> DiagnosisHub::NodeActions() const {
   std::lock_guard<std::mutex> l(mu_);
   std::vector<NodeAction> out;
   for (const Diagnosis& d : DiagnoseLocked()) {

@@ -32,6 +32,13 @@ namespace awan::server {
 inline constexpr size_t kMaxSignalText = 4096;
 inline constexpr size_t kMaxSignalsPerPost = 1000;
 
+// An automatic action on a node: the scenario that calls for it, the node, why, what and how risky.
+struct NodeAction {
+  std::string scenario, node, reason;
+  diagnosis::AutoAction action = diagnosis::AutoAction::kNone;
+  diagnosis::Risk risk = diagnosis::Risk::kHigh;
+};
+
 class DiagnosisHub {
  public:
   DiagnosisHub(diagnosis::Catalog catalog, const config::FleetFile& fleet, Clock& clock,
@@ -52,12 +59,7 @@ class DiagnosisHub {
   // in the last since_s seconds.
   nlohmann::json Diagnoses(const Principal& who, const std::string& target = "", int64_t since_s = 0) const;
   // The node-wide automatic actions the current diagnoses call for (cordon or drain a node, take a GPU's node
-  // out of service), with the scenario, its risk and why.
-  struct NodeAction {
-    std::string scenario, node, reason;
-    diagnosis::AutoAction action = diagnosis::AutoAction::kNone;
-    diagnosis::Risk risk = diagnosis::Risk::kHigh;
-  };
+  // out of service).
   std::vector<NodeAction> NodeActions() const;
   // Diagnoses made so far per scenario id (for /metrics), counted once per (scenario, entity).
   std::vector<std::pair<std::string, int64_t>> Counts() const;
@@ -67,6 +69,7 @@ class DiagnosisHub {
   diagnosis::Catalog catalog_;
   Clock& clock_;
   mutable std::mutex mu_;
+  diagnosis::EngineOptions options_;
   diagnosis::Engine engine_;
   std::vector<std::string> nodes_;  // sorted
   std::map<std::string, std::string> job_tenant_;

@@ -110,6 +110,7 @@ class ServeSimulation {
   Status RemoveReplica(uint32_t id, int64_t t);
   Status ApplyRuns(int64_t t);
   void Started(uint32_t id, const Placement& p, int64_t t);
+  void MakeReady(uint32_t id, int64_t t);
   void Stopped(uint32_t id, int64_t t);
   void Arrive(uint32_t r, int64_t t);
   bool Dispatch(uint32_t r, int64_t t);
@@ -568,8 +569,24 @@ void ServeSimulation::Started(uint32_t id, const Placement& p, int64_t t) {
   if (!s.rules.Allows(rep.region)) ++placed_outside_;
   s.replica_regions.insert(rep.region.value);
   rep.state = RState::kStarting;
-  rep.ready_us = at_once ? t : t + static_cast<int64_t>(std::llround(c.total_s() * kUsPerS));
+  if (at_once) {
+    rep.ready_us = t;
+    MakeReady(id, t);
+    return;
+  }
+  rep.ready_us = t + static_cast<int64_t>(std::llround(c.total_s() * kUsPerS));
   readies_.push({rep.ready_us, id});
+}
+
+// The replica serves from `t`: the requests its service buffered while none was ready go out.
+void ServeSimulation::MakeReady(uint32_t id, int64_t t) {
+  Replica& rep = replicas_[id];
+  rep.state = RState::kReady;
+  Svc& s = svcs_[static_cast<size_t>(rep.service)];
+  std::deque<uint32_t> buffered = std::move(s.buffer);
+  s.buffer.clear();
+  for (uint32_t r : buffered)
+    if (!Dispatch(r, t)) s.buffer.push_back(r);
 }
 
 // Its node failed or it was preempted: what it held is lost, it waits again.
@@ -710,9 +727,7 @@ Status ServeSimulation::Tick(int64_t t) {
       p.replicas.push_back(Alive(s));
       p.ready.push_back(
           static_cast<int>(std::count_if(s.replicas.begin(), s.replicas.end(), [&](uint32_t id) {
-            const Replica& r = replicas_[id];  // (started ready this instant: --start-ready)
-            return r.state == RState::kReady || r.state == RState::kDraining ||
-                   (r.state == RState::kStarting && r.ready_us <= t);
+            return replicas_[id].state == RState::kReady || replicas_[id].state == RState::kDraining;
           })));
       p.arrival_rps.push_back(static_cast<double>(s.arrivals_in_timeline) / std::max(1.0, span_s));
       s.arrivals_in_timeline = 0;
@@ -741,12 +756,7 @@ Status ServeSimulation::Run(std::atomic<int64_t>* progress) {
       readies_.pop();
       Replica& rep = replicas_[id];
       if (rep.state != RState::kStarting || rep.ready_us != t) continue;
-      rep.state = RState::kReady;
-      Svc& s = svcs_[static_cast<size_t>(rep.service)];
-      std::deque<uint32_t> buffered = std::move(s.buffer);
-      s.buffer.clear();
-      for (uint32_t r : buffered)
-        if (!Dispatch(r, t)) s.buffer.push_back(r);
+      MakeReady(id, t);
     } else if (iter == t) {
       const uint32_t id = iterations_.top().second;
       iterations_.pop();
