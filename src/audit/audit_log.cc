@@ -66,14 +66,13 @@ std::string AuditChain::Append(const Fleet& fleet, int64_t t_s, const JobSpec& j
   return body.dump();
 }
 
-std::string AuditChain::AppendAction(int64_t t_s, const std::string& kind, const std::string& node,
-                                     const std::string& scenario, const std::string& mode,
-                                     const std::string& reason) {
-  Json body = {{"seq", seq_ + 1},
-               {"t_s", t_s},
-               {"action",
-                {{"kind", kind}, {"node", node}, {"scenario", scenario}, {"mode", mode}, {"reason", reason}}},
-               {"prev", head_}};
+std::string AuditChain::AppendAction(int64_t t_s, const Action& a) {
+  Json action = {
+      {"kind", a.kind}, {"node", a.node}, {"scenario", a.scenario}, {"mode", a.mode}, {"reason", a.reason}};
+  if (a.gpu >= 0) action["gpu"] = a.gpu;
+  if (!a.job.empty()) action["job"] = a.job;
+  if (!a.by.empty()) action["by"] = a.by;
+  Json body = {{"seq", seq_ + 1}, {"t_s", t_s}, {"action", std::move(action)}, {"prev", head_}};
   head_ = Hash(head_, body);
   ++seq_;
   body["hash"] = head_;

@@ -29,10 +29,20 @@ class AuditChain {
   // (without newline) to write.
   std::string Append(const Fleet& fleet, int64_t t_s, const JobSpec& job, uint32_t run,
                      const std::vector<Placement>& tasks, const JobResidency& rules);
-  // Appends an operational action (issue 19: a remediation, applied or dry-run): {seq, t_s, action: {kind,
-  // node, scenario, mode, reason}, prev, hash}; chained like placements. `node` must be a fleet node.
-  std::string AppendAction(int64_t t_s, const std::string& kind, const std::string& node,
-                           const std::string& scenario, const std::string& mode, const std::string& reason);
+  // An operational action on a node: a remediation the diagnosis called for (applied or dry-run) or an
+  // operator's (cordon, drain, uncordon, a GPU marked unhealthy or healthy, a job requeued off the node).
+  struct Action {
+    std::string kind, node;  // node: a fleet node
+    int gpu = -1;            // the device, for GPU actions
+    std::string job;         // the job, for a requeue
+    std::string scenario;    // the diagnosis's scenario ("" for an operator's action)
+    std::string by;          // who asked ("" for the diagnosis)
+    std::string mode;        // "applied" or "dry-run"
+    std::string reason;
+  };
+  // Appends {seq, t_s, action: {kind, node, [gpu], [job], scenario, [by], mode, reason}, prev, hash}; chained
+  // like placements.
+  std::string AppendAction(int64_t t_s, const Action& a);
   const std::string& head() const { return head_; }
   int64_t entries() const { return seq_; }
   // Continues a chain whose last entry had this seq and hash (after a restart).

@@ -434,7 +434,10 @@ void AddClient(CLI::App& app, ClientArgs& a) {
            {"describe", "Show one job (ID) or service (service/NAME)", "ID"},
            {"cancel", "Cancel a job", "ID"},
            {"logs", "Print a task's output", "ID"},
-           {"nodes", "List the fleet's nodes and their free GPUs", nullptr},
+           {"nodes",
+            "List the fleet's nodes; `nodes describe NODE`; `nodes cordon|drain|uncordon NODE`; `nodes "
+            "gpu-unhealthy|gpu-healthy NODE GPU` (admins)",
+            nullptr},
            {"tenants", "List tenants, quotas and load", nullptr}}) {
     CLI::App* s = app.add_subcommand(c.name, c.help);
     if (c.arg) s->add_option(c.arg == std::string("FILE") ? "file" : "id", a.arg, c.arg)->required();
@@ -447,6 +450,20 @@ void AddClient(CLI::App& app, ClientArgs& a) {
     if (std::string(c.name) == "queue") {
       s->add_option("--state", a.state, "only jobs in this state");
       s->add_option("--tenant", a.tenant, "only this tenant's jobs (admins)");
+    }
+    if (std::string(c.name) == "nodes") {
+      s->add_option("action", a.node_action, "describe, cordon, drain, uncordon, gpu-unhealthy, gpu-healthy")
+          ->check(CLI::IsMember({"describe", "cordon", "drain", "uncordon", "gpu-unhealthy", "gpu-healthy"}));
+      s->add_option("node", a.arg, "the node");
+      s->add_option("gpu", a.gpu, "the GPU's index on the node (gpu-unhealthy, gpu-healthy)")
+          ->check(CLI::Range(0, 63));
+      s->add_option("--reason", a.reason, "why (kept with the node's hold and in the audit log)");
+      s->final_callback([&a] {
+        if (!a.node_action.empty() && a.arg.empty())
+          throw CLI::ValidationError("nodes " + a.node_action, "needs a NODE");
+        if (a.node_action.rfind("gpu-", 0) == 0 && a.gpu < 0)
+          throw CLI::ValidationError("nodes " + a.node_action, "needs NODE and GPU");
+      });
     }
     if (std::string(c.name) == "logs") {
       s->add_option("--task", a.task, "task index")->capture_default_str();
@@ -544,6 +561,43 @@ bool PrintService(const ClientArgs& a, const nlohmann::json& j) {
   return true;
 }
 
+// `nodes`: a table; one node (describe, or the answer to a change): its state, hold, GPUs and jobs.
+void PrintNodes(const ClientArgs& a, const nlohmann::json& j) {
+  auto unhealthy = [](const nlohmann::json& n) {
+    return n["unhealthy_gpus"].empty()
+               ? std::string("-")
+               : fmt::format("{}", fmt::join(n["unhealthy_gpus"].get<std::vector<int>>(), ","));
+  };
+  if (j.contains("items")) {
+    fmt::print("{:<28} {:<8} {:>5} {:>9} {:<9} {:<10} {:<16} {}\n", "NODE", "GPU", "GPUS", "FREE", "STATE",
+               "UNHEALTHY", "REGION", "REASON");
+    for (const auto& n : j["items"]) {
+      fmt::print("{:<28} {:<8} {:>5} {:>9.2f} {:<9} {:<10} {:<16} {}\n", n.value("name", ""),
+                 n.value("accelerator", ""), n.value("gpus", 0), n.value("gpus_free", 0.0),
+                 n.value("state", ""), unhealthy(n), n.value("region", ""),
+                 n.contains("hold") ? n["hold"].value("reason", "") : "");
+    }
+    return;
+  }
+  if (a.node_action != "describe" && !a.node_action.empty())
+    fmt::print("node/{} {}\n", j.value("name", ""),
+               a.node_action == "uncordon" ? "uncordoned" : a.node_action + "ed");
+  fmt::print("Name:        {}\nRegion/zone: {}/{}\nAccelerator: {} x {}\nState:       {}\n",
+             j.value("name", ""), j.value("region", ""), j.value("zone", ""), j.value("gpus", 0),
+             j.value("accelerator", ""), j.value("state", ""));
+  if (j.contains("hold"))
+    fmt::print("Hold:        by {} at t={} s: {}\n", j["hold"].value("by", ""),
+               j["hold"].value("since_s", int64_t{0}), j["hold"].value("reason", ""));
+  fmt::print("GPUs:\n");
+  for (const auto& d : j["devices"])
+    fmt::print("  {:>2}  free {:.2f}{}\n", d.value("index", 0), d.value("free", 0.0),
+               d.value("healthy", true) ? "" : "  OUT OF SERVICE");
+  fmt::print("Jobs:        {}\n",
+             j["jobs"].empty()
+                 ? std::string("none")
+                 : fmt::format("{}", fmt::join(j["jobs"].get<std::vector<std::string>>(), ", ")));
+}
+
 int RunClient(const ClientArgs& a) {
   // Flags first, then the environment, then the config file ($AWAN_CONFIG or ~/.config/awan/config.yaml:
   // url, token, ca).
@@ -618,6 +672,15 @@ int RunClient(const ClientArgs& a) {
       if (!a.arg.empty()) p.emplace("target", a.arg);
       if (a.since_s > 0) p.emplace("since_s", std::to_string(a.since_s));
       return http.Get("/v1/diagnoses", p, h);
+    }
+    if (a.command == "nodes" && a.node_action == "describe") return http.Get("/v1/nodes/" + a.arg, h);
+    if (a.command == "nodes" && !a.node_action.empty()) {
+      const std::string body = nlohmann::json{{"reason", a.reason}}.dump();
+      if (a.node_action.rfind("gpu-", 0) == 0) {
+        return http.Post(fmt::format("/v1/nodes/{}/gpus/{}/{}", a.arg, a.gpu, a.node_action.substr(4)), h,
+                         body, "application/json");
+      }
+      return http.Post("/v1/nodes/" + a.arg + "/" + a.node_action, h, body, "application/json");
     }
     return http.Get("/v1/" + a.command, h);  // nodes, tenants, queues
   };
@@ -747,12 +810,7 @@ int RunClient(const ClientArgs& a) {
     return 0;
   }
   if (a.command == "nodes") {
-    fmt::print("{:<28} {:<8} {:>5} {:>9} {:<4} {}\n", "NODE", "GPU", "GPUS", "FREE", "UP", "REGION");
-    for (const auto& n : j["items"]) {
-      fmt::print("{:<28} {:<8} {:>5} {:>9.2f} {:<4} {}\n", n["name"].get<std::string>(),
-                 n["accelerator"].get<std::string>(), n["gpus"].get<int>(), n["gpus_free"].get<double>(),
-                 n["up"].get<bool>() ? "yes" : "no", n["region"].get<std::string>());
-    }
+    PrintNodes(a, j);
   } else if (a.command == "tenants") {
     fmt::print("{:<20} {:>11} {:<12} {:>8} {:>9}\n", "TENANT", "GUARANTEED", "COHORT", "WAITING", "GPUS");
     for (const auto& t : j["items"]) {

@@ -65,6 +65,9 @@ struct ClientArgs {
   bool follow = false;  // logs -f
   int64_t tail = -1;    // logs --tail BYTES: only the last bytes
   int64_t since_s = 0;  // diagnose --since: only causes seen in the last seconds
+  std::string node_action;  // nodes ACTION NODE [GPU]: describe, cordon, drain, uncordon, gpu-unhealthy, ...
+  int gpu = -1;
+  std::string reason;  // nodes cordon|drain|...: why (kept with the hold and in the audit log)
 };
 void AddClient(CLI::App& app, ClientArgs& a);
 int RunClient(const ClientArgs& a);

@@ -398,20 +398,42 @@ Status JobScheduler::Cancel(size_t i, int64_t now) {
 Status JobScheduler::NodeDown(NodeIndex node, int64_t now) {
   snap_->SetUnavailable(node, true);
   replan_ = replan_ || !reservations_.empty();
+  for (size_t v : RunningOn(node)) AWAN_RETURN_IF_ERROR(Requeue(v, now));
+  return Status::Ok();
+}
+
+std::vector<size_t> JobScheduler::RunningOn(NodeIndex node, int device) const {
   std::vector<size_t> hit;
   for (size_t v : running_) {
-    for (const Placement& p : placed_[v]) {
-      if (p.node == node) {
-        hit.push_back(v);
-        break;
-      }
-    }
+    const bool on = std::any_of(placed_[v].begin(), placed_[v].end(), [&](const Placement& p) {
+      if (p.node != node) return false;
+      if (device < 0) return true;
+      return std::find(p.devices.index.begin(), p.devices.index.begin() + p.devices.count, device) !=
+             p.devices.index.begin() + p.devices.count;
+    });
+    if (on) hit.push_back(v);
   }
-  for (size_t v : hit) {
-    for (const Placement& p : placed_[v]) AWAN_RETURN_IF_ERROR(snap_->Release(jobs_[v].spec->task, p));
-    Stop(v, now, /*node_failed=*/true);
-  }
+  return hit;
+}
+
+Status JobScheduler::Requeue(size_t job, int64_t now) {
+  if (job >= jobs_.size() || !running_.count(job)) return FailedPrecondition("the job does not run");
+  for (const Placement& p : placed_[job]) AWAN_RETURN_IF_ERROR(snap_->Release(jobs_[job].spec->task, p));
+  Stop(job, now, /*node_failed=*/true);
   return Status::Ok();
+}
+
+void JobScheduler::Cordon(NodeIndex node, bool on) {
+  snap_->SetUnavailable(node, on);
+  replan_ = replan_ || !reservations_.empty();
+}
+
+Status JobScheduler::SetDeviceHealthy(NodeIndex node, int device, bool healthy, int64_t now) {
+  if (!healthy) {
+    for (size_t v : RunningOn(node, device)) AWAN_RETURN_IF_ERROR(Requeue(v, now));
+  }
+  replan_ = replan_ || !reservations_.empty();
+  return snap_->SetDeviceHealthy(node, device, healthy);
 }
 
 void JobScheduler::NodeUp(NodeIndex node) { snap_->SetUnavailable(node, false); }

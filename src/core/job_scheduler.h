@@ -194,6 +194,15 @@ class JobScheduler {
   // already ended.
   Status Cancel(size_t job, int64_t now);
   void NodeUp(NodeIndex node);
+  // A cordon: the node takes no new work (on) or takes work again (off); what runs there keeps running.
+  void Cordon(NodeIndex node, bool on);
+  // Stops a running job as a node failure does (it requeues with its last checkpoint; a RunStopped with
+  // node_failed). FailedPrecondition if it does not run.
+  Status Requeue(size_t job, int64_t now);
+  // The running jobs with a task on `node` (on its device `device` when >= 0), in index order.
+  std::vector<size_t> RunningOn(NodeIndex node, int device = -1) const;
+  // Takes a device out of service (the jobs on it requeue first) or puts it back.
+  Status SetDeviceHealthy(NodeIndex node, int device, bool healthy, int64_t now);
   Status Cycle(int64_t now);
   // The last Cycle stopped at max_starts_per_cycle: more jobs may start now; call Cycle again (the same
   // `now` is fine) before time moves on.

@@ -168,4 +168,29 @@ void ClusterSnapshot::SetUnavailable(NodeIndex i, bool unavailable) {
   Touch(i.value);
 }
 
+Status ClusterSnapshot::SetDeviceHealthy(NodeIndex i, int d, bool healthy) {
+  if (i.value >= nodes_.size()) return InvalidArgument("unknown node index");
+  NodeState& n = nodes_[i.value];
+  const std::string& where = fleet_->node(i).name;
+  if (d < 0 || d >= n.gpu_count) return InvalidArgument(where + " has no GPU " + std::to_string(d));
+  const uint32_t bit = uint32_t{1} << d;
+  if (((n.unhealthy_devices & bit) == 0) == healthy) return Status::Ok();
+  if (!healthy) {
+    if (n.gpu_left[d] != kWholeGpu.value)
+      return FailedPrecondition(where + " GPU " + std::to_string(d) + " is in use");
+    n.unhealthy_devices |= bit;
+    n.gpu_left[d] = 0;
+    n.gpu_left_total -= kWholeGpu.value;
+    gpu_capacity_milli_ -= kWholeGpu.value;
+  } else {
+    n.unhealthy_devices &= ~bit;
+    n.gpu_left[d] = kWholeGpu.value;
+    n.gpu_left_total += kWholeGpu.value;
+    gpu_capacity_milli_ += kWholeGpu.value;
+  }
+  n.RefreshDeviceSummary();
+  Touch(i.value);
+  return Status::Ok();
+}
+
 }  // namespace awan

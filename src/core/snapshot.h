@@ -33,6 +33,7 @@ struct NodeState {
   int gpu_count = 0;
   AcceleratorId model = kNoAccelerator;
   bool unavailable = false;                         // down, cordoned or draining: takes no new work
+  uint32_t unhealthy_devices = 0;                   // bit d: device d is out of service (no room offered)
   std::array<int32_t, kMaxGpusPerNode> gpu_left{};  // milli-GPU left per device
   int32_t gpu_left_total = 0;                       // sum of gpu_left
   int32_t max_gpu_left = 0;                         // the largest gpu_left (0 without devices)
@@ -76,6 +77,9 @@ class ClusterSnapshot {
   // Undoes a previous Assign of the same pod at the same placement.
   Status Release(const PodSpec& pod, const Placement& p);
   void SetUnavailable(NodeIndex i, bool unavailable);
+  // Takes device `d` of node i out of service (healthy false: it offers no room and leaves the capacity) or
+  // puts it back. FailedPrecondition if a pod holds the device: its pods are released first.
+  Status SetDeviceHealthy(NodeIndex i, int d, bool healthy);
 
   // The free-GPU index for a pod that wants GPUs: bit i (word i / 64, bit i % 64) is set for every node that
   // is available and has room for the pod's devices, and for some others (a fractional pod's bitset is that

@@ -176,6 +176,7 @@ Status ControlPlane::Recover() {
     after = last["seq"].get<int64_t>();
     audit_.Resume(after, last["hash"].get<std::string>());
   }
+  AWAN_RETURN_IF_ERROR(LoadHolds());  // before the jobs: none starts on a node held out
   JobFilter f;
   f.limit = 1000;
   for (;;) {
@@ -291,6 +292,14 @@ Status ControlPlane::Flush() {
     return s;
   }
   audit_pending_.clear();
+  for (; !holds_pending_.empty(); holds_pending_.erase(holds_pending_.begin())) {
+    const auto& [node, value] = holds_pending_.front();
+    Status s = value.empty() ? store_->DeleteObject("node", node) : store_->PutObject("node", node, value);
+    if (!s.ok()) {
+      ++stats_.store_errors;
+      return s;
+    }
+  }
   std::vector<StoredJob> rows;
   std::vector<uint8_t> seen(live_.size(), 0);
   for (size_t i : dirty_) {
@@ -374,8 +383,12 @@ StatusOr<StoredJob> ControlPlane::Get(const Principal& who, const std::string& i
     StoredJob out = l.row;
     if (out.state == JobState::kPending) {
       const JobRecord& r = sched_->job(l.index);
-      if (r.last_reason >= 0)
-        out.message = std::string("waiting: ") + WaitReasonName(static_cast<WaitReason>(r.last_reason));
+      // The wait reason, and why it waits again when a run was stopped.
+      const bool stopped = out.message.rfind("requeued", 0) == 0 || out.message.rfind("preempted", 0) == 0;
+      if (r.last_reason >= 0) {
+        out.message = std::string("waiting: ") + WaitReasonName(static_cast<WaitReason>(r.last_reason)) +
+                      (stopped ? " (" + l.row.message + ")" : "");
+      }
     }
     return out;
   }
@@ -539,9 +552,9 @@ Status ControlPlane::CheckHeartbeats(int64_t now_s) {
         diagnoses_->Add(std::move(sig));
       }
       AWAN_RETURN_IF_ERROR(sched_->NodeDown(NodeIndex(n), now_s));
-    } else if (!silent && down_[n] && !(n < cordoned_.size() && cordoned_[n])) {
+    } else if (!silent && down_[n]) {
       down_[n] = 0;
-      sched_->NodeUp(NodeIndex(n));
+      if (!(holds_.count(n) && holds_.at(n).cordoned)) sched_->NodeUp(NodeIndex(n));
     }
   }
   return Status::Ok();
@@ -574,29 +587,6 @@ Status ControlPlane::CollectEnds(int64_t now_s) {
     AWAN_RETURN_IF_ERROR(sched_->Finish(l.index, now_s));
     l.row.exit_code = 0;
     Save(l, JobState::kSucceeded, "every task exited with code 0");
-  }
-  return Status::Ok();
-}
-
-// What the diagnosis calls for, once per (scenario, node): in dry-run only audited; on, the node is taken out
-// (its jobs are requeued from their checkpoints elsewhere) and audited.
-Status ControlPlane::Remediate(int64_t now_s, const std::vector<NodeAction>& actions) {
-  if (down_.size() != fleet_->fleet.size()) down_.assign(fleet_->fleet.size(), 0);
-  if (cordoned_.size() != fleet_->fleet.size()) cordoned_.assign(fleet_->fleet.size(), 0);
-  for (const NodeAction& a : actions) {
-    NodeIndex n;
-    if (a.risk > o_.remediation_max_risk || !fleet_->fleet.FindNode(a.node, &n)) continue;
-    if (!remediated_.insert(a.scenario + "/" + a.node).second) continue;
-    const bool apply = o_.remediation == Remediation::kOn;
-    audit_pending_.push_back(
-        {audit_.entries() + 1, audit_.AppendAction(now_s, std::string(diagnosis::Name(a.action)), a.node,
-                                                   a.scenario, apply ? "applied" : "dry-run", a.reason)});
-    if (!apply || cordoned_[n.value]) continue;
-    cordoned_[n.value] = 1;
-    if (!down_[n.value]) {
-      down_[n.value] = 1;
-      AWAN_RETURN_IF_ERROR(sched_->NodeDown(n, now_s));
-    }
   }
   return Status::Ok();
 }
@@ -683,18 +673,28 @@ void ControlPlane::RefreshImages() {
 // One core cycle, and what it decided: runs it stopped (preemption) have their processes stopped and wait
 // again; runs it started are recorded as Running with their placement and audit entry, to be launched once
 // that is durable.
+// The runs the core stopped (preempted, or off a node that went down or was drained): their tasks are killed
+// and the jobs wait again.
+void ControlPlane::StopRuns() {
+  for (const JobScheduler::RunStopped& s : sched_->TakeStopped()) {
+    Live& l = live_[by_id_.at(sched_->job(s.job).spec->name)];
+    exec_->Kill(l.row.id);
+    ++stats_.preemptions;
+    Save(l, JobState::kPending,
+         !l.stop_note.empty() ? l.stop_note
+         : s.node_failed      ? "requeued: a node it ran on went down"
+                              : "preempted");
+    l.stop_note.clear();
+  }
+}
+
 Status ControlPlane::Schedule(int64_t now_s) {
   const int64_t t0 = stage_ticks_.NowNanos();
   RefreshImages();
   AWAN_RETURN_IF_ERROR(sched_->Cycle(now_s));
   ++stats_.cycles;
   stats_.cycle_seconds.push_back(static_cast<double>(stage_ticks_.NowNanos() - t0) / 1e9);
-  for (const JobScheduler::RunStopped& s : sched_->TakeStopped()) {
-    Live& l = live_[by_id_.at(sched_->job(s.job).spec->name)];
-    exec_->Kill(l.row.id);
-    ++stats_.preemptions;
-    Save(l, JobState::kPending, s.node_failed ? "requeued: a node it ran on went down" : "preempted");
-  }
+  StopRuns();
   for (RunStarted& r : sched_->TakeStarted()) {
     Live& l = live_[by_id_.at(sched_->job(r.job).spec->name)];
     ++stats_.decisions;
@@ -839,16 +839,6 @@ std::vector<std::string> ControlPlane::NodesWithRoom(const std::string& accelera
     out.push_back(spec.name);
   }
   std::sort(out.begin(), out.end());
-  return out;
-}
-
-std::vector<std::pair<std::string, int64_t>> ControlPlane::NodeFree() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  std::vector<std::pair<std::string, int64_t>> out;
-  for (uint32_t n = 0; n < snap_->size(); ++n) {
-    const NodeState& s = snap_->node(NodeIndex(n));
-    out.push_back({fleet_->fleet.node(NodeIndex(n)).name, s.unavailable ? -1 : s.gpu_left_total});
-  }
   return out;
 }
 

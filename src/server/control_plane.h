@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -45,6 +46,33 @@ class DiagnosisHub;
 struct NodeAction;
 
 enum class Remediation { kOff, kDryRun, kOn };
+
+// What an operator (or the diagnosis) does to a node: a cordon (no new work; what runs there keeps running),
+// a drain (a cordon, and its jobs requeue from their last checkpoint), an uncordon (work again, every GPU
+// back in service), a GPU taken out of service (the jobs on it requeue) or put back.
+enum class NodeOp { kCordon, kDrain, kUncordon, kGpuUnhealthy, kGpuHealthy };
+std::optional<NodeOp> ParseNodeOp(std::string_view s);  // cordon, drain, uncordon, gpu-unhealthy, gpu-healthy
+std::string_view Name(NodeOp op);
+
+// A hold on a node, kept in the store (kind "node", by name): a restart keeps it.
+struct NodeHold {
+  bool cordoned = false;
+  uint32_t unhealthy_gpus = 0;  // bit d: device d out of service
+  std::string reason, by;       // by: "admin" or "diagnosis <scenario>"
+  int64_t since_s = 0;
+  bool empty() const { return !cordoned && unhealthy_gpus == 0; }
+};
+
+// A node as the API shows it.
+struct NodeStatus {
+  std::string name;
+  int64_t free_milli = 0;  // GPU milli free for new work (0 when it takes none)
+  bool down = false;       // missed its heartbeats
+  NodeHold hold;
+  std::vector<int32_t> device_free_milli;  // per device (0 for one out of service)
+  std::vector<std::string> jobs;           // running there (only those the caller sees)
+  bool schedulable() const { return !down && !hold.cordoned; }
+};
 
 struct ControlPlaneOptions {
   std::string placement = "bestfit";  // placement profile
@@ -140,8 +168,13 @@ class ControlPlane {
   // writes to the same store. The caller must stop serving (awan serve exits).
   bool fenced() const { return fenced_.load(); }
   ControlPlaneStats Counters() const;  // the counters only (no latencies), now
-  // The nodes with their free GPUs (milli) and whether they are up.
-  std::vector<std::pair<std::string, int64_t>> NodeFree() const;
+  // The nodes, in fleet order (NodeStatus::jobs only those `who` sees).
+  std::vector<NodeStatus> Nodes(const Principal& who) const;
+  StatusOr<NodeStatus> Node(const Principal& who, const std::string& node) const;
+  // An operator's change to a node (admins only), kept in the store and audited; `gpu` for the GPU ops.
+  // NotFound for an unknown node or GPU; the same op twice changes nothing and is not audited twice.
+  StatusOr<NodeStatus> ChangeNode(const Principal& who, const std::string& node, NodeOp op, int gpu,
+                                  const std::string& reason);
   // Images on nodes, through the executor: whether `node` holds `image`; a background pull of it there.
   bool HasImage(const std::string& node, const std::string& image) const;
   Status Prepull(const std::string& node, const std::string& image);
@@ -162,6 +195,7 @@ class ControlPlane {
     int64_t time_limit_s = 0;
     std::string workdir;
     std::string image;
+    std::string stop_note;  // why its run is being stopped, when the control plane asked (a drain, ...)
   };
   ControlPlane() = default;
   // `parsed`: the row's manifest already parsed (by Submit); null: parse row.manifest (recovery).
@@ -179,6 +213,7 @@ class ControlPlane {
   Status CheckHeartbeats(int64_t now_s);
   Status CollectEnds(int64_t now_s);
   Status Schedule(int64_t now_s);
+  void StopRuns();
   Status LaunchStarted(int64_t now_s);
   Status Flush();
   std::string PlacementJson(size_t index) const;
@@ -202,8 +237,18 @@ class ControlPlane {
   std::vector<std::pair<int64_t, std::string>> audit_pending_;  // written with the next Flush
   std::vector<JobResidency> residency_;  // by scheduler index: the rules each job was placed under
   DiagnosisHub* diagnoses_ = nullptr;
-  std::set<std::string> remediated_;  // scenario/node already acted on (or logged, in dry-run)
-  std::vector<uint8_t> cordoned_;     // by node index: taken out by a remediation
+  std::set<std::string> remediated_;    // scenario/node already acted on (or logged, in dry-run)
+  std::map<uint32_t, NodeHold> holds_;  // node index -> its hold (none: no entry)
+  // Applies `op` to node n (under mu_): the hold, the scheduler, the store (with the next Flush), the audit
+  // log as `kind` (default: the op's name there; `scenario` "" for an operator's); jobs requeued are audited
+  // one by one, before the op. False if nothing changed.
+  StatusOr<bool> ApplyNodeOp(uint32_t n, NodeOp op, int gpu, const std::string& by,
+                             const std::string& scenario, const std::string& reason, int64_t now_s,
+                             std::string kind = "");
+  void AuditAction(int64_t now_s, audit::AuditChain::Action a);
+  Status LoadHolds();                                               // at Recover, before the jobs
+  std::vector<std::pair<std::string, std::string>> holds_pending_;  // (node, JSON or "" to delete) for Flush
+  NodeStatus StatusOf(uint32_t n, const Principal& who) const;
   int64_t next_remediation_ms_ = 0;
   // Applies or audits `actions` (the diagnosis's, asked outside mu_ by Tick).
   Status Remediate(int64_t now_s, const std::vector<NodeAction>& actions);

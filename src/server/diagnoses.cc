@@ -181,13 +181,16 @@ std::vector<NodeAction> DiagnosisHub::NodeActions() const {
   std::vector<NodeAction> out;
   for (const Diagnosis& d : DiagnoseLocked()) {
     const diagnosis::Scenario& s = catalog_.at(static_cast<size_t>(d.scenario));
+    if (s.severity != diagnosis::Severity::kCritical) continue;
     const bool node_wide = s.auto_action == diagnosis::AutoAction::kCordonNode ||
                            s.auto_action == diagnosis::AutoAction::kDrainNode ||
                            s.auto_action == diagnosis::AutoAction::kMarkGpuUnhealthy;
-    if (!node_wide || (d.scope != diagnosis::Scope::kNode && d.scope != diagnosis::Scope::kGpu) ||
-        s.severity != diagnosis::Severity::kCritical)
-      continue;
-    out.push_back({s.id, d.entity, s.title, s.auto_action, s.auto_risk});
+    if (node_wide && (d.scope == diagnosis::Scope::kNode || d.scope == diagnosis::Scope::kGpu)) {
+      const int gpu = s.auto_action == diagnosis::AutoAction::kMarkGpuUnhealthy ? d.gpu : -1;
+      out.push_back({s.id, d.entity, s.title, s.auto_action, s.auto_risk, gpu, ""});
+    } else if (s.auto_action == diagnosis::AutoAction::kRequeueJob && d.scope == diagnosis::Scope::kJob) {
+      out.push_back({s.id, "", s.title, s.auto_action, s.auto_risk, -1, d.entity});
+    }
   }
   return out;
 }

@@ -37,6 +37,8 @@ struct NodeAction {
   std::string scenario, node, reason;
   diagnosis::AutoAction action = diagnosis::AutoAction::kNone;
   diagnosis::Risk risk = diagnosis::Risk::kHigh;
+  int gpu = -1;     // mark_gpu_unhealthy: the device, when a signal named it (else the node is drained)
+  std::string job;  // requeue_job: the job (node empty)
 };
 
 class DiagnosisHub {

@@ -179,6 +179,27 @@ std::string OpenApiDocument() {
         {"/v1/jobs/{id}/explain",
          {{"get", {{"responses", {{"200", ok({{"type", "object"}})}, {"404", err}, {"409", err}}}}}}},
         {"/v1/nodes", {{"get", {{"responses", {{"200", ok({{"type", "object"}})}, {"401", err}}}}}}},
+        {"/v1/nodes/{id}", {{"get", {{"responses", {{"200", ok({{"type", "object"}})}, {"404", err}}}}}}},
+        {"/v1/nodes/{id}/cordon",
+         {{"post",
+           {{"summary", "No new work on the node; what runs there keeps running (admin; body {reason})"},
+            {"responses", {{"200", ok({{"type", "object"}})}, {"403", err}, {"404", err}}}}}}},
+        {"/v1/nodes/{id}/drain",
+         {{"post",
+           {{"summary", "Cordon, and requeue its jobs from their last checkpoint (admin; body {reason})"},
+            {"responses", {{"200", ok({{"type", "object"}})}, {"403", err}, {"404", err}}}}}}},
+        {"/v1/nodes/{id}/uncordon",
+         {{"post",
+           {{"summary", "Work again, every GPU back in service (admin)"},
+            {"responses", {{"200", ok({{"type", "object"}})}, {"403", err}, {"404", err}}}}}}},
+        {"/v1/nodes/{id}/gpus/{gpu}/unhealthy",
+         {{"post",
+           {{"summary", "Take one GPU out of service; the jobs on it requeue (admin)"},
+            {"responses", {{"200", ok({{"type", "object"}})}, {"403", err}, {"404", err}}}}}}},
+        {"/v1/nodes/{id}/gpus/{gpu}/healthy",
+         {{"post",
+           {{"summary", "Put a GPU back in service (admin)"},
+            {"responses", {{"200", ok({{"type", "object"}})}, {"403", err}, {"404", err}}}}}}},
         {"/v1/nodes/{id}/heartbeat",
          {{"post",
            {{"responses", {{"200", ok({{"type", "object"}})}, {"401", err}, {"403", err}, {"404", err}}}}}}},
@@ -315,29 +336,81 @@ void RegisterJobRoutes(HttpServer& http, ControlPlane& cp, const HeaderCheck& au
   });
 }
 
+// A node for the API: its place, what it offers, its hold; `detail`: per device and the jobs there.
+Json NodeJson(const Fleet& fleet, const NodeStatus& s, bool detail) {
+  NodeIndex idx;
+  fleet.FindNode(s.name, &idx);
+  const NodeSpec& n = fleet.node(idx);
+  Json unhealthy = Json::array();
+  for (int d = 0; d < n.gpu_count; ++d)
+    if (s.hold.unhealthy_gpus & (uint32_t{1} << d)) unhealthy.push_back(d);
+  Json j = {{"name", s.name},
+            {"accelerator", n.model == kNoAccelerator ? "" : fleet.models().Name(n.model)},
+            {"gpus", n.gpu_count},
+            {"gpus_free", static_cast<double>(s.free_milli) / 1000.0},
+            {"up", s.schedulable()},
+            {"state", s.down            ? "down"
+                      : s.hold.cordoned ? "cordoned"
+                                        : "ready"},
+            {"unhealthy_gpus", unhealthy},
+            {"region", fleet.topology().DomainName(TopologyLevel::kRegion, fleet.region_of(idx))}};
+  if (!s.hold.empty())
+    j["hold"] = {{"reason", s.hold.reason}, {"by", s.hold.by}, {"since_s", s.hold.since_s}};
+  if (detail) {
+    Json devices = Json::array();
+    for (size_t d = 0; d < s.device_free_milli.size(); ++d)
+      devices.push_back({{"index", d},
+                         {"free", static_cast<double>(s.device_free_milli[d]) / 1000.0},
+                         {"healthy", (s.hold.unhealthy_gpus & (uint32_t{1} << d)) == 0}});
+    j["devices"] = devices;
+    j["jobs"] = s.jobs;
+    j["zone"] =
+        fleet.topology().DomainName(TopologyLevel::kZone, fleet.node(idx).topology.at(TopologyLevel::kZone));
+  }
+  return j;
+}
+
 // The fleet: nodes, queues, audit, tenants, metrics.
 void RegisterFleetRoutes(HttpServer& http, ControlPlane& cp, const HeaderCheck& authenticated,
                          const Metrics& metrics) {
   auto get = [&http, &authenticated](const std::string& path, HttpHandler h) {
     http.Route("GET", path, std::move(h), authenticated);
   };
-  get("/v1/nodes", [&cp](HttpRequest&, HttpResponse& res) {
-    const Fleet& fleet = cp.fleet().fleet;
+  get("/v1/nodes", [&cp](HttpRequest& req, HttpResponse& res) {
     Json items = Json::array();
-    uint32_t i = 0;
-    for (const auto& [name, free_milli] : cp.NodeFree()) {
-      const NodeIndex idx(i++);
-      const NodeSpec& n = fleet.node(idx);
-      items.push_back(
-          {{"name", name},
-           {"accelerator", n.model == kNoAccelerator ? "" : fleet.models().Name(n.model)},
-           {"gpus", n.gpu_count},
-           {"gpus_free", free_milli < 0 ? 0.0 : static_cast<double>(free_milli) / 1000.0},
-           {"up", free_milli >= 0},
-           {"region", fleet.topology().DomainName(TopologyLevel::kRegion, fleet.region_of(idx))}});
-    }
+    for (const NodeStatus& n : cp.Nodes(Who(req))) items.push_back(NodeJson(cp.fleet().fleet, n, false));
     Reply(res, 200, {{"items", items}});
   });
+  get(R"(/v1/nodes/([^/]+))", [&cp](HttpRequest& req, HttpResponse& res) {
+    StatusOr<NodeStatus> n = cp.Node(Who(req), req.matches[1]);
+    if (!n.ok()) return Fail(res, n.status());
+    Reply(res, 200, NodeJson(cp.fleet().fleet, *n, true));
+  });
+  // An operator's change: {"reason": "..."} (optional).
+  auto change = [&cp](HttpRequest& req, HttpResponse& res, const std::string& node,
+                      const std::string& op_name, int gpu) {
+    const std::optional<NodeOp> op = ParseNodeOp(op_name);
+    std::string reason;
+    if (!req.body.empty()) {
+      const Json body = Json::parse(req.body, nullptr, false);
+      if (!body.is_object() || (body.contains("reason") && !body["reason"].is_string()))
+        return Fail(res, InvalidArgument("the body must be a JSON object: {\"reason\": \"...\"}"));
+      reason = body.value("reason", "");
+    }
+    StatusOr<NodeStatus> n = cp.ChangeNode(Who(req), node, *op, gpu, reason);
+    if (!n.ok()) return Fail(res, n.status());
+    Reply(res, 200, NodeJson(cp.fleet().fleet, *n, true));
+  };
+  http.Route(
+      "POST", R"(/v1/nodes/([^/]+)/(cordon|drain|uncordon))",
+      [change](HttpRequest& req, HttpResponse& res) { change(req, res, req.matches[1], req.matches[2], -1); },
+      authenticated, 4096);
+  http.Route(
+      "POST", R"(/v1/nodes/([^/]+)/gpus/([0-9]{1,2})/(unhealthy|healthy))",
+      [change](HttpRequest& req, HttpResponse& res) {
+        change(req, res, req.matches[1], "gpu-" + std::string(req.matches[3]), std::stoi(req.matches[2]));
+      },
+      authenticated, 4096);
   http.Route(
       "POST", R"(/v1/nodes/([^/]+)/heartbeat)",
       [&cp](HttpRequest& req, HttpResponse& res) {

@@ -651,6 +651,25 @@ StatusOr<std::string> LocalExecutor::TaskWorkdir(const TaskLaunch& t, bool drop,
   return fs::absolute(workdir, ec).lexically_normal().string();
 }
 
+// The job's checkpoint directory: the same for every task and run of the job (a requeued run finds what the
+// last one saved there), owned by the task's uid, removed with the job's files.
+std::string LocalExecutor::CheckpointDir(const std::string& job_id) const {
+  return work_dir_ + "/" + job_id + "/checkpoint";
+}
+
+Status LocalExecutor::MakeCheckpointDir(const TaskLaunch& t, bool drop, int64_t uid, int64_t gid) const {
+  std::error_code ec;
+  for (const std::string& dir : {work_dir_ + "/" + t.job_id, CheckpointDir(t.job_id)}) {
+    if (fs::exists(dir, ec)) continue;
+    fs::create_directory(dir, ec);
+    if (ec) return IoError("cannot create " + dir + ": " + ec.message());
+    if (drop && chown(dir.c_str(), static_cast<uid_t>(uid), static_cast<gid_t>(gid)) != 0)
+      return IoError("cannot chown " + dir + ": " + std::strerror(errno));
+    chmod(dir.c_str(), 0700);
+  }
+  return Status::Ok();
+}
+
 // Its environment: an allowlist of ours, the manifest's, and awan's (which nothing overrides).
 std::vector<std::string> LocalExecutor::TaskEnvironment(const TaskLaunch& t,
                                                         const std::string& workdir) const {
@@ -673,6 +692,8 @@ std::vector<std::string> LocalExecutor::TaskEnvironment(const TaskLaunch& t,
   env.push_back("CUDA_VISIBLE_DEVICES=" + t.devices);
   env.push_back("AWAN_JOB_ID=" + t.job_id);
   env.push_back("AWAN_TASK_INDEX=" + std::to_string(t.task));
+  env.push_back("AWAN_RUN=" + std::to_string(t.run));
+  env.push_back("AWAN_CHECKPOINT_DIR=" + CheckpointDir(t.job_id));
   env.push_back("AWAN_NODE=" + t.node);
   if (!t.tenant.empty()) env.push_back("AWAN_TENANT=" + t.tenant);
   if (cgroups_) env.push_back("AWAN_CGROUP=" + CgroupPath(t.job_id, t.task));
@@ -740,6 +761,7 @@ Status LocalExecutor::Launch(const TaskLaunch& t) {
   a.sandbox = o_.sandbox && geteuid() == 0;
   AWAN_RETURN_IF_ERROR(SetIdentity(t, o_.allow_root, a));
   AWAN_ASSIGN_OR_RETURN(const std::string workdir, TaskWorkdir(t, a.drop, a.uid, a.gid));
+  AWAN_RETURN_IF_ERROR(MakeCheckpointDir(t, a.drop, a.uid, a.gid));
   std::vector<std::string> env_strings = TaskEnvironment(t, workdir);
   std::vector<std::string> args = t.command;
   r.node = t.node;
@@ -764,7 +786,9 @@ Status LocalExecutor::Launch(const TaskLaunch& t) {
   }
   for (const std::string& p : procs) a.cgroup_procs.push_back(p.c_str());
   std::vector<std::string> rebinds, parents;  // below /tmp, hidden by the private /tmp: bound back
-  if (a.sandbox) BelowTmp({workdir, container ? NodeImageDir(t.node) : ""}, &rebinds, &parents);
+  if (a.sandbox) {
+    BelowTmp({workdir, container ? NodeImageDir(t.node) : "", CheckpointDir(t.job_id)}, &rebinds, &parents);
+  }
   for (const std::string& p : rebinds) a.rebinds.push_back(p.c_str());
   for (const std::string& p : parents) a.rebind_parents.push_back(p.c_str());
   a.workdir = workdir.c_str();

@@ -14,7 +14,8 @@
 //   - Files: the state directory is 0711 (traversable, not listable); task logs live in <state>/logs/<job>/
 //   (0700,
 //     root-owned files the task writes only through the descriptor it was given); the working directory is
-//     <state>/work/<job> (0700, owned by the task's uid), or the manifest's `workdir`.
+//     <state>/work/<job> (0700, owned by the task's uid), or the manifest's `workdir`; the job's checkpoint
+//     directory, <state>/work/<job>/checkpoint ($AWAN_CHECKPOINT_DIR), is the same for every run.
 //   - Environment: an allowlist of the server's (PATH, LANG, LC_ALL, TZ), then the manifest's `env` (reserved
 //     keys are refused at submit), then HOME, TMPDIR and the AWAN_* and CUDA_VISIBLE_DEVICES awan sets.
 //   - cgroup v1, where the machine has writable hierarchies: memory (the manifest's memory), cpu (a CFS quota
@@ -99,6 +100,8 @@ class LocalExecutor final : public Executor {
   Status PrepareLog(const TaskLaunch& t) const;
   StatusOr<std::string> TaskWorkdir(const TaskLaunch& t, bool drop, int64_t uid, int64_t gid) const;
   std::vector<std::string> TaskEnvironment(const TaskLaunch& t, const std::string& workdir) const;
+  std::string CheckpointDir(const std::string& job_id) const;
+  Status MakeCheckpointDir(const TaskLaunch& t, bool drop, int64_t uid, int64_t gid) const;
   // Containers: the runtime's global arguments for a node's image store; the argv that runs `t` in its image
   // (the environment from a file: no value is an argument); the container's name; a detached `rm -f` of it
   // after a kill.

@@ -136,6 +136,8 @@ std::vector<std::string> LocalExecutor::ContainerArgv(const TaskLaunch& t, const
       "none",
       "--volume",
       workdir + ":" + workdir,
+      "--volume",
+      CheckpointDir(t.job_id) + ":" + CheckpointDir(t.job_id),
       "--workdir",
       workdir};
   v.insert(v.end(), run.begin(), run.end());

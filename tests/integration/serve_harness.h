@@ -258,16 +258,17 @@ struct ServerFixture {
 };
 
 // The server's audit log (read with an admin token) is not empty and `awan audit verify` accepts it against
-// the ASEAN fleet.
-inline void ExpectAuditVerifies(Http& c, const std::string& db, const std::string& dir) {
+// the ASEAN fleet (or `fleet`).
+inline void ExpectAuditVerifies(Http& c, const std::string& db, const std::string& dir,
+                                std::string fleet = "") {
+  if (fleet.empty()) fleet = std::string(AWAN_SOURCE_DIR) + "/examples/fleets/asean.yaml";
   const std::string admin = Token(db, "", "admin");
   auto log = c.Get("/v1/audit?limit=10000", Bearer(admin));
   ASSERT_EQ(log->status, 200);
   EXPECT_FALSE(log->body.empty());
   std::ofstream(dir + "/audit.jsonl") << log->body;
   const std::string verify =
-      RunAwan("audit verify --fleet " + std::string(AWAN_SOURCE_DIR) + "/examples/fleets/asean.yaml --log " +
-              dir + "/audit.jsonl 2>&1; echo rc=$?");
+      RunAwan("audit verify --fleet " + fleet + " --log " + dir + "/audit.jsonl 2>&1; echo rc=$?");
   EXPECT_NE(verify.find("rc=0"), std::string::npos) << verify;
 }
 

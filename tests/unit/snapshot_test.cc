@@ -40,6 +40,27 @@ TEST(Snapshot, AssignAndReleaseKeepTotalsExact) {
   EXPECT_EQ(s.node(n).FullyFreeGpus(), 3);
 }
 
+TEST(Snapshot, ADeviceOutOfServiceOffersNoRoomAndComesBackWhole) {
+  Fleet f;
+  NodeIndex n = AddNode(f, "n", 32000, 65536, 4);
+  ClusterSnapshot s(f);
+  PodSpec one = Pod("a", 1000, 1024, 1, 1000, f);
+  ASSERT_TRUE(s.Assign(one, At(n, {1})).ok());
+  EXPECT_EQ(s.SetDeviceHealthy(n, 1, false).code(), StatusCode::kFailedPrecondition);  // in use
+  EXPECT_EQ(s.SetDeviceHealthy(n, 4, false).code(), StatusCode::kInvalidArgument);
+  ASSERT_TRUE(s.SetDeviceHealthy(n, 2, false).ok());
+  EXPECT_EQ(s.gpu_capacity_milli(), 3000);
+  EXPECT_EQ(s.node(n).gpu_left_total, 2000);
+  EXPECT_EQ(s.node(n).FullyFreeGpus(), 2);
+  EXPECT_FALSE(s.Assign(one, At(n, {2})).ok());
+  ASSERT_TRUE(s.SetDeviceHealthy(n, 2, false).ok());  // twice: no change
+  EXPECT_EQ(s.gpu_capacity_milli(), 3000);
+  ASSERT_TRUE(s.SetDeviceHealthy(n, 2, true).ok());
+  EXPECT_EQ(s.gpu_capacity_milli(), 4000);
+  EXPECT_EQ(s.node(n).gpu_left_total, 3000);
+  EXPECT_TRUE(s.Assign(one, At(n, {2})).ok());
+}
+
 TEST(Snapshot, NeverOverCommitsAndChangesNothingOnRefusal) {
   Fleet f;
   NodeIndex n = AddNode(f, "n", 4000, 1000, 1);
