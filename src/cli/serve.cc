@@ -106,6 +106,10 @@ void AddServe(CLI::App& app, ServeArgs& a) {
                 "a job waiting this long tells the diagnosis why (awan diagnose JOB)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{86400}));
+  c->add_option("--cold-start-timeout-s", a.cold_start_timeout_s,
+                "a service replica not ready this long is reported to the diagnosis (it keeps starting)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{86400}));
   c->add_option("--slurm-nodes", a.slurm_nodes,
                 "awan node = Slurm node pairs, comma-separated (default: the same names)");
   c->add_option(
@@ -294,13 +298,16 @@ int RunServe(const ServeArgs& a) {
   server::HttpServer http(ho);
   server::Metrics metrics;
   SystemClock clock;
-  server::ServiceManager services(plane, clock);
-  metrics.AddSection([&services](const server::Principal& who) { return services.RenderMetrics(who); });
   // Diagnosis: the catalog built into the binary, fed by failed tasks, lost heartbeats, agents and alerts.
   auto catalog = config::LoadEmbeddedCatalog();
   if (!catalog.ok()) return Fail(catalog.status());
   server::DiagnosisHub diagnoses(std::move(*catalog), plane.fleet(), clock);
+  server::ServiceManagerOptions so;
+  so.cold_start_timeout_ms = a.cold_start_timeout_s * 1000;
+  server::ServiceManager services(plane, clock, so);
+  metrics.AddSection([&services](const server::Principal& who) { return services.RenderMetrics(who); });
   plane.SetDiagnosisHub(&diagnoses);
+  services.SetDiagnosisHub(&diagnoses);
   metrics.AddSection([&diagnoses](const server::Principal& who) {
     if (who.role != server::Role::kAdmin) return std::string();
     std::string out =

@@ -26,6 +26,7 @@ struct ServeArgs {
   int64_t heartbeat_timeout_s = 15;
   std::string remediation = "dry-run", remediation_max_risk = "low";
   int64_t report_waits_after_s = 60;
+  int64_t cold_start_timeout_s = 600;  // a service replica not ready this long: a fact for the diagnosis
   std::string tls_cert, tls_key;  // both: serve HTTPS
   std::string slurm_nodes;        // awan-node=slurm-node,...
   // Task isolation on the local executor (docs/security.md).

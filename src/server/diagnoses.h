@@ -38,7 +38,7 @@ struct NodeAction {
   diagnosis::AutoAction action = diagnosis::AutoAction::kNone;
   diagnosis::Risk risk = diagnosis::Risk::kHigh;
   int gpu = -1;     // mark_gpu_unhealthy: the device, when a signal named it (else the node is drained)
-  std::string job;  // requeue_job: the job (node empty)
+  std::string job;  // requeue_job: the job; restart_replica: the replica's job (node empty for both)
 };
 
 class DiagnosisHub {

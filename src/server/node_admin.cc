@@ -210,13 +210,19 @@ Status ControlPlane::Remediate(int64_t now_s, const std::vector<NodeAction>& act
     if (!remediated_.insert(a.scenario + "/" + (a.job.empty() ? a.node : "job/" + a.job)).second) continue;
     const bool apply = o_.remediation == Remediation::kOn;
     const std::string action(diagnosis::Name(a.action));
-    if (!a.job.empty()) {  // requeue one job, running
+    if (!a.job.empty()) {  // requeue one job, or restart a replica (its service starts another), running
       const auto it = by_id_.find(a.job);
       if (it == by_id_.end() || live_[it->second].row.state != JobState::kRunning) continue;
       Live& l = live_[it->second];
       const std::string node = fleet_->fleet.node(sched_->placements(l.index).front().node).name;
       AuditAction(now_s, {action, node, -1, a.job, a.scenario, "", apply ? "applied" : "dry-run", a.reason});
       if (!apply) continue;
+      if (a.action == diagnosis::AutoAction::kRestartReplica) {
+        exec_->Kill(l.row.id);
+        AWAN_RETURN_IF_ERROR(sched_->Cancel(l.index, now_s));
+        Save(l, JobState::kCancelled, "restarted by the diagnosis (" + a.scenario + ": " + a.reason + ")");
+        continue;
+      }
       l.stop_note = "requeued from its last checkpoint (" + a.scenario + ": " + a.reason + ")";
       AWAN_RETURN_IF_ERROR(sched_->Requeue(l.index, now_s));
       StopRuns();

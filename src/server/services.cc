@@ -17,6 +17,7 @@
 #include "config/job_manifest.h"
 #include "model/hardware.h"
 #include "policies/builtin.h"
+#include "server/diagnoses.h"
 #include "server/executor.h"
 #include "server/replica_standin.h"
 #include "serving/cold_start.h"
@@ -417,8 +418,17 @@ void ServiceManager::RunProbes(std::vector<Probe>& probes) const {
 
 void ServiceManager::ApplyProbe(const Probe& p) {
   auto it = services_.find(p.service);
-  if (it == services_.end() || !p.ok) return;
+  if (it == services_.end()) return;
   Service& s = *it->second;
+  if (!p.ok) {  // a ready replica whose metrics stopped answering: told at the third miss in a row
+    for (Replica& r : s.replicas) {
+      if (r.job_id != p.job || r.port != p.port || !r.ready || ++r.failed_scrapes != 3) continue;
+      Fact(s, r.job_id,
+           fmt::format("health_check_failed service={} replica={} path=/metrics status=none consecutive=3",
+                       s.name, r.job_id));
+    }
+    return;
+  }
   for (Replica& r : s.replicas) {
     if (r.job_id != p.job || r.port != p.port) continue;
     if (p.health && !r.ready) {
@@ -431,6 +441,7 @@ void ServiceManager::ApplyProbe(const Probe& p) {
     } else if (!p.health) {
       r.engine_running = p.running, r.engine_waiting = p.waiting, r.kv_usage = p.kv_usage;
       r.scraped_wall_ms = p.at_wall_ms;
+      r.failed_scrapes = 0;
     }
   }
 }
@@ -556,6 +567,9 @@ void ServiceManager::ForgetEnded(Service& s) {
     d.from = d.to = static_cast<int>(s.replicas.size());
     d.why = fmt::format("replica {} failed{} (awan logs {}); the next start waits {} s", r.job_id,
                         r.ready ? "" : " before it was ready", r.job_id, wait_ms / 1000);
+    Fact(s, r.job_id,
+         fmt::format("replica_failed service={} replica={} crashes={}: {}", s.name, r.job_id, s.crashes,
+                     d.why));
     s.decisions.push_back(d);
     if (s.decisions.size() > kDecisionsKept) s.decisions.pop_front();
   }
@@ -563,6 +577,63 @@ void ServiceManager::ForgetEnded(Service& s) {
   if (!gone.empty()) {  // their kept-alive connections go too (a later replica may bind the same port)
     std::lock_guard<std::mutex> pl(pool_mu_);
     for (int port : gone) idle_.erase(port);
+  }
+}
+
+void ServiceManager::Fact(const Service& s, const std::string& replica, std::string text) {
+  if (diagnoses_ == nullptr) return;
+  diagnosis::Signal sig;
+  sig.kind = diagnosis::SignalKind::kServing;
+  sig.service = s.name, sig.tenant = s.tenant, sig.replica = replica, sig.job = replica;
+  sig.text = std::move(text);
+  diagnoses_->Add(std::move(sig));
+}
+
+// The serving facts the diagnosis reads (catalog/scenarios/serving.yaml): cold starts past their timeout and
+// full KV caches per replica; every facts period, refusals since the last check and the SLO attainment over
+// the period (at least 20 requests).
+void ServiceManager::ReportFacts(Service& s, int64_t now) {
+  if (diagnoses_ == nullptr) return;
+  for (Replica& r : s.replicas) {
+    if (!r.ready && !r.cold_start_reported && r.state == "Running" &&
+        clock_.NowMs() - r.created_wall_ms > o_.cold_start_timeout_ms) {
+      r.cold_start_reported = true;
+      Fact(s, r.job_id,
+           fmt::format("cold_start_timeout service={} replica={} node={} not_ready_after_s={} image={}",
+                       s.name, r.job_id, r.node, (clock_.NowMs() - r.created_wall_ms) / 1000,
+                       r.warm == 1   ? "on-node"
+                       : r.warm == 0 ? "pulled"
+                                     : "none"));
+    }
+    if (r.kv_usage >= 0.99 && r.engine_waiting > 0 && now - r.kv_full_reported_ms >= o_.facts_period_ms) {
+      r.kv_full_reported_ms = now;
+      Fact(s, r.job_id,
+           fmt::format("kv_cache_full service={} replica={} kv_usage_pct={:.0f} waiting={:.0f}", s.name,
+                       r.job_id, 100 * r.kv_usage, r.engine_waiting));
+    }
+  }
+  if (now < s.next_facts_ms) return;
+  s.next_facts_ms = now + o_.facts_period_ms;
+  static constexpr const char* kRefusals[] = {
+      "code=429 type=RateLimitError limit=service refused={}: service {} is at capacity: retry",
+      "code=429 type=RateLimitError limit=gateway refused={}: the gateway is at capacity: retry",
+      "code=503 type=ServiceUnavailable refused={}: no replica of the service became ready in time: retry"};
+  for (size_t k = 0; k < s.refused_by.size(); ++k) {
+    const int64_t n = s.refused_by[k] - s.refused_told[k];
+    s.refused_told[k] = s.refused_by[k];
+    if (n > 0)
+      Fact(s, "",
+           fmt::format("gateway_refused service={} ", s.name) +
+               fmt::format(fmt::runtime(kRefusals[k]), n, s.name));
+  }
+  const int64_t requests = s.requests - s.requests_told, met = s.met - s.met_told;
+  s.requests_told = s.requests, s.met_told = s.met;
+  const double pct = requests > 0 ? 100.0 * static_cast<double>(met) / static_cast<double>(requests) : 100;
+  if (requests >= 20 && pct < s.m.spec.slo.attainment_pct) {
+    Fact(s, "",
+         fmt::format(
+             "slo_breach service={} attainment_pct={:.1f} target_pct={:.1f} requests={} ttft_slo_ms={}",
+             s.name, pct, s.m.spec.slo.attainment_pct, requests, s.m.spec.slo.ttft_ms));
   }
 }
 
@@ -590,6 +661,7 @@ void ServiceManager::TickService(Service& s) {
     s.scaler->Observe(s.signals->TakeSample(now, std::max(0.001, secs), in_flight, ready));
     s.next_sample_ms = now + o_.sample_ms;
   }
+  ReportFacts(s, now);
   if (now < s.next_decide_ms) return;
   s.next_decide_ms = now + s.scaler->period_ms();
   int current = 0;
@@ -602,6 +674,14 @@ void ServiceManager::TickService(Service& s) {
   }
   const ScaleBounds b = s.signals->Bounds(cold + o_.sample_ms);
   const int desired = s.scaler->Decide(now, current, b);
+  // The autoscaler asks for the maximum while requests wait: the service is capped (told once per episode).
+  const bool capped = desired >= s.m.spec.max_replicas && s.waiting > 0;
+  if (capped && !s.capped_told) {
+    Fact(s, "",
+         fmt::format("scale_capped service={} desired={} max={} waiting={}", s.name, desired,
+                     s.m.spec.max_replicas, s.waiting));
+  }
+  s.capped_told = capped;
   if (desired == current || (desired > current && clock_.NowMs() < s.hold_starts_until_wall_ms)) return;
   Decision d;
   d.at_ms = now, d.from = current, d.to = desired;
@@ -682,11 +762,11 @@ bool ServiceManager::Admit(const Principal& who, const OpenAiRequest& req, HttpR
   for (const Replica& r : s->replicas) ready += r.ready && !r.draining, in_flight += r.in_flight;
   const int per = std::max(1, s->signals->last_capacity().concurrency);
   if (ready > 0 && in_flight >= 2 * ready * per) {
-    ++s->refused;
+    ++s->refused, ++s->refused_by[0];
     return Refuse(res, 429, fmt::format("service {} is at capacity: retry", s->name), "RateLimitError");
   }
   if (proxied_.load() >= o_.max_proxied) {
-    ++s->refused;
+    ++s->refused, ++s->refused_by[1];
     return Refuse(res, 429, "the gateway is at capacity: retry", "RateLimitError");
   }
   // A ready replica, chosen by the router (waiting for one up to queue_timeout).
@@ -722,7 +802,7 @@ bool ServiceManager::Admit(const Principal& who, const OpenAiRequest& req, HttpR
     }
     if (ready_cv_.wait_until(l, deadline) == std::cv_status::timeout) {
       if (auto again = services_.find(key); again != services_.end())
-        --again->second->waiting, ++again->second->failed;
+        --again->second->waiting, ++again->second->failed, ++again->second->refused_by[2];
       return Refuse(res, 503, "no replica of the service became ready in time: retry", "ServiceUnavailable");
     }
   }

@@ -28,6 +28,7 @@
 
 #include <httplib.h>
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -50,11 +51,18 @@
 
 namespace awan::server {
 
+class DiagnosisHub;
+
 struct ServiceManagerOptions {
   int64_t sample_ms = 1000;          // of service time: how often the autoscaler gets a sample
   int64_t queue_timeout_ms = 30000;  // wall time a request may wait for a ready replica (then 503)
   int max_proxied = 512;             // requests through the gateway at once (more: 429)
   int64_t max_batched_tokens = 8192, max_seqs = 256;  // the replicas' engine limits (as awan replica's)
+  // A replica not ready this long after it was created (wall time) is reported to the diagnosis as a cold
+  // start that timed out (it keeps starting).
+  int64_t cold_start_timeout_ms = 600000;
+  // How often (service time) the serving facts are checked: SLO attainment over the last period, refusals.
+  int64_t facts_period_ms = 30000;
 };
 
 class ServiceManager {
@@ -77,6 +85,10 @@ class ServiceManager {
   void Tick();
   // The server is stopping: requests waiting for a replica are answered (503) at once. Thread-safe.
   void Stop();
+  // Serving facts go to `hub` (may be null; it must outlive this): replicas that failed, cold starts past
+  // their timeout, metrics that stopped answering, KV caches full, refusals, SLO breaches, scale-ups capped
+  // at the maximum.
+  void SetDiagnosisHub(DiagnosisHub* hub) { diagnoses_ = hub; }
 
   // The services API under /v1/services and the gateway (/v1/chat/completions, /v1/completions, /v1/models);
   // `authenticated` is the API's header check (it sets the Principal).
@@ -102,6 +114,9 @@ class ServiceManager {
     // Its engine's own metrics (vLLM's names), scraped once per sample period: -1 until known.
     double engine_running = -1, engine_waiting = -1, kv_usage = -1;
     int64_t scraped_wall_ms = 0;
+    int failed_scrapes = 0;            // in a row, once ready
+    bool cold_start_reported = false;  // past cold_start_timeout_ms, told once
+    int64_t kv_full_reported_ms = 0;   // service time of the last kv_cache_full told
   };
   // A call to one replica made without the manager's lock: readiness (/health) or its metrics.
   struct Probe {
@@ -138,6 +153,11 @@ class ServiceManager {
     int64_t hold_starts_until_wall_ms = 0;  // the back-off after a failed replica
     std::unique_ptr<Histogram> ttft, tpot;
     bool deleting = false;
+    // Serving facts: refusals by kind (at capacity, gateway full, no replica ready) and what the last
+    // check saw; the next check (service time).
+    std::array<int64_t, 3> refused_by{}, refused_told{};
+    int64_t requests_told = 0, met_told = 0, next_facts_ms = 0;
+    bool capped_told = false;
   };
   int64_t ServiceNowMs(const Service& s) const;
   Service* FindLocked(const Principal& who, const std::string& name);
@@ -152,6 +172,8 @@ class ServiceManager {
   Status AddReplica(Service& s);
   void Prepull(Service& s);
   void ForgetEnded(Service& s);
+  void Fact(const Service& s, const std::string& replica, std::string text);  // to the diagnosis, if any
+  void ReportFacts(Service& s, int64_t now);
   void Proxy(const std::string& key, const std::string& job, int port, const std::string& api_key,
              const std::string& body, bool chat, bool sse, int64_t prompt_tokens, int64_t output_tokens,
              const std::shared_ptr<ResponseStream>& out);
@@ -170,6 +192,7 @@ class ServiceManager {
 
   ControlPlane& plane_;
   Clock& clock_;
+  DiagnosisHub* diagnoses_ = nullptr;
   ServiceManagerOptions o_;
   Principal system_;  // the manager acts as an admin on the plane
   mutable std::mutex mu_;

@@ -253,3 +253,59 @@ TEST(Services, ScaleUpsReclaimBorrowedGpusFromBatchWorkThroughPreemption) {
 }
 
 }  // namespace
+
+namespace {
+
+// A ready replica that stops answering (its process stopped: a hung engine) is a serving fact, diagnosed as
+// SVC-HEALTH-CHECK-FAILING for the service's tenant; with remediation on, the replica is restarted (its job
+// cancelled, audited) and the service starts another that becomes ready.
+TEST(Services, AReplicaThatStopsAnsweringIsDiagnosedAndRestarted) {
+  const std::string dir = TempDir("svc-hung");
+  const std::string db = dir + "/awan.db";
+  const std::string token = Token(db, "my-university", "member"), admin = Token(db, "", "admin");
+  Server s(dir, db, "", AnyUser({"--remediation", "on"}));
+  ASSERT_GT(s.port(), 0) << s.output();
+  Http c(s.url());
+  std::string manifest = kChat;
+  manifest.replace(manifest.find("name: chat"), 10, "name: hung");
+  ASSERT_EQ(c.Post("/v1/services", Bearer(token), manifest, "application/yaml")->status, 201);
+  ASSERT_TRUE(WaitFor(60, [&] { return Describe(c, token, "hung")["replicas"]["ready"] == 1; }));
+  const std::string first = Describe(c, token, "hung")["replica_list"][0]["job"];
+  // Its process (the pattern anchored, so that the shell running pgrep does not match it) stops.
+  std::vector<pid_t> stopped;
+  if (FILE* f = popen("pgrep -f '^@awan replica .*--served-model-name hung '", "r")) {
+    for (int pid = 0; fscanf(f, "%d", &pid) == 1;) stopped.push_back(pid);
+    pclose(f);
+  }
+  ASSERT_FALSE(stopped.empty());
+  for (pid_t pid : stopped) kill(pid, SIGSTOP);
+  Json diagnoses;
+  const bool diagnosed = WaitFor(30, [&] {
+    diagnoses = Json::parse(c.Get("/v1/diagnoses", Bearer(token))->body);
+    for (const Json& d : diagnoses["items"])
+      if (d["scenario"] == "SVC-HEALTH-CHECK-FAILING") return true;
+    return false;
+  });
+  EXPECT_TRUE(diagnosed) << diagnoses.dump(1);
+  Json job;
+  EXPECT_TRUE(WaitFor(20, [&] {
+    job = Json::parse(c.Get("/v1/jobs/" + first, Bearer(token))->body);
+    return job["state"] == "Cancelled";
+  })) << job.dump(1);
+  EXPECT_NE(job.value("message", "").find("restarted by the diagnosis (SVC-HEALTH-CHECK-FAILING"),
+            std::string::npos)
+      << job.dump(1);
+  Json d;
+  EXPECT_TRUE(WaitFor(60, [&] {
+    d = Describe(c, token, "hung");
+    return d["replicas"]["ready"] == 1 && d["replica_list"][0]["job"] != first;
+  })) << d.dump(1);
+  const std::string audit = c.Get("/v1/audit", Bearer(admin))->body;
+  EXPECT_NE(audit.find(R"("job":")" + first + R"(","kind":"restart_replica","mode":"applied")"),
+            std::string::npos)
+      << audit;
+  for (pid_t pid : stopped) kill(pid, SIGCONT);
+  EXPECT_EQ(c.Delete("/v1/services/hung", Bearer(token))->status, 200);
+}
+
+}  // namespace
