@@ -334,13 +334,13 @@ double JobScheduler::RunCost(size_t i, int64_t now) const {
 
 // Stops job i's current run (its placements are already released by the caller): progress since the last
 // checkpoint is lost; the job waits again with a key computed from what is known now.
-void JobScheduler::Stop(size_t i, int64_t now, bool node_failed) {
+void JobScheduler::Stop(size_t i, int64_t now, bool node_failed, std::optional<size_t> by, bool reclaim) {
   JobRecord& r = jobs_[i];
   runs_.Stop(i, now - r.started);
   r.attained_gpu_s += r.gpus * (now - r.started);
   r.cost_usd += RunCost(i, now);
   r.running = false;
-  stopped_.push_back({i, r.run_id, node_failed});
+  stopped_.push_back({i, r.run_id, node_failed, by, reclaim});
   ++r.run_id;
   if (node_failed) {
     ++r.failure_requeues;
@@ -676,7 +676,7 @@ StatusOr<bool> JobScheduler::TryPreempt(const Preemptor& who, int64_t now) {
   }
   if (!g) return false;  // the statement puts the victims back
   evict.Commit();
-  for (size_t v : chosen) Stop(v, now, /*node_failed=*/false);
+  for (size_t v : chosen) Stop(v, now, /*node_failed=*/false, b, who.may_reclaim);
   AWAN_RETURN_IF_ERROR(Start(b, now, std::move(*g)));
   return true;
 }

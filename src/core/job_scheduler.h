@@ -219,6 +219,10 @@ class JobScheduler {
     size_t job = 0;
     uint32_t run_id = 0;  // the run that stopped
     bool node_failed = false;
+    // A preemption: the job that took the GPUs, and whether it reclaimed its guarantee (else it overtook
+    // by the ordering or its tenant's priority).
+    std::optional<size_t> by;
+    bool reclaim = false;
   };
   std::vector<RunStopped> TakeStopped();
 
@@ -247,6 +251,7 @@ class JobScheduler {
   bool has_pending() const { return !pending_.empty(); }
   size_t pending_count() const { return pending_.size(); }
   int64_t preemptions() const { return preemptions_; }
+  const SchedulerOptions& options() const { return o_; }
   int64_t failure_requeues() const { return failure_requeues_; }
   // The reservation job i holds, or null.
   const Reservation* reservation(size_t i) const;
@@ -302,7 +307,8 @@ class JobScheduler {
   StatusOr<std::optional<GangPlacement>> PlaceInRegions(size_t i, std::span<const uint8_t> held);
   bool NodeAllowed(size_t i, NodeIndex n) const { return residency_[i].Allows(fleet_->region_of(n)); }
   double RunCost(size_t i, int64_t now) const;
-  void Stop(size_t i, int64_t now, bool node_failed);
+  void Stop(size_t i, int64_t now, bool node_failed, std::optional<size_t> by = std::nullopt,
+            bool reclaim = false);
   // A waiting job as the preempt stage sees it: what it may do, whatever the victim.
   struct Preemptor {
     size_t job = 0;

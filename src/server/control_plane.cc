@@ -156,6 +156,7 @@ StatusOr<ControlPlane::Live*> ControlPlane::Enqueue(StoredJob row, bool recoveri
   const int64_t now_s = clock_->NowMs() / 1000;
   residency_.push_back(res);
   l.index = sched_->AddJob(l.spec, t->second, recovering ? l.row.created_ms / 1000 : now_s, std::move(res));
+  l.queued_ms = l.row.created_ms;
   sched_->Submit(l.index, now_s);
   by_id_[l.row.id] = live_.size() - 1;
   if (l.row.state == JobState::kPending) ++waiting_[l.row.tenant];
@@ -591,12 +592,71 @@ Status ControlPlane::CollectEnds(int64_t now_s) {
   return Status::Ok();
 }
 
+// A preemption is a scheduler fact for the victim's diagnosis: who took its GPUs and why, and whether it has
+// now reached the bound (it is not preempted again).
+void ControlPlane::ReportPreemption(const Live& victim, const Live& by, const JobScheduler::RunStopped& s) {
+  const int count = sched_->job(s.job).preemptions, max = sched_->options().max_preemptions;
+  auto fact = [&](std::string text) {
+    diagnosis::Signal sig;
+    sig.kind = diagnosis::SignalKind::kScheduler;
+    sig.job = victim.row.id, sig.tenant = victim.row.tenant;
+    sig.text = std::move(text);
+    diagnoses_->Add(std::move(sig));
+  };
+  fact(fmt::format("preempted job={} tenant={} by={} by_tenant={} reason={} count={}", victim.row.id,
+                   victim.row.tenant, by.row.id, by.row.tenant, s.reclaim ? "ReclaimGuarantee" : "Priority",
+                   count));
+  if (max > 0 && count >= max) {
+    fact(fmt::format("preemption_limit job={} tenant={} count={} max_preemptions={}: not preempted again",
+                     victim.row.id, victim.row.tenant, count, max));
+  }
+}
+
+// What a wait's fact says beyond its reason: for quota, whether the tenant may borrow and how many GPUs its
+// cohort's other tenants leave idle under their guarantees (lending limits not counted); for residency, the
+// GPUs free in the regions the job may use against the fleet's.
+std::string ControlPlane::WaitDetail(const Live& l, WaitReason reason) const {
+  if (reason == WaitReason::kQuota) {
+    const TenantSpec* mine = nullptr;
+    for (const TenantSpec& t : fleet_->tenants)
+      if (t.name == l.row.tenant) mine = &t;
+    if (mine == nullptr || mine->cohort.empty()) return " borrowing=off";
+    std::map<int, int64_t> used;  // scheduler tenant index -> GPUs
+    for (size_t v : sched_->running_jobs()) used[sched_->job(v).tenant] += sched_->job(v).gpus;
+    int64_t idle = 0;
+    for (size_t t = 0; t < sched_->tenant_count(); ++t) {
+      const TenantSpec& spec = sched_->tenant(static_cast<int>(t));
+      if (spec.cohort == mine->cohort && spec.name != mine->name)
+        idle += std::max<int64_t>(0, spec.guaranteed_gpus - used[static_cast<int>(t)]);
+    }
+    return fmt::format(" borrowing=on cohort={} cohort_free_gpus={}", mine->cohort, idle);
+  }
+  if (reason == WaitReason::kResidency) {
+    const std::vector<uint32_t>& allowed = sched_->region_order(l.index);
+    int64_t free_allowed = 0, free_all = 0;
+    for (uint32_t n = 0; n < snap_->size(); ++n) {
+      const NodeState& st = snap_->node(NodeIndex(n));
+      if (st.unavailable) continue;
+      free_all += st.gpu_left_total;
+      const uint32_t r = fleet_->fleet.region_of(NodeIndex(n)).value;
+      if (std::find(allowed.begin(), allowed.end(), r) != allowed.end()) free_allowed += st.gpu_left_total;
+    }
+    std::vector<std::string> names;
+    for (uint32_t r : allowed)
+      names.push_back(fleet_->fleet.topology().DomainName(TopologyLevel::kRegion, DomainId(r)));
+    return fmt::format(" residency: allowed regions {}: {:.1f} GPUs free there (the fleet has {:.1f})",
+                       names.empty() ? "none" : fmt::format("{}", fmt::join(names, ",")),
+                       static_cast<double>(free_allowed) / 1000, static_cast<double>(free_all) / 1000);
+  }
+  return "";
+}
+
 void ControlPlane::ReportWaits(int64_t now_ms) {
   if (diagnoses_ == nullptr || now_ms < next_wait_report_ms_) return;
   next_wait_report_ms_ = now_ms + 5000;
   if (waits_reported_.size() > 100000) waits_reported_.clear();
   for (const Live& l : live_) {
-    if (l.row.state != JobState::kPending || now_ms - l.row.created_ms < o_.report_waits_after_ms) continue;
+    if (l.row.state != JobState::kPending || now_ms - l.queued_ms < o_.report_waits_after_ms) continue;
     const int reason = sched_->job(l.index).last_reason;
     if (reason < 0) continue;
     auto [it, fresh] = waits_reported_.emplace(l.row.id, reason);
@@ -605,16 +665,10 @@ void ControlPlane::ReportWaits(int64_t now_ms) {
     diagnosis::Signal s;
     s.kind = diagnosis::SignalKind::kScheduler;
     s.job = l.row.id, s.tenant = l.row.tenant;
-    // A quota wait says whether the tenant may borrow at all (no cohort: it may not).
-    std::string detail;
-    if (static_cast<WaitReason>(reason) == WaitReason::kQuota) {
-      for (const TenantSpec& t : fleet_->tenants)
-        if (t.name == l.row.tenant)
-          detail = t.cohort.empty() ? " borrowing=off" : " borrowing=on cohort=" + t.cohort;
-    }
+    const std::string detail = WaitDetail(l, static_cast<WaitReason>(reason));
     s.text = fmt::format("pending reason={} job={} tenant={} waited_s={}{}: waiting",
                          WaitReasonName(static_cast<WaitReason>(reason)), l.row.id, l.row.tenant,
-                         (now_ms - l.row.created_ms) / 1000, detail);
+                         (now_ms - l.queued_ms) / 1000, detail);
     diagnoses_->Add(std::move(s));
   }
 }
@@ -685,6 +739,9 @@ void ControlPlane::StopRuns() {
          : s.node_failed      ? "requeued: a node it ran on went down"
                               : "preempted");
     l.stop_note.clear();
+    l.queued_ms = clock_->NowMs();
+    if (s.by && diagnoses_ != nullptr)
+      ReportPreemption(l, live_[by_id_.at(sched_->job(*s.by).spec->name)], s);
   }
 }
 

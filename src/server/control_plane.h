@@ -196,6 +196,7 @@ class ControlPlane {
     std::string workdir;
     std::string image;
     std::string stop_note;  // why its run is being stopped, when the control plane asked (a drain, ...)
+    int64_t queued_ms = 0;  // when it last began to wait (submitted, or its run stopped)
   };
   ControlPlane() = default;
   // `parsed`: the row's manifest already parsed (by Submit); null: parse row.manifest (recovery).
@@ -255,10 +256,12 @@ class ControlPlane {
   // Jobs waiting report_waits_after_ms or more tell the diagnosis why (once per job and reason, every 5 s at
   // most).
   void ReportWaits(int64_t now_ms);
+  std::string WaitDetail(const Live& l, WaitReason reason) const;
   std::map<std::string, int> waits_reported_;  // job id -> the wait reason last told
   int64_t next_wait_report_ms_ = 0;
   // What a failed task tells the diagnosis: its exit and the last lines of its output (under mu_).
   void ReportFailure(const Live& l, const TaskExit& e, const std::string& node);
+  void ReportPreemption(const Live& victim, const Live& by, const JobScheduler::RunStopped& s);
   std::map<uint32_t, int64_t> last_beat_ms_;  // node index -> last heartbeat
   std::vector<uint8_t> down_;                 // by node index: marked down for a missed heartbeat
   ControlPlaneStats stats_;

@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 
 #include "common/clock.h"
+#include "config/catalog_file.h"
 #include "config/fleet_file.h"
 #include "server/control_plane.h"
+#include "server/diagnoses.h"
 #include "server/fake_executor.h"
 #include "server/store.h"
 
@@ -157,6 +159,91 @@ TEST(NodeAdmin, HoldsOutliveARestartAndOnlyAdminsChangeThem) {
   ASSERT_TRUE(q.cp->Tick().ok());
   EXPECT_EQ(q.Get(b).state, JobState::kRunning);
   EXPECT_EQ(q.NodeOf(b), x);
+}
+
+}  // namespace
+}  // namespace awan::server
+
+namespace awan::server {
+namespace {
+
+constexpr const char* kCohortFleet =
+    "node_types:\n  g4: {accelerator: H100, gpus: 4, cpu: 8, memory_gib: 64}\n"
+    "regions:\n  - name: lab\n    zones:\n      - {name: z, layout: {type: g4, nodes: 2}}\n"
+    "tenants:\n  - {name: lab, guaranteed_gpus: 2, cohort: c}\n  - {name: other, guaranteed_gpus: 2, cohort: "
+    "c}\n  - {name: alone, guaranteed_gpus: 4}\n";
+
+struct FactsPlane {
+  FakeClock clock{1'700'000'000'000};
+  std::unique_ptr<ControlPlane> cp;
+  std::unique_ptr<DiagnosisHub> hub;
+  explicit FactsPlane(const std::string& store) {
+    auto fleet = config::ParseFleetFile(kCohortFleet, "fleet.yaml");
+    EXPECT_TRUE(fleet.ok()) << fleet.status().message();
+    auto s = OpenStore("memory:" + store, StoreOpenMode::kCreate);
+    auto exec = std::make_unique<FakeExecutor>(clock, [](const TaskLaunch&) {
+      return FakeExecutor::Outcome{0, 36'000'000, "ok\n"};
+    });
+    auto catalog = config::LoadEmbeddedCatalog();
+    EXPECT_TRUE(catalog.ok()) << catalog.status().message();
+    ControlPlaneOptions o;
+    o.report_waits_after_ms = 5000;
+    auto c = ControlPlane::Create(std::move(*fleet), std::move(*s), std::move(exec), clock, o);
+    EXPECT_TRUE(c.ok()) << c.status().message();
+    cp = std::move(*c);
+    hub = std::make_unique<DiagnosisHub>(std::move(*catalog), cp->fleet(), clock);
+    cp->SetDiagnosisHub(hub.get());
+    EXPECT_TRUE(cp->Recover().ok());
+  }
+  std::string Submit(const Principal& who, int gpus) {
+    auto j = cp->Submit(who, Job(gpus), "test");
+    EXPECT_TRUE(j.ok()) << j.status().message();
+    return j.ok() ? j->id : "";
+  }
+  void Ticks(int n, int64_t ms = 1000) {
+    for (int i = 0; i < n; ++i) {
+      clock.Advance(ms);
+      EXPECT_TRUE(cp->Tick().ok());
+    }
+  }
+};
+
+const Principal kOther{"other", Role::kMember};
+
+// The scheduler's facts reach the diagnosis: a job preempted to give a guarantee back is diagnosed as
+// SCHED-PREEMPTED, naming the job that took its GPUs.
+TEST(ControlPlaneFacts, APreemptionIsDiagnosedWithWhoTookTheGpus) {
+  FactsPlane p("facts-preempt");
+  const Principal alone{"alone", Role::kMember};
+  p.Submit(alone, 4);                         // fills one node
+  const std::string big = p.Submit(kLab, 4);  // borrows other's 2 GPUs on the second node
+  p.Ticks(1);
+  ASSERT_EQ(p.cp->Get(kLab, big)->state, JobState::kRunning);
+  p.clock.Advance(4000 * 1000);  // past its first checkpoint: it may be preempted
+  const std::string mine = p.Submit(kOther, 2);
+  p.Ticks(2);
+  ASSERT_EQ(p.cp->Get(kOther, mine)->state, JobState::kRunning);
+  ASSERT_EQ(p.cp->Get(kLab, big)->state, JobState::kPending);
+  const nlohmann::json d = p.hub->Diagnoses(kLab, big);
+  ASSERT_FALSE(d["items"].empty()) << d.dump(1);
+  EXPECT_EQ(d["items"][0]["scenario"], "SCHED-PREEMPTED") << d.dump(1);
+  const std::string seen = p.hub->Diagnoses(kAdmin, big).dump();  // evidence texts: admins only
+  EXPECT_NE(seen.find("by=" + mine + " by_tenant=other reason=ReclaimGuarantee count=1"), std::string::npos)
+      << d.dump(1);
+}
+
+// A job waiting for quota says whether its tenant may borrow and what its cohort leaves idle: nothing here
+// (the other tenant of the cohort uses its whole guarantee), so the cause is the cohort, not the fleet.
+TEST(ControlPlaneFacts, AQuotaWaitSaysTheCohortHasNothingIdle) {
+  FactsPlane p("facts-quota");
+  p.Submit(kOther, 2);
+  p.Ticks(1);
+  const std::string big = p.Submit(kLab, 4);  // 6 GPUs free, but lab may use 2 and borrow none
+  p.Ticks(7);
+  ASSERT_EQ(p.cp->Get(kLab, big)->state, JobState::kPending);
+  const nlohmann::json d = p.hub->Diagnoses(kAdmin);
+  EXPECT_NE(d.dump().find("SCHED-COHORT-EXHAUSTED"), std::string::npos) << d.dump(1);
+  EXPECT_NE(d.dump().find("borrowing=on cohort=c cohort_free_gpus=0"), std::string::npos) << d.dump(1);
 }
 
 }  // namespace
