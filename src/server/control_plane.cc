@@ -651,6 +651,24 @@ std::string ControlPlane::WaitDetail(const Live& l, WaitReason reason) const {
   return "";
 }
 
+// A node state the executor reports (new, or changed since the last poll) is a fact for the diagnosis; one
+// that cleared is forgotten (so that it is told again if it comes back).
+void ControlPlane::ReportNodeStates(const std::vector<std::pair<std::string, std::string>>& states) {
+  std::map<std::string, std::string> now(states.begin(), states.end());
+  for (const auto& [node, state] : now) {
+    NodeIndex n;
+    if (!fleet_->fleet.FindNode(node, &n)) continue;
+    auto [it, fresh] = node_states_.emplace(node, state);
+    if (!fresh && it->second == state) continue;
+    it->second = state;
+    diagnosis::Signal s;
+    s.kind = diagnosis::SignalKind::kSlurm;
+    s.node = node, s.text = state;
+    diagnoses_->Add(std::move(s));
+  }
+  std::erase_if(node_states_, [&](const auto& kv) { return !now.count(kv.first); });
+}
+
 void ControlPlane::ReportWaits(int64_t now_ms) {
   if (diagnoses_ == nullptr || now_ms < next_wait_report_ms_) return;
   next_wait_report_ms_ = now_ms + 5000;
@@ -697,6 +715,10 @@ void ControlPlane::ReportFailure(const Live& l, const TaskExit& e, const std::st
   }
   for (size_t i = lines.size() > 200 ? lines.size() - 200 : 0; i < lines.size(); ++i)
     fact(diagnosis::SignalKind::kLog, std::string(lines[i]));
+  if (e.oom_limit_bytes > 0) {  // the memory cgroup's OOM killer, as such
+    fact(diagnosis::SignalKind::kOomKill,
+         fmt::format("oom_kill memory.max={} task={} job={}", e.oom_limit_bytes, e.task, l.row.id));
+  }
   fact(diagnosis::SignalKind::kExit,
        e.timed_out ? fmt::format("exit_code={} signal=SIGKILL timed_out", e.exit_code)
                    : fmt::format("exit_code={} signal={}", e.exit_code, signal_of(e.exit_code)));
@@ -796,7 +818,15 @@ Status ControlPlane::Tick() {
     next_remediation_ms_ = clock_->NowMs() + 1000;
     actions = diagnoses_->NodeActions();
   }
+  // The executor's own node states (Slurm's drains and downs with their reasons), every 10 s.
+  std::vector<std::pair<std::string, std::string>> node_states;
+  const bool poll_states = diagnoses_ != nullptr && clock_->NowMs() >= next_node_states_ms_;
+  if (poll_states) {
+    next_node_states_ms_ = clock_->NowMs() + 10000;
+    node_states = exec_->NodeStates();
+  }
   std::lock_guard<std::mutex> lock(mu_);
+  if (poll_states) ReportNodeStates(node_states);
   const int64_t now_s = clock_->NowMs() / 1000;
   AWAN_RETURN_IF_ERROR(CheckHeartbeats(now_s));
   AWAN_RETURN_IF_ERROR(CollectEnds(now_s));

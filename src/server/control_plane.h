@@ -256,6 +256,9 @@ class ControlPlane {
   // Jobs waiting report_waits_after_ms or more tell the diagnosis why (once per job and reason, every 5 s at
   // most).
   void ReportWaits(int64_t now_ms);
+  void ReportNodeStates(const std::vector<std::pair<std::string, std::string>>& states);
+  std::map<std::string, std::string> node_states_;  // node -> the executor's state last told
+  int64_t next_node_states_ms_ = 0;                 // tick thread only
   std::string WaitDetail(const Live& l, WaitReason reason) const;
   std::map<std::string, int> waits_reported_;  // job id -> the wait reason last told
   int64_t next_wait_report_ms_ = 0;

@@ -50,8 +50,9 @@ struct TaskLaunch {
 struct TaskExit {
   std::string job_id;
   int task = 0;
-  int exit_code = 0;       // 128 + signal if killed by one
-  bool timed_out = false;  // killed at its time limit
+  int exit_code = 0;            // 128 + signal if killed by one
+  bool timed_out = false;       // killed at its time limit
+  int64_t oom_limit_bytes = 0;  // > 0: its memory cgroup's OOM killer killed a process of it (the limit)
 };
 
 class Executor {
@@ -75,6 +76,10 @@ class Executor {
   // After the adoptions: stops whatever a previous server left running that was not adopted (so that a job
   // requeued after a restart never runs twice). Returns how many tasks it stopped.
   virtual int ReapUnadopted() { return 0; }
+  // Nodes the executor's own engine holds out, with why, for the diagnosis: (awan node, "state=DRAIN
+  // reason=...") for each node that is drained, down or failed there now (Slurm's node states and reasons).
+  // Called from the control plane's tick thread, outside its lock. None by default.
+  virtual std::vector<std::pair<std::string, std::string>> NodeStates() { return {}; }
   // Images on nodes (for placement that prefers warm nodes, and pre-pulls). Whether `node`'s image store
   // holds `image` now; and a pull of it there in the background (done when HasImage says so). Executors
   // without images answer false and FailedPrecondition.

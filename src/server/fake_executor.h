@@ -54,7 +54,7 @@ class FakeExecutor final : public Executor {
         ++it;
         continue;
       }
-      out.push_back({t.launch.job_id, t.launch.task, t.outcome.exit_code, t.timed_out});
+      out.push_back({t.launch.job_id, t.launch.task, t.outcome.exit_code, t.timed_out, 0});
       it = running_.erase(it);
     }
     return out;

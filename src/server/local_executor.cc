@@ -404,6 +404,24 @@ std::string LocalExecutor::Cgroup(const std::string& controller, const std::stri
   return o_.cgroup_root + "/" + controller + "/" + CgroupPath(job_id, task);
 }
 
+// Whether the task's memory cgroup killed a process for want of memory (memory.oom_control's oom_kill, Linux
+// 4.13 and later): its limit in bytes, else 0.
+int64_t LocalExecutor::OomKilled(const std::string& job_id, int task) const {
+  if (!cgroups_) return 0;
+  const std::string group = Cgroup("memory", job_id, task);
+  std::ifstream control(group + "/memory.oom_control");
+  int64_t kills = 0;
+  for (std::string key; control >> key;) {
+    int64_t v = 0;
+    if (!(control >> v)) break;
+    if (key == "oom_kill") kills = v;
+  }
+  if (kills == 0) return 0;
+  int64_t limit = 0;
+  std::ifstream(group + "/memory.limit_in_bytes") >> limit;
+  return std::max<int64_t>(1, limit);
+}
+
 void LocalExecutor::KillCgroups(const std::string& job_id, int task) const {
   for (const std::string& c : Controllers()) {
     const std::string group = Cgroup(c, job_id, task);
@@ -514,8 +532,12 @@ Status LocalExecutor::SetUpCgroups(const TaskLaunch& t, std::vector<std::string>
       chmod(d.c_str(), 0755);
     }
     bool ok = true;
-    if (c == "memory" && t.mem_mib > 0)
+    if (c == "memory" && t.mem_mib > 0) {
       ok = WriteFile(g + "/memory.limit_in_bytes", std::to_string(t.mem_mib * 1024 * 1024));
+      // Swap too, where the kernel accounts it: a task does not get past its memory by swapping.
+      if (fs::exists(g + "/memory.memsw.limit_in_bytes"))
+        (void)WriteFile(g + "/memory.memsw.limit_in_bytes", std::to_string(t.mem_mib * 1024 * 1024));
+    }
     if (c == "cpu") {
       ok = WriteFile(g + "/cpu.cfs_period_us", "100000") &&
            WriteFile(g + "/cpu.cfs_quota_us", std::to_string(std::max(1, t.cpus) * 100000));
@@ -903,13 +925,14 @@ std::vector<TaskExit> LocalExecutor::Poll() {
     }
     if (ended) {
       r.pid = -1;
+      const int64_t oom_limit = OomKilled(r.job_id, r.task);  // read before its cgroups go
       KillCgroups(r.job_id, r.task);
       if (!r.container.empty() && code != 0) RemoveContainer(r.node, r.container);  // killed: no --rm ran
       CapLog(r);  // what it wrote since the last look
       std::error_code ec;
       if (!r.container.empty()) fs::remove(EnvFilePath(r.node, r.job_id, r.task), ec);
       fs::remove(PidPath(r.job_id, r.task), ec);
-      out.push_back({r.job_id, r.task, code, r.timed_out});
+      out.push_back({r.job_id, r.task, code, r.timed_out, oom_limit});
       running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(i));
     } else {
       ++i;

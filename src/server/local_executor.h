@@ -101,6 +101,7 @@ class LocalExecutor final : public Executor {
   StatusOr<std::string> TaskWorkdir(const TaskLaunch& t, bool drop, int64_t uid, int64_t gid) const;
   std::vector<std::string> TaskEnvironment(const TaskLaunch& t, const std::string& workdir) const;
   std::string CheckpointDir(const std::string& job_id) const;
+  int64_t OomKilled(const std::string& job_id, int task) const;
   Status MakeCheckpointDir(const TaskLaunch& t, bool drop, int64_t uid, int64_t gid) const;
   // Containers: the runtime's global arguments for a node's image store; the argv that runs `t` in its image
   // (the environment from a file: no value is an argument); the container's name; a detached `rm -f` of it

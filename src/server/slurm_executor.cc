@@ -64,6 +64,17 @@ std::string Field(const std::string& line, const std::string& key) {
   return line.substr(from, line.find(' ', from) - from);
 }
 
+// `scontrol show node -o`'s Reason: free text up to its " [user@time]" stamp (or the line's end).
+std::string ReasonField(const std::string& line) {
+  const size_t at = line.find(" Reason=");
+  if (at == std::string::npos) return "";
+  const size_t from = at + 8;
+  size_t end = line.find(" [", from);
+  if (end == std::string::npos) end = line.size();
+  while (end > from && (line[end - 1] == ' ' || line[end - 1] == '\n')) --end;
+  return line.substr(from, end - from);
+}
+
 // A command's time limit (0: none). A placeholder sleeps for its duration and needs none.
 int64_t LimitS(const TaskLaunch& t) { return t.command.empty() ? 0 : t.time_limit_s; }
 
@@ -237,6 +248,29 @@ Status SlurmExecutor::Launch(const TaskLaunch& t) {
   return Status::Ok();
 }
 
+std::vector<std::pair<std::string, std::string>> SlurmExecutor::NodeStates() {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto info = RunCommand({"scontrol", "show", "node", "-o"});
+  if (!info.ok()) return out;
+  std::map<std::string, std::string> awan_name;  // Slurm node -> awan node
+  for (const auto& [awan, slurm] : node_map_) awan_name[slurm] = awan;
+  std::stringstream lines(*info);
+  for (std::string line; std::getline(lines, line);) {
+    const std::string slurm = Field(line, "NodeName"), state = Field(line, "State");
+    std::string held;
+    if (state.find("DRAIN") != std::string::npos) {
+      held = "DRAIN";
+    } else if (state.rfind("DOWN", 0) == 0 || state.rfind("FAIL", 0) == 0) {
+      held = state.substr(0, state.find('+'));
+    }
+    if (held.empty() || slurm.empty()) continue;
+    const auto it = awan_name.find(slurm);
+    out.push_back({it == awan_name.end() ? slurm : it->second,
+                   fmt::format("state={} reason={}", held, ReasonField(line))});
+  }
+  return out;
+}
+
 std::vector<TaskExit> SlurmExecutor::Poll() {
   std::vector<TaskExit> out;
   const int64_t now = clock_->NowMs();
@@ -245,7 +279,7 @@ std::vector<TaskExit> SlurmExecutor::Poll() {
   for (size_t i = 0; i < running_.size();) {
     auto info = RunCommand({"scontrol", "show", "job", "-o", running_[i].slurm_id});
     if (!info.ok()) {  // unknown to Slurm any more: count it as failed
-      out.push_back({running_[i].job_id, running_[i].task, 255});
+      out.push_back({running_[i].job_id, running_[i].task, 255, false, 0});
       running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(i));
       continue;
     }
@@ -268,7 +302,20 @@ std::vector<TaskExit> SlurmExecutor::Poll() {
     const Running& r = running_[i];
     const bool timed_out =
         state == "TIMEOUT" || (r.limit_s > 0 && code == 124 && Seconds(Field(*info, "RunTime")) >= r.limit_s);
-    out.push_back({r.job_id, r.task, code, timed_out});
+    // Slurm's own memory cgroup killed it: the limit it ran under (MinMemoryNode, in MiB unless suffixed).
+    int64_t oom = 0;
+    if (state == "OUT_OF_MEMORY") {
+      const std::string mem = Field(*info, "MinMemoryNode");
+      oom = int64_t{1} << 20;
+      try {
+        const char unit = mem.empty() ? 'M' : mem.back();
+        oom = std::stoll(mem) * (unit == 'G'   ? int64_t{1} << 30
+                                 : unit == 'T' ? int64_t{1} << 40
+                                               : int64_t{1} << 20);
+      } catch (...) {
+      }
+    }
+    out.push_back({r.job_id, r.task, code, timed_out, oom});
     running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(i));
   }
   return out;

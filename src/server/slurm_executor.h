@@ -26,6 +26,7 @@ class SlurmExecutor final : public Executor {
   ~SlurmExecutor() override;
   Status Launch(const TaskLaunch& t) override;
   std::vector<TaskExit> Poll() override;
+  std::vector<std::pair<std::string, std::string>> NodeStates() override;
   void Kill(const std::string& job_id) override;
   std::string Logs(const std::string& job_id, int task) const override;
   // After a restart: the Slurm job named awan-<job>-<task> (the newest, of any state slurmctld still keeps)

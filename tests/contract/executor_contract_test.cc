@@ -187,6 +187,52 @@ TEST_P(ExecutorContract, ATaskPastItsTimeLimitIsStoppedAsTimedOut) {
   EXPECT_TRUE(ends.at(0).timed_out);
 }
 
+// The diagnosis's view of an executor (issue 19): Slurm's drains with their reasons, and a task the memory
+// cgroup's OOM killer ended, reported as such (not only as exit 137).
+TEST(ExecutorFacts, SlurmSaysWhichNodeItDrainedAndWhy) {
+  SlurmCluster& c = SlurmCluster::Get();
+  if (!c.up()) GTEST_SKIP() << c.why();
+  SlurmExecutor exec(TempDir("slurm-states"), std::map<std::string, std::string>{{"n0", c.host()}}, Wall(),
+                     100);
+  EXPECT_TRUE(exec.NodeStates().empty());
+  ASSERT_EQ(std::system(
+                ("scontrol update nodename=" + c.host() + " state=drain reason='Kill task failed'").c_str()),
+            0);
+  const auto states = exec.NodeStates();
+  ASSERT_EQ(std::system(("scontrol update nodename=" + c.host() + " state=resume").c_str()), 0);
+  ASSERT_EQ(states.size(), 1u);
+  EXPECT_EQ(states[0].first, "n0");
+  EXPECT_EQ(states[0].second, "state=DRAIN reason=Kill task failed");
+  EXPECT_TRUE(exec.NodeStates().empty());
+}
+
+TEST(ExecutorFacts, AMemoryCgroupKillIsReportedAsSuch) {
+  if (getuid() != 0) GTEST_SKIP() << "needs root (cgroups, another user)";
+  ASSERT_EQ(std::system(
+                "id awan-slurm-lab > /dev/null 2>&1 || { getent group 61234 > /dev/null || groupadd -g "
+                "61234 awan-slurm-lab; useradd -M -u 61234 -g 61234 -s /usr/sbin/nologin awan-slurm-lab; }"),
+            0);
+  LocalExecutorOptions o;
+  o.state_dir = TempDir("local-oom");
+  LocalExecutor exec(o, Wall());
+  ASSERT_TRUE(exec.Init().ok());
+  if (!exec.cgroups_enabled()) GTEST_SKIP() << "no writable memory cgroup here";
+  TaskLaunch t;
+  t.job_id = "oom-" + std::to_string(getpid());
+  t.node = "n0";
+  t.command = {"python3", "-c", "a = bytearray(512 << 20)"};  // 512 MiB under a 64 MiB limit
+  t.cpus = 1, t.mem_mib = 64, t.uid = t.gid = kUid, t.run = 1;
+  ASSERT_TRUE(exec.Launch(t).ok());
+  std::vector<TaskExit> ends;
+  for (int i = 0; i < 400 && ends.empty(); ++i) {
+    ends = exec.Poll();
+    if (ends.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(ends.size(), 1u);
+  EXPECT_NE(ends[0].exit_code, 0);
+  EXPECT_EQ(ends[0].oom_limit_bytes, int64_t{64} << 20) << "exit " << ends[0].exit_code;
+}
+
 INSTANTIATE_TEST_SUITE_P(Executors, ExecutorContract, ::testing::Values("fake", "local", "slurm"),
                          [](const auto& info) { return info.param; });
 
