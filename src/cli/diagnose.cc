@@ -11,9 +11,11 @@
 #include "cli/cli_util.h"
 #include "cli/serve.h"
 #include "config/catalog_file.h"
+#include "config/fleet_file.h"
 #include "config/job_manifest.h"
 #include "diagnosis/engine.h"
 #include "diagnosis/faults.h"
+#include "sim/fault_injector.h"
 
 namespace awan::cli {
 namespace {
@@ -242,9 +244,34 @@ int WriteLive(const Catalog& c, const diagnosis::FaultCase& fc, const DiagnoseAr
   return 0;
 }
 
+// Node faults for the simulator: the catalog's node-wide hardware scenarios on random nodes of the fleet.
+int RunGenerateSimFaults(const DiagnoseArgs& a, const diagnosis::Catalog& c) {
+  auto fleet = config::ReadFleetFile(a.for_sim_fleet);
+  if (!fleet.ok()) return Fail(fleet.status());
+  const std::vector<sim::SimFault> faults =
+      sim::GenerateSimFaults((*fleet)->fleet, c, a.count, a.horizon_s, a.seed);
+  std::ofstream file;
+  if (!a.out_file.empty()) {
+    file.open(a.out_file);
+    if (!file.is_open()) return Fail(IoError(a.out_file + ": cannot write"));
+  }
+  std::ostream& out = a.out_file.empty() ? std::cout : file;
+  for (const sim::SimFault& f : faults) {
+    Json j = {{"at_s", f.at_s},
+              {"node", (*fleet)->fleet.node(NodeIndex(f.node)).name},
+              {"scenario", c.at(static_cast<size_t>(f.scenario)).id}};
+    if (f.gpu >= 0) j["gpu"] = f.gpu;
+    out << j.dump() << "\n";
+  }
+  return 0;
+}
+
 int RunGenerateFaults(const DiagnoseArgs& a) {
   auto c = LoadCatalog(a);
   if (!c.ok()) return Fail(c.status());
+  if (!a.for_sim_fleet.empty()) return RunGenerateSimFaults(a, *c);
+  if (a.count > 5)
+    return Fail(InvalidArgument("--count: at most 5 faults in one case (more with --for-sim)"));
   std::vector<int> picks;
   for (const std::string& id : SplitList(a.scenarios)) {
     const int i = c->IndexOf(id);
@@ -370,9 +397,16 @@ void AddDiagnose(CLI::App& diagnose, CLI::App& generate, CLI::App& bench, Diagno
   CLI::App* gf = generate.add_subcommand("faults", "Signals of injected faults, with noise (JSON lines)");
   gf->add_option("--catalog", a.catalog_dir, "a directory of catalog files (default: the catalog built in)");
   gf->add_option("--scenario", a.scenarios, "comma-separated scenario ids (default: --count random ones)");
-  gf->add_option("--count", a.count, "random faults when no --scenario")
+  gf->add_option("--count", a.count, "random faults when no --scenario (1-5; with --for-sim up to 100000)")
       ->capture_default_str()
-      ->check(CLI::Range(1, 5));
+      ->check(CLI::Range(1, 100000));
+  gf->add_option("--for-sim", a.for_sim_fleet,
+                 "instead: node faults for `awan sim jobs --faults` on this fleet (JSON lines: at_s, node, "
+                 "scenario, gpu): --count of them in [0, --horizon-s)")
+      ->check(CLI::ExistingFile);
+  gf->add_option("--horizon-s", a.horizon_s, "with --for-sim: faults happen before this simulated time")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
   gf->add_option("--seed", a.seed, "random seed")->capture_default_str();
   gf->add_option("--missing", a.missing, "chance that an optional signal is missing")
       ->capture_default_str()

@@ -21,6 +21,8 @@ struct DiagnoseArgs {
   // generate faults
   std::string scenarios, out_file;
   std::string live_dir, live_node;  // generate faults --live DIR --node NAME
+  std::string for_sim_fleet;        // generate faults --for-sim FLEET: node faults for awan sim jobs --faults
+  int64_t horizon_s = 604800;       // ... at times in [0, horizon_s)
   int count = 1;
   bool noise = true;
   // bench

@@ -27,8 +27,8 @@ struct ServeArgs {
   std::string remediation = "dry-run", remediation_max_risk = "low";
   int64_t report_waits_after_s = 60;
   int64_t cold_start_timeout_s = 600;  // a service replica not ready this long: a fact for the diagnosis
-  std::string tls_cert, tls_key;  // both: serve HTTPS
-  std::string slurm_nodes;        // awan-node=slurm-node,...
+  std::string tls_cert, tls_key;       // both: serve HTTPS
+  std::string slurm_nodes;             // awan-node=slurm-node,...
   // Task isolation on the local executor (docs/security.md).
   int64_t task_uid_base = 100000;
   bool allow_root_tasks = false;
@@ -62,10 +62,10 @@ struct ClientArgs {
   std::string ca;  // CA certificate for an https server (default $AWAN_CA, else the system's)
   std::string state, tenant;
   int task = 0;
-  int run = 0;          // logs: the k-th run (0 = the last)
-  bool follow = false;  // logs -f
-  int64_t tail = -1;    // logs --tail BYTES: only the last bytes
-  int64_t since_s = 0;  // diagnose --since: only causes seen in the last seconds
+  int run = 0;              // logs: the k-th run (0 = the last)
+  bool follow = false;      // logs -f
+  int64_t tail = -1;        // logs --tail BYTES: only the last bytes
+  int64_t since_s = 0;      // diagnose --since: only causes seen in the last seconds
   std::string node_action;  // nodes ACTION NODE [GPU]: describe, cordon, drain, uncordon, gpu-unhealthy, ...
   int gpu = -1;
   std::string reason;  // nodes cordon|drain|...: why (kept with the hold and in the audit log)

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <map>
@@ -14,6 +15,7 @@
 #include "cli/cli_util.h"
 #include "cli/progress.h"
 #include "common/steady_tick_source.h"
+#include "config/catalog_file.h"
 #include "config/fleet_file.h"
 #include "config/workload_file.h"
 #include "core/residency.h"
@@ -161,7 +163,80 @@ void AddSimJobs(CLI::App& sim, SimJobsArgs& a) {
                 "a job name (philly-<line>): when it ran, and why it waited, per policy");
   c->add_option("--threads", a.threads, "worker threads (default: all cores; results do not depend on it)");
   c->add_flag("--quiet", a.quiet, "no progress bar");
+  c->add_option("--faults", a.faults,
+                "nodes that break (JSON lines of `awan generate faults --for-sim`): runs there fail, the "
+                "diagnosis sees their lines")
+      ->check(CLI::ExistingFile);
+  c->add_option("--remediation", a.remediation,
+                "with --faults: on = the diagnosis's actions drain a broken node at once; off = an operator "
+                "does, --fault-detect-s after the fault")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"off", "on"}));
+  c->add_option("--fault-fail-after-s", a.fault_fail_after_s,
+                "a run on a broken node fails this long after it began")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  c->add_option("--fault-detect-s", a.fault_detect_s,
+                "without remediation, an operator drains a broken node this long after its fault")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  c->add_option("--fault-repair-s", a.fault_repair_s,
+                "a drained broken node is back this long after the drain")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
 }
+
+namespace {
+
+// The faults file: {"at_s", "node" (a fleet node), "scenario" (a catalog id), "gpu" (optional)} per line.
+Status ReadSimFaults(const std::string& path, const Fleet& fleet, const diagnosis::Catalog& catalog,
+                     std::vector<sim::SimFault>* out) {
+  std::ifstream f(path);
+  if (!f) return IoError("cannot read " + path);
+  std::map<std::string, int> ids;
+  for (size_t i = 0; i < catalog.size(); ++i) ids[catalog.at(i).id] = static_cast<int>(i);
+  int line_no = 0;
+  for (std::string line; std::getline(f, line);) {
+    ++line_no;
+    if (line.empty()) continue;
+    const std::string where = path + ":" + std::to_string(line_no);
+    const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_object() || !j.contains("at_s") || !j["at_s"].is_number_integer() || !j.contains("node") ||
+        !j["node"].is_string() || !j.contains("scenario") || !j["scenario"].is_string())
+      return InvalidArgument(where +
+                             ": expected {\"at_s\": int, \"node\": str, \"scenario\": str, \"gpu\": int}");
+    sim::SimFault sf;
+    sf.at_s = j["at_s"].get<int64_t>();
+    NodeIndex n;
+    if (sf.at_s < 0) return InvalidArgument(where + ": at_s must be >= 0");
+    if (!fleet.FindNode(j["node"].get<std::string>(), &n))
+      return InvalidArgument(where + ": no node " + j["node"].get<std::string>() + " in the fleet");
+    sf.node = n.value;
+    const auto it = ids.find(j["scenario"].get<std::string>());
+    if (it == ids.end()) return InvalidArgument(where + ": no scenario " + j["scenario"].get<std::string>());
+    sf.scenario = it->second;
+    sf.gpu = j.value("gpu", -1);
+    if (sf.gpu >= fleet.node(n).gpu_count)
+      return InvalidArgument(where + ": the node has no GPU " + std::to_string(sf.gpu));
+    out->push_back(sf);
+  }
+  return Status::Ok();
+}
+
+nlohmann::json FaultsJson(const sim::FaultInjectionStats& f) {
+  std::vector<int64_t> d = f.detect_s;
+  std::sort(d.begin(), d.end());
+  return {{"faults", f.faults},
+          {"runs_failed", f.runs_failed},
+          {"drained_by_diagnosis", f.drained_by_diagnosis},
+          {"drained_by_operator", f.drained_by_operator},
+          {"diagnosed_top1", f.diagnosed_top1},
+          {"false_drains", f.false_drains},
+          {"undiagnosed", f.undiagnosed},
+          {"median_detect_s", d.empty() ? 0 : d[d.size() / 2]}};
+}
+
+}  // namespace
 
 int RunSimJobs(const SimJobsArgs& a) {
   auto fleet = config::ReadFleetFile(a.fleet);
@@ -187,6 +262,22 @@ int RunSimJobs(const SimJobsArgs& a) {
              jobs->size(), (*fleet)->fleet.size(), (*fleet)->fleet.total_gpus(), native,
              a.target_load > 0 ? fmt::format(", rescaled to {:.3f}", a.target_load) : std::string());
 
+  // Faults: the catalog built into the binary names their scenarios and reads their lines.
+  std::optional<diagnosis::Catalog> diag_catalog;
+  sim::FaultInjectionOptions fo;
+  if (!a.faults.empty()) {
+    auto c = config::LoadEmbeddedCatalog();
+    if (!c.ok()) return Fail(c.status());
+    diag_catalog = std::move(*c);
+    if (Status s = ReadSimFaults(a.faults, (*fleet)->fleet, *diag_catalog, &fo.faults); !s.ok())
+      return Fail(s);
+    fo.catalog = &*diag_catalog;
+    fo.remediate = a.remediation == "on";
+    fo.fail_after_s = a.fault_fail_after_s, fo.manual_detect_s = a.fault_detect_s,
+    fo.repair_s = a.fault_repair_s;
+    fmt::print(stderr, "awan sim jobs: {} fault(s) from {}, remediation {}\n", fo.faults.size(), a.faults,
+               a.remediation);
+  }
   std::vector<StatusOr<sim::JobsSimResult>> results(policies.size(), Internal("not run"));
   std::vector<SteadyTickSource> ticks(policies.size());
   std::vector<std::string> audit_text(policies.size());
@@ -215,6 +306,7 @@ int RunSimJobs(const SimJobsArgs& a) {
         o.target_load = a.target_load;
         o.catalog = catalog ? &*catalog : nullptr;
         o.ignore_residency = a.ignore_residency;
+        o.faults = fo.catalog != nullptr ? &fo : nullptr;
         o.scheduler.region_price_weight = a.price_weight;
         o.scheduler.policies.region = a.region_objective;
         o.scheduler.policies.fair_share = a.fair_share_policy;
@@ -263,6 +355,17 @@ int RunSimJobs(const SimJobsArgs& a) {
                  s.policy, s.jobs - s.finished, s.jobs);
     }
     summary.push_back(SummaryJson(s));
+    if (results[k]->faults) {
+      const nlohmann::json fj = FaultsJson(*results[k]->faults);
+      summary.back()["faults"] = fj;
+      fmt::print(
+          "  {:<14} faults {}, runs failed on broken nodes {}, drained by the diagnosis {} / by an operator "
+          "{}, diagnosed top-1 {}, median detection {} s, false drains {}\n",
+          "", fj["faults"].get<int64_t>(), fj["runs_failed"].get<int64_t>(),
+          fj["drained_by_diagnosis"].get<int64_t>(), fj["drained_by_operator"].get<int64_t>(),
+          fj["diagnosed_top1"].get<int64_t>(), fj["median_detect_s"].get<int64_t>(),
+          fj["false_drains"].get<int64_t>());
+    }
   }
   if (!a.explain.empty()) {
     size_t idx = jobs->size();
@@ -353,7 +456,9 @@ int RunSimJobs(const SimJobsArgs& a) {
                           {"price_weight", a.price_weight},
                           {"region_objective", a.region_objective},
                           {"fair_share_policy", a.fair_share_policy},
-                          {"latency_weight", a.latency_weight}}},
+                          {"latency_weight", a.latency_weight},
+                          {"faults", a.faults},
+                          {"remediation", a.remediation}}},
                         {"summary", summary}};
     std::ofstream f(a.json_out);
     f << j.dump(1) << "\n";

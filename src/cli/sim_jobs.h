@@ -31,6 +31,11 @@ struct SimJobsArgs {
   std::string explain;  // a job name: print where its time went
   int threads = 0;
   bool quiet = false;
+  // Fault injection (sim/fault_injector.h): a file of `awan generate faults --for-sim`, and whether the
+  // diagnosis's actions are applied.
+  std::string faults;
+  std::string remediation = "off";
+  int64_t fault_fail_after_s = 600, fault_detect_s = 21600, fault_repair_s = 14400;
 };
 
 void AddSimJobs(CLI::App& sim, SimJobsArgs& args);

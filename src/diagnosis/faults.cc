@@ -471,6 +471,27 @@ std::string YamlDoubleQuoted(const std::string& t) {
 }
 }  // namespace
 
+std::vector<Signal> NodeFaultSignals(const Catalog& catalog, int scenario, const std::string& node, int gpu,
+                                     const std::string& job, const std::string& tenant, int64_t at_ms,
+                                     double missing, Rng& rng) {
+  // A world of one node (and its job, when one ran there) for the Builder to fill the lines in.
+  FaultWorld w;
+  w.nodes = {node}, w.node_switch = {"leaf-" + node}, w.node_feed = {"feed-" + node},
+  w.node_ip = {"10.0.0.1"};
+  w.tenants = {tenant.empty() ? "tenant" : tenant}, w.datasets = {"dataset"};
+  w.node_job = {job.empty() ? -1 : 0};
+  if (!job.empty()) w.jobs.push_back({job, w.tenants[0], "", {0}});
+  FaultOptions o;
+  o.missing = missing;
+  Builder b(w, o, rng);
+  const Scenario& s = catalog.at(static_cast<size_t>(scenario));
+  Ctx x = b.OnNode(0, std::max(0, gpu));
+  x.gpu_scoped = s.scope == Scope::kGpu;
+  b.EmitScenario(s, x, at_ms, false);
+  if (!job.empty()) b.Emit(SignalKind::kExit, "exit_code=1 signal=none", x, at_ms + 30000);
+  return b.Take();
+}
+
 LiveFault ToLive(const FaultCase& fc, const std::string& node) {
   LiveFault live;
   std::string job;

@@ -94,6 +94,14 @@ struct LiveFault {
 };
 LiveFault ToLive(const FaultCase& fc, const std::string& node);
 
+// The lines of scenario `scenario` on `node` (GPU `gpu`) at about `at_ms` (each within 30 s after it), about
+// `job` of `tenant` when one ran there ("" when none), and that job's task exit: what a broken node shows
+// the engine each time it fails a run (for the simulator's fault injection). Optional lines sometimes
+// missing (`missing`).
+std::vector<Signal> NodeFaultSignals(const Catalog& catalog, int scenario, const std::string& node, int gpu,
+                                     const std::string& job, const std::string& tenant, int64_t at_ms,
+                                     double missing, Rng& rng);
+
 struct EvalOptions {
   uint64_t seed = 1;
   int cases = 1000;  // fault cases; one healthy case is added for every four of them

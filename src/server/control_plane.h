@@ -34,6 +34,7 @@
 #include "core/framework.h"
 #include "core/job_scheduler.h"
 #include "core/scheduler_state.h"
+#include "diagnosis/actions.h"
 #include "diagnosis/catalog.h"
 #include "server/auth.h"
 #include "server/executor.h"
@@ -43,7 +44,7 @@
 namespace awan::server {
 
 class DiagnosisHub;
-struct NodeAction;
+using NodeAction = diagnosis::Action;
 
 enum class Remediation { kOff, kDryRun, kOn };
 

@@ -178,30 +178,7 @@ Json DiagnosisHub::Diagnoses(const Principal& who, const std::string& target, in
 
 std::vector<NodeAction> DiagnosisHub::NodeActions() const {
   std::lock_guard<std::mutex> l(mu_);
-  std::vector<NodeAction> out;
-  for (const Diagnosis& d : DiagnoseLocked()) {
-    const diagnosis::Scenario& s = catalog_.at(static_cast<size_t>(d.scenario));
-    // Node-wide actions only for critical causes; a job's requeue or a replica's restart also for warnings.
-    if (s.severity == diagnosis::Severity::kBenign) continue;
-    const bool node_wide = s.auto_action == diagnosis::AutoAction::kCordonNode ||
-                           s.auto_action == diagnosis::AutoAction::kDrainNode ||
-                           s.auto_action == diagnosis::AutoAction::kMarkGpuUnhealthy;
-    if (node_wide && s.severity == diagnosis::Severity::kCritical &&
-        (d.scope == diagnosis::Scope::kNode || d.scope == diagnosis::Scope::kGpu)) {
-      const int gpu = s.auto_action == diagnosis::AutoAction::kMarkGpuUnhealthy ? d.gpu : -1;
-      out.push_back({s.id, d.entity, s.title, s.auto_action, s.auto_risk, gpu, ""});
-    } else if (s.auto_action == diagnosis::AutoAction::kRequeueJob && d.scope == diagnosis::Scope::kJob) {
-      out.push_back({s.id, "", s.title, s.auto_action, s.auto_risk, -1, d.entity});
-    } else if (s.auto_action == diagnosis::AutoAction::kRestartReplica &&
-               d.scope == diagnosis::Scope::kService) {
-      std::set<std::string> replicas;  // the replicas its signals name
-      for (uint32_t id : d.evidence)
-        if (!engine_.signal(id).replica.empty()) replicas.insert(engine_.signal(id).replica);
-      for (const std::string& r : replicas)
-        out.push_back({s.id, "", s.title, s.auto_action, s.auto_risk, -1, r});
-    }
-  }
-  return out;
+  return diagnosis::ActionsFor(catalog_, engine_, DiagnoseLocked());
 }
 
 std::vector<std::pair<std::string, int64_t>> DiagnosisHub::Counts() const {

@@ -23,6 +23,7 @@
 
 #include "common/clock.h"
 #include "config/fleet_file.h"
+#include "diagnosis/actions.h"
 #include "diagnosis/catalog.h"
 #include "diagnosis/engine.h"
 #include "server/auth.h"
@@ -33,13 +34,8 @@ inline constexpr size_t kMaxSignalText = 4096;
 inline constexpr size_t kMaxSignalsPerPost = 1000;
 
 // An automatic action on a node: the scenario that calls for it, the node, why, what and how risky.
-struct NodeAction {
-  std::string scenario, node, reason;
-  diagnosis::AutoAction action = diagnosis::AutoAction::kNone;
-  diagnosis::Risk risk = diagnosis::Risk::kHigh;
-  int gpu = -1;     // mark_gpu_unhealthy: the device, when a signal named it (else the node is drained)
-  std::string job;  // requeue_job: the job; restart_replica: the replica's job (node empty for both)
-};
+// What a diagnosis calls for (diagnosis/actions.h: the one policy, shared with the simulator).
+using NodeAction = diagnosis::Action;
 
 class DiagnosisHub {
  public:

@@ -115,6 +115,15 @@ StatusOr<std::unique_ptr<JobsSimulation>> JobsSimulation::Create(const config::F
   }
   std::stable_sort(sim->node_events_.begin(), sim->node_events_.end(),
                    [](const NodeEvent& a, const NodeEvent& b) { return a.at_s < b.at_s; });
+  if (o.faults != nullptr) {
+    if (o.faults->catalog == nullptr) return InvalidArgument("fault injection needs the diagnosis catalog");
+    for (const SimFault& f : o.faults->faults) {
+      if (f.node >= fleet.size() || f.scenario < 0 ||
+          static_cast<size_t>(f.scenario) >= o.faults->catalog->size())
+        return InvalidArgument("a fault on a node or with a scenario that does not exist");
+    }
+    sim->injector_ = std::make_unique<FaultInjector>(fleet, *o.faults);
+  }
   return sim;
 }
 
@@ -130,7 +139,7 @@ ExplainSource SourceOf(const JobsSimulation& sim) {
 
 bool JobsSimulation::done() const {
   return next_submit_ >= by_submit_.size() && finishes_.empty() && next_node_event_ >= node_events_.size() &&
-         late_.empty();
+         late_.empty() && (injector_ == nullptr || !injector_->pending() || !scheduler().has_pending());
 }
 
 int JobsSimulation::AddTenant(TenantSpec t) {
@@ -168,6 +177,7 @@ int64_t JobsSimulation::NextEvent() const {
   if (!finishes_.empty()) t = std::min(t, finishes_.top().at);
   if (!late_.empty()) t = std::min(t, late_.top().first);
   if (next_node_event_ < node_events_.size()) t = std::min(t, node_events_[next_node_event_].at_s);
+  if (injector_ != nullptr) t = std::min(t, injector_->NextEvent(scheduler()));
   return t;
 }
 
@@ -212,6 +222,11 @@ Status JobsSimulation::RunUntil(int64_t until, std::atomic<int64_t>* progress) {
       } else {
         sched.NodeUp(NodeIndex(e.node));
       }
+    }
+    if (injector_ != nullptr) {
+      AWAN_RETURN_IF_ERROR(injector_->Step(
+          now, sched, [this](size_t j) { return spec(j).name; },
+          [this, &sched](size_t j) { return tenant_names_[static_cast<size_t>(sched.job(j).tenant)]; }));
     }
     while (next_submit_ < by_submit_.size() && sched.job(by_submit_[next_submit_]).submit_s == now) {
       const size_t i = by_submit_[next_submit_++];
@@ -294,6 +309,7 @@ JobsSimResult JobsSimulation::Result() const {
     r.cost_usd = j.cost_usd;
     r.waited_s = j.waited_s;
   }
+  if (injector_ != nullptr) out.faults = injector_->stats();
   out.summary.preemptions = sched.preemptions();
   out.summary.failure_requeues = sched.failure_requeues();
 

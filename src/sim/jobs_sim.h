@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <queue>
 #include <set>
 #include <string>
@@ -30,6 +31,7 @@
 #include "core/residency.h"
 #include "core/scheduler_state.h"
 #include "model/job.h"
+#include "sim/fault_injector.h"
 
 namespace awan::sim {
 
@@ -53,6 +55,8 @@ struct JobsSimOptions {
   int64_t cycle_period_s = 300;        // while jobs wait, the cycle also runs this often (0 = on events only)
   int64_t sample_s = 3600;             // timeline resolution
   std::vector<NodeEvent> node_events;  // at simulated times (after --target-load rescaling), any order
+  // Nodes that break (sim/fault_injector.h): null for none.
+  const FaultInjectionOptions* faults = nullptr;
   // Residency: with a catalog every job runs only where all its data may be processed (core/residency.h).
   // ignore_residency (set by the cheapest-unaware baseline, or to measure the price of sovereignty) lets the
   // scheduler place anywhere; violations are counted against the catalog either way.
@@ -134,6 +138,7 @@ struct TimelineSample {
 
 struct JobsSimResult {
   JobsSummary summary;
+  std::optional<FaultInjectionStats> faults;  // with JobsSimOptions::faults
   std::vector<TimelineSample> timeline;
   std::vector<JobOutcome> jobs;  // in input order
   std::vector<std::string> tenant_names;
@@ -237,6 +242,7 @@ class JobsSimulation {
   double offered_load_ = 0;
   int64_t violations_ = 0;
   std::vector<TimelineSample> timeline_;
+  std::unique_ptr<FaultInjector> injector_;
 };
 
 StatusOr<JobsSimResult> RunJobsSim(const config::FleetFile& fleet, const std::vector<JobSpec>& jobs,

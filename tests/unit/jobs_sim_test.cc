@@ -6,6 +6,7 @@
 
 #include "common/rng.h"
 #include "common/tick_source.h"
+#include "config/catalog_file.h"
 #include "config/fleet_file.h"
 #include "core/gang.h"
 #include "core/run_model.h"
@@ -308,6 +309,60 @@ TEST(JobsSimReservations, NoJobIsPreemptedMoreThanTheBound) {
   ASSERT_TRUE(bounded.ok() && legacy.ok());
   EXPECT_LE(bounded->summary.max_preemptions_per_job, 3);
   EXPECT_GT(legacy->summary.max_preemptions_per_job, 3);
+}
+
+}  // namespace
+}  // namespace awan::sim
+
+namespace awan::sim {
+namespace {
+
+const diagnosis::Catalog& DiagCatalog() {
+  static const diagnosis::Catalog* c = [] {
+    auto r = config::LoadEmbeddedCatalog();
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return new diagnosis::Catalog(std::move(*r));
+  }();
+  return *c;
+}
+
+// A stream of one-node jobs on the 8-node fleet and an Xid 79 on one node at t = 1000: without remediation
+// every run placed there fails until an operator drains it (6 h later); with it, the engine names the GPU
+// from the fault's own lines and the node is drained 31 s after the fault, before any run fails there. The
+// same inputs give the same result.
+StatusOr<JobsSimResult> RunWithFault(bool remediate) {
+  static const std::unique_ptr<config::FleetFile> fleet = Fleet8();
+  std::vector<JobSpec> jobs;
+  for (int i = 0; i < 200; ++i)
+    jobs.push_back(Job("j" + std::to_string(i), i % 2 ? "a" : "b", i * 120, 1800, 1, 8));
+  FaultInjectionOptions fo;
+  fo.catalog = &DiagCatalog();
+  fo.faults.push_back({1000, 3, DiagCatalog().IndexOf("GPU-XID-079"), -1});
+  fo.remediate = remediate;
+  JobsSimOptions o;
+  o.policy = "fifo";
+  o.faults = &fo;
+  return RunJobsSim(*fleet, jobs, o);
+}
+
+TEST(JobsSimFaults, TheDiagnosisDrainsABrokenNodeBeforeItFailsRuns) {
+  auto off = RunWithFault(false), on = RunWithFault(true), again = RunWithFault(true);
+  ASSERT_TRUE(off.ok() && on.ok() && again.ok());
+  ASSERT_TRUE(off->faults && on->faults);
+  EXPECT_EQ(off->faults->faults, 1);
+  EXPECT_GT(off->faults->runs_failed, 3);
+  EXPECT_EQ(off->faults->drained_by_operator, 1);
+  EXPECT_EQ(off->faults->detect_s, std::vector<int64_t>{21600});
+  EXPECT_EQ(on->faults->runs_failed, 0);
+  EXPECT_EQ(on->faults->drained_by_diagnosis, 1);
+  EXPECT_EQ(on->faults->detect_s, std::vector<int64_t>{31});
+  EXPECT_EQ(on->faults->diagnosed_top1, 1);
+  EXPECT_EQ(on->faults->false_drains, 0);
+  EXPECT_EQ(on->summary.finished, 200);
+  EXPECT_LT(on->summary.avg_jct_s, off->summary.avg_jct_s);
+  EXPECT_EQ(on->summary.failure_requeues, 1);  // the run on the node when it was drained
+  EXPECT_EQ(again->summary.avg_jct_s, on->summary.avg_jct_s);
+  EXPECT_EQ(again->faults->detect_s, on->faults->detect_s);
 }
 
 }  // namespace
