@@ -125,6 +125,34 @@ static void AddServicePaths(Json& paths, const Ok& ok, const Json& err) {
 
 static void AddPathParameters(Json& paths);
 
+// The operator's node paths (server/node_admin.cc).
+template <class Ok>
+static void AddNodePaths(Json& paths, const Ok& ok, const Json& err) {
+  const Json more = {
+      {"/v1/nodes/{id}", {{"get", {{"responses", {{"200", ok({{"type", "object"}})}, {"404", err}}}}}}},
+      {"/v1/nodes/{id}/cordon",
+       {{"post",
+         {{"summary", "No new work on the node; what runs there keeps running (admin; body {reason})"},
+          {"responses", {{"200", ok({{"type", "object"}})}, {"403", err}, {"404", err}}}}}}},
+      {"/v1/nodes/{id}/drain",
+       {{"post",
+         {{"summary", "Cordon, and requeue its jobs from their last checkpoint (admin; body {reason})"},
+          {"responses", {{"200", ok({{"type", "object"}})}, {"403", err}, {"404", err}}}}}}},
+      {"/v1/nodes/{id}/uncordon",
+       {{"post",
+         {{"summary", "Work again, every GPU back in service (admin)"},
+          {"responses", {{"200", ok({{"type", "object"}})}, {"403", err}, {"404", err}}}}}}},
+      {"/v1/nodes/{id}/gpus/{gpu}/unhealthy",
+       {{"post",
+         {{"summary", "Take one GPU out of service; the jobs on it requeue (admin)"},
+          {"responses", {{"200", ok({{"type", "object"}})}, {"403", err}, {"404", err}}}}}}},
+      {"/v1/nodes/{id}/gpus/{gpu}/healthy",
+       {{"post",
+         {{"summary", "Put a GPU back in service (admin)"},
+          {"responses", {{"200", ok({{"type", "object"}})}, {"403", err}, {"404", err}}}}}}}};
+  for (const auto& [path, item] : more.items()) paths[path] = item;
+}
+
 std::string OpenApiDocument() {
   Json job_ref = {{"$ref", "#/components/schemas/Job"}};
   Json err = {{"description", "error"},
@@ -179,27 +207,6 @@ std::string OpenApiDocument() {
         {"/v1/jobs/{id}/explain",
          {{"get", {{"responses", {{"200", ok({{"type", "object"}})}, {"404", err}, {"409", err}}}}}}},
         {"/v1/nodes", {{"get", {{"responses", {{"200", ok({{"type", "object"}})}, {"401", err}}}}}}},
-        {"/v1/nodes/{id}", {{"get", {{"responses", {{"200", ok({{"type", "object"}})}, {"404", err}}}}}}},
-        {"/v1/nodes/{id}/cordon",
-         {{"post",
-           {{"summary", "No new work on the node; what runs there keeps running (admin; body {reason})"},
-            {"responses", {{"200", ok({{"type", "object"}})}, {"403", err}, {"404", err}}}}}}},
-        {"/v1/nodes/{id}/drain",
-         {{"post",
-           {{"summary", "Cordon, and requeue its jobs from their last checkpoint (admin; body {reason})"},
-            {"responses", {{"200", ok({{"type", "object"}})}, {"403", err}, {"404", err}}}}}}},
-        {"/v1/nodes/{id}/uncordon",
-         {{"post",
-           {{"summary", "Work again, every GPU back in service (admin)"},
-            {"responses", {{"200", ok({{"type", "object"}})}, {"403", err}, {"404", err}}}}}}},
-        {"/v1/nodes/{id}/gpus/{gpu}/unhealthy",
-         {{"post",
-           {{"summary", "Take one GPU out of service; the jobs on it requeue (admin)"},
-            {"responses", {{"200", ok({{"type", "object"}})}, {"403", err}, {"404", err}}}}}}},
-        {"/v1/nodes/{id}/gpus/{gpu}/healthy",
-         {{"post",
-           {{"summary", "Put a GPU back in service (admin)"},
-            {"responses", {{"200", ok({{"type", "object"}})}, {"403", err}, {"404", err}}}}}}},
         {"/v1/nodes/{id}/heartbeat",
          {{"post",
            {{"responses", {{"200", ok({{"type", "object"}})}, {"401", err}, {"403", err}, {"404", err}}}}}}},
@@ -216,6 +223,7 @@ std::string OpenApiDocument() {
              {{"200", {{"description", "Prometheus text (other tenants' series for admins only)"}}},
               {"401", err}}}}}}}}}};
   AddServicePaths(doc["paths"], ok, err);
+  AddNodePaths(doc["paths"], ok, err);
   AddPathParameters(doc["paths"]);
   return doc.dump(1);
 }
@@ -370,17 +378,11 @@ Json NodeJson(const Fleet& fleet, const NodeStatus& s, bool detail) {
   return j;
 }
 
-// The fleet: nodes, queues, audit, tenants, metrics.
-void RegisterFleetRoutes(HttpServer& http, ControlPlane& cp, const HeaderCheck& authenticated,
-                         const Metrics& metrics) {
+// One node, and an operator's changes to it (admins; server/node_admin.cc).
+void RegisterNodeRoutes(HttpServer& http, ControlPlane& cp, const HeaderCheck& authenticated) {
   auto get = [&http, &authenticated](const std::string& path, HttpHandler h) {
     http.Route("GET", path, std::move(h), authenticated);
   };
-  get("/v1/nodes", [&cp](HttpRequest& req, HttpResponse& res) {
-    Json items = Json::array();
-    for (const NodeStatus& n : cp.Nodes(Who(req))) items.push_back(NodeJson(cp.fleet().fleet, n, false));
-    Reply(res, 200, {{"items", items}});
-  });
   get(R"(/v1/nodes/([^/]+))", [&cp](HttpRequest& req, HttpResponse& res) {
     StatusOr<NodeStatus> n = cp.Node(Who(req), req.matches[1]);
     if (!n.ok()) return Fail(res, n.status());
@@ -411,6 +413,20 @@ void RegisterFleetRoutes(HttpServer& http, ControlPlane& cp, const HeaderCheck& 
         change(req, res, req.matches[1], "gpu-" + std::string(req.matches[3]), std::stoi(req.matches[2]));
       },
       authenticated, 4096);
+}
+
+// The fleet: nodes, queues, audit, tenants, metrics.
+void RegisterFleetRoutes(HttpServer& http, ControlPlane& cp, const HeaderCheck& authenticated,
+                         const Metrics& metrics) {
+  auto get = [&http, &authenticated](const std::string& path, HttpHandler h) {
+    http.Route("GET", path, std::move(h), authenticated);
+  };
+  get("/v1/nodes", [&cp](HttpRequest& req, HttpResponse& res) {
+    Json items = Json::array();
+    for (const NodeStatus& n : cp.Nodes(Who(req))) items.push_back(NodeJson(cp.fleet().fleet, n, false));
+    Reply(res, 200, {{"items", items}});
+  });
+  RegisterNodeRoutes(http, cp, authenticated);
   http.Route(
       "POST", R"(/v1/nodes/([^/]+)/heartbeat)",
       [&cp](HttpRequest& req, HttpResponse& res) {

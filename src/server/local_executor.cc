@@ -657,7 +657,8 @@ Status LocalExecutor::PrepareLog(const TaskLaunch& t) const {
   return Status::Ok();
 }
 
-// Its working directory: its own, owned by its uid, unless the manifest names one.
+// Its working directory: its own, owned by its uid, unless the manifest names one (and the job's checkpoint
+// directory, made the first time).
 StatusOr<std::string> LocalExecutor::TaskWorkdir(const TaskLaunch& t, bool drop, int64_t uid,
                                                  int64_t gid) const {
   std::error_code ec;
@@ -670,6 +671,7 @@ StatusOr<std::string> LocalExecutor::TaskWorkdir(const TaskLaunch& t, bool drop,
       return IoError("cannot chown " + workdir + ": " + std::strerror(errno));
     chmod(workdir.c_str(), 0700);
   }
+  AWAN_RETURN_IF_ERROR(MakeCheckpointDir(t, drop, uid, gid));
   return fs::absolute(workdir, ec).lexically_normal().string();
 }
 
@@ -783,7 +785,6 @@ Status LocalExecutor::Launch(const TaskLaunch& t) {
   a.sandbox = o_.sandbox && geteuid() == 0;
   AWAN_RETURN_IF_ERROR(SetIdentity(t, o_.allow_root, a));
   AWAN_ASSIGN_OR_RETURN(const std::string workdir, TaskWorkdir(t, a.drop, a.uid, a.gid));
-  AWAN_RETURN_IF_ERROR(MakeCheckpointDir(t, a.drop, a.uid, a.gid));
   std::vector<std::string> env_strings = TaskEnvironment(t, workdir);
   std::vector<std::string> args = t.command;
   r.node = t.node;

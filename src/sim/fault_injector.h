@@ -47,9 +47,9 @@ struct FaultInjectionOptions {
 struct FaultInjectionStats {
   int64_t faults = 0, runs_failed = 0;
   int64_t drained_by_diagnosis = 0, drained_by_operator = 0;
-  int64_t diagnosed_top1 = 0;     // faults whose node the engine put first with the injected scenario
-  std::vector<int64_t> detect_s;  // per fault drained: seconds from the fault to the drain
-  int64_t false_drains = 0;       // drains the diagnosis asked for on nodes that were not broken
+  int64_t diagnosed_top1 = 0;            // faults whose node the engine put first with the injected scenario
+  std::vector<int64_t> detect_s;         // per fault drained: seconds from the fault to the drain
+  int64_t false_drains = 0;              // drains the diagnosis asked for on nodes that were not broken
   std::vector<std::string> undiagnosed;  // scenario ids of the faults never put first at their node
 };
 
