@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "cli/cli_util.h"
+#include "cli/queue.h"
 #include "common/clock.h"
 #include "config/catalog_file.h"
 #include "config/fleet_file.h"
@@ -455,8 +456,18 @@ void AddClient(CLI::App& app, ClientArgs& a) {
     s->add_option("--token", a.token, "API token (default $AWAN_TOKEN)");
     s->add_option("--ca", a.ca, "CA certificate to trust for an https server (default $AWAN_CA)");
     if (std::string(c.name) == "queue") {
-      s->add_option("--state", a.state, "only jobs in this state");
+      s->add_option("--state", a.state, "only jobs in this state (any case)")
+          ->transform(CLI::IsMember({"Pending", "Running", "Succeeded", "Failed", "Cancelled", "TimedOut"},
+                                    CLI::ignore_case));
       s->add_option("--tenant", a.tenant, "only this tenant's jobs (admins)");
+      s->add_option("--name", a.name, "only jobs whose name contains this");
+      s->add_option("--limit", a.limit, "at most this many jobs (0: every one)")
+          ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+      s->add_option("--sort", a.sort, "submitted, name, state or tenant")
+          ->capture_default_str()
+          ->check(CLI::IsMember({"submitted", "name", "state", "tenant"}));
+      s->add_option("--watch", a.watch_s, "reprint every SECONDS until interrupted")
+          ->check(CLI::Range(1, 3600));
     }
     if (std::string(c.name) == "nodes") {
       s->add_option("action", a.node_action, "describe, cordon, drain, uncordon, gpu-unhealthy, gpu-healthy")
@@ -694,6 +705,7 @@ int RunClient(const ClientArgs& a) {
   if (a.command == "submit") {
     if (auto body = trace::ReadFile(a.arg); !body.ok()) return Fail(body.status());
   }
+  if (a.command == "queue" && a.output != "yaml") return ListQueue(a, http, h);
   if (a.command == "logs") {
     // Windows of the log by offset (the server returns at most 4 MiB a request); with -f, poll once a second
     // until the job has ended and everything is printed.

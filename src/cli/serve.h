@@ -69,6 +69,11 @@ struct ClientArgs {
   std::string node_action;  // nodes ACTION NODE [GPU]: describe, cordon, drain, uncordon, gpu-unhealthy, ...
   int gpu = -1;
   std::string reason;  // nodes cordon|drain|...: why (kept with the hold and in the audit log)
+  // queue: at most `limit` jobs (0 = every one), those whose name contains `name`, sorted by `sort`
+  // (submitted, name, state, tenant), reprinted every `watch_s` seconds (0 = once).
+  int64_t limit = 0;
+  std::string name, sort = "submitted";
+  int watch_s = 0;
 };
 void AddClient(CLI::App& app, ClientArgs& a);
 int RunClient(const ClientArgs& a);

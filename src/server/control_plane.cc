@@ -375,6 +375,16 @@ StatusOr<ControlPlane::Live*> ControlPlane::Find(const Principal& who, const std
   return &live_[it->second];
 }
 
+// A waiting job's message: its wait reason now, and why it waits again when a run was stopped.
+std::string ControlPlane::LiveMessage(const Live& l) const {
+  if (l.row.state != JobState::kPending) return l.row.message;
+  const JobRecord& r = sched_->job(l.index);
+  if (r.last_reason < 0) return l.row.message;
+  const bool stopped = l.row.message.rfind("requeued", 0) == 0 || l.row.message.rfind("preempted", 0) == 0;
+  return std::string("waiting: ") + WaitReasonName(static_cast<WaitReason>(r.last_reason)) +
+         (stopped ? " (" + l.row.message + ")" : "");
+}
+
 StatusOr<StoredJob> ControlPlane::Get(const Principal& who, const std::string& id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = by_id_.find(id);
@@ -382,15 +392,7 @@ StatusOr<StoredJob> ControlPlane::Get(const Principal& who, const std::string& i
     if (!who.sees(live_[it->second].row.tenant)) return NotFound("no job " + id);
     Live& l = live_[it->second];
     StoredJob out = l.row;
-    if (out.state == JobState::kPending) {
-      const JobRecord& r = sched_->job(l.index);
-      // The wait reason, and why it waits again when a run was stopped.
-      const bool stopped = out.message.rfind("requeued", 0) == 0 || out.message.rfind("preempted", 0) == 0;
-      if (r.last_reason >= 0) {
-        out.message = std::string("waiting: ") + WaitReasonName(static_cast<WaitReason>(r.last_reason)) +
-                      (stopped ? " (" + l.row.message + ")" : "");
-      }
-    }
+    out.message = LiveMessage(l);
     return out;
   }
   AWAN_ASSIGN_OR_RETURN(std::optional<StoredJob> j,
@@ -406,7 +408,14 @@ StatusOr<std::vector<StoredJob>> ControlPlane::List(const Principal& who, JobFil
     f.tenant = who.tenant;
   }
   f.limit = std::clamp(f.limit, 1, 1000);
-  return store_->ListJobs(f);  // the store is thread-safe: no need to hold up scheduling
+  // The store is thread-safe: read without holding up scheduling; then the waiting ones' reasons now.
+  AWAN_ASSIGN_OR_RETURN(std::vector<StoredJob> jobs, store_->ListJobs(f));
+  std::lock_guard<std::mutex> lock(mu_);
+  for (StoredJob& j : jobs) {
+    const auto it = by_id_.find(j.id);
+    if (j.state == JobState::kPending && it != by_id_.end()) j.message = LiveMessage(live_[it->second]);
+  }
+  return jobs;
 }
 
 StatusOr<StoredJob> ControlPlane::Cancel(const Principal& who, const std::string& id) {

@@ -209,6 +209,7 @@ class ControlPlane {
   // The Unix (uid, gid) a tenant's tasks run as.
   std::pair<int64_t, int64_t> TaskIdentity(const TenantSpec& t) const;
   StatusOr<Live*> Find(const Principal& who, const std::string& id);
+  std::string LiveMessage(const Live& l) const;  // under mu_
   // Sets the state in memory and marks the job for the next Flush (one durable write for the batch).
   void Save(Live& l, JobState state, const std::string& message);
   // Tick's steps (under mu_).

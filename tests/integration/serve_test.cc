@@ -776,3 +776,45 @@ TEST(Serve, EveryPlacementPolicyRunsTheExampleJobs) {
     }
   }
 }
+
+namespace {
+
+// `awan queue` as squeue users expect: REASON, SUBMITTED, TIME and NODES columns, long names that do not
+// break the columns, every job or the first --limit with a note that more match, --state in any case, and a
+// bad --state refused (exit 2) before any request.
+TEST(Cli, QueueHasSqueuesColumnsPagesAndValidatesItsFilters) {
+  ServerFixture f("cli-queue");
+  ASSERT_GT(f.s->port(), 0) << f.s->output();
+  Http c(f.s->url());
+  const std::string longname(40, 'x');
+  for (int i = 0; i < 3; ++i) {
+    auto r = c.Post(
+        "/v1/jobs", Bearer(f.token),
+        "apiVersion: awan/v1\nkind: Job\nmetadata: {name: " + (i == 0 ? longname : "j" + std::to_string(i)) +
+            "}\nspec: {gpus: 4, cpu: 1, memory_gib: 1, command: [sleep, '600']}\n",
+        "application/yaml");
+    ASSERT_EQ(r->status, 201) << r->body;
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const std::string flags = " --server " + f.s->url() + " --token " + f.token;
+  const std::string all = RunAwan("queue" + flags);
+  EXPECT_NE(all.find("REASON"), std::string::npos) << all;
+  EXPECT_NE(all.find("SUBMITTED"), std::string::npos) << all;
+  EXPECT_NE(all.find("NODES"), std::string::npos) << all;
+  EXPECT_NE(all.find(longname.substr(0, 21) + "..."), std::string::npos) << all;
+  EXPECT_EQ(all.find(longname), std::string::npos) << all;
+  EXPECT_NE(all.find("(3 jobs)"), std::string::npos) << all;
+  EXPECT_NE(all.find("capacity"), std::string::npos) << all;  // the waiting ones say why
+  const std::string two = RunAwan("queue --limit 2" + flags);
+  EXPECT_NE(two.find("(2 shown; more jobs match"), std::string::npos) << two;
+  const std::string pending = RunAwan("queue --state pending -o json" + flags);
+  const Json pj = Json::parse(pending, nullptr, false);
+  ASSERT_TRUE(pj.is_object()) << pending;
+  EXPECT_EQ(pj["items"].size(), 2u) << pending;
+  const std::string bad = RunAwan("queue --state nope" + flags + "; echo rc=$?");
+  EXPECT_NE(bad.find("rc=2"), std::string::npos) << bad;
+  const std::string named = RunAwan("queue --name j2" + flags);
+  EXPECT_NE(named.find("(1 job)"), std::string::npos) << named;
+}
+
+}  // namespace

@@ -1,0 +1,155 @@
+#include "cli/queue.h"
+
+#include <fmt/format.h>
+#include <time.h>
+
+#include <algorithm>
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "cli/cli_util.h"
+
+namespace awan::cli {
+namespace {
+
+using Json = nlohmann::json;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// "45s", "12m05s", "3h02m", "2d04h".
+std::string Duration(int64_t ms) {
+  const int64_t s = std::max<int64_t>(0, ms / 1000);
+  if (s < 60) return fmt::format("{}s", s);
+  if (s < 3600) return fmt::format("{}m{:02}s", s / 60, s % 60);
+  if (s < 86400) return fmt::format("{}h{:02}m", s / 3600, s % 3600 / 60);
+  return fmt::format("{}d{:02}h", s / 86400, s % 86400 / 3600);
+}
+
+// Local time: "14:02:07" today, "Dec 01 14:02" before.
+std::string When(int64_t ms) {
+  const time_t t = static_cast<time_t>(ms / 1000), now = time(nullptr);
+  struct tm tm {
+  }, today{};
+  localtime_r(&t, &tm);
+  localtime_r(&now, &today);
+  char buf[32];
+  strftime(buf, sizeof buf,
+           tm.tm_yday == today.tm_yday && tm.tm_year == today.tm_year ? "%H:%M:%S" : "%b %d %H:%M", &tm);
+  return buf;
+}
+
+// A column's text cut to `width` (the last character an ellipsis), so long names keep the columns.
+std::string Fit(const std::string& s, size_t width) {
+  if (s.size() <= width) return s;
+  return s.substr(0, width - 3) + "...";
+}
+
+// The job's reason (squeue's NODELIST(REASON)): why it waits, or how it ended.
+std::string Reason(const Json& j) {
+  std::string m = j.value("message", "");
+  if (m.rfind("waiting: ", 0) == 0) m = m.substr(9);
+  return m;
+}
+
+int Nodes(const Json& j) {
+  std::set<std::string> nodes;
+  if (j.contains("placement") && j["placement"].is_array())
+    for (const Json& p : j["placement"]) nodes.insert(p.value("node", ""));
+  return static_cast<int>(nodes.size());
+}
+
+void Print(const std::vector<Json>& jobs, int64_t more, const ClientArgs& a) {
+  const int64_t now = NowMs();
+  fmt::print("{:<12} {:<24} {:<14} {:<9} {:>6} {:>5} {:<14} {:>8}  {}\n", "ID", "NAME", "TENANT", "STATE",
+             "GPUS", "NODES", "SUBMITTED", "TIME", "REASON");
+  for (const Json& j : jobs) {
+    const std::string state = j.value("state", "");
+    const int64_t created = j.value("created_ms", int64_t{0}), updated = j.value("updated_ms", int64_t{0});
+    // Pending: its age; running: how long this run has run; ended: how long it took from submission.
+    const int64_t time = state == "Pending"   ? now - created
+                         : state == "Running" ? now - updated
+                                              : updated - created;
+    const Json& spec = j.contains("manifest") && j["manifest"].is_object() ? j["manifest"]["spec"] : Json();
+    const std::string gpus = spec.is_object() ? fmt::format("{}x{}", spec.value("tasks", 1),
+                                                            spec.contains("gpus") ? spec["gpus"].dump() : "0")
+                                              : "";
+    fmt::print("{:<12} {:<24} {:<14} {:<9} {:>6} {:>5} {:<14} {:>8}  {}\n", j.value("id", ""),
+               Fit(j.value("name", ""), 24), Fit(j.value("tenant", ""), 14), state, gpus, Nodes(j),
+               When(created), Duration(time), Reason(j));
+  }
+  if (more > 0) {
+    fmt::print("({} shown; more jobs match: --limit N for more, --limit 0 for all)\n", jobs.size());
+  } else if (a.output == "table") {
+    fmt::print("({} job{})\n", jobs.size(), jobs.size() == 1 ? "" : "s");
+  }
+}
+
+// Every page of /v1/jobs (1,000 at a time, waiting out 429s), up to `limit` jobs (0: all); `more` is 1 when
+// the server has more than were read.
+Status Fetch(const ClientArgs& a, httplib::Client& http, const httplib::Headers& h, std::vector<Json>* out,
+             int64_t* more) {
+  std::string after;
+  *more = 0;
+  for (;;) {
+    httplib::Params p{{"limit", "1000"}};
+    if (!a.state.empty()) p.emplace("state", a.state);
+    if (!a.tenant.empty()) p.emplace("tenant", a.tenant);
+    if (!after.empty()) p.emplace("after", after);
+    httplib::Result r = http.Get("/v1/jobs", p, h);
+    if (!r) return IoError("cannot reach the server: " + httplib::to_string(r.error()));
+    if (r->status == 429) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      continue;
+    }
+    const Json j = Json::parse(r->body, nullptr, false);
+    if (r->status != 200 || !j.is_object()) {
+      const std::string msg = j.is_object() && j.contains("error") ? j["error"].get<std::string>() : r->body;
+      return InvalidArgument(fmt::format("{} (HTTP {})", msg, r->status));
+    }
+    for (const Json& job : j["items"]) {
+      if (!a.name.empty() && job.value("name", "").find(a.name) == std::string::npos) continue;
+      if (a.limit > 0 && static_cast<int64_t>(out->size()) >= a.limit) {
+        *more = 1;
+        return Status::Ok();
+      }
+      out->push_back(job);
+    }
+    if (!j.contains("next")) return Status::Ok();
+    after = j["next"].get<std::string>();
+  }
+}
+
+}  // namespace
+
+int ListQueue(const ClientArgs& a, httplib::Client& http, const httplib::Headers& h) {
+  for (;;) {
+    std::vector<Json> jobs;
+    int64_t more = 0;
+    if (Status s = Fetch(a, http, h, &jobs, &more); !s.ok()) return Fail(s);
+    auto key = [&](const Json& j) -> std::string {
+      if (a.sort == "name") return j.value("name", "");
+      if (a.sort == "state") return j.value("state", "");
+      if (a.sort == "tenant") return j.value("tenant", "");
+      return fmt::format("{:020}", j.value("created_ms", int64_t{0}));  // submitted (the default)
+    };
+    std::stable_sort(jobs.begin(), jobs.end(), [&](const Json& x, const Json& y) { return key(x) < key(y); });
+    if (a.output == "json") {
+      fmt::print("{}\n", Json{{"items", jobs}, {"more", more > 0}}.dump(1));
+    } else {
+      if (a.watch_s > 0)
+        fmt::print("\033[H\033[2J{}  (every {} s; Ctrl-C to stop)\n", When(NowMs()), a.watch_s);
+      Print(jobs, more, a);
+    }
+    if (a.watch_s <= 0) return 0;
+    std::fflush(stdout);
+    std::this_thread::sleep_for(std::chrono::seconds(a.watch_s));
+  }
+}
+
+}  // namespace awan::cli
