@@ -440,7 +440,8 @@ void AddClient(CLI::App& app, ClientArgs& a) {
            {"queue", "List jobs (yours, or every tenant's for an admin)", nullptr},
            {"queues", "Each tenant's waiting and running jobs", nullptr},
            {"describe", "Show one job (ID) or service (service/NAME)", "ID"},
-           {"cancel", "Cancel a job", "ID"},
+           {"cancel", "Cancel jobs (one or more ids)", "ID"},
+           {"requeue", "Stop a running job and queue it again (it restarts from its last checkpoint)", "ID"},
            {"logs", "Print a task's output", "ID"},
            {"nodes",
             "List the fleet's nodes; `nodes describe NODE`; `nodes cordon|drain|uncordon NODE`; `nodes "
@@ -448,7 +449,11 @@ void AddClient(CLI::App& app, ClientArgs& a) {
             nullptr},
            {"tenants", "List tenants, quotas and load", nullptr}}) {
     CLI::App* s = app.add_subcommand(c.name, c.help);
-    if (c.arg) s->add_option(c.arg == std::string("FILE") ? "file" : "id", a.arg, c.arg)->required();
+    if (std::string(c.name) == "cancel") {
+      s->add_option("id", a.ids, "job ids")->required();
+    } else if (c.arg) {
+      s->add_option(c.arg == std::string("FILE") ? "file" : "id", a.arg, c.arg)->required();
+    }
     s->add_option("-o,--output", a.output, "table, json or yaml")
         ->capture_default_str()
         ->check(CLI::IsMember({"table", "json", "yaml"}));
@@ -683,7 +688,7 @@ int RunClient(const ClientArgs& a) {
       return http.Get("/v1/jobs", p, h);
     }
     if (a.command == "describe") return http.Get("/v1/jobs/" + a.arg, h);
-    if (a.command == "cancel") return http.Post("/v1/jobs/" + a.arg + "/cancel", h, "", "text/plain");
+    if (a.command == "requeue") return http.Post("/v1/jobs/" + a.arg + "/requeue", h, "", "text/plain");
     if (a.command == "explain") return http.Get("/v1/jobs/" + a.arg + "/explain", h);
     if (a.command == "diagnose") {
       httplib::Params p;
@@ -706,6 +711,24 @@ int RunClient(const ClientArgs& a) {
     if (auto body = trace::ReadFile(a.arg); !body.ok()) return Fail(body.status());
   }
   if (a.command == "queue" && a.output != "yaml") return ListQueue(a, http, h);
+  if (a.command == "cancel") {  // each id in turn; every failure said, the exit code 1 if any
+    int rc = 0;
+    for (const std::string& id : a.ids) {
+      httplib::Result r = http.Post("/v1/jobs/" + id + "/cancel", h, "", "text/plain");
+      const nlohmann::json j = r ? nlohmann::json::parse(r->body, nullptr, false) : nlohmann::json();
+      if (!r || r->status != 200 || !j.is_object()) {
+        const std::string why = !r                                     ? httplib::to_string(r.error())
+                                : j.is_object() && j.contains("error") ? j["error"].get<std::string>()
+                                                                       : r->body;
+        fmt::print(stderr, "awan: error: {}: {}\n", id, why);
+        rc = 1;
+        continue;
+      }
+      fmt::print("{} {}\n", id,
+                 j.value("state", "") == "Cancelled" ? "cancelled" : "already " + j.value("state", ""));
+    }
+    return rc;
+  }
   if (a.command == "logs") {
     // Windows of the log by offset (the server returns at most 4 MiB a request); with -f, poll once a second
     // until the job has ended and everything is printed.

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <string>
+#include <vector>
 
 namespace awan::cli {
 
@@ -55,8 +56,9 @@ int RunInit(const std::string& store);
 int RunToken(const TokenArgs& a);
 
 struct ClientArgs {
-  std::string command;  // submit, queue, describe, cancel, logs, nodes, tenants
-  std::string arg;      // FILE or ID
+  std::string command;           // submit, queue, describe, cancel, logs, nodes, tenants
+  std::string arg;               // FILE or ID
+  std::vector<std::string> ids;  // cancel: the jobs
   std::string output = "table";
   std::string server, token;
   std::string ca;  // CA certificate for an https server (default $AWAN_CA, else the system's)

@@ -437,6 +437,26 @@ StatusOr<StoredJob> ControlPlane::Cancel(const Principal& who, const std::string
   return l->row;
 }
 
+StatusOr<StoredJob> ControlPlane::Requeue(const Principal& who, const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  AWAN_ASSIGN_OR_RETURN(Live * l, Find(who, id));
+  if (!who.can_write()) return PermissionDenied("forbidden: a viewer token cannot requeue");
+  if (l->row.state != JobState::kRunning)
+    return FailedPrecondition("job " + id + " is " + std::string(JobStateName(l->row.state)) +
+                              ": only a running job can be requeued");
+  const int64_t now_s = clock_->NowMs() / 1000;
+  const std::string node = fleet_->fleet.node(sched_->placements(l->index).front().node).name;
+  AuditAction(now_s,
+              {"requeue_job", node, -1, id, "", who.role == Role::kAdmin ? "admin" : "tenant " + who.tenant,
+               "applied", "requeued by request"});
+  l->stop_note = "requeued by request: it restarts from its last checkpoint";
+  AWAN_RETURN_IF_ERROR(sched_->Requeue(l->index, now_s));
+  StopRuns();
+  AWAN_RETURN_IF_ERROR(Flush());
+  StoredJob out = l->row;
+  return out;
+}
+
 StatusOr<Executor::LogChunk> ControlPlane::Logs(const Principal& who, const std::string& id, int task,
                                                 int run, int64_t offset, int64_t max_bytes) {
   int tasks = 0;

@@ -131,6 +131,9 @@ class ControlPlane {
   StatusOr<StoredJob> Get(const Principal& who, const std::string& id);
   StatusOr<std::vector<StoredJob>> List(const Principal& who, JobFilter filter);
   StatusOr<StoredJob> Cancel(const Principal& who, const std::string& id);
+  // Stops a running job and queues it again (scontrol requeue): it restarts from its last checkpoint
+  // ($AWAN_CHECKPOINT_DIR), audited. FailedPrecondition if it does not run.
+  StatusOr<StoredJob> Requeue(const Principal& who, const std::string& id);
   // A window of a task's log (Executor::ReadLog): at most kMaxLogChunk bytes from `offset` (negative: from
   // the end). Read outside the lock; also for jobs that ended before this server started. `run`: 0 = the
   // current (or last) run; k = the k-th of a task that ran more than once.

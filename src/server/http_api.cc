@@ -197,6 +197,10 @@ std::string OpenApiDocument() {
           {"delete", {{"responses", {{"200", ok(job_ref)}, {"401", err}, {"403", err}, {"404", err}}}}}}},
         {"/v1/jobs/{id}/cancel",
          {{"post", {{"responses", {{"200", ok(job_ref)}, {"401", err}, {"403", err}, {"404", err}}}}}}},
+        {"/v1/jobs/{id}/requeue",
+         {{"post",
+           {{"summary", "Stop a running job and queue it again; it restarts from its last checkpoint"},
+            {"responses", {{"200", ok(job_ref)}, {"404", err}, {"409", err}}}}}}},
         {"/v1/jobs/{id}/logs",
          {{"get",
            {{"summary",
@@ -316,6 +320,14 @@ void RegisterJobRoutes(HttpServer& http, ControlPlane& cp, const HeaderCheck& au
     Reply(res, 200, JobJson(*job));
   };
   http.Route("POST", R"(/v1/jobs/([^/]+)/cancel)", cancel, authenticated);
+  http.Route(
+      "POST", R"(/v1/jobs/([^/]+)/requeue)",
+      [&cp](HttpRequest& req, HttpResponse& res) {
+        auto job = cp.Requeue(Who(req), req.matches[1]);
+        if (!job.ok()) return Fail(res, job.status());
+        Reply(res, 200, JobJson(*job));
+      },
+      authenticated);
   http.Route("DELETE", R"(/v1/jobs/([^/]+))", cancel, authenticated);
   get(R"(/v1/jobs/([^/]+)/explain)", [&cp](HttpRequest& req, HttpResponse& res) {
     if (Status s = cp.ChargeHeavyRead(Who(req)); !s.ok()) return Fail(res, s);

@@ -818,3 +818,54 @@ TEST(Cli, QueueHasSqueuesColumnsPagesAndValidatesItsFilters) {
 }
 
 }  // namespace
+
+namespace {
+
+// `awan requeue ID` stops a running job and queues it again (audited; its next run sees the same checkpoint
+// directory); a waiting one cannot be requeued; `awan cancel` takes several ids and says which failed.
+TEST(Cli, RequeueRestartsARunningJobAndCancelTakesSeveralIds) {
+  ServerFixture f("cli-requeue");
+  ASSERT_GT(f.s->port(), 0) << f.s->output();
+  Http c(f.s->url());
+  std::vector<std::string> ids;
+  for (int i = 0; i < 2; ++i) {
+    auto r =
+        c.Post("/v1/jobs", Bearer(f.token),
+               "apiVersion: awan/v1\nkind: Job\nmetadata: {name: r" + std::to_string(i) +
+                   "}\nspec: {gpus: 4, cpu: 1, memory_gib: 1, command: [sh, -c, 'echo run $AWAN_RUN; sleep "
+                   "600']}\n",
+               "application/yaml");
+    ASSERT_EQ(r->status, 201) << r->body;
+    ids.push_back(Json::parse(r->body)["id"]);
+  }
+  ASSERT_EQ(WaitForState(c, f.token, ids[0], "Running")["state"], "Running");
+  const std::string flags = " --server " + f.s->url() + " --token " + f.token;
+  const std::string waiting = RunAwan("requeue " + ids[1] + flags + " 2>&1; echo rc=$?");
+  EXPECT_NE(waiting.find("only a running job can be requeued"), std::string::npos) << waiting;
+  // Several ids at once: the waiting one is cancelled, the unknown one is an error (exit 1).
+  const std::string cancelled = RunAwan("cancel " + ids[1] + " j-99999999" + flags + "; echo rc=$?");
+  EXPECT_NE(cancelled.find(ids[1] + " cancelled"), std::string::npos) << cancelled;
+  EXPECT_NE(cancelled.find("rc=1"), std::string::npos) << cancelled;
+  const std::string requeued = RunAwan("requeue " + ids[0] + flags + "; echo rc=$?");
+  EXPECT_NE(requeued.find("rc=0"), std::string::npos) << requeued;
+  Json job;
+  for (int i = 0; i < 100; ++i) {
+    job = Json::parse(c.Get("/v1/jobs/" + ids[0], Bearer(f.token))->body);
+    if (job.value("runs", 0) == 2 && job["state"] == "Running") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(job.value("runs", 0), 2) << job.dump(1);
+  std::string log;
+  for (int i = 0; i < 50 && log.find("run 2") == std::string::npos; ++i) {
+    log = c.Get("/v1/jobs/" + ids[0] + "/logs", Bearer(f.token))->body;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_NE(log.find("run 2"), std::string::npos) << log;
+  const std::string audit = c.Get("/v1/audit", Bearer(Token(f.db, "", "admin")))->body;
+  EXPECT_NE(audit.find(R"("by":"tenant lab","job":")" + ids[0] + R"(","kind":"requeue_job")"),
+            std::string::npos)
+      << audit;
+  EXPECT_NE(RunAwan("cancel " + ids[0] + flags).find(ids[0] + " cancelled"), std::string::npos);
+}
+
+}  // namespace
