@@ -434,7 +434,8 @@ void AddClient(CLI::App& app, ClientArgs& a) {
     const char* arg;  // nullptr: none
   };
   for (const Cmd& c : std::initializer_list<Cmd>{
-           {"submit", "Submit a job or service manifest (examples/jobs/, examples/services/)", "FILE"},
+           {"submit", "Submit a job or service manifest (examples/jobs/, examples/services/; - for stdin)",
+            "FILE"},
            {"services", "List inference services (yours, or every tenant's for an admin)", nullptr},
            {"delete", "Delete a service (service/NAME: its replicas stop) or cancel a job (job/ID)", "ID"},
            {"queue", "List jobs (yours, or every tenant's for an admin)", nullptr},
@@ -460,6 +461,8 @@ void AddClient(CLI::App& app, ClientArgs& a) {
     s->add_option("--server", a.server, "server URL (default $AWAN_URL)");
     s->add_option("--token", a.token, "API token (default $AWAN_TOKEN)");
     s->add_option("--ca", a.ca, "CA certificate to trust for an https server (default $AWAN_CA)");
+    if (std::string(c.name) == "submit")
+      s->add_flag("--dry-run", a.dry_run, "check it and say where it would start now, without submitting");
     if (std::string(c.name) == "queue") {
       s->add_option("--state", a.state, "only jobs in this state (any case)")
           ->transform(CLI::IsMember({"Pending", "Running", "Succeeded", "Failed", "Cancelled", "TimedOut"},
@@ -621,6 +624,18 @@ void PrintNodes(const ClientArgs& a, const nlohmann::json& j) {
                  : fmt::format("{}", fmt::join(j["jobs"].get<std::vector<std::string>>(), ", ")));
 }
 
+// Standard input, at most `max` bytes (more is an error, not a cut).
+StatusOr<std::string> ReadStdin(size_t max) {
+  std::string out;
+  char buf[65536];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, stdin)) > 0;) {
+    out.append(buf, n);
+    if (out.size() > max) return InvalidArgument(fmt::format("standard input: more than {} bytes", max));
+  }
+  if (out.empty()) return InvalidArgument("standard input: no manifest");
+  return out;
+}
+
 int RunClient(const ClientArgs& a) {
   // Flags first, then the environment, then the config file ($AWAN_CONFIG or ~/.config/awan/config.yaml:
   // url, token, ca).
@@ -667,12 +682,20 @@ int RunClient(const ClientArgs& a) {
   http.set_connection_timeout(5);
   http.set_read_timeout(30);
   httplib::Headers h = {{"Authorization", "Bearer " + token}};
+  // The manifest to submit: the file, or standard input for "-" (read once, bounded).
+  StatusOr<std::string> manifest = std::string();
+  if (a.command == "submit") {
+    manifest = a.arg == "-" ? ReadStdin(config::kMaxManifestBytes) : trace::ReadFile(a.arg);
+    if (!manifest.ok()) return Fail(manifest.status());
+  }
   auto call = [&]() -> httplib::Result {
     if (a.command == "submit") {
-      auto body = trace::ReadFile(a.arg);
-      if (!body.ok()) return httplib::Result(nullptr, httplib::Error::Unknown);
-      const bool service = config::ManifestKind(*body) == "Service";
-      return http.Post(service ? "/v1/services" : "/v1/jobs", h, *body, "application/yaml");
+      const bool service = config::ManifestKind(*manifest) == "Service";
+      if (a.dry_run && service) return httplib::Result(nullptr, httplib::Error::Unknown);
+      return http.Post(service     ? "/v1/services"
+                       : a.dry_run ? "/v1/jobs?dry_run=true"
+                                   : "/v1/jobs",
+                       h, *manifest, "application/yaml");
     }
     if (a.command == "describe" && a.arg.rfind("service/", 0) == 0)
       return http.Get("/v1/services/" + a.arg.substr(8), h);
@@ -707,9 +730,8 @@ int RunClient(const ClientArgs& a) {
     }
     return http.Get("/v1/" + a.command, h);  // nodes, tenants, queues
   };
-  if (a.command == "submit") {
-    if (auto body = trace::ReadFile(a.arg); !body.ok()) return Fail(body.status());
-  }
+  if (a.command == "submit" && a.dry_run && config::ManifestKind(*manifest) == "Service")
+    return Fail(InvalidArgument("--dry-run is for jobs (a service's replicas are placed as it scales)"));
   if (a.command == "queue" && a.output != "yaml") return ListQueue(a, http, h);
   if (a.command == "cancel") {  // each id in turn; every failure said, the exit code 1 if any
     int rc = 0;
@@ -835,6 +857,20 @@ int RunClient(const ClientArgs& a) {
     return 0;
   }
   if (PrintService(a, j)) return 0;
+  if (a.command == "submit" && a.dry_run) {
+    if (j.value("would_start", false)) {
+      fmt::print("would start now (tenant {}):\n", j.value("tenant", ""));
+      for (const auto& t : j["tasks"])
+        fmt::print("  task on {} GPUs {} ({})\n", t.value("node", ""), t.value("devices", ""),
+                   t.value("region", ""));
+      if (j.value("waiting_ahead", 0) > 0)
+        fmt::print("  ({} job(s) wait now and may take the room first)\n", j.value("waiting_ahead", 0));
+    } else {
+      fmt::print("would wait: {} ({} job(s) wait now); not submitted\n", j.value("reason", ""),
+                 j.value("waiting_ahead", 0));
+    }
+    return 0;
+  }
   auto row = [](const nlohmann::json& job) {
     const std::string gpus = job["manifest"].is_object()
                                  ? fmt::format("{}x{}", job["manifest"]["spec"].value("tasks", 1),

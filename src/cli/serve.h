@@ -76,6 +76,7 @@ struct ClientArgs {
   int64_t limit = 0;
   std::string name, sort = "submitted";
   int watch_s = 0;
+  bool dry_run = false;  // submit --dry-run
 };
 void AddClient(CLI::App& app, ClientArgs& a);
 int RunClient(const ClientArgs& a);

@@ -314,33 +314,42 @@ Status ControlPlane::Flush() {
   return Status::Ok();
 }
 
+// What Submit and DryRun check before anything is stored: the manifest, the tenant, and that the job could
+// start at all (on an empty fleet).
+StatusOr<ControlPlane::Checked> ControlPlane::CheckSubmit(const Principal& who, std::string_view text,
+                                                          std::string_view source) const {
+  if (!who.can_write()) return PermissionDenied("forbidden: a viewer token cannot submit");
+  // Parse outside the lock: it needs only the fleet, which never changes.
+  Checked c;
+  AWAN_ASSIGN_OR_RETURN(c.manifest, config::ParseJobManifest(text, source, fleet_->fleet));
+  c.tenant = c.manifest.job.tenant.empty() ? who.tenant : c.manifest.job.tenant;
+  if (c.tenant.empty()) return InvalidArgument("metadata.tenant is required with an admin token");
+  if (who.role != Role::kAdmin && c.tenant != who.tenant) {
+    return PermissionDenied("forbidden: this token may submit only for tenant " + who.tenant);
+  }
+  StatusOr<TenantSpec> tenant_spec = fleet_->Tenant(c.tenant);
+  if (!tenant_spec.ok())
+    return InvalidArgument("unknown tenant '" + c.tenant + "': the fleet file does not list it");
+  // A job that could never start, even on an empty fleet, is refused now rather than left waiting forever.
+  c.manifest.job.tenant = c.tenant;
+  AWAN_ASSIGN_OR_RETURN(c.residency, ResidencyOf(c.manifest.job, *tenant_spec));
+  const StaticFit fit = CheckStaticFit(fleet_->fleet, c.manifest.job, c.residency);
+  if (!fit.fits()) {
+    return InvalidArgument(
+        fmt::format("this job can never start ({}): {}", StaticBlockerName(fit.blocker), fit.detail));
+  }
+  return c;
+}
+
 StatusOr<StoredJob> ControlPlane::Submit(const Principal& who, std::string_view text,
                                          std::string_view source) {
   if (!who.can_write()) return PermissionDenied("forbidden: a viewer token cannot submit");
   if (const int64_t wait_ms = submit_limit_->Take(who.tenant.empty() ? "(admin)" : who.tenant); wait_ms > 0) {
     return ResourceExhausted(fmt::format("too many submits: retry after {} ms", wait_ms));
   }
-  // Parse outside the lock: it needs only the fleet, which never changes.
-  AWAN_ASSIGN_OR_RETURN(config::JobManifest m, config::ParseJobManifest(text, source, fleet_->fleet));
-  std::string tenant = m.job.tenant.empty() ? who.tenant : m.job.tenant;
-  if (tenant.empty()) return InvalidArgument("metadata.tenant is required with an admin token");
-  if (who.role != Role::kAdmin && tenant != who.tenant) {
-    return PermissionDenied("forbidden: this token may submit only for tenant " + who.tenant);
-  }
-  StatusOr<TenantSpec> tenant_spec = fleet_->Tenant(tenant);
-  if (!tenant_spec.ok())
-    return InvalidArgument("unknown tenant '" + tenant + "': the fleet file does not list it");
-  // A job that could never start, even on an empty fleet, is refused now rather than left waiting forever.
-  {
-    JobSpec probe = m.job;
-    probe.tenant = tenant;
-    AWAN_ASSIGN_OR_RETURN(JobResidency res, ResidencyOf(probe, *tenant_spec));
-    const StaticFit fit = CheckStaticFit(fleet_->fleet, probe, res);
-    if (!fit.fits()) {
-      return InvalidArgument(
-          fmt::format("this job can never start ({}): {}", StaticBlockerName(fit.blocker), fit.detail));
-    }
-  }
+  AWAN_ASSIGN_OR_RETURN(Checked checked, CheckSubmit(who, text, source));
+  const config::JobManifest& m = checked.manifest;
+  const std::string& tenant = checked.tenant;
   if (o_.max_waiting_per_tenant > 0) {
     std::lock_guard<std::mutex> lock(mu_);
     if (waiting_[tenant] >= o_.max_waiting_per_tenant) {

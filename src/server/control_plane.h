@@ -64,6 +64,18 @@ struct NodeHold {
   bool empty() const { return !cordoned && unhealthy_gpus == 0; }
 };
 
+// Where a job would start now, or why it would wait (ControlPlane::DryRun).
+struct DryRunResult {
+  std::string tenant;
+  bool would_start = false;
+  struct Task {
+    std::string node, devices, region;
+  };
+  std::vector<Task> tasks;   // where each task would run
+  std::string reason;        // why it would wait (a wait reason's name)
+  size_t waiting_ahead = 0;  // jobs waiting now (which may take the room first)
+};
+
 // A node as the API shows it.
 struct NodeStatus {
   std::string name;
@@ -128,6 +140,8 @@ class ControlPlane {
   bool ready() const;
 
   StatusOr<StoredJob> Submit(const Principal& who, std::string_view manifest, std::string_view source);
+  // The manifest checked as Submit checks it, then tried alone on a copy of the state, now: nothing stored.
+  StatusOr<DryRunResult> DryRun(const Principal& who, std::string_view manifest, std::string_view source);
   StatusOr<StoredJob> Get(const Principal& who, const std::string& id);
   StatusOr<std::vector<StoredJob>> List(const Principal& who, JobFilter filter);
   StatusOr<StoredJob> Cancel(const Principal& who, const std::string& id);
@@ -212,6 +226,12 @@ class ControlPlane {
   // The Unix (uid, gid) a tenant's tasks run as.
   std::pair<int64_t, int64_t> TaskIdentity(const TenantSpec& t) const;
   StatusOr<Live*> Find(const Principal& who, const std::string& id);
+  struct Checked {
+    config::JobManifest manifest;  // its job's tenant set
+    std::string tenant;
+    JobResidency residency;
+  };
+  StatusOr<Checked> CheckSubmit(const Principal& who, std::string_view text, std::string_view source) const;
   std::string LiveMessage(const Live& l) const;  // under mu_
   // Sets the state in memory and marks the job for the next Flush (one durable write for the batch).
   void Save(Live& l, JobState state, const std::string& message);

@@ -267,6 +267,54 @@ void RegisterProbes(HttpServer& http, ControlPlane& cp) {
              [](HttpRequest&, HttpResponse& res) { res.set_content(OpenApiDocument(), "application/json"); });
 }
 
+// POST /v1/jobs?dry_run=true: where the job would start now, or why it would wait; nothing submitted.
+void DryRun(ControlPlane& cp, HttpRequest& req, HttpResponse& res) {
+  if (Status s = cp.ChargeHeavyRead(Who(req)); !s.ok()) return Fail(res, s);
+  auto d = cp.DryRun(Who(req), req.body, "request body");
+  if (!d.ok()) return Fail(res, d.status());
+  Json tasks = Json::array();
+  for (const DryRunResult::Task& t : d->tasks)
+    tasks.push_back({{"node", t.node}, {"devices", t.devices}, {"region", t.region}});
+  Json out = {{"dry_run", true},
+              {"tenant", d->tenant},
+              {"would_start", d->would_start},
+              {"tasks", tasks},
+              {"waiting_ahead", d->waiting_ahead}};
+  if (!d->would_start) out["reason"] = d->reason;
+  Reply(res, 200, out);
+}
+
+// GET /v1/jobs?state=&tenant=&after=&limit=: a page of jobs, with the id to continue after ("next").
+void ListJobs(ControlPlane& cp, HttpRequest& req, HttpResponse& res) {
+  JobFilter f;
+  if (req.has_param("state")) {
+    f.state = ParseJobState(req.get_param_value("state"));
+    if (!f.state) {
+      return Error(
+          res, 400,
+          "state: expected one of Pending, Running, Succeeded, Failed, Cancelled, TimedOut (any case)");
+    }
+  }
+  f.tenant = req.get_param_value("tenant");
+  f.after_id = req.get_param_value("after");
+  if (req.has_param("limit")) {
+    try {
+      f.limit = std::stoi(req.get_param_value("limit"));
+    } catch (...) {
+      return Error(res, 400, "limit: expected an integer");
+    }
+  }
+  if (Status s = cp.ChargeHeavyRead(Who(req)); !s.ok()) return Fail(res, s);
+  auto jobs = cp.List(Who(req), f);
+  if (!jobs.ok()) return Fail(res, jobs.status());
+  Json items = Json::array();
+  for (const StoredJob& j : *jobs) items.push_back(JobJson(j));
+  Json out = {{"items", items}};
+  if (static_cast<int>(jobs->size()) == std::clamp(f.limit, 1, 1000) && !jobs->empty())
+    out["next"] = jobs->back().id;
+  Reply(res, 200, out);
+}
+
 // Jobs: submit, list, get, cancel, explain, logs.
 void RegisterJobRoutes(HttpServer& http, ControlPlane& cp, const HeaderCheck& authenticated) {
   auto get = [&http, &authenticated](const std::string& path, HttpHandler h) {
@@ -275,40 +323,13 @@ void RegisterJobRoutes(HttpServer& http, ControlPlane& cp, const HeaderCheck& au
   http.Route(
       "POST", "/v1/jobs",
       [&cp](HttpRequest& req, HttpResponse& res) {
+        if (req.get_param_value("dry_run") == "true") return DryRun(cp, req, res);
         auto job = cp.Submit(Who(req), req.body, "request body");
         if (!job.ok()) return Fail(res, job.status());
         Reply(res, 201, JobJson(*job));
       },
       authenticated, config::kMaxManifestBytes);
-  get("/v1/jobs", [&cp](HttpRequest& req, HttpResponse& res) {
-    JobFilter f;
-    if (req.has_param("state")) {
-      f.state = ParseJobState(req.get_param_value("state"));
-      if (!f.state) {
-        return Error(
-            res, 400,
-            "state: expected one of Pending, Running, Succeeded, Failed, Cancelled, TimedOut (any case)");
-      }
-    }
-    f.tenant = req.get_param_value("tenant");
-    f.after_id = req.get_param_value("after");
-    if (req.has_param("limit")) {
-      try {
-        f.limit = std::stoi(req.get_param_value("limit"));
-      } catch (...) {
-        return Error(res, 400, "limit: expected an integer");
-      }
-    }
-    if (Status s = cp.ChargeHeavyRead(Who(req)); !s.ok()) return Fail(res, s);
-    auto jobs = cp.List(Who(req), f);
-    if (!jobs.ok()) return Fail(res, jobs.status());
-    Json items = Json::array();
-    for (const StoredJob& j : *jobs) items.push_back(JobJson(j));
-    Json out = {{"items", items}};
-    if (static_cast<int>(jobs->size()) == std::clamp(f.limit, 1, 1000) && !jobs->empty())
-      out["next"] = jobs->back().id;
-    Reply(res, 200, out);
-  });
+  get("/v1/jobs", [&cp](HttpRequest& req, HttpResponse& res) { ListJobs(cp, req, res); });
   get(R"(/v1/jobs/([^/]+))", [&cp](HttpRequest& req, HttpResponse& res) {
     auto job = cp.Get(Who(req), req.matches[1]);
     if (!job.ok()) return Fail(res, job.status());

@@ -869,3 +869,38 @@ TEST(Cli, RequeueRestartsARunningJobAndCancelTakesSeveralIds) {
 }
 
 }  // namespace
+
+namespace {
+
+// `awan submit --dry-run` says where a job would start now (or why it would wait) and submits nothing;
+// `awan submit -` reads the manifest from standard input.
+TEST(Cli, SubmitDryRunSubmitsNothingAndSubmitReadsStdin) {
+  ServerFixture f("cli-dryrun");
+  ASSERT_GT(f.s->port(), 0) << f.s->output();
+  Http c(f.s->url());
+  const std::string flags = " --server " + f.s->url() + " --token " + f.token;
+  const std::string dir = f.dir;
+  std::ofstream(dir + "/job.yaml") << "apiVersion: awan/v1\nkind: Job\nmetadata: {name: dry}\nspec: {gpus: "
+                                      "4, cpu: 1, memory_gib: 1, command: "
+                                      "[sleep, '600']}\n";
+  const std::string dry = RunAwan("submit --dry-run " + dir + "/job.yaml" + flags);
+  EXPECT_NE(dry.find("would start now"), std::string::npos) << dry;
+  EXPECT_NE(dry.find("task on z-b0-s0-0 GPUs 0,1,2,3"), std::string::npos) << dry;
+  EXPECT_TRUE(Json::parse(c.Get("/v1/jobs", Bearer(f.token))->body)["items"].empty());  // nothing submitted
+  // From standard input, for real; then a dry run says the next one would wait.
+  const std::string sub = RunAwan("submit -" + flags + " < " + dir + "/job.yaml");
+  EXPECT_NE(sub.find("dry"), std::string::npos) << sub;
+  ASSERT_EQ(Json::parse(c.Get("/v1/jobs", Bearer(f.token))->body)["items"].size(), 1u);
+  Json j = WaitForState(c, f.token, Json::parse(c.Get("/v1/jobs", Bearer(f.token))->body)["items"][0]["id"],
+                        "Running");
+  const std::string wait = RunAwan("submit --dry-run " + dir + "/job.yaml" + flags);
+  EXPECT_NE(wait.find("would wait: capacity"), std::string::npos) << wait;
+  EXPECT_EQ(Json::parse(c.Get("/v1/jobs", Bearer(f.token))->body)["items"].size(), 1u);
+  // A bad manifest is refused as a submit would refuse it.
+  std::ofstream(dir + "/bad.yaml")
+      << "apiVersion: awan/v1\nkind: Job\nmetadata: {name: x}\nspec: {gpus: 64}\n";
+  const std::string bad = RunAwan("submit --dry-run " + dir + "/bad.yaml" + flags + " 2>&1; echo rc=$?");
+  EXPECT_EQ(bad.find("rc=0"), std::string::npos) << bad;
+}
+
+}  // namespace
