@@ -678,7 +678,9 @@ StatusOr<std::string> LocalExecutor::TaskWorkdir(const TaskLaunch& t, bool drop,
 // The job's checkpoint directory: the same for every task and run of the job (a requeued run finds what the
 // last one saved there), owned by the task's uid, removed with the job's files.
 std::string LocalExecutor::CheckpointDir(const std::string& job_id) const {
-  return work_dir_ + "/" + job_id + "/checkpoint";
+  // Absolute: the task runs in its own working directory, and a container mounts it by this path.
+  std::error_code ec;
+  return fs::absolute(work_dir_ + "/" + job_id + "/checkpoint", ec).lexically_normal().string();
 }
 
 Status LocalExecutor::MakeCheckpointDir(const TaskLaunch& t, bool drop, int64_t uid, int64_t gid) const {

@@ -206,6 +206,42 @@ TEST(ExecutorFacts, SlurmSaysWhichNodeItDrainedAndWhy) {
   EXPECT_TRUE(exec.NodeStates().empty());
 }
 
+// A task's checkpoint directory is absolute (the task runs in its own working directory; a container
+// mounts it by path) even when the server's state directory was given relative, and it is writable by the
+// task.
+TEST(ExecutorFacts, TheCheckpointDirectoryIsAbsoluteAndTheTasksOwn) {
+  if (getuid() != 0) GTEST_SKIP() << "needs root (another user)";
+  ASSERT_EQ(std::system(
+                "id awan-slurm-lab > /dev/null 2>&1 || { getent group 61234 > /dev/null || groupadd -g "
+                "61234 awan-slurm-lab; useradd -M -u 61234 -g 61234 -s /usr/sbin/nologin awan-slurm-lab; }"),
+            0);
+  const std::string base = TempDir("local-rel");
+  const std::string cwd = std::filesystem::current_path().string();
+  std::filesystem::current_path(base);
+  LocalExecutorOptions o;
+  o.state_dir = "state";  // relative
+  LocalExecutor exec(o, Wall());
+  ASSERT_TRUE(exec.Init().ok());
+  TaskLaunch t;
+  t.job_id = "ckpt-" + std::to_string(getpid());
+  t.node = "n0";
+  t.command = {"sh", "-c", "echo dir=$AWAN_CHECKPOINT_DIR run=$AWAN_RUN; touch $AWAN_CHECKPOINT_DIR/saved"};
+  t.cpus = 1, t.mem_mib = 64, t.uid = t.gid = kUid, t.run = 1;
+  ASSERT_TRUE(exec.Launch(t).ok());
+  std::vector<TaskExit> ends;
+  for (int i = 0; i < 200 && ends.empty(); ++i) {
+    ends = exec.Poll();
+    if (ends.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  const std::string log = exec.Logs(t.job_id, 0);
+  std::filesystem::current_path(cwd);
+  ASSERT_EQ(ends.size(), 1u);
+  EXPECT_EQ(ends[0].exit_code, 0) << log;
+  EXPECT_NE(log.find("dir=" + base + "/state/work/" + t.job_id + "/checkpoint run=1"), std::string::npos)
+      << log;
+  EXPECT_TRUE(std::filesystem::exists(base + "/state/work/" + t.job_id + "/checkpoint/saved"));
+}
+
 TEST(ExecutorFacts, AMemoryCgroupKillIsReportedAsSuch) {
   if (getuid() != 0) GTEST_SKIP() << "needs root (cgroups, another user)";
   ASSERT_EQ(std::system(
