@@ -691,7 +691,6 @@ int RunClient(const ClientArgs& a) {
   auto call = [&]() -> httplib::Result {
     if (a.command == "submit") {
       const bool service = config::ManifestKind(*manifest) == "Service";
-      if (a.dry_run && service) return httplib::Result(nullptr, httplib::Error::Unknown);
       return http.Post(service     ? "/v1/services"
                        : a.dry_run ? "/v1/jobs?dry_run=true"
                                    : "/v1/jobs",

@@ -396,8 +396,7 @@ Status JobScheduler::Cancel(size_t i, int64_t now) {
 }
 
 Status JobScheduler::NodeDown(NodeIndex node, int64_t now) {
-  snap_->SetUnavailable(node, true);
-  replan_ = replan_ || !reservations_.empty();
+  Cordon(node, true);
   for (size_t v : RunningOn(node)) AWAN_RETURN_IF_ERROR(Requeue(v, now));
   return Status::Ok();
 }

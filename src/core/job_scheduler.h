@@ -252,6 +252,7 @@ class JobScheduler {
   size_t pending_count() const { return pending_.size(); }
   int64_t preemptions() const { return preemptions_; }
   const SchedulerOptions& options() const { return o_; }
+  int64_t used_gpus(int tenant) const { return used_[static_cast<size_t>(tenant)]; }  // what quotas count
   int64_t failure_requeues() const { return failure_requeues_; }
   // The reservation job i holds, or null.
   const Reservation* reservation(size_t i) const;

@@ -455,15 +455,14 @@ StatusOr<StoredJob> ControlPlane::Requeue(const Principal& who, const std::strin
                               ": only a running job can be requeued");
   const int64_t now_s = clock_->NowMs() / 1000;
   const std::string node = fleet_->fleet.node(sched_->placements(l->index).front().node).name;
-  AuditAction(now_s,
-              {"requeue_job", node, -1, id, "", who.role == Role::kAdmin ? "admin" : "tenant " + who.tenant,
-               "applied", "requeued by request"});
-  l->stop_note = "requeued by request: it restarts from its last checkpoint";
-  AWAN_RETURN_IF_ERROR(sched_->Requeue(l->index, now_s));
+  AWAN_RETURN_IF_ERROR(RequeueRunning(
+      *l,
+      {"requeue_job", node, -1, id, "", who.role == Role::kAdmin ? "admin" : "tenant " + who.tenant,
+       "applied", "requeued by request"},
+      "requeued by request: it restarts from its last checkpoint", now_s));
   StopRuns();
   AWAN_RETURN_IF_ERROR(Flush());
-  StoredJob out = l->row;
-  return out;
+  return l->row;
 }
 
 StatusOr<Executor::LogChunk> ControlPlane::Logs(const Principal& who, const std::string& id, int task,
@@ -655,19 +654,15 @@ void ControlPlane::ReportPreemption(const Live& victim, const Live& by, const Jo
 // GPUs free in the regions the job may use against the fleet's.
 std::string ControlPlane::WaitDetail(const Live& l, WaitReason reason) const {
   if (reason == WaitReason::kQuota) {
-    const TenantSpec* mine = nullptr;
-    for (const TenantSpec& t : fleet_->tenants)
-      if (t.name == l.row.tenant) mine = &t;
-    if (mine == nullptr || mine->cohort.empty()) return " borrowing=off";
-    std::map<int, int64_t> used;  // scheduler tenant index -> GPUs
-    for (size_t v : sched_->running_jobs()) used[sched_->job(v).tenant] += sched_->job(v).gpus;
+    const int mine = sched_->job(l.index).tenant;
+    const std::string& cohort = sched_->tenant(mine).cohort;
+    if (cohort.empty()) return " borrowing=off";
     int64_t idle = 0;
-    for (size_t t = 0; t < sched_->tenant_count(); ++t) {
-      const TenantSpec& spec = sched_->tenant(static_cast<int>(t));
-      if (spec.cohort == mine->cohort && spec.name != mine->name)
-        idle += std::max<int64_t>(0, spec.guaranteed_gpus - used[static_cast<int>(t)]);
+    for (int t = 0; t < static_cast<int>(sched_->tenant_count()); ++t) {
+      if (t != mine && sched_->tenant(t).cohort == cohort)
+        idle += std::max<int64_t>(0, sched_->tenant(t).guaranteed_gpus - sched_->used_gpus(t));
     }
-    return fmt::format(" borrowing=on cohort={} cohort_free_gpus={}", mine->cohort, idle);
+    return fmt::format(" borrowing=on cohort={} cohort_free_gpus={}", cohort, idle);
   }
   if (reason == WaitReason::kResidency) {
     const std::vector<uint32_t>& allowed = sched_->region_order(l.index);
@@ -784,9 +779,6 @@ void ControlPlane::RefreshImages() {
   images_.nodes = std::move(nodes);
 }
 
-// One core cycle, and what it decided: runs it stopped (preemption) have their processes stopped and wait
-// again; runs it started are recorded as Running with their placement and audit entry, to be launched once
-// that is durable.
 // The runs the core stopped (preempted, or off a node that went down or was drained): their tasks are killed
 // and the jobs wait again.
 void ControlPlane::StopRuns() {
@@ -805,6 +797,9 @@ void ControlPlane::StopRuns() {
   }
 }
 
+// One core cycle, and what it decided: runs it stopped (preemption) have their processes stopped and wait
+// again; runs it started are recorded as Running with their placement and audit entry, to be launched once
+// that is durable.
 Status ControlPlane::Schedule(int64_t now_s) {
   const int64_t t0 = stage_ticks_.NowNanos();
   RefreshImages();

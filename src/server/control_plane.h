@@ -272,6 +272,10 @@ class ControlPlane {
                              const std::string& scenario, const std::string& reason, int64_t now_s,
                              std::string kind = "");
   void AuditAction(int64_t now_s, audit::AuditChain::Action a);
+  // Requeues a running job from its last checkpoint: audited as `a`, waiting again with `note` as its message
+  // (the caller runs StopRuns). `in_core` false: the core requeues it itself (a GPU taken out of service).
+  Status RequeueRunning(Live& l, audit::AuditChain::Action a, std::string note, int64_t now_s,
+                        bool in_core = true);
   Status LoadHolds();                                               // at Recover, before the jobs
   std::vector<std::pair<std::string, std::string>> holds_pending_;  // (node, JSON or "" to delete) for Flush
   NodeStatus StatusOf(uint32_t n, const Principal& who) const;

@@ -65,6 +65,13 @@ void ControlPlane::AuditAction(int64_t now_s, audit::AuditChain::Action a) {
   audit_pending_.push_back({audit_.entries() + 1, audit_.AppendAction(now_s, a)});
 }
 
+Status ControlPlane::RequeueRunning(Live& l, audit::AuditChain::Action a, std::string note, int64_t now_s,
+                                    bool in_core) {
+  AuditAction(now_s, std::move(a));
+  l.stop_note = std::move(note);
+  return in_core ? sched_->Requeue(l.index, now_s) : Status::Ok();
+}
+
 StatusOr<bool> ControlPlane::ApplyNodeOp(uint32_t n, NodeOp op, int gpu, const std::string& by,
                                          const std::string& scenario, const std::string& reason,
                                          int64_t now_s, std::string kind) {
@@ -101,10 +108,9 @@ StatusOr<bool> ControlPlane::ApplyNodeOp(uint32_t n, NodeOp op, int gpu, const s
       fmt::format("{} {}{}: {}", kind, name, gpu >= 0 ? fmt::format(" GPU {}", gpu) : "", reason);
   for (size_t v : requeue) {
     Live& l = live_[by_id_.at(sched_->job(v).spec->name)];
-    l.stop_note = "requeued from its last checkpoint, off " + name + " (" + why + ")";
-    audit::AuditChain::Action a{"requeue_job", name, gpu, l.row.id, scenario, by, "applied", why};
-    AuditAction(now_s, std::move(a));
-    if (op != NodeOp::kGpuUnhealthy) AWAN_RETURN_IF_ERROR(sched_->Requeue(v, now_s));
+    AWAN_RETURN_IF_ERROR(RequeueRunning(l, {"requeue_job", name, gpu, l.row.id, scenario, by, "applied", why},
+                                        "requeued from its last checkpoint, off " + name + " (" + why + ")",
+                                        now_s, /*in_core=*/op != NodeOp::kGpuUnhealthy));
   }
   for (int d = 0; d < fleet_->fleet.node(node).gpu_count; ++d) {
     const uint32_t b = uint32_t{1} << d;
@@ -215,16 +221,21 @@ Status ControlPlane::Remediate(int64_t now_s, const std::vector<NodeAction>& act
       if (it == by_id_.end() || live_[it->second].row.state != JobState::kRunning) continue;
       Live& l = live_[it->second];
       const std::string node = fleet_->fleet.node(sched_->placements(l.index).front().node).name;
-      AuditAction(now_s, {action, node, -1, a.job, a.scenario, "", apply ? "applied" : "dry-run", a.reason});
-      if (!apply) continue;
+      const audit::AuditChain::Action entry{
+          action, node, -1, a.job, a.scenario, "", apply ? "applied" : "dry-run", a.reason};
+      if (!apply) {
+        AuditAction(now_s, entry);
+        continue;
+      }
       if (a.action == diagnosis::AutoAction::kRestartReplica) {
+        AuditAction(now_s, entry);
         exec_->Kill(l.row.id);
         AWAN_RETURN_IF_ERROR(sched_->Cancel(l.index, now_s));
         Save(l, JobState::kCancelled, "restarted by the diagnosis (" + a.scenario + ": " + a.reason + ")");
         continue;
       }
-      l.stop_note = "requeued from its last checkpoint (" + a.scenario + ": " + a.reason + ")";
-      AWAN_RETURN_IF_ERROR(sched_->Requeue(l.index, now_s));
+      AWAN_RETURN_IF_ERROR(RequeueRunning(
+          l, entry, "requeued from its last checkpoint (" + a.scenario + ": " + a.reason + ")", now_s));
       StopRuns();
       continue;
     }

@@ -74,6 +74,27 @@ bool Refuse(HttpResponse& res, int code, const std::string& message, const char*
   return false;
 }
 
+// The gateway's refusals, by kind (Service::refused_by): the answer, and the diagnosis's fact about them
+// ("{}" in the message is the service).
+struct Refusal {
+  int code;
+  const char* type;
+  const char* limit;  // "" when not a limit
+  const char* message;
+};
+constexpr Refusal kRefusals[] = {
+    {429, "RateLimitError", "service", "service {} is at capacity: retry"},
+    {429, "RateLimitError", "gateway", "the gateway is at capacity: retry"},
+    {503, "ServiceUnavailable", "", "no replica of the service became ready in time: retry"}};
+
+// Refuses a request of service `s` as refusal `kind` and counts it.
+template <class Service>
+bool RefuseAs(HttpResponse& res, Service& s, size_t kind) {
+  ++s.refused_by[kind];
+  const Refusal& r = kRefusals[kind];
+  return Refuse(res, r.code, fmt::format(fmt::runtime(r.message), s.name), r.type);
+}
+
 bool Terminal(const std::string& state) {
   return state == "Succeeded" || state == "Failed" || state == "Cancelled" || state == "TimedOut";
 }
@@ -315,7 +336,7 @@ Json ServiceManager::ServiceJson(const Service& s, bool detail) const {
                 {"max", s.m.spec.max_replicas}}},
               {"slo", {{"ttft_ms", s.m.spec.slo.ttft_ms}, {"tpot_ms", s.m.spec.slo.tpot_ms}}},
               {"requests", s.requests},
-              {"refused", s.refused},
+              {"refused", s.refused()},
               {"failed", s.failed}};
   if (!s.m.image.empty()) {
     out["image"] = {{"name", s.m.image},
@@ -614,17 +635,16 @@ void ServiceManager::ReportFacts(Service& s, int64_t now) {
   }
   if (now < s.next_facts_ms) return;
   s.next_facts_ms = now + o_.facts_period_ms;
-  static constexpr const char* kRefusals[] = {
-      "code=429 type=RateLimitError limit=service refused={}: service {} is at capacity: retry",
-      "code=429 type=RateLimitError limit=gateway refused={}: the gateway is at capacity: retry",
-      "code=503 type=ServiceUnavailable refused={}: no replica of the service became ready in time: retry"};
   for (size_t k = 0; k < s.refused_by.size(); ++k) {
     const int64_t n = s.refused_by[k] - s.refused_told[k];
     s.refused_told[k] = s.refused_by[k];
-    if (n > 0)
-      Fact(s, "",
-           fmt::format("gateway_refused service={} ", s.name) +
-               fmt::format(fmt::runtime(kRefusals[k]), n, s.name));
+    const Refusal& r = kRefusals[k];
+    if (n > 0) {
+      Fact(
+          s, "",
+          fmt::format("gateway_refused service={} code={} type={}{}{} refused={}: {}", s.name, r.code, r.type,
+                      *r.limit ? " limit=" : "", r.limit, n, fmt::format(fmt::runtime(r.message), s.name)));
+    }
   }
   const int64_t requests = s.requests - s.requests_told, met = s.met - s.met_told;
   s.requests_told = s.requests, s.met_told = s.met;
@@ -762,12 +782,10 @@ bool ServiceManager::Admit(const Principal& who, const OpenAiRequest& req, HttpR
   for (const Replica& r : s->replicas) ready += r.ready && !r.draining, in_flight += r.in_flight;
   const int per = std::max(1, s->signals->last_capacity().concurrency);
   if (ready > 0 && in_flight >= 2 * ready * per) {
-    ++s->refused, ++s->refused_by[0];
-    return Refuse(res, 429, fmt::format("service {} is at capacity: retry", s->name), "RateLimitError");
+    return RefuseAs(res, *s, 0);
   }
   if (proxied_.load() >= o_.max_proxied) {
-    ++s->refused, ++s->refused_by[1];
-    return Refuse(res, 429, "the gateway is at capacity: retry", "RateLimitError");
+    return RefuseAs(res, *s, 1);
   }
   // A ready replica, chosen by the router (waiting for one up to queue_timeout).
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(o_.queue_timeout_ms);
@@ -803,7 +821,8 @@ bool ServiceManager::Admit(const Principal& who, const OpenAiRequest& req, HttpR
     if (ready_cv_.wait_until(l, deadline) == std::cv_status::timeout) {
       if (auto again = services_.find(key); again != services_.end())
         --again->second->waiting, ++again->second->failed, ++again->second->refused_by[2];
-      return Refuse(res, 503, "no replica of the service became ready in time: retry", "ServiceUnavailable");
+      const Refusal& r = kRefusals[2];  // the service may be gone: not RefuseAs
+      return Refuse(res, r.code, r.message, r.type);
     }
   }
   return true;
@@ -964,7 +983,7 @@ std::string ServiceManager::RenderMetrics(const Principal& who) const {
     int ready = 0;
     for (const Replica& r : s->replicas) ready += r.ready && !r.draining;
     out += fmt::format("awan_service_requests_total{{{}}} {}\n", label, s->requests);
-    out += fmt::format("awan_service_requests_refused_total{{{}}} {}\n", label, s->refused);
+    out += fmt::format("awan_service_requests_refused_total{{{}}} {}\n", label, s->refused());
     out += fmt::format("awan_service_slo_met_total{{{}}} {}\n", label, s->met);
     out += fmt::format("awan_service_replicas{{{},state=\"ready\"}} {}\n", label, ready);
     out += fmt::format("awan_service_replicas{{{},state=\"all\"}} {}\n", label, s->replicas.size());

@@ -145,7 +145,7 @@ class ServiceManager {
     int64_t next_sample_ms = 0, next_decide_ms = 0;  // service time
     int waiting = 0;                                 // gateway requests waiting for a ready replica
     std::deque<Decision> decisions;
-    int64_t requests = 0, met = 0, refused = 0, failed = 0;
+    int64_t requests = 0, met = 0, failed = 0;
     std::vector<int64_t> cold_starts_ms;
     int64_t warm_starts = 0, cold_image_starts = 0;  // replica starts whose image was on the node, or pulled
     int64_t next_prepull_wall_ms = 0;
@@ -156,6 +156,7 @@ class ServiceManager {
     // Serving facts: refusals by kind (at capacity, gateway full, no replica ready) and what the last
     // check saw; the next check (service time).
     std::array<int64_t, 3> refused_by{}, refused_told{};
+    int64_t refused() const { return refused_by[0] + refused_by[1]; }  // 429s (the 503s are failed)
     int64_t requests_told = 0, met_told = 0, next_facts_ms = 0;
     bool capped_told = false;
   };

@@ -254,7 +254,6 @@ TEST(DiagnoseLive, AnXidOnAGangsNodeTakesTheNodeOutAndTheGangRestartsElsewhere) 
   }
   ASSERT_EQ(now.size(), 2u) << job.dump(1);
   EXPECT_EQ(std::count(now.begin(), now.end(), first), 0) << job.dump(1);
-  EXPECT_EQ(job.value("restarts", 0) + 1, job.value("runs", 0)) << job.dump(1);
   // The second run started from the step the first one saved.
   std::string log;
   for (int i = 0; i < 50 && ResumedAt(log) < 0; ++i) {
