@@ -868,11 +868,56 @@ Status ControlPlane::Tick() {
   ReportWaits(clock_->NowMs());
   AWAN_RETURN_IF_ERROR(Flush());  // not launched until this succeeds: the next tick tries again
   AWAN_RETURN_IF_ERROR(LaunchStarted(now_s));
+  SampleQueues(clock_->NowMs());
   return Flush();  // launch failures, if any
+}
+
+void ControlPlane::SampleQueues(int64_t now_ms) {
+  if (now_ms < next_sample_ms_) return;
+  next_sample_ms_ = now_ms + kQueueSampleMs;
+  const auto load = TenantLoadLocked();
+  QueueSample s{now_ms, {}};
+  for (const TenantSpec& t : fleet_->tenants) s.tenants.push_back(load.at(t.name));
+  history_.push_back(std::move(s));
+  while (history_.size() > kQueueSamples) history_.pop_front();
+}
+
+ControlPlane::QueueHistory ControlPlane::History(const Principal& who) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  QueueHistory h;
+  for (const QueueSample& s : history_) h.t_ms.push_back(s.t_ms);
+  for (size_t t = 0; t < fleet_->tenants.size(); ++t) {
+    if (!who.sees(fleet_->tenants[t].name)) continue;
+    QueueHistory::Series series{fleet_->tenants[t].name, {}, {}};
+    for (const QueueSample& s : history_) {
+      // A sample from before the fleet file listed this tenant has no entry for it.
+      const auto v = t < s.tenants.size() ? s.tenants[t] : std::pair<int64_t, int64_t>{0, 0};
+      series.waiting.push_back(v.first);
+      series.gpus_milli.push_back(v.second);
+    }
+    h.tenants.push_back(std::move(series));
+  }
+  return h;
+}
+
+StatusOr<audit::VerifyReport> ControlPlane::VerifyAudit(const Principal& who) {
+  if (who.role != Role::kAdmin) return PermissionDenied("forbidden: the audit log needs an admin token");
+  std::string text;
+  for (int64_t after = 0;;) {
+    AWAN_ASSIGN_OR_RETURN(std::vector<std::string> lines, store_->ReadAudit(after, 10000));
+    for (const std::string& l : lines) text += l + "\n";
+    if (lines.size() < 10000) break;
+    after += static_cast<int64_t>(lines.size());
+  }
+  return audit::VerifyAuditLog(text, fleet_->fleet);
 }
 
 std::map<std::string, std::pair<int64_t, int64_t>> ControlPlane::TenantLoad() const {
   std::lock_guard<std::mutex> lock(mu_);
+  return TenantLoadLocked();
+}
+
+std::map<std::string, std::pair<int64_t, int64_t>> ControlPlane::TenantLoadLocked() const {
   std::map<std::string, std::pair<int64_t, int64_t>> out;
   for (const TenantSpec& t : fleet_->tenants) out[t.name] = {0, 0};
   for (const Live& l : live_) {

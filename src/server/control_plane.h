@@ -177,6 +177,23 @@ class ControlPlane {
   std::vector<QueueView> Queues(const Principal& who) const;
   // Per tenant: jobs waiting, GPUs allocated (milli).
   std::map<std::string, std::pair<int64_t, int64_t>> TenantLoad() const;
+  // The queues over time: every kQueueSampleMs a sample of each tenant's waiting jobs and GPUs allocated,
+  // the last kQueueSamples kept (an hour), in memory (a restart starts a new history). Only the tenants `who`
+  // sees.
+  static constexpr int64_t kQueueSampleMs = 10000;
+  static constexpr size_t kQueueSamples = 360;
+  struct QueueHistory {
+    std::vector<int64_t> t_ms;
+    struct Series {
+      std::string tenant;
+      std::vector<int64_t> waiting, gpus_milli;
+    };
+    std::vector<Series> tenants;
+  };
+  QueueHistory History(const Principal& who) const;
+  // The whole audit log checked (admins only): the hash chain, the links, and every placement against the
+  // fleet (audit::VerifyAuditLog). OK with the entries and the head; the first problem otherwise.
+  StatusOr<audit::VerifyReport> VerifyAudit(const Principal& who);
   int64_t gpus_allocated_milli() const;
   // The last Tick's cycle stopped at the scheduler's start budget: more jobs may start now (the loop ticks
   // again without waiting).
@@ -311,6 +328,15 @@ class ControlPlane {
   WarmImages images_;
   void RefreshImages();
   std::unique_ptr<RateLimiter> submit_limit_, heavy_limit_;
+  std::map<std::string, std::pair<int64_t, int64_t>> TenantLoadLocked() const;
+  // The queue history (under mu_): per sample, its time and per tenant (fleet order) waiting and GPUs (milli).
+  struct QueueSample {
+    int64_t t_ms = 0;
+    std::vector<std::pair<int64_t, int64_t>> tenants;
+  };
+  std::deque<QueueSample> history_;
+  int64_t next_sample_ms_ = 0;
+  void SampleQueues(int64_t now_ms);
 };
 
 }  // namespace awan::server

@@ -9,13 +9,14 @@
 #include "server/http_server.h"
 #include "server/metrics.h"
 #include "server/services.h"
+#include "server/ui.h"
 
 namespace awan::server {
 namespace {
 
 using Json = nlohmann::json;
 
-Json JobJson(const StoredJob& j) {
+Json JobJson(const StoredJob& j, bool with_manifest = true) {
   Json out = {{"id", j.id},
               {"name", j.name},
               {"tenant", j.tenant},
@@ -27,7 +28,15 @@ Json JobJson(const StoredJob& j) {
   out["runs"] = j.runs;
   out["restarts"] = std::max(0, j.runs - 1);
   out["placement"] = j.placement.empty() ? Json::array() : Json::parse(j.placement, nullptr, false);
-  out["manifest"] = Json::parse(j.manifest, nullptr, false);
+  Json manifest = Json::parse(j.manifest, nullptr, false);
+  // The shape at a glance (lists show it without the manifest).
+  if (manifest.is_object() && manifest.contains("spec") && manifest["spec"].is_object()) {
+    const Json& spec = manifest["spec"];
+    out["tasks"] = spec.value("tasks", 1);
+    if (spec.contains("gpus") && spec["gpus"].is_number()) out["gpus"] = spec["gpus"];
+    if (spec.contains("accelerator") && spec["accelerator"].is_string()) out["accelerator"] = spec["accelerator"];
+  }
+  if (with_manifest) out["manifest"] = std::move(manifest);
   return out;
 }
 
@@ -308,7 +317,8 @@ void ListJobs(ControlPlane& cp, HttpRequest& req, HttpResponse& res) {
   auto jobs = cp.List(Who(req), f);
   if (!jobs.ok()) return Fail(res, jobs.status());
   Json items = Json::array();
-  for (const StoredJob& j : *jobs) items.push_back(JobJson(j));
+  const bool summary = req.get_param_value("view") == "summary";
+  for (const StoredJob& j : *jobs) items.push_back(JobJson(j, !summary));
   Json out = {{"items", items}};
   if (static_cast<int>(jobs->size()) == std::clamp(f.limit, 1, 1000) && !jobs->empty())
     out["next"] = jobs->back().id;
@@ -394,7 +404,10 @@ Json NodeJson(const Fleet& fleet, const NodeStatus& s, bool detail) {
                       : s.hold.cordoned ? "cordoned"
                                         : "ready"},
             {"unhealthy_gpus", unhealthy},
-            {"region", fleet.topology().DomainName(TopologyLevel::kRegion, fleet.region_of(idx))}};
+            {"region", fleet.topology().DomainName(TopologyLevel::kRegion, fleet.region_of(idx))},
+            {"zone", fleet.topology().DomainName(TopologyLevel::kZone, n.topology.at(TopologyLevel::kZone))},
+            {"supernode",
+             fleet.topology().DomainName(TopologyLevel::kSupernode, n.topology.at(TopologyLevel::kSupernode))}};
   if (!s.hold.empty())
     j["hold"] = {{"reason", s.hold.reason}, {"by", s.hold.by}, {"since_s", s.hold.since_s}};
   if (detail) {
@@ -405,8 +418,6 @@ Json NodeJson(const Fleet& fleet, const NodeStatus& s, bool detail) {
                          {"healthy", (s.hold.unhealthy_gpus & (uint32_t{1} << d)) == 0}});
     j["devices"] = devices;
     j["jobs"] = s.jobs;
-    j["zone"] =
-        fleet.topology().DomainName(TopologyLevel::kZone, fleet.node(idx).topology.at(TopologyLevel::kZone));
   }
   return j;
 }
@@ -473,6 +484,29 @@ void RegisterFleetRoutes(HttpServer& http, ControlPlane& cp, const HeaderCheck& 
       items.push_back({{"tenant", q.tenant}, {"waiting", q.waiting}, {"running", q.running}});
     }
     Reply(res, 200, {{"items", items}});
+  });
+  get("/v1/queues/history", [&cp](HttpRequest& req, HttpResponse& res) {
+    const ControlPlane::QueueHistory h = cp.History(Who(req));
+    Json t_s = Json::array(), tenants = Json::array();
+    for (int64_t t : h.t_ms) t_s.push_back(static_cast<double>(t) / 1000.0);
+    for (const ControlPlane::QueueHistory::Series& s : h.tenants) {
+      Json gpus = Json::array();
+      for (int64_t g : s.gpus_milli) gpus.push_back(static_cast<double>(g) / 1000.0);
+      tenants.push_back({{"name", s.tenant}, {"waiting", s.waiting}, {"gpus", gpus}});
+    }
+    Reply(res, 200,
+          {{"t_s", t_s}, {"tenants", tenants}, {"sample_every_s", ControlPlane::kQueueSampleMs / 1000}});
+  });
+  get("/v1/audit/verify", [&cp](HttpRequest& req, HttpResponse& res) {
+    if (Status s = cp.ChargeHeavyRead(Who(req)); !s.ok()) return Fail(res, s);
+    auto r = cp.VerifyAudit(Who(req));
+    if (!r.ok() && r.status().code() == StatusCode::kPermissionDenied) return Fail(res, r.status());
+    if (!r.ok()) return Reply(res, 200, {{"ok", false}, {"error", r.status().message()}});
+    Reply(res, 200, {{"ok", true}, {"entries", r->entries}, {"head", r->head}});
+  });
+  get("/v1/whoami", [](HttpRequest& req, HttpResponse& res) {
+    const Principal& who = Who(req);
+    Reply(res, 200, {{"tenant", who.tenant}, {"role", RoleName(who.role)}});
   });
   get("/v1/audit", [&cp](HttpRequest& req, HttpResponse& res) {
     int64_t after = 0;
@@ -578,6 +612,7 @@ void RegisterRoutes(HttpServer& http, ControlPlane& cp, Authenticator& auth, con
     return true;
   };
   RegisterProbes(http, cp);
+  RegisterUiRoutes(http);
   RegisterJobRoutes(http, cp, authenticated);
   RegisterFleetRoutes(http, cp, authenticated, metrics);
   if (services != nullptr) services->RegisterRoutes(http, authenticated);
