@@ -15,11 +15,15 @@ PKGS=(
   slurm-wlm munge etcd-server etcd-client
   podman runc docker-registry curl
   prometheus prometheus-alertmanager
+  chromium fonts-dejavu-core
 )
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js and npm build the web dashboard (web/); the machine's own are used when present (Debian's 18 also
+# builds it), its npm packages come from the npm registry at build time (scripts/build-ui.sh).
+command -v npm > /dev/null || missing+=(nodejs npm)
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PKGS[@]} packages already installed"
   exit 0

@@ -100,7 +100,9 @@ async function show(): Promise<void> {
   current = view;
   document.title = `awan · ${view.title}`;
   try {
+    performance.mark('awan:render:start');
     await view.render(main);
+    performance.measure('awan:render', 'awan:render:start');
     ctx.status(`updated ${new Date().toISOString().slice(11, 19)} UTC`);
   } catch (err) {
     main.appendChild(h('p', { class: 'error', role: 'alert' }, (err as Error).message));

@@ -61,6 +61,7 @@ export function jobsView(ctx: ViewContext): View {
   let headRow: HTMLTableRowElement;
 
   function recompute(): void {
+    performance.mark('awan:jobs:recompute:start');
     const now = Date.now();
     const col = columns.find((c) => c.key === sortKey)!;
     shown = [...jobs.values()].filter((j) => matches(j, filterText, filterState, filterTenant));
@@ -75,6 +76,7 @@ export function jobsView(ctx: ViewContext): View {
       th.setAttribute('aria-sort', th.dataset.key === sortKey ? (sortDesc ? 'descending' : 'ascending') : 'none');
     }
     paint();
+    performance.measure('awan:jobs:recompute', 'awan:jobs:recompute:start');
   }
 
   // Draws the rows in view: a spacer row above and below stands for the rest.
