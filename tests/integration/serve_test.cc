@@ -904,3 +904,77 @@ TEST(Cli, SubmitDryRunSubmitsNothingAndSubmitReadsStdin) {
 }
 
 }  // namespace
+
+namespace {
+
+// The dashboard's files come from the binary, with headers that keep the page to this origin; the endpoints
+// only the dashboard needed answer each caller with its own: who it is, its queues' history, and (admins)
+// the audit chain's check, which a changed entry in the store breaks.
+TEST(Serve, TheDashboardIsServedAndItsEndpointsAnswerEachCallerWithItsOwn) {
+  const std::string dir = TempDir("ui");
+  const std::string db = dir + "/awan.db";
+  const std::string a = Token(db, "my-university", "member"), b = Token(db, "sg-fintech", "member");
+  const std::string admin = Token(db, "", "admin");
+  Server s(dir, db);
+  Http c(s.url());
+
+  auto to_index = c.Get("/ui");
+  ASSERT_EQ(to_index->status, 302);
+  EXPECT_EQ(to_index->get_header_value("Location"), "/ui/");
+  auto index = c.Get("/ui/");
+  ASSERT_EQ(index->status, 200) << index->body;
+  EXPECT_EQ(index->get_header_value("Content-Type"), "text/html; charset=utf-8");
+  EXPECT_NE(index->get_header_value("Content-Security-Policy").find("script-src 'self'"), std::string::npos);
+  EXPECT_EQ(index->get_header_value("X-Content-Type-Options"), "nosniff");
+  EXPECT_EQ(index->get_header_value("X-Frame-Options"), "DENY");
+  const size_t at = index->body.find("/ui/assets/");
+  ASSERT_NE(at, std::string::npos) << index->body;
+  const std::string script = index->body.substr(at, index->body.find('"', at) - at);
+  auto js = c.Get(script);
+  ASSERT_EQ(js->status, 200) << script;
+  EXPECT_EQ(js->get_header_value("Content-Type"), "text/javascript; charset=utf-8");
+  EXPECT_NE(js->get_header_value("Cache-Control").find("immutable"), std::string::npos);
+  EXPECT_GT(js->body.size(), 10000u);
+  EXPECT_EQ(c.Get("/ui/nosuch.js")->status, 404);
+  EXPECT_EQ(c.Get("/ui/..%2F..%2Fawan.db")->status, 404);
+
+  EXPECT_EQ(c.Get("/v1/whoami")->status, 401);
+  EXPECT_EQ(Json::parse(c.Get("/v1/whoami", Bearer(a))->body),
+            (Json{{"tenant", "my-university"}, {"role", "member"}}));
+  EXPECT_EQ(Json::parse(c.Get("/v1/whoami", Bearer(admin))->body), (Json{{"tenant", ""}, {"role", "admin"}}));
+
+  auto sub = c.Post("/v1/jobs", Bearer(a), kShortJob, "application/yaml");
+  ASSERT_EQ(sub->status, 201) << sub->body;
+  const std::string id = Json::parse(sub->body)["id"];
+  ASSERT_EQ(WaitForState(c, a, id, "Succeeded")["state"], "Succeeded");
+  const Json summary = Json::parse(c.Get("/v1/jobs?view=summary", Bearer(a))->body)["items"][0];
+  EXPECT_FALSE(summary.contains("manifest"));
+  EXPECT_EQ(summary["tasks"], 2);
+  EXPECT_EQ(summary["gpus"], 2);
+  EXPECT_TRUE(Json::parse(c.Get("/v1/jobs", Bearer(a))->body)["items"][0].contains("manifest"));
+
+  // The history: sampled from the first tick; each tenant sees its own series only.
+  const Json mine = Json::parse(c.Get("/v1/queues/history", Bearer(a))->body);
+  ASSERT_FALSE(mine["t_s"].empty());
+  ASSERT_EQ(mine["tenants"].size(), 1u);
+  EXPECT_EQ(mine["tenants"][0]["name"], "my-university");
+  EXPECT_EQ(mine["tenants"][0]["gpus"].size(), mine["t_s"].size());
+  EXPECT_EQ(Json::parse(c.Get("/v1/queues/history", Bearer(b))->body)["tenants"][0]["name"], "sg-fintech");
+  EXPECT_GT(Json::parse(c.Get("/v1/queues/history", Bearer(admin))->body)["tenants"].size(), 2u);
+
+  EXPECT_EQ(c.Get("/v1/audit/verify", Bearer(a))->status, 403);
+  const Json good = Json::parse(c.Get("/v1/audit/verify", Bearer(admin))->body);
+  ASSERT_EQ(good["ok"], true) << good.dump();
+  EXPECT_GE(good["entries"], 1);
+  EXPECT_EQ(good["head"].get<std::string>().size(), 64u);
+  // An entry changed behind the server's back: the check names the entry.
+  ASSERT_EQ(std::system(("sqlite3 " + db +
+                         " \"UPDATE audit SET line = replace(line, 'my-university', 'sg-fintech') WHERE seq = 1\"")
+                            .c_str()),
+            0);
+  const Json bad = Json::parse(c.Get("/v1/audit/verify", Bearer(admin))->body);
+  EXPECT_EQ(bad["ok"], false) << bad.dump();
+  EXPECT_NE(bad.value("error", "").find("1"), std::string::npos) << bad.dump();
+}
+
+}  // namespace
