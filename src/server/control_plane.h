@@ -329,7 +329,8 @@ class ControlPlane {
   void RefreshImages();
   std::unique_ptr<RateLimiter> submit_limit_, heavy_limit_;
   std::map<std::string, std::pair<int64_t, int64_t>> TenantLoadLocked() const;
-  // The queue history (under mu_): per sample, its time and per tenant (fleet order) waiting and GPUs (milli).
+  // The queue history (under mu_): per sample, its time and per tenant (fleet order) waiting and GPUs
+  // (milli).
   struct QueueSample {
     int64_t t_ms = 0;
     std::vector<std::pair<int64_t, int64_t>> tenants;

@@ -34,7 +34,8 @@ Json JobJson(const StoredJob& j, bool with_manifest = true) {
     const Json& spec = manifest["spec"];
     out["tasks"] = spec.value("tasks", 1);
     if (spec.contains("gpus") && spec["gpus"].is_number()) out["gpus"] = spec["gpus"];
-    if (spec.contains("accelerator") && spec["accelerator"].is_string()) out["accelerator"] = spec["accelerator"];
+    if (spec.contains("accelerator") && spec["accelerator"].is_string())
+      out["accelerator"] = spec["accelerator"];
   }
   if (with_manifest) out["manifest"] = std::move(manifest);
   return out;
@@ -162,6 +163,31 @@ static void AddNodePaths(Json& paths, const Ok& ok, const Json& err) {
   for (const auto& [path, item] : more.items()) paths[path] = item;
 }
 
+// The fleet's paths: queues and their history, tenants, the audit log and its check, who the token is.
+template <class Ok>
+static void AddFleetPaths(Json& paths, const Ok& ok, const Json& err) {
+  const Json more = {
+      {"/v1/queues", {{"get", {{"responses", {{"200", ok({{"type", "object"}})}, {"401", err}}}}}}},
+      {"/v1/audit",
+       {{"get",
+         {{"summary", "The hash-chained audit log of placement decisions (JSON lines, admin)"},
+          {"responses", {{"200", {{"description", "application/x-ndjson"}}}, {"401", err}, {"403", err}}}}}}},
+      {"/v1/tenants", {{"get", {{"responses", {{"200", ok({{"type", "object"}})}, {"401", err}}}}}}},
+      {"/v1/queues/history",
+       {{"get",
+         {{"summary", "Per tenant: waiting jobs and GPUs allocated, sampled every 10 s over the last hour"},
+          {"responses", {{"200", ok({{"type", "object"}})}, {"401", err}}}}}}},
+      {"/v1/audit/verify",
+       {{"get",
+         {{"summary", "The whole audit log checked: hash chain, links, placements against the fleet (admin)"},
+          {"responses", {{"200", ok({{"type", "object"}})}, {"401", err}, {"403", err}}}}}}},
+      {"/v1/whoami",
+       {{"get",
+         {{"summary", "The caller's tenant and role"},
+          {"responses", {{"200", ok({{"type", "object"}})}, {"401", err}}}}}}}};
+  for (const auto& [path, item] : more.items()) paths[path] = item;
+}
+
 std::string OpenApiDocument() {
   Json job_ref = {{"$ref", "#/components/schemas/Job"}};
   Json err = {{"description", "error"},
@@ -227,25 +253,6 @@ std::string OpenApiDocument() {
         {"/v1/nodes/{id}/heartbeat",
          {{"post",
            {{"responses", {{"200", ok({{"type", "object"}})}, {"401", err}, {"403", err}, {"404", err}}}}}}},
-        {"/v1/queues", {{"get", {{"responses", {{"200", ok({{"type", "object"}})}, {"401", err}}}}}}},
-        {"/v1/audit",
-         {{"get",
-           {{"summary", "The hash-chained audit log of placement decisions (JSON lines, admin)"},
-            {"responses",
-             {{"200", {{"description", "application/x-ndjson"}}}, {"401", err}, {"403", err}}}}}}},
-        {"/v1/tenants", {{"get", {{"responses", {{"200", ok({{"type", "object"}})}, {"401", err}}}}}}},
-        {"/v1/queues/history",
-         {{"get",
-           {{"summary", "Per tenant: waiting jobs and GPUs allocated, sampled every 10 s over the last hour"},
-            {"responses", {{"200", ok({{"type", "object"}})}, {"401", err}}}}}}},
-        {"/v1/audit/verify",
-         {{"get",
-           {{"summary", "The whole audit log checked: hash chain, links, placements against the fleet (admin)"},
-            {"responses", {{"200", ok({{"type", "object"}})}, {"401", err}, {"403", err}}}}}}},
-        {"/v1/whoami",
-         {{"get",
-           {{"summary", "The caller's tenant and role"},
-            {"responses", {{"200", ok({{"type", "object"}})}, {"401", err}}}}}}},
         {"/metrics",
          {{"get",
            {{"responses",
@@ -253,6 +260,7 @@ std::string OpenApiDocument() {
               {"401", err}}}}}}}}}};
   AddServicePaths(doc["paths"], ok, err);
   AddNodePaths(doc["paths"], ok, err);
+  AddFleetPaths(doc["paths"], ok, err);
   AddPathParameters(doc["paths"]);
   return doc.dump(1);
 }
@@ -422,8 +430,8 @@ Json NodeJson(const Fleet& fleet, const NodeStatus& s, bool detail) {
             {"unhealthy_gpus", unhealthy},
             {"region", fleet.topology().DomainName(TopologyLevel::kRegion, fleet.region_of(idx))},
             {"zone", fleet.topology().DomainName(TopologyLevel::kZone, n.topology.at(TopologyLevel::kZone))},
-            {"supernode",
-             fleet.topology().DomainName(TopologyLevel::kSupernode, n.topology.at(TopologyLevel::kSupernode))}};
+            {"supernode", fleet.topology().DomainName(TopologyLevel::kSupernode,
+                                                      n.topology.at(TopologyLevel::kSupernode))}};
   if (!s.hold.empty())
     j["hold"] = {{"reason", s.hold.reason}, {"by", s.hold.by}, {"since_s", s.hold.since_s}};
   if (detail) {
@@ -475,32 +483,12 @@ void RegisterNodeRoutes(HttpServer& http, ControlPlane& cp, const HeaderCheck& a
       authenticated, 4096);
 }
 
-// The fleet: nodes, queues, audit, tenants, metrics.
-void RegisterFleetRoutes(HttpServer& http, ControlPlane& cp, const HeaderCheck& authenticated,
-                         const Metrics& metrics) {
+// What the dashboard needed besides the rest: who the token is, the queues over time, the audit chain's
+// check.
+void RegisterDashboardRoutes(HttpServer& http, ControlPlane& cp, const HeaderCheck& authenticated) {
   auto get = [&http, &authenticated](const std::string& path, HttpHandler h) {
     http.Route("GET", path, std::move(h), authenticated);
   };
-  get("/v1/nodes", [&cp](HttpRequest& req, HttpResponse& res) {
-    Json items = Json::array();
-    for (const NodeStatus& n : cp.Nodes(Who(req))) items.push_back(NodeJson(cp.fleet().fleet, n, false));
-    Reply(res, 200, {{"items", items}});
-  });
-  RegisterNodeRoutes(http, cp, authenticated);
-  http.Route(
-      "POST", R"(/v1/nodes/([^/]+)/heartbeat)",
-      [&cp](HttpRequest& req, HttpResponse& res) {
-        if (Status s = cp.Heartbeat(Who(req), req.matches[1]); !s.ok()) return Fail(res, s);
-        Reply(res, 200, {{"node", req.matches[1]}, {"status", "alive"}});
-      },
-      authenticated, 4096);
-  get("/v1/queues", [&cp](HttpRequest& req, HttpResponse& res) {
-    Json items = Json::array();
-    for (const ControlPlane::QueueView& q : cp.Queues(Who(req))) {
-      items.push_back({{"tenant", q.tenant}, {"waiting", q.waiting}, {"running", q.running}});
-    }
-    Reply(res, 200, {{"items", items}});
-  });
   get("/v1/queues/history", [&cp](HttpRequest& req, HttpResponse& res) {
     const ControlPlane::QueueHistory h = cp.History(Who(req));
     Json t_s = Json::array(), tenants = Json::array();
@@ -523,6 +511,35 @@ void RegisterFleetRoutes(HttpServer& http, ControlPlane& cp, const HeaderCheck& 
   get("/v1/whoami", [](HttpRequest& req, HttpResponse& res) {
     const Principal& who = Who(req);
     Reply(res, 200, {{"tenant", who.tenant}, {"role", RoleName(who.role)}});
+  });
+}
+
+// The fleet: nodes, queues, audit, tenants, metrics.
+void RegisterFleetRoutes(HttpServer& http, ControlPlane& cp, const HeaderCheck& authenticated,
+                         const Metrics& metrics) {
+  auto get = [&http, &authenticated](const std::string& path, HttpHandler h) {
+    http.Route("GET", path, std::move(h), authenticated);
+  };
+  get("/v1/nodes", [&cp](HttpRequest& req, HttpResponse& res) {
+    Json items = Json::array();
+    for (const NodeStatus& n : cp.Nodes(Who(req))) items.push_back(NodeJson(cp.fleet().fleet, n, false));
+    Reply(res, 200, {{"items", items}});
+  });
+  RegisterNodeRoutes(http, cp, authenticated);
+  RegisterDashboardRoutes(http, cp, authenticated);
+  http.Route(
+      "POST", R"(/v1/nodes/([^/]+)/heartbeat)",
+      [&cp](HttpRequest& req, HttpResponse& res) {
+        if (Status s = cp.Heartbeat(Who(req), req.matches[1]); !s.ok()) return Fail(res, s);
+        Reply(res, 200, {{"node", req.matches[1]}, {"status", "alive"}});
+      },
+      authenticated, 4096);
+  get("/v1/queues", [&cp](HttpRequest& req, HttpResponse& res) {
+    Json items = Json::array();
+    for (const ControlPlane::QueueView& q : cp.Queues(Who(req))) {
+      items.push_back({{"tenant", q.tenant}, {"waiting", q.waiting}, {"running", q.running}});
+    }
+    Reply(res, 200, {{"items", items}});
   });
   get("/v1/audit", [&cp](HttpRequest& req, HttpResponse& res) {
     int64_t after = 0;

@@ -35,7 +35,8 @@ void Serve(const std::string& path, HttpResponse& res) {
   res.set_header("Content-Security-Policy", kPolicy);
   // Files under assets/ have a content hash in their names: cached for good. The page itself: checked
   // every time, so a new binary's dashboard shows at once.
-  res.set_header("Cache-Control", path.starts_with("assets/") ? "public, max-age=31536000, immutable" : "no-cache");
+  res.set_header("Cache-Control",
+                 path.starts_with("assets/") ? "public, max-age=31536000, immutable" : "no-cache");
   res.set_content(std::string(it->data), std::string(it->content_type));
 }
 

@@ -1,7 +1,7 @@
 // The web dashboard at /ui: the files vite built from web/ (TypeScript), embedded in the binary at build time
-// (cmake/EmbedUi.cmake writes ui_assets.cc), so no Node.js runs where awan runs. The pages are static and hold
-// no data: everything they show comes from the REST API with the token the user logs in with, so the files
-// are served without a token, with headers that keep the page to this origin (docs/dashboard.md).
+// (cmake/EmbedUi.cmake writes ui_assets.cc), so no Node.js runs where awan runs. The pages are static and
+// hold no data: everything they show comes from the REST API with the token the user logs in with, so the
+// files are served without a token, with headers that keep the page to this origin (docs/dashboard.md).
 #pragma once
 
 #include <span>

@@ -968,10 +968,11 @@ TEST(Serve, TheDashboardIsServedAndItsEndpointsAnswerEachCallerWithItsOwn) {
   EXPECT_GE(good["entries"], 1);
   EXPECT_EQ(good["head"].get<std::string>().size(), 64u);
   // An entry changed behind the server's back: the check names the entry.
-  ASSERT_EQ(std::system(("sqlite3 " + db +
-                         " \"UPDATE audit SET line = replace(line, 'my-university', 'sg-fintech') WHERE seq = 1\"")
-                            .c_str()),
-            0);
+  ASSERT_EQ(
+      std::system(("sqlite3 " + db +
+                   " \"UPDATE audit SET line = replace(line, 'my-university', 'sg-fintech') WHERE seq = 1\"")
+                      .c_str()),
+      0);
   const Json bad = Json::parse(c.Get("/v1/audit/verify", Bearer(admin))->body);
   EXPECT_EQ(bad["ok"], false) << bad.dump();
   EXPECT_NE(bad.value("error", "").find("1"), std::string::npos) << bad.dump();
