@@ -125,7 +125,69 @@ Status Fetch(const ClientArgs& a, httplib::Client& http, const httplib::Headers&
   }
 }
 
+// GET `path` (JSON), waiting out 429s; the server's error as a Status.
+StatusOr<Json> GetJson(httplib::Client& http, const std::string& path, const httplib::Params& p,
+                       const httplib::Headers& h) {
+  for (;;) {
+    httplib::Result r = http.Get(path, p, h);
+    if (!r) return IoError("cannot reach the server: " + httplib::to_string(r.error()));
+    if (r->status == 429) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      continue;
+    }
+    Json j = Json::parse(r->body, nullptr, false);
+    if (r->status != 200 || !j.is_object()) {
+      const std::string msg = j.is_object() && j.contains("error") ? j["error"].get<std::string>() : r->body;
+      return InvalidArgument(fmt::format("{} (HTTP {})", msg, r->status));
+    }
+    return j;
+  }
+}
+
+int PrintUsage(const ClientArgs& a, httplib::Client& http, const httplib::Headers& h) {
+  httplib::Params p;
+  if (a.since_s > 0) p.emplace("since_ms", std::to_string(NowMs() - a.since_s * 1000));
+  auto j = GetJson(http, "/v1/usage", p, h);
+  if (!j.ok()) return Fail(j.status());
+  if (a.output != "table") return PrintObject((*j)["items"], a.output);
+  fmt::print("{:<16} {:<16} {:>6} {:>11} {:>11}\n", "TENANT", "REGION", "JOBS", "GPU-HOURS", "COST(USD)");
+  double hours = 0, cost = 0;
+  for (const Json& r : (*j)["items"]) {
+    fmt::print("{:<16} {:<16} {:>6} {:>11.2f} {:>11.2f}\n", Fit(r.value("tenant", ""), 16),
+               Fit(r.value("region", ""), 16), r.value("jobs", 0), r.value("gpu_hours", 0.0),
+               r.value("cost_usd", 0.0));
+    hours += r.value("gpu_hours", 0.0), cost += r.value("cost_usd", 0.0);
+  }
+  fmt::print("{:<16} {:<16} {:>6} {:>11.2f} {:>11.2f}\n", "(all)", "", "", hours, cost);
+  return 0;
+}
+
 }  // namespace
+
+int ListAccounting(const ClientArgs& a, httplib::Client& http, const httplib::Headers& h) {
+  if (a.summary) return PrintUsage(a, http, h);
+  std::vector<Json> jobs;
+  int64_t more = 0;
+  if (Status s = Fetch(a, http, h, &jobs, &more); !s.ok()) return Fail(s);
+  const int64_t now = NowMs(), since = a.since_s > 0 ? now - a.since_s * 1000 : 0;
+  std::erase_if(jobs, [&](const Json& j) {
+    const int64_t ended = j.value("ended_ms", int64_t{0});
+    return !j.contains("started_ms") || (ended > 0 && ended < since);
+  });
+  if (a.output != "table") return PrintObject(Json{{"items", jobs}, {"more", more > 0}}, a.output);
+  fmt::print("{:<12} {:<24} {:<14} {:<9} {:<14} {:<14} {:>8} {:>9} {:>9} {:>4}\n", "ID", "NAME", "TENANT",
+             "STATE", "START", "END", "ELAPSED", "GPU-HOURS", "COST(USD)", "EXIT");
+  for (const Json& j : jobs) {
+    const int64_t start = j.value("started_ms", int64_t{0}), end = j.value("ended_ms", int64_t{0});
+    fmt::print("{:<12} {:<24} {:<14} {:<9} {:<14} {:<14} {:>8} {:>9.3f} {:>9.2f} {:>4}\n", j.value("id", ""),
+               Fit(j.value("name", ""), 24), Fit(j.value("tenant", ""), 14), j.value("state", ""),
+               When(start), end > 0 ? When(end) : "-", Duration((end > 0 ? end : now) - start),
+               j.value("gpu_hours", 0.0), j.value("cost_usd", 0.0),
+               j.contains("exit_code") ? std::to_string(j["exit_code"].get<int>()) : "-");
+  }
+  if (more > 0) fmt::print("(more jobs match: --limit N for more, --limit 0 for all)\n");
+  return 0;
+}
 
 int ListQueue(const ClientArgs& a, httplib::Client& http, const httplib::Headers& h) {
   for (;;) {

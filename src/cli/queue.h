@@ -1,6 +1,6 @@
 // `awan queue`: every job the caller may see, paged through the API (or the first --limit, saying how many
 // more there are), with squeue's columns: reason, submit time, age or elapsed time, nodes; filters by name,
-// state and tenant; sorted; --watch reprints until interrupted.
+// state and tenant; sorted; --watch reprints until interrupted. `awan acct`: sacct's view of the same jobs.
 #pragma once
 
 #include <httplib.h>
@@ -10,5 +10,9 @@
 namespace awan::cli {
 
 int ListQueue(const ClientArgs& a, httplib::Client& http, const httplib::Headers& h);
+// `awan acct` (sacct): the jobs that started, with start, end, elapsed time, GPU-hours, cost and exit code,
+// filtered like `queue` (and --since: ran in the last seconds); --summary: GET /v1/usage per tenant and
+// region. -o json|yaml prints the API's objects.
+int ListAccounting(const ClientArgs& a, httplib::Client& http, const httplib::Headers& h);
 
 }  // namespace awan::cli

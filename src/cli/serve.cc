@@ -439,6 +439,10 @@ void AddClient(CLI::App& app, ClientArgs& a) {
            {"services", "List inference services (yours, or every tenant's for an admin)", nullptr},
            {"delete", "Delete a service (service/NAME: its replicas stop) or cancel a job (job/ID)", "ID"},
            {"queue", "List jobs (yours, or every tenant's for an admin)", nullptr},
+           {"acct",
+            "Accounting like sacct: each job's start, end, elapsed time, GPU-hours, cost and exit code; "
+            "--summary: per tenant and region",
+            nullptr},
            {"queues", "Each tenant's waiting and running jobs", nullptr},
            {"describe", "Show one job (ID) or service (service/NAME)", "ID"},
            {"cancel", "Cancel jobs (one or more ids)", "ID"},
@@ -463,7 +467,12 @@ void AddClient(CLI::App& app, ClientArgs& a) {
     s->add_option("--ca", a.ca, "CA certificate to trust for an https server (default $AWAN_CA)");
     if (std::string(c.name) == "submit")
       s->add_flag("--dry-run", a.dry_run, "check it and say where it would start now, without submitting");
-    if (std::string(c.name) == "queue") {
+    if (std::string(c.name) == "acct") {
+      s->add_flag("--summary", a.summary, "GPU-hours and cost per tenant and region instead of per job");
+      s->add_option("--since", a.since_s, "only jobs that ran in the last SECONDS")
+          ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+    }
+    if (std::string(c.name) == "queue" || std::string(c.name) == "acct") {
       s->add_option("--state", a.state, "only jobs in this state (any case)")
           ->transform(CLI::IsMember({"Pending", "Running", "Succeeded", "Failed", "Cancelled", "TimedOut"},
                                     CLI::ignore_case));
@@ -474,8 +483,9 @@ void AddClient(CLI::App& app, ClientArgs& a) {
       s->add_option("--sort", a.sort, "submitted, name, state or tenant")
           ->capture_default_str()
           ->check(CLI::IsMember({"submitted", "name", "state", "tenant"}));
-      s->add_option("--watch", a.watch_s, "reprint every SECONDS until interrupted")
-          ->check(CLI::Range(1, 3600));
+      if (std::string(c.name) == "queue")
+        s->add_option("--watch", a.watch_s, "reprint every SECONDS until interrupted")
+            ->check(CLI::Range(1, 3600));
     }
     if (std::string(c.name) == "nodes") {
       s->add_option("action", a.node_action, "describe, cordon, drain, uncordon, gpu-unhealthy, gpu-healthy")
@@ -524,6 +534,17 @@ void ToYaml(YAML::Emitter& e, const nlohmann::json& j) {
 }
 
 }  // namespace
+
+int PrintObject(const nlohmann::json& j, const std::string& output) {
+  if (output == "yaml") {
+    YAML::Emitter e;
+    ToYaml(e, j);
+    fmt::print("{}\n", e.c_str());
+  } else {
+    fmt::print("{}\n", j.dump(1));
+  }
+  return 0;
+}
 
 // Services: `services`, `describe service/NAME`, `submit` and `delete` of one. False: not a service answer.
 bool PrintService(const ClientArgs& a, const nlohmann::json& j) {
@@ -732,6 +753,7 @@ int RunClient(const ClientArgs& a) {
   if (a.command == "submit" && a.dry_run && config::ManifestKind(*manifest) == "Service")
     return Fail(InvalidArgument("--dry-run is for jobs (a service's replicas are placed as it scales)"));
   if (a.command == "queue" && a.output != "yaml") return ListQueue(a, http, h);
+  if (a.command == "acct") return ListAccounting(a, http, h);
   if (a.command == "cancel") {  // each id in turn; every failure said, the exit code 1 if any
     int rc = 0;
     for (const std::string& id : a.ids) {
@@ -812,16 +834,7 @@ int RunClient(const ClientArgs& a) {
   }
   nlohmann::json j = nlohmann::json::parse(res->body, nullptr, false);
   if (j.is_discarded()) return Fail(Internal("the server answered something that is not JSON"));
-  if (a.output == "json") {
-    fmt::print("{}\n", j.dump(1));
-    return 0;
-  }
-  if (a.output == "yaml") {
-    YAML::Emitter e;
-    ToYaml(e, j);
-    fmt::print("{}\n", e.c_str());
-    return 0;
-  }
+  if (a.output != "table") return PrintObject(j, a.output);
   if (a.command == "explain") {
     fmt::print("{} (tenant {}, {} GPU(s) in {} task(s)): waits for {}\n", j.value("job", ""),
                j.value("tenant", ""), j.value("gpus", 0), j.value("tasks", 1), j.value("reason", ""));

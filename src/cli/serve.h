@@ -3,6 +3,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -56,7 +57,7 @@ int RunInit(const std::string& store);
 int RunToken(const TokenArgs& a);
 
 struct ClientArgs {
-  std::string command;           // submit, queue, describe, cancel, logs, nodes, tenants
+  std::string command;           // submit, queue, acct, describe, cancel, logs, nodes, tenants
   std::string arg;               // FILE or ID
   std::vector<std::string> ids;  // cancel: the jobs
   std::string output = "table";
@@ -77,8 +78,11 @@ struct ClientArgs {
   std::string name, sort = "submitted";
   int watch_s = 0;
   bool dry_run = false;  // submit --dry-run
+  bool summary = false;  // acct --summary: per tenant and region
 };
 void AddClient(CLI::App& app, ClientArgs& a);
+// Prints `j` as JSON (indented) or YAML (`output` "yaml"); 0.
+int PrintObject(const nlohmann::json& j, const std::string& output);
 int RunClient(const ClientArgs& a);
 
 }  // namespace awan::cli

@@ -273,7 +273,48 @@ bool ControlPlane::Readopt(Live& l) {
   return true;
 }
 
+std::pair<double, double> ControlPlane::RunRate(const Live& l) const {
+  const double gpu_per_task =
+      static_cast<double>(l.spec.task.total_gpu().value) / static_cast<double>(kWholeGpu.value);
+  const Json tasks = Json::parse(l.row.placement, nullptr, false);
+  double gpus = 0, usd_per_hour = 0;
+  if (!tasks.is_array()) return {0, 0};
+  for (const Json& t : tasks) {
+    NodeIndex n;
+    if (!t.is_object() || !fleet_->fleet.FindNode(t.value("node", ""), &n)) continue;
+    gpus += gpu_per_task;
+    usd_per_hour += gpu_per_task * fleet_->fleet.node(n).price_per_gpu_hour;
+  }
+  return {gpus, usd_per_hour};
+}
+
+void ControlPlane::Account(StoredJob& row, const Live& l, JobState to, int64_t now_ms) const {
+  const bool was_running = row.state == JobState::kRunning, runs = to == JobState::kRunning;
+  if (was_running && !runs && row.run_started_ms > 0) {
+    const auto [gpus, usd_per_hour] = RunRate(l);
+    const int64_t ms = std::max<int64_t>(0, now_ms - row.run_started_ms);
+    row.gpu_ms += static_cast<int64_t>(gpus * static_cast<double>(ms));
+    row.cost_usd += usd_per_hour * static_cast<double>(ms) / 3.6e6;
+    row.run_started_ms = 0;
+  }
+  if (!was_running && runs) {
+    row.run_started_ms = now_ms;
+    if (row.started_ms == 0) row.started_ms = now_ms;
+  }
+  if (!IsActive(to) && row.ended_ms == 0) row.ended_ms = now_ms;
+}
+
+StoredJob ControlPlane::SoFar(const Live& l, int64_t now_ms) const {
+  StoredJob out = l.row;
+  if (out.state == JobState::kRunning) {
+    Account(out, l, JobState::kPending, now_ms);  // as if its run stopped now
+    out.run_started_ms = l.row.run_started_ms;
+  }
+  return out;
+}
+
 void ControlPlane::Save(Live& l, JobState state, const std::string& message) {
+  Account(l.row, l, state, clock_->NowMs());
   if (l.row.state == JobState::kPending) --waiting_[l.row.tenant];
   if (state == JobState::kPending) ++waiting_[l.row.tenant];
   l.row.state = state;
@@ -400,7 +441,7 @@ StatusOr<StoredJob> ControlPlane::Get(const Principal& who, const std::string& i
   if (it != by_id_.end()) {
     if (!who.sees(live_[it->second].row.tenant)) return NotFound("no job " + id);
     Live& l = live_[it->second];
-    StoredJob out = l.row;
+    StoredJob out = SoFar(l, clock_->NowMs());
     out.message = LiveMessage(l);
     return out;
   }
@@ -420,9 +461,16 @@ StatusOr<std::vector<StoredJob>> ControlPlane::List(const Principal& who, JobFil
   // The store is thread-safe: read without holding up scheduling; then the waiting ones' reasons now.
   AWAN_ASSIGN_OR_RETURN(std::vector<StoredJob> jobs, store_->ListJobs(f));
   std::lock_guard<std::mutex> lock(mu_);
+  const int64_t now_ms = clock_->NowMs();
   for (StoredJob& j : jobs) {
     const auto it = by_id_.find(j.id);
-    if (j.state == JobState::kPending && it != by_id_.end()) j.message = LiveMessage(live_[it->second]);
+    if (it == by_id_.end()) continue;
+    if (j.state == JobState::kPending) j.message = LiveMessage(live_[it->second]);
+    // The running run's GPU time and cost so far (the store has the ended runs').
+    if (j.state == JobState::kRunning && live_[it->second].row.state == JobState::kRunning) {
+      const StoredJob now = SoFar(live_[it->second], now_ms);
+      j.gpu_ms = now.gpu_ms, j.cost_usd = now.cost_usd;
+    }
   }
   return jobs;
 }
@@ -435,6 +483,7 @@ StatusOr<StoredJob> ControlPlane::Cancel(const Principal& who, const std::string
     return l->row;  // already over: nothing to do
   // Durable first: the answer is given only once the cancel survives a crash; then the tasks stop.
   StoredJob cancelled = l->row;
+  Account(cancelled, *l, JobState::kCancelled, clock_->NowMs());
   cancelled.state = JobState::kCancelled;
   cancelled.message = "cancelled by request";
   cancelled.updated_ms = clock_->NowMs();
@@ -898,6 +947,32 @@ ControlPlane::QueueHistory ControlPlane::History(const Principal& who) const {
     h.tenants.push_back(std::move(series));
   }
   return h;
+}
+
+StatusOr<std::vector<ControlPlane::UsageRow>> ControlPlane::Usage(const Principal& who, int64_t since_ms) {
+  std::map<std::pair<std::string, std::string>, UsageRow> rows;
+  JobFilter f;
+  f.limit = 1000;
+  for (;;) {
+    AWAN_ASSIGN_OR_RETURN(std::vector<StoredJob> page, List(who, f));
+    for (const StoredJob& j : page) {
+      if (j.started_ms == 0 || (j.ended_ms > 0 && j.ended_ms < since_ms)) continue;
+      const Json tasks = Json::parse(j.placement, nullptr, false);
+      const std::string region = tasks.is_array() && !tasks.empty() && tasks[0].is_object()
+                                     ? tasks[0].value("region", "")
+                                     : std::string();
+      UsageRow& r = rows[{j.tenant, region}];
+      r.tenant = j.tenant, r.region = region;
+      ++r.jobs;
+      r.gpu_ms += j.gpu_ms;
+      r.cost_usd += j.cost_usd;
+    }
+    if (page.size() < 1000) break;
+    f.after_id = page.back().id;
+  }
+  std::vector<UsageRow> out;
+  for (auto& [key, r] : rows) out.push_back(std::move(r));
+  return out;
 }
 
 StatusOr<audit::VerifyReport> ControlPlane::VerifyAudit(const Principal& who) {

@@ -191,6 +191,14 @@ class ControlPlane {
     std::vector<Series> tenants;
   };
   QueueHistory History(const Principal& who) const;
+  // GPU-hours and cost per tenant and region (the region of a job's tasks) of the jobs `who` sees that ran
+  // since `since_ms` (ended then or later, or still running: their run so far).
+  struct UsageRow {
+    std::string tenant, region;
+    int64_t jobs = 0, gpu_ms = 0;
+    double cost_usd = 0;
+  };
+  StatusOr<std::vector<UsageRow>> Usage(const Principal& who, int64_t since_ms);
   // The whole audit log checked (admins only): the hash chain, the links, and every placement against the
   // fleet (audit::VerifyAuditLog). OK with the entries and the head; the first problem otherwise.
   StatusOr<audit::VerifyReport> VerifyAudit(const Principal& who);
@@ -329,6 +337,13 @@ class ControlPlane {
   void RefreshImages();
   std::unique_ptr<RateLimiter> submit_limit_, heavy_limit_;
   std::map<std::string, std::pair<int64_t, int64_t>> TenantLoadLocked() const;
+  // Accounting: the current run's GPUs (fractional pro rata) and price per hour, from where its tasks were
+  // placed (the core's RunCost formula); Account moves `row` to state `to` at now_ms: a run that stops adds
+  // its GPU time and cost, a run that starts is timed, a job that ends gets its end; SoFar: the row with the
+  // running run's part counted up to now.
+  std::pair<double, double> RunRate(const Live& l) const;
+  void Account(StoredJob& row, const Live& l, JobState to, int64_t now_ms) const;
+  StoredJob SoFar(const Live& l, int64_t now_ms) const;
   // The queue history (under mu_): per sample, its time and per tenant (fleet order) waiting and GPUs
   // (milli).
   struct QueueSample {

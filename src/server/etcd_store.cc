@@ -137,7 +137,12 @@ Json JobToJson(const StoredJob& j) {
           {"message", j.message},
           {"exit_code", j.exit_code},
           {"placement", j.placement},
-          {"runs", j.runs}};
+          {"runs", j.runs},
+          {"started_ms", j.started_ms},
+          {"ended_ms", j.ended_ms},
+          {"run_started_ms", j.run_started_ms},
+          {"gpu_ms", j.gpu_ms},
+          {"cost_usd", j.cost_usd}};
 }
 
 StoredJob JobFromJson(const Json& j) {
@@ -153,6 +158,12 @@ StoredJob JobFromJson(const Json& j) {
   s.exit_code = j.at("exit_code");
   s.placement = j.at("placement");
   s.runs = j.value("runs", 0);  // absent in stores written before jobs counted their runs
+  // Absent in stores written before jobs kept their accounting.
+  s.started_ms = j.value("started_ms", int64_t{0});
+  s.ended_ms = j.value("ended_ms", int64_t{0});
+  s.run_started_ms = j.value("run_started_ms", int64_t{0});
+  s.gpu_ms = j.value("gpu_ms", int64_t{0});
+  s.cost_usd = j.value("cost_usd", 0.0);
   return s;
 }
 

@@ -27,6 +27,11 @@ Json JobJson(const StoredJob& j, bool with_manifest = true) {
   if (j.exit_code >= 0) out["exit_code"] = j.exit_code;
   out["runs"] = j.runs;
   out["restarts"] = std::max(0, j.runs - 1);
+  // Accounting: GPU-hours and cost of its runs (the running one up to now).
+  if (j.started_ms > 0) out["started_ms"] = j.started_ms;
+  if (j.ended_ms > 0) out["ended_ms"] = j.ended_ms;
+  out["gpu_hours"] = static_cast<double>(j.gpu_ms) / 3.6e6;
+  out["cost_usd"] = j.cost_usd;
   out["placement"] = j.placement.empty() ? Json::array() : Json::parse(j.placement, nullptr, false);
   Json manifest = Json::parse(j.manifest, nullptr, false);
   // The shape at a glance (lists show it without the manifest).
@@ -181,6 +186,10 @@ static void AddFleetPaths(Json& paths, const Ok& ok, const Json& err) {
        {{"get",
          {{"summary", "The whole audit log checked: hash chain, links, placements against the fleet (admin)"},
           {"responses", {{"200", ok({{"type", "object"}})}, {"401", err}, {"403", err}}}}}}},
+      {"/v1/usage",
+       {{"get",
+         {{"summary", "GPU-hours and cost per tenant and region of the jobs that ran since ?since_ms="},
+          {"responses", {{"200", ok({{"type", "object"}})}, {"400", err}, {"401", err}, {"429", err}}}}}}},
       {"/v1/whoami",
        {{"get",
          {{"summary", "The caller's tenant and role"},
@@ -507,6 +516,25 @@ void RegisterDashboardRoutes(HttpServer& http, ControlPlane& cp, const HeaderChe
     if (!r.ok() && r.status().code() == StatusCode::kPermissionDenied) return Fail(res, r.status());
     if (!r.ok()) return Reply(res, 200, {{"ok", false}, {"error", r.status().message()}});
     Reply(res, 200, {{"ok", true}, {"entries", r->entries}, {"head", r->head}});
+  });
+  get("/v1/usage", [&cp](HttpRequest& req, HttpResponse& res) {
+    int64_t since_ms = 0;
+    try {
+      if (req.has_param("since_ms")) since_ms = std::stoll(req.get_param_value("since_ms"));
+    } catch (...) {
+      return Error(res, 400, "since_ms: expected an integer (ms since the epoch)");
+    }
+    if (Status s = cp.ChargeHeavyRead(Who(req)); !s.ok()) return Fail(res, s);
+    auto rows = cp.Usage(Who(req), since_ms);
+    if (!rows.ok()) return Fail(res, rows.status());
+    Json items = Json::array();
+    for (const ControlPlane::UsageRow& r : *rows)
+      items.push_back({{"tenant", r.tenant},
+                       {"region", r.region},
+                       {"jobs", r.jobs},
+                       {"gpu_hours", static_cast<double>(r.gpu_ms) / 3.6e6},
+                       {"cost_usd", r.cost_usd}});
+    Reply(res, 200, {{"items", items}, {"since_ms", since_ms}});
   });
   get("/v1/whoami", [](HttpRequest& req, HttpResponse& res) {
     const Principal& who = Who(req);

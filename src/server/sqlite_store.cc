@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 
 #include <condition_variable>
+#include <cstring>
 #include <mutex>
+#include <set>
 #include <stdexcept>
 #include <vector>
 
@@ -34,11 +36,17 @@ class SqliteStore final : public StateStore {
         "name TEXT, manifest TEXT, state TEXT, created_ms INTEGER, updated_ms INTEGER, message TEXT, "
         "exit_code INTEGER, "
         "placement TEXT)");
-    // Stores made before jobs counted their runs get the column (every job then counts from 0).
-    bool has_runs = false;
+    // Stores made before jobs counted their runs, or kept their accounting, get the columns (every job then
+    // counts from 0).
+    std::set<std::string> columns;
     for (SQLite::Statement c(db_, "PRAGMA table_info(jobs)"); c.executeStep();)
-      has_runs = has_runs || c.getColumn(1).getString() == "runs";
-    if (!has_runs) db_.exec("ALTER TABLE jobs ADD COLUMN runs INTEGER NOT NULL DEFAULT 0");
+      columns.insert(c.getColumn(1).getString());
+    for (const char* added : {"runs INTEGER", "started_ms INTEGER", "ended_ms INTEGER",
+                              "run_started_ms INTEGER", "gpu_ms INTEGER", "cost_usd REAL"}) {
+      const std::string name(added, std::strchr(added, ' '));
+      if (!columns.count(name))
+        db_.exec("ALTER TABLE jobs ADD COLUMN " + std::string(added) + " NOT NULL DEFAULT 0");
+    }
     db_.exec("CREATE INDEX IF NOT EXISTS jobs_tenant ON jobs(tenant, seq)");
     db_.exec("CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY, line TEXT NOT NULL)");
     db_.exec(
@@ -65,7 +73,9 @@ class SqliteStore final : public StateStore {
                SQLite::Statement ins(
                    db_,
                    "INSERT INTO jobs (id, tenant, name, manifest, state, created_ms, updated_ms, "
-                   "message, exit_code, placement, runs) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
+                   "message, exit_code, placement, runs, started_ms, ended_ms, run_started_ms, gpu_ms, "
+                   "cost_usd) "
+                   "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
                for (StoredJob* job : batch) {
                  job->id = Id(++seq);
                  Bind(ins, *job);
@@ -87,10 +97,11 @@ class SqliteStore final : public StateStore {
              SQLite::Statement up(
                  db_,
                  "UPDATE jobs SET id=?, tenant=?, name=?, manifest=?, state=?, created_ms=?, updated_ms=?, "
-                 "message=?, exit_code=?, placement=?, runs=? WHERE id=?");
+                 "message=?, exit_code=?, placement=?, runs=?, started_ms=?, ended_ms=?, run_started_ms=?, "
+                 "gpu_ms=?, cost_usd=? WHERE id=?");
              for (const StoredJob& j : jobs) {
                Bind(up, j);
-               up.bind(12, j.id);
+               up.bind(17, j.id);
                if (up.exec() == 0) return NotFound("no job " + j.id);
                up.reset();
              }
@@ -105,9 +116,10 @@ class SqliteStore final : public StateStore {
              SQLite::Statement up(
                  db_,
                  "UPDATE jobs SET id=?, tenant=?, name=?, manifest=?, state=?, created_ms=?, updated_ms=?, "
-                 "message=?, exit_code=?, placement=?, runs=? WHERE id=?");
+                 "message=?, exit_code=?, placement=?, runs=?, started_ms=?, ended_ms=?, run_started_ms=?, "
+                 "gpu_ms=?, cost_usd=? WHERE id=?");
              Bind(up, j);
-             up.bind(12, j.id);
+             up.bind(17, j.id);
              if (up.exec() == 0) return NotFound("no job " + j.id);
              return true;
            })
@@ -243,8 +255,9 @@ class SqliteStore final : public StateStore {
 
  private:
   static constexpr const char* kSelect =
-      "SELECT id, tenant, name, manifest, state, created_ms, updated_ms, message, exit_code, placement, runs "
-      "FROM jobs";
+      "SELECT id, tenant, name, manifest, state, created_ms, updated_ms, message, exit_code, placement, "
+      "runs, "
+      "started_ms, ended_ms, run_started_ms, gpu_ms, cost_usd FROM jobs";
 
   static std::string Id(int64_t seq) { return JobIdOf(seq); }
   static int64_t Seq(const std::string& id) {
@@ -266,6 +279,11 @@ class SqliteStore final : public StateStore {
     q.bind(9, j.exit_code);
     q.bind(10, j.placement);
     q.bind(11, j.runs);
+    q.bind(12, static_cast<int64_t>(j.started_ms));
+    q.bind(13, static_cast<int64_t>(j.ended_ms));
+    q.bind(14, static_cast<int64_t>(j.run_started_ms));
+    q.bind(15, static_cast<int64_t>(j.gpu_ms));
+    q.bind(16, j.cost_usd);
   }
   static StoredJob Row(SQLite::Statement& q) {
     StoredJob j;
@@ -280,6 +298,11 @@ class SqliteStore final : public StateStore {
     j.exit_code = q.getColumn(8).getInt();
     j.placement = q.getColumn(9).getString();
     j.runs = q.getColumn(10).getInt();
+    j.started_ms = q.getColumn(11).getInt64();
+    j.ended_ms = q.getColumn(12).getInt64();
+    j.run_started_ms = q.getColumn(13).getInt64();
+    j.gpu_ms = q.getColumn(14).getInt64();
+    j.cost_usd = q.getColumn(15).getDouble();
     return j;
   }
   // Runs f under the store's lock, turning SQLite exceptions into a Status.

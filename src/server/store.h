@@ -27,6 +27,11 @@ struct StoredJob {
   int exit_code = -1;
   std::string placement;  // JSON: where its tasks run (empty while pending)
   int runs = 0;           // how many times its tasks were started (restarts = runs - 1)
+  // Accounting (sacct): the first start, the end, and the GPU time and cost of its ended runs (GPU-ms: GPUs x
+  // ms, fractional GPUs pro rata; cost: the nodes' prices per GPU-hour). run_started_ms: the current run's
+  // start while it runs (0 otherwise), so a run that spans a restart of the server is counted whole.
+  int64_t started_ms = 0, ended_ms = 0, run_started_ms = 0, gpu_ms = 0;
+  double cost_usd = 0;
 };
 
 struct JobFilter {

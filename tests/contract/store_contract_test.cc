@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
@@ -210,6 +211,39 @@ TEST_P(StoreContract, LargeJobsArrivingTogetherAreAllStored) {
   ASSERT_TRUE(listed.ok());
   EXPECT_EQ(listed->size(), static_cast<size_t>(kJobs));
   for (const StoredJob& j : *listed) EXPECT_EQ(j.manifest.size(), big.size() + 10);
+}
+
+// A job's accounting comes back as written (created, updated alone, updated in a batch, listed).
+TEST_P(StoreContract, AccountingRoundTrips) {
+  StoredJob fresh = Job("lab", "acct");
+  fresh.started_ms = 1'700'000'000'123;
+  auto c = store_->CreateJob(fresh);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ((*store_->GetJob(c->id))->started_ms, 1'700'000'000'123);
+  StoredJob j = *c;
+  j.ended_ms = 1'700'000'360'000;
+  j.run_started_ms = 1'700'000'100'000;
+  j.gpu_ms = 8 * 3'600'000 + 1;
+  j.cost_usd = 19.625;
+  ASSERT_TRUE(store_->UpdateJob(j).ok());
+  auto got = *store_->GetJob(j.id);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->ended_ms, j.ended_ms);
+  EXPECT_EQ(got->run_started_ms, j.run_started_ms);
+  EXPECT_EQ(got->gpu_ms, j.gpu_ms);
+  EXPECT_DOUBLE_EQ(got->cost_usd, 19.625);
+  j.gpu_ms = 5;
+  j.cost_usd = 0.5;
+  ASSERT_TRUE(store_->UpdateJobs({j}).ok());
+  JobFilter f;
+  f.tenant = "lab";
+  auto listed = store_->ListJobs(f);
+  ASSERT_TRUE(listed.ok());
+  auto it = std::find_if(listed->begin(), listed->end(), [&](const StoredJob& x) { return x.id == j.id; });
+  ASSERT_NE(it, listed->end());
+  EXPECT_EQ(it->gpu_ms, 5);
+  EXPECT_DOUBLE_EQ(it->cost_usd, 0.5);
+  EXPECT_EQ(it->started_ms, 1'700'000'000'123);
 }
 
 TEST_P(StoreContract, UpdatesNeverCreate) {

@@ -979,3 +979,50 @@ TEST(Serve, TheDashboardIsServedAndItsEndpointsAnswerEachCallerWithItsOwn) {
 }
 
 }  // namespace
+
+namespace {
+
+// sacct's habit: each job that ran with its start, end, elapsed time, GPU-hours, cost (the node's price per
+// GPU-hour) and exit code; --summary per tenant and region; another tenant sees none of it.
+TEST(Cli, AcctShowsWhatEachJobUsedAndCost) {
+  const std::string dir = TempDir("acct");
+  const std::string db = dir + "/awan.db";
+  const std::string a = Token(db, "my-university", "member"), b = Token(db, "sg-fintech", "member");
+  Server s(dir, db);
+  Http c(s.url());
+  auto sub =
+      c.Post("/v1/jobs", Bearer(a),
+             "apiVersion: awan/v1\nkind: Job\nmetadata: {name: priced}\nspec: {gpus: 2, accelerator: L40S, "
+             "cpu: 1, memory_gib: 1, command: [sleep, '2']}\n",
+             "application/yaml");
+  ASSERT_EQ(sub->status, 201) << sub->body;
+  const std::string id = Json::parse(sub->body)["id"];
+  ASSERT_EQ(WaitForState(c, a, id, "Succeeded")["state"], "Succeeded");
+  const std::string flags = " --server " + s.url() + " --token ";
+  const std::string table = RunAwan("acct" + flags + a);
+  EXPECT_NE(table.find("GPU-HOURS"), std::string::npos) << table;
+  EXPECT_NE(table.find(id), std::string::npos) << table;
+  const Json j = Json::parse(RunAwan("acct -o json" + flags + a), nullptr, false);
+  ASSERT_TRUE(j.is_object());
+  ASSERT_EQ(j["items"].size(), 1u) << j.dump();
+  const Json& job = j["items"][0];
+  const double elapsed_h =
+      static_cast<double>(job["ended_ms"].get<int64_t>() - job["started_ms"].get<int64_t>()) / 3.6e6;
+  EXPECT_GE(elapsed_h * 3600, 2.0);
+  EXPECT_NEAR(job["gpu_hours"].get<double>(), 2 * elapsed_h, 1e-6);
+  // The ASEAN fleet's L40S nodes cost 1.20 USD per GPU-hour.
+  EXPECT_NEAR(job["cost_usd"].get<double>() / job["gpu_hours"].get<double>(), 1.20, 1e-9);
+  EXPECT_EQ(job["exit_code"], 0);
+  const std::string summary = RunAwan("acct --summary" + flags + a);
+  EXPECT_NE(summary.find("my-university"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("(all)"), std::string::npos) << summary;
+  const Json usage = Json::parse(RunAwan("acct --summary -o json" + flags + a), nullptr, false);
+  ASSERT_TRUE(usage.is_array()) << usage.dump();
+  ASSERT_EQ(usage.size(), 1u);
+  EXPECT_NEAR(usage[0]["cost_usd"].get<double>(), job["cost_usd"].get<double>(), 1e-9);
+  EXPECT_EQ(Json::parse(RunAwan("acct -o json" + flags + b))["items"].size(), 0u);
+  EXPECT_TRUE(Json::parse(c.Get("/v1/usage", Bearer(b))->body)["items"].empty());
+  EXPECT_EQ(c.Get("/v1/usage?since_ms=soon", Bearer(a))->status, 400);
+}
+
+}  // namespace

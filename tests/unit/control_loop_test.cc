@@ -31,10 +31,12 @@ struct Plane {
   FakeClock clock{1'700'000'000'000};
   FakeExecutor* exec = nullptr;
   std::unique_ptr<ControlPlane> cp;
-  explicit Plane(const std::string& store) {
-    auto fleet = config::ParseFleetFile(kFleet, "fleet.yaml");
+  explicit Plane(const std::string& store, const char* fleet_text = kFleet,
+                 StoreOpenMode mode = StoreOpenMode::kCreate, int64_t start_ms = 1'700'000'000'000)
+      : clock(start_ms) {
+    auto fleet = config::ParseFleetFile(fleet_text, "fleet.yaml");
     EXPECT_TRUE(fleet.ok()) << fleet.status().message();
-    auto s = OpenStore("memory:" + store, StoreOpenMode::kCreate);
+    auto s = OpenStore("memory:" + store, mode);
     EXPECT_TRUE(s.ok());
     // Each task "runs" 60 s of the fake clock.
     auto e = std::make_unique<FakeExecutor>(clock, [](const TaskLaunch&) {
@@ -93,6 +95,78 @@ TEST(JobState, NamesRoundTripAndParseIgnoresCase) {
   EXPECT_EQ(ParseJobState("TIMEDOUT"), JobState::kTimedOut);
   EXPECT_FALSE(ParseJobState("Runnin").has_value());
   EXPECT_FALSE(ParseJobState("").has_value());
+}
+
+}  // namespace
+}  // namespace awan::server
+
+namespace awan::server {
+namespace {
+
+constexpr const char* kPricedFleet =
+    "node_types:\n  g4: {accelerator: H100, gpus: 4, cpu: 8, memory_gib: 64, price_per_gpu_hour: 2.0}\n"
+    "regions:\n  - name: lab\n    zones:\n      - {name: z, layout: {type: g4, nodes: 1}}\n"
+    "tenants:\n  - {name: lab, guaranteed_gpus: 4}\n";
+
+// Ticks the plane once a second of the fake clock until `id` is in `state` (at most `limit_s` seconds).
+bool TickUntil(Plane& p, const std::string& id, JobState state, int limit_s = 300) {
+  const Principal admin{"", Role::kAdmin};
+  for (int i = 0; i < limit_s; ++i) {
+    EXPECT_TRUE(p.cp->Tick().ok());
+    auto j = p.cp->Get(admin, id);
+    if (j.ok() && j->state == state) return true;
+    p.clock.Advance(1000);
+  }
+  return false;
+}
+
+// sacct's figures: every run's GPU time and cost (the node's price per GPU-hour), the running run's so far,
+// across a requeue, a cancel, and a restart of the control plane with the job running.
+TEST(Accounting, RunsAreTimedAndPricedAcrossRequeuesCancelsAndRestarts) {
+  const Principal lab{"lab", Role::kMember};
+  Plane p("acct", kPricedFleet);
+  auto done = p.cp->Submit(lab, kJob, "test");  // 2 GPUs; the fake runs every task 60 s
+  ASSERT_TRUE(done.ok()) << done.status().message();
+  ASSERT_TRUE(TickUntil(p, done->id, JobState::kSucceeded));
+  auto d = *p.cp->Get(lab, done->id);
+  EXPECT_GT(d.started_ms, d.created_ms - 1);
+  EXPECT_GE(d.ended_ms - d.started_ms, 60'000);
+  EXPECT_LE(d.ended_ms - d.started_ms, 61'000);
+  EXPECT_EQ(d.gpu_ms, 2 * (d.ended_ms - d.started_ms));
+  EXPECT_NEAR(d.cost_usd, 2.0 * static_cast<double>(d.gpu_ms) / 3.6e6, 1e-9);
+  EXPECT_EQ(d.run_started_ms, 0);
+
+  // Requeued after 10 s, runs again, cancelled 5 s into its second run: 15 s on 2 GPUs.
+  auto twice = p.cp->Submit(lab, kJob, "test");
+  ASSERT_TRUE(twice.ok());
+  ASSERT_TRUE(TickUntil(p, twice->id, JobState::kRunning));
+  const int64_t first_start = p.cp->Get(lab, twice->id)->started_ms;
+  p.clock.Advance(10'000);
+  auto so_far = *p.cp->Get(lab, twice->id);
+  EXPECT_EQ(so_far.gpu_ms, 2 * 10'000) << "the running run counts up to now";
+  ASSERT_TRUE(p.cp->Requeue(lab, twice->id).ok());
+  ASSERT_TRUE(TickUntil(p, twice->id, JobState::kRunning));
+  const int64_t second_start = p.cp->Get(lab, twice->id)->run_started_ms;
+  p.clock.Advance(5'000);
+  ASSERT_TRUE(p.cp->Cancel(lab, twice->id).ok());
+  auto t = *p.cp->Get(lab, twice->id);
+  EXPECT_EQ(t.started_ms, first_start);
+  EXPECT_EQ(t.ended_ms, second_start + 5'000);
+  EXPECT_EQ(t.gpu_ms, 2 * 15'000);
+  EXPECT_NEAR(t.cost_usd, 2.0 * 30'000 / 3.6e6, 1e-9);
+
+  // Running when the control plane restarts 20 s in: the new one can't adopt the fake's task, stops and
+  // requeues it, and counts the run whole.
+  auto across = p.cp->Submit(lab, kJob, "test");
+  ASSERT_TRUE(across.ok());
+  ASSERT_TRUE(TickUntil(p, across->id, JobState::kRunning));
+  const int64_t run_start = p.cp->Get(lab, across->id)->run_started_ms;
+  ASSERT_GT(run_start, 0);
+  const int64_t restart_at = p.clock.NowMs() + 20'000;
+  p.cp.reset();
+  Plane again("acct", kPricedFleet, StoreOpenMode::kExisting, restart_at);
+  auto a = *again.cp->Get(lab, across->id);
+  EXPECT_EQ(a.gpu_ms, 2 * (restart_at - run_start)) << JobStateName(a.state) << ": " << a.message;
 }
 
 }  // namespace
