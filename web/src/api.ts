@@ -77,6 +77,10 @@ export interface Job {
   gpus?: number;
   accelerator?: string;
   placement: { node: string; devices: string; region: string }[];
+  started_ms?: number;
+  ended_ms?: number;
+  gpu_hours?: number;
+  cost_usd?: number;
   manifest?: any;
 }
 

@@ -1,10 +1,11 @@
 // The dashboard's shell: log in with a token, a navigation bar, one view at a time chosen by the URL's hash
-// (#/fleet, #/queues, #/jobs, #/jobs/ID, #/services, #/audit), refreshed every few seconds while the
+// (#/fleet, #/queues, #/jobs, #/jobs/ID, #/services, #/audit, #/cost), refreshed every few seconds while the
 // tab is visible. Views are plain modules (views/*.ts): render once, then refresh in place.
 import './style.css';
 import { call, setToken, token, whenUnauthorized, type Whoami } from './api';
 import { clear, h } from './dom';
 import { auditView } from './views/audit';
+import { costView } from './views/cost';
 import { fleetView } from './views/fleet';
 import { jobView } from './views/job';
 import { jobsView } from './views/jobs';
@@ -21,6 +22,7 @@ const routes: { path: string; label: string; admin?: boolean; make: (ctx: ViewCo
     { path: 'jobs', label: 'Jobs', make: (ctx, arg) => (arg ? jobView(ctx, arg) : jobsView(ctx)) },
     { path: 'services', label: 'Services', make: servicesView },
     { path: 'audit', label: 'Audit', admin: true, make: auditView },
+    { path: 'cost', label: 'Cost', make: costView },
   ];
 
 let current: View | null = null;

@@ -153,6 +153,10 @@ test('an admin sees every view with live data', { bypassCSP: true }, async () =>
   await p.waitForSelector('section[aria-label="Service"] caption');
   await accessible(p, 'services');
 
+  await view(p, 'cost', () => document.querySelector('table.cost caption') !== null, 'cost');
+  assert.match(await p.locator('table.cost tbody').innerText(), /my-university\s+my-/, 'the notebook runs in Malaysia');
+  await accessible(p, 'cost');
+
   await view(p, 'audit', () => document.querySelector('.verdict p') !== null && document.querySelectorAll('section[aria-label="Entries"] tbody tr').length > 0, 'audit');
   assert.match(await p.locator('.verdict').innerText(), /Chain verified: \d+ entries/);
   assert.match(await p.locator('section[aria-label="Entries"] tbody').innerText(), new RegExp(ids.running));
@@ -185,6 +189,8 @@ test('a tenant sees only its own objects, on the page and in every answer the pa
   assert.equal(await page.locator('section[aria-label="Tenants"] tbody tr').count(), 1);
   await view(page, 'services', () => document.querySelector('section[aria-label="Services"] p, section[aria-label="Services"] table') !== null, 'tenant-services');
   await view(page, 'fleet', () => document.querySelectorAll('caption').length >= 2, 'tenant-fleet');
+  await view(page, 'cost', () => document.querySelector('table.cost caption') !== null, 'tenant-cost');
+  assert.equal(await page.locator('table.cost tbody tr').count(), 1, 'its own row only');
   // Another tenant's job, asked for by its id: absent.
   await view(page, `jobs/${ids.running}`, () => document.querySelector('main .error') !== null, 'tenant-foreign-job');
   assert.match(await page.locator('main .error').innerText(), /no job|not found/i);

@@ -19,7 +19,8 @@ export interface NodeRow {
   hold?: { reason: string; by: string; since_s: number };
 }
 
-const CELL = 7; // px per node, gap included
+// px per node, gap included: large for a lab, small enough for 12,500 nodes on one screen.
+const cellFor = (nodes: number) => (nodes <= 200 ? 22 : nodes <= 2000 ? 12 : 7);
 const HEAD = 18; // px for a group's label
 
 interface Group {
@@ -59,9 +60,11 @@ export function fleetView(ctx: ViewContext): View {
   let summary: HTMLElement, held: HTMLElement, detail: HTMLElement, tip: HTMLElement;
   let layout: { x: number; y: number; n: NodeRow }[] = [];
   let width = 0;
+  let CELL = 7;
 
   function draw(nodes: NodeRow[]): void {
     const gs = groups(nodes);
+    CELL = cellFor(nodes.length);
     width = Math.max(320, Math.min(1400, root.clientWidth || 1000));
     const perRow = Math.max(1, Math.floor(width / CELL));
     let height = 0;

@@ -52,10 +52,12 @@ export function jobView(ctx: ViewContext, id: string): View {
         ['Command', Array.isArray(spec.command) ? spec.command.join(' ') : (spec.image ?? '')],
         ['Runs', `${j.runs} (restarts: ${j.restarts})`],
         ['Exit code', j.exit_code ?? ''],
+        ['Used', j.started_ms ? `${(j.gpu_hours ?? 0).toFixed(3)} GPU-hours, ${(j.cost_usd ?? 0).toFixed(2)} USD` : 'nothing yet'],
       ]),
     );
     clear(timeline);
     const events: [number, string][] = [[j.created_ms, 'submitted']];
+    if (j.started_ms) events.push([j.started_ms, 'first started']);
     if (j.state === 'Running') events.push([j.updated_ms, j.runs > 1 ? `running (run ${j.runs})` : 'started']);
     else if (j.state !== 'Pending') events.push([j.updated_ms, `${j.state.toLowerCase()}${j.exit_code !== undefined ? ` (exit ${j.exit_code})` : ''}`]);
     timeline.append(

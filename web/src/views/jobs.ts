@@ -31,6 +31,7 @@ export const columns: Column[] = [
   },
   { key: 'nodes', label: 'Nodes', value: (j) => [...new Set(j.placement.map((p) => p.node))].join(',') },
   { key: 'restarts', label: 'Restarts', value: (j) => j.restarts },
+  { key: 'gpuh', label: 'GPU-h', value: (j) => j.gpu_hours ?? 0, cell: (j) => (j.gpu_hours ? j.gpu_hours.toFixed(2) : '') },
   { key: 'reason', label: 'Reason', value: (j) => j.message },
 ];
 
