@@ -10,11 +10,13 @@
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -23,6 +25,7 @@
 #include <sstream>
 #include <thread>
 
+#include "audit/audit_log.h"
 #include "cli/cli_util.h"
 #include "cli/queue.h"
 #include "common/clock.h"
@@ -396,12 +399,53 @@ void AddToken(CLI::App& app, TokenArgs& a) {
   CLI::App* r =
       tok->add_subcommand("revoke", "Revoke a token: every request with it answers 401 from then on");
   r->add_option("--store", a.store, "state store URL: sqlite:PATH")->required();
-  r->add_option("token", a.revoke, "the token")->required();
+  r->add_option("token", a.revoke, "the token, or its id (from token list; a unique prefix of 8+ digits)")
+      ->required();
+  CLI::App* l =
+      tok->add_subcommand("list", "List the tokens: id, tenant, role, created, revoked (never the tokens)");
+  l->add_option("--store", a.store, "state store URL: sqlite:PATH")->required();
+  l->add_option("-o,--output", a.output, "table, json or yaml")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"table", "json", "yaml"}));
+  l->callback([&a] { a.list = true; });
 }
+
+namespace {
+
+int ListTokens(server::StateStore& store, const std::string& output) {
+  auto tokens = store.ListTokens();
+  if (!tokens.ok()) return Fail(tokens.status());
+  std::sort(tokens->begin(), tokens->end(),
+            [](const auto& x, const auto& y) { return x.created_ms < y.created_ms; });
+  if (output != "table") {
+    nlohmann::json items = nlohmann::json::array();
+    for (const server::TokenRecord& t : *tokens)
+      items.push_back({{"id", server::TokenId(t)},
+                       {"tenant", t.tenant},
+                       {"role", t.role},
+                       {"created_ms", t.created_ms},
+                       {"revoked", t.revoked}});
+    return PrintObject(items, output);
+  }
+  fmt::print("{:<13} {:<20} {:<13} {:<20} {}\n", "ID", "TENANT", "ROLE", "CREATED (UTC)", "REVOKED");
+  for (const server::TokenRecord& t : *tokens) {
+    const time_t at = static_cast<time_t>(t.created_ms / 1000);
+    struct tm tm {};
+    gmtime_r(&at, &tm);
+    char created[32];
+    strftime(created, sizeof created, "%Y-%m-%d %H:%M:%S", &tm);
+    fmt::print("{:<13} {:<20} {:<13} {:<20} {}\n", server::TokenId(t),
+               t.tenant.empty() ? "(fleet)" : t.tenant, t.role, created, t.revoked ? "yes" : "no");
+  }
+  return 0;
+}
+
+}  // namespace
 
 int RunToken(const TokenArgs& a) {
   auto store = server::OpenStore(a.store);
   if (!store.ok()) return Fail(store.status());
+  if (a.list) return ListTokens(**store, a.output);
   if (!a.revoke.empty()) {
     if (Status s = server::RevokeToken(**store, a.revoke); !s.ok()) return Fail(s);
     fmt::print("revoked\n");
@@ -418,11 +462,11 @@ int RunToken(const TokenArgs& a) {
       **store, role == server::Role::kNode ? a.node : a.tenant, role,
       [&] { return (uint64_t{rd()} << 32) ^ rd(); }, Wall().NowMs());
   if (!token.ok()) return Fail(token.status());
-  fmt::print(stderr, "token for {} ({}); it is shown once:\n",
+  fmt::print(stderr, "token for {} ({}), id {}; it is shown once:\n",
              !a.node.empty()    ? "node " + a.node
              : a.tenant.empty() ? "the whole fleet"
                                 : "tenant " + a.tenant,
-             a.role);
+             a.role, audit::Sha256Hex(*token).substr(0, 12));
   fmt::print("{}\n", *token);
   return 0;
 }

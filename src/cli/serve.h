@@ -48,7 +48,9 @@ int RunServe(const ServeArgs& a);
 
 struct TokenArgs {
   std::string store, tenant, role = "member", node;
-  std::string revoke;  // a token to revoke
+  std::string revoke;  // a token (or a token id) to revoke
+  bool list = false;   // token list
+  std::string output = "table";
 };
 void AddToken(CLI::App& app, TokenArgs& a);
 // `awan init --store URL`: creates an empty store (serve and token refuse a store that init did not make).

@@ -46,9 +46,23 @@ StatusOr<std::string> CreateToken(StateStore& store, const std::string& tenant, 
   return token;
 }
 
-Status RevokeToken(StateStore& store, const std::string& token) {
-  AWAN_ASSIGN_OR_RETURN(std::optional<TokenRecord> rec, store.FindToken(audit::Sha256Hex(token)));
-  if (!rec) return Unauthenticated("unknown token");
+Status RevokeToken(StateStore& store, const std::string& token_or_id) {
+  std::optional<TokenRecord> rec;
+  if (token_or_id.rfind("awan_", 0) == 0) {
+    AWAN_ASSIGN_OR_RETURN(rec, store.FindToken(audit::Sha256Hex(token_or_id)));
+    if (!rec) return NotFound("unknown token");
+  } else {
+    const bool hex = token_or_id.size() >= 8 && token_or_id.size() <= 64 &&
+                     token_or_id.find_first_not_of("0123456789abcdef") == std::string::npos;
+    if (!hex) return InvalidArgument("expected a token (awan_...) or a token id (8 to 64 hex digits)");
+    AWAN_ASSIGN_OR_RETURN(std::vector<TokenRecord> all, store.ListTokens());
+    for (const TokenRecord& t : all) {
+      if (t.hash.rfind(token_or_id, 0) != 0) continue;
+      if (rec) return InvalidArgument("token id " + token_or_id + " names several tokens: give more digits");
+      rec = t;
+    }
+    if (!rec) return NotFound("no token with id " + token_or_id);
+  }
   rec->revoked = true;
   return store.PutToken(*rec);
 }

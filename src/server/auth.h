@@ -38,7 +38,11 @@ StatusOr<std::string> CreateToken(StateStore& store, const std::string& tenant, 
                                   const std::function<uint64_t()>& entropy, int64_t now_ms);
 
 // Marks the token revoked (NotFound if the store does not know it).
-Status RevokeToken(StateStore& store, const std::string& token);
+// Revokes a token given whole ("awan_…") or by its id (TokenId, or a unique prefix of 8 or more hex digits).
+// NotFound for none, InvalidArgument for a prefix that names several.
+Status RevokeToken(StateStore& store, const std::string& token_or_id);
+// A token's id, safe to show and to log: the first 12 hex digits of its hash.
+inline std::string TokenId(const TokenRecord& t) { return t.hash.substr(0, 12); }
 
 // The principal for "Bearer <token>" (or the bare token); Unauthenticated-style errors are NotFound with a
 // message safe to show: missing, malformed, unknown or revoked.

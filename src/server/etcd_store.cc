@@ -363,12 +363,36 @@ class EtcdStore final : public StateStore {
     Json r = Json::parse(body, nullptr, false);
     if (r.is_discarded()) return IoError("etcd: a reply that is not JSON");
     if (!r.contains("kvs") || r["kvs"].empty()) return std::optional<TokenRecord>();
-    const std::optional<std::string> value = KvValue(r["kvs"][0]);
+    AWAN_ASSIGN_OR_RETURN(TokenRecord t, TokenOf(r["kvs"][0]));
+    return std::optional<TokenRecord>(std::move(t));
+  }
+
+  StatusOr<std::vector<TokenRecord>> ListTokens() override {
+    const std::string prefix = kTokens;
+    std::string end = prefix;
+    end.back() = static_cast<char>(end.back() + 1);
+    AWAN_ASSIGN_OR_RETURN(
+        std::string body,
+        client_.Call("/v3/kv/range",
+                     Json{{"key", Base64Encode(prefix)}, {"range_end", Base64Encode(end)}}.dump()));
+    Json r = Json::parse(body, nullptr, false);
+    if (r.is_discarded()) return IoError("etcd: a reply that is not JSON");
+    std::vector<TokenRecord> out;
+    if (r.contains("kvs")) {
+      for (const Json& kv : r["kvs"]) {
+        AWAN_ASSIGN_OR_RETURN(TokenRecord t, TokenOf(kv));
+        out.push_back(std::move(t));
+      }
+    }
+    return out;
+  }
+
+  static StatusOr<TokenRecord> TokenOf(const Json& kv) {
+    const std::optional<std::string> value = KvValue(kv);
     const Json v = value ? Json::parse(*value, nullptr, false) : Json();
     if (!v.is_object()) return DataLoss("etcd: a damaged token record");
     try {
-      return std::optional<TokenRecord>(
-          TokenRecord{v.at("hash"), v.at("tenant"), v.at("role"), v.at("revoked"), v.at("created_ms")});
+      return TokenRecord{v.at("hash"), v.at("tenant"), v.at("role"), v.at("revoked"), v.at("created_ms")};
     } catch (const Json::exception& e) {
       return DataLoss(std::string("etcd: a damaged token record: ") + e.what());
     }

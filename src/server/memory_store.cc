@@ -102,6 +102,13 @@ class MemoryStore final : public StateStore {
     return std::optional<TokenRecord>(it->second);
   }
 
+  StatusOr<std::vector<TokenRecord>> ListTokens() override {
+    std::lock_guard<std::mutex> lock(d_->mu);
+    std::vector<TokenRecord> out;
+    for (const auto& [hash, t] : d_->tokens) out.push_back(t);
+    return out;
+  }
+
   Status PutObject(const std::string& kind, const std::string& name, const std::string& value) override {
     std::lock_guard<std::mutex> lock(d_->mu);
     d_->objects[kind][name] = value;

@@ -220,6 +220,20 @@ class SqliteStore final : public StateStore {
     });
   }
 
+  StatusOr<std::vector<TokenRecord>> ListTokens() override {
+    return Guard([&]() -> StatusOr<std::vector<TokenRecord>> {
+      std::vector<TokenRecord> out;
+      for (SQLite::Statement q(db_,
+                               "SELECT hash, tenant, role, revoked, created_ms FROM tokens ORDER BY hash");
+           q.executeStep();) {
+        out.push_back(TokenRecord{q.getColumn(0).getString(), q.getColumn(1).getString(),
+                                  q.getColumn(2).getString(), q.getColumn(3).getInt() != 0,
+                                  q.getColumn(4).getInt64()});
+      }
+      return out;
+    });
+  }
+
   Status PutObject(const std::string& kind, const std::string& name, const std::string& value) override {
     return Guard([&]() -> StatusOr<bool> {
              SQLite::Statement q(db_, "INSERT OR REPLACE INTO objects (kind, name, value) VALUES (?,?,?)");

@@ -68,6 +68,8 @@ class StateStore {
   virtual StatusOr<std::vector<std::string>> ReadAudit(int64_t after, int limit) = 0;
   virtual Status PutToken(const TokenRecord& token) = 0;
   virtual StatusOr<std::optional<TokenRecord>> FindToken(const std::string& hash) = 0;
+  // Every token record (revoked ones too), in hash order.
+  virtual StatusOr<std::vector<TokenRecord>> ListTokens() = 0;
 
   // Named objects other than jobs (services): a JSON document per (kind, name), replaced whole; durable on
   // return. Deleting one that is not there is OK. A kind's objects list in name order.

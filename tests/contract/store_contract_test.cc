@@ -310,6 +310,15 @@ TEST_P(StoreContract, Tokens) {
   ASSERT_TRUE(store_->PutToken({"abc", "lab", "member", true, 5}).ok());
   EXPECT_TRUE((*store_->FindToken("abc"))->revoked);
   EXPECT_FALSE(store_->FindToken("nope")->has_value());
+  ASSERT_TRUE(store_->PutToken({"0bc", "", "admin", false, 7}).ok());
+  auto all = store_->ListTokens();
+  ASSERT_TRUE(all.ok()) << all.status().message();
+  ASSERT_EQ(all->size(), 2u);  // in hash order, revoked ones too
+  EXPECT_EQ((*all)[0].hash, "0bc");
+  EXPECT_EQ((*all)[0].role, "admin");
+  EXPECT_EQ((*all)[1].hash, "abc");
+  EXPECT_TRUE((*all)[1].revoked);
+  EXPECT_EQ((*all)[1].created_ms, 5);
 }
 
 // Named objects: replaced whole, listed per kind in name order (a kind's prefix never leaks another's),

@@ -1026,3 +1026,42 @@ TEST(Cli, AcctShowsWhatEachJobUsedAndCost) {
 }
 
 }  // namespace
+
+namespace {
+
+// `awan token list` shows ids, never tokens; a token is revoked by its id (or a unique prefix of it), and
+// stops working; a prefix that names no token, or isn't hex, is refused.
+TEST(Cli, TokensAreListedByIdAndRevokedById) {
+  const std::string dir = TempDir("tokens");
+  const std::string db = dir + "/awan.db";
+  const std::string a = Token(db, "my-university", "member"), admin = Token(db, "", "admin");
+  const std::string store = " --store sqlite:" + db;
+  const std::string table = RunAwan("token list" + store);
+  EXPECT_NE(table.find("my-university"), std::string::npos) << table;
+  EXPECT_NE(table.find("(fleet)"), std::string::npos) << table;
+  EXPECT_EQ(table.find("awan_"), std::string::npos) << "a token is never shown again";
+  const Json list = Json::parse(RunAwan("token list -o json" + store), nullptr, false);
+  ASSERT_TRUE(list.is_array()) << list.dump();
+  ASSERT_EQ(list.size(), 2u);
+  std::string id;
+  for (const Json& t : list)
+    if (t["tenant"] == "my-university") id = t["id"];
+  ASSERT_EQ(id.size(), 12u);
+  EXPECT_NE(RunAwan("token revoke" + store + " 0000000z; echo rc=$?").find("rc=1"), std::string::npos);
+  EXPECT_NE(RunAwan("token revoke" + store + " ffffffffffff 2>&1; echo rc=$?").find("no token with id"),
+            std::string::npos);
+  Server s(dir, db);
+  Http c(s.url());
+  EXPECT_EQ(c.Get("/v1/jobs", Bearer(a))->status, 200);
+  EXPECT_NE(RunAwan("token revoke" + store + " " + id.substr(0, 10)).find("revoked"), std::string::npos);
+  int status = 0;
+  for (int i = 0; i < 40 && status != 401; ++i) {  // good tokens are cached for a second
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    status = c.Get("/v1/jobs", Bearer(a))->status;
+  }
+  EXPECT_EQ(status, 401);
+  EXPECT_EQ(c.Get("/v1/jobs", Bearer(admin))->status, 200);
+  EXPECT_NE(RunAwan("token list" + store).find("yes"), std::string::npos);
+}
+
+}  // namespace
