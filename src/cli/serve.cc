@@ -701,6 +701,33 @@ StatusOr<std::string> ReadStdin(size_t max) {
   return out;
 }
 
+// `awan submit` of a file with several documents ('---'): each is checked as YAML with a kind first (nothing
+// is sent if one is not), then sent in turn; every failure names its document, and the exit code is 1 if any
+// failed (the ones before it stay submitted).
+int SubmitEach(const ClientArgs& a, const std::vector<std::string>& docs) {
+  for (size_t i = 0; i < docs.size(); ++i) {
+    const std::string kind = config::ManifestKind(docs[i]);
+    if (kind != "Job" && kind != "Service") {
+      return Fail(
+          InvalidArgument(fmt::format("{}: document {} of {} is not a Job or Service manifest (kind: "
+                                      "Job or Service); nothing was submitted",
+                                      a.arg == "-" ? "stdin" : a.arg, i + 1, docs.size())));
+    }
+  }
+  int rc = 0;
+  for (size_t i = 0; i < docs.size(); ++i) {
+    ClientArgs one = a;
+    one.document = docs[i];
+    if (a.output == "table") fmt::print("document {} of {}: ", i + 1, docs.size());
+    std::fflush(stdout);
+    if (RunClient(one) != 0) {
+      fmt::print(stderr, "awan: document {} of {} was not submitted\n", i + 1, docs.size());
+      rc = 1;
+    }
+  }
+  return rc;
+}
+
 int RunClient(const ClientArgs& a) {
   // Flags first, then the environment, then the config file ($AWAN_CONFIG or ~/.config/awan/config.yaml:
   // url, token, ca).
@@ -750,8 +777,14 @@ int RunClient(const ClientArgs& a) {
   // The manifest to submit: the file, or standard input for "-" (read once, bounded).
   StatusOr<std::string> manifest = std::string();
   if (a.command == "submit") {
-    manifest = a.arg == "-" ? ReadStdin(config::kMaxManifestBytes) : trace::ReadFile(a.arg);
+    manifest = a.document     ? *a.document
+               : a.arg == "-" ? ReadStdin(config::kMaxManifestBytes)
+                              : trace::ReadFile(a.arg);
     if (!manifest.ok()) return Fail(manifest.status());
+    if (!a.document) {
+      const std::vector<std::string> docs = config::SplitYamlDocuments(*manifest);
+      if (docs.size() > 1) return SubmitEach(a, docs);
+    }
   }
   auto call = [&]() -> httplib::Result {
     if (a.command == "submit") {

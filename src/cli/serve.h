@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -81,6 +82,8 @@ struct ClientArgs {
   int watch_s = 0;
   bool dry_run = false;  // submit --dry-run
   bool summary = false;  // acct --summary: per tenant and region
+  // submit: one document of a multi-document file (set by RunClient itself, which submits each in turn).
+  std::optional<std::string> document;
 };
 void AddClient(CLI::App& app, ClientArgs& a);
 // Prints `j` as JSON (indented) or YAML (`output` "yaml"); 0.

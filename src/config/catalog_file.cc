@@ -117,6 +117,7 @@ StatusOr<Scenario> ReadScenario(const Reader& r, const YAML::Node& n, const std:
 
 Status ParseCatalogFile(std::string_view text, std::string_view source, std::vector<Scenario>* out) {
   AWAN_ASSIGN_OR_RETURN(YAML::Node doc, LoadYaml(text, source));
+  AWAN_RETURN_IF_ERROR(NoDuplicateKeys(doc, source));
   const Reader r{std::string(source)};
   try {
     AWAN_RETURN_IF_ERROR(r.ExpectMap(doc, "catalog file"));

@@ -349,6 +349,7 @@ StatusOr<TenantSpec> FleetFile::Tenant(const std::string& name) const {
 StatusOr<std::unique_ptr<FleetFile>> ParseFleetFile(std::string_view text, std::string_view source) {
   const Reader r{std::string(source)};
   AWAN_ASSIGN_OR_RETURN(YAML::Node doc, LoadYaml(text, source));
+  AWAN_RETURN_IF_ERROR(NoDuplicateKeys(doc, source));
   auto out = std::make_unique<FleetFile>();
   try {
     if (!doc.IsMap()) return r.Error(doc, "a fleet file is a mapping (name, node_types, regions, tenants)");

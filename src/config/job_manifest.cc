@@ -183,6 +183,7 @@ StatusOr<YAML::Node> LoadManifest(std::string_view text, std::string_view source
                              std::to_string(kMaxManifestExpandedBytes) + " bytes");
     }
     if (!doc.IsMap()) return r.Error(doc, "a manifest is a mapping (apiVersion, kind, metadata, spec)");
+    AWAN_RETURN_IF_ERROR(NoDuplicateKeys(doc, source));
     AWAN_RETURN_IF_ERROR(r.OnlyKeys(doc, "manifest", {"apiVersion", "kind", "metadata", "spec"}));
     AWAN_ASSIGN_OR_RETURN(YAML::Node av, r.Required(doc, "apiVersion", "manifest"));
     AWAN_ASSIGN_OR_RETURN(std::string api, r.String(av, "apiVersion"));
@@ -206,6 +207,37 @@ std::string ManifestKind(std::string_view text) {
   } catch (const YAML::Exception&) {
     return "";
   }
+}
+
+std::vector<std::string> SplitYamlDocuments(std::string_view text) {
+  std::vector<std::string> docs(1);
+  std::vector<bool> content(1, false);
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t end = text.find('\n', at);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view line = text.substr(at, end - at);
+    const bool marker = line.rfind("---", 0) == 0 &&
+                        (line.size() == 3 || line[3] == ' ' || line[3] == '\t' || line[3] == '\r');
+    if (marker) {
+      docs.emplace_back(), content.push_back(false);
+      const std::string_view rest = line.substr(3);  // "--- {a: 1}": the document starts on the marker's line
+      const size_t first = rest.find_first_not_of(" \t\r");
+      if (first != std::string_view::npos && rest[first] != '#') {
+        docs.back() += std::string(rest.substr(first)) + "\n";
+        content.back() = true;
+      }
+    } else {
+      docs.back() += std::string(line) + "\n";
+      const size_t first = line.find_first_not_of(" \t\r");
+      if (first != std::string_view::npos && line[first] != '#') content.back() = true;
+    }
+    at = end + 1;
+  }
+  std::vector<std::string> out;
+  for (size_t i = 0; i < docs.size(); ++i)
+    if (content[i]) out.push_back(std::move(docs[i]));
+  return out;
 }
 
 StatusOr<JobManifest> ParseJobManifest(std::string_view text, std::string_view source, const Fleet& fleet) {

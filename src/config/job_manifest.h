@@ -61,5 +61,8 @@ StatusOr<JobManifest> ParseJobManifest(std::string_view text, std::string_view s
 
 // The `kind` a manifest says it is ("Job", "Service"), or "" when it is not a bounded YAML mapping with one.
 std::string ManifestKind(std::string_view text);
+// The documents of a YAML stream, split at its '---' lines (a line that is "---", maybe followed by a space
+// and more), each as its text; documents with nothing but blank lines and comments are left out.
+std::vector<std::string> SplitYamlDocuments(std::string_view text);
 
 }  // namespace awan::config

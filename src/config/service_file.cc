@@ -261,6 +261,7 @@ StatusOr<ServiceManifest> ParseServiceManifest(std::string_view text, std::strin
 StatusOr<ServicesFile> ParseServicesFile(std::string_view text, std::string_view source, const Fleet& fleet) {
   const Reader r{std::string(source)};
   AWAN_ASSIGN_OR_RETURN(YAML::Node doc, LoadYaml(text, source));
+  AWAN_RETURN_IF_ERROR(NoDuplicateKeys(doc, source));
   ServicesFile out;
   try {
     if (!doc.IsMap()) return r.Error(doc, "a services file is a mapping (name, models, services)");

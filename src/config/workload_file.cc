@@ -109,6 +109,7 @@ Status ParseJobShape(const Reader& r, const YAML::Node& n, const std::string& wh
 StatusOr<WorkloadFile> ParseWorkloadFile(std::string_view text, std::string_view source, const Fleet& fleet) {
   const Reader r{std::string(source)};
   AWAN_ASSIGN_OR_RETURN(YAML::Node doc, LoadYaml(text, source));
+  AWAN_RETURN_IF_ERROR(NoDuplicateKeys(doc, source));
   WorkloadFile out;
   try {
     if (!doc.IsMap()) return r.Error(doc, "a workload file is a mapping (name, datasets, jobs)");

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "config/job_manifest.h"
 #include "model/fleet.h"
 #include "model/job.h"
 #include "model/residency.h"
@@ -102,8 +103,40 @@ class Reader {
   std::string source_;
 };
 
-// Parses one YAML document; a syntax error names source:line:column.
+// Every mapping under `n` has each key once (yaml-cpp keeps a repeated key and answers lookups with the
+// first value, so the second would be silently ignored). The caller bounds the document's size and depth.
+inline Status NoDuplicateKeys(const YAML::Node& n, std::string_view source, int depth = 0) {
+  if (depth > 256) return InvalidArgument(std::string(source) + ": nests deeper than 256 levels");
+  if (n.IsMap()) {
+    std::vector<std::pair<std::string, YAML::Mark>> seen;
+    for (const auto& kv : n) {
+      const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
+      for (const auto& [k, first] : seen) {
+        if (k != key || !kv.first.IsScalar()) continue;
+        const YAML::Mark m = kv.first.Mark();
+        return InvalidArgument(std::string(source) + ":" + std::to_string(m.line + 1) + ":" +
+                               std::to_string(m.column + 1) + ": duplicate key '" + key +
+                               "' (first at line " + std::to_string(first.line + 1) + ")");
+      }
+      seen.emplace_back(key, kv.first.Mark());
+      AWAN_RETURN_IF_ERROR(NoDuplicateKeys(kv.second, source, depth + 1));
+    }
+  } else if (n.IsSequence()) {
+    for (const YAML::Node& v : n) AWAN_RETURN_IF_ERROR(NoDuplicateKeys(v, source, depth + 1));
+  }
+  return Status::Ok();
+}
+
+// Parses one YAML document; a syntax error names source:line:column; a stream of several documents is
+// refused (only the first would be read). Documents are counted on the text (SplitYamlDocuments), not with
+// YAML::LoadAll: yaml-cpp 0.7's LoadAll loops forever on some malformed input (found by the manifest fuzz
+// test).
 inline StatusOr<YAML::Node> LoadYaml(std::string_view text, std::string_view source) {
+  if (const size_t docs = SplitYamlDocuments(text).size(); docs > 1) {
+    return InvalidArgument(std::string(source) + ": " + std::to_string(docs) +
+                           " YAML documents ('---'): one is expected here (awan submit sends each document of "
+                           "a file in turn)");
+  }
   try {
     return YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {

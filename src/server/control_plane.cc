@@ -371,6 +371,16 @@ StatusOr<ControlPlane::Checked> ControlPlane::CheckSubmit(const Principal& who, 
   StatusOr<TenantSpec> tenant_spec = fleet_->Tenant(c.tenant);
   if (!tenant_spec.ok())
     return InvalidArgument("unknown tenant '" + c.tenant + "': the fleet file does not list it");
+  // An admin naming a tenant that the fleet file does not list (its default_tenant would apply) and that no
+  // token was made for: most likely a typo, refused rather than queued under a tenant nobody can see.
+  if (who.role == Role::kAdmin && std::none_of(fleet_->tenants.begin(), fleet_->tenants.end(),
+                                               [&](const TenantSpec& t) { return t.name == c.tenant; })) {
+    AWAN_ASSIGN_OR_RETURN(std::vector<TokenRecord> tokens, store_->ListTokens());
+    if (std::none_of(tokens.begin(), tokens.end(),
+                     [&](const TokenRecord& t) { return t.tenant == c.tenant; }))
+      return InvalidArgument("unknown tenant '" + c.tenant +
+                             "': the fleet file does not list it and no token was made for it");
+  }
   // A job that could never start, even on an empty fleet, is refused now rather than left waiting forever.
   c.manifest.job.tenant = c.tenant;
   AWAN_ASSIGN_OR_RETURN(c.residency, ResidencyOf(c.manifest.job, *tenant_spec));

@@ -1065,3 +1065,47 @@ TEST(Cli, TokensAreListedByIdAndRevokedById) {
 }
 
 }  // namespace
+
+namespace {
+
+// Manifests as strict as documented: a file of several documents submits each (or, if one is not a manifest,
+// none); a duplicate key and an unknown tenant are refused with the reason, and nothing is stored.
+TEST(Cli, SubmitSendsEveryDocumentAndRefusesDuplicateKeysAndUnknownTenants) {
+  const std::string dir = TempDir("strict");
+  const std::string db = dir + "/awan.db";
+  const std::string a = Token(db, "my-university", "member"), admin = Token(db, "", "admin");
+  Server s(dir, db);
+  const std::string flags = " --server " + s.url() + " --token ";
+  auto job = [](const std::string& name, const std::string& more = "") {
+    return "apiVersion: awan/v1\nkind: Job\nmetadata: {name: " + name + more +
+           "}\nspec: {gpus: 1, cpu: 1, memory_gib: 1, command: [sleep, '1']}\n";
+  };
+  std::ofstream(dir + "/two.yaml") << "# two jobs\n---\n" << job("first") << "---\n" << job("second");
+  const std::string out = RunAwan("submit " + dir + "/two.yaml" + flags + a + " 2>&1; echo rc=$?");
+  EXPECT_NE(out.find("document 1 of 2"), std::string::npos) << out;
+  EXPECT_NE(out.find("document 2 of 2"), std::string::npos) << out;
+  EXPECT_NE(out.find("rc=0"), std::string::npos) << out;
+  Http c(s.url());
+  auto names = [&] {
+    std::set<std::string> n;
+    const Json list = Json::parse(c.Get("/v1/jobs", Bearer(admin))->body);
+    for (const Json& j : list["items"]) n.insert(j["name"]);
+    return n;
+  };
+  EXPECT_EQ(names(), (std::set<std::string>{"first", "second"}));
+
+  std::ofstream(dir + "/bad.yaml") << job("third") << "---\nnot: a manifest\n";
+  const std::string bad = RunAwan("submit " + dir + "/bad.yaml" + flags + a + " 2>&1; echo rc=$?");
+  EXPECT_NE(bad.find("document 2 of 2 is not a Job or Service manifest"), std::string::npos) << bad;
+  EXPECT_NE(bad.find("rc=1"), std::string::npos) << bad;
+  std::ofstream(dir + "/dup.yaml") << job("fourth") << "metadata: {name: other}\n";
+  const std::string dup = RunAwan("submit " + dir + "/dup.yaml" + flags + a + " 2>&1; echo rc=$?");
+  EXPECT_NE(dup.find("duplicate key 'metadata'"), std::string::npos) << dup;
+  EXPECT_NE(dup.find("rc=1"), std::string::npos) << dup;
+  std::ofstream(dir + "/who.yaml") << job("fifth", ", tenant: no-such-tenant");
+  const std::string who = RunAwan("submit " + dir + "/who.yaml" + flags + admin + " 2>&1; echo rc=$?");
+  EXPECT_NE(who.find("unknown tenant 'no-such-tenant'"), std::string::npos) << who;
+  EXPECT_EQ(names(), (std::set<std::string>{"first", "second"})) << "nothing else was stored";
+}
+
+}  // namespace

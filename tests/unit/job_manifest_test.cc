@@ -102,6 +102,35 @@ TEST(JobManifest, BadInputIsAClearError) {
   }
 }
 
+// A key given twice is an error naming both lines (yaml-cpp would keep the first value silently), at any
+// depth; several documents in one manifest are refused (only the first would be read).
+TEST(JobManifest, DuplicateKeysAndSeveralDocumentsAreRefused) {
+  auto f = Asean();
+  const std::string head = "apiVersion: awan/v1\nkind: Job\nmetadata: {name: j}\n";
+  auto dup = ParseJobManifest(head + "spec:\n  gpus: 1\n  cpu: 2\n  gpus: 8\n", "m.yaml", f->fleet);
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.status().message(), "m.yaml:7:3: duplicate key 'gpus' (first at line 5)");
+  auto env = ParseJobManifest(head + "spec:\n  gpus: 1\n  env: {A: x, A: y}\n", "m.yaml", f->fleet);
+  ASSERT_FALSE(env.ok());
+  EXPECT_NE(env.status().message().find("duplicate key 'A'"), std::string::npos) << env.status().message();
+  auto two =
+      ParseJobManifest(head + "spec: {gpus: 1}\n---\n" + head + "spec: {gpus: 2}\n", "m.yaml", f->fleet);
+  ASSERT_FALSE(two.ok());
+  EXPECT_NE(two.status().message().find("2 YAML documents"), std::string::npos) << two.status().message();
+  // A leading '---' and trailing comments are one document.
+  EXPECT_TRUE(ParseJobManifest("---\n" + head + "spec: {gpus: 1, duration_s: 60}\n---\n# nothing\n", "m.yaml",
+                               f->fleet)
+                  .ok());
+}
+
+TEST(JobManifest, SplitYamlDocumentsKeepsEachDocumentsText) {
+  EXPECT_EQ(SplitYamlDocuments("a: 1\n---\nb: 2\n"), (std::vector<std::string>{"a: 1\n", "b: 2\n"}));
+  EXPECT_EQ(SplitYamlDocuments("---\na: 1\n--- # c\n\n# only a comment\n---\nb: |\n  ---x\n"),
+            (std::vector<std::string>{"a: 1\n", "b: |\n  ---x\n"}));
+  EXPECT_EQ(SplitYamlDocuments("--- {a: 1}\n---x: 2\n"), (std::vector<std::string>{"{a: 1}\n---x: 2\n"}));
+  EXPECT_TRUE(SplitYamlDocuments("# nothing\n\n").empty());
+}
+
 TEST(JobManifest, RandomEditsNeverCrashAndNeverYieldAnIncompleteJob) {
   auto f = Asean();
   auto text = trace::ReadFile(std::string(AWAN_SOURCE_DIR) + "/examples/jobs/training-gang.yaml");
