@@ -509,8 +509,21 @@ void AddClient(CLI::App& app, ClientArgs& a) {
     s->add_option("--server", a.server, "server URL (default $AWAN_URL)");
     s->add_option("--token", a.token, "API token (default $AWAN_TOKEN)");
     s->add_option("--ca", a.ca, "CA certificate to trust for an https server (default $AWAN_CA)");
-    if (std::string(c.name) == "submit")
+    if (std::string(c.name) == "submit") {
       s->add_flag("--dry-run", a.dry_run, "check it and say where it would start now, without submitting");
+      s->add_option(
+           "--array", a.array,
+           "a job array in one request, like sbatch --array: 0-999, 1,3,5-7 or 0-15:4 (each job gets "
+           "$AWAN_ARRAY_INDEX)")
+          ->check([](const std::string& v) {
+            auto r = config::ParseArraySpec(v);
+            return r.ok() ? std::string() : r.status().message();
+          });
+      s->final_callback([&a] {
+        if (!a.array.empty() && a.dry_run)
+          throw CLI::ValidationError("--array", "does not go with --dry-run");
+      });
+    }
     if (std::string(c.name) == "acct") {
       s->add_flag("--summary", a.summary, "GPU-hours and cost per tenant and region instead of per job");
       s->add_option("--since", a.since_s, "only jobs that ran in the last SECONDS")
@@ -789,6 +802,9 @@ int RunClient(const ClientArgs& a) {
   auto call = [&]() -> httplib::Result {
     if (a.command == "submit") {
       const bool service = config::ManifestKind(*manifest) == "Service";
+      if (!a.array.empty() && !service)
+        return http.Post("/v1/jobs?array=" + httplib::detail::encode_query_param(a.array), h, *manifest,
+                         "application/yaml");
       return http.Post(service     ? "/v1/services"
                        : a.dry_run ? "/v1/jobs?dry_run=true"
                                    : "/v1/jobs",
@@ -946,6 +962,15 @@ int RunClient(const ClientArgs& a) {
     return 0;
   }
   if (PrintService(a, j)) return 0;
+  if (a.command == "submit" && !a.array.empty()) {
+    const auto& items = j["items"];
+    if (!items.empty()) {
+      fmt::print("submitted an array of {} jobs: {} ({}) … {} ({})\n", items.size(),
+                 items.front().value("id", ""), items.front().value("name", ""), items.back().value("id", ""),
+                 items.back().value("name", ""));
+    }
+    return 0;
+  }
   if (a.command == "submit" && a.dry_run) {
     if (j.value("would_start", false)) {
       fmt::print("would start now (tenant {}):\n", j.value("tenant", ""));

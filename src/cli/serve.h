@@ -82,6 +82,7 @@ struct ClientArgs {
   int watch_s = 0;
   bool dry_run = false;  // submit --dry-run
   bool summary = false;  // acct --summary: per tenant and region
+  std::string array;     // submit --array: a job array (sbatch --array syntax)
   // submit: one document of a multi-document file (set by RunClient itself, which submits each in turn).
   std::optional<std::string> document;
 };

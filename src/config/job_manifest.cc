@@ -1,7 +1,10 @@
 #include "config/job_manifest.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
+#include <set>
 #include <vector>
 
 #include "config/yaml_reader.h"
@@ -240,6 +243,47 @@ std::vector<std::string> SplitYamlDocuments(std::string_view text) {
   return out;
 }
 
+StatusOr<std::vector<int>> ParseArraySpec(std::string_view spec) {
+  auto bad = [&](const std::string& why) {
+    return InvalidArgument("array '" + std::string(spec.substr(0, 64)) + "': " + why +
+                           " (expected like 0-999, 1,3,5-7 or 0-15:4)");
+  };
+  if (spec.empty() || spec.size() > 4096) return bad("empty or longer than 4096 characters");
+  auto number = [](std::string_view t, int* out) {
+    if (t.empty() || t.size() > 7 || t.find_first_not_of("0123456789") != std::string_view::npos)
+      return false;
+    *out = std::stoi(std::string(t));
+    return *out <= kMaxArrayIndex;
+  };
+  std::vector<int> out;
+  std::set<int> seen;
+  size_t at = 0;
+  while (at <= spec.size()) {
+    size_t end = spec.find(',', at);
+    if (end == std::string_view::npos) end = spec.size();
+    std::string_view part = spec.substr(at, end - at);
+    int step = 1, lo = 0, hi = 0;
+    if (const size_t colon = part.find(':'); colon != std::string_view::npos) {
+      if (!number(part.substr(colon + 1), &step) || step < 1) return bad("a step must be a positive integer");
+      part = part.substr(0, colon);
+    }
+    const size_t dash = part.find('-');
+    if (!number(part.substr(0, dash), &lo)) return bad("indices are integers from 0 to 999999");
+    hi = lo;
+    if (dash != std::string_view::npos && !number(part.substr(dash + 1), &hi))
+      return bad("indices are integers from 0 to 999999");
+    if (hi < lo) return bad(fmt::format("{}-{} runs backwards", lo, hi));
+    for (int i = lo; i <= hi; i += step) {
+      if (!seen.insert(i).second) return bad(fmt::format("index {} given twice", i));
+      if (static_cast<int>(out.size()) == kMaxArrayJobs)
+        return bad(fmt::format("more than {} jobs", kMaxArrayJobs));
+      out.push_back(i);
+    }
+    at = end + 1;
+  }
+  return out;
+}
+
 StatusOr<JobManifest> ParseJobManifest(std::string_view text, std::string_view source, const Fleet& fleet) {
   const Reader r{std::string(source)};
   AWAN_ASSIGN_OR_RETURN(YAML::Node doc, LoadManifest(text, source, "Job"));
@@ -247,7 +291,17 @@ StatusOr<JobManifest> ParseJobManifest(std::string_view text, std::string_view s
   try {
     AWAN_ASSIGN_OR_RETURN(YAML::Node md, r.Required(doc, "metadata", "manifest"));
     AWAN_RETURN_IF_ERROR(r.ExpectMap(md, "metadata"));
-    AWAN_RETURN_IF_ERROR(r.OnlyKeys(md, "metadata", {"name", "tenant"}));
+    AWAN_RETURN_IF_ERROR(r.OnlyKeys(md, "metadata", {"name", "tenant", "array"}));
+    if (md["array"]) {
+      const YAML::Node arr = md["array"];
+      AWAN_RETURN_IF_ERROR(r.ExpectMap(arr, "metadata array"));
+      AWAN_RETURN_IF_ERROR(r.OnlyKeys(arr, "metadata array", {"index", "count"}));
+      AWAN_ASSIGN_OR_RETURN(YAML::Node ix, r.Required(arr, "index", "metadata array"));
+      AWAN_ASSIGN_OR_RETURN(YAML::Node cn, r.Required(arr, "count", "metadata array"));
+      AWAN_ASSIGN_OR_RETURN(int64_t index, r.Int(ix, "metadata array index", 0, kMaxArrayIndex));
+      AWAN_ASSIGN_OR_RETURN(int64_t count, r.Int(cn, "metadata array count", 1, kMaxArrayJobs));
+      m.array_index = static_cast<int>(index), m.array_count = static_cast<int>(count);
+    }
     AWAN_ASSIGN_OR_RETURN(YAML::Node nm, r.Required(md, "name", "metadata"));
     AWAN_ASSIGN_OR_RETURN(m.job.name, r.String(nm, "metadata name"));
     if (m.job.name.size() > 253) return r.Error(nm, "metadata name: at most 253 characters");

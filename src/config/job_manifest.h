@@ -55,6 +55,9 @@ struct JobManifest {
   int64_t time_limit_s = 0;  // 0 = none
   std::string workdir;       // "" = a fresh per-job directory
   std::string image;         // an OCI image the command runs in ("" = on the node itself)
+  // metadata.array {index, count}: this job is element `index` of a job array of `count` (awan submit
+  // --array sets it; its tasks get $AWAN_ARRAY_INDEX and $AWAN_ARRAY_COUNT). index -1: not in an array.
+  int array_index = -1, array_count = 0;
 };
 
 StatusOr<JobManifest> ParseJobManifest(std::string_view text, std::string_view source, const Fleet& fleet);
@@ -64,5 +67,11 @@ std::string ManifestKind(std::string_view text);
 // The documents of a YAML stream, split at its '---' lines (a line that is "---", maybe followed by a space
 // and more), each as its text; documents with nothing but blank lines and comments are left out.
 std::vector<std::string> SplitYamlDocuments(std::string_view text);
+
+// A job array's indices, as sbatch --array writes them: "0-999", "1,3,5-7", "0-15:4" (a step); each in
+// [0, kMaxArrayIndex], at most kMaxArrayJobs of them, no index twice; in the order written.
+inline constexpr int kMaxArrayJobs = 10000;
+inline constexpr int kMaxArrayIndex = 999999;
+StatusOr<std::vector<int>> ParseArraySpec(std::string_view spec);
 
 }  // namespace awan::config

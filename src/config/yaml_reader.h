@@ -133,9 +133,10 @@ inline Status NoDuplicateKeys(const YAML::Node& n, std::string_view source, int 
 // test).
 inline StatusOr<YAML::Node> LoadYaml(std::string_view text, std::string_view source) {
   if (const size_t docs = SplitYamlDocuments(text).size(); docs > 1) {
-    return InvalidArgument(std::string(source) + ": " + std::to_string(docs) +
-                           " YAML documents ('---'): one is expected here (awan submit sends each document of "
-                           "a file in turn)");
+    return InvalidArgument(
+        std::string(source) + ": " + std::to_string(docs) +
+        " YAML documents ('---'): one is expected here (awan submit sends each document of "
+        "a file in turn)");
   }
   try {
     return YAML::Load(std::string(text));

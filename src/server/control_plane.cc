@@ -42,11 +42,9 @@ std::string ManifestJson(const config::JobManifest& m, const std::string& tenant
   if (m.time_limit_s > 0) spec["time_limit"] = std::to_string(m.time_limit_s);
   if (!m.workdir.empty()) spec["workdir"] = m.workdir;
   if (!m.image.empty()) spec["image"] = m.image;
-  return Json{{"apiVersion", "awan/v1"},
-              {"kind", "Job"},
-              {"metadata", {{"name", j.name}, {"tenant", tenant}}},
-              {"spec", spec}}
-      .dump();
+  Json metadata = {{"name", j.name}, {"tenant", tenant}};
+  if (m.array_index >= 0) metadata["array"] = {{"index", m.array_index}, {"count", m.array_count}};
+  return Json{{"apiVersion", "awan/v1"}, {"kind", "Job"}, {"metadata", metadata}, {"spec", spec}}.dump();
 }
 
 }  // namespace
@@ -153,6 +151,10 @@ StatusOr<ControlPlane::Live*> ControlPlane::Enqueue(StoredJob row, bool recoveri
   l.time_limit_s = m.time_limit_s;
   l.workdir = std::move(m.workdir);
   l.image = std::move(m.image);
+  if (m.array_index >= 0) {
+    l.awan_env["AWAN_ARRAY_INDEX"] = std::to_string(m.array_index);
+    l.awan_env["AWAN_ARRAY_COUNT"] = std::to_string(m.array_count);
+  }
   const int64_t now_s = clock_->NowMs() / 1000;
   residency_.push_back(res);
   l.index = sched_->AddJob(l.spec, t->second, recovering ? l.row.created_ms / 1000 : now_s, std::move(res));
@@ -218,6 +220,7 @@ TaskLaunch ControlPlane::LaunchOf(const Live& l, size_t k, const Placement& p) c
   t.devices = p.devices.ToString();
   t.command = l.command;
   t.env = l.env;
+  t.awan_env = l.awan_env;
   t.duration_s = l.command.empty() ? l.spec.duration_s : 0;
   t.gpus = l.spec.task.gpu_count;
   t.cpus = static_cast<int>((l.spec.task.cpu.value + 999) / 1000);
@@ -427,6 +430,57 @@ StatusOr<StoredJob> ControlPlane::Submit(const Principal& who, std::string_view 
     return row;
   }
   return (*l)->row;
+}
+
+StatusOr<std::vector<StoredJob>> ControlPlane::SubmitArray(const Principal& who, std::string_view text,
+                                                           std::string_view source,
+                                                           const std::vector<int>& indices) {
+  if (!who.can_write()) return PermissionDenied("forbidden: a viewer token cannot submit");
+  if (indices.empty() || indices.size() > static_cast<size_t>(config::kMaxArrayJobs))
+    return InvalidArgument(fmt::format("an array has 1 to {} jobs", config::kMaxArrayJobs));
+  if (const int64_t wait_ms = submit_limit_->Take(who.tenant.empty() ? "(admin)" : who.tenant); wait_ms > 0)
+    return ResourceExhausted(fmt::format("too many submits: retry after {} ms", wait_ms));
+  AWAN_ASSIGN_OR_RETURN(Checked checked, CheckSubmit(who, text, source));
+  const std::string& tenant = checked.tenant;
+  if (o_.max_waiting_per_tenant > 0) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (waiting_[tenant] + static_cast<int64_t>(indices.size()) > o_.max_waiting_per_tenant) {
+      return ResourceExhausted(fmt::format("tenant {} has {} jobs waiting; {} more would pass the {} allowed",
+                                           tenant, waiting_[tenant], indices.size(),
+                                           o_.max_waiting_per_tenant));
+    }
+  }
+  // Each element's manifest: the name and environment of its index.
+  std::vector<config::JobManifest> elements(indices.size(), checked.manifest);
+  std::vector<StoredJob> rows(indices.size());
+  const int64_t now_ms = clock_->NowMs();
+  for (size_t k = 0; k < indices.size(); ++k) {
+    config::JobManifest& m = elements[k];
+    m.job.name = fmt::format("{}-{}", checked.manifest.job.name, indices[k]);
+    m.array_index = indices[k];
+    m.array_count = static_cast<int>(indices.size());
+    rows[k].tenant = tenant;
+    rows[k].name = m.job.name;
+    rows[k].created_ms = rows[k].updated_ms = now_ms;
+    rows[k].message = "queued";
+    rows[k].manifest = ManifestJson(m, tenant);
+  }
+  AWAN_ASSIGN_OR_RETURN(rows, store_->CreateJobs(std::move(rows)));
+  std::vector<StoredJob> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (size_t k = 0; k < rows.size(); ++k) {
+    ++stats_.submitted;
+    StatusOr<Live*> l = Enqueue(rows[k], false, &elements[k]);
+    if (!l.ok()) {
+      rows[k].state = JobState::kFailed;
+      rows[k].message = l.status().message();
+      AWAN_RETURN_IF_ERROR(store_->UpdateJob(rows[k]));
+      out.push_back(rows[k]);
+      continue;
+    }
+    out.push_back((*l)->row);
+  }
+  return out;
 }
 
 StatusOr<ControlPlane::Live*> ControlPlane::Find(const Principal& who, const std::string& id) {

@@ -140,6 +140,11 @@ class ControlPlane {
   bool ready() const;
 
   StatusOr<StoredJob> Submit(const Principal& who, std::string_view manifest, std::string_view source);
+  // A job array (sbatch --array): the manifest checked once, then one job per index, stored in one durable
+  // write with consecutive ids, each named NAME-INDEX with $AWAN_ARRAY_INDEX and $AWAN_ARRAY_COUNT. One
+  // submit of the tenant's rate; its waiting limit counts every job.
+  StatusOr<std::vector<StoredJob>> SubmitArray(const Principal& who, std::string_view manifest,
+                                               std::string_view source, const std::vector<int>& indices);
   // The manifest checked as Submit checks it, then tried alone on a copy of the state, now: nothing stored.
   StatusOr<DryRunResult> DryRun(const Principal& who, std::string_view manifest, std::string_view source);
   StatusOr<StoredJob> Get(const Principal& who, const std::string& id);
@@ -232,7 +237,8 @@ class ControlPlane {
     JobSpec spec;  // stable address (deque)
     std::vector<std::string> command;
     std::map<std::string, std::string> env;
-    size_t index = 0;  // in the JobScheduler
+    std::map<std::string, std::string> awan_env;  // TaskLaunch::awan_env (a job array's index and count)
+    size_t index = 0;                             // in the JobScheduler
     int tasks_running = 0;
     uint32_t run_id = 0;
     int64_t time_limit_s = 0;

@@ -209,6 +209,14 @@ class EtcdStore final : public StateStore {
     return j;
   }
 
+  StatusOr<std::vector<StoredJob>> CreateJobs(std::vector<StoredJob> jobs) override {
+    std::vector<StoredJob*> ptrs;
+    for (StoredJob& j : jobs) ptrs.push_back(&j);
+    AWAN_RETURN_IF_ERROR(
+        group_.SubmitAll(ptrs, [this](const std::vector<StoredJob*>& batch) { return Commit(batch); }));
+    return jobs;
+  }
+
   // One transaction that writes only if the job exists (no read first).
   Status UpdateJob(const StoredJob& j) override {
     const Json exists = {{"key", Base64Encode(kJobs + j.id)},

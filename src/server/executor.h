@@ -45,6 +45,9 @@ struct TaskLaunch {
   // An OCI image the command runs in, pulled to the node's own image store when it is not there yet ("" =
   // the command runs on the node itself). Executors that cannot run images refuse the launch.
   std::string image;
+  // Set by awan itself besides the per-task ones every executor sets (names start with AWAN_): a job array's
+  // AWAN_ARRAY_INDEX and AWAN_ARRAY_COUNT. Executors export them after the job's own env.
+  std::map<std::string, std::string> awan_env;
 };
 
 struct TaskExit {

@@ -326,6 +326,17 @@ void DryRun(ControlPlane& cp, HttpRequest& req, HttpResponse& res) {
   Reply(res, 200, out);
 }
 
+// POST /v1/jobs?array=0-999: a job array in one request (sbatch --array): every job, without manifests.
+void SubmitArray(ControlPlane& cp, HttpRequest& req, HttpResponse& res) {
+  auto indices = config::ParseArraySpec(req.get_param_value("array"));
+  if (!indices.ok()) return Fail(res, indices.status());
+  auto jobs = cp.SubmitArray(Who(req), req.body, "request body", *indices);
+  if (!jobs.ok()) return Fail(res, jobs.status());
+  Json items = Json::array();
+  for (const StoredJob& j : *jobs) items.push_back(JobJson(j, false));
+  Reply(res, 201, {{"count", items.size()}, {"items", items}});
+}
+
 // GET /v1/jobs?state=&tenant=&after=&limit=: a page of jobs, with the id to continue after ("next").
 void ListJobs(ControlPlane& cp, HttpRequest& req, HttpResponse& res) {
   JobFilter f;
@@ -367,6 +378,7 @@ void RegisterJobRoutes(HttpServer& http, ControlPlane& cp, const HeaderCheck& au
       "POST", "/v1/jobs",
       [&cp](HttpRequest& req, HttpResponse& res) {
         if (req.get_param_value("dry_run") == "true") return DryRun(cp, req, res);
+        if (req.has_param("array")) return SubmitArray(cp, req, res);
         auto job = cp.Submit(Who(req), req.body, "request body");
         if (!job.ok()) return Fail(res, job.status());
         Reply(res, 201, JobJson(*job));

@@ -723,6 +723,7 @@ std::vector<std::string> LocalExecutor::TaskEnvironment(const TaskLaunch& t,
   env.push_back("AWAN_NODE=" + t.node);
   if (!t.tenant.empty()) env.push_back("AWAN_TENANT=" + t.tenant);
   if (cgroups_) env.push_back("AWAN_CGROUP=" + CgroupPath(t.job_id, t.task));
+  for (const auto& [k, v] : t.awan_env) env.push_back(k + "=" + v);
   return env;
 }
 

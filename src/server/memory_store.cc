@@ -39,6 +39,15 @@ class MemoryStore final : public StateStore {
     d_->jobs[seq] = job;
     return job;
   }
+  StatusOr<std::vector<StoredJob>> CreateJobs(std::vector<StoredJob> jobs) override {
+    std::lock_guard<std::mutex> lock(d_->mu);
+    for (StoredJob& job : jobs) {
+      const int64_t seq = ++d_->next_seq;
+      job.id = JobIdOf(seq);
+      d_->jobs[seq] = job;
+    }
+    return jobs;
+  }
   Status UpdateJob(const StoredJob& job) override {
     std::lock_guard<std::mutex> lock(d_->mu);
     return UpdateLocked(job);

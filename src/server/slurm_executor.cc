@@ -173,6 +173,7 @@ Status WriteScript(const std::string& path, const TaskLaunch& t) {
          << "export AWAN_JOB_ID=" << Quote(t.job_id) << "\nexport AWAN_TASK_INDEX=" << t.task << "\n"
          << "export AWAN_RUN=" << t.run << "\n"
          << "export AWAN_NODE=" << Quote(t.node) << "\n";
+  for (const auto& [k, v] : t.awan_env) script << "export " << k << "=" << Quote(v) << "\n";
   if (t.command.empty()) {
     script << "exec sleep " << std::max<int64_t>(1, t.duration_s) << "\n";
   } else {

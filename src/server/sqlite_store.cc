@@ -59,7 +59,16 @@ class SqliteStore final : public StateStore {
 
   // Concurrent creations are group-committed: one transaction and one fsync for a batch.
   StatusOr<StoredJob> CreateJob(StoredJob j) override {
-    AWAN_RETURN_IF_ERROR(group_.Submit(&j, [this](const std::vector<StoredJob*>& batch) {
+    std::vector<StoredJob> one;
+    one.push_back(std::move(j));
+    AWAN_ASSIGN_OR_RETURN(one, CreateJobs(std::move(one)));
+    return std::move(one[0]);
+  }
+
+  StatusOr<std::vector<StoredJob>> CreateJobs(std::vector<StoredJob> jobs) override {
+    std::vector<StoredJob*> ptrs;
+    for (StoredJob& j : jobs) ptrs.push_back(&j);
+    AWAN_RETURN_IF_ERROR(group_.SubmitAll(ptrs, [this](const std::vector<StoredJob*>& batch) {
       return Guard([&]() -> StatusOr<bool> {
                SQLite::Transaction tx(db_);
                int64_t seq = 0;
@@ -87,7 +96,7 @@ class SqliteStore final : public StateStore {
              })
           .status();
     }));
-    return j;
+    return jobs;
   }
 
   Status UpdateJobs(const std::vector<StoredJob>& jobs) override {

@@ -54,6 +54,9 @@ class StateStore {
   virtual ~StateStore() = default;
   // Assigns the id and stores the job; durable when it returns OK.
   virtual StatusOr<StoredJob> CreateJob(StoredJob job) = 0;
+  // Stores several jobs with consecutive ids, in as few durable writes as the backend allows (a job array);
+  // all durable when it returns OK. On an error some may be stored (those of commits that succeeded).
+  virtual StatusOr<std::vector<StoredJob>> CreateJobs(std::vector<StoredJob> jobs) = 0;
   // Replaces the job with this id (NotFound if there is none).
   virtual Status UpdateJob(const StoredJob& job) = 0;
   // Replaces several jobs in one durable write.

@@ -213,6 +213,29 @@ TEST_P(StoreContract, LargeJobsArrivingTogetherAreAllStored) {
   for (const StoredJob& j : *listed) EXPECT_EQ(j.manifest.size(), big.size() + 10);
 }
 
+// A job array: every job stored with consecutive ids, in order, even with single creates racing it.
+TEST_P(StoreContract, CreateJobsGivesConsecutiveIds) {
+  std::atomic<bool> stop{false};
+  std::thread racer([&] {
+    for (int i = 0; i < 20 && !stop; ++i) ASSERT_TRUE(store_->CreateJob(Job("lab", "single")).ok());
+  });
+  std::vector<StoredJob> array;
+  for (int i = 0; i < 250; ++i) array.push_back(Job("lab", "a-" + std::to_string(i)));
+  auto made = store_->CreateJobs(std::move(array));
+  stop = true;
+  racer.join();
+  ASSERT_TRUE(made.ok()) << made.status().message();
+  ASSERT_EQ(made->size(), 250u);
+  const int64_t first = std::stoll((*made)[0].id.substr(2));
+  for (int i = 0; i < 250; ++i) {
+    EXPECT_EQ((*made)[i].id, JobIdOf(first + i));
+    EXPECT_EQ((*made)[i].name, "a-" + std::to_string(i));
+    auto got = store_->GetJob((*made)[i].id);
+    ASSERT_TRUE(got.ok() && got->has_value());
+    EXPECT_EQ((*got)->name, "a-" + std::to_string(i));
+  }
+}
+
 // A job's accounting comes back as written (created, updated alone, updated in a batch, listed).
 TEST_P(StoreContract, AccountingRoundTrips) {
   StoredJob fresh = Job("lab", "acct");

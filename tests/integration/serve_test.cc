@@ -2,6 +2,7 @@
 // completion on the GPUs awan chose; every endpoint keeps tenants apart; bad tokens and bad bodies get a
 // clear 4xx and the server keeps serving; and a job that got 201 survives SIGKILL at random moments (20
 // rounds).
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
@@ -1106,6 +1107,50 @@ TEST(Cli, SubmitSendsEveryDocumentAndRefusesDuplicateKeysAndUnknownTenants) {
   const std::string who = RunAwan("submit " + dir + "/who.yaml" + flags + admin + " 2>&1; echo rc=$?");
   EXPECT_NE(who.find("unknown tenant 'no-such-tenant'"), std::string::npos) << who;
   EXPECT_EQ(names(), (std::set<std::string>{"first", "second"})) << "nothing else was stored";
+}
+
+}  // namespace
+
+namespace {
+
+// sbatch --array: one request makes every job, each with its index; bad specs are usage errors (exit 2) and
+// store nothing.
+TEST(Cli, SubmitArrayMakesEveryJobInOneRequest) {
+  const std::string dir = TempDir("array");
+  const std::string db = dir + "/awan.db";
+  const std::string a = Token(db, "my-university", "member");
+  Server s(dir, db);
+  Http c(s.url());
+  const std::string manifest =
+      "apiVersion: awan/v1\nkind: Job\nmetadata: {name: sweep}\nspec: {gpus: 1, cpu: 1, memory_gib: 1, "
+      "command: [sh, -c, 'echo index $AWAN_ARRAY_INDEX of $AWAN_ARRAY_COUNT']}\n";
+  auto one = c.Post("/v1/jobs?array=0-3,10", Bearer(a), manifest, "application/yaml");
+  ASSERT_EQ(one->status, 201) << one->body;
+  const Json made = Json::parse(one->body);
+  ASSERT_EQ(made["count"], 5);
+  std::vector<std::string> ids;
+  for (const Json& j : made["items"]) ids.push_back(j["id"]);
+  EXPECT_EQ(made["items"][4]["name"], "sweep-10");
+  for (size_t k = 1; k < ids.size(); ++k)
+    EXPECT_EQ(std::stoll(ids[k].substr(2)), std::stoll(ids[k - 1].substr(2)) + 1);
+  for (size_t k = 0; k < ids.size(); ++k) {
+    ASSERT_EQ(WaitForState(c, a, ids[k], "Succeeded")["state"], "Succeeded");
+    const std::string log = c.Get("/v1/jobs/" + ids[k] + "/logs", Bearer(a))->body;
+    EXPECT_EQ(log, fmt::format("index {} of 5\n", k == 4 ? 10 : static_cast<int>(k))) << ids[k];
+  }
+  std::ofstream(dir + "/sweep.yaml") << manifest;
+  const std::string flags = " --server " + s.url() + " --token " + a;
+  const std::string out = RunAwan("submit --array 0-99 " + dir + "/sweep.yaml" + flags);
+  EXPECT_NE(out.find("submitted an array of 100 jobs"), std::string::npos) << out;
+  EXPECT_NE(out.find("(sweep-99)"), std::string::npos) << out;
+  for (const char* bad : {"0-10000", "3-1", "x"}) {
+    const std::string r = RunAwan(std::string("submit --array ") + bad + " " + dir + "/sweep.yaml" + flags +
+                                  " 2>&1; echo rc=$?");
+    EXPECT_NE(r.find("rc=2"), std::string::npos) << bad << ": " << r;
+  }
+  EXPECT_EQ(c.Post("/v1/jobs?array=0-10000", Bearer(a), manifest, "application/yaml")->status, 400);
+  const Json all = Json::parse(RunAwan("queue -o json --limit 0" + flags));
+  EXPECT_EQ(all["items"].size(), 105u);
 }
 
 }  // namespace

@@ -131,6 +131,40 @@ TEST(JobManifest, SplitYamlDocumentsKeepsEachDocumentsText) {
   EXPECT_TRUE(SplitYamlDocuments("# nothing\n\n").empty());
 }
 
+TEST(JobManifest, ArraySpecsAreReadLikeSbatch) {
+  EXPECT_EQ(*ParseArraySpec("0-3"), (std::vector<int>{0, 1, 2, 3}));
+  EXPECT_EQ(*ParseArraySpec("1,3,5-7"), (std::vector<int>{1, 3, 5, 6, 7}));
+  EXPECT_EQ(*ParseArraySpec("0-15:4"), (std::vector<int>{0, 4, 8, 12}));
+  EXPECT_EQ(*ParseArraySpec("7"), (std::vector<int>{7}));
+  EXPECT_EQ(ParseArraySpec("0-9999")->size(), 10000u);
+  for (const char* bad : {"", "0-10000", "5-1", "1,1", "a-b", "-3", "0-3:0", "0-", ",", "1000000", "0-3,2"}) {
+    auto r = ParseArraySpec(bad);
+    EXPECT_FALSE(r.ok()) << bad;
+    if (!r.ok()) {
+      EXPECT_NE(r.status().message().find("expected like 0-999"), std::string::npos) << bad;
+    }
+  }
+}
+
+// An array element's place (kept in the stored manifest, so a restarted server gives it the same env).
+TEST(JobManifest, ArrayElementsKeepTheirIndex) {
+  auto f = Asean();
+  const std::string spec = "}\nspec: {gpus: 1, duration_s: 60}\n";
+  auto m = ParseJobManifest(
+      "apiVersion: awan/v1\nkind: Job\nmetadata: {name: j-3, array: {index: 3, count: 8}" + spec, "m.yaml",
+      f->fleet);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  EXPECT_EQ(m->array_index, 3);
+  EXPECT_EQ(m->array_count, 8);
+  EXPECT_EQ(ParseJobManifest("apiVersion: awan/v1\nkind: Job\nmetadata: {name: j" + spec, "m.yaml", f->fleet)
+                ->array_index,
+            -1);
+  EXPECT_FALSE(ParseJobManifest(
+                   "apiVersion: awan/v1\nkind: Job\nmetadata: {name: j, array: {index: 1, count: 0}" + spec,
+                   "m.yaml", f->fleet)
+                   .ok());
+}
+
 TEST(JobManifest, RandomEditsNeverCrashAndNeverYieldAnIncompleteJob) {
   auto f = Asean();
   auto text = trace::ReadFile(std::string(AWAN_SOURCE_DIR) + "/examples/jobs/training-gang.yaml");
