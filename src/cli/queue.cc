@@ -164,6 +164,34 @@ int PrintUsage(const ClientArgs& a, httplib::Client& http, const httplib::Header
 
 }  // namespace
 
+void PrintJobDetail(const Json& j) {
+  const Json spec = j.contains("manifest") && j["manifest"].is_object() && j["manifest"].contains("spec")
+                        ? j["manifest"]["spec"]
+                        : Json::object();
+  fmt::print("  resources: {} task(s) x {} GPU(s){}, {} CPU(s), {} GiB each\n", spec.value("tasks", 1),
+             spec.contains("gpus") ? spec["gpus"].dump() : "0",
+             spec.contains("accelerator") ? " (" + spec.value("accelerator", "") + ")" : "",
+             spec.contains("cpu") ? spec["cpu"].dump() : "?",
+             spec.contains("memory_gib") ? spec["memory_gib"].dump() : "?");
+  if (spec.contains("command") && spec["command"].is_array()) {
+    std::string cmd;
+    for (const Json& a : spec["command"])
+      cmd += (cmd.empty() ? "" : " ") + (a.is_string() ? a.get<std::string>() : a.dump());
+    fmt::print("  command: {}\n", cmd);
+  }
+  if (spec.contains("image")) fmt::print("  image: {}\n", spec.value("image", ""));
+  if (spec.contains("time_limit")) fmt::print("  time limit: {} s\n", spec.value("time_limit", ""));
+  const int64_t now = NowMs(), created = j.value("created_ms", int64_t{0});
+  const int64_t started = j.value("started_ms", int64_t{0}), ended = j.value("ended_ms", int64_t{0});
+  fmt::print("  submitted: {}", When(created));
+  if (started > 0) fmt::print("   started: {} (waited {})", When(started), Duration(started - created));
+  if (ended > 0) fmt::print("   ended: {}", When(ended));
+  if (started > 0) fmt::print("   elapsed: {}", Duration((ended > 0 ? ended : now) - started));
+  fmt::print("\n  runs: {} (restarts: {})   used: {:.3f} GPU-hours, {:.2f} USD{}\n", j.value("runs", 0),
+             j.value("restarts", 0), j.value("gpu_hours", 0.0), j.value("cost_usd", 0.0),
+             j.contains("exit_code") ? fmt::format("   exit code: {}", j["exit_code"].dump()) : "");
+}
+
 int ListAccounting(const ClientArgs& a, httplib::Client& http, const httplib::Headers& h) {
   if (a.summary) return PrintUsage(a, http, h);
   std::vector<Json> jobs;

@@ -14,5 +14,9 @@ int ListQueue(const ClientArgs& a, httplib::Client& http, const httplib::Headers
 // filtered like `queue` (and --since: ran in the last seconds); --summary: GET /v1/usage per tenant and
 // region. -o json|yaml prints the API's objects.
 int ListAccounting(const ClientArgs& a, httplib::Client& http, const httplib::Headers& h);
+// `awan describe ID`'s detail below the job's row (scontrol show job): what it asked for (tasks, GPUs, CPUs,
+// memory, accelerator, command, image, time limit), its times (submitted, started, ended, elapsed: local
+// time), runs and restarts, GPU-hours and cost, exit code.
+void PrintJobDetail(const nlohmann::json& job);
 
 }  // namespace awan::cli

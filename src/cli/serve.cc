@@ -1017,7 +1017,7 @@ int RunClient(const ClientArgs& a) {
     } else {
       row(j);
       if (a.command == "describe") {
-        fmt::print("  runs: {} (restarts: {})\n", j.value("runs", 0), j.value("restarts", 0));
+        PrintJobDetail(j);
         // A failed job: what the diagnosis says about it (awan diagnose ID has the whole of it).
         if (j.value("state", "") == "Failed" || j.value("state", "") == "TimedOut") {
           httplib::Result d = http.Get("/v1/diagnoses", httplib::Params{{"target", a.arg}}, h);

@@ -1014,6 +1014,12 @@ TEST(Cli, AcctShowsWhatEachJobUsedAndCost) {
   // The ASEAN fleet's L40S nodes cost 1.20 USD per GPU-hour.
   EXPECT_NEAR(job["cost_usd"].get<double>() / job["gpu_hours"].get<double>(), 1.20, 1e-9);
   EXPECT_EQ(job["exit_code"], 0);
+  // describe, like scontrol show job: what it asked for, its times, what it used.
+  const std::string described = RunAwan("describe " + id + flags + a);
+  for (const char* part : {"resources: 1 task(s) x 2 GPU(s) (L40S)", "command: sleep 2",
+                           "submitted: ", "started: ", "ended: ", "elapsed: ", "runs: 1 (restarts: 0)",
+                           "GPU-hours", "exit code: 0"})
+    EXPECT_NE(described.find(part), std::string::npos) << part << "\n" << described;
   const std::string summary = RunAwan("acct --summary" + flags + a);
   EXPECT_NE(summary.find("my-university"), std::string::npos) << summary;
   EXPECT_NE(summary.find("(all)"), std::string::npos) << summary;
