@@ -490,6 +490,8 @@ void AddClient(CLI::App& app, ClientArgs& a) {
            {"queues", "Each tenant's waiting and running jobs", nullptr},
            {"describe", "Show one job (ID) or service (service/NAME)", "ID"},
            {"cancel", "Cancel jobs (one or more ids)", "ID"},
+           {"hold", "Hold waiting jobs back: they stay pending, not scheduled (one or more ids)", "ID"},
+           {"release", "Release held jobs (one or more ids)", "ID"},
            {"requeue", "Stop a running job and queue it again (it restarts from its last checkpoint)", "ID"},
            {"logs", "Print a task's output", "ID"},
            {"nodes",
@@ -498,7 +500,8 @@ void AddClient(CLI::App& app, ClientArgs& a) {
             nullptr},
            {"tenants", "List tenants, quotas and load", nullptr}}) {
     CLI::App* s = app.add_subcommand(c.name, c.help);
-    if (std::string(c.name) == "cancel") {
+    if (std::string(c.name) == "cancel" || std::string(c.name) == "hold" ||
+        std::string(c.name) == "release") {
       s->add_option("id", a.ids, "job ids")->required();
     } else if (c.arg) {
       s->add_option(c.arg == std::string("FILE") ? "file" : "id", a.arg, c.arg)->required();
@@ -511,6 +514,14 @@ void AddClient(CLI::App& app, ClientArgs& a) {
     s->add_option("--ca", a.ca, "CA certificate to trust for an https server (default $AWAN_CA)");
     if (std::string(c.name) == "submit") {
       s->add_flag("--dry-run", a.dry_run, "check it and say where it would start now, without submitting");
+      s->add_flag("--hold", a.hold, "submit it held: it waits until awan release (sbatch --hold)");
+      s->add_option("--dependency", a.dependency,
+                    "start only after these jobs: afterok:ID[:ID...] (succeeded), afterany:ID (ended), "
+                    "comma-separated")
+          ->check([](const std::string& v) {
+            auto r = config::ParseDependencies(v);
+            return r.ok() ? std::string() : r.status().message();
+          });
       s->add_option(
            "--array", a.array,
            "a job array in one request, like sbatch --array: 0-999, 1,3,5-7 or 0-15:4 (each job gets "
@@ -520,8 +531,8 @@ void AddClient(CLI::App& app, ClientArgs& a) {
             return r.ok() ? std::string() : r.status().message();
           });
       s->final_callback([&a] {
-        if (!a.array.empty() && a.dry_run)
-          throw CLI::ValidationError("--array", "does not go with --dry-run");
+        if ((!a.array.empty() || a.hold || !a.dependency.empty()) && a.dry_run)
+          throw CLI::ValidationError("--dry-run", "does not go with --array, --hold or --dependency");
       });
     }
     if (std::string(c.name) == "acct") {
@@ -802,9 +813,13 @@ int RunClient(const ClientArgs& a) {
   auto call = [&]() -> httplib::Result {
     if (a.command == "submit") {
       const bool service = config::ManifestKind(*manifest) == "Service";
-      if (!a.array.empty() && !service)
-        return http.Post("/v1/jobs?array=" + httplib::detail::encode_query_param(a.array), h, *manifest,
-                         "application/yaml");
+      if (!service && (!a.array.empty() || a.hold || !a.dependency.empty())) {
+        std::string q;
+        if (!a.array.empty()) q += "&array=" + httplib::detail::encode_query_param(a.array);
+        if (a.hold) q += "&hold=true";
+        if (!a.dependency.empty()) q += "&dependency=" + httplib::detail::encode_query_param(a.dependency);
+        return http.Post("/v1/jobs?" + q.substr(1), h, *manifest, "application/yaml");
+      }
       return http.Post(service     ? "/v1/services"
                        : a.dry_run ? "/v1/jobs?dry_run=true"
                                    : "/v1/jobs",
@@ -847,10 +862,11 @@ int RunClient(const ClientArgs& a) {
     return Fail(InvalidArgument("--dry-run is for jobs (a service's replicas are placed as it scales)"));
   if (a.command == "queue" && a.output != "yaml") return ListQueue(a, http, h);
   if (a.command == "acct") return ListAccounting(a, http, h);
-  if (a.command == "cancel") {  // each id in turn; every failure said, the exit code 1 if any
+  if (a.command == "cancel" || a.command == "hold" || a.command == "release") {
+    // each id in turn; every failure said, the exit code 1 if any
     int rc = 0;
     for (const std::string& id : a.ids) {
-      httplib::Result r = http.Post("/v1/jobs/" + id + "/cancel", h, "", "text/plain");
+      httplib::Result r = http.Post("/v1/jobs/" + id + "/" + a.command, h, "", "text/plain");
       const nlohmann::json j = r ? nlohmann::json::parse(r->body, nullptr, false) : nlohmann::json();
       if (!r || r->status != 200 || !j.is_object()) {
         const std::string why = !r                                     ? httplib::to_string(r.error())
@@ -860,8 +876,12 @@ int RunClient(const ClientArgs& a) {
         rc = 1;
         continue;
       }
-      fmt::print("{} {}\n", id,
-                 j.value("state", "") == "Cancelled" ? "cancelled" : "already " + j.value("state", ""));
+      if (a.command == "cancel") {
+        fmt::print("{} {}\n", id,
+                   j.value("state", "") == "Cancelled" ? "cancelled" : "already " + j.value("state", ""));
+      } else {
+        fmt::print("{} {}\n", id, j.value("message", ""));
+      }
     }
     return rc;
   }

@@ -80,9 +80,11 @@ struct ClientArgs {
   int64_t limit = 0;
   std::string name, sort = "submitted";
   int watch_s = 0;
-  bool dry_run = false;  // submit --dry-run
-  bool summary = false;  // acct --summary: per tenant and region
-  std::string array;     // submit --array: a job array (sbatch --array syntax)
+  bool dry_run = false;    // submit --dry-run
+  bool summary = false;    // acct --summary: per tenant and region
+  std::string array;       // submit --array: a job array (sbatch --array syntax)
+  bool hold = false;       // submit --hold
+  std::string dependency;  // submit --dependency afterok:ID,...
   // submit: one document of a multi-document file (set by RunClient itself, which submits each in turn).
   std::optional<std::string> document;
 };

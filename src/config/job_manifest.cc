@@ -243,6 +243,58 @@ std::vector<std::string> SplitYamlDocuments(std::string_view text) {
   return out;
 }
 
+StatusOr<std::vector<Dependency>> ParseDependencies(std::string_view text) {
+  auto bad = [&](const std::string& why) {
+    return InvalidArgument("dependency '" + std::string(text.substr(0, 64)) + "': " + why +
+                           " (expected like afterok:j-00000001:j-00000002,afterany:j-00000003)");
+  };
+  if (text.empty() || text.size() > 4096) return bad("empty or longer than 4096 characters");
+  std::vector<Dependency> out;
+  size_t at = 0;
+  while (at <= text.size()) {
+    size_t end = text.find(',', at);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view part = text.substr(at, end - at);
+    const size_t colon = part.find(':');
+    if (colon == std::string_view::npos) return bad("each part is KIND:JOB[:JOB...]");
+    const std::string_view kind = part.substr(0, colon);
+    Dependency d;
+    if (kind == "afterok") {
+      d.kind = DependencyKind::kAfterOk;
+    } else if (kind == "afterany") {
+      d.kind = DependencyKind::kAfterAny;
+    } else {
+      return bad("kinds are afterok and afterany");
+    }
+    for (size_t j = colon + 1; j <= part.size();) {
+      size_t next = part.find(':', j);
+      if (next == std::string_view::npos) next = part.size();
+      const std::string_view id = part.substr(j, next - j);
+      if (id.size() < 3 || id.size() > 24 || id.substr(0, 2) != "j-" ||
+          id.substr(2).find_first_not_of("0123456789") != std::string_view::npos)
+        return bad("job ids look like j-00000001");
+      d.job = std::string(id);
+      if (std::find(out.begin(), out.end(), d) == out.end()) out.push_back(d);
+      if (out.size() > kMaxDependencies) return bad(fmt::format("more than {} jobs", kMaxDependencies));
+      j = next + 1;
+    }
+    at = end + 1;
+  }
+  return out;
+}
+
+std::string DependencyText(const std::vector<Dependency>& deps) {
+  std::string out;
+  for (size_t i = 0; i < deps.size(); ++i) {
+    const bool same = i > 0 && deps[i].kind == deps[i - 1].kind;
+    if (!same)
+      out += std::string(out.empty() ? "" : ",") +
+             (deps[i].kind == DependencyKind::kAfterOk ? "afterok" : "afterany");
+    out += ":" + deps[i].job;
+  }
+  return out;
+}
+
 StatusOr<std::vector<int>> ParseArraySpec(std::string_view spec) {
   auto bad = [&](const std::string& why) {
     return InvalidArgument("array '" + std::string(spec.substr(0, 64)) + "': " + why +
@@ -318,7 +370,13 @@ StatusOr<JobManifest> ParseJobManifest(std::string_view text, std::string_view s
     AWAN_RETURN_IF_ERROR(
         r.OnlyKeys(sp, "spec",
                    {"tasks", "gpus", "accelerator", "cpu", "memory_gib", "topology", "reads", "writes",
-                    "user", "command", "env", "duration_s", "time_limit", "workdir", "image"}));
+                    "user", "command", "env", "duration_s", "time_limit", "workdir", "image", "dependency"}));
+    if (sp["dependency"]) {
+      AWAN_ASSIGN_OR_RETURN(std::string text, r.String(sp["dependency"], "spec dependency"));
+      auto deps = ParseDependencies(text);
+      if (!deps.ok()) return r.Error(sp["dependency"], "spec " + deps.status().message());
+      m.dependencies = std::move(*deps);
+    }
     const std::string what = "spec";
     AWAN_ASSIGN_OR_RETURN(YAML::Node g, r.Required(sp, "gpus", what));
     (void)g;

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
@@ -48,6 +49,20 @@ bool IsReservedEnvKey(const std::string& key);
 // otherwise).
 StatusOr<int64_t> ParseTimeLimit(const std::string& text);
 
+// A job's dependency on another (sbatch --dependency): start only after `job` succeeded (afterok) or ended in
+// any way (afterany).
+enum class DependencyKind : uint8_t { kAfterOk, kAfterAny };
+struct Dependency {
+  DependencyKind kind = DependencyKind::kAfterOk;
+  std::string job;  // its id, "j-..."
+  bool operator==(const Dependency&) const = default;
+};
+inline constexpr size_t kMaxDependencies = 64;
+// "afterok:j-1:j-2,afterany:j-3" (sbatch's syntax for these two kinds); at most kMaxDependencies jobs.
+StatusOr<std::vector<Dependency>> ParseDependencies(std::string_view text);
+// The same text back ("afterok:j-1:j-2,afterany:j-3").
+std::string DependencyText(const std::vector<Dependency>& deps);
+
 struct JobManifest {
   JobSpec job;                       // name, tenant ("" if not given), shape, data; duration_s 0 if not given
   std::vector<std::string> command;  // argv; empty = no process (a placeholder that runs for duration_s)
@@ -58,6 +73,7 @@ struct JobManifest {
   // metadata.array {index, count}: this job is element `index` of a job array of `count` (awan submit
   // --array sets it; its tasks get $AWAN_ARRAY_INDEX and $AWAN_ARRAY_COUNT). index -1: not in an array.
   int array_index = -1, array_count = 0;
+  std::vector<Dependency> dependencies;  // spec.dependency
 };
 
 StatusOr<JobManifest> ParseJobManifest(std::string_view text, std::string_view source, const Fleet& fleet);

@@ -42,6 +42,7 @@ std::string ManifestJson(const config::JobManifest& m, const std::string& tenant
   if (m.time_limit_s > 0) spec["time_limit"] = std::to_string(m.time_limit_s);
   if (!m.workdir.empty()) spec["workdir"] = m.workdir;
   if (!m.image.empty()) spec["image"] = m.image;
+  if (!m.dependencies.empty()) spec["dependency"] = config::DependencyText(m.dependencies);
   Json metadata = {{"name", j.name}, {"tenant", tenant}};
   if (m.array_index >= 0) metadata["array"] = {{"index", m.array_index}, {"count", m.array_count}};
   return Json{{"apiVersion", "awan/v1"}, {"kind", "Job"}, {"metadata", metadata}, {"spec", spec}}.dump();
@@ -159,7 +160,11 @@ StatusOr<ControlPlane::Live*> ControlPlane::Enqueue(StoredJob row, bool recoveri
   residency_.push_back(res);
   l.index = sched_->AddJob(l.spec, t->second, recovering ? l.row.created_ms / 1000 : now_s, std::move(res));
   l.queued_ms = l.row.created_ms;
-  sched_->Submit(l.index, now_s);
+  if (l.row.state == JobState::kPending) l.deps = m.dependencies;
+  if (l.row.state != JobState::kPending || (!l.row.held && l.deps.empty())) {
+    sched_->Submit(l.index, now_s);
+    l.in_queue = true;
+  }
   by_id_[l.row.id] = live_.size() - 1;
   if (l.row.state == JobState::kPending) ++waiting_[l.row.tenant];
   return &l;
@@ -395,13 +400,14 @@ StatusOr<ControlPlane::Checked> ControlPlane::CheckSubmit(const Principal& who, 
   return c;
 }
 
-StatusOr<StoredJob> ControlPlane::Submit(const Principal& who, std::string_view text,
-                                         std::string_view source) {
+StatusOr<StoredJob> ControlPlane::Submit(const Principal& who, std::string_view text, std::string_view source,
+                                         const SubmitOptions& options) {
   if (!who.can_write()) return PermissionDenied("forbidden: a viewer token cannot submit");
   if (const int64_t wait_ms = submit_limit_->Take(who.tenant.empty() ? "(admin)" : who.tenant); wait_ms > 0) {
     return ResourceExhausted(fmt::format("too many submits: retry after {} ms", wait_ms));
   }
   AWAN_ASSIGN_OR_RETURN(Checked checked, CheckSubmit(who, text, source));
+  AWAN_RETURN_IF_ERROR(ApplyOptions(who, options, &checked.manifest));
   const config::JobManifest& m = checked.manifest;
   const std::string& tenant = checked.tenant;
   if (o_.max_waiting_per_tenant > 0) {
@@ -417,7 +423,8 @@ StatusOr<StoredJob> ControlPlane::Submit(const Principal& who, std::string_view 
   row.name = m.job.name;
   row.manifest = ManifestJson(m, tenant);
   row.created_ms = row.updated_ms = clock_->NowMs();
-  row.message = "queued";
+  row.message = options.hold ? "held" : "queued";
+  row.held = options.hold;
   // Durable first (group-committed with concurrent submits, outside the control plane's lock), then queued.
   AWAN_ASSIGN_OR_RETURN(row, store_->CreateJob(std::move(row)));
   std::lock_guard<std::mutex> lock(mu_);
@@ -434,13 +441,15 @@ StatusOr<StoredJob> ControlPlane::Submit(const Principal& who, std::string_view 
 
 StatusOr<std::vector<StoredJob>> ControlPlane::SubmitArray(const Principal& who, std::string_view text,
                                                            std::string_view source,
-                                                           const std::vector<int>& indices) {
+                                                           const std::vector<int>& indices,
+                                                           const SubmitOptions& options) {
   if (!who.can_write()) return PermissionDenied("forbidden: a viewer token cannot submit");
   if (indices.empty() || indices.size() > static_cast<size_t>(config::kMaxArrayJobs))
     return InvalidArgument(fmt::format("an array has 1 to {} jobs", config::kMaxArrayJobs));
   if (const int64_t wait_ms = submit_limit_->Take(who.tenant.empty() ? "(admin)" : who.tenant); wait_ms > 0)
     return ResourceExhausted(fmt::format("too many submits: retry after {} ms", wait_ms));
   AWAN_ASSIGN_OR_RETURN(Checked checked, CheckSubmit(who, text, source));
+  AWAN_RETURN_IF_ERROR(ApplyOptions(who, options, &checked.manifest));
   const std::string& tenant = checked.tenant;
   if (o_.max_waiting_per_tenant > 0) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -462,7 +471,8 @@ StatusOr<std::vector<StoredJob>> ControlPlane::SubmitArray(const Principal& who,
     rows[k].tenant = tenant;
     rows[k].name = m.job.name;
     rows[k].created_ms = rows[k].updated_ms = now_ms;
-    rows[k].message = "queued";
+    rows[k].message = options.hold ? "held" : "queued";
+    rows[k].held = options.hold;
     rows[k].manifest = ManifestJson(m, tenant);
   }
   AWAN_ASSIGN_OR_RETURN(rows, store_->CreateJobs(std::move(rows)));
@@ -483,6 +493,114 @@ StatusOr<std::vector<StoredJob>> ControlPlane::SubmitArray(const Principal& who,
   return out;
 }
 
+Status ControlPlane::ApplyOptions(const Principal& who, const SubmitOptions& o, config::JobManifest* m) {
+  if (!o.dependency.empty()) {
+    AWAN_ASSIGN_OR_RETURN(m->dependencies, config::ParseDependencies(o.dependency));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const config::Dependency& d : m->dependencies) {
+    auto it = by_id_.find(d.job);
+    if (it != by_id_.end() && who.sees(live_[it->second].row.tenant)) continue;
+    if (it == by_id_.end()) {
+      AWAN_ASSIGN_OR_RETURN(std::optional<StoredJob> j, store_->GetJob(d.job));
+      if (j && who.sees(j->tenant)) continue;
+    }
+    return InvalidArgument("dependency: no job " + d.job);
+  }
+  return Status::Ok();
+}
+
+// A dependency's state now: live jobs from memory, older ones from the store (remembered once ended).
+std::optional<JobState> ControlPlane::StateOf(const std::string& id) {
+  if (auto it = by_id_.find(id); it != by_id_.end()) return live_[it->second].row.state;
+  if (auto it = ended_.find(id); it != ended_.end()) return it->second;
+  StatusOr<std::optional<StoredJob>> j = store_->GetJob(id);
+  if (!j.ok() || !j->has_value()) return std::nullopt;
+  if (!IsActive((*j)->state)) ended_[id] = (*j)->state;
+  return (*j)->state;
+}
+
+std::string ControlPlane::WaitingFor(const Live& l) const {
+  if (l.row.held) return "held: awan release " + l.row.id + " lets it run";
+  std::string out = "waiting for dependency " + config::DependencyText(l.deps) + " (";
+  for (size_t i = 0; i < l.deps.size(); ++i) {
+    auto it = by_id_.find(l.deps[i].job);
+    out += (i ? ", " : "") + l.deps[i].job + " " +
+           (it != by_id_.end() ? std::string(JobStateName(live_[it->second].row.state)) : "ended");
+  }
+  return out + ")";
+}
+
+void ControlPlane::ResolveDependencies(int64_t now_s) {
+  for (Live& l : live_) {
+    if (l.in_queue || l.row.state != JobState::kPending || l.row.held) continue;
+    std::string never;
+    bool all = true;
+    for (const config::Dependency& d : l.deps) {
+      const std::optional<JobState> s = StateOf(d.job);
+      if (!s) {
+        never = d.job + " is gone";
+      } else if (IsActive(*s)) {
+        all = false;
+      } else if (d.kind == config::DependencyKind::kAfterOk && *s != JobState::kSucceeded) {
+        never = d.job + " ended " + std::string(JobStateName(*s));
+      }
+      if (!never.empty()) break;
+    }
+    if (!never.empty()) {
+      Save(l, JobState::kCancelled, "dependency never satisfied: " + never);
+      continue;
+    }
+    if (!all) continue;
+    l.deps.clear();
+    sched_->Submit(l.index, now_s);
+    l.in_queue = true;
+    Save(l, JobState::kPending, "queued (its dependencies were met)");
+  }
+}
+
+StatusOr<StoredJob> ControlPlane::Hold(const Principal& who, const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  AWAN_ASSIGN_OR_RETURN(Live * l, Find(who, id));
+  if (!who.can_write()) return PermissionDenied("forbidden: a viewer token cannot hold jobs");
+  if (l->row.state != JobState::kPending)
+    return FailedPrecondition("job " + id + " is " + std::string(JobStateName(l->row.state)) +
+                              ": only a waiting job can be held");
+  if (l->row.held) return l->row;
+  StoredJob held = l->row;
+  held.held = true;
+  held.message = "held";
+  held.updated_ms = clock_->NowMs();
+  AWAN_RETURN_IF_ERROR(store_->UpdateJob(held));  // durable first
+  if (l->in_queue) AWAN_RETURN_IF_ERROR(sched_->Cancel(l->index, clock_->NowMs() / 1000));
+  l->in_queue = false;
+  l->row = held;
+  StoredJob out = l->row;
+  out.message = LiveMessage(*l);
+  return out;
+}
+
+StatusOr<StoredJob> ControlPlane::Release(const Principal& who, const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  AWAN_ASSIGN_OR_RETURN(Live * l, Find(who, id));
+  if (!who.can_write()) return PermissionDenied("forbidden: a viewer token cannot release jobs");
+  if (l->row.state != JobState::kPending || !l->row.held)
+    return FailedPrecondition("job " + id + " is not held");
+  StoredJob released = l->row;
+  released.held = false;
+  released.message = "queued";
+  released.updated_ms = clock_->NowMs();
+  AWAN_RETURN_IF_ERROR(store_->UpdateJob(released));
+  l->row = released;
+  if (l->deps.empty()) {
+    sched_->Submit(l->index, clock_->NowMs() / 1000);
+    l->in_queue = true;
+  }
+  StoredJob out = l->row;
+  out.message = LiveMessage(*l);
+  return out;
+}
+
 StatusOr<ControlPlane::Live*> ControlPlane::Find(const Principal& who, const std::string& id) {
   auto it = by_id_.find(id);
   if (it == by_id_.end() || !who.sees(live_[it->second].row.tenant)) return NotFound("no job " + id);
@@ -492,6 +610,7 @@ StatusOr<ControlPlane::Live*> ControlPlane::Find(const Principal& who, const std
 // A waiting job's message: its wait reason now, and why it waits again when a run was stopped.
 std::string ControlPlane::LiveMessage(const Live& l) const {
   if (l.row.state != JobState::kPending) return l.row.message;
+  if (!l.in_queue) return WaitingFor(l);
   const JobRecord& r = sched_->job(l.index);
   if (r.last_reason < 0) return l.row.message;
   const bool stopped = l.row.message.rfind("requeued", 0) == 0 || l.row.message.rfind("preempted", 0) == 0;
@@ -553,7 +672,8 @@ StatusOr<StoredJob> ControlPlane::Cancel(const Principal& who, const std::string
   cancelled.updated_ms = clock_->NowMs();
   AWAN_RETURN_IF_ERROR(store_->UpdateJob(cancelled));
   exec_->Kill(l->row.id);
-  AWAN_RETURN_IF_ERROR(sched_->Cancel(l->index, clock_->NowMs() / 1000));
+  if (l->in_queue) AWAN_RETURN_IF_ERROR(sched_->Cancel(l->index, clock_->NowMs() / 1000));
+  l->in_queue = false;
   if (l->row.state == JobState::kPending) --waiting_[l->row.tenant];
   l->row = cancelled;
   return l->row;
@@ -615,6 +735,7 @@ StatusOr<PendingExplanation> ControlPlane::Explain(const Principal& who, const s
     if (l->row.state != JobState::kPending)
       return FailedPrecondition("job " + id + " is " + std::string(JobStateName(l->row.state)) +
                                 ", not waiting");
+    if (!l->in_queue) return FailedPrecondition("job " + id + " is not queued: " + WaitingFor(*l));
     AWAN_ASSIGN_OR_RETURN(base, state_->Clone());
     specs.assign(sched_->job_count(), nullptr);
     for (const Live& x : live_) specs[x.index] = &x.spec;
@@ -977,6 +1098,7 @@ Status ControlPlane::Tick() {
   AWAN_RETURN_IF_ERROR(CheckHeartbeats(now_s));
   AWAN_RETURN_IF_ERROR(CollectEnds(now_s));
   AWAN_RETURN_IF_ERROR(Remediate(now_s, actions));
+  ResolveDependencies(now_s);
   AWAN_RETURN_IF_ERROR(Schedule(now_s));
   ReportWaits(clock_->NowMs());
   AWAN_RETURN_IF_ERROR(Flush());  // not launched until this succeeds: the next tick tries again

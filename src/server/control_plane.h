@@ -127,6 +127,13 @@ struct ControlPlaneStats {
   CycleStats stages;  // the core cycle's time per named stage, cumulative
 };
 
+// How a job is submitted besides its manifest: held (sbatch --hold), and dependencies that replace the
+// manifest's spec.dependency (sbatch --dependency; "" keeps the manifest's).
+struct SubmitOptions {
+  bool hold = false;
+  std::string dependency;
+};
+
 class ControlPlane {
  public:
   static StatusOr<std::unique_ptr<ControlPlane>> Create(std::unique_ptr<config::FleetFile> fleet,
@@ -139,12 +146,19 @@ class ControlPlane {
   void SetDiagnosisHub(DiagnosisHub* hub) { diagnoses_ = hub; }
   bool ready() const;
 
-  StatusOr<StoredJob> Submit(const Principal& who, std::string_view manifest, std::string_view source);
+  StatusOr<StoredJob> Submit(const Principal& who, std::string_view manifest, std::string_view source,
+                             const SubmitOptions& options = {});
+  // Holds a waiting job back (scontrol hold: it stays Pending and is not scheduled) or lets it go again
+  // (scontrol release). Durable before the answer. FailedPrecondition unless it waits (hold) or is held
+  // (release).
+  StatusOr<StoredJob> Hold(const Principal& who, const std::string& id);
+  StatusOr<StoredJob> Release(const Principal& who, const std::string& id);
   // A job array (sbatch --array): the manifest checked once, then one job per index, stored in one durable
   // write with consecutive ids, each named NAME-INDEX with $AWAN_ARRAY_INDEX and $AWAN_ARRAY_COUNT. One
   // submit of the tenant's rate; its waiting limit counts every job.
   StatusOr<std::vector<StoredJob>> SubmitArray(const Principal& who, std::string_view manifest,
-                                               std::string_view source, const std::vector<int>& indices);
+                                               std::string_view source, const std::vector<int>& indices,
+                                               const SubmitOptions& options = {});
   // The manifest checked as Submit checks it, then tried alone on a copy of the state, now: nothing stored.
   StatusOr<DryRunResult> DryRun(const Principal& who, std::string_view manifest, std::string_view source);
   StatusOr<StoredJob> Get(const Principal& who, const std::string& id);
@@ -238,7 +252,10 @@ class ControlPlane {
     std::vector<std::string> command;
     std::map<std::string, std::string> env;
     std::map<std::string, std::string> awan_env;  // TaskLaunch::awan_env (a job array's index and count)
-    size_t index = 0;                             // in the JobScheduler
+    // Not yet in the scheduler's queue: held, or waiting for its dependencies (cleared once they are met).
+    bool in_queue = false;
+    std::vector<config::Dependency> deps;
+    size_t index = 0;  // in the JobScheduler
     int tasks_running = 0;
     uint32_t run_id = 0;
     int64_t time_limit_s = 0;
@@ -348,6 +365,14 @@ class ControlPlane {
   // its GPU time and cost, a run that starts is timed, a job that ends gets its end; SoFar: the row with the
   // running run's part counted up to now.
   std::pair<double, double> RunRate(const Live& l) const;
+  // Dependencies and holds: the submit's options applied to its manifest (each dependency a job `who` sees);
+  // a job's dependencies resolved at each tick: all met, it joins the queue; one never met (afterok on a job
+  // that did not succeed), it is cancelled saying which.
+  Status ApplyOptions(const Principal& who, const SubmitOptions& o, config::JobManifest* m);
+  std::optional<JobState> StateOf(const std::string& id);
+  void ResolveDependencies(int64_t now_s);
+  std::map<std::string, JobState> ended_;  // jobs that ended, as dependencies saw them (under mu_)
+  std::string WaitingFor(const Live& l) const;
   void Account(StoredJob& row, const Live& l, JobState to, int64_t now_ms) const;
   StoredJob SoFar(const Live& l, int64_t now_ms) const;
   // The queue history (under mu_): per sample, its time and per tenant (fleet order) waiting and GPUs

@@ -142,7 +142,8 @@ Json JobToJson(const StoredJob& j) {
           {"ended_ms", j.ended_ms},
           {"run_started_ms", j.run_started_ms},
           {"gpu_ms", j.gpu_ms},
-          {"cost_usd", j.cost_usd}};
+          {"cost_usd", j.cost_usd},
+          {"held", j.held}};
 }
 
 StoredJob JobFromJson(const Json& j) {
@@ -164,6 +165,7 @@ StoredJob JobFromJson(const Json& j) {
   s.run_started_ms = j.value("run_started_ms", int64_t{0});
   s.gpu_ms = j.value("gpu_ms", int64_t{0});
   s.cost_usd = j.value("cost_usd", 0.0);
+  s.held = j.value("held", false);
   return s;
 }
 

@@ -186,6 +186,14 @@ static void AddFleetPaths(Json& paths, const Ok& ok, const Json& err) {
        {{"get",
          {{"summary", "The whole audit log checked: hash chain, links, placements against the fleet (admin)"},
           {"responses", {{"200", ok({{"type", "object"}})}, {"401", err}, {"403", err}}}}}}},
+      {"/v1/jobs/{id}/hold",
+       {{"post",
+         {{"summary", "Hold a waiting job back (it is not scheduled until released)"},
+          {"responses", {{"200", ok({{"type", "object"}})}, {"404", err}, {"409", err}}}}}}},
+      {"/v1/jobs/{id}/release",
+       {{"post",
+         {{"summary", "Release a held job"},
+          {"responses", {{"200", ok({{"type", "object"}})}, {"404", err}, {"409", err}}}}}}},
       {"/v1/usage",
        {{"get",
          {{"summary", "GPU-hours and cost per tenant and region of the jobs that ran since ?since_ms="},
@@ -326,11 +334,19 @@ void DryRun(ControlPlane& cp, HttpRequest& req, HttpResponse& res) {
   Reply(res, 200, out);
 }
 
+// ?hold=true and ?dependency=afterok:j-1,... of a submit.
+SubmitOptions OptionsOf(const HttpRequest& req) {
+  SubmitOptions o;
+  o.hold = req.get_param_value("hold") == "true";
+  o.dependency = req.get_param_value("dependency");
+  return o;
+}
+
 // POST /v1/jobs?array=0-999: a job array in one request (sbatch --array): every job, without manifests.
 void SubmitArray(ControlPlane& cp, HttpRequest& req, HttpResponse& res) {
   auto indices = config::ParseArraySpec(req.get_param_value("array"));
   if (!indices.ok()) return Fail(res, indices.status());
-  auto jobs = cp.SubmitArray(Who(req), req.body, "request body", *indices);
+  auto jobs = cp.SubmitArray(Who(req), req.body, "request body", *indices, OptionsOf(req));
   if (!jobs.ok()) return Fail(res, jobs.status());
   Json items = Json::array();
   for (const StoredJob& j : *jobs) items.push_back(JobJson(j, false));
@@ -379,7 +395,7 @@ void RegisterJobRoutes(HttpServer& http, ControlPlane& cp, const HeaderCheck& au
       [&cp](HttpRequest& req, HttpResponse& res) {
         if (req.get_param_value("dry_run") == "true") return DryRun(cp, req, res);
         if (req.has_param("array")) return SubmitArray(cp, req, res);
-        auto job = cp.Submit(Who(req), req.body, "request body");
+        auto job = cp.Submit(Who(req), req.body, "request body", OptionsOf(req));
         if (!job.ok()) return Fail(res, job.status());
         Reply(res, 201, JobJson(*job));
       },
@@ -396,6 +412,16 @@ void RegisterJobRoutes(HttpServer& http, ControlPlane& cp, const HeaderCheck& au
     Reply(res, 200, JobJson(*job));
   };
   http.Route("POST", R"(/v1/jobs/([^/]+)/cancel)", cancel, authenticated);
+  for (const char* op : {"hold", "release"}) {
+    http.Route(
+        "POST", std::string(R"(/v1/jobs/([^/]+)/)") + op,
+        [&cp, hold = std::string(op) == "hold"](HttpRequest& req, HttpResponse& res) {
+          auto job = hold ? cp.Hold(Who(req), req.matches[1]) : cp.Release(Who(req), req.matches[1]);
+          if (!job.ok()) return Fail(res, job.status());
+          Reply(res, 200, JobJson(*job));
+        },
+        authenticated);
+  }
   http.Route(
       "POST", R"(/v1/jobs/([^/]+)/requeue)",
       [&cp](HttpRequest& req, HttpResponse& res) {

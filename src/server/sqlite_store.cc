@@ -42,7 +42,7 @@ class SqliteStore final : public StateStore {
     for (SQLite::Statement c(db_, "PRAGMA table_info(jobs)"); c.executeStep();)
       columns.insert(c.getColumn(1).getString());
     for (const char* added : {"runs INTEGER", "started_ms INTEGER", "ended_ms INTEGER",
-                              "run_started_ms INTEGER", "gpu_ms INTEGER", "cost_usd REAL"}) {
+                              "run_started_ms INTEGER", "gpu_ms INTEGER", "cost_usd REAL", "held INTEGER"}) {
       const std::string name(added, std::strchr(added, ' '));
       if (!columns.count(name))
         db_.exec("ALTER TABLE jobs ADD COLUMN " + std::string(added) + " NOT NULL DEFAULT 0");
@@ -83,8 +83,8 @@ class SqliteStore final : public StateStore {
                    db_,
                    "INSERT INTO jobs (id, tenant, name, manifest, state, created_ms, updated_ms, "
                    "message, exit_code, placement, runs, started_ms, ended_ms, run_started_ms, gpu_ms, "
-                   "cost_usd) "
-                   "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+                   "cost_usd, held) "
+                   "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
                for (StoredJob* job : batch) {
                  job->id = Id(++seq);
                  Bind(ins, *job);
@@ -107,10 +107,10 @@ class SqliteStore final : public StateStore {
                  db_,
                  "UPDATE jobs SET id=?, tenant=?, name=?, manifest=?, state=?, created_ms=?, updated_ms=?, "
                  "message=?, exit_code=?, placement=?, runs=?, started_ms=?, ended_ms=?, run_started_ms=?, "
-                 "gpu_ms=?, cost_usd=? WHERE id=?");
+                 "gpu_ms=?, cost_usd=?, held=? WHERE id=?");
              for (const StoredJob& j : jobs) {
                Bind(up, j);
-               up.bind(17, j.id);
+               up.bind(18, j.id);
                if (up.exec() == 0) return NotFound("no job " + j.id);
                up.reset();
              }
@@ -126,9 +126,9 @@ class SqliteStore final : public StateStore {
                  db_,
                  "UPDATE jobs SET id=?, tenant=?, name=?, manifest=?, state=?, created_ms=?, updated_ms=?, "
                  "message=?, exit_code=?, placement=?, runs=?, started_ms=?, ended_ms=?, run_started_ms=?, "
-                 "gpu_ms=?, cost_usd=? WHERE id=?");
+                 "gpu_ms=?, cost_usd=?, held=? WHERE id=?");
              Bind(up, j);
-             up.bind(17, j.id);
+             up.bind(18, j.id);
              if (up.exec() == 0) return NotFound("no job " + j.id);
              return true;
            })
@@ -280,7 +280,7 @@ class SqliteStore final : public StateStore {
   static constexpr const char* kSelect =
       "SELECT id, tenant, name, manifest, state, created_ms, updated_ms, message, exit_code, placement, "
       "runs, "
-      "started_ms, ended_ms, run_started_ms, gpu_ms, cost_usd FROM jobs";
+      "started_ms, ended_ms, run_started_ms, gpu_ms, cost_usd, held FROM jobs";
 
   static std::string Id(int64_t seq) { return JobIdOf(seq); }
   static int64_t Seq(const std::string& id) {
@@ -307,6 +307,7 @@ class SqliteStore final : public StateStore {
     q.bind(14, static_cast<int64_t>(j.run_started_ms));
     q.bind(15, static_cast<int64_t>(j.gpu_ms));
     q.bind(16, j.cost_usd);
+    q.bind(17, j.held ? 1 : 0);
   }
   static StoredJob Row(SQLite::Statement& q) {
     StoredJob j;
@@ -326,6 +327,7 @@ class SqliteStore final : public StateStore {
     j.run_started_ms = q.getColumn(13).getInt64();
     j.gpu_ms = q.getColumn(14).getInt64();
     j.cost_usd = q.getColumn(15).getDouble();
+    j.held = q.getColumn(16).getInt() != 0;
     return j;
   }
   // Runs f under the store's lock, turning SQLite exceptions into a Status.

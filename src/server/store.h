@@ -32,6 +32,7 @@ struct StoredJob {
   // start while it runs (0 otherwise), so a run that spans a restart of the server is counted whole.
   int64_t started_ms = 0, ended_ms = 0, run_started_ms = 0, gpu_ms = 0;
   double cost_usd = 0;
+  bool held = false;  // a pending job held back (submit --hold, awan hold): not scheduled until released
 };
 
 struct JobFilter {

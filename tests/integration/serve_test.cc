@@ -1160,3 +1160,53 @@ TEST(Cli, SubmitArrayMakesEveryJobInOneRequest) {
 }
 
 }  // namespace
+
+namespace {
+
+// sbatch --hold / --dependency and scontrol hold / release, from the CLI against a real server.
+TEST(Cli, HoldReleaseAndDependencies) {
+  const std::string dir = TempDir("holds");
+  const std::string db = dir + "/awan.db";
+  const std::string a = Token(db, "my-university", "member"), b = Token(db, "sg-fintech", "member");
+  Server s(dir, db);
+  Http c(s.url());
+  const std::string flags = " --server " + s.url() + " --token ";
+  std::ofstream(dir + "/j.yaml")
+      << "apiVersion: awan/v1\nkind: Job\nmetadata: {name: step}\nspec: {gpus: 1, cpu: "
+         "1, memory_gib: 1, command: [sh, -c, 'echo ran']}\n";
+  auto id_of = [](const std::string& out) {
+    const size_t at = out.find("j-");
+    return at == std::string::npos ? std::string() : out.substr(at, 10);
+  };
+  const std::string first = id_of(RunAwan("submit --hold " + dir + "/j.yaml" + flags + a));
+  ASSERT_FALSE(first.empty());
+  const std::string second =
+      id_of(RunAwan("submit --dependency afterok:" + first + " " + dir + "/j.yaml" + flags + a));
+  ASSERT_FALSE(second.empty());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  const Json f = Json::parse(c.Get("/v1/jobs/" + first, Bearer(a))->body);
+  EXPECT_EQ(f["state"], "Pending");
+  EXPECT_EQ(f["message"].get<std::string>().rfind("held", 0), 0u) << f.dump();
+  const Json g = Json::parse(c.Get("/v1/jobs/" + second, Bearer(a))->body);
+  EXPECT_EQ(g["message"].get<std::string>().rfind("waiting for dependency afterok:" + first, 0), 0u)
+      << g.dump();
+  const std::string queue = RunAwan("queue" + flags + a);
+  EXPECT_NE(queue.find("held"), std::string::npos) << queue;
+  // Another tenant can neither release it nor depend on it.
+  EXPECT_NE(RunAwan("release " + first + flags + b + " 2>&1; echo rc=$?").find("rc=1"), std::string::npos);
+  EXPECT_NE(
+      RunAwan("submit --dependency afterok:" + first + " " + dir + "/j.yaml" + flags + b + " 2>&1; true")
+          .find("dependency: no job " + first),
+      std::string::npos);
+  EXPECT_NE(RunAwan("submit --dependency beforeok:j-1 " + dir + "/j.yaml" + flags + a + " 2>&1; echo rc=$?")
+                .find("rc=2"),
+            std::string::npos);
+  EXPECT_NE(RunAwan("release " + first + flags + a).find(first), std::string::npos);
+  EXPECT_EQ(WaitForState(c, a, first, "Succeeded")["state"], "Succeeded");
+  EXPECT_EQ(WaitForState(c, a, second, "Succeeded")["state"], "Succeeded");
+  // Holding a job that already ran: refused with the reason.
+  EXPECT_NE(RunAwan("hold " + first + flags + a + " 2>&1; true").find("only a waiting job can be held"),
+            std::string::npos);
+}
+
+}  // namespace

@@ -39,8 +39,10 @@ struct Plane {
     auto s = OpenStore("memory:" + store, mode);
     EXPECT_TRUE(s.ok());
     // Each task "runs" 60 s of the fake clock.
-    auto e = std::make_unique<FakeExecutor>(clock, [](const TaskLaunch&) {
-      return FakeExecutor::Outcome{0, 60'000, "ok\n"};
+    auto e = std::make_unique<FakeExecutor>(clock, [](const TaskLaunch& t) {
+      // A command ending in 'false' fails after its 60 s; every other succeeds.
+      const bool fails = !t.command.empty() && t.command.back() == "false";
+      return FakeExecutor::Outcome{fails ? 1 : 0, 60'000, "ok\n"};
     });
     exec = e.get();
     auto c =
@@ -167,6 +169,68 @@ TEST(Accounting, RunsAreTimedAndPricedAcrossRequeuesCancelsAndRestarts) {
   Plane again("acct", kPricedFleet, StoreOpenMode::kExisting, restart_at);
   auto a = *again.cp->Get(lab, across->id);
   EXPECT_EQ(a.gpu_ms, 2 * (restart_at - run_start)) << JobStateName(a.state) << ": " << a.message;
+}
+
+}  // namespace
+}  // namespace awan::server
+
+namespace awan::server {
+namespace {
+
+std::string Named(const std::string& name, const std::string& last = "true") {
+  return "apiVersion: awan/v1\nkind: Job\nmetadata: {name: " + name +
+         "}\nspec: {gpus: 1, cpu: 1, memory_gib: 1, duration_s: 60, command: [sh, -c, '" + last + "']}\n";
+}
+
+// sbatch --dependency and --hold, scontrol hold/release: a dependent job waits for its dependency's end and
+// is cancelled when it can never start; a held job is never scheduled until released; both survive a
+// restart of the control plane; a dependency must be a job the submitter sees.
+TEST(Dependencies, WaitForTheirJobsHoldsWaitForReleaseAndBothSurviveARestart) {
+  const Principal lab{"lab", Role::kMember};
+  Plane p("deps");
+  auto a = *p.cp->Submit(lab, Named("a"), "t");
+  auto bad = *p.cp->Submit(lab, Named("bad", "false"), "t");
+  auto after_a = *p.cp->Submit(lab, Named("after-a"), "t", SubmitOptions{false, "afterok:" + a.id});
+  auto after_bad = *p.cp->Submit(lab, Named("after-bad"), "t", SubmitOptions{false, "afterok:" + bad.id});
+  auto any_bad = *p.cp->Submit(lab, Named("any-bad"), "t", SubmitOptions{false, "afterany:" + bad.id});
+  auto held = *p.cp->Submit(lab, Named("held"), "t", SubmitOptions{true, ""});
+  EXPECT_EQ(p.cp->Submit(lab, Named("x"), "t", SubmitOptions{false, "afterok:j-99999999"}).status().message(),
+            "dependency: no job j-99999999");
+  EXPECT_EQ(p.cp->Get(lab, after_a.id)->message.rfind("waiting for dependency afterok:" + a.id, 0), 0u)
+      << p.cp->Get(lab, after_a.id)->message;
+  EXPECT_EQ(p.cp->Get(lab, held.id)->message.rfind("held", 0), 0u);
+  EXPECT_EQ(p.cp->Explain(lab, held.id).status().code(), StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(TickUntil(p, a.id, JobState::kSucceeded));
+  ASSERT_TRUE(TickUntil(p, bad.id, JobState::kFailed));
+  ASSERT_TRUE(TickUntil(p, after_bad.id, JobState::kCancelled));
+  EXPECT_EQ(p.cp->Get(lab, after_bad.id)->message, "dependency never satisfied: " + bad.id + " ended Failed");
+  ASSERT_TRUE(TickUntil(p, after_a.id, JobState::kSucceeded));
+  ASSERT_TRUE(TickUntil(p, any_bad.id, JobState::kSucceeded));
+  // Held all along: never launched; the hold outlives a restart; released, it runs.
+  for (const auto& t : p.exec->launched()) EXPECT_NE(t.job_id, held.id);
+  EXPECT_EQ(p.cp->Get(lab, held.id)->state, JobState::kPending);
+  auto waits = *p.cp->Submit(lab, Named("waits"), "t", SubmitOptions{false, "afterok:" + held.id});
+  const int64_t restart_at = p.clock.NowMs() + 1000;
+  p.cp.reset();
+  Plane again("deps", kFleet, StoreOpenMode::kExisting, restart_at);
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(again.cp->Tick().ok());
+    again.clock.Advance(1000);
+  }
+  EXPECT_TRUE(again.exec->launched().empty());
+  EXPECT_EQ(again.cp->Get(lab, held.id)->message.rfind("held", 0), 0u);
+  EXPECT_EQ(again.cp->Get(lab, waits.id)->message.rfind("waiting for dependency", 0), 0u);
+  EXPECT_EQ(again.cp->Release(lab, waits.id).status().code(), StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(again.cp->Release(lab, held.id).ok());
+  ASSERT_TRUE(TickUntil(again, held.id, JobState::kSucceeded));
+  ASSERT_TRUE(TickUntil(again, waits.id, JobState::kSucceeded));
+  // Hold a queued job, then cancel it while held.
+  auto later = *again.cp->Submit(lab, Named("later"), "t");
+  ASSERT_TRUE(again.cp->Hold(lab, later.id).ok());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(again.cp->Tick().ok());
+  EXPECT_EQ(again.cp->Get(lab, later.id)->state, JobState::kPending);
+  ASSERT_TRUE(again.cp->Cancel(lab, later.id).ok());
+  EXPECT_EQ(again.cp->Get(lab, later.id)->state, JobState::kCancelled);
 }
 
 }  // namespace

@@ -171,6 +171,12 @@ test('a pending job shows its reason and what would change it; a running job its
   assert.match(await page.locator('.reason').innerText(), /Reason: \w+/);
   assert.ok((await page.locator('ul.counterfactuals li').count()) >= 1);
   assert.match(await page.locator('ul.counterfactuals').innerText(), /fewer_gpus|wait|lend_quota|borrow_limit|reclassify/);
+  // Hold it from the page: it says so; release it again.
+  await page.getByRole('button', { name: 'Hold' }).click();
+  await page.getByRole('button', { name: 'Release' }).waitFor();
+  assert.match(await page.locator('section table').first().innerText(), /held/);
+  await page.getByRole('button', { name: 'Release' }).click();
+  await page.getByRole('button', { name: 'Hold' }).waitFor();
 
   await view(page, `jobs/${ids.running}`, () => (document.querySelector('pre.logs')?.textContent ?? '').includes('step-1'), 'job-running');
   assert.match(await page.locator('pre.logs').innerText(), /<img src=x onerror=window.__xss=1>/, 'markup shown as text');

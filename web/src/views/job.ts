@@ -37,12 +37,44 @@ export function jobView(ctx: ViewContext, id: string): View {
     if (stick) logBox.scrollTop = logBox.scrollHeight;
   }
 
+  // What the caller may do to the job now (members and admins): hold or release a waiting job, cancel a
+  // waiting or running one.
+  function actions(j: Job): HTMLElement | string {
+    if (ctx.who.role === 'viewer' || (j.state !== 'Pending' && j.state !== 'Running')) return '';
+    const act = (op: string, label: string) =>
+      h(
+        'button',
+        {
+          type: 'button',
+          onclick: async () => {
+            try {
+              await call(`/v1/jobs/${encodeURIComponent(j.id)}/${op}`, { method: 'POST' });
+              job = await call(`/v1/jobs/${encodeURIComponent(id)}`);
+              fill(job!);
+              await explainIt();
+            } catch (err) {
+              ctx.status(`${label} failed: ${(err as Error).message}`);
+            }
+          },
+        },
+        label,
+      );
+    const held = j.state === 'Pending' && j.message.startsWith('held');
+    return h(
+      'div',
+      { class: 'actions' },
+      j.state === 'Pending' ? act(held ? 'release' : 'hold', held ? 'Release' : 'Hold') : '',
+      act('cancel', 'Cancel'),
+    );
+  }
+
   function fill(j: Job): void {
     const now = Date.now();
     const spec = j.manifest?.spec ?? {};
     clear(head);
     head.append(
       h('h1', {}, `Job ${j.id} `, badge(j.state)),
+      actions(j),
       table('Summary', ['Field', 'Value'], [
         ['Name', j.name],
         ['Tenant', j.tenant],
