@@ -66,8 +66,8 @@ int Nodes(const Json& j) {
 
 void Print(const std::vector<Json>& jobs, int64_t more, const ClientArgs& a) {
   const int64_t now = NowMs();
-  fmt::print("{:<12} {:<24} {:<14} {:<9} {:>6} {:>5} {:<14} {:>8}  {}\n", "ID", "NAME", "TENANT", "STATE",
-             "GPUS", "NODES", "SUBMITTED", "TIME", "REASON");
+  fmt::print("{:<12} {:<24} {:<14} {:<10} {:<9} {:>6} {:>5} {:<14} {:>8}  {}\n", "ID", "NAME", "TENANT",
+             "USER", "STATE", "GPUS", "NODES", "SUBMITTED", "TIME", "REASON");
   for (const Json& j : jobs) {
     const std::string state = j.value("state", "");
     const int64_t created = j.value("created_ms", int64_t{0}), updated = j.value("updated_ms", int64_t{0});
@@ -79,9 +79,11 @@ void Print(const std::vector<Json>& jobs, int64_t more, const ClientArgs& a) {
     const std::string gpus = spec.is_object() ? fmt::format("{}x{}", spec.value("tasks", 1),
                                                             spec.contains("gpus") ? spec["gpus"].dump() : "0")
                                               : "";
-    fmt::print("{:<12} {:<24} {:<14} {:<9} {:>6} {:>5} {:<14} {:>8}  {}\n", j.value("id", ""),
-               Fit(j.value("name", ""), 24), Fit(j.value("tenant", ""), 14), state, gpus, Nodes(j),
-               When(created), Duration(time), Reason(j));
+    const std::string user = j.value("user", "");
+    fmt::print("{:<12} {:<24} {:<14} {:<10} {:<9} {:>6} {:>5} {:<14} {:>8}  {}\n", j.value("id", ""),
+               Fit(j.value("name", ""), 24), Fit(j.value("tenant", ""), 14),
+               user.empty() ? "-" : Fit(user, 10), state, gpus, Nodes(j), When(created), Duration(time),
+               Reason(j));
   }
   if (more > 0) {
     fmt::print("({} shown; more jobs match: --limit N for more, --limit 0 for all)\n", jobs.size());
@@ -114,6 +116,7 @@ Status Fetch(const ClientArgs& a, httplib::Client& http, const httplib::Headers&
     }
     for (const Json& job : j["items"]) {
       if (!a.name.empty() && job.value("name", "").find(a.name) == std::string::npos) continue;
+      if (!a.user.empty() && job.value("user", "") != a.user) continue;
       if (a.limit > 0 && static_cast<int64_t>(out->size()) >= a.limit) {
         *more = 1;
         return Status::Ok();

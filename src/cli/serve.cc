@@ -393,6 +393,7 @@ void AddToken(CLI::App& app, TokenArgs& a) {
   c->add_option("--store", a.store, "state store URL: sqlite:PATH")->required();
   c->add_option("--tenant", a.tenant, "the tenant it acts for (none for an admin)");
   c->add_option("--node", a.node, "for --role node: the node whose agent uses it");
+  c->add_option("--user", a.user, "a person inside the tenant: jobs it submits say so (awan queue -u)");
   c->add_option("--role", a.role, "admin, tenant-admin, member, viewer, or node (a node agent's)")
       ->capture_default_str()
       ->check(CLI::IsMember({"admin", "tenant-admin", "member", "viewer", "node"}));
@@ -422,20 +423,23 @@ int ListTokens(server::StateStore& store, const std::string& output) {
     for (const server::TokenRecord& t : *tokens)
       items.push_back({{"id", server::TokenId(t)},
                        {"tenant", t.tenant},
+                       {"user", t.user},
                        {"role", t.role},
                        {"created_ms", t.created_ms},
                        {"revoked", t.revoked}});
     return PrintObject(items, output);
   }
-  fmt::print("{:<13} {:<20} {:<13} {:<20} {}\n", "ID", "TENANT", "ROLE", "CREATED (UTC)", "REVOKED");
+  fmt::print("{:<13} {:<20} {:<12} {:<13} {:<20} {}\n", "ID", "TENANT", "USER", "ROLE", "CREATED (UTC)",
+             "REVOKED");
   for (const server::TokenRecord& t : *tokens) {
     const time_t at = static_cast<time_t>(t.created_ms / 1000);
     struct tm tm {};
     gmtime_r(&at, &tm);
     char created[32];
     strftime(created, sizeof created, "%Y-%m-%d %H:%M:%S", &tm);
-    fmt::print("{:<13} {:<20} {:<13} {:<20} {}\n", server::TokenId(t),
-               t.tenant.empty() ? "(fleet)" : t.tenant, t.role, created, t.revoked ? "yes" : "no");
+    fmt::print("{:<13} {:<20} {:<12} {:<13} {:<20} {}\n", server::TokenId(t),
+               t.tenant.empty() ? "(fleet)" : t.tenant, t.user.empty() ? "-" : t.user, t.role, created,
+               t.revoked ? "yes" : "no");
   }
   return 0;
 }
@@ -460,7 +464,7 @@ int RunToken(const TokenArgs& a) {
   std::random_device rd;
   auto token = server::CreateToken(
       **store, role == server::Role::kNode ? a.node : a.tenant, role,
-      [&] { return (uint64_t{rd()} << 32) ^ rd(); }, Wall().NowMs());
+      [&] { return (uint64_t{rd()} << 32) ^ rd(); }, Wall().NowMs(), a.user);
   if (!token.ok()) return Fail(token.status());
   fmt::print(stderr, "token for {} ({}), id {}; it is shown once:\n",
              !a.node.empty()    ? "node " + a.node
@@ -546,6 +550,7 @@ void AddClient(CLI::App& app, ClientArgs& a) {
                                     CLI::ignore_case));
       s->add_option("--tenant", a.tenant, "only this tenant's jobs (admins)");
       s->add_option("--name", a.name, "only jobs whose name contains this");
+      s->add_option("-u,--user", a.user, "only jobs this user of the tenant submitted");
       s->add_option("--limit", a.limit, "at most this many jobs (0: every one)")
           ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
       s->add_option("--sort", a.sort, "submitted, name, state or tenant")

@@ -48,7 +48,7 @@ void AddServe(CLI::App& app, ServeArgs& a);
 int RunServe(const ServeArgs& a);
 
 struct TokenArgs {
-  std::string store, tenant, role = "member", node;
+  std::string store, tenant, role = "member", node, user;
   std::string revoke;  // a token (or a token id) to revoke
   bool list = false;   // token list
   std::string output = "table";
@@ -79,6 +79,7 @@ struct ClientArgs {
   // (submitted, name, state, tenant), reprinted every `watch_s` seconds (0 = once).
   int64_t limit = 0;
   std::string name, sort = "submitted";
+  std::string user;  // queue, acct -u: only this user's jobs
   int watch_s = 0;
   bool dry_run = false;    // submit --dry-run
   bool summary = false;    // acct --summary: per tenant and region

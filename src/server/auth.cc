@@ -33,7 +33,16 @@ const char* RoleName(Role r) {
 }
 
 StatusOr<std::string> CreateToken(StateStore& store, const std::string& tenant, Role role,
-                                  const std::function<uint64_t()>& entropy, int64_t now_ms) {
+                                  const std::function<uint64_t()>& entropy, int64_t now_ms,
+                                  const std::string& user) {
+  if (!user.empty()) {
+    if (tenant.empty() || role == Role::kNode || role == Role::kAdmin)
+      return InvalidArgument("a user belongs to a tenant: give --tenant (and a tenant role)");
+    if (user.size() > 64 ||
+        user.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+            std::string::npos)
+      return InvalidArgument("user: letters, digits, '.', '_' and '-', at most 64");
+  }
   if (role == Role::kNode && tenant.empty()) return InvalidArgument("a node token needs the node's name");
   if (role != Role::kAdmin && tenant.empty())
     return InvalidArgument("a " + std::string(RoleName(role)) + " token needs a tenant");
@@ -42,7 +51,7 @@ StatusOr<std::string> CreateToken(StateStore& store, const std::string& tenant, 
   std::string token = "awan_";
   for (int i = 0; i < 4; ++i) token += fmt::format("{:016x}", entropy());
   AWAN_RETURN_IF_ERROR(
-      store.PutToken(TokenRecord{audit::Sha256Hex(token), tenant, RoleName(role), false, now_ms}));
+      store.PutToken(TokenRecord{audit::Sha256Hex(token), tenant, RoleName(role), false, now_ms, user}));
   return token;
 }
 
@@ -77,6 +86,7 @@ StatusOr<Principal> Authenticate(StateStore& store, const std::string& header) {
   if (rec->revoked) return Unauthenticated("revoked token");
   Principal p;
   p.tenant = rec->tenant;
+  p.user = rec->user;
   if (!ParseRole(rec->role, &p.role)) return Internal("token with unknown role " + rec->role);
   return p;
 }

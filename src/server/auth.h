@@ -25,6 +25,7 @@ const char* RoleName(Role r);
 struct Principal {
   std::string tenant;  // "" for an admin; the node's name for a node agent (Role::kNode)
   Role role = Role::kViewer;
+  std::string user;  // the token's user inside its tenant ("" = none): jobs record who submitted them
   bool can_write() const { return role >= Role::kMember; }
   // May this principal see objects of `tenant`? Foreign objects must look absent (404), not forbidden.
   bool sees(const std::string& tenant_of_object) const {
@@ -34,8 +35,11 @@ struct Principal {
 
 // Creates a token for (tenant, role), stores its hash, returns the token ("awan_" + 64 hex). `entropy` gives
 // random 64-bit words (std::random_device in the CLI; a fixed stream in tests).
+// `user`: a person inside the tenant (letters, digits, '.', '_', '-'; at most 64), recorded with the jobs the
+// token submits.
 StatusOr<std::string> CreateToken(StateStore& store, const std::string& tenant, Role role,
-                                  const std::function<uint64_t()>& entropy, int64_t now_ms);
+                                  const std::function<uint64_t()>& entropy, int64_t now_ms,
+                                  const std::string& user = "");
 
 // Marks the token revoked (NotFound if the store does not know it).
 // Revokes a token given whole ("awan_…") or by its id (TokenId, or a unique prefix of 8 or more hex digits).

@@ -425,6 +425,7 @@ StatusOr<StoredJob> ControlPlane::Submit(const Principal& who, std::string_view 
   row.created_ms = row.updated_ms = clock_->NowMs();
   row.message = options.hold ? "held" : "queued";
   row.held = options.hold;
+  row.user = who.user;
   // Durable first (group-committed with concurrent submits, outside the control plane's lock), then queued.
   AWAN_ASSIGN_OR_RETURN(row, store_->CreateJob(std::move(row)));
   std::lock_guard<std::mutex> lock(mu_);
@@ -473,6 +474,7 @@ StatusOr<std::vector<StoredJob>> ControlPlane::SubmitArray(const Principal& who,
     rows[k].created_ms = rows[k].updated_ms = now_ms;
     rows[k].message = options.hold ? "held" : "queued";
     rows[k].held = options.hold;
+    rows[k].user = who.user;
     rows[k].manifest = ManifestJson(m, tenant);
   }
   AWAN_ASSIGN_OR_RETURN(rows, store_->CreateJobs(std::move(rows)));

@@ -143,7 +143,8 @@ Json JobToJson(const StoredJob& j) {
           {"run_started_ms", j.run_started_ms},
           {"gpu_ms", j.gpu_ms},
           {"cost_usd", j.cost_usd},
-          {"held", j.held}};
+          {"held", j.held},
+          {"user", j.user}};
 }
 
 StoredJob JobFromJson(const Json& j) {
@@ -166,6 +167,7 @@ StoredJob JobFromJson(const Json& j) {
   s.gpu_ms = j.value("gpu_ms", int64_t{0});
   s.cost_usd = j.value("cost_usd", 0.0);
   s.held = j.value("held", false);
+  s.user = j.value("user", "");
   return s;
 }
 
@@ -356,11 +358,8 @@ class EtcdStore final : public StateStore {
   }
 
   Status PutToken(const TokenRecord& t) override {
-    const Json v = {{"hash", t.hash},
-                    {"tenant", t.tenant},
-                    {"role", t.role},
-                    {"revoked", t.revoked},
-                    {"created_ms", t.created_ms}};
+    const Json v = {{"hash", t.hash},       {"tenant", t.tenant},         {"role", t.role},
+                    {"revoked", t.revoked}, {"created_ms", t.created_ms}, {"user", t.user}};
     return client_
         .Call("/v3/kv/put",
               Json{{"key", Base64Encode(kTokens + t.hash)}, {"value", Base64Encode(v.dump())}}.dump())
@@ -402,7 +401,8 @@ class EtcdStore final : public StateStore {
     const Json v = value ? Json::parse(*value, nullptr, false) : Json();
     if (!v.is_object()) return DataLoss("etcd: a damaged token record");
     try {
-      return TokenRecord{v.at("hash"), v.at("tenant"), v.at("role"), v.at("revoked"), v.at("created_ms")};
+      return TokenRecord{v.at("hash"),    v.at("tenant"),     v.at("role"),
+                         v.at("revoked"), v.at("created_ms"), v.value("user", "")};
     } catch (const Json::exception& e) {
       return DataLoss(std::string("etcd: a damaged token record: ") + e.what());
     }

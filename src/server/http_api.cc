@@ -20,6 +20,7 @@ Json JobJson(const StoredJob& j, bool with_manifest = true) {
   Json out = {{"id", j.id},
               {"name", j.name},
               {"tenant", j.tenant},
+              {"user", j.user},
               {"state", JobStateName(j.state)},
               {"message", j.message},
               {"created_ms", j.created_ms},
@@ -576,7 +577,7 @@ void RegisterDashboardRoutes(HttpServer& http, ControlPlane& cp, const HeaderChe
   });
   get("/v1/whoami", [](HttpRequest& req, HttpResponse& res) {
     const Principal& who = Who(req);
-    Reply(res, 200, {{"tenant", who.tenant}, {"role", RoleName(who.role)}});
+    Reply(res, 200, {{"tenant", who.tenant}, {"role", RoleName(who.role)}, {"user", who.user}});
   });
 }
 

@@ -41,8 +41,9 @@ class SqliteStore final : public StateStore {
     std::set<std::string> columns;
     for (SQLite::Statement c(db_, "PRAGMA table_info(jobs)"); c.executeStep();)
       columns.insert(c.getColumn(1).getString());
-    for (const char* added : {"runs INTEGER", "started_ms INTEGER", "ended_ms INTEGER",
-                              "run_started_ms INTEGER", "gpu_ms INTEGER", "cost_usd REAL", "held INTEGER"}) {
+    for (const char* added :
+         {"runs INTEGER", "started_ms INTEGER", "ended_ms INTEGER", "run_started_ms INTEGER",
+          "gpu_ms INTEGER", "cost_usd REAL", "held INTEGER", "user TEXT"}) {
       const std::string name(added, std::strchr(added, ' '));
       if (!columns.count(name))
         db_.exec("ALTER TABLE jobs ADD COLUMN " + std::string(added) + " NOT NULL DEFAULT 0");
@@ -52,6 +53,10 @@ class SqliteStore final : public StateStore {
     db_.exec(
         "CREATE TABLE IF NOT EXISTS tokens (hash TEXT PRIMARY KEY, tenant TEXT, role TEXT, revoked INTEGER, "
         "created_ms INTEGER)");
+    bool tokens_have_user = false;
+    for (SQLite::Statement c(db_, "PRAGMA table_info(tokens)"); c.executeStep();)
+      tokens_have_user = tokens_have_user || c.getColumn(1).getString() == "user";
+    if (!tokens_have_user) db_.exec("ALTER TABLE tokens ADD COLUMN user TEXT NOT NULL DEFAULT ''");
     db_.exec(
         "CREATE TABLE IF NOT EXISTS objects (kind TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, "
         "PRIMARY KEY (kind, name))");
@@ -83,8 +88,8 @@ class SqliteStore final : public StateStore {
                    db_,
                    "INSERT INTO jobs (id, tenant, name, manifest, state, created_ms, updated_ms, "
                    "message, exit_code, placement, runs, started_ms, ended_ms, run_started_ms, gpu_ms, "
-                   "cost_usd, held) "
-                   "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+                   "cost_usd, held, user) "
+                   "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
                for (StoredJob* job : batch) {
                  job->id = Id(++seq);
                  Bind(ins, *job);
@@ -107,10 +112,10 @@ class SqliteStore final : public StateStore {
                  db_,
                  "UPDATE jobs SET id=?, tenant=?, name=?, manifest=?, state=?, created_ms=?, updated_ms=?, "
                  "message=?, exit_code=?, placement=?, runs=?, started_ms=?, ended_ms=?, run_started_ms=?, "
-                 "gpu_ms=?, cost_usd=?, held=? WHERE id=?");
+                 "gpu_ms=?, cost_usd=?, held=?, user=? WHERE id=?");
              for (const StoredJob& j : jobs) {
                Bind(up, j);
-               up.bind(18, j.id);
+               up.bind(19, j.id);
                if (up.exec() == 0) return NotFound("no job " + j.id);
                up.reset();
              }
@@ -126,9 +131,9 @@ class SqliteStore final : public StateStore {
                  db_,
                  "UPDATE jobs SET id=?, tenant=?, name=?, manifest=?, state=?, created_ms=?, updated_ms=?, "
                  "message=?, exit_code=?, placement=?, runs=?, started_ms=?, ended_ms=?, run_started_ms=?, "
-                 "gpu_ms=?, cost_usd=?, held=? WHERE id=?");
+                 "gpu_ms=?, cost_usd=?, held=?, user=? WHERE id=?");
              Bind(up, j);
-             up.bind(18, j.id);
+             up.bind(19, j.id);
              if (up.exec() == 0) return NotFound("no job " + j.id);
              return true;
            })
@@ -204,14 +209,16 @@ class SqliteStore final : public StateStore {
 
   Status PutToken(const TokenRecord& t) override {
     return Guard([&]() -> StatusOr<bool> {
-             SQLite::Statement q(db_,
-                                 "INSERT OR REPLACE INTO tokens (hash, tenant, role, revoked, created_ms) "
-                                 "VALUES (?,?,?,?,?)");
+             SQLite::Statement q(
+                 db_,
+                 "INSERT OR REPLACE INTO tokens (hash, tenant, role, revoked, created_ms, user) "
+                 "VALUES (?,?,?,?,?,?)");
              q.bind(1, t.hash);
              q.bind(2, t.tenant);
              q.bind(3, t.role);
              q.bind(4, t.revoked ? 1 : 0);
              q.bind(5, static_cast<int64_t>(t.created_ms));
+             q.bind(6, t.user);
              q.exec();
              return true;
            })
@@ -220,11 +227,12 @@ class SqliteStore final : public StateStore {
 
   StatusOr<std::optional<TokenRecord>> FindToken(const std::string& hash) override {
     return Guard([&]() -> StatusOr<std::optional<TokenRecord>> {
-      SQLite::Statement q(db_, "SELECT hash, tenant, role, revoked, created_ms FROM tokens WHERE hash=?");
+      SQLite::Statement q(db_,
+                          "SELECT hash, tenant, role, revoked, created_ms, user FROM tokens WHERE hash=?");
       q.bind(1, hash);
       if (!q.executeStep()) return std::optional<TokenRecord>();
-      TokenRecord t{q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getString(),
-                    q.getColumn(3).getInt() != 0, q.getColumn(4).getInt64()};
+      TokenRecord t{q.getColumn(0).getString(),   q.getColumn(1).getString(), q.getColumn(2).getString(),
+                    q.getColumn(3).getInt() != 0, q.getColumn(4).getInt64(),  q.getColumn(5).getString()};
       return std::optional<TokenRecord>(t);
     });
   }
@@ -232,12 +240,12 @@ class SqliteStore final : public StateStore {
   StatusOr<std::vector<TokenRecord>> ListTokens() override {
     return Guard([&]() -> StatusOr<std::vector<TokenRecord>> {
       std::vector<TokenRecord> out;
-      for (SQLite::Statement q(db_,
-                               "SELECT hash, tenant, role, revoked, created_ms FROM tokens ORDER BY hash");
+      for (SQLite::Statement q(
+               db_, "SELECT hash, tenant, role, revoked, created_ms, user FROM tokens ORDER BY hash");
            q.executeStep();) {
         out.push_back(TokenRecord{q.getColumn(0).getString(), q.getColumn(1).getString(),
                                   q.getColumn(2).getString(), q.getColumn(3).getInt() != 0,
-                                  q.getColumn(4).getInt64()});
+                                  q.getColumn(4).getInt64(), q.getColumn(5).getString()});
       }
       return out;
     });
@@ -280,7 +288,7 @@ class SqliteStore final : public StateStore {
   static constexpr const char* kSelect =
       "SELECT id, tenant, name, manifest, state, created_ms, updated_ms, message, exit_code, placement, "
       "runs, "
-      "started_ms, ended_ms, run_started_ms, gpu_ms, cost_usd, held FROM jobs";
+      "started_ms, ended_ms, run_started_ms, gpu_ms, cost_usd, held, user FROM jobs";
 
   static std::string Id(int64_t seq) { return JobIdOf(seq); }
   static int64_t Seq(const std::string& id) {
@@ -308,6 +316,7 @@ class SqliteStore final : public StateStore {
     q.bind(15, static_cast<int64_t>(j.gpu_ms));
     q.bind(16, j.cost_usd);
     q.bind(17, j.held ? 1 : 0);
+    q.bind(18, j.user);
   }
   static StoredJob Row(SQLite::Statement& q) {
     StoredJob j;
@@ -328,6 +337,7 @@ class SqliteStore final : public StateStore {
     j.gpu_ms = q.getColumn(14).getInt64();
     j.cost_usd = q.getColumn(15).getDouble();
     j.held = q.getColumn(16).getInt() != 0;
+    j.user = q.getColumn(17).getString();
     return j;
   }
   // Runs f under the store's lock, turning SQLite exceptions into a Status.

@@ -33,6 +33,7 @@ struct StoredJob {
   int64_t started_ms = 0, ended_ms = 0, run_started_ms = 0, gpu_ms = 0;
   double cost_usd = 0;
   bool held = false;  // a pending job held back (submit --hold, awan hold): not scheduled until released
+  std::string user;   // who in its tenant submitted it (the token's user; "" for a token without one)
 };
 
 struct JobFilter {
@@ -48,6 +49,7 @@ struct TokenRecord {
   std::string role;    // admin, tenant-admin, member, viewer
   bool revoked = false;
   int64_t created_ms = 0;
+  std::string user;  // a person inside the tenant ("" = the tenant as a whole)
 };
 
 class StateStore {

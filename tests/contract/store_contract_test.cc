@@ -240,9 +240,13 @@ TEST_P(StoreContract, CreateJobsGivesConsecutiveIds) {
 TEST_P(StoreContract, AccountingRoundTrips) {
   StoredJob fresh = Job("lab", "acct");
   fresh.started_ms = 1'700'000'000'123;
+  fresh.user = "aisyah";
+  fresh.held = true;
   auto c = store_->CreateJob(fresh);
   ASSERT_TRUE(c.ok());
   EXPECT_EQ((*store_->GetJob(c->id))->started_ms, 1'700'000'000'123);
+  EXPECT_EQ((*store_->GetJob(c->id))->user, "aisyah");
+  EXPECT_TRUE((*store_->GetJob(c->id))->held);
   StoredJob j = *c;
   j.ended_ms = 1'700'000'360'000;
   j.run_started_ms = 1'700'000'100'000;
@@ -326,14 +330,15 @@ TEST_P(StoreContract, AuditSequenceConflictIsRefused) {
 }
 
 TEST_P(StoreContract, Tokens) {
-  ASSERT_TRUE(store_->PutToken({"abc", "lab", "member", false, 5}).ok());
+  ASSERT_TRUE(store_->PutToken({"abc", "lab", "member", false, 5, "aisyah"}).ok());
   auto t = store_->FindToken("abc");
   ASSERT_TRUE(t.ok() && t->has_value());
   EXPECT_EQ((*t)->role, "member");
-  ASSERT_TRUE(store_->PutToken({"abc", "lab", "member", true, 5}).ok());
+  EXPECT_EQ((*t)->user, "aisyah");
+  ASSERT_TRUE(store_->PutToken({"abc", "lab", "member", true, 5, "aisyah"}).ok());
   EXPECT_TRUE((*store_->FindToken("abc"))->revoked);
   EXPECT_FALSE(store_->FindToken("nope")->has_value());
-  ASSERT_TRUE(store_->PutToken({"0bc", "", "admin", false, 7}).ok());
+  ASSERT_TRUE(store_->PutToken({"0bc", "", "admin", false, 7, ""}).ok());
   auto all = store_->ListTokens();
   ASSERT_TRUE(all.ok()) << all.status().message();
   ASSERT_EQ(all->size(), 2u);  // in hash order, revoked ones too
@@ -342,6 +347,7 @@ TEST_P(StoreContract, Tokens) {
   EXPECT_EQ((*all)[1].hash, "abc");
   EXPECT_TRUE((*all)[1].revoked);
   EXPECT_EQ((*all)[1].created_ms, 5);
+  EXPECT_EQ((*all)[1].user, "aisyah");
 }
 
 // Named objects: replaced whole, listed per kind in name order (a kind's prefix never leaks another's),

@@ -1210,3 +1210,45 @@ TEST(Cli, HoldReleaseAndDependencies) {
 }
 
 }  // namespace
+
+namespace {
+
+// Users inside a tenant (squeue -u): a token may name its user; jobs say who submitted them; `awan queue -u`
+// and `awan acct -u` filter by it; everyone in the tenant still sees the tenant's jobs.
+TEST(Cli, UsersInsideATenant) {
+  const std::string dir = TempDir("users");
+  const std::string db = dir + "/awan.db";
+  auto user_token = [&](const std::string& user) {
+    return RunAwan("token create --store sqlite:" + db + " --tenant my-university --role member --user " +
+                   user + " | tail -1");
+  };
+  Token(db, "", "admin");  // makes the store
+  std::string alice = user_token("alice"), bob = user_token("bob");
+  alice.erase(alice.find_last_not_of("\n") + 1);
+  bob.erase(bob.find_last_not_of("\n") + 1);
+  ASSERT_EQ(alice.rfind("awan_", 0), 0u) << alice;
+  EXPECT_NE(RunAwan("token create --store sqlite:" + db + " --role admin --user eve 2>&1; true")
+                .find("a user belongs to a tenant"),
+            std::string::npos);
+  EXPECT_NE(RunAwan("token list --store sqlite:" + db).find("alice"), std::string::npos);
+  Server s(dir, db);
+  Http c(s.url());
+  const std::string job =
+      "apiVersion: awan/v1\nkind: Job\nmetadata: {name: mine}\nspec: {gpus: 1, cpu: 1, memory_gib: 1, "
+      "duration_s: 600}\n";
+  ASSERT_EQ(c.Post("/v1/jobs", Bearer(alice), job, "application/yaml")->status, 201);
+  ASSERT_EQ(c.Post("/v1/jobs", Bearer(alice), job, "application/yaml")->status, 201);
+  ASSERT_EQ(c.Post("/v1/jobs", Bearer(bob), job, "application/yaml")->status, 201);
+  EXPECT_EQ(Json::parse(c.Get("/v1/whoami", Bearer(alice))->body)["user"], "alice");
+  const std::string flags = " --server " + s.url() + " --token " + bob;
+  const Json mine = Json::parse(RunAwan("queue -u alice -o json" + flags));
+  ASSERT_EQ(mine["items"].size(), 2u) << mine.dump();
+  for (const Json& j : mine["items"]) EXPECT_EQ(j["user"], "alice");
+  EXPECT_EQ(Json::parse(RunAwan("queue -o json" + flags))["items"].size(), 3u);
+  const std::string table = RunAwan("queue --user bob" + flags);
+  EXPECT_NE(table.find("USER"), std::string::npos) << table;
+  EXPECT_NE(table.find("bob"), std::string::npos) << table;
+  EXPECT_EQ(table.find("alice"), std::string::npos) << table;
+}
+
+}  // namespace

@@ -55,7 +55,7 @@ struct Plane {
 
 TEST(ControlLoop, RunsThePlaneOnAFakeClockUntilStopped) {
   Plane p("loop-run");
-  const Principal lab{"lab", Role::kMember};
+  const Principal lab{"lab", Role::kMember, ""};
   auto job = p.cp->Submit(lab, kJob, "test");
   ASSERT_TRUE(job.ok()) << job.status().message();
   Metrics metrics;
@@ -112,7 +112,7 @@ constexpr const char* kPricedFleet =
 
 // Ticks the plane once a second of the fake clock until `id` is in `state` (at most `limit_s` seconds).
 bool TickUntil(Plane& p, const std::string& id, JobState state, int limit_s = 300) {
-  const Principal admin{"", Role::kAdmin};
+  const Principal admin{"", Role::kAdmin, ""};
   for (int i = 0; i < limit_s; ++i) {
     EXPECT_TRUE(p.cp->Tick().ok());
     auto j = p.cp->Get(admin, id);
@@ -125,7 +125,7 @@ bool TickUntil(Plane& p, const std::string& id, JobState state, int limit_s = 30
 // sacct's figures: every run's GPU time and cost (the node's price per GPU-hour), the running run's so far,
 // across a requeue, a cancel, and a restart of the control plane with the job running.
 TEST(Accounting, RunsAreTimedAndPricedAcrossRequeuesCancelsAndRestarts) {
-  const Principal lab{"lab", Role::kMember};
+  const Principal lab{"lab", Role::kMember, ""};
   Plane p("acct", kPricedFleet);
   auto done = p.cp->Submit(lab, kJob, "test");  // 2 GPUs; the fake runs every task 60 s
   ASSERT_TRUE(done.ok()) << done.status().message();
@@ -186,7 +186,7 @@ std::string Named(const std::string& name, const std::string& last = "true") {
 // is cancelled when it can never start; a held job is never scheduled until released; both survive a
 // restart of the control plane; a dependency must be a job the submitter sees.
 TEST(Dependencies, WaitForTheirJobsHoldsWaitForReleaseAndBothSurviveARestart) {
-  const Principal lab{"lab", Role::kMember};
+  const Principal lab{"lab", Role::kMember, ""};
   Plane p("deps");
   auto a = *p.cp->Submit(lab, Named("a"), "t");
   auto bad = *p.cp->Submit(lab, Named("bad", "false"), "t");

@@ -24,8 +24,8 @@ std::string Job(int gpus) {
          "\n  cpu: 1\n  memory_gib: 1\n  duration_s: 3600\n  command: [sleep, '3600']\n";
 }
 
-const Principal kAdmin{"", Role::kAdmin};
-const Principal kLab{"lab", Role::kMember};
+const Principal kAdmin{"", Role::kAdmin, ""};
+const Principal kLab{"lab", Role::kMember, ""};
 
 struct Plane {
   FakeClock clock{1'700'000'000'000};
@@ -208,13 +208,13 @@ struct FactsPlane {
   }
 };
 
-const Principal kOther{"other", Role::kMember};
+const Principal kOther{"other", Role::kMember, ""};
 
 // The scheduler's facts reach the diagnosis: a job preempted to give a guarantee back is diagnosed as
 // SCHED-PREEMPTED, naming the job that took its GPUs.
 TEST(ControlPlaneFacts, APreemptionIsDiagnosedWithWhoTookTheGpus) {
   FactsPlane p("facts-preempt");
-  const Principal alone{"alone", Role::kMember};
+  const Principal alone{"alone", Role::kMember, ""};
   p.Submit(alone, 4);                         // fills one node
   const std::string big = p.Submit(kLab, 4);  // borrows other's 2 GPUs on the second node
   p.Ticks(1);

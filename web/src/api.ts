@@ -66,6 +66,7 @@ export interface Job {
   id: string;
   name: string;
   tenant: string;
+  user?: string;
   state: string;
   message: string;
   created_ms: number;
@@ -103,4 +104,5 @@ export async function allJobs(state?: string, onPage?: (n: number) => void, afte
 export interface Whoami {
   tenant: string;
   role: string;
+  user?: string;
 }

@@ -91,7 +91,7 @@ async function show(): Promise<void> {
       .map((r) =>
         h('a', { href: `#/${r.path}`, 'aria-current': r === route ? 'page' : undefined }, r.label),
       ),
-    h('span', { class: 'who' }, me.tenant ? `${me.tenant} (${me.role})` : `fleet ${me.role}`),
+    h('span', { class: 'who' }, me.tenant ? `${me.user ? me.user + ' @ ' : ''}${me.tenant} (${me.role})` : `fleet ${me.role}`),
     h('button', { type: 'button', onclick: () => { setToken(null); who = null; login(); } }, 'Log out'),
   );
   const status = h('p', { class: 'status', role: 'status', 'aria-live': 'polite' });

@@ -77,7 +77,7 @@ export function jobView(ctx: ViewContext, id: string): View {
       actions(j),
       table('Summary', ['Field', 'Value'], [
         ['Name', j.name],
-        ['Tenant', j.tenant],
+        ['Tenant', j.user ? `${j.tenant} (submitted by ${j.user})` : j.tenant],
         ['State', j.state],
         [j.state === 'Pending' ? 'Waiting because' : 'Message', j.message],
         ['Resources', `${spec.tasks ?? 1} task(s) × ${spec.gpus ?? 0} GPU(s)${spec.accelerator ? ` (${spec.accelerator})` : ''}, ${spec.cpu ?? '?'} CPUs, ${spec.memory_gib ?? '?'} GiB`],

@@ -15,6 +15,7 @@ export const columns: Column[] = [
   { key: 'id', label: 'ID', value: (j) => j.id, cell: (j) => h('a', { href: `#/jobs/${j.id}` }, j.id) },
   { key: 'name', label: 'Name', value: (j) => j.name },
   { key: 'tenant', label: 'Tenant', value: (j) => j.tenant },
+  { key: 'user', label: 'User', value: (j) => j.user ?? '' },
   { key: 'state', label: 'State', value: (j) => j.state, cell: (j) => badge(j.state) },
   { key: 'gpus', label: 'GPUs', value: (j) => (j.tasks ?? 1) * (j.gpus ?? 0) },
   { key: 'submitted', label: 'Submitted', value: (j) => j.created_ms, cell: (j, now) => when(j.created_ms, now) },
@@ -48,7 +49,11 @@ export function matches(j: Job, text: string, state: string, tenant: string): bo
   if (tenant && j.tenant !== tenant) return false;
   if (!text) return true;
   return (
-    j.id.includes(text) || j.name.toLowerCase().includes(text) || j.tenant.includes(text) || j.message.toLowerCase().includes(text)
+    j.id.includes(text) ||
+    j.name.toLowerCase().includes(text) ||
+    j.tenant.includes(text) ||
+    (j.user ?? '').toLowerCase().includes(text) ||
+    j.message.toLowerCase().includes(text)
   );
 }
 
@@ -110,7 +115,7 @@ export function jobsView(ctx: ViewContext): View {
     title: 'Jobs',
     every_ms: 3000,
     async render(el) {
-      const search = h('input', { id: 'job-filter', type: 'search', placeholder: 'id, name, tenant or reason' });
+      const search = h('input', { id: 'job-filter', type: 'search', placeholder: 'id, name, tenant, user or reason' });
       search.addEventListener('input', () => {
         filterText = search.value.trim().toLowerCase();
         recompute();
