@@ -3,8 +3,13 @@
 
 #include <fmt/format.h>
 #include <pthread.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <thread>
@@ -41,6 +46,33 @@ inline void OnStopSignal(std::function<void()> f) {
 inline int Fail(const Status& s) {
   fmt::print(stderr, "awan: error: {}\n", s.message());
   return 1;
+}
+
+// A usage error found after parsing (a policy or job name that does not exist): said, exit code 2.
+inline int Usage(const Status& s) {
+  fmt::print(stderr, "awan: error: {}\n", s.message());
+  return 2;
+}
+
+// Output paths checked before any work: a file's folder is created and the file opened for writing (it is
+// written for real at the end), a report folder created and checked writable; the OS's reason otherwise.
+inline Status PrepareOutputs(const std::string& file, const std::string& folder) {
+  std::error_code ec;
+  if (!file.empty()) {
+    const std::filesystem::path p(file);
+    if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path(), ec);
+    if (ec) return IoError("cannot create the folder of " + file + ": " + ec.message());
+    std::FILE* f = std::fopen(file.c_str(), "a");
+    if (f == nullptr) return IoError("cannot write " + file + ": " + std::strerror(errno));
+    std::fclose(f);
+  }
+  if (!folder.empty()) {
+    std::filesystem::create_directories(folder, ec);
+    if (ec) return IoError("cannot create " + folder + ": " + ec.message());
+    if (::access(folder.c_str(), W_OK) != 0)
+      return IoError("cannot write into " + folder + ": " + std::strerror(errno));
+  }
+  return Status::Ok();
 }
 
 // "a,b,,c" -> {"a", "b", "c"} (empty items dropped).

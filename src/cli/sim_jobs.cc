@@ -20,6 +20,7 @@
 #include "config/workload_file.h"
 #include "core/residency.h"
 #include "policies/builtin.h"
+#include "policies/ordering/orderings.h"
 #include "sim/jobs_report.h"
 #include "sim/jobs_sim.h"
 #include "trace/philly_reader.h"
@@ -256,7 +257,16 @@ int RunSimJobs(const SimJobsArgs& a) {
   }
   const std::string source = a.jobs.empty() ? a.workload : a.jobs;
   const std::vector<std::string> policies = SplitList(a.policies);
-  if (policies.empty()) return Fail(InvalidArgument("--policy names no policy"));
+  if (policies.empty()) return Usage(InvalidArgument("--policy names no policy"));
+  for (const std::string& p : policies) {
+    if (p != "cheapest-unaware" && !policies::MakeQueueOrder(p).ok())
+      return Usage(InvalidArgument("unknown policy '" + p +
+                                   "' (known: fifo, sjf, srtf, tiresias, awan, cheapest-unaware)"));
+  }
+  if (!a.explain.empty() &&
+      std::none_of(jobs->begin(), jobs->end(), [&](const JobSpec& j) { return j.name == a.explain; }))
+    return Usage(NotFound("--explain: no job named '" + a.explain + "' in " + source));
+  if (Status s = PrepareOutputs(a.json_out, a.report_dir); !s.ok()) return Fail(s);
   const double native = sim::OfferedLoad(*jobs, (*fleet)->fleet.total_gpus());
   fmt::print(stderr, "awan sim jobs: {} jobs, {} nodes ({} GPUs), native offered load {:.3f}{}\n",
              jobs->size(), (*fleet)->fleet.size(), (*fleet)->fleet.total_gpus(), native,

@@ -56,7 +56,19 @@ int RunSimOpenb(const SimOpenbArgs& a) {
         sim::Workload{trace::OpenbWorkloadName(path), sim::SortedByName(std::move(*pods))});
   }
   spec.policies = SplitList(a.policies);
-  if (spec.policies.empty()) return Fail(InvalidArgument("--policy names no policy"));
+  if (spec.policies.empty()) return Usage(InvalidArgument("--policy names no policy"));
+  for (const std::string& p : spec.policies) {
+    const bool bound = p == sim::kBoundPolicy || p == sim::kOnlineBoundPolicy;
+    const std::string given = p.rfind("bound:", 0) == 0 ? p.substr(6) : p;
+    if (!bound && !policies::BuiltinRegistry().Knows(given)) {
+      std::string known;
+      for (const auto& n : policies::BuiltinRegistry().ProfileNames())
+        known += (known.empty() ? "" : ", ") + n;
+      return Usage(
+          InvalidArgument("unknown policy '" + p + "' (known: " + known + ", bound, bound-online, bound:P)"));
+    }
+  }
+  if (Status s = PrepareOutputs(a.json_out, a.report_dir); !s.ok()) return Fail(s);
   if (a.no_bound) {
     std::erase(spec.policies, std::string(sim::kBoundPolicy));
     std::erase(spec.policies, std::string(sim::kOnlineBoundPolicy));
@@ -68,7 +80,7 @@ int RunSimOpenb(const SimOpenbArgs& a) {
     }
   }
   auto seeds = sim::ParseSeeds(a.seeds);
-  if (!seeds.ok()) return Fail(seeds.status());
+  if (!seeds.ok()) return Usage(seeds.status());
   spec.seeds = *seeds;
   spec.threads = a.threads > 0 ? a.threads : std::max(1u, std::thread::hardware_concurrency());
 

@@ -151,6 +151,7 @@ void AddSimServe(CLI::App& sim, SimServeArgs& a) {
 }
 
 int RunSimServe(const SimServeArgs& a) {
+  if (Status s = PrepareOutputs(a.json_out, a.report_dir); !s.ok()) return Fail(s);
   auto fleet = config::ReadFleetFile(a.fleet);
   if (!fleet.ok()) return Fail(fleet.status());
   auto services = config::ReadServicesFile(a.services, (*fleet)->fleet);

@@ -142,7 +142,7 @@ int RunExplain(const ExplainArgs& a) {
   if (!a.job.empty() && ex->empty()) {
     bool known = false;
     for (const JobSpec& j : wl->file.jobs) known = known || j.name == a.job;
-    if (!known) return Fail(NotFound("no job named '" + a.job + "' in " + a.workload));
+    if (!known) return Usage(NotFound("no job named '" + a.job + "' in " + a.workload));
     fmt::print("{} is not waiting at t={} s\n", a.job, at);
     return 0;
   }

@@ -130,8 +130,18 @@ TEST(Cli, SimJobsTableJsonReportExplainAndErrors) {
   EXPECT_NE(bad.out.find("bad.yaml:1:"), std::string::npos) << bad.out;
   Result unknown =
       Awan("sim jobs --fleet " + dir + "/fleet.yaml --jobs " + dir + "/jobs.csv --policy lottery --quiet");
-  EXPECT_EQ(unknown.code, 1);
-  EXPECT_NE(unknown.out.find("unknown ordering policy 'lottery'"), std::string::npos) << unknown.out;
+  EXPECT_EQ(unknown.code, 2);
+  EXPECT_NE(unknown.out.find("unknown policy 'lottery'"), std::string::npos) << unknown.out;
+  // Arguments checked before the simulation runs: no table is printed.
+  Result no_job =
+      Awan("sim jobs --fleet " + dir + "/fleet.yaml --jobs " + dir + "/jobs.csv --explain nosuch");
+  EXPECT_EQ(no_job.code, 2);
+  EXPECT_NE(no_job.out.find("--explain: no job named 'nosuch'"), std::string::npos) << no_job.out;
+  EXPECT_EQ(no_job.out.find("finished"), std::string::npos) << no_job.out;
+  Result unwritable = Awan("sim jobs --fleet " + dir + "/fleet.yaml --jobs " + dir +
+                           "/jobs.csv --quiet --report /proc/awan-no/report");
+  EXPECT_EQ(unwritable.code, 1);
+  EXPECT_NE(unwritable.out.find("cannot create /proc/awan-no/report"), std::string::npos) << unwritable.out;
   std::filesystem::remove_all(dir);
 }
 
@@ -164,11 +174,22 @@ TEST(Cli, UsageErrorsAndUnknownPolicies) {
   ASSERT_EQ(Awan("generate example --out " + dir + " --nodes 10").code, 0);
   Result r =
       Awan("sim openb --nodes " + dir + "/nodes.csv --pods " + dir + "/pods.csv --policy magic --quiet");
-  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.code, 2);  // a usage error, found before any work
   EXPECT_NE(r.out.find("unknown policy 'magic'"), std::string::npos) << r.out;
   Result seeds =
       Awan("sim openb --nodes " + dir + "/nodes.csv --pods " + dir + "/pods.csv --seeds 9-1 --quiet");
-  EXPECT_EQ(seeds.code, 1);
+  EXPECT_EQ(seeds.code, 2);
+  // Output paths: their folders are made up front, or the OS's reason is said before any work.
+  Result nested = Awan("sim openb --nodes " + dir + "/nodes.csv --pods " + dir +
+                       "/pods.csv --policy random --seeds 1 --quiet --json " + dir + "/a/b/out.json");
+  EXPECT_EQ(nested.code, 0) << nested.out;
+  EXPECT_TRUE(std::filesystem::exists(dir + "/a/b/out.json"));
+  Result unwritable = Awan("sim openb --nodes " + dir + "/nodes.csv --pods " + dir +
+                           "/pods.csv --policy random --seeds 1 --quiet --json /proc/awan-no/out.json");
+  EXPECT_EQ(unwritable.code, 1);
+  EXPECT_NE(unwritable.out.find("cannot create the folder of /proc/awan-no/out.json"), std::string::npos)
+      << unwritable.out;
+  EXPECT_EQ(unwritable.out.find("random"), unwritable.out.rfind("random")) << "no results printed";
   Result list = Awan("policies");
   EXPECT_EQ(list.code, 0);
   EXPECT_NE(list.out.find("fgd"), std::string::npos);
@@ -251,6 +272,6 @@ TEST(Cli, SovereigntyExampleAuditAndExplain) {
     EXPECT_FALSE(p["counterfactuals"].empty()) << p.dump();
   }
   Result unknown = Awan("explain nosuchjob --fleet " + fleet + " --workload " + workload + " --at 100");
-  EXPECT_EQ(unknown.code, 1);
+  EXPECT_EQ(unknown.code, 2);
   EXPECT_NE(unknown.out.find("no job named 'nosuchjob'"), std::string::npos) << unknown.out;
 }
