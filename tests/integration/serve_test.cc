@@ -941,8 +941,9 @@ TEST(Serve, TheDashboardIsServedAndItsEndpointsAnswerEachCallerWithItsOwn) {
 
   EXPECT_EQ(c.Get("/v1/whoami")->status, 401);
   EXPECT_EQ(Json::parse(c.Get("/v1/whoami", Bearer(a))->body),
-            (Json{{"tenant", "my-university"}, {"role", "member"}}));
-  EXPECT_EQ(Json::parse(c.Get("/v1/whoami", Bearer(admin))->body), (Json{{"tenant", ""}, {"role", "admin"}}));
+            (Json{{"tenant", "my-university"}, {"role", "member"}, {"user", ""}}));
+  EXPECT_EQ(Json::parse(c.Get("/v1/whoami", Bearer(admin))->body),
+            (Json{{"tenant", ""}, {"role", "admin"}, {"user", ""}}));
 
   auto sub = c.Post("/v1/jobs", Bearer(a), kShortJob, "application/yaml");
   ASSERT_EQ(sub->status, 201) << sub->body;
