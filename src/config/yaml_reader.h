@@ -8,6 +8,7 @@
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/status.h"
@@ -108,17 +109,17 @@ class Reader {
 inline Status NoDuplicateKeys(const YAML::Node& n, std::string_view source, int depth = 0) {
   if (depth > 256) return InvalidArgument(std::string(source) + ": nests deeper than 256 levels");
   if (n.IsMap()) {
-    std::vector<std::pair<std::string, YAML::Mark>> seen;
+    std::unordered_map<std::string, YAML::Mark> seen;
     for (const auto& kv : n) {
-      const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
-      for (const auto& [k, first] : seen) {
-        if (k != key || !kv.first.IsScalar()) continue;
-        const YAML::Mark m = kv.first.Mark();
-        return InvalidArgument(std::string(source) + ":" + std::to_string(m.line + 1) + ":" +
-                               std::to_string(m.column + 1) + ": duplicate key '" + key +
-                               "' (first at line " + std::to_string(first.line + 1) + ")");
+      if (kv.first.IsScalar()) {
+        const auto [at, fresh] = seen.emplace(kv.first.Scalar(), kv.first.Mark());
+        if (!fresh) {
+          const YAML::Mark m = kv.first.Mark();
+          return InvalidArgument(std::string(source) + ":" + std::to_string(m.line + 1) + ":" +
+                                 std::to_string(m.column + 1) + ": duplicate key '" + kv.first.Scalar() +
+                                 "' (first at line " + std::to_string(at->second.line + 1) + ")");
+        }
       }
-      seen.emplace_back(key, kv.first.Mark());
       AWAN_RETURN_IF_ERROR(NoDuplicateKeys(kv.second, source, depth + 1));
     }
   } else if (n.IsSequence()) {

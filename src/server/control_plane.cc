@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -407,7 +408,7 @@ StatusOr<StoredJob> ControlPlane::Submit(const Principal& who, std::string_view 
     return ResourceExhausted(fmt::format("too many submits: retry after {} ms", wait_ms));
   }
   AWAN_ASSIGN_OR_RETURN(Checked checked, CheckSubmit(who, text, source));
-  AWAN_RETURN_IF_ERROR(ApplyOptions(who, options, &checked.manifest));
+  AWAN_RETURN_IF_ERROR(ApplyOptions(who, options, checked.tenant, &checked.manifest));
   const config::JobManifest& m = checked.manifest;
   const std::string& tenant = checked.tenant;
   if (o_.max_waiting_per_tenant > 0) {
@@ -447,10 +448,20 @@ StatusOr<std::vector<StoredJob>> ControlPlane::SubmitArray(const Principal& who,
   if (!who.can_write()) return PermissionDenied("forbidden: a viewer token cannot submit");
   if (indices.empty() || indices.size() > static_cast<size_t>(config::kMaxArrayJobs))
     return InvalidArgument(fmt::format("an array has 1 to {} jobs", config::kMaxArrayJobs));
+  // Every element keeps its own copy of the manifest: bounded in all (the body is bounded alone).
+  constexpr size_t kMaxArrayBytes = size_t{32} << 20;
+  if (indices.size() * (text.size() + 256) > kMaxArrayBytes) {
+    return InvalidArgument(
+        fmt::format("an array of {} jobs of a {}-byte manifest is more than {} MiB in all: "
+                    "fewer jobs or a smaller manifest",
+                    indices.size(), text.size(), kMaxArrayBytes >> 20));
+  }
   if (const int64_t wait_ms = submit_limit_->Take(who.tenant.empty() ? "(admin)" : who.tenant); wait_ms > 0)
     return ResourceExhausted(fmt::format("too many submits: retry after {} ms", wait_ms));
   AWAN_ASSIGN_OR_RETURN(Checked checked, CheckSubmit(who, text, source));
-  AWAN_RETURN_IF_ERROR(ApplyOptions(who, options, &checked.manifest));
+  AWAN_RETURN_IF_ERROR(ApplyOptions(who, options, checked.tenant, &checked.manifest));
+  if (checked.manifest.job.name.size() + 7 > 253)
+    return InvalidArgument("metadata name: at most 246 characters for an array (its jobs are NAME-INDEX)");
   const std::string& tenant = checked.tenant;
   if (o_.max_waiting_per_tenant > 0) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -495,31 +506,44 @@ StatusOr<std::vector<StoredJob>> ControlPlane::SubmitArray(const Principal& who,
   return out;
 }
 
-Status ControlPlane::ApplyOptions(const Principal& who, const SubmitOptions& o, config::JobManifest* m) {
+Status ControlPlane::ApplyOptions(const Principal& who, const SubmitOptions& o, const std::string& tenant,
+                                  config::JobManifest* m) {
   if (!o.dependency.empty()) {
     AWAN_ASSIGN_OR_RETURN(m->dependencies, config::ParseDependencies(o.dependency));
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  for (const config::Dependency& d : m->dependencies) {
-    auto it = by_id_.find(d.job);
-    if (it != by_id_.end() && who.sees(live_[it->second].row.tenant)) continue;
-    if (it == by_id_.end()) {
-      AWAN_ASSIGN_OR_RETURN(std::optional<StoredJob> j, store_->GetJob(d.job));
-      if (j && who.sees(j->tenant)) continue;
+  if (m->dependencies.empty()) return Status::Ok();
+  // A dependency is a job of the same tenant (an admin can't tie two tenants' jobs together: the waiting
+  // job's reason would name the other's). Live jobs under the lock, older ones from the store after it.
+  std::vector<std::string> stored;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const config::Dependency& d : m->dependencies) {
+      auto it = by_id_.find(d.job);
+      if (it == by_id_.end()) {
+        stored.push_back(d.job);
+      } else if (!who.sees(live_[it->second].row.tenant) || live_[it->second].row.tenant != tenant) {
+        return InvalidArgument("dependency: no job " + d.job + " of tenant " + tenant);
+      }
     }
-    return InvalidArgument("dependency: no job " + d.job);
+  }
+  for (const std::string& id : stored) {
+    AWAN_ASSIGN_OR_RETURN(std::optional<StoredJob> j, store_->GetJob(id));
+    if (!j || !who.sees(j->tenant) || j->tenant != tenant)
+      return InvalidArgument("dependency: no job " + id + " of tenant " + tenant);
   }
   return Status::Ok();
 }
 
-// A dependency's state now: live jobs from memory, older ones from the store (remembered once ended).
-std::optional<JobState> ControlPlane::StateOf(const std::string& id) {
-  if (auto it = by_id_.find(id); it != by_id_.end()) return live_[it->second].row.state;
-  if (auto it = ended_.find(id); it != ended_.end()) return it->second;
-  StatusOr<std::optional<StoredJob>> j = store_->GetJob(id);
-  if (!j.ok() || !j->has_value()) return std::nullopt;
-  if (!IsActive((*j)->state)) ended_[id] = (*j)->state;
-  return (*j)->state;
+// A dependency's state now: live jobs from memory, older ones from the store (remembered once ended);
+// nullopt for a job that is gone; an error when the store could not say (the caller tries again later).
+StatusOr<std::optional<JobState>> ControlPlane::StateOf(const std::string& id) {
+  if (auto it = by_id_.find(id); it != by_id_.end())
+    return std::optional<JobState>(live_[it->second].row.state);
+  if (auto it = ended_.find(id); it != ended_.end()) return std::optional<JobState>(it->second);
+  AWAN_ASSIGN_OR_RETURN(std::optional<StoredJob> j, store_->GetJob(id));
+  if (!j) return std::optional<JobState>();
+  if (!IsActive(j->state)) ended_[id] = j->state;
+  return std::optional<JobState>(j->state);
 }
 
 std::string ControlPlane::WaitingFor(const Live& l) const {
@@ -539,7 +563,12 @@ void ControlPlane::ResolveDependencies(int64_t now_s) {
     std::string never;
     bool all = true;
     for (const config::Dependency& d : l.deps) {
-      const std::optional<JobState> s = StateOf(d.job);
+      const StatusOr<std::optional<JobState>> known = StateOf(d.job);
+      if (!known.ok()) {  // the store could not say: not now
+        all = false;
+        break;
+      }
+      const std::optional<JobState>& s = *known;
       if (!s) {
         never = d.job + " is gone";
       } else if (IsActive(*s)) {
@@ -557,6 +586,7 @@ void ControlPlane::ResolveDependencies(int64_t now_s) {
     l.deps.clear();
     sched_->Submit(l.index, now_s);
     l.in_queue = true;
+    l.queued_ms = now_s * 1000;
     Save(l, JobState::kPending, "queued (its dependencies were met)");
   }
 }
@@ -597,6 +627,7 @@ StatusOr<StoredJob> ControlPlane::Release(const Principal& who, const std::strin
   if (l->deps.empty()) {
     sched_->Submit(l->index, clock_->NowMs() / 1000);
     l->in_queue = true;
+    l->queued_ms = clock_->NowMs();
   }
   StoredJob out = l->row;
   out.message = LiveMessage(*l);
@@ -1215,7 +1246,8 @@ std::vector<ControlPlane::QueueView> ControlPlane::Queues(const Principal& who) 
     if (who.sees(t.name)) by_tenant[t.name].tenant = t.name;
   }
   // Waiting jobs in the order the cycle tries them (tenant priority, the ordering's key, submit time).
-  std::vector<size_t> position(sched_->job_count(), 0);
+  // Jobs outside the queue (held, waiting for dependencies) come after every queued one.
+  std::vector<size_t> position(sched_->job_count(), std::numeric_limits<size_t>::max());
   size_t k = 0;
   for (size_t i : sched_->PendingInOrder()) position[i] = k++;
   std::vector<std::pair<size_t, const Live*>> waiting;

@@ -368,8 +368,9 @@ class ControlPlane {
   // Dependencies and holds: the submit's options applied to its manifest (each dependency a job `who` sees);
   // a job's dependencies resolved at each tick: all met, it joins the queue; one never met (afterok on a job
   // that did not succeed), it is cancelled saying which.
-  Status ApplyOptions(const Principal& who, const SubmitOptions& o, config::JobManifest* m);
-  std::optional<JobState> StateOf(const std::string& id);
+  Status ApplyOptions(const Principal& who, const SubmitOptions& o, const std::string& tenant,
+                      config::JobManifest* m);
+  StatusOr<std::optional<JobState>> StateOf(const std::string& id);
   void ResolveDependencies(int64_t now_s);
   std::map<std::string, JobState> ended_;  // jobs that ended, as dependencies saw them (under mu_)
   std::string WaitingFor(const Live& l) const;

@@ -552,7 +552,11 @@ void RegisterDashboardRoutes(HttpServer& http, ControlPlane& cp, const HeaderChe
   get("/v1/audit/verify", [&cp](HttpRequest& req, HttpResponse& res) {
     if (Status s = cp.ChargeHeavyRead(Who(req)); !s.ok()) return Fail(res, s);
     auto r = cp.VerifyAudit(Who(req));
-    if (!r.ok() && r.status().code() == StatusCode::kPermissionDenied) return Fail(res, r.status());
+    // A log that does not verify is the answer; a refusal or a store that could not be read is an error.
+    const bool unverified = !r.ok() && (r.status().code() == StatusCode::kDataLoss ||
+                                        r.status().code() == StatusCode::kInvalidArgument ||
+                                        r.status().code() == StatusCode::kNotFound);
+    if (!r.ok() && !unverified) return Fail(res, r.status());
     if (!r.ok()) return Reply(res, 200, {{"ok", false}, {"error", r.status().message()}});
     Reply(res, 200, {{"ok", true}, {"entries", r->entries}, {"head", r->head}});
   });

@@ -45,8 +45,10 @@ class SqliteStore final : public StateStore {
          {"runs INTEGER", "started_ms INTEGER", "ended_ms INTEGER", "run_started_ms INTEGER",
           "gpu_ms INTEGER", "cost_usd REAL", "held INTEGER", "user TEXT"}) {
       const std::string name(added, std::strchr(added, ' '));
-      if (!columns.count(name))
-        db_.exec("ALTER TABLE jobs ADD COLUMN " + std::string(added) + " NOT NULL DEFAULT 0");
+      if (!columns.count(name)) {
+        db_.exec("ALTER TABLE jobs ADD COLUMN " + std::string(added) + " NOT NULL DEFAULT " +
+                 (name == "user" ? "''" : "0"));
+      }
     }
     db_.exec("CREATE INDEX IF NOT EXISTS jobs_tenant ON jobs(tenant, seq)");
     db_.exec("CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY, line TEXT NOT NULL)");

@@ -195,7 +195,12 @@ TEST(Dependencies, WaitForTheirJobsHoldsWaitForReleaseAndBothSurviveARestart) {
   auto any_bad = *p.cp->Submit(lab, Named("any-bad"), "t", SubmitOptions{false, "afterany:" + bad.id});
   auto held = *p.cp->Submit(lab, Named("held"), "t", SubmitOptions{true, ""});
   EXPECT_EQ(p.cp->Submit(lab, Named("x"), "t", SubmitOptions{false, "afterok:j-99999999"}).status().message(),
-            "dependency: no job j-99999999");
+            "dependency: no job j-99999999 of tenant lab");
+  // An array too large in all (each job keeps its manifest) is refused before anything is stored.
+  std::vector<int> many(10000);
+  for (int i = 0; i < 10000; ++i) many[static_cast<size_t>(i)] = i;
+  const std::string big = Named("big") + "# " + std::string(8000, 'x') + "\n";
+  EXPECT_EQ(p.cp->SubmitArray(lab, big, "t", many).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(p.cp->Get(lab, after_a.id)->message.rfind("waiting for dependency afterok:" + a.id, 0), 0u)
       << p.cp->Get(lab, after_a.id)->message;
   EXPECT_EQ(p.cp->Get(lab, held.id)->message.rfind("held", 0), 0u);

@@ -98,7 +98,13 @@ async function show(): Promise<void> {
   const main = h('main', { id: 'view' });
   app.append(h('header', {}, nav), main, h('footer', {}, status));
   const ctx: ViewContext = { who: me, status: (s) => (status.textContent = s) };
-  const view = route.make(ctx, decodeURIComponent(rest.join('/')));
+  let arg = rest.join('/');
+  try {
+    arg = decodeURIComponent(arg);
+  } catch {
+    /* a malformed escape: the text as it is */
+  }
+  const view = route.make(ctx, arg);
   current = view;
   document.title = `awan · ${view.title}`;
   try {

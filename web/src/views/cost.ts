@@ -18,7 +18,7 @@ export function costView(ctx: ViewContext): View {
 
   return {
     title: 'Cost',
-    every_ms: 10000,
+    every_ms: 60000,  // the server reads every job for it
     async render(el) {
       const select = h('select', { id: 'cost-window' }, ...WINDOWS.map(([label, s]) => h('option', { value: String(s) }, label)));
       select.value = '0';
