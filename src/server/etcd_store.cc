@@ -377,23 +377,27 @@ class EtcdStore final : public StateStore {
   }
 
   StatusOr<std::vector<TokenRecord>> ListTokens() override {
-    const std::string prefix = kTokens;
+    AWAN_ASSIGN_OR_RETURN(Json kvs, RangeOf(kTokens));
+    std::vector<TokenRecord> out;
+    for (const Json& kv : kvs) {
+      AWAN_ASSIGN_OR_RETURN(TokenRecord t, TokenOf(kv));
+      out.push_back(std::move(t));
+    }
+    return out;
+  }
+
+  // Every key-value entry under `prefix`, in key order (etcd answers byte order); an empty array for none.
+  StatusOr<Json> RangeOf(const std::string& prefix) {
     std::string end = prefix;
-    end.back() = static_cast<char>(end.back() + 1);
+    end.back() = static_cast<char>(end.back() + 1);  // the prefix with its last byte + 1
     AWAN_ASSIGN_OR_RETURN(
         std::string body,
         client_.Call("/v3/kv/range",
                      Json{{"key", Base64Encode(prefix)}, {"range_end", Base64Encode(end)}}.dump()));
     Json r = Json::parse(body, nullptr, false);
     if (r.is_discarded()) return IoError("etcd: a reply that is not JSON");
-    std::vector<TokenRecord> out;
-    if (r.contains("kvs")) {
-      for (const Json& kv : r["kvs"]) {
-        AWAN_ASSIGN_OR_RETURN(TokenRecord t, TokenOf(kv));
-        out.push_back(std::move(t));
-      }
-    }
-    return out;
+    if (!r.contains("kvs") || !r["kvs"].is_array()) return Json::array();
+    return std::move(r["kvs"]);
   }
 
   static StatusOr<TokenRecord> TokenOf(const Json& kv) {
@@ -425,16 +429,9 @@ class EtcdStore final : public StateStore {
 
   StatusOr<std::vector<std::pair<std::string, std::string>>> ListObjects(const std::string& kind) override {
     const std::string prefix = std::string(kObjects) + kind + "/";
-    const std::string end = std::string(kObjects) + kind + "0";  // the prefix with its last byte + 1
-    AWAN_ASSIGN_OR_RETURN(
-        std::string body,
-        client_.Call("/v3/kv/range",
-                     Json{{"key", Base64Encode(prefix)}, {"range_end", Base64Encode(end)}}.dump()));
-    Json r = Json::parse(body, nullptr, false);
-    if (r.is_discarded()) return IoError("etcd: a reply that is not JSON");
+    AWAN_ASSIGN_OR_RETURN(Json kvs, RangeOf(prefix));
     std::vector<std::pair<std::string, std::string>> out;
-    if (!r.contains("kvs")) return out;
-    for (const Json& kv : r["kvs"]) {
+    for (const Json& kv : kvs) {
       std::optional<std::string> value = KvValue(kv);
       const std::string key =
           kv.contains("key") && kv["key"].is_string() ? Base64Decode(kv["key"].get<std::string>()) : "";
