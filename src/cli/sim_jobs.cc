@@ -263,8 +263,10 @@ int RunSimJobs(const SimJobsArgs& a) {
       return Usage(InvalidArgument("unknown policy '" + p +
                                    "' (known: fifo, sjf, srtf, tiresias, awan, cheapest-unaware)"));
   }
-  if (!a.explain.empty() &&
-      std::none_of(jobs->begin(), jobs->end(), [&](const JobSpec& j) { return j.name == a.explain; }))
+  size_t explain_idx = jobs->size();  // --explain's job
+  for (size_t i = 0; i < jobs->size() && !a.explain.empty(); ++i)
+    if ((*jobs)[i].name == a.explain) explain_idx = i;
+  if (!a.explain.empty() && explain_idx == jobs->size())
     return Usage(NotFound("--explain: no job named '" + a.explain + "' in " + source));
   if (Status s = PrepareOutputs(a.json_out, a.report_dir); !s.ok()) return Fail(s);
   const double native = sim::OfferedLoad(*jobs, (*fleet)->fleet.total_gpus());
@@ -378,10 +380,7 @@ int RunSimJobs(const SimJobsArgs& a) {
     }
   }
   if (!a.explain.empty()) {
-    size_t idx = jobs->size();
-    for (size_t i = 0; i < jobs->size(); ++i)
-      if ((*jobs)[i].name == a.explain) idx = i;
-    if (idx == jobs->size()) return Fail(NotFound("no job named '" + a.explain + "' in " + source));
+    const size_t idx = explain_idx;
     const JobSpec& js = (*jobs)[idx];
     fmt::print("\n{}: tenant {}, {} task(s) x {} GPU, {} s of work\n", js.name, js.tenant, js.tasks,
                js.task.gpu_count, js.duration_s);

@@ -57,17 +57,7 @@ int RunSimOpenb(const SimOpenbArgs& a) {
   }
   spec.policies = SplitList(a.policies);
   if (spec.policies.empty()) return Usage(InvalidArgument("--policy names no policy"));
-  for (const std::string& p : spec.policies) {
-    const bool bound = p == sim::kBoundPolicy || p == sim::kOnlineBoundPolicy;
-    const std::string given = p.rfind("bound:", 0) == 0 ? p.substr(6) : p;
-    if (!bound && !policies::BuiltinRegistry().Knows(given)) {
-      std::string known;
-      for (const auto& n : policies::BuiltinRegistry().ProfileNames())
-        known += (known.empty() ? "" : ", ") + n;
-      return Usage(
-          InvalidArgument("unknown policy '" + p + "' (known: " + known + ", bound, bound-online, bound:P)"));
-    }
-  }
+  if (Status s = sim::CheckPolicyNames(spec.policies, policies::BuiltinRegistry()); !s.ok()) return Usage(s);
   if (Status s = PrepareOutputs(a.json_out, a.report_dir); !s.ok()) return Fail(s);
   if (a.no_bound) {
     std::erase(spec.policies, std::string(sim::kBoundPolicy));

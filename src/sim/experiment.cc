@@ -147,11 +147,8 @@ StatusOr<RunSummary> GivenBoundRun(const Fleet& fleet, const Workload& wl, const
   return r;
 }
 
-StatusOr<ExperimentResult> RunExperiment(const ExperimentSpec& spec, const PluginRegistry& registry,
-                                         const ProgressFn& progress) {
-  if (spec.fleet == nullptr || spec.fleet->size() == 0) return InvalidArgument("experiment has no nodes");
-  if (spec.fleet->total_gpus() == 0) return InvalidArgument("the fleet has no GPUs: nothing to measure");
-  for (const auto& p : spec.policies) {
+Status CheckPolicyNames(const std::vector<std::string>& policies, const PluginRegistry& registry) {
+  for (const auto& p : policies) {
     const std::optional<std::string> given = GivenBoundPolicy(p);
     if (given && (given->empty() || !registry.Knows(*given))) {
       return NotFound("'" + p + "' names no known policy after 'bound:' (for example bound:awan)");
@@ -162,6 +159,14 @@ StatusOr<ExperimentResult> RunExperiment(const ExperimentSpec& spec, const Plugi
       return NotFound("unknown policy '" + p + "' (known: " + known + ")");
     }
   }
+  return Status::Ok();
+}
+
+StatusOr<ExperimentResult> RunExperiment(const ExperimentSpec& spec, const PluginRegistry& registry,
+                                         const ProgressFn& progress) {
+  if (spec.fleet == nullptr || spec.fleet->size() == 0) return InvalidArgument("experiment has no nodes");
+  if (spec.fleet->total_gpus() == 0) return InvalidArgument("the fleet has no GPUs: nothing to measure");
+  AWAN_RETURN_IF_ERROR(CheckPolicyNames(spec.policies, registry));
   struct Job {
     size_t w, p;
     uint64_t seed;

@@ -109,6 +109,10 @@ StatusOr<RunSummary> BoundRun(const Fleet& fleet, const Workload& wl, uint64_t s
 StatusOr<RunSummary> GivenBoundRun(const Fleet& fleet, const Workload& wl, const std::string& policy,
                                    uint64_t seed, double tune_ratio, const PluginRegistry& registry);
 
+// NotFound naming the first of `policies` that is neither a registered profile nor a bound (bound,
+// bound-online, bound:P with P registered). RunExperiment checks it first; the CLI too, before reading input.
+Status CheckPolicyNames(const std::vector<std::string>& policies, const PluginRegistry& registry);
+
 StatusOr<ExperimentResult> RunExperiment(const ExperimentSpec& spec, const PluginRegistry& registry,
                                          const ProgressFn& progress);
 
