@@ -401,44 +401,70 @@ StatusOr<ControlPlane::Checked> ControlPlane::CheckSubmit(const Principal& who, 
   return c;
 }
 
-StatusOr<StoredJob> ControlPlane::Submit(const Principal& who, std::string_view text, std::string_view source,
-                                         const SubmitOptions& options) {
+StatusOr<ControlPlane::Checked> ControlPlane::Admit(const Principal& who, std::string_view text,
+                                                    std::string_view source, const SubmitOptions& options,
+                                                    int64_t jobs) {
   if (!who.can_write()) return PermissionDenied("forbidden: a viewer token cannot submit");
   if (const int64_t wait_ms = submit_limit_->Take(who.tenant.empty() ? "(admin)" : who.tenant); wait_ms > 0) {
     return ResourceExhausted(fmt::format("too many submits: retry after {} ms", wait_ms));
   }
   AWAN_ASSIGN_OR_RETURN(Checked checked, CheckSubmit(who, text, source));
   AWAN_RETURN_IF_ERROR(ApplyOptions(who, options, checked.tenant, &checked.manifest));
-  const config::JobManifest& m = checked.manifest;
   const std::string& tenant = checked.tenant;
   if (o_.max_waiting_per_tenant > 0) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (waiting_[tenant] >= o_.max_waiting_per_tenant) {
+    if (jobs == 1 && waiting_[tenant] >= o_.max_waiting_per_tenant) {
       return ResourceExhausted(
           fmt::format("tenant {} already has {} jobs waiting, the most allowed: retry after 1000 ms", tenant,
                       waiting_[tenant]));
     }
+    if (waiting_[tenant] + jobs > o_.max_waiting_per_tenant) {
+      return ResourceExhausted(fmt::format("tenant {} has {} jobs waiting; {} more would pass the {} allowed",
+                                           tenant, waiting_[tenant], jobs, o_.max_waiting_per_tenant));
+    }
   }
-  StoredJob row;
-  row.tenant = tenant;
-  row.name = m.job.name;
-  row.manifest = ManifestJson(m, tenant);
-  row.created_ms = row.updated_ms = clock_->NowMs();
-  row.message = options.hold ? "held" : "queued";
-  row.held = options.hold;
-  row.user = who.user;
+  return checked;
+}
+
+StatusOr<std::vector<StoredJob>> ControlPlane::StoreAndQueue(const Principal& who, const std::string& tenant,
+                                                             const SubmitOptions& options,
+                                                             const std::vector<config::JobManifest>& jobs) {
+  std::vector<StoredJob> rows(jobs.size());
+  const int64_t now_ms = clock_->NowMs();
+  for (size_t k = 0; k < jobs.size(); ++k) {
+    rows[k].tenant = tenant;
+    rows[k].name = jobs[k].job.name;
+    rows[k].manifest = ManifestJson(jobs[k], tenant);
+    rows[k].created_ms = rows[k].updated_ms = now_ms;
+    rows[k].message = options.hold ? "held" : "queued";
+    rows[k].held = options.hold;
+    rows[k].user = who.user;
+  }
   // Durable first (group-committed with concurrent submits, outside the control plane's lock), then queued.
-  AWAN_ASSIGN_OR_RETURN(row, store_->CreateJob(std::move(row)));
+  AWAN_ASSIGN_OR_RETURN(rows, store_->CreateJobs(std::move(rows)));
+  std::vector<StoredJob> out;
   std::lock_guard<std::mutex> lock(mu_);
-  ++stats_.submitted;
-  StatusOr<Live*> l = Enqueue(row, false, &m);
-  if (!l.ok()) {
-    row.state = JobState::kFailed;
-    row.message = l.status().message();
-    AWAN_RETURN_IF_ERROR(store_->UpdateJob(row));
-    return row;
+  for (size_t k = 0; k < rows.size(); ++k) {
+    ++stats_.submitted;
+    StatusOr<Live*> l = Enqueue(rows[k], false, &jobs[k]);
+    if (!l.ok()) {
+      rows[k].state = JobState::kFailed;
+      rows[k].message = l.status().message();
+      AWAN_RETURN_IF_ERROR(store_->UpdateJob(rows[k]));
+      out.push_back(rows[k]);
+      continue;
+    }
+    out.push_back((*l)->row);
   }
-  return (*l)->row;
+  return out;
+}
+
+StatusOr<StoredJob> ControlPlane::Submit(const Principal& who, std::string_view text, std::string_view source,
+                                         const SubmitOptions& options) {
+  AWAN_ASSIGN_OR_RETURN(Checked checked, Admit(who, text, source, options, 1));
+  AWAN_ASSIGN_OR_RETURN(std::vector<StoredJob> rows,
+                        StoreAndQueue(who, checked.tenant, options, {checked.manifest}));
+  return std::move(rows[0]);
 }
 
 StatusOr<std::vector<StoredJob>> ControlPlane::SubmitArray(const Principal& who, std::string_view text,
@@ -456,54 +482,18 @@ StatusOr<std::vector<StoredJob>> ControlPlane::SubmitArray(const Principal& who,
                     "fewer jobs or a smaller manifest",
                     indices.size(), text.size(), kMaxArrayBytes >> 20));
   }
-  if (const int64_t wait_ms = submit_limit_->Take(who.tenant.empty() ? "(admin)" : who.tenant); wait_ms > 0)
-    return ResourceExhausted(fmt::format("too many submits: retry after {} ms", wait_ms));
-  AWAN_ASSIGN_OR_RETURN(Checked checked, CheckSubmit(who, text, source));
-  AWAN_RETURN_IF_ERROR(ApplyOptions(who, options, checked.tenant, &checked.manifest));
+  AWAN_ASSIGN_OR_RETURN(Checked checked,
+                        Admit(who, text, source, options, static_cast<int64_t>(indices.size())));
   if (checked.manifest.job.name.size() + 7 > 253)
     return InvalidArgument("metadata name: at most 246 characters for an array (its jobs are NAME-INDEX)");
-  const std::string& tenant = checked.tenant;
-  if (o_.max_waiting_per_tenant > 0) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (waiting_[tenant] + static_cast<int64_t>(indices.size()) > o_.max_waiting_per_tenant) {
-      return ResourceExhausted(fmt::format("tenant {} has {} jobs waiting; {} more would pass the {} allowed",
-                                           tenant, waiting_[tenant], indices.size(),
-                                           o_.max_waiting_per_tenant));
-    }
-  }
   // Each element's manifest: the name and environment of its index.
   std::vector<config::JobManifest> elements(indices.size(), checked.manifest);
-  std::vector<StoredJob> rows(indices.size());
-  const int64_t now_ms = clock_->NowMs();
   for (size_t k = 0; k < indices.size(); ++k) {
-    config::JobManifest& m = elements[k];
-    m.job.name = fmt::format("{}-{}", checked.manifest.job.name, indices[k]);
-    m.array_index = indices[k];
-    m.array_count = static_cast<int>(indices.size());
-    rows[k].tenant = tenant;
-    rows[k].name = m.job.name;
-    rows[k].created_ms = rows[k].updated_ms = now_ms;
-    rows[k].message = options.hold ? "held" : "queued";
-    rows[k].held = options.hold;
-    rows[k].user = who.user;
-    rows[k].manifest = ManifestJson(m, tenant);
+    elements[k].job.name = fmt::format("{}-{}", checked.manifest.job.name, indices[k]);
+    elements[k].array_index = indices[k];
+    elements[k].array_count = static_cast<int>(indices.size());
   }
-  AWAN_ASSIGN_OR_RETURN(rows, store_->CreateJobs(std::move(rows)));
-  std::vector<StoredJob> out;
-  std::lock_guard<std::mutex> lock(mu_);
-  for (size_t k = 0; k < rows.size(); ++k) {
-    ++stats_.submitted;
-    StatusOr<Live*> l = Enqueue(rows[k], false, &elements[k]);
-    if (!l.ok()) {
-      rows[k].state = JobState::kFailed;
-      rows[k].message = l.status().message();
-      AWAN_RETURN_IF_ERROR(store_->UpdateJob(rows[k]));
-      out.push_back(rows[k]);
-      continue;
-    }
-    out.push_back((*l)->row);
-  }
-  return out;
+  return StoreAndQueue(who, checked.tenant, options, elements);
 }
 
 Status ControlPlane::ApplyOptions(const Principal& who, const SubmitOptions& o, const std::string& tenant,

@@ -370,6 +370,15 @@ class ControlPlane {
   // that did not succeed), it is cancelled saying which.
   Status ApplyOptions(const Principal& who, const SubmitOptions& o, const std::string& tenant,
                       config::JobManifest* m);
+  // What Submit and SubmitArray check before storing `jobs` jobs: write permission, the tenant's submit rate
+  // (one charge), the manifest (CheckSubmit), the options, the tenant's waiting limit.
+  StatusOr<Checked> Admit(const Principal& who, std::string_view text, std::string_view source,
+                          const SubmitOptions& options, int64_t jobs);
+  // Stores `jobs` in one durable write (consecutive ids), then queues each (one that can't be queued is
+  // stored Failed with the reason).
+  StatusOr<std::vector<StoredJob>> StoreAndQueue(const Principal& who, const std::string& tenant,
+                                                 const SubmitOptions& options,
+                                                 const std::vector<config::JobManifest>& jobs);
   StatusOr<std::optional<JobState>> StateOf(const std::string& id);
   void ResolveDependencies(int64_t now_s);
   std::map<std::string, JobState> ended_;  // jobs that ended, as dependencies saw them (under mu_)
