@@ -159,7 +159,10 @@ void AddSimJobs(CLI::App& sim, SimJobsArgs& a) {
   c->add_option("--jobs-csv", a.jobs_csv,
                 "write every job's outcome as CSV (name, tenant, submit, start, end, duration, GPUs, tasks, "
                 "preemptions, ...); several policies: FILE.<policy>");
-  c->add_option("--report", a.report_dir, "write an HTML report with gnuplot charts into this folder");
+  AddReportWindowOption(
+      *c, a.report_window,
+      c->add_option("--report", a.report_dir, "write an HTML report with gnuplot charts into this folder"),
+      "days");
   c->add_option("--explain", a.explain,
                 "a job name (philly-<line>): when it ran, and why it waited, per policy");
   c->add_option("--threads", a.threads, "worker threads (default: all cores; results do not depend on it)");
@@ -238,6 +241,21 @@ nlohmann::json FaultsJson(const sim::FaultInjectionStats& f) {
 }
 
 }  // namespace
+
+void AddReportWindowOption(CLI::App& c, std::string& window, CLI::Option* report, const char* unit) {
+  c.add_option(
+       "--report-window", window,
+       fmt::format("with --report: the time charts show only FROM..TO of the trace (durations: 2d..4d, "
+                   "36h.., ..12h; their axis is in {})",
+                   unit))
+      ->needs(report)
+      ->check(CLI::Validator(
+          [](std::string& text) {
+            const StatusOr<sim::TimeWindow> w = sim::ParseTimeWindow(text);
+            return w.ok() ? std::string() : std::string(w.status().message());
+          },
+          "FROM..TO", "time window"));
+}
 
 int RunSimJobs(const SimJobsArgs& a) {
   auto fleet = config::ReadFleetFile(a.fleet);
@@ -444,7 +462,9 @@ int RunSimJobs(const SimJobsArgs& a) {
                     (*fleet)->fleet.total_gpus(), a.target_load > 0 ? a.target_load : native,
                     a.isolated ? ", isolated tenants" : "", a.topology_blind ? ", topology-blind" : "") +
         (a.fair_share ? ", fair share" : "");
-    if (Status s = sim::WriteJobsReport(a.report_dir, all, title); !s.ok()) return Fail(s);
+    const sim::TimeWindow window =
+        a.report_window.empty() ? sim::TimeWindow{} : *sim::ParseTimeWindow(a.report_window);
+    if (Status s = sim::WriteJobsReport(a.report_dir, all, title, window); !s.ok()) return Fail(s);
     fmt::print(stderr, "wrote {}/index.html\n", a.report_dir);
   }
   if (!a.json_out.empty()) {

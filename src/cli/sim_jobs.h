@@ -28,7 +28,8 @@ struct SimJobsArgs {
   std::string json_out;
   std::string jobs_csv;  // per-job outcomes, one file per policy
   std::string report_dir;
-  std::string explain;  // a job name: print where its time went
+  std::string report_window;  // FROM..TO (sim/report_util.h): the part of the trace the time charts show
+  std::string explain;        // a job name: print where its time went
   int threads = 0;
   bool quiet = false;
   // Fault injection (sim/fault_injector.h): a file of `awan generate faults --for-sim`, and whether the
@@ -39,6 +40,9 @@ struct SimJobsArgs {
 };
 
 void AddSimJobs(CLI::App& sim, SimJobsArgs& args);
+// `--report-window FROM..TO` beside `report` (--report), for `sim jobs` and `sim serve`: checked as the
+// command line is parsed (a bad window, or one without --report, is a usage error).
+void AddReportWindowOption(CLI::App& c, std::string& window, CLI::Option* report, const char* unit);
 int RunSimJobs(const SimJobsArgs& args);
 
 }  // namespace awan::cli

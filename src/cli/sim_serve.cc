@@ -11,6 +11,7 @@
 
 #include "cli/cli_util.h"
 #include "cli/progress.h"
+#include "cli/sim_jobs.h"
 #include "config/fleet_file.h"
 #include "config/service_file.h"
 #include "config/workload_file.h"
@@ -23,10 +24,6 @@
 
 namespace awan::cli {
 namespace {
-
-std::string Label(const sim::ServeSummary& s) {
-  return s.autoscaler == "oracle" ? fmt::format("oracle@{:g}", s.oracle_headroom) : s.autoscaler;
-}
 
 nlohmann::json SummaryJson(const sim::ServeSummary& s, double oracle_gpu_hours, bool reference) {
   return {{"autoscaler", s.autoscaler},
@@ -145,7 +142,9 @@ void AddSimServe(CLI::App& sim, SimServeArgs& a) {
       "reserve nodes for each service's peak; batch jobs get only the rest (the baseline for sharing)");
   c->add_option("--seed", a.seed, "random seed (users of requests without one)")->capture_default_str();
   c->add_option("--json", a.json_out, "write the results as JSON");
-  c->add_option("--report", a.report_dir, "write an HTML report with charts (needs gnuplot)");
+  AddReportWindowOption(
+      *c, a.report_window,
+      c->add_option("--report", a.report_dir, "write an HTML report with charts (needs gnuplot)"), "hours");
   c->add_option("--threads", a.threads, "worker threads (default: all cores; results do not depend on it)");
   c->add_flag("--quiet", a.quiet, "no progress bar");
 }
@@ -284,9 +283,9 @@ int RunSimServe(const SimServeArgs& a) {
         "\nrouter {} (x oracle: against {}, the cheapest oracle run at >= {:g} % attainment, or the "
         "closest):\n"
         "{:<12} {:>8} {:>9} {:>8} {:>9} {:>9} {:>9} {:>6} {:>8} {:>5} {:>8}{}\n",
-        router, ref < runs.size() ? Label(results[ref]->summary) : "none", target, "autoscaler", "attain %",
-        "GPU-h", "x oracle", "p50 TTFT", "p99 TTFT", "p99 TPOT", "colds", "p99 cold", "osc", "outside",
-        batch ? fmt::format(" {:>13}", "batch avg JCT") : "");
+        router, ref < runs.size() ? sim::AutoscalerLabel(results[ref]->summary) : "none", target,
+        "autoscaler", "attain %", "GPU-h", "x oracle", "p50 TTFT", "p99 TTFT", "p99 TPOT", "colds",
+        "p99 cold", "osc", "outside", batch ? fmt::format(" {:>13}", "batch avg JCT") : "");
     for (size_t k = 0; k < runs.size(); ++k) {
       if (runs[k].router != router) continue;
       const sim::ServeSimResult& r = *results[k];
@@ -294,7 +293,7 @@ int RunSimServe(const SimServeArgs& a) {
       fmt::print(
           "{:<12} {:>8.2f} {:>9.1f} {:>8.2f} {:>7.0f}ms {:>7.0f}ms {:>7.0f}ms {:>6} {:>7.1f}s {:>5} "
           "{:>8}{}\n",
-          Label(s) + (k == ref ? "*" : ""), s.slo_attainment_pct, s.gpu_hours,
+          sim::AutoscalerLabel(s) + (k == ref ? "*" : ""), s.slo_attainment_pct, s.gpu_hours,
           oracle > 0 ? s.gpu_hours / oracle : 0.0, s.p50_ttft_ms, s.p99_ttft_ms, s.p99_tpot_ms, s.cold_starts,
           s.p99_cold_start_s, s.oscillations, s.routed_outside_allowed,
           batch ? fmt::format(" {:>12.0f}s", s.batch_avg_jct_s) : "");
@@ -339,7 +338,9 @@ int RunSimServe(const SimServeArgs& a) {
     const std::string title =
         fmt::format("{} requests for {} services on {}, rate x{}, scale x{}{}", requests, loads->size(),
                     a.fleet, a.rate, a.scale, batch ? fmt::format(", {} batch jobs", jobs.size()) : "");
-    if (Status s = sim::WriteServeReport(a.report_dir, all, names, title); !s.ok()) return Fail(s);
+    const sim::TimeWindow window =
+        a.report_window.empty() ? sim::TimeWindow{} : *sim::ParseTimeWindow(a.report_window);
+    if (Status s = sim::WriteServeReport(a.report_dir, all, names, title, window); !s.ok()) return Fail(s);
     fmt::print(stderr, "wrote {}/index.html\n", a.report_dir);
   }
   nlohmann::json timeline = nlohmann::json::array();

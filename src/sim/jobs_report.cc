@@ -16,7 +16,7 @@ std::string Label(const JobsSummary& s) { return s.policy + (s.oracle ? " (oracl
 }  // namespace
 
 Status WriteJobsReport(const std::string& dir, const std::vector<JobsSimResult>& results,
-                       const std::string& title) {
+                       const std::string& title, const TimeWindow& window) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return IoError("cannot create " + dir + ": " + ec.message());
@@ -35,8 +35,11 @@ Status WriteJobsReport(const std::string& dir, const std::vector<JobsSimResult>&
     if (!jct.empty()) cdf += fmt::format("{} 1\n", jct.back());
     cdf += "\n\n";
     timeline += "# " + Label(r.summary) + "\n";
-    for (const TimelineSample& t : r.timeline)
-      timeline += fmt::format("{:.3f} {} {}\n", t.t_s / 86400.0, t.pending, t.gpus_in_use);
+    for (const TimelineSample& t : r.timeline) {
+      if (!window.contains(t.t_s)) continue;
+      timeline +=
+          fmt::format("{:.3f} {} {} {}\n", t.t_s / 86400.0, t.pending, t.gpus_in_use, t.gpus_capacity);
+    }
     timeline += "\n\n";
   }
   // Per tenant: one row per tenant, one column per policy.
@@ -76,8 +79,7 @@ Status WriteJobsReport(const std::string& dir, const std::vector<JobsSimResult>&
   AWAN_RETURN_IF_ERROR(WriteText(abs + "/costs.dat", costs));
   AWAN_RETURN_IF_ERROR(WriteText(abs + "/waits.dat", waits));
 
-  std::string gp =
-      "cd '" + abs + "'\nset terminal pngcairo size 900,480 font 'sans,10'\nset grid\nset key right bottom\n";
+  std::string gp = GnuplotPreamble(abs, 520);
   auto plot_each = [&](const std::string& file, const std::string& using_, const std::string& style) {
     std::string s = "plot ";
     for (size_t p = 0; p < results.size(); ++p) {
@@ -91,16 +93,29 @@ Status WriteJobsReport(const std::string& dir, const std::vector<JobsSimResult>&
       "(s)'\n"
       "set ylabel 'fraction of jobs'\nset yrange [0:1]\n" +
       plot_each("jct_cdf.dat", "1:2", "lines lw 2");
-  gp += "unset logscale x\nset yrange [*:*]\nset key right top\nset xlabel 'time (days)'\n";
-  gp += "set output 'queue.png'\nset title 'Jobs waiting'\nset ylabel 'jobs'\n" +
+  // The time charts: counts start at 0, over the window asked for.
+  const std::string in_window =
+      window.whole()
+          ? ""
+          : fmt::format(
+                " (days {:.2f} to {})", window.from_s / 86400.0,
+                window.to_s == TimeWindow{}.to_s ? "the end" : fmt::format("{:.2f}", window.to_s / 86400.0));
+  gp += "unset logscale x\nset yrange [0:*]\nset xlabel 'time (days)'\n" + window.GnuplotRange(86400);
+  gp += "set output 'queue.png'\nset title 'Jobs waiting" + in_window + "'\nset ylabel 'jobs'\n" +
         plot_each("timeline.dat", "1:2", "lines lw 1.5");
-  gp += "set output 'gpus.png'\nset title 'GPUs in use'\nset ylabel 'GPUs'\n" +
+  gp += "set output 'gpus.png'\nset title 'GPUs in use" + in_window + "'\nset ylabel 'GPUs'\n" +
         plot_each("timeline.dat", "1:3", "lines lw 1.5");
+  if (!results.empty()) {
+    gp.pop_back();  // the fleet's capacity (the first run's; every run has the same fleet), as a dashed line
+    gp +=
+        ", 'timeline.dat' index 0 using 1:4 with lines dt 2 lw 1.5 lc rgb 'black' title 'capacity (GPUs in "
+        "service)'\n";
+  }
+  gp += "set xrange [*:*]\n";
   gp +=
-      "set output 'tenants.png'\nset title 'Average JCT per tenant'\nset ylabel 'hours'\nset xlabel ''\nset "
-      "style data histograms\n"
-      "set style histogram clustered\nset style fill solid 0.8\nset xtics rotate by -30\nset key left "
-      "top\nplot ";
+      "set output 'tenants.png'\nset title 'Average JCT per tenant'\nset ylabel 'hours'\nset style data "
+      "histograms\nset style histogram clustered\nset style fill solid 0.8\nset yrange [0:*]\n" +
+      GnuplotRotatedTicks() + "plot ";
   for (size_t p = 0; p < results.size(); ++p) {
     gp += fmt::format("{}'tenants.dat' using {}:xtic(1) title '{}'", p ? ", " : "", p + 2,
                       Label(results[p].summary));
@@ -115,8 +130,8 @@ Status WriteJobsReport(const std::string& dir, const std::vector<JobsSimResult>&
     }
   }
   gp +=
-      "\nset output 'waits.png'\nset title 'Why jobs waited (job-hours)'\nset style histogram "
-      "rowstacked\nplot ";
+      "\nset output 'waits.png'\nset title 'Why jobs waited'\nset ylabel 'job-hours waited'\nset style "
+      "histogram rowstacked\nset xtics norotate\nset xlabel ''\nplot ";
   for (int k = 0; k < kWaitReasons; ++k) {
     gp += fmt::format("{}'waits.dat' using {}{} title '{}'", k ? ", " : "", k + 2, k == 0 ? ":xtic(1)" : "",
                       WaitReasonName(static_cast<WaitReason>(k)));

@@ -7,10 +7,12 @@
 
 #include "common/status.h"
 #include "sim/jobs_sim.h"
+#include "sim/report_util.h"
 
 namespace awan::sim {
 
+// `window`: the part of the trace the time charts show (the whole of it by default).
 Status WriteJobsReport(const std::string& dir, const std::vector<JobsSimResult>& results,
-                       const std::string& title);
+                       const std::string& title, const TimeWindow& window = {});
 
 }  // namespace awan::sim

@@ -256,7 +256,8 @@ Status JobsSimulation::RunUntil(int64_t until, std::atomic<int64_t>* progress) {
     AWAN_RETURN_IF_ERROR(CollectStarts());
     if (timeline_.empty() || now >= timeline_.back().t_s + o_.sample_s) {
       timeline_.push_back({now, static_cast<int64_t>(sched.pending_count()),
-                           snapshot().gpu_allocated_milli() / kWholeGpu.value});
+                           snapshot().gpu_allocated_milli() / kWholeGpu.value,
+                           snapshot().gpu_capacity_milli() / kWholeGpu.value});
     }
     // A cycle cut short at its start budget is followed by another at the same instant.
     next_tick_ = sched.cut_short()                                ? now

@@ -134,6 +134,7 @@ struct TimelineSample {
   int64_t t_s = 0;
   int64_t pending = 0;  // jobs waiting
   int64_t gpus_in_use = 0;
+  int64_t gpus_capacity = 0;  // the fleet's GPUs in service (devices taken out of service leave it)
 };
 
 struct JobsSimResult {

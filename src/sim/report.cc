@@ -154,6 +154,33 @@ namespace {
 
 // The gnuplot plot list of one data column for every replayed policy (a bound has no per-pod curves), ending
 // the plot command.
+// A replay's rows: arrived %, allocated %, fragmented %, whole widest servers left, 1.
+std::string CurveRows(const CellSummary& c) {
+  std::string out;
+  for (int k = 0; k < kCurvePoints; ++k) {
+    if (!c.mean_alloc_curve[k]) continue;
+    out += fmt::format("{} {:.4f} {:.4f} {:.4f} 1\n", k, *c.mean_alloc_curve[k],
+                       c.mean_frag_curve[k] ? *c.mean_frag_curve[k] : 0.0,
+                       c.mean_free_widest_curve[k] ? *c.mean_free_widest_curve[k] : 0.0);
+  }
+  return out;
+}
+
+// A bound is known only at some arrived levels. Allocation never falls as pods arrive (none leaves) and never
+// exceeds what arrived, so at any level x up to the next known point (x2, b2) it is at most min(b2, x): the
+// upper envelope, one row per percent, never above y = x. The last column is 1 where the bound was computed.
+std::string BoundEnvelope(const CellSummary& c) {
+  std::string out;
+  for (int k = 0; k < kCurvePoints; ++k) {
+    int next = k;
+    while (next < kCurvePoints && !c.mean_alloc_curve[next]) ++next;
+    if (next == kCurvePoints) break;
+    const double y = std::min(*c.mean_alloc_curve[next], static_cast<double>(k));
+    out += fmt::format("{} {:.4f} 0 0 {}\n", k, y, next == k ? 1 : 0);
+  }
+  return out;
+}
+
 std::string ReplayLines(const std::string& base, const std::vector<std::string>& policies, int column) {
   std::string out;
   bool first = true;
@@ -212,22 +239,15 @@ Status WriteHtmlReport(const std::string& dir, const ExperimentResult& r, const 
     for (const auto& pol : policies) {
       for (const CellSummary& c : r.cells) {
         if (c.workload != workloads[w] || c.policy != pol) continue;
-        dat += "# " + pol + "\n";
-        for (int k = 0; k < kCurvePoints; ++k) {
-          if (!c.mean_alloc_curve[k]) continue;
-          dat += fmt::format("{} {:.4f} {:.4f} {:.4f}\n", k, *c.mean_alloc_curve[k],
-                             c.mean_frag_curve[k] ? *c.mean_frag_curve[k] : 0.0,
-                             c.mean_free_widest_curve[k] ? *c.mean_free_widest_curve[k] : 0.0);
-        }
+        dat += "# " + pol + "\n" +
+               (pol == kBoundPolicy || pol == kOnlineBoundPolicy ? BoundEnvelope(c) : CurveRows(c));
         dat += "\n\n";
       }
     }
     const std::string dat_path = (std::filesystem::path(dir) / (base + ".dat")).string();
     AWAN_RETURN_IF_ERROR(WriteText(dat_path, dat));
-    std::string gp = "cd '" + std::filesystem::absolute(dir).string() + "'\n";
-    gp +=
-        "set terminal pngcairo size 900,520 font 'sans,10'\nset grid\nset key right bottom\n"
-        "set xlabel 'arrived GPU request (% of capacity)'\n";
+    std::string gp = GnuplotPreamble(std::filesystem::absolute(dir).string(), 560) +
+                     "set xlabel 'arrived GPU request (% of capacity)'\n";
     gp += "set output '" + base +
           "-alloc.png'\nset title 'GPU allocation ratio vs arrived workload: " + workloads[w] +
           "'\nset ylabel 'GPU allocated (% of capacity)'\nset xrange [0:130]\nset yrange [0:100]\n";
@@ -247,16 +267,16 @@ Status WriteHtmlReport(const std::string& dir, const ExperimentResult& r, const 
                           policies[p]);
         continue;
       }
-      // A bound is known only at its points; between two of them the later one still bounds, so it is drawn
-      // as steps that rise at each point (an upper envelope), with the points marked.
+      // The envelope between the points where the bound is known (BoundEnvelope), with those points marked.
       const char* colour = online ? "'dark-red'" : "'black'";
       const char* title = online
                               ? "bound under the online rule (LP: no placement that places every pod it can "
                                 "allocates more)"
                               : "bound (LP: no placement allocates more)";
-      gp += fmt::format("{}'{}.dat' index {} using 1:2 with fsteps dt {} lw 2 lc rgb {} title '{}'", sep,
-                        base, p, online ? 4 : 2, colour, title);
-      gp += fmt::format(", '{}.dat' index {} using 1:2 with points pt 6 lc rgb {} notitle", base, p, colour);
+      gp += fmt::format("{}'{}.dat' index {} using 1:2 with lines dt {} lw 2 lc rgb {} title '{}'", sep, base,
+                        p, online ? 4 : 2, colour, title);
+      gp += fmt::format(", '{}.dat' index {} using 1:($5 > 0 ? $2 : 1/0) with points pt 6 lc rgb {} notitle",
+                        base, p, colour);
     }
     gp += "\nset output '" + base + "-zoom.png'\nset title 'Zoom on arrived 80-130%: " + workloads[w] +
           "'\nset xrange [80:130]\nset yrange [*:*]\nreplot\n";
@@ -267,7 +287,7 @@ Status WriteHtmlReport(const std::string& dir, const ExperimentResult& r, const 
       // Whole servers of the widest kind left: the widest pods fail once none is.
       gp += fmt::format(
           "set output '{}-free.png'\nset title 'Whole {}-GPU servers left (every device free): {}'\n"
-          "set ylabel '{}-GPU servers with every device free'\nset key right top\nset xrange [0:130]\n"
+          "set ylabel '{}-GPU servers with every device free'\nset xrange [0:130]\n"
           "set yrange [0:*]\nplot ",
           base, r.widest_gpus, workloads[w], r.widest_gpus);
       gp += ReplayLines(base, policies, 4);

@@ -11,7 +11,7 @@
 namespace awan::sim {
 namespace {
 
-std::string Label(const ServeSummary& s) { return s.autoscaler + " / " + s.router; }
+std::string Label(const ServeSummary& s) { return AutoscalerLabel(s) + " / " + s.router; }
 
 // "x F(x)" lines of an empirical CDF, about 500 points.
 std::string Cdf(std::vector<double> v) {
@@ -47,7 +47,8 @@ std::string Groups(const std::vector<ServeSimResult>& results, bool by_location)
 }  // namespace
 
 Status WriteServeReport(const std::string& dir, const std::vector<ServeSimResult>& results,
-                        const std::vector<std::string>& service_names, const std::string& title) {
+                        const std::vector<std::string>& service_names, const std::string& title,
+                        const TimeWindow& window) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return IoError("cannot create " + dir + ": " + ec.message());
@@ -58,6 +59,7 @@ Status WriteServeReport(const std::string& dir, const std::vector<ServeSimResult
     cold += "# " + Label(r.summary) + "\n" + Cdf(r.cold_start_s);
     timeline += "# " + Label(r.summary) + "\n";
     for (const ServeTimelinePoint& p : r.timeline) {
+      if (!window.contains(p.t_s)) continue;
       double rps = 0;
       int replicas = 0, ready = 0;
       for (double x : p.arrival_rps) rps += x;
@@ -73,8 +75,7 @@ Status WriteServeReport(const std::string& dir, const std::vector<ServeSimResult
   AWAN_RETURN_IF_ERROR(WriteText(abs + "/timeline.dat", timeline));
   AWAN_RETURN_IF_ERROR(WriteText(abs + "/tenants.dat", Groups(results, false)));
   AWAN_RETURN_IF_ERROR(WriteText(abs + "/locations.dat", Groups(results, true)));
-  std::string gp =
-      "cd '" + abs + "'\nset terminal pngcairo size 900,480 font 'sans,10'\nset grid\nset key right bottom\n";
+  std::string gp = GnuplotPreamble(abs, 520);
   auto plot_each = [&](const std::string& file, const std::string& using_, const std::string& style) {
     std::string s = "plot ";
     for (size_t p = 0; p < results.size(); ++p)
@@ -89,7 +90,7 @@ Status WriteServeReport(const std::string& dir, const std::vector<ServeSimResult
       plot_each("ttft_cdf.dat", "1:2", "lines lw 2");
   gp += "set output 'cold_cdf.png'\nset title 'Replica cold starts (CDF)'\nset xlabel 'cold start (s)'\n" +
         plot_each("cold_cdf.dat", "1:2", "steps lw 2");
-  gp += "unset logscale x\nset yrange [*:*]\nset key left top\nset xlabel 'time (h)'\n";
+  gp += "unset logscale x\nset yrange [0:*]\nset xlabel 'time (h)'\n" + window.GnuplotRange(3600);
   gp +=
       "set output 'load.png'\nset title 'Requests arriving (all services)'\nset ylabel 'requests/s'\n"
       "plot 'timeline.dat' index 0 using 1:2 with lines lw 1.5 title 'arrivals'\n";
@@ -98,13 +99,13 @@ Status WriteServeReport(const std::string& dir, const std::vector<ServeSimResult
       "'replicas'\n" +
       plot_each("timeline.dat", "1:3", "steps lw 1.5");
   gp += "set output 'batch.png'\nset title 'GPUs running batch jobs'\nset ylabel 'GPUs'\n" +
-        plot_each("timeline.dat", "1:5", "steps lw 1.5");
+        plot_each("timeline.dat", "1:5", "steps lw 1.5") + "set xrange [*:*]\n";
   for (const char* what : {"tenants", "locations"}) {
     gp += fmt::format(
-        "set output '{0}.png'\nset title 'SLO attainment per {1}'\nset ylabel '%'\nset xlabel ''\nset yrange "
-        "[*:100.5]\nset style data histograms\nset style histogram clustered\nset style fill solid 0.8\n"
-        "set xtics rotate by -30\nset key left bottom\nplot ",
-        what, std::string(what) == "tenants" ? "tenant" : "user location");
+        "set output '{0}.png'\nset title 'SLO attainment per {1}'\nset ylabel '%'\nset yrange "
+        "[0:100.5]\nset style data histograms\nset style histogram clustered\nset style fill solid 0.8\n{2}"
+        "plot ",
+        what, std::string(what) == "tenants" ? "tenant" : "user location", GnuplotRotatedTicks());
     for (size_t p = 0; p < results.size(); ++p)
       gp += fmt::format("{}'{}.dat' using {}:xtic(1) title '{}'", p ? ", " : "", what, p + 2,
                         Label(results[p].summary));

@@ -6,11 +6,14 @@
 #include <vector>
 
 #include "common/status.h"
+#include "sim/report_util.h"
 #include "sim/serve_sim.h"
 
 namespace awan::sim {
 
+// `window`: the part of the trace the time charts show (the whole of it by default).
 Status WriteServeReport(const std::string& dir, const std::vector<ServeSimResult>& results,
-                        const std::vector<std::string>& service_names, const std::string& title);
+                        const std::vector<std::string>& service_names, const std::string& title,
+                        const TimeWindow& window = {});
 
 }  // namespace awan::sim

@@ -22,6 +22,11 @@
 #include "serving/scale_signals.h"
 
 namespace awan::sim {
+
+std::string AutoscalerLabel(const ServeSummary& s) {
+  return s.autoscaler == "oracle" ? fmt::format("oracle@{:g}", s.oracle_headroom) : s.autoscaler;
+}
+
 namespace {
 
 constexpr int64_t kUsPerS = 1'000'000;

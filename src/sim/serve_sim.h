@@ -103,6 +103,8 @@ struct ServeSummary {
   double batch_avg_jct_s = 0;  // 0 without batch jobs
   int64_t batch_jobs = 0, batch_finished = 0;
 };
+// The run's autoscaler as tables and charts name it: "oracle@0.9" for the oracle at a headroom.
+std::string AutoscalerLabel(const ServeSummary& s);
 
 struct ServiceOutcome {
   std::string name, tenant;

@@ -90,6 +90,68 @@ TEST(Cli, GenerateThenSimulateWithJsonAndReport) {
   ASSERT_EQ(bo.code, 0) << bo.out;
   EXPECT_TRUE(std::filesystem::exists(dir + "/bo/index.html"));
   EXPECT_FALSE(std::filesystem::exists(dir + "/bo/00-pods-free.png"));
+  // The bounds' curves are drawn from their envelope: never above y = x (nothing allocates more than
+  // arrived), never below a point where the bound was computed.
+  std::ifstream dat(dir + "/bo/00-pods.dat");
+  int envelope_rows = 0, computed = 0;
+  for (std::string line; std::getline(dat, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    double x = 0, y = 0, frag = 0, free_servers = 0, known = 0;
+    ASSERT_EQ(std::sscanf(line.c_str(), "%lf %lf %lf %lf %lf", &x, &y, &frag, &free_servers, &known), 5)
+        << line;
+    EXPECT_LE(y, x + 1e-9) << line;
+    ++envelope_rows;
+    computed += known > 0;
+  }
+  EXPECT_GT(envelope_rows, 100);  // one row per percent, both bounds
+  EXPECT_GT(computed, 4);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Cli, SimReportChartsStartAtZeroShowCapacityAndAWindowOfTheTrace) {
+  const std::string dir = TempDir("report-window");
+  const std::string in = std::string(" --fleet ") + AWAN_SOURCE_DIR +
+                         "/examples/fleets/asean.yaml --workload " + AWAN_SOURCE_DIR +
+                         "/examples/workloads/asean-week.yaml --policy fifo,awan --quiet";
+  // The window is checked as the command line is parsed: usage errors, nothing simulated.
+  for (const char* bad : {" --report-window 1d..2d", " --report R --report-window 3d..1d",
+                          " --report R --report-window tomorrow", " --report R --report-window 1d"}) {
+    Result r = Awan("sim jobs" + in + bad);
+    EXPECT_EQ(r.code, 2) << bad << ": " << r.out;
+    EXPECT_NE(r.out.find("--report"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("finished"), std::string::npos) << r.out;
+  }
+  Result r = Awan("sim jobs" + in + " --report " + dir + "/r --report-window 1d..3d");
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::ifstream tl(dir + "/r/timeline.dat");
+  int rows = 0;
+  for (std::string line; std::getline(tl, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    double day = 0;
+    long pending = 0, in_use = 0, capacity = 0;
+    ASSERT_EQ(std::sscanf(line.c_str(), "%lf %ld %ld %ld", &day, &pending, &in_use, &capacity), 4) << line;
+    EXPECT_GE(day, 1.0) << line;
+    EXPECT_LT(day, 3.0) << line;
+    EXPECT_EQ(capacity, 312) << line;  // the ASEAN fleet's GPUs
+    EXPECT_LE(in_use, capacity) << line;
+    ++rows;
+  }
+  EXPECT_GT(rows, 20);
+  std::ifstream gpf(dir + "/r/jobs.gp");
+  const std::string gp((std::istreambuf_iterator<char>(gpf)), std::istreambuf_iterator<char>());
+  EXPECT_NE(gp.find("set xrange [1:3]"), std::string::npos) << gp;
+  EXPECT_NE(gp.find("title 'capacity (GPUs in service)'"), std::string::npos) << gp;
+  EXPECT_NE(gp.find("set key below"), std::string::npos) << gp;
+  EXPECT_NE(gp.find("set ylabel 'job-hours waited'"), std::string::npos) << gp;
+  // Every bar chart (tenants, costs, waits) starts at 0.
+  for (const char* chart : {"'tenants.png'", "'costs.png'", "'waits.png'"}) {
+    const size_t at = gp.find(chart);
+    ASSERT_NE(at, std::string::npos) << chart;
+    const size_t range = gp.rfind("set yrange", at + std::string_view(gp).substr(at).find("plot "));
+    ASSERT_NE(range, std::string::npos) << chart;
+    EXPECT_EQ(gp.compare(range, 17, "set yrange [0:*]\n"), 0) << chart << ": " << gp.substr(range, 30);
+  }
+  EXPECT_GT(std::filesystem::file_size(dir + "/r/gpus.png"), 1000u);
   std::filesystem::remove_all(dir);
 }
 
