@@ -117,6 +117,7 @@ Status RunJobScenarioText(const std::string& text, const std::string& source) {
       j.name = l.words[1];
       j.tenant = l.kv.count("tenant") ? l.kv.at("tenant") : "";
       j.submit_s = num(l, "at", 0);
+      j.priority = static_cast<int>(num(l, "priority", 0));
       j.duration_s = num(l, "duration", 1);
       j.tasks = static_cast<int>(num(l, "tasks", 1));
       j.task.name = j.name;

@@ -182,6 +182,7 @@ void PrintJobDetail(const Json& j) {
       cmd += (cmd.empty() ? "" : " ") + (a.is_string() ? a.get<std::string>() : a.dump());
     fmt::print("  command: {}\n", cmd);
   }
+  if (spec.contains("priority")) fmt::print("  priority: {} (within its tenant)\n", spec["priority"].dump());
   if (spec.contains("image")) fmt::print("  image: {}\n", spec.value("image", ""));
   if (spec.contains("time_limit")) fmt::print("  time limit: {} s\n", spec.value("time_limit", ""));
   const int64_t now = NowMs(), created = j.value("created_ms", int64_t{0});

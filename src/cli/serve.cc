@@ -33,6 +33,7 @@
 #include "config/fleet_file.h"
 #include "config/job_manifest.h"
 #include "diagnosis/catalog.h"
+#include "model/job.h"
 #include "policies/builtin.h"
 #include "server/auth.h"
 #include "server/control_loop.h"
@@ -496,6 +497,11 @@ void AddClient(CLI::App& app, ClientArgs& a) {
            {"cancel", "Cancel jobs (one or more ids)", "ID"},
            {"hold", "Hold waiting jobs back: they stay pending, not scheduled (one or more ids)", "ID"},
            {"release", "Release held jobs (one or more ids)", "ID"},
+           {"update",
+            "Change waiting or running jobs (one or more ids): --priority N, their priority within the "
+            "tenant "
+            "(scontrol update)",
+            "ID"},
            {"requeue", "Stop a running job and queue it again (it restarts from its last checkpoint)", "ID"},
            {"logs", "Print a task's output", "ID"},
            {"nodes",
@@ -505,7 +511,7 @@ void AddClient(CLI::App& app, ClientArgs& a) {
            {"tenants", "List tenants, quotas and load", nullptr}}) {
     CLI::App* s = app.add_subcommand(c.name, c.help);
     if (std::string(c.name) == "cancel" || std::string(c.name) == "hold" ||
-        std::string(c.name) == "release") {
+        std::string(c.name) == "release" || std::string(c.name) == "update") {
       s->add_option("id", a.ids, "job ids")->required();
     } else if (c.arg) {
       s->add_option(c.arg == std::string("FILE") ? "file" : "id", a.arg, c.arg)->required();
@@ -519,6 +525,10 @@ void AddClient(CLI::App& app, ClientArgs& a) {
     if (std::string(c.name) == "submit") {
       s->add_flag("--dry-run", a.dry_run, "check it and say where it would start now, without submitting");
       s->add_flag("--hold", a.hold, "submit it held: it waits until awan release (sbatch --hold)");
+      s->add_option(
+           "--priority", a.priority,
+           "its priority within the tenant (higher first; replaces spec.priority; sbatch --priority)")
+          ->check(CLI::Range(-kMaxJobPriority, kMaxJobPriority));
       s->add_option("--dependency", a.dependency,
                     "start only after these jobs: afterok:ID[:ID...] (succeeded), afterany:ID (ended), "
                     "comma-separated")
@@ -534,10 +544,16 @@ void AddClient(CLI::App& app, ClientArgs& a) {
             auto r = config::ParseArraySpec(v);
             return r.ok() ? std::string() : r.status().message();
           });
-      s->final_callback([&a] {
-        if ((!a.array.empty() || a.hold || !a.dependency.empty()) && a.dry_run)
-          throw CLI::ValidationError("--dry-run", "does not go with --array, --hold or --dependency");
+      s->parse_complete_callback([&a] {
+        if ((!a.array.empty() || a.hold || !a.dependency.empty() || a.priority) && a.dry_run)
+          throw CLI::ValidationError("--dry-run",
+                                     "does not go with --array, --hold, --dependency or --priority");
       });
+    }
+    if (std::string(c.name) == "update") {
+      s->add_option("--priority", a.priority, "the jobs' priority within their tenant: higher goes first")
+          ->check(CLI::Range(-kMaxJobPriority, kMaxJobPriority))
+          ->required();
     }
     if (std::string(c.name) == "acct") {
       s->add_flag("--summary", a.summary, "GPU-hours and cost per tenant and region instead of per job");
@@ -567,7 +583,7 @@ void AddClient(CLI::App& app, ClientArgs& a) {
       s->add_option("gpu", a.gpu, "the GPU's index on the node (gpu-unhealthy, gpu-healthy)")
           ->check(CLI::Range(0, 63));
       s->add_option("--reason", a.reason, "why (kept with the node's hold and in the audit log)");
-      s->final_callback([&a] {
+      s->parse_complete_callback([&a] {
         if (!a.node_action.empty() && a.arg.empty())
           throw CLI::ValidationError("nodes " + a.node_action, "needs a NODE");
         if (a.node_action.rfind("gpu-", 0) == 0 && a.gpu < 0)
@@ -818,10 +834,11 @@ int RunClient(const ClientArgs& a) {
   auto call = [&]() -> httplib::Result {
     if (a.command == "submit") {
       const bool service = config::ManifestKind(*manifest) == "Service";
-      if (!service && (!a.array.empty() || a.hold || !a.dependency.empty())) {
+      if (!service && (!a.array.empty() || a.hold || !a.dependency.empty() || a.priority)) {
         std::string q;
         if (!a.array.empty()) q += "&array=" + httplib::detail::encode_query_param(a.array);
         if (a.hold) q += "&hold=true";
+        if (a.priority) q += fmt::format("&priority={}", *a.priority);
         if (!a.dependency.empty()) q += "&dependency=" + httplib::detail::encode_query_param(a.dependency);
         return http.Post("/v1/jobs?" + q.substr(1), h, *manifest, "application/yaml");
       }
@@ -867,11 +884,15 @@ int RunClient(const ClientArgs& a) {
     return Fail(InvalidArgument("--dry-run is for jobs (a service's replicas are placed as it scales)"));
   if (a.command == "queue" && a.output != "yaml") return ListQueue(a, http, h);
   if (a.command == "acct") return ListAccounting(a, http, h);
-  if (a.command == "cancel" || a.command == "hold" || a.command == "release") {
+  if (a.command == "cancel" || a.command == "hold" || a.command == "release" || a.command == "update") {
     // each id in turn; every failure said, the exit code 1 if any
     int rc = 0;
     for (const std::string& id : a.ids) {
-      httplib::Result r = http.Post("/v1/jobs/" + id + "/" + a.command, h, "", "text/plain");
+      httplib::Result r =
+          a.command == "update"
+              ? http.Post("/v1/jobs/" + id + "/priority", h, nlohmann::json{{"priority", *a.priority}}.dump(),
+                          "application/json")
+              : http.Post("/v1/jobs/" + id + "/" + a.command, h, "", "text/plain");
       const nlohmann::json j = r ? nlohmann::json::parse(r->body, nullptr, false) : nlohmann::json();
       if (!r || r->status != 200 || !j.is_object()) {
         const std::string why = !r                                     ? httplib::to_string(r.error())
@@ -884,6 +905,8 @@ int RunClient(const ClientArgs& a) {
       if (a.command == "cancel") {
         fmt::print("{} {}\n", id,
                    j.value("state", "") == "Cancelled" ? "cancelled" : "already " + j.value("state", ""));
+      } else if (a.command == "update") {
+        fmt::print("{} priority {}: {}\n", id, *a.priority, j.value("message", ""));
       } else {
         fmt::print("{} {}\n", id, j.value("message", ""));
       }

@@ -81,11 +81,12 @@ struct ClientArgs {
   std::string name, sort = "submitted";
   std::string user;  // queue, acct -u: only this user's jobs
   int watch_s = 0;
-  bool dry_run = false;    // submit --dry-run
-  bool summary = false;    // acct --summary: per tenant and region
-  std::string array;       // submit --array: a job array (sbatch --array syntax)
-  bool hold = false;       // submit --hold
-  std::string dependency;  // submit --dependency afterok:ID,...
+  bool dry_run = false;             // submit --dry-run
+  bool summary = false;             // acct --summary: per tenant and region
+  std::string array;                // submit --array: a job array (sbatch --array syntax)
+  bool hold = false;                // submit --hold
+  std::string dependency;           // submit --dependency afterok:ID,...
+  std::optional<int64_t> priority;  // submit --priority, update --priority: within the tenant
   // submit: one document of a multi-document file (set by RunClient itself, which submits each in turn).
   std::optional<std::string> document;
 };

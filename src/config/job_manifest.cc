@@ -367,10 +367,10 @@ StatusOr<JobManifest> ParseJobManifest(std::string_view text, std::string_view s
     }
     AWAN_ASSIGN_OR_RETURN(YAML::Node sp, r.Required(doc, "spec", "manifest"));
     AWAN_RETURN_IF_ERROR(r.ExpectMap(sp, "spec"));
-    AWAN_RETURN_IF_ERROR(
-        r.OnlyKeys(sp, "spec",
-                   {"tasks", "gpus", "accelerator", "cpu", "memory_gib", "topology", "reads", "writes",
-                    "user", "command", "env", "duration_s", "time_limit", "workdir", "image", "dependency"}));
+    AWAN_RETURN_IF_ERROR(r.OnlyKeys(
+        sp, "spec",
+        {"tasks", "gpus", "accelerator", "cpu", "memory_gib", "topology", "reads", "writes", "user",
+         "command", "env", "duration_s", "time_limit", "workdir", "image", "dependency", "priority"}));
     if (sp["dependency"]) {
       AWAN_ASSIGN_OR_RETURN(std::string text, r.String(sp["dependency"], "spec dependency"));
       auto deps = ParseDependencies(text);

@@ -25,7 +25,7 @@ StatusOr<JobSpec> ParseJob(const Reader& r, const YAML::Node& n, const Fleet& fl
   AWAN_RETURN_IF_ERROR(r.ExpectMap(n, "job"));
   AWAN_RETURN_IF_ERROR(r.OnlyKeys(n, "job",
                                   {"name", "tenant", "submit_s", "duration_s", "tasks", "gpus", "accelerator",
-                                   "cpu", "memory_gib", "topology", "reads", "writes", "user"}));
+                                   "cpu", "memory_gib", "topology", "reads", "writes", "user", "priority"}));
   JobSpec j;
   AWAN_ASSIGN_OR_RETURN(YAML::Node nm, r.Required(n, "name", "job"));
   AWAN_ASSIGN_OR_RETURN(j.name, r.String(nm, "job name"));
@@ -47,6 +47,11 @@ Status ParseJobShape(const Reader& r, const YAML::Node& n, const std::string& wh
   if (n["tasks"]) {
     AWAN_ASSIGN_OR_RETURN(int64_t t, r.Int(n["tasks"], what + " tasks", 1, 100000));
     j->tasks = static_cast<int>(t);
+  }
+  if (n["priority"]) {
+    AWAN_ASSIGN_OR_RETURN(int64_t p,
+                          r.Int(n["priority"], what + " priority", -kMaxJobPriority, kMaxJobPriority));
+    j->priority = static_cast<int>(p);
   }
   AWAN_ASSIGN_OR_RETURN(YAML::Node g, r.Required(n, "gpus", what));
   AWAN_ASSIGN_OR_RETURN(double gpus, r.Number(g, what + " gpus (per task)", 0.001, kMaxGpusPerNode));

@@ -160,7 +160,8 @@ Status ParseDataRule(const Reader& r, const YAML::Node& n, const std::string& wh
 
 // A job's shape and data, shared by workload files and job manifests: tasks, gpus (per task; a fraction below
 // 1 is one shared device), accelerator ("H100|H200", checked against the fleet), cpu, memory_gib, topology,
-// reads, writes, user (a fleet user location). Sets j->task.name to j->name.
+// reads, writes, user (a fleet user location), priority (within the tenant, ±kMaxJobPriority). Sets
+// j->task.name to j->name.
 Status ParseJobShape(const Reader& r, const YAML::Node& n, const std::string& what, const Fleet& fleet,
                      JobSpec* j);
 

@@ -66,10 +66,18 @@ class BackfillPolicy {
   virtual bool Reserves(std::span<const uint32_t> regions, std::span<const Reservation> held) const = 0;
 };
 
-// A running job the preempt stage might stop for a waiting one under a preemptive ordering. Keys are
-// (negated tenant priority, the ordering's key with aging): smaller goes first.
+// Where a job stands in the queue: its tenant's priority, then its own priority within its tenant, then the
+// ordering's key with aging. Smaller goes first (priorities are negated).
+struct QueueRank {
+  int64_t tenant = 0;  // -(the tenant's priority)
+  int64_t job = 0;     // -(the job's priority within its tenant)
+  double key = 0;      // the ordering's key, with aging
+  auto operator<=>(const QueueRank&) const = default;
+};
+
+// A running job the preempt stage might stop for a waiting one under a preemptive ordering.
 struct OvertakeCase {
-  std::pair<int64_t, double> waiter_key, victim_key;
+  QueueRank waiter_key, victim_key;
   int64_t waiter_gpus = 0, victim_gpus = 0;
   int victim_tasks = 1;
   double victim_lost_gpu_s = 0;  // work a stop would lose now (since its last checkpoint), GPU-seconds

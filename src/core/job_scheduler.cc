@@ -69,13 +69,15 @@ std::unique_ptr<JobScheduler> JobScheduler::Clone(ClusterSnapshot& snap, Framewo
 
 // The job's entry in the pending set (its key was computed once, when it joined).
 JobScheduler::PendingKey JobScheduler::PendingEntry(size_t i) const {
-  return {-tenants_[static_cast<size_t>(jobs_[i].tenant)].priority, queue_key_[i], jobs_[i].submit_s, i};
+  return {{-tenants_[static_cast<size_t>(jobs_[i].tenant)].priority, -jobs_[i].priority, queue_key_[i]},
+          jobs_[i].submit_s,
+          i};
 }
 
 std::vector<size_t> JobScheduler::PendingInOrder() const {
   std::vector<size_t> out;
   out.reserve(pending_.size());
-  for (const PendingKey& k : pending_) out.push_back(std::get<3>(k));
+  for (const PendingKey& k : pending_) out.push_back(k.job);
   return out;
 }
 
@@ -89,14 +91,14 @@ void JobScheduler::Enqueue(size_t i) {
 
 void JobScheduler::AddPending(const PendingKey& k) {
   pending_.insert(k);
-  const size_t t = static_cast<size_t>(jobs_[std::get<3>(k)].tenant);
+  const size_t t = static_cast<size_t>(jobs_[k.job].tenant);
   if (pending_of_.size() <= t) pending_of_.resize(t + 1);
   pending_of_[t].insert(k);
 }
 
 void JobScheduler::ErasePending(PendingKey k) {
   pending_.erase(k);
-  const size_t t = static_cast<size_t>(jobs_[std::get<3>(k)].tenant);
+  const size_t t = static_cast<size_t>(jobs_[k.job].tenant);
   if (t < pending_of_.size()) pending_of_[t].erase(k);
 }
 
@@ -105,7 +107,24 @@ void JobScheduler::SetResidency(size_t i, JobResidency residency) {
   OrderRegions(i);
 }
 
-void JobScheduler::SetTenant(int t, TenantSpec spec) { tenants_[static_cast<size_t>(t)] = std::move(spec); }
+// A waiting job's key names its tenant's priority: a change of it moves the tenant's waiting jobs.
+void JobScheduler::SetTenant(int t, TenantSpec spec) {
+  const size_t ti = static_cast<size_t>(t);
+  std::vector<size_t> moved;
+  if (spec.priority != tenants_[ti].priority && ti < pending_of_.size()) {
+    for (const PendingKey& k : pending_of_[ti]) moved.push_back(k.job);
+    for (size_t i : moved) ErasePending(PendingEntry(i));
+  }
+  tenants_[ti] = std::move(spec);
+  for (size_t i : moved) AddPending(PendingEntry(i));
+}
+
+void JobScheduler::SetJobPriority(size_t i, int priority) {
+  const bool waiting = is_pending(i);
+  if (waiting) ErasePending(PendingEntry(i));
+  jobs_[i].priority = priority;
+  if (waiting) AddPending(PendingEntry(i));
+}
 
 void JobScheduler::ReplaceSpec(size_t i, const JobSpec& spec) {
   JobRecord& r = jobs_[i];
@@ -183,6 +202,7 @@ size_t JobScheduler::AddJob(const JobSpec& spec, int tenant, int64_t submit_s, J
   JobRecord r;
   r.spec = &spec;
   r.tenant = tenant;
+  r.priority = spec.priority;
   r.submit_s = submit_s;
   r.gpus = spec.total_gpus();
   runs_.Add(static_cast<double>(spec.duration_s));
@@ -289,8 +309,7 @@ Status JobScheduler::Start(size_t i, int64_t now, GangPlacement g) {
 
 Status JobScheduler::Resume(size_t i, int64_t now, int64_t started_s, const std::vector<Placement>& tasks) {
   JobRecord& r = jobs_[i];
-  auto it = std::find_if(pending_.begin(), pending_.end(),
-                         [i](const PendingKey& k) { return std::get<3>(k) == i; });
+  auto it = std::find_if(pending_.begin(), pending_.end(), [i](const PendingKey& k) { return k.job == i; });
   if (it == pending_.end() || r.running) return FailedPrecondition("job " + r.spec->name + " is not waiting");
   if (static_cast<int>(tasks.size()) != r.spec->tasks) {
     return FailedPrecondition("job " + r.spec->name + ": " + std::to_string(tasks.size()) +
@@ -488,8 +507,8 @@ bool JobScheduler::Preemptible(const Preemptor& b, size_t v, int64_t now) const 
     return true;
   if (!b.may_overtake || (!policies_->admission->lends() && tv != tb)) return false;
   OvertakeCase c;
-  c.waiter_key = {std::get<0>(b.key), std::get<1>(b.key)};
-  c.victim_key = {-tenants_[tv].priority, RunningKeyInPass(v, now)};
+  c.waiter_key = b.key.rank;
+  c.victim_key = {-tenants_[tv].priority, -rv.priority, RunningKeyInPass(v, now)};
   c.waiter_gpus = rb.gpus;
   c.victim_gpus = rv.gpus;
   c.victim_tasks = rv.spec->tasks;
@@ -743,11 +762,16 @@ std::span<const uint8_t> JobScheduler::ReservedMaskFor(size_t i, int64_t now) {
     for (NodeIndex n : own->nodes) reserved_scratch_[n.value] = 0;
     return reserved_scratch_;
   }
-  // A job of a tenant with a higher priority than every holder's goes first, reservations or not.
-  const int64_t prio = tenants_[static_cast<size_t>(jobs_[i].tenant)].priority;
+  // A job ranked above every holder goes first, reservations or not: its tenant's priority is higher, or it
+  // is of the holder's tenant with a higher priority of its own (never above another tenant's by its own).
+  const JobRecord& ri = jobs_[i];
+  const int64_t prio = tenants_[static_cast<size_t>(ri.tenant)].priority;
   bool above = true;
-  for (const Reservation& r : reservations_)
-    above = above && prio > tenants_[static_cast<size_t>(jobs_[r.job].tenant)].priority;
+  for (const Reservation& r : reservations_) {
+    const JobRecord& holder = jobs_[r.job];
+    above = above && (prio > tenants_[static_cast<size_t>(holder.tenant)].priority ||
+                      (ri.tenant == holder.tenant && ri.priority > holder.priority));
+  }
   if (above) return {};
   const std::optional<double> left = order_->ExpectedRemainingS(View(i, now));
   if (!left) return reserved_;
@@ -888,7 +912,7 @@ void JobScheduler::DecayShares(int64_t now) {
 
 // Job k could not start now (why): accounted, a candidate for preemption and for a reservation.
 void JobScheduler::Blocked(const PendingKey& k, int64_t now, WaitReason why, Scan& s) {
-  const size_t i = std::get<3>(k);
+  const size_t i = k.job;
   Account(i, now, static_cast<int>(why));
   // A holder that is now blocked by something other than room (its quota) gives its nodes back: it would
   // hold them while it cannot start.
@@ -902,7 +926,7 @@ void JobScheduler::Blocked(const PendingKey& k, int64_t now, WaitReason why, Sca
 // Examines pending job k: true if it started (the caller drops it from the pending sets). With fair share
 // on, a job that would borrow is deferred to the fair-share stage.
 StatusOr<bool> JobScheduler::Examine(const PendingKey& k, int64_t now, Scan& s) {
-  const size_t i = std::get<3>(k);
+  const size_t i = k.job;
   const JobRecord& r = jobs_[i];
   const size_t t = static_cast<size_t>(r.tenant);
   // GPUs free outside every reservation: once none are, the scan may stop.
@@ -971,7 +995,7 @@ Status JobScheduler::FairShareStage(int64_t now, Scan& s) {
     }
     if (best < 0 || capacity - snap_->gpu_allocated_milli() <= 0) break;
     const PendingKey k = s.borrowers[static_cast<size_t>(best)][next[static_cast<size_t>(best)]++];
-    AWAN_ASSIGN_OR_RETURN(std::optional<WaitReason> why, TryStart(std::get<3>(k), now));
+    AWAN_ASSIGN_OR_RETURN(std::optional<WaitReason> why, TryStart(k.job, now));
     if (!why) {
       ErasePending(k);
       if (CountStart(s)) break;
@@ -981,7 +1005,7 @@ Status JobScheduler::FairShareStage(int64_t now, Scan& s) {
   }
   for (size_t t = 0; t < s.borrowers.size(); ++t) {
     for (size_t k = next[t]; k < s.borrowers[t].size(); ++k) {
-      Account(std::get<3>(s.borrowers[t][k]), now, static_cast<int>(WaitReason::kCapacity));
+      Account(s.borrowers[t][k].job, now, static_cast<int>(WaitReason::kCapacity));
       if (s.waiting.size() < static_cast<size_t>(o_.preempt_window)) s.waiting.push_back(s.borrowers[t][k]);
     }
   }
@@ -1002,7 +1026,7 @@ Status JobScheduler::PreemptStage(int64_t now, Scan& s) {
   ++preempt_pass_;  // running jobs' keys are computed once per pass, when first compared
   for (const PendingKey& k : s.waiting) {
     if (pending_.find(k) == pending_.end()) continue;
-    AWAN_ASSIGN_OR_RETURN(bool ok, TryPreempt(PreemptorOf(std::get<3>(k), k, now), now));  // usage as of now
+    AWAN_ASSIGN_OR_RETURN(bool ok, TryPreempt(PreemptorOf(k.job, k, now), now));  // usage as of now
     if (ok) ErasePending(k);
   }
   return Status::Ok();

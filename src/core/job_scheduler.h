@@ -5,8 +5,9 @@
 // runs it started (TakeStarted). Cycle runs named stages, each timed (CycleStats) and, in debug builds,
 // followed by an invariant check:
 //   decay       fair-share usage decayed to now
-//   place       order: pending jobs by (tenant priority, the QueueOrder's key + aging x submit time, submit
-//               time, arrival), the key computed when a job joins;
+//   place       order: pending jobs by (tenant priority, the job's priority within its tenant, the
+//               QueueOrder's key + aging x submit time, submit time, arrival), the key computed when a job
+//               joins (a change of either priority moves it);
 //               admit: the tenant's quota: within its guarantee, or borrowing idle quota of its cohort (not
 //               when isolated), within its borrowing limit and the lenders' lending limits;
 //               place: the gang all or nothing, tightest topology domain first (GangPlacer), never on nodes
@@ -29,7 +30,9 @@
 //               and an expected start time: the nodes where it would start once the running jobs end as
 //               the ordering expects. Held nodes take no other job, so jobs behind it may only jump ahead
 //               where they cannot delay it; the holder keeps its reservation until it starts (its nodes are
-//               planned again every reserve_interval_s and after a node goes down)
+//               planned again every reserve_interval_s and after a node goes down); a job ranked above
+//               every holder (a higher tenant priority, or the holder's tenant and a higher job priority)
+//               is not held back by them
 // How long runs take and what a stop loses is the RunModel's (core/run_model.h): a gang whose tightest common
 // domain is wider than a supernode runs slower by the level's factor; a stopped job keeps the work of its
 // last checkpoint and pays restart_s when it runs again.
@@ -132,6 +135,7 @@ const char* WaitReasonName(WaitReason r);
 struct JobRecord {
   const JobSpec* spec = nullptr;
   int tenant = 0;
+  int priority = 0;  // within its tenant (JobSpec::priority, or as changed since)
   int64_t submit_s = 0;
   int64_t gpus = 0;
   // Outcome.
@@ -233,6 +237,8 @@ class JobScheduler {
   void SetTenant(int tenant, TenantSpec spec);
   // REQUIRES: the job waits; spec outlives the scheduler.
   void ReplaceSpec(size_t job, const JobSpec& spec);
+  // The job's priority within its tenant (JobSpec::priority when added): a waiting job moves in the queue.
+  void SetJobPriority(size_t job, int priority);
   // Stages 2 and 3 for one pending job, now: nullopt if it started, else why not.
   StatusOr<std::optional<WaitReason>> TryStartOne(size_t job, int64_t now);
 
@@ -264,8 +270,13 @@ class JobScheduler {
   std::vector<size_t> PendingInOrder() const;
 
  private:
-  // (tenant priority negated, the ordering's key with aging, submit time, job): smallest first.
-  using PendingKey = std::tuple<int64_t, double, int64_t, size_t>;
+  // A job's entry in the queue, as it was inserted: smallest first.
+  struct PendingKey {
+    QueueRank rank;
+    int64_t submit_s = 0;
+    size_t job = 0;
+    auto operator<=>(const PendingKey&) const = default;
+  };
   // What the place stage leaves to the later stages.
   struct Scan {
     int blocked = 0, deferred = 0, started = 0;

@@ -14,6 +14,8 @@
 
 namespace awan {
 
+inline constexpr int kMaxJobPriority = 1000000;
+
 struct JobSpec {
   std::string name;
   std::string tenant;      // Philly: the virtual cluster
@@ -28,6 +30,9 @@ struct JobSpec {
   // (core/residency.h). Empty: the tenant's defaults apply.
   std::vector<std::string> reads, writes;
   std::string user_location;  // where its users are ("" = nowhere in particular), for latency
+  // Its priority within its tenant: higher goes first among the tenant's waiting jobs (the tenant's own
+  // priority ranks tenants; this never lets a job pass another tenant's).
+  int priority = 0;  // in [-kMaxJobPriority, kMaxJobPriority]
 
   int64_t total_gpus() const { return static_cast<int64_t>(tasks) * task.gpu_count; }
 };

@@ -37,6 +37,7 @@ std::string ManifestJson(const config::JobManifest& m, const std::string& tenant
   if (!j.reads.empty()) spec["reads"] = j.reads;
   if (!j.writes.empty()) spec["writes"] = j.writes;
   if (!j.user_location.empty()) spec["user"] = j.user_location;
+  if (j.priority != 0) spec["priority"] = j.priority;
   if (!m.command.empty()) spec["command"] = m.command;
   if (!m.env.empty()) spec["env"] = m.env;
   if (j.duration_s > 0) spec["duration_s"] = j.duration_s;
@@ -47,6 +48,12 @@ std::string ManifestJson(const config::JobManifest& m, const std::string& tenant
   Json metadata = {{"name", j.name}, {"tenant", tenant}};
   if (m.array_index >= 0) metadata["array"] = {{"index", m.array_index}, {"count", m.array_count}};
   return Json{{"apiVersion", "awan/v1"}, {"kind", "Job"}, {"metadata", metadata}, {"spec", spec}}.dump();
+}
+
+Status CheckJobPriority(int64_t p) {
+  if (p >= -kMaxJobPriority && p <= kMaxJobPriority) return Status::Ok();
+  return InvalidArgument(
+      fmt::format("priority {}: expected an integer from {} to {}", p, -kMaxJobPriority, kMaxJobPriority));
 }
 
 }  // namespace
@@ -498,6 +505,10 @@ StatusOr<std::vector<StoredJob>> ControlPlane::SubmitArray(const Principal& who,
 
 Status ControlPlane::ApplyOptions(const Principal& who, const SubmitOptions& o, const std::string& tenant,
                                   config::JobManifest* m) {
+  if (o.priority) {
+    AWAN_RETURN_IF_ERROR(CheckJobPriority(*o.priority));
+    m->job.priority = static_cast<int>(*o.priority);
+  }
   if (!o.dependency.empty()) {
     AWAN_ASSIGN_OR_RETURN(m->dependencies, config::ParseDependencies(o.dependency));
   }
@@ -597,6 +608,34 @@ StatusOr<StoredJob> ControlPlane::Hold(const Principal& who, const std::string& 
   if (l->in_queue) AWAN_RETURN_IF_ERROR(sched_->Cancel(l->index, clock_->NowMs() / 1000));
   l->in_queue = false;
   l->row = held;
+  StoredJob out = l->row;
+  out.message = LiveMessage(*l);
+  return out;
+}
+
+StatusOr<StoredJob> ControlPlane::SetPriority(const Principal& who, const std::string& id, int64_t priority) {
+  AWAN_RETURN_IF_ERROR(CheckJobPriority(priority));
+  std::lock_guard<std::mutex> lock(mu_);
+  AWAN_ASSIGN_OR_RETURN(Live * l, Find(who, id));
+  if (!who.can_write()) return PermissionDenied("forbidden: a viewer token cannot change a job's priority");
+  if (!IsActive(l->row.state))
+    return FailedPrecondition("job " + id + " is " + std::string(JobStateName(l->row.state)) +
+                              ": only a waiting or running job's priority can change");
+  StoredJob changed = l->row;
+  Json manifest = Json::parse(changed.manifest, nullptr, false);
+  if (!manifest.is_object() || !manifest.contains("spec"))
+    return Internal("job " + id + ": stored manifest unreadable");
+  if (priority == 0) {
+    manifest["spec"].erase("priority");
+  } else {
+    manifest["spec"]["priority"] = priority;
+  }
+  changed.manifest = manifest.dump();
+  changed.updated_ms = clock_->NowMs();
+  AWAN_RETURN_IF_ERROR(store_->UpdateJob(changed));  // durable first
+  l->row = changed;
+  l->spec.priority = static_cast<int>(priority);
+  sched_->SetJobPriority(l->index, static_cast<int>(priority));
   StoredJob out = l->row;
   out.message = LiveMessage(*l);
   return out;

@@ -127,11 +127,13 @@ struct ControlPlaneStats {
   CycleStats stages;  // the core cycle's time per named stage, cumulative
 };
 
-// How a job is submitted besides its manifest: held (sbatch --hold), and dependencies that replace the
-// manifest's spec.dependency (sbatch --dependency; "" keeps the manifest's).
+// How a job is submitted besides its manifest: held (sbatch --hold), dependencies that replace the
+// manifest's spec.dependency (sbatch --dependency; "" keeps the manifest's), and a priority within its tenant
+// that replaces spec.priority (sbatch --priority).
 struct SubmitOptions {
   bool hold = false;
   std::string dependency;
+  std::optional<int64_t> priority;
 };
 
 class ControlPlane {
@@ -153,6 +155,10 @@ class ControlPlane {
   // (release).
   StatusOr<StoredJob> Hold(const Principal& who, const std::string& id);
   StatusOr<StoredJob> Release(const Principal& who, const std::string& id);
+  // Sets a job's priority within its tenant (scontrol update priority=): a waiting or held job moves in its
+  // tenant's queue at once; a running one keeps it for any later wait (a requeue). Durable before the answer.
+  // InvalidArgument outside ±kMaxJobPriority; FailedPrecondition once the job has ended.
+  StatusOr<StoredJob> SetPriority(const Principal& who, const std::string& id, int64_t priority);
   // A job array (sbatch --array): the manifest checked once, then one job per index, stored in one durable
   // write with consecutive ids, each named NAME-INDEX with $AWAN_ARRAY_INDEX and $AWAN_ARRAY_COUNT. One
   // submit of the tenant's rate; its waiting limit counts every job.

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <charconv>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "config/job_manifest.h"
@@ -191,6 +194,10 @@ static void AddFleetPaths(Json& paths, const Ok& ok, const Json& err) {
        {{"post",
          {{"summary", "Hold a waiting job back (it is not scheduled until released)"},
           {"responses", {{"200", ok({{"type", "object"}})}, {"404", err}, {"409", err}}}}}}},
+      {"/v1/jobs/{id}/priority",
+       {{"post",
+         {{"summary", "Set a job's priority within its tenant: {\"priority\": N}, higher first"},
+          {"responses", {{"200", ok({{"type", "object"}})}, {"400", err}, {"404", err}, {"409", err}}}}}}},
       {"/v1/jobs/{id}/release",
        {{"post",
          {{"summary", "Release a held job"},
@@ -335,11 +342,19 @@ void DryRun(ControlPlane& cp, HttpRequest& req, HttpResponse& res) {
   Reply(res, 200, out);
 }
 
-// ?hold=true and ?dependency=afterok:j-1,... of a submit.
-SubmitOptions OptionsOf(const HttpRequest& req) {
+// ?hold=true, ?dependency=afterok:j-1,... and ?priority=N of a submit.
+StatusOr<SubmitOptions> OptionsOf(const HttpRequest& req) {
   SubmitOptions o;
   o.hold = req.get_param_value("hold") == "true";
   o.dependency = req.get_param_value("dependency");
+  if (req.has_param("priority")) {
+    const std::string v = req.get_param_value("priority");
+    int64_t p = 0;
+    const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), p);
+    if (ec != std::errc() || end != v.data() + v.size())
+      return InvalidArgument("priority: expected an integer, got '" + v.substr(0, 40) + "'");
+    o.priority = p;
+  }
   return o;
 }
 
@@ -347,7 +362,9 @@ SubmitOptions OptionsOf(const HttpRequest& req) {
 void SubmitArray(ControlPlane& cp, HttpRequest& req, HttpResponse& res) {
   auto indices = config::ParseArraySpec(req.get_param_value("array"));
   if (!indices.ok()) return Fail(res, indices.status());
-  auto jobs = cp.SubmitArray(Who(req), req.body, "request body", *indices, OptionsOf(req));
+  auto options = OptionsOf(req);
+  if (!options.ok()) return Fail(res, options.status());
+  auto jobs = cp.SubmitArray(Who(req), req.body, "request body", *indices, *options);
   if (!jobs.ok()) return Fail(res, jobs.status());
   Json items = Json::array();
   for (const StoredJob& j : *jobs) items.push_back(JobJson(j, false));
@@ -396,7 +413,9 @@ void RegisterJobRoutes(HttpServer& http, ControlPlane& cp, const HeaderCheck& au
       [&cp](HttpRequest& req, HttpResponse& res) {
         if (req.get_param_value("dry_run") == "true") return DryRun(cp, req, res);
         if (req.has_param("array")) return SubmitArray(cp, req, res);
-        auto job = cp.Submit(Who(req), req.body, "request body", OptionsOf(req));
+        auto options = OptionsOf(req);
+        if (!options.ok()) return Fail(res, options.status());
+        auto job = cp.Submit(Who(req), req.body, "request body", *options);
         if (!job.ok()) return Fail(res, job.status());
         Reply(res, 201, JobJson(*job));
       },
@@ -423,6 +442,24 @@ void RegisterJobRoutes(HttpServer& http, ControlPlane& cp, const HeaderCheck& au
         },
         authenticated);
   }
+  // {"priority": N}: the job's priority within its tenant.
+  http.Route(
+      "POST", R"(/v1/jobs/([^/]+)/priority)",
+      [&cp](HttpRequest& req, HttpResponse& res) {
+        const Json body = Json::parse(req.body, nullptr, false);
+        if (!body.is_object() || body.size() != 1 || !body.contains("priority") ||
+            !body["priority"].is_number_integer())
+          return Fail(res, InvalidArgument("the body must be a JSON object: {\"priority\": INTEGER}"));
+        const Json& v = body["priority"];  // a huge unsigned number stays huge (and out of range)
+        const int64_t priority = v.is_number_unsigned()
+                                     ? static_cast<int64_t>(std::min<uint64_t>(
+                                           v.get<uint64_t>(), std::numeric_limits<int64_t>::max()))
+                                     : v.get<int64_t>();
+        auto job = cp.SetPriority(Who(req), req.matches[1], priority);
+        if (!job.ok()) return Fail(res, job.status());
+        Reply(res, 200, JobJson(*job));
+      },
+      authenticated, 4096);
   http.Route(
       "POST", R"(/v1/jobs/([^/]+)/requeue)",
       [&cp](HttpRequest& req, HttpResponse& res) {

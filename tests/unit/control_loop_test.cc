@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "common/clock.h"
@@ -190,11 +191,16 @@ TEST(Dependencies, WaitForTheirJobsHoldsWaitForReleaseAndBothSurviveARestart) {
   Plane p("deps");
   auto a = *p.cp->Submit(lab, Named("a"), "t");
   auto bad = *p.cp->Submit(lab, Named("bad", "false"), "t");
-  auto after_a = *p.cp->Submit(lab, Named("after-a"), "t", SubmitOptions{false, "afterok:" + a.id});
-  auto after_bad = *p.cp->Submit(lab, Named("after-bad"), "t", SubmitOptions{false, "afterok:" + bad.id});
-  auto any_bad = *p.cp->Submit(lab, Named("any-bad"), "t", SubmitOptions{false, "afterany:" + bad.id});
-  auto held = *p.cp->Submit(lab, Named("held"), "t", SubmitOptions{true, ""});
-  EXPECT_EQ(p.cp->Submit(lab, Named("x"), "t", SubmitOptions{false, "afterok:j-99999999"}).status().message(),
+  auto after_a =
+      *p.cp->Submit(lab, Named("after-a"), "t", SubmitOptions{false, "afterok:" + a.id, std::nullopt});
+  auto after_bad =
+      *p.cp->Submit(lab, Named("after-bad"), "t", SubmitOptions{false, "afterok:" + bad.id, std::nullopt});
+  auto any_bad =
+      *p.cp->Submit(lab, Named("any-bad"), "t", SubmitOptions{false, "afterany:" + bad.id, std::nullopt});
+  auto held = *p.cp->Submit(lab, Named("held"), "t", SubmitOptions{true, "", std::nullopt});
+  EXPECT_EQ(p.cp->Submit(lab, Named("x"), "t", SubmitOptions{false, "afterok:j-99999999", std::nullopt})
+                .status()
+                .message(),
             "dependency: no job j-99999999 of tenant lab");
   // An array too large in all (each job keeps its manifest) is refused before anything is stored.
   std::vector<int> many(10000);
@@ -214,7 +220,8 @@ TEST(Dependencies, WaitForTheirJobsHoldsWaitForReleaseAndBothSurviveARestart) {
   // Held all along: never launched; the hold outlives a restart; released, it runs.
   for (const auto& t : p.exec->launched()) EXPECT_NE(t.job_id, held.id);
   EXPECT_EQ(p.cp->Get(lab, held.id)->state, JobState::kPending);
-  auto waits = *p.cp->Submit(lab, Named("waits"), "t", SubmitOptions{false, "afterok:" + held.id});
+  auto waits =
+      *p.cp->Submit(lab, Named("waits"), "t", SubmitOptions{false, "afterok:" + held.id, std::nullopt});
   const int64_t restart_at = p.clock.NowMs() + 1000;
   p.cp.reset();
   Plane again("deps", kFleet, StoreOpenMode::kExisting, restart_at);
@@ -236,6 +243,55 @@ TEST(Dependencies, WaitForTheirJobsHoldsWaitForReleaseAndBothSurviveARestart) {
   EXPECT_EQ(again.cp->Get(lab, later.id)->state, JobState::kPending);
   ASSERT_TRUE(again.cp->Cancel(lab, later.id).ok());
   EXPECT_EQ(again.cp->Get(lab, later.id)->state, JobState::kCancelled);
+}
+
+// sbatch --priority and scontrol update priority=: a job's priority orders its tenant's queue, set at submit
+// or changed while it waits; the change is durable (it outlives a restart) and checked (range, role, tenant,
+// state) before anything changes.
+TEST(JobPriority, OrdersTheTenantsQueueIsChangedWhileWaitingAndSurvivesARestart) {
+  const Principal lab{"lab", Role::kMember, "ana"}, viewer{"lab", Role::kViewer, ""},
+      other{"other", Role::kMember, ""};
+  auto whole = [](const std::string& name) {  // all 4 GPUs of the fleet's one node: one job at a time
+    return "apiVersion: awan/v1\nkind: Job\nmetadata: {name: " + name +
+           "}\nspec: {gpus: 4, cpu: 1, memory_gib: 1, duration_s: 60, command: [sh, -c, 'true']}\n";
+  };
+  Plane p("prio");
+  auto first = *p.cp->Submit(lab, whole("first"), "t");
+  ASSERT_TRUE(TickUntil(p, first.id, JobState::kRunning));
+  auto low_a = *p.cp->Submit(lab, whole("low-a"), "t");
+  auto low_b = *p.cp->Submit(lab, whole("low-b"), "t");
+  auto urgent = *p.cp->Submit(lab, whole("urgent"), "t", SubmitOptions{false, "", 5});
+  auto bumped = *p.cp->Submit(lab, whole("bumped"), "t");
+  auto manifest_priority = [](const StoredJob& j) {
+    return nlohmann::json::parse(j.manifest)["spec"].value("priority", 0);
+  };
+  EXPECT_EQ(manifest_priority(urgent), 5);
+  EXPECT_EQ(p.cp->Submit(lab, whole("x"), "t", SubmitOptions{false, "", int64_t{1} << 40}).status().code(),
+            StatusCode::kInvalidArgument);
+  // Checked before anything changes: range, a viewer, another tenant, an ended job.
+  EXPECT_EQ(p.cp->SetPriority(lab, bumped.id, kMaxJobPriority + 1).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(p.cp->SetPriority(viewer, bumped.id, 10).status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(p.cp->SetPriority(other, bumped.id, 10).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(manifest_priority(*p.cp->Get(lab, bumped.id)), 0);
+  auto set = p.cp->SetPriority(lab, bumped.id, 10);
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  EXPECT_EQ(manifest_priority(*set), 10);
+  ASSERT_TRUE(p.cp->SetPriority(lab, low_b.id, -3).ok());
+  ASSERT_TRUE(p.cp->SetPriority(lab, low_b.id, 0).ok());  // back to the default: it leaves the manifest
+  EXPECT_FALSE(nlohmann::json::parse(p.cp->Get(lab, low_b.id)->manifest)["spec"].contains("priority"));
+  // A restart before any of them starts: the order comes from the stored manifests.
+  const int64_t restart_at = p.clock.NowMs() + 1000;
+  p.cp.reset();
+  Plane again("prio", kFleet, StoreOpenMode::kExisting, restart_at);
+  ASSERT_TRUE(TickUntil(again, low_b.id, JobState::kSucceeded, 1000));
+  std::vector<std::string> order;
+  for (const auto& t : again.exec->launched())
+    if (order.empty() || order.back() != t.job_id) order.push_back(t.job_id);
+  // "first" ran before the restart and is queued again after it (the fake's task can't be adopted): at
+  // priority 0 it goes after the two that rank higher, and before the later jobs of its rank.
+  EXPECT_EQ(order, (std::vector<std::string>{bumped.id, urgent.id, first.id, low_a.id, low_b.id}));
+  EXPECT_EQ(again.cp->SetPriority(lab, low_b.id, 1).status().code(), StatusCode::kFailedPrecondition);
 }
 
 }  // namespace

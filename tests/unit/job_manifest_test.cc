@@ -45,6 +45,12 @@ TEST(JobManifest, ShippedExamplesParse) {
       "body", f->fleet);
   ASSERT_TRUE(js.ok()) << js.status().ToString();
   EXPECT_EQ(js->job.task.gpu_milli.value, 500);
+  EXPECT_EQ(js->job.priority, 0);
+  auto prio = ParseJobManifest(
+      "apiVersion: awan/v1\nkind: Job\nmetadata: {name: x}\nspec: {gpus: 1, duration_s: 6, priority: -7}\n",
+      "m.yaml", f->fleet);
+  ASSERT_TRUE(prio.ok()) << prio.status().ToString();
+  EXPECT_EQ(prio->job.priority, -7);
 }
 
 TEST(JobManifest, BadInputIsAClearError) {
@@ -91,6 +97,12 @@ TEST(JobManifest, BadInputIsAClearError) {
        "spec image: a reference like"},
       {"apiVersion: awan/v1\nkind: Job\nmetadata: {name: x}\nspec: {gpus: 1, duration_s: 6, image: r/x}\n",
        "needs a command"},
+      {"apiVersion: awan/v1\nkind: Job\nmetadata: {name: x}\nspec: {gpus: 1, duration_s: 6, priority: "
+       "1000001}\n",
+       "spec priority"},
+      {"apiVersion: awan/v1\nkind: Job\nmetadata: {name: x}\nspec: {gpus: 1, duration_s: 6, priority: "
+       "high}\n",
+       "spec priority"},
       {"[1, 2]", "a manifest is a mapping"},
       {std::string(kMaxManifestBytes + 1, ' '), "more than the"},
   };

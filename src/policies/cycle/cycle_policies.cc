@@ -76,7 +76,9 @@ class CostAwarePreemption final : public PreemptionPolicy {
     if (c.victim_tasks > 1 || c.victim_gpus > c.waiter_gpus) return false;
     const double cost = c.victim_lost_gpu_s / static_cast<double>(std::max<int64_t>(1, c.victim_gpus)) +
                         static_cast<double>(c.restart_s);
-    return c.victim_key > std::make_pair(c.waiter_key.first, c.waiter_key.second + cost);
+    QueueRank waiter = c.waiter_key;
+    waiter.key += cost;
+    return c.victim_key > waiter;
   }
 };
 
