@@ -403,6 +403,22 @@ void ListJobs(ControlPlane& cp, HttpRequest& req, HttpResponse& res) {
   Reply(res, 200, out);
 }
 
+// {"priority": N}: a job's priority within its tenant (scontrol update priority=).
+void SetPriority(ControlPlane& cp, HttpRequest& req, HttpResponse& res) {
+  const Json body = Json::parse(req.body, nullptr, false);
+  if (!body.is_object() || body.size() != 1 || !body.contains("priority") ||
+      !body["priority"].is_number_integer())
+    return Fail(res, InvalidArgument("the body must be a JSON object: {\"priority\": INTEGER}"));
+  const Json& v = body["priority"];  // a huge unsigned number stays huge (and out of range)
+  const int64_t priority =
+      v.is_number_unsigned()
+          ? static_cast<int64_t>(std::min<uint64_t>(v.get<uint64_t>(), std::numeric_limits<int64_t>::max()))
+          : v.get<int64_t>();
+  auto job = cp.SetPriority(Who(req), req.matches[1], priority);
+  if (!job.ok()) return Fail(res, job.status());
+  Reply(res, 200, JobJson(*job));
+}
+
 // Jobs: submit, list, get, cancel, explain, logs.
 void RegisterJobRoutes(HttpServer& http, ControlPlane& cp, const HeaderCheck& authenticated) {
   auto get = [&http, &authenticated](const std::string& path, HttpHandler h) {
@@ -442,24 +458,9 @@ void RegisterJobRoutes(HttpServer& http, ControlPlane& cp, const HeaderCheck& au
         },
         authenticated);
   }
-  // {"priority": N}: the job's priority within its tenant.
   http.Route(
       "POST", R"(/v1/jobs/([^/]+)/priority)",
-      [&cp](HttpRequest& req, HttpResponse& res) {
-        const Json body = Json::parse(req.body, nullptr, false);
-        if (!body.is_object() || body.size() != 1 || !body.contains("priority") ||
-            !body["priority"].is_number_integer())
-          return Fail(res, InvalidArgument("the body must be a JSON object: {\"priority\": INTEGER}"));
-        const Json& v = body["priority"];  // a huge unsigned number stays huge (and out of range)
-        const int64_t priority = v.is_number_unsigned()
-                                     ? static_cast<int64_t>(std::min<uint64_t>(
-                                           v.get<uint64_t>(), std::numeric_limits<int64_t>::max()))
-                                     : v.get<int64_t>();
-        auto job = cp.SetPriority(Who(req), req.matches[1], priority);
-        if (!job.ok()) return Fail(res, job.status());
-        Reply(res, 200, JobJson(*job));
-      },
-      authenticated, 4096);
+      [&cp](HttpRequest& req, HttpResponse& res) { SetPriority(cp, req, res); }, authenticated, 4096);
   http.Route(
       "POST", R"(/v1/jobs/([^/]+)/requeue)",
       [&cp](HttpRequest& req, HttpResponse& res) {
