@@ -194,6 +194,13 @@ void PrintJobDetail(const Json& j) {
   fmt::print("\n  runs: {} (restarts: {})   used: {:.3f} GPU-hours, {:.2f} USD{}\n", j.value("runs", 0),
              j.value("restarts", 0), j.value("gpu_hours", 0.0), j.value("cost_usd", 0.0),
              j.contains("exit_code") ? fmt::format("   exit code: {}", j["exit_code"].dump()) : "");
+  if (j.contains("events") && j["events"].is_array() && !j["events"].empty()) {
+    fmt::print("  events:\n");
+    for (const Json& e : j["events"]) {
+      if (!e.is_object()) continue;
+      fmt::print("    {}  {}\n", When(e.value("t_ms", int64_t{0})), e.value("event", ""));
+    }
+  }
 }
 
 int ListAccounting(const ClientArgs& a, httplib::Client& http, const httplib::Headers& h) {

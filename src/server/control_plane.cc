@@ -50,6 +50,36 @@ std::string ManifestJson(const config::JobManifest& m, const std::string& tenant
   return Json{{"apiVersion", "awan/v1"}, {"kind", "Job"}, {"metadata", metadata}, {"spec", spec}}.dump();
 }
 
+// Appends to a job's history (StoredJob::events), keeping the latest kMaxJobEvents.
+void AddEvent(StoredJob& row, int64_t t_ms, std::string event) {
+  Json events = row.events.empty() ? Json::array() : Json::parse(row.events, nullptr, false);
+  if (!events.is_array()) events = Json::array();
+  events.push_back({{"t_ms", t_ms}, {"event", std::move(event)}});
+  if (events.size() > kMaxJobEvents)
+    events.erase(events.begin(), events.begin() + static_cast<std::ptrdiff_t>(events.size() - kMaxJobEvents));
+  row.events = events.dump();
+}
+
+// " by alice"; " by a member of lab" or " by an admin" for a token that names no user.
+std::string By(const Principal& who) {
+  if (!who.user.empty()) return " by " + who.user;
+  if (who.role == Role::kAdmin || who.tenant.empty()) return " by an admin";
+  return std::string(" by a ") + RoleName(who.role) + " of " + who.tenant;
+}
+
+// The nodes of a run's tasks, each once, with the region: "my-kl-a100-0, my-kl-a100-1 (my-kl)".
+std::string NodesOf(const Fleet& fleet, const std::vector<Placement>& tasks) {
+  std::vector<std::string> nodes;
+  for (const Placement& p : tasks) {
+    if (std::find(nodes.begin(), nodes.end(), fleet.node(p.node).name) == nodes.end())
+      nodes.push_back(fleet.node(p.node).name);
+  }
+  const std::string region =
+      tasks.empty() ? ""
+                    : fleet.topology().DomainName(TopologyLevel::kRegion, fleet.region_of(tasks[0].node));
+  return fmt::format("{} ({})", fmt::join(nodes, ", "), region);
+}
+
 Status CheckJobPriority(int64_t p) {
   if (p >= -kMaxJobPriority && p <= kMaxJobPriority) return Status::Ok();
   return InvalidArgument(
@@ -329,7 +359,8 @@ StoredJob ControlPlane::SoFar(const Live& l, int64_t now_ms) const {
   return out;
 }
 
-void ControlPlane::Save(Live& l, JobState state, const std::string& message) {
+void ControlPlane::Save(Live& l, JobState state, const std::string& message, const std::string& event) {
+  AddEvent(l.row, clock_->NowMs(), event.empty() ? std::string(JobStateName(state)) + ": " + message : event);
   Account(l.row, l, state, clock_->NowMs());
   if (l.row.state == JobState::kPending) --waiting_[l.row.tenant];
   if (state == JobState::kPending) ++waiting_[l.row.tenant];
@@ -446,6 +477,11 @@ StatusOr<std::vector<StoredJob>> ControlPlane::StoreAndQueue(const Principal& wh
     rows[k].message = options.hold ? "held" : "queued";
     rows[k].held = options.hold;
     rows[k].user = who.user;
+    std::string event = "submitted" + By(who);
+    if (jobs[k].job.priority != 0) event += fmt::format(", priority {}", jobs[k].job.priority);
+    if (options.hold) event += ", held";
+    if (!jobs[k].dependencies.empty()) event += ", after " + config::DependencyText(jobs[k].dependencies);
+    AddEvent(rows[k], now_ms, std::move(event));
   }
   // Durable first (group-committed with concurrent submits, outside the control plane's lock), then queued.
   AWAN_ASSIGN_OR_RETURN(rows, store_->CreateJobs(std::move(rows)));
@@ -457,6 +493,7 @@ StatusOr<std::vector<StoredJob>> ControlPlane::StoreAndQueue(const Principal& wh
     if (!l.ok()) {
       rows[k].state = JobState::kFailed;
       rows[k].message = l.status().message();
+      AddEvent(rows[k], now_ms, "Failed: " + rows[k].message);
       AWAN_RETURN_IF_ERROR(store_->UpdateJob(rows[k]));
       out.push_back(rows[k]);
       continue;
@@ -604,6 +641,7 @@ StatusOr<StoredJob> ControlPlane::Hold(const Principal& who, const std::string& 
   held.held = true;
   held.message = "held";
   held.updated_ms = clock_->NowMs();
+  AddEvent(held, held.updated_ms, "held" + By(who));
   AWAN_RETURN_IF_ERROR(store_->UpdateJob(held));  // durable first
   if (l->in_queue) AWAN_RETURN_IF_ERROR(sched_->Cancel(l->index, clock_->NowMs() / 1000));
   l->in_queue = false;
@@ -632,6 +670,7 @@ StatusOr<StoredJob> ControlPlane::SetPriority(const Principal& who, const std::s
   }
   changed.manifest = manifest.dump();
   changed.updated_ms = clock_->NowMs();
+  AddEvent(changed, changed.updated_ms, fmt::format("priority set to {}{}", priority, By(who)));
   AWAN_RETURN_IF_ERROR(store_->UpdateJob(changed));  // durable first
   l->row = changed;
   l->spec.priority = static_cast<int>(priority);
@@ -651,6 +690,7 @@ StatusOr<StoredJob> ControlPlane::Release(const Principal& who, const std::strin
   released.held = false;
   released.message = "queued";
   released.updated_ms = clock_->NowMs();
+  AddEvent(released, released.updated_ms, "released" + By(who));
   AWAN_RETURN_IF_ERROR(store_->UpdateJob(released));
   l->row = released;
   if (l->deps.empty()) {
@@ -732,6 +772,7 @@ StatusOr<StoredJob> ControlPlane::Cancel(const Principal& who, const std::string
   cancelled.state = JobState::kCancelled;
   cancelled.message = "cancelled by request";
   cancelled.updated_ms = clock_->NowMs();
+  AddEvent(cancelled, cancelled.updated_ms, "Cancelled" + By(who));
   AWAN_RETURN_IF_ERROR(store_->UpdateJob(cancelled));
   exec_->Kill(l->row.id);
   if (l->in_queue) AWAN_RETURN_IF_ERROR(sched_->Cancel(l->index, clock_->NowMs() / 1000));
@@ -1112,7 +1153,8 @@ Status ControlPlane::Schedule(int64_t now_s) {
     l.tasks_running = static_cast<int>(r.tasks.size());
     l.run_id = r.run_id;
     ++l.row.runs;
-    Save(l, JobState::kRunning, "running on " + std::to_string(r.tasks.size()) + " task(s)");
+    Save(l, JobState::kRunning, "running on " + std::to_string(r.tasks.size()) + " task(s)",
+         fmt::format("Running: run {} started on {}", l.row.runs, NodesOf(fleet_->fleet, r.tasks)));
     to_launch_.push_back(std::move(r));
   }
   return Status::Ok();

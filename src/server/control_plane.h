@@ -288,7 +288,8 @@ class ControlPlane {
   StatusOr<Checked> CheckSubmit(const Principal& who, std::string_view text, std::string_view source) const;
   std::string LiveMessage(const Live& l) const;  // under mu_
   // Sets the state in memory and marks the job for the next Flush (one durable write for the batch).
-  void Save(Live& l, JobState state, const std::string& message);
+  // `event`: what the job's history records ("" = the state and the message).
+  void Save(Live& l, JobState state, const std::string& message, const std::string& event = "");
   // Tick's steps (under mu_).
   Status CheckHeartbeats(int64_t now_s);
   Status CollectEnds(int64_t now_s);

@@ -144,7 +144,8 @@ Json JobToJson(const StoredJob& j) {
           {"gpu_ms", j.gpu_ms},
           {"cost_usd", j.cost_usd},
           {"held", j.held},
-          {"user", j.user}};
+          {"user", j.user},
+          {"events", j.events}};
 }
 
 StoredJob JobFromJson(const Json& j) {
@@ -168,6 +169,7 @@ StoredJob JobFromJson(const Json& j) {
   s.cost_usd = j.value("cost_usd", 0.0);
   s.held = j.value("held", false);
   s.user = j.value("user", "");
+  s.events = j.value("events", "");
   return s;
 }
 

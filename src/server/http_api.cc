@@ -46,7 +46,12 @@ Json JobJson(const StoredJob& j, bool with_manifest = true) {
     if (spec.contains("accelerator") && spec["accelerator"].is_string())
       out["accelerator"] = spec["accelerator"];
   }
-  if (with_manifest) out["manifest"] = std::move(manifest);
+  if (with_manifest) {
+    out["manifest"] = std::move(manifest);
+    // Its history (submitted, held, started where, stopped why, ended), oldest first.
+    const Json events = j.events.empty() ? Json::array() : Json::parse(j.events, nullptr, false);
+    out["events"] = events.is_array() ? events : Json::array();
+  }
   return out;
 }
 

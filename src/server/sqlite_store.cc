@@ -43,11 +43,11 @@ class SqliteStore final : public StateStore {
       columns.insert(c.getColumn(1).getString());
     for (const char* added :
          {"runs INTEGER", "started_ms INTEGER", "ended_ms INTEGER", "run_started_ms INTEGER",
-          "gpu_ms INTEGER", "cost_usd REAL", "held INTEGER", "user TEXT"}) {
+          "gpu_ms INTEGER", "cost_usd REAL", "held INTEGER", "user TEXT", "events TEXT"}) {
       const std::string name(added, std::strchr(added, ' '));
       if (!columns.count(name)) {
         db_.exec("ALTER TABLE jobs ADD COLUMN " + std::string(added) + " NOT NULL DEFAULT " +
-                 (name == "user" ? "''" : "0"));
+                 (name == "user" || name == "events" ? "''" : "0"));
       }
     }
     db_.exec("CREATE INDEX IF NOT EXISTS jobs_tenant ON jobs(tenant, seq)");
@@ -90,8 +90,8 @@ class SqliteStore final : public StateStore {
                    db_,
                    "INSERT INTO jobs (id, tenant, name, manifest, state, created_ms, updated_ms, "
                    "message, exit_code, placement, runs, started_ms, ended_ms, run_started_ms, gpu_ms, "
-                   "cost_usd, held, user) "
-                   "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+                   "cost_usd, held, user, events) "
+                   "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
                for (StoredJob* job : batch) {
                  job->id = Id(++seq);
                  Bind(ins, *job);
@@ -114,10 +114,10 @@ class SqliteStore final : public StateStore {
                  db_,
                  "UPDATE jobs SET id=?, tenant=?, name=?, manifest=?, state=?, created_ms=?, updated_ms=?, "
                  "message=?, exit_code=?, placement=?, runs=?, started_ms=?, ended_ms=?, run_started_ms=?, "
-                 "gpu_ms=?, cost_usd=?, held=?, user=? WHERE id=?");
+                 "gpu_ms=?, cost_usd=?, held=?, user=?, events=? WHERE id=?");
              for (const StoredJob& j : jobs) {
                Bind(up, j);
-               up.bind(19, j.id);
+               up.bind(20, j.id);
                if (up.exec() == 0) return NotFound("no job " + j.id);
                up.reset();
              }
@@ -133,9 +133,9 @@ class SqliteStore final : public StateStore {
                  db_,
                  "UPDATE jobs SET id=?, tenant=?, name=?, manifest=?, state=?, created_ms=?, updated_ms=?, "
                  "message=?, exit_code=?, placement=?, runs=?, started_ms=?, ended_ms=?, run_started_ms=?, "
-                 "gpu_ms=?, cost_usd=?, held=?, user=? WHERE id=?");
+                 "gpu_ms=?, cost_usd=?, held=?, user=?, events=? WHERE id=?");
              Bind(up, j);
-             up.bind(19, j.id);
+             up.bind(20, j.id);
              if (up.exec() == 0) return NotFound("no job " + j.id);
              return true;
            })
@@ -290,7 +290,7 @@ class SqliteStore final : public StateStore {
   static constexpr const char* kSelect =
       "SELECT id, tenant, name, manifest, state, created_ms, updated_ms, message, exit_code, placement, "
       "runs, "
-      "started_ms, ended_ms, run_started_ms, gpu_ms, cost_usd, held, user FROM jobs";
+      "started_ms, ended_ms, run_started_ms, gpu_ms, cost_usd, held, user, events FROM jobs";
 
   static std::string Id(int64_t seq) { return JobIdOf(seq); }
   static int64_t Seq(const std::string& id) {
@@ -319,6 +319,7 @@ class SqliteStore final : public StateStore {
     q.bind(16, j.cost_usd);
     q.bind(17, j.held ? 1 : 0);
     q.bind(18, j.user);
+    q.bind(19, j.events);
   }
   static StoredJob Row(SQLite::Statement& q) {
     StoredJob j;
@@ -340,6 +341,7 @@ class SqliteStore final : public StateStore {
     j.cost_usd = q.getColumn(15).getDouble();
     j.held = q.getColumn(16).getInt() != 0;
     j.user = q.getColumn(17).getString();
+    j.events = q.getColumn(18).getString();
     return j;
   }
   // Runs f under the store's lock, turning SQLite exceptions into a Status.

@@ -34,7 +34,11 @@ struct StoredJob {
   double cost_usd = 0;
   bool held = false;  // a pending job held back (submit --hold, awan hold): not scheduled until released
   std::string user;   // who in its tenant submitted it (the token's user; "" for a token without one)
+  // Its history, JSON: [{"t_ms": T, "event": "..."}...], oldest first, the latest kMaxJobEvents (the
+  // control plane's AddEvent); "" before its first.
+  std::string events;
 };
+inline constexpr size_t kMaxJobEvents = 64;
 
 struct JobFilter {
   std::string tenant;             // "" = every tenant (admins only)

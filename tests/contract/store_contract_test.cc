@@ -242,11 +242,13 @@ TEST_P(StoreContract, AccountingRoundTrips) {
   fresh.started_ms = 1'700'000'000'123;
   fresh.user = "aisyah";
   fresh.held = true;
+  fresh.events = R"([{"event":"submitted by aisyah","t_ms":1700000000000}])";
   auto c = store_->CreateJob(fresh);
   ASSERT_TRUE(c.ok());
   EXPECT_EQ((*store_->GetJob(c->id))->started_ms, 1'700'000'000'123);
   EXPECT_EQ((*store_->GetJob(c->id))->user, "aisyah");
   EXPECT_TRUE((*store_->GetJob(c->id))->held);
+  EXPECT_EQ((*store_->GetJob(c->id))->events, fresh.events);
   StoredJob j = *c;
   j.ended_ms = 1'700'000'360'000;
   j.run_started_ms = 1'700'000'100'000;
@@ -259,8 +261,10 @@ TEST_P(StoreContract, AccountingRoundTrips) {
   EXPECT_EQ(got->run_started_ms, j.run_started_ms);
   EXPECT_EQ(got->gpu_ms, j.gpu_ms);
   EXPECT_DOUBLE_EQ(got->cost_usd, 19.625);
+  EXPECT_EQ(got->events, fresh.events);
   j.gpu_ms = 5;
   j.cost_usd = 0.5;
+  j.events = R"x([{"event":"submitted","t_ms":1},{"event":"Running: run 1 started on n0 (r)","t_ms":2}])x";
   ASSERT_TRUE(store_->UpdateJobs({j}).ok());
   JobFilter f;
   f.tenant = "lab";
@@ -270,6 +274,7 @@ TEST_P(StoreContract, AccountingRoundTrips) {
   ASSERT_NE(it, listed->end());
   EXPECT_EQ(it->gpu_ms, 5);
   EXPECT_DOUBLE_EQ(it->cost_usd, 0.5);
+  EXPECT_EQ(it->events, j.events);
   EXPECT_EQ(it->started_ms, 1'700'000'000'123);
 }
 

@@ -1203,8 +1203,19 @@ TEST(Cli, HoldReleaseAndDependencies) {
                 .find("rc=2"),
             std::string::npos);
   EXPECT_NE(RunAwan("release " + first + flags + a).find(first), std::string::npos);
-  EXPECT_EQ(WaitForState(c, a, first, "Succeeded")["state"], "Succeeded");
-  EXPECT_EQ(WaitForState(c, a, second, "Succeeded")["state"], "Succeeded");
+  EXPECT_EQ(WaitForEnd(c, a, first, 60)["state"], "Succeeded");  // generous: CI runs two test binaries at once
+  EXPECT_EQ(WaitForEnd(c, a, second, 60)["state"], "Succeeded");
+  // Its history in describe (scontrol show job's events, kubectl describe's Events), oldest first.
+  const std::string described = RunAwan("describe " + first + flags + a);
+  size_t at = described.find("events:");
+  for (const std::string& e :
+       {std::string("submitted by a member of my-university, held"),
+        std::string("released by a member of my-university"), std::string("Running: run 1 started on "),
+        std::string("Succeeded: every task exited with code 0")}) {
+    ASSERT_NE(at, std::string::npos) << described;
+    at = described.find(e, at);
+    EXPECT_NE(at, std::string::npos) << e << " in order in:\n" << described;
+  }
   // Holding a job that already ran: refused with the reason.
   EXPECT_NE(RunAwan("hold " + first + flags + a + " 2>&1; true").find("only a waiting job can be held"),
             std::string::npos);

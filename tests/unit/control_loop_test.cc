@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -292,6 +293,28 @@ TEST(JobPriority, OrdersTheTenantsQueueIsChangedWhileWaitingAndSurvivesARestart)
   // priority 0 it goes after the two that rank higher, and before the later jobs of its rank.
   EXPECT_EQ(order, (std::vector<std::string>{bumped.id, urgent.id, first.id, low_a.id, low_b.id}));
   EXPECT_EQ(again.cp->SetPriority(lab, low_b.id, 1).status().code(), StatusCode::kFailedPrecondition);
+  // Each job keeps its history, across the restart: submitted (by whom), its priority changes, where each run
+  // started, how it ended.
+  std::vector<std::string> events;
+  for (const auto& e : nlohmann::json::parse(again.cp->Get(lab, low_b.id)->events))
+    events.push_back(e["event"].get<std::string>());
+  ASSERT_GE(events.size(), 5u) << nlohmann::json(events).dump();
+  EXPECT_EQ(events[0], "submitted by ana");
+  EXPECT_EQ(events[1], "priority set to -3 by ana");
+  EXPECT_EQ(events[2], "priority set to 0 by ana");
+  EXPECT_EQ(events[3].rfind("Running: run 1 started on ", 0), 0u) << events[3];
+  EXPECT_EQ(events.back(), "Succeeded: every task exited with code 0");
+  std::vector<std::string> first_events;
+  for (const auto& e : nlohmann::json::parse(again.cp->Get(lab, first.id)->events))
+    first_events.push_back(e["event"].get<std::string>());
+  EXPECT_EQ(std::count_if(first_events.begin(), first_events.end(),
+                          [](const std::string& e) { return e.rfind("Running: run", 0) == 0; }),
+            2)
+      << nlohmann::json(first_events).dump();
+  EXPECT_NE(std::find(first_events.begin(), first_events.end(),
+                      "Pending: requeued: the server restarted while it ran"),
+            first_events.end())
+      << nlohmann::json(first_events).dump();
 }
 
 }  // namespace

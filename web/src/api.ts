@@ -83,6 +83,7 @@ export interface Job {
   gpu_hours?: number;
   cost_usd?: number;
   manifest?: any;
+  events?: { t_ms: number; event: string }[]; // its history, oldest first (the full view only)
 }
 
 // Every job the caller may see, page by page (the API gives 1,000 at a time); `state` narrows it.

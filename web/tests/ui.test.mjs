@@ -177,11 +177,15 @@ test('a pending job shows its reason and what would change it; a running job its
   assert.match(await page.locator('section table').first().innerText(), /held/);
   await page.getByRole('button', { name: 'Release' }).click();
   await page.getByRole('button', { name: 'Hold' }).waitFor();
+  // Its history: the hold and the release, and who asked.
+  await page.waitForFunction(() => /released by/.test(document.querySelector('section[aria-label="Timeline"]')?.textContent ?? ''));
+  assert.match(await page.locator('section[aria-label="Timeline"]').innerText(), /submitted by[^\n]*\n[\s\S]*held by[\s\S]*released by/);
 
   await view(page, `jobs/${ids.running}`, () => (document.querySelector('pre.logs')?.textContent ?? '').includes('step-1'), 'job-running');
   assert.match(await page.locator('pre.logs').innerText(), /<img src=x onerror=window.__xss=1>/, 'markup shown as text');
   assert.equal(await page.evaluate(() => window.__xss), undefined, 'nothing from the server ran');
   assert.match(await page.locator('section[aria-label="Tasks and GPUs"] tbody').innerText(), /my-|sg-|id-|th-/);
+  assert.match(await page.locator('section[aria-label="Timeline"]').innerText(), /Running: run 1 started on \S+ \(/);
   assert.deepEqual(errors, []);
   await context.close();
 });

@@ -88,10 +88,14 @@ export function jobView(ctx: ViewContext, id: string): View {
       ]),
     );
     clear(timeline);
-    const events: [number, string][] = [[j.created_ms, 'submitted']];
-    if (j.started_ms) events.push([j.started_ms, 'first started']);
-    if (j.state === 'Running') events.push([j.updated_ms, j.runs > 1 ? `running (run ${j.runs})` : 'started']);
-    else if (j.state !== 'Pending') events.push([j.updated_ms, `${j.state.toLowerCase()}${j.exit_code !== undefined ? ` (exit ${j.exit_code})` : ''}`]);
+    // The server's history of the job (where each run started, holds, priority changes, how it ended); a
+    // job stored before the server kept one shows what its times say.
+    const events: [number, string][] = j.events?.length ? j.events.map((e) => [e.t_ms, e.event]) : [[j.created_ms, 'submitted']];
+    if (!j.events?.length) {
+      if (j.started_ms) events.push([j.started_ms, 'first started']);
+      if (j.state === 'Running') events.push([j.updated_ms, j.runs > 1 ? `running (run ${j.runs})` : 'started']);
+      else if (j.state !== 'Pending') events.push([j.updated_ms, `${j.state.toLowerCase()}${j.exit_code !== undefined ? ` (exit ${j.exit_code})` : ''}`]);
+    }
     timeline.append(
       h('h2', {}, 'Timeline'),
       h('ol', { class: 'timeline' }, ...events.map(([t, what]) => h('li', {}, h('time', {}, when(t, now)), ` ${what}`))),
