@@ -1203,7 +1203,8 @@ TEST(Cli, HoldReleaseAndDependencies) {
                 .find("rc=2"),
             std::string::npos);
   EXPECT_NE(RunAwan("release " + first + flags + a).find(first), std::string::npos);
-  EXPECT_EQ(WaitForEnd(c, a, first, 60)["state"], "Succeeded");  // generous: CI runs two test binaries at once
+  EXPECT_EQ(WaitForEnd(c, a, first, 60)["state"],
+            "Succeeded");  // generous: CI runs two test binaries at once
   EXPECT_EQ(WaitForEnd(c, a, second, 60)["state"], "Succeeded");
   // Its history in describe (scontrol show job's events, kubectl describe's Events), oldest first.
   const std::string described = RunAwan("describe " + first + flags + a);

@@ -110,7 +110,7 @@ TEST(CyclePolicies, AdmissionBackfillAndPreemptionDecideAsDocumented) {
   EXPECT_FALSE(ca.Overtakes(c));  // a gang
   c.victim_tasks = 1;
   c.victim_gpus = 8;
-  EXPECT_FALSE(ca.Overtakes(c));  // larger than the waiter
+  EXPECT_FALSE(ca.Overtakes(c));   // larger than the waiter
   c.victim_key = {-1, 0, 5000.0};  // a higher tenant priority never goes after
   EXPECT_FALSE(plain.Overtakes(c));
   c.victim_key = {0, -1, 5000.0};  // nor a higher job priority within the same tenant
