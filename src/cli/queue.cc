@@ -94,8 +94,10 @@ void Print(const std::vector<Json>& jobs, int64_t more, const ClientArgs& a) {
 
 // Every page of /v1/jobs (1,000 at a time, waiting out 429s), up to `limit` jobs (0: all); `more` is 1 when
 // the server has more than were read.
-Status Fetch(const ClientArgs& a, httplib::Client& http, const httplib::Headers& h, std::vector<Json>* out,
-             int64_t* more) {
+}  // namespace
+
+Status FetchJobs(const ClientArgs& a, httplib::Client& http, const httplib::Headers& h,
+                 std::vector<Json>* out, int64_t* more) {
   std::string after;
   *more = 0;
   for (;;) {
@@ -127,6 +129,8 @@ Status Fetch(const ClientArgs& a, httplib::Client& http, const httplib::Headers&
     after = j["next"].get<std::string>();
   }
 }
+
+namespace {
 
 // GET `path` (JSON), waiting out 429s; the server's error as a Status.
 StatusOr<Json> GetJson(httplib::Client& http, const std::string& path, const httplib::Params& p,
@@ -207,7 +211,7 @@ int ListAccounting(const ClientArgs& a, httplib::Client& http, const httplib::He
   if (a.summary) return PrintUsage(a, http, h);
   std::vector<Json> jobs;
   int64_t more = 0;
-  if (Status s = Fetch(a, http, h, &jobs, &more); !s.ok()) return Fail(s);
+  if (Status s = FetchJobs(a, http, h, &jobs, &more); !s.ok()) return Fail(s);
   const int64_t now = NowMs(), since = a.since_s > 0 ? now - a.since_s * 1000 : 0;
   std::erase_if(jobs, [&](const Json& j) {
     const int64_t ended = j.value("ended_ms", int64_t{0});
@@ -232,7 +236,7 @@ int ListQueue(const ClientArgs& a, httplib::Client& http, const httplib::Headers
   for (;;) {
     std::vector<Json> jobs;
     int64_t more = 0;
-    if (Status s = Fetch(a, http, h, &jobs, &more); !s.ok()) return Fail(s);
+    if (Status s = FetchJobs(a, http, h, &jobs, &more); !s.ok()) return Fail(s);
     auto key = [&](const Json& j) -> std::string {
       if (a.sort == "name") return j.value("name", "");
       if (a.sort == "state") return j.value("state", "");

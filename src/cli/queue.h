@@ -6,10 +6,15 @@
 #include <httplib.h>
 
 #include "cli/serve.h"
+#include "common/status.h"
 
 namespace awan::cli {
 
 int ListQueue(const ClientArgs& a, httplib::Client& http, const httplib::Headers& h);
+// Every job the caller may see that passes a's filters (state and tenant by the API; name and user here),
+// paged through; at most a.limit (0: every one), *more set when there were more.
+Status FetchJobs(const ClientArgs& a, httplib::Client& http, const httplib::Headers& h,
+                 std::vector<nlohmann::json>* out, int64_t* more);
 // `awan acct` (sacct): the jobs that started, with start, end, elapsed time, GPU-hours, cost and exit code,
 // filtered like `queue` (and --since: ran in the last seconds); --summary: GET /v1/usage per tenant and
 // region. -o json|yaml prints the API's objects.

@@ -494,7 +494,10 @@ void AddClient(CLI::App& app, ClientArgs& a) {
             nullptr},
            {"queues", "Each tenant's waiting and running jobs", nullptr},
            {"describe", "Show one job (ID) or service (service/NAME)", "ID"},
-           {"cancel", "Cancel jobs (one or more ids)", "ID"},
+           {"cancel",
+            "Cancel jobs: one or more ids, or every waiting or running job that matches --state, --name, -u, "
+            "--tenant (scancel)",
+            "ID"},
            {"hold", "Hold waiting jobs back: they stay pending, not scheduled (one or more ids)", "ID"},
            {"release", "Release held jobs (one or more ids)", "ID"},
            {"update",
@@ -510,8 +513,22 @@ void AddClient(CLI::App& app, ClientArgs& a) {
             nullptr},
            {"tenants", "List tenants, quotas and load", nullptr}}) {
     CLI::App* s = app.add_subcommand(c.name, c.help);
-    if (std::string(c.name) == "cancel" || std::string(c.name) == "hold" ||
-        std::string(c.name) == "release" || std::string(c.name) == "update") {
+    if (std::string(c.name) == "cancel") {
+      s->add_option("id", a.ids, "job ids (or filters instead)");
+      s->add_option("--state", a.state, "every job in this state: Pending or Running (any case)")
+          ->transform(CLI::IsMember({"Pending", "Running"}, CLI::ignore_case));
+      s->add_option("--name", a.name, "every job whose name contains this");
+      s->add_option("-u,--user", a.user, "every job this user of the tenant submitted");
+      s->add_option("--tenant", a.tenant, "every job of this tenant (admins)");
+      s->parse_complete_callback([&a] {
+        const bool filtered = !a.state.empty() || !a.name.empty() || !a.user.empty() || !a.tenant.empty();
+        if (a.ids.empty() == !filtered)
+          throw CLI::ValidationError(
+              "cancel", a.ids.empty() ? "give job ids, or filters (--state, --name, -u, --tenant)"
+                                      : "give job ids or filters, not both");
+      });
+    } else if (std::string(c.name) == "hold" || std::string(c.name) == "release" ||
+               std::string(c.name) == "update") {
       s->add_option("id", a.ids, "job ids")->required();
     } else if (c.arg) {
       s->add_option(c.arg == std::string("FILE") ? "file" : "id", a.arg, c.arg)->required();
@@ -885,9 +902,21 @@ int RunClient(const ClientArgs& a) {
   if (a.command == "queue" && a.output != "yaml") return ListQueue(a, http, h);
   if (a.command == "acct") return ListAccounting(a, http, h);
   if (a.command == "cancel" || a.command == "hold" || a.command == "release" || a.command == "update") {
-    // each id in turn; every failure said, the exit code 1 if any
+    // each id in turn (or, for cancel with filters, each waiting or running job that matches); every
+    // failure said, the exit code 1 if any
+    std::vector<std::string> ids = a.ids;
+    if (a.command == "cancel" && ids.empty()) {
+      std::vector<nlohmann::json> matched;
+      int64_t more = 0;
+      if (Status s = FetchJobs(a, http, h, &matched, &more); !s.ok()) return Fail(s);
+      for (const nlohmann::json& j : matched) {
+        const std::string state = j.value("state", "");
+        if (state == "Pending" || state == "Running") ids.push_back(j.value("id", ""));
+      }
+      if (ids.empty()) fmt::print(stderr, "awan: no waiting or running job matched\n");
+    }
     int rc = 0;
-    for (const std::string& id : a.ids) {
+    for (const std::string& id : ids) {
       httplib::Result r =
           a.command == "update"
               ? http.Post("/v1/jobs/" + id + "/priority", h, nlohmann::json{{"priority", *a.priority}}.dump(),

@@ -1302,6 +1302,22 @@ TEST(Cli, UsersInsideATenant) {
   EXPECT_NE(table.find("USER"), std::string::npos) << table;
   EXPECT_NE(table.find("bob"), std::string::npos) << table;
   EXPECT_EQ(table.find("alice"), std::string::npos) << table;
+  // scancel -u / --name / --state: every waiting or running job that matches, and only those; ids or filters,
+  // never neither (a bare `awan cancel` cancels nothing).
+  for (const char* bad : {"cancel", "cancel j-00000001 --name mine"}) {
+    const std::string r = RunAwan(std::string(bad) + flags + " 2>&1; echo rc=$?");
+    EXPECT_NE(r.find("rc=2"), std::string::npos) << bad << ": " << r;
+  }
+  EXPECT_EQ(Json::parse(RunAwan("queue -o json --state pending" + flags))["items"].size() +
+                Json::parse(RunAwan("queue -o json --state running" + flags))["items"].size(),
+            3u);
+  const std::string cancelled = RunAwan("cancel -u alice --name mine" + flags);
+  EXPECT_EQ(std::count(cancelled.begin(), cancelled.end(), '\n'), 2) << cancelled;
+  for (const Json& j : Json::parse(RunAwan("queue -o json" + flags))["items"])
+    EXPECT_EQ(j["state"] == "Cancelled", j["user"] == "alice") << j.dump();
+  EXPECT_NE(RunAwan("cancel --name nosuch" + flags + " 2>&1; true").find("no waiting or running job matched"),
+            std::string::npos);
+  EXPECT_NE(RunAwan("cancel --state failed" + flags + " 2>&1; echo rc=$?").find("rc=2"), std::string::npos);
 }
 
 }  // namespace
