@@ -10,6 +10,8 @@ BIN=${2:-build/release/apps/awan}
 NAME=${3:-awan/replica}
 command -v podman > /dev/null || { echo "replica-image: podman not found: run scripts/install-deps.sh" >&2; exit 2; }
 [ -x "$BIN" ] || { echo "replica-image: $BIN is not an executable (build awan first)" >&2; exit 2; }
+# The `awan` front hands every command but a submit to awan-core beside it: the image holds awan-core, as awan.
+if [ -x "$(dirname "$BIN")/awan-core" ] && [ "$(basename "$BIN")" = awan ]; then BIN="$(dirname "$BIN")/awan-core"; fi
 TAG=$(sha256sum "$BIN" | cut -c1-12)
 REF="$REGISTRY/$NAME:$TAG"
 WORK=$(mktemp -d /tmp/awan-image.XXXXXX)

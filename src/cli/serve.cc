@@ -27,6 +27,7 @@
 
 #include "audit/audit_log.h"
 #include "cli/cli_util.h"
+#include "cli/job_row.h"
 #include "cli/queue.h"
 #include "common/clock.h"
 #include "config/catalog_file.h"
@@ -1062,14 +1063,7 @@ int RunClient(const ClientArgs& a) {
     }
     return 0;
   }
-  auto row = [](const nlohmann::json& job) {
-    const std::string gpus = job["manifest"].is_object()
-                                 ? fmt::format("{}x{}", job["manifest"]["spec"].value("tasks", 1),
-                                               job["manifest"]["spec"]["gpus"].dump())
-                                 : "";
-    fmt::print("{:<12} {:<24} {:<16} {:<10} {:<8} {}\n", job.value("id", ""), job.value("name", ""),
-               job.value("tenant", ""), job.value("state", ""), gpus, job.value("message", ""));
-  };
+  auto row = [](const nlohmann::json& job) { PrintJobRow(job); };
   if (a.command == "queues") {
     fmt::print("{:<20} {:>8} {:>8}  {}\n", "TENANT", "WAITING", "RUNNING", "NEXT");
     for (const auto& q : j["items"]) {
@@ -1088,7 +1082,7 @@ int RunClient(const ClientArgs& a) {
                  t["jobs_waiting"].get<int64_t>(), t["gpus_allocated"].get<double>());
     }
   } else {
-    fmt::print("{:<12} {:<24} {:<16} {:<10} {:<8} {}\n", "ID", "NAME", "TENANT", "STATE", "GPUS", "MESSAGE");
+    PrintJobHeader();
     if (j.contains("items")) {
       for (const auto& job : j["items"]) row(job);
     } else {

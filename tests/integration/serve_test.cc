@@ -1321,3 +1321,88 @@ TEST(Cli, UsersInsideATenant) {
 }
 
 }  // namespace
+
+namespace {
+
+std::string Sh(const std::string& cmd) {
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  pclose(p);
+  return out;
+}
+
+// The `awan` front (apps/awan_front.cc): a submit of one job manifest to an http:// server it does itself,
+// printing what awan-core prints; everything else it hands to awan-core. A copy of the front alone, without
+// awan-core beside it, shows which is which: its submit still works, any hand-over fails saying so.
+TEST(Cli, TheFrontSubmitsOneJobItselfAndHandsEverythingElseToTheCore) {
+  const std::string dir = TempDir("front");
+  const std::string db = dir + "/awan.db";
+  const std::string a = Token(db, "my-university", "member");
+  Server s(dir, db);
+  const std::string core = std::filesystem::path(AWAN_BINARY).parent_path().string() + "/awan-core";
+  ASSERT_TRUE(std::filesystem::exists(core));
+  std::filesystem::create_directories(dir + "/alone");
+  std::filesystem::copy_file(AWAN_BINARY, dir + "/alone/awan");
+  const std::string alone = dir + "/alone/awan";
+  std::ofstream(dir + "/j.yaml")
+      << "apiVersion: awan/v1\nkind: Job\nmetadata: {name: quick}\nspec: {gpus: 1, "
+         "cpu: 1, memory_gib: 1, command: [sh, -c, 'true']}\n";
+  std::ofstream(dir + "/two.yaml") << "apiVersion: awan/v1\nkind: Job\nmetadata: {name: a}\nspec: {gpus: 1, "
+                                      "duration_s: 5}\n---\napiVersion: awan/v1\nkind: Job\nmetadata: {name: "
+                                      "b}\nspec: {gpus: 1, duration_s: 5}\n";
+  std::ofstream(dir + "/other.yaml")
+      << "apiVersion: awan/v1\nkind: Job\nmetadata: {name: x, tenant: sg-fintech}\n"
+         "spec: {gpus: 1, duration_s: 5}\n";
+  const std::string flags = " --server " + s.url() + " --token " + a;
+  auto without_id = [](std::string out) {  // the same answer but for the job's id
+    for (size_t at = out.find("j-"); at != std::string::npos; at = out.find("j-", at + 1))
+      out.replace(at, 10, "j-ID");
+    return out;
+  };
+  // The same answers, from the front alone and from awan-core: a submit, a refusal (exit 1, the server's
+  // error).
+  const std::string fast =
+      Sh(alone + " submit --hold --priority 3 " + dir + "/j.yaml" + flags + " 2>&1; echo rc=$?");
+  const std::string full =
+      Sh(core + " submit --hold --priority 3 " + dir + "/j.yaml" + flags + " 2>&1; echo rc=$?");
+  EXPECT_NE(fast.find("quick"), std::string::npos) << fast;
+  EXPECT_NE(fast.find("rc=0"), std::string::npos) << fast;
+  EXPECT_EQ(without_id(fast), without_id(full));
+  const std::string refused = Sh(alone + " submit " + dir + "/other.yaml" + flags + " 2>&1; echo rc=$?");
+  EXPECT_EQ(refused, Sh(core + " submit " + dir + "/other.yaml" + flags + " 2>&1; echo rc=$?"));
+  EXPECT_NE(refused.find("(HTTP 403)\nrc=1"), std::string::npos) << refused;
+  EXPECT_EQ(
+      Sh(alone + " submit " + dir + "/j.yaml --server " + s.url() + " --token awan_bad 2>&1; echo rc=$?"),
+      Sh(core + " submit " + dir + "/j.yaml --server " + s.url() + " --token awan_bad 2>&1; echo rc=$?"));
+  // The job it stored is the one awan-core would store: held, priority 3.
+  const Json listed = Json::parse(RunAwan("queue -o json" + flags));
+  ASSERT_EQ(listed["items"].size(), 2u) << listed.dump();
+  for (const Json& j : listed["items"]) {
+    EXPECT_EQ(j["message"].get<std::string>().rfind("held", 0), 0u) << j.dump();
+    EXPECT_EQ(j["manifest"]["spec"]["priority"], 3) << j.dump();
+  }
+  // Everything else is awan-core's: another command, several documents, stdin, an option the front does not
+  // take, a server it cannot reach (nothing was sent): the copy alone cannot, the real front does.
+  for (const std::string& other :
+       {std::string("--version"), "submit " + dir + "/two.yaml" + flags,
+        "submit -" + flags + " < " + dir + "/j.yaml", "submit --dry-run " + dir + "/j.yaml" + flags,
+        "submit " + dir + "/j.yaml --server http://127.0.0.1:1 --token x", "queue" + flags}) {
+    const std::string handed = Sh(alone + " " + other + " 2>&1; echo rc=$?");
+    EXPECT_NE(handed.find("cannot run " + dir + "/alone/awan-core"), std::string::npos)
+        << other << ": " << handed;
+    EXPECT_NE(handed.find("rc=127"), std::string::npos) << other << ": " << handed;
+    const std::string real = Sh(std::string(AWAN_BINARY) + " " + other + " 2>&1; echo rc=$?");
+    // The same answer (its first line, its exit code: the jobs run meanwhile, so the rest may differ).
+    auto shape = [&](const std::string& out) {
+      const std::string first = without_id(out.substr(0, out.find('\n')));
+      return first.substr(0, first.find(" GPUs ")) + " ... " + out.substr(out.rfind("rc="));
+    };
+    EXPECT_EQ(shape(real), shape(Sh(core + " " + other + " 2>&1; echo rc=$?"))) << other;
+  }
+  const Json after = Json::parse(RunAwan("queue -o json" + flags));
+  EXPECT_EQ(after["items"].size(), 8u) << after.dump();  // + a and b (two.yaml) twice, the stdin job twice
+}
+
+}  // namespace
