@@ -19,7 +19,7 @@ D=${OUT:-/tmp/awan-client-bench}; rm -rf "$D"; mkdir -p "$D"
 $A init --store sqlite:$D/awan.db >/dev/null
 T=$($A token create --store sqlite:$D/awan.db --tenant my-university --role member 2>/dev/null | tail -1)
 $A serve --store sqlite:$D/awan.db --fleet examples/fleets/asean.yaml --listen 127.0.0.1:18182 \
-  --state-dir $D/state --submits-per-s 100000 > $D/serve.log 2>&1 &
+  --state-dir $D/state --submits-per-s 100000 --max-waiting-per-tenant 1000000 > $D/serve.log 2>&1 &
 S=$!
 trap 'kill $S' EXIT
 for _ in $(seq 50); do grep -q "listening on" $D/serve.log && break; sleep 0.1; done
