@@ -10,11 +10,13 @@
 // report.
 #include <fcntl.h>
 #include <netdb.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <climits>
@@ -56,10 +58,22 @@ struct Submit {
 // The submit this front does itself, or nullopt when awan-core should (any other command or option).
 std::optional<Submit> ParseSubmit(int argc, char** argv) {
   if (argc < 3 || std::string_view(argv[1]) != "submit") return std::nullopt;
+  // A config file (awan-core reads and checks it even when flags say everything): awan-core's.
+  const char* home = std::getenv("HOME");
+  struct stat st {};
+  if (std::getenv("AWAN_CONFIG") != nullptr ||
+      (home != nullptr && stat((std::string(home) + "/.config/awan/config.yaml").c_str(), &st) == 0))
+    return std::nullopt;
   Submit s;
+  std::vector<std::string_view> seen;  // an option given twice is a usage error awan-core reports
   for (int i = 2; i < argc; ++i) {
     const std::string_view a = argv[i];
-    const bool has_value = i + 1 < argc;
+    // An option's value never starts with '-' (awan-core's parser takes it for an option).
+    const bool has_value = i + 1 < argc && argv[i + 1][0] != '-';
+    if (!a.empty() && a[0] == '-') {
+      if (std::find(seen.begin(), seen.end(), a == "--output" ? "-o" : a) != seen.end()) return std::nullopt;
+      seen.push_back(a == "--output" ? "-o" : a);
+    }
     if (a == "--hold") {
       s.hold = true;
     } else if (a == "--server" && has_value) {
@@ -106,7 +120,9 @@ std::optional<std::string> OneJobManifest(const std::string& path) {
     if (got != text.size()) text.clear();
   }
   close(fd);
-  if (text.empty() || text.find("Service") != std::string::npos) return std::nullopt;
+  // "Service" anywhere, or any escape (a quoted kind may spell it with escapes): awan-core decides.
+  if (text.empty() || text.find("Service") != std::string::npos || text.find('\\') != std::string::npos)
+    return std::nullopt;
   for (size_t at = 0; at < text.size();) {
     if (text.compare(at, 3, "---") == 0 || text.compare(at, 3, "...") == 0) return std::nullopt;
     const size_t nl = text.find('\n', at);
@@ -120,14 +136,15 @@ struct Endpoint {
   std::string host, port;
 };
 
-// "http://HOST:PORT" (a trailing "/" allowed), or nullopt for anything else (https, a path, no port...).
+// "http://HOST:PORT", or nullopt for anything else (https, a path or a trailing "/", no port...).
 std::optional<Endpoint> ParseUrl(std::string url) {
   if (url.rfind("http://", 0) != 0) return std::nullopt;
   url = url.substr(7);
-  if (!url.empty() && url.back() == '/') url.pop_back();
   const size_t colon = url.rfind(':');
   if (colon == std::string::npos || colon == 0 || url.find_first_of("/?#@[]") != std::string::npos)
     return std::nullopt;
+  for (char c : url)
+    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) return std::nullopt;
   Endpoint e{url.substr(0, colon), url.substr(colon + 1)};
   if (e.port.empty() || e.port.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
   return e;
@@ -141,8 +158,17 @@ int Connect(const Endpoint& e) {
   if (getaddrinfo(e.host.c_str(), e.port.c_str(), &hints, &found) != 0) return -1;
   int fd = -1;
   for (addrinfo* a = found; a != nullptr && fd < 0; a = a->ai_next) {
-    fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-    if (fd >= 0 && connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
+    // Non-blocking, at most 5 s (the full client's connection timeout), then blocking again.
+    fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
+    if (fd < 0) continue;
+    bool ok = connect(fd, a->ai_addr, a->ai_addrlen) == 0;
+    if (!ok && errno == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      int err = 0;
+      socklen_t len = sizeof err;
+      ok = poll(&p, 1, 5000) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0;
+    }
+    if (!ok || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
       close(fd);
       fd = -1;
     }
@@ -158,15 +184,33 @@ int Connect(const Endpoint& e) {
 
 // The body of an HTTP/1.1 answer read to its end (the request said Connection: close): its status, or -1
 // when it is not an HTTP answer.
+// The value of header `name` (lower case) in a lower-cased head, or "".
+std::string Header(const std::string& head, const std::string& name) {
+  const size_t at = head.find("\r\n" + name + ":");
+  if (at == std::string::npos) return "";
+  const size_t from = head.find_first_not_of(" \t", at + name.size() + 3);
+  const size_t to = head.find("\r\n", at + 2);
+  return from == std::string::npos || (to != std::string::npos && from > to) ? ""
+                                                                             : head.substr(from, to - from);
+}
+
 int ParseAnswer(const std::string& raw, std::string* body) {
   const size_t head_end = raw.find("\r\n\r\n");
-  if (raw.rfind("HTTP/1.", 0) != 0 || head_end == std::string::npos || raw.size() < 12) return -1;
+  if (raw.rfind("HTTP/1.", 0) != 0 || head_end == std::string::npos || raw.size() < 12 || raw[8] != ' ')
+    return -1;
   int status = 0;
-  std::from_chars(raw.data() + 9, raw.data() + 12, status);
+  const auto [end, ec] = std::from_chars(raw.data() + 9, raw.data() + 12, status);
+  if (ec != std::errc() || end != raw.data() + 12 || status < 100 || status > 599) return -1;
   std::string head = raw.substr(0, head_end);
   for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   std::string rest = raw.substr(head_end + 4);
-  if (head.find("\r\ntransfer-encoding: chunked") == std::string::npos) {
+  if (Header(head, "transfer-encoding").find("chunked") == std::string::npos) {
+    const std::string length = Header(head, "content-length");
+    size_t n = 0;
+    if (!length.empty() &&
+        (std::from_chars(length.data(), length.data() + length.size(), n).ec != std::errc() ||
+         n != rest.size()))
+      return -1;  // cut short (or more than it said)
     *body = std::move(rest);
     return status;
   }
@@ -175,10 +219,12 @@ int ParseAnswer(const std::string& raw, std::string* body) {
     const size_t eol = rest.find("\r\n", at);
     if (eol == std::string::npos) return -1;
     size_t size = 0;
-    const auto [end, ec] = std::from_chars(rest.data() + at, rest.data() + eol, size, 16);
-    if (ec != std::errc() || end == rest.data() + at) return -1;
+    const auto [e, c] = std::from_chars(rest.data() + at, rest.data() + eol, size, 16);
+    if (c != std::errc() || e == rest.data() + at) return -1;
     if (size == 0) return status;
-    if (eol + 2 + size > rest.size()) return -1;
+    if (size > rest.size() - (eol + 2) || rest.size() - (eol + 2) - size < 2 ||
+        rest.compare(eol + 2 + size, 2, "\r\n") != 0)
+      return -1;
     body->append(rest, eol + 2, size);
     at = eol + 2 + size + 2;
   }

@@ -66,11 +66,11 @@ class BackfillPolicy {
   virtual bool Reserves(std::span<const uint32_t> regions, std::span<const Reservation> held) const = 0;
 };
 
-// Where a job stands in the queue: its tenant's priority, then its own priority within its tenant, then the
-// ordering's key with aging. Smaller goes first (priorities are negated).
+// Where a job stands in the queue: its tenant's priority, then the ordering's key with aging. Smaller goes
+// first (the priority is negated). A job's own priority within its tenant does not appear: it decides which
+// of the tenant's jobs takes which of the tenant's places in the queue (JobScheduler::Reslot).
 struct QueueRank {
   int64_t tenant = 0;  // -(the tenant's priority)
-  int64_t job = 0;     // -(the job's priority within its tenant)
   double key = 0;      // the ordering's key, with aging
   auto operator<=>(const QueueRank&) const = default;
 };

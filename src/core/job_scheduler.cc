@@ -67,11 +67,32 @@ std::unique_ptr<JobScheduler> JobScheduler::Clone(ClusterSnapshot& snap, Framewo
   return c;
 }
 
-// The job's entry in the pending set (its key was computed once, when it joined).
-JobScheduler::PendingKey JobScheduler::PendingEntry(size_t i) const {
-  return {{-tenants_[static_cast<size_t>(jobs_[i].tenant)].priority, -jobs_[i].priority, queue_key_[i]},
-          jobs_[i].submit_s,
-          i};
+// The job's entry in the pending set, as inserted (its key was computed once, when it joined).
+JobScheduler::PendingKey JobScheduler::PendingEntry(size_t i) const { return entry_[i]; }
+
+JobScheduler::PendingKey JobScheduler::OwnEntry(size_t i) const {
+  return {{-tenants_[static_cast<size_t>(jobs_[i].tenant)].priority, queue_key_[i]}, jobs_[i].submit_s, i, i};
+}
+
+void JobScheduler::Reslot(size_t t) {
+  std::vector<PendingKey> places;
+  std::vector<size_t> jobs;
+  for (const PendingKey& k : pending_of_[t]) {
+    places.push_back(OwnEntry(k.job));
+    jobs.push_back(k.job);
+  }
+  std::sort(places.begin(), places.end());
+  std::sort(jobs.begin(), jobs.end(), [&](size_t a, size_t b) {
+    return jobs_[a].priority != jobs_[b].priority ? jobs_[a].priority > jobs_[b].priority
+                                                  : OwnEntry(a) < OwnEntry(b);
+  });
+  for (size_t j : jobs) ErasePending(entry_[j]);
+  for (size_t n = 0; n < jobs.size(); ++n) {
+    PendingKey k = places[n];
+    k.job = jobs[n];
+    AddPending(k);
+  }
+  reslot_[t] = 0;
 }
 
 std::vector<size_t> JobScheduler::PendingInOrder() const {
@@ -86,20 +107,26 @@ bool JobScheduler::is_pending(size_t i) const { return pending_.count(PendingEnt
 // Puts job i in the queue under the key its ordering gives it now.
 void JobScheduler::Enqueue(size_t i) {
   queue_key_[i] = QueueKey(i);
-  AddPending(PendingEntry(i));
+  AddPending(OwnEntry(i));
 }
 
 void JobScheduler::AddPending(const PendingKey& k) {
   pending_.insert(k);
+  entry_[k.job] = k;
   const size_t t = static_cast<size_t>(jobs_[k.job].tenant);
   if (pending_of_.size() <= t) pending_of_.resize(t + 1);
+  if (prioritized_.size() <= t) prioritized_.resize(t + 1, 0), reslot_.resize(t + 1, 0);
   pending_of_[t].insert(k);
+  // A job that joins a tenant whose jobs differ in priority may deserve a better place than its own.
+  if (jobs_[k.job].priority != 0) ++prioritized_[t];
+  if (prioritized_[t] > 0 && k.slot == k.job) reslot_[t] = 1;
 }
 
 void JobScheduler::ErasePending(PendingKey k) {
-  pending_.erase(k);
+  if (pending_.erase(k) == 0) return;
   const size_t t = static_cast<size_t>(jobs_[k.job].tenant);
   if (t < pending_of_.size()) pending_of_[t].erase(k);
+  if (jobs_[k.job].priority != 0) --prioritized_[t];
 }
 
 void JobScheduler::SetResidency(size_t i, JobResidency residency) {
@@ -110,20 +137,24 @@ void JobScheduler::SetResidency(size_t i, JobResidency residency) {
 // A waiting job's key names its tenant's priority: a change of it moves the tenant's waiting jobs.
 void JobScheduler::SetTenant(int t, TenantSpec spec) {
   const size_t ti = static_cast<size_t>(t);
-  std::vector<size_t> moved;
-  if (spec.priority != tenants_[ti].priority && ti < pending_of_.size()) {
-    for (const PendingKey& k : pending_of_[ti]) moved.push_back(k.job);
-    for (size_t i : moved) ErasePending(PendingEntry(i));
-  }
+  std::vector<PendingKey> moved;
+  if (spec.priority != tenants_[ti].priority && ti < pending_of_.size())
+    moved.assign(pending_of_[ti].begin(), pending_of_[ti].end());
+  for (const PendingKey& k : moved) ErasePending(k);
   tenants_[ti] = std::move(spec);
-  for (size_t i : moved) AddPending(PendingEntry(i));
+  for (PendingKey k : moved) {
+    k.rank.tenant = -tenants_[ti].priority;
+    AddPending(k);
+  }
 }
 
 void JobScheduler::SetJobPriority(size_t i, int priority) {
   const bool waiting = is_pending(i);
-  if (waiting) ErasePending(PendingEntry(i));
+  if (waiting) ErasePending(entry_[i]);
   jobs_[i].priority = priority;
-  if (waiting) AddPending(PendingEntry(i));
+  if (!waiting) return;
+  AddPending(entry_[i]);
+  reslot_[static_cast<size_t>(jobs_[i].tenant)] = 1;  // at the next cycle: it moves among its tenant's jobs
 }
 
 void JobScheduler::ReplaceSpec(size_t i, const JobSpec& spec) {
@@ -211,6 +242,7 @@ size_t JobScheduler::AddJob(const JobSpec& spec, int tenant, int64_t submit_s, J
   running_key_.push_back(0);
   running_key_pass_.push_back(0);
   queue_key_.push_back(0);
+  entry_.push_back({{}, 0, jobs_.size() - 1, jobs_.size() - 1});  // names the job: never another's entry
   residency_.push_back(std::move(residency));
   region_order_.emplace_back();
   OrderRegions(jobs_.size() - 1);
@@ -508,7 +540,7 @@ bool JobScheduler::Preemptible(const Preemptor& b, size_t v, int64_t now) const 
   if (!b.may_overtake || (!policies_->admission->lends() && tv != tb)) return false;
   OvertakeCase c;
   c.waiter_key = b.key.rank;
-  c.victim_key = {-tenants_[tv].priority, -rv.priority, RunningKeyInPass(v, now)};
+  c.victim_key = {-tenants_[tv].priority, RunningKeyInPass(v, now)};
   c.waiter_gpus = rb.gpus;
   c.victim_gpus = rv.gpus;
   c.victim_tasks = rv.spec->tasks;
@@ -1075,6 +1107,8 @@ Status JobScheduler::Cycle(int64_t now) {
   ++cycle_stats_.cycles;
   AWAN_RETURN_IF_ERROR(run(CycleStage::kDecay, [&] {
     DecayShares(now);
+    for (size_t t = 0; t < reslot_.size(); ++t)
+      if (reslot_[t]) Reslot(t);
     return Status::Ok();
   }));
   AWAN_RETURN_IF_ERROR(run(CycleStage::kPlace, [&] { return PlaceStage(now, s); }));

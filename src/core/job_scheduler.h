@@ -270,10 +270,12 @@ class JobScheduler {
   std::vector<size_t> PendingInOrder() const;
 
  private:
-  // A job's entry in the queue, as it was inserted: smallest first.
+  // A job's entry in the queue: smallest first. (rank, submit_s, slot) is a place in the queue: the job's own
+  // (slot == job) unless its tenant has jobs of different priorities, whose places Reslot deals out again.
   struct PendingKey {
     QueueRank rank;
     int64_t submit_s = 0;
+    size_t slot = 0;  // the job whose own place this is
     size_t job = 0;
     auto operator<=>(const PendingKey&) const = default;
   };
@@ -369,6 +371,16 @@ class JobScheduler {
   std::vector<double> queue_key_;  // by job: the key it joined the pending set with
   std::set<PendingKey> pending_;
   std::vector<std::set<PendingKey>> pending_of_;  // by tenant: the same entries, for the window's fair share
+  std::vector<PendingKey> entry_;                 // by job: its entry while it waits (as inserted)
+  std::vector<int64_t> prioritized_;              // by tenant: waiting jobs with a priority other than 0
+  std::vector<uint8_t> reslot_;                   // by tenant: its places to deal out again (Reslot)
+  // Job i's own place in the queue (slot i).
+  PendingKey OwnEntry(size_t i) const;
+  // A tenant's waiting jobs take the tenant's places in the queue in the order (job priority, own place): the
+  // best place to the highest priority. Tenants' places interleave as their jobs' own would, so a job's
+  // priority never moves it ahead of another tenant's jobs. Run at the start of a cycle for the tenants
+  // marked since.
+  void Reslot(size_t tenant);
   void AddPending(const PendingKey& k);
   void ErasePending(PendingKey k);  // by value: callers pass references into the set it erases from
   std::set<size_t> running_;

@@ -23,6 +23,8 @@ Status WriteJobsReport(const std::string& dir, const std::vector<JobsSimResult>&
   const std::string abs = std::filesystem::absolute(dir).string();
   // Data: one gnuplot index per policy in each file.
   std::string cdf, timeline;
+  bool sampled = false;  // some sample of some run falls in the window
+  int64_t last_s = 0;
   for (const JobsSimResult& r : results) {
     std::vector<double> jct;
     for (const JobOutcome& j : r.jobs)
@@ -35,11 +37,16 @@ Status WriteJobsReport(const std::string& dir, const std::vector<JobsSimResult>&
     if (!jct.empty()) cdf += fmt::format("{} 1\n", jct.back());
     cdf += "\n\n";
     timeline += "# " + Label(r.summary) + "\n";
+    bool any = false;
     for (const TimelineSample& t : r.timeline) {
       if (!window.contains(t.t_s)) continue;
       timeline +=
           fmt::format("{:.3f} {} {} {}\n", t.t_s / 86400.0, t.pending, t.gpus_in_use, t.gpus_capacity);
+      any = true;
     }
+    if (!any) timeline += "NaN NaN NaN NaN\n";  // an empty block would shift the later runs' indexes
+    sampled = sampled || any;
+    if (!r.timeline.empty()) last_s = std::max(last_s, r.timeline.back().t_s);
     timeline += "\n\n";
   }
   // Per tenant: one row per tenant, one column per policy.
@@ -72,6 +79,10 @@ Status WriteJobsReport(const std::string& dir, const std::vector<JobsSimResult>&
     waits += "\"" + Label(r.summary) + "\"";
     for (double w : r.summary.waited_s) waits += fmt::format(" {:.1f}", w / 3600.0);
     waits += "\n";
+  }
+  if (!sampled) {
+    return InvalidArgument(fmt::format(
+        "--report-window: no sample falls in it (the runs' samples end at day {:.2f})", last_s / 86400.0));
   }
   AWAN_RETURN_IF_ERROR(WriteText(abs + "/jct_cdf.dat", cdf));
   AWAN_RETURN_IF_ERROR(WriteText(abs + "/timeline.dat", timeline));

@@ -33,6 +33,10 @@ StatusOr<TimeWindow> ParseTimeWindow(const std::string& text) {
   TimeWindow w;
   auto side = [&](const std::string& part, int64_t* out) {
     if (part.empty()) return true;
+    if (part.size() <= 12 && part.find_first_not_of("0123456789") == std::string::npos) {
+      *out = std::stoll(part);  // plain seconds, 0 included
+      return true;
+    }
     const StatusOr<int64_t> v = config::ParseTimeLimit(part);
     if (!v.ok()) return false;
     *out = *v;

@@ -58,6 +58,9 @@ Status WriteServeReport(const std::string& dir, const std::vector<ServeSimResult
     ttft += "# " + Label(r.summary) + "\n" + Cdf(r.ttft_ms);
     cold += "# " + Label(r.summary) + "\n" + Cdf(r.cold_start_s);
     timeline += "# " + Label(r.summary) + "\n";
+    if (std::none_of(r.timeline.begin(), r.timeline.end(),
+                     [&](const ServeTimelinePoint& p) { return window.contains(p.t_s); }))
+      timeline += "NaN NaN NaN NaN NaN\n";  // an empty block would shift the later runs' indexes
     for (const ServeTimelinePoint& p : r.timeline) {
       if (!window.contains(p.t_s)) continue;
       double rps = 0;
@@ -70,6 +73,11 @@ Status WriteServeReport(const std::string& dir, const std::vector<ServeSimResult
     }
     timeline += "\n\n";
   }
+  const bool in_window = std::any_of(results.begin(), results.end(), [&](const ServeSimResult& r) {
+    return std::any_of(r.timeline.begin(), r.timeline.end(),
+                       [&](const ServeTimelinePoint& p) { return window.contains(p.t_s); });
+  });
+  if (!in_window) return InvalidArgument("--report-window: no sample of the runs falls in it");
   AWAN_RETURN_IF_ERROR(WriteText(abs + "/ttft_cdf.dat", ttft));
   AWAN_RETURN_IF_ERROR(WriteText(abs + "/cold_cdf.dat", cold));
   AWAN_RETURN_IF_ERROR(WriteText(abs + "/timeline.dat", timeline));

@@ -152,6 +152,11 @@ TEST(Cli, SimReportChartsStartAtZeroShowCapacityAndAWindowOfTheTrace) {
     EXPECT_EQ(gp.compare(range, 17, "set yrange [0:*]\n"), 0) << chart << ": " << gp.substr(range, 30);
   }
   EXPECT_GT(std::filesystem::file_size(dir + "/r/gpus.png"), 1000u);
+  // From 0; and a window after the last sample says so (no chart of nothing).
+  EXPECT_EQ(Awan("sim jobs" + in + " --report " + dir + "/r0 --report-window 0..12h").code, 0);
+  Result past = Awan("sim jobs" + in + " --report " + dir + "/r1 --report-window 300d..");
+  EXPECT_EQ(past.code, 1);
+  EXPECT_NE(past.out.find("--report-window: no sample falls in it"), std::string::npos) << past.out;
   std::filesystem::remove_all(dir);
 }
 

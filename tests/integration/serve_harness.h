@@ -19,6 +19,8 @@
 #include <thread>
 #include <vector>
 
+#include "shell.h"
+
 namespace awan::testing {
 
 using Json = nlohmann::json;
@@ -31,13 +33,7 @@ inline std::string TempDir(const std::string& name) {
 }
 
 inline std::string RunAwan(const std::string& args) {
-  const std::string cmd = std::string(AWAN_BINARY) + " " + args + " 2>/dev/null";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  pclose(p);
-  return out;
+  return awan::testing::ShellOutput(std::string(AWAN_BINARY) + " " + args + " 2>/dev/null");
 }
 
 // The store URL for a test's store: an etcd URL as it is, else a SQLite file's path.

@@ -1324,14 +1324,7 @@ TEST(Cli, UsersInsideATenant) {
 
 namespace {
 
-std::string Sh(const std::string& cmd) {
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  pclose(p);
-  return out;
-}
+std::string Sh(const std::string& cmd) { return awan::testing::ShellOutput(cmd); }
 
 // The `awan` front (apps/awan_front.cc): a submit of one job manifest to an http:// server it does itself,
 // printing what awan-core prints; everything else it hands to awan-core. A copy of the front alone, without
@@ -1387,7 +1380,9 @@ TEST(Cli, TheFrontSubmitsOneJobItselfAndHandsEverythingElseToTheCore) {
   // take, a server it cannot reach (nothing was sent): the copy alone cannot, the real front does.
   for (const std::string& other :
        {std::string("--version"), "submit " + dir + "/two.yaml" + flags,
-        "submit -" + flags + " < " + dir + "/j.yaml", "submit --dry-run " + dir + "/j.yaml" + flags,
+        "submit -" + flags + " < " + dir + "/j.yaml", "submit " + dir + "/j.yaml --token " + a + flags,
+        "submit " + dir + "/j.yaml --server " + s.url() + "/ --token " + a,
+        "submit --dry-run " + dir + "/j.yaml" + flags,
         "submit " + dir + "/j.yaml --server http://127.0.0.1:1 --token x", "queue" + flags}) {
     const std::string handed = Sh(alone + " " + other + " 2>&1; echo rc=$?");
     EXPECT_NE(handed.find("cannot run " + dir + "/alone/awan-core"), std::string::npos)

@@ -96,8 +96,8 @@ TEST(CyclePolicies, AdmissionBackfillAndPreemptionDecideAsDocumented) {
   EXPECT_TRUE(ca.MayOvertake(std::nullopt, 0));
   EXPECT_TRUE(plain.MayOvertake(600.0, 0));
   OvertakeCase c;
-  c.waiter_key = {0, 0, 100.0};
-  c.victim_key = {0, 0, 1000.0};
+  c.waiter_key = {0, 100.0};
+  c.victim_key = {0, 1000.0};
   c.waiter_gpus = c.victim_gpus = 4;
   c.victim_lost_gpu_s = 4 * 500.0;  // 500 s per GPU
   c.restart_s = 60;
@@ -110,15 +110,9 @@ TEST(CyclePolicies, AdmissionBackfillAndPreemptionDecideAsDocumented) {
   EXPECT_FALSE(ca.Overtakes(c));  // a gang
   c.victim_tasks = 1;
   c.victim_gpus = 8;
-  EXPECT_FALSE(ca.Overtakes(c));   // larger than the waiter
-  c.victim_key = {-1, 0, 5000.0};  // a higher tenant priority never goes after
+  EXPECT_FALSE(ca.Overtakes(c));  // larger than the waiter
+  c.victim_key = {-1, 5000.0};    // a higher tenant priority never goes after
   EXPECT_FALSE(plain.Overtakes(c));
-  c.victim_key = {0, -1, 5000.0};  // nor a higher job priority within the same tenant
-  EXPECT_FALSE(plain.Overtakes(c));
-  c.victim_key = {0, 1, 200.0};  // a lower one goes after, whatever the ordering's keys
-  c.victim_gpus = 4;
-  EXPECT_TRUE(plain.Overtakes(c));
-  EXPECT_TRUE(ca.Overtakes(c));
 }
 
 TEST(Filters, NodeResourcesFitChecksSlotsCpuMemoryAndAvailability) {
