@@ -4,10 +4,10 @@
 // NodeDown, NodeUp) and calls Cycle(now); the scheduler commits placements to the snapshot and reports the
 // runs it started (TakeStarted). Cycle runs named stages, each timed (CycleStats) and, in debug builds,
 // followed by an invariant check:
-//   decay       fair-share usage decayed to now
-//   place       order: pending jobs by (tenant priority, the job's priority within its tenant, the
-//               QueueOrder's key + aging x submit time, submit time, arrival), the key computed when a job
-//               joins (a change of either priority moves it);
+//   decay       fair-share usage decayed to now; the places of a tenant whose waiting jobs differ in priority
+//               dealt out again (Reslot: its best place to its highest priority)
+//   place       order: pending jobs by (tenant priority, the QueueOrder's key + aging x submit time, submit
+//               time, arrival), the key computed when a job joins;
 //               admit: the tenant's quota: within its guarantee, or borrowing idle quota of its cohort (not
 //               when isolated), within its borrowing limit and the lenders' lending limits;
 //               place: the gang all or nothing, tightest topology domain first (GangPlacer), never on nodes
@@ -237,7 +237,8 @@ class JobScheduler {
   void SetTenant(int tenant, TenantSpec spec);
   // REQUIRES: the job waits; spec outlives the scheduler.
   void ReplaceSpec(size_t job, const JobSpec& spec);
-  // The job's priority within its tenant (JobSpec::priority when added): a waiting job moves in the queue.
+  // The job's priority within its tenant (JobSpec::priority when added): a waiting job moves among its
+  // tenant's jobs at the next cycle.
   void SetJobPriority(size_t job, int priority);
   // Stages 2 and 3 for one pending job, now: nullopt if it started, else why not.
   StatusOr<std::optional<WaitReason>> TryStartOne(size_t job, int64_t now);
