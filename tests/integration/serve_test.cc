@@ -1313,7 +1313,8 @@ TEST(Cli, UsersInsideATenant) {
             3u);
   const std::string cancelled = RunAwan("cancel -u alice --name mine" + flags);
   EXPECT_EQ(std::count(cancelled.begin(), cancelled.end(), '\n'), 2) << cancelled;
-  for (const Json& j : Json::parse(RunAwan("queue -o json" + flags))["items"])
+  const Json after_cancel = Json::parse(RunAwan("queue -o json" + flags));  // named: not a temporary's items
+  for (const Json& j : after_cancel["items"])
     EXPECT_EQ(j["state"] == "Cancelled", j["user"] == "alice") << j.dump();
   EXPECT_NE(RunAwan("cancel --name nosuch" + flags + " 2>&1; true").find("no waiting or running job matched"),
             std::string::npos);
