@@ -29,12 +29,12 @@
 #include <vector>
 
 #include "cli/job_row.h"
+#include "config/job_manifest.h"  // its bounds only: nothing of it is linked
 
 namespace {
 
-constexpr size_t kMaxManifestBytes =
-    256 * 1024;                               // config::kMaxManifestBytes (a larger file: awan-core says why)
-constexpr int64_t kMaxJobPriority = 1000000;  // model/job.h
+using awan::kMaxJobPriority;
+using awan::config::kMaxManifestBytes;  // a larger file: awan-core says why
 
 [[noreturn]] void HandOver(char** argv) {
   char self[PATH_MAX];

@@ -341,7 +341,7 @@ Status JobScheduler::Start(size_t i, int64_t now, GangPlacement g) {
 
 Status JobScheduler::Resume(size_t i, int64_t now, int64_t started_s, const std::vector<Placement>& tasks) {
   JobRecord& r = jobs_[i];
-  auto it = std::find_if(pending_.begin(), pending_.end(), [i](const PendingKey& k) { return k.job == i; });
+  auto it = pending_.find(entry_[i]);
   if (it == pending_.end() || r.running) return FailedPrecondition("job " + r.spec->name + " is not waiting");
   if (static_cast<int>(tasks.size()) != r.spec->tasks) {
     return FailedPrecondition("job " + r.spec->name + ": " + std::to_string(tasks.size()) +
