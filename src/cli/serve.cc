@@ -155,7 +155,7 @@ void AddServe(CLI::App& app, ServeArgs& a) {
       ->check(CLI::Range(0.0, 1e6));
   c->add_option("--placement", a.placement, "placement profile")->capture_default_str();
   c->add_option("--ordering", a.ordering, "queue ordering")->capture_default_str();
-  c->add_option("--backfill", a.backfill, "backfill reservations: easy, conservative or none")
+  c->add_option("--backfill", a.backfill, "backfill reservations: selective, easy, conservative or none")
       ->capture_default_str()
       ->check(CLI::IsMember(policies::BuiltinRegistry().BackfillNames()));
   c->add_option(

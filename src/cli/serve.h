@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "core/cycle_policy.h"
+
 namespace awan::cli {
 
 struct ServeArgs {
@@ -21,7 +23,8 @@ struct ServeArgs {
   int max_connections = 1024;
   int request_timeout_ms = 10000;
   std::string placement = "bestfit", ordering = "fifo";
-  std::string backfill = "easy", preemption = "cost-aware";  // stage policies (core/cycle_policy.h)
+  std::string backfill = CyclePolicyNames{}.backfill;  // stage policies (core/cycle_policy.h)
+  std::string preemption = "cost-aware";
   int64_t min_run_s = 600;  // no run is preempted before it ran this long (nor before its first checkpoint)
   int64_t checkpoint_s =
       1800;  // how often the scheduler assumes runs save a checkpoint (0: work is never lost)

@@ -115,8 +115,9 @@ void AddSimJobs(CLI::App& sim, SimJobsArgs& a) {
               "weight first");
   c->add_option(
        "--backfill", a.backfill,
-       "how jobs may jump ahead of one that cannot start: none, easy (a reservation for the first such job "
-       "per set of allowed regions), conservative (for each, up to 16)")
+       "how jobs may jump ahead of one that cannot start: selective (a reservation for the first such job per "
+       "set of allowed regions that waited as long as it is expected to run), easy (for the first such job "
+       "per set of allowed regions), conservative (for each, up to 16), none")
       ->capture_default_str()
       ->check(CLI::IsMember(policies::BuiltinRegistry().BackfillNames()));
   c->add_option("--max-preemptions", a.max_preemptions,
@@ -147,6 +148,16 @@ void AddSimJobs(CLI::App& sim, SimJobsArgs& a) {
        "it pays for the stop) or plain (whenever the ordering puts it after the waiting job)")
       ->capture_default_str()
       ->check(CLI::IsMember(policies::BuiltinRegistry().PreemptionNames()));
+  c->add_option("--relocate", a.relocate,
+                "on: a job its regions cannot hold yet may stop a running job that may also run elsewhere, "
+                "where there is room, once it waited longer than the stop costs that job")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"on", "off"}));
+  c->add_option("--bound-regions-last", a.bound_regions_last,
+                "on: a job allowed in several regions tries last those where jobs allowed in fewer of them "
+                "wait")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"on", "off"}));
   c->add_flag(
       "--legacy-starvation", a.legacy,
       "backfill, preemption and aging as awan ran them before scheduler v2 (no reservations, no bound on "
@@ -331,6 +342,8 @@ int RunSimJobs(const SimJobsArgs& a) {
         o.scheduler.max_preemptions = a.max_preemptions;
         o.scheduler.aging = a.aging;
         o.scheduler.policies.preemption = a.preemption;
+        o.scheduler.relocate = a.relocate == "on";
+        o.scheduler.bound_regions_last = a.bound_regions_last == "on";
         if (a.legacy) o.scheduler = LegacyStarvationOptions(o.scheduler);
         o.ticks = &ticks[k];
         o.target_load = a.target_load;
@@ -480,6 +493,8 @@ int RunSimJobs(const SimJobsArgs& a) {
                           {"max_preemptions", a.max_preemptions},
                           {"aging", a.aging},
                           {"preemption", a.preemption},
+                          {"relocate", a.relocate == "on"},
+                          {"bound_regions_last", a.bound_regions_last == "on"},
                           {"legacy_starvation", a.legacy},
                           {"ignore_residency", a.ignore_residency},
                           {"price_weight", a.price_weight},

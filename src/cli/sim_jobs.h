@@ -5,6 +5,8 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
+#include "core/cycle_policy.h"
+
 namespace awan::cli {
 
 struct SimJobsArgs {
@@ -19,7 +21,8 @@ struct SimJobsArgs {
   bool isolated = false;
   bool topology_blind = false;
   bool fair_share = false;
-  std::string backfill = "easy";          // none, easy, conservative (core/job_scheduler.h)
+  std::string backfill = CyclePolicyNames{}.backfill;  // selective, easy, conservative, none
+  std::string relocate = "on", bound_regions_last = "on";  // SchedulerOptions: residency
   int max_preemptions = 3;                // 0: no bound
   double aging = 0;                       // key units per second waited
   std::string preemption = "cost-aware";  // cost-aware, plain (core/cycle_policy.h)

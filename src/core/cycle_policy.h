@@ -3,9 +3,11 @@
 // Statement that tries and undoes, the timing and invariant checks), these are policy.
 //   admission   may a tenant start `need` more GPUs: its guarantee, borrowing in its cohort, limits
 //   ordering    the QueueOrder (core/queue_order.h): which waiting job goes first
-//   backfill    which jobs blocked for want of room get a reservation (EASY, conservative, none)
+//   backfill    which jobs blocked for want of room get a reservation (selective EASY, EASY, conservative,
+//               none)
 //   preemption  whether a waiting job may stop a running one the ordering puts after it (quota reclaims are
-//               the admission's guarantee and always allowed)
+//               the admission's guarantee and always allowed), or one that may run elsewhere when residency
+//               blocks the waiting job
 //   fair share  which borrowing tenant goes first in the fair-share stage
 //   region      the region objective: in which of its allowed regions a job is tried first
 // Placement within a region is the Framework's profile (core/profile.h), also chosen by name.
@@ -55,15 +57,21 @@ class AdmissionPolicy {
   virtual bool lends() const = 0;
 };
 
+// A job blocked for want of room, as the backfill policy sees it.
+struct ReserveCase {
+  std::span<const uint32_t> regions;  // its allowed regions, sorted
+  int64_t waited_s = 0;               // since it was submitted
+  std::optional<double> expected_s;   // how much longer the ordering expects it to run (nullopt: no estimate)
+};
+
 class BackfillPolicy {
  public:
   virtual ~BackfillPolicy() = default;
   virtual std::string_view name() const = 0;
   // False: nothing is ever held; the reserve stage does not run.
   virtual bool reserves() const = 0;
-  // A job blocked for want of room, in queue order, allowed in `regions` (sorted): does it get a
-  // reservation, given those `held` now?
-  virtual bool Reserves(std::span<const uint32_t> regions, std::span<const Reservation> held) const = 0;
+  // A job blocked for want of room, in queue order: does it get a reservation, given those `held` now?
+  virtual bool Reserves(const ReserveCase& c, std::span<const Reservation> held) const = 0;
 };
 
 // Where a job stands in the queue: its tenant's priority, then the ordering's key with aging. Smaller goes
@@ -84,6 +92,15 @@ struct OvertakeCase {
   int64_t restart_s = 0;         // what a restart costs the victim
 };
 
+// A running job that may also run in a region a waiting job may not, which the preempt stage might stop to
+// make room for a job blocked by residency (the victim can start again at once elsewhere).
+struct RelocateCase {
+  int64_t waited_s = 0;  // the waiting job, since it was submitted
+  int64_t victim_gpus = 0;
+  double victim_lost_gpu_s = 0;  // work a stop would lose now, GPU-seconds
+  int64_t restart_s = 0;
+};
+
 class PreemptionPolicy {
  public:
   virtual ~PreemptionPolicy() = default;
@@ -93,6 +110,8 @@ class PreemptionPolicy {
   virtual bool MayOvertake(std::optional<double> expected_s, int64_t waited_s) const = 0;
   // Does stopping this victim for the waiter pay?
   virtual bool Overtakes(const OvertakeCase& c) const = 0;
+  // Does moving this victim elsewhere for a waiter blocked by residency pay?
+  virtual bool Relocates(const RelocateCase& c) const = 0;
 };
 
 // A tenant's use of the fleet, for fair share: its dominant share now (the largest of its GPU, CPU and memory
@@ -140,7 +159,7 @@ struct CyclePolicies {
 // The names of the policies to build (SchedulerOptions::policies); the defaults are awan's.
 struct CyclePolicyNames {
   std::string admission = "cohort";
-  std::string backfill = "easy";
+  std::string backfill = "selective";
   std::string preemption = "cost-aware";
   std::string fair_share = "drf-decayed";
   std::string region = "price-latency";

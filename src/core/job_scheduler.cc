@@ -22,7 +22,14 @@ SchedulerOptions LegacyStarvationOptions(SchedulerOptions o) {
   o.aging = 0;
   o.policies.preemption = "plain";
   o.max_starts_per_cycle = 0;
+  o.bound_regions_last = false;
+  o.relocate = false;
   return o;
+}
+
+const char* PreemptReasonName(PreemptReason r) {
+  static constexpr const char* kNames[] = {"Priority", "ReclaimGuarantee", "TenantPriority", "Relocate"};
+  return kNames[static_cast<int>(r)];
 }
 
 const char* CycleStageName(CycleStage s) {
@@ -113,6 +120,7 @@ void JobScheduler::Enqueue(size_t i) {
 void JobScheduler::AddPending(const PendingKey& k) {
   pending_.insert(k);
   entry_[k.job] = k;
+  ++pending_by_mask_[region_mask_[k.job]];
   const size_t t = static_cast<size_t>(jobs_[k.job].tenant);
   if (pending_of_.size() <= t) pending_of_.resize(t + 1);
   if (prioritized_.size() <= t) prioritized_.resize(t + 1, 0), reslot_.resize(t + 1, 0);
@@ -124,6 +132,7 @@ void JobScheduler::AddPending(const PendingKey& k) {
 
 void JobScheduler::ErasePending(PendingKey k) {
   if (pending_.erase(k) == 0) return;
+  if (--pending_by_mask_[region_mask_[k.job]] == 0) pending_by_mask_.erase(region_mask_[k.job]);
   const size_t t = static_cast<size_t>(jobs_[k.job].tenant);
   if (t < pending_of_.size()) pending_of_[t].erase(k);
   if (jobs_[k.job].priority != 0) --prioritized_[t];
@@ -193,7 +202,16 @@ void JobScheduler::OrderRegions(size_t i) {
   }
   std::sort(scored.begin(), scored.end());
   region_order_[i].clear();
-  for (const auto& [score, r] : scored) region_order_[i].push_back(r);
+  uint64_t mask = 0;
+  for (const auto& [score, r] : scored) {
+    region_order_[i].push_back(r);
+    if (fleet_->region_count() <= 64) mask |= uint64_t{1} << r;
+  }
+  if (mask != region_mask_[i] && is_pending(i)) {  // a waiting job's residency or spec changed
+    if (--pending_by_mask_[region_mask_[i]] == 0) pending_by_mask_.erase(region_mask_[i]);
+    ++pending_by_mask_[mask];
+  }
+  region_mask_[i] = mask;
 }
 
 // The cheapest node per region that could ever take one task of this shape (-1: none), computed once per
@@ -245,6 +263,7 @@ size_t JobScheduler::AddJob(const JobSpec& spec, int tenant, int64_t submit_s, J
   entry_.push_back({{}, 0, jobs_.size() - 1, jobs_.size() - 1});  // names the job: never another's entry
   residency_.push_back(std::move(residency));
   region_order_.emplace_back();
+  region_mask_.push_back(0);
   OrderRegions(jobs_.size() - 1);
   return jobs_.size() - 1;
 }
@@ -385,13 +404,14 @@ double JobScheduler::RunCost(size_t i, int64_t now) const {
 
 // Stops job i's current run (its placements are already released by the caller): progress since the last
 // checkpoint is lost; the job waits again with a key computed from what is known now.
-void JobScheduler::Stop(size_t i, int64_t now, bool node_failed, std::optional<size_t> by, bool reclaim) {
+void JobScheduler::Stop(size_t i, int64_t now, bool node_failed, std::optional<size_t> by,
+                        PreemptReason reason) {
   JobRecord& r = jobs_[i];
   runs_.Stop(i, now - r.started);
   r.attained_gpu_s += r.gpus * (now - r.started);
   r.cost_usd += RunCost(i, now);
   r.running = false;
-  stopped_.push_back({i, r.run_id, node_failed, by, reclaim});
+  stopped_.push_back({i, r.run_id, node_failed, by, reason});
   ++r.run_id;
   if (node_failed) {
     ++r.failure_requeues;
@@ -516,28 +536,35 @@ JobScheduler::Preemptor JobScheduler::PreemptorOf(size_t b, const PendingKey& b_
   // estimate of its run).
   p.may_overtake = order_->preemptive() && policies_->preemption->MayOvertake(
                                                order_->ExpectedRemainingS(View(b, now)), now - rb.submit_s);
+  // Whether jobs that may also run elsewhere make room for it: residency is what keeps it waiting.
+  p.may_relocate = o_.relocate && region_mask_[b] != 0 && rb.last_reason == static_cast<int>(WaitReason::kResidency);
   return p;
 }
 
-// May pending job b take running job v's place? Reclaiming a guarantee from a borrower (any ordering), or a
-// preemptive ordering (or a higher tenant priority) putting b strictly before v. Never before v ran
-// min_run_s, nor before its run saved a checkpoint: every stopped run has made progress that survives, so no
-// preemption cycle can go on for ever; and never a job already stopped max_preemptions times.
-bool JobScheduler::Preemptible(const Preemptor& b, size_t v, int64_t now) const {
+// May pending job b take running job v's place, and why? Reclaiming a guarantee from a borrower (any
+// ordering); a higher tenant priority; moving v, which may also run where b may not, to a region with room
+// for it when residency blocks b (relocate); or a preemptive ordering putting b strictly before v. Never
+// before v ran min_run_s, nor before its run saved a checkpoint: every stopped run has made progress that
+// survives, so no preemption cycle can go on for ever; and never a job already stopped max_preemptions times.
+std::optional<PreemptReason> JobScheduler::PreemptionOf(const Preemptor& b, size_t v, int64_t now) const {
   const JobRecord& rb = jobs_[b.job];
   const JobRecord& rv = jobs_[v];
-  if (o_.max_preemptions > 0 && rv.preemptions >= o_.max_preemptions) return false;
-  if (now - rv.started < std::max(o_.min_run_s, runs_.FirstCheckpointS(v))) return false;
+  if (o_.max_preemptions > 0 && rv.preemptions >= o_.max_preemptions) return std::nullopt;
+  if (now - rv.started < std::max(o_.min_run_s, runs_.FirstCheckpointS(v))) return std::nullopt;
   const size_t tb = static_cast<size_t>(rb.tenant), tv = static_cast<size_t>(rv.tenant);
   const bool reclaim =
       b.may_reclaim && tv != tb && cohort_[tv] == cohort_[tb] && used_[tv] > tenants_[tv].guaranteed_gpus;
-  if (reclaim) return true;
+  if (reclaim) return PreemptReason::kReclaim;
+  const bool lends = policies_->admission->lends();
   // A tenant of higher priority stops lower-priority work of its cohort (a service's replicas, batch jobs),
   // whatever the ordering's keys; the bounds above still hold.
-  if (tenants_[tb].priority > tenants_[tv].priority && cohort_[tv] == cohort_[tb] && cohort_[tb] >= 0 &&
-      policies_->admission->lends())
-    return true;
-  if (!b.may_overtake || (!policies_->admission->lends() && tv != tb)) return false;
+  if (tenants_[tb].priority > tenants_[tv].priority && cohort_[tv] == cohort_[tb] && cohort_[tb] >= 0 && lends)
+    return PreemptReason::kPriority;
+  if (b.may_relocate && (lends || tv == tb) && HasRoomElsewhere(v, b.job)) {
+    const RelocateCase c{now - rb.submit_s, rv.gpus, LostWork(v, now), runs_.restart_s()};
+    if (policies_->preemption->Relocates(c)) return PreemptReason::kRelocate;
+  }
+  if (!b.may_overtake || (!lends && tv != tb)) return std::nullopt;
   OvertakeCase c;
   c.waiter_key = b.key.rank;
   c.victim_key = {-tenants_[tv].priority, RunningKeyInPass(v, now)};
@@ -546,7 +573,19 @@ bool JobScheduler::Preemptible(const Preemptor& b, size_t v, int64_t now) const 
   c.victim_tasks = rv.spec->tasks;
   c.victim_lost_gpu_s = LostWork(v, now);
   c.restart_s = runs_.restart_s();
-  return policies_->preemption->Overtakes(c);
+  if (policies_->preemption->Overtakes(c)) return PreemptReason::kOvertake;
+  return std::nullopt;
+}
+
+// Does running job v fit, by free GPUs, in one of its allowed regions where waiting job b may not run (as
+// of this preempt pass; free GPUs on nodes a reservation holds count: a job that ends before the
+// reservation's start may use them)?
+bool JobScheduler::HasRoomElsewhere(size_t v, size_t b) const {
+  const uint64_t elsewhere = region_mask_[v] & ~region_mask_[b];
+  for (uint32_t r = 0; elsewhere != 0 && r < region_free_.size(); ++r) {
+    if (((elsewhere >> r) & 1) != 0 && region_free_[r] >= jobs_[v].gpus * kWholeGpu.value) return true;
+  }
+  return false;
 }
 
 // GPU-seconds of work a stop of v would lose now (progress since its last checkpoint).
@@ -572,12 +611,22 @@ StatusOr<std::optional<GangPlacement>> JobScheduler::PlaceInRegions(size_t i, st
   base.reserved = held;
   // One region, allowed: the whole fleet, no mask needed.
   if (region_nodes_.size() == 1 && region_order_[i].size() == 1) return gangs_.Place(req, *snap_, *fw_, base);
-  for (uint32_t region : region_order_[i]) {
-    CycleContext c = base;
-    c.residency_enforced = true;
-    c.residency = region_nodes_[region];
-    AWAN_ASSIGN_OR_RETURN(std::optional<GangPlacement> g, gangs_.Place(req, *snap_, *fw_, c));
-    if (g) return g;
+  // Regions where jobs allowed in fewer regions than this one wait are tried last.
+  uint64_t contested = 0;
+  const uint64_t own = region_mask_[i];
+  if (own != 0 && o_.bound_regions_last) {
+    for (const auto& [m, n] : pending_by_mask_)
+      if (m != own && (m & ~own) == 0) contested |= m;
+  }
+  for (int pass = 0; pass < (contested != 0 ? 2 : 1); ++pass) {
+    for (uint32_t region : region_order_[i]) {
+      if (contested != 0 && (((contested >> region) & 1) != 0) != (pass == 1)) continue;
+      CycleContext c = base;
+      c.residency_enforced = true;
+      c.residency = region_nodes_[region];
+      AWAN_ASSIGN_OR_RETURN(std::optional<GangPlacement> g, gangs_.Place(req, *snap_, *fw_, c));
+      if (g) return g;
+    }
   }
   return std::optional<GangPlacement>();
 }
@@ -689,13 +738,13 @@ std::vector<size_t> JobScheduler::ChooseVictims(size_t b, const std::vector<size
 // Preemption for pending job b: choose victims, release them in a Statement, try b; discard the statement
 // (the victims keep running where they were) if b still does not fit.
 StatusOr<bool> JobScheduler::TryPreempt(const Preemptor& who, int64_t now) {
-  if (!who.may_reclaim && !who.may_overtake) return false;  // no running job could be a victim
+  if (!who.may_reclaim && !who.may_overtake && !who.may_relocate) return false;  // no running job could be a victim
   const size_t b = who.job;
   const JobRecord& rb = jobs_[b];
   // Least lost work first, then the most recently started: (lost work, -start, job), smallest first.
   std::vector<std::tuple<double, int64_t, size_t>> order;
   for (size_t v : running_) {
-    if (!Preemptible(who, v, now) || jobs_[v].spec->task.gpu_count == 0) continue;
+    if (!PreemptionOf(who, v, now) || jobs_[v].spec->task.gpu_count == 0) continue;
     bool usable = false;
     for (const Placement& p : placed_[v]) usable = usable || Usable(b, p.node);
     if (usable) order.emplace_back(LostWork(v, now), -jobs_[v].started, v);
@@ -726,8 +775,15 @@ StatusOr<bool> JobScheduler::TryPreempt(const Preemptor& who, int64_t now) {
   }
   if (!g) return false;  // the statement puts the victims back
   evict.Commit();
-  for (size_t v : chosen) Stop(v, now, /*node_failed=*/false, b, who.may_reclaim);
+  std::vector<size_t> relocated;
+  for (size_t v : chosen) {
+    const PreemptReason why = PreemptionOf(who, v, now).value_or(PreemptReason::kOvertake);
+    Stop(v, now, /*node_failed=*/false, b, why);
+    if (why == PreemptReason::kRelocate) relocated.push_back(v);
+  }
   AWAN_RETURN_IF_ERROR(Start(b, now, std::move(*g)));
+  // A relocated job starts again at once where it has room, if it still does (else it waits in the queue).
+  for (size_t v : relocated) AWAN_RETURN_IF_ERROR(TryStartOne(v, now).status());
   return true;
 }
 
@@ -919,7 +975,8 @@ Status JobScheduler::ReserveStage(int64_t now, Scan& s) {
     if (!is_pending(h) || reservation(h) != nullptr) continue;
     std::vector<uint32_t> regions = region_order_[h];
     std::sort(regions.begin(), regions.end());
-    if (!policies_->backfill->Reserves(regions, reservations_)) continue;
+    const ReserveCase c{regions, now - jobs_[h].submit_s, order_->ExpectedRemainingS(View(h, now))};
+    if (!policies_->backfill->Reserves(c, reservations_)) continue;
     AWAN_ASSIGN_OR_RETURN(std::optional<Reservation> r, PlanReservation(h, now));
     if (!r) continue;
     reservations_.push_back(std::move(*r));
@@ -1054,7 +1111,15 @@ Status JobScheduler::PreemptStage(int64_t now, Scan& s) {
     borrowing = borrowing || used_[t] > tenants_[t].guaranteed_gpus;
     ranked = ranked || tenants_[t].priority != tenants_[0].priority;
   }
-  if (!borrowing && !ranked && !order_->preemptive()) return Status::Ok();
+  if (!borrowing && !ranked && !order_->preemptive() && !o_.relocate) return Status::Ok();
+  if (o_.relocate) {  // free GPUs per region
+    region_free_.assign(fleet_->region_count(), 0);
+    for (uint32_t n = 0; n < snap_->size(); ++n) {
+      const NodeState& ns = snap_->node(NodeIndex(n));
+      if (!ns.unavailable)
+        region_free_[fleet_->region_of(NodeIndex(n)).value] += ns.gpu_left_total;
+    }
+  }
   ++preempt_pass_;  // running jobs' keys are computed once per pass, when first compared
   for (const PendingKey& k : s.waiting) {
     if (pending_.find(k) == pending_.end()) continue;

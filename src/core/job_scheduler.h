@@ -110,6 +110,13 @@ struct SchedulerOptions {
   // stays bounded when thousands of jobs can start at once (as Slurm's sched_max_job_start bounds its main
   // scheduler's pass). 0: no bound.
   int max_starts_per_cycle = 500;
+  // Residency: a job that may run in several regions tries last those where jobs allowed in fewer of them
+  // (a subset) wait, so that it does not take the only room they have while it has room elsewhere.
+  bool bound_regions_last = true;
+  // Residency: a job blocked because its regions are full may stop a running job that may also run in a
+  // region where it may not and that has room for it (the preemption policy weighs the cost; fleets of at
+  // most 64 regions).
+  bool relocate = true;
 };
 
 // Backfill, preemption, aging and cycles without a start budget as awan ran before scheduler v2 (for
@@ -130,6 +137,16 @@ enum class WaitReason : int {
 inline constexpr int kWaitReasons = static_cast<int>(WaitReason::kCount);
 // "queue", "capacity", "quota", "fragmentation", "topology", "residency", "reserved"
 const char* WaitReasonName(WaitReason r);
+
+// Why the preempt stage stopped a running job for a waiting one.
+enum class PreemptReason : int {
+  kOvertake = 0,  // a preemptive ordering puts the waiting job first
+  kReclaim,       // the waiting job's tenant reclaims its guarantee from a borrower
+  kPriority,      // the waiting job's tenant has a higher priority (a service's replicas over batch work)
+  kRelocate,      // residency blocks the waiting job; the stopped one may run elsewhere, where there is room
+};
+// "Priority" (an ordering's overtake), "ReclaimGuarantee", "TenantPriority", "Relocate"
+const char* PreemptReasonName(PreemptReason r);
 
 // One job as the scheduler sees it, and what happened to it.
 struct JobRecord {
@@ -223,10 +240,9 @@ class JobScheduler {
     size_t job = 0;
     uint32_t run_id = 0;  // the run that stopped
     bool node_failed = false;
-    // A preemption: the job that took the GPUs, and whether it reclaimed its guarantee (else it overtook
-    // by the ordering or its tenant's priority).
+    // A preemption: the job that took the GPUs, and why.
     std::optional<size_t> by;
-    bool reclaim = false;
+    PreemptReason reason = PreemptReason::kOvertake;
   };
   std::vector<RunStopped> TakeStopped();
 
@@ -323,16 +339,18 @@ class JobScheduler {
   bool NodeAllowed(size_t i, NodeIndex n) const { return residency_[i].Allows(fleet_->region_of(n)); }
   double RunCost(size_t i, int64_t now) const;
   void Stop(size_t i, int64_t now, bool node_failed, std::optional<size_t> by = std::nullopt,
-            bool reclaim = false);
+            PreemptReason reason = PreemptReason::kOvertake);
   // A waiting job as the preempt stage sees it: what it may do, whatever the victim.
   struct Preemptor {
     size_t job = 0;
     PendingKey key;
     bool may_reclaim = false;   // its guarantee is free and some tenant of its cohort borrows
     bool may_overtake = false;  // a preemptive ordering may put it before running jobs
+    bool may_relocate = false;  // blocked by residency: jobs that may run elsewhere make room
   };
   Preemptor PreemptorOf(size_t b, const PendingKey& b_key, int64_t now) const;
-  bool Preemptible(const Preemptor& b, size_t v, int64_t now) const;
+  std::optional<PreemptReason> PreemptionOf(const Preemptor& b, size_t v, int64_t now) const;
+  bool HasRoomElsewhere(size_t v, size_t b) const;
   double LostWork(size_t v, int64_t now) const;
   StatusOr<std::optional<WaitReason>> TryStart(size_t i, int64_t now);
   std::optional<WaitReason> WhyNot(size_t i) const;
@@ -363,6 +381,9 @@ class JobScheduler {
   std::vector<std::vector<Placement>> placed_;
   std::vector<JobResidency> residency_;
   std::vector<std::vector<uint32_t>> region_order_;
+  std::vector<uint64_t> region_mask_;         // allowed regions as bits (0: fleets of more than 64 regions)
+  std::map<uint64_t, int> pending_by_mask_;  // waiting jobs per set of allowed regions
+  std::vector<int64_t> region_free_;          // free GPU milli per region, as of the preempt pass
   std::vector<std::vector<uint8_t>> region_nodes_;  // by region: node i in it
   std::map<std::tuple<int, uint64_t, bool>, std::vector<double>>
       cheapest_by_shape_;                          // CheapestByRegion cache

@@ -139,8 +139,8 @@ TEST(JobsSim, UnknownTenantWithoutDefaultIsAnError) {
 }
 
 // Random one-GPU jobs on a shared fleet at load above 1, with free preemption (no minimum run time, no lost
-// work, no restart cost, a preemption pass at every event): the oracles order average JCT and waiting as
-// theory says (srtf <= sjf < fifo), and every run is deterministic. (Durations here are random, unrelated
+// work, no restart cost, a preemption pass at every event, EASY reservations): the oracles order average JCT
+// and waiting as theory says (srtf <= sjf < fifo), and every run is deterministic. (Durations here are random, unrelated
 // to tenant or size, so a history-based ordering like awan's has nothing to learn: not tested here.)
 TEST(JobsSim, OraclesOrderAsTheorySaysAndRunsAreDeterministic) {
   auto f = Fleet8();
@@ -161,6 +161,7 @@ TEST(JobsSim, OraclesOrderAsTheorySaysAndRunsAreDeterministic) {
     o.scheduler.restart_s = 0;
     o.scheduler.preempt_interval_s = 0;
     o.scheduler.preempt_window = 64;
+    o.scheduler.policies.backfill = "easy";  // a reservation for every ordering alike
     auto r = RunJobsSim(*f, jobs, o);
     auto again = RunJobsSim(*f, jobs, o);
     ASSERT_TRUE(r.ok() && again.ok());

@@ -38,7 +38,7 @@ TEST(CyclePolicies, BuiltByNameFromTheRegistryAndUnknownNamesListTheKnownOnes) {
   auto bad = r.BuildCyclePolicies(CyclePolicyNames{"cohort", "aggressive", "plain"});
   EXPECT_EQ(bad.status().code(), StatusCode::kNotFound);
   EXPECT_NE(
-      bad.status().message().find("unknown backfill policy 'aggressive' (known: conservative, easy, none)"),
+      bad.status().message().find("unknown backfill policy 'aggressive' (known: conservative, easy, none, selective)"),
       std::string::npos)
       << bad.status().message();
   for (const char* o : {"fifo", "sjf", "srtf", "tiresias", "awan"}) EXPECT_TRUE(r.BuildOrdering(o).ok()) << o;
@@ -67,9 +67,16 @@ TEST(CyclePolicies, AdmissionBackfillAndPreemptionDecideAsDocumented) {
   std::vector<Reservation> held(1);
   held[0].regions = {1, 2};
   const std::vector<uint32_t> same = {1, 2}, other = {1};
-  EXPECT_FALSE(cohort->backfill->Reserves(same, held));
-  EXPECT_TRUE(cohort->backfill->Reserves(other, held));
-  EXPECT_TRUE(isolated->backfill->Reserves(same, held));
+  EXPECT_FALSE(cohort->backfill->Reserves({same, 0, 100.0}, held));
+  EXPECT_TRUE(cohort->backfill->Reserves({other, 0, 100.0}, held));
+  EXPECT_TRUE(isolated->backfill->Reserves({same, 0, 100.0}, held));
+  // Selective: EASY for a job once it waited as long as it is expected to run (at once without an estimate).
+  auto selective = r.BuildCyclePolicies(CyclePolicyNames{"cohort", "selective", "plain"});
+  ASSERT_TRUE(selective.ok());
+  EXPECT_FALSE(selective->backfill->Reserves({other, 99, 100.0}, held));
+  EXPECT_TRUE(selective->backfill->Reserves({other, 100, 100.0}, held));
+  EXPECT_TRUE(selective->backfill->Reserves({other, 0, std::nullopt}, held));
+  EXPECT_FALSE(selective->backfill->Reserves({same, 100, 100.0}, held));
   EXPECT_FALSE(r.BuildCyclePolicies(CyclePolicyNames{"cohort", "none", "plain"})->backfill->reserves());
   // Fair share: with history (decayed) or now only; region objectives: weighted, cheapest, nearest.
   const TenantUsage u{0.25, 0.5 * 86400, 86400, 2.0};

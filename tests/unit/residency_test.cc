@@ -320,6 +320,85 @@ jobs:
   EXPECT_EQ(r.result.jobs[2].preemptions, 0);
 }
 
+// Relocation: the restricted job may run only in Malaysia, which a job that may run anywhere fills while
+// Singapore is idle. Once the running job saved its first checkpoint (1,800 s) and the waiting one has
+// waited longer than the stop costs (its work since that checkpoint and a 60-s restart), the running job is
+// stopped, starts again in Singapore, and the restricted job takes Malaysia. Off, it waits for the end.
+TEST(Residency, AJobThatMayRunElsewhereMakesRoomForOneThatMayNot) {
+  auto f = TinyFleet();
+  Loaded l = Load(*f, R"(
+datasets:
+  - {name: records, classification: restricted, jurisdictions: [MY]}
+jobs:
+  - {name: wide, tenant: lender, submit_s: 0, duration_s: 20000, tasks: 2, gpus: 8}
+  - {name: bound, tenant: health, submit_s: 10, duration_s: 100, gpus: 8, reads: [records]}
+)");
+  JobsSimOptions o;
+  o.policy = "fifo";
+  SimRun on = Simulate(*f, l, o);
+  EXPECT_EQ(on.result.summary.residency_violations, 0);
+  ASSERT_EQ(on.regions["wide"].size(), 2u);
+  EXPECT_EQ(on.regions["wide"][0], "my");  // Thailand holds one task only: Malaysia is the cheapest
+  EXPECT_EQ(on.regions["wide"][1], "sg");  // at once, where there was room
+  EXPECT_EQ(on.regions["bound"], (std::vector<std::string>{"my"}));
+  EXPECT_EQ(on.result.jobs[0].preemptions, 1);
+  const int64_t start = on.result.jobs[1].start_s;
+  EXPECT_GE(start, 1800);        // not before the running job's first checkpoint
+  EXPECT_LE(start, 1800 + 300);  // at the first preempt pass after it (every 300 s)
+  EXPECT_GT(on.result.jobs[1].waited_s[static_cast<size_t>(WaitReason::kResidency)], 0);
+  // The relocated job lost its work since the checkpoint and paid a restart: it ends later than 20,000, by
+  // no more than the restart and a preempt pass's 300 s.
+  EXPECT_GT(on.result.jobs[0].end_s, 20000);
+  EXPECT_LE(on.result.jobs[0].end_s, 20000 + 60 + 300);
+  o.scheduler.relocate = false;
+  SimRun off = Simulate(*f, l, o);
+  EXPECT_EQ(off.result.jobs[0].preemptions, 0);
+  EXPECT_EQ(off.result.jobs[1].start_s, 20000);
+  // A job that may not run elsewhere either is never stopped for it: the restricted job waits for the end.
+  Loaded both = Load(*f, R"(
+datasets:
+  - {name: records, classification: restricted, jurisdictions: [MY]}
+jobs:
+  - {name: wide, tenant: health, submit_s: 0, duration_s: 20000, tasks: 2, gpus: 8, reads: [records]}
+  - {name: bound, tenant: health, submit_s: 10, duration_s: 100, gpus: 8, reads: [records]}
+)");
+  o.scheduler.relocate = true;
+  SimRun stays = Simulate(*f, both, o);
+  EXPECT_EQ(stays.result.jobs[0].preemptions, 0);
+  EXPECT_EQ(stays.result.jobs[1].start_s, 20000);
+}
+
+// A job that may run anywhere tries last the regions where jobs allowed in fewer regions wait: the public job
+// goes to Singapore, not to the cheaper Malaysian node the restricted gang waits for, which then starts as
+// soon as the health job before it ends. Off (and without relocation), the public job takes Malaysia and
+// the gang waits for it too. No reservations, so that only the region order differs.
+TEST(Residency, AJobThatMayRunAnywhereLeavesTheRegionsBoundJobsWaitFor) {
+  auto f = TinyFleet();
+  Loaded l = Load(*f, R"(
+datasets:
+  - {name: records, classification: restricted, jurisdictions: [MY]}
+jobs:
+  - {name: th-fill, tenant: lender, submit_s: 0, duration_s: 9000, gpus: 8}
+  - {name: fill, tenant: health, submit_s: 0, duration_s: 1000, gpus: 8, reads: [records]}
+  - {name: gang, tenant: health, submit_s: 10, duration_s: 100, tasks: 2, gpus: 8, reads: [records]}
+  - {name: public, tenant: lender, submit_s: 20, duration_s: 5000, gpus: 8}
+)");
+  JobsSimOptions o;
+  o.policy = "fifo";
+  o.scheduler.policies.backfill = "none";
+  o.scheduler.region_latency_weight = 0;
+  SimRun on = Simulate(*f, l, o);
+  EXPECT_EQ(on.regions["th-fill"], (std::vector<std::string>{"th"}));
+  EXPECT_EQ(on.regions["public"], (std::vector<std::string>{"sg"}));
+  EXPECT_EQ(on.regions["gang"], (std::vector<std::string>{"my"}));
+  EXPECT_EQ(on.result.jobs[2].start_s, 1000);
+  o.scheduler.bound_regions_last = false;
+  o.scheduler.relocate = false;
+  SimRun off = Simulate(*f, l, o);
+  EXPECT_EQ(off.regions["public"], (std::vector<std::string>{"my"}));  // $3 against Singapore's $3.5
+  EXPECT_EQ(off.result.jobs[2].start_s, 5020);
+}
+
 TEST(Residency, CostIsGpuHoursTimesRegionalPriceFractionsProRata) {
   auto f = TinyFleet();
   Loaded l = Load(*f, R"(

@@ -39,21 +39,40 @@ class IsolatedAdmission final : public AdmissionPolicy {
   }
 };
 
+// No reservation held yet for this set of allowed regions.
+bool NoneFor(std::span<const uint32_t> regions, std::span<const Reservation> held) {
+  return std::none_of(held.begin(), held.end(), [&](const Reservation& r) {
+    return std::equal(r.regions.begin(), r.regions.end(), regions.begin(), regions.end());
+  });
+}
+
 class NoBackfillReservations final : public BackfillPolicy {
  public:
   std::string_view name() const override { return "none"; }
   bool reserves() const override { return false; }
-  bool Reserves(std::span<const uint32_t>, std::span<const Reservation>) const override { return false; }
+  bool Reserves(const ReserveCase&, std::span<const Reservation>) const override { return false; }
 };
 
 class EasyBackfill final : public BackfillPolicy {
  public:
   std::string_view name() const override { return "easy"; }
   bool reserves() const override { return true; }
-  bool Reserves(std::span<const uint32_t> regions, std::span<const Reservation> held) const override {
-    return std::none_of(held.begin(), held.end(), [&](const Reservation& r) {
-      return std::equal(r.regions.begin(), r.regions.end(), regions.begin(), regions.end());
-    });
+  bool Reserves(const ReserveCase& c, std::span<const Reservation> held) const override {
+    return NoneFor(c.regions, held);
+  }
+};
+
+// EASY for the jobs that starve: a job gets a reservation only once it waited at least as long as the
+// ordering expects it to run (its slowdown would reach 2; a job without an estimate at once), the first
+// such job per set of allowed regions (Srinivasan et al., "Selective reservation strategies for backfill
+// job scheduling", JSSPP 2002). Jobs not yet starving are backfilled like any other.
+class SelectiveBackfill final : public BackfillPolicy {
+ public:
+  std::string_view name() const override { return "selective"; }
+  bool reserves() const override { return true; }
+  bool Reserves(const ReserveCase& c, std::span<const Reservation> held) const override {
+    if (c.expected_s && static_cast<double>(c.waited_s) < *c.expected_s) return false;
+    return NoneFor(c.regions, held);
   }
 };
 
@@ -61,7 +80,7 @@ class ConservativeBackfill final : public BackfillPolicy {
  public:
   std::string_view name() const override { return "conservative"; }
   bool reserves() const override { return true; }
-  bool Reserves(std::span<const uint32_t>, std::span<const Reservation>) const override { return true; }
+  bool Reserves(const ReserveCase&, std::span<const Reservation>) const override { return true; }
 };
 
 // No constant here is fitted to a trace: the ordering's own estimate, the stop's cost, and slowdown 2.
@@ -80,6 +99,13 @@ class CostAwarePreemption final : public PreemptionPolicy {
     waiter.key += cost;
     return c.victim_key > waiter;
   }
+  // A job that may run elsewhere makes room for one that may not, once the waiter has waited longer than the
+  // stop costs the victim (its work since its last checkpoint, per GPU, and its restart).
+  bool Relocates(const RelocateCase& c) const override {
+    return c.victim_lost_gpu_s / static_cast<double>(std::max<int64_t>(1, c.victim_gpus)) +
+               static_cast<double>(c.restart_s) <=
+           static_cast<double>(c.waited_s);
+  }
 };
 
 class PlainPreemption final : public PreemptionPolicy {
@@ -87,6 +113,7 @@ class PlainPreemption final : public PreemptionPolicy {
   std::string_view name() const override { return "plain"; }
   bool MayOvertake(std::optional<double>, int64_t) const override { return true; }
   bool Overtakes(const OvertakeCase& c) const override { return c.victim_key > c.waiter_key; }
+  bool Relocates(const RelocateCase&) const override { return true; }
 };
 
 // DRF over time: the dominant share integrated with a half-life plus the current one, per unit of weight.
@@ -138,6 +165,7 @@ void RegisterCyclePolicies(PluginRegistry& r) {
   r.AddAdmission("cohort", Make<AdmissionPolicy, CohortAdmission>());
   r.AddAdmission("isolated", Make<AdmissionPolicy, IsolatedAdmission>());
   r.AddBackfill("easy", Make<BackfillPolicy, EasyBackfill>());
+  r.AddBackfill("selective", Make<BackfillPolicy, SelectiveBackfill>());
   r.AddBackfill("conservative", Make<BackfillPolicy, ConservativeBackfill>());
   r.AddBackfill("none", Make<BackfillPolicy, NoBackfillReservations>());
   r.AddPreemption("cost-aware", Make<PreemptionPolicy, CostAwarePreemption>());

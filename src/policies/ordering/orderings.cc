@@ -57,23 +57,33 @@ class Tiresias final : public QueueOrder {
 };
 
 // The durations of finished jobs, sorted, to answer "how much longer will a job that already ran `a`
-// seconds run?" as the median of D - a over the finished jobs with D > a.
+// seconds run?" as the mean of D - a over the finished jobs with D > a: the expected remaining time, the
+// quantity whose order minimizes the expected sum of completion times (shortest expected processing time
+// first; the median, used before, is not).
 class History {
  public:
   void Add(double seconds) {
-    samples_.insert(std::upper_bound(samples_.begin(), samples_.end(), seconds), seconds);
+    const auto at = std::upper_bound(samples_.begin(), samples_.end(), seconds);
+    const size_t k = static_cast<size_t>(at - samples_.begin());
+    samples_.insert(at, seconds);
+    // suffix_[i] = the sum of samples_[i..]; the entries before k gain `seconds`, one is added at k.
+    suffix_.insert(suffix_.begin() + static_cast<std::ptrdiff_t>(k),
+                   seconds + (k < suffix_.size() ? suffix_[k] : 0.0));
+    for (size_t i = 0; i < k; ++i) suffix_[i] += seconds;
   }
   size_t size() const { return samples_.size(); }
   // REQUIRES: size() > 0. With no finished job longer than `a`, expects it to run as long again.
-  double MedianRemaining(double a) const {
-    auto first = std::upper_bound(samples_.begin(), samples_.end(), a);
-    const size_t n = static_cast<size_t>(samples_.end() - first);
+  double MeanRemaining(double a) const {
+    const auto first = std::upper_bound(samples_.begin(), samples_.end(), a);
+    const size_t k = static_cast<size_t>(first - samples_.begin());
+    const size_t n = samples_.size() - k;
     if (n == 0) return std::max(1.0, a);
-    return *(first + static_cast<std::ptrdiff_t>(n / 2)) - a;
+    return suffix_[k] / static_cast<double>(n) - a;
   }
 
  private:
   std::vector<double> samples_;
+  std::vector<double> suffix_;
 };
 
 class AwanOrder final : public QueueOrder {
@@ -91,10 +101,10 @@ class AwanOrder final : public QueueOrder {
         j.gpus > 0 ? static_cast<double>(j.attained_gpu_s) / static_cast<double>(j.gpus) : 0.0;
     auto it = by_tenant_gpus_.find({j.tenant, j.gpus});
     if (it != by_tenant_gpus_.end() && it->second.size() >= kMinSamples)
-      return it->second.MedianRemaining(attained);
+      return it->second.MeanRemaining(attained);
     auto g = by_gpus_.find(j.gpus);
-    if (g != by_gpus_.end() && g->second.size() >= kMinSamples) return g->second.MedianRemaining(attained);
-    if (all_.size() > 0) return all_.MedianRemaining(attained);
+    if (g != by_gpus_.end() && g->second.size() >= kMinSamples) return g->second.MeanRemaining(attained);
+    if (all_.size() > 0) return all_.MeanRemaining(attained);
     return std::nullopt;
   }
   void Finished(const QueuedJob& j, int64_t run_s) override {

@@ -7,8 +7,8 @@
 //   tiresias  preemptive two-dimensional least attained service (Gu et al., NSDI'19): discrete queues by
 //             attained GPU-time (awan's thresholds: 3,200 and 10,000 GPU-hours), FIFO inside a queue; no
 //             duration knowledge
-//   awan      preemptive, no duration knowledge: the median remaining run time of finished jobs like this one
-//             given the time it already ran (median of D - a over finished jobs with D > a), from the most
+//   awan      preemptive, no duration knowledge: the expected remaining run time of finished jobs like this
+//             one given the time it already ran (mean of D - a over finished jobs with D > a), from the most
 //             specific history with at least 3 samples (same tenant and GPU count, then same GPU count, then
 //             all jobs); a job longer than every finished one is expected to run as long again; with no
 //             history at all, first come, first served
