@@ -561,7 +561,7 @@ std::optional<PreemptReason> JobScheduler::PreemptionOf(const Preemptor& b, size
   if (tenants_[tb].priority > tenants_[tv].priority && cohort_[tv] == cohort_[tb] && cohort_[tb] >= 0 && lends)
     return PreemptReason::kPriority;
   if (b.may_relocate && (lends || tv == tb) && HasRoomElsewhere(v, b.job)) {
-    const RelocateCase c{now - rb.submit_s, rv.gpus, LostWork(v, now), runs_.restart_s()};
+    const RelocateCase c{now - rb.submit_s, rv.gpus, rv.spec->tasks, LostWork(v, now), runs_.restart_s()};
     if (policies_->preemption->Relocates(c)) return PreemptReason::kRelocate;
   }
   if (!b.may_overtake || (!lends && tv != tb)) return std::nullopt;
@@ -1111,13 +1111,16 @@ Status JobScheduler::PreemptStage(int64_t now, Scan& s) {
     borrowing = borrowing || used_[t] > tenants_[t].guaranteed_gpus;
     ranked = ranked || tenants_[t].priority != tenants_[0].priority;
   }
-  if (!borrowing && !ranked && !order_->preemptive() && !o_.relocate) return Status::Ok();
-  if (o_.relocate) {  // free GPUs per region
+  // Relocation is for jobs that residency keeps waiting; the free GPUs per region are counted only then.
+  bool relocating = false;
+  for (const PendingKey& k : s.waiting)
+    relocating = relocating || (o_.relocate && jobs_[k.job].last_reason == static_cast<int>(WaitReason::kResidency));
+  if (!borrowing && !ranked && !order_->preemptive() && !relocating) return Status::Ok();
+  if (relocating) {
     region_free_.assign(fleet_->region_count(), 0);
     for (uint32_t n = 0; n < snap_->size(); ++n) {
       const NodeState& ns = snap_->node(NodeIndex(n));
-      if (!ns.unavailable)
-        region_free_[fleet_->region_of(NodeIndex(n)).value] += ns.gpu_left_total;
+      if (!ns.unavailable) region_free_[fleet_->region_of(NodeIndex(n)).value] += ns.gpu_left_total;
     }
   }
   ++preempt_pass_;  // running jobs' keys are computed once per pass, when first compared

@@ -610,8 +610,9 @@ jobs:
   EXPECT_TRUE(lend);
 }
 
-// The shipped example at its busiest instant: every waiting job gets at least one counterfactual, and each
-// one, applied to a fresh clone, lets the job start.
+// The shipped example at its busiest instant: every waiting job (but one that fits now, room having come
+// free at that instant) gets at least one counterfactual, and each one, applied to a fresh clone, lets the
+// job start.
 // With and without backfill reservations (with them, fewer jobs wait for room and the busiest instant
 // holds other kinds of waits, so the fewer-GPUs counterfactual is checked without them).
 class ExplainAsean : public ::testing::TestWithParam<bool> {};
@@ -638,10 +639,14 @@ TEST_P(ExplainAsean, EveryCounterfactualHolds) {
   ASSERT_TRUE(ex.ok()) << ex.status().ToString();
   ASSERT_GE(ex->size(), 5u);
   std::set<std::string> kinds;
+  size_t waiting = 0;
   for (const PendingExplanation& e : *ex) {
     size_t idx = 0;
     while (l->file.jobs[idx].name != e.job) ++idx;
-    EXPECT_FALSE(e.counterfactuals.empty()) << e.job;
+    // A job that fits now (room came free at this instant, before its cycle ran) needs no counterfactual.
+    if (e.reason == "none") continue;
+    ++waiting;
+    EXPECT_FALSE(e.counterfactuals.empty()) << e.job << " " << e.reason;
     for (const Counterfactual& c : e.counterfactuals) {
       kinds.insert(CounterfactualKindName(c.kind));
       auto holds = CounterfactualHolds(SourceOf(**sim), in, idx, c);
@@ -649,6 +654,7 @@ TEST_P(ExplainAsean, EveryCounterfactualHolds) {
       EXPECT_TRUE(*holds) << e.job << ": " << c.text;
     }
   }
+  EXPECT_GE(waiting, 5u);
   EXPECT_TRUE(kinds.count("wait"));
   if (!GetParam()) {
     EXPECT_TRUE(kinds.count("fewer_gpus"));
