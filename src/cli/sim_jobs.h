@@ -21,12 +21,12 @@ struct SimJobsArgs {
   bool isolated = false;
   bool topology_blind = false;
   bool fair_share = false;
-  std::string backfill = CyclePolicyNames{}.backfill;  // selective, easy, conservative, none
+  std::string backfill = CyclePolicyNames{}.backfill;      // selective, easy, conservative, none
   std::string relocate = "on", bound_regions_last = "on";  // SchedulerOptions: residency
-  int max_preemptions = 3;                // 0: no bound
-  double aging = 0;                       // key units per second waited
-  std::string preemption = "cost-aware";  // cost-aware, plain (core/cycle_policy.h)
-  bool legacy = false;                    // backfill and preemption as before scheduler v2
+  int max_preemptions = 3;                                 // 0: no bound
+  double aging = 0;                                        // key units per second waited
+  std::string preemption = "cost-aware";                   // cost-aware, plain (core/cycle_policy.h)
+  bool legacy = false;                                     // backfill and preemption as before scheduler v2
   double target_load = 0;
   std::string json_out;
   std::string jobs_csv;  // per-job outcomes, one file per policy

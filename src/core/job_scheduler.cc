@@ -537,7 +537,8 @@ JobScheduler::Preemptor JobScheduler::PreemptorOf(size_t b, const PendingKey& b_
   p.may_overtake = order_->preemptive() && policies_->preemption->MayOvertake(
                                                order_->ExpectedRemainingS(View(b, now)), now - rb.submit_s);
   // Whether jobs that may also run elsewhere make room for it: residency is what keeps it waiting.
-  p.may_relocate = o_.relocate && region_mask_[b] != 0 && rb.last_reason == static_cast<int>(WaitReason::kResidency);
+  p.may_relocate =
+      o_.relocate && region_mask_[b] != 0 && rb.last_reason == static_cast<int>(WaitReason::kResidency);
   return p;
 }
 
@@ -558,7 +559,8 @@ std::optional<PreemptReason> JobScheduler::PreemptionOf(const Preemptor& b, size
   const bool lends = policies_->admission->lends();
   // A tenant of higher priority stops lower-priority work of its cohort (a service's replicas, batch jobs),
   // whatever the ordering's keys; the bounds above still hold.
-  if (tenants_[tb].priority > tenants_[tv].priority && cohort_[tv] == cohort_[tb] && cohort_[tb] >= 0 && lends)
+  if (tenants_[tb].priority > tenants_[tv].priority && cohort_[tv] == cohort_[tb] && cohort_[tb] >= 0 &&
+      lends)
     return PreemptReason::kPriority;
   if (b.may_relocate && (lends || tv == tb) && HasRoomElsewhere(v, b.job)) {
     const RelocateCase c{now - rb.submit_s, rv.gpus, rv.spec->tasks, LostWork(v, now), runs_.restart_s()};
@@ -738,7 +740,8 @@ std::vector<size_t> JobScheduler::ChooseVictims(size_t b, const std::vector<size
 // Preemption for pending job b: choose victims, release them in a Statement, try b; discard the statement
 // (the victims keep running where they were) if b still does not fit.
 StatusOr<bool> JobScheduler::TryPreempt(const Preemptor& who, int64_t now) {
-  if (!who.may_reclaim && !who.may_overtake && !who.may_relocate) return false;  // no running job could be a victim
+  if (!who.may_reclaim && !who.may_overtake && !who.may_relocate)
+    return false;  // no running job could be a victim
   const size_t b = who.job;
   const JobRecord& rb = jobs_[b];
   // Least lost work first, then the most recently started: (lost work, -start, job), smallest first.
@@ -1114,7 +1117,8 @@ Status JobScheduler::PreemptStage(int64_t now, Scan& s) {
   // Relocation is for jobs that residency keeps waiting; the free GPUs per region are counted only then.
   bool relocating = false;
   for (const PendingKey& k : s.waiting)
-    relocating = relocating || (o_.relocate && jobs_[k.job].last_reason == static_cast<int>(WaitReason::kResidency));
+    relocating =
+        relocating || (o_.relocate && jobs_[k.job].last_reason == static_cast<int>(WaitReason::kResidency));
   if (!borrowing && !ranked && !order_->preemptive() && !relocating) return Status::Ok();
   if (relocating) {
     region_free_.assign(fleet_->region_count(), 0);

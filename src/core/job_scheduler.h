@@ -381,9 +381,9 @@ class JobScheduler {
   std::vector<std::vector<Placement>> placed_;
   std::vector<JobResidency> residency_;
   std::vector<std::vector<uint32_t>> region_order_;
-  std::vector<uint64_t> region_mask_;         // allowed regions as bits (0: fleets of more than 64 regions)
+  std::vector<uint64_t> region_mask_;        // allowed regions as bits (0: fleets of more than 64 regions)
   std::map<uint64_t, int> pending_by_mask_;  // waiting jobs per set of allowed regions
-  std::vector<int64_t> region_free_;          // free GPU milli per region, as of the preempt pass
+  std::vector<int64_t> region_free_;         // free GPU milli per region, as of the preempt pass
   std::vector<std::vector<uint8_t>> region_nodes_;  // by region: node i in it
   std::map<std::tuple<int, uint64_t, bool>, std::vector<double>>
       cheapest_by_shape_;                          // CheapestByRegion cache

@@ -978,8 +978,7 @@ void ControlPlane::ReportPreemption(const Live& victim, const Live& by, const Jo
     diagnoses_->Add(std::move(sig));
   };
   fact(fmt::format("preempted job={} tenant={} by={} by_tenant={} reason={} count={}", victim.row.id,
-                   victim.row.tenant, by.row.id, by.row.tenant, PreemptReasonName(s.reason),
-                   count));
+                   victim.row.tenant, by.row.id, by.row.tenant, PreemptReasonName(s.reason), count));
   if (max > 0 && count >= max) {
     fact(fmt::format("preemption_limit job={} tenant={} count={} max_preemptions={}: not preempted again",
                      victim.row.id, victim.row.tenant, count, max));

@@ -88,8 +88,8 @@ struct NodeStatus {
 };
 
 struct ControlPlaneOptions {
-  std::string placement = "bestfit";  // placement profile
-  std::string ordering = "fifo";      // QueueOrder
+  std::string placement = "bestfit";                   // placement profile
+  std::string ordering = "fifo";                       // QueueOrder
   std::string backfill = CyclePolicyNames{}.backfill;  // the stage policies by name (core/cycle_policy.h)
   std::string preemption = "cost-aware";
   int64_t min_run_s = 600;  // SchedulerOptions::min_run_s: no run is preempted before it ran this long

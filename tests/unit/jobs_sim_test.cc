@@ -140,8 +140,9 @@ TEST(JobsSim, UnknownTenantWithoutDefaultIsAnError) {
 
 // Random one-GPU jobs on a shared fleet at load above 1, with free preemption (no minimum run time, no lost
 // work, no restart cost, a preemption pass at every event, EASY reservations): the oracles order average JCT
-// and waiting as theory says (srtf <= sjf < fifo), and every run is deterministic. (Durations here are random, unrelated
-// to tenant or size, so a history-based ordering like awan's has nothing to learn: not tested here.)
+// and waiting as theory says (srtf <= sjf < fifo), and every run is deterministic. (Durations here are
+// random, unrelated to tenant or size, so a history-based ordering like awan's has nothing to learn: not
+// tested here.)
 TEST(JobsSim, OraclesOrderAsTheorySaysAndRunsAreDeterministic) {
   auto f = Fleet8();
   Rng rng(9);

@@ -37,9 +37,9 @@ TEST(CyclePolicies, BuiltByNameFromTheRegistryAndUnknownNamesListTheKnownOnes) {
   }
   auto bad = r.BuildCyclePolicies(CyclePolicyNames{"cohort", "aggressive", "plain"});
   EXPECT_EQ(bad.status().code(), StatusCode::kNotFound);
-  EXPECT_NE(
-      bad.status().message().find("unknown backfill policy 'aggressive' (known: conservative, easy, none, selective)"),
-      std::string::npos)
+  EXPECT_NE(bad.status().message().find(
+                "unknown backfill policy 'aggressive' (known: conservative, easy, none, selective)"),
+            std::string::npos)
       << bad.status().message();
   for (const char* o : {"fifo", "sjf", "srtf", "tiresias", "awan"}) EXPECT_TRUE(r.BuildOrdering(o).ok()) << o;
   EXPECT_EQ(r.BuildOrdering("lifo").status().code(), StatusCode::kNotFound);
