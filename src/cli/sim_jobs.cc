@@ -116,9 +116,8 @@ void AddSimJobs(CLI::App& sim, SimJobsArgs& a) {
   c->add_option(
        "--backfill", a.backfill,
        "how jobs may jump ahead of one that cannot start: selective (a reservation for the first such job "
-       "per "
-       "set of allowed regions that waited as long as it is expected to run), easy (for the first such job "
-       "per set of allowed regions), conservative (for each, up to 16), none")
+       "per set of allowed regions that waited as long as it is expected to run), easy (for the first such "
+       "job per set of allowed regions), conservative (for each, up to 16), none")
       ->capture_default_str()
       ->check(CLI::IsMember(policies::BuiltinRegistry().BackfillNames()));
   c->add_option("--max-preemptions", a.max_preemptions,
