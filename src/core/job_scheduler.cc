@@ -29,6 +29,7 @@ SchedulerOptions LegacyStarvationOptions(SchedulerOptions o) {
 
 const char* PreemptReasonName(PreemptReason r) {
   static constexpr const char* kNames[] = {"Priority", "ReclaimGuarantee", "TenantPriority", "Relocate"};
+  static_assert(std::size(kNames) == static_cast<size_t>(PreemptReason::kRelocate) + 1);
   return kNames[static_cast<int>(r)];
 }
 
@@ -202,11 +203,12 @@ void JobScheduler::OrderRegions(size_t i) {
   }
   std::sort(scored.begin(), scored.end());
   region_order_[i].clear();
+  for (const auto& [score, r] : scored) region_order_[i].push_back(r);
+  // The regions its data allows (not those its shape rules out): what bound_regions_last and relocation
+  // compare.
   uint64_t mask = 0;
-  for (const auto& [score, r] : scored) {
-    region_order_[i].push_back(r);
-    if (fleet_->region_count() <= 64) mask |= uint64_t{1} << r;
-  }
+  for (uint32_t r = 0; r < fleet_->region_count() && fleet_->region_count() <= 64; ++r)
+    if (res.Allows(DomainId(r))) mask |= uint64_t{1} << r;
   if (mask != region_mask_[i] && is_pending(i)) {  // a waiting job's residency or spec changed
     if (--pending_by_mask_[region_mask_[i]] == 0) pending_by_mask_.erase(region_mask_[i]);
     ++pending_by_mask_[mask];
@@ -536,7 +538,8 @@ JobScheduler::Preemptor JobScheduler::PreemptorOf(size_t b, const PendingKey& b_
   // estimate of its run).
   p.may_overtake = order_->preemptive() && policies_->preemption->MayOvertake(
                                                order_->ExpectedRemainingS(View(b, now)), now - rb.submit_s);
-  // Whether jobs that may also run elsewhere make room for it: residency is what keeps it waiting.
+  // Whether jobs that may also run elsewhere make room for it (relocate): residency is what keeps it
+  // waiting.
   p.may_relocate =
       o_.relocate && region_mask_[b] != 0 && rb.last_reason == static_cast<int>(WaitReason::kResidency);
   return p;
@@ -559,11 +562,15 @@ std::optional<PreemptReason> JobScheduler::PreemptionOf(const Preemptor& b, size
   const bool lends = policies_->admission->lends();
   // A tenant of higher priority stops lower-priority work of its cohort (a service's replicas, batch jobs),
   // whatever the ordering's keys; the bounds above still hold.
-  if (tenants_[tb].priority > tenants_[tv].priority && cohort_[tv] == cohort_[tb] && cohort_[tb] >= 0 &&
+  const bool same_cohort = cohort_[tv] == cohort_[tb] && cohort_[tb] >= 0;
+  if ((b.may_reclaim || b.may_overtake) && tenants_[tb].priority > tenants_[tv].priority && same_cohort &&
       lends)
     return PreemptReason::kPriority;
-  if (b.may_relocate && (lends || tv == tb) && HasRoomElsewhere(v, b.job)) {
-    const RelocateCase c{now - rb.submit_s, rv.gpus, rv.spec->tasks, LostWork(v, now), runs_.restart_s()};
+  // Relocation moves a job of the waiting job's tenant, or of its cohort at no higher a priority.
+  const bool movable = tv == tb || (lends && same_cohort && tenants_[tv].priority <= tenants_[tb].priority);
+  if (b.may_relocate && movable && HasRoomElsewhere(v, b.job)) {
+    const RelocateCase c{now - rb.submit_s, rb.gpus,          rv.gpus,
+                         rv.spec->tasks,    LostWork(v, now), runs_.restart_s()};
     if (policies_->preemption->Relocates(c)) return PreemptReason::kRelocate;
   }
   if (!b.may_overtake || (!lends && tv != tb)) return std::nullopt;
@@ -604,8 +611,9 @@ bool JobScheduler::Usable(size_t i, NodeIndex n) const {
   return own != nullptr && std::find(own->nodes.begin(), own->nodes.end(), n) != own->nodes.end();
 }
 
-// Placement for job i: its allowed regions one at a time, best first; the first that holds the job wins.
-// Nodes another job's reservation holds are out of reach.
+// Placement for job i: its allowed regions one at a time, best first by the region objective (with
+// bound_regions_last, those where jobs allowed in fewer regions wait after the others); the first that
+// holds the job wins. Nodes another job's reservation holds are out of reach.
 StatusOr<std::optional<GangPlacement>> JobScheduler::PlaceInRegions(size_t i, std::span<const uint8_t> held) {
   const JobRecord& r = jobs_[i];
   const GangRequest req{&r.spec->task, r.spec->tasks, r.spec->widest, o_.topology_aware};
@@ -765,6 +773,9 @@ StatusOr<bool> JobScheduler::TryPreempt(const Preemptor& who, int64_t now) {
     if (!chosen.empty() || k == order.size()) break;
   }
   if (chosen.empty()) return false;
+  // Why each victim stops, decided before any of them does (a stop changes its tenant's usage).
+  std::vector<PreemptReason> why;
+  for (size_t v : chosen) why.push_back(PreemptionOf(who, v, now).value_or(PreemptReason::kOvertake));
   Statement evict(*snap_);
   for (size_t v : chosen) {
     for (const Placement& p : placed_[v]) AWAN_RETURN_IF_ERROR(evict.Release(jobs_[v].spec->task, p));
@@ -777,17 +788,57 @@ StatusOr<bool> JobScheduler::TryPreempt(const Preemptor& who, int64_t now) {
     AWAN_ASSIGN_OR_RETURN(g, PlaceInRegions(b, ReservedMaskFor(b, now)));
   }
   if (!g) return false;  // the statement puts the victims back
-  evict.Commit();
-  std::vector<size_t> relocated;
-  for (size_t v : chosen) {
-    const PreemptReason why = PreemptionOf(who, v, now).value_or(PreemptReason::kOvertake);
-    Stop(v, now, /*node_failed=*/false, b, why);
-    if (why == PreemptReason::kRelocate) relocated.push_back(v);
+  // A relocated job must start again at once: where each would run, with b in place; if one has no room
+  // after all, nothing happens (b's placement is released, the statement puts every victim back).
+  AWAN_ASSIGN_OR_RETURN(std::optional<Relocations> moved, PlaceRelocated(b, chosen, why, now));
+  if (!moved) {
+    for (const Placement& p : g->tasks) AWAN_RETURN_IF_ERROR(snap_->Release(rb.spec->task, p));
+    return false;
   }
+  evict.Commit();
+  for (size_t k = 0; k < chosen.size(); ++k) Stop(chosen[k], now, /*node_failed=*/false, b, why[k]);
   AWAN_RETURN_IF_ERROR(Start(b, now, std::move(*g)));
-  // A relocated job starts again at once where it has room, if it still does (else it waits in the queue).
-  for (size_t v : relocated) AWAN_RETURN_IF_ERROR(TryStartOne(v, now).status());
+  for (auto& [v, placement] : *moved) {
+    const PendingKey entry = PendingEntry(v);
+    AWAN_RETURN_IF_ERROR(Start(v, now, std::move(placement)));
+    ErasePending(entry);
+  }
   return true;
+}
+
+// Where each relocated victim (why[k] == kRelocate) starts again, b being placed (assigned in the snapshot,
+// as PlaceInRegions leaves a placement): each admitted again with the usage it would then see and placed,
+// one after another (assigned). nullopt, with those placements released again, if one has no room or its
+// tenant may not start it.
+StatusOr<std::optional<JobScheduler::Relocations>> JobScheduler::PlaceRelocated(
+    size_t b, const std::vector<size_t>& chosen, const std::vector<PreemptReason>& why, int64_t now) {
+  Relocations moved;
+  // Usage as it would be: b running, the other victims stopped.
+  Use(b, +1);
+  for (size_t k = 0; k < chosen.size(); ++k)
+    if (why[k] != PreemptReason::kRelocate) Use(chosen[k], -1);
+  Status error = Status::Ok();
+  bool ok = true;
+  for (size_t k = 0; k < chosen.size() && ok && error.ok(); ++k) {
+    if (why[k] != PreemptReason::kRelocate) continue;
+    const size_t v = chosen[k];
+    Use(v, -1);
+    ok = Admit(jobs_[v].tenant, jobs_[v].gpus);
+    Use(v, +1);
+    if (!ok) break;
+    StatusOr<std::optional<GangPlacement>> at = PlaceInRegions(v, ReservedMaskFor(v, now));
+    if (!at.ok()) error = at.status();
+    ok = at.ok() && at->has_value();
+    if (ok) moved.emplace_back(v, std::move(**at));
+  }
+  Use(b, -1);
+  for (size_t k = 0; k < chosen.size(); ++k)
+    if (why[k] != PreemptReason::kRelocate) Use(chosen[k], +1);
+  if (ok && error.ok()) return std::optional<Relocations>(std::move(moved));
+  for (const auto& [v, at] : moved)
+    for (const Placement& p : at.tasks) AWAN_RETURN_IF_ERROR(snap_->Release(jobs_[v].spec->task, p));
+  AWAN_RETURN_IF_ERROR(error);
+  return std::optional<Relocations>();
 }
 
 // --- Reservations -------------------------------------------------------------------------------------

@@ -20,13 +20,16 @@
 //               fleet), now and decayed over time with a half-life, per unit of weight
 //   preempt     for the first jobs that still cannot start: stop running jobs that borrow quota the waiting
 //               job's tenant is guaranteed (any ordering), jobs of a lower-priority tenant of its cohort (a
-//               service's replicas over batch work), or jobs a preemptive ordering now puts after it; whole
+//               service's replicas over batch work), jobs a preemptive ordering now puts after it, or, for a
+//               job residency keeps waiting, jobs that may also run where it may not and can start there at
+//               once (relocate: placed before anything is committed, started in the same cycle); whole
 //               gangs, least lost work first, for a waiting gang those inside one supernode (else block);
 //               never before min_run_s nor before the run's first checkpoint, never a job already stopped
 //               max_preemptions times; tried in a Statement and discarded if the waiting job still would not
 //               fit
 //   reserve     backfill reservations (as Slurm's backfill): the first job that cannot start, per set of
-//               allowed regions (EASY; conservative: every such job, up to max_reservations), gets nodes
+//               allowed regions (EASY; selective, the default: the first that waited as long as its ordering
+//               expects it to run; conservative: every such job, up to max_reservations), gets nodes
 //               and an expected start time: the nodes where it would start once the running jobs end as
 //               the ordering expects. Held nodes take no other job, so jobs behind it may only jump ahead
 //               where they cannot delay it; the holder keeps its reservation until it starts (its nodes are
@@ -113,9 +116,9 @@ struct SchedulerOptions {
   // Residency: a job that may run in several regions tries last those where jobs allowed in fewer of them
   // (a subset) wait, so that it does not take the only room they have while it has room elsewhere.
   bool bound_regions_last = true;
-  // Residency: a job blocked because its regions are full may stop a running job that may also run in a
-  // region where it may not and that has room for it (the preemption policy weighs the cost; fleets of at
-  // most 64 regions).
+  // Residency: a job blocked because its regions are full may stop a running job (its tenant's, or its
+  // cohort's at no higher a priority) that may also run in a region where it may not, if that job can start
+  // again there at once (the preemption policy weighs the cost; fleets of at most 64 regions).
   bool relocate = true;
 };
 
@@ -351,6 +354,9 @@ class JobScheduler {
   Preemptor PreemptorOf(size_t b, const PendingKey& b_key, int64_t now) const;
   std::optional<PreemptReason> PreemptionOf(const Preemptor& b, size_t v, int64_t now) const;
   bool HasRoomElsewhere(size_t v, size_t b) const;
+  using Relocations = std::vector<std::pair<size_t, GangPlacement>>;  // victim, where it starts again
+  StatusOr<std::optional<Relocations>> PlaceRelocated(size_t b, const std::vector<size_t>& chosen,
+                                                      const std::vector<PreemptReason>& why, int64_t now);
   double LostWork(size_t v, int64_t now) const;
   StatusOr<std::optional<WaitReason>> TryStart(size_t i, int64_t now);
   std::optional<WaitReason> WhyNot(size_t i) const;

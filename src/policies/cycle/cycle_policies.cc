@@ -99,8 +99,10 @@ class CostAwarePreemption final : public PreemptionPolicy {
     waiter.key += cost;
     return c.victim_key > waiter;
   }
-  // A job that may run elsewhere makes room for one that may not, once the waiter has waited longer than the
-  // stop costs the victim (its work since its last checkpoint, per GPU, and its restart).
+  // A job that may run elsewhere makes room for one that may not, once the waiter has waited longer than
+  // the stop delays the victim's completion (its work since its last checkpoint, per GPU, plus a restart).
+  // Both sides in seconds of one job's completion time, what average JCT counts (not in GPU-seconds: a
+  // gang's completion is delayed by as many seconds as a one-GPU job's, whatever its width).
   bool Relocates(const RelocateCase& c) const override {
     return c.victim_lost_gpu_s / static_cast<double>(std::max<int64_t>(1, c.victim_gpus)) +
                static_cast<double>(c.restart_s) <=

@@ -57,9 +57,10 @@ class Tiresias final : public QueueOrder {
 };
 
 // The durations of finished jobs, sorted, to answer "how much longer will a job that already ran `a`
-// seconds run?" as the mean of D - a over the finished jobs with D > a: the expected remaining time, the
-// quantity whose order minimizes the expected sum of completion times (shortest expected processing time
-// first; the median, used before, is not).
+// seconds run?" as the mean of D - a over the finished jobs with D > a: the expected remaining time
+// (shortest expected processing time first is the order that minimizes the expected sum of completion times
+// without preemption on one machine; with preemption and known ages the Gittins index is; the median, used
+// before, is neither).
 class History {
  public:
   void Add(double seconds) {
