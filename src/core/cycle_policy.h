@@ -96,9 +96,7 @@ struct OvertakeCase {
 // make room for a job blocked by residency (only if it can start again at once where it has room).
 struct RelocateCase {
   int64_t waited_s = 0;  // the waiting job, since it was submitted
-  int64_t waiter_gpus = 0;
   int64_t victim_gpus = 0;
-  int victim_tasks = 1;          // a gang is moved whole
   double victim_lost_gpu_s = 0;  // work a stop would lose now, GPU-seconds
   int64_t restart_s = 0;
 };

@@ -121,7 +121,7 @@ void JobScheduler::Enqueue(size_t i) {
 void JobScheduler::AddPending(const PendingKey& k) {
   pending_.insert(k);
   entry_[k.job] = k;
-  ++pending_by_mask_[region_mask_[k.job]];
+  CountPendingMask(region_mask_[k.job], +1);
   const size_t t = static_cast<size_t>(jobs_[k.job].tenant);
   if (pending_of_.size() <= t) pending_of_.resize(t + 1);
   if (prioritized_.size() <= t) prioritized_.resize(t + 1, 0), reslot_.resize(t + 1, 0);
@@ -131,9 +131,14 @@ void JobScheduler::AddPending(const PendingKey& k) {
   if (prioritized_[t] > 0 && k.slot == k.job) reslot_[t] = 1;
 }
 
+// Waiting jobs per set of allowed regions: a set leaves the map when its last job does.
+void JobScheduler::CountPendingMask(uint64_t mask, int delta) {
+  if ((pending_by_mask_[mask] += delta) == 0) pending_by_mask_.erase(mask);
+}
+
 void JobScheduler::ErasePending(PendingKey k) {
   if (pending_.erase(k) == 0) return;
-  if (--pending_by_mask_[region_mask_[k.job]] == 0) pending_by_mask_.erase(region_mask_[k.job]);
+  CountPendingMask(region_mask_[k.job], -1);
   const size_t t = static_cast<size_t>(jobs_[k.job].tenant);
   if (t < pending_of_.size()) pending_of_[t].erase(k);
   if (jobs_[k.job].priority != 0) --prioritized_[t];
@@ -210,8 +215,8 @@ void JobScheduler::OrderRegions(size_t i) {
   for (uint32_t r = 0; r < fleet_->region_count() && fleet_->region_count() <= 64; ++r)
     if (res.Allows(DomainId(r))) mask |= uint64_t{1} << r;
   if (mask != region_mask_[i] && is_pending(i)) {  // a waiting job's residency or spec changed
-    if (--pending_by_mask_[region_mask_[i]] == 0) pending_by_mask_.erase(region_mask_[i]);
-    ++pending_by_mask_[mask];
+    CountPendingMask(region_mask_[i], -1);
+    CountPendingMask(mask, +1);
   }
   region_mask_[i] = mask;
 }
@@ -569,8 +574,7 @@ std::optional<PreemptReason> JobScheduler::PreemptionOf(const Preemptor& b, size
   // Relocation moves a job of the waiting job's tenant, or of its cohort at no higher a priority.
   const bool movable = tv == tb || (lends && same_cohort && tenants_[tv].priority <= tenants_[tb].priority);
   if (b.may_relocate && movable && HasRoomElsewhere(v, b.job)) {
-    const RelocateCase c{now - rb.submit_s, rb.gpus,          rv.gpus,
-                         rv.spec->tasks,    LostWork(v, now), runs_.restart_s()};
+    const RelocateCase c{now - rb.submit_s, rv.gpus, LostWork(v, now), runs_.restart_s()};
     if (policies_->preemption->Relocates(c)) return PreemptReason::kRelocate;
   }
   if (!b.may_overtake || (!lends && tv != tb)) return std::nullopt;
@@ -1166,10 +1170,10 @@ Status JobScheduler::PreemptStage(int64_t now, Scan& s) {
     ranked = ranked || tenants_[t].priority != tenants_[0].priority;
   }
   // Relocation is for jobs that residency keeps waiting; the free GPUs per region are counted only then.
-  bool relocating = false;
-  for (const PendingKey& k : s.waiting)
-    relocating =
-        relocating || (o_.relocate && jobs_[k.job].last_reason == static_cast<int>(WaitReason::kResidency));
+  const bool relocating =
+      o_.relocate && std::any_of(s.waiting.begin(), s.waiting.end(), [&](const PendingKey& k) {
+        return jobs_[k.job].last_reason == static_cast<int>(WaitReason::kResidency);
+      });
   if (!borrowing && !ranked && !order_->preemptive() && !relocating) return Status::Ok();
   if (relocating) {
     region_free_.assign(fleet_->region_count(), 0);

@@ -354,6 +354,7 @@ class JobScheduler {
   Preemptor PreemptorOf(size_t b, const PendingKey& b_key, int64_t now) const;
   std::optional<PreemptReason> PreemptionOf(const Preemptor& b, size_t v, int64_t now) const;
   bool HasRoomElsewhere(size_t v, size_t b) const;
+  void CountPendingMask(uint64_t mask, int delta);
   using Relocations = std::vector<std::pair<size_t, GangPlacement>>;  // victim, where it starts again
   StatusOr<std::optional<Relocations>> PlaceRelocated(size_t b, const std::vector<size_t>& chosen,
                                                       const std::vector<PreemptReason>& why, int64_t now);
