@@ -26,9 +26,8 @@
 #include "trace/philly_reader.h"
 
 namespace awan::cli {
-namespace {
 
-nlohmann::json SummaryJson(const sim::JobsSummary& s) {
+nlohmann::json JobsSummaryJson(const sim::JobsSummary& s) {
   nlohmann::json waited = nlohmann::json::object();
   for (int k = 0; k < sim::kWaitReasons; ++k) {
     waited[sim::WaitReasonName(static_cast<sim::WaitReason>(k))] = s.waited_s[static_cast<size_t>(k)];
@@ -73,7 +72,19 @@ nlohmann::json SummaryJson(const sim::JobsSummary& s) {
           {"cycle_stage_seconds", stages}};
 }
 
-}  // namespace
+Status WriteJobsCsv(const std::string& path, const std::vector<JobSpec>& jobs, const sim::JobsSimResult& r) {
+  std::ofstream f(path);
+  f << "name,tenant,submit_s,start_s,end_s,duration_s,gpus,tasks,preemptions,failure_requeues,gpu_s,cost_usd\n";
+  for (size_t i = 0; i < r.jobs.size() && i < jobs.size(); ++i) {
+    const sim::JobOutcome& o = r.jobs[i];
+    f << fmt::format("{},{},{},{},{},{},{},{},{},{},{},{:.4f}\n", jobs[i].name,
+                     r.tenant_names[static_cast<size_t>(o.tenant)], o.submit_s, o.start_s, o.end_s, o.duration_s,
+                     o.gpus, o.tasks, o.preemptions, o.failure_requeues, o.gpu_s, o.cost_usd);
+  }
+  f.close();
+  if (!f) return IoError("cannot write " + path);
+  return Status::Ok();
+}
 
 void AddSimJobs(CLI::App& sim, SimJobsArgs& a) {
   CLI::App* c = sim.add_subcommand("jobs", "Jobs over time (submit, wait, run, finish) on a fleet file");
@@ -397,7 +408,7 @@ int RunSimJobs(const SimJobsArgs& a) {
                  "awan: warning: {}: {} of {} jobs never started (no quota or domain can ever hold them)\n",
                  s.policy, s.jobs - s.finished, s.jobs);
     }
-    summary.push_back(SummaryJson(s));
+    summary.push_back(JobsSummaryJson(s));
     if (results[k]->faults) {
       const nlohmann::json fj = FaultsJson(*results[k]->faults);
       summary.back()["faults"] = fj;
@@ -452,19 +463,7 @@ int RunSimJobs(const SimJobsArgs& a) {
     for (size_t k = 0; k < policies.size(); ++k) {
       std::string path = a.jobs_csv;
       if (policies.size() > 1) path += "." + policies[k];
-      std::ofstream f(path);
-      f << "name,tenant,submit_s,start_s,end_s,duration_s,gpus,tasks,preemptions,failure_requeues,gpu_s,cost_"
-           "usd\n";
-      const sim::JobsSimResult& r = *results[k];
-      for (size_t i = 0; i < r.jobs.size(); ++i) {
-        const sim::JobOutcome& o = r.jobs[i];
-        f << fmt::format("{},{},{},{},{},{},{},{},{},{},{},{:.4f}\n", (*jobs)[i].name,
-                         r.tenant_names[static_cast<size_t>(o.tenant)], o.submit_s, o.start_s, o.end_s,
-                         o.duration_s, o.gpus, o.tasks, o.preemptions, o.failure_requeues, o.gpu_s,
-                         o.cost_usd);
-      }
-      f.close();
-      if (!f) return Fail(IoError("cannot write " + path));
+      if (Status s = WriteJobsCsv(path, *jobs, *results[k]); !s.ok()) return Fail(s);
     }
   }
   if (!a.report_dir.empty()) {

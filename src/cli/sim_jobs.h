@@ -3,9 +3,11 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "core/cycle_policy.h"
+#include "sim/jobs_sim.h"
 
 namespace awan::cli {
 
@@ -47,5 +49,10 @@ void AddSimJobs(CLI::App& sim, SimJobsArgs& args);
 // command line is parsed (a bad window, or one without --report, is a usage error).
 void AddReportWindowOption(CLI::App& c, std::string& window, CLI::Option* report, const char* unit);
 int RunSimJobs(const SimJobsArgs& args);
+// A run's summary as `sim jobs --json` writes it (also the batch side of `sim serve --json`).
+nlohmann::json JobsSummaryJson(const sim::JobsSummary& s);
+// Every job's outcome as CSV (`--jobs-csv`): name, tenant, submit, start, end, duration, GPUs, tasks,
+// preemptions, failure requeues, GPU-seconds, cost. `jobs` are the run's input, in its order.
+Status WriteJobsCsv(const std::string& path, const std::vector<JobSpec>& jobs, const sim::JobsSimResult& r);
 
 }  // namespace awan::cli

@@ -46,7 +46,10 @@ nlohmann::json SummaryJson(const sim::ServeSummary& s, double oracle_gpu_hours, 
           {"replicas_placed_outside", s.replicas_placed_outside},
           {"batch_avg_jct_s", s.batch_avg_jct_s},
           {"batch_jobs", s.batch_jobs},
-          {"batch_finished", s.batch_finished}};
+          {"batch_finished", s.batch_finished},
+          {"batch_p99_jct_s", s.batch_p99_jct_s},
+          {"batch_preemptions", s.batch_preemptions},
+          {"batch_max_preemptions_per_job", s.batch_max_preemptions_per_job}};
 }
 
 // SERVICE=PATH[,SERVICE=PATH...], each trace read by its extension.
@@ -142,6 +145,9 @@ void AddSimServe(CLI::App& sim, SimServeArgs& a) {
       "reserve nodes for each service's peak; batch jobs get only the rest (the baseline for sharing)");
   c->add_option("--seed", a.seed, "random seed (users of requests without one)")->capture_default_str();
   c->add_option("--json", a.json_out, "write the results as JSON");
+  c->add_option("--jobs-csv", a.jobs_csv,
+                "with batch jobs: write every batch job's outcome as CSV (as sim jobs --jobs-csv); several "
+                "runs: FILE.<autoscaler>.<router>");
   AddReportWindowOption(
       *c, a.report_window,
       c->add_option("--report", a.report_dir, "write an HTML report with charts (needs gnuplot)"), "hours");
@@ -258,7 +264,8 @@ int RunSimServe(const SimServeArgs& a) {
     if (!r.ok()) return Fail(r.status());
   for (const std::string& w : results.front()->warnings) fmt::print(stderr, "awan: warning: {}\n", w);
 
-  nlohmann::json summary = nlohmann::json::array(), per_service = nlohmann::json::array(),
+  nlohmann::json summary = nlohmann::json::array(), batch_runs = nlohmann::json::array(),
+                 per_service = nlohmann::json::array(),
                  per_location = nlohmann::json::array(), per_tenant = nlohmann::json::array();
   const bool batch = !jobs.empty();
   for (const std::string& router : routers) {
@@ -298,6 +305,11 @@ int RunSimServe(const SimServeArgs& a) {
           s.p99_cold_start_s, s.oscillations, s.routed_outside_allowed,
           batch ? fmt::format(" {:>12.0f}s", s.batch_avg_jct_s) : "");
       summary.push_back(SummaryJson(s, oracle, k == ref));
+      if (batch) {
+        nlohmann::json b = JobsSummaryJson(r.batch_run.summary);
+        b["autoscaler"] = sim::AutoscalerLabel(s), b["router"] = s.router;
+        batch_runs.push_back(std::move(b));
+      }
       for (const sim::ServiceOutcome& o : r.per_service) {
         per_service.push_back({{"autoscaler", s.autoscaler},
                                {"router", s.router},
@@ -328,6 +340,15 @@ int RunSimServe(const SimServeArgs& a) {
                               {"requests", g.requests},
                               {"slo_attainment_pct", g.slo_attainment_pct},
                               {"p99_ttft_ms", g.p99_ttft_ms}});
+    }
+  }
+  if (batch && !a.jobs_csv.empty()) {
+    for (size_t k = 0; k < runs.size(); ++k) {
+      const std::string path =
+          runs.size() == 1 ? a.jobs_csv
+                           : fmt::format("{}.{}.{}", a.jobs_csv, sim::AutoscalerLabel(results[k]->summary),
+                                         runs[k].router);
+      if (Status s = WriteJobsCsv(path, jobs, results[k]->batch_run); !s.ok()) return Fail(s);
     }
   }
   if (!a.report_dir.empty()) {
@@ -374,6 +395,7 @@ int RunSimServe(const SimServeArgs& a) {
                         {"per_service", per_service},
                         {"per_location", per_location},
                         {"per_tenant", per_tenant},
+                        {"batch", batch_runs},
                         {"timeline", timeline}};
     if (Status s = WriteJson(a.json_out, j); !s.ok()) return Fail(s);
     fmt::print(stderr, "wrote {}\n", a.json_out);

@@ -941,7 +941,9 @@ int64_t JobScheduler::ExpectedEnd(size_t v, int64_t now) const {
 
 // Where and when job h could start if the running jobs end as expected: release them (tentatively, in a
 // Statement) in order of expected end, and after each instant try to place h. At most kMaxTries placements
-// are tried (a gang blocked by topology may need many ends); nullopt if none succeeds.
+// are tried (a gang blocked by topology may need many ends); nullopt if none succeeds. Long-running work
+// (a service's replica, PodSpec::long_running) never ends by itself: no reservation counts on its GPUs (a
+// reservation that did would hold back, for ever, the jobs that could use the rest).
 StatusOr<std::optional<Reservation>> JobScheduler::PlanReservation(size_t h, int64_t now) {
   static constexpr int kMaxTries = 16;
   const int64_t need = jobs_[h].gpus * kWholeGpu.value;
@@ -949,7 +951,7 @@ StatusOr<std::optional<Reservation>> JobScheduler::PlanReservation(size_t h, int
   for (size_t v : running_) {
     bool usable = false;
     for (const Placement& p : placed_[v]) usable = usable || Usable(h, p.node);
-    if (usable) ends.push_back({ExpectedEnd(v, now), v});
+    if (usable && !jobs_[v].spec->task.long_running) ends.push_back({ExpectedEnd(v, now), v});
   }
   // Soonest first, taken from a heap: usually a few ends make the room, of thousands running.
   std::make_heap(ends.begin(), ends.end(), std::greater<>());

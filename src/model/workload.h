@@ -18,6 +18,9 @@ struct PodSpec {
   GpuMilli gpu_milli;             // per device; 0 when gpu_count == 0
   AcceleratorSet allowed_models;  // empty = any model
   std::string model_constraint;   // the constraint as written in the source ("V100M16|V100M32"), or ""
+  // Runs until it is stopped, not to an end of its own (a service's replica). Serving placement packs such
+  // pods together (LongRunningPacking) so that they do not split the nodes batch gangs need.
+  bool long_running = false;
 
   bool wants_gpu() const { return gpu_count > 0 && gpu_milli.value > 0; }
   bool is_share() const { return gpu_count == 1 && gpu_milli < kWholeGpu && gpu_milli.value > 0; }

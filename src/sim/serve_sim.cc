@@ -184,7 +184,7 @@ class ServeSimulation {
   std::vector<std::string> warnings_;
   int64_t end_us_ = 0;
   int64_t placed_outside_ = 0;
-  std::optional<JobsSummary> split_batch_;  // static split: the batch jobs' run on the other nodes
+  std::optional<JobsSimResult> split_batch_;  // static split: the batch jobs' run on the other nodes
   WarmView warm_view_{*this};
 };
 
@@ -219,7 +219,7 @@ Status ServeSimulation::Init(const std::vector<ServiceLoad>& loads, const std::v
     JobsSimOptions batch = jo;
     AWAN_RETURN_IF_ERROR(Split(jo, batch));
     AWAN_ASSIGN_OR_RETURN(JobsSimResult r, RunJobsSim(file_, jobs, batch));
-    split_batch_ = r.summary;
+    split_batch_ = std::move(r);
   } else {
     batch_ = jobs;
   }
@@ -462,6 +462,7 @@ Status ServeSimulation::AddReplica(int si, int64_t t) {
   spec.task.gpu_milli = sh.gpu_milli;
   spec.task.allowed_models = AcceleratorSet::Of({sh.model});
   spec.task.model_constraint = sh.accelerator;
+  spec.task.long_running = true;
   spec.reads = s.spec->reads;
   AWAN_ASSIGN_OR_RETURN(size_t job, jobs_->AddJob(spec, s.tenant, s.rules, t / kUsPerS));
   Replica r;
@@ -742,6 +743,17 @@ Status ServeSimulation::Tick(int64_t t) {
       if (rep.start_us >= 0 && rep.end_us < 0)
         replica_milli += static_cast<int64_t>(std::llround(rep.gpus * 1000));
     p.batch_running_gpus = (jobs_->state().snapshot().gpu_allocated_milli() - replica_milli) / 1000;
+    if (getenv("AWAN_DBG") && now_s % 21600 < 60) {  // DEBUG
+      const ClusterSnapshot& sn = jobs_->state().snapshot();
+      std::string line = std::to_string(now_s / 3600) + "h";
+      for (uint32_t n = 0; n < sn.size(); ++n) {
+        const std::string& nm = fleet_.node(NodeIndex(n)).name;
+        if (nm.find(getenv("AWAN_DBG")) == std::string::npos) continue;
+        line += " " + std::to_string(sn.node(NodeIndex(n)).long_running_milli / 1000) + "/" +
+                std::to_string(8 - sn.node(NodeIndex(n)).gpu_left_total / 1000);
+      }
+      fprintf(stderr, "%s\n", line.c_str());
+    }
     timeline_.push_back(std::move(p));
   }
   return Status::Ok();
@@ -887,13 +899,17 @@ ServeSimResult ServeSimulation::Result() const {
   out.reserved_nodes = reserved_nodes_;
   out.warnings = warnings_;
   if (split_batch_) {
-    out.batch = *split_batch_;
+    out.batch_run = *split_batch_;
   } else if (!batch_.empty()) {
-    out.batch = jobs_->Result().summary;
+    out.batch_run = jobs_->Result();
   }
-  sum.batch_avg_jct_s = out.batch.avg_jct_s;
-  sum.batch_jobs = out.batch.jobs;
-  sum.batch_finished = out.batch.finished;
+  const JobsSummary& batch = out.batch_run.summary;
+  sum.batch_avg_jct_s = batch.avg_jct_s;
+  sum.batch_p99_jct_s = batch.p99_jct_s;
+  sum.batch_preemptions = batch.preemptions;
+  sum.batch_max_preemptions_per_job = batch.max_preemptions_per_job;
+  sum.batch_jobs = batch.jobs;
+  sum.batch_finished = batch.finished;
   return out;
 }
 

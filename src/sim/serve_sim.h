@@ -100,8 +100,10 @@ struct ServeSummary {
   int64_t oscillations = 0;  // direction changes of each service's replica count, summed
   int64_t routed_outside_allowed = 0;
   int64_t replicas_placed_outside = 0;
-  double batch_avg_jct_s = 0;  // 0 without batch jobs
+  double batch_avg_jct_s = 0, batch_p99_jct_s = 0;  // 0 without batch jobs
   int64_t batch_jobs = 0, batch_finished = 0;
+  int64_t batch_preemptions = 0;  // batch runs stopped for other work (replicas or batch)
+  int batch_max_preemptions_per_job = 0;
 };
 // The run's autoscaler as tables and charts name it: "oracle@0.9" for the oracle at a headroom.
 std::string AutoscalerLabel(const ServeSummary& s);
@@ -142,7 +144,7 @@ struct ServeSimResult {
   std::vector<double> cold_start_s;      // every replica start
   std::vector<uint32_t> reserved_nodes;  // the static split's service nodes
   std::vector<std::string> warnings;     // e.g. a replica shape that cannot meet its service's SLO
-  JobsSummary batch;                     // the batch jobs (when there are any)
+  JobsSimResult batch_run;               // the batch jobs (when there are any): summary, outcomes
 };
 
 // REQUIRES: every load names a service of `services`; `jobs` may be empty.
