@@ -74,12 +74,13 @@ nlohmann::json JobsSummaryJson(const sim::JobsSummary& s) {
 
 Status WriteJobsCsv(const std::string& path, const std::vector<JobSpec>& jobs, const sim::JobsSimResult& r) {
   std::ofstream f(path);
-  f << "name,tenant,submit_s,start_s,end_s,duration_s,gpus,tasks,preemptions,failure_requeues,gpu_s,cost_usd\n";
+  f << "name,tenant,submit_s,start_s,end_s,duration_s,gpus,tasks,preemptions,failure_requeues,gpu_s,cost_"
+       "usd\n";
   for (size_t i = 0; i < r.jobs.size() && i < jobs.size(); ++i) {
     const sim::JobOutcome& o = r.jobs[i];
     f << fmt::format("{},{},{},{},{},{},{},{},{},{},{},{:.4f}\n", jobs[i].name,
-                     r.tenant_names[static_cast<size_t>(o.tenant)], o.submit_s, o.start_s, o.end_s, o.duration_s,
-                     o.gpus, o.tasks, o.preemptions, o.failure_requeues, o.gpu_s, o.cost_usd);
+                     r.tenant_names[static_cast<size_t>(o.tenant)], o.submit_s, o.start_s, o.end_s,
+                     o.duration_s, o.gpus, o.tasks, o.preemptions, o.failure_requeues, o.gpu_s, o.cost_usd);
   }
   f.close();
   if (!f) return IoError("cannot write " + path);

@@ -265,8 +265,8 @@ int RunSimServe(const SimServeArgs& a) {
   for (const std::string& w : results.front()->warnings) fmt::print(stderr, "awan: warning: {}\n", w);
 
   nlohmann::json summary = nlohmann::json::array(), batch_runs = nlohmann::json::array(),
-                 per_service = nlohmann::json::array(),
-                 per_location = nlohmann::json::array(), per_tenant = nlohmann::json::array();
+                 per_service = nlohmann::json::array(), per_location = nlohmann::json::array(),
+                 per_tenant = nlohmann::json::array();
   const bool batch = !jobs.empty();
   for (const std::string& router : routers) {
     // The reference: the cheapest oracle run that meets the target, else the one that comes closest.
@@ -344,10 +344,10 @@ int RunSimServe(const SimServeArgs& a) {
   }
   if (batch && !a.jobs_csv.empty()) {
     for (size_t k = 0; k < runs.size(); ++k) {
-      const std::string path =
-          runs.size() == 1 ? a.jobs_csv
-                           : fmt::format("{}.{}.{}", a.jobs_csv, sim::AutoscalerLabel(results[k]->summary),
-                                         runs[k].router);
+      const std::string path = runs.size() == 1
+                                   ? a.jobs_csv
+                                   : fmt::format("{}.{}.{}", a.jobs_csv,
+                                                 sim::AutoscalerLabel(results[k]->summary), runs[k].router);
       if (Status s = WriteJobsCsv(path, jobs, results[k]->batch_run); !s.ok()) return Fail(s);
     }
   }

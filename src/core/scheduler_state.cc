@@ -6,16 +6,13 @@ StatusOr<Profile> SchedulerState::BuildProfile() const {
   const PluginContext ctx{fleet_, &pods_, images_};
   AWAN_ASSIGN_OR_RETURN(Profile p, registry_->BuildProfile(placement_, ctx));
   if (images_ == nullptr) return p;
-  // Each above the most the ones before can add up to: 100 * weight > sum of weight_i * (largest score_i).
-  // Long-running pods pack together first, then a warm node wins over everything.
-  for (const char* name : {"LongRunningPacking", "ImageLocality"}) {
-    int64_t rest = 0;
-    for (const WeightedScorer& s : p.scorers)
-      rest += s.weight *
-              (s.plugin->normalization() == Normalization::kMinMax ? kMaxNodeScore : s.plugin->max_score());
-    AWAN_ASSIGN_OR_RETURN(std::unique_ptr<ScorePlugin> scorer, registry_->BuildScorer(name, ctx));
-    p.scorers.push_back({std::move(scorer), rest / kMaxNodeScore + 1});
-  }
+  // Above the most the rest can add up to: 100 * weight > sum of weight_i * (largest normalized score_i).
+  int64_t rest = 0;
+  for (const WeightedScorer& s : p.scorers)
+    rest += s.weight *
+            (s.plugin->normalization() == Normalization::kMinMax ? kMaxNodeScore : s.plugin->max_score());
+  AWAN_ASSIGN_OR_RETURN(std::unique_ptr<ScorePlugin> warm, registry_->BuildScorer("ImageLocality", ctx));
+  p.scorers.push_back({std::move(warm), rest / kMaxNodeScore + 1});
   return p;
 }
 

@@ -41,10 +41,9 @@ class SchedulerState {
 
   // A job was submitted: its tasks join the target workload (placements that need one only).
   Status Observe(const JobSpec& job);
-  // For serving: from now on, nodes that hold a pod's image are preferred (ImageLocality, weighted above
-  // everything else the profile scores, so a warm node wins whenever one is feasible), and among those a
-  // long-running pod goes where long-running work already is (LongRunningPacking, weighted above the
-  // profile's own scorers). REQUIRES: images outlives the state (and its clones).
+  // From now on, nodes that hold a pod's image are preferred (ImageLocality, weighted above everything else
+  // the profile scores, so a warm node wins whenever one is feasible). REQUIRES: images outlives the state
+  // (and its clones).
   Status PreferWarmNodes(const NodeImages* images);
   // Whether the placement follows an online target workload, and the pods it estimates from now.
   bool online_target() const { return target_.has_value(); }

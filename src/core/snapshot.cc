@@ -120,7 +120,6 @@ Status ClusterSnapshot::Assign(const PodSpec& pod, const Placement& p) {
     n.RefreshDeviceSummary();
     n.gpu_left_total -= static_cast<int32_t>(pod.gpu_milli.value * want);
     n.gpu_pods_by_width[WidthSlot(pod)] += 1;
-    if (pod.long_running) n.long_running_milli += static_cast<int32_t>(pod.gpu_milli.value * want);
     gpu_allocated_milli_ += pod.gpu_milli.value * want;
   }
   cpu_allocated_milli_ += pod.cpu.value;
@@ -154,7 +153,6 @@ Status ClusterSnapshot::Release(const PodSpec& pod, const Placement& p) {
     n.RefreshDeviceSummary();
     n.gpu_left_total += static_cast<int32_t>(pod.gpu_milli.value * want);
     n.gpu_pods_by_width[WidthSlot(pod)] -= 1;
-    if (pod.long_running) n.long_running_milli -= static_cast<int32_t>(pod.gpu_milli.value * want);
     gpu_allocated_milli_ -= pod.gpu_milli.value * want;
   }
   cpu_allocated_milli_ -= pod.cpu.value;

@@ -40,7 +40,6 @@ struct NodeState {
   int fully_free_gpus = 0;                          // devices with gpu_left == 1000
   // Placed GPU workloads by width: [0] = fractional ("share") pods, [k] = pods holding k whole GPUs.
   std::array<uint16_t, kMaxGpusPerNode + 1> gpu_pods_by_width{};
-  int32_t long_running_milli = 0;  // GPU held by long-running pods (PodSpec::long_running)
   uint64_t generation = 1;
 
   int FullyFreeGpus() const { return fully_free_gpus; }

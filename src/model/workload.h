@@ -18,8 +18,8 @@ struct PodSpec {
   GpuMilli gpu_milli;             // per device; 0 when gpu_count == 0
   AcceleratorSet allowed_models;  // empty = any model
   std::string model_constraint;   // the constraint as written in the source ("V100M16|V100M32"), or ""
-  // Runs until it is stopped, not to an end of its own (a service's replica). Serving placement packs such
-  // pods together (LongRunningPacking) so that they do not split the nodes batch gangs need.
+  // Runs until it is stopped, not to an end of its own (a service's replica): no backfill reservation counts
+  // on the GPUs it holds (JobScheduler::PlanReservation).
   bool long_running = false;
 
   bool wants_gpu() const { return gpu_count > 0 && gpu_milli.value > 0; }

@@ -11,7 +11,6 @@
 #include "policies/fit/device_selectors.h"
 #include "policies/fit/fit_filters.h"
 #include "policies/images/image_locality.h"
-#include "policies/services/long_running_packing.h"
 #include "policies/k8s/k8s_scores.h"
 #include "policies/ordering/orderings.h"
 #include "policies/packing/gpu_packing_score.h"
@@ -95,7 +94,6 @@ void RegisterBuiltins(PluginRegistry& r) {
   r.AddScorer("ImageLocality", [](const PluginContext& ctx) -> StatusOr<std::unique_ptr<ScorePlugin>> {
     return std::make_unique<ImageLocalityScore>(ctx.images);
   });
-  r.AddScorer("LongRunningPacking", Simple<LongRunningPackingScore>());
   r.AddScorer("RandomScore", Simple<RandomScore>());
   r.AddScorer("DotProductScore", Simple<DotProductScore>());
   r.AddScorer("GpuClusteringScore", Simple<GpuClusteringScore>());

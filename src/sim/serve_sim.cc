@@ -743,17 +743,6 @@ Status ServeSimulation::Tick(int64_t t) {
       if (rep.start_us >= 0 && rep.end_us < 0)
         replica_milli += static_cast<int64_t>(std::llround(rep.gpus * 1000));
     p.batch_running_gpus = (jobs_->state().snapshot().gpu_allocated_milli() - replica_milli) / 1000;
-    if (getenv("AWAN_DBG") && now_s % 21600 < 60) {  // DEBUG
-      const ClusterSnapshot& sn = jobs_->state().snapshot();
-      std::string line = std::to_string(now_s / 3600) + "h";
-      for (uint32_t n = 0; n < sn.size(); ++n) {
-        const std::string& nm = fleet_.node(NodeIndex(n)).name;
-        if (nm.find(getenv("AWAN_DBG")) == std::string::npos) continue;
-        line += " " + std::to_string(sn.node(NodeIndex(n)).long_running_milli / 1000) + "/" +
-                std::to_string(8 - sn.node(NodeIndex(n)).gpu_left_total / 1000);
-      }
-      fprintf(stderr, "%s\n", line.c_str());
-    }
     timeline_.push_back(std::move(p));
   }
   return Status::Ok();

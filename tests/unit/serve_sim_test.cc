@@ -363,8 +363,8 @@ TEST(ServeSim, AServiceScaleUpPreemptsBorrowedBatchWorkAndAScaleDownGivesItBack)
   o.jobs.scheduler.checkpoint_s = 300;  // batch runs may be stopped from their first checkpoint, at 5 min
   auto r = RunServeSim(**fleet, *services, loads, jobs, o);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_GT(r->batch.preemptions, 0);  // the replicas took GPUs back from borrowed batch work
-  EXPECT_EQ(r->batch.finished, 16);    // and every batch job still finished
+  EXPECT_GT(r->batch_run.summary.preemptions, 0);  // the replicas took GPUs back from borrowed batch work
+  EXPECT_EQ(r->batch_run.summary.finished, 16);    // and every batch job still finished
   EXPECT_GT(r->summary.slo_attainment_pct, 90);
   // After the load, the replicas are gone and the batch jobs run on every GPU again.
   const ServeTimelinePoint& end = r->timeline.back();
@@ -373,4 +373,58 @@ TEST(ServeSim, AServiceScaleUpPreemptsBorrowedBatchWorkAndAScaleDownGivesItBack)
 }
 
 }  // namespace
+// A replica never ends by itself, so no reservation may count on its GPUs: a gang that needs the replica's
+// node waits (it cannot start while the service runs) without holding back a smaller gang that fits beside
+// the replica. Before, the big gang's reservation expected the replica to end soon and kept the small one
+// waiting as long as the service ran.
+TEST(ServeSim, AReservationNeverCountsOnAReplicasGpus) {
+  const std::string fleet_yaml =
+      "node_types:\n  h: {accelerator: H100, gpus: 8, cpu: 64, memory_gib: 512}\n"
+      "regions:\n  - name: r\n    jurisdiction: AA\n    zones:\n      - {name: z, layout: {type: h, nodes: "
+      "4}}\n"
+      "user_locations:\n  - {name: city, latency_ms: {r: 2}}\n"
+      "tenants:\n  - {name: batch, guaranteed_gpus: 32, cohort: c}\n  - {name: llm, guaranteed_gpus: 0, "
+      "cohort: c}\n";
+  auto fleet = config::ParseFleetFile(fleet_yaml, "f.yaml");
+  ASSERT_TRUE(fleet.ok()) << fleet.status().ToString();
+  const std::string svc_yaml =
+      "models:\n  - {name: m8, parameters_b: 8, weights_gib: 15, kv_kib_per_token: 128, layers: 32}\n"
+      "services:\n  - {name: chat, tenant: llm, model: m8, shapes: [{accelerator: H100, gpus: 1}], "
+      "replicas: {min: 1, max: 1}, slo: {ttft_ms: 1000, tpot_ms: 50}, priority: 10, users: [city]}\n";
+  auto services = config::ParseServicesFile(svc_yaml, "s.yaml", (*fleet)->fleet);
+  ASSERT_TRUE(services.ok()) << services.status().ToString();
+  auto gang = [](const std::string& name, int nodes, int64_t submit_s, int64_t duration_s) {
+    JobSpec j;
+    j.name = name;
+    j.tenant = "batch";
+    j.submit_s = submit_s;
+    j.duration_s = duration_s;
+    j.tasks = nodes;
+    j.task.gpu_count = 8;
+    j.task.gpu_milli = kWholeGpu;
+    j.task.cpu = CpuMilli(8000);
+    j.task.memory = MemMiB(65536);
+    return j;
+  };
+  // The whole zone (the replica holds a GPU of it), then three nodes of it.
+  const std::vector<JobSpec> jobs = {gang("all-four", 4, 120, 3600), gang("three", 3, 180, 600)};
+  std::vector<ServiceLoad> loads(1);
+  loads[0].service = "chat";
+  for (int64_t t = 0; t < 4 * 3600 * 1000; t += 1000) {  // 1 rps for four hours
+    InferenceRequest r;
+    r.at_ms = t, r.prompt_tokens = 500, r.output_tokens = 50;
+    loads[0].requests.push_back(r);
+  }
+  ServeSimOptions o;
+  o.warmup_ms = 0;
+  auto r = RunServeSim(**fleet, *services, loads, jobs, o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->batch_run.jobs.size(), 2u);
+  const JobOutcome& all = r->batch_run.jobs[0];
+  const JobOutcome& three = r->batch_run.jobs[1];
+  EXPECT_GE(all.start_s, 4 * 3600);  // only once the service is gone
+  EXPECT_LT(three.start_s, 600);     // at once, beside the replica
+  EXPECT_EQ(r->batch_run.summary.finished, 2);
+}
+
 }  // namespace awan::sim
