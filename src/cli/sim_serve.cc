@@ -308,6 +308,11 @@ int RunSimServe(const SimServeArgs& a) {
       if (batch) {
         nlohmann::json b = JobsSummaryJson(r.batch_run.summary);
         b["autoscaler"] = sim::AutoscalerLabel(s), b["router"] = s.router;
+        if (a.static_split) {  // the nodes the split kept for the services
+          std::vector<std::string> names;
+          for (uint32_t n : r.reserved_nodes) names.push_back((*fleet)->fleet.node(NodeIndex(n)).name);
+          b["split_reserved_nodes"] = names;
+        }
         batch_runs.push_back(std::move(b));
       }
       for (const sim::ServiceOutcome& o : r.per_service) {
