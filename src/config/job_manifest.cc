@@ -367,10 +367,10 @@ StatusOr<JobManifest> ParseJobManifest(std::string_view text, std::string_view s
     }
     AWAN_ASSIGN_OR_RETURN(YAML::Node sp, r.Required(doc, "spec", "manifest"));
     AWAN_RETURN_IF_ERROR(r.ExpectMap(sp, "spec"));
-    AWAN_RETURN_IF_ERROR(r.OnlyKeys(
-        sp, "spec",
-        {"tasks", "gpus", "accelerator", "cpu", "memory_gib", "topology", "reads", "writes", "user",
-         "command", "env", "duration_s", "time_limit", "workdir", "image", "dependency", "priority"}));
+    AWAN_RETURN_IF_ERROR(r.OnlyKeys(sp, "spec",
+                                    {"tasks", "gpus", "accelerator", "cpu", "memory_gib", "topology", "reads",
+                                     "writes", "user", "command", "env", "duration_s", "time_limit",
+                                     "workdir", "image", "dependency", "priority", "long_running"}));
     if (sp["dependency"]) {
       AWAN_ASSIGN_OR_RETURN(std::string text, r.String(sp["dependency"], "spec dependency"));
       auto deps = ParseDependencies(text);
@@ -381,6 +381,9 @@ StatusOr<JobManifest> ParseJobManifest(std::string_view text, std::string_view s
     AWAN_ASSIGN_OR_RETURN(YAML::Node g, r.Required(sp, "gpus", what));
     (void)g;
     AWAN_RETURN_IF_ERROR(ParseJobShape(r, sp, what, fleet, &m.job));
+    if (sp["long_running"]) {
+      AWAN_ASSIGN_OR_RETURN(m.job.task.long_running, r.Bool(sp["long_running"], "spec long_running"));
+    }
     if (sp["duration_s"]) {
       AWAN_ASSIGN_OR_RETURN(m.job.duration_s,
                             r.Int(sp["duration_s"], "spec duration_s", 1, int64_t{1} << 40));

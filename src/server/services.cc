@@ -520,6 +520,7 @@ Status ServiceManager::AddReplica(Service& s) {
                {"accelerator", sh.accelerator},
                {"cpu", static_cast<double>(sh.cpu.value) / 1000},
                {"memory_gib", static_cast<double>(sh.memory.value) / 1024},
+               {"long_running", true},
                {"command", cmd}};
   if (!s.m.spec.reads.empty()) spec["reads"] = s.m.spec.reads;
   // The replica's own key: in its environment (readable only by its uid), never in its arguments.

@@ -64,6 +64,19 @@ TEST(JobManifest, BadInputIsAClearError) {
       "m.yaml", f->fleet);
   ASSERT_TRUE(imaged.ok()) << imaged.status().ToString();
   EXPECT_EQ(imaged->image, "127.0.0.1:5000/awan/replica:abc");
+  EXPECT_FALSE(imaged->job.task.long_running);
+  auto long_running = ParseJobManifest(
+      "apiVersion: awan/v1\nkind: Job\nmetadata: {name: x}\nspec: {gpus: 1, command: [a], long_running: "
+      "true}\n",
+      "m.yaml", f->fleet);
+  ASSERT_TRUE(long_running.ok()) << long_running.status().ToString();
+  EXPECT_TRUE(long_running->job.task.long_running);
+  auto not_bool = ParseJobManifest(
+      "apiVersion: awan/v1\nkind: Job\nmetadata: {name: x}\nspec: {gpus: 1, command: [a], long_running: 3}\n",
+      "m.yaml", f->fleet);
+  ASSERT_FALSE(not_bool.ok());
+  EXPECT_NE(not_bool.status().message().find("spec long_running"), std::string::npos)
+      << not_bool.status().message();
   struct Case {
     std::string text, expect;
   };
