@@ -22,7 +22,7 @@ struct SimServeArgs {
       300;  // of the trace replayed first, unmeasured (0: the services start cold, as a new one)
   uint64_t seed = 1;
   std::string json_out, report_dir;
-  std::string jobs_csv;  // the batch jobs' outcomes, one file per run
+  std::string jobs_csv;       // the batch jobs' outcomes, one file per run
   std::string report_window;  // FROM..TO: the part of the trace the time charts show
   int threads = 0;
   bool quiet = false;
