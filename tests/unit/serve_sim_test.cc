@@ -2,6 +2,7 @@
 // diurnal generator (sim/request_gen.h), the replica model's SLO capacity, and the oracle and awan scalers.
 #include "sim/serve_sim.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -320,24 +321,36 @@ TEST(ServeSim, StartReadyServicesServeFromTheFirstRequest) {
   EXPECT_EQ(ready->summary.requests, cold->summary.requests);
 }
 
+// One region of one zone of `nodes` 8-GPU H100 nodes; tenant "batch" guaranteed `batch_gpus`, tenant "llm"
+// (nothing guaranteed) with the service "chat" (an 8B model, one GPU per replica, min..max replicas).
+using ZoneWorld = std::pair<std::unique_ptr<config::FleetFile>, config::ServicesFile>;
+StatusOr<ZoneWorld> OneZone(int nodes, int batch_gpus, int min_replicas, int max_replicas) {
+  const std::string fleet_yaml = fmt::format(
+      "node_types:\n  h: {{accelerator: H100, gpus: 8, cpu: 64, memory_gib: 512}}\n"
+      "regions:\n  - name: r\n    jurisdiction: AA\n    zones:\n      - {{name: z, layout: {{type: h, nodes: "
+      "{}}}}}\n"
+      "user_locations:\n  - {{name: city, latency_ms: {{r: 2}}}}\n"
+      "tenants:\n  - {{name: batch, guaranteed_gpus: {}, cohort: c}}\n  - {{name: llm, guaranteed_gpus: 0, "
+      "cohort: c}}\n",
+      nodes, batch_gpus);
+  AWAN_ASSIGN_OR_RETURN(std::unique_ptr<config::FleetFile> fleet,
+                        config::ParseFleetFile(fleet_yaml, "f.yaml"));
+  const std::string svc_yaml = fmt::format(
+      "models:\n  - {{name: m8, parameters_b: 8, weights_gib: 15, kv_kib_per_token: 128, layers: 32}}\n"
+      "services:\n  - {{name: chat, tenant: llm, model: m8, shapes: [{{accelerator: H100, gpus: 1}}], "
+      "replicas: {{min: {}, max: {}}}, slo: {{ttft_ms: 1000, tpot_ms: 50}}, priority: 10, users: [city]}}\n",
+      min_replicas, max_replicas);
+  AWAN_ASSIGN_OR_RETURN(config::ServicesFile services,
+                        config::ParseServicesFile(svc_yaml, "s.yaml", fleet->fleet));
+  return ZoneWorld{std::move(fleet), std::move(services)};
+}
+
 TEST(ServeSim, AServiceScaleUpPreemptsBorrowedBatchWorkAndAScaleDownGivesItBack) {
   // One region of two 8-GPU nodes; a batch tenant guaranteed 8 GPUs borrows the other 8, which the service's
   // replica tenant is guaranteed (the GPUs of its peak).
-  const std::string fleet_yaml =
-      "node_types:\n  h: {accelerator: H100, gpus: 8, cpu: 64, memory_gib: 512}\n"
-      "regions:\n  - name: r\n    jurisdiction: AA\n    zones:\n      - {name: z, layout: {type: h, nodes: "
-      "2}}\n"
-      "user_locations:\n  - {name: city, latency_ms: {r: 2}}\n"
-      "tenants:\n  - {name: batch, guaranteed_gpus: 8, cohort: c}\n  - {name: llm, guaranteed_gpus: 0, "
-      "cohort: c}\n";
-  auto fleet = config::ParseFleetFile(fleet_yaml, "f.yaml");
-  ASSERT_TRUE(fleet.ok()) << fleet.status().ToString();
-  const std::string svc_yaml =
-      "models:\n  - {name: m8, parameters_b: 8, weights_gib: 15, kv_kib_per_token: 128, layers: 32}\n"
-      "services:\n  - {name: chat, tenant: llm, model: m8, shapes: [{accelerator: H100, gpus: 1}], "
-      "replicas: {min: 0, max: 8}, slo: {ttft_ms: 1000, tpot_ms: 50}, priority: 10, users: [city]}\n";
-  auto services = config::ParseServicesFile(svc_yaml, "s.yaml", (*fleet)->fleet);
-  ASSERT_TRUE(services.ok()) << services.status().ToString();
+  auto world = OneZone(2, 8, 0, 8);
+  ASSERT_TRUE(world.ok()) << world.status().ToString();
+  auto& [fleet, services] = *world;
   std::vector<JobSpec> jobs;
   for (int i = 0; i < 16; ++i) {  // 16 one-GPU jobs fill the fleet at t=0 for two hours
     JobSpec j;
@@ -361,7 +374,7 @@ TEST(ServeSim, AServiceScaleUpPreemptsBorrowedBatchWorkAndAScaleDownGivesItBack)
   o.warmup_ms = 0;
   o.jobs.scheduler.min_run_s = 0;
   o.jobs.scheduler.checkpoint_s = 300;  // batch runs may be stopped from their first checkpoint, at 5 min
-  auto r = RunServeSim(**fleet, *services, loads, jobs, o);
+  auto r = RunServeSim(*fleet, services, loads, jobs, o);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_GT(r->batch_run.summary.preemptions, 0);  // the replicas took GPUs back from borrowed batch work
   EXPECT_EQ(r->batch_run.summary.finished, 16);    // and every batch job still finished
@@ -378,21 +391,9 @@ TEST(ServeSim, AServiceScaleUpPreemptsBorrowedBatchWorkAndAScaleDownGivesItBack)
 // the replica. Before, the big gang's reservation expected the replica to end soon and kept the small one
 // waiting as long as the service ran.
 TEST(ServeSim, AReservationNeverCountsOnAReplicasGpus) {
-  const std::string fleet_yaml =
-      "node_types:\n  h: {accelerator: H100, gpus: 8, cpu: 64, memory_gib: 512}\n"
-      "regions:\n  - name: r\n    jurisdiction: AA\n    zones:\n      - {name: z, layout: {type: h, nodes: "
-      "4}}\n"
-      "user_locations:\n  - {name: city, latency_ms: {r: 2}}\n"
-      "tenants:\n  - {name: batch, guaranteed_gpus: 32, cohort: c}\n  - {name: llm, guaranteed_gpus: 0, "
-      "cohort: c}\n";
-  auto fleet = config::ParseFleetFile(fleet_yaml, "f.yaml");
-  ASSERT_TRUE(fleet.ok()) << fleet.status().ToString();
-  const std::string svc_yaml =
-      "models:\n  - {name: m8, parameters_b: 8, weights_gib: 15, kv_kib_per_token: 128, layers: 32}\n"
-      "services:\n  - {name: chat, tenant: llm, model: m8, shapes: [{accelerator: H100, gpus: 1}], "
-      "replicas: {min: 1, max: 1}, slo: {ttft_ms: 1000, tpot_ms: 50}, priority: 10, users: [city]}\n";
-  auto services = config::ParseServicesFile(svc_yaml, "s.yaml", (*fleet)->fleet);
-  ASSERT_TRUE(services.ok()) << services.status().ToString();
+  auto world = OneZone(4, 32, 1, 1);
+  ASSERT_TRUE(world.ok()) << world.status().ToString();
+  auto& [fleet, services] = *world;
   auto gang = [](const std::string& name, int nodes, int64_t submit_s, int64_t duration_s) {
     JobSpec j;
     j.name = name;
@@ -417,7 +418,7 @@ TEST(ServeSim, AReservationNeverCountsOnAReplicasGpus) {
   }
   ServeSimOptions o;
   o.warmup_ms = 0;
-  auto r = RunServeSim(**fleet, *services, loads, jobs, o);
+  auto r = RunServeSim(*fleet, services, loads, jobs, o);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   ASSERT_EQ(r->batch_run.jobs.size(), 2u);
   const JobOutcome& all = r->batch_run.jobs[0];
