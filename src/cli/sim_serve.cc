@@ -156,6 +156,9 @@ void AddSimServe(CLI::App& sim, SimServeArgs& a) {
 }
 
 int RunSimServe(const SimServeArgs& a) {
+  if (!a.jobs_csv.empty() && a.jobs.empty() && a.workload.empty())
+    return Fail(
+        InvalidArgument("--jobs-csv writes the batch jobs' outcomes: give them with --workload or --jobs"));
   if (Status s = PrepareOutputs(a.json_out, a.report_dir); !s.ok()) return Fail(s);
   auto fleet = config::ReadFleetFile(a.fleet);
   if (!fleet.ok()) return Fail(fleet.status());
@@ -307,8 +310,9 @@ int RunSimServe(const SimServeArgs& a) {
       summary.push_back(SummaryJson(s, oracle, k == ref));
       if (batch) {
         nlohmann::json b = JobsSummaryJson(r.batch_run.summary);
-        b["autoscaler"] = sim::AutoscalerLabel(s), b["router"] = s.router;
-        if (a.static_split) {  // the nodes the split kept for the services
+        b["autoscaler"] = s.autoscaler, b["oracle_headroom"] = s.oracle_headroom, b["router"] = s.router;
+        b["preemptions"] = s.batch_preemptions;  // the batch jobs' own, as in the summary
+        if (a.static_split) {                    // the nodes the split kept for the services
           std::vector<std::string> names;
           for (uint32_t n : r.reserved_nodes) names.push_back((*fleet)->fleet.node(NodeIndex(n)).name);
           b["split_reserved_nodes"] = names;

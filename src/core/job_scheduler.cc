@@ -899,7 +899,8 @@ void JobScheduler::DropReservation(size_t i) {
 }
 
 // The nodes job i may not use now because they are held for another job (empty: none). A job the ordering
-// expects to end before a reservation's start may use its nodes (it cannot delay it, if the estimate holds).
+// expects to end before a reservation's start may use its nodes (it cannot delay it, if the estimate holds);
+// a long-running one (a service's replica) never ends by itself, whatever the ordering estimates.
 std::span<const uint8_t> JobScheduler::ReservedMaskFor(size_t i, int64_t now) {
   if (reserved_.empty()) return {};
   const Reservation* own = reservation(i);
@@ -919,6 +920,7 @@ std::span<const uint8_t> JobScheduler::ReservedMaskFor(size_t i, int64_t now) {
                       (ri.tenant == holder.tenant && ri.priority > holder.priority));
   }
   if (above) return {};
+  if (ri.spec->task.long_running) return reserved_;
   const std::optional<double> left = order_->ExpectedRemainingS(View(i, now));
   if (!left) return reserved_;
   const int64_t end = now + static_cast<int64_t>(std::ceil(*left)) +

@@ -38,6 +38,7 @@ std::string ManifestJson(const config::JobManifest& m, const std::string& tenant
   if (!j.writes.empty()) spec["writes"] = j.writes;
   if (!j.user_location.empty()) spec["user"] = j.user_location;
   if (j.priority != 0) spec["priority"] = j.priority;
+  if (j.task.long_running) spec["long_running"] = true;
   if (!m.command.empty()) spec["command"] = m.command;
   if (!m.env.empty()) spec["env"] = m.env;
   if (j.duration_s > 0) spec["duration_s"] = j.duration_s;

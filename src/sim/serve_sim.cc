@@ -895,7 +895,8 @@ ServeSimResult ServeSimulation::Result() const {
   const JobsSummary& batch = out.batch_run.summary;
   sum.batch_avg_jct_s = batch.avg_jct_s;
   sum.batch_p99_jct_s = batch.p99_jct_s;
-  sum.batch_preemptions = batch.preemptions;
+  sum.batch_preemptions = 0;  // the batch jobs' own (the scheduler's count includes replicas stopped)
+  for (const JobOutcome& o : out.batch_run.jobs) sum.batch_preemptions += o.preemptions;
   sum.batch_max_preemptions_per_job = batch.max_preemptions_per_job;
   sum.batch_jobs = batch.jobs;
   sum.batch_finished = batch.finished;

@@ -102,7 +102,7 @@ struct ServeSummary {
   int64_t replicas_placed_outside = 0;
   double batch_avg_jct_s = 0, batch_p99_jct_s = 0;  // 0 without batch jobs
   int64_t batch_jobs = 0, batch_finished = 0;
-  int64_t batch_preemptions = 0;  // batch runs stopped for other work (replicas or batch)
+  int64_t batch_preemptions = 0;  // stops of batch runs (for replicas or other batch work)
   int batch_max_preemptions_per_job = 0;
 };
 // The run's autoscaler as tables and charts name it: "oracle@0.9" for the oracle at a headroom.

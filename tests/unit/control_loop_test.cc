@@ -11,6 +11,7 @@
 
 #include "common/clock.h"
 #include "config/fleet_file.h"
+#include "config/job_manifest.h"
 #include "server/control_plane.h"
 #include "server/fake_executor.h"
 #include "server/metrics.h"
@@ -318,4 +319,26 @@ TEST(JobPriority, OrdersTheTenantsQueueIsChangedWhileWaitingAndSurvivesARestart)
 }
 
 }  // namespace
+// spec.long_running is kept in the stored manifest, which a restart parses again (Recover): a service's
+// replica stays long-running across a restart of the server.
+TEST(JobManifestStore, LongRunningSurvivesInTheStoredManifest) {
+  const Principal lab{"lab", Role::kMember, "ana"};
+  Plane p("long-running");
+  auto job = [](const std::string& name, const std::string& extra) {
+    return "apiVersion: awan/v1\nkind: Job\nmetadata: {name: " + name +
+           "}\nspec: {gpus: 1, cpu: 1, memory_gib: 1, duration_s: 60" + extra + "}\n";
+  };
+  auto replica = p.cp->Submit(lab, job("replica", ", long_running: true"), "t");
+  auto batch = p.cp->Submit(lab, job("batch", ""), "t");
+  ASSERT_TRUE(replica.ok() && batch.ok()) << replica.status().message();
+  auto stored = [](const StoredJob& j) { return nlohmann::json::parse(j.manifest)["spec"]; };
+  EXPECT_EQ(stored(*replica).value("long_running", false), true);
+  EXPECT_FALSE(stored(*batch).contains("long_running"));
+  auto fleet = config::ParseFleetFile(kFleet, "fleet.yaml");
+  ASSERT_TRUE(fleet.ok());
+  auto again = config::ParseJobManifest(replica->manifest, "stored", (*fleet)->fleet);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_TRUE(again->job.task.long_running);
+}
+
 }  // namespace awan::server

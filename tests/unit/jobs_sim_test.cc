@@ -234,6 +234,28 @@ TEST(JobsSimReservations, AGangBehindAStreamOfSmallJobsStartsWithEasyBackfill) {
   for (const JobOutcome& j : easy->jobs) EXPECT_GE(j.end_s, 0);
 }
 
+// A long-running job (a service's replica) never takes a reservation's nodes on an estimate of its end: it
+// runs until stopped, whatever the ordering expects. Here sjf expects the 100-s job to end long before the
+// gang's reservation starts; as an ordinary job it takes the first GPU freed on a held node (t = 1000), as a
+// long-running one it waits for a GPU elsewhere.
+TEST(JobsSimReservations, ALongRunningJobNeverBackfillsOntoHeldNodes) {
+  auto f = Fleet8();
+  std::vector<JobSpec> jobs;
+  for (int k = 0; k < 64; ++k) jobs.push_back(Job("warm" + std::to_string(k), "a", 0, 1000 + 10 * k, 1, 1));
+  jobs.push_back(Job("gang", "a", 10, 5000, 2, 8));  // holds the first two nodes to empty (t = 1150)
+  jobs.push_back(Job("short", "a", 20, 100, 1, 1));
+  JobsSimOptions o;
+  o.policy = "sjf";
+  o.scheduler.policies.backfill = "easy";
+  auto plain = RunJobsSim(*f, jobs, o);
+  jobs.back().task.long_running = true;
+  auto long_running = RunJobsSim(*f, jobs, o);
+  ASSERT_TRUE(plain.ok() && long_running.ok());
+  EXPECT_EQ(plain->jobs[65].start_s, 1000) << "an ordinary job backfills where it ends in time";
+  EXPECT_GT(long_running->jobs[65].start_s, 1100);
+  EXPECT_LE(long_running->jobs[64].start_s, 1200) << "the gang starts once its nodes drain";
+}
+
 // The run model: speed by the gang's level, checkpoints kept across a stop, the restart overhead.
 TEST(RunModel, RunsSlowerWhenSpreadAndKeepTheLastCheckpointAcrossAStop) {
   RunModel m(RunModelOptions{1.0, 1.1, 1.3, 1000, 60});

@@ -385,7 +385,6 @@ TEST(ServeSim, AServiceScaleUpPreemptsBorrowedBatchWorkAndAScaleDownGivesItBack)
   EXPECT_EQ(end.batch_running_gpus, 16);
 }
 
-}  // namespace
 // A replica never ends by itself, so no reservation may count on its GPUs: a gang that needs the replica's
 // node waits (it cannot start while the service runs) without holding back a smaller gang that fits beside
 // the replica. Before, the big gang's reservation expected the replica to end soon and kept the small one
@@ -428,4 +427,5 @@ TEST(ServeSim, AReservationNeverCountsOnAReplicasGpus) {
   EXPECT_EQ(r->batch_run.summary.finished, 2);
 }
 
+}  // namespace
 }  // namespace awan::sim
