@@ -221,7 +221,21 @@ void DescribeBlocking(const ExplainSource& src, size_t i, const Probe& probe, Pe
     e.blocking.push_back(fmt::format("reserved to start at t={} s (in about {} min) on {}", rv->start_s,
                                      std::max<int64_t>(0, rv->start_s - src.now + 59) / 60,
                                      fmt::join(nodes, ", ")));
+    return;
   }
+  // GPUs that no reservation can plan on (PlanReservation): long-running work never ends by itself.
+  int64_t held_milli = 0;
+  for (size_t k = 0; k < s.job_count(); ++k) {
+    const JobRecord& rk = s.job(k);
+    if (!rk.running || !rk.spec->task.long_running) continue;
+    for (const Placement& p : s.placements(k))
+      if (res.Allows(fleet.region_of(p.node))) held_milli += rk.spec->task.total_gpu().value;
+  }
+  if (held_milli > 0)
+    e.blocking.push_back(fmt::format(
+        "long-running work (services' replicas) holds {:.1f} GPUs where it may run; it never ends by itself, "
+        "so no start can be planned on them",
+        held_milli / 1000.0));
 }
 
 // Reclassification candidates: each bound item (its sources if inherited), an item with everything it

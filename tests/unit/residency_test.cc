@@ -586,6 +586,30 @@ jobs:
   EXPECT_EQ((*ex)[0].reason, "residency");
 }
 
+// A job that waits for GPUs a long-running job (a service's replica) holds is told so: no reservation can
+// plan on them.
+TEST(Explain, SaysWhenLongRunningWorkHoldsTheGpusItNeeds) {
+  auto f = TinyFleet();
+  Loaded l = Load(*f, R"(
+datasets:
+  - {name: records, classification: restricted, jurisdictions: [MY]}
+jobs:
+  - {name: replica, tenant: health, submit_s: 0, duration_s: 100000, gpus: 1, reads: [records]}
+  - {name: waiter, tenant: health, submit_s: 10, duration_s: 100, tasks: 2, gpus: 8, reads: [records]}
+)");
+  l.w.jobs[0].task.long_running = true;
+  auto sim = SimulateUntil(*f, l, "fifo", 20);
+  ASSERT_NE(sim, nullptr);
+  CatalogInputs in{l.w.datasets, &l.w.jobs, l.tenants};
+  auto ex = ExplainPending(SourceOf(*sim), in, "waiter");
+  ASSERT_TRUE(ex.ok()) << ex.status().ToString();
+  ASSERT_EQ(ex->size(), 1u);
+  std::string all;
+  for (const std::string& b : (*ex)[0].blocking) all += b + "\n";
+  EXPECT_NE(all.find("long-running work (services' replicas) holds 1.0 GPUs"), std::string::npos) << all;
+  EXPECT_EQ(all.find("reserved to start"), std::string::npos) << all;
+}
+
 // A quota counterfactual: the lender's lending limit keeps its idle quota from the borrower.
 TEST(Explain, LendingQuotaCounterfactual) {
   auto f = TinyFleet();
