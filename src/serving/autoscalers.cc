@@ -175,10 +175,13 @@ class Oracle final : public Autoscaler {
 // awan's scaler: SLO-aware (the replica model's requests/s per replica within the SLO, capacity_rps, turns
 // a rate into replicas), predictive (it provisions for the highest of: the busiest 10 s of the last 2 min,
 // the last 30 s projected along the last two minutes' trend, and the same time yesterday scaled by how today
-// compares, once a day of history exists), cold-start-aware (it forecasts one cold start plus one period
-// ahead, where a replica decided now would be ready), and guarded: when more requests are in flight than the
-// ready replicas hold within the SLO, it adds what they need. Down only to the highest want of the last
-// 120 s (no oscillation on noise); to zero only after a minute without arrivals.
+// compares, once a day of history exists), burst-aware (within 10 min of a burst, the busiest 10 s of the
+// last 10 min: a 10-s window that brings more than twice the busiest of the 2 min before it is a burst, and
+// a load that had one is held ready for the next for as long as Ray Serve holds a scale-down, 600 s),
+// cold-start-aware (it forecasts one cold start plus one period ahead, where a replica decided now would be
+// ready), and guarded: when more requests are in flight than the ready replicas hold within the SLO, it adds
+// the replicas that drain the excess within one cold start. Down only to the highest want of the last 120 s
+// (no oscillation on noise); to zero only after a minute without arrivals.
 class AwanScaler final : public Autoscaler {
  public:
   std::string_view name() const override { return "awan"; }
@@ -188,6 +191,7 @@ class AwanScaler final : public Autoscaler {
     rates_.push_back({s.at_ms, s.arrival_rps});
     while (!rates_.empty() && rates_.front().first <= s.at_ms - 180000) rates_.pop_front();
     in_flight_ = s.in_flight, ready_ = s.ready;
+    ObserveBucket(s);
     const int64_t minute = s.at_ms / 60000;
     if (minute != minute_ && minute_ >= 0) {
       minutes_.push_back({minute_, minute_n_ > 0 ? minute_sum_ / minute_n_ : 0});
@@ -204,8 +208,11 @@ class AwanScaler final : public Autoscaler {
       want = CeilCount(forecast / b.capacity_rps);
       if (want == 0 && Mean(now_ms - 60000, now_ms) > 0) want = 1;
     }
-    if (b.target > 0 && in_flight_ > std::max(ready_, 0) * b.target)
-      want = std::max(want, CeilCount(in_flight_ / b.target));
+    const int ready = std::max(ready_, 0);
+    if (b.target > 0 && b.capacity_rps > 0 && in_flight_ > ready * b.target) {
+      const double drain_s = std::max<double>(b.cold_start_ms, 1000) / 1000.0;
+      want = std::max(want, ready + CeilCount((in_flight_ - ready * b.target) / (b.capacity_rps * drain_s)));
+    }
     wants_.push_back({now_ms, want});
     while (!wants_.empty() && wants_.front().first <= now_ms - 120000) wants_.pop_front();
     int down = want;
@@ -214,6 +221,26 @@ class AwanScaler final : public Autoscaler {
   }
 
  private:
+  static constexpr int64_t kBucketMs = 10000, kBurstLookbackBuckets = 12, kBurstMemoryBuckets = 60;
+  static constexpr double kBurstFactor = 2.0;
+
+  // Aligned 10-s buckets of the arrival rate, the last 10 min of them, and the bursts among them.
+  void ObserveBucket(const ScaleSample& s) {
+    const int64_t bucket = s.at_ms / kBucketMs;
+    if (bucket != bucket_ && bucket_ >= 0) {
+      const double mean = bucket_n_ > 0 ? bucket_sum_ / bucket_n_ : 0;
+      double before = 0;
+      for (const auto& [at, m] : buckets_)
+        if (at >= bucket_ - kBurstLookbackBuckets) before = std::max(before, m);
+      const bool history = !buckets_.empty() && buckets_.front().first <= bucket_ - kBurstLookbackBuckets;
+      if (history && mean > kBurstFactor * before && mean > 0) bursts_.push_back(bucket_);
+      buckets_.push_back({bucket_, mean});
+      while (!buckets_.empty() && buckets_.front().first < bucket_ - kBurstMemoryBuckets) buckets_.pop_front();
+      while (!bursts_.empty() && bursts_.front() < bucket_ - kBurstMemoryBuckets) bursts_.pop_front();
+      bucket_sum_ = 0, bucket_n_ = 0;
+    }
+    bucket_ = bucket, bucket_sum_ += s.arrival_rps, ++bucket_n_;
+  }
   // Mean arrival rate of the samples in (from, to].
   double Mean(int64_t from, int64_t to) const {
     double sum = 0;
@@ -235,6 +262,8 @@ class AwanScaler final : public Autoscaler {
     double seasonal = 0;
     const double then = Yesterday((now_ms + horizon_ms) / 60000), now_then = Yesterday(now_ms / 60000);
     if (then >= 0 && now_then > 0) seasonal = then * std::clamp(level / now_then, 0.5, 2.0);
+    if (!bursts_.empty())  // after a burst, be ready for the largest of the last 10 min
+      for (const auto& [at, m] : buckets_) peak = std::max(peak, m);
     return std::max({peak, projected, seasonal});
   }
   // The mean rate of the same minute one day earlier; -1 without that much history.
@@ -252,6 +281,11 @@ class AwanScaler final : public Autoscaler {
   double in_flight_ = 0;
   int ready_ = 0;
   std::deque<std::pair<int64_t, int>> wants_;
+  std::deque<std::pair<int64_t, double>> buckets_;  // (10-s bucket, mean rate), the last 10 min
+  std::deque<int64_t> bursts_;                      // buckets that were bursts, the last 10 min
+  int64_t bucket_ = -1;
+  double bucket_sum_ = 0;
+  int bucket_n_ = 0;
 };
 
 template <typename T>

@@ -173,25 +173,53 @@ ScaleSample Sample(int64_t at_ms, double rps) {
   return s;
 }
 
-TEST(AwanScaler, ProvisionsTheRecentPeakAndWaitsBeforeScalingDown) {
+TEST(AwanScaler, ProvisionsTheRecentPeakAndHoldsItTenMinutesAfterABurst) {
   auto a = Scaler("awan");
   const ScaleBounds b = Bounds(10, 30000);
   int replicas = 1;
-  for (int64_t t = 0; t <= 400000; t += 1000) {
-    a->Observe(Sample(t, t >= 100000 && t < 110000 ? 80 : 20));  // a 10-s burst at 100 s
+  for (int64_t t = 0; t <= 1100000; t += 1000) {
+    a->Observe(Sample(t, t >= 200000 && t < 210000 ? 80 : 20));  // a 10-s burst at 200 s
     if (t % a->period_ms() == 0) replicas = a->Decide(t, replicas, b);
-    if (t == 90000) {
+    if (t == 190000) {
       EXPECT_EQ(replicas, 2);  // 20 rps / 10
     }
-    if (t == 115000) {
+    if (t == 215000) {
       EXPECT_EQ(replicas, 8);  // the burst: 80 rps
     }
-    if (t == 200000) {
-      EXPECT_EQ(replicas, 8);  // within 120 s of the burst it stays
+    if (t == 800000) {
+      EXPECT_EQ(replicas, 8);  // a burst is held ready for the next one for 10 min
     }
   }
-  EXPECT_EQ(replicas,
-            2);  // then back to the load (the burst left the look-back at 230 s, the wants at 350 s)
+  // Then back to the load (the burst left the memory at 820 s, the wants at 940 s).
+  EXPECT_EQ(replicas, 2);
+}
+
+TEST(AwanScaler, ASmoothRiseIsNoBurstAndGoesDownAfterTwoMinutes) {
+  auto a = Scaler("awan");
+  const ScaleBounds b = Bounds(10, 30000);
+  int replicas = 1;
+  for (int64_t t = 0; t <= 700000; t += 1000) {
+    // 20 rps, up by 0.2 rps a second to 80 rps at 400 s, held to 410 s, then 20 rps again.
+    const double rps = t < 100000 ? 20 : t < 400000 ? 20 + 0.2 * static_cast<double>(t - 100000) / 1000
+                                    : t < 410000  ? 80
+                                                  : 20;
+    a->Observe(Sample(t, rps));
+    if (t % a->period_ms() == 0) replicas = a->Decide(t, replicas, b);
+    if (t == 405000) {
+      EXPECT_GE(replicas, 8);
+    }
+  }
+  // No 10 s brought twice the 2 min before it: down once the peak left the look-back and the wants.
+  EXPECT_EQ(replicas, 2);
+}
+
+TEST(AwanScaler, RequestsPilingUpAddTheReplicasThatDrainThemWithinAColdStart) {
+  auto a = Scaler("awan");
+  const ScaleBounds b = Bounds(10, 30000);  // 10 rps and 50 in flight per replica, 30-s cold starts
+  ScaleSample s = Sample(0, 0);
+  s.ready = 2, s.in_flight = 2 * 50 + 1500;  // 1,500 more than two replicas hold within the SLO
+  a->Observe(s);
+  EXPECT_EQ(a->Decide(0, 2, b), 2 + 5);  // 1,500 / (10 rps x 30 s)
 }
 
 TEST(AwanScaler, ScalesAheadAlongATrendAndFromYesterday) {
