@@ -235,7 +235,8 @@ class AwanScaler final : public Autoscaler {
       const bool history = !buckets_.empty() && buckets_.front().first <= bucket_ - kBurstLookbackBuckets;
       if (history && mean > kBurstFactor * before && mean > 0) bursts_.push_back(bucket_);
       buckets_.push_back({bucket_, mean});
-      while (!buckets_.empty() && buckets_.front().first < bucket_ - kBurstMemoryBuckets) buckets_.pop_front();
+      while (!buckets_.empty() && buckets_.front().first < bucket_ - kBurstMemoryBuckets)
+        buckets_.pop_front();
       while (!bursts_.empty() && bursts_.front() < bucket_ - kBurstMemoryBuckets) bursts_.pop_front();
       bucket_sum_ = 0, bucket_n_ = 0;
     }

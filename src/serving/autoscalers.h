@@ -13,8 +13,9 @@
 //             when < 0.9, desired = ceil(current x ratio) within x2 and /2 per decision; every 15 s
 //   oracle    the reference (INFERENCE.md §3): knows the future arrivals; the fewest replicas the replica
 //             model says serve the busiest 10 s up to a cold start and a minute ahead; every second
-//   awan      SLO-aware, predictive (recent peak, trend, daily seasonality, recurring bursts), cold-start-aware, guarded by
-//             the requests in flight; down after 120 s of lower wants; every 5 s (see autoscalers.cc)
+//   awan      SLO-aware, predictive (recent peak, trend, daily seasonality, bursts held 10 min),
+//             cold-start-aware, guarded by the requests in flight; down after 120 s of lower wants; every 5 s
+//             (see autoscalers.cc)
 // (Where a project leaves a value open, the choice is named above: AIBrix's window and period, Ray's 1 s.)
 #pragma once
 

@@ -83,4 +83,12 @@ SloCapacity CapacityWithinSlo(const ReplicaModel& m, double prompt_tokens, doubl
   return best;
 }
 
+double ChunkedFirstTokenS(const ReplicaModel& m, int64_t prompt_tokens, int64_t token_budget) {
+  const int64_t budget = std::max<int64_t>(1, token_budget), prompt = std::max<int64_t>(1, prompt_tokens);
+  const int64_t full = (prompt - 1) / budget, last = prompt - full * budget;
+  double s = 0;
+  for (int64_t k = 0; k < full; ++k) s += m.IterationS(budget, 0, k * budget);
+  return s + m.IterationS(last, 0, full * budget);
+}
+
 }  // namespace awan::serving

@@ -84,4 +84,8 @@ SloCapacity CapacityWithinSlo(const ReplicaModel& m, double prompt_tokens, doubl
                               const ServiceSlo& slo, int64_t max_batched_tokens = 8192, int max_seqs = 256,
                               double headroom = 0.8);
 
+// Seconds to the first token of a lone request with a `prompt_tokens`-token prompt on a replica that prefills
+// in chunks of at most `token_budget` tokens per iteration (one iteration per chunk, as the engine runs it).
+double ChunkedFirstTokenS(const ReplicaModel& m, int64_t prompt_tokens, int64_t token_budget);
+
 }  // namespace awan::serving

@@ -21,12 +21,30 @@ ScaleSignals::ScaleSignals(const ServiceSpec& spec, std::vector<ReplicaModel> mo
       usable_(std::move(usable)),
       max_batched_tokens_(max_batched_tokens),
       max_seqs_(max_seqs) {
+  serves_tail_.assign(usable_.size(), true);
   first_usable_ = static_cast<int>(std::find(usable_.begin(), usable_.end(), true) - usable_.begin());
   if (first_usable_ == static_cast<int>(usable_.size())) first_usable_ = 0, servable_ = false;
 }
 
+namespace {
+constexpr double kBucketsPerOctave = 16;
+}  // namespace
+
 void ScaleSignals::CountMix(double prompt_tokens, double output_tokens) {
   ++seen_, prompt_sum_ += prompt_tokens, output_sum_ += output_tokens;
+  const double b = std::floor(std::log2(std::max(1.0, prompt_tokens)) * kBucketsPerOctave);
+  ++prompt_hist_[static_cast<size_t>(std::clamp<double>(b, 0, kPromptBuckets - 1))];
+}
+
+double ScaleSignals::PromptQuantile(double q) const {
+  if (seen_ <= 0) return 0;
+  const auto rank = static_cast<int64_t>(std::ceil(std::clamp(q, 0.0, 1.0) * static_cast<double>(seen_)));
+  int64_t below = 0;
+  for (int i = 0; i < kPromptBuckets; ++i) {
+    below += prompt_hist_[static_cast<size_t>(i)];
+    if (below >= std::max<int64_t>(1, rank)) return std::exp2((i + 1) / kBucketsPerOctave);
+  }
+  return std::exp2(kPromptBuckets / kBucketsPerOctave);
 }
 
 void ScaleSignals::Arrive(double prompt_tokens, double output_tokens) {
@@ -35,7 +53,7 @@ void ScaleSignals::Arrive(double prompt_tokens, double output_tokens) {
   CountMix(prompt_tokens, output_tokens);
 }
 
-void ScaleSignals::ResetMix() { seen_ = 0, prompt_sum_ = 0, output_sum_ = 0; }
+void ScaleSignals::ResetMix() { seen_ = 0, prompt_sum_ = 0, output_sum_ = 0, prompt_hist_.fill(0); }
 
 double ScaleSignals::MeanPrompt() const {
   return prompt_sum_ / static_cast<double>(std::max<int64_t>(1, seen_));
@@ -44,15 +62,19 @@ double ScaleSignals::MeanOutput() const {
   return output_sum_ / static_cast<double>(std::max<int64_t>(1, seen_));
 }
 
-SloCapacity ScaleSignals::ShapeCapacity(double prompt, double output, int* shape) const {
-  for (size_t k = 0; k < models_.size(); ++k) {
-    if (!usable_[k]) continue;
-    const ReplicaModel& m = models_[k];
-    const SloCapacity c = CapacityWithinSlo(m, prompt, output, spec_->slo,
-                                            TokenBudget(m, spec_->slo, max_batched_tokens_), max_seqs_);
-    if (c.rps > 0) {
-      if (shape) *shape = static_cast<int>(k);
-      return c;
+SloCapacity ScaleSignals::ShapeCapacity(double prompt, double output, int* shape, double tail_prompt) const {
+  const double ttft_s = static_cast<double>(spec_->slo.ttft_ms) / 1000;
+  for (int pass = tail_prompt > 0 ? 0 : 1; pass < 2; ++pass) {  // with the long-prompt check, then without
+    for (size_t k = 0; k < models_.size(); ++k) {
+      if (!usable_[k]) continue;
+      const ReplicaModel& m = models_[k];
+      const int64_t budget = TokenBudget(m, spec_->slo, max_batched_tokens_);
+      if (pass == 0 && ChunkedFirstTokenS(m, static_cast<int64_t>(tail_prompt), budget) > ttft_s) continue;
+      const SloCapacity c = CapacityWithinSlo(m, prompt, output, spec_->slo, budget, max_seqs_);
+      if (c.rps > 0) {
+        if (shape) *shape = static_cast<int>(k);
+        return c;
+      }
     }
   }
   if (shape) *shape = first_usable_;
@@ -64,7 +86,18 @@ const SloCapacity& ScaleSignals::Capacity() {
   const double output = seen_ > 0 ? output_sum_ / static_cast<double>(seen_) : 128;
   if (std::abs(prompt - cap_prompt_) > 0.02 * cap_prompt_ ||
       std::abs(output - cap_output_) > 0.02 * cap_output_) {
-    cap_ = ShapeCapacity(prompt, output, &cap_shape_);
+    const double miss = std::clamp(1 - spec_->slo.attainment_pct / 100, 0.0, 1.0);
+    const double tail = PromptQuantile(1 - miss / 2);
+    cap_ = ShapeCapacity(prompt, output, &cap_shape_, tail);
+    // Which shapes serve the long prompts in time (all of them when the capacity's shape does not: then no
+    // shape that can serve the mix does, and nothing is gained by passing any over).
+    const double ttft_s = static_cast<double>(spec_->slo.ttft_ms) / 1000;
+    for (size_t k = 0; k < models_.size(); ++k) {
+      const int64_t budget = TokenBudget(models_[k], spec_->slo, max_batched_tokens_);
+      serves_tail_[k] =
+          tail <= 0 || ChunkedFirstTokenS(models_[k], static_cast<int64_t>(tail), budget) <= ttft_s;
+    }
+    if (!serves_tail_[static_cast<size_t>(cap_shape_)]) serves_tail_.assign(models_.size(), true);
     cap_prompt_ = prompt, cap_output_ = output;
   }
   return cap_;

@@ -1,12 +1,15 @@
 // ScaleSignals: what a service's autoscaler is told, computed one way for `awan sim serve` and `awan serve`:
 // the request mix seen so far and what one replica sustains within the SLO for it (CapacityWithinSlo of the
-// first usable shape that can), the arrivals since the last sample counted in requests of that mix
-// (EquivalentRps: a burst of long prompts counts for the requests of the mix it takes to bring as many
-// tokens), and the bounds the scaler decides within.
+// first usable shape that can, and that gives the mix's long prompts their first token in time: the prompt
+// at the 1 - (1 - attainment) / 2 quantile, 99.5 % for a 99 % objective, alone within the TTFT objective;
+// when no shape does, the first that can serve the mix), the arrivals since the last sample counted in
+// requests of that mix (EquivalentRps: a burst of long prompts counts for the requests of the mix it takes
+// to bring as many tokens), and the bounds the scaler decides within.
 //
 // Pure and deterministic; thread-compatible.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -43,8 +46,17 @@ class ScaleSignals {
   const SloCapacity& last_capacity() const { return cap_; }  // as last computed (no update)
   double mix_prompt() const { return cap_prompt_; }          // the mix Capacity() is of
   double mix_output() const { return cap_output_; }
-  // The first usable shape's capacity for a mix (and which shape; the first usable one when none can).
-  SloCapacity ShapeCapacity(double prompt, double output, int* shape) const;
+  // The first usable shape's capacity for a mix (and which shape; the first usable one when none can),
+  // among those that serve a `tail_prompt`-token prompt alone within the TTFT objective when one does
+  // (tail_prompt <= 0: no such check).
+  SloCapacity ShapeCapacity(double prompt, double output, int* shape, double tail_prompt = 0) const;
+  // Whether shape k may serve the mix: usable, and its long prompts in time when some usable shape can.
+  bool ServesMix(int k) const {
+    return usable_[static_cast<size_t>(k)] && serves_tail_[static_cast<size_t>(k)];
+  }
+  // The prompt length at quantile q of the mix (the upper end of its histogram bucket, at most 4.4 % above
+  // it); 0 before any request.
+  double PromptQuantile(double q) const;
 
   // The sample that ends now: the arrivals since the previous one over `seconds`, in requests of the
   // capacity's mix, with what is in flight and ready. Starts the next sample.
@@ -66,6 +78,10 @@ class ScaleSignals {
   int max_seqs_;
   int first_usable_ = 0;
   bool servable_ = true;
+  // Prompts of the mix by length: bucket i holds lengths in [2^(i/16), 2^((i+1)/16)), up to 2^24.
+  static constexpr int kPromptBuckets = 384;
+  std::array<int64_t, kPromptBuckets> prompt_hist_{};
+  std::vector<bool> serves_tail_;  // per shape: serves the mix's long prompts in time (or none can)
   int64_t seen_ = 0, in_sample_ = 0;
   double prompt_sum_ = 0, output_sum_ = 0, prompt_in_sample_ = 0, output_in_sample_ = 0;
   SloCapacity cap_;

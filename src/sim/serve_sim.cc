@@ -156,7 +156,9 @@ class ServeSimulation {
   };
 
   void Account(Replica& rep, int64_t t);
-  int Alive(const Svc& s) const;
+  bool Fits(const Svc& s, const Replica& r) const;
+  int Alive(const Svc& s, bool fitting_only = false) const;
+  Status ReplaceUnfit(Svc& s, int desired, int64_t t);
   int ChooseShape(int s) const;
   void Sample(int64_t t);
   Status Split(JobsSimOptions& services, JobsSimOptions& batch);
@@ -245,7 +247,8 @@ Status ServeSimulation::Init(const std::vector<ServiceLoad>& loads, const std::v
 }
 
 // The static split: per service, whole nodes of its regions for the replicas its busiest minute needs
-// (its shapes in order); the services run only there, the batch jobs only elsewhere until the requests end.
+// (its shapes in order from the one its capacity is of, those that serve its mix); the services run only
+// there, the batch jobs only elsewhere until the requests end.
 Status ServeSimulation::Split(JobsSimOptions& services, JobsSimOptions& batch) {
   std::vector<uint8_t> reserved(fleet_.size(), 0);
   for (Svc& s : svcs_) {
@@ -255,12 +258,12 @@ Status ServeSimulation::Split(JobsSimOptions& services, JobsSimOptions& batch) {
       peak_rps = std::max(
           peak_rps, serving::EquivalentRps(b.requests, b.prompt, b.output, mean_prompt, mean_output, 10));
     if (peak_rps <= 0) continue;
-    const serving::SloCapacity cap = s.signals->ShapeCapacity(mean_prompt, mean_output, nullptr);
+    const serving::SloCapacity cap = s.signals->Capacity();  // of the whole trace's mix, read ahead
     int64_t need = cap.rps > 0 ? static_cast<int64_t>(std::ceil(peak_rps / cap.rps)) : s.spec->max_replicas;
     need = std::clamp<int64_t>(need, std::max(1, s.spec->min_replicas), std::max(1, s.spec->max_replicas));
-    for (size_t k = 0; k < s.spec->shapes.size(); ++k) {
+    for (auto k = static_cast<size_t>(s.signals->capacity_shape()); k < s.spec->shapes.size(); ++k) {
       const ReplicaShape& sh = s.spec->shapes[k];
-      if (!s.signals->usable()[k]) continue;
+      if (!s.signals->ServesMix(static_cast<int>(k))) continue;
       for (uint32_t n = 0; n < fleet_.size() && need > 0; ++n) {
         const NodeSpec& node = fleet_.node(NodeIndex(n));
         if (reserved[n] || node.model != sh.model || !s.rules.Allows(fleet_.region_of(NodeIndex(n))))
@@ -411,12 +414,41 @@ void ServeSimulation::Prefetch() {
   }
 }
 
-// The capacity of the first shape (in preference order) that can meet the SLO for the mix; its index in
-// `shape` (0 capacity and the first usable shape when none can).
-int ServeSimulation::Alive(const Svc& s) const {
+// Whether a replica's shape serves the service's mix as it is now: the capacity's shape or a later one,
+// and one that gives the mix's long prompts their first token in time (ScaleSignals::ServesMix).
+bool ServeSimulation::Fits(const Svc& s, const Replica& r) const {
+  return r.shape >= s.signals->capacity_shape() && s.signals->ServesMix(r.shape);
+}
+
+// Replicas not draining (only those on a shape that serves the mix when `fitting_only`).
+int ServeSimulation::Alive(const Svc& s, bool fitting_only) const {
   int n = 0;
-  for (uint32_t id : s.replicas) n += replicas_[id].state != RState::kDraining;
+  for (uint32_t id : s.replicas)
+    n += replicas_[id].state != RState::kDraining && (!fitting_only || Fits(s, replicas_[id]));
   return n;
+}
+
+// Replicas on a shape that no longer serves the mix (the mix moved, or the first replicas were placed on
+// the prior mix's shape) are replaced: they are not counted for the autoscaler, so replicas on a fitting
+// shape are started beside them, and they keep serving until those are all ready; then they drain.
+Status ServeSimulation::ReplaceUnfit(Svc& s, int desired, int64_t t) {
+  std::vector<uint32_t> unfit;
+  int ready_fit = 0;
+  for (uint32_t id : s.replicas) {
+    const Replica& r = replicas_[id];
+    if (r.state == RState::kDraining) continue;
+    if (!Fits(s, r)) unfit.push_back(id);
+    ready_fit += Fits(s, r) && r.state == RState::kReady;
+  }
+  if (unfit.empty() || ready_fit < desired) return Status::Ok();
+  for (uint32_t id : unfit) {
+    if (replicas_[id].state == RState::kReady) {
+      replicas_[id].state = RState::kDraining;
+    } else {
+      AWAN_RETURN_IF_ERROR(RemoveReplica(id, t));
+    }
+  }
+  return Status::Ok();
 }
 
 // The first shape with room now in the service's regions (after the replicas already waiting for it), else
@@ -426,8 +458,8 @@ int ServeSimulation::ChooseShape(int si) const {
   const ClusterSnapshot& snap = jobs_->state().snapshot();
   for (size_t k = 0; k < s.spec->shapes.size(); ++k) {
     const ReplicaShape& sh = s.spec->shapes[k];
-    if (!s.signals->usable()[k] || static_cast<int>(k) < s.signals->capacity_shape())
-      continue;  // cannot meet the SLO for the mix
+    if (!s.signals->ServesMix(static_cast<int>(k)) || static_cast<int>(k) < s.signals->capacity_shape())
+      continue;  // cannot meet the SLO for the mix, or not for its long prompts
     const int32_t milli = sh.gpu_milli.value;
     const int per = std::max(1, sh.gpus);
     int64_t slots = 0;
@@ -496,8 +528,9 @@ Status ServeSimulation::RemoveReplica(uint32_t id, int64_t t) {
   return Status::Ok();
 }
 
-// Scale the service to what its autoscaler wants: add replicas, or take away the pending ones first, then
-// the starting ones, then drain the ready ones with the least work (they finish what they hold).
+// Scale the service to what its autoscaler wants (counting the replicas on fitting shapes): add replicas, or
+// take away the pending ones first, then the starting ones, then drain the ready ones with the least work
+// (they finish what they hold); then replace those on shapes that no longer fit.
 Status ServeSimulation::Decide(int si, int64_t t) {
   Svc& s = svcs_[static_cast<size_t>(si)];
   ScaleBounds b = s.signals->Bounds(s.cold_start_ms + o_.sample_ms);
@@ -511,7 +544,7 @@ Status ServeSimulation::Decide(int si, int64_t t) {
     }
     return peak / headroom;
   };
-  const int current = Alive(s);
+  const int current = Alive(s, /*fitting_only=*/true);
   const int desired = !s.signals->servable() ? 0 : s.scaler->Decide(t / 1000, current, b);
   if (desired != current) {
     const int dir = desired > current ? 1 : -1;
@@ -527,7 +560,8 @@ Status ServeSimulation::Decide(int si, int64_t t) {
       return std::make_tuple(st, st == 2 ? Outstanding(r) : 0, -static_cast<int64_t>(id));
     };
     for (uint32_t id : s.replicas)
-      if (replicas_[id].state != RState::kDraining && (pick == UINT32_MAX || rank(id) < rank(pick)))
+      if (replicas_[id].state != RState::kDraining && Fits(s, replicas_[id]) &&
+          (pick == UINT32_MAX || rank(id) < rank(pick)))
         pick = id;
     if (pick == UINT32_MAX) break;
     if (replicas_[pick].state == RState::kReady) {
@@ -536,6 +570,7 @@ Status ServeSimulation::Decide(int si, int64_t t) {
       AWAN_RETURN_IF_ERROR(RemoveReplica(pick, t));
     }
   }
+  AWAN_RETURN_IF_ERROR(ReplaceUnfit(s, desired, t));
   s.peak = std::max(s.peak, Alive(s));
   return Status::Ok();
 }

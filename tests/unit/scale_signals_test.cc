@@ -18,9 +18,9 @@ ServiceSpec Spec() {
   return s;
 }
 
-ReplicaModel Model() {
+ReplicaModel Model(const char* accelerator = "H100") {
   return *ReplicaModel::Create(ServedModel{"llama-3.1-8b", 8.03, 16'000'000'000, 128 * 1024, 32},
-                               *FindHardware("H100"), 1, 1.0);
+                               *FindHardware(accelerator), 1, 1.0);
 }
 
 TEST(ScaleSignals, EquivalentRpsCountsTokensInRequestsOfTheMix) {
@@ -55,6 +55,57 @@ TEST(ScaleSignals, CapacityFollowsTheMixAndSamplesStartOver) {
   EXPECT_EQ(b.target, longer.concurrency);
   EXPECT_EQ(b.capacity_rps, longer.rps);
   EXPECT_EQ(b.cold_start_ms, 5000);
+}
+
+TEST(ScaleSignals, PromptQuantilesComeFromSixteenthOctaveBuckets) {
+  const ServiceSpec spec = Spec();
+  ScaleSignals s(spec, {Model()}, {true}, 8192, 256);
+  EXPECT_EQ(s.PromptQuantile(0.99), 0);  // no request yet
+  for (int i = 0; i < 990; ++i) s.CountMix(1000, 100);
+  for (int i = 0; i < 10; ++i) s.CountMix(8192, 100);
+  EXPECT_GE(s.PromptQuantile(0.99), 1000);
+  EXPECT_LE(s.PromptQuantile(0.99), 1000 * 1.045);
+  EXPECT_GE(s.PromptQuantile(0.995), 8192);
+  EXPECT_LE(s.PromptQuantile(0.995), 8192 * 1.045);
+  s.ResetMix();
+  EXPECT_EQ(s.PromptQuantile(0.5), 0);
+}
+
+// The first shape that can serve the mix is passed over when it cannot give the mix's long prompts (the
+// 99.5th percentile for a 99 % objective) their first token within the TTFT objective, even alone.
+TEST(ScaleSignals, AShapeTooSlowForTheLongPromptsIsPassedOver) {
+  ServiceSpec spec = Spec();
+  spec.slo = {500, 40, 99};
+  const ReplicaModel a100 = Model("A100"), h100 = Model("H100");
+  const int64_t budget = TokenBudget(a100, spec.slo, 8192);
+  ASSERT_GT(ChunkedFirstTokenS(a100, 8192, budget), 0.5);  // an 8k prompt misses 500 ms on an A100
+  ASSERT_LT(ChunkedFirstTokenS(h100, 8192, TokenBudget(h100, spec.slo, 8192)), 0.5);
+  ScaleSignals s(spec, {a100, h100}, {true, true}, 8192, 256);
+  for (int i = 0; i < 1000; ++i) s.CountMix(1000, 200);  // short prompts only: the A100 serves them
+  EXPECT_GT(s.Capacity().rps, 0);
+  EXPECT_EQ(s.capacity_shape(), 0);
+  EXPECT_TRUE(s.ServesMix(0));
+  for (int i = 0; i < 20; ++i) s.CountMix(8192, 200);  // 2 % of the prompts are 8k tokens long
+  EXPECT_GT(s.Capacity().rps, 0);
+  EXPECT_EQ(s.capacity_shape(), 1);
+  EXPECT_FALSE(s.ServesMix(0));
+  EXPECT_TRUE(s.ServesMix(1));
+  // When no usable shape serves them in time, the first that serves the mix is used, as before.
+  ScaleSignals only_a100(spec, {a100, h100}, {true, false}, 8192, 256);
+  for (int i = 0; i < 1000; ++i) only_a100.CountMix(1000, 200);
+  for (int i = 0; i < 20; ++i) only_a100.CountMix(8192, 200);
+  EXPECT_GT(only_a100.Capacity().rps, 0);
+  EXPECT_EQ(only_a100.capacity_shape(), 0);
+  EXPECT_TRUE(only_a100.ServesMix(0));
+}
+
+TEST(ReplicaModel, AChunkedFirstTokenIsOneIterationPerChunk) {
+  const ReplicaModel m = Model();
+  EXPECT_DOUBLE_EQ(ChunkedFirstTokenS(m, 500, 1000), m.IterationS(500, 0, 0));
+  EXPECT_DOUBLE_EQ(ChunkedFirstTokenS(m, 2500, 1000),
+                   m.IterationS(1000, 0, 0) + m.IterationS(1000, 0, 1000) + m.IterationS(500, 0, 2000));
+  EXPECT_GT(ChunkedFirstTokenS(m, 4000, 256),
+            ChunkedFirstTokenS(m, 4000, 4096));  // more steps, more overhead
 }
 
 TEST(ScaleSignals, AServiceWithoutAUsableShapeIsNotServable) {

@@ -200,9 +200,10 @@ TEST(AwanScaler, ASmoothRiseIsNoBurstAndGoesDownAfterTwoMinutes) {
   int replicas = 1;
   for (int64_t t = 0; t <= 700000; t += 1000) {
     // 20 rps, up by 0.2 rps a second to 80 rps at 400 s, held to 410 s, then 20 rps again.
-    const double rps = t < 100000 ? 20 : t < 400000 ? 20 + 0.2 * static_cast<double>(t - 100000) / 1000
-                                    : t < 410000  ? 80
-                                                  : 20;
+    const double rps = t < 100000   ? 20
+                       : t < 400000 ? 20 + 0.2 * static_cast<double>(t - 100000) / 1000
+                       : t < 410000 ? 80
+                                    : 20;
     a->Observe(Sample(t, rps));
     if (t % a->period_ms() == 0) replicas = a->Decide(t, replicas, b);
     if (t == 405000) {
@@ -453,6 +454,49 @@ TEST(ServeSim, AReservationNeverCountsOnAReplicasGpus) {
   EXPECT_GE(all.start_s, 4 * 3600);  // only once the service is gone
   EXPECT_LT(three.start_s, 600);     // at once, beside the replica
   EXPECT_EQ(r->batch_run.summary.finished, 2);
+}
+
+// The first replica is placed before any request, on the shape the prior mix (1,024-token prompts) fits:
+// the A100. The requests bring 2 % of 8k-token prompts, which an A100 cannot give a first token within
+// 500 ms even alone: the service's capacity moves to the H100, a replica starts there, and the A100 one
+// drains once it is ready. Without the replacement the A100 replica would stay (the H100's capacity says
+// one replica is enough) and the long prompts would miss.
+TEST(ServeSim, AReplicaOnAShapeTooSlowForTheLongPromptsIsReplaced) {
+  auto fleet = config::ParseFleetFile(
+      "node_types:\n  a: {accelerator: A100, gpus: 8, cpu: 64, memory_gib: 512}\n"
+      "  h: {accelerator: H100, gpus: 8, cpu: 64, memory_gib: 512}\n"
+      "regions:\n  - name: r\n    jurisdiction: AA\n    zones:\n"
+      "      - {name: za, layout: {type: a, nodes: 1}}\n      - {name: zh, layout: {type: h, nodes: 1}}\n"
+      "user_locations:\n  - {name: city, latency_ms: {r: 2}}\n"
+      "tenants:\n  - {name: llm, guaranteed_gpus: 0}\n",
+      "f.yaml");
+  ASSERT_TRUE(fleet.ok()) << fleet.status().ToString();
+  auto run = [&](const std::string& shapes) {
+    auto services = config::ParseServicesFile(
+        "models:\n  - {name: m8, parameters_b: 8, weights_gib: 15, kv_kib_per_token: 128, layers: 32}\n"
+        "services:\n  - {name: chat, tenant: llm, model: m8, shapes: " +
+            shapes +
+            ", replicas: {min: 1, max: 4}, slo: {ttft_ms: 500, tpot_ms: 40}, priority: 10, users: [city]}\n",
+        "s.yaml", (*fleet)->fleet);
+    EXPECT_TRUE(services.ok()) << services.status().ToString();
+    std::vector<ServiceLoad> loads(1);
+    loads[0].service = "chat";
+    for (int64_t i = 0; i < 2 * 3600 * 2; ++i) {  // 2 rps for two hours; every 50th prompt is 8k long
+      InferenceRequest r;
+      r.at_ms = i * 500, r.prompt_tokens = i % 50 == 7 ? 8192 : 1000, r.output_tokens = 100;
+      loads[0].requests.push_back(r);
+    }
+    ServeSimOptions o;
+    o.warmup_ms = 0;
+    return RunServeSim(**fleet, *services, loads, {}, o);
+  };
+  auto a100_only = run("[{accelerator: A100, gpus: 1}]");
+  ASSERT_TRUE(a100_only.ok()) << a100_only.status().ToString();
+  EXPECT_LT(a100_only->summary.slo_attainment_pct, 98.5);  // the 8k prompts miss on an A100
+  auto both = run("[{accelerator: A100, gpus: 1}, {accelerator: H100, gpus: 1}]");
+  ASSERT_TRUE(both.ok()) << both.status().ToString();
+  EXPECT_GE(both->summary.slo_attainment_pct, 99.0);
+  EXPECT_EQ(both->timeline.back().replicas[0], 1);  // the A100 replica is gone (2 without the replacement)
 }
 
 }  // namespace
