@@ -331,6 +331,7 @@ int RunSimServe(const SimServeArgs& a) {
                                {"p99_ttft_ms", o.p99_ttft_ms},
                                {"p99_tpot_ms", o.p99_tpot_ms},
                                {"peak_replicas", o.peak_replicas},
+                               {"replicas_replaced", o.replicas_replaced},
                                {"cold_starts", o.cold_starts},
                                {"capacity_rps", o.capacity_rps},
                                {"capacity_concurrency", o.capacity_concurrency}});

@@ -251,6 +251,9 @@ class ControlPlane {
   std::vector<std::string> NodesWithRoom(const std::string& accelerator, int gpus,
                                          const std::vector<std::string>& near) const;
 
+  // Where `job` (its tenant set) may run: its data under its tenant's defaults.
+  StatusOr<JobResidency> ResidencyOf(const JobSpec& job, const TenantSpec& tenant) const;
+
  private:
   struct Live {
     StoredJob row;
@@ -275,8 +278,6 @@ class ControlPlane {
   StatusOr<Live*> Enqueue(StoredJob row, bool recovering, const config::JobManifest* parsed = nullptr);
   TaskLaunch LaunchOf(const Live& l, size_t task, const Placement& p) const;
   bool Readopt(Live& l);
-  // Where `job` (its tenant set) may run: its data under its tenant's defaults.
-  StatusOr<JobResidency> ResidencyOf(const JobSpec& job, const TenantSpec& tenant) const;
   // The Unix (uid, gid) a tenant's tasks run as.
   std::pair<int64_t, int64_t> TaskIdentity(const TenantSpec& t) const;
   StatusOr<Live*> Find(const Principal& who, const std::string& id);

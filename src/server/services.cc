@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <random>
 #include <thread>
@@ -171,6 +172,13 @@ StatusOr<std::unique_ptr<ServiceManager::Service>> ServiceManager::Build(const s
   auto router = registry.BuildRouter(s->m.router);
   if (!router.ok()) return InvalidArgument("spec router: " + router.status().message());
   s->router = std::move(*router);
+  // Where its replicas may run: its tenant's data rule for what its weights come from, as for a job.
+  JobSpec probe;
+  probe.name = "svc-" + s->name;
+  probe.tenant = tenant;
+  probe.reads = s->m.spec.reads;
+  AWAN_ASSIGN_OR_RETURN(TenantSpec owner, plane_.fleet().Tenant(tenant));
+  AWAN_ASSIGN_OR_RETURN(JobResidency rules, plane_.ResidencyOf(probe, owner));
   std::vector<serving::ReplicaModel> models;
   std::vector<bool> usable;
   for (const ReplicaShape& sh : s->m.spec.shapes) {
@@ -182,8 +190,8 @@ StatusOr<std::unique_ptr<ServiceManager::Service>> ServiceManager::Build(const s
                           serving::ReplicaModel::Create(s->m.model, *hw, std::max(1, sh.gpus),
                                                         static_cast<double>(sh.gpu_milli.value) / 1000));
     bool placeable = false;
-    for (uint32_t n = 0; n < fleet.size() && !placeable; ++n)
-      placeable = fleet.node(NodeIndex(n)).model == sh.model;
+    for (uint32_t n = 0; n < fleet.size() && !placeable; ++n)  // in a region the service may run in
+      placeable = fleet.node(NodeIndex(n)).model == sh.model && rules.Allows(fleet.region_of(NodeIndex(n)));
     usable.push_back(placeable &&
                      m.DecodeStepS(1, 1152) * 1000 <= static_cast<double>(s->m.spec.slo.tpot_ms));
     models.push_back(std::move(m));
@@ -192,8 +200,8 @@ StatusOr<std::unique_ptr<ServiceManager::Service>> ServiceManager::Build(const s
                                                        o_.max_batched_tokens, static_cast<int>(o_.max_seqs));
   if (!s->signals->servable())
     return InvalidArgument(
-        fmt::format("no replica shape of service {} exists in the fleet and meets {} ms per "
-                    "output token",
+        fmt::format("no replica shape of service {} exists in the regions it may run in and meets {} ms "
+                    "per output token",
                     s->name, s->m.spec.slo.tpot_ms));
   s->ttft = std::make_unique<Histogram>(std::vector<double>{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
   s->tpot = std::make_unique<Histogram>(std::vector<double>{0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5});
@@ -205,6 +213,22 @@ Status ServiceManager::Persist(const Service& s) {
       {"tenant", s.tenant}, {"name", s.name}, {"manifest", s.manifest_text}, {"created_ms", s.created_ms}};
   return plane_.store().PutObject(kKind, s.key, v.dump());
 }
+
+namespace {
+// Which of a service's shapes a replica's job spec asked for (-1 when none matches).
+int ShapeOf(const ServiceSpec& spec, const Json& job) {
+  const std::string accelerator = job.value("accelerator", "");
+  const Json gpus = job.contains("gpus") ? job["gpus"] : Json(0);
+  for (size_t k = 0; k < spec.shapes.size(); ++k) {
+    const ReplicaShape& sh = spec.shapes[k];
+    const bool fraction = sh.gpu_milli.value < 1000;
+    const double want = fraction ? static_cast<double>(sh.gpu_milli.value) / 1000 : std::max(1, sh.gpus);
+    if (sh.accelerator == accelerator && gpus.is_number() && std::abs(gpus.get<double>() - want) < 1e-9)
+      return static_cast<int>(k);
+  }
+  return -1;
+}
+}  // namespace
 
 Status ServiceManager::Recover() {
   AWAN_ASSIGN_OR_RETURN(auto objects, plane_.store().ListObjects(kKind));
@@ -233,6 +257,7 @@ Status ServiceManager::Recover() {
           r.api_key = manifest["spec"]["env"].value("VLLM_API_KEY", "");
           r.port = std::atoi(manifest["spec"]["env"].value("REPLICA_PORT", "0").c_str());
         }
+        if (manifest.is_object() && manifest.contains("spec")) r.shape = ShapeOf(s->m.spec, manifest["spec"]);
         r.created_wall_ms = clock_.NowMs();
         s->replicas.push_back(r);
         try {
@@ -356,6 +381,8 @@ Json ServiceManager::ServiceJson(const Service& s, bool detail) const {
                               : r.state == "Running" ? "Starting"
                                                      : r.state},
                     {"node", r.node},
+                    {"accelerator", r.shape >= 0 ? s.m.spec.shapes[static_cast<size_t>(r.shape)].accelerator
+                                                 : std::string()},
                     {"devices", r.devices},
                     {"port", r.port},
                     {"in_flight", r.in_flight},
@@ -540,6 +567,7 @@ Status ServiceManager::AddReplica(Service& s) {
   r.job_id = job.id;
   r.api_key = api_key;
   r.port = port;
+  r.shape = k;
   r.created_wall_ms = clock_.NowMs();
   s.replicas.push_back(r);
   return Status::Ok();
@@ -685,8 +713,9 @@ void ServiceManager::TickService(Service& s) {
   ReportFacts(s, now);
   if (now < s.next_decide_ms) return;
   s.next_decide_ms = now + s.scaler->period_ms();
-  int current = 0;
-  for (const Replica& r : s.replicas) current += !r.draining;
+  int alive = 0, surging = 0;
+  for (const Replica& r : s.replicas) alive += !r.draining, surging += !r.draining && r.surge;
+  const int current = serving::CountedReplicas(alive, surging);
   std::vector<int64_t> cs = s.cold_starts_ms;
   int64_t cold = 0;
   if (!cs.empty()) {
@@ -703,7 +732,15 @@ void ServiceManager::TickService(Service& s) {
                      s.m.spec.max_replicas, s.waiting));
   }
   s.capped_told = capped;
-  if (desired == current || (desired > current && clock_.NowMs() < s.hold_starts_until_wall_ms)) return;
+  const bool held = clock_.NowMs() < s.hold_starts_until_wall_ms;
+  if (desired != current && !(desired > current && held)) ScaleTo(s, current, desired, b, now);
+  if (!held) ReplaceUnfit(s, desired, now);
+}
+
+// Adds replicas up to `desired`, or takes them away: unfit ones first, then those not yet ready (cancelled
+// at once), then the ready one with the least outstanding work (drained).
+void ServiceManager::ScaleTo(Service& s, int current, int desired, const ScaleBounds& b, int64_t now) {
+  auto fits = [&s](const Replica& r) { return r.shape < 0 || s.signals->Fits(r.shape); };
   Decision d;
   d.at_ms = now, d.from = current, d.to = desired;
   int in_flight = s.waiting;
@@ -721,14 +758,65 @@ void ServiceManager::TickService(Service& s) {
     }
   }
   for (int k = desired; k < current; ++k) {
-    // Not yet ready first (cancelled at once), else the ready one with the least outstanding work (drained).
     Replica* pick = nullptr;
-    auto rank = [](const Replica& r) { return std::make_tuple(r.ready ? 1 : 0, r.outstanding_tokens); };
+    auto rank = [&](const Replica& r) {  // unfit replicas first
+      return std::make_tuple(fits(r), r.ready ? 1 : 0, r.outstanding_tokens);
+    };
     for (Replica& r : s.replicas)
       if (!r.draining && (pick == nullptr || rank(r) < rank(*pick))) pick = &r;
     if (pick == nullptr) break;
     pick->draining = true;
   }
+}
+
+// Replicas on a shape that no longer fits the mix are replaced (serving::PlanReplacement), as the
+// simulator does; each step is in the decisions.
+void ServiceManager::ReplaceUnfit(Service& s, int desired, int64_t now) {
+  int fitting_ready = 0, surging = 0, alive = 0;
+  std::vector<Replica*> ready, unready, surge;
+  for (Replica& r : s.replicas) {
+    if (r.draining) continue;
+    ++alive;
+    if (r.surge) surge.push_back(&r), ++surging;
+    if (r.shape < 0 || s.signals->Fits(r.shape)) {
+      fitting_ready += r.ready;
+    } else {
+      (r.ready ? ready : unready).push_back(&r);
+    }
+  }
+  const serving::ReplacementStep step = serving::PlanReplacement(
+      fitting_ready, surging, static_cast<int>(ready.size()), static_cast<int>(unready.size()), desired);
+  const std::string from =
+      ready.empty() && unready.empty()
+          ? ""
+          : s.m.spec.shapes[static_cast<size_t>((ready.empty() ? unready : ready)[0]->shape)].accelerator;
+  const int cancelled = step.cancel_unready_unfit ? static_cast<int>(unready.size()) : 0;
+  for (int k = 0; k < cancelled; ++k) unready[static_cast<size_t>(k)]->draining = true;
+  std::sort(ready.begin(), ready.end(),
+            [](const Replica* a, const Replica* b) { return a->outstanding_tokens < b->outstanding_tokens; });
+  const int drained = std::min(step.drain_ready_unfit, static_cast<int>(ready.size()));
+  for (int k = 0; k < drained; ++k) ready[static_cast<size_t>(k)]->draining = true;
+  for (int k = 0; k < step.surge_counted && k < static_cast<int>(surge.size()); ++k)
+    surge[static_cast<size_t>(k)]->surge = false;
+  Status added = Status::Ok();
+  if (step.add_surge) {
+    added = AddReplica(s);
+    if (added.ok()) s.replicas.back().surge = true;
+  }
+  if (cancelled + drained == 0 && !step.add_surge) return;
+  Decision d;
+  d.at_ms = now, d.from = alive - surging;
+  d.to = d.from - cancelled - drained + step.surge_counted;
+  d.why = fmt::format(
+      "replacing replicas on {}: the mix needs {} (its long prompts' first token within {} ms); {} drained, "
+      "{} cancelled, {}",
+      from, s.m.spec.shapes[static_cast<size_t>(s.signals->capacity_shape())].accelerator,
+      s.m.spec.slo.ttft_ms, drained, cancelled,
+      !step.add_surge ? "none started"
+      : added.ok()    ? "one started beside them"
+                      : "starting one failed: " + added.message());
+  s.decisions.push_back(d);
+  if (s.decisions.size() > kDecisionsKept) s.decisions.pop_front();
 }
 
 void ServiceManager::Stop() {

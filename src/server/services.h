@@ -106,6 +106,8 @@ class ServiceManager {
     std::string state = "Pending";  // the job's state
     int port = 0;
     bool ready = false, draining = false;
+    int shape = -1;      // its index in the service's shapes (-1: not known, as after a restart that lost it)
+    bool surge = false;  // started beside replicas on a shape that no longer fits (serving::PlanReplacement)
     int in_flight = 0;
     int64_t outstanding_tokens = 0;
     int64_t ready_after_ms = -1;  // service time from creation to ready (cold start)
@@ -171,6 +173,8 @@ class ServiceManager {
   void RunProbes(std::vector<Probe>& probes) const;
   void ApplyProbe(const Probe& p);
   Status AddReplica(Service& s);
+  void ReplaceUnfit(Service& s, int desired, int64_t now);
+  void ScaleTo(Service& s, int current, int desired, const ScaleBounds& b, int64_t now);
   void Prepull(Service& s);
   void ForgetEnded(Service& s);
   void Fact(const Service& s, const std::string& replica, std::string text);  // to the diagnosis, if any

@@ -176,12 +176,13 @@ class Oracle final : public Autoscaler {
 // a rate into replicas), predictive (it provisions for the highest of: the busiest 10 s of the last 2 min,
 // the last 30 s projected along the last two minutes' trend, and the same time yesterday scaled by how today
 // compares, once a day of history exists), burst-aware (within 10 min of a burst, the busiest 10 s of the
-// last 10 min: a 10-s window that brings more than twice the busiest of the 2 min before it is a burst, and
-// a load that had one is held ready for the next for as long as Ray Serve holds a scale-down, 600 s),
+// last 10 min: a 10-s window that brings more than twice the busiest of the 2 min before it, and at least
+// one replica's capacity more, is a burst, and a load that had one is held ready for the next for as long as
+// Ray Serve holds a scale-down, 600 s),
 // cold-start-aware (it forecasts one cold start plus one period ahead, where a replica decided now would be
 // ready), and guarded: when more requests are in flight than the ready replicas hold within the SLO, it adds
 // the replicas that drain the excess within one cold start. Down only to the highest want of the last 120 s
-// (no oscillation on noise); to zero only after a minute without arrivals.
+// (no oscillation on noise); to zero only after a minute without arrivals (and 10 min after a burst).
 class AwanScaler final : public Autoscaler {
  public:
   std::string_view name() const override { return "awan"; }
@@ -203,6 +204,7 @@ class AwanScaler final : public Autoscaler {
   }
   int Decide(int64_t now_ms, int current, const ScaleBounds& b) override {
     int want = 0;
+    capacity_rps_ = std::max(0.0, b.capacity_rps);
     if (b.capacity_rps > 0) {
       const double forecast = Forecast(now_ms, b.cold_start_ms + period_ms());
       want = CeilCount(forecast / b.capacity_rps);
@@ -233,11 +235,14 @@ class AwanScaler final : public Autoscaler {
       for (const auto& [at, m] : buckets_)
         if (at >= bucket_ - kBurstLookbackBuckets) before = std::max(before, m);
       const bool history = !buckets_.empty() && buckets_.front().first <= bucket_ - kBurstLookbackBuckets;
-      if (history && mean > kBurstFactor * before && mean > 0) bursts_.push_back(bucket_);
+      // A burst: more than twice the 2 min before, by at least one replica's worth (a return from idle
+      // with a request or two is none).
+      if (history && mean > kBurstFactor * before && mean - before >= capacity_rps_ && mean > 0)
+        bursts_.push_back(bucket_);
       buckets_.push_back({bucket_, mean});
-      while (!buckets_.empty() && buckets_.front().first < bucket_ - kBurstMemoryBuckets)
+      while (!buckets_.empty() && buckets_.front().first <= bucket_ - kBurstMemoryBuckets)
         buckets_.pop_front();
-      while (!bursts_.empty() && bursts_.front() < bucket_ - kBurstMemoryBuckets) bursts_.pop_front();
+      while (!bursts_.empty() && bursts_.front() <= bucket_ - kBurstMemoryBuckets) bursts_.pop_front();
       bucket_sum_ = 0, bucket_n_ = 0;
     }
     bucket_ = bucket, bucket_sum_ += s.arrival_rps, ++bucket_n_;
@@ -284,6 +289,7 @@ class AwanScaler final : public Autoscaler {
   std::deque<std::pair<int64_t, int>> wants_;
   std::deque<std::pair<int64_t, double>> buckets_;  // (10-s bucket, mean rate), the last 10 min
   std::deque<int64_t> bursts_;                      // buckets that were bursts, the last 10 min
+  double capacity_rps_ = 0;                         // as the last decision was told
   int64_t bucket_ = -1;
   double bucket_sum_ = 0;
   int bucket_n_ = 0;

@@ -38,7 +38,8 @@ void ScaleSignals::CountMix(double prompt_tokens, double output_tokens) {
 
 double ScaleSignals::PromptQuantile(double q) const {
   if (seen_ <= 0) return 0;
-  const auto rank = static_cast<int64_t>(std::ceil(std::clamp(q, 0.0, 1.0) * static_cast<double>(seen_)));
+  const auto rank =
+      static_cast<int64_t>(std::ceil(std::clamp(q, 0.0, 1.0) * static_cast<double>(seen_) - 1e-9));
   int64_t below = 0;
   for (int i = 0; i < kPromptBuckets; ++i) {
     below += prompt_hist_[static_cast<size_t>(i)];
@@ -53,7 +54,10 @@ void ScaleSignals::Arrive(double prompt_tokens, double output_tokens) {
   CountMix(prompt_tokens, output_tokens);
 }
 
-void ScaleSignals::ResetMix() { seen_ = 0, prompt_sum_ = 0, output_sum_ = 0, prompt_hist_.fill(0); }
+void ScaleSignals::ResetMix() {
+  seen_ = 0, prompt_sum_ = 0, output_sum_ = 0, prompt_hist_.fill(0);
+  cap_prompt_ = -1, cap_output_ = -1, cap_tail_ = -1;  // recomputed at the next Capacity()
+}
 
 double ScaleSignals::MeanPrompt() const {
   return prompt_sum_ / static_cast<double>(std::max<int64_t>(1, seen_));
@@ -84,10 +88,13 @@ SloCapacity ScaleSignals::ShapeCapacity(double prompt, double output, int* shape
 const SloCapacity& ScaleSignals::Capacity() {
   const double prompt = seen_ > 0 ? prompt_sum_ / static_cast<double>(seen_) : 1024;
   const double output = seen_ > 0 ? output_sum_ / static_cast<double>(seen_) : 128;
+  // The long prompts: the 1 - miss / 2 quantile, once enough requests were seen for it to be more than the
+  // longest one (2 / miss of them: 200 for a 99 % objective).
+  const double miss = std::clamp(1 - spec_->slo.attainment_pct / 100, 1e-4, 1.0);
+  const double tail = static_cast<double>(seen_) >= 2 / miss ? PromptQuantile(1 - miss / 2) : 0;
   if (std::abs(prompt - cap_prompt_) > 0.02 * cap_prompt_ ||
-      std::abs(output - cap_output_) > 0.02 * cap_output_) {
-    const double miss = std::clamp(1 - spec_->slo.attainment_pct / 100, 0.0, 1.0);
-    const double tail = PromptQuantile(1 - miss / 2);
+      std::abs(output - cap_output_) > 0.02 * cap_output_ || tail != cap_tail_) {
+    cap_tail_ = tail;
     cap_ = ShapeCapacity(prompt, output, &cap_shape_, tail);
     // Which shapes serve the long prompts in time (all of them when the capacity's shape does not: then no
     // shape that can serve the mix does, and nothing is gained by passing any over).
@@ -124,6 +131,24 @@ ScaleBounds ScaleSignals::Bounds(int64_t cold_start_ms) {
   b.capacity_rps = cap.rps;
   b.cold_start_ms = cold_start_ms;
   return b;
+}
+
+ReplacementStep PlanReplacement(int fitting_ready, int surging, int unfit_ready, int unfit_starting,
+                                int desired) {
+  ReplacementStep step;
+  if (unfit_ready + unfit_starting == 0) {
+    step.surge_counted = surging;  // nothing left to replace: a surge replica is an ordinary one
+    return step;
+  }
+  step.cancel_unready_unfit = unfit_starting > 0;
+  // Ready replicas after draining must stay at least `desired` (or all there are, when fewer).
+  const int keep_ready = std::min(desired, fitting_ready + unfit_ready);
+  step.drain_ready_unfit = std::clamp(fitting_ready + unfit_ready - keep_ready, 0, unfit_ready);
+  step.surge_counted =
+      std::min(surging, step.drain_ready_unfit + (step.cancel_unready_unfit ? unfit_starting : 0));
+  const int unfit_left = unfit_ready - step.drain_ready_unfit;
+  step.add_surge = unfit_left > 0 && surging - step.surge_counted == 0;
+  return step;
 }
 
 }  // namespace awan::serving

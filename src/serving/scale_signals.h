@@ -24,6 +24,23 @@ namespace awan::serving {
 double EquivalentRps(double requests, double prompt_tokens, double output_tokens, double mix_prompt,
                      double mix_output, double seconds);
 
+// Replicas on a shape that no longer fits the mix (ScaleSignals::Fits: the mix moved, or the first replicas
+// started on the prior mix's shape) are replaced by a rolling update, in `awan sim serve` and `awan serve`
+// alike: one fitting replica is started beside them as a surge (not counted for the autoscaler, so it is not
+// scaled away), a ready unfit one drains for each ready fitting one beyond what keeps `desired` ready (never
+// fewer ready than wanted) and a surge replica then counts as the one it replaced; unfit replicas not yet
+// ready are cancelled (they hold no requests); a scale-down takes unfit ones first.
+struct ReplacementStep {
+  int drain_ready_unfit = 0;  // how many ready unfit replicas to drain now
+  int surge_counted = 0;      // how many surge replicas now count as the ones drained
+  bool cancel_unready_unfit = false;
+  bool add_surge = false;  // start one fitting replica beside the unfit ones
+};
+ReplacementStep PlanReplacement(int fitting_ready, int surging, int unfit_ready, int unfit_starting,
+                                int desired);
+// The replicas the autoscaler is told of: every one not draining, less the surge of a replacement.
+inline int CountedReplicas(int alive, int surging) { return alive - surging; }
+
 class ScaleSignals {
  public:
   // `models[k]` is shape k's replica model and `usable[k]` whether the service may use it (it meets the TPOT
@@ -54,6 +71,9 @@ class ScaleSignals {
   bool ServesMix(int k) const {
     return usable_[static_cast<size_t>(k)] && serves_tail_[static_cast<size_t>(k)];
   }
+  // Whether replicas of shape k fit the mix as it is now: the capacity's shape or a later usable one that
+  // serves the long prompts in time. Replicas that do not are replaced (PlanReplacement).
+  bool Fits(int k) const { return k >= cap_shape_ && ServesMix(k); }
   // The prompt length at quantile q of the mix (the upper end of its histogram bucket, at most 4.4 % above
   // it); 0 before any request.
   double PromptQuantile(double q) const;
@@ -85,7 +105,7 @@ class ScaleSignals {
   int64_t seen_ = 0, in_sample_ = 0;
   double prompt_sum_ = 0, output_sum_ = 0, prompt_in_sample_ = 0, output_in_sample_ = 0;
   SloCapacity cap_;
-  double cap_prompt_ = -1, cap_output_ = -1;
+  double cap_prompt_ = -1, cap_output_ = -1, cap_tail_ = -1;
   int cap_shape_ = 0;
 };
 

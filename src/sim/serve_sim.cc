@@ -62,6 +62,7 @@ struct Replica {
   int service = 0;
   size_t job = 0;
   int shape = 0;
+  bool surge = false;  // started beside replicas on a shape that no longer fits (serving::PlanReplacement)
   RState state = RState::kPending;
   NodeIndex node{0};
   DomainId region{0};
@@ -85,7 +86,7 @@ struct Svc {
   };
   std::vector<Bucket> buckets;
   int last_dir = 0, peak = 0;
-  int64_t oscillations = 0, cold_starts = 0;
+  int64_t oscillations = 0, cold_starts = 0, replaced = 0;
   double gpu_s = 0;
   int64_t cold_start_ms = 0;
   std::vector<uint32_t> replicas;  // ids, not gone
@@ -156,9 +157,13 @@ class ServeSimulation {
   };
 
   void Account(Replica& rep, int64_t t);
+  struct Census {
+    int fitting_ready = 0, unfit_ready = 0, unfit_starting = 0, surging = 0;
+  };
   bool Fits(const Svc& s, const Replica& r) const;
-  int Alive(const Svc& s, bool fitting_only = false) const;
-  Status ReplaceUnfit(Svc& s, int desired, int64_t t);
+  int Alive(const Svc& s) const;
+  Census Count(const Svc& s) const;
+  Status ReplaceUnfit(int si, int desired, int64_t t);
   int ChooseShape(int s) const;
   void Sample(int64_t t);
   Status Split(JobsSimOptions& services, JobsSimOptions& batch);
@@ -263,7 +268,7 @@ Status ServeSimulation::Split(JobsSimOptions& services, JobsSimOptions& batch) {
     need = std::clamp<int64_t>(need, std::max(1, s.spec->min_replicas), std::max(1, s.spec->max_replicas));
     for (auto k = static_cast<size_t>(s.signals->capacity_shape()); k < s.spec->shapes.size(); ++k) {
       const ReplicaShape& sh = s.spec->shapes[k];
-      if (!s.signals->ServesMix(static_cast<int>(k))) continue;
+      if (!s.signals->Fits(static_cast<int>(k))) continue;
       for (uint32_t n = 0; n < fleet_.size() && need > 0; ++n) {
         const NodeSpec& node = fleet_.node(NodeIndex(n));
         if (reserved[n] || node.model != sh.model || !s.rules.Allows(fleet_.region_of(NodeIndex(n))))
@@ -414,39 +419,59 @@ void ServeSimulation::Prefetch() {
   }
 }
 
-// Whether a replica's shape serves the service's mix as it is now: the capacity's shape or a later one,
-// and one that gives the mix's long prompts their first token in time (ScaleSignals::ServesMix).
-bool ServeSimulation::Fits(const Svc& s, const Replica& r) const {
-  return r.shape >= s.signals->capacity_shape() && s.signals->ServesMix(r.shape);
-}
+bool ServeSimulation::Fits(const Svc& s, const Replica& r) const { return s.signals->Fits(r.shape); }
 
-// Replicas not draining (only those on a shape that serves the mix when `fitting_only`).
-int ServeSimulation::Alive(const Svc& s, bool fitting_only) const {
+// Replicas not draining.
+int ServeSimulation::Alive(const Svc& s) const {
   int n = 0;
-  for (uint32_t id : s.replicas)
-    n += replicas_[id].state != RState::kDraining && (!fitting_only || Fits(s, replicas_[id]));
+  for (uint32_t id : s.replicas) n += replicas_[id].state != RState::kDraining;
   return n;
 }
 
-// Replicas on a shape that no longer serves the mix (the mix moved, or the first replicas were placed on
-// the prior mix's shape) are replaced: they are not counted for the autoscaler, so replicas on a fitting
-// shape are started beside them, and they keep serving until those are all ready; then they drain.
-Status ServeSimulation::ReplaceUnfit(Svc& s, int desired, int64_t t) {
-  std::vector<uint32_t> unfit;
-  int ready_fit = 0;
+// The service's replicas not draining, by whether their shape fits the mix and whether they are ready.
+ServeSimulation::Census ServeSimulation::Count(const Svc& s) const {
+  Census c;
   for (uint32_t id : s.replicas) {
     const Replica& r = replicas_[id];
     if (r.state == RState::kDraining) continue;
-    if (!Fits(s, r)) unfit.push_back(id);
-    ready_fit += Fits(s, r) && r.state == RState::kReady;
-  }
-  if (unfit.empty() || ready_fit < desired) return Status::Ok();
-  for (uint32_t id : unfit) {
-    if (replicas_[id].state == RState::kReady) {
-      replicas_[id].state = RState::kDraining;
+    const bool ready = r.state == RState::kReady;
+    c.surging += r.surge;
+    if (Fits(s, r)) {
+      c.fitting_ready += ready;
     } else {
-      AWAN_RETURN_IF_ERROR(RemoveReplica(id, t));
+      (ready ? c.unfit_ready : c.unfit_starting) += 1;
     }
+  }
+  return c;
+}
+
+// Replicas on a shape that no longer fits the mix are replaced (serving::PlanReplacement).
+Status ServeSimulation::ReplaceUnfit(int si, int desired, int64_t t) {
+  Svc& s = svcs_[static_cast<size_t>(si)];
+  const Census c = Count(s);
+  const serving::ReplacementStep step =
+      serving::PlanReplacement(c.fitting_ready, c.surging, c.unfit_ready, c.unfit_starting, desired);
+  std::vector<uint32_t> unready, ready, surge;
+  for (uint32_t id : s.replicas) {
+    const Replica& r = replicas_[id];
+    if (r.state == RState::kDraining) continue;
+    if (r.surge) surge.push_back(id);
+    if (!Fits(s, r)) (r.state == RState::kReady ? ready : unready).push_back(id);
+  }
+  if (step.cancel_unready_unfit)
+    for (uint32_t id : unready) AWAN_RETURN_IF_ERROR(RemoveReplica(id, t));
+  auto by_work = [&](uint32_t a, uint32_t b) {
+    return std::make_pair(Outstanding(replicas_[a]), a) < std::make_pair(Outstanding(replicas_[b]), b);
+  };
+  std::sort(ready.begin(), ready.end(), by_work);
+  const int drained = std::min(step.drain_ready_unfit, static_cast<int>(ready.size()));
+  for (int k = 0; k < drained; ++k) replicas_[ready[static_cast<size_t>(k)]].state = RState::kDraining;
+  for (int k = 0; k < step.surge_counted && k < static_cast<int>(surge.size()); ++k)
+    replicas_[surge[static_cast<size_t>(k)]].surge = false;
+  s.replaced += drained + (step.cancel_unready_unfit ? static_cast<int>(unready.size()) : 0);
+  if (step.add_surge) {
+    AWAN_RETURN_IF_ERROR(AddReplica(si, t));
+    replicas_.back().surge = true;
   }
   return Status::Ok();
 }
@@ -458,8 +483,7 @@ int ServeSimulation::ChooseShape(int si) const {
   const ClusterSnapshot& snap = jobs_->state().snapshot();
   for (size_t k = 0; k < s.spec->shapes.size(); ++k) {
     const ReplicaShape& sh = s.spec->shapes[k];
-    if (!s.signals->ServesMix(static_cast<int>(k)) || static_cast<int>(k) < s.signals->capacity_shape())
-      continue;  // cannot meet the SLO for the mix, or not for its long prompts
+    if (!s.signals->Fits(static_cast<int>(k))) continue;  // not for the mix, or not for its long prompts
     const int32_t milli = sh.gpu_milli.value;
     const int per = std::max(1, sh.gpus);
     int64_t slots = 0;
@@ -528,9 +552,9 @@ Status ServeSimulation::RemoveReplica(uint32_t id, int64_t t) {
   return Status::Ok();
 }
 
-// Scale the service to what its autoscaler wants (counting the replicas on fitting shapes): add replicas, or
-// take away the pending ones first, then the starting ones, then drain the ready ones with the least work
-// (they finish what they hold); then replace those on shapes that no longer fit.
+// Scale the service to what its autoscaler wants: add replicas, or take away those on shapes that no longer
+// fit first, then the pending ones, then the starting ones, then drain the ready ones with the least work
+// (they finish what they hold); then a step of replacing those on shapes that no longer fit.
 Status ServeSimulation::Decide(int si, int64_t t) {
   Svc& s = svcs_[static_cast<size_t>(si)];
   ScaleBounds b = s.signals->Bounds(s.cold_start_ms + o_.sample_ms);
@@ -544,7 +568,7 @@ Status ServeSimulation::Decide(int si, int64_t t) {
     }
     return peak / headroom;
   };
-  const int current = Alive(s, /*fitting_only=*/true);
+  const int current = serving::CountedReplicas(Alive(s), Count(s).surging);
   const int desired = !s.signals->servable() ? 0 : s.scaler->Decide(t / 1000, current, b);
   if (desired != current) {
     const int dir = desired > current ? 1 : -1;
@@ -554,14 +578,13 @@ Status ServeSimulation::Decide(int si, int64_t t) {
   for (int k = current; k < desired; ++k) AWAN_RETURN_IF_ERROR(AddReplica(si, t));
   for (int k = desired; k < current; ++k) {
     uint32_t pick = UINT32_MAX;
-    auto rank = [&](uint32_t id) {
+    auto rank = [&](uint32_t id) {  // unfit replicas first
       const Replica& r = replicas_[id];
       const int st = r.state == RState::kPending ? 0 : r.state == RState::kStarting ? 1 : 2;
-      return std::make_tuple(st, st == 2 ? Outstanding(r) : 0, -static_cast<int64_t>(id));
+      return std::make_tuple(Fits(s, r), st, st == 2 ? Outstanding(r) : 0, -static_cast<int64_t>(id));
     };
     for (uint32_t id : s.replicas)
-      if (replicas_[id].state != RState::kDraining && Fits(s, replicas_[id]) &&
-          (pick == UINT32_MAX || rank(id) < rank(pick)))
+      if (replicas_[id].state != RState::kDraining && (pick == UINT32_MAX || rank(id) < rank(pick)))
         pick = id;
     if (pick == UINT32_MAX) break;
     if (replicas_[pick].state == RState::kReady) {
@@ -570,7 +593,7 @@ Status ServeSimulation::Decide(int si, int64_t t) {
       AWAN_RETURN_IF_ERROR(RemoveReplica(pick, t));
     }
   }
-  AWAN_RETURN_IF_ERROR(ReplaceUnfit(s, desired, t));
+  AWAN_RETURN_IF_ERROR(ReplaceUnfit(si, desired, t));
   s.peak = std::max(s.peak, Alive(s));
   return Status::Ok();
 }
@@ -891,6 +914,7 @@ ServeSimResult ServeSimulation::Result() const {
     o.p99_ttft_ms = Percentile(t.ttft_ms, 0.99);
     o.p99_tpot_ms = Percentile(t.tpot_ms, 0.99);
     o.peak_replicas = s.peak;
+    o.replicas_replaced = s.replaced;
     o.cold_starts = s.cold_starts;
     o.capacity_rps = s.signals->last_capacity().rps;
     o.capacity_concurrency = s.signals->last_capacity().concurrency;

@@ -114,6 +114,7 @@ struct ServiceOutcome {
   int64_t requests = 0, dropped = 0;
   double slo_attainment_pct = 0, gpu_hours = 0, p99_ttft_ms = 0, p99_tpot_ms = 0;
   int peak_replicas = 0;
+  int64_t replicas_replaced = 0;  // on a shape that no longer fit the mix (drained or cancelled)
   int64_t cold_starts = 0;
   double capacity_rps = 0;  // per replica within the SLO, on its first shape, at the run's request mix
   int capacity_concurrency = 0;

@@ -13,6 +13,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -202,6 +204,81 @@ TEST(Services, TheAutoscalerSeesLoadThatBypassesTheGateway) {
   EXPECT_EQ(d["requests"], 0) << "none went through the gateway";
   EXPECT_GT(answered.load(), 0);
   EXPECT_EQ(c.Delete("/v1/services/chat", Bearer(token))->status, 200);
+}
+
+// A service whose first shape (L40S) cannot give its long prompts a first token within 500 ms: its first
+// replica starts there (before any request the prior mix, 1,024-token prompts, fits it); once the gateway has
+// seen the mix (240 requests, 1 in 30 with an 8,000-token prompt) the service's shape is the H100, an H100
+// replica starts beside the L40S one, and the L40S one drains once it is ready: the rolling replacement the
+// simulator runs (serving::PlanReplacement), told in the service's decisions.
+TEST(Services, AReplicaOnAShapeTooSlowForTheLongPromptsIsReplacedByAFittingOne) {
+  const std::string dir = TempDir("svc-replace");
+  const std::string db = dir + "/awan.db";
+  const std::string token = Token(db, "my-university", "member");
+  Server s(dir, db);
+  ASSERT_GT(s.port(), 0);
+  Http c(s.url());
+  const char* small = R"(apiVersion: awan/v1
+kind: Service
+metadata: {name: small}
+spec:
+  model: {name: llama-3.1-8b, parameters_b: 8.0, weights_gib: 15, kv_kib_per_token: 128, layers: 32}
+  shapes: [{accelerator: L40S, gpus: 1}, {accelerator: H100, gpus: 1}]
+  replicas: {min: 1, max: 2}
+  slo: {ttft_ms: 500, tpot_ms: 40}
+  autoscaler: awan
+  router: awan
+  time_scale: 10
+)";
+  ASSERT_EQ(c.Post("/v1/services", Bearer(token), small, "application/yaml")->status, 201);
+  ASSERT_TRUE(WaitFor(60, [&] { return Describe(c, token, "small")["replicas"]["ready"] == 1; }))
+      << Describe(c, token, "small").dump(1);
+  EXPECT_EQ(Describe(c, token, "small")["replica_list"][0]["accelerator"], "L40S");
+  const std::string short_ask = Json{{"model", "small"}, {"prompt", Words(500)}, {"max_tokens", 4}}.dump();
+  const std::string long_ask = Json{{"model", "small"}, {"prompt", Words(8000)}, {"max_tokens", 4}}.dump();
+  std::vector<std::thread> clients;
+  std::atomic<int> answered{0};
+  std::mutex mu;
+  std::map<std::string, int> failures;
+  for (int t = 0; t < 4; ++t) {
+    clients.emplace_back([&, t] {
+      Http g(s.url());
+      for (int i = t; i < 240; i += 4) {
+        auto r =
+            g.Post("/v1/completions", Bearer(token), i % 30 == 7 ? long_ask : short_ask, "application/json");
+        for (int retry = 0; retry < 200 && r && r->status == 429; ++retry) {  // at capacity: retry, as told
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+          r = g.Post("/v1/completions", Bearer(token), i % 30 == 7 ? long_ask : short_ask,
+                     "application/json");
+        }
+        answered += r && r->status == 200;
+        if (r && r->status != 200) {
+          std::lock_guard<std::mutex> l(mu);
+          ++failures[std::to_string(r->status) + " " + r->body.substr(0, 160)];
+        }
+      }
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  std::string why;
+  for (const auto& [f, n] : failures) why += std::to_string(n) + " x " + f + "\n";
+  EXPECT_EQ(answered.load(), 240) << why;
+  // Only H100 replicas serve, and the decisions say why.
+  Json d;
+  const bool replaced = WaitFor(90, [&] {
+    d = Describe(c, token, "small");
+    int h100 = 0, l40s = 0;
+    for (const Json& r : d["replica_list"]) {
+      if (r["state"] == "Draining") continue;
+      h100 += r["accelerator"] == "H100" && r["state"] == "Ready";
+      l40s += r["accelerator"] == "L40S";
+    }
+    return h100 >= 1 && l40s == 0;
+  });
+  EXPECT_TRUE(replaced) << d.dump(1);
+  EXPECT_NE(d["decisions"].dump().find("replacing replicas on L40S: the mix needs H100"), std::string::npos)
+      << d["decisions"].dump(1);
+  EXPECT_EQ(c.Delete("/v1/services/small", Bearer(token))->status, 200);
 }
 
 // A scale-up goes through the core like any job: on a fleet whose GPUs another tenant's batch jobs borrowed,

@@ -99,6 +99,36 @@ TEST(ScaleSignals, AShapeTooSlowForTheLongPromptsIsPassedOver) {
   EXPECT_TRUE(only_a100.ServesMix(0));
 }
 
+// A rolling replacement: never fewer ready replicas than wanted, one surge replica at a time beside the
+// unfit ones, an unfit one drained for each fitting one ready beyond the need, those not ready cancelled.
+TEST(ScaleSignals, ReplacementIsRollingOneAtATime) {
+  // (fitting ready, surging, unfit ready, unfit starting, desired)
+  ReplacementStep s = PlanReplacement(0, 0, 3, 0, 3);  // three unfit: one surge starts beside them
+  EXPECT_EQ(s.drain_ready_unfit, 0);
+  EXPECT_TRUE(s.add_surge);
+  s = PlanReplacement(0, 1, 3, 0, 3);  // while it starts, nothing more
+  EXPECT_EQ(s.drain_ready_unfit, 0);
+  EXPECT_FALSE(s.add_surge);
+  s = PlanReplacement(1, 1, 3, 0, 3);  // it is ready: one unfit drains, the surge counts, the next starts
+  EXPECT_EQ(s.drain_ready_unfit, 1);
+  EXPECT_EQ(s.surge_counted, 1);
+  EXPECT_TRUE(s.add_surge);
+  s = PlanReplacement(3, 1, 1, 0, 3);  // the last unfit one drains; nothing to add
+  EXPECT_EQ(s.drain_ready_unfit, 1);
+  EXPECT_EQ(s.surge_counted, 1);
+  EXPECT_FALSE(s.add_surge);
+  s = PlanReplacement(0, 0, 2, 1, 0);  // wanted none: the ready ones drain, the starting one is cancelled
+  EXPECT_EQ(s.drain_ready_unfit, 2);
+  EXPECT_TRUE(s.cancel_unready_unfit);
+  EXPECT_FALSE(s.add_surge);
+  s = PlanReplacement(2, 0, 0, 0, 2);  // nothing unfit: nothing to do
+  EXPECT_EQ(s.drain_ready_unfit, 0);
+  EXPECT_FALSE(s.cancel_unready_unfit);
+  EXPECT_FALSE(s.add_surge);
+  // The autoscaler is told every replica but the surge.
+  EXPECT_EQ(CountedReplicas(4, 1), 3);
+}
+
 TEST(ReplicaModel, AChunkedFirstTokenIsOneIterationPerChunk) {
   const ReplicaModel m = Model();
   EXPECT_DOUBLE_EQ(ChunkedFirstTokenS(m, 500, 1000), m.IterationS(500, 0, 0));

@@ -214,6 +214,23 @@ TEST(AwanScaler, ASmoothRiseIsNoBurstAndGoesDownAfterTwoMinutes) {
   EXPECT_EQ(replicas, 2);
 }
 
+// A request or two after minutes of silence is no burst (it does not bring one replica's worth more): a
+// service that scales to zero still goes down a few minutes after them.
+TEST(AwanScaler, AReturnFromIdleIsNoBurst) {
+  auto a = Scaler("awan");
+  ScaleBounds b = Bounds(10, 30000);
+  b.min = 0;
+  int replicas = 0;
+  for (int64_t t = 0; t <= 900000; t += 1000) {
+    a->Observe(Sample(t, t == 300000 ? 2 : 0));  // one second with 2 requests at 300 s
+    if (t % a->period_ms() == 0) replicas = a->Decide(t, replicas, b);
+    if (t == 305000) {
+      EXPECT_EQ(replicas, 1);
+    }
+  }
+  EXPECT_EQ(replicas, 0);  // at 900 s: it held no burst for 10 min
+}
+
 TEST(AwanScaler, RequestsPilingUpAddTheReplicasThatDrainThemWithinAColdStart) {
   auto a = Scaler("awan");
   const ScaleBounds b = Bounds(10, 30000);  // 10 rps and 50 in flight per replica, 30-s cold starts
@@ -459,8 +476,8 @@ TEST(ServeSim, AReservationNeverCountsOnAReplicasGpus) {
 // The first replica is placed before any request, on the shape the prior mix (1,024-token prompts) fits:
 // the A100. The requests bring 2 % of 8k-token prompts, which an A100 cannot give a first token within
 // 500 ms even alone: the service's capacity moves to the H100, a replica starts there, and the A100 one
-// drains once it is ready. Without the replacement the A100 replica would stay (the H100's capacity says
-// one replica is enough) and the long prompts would miss.
+// drains once it is ready (a rolling replacement, the autoscaler told every replica, so scalers that scale
+// the current count, like hpa, keep theirs).
 TEST(ServeSim, AReplicaOnAShapeTooSlowForTheLongPromptsIsReplaced) {
   auto fleet = config::ParseFleetFile(
       "node_types:\n  a: {accelerator: A100, gpus: 8, cpu: 64, memory_gib: 512}\n"
@@ -471,7 +488,7 @@ TEST(ServeSim, AReplicaOnAShapeTooSlowForTheLongPromptsIsReplaced) {
       "tenants:\n  - {name: llm, guaranteed_gpus: 0}\n",
       "f.yaml");
   ASSERT_TRUE(fleet.ok()) << fleet.status().ToString();
-  auto run = [&](const std::string& shapes) {
+  auto run = [&](const std::string& shapes, const std::string& scaler) {
     auto services = config::ParseServicesFile(
         "models:\n  - {name: m8, parameters_b: 8, weights_gib: 15, kv_kib_per_token: 128, layers: 32}\n"
         "services:\n  - {name: chat, tenant: llm, model: m8, shapes: " +
@@ -488,15 +505,20 @@ TEST(ServeSim, AReplicaOnAShapeTooSlowForTheLongPromptsIsReplaced) {
     }
     ServeSimOptions o;
     o.warmup_ms = 0;
+    o.autoscaler = scaler;
     return RunServeSim(**fleet, *services, loads, {}, o);
   };
-  auto a100_only = run("[{accelerator: A100, gpus: 1}]");
+  auto a100_only = run("[{accelerator: A100, gpus: 1}]", "awan");
   ASSERT_TRUE(a100_only.ok()) << a100_only.status().ToString();
   EXPECT_LT(a100_only->summary.slo_attainment_pct, 98.5);  // the 8k prompts miss on an A100
-  auto both = run("[{accelerator: A100, gpus: 1}, {accelerator: H100, gpus: 1}]");
-  ASSERT_TRUE(both.ok()) << both.status().ToString();
-  EXPECT_GE(both->summary.slo_attainment_pct, 99.0);
-  EXPECT_EQ(both->timeline.back().replicas[0], 1);  // the A100 replica is gone (2 without the replacement)
+  EXPECT_EQ(a100_only->per_service[0].replicas_replaced, 0);
+  for (const std::string scaler : {"awan", "hpa"}) {
+    auto both = run("[{accelerator: A100, gpus: 1}, {accelerator: H100, gpus: 1}]", scaler);
+    ASSERT_TRUE(both.ok()) << both.status().ToString();
+    EXPECT_GE(both->summary.slo_attainment_pct, 99.0) << scaler;
+    EXPECT_EQ(both->per_service[0].replicas_replaced, 1) << scaler;  // the A100 one
+    EXPECT_EQ(both->timeline.back().replicas[0], 1) << scaler;
+  }
 }
 
 }  // namespace
