@@ -89,9 +89,10 @@ const SloCapacity& ScaleSignals::Capacity() {
   const double prompt = seen_ > 0 ? prompt_sum_ / static_cast<double>(seen_) : 1024;
   const double output = seen_ > 0 ? output_sum_ / static_cast<double>(seen_) : 128;
   // The long prompts: the 1 - miss / 2 quantile, once enough requests were seen for it to be more than the
-  // longest one (2 / miss of them: 200 for a 99 % objective).
+  // longest one (2 / miss of them: 200 for a 99 % objective), and only where there is a shape to choose.
   const double miss = std::clamp(1 - spec_->slo.attainment_pct / 100, 1e-4, 1.0);
-  const double tail = static_cast<double>(seen_) >= 2 / miss ? PromptQuantile(1 - miss / 2) : 0;
+  const bool choice = std::count(usable_.begin(), usable_.end(), true) > 1;
+  const double tail = choice && static_cast<double>(seen_) >= 2 / miss ? PromptQuantile(1 - miss / 2) : 0;
   if (std::abs(prompt - cap_prompt_) > 0.02 * cap_prompt_ ||
       std::abs(output - cap_output_) > 0.02 * cap_output_ || tail != cap_tail_) {
     cap_tail_ = tail;
