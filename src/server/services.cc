@@ -740,7 +740,6 @@ void ServiceManager::TickService(Service& s) {
 // Adds replicas up to `desired`, or takes them away: unfit ones first, then those not yet ready (cancelled
 // at once), then the ready one with the least outstanding work (drained).
 void ServiceManager::ScaleTo(Service& s, int current, int desired, const ScaleBounds& b, int64_t now) {
-  auto fits = [&s](const Replica& r) { return r.shape < 0 || s.signals->Fits(r.shape); };
   Decision d;
   d.at_ms = now, d.from = current, d.to = desired;
   int in_flight = s.waiting;
@@ -760,13 +759,18 @@ void ServiceManager::ScaleTo(Service& s, int current, int desired, const ScaleBo
   for (int k = desired; k < current; ++k) {
     Replica* pick = nullptr;
     auto rank = [&](const Replica& r) {  // unfit replicas first
-      return std::make_tuple(fits(r), r.ready ? 1 : 0, r.outstanding_tokens);
+      return std::make_tuple(Fits(s, r), r.ready ? 1 : 0, r.outstanding_tokens);
     };
     for (Replica& r : s.replicas)
       if (!r.draining && (pick == nullptr || rank(r) < rank(*pick))) pick = &r;
     if (pick == nullptr) break;
     pick->draining = true;
   }
+}
+
+// Whether a replica's shape fits the mix (one whose shape is not known is left alone).
+bool ServiceManager::Fits(const Service& s, const Replica& r) {
+  return r.shape < 0 || s.signals->Fits(r.shape);
 }
 
 // Replicas on a shape that no longer fits the mix are replaced (serving::PlanReplacement), as the
@@ -778,7 +782,7 @@ void ServiceManager::ReplaceUnfit(Service& s, int desired, int64_t now) {
     if (r.draining) continue;
     ++alive;
     if (r.surge) surge.push_back(&r), ++surging;
-    if (r.shape < 0 || s.signals->Fits(r.shape)) {
+    if (Fits(s, r)) {
       fitting_ready += r.ready;
     } else {
       (r.ready ? ready : unready).push_back(&r);

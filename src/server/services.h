@@ -173,6 +173,7 @@ class ServiceManager {
   void RunProbes(std::vector<Probe>& probes) const;
   void ApplyProbe(const Probe& p);
   Status AddReplica(Service& s);
+  static bool Fits(const Service& s, const Replica& r);
   void ReplaceUnfit(Service& s, int desired, int64_t now);
   void ScaleTo(Service& s, int current, int desired, const ScaleBounds& b, int64_t now);
   void Prepull(Service& s);

@@ -22,6 +22,7 @@ ScaleSignals::ScaleSignals(const ServiceSpec& spec, std::vector<ReplicaModel> mo
       max_batched_tokens_(max_batched_tokens),
       max_seqs_(max_seqs) {
   serves_tail_.assign(usable_.size(), true);
+  shape_choice_ = std::count(usable_.begin(), usable_.end(), true) > 1;
   first_usable_ = static_cast<int>(std::find(usable_.begin(), usable_.end(), true) - usable_.begin());
   if (first_usable_ == static_cast<int>(usable_.size())) first_usable_ = 0, servable_ = false;
 }
@@ -66,19 +67,16 @@ double ScaleSignals::MeanOutput() const {
   return output_sum_ / static_cast<double>(std::max<int64_t>(1, seen_));
 }
 
-SloCapacity ScaleSignals::ShapeCapacity(double prompt, double output, int* shape, double tail_prompt) const {
-  const double ttft_s = static_cast<double>(spec_->slo.ttft_ms) / 1000;
-  for (int pass = tail_prompt > 0 ? 0 : 1; pass < 2; ++pass) {  // with the long-prompt check, then without
-    for (size_t k = 0; k < models_.size(); ++k) {
-      if (!usable_[k]) continue;
-      const ReplicaModel& m = models_[k];
-      const int64_t budget = TokenBudget(m, spec_->slo, max_batched_tokens_);
-      if (pass == 0 && ChunkedFirstTokenS(m, static_cast<int64_t>(tail_prompt), budget) > ttft_s) continue;
-      const SloCapacity c = CapacityWithinSlo(m, prompt, output, spec_->slo, budget, max_seqs_);
-      if (c.rps > 0) {
-        if (shape) *shape = static_cast<int>(k);
-        return c;
-      }
+SloCapacity ScaleSignals::ShapeCapacity(double prompt, double output, int* shape,
+                                        const std::vector<bool>* only) const {
+  for (size_t k = 0; k < models_.size(); ++k) {
+    if (!usable_[k] || (only != nullptr && !(*only)[k])) continue;
+    const ReplicaModel& m = models_[k];
+    const SloCapacity c = CapacityWithinSlo(m, prompt, output, spec_->slo,
+                                            TokenBudget(m, spec_->slo, max_batched_tokens_), max_seqs_);
+    if (c.rps > 0) {
+      if (shape) *shape = static_cast<int>(k);
+      return c;
     }
   }
   if (shape) *shape = first_usable_;
@@ -91,13 +89,13 @@ const SloCapacity& ScaleSignals::Capacity() {
   // The long prompts: the 1 - miss / 2 quantile, once enough requests were seen for it to be more than the
   // longest one (2 / miss of them: 200 for a 99 % objective), and only where there is a shape to choose.
   const double miss = std::clamp(1 - spec_->slo.attainment_pct / 100, 1e-4, 1.0);
-  const bool choice = std::count(usable_.begin(), usable_.end(), true) > 1;
-  const double tail = choice && static_cast<double>(seen_) >= 2 / miss ? PromptQuantile(1 - miss / 2) : 0;
+  const double tail =
+      shape_choice_ && static_cast<double>(seen_) >= 2 / miss ? PromptQuantile(1 - miss / 2) : 0;
   if (std::abs(prompt - cap_prompt_) > 0.02 * cap_prompt_ ||
       std::abs(output - cap_output_) > 0.02 * cap_output_ || tail != cap_tail_) {
     cap_tail_ = tail;
-    cap_ = ShapeCapacity(prompt, output, &cap_shape_, tail);
-    // Which shapes serve the long prompts in time (all of them when the capacity's shape does not: then no
+    // Which shapes serve the long prompts in time; the capacity is of the first of them that sustains the
+    // mix, else of the first that does. All shapes serve them when the capacity's shape does not (then no
     // shape that can serve the mix does, and nothing is gained by passing any over).
     const double ttft_s = static_cast<double>(spec_->slo.ttft_ms) / 1000;
     for (size_t k = 0; k < models_.size(); ++k) {
@@ -105,6 +103,8 @@ const SloCapacity& ScaleSignals::Capacity() {
       serves_tail_[k] =
           tail <= 0 || ChunkedFirstTokenS(models_[k], static_cast<int64_t>(tail), budget) <= ttft_s;
     }
+    cap_ = ShapeCapacity(prompt, output, &cap_shape_, &serves_tail_);
+    if (cap_.rps <= 0) cap_ = ShapeCapacity(prompt, output, &cap_shape_);
     if (!serves_tail_[static_cast<size_t>(cap_shape_)]) serves_tail_.assign(models_.size(), true);
     cap_prompt_ = prompt, cap_output_ = output;
   }

@@ -64,9 +64,9 @@ class ScaleSignals {
   double mix_prompt() const { return cap_prompt_; }          // the mix Capacity() is of
   double mix_output() const { return cap_output_; }
   // The first usable shape's capacity for a mix (and which shape; the first usable one when none can),
-  // among those that serve a `tail_prompt`-token prompt alone within the TTFT objective when one does
-  // (tail_prompt <= 0: no such check).
-  SloCapacity ShapeCapacity(double prompt, double output, int* shape, double tail_prompt = 0) const;
+  // among the shapes `only` marks when given.
+  SloCapacity ShapeCapacity(double prompt, double output, int* shape,
+                            const std::vector<bool>* only = nullptr) const;
   // Whether shape k may serve the mix: usable, and its long prompts in time when some usable shape can.
   bool ServesMix(int k) const {
     return usable_[static_cast<size_t>(k)] && serves_tail_[static_cast<size_t>(k)];
@@ -98,6 +98,7 @@ class ScaleSignals {
   int max_seqs_;
   int first_usable_ = 0;
   bool servable_ = true;
+  bool shape_choice_ = false;  // more than one usable shape: the long-prompt check can choose between them
   // Prompts of the mix by length: bucket i holds lengths in [2^(i/16), 2^((i+1)/16)), up to 2^24.
   static constexpr int kPromptBuckets = 384;
   std::array<int64_t, kPromptBuckets> prompt_hist_{};

@@ -252,8 +252,8 @@ Status ServeSimulation::Init(const std::vector<ServiceLoad>& loads, const std::v
 }
 
 // The static split: per service, whole nodes of its regions for the replicas its busiest minute needs
-// (its shapes in order from the one its capacity is of, those that serve its mix); the services run only
-// there, the batch jobs only elsewhere until the requests end.
+// (its shapes in order, those that fit its mix); the services run only there, the batch jobs only elsewhere
+// until the requests end.
 Status ServeSimulation::Split(JobsSimOptions& services, JobsSimOptions& batch) {
   std::vector<uint8_t> reserved(fleet_.size(), 0);
   for (Svc& s : svcs_) {
@@ -266,7 +266,7 @@ Status ServeSimulation::Split(JobsSimOptions& services, JobsSimOptions& batch) {
     const serving::SloCapacity cap = s.signals->Capacity();  // of the whole trace's mix, read ahead
     int64_t need = cap.rps > 0 ? static_cast<int64_t>(std::ceil(peak_rps / cap.rps)) : s.spec->max_replicas;
     need = std::clamp<int64_t>(need, std::max(1, s.spec->min_replicas), std::max(1, s.spec->max_replicas));
-    for (auto k = static_cast<size_t>(s.signals->capacity_shape()); k < s.spec->shapes.size(); ++k) {
+    for (size_t k = 0; k < s.spec->shapes.size(); ++k) {
       const ReplicaShape& sh = s.spec->shapes[k];
       if (!s.signals->Fits(static_cast<int>(k))) continue;
       for (uint32_t n = 0; n < fleet_.size() && need > 0; ++n) {
