@@ -320,6 +320,8 @@ int RunSimServe(const SimServeArgs& a) {
         batch_runs.push_back(std::move(b));
       }
       for (const sim::ServiceOutcome& o : r.per_service) {
+        nlohmann::json by_region = nlohmann::json::object();
+        for (const auto& [region, hours] : o.gpu_hours_by_region) by_region[region] = hours;
         per_service.push_back({{"autoscaler", s.autoscaler},
                                {"router", s.router},
                                {"service", o.name},
@@ -328,6 +330,7 @@ int RunSimServe(const SimServeArgs& a) {
                                {"dropped", o.dropped},
                                {"slo_attainment_pct", o.slo_attainment_pct},
                                {"gpu_hours", o.gpu_hours},
+                               {"gpu_hours_by_region", std::move(by_region)},
                                {"p99_ttft_ms", o.p99_ttft_ms},
                                {"p99_tpot_ms", o.p99_tpot_ms},
                                {"peak_replicas", o.peak_replicas},

@@ -31,23 +31,35 @@ namespace {
 constexpr double kBucketsPerOctave = 16;
 }  // namespace
 
-void ScaleSignals::CountMix(double prompt_tokens, double output_tokens) {
-  ++seen_, prompt_sum_ += prompt_tokens, output_sum_ += output_tokens;
-  const double b = std::floor(std::log2(std::max(1.0, prompt_tokens)) * kBucketsPerOctave);
-  ++prompt_hist_[static_cast<size_t>(std::clamp<double>(b, 0, kPromptBuckets - 1))];
+void ScaleSignals::Count(Histogram& h, double tokens) {
+  const double b = std::floor(std::log2(std::max(1.0, tokens)) * kBucketsPerOctave);
+  ++h[static_cast<size_t>(std::clamp<double>(b, 0, kPromptBuckets - 1))];
 }
 
-double ScaleSignals::PromptQuantile(double q) const {
-  if (seen_ <= 0) return 0;
+double ScaleSignals::Quantile(const Histogram& h, int64_t count, double q) {
+  if (count <= 0) return 0;
   const auto rank =
-      static_cast<int64_t>(std::ceil(std::clamp(q, 0.0, 1.0) * static_cast<double>(seen_) - 1e-9));
+      static_cast<int64_t>(std::ceil(std::clamp(q, 0.0, 1.0) * static_cast<double>(count) - 1e-9));
   int64_t below = 0;
   for (int i = 0; i < kPromptBuckets; ++i) {
-    below += prompt_hist_[static_cast<size_t>(i)];
+    below += h[static_cast<size_t>(i)];
     if (below >= std::max<int64_t>(1, rank)) return std::exp2((i + 1) / kBucketsPerOctave);
   }
   return std::exp2(kPromptBuckets / kBucketsPerOctave);
 }
+
+void ScaleSignals::CountMix(double prompt_tokens, double output_tokens) {
+  ++seen_, prompt_sum_ += prompt_tokens, output_sum_ += output_tokens;
+  Count(prompt_hist_, prompt_tokens);
+}
+
+void ScaleSignals::Prefilled(double tokens) {
+  ++prefilled_;
+  Count(prefill_hist_, tokens);
+}
+
+double ScaleSignals::PromptQuantile(double q) const { return Quantile(prompt_hist_, seen_, q); }
+double ScaleSignals::PrefillQuantile(double q) const { return Quantile(prefill_hist_, prefilled_, q); }
 
 void ScaleSignals::Arrive(double prompt_tokens, double output_tokens) {
   ++in_sample_;
@@ -57,6 +69,7 @@ void ScaleSignals::Arrive(double prompt_tokens, double output_tokens) {
 
 void ScaleSignals::ResetMix() {
   seen_ = 0, prompt_sum_ = 0, output_sum_ = 0, prompt_hist_.fill(0);
+  prefilled_ = 0, prefill_hist_.fill(0);
   cap_prompt_ = -1, cap_output_ = -1, cap_tail_ = -1;  // recomputed at the next Capacity()
 }
 
@@ -87,10 +100,15 @@ const SloCapacity& ScaleSignals::Capacity() {
   const double prompt = seen_ > 0 ? prompt_sum_ / static_cast<double>(seen_) : 1024;
   const double output = seen_ > 0 ? output_sum_ / static_cast<double>(seen_) : 128;
   // The long prompts: the 1 - miss / 2 quantile, once enough requests were seen for it to be more than the
-  // longest one (2 / miss of them: 200 for a 99 % objective), and only where there is a shape to choose.
+  // longest one (2 / miss of them: 200 for a 99 % objective), and only where there is a shape to choose; of
+  // the tokens prefilled where that is measured (a cached prefix is not prefilled again), else of prompts.
   const double miss = std::clamp(1 - spec_->slo.attainment_pct / 100, 1e-4, 1.0);
-  const double tail =
-      shape_choice_ && static_cast<double>(seen_) >= 2 / miss ? PromptQuantile(1 - miss / 2) : 0;
+  double tail = 0;
+  if (shape_choice_ && static_cast<double>(prefilled_) >= 2 / miss) {
+    tail = PrefillQuantile(1 - miss / 2);
+  } else if (shape_choice_ && static_cast<double>(seen_) >= 2 / miss) {
+    tail = PromptQuantile(1 - miss / 2);
+  }
   if (std::abs(prompt - cap_prompt_) > 0.02 * cap_prompt_ ||
       std::abs(output - cap_output_) > 0.02 * cap_output_ || tail != cap_tail_) {
     cap_tail_ = tail;

@@ -52,6 +52,10 @@ class ScaleSignals {
   void Arrive(double prompt_tokens, double output_tokens);
   // Counted in the mix only (a trace read ahead), or the mix forgotten.
   void CountMix(double prompt_tokens, double output_tokens);
+  // A request was routed and will prefill this many of its prompt's tokens (less the prefix its replica
+  // holds in its KV cache). Where this is measured (`awan sim serve`, which models the prefix cache), the
+  // long-prompt check reads these, once as many were seen as it needs; else the prompts themselves.
+  void Prefilled(double tokens);
   void ResetMix();
   double MeanPrompt() const;  // of the mix (0 before any request)
   double MeanOutput() const;
@@ -77,6 +81,7 @@ class ScaleSignals {
   // The prompt length at quantile q of the mix (the upper end of its histogram bucket, at most 4.4 % above
   // it); 0 before any request.
   double PromptQuantile(double q) const;
+  double PrefillQuantile(double q) const;  // the same, of the tokens prefilled (Prefilled)
 
   // The sample that ends now: the arrivals since the previous one over `seconds`, in requests of the
   // capacity's mix, with what is in flight and ready. Starts the next sample.
@@ -101,7 +106,11 @@ class ScaleSignals {
   bool shape_choice_ = false;  // more than one usable shape: the long-prompt check can choose between them
   // Prompts of the mix by length: bucket i holds lengths in [2^(i/16), 2^((i+1)/16)), up to 2^24.
   static constexpr int kPromptBuckets = 384;
-  std::array<int64_t, kPromptBuckets> prompt_hist_{};
+  using Histogram = std::array<int64_t, kPromptBuckets>;
+  static void Count(Histogram& h, double tokens);
+  static double Quantile(const Histogram& h, int64_t count, double q);
+  Histogram prompt_hist_{}, prefill_hist_{};
+  int64_t prefilled_ = 0;
   std::vector<bool> serves_tail_;  // per shape: serves the mix's long prompts in time (or none can)
   int64_t seen_ = 0, in_sample_ = 0;
   double prompt_sum_ = 0, output_sum_ = 0, prompt_in_sample_ = 0, output_in_sample_ = 0;

@@ -90,7 +90,7 @@ struct Svc {
   double gpu_s = 0;
   int64_t cold_start_ms = 0;
   std::vector<uint32_t> replicas;  // ids, not gone
-  std::set<uint32_t> replica_regions;
+  std::map<uint32_t, double> gpu_s_by_region;  // where its replicas ran, GPU-seconds there
   std::vector<uint16_t> users;  // location indices
   // The mix, the capacity for it (of the preferred usable shape, from which the scaler counts), the samples:
   // computed as `awan serve` computes them.
@@ -536,8 +536,10 @@ void ServeSimulation::Account(Replica& rep, int64_t t) {
   if (rep.start_us >= 0 && rep.end_us < 0) {
     rep.end_us = t;
     const int64_t from = std::max(rep.start_us, o_.warmup_ms * 1000);  // from the first arrival
-    svcs_[static_cast<size_t>(rep.service)].gpu_s +=
-        rep.gpus * static_cast<double>(std::max<int64_t>(0, t - from)) / kUsPerS;
+    const double gpu_s = rep.gpus * static_cast<double>(std::max<int64_t>(0, t - from)) / kUsPerS;
+    Svc& s = svcs_[static_cast<size_t>(rep.service)];
+    s.gpu_s += gpu_s;
+    s.gpu_s_by_region[rep.region.value] += gpu_s;
   }
 }
 
@@ -631,7 +633,7 @@ void ServeSimulation::Started(uint32_t id, const Placement& p, int64_t t) {
   const bool at_once = o_.start_ready && t == 0;
   if (t >= o_.warmup_ms * 1000 && !at_once) cold_start_s_.push_back(c.total_s()), ++s.cold_starts;
   if (!s.rules.Allows(rep.region)) ++placed_outside_;
-  s.replica_regions.insert(rep.region.value);
+  s.gpu_s_by_region.try_emplace(rep.region.value, 0.0);
   rep.state = RState::kStarting;
   if (at_once) {
     rep.ready_us = t;
@@ -701,6 +703,11 @@ bool ServeSimulation::Dispatch(uint32_t ri, int64_t t) {
   r.outside = !s.rules.Allows(rep.region);
   r.region = static_cast<int32_t>(rep.region.value);
   r.net_us = static_cast<int64_t>(std::llround(LatencyMs(r, rep.region) * 1000));
+  const int64_t cached =
+      r.hash_ids ? std::min<int64_t>(r.prompt - 1, int64_t{rep.engine->CachedPrefixBlocks(*r.hash_ids)} *
+                                                       serving::kKvBlockTokens)
+                 : 0;
+  s.signals->Prefilled(static_cast<double>(r.prompt - std::max<int64_t>(0, cached)));
   rep.engine->Add(ri, r.prompt, r.output, r.hash_ids);
   if (!rep.engine->busy()) StartIteration(*pick, t);
   return true;
@@ -925,7 +932,14 @@ ServeSimResult ServeSimulation::Result() const {
       std::sort(v.begin(), v.end());
       return v;
     };
-    o.replica_regions = names(s.replica_regions);
+    std::set<uint32_t> placed;
+    for (const auto& [g, gpu_s] : s.gpu_s_by_region) {
+      placed.insert(g);
+      o.gpu_hours_by_region.emplace_back(fleet_.topology().DomainName(TopologyLevel::kRegion, DomainId(g)),
+                                         gpu_s / 3600);
+    }
+    std::sort(o.gpu_hours_by_region.begin(), o.gpu_hours_by_region.end());
+    o.replica_regions = names(placed);
     o.served_regions = names(served[i]);
     out.per_service.push_back(o);
     sum.gpu_hours += o.gpu_hours;

@@ -111,6 +111,7 @@ std::string AutoscalerLabel(const ServeSummary& s);
 struct ServiceOutcome {
   std::string name, tenant;
   std::vector<std::string> replica_regions, served_regions;  // where its replicas ran and served (sorted)
+  std::vector<std::pair<std::string, double>> gpu_hours_by_region;  // its gpu_hours by region (sorted)
   int64_t requests = 0, dropped = 0;
   double slo_attainment_pct = 0, gpu_hours = 0, p99_ttft_ms = 0, p99_tpot_ms = 0;
   int peak_replicas = 0;

@@ -99,6 +99,37 @@ TEST(ScaleSignals, AShapeTooSlowForTheLongPromptsIsPassedOver) {
   EXPECT_TRUE(only_a100.ServesMix(0));
 }
 
+// Where the tokens prefilled are measured (a cached prefix is not prefilled again), the long-prompt check
+// reads them rather than the prompts: 8k prompts whose first 7k tokens are cached do not rule the A100 out.
+// Until enough are measured, the prompts decide.
+TEST(ScaleSignals, TheLongPromptCheckReadsTheTokensPrefilledOnceMeasured) {
+  ServiceSpec spec = Spec();
+  spec.slo = {500, 40, 99};
+  const ReplicaModel a100 = Model("A100"), h100 = Model("H100");
+  ASSERT_LT(ChunkedFirstTokenS(a100, 1024, TokenBudget(a100, spec.slo, 8192)), 0.5);
+  ScaleSignals s(spec, {a100, h100}, {true, true}, 8192, 256);
+  for (int i = 0; i < 1000; ++i) s.Arrive(1000, 200);
+  for (int i = 0; i < 20; ++i) s.Arrive(8192, 200);
+  EXPECT_EQ(s.PrefillQuantile(0.5), 0);  // none measured yet
+  for (int i = 0; i < 100; ++i) s.Prefilled(i < 98 ? 1000 : 1024);  // fewer than 200: not yet read
+  s.Capacity();
+  EXPECT_EQ(s.capacity_shape(), 1);
+  EXPECT_FALSE(s.ServesMix(0));
+  for (int i = 0; i < 100; ++i) s.Prefilled(i < 98 ? 1000 : 1024);  // 200 measured: 4 % with 1k prefilled
+  s.Capacity();
+  EXPECT_GE(s.PrefillQuantile(0.995), 1024);
+  EXPECT_LE(s.PrefillQuantile(0.995), 1024 * 1.045);
+  EXPECT_EQ(s.capacity_shape(), 0);
+  EXPECT_TRUE(s.ServesMix(0));
+  // Long prefills measured bring the long-prompt check back.
+  for (int i = 0; i < 20; ++i) s.Prefilled(8192);
+  s.Capacity();
+  EXPECT_EQ(s.capacity_shape(), 1);
+  EXPECT_FALSE(s.ServesMix(0));
+  s.ResetMix();
+  EXPECT_EQ(s.PrefillQuantile(0.5), 0);
+}
+
 // A rolling replacement: never fewer ready replicas than wanted, one surge replica at a time beside the
 // unfit ones, an unfit one drained for each fitting one ready beyond the need, those not ready cancelled.
 TEST(ScaleSignals, ReplacementIsRollingOneAtATime) {

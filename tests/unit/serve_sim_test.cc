@@ -488,7 +488,7 @@ TEST(ServeSim, AReplicaOnAShapeTooSlowForTheLongPromptsIsReplaced) {
       "tenants:\n  - {name: llm, guaranteed_gpus: 0}\n",
       "f.yaml");
   ASSERT_TRUE(fleet.ok()) << fleet.status().ToString();
-  auto run = [&](const std::string& shapes, const std::string& scaler) {
+  auto run = [&](const std::string& shapes, const std::string& scaler, bool shared_prefix = false) {
     auto services = config::ParseServicesFile(
         "models:\n  - {name: m8, parameters_b: 8, weights_gib: 15, kv_kib_per_token: 128, layers: 32}\n"
         "services:\n  - {name: chat, tenant: llm, model: m8, shapes: " +
@@ -501,6 +501,10 @@ TEST(ServeSim, AReplicaOnAShapeTooSlowForTheLongPromptsIsReplaced) {
     for (int64_t i = 0; i < 2 * 3600 * 2; ++i) {  // 2 rps for two hours; every 50th prompt is 8k long
       InferenceRequest r;
       r.at_ms = i * 500, r.prompt_tokens = i % 50 == 7 ? 8192 : 1000, r.output_tokens = 100;
+      if (shared_prefix && r.prompt_tokens == 8192) {  // 15 of its 16 blocks: a document every one shares
+        for (uint64_t b = 1; b <= 15; ++b) r.hash_ids.push_back(b);
+        r.hash_ids.push_back(static_cast<uint64_t>(1000 + i));
+      }
       loads[0].requests.push_back(r);
     }
     ServeSimOptions o;
@@ -512,13 +516,25 @@ TEST(ServeSim, AReplicaOnAShapeTooSlowForTheLongPromptsIsReplaced) {
   ASSERT_TRUE(a100_only.ok()) << a100_only.status().ToString();
   EXPECT_LT(a100_only->summary.slo_attainment_pct, 98.5);  // the 8k prompts miss on an A100
   EXPECT_EQ(a100_only->per_service[0].replicas_replaced, 0);
+  double h100_rps = 0;
   for (const std::string scaler : {"awan", "hpa"}) {
     auto both = run("[{accelerator: A100, gpus: 1}, {accelerator: H100, gpus: 1}]", scaler);
     ASSERT_TRUE(both.ok()) << both.status().ToString();
     EXPECT_GE(both->summary.slo_attainment_pct, 99.0) << scaler;
     EXPECT_EQ(both->per_service[0].replicas_replaced, 1) << scaler;  // the A100 one
     EXPECT_EQ(both->timeline.back().replicas[0], 1) << scaler;
+    h100_rps = both->per_service[0].capacity_rps;  // the capacity is the H100's
   }
+  // The long prompts share a cached prefix: the A100 gives them their first token in time (the long-prompt
+  // check reads the tokens prefilled), so the capacity is the A100's, and the SLO is met.
+  auto cached = run("[{accelerator: A100, gpus: 1}, {accelerator: H100, gpus: 1}]", "awan", true);
+  ASSERT_TRUE(cached.ok()) << cached.status().ToString();
+  EXPECT_GE(cached->summary.slo_attainment_pct, 99.0);
+  EXPECT_GT(cached->per_service[0].capacity_rps, 0);
+  EXPECT_LT(cached->per_service[0].capacity_rps, h100_rps);
+  ASSERT_EQ(cached->per_service[0].gpu_hours_by_region.size(), 1u);
+  EXPECT_EQ(cached->per_service[0].gpu_hours_by_region[0].first, "r");
+  EXPECT_NEAR(cached->per_service[0].gpu_hours_by_region[0].second, cached->per_service[0].gpu_hours, 1e-9);
 }
 
 }  // namespace
