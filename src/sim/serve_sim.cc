@@ -89,9 +89,9 @@ struct Svc {
   int64_t oscillations = 0, cold_starts = 0, replaced = 0;
   double gpu_s = 0;
   int64_t cold_start_ms = 0;
-  std::vector<uint32_t> replicas;  // ids, not gone
+  std::vector<uint32_t> replicas;              // ids, not gone
   std::map<uint32_t, double> gpu_s_by_region;  // where its replicas ran, GPU-seconds there
-  std::vector<uint16_t> users;  // location indices
+  std::vector<uint16_t> users;                 // location indices
   // The mix, the capacity for it (of the preferred usable shape, from which the scaler counts), the samples:
   // computed as `awan serve` computes them.
   std::optional<serving::ScaleSignals> signals;
