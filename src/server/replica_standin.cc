@@ -4,7 +4,9 @@
 
 #include <array>
 #include <chrono>
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <string_view>
 #include <utility>
 
 #include "model/hardware.h"
@@ -39,17 +41,35 @@ std::string_view Word(uint64_t id, int k) {
   return kWords[(id * 7 + static_cast<uint64_t>(k)) % kWords.size()];
 }
 
-// One token per whitespace-separated word (at least one: the start of the sequence).
-int64_t CountWords(std::string_view s) {
-  int64_t n = 0;
-  bool in = false;
-  for (char c : s) {
-    const bool space = c == ' ' || c == '\t' || c == '\n' || c == '\r';
-    if (!space && !in) ++n;
-    in = !space;
+// The prompt's tokens, one per whitespace-separated word or token id; with `blocks`, also the hash of each
+// full block of kKvBlockTokens tokens, chained (a block's id depends on every token before it, as vLLM's
+// prefix cache keys blocks): prompts that share their first blocks share those ids.
+class PromptScan {
+ public:
+  explicit PromptScan(std::vector<uint64_t>* blocks) : blocks_(blocks) {}
+  void Text(std::string_view s) {
+    size_t i = 0;
+    while (i < s.size()) {
+      while (i < s.size() && Space(s[i])) ++i;
+      const size_t from = i;
+      while (i < s.size() && !Space(s[i])) ++i;
+      if (i > from) Token(std::hash<std::string_view>{}(s.substr(from, i - from)));
+    }
   }
-  return n;
-}
+  void Token(uint64_t t) {
+    ++tokens_;
+    if (blocks_ == nullptr) return;
+    h_ = (h_ ^ t) * 0x100000001b3ULL + (h_ >> 29);
+    if (++in_block_ == serving::kKvBlockTokens) blocks_->push_back(h_), in_block_ = 0;
+  }
+  int64_t tokens() const { return tokens_; }
+
+ private:
+  static bool Space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+  std::vector<uint64_t>* blocks_;
+  uint64_t h_ = 0xcbf29ce484222325ULL;
+  int64_t tokens_ = 0, in_block_ = 0;
+};
 
 // OpenAI's error shape.
 void OpenAiError(HttpResponse& res, int code, const std::string& message, const char* type) {
@@ -65,53 +85,60 @@ void BadRequest(HttpResponse& res, const std::string& message) {
 }
 
 // The prompt's tokens: a string, a one-element list of strings, or a list of token ids.
-StatusOr<int64_t> PromptTokens(const Json& body, bool chat) {
+StatusOr<int64_t> PromptTokens(const Json& body, bool chat, std::vector<uint64_t>* blocks) {
+  PromptScan scan(blocks);
   if (chat) {
     const auto it = body.find("messages");
     if (it == body.end() || !it->is_array() || it->empty())
       return InvalidArgument("messages must be a non-empty list");
     if (it->size() > 4096) return InvalidArgument("more than 4096 messages");
-    int64_t n = 0;
     for (const Json& m : *it) {
       if (!m.is_object() || !m.contains("role")) return InvalidArgument("each message needs a role");
       const auto c = m.find("content");
       if (c == m.end() || c->is_null()) continue;
       if (c->is_string()) {
-        n += CountWords(c->get_ref<const std::string&>());
+        scan.Text(c->get_ref<const std::string&>());
       } else if (c->is_array()) {
         for (const Json& part : *c)
           if (part.is_object() && part.value("type", "") == "text" && part.contains("text") &&
               part["text"].is_string())
-            n += CountWords(part["text"].get_ref<const std::string&>());
+            scan.Text(part["text"].get_ref<const std::string&>());
       } else {
         return InvalidArgument("a message's content must be a string or a list of parts");
       }
     }
-    return std::max<int64_t>(1, n);
+    return std::max<int64_t>(1, scan.tokens());
   }
   const auto p = body.find("prompt");
   if (p == body.end()) return InvalidArgument("prompt is required");
-  if (p->is_string()) return std::max<int64_t>(1, CountWords(p->get_ref<const std::string&>()));
   if (p->is_array() && !p->empty() && (*p)[0].is_number_integer()) {
-    for (const Json& t : *p)
+    for (const Json& t : *p) {
       if (!t.is_number_integer()) return InvalidArgument("a prompt of token ids must hold integers only");
-    return static_cast<int64_t>(p->size());
+      scan.Token(static_cast<uint64_t>(t.get<int64_t>()));
+    }
+    return scan.tokens();
   }
-  if (p->is_array() && p->size() == 1 && (*p)[0].is_string())
-    return std::max<int64_t>(1, CountWords((*p)[0].get_ref<const std::string&>()));
-  return InvalidArgument("prompt must be a string, one string in a list, or a list of token ids");
+  const Json* text = p->is_string()                                           ? &*p
+                     : p->is_array() && p->size() == 1 && (*p)[0].is_string() ? &(*p)[0]
+                                                                              : nullptr;
+  if (text == nullptr)
+    return InvalidArgument("prompt must be a string, one string in a list, or a list of token ids");
+  scan.Text(text->get_ref<const std::string&>());
+  return std::max<int64_t>(1, scan.tokens());
 }
 
 }  // namespace
 
-StatusOr<OpenAiRequest> ParseOpenAiRequest(const Json& body, bool chat, int32_t max_tokens_limit) {
+StatusOr<OpenAiRequest> ParseOpenAiRequest(const Json& body, bool chat, int32_t max_tokens_limit,
+                                           bool prefix_blocks) {
   if (!body.is_object()) return InvalidArgument("the body must be a JSON object");
   OpenAiRequest r;
   if (body.contains("model")) {
     if (!body["model"].is_string()) return InvalidArgument("model must be a string");
     r.model = body["model"].get<std::string>();
   }
-  AWAN_ASSIGN_OR_RETURN(r.prompt_tokens, PromptTokens(body, chat));
+  AWAN_ASSIGN_OR_RETURN(r.prompt_tokens,
+                        PromptTokens(body, chat, prefix_blocks ? &r.prefix_blocks : nullptr));
   for (const char* key : {"max_tokens", "max_completion_tokens"}) {
     if (!body.contains(key) || body[key].is_null()) continue;
     if (!body[key].is_number_integer() || body[key].get<int64_t>() < 1 ||
@@ -217,7 +244,7 @@ void ReplicaStandIn::RegisterRoutes(HttpServer& http) {
 void ReplicaStandIn::Handle(const HttpRequest& req, HttpResponse& res, bool chat) {
   const Json body = Json::parse(req.body, nullptr, false);
   if (body.is_discarded() || !body.is_object()) return BadRequest(res, "the body must be a JSON object");
-  const StatusOr<OpenAiRequest> parsed = ParseOpenAiRequest(body, chat, o_.max_tokens_limit);
+  const StatusOr<OpenAiRequest> parsed = ParseOpenAiRequest(body, chat, o_.max_tokens_limit, true);
   if (!parsed.ok()) return BadRequest(res, parsed.status().message());
   if (!parsed->model.empty() && parsed->model != o_.served_name) {
     return OpenAiError(res, 404,
@@ -240,6 +267,7 @@ void ReplicaStandIn::Handle(const HttpRequest& req, HttpResponse& res, bool chat
   a.prompt = prompt;
   a.output = static_cast<int32_t>(max_tokens);
   a.arrive_s = NowS();
+  a.blocks = parsed->prefix_blocks;
   uint64_t id = 0;
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -251,8 +279,8 @@ void ReplicaStandIn::Handle(const HttpRequest& req, HttpResponse& res, bool chat
     id = next_id_++;
     a.id = fmt::format("{}-{}", chat ? "chatcmpl" : "cmpl", id);
     res.stream = a.out;
-    engine_.Add(id, a.prompt, a.output);
-    active_.emplace(id, std::move(a));
+    Active& held = active_.emplace(id, std::move(a)).first->second;  // a map node: the blocks stay put
+    engine_.Add(id, held.prompt, held.output, held.blocks.empty() ? nullptr : &held.blocks);
   }
   prompt_tokens_ += prompt;
   res.status = 200;
@@ -264,8 +292,10 @@ void ReplicaStandIn::Handle(const HttpRequest& req, HttpResponse& res, bool chat
 
 void ReplicaStandIn::Abort(uint64_t id) {
   std::lock_guard<std::mutex> l(mu_);
-  if (active_.erase(id) == 0) return;
-  engine_.Cancel(id);
+  const auto it = active_.find(id);
+  if (it == active_.end()) return;
+  engine_.Cancel(id);  // before its blocks go: the engine may hold a pointer to them
+  active_.erase(it);
   ++aborted_;
 }
 
@@ -300,7 +330,7 @@ void ReplicaStandIn::Deliver(const std::vector<serving::ReplicaEngine::Event>& e
       active_.erase(it);
       continue;
     }
-    if (e.kind == Kind::kFirstToken) a.first_s = now_s;
+    if (e.kind == Kind::kFirstToken) a.first_s = now_s, a.cached = e.cached_tokens;
     if (e.kind == Kind::kFirstToken || e.kind == Kind::kToken) Token(a, e.id, a.produced + 1 == a.output);
     if (e.kind == Kind::kDone) {
       Finish(e.id, a, now_s);
@@ -340,8 +370,10 @@ void ReplicaStandIn::Finish(uint64_t, Active& a, double now_s) {
   if (a.output > 1) tpot_.Observe(tpot);
   e2e_.Observe(e2e);
   ++succeeded_;
-  const Json usage = {
-      {"prompt_tokens", a.prompt}, {"completion_tokens", a.output}, {"total_tokens", a.prompt + a.output}};
+  const Json usage = {{"prompt_tokens", a.prompt},
+                      {"completion_tokens", a.output},
+                      {"total_tokens", a.prompt + a.output},
+                      {"prompt_tokens_details", {{"cached_tokens", a.cached}}}};
   const Json timing = {{"ttft_ms", ttft * 1000}, {"tpot_ms", tpot * 1000}, {"e2e_ms", e2e * 1000}};
   if (a.sse) {
     if (a.include_usage) {

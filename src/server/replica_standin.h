@@ -46,8 +46,12 @@ struct OpenAiRequest {
   int64_t prompt_tokens = 0;
   int32_t max_tokens = 16;
   bool stream = false, include_usage = false;
+  // With prefix_blocks: the chained hash of each full KV block of the prompt (serving::kKvBlockTokens
+  // tokens), what the prefix cache is keyed by.
+  std::vector<uint64_t> prefix_blocks;
 };
-StatusOr<OpenAiRequest> ParseOpenAiRequest(const nlohmann::json& body, bool chat, int32_t max_tokens_limit);
+StatusOr<OpenAiRequest> ParseOpenAiRequest(const nlohmann::json& body, bool chat, int32_t max_tokens_limit,
+                                           bool prefix_blocks = false);
 
 struct ReplicaStandInOptions {
   std::string served_name;  // the model name clients ask for ("" = the model's name)
@@ -95,6 +99,8 @@ class ReplicaStandIn {
     int32_t output = 0, produced = 0;
     double arrive_s = 0, first_s = -1;  // wall seconds (steady)
     std::string text;                   // the answer so far (non-streamed requests)
+    std::vector<uint64_t> blocks;       // the prompt's KV block hashes (the prefix cache's keys)
+    int64_t cached = 0;                 // prompt tokens the prefix cache held (not prefilled)
   };
   explicit ReplicaStandIn(ReplicaStandInOptions o, serving::ReplicaModel m);
   void Handle(const HttpRequest& req, HttpResponse& res, bool chat);

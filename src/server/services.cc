@@ -964,6 +964,7 @@ void ServiceManager::Proxy(const std::string& key, const std::string& job, int p
   std::chrono::steady_clock::time_point first{}, last{};
   int tokens = 0;
   std::string whole;  // a non-streamed answer, to read its timing
+  std::string usage;  // a streamed answer's usage event (when the client asked for it)
   bool ok = false;
   if (port != 0) {
     std::unique_ptr<httplib::Client> client = TakeClient(port);
@@ -987,6 +988,8 @@ void ServiceManager::Proxy(const std::string& key, const std::string& job, int p
             const auto now = std::chrono::steady_clock::now();
             if (tokens++ == 0) first = now;
             last = now;
+          } else if (event.rfind("data: ", 0) == 0 && event.find("\"usage\"") != std::string::npos) {
+            usage = event.substr(6);
           }
         }
       } else {
@@ -1003,24 +1006,36 @@ void ServiceManager::Proxy(const std::string& key, const std::string& job, int p
                    : "{\"error\": {\"message\": \"the replica went away\"}}\n");
   }
   out->Close();
-  // What the request saw, in model time.
+  // What the request saw, in model time, and the prompt tokens its replica prefilled (less those its prefix
+  // cache held, where the replica says: usage.prompt_tokens_details.cached_tokens, as vLLM reports them).
   double ttft_s = -1, tpot_s = 0;
+  int64_t prefilled = -1;
+  auto read_usage = [&](const Json& j) {
+    if (!j.is_object() || !j.contains("usage") || !j["usage"].is_object()) return;
+    const Json& details = j["usage"].value("prompt_tokens_details", Json());
+    if (!details.is_object() || !details.contains("cached_tokens") || !details["cached_tokens"].is_number())
+      return;
+    const auto cached = static_cast<int64_t>(std::max(0.0, details["cached_tokens"].get<double>()));
+    prefilled = std::max<int64_t>(1, prompt_tokens - cached);
+  };
   if (sse && tokens > 0) {
     ttft_s = std::chrono::duration<double>(first - t0).count() * scale;
     if (tokens > 1) tpot_s = std::chrono::duration<double>(last - first).count() * scale / (tokens - 1);
+    if (!usage.empty()) read_usage(Json::parse(usage, nullptr, false));
   } else if (!sse) {
     const Json j = Json::parse(whole, nullptr, false);
     if (j.is_object() && j.contains("timing")) {
       ttft_s = j["timing"].value("ttft_ms", -1.0) / 1000;
       tpot_s = j["timing"].value("tpot_ms", 0.0) / 1000;
     }
+    read_usage(j);
   }
-  Record(key, job, ok, ttft_s, tpot_s, prompt_tokens + output_tokens);
+  Record(key, job, ok, ttft_s, tpot_s, prompt_tokens + output_tokens, prefilled);
 }
 
 // A proxied request is over: its replica's load goes down, its outcome counts (model time).
 void ServiceManager::Record(const std::string& key, const std::string& job, bool ok, double ttft_s,
-                            double tpot_s, int64_t tokens) {
+                            double tpot_s, int64_t tokens, int64_t prefilled) {
   std::lock_guard<std::mutex> l(mu_);
   const auto it = services_.find(key);
   if (it == services_.end()) return;
@@ -1038,6 +1053,7 @@ void ServiceManager::Record(const std::string& key, const std::string& job, bool
   }
   s.ttft->Observe(ttft_s);
   if (tpot_s > 0) s.tpot->Observe(tpot_s);
+  if (prefilled > 0) s.signals->Prefilled(static_cast<double>(prefilled));
   if (ttft_s * 1000 <= static_cast<double>(s.m.spec.slo.ttft_ms) &&
       tpot_s * 1000 <= static_cast<double>(s.m.spec.slo.tpot_ms))
     ++s.met;

@@ -41,7 +41,7 @@ void ReplicaEngine::Admit(std::vector<Event>& events) {
       prefix_.Insert(*w.hash_ids);
     }
     outstanding_ -= cached;
-    running_.push_back({w.id, w.prompt - cached, w.output, cached, 0, need, false});
+    running_.push_back({w.id, w.prompt - cached, w.output, cached, 0, need, false, cached});
   }
 }
 
@@ -76,7 +76,7 @@ void ReplicaEngine::EndIteration(std::vector<Event>& events) {
       q.prefill_left -= q.chunk, q.context += q.chunk, outstanding_ -= q.chunk;
       if (q.prefill_left == 0) {
         q.decoding = true, token = true;
-        events.push_back({q.id, EventKind::kFirstToken});
+        events.push_back({q.id, EventKind::kFirstToken, q.cached});
       }
     }
     if (token) --q.out_left, ++q.context, --outstanding_;

@@ -39,6 +39,7 @@ class ReplicaEngine {
   struct Event {
     uint64_t id = 0;
     EventKind kind = EventKind::kToken;
+    int64_t cached_tokens = 0;  // kFirstToken: the prompt's tokens found in the prefix cache (not prefilled)
   };
 
   // Queues a request: `prompt` tokens (>= 1), `output` answer tokens (>= 1), the prompt's KV block hash ids
@@ -89,6 +90,7 @@ class ReplicaEngine {
     int64_t chunk = 0;    // prompt tokens in the iteration in flight
     int64_t need = 0;     // KV tokens reserved (prompt + answer)
     bool decoding = false;
+    int64_t cached = 0;  // prompt tokens found in the prefix cache
   };
   void Admit(std::vector<Event>& events);
 

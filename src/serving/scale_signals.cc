@@ -100,15 +100,14 @@ const SloCapacity& ScaleSignals::Capacity() {
   const double prompt = seen_ > 0 ? prompt_sum_ / static_cast<double>(seen_) : 1024;
   const double output = seen_ > 0 ? output_sum_ / static_cast<double>(seen_) : 128;
   // The long prompts: the 1 - miss / 2 quantile, once enough requests were seen for it to be more than the
-  // longest one (2 / miss of them: 200 for a 99 % objective), and only where there is a shape to choose; of
-  // the tokens prefilled where that is measured (a cached prefix is not prefilled again), else of prompts.
+  // longest one (2 / miss of them: 200 for a 99 % objective), and only where there is a shape to choose. Of
+  // the tokens prefilled once any is measured (a cached prefix is not prefilled again: the prompts would
+  // overstate the work), else of the prompts.
   const double miss = std::clamp(1 - spec_->slo.attainment_pct / 100, 1e-4, 1.0);
-  double tail = 0;
-  if (shape_choice_ && static_cast<double>(prefilled_) >= 2 / miss) {
-    tail = PrefillQuantile(1 - miss / 2);
-  } else if (shape_choice_ && static_cast<double>(seen_) >= 2 / miss) {
-    tail = PromptQuantile(1 - miss / 2);
-  }
+  const bool measured = prefilled_ > 0;
+  const double tail = !shape_choice_ || static_cast<double>(measured ? prefilled_ : seen_) < 2 / miss ? 0
+                      : measured ? PrefillQuantile(1 - miss / 2)
+                                 : PromptQuantile(1 - miss / 2);
   if (std::abs(prompt - cap_prompt_) > 0.02 * cap_prompt_ ||
       std::abs(output - cap_output_) > 0.02 * cap_output_ || tail != cap_tail_) {
     cap_tail_ = tail;

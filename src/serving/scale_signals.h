@@ -52,9 +52,10 @@ class ScaleSignals {
   void Arrive(double prompt_tokens, double output_tokens);
   // Counted in the mix only (a trace read ahead), or the mix forgotten.
   void CountMix(double prompt_tokens, double output_tokens);
-  // A request was routed and will prefill this many of its prompt's tokens (less the prefix its replica
-  // holds in its KV cache). Where this is measured (`awan sim serve`, which models the prefix cache), the
-  // long-prompt check reads these, once as many were seen as it needs; else the prompts themselves.
+  // A request's replica prefilled this many of its prompt's tokens (less the prefix its KV cache held):
+  // `awan sim serve` at its first token, `awan serve` from the answer's usage where the replica reports
+  // cached tokens. Once any is measured, the long-prompt check reads these (from as many as it needs), not
+  // the prompts.
   void Prefilled(double tokens);
   void ResetMix();
   double MeanPrompt() const;  // of the mix (0 before any request)

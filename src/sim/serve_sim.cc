@@ -703,11 +703,6 @@ bool ServeSimulation::Dispatch(uint32_t ri, int64_t t) {
   r.outside = !s.rules.Allows(rep.region);
   r.region = static_cast<int32_t>(rep.region.value);
   r.net_us = static_cast<int64_t>(std::llround(LatencyMs(r, rep.region) * 1000));
-  const int64_t cached =
-      r.hash_ids ? std::min<int64_t>(r.prompt - 1, int64_t{rep.engine->CachedPrefixBlocks(*r.hash_ids)} *
-                                                       serving::kKvBlockTokens)
-                 : 0;
-  s.signals->Prefilled(static_cast<double>(r.prompt - std::max<int64_t>(0, cached)));
   rep.engine->Add(ri, r.prompt, r.output, r.hash_ids);
   if (!rep.engine->busy()) StartIteration(*pick, t);
   return true;
@@ -744,7 +739,12 @@ void ServeSimulation::Apply(int64_t t) {
   using Kind = serving::ReplicaEngine::EventKind;
   for (const serving::ReplicaEngine::Event& e : events_) {
     Req& r = reqs_[static_cast<uint32_t>(e.id)];
-    if (e.kind == Kind::kFirstToken) r.first_us = t + r.net_us;
+    if (e.kind == Kind::kFirstToken) {
+      r.first_us = t + r.net_us;
+      // What it prefilled: the long-prompt check's input, as `awan serve` reads it from the usage.
+      svcs_[static_cast<size_t>(r.service)].signals->Prefilled(
+          static_cast<double>(r.prompt - e.cached_tokens));
+    }
     if (e.kind == Kind::kDone) r.done_us = t + r.net_us;
     if (e.kind == Kind::kDropped) Drop(static_cast<uint32_t>(e.id));
   }

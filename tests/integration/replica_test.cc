@@ -154,6 +154,40 @@ TEST(Replica, AnswersCompletionsAndChatWithTheModelsTiming) {
   EXPECT_EQ(r.Terminate(), 0);  // SIGTERM: a clean exit
 }
 
+// The replica's prefix cache, keyed by the prompt's 512-token blocks as vLLM keys them: a prompt that shares
+// its first blocks with an earlier one prefills only the rest, and says so in usage.prompt_tokens_details.
+TEST(Replica, APromptSharingAPrefixReportsTheTokensTheCacheHeld) {
+  Replica r(TempDir("replica"));
+  ASSERT_GT(r.port(), 0);
+  auto c = Client(r.port());
+  std::string document;  // 1,100 words: two full blocks
+  for (int i = 0; i < 1100; ++i) document += "w" + std::to_string(i) + " ";
+  auto cached = [&](const std::string& prompt, bool chat) {
+    const Json req = chat ? Json{{"model", "llama-3.1-8b"},
+                                 {"messages", Json::array({{{"role", "user"}, {"content", prompt}}})},
+                                 {"max_tokens", 2},
+                                 {"stream", true},
+                                 {"stream_options", {{"include_usage", true}}}}
+                          : Json{{"model", "llama-3.1-8b"}, {"prompt", prompt}, {"max_tokens", 2}};
+    auto res = c.Post(chat ? "/v1/chat/completions" : "/v1/completions", req.dump(), "application/json");
+    EXPECT_TRUE(res && res->status == 200);
+    if (!res || res->status != 200) return int64_t{-1};
+    std::string body = res->body;
+    if (chat) {  // the usage event is the last before [DONE]
+      const size_t end = body.rfind("data: [DONE]");
+      const size_t start = body.rfind("data: {", end);
+      body = body.substr(start + 6, end - start - 6);
+    }
+    return Json::parse(body)["usage"]["prompt_tokens_details"]["cached_tokens"].get<int64_t>();
+  };
+  EXPECT_EQ(cached(document + "first question", false), 0);
+  EXPECT_EQ(cached(document + "second question", false), 1024);  // the document's two full blocks
+  EXPECT_EQ(cached("another document entirely", false), 0);
+  EXPECT_EQ(cached(document + "third question, streamed", true), 1024);
+  // A different first word changes every block's key.
+  EXPECT_EQ(cached("x " + document + "fourth", false), 0);
+}
+
 TEST(Replica, RefusesWhatItCannotServeWithOpenAiErrors) {
   // A quarter of an H100: about 16,000 tokens of KV cache; one sequence at a time, two waiting at most.
   Replica r(TempDir("replica-bad"), {"--gpu-fraction", "0.25", "--max-num-seqs", "1", "--max-waiting", "2"});

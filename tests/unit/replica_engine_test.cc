@@ -112,6 +112,14 @@ TEST(ReplicaEngine, APrefixCacheHitSkipsTheCachedBlocks) {
   const double warm = *e.StartIteration(ev);
   EXPECT_LT(warm, cold);
   EXPECT_DOUBLE_EQ(warm, m.IterationS(1, 0, 3 * kKvBlockTokens - 1));  // only the last token is computed
+  // The first-token events say how many prompt tokens the cache held: none for the first, all but the last
+  // token for the second.
+  ev.clear();
+  e.EndIteration(ev);
+  ASSERT_FALSE(ev.empty());
+  EXPECT_EQ(ev[0].id, 2u);
+  EXPECT_EQ(ev[0].kind, Kind::kFirstToken);
+  EXPECT_EQ(ev[0].cached_tokens, 3 * kKvBlockTokens - 1);
 }
 
 TEST(ReplicaEngine, ClearGivesBackEveryRequestItHeld) {

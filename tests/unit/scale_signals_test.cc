@@ -101,7 +101,7 @@ TEST(ScaleSignals, AShapeTooSlowForTheLongPromptsIsPassedOver) {
 
 // Where the tokens prefilled are measured (a cached prefix is not prefilled again), the long-prompt check
 // reads them rather than the prompts: 8k prompts whose first 7k tokens are cached do not rule the A100 out.
-// Until enough are measured, the prompts decide.
+// Before any is measured the prompts decide; once some are, the measured ones do, from 200 on.
 TEST(ScaleSignals, TheLongPromptCheckReadsTheTokensPrefilledOnceMeasured) {
   ServiceSpec spec = Spec();
   spec.slo = {500, 40, 99};
@@ -110,12 +110,15 @@ TEST(ScaleSignals, TheLongPromptCheckReadsTheTokensPrefilledOnceMeasured) {
   ScaleSignals s(spec, {a100, h100}, {true, true}, 8192, 256);
   for (int i = 0; i < 1000; ++i) s.Arrive(1000, 200);
   for (int i = 0; i < 20; ++i) s.Arrive(8192, 200);
-  EXPECT_EQ(s.PrefillQuantile(0.5), 0);  // none measured yet
-  for (int i = 0; i < 100; ++i) s.Prefilled(i < 98 ? 1000 : 1024);  // fewer than 200: not yet read
+  EXPECT_EQ(s.PrefillQuantile(0.5), 0);  // none measured yet: the prompts decide
   s.Capacity();
   EXPECT_EQ(s.capacity_shape(), 1);
   EXPECT_FALSE(s.ServesMix(0));
-  for (int i = 0; i < 100; ++i) s.Prefilled(i < 98 ? 1000 : 1024);  // 200 measured: 4 % with 1k prefilled
+  for (int i = 0; i < 100; ++i) s.Prefilled(i == 0 ? 8192 : 1000);  // fewer than 200: none passed over yet
+  s.Capacity();
+  EXPECT_EQ(s.capacity_shape(), 0);
+  EXPECT_TRUE(s.ServesMix(0));
+  for (int i = 0; i < 120; ++i) s.Prefilled(i < 100 ? 1000 : 1024);  // 220 measured: one long (0.45 %)
   s.Capacity();
   EXPECT_GE(s.PrefillQuantile(0.995), 1024);
   EXPECT_LE(s.PrefillQuantile(0.995), 1024 * 1.045);
