@@ -2,8 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
+#include <cmath>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string_view>
@@ -53,7 +55,7 @@ class PromptScan {
       while (i < s.size() && Space(s[i])) ++i;
       const size_t from = i;
       while (i < s.size() && !Space(s[i])) ++i;
-      if (i > from) Token(std::hash<std::string_view>{}(s.substr(from, i - from)));
+      if (i > from) Token(blocks_ == nullptr ? 0 : std::hash<std::string_view>{}(s.substr(from, i - from)));
     }
   }
   void Token(uint64_t t) {
@@ -129,6 +131,29 @@ StatusOr<int64_t> PromptTokens(const Json& body, bool chat, std::vector<uint64_t
 
 }  // namespace
 
+void ReadAnswerTiming(const Json& j, double* ttft_s, double* tpot_s) {
+  if (!j.is_object()) return;
+  const auto t = j.find("timing");
+  if (t == j.end() || !t->is_object()) return;
+  const auto a = t->find("ttft_ms"), b = t->find("tpot_ms");
+  if (a != t->end() && a->is_number()) *ttft_s = a->get<double>() / 1000;
+  if (b != t->end() && b->is_number()) *tpot_s = b->get<double>() / 1000;
+}
+
+int64_t AnswerPrefilledTokens(const Json& j, int64_t prompt_tokens) {
+  if (!j.is_object()) return prompt_tokens;
+  const auto u = j.find("usage");
+  if (u == j.end() || !u->is_object()) return prompt_tokens;
+  const auto p = u->find("prompt_tokens"), d = u->find("prompt_tokens_details");
+  if (p == u->end() || !p->is_number() || d == u->end() || !d->is_object()) return prompt_tokens;
+  const auto c = d->find("cached_tokens");
+  if (c == d->end() || !c->is_number()) return prompt_tokens;
+  const double total = p->get<double>(), cached = c->get<double>();
+  if (!(total > 0)) return prompt_tokens;
+  const double share = 1 - std::clamp(cached / total, 0.0, 1.0);
+  return std::max<int64_t>(1, std::llround(share * static_cast<double>(prompt_tokens)));
+}
+
 StatusOr<OpenAiRequest> ParseOpenAiRequest(const Json& body, bool chat, int32_t max_tokens_limit,
                                            bool prefix_blocks) {
   if (!body.is_object()) return InvalidArgument("the body must be a JSON object");
@@ -195,8 +220,8 @@ void ReplicaStandIn::Stop() {
   if (thread_.joinable()) thread_.join();
   std::lock_guard<std::mutex> l(mu_);
   for (auto& [id, a] : active_) a.out->Close();  // cut short: the client sees the stream end
+  engine_.Clear();  // before the requests' blocks go: the engine may hold pointers to them
   active_.clear();
-  engine_.Clear();
 }
 
 void ReplicaStandIn::RegisterRoutes(HttpServer& http) {

@@ -53,6 +53,15 @@ struct OpenAiRequest {
 StatusOr<OpenAiRequest> ParseOpenAiRequest(const nlohmann::json& body, bool chat, int32_t max_tokens_limit,
                                            bool prefix_blocks = false);
 
+// What a replica's answer says, read defensively (the replica may be a tenant's own program: malformed or
+// absent fields leave the outputs as they were, nothing throws). The timing, `timing.ttft_ms` and
+// `timing.tpot_ms` (the stand-in's), where they are numbers.
+void ReadAnswerTiming(const nlohmann::json& answer, double* ttft_s, double* tpot_s);
+// The prompt tokens the replica prefilled, in the gateway's count (`prompt_tokens`): the share of the prompt
+// its prefix cache did not hold (usage.prompt_tokens_details.cached_tokens over usage.prompt_tokens, vLLM's
+// fields, in the replica's own tokens), at least 1; all of `prompt_tokens` when the answer does not say.
+int64_t AnswerPrefilledTokens(const nlohmann::json& answer, int64_t prompt_tokens);
+
 struct ReplicaStandInOptions {
   std::string served_name;  // the model name clients ask for ("" = the model's name)
   ServedModel model;

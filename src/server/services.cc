@@ -228,6 +228,7 @@ int ShapeOf(const ServiceSpec& spec, const Json& job) {
   }
   return -1;
 }
+
 }  // namespace
 
 Status ServiceManager::Recover() {
@@ -946,7 +947,12 @@ void ServiceManager::Gateway(HttpRequest& req, HttpResponse& res, bool chat) {
   ++proxied_, ++threads_;
   std::thread([this, key, job, port, api_key, b = body.dump(), chat, sse = parsed->stream,
                p = parsed->prompt_tokens, n = parsed->max_tokens, out]() {
-    Proxy(key, job, port, api_key, b, chat, sse, p, n, out);
+    try {
+      Proxy(key, job, port, api_key, b, chat, sse, p, n, out);
+    } catch (const std::exception&) {  // never the whole server for one request: it counts as failed
+      out->Close();
+      Record(key, job, false, -1, 0, p + n, p);
+    }
     --proxied_, --threads_;
   }).detach();
 }
@@ -1006,29 +1012,18 @@ void ServiceManager::Proxy(const std::string& key, const std::string& job, int p
                    : "{\"error\": {\"message\": \"the replica went away\"}}\n");
   }
   out->Close();
-  // What the request saw, in model time, and the prompt tokens its replica prefilled (less those its prefix
-  // cache held, where the replica says: usage.prompt_tokens_details.cached_tokens, as vLLM reports them).
+  // What the request saw, in model time, and the prompt tokens its replica prefilled (all of them unless the
+  // answer's usage says what its prefix cache held).
   double ttft_s = -1, tpot_s = 0;
-  int64_t prefilled = -1;
-  auto read_usage = [&](const Json& j) {
-    if (!j.is_object() || !j.contains("usage") || !j["usage"].is_object()) return;
-    const Json& details = j["usage"].value("prompt_tokens_details", Json());
-    if (!details.is_object() || !details.contains("cached_tokens") || !details["cached_tokens"].is_number())
-      return;
-    const auto cached = static_cast<int64_t>(std::max(0.0, details["cached_tokens"].get<double>()));
-    prefilled = std::max<int64_t>(1, prompt_tokens - cached);
-  };
+  int64_t prefilled = prompt_tokens;
   if (sse && tokens > 0) {
     ttft_s = std::chrono::duration<double>(first - t0).count() * scale;
     if (tokens > 1) tpot_s = std::chrono::duration<double>(last - first).count() * scale / (tokens - 1);
-    if (!usage.empty()) read_usage(Json::parse(usage, nullptr, false));
+    if (!usage.empty()) prefilled = AnswerPrefilledTokens(Json::parse(usage, nullptr, false), prompt_tokens);
   } else if (!sse) {
     const Json j = Json::parse(whole, nullptr, false);
-    if (j.is_object() && j.contains("timing")) {
-      ttft_s = j["timing"].value("ttft_ms", -1.0) / 1000;
-      tpot_s = j["timing"].value("tpot_ms", 0.0) / 1000;
-    }
-    read_usage(j);
+    ReadAnswerTiming(j, &ttft_s, &tpot_s);
+    prefilled = AnswerPrefilledTokens(j, prompt_tokens);
   }
   Record(key, job, ok, ttft_s, tpot_s, prompt_tokens + output_tokens, prefilled);
 }
@@ -1047,13 +1042,15 @@ void ServiceManager::Record(const std::string& key, const std::string& job, bool
       break;
     }
   }
+  // Every request counts in the long-prompt check, failed ones too (a too-slow shape's long prompts may be
+  // the ones that fail), as all of their prompt unless the replica said what its cache held.
+  if (prefilled > 0) s.signals->Prefilled(static_cast<double>(prefilled));
   if (!ok || ttft_s < 0) {
     ++s.failed;
     return;
   }
   s.ttft->Observe(ttft_s);
   if (tpot_s > 0) s.tpot->Observe(tpot_s);
-  if (prefilled > 0) s.signals->Prefilled(static_cast<double>(prefilled));
   if (ttft_s * 1000 <= static_cast<double>(s.m.spec.slo.ttft_ms) &&
       tpot_s * 1000 <= static_cast<double>(s.m.spec.slo.tpot_ms))
     ++s.met;

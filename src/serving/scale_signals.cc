@@ -102,12 +102,19 @@ const SloCapacity& ScaleSignals::Capacity() {
   // The long prompts: the 1 - miss / 2 quantile, once enough requests were seen for it to be more than the
   // longest one (2 / miss of them: 200 for a 99 % objective), and only where there is a shape to choose. Of
   // the tokens prefilled once any is measured (a cached prefix is not prefilled again: the prompts would
-  // overstate the work), else of the prompts.
+  // overstate the work), else of the prompts; while too few are measured, the last verdict stands.
   const double miss = std::clamp(1 - spec_->slo.attainment_pct / 100, 1e-4, 1.0);
-  const bool measured = prefilled_ > 0;
-  const double tail = !shape_choice_ || static_cast<double>(measured ? prefilled_ : seen_) < 2 / miss ? 0
-                      : measured ? PrefillQuantile(1 - miss / 2)
-                                 : PromptQuantile(1 - miss / 2);
+  const double need = 2 / miss;
+  double tail = 0;
+  if (!shape_choice_) {
+    tail = 0;
+  } else if (static_cast<double>(prefilled_) >= need) {
+    tail = PrefillQuantile(1 - miss / 2);
+  } else if (prefilled_ > 0) {
+    tail = std::max(0.0, cap_tail_);
+  } else if (static_cast<double>(seen_) >= need) {
+    tail = PromptQuantile(1 - miss / 2);
+  }
   if (std::abs(prompt - cap_prompt_) > 0.02 * cap_prompt_ ||
       std::abs(output - cap_output_) > 0.02 * cap_output_ || tail != cap_tail_) {
     cap_tail_ = tail;

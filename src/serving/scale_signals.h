@@ -54,8 +54,8 @@ class ScaleSignals {
   void CountMix(double prompt_tokens, double output_tokens);
   // A request's replica prefilled this many of its prompt's tokens (less the prefix its KV cache held):
   // `awan sim serve` at its first token, `awan serve` from the answer's usage where the replica reports
-  // cached tokens. Once any is measured, the long-prompt check reads these (from as many as it needs), not
-  // the prompts.
+  // cached tokens. Once as many are measured as it needs, the long-prompt check reads these, not the
+  // prompts (until then its last verdict stands).
   void Prefilled(double tokens);
   void ResetMix();
   double MeanPrompt() const;  // of the mix (0 before any request)

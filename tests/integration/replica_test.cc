@@ -178,7 +178,10 @@ TEST(Replica, APromptSharingAPrefixReportsTheTokensTheCacheHeld) {
       const size_t start = body.rfind("data: {", end);
       body = body.substr(start + 6, end - start - 6);
     }
-    return Json::parse(body)["usage"]["prompt_tokens_details"]["cached_tokens"].get<int64_t>();
+    const Json j = Json::parse(body, nullptr, false);
+    EXPECT_TRUE(j.is_object() && j.contains("usage")) << body;
+    if (!j.is_object() || !j.contains("usage")) return int64_t{-1};
+    return j["usage"]["prompt_tokens_details"].value("cached_tokens", int64_t{-1});
   };
   EXPECT_EQ(cached(document + "first question", false), 0);
   EXPECT_EQ(cached(document + "second question", false), 1024);  // the document's two full blocks

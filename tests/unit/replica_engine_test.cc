@@ -106,6 +106,9 @@ TEST(ReplicaEngine, APrefixCacheHitSkipsTheCachedBlocks) {
   std::vector<ReplicaEngine::Event> ev;
   const double cold = *e.StartIteration(ev);
   e.EndIteration(ev);
+  ASSERT_FALSE(ev.empty());
+  EXPECT_EQ(ev[0].kind, Kind::kFirstToken);
+  EXPECT_EQ(ev[0].cached_tokens, 0);  // the first found nothing cached
   EXPECT_EQ(e.CachedPrefixBlocks(ids), 3);
   e.Add(2, 3 * kKvBlockTokens, 1, &ids);
   EXPECT_EQ(e.outstanding_tokens(), 3 * kKvBlockTokens + 1);

@@ -101,7 +101,7 @@ TEST(ScaleSignals, AShapeTooSlowForTheLongPromptsIsPassedOver) {
 
 // Where the tokens prefilled are measured (a cached prefix is not prefilled again), the long-prompt check
 // reads them rather than the prompts: 8k prompts whose first 7k tokens are cached do not rule the A100 out.
-// Before any is measured the prompts decide; once some are, the measured ones do, from 200 on.
+// Before any is measured the prompts decide, and their verdict stands until 200 are measured.
 TEST(ScaleSignals, TheLongPromptCheckReadsTheTokensPrefilledOnceMeasured) {
   ServiceSpec spec = Spec();
   spec.slo = {500, 40, 99};
@@ -114,10 +114,10 @@ TEST(ScaleSignals, TheLongPromptCheckReadsTheTokensPrefilledOnceMeasured) {
   s.Capacity();
   EXPECT_EQ(s.capacity_shape(), 1);
   EXPECT_FALSE(s.ServesMix(0));
-  for (int i = 0; i < 100; ++i) s.Prefilled(i == 0 ? 8192 : 1000);  // fewer than 200: none passed over yet
+  for (int i = 0; i < 100; ++i) s.Prefilled(i == 0 ? 8192 : 1000);  // fewer than 200: the verdict stands
   s.Capacity();
-  EXPECT_EQ(s.capacity_shape(), 0);
-  EXPECT_TRUE(s.ServesMix(0));
+  EXPECT_EQ(s.capacity_shape(), 1);
+  EXPECT_FALSE(s.ServesMix(0));
   for (int i = 0; i < 120; ++i) s.Prefilled(i < 100 ? 1000 : 1024);  // 220 measured: one long (0.45 %)
   s.Capacity();
   EXPECT_GE(s.PrefillQuantile(0.995), 1024);

@@ -532,6 +532,8 @@ TEST(ServeSim, AReplicaOnAShapeTooSlowForTheLongPromptsIsReplaced) {
   EXPECT_GE(cached->summary.slo_attainment_pct, 99.0);
   EXPECT_GT(cached->per_service[0].capacity_rps, 0);
   EXPECT_LT(cached->per_service[0].capacity_rps, h100_rps);
+  EXPECT_EQ(cached->per_service[0].replicas_replaced,
+            0);  // the H100 it started on (the prompts' verdict) fits
   ASSERT_EQ(cached->per_service[0].gpu_hours_by_region.size(), 1u);
   EXPECT_EQ(cached->per_service[0].gpu_hours_by_region[0].first, "r");
   EXPECT_NEAR(cached->per_service[0].gpu_hours_by_region[0].second, cached->per_service[0].gpu_hours, 1e-9);
