@@ -314,6 +314,12 @@ TEST(Services, LongPromptsThatShareACachedPrefixKeepTheFirstShape) {
   ASSERT_TRUE(WaitFor(60, [&] { return Describe(c, token, "small")["replicas"]["ready"] == 1; }))
       << Describe(c, token, "small").dump(1);
   const std::string short_ask = Json{{"model", "small"}, {"prompt", Words(100)}, {"max_tokens", 4}}.dump();
+  // One answer first, so that the gateway measures prefills before the burst: otherwise, on a slow machine,
+  // 200 arrivals (retries after a 429 count as arrivals) can come before any answer, and the prompts'
+  // verdict (the H100) would stand until 200 prefills are measured.
+  ASSERT_EQ(c.Post("/v1/completions", Bearer(token), short_ask, "application/json")->status, 200);
+  std::this_thread::sleep_for(
+      std::chrono::milliseconds(500));  // its proxy thread records it after the answer
   const auto [answered, why] = SendAll(s.url(), token, [&](int i) {
     if (i % 30 != 7) return short_ask;
     return Json{{"model", "small"},
