@@ -314,12 +314,14 @@ TEST(Services, LongPromptsThatShareACachedPrefixKeepTheFirstShape) {
   ASSERT_TRUE(WaitFor(60, [&] { return Describe(c, token, "small")["replicas"]["ready"] == 1; }))
       << Describe(c, token, "small").dump(1);
   const std::string short_ask = Json{{"model", "small"}, {"prompt", Words(100)}, {"max_tokens", 4}}.dump();
-  // One answer first, so that the gateway measures prefills before the burst: otherwise, on a slow machine,
-  // 200 arrivals (retries after a 429 count as arrivals) can come before any answer, and the prompts'
-  // verdict (the H100) would stand until 200 prefills are measured.
-  ASSERT_EQ(c.Post("/v1/completions", Bearer(token), short_ask, "application/json")->status, 200);
-  std::this_thread::sleep_for(
-      std::chrono::milliseconds(500));  // its proxy thread records it after the answer
+  // Thirty short answers first, one at a time: the gateway measures prefills before the burst (else, on a
+  // slow machine, 200 arrivals, retries after a 429 among them, can come before any answer, and the prompts'
+  // verdict, the H100, stands until 200 prefills are measured), and the mix the first scale decisions see is
+  // not one long prompt among a handful (a mean the L40S cannot sustain, for a moment).
+  for (int i = 0; i < 30; ++i)
+    ASSERT_EQ(c.Post("/v1/completions", Bearer(token), short_ask, "application/json")->status, 200);
+  // The proxy threads record them just after the answers.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
   const auto [answered, why] = SendAll(s.url(), token, [&](int i) {
     if (i % 30 != 7) return short_ask;
     return Json{{"model", "small"},
