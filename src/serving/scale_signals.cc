@@ -106,13 +106,11 @@ const SloCapacity& ScaleSignals::Capacity() {
   const double miss = std::clamp(1 - spec_->slo.attainment_pct / 100, 1e-4, 1.0);
   const double need = 2 / miss;
   double tail = 0;
-  if (!shape_choice_) {
-    tail = 0;
-  } else if (static_cast<double>(prefilled_) >= need) {
+  if (shape_choice_ && static_cast<double>(prefilled_) >= need) {
     tail = PrefillQuantile(1 - miss / 2);
-  } else if (prefilled_ > 0) {
+  } else if (shape_choice_ && prefilled_ > 0) {
     tail = std::max(0.0, cap_tail_);
-  } else if (static_cast<double>(seen_) >= need) {
+  } else if (shape_choice_ && static_cast<double>(seen_) >= need) {
     tail = PromptQuantile(1 - miss / 2);
   }
   if (std::abs(prompt - cap_prompt_) > 0.02 * cap_prompt_ ||
