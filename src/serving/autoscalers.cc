@@ -213,7 +213,11 @@ class AwanScaler final : public Autoscaler {
     const int ready = std::max(ready_, 0);
     if (b.target > 0 && b.capacity_rps > 0 && in_flight_ > ready * b.target) {
       const double drain_s = std::max<double>(b.cold_start_ms, 1000) / 1000.0;
-      want = std::max(want, ready + CeilCount((in_flight_ - ready * b.target) / (b.capacity_rps * drain_s)));
+      // Whole replicas of backlog only: less than one replica drains in a cold start is what the ready
+      // ones absorb before a new one could help (a fraction rounded up would chase every fluctuation of a
+      // replica run near its capacity).
+      const double drain = (in_flight_ - ready * b.target) / (b.capacity_rps * drain_s);
+      want = std::max(want, ready + static_cast<int>(std::floor(drain)));
     }
     wants_.push_back({now_ms, want});
     while (!wants_.empty() && wants_.front().first <= now_ms - 120000) wants_.pop_front();
