@@ -87,9 +87,9 @@ SloCapacity ScaleSignals::ShapeCapacity(double prompt, double output, int* shape
   for (size_t k = 0; k < models_.size(); ++k) {
     if (!usable_[k] || (only != nullptr && !(*only)[k])) continue;
     const ReplicaModel& m = models_[k];
-    const SloCapacity c = CapacityWithinSlo(m, prompt, output, spec_->slo,
-                                            TokenBudget(m, spec_->slo, max_batched_tokens_), max_seqs_,
-                                            kTpotHeadroom, prefill);
+    const SloCapacity c =
+        CapacityWithinSlo(m, prompt, output, spec_->slo, TokenBudget(m, spec_->slo, max_batched_tokens_),
+                          max_seqs_, kTpotHeadroom, prefill);
     if (c.rps > 0) {
       if (shape) *shape = static_cast<int>(k);
       return c;

@@ -114,11 +114,13 @@ TEST(ScaleSignals, TheLongPromptCheckReadsTheTokensPrefilledOnceMeasured) {
   s.Capacity();
   EXPECT_EQ(s.capacity_shape(), 1);
   EXPECT_FALSE(s.ServesMix(0));
-  for (int i = 0; i < 100; ++i) s.Prefilled(i == 0 ? 8192 : 1000, i == 0 ? 8192 : 1000);  // fewer than 200: the verdict stands
+  // Fewer than 200 measured: the verdict stands.
+  for (int i = 0; i < 100; ++i) s.Prefilled(i == 0 ? 8192 : 1000, i == 0 ? 8192 : 1000);
   s.Capacity();
   EXPECT_EQ(s.capacity_shape(), 1);
   EXPECT_FALSE(s.ServesMix(0));
-  for (int i = 0; i < 120; ++i) s.Prefilled(i < 100 ? 1000 : 1024, i < 100 ? 1000 : 8192);  // 220 measured: one long (0.45 %)
+  // 220 measured: one long (0.45 %); the 20 long prompts prefilled 1,024 tokens, their cache held the rest.
+  for (int i = 0; i < 120; ++i) s.Prefilled(i < 100 ? 1000 : 1024, i < 100 ? 1000 : 8192);
   s.Capacity();
   EXPECT_GE(s.PrefillQuantile(0.995), 1024);
   EXPECT_LE(s.PrefillQuantile(0.995), 1024 * 1.045);

@@ -142,6 +142,27 @@ TEST(ReplicaCapacity, TheBudgetAndCapacityFollowTheSlo) {
   EXPECT_EQ(serving::CapacityWithinSlo(*rm, 1000, 200, ServiceSlo{1000, 5, 99}, b_tight).concurrency, 0);
 }
 
+// A prefix cache that holds part of each prompt leaves less to prefill: more requests per second within the
+// same SLO, where prefill binds. The KV cache and the attention still hold the whole prompt, so a capacity
+// bound by them does not move; all of the prompt prefilled is the capacity without a cache, bit for bit.
+TEST(ReplicaCapacity, TheCapacityCountsOnlyThePrefillACacheLeaves) {
+  ServedModel m{"llama-3.1-70b", 70.6, int64_t{131} << 30, 320 << 10, 80};
+  auto rm = serving::ReplicaModel::Create(m, *FindHardware("H100"), 4, 1.0);
+  ASSERT_TRUE(rm.ok());
+  const ServiceSlo slo{1000, 60, 99};
+  const int64_t budget = serving::TokenBudget(*rm, slo, 8192);
+  const auto whole = serving::CapacityWithinSlo(*rm, 4000, 100, slo, budget);
+  const auto same =
+      serving::CapacityWithinSlo(*rm, 4000, 100, slo, budget, 256, serving::kTpotHeadroom, 4000);
+  EXPECT_EQ(same.rps, whole.rps);
+  EXPECT_EQ(same.concurrency, whole.concurrency);
+  const auto cached =
+      serving::CapacityWithinSlo(*rm, 4000, 100, slo, budget, 256, serving::kTpotHeadroom, 1000);
+  EXPECT_GT(cached.rps, 1.5 * whole.rps);
+  // Not more than prompts of the cached length alone would give (their KV and attention are smaller).
+  EXPECT_LE(cached.rps, serving::CapacityWithinSlo(*rm, 1000, 100, slo, budget).rps);
+}
+
 // --- Oracle and awan scalers ---------------------------------------------------------------------------
 
 std::unique_ptr<Autoscaler> Scaler(const std::string& name) {
