@@ -1042,8 +1042,9 @@ void ServiceManager::Record(const std::string& key, const std::string& job, bool
       break;
     }
   }
-  // Every request counts in the long-prompt check, failed ones too (a too-slow shape's long prompts may be
-  // the ones that fail), as all of their prompt unless the replica said what its cache held.
+  // Every request counts in the long-prompt check and the capacity's cached share, failed ones too (a
+  // too-slow shape's long prompts may be the ones that fail), as all of their prompt unless the replica said
+  // what its cache held.
   if (prompt > 0) s.signals->Prefilled(static_cast<double>(prefilled), static_cast<double>(prompt));
   if (!ok || ttft_s < 0) {
     ++s.failed;

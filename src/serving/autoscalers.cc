@@ -13,6 +13,9 @@ int Clamp(int x, const ScaleBounds& b) { return std::clamp(x, b.min, std::max(b.
 int CeilCount(double x) {
   return static_cast<int>(std::min<double>(std::ceil(x - 1e-9), std::numeric_limits<int>::max() / 4));
 }
+int FloorCount(double x) {
+  return static_cast<int>(std::min<double>(std::floor(x + 1e-9), std::numeric_limits<int>::max() / 4));
+}
 
 // Samples over a trailing window; the average of in-flight requests in (now - window, now].
 class Window {
@@ -215,9 +218,9 @@ class AwanScaler final : public Autoscaler {
       const double drain_s = std::max<double>(b.cold_start_ms, 1000) / 1000.0;
       // Whole replicas of backlog only: less than one replica drains in a cold start is what the ready
       // ones absorb before a new one could help (a fraction rounded up would chase every fluctuation of a
-      // replica run near its capacity).
+      // replica run near its capacity). With none ready, any request waiting keeps one coming.
       const double drain = (in_flight_ - ready * b.target) / (b.capacity_rps * drain_s);
-      want = std::max(want, ready + static_cast<int>(std::floor(drain)));
+      want = std::max(want, ready + (ready == 0 ? CeilCount(drain) : FloorCount(drain)));
     }
     wants_.push_back({now_ms, want});
     while (!wants_.empty() && wants_.front().first <= now_ms - 120000) wants_.pop_front();

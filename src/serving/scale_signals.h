@@ -54,10 +54,11 @@ class ScaleSignals {
   // Counted in the mix only (a trace read ahead), or the mix forgotten.
   void CountMix(double prompt_tokens, double output_tokens);
   // A request's replica prefilled `tokens` of its prompt's `prompt_tokens` (less the prefix its KV cache
-  // held): `awan sim serve` at its first token, `awan serve` from the answer's usage where the replica
-  // reports cached tokens. Once as many are measured as the long-prompt check needs, it reads these, not the
-  // prompts (until then its last verdict stands), and the capacity is of the share of the prompts really
-  // prefilled (a prefix cache makes a replica serve more of the same mix).
+  // held): `awan sim serve` at its first token, `awan serve` from every answer's usage (an answer that does
+  // not say, and a failed request, as all of its prompt). Once as many are measured as the long-prompt check
+  // needs (2 / (1 - attainment)), it reads these, not the prompts (until then its last verdict stands), and
+  // the capacity prefills only the share of the prompts' tokens the caches did not hold (a prefix cache makes
+  // a replica serve more of the same mix; the share is cumulative since the last ResetMix).
   void Prefilled(double tokens, double prompt_tokens);
   void ResetMix();
   double MeanPrompt() const;  // of the mix (0 before any request)

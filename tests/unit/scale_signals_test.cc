@@ -149,10 +149,19 @@ TEST(ScaleSignals, TheCapacityCountsWhatAPrefixCacheHolds) {
   for (int i = 0; i < 150; ++i) s.Prefilled(1000, 3000);  // too few measured yet
   EXPECT_EQ(s.Capacity().rps, cold);
   for (int i = 0; i < 100; ++i) s.Prefilled(1000, 3000);
-  EXPECT_NEAR(s.Capacity().rps, s.ShapeCapacity(3000, 200, nullptr, nullptr, 1000).rps, 1e-9);
+  s.Capacity();
+  EXPECT_NEAR(s.mix_prefill(), 1000, 1e-9);
+  EXPECT_EQ(s.Capacity().rps, s.ShapeCapacity(3000, 200, nullptr, nullptr, s.mix_prefill()).rps);
   EXPECT_GT(s.Capacity().rps, cold * 1.2);
   EXPECT_EQ(s.mix_prompt(), 3000);  // arrivals are still counted in requests of the mix
-  EXPECT_NEAR(s.mix_prefill(), 1000, 1e-9);
+  // Forgotten with the mix: until 200 prefills are measured again, the prompts' own.
+  s.ResetMix();
+  for (int i = 0; i < 1000; ++i) s.Arrive(3000, 200);
+  for (int i = 0; i < 199; ++i) s.Prefilled(1000, 3000);
+  EXPECT_EQ(s.Capacity().rps, cold);
+  EXPECT_EQ(s.mix_prefill(), s.mix_prompt());
+  s.Prefilled(1000, 3000);  // the 200th
+  EXPECT_GT(s.Capacity().rps, cold * 1.2);
   // Without a cache the capacity is the prompts' own, bit for bit.
   ScaleSignals t(spec, {h100}, {true}, 8192, 256);
   for (int i = 0; i < 1000; ++i) t.Arrive(3000, 200), t.Prefilled(3000, 3000);
