@@ -216,11 +216,13 @@ class AwanScaler final : public Autoscaler {
     const int ready = std::max(ready_, 0);
     if (b.target > 0 && b.capacity_rps > 0 && in_flight_ > ready * b.target) {
       const double drain_s = std::max<double>(b.cold_start_ms, 1000) / 1000.0;
-      // Whole replicas of backlog only: less than one replica drains in a cold start is what the ready
-      // ones absorb before a new one could help (a fraction rounded up would chase every fluctuation of a
-      // replica run near its capacity). With none ready, any request waiting keeps one coming.
-      const double drain = (in_flight_ - ready * b.target) / (b.capacity_rps * drain_s);
-      want = std::max(want, ready + (ready == 0 ? CeilCount(drain) : FloorCount(drain)));
+      // A fluctuation of replicas run near their capacity (less excess than one replica's sequences) asks
+      // only for whole replicas of backlog: rounded up, it chased every one. An overload of at least one
+      // replica's sequences, or any request waiting with none ready, asks for the replicas that drain it.
+      const double excess = in_flight_ - ready * b.target;
+      const double drain = excess / (b.capacity_rps * drain_s);
+      const bool overload = ready == 0 || excess >= b.target;
+      want = std::max(want, ready + (overload ? CeilCount(drain) : FloorCount(drain)));
     }
     wants_.push_back({now_ms, want});
     while (!wants_.empty() && wants_.front().first <= now_ms - 120000) wants_.pop_front();

@@ -279,14 +279,20 @@ TEST(AwanScaler, RequestsPilingUpAddTheReplicasThatDrainThemWithinAColdStart) {
 // in a cold start adds none (it is gone before one could be ready); it did, and a smooth load oscillated.
 TEST(AwanScaler, LessBacklogThanOneReplicaDrainsAddsNone) {
   auto a = Scaler("awan");
-  const ScaleBounds b = Bounds(10, 30000);
+  const ScaleBounds b =
+      Bounds(10, 30000);  // 50 sequences per replica; one replica drains 300 in a cold start
   ScaleSample s = Sample(0, 0);
-  s.ready = 20, s.in_flight = 20 * 50 + 299;  // one replica drains 300 in a cold start
+  s.ready = 20, s.in_flight = 20 * 50 + 49;  // a fluctuation: less than one replica's sequences more
   a->Observe(s);
   EXPECT_EQ(a->Decide(0, 20, b), 20);
-  s.at_ms = 1000, s.in_flight = 20 * 50 + 300;
+  // An overload of a replica's sequences or more asks for the replicas that drain it, however long the cold
+  // start (load that bypasses the gateway is seen only here).
+  s.at_ms = 1000, s.in_flight = 20 * 50 + 50;
   a->Observe(s);
   EXPECT_EQ(a->Decide(1000, 20, b), 21);
+  s.at_ms = 2000, s.in_flight = 20 * 50 + 301;
+  a->Observe(s);
+  EXPECT_EQ(a->Decide(2000, 20, b), 22);
 }
 
 // With no replica ready (a service that scaled to zero, its first replica still starting), any request
