@@ -951,7 +951,7 @@ void ServiceManager::Gateway(HttpRequest& req, HttpResponse& res, bool chat) {
       Proxy(key, job, port, api_key, b, chat, sse, p, n, out);
     } catch (const std::exception&) {  // never the whole server for one request: it counts as failed
       out->Close();
-      Record(key, job, false, -1, 0, p + n, p, p);
+      Record(key, job, false, -1, 0, p + n, p);
     }
     --proxied_, --threads_;
   }).detach();
@@ -1025,12 +1025,12 @@ void ServiceManager::Proxy(const std::string& key, const std::string& job, int p
     ReadAnswerTiming(j, &ttft_s, &tpot_s);
     prefilled = AnswerPrefilledTokens(j, prompt_tokens);
   }
-  Record(key, job, ok, ttft_s, tpot_s, prompt_tokens + output_tokens, prompt_tokens, prefilled);
+  Record(key, job, ok, ttft_s, tpot_s, prompt_tokens + output_tokens, prefilled);
 }
 
 // A proxied request is over: its replica's load goes down, its outcome counts (model time).
 void ServiceManager::Record(const std::string& key, const std::string& job, bool ok, double ttft_s,
-                            double tpot_s, int64_t tokens, int64_t prompt, int64_t prefilled) {
+                            double tpot_s, int64_t tokens, int64_t prefilled) {
   std::lock_guard<std::mutex> l(mu_);
   const auto it = services_.find(key);
   if (it == services_.end()) return;
@@ -1042,10 +1042,9 @@ void ServiceManager::Record(const std::string& key, const std::string& job, bool
       break;
     }
   }
-  // Every request counts in the long-prompt check and the capacity's cached share, failed ones too (a
-  // too-slow shape's long prompts may be the ones that fail), as all of their prompt unless the replica said
-  // what its cache held.
-  if (prompt > 0) s.signals->Prefilled(static_cast<double>(prefilled), static_cast<double>(prompt));
+  // Every request counts in the long-prompt check, failed ones too (a too-slow shape's long prompts may be
+  // the ones that fail), as all of their prompt unless the replica said what its cache held.
+  if (prefilled > 0) s.signals->Prefilled(static_cast<double>(prefilled));
   if (!ok || ttft_s < 0) {
     ++s.failed;
     return;

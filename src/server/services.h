@@ -183,10 +183,10 @@ class ServiceManager {
   void Proxy(const std::string& key, const std::string& job, int port, const std::string& api_key,
              const std::string& body, bool chat, bool sse, int64_t prompt_tokens, int64_t output_tokens,
              const std::shared_ptr<ResponseStream>& out);
-  // `prefilled`: how many of the request's `prompt` tokens the replica prefilled (all of them unless it said
-  // what its prefix cache held); fed to the long-prompt check and the capacity (ScaleSignals::Prefilled).
+  // `prefilled`: the prompt tokens the replica prefilled (all of them unless it said what its prefix cache
+  // held); fed to the long-prompt check (ScaleSignals::Prefilled).
   void Record(const std::string& key, const std::string& job, bool ok, double ttft_s, double tpot_s,
-              int64_t tokens, int64_t prompt, int64_t prefilled);
+              int64_t tokens, int64_t prefilled);
   void Gateway(HttpRequest& req, HttpResponse& res, bool chat);
   bool Admit(const Principal& who, const OpenAiRequest& req, HttpResponse& res, std::string* key,
              std::string* job, int* port, std::string* api_key);
