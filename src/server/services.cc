@@ -22,6 +22,7 @@
 #include "server/executor.h"
 #include "server/replica_standin.h"
 #include "serving/cold_start.h"
+#include "serving/replica_engine.h"
 
 namespace awan::server {
 namespace {
@@ -898,12 +899,15 @@ bool ServiceManager::Admit(const Principal& who, const OpenAiRequest& req, HttpR
       ReplicaView v;
       v.replica = static_cast<uint32_t>(i);
       v.outstanding_tokens = r.outstanding_tokens;
+      v.cached_prefix_blocks = r.prefix ? r.prefix->CachedPrefix(parsed->prefix_blocks) : 0;
       views.push_back(v);
     }
     RouteRequest rr;
     rr.prompt_tokens = parsed->prompt_tokens;
+    rr.hash_ids = parsed->prefix_blocks;
     if (const std::optional<uint32_t> pick = RouteWith(*s->router, rr, views)) {
       Replica& r = s->replicas[*pick];
+      RememberPrefix(*s, r, parsed->prefix_blocks);
       ++r.in_flight;
       r.outstanding_tokens += parsed->prompt_tokens + parsed->max_tokens;
       port = r.port;
@@ -922,6 +926,19 @@ bool ServiceManager::Admit(const Principal& who, const OpenAiRequest& req, HttpR
   return true;
 }
 
+// The gateway does not see the replicas' caches; it remembers what it sent where (as llm-d's and AIBrix's
+// prefix-aware routers do): a replica holds the blocks of the prompts routed to it, up to its KV capacity.
+void ServiceManager::RememberPrefix(const Service& s, Replica& r, std::span<const uint64_t> blocks) {
+  if (blocks.empty()) return;
+  if (!r.prefix) {
+    const std::vector<serving::ReplicaModel>& models = s.signals->models();
+    const int shape = r.shape >= 0 ? r.shape : s.signals->capacity_shape();
+    const int64_t tokens = models[static_cast<size_t>(shape)].KvCapacityTokens();
+    r.prefix.emplace(static_cast<size_t>(std::max<int64_t>(1, tokens / serving::kKvBlockTokens)));
+  }
+  r.prefix->Insert(blocks);
+}
+
 void ServiceManager::Gateway(HttpRequest& req, HttpResponse& res, bool chat) {
   const Principal& who = Who(req);
   if (!who.can_write())
@@ -929,7 +946,8 @@ void ServiceManager::Gateway(HttpRequest& req, HttpResponse& res, bool chat) {
   Json body = Json::parse(req.body, nullptr, false);
   if (body.is_discarded() || !body.is_object())
     return OpenAiFail(res, 400, "the body must be a JSON object", "invalid_request_error");
-  const StatusOr<OpenAiRequest> parsed = ParseOpenAiRequest(body, chat, kMaxTokensLimit);
+  // With the prompt's KV block hashes, as the stand-in keys its prefix cache: the router's prefix affinity.
+  const StatusOr<OpenAiRequest> parsed = ParseOpenAiRequest(body, chat, kMaxTokensLimit, true);
   if (!parsed.ok()) return OpenAiFail(res, 400, parsed.status().message(), "invalid_request_error");
   if (parsed->model.empty())
     return OpenAiFail(res, 400, "model is required: a service's name", "invalid_request_error");

@@ -36,6 +36,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <span>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -47,6 +49,7 @@
 #include "server/http_server.h"
 #include "server/metrics.h"
 #include "server/replica_standin.h"
+#include "serving/routers.h"
 #include "serving/scale_signals.h"
 
 namespace awan::server {
@@ -119,6 +122,9 @@ class ServiceManager {
     int failed_scrapes = 0;            // in a row, once ready
     bool cold_start_reported = false;  // past cold_start_timeout_ms, told once
     int64_t kv_full_reported_ms = 0;   // service time of the last kv_cache_full told
+    // The gateway's view of its prefix cache: the KV blocks of the prompts routed to it, least recently
+    // used out first, bounded by its shape's KV capacity (created on the first request routed to it).
+    std::optional<serving::PrefixCache> prefix;
   };
   // A call to one replica made without the manager's lock: readiness (/health) or its metrics.
   struct Probe {
@@ -188,6 +194,7 @@ class ServiceManager {
   void Record(const std::string& key, const std::string& job, bool ok, double ttft_s, double tpot_s,
               int64_t tokens, int64_t prefilled);
   void Gateway(HttpRequest& req, HttpResponse& res, bool chat);
+  void RememberPrefix(const Service& s, Replica& r, std::span<const uint64_t> blocks);
   bool Admit(const Principal& who, const OpenAiRequest& req, HttpResponse& res, std::string* key,
              std::string* job, int* port, std::string* api_key);
 

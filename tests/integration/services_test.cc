@@ -337,6 +337,64 @@ TEST(Services, LongPromptsThatShareACachedPrefixKeepTheFirstShape) {
   EXPECT_EQ(c.Delete("/v1/services/small", Bearer(token))->status, 200);
 }
 
+// The gateway routes by prefix affinity (the `awan` router, as `awan sim serve` runs it): it remembers the KV
+// blocks of the prompts it sent to each replica, so a prompt whose document one replica already holds goes
+// there, not to the first of two idle replicas; the replica's answer says its cache held the document. Two
+// replicas, one kept busy by a long answer while the document first goes to the other.
+TEST(Services, TheGatewaySendsAPromptToTheReplicaThatHoldsItsPrefix) {
+  const std::string dir = TempDir("svc-affinity");
+  const std::string db = dir + "/awan.db";
+  const std::string token = Token(db, "my-university", "member");
+  Server s(dir, db);
+  ASSERT_GT(s.port(), 0);
+  Http c(s.url());
+  // Two L40S replicas, in real time (a long answer takes seconds).
+  const char* two = R"(apiVersion: awan/v1
+kind: Service
+metadata: {name: small}
+spec:
+  model: {name: llama-3.1-8b, parameters_b: 8.0, weights_gib: 15, kv_kib_per_token: 128, layers: 32}
+  shapes: [{accelerator: L40S, gpus: 1}]
+  replicas: {min: 2, max: 2}
+  slo: {ttft_ms: 500, tpot_ms: 40}
+  autoscaler: awan
+  router: awan
+  time_scale: 1
+)";
+  auto created = c.Post("/v1/services", Bearer(token), two, "application/yaml");
+  ASSERT_EQ(created->status, 201) << created->body;
+  ASSERT_TRUE(WaitFor(90, [&] { return Describe(c, token, "small")["replicas"]["ready"] == 2; }))
+      << Describe(c, token, "small").dump(1);
+  // The cached share of a prompt, from the answer's usage (vLLM's fields).
+  auto ask = [&](Http& h, const std::string& prompt, int max_tokens) {
+    auto r = h.Post("/v1/completions", Bearer(token),
+                          Json{{"model", "small"}, {"prompt", prompt}, {"max_tokens", max_tokens}}.dump(),
+                          "application/json");
+    if (r->status != 200) return int64_t{-1};
+    return Json::parse(r->body)["usage"]["prompt_tokens_details"].value("cached_tokens", int64_t{-2});
+  };
+  // A long answer keeps the first replica busy (~14 s of decode) ...
+  std::jthread busy([&] {
+    Http h(s.url());
+    EXPECT_EQ(ask(h, "story " + Words(50), 500), 0);
+  });
+  ASSERT_TRUE(WaitFor(30, [&] {
+    int in_flight = 0;
+    const Json d = Describe(c, token, "small");  // kept: a range-for over a temporary's member dangles
+    for (const Json& r : d["replica_list"]) in_flight += r["in_flight"].get<int>();
+    return in_flight == 1;
+  })) << Describe(c, token, "small").dump(1);
+  // ... so the document (two 512-token blocks and a question) goes to the other, cold.
+  const std::string document = "report " + Words(1100);
+  EXPECT_EQ(ask(c, document + " q1", 4), 0);
+  busy.join();
+  // Both idle now: the next question on the document goes where the document is (without affinity, the
+  // first replica, whose cache never saw it).
+  EXPECT_EQ(ask(c, document + " q2", 4), 2 * 512);
+  EXPECT_EQ(ask(c, document + " q3", 4), 2 * 512);
+  EXPECT_EQ(c.Delete("/v1/services/small", Bearer(token))->status, 200);
+}
+
 // A scale-up goes through the core like any job: on a fleet whose GPUs another tenant's batch jobs borrowed,
 // the service's replicas (its tenant under its guarantee) take them back by preemption (the core's reclaim,
 // under any ordering), and the batch jobs wait again rather than fail; once the service is deleted they run
