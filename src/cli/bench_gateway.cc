@@ -35,9 +35,44 @@ std::string Words(int64_t n) {
   return s;
 }
 
+// A request's prompt as text the replicas' prefix caches key the way the trace means (awan replica hashes
+// each 512-token block, chained, one token per word): with hash ids, each block is its id's word and then
+// filler, so requests that share their first ids share those blocks' text and nothing more (Mooncake's
+// meaning); without (Azure), the request's own word first, so no two prompts share a block (the simulator
+// caches nothing for them either).
+std::string PromptText(const InferenceRequest& r, size_t index) {
+  const int64_t n = std::max<int32_t>(1, r.prompt_tokens);
+  if (r.hash_ids.empty()) return fmt::format("r{} ", index) + Words(n - 1);
+  std::string s;
+  s.reserve(static_cast<size_t>(n) * 2 + r.hash_ids.size() * 18);
+  int64_t left = n;
+  for (const uint64_t id : r.hash_ids) {
+    if (left <= 0) break;
+    const int64_t block = std::min<int64_t>(512, left);
+    s += fmt::format("h{:x} ", id);
+    for (int64_t k = 1; k < block; ++k) s += "w ";
+    left -= block;
+  }
+  if (left > 0) s += fmt::format("r{} ", index) + Words(left - 1);  // past the ids: the request's own
+  return s;
+}
+
+// The last `"cached_tokens":N` in an answer (a whole body, or a stream's usage chunk): -1 when not seen.
+void ReadCached(std::string_view data, int64_t* cached) {
+  constexpr std::string_view kKey = "\"cached_tokens\":";
+  const size_t at = data.rfind(kKey);
+  if (at == std::string_view::npos) return;
+  int64_t v = 0;
+  bool any = false;
+  for (size_t k = at + kKey.size(); k < data.size() && data[k] >= '0' && data[k] <= '9'; ++k)
+    v = v * 10 + (data[k] - '0'), any = true;
+  if (any) *cached = v;
+}
+
 struct Outcome {
   int status = 0;  // 0: no answer
   double ttft_s = -1, e2e_s = 0;
+  int64_t cached = -1;  // prompt tokens the replica's prefix cache held, as its usage says (-1: not said)
 };
 
 }  // namespace
@@ -135,10 +170,11 @@ int RunBenchGateway(const BenchGatewayArgs& a) {
       cv.wait(l, [&] { return open < a.max_in_flight; });
       ++open;
     }
-    const Json body = {{"model", a.model},
-                       {"prompt", Words(r.prompt_tokens)},
-                       {"max_tokens", std::max<int32_t>(1, r.output_tokens)},
-                       {"stream", a.stream}};
+    Json body = {{"model", a.model},
+                 {"prompt", a.requests.empty() ? Words(r.prompt_tokens) : PromptText(r, i)},
+                 {"max_tokens", std::max<int32_t>(1, r.output_tokens)},
+                 {"stream", a.stream}};
+    if (a.stream) body["stream_options"] = {{"include_usage", true}};
     threads.emplace_back([&, i, b = body.dump()] {
       httplib::Client c(a.url);
       c.set_read_timeout(600, 0);
@@ -154,6 +190,7 @@ int RunBenchGateway(const BenchGatewayArgs& a) {
       hr.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
         if (o.ttft_s < 0 && a.stream && std::string_view(data, n).find("\"text\"") != std::string_view::npos)
           o.ttft_s = std::chrono::duration<double>(SteadyClock::now() - t0).count();
+        ReadCached(std::string_view(data, n), &o.cached);
         return true;
       };
       httplib::Response resp;
@@ -167,7 +204,7 @@ int RunBenchGateway(const BenchGatewayArgs& a) {
   }
   for (std::thread& t : threads) t.join();
   const double wall = std::chrono::duration<double>(SteadyClock::now() - start).count();
-  int64_t ok = 0, refused = 0, failed = 0, met = 0;
+  int64_t ok = 0, refused = 0, failed = 0, met = 0, cached = 0, prompted = 0;
   std::vector<double> ttft, e2e;
   for (size_t i = warmup; i < out.size(); ++i) {
     const Outcome& o = out[i];
@@ -177,6 +214,8 @@ int RunBenchGateway(const BenchGatewayArgs& a) {
       met += o.ttft_s * a.speed * 1000 <= static_cast<double>(a.slo_ttft_ms) &&
              tpot * a.speed * 1000 <= static_cast<double>(a.slo_tpot_ms);
     }
+    if (o.status == 200 && o.cached >= 0)
+      cached += o.cached, prompted += std::max<int32_t>(1, reqs[i].prompt_tokens);
     if (o.status == 200) {
       ++ok;
       e2e.push_back(o.e2e_s);
@@ -199,6 +238,11 @@ int RunBenchGateway(const BenchGatewayArgs& a) {
             {"ttft_p99_ms", Pct(ttft, 0.99) * 1000},
             {"e2e_p50_ms", Pct(e2e, 0.5) * 1000},
             {"e2e_p99_ms", Pct(e2e, 0.99) * 1000}};
+  if (prompted > 0) {
+    j["prompt_tokens_cached_pct"] = 100.0 * static_cast<double>(cached) / static_cast<double>(prompted);
+    fmt::print("prompt tokens the replicas' prefix caches held (as their answers say): {:.1f} %\n",
+               j["prompt_tokens_cached_pct"].get<double>());
+  }
   if (a.slo_ttft_ms > 0 && a.slo_tpot_ms > 0 && counted > 0) {
     j["slo_attainment_pct"] = 100.0 * static_cast<double>(met) / static_cast<double>(counted);
     fmt::print(

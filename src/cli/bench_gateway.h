@@ -1,7 +1,9 @@
 // `awan bench gateway`: replays a request trace (Azure CSV or Mooncake JSONL) against an OpenAI-compatible
 // endpoint (awan serve's gateway, or one `awan replica` directly), open loop at the trace's times (faster
-// with
-// --speed), and reports what the clients saw: answers, refusals, errors, time to first token and latency.
+// with --speed), and reports what the clients saw: answers, refusals, errors, time to first token and
+// latency, and the share of prompt tokens the replicas' prefix caches held (from the answers' usage). A
+// trace's prompts share text as its hash ids say (Mooncake); without hash ids (Azure) no two share a block.
+// Without a trace, every prompt is the same words (all but its last block cached after the first).
 #pragma once
 
 #include <CLI/CLI.hpp>

@@ -860,7 +860,8 @@ void ServiceManager::Tick() {
 // Counts the request, applies admission, and picks a ready replica with the router (waiting up to
 // queue_timeout for one): false with `res` answered when the request goes no further.
 bool ServiceManager::Admit(const Principal& who, const OpenAiRequest& req, HttpResponse& res,
-                           std::string* key_out, std::string* job_out, int* port_out, std::string* api_key) {
+                           std::string* key_out, std::string* job_out, int* port_out, std::string* api_key,
+                           int64_t* prefill) {
   const OpenAiRequest* parsed = &req;
   std::string& key = *key_out;
   std::string& job = *job_out;
@@ -907,9 +908,14 @@ bool ServiceManager::Admit(const Principal& who, const OpenAiRequest& req, HttpR
     rr.hash_ids = parsed->prefix_blocks;
     if (const std::optional<uint32_t> pick = RouteWith(*s->router, rr, views)) {
       Replica& r = s->replicas[*pick];
+      // Its outstanding work, as the simulator's engine counts it: the prompt less what the replica's
+      // cache likely holds (the engine's rule: at least one token prefilled), and the answer.
+      const int64_t blocks = r.prefix ? r.prefix->CachedPrefix(parsed->prefix_blocks) : 0;
+      *prefill = parsed->prompt_tokens - std::clamp<int64_t>(blocks * serving::kKvBlockTokens, 0,
+                                                             std::max<int64_t>(0, parsed->prompt_tokens - 1));
       RememberPrefix(*s, r, parsed->prefix_blocks);
       ++r.in_flight;
-      r.outstanding_tokens += parsed->prompt_tokens + parsed->max_tokens;
+      r.outstanding_tokens += *prefill + parsed->max_tokens;
       port = r.port;
       job = r.job_id;
       *api_key = r.api_key;
@@ -954,7 +960,8 @@ void ServiceManager::Gateway(HttpRequest& req, HttpResponse& res, bool chat) {
   std::string key, job;
   int port = 0;
   std::string api_key;
-  if (!Admit(who, *parsed, res, &key, &job, &port, &api_key)) return;
+  int64_t prefill = 0;  // the prompt tokens its replica will likely prefill (not in its cache)
+  if (!Admit(who, *parsed, res, &key, &job, &port, &api_key, &prefill)) return;
   // The replica knows the service by its name (an admin's TENANT/NAME included).
   body["model"] = key.substr(key.find('/') + 1);
   auto out = std::make_shared<ResponseStream>();
@@ -964,12 +971,13 @@ void ServiceManager::Gateway(HttpRequest& req, HttpResponse& res, bool chat) {
   res.stream = out;
   ++proxied_, ++threads_;
   std::thread([this, key, job, port, api_key, b = body.dump(), chat, sse = parsed->stream,
-               p = parsed->prompt_tokens, n = parsed->max_tokens, out]() {
+               p = parsed->prompt_tokens, n = parsed->max_tokens, prefill, out]() {
+    int64_t left = prefill + n;  // of the replica's outstanding work, not yet handed back
     try {
-      Proxy(key, job, port, api_key, b, chat, sse, p, n, out);
+      Proxy(key, job, port, api_key, b, chat, sse, p, n, &left, out);
     } catch (const std::exception&) {  // never the whole server for one request: it counts as failed
       out->Close();
-      Record(key, job, false, -1, 0, p + n, p);
+      Record(key, job, false, -1, 0, left, p);
     }
     --proxied_, --threads_;
   }).detach();
@@ -977,7 +985,7 @@ void ServiceManager::Gateway(HttpRequest& req, HttpResponse& res, bool chat) {
 
 void ServiceManager::Proxy(const std::string& key, const std::string& job, int port,
                            const std::string& api_key, const std::string& body, bool chat, bool sse,
-                           int64_t prompt_tokens, int64_t output_tokens,
+                           int64_t prompt_tokens, int64_t output_tokens, int64_t* left,
                            const std::shared_ptr<ResponseStream>& out) {
   double scale = 1;
   {
@@ -1010,7 +1018,7 @@ void ServiceManager::Proxy(const std::string& key, const std::string& job, int p
           if (event.rfind("data: ", 0) == 0 && event != "data: [DONE]" &&
               event.find("\"choices\":[]") == std::string::npos) {
             const auto now = std::chrono::steady_clock::now();
-            if (tokens++ == 0) first = now;
+            if (tokens++ == 0) first = now, PrefillDone(key, job, left, output_tokens);
             last = now;
           } else if (event.rfind("data: ", 0) == 0 && event.find("\"usage\"") != std::string::npos) {
             usage = event.substr(6);
@@ -1043,7 +1051,25 @@ void ServiceManager::Proxy(const std::string& key, const std::string& job, int p
     ReadAnswerTiming(j, &ttft_s, &tpot_s);
     prefilled = AnswerPrefilledTokens(j, prompt_tokens);
   }
-  Record(key, job, ok, ttft_s, tpot_s, prompt_tokens + output_tokens, prefilled);
+  Record(key, job, ok, ttft_s, tpot_s, *left, prefilled);
+}
+
+// A streamed answer's first token: its prompt is prefilled, so its replica's outstanding work keeps only
+// the answer (as the simulator's engine counts it).
+void ServiceManager::PrefillDone(const std::string& key, const std::string& job, int64_t* left,
+                                 int64_t output_tokens) {
+  const int64_t done = *left - output_tokens;
+  if (done <= 0) return;
+  std::lock_guard<std::mutex> l(mu_);
+  *left = output_tokens;
+  const auto it = services_.find(key);
+  if (it == services_.end()) return;
+  for (Replica& r : it->second->replicas) {
+    if (r.job_id == job && r.in_flight > 0) {
+      r.outstanding_tokens -= done;
+      break;
+    }
+  }
 }
 
 // A proxied request is over: its replica's load goes down, its outcome counts (model time).

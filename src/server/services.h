@@ -36,9 +36,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -188,15 +188,19 @@ class ServiceManager {
   void ReportFacts(Service& s, int64_t now);
   void Proxy(const std::string& key, const std::string& job, int port, const std::string& api_key,
              const std::string& body, bool chat, bool sse, int64_t prompt_tokens, int64_t output_tokens,
-             const std::shared_ptr<ResponseStream>& out);
-  // `prefilled`: the prompt tokens the replica prefilled (all of them unless it said what its prefix cache
-  // held); fed to the long-prompt check (ScaleSignals::Prefilled).
+             int64_t* left, const std::shared_ptr<ResponseStream>& out);
+  // `left`: the request's share of its replica's outstanding work not yet handed back (set to the answer's).
+  void PrefillDone(const std::string& key, const std::string& job, int64_t* left, int64_t output_tokens);
+  // `tokens`: the request's outstanding work handed back. `prefilled`: the prompt tokens the replica
+  // prefilled (all of them unless it said what its prefix cache held); fed to the long-prompt check
+  // (ScaleSignals::Prefilled).
   void Record(const std::string& key, const std::string& job, bool ok, double ttft_s, double tpot_s,
               int64_t tokens, int64_t prefilled);
   void Gateway(HttpRequest& req, HttpResponse& res, bool chat);
   void RememberPrefix(const Service& s, Replica& r, std::span<const uint64_t> blocks);
+  // `prefill`: the prompt tokens the chosen replica will likely prefill (what its cache likely lacks).
   bool Admit(const Principal& who, const OpenAiRequest& req, HttpResponse& res, std::string* key,
-             std::string* job, int* port, std::string* api_key);
+             std::string* job, int* port, std::string* api_key, int64_t* prefill);
 
   // Kept-alive connections to the replicas, idle ones by port: a proxied request takes one (or opens one) and
   // gives it back after a whole answer, so steady traffic opens no new connection per request.

@@ -368,8 +368,8 @@ spec:
   // The cached share of a prompt, from the answer's usage (vLLM's fields).
   auto ask = [&](Http& h, const std::string& prompt, int max_tokens) {
     auto r = h.Post("/v1/completions", Bearer(token),
-                          Json{{"model", "small"}, {"prompt", prompt}, {"max_tokens", max_tokens}}.dump(),
-                          "application/json");
+                    Json{{"model", "small"}, {"prompt", prompt}, {"max_tokens", max_tokens}}.dump(),
+                    "application/json");
     if (r->status != 200) return int64_t{-1};
     return Json::parse(r->body)["usage"]["prompt_tokens_details"].value("cached_tokens", int64_t{-2});
   };
