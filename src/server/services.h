@@ -17,7 +17,9 @@
 //   be.
 // - The gateway: POST /v1/chat/completions and /v1/completions, GET /v1/models, with the tenants' API tokens;
 //   `model` names a service of the caller's tenant (an admin writes TENANT/NAME). It routes with the router
-//   plugin among ready replicas, streams the replica's answer back as it comes (server-sent events too),
+//   plugin among ready replicas (their outstanding work, and the prompt's leading blocks each likely holds
+//   in its prefix cache: the gateway remembers the block hashes it sent to each, bounded by its KV
+//   capacity), streams the replica's answer back as it comes (server-sent events too),
 //   answers 429 with Retry-After when the service's replicas hold more than twice what they sustain within
 //   the SLO, and 503 with Retry-After when no replica becomes ready within queue_timeout. Per service: TTFT
 //   and TPOT histograms and SLO attainment, in model time, in /metrics and `describe`.
