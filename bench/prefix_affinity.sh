@@ -6,7 +6,7 @@
 # Usage: bench/prefix_affinity.sh ROUTER [DOCS] [ASKS] [RPS]
 #   DOCS (64) documents of 8 blocks (4,096 tokens) each, every one asked ASKS (4) times with its own question
 #   (one more block), in a shuffled order (seed 1), RPS (3) requests a second, answers of 32 tokens.
-# One replica's cache holds about 404 blocks (the replica model's KV capacity): 64 documents are 512.
+# One replica's cache holds 403 blocks (the replica model's KV capacity, 206,710 tokens): 64 documents are 512.
 set -e
 ROUTER=${1:-awan}
 DOCS=${2:-64}
