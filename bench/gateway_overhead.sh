@@ -4,12 +4,8 @@
 set -e
 cd "$(dirname "$0")/.."; A=$PWD/build/release/apps/awan
 D=${OUT:-/tmp/awan-gateway-bench}; rm -rf $D; mkdir -p $D
-$A init --store sqlite:$D/awan.db >/dev/null
-T=$($A token create --store sqlite:$D/awan.db --tenant my-university --role member 2>/dev/null | tail -1)
-$A serve --store sqlite:$D/awan.db --fleet examples/fleets/asean.yaml --listen 127.0.0.1:18181 --state-dir $D/state > $D/serve.log 2>&1 &
-S=$!
-trap "kill $S" EXIT
-sleep 1
+source bench/lib.sh
+serve_up $D 18181
 cat > $D/svc.yaml <<'Y'
 apiVersion: awan/v1
 kind: Service
@@ -20,16 +16,16 @@ spec:
   replicas: {min: 1, max: 1}
   slo: {ttft_ms: 1000, tpot_ms: 60}
 Y
-AWAN_URL=http://127.0.0.1:18181 AWAN_TOKEN=$T $A submit $D/svc.yaml
+AWAN_URL=$URL AWAN_TOKEN=$T $A submit $D/svc.yaml
 for i in $(seq 50); do
-  P=$(curl -s http://127.0.0.1:18181/v1/services/bench -H "Authorization: Bearer $T" | python3 -c 'import json,sys; d=json.load(sys.stdin); r=[x for x in d["replica_list"] if x["state"]=="Ready"]; print(r[0]["port"] if r else "")')
+  P=$(curl -s $URL/v1/services/bench -H "Authorization: Bearer $T" | python3 -c 'import json,sys; d=json.load(sys.stdin); r=[x for x in d["replica_list"] if x["state"]=="Ready"]; print(r[0]["port"] if r else "")')
   [ -n "$P" ] && break; sleep 0.2
 done
 echo "replica port $P"
 for run in 1 2 3; do
   for where in direct gateway; do
-    if [ $where = direct ]; then URL=http://127.0.0.1:$P; M=bench; else URL=http://127.0.0.1:18181; M=bench; fi
-    $A bench gateway --url $URL --token $T --model $M --count ${COUNT:-2000} --rate ${RATE:-100} --prompt-tokens 16 --output-tokens 4 --json $D/$where-$run.json > /dev/null
+    if [ $where = direct ]; then TO=http://127.0.0.1:$P; else TO=$URL; fi
+    $A bench gateway --url $TO --token $T --model bench --count ${COUNT:-2000} --rate ${RATE:-100} --prompt-tokens 16 --output-tokens 4 --json $D/$where-$run.json > /dev/null
     echo "$where run $run: $(python3 -c "import json; d=json.load(open('$D/$where-$run.json')); print('ok %d ttft p50 %.2f p99 %.2f e2e p50 %.2f p99 %.2f ms, %.1f answers/s' % (d['ok'], d['ttft_p50_ms'], d['ttft_p99_ms'], d['e2e_p50_ms'], d['e2e_p99_ms'], d['answers_per_s']))")"
   done
 done

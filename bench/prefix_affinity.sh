@@ -25,13 +25,8 @@ for i, d in enumerate(order):
     print(json.dumps({"timestamp": int(i * 1000 / rps), "input_length": 9 * 512, "output_length": 32,
                       "hash_ids": ids}))
 PY
-$A init --store sqlite:$D/awan.db >/dev/null
-T=$($A token create --store sqlite:$D/awan.db --tenant my-university --role member 2>/dev/null | tail -1)
-$A serve --store sqlite:$D/awan.db --fleet examples/fleets/asean.yaml --listen 127.0.0.1:18283 \
-  --state-dir $D/state > $D/serve.log 2>&1 &
-S=$!
-trap "kill $S" EXIT
-sleep 1
+source bench/lib.sh
+serve_up $D 18283
 cat > $D/svc.yaml <<Y
 apiVersion: awan/v1
 kind: Service
@@ -44,12 +39,9 @@ spec:
   autoscaler: awan
   router: $ROUTER
 Y
-AWAN_URL=http://127.0.0.1:18283 AWAN_TOKEN=$T $A submit $D/svc.yaml
-for _ in $(seq 600); do
-  curl -s http://127.0.0.1:18283/v1/services/docs -H "Authorization: Bearer $T" | grep -q '"ready":2' && break
-  sleep 0.1
-done
-$A bench gateway --url http://127.0.0.1:18283 --token $T --model docs --requests $D/load.jsonl --stream true \
+AWAN_URL=$URL AWAN_TOKEN=$T $A submit $D/svc.yaml
+wait_service docs '"ready":2' 60
+$A bench gateway --url $URL --token $T --model docs --requests $D/load.jsonl --stream true \
   --slo-ttft-ms 2000 --slo-tpot-ms 40 --json $D/bench.json
-AWAN_URL=http://127.0.0.1:18283 AWAN_TOKEN=$T $A delete service/docs >/dev/null 2>&1 || true
+AWAN_URL=$URL AWAN_TOKEN=$T $A delete service/docs >/dev/null 2>&1 || true
 sleep 2  # the replicas stop before the server does

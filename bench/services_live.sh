@@ -11,12 +11,8 @@ TS=${1:-1}
 TRACE=${TRACE:-../shared/traces/azure-llm-2023/AzureLLMInferenceTrace_conv.csv}
 cd "$(dirname "$0")/.."; A=$PWD/build/release/apps/awan
 D=${OUT:-/tmp/awan-agree}/run-$TS; rm -rf $D; mkdir -p $D
-$A init --store sqlite:$D/awan.db >/dev/null
-T=$($A token create --store sqlite:$D/awan.db --tenant my-university --role member 2>/dev/null | tail -1)
-$A serve --store sqlite:$D/awan.db --fleet examples/fleets/asean.yaml --listen 127.0.0.1:18282 --state-dir $D/state > $D/serve.log 2>&1 &
-S=$!
-trap "kill $S" EXIT
-sleep 1
+source bench/lib.sh
+serve_up $D 18282
 cat > $D/svc.yaml <<Y
 apiVersion: awan/v1
 kind: Service
@@ -30,13 +26,10 @@ spec:
   time_scale: $TS
   startup: ${STARTUP:-instant}
 Y
-AWAN_URL=http://127.0.0.1:18282 AWAN_TOKEN=$T $A submit $D/svc.yaml
+AWAN_URL=$URL AWAN_TOKEN=$T $A submit $D/svc.yaml
 # The replay starts once the first replica is ready (as the simulator's warm-up does, with its first replica up).
-for _ in $(seq 1200); do
-  curl -s http://127.0.0.1:18282/v1/services/chat -H "Authorization: Bearer $T" | grep -q '"ready":[1-9]' && break
-  sleep 0.1
-done
-$A bench gateway --url http://127.0.0.1:18282 --token $T --model chat --requests $TRACE --seconds 120 --scale ${SCALE:-3} --speed $TS --stream true --warmup-s ${WARMUP:-0} --slo-ttft-ms 1000 --slo-tpot-ms 60 --json $D/bench.json
-curl -s http://127.0.0.1:18282/v1/services/chat -H "Authorization: Bearer $T" > $D/describe.json
+wait_service chat '"ready":[1-9]' 120
+$A bench gateway --url $URL --token $T --model chat --requests $TRACE --seconds 120 --scale ${SCALE:-3} --speed $TS --stream true --warmup-s ${WARMUP:-0} --slo-ttft-ms 1000 --slo-tpot-ms 60 --json $D/bench.json
+curl -s $URL/v1/services/chat -H "Authorization: Bearer $T" > $D/describe.json
 python3 -c "import json; d=json.load(open('$D/describe.json')); print('attainment', d['slo_attainment_pct'], 'requests', d['requests'], 'decisions', [(x['at_ms']//1000, x['from'], x['to']) for x in d['decisions']])"
-curl -s http://127.0.0.1:18282/metrics -H "Authorization: Bearer $T" | grep -E "awan_service_(ttft|tpot)_seconds_(bucket|count)" > $D/metrics.txt
+curl -s $URL/metrics -H "Authorization: Bearer $T" | grep -E "awan_service_(ttft|tpot)_seconds_(bucket|count)" > $D/metrics.txt

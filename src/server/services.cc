@@ -909,10 +909,9 @@ bool ServiceManager::Admit(const Principal& who, const OpenAiRequest& req, HttpR
     if (const std::optional<uint32_t> pick = RouteWith(*s->router, rr, views)) {
       Replica& r = s->replicas[*pick];
       // Its outstanding work, as the simulator's engine counts it: the prompt less what the replica's
-      // cache likely holds (the engine's rule: at least one token prefilled), and the answer.
+      // cache likely holds (the engine's rule), and the answer.
       const int64_t blocks = r.prefix ? r.prefix->CachedPrefix(parsed->prefix_blocks) : 0;
-      *prefill = parsed->prompt_tokens - std::clamp<int64_t>(blocks * serving::kKvBlockTokens, 0,
-                                                             std::max<int64_t>(0, parsed->prompt_tokens - 1));
+      *prefill = parsed->prompt_tokens - serving::CachedPromptTokens(parsed->prompt_tokens, blocks);
       RememberPrefix(*s, r, parsed->prefix_blocks);
       ++r.in_flight;
       r.outstanding_tokens += *prefill + parsed->max_tokens;

@@ -37,7 +37,7 @@ void ReplicaEngine::Admit(std::vector<Event>& events) {
     kv_used_ += need;
     int64_t cached = 0;
     if (w.hash_ids != nullptr) {
-      cached = std::min<int64_t>(w.prompt - 1, int64_t{prefix_.CachedPrefix(*w.hash_ids)} * kKvBlockTokens);
+      cached = CachedPromptTokens(w.prompt, prefix_.CachedPrefix(*w.hash_ids));
       prefix_.Insert(*w.hash_ids);
     }
     outstanding_ -= cached;

@@ -10,6 +10,7 @@
 // Pure and deterministic; thread-compatible (the caller serializes calls).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <optional>
@@ -22,6 +23,14 @@
 namespace awan::serving {
 
 inline constexpr int64_t kKvBlockTokens = 512;  // tokens per KV block (one Mooncake hash id)
+
+// The prompt tokens a replica's prefix cache spares a request whose first `cached_blocks` KV blocks it holds.
+// At least one prompt token is always prefilled (its logits give the first token), and none of an empty
+// prompt is cached. The engine applies it at admission; the gateway uses it to count a replica's outstanding
+// work.
+inline int64_t CachedPromptTokens(int64_t prompt_tokens, int64_t cached_blocks) {
+  return std::clamp<int64_t>(cached_blocks * kKvBlockTokens, 0, std::max<int64_t>(0, prompt_tokens - 1));
+}
 
 class ReplicaEngine {
  public:

@@ -125,19 +125,20 @@ Status WriteServeReport(const std::string& dir, const std::vector<ServeSimResult
       HtmlPageStart("awan sim serve", title) +
       "<p>services: " + HtmlEscape(fmt::format("{}", fmt::join(service_names, ", "))) +
       "</p><table><tr><th>autoscaler / router</th><th>requests</th><th>SLO attainment "
-      "%</th><th>GPU-hours</th>"
+      "%</th><th>during ramps %</th><th>GPU-hours</th>"
       "<th>p50 TTFT ms</th><th>p99 TTFT ms</th><th>p99 TPOT ms</th><th>cold starts</th><th>p99 cold start "
       "s</th>"
       "<th>oscillations</th><th>routed outside</th><th>batch avg JCT s</th></tr>";
   for (const ServeSimResult& r : results) {
     const ServeSummary& s = r.summary;
     html += fmt::format(
-        "<tr><td>{}</td><td>{}</td><td>{:.2f}</td><td>{:.1f}</td><td>{:.0f}</td><td>{:.0f}</td><td>{:.0f}</"
+        "<tr><td>{}</td><td>{}</td><td>{:.2f}</td><td>{:.2f}</td><td>{:.1f}</td><td>{:.0f}</td><td>{:.0f}</"
+        "td><td>{:.0f}</"
         "td>"
         "<td>{}</td><td>{:.1f}</td><td>{}</td><td>{}</td><td>{:.0f}</td></tr>",
-        HtmlEscape(Label(s)), s.requests, s.slo_attainment_pct, s.gpu_hours, s.p50_ttft_ms, s.p99_ttft_ms,
-        s.p99_tpot_ms, s.cold_starts, s.p99_cold_start_s, s.oscillations, s.routed_outside_allowed,
-        s.batch_avg_jct_s);
+        HtmlEscape(Label(s)), s.requests, s.slo_attainment_pct, s.ramp_slo_attainment_pct, s.gpu_hours,
+        s.p50_ttft_ms, s.p99_ttft_ms, s.p99_tpot_ms, s.cold_starts, s.p99_cold_start_s, s.oscillations,
+        s.routed_outside_allowed, s.batch_avg_jct_s);
   }
   html += "</table>";
   for (const char* png : {"load", "replicas", "ttft_cdf", "cold_cdf", "tenants", "locations", "batch"})

@@ -862,6 +862,32 @@ struct Tally {
   double attainment() const { return requests == 0 ? 100.0 : 100.0 * static_cast<double>(met) / requests; }
 };
 
+// Per minute of the measured requests (from the first one's), whether the load rises there (ServeSummary::
+// ramp_requests): the 5 minutes up to it brought more requests than the 5 before them.
+std::vector<bool> RampMinutes(const std::vector<Req>& reqs, int64_t* first_minute) {
+  constexpr int64_t kUsPerMin = 60 * kUsPerS;
+  constexpr size_t kWindow = 5;
+  std::vector<int64_t> per_minute;
+  *first_minute = -1;
+  for (const Req& r : reqs) {
+    if (r.warmup) continue;
+    const int64_t m = r.arrive_us / kUsPerMin;
+    if (*first_minute < 0) *first_minute = m;
+    const size_t k = static_cast<size_t>(std::max<int64_t>(0, m - *first_minute));
+    if (k >= per_minute.size()) per_minute.resize(k + 1, 0);
+    ++per_minute[k];
+  }
+  std::vector<bool> ramp(per_minute.size(), false);
+  int64_t recent = 0, before = 0;  // the requests of minutes (k-5, k] and (k-10, k-5]
+  for (size_t k = 0; k < per_minute.size(); ++k) {
+    recent += per_minute[k];
+    if (k >= kWindow) recent -= per_minute[k - kWindow], before += per_minute[k - kWindow];
+    if (k >= 2 * kWindow) before -= per_minute[k - 2 * kWindow];
+    ramp[k] = k + 1 >= 2 * kWindow && recent > before;
+  }
+  return ramp;
+}
+
 ServeSimResult ServeSimulation::Result() const {
   ServeSimResult out;
   ServeSummary& sum = out.summary;
@@ -869,7 +895,9 @@ ServeSimResult ServeSimulation::Result() const {
   sum.router = o_.router;
   if (o_.autoscaler == "oracle") sum.oracle_headroom = o_.oracle_headroom;
   out.timeline = timeline_;
-  Tally all;
+  Tally all, ramp;
+  int64_t first_minute = 0;
+  const std::vector<bool> ramp_minutes = RampMinutes(reqs_, &first_minute);
   std::vector<Tally> by_service(svcs_.size()), by_location(locations_.size());
   std::map<std::string, Tally> by_tenant;
   std::vector<std::set<uint32_t>> served(svcs_.size());
@@ -895,6 +923,8 @@ ServeSimResult ServeSimulation::Result() const {
     std::vector<Tally*> groups = {&all, &by_service[static_cast<size_t>(r.service)],
                                   &by_tenant[s.spec->tenant]};
     if (!locations_.empty()) groups.push_back(&by_location[r.location]);
+    const int64_t minute = r.arrive_us / (60 * kUsPerS) - first_minute;
+    if (minute >= 0 && ramp_minutes[static_cast<size_t>(minute)]) groups.push_back(&ramp);
     for (Tally* t : groups) {
       ++t->requests;
       t->met += met;
@@ -905,6 +935,8 @@ ServeSimResult ServeSimulation::Result() const {
   sum.requests = all.requests;
   sum.dropped = all.dropped;
   sum.slo_attainment_pct = all.attainment();
+  sum.ramp_requests = ramp.requests;
+  sum.ramp_slo_attainment_pct = ramp.attainment();
   sum.p50_ttft_ms = Percentile(all.ttft_ms, 0.5);
   sum.p99_ttft_ms = Percentile(all.ttft_ms, 0.99);
   sum.p99_tpot_ms = Percentile(all.tpot_ms, 0.99);

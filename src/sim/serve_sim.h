@@ -93,6 +93,11 @@ struct ServeSummary {
   double oracle_headroom = 0;  // the oracle's (0 for the others)
   int64_t requests = 0, dropped = 0;
   double slo_attainment_pct = 0;
+  // During ramps: the requests that arrived in a minute whose last 5 minutes (that minute and the 4 before)
+  // brought more requests, all services together, than the 5 minutes before them. The load alone says which
+  // minutes those are, so every autoscaler is judged on the same requests: where cold starts cost the most.
+  int64_t ramp_requests = 0;
+  double ramp_slo_attainment_pct = 0;
   double gpu_hours = 0;  // replicas' GPUs from their start (cold start included) to their end, pro rata
   double p50_ttft_ms = 0, p99_ttft_ms = 0, p99_tpot_ms = 0;
   int64_t cold_starts = 0;

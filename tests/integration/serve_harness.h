@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -47,6 +48,42 @@ inline std::string Token(const std::string& db, const std::string& tenant, const
   return out.substr(out.rfind('\n') + 1);
 }
 
+// The directories of this test's servers. Tasks, replicas among them, outlive their server by design (running
+// work survives a restart), so a test that fails before it stops its services would leave them running: at
+// the end of every test, each process whose working directory lies in one of these is killed (a task works in
+// STATE/work/JOB unless its manifest says otherwise).
+inline std::vector<std::string>& TestServerDirs() {
+  static std::vector<std::string> dirs;
+  return dirs;
+}
+
+inline void KillProcessesWorkingIn(const std::vector<std::string>& dirs) {
+  std::error_code ec;
+  for (const auto& p : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = p.path().filename().string();
+    if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
+    const pid_t pid = std::stoi(name);
+    if (pid == getpid()) continue;
+    std::error_code link_ec;
+    const std::string cwd = std::filesystem::read_symlink(p.path() / "cwd", link_ec).string();
+    if (link_ec) continue;
+    for (const std::string& d : dirs)
+      if (cwd == d || cwd.rfind(d + "/", 0) == 0) kill(pid, SIGKILL);
+  }
+}
+
+class LeftoverTaskReaper : public ::testing::EmptyTestEventListener {
+  void OnTestEnd(const ::testing::TestInfo&) override {
+    if (!TestServerDirs().empty()) KillProcessesWorkingIn(TestServerDirs());
+    TestServerDirs().clear();
+  }
+};
+
+inline const bool kLeftoverTaskReaperInstalled = [] {
+  ::testing::UnitTest::GetInstance()->listeners().Append(new LeftoverTaskReaper);
+  return true;
+}();
+
 // A running `awan serve`, killed with SIGKILL (or SIGTERM) by the test.
 // Starts AWAN_BINARY with `args` (after argv[0]), its stdout and stderr to `log`: the child's pid.
 inline pid_t SpawnAwan(std::vector<std::string> args, const std::string& log) {
@@ -71,6 +108,8 @@ class Server {
          std::vector<std::string> extra = {}) {
     if (fleet.empty()) fleet = std::string(AWAN_SOURCE_DIR) + "/examples/fleets/asean.yaml";
     log_ = dir + "/serve-" + std::to_string(++starts_) + ".log";
+    if (std::find(TestServerDirs().begin(), TestServerDirs().end(), dir) == TestServerDirs().end())
+      TestServerDirs().push_back(dir);
     std::vector<std::string> args = {"serve",        "--store",   StoreUrl(db), "--listen",
                                      "127.0.0.1:0",  "--fleet",   fleet,        "--state-dir",
                                      dir + "/state", "--tick-ms", "50"};

@@ -125,6 +125,15 @@ TEST(ReplicaEngine, APrefixCacheHitSkipsTheCachedBlocks) {
   EXPECT_EQ(ev[0].cached_tokens, 3 * kKvBlockTokens - 1);
 }
 
+TEST(ReplicaEngine, TheCacheSparesWholeBlocksButNeverThePromptsLastToken) {
+  EXPECT_EQ(CachedPromptTokens(3 * kKvBlockTokens + 7, 2), 2 * kKvBlockTokens);  // two full blocks held
+  EXPECT_EQ(CachedPromptTokens(3 * kKvBlockTokens, 3), 3 * kKvBlockTokens - 1);  // all but the last token
+  EXPECT_EQ(CachedPromptTokens(kKvBlockTokens, 0), 0);                           // nothing held
+  EXPECT_EQ(CachedPromptTokens(1, 1), 0);                                        // one token: prefilled
+  EXPECT_EQ(CachedPromptTokens(0, 0), 0);                                        // an empty prompt
+  EXPECT_EQ(CachedPromptTokens(0, 2), 0);
+}
+
 TEST(ReplicaEngine, ClearGivesBackEveryRequestItHeld) {
   ReplicaEngine e(Model(), 8192, 1);  // one sequence at a time: the second waits
   e.Add(4, 100, 50);

@@ -367,6 +367,30 @@ TEST(ServeSim, StartReadyServicesServeFromTheFirstRequest) {
   EXPECT_EQ(ready->summary.requests, cold->summary.requests);
 }
 
+// Ramps are the minutes whose last 5 minutes brought more requests than the 5 before them, judged on the load
+// alone: a flat load has none; one that steps up from 1 to 4 requests/s at minute 20 rises through minute 28
+// (at 29 the 5 minutes before are all at the new rate too).
+TEST(ServeSim, RampsAreTheMinutesWhereTheLoadRises) {
+  World w = Asean();
+  auto load = [](int flat_min, int high_min) {
+    std::vector<InferenceRequest> r;
+    for (int64_t ms = 0; ms < int64_t{flat_min + high_min} * 60000;) {
+      r.push_back({ms, 256, 64, {}, ""});
+      ms += ms < int64_t{flat_min} * 60000 ? 1000 : 250;
+    }
+    return std::vector<ServiceLoad>{{"asean-assistant", std::move(r)}};
+  };
+  ServeSimOptions o;
+  o.warmup_ms = 0;
+  auto flat = RunServeSim(*w.fleet, w.services, load(30, 0), {}, o);
+  auto step = RunServeSim(*w.fleet, w.services, load(20, 10), {}, o);
+  ASSERT_TRUE(flat.ok() && step.ok()) << flat.status().ToString();
+  EXPECT_EQ(flat->summary.ramp_requests, 0);
+  EXPECT_EQ(step->summary.ramp_requests, 9 * 240);  // minutes 20 to 28, 240 arrivals each
+  EXPECT_GE(step->summary.ramp_slo_attainment_pct, 0);
+  EXPECT_LE(step->summary.ramp_slo_attainment_pct, 100);
+}
+
 // One region of one zone of `nodes` 8-GPU H100 nodes; tenant "batch" guaranteed `batch_gpus`, tenant "llm"
 // (nothing guaranteed) with the service "chat" (an 8B model, one GPU per replica, min..max replicas).
 using ZoneWorld = std::pair<std::unique_ptr<config::FleetFile>, config::ServicesFile>;
