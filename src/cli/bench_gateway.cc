@@ -38,8 +38,8 @@ std::string Words(int64_t n) {
 // A request's prompt as text the replicas' prefix caches key the way the trace means (awan replica hashes
 // each 512-token block, chained, one token per word): with hash ids, each block is its id's word and then
 // filler, so requests that share their first ids share those blocks' text and nothing more (Mooncake's
-// meaning); without (Azure), the request's own word first, so no two prompts share a block (the simulator
-// caches nothing for them either).
+// meaning); without (Azure, or --count without a trace), the request's own word first, so no two prompts
+// share a block (the simulator caches nothing for them either).
 std::string PromptText(const InferenceRequest& r, size_t index) {
   const int64_t n = std::max<int32_t>(1, r.prompt_tokens);
   if (r.hash_ids.empty()) return fmt::format("r{} ", index) + Words(n - 1);
@@ -89,7 +89,9 @@ void AddBenchGateway(CLI::App& bench, BenchGatewayArgs& a) {
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
   c->add_option("--rate", a.rate, "without a trace: requests per second")->capture_default_str();
-  c->add_option("--prompt-tokens", a.prompt_tokens, "without a trace: prompt tokens")->capture_default_str();
+  c->add_option("--prompt-tokens", a.prompt_tokens,
+                "without a trace: prompt tokens (each prompt its own: none shares a cached block)")
+      ->capture_default_str();
   c->add_option("--output-tokens", a.output_tokens, "without a trace: answer tokens")->capture_default_str();
   c->add_option("--seconds", a.seconds, "replay this many seconds of the trace (0: all)")
       ->capture_default_str();
@@ -171,7 +173,7 @@ int RunBenchGateway(const BenchGatewayArgs& a) {
       ++open;
     }
     Json body = {{"model", a.model},
-                 {"prompt", a.requests.empty() ? Words(r.prompt_tokens) : PromptText(r, i)},
+                 {"prompt", PromptText(r, i)},
                  {"max_tokens", std::max<int32_t>(1, r.output_tokens)},
                  {"stream", a.stream}};
     if (a.stream) body["stream_options"] = {{"include_usage", true}};

@@ -976,7 +976,7 @@ void ServiceManager::Gateway(HttpRequest& req, HttpResponse& res, bool chat) {
       Proxy(key, job, port, api_key, b, chat, sse, p, n, &left, out);
     } catch (const std::exception&) {  // never the whole server for one request: it counts as failed
       out->Close();
-      Record(key, job, false, -1, 0, left, p);
+      Record(key, job, false, -1, 0, left, p, p);
     }
     --proxied_, --threads_;
   }).detach();
@@ -1050,7 +1050,7 @@ void ServiceManager::Proxy(const std::string& key, const std::string& job, int p
     ReadAnswerTiming(j, &ttft_s, &tpot_s);
     prefilled = AnswerPrefilledTokens(j, prompt_tokens);
   }
-  Record(key, job, ok, ttft_s, tpot_s, *left, prefilled);
+  Record(key, job, ok, ttft_s, tpot_s, *left, prompt_tokens, prefilled);
 }
 
 // A streamed answer's first token: its prompt is prefilled, so its replica's outstanding work keeps only
@@ -1073,7 +1073,7 @@ void ServiceManager::PrefillDone(const std::string& key, const std::string& job,
 
 // A proxied request is over: its replica's load goes down, its outcome counts (model time).
 void ServiceManager::Record(const std::string& key, const std::string& job, bool ok, double ttft_s,
-                            double tpot_s, int64_t tokens, int64_t prefilled) {
+                            double tpot_s, int64_t tokens, int64_t prompt, int64_t prefilled) {
   std::lock_guard<std::mutex> l(mu_);
   const auto it = services_.find(key);
   if (it == services_.end()) return;
@@ -1085,9 +1085,10 @@ void ServiceManager::Record(const std::string& key, const std::string& job, bool
       break;
     }
   }
-  // Every request counts in the long-prompt check, failed ones too (a too-slow shape's long prompts may be
-  // the ones that fail), as all of their prompt unless the replica said what its cache held.
-  if (prefilled > 0) s.signals->Prefilled(static_cast<double>(prefilled));
+  // Every request counts in the long-prompt check and the capacity's cached share, failed ones too (a
+  // too-slow shape's long prompts may be the ones that fail), as all of their prompt unless the replica said
+  // what its cache held.
+  if (prompt > 0) s.signals->Prefilled(static_cast<double>(prefilled), static_cast<double>(prompt));
   if (!ok || ttft_s < 0) {
     ++s.failed;
     return;

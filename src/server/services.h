@@ -193,11 +193,11 @@ class ServiceManager {
              int64_t* left, const std::shared_ptr<ResponseStream>& out);
   // `left`: the request's share of its replica's outstanding work not yet handed back (set to the answer's).
   void PrefillDone(const std::string& key, const std::string& job, int64_t* left, int64_t output_tokens);
-  // `tokens`: the request's outstanding work handed back. `prefilled`: the prompt tokens the replica
-  // prefilled (all of them unless it said what its prefix cache held); fed to the long-prompt check
-  // (ScaleSignals::Prefilled).
+  // `tokens`: the request's outstanding work handed back. `prefilled`: how many of the request's `prompt`
+  // tokens the replica prefilled (all of them unless it said what its prefix cache held); fed to the
+  // long-prompt check and the capacity (ScaleSignals::Prefilled).
   void Record(const std::string& key, const std::string& job, bool ok, double ttft_s, double tpot_s,
-              int64_t tokens, int64_t prefilled);
+              int64_t tokens, int64_t prompt, int64_t prefilled);
   void Gateway(HttpRequest& req, HttpResponse& res, bool chat);
   void RememberPrefix(const Service& s, Replica& r, std::span<const uint64_t> blocks);
   // `prefill`: the prompt tokens the chosen replica will likely prefill (what its cache likely lacks).

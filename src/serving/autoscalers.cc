@@ -13,6 +13,9 @@ int Clamp(int x, const ScaleBounds& b) { return std::clamp(x, b.min, std::max(b.
 int CeilCount(double x) {
   return static_cast<int>(std::min<double>(std::ceil(x - 1e-9), std::numeric_limits<int>::max() / 4));
 }
+int FloorCount(double x) {
+  return static_cast<int>(std::min<double>(std::floor(x + 1e-9), std::numeric_limits<int>::max() / 4));
+}
 
 // Samples over a trailing window; the average of in-flight requests in (now - window, now].
 class Window {
@@ -213,7 +216,13 @@ class AwanScaler final : public Autoscaler {
     const int ready = std::max(ready_, 0);
     if (b.target > 0 && b.capacity_rps > 0 && in_flight_ > ready * b.target) {
       const double drain_s = std::max<double>(b.cold_start_ms, 1000) / 1000.0;
-      want = std::max(want, ready + CeilCount((in_flight_ - ready * b.target) / (b.capacity_rps * drain_s)));
+      // A fluctuation of replicas run near their capacity (less excess than one replica's sequences) asks
+      // only for whole replicas of backlog: rounded up, it chased every one. An overload of at least one
+      // replica's sequences, or any request waiting with none ready, asks for the replicas that drain it.
+      const double excess = in_flight_ - ready * b.target;
+      const double drain = excess / (b.capacity_rps * drain_s);
+      const bool overload = ready == 0 || excess >= b.target;
+      want = std::max(want, ready + (overload ? CeilCount(drain) : FloorCount(drain)));
     }
     wants_.push_back({now_ms, want});
     while (!wants_.empty() && wants_.front().first <= now_ms - 120000) wants_.pop_front();

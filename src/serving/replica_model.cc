@@ -57,13 +57,13 @@ int64_t TokenBudget(const ReplicaModel& m, const ServiceSlo& slo, int64_t max_ba
 
 SloCapacity CapacityWithinSlo(const ReplicaModel& m, double prompt_tokens, double output_tokens,
                               const ServiceSlo& slo, int64_t max_batched_tokens, int max_seqs,
-                              double headroom) {
+                              double headroom, double prefill_tokens) {
   SloCapacity best;
   const double out = std::max(1.0, output_tokens), prompt = std::max(1.0, prompt_tokens);
+  const double fill = prefill_tokens < 0 ? prompt : std::clamp(prefill_tokens, 1.0, prompt);
   const auto budget = static_cast<double>(max_batched_tokens);
   for (int b = 1; b <= max_seqs && b < budget; ++b) {
-    const double prefill_per_iter =
-        b * prompt / out;  // the prompts of the requests that replace finished ones
+    const double prefill_per_iter = b * fill / out;  // the prompts of the requests that replace finished ones
     const double rho = prefill_per_iter / (budget - b);  // share of the prefill room they use
     if (rho >= 1) break;
     if (static_cast<double>(b) * (prompt + out) > static_cast<double>(m.KvCapacityTokens())) break;

@@ -62,11 +62,13 @@ class ReplicaModel {
   int64_t kv_capacity_ = 0;
 };
 
+inline constexpr double kTpotHeadroom = 0.8;  // the share of the TPOT objective an iteration may take
+
 // The iteration's token budget (vLLM's max_num_batched_tokens) that keeps an iteration within `headroom` of
 // the TPOT objective, as Sarathi-Serve sizes its chunks: prefill chunks never stall the running decodes past
 // the objective. Within [256, max_batched_tokens].
 int64_t TokenBudget(const ReplicaModel& m, const ServiceSlo& slo, int64_t max_batched_tokens = 8192,
-                    double headroom = 0.8);
+                    double headroom = kTpotHeadroom);
 
 // What one replica sustains within a service's SLO for a request mix (mean prompt and output tokens), in the
 // steady state of continuous batching with chunked prefill: with b sequences decoding, each iteration also
@@ -74,7 +76,10 @@ int64_t TokenBudget(const ReplicaModel& m, const ServiceSlo& slo, int64_t max_ba
 // TPOT = the iteration time t(b) and the rate is b / (output x t(b)). The largest b whose TPOT is within
 // `headroom` x the TPOT objective, whose first token is within half the TTFT objective (its prompt's chunks
 // in the iteration budget left beside the batch, stretched by 1 / (1 - rho) for the prompts queued before it,
-// rho the share of that room the prompts use), and whose KV cache fits.
+// rho the share of that room the prompts use), and whose KV cache fits. `prefill_tokens` (<= the prompt;
+// < 0: all of it) is how much of each prompt is prefilled when a prefix cache holds the rest: it sets only
+// the prefill work per iteration (and so rho); the KV cache, the attention context and the first token's own
+// chunks count the whole prompt (the tail of first tokens is the requests the cache missed).
 struct SloCapacity {
   int concurrency = 0;  // sequences in flight per replica (0: the SLO cannot be met even alone)
   double rps = 0;       // requests per second at that concurrency
@@ -82,7 +87,7 @@ struct SloCapacity {
 };
 SloCapacity CapacityWithinSlo(const ReplicaModel& m, double prompt_tokens, double output_tokens,
                               const ServiceSlo& slo, int64_t max_batched_tokens = 8192, int max_seqs = 256,
-                              double headroom = 0.8);
+                              double headroom = kTpotHeadroom, double prefill_tokens = -1);
 
 // Seconds to the first token of a lone request with a `prompt_tokens`-token prompt on a replica that prefills
 // in chunks of at most `token_budget` tokens per iteration (one iteration per chunk, as the engine runs it).

@@ -53,9 +53,11 @@ void ScaleSignals::CountMix(double prompt_tokens, double output_tokens) {
   Count(prompt_hist_, prompt_tokens);
 }
 
-void ScaleSignals::Prefilled(double tokens) {
+void ScaleSignals::Prefilled(double tokens, double prompt_tokens) {
   ++prefilled_;
   Count(prefill_hist_, tokens);
+  prefill_sum_ += std::clamp(tokens, 0.0, std::max(0.0, prompt_tokens));
+  prefill_prompt_sum_ += std::max(0.0, prompt_tokens);
 }
 
 double ScaleSignals::PromptQuantile(double q) const { return Quantile(prompt_hist_, seen_, q); }
@@ -69,8 +71,8 @@ void ScaleSignals::Arrive(double prompt_tokens, double output_tokens) {
 
 void ScaleSignals::ResetMix() {
   seen_ = 0, prompt_sum_ = 0, output_sum_ = 0, prompt_hist_.fill(0);
-  prefilled_ = 0, prefill_hist_.fill(0);
-  cap_prompt_ = -1, cap_output_ = -1, cap_tail_ = -1;  // recomputed at the next Capacity()
+  prefilled_ = 0, prefill_hist_.fill(0), prefill_sum_ = 0, prefill_prompt_sum_ = 0;
+  cap_prompt_ = -1, cap_prefill_ = -1, cap_output_ = -1, cap_tail_ = -1;  // recomputed at the next Capacity()
 }
 
 double ScaleSignals::MeanPrompt() const {
@@ -81,12 +83,13 @@ double ScaleSignals::MeanOutput() const {
 }
 
 SloCapacity ScaleSignals::ShapeCapacity(double prompt, double output, int* shape,
-                                        const std::vector<bool>* only) const {
+                                        const std::vector<bool>* only, double prefill) const {
   for (size_t k = 0; k < models_.size(); ++k) {
     if (!usable_[k] || (only != nullptr && !(*only)[k])) continue;
     const ReplicaModel& m = models_[k];
-    const SloCapacity c = CapacityWithinSlo(m, prompt, output, spec_->slo,
-                                            TokenBudget(m, spec_->slo, max_batched_tokens_), max_seqs_);
+    const SloCapacity c =
+        CapacityWithinSlo(m, prompt, output, spec_->slo, TokenBudget(m, spec_->slo, max_batched_tokens_),
+                          max_seqs_, kTpotHeadroom, prefill);
     if (c.rps > 0) {
       if (shape) *shape = static_cast<int>(k);
       return c;
@@ -113,7 +116,12 @@ const SloCapacity& ScaleSignals::Capacity() {
   } else if (shape_choice_ && static_cast<double>(seen_) >= need) {
     tail = PromptQuantile(1 - miss / 2);
   }
+  // The work of the mix: its prompts less what a prefix cache held, once as many are measured.
+  const double prefill = static_cast<double>(prefilled_) >= need && prefill_prompt_sum_ > 0
+                             ? prompt * (prefill_sum_ / prefill_prompt_sum_)
+                             : prompt;
   if (std::abs(prompt - cap_prompt_) > 0.02 * cap_prompt_ ||
+      std::abs(prefill - cap_prefill_) > 0.02 * cap_prefill_ ||
       std::abs(output - cap_output_) > 0.02 * cap_output_ || tail != cap_tail_) {
     cap_tail_ = tail;
     // Which shapes serve the long prompts in time; the capacity is of the first of them that sustains the
@@ -125,10 +133,10 @@ const SloCapacity& ScaleSignals::Capacity() {
       serves_tail_[k] =
           tail <= 0 || ChunkedFirstTokenS(models_[k], static_cast<int64_t>(tail), budget) <= ttft_s;
     }
-    cap_ = ShapeCapacity(prompt, output, &cap_shape_, &serves_tail_);
-    if (cap_.rps <= 0) cap_ = ShapeCapacity(prompt, output, &cap_shape_);
+    cap_ = ShapeCapacity(prompt, output, &cap_shape_, &serves_tail_, prefill);
+    if (cap_.rps <= 0) cap_ = ShapeCapacity(prompt, output, &cap_shape_, nullptr, prefill);
     if (!serves_tail_[static_cast<size_t>(cap_shape_)]) serves_tail_.assign(models_.size(), true);
-    cap_prompt_ = prompt, cap_output_ = output;
+    cap_prompt_ = prompt, cap_prefill_ = prefill, cap_output_ = output;
   }
   return cap_;
 }

@@ -2,7 +2,8 @@
 // the request mix seen so far and what one replica sustains within the SLO for it (CapacityWithinSlo of the
 // first usable shape that can, and that gives the mix's long prompts their first token in time: the prompt
 // at the 1 - (1 - attainment) / 2 quantile, 99.5 % for a 99 % objective, alone within the TTFT objective;
-// when no shape does, the first that can serve the mix), the arrivals since the last sample counted in
+// when no shape does, the first that can serve the mix; of the tokens really prefilled, a prefix cache's
+// hits left out, once measured: Prefilled), the arrivals since the last sample counted in
 // requests of that mix (EquivalentRps: a burst of long prompts counts for the requests of the mix it takes
 // to bring as many tokens), and the bounds the scaler decides within.
 //
@@ -52,11 +53,13 @@ class ScaleSignals {
   void Arrive(double prompt_tokens, double output_tokens);
   // Counted in the mix only (a trace read ahead), or the mix forgotten.
   void CountMix(double prompt_tokens, double output_tokens);
-  // A request's replica prefilled this many of its prompt's tokens (less the prefix its KV cache held):
-  // `awan sim serve` at its first token, `awan serve` from the answer's usage where the replica reports
-  // cached tokens. Once as many are measured as it needs, the long-prompt check reads these, not the
-  // prompts (until then its last verdict stands).
-  void Prefilled(double tokens);
+  // A request's replica prefilled `tokens` of its prompt's `prompt_tokens` (less the prefix its KV cache
+  // held): `awan sim serve` at its first token, `awan serve` from every answer's usage (an answer that does
+  // not say, and a failed request, as all of its prompt). Once as many are measured as the long-prompt check
+  // needs (2 / (1 - attainment)), it reads these, not the prompts (until then its last verdict stands), and
+  // the capacity prefills only the share of the prompts' tokens the caches did not hold (a prefix cache makes
+  // a replica serve more of the same mix; the share is cumulative since the last ResetMix).
+  void Prefilled(double tokens, double prompt_tokens);
   void ResetMix();
   double MeanPrompt() const;  // of the mix (0 before any request)
   double MeanOutput() const;
@@ -67,11 +70,13 @@ class ScaleSignals {
   int capacity_shape() const { return cap_shape_; }
   const SloCapacity& last_capacity() const { return cap_; }  // as last computed (no update)
   double mix_prompt() const { return cap_prompt_; }          // the mix Capacity() is of
+  double mix_prefill() const { return cap_prefill_; }        // of which prefilled (mix_prompt, or less)
   double mix_output() const { return cap_output_; }
   // The first usable shape's capacity for a mix (and which shape; the first usable one when none can),
   // among the shapes `only` marks when given.
-  SloCapacity ShapeCapacity(double prompt, double output, int* shape,
-                            const std::vector<bool>* only = nullptr) const;
+  // `prefill` (< 0: all of the prompt) as CapacityWithinSlo's prefill_tokens.
+  SloCapacity ShapeCapacity(double prompt, double output, int* shape, const std::vector<bool>* only = nullptr,
+                            double prefill = -1) const;
   // Whether shape k may serve the mix: usable, and its long prompts in time when some usable shape can.
   bool ServesMix(int k) const {
     return usable_[static_cast<size_t>(k)] && serves_tail_[static_cast<size_t>(k)];
@@ -112,11 +117,12 @@ class ScaleSignals {
   static double Quantile(const Histogram& h, int64_t count, double q);
   Histogram prompt_hist_{}, prefill_hist_{};
   int64_t prefilled_ = 0;
+  double prefill_sum_ = 0, prefill_prompt_sum_ = 0;  // tokens prefilled, of prompts of these tokens
   std::vector<bool> serves_tail_;  // per shape: serves the mix's long prompts in time (or none can)
   int64_t seen_ = 0, in_sample_ = 0;
   double prompt_sum_ = 0, output_sum_ = 0, prompt_in_sample_ = 0, output_in_sample_ = 0;
   SloCapacity cap_;
-  double cap_prompt_ = -1, cap_output_ = -1, cap_tail_ = -1;
+  double cap_prompt_ = -1, cap_prefill_ = -1, cap_output_ = -1, cap_tail_ = -1;
   int cap_shape_ = 0;
 };
 

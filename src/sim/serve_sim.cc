@@ -743,7 +743,7 @@ void ServeSimulation::Apply(int64_t t) {
       r.first_us = t + r.net_us;
       // What it prefilled: the long-prompt check's input, as `awan serve` reads it from the usage.
       svcs_[static_cast<size_t>(r.service)].signals->Prefilled(
-          static_cast<double>(r.prompt - e.cached_tokens));
+          static_cast<double>(r.prompt - e.cached_tokens), static_cast<double>(r.prompt));
     }
     if (e.kind == Kind::kDone) r.done_us = t + r.net_us;
     if (e.kind == Kind::kDropped) Drop(static_cast<uint32_t>(e.id));

@@ -114,23 +114,58 @@ TEST(ScaleSignals, TheLongPromptCheckReadsTheTokensPrefilledOnceMeasured) {
   s.Capacity();
   EXPECT_EQ(s.capacity_shape(), 1);
   EXPECT_FALSE(s.ServesMix(0));
-  for (int i = 0; i < 100; ++i) s.Prefilled(i == 0 ? 8192 : 1000);  // fewer than 200: the verdict stands
+  // Fewer than 200 measured: the verdict stands.
+  for (int i = 0; i < 100; ++i) s.Prefilled(i == 0 ? 8192 : 1000, i == 0 ? 8192 : 1000);
   s.Capacity();
   EXPECT_EQ(s.capacity_shape(), 1);
   EXPECT_FALSE(s.ServesMix(0));
-  for (int i = 0; i < 120; ++i) s.Prefilled(i < 100 ? 1000 : 1024);  // 220 measured: one long (0.45 %)
+  // 220 measured: one long (0.45 %); the 20 long prompts prefilled 1,024 tokens, their cache held the rest.
+  for (int i = 0; i < 120; ++i) s.Prefilled(i < 100 ? 1000 : 1024, i < 100 ? 1000 : 8192);
   s.Capacity();
   EXPECT_GE(s.PrefillQuantile(0.995), 1024);
   EXPECT_LE(s.PrefillQuantile(0.995), 1024 * 1.045);
   EXPECT_EQ(s.capacity_shape(), 0);
   EXPECT_TRUE(s.ServesMix(0));
   // Long prefills measured bring the long-prompt check back.
-  for (int i = 0; i < 20; ++i) s.Prefilled(8192);
+  for (int i = 0; i < 20; ++i) s.Prefilled(8192, 8192);
   s.Capacity();
   EXPECT_EQ(s.capacity_shape(), 1);
   EXPECT_FALSE(s.ServesMix(0));
   s.ResetMix();
   EXPECT_EQ(s.PrefillQuantile(0.5), 0);
+}
+
+// A prefix cache that holds part of every prompt makes a replica serve more of the same mix: once as many
+// prefills are measured as the long-prompt check needs, the capacity is of the tokens really prefilled.
+TEST(ScaleSignals, TheCapacityCountsWhatAPrefixCacheHolds) {
+  ServiceSpec spec = Spec();
+  spec.slo = {1000, 60, 99};
+  const ReplicaModel h100 = Model("H100");
+  ScaleSignals s(spec, {h100}, {true}, 8192, 256);
+  for (int i = 0; i < 1000; ++i) s.Arrive(3000, 200);
+  const double cold = s.Capacity().rps;
+  ASSERT_GT(cold, 0);
+  EXPECT_EQ(s.mix_prefill(), 3000);
+  for (int i = 0; i < 150; ++i) s.Prefilled(1000, 3000);  // too few measured yet
+  EXPECT_EQ(s.Capacity().rps, cold);
+  for (int i = 0; i < 100; ++i) s.Prefilled(1000, 3000);
+  s.Capacity();
+  EXPECT_NEAR(s.mix_prefill(), 1000, 1e-9);
+  EXPECT_EQ(s.Capacity().rps, s.ShapeCapacity(3000, 200, nullptr, nullptr, s.mix_prefill()).rps);
+  EXPECT_GT(s.Capacity().rps, cold * 1.2);
+  EXPECT_EQ(s.mix_prompt(), 3000);  // arrivals are still counted in requests of the mix
+  // Forgotten with the mix: until 200 prefills are measured again, the prompts' own.
+  s.ResetMix();
+  for (int i = 0; i < 1000; ++i) s.Arrive(3000, 200);
+  for (int i = 0; i < 199; ++i) s.Prefilled(1000, 3000);
+  EXPECT_EQ(s.Capacity().rps, cold);
+  EXPECT_EQ(s.mix_prefill(), s.mix_prompt());
+  s.Prefilled(1000, 3000);  // the 200th
+  EXPECT_GT(s.Capacity().rps, cold * 1.2);
+  // Without a cache the capacity is the prompts' own, bit for bit.
+  ScaleSignals t(spec, {h100}, {true}, 8192, 256);
+  for (int i = 0; i < 1000; ++i) t.Arrive(3000, 200), t.Prefilled(3000, 3000);
+  EXPECT_EQ(t.Capacity().rps, cold);
 }
 
 // A rolling replacement: never fewer ready replicas than wanted, one surge replica at a time beside the

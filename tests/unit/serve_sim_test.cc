@@ -142,6 +142,41 @@ TEST(ReplicaCapacity, TheBudgetAndCapacityFollowTheSlo) {
   EXPECT_EQ(serving::CapacityWithinSlo(*rm, 1000, 200, ServiceSlo{1000, 5, 99}, b_tight).concurrency, 0);
 }
 
+// A prefix cache that holds part of each prompt leaves less to prefill: more requests per second within the
+// same SLO, where prefill binds. The KV cache and the attention still hold the whole prompt, so a capacity
+// bound by them does not move; all of the prompt prefilled is the capacity without a cache, bit for bit.
+TEST(ReplicaCapacity, TheCapacityCountsOnlyThePrefillACacheLeaves) {
+  ServedModel m{"llama-3.1-70b", 70.6, int64_t{131} << 30, 320 << 10, 80};
+  auto rm = serving::ReplicaModel::Create(m, *FindHardware("H100"), 4, 1.0);
+  ASSERT_TRUE(rm.ok());
+  const ServiceSlo slo{1000, 60, 99};
+  const int64_t budget = serving::TokenBudget(*rm, slo, 8192);
+  const auto whole = serving::CapacityWithinSlo(*rm, 4000, 100, slo, budget);
+  const auto same =
+      serving::CapacityWithinSlo(*rm, 4000, 100, slo, budget, 256, serving::kTpotHeadroom, 4000);
+  EXPECT_EQ(same.rps, whole.rps);
+  EXPECT_EQ(same.concurrency, whole.concurrency);
+  const auto cached =
+      serving::CapacityWithinSlo(*rm, 4000, 100, slo, budget, 256, serving::kTpotHeadroom, 1000);
+  EXPECT_GT(cached.rps, 1.5 * whole.rps);
+  // The first token's own chunks count the whole prompt (the requests the cache missed are the tail): the
+  // tightest TTFT objective a replica meets barely moves when a cache holds three quarters of each prompt
+  // (only the queue before a first token is shorter), where counting the cached chunks out would more than
+  // halve it.
+  auto tightest = [&](double prefill) {
+    int ttft_ms = 10;
+    while (serving::CapacityWithinSlo(*rm, 4000, 100, ServiceSlo{ttft_ms, 60, 99}, budget, 256,
+                                      serving::kTpotHeadroom, prefill)
+               .concurrency == 0)
+      ttft_ms += 10;
+    return ttft_ms;
+  };
+  EXPECT_LE(tightest(1000), tightest(-1));
+  EXPECT_GT(tightest(1000), 0.8 * tightest(-1));
+  // Not more than prompts of the cached length alone would give (their KV and attention are smaller).
+  EXPECT_LE(cached.rps, serving::CapacityWithinSlo(*rm, 1000, 100, slo, budget).rps);
+}
+
 // --- Oracle and awan scalers ---------------------------------------------------------------------------
 
 std::unique_ptr<Autoscaler> Scaler(const std::string& name) {
@@ -238,6 +273,45 @@ TEST(AwanScaler, RequestsPilingUpAddTheReplicasThatDrainThemWithinAColdStart) {
   s.ready = 2, s.in_flight = 2 * 50 + 1500;  // 1,500 more than two replicas hold within the SLO
   a->Observe(s);
   EXPECT_EQ(a->Decide(0, 2, b), 2 + 5);  // 1,500 / (10 rps x 30 s)
+}
+
+// Replicas run near their capacity hold a little more than it at times: less backlog than one replica drains
+// in a cold start adds none (it is gone before one could be ready); it did, and a smooth load oscillated.
+TEST(AwanScaler, LessBacklogThanOneReplicaDrainsAddsNone) {
+  auto a = Scaler("awan");
+  const ScaleBounds b =
+      Bounds(10, 30000);  // 50 sequences per replica; one replica drains 300 in a cold start
+  ScaleSample s = Sample(0, 0);
+  s.ready = 20, s.in_flight = 20 * 50 + 49;  // a fluctuation: less than one replica's sequences more
+  a->Observe(s);
+  EXPECT_EQ(a->Decide(0, 20, b), 20);
+  // An overload of a replica's sequences or more asks for the replicas that drain it, however long the cold
+  // start (load that bypasses the gateway is seen only here).
+  s.at_ms = 1000, s.in_flight = 20 * 50 + 50;
+  a->Observe(s);
+  EXPECT_EQ(a->Decide(1000, 20, b), 21);
+  s.at_ms = 2000, s.in_flight = 20 * 50 + 301;
+  a->Observe(s);
+  EXPECT_EQ(a->Decide(2000, 20, b), 22);
+}
+
+// With no replica ready (a service that scaled to zero, its first replica still starting), any request
+// waiting keeps one wanted, however long ago the arrivals were.
+TEST(AwanScaler, ARequestWaitingWithNoReplicaReadyKeepsOneWanted) {
+  auto a = Scaler("awan");
+  ScaleBounds b = Bounds(10, 30000);
+  b.min = 0;
+  ScaleSample s = Sample(0, 0);
+  s.ready = 0, s.in_flight = 3;
+  for (int64_t t = 0; t <= 600000; t += 1000) {
+    s.at_ms = t;
+    a->Observe(s);
+  }
+  EXPECT_EQ(a->Decide(600000, 1, b), 1);
+  s.at_ms = 601000, s.in_flight = 0;
+  a->Observe(s);
+  EXPECT_EQ(a->Decide(601000, 1, b), 1);  // the last want holds for two minutes
+  EXPECT_EQ(a->Decide(800000, 1, b), 0);
 }
 
 TEST(AwanScaler, ScalesAheadAlongATrendAndFromYesterday) {
