@@ -132,9 +132,8 @@ Status WriteServeReport(const std::string& dir, const std::vector<ServeSimResult
   for (const ServeSimResult& r : results) {
     const ServeSummary& s = r.summary;
     html += fmt::format(
-        "<tr><td>{}</td><td>{}</td><td>{:.2f}</td><td>{:.2f}</td><td>{:.1f}</td><td>{:.0f}</td><td>{:.0f}</"
-        "td><td>{:.0f}</"
-        "td>"
+        "<tr><td>{}</td><td>{}</td><td>{:.2f}</td><td>{:.2f}</td><td>{:.1f}</td>"
+        "<td>{:.0f}</td><td>{:.0f}</td><td>{:.0f}</td>"
         "<td>{}</td><td>{:.1f}</td><td>{}</td><td>{}</td><td>{:.0f}</td></tr>",
         HtmlEscape(Label(s)), s.requests, s.slo_attainment_pct, s.ramp_slo_attainment_pct, s.gpu_hours,
         s.p50_ttft_ms, s.p99_ttft_ms, s.p99_tpot_ms, s.cold_starts, s.p99_cold_start_s, s.oscillations,

@@ -862,31 +862,42 @@ struct Tally {
   double attainment() const { return requests == 0 ? 100.0 : 100.0 * static_cast<double>(met) / requests; }
 };
 
-// Per minute of the measured requests (from the first one's), whether the load rises there (ServeSummary::
-// ramp_requests): the 5 minutes up to it brought more requests than the 5 before them.
-std::vector<bool> RampMinutes(const std::vector<Req>& reqs, int64_t* first_minute) {
-  constexpr int64_t kUsPerMin = 60 * kUsPerS;
-  constexpr size_t kWindow = 5;
-  std::vector<int64_t> per_minute;
-  *first_minute = -1;
-  for (const Req& r : reqs) {
-    if (r.warmup) continue;
-    const int64_t m = r.arrive_us / kUsPerMin;
-    if (*first_minute < 0) *first_minute = m;
-    const size_t k = static_cast<size_t>(std::max<int64_t>(0, m - *first_minute));
-    if (k >= per_minute.size()) per_minute.resize(k + 1, 0);
-    ++per_minute[k];
+// The minutes of the measured requests (from the first one's) in which the load rises (ServeSummary::
+// ramp_requests): the 5 minutes up to one brought more requests than the 5 before them.
+class RampMinutes {
+ public:
+  explicit RampMinutes(const std::vector<Req>& reqs) {
+    std::vector<int64_t> per_minute;
+    for (const Req& r : reqs) {
+      if (r.warmup) continue;
+      if (per_minute.empty()) first_ = r.arrive_us / kUsPerMin;
+      const size_t k = Minute(r.arrive_us);
+      if (k >= per_minute.size()) per_minute.resize(k + 1, 0);
+      ++per_minute[k];
+    }
+    rising_.assign(per_minute.size(), false);
+    int64_t recent = 0, before = 0;  // the requests of minutes (k-5, k] and (k-10, k-5]
+    for (size_t k = 0; k < per_minute.size(); ++k) {
+      recent += per_minute[k];
+      if (k >= kWindow) recent -= per_minute[k - kWindow], before += per_minute[k - kWindow];
+      if (k >= 2 * kWindow) before -= per_minute[k - 2 * kWindow];
+      rising_[k] = k + 1 >= 2 * kWindow && recent > before;
+    }
   }
-  std::vector<bool> ramp(per_minute.size(), false);
-  int64_t recent = 0, before = 0;  // the requests of minutes (k-5, k] and (k-10, k-5]
-  for (size_t k = 0; k < per_minute.size(); ++k) {
-    recent += per_minute[k];
-    if (k >= kWindow) recent -= per_minute[k - kWindow], before += per_minute[k - kWindow];
-    if (k >= 2 * kWindow) before -= per_minute[k - 2 * kWindow];
-    ramp[k] = k + 1 >= 2 * kWindow && recent > before;
+  bool Contains(int64_t arrive_us) const {
+    const size_t k = Minute(arrive_us);
+    return k < rising_.size() && rising_[k];
   }
-  return ramp;
-}
+
+ private:
+  static constexpr int64_t kUsPerMin = 60 * kUsPerS;
+  static constexpr size_t kWindow = 5;
+  size_t Minute(int64_t arrive_us) const {
+    return static_cast<size_t>(std::max<int64_t>(0, arrive_us / kUsPerMin - first_));
+  }
+  int64_t first_ = 0;
+  std::vector<bool> rising_;
+};
 
 ServeSimResult ServeSimulation::Result() const {
   ServeSimResult out;
@@ -896,8 +907,7 @@ ServeSimResult ServeSimulation::Result() const {
   if (o_.autoscaler == "oracle") sum.oracle_headroom = o_.oracle_headroom;
   out.timeline = timeline_;
   Tally all, ramp;
-  int64_t first_minute = 0;
-  const std::vector<bool> ramp_minutes = RampMinutes(reqs_, &first_minute);
+  const RampMinutes ramps(reqs_);
   std::vector<Tally> by_service(svcs_.size()), by_location(locations_.size());
   std::map<std::string, Tally> by_tenant;
   std::vector<std::set<uint32_t>> served(svcs_.size());
@@ -923,8 +933,7 @@ ServeSimResult ServeSimulation::Result() const {
     std::vector<Tally*> groups = {&all, &by_service[static_cast<size_t>(r.service)],
                                   &by_tenant[s.spec->tenant]};
     if (!locations_.empty()) groups.push_back(&by_location[r.location]);
-    const int64_t minute = r.arrive_us / (60 * kUsPerS) - first_minute;
-    if (minute >= 0 && ramp_minutes[static_cast<size_t>(minute)]) groups.push_back(&ramp);
+    if (ramps.Contains(r.arrive_us)) groups.push_back(&ramp);
     for (Tally* t : groups) {
       ++t->requests;
       t->met += met;

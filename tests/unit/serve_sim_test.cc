@@ -463,6 +463,12 @@ TEST(ServeSim, RampsAreTheMinutesWhereTheLoadRises) {
   EXPECT_EQ(step->summary.ramp_requests, 9 * 240);  // minutes 20 to 28, 240 arrivals each
   EXPECT_GE(step->summary.ramp_slo_attainment_pct, 0);
   EXPECT_LE(step->summary.ramp_slo_attainment_pct, 100);
+  // Their attainment is that of the same minutes in the timeline (which counts every request by its minute).
+  int64_t arrived = 0, met = 0;
+  for (const ServeTimelinePoint& p : step->timeline)
+    if (p.t_s >= 20 * 60 && p.t_s < 29 * 60) arrived += p.arrived, met += p.met;
+  ASSERT_EQ(arrived, 9 * 240);
+  EXPECT_DOUBLE_EQ(step->summary.ramp_slo_attainment_pct, 100.0 * static_cast<double>(met) / arrived);
 }
 
 // One region of one zone of `nodes` 8-GPU H100 nodes; tenant "batch" guaranteed `batch_gpus`, tenant "llm"
