@@ -339,7 +339,9 @@ int RunSimServe(const SimServeArgs& a) {
                                {"replicas_replaced", o.replicas_replaced},
                                {"cold_starts", o.cold_starts},
                                {"capacity_rps", o.capacity_rps},
-                               {"capacity_concurrency", o.capacity_concurrency}});
+                               {"capacity_concurrency", o.capacity_concurrency},
+                               {"long_prompt_tokens", o.long_prompt_tokens},
+                               {"long_prompts_in_time", o.long_prompts_in_time}});
       }
       for (const sim::GroupOutcome& g : r.per_location)
         per_location.push_back({{"autoscaler", s.autoscaler},

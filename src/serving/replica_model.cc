@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 
 namespace awan::serving {
@@ -57,7 +58,7 @@ int64_t TokenBudget(const ReplicaModel& m, const ServiceSlo& slo, int64_t max_ba
 
 SloCapacity CapacityWithinSlo(const ReplicaModel& m, double prompt_tokens, double output_tokens,
                               const ServiceSlo& slo, int64_t max_batched_tokens, int max_seqs,
-                              double headroom, double prefill_tokens) {
+                              double headroom, double prefill_tokens, double tail_prefill_tokens) {
   SloCapacity best;
   const double out = std::max(1.0, output_tokens), prompt = std::max(1.0, prompt_tokens);
   const double fill = prefill_tokens < 0 ? prompt : std::clamp(prefill_tokens, 1.0, prompt);
@@ -78,9 +79,21 @@ SloCapacity CapacityWithinSlo(const ReplicaModel& m, double prompt_tokens, doubl
     if (t > headroom * static_cast<double>(slo.tpot_ms) / 1000 ||
         ttft_tail > static_cast<double>(slo.ttft_ms) / 1000)
       break;
-    best = {b, b / (out * t), t};
+    const SloCapacity here{b, b / (out * t), t, budget - b, rho, context, std::ceil(fill / (budget - b)) * t};
+    // The long prompts' first token at this load (their own chunks, after the queue).
+    if (tail_prefill_tokens > 0 &&
+        FirstTokenAtCapacityS(m, here, tail_prefill_tokens) > static_cast<double>(slo.ttft_ms) / 1000)
+      break;
+    best = here;
   }
   return best;
+}
+
+double FirstTokenAtCapacityS(const ReplicaModel& m, const SloCapacity& c, double prefill_tokens) {
+  if (c.concurrency <= 0 || c.room < 1 || c.rho >= 1) return std::numeric_limits<double>::infinity();
+  const double chunks = std::ceil(std::max(1.0, prefill_tokens) / c.room);
+  const double full = m.IterationS(static_cast<int64_t>(c.room), c.concurrency, c.context);
+  return chunks * full + c.rho / (1 - c.rho) * c.mean_prefill_s;
 }
 
 double ChunkedFirstTokenS(const ReplicaModel& m, int64_t prompt_tokens, int64_t token_budget) {

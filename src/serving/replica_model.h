@@ -79,15 +79,29 @@ int64_t TokenBudget(const ReplicaModel& m, const ServiceSlo& slo, int64_t max_ba
 // rho the share of that room the prompts use), and whose KV cache fits. `prefill_tokens` (<= the prompt;
 // < 0: all of it) is how much of each prompt is prefilled when a prefix cache holds the rest: it sets only
 // the prefill work per iteration (and so rho); the KV cache, the attention context and the first token's own
-// chunks count the whole prompt (the tail of first tokens is the requests the cache missed).
+// chunks count the whole prompt (the tail of first tokens is the requests the cache missed). With
+// `tail_prefill_tokens` > 0 (the long prompts' prefill), b is also kept where such a prefill gets its first
+// token within the TTFT objective (FirstTokenAtCapacityS): a replica fast enough for the long prompts only
+// when idle is run at the concurrency that keeps them in time.
 struct SloCapacity {
   int concurrency = 0;  // sequences in flight per replica (0: the SLO cannot be met even alone)
   double rps = 0;       // requests per second at that concurrency
   double tpot_s = 0;    // the iteration time there
+  double room = 0;      // prefill tokens an iteration has beside the batch (the budget less the sequences)
+  double rho = 0;       // the share of that room the mix's prompts use
+  int64_t context = 0;  // KV tokens the batch holds
+  double mean_prefill_s = 0;  // the mix's prefill (its chunks at the iteration time there)
 };
 SloCapacity CapacityWithinSlo(const ReplicaModel& m, double prompt_tokens, double output_tokens,
                               const ServiceSlo& slo, int64_t max_batched_tokens = 8192, int max_seqs = 256,
-                              double headroom = kTpotHeadroom, double prefill_tokens = -1);
+                              double headroom = kTpotHeadroom, double prefill_tokens = -1,
+                              double tail_prefill_tokens = 0);
+
+// Seconds to the first token of a request whose `prefill_tokens` are prefilled on replica `m` run at capacity
+// `c` (the operating point CapacityWithinSlo chose): its chunks, each filling the room beside the batch (an
+// iteration of room + batch tokens), after the prompts queued before it (rho / (1 - rho) of the mix's
+// prefill on average). Infinite when `c` sustains nothing.
+double FirstTokenAtCapacityS(const ReplicaModel& m, const SloCapacity& c, double prefill_tokens);
 
 // Seconds to the first token of a lone request with a `prompt_tokens`-token prompt on a replica that prefills
 // in chunks of at most `token_budget` tokens per iteration (one iteration per chunk, as the engine runs it).

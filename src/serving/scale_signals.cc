@@ -22,7 +22,6 @@ ScaleSignals::ScaleSignals(const ServiceSpec& spec, std::vector<ReplicaModel> mo
       max_batched_tokens_(max_batched_tokens),
       max_seqs_(max_seqs) {
   serves_tail_.assign(usable_.size(), true);
-  shape_choice_ = std::count(usable_.begin(), usable_.end(), true) > 1;
   first_usable_ = static_cast<int>(std::find(usable_.begin(), usable_.end(), true) - usable_.begin());
   if (first_usable_ == static_cast<int>(usable_.size())) first_usable_ = 0, servable_ = false;
 }
@@ -72,6 +71,7 @@ void ScaleSignals::Arrive(double prompt_tokens, double output_tokens) {
 void ScaleSignals::ResetMix() {
   seen_ = 0, prompt_sum_ = 0, output_sum_ = 0, prompt_hist_.fill(0);
   prefilled_ = 0, prefill_hist_.fill(0), prefill_sum_ = 0, prefill_prompt_sum_ = 0;
+  long_prompts_in_time_ = true;
   cap_prompt_ = -1, cap_prefill_ = -1, cap_output_ = -1, cap_tail_ = -1;  // recomputed at the next Capacity()
 }
 
@@ -83,13 +83,13 @@ double ScaleSignals::MeanOutput() const {
 }
 
 SloCapacity ScaleSignals::ShapeCapacity(double prompt, double output, int* shape,
-                                        const std::vector<bool>* only, double prefill) const {
+                                        const std::vector<bool>* only, double prefill, double tail) const {
   for (size_t k = 0; k < models_.size(); ++k) {
     if (!usable_[k] || (only != nullptr && !(*only)[k])) continue;
     const ReplicaModel& m = models_[k];
     const SloCapacity c =
         CapacityWithinSlo(m, prompt, output, spec_->slo, TokenBudget(m, spec_->slo, max_batched_tokens_),
-                          max_seqs_, kTpotHeadroom, prefill);
+                          max_seqs_, kTpotHeadroom, prefill, tail);
     if (c.rps > 0) {
       if (shape) *shape = static_cast<int>(k);
       return c;
@@ -103,17 +103,17 @@ const SloCapacity& ScaleSignals::Capacity() {
   const double prompt = seen_ > 0 ? prompt_sum_ / static_cast<double>(seen_) : 1024;
   const double output = seen_ > 0 ? output_sum_ / static_cast<double>(seen_) : 128;
   // The long prompts: the 1 - miss / 2 quantile, once enough requests were seen for it to be more than the
-  // longest one (2 / miss of them: 200 for a 99 % objective), and only where there is a shape to choose. Of
-  // the tokens prefilled once any is measured (a cached prefix is not prefilled again: the prompts would
-  // overstate the work), else of the prompts; while too few are measured, the last verdict stands.
+  // longest one (2 / miss of them: 200 for a 99 % objective). Of the tokens prefilled once any is measured (a
+  // cached prefix is not prefilled again: the prompts would overstate the work), else of the prompts; while
+  // too few are measured, the last verdict stands.
   const double miss = std::clamp(1 - spec_->slo.attainment_pct / 100, 1e-4, 1.0);
   const double need = 2 / miss;
   double tail = 0;
-  if (shape_choice_ && static_cast<double>(prefilled_) >= need) {
+  if (static_cast<double>(prefilled_) >= need) {
     tail = PrefillQuantile(1 - miss / 2);
-  } else if (shape_choice_ && prefilled_ > 0) {
+  } else if (prefilled_ > 0) {
     tail = std::max(0.0, cap_tail_);
-  } else if (shape_choice_ && static_cast<double>(seen_) >= need) {
+  } else if (static_cast<double>(seen_) >= need) {
     tail = PromptQuantile(1 - miss / 2);
   }
   // The work of the mix: its prompts less what a prefix cache held, once as many are measured.
@@ -124,18 +124,23 @@ const SloCapacity& ScaleSignals::Capacity() {
       std::abs(prefill - cap_prefill_) > 0.02 * cap_prefill_ ||
       std::abs(output - cap_output_) > 0.02 * cap_output_ || tail != cap_tail_) {
     cap_tail_ = tail;
-    // Which shapes serve the long prompts in time; the capacity is of the first of them that sustains the
-    // mix, else of the first that does. All shapes serve them when the capacity's shape does not (then no
-    // shape that can serve the mix does, and nothing is gained by passing any over).
+    // Which shapes serve the long prompts in time: alone, and at some load (CapacityWithinSlo keeps the
+    // concurrency where they get their first token in time). The capacity is of the first of them that
+    // sustains the mix, at that concurrency; when none does, of the first usable shape that sustains the
+    // mix, as if there were no long prompts, and every shape serves them (nothing is gained by passing any
+    // over).
     const double ttft_s = static_cast<double>(spec_->slo.ttft_ms) / 1000;
     for (size_t k = 0; k < models_.size(); ++k) {
       const int64_t budget = TokenBudget(models_[k], spec_->slo, max_batched_tokens_);
       serves_tail_[k] =
           tail <= 0 || ChunkedFirstTokenS(models_[k], static_cast<int64_t>(tail), budget) <= ttft_s;
     }
-    cap_ = ShapeCapacity(prompt, output, &cap_shape_, &serves_tail_, prefill);
-    if (cap_.rps <= 0) cap_ = ShapeCapacity(prompt, output, &cap_shape_, nullptr, prefill);
-    if (!serves_tail_[static_cast<size_t>(cap_shape_)]) serves_tail_.assign(models_.size(), true);
+    cap_ = ShapeCapacity(prompt, output, &cap_shape_, &serves_tail_, prefill, tail);
+    long_prompts_in_time_ = tail <= 0 || cap_.rps > 0;
+    if (cap_.rps <= 0) {
+      cap_ = ShapeCapacity(prompt, output, &cap_shape_, nullptr, prefill);
+      serves_tail_.assign(models_.size(), true);
+    }
     cap_prompt_ = prompt, cap_prefill_ = prefill, cap_output_ = output;
   }
   return cap_;

@@ -1,15 +1,17 @@
 // ScaleSignals: what a service's autoscaler is told, computed one way for `awan sim serve` and `awan serve`:
 // the request mix seen so far and what one replica sustains within the SLO for it (CapacityWithinSlo of the
 // first usable shape that can, and that gives the mix's long prompts their first token in time: the prompt
-// at the 1 - (1 - attainment) / 2 quantile, 99.5 % for a 99 % objective, alone within the TTFT objective;
-// when no shape does, the first that can serve the mix; of the tokens really prefilled, a prefix cache's
-// hits left out, once measured: Prefilled), the arrivals since the last sample counted in
+// at the 1 - (1 - attainment) / 2 quantile, 99.5 % for a 99 % objective, within the TTFT objective alone and
+// at the concurrency the capacity is of, which is kept that low; when no shape does, the first that can
+// serve the mix; of the tokens really prefilled, a prefix cache's hits left out, once measured: Prefilled),
+// the arrivals since the last sample counted in
 // requests of that mix (EquivalentRps: a burst of long prompts counts for the requests of the mix it takes
 // to bring as many tokens), and the bounds the scaler decides within.
 //
 // Pure and deterministic; thread-compatible.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <vector>
@@ -74,9 +76,10 @@ class ScaleSignals {
   double mix_output() const { return cap_output_; }
   // The first usable shape's capacity for a mix (and which shape; the first usable one when none can),
   // among the shapes `only` marks when given.
-  // `prefill` (< 0: all of the prompt) as CapacityWithinSlo's prefill_tokens.
+  // `prefill` (< 0: all of the prompt) and `tail` (0: none) as CapacityWithinSlo's prefill_tokens and
+  // tail_prefill_tokens.
   SloCapacity ShapeCapacity(double prompt, double output, int* shape, const std::vector<bool>* only = nullptr,
-                            double prefill = -1) const;
+                            double prefill = -1, double tail = 0) const;
   // Whether shape k may serve the mix: usable, and its long prompts in time when some usable shape can.
   bool ServesMix(int k) const {
     return usable_[static_cast<size_t>(k)] && serves_tail_[static_cast<size_t>(k)];
@@ -88,6 +91,11 @@ class ScaleSignals {
   // it); 0 before any request.
   double PromptQuantile(double q) const;
   double PrefillQuantile(double q) const;  // the same, of the tokens prefilled (Prefilled)
+  // The long prompts the last Capacity() kept in time (0: too few requests yet to tell), and whether some
+  // usable shape gives them their first token within the TTFT objective: when none does, they miss however
+  // many replicas run, and the service cannot meet its attainment objective on this mix.
+  double long_prompt_tokens() const { return std::max(0.0, cap_tail_); }
+  bool long_prompts_in_time() const { return long_prompts_in_time_; }
 
   // The sample that ends now: the arrivals since the previous one over `seconds`, in requests of the
   // capacity's mix, with what is in flight and ready. Starts the next sample.
@@ -109,7 +117,6 @@ class ScaleSignals {
   int max_seqs_;
   int first_usable_ = 0;
   bool servable_ = true;
-  bool shape_choice_ = false;  // more than one usable shape: the long-prompt check can choose between them
   // Prompts of the mix by length: bucket i holds lengths in [2^(i/16), 2^((i+1)/16)), up to 2^24.
   static constexpr int kPromptBuckets = 384;
   using Histogram = std::array<int64_t, kPromptBuckets>;
@@ -124,6 +131,7 @@ class ScaleSignals {
   SloCapacity cap_;
   double cap_prompt_ = -1, cap_prefill_ = -1, cap_output_ = -1, cap_tail_ = -1;
   int cap_shape_ = 0;
+  bool long_prompts_in_time_ = true;
 };
 
 }  // namespace awan::serving

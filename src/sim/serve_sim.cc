@@ -966,6 +966,17 @@ ServeSimResult ServeSimulation::Result() const {
     o.cold_starts = s.cold_starts;
     o.capacity_rps = s.signals->last_capacity().rps;
     o.capacity_concurrency = s.signals->last_capacity().concurrency;
+    o.long_prompt_tokens = s.signals->long_prompt_tokens();
+    o.long_prompts_in_time = s.signals->long_prompts_in_time();
+    if (!o.long_prompts_in_time) {
+      out.warnings.push_back(fmt::format(
+          "service {}: no usable shape gives its long prompts ({:.0f} tokens prefilled, the {}th percentile) "
+          "their first token within {} ms, not even at the lowest load; they miss however many replicas run "
+          "(a "
+          "shape with more GPUs per replica would serve them)",
+          s.spec->name, o.long_prompt_tokens, 100 - (100 - s.spec->slo.attainment_pct) / 2,
+          s.spec->slo.ttft_ms));
+    }
     auto names = [&](const std::set<uint32_t>& regions) {
       std::vector<std::string> v;
       for (uint32_t g : regions)
@@ -1000,7 +1011,7 @@ ServeSimResult ServeSimulation::Result() const {
   sum.avg_cold_start_s = cold_start_s_.empty() ? 0 : cs / static_cast<double>(cold_start_s_.size());
   sum.replicas_placed_outside = placed_outside_;
   out.reserved_nodes = reserved_nodes_;
-  out.warnings = warnings_;
+  out.warnings.insert(out.warnings.begin(), warnings_.begin(), warnings_.end());
   if (split_batch_) {
     out.batch_run = *split_batch_;
   } else if (!batch_.empty()) {

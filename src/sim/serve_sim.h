@@ -124,6 +124,8 @@ struct ServiceOutcome {
   int64_t cold_starts = 0;
   double capacity_rps = 0;  // per replica within the SLO, on its first shape, at the run's request mix
   int capacity_concurrency = 0;
+  double long_prompt_tokens = 0;     // the long prompts' prefill the capacity keeps in time (0: not known)
+  bool long_prompts_in_time = true;  // false: no usable shape gives them their first token in time
 };
 
 // Attainment per user location or per tenant.

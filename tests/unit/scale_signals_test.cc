@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "model/hardware.h"
 
 namespace awan::serving {
@@ -97,6 +99,56 @@ TEST(ScaleSignals, AShapeTooSlowForTheLongPromptsIsPassedOver) {
   EXPECT_GT(only_a100.Capacity().rps, 0);
   EXPECT_EQ(only_a100.capacity_shape(), 0);
   EXPECT_TRUE(only_a100.ServesMix(0));
+}
+
+// A shape that gives the long prompts their first token in time alone but not at the load the mix alone would
+// allow is run at the concurrency that keeps them in time: each of their chunks fills the room the decoding
+// batch leaves, after the prompts queued before it. Llama 3.1 70B on two H200s, as `asean-assistant`.
+TEST(ScaleSignals, TheCapacityKeepsTheLongPromptsFirstTokenInTime) {
+  ServiceSpec spec = Spec();
+  spec.slo = {1000, 60, 99};
+  const ServedModel llama70{"llama-3.1-70b", 70.6, 131LL << 30, 320 * 1024, 80};
+  const ReplicaModel h200 = *ReplicaModel::Create(llama70, *FindHardware("H200"), 2, 1.0);
+  const int64_t budget = TokenBudget(h200, spec.slo, 8192);
+  ScaleSignals s(spec, {h200}, {true}, 8192, 256);
+  for (int i = 0; i < 980; ++i) s.Arrive(1385, 200);
+  for (int i = 0; i < 20; ++i) s.Arrive(7168, 200);  // 2 % of the prompts are 7k tokens long
+  const SloCapacity c = s.Capacity();
+  const double tail = s.PromptQuantile(0.995);
+  ASSERT_LT(ChunkedFirstTokenS(h200, static_cast<int64_t>(tail), budget), 1.0);  // in time alone
+  const SloCapacity mix_only = CapacityWithinSlo(h200, s.mix_prompt(), 200, spec.slo, budget, 256);
+  ASSERT_GT(FirstTokenAtCapacityS(h200, mix_only, tail), 1.0);  // late at the mix's own capacity
+  EXPECT_EQ(s.capacity_shape(), 0);
+  EXPECT_TRUE(s.ServesMix(0));
+  EXPECT_GT(c.rps, 0);
+  EXPECT_LT(c.concurrency, mix_only.concurrency);
+  EXPECT_LE(FirstTokenAtCapacityS(h200, c, tail), 1.0);
+  // One sequence more and the long prompts would be late: the capacity is the most that keeps them in time.
+  const SloCapacity one_more =
+      CapacityWithinSlo(h200, s.mix_prompt(), 200, spec.slo, budget, c.concurrency + 1);
+  EXPECT_GT(FirstTokenAtCapacityS(h200, one_more, tail), 1.0);
+  EXPECT_EQ(c.concurrency,
+            CapacityWithinSlo(h200, s.mix_prompt(), 200, spec.slo, budget, 256, kTpotHeadroom, -1, tail)
+                .concurrency);
+  // Without the long prompts the mix's own capacity stands.
+  ScaleSignals short_only(spec, {h200}, {true}, 8192, 256);
+  for (int i = 0; i < 1000; ++i) short_only.Arrive(1385, 200);
+  EXPECT_EQ(short_only.Capacity().concurrency,
+            CapacityWithinSlo(h200, 1385, 200, spec.slo, budget, 256).concurrency);
+}
+
+TEST(ReplicaModel, TheFirstTokenAtCapacityIsFullChunksAfterTheQueue) {
+  const ReplicaModel m = Model();
+  SloCapacity c;
+  c.concurrency = 10, c.rps = 5, c.tpot_s = 0.05, c.room = 500, c.rho = 0.5, c.context = 20000;
+  c.mean_prefill_s = 0.1;
+  const double full = m.IterationS(500, 10, 20000);  // a chunk fills the room beside the 10 sequences
+  EXPECT_DOUBLE_EQ(FirstTokenAtCapacityS(m, c, 1200),
+                   3 * full + 0.1);                              // 3 chunks, after 1 x the mix's prefill
+  EXPECT_DOUBLE_EQ(FirstTokenAtCapacityS(m, c, 0), full + 0.1);  // at least one chunk
+  c.rho = 0.75;
+  EXPECT_DOUBLE_EQ(FirstTokenAtCapacityS(m, c, 1200), 3 * full + 0.3);    // a longer queue
+  EXPECT_TRUE(std::isinf(FirstTokenAtCapacityS(m, SloCapacity{}, 100)));  // a capacity of nothing
 }
 
 // Where the tokens prefilled are measured (a cached prefix is not prefilled again), the long-prompt check

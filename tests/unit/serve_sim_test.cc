@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
@@ -620,6 +621,15 @@ TEST(ServeSim, AReplicaOnAShapeTooSlowForTheLongPromptsIsReplaced) {
   ASSERT_TRUE(a100_only.ok()) << a100_only.status().ToString();
   EXPECT_LT(a100_only->summary.slo_attainment_pct, 98.5);  // the 8k prompts miss on an A100
   EXPECT_EQ(a100_only->per_service[0].replicas_replaced, 0);
+  // ... and the run says so: no usable shape gives them their first token in time.
+  EXPECT_FALSE(a100_only->per_service[0].long_prompts_in_time);
+  EXPECT_GE(a100_only->per_service[0].long_prompt_tokens, 8192);
+  const auto warns_of_long_prompts = [](const ServeSimResult& r) {
+    return std::any_of(r.warnings.begin(), r.warnings.end(), [](const std::string& w) {
+      return w.find("service chat: no usable shape gives its long prompts") != std::string::npos;
+    });
+  };
+  EXPECT_TRUE(warns_of_long_prompts(*a100_only));
   double h100_rps = 0;
   for (const std::string scaler : {"awan", "hpa"}) {
     auto both = run("[{accelerator: A100, gpus: 1}, {accelerator: H100, gpus: 1}]", scaler);
@@ -627,6 +637,8 @@ TEST(ServeSim, AReplicaOnAShapeTooSlowForTheLongPromptsIsReplaced) {
     EXPECT_GE(both->summary.slo_attainment_pct, 99.0) << scaler;
     EXPECT_EQ(both->per_service[0].replicas_replaced, 1) << scaler;  // the A100 one
     EXPECT_EQ(both->timeline.back().replicas[0], 1) << scaler;
+    EXPECT_TRUE(both->per_service[0].long_prompts_in_time) << scaler;
+    EXPECT_FALSE(warns_of_long_prompts(*both)) << scaler;
     h100_rps = both->per_service[0].capacity_rps;  // the capacity is the H100's
   }
   // The long prompts share a cached prefix: the A100 gives them their first token in time (the long-prompt
