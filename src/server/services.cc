@@ -403,7 +403,10 @@ Json ServiceManager::ServiceJson(const Service& s, bool detail) const {
     decisions.push_back({{"at_ms", d.at_ms}, {"from", d.from}, {"to", d.to}, {"why", d.why}});
   out["decisions"] = decisions;
   const serving::SloCapacity& cap = s.signals->last_capacity();
-  out["capacity"] = {{"rps_per_replica", cap.rps}, {"concurrency_per_replica", cap.concurrency}};
+  out["capacity"] = {{"rps_per_replica", cap.rps},
+                     {"concurrency_per_replica", cap.concurrency},
+                     {"long_prompt_tokens", s.signals->long_prompt_tokens()},
+                     {"long_prompts_in_time", s.signals->long_prompts_in_time()}};
   return out;
 }
 
@@ -725,6 +728,7 @@ void ServiceManager::TickService(Service& s) {
     cold = cs[cs.size() / 2];
   }
   const ScaleBounds b = s.signals->Bounds(cold + o_.sample_ms);
+  TellLongPromptsLate(s, current, now);
   const int desired = s.scaler->Decide(now, current, b);
   // The autoscaler asks for the maximum while requests wait: the service is capped (told once per episode).
   const bool capped = desired >= s.m.spec.max_replicas && s.waiting > 0;
@@ -737,6 +741,26 @@ void ServiceManager::TickService(Service& s) {
   const bool held = clock_.NowMs() < s.hold_starts_until_wall_ms;
   if (desired != current && !(desired > current && held)) ScaleTo(s, current, desired, b, now);
   if (!held) ReplaceUnfit(s, desired, now);
+}
+
+// Once per episode, in the decisions: no usable shape gives the mix's long prompts their first token within
+// the TTFT objective (ScaleSignals::long_prompts_in_time), so they miss however many replicas run.
+void ServiceManager::TellLongPromptsLate(Service& s, int current, int64_t now) {
+  const bool late = !s.signals->long_prompts_in_time();
+  if (late && !s.long_prompts_late_told) {
+    Decision d;
+    d.at_ms = now, d.from = current, d.to = current;
+    d.why = fmt::format(
+        "no shape gives the long prompts (the longest 1 in {:.0f}: {:.0f} tokens prefilled) their first "
+        "token "
+        "within {} ms, not even at the lowest load: they miss however many replicas run (a shape with more "
+        "GPUs per replica would serve them)",
+        2 / std::max(1e-4, 1 - s.m.spec.slo.attainment_pct / 100), s.signals->long_prompt_tokens(),
+        s.m.spec.slo.ttft_ms);
+    s.decisions.push_back(d);
+    if (s.decisions.size() > kDecisionsKept) s.decisions.pop_front();
+  }
+  s.long_prompts_late_told = late;
 }
 
 // Adds replicas up to `desired`, or takes them away: unfit ones first, then those not yet ready (cancelled

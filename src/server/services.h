@@ -169,6 +169,7 @@ class ServiceManager {
     int64_t refused() const { return refused_by[0] + refused_by[1]; }  // 429s (the 503s are failed)
     int64_t requests_told = 0, met_told = 0, next_facts_ms = 0;
     bool capped_told = false;
+    bool long_prompts_late_told = false;  // no usable shape gives the long prompts their first token in time
   };
   int64_t ServiceNowMs(const Service& s) const;
   Service* FindLocked(const Principal& who, const std::string& name);
@@ -177,6 +178,7 @@ class ServiceManager {
   Status Persist(const Service& s);
   nlohmann::json ServiceJson(const Service& s, bool detail) const;
   void TickService(Service& s);
+  void TellLongPromptsLate(Service& s, int current, int64_t now);
   void RefreshReplica(Service& s, Replica& r);  // its job's state, node, port and image (no call to it)
   void RunProbes(std::vector<Probe>& probes) const;
   void ApplyProbe(const Probe& p);

@@ -296,6 +296,44 @@ TEST(Services, AReplicaOnAShapeTooSlowForTheLongPromptsIsReplacedByAFittingOne) 
   EXPECT_EQ(c.Delete("/v1/services/small", Bearer(token))->status, 200);
 }
 
+// The same mix on a service whose only shape is the L40S: no shape can give the 8,000-token prompts their
+// first token in 500 ms, so they miss however many replicas run, and the service says so, once, in its
+// decisions and in its capacity.
+TEST(Services, AServiceWhoseShapesCannotServeItsLongPromptsSaysSo) {
+  const std::string dir = TempDir("svc-late");
+  const std::string db = dir + "/awan.db";
+  const std::string token = Token(db, "my-university", "member");
+  Server s(dir, db);
+  ASSERT_GT(s.port(), 0);
+  Http c(s.url());
+  std::string l40s_only = kTwoShapes;
+  l40s_only.replace(l40s_only.find(", {accelerator: H100, gpus: 1}"), 30, "");
+  ASSERT_EQ(c.Post("/v1/services", Bearer(token), l40s_only, "application/yaml")->status, 201);
+  ASSERT_TRUE(WaitFor(60, [&] { return Describe(c, token, "small")["replicas"]["ready"] == 1; }))
+      << Describe(c, token, "small").dump(1);
+  EXPECT_TRUE(Describe(c, token, "small")["capacity"]["long_prompts_in_time"]);  // none seen yet
+  const std::string short_ask = Json{{"model", "small"}, {"prompt", Words(500)}, {"max_tokens", 4}}.dump();
+  const auto [answered, why] = SendAll(s.url(), token, [&](int i) {
+    if (i % 30 != 7) return short_ask;
+    return Json{
+        {"model", "small"}, {"prompt", "q" + std::to_string(i) + " " + Words(7999)}, {"max_tokens", 4}}
+        .dump();
+  });
+  EXPECT_EQ(answered, 240) << why;
+  Json d;
+  const bool told = WaitFor(60, [&] {
+    d = Describe(c, token, "small");
+    return d["decisions"].dump().find("no shape gives the long prompts") != std::string::npos;
+  });
+  EXPECT_TRUE(told) << d.dump(1);
+  EXPECT_FALSE(d["capacity"]["long_prompts_in_time"]) << d["capacity"].dump();
+  EXPECT_GE(d["capacity"]["long_prompt_tokens"].get<double>(), 8000) << d["capacity"].dump();
+  int said = 0;
+  for (const Json& e : d["decisions"]) said += e["why"].get<std::string>().find("no shape gives") == 0;
+  EXPECT_EQ(said, 1) << d["decisions"].dump(1);  // once, not at every decision
+  EXPECT_EQ(c.Delete("/v1/services/small", Bearer(token))->status, 200);
+}
+
 // The same mix, but the long prompts are one 7,680-token document with a question after it: the replica's
 // prefix cache holds the document after the first, and says so in each answer's usage (cached_tokens, as vLLM
 // reports it), so the gateway's long-prompt check reads what was prefilled and the L40S stays.
