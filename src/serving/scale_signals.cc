@@ -124,16 +124,19 @@ const SloCapacity& ScaleSignals::Capacity() {
       std::abs(prefill - cap_prefill_) > 0.02 * cap_prefill_ ||
       std::abs(output - cap_output_) > 0.02 * cap_output_ || tail != cap_tail_) {
     cap_tail_ = tail;
-    // Which shapes serve the long prompts in time: alone, and at some load (CapacityWithinSlo keeps the
-    // concurrency where they get their first token in time). The capacity is of the first of them that
-    // sustains the mix, at that concurrency; when none does, of the first usable shape that sustains the
+    // Which shapes serve the long prompts in time: alone, and at some load while sustaining the mix
+    // (CapacityWithinSlo keeps the concurrency where they get their first token in time). The capacity is of
+    // the first of them, at that concurrency; when none does, of the first usable shape that sustains the
     // mix, as if there were no long prompts, and every shape serves them (nothing is gained by passing any
     // over).
     const double ttft_s = static_cast<double>(spec_->slo.ttft_ms) / 1000;
     for (size_t k = 0; k < models_.size(); ++k) {
-      const int64_t budget = TokenBudget(models_[k], spec_->slo, max_batched_tokens_);
-      serves_tail_[k] =
-          tail <= 0 || ChunkedFirstTokenS(models_[k], static_cast<int64_t>(tail), budget) <= ttft_s;
+      const ReplicaModel& m = models_[k];
+      const int64_t budget = TokenBudget(m, spec_->slo, max_batched_tokens_);
+      serves_tail_[k] = tail <= 0 || (ChunkedFirstTokenS(m, static_cast<int64_t>(tail), budget) <= ttft_s &&
+                                      CapacityWithinSlo(m, prompt, output, spec_->slo, budget, max_seqs_,
+                                                        kTpotHeadroom, prefill, tail)
+                                              .rps > 0);
     }
     cap_ = ShapeCapacity(prompt, output, &cap_shape_, &serves_tail_, prefill, tail);
     long_prompts_in_time_ = tail <= 0 || cap_.rps > 0;
