@@ -239,6 +239,18 @@ std::pair<int, std::string> SendAll(const std::string& url, const std::string& t
   return {answered.load(), why};
 }
 
+// The long-prompt mix to service `small`: 240 completions of 500 words, 1 in 30 of 8,000 words instead, each
+// of those starting with its own word (no prefix in common: a prefix cache holds none of it).
+std::pair<int, std::string> SendLongPromptMix(const std::string& url, const std::string& token) {
+  const std::string short_ask = Json{{"model", "small"}, {"prompt", Words(500)}, {"max_tokens", 4}}.dump();
+  return SendAll(url, token, [&](int i) {
+    if (i % 30 != 7) return short_ask;
+    return Json{
+        {"model", "small"}, {"prompt", "q" + std::to_string(i) + " " + Words(7999)}, {"max_tokens", 4}}
+        .dump();
+  });
+}
+
 // A service of two shapes: the L40S first, which cannot give an 8,000-token prompt its first token within
 // 500 ms, then the H100. Its first replica starts on the L40S (before any request the prior mix, 1,024-token
 // prompts, fits it).
@@ -270,13 +282,7 @@ TEST(Services, AReplicaOnAShapeTooSlowForTheLongPromptsIsReplacedByAFittingOne) 
   ASSERT_TRUE(WaitFor(60, [&] { return Describe(c, token, "small")["replicas"]["ready"] == 1; }))
       << Describe(c, token, "small").dump(1);
   EXPECT_EQ(Describe(c, token, "small")["replica_list"][0]["accelerator"], "L40S");
-  const std::string short_ask = Json{{"model", "small"}, {"prompt", Words(500)}, {"max_tokens", 4}}.dump();
-  const auto [answered, why] = SendAll(s.url(), token, [&](int i) {
-    if (i % 30 != 7) return short_ask;  // a long one starts with its own word: no prefix in common
-    return Json{
-        {"model", "small"}, {"prompt", "q" + std::to_string(i) + " " + Words(7999)}, {"max_tokens", 4}}
-        .dump();
-  });
+  const auto [answered, why] = SendLongPromptMix(s.url(), token);
   EXPECT_EQ(answered, 240) << why;
   // Only H100 replicas serve, and the decisions say why.
   Json d;
@@ -312,13 +318,7 @@ TEST(Services, AServiceWhoseShapesCannotServeItsLongPromptsSaysSo) {
   ASSERT_TRUE(WaitFor(60, [&] { return Describe(c, token, "small")["replicas"]["ready"] == 1; }))
       << Describe(c, token, "small").dump(1);
   EXPECT_TRUE(Describe(c, token, "small")["capacity"]["long_prompts_in_time"]);  // none seen yet
-  const std::string short_ask = Json{{"model", "small"}, {"prompt", Words(500)}, {"max_tokens", 4}}.dump();
-  const auto [answered, why] = SendAll(s.url(), token, [&](int i) {
-    if (i % 30 != 7) return short_ask;
-    return Json{
-        {"model", "small"}, {"prompt", "q" + std::to_string(i) + " " + Words(7999)}, {"max_tokens", 4}}
-        .dump();
-  });
+  const auto [answered, why] = SendLongPromptMix(s.url(), token);
   EXPECT_EQ(answered, 240) << why;
   Json d;
   const bool told = WaitFor(60, [&] {
