@@ -750,12 +750,7 @@ void ServiceManager::TellLongPromptsLate(Service& s, int current, int64_t now) {
   if (late && !s.long_prompts_late_told) {
     Decision d;
     d.at_ms = now, d.from = current, d.to = current;
-    d.why = fmt::format(
-        "no shape gives the long prompts (the longest 1 in {:.0f}: {:.0f} tokens prefilled) their first "
-        "token within {} ms, not even at the lowest load: they miss however many replicas run (a shape with "
-        "more GPUs per replica would serve them)",
-        2 / std::max(1e-4, 1 - s.m.spec.slo.attainment_pct / 100), s.signals->long_prompt_tokens(),
-        s.m.spec.slo.ttft_ms);
+    d.why = s.signals->LongPromptsLateWhy();
     s.decisions.push_back(d);
     if (s.decisions.size() > kDecisionsKept) s.decisions.pop_front();
   }

@@ -1,5 +1,7 @@
 #include "serving/scale_signals.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <utility>
@@ -83,13 +85,13 @@ double ScaleSignals::MeanOutput() const {
 }
 
 SloCapacity ScaleSignals::ShapeCapacity(double prompt, double output, int* shape,
-                                        const std::vector<bool>* only, double prefill, double tail) const {
+                                        const std::vector<bool>* only, double prefill) const {
   for (size_t k = 0; k < models_.size(); ++k) {
     if (!usable_[k] || (only != nullptr && !(*only)[k])) continue;
     const ReplicaModel& m = models_[k];
     const SloCapacity c =
         CapacityWithinSlo(m, prompt, output, spec_->slo, TokenBudget(m, spec_->slo, max_batched_tokens_),
-                          max_seqs_, kTpotHeadroom, prefill, tail);
+                          max_seqs_, kTpotHeadroom, prefill);
     if (c.rps > 0) {
       if (shape) *shape = static_cast<int>(k);
       return c;
@@ -126,19 +128,21 @@ const SloCapacity& ScaleSignals::Capacity() {
     cap_tail_ = tail;
     // Which shapes serve the long prompts in time: alone, and at some load while sustaining the mix
     // (CapacityWithinSlo keeps the concurrency where they get their first token in time). The capacity is of
-    // the first of them, at that concurrency; when none does, of the first usable shape that sustains the
+    // the first usable one, at that concurrency; when none does, of the first usable shape that sustains the
     // mix, as if there were no long prompts, and every shape serves them (nothing is gained by passing any
     // over).
     const double ttft_s = static_cast<double>(spec_->slo.ttft_ms) / 1000;
+    cap_ = {}, cap_shape_ = first_usable_;
     for (size_t k = 0; k < models_.size(); ++k) {
       const ReplicaModel& m = models_[k];
       const int64_t budget = TokenBudget(m, spec_->slo, max_batched_tokens_);
-      serves_tail_[k] = tail <= 0 || (ChunkedFirstTokenS(m, static_cast<int64_t>(tail), budget) <= ttft_s &&
-                                      CapacityWithinSlo(m, prompt, output, spec_->slo, budget, max_seqs_,
-                                                        kTpotHeadroom, prefill, tail)
-                                              .rps > 0);
+      const bool alone = tail <= 0 || ChunkedFirstTokenS(m, static_cast<int64_t>(tail), budget) <= ttft_s;
+      const SloCapacity c = alone ? CapacityWithinSlo(m, prompt, output, spec_->slo, budget, max_seqs_,
+                                                      kTpotHeadroom, prefill, tail)
+                                  : SloCapacity{};
+      serves_tail_[k] = tail <= 0 || c.rps > 0;
+      if (usable_[k] && c.rps > 0 && cap_.rps <= 0) cap_ = c, cap_shape_ = static_cast<int>(k);
     }
-    cap_ = ShapeCapacity(prompt, output, &cap_shape_, &serves_tail_, prefill, tail);
     long_prompts_in_time_ = tail <= 0 || cap_.rps > 0;
     if (cap_.rps <= 0) {
       cap_ = ShapeCapacity(prompt, output, &cap_shape_, nullptr, prefill);
@@ -147,6 +151,16 @@ const SloCapacity& ScaleSignals::Capacity() {
     cap_prompt_ = prompt, cap_prefill_ = prefill, cap_output_ = output;
   }
   return cap_;
+}
+
+std::string ScaleSignals::LongPromptsLateWhy() const {
+  if (long_prompts_in_time_) return {};
+  const double miss = std::clamp(1 - spec_->slo.attainment_pct / 100, 1e-4, 1.0);
+  return fmt::format(
+      "no usable shape gives the long prompts (the longest 1 in {:.0f}: {:.0f} tokens prefilled) their first "
+      "token within {} ms, not even at the lowest load: they miss however many replicas run (a shape with "
+      "more GPUs per replica would serve them)",
+      2 / miss, long_prompt_tokens(), spec_->slo.ttft_ms);
 }
 
 ScaleSample ScaleSignals::TakeSample(int64_t at_ms, double seconds, double in_flight, int ready) {

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "core/autoscaler.h"
@@ -76,10 +77,9 @@ class ScaleSignals {
   double mix_output() const { return cap_output_; }
   // The first usable shape's capacity for a mix (and which shape; the first usable one when none can),
   // among the shapes `only` marks when given.
-  // `prefill` (< 0: all of the prompt) and `tail` (0: none) as CapacityWithinSlo's prefill_tokens and
-  // tail_prefill_tokens.
+  // `prefill` (< 0: all of the prompt) as CapacityWithinSlo's prefill_tokens.
   SloCapacity ShapeCapacity(double prompt, double output, int* shape, const std::vector<bool>* only = nullptr,
-                            double prefill = -1, double tail = 0) const;
+                            double prefill = -1) const;
   // Whether shape k may serve the mix: usable, and its long prompts in time when some usable shape can.
   bool ServesMix(int k) const {
     return usable_[static_cast<size_t>(k)] && serves_tail_[static_cast<size_t>(k)];
@@ -96,6 +96,9 @@ class ScaleSignals {
   // many replicas run, and the service cannot meet its attainment objective on this mix.
   double long_prompt_tokens() const { return std::max(0.0, cap_tail_); }
   bool long_prompts_in_time() const { return long_prompts_in_time_; }
+  // Why they miss, as `awan sim serve` warns and `awan serve` decides ("no usable shape gives the long
+  // prompts ..."); empty while they are in time.
+  std::string LongPromptsLateWhy() const;
 
   // The sample that ends now: the arrivals since the previous one over `seconds`, in requests of the
   // capacity's mix, with what is in flight and ready. Starts the next sample.

@@ -968,15 +968,8 @@ ServeSimResult ServeSimulation::Result() const {
     o.capacity_concurrency = s.signals->last_capacity().concurrency;
     o.long_prompt_tokens = s.signals->long_prompt_tokens();
     o.long_prompts_in_time = s.signals->long_prompts_in_time();
-    if (!o.long_prompts_in_time) {
-      out.warnings.push_back(fmt::format(
-          "service {}: no usable shape gives its long prompts ({:.0f} tokens prefilled, the {}th percentile) "
-          "their first token within {} ms, not even at the lowest load; they miss however many replicas run "
-          "(a "
-          "shape with more GPUs per replica would serve them)",
-          s.spec->name, o.long_prompt_tokens, 100 - (100 - s.spec->slo.attainment_pct) / 2,
-          s.spec->slo.ttft_ms));
-    }
+    if (!o.long_prompts_in_time)
+      out.warnings.push_back("service " + s.spec->name + ": " + s.signals->LongPromptsLateWhy());
     auto names = [&](const std::set<uint32_t>& regions) {
       std::vector<std::string> v;
       for (uint32_t g : regions)

@@ -323,13 +323,13 @@ TEST(Services, AServiceWhoseShapesCannotServeItsLongPromptsSaysSo) {
   Json d;
   const bool told = WaitFor(60, [&] {
     d = Describe(c, token, "small");
-    return d["decisions"].dump().find("no shape gives the long prompts") != std::string::npos;
+    return d["decisions"].dump().find("no usable shape gives the long prompts") != std::string::npos;
   });
   EXPECT_TRUE(told) << d.dump(1);
   EXPECT_FALSE(d["capacity"]["long_prompts_in_time"]) << d["capacity"].dump();
   EXPECT_GE(d["capacity"]["long_prompt_tokens"].get<double>(), 8000) << d["capacity"].dump();
   int said = 0;
-  for (const Json& e : d["decisions"]) said += e["why"].get<std::string>().find("no shape gives") == 0;
+  for (const Json& e : d["decisions"]) said += e["why"].get<std::string>().find("no usable shape gives") == 0;
   EXPECT_EQ(said, 1) << d["decisions"].dump(1);  // once, not at every decision
   EXPECT_EQ(c.Delete("/v1/services/small", Bearer(token))->status, 200);
 }

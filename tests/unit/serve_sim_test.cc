@@ -626,7 +626,7 @@ TEST(ServeSim, AReplicaOnAShapeTooSlowForTheLongPromptsIsReplaced) {
   EXPECT_GE(a100_only->per_service[0].long_prompt_tokens, 8192);
   const auto warns_of_long_prompts = [](const ServeSimResult& r) {
     return std::any_of(r.warnings.begin(), r.warnings.end(), [](const std::string& w) {
-      return w.find("service chat: no usable shape gives its long prompts") != std::string::npos;
+      return w.find("service chat: no usable shape gives the long prompts") != std::string::npos;
     });
   };
   EXPECT_TRUE(warns_of_long_prompts(*a100_only));
