@@ -708,7 +708,8 @@ TEST(Serve, RestartAdoptsRunningTasks) {
     Server s(dir, db, dir + "/fleet.yaml");
     ASSERT_GT(s.port(), 0);
     Http c(s.url());
-    auto sub = c.Post("/v1/jobs", Bearer(token), job("long", 4), "application/yaml");
+    // Long enough to outlive the kill, the pause and a restart under a sanitizer build on a loaded machine.
+    auto sub = c.Post("/v1/jobs", Bearer(token), job("long", 8), "application/yaml");
     ASSERT_EQ(sub->status, 201);
     id = Json::parse(sub->body)["id"];
     auto sub2 = c.Post("/v1/jobs", Bearer(token), job("quick", 1), "application/yaml");
