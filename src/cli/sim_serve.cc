@@ -43,6 +43,8 @@ nlohmann::json SummaryJson(const sim::ServeSummary& s, double oracle_gpu_hours, 
           {"cold_starts", s.cold_starts},
           {"p99_cold_start_s", s.p99_cold_start_s},
           {"avg_cold_start_s", s.avg_cold_start_s},
+          {"prefetches", s.prefetches},
+          {"prefetched_bytes", s.prefetched_bytes},
           {"oscillations", s.oscillations},
           {"routed_outside_allowed", s.routed_outside_allowed},
           {"replicas_placed_outside", s.replicas_placed_outside},
@@ -128,8 +130,14 @@ void AddSimServe(CLI::App& sim, SimServeArgs& a) {
   c->add_option("--placement", a.placement, "the placement profile for jobs and replicas")
       ->capture_default_str()
       ->check(CLI::IsMember(reg.ProfileNames()));
-  c->add_flag("--no-warm", a.no_warm,
-              "no prefetch of images and weights to the services' nodes, no weights from peer replicas");
+  CLI::Option* prefetch =
+      c->add_option("--prefetch", a.prefetch,
+                    "images and weights ahead of replicas: all (to every node a service may use, before the "
+                    "run), forecast (onto the nodes the scaler's forecast needs, each pull taking its time), "
+                    "none (and no weights from peer replicas)")
+          ->capture_default_str()
+          ->check(CLI::IsMember({"all", "forecast", "none"}));
+  c->add_flag("--no-warm", a.no_warm, "the same as --prefetch none")->excludes(prefetch);
   c->add_option(
        "--warmup-s", a.warmup_s,
        "seconds of the trace replayed first, not measured, so the autoscalers meet it warm (0: start "
@@ -240,7 +248,9 @@ int RunSimServe(const SimServeArgs& a) {
         o.oracle_headroom = runs[k].headroom;
         o.rate = a.rate;
         o.scale = a.scale;
-        o.warm = !a.no_warm;
+        o.prefetch = a.no_warm || a.prefetch == "none" ? sim::ServePrefetch::kNone
+                     : a.prefetch == "forecast"        ? sim::ServePrefetch::kForecast
+                                                       : sim::ServePrefetch::kAll;
         o.warmup_ms = a.warmup_s * 1000;
         o.start_ready = a.start_ready;
         o.ignore_residency = a.ignore_residency;
@@ -401,7 +411,8 @@ int RunSimServe(const SimServeArgs& a) {
                           {"requests", a.requests},
                           {"rate", a.rate},
                           {"scale", a.scale},
-                          {"warm", !a.no_warm},
+                          {"warm", !a.no_warm && a.prefetch != "none"},
+                          {"prefetch", a.no_warm ? std::string("none") : a.prefetch},
                           {"warmup_s", a.warmup_s},
                           {"start_ready", a.start_ready},
                           {"ignore_residency", a.ignore_residency},

@@ -17,6 +17,7 @@ struct SimServeArgs {
   std::string oracle_headrooms = "1,0.9,0.8,0.7";
   std::string workload, jobs;  // batch work on the same fleet (a workload file, or a Philly job table)
   std::string policy = "awan", placement = "bestfit";
+  std::string prefetch = "all";  // all, forecast, none (sim::ServePrefetch); --no-warm is none
   bool no_warm = false, start_ready = false, ignore_residency = false, static_split = false;
   int64_t warmup_s =
       300;  // of the trace replayed first, unmeasured (0: the services start cold, as a new one)

@@ -48,6 +48,12 @@ class Autoscaler {
   virtual void Observe(const ScaleSample& s) = 0;
   // The replicas it wants now, given how many exist (`current`, ready or starting).
   virtual int Decide(int64_t now_ms, int current, const ScaleBounds& bounds) = 0;
+  // The arrival rate it expects `horizon_ms` from now (requests/s of the capacity's mix), for what is to be
+  // prepared ahead (forecast-driven prefetch, serving::PrefetchSlots); < 0: it makes no forecast.
+  virtual double ForecastRps(int64_t now_ms, int64_t horizon_ms) const {
+    (void)now_ms, (void)horizon_ms;
+    return -1;
+  }
   virtual std::unique_ptr<Autoscaler> Clone() const = 0;
 };
 

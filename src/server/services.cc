@@ -578,8 +578,19 @@ Status ServiceManager::AddReplica(Service& s) {
   return Status::Ok();
 }
 
+namespace {
+// The median of the service's measured cold starts (0 before any): what its scaler is told a start takes.
+int64_t MedianColdStartMs(std::vector<int64_t> cs) {
+  if (cs.empty()) return 0;
+  std::nth_element(cs.begin(), cs.begin() + static_cast<long>(cs.size() / 2), cs.end());
+  return cs[cs.size() / 2];
+}
+}  // namespace
+
 // Pre-pulls: the service's image onto the nodes its next replicas would land on (up nodes of its shape with
-// room, at most max_replicas of them), a few seconds apart; the placement then prefers them (ImageLocality).
+// room), a few seconds apart; the placement then prefers them (ImageLocality). As many nodes as its alive
+// replicas and the free slots serving::PrefetchSlots asks for its scaler's forecast one cold start ahead (the
+// simulator's forecast-driven prefetch), at most max_replicas.
 void ServiceManager::Prepull(Service& s) {
   if (s.m.image.empty() || !s.m.prepull || clock_.NowMs() < s.next_prepull_wall_ms) return;
   std::vector<std::string> near;  // its replicas' regions: where the placement put it for its users and data
@@ -588,9 +599,15 @@ void ServiceManager::Prepull(Service& s) {
   if (near.empty()) return;  // nothing placed yet: the first replica shows where (asked again next tick)
   s.next_prepull_wall_ms = clock_.NowMs() + 5000;
   const ReplicaShape& sh = s.m.spec.shapes[static_cast<size_t>(s.signals->capacity_shape())];
+  int alive = 0;
+  for (const Replica& r : s.replicas) alive += !r.draining;
+  const int64_t horizon_ms = MedianColdStartMs(s.cold_starts_ms) + s.scaler->period_ms();
+  const int slots = serving::PrefetchSlots(s.scaler->ForecastRps(ServiceNowMs(s), horizon_ms),
+                                           s.signals->last_capacity().rps, alive);
+  const int nodes = std::min(s.m.spec.max_replicas, alive + slots);
   int held = 0;
   for (const std::string& node : plane_.NodesWithRoom(sh.accelerator, std::max(1, sh.gpus), near)) {
-    if (held >= s.m.spec.max_replicas) break;
+    if (held >= nodes) break;
     ++held;
     if (plane_.HasImage(node, s.m.image)) continue;
     if (Status st = plane_.Prepull(node, s.m.image); !st.ok()) {
@@ -721,13 +738,7 @@ void ServiceManager::TickService(Service& s) {
   int alive = 0, surging = 0;
   for (const Replica& r : s.replicas) alive += !r.draining, surging += !r.draining && r.surge;
   const int current = serving::CountedReplicas(alive, surging);
-  std::vector<int64_t> cs = s.cold_starts_ms;
-  int64_t cold = 0;
-  if (!cs.empty()) {
-    std::nth_element(cs.begin(), cs.begin() + static_cast<long>(cs.size() / 2), cs.end());
-    cold = cs[cs.size() / 2];
-  }
-  const ScaleBounds b = s.signals->Bounds(cold + o_.sample_ms);
+  const ScaleBounds b = s.signals->Bounds(MedianColdStartMs(s.cold_starts_ms) + o_.sample_ms);
   TellLongPromptsLate(s, current, now);
   const int desired = s.scaler->Decide(now, current, b);
   // The autoscaler asks for the maximum while requests wait: the service is capped (told once per episode).

@@ -230,6 +230,9 @@ class AwanScaler final : public Autoscaler {
     for (const auto& [at, w] : wants_) down = std::max(down, w);
     return Clamp(want >= current ? want : std::min(current, down), b);
   }
+  double ForecastRps(int64_t now_ms, int64_t horizon_ms) const override {
+    return Forecast(now_ms, horizon_ms);
+  }
 
  private:
   static constexpr int64_t kBucketMs = 10000, kBurstLookbackBuckets = 12, kBurstMemoryBuckets = 60;

@@ -1,5 +1,8 @@
 #include "serving/cold_start.h"
 
+#include <algorithm>
+#include <cmath>
+
 namespace awan::serving {
 
 const char* WeightSourceName(WeightSource s) {
@@ -61,6 +64,14 @@ bool NodeCache::Use(const std::string& key, int64_t bytes) {
   index_[key] = lru_.begin();
   used_ += bytes;
   return false;
+}
+
+int PrefetchSlots(double forecast_rps, double capacity_rps, int alive) {
+  alive = std::max(0, alive);
+  int want = alive;
+  if (forecast_rps >= 0 && capacity_rps > 0)
+    want = static_cast<int>(std::min(std::ceil(forecast_rps / capacity_rps - 1e-9), 1e6));
+  return std::max(0, want - alive) + static_cast<int>(std::ceil(0.25 * want)) + 1;
 }
 
 }  // namespace awan::serving

@@ -23,6 +23,18 @@
 
 namespace awan::sim {
 
+const char* ServePrefetchName(ServePrefetch p) {
+  switch (p) {
+    case ServePrefetch::kNone:
+      return "none";
+    case ServePrefetch::kForecast:
+      return "forecast";
+    case ServePrefetch::kAll:
+      return "all";
+  }
+  return "?";
+}
+
 std::string AutoscalerLabel(const ServeSummary& s) {
   return s.autoscaler == "oracle" ? fmt::format("oracle@{:g}", s.oracle_headroom) : s.autoscaler;
 }
@@ -88,10 +100,12 @@ struct Svc {
   int last_dir = 0, peak = 0;
   int64_t oscillations = 0, cold_starts = 0, replaced = 0;
   double gpu_s = 0;
-  int64_t cold_start_ms = 0;
-  std::vector<uint32_t> replicas;              // ids, not gone
-  std::map<uint32_t, double> gpu_s_by_region;  // where its replicas ran, GPU-seconds there
-  std::vector<uint16_t> users;                 // location indices
+  int64_t cold_start_ms = 0;  // expected where its next replica would land (as its scaler is told)
+  int64_t warm_start_ms = 0, cold_start_far_ms = 0;  // on a node that holds its image and weights, or not
+  std::set<uint32_t> pulling;                        // nodes its image and weights are being prefetched to
+  std::vector<uint32_t> replicas;                    // ids, not gone
+  std::map<uint32_t, double> gpu_s_by_region;        // where its replicas ran, GPU-seconds there
+  std::vector<uint16_t> users;                       // location indices
   // The mix, the capacity for it (of the preferred usable shape, from which the scaler counts), the samples:
   // computed as `awan serve` computes them.
   std::optional<serving::ScaleSignals> signals;
@@ -109,7 +123,9 @@ class ServeSimulation {
  private:
   Status InitServices(const std::vector<ServiceLoad>& loads);
   Status InitRequests(const std::vector<ServiceLoad>& loads);
-  void Prefetch();
+  void PrefetchAll();
+  void PrefetchAhead(int s, int64_t t);
+  void FinishPulls(int64_t t);
   Status Tick(int64_t t);
   Status Decide(int s, int64_t t);
   Status AddReplica(int s, int64_t t);
@@ -182,6 +198,13 @@ class ServeSimulation {
   std::vector<Replica> replicas_;
   std::map<size_t, uint32_t> replica_of_job_;
   std::vector<serving::NodeCache> caches_;
+  struct Pull {  // a forecast-driven prefetch in flight
+    int64_t done_us = 0;
+    uint32_t node = 0;
+    int service = 0;
+  };
+  std::vector<Pull> pulls_;
+  int64_t prefetches_ = 0, prefetched_bytes_ = 0;
   std::priority_queue<std::pair<int64_t, uint32_t>, std::vector<std::pair<int64_t, uint32_t>>, std::greater<>>
       iterations_, readies_;
   std::vector<serving::ReplicaEngine::Event> events_;  // of the iteration being started or ended
@@ -247,7 +270,7 @@ Status ServeSimulation::Init(const std::vector<ServiceLoad>& loads, const std::v
     t.data_places = owner.data_places;
     s.tenant = jobs_->AddTenant(t);
   }
-  if (o_.warm) Prefetch();
+  if (o_.prefetch == ServePrefetch::kAll) PrefetchAll();
   return Status::Ok();
 }
 
@@ -346,12 +369,16 @@ Status ServeSimulation::InitServices(const std::vector<ServiceLoad>& loads) {
                       "served",
                       s.spec->name, s.spec->slo.tpot_ms));
     }
-    // Expected cold start where a replica would land: warm (prefetched) or cold.
-    const serving::ColdStart c = serving::EstimateColdStart(
-        o_.warm, o_.image_bytes,
-        o_.warm ? serving::WeightSource::kNodeNvme : serving::WeightSource::kObjectStore,
-        s.model->weight_bytes, o_.cold);
-    s.cold_start_ms = static_cast<int64_t>(std::llround(c.total_s() * 1000));
+    // Expected cold start where a replica would land: warm (prefetched) or cold. With forecast-driven
+    // prefetch it is warm while a node with room holds the image and weights (PrefetchAhead).
+    auto ms = [&](bool warm) {
+      const serving::ColdStart c = serving::EstimateColdStart(
+          warm, o_.image_bytes, warm ? serving::WeightSource::kNodeNvme : serving::WeightSource::kObjectStore,
+          s.model->weight_bytes, o_.cold);
+      return static_cast<int64_t>(std::llround(c.total_s() * 1000));
+    };
+    s.warm_start_ms = ms(true), s.cold_start_far_ms = ms(false);
+    s.cold_start_ms = o_.prefetch == ServePrefetch::kAll ? s.warm_start_ms : s.cold_start_far_ms;
   }
   for (const ServiceLoad& l : loads)
     if (ServiceIndex(l.service) < 0) return InvalidArgument("requests for unknown service " + l.service);
@@ -405,7 +432,7 @@ Status ServeSimulation::InitRequests(const std::vector<ServiceLoad>& loads) {
 }
 
 // Images and weights of every service on the nodes of its allowed regions whose accelerator it may use.
-void ServeSimulation::Prefetch() {
+void ServeSimulation::PrefetchAll() {
   for (const Svc& s : svcs_) {
     for (uint32_t n = 0; n < fleet_.size(); ++n) {
       const NodeSpec& node = fleet_.node(NodeIndex(n));
@@ -413,10 +440,86 @@ void ServeSimulation::Prefetch() {
       const bool fits = std::any_of(s.spec->shapes.begin(), s.spec->shapes.end(),
                                     [&](const ReplicaShape& sh) { return sh.model == node.model; });
       if (!fits) continue;
-      caches_[n].Use("image", o_.image_bytes);
+      ++prefetches_;
+      prefetched_bytes_ +=
+          (caches_[n].Use("image", o_.image_bytes) ? 0 : o_.image_bytes) + s.model->weight_bytes;
       caches_[n].Use("weights/" + s.model->name, s.model->weight_bytes);
     }
   }
+}
+
+// Forecast-driven prefetch (ServePrefetch::kForecast), before each of the service's decisions: its image and
+// weights go to nodes with room for its next replica's shape until its free slots on warm nodes (those that
+// hold them or are pulling them) reach serving::PrefetchSlots of its scaler's forecast one pull, one warm
+// start and one period ahead. Nodes of the regions its replicas run in first (where its users' requests are
+// routed), then by free room, then by index. Its scaler is told the warm start while a pulled node has room.
+void ServeSimulation::PrefetchAhead(int si, int64_t t) {
+  Svc& s = svcs_[static_cast<size_t>(si)];
+  if (!s.signals->servable()) return;
+  const ReplicaShape& sh = s.spec->shapes[static_cast<size_t>(ChooseShape(si))];
+  const ClusterSnapshot& snap = jobs_->state().snapshot();
+  const std::string weights = "weights/" + s.model->name;
+  std::set<uint32_t> near;
+  for (uint32_t id : s.replicas)
+    if (replicas_[id].start_us >= 0) near.insert(replicas_[id].region.value);
+  struct Candidate {
+    bool far = false;
+    int slots = 0;
+    uint32_t node = 0;
+  };
+  std::vector<Candidate> candidates;
+  int warm = 0, pulled = 0;
+  for (uint32_t n = 0; n < snap.size(); ++n) {
+    const NodeState& ns = snap.node(NodeIndex(n));
+    if (ns.unavailable || ns.model != sh.model) continue;
+    const DomainId region = fleet_.region_of(NodeIndex(n));
+    if (!o_.ignore_residency && !s.rules.Allows(region)) continue;
+    const int slots = ns.DevicesWithAtLeast(sh.gpu_milli.value) / std::max(1, sh.gpus);
+    if (slots == 0) continue;
+    if (caches_[n].Contains(weights)) {
+      warm += slots, pulled += slots;
+    } else if (s.pulling.count(n) > 0) {
+      warm += slots;
+    } else {
+      candidates.push_back({near.count(region.value) == 0, slots, n});
+    }
+  }
+  s.cold_start_ms = pulled > 0 ? s.warm_start_ms : s.cold_start_far_ms;
+  const int64_t horizon_ms = s.cold_start_far_ms + s.scaler->period_ms();  // a pull, then a warm start
+  const int want = serving::PrefetchSlots(s.scaler->ForecastRps(t / 1000, horizon_ms),
+                                          s.signals->last_capacity().rps, Alive(s));
+  std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
+    return std::make_tuple(a.far, -a.slots, a.node) < std::make_tuple(b.far, -b.slots, b.node);
+  });
+  for (const Candidate& c : candidates) {
+    if (warm >= want) break;
+    const bool image = caches_[c.node].Contains("image");
+    const serving::ColdStart pull = serving::EstimateColdStart(
+        image, o_.image_bytes, serving::WeightSource::kObjectStore, s.model->weight_bytes, o_.cold);
+    const bool warming_up = t < o_.warmup_ms * 1000;  // the caches a running service would have: at once
+    pulls_.push_back(
+        {warming_up ? t : t + std::llround((pull.image_s + pull.weights_s) * kUsPerS), c.node, si});
+    s.pulling.insert(c.node);
+    warm += c.slots;
+    ++prefetches_, prefetched_bytes_ += (image ? 0 : o_.image_bytes) + s.model->weight_bytes;
+  }
+  FinishPulls(t);
+}
+
+// Prefetches whose transfer is done fill their node's caches.
+void ServeSimulation::FinishPulls(int64_t t) {
+  size_t kept = 0;
+  for (const Pull& p : pulls_) {
+    if (p.done_us > t) {
+      pulls_[kept++] = p;
+      continue;
+    }
+    Svc& s = svcs_[static_cast<size_t>(p.service)];
+    caches_[p.node].Use("image", o_.image_bytes);
+    caches_[p.node].Use("weights/" + s.model->name, s.model->weight_bytes);
+    s.pulling.erase(p.node);
+  }
+  pulls_.resize(kept);
 }
 
 bool ServeSimulation::Fits(const Svc& s, const Replica& r) const { return s.signals->Fits(r.shape); }
@@ -620,7 +723,7 @@ void ServeSimulation::Started(uint32_t id, const Placement& p, int64_t t) {
   const std::string weights = "weights/" + s.model->name;
   serving::WeightSource src = serving::WeightSource::kObjectStore;
   if (cache.Contains(weights)) src = serving::WeightSource::kNodeNvme;
-  if (o_.warm && src == serving::WeightSource::kObjectStore) {
+  if (o_.prefetch != ServePrefetch::kNone && src == serving::WeightSource::kObjectStore) {
     for (uint32_t other : s.replicas)
       if (other != id && replicas_[other].state == RState::kReady && replicas_[other].region == rep.region)
         src = serving::WeightSource::kPeerGpu;
@@ -782,9 +885,11 @@ Status ServeSimulation::Tick(int64_t t) {
       AWAN_RETURN_IF_ERROR(RemoveReplica(id, t));
   }
   Sample(t);
+  FinishPulls(t);
   for (size_t si = 0; si < svcs_.size(); ++si) {
     Svc& s = svcs_[si];
     if (t < s.next_decide_us) continue;
+    if (o_.prefetch == ServePrefetch::kForecast) PrefetchAhead(static_cast<int>(si), t);
     AWAN_RETURN_IF_ERROR(Decide(static_cast<int>(si), t));
     s.next_decide_us = t + s.scaler->period_ms() * 1000;
   }
@@ -999,6 +1104,7 @@ ServeSimResult ServeSimulation::Result() const {
     out.per_tenant.push_back({name, t.requests, t.attainment(), Percentile(t.ttft_ms, 0.99)});
   out.cold_start_s = cold_start_s_;
   sum.p99_cold_start_s = Percentile(cold_start_s_, 0.99);
+  sum.prefetches = prefetches_, sum.prefetched_bytes = prefetched_bytes_;
   double cs = 0;
   for (double c : cold_start_s_) cs += c;
   sum.avg_cold_start_s = cold_start_s_.empty() ? 0 : cs / static_cast<double>(cold_start_s_.size());

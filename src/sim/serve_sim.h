@@ -16,8 +16,8 @@
 // holds the sequence's prompt and answer (no KV preemption), a prefix cache of KV blocks (Mooncake hash ids)
 // that skips the cached part of a prompt. A replica serves after its cold start (serving/cold_start.h): its
 // node's image and weight caches (LRU by bytes), or weights from a ready peer of the same model in the same
-// region; with `warm` on, images and weights are prefetched to the nodes of the regions each service may use
-// before the run, and peers are used.
+// region; images and weights are prefetched to nodes ahead of the replicas, to all the nodes a service may
+// use or as its scaler's forecast asks (ServePrefetch).
 //
 // Requests carry their user's location (from the trace, else one of the service's users drawn with the seed)
 // and the service's residency: the router only sees replicas where the service's data may be processed
@@ -50,13 +50,25 @@ struct ServiceLoad {
   std::vector<InferenceRequest> requests;
 };
 
+// What is prefetched to nodes before replicas need it.
+//   kAll: every service's image and weights to every node of the regions it may use whose accelerator one of
+//     its shapes names, before the run (an upper bound: pulls and cache space are free).
+//   kForecast: during the run, onto as many nodes with room as the replicas its scaler forecasts one pull
+//     ahead need (serving::PrefetchSlots); each pull takes its transfer time from the registry and the object
+//     store. Pulls begun in the warm-up are done at once (the caches a running service would have).
+//   kNone: nothing; a replica's first start on a node pulls both, and no weights come from peers.
+enum class ServePrefetch : uint8_t { kNone, kForecast, kAll };
+const char* ServePrefetchName(ServePrefetch p);  // "none", "forecast", "all"
+
 struct ServeSimOptions {
   std::string autoscaler = "awan";
   std::string router = "awan";
   bool ignore_residency = false;  // the baseline that places replicas and routes requests anywhere
   double rate = 1;                // > 1 compresses time: arrival times divided by it
-  int scale = 1;     // copies of every trace, copy k shifted by k x 1000 / scale ms (load x scale)
-  bool warm = true;  // prefetch images and weights, weights from peers
+  int scale = 1;  // copies of every trace, copy k shifted by k x 1000 / scale ms (load x scale)
+  // Images and weights ahead of the replicas (ServePrefetch); with any but kNone, weights also come from a
+  // ready peer of the same model in the replica's region.
+  ServePrefetch prefetch = ServePrefetch::kAll;
   // The oracle provisions for its future load divided by this (< 1: more replicas). `awan sim serve` runs
   // it at several and takes the cheapest that meets the SLO target as the reference (serve_sim.h's users).
   double oracle_headroom = 1.0;
@@ -102,7 +114,8 @@ struct ServeSummary {
   double p50_ttft_ms = 0, p99_ttft_ms = 0, p99_tpot_ms = 0;
   int64_t cold_starts = 0;
   double p99_cold_start_s = 0, avg_cold_start_s = 0;
-  int64_t oscillations = 0;  // direction changes of each service's replica count, summed
+  int64_t prefetches = 0, prefetched_bytes = 0;  // node pulls ahead of replicas (ServePrefetch), their bytes
+  int64_t oscillations = 0;                      // direction changes of each service's replica count, summed
   int64_t routed_outside_allowed = 0;
   int64_t replicas_placed_outside = 0;
   double batch_avg_jct_s = 0, batch_p99_jct_s = 0;  // 0 without batch jobs

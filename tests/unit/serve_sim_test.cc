@@ -412,13 +412,41 @@ TEST(ServeSim, WarmNodesStartReplicasFaster) {
   o.warmup_ms = 0;       // the first replicas' starts count
   o.autoscaler = "kpa";  // scales often
   auto warm = RunServeSim(*w.fleet, w.services, loads, {}, o);
-  o.warm = false;
+  o.prefetch = ServePrefetch::kNone;
   auto cold = RunServeSim(*w.fleet, w.services, loads, {}, o);
   ASSERT_TRUE(warm.ok() && cold.ok());
   ASSERT_GT(warm->summary.cold_starts, 0);
   ASSERT_GT(cold->summary.cold_starts, 0);
   EXPECT_LT(warm->summary.avg_cold_start_s, cold->summary.avg_cold_start_s);
   EXPECT_LT(warm->summary.p99_cold_start_s, cold->summary.p99_cold_start_s);
+}
+
+// Forecast-driven prefetch on a load that steps from 1 to 24 requests/s at minute 20: the scale-up starts on
+// nodes pulled ahead (warmer than without prefetch), and fewer bytes move than prefetching to every node the
+// service may use.
+TEST(ServeSim, ForecastPrefetchWarmsWhatTheForecastNeedsAndNoMore) {
+  World w = Asean();
+  std::vector<InferenceRequest> r;
+  for (int64_t ms = 0; ms < int64_t{40} * 60000;) {
+    r.push_back({ms, 256, 64, {}, ""});
+    ms += ms < int64_t{20} * 60000 ? 1000 : 1000 / 24;
+  }
+  const std::vector<ServiceLoad> loads{{"asean-assistant", std::move(r)}};
+  ServeSimOptions o;
+  o.prefetch = ServePrefetch::kAll;
+  auto all = RunServeSim(*w.fleet, w.services, loads, {}, o);
+  o.prefetch = ServePrefetch::kForecast;
+  auto forecast = RunServeSim(*w.fleet, w.services, loads, {}, o);
+  o.prefetch = ServePrefetch::kNone;
+  auto none = RunServeSim(*w.fleet, w.services, loads, {}, o);
+  ASSERT_TRUE(all.ok() && forecast.ok() && none.ok()) << forecast.status().ToString();
+  EXPECT_EQ(none->summary.prefetches, 0);
+  EXPECT_GT(forecast->summary.prefetches, 0);
+  EXPECT_LT(forecast->summary.prefetched_bytes, all->summary.prefetched_bytes);
+  ASSERT_GT(forecast->summary.cold_starts, 0);
+  ASSERT_GT(none->summary.cold_starts, 0);
+  EXPECT_LT(forecast->summary.avg_cold_start_s, none->summary.avg_cold_start_s);
+  EXPECT_GE(forecast->summary.slo_attainment_pct, none->summary.slo_attainment_pct);
 }
 
 // --start-ready: the replicas placed at t = 0 serve at once (a service deployed before the trace, as awan
