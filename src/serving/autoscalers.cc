@@ -169,10 +169,19 @@ class Oracle final : public Autoscaler {
   void Observe(const ScaleSample&) override {}
   std::unique_ptr<Autoscaler> Clone() const override { return std::make_unique<Oracle>(*this); }
   int Decide(int64_t now_ms, int current, const ScaleBounds& b) override {
+    future_ = b.future_rps;
     if (!b.future_rps || b.capacity_rps <= 0) return Clamp(current, b);
     const double peak = b.future_rps(now_ms, now_ms + b.cold_start_ms + 60000);
     return Clamp(CeilCount(peak / b.capacity_rps), b);
   }
+  // It knows the future (as its last decision was told it): the busiest 10 s of the horizon and the minute
+  // after it, as its decisions look a minute past a cold start.
+  double ForecastRps(int64_t now_ms, int64_t horizon_ms) const override {
+    return future_ ? future_(now_ms, now_ms + horizon_ms + 60000) : -1;
+  }
+
+ private:
+  std::function<double(int64_t, int64_t)> future_;
 };
 
 // awan's scaler: SLO-aware (the replica model's requests/s per replica within the SLO, capacity_rps, turns

@@ -448,22 +448,29 @@ void ServeSimulation::PrefetchAll() {
   }
 }
 
-// Forecast-driven prefetch (ServePrefetch::kForecast), before each of the service's decisions: its image and
+// Forecast-driven prefetch (ServePrefetch::kForecast), after each of the service's decisions: its image and
 // weights go to nodes with room for its next replica's shape until its free slots on warm nodes (those that
-// hold them or are pulling them) reach serving::PrefetchSlots of its scaler's forecast one pull, one warm
-// start and one period ahead. Nodes of the regions its replicas run in first (where its users' requests are
-// routed), then by free room, then by index. Its scaler is told the warm start while a pulled node has room.
+// hold them or are pulling them) reach those its replicas not placed yet take plus serving::PrefetchSlots of
+// its scaler's forecast one pull, one warm start and one period ahead. Nodes of the regions the scheduler
+// tries first for its replicas (JobScheduler::region_order: its region objective) come first, then those with
+// more room, then by index. Its scaler is told the warm start while a pulled node has room.
 void ServeSimulation::PrefetchAhead(int si, int64_t t) {
   Svc& s = svcs_[static_cast<size_t>(si)];
   if (!s.signals->servable()) return;
-  const ReplicaShape& sh = s.spec->shapes[static_cast<size_t>(ChooseShape(si))];
+  const int k = ChooseShape(si);
+  const ReplicaShape& sh = s.spec->shapes[static_cast<size_t>(k)];
   const ClusterSnapshot& snap = jobs_->state().snapshot();
   const std::string weights = "weights/" + s.model->name;
-  std::set<uint32_t> near;
-  for (uint32_t id : s.replicas)
-    if (replicas_[id].start_us >= 0) near.insert(replicas_[id].region.value);
+  // The regions in the order the scheduler tries them for a replica of that shape.
+  std::vector<uint32_t> rank(fleet_.region_count(), UINT32_MAX);
+  for (uint32_t id : s.replicas) {
+    if (replicas_[id].shape != k) continue;
+    const std::vector<uint32_t>& order = jobs_->scheduler().region_order(replicas_[id].job);
+    for (uint32_t j = 0; j < order.size(); ++j) rank[order[j]] = j;
+    break;
+  }
   struct Candidate {
-    bool far = false;
+    uint32_t rank = 0;
     int slots = 0;
     uint32_t node = 0;
   };
@@ -481,15 +488,17 @@ void ServeSimulation::PrefetchAhead(int si, int64_t t) {
     } else if (s.pulling.count(n) > 0) {
       warm += slots;
     } else {
-      candidates.push_back({near.count(region.value) == 0, slots, n});
+      candidates.push_back({rank[region.value], slots, n});
     }
   }
   s.cold_start_ms = pulled > 0 ? s.warm_start_ms : s.cold_start_far_ms;
   const int64_t horizon_ms = s.cold_start_far_ms + s.scaler->period_ms();  // a pull, then a warm start
-  const int want = serving::PrefetchSlots(s.scaler->ForecastRps(t / 1000, horizon_ms),
-                                          s.signals->last_capacity().rps, Alive(s));
+  int pending = 0;  // decided, not placed yet: each takes a free slot (a warm one if it can)
+  for (uint32_t id : s.replicas) pending += replicas_[id].state == RState::kPending;
+  const int want = pending + serving::PrefetchSlots(s.scaler->ForecastRps(t / 1000, horizon_ms),
+                                                    s.signals->last_capacity().rps, Alive(s));
   std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
-    return std::make_tuple(a.far, -a.slots, a.node) < std::make_tuple(b.far, -b.slots, b.node);
+    return std::make_tuple(a.rank, -a.slots, a.node) < std::make_tuple(b.rank, -b.slots, b.node);
   });
   for (const Candidate& c : candidates) {
     if (warm >= want) break;
@@ -889,8 +898,8 @@ Status ServeSimulation::Tick(int64_t t) {
   for (size_t si = 0; si < svcs_.size(); ++si) {
     Svc& s = svcs_[si];
     if (t < s.next_decide_us) continue;
-    if (o_.prefetch == ServePrefetch::kForecast) PrefetchAhead(static_cast<int>(si), t);
     AWAN_RETURN_IF_ERROR(Decide(static_cast<int>(si), t));
+    if (o_.prefetch == ServePrefetch::kForecast) PrefetchAhead(static_cast<int>(si), t);
     s.next_decide_us = t + s.scaler->period_ms() * 1000;
   }
   AWAN_RETURN_IF_ERROR(jobs_->RunUntil(now_s));  // the new replicas are placed at once when they can be

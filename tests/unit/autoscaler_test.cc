@@ -114,5 +114,26 @@ TEST(Autoscalers, AibrixThresholdsAndRateLimits) {
   EXPECT_EQ(ch.at(0).second, 4);  // at most /2
 }
 
+// What forecast-driven prefetch reads (Autoscaler::ForecastRps): awan's own forecast, the oracle's future as
+// its last decision was told it; the reactive baselines make none.
+TEST(Autoscalers, OnlyAwanAndTheOracleForecast) {
+  for (const char* n : {"hpa", "kpa", "rayserve", "aibrix"})
+    EXPECT_LT(Build(n)->ForecastRps(0, 60000), 0) << n;
+  auto awan = Build("awan");
+  for (int64_t t = 0; t < 180000; t += 1000)
+    awan->Observe(ScaleSample{.at_ms = t, .in_flight = 4, .ready = 2, .arrival_rps = 12});
+  EXPECT_NEAR(awan->ForecastRps(179000, 60000), 12, 1e-9);  // a flat load: its level
+  auto oracle = Build("oracle");
+  EXPECT_LT(oracle->ForecastRps(0, 60000), 0);  // before any decision it knows nothing
+  ScaleBounds b = Bounds(0, 10, 4);
+  b.capacity_rps = 5;
+  b.future_rps = [](int64_t from_ms, int64_t to_ms) {
+    return to_ms > 100000 ? 30.0 : from_ms >= 0 ? 7.0 : 0;
+  };
+  EXPECT_EQ(oracle->Decide(0, 1, b), 2);  // 7 requests/s over the next cold start and minute
+  EXPECT_EQ(oracle->ForecastRps(0, 30000), 7);  // up to 90 s: its decisions look a minute further
+  EXPECT_EQ(oracle->ForecastRps(0, 60000), 30);
+}
+
 }  // namespace
 }  // namespace awan
