@@ -130,7 +130,7 @@ TEST(Autoscalers, OnlyAwanAndTheOracleForecast) {
   b.future_rps = [](int64_t from_ms, int64_t to_ms) {
     return to_ms > 100000 ? 30.0 : from_ms >= 0 ? 7.0 : 0;
   };
-  EXPECT_EQ(oracle->Decide(0, 1, b), 2);  // 7 requests/s over the next cold start and minute
+  EXPECT_EQ(oracle->Decide(0, 1, b), 2);        // 7 requests/s over the next cold start and minute
   EXPECT_EQ(oracle->ForecastRps(0, 30000), 7);  // up to 90 s: its decisions look a minute further
   EXPECT_EQ(oracle->ForecastRps(0, 60000), 30);
 }
