@@ -304,20 +304,22 @@ int RunSimServe(const SimServeArgs& a) {
     fmt::print(
         "\nrouter {} (x oracle: against {}, the cheapest oracle run at >= {:g} % attainment, or the "
         "closest):\n"
-        "{:<12} {:>8} {:>8} {:>9} {:>8} {:>9} {:>9} {:>9} {:>6} {:>8} {:>5} {:>8}{}\n",
+        "{:<12} {:>8} {:>8} {:>9} {:>8} {:>9} {:>9} {:>9} {:>6} {:>8} {:>10} {:>5} {:>8}{}\n",
         router, ref < runs.size() ? sim::AutoscalerLabel(results[ref]->summary) : "none", target,
         "autoscaler", "attain %", "ramps %", "GPU-h", "x oracle", "p50 TTFT", "p99 TTFT", "p99 TPOT", "colds",
-        "p99 cold", "osc", "outside", batch ? fmt::format(" {:>13}", "batch avg JCT") : "");
+        "p99 cold", "prefetched", "osc", "outside", batch ? fmt::format(" {:>13}", "batch avg JCT") : "");
     for (size_t k = 0; k < runs.size(); ++k) {
       if (runs[k].router != router) continue;
       const sim::ServeSimResult& r = *results[k];
       const sim::ServeSummary& s = r.summary;
       fmt::print(
-          "{:<12} {:>8.2f} {:>8.2f} {:>9.1f} {:>8.2f} {:>7.0f}ms {:>7.0f}ms {:>7.0f}ms {:>6} {:>7.1f}s {:>5} "
-          "{:>8}{}\n",
+          "{:<12} {:>8.2f} {:>8.2f} {:>9.1f} {:>8.2f} {:>7.0f}ms {:>7.0f}ms {:>7.0f}ms {:>6} {:>7.1f}s "
+          "{:>7.2f}TiB "
+          "{:>5} {:>8}{}\n",
           sim::AutoscalerLabel(s) + (k == ref ? "*" : ""), s.slo_attainment_pct, s.ramp_slo_attainment_pct,
           s.gpu_hours, oracle > 0 ? s.gpu_hours / oracle : 0.0, s.p50_ttft_ms, s.p99_ttft_ms, s.p99_tpot_ms,
-          s.cold_starts, s.p99_cold_start_s, s.oscillations, s.routed_outside_allowed,
+          s.cold_starts, s.p99_cold_start_s, static_cast<double>(s.prefetched_bytes) / (int64_t{1} << 40),
+          s.oscillations, s.routed_outside_allowed,
           batch ? fmt::format(" {:>12.0f}s", s.batch_avg_jct_s) : "");
       summary.push_back(SummaryJson(s, oracle, k == ref));
       if (batch) {

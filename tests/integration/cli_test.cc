@@ -212,6 +212,53 @@ TEST(Cli, SimJobsTableJsonReportExplainAndErrors) {
   std::filesystem::remove_all(dir);
 }
 
+// `awan sim serve` end to end: generated load for two of the example services, the JSON the issue names, the
+// report, prefetch driven by the forecast, and usage errors.
+TEST(Cli, SimServeJsonReportPrefetchAndErrors) {
+  const std::string dir = TempDir("sim-serve");
+  const std::string src = AWAN_SOURCE_DIR;
+  const std::string fleet = src + "/examples/fleets/asean.yaml",
+                    services = src + "/examples/services/asean.yaml";
+  Result g = Awan("generate requests --fleet " + fleet + " --services " + services + " --out " + dir +
+                  "/load --hours 0.25 --peak-rps 2 --seed 1");
+  ASSERT_EQ(g.code, 0) << g.out;
+  const std::string requests = " --requests asean-assistant=" + dir +
+                               "/load/asean-assistant.jsonl,malay-assistant=" + dir +
+                               "/load/malay-assistant.jsonl";
+  const std::string base = "sim serve --fleet " + fleet + " --services " + services + requests;
+  Result r = Awan(base + " --autoscaler awan,kpa --oracle-headroom 1 --prefetch forecast --json " + dir +
+                  "/out.json --report " + dir + "/report --quiet");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("prefetched"), std::string::npos) << r.out;
+  std::ifstream f(dir + "/out.json");
+  nlohmann::json j = nlohmann::json::parse(f);
+  EXPECT_EQ(j["meta"]["prefetch"], "forecast");
+  ASSERT_EQ(j["summary"].size(), 3u);  // awan, kpa, the oracle at headroom 1
+  for (const auto& s : j["summary"]) {
+    for (const char* k :
+         {"autoscaler", "slo_attainment_pct", "gpu_hours", "oracle_gpu_hours_ratio", "p50_ttft_ms",
+          "p99_ttft_ms", "p99_tpot_ms", "cold_starts", "p99_cold_start_s", "oscillations",
+          "routed_outside_allowed", "batch_avg_jct_s", "prefetches", "prefetched_bytes"})
+      EXPECT_TRUE(s.contains(k)) << k;
+    EXPECT_GT(s["prefetches"].get<int64_t>(), 0) << s.dump();  // nothing is warm before the run
+    EXPECT_EQ(s["routed_outside_allowed"], 0);
+  }
+  EXPECT_EQ(j["per_service"].size(), 6u);  // two services x three runs
+  EXPECT_FALSE(j["per_location"].empty());
+  EXPECT_TRUE(std::filesystem::exists(dir + "/report/index.html"));
+
+  Result bad = Awan(base + " --prefetch sometimes");
+  EXPECT_NE(bad.code, 0);
+  EXPECT_NE(bad.out.find("--prefetch"), std::string::npos) << bad.out;
+  Result both = Awan(base + " --prefetch all --no-warm");
+  EXPECT_NE(both.code, 0);
+  EXPECT_NE(both.out.find("excludes"), std::string::npos) << both.out;
+  Result unknown = Awan("sim serve --fleet " + fleet + " --services " + services +
+                        " --requests nobody=" + dir + "/load/asean-assistant.jsonl");
+  EXPECT_NE(unknown.code, 0);
+  EXPECT_NE(unknown.out.find("nobody"), std::string::npos) << unknown.out;
+}
+
 TEST(Cli, MalformedTraceIsAClearErrorWithLineAndColumn) {
   const std::string dir = TempDir("bad");
   std::ofstream(dir + "/nodes.csv") << "sn,cpu_milli,memory_mib,gpu,model\nn0,64000,262144,2,P100\n";
