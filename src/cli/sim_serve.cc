@@ -25,6 +25,12 @@
 namespace awan::cli {
 namespace {
 
+// --prefetch, or --no-warm (the same as --prefetch none).
+sim::ServePrefetch Prefetch(const SimServeArgs& a) {
+  if (a.no_warm || a.prefetch == "none") return sim::ServePrefetch::kNone;
+  return a.prefetch == "forecast" ? sim::ServePrefetch::kForecast : sim::ServePrefetch::kAll;
+}
+
 nlohmann::json SummaryJson(const sim::ServeSummary& s, double oracle_gpu_hours, bool reference) {
   return {{"autoscaler", s.autoscaler},
           {"oracle_headroom", s.oracle_headroom},
@@ -248,9 +254,7 @@ int RunSimServe(const SimServeArgs& a) {
         o.oracle_headroom = runs[k].headroom;
         o.rate = a.rate;
         o.scale = a.scale;
-        o.prefetch = a.no_warm || a.prefetch == "none" ? sim::ServePrefetch::kNone
-                     : a.prefetch == "forecast"        ? sim::ServePrefetch::kForecast
-                                                       : sim::ServePrefetch::kAll;
+        o.prefetch = Prefetch(a);
         o.warmup_ms = a.warmup_s * 1000;
         o.start_ready = a.start_ready;
         o.ignore_residency = a.ignore_residency;
@@ -413,8 +417,8 @@ int RunSimServe(const SimServeArgs& a) {
                           {"requests", a.requests},
                           {"rate", a.rate},
                           {"scale", a.scale},
-                          {"warm", !a.no_warm && a.prefetch != "none"},
-                          {"prefetch", a.no_warm ? std::string("none") : a.prefetch},
+                          {"warm", Prefetch(a) != sim::ServePrefetch::kNone},
+                          {"prefetch", sim::ServePrefetchName(Prefetch(a))},
                           {"warmup_s", a.warmup_s},
                           {"start_ready", a.start_ready},
                           {"ignore_residency", a.ignore_residency},

@@ -440,10 +440,11 @@ void ServeSimulation::PrefetchAll() {
       const bool fits = std::any_of(s.spec->shapes.begin(), s.spec->shapes.end(),
                                     [&](const ReplicaShape& sh) { return sh.model == node.model; });
       if (!fits) continue;
+      const bool image = caches_[n].Use("image", o_.image_bytes);
+      const bool weights = caches_[n].Use("weights/" + s.model->name, s.model->weight_bytes);
+      if (image && weights) continue;  // another service of the same model pulled both
       ++prefetches_;
-      prefetched_bytes_ +=
-          (caches_[n].Use("image", o_.image_bytes) ? 0 : o_.image_bytes) + s.model->weight_bytes;
-      caches_[n].Use("weights/" + s.model->name, s.model->weight_bytes);
+      prefetched_bytes_ += (image ? 0 : o_.image_bytes) + (weights ? 0 : s.model->weight_bytes);
     }
   }
 }
