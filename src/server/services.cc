@@ -489,7 +489,7 @@ void ServiceManager::ApplyProbe(const Probe& p) {
       s.crashes = 0;
       r.ready_after_ms =
           static_cast<int64_t>(static_cast<double>(p.at_wall_ms - r.created_wall_ms) * s.m.time_scale);
-      s.cold_starts_ms.push_back(r.ready_after_ms);
+      s.RememberStart(r.ready_after_ms, r.warm == 0);
       ready_cv_.notify_all();
     } else if (!p.health) {
       r.engine_running = p.running, r.engine_waiting = p.waiting, r.kv_usage = p.kv_usage;
@@ -579,13 +579,35 @@ Status ServiceManager::AddReplica(Service& s) {
 }
 
 namespace {
-// The median of the service's measured cold starts (0 before any): what its scaler is told a start takes.
+// The median of measured cold starts (0 before any): what a service's scaler is told a start takes.
 int64_t MedianColdStartMs(std::vector<int64_t> cs) {
   if (cs.empty()) return 0;
   std::nth_element(cs.begin(), cs.begin() + static_cast<long>(cs.size() / 2), cs.end());
   return cs[cs.size() / 2];
 }
+
+// The replicas not draining, and of them those started beside unfit ones (a rolling replacement's surge).
+struct Standing {
+  int alive = 0, surging = 0;
+};
+template <typename Replicas>
+Standing CountStanding(const Replicas& replicas) {
+  Standing n;
+  for (const auto& r : replicas) n.alive += !r.draining, n.surging += !r.draining && r.surge;
+  return n;
+}
+
+constexpr size_t kStartsKept = 1000;  // measured cold starts kept per service (the median reads them)
+void Keep(std::vector<int64_t>& v, int64_t x) {
+  if (v.size() >= kStartsKept) v.erase(v.begin());
+  v.push_back(x);
+}
 }  // namespace
+
+void ServiceManager::Service::RememberStart(int64_t ms, bool pulled) {
+  Keep(cold_starts_ms, ms);
+  if (pulled) Keep(pulled_starts_ms, ms);
+}
 
 // Pre-pulls: the service's image onto the nodes its next replicas would land on (up nodes of its shape with
 // room), a few seconds apart; the placement then prefers them (ImageLocality). As many nodes as its alive
@@ -599,9 +621,11 @@ void ServiceManager::Prepull(Service& s) {
   if (near.empty()) return;  // nothing placed yet: the first replica shows where (asked again next tick)
   s.next_prepull_wall_ms = clock_.NowMs() + 5000;
   const ReplicaShape& sh = s.m.spec.shapes[static_cast<size_t>(s.signals->capacity_shape())];
-  int alive = 0;
-  for (const Replica& r : s.replicas) alive += !r.draining;
-  const int64_t horizon_ms = MedianColdStartMs(s.cold_starts_ms) + s.scaler->period_ms();
+  const int alive = CountStanding(s.replicas).alive;
+  // One start on a node that must pull (the median of those measured; of all starts before any) and a period.
+  const int64_t horizon_ms = serving::PrefetchHorizonMs(
+      MedianColdStartMs(s.pulled_starts_ms.empty() ? s.cold_starts_ms : s.pulled_starts_ms),
+      s.scaler->period_ms());
   const int slots = serving::PrefetchSlots(s.scaler->ForecastRps(ServiceNowMs(s), horizon_ms),
                                            s.signals->last_capacity().rps, alive);
   const int nodes = std::min(s.m.spec.max_replicas, alive + slots);
@@ -735,9 +759,8 @@ void ServiceManager::TickService(Service& s) {
   ReportFacts(s, now);
   if (now < s.next_decide_ms) return;
   s.next_decide_ms = now + s.scaler->period_ms();
-  int alive = 0, surging = 0;
-  for (const Replica& r : s.replicas) alive += !r.draining, surging += !r.draining && r.surge;
-  const int current = serving::CountedReplicas(alive, surging);
+  const Standing standing = CountStanding(s.replicas);
+  const int current = serving::CountedReplicas(standing.alive, standing.surging);
   const ScaleBounds b = s.signals->Bounds(MedianColdStartMs(s.cold_starts_ms) + o_.sample_ms);
   TellLongPromptsLate(s, current, now);
   const int desired = s.scaler->Decide(now, current, b);

@@ -156,7 +156,9 @@ class ServiceManager {
     int waiting = 0;                                 // gateway requests waiting for a ready replica
     std::deque<Decision> decisions;
     int64_t requests = 0, met = 0, failed = 0;
-    std::vector<int64_t> cold_starts_ms;
+    // Measured cold starts (service time), the last 1,000: all of them, and those that pulled the image.
+    std::vector<int64_t> cold_starts_ms, pulled_starts_ms;
+    void RememberStart(int64_t ms, bool pulled);
     int64_t warm_starts = 0, cold_image_starts = 0;  // replica starts whose image was on the node, or pulled
     int64_t next_prepull_wall_ms = 0;
     int crashes = 0;                        // replicas failed in a row (reset when one is ready)

@@ -54,6 +54,13 @@ ColdStart EstimateColdStart(bool image_cached, int64_t image_bytes, WeightSource
 // spare).
 int PrefetchSlots(double forecast_rps, double capacity_rps, int alive);
 
+// How far ahead PrefetchSlots' forecast is read, in the simulator and the server alike: one replica start on
+// a node that must pull the image and weights first (`pulled_start_ms`, modelled or measured), then one
+// decision period of the scaler.
+inline int64_t PrefetchHorizonMs(int64_t pulled_start_ms, int64_t period_ms) {
+  return pulled_start_ms + period_ms;
+}
+
 // One node's cache of images or weights: least recently used first out, bounded in bytes.
 class NodeCache {
  public:

@@ -454,7 +454,8 @@ void ServeSimulation::PrefetchAll() {
 // hold them or are pulling them) reach those its replicas not placed yet take plus serving::PrefetchSlots of
 // its scaler's forecast one pull, one warm start and one period ahead. Nodes of the regions the scheduler
 // tries first for its replicas (JobScheduler::region_order: its region objective) come first, then those with
-// more room, then by index. Its scaler is told the warm start while a pulled node has room.
+// the least room (where best-fit would put the replica: whole free nodes stay for gangs), then by index. Its
+// scaler is told the warm start while a pulled node has room.
 void ServeSimulation::PrefetchAhead(int si, int64_t t) {
   Svc& s = svcs_[static_cast<size_t>(si)];
   if (!s.signals->servable()) return;
@@ -493,13 +494,13 @@ void ServeSimulation::PrefetchAhead(int si, int64_t t) {
     }
   }
   s.cold_start_ms = pulled > 0 ? s.warm_start_ms : s.cold_start_far_ms;
-  const int64_t horizon_ms = s.cold_start_far_ms + s.scaler->period_ms();  // a pull, then a warm start
+  const int64_t horizon_ms = serving::PrefetchHorizonMs(s.cold_start_far_ms, s.scaler->period_ms());
   int pending = 0;  // decided, not placed yet: each takes a free slot (a warm one if it can)
   for (uint32_t id : s.replicas) pending += replicas_[id].state == RState::kPending;
   const int want = pending + serving::PrefetchSlots(s.scaler->ForecastRps(t / 1000, horizon_ms),
                                                     s.signals->last_capacity().rps, Alive(s));
   std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
-    return std::make_tuple(a.rank, -a.slots, a.node) < std::make_tuple(b.rank, -b.slots, b.node);
+    return std::make_tuple(a.rank, a.slots, a.node) < std::make_tuple(b.rank, b.slots, b.node);
   });
   for (const Candidate& c : candidates) {
     if (warm >= want) break;

@@ -606,6 +606,45 @@ TEST(ServeSim, AReservationNeverCountsOnAReplicasGpus) {
   EXPECT_EQ(r->batch_run.summary.finished, 2);
 }
 
+// Forecast-driven prefetch pulls onto the nodes best-fit would pick, those with the least room that fits, so a
+// replica steered to a pulled node leaves whole free nodes to gangs. Two 8-GPU nodes; batch work holds 4 GPUs
+// of one for two hours; the service keeps one 1-GPU replica. An 8-GPU job submitted at 10 minutes starts at
+// once on the other node. When the pulls took the node with the most room first, the replica went there and
+// the job waited until the service was gone (4,199 s).
+TEST(ServeSim, ForecastPrefetchPullsWhereBestFitPacks) {
+  auto world = OneZone(2, 16, 1, 1);
+  ASSERT_TRUE(world.ok()) << world.status().ToString();
+  auto& [fleet, services] = *world;
+  auto job = [](const std::string& name, int gpus, int64_t submit_s, int64_t duration_s) {
+    JobSpec j;
+    j.name = name;
+    j.tenant = "batch";
+    j.submit_s = submit_s;
+    j.duration_s = duration_s;
+    j.task.gpu_count = gpus;
+    j.task.gpu_milli = kWholeGpu;
+    j.task.cpu = CpuMilli(1000 * gpus);
+    j.task.memory = MemMiB(8192 * gpus);
+    return j;
+  };
+  const std::vector<JobSpec> jobs = {job("half", 4, 0, 7200), job("whole", 8, 600, 600)};
+  std::vector<ServiceLoad> loads(1);
+  loads[0].service = "chat";
+  for (int64_t t = 0; t < 3600 * 1000; t += 1000) {  // 1 rps for an hour
+    InferenceRequest r;
+    r.at_ms = t, r.prompt_tokens = 500, r.output_tokens = 50;
+    loads[0].requests.push_back(r);
+  }
+  ServeSimOptions o;
+  o.prefetch = ServePrefetch::kForecast;
+  auto r = RunServeSim(*fleet, services, loads, jobs, o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_GT(r->summary.prefetches, 0);
+  ASSERT_EQ(r->batch_run.jobs.size(), 2u);
+  EXPECT_LT(r->batch_run.jobs[1].start_s, 1200);  // "whole": at once, on the node the replica left free
+  EXPECT_EQ(r->batch_run.summary.finished, 2);
+}
+
 // The first replica is placed before any request, on the shape the prior mix (1,024-token prompts) fits:
 // the A100. The requests bring 2 % of 8k-token prompts, which an A100 cannot give a first token within
 // 500 ms even alone: the service's capacity moves to the H100, a replica starts there, and the A100 one
