@@ -606,11 +606,11 @@ TEST(ServeSim, AReservationNeverCountsOnAReplicasGpus) {
   EXPECT_EQ(r->batch_run.summary.finished, 2);
 }
 
-// Forecast-driven prefetch pulls onto the nodes best-fit would pick, those with the least room that fits, so a
-// replica steered to a pulled node leaves whole free nodes to gangs. Two 8-GPU nodes; batch work holds 4 GPUs
-// of one for two hours; the service keeps one 1-GPU replica. An 8-GPU job submitted at 10 minutes starts at
-// once on the other node. When the pulls took the node with the most room first, the replica went there and
-// the job waited until the service was gone (4,199 s).
+// Forecast-driven prefetch pulls onto the nodes best-fit would pick, those with the least room that fits, so
+// a replica steered to a pulled node leaves whole free nodes to gangs. Two 8-GPU nodes; batch work holds 4
+// GPUs of one for two hours; the service keeps one 1-GPU replica. An 8-GPU job submitted at 10 minutes starts
+// at once on the other node. When the pulls took the node with the most room first, the replica went there
+// and the job waited until the service was gone (4,199 s).
 TEST(ServeSim, ForecastPrefetchPullsWhereBestFitPacks) {
   auto world = OneZone(2, 16, 1, 1);
   ASSERT_TRUE(world.ok()) << world.status().ToString();
