@@ -1360,16 +1360,19 @@ std::vector<std::string> ControlPlane::NodesWithRoom(const std::string& accelera
   std::set<uint32_t> regions;
   for (const std::string& name : near)
     if (NodeIndex i; fleet_->fleet.FindNode(name, &i)) regions.insert(fleet_->fleet.region_of(i).value);
-  std::vector<std::string> out;
+  std::vector<std::pair<int64_t, std::string>> room;  // free GPU milli, name
   for (uint32_t n = 0; n < snap_->size(); ++n) {
     const NodeState& s = snap_->node(NodeIndex(n));
     const NodeSpec& spec = fleet_->fleet.node(NodeIndex(n));
     if (s.unavailable || s.gpu_left_total < int64_t{gpus} * kWholeGpu.value) continue;
     if (!regions.empty() && !regions.count(fleet_->fleet.region_of(NodeIndex(n)).value)) continue;
     if (!accelerator.empty() && spec.model != fleet_->fleet.models().Find(accelerator)) continue;
-    out.push_back(spec.name);
+    room.emplace_back(s.gpu_left_total, spec.name);
   }
-  std::sort(out.begin(), out.end());
+  std::sort(room.begin(), room.end());
+  std::vector<std::string> out;
+  out.reserve(room.size());
+  for (auto& [left, name] : room) out.push_back(std::move(name));
   return out;
 }
 

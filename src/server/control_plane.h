@@ -247,7 +247,9 @@ class ControlPlane {
   bool HasImage(const std::string& node, const std::string& image) const;
   Status Prepull(const std::string& node, const std::string& image);
   // Up nodes of `accelerator` ("" = any) with at least `gpus` free now, in the regions of the `near` nodes
-  // (anywhere when empty), by name: where a service's next replica could land.
+  // (anywhere when empty), those with the fewest free GPUs first (where best-fit packs a replica, leaving
+  // whole free nodes to gangs; as the simulator's forecast prefetch orders them), then by name: where a
+  // service's next replica could land.
   std::vector<std::string> NodesWithRoom(const std::string& accelerator, int gpus,
                                          const std::vector<std::string>& near) const;
 
