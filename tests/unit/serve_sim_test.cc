@@ -524,6 +524,21 @@ StatusOr<ZoneWorld> OneZone(int nodes, int batch_gpus, int min_replicas, int max
   return ZoneWorld{std::move(fleet), std::move(services)};
 }
 
+// A job of tenant "batch": `tasks` tasks of `gpus` whole GPUs (1 CPU and 8 GiB per GPU).
+JobSpec BatchJob(const std::string& name, int tasks, int gpus, int64_t submit_s, int64_t duration_s) {
+  JobSpec j;
+  j.name = name;
+  j.tenant = "batch";
+  j.submit_s = submit_s;
+  j.duration_s = duration_s;
+  j.tasks = tasks;
+  j.task.gpu_count = gpus;
+  j.task.gpu_milli = kWholeGpu;
+  j.task.cpu = CpuMilli(1000 * gpus);
+  j.task.memory = MemMiB(8192 * gpus);
+  return j;
+}
+
 TEST(ServeSim, AServiceScaleUpPreemptsBorrowedBatchWorkAndAScaleDownGivesItBack) {
   // One region of two 8-GPU nodes; a batch tenant guaranteed 8 GPUs borrows the other 8, which the service's
   // replica tenant is guaranteed (the GPUs of its peak).
@@ -573,17 +588,7 @@ TEST(ServeSim, AReservationNeverCountsOnAReplicasGpus) {
   ASSERT_TRUE(world.ok()) << world.status().ToString();
   auto& [fleet, services] = *world;
   auto gang = [](const std::string& name, int nodes, int64_t submit_s, int64_t duration_s) {
-    JobSpec j;
-    j.name = name;
-    j.tenant = "batch";
-    j.submit_s = submit_s;
-    j.duration_s = duration_s;
-    j.tasks = nodes;
-    j.task.gpu_count = 8;
-    j.task.gpu_milli = kWholeGpu;
-    j.task.cpu = CpuMilli(8000);
-    j.task.memory = MemMiB(65536);
-    return j;
+    return BatchJob(name, nodes, 8, submit_s, duration_s);
   };
   // The whole zone (the replica holds a GPU of it), then three nodes of it.
   const std::vector<JobSpec> jobs = {gang("all-four", 4, 120, 3600), gang("three", 3, 180, 600)};
@@ -615,19 +620,7 @@ TEST(ServeSim, ForecastPrefetchPullsWhereBestFitPacks) {
   auto world = OneZone(2, 16, 1, 1);
   ASSERT_TRUE(world.ok()) << world.status().ToString();
   auto& [fleet, services] = *world;
-  auto job = [](const std::string& name, int gpus, int64_t submit_s, int64_t duration_s) {
-    JobSpec j;
-    j.name = name;
-    j.tenant = "batch";
-    j.submit_s = submit_s;
-    j.duration_s = duration_s;
-    j.task.gpu_count = gpus;
-    j.task.gpu_milli = kWholeGpu;
-    j.task.cpu = CpuMilli(1000 * gpus);
-    j.task.memory = MemMiB(8192 * gpus);
-    return j;
-  };
-  const std::vector<JobSpec> jobs = {job("half", 4, 0, 7200), job("whole", 8, 600, 600)};
+  const std::vector<JobSpec> jobs = {BatchJob("half", 1, 4, 0, 7200), BatchJob("whole", 1, 8, 600, 600)};
   std::vector<ServiceLoad> loads(1);
   loads[0].service = "chat";
   for (int64_t t = 0; t < 3600 * 1000; t += 1000) {  // 1 rps for an hour
