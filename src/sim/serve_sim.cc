@@ -111,6 +111,9 @@ struct Svc {
   std::optional<serving::ScaleSignals> signals;
 };
 
+// A service's weights in a node's cache (NodeCache key); its image is "image", one for every service.
+std::string WeightsKey(const Svc& s) { return "weights/" + s.model->name; }
+
 class ServeSimulation {
  public:
   ServeSimulation(const config::FleetFile& fleet, const config::ServicesFile& services,
@@ -123,6 +126,11 @@ class ServeSimulation {
  private:
   Status InitServices(const std::vector<ServiceLoad>& loads);
   Status InitRequests(const std::vector<ServiceLoad>& loads);
+  // Puts service s's image and weights in node's cache; what it held of them before.
+  struct Held {
+    bool image = false, weights = false;
+  };
+  Held Fill(uint32_t node, const Svc& s);
   void PrefetchAll();
   void PrefetchAhead(int s, int64_t t);
   void FinishPulls(int64_t t);
@@ -226,7 +234,7 @@ bool ServeSimulation::WarmView::Warm(const PodSpec& pod, NodeIndex node) const {
   const char* last = pod.name.data() + pod.name.size();
   if (std::from_chars(first, last, id).ec != std::errc() || id >= sim_->replicas_.size()) return false;
   const Svc& s = sim_->svcs_[static_cast<size_t>(sim_->replicas_[id].service)];
-  return sim_->caches_[node.value].Contains("weights/" + s.model->name);
+  return sim_->caches_[node.value].Contains(WeightsKey(s));
 }
 
 std::string ReplicaTenant(const ServiceSpec& s) { return "svc/" + s.name; }
@@ -431,6 +439,13 @@ Status ServeSimulation::InitRequests(const std::vector<ServiceLoad>& loads) {
   return Status::Ok();
 }
 
+ServeSimulation::Held ServeSimulation::Fill(uint32_t node, const Svc& s) {
+  Held h;
+  h.image = caches_[node].Use("image", o_.image_bytes);
+  h.weights = caches_[node].Use(WeightsKey(s), s.model->weight_bytes);
+  return h;
+}
+
 // Images and weights of every service on the nodes of its allowed regions whose accelerator it may use.
 void ServeSimulation::PrefetchAll() {
   for (const Svc& s : svcs_) {
@@ -440,11 +455,10 @@ void ServeSimulation::PrefetchAll() {
       const bool fits = std::any_of(s.spec->shapes.begin(), s.spec->shapes.end(),
                                     [&](const ReplicaShape& sh) { return sh.model == node.model; });
       if (!fits) continue;
-      const bool image = caches_[n].Use("image", o_.image_bytes);
-      const bool weights = caches_[n].Use("weights/" + s.model->name, s.model->weight_bytes);
-      if (image && weights) continue;  // another service of the same model pulled both
+      const Held h = Fill(n, s);
+      if (h.image && h.weights) continue;  // another service of the same model pulled both
       ++prefetches_;
-      prefetched_bytes_ += (image ? 0 : o_.image_bytes) + (weights ? 0 : s.model->weight_bytes);
+      prefetched_bytes_ += (h.image ? 0 : o_.image_bytes) + (h.weights ? 0 : s.model->weight_bytes);
     }
   }
 }
@@ -462,7 +476,7 @@ void ServeSimulation::PrefetchAhead(int si, int64_t t) {
   const int k = ChooseShape(si);
   const ReplicaShape& sh = s.spec->shapes[static_cast<size_t>(k)];
   const ClusterSnapshot& snap = jobs_->state().snapshot();
-  const std::string weights = "weights/" + s.model->name;
+  const std::string weights = WeightsKey(s);
   // The regions in the order the scheduler tries them for a replica of that shape.
   std::vector<uint32_t> rank(fleet_.region_count(), UINT32_MAX);
   for (uint32_t id : s.replicas) {
@@ -507,14 +521,15 @@ void ServeSimulation::PrefetchAhead(int si, int64_t t) {
     const bool image = caches_[c.node].Contains("image");
     const serving::ColdStart pull = serving::EstimateColdStart(
         image, o_.image_bytes, serving::WeightSource::kObjectStore, s.model->weight_bytes, o_.cold);
-    const bool warming_up = t < o_.warmup_ms * 1000;  // the caches a running service would have: at once
-    pulls_.push_back(
-        {warming_up ? t : t + std::llround((pull.image_s + pull.weights_s) * kUsPerS), c.node, si});
-    s.pulling.insert(c.node);
+    if (t < o_.warmup_ms * 1000) {
+      Fill(c.node, s);  // in the warm-up: the caches a running service would have, at once
+    } else {
+      pulls_.push_back({t + std::llround((pull.image_s + pull.weights_s) * kUsPerS), c.node, si});
+      s.pulling.insert(c.node);
+    }
     warm += c.slots;
     ++prefetches_, prefetched_bytes_ += (image ? 0 : o_.image_bytes) + s.model->weight_bytes;
   }
-  FinishPulls(t);
 }
 
 // Prefetches whose transfer is done fill their node's caches.
@@ -526,8 +541,7 @@ void ServeSimulation::FinishPulls(int64_t t) {
       continue;
     }
     Svc& s = svcs_[static_cast<size_t>(p.service)];
-    caches_[p.node].Use("image", o_.image_bytes);
-    caches_[p.node].Use("weights/" + s.model->name, s.model->weight_bytes);
+    Fill(p.node, s);
     s.pulling.erase(p.node);
   }
   pulls_.resize(kept);
@@ -730,18 +744,14 @@ void ServeSimulation::Started(uint32_t id, const Placement& p, int64_t t) {
       s.signals->models()[static_cast<size_t>(actual - s.spec->shapes.data())];
   rep.engine.emplace(model, serving::TokenBudget(model, s.spec->slo, o_.max_batched_tokens), o_.max_seqs);
   // Cold start: the image and weights from the node's cache, a ready peer in the region, or far away.
-  serving::NodeCache& cache = caches_[p.node.value];
-  const std::string weights = "weights/" + s.model->name;
   serving::WeightSource src = serving::WeightSource::kObjectStore;
-  if (cache.Contains(weights)) src = serving::WeightSource::kNodeNvme;
+  if (caches_[p.node.value].Contains(WeightsKey(s))) src = serving::WeightSource::kNodeNvme;
   if (o_.prefetch != ServePrefetch::kNone && src == serving::WeightSource::kObjectStore) {
     for (uint32_t other : s.replicas)
       if (other != id && replicas_[other].state == RState::kReady && replicas_[other].region == rep.region)
         src = serving::WeightSource::kPeerGpu;
   }
-  const bool image = cache.Contains("image");
-  cache.Use("image", o_.image_bytes);
-  cache.Use(weights, s.model->weight_bytes);
+  const bool image = Fill(p.node.value, s).image;
   const serving::ColdStart c =
       serving::EstimateColdStart(image, o_.image_bytes, src, s.model->weight_bytes, o_.cold);
   const bool at_once = o_.start_ready && t == 0;
