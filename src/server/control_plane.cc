@@ -9,12 +9,14 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "core/residency.h"
 #include "core/static_fit.h"
 #include "policies/builtin.h"
 #include "policies/ordering/orderings.h"
 #include "server/diagnoses.h"
+#include "serving/cold_start.h"
 
 namespace awan::server {
 namespace {
@@ -1354,26 +1356,27 @@ Status ControlPlane::Prepull(const std::string& node, const std::string& image) 
   return exec_->Prepull(node, image);
 }
 
-std::vector<std::string> ControlPlane::NodesWithRoom(const std::string& accelerator, int gpus,
-                                                     const std::vector<std::string>& near) const {
+std::vector<ControlPlane::NodeRoom> ControlPlane::NodesWithRoom(const ReplicaShape& shape,
+                                                                const std::vector<std::string>& near) const {
   std::lock_guard<std::mutex> lock(mu_);
   std::set<uint32_t> regions;
   for (const std::string& name : near)
     if (NodeIndex i; fleet_->fleet.FindNode(name, &i)) regions.insert(fleet_->fleet.region_of(i).value);
-  std::vector<std::pair<int64_t, std::string>> room;  // free GPU milli, name
+  const AcceleratorId model =
+      shape.accelerator.empty() ? kNoAccelerator : fleet_->fleet.models().Find(shape.accelerator);
+  std::vector<NodeRoom> room;
   for (uint32_t n = 0; n < snap_->size(); ++n) {
     const NodeState& s = snap_->node(NodeIndex(n));
     const NodeSpec& spec = fleet_->fleet.node(NodeIndex(n));
-    if (s.unavailable || s.gpu_left_total < int64_t{gpus} * kWholeGpu.value) continue;
+    if (s.unavailable) continue;
     if (!regions.empty() && !regions.count(fleet_->fleet.region_of(NodeIndex(n)).value)) continue;
-    if (!accelerator.empty() && spec.model != fleet_->fleet.models().Find(accelerator)) continue;
-    room.emplace_back(s.gpu_left_total, spec.name);
+    if (!shape.accelerator.empty() && spec.model != model) continue;
+    if (const int slots = serving::ReplicaSlots(s, shape); slots > 0) room.push_back({spec.name, slots});
   }
-  std::sort(room.begin(), room.end());
-  std::vector<std::string> out;
-  out.reserve(room.size());
-  for (auto& [left, name] : room) out.push_back(std::move(name));
-  return out;
+  std::sort(room.begin(), room.end(), [](const NodeRoom& a, const NodeRoom& b) {
+    return std::tie(a.slots, a.name) < std::tie(b.slots, b.name);
+  });
+  return room;
 }
 
 }  // namespace awan::server

@@ -36,6 +36,7 @@
 #include "core/scheduler_state.h"
 #include "diagnosis/actions.h"
 #include "diagnosis/catalog.h"
+#include "model/service.h"
 #include "server/auth.h"
 #include "server/executor.h"
 #include "server/rate_limit.h"
@@ -246,12 +247,15 @@ class ControlPlane {
   // Images on nodes, through the executor: whether `node` holds `image`; a background pull of it there.
   bool HasImage(const std::string& node, const std::string& image) const;
   Status Prepull(const std::string& node, const std::string& image);
-  // Up nodes of `accelerator` ("" = any) with at least `gpus` free now, in the regions of the `near` nodes
-  // (anywhere when empty), those with the fewest free GPUs first (where best-fit packs a replica, leaving
+  // Up nodes with room for a replica of `shape` now (serving::ReplicaSlots), in the regions of the `near`
+  // nodes (anywhere when empty), those with the fewest slots first (where best-fit packs a replica, leaving
   // whole free nodes to gangs; as the simulator's forecast prefetch orders them), then by name: where a
   // service's next replica could land.
-  std::vector<std::string> NodesWithRoom(const std::string& accelerator, int gpus,
-                                         const std::vector<std::string>& near) const;
+  struct NodeRoom {
+    std::string name;
+    int slots = 0;
+  };
+  std::vector<NodeRoom> NodesWithRoom(const ReplicaShape& shape, const std::vector<std::string>& near) const;
 
   // Where `job` (its tenant set) may run: its data under its tenant's defaults.
   StatusOr<JobResidency> ResidencyOf(const JobSpec& job, const TenantSpec& tenant) const;

@@ -84,8 +84,9 @@ class Executor {
   // Called from the control plane's tick thread, outside its lock. None by default.
   virtual std::vector<std::pair<std::string, std::string>> NodeStates() { return {}; }
   // Images on nodes (for placement that prefers warm nodes, and pre-pulls). Whether `node`'s image store
-  // holds `image` now; and a pull of it there in the background (done when HasImage says so). Executors
-  // without images answer false and FailedPrecondition.
+  // holds `image` now; and a pull of it there in the background (done when HasImage says so; asked again
+  // while it runs, it starts no second pull: pre-pulls ask each tick until it is done). Executors without
+  // images answer false and FailedPrecondition.
   virtual bool HasImage(const std::string& node, const std::string& image) const {
     (void)node, (void)image;
     return false;

@@ -610,14 +610,18 @@ void ServiceManager::Service::RememberStart(int64_t ms, bool pulled) {
 }
 
 // Pre-pulls: the service's image onto the nodes its next replicas would land on (up nodes of its shape with
-// room), a few seconds apart; the placement then prefers them (ImageLocality). As many nodes as its alive
-// replicas and the free slots serving::PrefetchSlots asks for its scaler's forecast one cold start ahead (the
-// simulator's forecast-driven prefetch), at most max_replicas.
+// room, in its replicas' regions, the fewest slots first), a few seconds apart; the placement then prefers
+// them (ImageLocality). As the simulator's forecast-driven prefetch: until the free slots on nodes that hold
+// the image (or are pulling it) reach the replicas not placed yet plus serving::PrefetchSlots of its scaler's
+// forecast one pulled start and one period ahead (serving::PlanPrefetch), at most max_replicas in all.
 void ServiceManager::Prepull(Service& s) {
   if (s.m.image.empty() || !s.m.prepull || clock_.NowMs() < s.next_prepull_wall_ms) return;
   std::vector<std::string> near;  // its replicas' regions: where the placement put it for its users and data
-  for (const Replica& r : s.replicas)
+  int pending = 0;                // decided, not placed yet
+  for (const Replica& r : s.replicas) {
     if (!r.node.empty()) near.push_back(r.node);
+    pending += r.node.empty() && !Terminal(r.state);
+  }
   if (near.empty()) return;  // nothing placed yet: the first replica shows where (asked again next tick)
   s.next_prepull_wall_ms = clock_.NowMs() + 5000;
   const ReplicaShape& sh = s.m.spec.shapes[static_cast<size_t>(s.signals->capacity_shape())];
@@ -626,15 +630,18 @@ void ServiceManager::Prepull(Service& s) {
   const int64_t horizon_ms = serving::PrefetchHorizonMs(
       MedianColdStartMs(s.pulled_starts_ms.empty() ? s.cold_starts_ms : s.pulled_starts_ms),
       s.scaler->period_ms());
-  const int slots = serving::PrefetchSlots(s.scaler->ForecastRps(ServiceNowMs(s), horizon_ms),
-                                           s.signals->last_capacity().rps, alive);
-  const int nodes = std::min(s.m.spec.max_replicas, alive + slots);
-  int held = 0;
-  for (const std::string& node : plane_.NodesWithRoom(sh.accelerator, std::max(1, sh.gpus), near)) {
-    if (held >= nodes) break;
-    ++held;
-    if (plane_.HasImage(node, s.m.image)) continue;
-    if (Status st = plane_.Prepull(node, s.m.image); !st.ok()) {
+  const int want =
+      std::min(s.m.spec.max_replicas - (alive - pending),
+               pending + serving::PrefetchSlots(s.scaler->ForecastRps(ServiceNowMs(s), horizon_ms),
+                                                s.signals->last_capacity().rps, alive));
+  const std::vector<ControlPlane::NodeRoom> nodes = plane_.NodesWithRoom(sh, near);
+  std::vector<serving::PrefetchNode> room;
+  room.reserve(nodes.size());
+  for (const ControlPlane::NodeRoom& n : nodes) room.push_back({n.slots, plane_.HasImage(n.name, s.m.image)});
+  // A node still pulling is not warm yet, so it is chosen again in its place; the executor runs one pull of
+  // an image per node at a time, so asking again costs nothing.
+  for (size_t i : serving::PlanPrefetch(room, want)) {
+    if (Status st = plane_.Prepull(nodes[i].name, s.m.image); !st.ok()) {
       s.m.prepull = false;  // this executor cannot: stop asking
       break;
     }

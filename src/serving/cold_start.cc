@@ -74,4 +74,20 @@ int PrefetchSlots(double forecast_rps, double capacity_rps, int alive) {
   return std::max(0, want - alive) + static_cast<int>(std::ceil(0.25 * want)) + 1;
 }
 
+int ReplicaSlots(const NodeState& node, const ReplicaShape& shape) {
+  return node.DevicesWithAtLeast(shape.gpu_milli.value) / std::max(1, shape.gpus);
+}
+
+std::vector<size_t> PlanPrefetch(std::span<const PrefetchNode> nodes, int want) {
+  int warm = 0;
+  for (const PrefetchNode& n : nodes) warm += n.warm ? n.slots : 0;
+  std::vector<size_t> pull;
+  for (size_t i = 0; i < nodes.size() && warm < want; ++i) {
+    if (nodes[i].warm || nodes[i].slots <= 0) continue;
+    pull.push_back(i);
+    warm += nodes[i].slots;
+  }
+  return pull;
+}
+
 }  // namespace awan::serving

@@ -16,8 +16,13 @@
 
 #include <cstdint>
 #include <list>
+#include <span>
 #include <string>
 #include <unordered_map>
+#include <vector>
+
+#include "core/snapshot.h"
+#include "model/service.h"
 
 namespace awan::serving {
 
@@ -53,6 +58,22 @@ ColdStart EstimateColdStart(bool image_cached, int64_t image_bytes, WeightSource
 // forecast) or capacity_rps <= 0: the alive replicas stand for the forecast (a quarter of them and one
 // spare).
 int PrefetchSlots(double forecast_rps, double capacity_rps, int alive);
+
+// Free slots for one more replica of `shape` on `node`: its devices with the shape's share of a device free,
+// by the shape's devices per replica. The simulator and the server count room for prefetch the same way.
+int ReplicaSlots(const NodeState& node, const ReplicaShape& shape);
+
+// A node a service's next replica could start on, for PlanPrefetch.
+struct PrefetchNode {
+  int slots = 0;      // ReplicaSlots
+  bool warm = false;  // it holds the service's image and weights, or is pulling them
+};
+
+// Forecast-driven prefetch, in the simulator and the server alike: which of `nodes` (in the order the
+// service would try them; warm ones may be anywhere) to pull onto, so that the free slots on warm nodes
+// reach `want` (PrefetchSlots plus the replicas decided and not placed yet). Every warm node's slots count
+// first; then the others are taken in order until the sum reaches `want`. Indexes into `nodes`, in order.
+std::vector<size_t> PlanPrefetch(std::span<const PrefetchNode> nodes, int want);
 
 // How far ahead PrefetchSlots' forecast is read, in the simulator and the server alike: one replica start on
 // a node that must pull the image and weights first (`pulled_start_ms`, modelled or measured), then one

@@ -487,47 +487,44 @@ void ServeSimulation::PrefetchAhead(int si, int64_t t) {
   }
   struct Candidate {
     uint32_t rank = 0;
-    int slots = 0;
+    serving::PrefetchNode room;
     uint32_t node = 0;
   };
   std::vector<Candidate> candidates;
-  int warm = 0, pulled = 0;
+  bool pulled = false;  // a node with room holds them
   for (uint32_t n = 0; n < snap.size(); ++n) {
     const NodeState& ns = snap.node(NodeIndex(n));
     if (ns.unavailable || ns.model != sh.model) continue;
     const DomainId region = fleet_.region_of(NodeIndex(n));
     if (!o_.ignore_residency && !s.rules.Allows(region)) continue;
-    const int slots = ns.DevicesWithAtLeast(sh.gpu_milli.value) / std::max(1, sh.gpus);
+    const int slots = serving::ReplicaSlots(ns, sh);
     if (slots == 0) continue;
-    if (caches_[n].Contains(weights)) {
-      warm += slots, pulled += slots;
-    } else if (s.pulling.count(n) > 0) {
-      warm += slots;
-    } else {
-      candidates.push_back({rank[region.value], slots, n});
-    }
+    const bool held = caches_[n].Contains(weights);
+    pulled = pulled || held;
+    candidates.push_back({rank[region.value], {slots, held || s.pulling.count(n) > 0}, n});
   }
-  s.cold_start_ms = pulled > 0 ? s.warm_start_ms : s.cold_start_far_ms;
+  s.cold_start_ms = pulled ? s.warm_start_ms : s.cold_start_far_ms;
   const int64_t horizon_ms = serving::PrefetchHorizonMs(s.cold_start_far_ms, s.scaler->period_ms());
   int pending = 0;  // decided, not placed yet: each takes a free slot (a warm one if it can)
   for (uint32_t id : s.replicas) pending += replicas_[id].state == RState::kPending;
   const int want = pending + serving::PrefetchSlots(s.scaler->ForecastRps(t / 1000, horizon_ms),
                                                     s.signals->last_capacity().rps, Alive(s));
   std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
-    return std::make_tuple(a.rank, a.slots, a.node) < std::make_tuple(b.rank, b.slots, b.node);
+    return std::make_tuple(a.rank, a.room.slots, a.node) < std::make_tuple(b.rank, b.room.slots, b.node);
   });
-  for (const Candidate& c : candidates) {
-    if (warm >= want) break;
-    const bool image = caches_[c.node].Contains("image");
+  std::vector<serving::PrefetchNode> room(candidates.size());
+  for (size_t i = 0; i < candidates.size(); ++i) room[i] = candidates[i].room;
+  for (size_t i : serving::PlanPrefetch(room, want)) {
+    const uint32_t node = candidates[i].node;
+    const bool image = caches_[node].Contains("image");
     const serving::ColdStart pull = serving::EstimateColdStart(
         image, o_.image_bytes, serving::WeightSource::kObjectStore, s.model->weight_bytes, o_.cold);
     if (t < o_.warmup_ms * 1000) {
-      Fill(c.node, s);  // in the warm-up: the caches a running service would have, at once
+      Fill(node, s);  // in the warm-up: the caches a running service would have, at once
     } else {
-      pulls_.push_back({t + std::llround((pull.image_s + pull.weights_s) * kUsPerS), c.node, si});
-      s.pulling.insert(c.node);
+      pulls_.push_back({t + std::llround((pull.image_s + pull.weights_s) * kUsPerS), node, si});
+      s.pulling.insert(node);
     }
-    warm += c.slots;
     ++prefetches_, prefetched_bytes_ += (image ? 0 : o_.image_bytes) + s.model->weight_bytes;
   }
 }

@@ -52,5 +52,33 @@ TEST(ColdStart, PrefetchSlotsFollowTheForecast) {
   EXPECT_EQ(PrefetchSlots(-1, 3, -2), 1);
 }
 
+// Room counts in replica slots, not nodes: an 8-GPU node with 5 free GPUs (and 3 with 300 milli left) holds
+// one 4-GPU replica, five of one GPU, and five of half a GPU (counted one per device with half free).
+TEST(ColdStart, ReplicaSlotsCountWholeReplicasOfTheShape) {
+  NodeState n;
+  n.gpu_count = 8;
+  for (int d = 0; d < 8; ++d) n.gpu_left[static_cast<size_t>(d)] = d < 5 ? 1000 : 300;
+  n.RefreshDeviceSummary();
+  ReplicaShape four, one, half;
+  four.gpus = 4, one.gpus = 1, half.gpus = 1;
+  half.gpu_milli = GpuMilli{500};
+  EXPECT_EQ(ReplicaSlots(n, four), 1);
+  EXPECT_EQ(ReplicaSlots(n, one), 5);
+  EXPECT_EQ(ReplicaSlots(n, half), 5);  // the three devices with 300 left hold none
+}
+
+// What to pull: every warm node's slots count first, wherever it is in the order; then the others in order
+// until the slots reach what is wanted. The simulator and the server both plan with it.
+TEST(ColdStart, PlanPrefetchPullsInOrderUntilTheWarmSlotsReachTheWant) {
+  const std::vector<PrefetchNode> nodes = {{2, false}, {1, true}, {4, false}, {2, true}, {1, false}};
+  EXPECT_EQ(PlanPrefetch(nodes, 3), std::vector<size_t>{});            // 3 warm slots already
+  EXPECT_EQ(PlanPrefetch(nodes, 4), std::vector<size_t>({0}));         // 3 + 2
+  EXPECT_EQ(PlanPrefetch(nodes, 6), std::vector<size_t>({0, 2}));      // 3 + 2 + 4
+  EXPECT_EQ(PlanPrefetch(nodes, 99), std::vector<size_t>({0, 2, 4}));  // all there is
+  EXPECT_EQ(PlanPrefetch({}, 5), std::vector<size_t>{});
+  const std::vector<PrefetchNode> full = {{0, false}, {3, false}};  // a node without room is never pulled
+  EXPECT_EQ(PlanPrefetch(full, 1), std::vector<size_t>({1}));
+}
+
 }  // namespace
 }  // namespace awan::serving
