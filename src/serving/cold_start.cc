@@ -70,7 +70,7 @@ int PrefetchSlots(double forecast_rps, double capacity_rps, int alive) {
   alive = std::max(0, alive);
   int want = alive;
   if (forecast_rps >= 0 && capacity_rps > 0)
-    want = static_cast<int>(std::min(std::ceil(forecast_rps / capacity_rps - 1e-9), 1e6));
+    want = std::max(alive, static_cast<int>(std::min(std::ceil(forecast_rps / capacity_rps - 1e-9), 1e6)));
   return std::max(0, want - alive) + static_cast<int>(std::ceil(0.25 * want)) + 1;
 }
 

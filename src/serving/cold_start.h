@@ -53,8 +53,10 @@ ColdStart EstimateColdStart(bool image_cached, int64_t image_bytes, WeightSource
 
 // Forecast-driven prefetch: how many free replica slots a service wants on warm nodes (its image and weights
 // cached there, or being pulled) so that the replicas it may start within one pull's time start warm. The
-// replicas the forecast wants (forecast_rps / capacity_rps, rounded up) beyond the `alive` ones, plus a
-// quarter of what it wants and one more for the forecast's error. forecast_rps < 0 (a scaler that makes no
+// replicas the forecast wants (forecast_rps / capacity_rps, rounded up, never fewer than the `alive` ones:
+// a forecast below them does not shrink the margin, since scalers hold replicas a while after the load
+// falls and a burst from a quiet service is what the forecast misses) beyond the alive ones, plus a quarter
+// of what it wants and one more for the forecast's error. forecast_rps < 0 (a scaler that makes no
 // forecast) or capacity_rps <= 0: the alive replicas stand for the forecast (a quarter of them and one
 // spare).
 int PrefetchSlots(double forecast_rps, double capacity_rps, int alive);

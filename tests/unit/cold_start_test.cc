@@ -42,11 +42,13 @@ TEST(ColdStart, NodeCachesAreLeastRecentlyUsedByBytes) {
 }
 
 // Forecast-driven prefetch: the free warm slots for what the forecast wants beyond the alive replicas, plus a
-// quarter of it and one spare; without a forecast, the alive replicas stand for it.
+// quarter of it (of the alive ones when the forecast wants fewer) and one spare; without a forecast, the
+// alive replicas stand for it.
 TEST(ColdStart, PrefetchSlotsFollowTheForecast) {
   EXPECT_EQ(PrefetchSlots(0, 3, 0), 1);           // idle: one spare
   EXPECT_EQ(PrefetchSlots(30, 3, 4), 6 + 3 + 1);  // 10 wanted, 4 alive: 6 more, 3 for error, 1 spare
-  EXPECT_EQ(PrefetchSlots(9, 3, 5), 0 + 1 + 1);   // fewer wanted than alive: no more starts expected
+  EXPECT_EQ(PrefetchSlots(9, 3, 5), 0 + 2 + 1);   // fewer wanted than alive: no more starts expected, and
+  EXPECT_EQ(PrefetchSlots(0, 3, 1), 0 + 1 + 1);   // the margin is of the alive ones (a quiet service's burst)
   EXPECT_EQ(PrefetchSlots(-1, 3, 8), 2 + 1);      // no forecast: a quarter of the alive ones and one
   EXPECT_EQ(PrefetchSlots(30, 0, 8), 2 + 1);      // no capacity known: the same
   EXPECT_EQ(PrefetchSlots(-1, 3, -2), 1);
