@@ -620,7 +620,7 @@ void ServiceManager::Prepull(Service& s) {
   int pending = 0;                // decided, not placed yet
   for (const Replica& r : s.replicas) {
     if (!r.node.empty()) near.push_back(r.node);
-    pending += r.node.empty() && !Terminal(r.state);
+    pending += r.node.empty() && !r.draining && !Terminal(r.state);
   }
   if (near.empty()) return;  // nothing placed yet: the first replica shows where (asked again next tick)
   s.next_prepull_wall_ms = clock_.NowMs() + 5000;
