@@ -612,8 +612,8 @@ void ServiceManager::Service::RememberStart(int64_t ms, bool pulled) {
 // Pre-pulls: the service's image onto the nodes its next replicas would land on (up nodes of its shape with
 // room, in its replicas' regions, the fewest slots first), a few seconds apart; the placement then prefers
 // them (ImageLocality). As the simulator's forecast-driven prefetch: until the free slots on nodes that hold
-// the image (or are pulling it) reach the replicas not placed yet plus serving::PrefetchSlots of its scaler's
-// forecast one pulled start and one period ahead (serving::PlanPrefetch), at most max_replicas in all.
+// the image (or are pulling it) reach serving::PrefetchWant of its scaler's forecast one pulled start and one
+// period ahead (serving::PlanPrefetch).
 void ServiceManager::Prepull(Service& s) {
   if (s.m.image.empty() || !s.m.prepull || clock_.NowMs() < s.next_prepull_wall_ms) return;
   std::vector<std::string> near;  // its replicas' regions: where the placement put it for its users and data
@@ -631,9 +631,8 @@ void ServiceManager::Prepull(Service& s) {
       MedianColdStartMs(s.pulled_starts_ms.empty() ? s.cold_starts_ms : s.pulled_starts_ms),
       s.scaler->period_ms());
   const int want =
-      std::min(s.m.spec.max_replicas - (alive - pending),
-               pending + serving::PrefetchSlots(s.scaler->ForecastRps(ServiceNowMs(s), horizon_ms),
-                                                s.signals->last_capacity().rps, alive));
+      serving::PrefetchWant(s.scaler->ForecastRps(ServiceNowMs(s), horizon_ms),
+                            s.signals->last_capacity().rps, alive, pending, s.m.spec.max_replicas);
   const std::vector<ControlPlane::NodeRoom> nodes = plane_.NodesWithRoom(sh, near);
   std::vector<serving::PrefetchNode> room;
   room.reserve(nodes.size());

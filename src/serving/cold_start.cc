@@ -74,6 +74,12 @@ int PrefetchSlots(double forecast_rps, double capacity_rps, int alive) {
   return std::max(0, want - alive) + static_cast<int>(std::ceil(0.25 * want)) + 1;
 }
 
+int PrefetchWant(double forecast_rps, double capacity_rps, int alive, int pending, int max_replicas) {
+  const int placed = std::max(0, alive - pending);
+  const int want = pending + PrefetchSlots(forecast_rps, capacity_rps, alive);
+  return std::max(0, std::min(max_replicas - placed, want));
+}
+
 int ReplicaSlots(const NodeState& node, const ReplicaShape& shape) {
   return node.DevicesWithAtLeast(shape.gpu_milli.value) / std::max(1, shape.gpus);
 }

@@ -61,6 +61,12 @@ ColdStart EstimateColdStart(bool image_cached, int64_t image_bytes, WeightSource
 // spare).
 int PrefetchSlots(double forecast_rps, double capacity_rps, int alive);
 
+// The free slots on warm nodes a service's prefetch wants, in the simulator and the server alike: those its
+// replicas decided and not placed yet take (`pending`, counted among the `alive` ones, which are those not
+// draining), plus PrefetchSlots; never more than the replicas it may still place before it has
+// `max_replicas` (the ones placed hold their own), and never below 0.
+int PrefetchWant(double forecast_rps, double capacity_rps, int alive, int pending, int max_replicas);
+
 // Free slots for one more replica of `shape` on `node`: its devices with the shape's share of a device free,
 // by the shape's devices per replica. The simulator and the server count room for prefetch the same way.
 int ReplicaSlots(const NodeState& node, const ReplicaShape& shape);
@@ -73,7 +79,7 @@ struct PrefetchNode {
 
 // Forecast-driven prefetch, in the simulator and the server alike: which of `nodes` (in the order the
 // service would try them; warm ones may be anywhere) to pull onto, so that the free slots on warm nodes
-// reach `want` (PrefetchSlots plus the replicas decided and not placed yet). Every warm node's slots count
+// reach `want` (PrefetchWant). Every warm node's slots count
 // first; then the others are taken in order until the sum reaches `want`. Indexes into `nodes`, in order.
 std::vector<size_t> PlanPrefetch(std::span<const PrefetchNode> nodes, int want);
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <deque>
@@ -465,11 +466,11 @@ void ServeSimulation::PrefetchAll() {
 
 // Forecast-driven prefetch (ServePrefetch::kForecast), after each of the service's decisions: its image and
 // weights go to nodes with room for its next replica's shape until its free slots on warm nodes (those that
-// hold them or are pulling them) reach those its replicas not placed yet take plus serving::PrefetchSlots of
-// its scaler's forecast one pull, one warm start and one period ahead. Nodes of the regions the scheduler
-// tries first for its replicas (JobScheduler::region_order: its region objective) come first, then those with
-// the least room (where best-fit would put the replica: whole free nodes stay for gangs), then by index. Its
-// scaler is told the warm start while a pulled node has room.
+// hold them or are pulling them) reach serving::PrefetchWant of its scaler's forecast one pull, one warm
+// start and one period ahead (never beyond its max replicas). Nodes of the regions the scheduler tries first
+// for its replicas (JobScheduler::region_order: its region objective) come first, then those with the least
+// room (where best-fit would put the replica: whole free nodes stay for gangs), then by index; only nodes the
+// free-GPU index shows with room are read. Its scaler is told the warm start while a pulled node has room.
 void ServeSimulation::PrefetchAhead(int si, int64_t t) {
   Svc& s = svcs_[static_cast<size_t>(si)];
   if (!s.signals->servable()) return;
@@ -492,23 +493,30 @@ void ServeSimulation::PrefetchAhead(int si, int64_t t) {
   };
   std::vector<Candidate> candidates;
   bool pulled = false;  // a node with room holds them
-  for (uint32_t n = 0; n < snap.size(); ++n) {
-    const NodeState& ns = snap.node(NodeIndex(n));
-    if (ns.unavailable || ns.model != sh.model) continue;
-    const DomainId region = fleet_.region_of(NodeIndex(n));
-    if (!o_.ignore_residency && !s.rules.Allows(region)) continue;
-    const int slots = serving::ReplicaSlots(ns, sh);
-    if (slots == 0) continue;
-    const bool held = caches_[n].Contains(weights);
-    pulled = pulled || held;
-    candidates.push_back({rank[region.value], {slots, held || s.pulling.count(n) > 0}, n});
+  PodSpec pod;          // one replica of the shape: the free-GPU index skips the nodes without room
+  pod.gpu_count = std::max(1, sh.gpus), pod.gpu_milli = sh.gpu_milli;
+  const std::span<const uint64_t> room_bits = snap.GpuRoom(pod);
+  for (size_t w = 0; w < room_bits.size(); ++w) {
+    for (uint64_t bits = room_bits[w]; bits != 0; bits &= bits - 1) {
+      const uint32_t n = static_cast<uint32_t>(w * 64) + static_cast<uint32_t>(std::countr_zero(bits));
+      const NodeState& ns = snap.node(NodeIndex(n));
+      if (ns.unavailable || ns.model != sh.model) continue;
+      const DomainId region = fleet_.region_of(NodeIndex(n));
+      if (!o_.ignore_residency && !s.rules.Allows(region)) continue;
+      const int slots = serving::ReplicaSlots(ns, sh);
+      if (slots == 0) continue;
+      const bool held = caches_[n].Contains(weights);
+      pulled = pulled || held;
+      candidates.push_back({rank[region.value], {slots, held || s.pulling.count(n) > 0}, n});
+    }
   }
   s.cold_start_ms = pulled ? s.warm_start_ms : s.cold_start_far_ms;
   const int64_t horizon_ms = serving::PrefetchHorizonMs(s.cold_start_far_ms, s.scaler->period_ms());
   int pending = 0;  // decided, not placed yet: each takes a free slot (a warm one if it can)
   for (uint32_t id : s.replicas) pending += replicas_[id].state == RState::kPending;
-  const int want = pending + serving::PrefetchSlots(s.scaler->ForecastRps(t / 1000, horizon_ms),
-                                                    s.signals->last_capacity().rps, Alive(s));
+  const int want =
+      serving::PrefetchWant(s.scaler->ForecastRps(t / 1000, horizon_ms), s.signals->last_capacity().rps,
+                            Alive(s), pending, s.spec->max_replicas);
   std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
     return std::make_tuple(a.rank, a.room.slots, a.node) < std::make_tuple(b.rank, b.room.slots, b.node);
   });

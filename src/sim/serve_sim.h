@@ -53,9 +53,10 @@ struct ServiceLoad {
 // What is prefetched to nodes before replicas need it.
 //   kAll: every service's image and weights to every node of the regions it may use whose accelerator one of
 //     its shapes names, before the run (an upper bound: pulls and cache space are free).
-//   kForecast: during the run, onto as many nodes with room as the replicas its scaler forecasts one pull
-//     ahead need (serving::PrefetchSlots); each pull takes its transfer time from the registry and the object
-//     store. Pulls begun in the warm-up are done at once (the caches a running service would have).
+//   kForecast: during the run, onto nodes with room until their free replica slots reach what its scaler's
+//     forecast one pull ahead wants (serving::PrefetchWant, serving::PlanPrefetch); each pull takes its
+//     transfer time from the registry and the object store. Pulls begun in the warm-up are done at once (the
+//     caches a running service would have).
 //   kNone: nothing; a replica's first start on a node pulls both, and no weights come from peers.
 enum class ServePrefetch : uint8_t { kNone, kForecast, kAll };
 const char* ServePrefetchName(ServePrefetch p);  // "none", "forecast", "all"

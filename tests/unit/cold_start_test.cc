@@ -54,6 +54,17 @@ TEST(ColdStart, PrefetchSlotsFollowTheForecast) {
   EXPECT_EQ(PrefetchSlots(-1, 3, -2), 1);
 }
 
+// What the prefetch wants: the pending replicas' slots plus PrefetchSlots, capped by the replicas the
+// service may still place (max minus those placed: alive minus pending), in the simulator and the server.
+TEST(ColdStart, PrefetchWantCountsPendingAndStopsAtMaxReplicas) {
+  EXPECT_EQ(PrefetchWant(30, 3, 4, 0, 100), 10);      // PrefetchSlots alone
+  EXPECT_EQ(PrefetchWant(30, 3, 4, 2, 100), 2 + 10);  // two decided, not placed: each takes a slot
+  EXPECT_EQ(PrefetchWant(30, 3, 4, 2, 8), 8 - 2);     // two placed of eight at most: six more at most
+  EXPECT_EQ(PrefetchWant(30, 3, 4, 0, 4), 0);         // at max: nothing more to start
+  EXPECT_EQ(PrefetchWant(30, 3, 6, 0, 4), 0);         // above max (max lowered): never negative
+  EXPECT_EQ(PrefetchWant(0, 3, 0, 0, 1), 1);          // idle, scale to zero: one spare
+}
+
 // Room counts in replica slots, not nodes: an 8-GPU node with 5 free GPUs (and 3 with 300 milli left) holds
 // one 4-GPU replica, five of one GPU, and five of half a GPU (counted one per device with half free).
 TEST(ColdStart, ReplicaSlotsCountWholeReplicasOfTheShape) {
