@@ -79,8 +79,8 @@ struct PrefetchNode {
 
 // Forecast-driven prefetch, in the simulator and the server alike: which of `nodes` (in the order the
 // service would try them; warm ones may be anywhere) to pull onto, so that the free slots on warm nodes
-// reach `want` (PrefetchWant). Every warm node's slots count
-// first; then the others are taken in order until the sum reaches `want`. Indexes into `nodes`, in order.
+// reach `want` (PrefetchWant). Every warm node's slots count first; then the others are taken in order until
+// the sum reaches `want`. Indexes into `nodes`, in order.
 std::vector<size_t> PlanPrefetch(std::span<const PrefetchNode> nodes, int want);
 
 // How far ahead PrefetchSlots' forecast is read, in the simulator and the server alike: one replica start on
