@@ -34,9 +34,12 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -137,6 +140,13 @@ class LocalExecutor final : public Executor {
     std::string node, image;
     pid_t pid = -1;
   };
+  // A node's image-store index as last read: the names it records, and the file's identity then (the store
+  // replaces the file by a rename on every change, so a new inode, time or size means read it again).
+  struct ImageIndex {
+    uint64_t dev = 0, ino = 0, size = 0;
+    int64_t mtime_ns = 0;
+    std::set<std::string> names;
+  };
   std::string ExitPath(const std::string& job_id, int task) const;
   std::string JobLogDir(const std::string& job_id) const;
   std::string LogPath(const std::string& job_id, int task, int run = 0) const;
@@ -162,6 +172,8 @@ class LocalExecutor final : public Executor {
   Clock* clock_;
   std::vector<Running> running_;
   std::vector<Pull> pulls_;
+  mutable std::mutex images_mu_;  // guards image_index_: HasImage is const and may be asked from any thread
+  mutable std::map<std::string, ImageIndex> image_index_;  // by node
 };
 
 }  // namespace awan::server

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -200,18 +201,28 @@ void LocalExecutor::RemoveContainer(const std::string& node, const std::string& 
 
 bool LocalExecutor::HasImage(const std::string& node, const std::string& image) const {
   // The image store's own index (containers/storage): read, not asked of the runtime, so that it costs no
-  // process.
-  std::ifstream in(NodeImageDir(node) + "/storage/overlay-images/images.json");
-  if (!in) return false;
-  const nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_array()) return false;
-  const std::string want = StoredName(image);
-  for (const nlohmann::json& img : j) {
-    if (!img.is_object() || !img.contains("names") || !img["names"].is_array()) continue;
-    for (const nlohmann::json& n : img["names"])
-      if (n.is_string() && n.get<std::string>() == want) return true;
+  // process; and parsed again only when the file changed, so that asking every node each tick costs a stat.
+  const std::string path = NodeImageDir(node) + "/storage/overlay-images/images.json";
+  std::lock_guard<std::mutex> lock(images_mu_);
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) {
+    image_index_.erase(node);
+    return false;
   }
-  return false;
+  ImageIndex& idx = image_index_[node];
+  const int64_t mtime_ns = int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
+  const auto size = static_cast<uint64_t>(st.st_size);
+  if (idx.dev != st.st_dev || idx.ino != st.st_ino || idx.size != size || idx.mtime_ns != mtime_ns) {
+    idx = ImageIndex{st.st_dev, st.st_ino, size, mtime_ns, {}};
+    std::ifstream in(path);
+    const nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    for (const nlohmann::json& img : j.is_array() ? j : nlohmann::json::array()) {
+      if (!img.is_object() || !img.contains("names") || !img["names"].is_array()) continue;
+      for (const nlohmann::json& n : img["names"])
+        if (n.is_string()) idx.names.insert(n.get<std::string>());
+    }
+  }
+  return idx.names.count(StoredName(image)) > 0;
 }
 
 Status LocalExecutor::Prepull(const std::string& node, const std::string& image) {

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -267,6 +268,39 @@ TEST(ExecutorFacts, AMemoryCgroupKillIsReportedAsSuch) {
   ASSERT_EQ(ends.size(), 1u);
   EXPECT_NE(ends[0].exit_code, 0);
   EXPECT_EQ(ends[0].oom_limit_bytes, int64_t{64} << 20) << "exit " << ends[0].exit_code;
+}
+
+// Which images a node holds is read from its image store's index file (no runtime process), and read again
+// when the store replaces or rewrites it: a pull that lands, an image removed, a file that is not JSON.
+TEST(ExecutorFacts, ANodesImagesFollowItsStoreIndex) {
+  LocalExecutorOptions o;
+  o.state_dir = TempDir("local-images");
+  LocalExecutor exec(o, Wall());
+  const std::string dir = o.state_dir + "/images/n0/storage/overlay-images";
+  const std::string image = "127.0.0.1:5000/awan/echo";
+  const auto write = [&](const std::string& text) {  // as the store does: a new file renamed over the old
+    std::filesystem::create_directories(dir);
+    { std::ofstream(dir + "/images.json.tmp") << text; }
+    std::filesystem::rename(dir + "/images.json.tmp", dir + "/images.json");
+  };
+  EXPECT_FALSE(exec.HasImage("n0", image));  // no store yet
+  write(R"([{"id":"a","names":["127.0.0.1:5000/awan/echo:latest"]}])");
+  EXPECT_TRUE(exec.HasImage("n0", image));  // stored under the tag "latest"
+  EXPECT_TRUE(exec.HasImage("n0", image + ":latest"));
+  EXPECT_FALSE(exec.HasImage("n0", image + ":v2"));
+  EXPECT_FALSE(exec.HasImage("n1", image));  // another node's store
+  write(R"([{"id":"a","names":["127.0.0.1:5000/awan/echo:latest","127.0.0.1:5000/awan/echo:v2"]}])");
+  EXPECT_TRUE(exec.HasImage("n0", image + ":v2"));
+  write("[]");
+  EXPECT_FALSE(exec.HasImage("n0", image));  // removed
+  write(R"([{"id":"a","names":["127.0.0.1:5000/awan/echo:latest"]}])");
+  EXPECT_TRUE(exec.HasImage("n0", image));
+  {
+    std::ofstream(dir + "/images.json", std::ios::app) << "{";  // rewritten in place, and not JSON now
+  }
+  EXPECT_FALSE(exec.HasImage("n0", image));
+  std::filesystem::remove(dir + "/images.json");
+  EXPECT_FALSE(exec.HasImage("n0", image));
 }
 
 INSTANTIATE_TEST_SUITE_P(Executors, ExecutorContract, ::testing::Values("fake", "local", "slurm"),
