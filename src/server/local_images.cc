@@ -216,10 +216,12 @@ bool LocalExecutor::HasImage(const std::string& node, const std::string& image) 
     idx = ImageIndex{st.st_dev, st.st_ino, size, mtime_ns, {}};
     std::ifstream in(path);
     const nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-    for (const nlohmann::json& img : j.is_array() ? j : nlohmann::json::array()) {
-      if (!img.is_object() || !img.contains("names") || !img["names"].is_array()) continue;
-      for (const nlohmann::json& n : img["names"])
-        if (n.is_string()) idx.names.insert(n.get<std::string>());
+    if (j.is_array()) {
+      for (const nlohmann::json& img : j) {
+        if (!img.is_object() || !img.contains("names") || !img["names"].is_array()) continue;
+        for (const nlohmann::json& n : img["names"])
+          if (n.is_string()) idx.names.insert(n.get<std::string>());
+      }
     }
   }
   return idx.names.count(StoredName(image)) > 0;
