@@ -517,9 +517,18 @@ void ServeSimulation::PrefetchAhead(int si, int64_t t) {
   const int want =
       serving::PrefetchWant(s.scaler->ForecastRps(t / 1000, horizon_ms), s.signals->last_capacity().rps,
                             Alive(s), pending, s.spec->max_replicas);
-  std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
+  // serving::PlanPrefetch counts the warm slots wherever they stand, then pulls onto cold nodes in order, at
+  // least one slot each: only the first (want - warm) cold nodes need their order (not a sort of all of a
+  // national fleet's nodes with room).
+  const auto cold =
+      std::partition(candidates.begin(), candidates.end(), [](const Candidate& c) { return c.room.warm; });
+  int warm = 0;
+  for (auto c = candidates.begin(); c != cold; ++c) warm += c->room.slots;
+  const auto ordered = cold + std::min<ptrdiff_t>(candidates.end() - cold, std::max(0, want - warm));
+  std::partial_sort(cold, ordered, candidates.end(), [](const Candidate& a, const Candidate& b) {
     return std::make_tuple(a.rank, a.room.slots, a.node) < std::make_tuple(b.rank, b.room.slots, b.node);
   });
+  candidates.erase(ordered, candidates.end());
   std::vector<serving::PrefetchNode> room(candidates.size());
   for (size_t i = 0; i < candidates.size(); ++i) room[i] = candidates[i].room;
   for (size_t i : serving::PlanPrefetch(room, want)) {
