@@ -97,10 +97,12 @@ void AddSimJobs(CLI::App& sim, SimJobsArgs& a) {
       "workload file (YAML, docs/formats/workload.md): datasets with residency rules, and jobs");
   jobs->excludes(wl);
   wl->excludes(jobs);
-  c->add_option("--policy", a.policies,
-                "comma-separated: fifo, sjf (oracle), srtf (oracle), tiresias, awan, and cheapest-unaware "
-                "(the baseline "
-                "that ignores residency and places by price)")
+  c->add_option(
+       "--policy", a.policies,
+       "comma-separated: fifo, sjf (oracle), srtf (oracle), tiresias, awan, awan-km (awan keyed by a "
+       "Kaplan-Meier estimate that counts the runs still going), and cheapest-unaware "
+       "(the baseline "
+       "that ignores residency and places by price)")
       ->capture_default_str();
   c->add_flag("--ignore-residency", a.ignore_residency,
               "what-if: let every policy place as if no data were bound, to measure the price of sovereignty "
@@ -302,7 +304,7 @@ int RunSimJobs(const SimJobsArgs& a) {
   for (const std::string& p : policies) {
     if (p != "cheapest-unaware" && !policies::MakeQueueOrder(p).ok())
       return Usage(InvalidArgument("unknown policy '" + p +
-                                   "' (known: fifo, sjf, srtf, tiresias, awan, cheapest-unaware)"));
+                                   "' (known: fifo, sjf, srtf, tiresias, awan, awan-km, cheapest-unaware)"));
   }
   size_t explain_idx = jobs->size();  // --explain's job
   for (size_t i = 0; i < jobs->size() && !a.explain.empty(); ++i)

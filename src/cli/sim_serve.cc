@@ -131,7 +131,7 @@ void AddSimServe(CLI::App& sim, SimServeArgs& a) {
   CLI::Option* jobs = c->add_option("--jobs", a.jobs, "batch jobs on the same fleet: a Philly job table CSV");
   wl->excludes(jobs);
   jobs->excludes(wl);
-  c->add_option("--policy", a.policy, "the batch queue ordering (fifo, sjf, srtf, tiresias, awan)")
+  c->add_option("--policy", a.policy, "the batch queue ordering (fifo, sjf, srtf, tiresias, awan, awan-km)")
       ->capture_default_str();
   c->add_option("--placement", a.placement, "the placement profile for jobs and replicas")
       ->capture_default_str()

@@ -113,8 +113,8 @@ std::vector<size_t> JobScheduler::PendingInOrder() const {
 bool JobScheduler::is_pending(size_t i) const { return pending_.count(PendingEntry(i)) > 0; }
 
 // Puts job i in the queue under the key its ordering gives it now.
-void JobScheduler::Enqueue(size_t i) {
-  queue_key_[i] = QueueKey(i);
+void JobScheduler::Enqueue(size_t i, int64_t now) {
+  queue_key_[i] = QueueKey(i, now);
   AddPending(OwnEntry(i));
 }
 
@@ -284,13 +284,13 @@ bool JobScheduler::Admit(int t, int64_t need) const {
 QueuedJob JobScheduler::View(size_t i, int64_t now) const {
   const JobRecord& r = jobs_[i];
   const int64_t current = r.running ? r.gpus * (now - r.started) : 0;
-  return QueuedJob{r.submit_s,        r.gpus, r.spec->tasks, r.tenant, r.attained_gpu_s + current,
-                   r.spec->duration_s};
+  return QueuedJob{r.submit_s,         r.gpus, r.spec->tasks, r.tenant, r.attained_gpu_s + current,
+                   r.spec->duration_s, now,    r.running};
 }
 
 // A job's key in the queue (after its tenant's priority): the ordering's key, lowered by aging.
-double JobScheduler::QueueKey(size_t i) const {
-  const double key = order_->Key(View(i, 0));
+double JobScheduler::QueueKey(size_t i, int64_t now) const {
+  const double key = order_->Key(View(i, now));
   return o_.aging > 0 ? key + o_.aging * static_cast<double>(jobs_[i].submit_s) : key;
 }
 
@@ -338,7 +338,7 @@ void JobScheduler::Account(size_t i, int64_t now, int reason) {
 void JobScheduler::Submit(size_t i, int64_t now) {
   jobs_[i].last_reason = static_cast<int>(WaitReason::kQueue);
   jobs_[i].last_seen = now;
-  Enqueue(i);
+  Enqueue(i, now);
 }
 
 Status JobScheduler::Start(size_t i, int64_t now, GangPlacement g) {
@@ -361,6 +361,7 @@ Status JobScheduler::Start(size_t i, int64_t now, GangPlacement g) {
   placed_[i] = std::move(g.tasks);
   Use(i, +1);
   running_.insert(i);
+  order_->RunStarted(i, View(i, now));
   started_.push_back({i, r.run_id, now, end, placed_[i]});
   return Status::Ok();
 }
@@ -430,9 +431,10 @@ void JobScheduler::Stop(size_t i, int64_t now, bool node_failed, std::optional<s
   placed_[i].clear();
   Use(i, -1);
   running_.erase(i);
+  order_->RunEnded(i);
   r.last_reason = static_cast<int>(WaitReason::kCapacity);  // stopped: it waits for GPUs again
   r.last_seen = now;
-  Enqueue(i);
+  Enqueue(i, now);
 }
 
 Status JobScheduler::Finish(size_t i, int64_t now) {
@@ -442,6 +444,7 @@ Status JobScheduler::Finish(size_t i, int64_t now) {
   for (const Placement& p : placed_[i]) AWAN_RETURN_IF_ERROR(snap_->Release(r.spec->task, p));
   placed_[i].clear();
   running_.erase(i);
+  order_->RunEnded(i);
   r.running = false;
   r.attained_gpu_s += r.gpus * (now - r.started);
   Use(i, -1);
@@ -459,6 +462,7 @@ Status JobScheduler::Cancel(size_t i, int64_t now) {
     r.attained_gpu_s += r.gpus * (now - r.started);
     placed_[i].clear();
     running_.erase(i);
+    order_->RunEnded(i);
     r.running = false;
     ++r.run_id;  // a finish reported for this run is stale
     Use(i, -1);

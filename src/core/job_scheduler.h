@@ -311,7 +311,7 @@ class JobScheduler {
   };
   bool Admit(int t, int64_t need) const;
   QueuedJob View(size_t i, int64_t now) const;
-  double QueueKey(size_t i) const;
+  double QueueKey(size_t i, int64_t now) const;
   double RunningKeyInPass(size_t v, int64_t now) const;
   void DecayShares(int64_t now);
   Status PlaceStage(int64_t now, Scan& s);
@@ -329,7 +329,7 @@ class JobScheduler {
   bool Usable(size_t i, NodeIndex n) const;
   Status CheckInvariants(CycleStage after) const;
   PendingKey PendingEntry(size_t i) const;
-  void Enqueue(size_t i);
+  void Enqueue(size_t i, int64_t now);
   double DominantShare(size_t t) const;
   double Share(size_t t) const;
   void Use(size_t job, int sign);

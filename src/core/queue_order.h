@@ -6,6 +6,7 @@
 // `true_duration_s`; every other policy must decide from shape, tenant and history alone.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -20,6 +21,8 @@ struct QueuedJob {
   int tenant = 0;               // dense tenant index
   int64_t attained_gpu_s = 0;   // GPU-seconds of service received so far (all runs, the current one included)
   int64_t true_duration_s = 0;  // oracle policies only
+  int64_t now_s = 0;            // when this view was taken
+  bool running = false;         // in a run at now_s (the preempt stage weighing it as a victim)
 };
 
 class QueueOrder {
@@ -43,6 +46,11 @@ class QueueOrder {
   }
   // A job finished after `run_s` seconds of run time: history any real scheduler has from then on.
   virtual void Finished(const QueuedJob& job, int64_t run_s) { (void)job, (void)run_s; }
+  // A run of job `id` (the scheduler's index) starts at `job.now_s`, with `job.attained_gpu_s` received
+  // before it; it ends (finished, stopped or cancelled) at RunEnded. Orderings that learn from the runs
+  // still going (awan-km) follow them; the others ignore them.
+  virtual void RunStarted(size_t id, const QueuedJob& job) { (void)id, (void)job; }
+  virtual void RunEnded(size_t id) { (void)id; }
 };
 
 }  // namespace awan

@@ -153,7 +153,7 @@ TEST(JobsSim, OraclesOrderAsTheorySaysAndRunsAreDeterministic) {
     jobs.push_back(Job("j" + std::to_string(k), rng.Uniform(2) ? "a" : "b", k * 30, duration, 1, 1));
   }
   std::map<std::string, JobsSummary> got;
-  for (const std::string policy : {"fifo", "sjf", "srtf", "awan"}) {
+  for (const std::string policy : {"fifo", "sjf", "srtf", "awan", "awan-km"}) {
     JobsSimOptions o;
     o.policy = policy;
     o.target_load = 1.2;
@@ -189,7 +189,7 @@ TEST(JobsSim, PreemptionDoesNotLoop) {
     const int64_t duration = 600 + static_cast<int64_t>(rng.Uniform(36000));
     jobs.push_back(Job("j" + std::to_string(k), rng.Uniform(2) ? "a" : "b", k * 60, duration, 1, gpus));
   }
-  for (const std::string policy : {"srtf", "tiresias", "awan"}) {
+  for (const std::string policy : {"srtf", "tiresias", "awan", "awan-km"}) {
     JobsSimOptions o;
     o.policy = policy;
     o.target_load = 1.5;

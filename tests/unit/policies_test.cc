@@ -41,8 +41,52 @@ TEST(CyclePolicies, BuiltByNameFromTheRegistryAndUnknownNamesListTheKnownOnes) {
                 "unknown backfill policy 'aggressive' (known: conservative, easy, none, selective)"),
             std::string::npos)
       << bad.status().message();
-  for (const char* o : {"fifo", "sjf", "srtf", "tiresias", "awan"}) EXPECT_TRUE(r.BuildOrdering(o).ok()) << o;
+  for (const char* o : {"fifo", "sjf", "srtf", "tiresias", "awan", "awan-km"})
+    EXPECT_TRUE(r.BuildOrdering(o).ok()) << o;
   EXPECT_EQ(r.BuildOrdering("lifo").status().code(), StatusCode::kNotFound);
+}
+
+// awan-km keys a waiting job by the Kaplan-Meier estimate of its class's durations: the finished jobs and,
+// censored at their run time so far, the class's runs still going. awan reads the finished ones only.
+TEST(Orderings, AwanKmCountsTheClasssRunsStillGoing) {
+  const PluginRegistry& r = BuiltinRegistry();
+  auto awan = r.BuildOrdering("awan");
+  auto km = r.BuildOrdering("awan-km");
+  ASSERT_TRUE(awan.ok() && km.ok());
+  EXPECT_EQ((*km)->name(), "awan-km");
+  auto job = [](int64_t now, int64_t attained, bool running) {
+    return QueuedJob{.submit_s = now,
+                     .gpus = 1,
+                     .tenant = 0,
+                     .attained_gpu_s = attained,
+                     .now_s = now,
+                     .running = running};
+  };
+  for (int64_t d : {10, 20, 30}) {
+    (*awan)->Finished(job(0, d, false), d);
+    (*km)->Finished(job(0, d, false), d);
+  }
+  // No run going: the Kaplan-Meier mean is the plain mean (20), and so is the remaining time past 15 s
+  // (the mean of 20 - 15 and 30 - 15).
+  EXPECT_NEAR((*awan)->Key(job(100, 0, false)), 20, 1e-9);
+  EXPECT_NEAR((*km)->Key(job(100, 0, false)), 20, 1e-9);
+  EXPECT_NEAR((*km)->Key(job(100, 15, false)), 10, 1e-9);
+  // A run of the class started at t = 0 and is still going at t = 1000: it lasts more than 1,000 s. The
+  // survival steps to 3/4, 2/4 and 1/4 at 10, 20 and 30 s and stays at 1/4 up to 1,000 s, so the restricted
+  // mean is 10 + 7.5 + 5 + 970 / 4 = 265 s. awan still expects 20.
+  (*awan)->RunStarted(7, job(0, 0, true));
+  (*km)->RunStarted(7, job(0, 0, true));
+  EXPECT_DOUBLE_EQ((*km)->Key(job(1000, 0, false)), 265);
+  EXPECT_DOUBLE_EQ((*awan)->Key(job(1000, 0, false)), 20);
+  // Reservations and the preempt stage's running jobs read awan's estimate.
+  EXPECT_DOUBLE_EQ(*(*km)->ExpectedRemainingS(job(1000, 0, false)), 20);
+  EXPECT_DOUBLE_EQ((*km)->Key(job(1000, 0, true)), 20);
+  // A clone follows the same runs; once the run ends it no longer counts.
+  std::unique_ptr<QueueOrder> copy = (*km)->Clone();
+  EXPECT_DOUBLE_EQ(copy->Key(job(1000, 0, false)), 265);
+  (*km)->RunEnded(7);
+  EXPECT_DOUBLE_EQ((*km)->Key(job(1000, 0, false)), 20);
+  EXPECT_DOUBLE_EQ(copy->Key(job(1000, 0, false)), 265);
 }
 
 TEST(CyclePolicies, AdmissionBackfillAndPreemptionDecideAsDocumented) {

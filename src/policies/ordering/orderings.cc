@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
+#include <optional>
+#include <tuple>
 #include <utility>
 
 #include "policies/builtin.h"
@@ -61,6 +64,22 @@ class Tiresias final : public QueueOrder {
 // (shortest expected processing time first is the order that minimizes the expected sum of completion times
 // without preemption on one machine; with preemption and known ages the Gittins index is; the median, used
 // before, is neither).
+// A survival curve S(t) = P(duration > t), a step function known up to the longest observation: after each
+// observed time t[i], S = survival[i], and area[i] is the integral of S from 0 to t[i].
+struct KaplanMeier {
+  std::vector<double> t, area, survival;
+  // How much longer a job that ran `a` seconds is expected to run: the integral of S past a, over S(a), up to
+  // the longest observation (a restricted mean). With no observation past a, as long again as it ran.
+  double Remaining(double a) const {
+    const size_t n = static_cast<size_t>(std::upper_bound(t.begin(), t.end(), a) - t.begin());  // t[<n] <= a
+    if (n == t.size()) return std::max(1.0, a);
+    const double s_a = n == 0 ? 1.0 : survival[n - 1];
+    if (s_a <= 0) return std::max(1.0, a);
+    const double to_a = (n == 0 ? 0.0 : area[n - 1]) + s_a * (a - (n == 0 ? 0.0 : t[n - 1]));
+    return std::max(1.0, (area.back() - to_a) / s_a);
+  }
+};
+
 class History {
  public:
   void Add(double seconds) {
@@ -73,6 +92,29 @@ class History {
     for (size_t i = 0; i < k; ++i) suffix_[i] += seconds;
   }
   size_t size() const { return samples_.size(); }
+  // The Kaplan-Meier estimate of the durations: the finished ones ended, each of `censored` (run times so
+  // far of jobs still running) is only known to last longer than that.
+  KaplanMeier Survival(std::vector<double> censored) const {
+    std::sort(censored.begin(), censored.end());
+    KaplanMeier km;
+    double at_risk = static_cast<double>(samples_.size() + censored.size());
+    double survival = 1, area = 0, prev = 0;
+    size_t i = 0, k = 0;
+    static constexpr double kNone = std::numeric_limits<double>::infinity();
+    while (i < samples_.size() || k < censored.size()) {
+      const double t =
+          std::min(i < samples_.size() ? samples_[i] : kNone, k < censored.size() ? censored[k] : kNone);
+      area += survival * (t - prev);
+      prev = t;
+      double ended = 0, still = 0;
+      for (; i < samples_.size() && samples_[i] == t; ++i) ++ended;
+      for (; k < censored.size() && censored[k] == t; ++k) ++still;
+      survival *= 1 - ended / at_risk;  // of the runs that reached t, those that ended there
+      at_risk -= ended + still;
+      km.t.push_back(t), km.area.push_back(area), km.survival.push_back(survival);
+    }
+    return km;
+  }
   // REQUIRES: size() > 0. With no finished job longer than `a`, expects it to run as long again.
   double MeanRemaining(double a) const {
     const auto first = std::upper_bound(samples_.begin(), samples_.end(), a);
@@ -87,43 +129,119 @@ class History {
   std::vector<double> suffix_;
 };
 
+// awan: shortest expected remaining time first, from the history of finished jobs like this one (same
+// tenant and GPU count, then same GPU count, then all, with at least 3 finished). awan-km (`censored`)
+// keys by the Kaplan-Meier estimate instead, which also counts the runs of the class still going: finished
+// jobs alone are a sample biased toward short runs (the long ones of the same weeks have not finished), so
+// a class whose long jobs are still running looks short to awan. Its ExpectedRemainingS, which reservations
+// and preemption read, is awan's.
 class AwanOrder final : public QueueOrder {
  public:
+  explicit AwanOrder(bool censored) : censored_(censored) {}
   std::unique_ptr<QueueOrder> Clone() const override { return std::make_unique<AwanOrder>(*this); }
-  std::string_view name() const override { return "awan"; }
+  std::string_view name() const override { return censored_ ? "awan-km" : "awan"; }
   bool preemptive() const override { return true; }
   double Key(const QueuedJob& j) override {
+    if (censored_ && !j.running) {
+      if (std::optional<double> k = KaplanMeierRemaining(j)) return *k;
+    }
     // no history yet: first come, first served
     return ExpectedRemainingS(j).value_or(static_cast<double>(j.submit_s));
   }
   std::optional<double> ExpectedRemainingS(const QueuedJob& j) const override {
-    static constexpr size_t kMinSamples = 3;
-    const double attained =
-        j.gpus > 0 ? static_cast<double>(j.attained_gpu_s) / static_cast<double>(j.gpus) : 0.0;
-    auto it = by_tenant_gpus_.find({j.tenant, j.gpus});
-    if (it != by_tenant_gpus_.end() && it->second.size() >= kMinSamples)
-      return it->second.MeanRemaining(attained);
-    auto g = by_gpus_.find(j.gpus);
-    if (g != by_gpus_.end() && g->second.size() >= kMinSamples) return g->second.MeanRemaining(attained);
-    if (all_.size() > 0) return all_.MeanRemaining(attained);
-    return std::nullopt;
+    const auto [h, runs, level] = ClassOf(j);
+    if (h == nullptr) return std::nullopt;
+    return h->MeanRemaining(Attained(j));
   }
   void Finished(const QueuedJob& j, int64_t run_s) override {
     const double s = static_cast<double>(run_s);
+    ++version_;
     by_tenant_gpus_[{j.tenant, j.gpus}].Add(s);
     by_gpus_[j.gpus].Add(s);
     all_.Add(s);
   }
+  void RunStarted(size_t id, const QueuedJob& j) override {
+    if (!censored_) return;
+    const Run r{Attained(j), j.now_s};
+    ++version_;
+    running_by_tenant_gpus_[{j.tenant, j.gpus}][id] = r;
+    running_by_gpus_[j.gpus][id] = r;
+    running_all_[id] = r;
+    class_of_[id] = {j.tenant, j.gpus};
+  }
+  void RunEnded(size_t id) override {
+    auto it = class_of_.find(id);
+    if (it == class_of_.end()) return;
+    ++version_;
+    running_by_tenant_gpus_[it->second].erase(id);
+    running_by_gpus_[it->second.second].erase(id);
+    running_all_.erase(id);
+    class_of_.erase(it);
+  }
 
  private:
+  struct Run {
+    double attained_s = 0;  // run time before this run
+    int64_t started_s = 0;
+  };
+  using Runs = std::map<size_t, Run>;
+
+  static double Attained(const QueuedJob& j) {
+    return j.gpus > 0 ? static_cast<double>(j.attained_gpu_s) / static_cast<double>(j.gpus) : 0.0;
+  }
+  // The finished history that speaks for job j, and the runs still going of the same class.
+  std::tuple<const History*, const Runs*, int> ClassOf(const QueuedJob& j) const {
+    static constexpr size_t kMinSamples = 3;
+    static const Runs kNoRuns;
+    auto runs = [](const auto& m, const auto& key) {
+      auto r = m.find(key);
+      return r == m.end() ? &kNoRuns : &r->second;
+    };
+    auto it = by_tenant_gpus_.find({j.tenant, j.gpus});
+    if (it != by_tenant_gpus_.end() && it->second.size() >= kMinSamples)
+      return {&it->second, runs(running_by_tenant_gpus_, std::pair{j.tenant, j.gpus}), 0};
+    auto g = by_gpus_.find(j.gpus);
+    if (g != by_gpus_.end() && g->second.size() >= kMinSamples)
+      return {&g->second, runs(running_by_gpus_, j.gpus), 1};
+    if (all_.size() > 0) return {&all_, &running_all_, 2};
+    return {nullptr, nullptr, 0};
+  }
+  // The Kaplan-Meier estimate for job j's class at j.now_s, kept while nothing changes (the preempt stage
+  // asks for every running job at one instant).
+  std::optional<double> KaplanMeierRemaining(const QueuedJob& j) {
+    const auto [h, runs, level] = ClassOf(j);
+    if (h == nullptr) return std::nullopt;
+    Curve& c = curves_[{level, level == 0 ? j.tenant : 0, level <= 1 ? j.gpus : 0}];
+    if (c.now_s != j.now_s || c.version != version_ || c.km.t.empty()) {
+      std::vector<double> censored;
+      censored.reserve(runs->size());
+      for (const auto& [id, r] : *runs)
+        censored.push_back(r.attained_s + static_cast<double>(j.now_s - r.started_s));
+      c = Curve{j.now_s, version_, h->Survival(std::move(censored))};
+    }
+    return c.km.Remaining(Attained(j));
+  }
+
+  bool censored_ = false;
   std::map<std::pair<int, int64_t>, History> by_tenant_gpus_;
   std::map<int64_t, History> by_gpus_;
   History all_;
+  std::map<std::pair<int, int64_t>, Runs> running_by_tenant_gpus_;
+  std::map<int64_t, Runs> running_by_gpus_;
+  Runs running_all_;
+  std::map<size_t, std::pair<int, int64_t>> class_of_;
+  struct Curve {
+    int64_t now_s = 0;
+    uint64_t version = 0;
+    KaplanMeier km;
+  };
+  std::map<std::tuple<int, int, int64_t>, Curve> curves_;  // by (level, tenant, GPUs) of ClassOf
+  uint64_t version_ = 0;                                   // bumped by every finish, start and end of a run
 };
 
 }  // namespace
 
-std::vector<std::string> QueueOrderNames() { return {"fifo", "sjf", "srtf", "tiresias", "awan"}; }
+std::vector<std::string> QueueOrderNames() { return {"fifo", "sjf", "srtf", "tiresias", "awan", "awan-km"}; }
 
 void RegisterOrderings(PluginRegistry& r) {
   auto add = [&r]<typename T>(const char* name, T*) {
@@ -135,7 +253,10 @@ void RegisterOrderings(PluginRegistry& r) {
   add("sjf", static_cast<Sjf*>(nullptr));
   add("srtf", static_cast<Srtf*>(nullptr));
   add("tiresias", static_cast<Tiresias*>(nullptr));
-  add("awan", static_cast<AwanOrder*>(nullptr));
+  for (const bool censored : {false, true})
+    r.AddOrdering(censored ? "awan-km" : "awan", [censored]() -> StatusOr<std::unique_ptr<QueueOrder>> {
+      return std::unique_ptr<QueueOrder>(std::make_unique<AwanOrder>(censored));
+    });
 }
 
 StatusOr<std::unique_ptr<QueueOrder>> MakeQueueOrder(const std::string& name) {
