@@ -100,9 +100,8 @@ void AddSimJobs(CLI::App& sim, SimJobsArgs& a) {
   c->add_option(
        "--policy", a.policies,
        "comma-separated: fifo, sjf (oracle), srtf (oracle), tiresias, awan, awan-km (awan keyed by a "
-       "Kaplan-Meier estimate that counts the runs still going), and cheapest-unaware "
-       "(the baseline "
-       "that ignores residency and places by price)")
+       "Kaplan-Meier estimate that counts the runs still going), and cheapest-unaware (the baseline that "
+       "ignores residency and places by price)")
       ->capture_default_str();
   c->add_flag("--ignore-residency", a.ignore_residency,
               "what-if: let every policy place as if no data were bound, to measure the price of sovereignty "

@@ -59,11 +59,6 @@ class Tiresias final : public QueueOrder {
   }
 };
 
-// The durations of finished jobs, sorted, to answer "how much longer will a job that already ran `a`
-// seconds run?" as the mean of D - a over the finished jobs with D > a: the expected remaining time
-// (shortest expected processing time first is the order that minimizes the expected sum of completion times
-// without preemption on one machine; with preemption and known ages the Gittins index is; the median, used
-// before, is neither).
 // A survival curve S(t) = P(duration > t), a step function known up to the longest observation: after each
 // observed time t[i], S = survival[i], and area[i] is the integral of S from 0 to t[i].
 struct KaplanMeier {
@@ -80,6 +75,11 @@ struct KaplanMeier {
   }
 };
 
+// The durations of finished jobs, sorted, to answer "how much longer will a job that already ran `a`
+// seconds run?" as the mean of D - a over the finished jobs with D > a: the expected remaining time
+// (shortest expected processing time first is the order that minimizes the expected sum of completion times
+// without preemption on one machine; with preemption and known ages the Gittins index is; the median, used
+// before, is neither).
 class History {
  public:
   void Add(double seconds) {
@@ -149,7 +149,7 @@ class AwanOrder final : public QueueOrder {
     return ExpectedRemainingS(j).value_or(static_cast<double>(j.submit_s));
   }
   std::optional<double> ExpectedRemainingS(const QueuedJob& j) const override {
-    const auto [h, runs, level] = ClassOf(j);
+    const History* h = ClassOf(j).first;
     if (h == nullptr) return std::nullopt;
     return h->MeanRemaining(Attained(j));
   }
@@ -162,61 +162,51 @@ class AwanOrder final : public QueueOrder {
   }
   void RunStarted(size_t id, const QueuedJob& j) override {
     if (!censored_) return;
-    const Run r{Attained(j), j.now_s};
     ++version_;
-    running_by_tenant_gpus_[{j.tenant, j.gpus}][id] = r;
-    running_by_gpus_[j.gpus][id] = r;
-    running_all_[id] = r;
-    class_of_[id] = {j.tenant, j.gpus};
+    runs_[id] = Run{j.tenant, j.gpus, Attained(j), j.now_s};
   }
   void RunEnded(size_t id) override {
-    auto it = class_of_.find(id);
-    if (it == class_of_.end()) return;
-    ++version_;
-    running_by_tenant_gpus_[it->second].erase(id);
-    running_by_gpus_[it->second.second].erase(id);
-    running_all_.erase(id);
-    class_of_.erase(it);
+    if (runs_.erase(id) > 0) ++version_;
   }
 
  private:
   struct Run {
+    int tenant = 0;
+    int64_t gpus = 0;
     double attained_s = 0;  // run time before this run
     int64_t started_s = 0;
   };
-  using Runs = std::map<size_t, Run>;
+  // Which history speaks for a job: its tenant and GPU count, its GPU count, or all jobs.
+  enum class Level { kTenantGpus, kGpus, kAll };
 
   static double Attained(const QueuedJob& j) {
     return j.gpus > 0 ? static_cast<double>(j.attained_gpu_s) / static_cast<double>(j.gpus) : 0.0;
   }
-  // The finished history that speaks for job j, and the runs still going of the same class.
-  std::tuple<const History*, const Runs*, int> ClassOf(const QueuedJob& j) const {
+  // The finished history that speaks for job j (at least kMinSamples of its class, else of its GPU count,
+  // else all), and which one it is.
+  std::pair<const History*, Level> ClassOf(const QueuedJob& j) const {
     static constexpr size_t kMinSamples = 3;
-    static const Runs kNoRuns;
-    auto runs = [](const auto& m, const auto& key) {
-      auto r = m.find(key);
-      return r == m.end() ? &kNoRuns : &r->second;
-    };
     auto it = by_tenant_gpus_.find({j.tenant, j.gpus});
     if (it != by_tenant_gpus_.end() && it->second.size() >= kMinSamples)
-      return {&it->second, runs(running_by_tenant_gpus_, std::pair{j.tenant, j.gpus}), 0};
+      return {&it->second, Level::kTenantGpus};
     auto g = by_gpus_.find(j.gpus);
-    if (g != by_gpus_.end() && g->second.size() >= kMinSamples)
-      return {&g->second, runs(running_by_gpus_, j.gpus), 1};
-    if (all_.size() > 0) return {&all_, &running_all_, 2};
-    return {nullptr, nullptr, 0};
+    if (g != by_gpus_.end() && g->second.size() >= kMinSamples) return {&g->second, Level::kGpus};
+    if (all_.size() > 0) return {&all_, Level::kAll};
+    return {nullptr, Level::kAll};
   }
-  // The Kaplan-Meier estimate for job j's class at j.now_s, kept while nothing changes (the preempt stage
-  // asks for every running job at one instant).
+  // The Kaplan-Meier estimate for job j's class at j.now_s, with the runs of the same class still going.
+  // The curve is kept while nothing changes: jobs submitted at one instant (an array) share it. A new
+  // entry's version (0) never matches, since a history exists only once a job finished.
   std::optional<double> KaplanMeierRemaining(const QueuedJob& j) {
-    const auto [h, runs, level] = ClassOf(j);
+    const auto [h, level] = ClassOf(j);
     if (h == nullptr) return std::nullopt;
-    Curve& c = curves_[{level, level == 0 ? j.tenant : 0, level <= 1 ? j.gpus : 0}];
-    if (c.now_s != j.now_s || c.version != version_ || c.km.t.empty()) {
+    const bool by_tenant = level == Level::kTenantGpus, by_gpus = level != Level::kAll;
+    Curve& c = curves_[{level, by_tenant ? j.tenant : 0, by_gpus ? j.gpus : 0}];
+    if (c.now_s != j.now_s || c.version != version_) {
       std::vector<double> censored;
-      censored.reserve(runs->size());
-      for (const auto& [id, r] : *runs)
-        censored.push_back(r.attained_s + static_cast<double>(j.now_s - r.started_s));
+      for (const auto& [id, r] : runs_)
+        if ((!by_tenant || r.tenant == j.tenant) && (!by_gpus || r.gpus == j.gpus))
+          censored.push_back(r.attained_s + static_cast<double>(j.now_s - r.started_s));
       c = Curve{j.now_s, version_, h->Survival(std::move(censored))};
     }
     return c.km.Remaining(Attained(j));
@@ -226,17 +216,14 @@ class AwanOrder final : public QueueOrder {
   std::map<std::pair<int, int64_t>, History> by_tenant_gpus_;
   std::map<int64_t, History> by_gpus_;
   History all_;
-  std::map<std::pair<int, int64_t>, Runs> running_by_tenant_gpus_;
-  std::map<int64_t, Runs> running_by_gpus_;
-  Runs running_all_;
-  std::map<size_t, std::pair<int, int64_t>> class_of_;
+  std::map<size_t, Run> runs_;  // awan-km: the runs going now, by the scheduler's job index
   struct Curve {
     int64_t now_s = 0;
     uint64_t version = 0;
     KaplanMeier km;
   };
-  std::map<std::tuple<int, int, int64_t>, Curve> curves_;  // by (level, tenant, GPUs) of ClassOf
-  uint64_t version_ = 0;                                   // bumped by every finish, start and end of a run
+  std::map<std::tuple<Level, int, int64_t>, Curve> curves_;  // by (level, tenant, GPUs) of ClassOf
+  uint64_t version_ = 0;                                     // bumped by every finish, start and end of a run
 };
 
 }  // namespace
@@ -253,10 +240,13 @@ void RegisterOrderings(PluginRegistry& r) {
   add("sjf", static_cast<Sjf*>(nullptr));
   add("srtf", static_cast<Srtf*>(nullptr));
   add("tiresias", static_cast<Tiresias*>(nullptr));
-  for (const bool censored : {false, true})
-    r.AddOrdering(censored ? "awan-km" : "awan", [censored]() -> StatusOr<std::unique_ptr<QueueOrder>> {
+  auto add_awan = [&r](const char* name, bool censored) {
+    r.AddOrdering(name, [censored]() -> StatusOr<std::unique_ptr<QueueOrder>> {
       return std::unique_ptr<QueueOrder>(std::make_unique<AwanOrder>(censored));
     });
+  };
+  add_awan("awan", false);
+  add_awan("awan-km", true);
 }
 
 StatusOr<std::unique_ptr<QueueOrder>> MakeQueueOrder(const std::string& name) {
