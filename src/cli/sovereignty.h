@@ -14,6 +14,7 @@ struct GenerateWorkloadArgs {
   int days = 7;
   double load = 0.9;
   uint64_t seed = 1;
+  double time_limits = 0;
 };
 void AddGenerateWorkload(CLI::App& gen, GenerateWorkloadArgs& a);
 int RunGenerateWorkload(const GenerateWorkloadArgs& a);

@@ -23,9 +23,10 @@ bool HasRegion(const Fleet& fleet, const std::string& name) {
 
 StatusOr<JobSpec> ParseJob(const Reader& r, const YAML::Node& n, const Fleet& fleet) {
   AWAN_RETURN_IF_ERROR(r.ExpectMap(n, "job"));
-  AWAN_RETURN_IF_ERROR(r.OnlyKeys(n, "job",
-                                  {"name", "tenant", "submit_s", "duration_s", "tasks", "gpus", "accelerator",
-                                   "cpu", "memory_gib", "topology", "reads", "writes", "user", "priority"}));
+  AWAN_RETURN_IF_ERROR(
+      r.OnlyKeys(n, "job",
+                 {"name", "tenant", "submit_s", "duration_s", "tasks", "gpus", "accelerator", "cpu",
+                  "memory_gib", "topology", "reads", "writes", "user", "priority", "time_limit_s"}));
   JobSpec j;
   AWAN_ASSIGN_OR_RETURN(YAML::Node nm, r.Required(n, "name", "job"));
   AWAN_ASSIGN_OR_RETURN(j.name, r.String(nm, "job name"));
@@ -36,6 +37,10 @@ StatusOr<JobSpec> ParseJob(const Reader& r, const YAML::Node& n, const Fleet& fl
   AWAN_ASSIGN_OR_RETURN(j.submit_s, r.Int(sub, what + " submit_s", 0, kMaxSeconds));
   AWAN_ASSIGN_OR_RETURN(YAML::Node dur, r.Required(n, "duration_s", what));
   AWAN_ASSIGN_OR_RETURN(j.duration_s, r.Int(dur, what + " duration_s", 1, kMaxSeconds));
+  if (n["time_limit_s"]) {
+    AWAN_ASSIGN_OR_RETURN(j.time_limit_s, r.Int(n["time_limit_s"], what + " time_limit_s", 1, kMaxSeconds));
+    j.duration_s = std::min(j.duration_s, j.time_limit_s);  // killed at its limit, as Slurm kills it
+  }
   AWAN_RETURN_IF_ERROR(ParseJobShape(r, n, what, fleet, &j));
   return j;
 }
@@ -207,6 +212,7 @@ std::string FormatWorkloadFile(const WorkloadFile& w, const Fleet& fleet, const 
     if (!j.reads.empty()) s += ", reads: " + List(j.reads);
     if (!j.writes.empty()) s += ", writes: " + List(j.writes);
     if (!j.user_location.empty()) s += ", user: " + j.user_location;
+    if (j.time_limit_s > 0) s += fmt::format(", time_limit_s: {}", j.time_limit_s);
     s += "}\n";
   }
   return s;

@@ -1,7 +1,8 @@
 // JobSpec: a unit of work that arrives over time and runs to completion: `tasks` tasks of `gpus_per_task`
 // GPUs each, placed all or nothing (a gang when tasks > 1), for `duration` seconds of run time once all of
 // them run. Times are integer seconds relative to the trace's start; the simulator's clock uses the same
-// unit. The duration is what the trace recorded: only oracle orderings (sjf, srtf) may read it.
+// unit. The duration is what the trace recorded: only oracle orderings (sjf, srtf) may read it; the time
+// limit, when there is one, anyone may.
 #pragma once
 
 #include <cstdint>
@@ -33,6 +34,9 @@ struct JobSpec {
   // Its priority within its tenant: higher goes first among the tenant's waiting jobs (the tenant's own
   // priority ranks tenants; this never lets a job pass another tenant's).
   int priority = 0;  // in [-kMaxJobPriority, kMaxJobPriority]
+  // The run time after which the job is killed, as the user asked (Slurm's --time); 0 = none. Something the
+  // user said, not the truth: orderings that estimate run times may read it as an upper bound.
+  int64_t time_limit_s = 0;
 
   int64_t total_gpus() const { return static_cast<int64_t>(tasks) * task.gpu_count; }
 };

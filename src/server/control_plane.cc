@@ -181,6 +181,7 @@ StatusOr<ControlPlane::Live*> ControlPlane::Enqueue(StoredJob row, bool recoveri
   spec.tenant = row.tenant;
   spec.task.name = row.id;
   if (spec.duration_s <= 0) spec.duration_s = m.time_limit_s > 0 ? m.time_limit_s : o_.default_duration_s;
+  spec.time_limit_s = m.time_limit_s;  // what the orderings may read as an upper bound on its run time
   // Everything that can fail before the job joins live_: a failure leaves no half-made entry behind.
   AWAN_ASSIGN_OR_RETURN(JobResidency res, ResidencyOf(spec, sched_->tenant(t->second)));
   AWAN_RETURN_IF_ERROR(state_->Observe(spec));  // the placement's target workload, if it follows one

@@ -44,6 +44,23 @@ int UtcOffsetHours(const std::string& jurisdiction) {
   return jurisdiction == "ID" || jurisdiction == "TH" || jurisdiction == "VN" ? 7 : 8;
 }
 
+// RegionalWorkloadOptions::time_limit_factor.
+void AddTimeLimits(Rng rng, double factor, std::vector<JobSpec>& jobs) {
+  static constexpr int64_t kH = 3600;
+  static constexpr int64_t kRound[] = {900,     1800,    kH,      2 * kH,  4 * kH,   8 * kH,
+                                       12 * kH, 24 * kH, 48 * kH, 72 * kH, 168 * kH, 336 * kH};
+  for (JobSpec& j : jobs) {
+    const double want = static_cast<double>(j.duration_s) * std::exp(rng.UniformDouble() * std::log(factor));
+    j.time_limit_s = static_cast<int64_t>(std::ceil(want));
+    for (int64_t r : kRound) {
+      if (static_cast<double>(r) >= want) {
+        j.time_limit_s = r;
+        break;
+      }
+    }
+  }
+}
+
 }  // namespace
 
 StatusOr<config::WorkloadFile> GenerateRegionalWorkload(const config::FleetFile& file,
@@ -52,6 +69,8 @@ StatusOr<config::WorkloadFile> GenerateRegionalWorkload(const config::FleetFile&
   if (file.tenants.empty()) return InvalidArgument("the fleet file lists no tenants to generate work for");
   if (o.days < 1 || o.days > 366) return InvalidArgument("days must be in 1..366");
   if (!(o.load > 0 && o.load <= 10)) return InvalidArgument("load must be in (0, 10]");
+  if (o.time_limit_factor != 0 && !(o.time_limit_factor >= 1 && o.time_limit_factor <= 100))
+    return InvalidArgument("the time limit factor must be 0 (no limits) or in [1, 100]");
   Rng rng(o.seed);
   config::WorkloadFile w;
   w.name = fmt::format("{}-{}d-load{:.2f}-seed{}", file.name.empty() ? "fleet" : file.name, o.days, o.load,
@@ -185,6 +204,7 @@ StatusOr<config::WorkloadFile> GenerateRegionalWorkload(const config::FleetFile&
   }
   std::stable_sort(w.jobs.begin(), w.jobs.end(),
                    [](const JobSpec& a, const JobSpec& b) { return a.submit_s < b.submit_s; });
+  if (o.time_limit_factor >= 1) AddTimeLimits(rng.Fork(7), o.time_limit_factor, w.jobs);
   return w;
 }
 

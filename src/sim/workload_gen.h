@@ -18,6 +18,10 @@ struct RegionalWorkloadOptions {
   uint64_t seed = 1;
   int days = 7;
   double load = 0.9;
+  // Time limits as users give them (0: none): each job asks for the smallest round value (15 and 30 min;
+  // 1, 2, 4, 8, 12, 24, 48 and 72 h; 7 and 14 days) of at least its run time x f, f log-uniform in
+  // [1, time_limit_factor]. Drawn from a stream of their own: the jobs are the same with or without.
+  double time_limit_factor = 0;
 };
 
 StatusOr<config::WorkloadFile> GenerateRegionalWorkload(const config::FleetFile& fleet,

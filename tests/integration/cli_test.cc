@@ -5,6 +5,10 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
 
 namespace {
 
@@ -336,6 +340,34 @@ TEST(Cli, SovereigntyExampleAuditAndExplain) {
     return s.substr(s.find("\nname:"));  // past the header comment, which names the output path
   };
   EXPECT_EQ(body(dir + "/w.yaml"), body(workload));
+  // With time limits the jobs are the same; each asks for a round value of at least its run time and at
+  // most 4 x it (or the next round value above that).
+  Result lim = Awan("generate workload --fleet " + fleet +
+                    " --days 7 --load 0.6 --seed 1 --time-limits 4 --out " + dir + "/wl.yaml");
+  ASSERT_EQ(lim.code, 0) << lim.out;
+  {
+    const std::string limited = body(dir + "/wl.yaml");
+    const std::regex field(", time_limit_s: ([0-9]+)");
+    EXPECT_EQ(std::regex_replace(limited, field, ""), body(workload));
+    const std::regex row("duration_s: ([0-9]+),.*time_limit_s: ([0-9]+)");
+    const std::set<int64_t> round = {900,   1800,  3600,   7200,   14400,  28800,
+                                     43200, 86400, 172800, 259200, 604800, 1209600};
+    int rows = 0, above_twice = 0;
+    std::istringstream in(limited);
+    for (std::string line; std::getline(in, line);) {
+      std::smatch m;
+      if (!std::regex_search(line, m, row)) continue;
+      ++rows;
+      const int64_t d = std::stoll(m[1]), l = std::stoll(m[2]);
+      EXPECT_GE(l, d) << line;
+      EXPECT_TRUE(round.contains(l) || l <= 4 * d) << line;
+      above_twice += l > 2 * d;
+    }
+    EXPECT_EQ(rows, 2118);
+    EXPECT_GT(above_twice, 0);  // the factor varies
+  }
+  EXPECT_NE(Awan("generate workload --fleet " + fleet + " --time-limits 0.5 --out " + dir + "/x.yaml").code,
+            0);
 
   Result r = Awan("sim jobs --fleet " + fleet + " --workload " + workload +
                   " --policy awan,cheapest-unaware --quiet --json " + dir + "/s.json --audit " + dir +

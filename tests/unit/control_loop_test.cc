@@ -35,7 +35,8 @@ struct Plane {
   FakeExecutor* exec = nullptr;
   std::unique_ptr<ControlPlane> cp;
   explicit Plane(const std::string& store, const char* fleet_text = kFleet,
-                 StoreOpenMode mode = StoreOpenMode::kCreate, int64_t start_ms = 1'700'000'000'000)
+                 StoreOpenMode mode = StoreOpenMode::kCreate, int64_t start_ms = 1'700'000'000'000,
+                 ControlPlaneOptions options = {})
       : clock(start_ms) {
     auto fleet = config::ParseFleetFile(fleet_text, "fleet.yaml");
     EXPECT_TRUE(fleet.ok()) << fleet.status().message();
@@ -48,8 +49,7 @@ struct Plane {
       return FakeExecutor::Outcome{fails ? 1 : 0, 60'000, "ok\n"};
     });
     exec = e.get();
-    auto c =
-        ControlPlane::Create(std::move(*fleet), std::move(*s), std::move(e), clock, ControlPlaneOptions{});
+    auto c = ControlPlane::Create(std::move(*fleet), std::move(*s), std::move(e), clock, std::move(options));
     EXPECT_TRUE(c.ok()) << c.status().message();
     cp = std::move(*c);
     EXPECT_TRUE(cp->Recover().ok());
@@ -316,6 +316,36 @@ TEST(JobPriority, OrdersTheTenantsQueueIsChangedWhileWaitingAndSurvivesARestart)
                       "Pending: requeued: the server restarted while it ran"),
             first_events.end())
       << nlohmann::json(first_events).dump();
+}
+
+// The awan ordering reads a job's time limit as an upper bound on its run time: after jobs of the class ran
+// 60 s each, one limited to 10 s goes before two without a limit submitted earlier (FIFO among them).
+TEST(JobTimeLimit, TheAwanOrderingPutsAShortLimitFirst) {
+  const Principal lab{"lab", Role::kMember, "ana"};
+  auto whole = [](const std::string& name, const std::string& extra = "") {
+    return "apiVersion: awan/v1\nkind: Job\nmetadata: {name: " + name +
+           "}\nspec: {gpus: 4, cpu: 1, memory_gib: 1, command: [sh, -c, 'true']" + extra + "}\n";
+  };
+  ControlPlaneOptions o;
+  o.ordering = "awan";
+  Plane p("limit", kFleet, StoreOpenMode::kCreate, 1'700'000'000'000, o);
+  std::string last;
+  for (int i = 0; i < 3; ++i) {  // the class's history: three runs of 60 s
+    last = p.cp->Submit(lab, whole("h" + std::to_string(i)), "t")->id;
+    ASSERT_TRUE(TickUntil(p, last, JobState::kSucceeded));
+  }
+  auto blocker = *p.cp->Submit(lab, whole("blocker"), "t");
+  ASSERT_TRUE(TickUntil(p, blocker.id, JobState::kRunning));
+  auto plain_a = *p.cp->Submit(lab, whole("plain-a"), "t");
+  auto plain_b = *p.cp->Submit(lab, whole("plain-b"), "t");
+  auto brief = *p.cp->Submit(lab, whole("brief", ", time_limit: '10s'"), "t");
+  ASSERT_TRUE(TickUntil(p, plain_b.id, JobState::kSucceeded, 1000));
+  std::vector<std::string> order;
+  for (const auto& t : p.exec->launched())
+    if (order.empty() || order.back() != t.job_id) order.push_back(t.job_id);
+  ASSERT_GE(order.size(), 3u);
+  EXPECT_EQ(std::vector<std::string>(order.end() - 3, order.end()),
+            (std::vector<std::string>{brief.id, plain_a.id, plain_b.id}));
 }
 
 }  // namespace

@@ -693,14 +693,19 @@ datasets:
   - {name: records, classification: restricted, jurisdictions: [MY], home: my}
   - {name: bank, classification: confidential, regions: [sg]}
 jobs:
-  - {name: b, tenant: health, submit_s: 9, duration_s: 100, tasks: 2, gpus: 8, accelerator: H100, topology: supernode, reads: [records], writes: [ck]}
-  - {name: a, tenant: startup, submit_s: 1, duration_s: 50, gpus: 0.25, cpu: 2, memory_gib: 8, user: kl}
+  - {name: b, tenant: health, submit_s: 9, duration_s: 100, tasks: 2, gpus: 8, accelerator: H100, topology: supernode, reads: [records], writes: [ck], time_limit_s: 80}
+  - {name: a, tenant: startup, submit_s: 1, duration_s: 50, gpus: 0.25, cpu: 2, memory_gib: 8, user: kl, time_limit_s: 3600}
 )";
   auto w = config::ParseWorkloadFile(text, "w.yaml", f->fleet);
   ASSERT_TRUE(w.ok()) << w.status().ToString();
   EXPECT_EQ(w->jobs[0].name, "a");  // sorted by submit time
   EXPECT_EQ(w->jobs[0].task.gpu_milli.value, 250);
   EXPECT_EQ(w->jobs[1].widest, TopologyLevel::kSupernode);
+  // A job runs at most its time limit: b, limited to 80 s, is killed there.
+  EXPECT_EQ(w->jobs[0].time_limit_s, 3600);
+  EXPECT_EQ(w->jobs[0].duration_s, 50);
+  EXPECT_EQ(w->jobs[1].time_limit_s, 80);
+  EXPECT_EQ(w->jobs[1].duration_s, 80);
   const std::string again = config::FormatWorkloadFile(*w, f->fleet, "# test\n");
   auto w2 = config::ParseWorkloadFile(again, "again.yaml", f->fleet);
   ASSERT_TRUE(w2.ok()) << w2.status().ToString() << "\n" << again;
@@ -717,6 +722,7 @@ jobs:
   bad("topology: supernode", "topology: rack", "expected supernode, block or zone");
   bad("name: a,", "name: b,", "listed twice");
   bad("duration_s: 50", "duration_s: -5", "duration_s");
+  bad("time_limit_s: 3600", "time_limit_s: 0", "time_limit_s");
   bad("tenant: startup,", "tenant: startup, colour: red,", "unknown key 'colour'");
 }
 

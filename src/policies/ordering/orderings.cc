@@ -130,7 +130,8 @@ class History {
 };
 
 // awan: shortest expected remaining time first, from the history of finished jobs like this one (same
-// tenant and GPU count, then same GPU count, then all, with at least 3 finished). awan-km (`censored`)
+// tenant and GPU count, then same GPU count, then all, with at least 3 finished), never more than the
+// job's time limit leaves. awan-km (`censored`)
 // keys by the Kaplan-Meier estimate instead, which also counts the runs of the class still going: finished
 // jobs alone are a sample biased toward short runs (the long ones of the same weeks have not finished), so
 // a class whose long jobs are still running looks short to awan. Its ExpectedRemainingS, which reservations
@@ -142,16 +143,18 @@ class AwanOrder final : public QueueOrder {
   std::string_view name() const override { return censored_ ? "awan-km" : "awan"; }
   bool preemptive() const override { return true; }
   double Key(const QueuedJob& j) override {
-    if (censored_ && !j.running) {
-      if (std::optional<double> k = KaplanMeierRemaining(j)) return *k;
-    }
-    // no history yet: first come, first served
-    return ExpectedRemainingS(j).value_or(static_cast<double>(j.submit_s));
+    if (ClassOf(j).first == nullptr) return static_cast<double>(j.submit_s);  // no history yet: FIFO
+    if (censored_ && !j.running) return Capped(j, *KaplanMeierRemaining(j));
+    return *ExpectedRemainingS(j);
   }
+  // With no history, the time limit alone (if any).
   std::optional<double> ExpectedRemainingS(const QueuedJob& j) const override {
     const History* h = ClassOf(j).first;
-    if (h == nullptr) return std::nullopt;
-    return h->MeanRemaining(Attained(j));
+    if (h == nullptr) {
+      if (j.time_limit_s > 0) return Capped(j, std::numeric_limits<double>::infinity());
+      return std::nullopt;
+    }
+    return Capped(j, h->MeanRemaining(Attained(j)));
   }
   void Finished(const QueuedJob& j, int64_t run_s) override {
     const double s = static_cast<double>(run_s);
@@ -181,6 +184,13 @@ class AwanOrder final : public QueueOrder {
 
   static double Attained(const QueuedJob& j) {
     return j.gpus > 0 ? static_cast<double>(j.attained_gpu_s) / static_cast<double>(j.gpus) : 0.0;
+  }
+  // An estimate of the remaining run time, no more than the user's time limit leaves (at least 1 s): a job
+  // is killed at its limit, so a class whose jobs run for hours does not make a job limited to 10 minutes
+  // wait as if it were one of them.
+  static double Capped(const QueuedJob& j, double estimate) {
+    if (j.time_limit_s <= 0) return estimate;
+    return std::min(estimate, std::max(1.0, static_cast<double>(j.time_limit_s) - Attained(j)));
   }
   // The finished history that speaks for job j (at least kMinSamples of its class, else of its GPU count,
   // else all), and which one it is.
