@@ -547,6 +547,13 @@ void AddClient(CLI::App& app, ClientArgs& a) {
            "--priority", a.priority,
            "its priority within the tenant (higher first; replaces spec.priority; sbatch --priority)")
           ->check(CLI::Range(-kMaxJobPriority, kMaxJobPriority));
+      s->add_option("--time,-t", a.time,
+                    "its time limit, like sbatch --time: 90, 30m, 2h, 1d, HH:MM:SS or D-HH:MM:SS (replaces "
+                    "spec.time_limit; killed there; awan's orderings read it as an upper bound on its run)")
+          ->check([](const std::string& v) {
+            auto r = config::ParseTimeLimit(v);
+            return r.ok() ? std::string() : r.status().message();
+          });
       s->add_option("--dependency", a.dependency,
                     "start only after these jobs: afterok:ID[:ID...] (succeeded), afterany:ID (ended), "
                     "comma-separated")
@@ -563,9 +570,10 @@ void AddClient(CLI::App& app, ClientArgs& a) {
             return r.ok() ? std::string() : r.status().message();
           });
       s->parse_complete_callback([&a] {
-        if ((!a.array.empty() || a.hold || !a.dependency.empty() || a.priority) && a.dry_run)
+        if ((!a.array.empty() || a.hold || !a.dependency.empty() || a.priority || !a.time.empty()) &&
+            a.dry_run)
           throw CLI::ValidationError("--dry-run",
-                                     "does not go with --array, --hold, --dependency or --priority");
+                                     "does not go with --array, --hold, --dependency, --priority or --time");
       });
     }
     if (std::string(c.name) == "update") {
@@ -852,11 +860,13 @@ int RunClient(const ClientArgs& a) {
   auto call = [&]() -> httplib::Result {
     if (a.command == "submit") {
       const bool service = config::ManifestKind(*manifest) == "Service";
-      if (!service && (!a.array.empty() || a.hold || !a.dependency.empty() || a.priority)) {
+      if (!service &&
+          (!a.array.empty() || a.hold || !a.dependency.empty() || a.priority || !a.time.empty())) {
         std::string q;
         if (!a.array.empty()) q += "&array=" + httplib::detail::encode_query_param(a.array);
         if (a.hold) q += "&hold=true";
         if (a.priority) q += fmt::format("&priority={}", *a.priority);
+        if (!a.time.empty()) q += "&time_limit=" + httplib::detail::encode_query_param(a.time);
         if (!a.dependency.empty()) q += "&dependency=" + httplib::detail::encode_query_param(a.dependency);
         return http.Post("/v1/jobs?" + q.substr(1), h, *manifest, "application/yaml");
       }

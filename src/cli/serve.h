@@ -90,6 +90,7 @@ struct ClientArgs {
   bool hold = false;                // submit --hold
   std::string dependency;           // submit --dependency afterok:ID,...
   std::optional<int64_t> priority;  // submit --priority, update --priority: within the tenant
+  std::string time;                 // submit --time 2h (sbatch --time)
   // submit: one document of a multi-document file (set by RunClient itself, which submits each in turn).
   std::optional<std::string> document;
 };

@@ -550,6 +550,7 @@ Status ControlPlane::ApplyOptions(const Principal& who, const SubmitOptions& o, 
     AWAN_RETURN_IF_ERROR(CheckJobPriority(*o.priority));
     m->job.priority = static_cast<int>(*o.priority);
   }
+  if (o.time_limit_s) m->time_limit_s = *o.time_limit_s;  // parsed and range-checked by ParseTimeLimit
   if (!o.dependency.empty()) {
     AWAN_ASSIGN_OR_RETURN(m->dependencies, config::ParseDependencies(o.dependency));
   }

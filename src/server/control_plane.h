@@ -135,6 +135,7 @@ struct SubmitOptions {
   bool hold = false;
   std::string dependency;
   std::optional<int64_t> priority;
+  std::optional<int64_t> time_limit_s;  // replaces the manifest's spec.time_limit (sbatch --time)
 };
 
 class ControlPlane {

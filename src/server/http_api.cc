@@ -85,6 +85,25 @@ void Fail(HttpResponse& res, const Status& s) {
 // The principal the route's header check authenticated.
 const Principal& Who(const HttpRequest& req) { return std::any_cast<const Principal&>(req.context); }
 
+// The query parameters of POST /v1/jobs (OptionsOf, SubmitArray, the dry run).
+Json SubmitParameters() {
+  return Json::array({{{"name", "dry_run"}, {"in", "query"}, {"schema", {{"type", "boolean"}}}},
+                      {{"name", "hold"}, {"in", "query"}, {"schema", {{"type", "boolean"}}}},
+                      {{"name", "array"},
+                       {"in", "query"},
+                       {"description", "a job array: 0-999, 1,3,5-7 or 0-15:4"},
+                       {"schema", {{"type", "string"}}}},
+                      {{"name", "dependency"},
+                       {"in", "query"},
+                       {"description", "afterok:ID[:ID...],afterany:ID"},
+                       {"schema", {{"type", "string"}}}},
+                      {{"name", "priority"}, {"in", "query"}, {"schema", {{"type", "integer"}}}},
+                      {{"name", "time_limit"},
+                       {"in", "query"},
+                       {"description", "replaces spec.time_limit: 90, 30m, 2h, 1d, HH:MM:SS, D-HH:MM:SS"},
+                       {"schema", {{"type", "string"}}}}});
+}
+
 }  // namespace
 
 // The security scheme and the schemas (Error, Job) the paths refer to.
@@ -239,6 +258,7 @@ std::string OpenApiDocument() {
         {"/v1/jobs",
          {{"post",
            {{"summary", "Submit a job manifest (YAML or JSON, docs/formats/job-manifest.md)"},
+            {"parameters", SubmitParameters()},
             {"requestBody",
              {{"required", true},
               {"content", {{"application/yaml", Json::object()}, {"application/json", Json::object()}}}}},
@@ -347,7 +367,7 @@ void DryRun(ControlPlane& cp, HttpRequest& req, HttpResponse& res) {
   Reply(res, 200, out);
 }
 
-// ?hold=true, ?dependency=afterok:j-1,... and ?priority=N of a submit.
+// ?hold=true, ?dependency=afterok:j-1,..., ?priority=N and ?time_limit=2h of a submit.
 StatusOr<SubmitOptions> OptionsOf(const HttpRequest& req) {
   SubmitOptions o;
   o.hold = req.get_param_value("hold") == "true";
@@ -359,6 +379,10 @@ StatusOr<SubmitOptions> OptionsOf(const HttpRequest& req) {
     if (ec != std::errc() || end != v.data() + v.size())
       return InvalidArgument("priority: expected an integer, got '" + v.substr(0, 40) + "'");
     o.priority = p;
+  }
+  if (req.has_param("time_limit")) {
+    AWAN_ASSIGN_OR_RETURN(int64_t limit, config::ParseTimeLimit(req.get_param_value("time_limit")));
+    o.time_limit_s = limit;
   }
   return o;
 }

@@ -41,6 +41,11 @@ TEST(Serve, JobsRunOnTheGpusAwanChoseAndTenantsStayApart) {
   auto openapi = c.Get("/v1/openapi.json");
   ASSERT_EQ(openapi->status, 200);
   EXPECT_TRUE(Json::parse(openapi->body)["paths"].contains("/v1/jobs"));
+  std::vector<std::string> submit_params;
+  for (const Json& p : Json::parse(openapi->body)["paths"]["/v1/jobs"]["post"]["parameters"])
+    submit_params.push_back(p["name"]);
+  EXPECT_EQ(submit_params,
+            (std::vector<std::string>{"dry_run", "hold", "array", "dependency", "priority", "time_limit"}));
 
   // Submit as tenant A: 201 with an id; it runs its two tasks on the devices awan chose and succeeds.
   auto sub = c.Post("/v1/jobs", Bearer(a), kShortJob, "application/yaml");
@@ -1257,6 +1262,16 @@ TEST(Cli, HoldReleaseAndDependencies) {
     EXPECT_EQ(r->status, 400) << body << ": " << r->body;
   }
   EXPECT_EQ(c.Post("/v1/jobs?priority=x", Bearer(a), "apiVersion: awan/v1", "application/yaml")->status, 400);
+  // A time limit at submit (sbatch --time): it replaces the manifest's and is stored with it; a bad one is
+  // a usage error before any call, and the API refuses it with the format's message.
+  const std::string t1 = id_of(RunAwan("submit --hold --time 1:30:00 " + dir + "/j.yaml" + flags + a));
+  ASSERT_FALSE(t1.empty());
+  EXPECT_EQ(Json::parse(c.Get("/v1/jobs/" + t1, Bearer(a))->body)["manifest"]["spec"]["time_limit"], "5400");
+  EXPECT_NE(RunAwan("submit --time soon " + dir + "/j.yaml" + flags + a + " 2>&1; echo rc=$?").find("rc=2"),
+            std::string::npos);
+  auto bad_limit = c.Post("/v1/jobs?time_limit=soon", Bearer(a), "apiVersion: awan/v1", "application/yaml");
+  EXPECT_EQ(bad_limit->status, 400);
+  EXPECT_NE(bad_limit->body.find("time_limit"), std::string::npos) << bad_limit->body;
   EXPECT_EQ(Json::parse(c.Get("/v1/jobs/" + p1, Bearer(a))->body)["manifest"]["spec"]["priority"], -2);
   EXPECT_EQ(
       c.Post("/v1/jobs/" + first + "/priority", Bearer(a), "{\"priority\": 1}", "application/json")->status,

@@ -193,14 +193,15 @@ TEST(Dependencies, WaitForTheirJobsHoldsWaitForReleaseAndBothSurviveARestart) {
   Plane p("deps");
   auto a = *p.cp->Submit(lab, Named("a"), "t");
   auto bad = *p.cp->Submit(lab, Named("bad", "false"), "t");
-  auto after_a =
-      *p.cp->Submit(lab, Named("after-a"), "t", SubmitOptions{false, "afterok:" + a.id, std::nullopt});
-  auto after_bad =
-      *p.cp->Submit(lab, Named("after-bad"), "t", SubmitOptions{false, "afterok:" + bad.id, std::nullopt});
-  auto any_bad =
-      *p.cp->Submit(lab, Named("any-bad"), "t", SubmitOptions{false, "afterany:" + bad.id, std::nullopt});
-  auto held = *p.cp->Submit(lab, Named("held"), "t", SubmitOptions{true, "", std::nullopt});
-  EXPECT_EQ(p.cp->Submit(lab, Named("x"), "t", SubmitOptions{false, "afterok:j-99999999", std::nullopt})
+  auto after_a = *p.cp->Submit(lab, Named("after-a"), "t",
+                               SubmitOptions{false, "afterok:" + a.id, std::nullopt, std::nullopt});
+  auto after_bad = *p.cp->Submit(lab, Named("after-bad"), "t",
+                                 SubmitOptions{false, "afterok:" + bad.id, std::nullopt, std::nullopt});
+  auto any_bad = *p.cp->Submit(lab, Named("any-bad"), "t",
+                               SubmitOptions{false, "afterany:" + bad.id, std::nullopt, std::nullopt});
+  auto held = *p.cp->Submit(lab, Named("held"), "t", SubmitOptions{true, "", std::nullopt, std::nullopt});
+  EXPECT_EQ(p.cp->Submit(lab, Named("x"), "t",
+                         SubmitOptions{false, "afterok:j-99999999", std::nullopt, std::nullopt})
                 .status()
                 .message(),
             "dependency: no job j-99999999 of tenant lab");
@@ -222,8 +223,8 @@ TEST(Dependencies, WaitForTheirJobsHoldsWaitForReleaseAndBothSurviveARestart) {
   // Held all along: never launched; the hold outlives a restart; released, it runs.
   for (const auto& t : p.exec->launched()) EXPECT_NE(t.job_id, held.id);
   EXPECT_EQ(p.cp->Get(lab, held.id)->state, JobState::kPending);
-  auto waits =
-      *p.cp->Submit(lab, Named("waits"), "t", SubmitOptions{false, "afterok:" + held.id, std::nullopt});
+  auto waits = *p.cp->Submit(lab, Named("waits"), "t",
+                             SubmitOptions{false, "afterok:" + held.id, std::nullopt, std::nullopt});
   const int64_t restart_at = p.clock.NowMs() + 1000;
   p.cp.reset();
   Plane again("deps", kFleet, StoreOpenMode::kExisting, restart_at);
@@ -262,13 +263,15 @@ TEST(JobPriority, OrdersTheTenantsQueueIsChangedWhileWaitingAndSurvivesARestart)
   ASSERT_TRUE(TickUntil(p, first.id, JobState::kRunning));
   auto low_a = *p.cp->Submit(lab, whole("low-a"), "t");
   auto low_b = *p.cp->Submit(lab, whole("low-b"), "t");
-  auto urgent = *p.cp->Submit(lab, whole("urgent"), "t", SubmitOptions{false, "", 5});
+  auto urgent = *p.cp->Submit(lab, whole("urgent"), "t", SubmitOptions{false, "", 5, std::nullopt});
   auto bumped = *p.cp->Submit(lab, whole("bumped"), "t");
   auto manifest_priority = [](const StoredJob& j) {
     return nlohmann::json::parse(j.manifest)["spec"].value("priority", 0);
   };
   EXPECT_EQ(manifest_priority(urgent), 5);
-  EXPECT_EQ(p.cp->Submit(lab, whole("x"), "t", SubmitOptions{false, "", int64_t{1} << 40}).status().code(),
+  EXPECT_EQ(p.cp->Submit(lab, whole("x"), "t", SubmitOptions{false, "", int64_t{1} << 40, std::nullopt})
+                .status()
+                .code(),
             StatusCode::kInvalidArgument);
   // Checked before anything changes: range, a viewer, another tenant, an ended job.
   EXPECT_EQ(p.cp->SetPriority(lab, bumped.id, kMaxJobPriority + 1).status().code(),
