@@ -41,9 +41,9 @@ TEST(Serve, JobsRunOnTheGpusAwanChoseAndTenantsStayApart) {
   auto openapi = c.Get("/v1/openapi.json");
   ASSERT_EQ(openapi->status, 200);
   EXPECT_TRUE(Json::parse(openapi->body)["paths"].contains("/v1/jobs"));
+  const Json api = Json::parse(openapi->body);  // named: a range-for over a temporary's member dangles
   std::vector<std::string> submit_params;
-  for (const Json& p : Json::parse(openapi->body)["paths"]["/v1/jobs"]["post"]["parameters"])
-    submit_params.push_back(p["name"]);
+  for (const Json& p : api["paths"]["/v1/jobs"]["post"]["parameters"]) submit_params.push_back(p["name"]);
   EXPECT_EQ(submit_params,
             (std::vector<std::string>{"dry_run", "hold", "array", "dependency", "priority", "time_limit"}));
 
