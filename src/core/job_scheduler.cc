@@ -284,9 +284,16 @@ bool JobScheduler::Admit(int t, int64_t need) const {
 QueuedJob JobScheduler::View(size_t i, int64_t now) const {
   const JobRecord& r = jobs_[i];
   const int64_t current = r.running ? r.gpus * (now - r.started) : 0;
-  return QueuedJob{
-      r.submit_s, r.gpus,    r.spec->tasks,       r.tenant, r.attained_gpu_s + current, r.spec->duration_s,
-      now,        r.running, r.spec->time_limit_s};
+  return QueuedJob{r.submit_s,
+                   r.gpus,
+                   r.spec->tasks,
+                   r.tenant,
+                   r.attained_gpu_s + current,
+                   r.spec->duration_s,
+                   now,
+                   r.running,
+                   r.spec->time_limit_s,
+                   r.running ? now - r.started : 0};
 }
 
 // A job's key in the queue (after its tenant's priority): the ordering's key, lowered by aging.

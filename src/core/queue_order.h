@@ -23,7 +23,8 @@ struct QueuedJob {
   int64_t true_duration_s = 0;  // oracle policies only
   int64_t now_s = 0;            // when this view was taken
   bool running = false;         // in a run at now_s (the preempt stage weighing it as a victim)
-  int64_t time_limit_s = 0;     // the user's limit on its run time (JobSpec::time_limit_s); 0 = none
+  int64_t time_limit_s = 0;     // the user's limit on each of its runs (JobSpec::time_limit_s); 0 = none
+  int64_t run_s = 0;            // seconds into its current run (0 when waiting)
 };
 
 class QueueOrder {

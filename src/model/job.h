@@ -34,8 +34,8 @@ struct JobSpec {
   // Its priority within its tenant: higher goes first among the tenant's waiting jobs (the tenant's own
   // priority ranks tenants; this never lets a job pass another tenant's).
   int priority = 0;  // in [-kMaxJobPriority, kMaxJobPriority]
-  // The run time after which the job is killed, as the user asked (Slurm's --time); 0 = none. Something the
-  // user said, not the truth: orderings that estimate run times may read it as an upper bound.
+  // The run time after which a run of the job is killed, as the user asked (Slurm's --time); 0 = none.
+  // Something the user said, not the truth: orderings that estimate run times may read it as an upper bound.
   int64_t time_limit_s = 0;
 
   int64_t total_gpus() const { return static_cast<int64_t>(tasks) * task.gpu_count; }

@@ -93,20 +93,28 @@ TEST(Orderings, AwanNeverExpectsMoreThanTheTimeLimitLeaves) {
   for (const char* name : {"awan", "awan-km"}) {
     auto o = BuiltinRegistry().BuildOrdering(name);
     ASSERT_TRUE(o.ok());
-    auto job = [](int64_t attained, int64_t limit) {
-      return QueuedJob{
-          .submit_s = 50, .gpus = 2, .attained_gpu_s = 2 * attained, .now_s = 100, .time_limit_s = limit};
+    // attained: run time in all runs so far; run: of it, in the run going now (0: waiting).
+    auto job = [](int64_t attained, int64_t limit, int64_t run = 0) {
+      return QueuedJob{.submit_s = 50,
+                       .gpus = 2,
+                       .attained_gpu_s = 2 * attained,
+                       .now_s = 100,
+                       .running = run > 0,
+                       .time_limit_s = limit,
+                       .run_s = run};
     };
     // No history yet: first come, first served, but reservations may count on the limit.
     EXPECT_DOUBLE_EQ((*o)->Key(job(0, 600)), 50) << name;
     EXPECT_DOUBLE_EQ(*(*o)->ExpectedRemainingS(job(0, 600)), 600) << name;
     EXPECT_FALSE((*o)->ExpectedRemainingS(job(0, 0)).has_value()) << name;
     for (int64_t d : {7200, 7200, 7200}) (*o)->Finished(job(0, 0), d);
-    // The class runs 2 h; a job limited to 10 min is keyed by what its limit leaves (600 s, then 200 s
-    // after 400 s of run, at least 1 s), one with no limit or a longer one by the class.
+    // The class runs 2 h; a job limited to 10 min is keyed by what its limit leaves of its run (600 s, then
+    // 200 s 400 s into a run, at least 1 s), one with no limit or a longer one by the class. The limit holds
+    // per run: waiting again after 400 s of an earlier run, it may run 600 s.
     EXPECT_DOUBLE_EQ((*o)->Key(job(0, 600)), 600) << name;
-    EXPECT_DOUBLE_EQ((*o)->Key(job(400, 600)), 200) << name;
-    EXPECT_DOUBLE_EQ((*o)->Key(job(900, 600)), 1) << name;
+    EXPECT_DOUBLE_EQ((*o)->Key(job(400, 600, 400)), 200) << name;
+    EXPECT_DOUBLE_EQ((*o)->Key(job(900, 600, 900)), 1) << name;
+    EXPECT_DOUBLE_EQ((*o)->Key(job(400, 600)), 600) << name;
     EXPECT_DOUBLE_EQ((*o)->Key(job(0, 0)), 7200) << name;
     EXPECT_DOUBLE_EQ((*o)->Key(job(0, 86400)), 7200) << name;
     EXPECT_DOUBLE_EQ(*(*o)->ExpectedRemainingS(job(0, 600)), 600) << name;

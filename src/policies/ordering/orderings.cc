@@ -131,10 +131,10 @@ class History {
 
 // awan: shortest expected remaining time first, from the history of finished jobs like this one (same
 // tenant and GPU count, then same GPU count, then all, with at least 3 finished), never more than the
-// job's time limit leaves. awan-km (`censored`) keys by the Kaplan-Meier estimate instead, which also
-// counts the runs of the class still going: finished jobs alone are a sample biased toward short runs (the
-// long ones of the same weeks have not finished), so a class whose long jobs are still running looks short
-// to awan. Its ExpectedRemainingS, which reservations and preemption read, is awan's.
+// job's time limit leaves of its run. awan-km (`censored`) keys by the Kaplan-Meier estimate instead, which
+// also counts the runs of the class still going: finished jobs alone are a sample biased toward short runs
+// (the long ones of the same weeks have not finished), so a class whose long jobs are still running looks
+// short to awan. Its ExpectedRemainingS, which reservations and preemption read, is awan's.
 class AwanOrder final : public QueueOrder {
  public:
   explicit AwanOrder(bool censored) : censored_(censored) {}
@@ -184,13 +184,13 @@ class AwanOrder final : public QueueOrder {
   static double Attained(const QueuedJob& j) {
     return j.gpus > 0 ? static_cast<double>(j.attained_gpu_s) / static_cast<double>(j.gpus) : 0.0;
   }
-  // An estimate of the remaining run time, no more than the user's time limit less the run time the job has
-  // had in all its runs (at least 1 s): a job is killed at its limit, so a class whose jobs run for hours
-  // does not make a job limited to 10 minutes wait as if it were one of them. (Where a limit holds per run,
-  // as in awan serve, a job stopped without a checkpoint may run longer than this after it starts again.)
+  // An estimate of the remaining run time, no more than what the user's time limit leaves of the current
+  // run (the whole limit for a waiting job; at least 1 s): a run is killed at the limit, so a class whose
+  // jobs run for hours does not make a job limited to 10 minutes wait as if it were one of them. Per run, as
+  // Slurm's --time: a job stopped without a checkpoint may need the whole limit again.
   static double Capped(const QueuedJob& j, double estimate) {
     if (j.time_limit_s <= 0) return estimate;
-    return std::min(estimate, std::max(1.0, static_cast<double>(j.time_limit_s) - Attained(j)));
+    return std::min(estimate, std::max(1.0, static_cast<double>(j.time_limit_s - j.run_s)));
   }
   // The finished history that speaks for job j (at least kMinSamples of its class, else of its GPU count,
   // else all), and which one it is.
