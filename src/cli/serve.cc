@@ -446,6 +446,16 @@ int ListTokens(server::StateStore& store, const std::string& output) {
   return 0;
 }
 
+// A CLI11 check from one of the manifest's parsers: its message when it refuses the text, so a flag and the
+// same field in a manifest are refused alike.
+template <typename Parse>
+std::function<std::string(const std::string&)> ParsedBy(Parse parse) {
+  return [parse](const std::string& v) {
+    auto r = parse(v);
+    return r.ok() ? std::string() : r.status().message();
+  };
+}
+
 }  // namespace
 
 int RunToken(const TokenArgs& a) {
@@ -550,25 +560,16 @@ void AddClient(CLI::App& app, ClientArgs& a) {
       s->add_option("--time,-t", a.time,
                     "its time limit, like sbatch --time: 90, 30m, 2h, 1d, HH:MM:SS or D-HH:MM:SS (replaces "
                     "spec.time_limit; killed there; awan's orderings read it as an upper bound on its run)")
-          ->check([](const std::string& v) {
-            auto r = config::ParseTimeLimit(v);
-            return r.ok() ? std::string() : r.status().message();
-          });
+          ->check(ParsedBy([](const std::string& v) { return config::ParseTimeLimit(v); }));
       s->add_option("--dependency", a.dependency,
                     "start only after these jobs: afterok:ID[:ID...] (succeeded), afterany:ID (ended), "
                     "comma-separated")
-          ->check([](const std::string& v) {
-            auto r = config::ParseDependencies(v);
-            return r.ok() ? std::string() : r.status().message();
-          });
+          ->check(ParsedBy([](const std::string& v) { return config::ParseDependencies(v); }));
       s->add_option(
            "--array", a.array,
            "a job array in one request, like sbatch --array: 0-999, 1,3,5-7 or 0-15:4 (each job gets "
            "$AWAN_ARRAY_INDEX)")
-          ->check([](const std::string& v) {
-            auto r = config::ParseArraySpec(v);
-            return r.ok() ? std::string() : r.status().message();
-          });
+          ->check(ParsedBy([](const std::string& v) { return config::ParseArraySpec(v); }));
       s->parse_complete_callback([&a] {
         if ((!a.array.empty() || a.hold || !a.dependency.empty() || a.priority || !a.time.empty()) &&
             a.dry_run)

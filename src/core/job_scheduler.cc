@@ -283,17 +283,17 @@ bool JobScheduler::Admit(int t, int64_t need) const {
 // What the ordering may see of job i at `now` (attained service includes the current run).
 QueuedJob JobScheduler::View(size_t i, int64_t now) const {
   const JobRecord& r = jobs_[i];
-  const int64_t current = r.running ? r.gpus * (now - r.started) : 0;
+  const int64_t run_s = r.running ? now - r.started : 0;  // into the current run
   return QueuedJob{r.submit_s,
                    r.gpus,
                    r.spec->tasks,
                    r.tenant,
-                   r.attained_gpu_s + current,
+                   r.attained_gpu_s + r.gpus * run_s,
                    r.spec->duration_s,
                    now,
                    r.running,
                    r.spec->time_limit_s,
-                   r.running ? now - r.started : 0};
+                   run_s};
 }
 
 // A job's key in the queue (after its tenant's priority): the ordering's key, lowered by aging.

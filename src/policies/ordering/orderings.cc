@@ -142,9 +142,10 @@ class AwanOrder final : public QueueOrder {
   std::string_view name() const override { return censored_ ? "awan-km" : "awan"; }
   bool preemptive() const override { return true; }
   double Key(const QueuedJob& j) override {
-    if (ClassOf(j).first == nullptr) return static_cast<double>(j.submit_s);  // no history yet: FIFO
-    if (censored_ && !j.running) return Capped(j, *KaplanMeierRemaining(j));
-    return *ExpectedRemainingS(j);
+    const auto [h, level] = ClassOf(j);
+    if (h == nullptr) return static_cast<double>(j.submit_s);  // no history yet: first come, first served
+    if (censored_ && !j.running) return Capped(j, KaplanMeierRemaining(j, *h, level));
+    return Capped(j, h->MeanRemaining(Attained(j)));
   }
   // With no history, the time limit alone (if any).
   std::optional<double> ExpectedRemainingS(const QueuedJob& j) const override {
@@ -204,12 +205,11 @@ class AwanOrder final : public QueueOrder {
     if (all_.size() > 0) return {&all_, Level::kAll};
     return {nullptr, Level::kAll};
   }
-  // The Kaplan-Meier estimate for job j's class at j.now_s, with the runs of the same class still going.
+  // The Kaplan-Meier estimate for job j's class (h, at `level`: ClassOf) at j.now_s, with the runs of the
+  // same class still going.
   // The curve is kept while nothing changes: jobs submitted at one instant (an array) share it. A new
   // entry's version (0) never matches, since a history exists only once a job finished.
-  std::optional<double> KaplanMeierRemaining(const QueuedJob& j) {
-    const auto [h, level] = ClassOf(j);
-    if (h == nullptr) return std::nullopt;
+  double KaplanMeierRemaining(const QueuedJob& j, const History& h, Level level) {
     const bool by_tenant = level == Level::kTenantGpus, by_gpus = level != Level::kAll;
     Curve& c = curves_[{level, by_tenant ? j.tenant : 0, by_gpus ? j.gpus : 0}];
     if (c.now_s != j.now_s || c.version != version_) {
@@ -217,7 +217,7 @@ class AwanOrder final : public QueueOrder {
       for (const auto& [id, r] : runs_)
         if ((!by_tenant || r.tenant == j.tenant) && (!by_gpus || r.gpus == j.gpus))
           censored.push_back(r.attained_s + static_cast<double>(j.now_s - r.started_s));
-      c = Curve{j.now_s, version_, h->Survival(std::move(censored))};
+      c = Curve{j.now_s, version_, h.Survival(std::move(censored))};
     }
     return c.km.Remaining(Attained(j));
   }
